@@ -1,0 +1,140 @@
+/**
+ * The bus's configuration: defaults, environment overrides and validation. Precedence is code,
+ * then environment, then defaults; every invalid value throws `Configuration` naming the field or
+ * variable and the accepted range.
+ */
+import { z } from 'zod'
+import { EventBusError } from '../../shared/errors.js'
+
+function integerIn(min: number, max: number) {
+  const accepted = `an integer from ${min} to ${max}`
+  return z.number({ error: accepted }).int(accepted).min(min, accepted).max(max, accepted)
+}
+
+function numberIn(min: number, max: number, exclusiveMin = false) {
+  const accepted = `a number ${exclusiveMin ? 'above' : 'from'} ${min}${exclusiveMin ? ' up to' : ' to'} ${max}`
+  const base = z.number({ error: accepted }).finite(accepted).max(max, accepted)
+  return exclusiveMin ? base.gt(min, accepted) : base.min(min, accepted)
+}
+
+const DAY_MS = 86_400_000
+
+const retrySchema = z
+  .object({
+    initialMs: numberIn(0, DAY_MS).default(100),
+    maxMs: numberIn(0, DAY_MS).default(30_000),
+    multiplier: numberIn(1, 1000).default(2),
+    jitter: numberIn(0, 1).default(0.1),
+  })
+  .strict()
+  .refine((retry) => retry.maxMs >= retry.initialMs, {
+    message: 'at least retry.initialMs',
+    path: ['maxMs'],
+  })
+
+export const eventBusConfigSchema = z
+  .object({
+    /** Per-subscription queue bound (messages). */
+    maxQueueSize: integerIn(1, 10_000_000).default(10_000),
+    /** Upper bound on any handler's run time, in every mode. */
+    deliveryTimeoutMs: numberIn(0, DAY_MS, true).default(5_000),
+    /** Retries after the first failed Reliable attempt, before dead-lettering. */
+    maxRetryAttempts: integerIn(0, 1000).default(3),
+    /** Dead-letter queue capacity; the oldest entry is evicted (and counted) beyond it. */
+    deadLetterQueueSize: integerIn(1, 10_000_000).default(1_000),
+    /** How often metrics streams are fed. */
+    metricsIntervalMs: integerIn(10, 3_600_000).default(1_000),
+    /** Handlers slower than this are counted per subscription. */
+    slowHandlerThresholdMs: numberIn(0, DAY_MS).default(100),
+    /** Deliveries a subscription may have in flight at once (LatestOnly always has one). */
+    workers: integerIn(1, 1024).default(4),
+    retry: retrySchema.default({ initialMs: 100, maxMs: 30_000, multiplier: 2, jitter: 0.1 }),
+    /** Largest accepted message, as UTF-8 bytes of its JSON encoding. */
+    maxMessageBytes: integerIn(64, 256 * 1024 * 1024).default(1024 * 1024),
+  })
+  .strict()
+
+/** The bus's resolved configuration (every field present). */
+export type EventBusConfig = z.output<typeof eventBusConfigSchema>
+/** What callers may pass: any subset, `retry` partially too. */
+export type EventBusConfigInput = Omit<Partial<EventBusConfig>, 'retry'> & {
+  retry?: Partial<EventBusConfig['retry']>
+}
+
+type Environment = Readonly<Record<string, string | undefined>>
+
+function currentEnvironment(): Environment {
+  // `process` is absent in browsers and sandboxed renderers; the bus then runs on code and defaults.
+  return (globalThis as { process?: { env?: Environment } }).process?.env ?? {}
+}
+
+function configurationError(reason: string): EventBusError {
+  return EventBusError.of('Configuration', { reason })
+}
+
+function readIntegerVariable(env: Environment, name: string, min: number, max: number): number | undefined {
+  const raw = env[name]?.trim()
+  if (raw === undefined || raw === '') return undefined
+  const value = Number(raw)
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw configurationError(`${name} must be an integer from ${min} to ${max} (got '${raw}')`)
+  }
+  return value
+}
+
+function readSecondsVariable(env: Environment, name: string): number | undefined {
+  const raw = env[name]?.trim()
+  if (raw === undefined || raw === '') return undefined
+  const seconds = Number(raw)
+  if (!/^\d*\.?\d+$/.test(raw) || !(seconds > 0) || seconds > DAY_MS / 1000) {
+    throw configurationError(
+      `${name} must be a number of seconds above 0 up to ${DAY_MS / 1000} (got '${raw}')`,
+    )
+  }
+  return seconds * 1000
+}
+
+/** The overrides the environment sets, read now (each call sees the current environment). */
+export function configFromEnvironment(env: Environment = currentEnvironment()): EventBusConfigInput {
+  const overrides: EventBusConfigInput = {}
+  const maxQueueSize = readIntegerVariable(env, 'SKELLY_EVENT_BUS_QUEUE_SIZE', 1, 10_000_000)
+  const workers = readIntegerVariable(env, 'SKELLY_EVENT_BUS_WORKERS', 1, 1024)
+  const deliveryTimeoutMs = readSecondsVariable(env, 'SKELLY_EVENT_BUS_TIMEOUT')
+  if (maxQueueSize !== undefined) overrides.maxQueueSize = maxQueueSize
+  if (workers !== undefined) overrides.workers = workers
+  if (deliveryTimeoutMs !== undefined) overrides.deliveryTimeoutMs = deliveryTimeoutMs
+  return overrides
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>
+}
+
+/**
+ * Resolves the configuration: code over environment over defaults, validated, frozen.
+ * @throws EventBusError `Configuration`
+ */
+export function resolveConfig(code: EventBusConfigInput = {}, env?: Environment): Readonly<EventBusConfig> {
+  if (code === null || typeof code !== 'object')
+    throw configurationError('the configuration must be an object')
+  const fromEnv = configFromEnvironment(env)
+  const merged: Record<string, unknown> = { ...fromEnv, ...withoutUndefined(code) }
+  if (code.retry !== undefined) {
+    merged.retry =
+      typeof code.retry === 'object' && code.retry !== null ? withoutUndefined(code.retry) : code.retry
+  }
+  const parsed = eventBusConfigSchema.safeParse(merged)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const path = issue?.path.join('.') || 'config'
+    const got = issue?.path.reduce<unknown>(
+      (value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key],
+      merged,
+    )
+    const detail = issue?.code === 'unrecognized_keys' ? issue.message : `${path} must be ${issue?.message}`
+    throw configurationError(`${detail}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`)
+  }
+  const config = parsed.data
+  Object.freeze(config.retry)
+  return Object.freeze(config)
+}

@@ -1,0 +1,46 @@
+/**
+ * The Skelly-Jelly event bus core: the public API of BUS-API.md. Runtime-neutral: it imports
+ * nothing from Electron, no Node built-in and no DOM.
+ */
+export * from '../../shared/catalog.js'
+export * from '../../shared/delivery-mode.js'
+export * from '../../shared/errors.js'
+export * from '../../shared/filter.js'
+export * from '../../shared/json.js'
+export * from '../../shared/message.js'
+export * from '../../shared/metrics-snapshot.js'
+export {
+  configFromEnvironment,
+  type EventBusConfig,
+  type EventBusConfigInput,
+  eventBusConfigSchema,
+  resolveConfig,
+} from './config.js'
+export {
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  DeadLetterReason,
+  type DeadLetterSelector,
+  deadLetterEntrySchema,
+  deadLetterFilterSchema,
+  deadLetterReasonSchema,
+} from './dead-letters.js'
+export {
+  type BusState,
+  createEventBus,
+  createEventBusWithConfig,
+  type DeadLetters,
+  type EventBus,
+  type EventBusOptions,
+  type ReplayResult,
+} from './event-bus.js'
+export {
+  type HealthSummary,
+  type ModuleInfo,
+  ModuleRegistry,
+  ModuleStatus,
+  moduleInfoSchema,
+  moduleStatusSchema,
+  OverallHealth,
+} from './registry.js'
+export type { MessageHandler } from './subscription.js'

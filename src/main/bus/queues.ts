@@ -1,0 +1,149 @@
+/**
+ * Per-subscription queues. A bounded priority queue is one FIFO ring buffer per priority level, so
+ * equal priorities keep publish order and every operation is O(1). The LatestOnly queue keeps at
+ * most one pending copy per (type, source).
+ */
+import { PRIORITY_LEVELS } from '../../shared/catalog.js'
+import type { Envelope } from '../../shared/message.js'
+
+/** One copy of a message waiting for (or between) delivery attempts to one subscription. */
+export interface PendingCopy {
+  readonly message: Envelope
+  /** `performance.now()` at publish (or at replay), the start of delivery latency. */
+  readonly publishedAt: number
+  /** Handler invocations so far, including the first. */
+  attempts: number
+  firstFailedAt?: number
+  lastError?: string
+}
+
+export interface SubscriptionQueue {
+  readonly size: number
+  /** Adds a copy; returns the copy it displaced (LatestOnly coalescing), if any. */
+  push(copy: PendingCopy): PendingCopy | undefined
+  /** Removes the next copy to deliver: the highest priority, oldest first. */
+  shift(): PendingCopy | undefined
+  /** Removes and returns every pending copy. */
+  drain(): PendingCopy[]
+}
+
+/** A growable ring buffer with O(1) operations at both ends. */
+class RingBuffer<T> {
+  private items: (T | undefined)[] = new Array(16)
+  private head = 0
+  length = 0
+
+  push(item: T): void {
+    if (this.length === this.items.length) this.grow()
+    this.items[(this.head + this.length) & (this.items.length - 1)] = item
+    this.length++
+  }
+
+  unshift(item: T): void {
+    if (this.length === this.items.length) this.grow()
+    this.head = (this.head - 1) & (this.items.length - 1)
+    this.items[this.head] = item
+    this.length++
+  }
+
+  shift(): T | undefined {
+    if (this.length === 0) return undefined
+    const item = this.items[this.head]
+    this.items[this.head] = undefined
+    this.head = (this.head + 1) & (this.items.length - 1)
+    this.length--
+    return item
+  }
+
+  drain(into: T[]): void {
+    for (let item = this.shift(); item !== undefined; item = this.shift()) into.push(item)
+  }
+
+  private grow(): void {
+    const grown: (T | undefined)[] = new Array(this.items.length * 2)
+    for (let i = 0; i < this.length; i++) grown[i] = this.items[(this.head + i) & (this.items.length - 1)]
+    this.items = grown
+    this.head = 0
+  }
+}
+
+/** FIFO per priority level; higher levels first. */
+export class PriorityQueue implements SubscriptionQueue {
+  private readonly levels = Array.from({ length: PRIORITY_LEVELS }, () => new RingBuffer<PendingCopy>())
+  size = 0
+
+  push(copy: PendingCopy): undefined {
+    this.levels[copy.message.priority]!.push(copy)
+    this.size++
+    return undefined
+  }
+
+  /** Puts a copy back at the head of its priority level (a retry after backoff, a redelivery). */
+  pushFront(copy: PendingCopy): void {
+    this.levels[copy.message.priority]!.unshift(copy)
+    this.size++
+  }
+
+  shift(): PendingCopy | undefined {
+    if (this.size === 0) return undefined
+    for (let level = PRIORITY_LEVELS - 1; level >= 0; level--) {
+      const copy = this.levels[level]!.shift()
+      if (copy !== undefined) {
+        this.size--
+        return copy
+      }
+    }
+    return undefined
+  }
+
+  drain(): PendingCopy[] {
+    const copies: PendingCopy[] = []
+    for (let level = PRIORITY_LEVELS - 1; level >= 0; level--) this.levels[level]!.drain(copies)
+    this.size = 0
+    return copies
+  }
+}
+
+/**
+ * At most one pending copy per (type, source). A newer copy takes the older one's place in line,
+ * so keys stay fair; the displaced copy is returned for counting as coalesced.
+ */
+export class LatestOnlyQueue implements SubscriptionQueue {
+  private readonly pending = new Map<string, PendingCopy>()
+
+  get size(): number {
+    return this.pending.size
+  }
+
+  push(copy: PendingCopy): PendingCopy | undefined {
+    const key = LatestOnlyQueue.keyOf(copy.message)
+    const displaced = this.pending.get(key)
+    this.pending.set(key, copy)
+    return displaced
+  }
+
+  shift(): PendingCopy | undefined {
+    let best: [string, PendingCopy] | undefined
+    for (const entry of this.pending) {
+      if (best === undefined || entry[1].message.priority > best[1].message.priority) best = entry
+    }
+    if (best === undefined) return undefined
+    this.pending.delete(best[0])
+    return best[1]
+  }
+
+  drain(): PendingCopy[] {
+    const copies = [...this.pending.values()]
+    this.pending.clear()
+    return copies
+  }
+
+  /** Whether a copy with this key is pending (used to decide if a new key fits the bound). */
+  holds(message: Envelope): boolean {
+    return this.pending.has(LatestOnlyQueue.keyOf(message))
+  }
+
+  private static keyOf(message: Envelope): string {
+    return `${message.payload.type}\u0000${message.source}`
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The module registry: who is attached, their status and a health verdict for the whole app.
+ */
+import { z } from 'zod'
+import { moduleIdSchema } from '../../shared/catalog.js'
+import { EventBusError } from '../../shared/errors.js'
+
+export const ModuleStatus = {
+  Starting: 'Starting',
+  Healthy: 'Healthy',
+  Degraded: 'Degraded',
+  Unhealthy: 'Unhealthy',
+  ShuttingDown: 'ShuttingDown',
+  Stopped: 'Stopped',
+} as const
+export const moduleStatusSchema = z.enum(ModuleStatus)
+export type ModuleStatus = z.infer<typeof moduleStatusSchema>
+
+export const OverallHealth = {
+  Healthy: 'Healthy',
+  Degraded: 'Degraded',
+  Critical: 'Critical',
+  Transitioning: 'Transitioning',
+  Unknown: 'Unknown',
+} as const
+export type OverallHealth = (typeof OverallHealth)[keyof typeof OverallHealth]
+
+export const moduleInfoSchema = z.object({
+  moduleId: moduleIdSchema,
+  status: moduleStatusSchema,
+  registeredAt: z.date(),
+  lastHealthCheck: z.date().optional(),
+  version: z.string().optional(),
+})
+export type ModuleInfo = z.infer<typeof moduleInfoSchema>
+
+export interface HealthSummary {
+  overall: OverallHealth
+  counts: Record<ModuleStatus, number>
+  timestamp: Date
+}
+
+function checkModuleId(moduleId: unknown): string {
+  const parsed = moduleIdSchema.safeParse(moduleId)
+  if (!parsed.success) {
+    throw EventBusError.of('Configuration', {
+      reason: `'${String(moduleId)}' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)`,
+    })
+  }
+  return parsed.data
+}
+
+export class ModuleRegistry {
+  private readonly modules = new Map<string, ModuleInfo>()
+
+  /** Registers a module as Starting (or updates its version); returns its entry. */
+  register(moduleId: string, options: { version?: string } = {}): ModuleInfo {
+    const id = checkModuleId(moduleId)
+    const existing = this.modules.get(id)
+    const info: ModuleInfo = existing
+      ? { ...existing, ...(options.version === undefined ? {} : { version: options.version }) }
+      : {
+          moduleId: id,
+          status: ModuleStatus.Starting,
+          registeredAt: new Date(),
+          ...(options.version === undefined ? {} : { version: options.version }),
+        }
+    this.modules.set(id, info)
+    return { ...info }
+  }
+
+  /** Sets a module's status, registering it first if it is unknown. */
+  setStatus(moduleId: string, status: ModuleStatus): ModuleInfo {
+    const parsedStatus = moduleStatusSchema.safeParse(status)
+    if (!parsedStatus.success) {
+      throw EventBusError.of('Configuration', {
+        reason: `'${String(status)}' is not a module status (${Object.keys(ModuleStatus).join(', ')})`,
+      })
+    }
+    const info = this.modules.get(checkModuleId(moduleId)) ?? this.register(moduleId)
+    const updated = { ...info, status: parsedStatus.data }
+    this.modules.set(updated.moduleId, updated)
+    return { ...updated }
+  }
+
+  /** Records a module's own answer to a health check. */
+  recordHealthCheck(moduleId: string, at: Date): void {
+    const info = this.modules.get(moduleId)
+    if (info) this.modules.set(moduleId, { ...info, lastHealthCheck: at })
+  }
+
+  get(moduleId: string): ModuleInfo | undefined {
+    const info = this.modules.get(moduleId)
+    return info && { ...info }
+  }
+
+  list(): ModuleInfo[] {
+    return [...this.modules.values()].map((info) => ({ ...info }))
+  }
+
+  summary(): HealthSummary {
+    const counts = Object.fromEntries(Object.keys(ModuleStatus).map((status) => [status, 0])) as Record<
+      ModuleStatus,
+      number
+    >
+    for (const info of this.modules.values()) counts[info.status]++
+    return { overall: overallHealth(counts, this.modules.size), counts, timestamp: new Date() }
+  }
+}
+
+function overallHealth(counts: Record<ModuleStatus, number>, total: number): OverallHealth {
+  if (counts.Unhealthy > 0) return OverallHealth.Critical
+  if (counts.Degraded > 0) return OverallHealth.Degraded
+  if (counts.Starting > 0 || counts.ShuttingDown > 0) return OverallHealth.Transitioning
+  if (total > 0 && counts.Healthy === total) return OverallHealth.Healthy
+  return OverallHealth.Unknown
+}

@@ -1,0 +1,333 @@
+/**
+ * One subscription's delivery engine: its queue, its in-flight attempts, retries with backoff and
+ * the accounting that keeps `routed = delivered + dropped + coalesced + dead-lettered`.
+ */
+import type { DeliveryMode } from '../../shared/delivery-mode.js'
+import { describeThrown, EventBusError } from '../../shared/errors.js'
+import type { CompiledFilter } from '../../shared/filter.js'
+import type { Envelope } from '../../shared/message.js'
+import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
+import type { EventBusConfig } from './config.js'
+import { DeadLetterReason } from './dead-letters.js'
+import { LatencyHistogram } from './metrics.js'
+import { LatestOnlyQueue, type PendingCopy, PriorityQueue } from './queues.js'
+
+/** A handler; for Reliable delivery, its returned promise settling successfully is the ack. */
+export type MessageHandler<M = Envelope> = (message: M) => unknown
+
+/** What a subscription needs from its bus. */
+export interface DeliveryContext {
+  readonly config: Readonly<EventBusConfig>
+  readonly totals: Counters
+  countersForType(type: string): Counters
+  countersForModule(module: string): Counters
+  /** A successful delivery happened now (for the throughput rate). */
+  delivered(now: number): void
+  /** A filter predicate threw (counted as no match). */
+  predicateFailed(): void
+  deadLetter(subscription: Subscription, copy: PendingCopy, reason: DeadLetterReason): void
+  /** Runs `subscription.pump()` soon, never inside the caller's stack. */
+  schedule(subscription: Subscription): void
+  /** The subscription has nothing queued, waiting or in flight. */
+  idle(subscription: Subscription): void
+}
+
+interface SubscriptionStats {
+  routed: number
+  delivered: number
+  failed: number
+  dropped: number
+  coalesced: number
+  retried: number
+  deadLettered: number
+  slowHandlers: number
+  predicateErrors: number
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+/** An attempt whose handler returned a promise: settles once, by result or by timeout. */
+class AsyncAttempt {
+  private done = false
+  private readonly timer: ReturnType<typeof setTimeout>
+
+  constructor(
+    private readonly subscription: Subscription,
+    readonly copy: PendingCopy,
+    private readonly startedAt: number,
+    result: PromiseLike<unknown>,
+  ) {
+    this.timer = setTimeout(() => this.timeOut(), subscription.timeoutMs)
+    try {
+      result.then(
+        () => this.settle(undefined, false),
+        (error: unknown) => this.settle(error ?? new Error('rejected without a reason'), true),
+      )
+    } catch (thrown) {
+      this.settle(thrown, true)
+    }
+  }
+
+  /** Stops caring about the result; the caller accounts for the copy. */
+  abandon(): void {
+    this.done = true
+    clearTimeout(this.timer)
+  }
+
+  private timeOut(): void {
+    if (this.done) return
+    this.done = true
+    const elapsedMs = Math.round(performance.now() - this.startedAt)
+    this.subscription.finishAsync(
+      this,
+      this.startedAt,
+      EventBusError.of('DeliveryTimeout', { elapsedMs }),
+      true,
+    )
+  }
+
+  private settle(error: unknown, failed: boolean): void {
+    if (this.done) return
+    this.done = true
+    clearTimeout(this.timer)
+    this.subscription.finishAsync(this, this.startedAt, failed ? error : undefined, false)
+  }
+}
+
+export class Subscription {
+  readonly stats: SubscriptionStats = {
+    routed: 0,
+    delivered: 0,
+    failed: 0,
+    dropped: 0,
+    coalesced: 0,
+    retried: 0,
+    deadLettered: 0,
+    slowHandlers: 0,
+    predicateErrors: 0,
+  }
+  readonly latency = new LatencyHistogram()
+  /** Attempt timeout: the mode's own (Reliable) bounded by the bus's `deliveryTimeoutMs`. */
+  readonly timeoutMs: number
+  inFlight = 0
+  /** Set while a pump is scheduled (owned by the bus's scheduler). */
+  scheduled = false
+  /** While parked, nothing is delivered; the queue keeps filling up to its bound. */
+  parked = false
+  closed = false
+
+  private readonly queue: PriorityQueue | LatestOnlyQueue
+  private readonly maxInFlight: number
+  private readonly isReliable: boolean
+  private readonly moduleCounters: Counters
+  private readonly asyncAttempts = new Set<AsyncAttempt>()
+  private readonly retryTimers = new Map<ReturnType<typeof setTimeout>, PendingCopy>()
+  private closeReason: DeadLetterReason = DeadLetterReason.Unsubscribed
+
+  constructor(
+    readonly id: string,
+    readonly module: string,
+    readonly filter: CompiledFilter,
+    readonly mode: DeliveryMode,
+    private handler: MessageHandler,
+    private readonly context: DeliveryContext,
+  ) {
+    const { config } = context
+    this.isReliable = mode.kind === 'Reliable'
+    this.timeoutMs = Math.min(
+      config.deliveryTimeoutMs,
+      (mode.kind === 'Reliable' && mode.timeoutMs) || Infinity,
+    )
+    this.maxInFlight = mode.kind === 'LatestOnly' ? 1 : config.workers
+    this.queue = mode.kind === 'LatestOnly' ? new LatestOnlyQueue() : new PriorityQueue()
+    this.moduleCounters = context.countersForModule(module)
+  }
+
+  /** Pending copies plus copies waiting out a retry backoff (not those in flight). */
+  get queueDepth(): number {
+    return this.queue.size + this.retryTimers.size
+  }
+
+  get isIdle(): boolean {
+    return this.inFlight === 0 && this.queueDepth === 0
+  }
+
+  /** Whether one more copy would overflow a Reliable subscription (publish is then refused). */
+  get refusesMore(): boolean {
+    return this.isReliable && this.queueDepth >= this.context.config.maxQueueSize
+  }
+
+  /** Runs the predicate, if any; a throwing predicate counts as no match and is counted. */
+  acceptsByPredicate(message: Envelope): boolean {
+    const predicate = this.filter.predicate
+    if (predicate === undefined) return true
+    try {
+      return predicate(message) === true
+    } catch {
+      this.stats.predicateErrors++
+      this.context.predicateFailed()
+      return false
+    }
+  }
+
+  /** Takes one routed copy. Reliable capacity was checked by the caller. */
+  enqueue(message: Envelope, publishedAt: number): void {
+    this.stats.routed++
+    const copy: PendingCopy = { message, publishedAt, attempts: 0 }
+    const max = this.context.config.maxQueueSize
+    if (this.queue instanceof LatestOnlyQueue) {
+      if (this.queue.size >= max && !this.queue.holds(message)) {
+        this.drop(message)
+        return
+      }
+      const displaced = this.queue.push(copy)
+      if (displaced !== undefined) this.count(displaced.message, 'coalesced')
+    } else {
+      if (!this.isReliable && this.queueDepth >= max) {
+        this.drop(message)
+        return
+      }
+      this.queue.push(copy)
+    }
+    this.context.schedule(this)
+  }
+
+  /** Delivers while there is work and a free slot. */
+  pump(): void {
+    while (!this.parked && !this.closed && this.inFlight < this.maxInFlight) {
+      const copy = this.queue.shift()
+      if (copy === undefined) break
+      this.invoke(copy)
+    }
+    if (this.isIdle) this.context.idle(this)
+  }
+
+  /** Called by an async attempt once it settles or times out. */
+  finishAsync(attempt: AsyncAttempt, startedAt: number, error: unknown, timedOut: boolean): void {
+    this.asyncAttempts.delete(attempt)
+    if (error === undefined) this.succeed(attempt.copy, startedAt)
+    else this.fail(attempt.copy, error, startedAt, timedOut)
+    this.pump()
+  }
+
+  /**
+   * Ends the subscription: nothing more is delivered; what it still holds is dead-lettered
+   * (Reliable) with `reason` or counted as dropped. In-flight attempts may still settle and count,
+   * unless `abandonInFlight` (shutdown), which accounts for them now and ignores late results.
+   */
+  close(reason: DeadLetterReason, abandonInFlight: boolean): void {
+    this.closed = true
+    this.closeReason = reason
+    for (const [timer, copy] of this.retryTimers) {
+      clearTimeout(timer)
+      this.giveUp(copy, reason)
+    }
+    this.retryTimers.clear()
+    for (const copy of this.queue.drain()) this.giveUp(copy, reason)
+    if (abandonInFlight) {
+      for (const attempt of this.asyncAttempts) {
+        attempt.abandon()
+        this.inFlight--
+        this.giveUp(attempt.copy, reason)
+      }
+      this.asyncAttempts.clear()
+    }
+  }
+
+  snapshot(): SubscriptionMetrics {
+    return {
+      id: this.id,
+      module: this.module,
+      mode: this.mode.kind,
+      filter: this.filter.summary,
+      queueDepth: this.queueDepth,
+      inFlight: this.inFlight,
+      parked: this.parked,
+      ...this.stats,
+      latency: this.latency.summary(),
+    }
+  }
+
+  private invoke(copy: PendingCopy): void {
+    this.inFlight++
+    copy.attempts++
+    const startedAt = performance.now()
+    let result: unknown
+    try {
+      result = this.handler(copy.message)
+    } catch (thrown) {
+      this.fail(copy, thrown, startedAt, false)
+      return
+    }
+    if (isThenable(result)) this.asyncAttempts.add(new AsyncAttempt(this, copy, startedAt, result))
+    else this.succeed(copy, startedAt)
+  }
+
+  private succeed(copy: PendingCopy, startedAt: number): void {
+    this.inFlight--
+    const now = performance.now()
+    this.count(copy.message, 'delivered')
+    this.latency.record(now - copy.publishedAt)
+    if (now - startedAt > this.context.config.slowHandlerThresholdMs) this.stats.slowHandlers++
+    this.context.delivered(now)
+  }
+
+  private fail(copy: PendingCopy, error: unknown, startedAt: number, timedOut: boolean): void {
+    this.inFlight--
+    this.count(copy.message, 'failed')
+    if (performance.now() - startedAt > this.context.config.slowHandlerThresholdMs) this.stats.slowHandlers++
+    copy.lastError = describeThrown(error)
+    copy.firstFailedAt ??= Date.now()
+    if (!this.isReliable) this.drop(copy.message)
+    else if (this.closed) this.giveUp(copy, this.closeReason)
+    else if (copy.attempts <= this.context.config.maxRetryAttempts) this.retryLater(copy)
+    else this.giveUp(copy, timedOut ? DeadLetterReason.DeliveryTimeout : DeadLetterReason.MaxRetriesExceeded)
+  }
+
+  private retryLater(copy: PendingCopy): void {
+    this.count(copy.message, 'retried')
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer)
+      // Only Reliable subscriptions retry, and they always use a PriorityQueue.
+      if (this.queue instanceof PriorityQueue) this.queue.pushFront(copy)
+      else this.queue.push(copy)
+      this.context.schedule(this)
+    }, this.backoffMs(copy.attempts))
+    this.retryTimers.set(timer, copy)
+  }
+
+  /** Exponential backoff after the n-th failed attempt, with ± jitter, capped at `retry.maxMs`. */
+  private backoffMs(failedAttempts: number): number {
+    const { initialMs, maxMs, multiplier, jitter } = this.context.config.retry
+    const base = Math.min(maxMs, initialMs * multiplier ** (failedAttempts - 1))
+    return Math.min(maxMs, Math.max(0, base * (1 + jitter * (2 * Math.random() - 1))))
+  }
+
+  /** A copy that will not be delivered: dead-lettered if Reliable, else dropped. */
+  private giveUp(copy: PendingCopy, reason: DeadLetterReason): void {
+    if (!this.isReliable) {
+      this.drop(copy.message)
+      return
+    }
+    this.count(copy.message, 'deadLettered')
+    this.context.deadLetter(this, copy, reason)
+  }
+
+  private drop(message: Envelope): void {
+    this.count(message, 'dropped')
+  }
+
+  /** Adds one to a counter of this subscription, its module, the message's type and the bus. */
+  private count(message: Envelope, counter: Exclude<keyof Counters, 'published'>): void {
+    this.stats[counter]++
+    this.context.totals[counter]++
+    this.context.countersForType(message.payload.type)[counter]++
+    this.moduleCounters[counter]++
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The message catalog: identities, message types, priorities and one zod schema per payload type.
+ * Every TypeScript payload type is inferred from its schema, so the two can never disagree.
+ * Runtime-neutral: no Node, DOM or Electron imports.
+ */
+import { z } from 'zod'
+import { jsonValueSchema } from './json.js'
+
+/** The well-known Skelly-Jelly modules. Other ids are allowed if they match {@link moduleIdPattern}. */
+export const ModuleId = {
+  DataCapture: 'data-capture',
+  Storage: 'storage',
+  AnalysisEngine: 'analysis-engine',
+  Gamification: 'gamification',
+  AiIntegration: 'ai-integration',
+  CuteFigurine: 'cute-figurine',
+  Orchestrator: 'orchestrator',
+  EventBus: 'event-bus',
+} as const
+
+/** Kebab-case identity of a module, window or outside process. */
+export const moduleIdPattern = /^[a-z][a-z0-9-]{0,63}$/
+
+/**
+ * A module identity: one of {@link ModuleId}'s values or any other string matching
+ * {@link moduleIdPattern} (checked at run time wherever an id enters the bus).
+ */
+export type ModuleId = (typeof ModuleId)[keyof typeof ModuleId] | (string & {})
+
+export const moduleIdSchema = z
+  .string()
+  .regex(moduleIdPattern, 'a module id is kebab-case: a lowercase letter, then up to 63 of [a-z0-9-]')
+
+/** Message priorities; higher numbers are delivered first. */
+export const MessagePriority = { Low: 0, Normal: 1, High: 2, Critical: 3 } as const
+export type MessagePriority = (typeof MessagePriority)[keyof typeof MessagePriority]
+export const messagePrioritySchema = z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)])
+/** Number of priority levels (priorities are 0 … PRIORITY_LEVELS - 1). */
+export const PRIORITY_LEVELS = 4
+
+const uuid = z.uuid()
+const count = z.number().int().nonnegative()
+const confidence = z.number().min(0).max(1)
+const json = jsonValueSchema
+
+const rawEventSchema = z.object({
+  eventType: z.string(),
+  data: json,
+  windowTitle: z.string().optional(),
+  timestamp: z.date(),
+})
+
+/** The zod schema of every built-in payload type, keyed by message type. */
+export const builtinCatalog = {
+  RawEvent: rawEventSchema,
+  EventBatch: z.object({
+    windowStart: z.date(),
+    windowEnd: z.date(),
+    events: z.array(rawEventSchema),
+    sessionId: uuid,
+  }),
+  StorageStatus: z.object({ totalEvents: count, storageSizeBytes: count, lastBatchTime: z.date() }),
+  AnalysisComplete: z.object({
+    windowId: uuid,
+    state: z.string(),
+    confidence,
+    startTime: z.date(),
+    endTime: z.date(),
+  }),
+  StateChange: z.object({
+    state: z.string(),
+    confidence,
+    timestamp: z.date(),
+    transitionFrom: z.string().optional(),
+  }),
+  InterventionRequest: z.object({
+    requestId: uuid,
+    interventionType: z.string(),
+    urgency: z.string(),
+    context: json,
+  }),
+  RewardEvent: z.object({ rewardId: uuid, rewardType: z.string(), points: count, description: z.string() }),
+  InterventionResponse: z.object({
+    requestId: uuid,
+    responseText: z.string(),
+    animationCues: z.array(z.string()),
+  }),
+  AnimationCommand: z.object({
+    commandId: uuid,
+    animationType: z.string(),
+    parameters: json,
+    durationMs: count,
+  }),
+  HealthCheck: z.object({ moduleId: moduleIdSchema, timestamp: z.date() }),
+  ConfigUpdate: z.object({
+    configKey: z.string(),
+    configValue: json,
+    targetModule: moduleIdSchema.optional(),
+  }),
+  Shutdown: z.object({ moduleId: moduleIdSchema, timeoutMs: count, saveState: z.boolean() }),
+  ModuleReady: moduleIdSchema,
+  Error: z.object({
+    errorId: uuid,
+    errorType: z.string(),
+    message: z.string(),
+    module: moduleIdSchema,
+    timestamp: z.date(),
+    context: json.optional(),
+  }),
+} as const
+
+/** A catalog maps message type names to the zod schema of their data. */
+export type Catalog = Readonly<Record<string, z.ZodType>>
+export type BuiltinCatalog = typeof builtinCatalog
+
+/** The built-in message types; keys equal values. */
+export const MessageType = Object.freeze(
+  Object.fromEntries(Object.keys(builtinCatalog).map((type) => [type, type])) as {
+    readonly [K in keyof BuiltinCatalog]: K
+  },
+)
+export type MessageType = keyof BuiltinCatalog
+
+/** The message type names of a catalog. */
+export type TypeOf<C extends Catalog> = keyof C & string
+
+/** The data carried by messages of type `T` in catalog `C` (the built-in one by default). */
+export type DataOf<T extends TypeOf<C>, C extends Catalog = BuiltinCatalog> = z.output<C[T]>
+
+export type RawEvent = DataOf<'RawEvent'>
+export type EventBatch = DataOf<'EventBatch'>
+export type StorageStatus = DataOf<'StorageStatus'>
+export type AnalysisComplete = DataOf<'AnalysisComplete'>
+export type StateChange = DataOf<'StateChange'>
+export type InterventionRequest = DataOf<'InterventionRequest'>
+export type RewardEvent = DataOf<'RewardEvent'>
+export type InterventionResponse = DataOf<'InterventionResponse'>
+export type AnimationCommand = DataOf<'AnimationCommand'>
+export type HealthCheck = DataOf<'HealthCheck'>
+export type ConfigUpdate = DataOf<'ConfigUpdate'>
+export type Shutdown = DataOf<'Shutdown'>
+export type ErrorReport = DataOf<'Error'>

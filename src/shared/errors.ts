@@ -1,0 +1,138 @@
+/**
+ * The one error class of the bus, with a discriminant `kind` and typed fields per kind. Its data
+ * is plain, so the same error can be rebuilt on the far side of a port (`EventBusError.fromData`).
+ */
+import { z } from 'zod'
+
+/** One issue of a rejected message, as zod reports it (path and message). */
+export const rejectionIssueSchema = z.object({
+  path: z.array(z.union([z.string(), z.number()])),
+  message: z.string(),
+  code: z.string().optional(),
+})
+export type RejectionIssue = z.infer<typeof rejectionIssueSchema>
+
+const unauthorizedActionSchema = z.enum(['publish', 'subscribe', 'inspect', 'source', 'attach'])
+
+/** Every error kind with its fields; the wire codec validates inbound errors against this. */
+export const eventBusErrorDataSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('QueueFull'), currentSize: z.number(), maxSize: z.number() }),
+  z.object({ kind: z.literal('SubscriberUnavailable'), subscriber: z.string(), retryAfterMs: z.number() }),
+  z.object({ kind: z.literal('DeliveryTimeout'), elapsedMs: z.number() }),
+  z.object({ kind: z.literal('BusShuttingDown') }),
+  z.object({ kind: z.literal('NotStarted') }),
+  z.object({ kind: z.literal('SubscriptionNotFound'), subscriptionId: z.string() }),
+  z.object({ kind: z.literal('MessageRejected'), reason: z.string(), issues: z.array(rejectionIssueSchema) }),
+  z.object({ kind: z.literal('InvalidFilter'), reason: z.string() }),
+  z.object({
+    kind: z.literal('Unauthorized'),
+    module: z.string(),
+    action: unauthorizedActionSchema,
+    type: z.string().optional(),
+  }),
+  z.object({ kind: z.literal('Disconnected'), reason: z.string().optional() }),
+  z.object({ kind: z.literal('Configuration'), reason: z.string() }),
+])
+export type EventBusErrorData = z.infer<typeof eventBusErrorDataSchema>
+export type EventBusErrorKind = EventBusErrorData['kind']
+type DataOfKind<K extends EventBusErrorKind> = Omit<Extract<EventBusErrorData, { kind: K }>, 'kind'>
+
+function describe(data: EventBusErrorData): string {
+  switch (data.kind) {
+    case 'QueueFull':
+      return `QueueFull: a subscriber's queue holds ${data.currentSize} of ${data.maxSize} messages; slow down or retry later`
+    case 'SubscriberUnavailable':
+      return `SubscriberUnavailable: '${data.subscriber}' is not attached; retry after ${data.retryAfterMs} ms`
+    case 'DeliveryTimeout':
+      return `DeliveryTimeout: the handler did not settle within ${data.elapsedMs} ms; make it faster or raise the timeout`
+    case 'BusShuttingDown':
+      return 'BusShuttingDown: the bus is shutting down and accepts no new work'
+    case 'NotStarted':
+      return 'NotStarted: call bus.start() before publishing'
+    case 'SubscriptionNotFound':
+      return `SubscriptionNotFound: no subscription '${data.subscriptionId}' (already unsubscribed?)`
+    case 'MessageRejected': {
+      const detail = data.issues
+        .slice(0, 5)
+        .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+        .join('; ')
+      return `MessageRejected: ${data.reason}${detail ? ` (${detail})` : ''}`
+    }
+    case 'InvalidFilter':
+      return `InvalidFilter: ${data.reason}`
+    case 'Unauthorized':
+      return `Unauthorized: module '${data.module}' may not ${data.action}${data.type ? ` '${data.type}'` : ''}; grant it in the attachment's permissions`
+    case 'Disconnected':
+      return `Disconnected: the connection to the hub is closed${data.reason ? ` (${data.reason})` : ''}`
+    case 'Configuration':
+      return `Configuration: ${data.reason}`
+  }
+}
+
+class EventBusErrorClass extends Error {
+  readonly kind: EventBusErrorKind
+
+  constructor(data: EventBusErrorData, message: string = describe(data)) {
+    super(message)
+    this.name = 'EventBusError'
+    this.kind = data.kind
+    Object.assign(this, data)
+  }
+
+  /** The plain data of this error (its kind and fields), safe to send across a port. */
+  toData(): EventBusErrorData {
+    const {
+      name: _name,
+      message: _message,
+      stack: _stack,
+      ...data
+    } = this as unknown as Record<string, unknown>
+    return data as EventBusErrorData
+  }
+}
+
+/** An error of the bus: narrow on `kind` to read that kind's fields. */
+export type EventBusError = EventBusErrorClass & EventBusErrorData
+
+interface EventBusErrorConstructor {
+  new (data: EventBusErrorData, message?: string): EventBusError
+  readonly prototype: EventBusError
+  /** Rebuilds an error from its plain data (as sent across a port), keeping its message. */
+  fromData(data: EventBusErrorData, message?: string): EventBusError
+  /** Shorthand: `EventBusError.of('QueueFull', { currentSize, maxSize })`. */
+  of<K extends EventBusErrorKind>(kind: K, fields: DataOfKind<K>): EventBusError
+}
+
+/** The bus's error class; `err instanceof EventBusError` works in every runtime. */
+export const EventBusError = EventBusErrorClass as unknown as EventBusErrorConstructor
+Object.assign(EventBusError, {
+  fromData: (data: EventBusErrorData, message?: string) => new EventBusError(data, message),
+  of: (kind: EventBusErrorKind, fields: object) =>
+    new EventBusError({ kind, ...fields } as EventBusErrorData),
+})
+
+/** Whether `err` is an {@link EventBusError}, optionally of the given kind. */
+export function isEventBusError<K extends EventBusErrorKind>(
+  err: unknown,
+  kind?: K,
+): err is EventBusError & { kind: K } {
+  return err instanceof EventBusErrorClass && (kind === undefined || err.kind === kind)
+}
+
+/** True for errors that may succeed if tried again later: QueueFull, SubscriberUnavailable, DeliveryTimeout. */
+export function isRecoverable(err: unknown): boolean {
+  return (
+    err instanceof EventBusErrorClass &&
+    (err.kind === 'QueueFull' || err.kind === 'SubscriberUnavailable' || err.kind === 'DeliveryTimeout')
+  )
+}
+
+/** "Name: message" for anything thrown, as dead letters and nacks record it. */
+export function describeThrown(thrown: unknown): string {
+  if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`
+  try {
+    return `Thrown: ${typeof thrown === 'string' ? thrown : JSON.stringify(thrown)}`
+  } catch {
+    return `Thrown: ${String(thrown)}`
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Message filters: a declarative part (types, sources, minimum priority) that crosses ports as a
+ * plain object, and an optional predicate that runs where the handler runs. All present conditions
+ * must hold; an absent one matches anything; an empty list matches nothing.
+ */
+import { z } from 'zod'
+import { type MessagePriority, type MessageType, messagePrioritySchema, moduleIdSchema } from './catalog.js'
+import { EventBusError } from './errors.js'
+import type { BusMessage, Envelope } from './message.js'
+
+/** The declarative part of a filter as a plain object. */
+export const plainFilterSchema = z
+  .object({
+    types: z.array(z.string().min(1).max(128)).max(1024).optional(),
+    sources: z.array(moduleIdSchema).max(1024).optional(),
+    minPriority: messagePrioritySchema.optional(),
+  })
+  .strict()
+
+/** `{ types?, sources?, minPriority? }`; `types` narrows the handler's message type. */
+export type PlainFilter<T extends string = string> = Omit<z.infer<typeof plainFilterSchema>, 'types'> & {
+  readonly types?: readonly T[]
+}
+
+/** The message a predicate of a filter on types `T` sees. */
+export type FilterMessage<T extends string> = T extends MessageType
+  ? BusMessage<T>
+  : Envelope<{ readonly type: T; readonly data: unknown }>
+
+/**
+ * A predicate over the filtered messages. Declared as a method type so that a filter on some types
+ * is still a filter on strings (parameters of methods are bivariant).
+ */
+export type MessagePredicate<T extends string> = {
+  check(message: FilterMessage<T>): boolean
+}['check']
+
+/** An immutable filter; every builder returns a new one. */
+export class MessageFilter<T extends string = string> {
+  private constructor(
+    readonly types: readonly T[] | undefined,
+    readonly sources: readonly string[] | undefined,
+    readonly minPriority: MessagePriority | undefined,
+    readonly predicate: MessagePredicate<T> | undefined,
+  ) {
+    Object.freeze(this)
+  }
+
+  /** Matches every message. */
+  static all(): MessageFilter<string> {
+    return new MessageFilter(undefined, undefined, undefined, undefined)
+  }
+
+  /** Matches messages of these types; handlers are typed with exactly these payloads. */
+  static types<T extends string>(types: readonly T[]): MessageFilter<T> {
+    return new MessageFilter([...types], undefined, undefined, undefined)
+  }
+
+  /** Matches messages from these sources. */
+  static sources(sources: readonly string[]): MessageFilter<string> {
+    return new MessageFilter(undefined, [...sources], undefined, undefined)
+  }
+
+  /** Matches messages of these types from these sources. */
+  static typesAndSources<T extends string>(
+    types: readonly T[],
+    sources: readonly string[],
+  ): MessageFilter<T> {
+    return new MessageFilter([...types], [...sources], undefined, undefined)
+  }
+
+  /** Builds a filter from its plain form. */
+  static fromPlain<T extends string>(plain: PlainFilter<T>): MessageFilter<T> {
+    return new MessageFilter(
+      plain.types && [...plain.types],
+      plain.sources && [...plain.sources],
+      plain.minPriority,
+      undefined,
+    )
+  }
+
+  /** Also requires `predicate(message)`; a predicate that throws counts as no match. */
+  withPredicate(predicate: MessagePredicate<T>): MessageFilter<T> {
+    return new MessageFilter(this.types, this.sources, this.minPriority, predicate)
+  }
+
+  /** Also requires `message.priority >= minPriority`. */
+  withMinPriority(minPriority: MessagePriority): MessageFilter<T> {
+    return new MessageFilter(this.types, this.sources, minPriority, this.predicate)
+  }
+
+  /** The declarative part, which crosses ports; the predicate stays behind. */
+  toPlain(): PlainFilter<T> {
+    const plain: { types?: T[]; sources?: string[]; minPriority?: MessagePriority } = {}
+    if (this.types) plain.types = [...this.types]
+    if (this.sources) plain.sources = [...this.sources]
+    if (this.minPriority !== undefined) plain.minPriority = this.minPriority
+    return plain
+  }
+}
+
+/** What every API that takes a filter accepts. */
+export type FilterInput<T extends string = string> = MessageFilter<T> | PlainFilter<T>
+
+/** A filter validated and prepared for routing. */
+export interface CompiledFilter {
+  readonly types: ReadonlySet<string> | undefined
+  readonly sources: ReadonlySet<string> | undefined
+  readonly minPriority: MessagePriority | undefined
+  readonly predicate: ((message: Envelope) => boolean) | undefined
+  /** A short human-readable description for metrics and the inspector. */
+  readonly summary: string
+}
+
+function invalid(reason: string): EventBusError {
+  return EventBusError.of('InvalidFilter', { reason })
+}
+
+/**
+ * Validates a filter (builder or plain form) and prepares it for routing. Types not in the catalog
+ * are refused, since such a subscription could never receive anything.
+ * @throws EventBusError `InvalidFilter`
+ */
+export function compileFilter(input: unknown, isKnownType: (type: string) => boolean): CompiledFilter {
+  let predicate: unknown
+  let declarative: unknown = input
+  if (input instanceof MessageFilter) {
+    predicate = input.predicate
+    declarative = input.toPlain()
+  } else if (input === null || typeof input !== 'object') {
+    throw invalid('a filter is a MessageFilter or a plain object { types?, sources?, minPriority? }')
+  }
+  if (predicate !== undefined && typeof predicate !== 'function')
+    throw invalid('the predicate is not a function')
+  const parsed = plainFilterSchema.safeParse(declarative)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw invalid(`${issue?.path.join('.') || 'filter'}: ${issue?.message ?? 'invalid'}`)
+  }
+  const { types, sources, minPriority } = parsed.data
+  const unknownType = types?.find((type) => !isKnownType(type))
+  if (unknownType !== undefined) throw invalid(`unknown message type '${unknownType}'`)
+  const parts = [
+    types ? `types=[${types.join(',')}]` : 'types=*',
+    sources ? `sources=[${sources.join(',')}]` : 'sources=*',
+  ]
+  if (minPriority !== undefined) parts.push(`minPriority>=${minPriority}`)
+  if (predicate) parts.push('predicate')
+  return {
+    types: types && new Set(types),
+    sources: sources && new Set(sources),
+    minPriority,
+    predicate: predicate as CompiledFilter['predicate'],
+    summary: parts.join(' '),
+  }
+}
+
+/** Whether the declarative part (sources and minimum priority; types are routed by index) matches. */
+export function matchesSourceAndPriority(filter: CompiledFilter, message: Envelope): boolean {
+  if (filter.minPriority !== undefined && message.priority < filter.minPriority) return false
+  return filter.sources === undefined || filter.sources.has(message.source)
+}

@@ -1,0 +1,80 @@
+/**
+ * The shape of `bus.metrics()`: one schema, so the core, the hub's metrics stream and the
+ * inspector agree on it.
+ */
+import { z } from 'zod'
+
+const count = z.number().int().nonnegative()
+
+export const latencySummarySchema = z.object({
+  p50Ms: z.number(),
+  p95Ms: z.number(),
+  p99Ms: z.number(),
+  p999Ms: z.number(),
+  maxMs: z.number(),
+  meanMs: z.number(),
+  /** Successful deliveries measured. */
+  count,
+})
+
+export const countersSchema = z.object({
+  published: count,
+  delivered: count,
+  failed: count,
+  dropped: count,
+  coalesced: count,
+  retried: count,
+  deadLettered: count,
+})
+
+export const subscriptionMetricsSchema = z.object({
+  id: z.string(),
+  module: z.string(),
+  mode: z.enum(['BestEffort', 'Reliable', 'LatestOnly']),
+  /** e.g. `types=[RawEvent] sources=* minPriority>=2 predicate` */
+  filter: z.string(),
+  /** Pending copies plus copies waiting out a retry backoff. */
+  queueDepth: count,
+  inFlight: count,
+  /** Whether the endpoint behind it is gone and its messages wait for it (hub subscriptions). */
+  parked: z.boolean(),
+  routed: count,
+  delivered: count,
+  failed: count,
+  dropped: count,
+  coalesced: count,
+  retried: count,
+  deadLettered: count,
+  slowHandlers: count,
+  predicateErrors: count,
+  latency: latencySummarySchema,
+})
+
+export const busMetricsSchema = z.object({
+  messagesPublished: count,
+  messagesDelivered: count,
+  messagesFailed: count,
+  messagesDropped: count,
+  messagesCoalesced: count,
+  messagesRetried: count,
+  messagesDeadLettered: count,
+  predicateErrors: count,
+  currentQueueDepth: count,
+  maxQueueSize: count,
+  inFlight: count,
+  deliveryLatency: latencySummarySchema,
+  /** Successful deliveries per second over the last complete metrics interval. */
+  throughputPerSec: z.number().nonnegative(),
+  subscriptions: z.array(subscriptionMetricsSchema),
+  /** Per module: `published` counts it as source, the rest as subscriber. */
+  modules: z.record(z.string(), countersSchema),
+  types: z.record(z.string(), countersSchema),
+  deadLetters: z.object({ size: count, capacity: count, evicted: count }),
+  uptimeMs: z.number().nonnegative(),
+  collectedAt: z.date(),
+})
+
+export type LatencySummary = z.infer<typeof latencySummarySchema>
+export type Counters = z.infer<typeof countersSchema>
+export type SubscriptionMetrics = z.infer<typeof subscriptionMetricsSchema>
+export type BusMetrics = z.infer<typeof busMetricsSchema>

@@ -1,0 +1,230 @@
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import {
+  BusMessage,
+  builtinCatalog,
+  createEventBus,
+  type DataOf,
+  EventBusError,
+  isEventBusError,
+  isJsonValue,
+  MessagePayload,
+  MessagePriority,
+  MessageType,
+  ModuleId,
+  messageType,
+} from '../../src/main/bus/index.js'
+import { rawEvent, validData } from '../helpers.js'
+
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+describe('identities and types', () => {
+  it('has the well-known module ids in kebab-case', () => {
+    expect(ModuleId).toEqual({
+      DataCapture: 'data-capture',
+      Storage: 'storage',
+      AnalysisEngine: 'analysis-engine',
+      Gamification: 'gamification',
+      AiIntegration: 'ai-integration',
+      CuteFigurine: 'cute-figurine',
+      Orchestrator: 'orchestrator',
+      EventBus: 'event-bus',
+    })
+  })
+
+  it('has the 14 message types, keys equal to values', () => {
+    expect(Object.keys(MessageType)).toHaveLength(14)
+    for (const [key, value] of Object.entries(MessageType)) expect(key).toBe(value)
+    expect(Object.keys(builtinCatalog).sort()).toEqual(Object.keys(MessageType).sort())
+  })
+
+  it('orders priorities as numbers', () => {
+    expect(MessagePriority).toEqual({ Low: 0, Normal: 1, High: 2, Critical: 3 })
+  })
+})
+
+describe('payload constructors and message factories', () => {
+  it('builds { type, data } for every type', () => {
+    for (const type of Object.values(MessageType)) {
+      const data = validData[type]()
+      const payload = (MessagePayload[type] as (d: unknown) => { type: string; data: unknown })(data)
+      expect(payload).toEqual({ type, data })
+      expect(Object.isFrozen(payload)).toBe(true)
+    }
+  })
+
+  it('creates frozen messages with a UUID v4 id, a timestamp and Normal priority', () => {
+    const before = Date.now()
+    const message = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    expect(message.id).toMatch(UUID_V4)
+    expect(message.timestamp.getTime()).toBeGreaterThanOrEqual(before)
+    expect(message.source).toBe('data-capture')
+    expect(message.priority).toBe(MessagePriority.Normal)
+    expect(message.correlationId).toBeUndefined()
+    expect(Object.isFrozen(message)).toBe(true)
+    expect(messageType(message)).toBe('RawEvent')
+    expect(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())).id).not.toBe(
+      message.id,
+    )
+  })
+
+  it('sets the priority with withPriority', () => {
+    const message = BusMessage.withPriority(
+      ModuleId.Storage,
+      MessagePayload.ModuleReady('storage'),
+      MessagePriority.High,
+    )
+    expect(message.priority).toBe(MessagePriority.High)
+  })
+
+  it('replyTo correlates with the original and keeps its priority', () => {
+    const original = BusMessage.withPriority(
+      ModuleId.Gamification,
+      MessagePayload.InterventionRequest(validData.InterventionRequest()),
+      MessagePriority.Critical,
+    )
+    const reply = BusMessage.replyTo(
+      original,
+      ModuleId.AiIntegration,
+      MessagePayload.InterventionResponse(validData.InterventionResponse()),
+    )
+    expect(reply.correlationId).toBe(original.id)
+    expect(reply.priority).toBe(MessagePriority.Critical)
+    expect(reply.source).toBe('ai-integration')
+  })
+
+  it('types the data of each payload constructor', () => {
+    expectTypeOf(MessagePayload.RawEvent).parameter(0).toEqualTypeOf<DataOf<'RawEvent'>>()
+    expectTypeOf(MessagePayload.ModuleReady(ModuleId.Storage).data).toEqualTypeOf<DataOf<'ModuleReady'>>()
+  })
+})
+
+describe('schemas', () => {
+  it('accepts a valid payload of every type', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    for (const type of Object.values(MessageType)) {
+      const payload = { type, data: validData[type]() } as ReturnType<typeof MessagePayload.RawEvent>
+      await expect(bus.publish(BusMessage.create(ModuleId.Orchestrator, payload))).resolves.toEqual(
+        expect.any(String),
+      )
+    }
+  })
+
+  const invalid: [string, { type: string; data: unknown }, string][] = [
+    [
+      'a string timestamp',
+      { type: 'RawEvent', data: { ...rawEvent(), timestamp: '2026-01-01' } },
+      'payload.data.timestamp',
+    ],
+    [
+      'a non-JSON data field',
+      { type: 'RawEvent', data: { ...rawEvent(), data: { f: () => 1 } } },
+      'payload.data.data',
+    ],
+    [
+      'NaN in JSON data',
+      { type: 'RawEvent', data: { ...rawEvent(), data: Number.NaN } },
+      'payload.data.data',
+    ],
+    [
+      'a non-UUID session id',
+      { type: 'EventBatch', data: { ...validData.EventBatch(), sessionId: 'abc' } },
+      'payload.data.sessionId',
+    ],
+    [
+      'confidence above 1',
+      { type: 'StateChange', data: { ...validData.StateChange(), confidence: 1.5 } },
+      'payload.data.confidence',
+    ],
+    [
+      'negative points',
+      { type: 'RewardEvent', data: { ...validData.RewardEvent(), points: -1 } },
+      'payload.data.points',
+    ],
+    [
+      'fractional duration',
+      { type: 'AnimationCommand', data: { ...validData.AnimationCommand(), durationMs: 1.5 } },
+      'payload.data.durationMs',
+    ],
+    ['a bad module id', { type: 'ModuleReady', data: 'Not A Module' }, 'payload.data'],
+    [
+      'a missing field',
+      { type: 'Shutdown', data: { moduleId: 'storage', timeoutMs: 10 } },
+      'payload.data.saveState',
+    ],
+  ]
+  it.each(invalid)('refuses %s with MessageRejected naming the field', async (_name, payload, path) => {
+    const bus = createEventBus()
+    await bus.start()
+    const error = await bus
+      .publish(BusMessage.create(ModuleId.Orchestrator, payload as never))
+      .catch((e) => e)
+    expect(isEventBusError(error, 'MessageRejected')).toBe(true)
+    expect(
+      (error as EventBusError & { kind: 'MessageRejected' }).issues.map((i) => i.path.join('.')),
+    ).toContain(path)
+    expect(error.message).toContain(path)
+  })
+
+  it('refuses an unknown type and a malformed envelope', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    const unknown = await bus
+      .publish(BusMessage.create('x', { type: 'Nope', data: 1 } as never))
+      .catch((e) => e)
+    expect(unknown).toBeInstanceOf(EventBusError)
+    expect(unknown.kind).toBe('MessageRejected')
+    expect(unknown.reason).toContain("unknown message type 'Nope'")
+    const badSource = await bus
+      .publish(BusMessage.create('Bad Source', MessagePayload.ModuleReady('storage')) as never)
+      .catch((e) => e)
+    expect(badSource.kind).toBe('MessageRejected')
+    expect(badSource.issues[0].path).toEqual(['source'])
+    await expect(bus.publish(null as never)).rejects.toMatchObject({ kind: 'MessageRejected' })
+    await expect(bus.publish({ id: 'x' } as never)).rejects.toMatchObject({ kind: 'MessageRejected' })
+  })
+
+  it('refuses messages over maxMessageBytes and values nested too deeply', async () => {
+    const bus = createEventBus({ maxMessageBytes: 4096 })
+    await bus.start()
+    const big = BusMessage.create(
+      ModuleId.DataCapture,
+      MessagePayload.RawEvent(rawEvent({ data: 'x'.repeat(5000) })),
+    )
+    await expect(bus.publish(big)).rejects.toMatchObject({
+      kind: 'MessageRejected',
+      reason: expect.stringMatching(/over maxMessageBytes \(4096\)/),
+    })
+    // Between the bounds: measured exactly. 1200 two-byte characters are 2400 bytes: under the limit.
+    const near = BusMessage.create(
+      ModuleId.DataCapture,
+      MessagePayload.RawEvent(rawEvent({ data: 'é'.repeat(1200) })),
+    )
+    await expect(bus.publish(near)).resolves.toBe(near.id)
+    let deep: unknown = 1
+    for (let i = 0; i < 200; i++) deep = [deep]
+    const nested = BusMessage.create(
+      ModuleId.DataCapture,
+      MessagePayload.RawEvent(rawEvent({ data: deep as never })),
+    )
+    await expect(bus.publish(nested)).rejects.toMatchObject({
+      kind: 'MessageRejected',
+      reason: expect.stringMatching(/nested deeper/),
+    })
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    const withCycle = BusMessage.create(
+      ModuleId.DataCapture,
+      MessagePayload.RawEvent(rawEvent({ data: cyclic as never })),
+    )
+    await expect(bus.publish(withCycle)).rejects.toMatchObject({ kind: 'MessageRejected' })
+  })
+
+  it('checks JSON values', () => {
+    expect(isJsonValue({ a: [1, 'b', null, true, { c: 2.5 }] })).toBe(true)
+    expect(isJsonValue(new Date())).toBe(false)
+    expect(isJsonValue({ a: undefined })).toBe(false)
+    expect(isJsonValue(Number.POSITIVE_INFINITY)).toBe(false)
+    expect(isJsonValue(Object.create(null))).toBe(true)
+  })
+})

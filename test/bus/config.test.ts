@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createEventBus, EventBusError, resolveConfig } from '../../src/main/bus/index.js'
+
+function configurationError(run: () => unknown): EventBusError & { kind: 'Configuration' } {
+  try {
+    run()
+  } catch (error) {
+    expect(error).toBeInstanceOf(EventBusError)
+    expect((error as EventBusError).kind).toBe('Configuration')
+    return error as EventBusError & { kind: 'Configuration' }
+  }
+  throw new Error('expected a Configuration error')
+}
+
+describe('configuration', () => {
+  afterEach(() => vi.unstubAllEnvs())
+
+  it('has the documented defaults', () => {
+    expect(resolveConfig({}, {})).toEqual({
+      maxQueueSize: 10_000,
+      deliveryTimeoutMs: 5_000,
+      maxRetryAttempts: 3,
+      deadLetterQueueSize: 1_000,
+      metricsIntervalMs: 1_000,
+      slowHandlerThresholdMs: 100,
+      workers: 4,
+      retry: { initialMs: 100, maxMs: 30_000, multiplier: 2, jitter: 0.1 },
+      maxMessageBytes: 1024 * 1024,
+    })
+  })
+
+  it('exposes the resolved config read-only on the bus', () => {
+    const bus = createEventBus({ workers: 2, retry: { initialMs: 5 } })
+    expect(bus.config.workers).toBe(2)
+    expect(bus.config.retry).toEqual({ initialMs: 5, maxMs: 30_000, multiplier: 2, jitter: 0.1 })
+    expect(Object.isFrozen(bus.config)).toBe(true)
+  })
+
+  it('reads the three environment variables at each createEventBus call', () => {
+    vi.stubEnv('SKELLY_EVENT_BUS_QUEUE_SIZE', '50')
+    vi.stubEnv('SKELLY_EVENT_BUS_WORKERS', '8')
+    vi.stubEnv('SKELLY_EVENT_BUS_TIMEOUT', '1.5')
+    expect(createEventBus().config).toMatchObject({ maxQueueSize: 50, workers: 8, deliveryTimeoutMs: 1500 })
+    vi.stubEnv('SKELLY_EVENT_BUS_WORKERS', '3')
+    expect(createEventBus().config.workers).toBe(3)
+  })
+
+  it('gives code precedence over the environment', () => {
+    vi.stubEnv('SKELLY_EVENT_BUS_QUEUE_SIZE', '50')
+    expect(createEventBus({ maxQueueSize: 7 }).config.maxQueueSize).toBe(7)
+    expect(createEventBus({ maxQueueSize: undefined }).config.maxQueueSize).toBe(50)
+  })
+
+  it('treats an empty variable as unset', () => {
+    vi.stubEnv('SKELLY_EVENT_BUS_WORKERS', '')
+    vi.stubEnv('SKELLY_EVENT_BUS_TIMEOUT', '  ')
+    expect(createEventBus().config).toMatchObject({ workers: 4, deliveryTimeoutMs: 5000 })
+  })
+
+  it.each([
+    ['SKELLY_EVENT_BUS_QUEUE_SIZE', '0', 'from 1 to 10000000'],
+    ['SKELLY_EVENT_BUS_QUEUE_SIZE', '10000001', 'from 1 to 10000000'],
+    ['SKELLY_EVENT_BUS_QUEUE_SIZE', '12abc', 'from 1 to 10000000'],
+    ['SKELLY_EVENT_BUS_WORKERS', '1025', 'from 1 to 1024'],
+    ['SKELLY_EVENT_BUS_WORKERS', '2.5', 'from 1 to 1024'],
+    ['SKELLY_EVENT_BUS_TIMEOUT', '0', 'seconds above 0'],
+    ['SKELLY_EVENT_BUS_TIMEOUT', '-1', 'seconds above 0'],
+    ['SKELLY_EVENT_BUS_TIMEOUT', 'soon', 'seconds above 0'],
+  ])('refuses %s=%s naming the variable and range', (name, value, range) => {
+    vi.stubEnv(name, value)
+    const error = configurationError(() => createEventBus())
+    expect(error.reason).toContain(name)
+    expect(error.reason).toContain(range)
+  })
+
+  it.each([
+    [{ maxQueueSize: 0 }, 'maxQueueSize', 'from 1 to 10000000'],
+    [{ workers: 2000 }, 'workers', 'from 1 to 1024'],
+    [{ deliveryTimeoutMs: 0 }, 'deliveryTimeoutMs', 'above 0'],
+    [{ maxRetryAttempts: -1 }, 'maxRetryAttempts', 'from 0'],
+    [{ retry: { jitter: 2 } }, 'retry.jitter', 'from 0 to 1'],
+    [{ retry: { initialMs: 500, maxMs: 100 } }, 'retry.maxMs', 'at least retry.initialMs'],
+    [{ maxQueueSize: '10' }, 'maxQueueSize', 'integer'],
+  ])('refuses %j naming the field', (config, field, range) => {
+    const error = configurationError(() => createEventBus(config as never))
+    expect(error.reason).toContain(field)
+    expect(error.reason).toContain(range)
+  })
+
+  it('refuses unknown fields and bad catalogs', () => {
+    expect(configurationError(() => createEventBus({ queueSize: 3 } as never)).reason).toContain('queueSize')
+    expect(configurationError(() => createEventBus({ catalog: { RawEvent: {} } } as never)).reason).toContain(
+      'built-in',
+    )
+    expect(configurationError(() => createEventBus({ catalog: { Custom: 42 } } as never)).reason).toContain(
+      'zod schema',
+    )
+  })
+})

@@ -1,0 +1,166 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import {
+  createEventBus,
+  DeliveryMode,
+  type EventBus,
+  type EventBusConfigInput,
+  MessageFilter,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { advance, expectAccounted, flushMicrotasks, rawMessage } from '../helpers.js'
+
+/** A bus whose Storage subscriber fails while `failing` is true; no retries, no waiting. */
+async function failingBus(config: EventBusConfigInput = {}) {
+  const bus = createEventBus({ maxRetryAttempts: 0, ...config })
+  await bus.start()
+  const state = { failing: true, delivered: [] as string[] }
+  const subscriptionId = await bus.subscribe(
+    ModuleId.Storage,
+    MessageFilter.types(['RawEvent']),
+    DeliveryMode.Reliable({ timeoutMs: 1000 }),
+    async (m) => {
+      if (state.failing) throw new Error(`cannot store ${m.payload.data.eventType}`)
+      state.delivered.push(m.payload.data.eventType)
+    },
+  )
+  return { bus, state, subscriptionId }
+}
+
+async function publishEvents(bus: EventBus, ...names: string[]) {
+  for (const name of names) await bus.publish(rawMessage(1, { eventType: name }))
+  await flushMicrotasks()
+}
+
+describe('dead letters', () => {
+  beforeEach(() => {
+    vi.useFakeTimers()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('records each failed message with its subscription, module, reason, attempts and error', async () => {
+    const { bus, subscriptionId } = await failingBus()
+    await publishEvents(bus, 'a')
+    const entries = bus.deadLetters.list()
+    expect(entries).toHaveLength(1)
+    expect(entries[0]).toMatchObject({
+      id: expect.any(String),
+      subscriptionId,
+      module: 'storage',
+      reason: 'MaxRetriesExceeded',
+      attempts: 1,
+      lastError: 'Error: cannot store a',
+      firstFailedAt: expect.any(Date),
+      lastFailedAt: expect.any(Date),
+    })
+    expect((await bus.metrics()).deadLetters).toEqual({ size: 1, capacity: 1000, evicted: 0 })
+  })
+
+  it('filters the list by reason, module, subscription and type', async () => {
+    const { bus, subscriptionId } = await failingBus()
+    await publishEvents(bus, 'a', 'b')
+    expect(bus.deadLetters.list({ reason: 'MaxRetriesExceeded' })).toHaveLength(2)
+    expect(bus.deadLetters.list({ reason: 'Shutdown' })).toHaveLength(0)
+    expect(bus.deadLetters.list({ module: 'storage', subscriptionId, type: 'RawEvent' })).toHaveLength(2)
+    expect(bus.deadLetters.list({ type: 'StateChange' })).toHaveLength(0)
+    expect(() => bus.deadLetters.list({ colour: 'red' } as never)).toThrow(/InvalidFilter/)
+  })
+
+  it('replays entries to their original subscription and removes them once enqueued', async () => {
+    const { bus, state } = await failingBus()
+    await publishEvents(bus, 'a', 'b', 'c')
+    state.failing = false
+    const [first] = bus.deadLetters.list()
+    const result = await bus.deadLetters.replay([first!.id])
+    expect(result).toEqual({ replayed: [first!.id], failed: [] })
+    await flushMicrotasks()
+    expect(state.delivered).toEqual(['a'])
+    expect(bus.deadLetters.list()).toHaveLength(2)
+    expect((await bus.deadLetters.replay({ reason: 'MaxRetriesExceeded' })).replayed).toHaveLength(2)
+    await flushMicrotasks()
+    expect(state.delivered).toEqual(['a', 'b', 'c'])
+    expect(bus.deadLetters.list()).toHaveLength(0)
+    await expectAccounted(bus)
+  })
+
+  it('routes a replay afresh when the original subscription is gone', async () => {
+    const { bus, subscriptionId } = await failingBus()
+    await publishEvents(bus, 'a')
+    await bus.unsubscribe(subscriptionId)
+    const [entry] = bus.deadLetters.list()
+    // Nobody matches: the entry stays, with the reason.
+    expect(await bus.deadLetters.replay([entry!.id])).toEqual({
+      replayed: [],
+      failed: [{ id: entry!.id, error: expect.stringContaining('no subscription matches') }],
+    })
+    const got: string[] = []
+    await bus.subscribe(
+      ModuleId.AnalysisEngine,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.BestEffort,
+      (m) => {
+        got.push(m.payload.data.eventType)
+      },
+    )
+    expect((await bus.deadLetters.replay(entry!.id)).replayed).toEqual([entry!.id])
+    await flushMicrotasks()
+    expect(got).toEqual(['a'])
+  })
+
+  it('purges selected entries or all of them', async () => {
+    const { bus } = await failingBus()
+    await publishEvents(bus, 'a', 'b', 'c')
+    const [first] = bus.deadLetters.list()
+    expect(await bus.deadLetters.purge([first!.id, 'no-such-id'])).toBe(1)
+    expect(await bus.deadLetters.purge({ reason: 'Shutdown' })).toBe(0)
+    expect(await bus.deadLetters.purge()).toBe(2)
+    expect(bus.deadLetters.list()).toEqual([])
+  })
+
+  it('evicts the oldest entries beyond its capacity and counts them', async () => {
+    const { bus } = await failingBus({ deadLetterQueueSize: 2 })
+    await publishEvents(bus, 'a', 'b', 'c')
+    expect(
+      bus.deadLetters.list().map((e) => (e.message.payload.data as { eventType: string }).eventType),
+    ).toEqual(['b', 'c'])
+    expect((await bus.metrics()).deadLetters).toEqual({ size: 2, capacity: 2, evicted: 1 })
+  })
+
+  it('dead-letters what a Reliable subscription still holds when it is unsubscribed', async () => {
+    const bus = createEventBus({ workers: 1 })
+    await bus.start()
+    const id = await bus.subscribe(
+      ModuleId.Storage,
+      {},
+      DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      () => new Promise(() => {}),
+    )
+    const dropper = await bus.subscribe(
+      ModuleId.Orchestrator,
+      {},
+      DeliveryMode.BestEffort,
+      () => new Promise(() => {}),
+    )
+    await publishEvents(bus, 'a', 'b', 'c')
+    await bus.unsubscribe(id)
+    await bus.unsubscribe(dropper)
+    expect(bus.deadLetters.list().map((e) => e.reason)).toEqual(['Unsubscribed', 'Unsubscribed'])
+    await advance(5000) // the in-flight attempts time out after their subscription ended
+    const metrics = await bus.metrics()
+    expect(metrics.messagesDeadLettered).toBe(3)
+    expect(metrics.messagesDropped).toBe(3)
+    await expect(bus.unsubscribe(id)).rejects.toMatchObject({
+      kind: 'SubscriptionNotFound',
+      subscriptionId: id,
+    })
+  })
+
+  it('refuses replay before start and after shutdown', async () => {
+    const bus = createEventBus()
+    await expect(bus.deadLetters.replay([])).rejects.toMatchObject({ kind: 'NotStarted' })
+    await bus.start()
+    await bus.shutdown()
+    await expect(bus.deadLetters.replay([])).rejects.toMatchObject({ kind: 'BusShuttingDown' })
+  })
+})

@@ -1,0 +1,176 @@
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import {
+  type BusMessage,
+  createEventBus,
+  DeliveryMode,
+  type FilterInput,
+  BusMessage as Message,
+  MessageFilter,
+  MessagePayload,
+  MessagePriority,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { flushMicrotasks, rawMessage, validData } from '../helpers.js'
+
+const fromStorage = () =>
+  Message.create(ModuleId.Storage, MessagePayload.StorageStatus(validData.StorageStatus()))
+const readyFrom = (source: string, priority: 0 | 1 | 2 | 3 = MessagePriority.Normal) =>
+  Message.withPriority(source, MessagePayload.ModuleReady(source), priority)
+
+/** Publishes a fixed mix and returns which of them `filter` let through. */
+async function matchedBy(filter: FilterInput<string>): Promise<string[]> {
+  const bus = createEventBus()
+  await bus.start()
+  const got: string[] = []
+  await bus.subscribe(ModuleId.Orchestrator, filter, DeliveryMode.BestEffort, (m) => {
+    got.push(`${m.payload.type}@${m.source}/${m.priority}`)
+  })
+  await bus.publish(rawMessage(MessagePriority.Low))
+  await bus.publish(rawMessage(MessagePriority.High))
+  await bus.publish(fromStorage())
+  await bus.publish(readyFrom('storage', MessagePriority.Critical))
+  await flushMicrotasks()
+  return got
+}
+
+describe('filters', () => {
+  it('all() matches everything', async () => {
+    expect(await matchedBy(MessageFilter.all())).toHaveLength(4)
+    expect(await matchedBy({})).toHaveLength(4)
+  })
+
+  it('types([...]) matches those types only', async () => {
+    expect(await matchedBy(MessageFilter.types(['RawEvent']))).toEqual([
+      'RawEvent@data-capture/0',
+      'RawEvent@data-capture/2',
+    ])
+    expect(await matchedBy({ types: ['StorageStatus', 'ModuleReady'] })).toEqual([
+      'StorageStatus@storage/1',
+      'ModuleReady@storage/3',
+    ])
+  })
+
+  it('sources([...]) matches those sources only', async () => {
+    expect(await matchedBy(MessageFilter.sources(['storage']))).toEqual([
+      'StorageStatus@storage/1',
+      'ModuleReady@storage/3',
+    ])
+  })
+
+  it('requires every present condition (AND)', async () => {
+    expect(await matchedBy(MessageFilter.typesAndSources(['RawEvent', 'ModuleReady'], ['storage']))).toEqual([
+      'ModuleReady@storage/3',
+    ])
+    expect(await matchedBy(MessageFilter.types(['RawEvent']).withMinPriority(MessagePriority.High))).toEqual([
+      'RawEvent@data-capture/2',
+    ])
+    expect(await matchedBy({ sources: ['data-capture'], minPriority: MessagePriority.Normal })).toEqual([
+      'RawEvent@data-capture/2',
+    ])
+    expect(
+      await matchedBy(
+        MessageFilter.all()
+          .withPredicate((m) => m.payload.type !== 'RawEvent')
+          .withMinPriority(2),
+      ),
+    ).toEqual(['ModuleReady@storage/3'])
+  })
+
+  it('an empty list matches nothing', async () => {
+    expect(await matchedBy(MessageFilter.types([]))).toEqual([])
+    expect(await matchedBy({ sources: [] })).toEqual([])
+  })
+
+  it('a throwing predicate is no match, is counted, and never stops the bus', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    const got: string[] = []
+    await bus.subscribe(
+      ModuleId.Orchestrator,
+      MessageFilter.all().withPredicate(() => {
+        throw new Error('bad predicate')
+      }),
+      DeliveryMode.BestEffort,
+      () => {
+        got.push('bad')
+      },
+    )
+    await bus.subscribe(ModuleId.Storage, MessageFilter.all(), DeliveryMode.BestEffort, () => {
+      got.push('good')
+    })
+    await expect(bus.publish(rawMessage())).resolves.toEqual(expect.any(String))
+    await bus.publish(rawMessage())
+    await flushMicrotasks()
+    expect(got).toEqual(['good', 'good'])
+    const metrics = await bus.metrics()
+    expect(metrics.predicateErrors).toBe(2)
+    expect(metrics.subscriptions.find((s) => s.module === 'orchestrator')?.predicateErrors).toBe(2)
+  })
+
+  it('filters are immutable builders that round-trip their plain form', () => {
+    const base = MessageFilter.types(['RawEvent'])
+    const narrowed = base.withMinPriority(MessagePriority.High)
+    expect(base.minPriority).toBeUndefined()
+    expect(narrowed.toPlain()).toEqual({ types: ['RawEvent'], minPriority: 2 })
+    expect(MessageFilter.fromPlain(narrowed.toPlain()).toPlain()).toEqual(narrowed.toPlain())
+    expect(Object.isFrozen(narrowed)).toBe(true)
+  })
+
+  it.each([
+    [{ types: ['NoSuchType'] }, "unknown message type 'NoSuchType'"],
+    [{ types: 'RawEvent' }, 'types'],
+    [{ sources: ['Bad Id'] }, 'sources'],
+    [{ minPriority: 7 }, 'minPriority'],
+    [{ typo: true }, 'typo'],
+    [null, 'plain object'],
+  ])('refuses the filter %j with InvalidFilter', async (filter, detail) => {
+    const bus = createEventBus()
+    const error = await bus
+      .subscribe(ModuleId.Storage, filter as never, DeliveryMode.BestEffort, () => {})
+      .catch((e) => e)
+    expect(error).toMatchObject({ kind: 'InvalidFilter' })
+    expect(error.message).toContain(detail)
+  })
+
+  it('refuses a bad module id, delivery mode or handler', async () => {
+    const bus = createEventBus()
+    await expect(bus.subscribe('Not Valid', {}, DeliveryMode.BestEffort, () => {})).rejects.toMatchObject({
+      kind: 'Configuration',
+    })
+    await expect(
+      bus.subscribe('storage', {}, { kind: 'Sometimes' } as never, () => {}),
+    ).rejects.toMatchObject({
+      kind: 'Configuration',
+      reason: expect.stringContaining('delivery mode'),
+    })
+    await expect(
+      bus.subscribe('storage', {}, DeliveryMode.Reliable({ timeoutMs: -1 }), () => {}),
+    ).rejects.toMatchObject({
+      kind: 'Configuration',
+    })
+    await expect(
+      bus.subscribe('storage', {}, DeliveryMode.BestEffort, 'nope' as never),
+    ).rejects.toMatchObject({
+      kind: 'Configuration',
+    })
+  })
+
+  it('types handlers with exactly the filtered payloads', () => {
+    const bus = createEventBus()
+    void bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent', 'StateChange']),
+      DeliveryMode.BestEffort,
+      (m) => {
+        expectTypeOf(m).toEqualTypeOf<BusMessage<'RawEvent' | 'StateChange'>>()
+        if (m.payload.type === 'RawEvent') expectTypeOf(m.payload.data.eventType).toBeString()
+      },
+    )
+    void bus.subscribe(ModuleId.Storage, { types: ['StorageStatus'] }, DeliveryMode.BestEffort, (m) => {
+      expectTypeOf(m.payload.data.totalEvents).toBeNumber()
+    })
+    void bus.subscribe(ModuleId.Storage, MessageFilter.all(), DeliveryMode.BestEffort, (m) => {
+      expectTypeOf(m).toEqualTypeOf<BusMessage>()
+    })
+  })
+})

@@ -1,0 +1,195 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import {
+  BusMessage,
+  createEventBus,
+  DeliveryMode,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+  ModuleStatus,
+} from '../../src/main/bus/index.js'
+import { advance, deferred, expectAccounted, flushMicrotasks, rawMessage, validData } from '../helpers.js'
+
+describe('lifecycle', () => {
+  beforeEach(() => {
+    vi.useFakeTimers()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('rejects publish before start with NotStarted, but accepts subscribe', async () => {
+    const bus = createEventBus()
+    await expect(bus.publish(rawMessage())).rejects.toMatchObject({ kind: 'NotStarted' })
+    const got: unknown[] = []
+    await bus.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, (m) => {
+      got.push(m)
+    })
+    await bus.start()
+    await bus.start() // idempotent
+    await bus.publish(rawMessage())
+    await flushMicrotasks()
+    expect(got).toHaveLength(1)
+  })
+
+  it('reports failures by rejecting, never by throwing synchronously', () => {
+    const bus = createEventBus()
+    expect(() => bus.publish(null as never).catch(() => {})).not.toThrow()
+    expect(() =>
+      bus.subscribe(null as never, null as never, null as never, null as never).catch(() => {}),
+    ).not.toThrow()
+    expect(() => bus.unsubscribe('nope').catch(() => {})).not.toThrow()
+  })
+
+  it('drains queued and in-flight deliveries on shutdown', async () => {
+    const bus = createEventBus({ workers: 1 })
+    await bus.start()
+    const done: string[] = []
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      async (m) => {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        done.push(m.payload.data.eventType)
+      },
+    )
+    for (const name of ['a', 'b', 'c']) await bus.publish(rawMessage(1, { eventType: name }))
+    const stopped = bus.shutdown({ drainTimeoutMs: 1000 })
+    await expect(bus.publish(rawMessage())).rejects.toMatchObject({ kind: 'BusShuttingDown' })
+    await expect(
+      bus.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, () => {}),
+    ).rejects.toMatchObject({
+      kind: 'BusShuttingDown',
+    })
+    await advance(100)
+    await stopped
+    expect(done).toEqual(['a', 'b', 'c'])
+    expect(bus.deadLetters.list()).toEqual([])
+    expect(bus.state).toBe('stopped')
+  })
+
+  it('dead-letters what Reliable subscriptions still hold after the drain timeout, drops the rest, ignores late results', async () => {
+    const bus = createEventBus({ workers: 1 })
+    await bus.start()
+    const hang = deferred()
+    await bus.subscribe(
+      ModuleId.Storage,
+      {},
+      DeliveryMode.Reliable({ timeoutMs: 60_000 }),
+      () => hang.promise,
+    )
+    await bus.subscribe(ModuleId.Orchestrator, {}, DeliveryMode.BestEffort, () => hang.promise)
+    for (let i = 0; i < 3; i++) await bus.publish(rawMessage())
+    await flushMicrotasks()
+    const stopped = bus.shutdown({ drainTimeoutMs: 500 })
+    await advance(499)
+    expect(bus.state).toBe('shuttingDown')
+    await advance(1)
+    await stopped
+    const entries = bus.deadLetters.list()
+    expect(entries.map((e) => e.reason)).toEqual(['Shutdown', 'Shutdown', 'Shutdown'])
+    expect(entries.map((e) => e.attempts).sort()).toEqual([0, 0, 1])
+    hang.resolve()
+    await flushMicrotasks()
+    const metrics = await bus.metrics()
+    expect(metrics).toMatchObject({
+      messagesDelivered: 0,
+      messagesDeadLettered: 3,
+      messagesDropped: 3,
+      inFlight: 0,
+    })
+    expect(metrics.currentQueueDepth).toBe(0)
+  })
+
+  it('dead-letters copies waiting out a retry backoff at shutdown', async () => {
+    const bus = createEventBus({ retry: { initialMs: 10_000, maxMs: 10_000 } })
+    await bus.start()
+    await bus.subscribe(ModuleId.Storage, {}, DeliveryMode.Reliable({ timeoutMs: 1000 }), async () => {
+      throw new Error('later')
+    })
+    await bus.publish(rawMessage())
+    await flushMicrotasks()
+    const stopped = bus.shutdown({ drainTimeoutMs: 100 })
+    await advance(100)
+    await stopped
+    expect(bus.deadLetters.list()).toMatchObject([
+      { reason: 'Shutdown', attempts: 1, lastError: 'Error: later' },
+    ])
+    await advance(20_000) // the cancelled retry never fires
+    expect((await bus.metrics()).messagesFailed).toBe(1)
+    await expectAccounted(bus)
+  })
+
+  it('is idempotent and rejects a second start', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    const first = bus.shutdown()
+    expect(bus.shutdown()).toBe(first)
+    await first
+    await bus.shutdown()
+    await expect(bus.start()).rejects.toMatchObject({ kind: 'BusShuttingDown' })
+    await expect(bus.shutdown()).resolves.toBeUndefined()
+  })
+
+  it('refuses an invalid drain timeout', async () => {
+    const bus = createEventBus()
+    await expect(bus.shutdown({ drainTimeoutMs: -5 })).rejects.toMatchObject({ kind: 'Configuration' })
+    expect(bus.state).toBe('created')
+  })
+})
+
+describe('registry', () => {
+  it('registers modules, sets statuses and summarizes health', async () => {
+    const bus = createEventBus()
+    expect(bus.registry.summary().overall).toBe('Unknown')
+    bus.registry.register(ModuleId.Storage, { version: '1.2.0' })
+    expect(bus.registry.get(ModuleId.Storage)).toMatchObject({
+      moduleId: 'storage',
+      status: 'Starting',
+      version: '1.2.0',
+    })
+    expect(bus.registry.summary().overall).toBe('Transitioning')
+    bus.registry.setStatus(ModuleId.Storage, ModuleStatus.Healthy)
+    expect(bus.registry.summary().overall).toBe('Healthy')
+    bus.registry.setStatus(ModuleId.DataCapture, ModuleStatus.Degraded) // unknown: registered
+    expect(bus.registry.list().map((m) => m.moduleId)).toEqual(['storage', 'data-capture'])
+    expect(bus.registry.summary().overall).toBe('Degraded')
+    bus.registry.setStatus(ModuleId.AiIntegration, ModuleStatus.Unhealthy)
+    expect(bus.registry.summary()).toMatchObject({
+      overall: 'Critical',
+      counts: { Healthy: 1, Degraded: 1, Unhealthy: 1 },
+    })
+    bus.registry.setStatus(ModuleId.AiIntegration, ModuleStatus.Stopped)
+    bus.registry.setStatus(ModuleId.DataCapture, ModuleStatus.Healthy)
+    expect(bus.registry.summary().overall).toBe('Unknown') // not all Healthy, nothing worse
+    bus.registry.setStatus(ModuleId.AiIntegration, ModuleStatus.ShuttingDown)
+    expect(bus.registry.summary().overall).toBe('Transitioning')
+    expect(bus.registry.get('nobody')).toBeUndefined()
+    expect(() => bus.registry.setStatus(ModuleId.Storage, 'Sleepy' as never)).toThrow(/Configuration/)
+    expect(() => bus.registry.register('Bad Id')).toThrow(/Configuration/)
+  })
+
+  it('marks a module Healthy when it publishes ModuleReady and records its own health checks', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    await bus.publish(BusMessage.create(ModuleId.Storage, MessagePayload.ModuleReady(ModuleId.Storage)))
+    expect(bus.registry.get(ModuleId.Storage)?.status).toBe('Healthy')
+    const at = new Date('2026-11-30T10:00:00Z')
+    // A check sent by the orchestrator about storage is a request, not storage's answer.
+    await bus.publish(
+      BusMessage.create(
+        ModuleId.Orchestrator,
+        MessagePayload.HealthCheck({ moduleId: 'storage', timestamp: at }),
+      ),
+    )
+    expect(bus.registry.get(ModuleId.Storage)?.lastHealthCheck).toBeUndefined()
+    await bus.publish(
+      BusMessage.create(
+        ModuleId.Storage,
+        MessagePayload.HealthCheck({ ...validData.HealthCheck(), timestamp: at }),
+      ),
+    )
+    expect(bus.registry.get(ModuleId.Storage)?.lastHealthCheck).toEqual(at)
+  })
+})

@@ -1,0 +1,159 @@
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import { z } from 'zod'
+import {
+  BusMessage,
+  busMetricsSchema,
+  createEventBus,
+  DeliveryMode,
+  EventBusError,
+  isEventBusError,
+  isRecoverable,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { deferred, flushMicrotasks, rawMessage } from '../helpers.js'
+
+describe('metrics', () => {
+  it('returns a snapshot matching the documented shape', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.Reliable({ timeoutMs: 100 }),
+      async () => {},
+    )
+    await bus.publish(rawMessage())
+    await flushMicrotasks()
+    const metrics = await bus.metrics()
+    expect(busMetricsSchema.safeParse(metrics).success).toBe(true)
+    expect(metrics).toMatchObject({
+      messagesPublished: 1,
+      messagesDelivered: 1,
+      maxQueueSize: 10_000,
+      deliveryLatency: { count: 1 },
+      deadLetters: { size: 0, capacity: 1000, evicted: 0 },
+      modules: { 'data-capture': { published: 1 }, storage: { delivered: 1 } },
+      types: { RawEvent: { published: 1, delivered: 1 } },
+    })
+    expect(metrics.subscriptions[0]).toMatchObject({
+      module: 'storage',
+      mode: 'Reliable',
+      filter: 'types=[RawEvent] sources=*',
+      routed: 1,
+      delivered: 1,
+    })
+    expect(metrics.uptimeMs).toBeGreaterThanOrEqual(0)
+    expect(metrics.collectedAt).toBeInstanceOf(Date)
+    expect(metrics.throughputPerSec).toBeGreaterThan(0)
+  })
+
+  it('keeps the queue depth live: it goes down as messages are delivered', async () => {
+    const bus = createEventBus({ workers: 1 })
+    await bus.start()
+    const gates = [deferred(), deferred(), deferred()]
+    let call = 0
+    await bus.subscribe(
+      ModuleId.Storage,
+      {},
+      DeliveryMode.Reliable({ timeoutMs: 10_000 }),
+      () => gates[call++]?.promise,
+    )
+    for (let i = 0; i < 3; i++) await bus.publish(rawMessage())
+    await flushMicrotasks()
+    const depths: number[] = [(await bus.metrics()).currentQueueDepth]
+    for (const gate of gates) {
+      gate.resolve()
+      await flushMicrotasks()
+      depths.push((await bus.metrics()).currentQueueDepth)
+    }
+    expect(depths).toEqual([2, 1, 0, 0])
+  })
+
+  it('keeps latency samples of ended subscriptions in the bus-wide histogram', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    const id = await bus.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, () => {})
+    await bus.publish(rawMessage())
+    await flushMicrotasks()
+    await bus.unsubscribe(id)
+    const metrics = await bus.metrics()
+    expect(metrics.subscriptions).toEqual([])
+    expect(metrics.deliveryLatency.count).toBe(1)
+  })
+})
+
+describe('errors', () => {
+  it('carries a kind and typed fields, and says what to do', () => {
+    const error = EventBusError.of('QueueFull', { currentSize: 10, maxSize: 10 })
+    expect(error).toBeInstanceOf(Error)
+    expect(error).toBeInstanceOf(EventBusError)
+    expect(error.name).toBe('EventBusError')
+    expect(error.message).toMatch(/QueueFull.*10 of 10.*slow down or retry/)
+    if (error.kind === 'QueueFull') expectTypeOf(error.maxSize).toBeNumber()
+    expect(error.toData()).toEqual({ kind: 'QueueFull', currentSize: 10, maxSize: 10 })
+    const rebuilt = EventBusError.fromData(error.toData(), error.message)
+    expect(rebuilt).toMatchObject({ kind: 'QueueFull', currentSize: 10, message: error.message })
+  })
+
+  it('classifies recoverable errors', () => {
+    expect(isRecoverable(EventBusError.of('QueueFull', { currentSize: 1, maxSize: 1 }))).toBe(true)
+    expect(
+      isRecoverable(EventBusError.of('SubscriberUnavailable', { subscriber: 'storage', retryAfterMs: 5 })),
+    ).toBe(true)
+    expect(isRecoverable(EventBusError.of('DeliveryTimeout', { elapsedMs: 5 }))).toBe(true)
+    for (const error of [
+      EventBusError.of('BusShuttingDown', {}),
+      EventBusError.of('NotStarted', {}),
+      EventBusError.of('SubscriptionNotFound', { subscriptionId: 'x' }),
+      EventBusError.of('MessageRejected', { reason: 'r', issues: [] }),
+      EventBusError.of('InvalidFilter', { reason: 'r' }),
+      EventBusError.of('Unauthorized', { module: 'm', action: 'publish', type: 'RawEvent' }),
+      EventBusError.of('Disconnected', {}),
+      EventBusError.of('Configuration', { reason: 'r' }),
+      new Error('plain'),
+    ]) {
+      expect(isRecoverable(error)).toBe(false)
+    }
+    expect(isEventBusError(EventBusError.of('NotStarted', {}), 'NotStarted')).toBe(true)
+    expect(isEventBusError(new Error('x'))).toBe(false)
+  })
+})
+
+describe('custom catalog', () => {
+  it('validates, routes and types application message types', async () => {
+    const bus = createEventBus({
+      catalog: { 'figurine.Pose': z.object({ pose: z.enum(['sit', 'wave']), at: z.date() }) },
+    })
+    await bus.start()
+    const got: string[] = []
+    await bus.subscribe(
+      ModuleId.CuteFigurine,
+      MessageFilter.types(['figurine.Pose']),
+      DeliveryMode.BestEffort,
+      (m) => {
+        expectTypeOf(m.payload.data.pose).toEqualTypeOf<'sit' | 'wave'>()
+        got.push(m.payload.data.pose)
+      },
+    )
+    await bus.publish(
+      BusMessage.create(ModuleId.AiIntegration, {
+        type: 'figurine.Pose',
+        data: { pose: 'wave', at: new Date() },
+      }),
+    )
+    await expect(
+      bus.publish(
+        BusMessage.create(ModuleId.AiIntegration, {
+          type: 'figurine.Pose',
+          data: { pose: 'jump', at: new Date() },
+        } as never),
+      ),
+    ).rejects.toMatchObject({ kind: 'MessageRejected' })
+    // Built-in types keep working next to custom ones.
+    await bus.publish(BusMessage.create(ModuleId.Storage, MessagePayload.ModuleReady('storage')))
+    await flushMicrotasks()
+    expect(got).toEqual(['wave'])
+  })
+})

@@ -1,0 +1,112 @@
+/** Shared test fixtures: one valid payload per built-in type, and ways to let the bus settle. */
+import { vi } from 'vitest'
+import {
+  BusMessage,
+  type DataOf,
+  type EventBus,
+  MessagePayload,
+  MessagePriority,
+  type MessageType,
+  ModuleId,
+} from '../src/main/bus/index.js'
+
+const at = new Date('2026-11-30T12:00:00Z')
+const id = () => crypto.randomUUID()
+
+export function rawEvent(overrides: Partial<DataOf<'RawEvent'>> = {}): DataOf<'RawEvent'> {
+  return {
+    eventType: 'keystroke',
+    data: { key: 'a', code: 65 },
+    windowTitle: 'Editor',
+    timestamp: at,
+    ...overrides,
+  }
+}
+
+/** A valid data value for every built-in type. */
+export const validData: { [K in MessageType]: () => DataOf<K> } = {
+  RawEvent: () => rawEvent(),
+  EventBatch: () => ({ windowStart: at, windowEnd: at, events: [rawEvent()], sessionId: id() }),
+  StorageStatus: () => ({ totalEvents: 10, storageSizeBytes: 2048, lastBatchTime: at }),
+  AnalysisComplete: () => ({ windowId: id(), state: 'focused', confidence: 0.9, startTime: at, endTime: at }),
+  StateChange: () => ({ state: 'focused', confidence: 1, timestamp: at, transitionFrom: 'idle' }),
+  InterventionRequest: () => ({
+    requestId: id(),
+    interventionType: 'break',
+    urgency: 'low',
+    context: { minutes: 50 },
+  }),
+  RewardEvent: () => ({
+    rewardId: id(),
+    rewardType: 'streak',
+    points: 5,
+    description: 'Five focused minutes',
+  }),
+  InterventionResponse: () => ({ requestId: id(), responseText: 'Stretch!', animationCues: ['wave'] }),
+  AnimationCommand: () => ({
+    commandId: id(),
+    animationType: 'wave',
+    parameters: { speed: 2 },
+    durationMs: 500,
+  }),
+  HealthCheck: () => ({ moduleId: ModuleId.Storage, timestamp: at }),
+  ConfigUpdate: () => ({ configKey: 'rate', configValue: 10, targetModule: ModuleId.DataCapture }),
+  Shutdown: () => ({ moduleId: ModuleId.Storage, timeoutMs: 1000, saveState: true }),
+  ModuleReady: () => ModuleId.Storage,
+  Error: () => ({
+    errorId: id(),
+    errorType: 'Io',
+    message: 'disk full',
+    module: ModuleId.Storage,
+    timestamp: at,
+  }),
+}
+
+/** A RawEvent from DataCapture, at the given priority. */
+export function rawMessage(
+  priority: MessagePriority = MessagePriority.Normal,
+  overrides: Partial<DataOf<'RawEvent'>> = {},
+) {
+  return BusMessage.withPriority(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent(overrides)), priority)
+}
+
+/** Lets queued microtasks (deliveries of sync or already-settled handlers) run. */
+export async function flushMicrotasks(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve()
+}
+
+/** With fake timers: lets time pass and everything it triggers run. */
+export async function advance(ms: number): Promise<void> {
+  await vi.advanceTimersByTimeAsync(ms)
+}
+
+/** Waits (real time) until `condition` holds, polling; fails after `timeoutMs`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/** Asserts the accounting invariant on every subscription: routed = delivered + dropped + coalesced + dead-lettered. */
+export async function expectAccounted(bus: EventBus): Promise<void> {
+  const metrics = await bus.metrics()
+  for (const sub of metrics.subscriptions) {
+    const accounted = sub.delivered + sub.dropped + sub.coalesced + sub.deadLettered
+    if (sub.routed !== accounted) {
+      throw new Error(`subscription ${sub.id} (${sub.mode}): routed ${sub.routed} != accounted ${accounted}`)
+    }
+  }
+}
+
+/** A promise with its resolve and reject exposed. */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void
+  let reject!: (reason: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
