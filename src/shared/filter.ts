@@ -11,8 +11,8 @@ import type { BusMessage, Envelope } from './message.js'
 /** The declarative part of a filter as a plain object. */
 export const plainFilterSchema = z
   .object({
-    types: z.array(z.string().min(1).max(128)).max(1024).optional(),
-    sources: z.array(moduleIdSchema).max(1024).optional(),
+    types: z.array(z.string().min(1).max(128)).max(1024).readonly().optional(),
+    sources: z.array(moduleIdSchema).max(1024).readonly().optional(),
     minPriority: messagePrioritySchema.optional(),
   })
   .strict()

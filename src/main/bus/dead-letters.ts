@@ -1,49 +1,8 @@
 /**
  * The dead-letter queue: bounded, oldest evicted first (and counted). Replay needs the router, so
- * the bus implements it on top of `take`.
+ * the bus implements it on top of `select` and `remove`.
  */
-import { z } from 'zod'
-import type { Envelope } from '../../shared/message.js'
-
-export const DeadLetterReason = {
-  MaxRetriesExceeded: 'MaxRetriesExceeded',
-  DeliveryTimeout: 'DeliveryTimeout',
-  SubscriberUnavailable: 'SubscriberUnavailable',
-  Shutdown: 'Shutdown',
-  Unsubscribed: 'Unsubscribed',
-} as const
-export const deadLetterReasonSchema = z.enum(DeadLetterReason)
-export type DeadLetterReason = z.infer<typeof deadLetterReasonSchema>
-
-export const deadLetterEntrySchema = z.object({
-  /** The entry's own id (one message can be dead-lettered for several subscriptions). */
-  id: z.string(),
-  message: z.custom<Envelope>((value) => typeof value === 'object' && value !== null),
-  subscriptionId: z.string(),
-  module: z.string(),
-  reason: deadLetterReasonSchema,
-  /** Handler invocations, including the first (1 + retries); 0 if it was never tried. */
-  attempts: z.number().int().nonnegative(),
-  /** "Name: message" of the last failure. */
-  lastError: z.string().optional(),
-  firstFailedAt: z.date(),
-  lastFailedAt: z.date(),
-})
-export type DeadLetterEntry = z.infer<typeof deadLetterEntrySchema>
-
-/** Selects entries; every present field must match. */
-export const deadLetterFilterSchema = z
-  .object({
-    reason: deadLetterReasonSchema.optional(),
-    module: z.string().optional(),
-    subscriptionId: z.string().optional(),
-    type: z.string().optional(),
-  })
-  .strict()
-export type DeadLetterFilter = z.infer<typeof deadLetterFilterSchema>
-
-/** Entry ids, or a filter; nothing at all selects every entry. */
-export type DeadLetterSelector = readonly string[] | DeadLetterFilter
+import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector } from '../../shared/dead-letter.js'
 
 function matches(entry: DeadLetterEntry, filter: DeadLetterFilter): boolean {
   return (

@@ -5,6 +5,15 @@
  */
 import { z } from 'zod'
 import { type BuiltinCatalog, builtinCatalog, type Catalog, type TypeOf } from '../../shared/catalog.js'
+import { compiled } from '../../shared/compiled-schema.js'
+import {
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type DeadLetterReason,
+  type DeadLetterSelector,
+  deadLetterFilterSchema,
+  type ReplayResult,
+} from '../../shared/dead-letter.js'
 import { type DeliveryMode, deliveryModeSchema } from '../../shared/delivery-mode.js'
 import { EventBusError, type RejectionIssue } from '../../shared/errors.js'
 import { compileFilter, type FilterInput, matchesSourceAndPriority } from '../../shared/filter.js'
@@ -12,14 +21,8 @@ import { type BusMessage, type Envelope, envelopeHeaderSchema } from '../../shar
 import type { BusMetrics, Counters } from '../../shared/metrics-snapshot.js'
 import { encodedSizeOver, NestingTooDeepError } from '../../shared/size.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
-import {
-  type DeadLetterEntry,
-  type DeadLetterFilter,
-  type DeadLetterReason,
-  type DeadLetterSelector,
-  DeadLetterStore,
-  deadLetterFilterSchema,
-} from './dead-letters.js'
+import { DeadLetterStore } from './dead-letters.js'
+import { type BusInternals, busInternals, type RouteTap, type WithInternals } from './internal.js'
 import { LatencyHistogram, newCounters, WindowedRate } from './metrics.js'
 import type { PendingCopy } from './queues.js'
 import { ModuleRegistry, ModuleStatus } from './registry.js'
@@ -32,14 +35,6 @@ export interface EventBusOptions<X extends Catalog = Record<never, never>> exten
 }
 
 export type BusState = 'created' | 'running' | 'shuttingDown' | 'stopped'
-
-/** What `deadLetters.replay` did, per entry. */
-export interface ReplayResult {
-  /** Entries enqueued again (and removed from the dead-letter queue). */
-  replayed: string[]
-  /** Entries left in place, with the reason. */
-  failed: { id: string; error: string }[]
-}
 
 /** Dead-letter queue operations. */
 export interface DeadLetters {
@@ -111,18 +106,6 @@ function buildMessageSchemas(catalog: Catalog): Map<string, Schema> {
   return schemas
 }
 
-/**
- * zod's JIT-compiled validator (about 5x faster per publish). Where code generation is not allowed
- * (a strict CSP) or a schema is not compilable, the interpreted schema does the same job.
- */
-function compiled(schema: Schema): Schema {
-  try {
-    return z.compile(schema)
-  } catch {
-    return schema
-  }
-}
-
 function resolveCatalog(extra: Catalog | undefined): Catalog {
   if (extra === undefined) return builtinCatalog
   if (extra === null || typeof extra !== 'object') {
@@ -146,7 +129,7 @@ function resolveCatalog(extra: Catalog | undefined): Catalog {
   return Object.freeze({ ...builtinCatalog, ...extra })
 }
 
-class Bus implements EventBus<Catalog>, DeliveryContext {
+class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   readonly config: Readonly<EventBusConfig>
   readonly catalog: Readonly<Catalog>
   readonly registry = new ModuleRegistry()
@@ -173,6 +156,23 @@ class Bus implements EventBus<Catalog>, DeliveryContext {
   private flushQueued = false
   private drained: (() => void) | undefined
   private shutdownPromise: Promise<void> | undefined
+  private routeTap: RouteTap | undefined
+
+  readonly [busInternals]: BusInternals = {
+    publish: (message) => this.publishNow(message),
+    subscribeRemote: (module, filter, mode, handler, limits) => {
+      if (this.state === 'shuttingDown' || this.state === 'stopped')
+        throw EventBusError.of('BusShuttingDown', {})
+      const subscription = this.createSubscription(module, filter, mode, handler, limits)
+      this.subscriptions.set(subscription.id, subscription)
+      this.index(subscription)
+      return subscription
+    },
+    end: (subscription, reason) => this.end(subscription, reason, true),
+    setRouteTap: (tap) => {
+      this.routeTap = tap
+    },
+  }
 
   constructor(options: EventBusOptions<Catalog>) {
     const { catalog, ...config } = options
@@ -201,10 +201,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext {
 
   publish(message: Envelope): Promise<string> {
     try {
-      this.assertRunning()
-      this.validate(message)
-      this.route(message, performance.now(), true)
-      return Promise.resolve(message.id)
+      return Promise.resolve(this.publishNow(message))
     } catch (error) {
       return Promise.reject(error)
     }
@@ -358,6 +355,13 @@ class Bus implements EventBus<Catalog>, DeliveryContext {
     }
   }
 
+  private publishNow(message: Envelope): string {
+    this.assertRunning()
+    this.validate(message)
+    this.route(message, performance.now(), true)
+    return message.id
+  }
+
   private assertRunning(): void {
     if (this.state === 'running') return
     throw this.state === 'created'
@@ -418,6 +422,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext {
       this.observeRegistryMessage(message)
     }
     for (const subscription of matched) subscription.enqueue(message, publishedAt)
+    if (fresh && this.routeTap !== undefined) this.routeTap(message, matched.length)
     return matched.length
   }
 
@@ -448,6 +453,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext {
     filter: unknown,
     mode: unknown,
     handler: MessageHandler,
+    limits?: { maxInFlight: number; timeoutMs: number },
   ): Subscription {
     if (typeof module !== 'string' || !/^[a-z][a-z0-9-]{0,63}$/.test(module)) {
       throw EventBusError.of('Configuration', {
@@ -464,7 +470,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext {
     if (typeof handler !== 'function') {
       throw EventBusError.of('Configuration', { reason: 'subscribe: the handler must be a function' })
     }
-    return new Subscription(crypto.randomUUID(), module, compiled, parsedMode.data, handler, this)
+    return new Subscription(crypto.randomUUID(), module, compiled, parsedMode.data, handler, this, limits)
   }
 
   private index(subscription: Subscription): void {

@@ -3,6 +3,7 @@
  * nothing from Electron, no Node built-in and no DOM.
  */
 export * from '../../shared/catalog.js'
+export * from '../../shared/dead-letter.js'
 export * from '../../shared/delivery-mode.js'
 export * from '../../shared/errors.js'
 export * from '../../shared/filter.js'
@@ -17,22 +18,12 @@ export {
   resolveConfig,
 } from './config.js'
 export {
-  type DeadLetterEntry,
-  type DeadLetterFilter,
-  DeadLetterReason,
-  type DeadLetterSelector,
-  deadLetterEntrySchema,
-  deadLetterFilterSchema,
-  deadLetterReasonSchema,
-} from './dead-letters.js'
-export {
   type BusState,
   createEventBus,
   createEventBusWithConfig,
   type DeadLetters,
   type EventBus,
   type EventBusOptions,
-  type ReplayResult,
 } from './event-bus.js'
 export {
   type HealthSummary,

@@ -2,13 +2,14 @@
  * One subscription's delivery engine: its queue, its in-flight attempts, retries with backoff and
  * the accounting that keeps `routed = delivered + dropped + coalesced + dead-lettered`.
  */
+
+import { DeadLetterReason } from '../../shared/dead-letter.js'
 import type { DeliveryMode } from '../../shared/delivery-mode.js'
-import { describeThrown, EventBusError } from '../../shared/errors.js'
+import { describeThrown, EventBusError, isEventBusError } from '../../shared/errors.js'
 import type { CompiledFilter } from '../../shared/filter.js'
 import type { Envelope } from '../../shared/message.js'
 import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import type { EventBusConfig } from './config.js'
-import { DeadLetterReason } from './dead-letters.js'
 import { LatencyHistogram } from './metrics.js'
 import { LatestOnlyQueue, type PendingCopy, PriorityQueue } from './queues.js'
 
@@ -137,14 +138,14 @@ export class Subscription {
     readonly mode: DeliveryMode,
     private handler: MessageHandler,
     private readonly context: DeliveryContext,
+    limits: { maxInFlight?: number; timeoutMs?: number } = {},
   ) {
     const { config } = context
     this.isReliable = mode.kind === 'Reliable'
-    this.timeoutMs = Math.min(
-      config.deliveryTimeoutMs,
-      (mode.kind === 'Reliable' && mode.timeoutMs) || Infinity,
-    )
-    this.maxInFlight = mode.kind === 'LatestOnly' ? 1 : config.workers
+    this.timeoutMs =
+      limits.timeoutMs ??
+      Math.min(config.deliveryTimeoutMs, (mode.kind === 'Reliable' && mode.timeoutMs) || Infinity)
+    this.maxInFlight = mode.kind === 'LatestOnly' ? 1 : (limits.maxInFlight ?? config.workers)
     this.queue = mode.kind === 'LatestOnly' ? new LatestOnlyQueue() : new PriorityQueue()
     this.moduleCounters = context.countersForModule(module)
   }
@@ -214,6 +215,28 @@ export class Subscription {
     if (error === undefined) this.succeed(attempt.copy, startedAt)
     else this.fail(attempt.copy, error, startedAt, timedOut)
     this.pump()
+  }
+
+  /**
+   * Stops delivering while the endpoint behind this subscription is away. Attempts in flight are
+   * abandoned and their copies put back first in line, to be delivered again on resume.
+   */
+  park(): void {
+    this.parked = true
+    const unacknowledged = [...this.asyncAttempts].reverse()
+    this.asyncAttempts.clear()
+    for (const attempt of unacknowledged) {
+      attempt.abandon()
+      this.inFlight--
+      this.requeueFirst(attempt.copy)
+    }
+  }
+
+  /** Delivers again, now through `handler` (the endpoint's new attachment). */
+  resume(handler: MessageHandler): void {
+    this.handler = handler
+    this.parked = false
+    this.context.schedule(this)
   }
 
   /**
@@ -287,19 +310,27 @@ export class Subscription {
     if (!this.isReliable) this.drop(copy.message)
     else if (this.closed) this.giveUp(copy, this.closeReason)
     else if (copy.attempts <= this.context.config.maxRetryAttempts) this.retryLater(copy)
-    else this.giveUp(copy, timedOut ? DeadLetterReason.DeliveryTimeout : DeadLetterReason.MaxRetriesExceeded)
+    else {
+      // A remote handler's timeout arrives as a nack carrying DeliveryTimeout.
+      const timeout = timedOut || isEventBusError(error, 'DeliveryTimeout')
+      this.giveUp(copy, timeout ? DeadLetterReason.DeliveryTimeout : DeadLetterReason.MaxRetriesExceeded)
+    }
   }
 
   private retryLater(copy: PendingCopy): void {
     this.count(copy.message, 'retried')
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer)
-      // Only Reliable subscriptions retry, and they always use a PriorityQueue.
-      if (this.queue instanceof PriorityQueue) this.queue.pushFront(copy)
-      else this.queue.push(copy)
+      this.requeueFirst(copy)
       this.context.schedule(this)
     }, this.backoffMs(copy.attempts))
     this.retryTimers.set(timer, copy)
+  }
+
+  private requeueFirst(copy: PendingCopy): void {
+    // Only Reliable subscriptions retry or park, and they always use a PriorityQueue.
+    if (this.queue instanceof PriorityQueue) this.queue.pushFront(copy)
+    else this.queue.push(copy)
   }
 
   /** Exponential backoff after the n-th failed attempt, with ± jitter, capped at `retry.maxMs`. */

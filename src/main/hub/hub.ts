@@ -1,0 +1,177 @@
+/**
+ * The hub: attaches endpoints to the bus. Each attachment is a port plus an identity and
+ * permissions chosen by the main process. Reliable subscriptions of an endpoint that went away
+ * unexpectedly are parked for a grace period and resume when the same identity comes back.
+ */
+import { EventBusError } from '../../shared/errors.js'
+import { type PortInput, toPort } from '../../shared/port.js'
+import type { Permissions } from '../../shared/wire.js'
+import type { EventBus } from '../bus/index.js'
+import { type BusInternals, busInternals, type WithInternals } from '../bus/internal.js'
+import type { Subscription } from '../bus/subscription.js'
+import { checkAttachOptions } from './permissions.js'
+import { Session } from './session.js'
+import type { HubCore } from './types.js'
+
+export interface HubOptions {
+  /** How long Reliable subscriptions of a lost endpoint wait for it to re-attach (ms, default 30000). */
+  reconnectGraceMs?: number
+  /** Ping interval; an endpoint silent for three intervals is considered lost (ms, default 5000, 0 = off). */
+  heartbeatMs?: number
+  /** Deliveries a BestEffort subscription may have unacknowledged at its endpoint (default 256). */
+  bestEffortWindow?: number
+}
+
+export interface AttachOptions {
+  /** The identity the endpoint gets; every message it publishes must carry it as `source`. */
+  module: string
+  permissions: Permissions
+  /**
+   * When an attachment with the same identity is still open: `'replace'` (default) ends the old one
+   * as if its port had closed, so its Reliable subscriptions carry over; `'refuse'` throws
+   * `Unauthorized`; `'allow'` keeps both.
+   */
+  onDuplicate?: 'replace' | 'refuse' | 'allow'
+}
+
+export interface Attachment {
+  readonly module: string
+  readonly permissions: Permissions
+  /** Whether the attachment is still open. */
+  readonly isOpen: boolean
+  /** Ends the attachment: its subscriptions end at once and its port is closed. */
+  detach(): void
+}
+
+export interface Hub {
+  /** Attaches a port; the endpoint completes the hello/welcome exchange on it. */
+  attach(port: PortInput, options: AttachOptions): Attachment
+  /** Open attachments. */
+  attachments(): Attachment[]
+  /** Detaches every attachment and ends parked subscriptions. */
+  close(): void
+}
+
+interface Parked {
+  readonly key: string
+  readonly subscription: Subscription
+  readonly timer: ReturnType<typeof setTimeout>
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < min) {
+    throw EventBusError.of('Configuration', {
+      reason: `hub option ${name} must be an integer >= ${min} (got ${value})`,
+    })
+  }
+  return value
+}
+
+class HubImpl implements Hub, HubCore {
+  readonly internals: BusInternals
+  readonly heartbeatMs: number
+  readonly bestEffortWindow: number
+  readonly tails = new Set<Session>()
+  private readonly reconnectGraceMs: number
+  private readonly sessions = new Set<Session>()
+  private readonly parked = new Map<string, Parked[]>()
+  private closed = false
+
+  constructor(
+    readonly bus: EventBus,
+    options: HubOptions,
+  ) {
+    this.internals = (bus as unknown as WithInternals)[busInternals]
+    if (this.internals === undefined) {
+      throw EventBusError.of('Configuration', { reason: 'createHub needs a bus made by createEventBus' })
+    }
+    this.reconnectGraceMs = positiveInteger('reconnectGraceMs', options.reconnectGraceMs, 30_000, 0)
+    this.heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs, 5_000, 0)
+    this.bestEffortWindow = positiveInteger('bestEffortWindow', options.bestEffortWindow, 256, 1)
+  }
+
+  attach(input: PortInput, options: AttachOptions): Attachment {
+    if (this.closed) throw EventBusError.of('BusShuttingDown', {})
+    const { module, permissions } = checkAttachOptions(options?.module, options?.permissions)
+    const duplicates = [...this.sessions].filter((session) => session.module === module)
+    if (duplicates.length > 0 && options.onDuplicate === 'refuse') {
+      throw EventBusError.of('Unauthorized', { module, action: 'attach' })
+    }
+    if (options.onDuplicate !== 'allow') for (const session of duplicates) session.end('superseded')
+    const port = toPort(input)
+    const session = new Session(this, port, module, permissions, (ended) => this.sessions.delete(ended))
+    this.sessions.add(session)
+    return Object.freeze({
+      module,
+      permissions,
+      get isOpen() {
+        return session.isOpen
+      },
+      detach: () => session.end('detached'),
+    })
+  }
+
+  attachments(): Attachment[] {
+    return [...this.sessions].map((session) => ({
+      module: session.module,
+      permissions: session.permissions,
+      isOpen: session.isOpen,
+      detach: () => session.end('detached'),
+    }))
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const session of [...this.sessions]) session.end('hub-closed')
+    for (const [, entries] of this.parked) {
+      for (const entry of entries) {
+        clearTimeout(entry.timer)
+        this.internals.end(entry.subscription, 'SubscriberUnavailable')
+      }
+    }
+    this.parked.clear()
+  }
+
+  updateTap(): void {
+    this.internals.setRouteTap(
+      this.tails.size === 0
+        ? undefined
+        : (message, routedTo) => {
+            for (const session of this.tails) session.tail(message, routedTo)
+          },
+    )
+  }
+
+  park(module: string, key: string, subscription: Subscription): void {
+    subscription.park()
+    const timer = setTimeout(() => {
+      const entries = this.parked.get(module) ?? []
+      const remaining = entries.filter((entry) => entry.subscription !== subscription)
+      if (remaining.length > 0) this.parked.set(module, remaining)
+      else this.parked.delete(module)
+      this.internals.end(subscription, 'SubscriberUnavailable')
+    }, this.reconnectGraceMs)
+    this.parked.set(module, [...(this.parked.get(module) ?? []), { key, subscription, timer }])
+  }
+
+  claimParked(module: string, key: string): Subscription | undefined {
+    const entries = this.parked.get(module)
+    const index = entries?.findIndex((entry) => entry.key === key) ?? -1
+    if (entries === undefined || index < 0) return undefined
+    const [entry] = entries.splice(index, 1)
+    if (entries.length === 0) this.parked.delete(module)
+    if (entry === undefined) return undefined
+    clearTimeout(entry.timer)
+    return entry.subscription
+  }
+}
+
+/**
+ * Creates a hub for `bus`. Limits such as `maxMessageBytes` and `workers` come from `bus.config`.
+ * @throws EventBusError `Configuration` for an invalid option
+ */
+export function createHub(bus: EventBus, options: HubOptions = {}): Hub {
+  return new HubImpl(bus, options)
+}

@@ -1,0 +1,2 @@
+/** The cross-process hub: attaches endpoints (ports and WebSockets) to the bus. */
+export { type Attachment, type AttachOptions, createHub, type Hub, type HubOptions } from './hub.js'

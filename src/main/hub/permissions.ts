@@ -1,0 +1,59 @@
+/**
+ * What an attachment may do. Permissions are chosen by the main process when it attaches a port;
+ * nothing an endpoint sends can widen them.
+ */
+import { moduleIdSchema } from '../../shared/catalog.js'
+import { EventBusError } from '../../shared/errors.js'
+import type { PlainFilter } from '../../shared/filter.js'
+import { type Permissions, permissionsSchema } from '../../shared/wire.js'
+
+/**
+ * Validates an attachment's identity and permissions.
+ * @throws EventBusError `Configuration`
+ */
+export function checkAttachOptions(
+  module: unknown,
+  permissions: unknown,
+): { module: string; permissions: Permissions } {
+  const parsedModule = moduleIdSchema.safeParse(module)
+  if (!parsedModule.success) {
+    throw EventBusError.of('Configuration', {
+      reason: `attach: '${String(module)}' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)`,
+    })
+  }
+  const parsedPermissions = permissionsSchema.safeParse(permissions)
+  if (!parsedPermissions.success) {
+    const issue = parsedPermissions.error.issues[0]
+    throw EventBusError.of('Configuration', {
+      reason: `attach: permissions ${issue?.path.join('.') || ''}: ${issue?.message ?? 'invalid'} (expected { publish: types | '*', subscribe: types | '*', inspect?: boolean })`,
+    })
+  }
+  return { module: parsedModule.data, permissions: parsedPermissions.data }
+}
+
+function granted(list: Permissions['publish'], type: string): boolean {
+  return list === '*' || list.includes(type)
+}
+
+export function mayPublish(permissions: Permissions, type: string): boolean {
+  return granted(permissions.publish, type)
+}
+
+/**
+ * The filter the hub applies for a subscription: every listed type must be granted; a filter
+ * without types is narrowed to the granted ones.
+ * @throws EventBusError `Unauthorized` naming the first ungranted type
+ */
+export function authorizeFilter(module: string, permissions: Permissions, filter: PlainFilter): PlainFilter {
+  const allowed = permissions.subscribe
+  if (filter.types === undefined) return allowed === '*' ? filter : { ...filter, types: [...allowed] }
+  const forbidden = filter.types.find((type) => !granted(allowed, type))
+  if (forbidden !== undefined)
+    throw EventBusError.of('Unauthorized', { module, action: 'subscribe', type: forbidden })
+  return filter
+}
+
+/** @throws EventBusError `Unauthorized` unless the attachment may inspect the bus */
+export function assertMayInspect(module: string, permissions: Permissions): void {
+  if (permissions.inspect !== true) throw EventBusError.of('Unauthorized', { module, action: 'inspect' })
+}

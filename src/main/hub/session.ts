@@ -1,0 +1,394 @@
+/**
+ * One attached endpoint: the hub side of the protocol. It stamps nothing and trusts nothing: every
+ * frame is validated, every message's source must be the attached identity, every type must be
+ * granted. Deliveries to the endpoint are acknowledged back, so the core's accounting, latency and
+ * timeouts hold across the port.
+ */
+import type { DeadLetterSelector } from '../../shared/dead-letter.js'
+import { EventBusError } from '../../shared/errors.js'
+import type { PlainFilter } from '../../shared/filter.js'
+import { Link } from '../../shared/link.js'
+import type { Envelope } from '../../shared/message.js'
+import type { Port } from '../../shared/port.js'
+import {
+  type EndpointFrame,
+  endpointFrameSchema,
+  type HubFrame,
+  type Permissions,
+  PROTOCOL_VERSION,
+  type TailEntry,
+  type WireError,
+} from '../../shared/wire.js'
+import type { DeliveryMode } from '../bus/index.js'
+import type { Subscription } from '../bus/subscription.js'
+import { assertMayInspect, authorizeFilter, mayPublish } from './permissions.js'
+import type { HubCore } from './types.js'
+
+/** Why a session ended; decides what happens to its subscriptions. */
+export type EndReason = 'detached' | 'bye' | 'lost' | 'superseded' | 'hub-closed' | 'protocol'
+
+/** A delivery sent to the endpoint, settled by its ack or nack (a thenable the core awaits). */
+class PendingAck {
+  private onAck: (() => void) | undefined
+  private onNack: ((error: unknown) => void) | undefined
+
+  /** @param handlerTimeoutMs the timeout the endpoint enforces, reported when it times out */
+  constructor(readonly handlerTimeoutMs: number) {}
+
+  // biome-ignore lint/suspicious/noThenProperty: a thenable is the point: the core awaits it like a promise, without a promise's cost per delivery.
+  then(onAck: () => void, onNack: (error: unknown) => void): void {
+    this.onAck = onAck
+    this.onNack = onNack
+  }
+
+  ack(): void {
+    this.onAck?.()
+  }
+
+  nack(error: unknown): void {
+    this.onNack?.(error)
+  }
+}
+
+interface RemoteSubscription {
+  readonly subscription: Subscription
+  /** Same identity, filter and mode: what a re-attached endpoint must ask for to resume it. */
+  readonly key: string
+}
+
+/** How long past the handler's own timeout the hub waits for an ack before counting a timeout itself. */
+const ACK_GRACE_MS = 1000
+/** How often the tail stream is flushed, and how many entries a flush carries at most. */
+const TAIL_INTERVAL_MS = 250
+const TAIL_MAX_ENTRIES = 200
+/** Error frames answered per second at most, so a flood of bad frames is not amplified. */
+const MAX_ERROR_FRAMES_PER_SECOND = 100
+
+function wireError(error: unknown): WireError {
+  if (error instanceof EventBusError) return { data: error.toData(), message: error.message }
+  const message = error instanceof Error ? error.message : String(error)
+  return {
+    data: { kind: 'MessageRejected', reason: message, issues: [] },
+    message: `MessageRejected: ${message}`,
+  }
+}
+
+/** An Error whose `name: message` reproduces the endpoint's description of its handler's failure. */
+function remoteFailure(description: string): Error {
+  const separator = description.indexOf(': ')
+  const error = new Error(separator > 0 ? description.slice(separator + 2) : description)
+  if (separator > 0) error.name = description.slice(0, separator)
+  return error
+}
+
+export function subscriptionKey(module: string, filter: PlainFilter, mode: DeliveryMode): string {
+  const types = filter.types && [...filter.types].sort()
+  const sources = filter.sources && [...filter.sources].sort()
+  return JSON.stringify([module, types ?? null, sources ?? null, filter.minPriority ?? null, mode])
+}
+
+export class Session {
+  private readonly link: Link<EndpointFrame, HubFrame>
+  private greeted = false
+  private ended = false
+  private readonly subscriptions = new Map<string, RemoteSubscription>()
+  private readonly awaitingAck = new Map<number, PendingAck>()
+  private nextDeliveryId = 1
+  private okFrom = -1
+  private okTo = -1
+  private errorFramesSent = 0
+  private errorWindowStart = 0
+  private metricsTimer: ReturnType<typeof setInterval> | undefined
+  private tailTimer: ReturnType<typeof setInterval> | undefined
+  private tailBuffer: TailEntry[] = []
+  private tailSampled = false
+
+  constructor(
+    private readonly hub: HubCore,
+    port: Port,
+    readonly module: string,
+    readonly permissions: Permissions,
+    private readonly onEnd: (session: Session, reason: EndReason) => void,
+  ) {
+    this.link = new Link(port, endpointFrameSchema, {
+      frame: (frame) => this.receive(frame),
+      invalid: (reason) => this.sendError(EventBusError.of('MessageRejected', { reason, issues: [] })),
+      closed: () => this.end('lost'),
+    })
+    this.link.startHeartbeat(hub.heartbeatMs)
+  }
+
+  get isOpen(): boolean {
+    return !this.ended
+  }
+
+  /** Ends the session for `reason`, telling the endpoint why when the port is still open. */
+  end(reason: EndReason): void {
+    if (this.ended) return
+    this.ended = true
+    if (this.metricsTimer !== undefined) clearInterval(this.metricsTimer)
+    if (this.tailTimer !== undefined) clearInterval(this.tailTimer)
+    this.hub.tails.delete(this)
+    this.hub.updateTap()
+    this.awaitingAck.clear()
+    const unexpected = reason === 'lost' || reason === 'superseded'
+    for (const remote of this.subscriptions.values()) {
+      if (unexpected && remote.subscription.mode.kind === 'Reliable')
+        this.hub.park(this.module, remote.key, remote.subscription)
+      else this.hub.internals.end(remote.subscription, 'Unsubscribed')
+    }
+    this.subscriptions.clear()
+    if (this.link.isOpen) {
+      this.link.send({ t: 'bye', reason })
+      this.link.close()
+    }
+    this.onEnd(this, reason)
+  }
+
+  /** Called by the hub's route tap for sessions streaming the tail. */
+  tail(message: Envelope, routedTo: number): void {
+    if (this.tailBuffer.length >= TAIL_MAX_ENTRIES) {
+      // Keep the newest: the inspector shows the live end of the stream.
+      this.tailBuffer.shift()
+      this.tailSampled = true
+    }
+    this.tailBuffer.push({ message, routedTo })
+  }
+
+  private receive(frame: EndpointFrame): void {
+    if (!this.greeted) {
+      if (frame.t !== 'hello') {
+        this.sendError(
+          EventBusError.of('MessageRejected', {
+            reason: `send 'hello' first (got '${frame.t}')`,
+            issues: [],
+          }),
+        )
+        return
+      }
+      this.greet(frame.v)
+      return
+    }
+    switch (frame.t) {
+      case 'hello':
+        return this.sendError(
+          EventBusError.of('MessageRejected', { reason: "'hello' was already received", issues: [] }),
+        )
+      case 'pub':
+        return this.publish(frame.rid, frame.msg)
+      case 'sub':
+        return this.respond(frame.rid, () => this.subscribe(frame.module, frame.filter, frame.mode))
+      case 'unsub':
+        return this.respond(frame.rid, () => this.unsubscribe(frame.sid))
+      case 'ack':
+        for (const id of frame.ids) this.settle(id)?.ack()
+        return
+      case 'nack': {
+        const pending = this.settle(frame.id)
+        pending?.nack(
+          frame.timedOut
+            ? EventBusError.of('DeliveryTimeout', { elapsedMs: pending.handlerTimeoutMs })
+            : remoteFailure(frame.error),
+        )
+        return
+      }
+      case 'metrics':
+        return this.respond(frame.rid, () => {
+          assertMayInspect(this.module, this.permissions)
+          return this.hub.bus.metrics()
+        })
+      case 'dlq':
+        return this.respond(frame.rid, () => this.deadLetters(frame.op, frame.selector))
+      case 'stream':
+        return this.respond(frame.rid, () => this.stream(frame.name, frame.on))
+      case 'bye':
+        return this.end('bye')
+    }
+  }
+
+  private greet(version: number): void {
+    if (version !== PROTOCOL_VERSION) {
+      this.sendError(
+        EventBusError.of('MessageRejected', {
+          reason: `protocol version ${version} is not supported (this hub speaks ${PROTOCOL_VERSION})`,
+          issues: [],
+        }),
+      )
+      this.end('protocol')
+      return
+    }
+    this.greeted = true
+    this.link.send({
+      t: 'welcome',
+      v: PROTOCOL_VERSION,
+      module: this.module,
+      permissions: this.permissions,
+      workers: this.hub.bus.config.workers,
+      heartbeatMs: this.hub.heartbeatMs,
+    })
+  }
+
+  private publish(rid: number, message: Envelope): void {
+    const type = (message.payload as { type?: unknown } | undefined)?.type
+    try {
+      if (typeof message.source === 'string' && message.source !== this.module) {
+        throw EventBusError.of('Unauthorized', {
+          module: this.module,
+          action: 'source',
+          ...(typeof type === 'string' ? { type } : {}),
+        })
+      }
+      if (typeof type === 'string' && !mayPublish(this.permissions, type)) {
+        throw EventBusError.of('Unauthorized', { module: this.module, action: 'publish', type })
+      }
+      this.hub.internals.publish(message)
+      this.acknowledgePublish(rid)
+    } catch (error) {
+      this.link.send({ t: 'rej', rid, error: wireError(error) })
+    }
+  }
+
+  /** Successful publishes with consecutive request ids are answered by one range frame. */
+  private acknowledgePublish(rid: number): void {
+    if (this.okFrom >= 0 && rid === this.okTo + 1) {
+      this.okTo = rid
+      return
+    }
+    this.flushPublishAcks()
+    this.okFrom = rid
+    this.okTo = rid
+    queueMicrotask(this.flushPublishAcks)
+  }
+
+  private readonly flushPublishAcks = (): void => {
+    if (this.okFrom < 0) return
+    this.link.send({ t: 'okr', from: this.okFrom, to: this.okTo })
+    this.okFrom = -1
+    this.okTo = -1
+  }
+
+  private subscribe(module: string, filter: PlainFilter, mode: DeliveryMode): string {
+    if (module !== this.module)
+      throw EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' })
+    const authorized = authorizeFilter(this.module, this.permissions, filter)
+    const key = subscriptionKey(this.module, authorized, mode)
+    const resumed = mode.kind === 'Reliable' ? this.hub.claimParked(this.module, key) : undefined
+    if (resumed !== undefined) {
+      resumed.resume((message) => this.deliver(resumed, message))
+      this.subscriptions.set(resumed.id, { subscription: resumed, key })
+      return resumed.id
+    }
+    const { workers, deliveryTimeoutMs } = this.hub.bus.config
+    const handlerTimeoutMs = Math.min(
+      deliveryTimeoutMs,
+      (mode.kind === 'Reliable' && mode.timeoutMs) || Infinity,
+    )
+    // The handler runs only after subscribeRemote has returned, so `subscription` is set by then.
+    const subscription: Subscription = this.hub.internals.subscribeRemote(
+      this.module,
+      authorized,
+      mode,
+      (message) => this.deliver(subscription, message),
+      {
+        maxInFlight: mode.kind === 'BestEffort' ? this.hub.bestEffortWindow : workers,
+        timeoutMs: handlerTimeoutMs + ACK_GRACE_MS,
+      },
+    )
+    this.subscriptions.set(subscription.id, { subscription, key })
+    return subscription.id
+  }
+
+  /** The handler of every remote subscription: sends the delivery; the endpoint's ack settles it. */
+  private deliver(subscription: Subscription, message: Envelope): PendingAck {
+    const id = this.nextDeliveryId++
+    const handlerTimeoutMs = subscription.timeoutMs - ACK_GRACE_MS
+    const pending = new PendingAck(handlerTimeoutMs)
+    this.awaitingAck.set(id, pending)
+    this.link.send({ t: 'dlv', sid: subscription.id, id, msg: message, timeoutMs: handlerTimeoutMs })
+    return pending
+  }
+
+  private settle(id: number): PendingAck | undefined {
+    const pending = this.awaitingAck.get(id)
+    if (pending !== undefined) this.awaitingAck.delete(id)
+    return pending
+  }
+
+  private unsubscribe(subscriptionId: string): undefined {
+    const remote = this.subscriptions.get(subscriptionId)
+    if (remote === undefined) throw EventBusError.of('SubscriptionNotFound', { subscriptionId })
+    this.subscriptions.delete(subscriptionId)
+    this.hub.internals.end(remote.subscription, 'Unsubscribed')
+    return undefined
+  }
+
+  private deadLetters(operation: 'list' | 'replay' | 'purge', selector: unknown): unknown {
+    assertMayInspect(this.module, this.permissions)
+    const deadLetters = this.hub.bus.deadLetters
+    switch (operation) {
+      case 'list':
+        return deadLetters.list(selector as Parameters<typeof deadLetters.list>[0])
+      case 'replay':
+        return deadLetters.replay(selector as DeadLetterSelector)
+      case 'purge':
+        return deadLetters.purge(selector as DeadLetterSelector | undefined)
+    }
+  }
+
+  private stream(name: 'metrics' | 'tail', on: boolean): undefined {
+    assertMayInspect(this.module, this.permissions)
+    if (name === 'metrics') {
+      if (this.metricsTimer !== undefined) clearInterval(this.metricsTimer)
+      this.metricsTimer = undefined
+      if (on) {
+        this.metricsTimer = setInterval(() => {
+          void this.hub.bus.metrics().then((snapshot) => this.link.send({ t: 'metrics', snapshot }))
+        }, this.hub.bus.config.metricsIntervalMs)
+      }
+      return undefined
+    }
+    if (this.tailTimer !== undefined) clearInterval(this.tailTimer)
+    this.tailTimer = undefined
+    if (on) {
+      this.hub.tails.add(this)
+      this.tailTimer = setInterval(() => this.flushTail(), TAIL_INTERVAL_MS)
+    } else {
+      this.hub.tails.delete(this)
+    }
+    this.hub.updateTap()
+    return undefined
+  }
+
+  private flushTail(): void {
+    if (this.tailBuffer.length === 0) return
+    this.link.send({ t: 'tail', entries: this.tailBuffer, sampled: this.tailSampled })
+    this.tailBuffer = []
+    this.tailSampled = false
+  }
+
+  /** Runs a request and answers it with its result or its error, sync or async. */
+  private respond(rid: number, run: () => unknown): void {
+    let result: unknown
+    try {
+      result = run()
+    } catch (error) {
+      this.link.send({ t: 'rej', rid, error: wireError(error) })
+      return
+    }
+    Promise.resolve(result).then(
+      (ok) => this.link.send({ t: 'res', rid, ok }),
+      (error: unknown) => this.link.send({ t: 'rej', rid, error: wireError(error) }),
+    )
+  }
+
+  private sendError(error: EventBusError): void {
+    const now = Date.now()
+    if (now - this.errorWindowStart >= 1000) {
+      this.errorWindowStart = now
+      this.errorFramesSent = 0
+    }
+    if (this.errorFramesSent >= MAX_ERROR_FRAMES_PER_SECOND) return
+    this.errorFramesSent++
+    this.link.send({ t: 'err', error: wireError(error) })
+  }
+}

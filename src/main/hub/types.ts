@@ -1,0 +1,21 @@
+/** What a session needs from its hub. */
+import type { EventBus } from '../bus/index.js'
+import type { BusInternals } from '../bus/internal.js'
+import type { Subscription } from '../bus/subscription.js'
+import type { Session } from './session.js'
+
+export interface HubCore {
+  readonly bus: EventBus
+  readonly internals: BusInternals
+  readonly heartbeatMs: number
+  /** Deliveries a BestEffort subscription may have unacknowledged at its endpoint. */
+  readonly bestEffortWindow: number
+  /** Sessions streaming the message tail. */
+  readonly tails: Set<Session>
+  /** Installs the bus's route tap while any session streams the tail, removes it otherwise. */
+  updateTap(): void
+  /** Holds a Reliable subscription of a lost endpoint for the grace period. */
+  park(module: string, key: string, subscription: Subscription): void
+  /** Takes back a parked subscription with this identity, filter and mode, if there is one. */
+  claimParked(module: string, key: string): Subscription | undefined
+}

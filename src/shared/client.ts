@@ -1,0 +1,401 @@
+/**
+ * The endpoint client: the bus's publish / subscribe / unsubscribe / metrics over a port, for
+ * renderer windows, utility modules and outside processes. Handlers run here; acks (batched) and
+ * nacks travel back, so the hub's accounting, latency and timeouts mean the same as in process.
+ * Types, sources and minimum priority are filtered in the hub; predicates run here.
+ */
+import type { BuiltinCatalog, Catalog, TypeOf } from './catalog.js'
+import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
+import type { DeliveryMode } from './delivery-mode.js'
+import { describeThrown, EventBusError } from './errors.js'
+import { type FilterInput, MessageFilter, type PlainFilter } from './filter.js'
+import { Link } from './link.js'
+import type { BusMessage, Envelope } from './message.js'
+import type { BusMetrics } from './metrics-snapshot.js'
+import { type PortInput, toPort } from './port.js'
+import {
+  type EndpointFrame,
+  type HubFrame,
+  hubFrameSchema,
+  type Permissions,
+  PROTOCOL_VERSION,
+  type TailEntry,
+} from './wire.js'
+
+export interface ConnectOptions {
+  /** The identity this endpoint expects; a different one from the hub rejects with `Unauthorized`. */
+  module?: string
+  /** How long to wait for the hub's welcome (ms, default 10000). */
+  connectTimeoutMs?: number
+}
+
+export type ClientHandler<M> = (message: M) => unknown
+
+/** Dead-letter operations for endpoints granted `inspect`. */
+export interface RemoteDeadLetters {
+  list(filter?: DeadLetterFilter): Promise<DeadLetterEntry[]>
+  replay(selector: DeadLetterSelector | string): Promise<ReplayResult>
+  purge(selector?: DeadLetterSelector | string): Promise<number>
+}
+
+/** The bus, as an endpoint sees it. `C` is the catalog it publishes and handles. */
+export interface BusClient<C extends Catalog = BuiltinCatalog> {
+  /** The identity the hub bound to this endpoint. */
+  readonly module: string
+  readonly permissions: Permissions
+  readonly isOpen: boolean
+  publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
+  subscribe<T extends TypeOf<C>>(
+    module: string,
+    filter: FilterInput<T>,
+    mode: DeliveryMode,
+    handler: ClientHandler<BusMessage<T, C>>,
+  ): Promise<string>
+  subscribe(
+    module: string,
+    filter: FilterInput<string>,
+    mode: DeliveryMode,
+    handler: ClientHandler<BusMessage<TypeOf<C>, C>>,
+  ): Promise<string>
+  unsubscribe(subscriptionId: string): Promise<void>
+  /** Requires `inspect`. */
+  metrics(): Promise<BusMetrics>
+  /** Requires `inspect`. */
+  readonly deadLetters: RemoteDeadLetters
+  /** Requires `inspect`: a metrics snapshot every `metricsIntervalMs`. Returns a function that stops it. */
+  onMetrics(listener: (snapshot: BusMetrics) => void): Promise<() => void>
+  /** Requires `inspect`: published messages, in batches (`sampled` when some were skipped under load). */
+  onTail(listener: (entries: TailEntry[], sampled: boolean) => void): Promise<() => void>
+  /** Called once when the connection ends, whoever ended it. */
+  onClose(listener: (reason: string) => void): void
+  /** Ends the connection on purpose: this endpoint's subscriptions end at once. */
+  close(): Promise<void>
+}
+
+interface Request {
+  resolve(value: unknown): void
+  reject(error: unknown): void
+}
+
+interface LocalSubscription {
+  readonly handler: ClientHandler<Envelope>
+  readonly predicate: ((message: Envelope) => boolean) | undefined
+  readonly waiting: Delivery[]
+  running: number
+}
+
+interface Delivery {
+  readonly id: number
+  readonly message: Envelope
+  readonly timeoutMs: number
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+class Client implements BusClient<Catalog> {
+  module = ''
+  permissions: Permissions = { publish: [], subscribe: [] }
+  readonly deadLetters: RemoteDeadLetters
+  private readonly link: Link<HubFrame, EndpointFrame>
+  private readonly requests = new Map<number, Request>()
+  private nextRequestId = 1
+  private readonly subscriptions = new Map<string, LocalSubscription>()
+  private workers = 1
+  private acks: number[] = []
+  private ackFlushQueued = false
+  private metricsListeners = new Set<(snapshot: BusMetrics) => void>()
+  private tailListeners = new Set<(entries: TailEntry[], sampled: boolean) => void>()
+  private closeListeners: ((reason: string) => void)[] = []
+  private closedReason: string | undefined
+  private welcomed: Request | undefined
+
+  constructor(port: PortInput) {
+    this.link = new Link(toPort(port), hubFrameSchema, {
+      frame: (frame) => this.receive(frame),
+      invalid: () => {
+        // The hub speaks the protocol; an undecodable frame from it is dropped rather than answered.
+      },
+      closed: (reason) => this.ended(reason),
+    })
+    this.deadLetters = {
+      list: (filter) =>
+        this.request({ t: 'dlq', op: 'list', selector: filter ?? {} }) as Promise<DeadLetterEntry[]>,
+      replay: (selector) => this.request({ t: 'dlq', op: 'replay', selector }) as Promise<ReplayResult>,
+      purge: (selector) => this.request({ t: 'dlq', op: 'purge', selector }) as Promise<number>,
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.closedReason === undefined
+  }
+
+  /** Sends hello and resolves once the hub's welcome arrives. */
+  handshake(options: ConnectOptions): Promise<this> {
+    const timeoutMs = options.connectTimeoutMs ?? 10_000
+    return new Promise<this>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(EventBusError.of('Disconnected', { reason: `no welcome from the hub within ${timeoutMs} ms` }))
+        this.link.close()
+      }, timeoutMs)
+      this.welcomed = {
+        resolve: () => {
+          clearTimeout(timer)
+          if (options.module !== undefined && options.module !== this.module) {
+            reject(EventBusError.of('Unauthorized', { module: options.module, action: 'attach' }))
+            this.link.close()
+            return
+          }
+          resolve(this)
+        },
+        reject: (error) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      }
+      this.link.send({
+        t: 'hello',
+        v: PROTOCOL_VERSION,
+        ...(options.module ? { module: options.module } : {}),
+      })
+    })
+  }
+
+  publish(message: Envelope): Promise<string> {
+    // The hub answers accepted publishes in ranges, without echoing ids.
+    return this.request({ t: 'pub', msg: message }).then(() => message.id)
+  }
+
+  subscribe(
+    module: string,
+    filter: FilterInput<string>,
+    mode: DeliveryMode,
+    handler: ClientHandler<never>,
+  ): Promise<string> {
+    if (module !== this.module) {
+      return Promise.reject(EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' }))
+    }
+    if (typeof handler !== 'function') {
+      return Promise.reject(
+        EventBusError.of('Configuration', { reason: 'subscribe: the handler must be a function' }),
+      )
+    }
+    const isBuilder = filter instanceof MessageFilter
+    const plain: PlainFilter = isBuilder ? filter.toPlain() : filter
+    const predicate = isBuilder ? (filter.predicate as LocalSubscription['predicate']) : undefined
+    return (this.request({ t: 'sub', module, filter: plain, mode }) as Promise<string>).then((id) => {
+      this.subscriptions.set(id, {
+        handler: handler as ClientHandler<Envelope>,
+        predicate,
+        waiting: [],
+        running: 0,
+      })
+      return id
+    })
+  }
+
+  unsubscribe(subscriptionId: string): Promise<void> {
+    return (this.request({ t: 'unsub', sid: subscriptionId }) as Promise<void>).then(() => {
+      this.subscriptions.delete(subscriptionId)
+    })
+  }
+
+  metrics(): Promise<BusMetrics> {
+    return this.request({ t: 'metrics' }) as Promise<BusMetrics>
+  }
+
+  onMetrics(listener: (snapshot: BusMetrics) => void): Promise<() => void> {
+    return this.startStream('metrics', this.metricsListeners, listener)
+  }
+
+  onTail(listener: (entries: TailEntry[], sampled: boolean) => void): Promise<() => void> {
+    return this.startStream('tail', this.tailListeners, listener)
+  }
+
+  onClose(listener: (reason: string) => void): void {
+    if (this.closedReason !== undefined) listener(this.closedReason)
+    else this.closeListeners.push(listener)
+  }
+
+  close(): Promise<void> {
+    if (this.closedReason === undefined) {
+      this.flushAcks()
+      this.link.send({ t: 'bye' })
+      this.link.close()
+    }
+    return Promise.resolve()
+  }
+
+  private startStream<L>(name: 'metrics' | 'tail', listeners: Set<L>, listener: L): Promise<() => void> {
+    const first = listeners.size === 0
+    listeners.add(listener)
+    const stop = () => {
+      if (listeners.delete(listener) && listeners.size === 0 && this.isOpen) {
+        void this.request({ t: 'stream', name, on: false }).catch(() => {})
+      }
+    }
+    if (!first) return Promise.resolve(stop)
+    return this.request({ t: 'stream', name, on: true }).then(
+      () => stop,
+      (error: unknown) => {
+        listeners.delete(listener)
+        throw error
+      },
+    )
+  }
+
+  /** Sends a request frame with a fresh id; resolves with the hub's answer. */
+  private request(frame: DistributiveOmit<Extract<EndpointFrame, { rid: number }>, 'rid'>): Promise<unknown> {
+    if (this.closedReason !== undefined) {
+      return Promise.reject(EventBusError.of('Disconnected', { reason: this.closedReason }))
+    }
+    const rid = this.nextRequestId++
+    return new Promise((resolve, reject) => {
+      this.requests.set(rid, { resolve, reject })
+      this.link.send({ ...frame, rid } as EndpointFrame)
+    })
+  }
+
+  private receive(frame: HubFrame): void {
+    switch (frame.t) {
+      case 'welcome':
+        this.module = frame.module
+        this.permissions = frame.permissions
+        this.workers = frame.workers
+        this.link.startHeartbeat(frame.heartbeatMs)
+        this.welcomed?.resolve(undefined)
+        this.welcomed = undefined
+        return
+      case 'res':
+        return this.settle(frame.rid)?.resolve(frame.ok)
+      case 'okr':
+        for (let rid = frame.from; rid <= frame.to; rid++) {
+          const request = this.settle(rid)
+          request?.resolve(undefined)
+        }
+        return
+      case 'rej':
+        return this.settle(frame.rid)?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
+      case 'dlv':
+        return this.deliver({ id: frame.id, message: frame.msg, timeoutMs: frame.timeoutMs }, frame.sid)
+      case 'err':
+        // A frame of ours the hub could not accept; requests it could answer were rejected instead.
+        this.welcomed?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
+        return
+      case 'metrics':
+        for (const listener of this.metricsListeners) listener(frame.snapshot as BusMetrics)
+        return
+      case 'tail':
+        for (const listener of this.tailListeners) listener(frame.entries, frame.sampled)
+        return
+      case 'bye':
+        this.link.close()
+        return
+    }
+  }
+
+  /** Takes the pending request `rid` out of the table. */
+  private settle(rid: number): Request | undefined {
+    const request = this.requests.get(rid)
+    if (request !== undefined) this.requests.delete(rid)
+    return request
+  }
+
+  private deliver(delivery: Delivery, subscriptionId: string): void {
+    const subscription = this.subscriptions.get(subscriptionId)
+    if (subscription === undefined) {
+      // Unsubscribed while this was on its way: nothing here will handle it.
+      this.acknowledge(delivery.id)
+      return
+    }
+    if (subscription.running >= this.workers) subscription.waiting.push(delivery)
+    else this.run(subscription, delivery)
+  }
+
+  private run(subscription: LocalSubscription, delivery: Delivery): void {
+    const { predicate, handler } = subscription
+    let result: unknown
+    try {
+      // A message the predicate declines is acknowledged: it was delivered to this endpoint.
+      result = predicate === undefined || predicate(delivery.message) ? handler(delivery.message) : undefined
+    } catch (error) {
+      this.reject(delivery.id, error, false)
+      return
+    }
+    if (!isThenable(result)) {
+      this.acknowledge(delivery.id)
+      return
+    }
+    subscription.running++
+    let settled = false
+    const finish = (error: unknown, timedOut: boolean) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      subscription.running--
+      if (error === undefined) this.acknowledge(delivery.id)
+      else this.reject(delivery.id, error, timedOut)
+      const next = subscription.waiting.shift()
+      if (next !== undefined) this.run(subscription, next)
+    }
+    const timer = setTimeout(
+      () => finish(EventBusError.of('DeliveryTimeout', { elapsedMs: delivery.timeoutMs }), true),
+      delivery.timeoutMs,
+    )
+    result.then(
+      () => finish(undefined, false),
+      (error: unknown) => finish(error ?? new Error('rejected without a reason'), false),
+    )
+  }
+
+  private acknowledge(id: number): void {
+    this.acks.push(id)
+    if (!this.ackFlushQueued) {
+      this.ackFlushQueued = true
+      queueMicrotask(() => this.flushAcks())
+    }
+  }
+
+  private flushAcks(): void {
+    this.ackFlushQueued = false
+    if (this.acks.length === 0) return
+    this.link.send({ t: 'ack', ids: this.acks })
+    this.acks = []
+  }
+
+  private reject(id: number, error: unknown, timedOut: boolean): void {
+    this.link.send({ t: 'nack', id, error: describeThrown(error).slice(0, 4096), timedOut })
+  }
+
+  private ended(reason: string): void {
+    this.closedReason = reason
+    const error = EventBusError.of('Disconnected', { reason })
+    this.welcomed?.reject(error)
+    this.welcomed = undefined
+    for (const request of this.requests.values()) request.reject(error)
+    this.requests.clear()
+    this.subscriptions.clear()
+    for (const listener of this.closeListeners) listener(reason)
+    this.closeListeners = []
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/**
+ * Connects to the hub over `port` (a Port, or a raw worker_threads / DOM MessagePort) and resolves
+ * after the hello/welcome exchange.
+ * @throws (rejects) EventBusError `Unauthorized` when `options.module` differs from the bound identity,
+ * `Disconnected` when the hub does not answer in time or the port closes
+ */
+export function connectBus<C extends Catalog = BuiltinCatalog>(
+  port: PortInput,
+  options: ConnectOptions = {},
+): Promise<BusClient<C>> {
+  try {
+    return new Client(port).handshake(options) as unknown as Promise<BusClient<C>>
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Dead-letter entries, filters and replay results: shapes shared by the bus, the hub's wire and
+ * the inspector.
+ */
+import { z } from 'zod'
+import type { Envelope } from './message.js'
+
+export const DeadLetterReason = {
+  MaxRetriesExceeded: 'MaxRetriesExceeded',
+  DeliveryTimeout: 'DeliveryTimeout',
+  SubscriberUnavailable: 'SubscriberUnavailable',
+  Shutdown: 'Shutdown',
+  Unsubscribed: 'Unsubscribed',
+} as const
+export const deadLetterReasonSchema = z.enum(DeadLetterReason)
+export type DeadLetterReason = z.infer<typeof deadLetterReasonSchema>
+
+export const deadLetterEntrySchema = z.object({
+  /** The entry's own id (one message can be dead-lettered for several subscriptions). */
+  id: z.string(),
+  message: z.custom<Envelope>((value) => typeof value === 'object' && value !== null),
+  subscriptionId: z.string(),
+  module: z.string(),
+  reason: deadLetterReasonSchema,
+  /** Handler invocations, including the first (1 + retries); 0 if it was never tried. */
+  attempts: z.number().int().nonnegative(),
+  /** "Name: message" of the last failure. */
+  lastError: z.string().optional(),
+  firstFailedAt: z.date(),
+  lastFailedAt: z.date(),
+})
+export type DeadLetterEntry = z.infer<typeof deadLetterEntrySchema>
+
+/** Selects entries; every present field must match. */
+export const deadLetterFilterSchema = z
+  .object({
+    reason: deadLetterReasonSchema.optional(),
+    module: z.string().optional(),
+    subscriptionId: z.string().optional(),
+    type: z.string().optional(),
+  })
+  .strict()
+export type DeadLetterFilter = z.infer<typeof deadLetterFilterSchema>
+
+/** Entry ids, or a filter; nothing at all selects every entry. */
+export type DeadLetterSelector = readonly string[] | DeadLetterFilter
+
+/** What `deadLetters.replay` did, per entry. */
+export interface ReplayResult {
+  /** Entries enqueued again (and removed from the dead-letter queue). */
+  replayed: string[]
+  /** Entries left in place, with the reason. */
+  failed: { id: string; error: string }[]
+}

@@ -1,0 +1,33 @@
+/**
+ * Runtime-neutral code shared by the main process, preloads, workers, renderers and outside
+ * processes: the catalog, messages, filters, errors, the port adapters and the endpoint client.
+ */
+export * from './catalog.js'
+export {
+  type BusClient,
+  type ClientHandler,
+  type ConnectOptions,
+  connectBus,
+  type RemoteDeadLetters,
+} from './client.js'
+export * from './dead-letter.js'
+export * from './delivery-mode.js'
+export * from './errors.js'
+export * from './filter.js'
+export * from './json.js'
+export * from './message.js'
+export * from './metrics-snapshot.js'
+export {
+  type DomMessagePortLike,
+  type ElectronMessagePortLike,
+  fromDomPort,
+  fromElectronPort,
+  fromNodePort,
+  fromWebSocket,
+  type NodeMessagePortLike,
+  type Port,
+  type PortCarrier,
+  type PortInput,
+  type WebSocketLike,
+} from './port.js'
+export { type Permissions, PROTOCOL_VERSION, permissionsSchema, type TailEntry } from './wire.js'

@@ -1,0 +1,120 @@
+/**
+ * One side of a hub connection over a Port: batches outbound frames (everything sent within one
+ * tick goes out as a single unit), decodes and validates inbound frames, and keeps a heartbeat so
+ * a peer that hangs is noticed even where the transport reports no close.
+ */
+import type { z } from 'zod'
+import { type Codec, codecFor, UndecodableFrame } from './codec.js'
+import type { Port } from './port.js'
+import type { Frame } from './wire.js'
+
+export interface LinkHandlers<In> {
+  /** A valid inbound frame. */
+  frame(frame: In): void
+  /** An inbound frame that failed decoding or validation; `reason` names the problem. */
+  invalid(reason: string): void
+  /** The channel closed (either side) or the heartbeat gave up on the peer. */
+  closed(reason: string): void
+}
+
+/** Missed heartbeats after which the peer is considered gone. */
+const HEARTBEAT_TOLERANCE = 3
+
+export class Link<In extends Frame, Out extends Frame> {
+  private outbox: Out[] = []
+  private flushQueued = false
+  private open = true
+  private heartbeat: ReturnType<typeof setInterval> | undefined
+  private lastInbound = Date.now()
+  private readonly codec: Codec
+
+  constructor(
+    readonly port: Port,
+    private readonly inbound: z.ZodType<In>,
+    private readonly handlers: LinkHandlers<In>,
+  ) {
+    this.codec = codecFor(port.carrier)
+    port.onMessage((unit) => this.receive(unit))
+    port.onClose(() => this.end('the port closed'))
+    port.start()
+  }
+
+  get isOpen(): boolean {
+    return this.open
+  }
+
+  /** Queues a frame; all frames queued in this tick leave together. */
+  send(frame: Out): void {
+    if (!this.open) return
+    this.outbox.push(frame)
+    if (!this.flushQueued) {
+      this.flushQueued = true
+      queueMicrotask(this.flush)
+    }
+  }
+
+  /** Sends what is queued now (used before closing). */
+  readonly flush = (): void => {
+    this.flushQueued = false
+    if (this.outbox.length === 0 || !this.open) return
+    const frames = this.outbox
+    this.outbox = []
+    this.port.send(this.codec.encode(frames))
+  }
+
+  /**
+   * Pings every `intervalMs` and ends the link when nothing has come from the peer for
+   * HEARTBEAT_TOLERANCE intervals. 0 turns the heartbeat off.
+   */
+  startHeartbeat(intervalMs: number): void {
+    if (intervalMs <= 0 || this.heartbeat !== undefined) return
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastInbound > intervalMs * HEARTBEAT_TOLERANCE) {
+        this.end(`no heartbeat for ${intervalMs * HEARTBEAT_TOLERANCE} ms`)
+        this.port.close()
+        return
+      }
+      this.send({ t: 'ping' } as Out)
+    }, intervalMs)
+    ;(this.heartbeat as { unref?: () => void }).unref?.()
+  }
+
+  /** Flushes what is queued, then closes the port. */
+  close(): void {
+    if (!this.open) return
+    this.flush()
+    this.end('closed by this side')
+    this.port.close()
+  }
+
+  private receive(unit: unknown): void {
+    if (!this.open) return
+    this.lastInbound = Date.now()
+    for (const candidate of this.codec.decode(unit)) {
+      if (!this.open) return
+      if (candidate instanceof UndecodableFrame) {
+        this.handlers.invalid(candidate.reason)
+        continue
+      }
+      const parsed = this.inbound.safeParse(candidate)
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]
+        const kind = (candidate as { t?: unknown } | null)?.t
+        this.handlers.invalid(
+          `invalid frame${typeof kind === 'string' ? ` '${kind.slice(0, 32)}'` : ''}: ${issue?.path.join('.') || 'frame'}: ${issue?.message ?? 'invalid'}`,
+        )
+        continue
+      }
+      if (parsed.data.t === 'ping') this.send({ t: 'pong' } as Out)
+      else if (parsed.data.t !== 'pong') this.handlers.frame(parsed.data)
+    }
+  }
+
+  private end(reason: string): void {
+    if (!this.open) return
+    this.open = false
+    this.outbox = []
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
+    this.handlers.closed(reason)
+  }
+}

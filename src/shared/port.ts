@@ -1,0 +1,215 @@
+/**
+ * The one port interface the hub and the endpoint client know, and tiny adapters for each
+ * transport: a DOM `MessagePort`, a Node `worker_threads` `MessagePort`, Electron's
+ * `MessagePortMain` and a WebSocket. Adapters are typed structurally so that this runtime-neutral
+ * module imports none of those runtimes.
+ */
+
+/** How a transport carries data: structured clones (ports) or text (WebSocket). */
+export type PortCarrier = 'clone' | 'text'
+
+/** A bidirectional, message-oriented channel. */
+export interface Port {
+  readonly carrier: PortCarrier
+  /** Sends one unit (a batch of frames, already encoded for the carrier). */
+  send(data: unknown): void
+  /** Sets the one listener for inbound units. */
+  onMessage(listener: (data: unknown) => void): void
+  /** Sets the one listener called once when the channel closes (either side, or the peer dies). */
+  onClose(listener: () => void): void
+  /** Starts delivery of queued inbound messages. */
+  start(): void
+  /** Closes the channel; the close listener runs once. */
+  close(): void
+}
+
+/** Makes sure the close listener runs once, whoever notices the close first. */
+function closeOnce(): { fire(): void; set(listener: () => void): void } {
+  let listener: (() => void) | undefined
+  let fired = false
+  return {
+    fire() {
+      if (fired) return
+      fired = true
+      listener?.()
+    },
+    set(next) {
+      listener = next
+      if (fired) next()
+    },
+  }
+}
+
+/** The part of a Node `worker_threads` `MessagePort` the adapter uses. */
+export interface NodeMessagePortLike {
+  on(event: 'message', listener: (data: unknown) => void): unknown
+  on(event: 'close', listener: () => void): unknown
+  postMessage(data: unknown): void
+  start(): void
+  close(): void
+  ref(): void
+  unref(): void
+}
+
+/** Adapts a Node `worker_threads` `MessagePort` (its 'close' fires when either side closes or dies). */
+export function fromNodePort(port: NodeMessagePortLike): Port {
+  const closed = closeOnce()
+  port.on('close', () => closed.fire())
+  return {
+    carrier: 'clone',
+    send: (data) => port.postMessage(data),
+    onMessage: (listener) => {
+      port.on('message', listener)
+    },
+    onClose: closed.set,
+    start: () => port.start(),
+    close: () => {
+      port.close()
+      closed.fire()
+    },
+  }
+}
+
+/** The part of a DOM `MessagePort` the adapter uses. */
+export interface DomMessagePortLike {
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void
+  addEventListener(type: 'close', listener: () => void): void
+  postMessage(data: unknown): void
+  start(): void
+  close(): void
+}
+
+/**
+ * Adapts a DOM `MessagePort`. Browsers that fire its 'close' event report a lost peer; elsewhere
+ * the heartbeat does.
+ */
+export function fromDomPort(port: DomMessagePortLike): Port {
+  const closed = closeOnce()
+  port.addEventListener('close', () => closed.fire())
+  return {
+    carrier: 'clone',
+    send: (data) => port.postMessage(data),
+    onMessage: (listener) => port.addEventListener('message', (event) => listener(event.data)),
+    onClose: closed.set,
+    start: () => port.start(),
+    close: () => {
+      port.close()
+      closed.fire()
+    },
+  }
+}
+
+/**
+ * The part of Electron's `MessagePortMain` the adapter uses. It delivers `{ data, ports }` events
+ * and transfers only ports, so nothing is ever put in its transfer list here.
+ */
+export interface ElectronMessagePortLike {
+  on(event: 'message', listener: (event: { data: unknown }) => void): unknown
+  on(event: 'close', listener: () => void): unknown
+  postMessage(message: unknown): void
+  start(): void
+  close(): void
+}
+
+/** Adapts Electron's `MessagePortMain`. */
+export function fromElectronPort(port: ElectronMessagePortLike): Port {
+  const closed = closeOnce()
+  port.on('close', () => closed.fire())
+  return {
+    carrier: 'clone',
+    send: (data) => port.postMessage(data),
+    onMessage: (listener) => {
+      port.on('message', (event) => listener(event.data))
+    },
+    onClose: closed.set,
+    start: () => port.start(),
+    close: () => {
+      port.close()
+      closed.fire()
+    },
+  }
+}
+
+/** The part of a WebSocket (the `ws` package's or a browser's) the adapter uses. */
+export interface WebSocketLike {
+  readonly readyState: number
+  send(data: string): void
+  close(code?: number, reason?: string): void
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void
+  addEventListener(type: 'close', listener: () => void): void
+}
+
+const WEBSOCKET_OPEN = 1
+
+/** Adapts an open WebSocket; units are text frames. */
+export function fromWebSocket(socket: WebSocketLike): Port {
+  const closed = closeOnce()
+  socket.addEventListener('close', () => closed.fire())
+  return {
+    carrier: 'text',
+    send: (data) => {
+      if (socket.readyState === WEBSOCKET_OPEN) socket.send(data as string)
+    },
+    onMessage: (listener) =>
+      socket.addEventListener('message', (event) =>
+        listener(typeof event.data === 'string' ? event.data : textOf(event.data)),
+      ),
+    onClose: closed.set,
+    start: () => {},
+    close: () => {
+      socket.close(1000, 'closed')
+      closed.fire()
+    },
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Binary frames are accepted only as valid UTF-8 text; anything else becomes undecodable input. */
+function textOf(data: unknown): unknown {
+  try {
+    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return utf8.decode(data as ArrayBuffer)
+    if (Array.isArray(data)) return utf8.decode(concat(data as Uint8Array[]))
+  } catch {
+    return undefined
+  }
+  return data
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0))
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
+}
+
+function isPort(value: unknown): value is Port {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Port).onMessage === 'function' &&
+    typeof (value as Port).send === 'function'
+  )
+}
+
+/** A `Port`, or a raw Node or DOM `MessagePort`, which is adapted here. */
+export type PortInput = Port | NodeMessagePortLike | DomMessagePortLike
+
+/** Adapts whatever `hub.attach` or `connectBus` was given. */
+export function toPort(input: PortInput): Port {
+  if (isPort(input)) return input
+  const candidate = input as Partial<NodeMessagePortLike & DomMessagePortLike>
+  // Node's MessagePort is also an EventTarget, so tell it apart by its ref/unref.
+  if (typeof candidate.on === 'function' && typeof candidate.ref === 'function') {
+    return fromNodePort(input as NodeMessagePortLike)
+  }
+  if (typeof candidate.addEventListener === 'function' && typeof candidate.postMessage === 'function') {
+    return fromDomPort(input as DomMessagePortLike)
+  }
+  throw new TypeError(
+    'expected a Port, a worker_threads MessagePort or a DOM MessagePort (use fromElectronPort / fromWebSocket for those)',
+  )
+}

@@ -1,0 +1,334 @@
+/**
+ * The hub across real threads: the hub and bus in this thread, endpoints in worker_threads workers
+ * speaking the protocol through the real endpoint client.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  BusMessage,
+  createEventBus,
+  DeliveryMode,
+  type EventBus,
+  type EventBusConfigInput,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { createHub, type Hub, type HubOptions } from '../../src/main/hub/index.js'
+import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
+import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
+
+const everything = { publish: '*', subscribe: '*' } as const
+const cleanups: (() => Promise<void> | void)[] = []
+
+async function setup(config: EventBusConfigInput = {}, hubOptions: HubOptions = {}) {
+  const bus = createEventBus(config)
+  await bus.start()
+  const hub = createHub(bus, { heartbeatMs: 0, ...hubOptions })
+  cleanups.push(async () => {
+    hub.close()
+    await bus.shutdown({ drainTimeoutMs: 0 })
+  })
+  return { bus, hub }
+}
+
+async function endpoint(
+  hub: Hub,
+  module: string,
+  permissions = everything as never,
+): Promise<WorkerEndpoint> {
+  const started = await startWorkerEndpoint(hub, { module, permissions })
+  cleanups.push(() => started.terminate())
+  return started
+}
+
+type Received = { id: string; eventType?: string; subscriptionId: string }[]
+
+function publishRaw(bus: EventBus, count: number, prefix = 'e') {
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      bus.publish(
+        BusMessage.create(
+          ModuleId.DataCapture,
+          MessagePayload.RawEvent(rawEvent({ eventType: `${prefix}${i}` })),
+        ),
+      ),
+    ),
+  )
+}
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+describe('hub with worker endpoints', () => {
+  it('carries a worker’s publishes to in-process subscribers, stamped with its identity', async () => {
+    const { bus, hub } = await setup()
+    const got: string[] = []
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, (m) => {
+      got.push(`${m.source}:${m.payload.data.eventType}`)
+    })
+    const capture = await endpoint(hub, ModuleId.DataCapture)
+    const result = await capture.call<{ ok: number }>({ op: 'publish', count: 50, prefix: 'k' })
+    expect(result.ok).toBe(50)
+    await waitFor(() => got.length === 50)
+    expect(got[0]).toBe('data-capture:k0')
+    expect(got[49]).toBe('data-capture:k49')
+  })
+
+  it.each([
+    ['BestEffort', DeliveryMode.BestEffort],
+    ['Reliable', DeliveryMode.Reliable({ timeoutMs: 1000 })],
+  ])('delivers to a worker subscriber (%s) with acks counted as deliveries', async (_name, mode) => {
+    const { bus, hub } = await setup()
+    const storage = await endpoint(hub, ModuleId.Storage)
+    await storage.call({ op: 'subscribe', filter: { types: ['RawEvent'] }, mode, behaviour: { kind: 'ok' } })
+    await publishRaw(bus, 200)
+    await waitFor(async () => (await bus.metrics()).messagesDelivered === 200)
+    const received = await storage.call<Received>({ op: 'received' })
+    expect(received.map((r) => r.eventType)).toEqual(Array.from({ length: 200 }, (_, i) => `e${i}`))
+    const metrics = await bus.metrics()
+    expect(metrics.subscriptions[0]).toMatchObject({
+      module: 'storage',
+      delivered: 200,
+      inFlight: 0,
+      queueDepth: 0,
+    })
+    expect(metrics.deliveryLatency.count).toBe(200)
+    await expectAccounted(bus)
+  })
+
+  it('keeps only the newest for a LatestOnly worker subscriber', async () => {
+    const { bus, hub } = await setup()
+    const figurine = await endpoint(hub, ModuleId.CuteFigurine)
+    await figurine.call({
+      op: 'subscribe',
+      filter: { types: ['RawEvent'] },
+      mode: DeliveryMode.LatestOnly,
+      behaviour: { kind: 'delay', ms: 50 },
+    })
+    await publishRaw(bus, 20)
+    await waitFor(async () => {
+      const m = await bus.metrics()
+      return m.messagesDelivered + m.messagesCoalesced === 20
+    })
+    const received = await figurine.call<Received>({ op: 'received' })
+    expect(received.at(-1)?.eventType).toBe('e19')
+    expect(received.length).toBeLessThan(20)
+    await expectAccounted(bus)
+  })
+
+  it('retries a failing worker handler and dead-letters it with the handler’s error', async () => {
+    const { bus, hub } = await setup({ maxRetryAttempts: 2, retry: { initialMs: 5, maxMs: 10 } })
+    const storage = await endpoint(hub, ModuleId.Storage)
+    await storage.call({
+      op: 'subscribe',
+      filter: { types: ['RawEvent'] },
+      mode: DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      behaviour: { kind: 'throw', message: 'disk full' },
+    })
+    await publishRaw(bus, 1)
+    await waitFor(() => bus.deadLetters.list().length === 1)
+    expect(bus.deadLetters.list()[0]).toMatchObject({
+      module: 'storage',
+      reason: 'MaxRetriesExceeded',
+      attempts: 3,
+      lastError: 'RangeError: disk full',
+    })
+  })
+
+  it('times out a hanging worker handler with the same meaning as in process', async () => {
+    const { bus, hub } = await setup({ maxRetryAttempts: 0 })
+    const storage = await endpoint(hub, ModuleId.Storage)
+    await storage.call({
+      op: 'subscribe',
+      filter: { types: ['RawEvent'] },
+      mode: DeliveryMode.Reliable({ timeoutMs: 100 }),
+      behaviour: { kind: 'hang' },
+    })
+    await publishRaw(bus, 1)
+    await waitFor(() => bus.deadLetters.list().length === 1)
+    expect(bus.deadLetters.list()[0]).toMatchObject({ reason: 'DeliveryTimeout', attempts: 1 })
+    expect(bus.deadLetters.list()[0]?.lastError).toMatch(/DeliveryTimeout/)
+  })
+
+  it('loses no Reliable message when a worker dies mid-stream and its identity re-attaches', async () => {
+    const { bus, hub } = await setup({}, { reconnectGraceMs: 30_000 })
+    const filter = { types: ['RawEvent'] }
+    const mode = DeliveryMode.Reliable({ timeoutMs: 2000 })
+    const first = await endpoint(hub, ModuleId.Storage)
+    await first.call({ op: 'subscribe', filter, mode, behaviour: { kind: 'delay', ms: 2 } })
+    const publishing = (async () => {
+      for (let batch = 0; batch < 20; batch++) {
+        await publishRaw(bus, 25, `b${batch}-`)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    })()
+    await waitFor(async () => (await bus.metrics()).messagesDelivered > 100)
+    await first.terminate() // killed mid-stream: in-flight deliveries are never acknowledged
+    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    await publishing
+    const second = await endpoint(hub, ModuleId.Storage)
+    const resumedId = await second.call<string>({ op: 'subscribe', filter, mode, behaviour: { kind: 'ok' } })
+    expect(resumedId).toBe((await bus.metrics()).subscriptions[0]?.id) // the same subscription, resumed
+    await waitFor(
+      async () => (await bus.metrics()).currentQueueDepth === 0 && (await bus.metrics()).inFlight === 0,
+    )
+    const delivered = new Set([...first.received, ...second.received].map((r) => r.eventType))
+    expect(delivered.size).toBe(500) // every message reached an endpoint (some possibly twice)
+    expect(bus.deadLetters.list()).toEqual([])
+    await expectAccounted(bus)
+  })
+
+  it('dead-letters held messages as SubscriberUnavailable when nobody re-attaches within the grace period', async () => {
+    const { bus, hub } = await setup({}, { reconnectGraceMs: 150 })
+    const storage = await endpoint(hub, ModuleId.Storage)
+    await storage.call({
+      op: 'subscribe',
+      filter: { types: ['RawEvent'] },
+      mode: DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      behaviour: { kind: 'ok' },
+    })
+    await storage.terminate()
+    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    await publishRaw(bus, 7)
+    expect((await bus.metrics()).currentQueueDepth).toBe(7) // held, not attempted
+    await waitFor(() => bus.deadLetters.list().length === 7)
+    expect(new Set(bus.deadLetters.list().map((e) => e.reason))).toEqual(new Set(['SubscriberUnavailable']))
+    expect((await bus.metrics()).subscriptions).toEqual([])
+  })
+
+  it('ends BestEffort and LatestOnly subscriptions of a lost worker at once', async () => {
+    const { bus, hub } = await setup()
+    const figurine = await endpoint(hub, ModuleId.CuteFigurine)
+    await figurine.call({
+      op: 'subscribe',
+      filter: {},
+      mode: DeliveryMode.BestEffort,
+      behaviour: { kind: 'ok' },
+    })
+    await figurine.call({
+      op: 'subscribe',
+      filter: {},
+      mode: DeliveryMode.LatestOnly,
+      behaviour: { kind: 'ok' },
+    })
+    expect((await bus.metrics()).subscriptions).toHaveLength(2)
+    await figurine.terminate()
+    await waitFor(async () => (await bus.metrics()).subscriptions.length === 0)
+  })
+
+  it('ends every subscription at once when the endpoint closes on purpose', async () => {
+    const { bus, hub } = await setup()
+    const storage = await endpoint(hub, ModuleId.Storage)
+    await storage.call({
+      op: 'subscribe',
+      filter: {},
+      mode: DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      behaviour: { kind: 'ok' },
+    })
+    await storage.call({ op: 'close' })
+    await waitFor(async () => (await bus.metrics()).subscriptions.length === 0)
+    expect(hub.attachments()).toEqual([])
+  })
+
+  describe('authority', () => {
+    const capturePermissions = { publish: ['RawEvent'], subscribe: ['ConfigUpdate'] }
+
+    it('refuses a message whose source is another module', async () => {
+      const { bus, hub } = await setup()
+      const capture = await endpoint(hub, ModuleId.DataCapture, capturePermissions as never)
+      const result = await capture.call<{ ok: number; errors: { kind: string; action: string }[] }>({
+        op: 'publish',
+        count: 1,
+        prefix: 'x',
+        source: ModuleId.Storage,
+      })
+      expect(result.ok).toBe(0)
+      expect(result.errors[0]).toMatchObject({
+        kind: 'Unauthorized',
+        action: 'source',
+        module: 'data-capture',
+      })
+      expect((await bus.metrics()).messagesPublished).toBe(0)
+    })
+
+    it('refuses ungranted publish and subscribe types, and inspection', async () => {
+      const { hub } = await setup()
+      const capture = await endpoint(hub, ModuleId.DataCapture, capturePermissions as never)
+      const published = await capture.call<{ errors: { kind: string; action: string; type: string }[] }>({
+        op: 'publish',
+        count: 1,
+        prefix: 'x',
+        type: 'Shutdown',
+      })
+      expect(published.errors[0]).toMatchObject({ kind: 'Unauthorized', action: 'publish', type: 'Shutdown' })
+      await expect(
+        capture.call({
+          op: 'subscribe',
+          filter: { types: ['RawEvent'] },
+          mode: DeliveryMode.BestEffort,
+          behaviour: { kind: 'ok' },
+        }),
+      ).rejects.toMatchObject({ kind: 'Unauthorized', action: 'subscribe', type: 'RawEvent' })
+      await expect(capture.call({ op: 'metrics' })).rejects.toMatchObject({
+        kind: 'Unauthorized',
+        action: 'inspect',
+      })
+    })
+
+    it('narrows a filter without types to the granted types', async () => {
+      const { bus, hub } = await setup()
+      const capture = await endpoint(hub, ModuleId.DataCapture, capturePermissions as never)
+      await capture.call({
+        op: 'subscribe',
+        filter: {},
+        mode: DeliveryMode.BestEffort,
+        behaviour: { kind: 'ok' },
+      })
+      expect((await bus.metrics()).subscriptions[0]?.filter).toBe('types=[ConfigUpdate] sources=*')
+      await publishRaw(bus, 3)
+      await bus.publish(
+        BusMessage.create(
+          ModuleId.Orchestrator,
+          MessagePayload.ConfigUpdate({ configKey: 'rate', configValue: 5 }),
+        ),
+      )
+      await waitFor(async () => (await capture.call<Received>({ op: 'received' })).length === 1)
+      expect((await capture.call<{ type: string }[]>({ op: 'received' }))[0]?.type).toBe('ConfigUpdate')
+    })
+
+    it('refuses an oversize message with MessageRejected before routing it', async () => {
+      const { bus, hub } = await setup({ maxMessageBytes: 2048 })
+      const capture = await endpoint(hub, ModuleId.DataCapture)
+      await expect(
+        capture.call({
+          op: 'publishData',
+          type: 'RawEvent',
+          data: { eventType: 'big', data: 'x'.repeat(4096), timestamp: new Date() },
+        }),
+      ).rejects.toMatchObject({ kind: 'MessageRejected' })
+      expect((await bus.metrics()).messagesPublished).toBe(0)
+    })
+
+    it('carries Date fields and rejects invalid payloads with the zod issues', async () => {
+      const { bus, hub } = await setup()
+      const storage = await endpoint(hub, ModuleId.Storage)
+      const at = new Date('2026-11-30T08:00:00Z')
+      await storage.call({
+        op: 'publishData',
+        type: 'StorageStatus',
+        data: { totalEvents: 1, storageSizeBytes: 2, lastBatchTime: at },
+      })
+      const error = await storage
+        .call({
+          op: 'publishData',
+          type: 'StorageStatus',
+          data: { totalEvents: -1, storageSizeBytes: 2, lastBatchTime: at },
+        })
+        .catch((e) => e)
+      expect(error).toMatchObject({ kind: 'MessageRejected' })
+      expect(error.issues[0].path).toEqual(['payload', 'data', 'totalEvents'])
+      expect((await bus.metrics()).messagesPublished).toBe(1)
+    })
+  })
+})
