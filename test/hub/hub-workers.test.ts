@@ -319,7 +319,7 @@ describe('hub with worker endpoints', () => {
         type: 'StorageStatus',
         data: { totalEvents: 1, storageSizeBytes: 2, lastBatchTime: at },
       })
-      const error = await storage
+      const error: { issues: { path: unknown[] }[] } = await storage
         .call({
           op: 'publishData',
           type: 'StorageStatus',
