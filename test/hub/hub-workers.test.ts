@@ -319,15 +319,15 @@ describe('hub with worker endpoints', () => {
         type: 'StorageStatus',
         data: { totalEvents: 1, storageSizeBytes: 2, lastBatchTime: at },
       })
-      const error: { issues: { path: unknown[] }[] } = await storage
-        .call({
+      const error = await storage
+        .call<never>({
           op: 'publishData',
           type: 'StorageStatus',
           data: { totalEvents: -1, storageSizeBytes: 2, lastBatchTime: at },
         })
-        .catch((e) => e)
+        .catch((e: { issues: { path: unknown[] }[] }) => e)
       expect(error).toMatchObject({ kind: 'MessageRejected' })
-      expect(error.issues[0].path).toEqual(['payload', 'data', 'totalEvents'])
+      expect(error.issues[0]?.path).toEqual(['payload', 'data', 'totalEvents'])
       expect((await bus.metrics()).messagesPublished).toBe(1)
     })
   })
