@@ -77,6 +77,9 @@ interface Request {
   reject(error: unknown): void
 }
 
+/** Runs synchronously when the hub's answer is read, before frames after it in the same unit. */
+type OnAnswer = (ok: unknown) => void
+
 interface LocalSubscription {
   readonly handler: ClientHandler<Envelope>
   readonly predicate: ((message: Envelope) => boolean) | undefined
@@ -184,15 +187,15 @@ class Client implements BusClient<Catalog> {
     const isBuilder = filter instanceof MessageFilter
     const plain: PlainFilter = isBuilder ? filter.toPlain() : filter
     const predicate = isBuilder ? (filter.predicate as LocalSubscription['predicate']) : undefined
-    return (this.request({ t: 'sub', module, filter: plain, mode }) as Promise<string>).then((id) => {
-      this.subscriptions.set(id, {
+    // Registered as the answer is read: the hub may send the first deliveries in the same unit.
+    return this.request({ t: 'sub', module, filter: plain, mode }, (id) => {
+      this.subscriptions.set(id as string, {
         handler: handler as ClientHandler<Envelope>,
         predicate,
         waiting: [],
         running: 0,
       })
-      return id
-    })
+    }) as Promise<string>
   }
 
   unsubscribe(subscriptionId: string): Promise<void> {
@@ -246,13 +249,22 @@ class Client implements BusClient<Catalog> {
   }
 
   /** Sends a request frame with a fresh id; resolves with the hub's answer. */
-  private request(frame: DistributiveOmit<Extract<EndpointFrame, { rid: number }>, 'rid'>): Promise<unknown> {
+  private request(
+    frame: DistributiveOmit<Extract<EndpointFrame, { rid: number }>, 'rid'>,
+    onAnswer?: OnAnswer,
+  ): Promise<unknown> {
     if (this.closedReason !== undefined) {
       return Promise.reject(EventBusError.of('Disconnected', { reason: this.closedReason }))
     }
     const rid = this.nextRequestId++
     return new Promise((resolve, reject) => {
-      this.requests.set(rid, { resolve, reject })
+      const settle = onAnswer
+        ? (ok: unknown) => {
+            onAnswer(ok)
+            resolve(ok)
+          }
+        : resolve
+      this.requests.set(rid, { resolve: settle, reject })
       this.link.send({ ...frame, rid } as EndpointFrame)
     })
   }

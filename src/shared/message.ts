@@ -54,6 +54,9 @@ export type BusMessage<T extends TypeOf<C> = MessageType, C extends Catalog = Bu
   MessagePayload<T, C>
 >
 
+/** A payload whose type name is inferred as a literal (through `T`), for application types too. */
+type Payload<T extends string> = { readonly type: T; readonly data: unknown }
+
 function envelope<P extends AnyPayload>(
   source: string,
   payload: P,
@@ -70,15 +73,23 @@ function envelope<P extends AnyPayload>(
 /** Factories for {@link BusMessage}: a fresh UUID v4 id and the current time. */
 export const BusMessage = Object.freeze({
   /** A message at `Normal` priority. */
-  create<P extends AnyPayload>(source: string, payload: P): Envelope<P> {
+  create<T extends string, P extends Payload<T>>(source: string, payload: P): Envelope<P> {
     return envelope(source, payload, MessagePriority.Normal)
   },
   /** A message at the given priority. */
-  withPriority<P extends AnyPayload>(source: string, payload: P, priority: MessagePriority): Envelope<P> {
+  withPriority<T extends string, P extends Payload<T>>(
+    source: string,
+    payload: P,
+    priority: MessagePriority,
+  ): Envelope<P> {
     return envelope(source, payload, priority)
   },
   /** A reply: `correlationId` is the original's id and the original's priority is kept. */
-  replyTo<P extends AnyPayload>(original: Envelope, source: string, payload: P): Envelope<P> {
+  replyTo<T extends string, P extends Payload<T>>(
+    original: Envelope,
+    source: string,
+    payload: P,
+  ): Envelope<P> {
     return envelope(source, payload, original.priority, original.id)
   },
 })

@@ -136,19 +136,26 @@ export interface WebSocketLike {
   send(data: string): void
   close(code?: number, reason?: string): void
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void
-  addEventListener(type: 'close', listener: () => void): void
+  addEventListener(type: 'open' | 'close', listener: () => void): void
 }
 
+const WEBSOCKET_CONNECTING = 0
 const WEBSOCKET_OPEN = 1
 
-/** Adapts an open WebSocket; units are text frames. */
+/** Adapts a WebSocket (connecting or open); units are text frames, held until it opens. */
 export function fromWebSocket(socket: WebSocketLike): Port {
   const closed = closeOnce()
+  let held: string[] = []
+  socket.addEventListener('open', () => {
+    for (const unit of held) socket.send(unit)
+    held = []
+  })
   socket.addEventListener('close', () => closed.fire())
   return {
     carrier: 'text',
     send: (data) => {
       if (socket.readyState === WEBSOCKET_OPEN) socket.send(data as string)
+      else if (socket.readyState === WEBSOCKET_CONNECTING) held.push(data as string)
     },
     onMessage: (listener) =>
       socket.addEventListener('message', (event) =>

@@ -140,7 +140,7 @@ describe('custom catalog', () => {
     await bus.publish(
       BusMessage.create(ModuleId.AiIntegration, {
         type: 'figurine.Pose',
-        data: { pose: 'wave', at: new Date() },
+        data: { pose: 'wave' as const, at: new Date() },
       }),
     )
     await expect(

@@ -23,11 +23,19 @@ export interface WorkerEndpoint {
   terminate(): Promise<void>
 }
 
-export async function startWorkerEndpoint(hub: Hub, options: AttachOptions): Promise<WorkerEndpoint> {
+/**
+ * @param receipts shared memory where the agent counts each delivery of a RawEvent whose data has a
+ * numeric `seq` (index into the array); it survives the worker being killed.
+ */
+export async function startWorkerEndpoint(
+  hub: Hub,
+  options: AttachOptions,
+  receipts?: Int32Array,
+): Promise<WorkerEndpoint> {
   const { port1, port2 } = new MessageChannel()
   const attachment = hub.attach(port1, options)
   const worker = new Worker(bootstrap, {
-    workerData: { entry: agent, port: port2, module: options.module },
+    workerData: { entry: agent, port: port2, module: options.module, receipts },
     transferList: [port2],
   })
   const received: ReceivedEntry[] = []

@@ -3,6 +3,7 @@
  * permissions chosen by the main process. Reliable subscriptions of an endpoint that went away
  * unexpectedly are parked for a grace period and resume when the same identity comes back.
  */
+import type { Catalog } from '../../shared/catalog.js'
 import { EventBusError } from '../../shared/errors.js'
 import { type PortInput, toPort } from '../../shared/port.js'
 import type { Permissions } from '../../shared/wire.js'
@@ -172,6 +173,7 @@ class HubImpl implements Hub, HubCore {
  * Creates a hub for `bus`. Limits such as `maxMessageBytes` and `workers` come from `bus.config`.
  * @throws EventBusError `Configuration` for an invalid option
  */
-export function createHub(bus: EventBus, options: HubOptions = {}): Hub {
-  return new HubImpl(bus, options)
+export function createHub<C extends Catalog>(bus: EventBus<C>, options: HubOptions = {}): Hub {
+  // The hub routes messages of any catalog without looking into their types.
+  return new HubImpl(bus as unknown as EventBus, options)
 }

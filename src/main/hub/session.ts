@@ -366,7 +366,11 @@ export class Session {
     this.tailSampled = false
   }
 
-  /** Runs a request and answers it with its result or its error, sync or async. */
+  /**
+   * Runs a request and answers it with its result or its error. A synchronous result is answered
+   * at once, so it leaves ahead of anything the request set in motion: a subscription's `res`
+   * reaches the endpoint before its first delivery does.
+   */
   private respond(rid: number, run: () => unknown): void {
     let result: unknown
     try {
@@ -375,7 +379,11 @@ export class Session {
       this.link.send({ t: 'rej', rid, error: wireError(error) })
       return
     }
-    Promise.resolve(result).then(
+    if (!(result instanceof Promise)) {
+      this.link.send({ t: 'res', rid, ok: result })
+      return
+    }
+    result.then(
       (ok) => this.link.send({ t: 'res', rid, ok }),
       (error: unknown) => this.link.send({ t: 'rej', rid, error: wireError(error) }),
     )

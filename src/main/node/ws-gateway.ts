@@ -1,0 +1,177 @@
+/**
+ * WebSocket attach for outside processes (native modules in Rust or Python, scripts, the browser
+ * bridge): a `ws` server on loopback only, a token per module compared in constant time, an Origin
+ * check for browsers, a payload limit and a rate limit, each refusal with its own close code.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { chmod, writeFile } from 'node:fs/promises'
+import type { IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { WebSocket, WebSocketServer } from 'ws'
+import { EventBusError } from '../../shared/errors.js'
+import { fromWebSocket } from '../../shared/port.js'
+import type { Permissions } from '../../shared/wire.js'
+import type { Hub } from '../hub/index.js'
+import { checkAttachOptions } from '../hub/permissions.js'
+
+/** Close codes of each refusal (see docs/protocol.md). */
+export const CloseCode = {
+  /** ws closes with 1009 itself when a frame is over `maxPayloadBytes`. */
+  MessageTooBig: 1009,
+  Unauthorized: 4401,
+  OriginNotAllowed: 4403,
+  RateLimited: 4429,
+} as const
+
+export interface GatewayModule {
+  module: string
+  permissions: Permissions
+}
+
+export interface GatewayOptions {
+  /** Loopback only: '127.0.0.1' (default), '::1' or 'localhost'. */
+  host?: string
+  /** 0 (default) picks a free port. */
+  port?: number
+  /** The identities outside processes may attach as; each gets its own token. */
+  modules: GatewayModule[]
+  /** Origins a browser may connect from (clients that send no Origin are not browsers). */
+  allowedOrigins?: string[]
+  /** Largest WebSocket message accepted (bytes, default 4 MiB). */
+  maxPayloadBytes?: number
+  /** Messages a connection may send per second before it is closed (default 5000). */
+  maxMessagesPerSecond?: number
+}
+
+export interface Gateway {
+  /** ws://127.0.0.1:<port> */
+  readonly url: string
+  readonly port: number
+  /** The token of `module`, to hand to that child process. */
+  tokenFor(module: string): string
+  /** Writes `{ url, module, token }` to `<dir>/<module>.token.json`, readable by this user only (0600). */
+  writeCredentials(module: string, dir: string): Promise<string>
+  close(): Promise<void>
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost'])
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}
+
+function tokenOf(request: IncomingMessage): string | undefined {
+  const header = request.headers.authorization
+  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim()
+  // Browsers cannot set headers on a WebSocket: they pass the token in the query.
+  return new URL(request.url ?? '/', 'ws://localhost').searchParams.get('token') ?? undefined
+}
+
+/** A per-second budget of inbound messages. */
+class RateLimit {
+  private windowStart = Date.now()
+  private count = 0
+
+  constructor(private readonly perSecond: number) {}
+
+  /** Counts one message; false once the budget of the current second is spent. */
+  allow(): boolean {
+    const now = Date.now()
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now
+      this.count = 0
+    }
+    return ++this.count <= this.perSecond
+  }
+}
+
+/**
+ * Starts the gateway and resolves once it listens.
+ * @throws EventBusError `Configuration` for a non-loopback host or invalid module entries
+ */
+export async function startGateway(hub: Hub, options: GatewayOptions): Promise<Gateway> {
+  const host = options.host ?? '127.0.0.1'
+  if (!LOOPBACK_HOSTS.has(host)) {
+    throw EventBusError.of('Configuration', {
+      reason: `the gateway binds loopback only (127.0.0.1, ::1 or localhost), not '${host}'`,
+    })
+  }
+  const entries = options.modules.map((entry) => ({
+    ...checkAttachOptions(entry.module, entry.permissions),
+    token: randomBytes(32).toString('base64url'),
+  }))
+  const byModule = new Map(entries.map((entry) => [entry.module, entry]))
+  const digests = entries.map((entry) => ({ entry, digest: digest(entry.token) }))
+  const allowedOrigins = new Set(options.allowedOrigins ?? [])
+  const maxMessagesPerSecond = options.maxMessagesPerSecond ?? 5000
+
+  /** Compares against every token, in constant time per comparison, whatever matches. */
+  function authenticate(token: string | undefined) {
+    const candidate = digest(token ?? '')
+    let found: (typeof entries)[number] | undefined
+    for (const { entry, digest: expected } of digests) {
+      if (timingSafeEqual(candidate, expected) && token !== undefined) found = entry
+    }
+    return found
+  }
+
+  const server = new WebSocketServer({
+    host,
+    port: options.port ?? 0,
+    maxPayload: options.maxPayloadBytes ?? 4 * 1024 * 1024,
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve)
+    server.once('error', reject)
+  })
+
+  server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    // ws reports protocol violations (oversize, bad UTF-8 in text) here and closes the socket with
+    // the matching code; without a listener the error would be thrown and take the hub down.
+    socket.on('error', () => {})
+    const origin = request.headers.origin
+    if (origin !== undefined && !allowedOrigins.has(origin)) {
+      socket.close(CloseCode.OriginNotAllowed, `origin ${origin.slice(0, 80)} is not allowed`)
+      return
+    }
+    const entry = authenticate(tokenOf(request))
+    if (entry === undefined) {
+      socket.close(CloseCode.Unauthorized, 'missing or invalid token')
+      return
+    }
+    const limit = new RateLimit(maxMessagesPerSecond)
+    // Registered before the hub's listener, so a flood is cut off before it reaches the hub.
+    socket.on('message', () => {
+      if (!limit.allow() && socket.readyState === WebSocket.OPEN) {
+        socket.close(CloseCode.RateLimited, `more than ${maxMessagesPerSecond} messages per second`)
+      }
+    })
+    hub.attach(fromWebSocket(socket), { module: entry.module, permissions: entry.permissions })
+  })
+
+  const port = (server.address() as AddressInfo).port
+  const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}`
+  function tokenFor(module: string): string {
+    const entry = byModule.get(module)
+    if (entry === undefined)
+      throw EventBusError.of('Configuration', { reason: `the gateway has no module '${module}'` })
+    return entry.token
+  }
+  return {
+    url,
+    port,
+    tokenFor,
+    async writeCredentials(module, dir) {
+      const path = join(dir, `${module}.token.json`)
+      await writeFile(path, JSON.stringify({ url, module, token: tokenFor(module) }), { mode: 0o600 })
+      await chmod(path, 0o600) // an existing file keeps its mode on write
+      return path
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const client of server.clients) client.terminate()
+        server.close(() => resolve())
+      }),
+  }
+}

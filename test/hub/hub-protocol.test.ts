@@ -1,0 +1,231 @@
+/**
+ * The hub's protocol handling over real MessagePorts in this thread: garbage frames (generated),
+ * heartbeats, duplicate identities, privileged streams and dead-letter commands.
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
+import fc from 'fast-check'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  BusMessage,
+  createEventBus,
+  DeliveryMode,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { createHub, type Hub } from '../../src/main/hub/index.js'
+import { connectBus } from '../../src/shared/index.js'
+import { rawEvent, waitFor } from '../helpers.js'
+
+const everything = { publish: '*', subscribe: '*' } as const
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function setup(hubOptions: Parameters<typeof createHub>[1] = {}) {
+  const bus = createEventBus({ maxRetryAttempts: 0 })
+  await bus.start()
+  const hub = createHub(bus, { heartbeatMs: 0, ...hubOptions })
+  cleanups.push(async () => {
+    hub.close()
+    await bus.shutdown({ drainTimeoutMs: 0 })
+  })
+  return { bus, hub }
+}
+
+/** A peer speaking raw frames on a real port: what an endpoint sends, unfiltered. */
+function rawPeer(hub: Hub, module: string, permissions = everything as never) {
+  const { port1, port2 } = new MessageChannel()
+  hub.attach(port1, { module, permissions })
+  const frames: { t: string; [key: string]: unknown }[] = []
+  port2.on('message', (unit: typeof frames) => frames.push(...unit))
+  cleanups.push(() => port2.close())
+  return { port: port2 as MessagePort, frames, send: (unit: unknown) => port2.postMessage(unit) }
+}
+
+function publishRaw(bus: ReturnType<typeof createEventBus>, eventType: string) {
+  return bus.publish(
+    BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType }))),
+  )
+}
+
+describe('hub protocol', () => {
+  it('answers generated garbage with error frames and keeps serving other endpoints', async () => {
+    const { bus, hub } = await setup()
+    const good = await connectBus(new MessageChannel().port1, { connectTimeoutMs: 1 }).catch(() => undefined)
+    expect(good).toBeUndefined() // a port with no hub behind it never gets a welcome
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: ModuleId.Storage, permissions: everything })
+    const storage = await connectBus(port2)
+    cleanups.push(() => storage.close())
+    const received: string[] = []
+    await storage.subscribe(
+      ModuleId.Storage,
+      { types: ['RawEvent'] },
+      DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      (m) => {
+        received.push(m.payload.data.eventType)
+      },
+    )
+    const attacker = rawPeer(hub, 'intruder')
+    attacker.send([{ t: 'hello', v: 1 }])
+
+    const garbageFrame = fc.oneof(
+      fc.anything(),
+      fc.record({
+        t: fc.constantFrom('pub', 'sub', 'ack', 'nack', 'dlq', 'stream', 'hello', '__proto__'),
+        rid: fc.anything(),
+      }),
+      fc.record({ t: fc.constant('pub'), rid: fc.nat(), msg: fc.anything() }),
+      fc.record({ t: fc.constant('ack'), ids: fc.array(fc.anything()) }),
+      fc.record({
+        t: fc.constant('sub'),
+        rid: fc.nat(),
+        module: fc.string(),
+        filter: fc.anything(),
+        mode: fc.anything(),
+      }),
+      fc.constant(JSON.parse('{"t":"pub","rid":1,"msg":{"__proto__":{"polluted":true}}}')),
+      fc.string({ minLength: 1000, maxLength: 5000 }),
+    )
+    let sent = 0
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.array(garbageFrame, { maxLength: 10 }), fc.anything()), async (unit) => {
+        attacker.send(unit)
+        sent++
+        await publishRaw(bus, `during-${sent}`)
+      }),
+      { numRuns: 150 },
+    )
+    await waitFor(() => received.length === sent)
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined()
+    expect(attacker.frames.some((f) => f.t === 'err')).toBe(true)
+    expect(
+      hub
+        .attachments()
+        .map((a) => a.module)
+        .sort(),
+    ).toEqual(['intruder', 'storage'])
+    expect((await bus.metrics()).messagesPublished).toBe(sent)
+  })
+
+  it('refuses frames before hello and a wrong protocol version', async () => {
+    const { hub } = await setup()
+    const early = rawPeer(hub, 'early')
+    early.send([{ t: 'metrics', rid: 1 }])
+    await waitFor(() => early.frames.length > 0)
+    expect(early.frames[0]).toMatchObject({ t: 'err', error: { data: { kind: 'MessageRejected' } } })
+    const future = rawPeer(hub, 'future')
+    future.send([{ t: 'hello', v: 99 }])
+    await waitFor(() => future.frames.some((f) => f.t === 'bye'))
+    expect(JSON.stringify(future.frames)).toContain('protocol version 99 is not supported')
+  })
+
+  it('notices an endpoint that stops answering heartbeats and parks its Reliable subscriptions', async () => {
+    const { bus, hub } = await setup({ heartbeatMs: 30, reconnectGraceMs: 60_000 })
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: ModuleId.Storage, permissions: everything })
+    const frames: { t: string; rid?: number }[] = []
+    port2.on('message', (unit: typeof frames) => frames.push(...unit))
+    // Speaks just enough protocol to subscribe, then hangs: never answers a ping.
+    port2.postMessage([
+      { t: 'hello', v: 1 },
+      {
+        t: 'sub',
+        rid: 1,
+        module: 'storage',
+        filter: { types: ['RawEvent'] },
+        mode: { kind: 'Reliable', timeoutMs: 500 },
+      },
+    ])
+    await waitFor(() => frames.some((f) => f.t === 'res'))
+    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true, 2000)
+    cleanups.push(() => port2.close())
+  })
+
+  it('lets a new attachment of the same identity replace the old one, or refuses it when asked', async () => {
+    const { hub } = await setup()
+    const first = hub.attach(new MessageChannel().port1, { module: 'renderer-main', permissions: everything })
+    const second = hub.attach(new MessageChannel().port1, {
+      module: 'renderer-main',
+      permissions: everything,
+    })
+    expect(first.isOpen).toBe(false)
+    expect(second.isOpen).toBe(true)
+    expect(() =>
+      hub.attach(new MessageChannel().port1, {
+        module: 'renderer-main',
+        permissions: everything,
+        onDuplicate: 'refuse',
+      }),
+    ).toThrow(expect.objectContaining({ kind: 'Unauthorized', action: 'attach' }))
+    expect(() =>
+      hub.attach(new MessageChannel().port1, { module: 'Bad Id', permissions: everything }),
+    ).toThrow(expect.objectContaining({ kind: 'Configuration' }))
+    expect(() =>
+      hub.attach(new MessageChannel().port1, { module: 'x', permissions: { publish: 'all' } as never }),
+    ).toThrow(expect.objectContaining({ kind: 'Configuration' }))
+  })
+
+  it('rejects a client whose expected identity differs from the bound one', async () => {
+    const { hub } = await setup()
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'renderer-main', permissions: everything })
+    await expect(connectBus(port2, { module: 'storage' })).rejects.toMatchObject({ kind: 'Unauthorized' })
+  })
+
+  it('rejects calls on a closed connection with Disconnected', async () => {
+    const { hub } = await setup()
+    const { port1, port2 } = new MessageChannel()
+    const attachment = hub.attach(port1, { module: 'renderer-main', permissions: everything })
+    const client = await connectBus(port2)
+    const closed = new Promise<string>((resolve) => client.onClose(resolve))
+    attachment.detach()
+    expect(await closed).toBeTruthy()
+    await expect(
+      client.publish(BusMessage.create('renderer-main', MessagePayload.RawEvent(rawEvent()))),
+    ).rejects.toMatchObject({ kind: 'Disconnected' })
+  })
+
+  it('gives inspecting endpoints metrics, streams and dead-letter commands', async () => {
+    const { bus, hub } = await setup()
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'inspector', permissions: { publish: [], subscribe: [], inspect: true } })
+    const inspector = await connectBus(port2)
+    cleanups.push(() => inspector.close())
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.Reliable({ timeoutMs: 100 }),
+      async () => {
+        throw new Error('storage offline')
+      },
+    )
+    const tails: string[] = []
+    const stopTail = await inspector.onTail((entries) => {
+      for (const entry of entries) tails.push((entry.message.payload.data as { eventType: string }).eventType)
+    })
+    const snapshots: number[] = []
+    const stopMetrics = await inspector.onMetrics((snapshot) => snapshots.push(snapshot.messagesPublished))
+    await publishRaw(bus, 'one')
+    await publishRaw(bus, 'two')
+    await waitFor(() => bus.deadLetters.list().length === 2)
+    await waitFor(() => tails.length === 2)
+    expect(tails).toEqual(['one', 'two'])
+    await waitFor(() => snapshots.length > 0, 3000)
+
+    const metrics = await inspector.metrics()
+    expect(metrics.messagesPublished).toBe(2)
+    expect(metrics.collectedAt).toBeInstanceOf(Date)
+    const entries = await inspector.deadLetters.list({ reason: 'MaxRetriesExceeded' })
+    expect(entries.map((e) => e.lastError)).toEqual(['Error: storage offline', 'Error: storage offline'])
+    expect(await inspector.deadLetters.replay([entries[0]!.id])).toEqual({
+      replayed: [entries[0]!.id],
+      failed: [],
+    })
+    expect(await inspector.deadLetters.purge()).toBeGreaterThanOrEqual(1)
+    stopTail()
+    stopMetrics()
+  })
+})

@@ -1,0 +1,230 @@
+/**
+ * WebSocket attach with real `ws` clients on loopback: authentication, origin, size and rate
+ * refusals with their close codes, while a good client keeps working; rich types survive JSON.
+ */
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { z } from 'zod'
+import {
+  BusMessage,
+  createEventBus,
+  DeliveryMode,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { createHub } from '../../src/main/hub/index.js'
+import { CloseCode, type Gateway, startGateway } from '../../src/main/node/ws-gateway.js'
+import { type BuiltinCatalog, type BusClient, connectBus, fromWebSocket } from '../../src/shared/index.js'
+import { rawEvent, waitFor } from '../helpers.js'
+
+const catalog = {
+  'native.Snapshot': z.object({
+    at: z.date(),
+    counts: z.map(z.string(), z.number()),
+    tags: z.set(z.string()),
+    bytes: z.bigint(),
+  }),
+}
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function setup(options: { maxPayloadBytes?: number; maxMessagesPerSecond?: number } = {}) {
+  const bus = createEventBus({ catalog })
+  await bus.start()
+  const hub = createHub(bus, { heartbeatMs: 0 })
+  const gateway = await startGateway(hub, {
+    modules: [
+      { module: 'native-tracker', permissions: { publish: ['native.Snapshot', 'RawEvent'], subscribe: '*' } },
+      { module: 'second-tracker', permissions: { publish: ['RawEvent'], subscribe: [] } },
+    ],
+    allowedOrigins: ['http://127.0.0.1:5173'],
+    ...options,
+  })
+  cleanups.push(async () => {
+    await gateway.close()
+    hub.close()
+    await bus.shutdown({ drainTimeoutMs: 0 })
+  })
+  return { bus, hub, gateway }
+}
+
+function open(gateway: Gateway, init: { token?: string; origin?: string; query?: boolean } = {}): WebSocket {
+  const headers: Record<string, string> = {}
+  if (init.token !== undefined && !init.query) headers.authorization = `Bearer ${init.token}`
+  if (init.origin) headers.origin = init.origin
+  const url =
+    init.query && init.token ? `${gateway.url}/?token=${encodeURIComponent(init.token)}` : gateway.url
+  const socket = new WebSocket(url, { headers })
+  cleanups.push(() => socket.terminate())
+  return socket
+}
+
+function closeCode(socket: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) =>
+    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  )
+}
+
+async function client(
+  gateway: Gateway,
+  module = 'native-tracker',
+): Promise<BusClient<BuiltinCatalog & typeof catalog>> {
+  const socket = open(gateway, { token: gateway.tokenFor(module) })
+  return connectBus(fromWebSocket(socket), { module })
+}
+
+describe('WebSocket gateway', () => {
+  it('refuses to bind anything but loopback', async () => {
+    const bus = createEventBus()
+    const hub = createHub(bus)
+    await expect(startGateway(hub, { host: '0.0.0.0', modules: [] })).rejects.toMatchObject({
+      kind: 'Configuration',
+      reason: expect.stringContaining('loopback'),
+    })
+  })
+
+  it('attaches a token holder as its module, and carries Date, Map, Set and BigInt both ways', async () => {
+    const { bus, gateway } = await setup()
+    const tracker = await client(gateway)
+    expect(tracker.module).toBe('native-tracker')
+    const inProcess: unknown[] = []
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['native.Snapshot']),
+      DeliveryMode.BestEffort,
+      (m) => {
+        inProcess.push(m.payload.data)
+      },
+    )
+    const snapshot = {
+      at: new Date('2026-11-30T09:30:00Z'),
+      counts: new Map([['keys', 12]]),
+      tags: new Set(['focus']),
+      bytes: 2n ** 70n,
+    }
+    await tracker.publish(BusMessage.create('native-tracker', { type: 'native.Snapshot', data: snapshot }))
+    await waitFor(() => inProcess.length === 1)
+    expect(inProcess[0]).toEqual(snapshot)
+
+    const overWire: unknown[] = []
+    await tracker.subscribe(
+      'native-tracker',
+      { types: ['native.Snapshot'] },
+      DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      (m) => {
+        overWire.push(m.payload.data)
+      },
+    )
+    await bus.publish(BusMessage.create(ModuleId.Storage, { type: 'native.Snapshot', data: snapshot }))
+    await waitFor(() => overWire.length === 1)
+    expect(overWire[0]).toEqual(snapshot)
+    expect((overWire[0] as typeof snapshot).at).toBeInstanceOf(Date)
+    await waitFor(async () => (await bus.metrics()).subscriptions.every((s) => s.inFlight === 0))
+  })
+
+  it('accepts the token in the query for browsers from an allowed origin', async () => {
+    const { gateway } = await setup()
+    const socket = open(gateway, {
+      token: gateway.tokenFor('second-tracker'),
+      query: true,
+      origin: 'http://127.0.0.1:5173',
+    })
+    const second = await connectBus(fromWebSocket(socket))
+    expect(second.module).toBe('second-tracker')
+  })
+
+  it('writes credentials readable by this user only', async () => {
+    const { gateway } = await setup()
+    const dir = await mkdtemp(join(tmpdir(), 'skelly-gateway-'))
+    const path = await gateway.writeCredentials('native-tracker', dir)
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({
+      url: gateway.url,
+      module: 'native-tracker',
+      token: gateway.tokenFor('native-tracker'),
+    })
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+  })
+
+  it('refuses each bad connection with its close code while a good client keeps working', async () => {
+    const { bus, gateway } = await setup({ maxPayloadBytes: 64 * 1024, maxMessagesPerSecond: 50 })
+    const good = await client(gateway)
+    const seen: string[] = []
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, (m) => {
+      seen.push(m.payload.data.eventType)
+    })
+
+    const wrongToken = closeCode(open(gateway, { token: 'not-the-token' }))
+    const noToken = closeCode(open(gateway))
+    const badOrigin = closeCode(
+      open(gateway, { token: gateway.tokenFor('native-tracker'), origin: 'https://evil.example' }),
+    )
+    expect(await wrongToken).toMatchObject({ code: CloseCode.Unauthorized })
+    expect(await noToken).toMatchObject({ code: CloseCode.Unauthorized })
+    expect(await badOrigin).toMatchObject({ code: CloseCode.OriginNotAllowed })
+
+    const oversize = open(gateway, { token: gateway.tokenFor('second-tracker') })
+    const oversizeClosed = closeCode(oversize)
+    oversize.on('open', () => oversize.send('x'.repeat(128 * 1024)))
+    expect((await oversizeClosed).code).toBe(CloseCode.MessageTooBig)
+
+    const flood = open(gateway, { token: gateway.tokenFor('second-tracker') })
+    const floodClosed = closeCode(flood)
+    flood.on('open', () => {
+      for (let i = 0; i < 500; i++) flood.send(JSON.stringify([{ t: 'ping' }]))
+    })
+    expect(await floodClosed).toMatchObject({ code: CloseCode.RateLimited })
+
+    await good.publish(
+      BusMessage.create('native-tracker', MessagePayload.RawEvent(rawEvent({ eventType: 'still-here' }))),
+    )
+    await waitFor(() => seen.includes('still-here'))
+  })
+
+  it('answers garbage text with error frames and keeps the connection', async () => {
+    const { gateway } = await setup()
+    const socket = open(gateway, { token: gateway.tokenFor('native-tracker') })
+    const frames: { t: string; error?: { data: { reason: string } } }[] = []
+    socket.on('message', (data) => frames.push(...JSON.parse(data.toString())))
+    await new Promise((resolve) => socket.on('open', resolve))
+    socket.send('{not json')
+    socket.send(JSON.stringify({ t: 'hello' }))
+    socket.send(JSON.stringify([{ t: 'pub', rid: 1, msg: { json: {} } }]))
+    socket.send(Buffer.from([0xff, 0xfe, 0xfd]))
+    await waitFor(() => frames.filter((f) => f.t === 'err').length === 4)
+    const reasons = frames.map((f) => f.error?.data.reason)
+    expect(reasons[0]).toMatch(/not JSON/)
+    expect(reasons[1]).toMatch(/JSON array/)
+    expect(reasons[2]).toMatch(/hello' first/)
+    expect(reasons[3]).toMatch(/UTF-8/)
+    socket.send(JSON.stringify([{ t: 'hello', v: 1 }]))
+    await waitFor(() => frames.some((f) => f.t === 'welcome'))
+  })
+})
+
+describe('the documented protocol', () => {
+  it('is enough for the example client, which uses none of this repository’s code', async () => {
+    const { gateway } = await setup()
+    const { stdout } = await promisify(execFile)(process.execPath, ['examples/ws-client.mjs'], {
+      env: {
+        ...process.env,
+        SKELLY_BUS_URL: gateway.url,
+        SKELLY_BUS_TOKEN: gateway.tokenFor('native-tracker'),
+        SKELLY_BUS_MODULE: 'native-tracker',
+        SKELLY_EVENTS: '3',
+      },
+      timeout: 10_000,
+    })
+    expect(stdout).toContain('attached as native-tracker')
+    expect(stdout).toContain('delivered native-2 from native-tracker')
+    expect(stdout).toContain('hub says bye: bye')
+  })
+})
