@@ -1,0 +1,78 @@
+/** The port adapters: each transport's events map onto the one Port interface. */
+import { EventEmitter } from 'node:events'
+import { MessageChannel } from 'node:worker_threads'
+import type { MessagePortMain } from 'electron'
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import {
+  type ElectronMessagePortLike,
+  fromDomPort,
+  fromElectronPort,
+  fromNodePort,
+  type Port,
+} from '../../src/shared/index.js'
+import { toPort } from '../../src/shared/port.js'
+import { waitFor } from '../helpers.js'
+
+function collect(port: Port) {
+  const received: unknown[] = []
+  let closes = 0
+  port.onMessage((data) => received.push(data))
+  port.onClose(() => closes++)
+  port.start()
+  return { received, closes: () => closes }
+}
+
+describe('port adapters', () => {
+  it('fromNodePort carries clones and reports the peer closing', async () => {
+    const { port1, port2 } = new MessageChannel()
+    const a = fromNodePort(port1)
+    const b = collect(fromNodePort(port2))
+    a.send([{ t: 'ping', at: new Date(0), tags: new Set(['x']) }])
+    await waitFor(() => b.received.length === 1)
+    expect(b.received[0]).toEqual([{ t: 'ping', at: new Date(0), tags: new Set(['x']) }])
+    a.close()
+    await waitFor(() => b.closes() === 1)
+  })
+
+  it('fromDomPort uses the EventTarget interface (message events carry .data)', async () => {
+    const { port1, port2 } = new MessageChannel()
+    const b = collect(fromDomPort(port2 as never))
+    port1.postMessage(['hello'])
+    await waitFor(() => b.received.length === 1)
+    expect(b.received[0]).toEqual(['hello'])
+    const a = fromDomPort(port1 as never)
+    let closed = false
+    a.onClose(() => {
+      closed = true
+    })
+    a.close() // closing this side reports the close here at once, whatever the browser does
+    expect(closed).toBe(true)
+  })
+
+  it('fromElectronPort reads { data } events and never passes a transfer list', () => {
+    const emitter = new EventEmitter()
+    const posted: unknown[][] = []
+    const fake = Object.assign(emitter, {
+      postMessage: (...args: unknown[]) => posted.push(args),
+      start: () => {},
+      close: () => emitter.emit('close'),
+    }) as unknown as ElectronMessagePortLike
+    const port = collect(fromElectronPort(fake))
+    emitter.emit('message', { data: [{ t: 'pong' }], ports: [] })
+    expect(port.received).toEqual([[{ t: 'pong' }]])
+    fromElectronPort(fake).send([{ t: 'ping' }])
+    expect(posted).toEqual([[[{ t: 'ping' }]]])
+    emitter.emit('close')
+    expect(port.closes()).toBe(1)
+  })
+
+  it('matches the shape of Electron’s MessagePortMain', () => {
+    expectTypeOf<MessagePortMain>().toMatchTypeOf<ElectronMessagePortLike>()
+  })
+
+  it('adapts raw ports given to attach or connectBus, and refuses anything else', () => {
+    const { port1 } = new MessageChannel()
+    expect(toPort(port1).carrier).toBe('clone')
+    expect(() => toPort({} as never)).toThrow(/expected a Port/)
+  })
+})
