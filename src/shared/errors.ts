@@ -37,7 +37,7 @@ export type EventBusErrorData = z.infer<typeof eventBusErrorDataSchema>
 export type EventBusErrorKind = EventBusErrorData['kind']
 type DataOfKind<K extends EventBusErrorKind> = Omit<Extract<EventBusErrorData, { kind: K }>, 'kind'>
 
-function describe(data: EventBusErrorData): string {
+function explain(data: EventBusErrorData): string {
   switch (data.kind) {
     case 'QueueFull':
       return `QueueFull: a subscriber's queue holds ${data.currentSize} of ${data.maxSize} messages; slow down or retry later`
@@ -72,7 +72,7 @@ function describe(data: EventBusErrorData): string {
 class EventBusErrorClass extends Error {
   readonly kind: EventBusErrorKind
 
-  constructor(data: EventBusErrorData, message: string = describe(data)) {
+  constructor(data: EventBusErrorData, message: string = explain(data)) {
     super(message)
     this.name = 'EventBusError'
     this.kind = data.kind

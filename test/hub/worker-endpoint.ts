@@ -4,7 +4,7 @@ import { MessageChannel, Worker } from 'node:worker_threads'
 import type { Attachment, AttachOptions, Hub } from '../../src/main/hub/index.js'
 import type { AgentRequest } from '../fixtures/endpoint-agent.js'
 
-const bootstrap = resolve(import.meta.dirname, '../fixtures/worker-bootstrap.mjs')
+const bootstrap = resolve(import.meta.dirname, '../../src/main/node/ts-worker-bootstrap.mjs')
 const agent = resolve(import.meta.dirname, '../fixtures/endpoint-agent.ts')
 
 export interface ReceivedEntry {

@@ -1,41 +1,67 @@
 /**
- * The Electron host: creates the bus in the main process and opens the app window with the
- * hardened preload. The only main-side code importing 'electron'.
+ * The Electron host: the bus and hub in the main process, the app and inspector windows, and the
+ * modules as utility processes. The only main-side code importing 'electron'; everything it does
+ * beyond wiring is shared with the headless host.
  */
 import { join } from 'node:path'
-import { app, BrowserWindow } from 'electron'
+import { app, BrowserWindow, Menu } from 'electron'
 import { createEventBus } from '../bus/index.js'
-
-const bus = createEventBus()
-
-function openAppWindow(): BrowserWindow {
-  const window = new BrowserWindow({
-    width: 900,
-    height: 640,
-    title: 'Skelly-Jelly',
-    webPreferences: {
-      preload: join(import.meta.dirname, '../preload/index.cjs'),
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-    },
-  })
-  const devServer = process.env.ELECTRON_RENDERER_URL
-  if (devServer) void window.loadURL(devServer)
-  else void window.loadFile(join(import.meta.dirname, '../renderer/index.html'))
-  return window
-}
+import { ALL_MODULES } from '../host/modules-list.js'
+import { startOrchestrator } from '../host/orchestrator.js'
+import { ModuleSupervisor } from '../host/supervisor.js'
+import { createHub } from '../hub/index.js'
+import { launchUtilityProcess } from './utility-launcher.js'
+import { hardenSessions, openWindow, servePorts } from './windows.js'
 
 if (!app.requestSingleInstanceLock()) {
   app.quit()
 } else {
+  const bus = createEventBus()
+  const hub = createHub(bus)
+  let inspector: BrowserWindow | undefined
+
+  const showInspector = () => {
+    if (inspector && !inspector.isDestroyed()) inspector.focus()
+    else inspector = openWindow('inspector')
+  }
+
   app.on('second-instance', () => BrowserWindow.getAllWindows()[0]?.focus())
   void app.whenReady().then(async () => {
+    hardenSessions()
     await bus.start()
-    openAppWindow()
+    servePorts(hub)
+    const orchestrator = startOrchestrator(bus)
+    const supervisor = new ModuleSupervisor(bus, hub, launchUtilityProcess, {
+      dataDir: join(app.getPath('userData'), 'data'),
+    })
+    supervisor.start(ALL_MODULES)
+    Menu.setApplicationMenu(
+      Menu.buildFromTemplate([
+        { role: 'appMenu' },
+        {
+          label: 'View',
+          submenu: [
+            { label: 'Bus inspector', accelerator: 'CmdOrCtrl+Shift+B', click: showInspector },
+            { role: 'reload' },
+            { role: 'toggleDevTools' },
+          ],
+        },
+      ]),
+    )
+    openWindow('app')
+    let quitting = false
+    app.on('before-quit', (event) => {
+      if (quitting) return
+      quitting = true
+      event.preventDefault()
+      void (async () => {
+        await supervisor.stop(orchestrator, bus.config.deliveryTimeoutMs)
+        orchestrator.stop()
+        await bus.shutdown()
+        hub.close()
+        app.exit(0)
+      })()
+    })
   })
   app.on('window-all-closed', () => app.quit())
-  app.on('will-quit', () => {
-    void bus.shutdown()
-  })
 }

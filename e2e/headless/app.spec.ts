@@ -1,0 +1,166 @@
+/**
+ * The app window end to end, in Debian's Chromium against the headless host: real worker-thread
+ * modules, the real hub, the browser bridge over a loopback WebSocket.
+ */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import {
+  BusMessage,
+  DeliveryMode,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { expect, openApp, test } from '../fixtures.js'
+
+test.afterEach(async ({ page }, testInfo) => {
+  await page.screenshot({ path: testInfo.outputPath('app-window.png') })
+})
+
+test('the app window loads with no console errors and shows the live pipeline', async ({
+  page,
+  host,
+  consoleErrors,
+}) => {
+  await openApp(page, host)
+  await expect(page.getByTestId('state')).toHaveText(/focused|distracted|idle/)
+  await expect(page.getByTestId('stored')).toHaveText(/^\d+$/)
+  expect(consoleErrors).toEqual([])
+})
+
+test('a publish from the page reaches a worker module and its reply comes back', async ({ page, host }) => {
+  await openApp(page, host)
+  const before = await page.getByTestId('speech').textContent()
+  await page.getByTestId('ask').click()
+  await expect(page.getByTestId('speech')).not.toHaveText(before ?? '')
+  await expect(page.getByTestId('ask')).toBeEnabled()
+  const metrics = await host.bus.metrics()
+  expect(metrics.types.InterventionRequest?.published).toBeGreaterThanOrEqual(1)
+  expect(metrics.modules['ai-integration']?.published).toBeGreaterThanOrEqual(2) // response + animation
+  expect(metrics.modules['cute-figurine']?.published).toBeGreaterThanOrEqual(1)
+})
+
+test('the full pipeline makes the figurine react on its own', async ({ page, host }) => {
+  // DataCapture → Storage → EventBatch → AnalysisEngine → StateChange → Gamification →
+  // InterventionRequest → AiIntegration → AnimationCommand → this window. No clicks.
+  await openApp(page, host)
+  await expect(page.locator('svg.figurine')).not.toHaveAttribute('data-reactions', '0', { timeout: 30_000 })
+  const metrics = await host.bus.metrics()
+  for (const type of ['RawEvent', 'EventBatch', 'StateChange', 'InterventionRequest', 'AnimationCommand']) {
+    expect(metrics.types[type]?.published, type).toBeGreaterThan(0)
+  }
+})
+
+test.describe('reload', () => {
+  test.use({ hostOptions: { modules: [] } })
+
+  test('re-attaches, and its Reliable subscription loses nothing across the reload', async ({
+    page,
+    host,
+  }) => {
+    await openApp(page, host)
+    await expect
+      .poll(async () =>
+        (await host.bus.metrics()).subscriptions.some(
+          (s) => s.module === 'cute-figurine' && s.mode === 'Reliable',
+        ),
+      )
+      .toBe(true)
+    const publishRewards = async (count: number) => {
+      const ids: string[] = []
+      for (let i = 0; i < count; i++) {
+        const rewardId = crypto.randomUUID()
+        ids.push(rewardId)
+        await host.bus.publish(
+          BusMessage.create(
+            ModuleId.Gamification,
+            MessagePayload.RewardEvent({
+              rewardId,
+              rewardType: 'test',
+              points: 1,
+              description: `reward ${i}`,
+            }),
+          ),
+        )
+      }
+      return ids
+    }
+    const sent = await publishRewards(10)
+    await expect(page.getByTestId('reward-count')).toHaveAttribute('data-count', '10')
+    const reload = page.reload()
+    sent.push(...(await publishRewards(10))) // while the page is gone: held for it
+    await reload
+    await expect(page.getByTestId('connection')).toHaveText('open')
+    sent.push(...(await publishRewards(5)))
+    await expect(page.getByTestId('reward-count')).toHaveAttribute('data-count', '25')
+    const received = await page.evaluate(() =>
+      (JSON.parse(sessionStorage.getItem('skelly.rewards') ?? '[]') as { rewardId: string }[]).map(
+        (r) => r.rewardId,
+      ),
+    )
+    expect(new Set(received)).toEqual(new Set(sent))
+    expect(host.bus.deadLetters.list()).toEqual([])
+  })
+})
+
+test('a killed module worker is restarted, shows in the registry, and Storage loses no Reliable event', async ({
+  page,
+  host,
+}) => {
+  await openApp(page, host)
+  await expect.poll(() => host.bus.registry.get('storage')?.status).toBe('Healthy')
+  const published = new Set<string>()
+  await host.bus.subscribe(
+    'e2e-observer',
+    MessageFilter.types(['RawEvent']),
+    DeliveryMode.BestEffort,
+    (message) => {
+      if (message.source === 'data-capture') published.add(message.id)
+    },
+  )
+  await expect.poll(() => published.size).toBeGreaterThan(20)
+  await host.supervisor.kill('storage')
+  await expect.poll(() => host.bus.registry.get('storage')?.status).not.toBe('Healthy')
+  await expect.poll(() => host.supervisor.states().find((s) => s.moduleId === 'storage')?.restarts).toBe(1)
+  await expect.poll(() => host.bus.registry.get('storage')?.status).toBe('Healthy')
+  const checked = [...published] // everything published up to now must end up in the file
+  await expect
+    .poll(async () => {
+      const lines = (await readFile(join(host.dataDir, 'events.jsonl'), 'utf8')).trim().split('\n')
+      const stored = new Set(lines.map((line) => (JSON.parse(line) as { id: string }).id))
+      return checked.filter((id) => !stored.has(id)).length
+    })
+    .toBe(0)
+  await expect(page.getByTestId('stored')).toHaveText(/^\d+$/)
+})
+
+test('a page cannot publish as another module or a forbidden type', async ({ page, host }) => {
+  await openApp(page, host)
+  const spoofed = await page.evaluate(async () => {
+    const message = {
+      id: crypto.randomUUID(),
+      timestamp: new Date(),
+      source: 'storage',
+      priority: 1,
+      payload: { type: 'RawEvent', data: { eventType: 'spoof', data: {}, timestamp: new Date() } },
+    }
+    return window.skellyBus.publish(message as never).then(
+      () => 'accepted',
+      (error: { kind: string; action?: string; message: string }) => error,
+    )
+  })
+  expect(spoofed).toMatchObject({
+    kind: 'Unauthorized',
+    action: 'source',
+    message: expect.stringContaining('cute-figurine'),
+  })
+  const forbidden = await page.evaluate(() =>
+    window.skellyBus.publish('Shutdown', { moduleId: 'storage', timeoutMs: 0, saveState: false }).then(
+      () => 'accepted',
+      (error: { kind: string; action?: string; type?: string; message: string }) => error,
+    ),
+  )
+  expect(forbidden).toMatchObject({ kind: 'Unauthorized', action: 'publish', type: 'Shutdown' })
+  expect((forbidden as { message: string }).message).toMatch(/may not publish 'Shutdown'/)
+  expect(host.bus.registry.get('storage')?.status).not.toBe('ShuttingDown')
+})

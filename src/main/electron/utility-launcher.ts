@@ -1,0 +1,23 @@
+/** Launches modules as Electron utility processes, each with a MessagePortMain to the hub. */
+import { join } from 'node:path'
+import { MessageChannelMain, utilityProcess } from 'electron'
+import { fromElectronPort } from '../../shared/port.js'
+import type { ModuleLauncher } from '../host/supervisor.js'
+
+export const launchUtilityProcess: ModuleLauncher = (moduleId, run) => {
+  const { port1, port2 } = new MessageChannelMain()
+  const child = utilityProcess.fork(join(import.meta.dirname, 'module-utility.js'), [], {
+    serviceName: `skelly-${moduleId}`,
+    stdio: 'inherit',
+  })
+  child.postMessage({ moduleId, run }, [port2])
+  const exited = new Promise<number>((resolve) => child.once('exit', resolve))
+  return {
+    port: fromElectronPort(port1),
+    exited,
+    kill: async () => {
+      child.kill()
+      await exited
+    },
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The Orchestrator, in the main process: checks modules' health periodically (HealthCheck requests,
+ * answered by each module), marks silent ones Degraded, sends ConfigUpdates and asks modules to
+ * shut down gracefully.
+ */
+import { ModuleId } from '../../shared/catalog.js'
+import type { JsonValue } from '../../shared/json.js'
+import { BusMessage, MessagePayload } from '../../shared/message.js'
+import type { EventBus } from '../bus/index.js'
+import { ModuleStatus } from '../bus/registry.js'
+
+export interface OrchestratorOptions {
+  /** How often modules are asked for their health (ms, default 5000). */
+  healthIntervalMs?: number
+}
+
+export interface Orchestrator {
+  /** Publishes a ConfigUpdate, to one module or to all. */
+  configure(configKey: string, configValue: JsonValue, targetModule?: string): Promise<void>
+  /** Asks a module to stop (Shutdown); the host waits for its process to end. */
+  requestShutdown(moduleId: string, timeoutMs: number): Promise<void>
+  stop(): void
+}
+
+/** Health checks missed before a Healthy module is marked Degraded. */
+const MISSED_CHECKS = 3
+
+export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = {}): Orchestrator {
+  const intervalMs = options.healthIntervalMs ?? 5000
+  bus.registry.setStatus(ModuleId.Orchestrator, ModuleStatus.Healthy)
+  const publish = (payload: Parameters<typeof BusMessage.create>[1]) =>
+    bus.publish(BusMessage.create(ModuleId.Orchestrator, payload as never)).then(() => undefined)
+
+  const timer = setInterval(() => {
+    const now = Date.now()
+    for (const module of bus.registry.list()) {
+      if (module.moduleId === ModuleId.Orchestrator) continue
+      if (module.status !== ModuleStatus.Healthy && module.status !== ModuleStatus.Degraded) continue
+      const lastSeen = (module.lastHealthCheck ?? module.registeredAt).getTime()
+      const silent = now - lastSeen > intervalMs * MISSED_CHECKS
+      if (silent && module.status === ModuleStatus.Healthy)
+        bus.registry.setStatus(module.moduleId, ModuleStatus.Degraded)
+      if (!silent && module.status === ModuleStatus.Degraded)
+        bus.registry.setStatus(module.moduleId, ModuleStatus.Healthy)
+      publish(MessagePayload.HealthCheck({ moduleId: module.moduleId, timestamp: new Date() })).catch(
+        () => {},
+      )
+    }
+  }, intervalMs)
+  ;(timer as { unref?: () => void }).unref?.()
+
+  return {
+    configure: (configKey, configValue, targetModule) =>
+      publish(
+        MessagePayload.ConfigUpdate({
+          configKey,
+          configValue,
+          ...(targetModule === undefined ? {} : { targetModule }),
+        }),
+      ),
+    requestShutdown: (moduleId, timeoutMs) => {
+      bus.registry.setStatus(moduleId, ModuleStatus.ShuttingDown)
+      return publish(MessagePayload.Shutdown({ moduleId, timeoutMs, saveState: true }))
+    },
+    stop: () => clearInterval(timer),
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Keeps the out-of-process modules running: launches each (as a worker thread or an Electron
+ * utility process, through the launcher the host gives), attaches its port to the hub with the
+ * module's identity and permissions, restarts it with capped backoff when it dies, and stops them
+ * all gracefully. What it sees is mirrored in the bus registry.
+ */
+
+import { lifecyclePermissions, moduleDefinitions } from '../../modules/index.js'
+import type { RunOptions } from '../../modules/lifecycle.js'
+import type { JsonValue } from '../../shared/json.js'
+import type { PortInput } from '../../shared/port.js'
+import type { EventBus } from '../bus/index.js'
+import { ModuleStatus } from '../bus/registry.js'
+import type { Hub } from '../hub/index.js'
+import type { Orchestrator } from './orchestrator.js'
+
+/** A running module process, as a launcher reports it. */
+export interface ModuleProcess {
+  /** The hub's end of the module's channel. */
+  readonly port: PortInput
+  /** Resolves with the exit code once the process has ended, however it ended. */
+  readonly exited: Promise<number>
+  /** Ends the process at once (a crash, as far as the module can tell). */
+  kill(): Promise<void>
+}
+
+export type ModuleLauncher = (moduleId: string, run: RunOptions) => ModuleProcess
+
+export interface SupervisorOptions {
+  dataDir: string
+  /** Start-up options per module id. */
+  moduleOptions?: Record<string, Record<string, JsonValue>>
+  restartInitialMs?: number
+  restartMaxMs?: number
+}
+
+export interface ModuleState {
+  moduleId: string
+  running: boolean
+  restarts: number
+  lastExitCode?: number
+}
+
+interface Supervised {
+  state: ModuleState
+  process?: ModuleProcess
+  backoffMs: number
+  startedAt: number
+  restartTimer?: ReturnType<typeof setTimeout>
+}
+
+/** A module that stayed up this long has its restart backoff reset. */
+const STABLE_MS = 30_000
+
+export class ModuleSupervisor {
+  private readonly modules = new Map<string, Supervised>()
+  private stopping = false
+  private readonly initialMs: number
+  private readonly maxMs: number
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly hub: Hub,
+    private readonly launch: ModuleLauncher,
+    private readonly options: SupervisorOptions,
+  ) {
+    this.initialMs = options.restartInitialMs ?? 250
+    this.maxMs = options.restartMaxMs ?? 10_000
+  }
+
+  start(moduleIds: readonly string[]): void {
+    for (const moduleId of moduleIds) {
+      if (moduleDefinitions[moduleId] === undefined) throw new Error(`no module '${moduleId}'`)
+      const supervised: Supervised = {
+        state: { moduleId, running: false, restarts: 0 },
+        backoffMs: this.initialMs,
+        startedAt: 0,
+      }
+      this.modules.set(moduleId, supervised)
+      this.spawn(supervised)
+    }
+  }
+
+  states(): ModuleState[] {
+    return [...this.modules.values()].map((supervised) => ({ ...supervised.state }))
+  }
+
+  /** Kills a module's process as a crash would (for tests and chaos runs); it is restarted. */
+  async kill(moduleId: string): Promise<void> {
+    await this.modules.get(moduleId)?.process?.kill()
+  }
+
+  /** Asks every module to shut down, waits up to `timeoutMs`, then ends what is left. */
+  async stop(orchestrator: Orchestrator, timeoutMs: number): Promise<void> {
+    this.stopping = true
+    const running = [...this.modules.values()].filter((supervised) => supervised.process !== undefined)
+    for (const supervised of this.modules.values()) clearTimeout(supervised.restartTimer)
+    await Promise.all(
+      running.map(async (supervised) => {
+        const process = supervised.process as ModuleProcess
+        await orchestrator.requestShutdown(supervised.state.moduleId, timeoutMs).catch(() => {})
+        const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs))
+        if ((await Promise.race([process.exited, timer])) === 'timeout') await process.kill()
+        await process.exited
+      }),
+    )
+  }
+
+  private spawn(supervised: Supervised): void {
+    const { moduleId } = supervised.state
+    const definition = moduleDefinitions[moduleId]
+    if (definition === undefined) return
+    this.bus.registry.setStatus(moduleId, ModuleStatus.Starting)
+    const process = this.launch(moduleId, {
+      dataDir: this.options.dataDir,
+      options: this.options.moduleOptions?.[moduleId] ?? {},
+    })
+    supervised.process = process
+    supervised.startedAt = Date.now()
+    supervised.state.running = true
+    this.hub.attach(process.port, { module: moduleId, permissions: lifecyclePermissions(definition) })
+    void process.exited.then((code) => this.exited(supervised, code))
+  }
+
+  private exited(supervised: Supervised, code: number): void {
+    supervised.process = undefined
+    supervised.state.running = false
+    supervised.state.lastExitCode = code
+    const { moduleId } = supervised.state
+    if (this.stopping) {
+      this.bus.registry.setStatus(moduleId, ModuleStatus.Stopped)
+      return
+    }
+    this.bus.registry.setStatus(moduleId, ModuleStatus.Unhealthy)
+    if (Date.now() - supervised.startedAt > STABLE_MS) supervised.backoffMs = this.initialMs
+    const delay = supervised.backoffMs
+    supervised.backoffMs = Math.min(this.maxMs, supervised.backoffMs * 2)
+    supervised.restartTimer = setTimeout(() => {
+      supervised.state.restarts++
+      this.spawn(supervised)
+    }, delay)
+  }
+}

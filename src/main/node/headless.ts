@@ -1,0 +1,104 @@
+/**
+ * The headless host: the same bus, hub, orchestrator and modules as the Electron app, without
+ * Electron. Modules run as worker threads; the app window and the inspector are pages served on
+ * 127.0.0.1 whose browser bridge reaches the hub over a loopback WebSocket.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createEventBus, type EventBus, type EventBusConfigInput } from '../bus/index.js'
+import { ALL_MODULES } from '../host/modules-list.js'
+import { type Orchestrator, startOrchestrator } from '../host/orchestrator.js'
+import { ModuleSupervisor, type SupervisorOptions } from '../host/supervisor.js'
+import { type WindowName, windows } from '../host/windows.js'
+import { createHub, type Hub } from '../hub/index.js'
+import { startPageServer } from './http-server.js'
+import { launchWorker } from './worker-launcher.js'
+import { type Gateway, startGateway } from './ws-gateway.js'
+
+export interface HeadlessOptions {
+  /** The build output (`out/`) holding renderer/ and bridge/. */
+  outDir: string
+  /** Where Storage writes; created if missing. */
+  dataDir: string
+  httpPort?: number
+  bus?: EventBusConfigInput
+  reconnectGraceMs?: number
+  healthIntervalMs?: number
+  /** Modules to run (default: all). */
+  modules?: readonly string[]
+  moduleOptions?: SupervisorOptions['moduleOptions']
+}
+
+export interface HeadlessHost {
+  readonly bus: EventBus
+  readonly hub: Hub
+  readonly gateway: Gateway
+  readonly orchestrator: Orchestrator
+  readonly supervisor: ModuleSupervisor
+  /** Where Storage writes. */
+  readonly dataDir: string
+  /** Page URLs by window name. */
+  readonly urls: Record<WindowName, string>
+  /** Drains the bus, stops the modules, closes servers. */
+  stop(): Promise<void>
+}
+
+export async function startHeadlessHost(options: HeadlessOptions): Promise<HeadlessHost> {
+  await mkdir(options.dataDir, { recursive: true })
+  const bus = createEventBus(options.bus)
+  await bus.start()
+  const hub = createHub(bus, { reconnectGraceMs: options.reconnectGraceMs ?? 30_000 })
+  let gateway: Gateway | undefined
+  const endpointOf = (name: WindowName) => () => {
+    const spec = windows[name]
+    return `${gateway?.url}/?token=${encodeURIComponent(gateway?.tokenFor(spec.module) ?? '')}`
+  }
+  const pages = await startPageServer({
+    rendererDir: join(options.outDir, 'renderer'),
+    bridgeScript: join(options.outDir, 'bridge', 'skelly-bridge.js'),
+    port: options.httpPort,
+    gatewayOrigin: () => gateway?.url ?? '',
+    pages: [
+      { path: '/', file: windows.app.page, module: windows.app.module, endpoint: endpointOf('app') },
+      {
+        path: '/inspector',
+        file: windows.inspector.page,
+        module: windows.inspector.module,
+        endpoint: endpointOf('inspector'),
+      },
+    ],
+  })
+  gateway = await startGateway(hub, {
+    modules: Object.values(windows).map(({ module, permissions }) => ({ module, permissions })),
+    allowedOrigins: [pages.origin],
+  })
+  const orchestrator = startOrchestrator(bus, { healthIntervalMs: options.healthIntervalMs ?? 5000 })
+  const supervisor = new ModuleSupervisor(bus, hub, launchWorker, {
+    dataDir: options.dataDir,
+    moduleOptions: options.moduleOptions,
+  })
+  supervisor.start(options.modules ?? ALL_MODULES)
+
+  let stopping: Promise<void> | undefined
+  return {
+    bus,
+    hub,
+    gateway,
+    orchestrator,
+    supervisor,
+    dataDir: options.dataDir,
+    urls: { app: `${pages.origin}/`, inspector: `${pages.origin}/inspector` },
+    stop() {
+      stopping ??= (async () => {
+        const timeoutMs = bus.config.deliveryTimeoutMs
+        await supervisor.stop(orchestrator, timeoutMs)
+        orchestrator.stop()
+        await bus.shutdown({ drainTimeoutMs: timeoutMs })
+        hub.close()
+        await gateway?.close()
+        await pages.close()
+      })()
+      return stopping
+    },
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Serves the built renderer pages on loopback for the headless host, with the browser bridge in
+ * place of the preload: each page gets its identity and its WebSocket endpoint (token included) as
+ * meta tags, and the bridge script that turns them into `window.skellyBus`.
+ */
+import { createReadStream } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { extname, join, normalize, sep } from 'node:path'
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.ico': 'image/x-icon',
+}
+
+/** A page and what the bridge on it needs. */
+export interface ServedPage {
+  /** URL path, e.g. '/' or '/inspector'. */
+  path: string
+  /** File in the renderer build. */
+  file: string
+  module: string
+  /** ws://…?token=… for this page's identity. */
+  endpoint: () => string
+}
+
+export interface PageServerOptions {
+  rendererDir: string
+  bridgeScript: string
+  pages: ServedPage[]
+  /** Origin of the WebSocket gateway, for the pages' Content-Security-Policy. */
+  gatewayOrigin: () => string
+  port?: number
+}
+
+export interface PageServer {
+  readonly origin: string
+  close(): Promise<void>
+}
+
+function escapeAttribute(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')
+}
+
+export async function startPageServer(options: PageServerOptions): Promise<PageServer> {
+  const root = normalize(options.rendererDir)
+  const pages = new Map(
+    options.pages.flatMap((page) => [
+      [page.path, page],
+      [`/${page.file}`, page],
+    ]),
+  )
+
+  function headers(type: string): Record<string, string> {
+    return {
+      'content-type': type,
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+      'content-security-policy': `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ${options.gatewayOrigin()}`,
+    }
+  }
+
+  async function servePage(page: ServedPage, response: ServerResponse) {
+    const html = await readFile(join(root, page.file), 'utf8')
+    const bridge =
+      `<meta name="skelly-module" content="${escapeAttribute(page.module)}">` +
+      `<meta name="skelly-endpoint" content="${escapeAttribute(page.endpoint())}">` +
+      '<script src="/__skelly/bridge.js"></script>'
+    response.writeHead(200, headers(CONTENT_TYPES['.html'] as string))
+    response.end(html.replace('<!-- skelly-bridge -->', bridge))
+  }
+
+  async function serveFile(path: string, response: ServerResponse) {
+    const file = normalize(join(root, path))
+    if (!file.startsWith(root + sep)) return notFound(response)
+    const info = await stat(file).catch(() => undefined)
+    if (!info?.isFile()) return notFound(response)
+    response.writeHead(200, headers(CONTENT_TYPES[extname(file)] ?? 'application/octet-stream'))
+    createReadStream(file).pipe(response)
+  }
+
+  function notFound(response: ServerResponse) {
+    response.writeHead(404, { 'content-type': 'text/plain' })
+    response.end('not found')
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse) {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD' })
+      return response.end()
+    }
+    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname)
+    if (path.length > 1 && path.endsWith('/') && pages.has(path.slice(0, -1))) {
+      // Pages use relative asset paths, which resolve correctly only without the trailing slash.
+      response.writeHead(301, { location: path.slice(0, -1) })
+      return response.end()
+    }
+    const page = pages.get(path)
+    if (page !== undefined) return servePage(page, response)
+    if (path === '/__skelly/bridge.js') {
+      response.writeHead(200, headers(CONTENT_TYPES['.js'] as string))
+      return createReadStream(options.bridgeScript).pipe(response)
+    }
+    return serveFile(path, response)
+  }
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' })
+      response.end(`error: ${(error as Error).message}`)
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, '127.0.0.1', resolve)
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * AiIntegration: answers each InterventionRequest with an InterventionResponse (a reply, correlated
+ * to the request) and an AnimationCommand for the figurine. The "AI" is a small table of friendly
+ * lines: the point is the message flow, not the model.
+ */
+import { ModuleId } from '../shared/catalog.js'
+import { DeliveryMode } from '../shared/delivery-mode.js'
+import { MessageFilter } from '../shared/filter.js'
+import { BusMessage, MessagePayload } from '../shared/message.js'
+import { defineModule } from './define.js'
+
+const RESPONSES: Record<string, { lines: string[]; animation: string; cues: string[] }> = {
+  refocus: {
+    lines: [
+      'Let’s pick one thing and finish it.',
+      'Tabs can wait — back to the good stuff?',
+      'Deep breath. One task.',
+    ],
+    animation: 'wave',
+    cues: ['wave', 'point'],
+  },
+  'wake-up': {
+    lines: ['Still there? A stretch might help.', 'Time for a tiny walk?'],
+    animation: 'bounce',
+    cues: ['bounce', 'yawn'],
+  },
+  tip: {
+    lines: ['Try 25 minutes on, 5 minutes off.', 'Close what you are not using.', 'Water break!'],
+    animation: 'spin',
+    cues: ['spin', 'sparkle'],
+  },
+}
+
+export default defineModule({
+  id: ModuleId.AiIntegration,
+  permissions: { publish: ['InterventionResponse', 'AnimationCommand'], subscribe: ['InterventionRequest'] },
+  async start(bus) {
+    let said = 0
+    await bus.subscribe(
+      ModuleId.AiIntegration,
+      MessageFilter.types(['InterventionRequest']),
+      DeliveryMode.Reliable({ timeoutMs: 2000 }),
+      async (request) => {
+        const kind = RESPONSES[request.payload.data.interventionType] ?? RESPONSES.tip!
+        const responseText = kind.lines[said++ % kind.lines.length] ?? ''
+        await bus.publish(
+          BusMessage.replyTo(
+            request,
+            ModuleId.AiIntegration,
+            MessagePayload.InterventionResponse({
+              requestId: request.payload.data.requestId,
+              responseText,
+              animationCues: kind.cues,
+            }),
+          ),
+        )
+        await bus.publish(
+          BusMessage.replyTo(
+            request,
+            ModuleId.AiIntegration,
+            MessagePayload.AnimationCommand({
+              commandId: crypto.randomUUID(),
+              animationType: kind.animation,
+              parameters: { intensity: request.payload.data.urgency === 'high' ? 2 : 1 },
+              durationMs: 1500,
+            }),
+          ),
+        )
+      },
+    )
+    return { stop() {} }
+  },
+})

@@ -1,0 +1,58 @@
+/**
+ * How a Skelly-Jelly module is written: an identity, the permissions the main process grants it,
+ * and a `start` that gets the bus (an endpoint client) and returns something to stop. The same
+ * definition runs unchanged as an Electron utility process or a worker thread.
+ */
+import type { BusClient } from '../shared/client.js'
+import type { JsonValue } from '../shared/json.js'
+import type { Permissions } from '../shared/wire.js'
+
+export interface ModuleContext {
+  /** A folder the module may write to (the app's data folder). */
+  readonly dataDir: string
+  /** Start-up options from the host (rates, intervals …); ConfigUpdate messages change them later. */
+  readonly options: Readonly<Record<string, JsonValue>>
+  readonly log: (message: string) => void
+}
+
+export interface RunningModule {
+  /** Stops timers and flushes state; called on Shutdown before the connection closes. */
+  stop(): Promise<void> | void
+  /** Applies a ConfigUpdate addressed to this module (or to all). */
+  configure?(key: string, value: JsonValue): void
+}
+
+export interface ModuleDefinition {
+  readonly id: string
+  /** What the module needs; the host grants exactly this (plus the lifecycle messages). */
+  readonly permissions: Permissions
+  start(bus: BusClient, context: ModuleContext): Promise<RunningModule> | RunningModule
+}
+
+/** Declares a module (an identity function that keeps the definition's types). */
+export function defineModule(definition: ModuleDefinition): ModuleDefinition {
+  return definition
+}
+
+function withTypes(list: Permissions['publish'], types: string[]): Permissions['publish'] {
+  return list === '*' ? '*' : [...new Set([...list, ...types])]
+}
+
+/** The module's permissions plus what every module needs to take part in the lifecycle. */
+export function lifecyclePermissions(definition: ModuleDefinition): Permissions {
+  return {
+    ...definition.permissions,
+    publish: withTypes(definition.permissions.publish, ['ModuleReady', 'HealthCheck', 'Error']),
+    subscribe: withTypes(definition.permissions.subscribe, ['HealthCheck', 'ConfigUpdate', 'Shutdown']),
+  }
+}
+
+/** Reads a positive number option, falling back to `fallback`. */
+export function numberOption(
+  options: Readonly<Record<string, JsonValue>>,
+  key: string,
+  fallback: number,
+): number {
+  const value = options[key]
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback
+}

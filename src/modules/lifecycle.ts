@@ -1,0 +1,64 @@
+/**
+ * What every module does besides its own job, whichever runner hosts it: announce itself with
+ * ModuleReady, answer the orchestrator's health checks, apply ConfigUpdates addressed to it, and
+ * stop cleanly on Shutdown.
+ */
+
+import { connectBus } from '../shared/client.js'
+import { DeliveryMode } from '../shared/delivery-mode.js'
+import { MessageFilter } from '../shared/filter.js'
+import type { JsonValue } from '../shared/json.js'
+import { BusMessage, MessagePayload } from '../shared/message.js'
+import type { Port } from '../shared/port.js'
+import type { ModuleDefinition } from './define.js'
+
+export interface RunOptions {
+  dataDir: string
+  options: Record<string, JsonValue>
+}
+
+/**
+ * Connects `definition` to the hub over `port` and runs it until Shutdown (resolves then) or until
+ * the connection is lost (rejects).
+ */
+export async function runModule(definition: ModuleDefinition, port: Port, run: RunOptions): Promise<void> {
+  const bus = await connectBus(port, { module: definition.id })
+  const log = (message: string) => console.log(`[${definition.id}] ${message}`)
+  const running = await definition.start(bus, { dataDir: run.dataDir, options: run.options, log })
+  const stopped = new Promise<void>((resolve, reject) => {
+    bus.onClose((reason) => reject(new Error(`lost the hub: ${reason}`)))
+    void bus.subscribe(
+      definition.id,
+      MessageFilter.types(['HealthCheck', 'ConfigUpdate', 'Shutdown']),
+      DeliveryMode.BestEffort,
+      async (message) => {
+        const { payload } = message
+        if (
+          payload.type === 'HealthCheck' &&
+          payload.data.moduleId === definition.id &&
+          message.source !== definition.id
+        ) {
+          await bus.publish(
+            BusMessage.replyTo(
+              message,
+              definition.id,
+              MessagePayload.HealthCheck({ moduleId: definition.id, timestamp: new Date() }),
+            ),
+          )
+        } else if (payload.type === 'ConfigUpdate') {
+          const target = payload.data.targetModule
+          if (target === undefined || target === definition.id)
+            running.configure?.(payload.data.configKey, payload.data.configValue)
+        } else if (payload.type === 'Shutdown' && payload.data.moduleId === definition.id) {
+          log('shutting down')
+          await running.stop()
+          resolve() // before closing: the close would otherwise count as a lost hub
+          await bus.close()
+        }
+      },
+    )
+  })
+  await bus.publish(BusMessage.create(definition.id, MessagePayload.ModuleReady(definition.id)))
+  log('ready')
+  return stopped
+}

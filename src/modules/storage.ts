@@ -1,0 +1,106 @@
+/**
+ * Storage: receives RawEvents (Reliable) and appends them to `events.jsonl` in the data folder.
+ * Writes are grouped: a handler's promise (its ack) settles once its event is written, so an
+ * acknowledged event is on disk (fsync'd in batches, every `fsyncMs`). It publishes StorageStatus
+ * every second and, every `batchMs`, an EventBatch of what arrived since the last one.
+ */
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ModuleId, type RawEvent } from '../shared/catalog.js'
+import { DeliveryMode } from '../shared/delivery-mode.js'
+import { MessageFilter } from '../shared/filter.js'
+import { BusMessage, MessagePayload } from '../shared/message.js'
+import { defineModule, numberOption } from './define.js'
+
+const GROUP_MS = 5
+const MAX_BATCH_EVENTS = 500
+
+export default defineModule({
+  id: ModuleId.Storage,
+  permissions: { publish: ['StorageStatus', 'EventBatch'], subscribe: ['RawEvent'] },
+  async start(bus, { dataDir, options }) {
+    const batchMs = numberOption(options, 'batchMs', 3000)
+    const fsyncMs = numberOption(options, 'fsyncMs', 250)
+    const file = await open(join(dataDir, 'events.jsonl'), 'a')
+    const sessionId = crypto.randomUUID()
+    let totalEvents = 0
+    let size = (await file.stat()).size
+    let lastBatchTime = new Date()
+    let pending: RawEvent[] = []
+    let group: { lines: string[]; written: Promise<void> } | undefined
+    let dirty = false
+
+    function write(line: string): Promise<void> {
+      if (group === undefined) {
+        const lines: string[] = []
+        const written = new Promise<void>((resolve) => setTimeout(resolve, GROUP_MS)).then(async () => {
+          group = undefined
+          const text = lines.join('')
+          await file.appendFile(text)
+          size += Buffer.byteLength(text)
+          dirty = true
+        })
+        group = { lines, written }
+      }
+      group.lines.push(line)
+      return group.written
+    }
+
+    const fsyncTimer = setInterval(() => {
+      if (!dirty) return
+      dirty = false
+      void file.sync()
+    }, fsyncMs)
+    const statusTimer = setInterval(() => {
+      void bus
+        .publish(
+          BusMessage.create(
+            ModuleId.Storage,
+            MessagePayload.StorageStatus({ totalEvents, storageSizeBytes: size, lastBatchTime }),
+          ),
+        )
+        .catch(() => {})
+    }, 1000)
+    let windowStart = new Date()
+    const batchTimer = setInterval(() => {
+      const windowEnd = new Date()
+      const events = pending.slice(-MAX_BATCH_EVENTS)
+      pending = []
+      lastBatchTime = windowEnd
+      void bus
+        .publish(
+          BusMessage.create(
+            ModuleId.Storage,
+            MessagePayload.EventBatch({ windowStart, windowEnd, events, sessionId }),
+          ),
+        )
+        .catch(() => {})
+      windowStart = windowEnd
+    }, batchMs)
+
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.Reliable({ timeoutMs: 5000 }),
+      async (message) => {
+        await write(
+          `${JSON.stringify({ id: message.id, source: message.source, ...message.payload.data })}\n`,
+        )
+        totalEvents++
+        pending.push(message.payload.data)
+        if (pending.length > MAX_BATCH_EVENTS * 2) pending = pending.slice(-MAX_BATCH_EVENTS)
+      },
+    )
+
+    return {
+      async stop() {
+        clearInterval(fsyncTimer)
+        clearInterval(statusTimer)
+        clearInterval(batchTimer)
+        await group?.written
+        await file.sync()
+        await file.close()
+      },
+    }
+  },
+})

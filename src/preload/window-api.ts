@@ -1,0 +1,161 @@
+/**
+ * Builds `window.skellyBus` on top of an endpoint client, for the preload and the browser bridge
+ * alike. It reconnects by itself when the connection drops and subscribes again with the same
+ * filter and mode, so Reliable subscriptions resume where they were (held messages first).
+ */
+
+import type { DeliveryMode, Envelope, PlainFilter } from '../shared/index.js'
+import { type BusClient, EventBusError } from '../shared/index.js'
+import { BusMessage } from '../shared/message.js'
+import type { ConnectionState, PublishOptions, SkellyBusApi, SkellyBusError } from './skelly-bus.js'
+
+interface LocalSubscription {
+  filter: PlainFilter
+  mode: DeliveryMode
+  handler: (message: Envelope) => unknown
+  remoteId?: string
+}
+
+const RECONNECT_INITIAL_MS = 250
+const RECONNECT_MAX_MS = 5000
+
+/** Every rejection is a plain object with the error's kind and message (it crosses the context bridge). */
+function plainError(error: unknown): SkellyBusError {
+  if (error instanceof EventBusError) return { ...error.toData(), message: error.message }
+  const message = error instanceof Error ? error.message : String(error)
+  return { kind: 'Disconnected', reason: message, message }
+}
+
+function plain<T>(run: () => Promise<T>): Promise<T> {
+  return run().catch((error: unknown) => Promise.reject(plainError(error)))
+}
+
+export function createWindowApi(module: string, connect: () => Promise<BusClient>): SkellyBusApi {
+  const subscriptions = new Map<string, LocalSubscription>()
+  const metricsListeners = new Set<Parameters<SkellyBusApi['onMetrics']>[0]>()
+  const tailListeners = new Set<Parameters<SkellyBusApi['onTail']>[0]>()
+  const connectionListeners = new Set<(state: ConnectionState) => void>()
+  let state: ConnectionState = 'connecting'
+  let nextLocalId = 1
+  let current: Promise<BusClient>
+  let stopStreams: (() => void)[] = []
+
+  /** One stream per connection fans out to every listener of this window. */
+  const openMetrics = (client: BusClient) =>
+    client.onMetrics((snapshot) => {
+      for (const listener of metricsListeners) listener(snapshot)
+    })
+  const openTail = (client: BusClient) =>
+    client.onTail((entries, sampled) => {
+      for (const listener of tailListeners) listener(entries, sampled)
+    })
+
+  function setState(next: ConnectionState) {
+    state = next
+    for (const listener of connectionListeners) listener(next)
+  }
+
+  async function establish(attempt: number): Promise<BusClient> {
+    try {
+      const client = await connect()
+      for (const subscription of subscriptions.values()) {
+        subscription.remoteId = await client.subscribe(
+          module,
+          subscription.filter,
+          subscription.mode,
+          subscription.handler,
+        )
+      }
+      stopStreams = []
+      if (metricsListeners.size > 0) stopStreams.push(await openMetrics(client))
+      if (tailListeners.size > 0) stopStreams.push(await openTail(client))
+      client.onClose(() => {
+        setState('reconnecting')
+        current = establish(0)
+      })
+      setState('open')
+      return client
+    } catch (error) {
+      if (error instanceof EventBusError && error.kind === 'Unauthorized') {
+        setState('closed')
+        throw error
+      }
+      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_INITIAL_MS * 2 ** attempt)
+      await new Promise((resolve) => setTimeout(resolve, delay))
+      return establish(attempt + 1)
+    }
+  }
+  current = establish(0)
+
+  async function startStream<L>(
+    listeners: Set<L>,
+    listener: L,
+    open: (client: BusClient) => Promise<() => void>,
+  ) {
+    listeners.add(listener)
+    if (listeners.size === 1) stopStreams.push(await open(await current))
+  }
+
+  function stream<L>(
+    listeners: Set<L>,
+    listener: L,
+    open: (client: BusClient) => Promise<() => void>,
+  ): () => void {
+    startStream(listeners, listener, open).catch(() => listeners.delete(listener))
+    return () => {
+      listeners.delete(listener)
+      if (listeners.size === 0) for (const stop of stopStreams.splice(0)) stop()
+    }
+  }
+
+  function publish(
+    typeOrMessage: string | Envelope,
+    data?: unknown,
+    options: PublishOptions = {},
+  ): Promise<string> {
+    return plain(async () => {
+      const client = await current
+      if (typeof typeOrMessage !== 'string') return client.publish(typeOrMessage as never)
+      const message = BusMessage.withPriority(module, { type: typeOrMessage, data }, options.priority ?? 1)
+      return client.publish(
+        (options.correlationId === undefined
+          ? message
+          : Object.freeze({ ...message, correlationId: options.correlationId })) as never,
+      )
+    })
+  }
+
+  return {
+    module,
+    publish: publish as SkellyBusApi['publish'],
+    subscribe: (filter, mode, handler) =>
+      plain(async () => {
+        const client = await current
+        const local: LocalSubscription = { filter, mode, handler: handler as LocalSubscription['handler'] }
+        local.remoteId = await client.subscribe(module, filter, mode, local.handler)
+        const id = `${module}-sub-${nextLocalId++}`
+        subscriptions.set(id, local)
+        return id
+      }),
+    unsubscribe: (subscriptionId) =>
+      plain(async () => {
+        const local = subscriptions.get(subscriptionId)
+        if (local === undefined) throw EventBusError.of('SubscriptionNotFound', { subscriptionId })
+        subscriptions.delete(subscriptionId)
+        if (local.remoteId !== undefined) await (await current).unsubscribe(local.remoteId)
+      }),
+    onConnection(listener) {
+      connectionListeners.add(listener)
+      listener(state)
+      return () => connectionListeners.delete(listener)
+    },
+    metrics: () => plain(async () => (await current).metrics()),
+    onMetrics: (listener) => stream(metricsListeners, listener, openMetrics),
+    onTail: (listener) => stream(tailListeners, listener, openTail),
+    deadLetters: {
+      list: (filter) => plain(async () => (await current).deadLetters.list(filter)),
+      replay: (selector) => plain(async () => (await current).deadLetters.replay(selector)),
+      purge: (selector) => plain(async () => (await current).deadLetters.purge(selector)),
+    },
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The app window's content: the figurine, the current activity state, rewards, Skelly's last
+ * words, and two controls that publish from this window (a tip request that AiIntegration answers,
+ * and a poke that Storage records).
+ */
+import { useEffect, useRef, useState } from 'preact/hooks'
+import type { ConnectionState, SkellyBusApi, SkellyBusError } from '../../preload/skelly-bus.js'
+import { Figurine } from './Figurine.js'
+import { addReward, loadRewards, type StoredReward } from './rewards-store.js'
+
+interface Activity {
+  state: string
+  confidence: number
+}
+
+const ANSWER_TIMEOUT_MS = 8000
+
+function describeError(error: unknown): string {
+  const e = error as Partial<SkellyBusError>
+  return e.kind ? `${e.kind}: ${e.message}` : String(error)
+}
+
+export function App({ bus }: { bus: SkellyBusApi }) {
+  const [connection, setConnection] = useState<ConnectionState>('connecting')
+  const [animation, setAnimation] = useState<string>()
+  const [reactions, setReactions] = useState(0)
+  const [activity, setActivity] = useState<Activity>()
+  const [rewards, setRewards] = useState<StoredReward[]>(loadRewards)
+  const [speech, setSpeech] = useState('Hi! I’m Skelly. I’ll keep you company.')
+  const [stored, setStored] = useState<number>()
+  const [error, setError] = useState<string>()
+  const [waitingFor, setWaitingFor] = useState<string>()
+  /** Subscribed to everything the window shows: only then can a reply not slip past. */
+  const [ready, setReady] = useState(false)
+  const animationTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+
+  useEffect(() => {
+    const stopConnection = bus.onConnection(setConnection)
+    const subscriptions = [
+      bus.subscribe({ types: ['AnimationCommand'] }, { kind: 'LatestOnly' }, (message) => {
+        const { animationType, durationMs } = message.payload.data
+        setAnimation(animationType)
+        setReactions((count) => count + 1)
+        clearTimeout(animationTimer.current)
+        animationTimer.current = setTimeout(() => setAnimation(undefined), durationMs)
+      }),
+      bus.subscribe({ types: ['StateChange'] }, { kind: 'LatestOnly' }, (message) => {
+        setActivity({ state: message.payload.data.state, confidence: message.payload.data.confidence })
+      }),
+      bus.subscribe({ types: ['RewardEvent'] }, { kind: 'Reliable', timeoutMs: 5000 }, (message) => {
+        setRewards((current) => addReward(current, message.payload.data))
+      }),
+      bus.subscribe({ types: ['InterventionResponse'] }, { kind: 'BestEffort' }, (message) => {
+        setSpeech(message.payload.data.responseText)
+        setWaitingFor((pending) => (pending === message.payload.data.requestId ? undefined : pending))
+      }),
+      bus.subscribe({ types: ['StorageStatus'] }, { kind: 'LatestOnly' }, (message) => {
+        setStored(message.payload.data.totalEvents)
+      }),
+    ]
+    Promise.all(subscriptions).then(
+      () => setReady(true),
+      (e: unknown) => setError(describeError(e)),
+    )
+    return () => {
+      stopConnection()
+      for (const subscription of subscriptions)
+        void subscription.then((id) => bus.unsubscribe(id)).catch(() => {})
+    }
+  }, [bus])
+
+  async function askForTip() {
+    const requestId = crypto.randomUUID()
+    setWaitingFor(requestId)
+    setError(undefined)
+    // Nobody may be listening yet (modules still starting): stop waiting after a while and say so.
+    setTimeout(() => {
+      setWaitingFor((pending) => {
+        if (pending !== requestId) return pending
+        setError('No answer from Skelly yet — the AI module may still be starting. Try again in a moment.')
+        return undefined
+      })
+    }, ANSWER_TIMEOUT_MS)
+    try {
+      await bus.publish('InterventionRequest', {
+        requestId,
+        interventionType: 'tip',
+        urgency: 'low',
+        context: { from: 'app-window' },
+      })
+    } catch (e) {
+      setWaitingFor(undefined)
+      setError(describeError(e))
+    }
+  }
+
+  async function poke() {
+    setError(undefined)
+    try {
+      await bus.publish('RawEvent', {
+        eventType: 'poke',
+        data: { from: 'app-window' },
+        timestamp: new Date(),
+      })
+    } catch (e) {
+      setError(describeError(e))
+    }
+  }
+
+  const points = rewards.reduce((sum, reward) => sum + reward.points, 0)
+  const mood = activity?.state ?? 'unknown'
+  return (
+    <main class="app">
+      <header>
+        <h1>Skelly-Jelly</h1>
+        <span class={`connection connection-${connection}`} data-testid="connection">
+          {connection}
+        </span>
+      </header>
+      <section class="stage">
+        <Figurine animation={animation} reactions={reactions} mood={mood} />
+        <p class="speech" data-testid="speech">
+          {speech}
+        </p>
+      </section>
+      <section class="cards">
+        <article class={`card state state-${mood}`}>
+          <h2>Right now</h2>
+          <p class="big" data-testid="state">
+            {activity?.state ?? '…'}
+          </p>
+          <p class="muted">
+            {activity ? `${Math.round(activity.confidence * 100)} % sure` : 'waiting for the first analysis'}
+          </p>
+        </article>
+        <article class="card">
+          <h2>Rewards</h2>
+          <p class="big" data-testid="points">
+            {points}
+          </p>
+          <p class="muted" data-testid="reward-count" data-count={rewards.length}>
+            {rewards.at(-1)?.description ?? 'no rewards yet'}
+          </p>
+        </article>
+        <article class="card">
+          <h2>Stored events</h2>
+          <p class="big" data-testid="stored">
+            {stored ?? '…'}
+          </p>
+          <p class="muted">written by the Storage module</p>
+        </article>
+      </section>
+      <section class="controls">
+        <button
+          type="button"
+          onClick={askForTip}
+          disabled={!ready || waitingFor !== undefined}
+          data-testid="ask"
+        >
+          {waitingFor ? 'Skelly is thinking…' : 'Ask Skelly for a tip'}
+        </button>
+        <button type="button" class="secondary" onClick={poke} data-testid="poke">
+          Poke
+        </button>
+      </section>
+      {error && (
+        <p class="error" role="alert" data-testid="error">
+          {error}
+        </p>
+      )}
+    </main>
+  )
+}
