@@ -30,4 +30,5 @@ export {
   type PortInput,
   type WebSocketLike,
 } from './port.js'
+export * from './registry-types.js'
 export { type Permissions, PROTOCOL_VERSION, permissionsSchema, type TailEntry } from './wire.js'

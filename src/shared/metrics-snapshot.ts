@@ -3,6 +3,7 @@
  * inspector agree on it.
  */
 import { z } from 'zod'
+import { moduleInfoSchema, OverallHealth } from './registry-types.js'
 
 const count = z.number().int().nonnegative()
 
@@ -48,6 +49,8 @@ export const subscriptionMetricsSchema = z.object({
   slowHandlers: count,
   predicateErrors: count,
   latency: latencySummarySchema,
+  /** Latency of the deliveries since the previous `metrics()` call. */
+  recentLatency: latencySummarySchema,
 })
 
 export const busMetricsSchema = z.object({
@@ -63,6 +66,8 @@ export const busMetricsSchema = z.object({
   maxQueueSize: count,
   inFlight: count,
   deliveryLatency: latencySummarySchema,
+  /** Latency of the deliveries since the previous `metrics()` call (what latency-over-time charts plot). */
+  recentLatency: latencySummarySchema,
   /** Successful deliveries per second over the last complete metrics interval. */
   throughputPerSec: z.number().nonnegative(),
   subscriptions: z.array(subscriptionMetricsSchema),
@@ -70,6 +75,8 @@ export const busMetricsSchema = z.object({
   modules: z.record(z.string(), countersSchema),
   types: z.record(z.string(), countersSchema),
   deadLetters: z.object({ size: count, capacity: count, evicted: count }),
+  /** The module registry: each module's status, last health check and restarts, and the verdict. */
+  registry: z.object({ overall: z.enum(OverallHealth), modules: z.array(moduleInfoSchema) }),
   uptimeMs: z.number().nonnegative(),
   collectedAt: z.date(),
 })

@@ -23,7 +23,7 @@ import { encodedSizeOver, NestingTooDeepError } from '../../shared/size.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
 import { DeadLetterStore } from './dead-letters.js'
 import { type BusInternals, busInternals, type RouteTap, type WithInternals } from './internal.js'
-import { LatencyHistogram, newCounters, WindowedRate } from './metrics.js'
+import { IntervalLatency, LatencyHistogram, newCounters, WindowedRate } from './metrics.js'
 import type { PendingCopy } from './queues.js'
 import { ModuleRegistry, ModuleStatus } from './registry.js'
 import { type DeliveryContext, type MessageHandler, Subscription } from './subscription.js'
@@ -149,6 +149,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   private readonly moduleCounters = new Map<string, Counters>()
   /** Latency samples of subscriptions that have ended. */
   private readonly retiredLatency = new LatencyHistogram()
+  private readonly recentLatency = new IntervalLatency()
   private predicateErrors = 0
   private readonly rate: WindowedRate
   private startedAt = 0
@@ -248,6 +249,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       inFlight += subscription.inFlight
     }
     const deliveryLatency = latency.summary()
+    const recentLatency = this.recentLatency.since(latency)
     latency.destroy()
     const copy = (counters: Map<string, Counters>) =>
       Object.fromEntries([...counters].map(([key, value]) => [key, { ...value }]))
@@ -264,11 +266,13 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       maxQueueSize: this.config.maxQueueSize,
       inFlight,
       deliveryLatency,
+      recentLatency,
       throughputPerSec: this.rate.perSecond(now),
       subscriptions: [...this.subscriptions.values()].map((subscription) => subscription.snapshot()),
       modules: copy(this.moduleCounters),
       types: copy(this.typeCounters),
       deadLetters: { size: this.store.size, capacity: this.store.capacity, evicted: this.store.evicted },
+      registry: { overall: this.registry.summary().overall, modules: this.registry.list() },
       uptimeMs: this.startedAt === 0 ? 0 : now - this.startedAt,
       collectedAt: new Date(),
     })

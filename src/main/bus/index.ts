@@ -10,6 +10,7 @@ export * from '../../shared/filter.js'
 export * from '../../shared/json.js'
 export * from '../../shared/message.js'
 export * from '../../shared/metrics-snapshot.js'
+export * from '../../shared/registry-types.js'
 export {
   configFromEnvironment,
   type EventBusConfig,
@@ -25,13 +26,5 @@ export {
   type EventBus,
   type EventBusOptions,
 } from './event-bus.js'
-export {
-  type HealthSummary,
-  type ModuleInfo,
-  ModuleRegistry,
-  ModuleStatus,
-  moduleInfoSchema,
-  moduleStatusSchema,
-  OverallHealth,
-} from './registry.js'
+export { type HealthSummary, ModuleRegistry } from './registry.js'
 export type { MessageHandler } from './subscription.js'

@@ -25,6 +25,17 @@ export class LatencyHistogram {
     this.histogram.add(other.histogram)
   }
 
+  /** Removes the samples of `earlier` (a previous copy of this histogram's samples). */
+  subtract(earlier: LatencyHistogram): void {
+    this.histogram.subtract(earlier.histogram)
+  }
+
+  copy(): LatencyHistogram {
+    const copy = new LatencyHistogram()
+    copy.add(this)
+    return copy
+  }
+
   get count(): number {
     return this.histogram.totalCount
   }
@@ -47,6 +58,29 @@ export class LatencyHistogram {
   /** Frees the histogram's buffers (wasm-backed histograms need it; harmless otherwise). */
   destroy(): void {
     this.histogram.destroy()
+  }
+}
+
+/**
+ * Percentiles of the samples recorded since the previous reading: the cumulative histogram minus
+ * the copy taken at that reading. This is what "latency over time" plots.
+ */
+export class IntervalLatency {
+  private previous = new LatencyHistogram()
+
+  /** The summary of what `cumulative` gained since the last call; remembers `cumulative` for the next. */
+  since(cumulative: LatencyHistogram): LatencySummary {
+    const interval = cumulative.copy()
+    interval.subtract(this.previous)
+    const summary = interval.summary()
+    interval.destroy()
+    this.previous.destroy()
+    this.previous = cumulative.copy()
+    return summary
+  }
+
+  destroy(): void {
+    this.previous.destroy()
   }
 }
 

@@ -1,38 +1,22 @@
 /**
  * The module registry: who is attached, their status and a health verdict for the whole app.
  */
-import { z } from 'zod'
 import { moduleIdSchema } from '../../shared/catalog.js'
 import { EventBusError } from '../../shared/errors.js'
+import {
+  type ModuleInfo,
+  ModuleStatus,
+  moduleStatusSchema,
+  OverallHealth,
+} from '../../shared/registry-types.js'
 
-export const ModuleStatus = {
-  Starting: 'Starting',
-  Healthy: 'Healthy',
-  Degraded: 'Degraded',
-  Unhealthy: 'Unhealthy',
-  ShuttingDown: 'ShuttingDown',
-  Stopped: 'Stopped',
-} as const
-export const moduleStatusSchema = z.enum(ModuleStatus)
-export type ModuleStatus = z.infer<typeof moduleStatusSchema>
-
-export const OverallHealth = {
-  Healthy: 'Healthy',
-  Degraded: 'Degraded',
-  Critical: 'Critical',
-  Transitioning: 'Transitioning',
-  Unknown: 'Unknown',
-} as const
-export type OverallHealth = (typeof OverallHealth)[keyof typeof OverallHealth]
-
-export const moduleInfoSchema = z.object({
-  moduleId: moduleIdSchema,
-  status: moduleStatusSchema,
-  registeredAt: z.date(),
-  lastHealthCheck: z.date().optional(),
-  version: z.string().optional(),
-})
-export type ModuleInfo = z.infer<typeof moduleInfoSchema>
+export {
+  type ModuleInfo,
+  ModuleStatus,
+  moduleInfoSchema,
+  moduleStatusSchema,
+  OverallHealth,
+} from '../../shared/registry-types.js'
 
 export interface HealthSummary {
   overall: OverallHealth
@@ -81,6 +65,12 @@ export class ModuleRegistry {
     const updated = { ...info, status: parsedStatus.data }
     this.modules.set(updated.moduleId, updated)
     return { ...updated }
+  }
+
+  /** Counts a restart of the module's process (by the host's supervisor). */
+  recordRestart(moduleId: string): void {
+    const info = this.modules.get(moduleId) ?? this.register(moduleId)
+    this.modules.set(info.moduleId, { ...info, restarts: (info.restarts ?? 0) + 1 })
   }
 
   /** Records a module's own answer to a health check. */

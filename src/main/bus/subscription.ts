@@ -10,7 +10,7 @@ import type { CompiledFilter } from '../../shared/filter.js'
 import type { Envelope } from '../../shared/message.js'
 import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import type { EventBusConfig } from './config.js'
-import { LatencyHistogram } from './metrics.js'
+import { IntervalLatency, LatencyHistogram } from './metrics.js'
 import { LatestOnlyQueue, type PendingCopy, PriorityQueue } from './queues.js'
 
 /** A handler; for Reliable delivery, its returned promise settling successfully is the ack. */
@@ -114,6 +114,7 @@ export class Subscription {
     predicateErrors: 0,
   }
   readonly latency = new LatencyHistogram()
+  private readonly recentLatency = new IntervalLatency()
   /** Attempt timeout: the mode's own (Reliable) bounded by the bus's `deliveryTimeoutMs`. */
   readonly timeoutMs: number
   inFlight = 0
@@ -274,6 +275,7 @@ export class Subscription {
       parked: this.parked,
       ...this.stats,
       latency: this.latency.summary(),
+      recentLatency: this.recentLatency.since(this.latency),
     }
   }
 

@@ -137,6 +137,7 @@ export class ModuleSupervisor {
     supervised.backoffMs = Math.min(this.maxMs, supervised.backoffMs * 2)
     supervised.restartTimer = setTimeout(() => {
       supervised.state.restarts++
+      this.bus.registry.recordRestart(moduleId)
       this.spawn(supervised)
     }, delay)
   }

@@ -147,12 +147,10 @@ export class Session {
 
   /** Called by the hub's route tap for sessions streaming the tail. */
   tail(message: Envelope, routedTo: number): void {
-    if (this.tailBuffer.length >= TAIL_MAX_ENTRIES) {
-      // Keep the newest: the inspector shows the live end of the stream.
-      this.tailBuffer.shift()
-      this.tailSampled = true
-    }
-    this.tailBuffer.push({ message, routedTo })
+    // Beyond the per-flush budget messages are skipped (and the flush says it sampled), so the
+    // tail costs the bus one comparison per message under any load.
+    if (this.tailBuffer.length >= TAIL_MAX_ENTRIES) this.tailSampled = true
+    else this.tailBuffer.push({ message, routedTo })
   }
 
   private receive(frame: EndpointFrame): void {

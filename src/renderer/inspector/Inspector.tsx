@@ -1,15 +1,85 @@
-/** The bus inspector (first cut: the overview numbers; issue 5 fills in the rest). */
-import { useEffect, useState } from 'preact/hooks'
+/**
+ * The bus inspector: one window tying together what a broker's management UI and an IPC monitor
+ * show separately — rates and latency over time, queues per subscription, dead letters with
+ * replay, the live message tail, and the modules behind it all.
+ */
+import { useState } from 'preact/hooks'
 import type { SkellyBusApi } from '../../preload/skelly-bus.js'
-import type { BusMetrics } from '../../shared/metrics-snapshot.js'
+import { DeadLetters } from './DeadLetters.js'
+import { useConnection, useMetricsHistory, useTail } from './feeds.js'
+import { millis } from './format.js'
+import { verdict } from './health.js'
+import { Modules } from './Modules.js'
+import { Overview } from './Overview.js'
+import { Subscriptions } from './Subscriptions.js'
+import { Tail } from './Tail.js'
+
+const TABS = ['overview', 'subscriptions', 'dead letters', 'tail', 'modules'] as const
+type Tab = (typeof TABS)[number]
+
+function uptime(ms: number): string {
+  const seconds = Math.floor(ms / 1000)
+  return seconds < 3600
+    ? `${Math.floor(seconds / 60)}m ${seconds % 60}s`
+    : `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`
+}
 
 export function Inspector({ bus }: { bus: SkellyBusApi }) {
-  const [metrics, setMetrics] = useState<BusMetrics>()
-  useEffect(() => bus.onMetrics(setMetrics), [bus])
+  const [tab, setTab] = useState<Tab>('overview')
+  const connection = useConnection(bus)
+  const history = useMetricsHistory(bus)
+  const tail = useTail(bus)
+  const latest = history.at(-1)?.metrics
+  const health = latest && verdict(latest)
+  const badges: Partial<Record<Tab, number>> = {
+    'dead letters': latest?.deadLetters.size,
+    subscriptions: latest?.subscriptions.length,
+  }
   return (
-    <main class="inspector">
-      <h1>Bus inspector</h1>
-      <p data-testid="published">{metrics?.messagesPublished ?? '…'}</p>
-    </main>
+    <div class="inspector">
+      <header class="topbar">
+        <h1>Bus inspector</h1>
+        <span class={`pill connection-${connection}`} data-testid="connection">
+          {connection}
+        </span>
+        {health && (
+          <span class={`pill ${health.healthy ? 'ok' : 'bad'}`} title={health.reasons.join('\n')}>
+            {health.healthy ? 'healthy' : 'degraded'}
+          </span>
+        )}
+        <span class="spacer" />
+        {latest && (
+          <span class="muted">
+            up {uptime(latest.uptimeMs)} · p99 {millis(latest.deliveryLatency.p99Ms)} · snapshot every{' '}
+            {history.length > 1
+              ? `${Math.round(((history.at(-1)?.time ?? 0) - (history.at(-2)?.time ?? 0)) * 10) / 10}s`
+              : '…'}
+          </span>
+        )}
+      </header>
+      <div class="tabs" role="tablist">
+        {TABS.map((name) => (
+          <button
+            type="button"
+            role="tab"
+            key={name}
+            aria-selected={tab === name}
+            class={tab === name ? 'active' : ''}
+            onClick={() => setTab(name)}
+            data-testid={`tab-${name.replace(' ', '-')}`}
+          >
+            {name}
+            {badges[name] ? <span class="badge">{badges[name]}</span> : null}
+          </button>
+        ))}
+      </div>
+      <main class="content">
+        {tab === 'overview' && <Overview history={history} />}
+        {tab === 'subscriptions' && <Subscriptions history={history} />}
+        {tab === 'dead letters' && <DeadLetters bus={bus} size={latest?.deadLetters.size ?? 0} />}
+        {tab === 'tail' && <Tail tail={tail} />}
+        {tab === 'modules' && <Modules metrics={latest} />}
+      </main>
+    </div>
   )
 }

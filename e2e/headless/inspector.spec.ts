@@ -1,0 +1,217 @@
+/**
+ * The bus inspector end to end, with load running: its numbers agree with bus.metrics(), a failing
+ * Reliable subscriber's messages appear as dead letters that can be replayed and purged from the
+ * UI, the tail filters, and every view is kept as a screenshot in light and dark.
+ */
+import type { Page } from '@playwright/test'
+import {
+  BusMessage,
+  DeliveryMode,
+  type EventBus,
+  MessageFilter,
+  MessagePayload,
+  MessagePriority,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { expect, test } from '../fixtures.js'
+
+test.use({ hostOptions: { modules: [], bus: { maxRetryAttempts: 0 } } })
+
+/** Steady traffic from the test: RawEvents (Normal) and StateChanges (High) every 50 ms. */
+function startLoad(bus: EventBus): () => void {
+  let n = 0
+  const timer = setInterval(() => {
+    for (let i = 0; i < 10; i++) {
+      void bus.publish(
+        BusMessage.create(
+          ModuleId.DataCapture,
+          MessagePayload.RawEvent({ eventType: 'keystroke', data: { n: n++ }, timestamp: new Date() }),
+        ),
+      )
+    }
+    void bus.publish(
+      BusMessage.withPriority(
+        ModuleId.AnalysisEngine,
+        MessagePayload.StateChange({ state: 'focused', confidence: 0.9, timestamp: new Date() }),
+        MessagePriority.High,
+      ),
+    )
+  }, 50)
+  return () => clearInterval(timer)
+}
+
+async function openInspector(page: Page, url: string) {
+  await page.goto(url)
+  await expect(page.getByTestId('connection')).toHaveText('open')
+  await expect(page.getByTestId('kpi-published-total')).toBeVisible()
+}
+
+const numberIn = (text: string | null) => Number((text ?? '').replace(/[^\d]/g, ''))
+
+test('overview numbers move under load and agree with bus.metrics()', async ({
+  page,
+  host,
+  consoleErrors,
+}, testInfo) => {
+  await host.bus.subscribe(
+    ModuleId.Storage,
+    MessageFilter.types(['RawEvent']),
+    DeliveryMode.BestEffort,
+    () => {},
+  )
+  const stop = startLoad(host.bus)
+  await openInspector(page, host.urls.inspector)
+  const first = numberIn(await page.getByTestId('kpi-published-total').textContent())
+  await expect
+    .poll(async () => numberIn(await page.getByTestId('kpi-published-total').textContent()))
+    .toBeGreaterThan(first)
+  await expect(page.getByTestId('verdict')).toContainText('Healthy')
+  await page.screenshot({ path: testInfo.outputPath('overview-under-load.png') })
+  stop()
+  // Quiet now: the next snapshots must show exactly what the bus counts.
+  const expected = await host.bus.metrics()
+  await expect
+    .poll(async () => numberIn(await page.getByTestId('kpi-published-total').textContent()))
+    .toBe(expected.messagesPublished)
+  await expect
+    .poll(async () => numberIn(await page.getByTestId('kpi-delivered-total').textContent()))
+    .toBe((await host.bus.metrics()).messagesDelivered)
+  expect(consoleErrors).toEqual([])
+})
+
+test('a failing Reliable subscriber’s messages show as dead letters; replay and purge work from the UI', async ({
+  page,
+  host,
+}, testInfo) => {
+  let failing = true
+  const handled: string[] = []
+  await host.bus.subscribe(
+    'flaky-sink',
+    MessageFilter.types(['StateChange']),
+    DeliveryMode.Reliable({ timeoutMs: 1000 }),
+    async (m) => {
+      if (failing) throw new Error('sink offline')
+      handled.push(m.id)
+    },
+  )
+  const stop = startLoad(host.bus)
+  await expect.poll(() => host.bus.deadLetters.list().length).toBeGreaterThan(5)
+  stop()
+  await openInspector(page, host.urls.inspector)
+  await page.getByTestId('tab-dead-letters').click()
+  const held = host.bus.deadLetters.list().length
+  await expect(page.getByTestId('dlq-count')).toHaveText(`${held} dead letters`)
+  await expect(page.getByTestId('dlq-reason').first()).toHaveText('MaxRetriesExceeded')
+  await expect(page.getByTestId('dead-letter').first()).toContainText('Error: sink offline')
+  await page.getByRole('button', { name: 'payload' }).first().click()
+  await expect(page.locator('pre.payload')).toContainText('timestamp: Date(')
+  await page.screenshot({ path: testInfo.outputPath('dead-letters.png') })
+
+  failing = false
+  await page.getByTestId('dead-letter').first().getByRole('checkbox').check()
+  await page.getByTestId('dead-letter').nth(1).getByRole('checkbox').check()
+  await page.getByTestId('replay-selected').click()
+  await expect(page.getByTestId('dlq-outcome')).toHaveText('Replayed 2 of 2 selected.')
+  await expect.poll(() => handled.length).toBe(2)
+  expect(host.bus.deadLetters.list()).toHaveLength(held - 2)
+  await expect(page.getByTestId('dlq-count')).toHaveText(`${held - 2} dead letters`)
+
+  await page.getByTestId('purge-all').click()
+  await expect(page.getByTestId('dlq-outcome')).toHaveText(`Purged ${held - 2} of all.`)
+  expect(host.bus.deadLetters.list()).toEqual([])
+  await expect(page.getByText('Nothing has failed for good.')).toBeVisible()
+})
+
+test('the message tail filters by type, source and priority, and pauses', async ({
+  page,
+  host,
+}, testInfo) => {
+  const stop = startLoad(host.bus)
+  try {
+    await openInspector(page, host.urls.inspector)
+    await page.getByTestId('tab-tail').click()
+    await expect.poll(() => page.getByTestId('tail-row').count()).toBeGreaterThan(20)
+    await page.getByTestId('tail-type').selectOption('StateChange')
+    await expect
+      .poll(
+        async () =>
+          new Set(
+            await page
+              .getByTestId('tail-row')
+              .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))),
+          ),
+      )
+      .toEqual(new Set(['StateChange']))
+    await page.getByTestId('tail-type').selectOption('')
+    await page.getByTestId('tail-source').selectOption('data-capture')
+    await expect
+      .poll(
+        async () =>
+          new Set(
+            await page
+              .getByTestId('tail-row')
+              .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-source'))),
+          ),
+      )
+      .toEqual(new Set(['data-capture']))
+    await page.getByTestId('tail-source').selectOption('')
+    await page.getByTestId('tail-priority').selectOption('High')
+    await expect
+      .poll(
+        async () =>
+          new Set(
+            await page
+              .getByTestId('tail-row')
+              .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))),
+          ),
+      )
+      .toEqual(new Set(['StateChange']))
+    await page.getByTestId('tail-priority').selectOption('Low')
+    await page.getByTestId('tail-row').first().click()
+    await expect(page.getByTestId('tail-payload')).toContainText('timestamp: Date(')
+    await page.getByTestId('tail-pause').click()
+    const frozen = await page.getByTestId('tail-row').first().textContent()
+    await page.waitForTimeout(800)
+    expect(await page.getByTestId('tail-row').first().textContent()).toBe(frozen)
+    await expect(page.getByTestId('tail-shown')).toContainText('paused')
+    await page.screenshot({ path: testInfo.outputPath('tail.png') })
+  } finally {
+    stop()
+  }
+})
+
+for (const scheme of ['light', 'dark'] as const) {
+  test(`every view renders at 1280×800 in ${scheme} (screenshots kept)`, async ({ page, host }, testInfo) => {
+    await page.emulateMedia({ colorScheme: scheme })
+    await host.bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      async () => {},
+    )
+    await host.bus.subscribe(
+      'flaky-sink',
+      MessageFilter.types(['StateChange']),
+      DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      async () => {
+        throw new Error('sink offline')
+      },
+    )
+    const stop = startLoad(host.bus)
+    try {
+      await openInspector(page, host.urls.inspector)
+      await page.waitForTimeout(3000)
+      for (const view of ['overview', 'subscriptions', 'dead-letters', 'tail', 'modules']) {
+        await page.getByTestId(`tab-${view}`).click()
+        if (view === 'subscriptions')
+          await page.locator('[data-testid=subscriptions] tbody tr').first().click()
+        await page.waitForTimeout(600)
+        const width = await page.evaluate(() => document.documentElement.scrollWidth)
+        expect(width, `${view} fits 1280 px without horizontal scrolling`).toBeLessThanOrEqual(1280)
+        await page.screenshot({ path: testInfo.outputPath(`${view}-${scheme}.png`) })
+      }
+    } finally {
+      stop()
+    }
+  })
+}

@@ -1,0 +1,83 @@
+/** A live uPlot line chart; colors follow the page's light or dark theme. */
+import { useEffect, useRef } from 'preact/hooks'
+import uPlot from 'uplot'
+import 'uplot/dist/uPlot.min.css'
+
+export interface Series {
+  label: string
+  color: string
+  values: (number | null)[]
+}
+
+export interface ChartProps {
+  title: string
+  times: number[]
+  series: Series[]
+  /** Formats axis and legend values. */
+  format: (value: number) => string
+  height?: number
+  /** The y axis spans at least 0 … this, so a flat line at 0 still has a readable scale. */
+  minimumTop?: number
+  testId?: string
+}
+
+function themeColor(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
+}
+
+export function Chart({ title, times, series, format, height = 180, minimumTop = 1e-3, testId }: ChartProps) {
+  const container = useRef<HTMLDivElement>(null)
+  const plot = useRef<uPlot | undefined>(undefined)
+  const shape = series.map((s) => s.label).join('|')
+
+  useEffect(() => {
+    const element = container.current
+    if (!element) return
+    const axis = {
+      stroke: themeColor('--muted'),
+      grid: { stroke: themeColor('--grid') },
+      ticks: { stroke: themeColor('--grid') },
+    }
+    plot.current = new uPlot(
+      {
+        width: element.clientWidth,
+        height,
+        cursor: { drag: { x: false, y: false } },
+        legend: { live: true },
+        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.1, minimumTop)] } },
+        axes: [axis, { ...axis, size: 70, values: (_u, ticks) => ticks.map(format) }],
+        series: [
+          {},
+          ...series.map((s) => ({
+            label: s.label,
+            stroke: s.color,
+            width: 2,
+            points: { show: false },
+            value: (_u: uPlot, v: number | null) => (v === null ? '–' : format(v)),
+          })),
+        ],
+      },
+      [times, ...series.map((s) => s.values)],
+      element,
+    )
+    const resize = new ResizeObserver(() => plot.current?.setSize({ width: element.clientWidth, height }))
+    resize.observe(element)
+    return () => {
+      resize.disconnect()
+      plot.current?.destroy()
+      plot.current = undefined
+    }
+    // The chart is rebuilt only when its series change; data updates go through setData below.
+  }, [shape, height, minimumTop])
+
+  useEffect(() => {
+    plot.current?.setData([times, ...series.map((s) => s.values)])
+  })
+
+  return (
+    <figure class="chart" data-testid={testId}>
+      <figcaption>{title}</figcaption>
+      <div ref={container} />
+    </figure>
+  )
+}

@@ -1,0 +1,115 @@
+/** Overview: rates, queue depth against its bound, in-flight, health, and the charts over time. */
+
+import { Chart } from './Chart.js'
+import type { Sample } from './feeds.js'
+import { count, millis, rate } from './format.js'
+import { verdict } from './health.js'
+
+const COLORS = {
+  p50: '#3b82f6',
+  p95: '#f59e0b',
+  p99: '#ef4444',
+  p999: '#a855f7',
+  queue: '#14b8a6',
+  flight: '#64748b',
+}
+
+export function Overview({ history }: { history: Sample[] }) {
+  const latest = history.at(-1)
+  if (!latest) return <p class="empty">Waiting for the first metrics snapshot…</p>
+  const { metrics, rates } = latest
+  const health = verdict(metrics)
+  const fullest = Math.max(0, ...metrics.subscriptions.map((s) => s.queueDepth))
+  const times = history.map((s) => s.time)
+  const latency = (pick: (s: Sample) => number) =>
+    history.map((s) => (s.metrics.recentLatency.count > 0 ? pick(s) : null))
+  const kpis: [string, string, string, string][] = [
+    ['published', rate(rates.published), `${count(metrics.messagesPublished)} total`, 'kpi-published'],
+    ['delivered', rate(rates.delivered), `${count(metrics.messagesDelivered)} total`, 'kpi-delivered'],
+    ['failed', rate(rates.failed), `${count(metrics.messagesFailed)} total`, 'kpi-failed'],
+    ['dropped', rate(rates.dropped), `${count(metrics.messagesDropped)} total`, 'kpi-dropped'],
+    ['dead-lettered', rate(rates.deadLettered), `${count(metrics.deadLetters.size)} held`, 'kpi-dead'],
+    ['in flight', count(metrics.inFlight), `${metrics.subscriptions.length} subscriptions`, 'kpi-inflight'],
+  ]
+  return (
+    <div class="overview">
+      <section class={`verdict ${health.healthy ? 'ok' : 'bad'}`} data-testid="verdict">
+        <strong>{health.healthy ? 'Healthy' : 'Degraded'}</strong>
+        <span>{health.reasons.join(' · ')}</span>
+      </section>
+      <section class="kpis">
+        {kpis.map(([label, value, detail, testId]) => (
+          <article class="kpi" key={label} data-testid={testId}>
+            <h3>{label}</h3>
+            <p class="value">{value}</p>
+            <p class="detail" data-testid={`${testId}-total`}>
+              {detail}
+            </p>
+          </article>
+        ))}
+        <article class="kpi queue" data-testid="kpi-queue">
+          <h3>queue depth</h3>
+          <p class="value">{count(metrics.currentQueueDepth)}</p>
+          <div class="bar" title={`fullest queue ${fullest} of ${metrics.maxQueueSize}`}>
+            <div style={{ width: `${Math.min(100, (fullest / metrics.maxQueueSize) * 100)}%` }} />
+          </div>
+          <p class="detail">
+            fullest {count(fullest)} / {count(metrics.maxQueueSize)}
+          </p>
+        </article>
+        <article class="kpi" data-testid="kpi-p95">
+          <h3>p95 now</h3>
+          <p class="value">{millis(metrics.recentLatency.count > 0 ? metrics.recentLatency.p95Ms : 0)}</p>
+          <p class="detail">p99.9 {millis(metrics.deliveryLatency.p999Ms)} overall</p>
+        </article>
+      </section>
+      <section class="module-strip" data-testid="module-strip">
+        <span class="muted">modules</span>
+        {metrics.registry.modules.map((module) => (
+          <span key={module.moduleId} class={`pill status-${module.status}`} title={module.status}>
+            {module.moduleId}
+            {module.restarts ? ` ↻${module.restarts}` : ''}
+          </span>
+        ))}
+      </section>
+      <section class="charts">
+        <Chart
+          title="Delivery latency (per interval)"
+          testId="chart-latency"
+          times={times}
+          format={millis}
+          minimumTop={1}
+          series={[
+            { label: 'p50', color: COLORS.p50, values: latency((s) => s.metrics.recentLatency.p50Ms) },
+            { label: 'p95', color: COLORS.p95, values: latency((s) => s.metrics.recentLatency.p95Ms) },
+            { label: 'p99', color: COLORS.p99, values: latency((s) => s.metrics.recentLatency.p99Ms) },
+            { label: 'p99.9', color: COLORS.p999, values: latency((s) => s.metrics.recentLatency.p999Ms) },
+          ]}
+        />
+        <Chart
+          title="Throughput"
+          testId="chart-throughput"
+          times={times}
+          format={rate}
+          minimumTop={1}
+          series={[
+            { label: 'published', color: COLORS.p50, values: history.map((s) => s.rates.published) },
+            { label: 'delivered', color: COLORS.queue, values: history.map((s) => s.rates.delivered) },
+            { label: 'failed', color: COLORS.p99, values: history.map((s) => s.rates.failed) },
+          ]}
+        />
+        <Chart
+          title="Queue depth and in flight"
+          testId="chart-queue"
+          times={times}
+          format={count}
+          minimumTop={4}
+          series={[
+            { label: 'queued', color: COLORS.queue, values: history.map((s) => s.metrics.currentQueueDepth) },
+            { label: 'in flight', color: COLORS.flight, values: history.map((s) => s.metrics.inFlight) },
+          ]}
+        />
+      </section>
+    </div>
+  )
+}

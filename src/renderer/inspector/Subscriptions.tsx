@@ -1,0 +1,140 @@
+/**
+ * Subscriptions: every subscription with its queue, flow and latency; sortable; the ones in trouble
+ * stand out. Selecting one charts its own latency and queue depth.
+ */
+import { useState } from 'preact/hooks'
+import type { SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
+import { Chart } from './Chart.js'
+import type { Sample } from './feeds.js'
+import { count, millis } from './format.js'
+import { trouble } from './health.js'
+
+type Column = {
+  key: string
+  label: string
+  value: (s: SubscriptionMetrics) => number | string
+  numeric: boolean
+}
+
+const COLUMNS: Column[] = [
+  { key: 'module', label: 'module', value: (s) => s.module, numeric: false },
+  { key: 'filter', label: 'filter', value: (s) => s.filter, numeric: false },
+  { key: 'mode', label: 'mode', value: (s) => s.mode, numeric: false },
+  { key: 'queueDepth', label: 'queue', value: (s) => s.queueDepth, numeric: true },
+  { key: 'inFlight', label: 'in flight', value: (s) => s.inFlight, numeric: true },
+  { key: 'delivered', label: 'delivered', value: (s) => s.delivered, numeric: true },
+  { key: 'failed', label: 'failed', value: (s) => s.failed, numeric: true },
+  { key: 'dropped', label: 'dropped', value: (s) => s.dropped + s.coalesced, numeric: true },
+  { key: 'deadLettered', label: 'dead', value: (s) => s.deadLettered, numeric: true },
+  { key: 'slowHandlers', label: 'slow', value: (s) => s.slowHandlers, numeric: true },
+  { key: 'p95', label: 'p95 now', value: (s) => s.recentLatency.p95Ms, numeric: true },
+]
+
+export function Subscriptions({ history }: { history: Sample[] }) {
+  const [sort, setSort] = useState<{ key: string; descending: boolean }>({
+    key: 'queueDepth',
+    descending: true,
+  })
+  const [selected, setSelected] = useState<string>()
+  const latest = history.at(-1)?.metrics
+  if (!latest) return <p class="empty">Waiting for the first metrics snapshot…</p>
+  const column = COLUMNS.find((c) => c.key === sort.key) ?? COLUMNS[0]!
+  const rows = [...latest.subscriptions].sort((a, b) => {
+    const [x, y] = [column.value(a), column.value(b)]
+    const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y))
+    return sort.descending ? -order : order
+  })
+  const chosen = latest.subscriptions.find((s) => s.id === selected)
+  const own = (pick: (s: SubscriptionMetrics) => number, onlyIfDelivered = false) =>
+    history.map((sample) => {
+      const sub = sample.metrics.subscriptions.find((s) => s.id === selected)
+      return sub && (!onlyIfDelivered || sub.recentLatency.count > 0) ? pick(sub) : null
+    })
+  return (
+    <div class="subscriptions">
+      <div class="table-scroll">
+        <table class="grid" data-testid="subscriptions">
+          <thead>
+            <tr>
+              {COLUMNS.map((c) => (
+                <th
+                  key={c.key}
+                  class={c.numeric ? 'num' : ''}
+                  aria-sort={sort.key === c.key ? (sort.descending ? 'descending' : 'ascending') : 'none'}
+                >
+                  <button
+                    type="button"
+                    class="sort"
+                    onClick={() =>
+                      setSort({ key: c.key, descending: sort.key === c.key ? !sort.descending : c.numeric })
+                    }
+                  >
+                    {c.label}
+                    {sort.key === c.key ? (sort.descending ? ' ▼' : ' ▲') : ''}
+                  </button>
+                </th>
+              ))}
+              <th>status</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((s) => {
+              const issue = trouble(s, latest.maxQueueSize)
+              return (
+                <tr
+                  key={s.id}
+                  class={`${issue ? 'trouble' : ''} ${selected === s.id ? 'selected' : ''}`}
+                  onClick={() => setSelected(selected === s.id ? undefined : s.id)}
+                  title="Select to chart this subscription"
+                >
+                  <td>{s.module}</td>
+                  <td class="mono filter-cell" title={s.filter}>
+                    {s.filter}
+                  </td>
+                  <td>{s.mode}</td>
+                  <td class="num">{count(s.queueDepth)}</td>
+                  <td class="num">{count(s.inFlight)}</td>
+                  <td class="num">{count(s.delivered)}</td>
+                  <td class="num">{count(s.failed)}</td>
+                  <td class="num">{count(s.dropped + s.coalesced)}</td>
+                  <td class="num">{count(s.deadLettered)}</td>
+                  <td class="num">{count(s.slowHandlers)}</td>
+                  <td class="num">{s.recentLatency.count > 0 ? millis(s.recentLatency.p95Ms) : '–'}</td>
+                  <td>{issue ? <span class="pill bad">{issue}</span> : <span class="pill ok">ok</span>}</td>
+                </tr>
+              )
+            })}
+          </tbody>
+        </table>
+      </div>
+      {chosen ? (
+        <section class="charts two">
+          <Chart
+            title={`${chosen.module} · latency (per interval)`}
+            times={history.map((s) => s.time)}
+            format={millis}
+            minimumTop={1}
+            testId="chart-subscription-latency"
+            series={[
+              { label: 'p50', color: '#3b82f6', values: own((s) => s.recentLatency.p50Ms, true) },
+              { label: 'p95', color: '#f59e0b', values: own((s) => s.recentLatency.p95Ms, true) },
+              { label: 'p99', color: '#ef4444', values: own((s) => s.recentLatency.p99Ms, true) },
+            ]}
+          />
+          <Chart
+            title={`${chosen.module} · queue depth`}
+            times={history.map((s) => s.time)}
+            format={count}
+            minimumTop={4}
+            series={[
+              { label: 'queued', color: '#14b8a6', values: own((s) => s.queueDepth) },
+              { label: 'in flight', color: '#64748b', values: own((s) => s.inFlight) },
+            ]}
+          />
+        </section>
+      ) : (
+        <p class="hint">Select a subscription to chart its latency and queue depth.</p>
+      )}
+    </div>
+  )
+}

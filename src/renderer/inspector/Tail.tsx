@@ -1,0 +1,117 @@
+/**
+ * The message tail: the latest messages, newest first, filtered by type, source and priority,
+ * pausable, each expandable to its full payload with its types shown as they are.
+ */
+import { useState } from 'preact/hooks'
+import type { TailState } from './feeds.js'
+import { PRIORITY_NAMES, show } from './format.js'
+
+export function Tail({ tail }: { tail: TailState }) {
+  const [type, setType] = useState('')
+  const [source, setSource] = useState('')
+  const [minPriority, setMinPriority] = useState(0)
+  const [expanded, setExpanded] = useState<number>()
+  const types = [...new Set(tail.entries.map((e) => e.message.payload.type))].sort()
+  const sources = [...new Set(tail.entries.map((e) => e.message.source))].sort()
+  const shown = tail.entries.filter(
+    (e) =>
+      (type === '' || e.message.payload.type === type) &&
+      (source === '' || e.message.source === source) &&
+      e.message.priority >= minPriority,
+  )
+  return (
+    <div class="tail">
+      <div class="toolbar">
+        <label>
+          type
+          <select value={type} onChange={(e) => setType(e.currentTarget.value)} data-testid="tail-type">
+            <option value="">all</option>
+            {[...new Set([...types, type].filter(Boolean))].map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          source
+          <select value={source} onChange={(e) => setSource(e.currentTarget.value)} data-testid="tail-source">
+            <option value="">all</option>
+            {[...new Set([...sources, source].filter(Boolean))].map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          priority ≥
+          <select
+            value={minPriority}
+            onChange={(e) => setMinPriority(Number(e.currentTarget.value))}
+            data-testid="tail-priority"
+          >
+            {PRIORITY_NAMES.map((name, value) => (
+              <option key={name} value={value}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" onClick={() => tail.setPaused(!tail.paused)} data-testid="tail-pause">
+          {tail.paused ? 'Resume' : 'Pause'}
+        </button>
+        <span class="spacer" />
+        {tail.sampled && (
+          <span
+            class="pill warn"
+            data-testid="tail-sampled"
+            title="Under heavy load the hub forwards a sample of the messages, so the inspector never slows the bus."
+          >
+            sampling under load
+          </span>
+        )}
+        <span class="muted" data-testid="tail-shown">
+          {shown.length} shown · {tail.received} seen{tail.paused ? ' · paused' : ''}
+        </span>
+      </div>
+      <table class="grid tail-table" data-testid="tail">
+        <thead>
+          <tr>
+            <th>time</th>
+            <th>type</th>
+            <th>source</th>
+            <th>priority</th>
+            <th class="num">routed to</th>
+            <th>summary</th>
+          </tr>
+        </thead>
+        <tbody>
+          {shown.slice(0, 200).map((entry) => (
+            <>
+              <tr
+                key={entry.seq}
+                onClick={() => setExpanded(expanded === entry.seq ? undefined : entry.seq)}
+                data-testid="tail-row"
+                data-type={entry.message.payload.type}
+                data-source={entry.message.source}
+              >
+                <td class="mono">{entry.message.timestamp.toISOString().slice(11, 23)}</td>
+                <td>{entry.message.payload.type}</td>
+                <td>{entry.message.source}</td>
+                <td>{PRIORITY_NAMES[entry.message.priority]}</td>
+                <td class="num">{entry.routedTo}</td>
+                <td class="mono summary">{JSON.stringify(entry.message.payload.data)?.slice(0, 120)}</td>
+              </tr>
+              {expanded === entry.seq && (
+                <tr key={`${entry.seq}-payload`} class="payload-row">
+                  <td colSpan={6}>
+                    <pre class="payload" data-testid="tail-payload">
+                      {show(entry.message)}
+                    </pre>
+                  </td>
+                </tr>
+              )}
+            </>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}

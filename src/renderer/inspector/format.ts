@@ -1,0 +1,58 @@
+/** Formatting for the inspector: numbers, durations, ages, and values shown faithfully by type. */
+
+export function count(value: number): string {
+  // Axis ticks between small integers (0.5, 1.5) keep their fraction instead of rounding to twins.
+  if (!Number.isInteger(value) && Math.abs(value) < 10) return value.toFixed(1)
+  return Math.round(value).toLocaleString('en-US')
+}
+
+export function rate(perSecond: number): string {
+  if (perSecond >= 10_000) return `${(perSecond / 1000).toFixed(1)}k/s`
+  if (perSecond >= 100) return `${Math.round(perSecond)}/s`
+  return `${perSecond.toFixed(1)}/s`
+}
+
+export function millis(ms: number): string {
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`
+  if (ms >= 10) return `${ms.toFixed(1)} ms`
+  if (ms >= 1) return `${ms.toFixed(2)} ms`
+  return `${Math.round(ms * 1000)} µs`
+}
+
+export function age(since: Date, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - since.getTime()) / 1000))
+  if (seconds < 60) return `${seconds}s ago`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s ago`
+  return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m ago`
+}
+
+export const PRIORITY_NAMES = ['Low', 'Normal', 'High', 'Critical'] as const
+
+/**
+ * Pretty-prints a payload the way it arrived: Date, Map, Set and BigInt keep their type
+ * (superjson carried them), instead of collapsing into JSON strings.
+ */
+export function show(value: unknown, indent = ''): string {
+  const next = `${indent}  `
+  if (value instanceof Date) return `Date(${value.toISOString()})`
+  if (typeof value === 'bigint') return `${value}n`
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (value === undefined) return 'undefined'
+  if (value === null || typeof value !== 'object') return String(value)
+  if (value instanceof Map) {
+    if (value.size === 0) return 'Map {}'
+    const entries = [...value].map(([k, v]) => `${next}${show(k, next)} => ${show(v, next)}`)
+    return `Map {\n${entries.join(',\n')}\n${indent}}`
+  }
+  if (value instanceof Set) {
+    if (value.size === 0) return 'Set {}'
+    return `Set {\n${[...value].map((v) => `${next}${show(v, next)}`).join(',\n')}\n${indent}}`
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]'
+    return `[\n${value.map((v) => `${next}${show(v, next)}`).join(',\n')}\n${indent}]`
+  }
+  const entries = Object.entries(value)
+  if (entries.length === 0) return '{}'
+  return `{\n${entries.map(([k, v]) => `${next}${k}: ${show(v, next)}`).join(',\n')}\n${indent}}`
+}
