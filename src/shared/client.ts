@@ -166,8 +166,8 @@ class Client implements BusClient<Catalog> {
   }
 
   publish(message: Envelope): Promise<string> {
-    // The hub answers accepted publishes in ranges, without echoing ids.
-    return this.request({ t: 'pub', msg: message }).then(() => message.id)
+    // The hub answers accepted publishes in ranges, without echoing ids: the answer is the id here.
+    return this.request({ t: 'pub', msg: message }, undefined, message.id) as Promise<string>
   }
 
   subscribe(
@@ -252,6 +252,7 @@ class Client implements BusClient<Catalog> {
   private request(
     frame: DistributiveOmit<Extract<EndpointFrame, { rid: number }>, 'rid'>,
     onAnswer?: OnAnswer,
+    answer?: unknown,
   ): Promise<unknown> {
     if (this.closedReason !== undefined) {
       return Promise.reject(EventBusError.of('Disconnected', { reason: this.closedReason }))
@@ -264,7 +265,10 @@ class Client implements BusClient<Catalog> {
             resolve(ok)
           }
         : resolve
-      this.requests.set(rid, { resolve: settle, reject })
+      this.requests.set(
+        rid,
+        answer === undefined ? { resolve: settle, reject } : { resolve: () => resolve(answer), reject },
+      )
       this.link.send({ ...frame, rid } as EndpointFrame)
     })
   }

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod'
 import { type Codec, codecFor, UndecodableFrame } from './codec.js'
+import { compiled } from './compiled-schema.js'
 import type { Port } from './port.js'
 import type { Frame } from './wire.js'
 
@@ -17,6 +18,20 @@ export interface LinkHandlers<In> {
   closed(reason: string): void
 }
 
+/** Each frame schema is compiled once per process, not once per link. */
+const compiledSchemas = new WeakMap<z.ZodType, z.ZodType>()
+function compiledFor<T>(schema: z.ZodType<T>): z.ZodType<T> {
+  let fast = compiledSchemas.get(schema)
+  if (fast === undefined) {
+    fast = compiled(schema)
+    compiledSchemas.set(schema, fast)
+  }
+  return fast as z.ZodType<T>
+}
+
+/** Frames per outgoing unit at most (the codec accepts up to 65,536). */
+const MAX_FRAMES_PER_UNIT = 4096
+
 /** Missed heartbeats after which the peer is considered gone. */
 const HEARTBEAT_TOLERANCE = 3
 
@@ -28,11 +43,14 @@ export class Link<In extends Frame, Out extends Frame> {
   private lastInbound = Date.now()
   private readonly codec: Codec
 
+  private readonly inbound: z.ZodType<In>
+
   constructor(
     readonly port: Port,
-    private readonly inbound: z.ZodType<In>,
+    inbound: z.ZodType<In>,
     private readonly handlers: LinkHandlers<In>,
   ) {
+    this.inbound = compiledFor(inbound)
     this.codec = codecFor(port.carrier)
     port.onMessage((unit) => this.receive(unit))
     port.onClose(() => this.end('the port closed'))
@@ -53,13 +71,24 @@ export class Link<In extends Frame, Out extends Frame> {
     }
   }
 
-  /** Sends what is queued now (used before closing). */
+  /**
+   * Sends what is queued now (used before closing), in units of at most MAX_FRAMES_PER_UNIT frames:
+   * a producer that queued a flood in one tick must not exceed what the other side accepts per unit.
+   */
   readonly flush = (): void => {
     this.flushQueued = false
     if (this.outbox.length === 0 || !this.open) return
     const frames = this.outbox
     this.outbox = []
-    this.port.send(this.codec.encode(frames))
+    for (let start = 0; start < frames.length; start += MAX_FRAMES_PER_UNIT) {
+      this.port.send(
+        this.codec.encode(
+          start === 0 && frames.length <= MAX_FRAMES_PER_UNIT
+            ? frames
+            : frames.slice(start, start + MAX_FRAMES_PER_UNIT),
+        ),
+      )
+    }
   }
 
   /**

@@ -20,37 +20,36 @@ const TOKEN_MAX = 100
 // A UTF-16 unit takes 1 to 3 UTF-8 bytes, or 6 as a JSON escape (\uXXXX); a surrogate pair 4.
 const UNIT_MAX = 6
 
-let tokens = 0
+/**
+ * Tokens are counted in the same number as the units, scaled by 2^32 (a message can have neither
+ * 2^32 units nor 2^21 tokens within any sane limit), which keeps the walk to one return value.
+ */
+const TOKEN = 2 ** 32
 
-/** UTF-16 units of every string and key in `value`; counts its tokens into `tokens`. */
-function unitsIn(value: unknown, depth: number): number {
-  tokens++
-  if (typeof value === 'string') return value.length
-  if (typeof value !== 'object' || value === null) return 0
+/** UTF-16 units of every string and key in `value`, plus TOKEN per token. */
+function measure(value: unknown, depth: number): number {
+  if (typeof value === 'string') return TOKEN + value.length
+  if (typeof value !== 'object' || value === null) return TOKEN
   if (depth >= MAX_NESTING_DEPTH) throw new NestingTooDeepError()
-  let units = 0
+  let total = TOKEN
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) units += unitsIn(value[i], depth + 1)
-    return units
+    for (let i = 0; i < value.length; i++) total += measure(value[i], depth + 1)
+    return total
   }
-  const prototype = Object.getPrototypeOf(value)
-  if (prototype !== Object.prototype && prototype !== null) {
-    if (value instanceof Date) return 24
-    if (value instanceof Set) {
-      for (const item of value) units += unitsIn(item, depth + 1)
-      return units
-    }
-    if (value instanceof Map) {
-      for (const [key, item] of value) units += unitsIn(key, depth + 1) + unitsIn(item, depth + 1)
-      return units
-    }
+  if (value instanceof Date) return TOKEN + 24
+  if (value instanceof Map) {
+    for (const [key, item] of value) total += measure(key, depth + 1) + measure(item, depth + 1)
+    return total
   }
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue
-    tokens++
-    units += key.length + unitsIn((value as Record<string, unknown>)[key], depth + 1)
+  if (value instanceof Set) {
+    for (const item of value) total += measure(item, depth + 1)
+    return total
   }
-  return units
+  // for…in is the fastest walk over plain (and frozen) objects; inherited enumerable keys, if any,
+  // only make the bound looser.
+  for (const key in value)
+    total += TOKEN + key.length + measure((value as Record<string, unknown>)[key], depth + 1)
+  return total
 }
 
 const utf8 = new TextEncoder()
@@ -61,8 +60,9 @@ const utf8 = new TextEncoder()
  * @throws NestingTooDeepError for values nested deeper than {@link MAX_NESTING_DEPTH}
  */
 export function encodedSizeOver(value: unknown, limit: number): number | undefined {
-  tokens = 0
-  const units = unitsIn(value, 0)
+  const measured = measure(value, 0)
+  const tokens = Math.floor(measured / TOKEN)
+  const units = measured - tokens * TOKEN
   if (units * UNIT_MAX + tokens * TOKEN_MAX <= limit) return undefined
   if (units + tokens > limit) return units + tokens
   const exact = utf8.encode(superjson.stringify(value)).length

@@ -229,3 +229,20 @@ describe('hub protocol', () => {
     stopMetrics()
   })
 })
+
+describe('large bursts', () => {
+  it('splits a burst queued in one tick into units the other side accepts', async () => {
+    const { bus, hub } = await setup()
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: ModuleId.DataCapture, permissions: everything })
+    const client = await connectBus(port2)
+    cleanups.push(() => client.close())
+    const burst = Array.from({ length: 70_000 }, (_, i) =>
+      client.publish(
+        BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType: `b${i}` }))),
+      ),
+    )
+    await Promise.all(burst)
+    expect((await bus.metrics()).messagesPublished).toBe(70_000)
+  })
+})

@@ -13,22 +13,53 @@ function matches(entry: DeadLetterEntry, filter: DeadLetterFilter): boolean {
   )
 }
 
+/**
+ * Where dead letters outlive the process (a file in the app's data folder, in the hosts). The bus
+ * core stays runtime-neutral: it only calls this interface.
+ */
+export interface DeadLetterPersistence {
+  /** Entries saved by earlier runs, oldest first. */
+  load(): Promise<DeadLetterEntry[]>
+  /** Records a new entry. Writes may be queued; they are applied in call order. */
+  added(entry: DeadLetterEntry): void
+  /** Records that an entry left the queue (replayed, purged or evicted). */
+  removed(id: string): void
+  /** Writes out what is queued. */
+  flush(): Promise<void>
+}
+
 export class DeadLetterStore {
   private readonly entries = new Map<string, DeadLetterEntry>()
   /** Entries pushed out by newer ones since the bus started. */
   evicted = 0
 
-  constructor(readonly capacity: number) {}
+  constructor(
+    readonly capacity: number,
+    private readonly persistence?: DeadLetterPersistence,
+  ) {}
+
+  /** Loads what earlier runs left (oldest evicted beyond capacity). */
+  async restore(): Promise<number> {
+    if (this.persistence === undefined) return 0
+    const saved = await this.persistence.load()
+    for (const entry of saved) this.add(entry, false)
+    return saved.length
+  }
+
+  flush(): Promise<void> {
+    return this.persistence?.flush() ?? Promise.resolve()
+  }
 
   get size(): number {
     return this.entries.size
   }
 
-  add(entry: DeadLetterEntry): void {
+  add(entry: DeadLetterEntry, persist = true): void {
     this.entries.set(entry.id, Object.freeze(entry))
+    if (persist) this.persistence?.added(entry)
     while (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next().value as string
-      this.entries.delete(oldest)
+      this.remove(oldest)
       this.evicted++
     }
   }
@@ -44,6 +75,8 @@ export class DeadLetterStore {
 
   /** Removes one entry; whether it was there. */
   remove(id: string): boolean {
-    return this.entries.delete(id)
+    const removed = this.entries.delete(id)
+    if (removed) this.persistence?.removed(id)
+    return removed
   }
 }

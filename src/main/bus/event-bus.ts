@@ -21,7 +21,7 @@ import { type BusMessage, type Envelope, envelopeHeaderSchema } from '../../shar
 import type { BusMetrics, Counters } from '../../shared/metrics-snapshot.js'
 import { encodedSizeOver, NestingTooDeepError } from '../../shared/size.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
-import { DeadLetterStore } from './dead-letters.js'
+import { type DeadLetterPersistence, DeadLetterStore } from './dead-letters.js'
 import { type BusInternals, busInternals, type RouteTap, type WithInternals } from './internal.js'
 import { IntervalLatency, LatencyHistogram, newCounters, WindowedRate } from './metrics.js'
 import type { PendingCopy } from './queues.js'
@@ -32,6 +32,11 @@ import { type DeliveryContext, type MessageHandler, Subscription } from './subsc
 export interface EventBusOptions<X extends Catalog = Record<never, never>> extends EventBusConfigInput {
   /** Extra `{ [type]: zodSchema }` entries; built-in type names cannot be redefined. */
   catalog?: X
+  /**
+   * Keeps dead letters across restarts (the hosts pass a file-backed log): `start()` loads what
+   * earlier runs left, every change is recorded, `shutdown()` flushes.
+   */
+  deadLetterPersistence?: DeadLetterPersistence
 }
 
 export type BusState = 'created' | 'running' | 'shuttingDown' | 'stopped'
@@ -158,6 +163,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   private drained: (() => void) | undefined
   private shutdownPromise: Promise<void> | undefined
   private routeTap: RouteTap | undefined
+  private readonly persistent: boolean
+  private starting: Promise<void> | undefined
 
   readonly [busInternals]: BusInternals = {
     publish: (message) => this.publishNow(message),
@@ -176,11 +183,12 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   }
 
   constructor(options: EventBusOptions<Catalog>) {
-    const { catalog, ...config } = options
+    const { catalog, deadLetterPersistence, ...config } = options
     this.config = resolveConfig(config)
     this.catalog = resolveCatalog(catalog)
     this.schemas = buildMessageSchemas(this.catalog)
-    this.store = new DeadLetterStore(this.config.deadLetterQueueSize)
+    this.store = new DeadLetterStore(this.config.deadLetterQueueSize, deadLetterPersistence)
+    this.persistent = deadLetterPersistence !== undefined
     this.rate = new WindowedRate(this.config.metricsIntervalMs, performance.now())
     this.deadLetters = {
       list: (filter) => this.store.select(this.parseDeadLetterSelector(filter ?? {})),
@@ -193,11 +201,20 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     if (this.state === 'shuttingDown' || this.state === 'stopped') {
       return Promise.reject(EventBusError.of('BusShuttingDown', {}))
     }
-    if (this.state === 'created') {
+    if (this.state !== 'created') return Promise.resolve()
+    const run = () => {
       this.state = 'running'
       this.startedAt = performance.now()
     }
-    return Promise.resolve()
+    // Without persistence the bus runs at once; with it, once the saved dead letters are back.
+    if (!this.persistent) {
+      run()
+      return Promise.resolve()
+    }
+    this.starting ??= this.store.restore().then(() => {
+      if (this.state === 'created') run()
+    })
+    return this.starting
   }
 
   publish(message: Envelope): Promise<string> {
@@ -294,6 +311,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
         this.end(subscription, 'Shutdown', true)
       }
       this.state = 'stopped'
+      return this.store.flush()
     })
     return this.shutdownPromise
   }

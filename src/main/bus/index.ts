@@ -18,6 +18,7 @@ export {
   eventBusConfigSchema,
   resolveConfig,
 } from './config.js'
+export type { DeadLetterPersistence } from './dead-letters.js'
 export {
   type BusState,
   createEventBus,

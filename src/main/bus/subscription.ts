@@ -56,7 +56,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** An attempt whose handler returned a promise: settles once, by result or by timeout. */
 class AsyncAttempt {
   private done = false
-  private readonly timer: ReturnType<typeof setTimeout>
+  private readonly timer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
     private readonly subscription: Subscription,
@@ -64,7 +64,9 @@ class AsyncAttempt {
     private readonly startedAt: number,
     result: PromiseLike<unknown>,
   ) {
-    this.timer = setTimeout(() => this.timeOut(), subscription.timeoutMs)
+    // An infinite timeout means the handler's owner enforces one (the hub sweeps remote acks).
+    if (Number.isFinite(subscription.timeoutMs))
+      this.timer = setTimeout(() => this.timeOut(), subscription.timeoutMs)
     try {
       result.then(
         () => this.settle(undefined, false),
@@ -202,10 +204,12 @@ export class Subscription {
 
   /** Delivers while there is work and a free slot. */
   pump(): void {
+    // One clock reading per delivery: each handler starts when the previous one ended.
+    let clock = performance.now()
     while (!this.parked && !this.closed && this.inFlight < this.maxInFlight) {
       const copy = this.queue.shift()
       if (copy === undefined) break
-      this.invoke(copy)
+      clock = this.invoke(copy, clock)
     }
     if (this.isIdle) this.context.idle(this)
   }
@@ -279,28 +283,31 @@ export class Subscription {
     }
   }
 
-  private invoke(copy: PendingCopy): void {
+  /** Runs the handler once; returns the time the synchronous part ended. */
+  private invoke(copy: PendingCopy, startedAt: number): number {
     this.inFlight++
     copy.attempts++
-    const startedAt = performance.now()
     let result: unknown
     try {
       result = this.handler(copy.message)
     } catch (thrown) {
       this.fail(copy, thrown, startedAt, false)
-      return
+      return performance.now()
     }
-    if (isThenable(result)) this.asyncAttempts.add(new AsyncAttempt(this, copy, startedAt, result))
-    else this.succeed(copy, startedAt)
+    if (!isThenable(result)) return this.succeed(copy, startedAt)
+    this.asyncAttempts.add(new AsyncAttempt(this, copy, startedAt, result))
+    return performance.now()
   }
 
-  private succeed(copy: PendingCopy, startedAt: number): void {
+  /** Counts a successful delivery; returns the time it was counted. */
+  private succeed(copy: PendingCopy, startedAt: number): number {
     this.inFlight--
     const now = performance.now()
     this.count(copy.message, 'delivered')
     this.latency.record(now - copy.publishedAt)
     if (now - startedAt > this.context.config.slowHandlerThresholdMs) this.stats.slowHandlers++
     this.context.delivered(now)
+    return now
   }
 
   private fail(copy: PendingCopy, error: unknown, startedAt: number, timedOut: boolean): void {

@@ -3,6 +3,7 @@
  * modules as utility processes. The only main-side code importing 'electron'; everything it does
  * beyond wiring is shared with the headless host.
  */
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { app, BrowserWindow, Menu } from 'electron'
 import { createEventBus } from '../bus/index.js'
@@ -10,13 +11,17 @@ import { ALL_MODULES } from '../host/modules-list.js'
 import { startOrchestrator } from '../host/orchestrator.js'
 import { ModuleSupervisor } from '../host/supervisor.js'
 import { createHub } from '../hub/index.js'
+import { createDeadLetterLog } from '../node/dead-letter-log.js'
 import { launchUtilityProcess } from './utility-launcher.js'
 import { hardenSessions, openWindow, servePorts } from './windows.js'
 
 if (!app.requestSingleInstanceLock()) {
   app.quit()
 } else {
-  const bus = createEventBus()
+  const dataDir = join(app.getPath('userData'), 'data')
+  mkdirSync(dataDir, { recursive: true })
+  const deadLetterLog = createDeadLetterLog({ path: join(dataDir, 'dead-letters.jsonl') })
+  const bus = createEventBus({ deadLetterPersistence: deadLetterLog })
   const hub = createHub(bus)
   let inspector: BrowserWindow | undefined
 
@@ -31,9 +36,7 @@ if (!app.requestSingleInstanceLock()) {
     await bus.start()
     servePorts(hub)
     const orchestrator = startOrchestrator(bus)
-    const supervisor = new ModuleSupervisor(bus, hub, launchUtilityProcess, {
-      dataDir: join(app.getPath('userData'), 'data'),
-    })
+    const supervisor = new ModuleSupervisor(bus, hub, launchUtilityProcess, { dataDir })
     supervisor.start(ALL_MODULES)
     Menu.setApplicationMenu(
       Menu.buildFromTemplate([
@@ -58,6 +61,7 @@ if (!app.requestSingleInstanceLock()) {
         await supervisor.stop(orchestrator, bus.config.deliveryTimeoutMs)
         orchestrator.stop()
         await bus.shutdown()
+        await deadLetterLog.close()
         hub.close()
         app.exit(0)
       })()

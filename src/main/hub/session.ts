@@ -32,8 +32,14 @@ class PendingAck {
   private onAck: (() => void) | undefined
   private onNack: ((error: unknown) => void) | undefined
 
-  /** @param handlerTimeoutMs the timeout the endpoint enforces, reported when it times out */
-  constructor(readonly handlerTimeoutMs: number) {}
+  /**
+   * @param handlerTimeoutMs the timeout the endpoint enforces, reported when it times out
+   * @param deadline when the hub stops waiting for the ack itself (Date.now() based)
+   */
+  constructor(
+    readonly handlerTimeoutMs: number,
+    readonly deadline: number,
+  ) {}
 
   // biome-ignore lint/suspicious/noThenProperty: a thenable is the point: the core awaits it like a promise, without a promise's cost per delivery.
   then(onAck: () => void, onNack: (error: unknown) => void): void {
@@ -54,10 +60,14 @@ interface RemoteSubscription {
   readonly subscription: Subscription
   /** Same identity, filter and mode: what a re-attached endpoint must ask for to resume it. */
   readonly key: string
+  /** The timeout the endpoint enforces on its handler. */
+  readonly handlerTimeoutMs: number
 }
 
 /** How long past the handler's own timeout the hub waits for an ack before counting a timeout itself. */
 const ACK_GRACE_MS = 1000
+/** How often the hub looks for acks overdue past that grace (one timer per session, not per delivery). */
+const ACK_SWEEP_MS = 250
 /** How often the tail stream is flushed, and how many entries a flush carries at most. */
 const TAIL_INTERVAL_MS = 250
 const TAIL_MAX_ENTRIES = 200
@@ -98,6 +108,7 @@ export class Session {
   private okTo = -1
   private errorFramesSent = 0
   private errorWindowStart = 0
+  private readonly ackSweep: ReturnType<typeof setInterval>
   private metricsTimer: ReturnType<typeof setInterval> | undefined
   private tailTimer: ReturnType<typeof setInterval> | undefined
   private tailBuffer: TailEntry[] = []
@@ -116,6 +127,8 @@ export class Session {
       closed: () => this.end('lost'),
     })
     this.link.startHeartbeat(hub.heartbeatMs)
+    this.ackSweep = setInterval(() => this.sweepOverdueAcks(), ACK_SWEEP_MS)
+    ;(this.ackSweep as { unref?: () => void }).unref?.()
   }
 
   get isOpen(): boolean {
@@ -126,16 +139,20 @@ export class Session {
   end(reason: EndReason): void {
     if (this.ended) return
     this.ended = true
+    clearInterval(this.ackSweep)
     if (this.metricsTimer !== undefined) clearInterval(this.metricsTimer)
     if (this.tailTimer !== undefined) clearInterval(this.tailTimer)
     this.hub.tails.delete(this)
     this.hub.updateTap()
     this.awaitingAck.clear()
     const unexpected = reason === 'lost' || reason === 'superseded'
+    // A module leaving because it was asked to shut down leaves its Reliable backlog as Shutdown.
+    const leftover =
+      this.hub.bus.registry.get(this.module)?.status === 'ShuttingDown' ? 'Shutdown' : 'Unsubscribed'
     for (const remote of this.subscriptions.values()) {
       if (unexpected && remote.subscription.mode.kind === 'Reliable')
         this.hub.park(this.module, remote.key, remote.subscription)
-      else this.hub.internals.end(remote.subscription, 'Unsubscribed')
+      else this.hub.internals.end(remote.subscription, leftover)
     }
     this.subscriptions.clear()
     if (this.link.isOpen) {
@@ -270,40 +287,66 @@ export class Session {
       throw EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' })
     const authorized = authorizeFilter(this.module, this.permissions, filter)
     const key = subscriptionKey(this.module, authorized, mode)
-    const resumed = mode.kind === 'Reliable' ? this.hub.claimParked(this.module, key) : undefined
-    if (resumed !== undefined) {
-      resumed.resume((message) => this.deliver(resumed, message))
-      this.subscriptions.set(resumed.id, { subscription: resumed, key })
-      return resumed.id
-    }
     const { workers, deliveryTimeoutMs } = this.hub.bus.config
     const handlerTimeoutMs = Math.min(
       deliveryTimeoutMs,
       (mode.kind === 'Reliable' && mode.timeoutMs) || Infinity,
     )
-    // The handler runs only after subscribeRemote has returned, so `subscription` is set by then.
-    const subscription: Subscription = this.hub.internals.subscribeRemote(
-      this.module,
-      authorized,
-      mode,
-      (message) => this.deliver(subscription, message),
-      {
-        maxInFlight: mode.kind === 'BestEffort' ? this.hub.bestEffortWindow : workers,
-        timeoutMs: handlerTimeoutMs + ACK_GRACE_MS,
-      },
-    )
-    this.subscriptions.set(subscription.id, { subscription, key })
-    return subscription.id
+    const resumed = mode.kind === 'Reliable' ? this.hub.claimParked(this.module, key) : undefined
+    if (resumed !== undefined) {
+      const remote = { subscription: resumed, key, handlerTimeoutMs }
+      resumed.resume((message) => this.deliver(remote, message))
+      this.subscriptions.set(resumed.id, remote)
+      return resumed.id
+    }
+    // The handler runs only after subscribeRemote has returned, so `remote` is set by then.
+    const remote: RemoteSubscription = {
+      subscription: this.hub.internals.subscribeRemote(
+        this.module,
+        authorized,
+        mode,
+        (message) => this.deliver(remote, message),
+        // The endpoint times its handler; the hub's own bound is the ack sweep, not a timer each.
+        {
+          maxInFlight: mode.kind === 'BestEffort' ? this.hub.bestEffortWindow : workers,
+          timeoutMs: Infinity,
+        },
+      ),
+      key,
+      handlerTimeoutMs,
+    }
+    this.subscriptions.set(remote.subscription.id, remote)
+    return remote.subscription.id
   }
 
   /** The handler of every remote subscription: sends the delivery; the endpoint's ack settles it. */
-  private deliver(subscription: Subscription, message: Envelope): PendingAck {
+  private deliver(remote: RemoteSubscription, message: Envelope): PendingAck {
     const id = this.nextDeliveryId++
-    const handlerTimeoutMs = subscription.timeoutMs - ACK_GRACE_MS
-    const pending = new PendingAck(handlerTimeoutMs)
+    const pending = new PendingAck(
+      remote.handlerTimeoutMs,
+      Date.now() + remote.handlerTimeoutMs + ACK_GRACE_MS,
+    )
     this.awaitingAck.set(id, pending)
-    this.link.send({ t: 'dlv', sid: subscription.id, id, msg: message, timeoutMs: handlerTimeoutMs })
+    this.link.send({
+      t: 'dlv',
+      sid: remote.subscription.id,
+      id,
+      msg: message,
+      timeoutMs: remote.handlerTimeoutMs,
+    })
     return pending
+  }
+
+  /** Counts as timed out every delivery whose ack is overdue past the grace (a hung endpoint). */
+  private sweepOverdueAcks(): void {
+    const now = Date.now()
+    for (const [id, pending] of this.awaitingAck) {
+      if (now <= pending.deadline) continue
+      this.awaitingAck.delete(id)
+      pending.nack(
+        EventBusError.of('DeliveryTimeout', { elapsedMs: pending.handlerTimeoutMs + ACK_GRACE_MS }),
+      )
+    }
   }
 
   private settle(id: number): PendingAck | undefined {

@@ -11,6 +11,7 @@ import { type Orchestrator, startOrchestrator } from '../host/orchestrator.js'
 import { ModuleSupervisor, type SupervisorOptions } from '../host/supervisor.js'
 import { type WindowName, windows } from '../host/windows.js'
 import { createHub, type Hub } from '../hub/index.js'
+import { createDeadLetterLog } from './dead-letter-log.js'
 import { startPageServer } from './http-server.js'
 import { launchWorker } from './worker-launcher.js'
 import { type Gateway, startGateway } from './ws-gateway.js'
@@ -45,7 +46,8 @@ export interface HeadlessHost {
 
 export async function startHeadlessHost(options: HeadlessOptions): Promise<HeadlessHost> {
   await mkdir(options.dataDir, { recursive: true })
-  const bus = createEventBus(options.bus)
+  const deadLetterLog = createDeadLetterLog({ path: join(options.dataDir, 'dead-letters.jsonl') })
+  const bus = createEventBus({ ...options.bus, deadLetterPersistence: deadLetterLog })
   await bus.start()
   const hub = createHub(bus, { reconnectGraceMs: options.reconnectGraceMs ?? 30_000 })
   let gateway: Gateway | undefined
@@ -94,6 +96,7 @@ export async function startHeadlessHost(options: HeadlessOptions): Promise<Headl
         await supervisor.stop(orchestrator, timeoutMs)
         orchestrator.stop()
         await bus.shutdown({ drainTimeoutMs: timeoutMs })
+        await deadLetterLog.close()
         hub.close()
         await gateway?.close()
         await pages.close()

@@ -1,0 +1,160 @@
+/**
+ * Across threads: a producer in worker A, a consumer in worker B. The bus takes two hops (A → hub
+ * in the main thread → B) with acks back to the hub; the anchors run in the same process:
+ * raw postMessage A → B (one hop), a hand-rolled relay through the main thread (two hops), birpc
+ * and comlink A → B. Also: latency at fixed offered rates, two hops, bus against the raw relay.
+ */
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads'
+import { createEventBus, ModuleId } from '../../src/main/bus/index.js'
+import { createHub } from '../../src/main/hub/index.js'
+import { type CaseDefinition, type Measurement, nextMessage, startWorker, throughput } from '../harness.js'
+
+interface Pair {
+  producer: Worker
+  consumer: Worker
+  close(): Promise<void>
+}
+
+function relay(from: MessagePort, to: MessagePort) {
+  from.on('message', (data) => to.postMessage(data))
+}
+
+/** Builds the producer and consumer for a variant, wired as that variant wires them. */
+async function pair(variant: string): Promise<Pair> {
+  const [kind, detail] = variant.split(' ') as [string, string | undefined]
+  const batch = detail === '×64' ? 64 : 1
+  let cleanup = async () => {}
+  let producerPort: MessagePort
+  let consumerPort: MessagePort
+  let roles: [string, string]
+  let mode: string | undefined
+  if (kind === 'hub') {
+    const bus = createEventBus({ maxQueueSize: 1_000_000 })
+    await bus.start()
+    const hub = createHub(bus, { heartbeatMs: 0, bestEffortWindow: Number(process.env.WINDOW ?? 256) })
+    const a = new MessageChannel()
+    const b = new MessageChannel()
+    hub.attach(a.port1, {
+      module: ModuleId.DataCapture,
+      permissions: { publish: ['RawEvent'], subscribe: [] },
+    })
+    hub.attach(b.port1, { module: ModuleId.Storage, permissions: { publish: [], subscribe: ['RawEvent'] } })
+    producerPort = a.port2
+    consumerPort = b.port2
+    roles = ['hub-producer', 'hub-consumer']
+    mode = detail
+    cleanup = async () => {
+      hub.close()
+      await bus.shutdown({ drainTimeoutMs: 0 })
+    }
+  } else if (kind === 'relay') {
+    const a = new MessageChannel()
+    const b = new MessageChannel()
+    relay(a.port1, b.port1)
+    producerPort = a.port2
+    consumerPort = b.port2
+    roles = ['raw-producer', 'raw-consumer']
+  } else {
+    const direct = new MessageChannel()
+    producerPort = direct.port1
+    consumerPort = direct.port2
+    roles = kind === 'raw' ? ['raw-producer', 'raw-consumer'] : [`${kind}-producer`, `${kind}-consumer`]
+    mode = detail === 'calls' ? 'Reliable' : undefined
+  }
+  const consumer = startWorker('endpoint', { role: roles[1], port: consumerPort, mode, batch }, [
+    consumerPort,
+  ])
+  const producer = startWorker('endpoint', { role: roles[0], port: producerPort, mode, batch }, [
+    producerPort,
+  ])
+  await Promise.all([
+    nextMessage(consumer, (m: { ready?: boolean }) => m.ready === true),
+    nextMessage(producer, (m: { ready?: boolean }) => m.ready === true),
+  ])
+  return {
+    producer,
+    consumer,
+    close: async () => {
+      await Promise.all([producer.terminate(), consumer.terminate()])
+      await cleanup()
+    },
+  }
+}
+
+interface Done {
+  done: true
+  p50: number
+  p99: number
+  p999: number
+  max: number
+}
+
+async function send(p: Pair, total: number, rate?: number): Promise<{ ms: number; done: Done }> {
+  const done = nextMessage(p.consumer, (m: Partial<Done>) => m.done === true) as Promise<Done>
+  const start = performance.now()
+  p.consumer.postMessage({ go: true, total })
+  p.producer.postMessage({ go: true, total, rate })
+  const result = await done
+  return { ms: performance.now() - start, done: result }
+}
+
+export const crossThread: CaseDefinition = {
+  name: 'cross-thread',
+  title: 'Across threads: worker A → worker B (messages/s)',
+  variants: [
+    'hub BestEffort',
+    'hub Reliable',
+    'raw',
+    'raw ×64',
+    'relay',
+    'relay ×64',
+    'birpc events',
+    'birpc calls',
+    'comlink calls',
+  ],
+  async run(variant, { quick }) {
+    const p = await pair(variant)
+    try {
+      const total = quick
+        ? 20_000
+        : variant.includes('calls') || variant.includes('Reliable')
+          ? 200_000
+          : 500_000
+      await send(p, Math.min(total, 20_000)) // warm-up
+      const { ms } = await send(p, total)
+      return [throughput('messages/s', total, ms)]
+    } finally {
+      await p.close()
+    }
+  },
+}
+
+const RATES = [1_000, 10_000, 100_000]
+const µs = (metric: string, value: number): Measurement => ({ metric, unit: 'µs', value, better: 'lower' })
+
+export const latency: CaseDefinition = {
+  name: 'latency',
+  title: 'Latency at fixed offered rates, two hops (µs)',
+  variants: ['hub BestEffort', 'relay'],
+  async run(variant, { quick }) {
+    const measurements: Measurement[] = []
+    for (const rate of RATES) {
+      const p = await pair(variant)
+      try {
+        const seconds = quick ? 0.5 : 3
+        await send(p, Math.min(rate, 5_000), rate) // warm-up
+        const { done } = await send(p, Math.round(rate * seconds), rate)
+        const label = `${rate / 1000}k/s`
+        measurements.push(
+          µs(`p50 @${label}`, done.p50),
+          µs(`p99 @${label}`, done.p99),
+          µs(`p99.9 @${label}`, done.p999),
+          µs(`max @${label}`, done.max),
+        )
+      } finally {
+        await p.close()
+      }
+    }
+    return measurements
+  },
+}

@@ -1,0 +1,8 @@
+import type { CaseDefinition } from '../harness.js'
+import { crossThread, latency } from './cross-thread.js'
+import { inProcess } from './in-process.js'
+import { resources } from './resources.js'
+import { scale } from './scale.js'
+import { websocket } from './websocket.js'
+
+export const cases: CaseDefinition[] = [inProcess, crossThread, latency, websocket, scale, resources]

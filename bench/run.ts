@@ -1,0 +1,119 @@
+/**
+ * `npm run bench [-- --quick] [-- --case NAME]`: runs every case's variants interleaved, each
+ * repetition in a fresh process, and reports the median and min–max of each measurement with its
+ * ratio to the anchors. Writes bench/results/latest.json and latest.md and prints the table.
+ * --quick runs one short repetition: it checks the suite works, never a speed threshold.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { cases } from './cases/index.js'
+import type { Measurement } from './harness.js'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const only = args.includes('--case') ? args[args.indexOf('--case') + 1] : undefined
+const repetitions = quick ? 1 : Number(process.env.BENCH_REPS ?? 3)
+
+interface Row {
+  case: string
+  variant: string
+  metric: string
+  unit: string
+  better: Measurement['better']
+  values: number[]
+  median: number
+  min: number
+  max: number
+}
+
+function runChild(caseName: string, variant: string): Measurement[] {
+  const output = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'child.ts'), caseName, variant, quick ? 'quick' : 'full'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 },
+  )
+  const line = output.split('\n').find((l) => l.startsWith('RESULT '))
+  if (!line) throw new Error(`${caseName} / ${variant} printed no result`)
+  return JSON.parse(line.slice('RESULT '.length)) as Measurement[]
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+
+const rows = new Map<string, Row>()
+for (const definition of cases.filter((c) => only === undefined || c.name === only)) {
+  console.error(`\n${definition.title}`)
+  for (let repetition = 1; repetition <= repetitions; repetition++) {
+    // Interleaved: every variant once per repetition, so drift on the machine hits all alike.
+    for (const variant of definition.variants) {
+      for (const m of runChild(definition.name, variant)) {
+        const key = `${definition.name}|${variant}|${m.metric}`
+        const row = rows.get(key) ?? {
+          case: definition.name,
+          variant,
+          metric: m.metric,
+          unit: m.unit,
+          better: m.better,
+          values: [],
+          median: 0,
+          min: 0,
+          max: 0,
+        }
+        row.values.push(m.value)
+        rows.set(key, row)
+      }
+      console.error(`  ${repetition}/${repetitions} ${variant}`)
+    }
+  }
+}
+for (const row of rows.values()) {
+  row.median = median(row.values)
+  row.min = Math.min(...row.values)
+  row.max = Math.max(...row.values)
+}
+
+const format = (value: number, unit: string) =>
+  unit === 'msg/s'
+    ? `${Math.round(value).toLocaleString('en-US')}`
+    : unit === 'µs'
+      ? `${Math.round(value)}`
+      : `${value.toFixed(1)}`
+
+/** The bus's first variant of a case is compared with each row of the same metric. */
+function ratioToBus(row: Row): string {
+  const bus = [...rows.values()].find(
+    (r) => r.case === row.case && r.metric === row.metric && /^(bus|hub)/.test(r.variant),
+  )
+  if (!bus || bus === row || /^(bus|hub)/.test(row.variant)) return ''
+  const ratio = row.better === 'higher' ? bus.median / row.median : row.median / bus.median
+  return `${ratio.toFixed(2)}×`
+}
+
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+const date = new Date().toISOString().slice(0, 10)
+const lines = [
+  `Machine: ${machine}. Date: ${date}. Command: \`npm run bench${quick ? ' -- --quick' : ''}\` (${repetitions} repetition${repetitions === 1 ? '' : 's'}, each in a fresh process, variants interleaved).`,
+  '',
+  '| case | variant | metric | median | min – max | bus vs this anchor |',
+  '|---|---|---|---:|---:|---:|',
+  ...[...rows.values()].map(
+    (r) =>
+      `| ${r.case} | ${r.variant} | ${r.metric} (${r.unit}) | ${format(r.median, r.unit)} | ${format(r.min, r.unit)} – ${format(r.max, r.unit)} | ${ratioToBus(r)} |`,
+  ),
+  '',
+  'Ratios: above 1× the bus is better than that anchor (higher throughput or lower latency), below 1× it is worse.',
+]
+mkdirSync(join(import.meta.dirname, 'results'), { recursive: true })
+writeFileSync(
+  join(import.meta.dirname, 'results', 'latest.json'),
+  `${JSON.stringify({ machine, date, quick, repetitions, rows: [...rows.values()] }, null, 2)}\n`,
+)
+writeFileSync(join(import.meta.dirname, 'results', 'latest.md'), `${lines.join('\n')}\n`)
+console.log(lines.join('\n'))

@@ -1,0 +1,189 @@
+/**
+ * One side of a cross-thread benchmark, in a worker: the bus's endpoint client or an anchor (raw
+ * postMessage, birpc, comlink), as producer or consumer. The main thread says "go"; consumers
+ * report when they have everything, latency runs report their histogram.
+ */
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
+import { createBirpc } from 'birpc'
+import * as Comlink from 'comlink'
+import nodeEndpoint from 'comlink/dist/umd/node-adapter.js'
+import { build } from 'hdr-histogram-js'
+import { connectBus, DeliveryMode, type DeliveryModeKind, MessageFilter } from '../../src/shared/index.js'
+import { keystroke, keystrokeMessage, now } from '../payload.js'
+
+interface Setup {
+  role: string
+  port: MessagePort
+  mode?: DeliveryModeKind
+  batch?: number
+  /** Consumers: only messages from these sources. */
+  sources?: string[]
+}
+
+interface Go {
+  go: true
+  total: number
+  /** Offered rate for latency runs (messages per second); absent: as fast as possible. */
+  rate?: number
+  window?: number
+}
+
+const setup = workerData as Setup
+const post = (message: unknown) => parentPort?.postMessage(message)
+const histogram = build({ numberOfSignificantValueDigits: 3 })
+
+let received = 0
+
+/** Counts arrivals; records latency from the sender's timestamp; reports once all have come. */
+function consumer(total: () => number) {
+  return (sentAt: number, count = 1) => {
+    if (sentAt > 0) histogram.recordValue(Math.max(0, Math.round((now() - sentAt) * 1000)))
+    received += count
+    if (received === total()) {
+      post({
+        done: true,
+        received,
+        p50: histogram.getValueAtPercentile(50),
+        p99: histogram.getValueAtPercentile(99),
+        p999: histogram.getValueAtPercentile(99.9),
+        max: histogram.maxValue,
+      })
+    }
+  }
+}
+
+/** Sends `total` messages, as fast as allowed or paced at `rate`, `send(n, sentAt)` each. */
+async function produce(go: Go, send: (n: number, sentAt: number) => unknown, awaitEvery = 0) {
+  const { total, rate } = go
+  if (rate === undefined) {
+    const pending: unknown[] = []
+    for (let n = 0; n < total; n++) {
+      const result = send(n, 0)
+      if (awaitEvery > 0) {
+        pending.push(result)
+        if (pending.length >= awaitEvery) await Promise.all(pending.splice(0))
+      }
+    }
+    await Promise.all(pending)
+    return
+  }
+  // Paced: every millisecond, send what the rate owes since the start.
+  const start = performance.now()
+  let n = 0
+  while (n < total) {
+    const owed = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000))
+    for (; n < owed; n++) send(n, now())
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+}
+
+let total = 0
+const counted = consumer(() => total)
+
+async function start() {
+  const { role, port } = setup
+  const batch = setup.batch ?? 1
+  switch (role) {
+    case 'hub-producer': {
+      const client = await connectBus(port)
+      parentPort?.on('message', async (go: Go) => {
+        await produce(
+          go,
+          (n, sentAt) => client.publish(keystrokeMessage(n, sentAt, client.module)),
+          go.window ?? 4096,
+        )
+        post({ sent: true })
+      })
+      break
+    }
+    case 'hub-consumer': {
+      const client = await connectBus(port)
+      const mode =
+        setup.mode === 'Reliable' ? DeliveryMode.Reliable({ timeoutMs: 30_000 }) : DeliveryMode.BestEffort
+      const filter = setup.sources
+        ? MessageFilter.typesAndSources(['RawEvent'], setup.sources)
+        : MessageFilter.types(['RawEvent'])
+      await client.subscribe(client.module, filter, mode, (message) => {
+        counted((message.payload.data.data as { sentAt: number }).sentAt)
+      })
+      break
+    }
+    case 'raw-producer': {
+      // Per message, or `batch` messages per postMessage.
+      let buffer: unknown[] = []
+      parentPort?.on('message', async (go: Go) => {
+        await produce(go, (n, sentAt) => {
+          if (batch === 1) return port.postMessage(keystroke(n, sentAt))
+          buffer.push(keystroke(n, sentAt))
+          if (buffer.length === batch || n === go.total - 1) {
+            port.postMessage(buffer)
+            buffer = []
+          }
+        })
+        post({ sent: true })
+      })
+      break
+    }
+    case 'raw-consumer':
+      port.on('message', (data: ReturnType<typeof keystroke> | ReturnType<typeof keystroke>[]) => {
+        if (Array.isArray(data)) for (const event of data) counted(event.data.sentAt)
+        else counted(data.data.sentAt)
+      })
+      break
+    case 'birpc-producer': {
+      const rpc = createBirpc<{ event(e: unknown): void; call(e: unknown): number }, object>(
+        {},
+        { post: (data) => port.postMessage(data), on: (fn) => port.on('message', fn), eventNames: ['event'] },
+      )
+      parentPort?.on('message', async (go: Go) => {
+        if (setup.mode === 'Reliable') await produce(go, (n) => rpc.call(keystroke(n)), 64)
+        else await produce(go, (n) => rpc.event(keystroke(n)))
+        post({ sent: true })
+      })
+      break
+    }
+    case 'birpc-consumer':
+      createBirpc<object, { event(e: unknown): void; call(e: unknown): number }>(
+        {
+          event: () => counted(0),
+          call: () => {
+            counted(0)
+            return 1
+          },
+        },
+        { post: (data) => port.postMessage(data), on: (fn) => port.on('message', fn) },
+      )
+      break
+    case 'comlink-producer': {
+      const remote = Comlink.wrap<{ call(e: unknown): number }>(nodeEndpoint(port))
+      parentPort?.on('message', async (go: Go) => {
+        await produce(go, (n) => remote.call(keystroke(n)), 64)
+        post({ sent: true })
+      })
+      break
+    }
+    case 'comlink-consumer':
+      Comlink.expose(
+        {
+          call: () => {
+            counted(0)
+            return 1
+          },
+        },
+        nodeEndpoint(port),
+      )
+      break
+    default:
+      throw new Error(`unknown role ${role}`)
+  }
+  parentPort?.on('message', (message: Go) => {
+    if (!message.go) return
+    // Each run counts from zero: warm-up and measurement are separate runs.
+    total = message.total
+    received = 0
+    histogram.reset()
+  })
+  post({ ready: true })
+}
+
+await start()

@@ -1,0 +1,119 @@
+/** Durable dead letters: they survive a restart, and a damaged log is recovered, never fatal. */
+import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { createEventBus, DeliveryMode, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
+import { createDeadLetterLog } from '../../src/main/node/dead-letter-log.js'
+import { flushMicrotasks, rawMessage, waitFor } from '../helpers.js'
+
+async function logPath() {
+  return join(await mkdtemp(join(tmpdir(), 'skelly-dlq-')), 'dead-letters.jsonl')
+}
+
+/** A bus whose only subscriber always fails, so every RawEvent is dead-lettered at once. */
+async function failingBus(path: string, warnings: string[] = [], compactAfter?: number) {
+  const log = createDeadLetterLog({ path, warn: (w) => warnings.push(w), compactAfter })
+  const bus = createEventBus({ maxRetryAttempts: 0, deadLetterPersistence: log })
+  await bus.subscribe(
+    ModuleId.Storage,
+    MessageFilter.types(['RawEvent']),
+    DeliveryMode.Reliable({ timeoutMs: 100 }),
+    async () => {
+      throw new Error('disk full')
+    },
+  )
+  await bus.start()
+  return { bus, log }
+}
+
+describe('durable dead letters', () => {
+  it('reloads the dead letters of an earlier run, with their messages intact', async () => {
+    const path = await logPath()
+    const first = await failingBus(path)
+    const sent = [rawMessage(1, { eventType: 'a' }), rawMessage(2, { eventType: 'b' })]
+    for (const message of sent) await first.bus.publish(message)
+    await waitFor(() => first.bus.deadLetters.list().length === 2)
+    const before = first.bus.deadLetters.list()
+    await first.bus.shutdown()
+    await first.log.close()
+
+    const second = await failingBus(path)
+    expect(second.bus.deadLetters.list()).toEqual(before)
+    const [entry] = second.bus.deadLetters.list()
+    expect(entry?.message.timestamp).toBeInstanceOf(Date)
+    expect(entry?.lastError).toBe('Error: disk full')
+    await second.bus.shutdown()
+    await second.log.close()
+  })
+
+  it('records replays and purges, so removed entries stay removed after a restart', async () => {
+    const path = await logPath()
+    const first = await failingBus(path)
+    for (const name of ['a', 'b', 'c']) await first.bus.publish(rawMessage(1, { eventType: name }))
+    await waitFor(() => first.bus.deadLetters.list().length === 3)
+    const [a] = first.bus.deadLetters.list()
+    await first.bus.deadLetters.purge([a!.id])
+    await first.bus.shutdown()
+    await first.log.close()
+    const second = await failingBus(path)
+    expect(
+      second.bus.deadLetters.list().map((e) => (e.message.payload.data as { eventType: string }).eventType),
+    ).toEqual(['b', 'c'])
+    await second.bus.shutdown()
+    await second.log.close()
+  })
+
+  it('recovers a truncated or corrupt log up to its last good record, with a warning', async () => {
+    const path = await logPath()
+    const first = await failingBus(path)
+    for (const name of ['a', 'b']) await first.bus.publish(rawMessage(1, { eventType: name }))
+    await waitFor(() => first.bus.deadLetters.list().length === 2)
+    await first.bus.shutdown()
+    await first.log.close()
+    await appendFile(path, '{"op":"add","entry":{"json":{"id":"half') // a crash mid-write
+
+    const warnings: string[] = []
+    const second = await failingBus(path, warnings)
+    expect(second.bus.deadLetters.list()).toHaveLength(2)
+    expect(warnings[0]).toMatch(/record 3 is truncated; recovered 2 entries/)
+    // The damaged tail is gone: new records follow good ones.
+    await second.bus.publish(rawMessage(1, { eventType: 'c' }))
+    await waitFor(() => second.bus.deadLetters.list().length === 3)
+    await second.bus.shutdown()
+    await second.log.close()
+    const lines = (await readFile(path, 'utf8')).trim().split('\n')
+    expect(lines.every((l) => JSON.parse(l))).toBe(true)
+
+    await writeFile(path, 'not json at all\n{"op":"remove","id":"x"}\n')
+    const garbled: string[] = []
+    const third = await failingBus(path, garbled)
+    expect(third.bus.deadLetters.list()).toEqual([])
+    expect(garbled[0]).toMatch(/record 1 is corrupt/)
+    await third.bus.shutdown()
+    await third.log.close()
+  })
+
+  it('compacts the log atomically once it holds far more records than entries', async () => {
+    const path = await logPath()
+    const { bus, log } = await failingBus(path, [], 10)
+    for (let i = 0; i < 30; i++) {
+      await bus.publish(rawMessage(1, { eventType: `e${i}` }))
+      await flushMicrotasks()
+      await bus.deadLetters.purge()
+    }
+    await bus.publish(rawMessage(1, { eventType: 'kept' }))
+    await waitFor(() => bus.deadLetters.list().length === 1)
+    await log.flush()
+    const lines = (await readFile(path, 'utf8')).trim().split('\n')
+    expect(lines.length).toBeLessThanOrEqual(12)
+    await bus.shutdown()
+    await log.close()
+    const again = await failingBus(path)
+    expect(
+      again.bus.deadLetters.list().map((e) => (e.message.payload.data as { eventType: string }).eventType),
+    ).toEqual(['kept'])
+    await again.bus.shutdown()
+    await again.log.close()
+  })
+})
