@@ -28,15 +28,27 @@ interface Row {
   max: number
 }
 
+const failures: string[] = []
+
+/** One variant in a fresh process; a run that fails or hangs is reported, and the suite goes on. */
 function runChild(caseName: string, variant: string): Measurement[] {
-  const output = execFileSync(
-    process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, 'child.ts'), caseName, variant, quick ? 'quick' : 'full'],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 },
-  )
-  const line = output.split('\n').find((l) => l.startsWith('RESULT '))
-  if (!line) throw new Error(`${caseName} / ${variant} printed no result`)
-  return JSON.parse(line.slice('RESULT '.length)) as Measurement[]
+  try {
+    const output = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'child.ts'), caseName, variant, quick ? 'quick' : 'full'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000 },
+    )
+    const line = output.split('\n').find((l) => l.startsWith('RESULT '))
+    if (!line) throw new Error('printed no result')
+    return JSON.parse(line.slice('RESULT '.length)) as Measurement[]
+  } catch (error) {
+    const reason =
+      (error as { code?: string }).code === 'ETIMEDOUT'
+        ? 'timed out after 120 s'
+        : (error as Error).message.split('\n')[0]
+    failures.push(`${caseName} / ${variant}: ${reason}`)
+    return []
+  }
 }
 
 const median = (values: number[]) => {
@@ -109,6 +121,9 @@ const lines = [
   ),
   '',
   'Ratios: above 1× the bus is better than that anchor (higher throughput or lower latency), below 1× it is worse.',
+  ...(failures.length > 0
+    ? ['', 'Runs that failed (left out of the medians):', ...failures.map((f) => `- ${f}`)]
+    : []),
 ]
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true })
 writeFileSync(
@@ -117,3 +132,5 @@ writeFileSync(
 )
 writeFileSync(join(import.meta.dirname, 'results', 'latest.md'), `${lines.join('\n')}\n`)
 console.log(lines.join('\n'))
+// Quick mode proves every case runs: any failure fails it.
+if (quick && failures.length > 0) process.exit(1)

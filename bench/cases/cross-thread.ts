@@ -91,8 +91,10 @@ interface Done {
 
 async function send(p: Pair, total: number, rate?: number): Promise<{ ms: number; done: Done }> {
   const done = nextMessage(p.consumer, (m: Partial<Done>) => m.done === true) as Promise<Done>
+  const armed = nextMessage(p.consumer, (m: { armed?: boolean }) => m.armed === true)
   const start = performance.now()
   p.consumer.postMessage({ go: true, total })
+  await armed
   p.producer.postMessage({ go: true, total, rate })
   const result = await done
   return { ms: performance.now() - start, done: result }

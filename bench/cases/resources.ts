@@ -49,7 +49,11 @@ async function setup(producers: number, withInspector: boolean) {
   const inspector = withInspector ? await attachInspector(hub) : undefined
   const run = async (perProducer: number, rate?: number) => {
     const finished = Promise.all(pairs.map((p) => done(p.consumer)))
+    const armed = Promise.all(
+      pairs.map((p) => nextMessage(p.consumer, (m: { armed?: boolean }) => m.armed === true)),
+    )
     for (const p of pairs) p.consumer.postMessage({ go: true, total: perProducer })
+    await armed
     for (const p of pairs) p.producer.postMessage({ go: true, total: perProducer, rate })
     await finished
   }

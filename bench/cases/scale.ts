@@ -48,7 +48,11 @@ async function endpoints(count: number, total: number): Promise<number> {
   await Promise.all(workers.map((w) => nextMessage(w, (m: { ready?: boolean }) => m.ready === true)))
   const run = async (n: number) => {
     const done = Promise.all(workers.map((w) => nextMessage(w, (m: { done?: boolean }) => m.done === true)))
+    const armed = Promise.all(
+      workers.map((w) => nextMessage(w, (m: { armed?: boolean }) => m.armed === true)),
+    )
     for (const w of workers) w.postMessage({ go: true, total: n })
+    await armed
     const start = performance.now()
     for (let sent = 0; sent < n; sent += 500) {
       for (let i = 0; i < 500 && sent + i < n; i++) void bus.publish(keystrokeMessage(sent + i))

@@ -182,6 +182,8 @@ async function start() {
     total = message.total
     received = 0
     histogram.reset()
+    // The producer starts only after this: its messages come on another port, in no set order.
+    post({ armed: true })
   })
   post({ ready: true })
 }

@@ -1,0 +1,124 @@
+/**
+ * Fuzzing over a real WebSocket: generated text and binary units (garbage, random frames, huge and
+ * deeply nested values, prototype-pollution keys, cyclic superjson references, invalid UTF-8) get
+ * error frames; the hub never throws, and a good client keeps working throughout.
+ */
+import fc from 'fast-check'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import {
+  BusMessage,
+  createEventBus,
+  DeliveryMode,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { createHub } from '../../src/main/hub/index.js'
+import { startGateway } from '../../src/main/node/ws-gateway.js'
+import { connectBus, fromWebSocket } from '../../src/shared/index.js'
+import { rawEvent, waitFor } from '../helpers.js'
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+const frameLike = fc.record({
+  t: fc.constantFrom(
+    'hello',
+    'pub',
+    'sub',
+    'unsub',
+    'ack',
+    'nack',
+    'dlq',
+    'stream',
+    'ping',
+    'bye',
+    'constructor',
+    '__proto__',
+  ),
+  rid: fc.oneof(fc.nat(), fc.string(), fc.constant(-1)),
+  msg: fc.oneof(
+    fc.jsonValue(),
+    fc.constant({ json: { a: {} }, meta: { referentialEqualities: { a: ['a.b', 'a.b.c'] } } }),
+    fc.constant({ json: { x: 1 }, meta: { values: { '__proto__.polluted': ['Date'] } } }),
+    fc.constant({ json: '2026-01-01', meta: { values: ['bigint'] } }),
+  ),
+  ids: fc.array(fc.oneof(fc.nat(), fc.string())),
+})
+
+const textUnit = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.jsonValue().map((v) => JSON.stringify(v)),
+  fc.array(frameLike, { maxLength: 8 }).map((frames) => JSON.stringify(frames)),
+  fc.constant(`[${'['.repeat(5000)}${']'.repeat(5000)}]`),
+  fc.constant(JSON.stringify([{ t: 'pub', rid: 1, msg: { json: { ['__proto__']: { polluted: true } } } }])),
+  fc.constant(`[{"t":"pub","rid":2,"msg":{"json":"${'x'.repeat(200_000)}"}}]`),
+)
+const binaryUnit = fc
+  .uint8Array({ minLength: 1, maxLength: 64 })
+  .map((bytes) => Buffer.from([0xff, ...bytes]))
+
+describe('WebSocket fuzzing', () => {
+  it('answers generated garbage with error frames while a good client keeps working', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    const hub = createHub(bus, { heartbeatMs: 0 })
+    const gateway = await startGateway(hub, {
+      modules: [
+        { module: 'fuzzer', permissions: { publish: '*', subscribe: '*' } },
+        { module: ModuleId.DataCapture, permissions: { publish: ['RawEvent'], subscribe: [] } },
+      ],
+      maxMessagesPerSecond: 100_000,
+    })
+    cleanups.push(async () => {
+      await gateway.close()
+      hub.close()
+      await bus.shutdown({ drainTimeoutMs: 0 })
+    })
+    const seen: string[] = []
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, (m) => {
+      seen.push(m.payload.data.eventType)
+    })
+    const good = await connectBus(
+      fromWebSocket(
+        new WebSocket(gateway.url, {
+          headers: { authorization: `Bearer ${gateway.tokenFor(ModuleId.DataCapture)}` },
+        }),
+      ),
+    )
+    cleanups.push(() => good.close())
+    const fuzzer = new WebSocket(gateway.url, {
+      headers: { authorization: `Bearer ${gateway.tokenFor('fuzzer')}` },
+    })
+    cleanups.push(() => fuzzer.terminate())
+    let errorFrames = 0
+    fuzzer.on('message', (data) => {
+      const frames = JSON.parse(data.toString()) as { t: string }[]
+      errorFrames += frames.filter((f) => f.t === 'err').length
+    })
+    await new Promise((resolve) => fuzzer.once('open', resolve))
+    fuzzer.send(JSON.stringify([{ t: 'hello', v: 1 }]))
+
+    let rounds = 0
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(textUnit, binaryUnit), async (unit) => {
+        fuzzer.send(unit)
+        rounds++
+        await good.publish(
+          BusMessage.create(
+            ModuleId.DataCapture,
+            MessagePayload.RawEvent(rawEvent({ eventType: `r${rounds}` })),
+          ),
+        )
+      }),
+      { numRuns: 200 },
+    )
+    await waitFor(() => seen.length === rounds)
+    expect(errorFrames).toBeGreaterThan(50)
+    expect(fuzzer.readyState).toBe(WebSocket.OPEN)
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined()
+  }, 60_000)
+})
