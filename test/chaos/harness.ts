@@ -1,9 +1,12 @@
 /**
- * The chaos harness: a steady load (DataCapture → Storage, Reliable; plus a BestEffort and a
- * LatestOnly subscriber) while faults are injected: Storage's worker killed and restarted, the
- * other workers' ports closed abruptly, handlers stalled past their timeout. At the end every
- * Reliable message published is either delivered or in the dead-letter queue with a reason.
+ * The chaos harness: a steady load (DataCapture → Storage, Reliable; a page over the WebSocket
+ * gateway, Reliable; a BestEffort and a LatestOnly subscriber) while faults are injected: Storage's
+ * worker killed and restarted, the other workers' ports closed abruptly, the page reloaded,
+ * handlers stalled past their timeout. At the end every Reliable message published is either
+ * delivered or in the dead-letter queue with a reason, for Storage and for the page.
  */
+
+import WebSocket from 'ws'
 import {
   BusMessage,
   createEventBus,
@@ -12,6 +15,8 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { createHub } from '../../src/main/hub/index.js'
+import { startGateway } from '../../src/main/node/ws-gateway.js'
+import { type BusClient, connectBus, fromWebSocket } from '../../src/shared/index.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from '../hub/worker-endpoint.js'
 
 export interface ChaosOptions {
@@ -33,6 +38,9 @@ export interface ChaosReport {
   deadLettered: number
   lost: number
   duplicates: number
+  /** The page (WebSocket, reloaded): messages its handler saw, and its dead letters. */
+  pageDelivered: number
+  pageDeadLettered: number
   accountingHolds: boolean
   /** Whether the bus was quiet when counted (nothing queued or in flight); if not, `lost` is not final. */
   quiet: boolean
@@ -59,7 +67,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const hub = createHub(bus, { heartbeatMs: 0, reconnectGraceMs: 10_000 })
   const total = Math.ceil(options.rate * options.seconds) + 1
   const receipts = new Int32Array(new SharedArrayBuffer(total * 4))
-  const faults = { 'storage killed': 0, 'port closed': 0, 'handler stalled': 0 }
+  const faults = { 'storage killed': 0, 'port closed': 0, 'page reloaded': 0, 'handler stalled': 0 }
   const reliableFilter = { types: ['RawEvent'] }
   const reliableMode = DeliveryMode.Reliable({ timeoutMs: RELIABLE_TIMEOUT_MS })
 
@@ -82,6 +90,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await watcher.call({ op: 'subscribe', filter: reliableFilter, mode, behaviour: { kind: 'ok' } })
     return watcher
   }
+
+  // A page: the browser bridge's way in (a WebSocket through the gateway) with a Reliable
+  // subscription; a reload drops the socket and subscribes again with the same filter and mode.
+  const gateway = await startGateway(hub, {
+    modules: [{ module: 'chaos-page', permissions: { publish: [], subscribe: ['RawEvent'] } }],
+    maxMessagesPerSecond: 1_000_000,
+  })
+  const pageReceived = new Set<number>()
+  async function openPage(): Promise<{ client: BusClient; socket: WebSocket }> {
+    const socket = new WebSocket(gateway.url, {
+      headers: { authorization: `Bearer ${gateway.tokenFor('chaos-page')}` },
+    })
+    const client = await connectBus(fromWebSocket(socket))
+    await client.subscribe('chaos-page', reliableFilter, reliableMode, (message) => {
+      pageReceived.add((message.payload.data as unknown as { data: { seq: number } }).data.seq)
+    })
+    return { client, socket }
+  }
+  let page = await openPage()
 
   let storage = await startStorage()
   let analysis = await startWatcher(ModuleId.AnalysisEngine, DeliveryMode.BestEffort)
@@ -117,7 +144,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, options.faultEveryMs * (0.5 + Math.random())))
     const pick = Math.random()
-    if (pick < 0.5) {
+    if (pick < 0.2) {
+      faults['page reloaded']++
+      log('fault: page reloaded')
+      page.socket.terminate()
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 200))
+      page = await openPage()
+    } else if (pick < 0.6) {
       faults['storage killed']++
       log('fault: storage worker killed')
       await storage.terminate()
@@ -148,14 +181,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
   const metrics = await bus.metrics()
   const quiet = metrics.currentQueueDepth === 0 && metrics.inFlight === 0
-  const deadSeqs = new Set(
-    bus.deadLetters
-      .list()
-      .filter(
-        (entry) => entry.subscriptionId === metrics.subscriptions.find((s) => s.module === 'storage')?.id,
-      )
-      .map((entry) => (entry.message.payload.data as { data: { seq: number } }).data.seq),
-  )
+  const deadSeqsOf = (module: string) => {
+    const subscriptionId = metrics.subscriptions.find((s) => s.module === module)?.id
+    return new Set(
+      bus.deadLetters
+        .list()
+        .filter((entry) => entry.subscriptionId === subscriptionId)
+        .map((entry) => (entry.message.payload.data as { data: { seq: number } }).data.seq),
+    )
+  }
+  const deadSeqs = deadSeqsOf('storage')
+  const pageDeadSeqs = deadSeqsOf('chaos-page')
   let delivered = 0
   let duplicates = 0
   let lost = 0
@@ -165,12 +201,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (count > 0) delivered++
     if (count > 1) duplicates++
     if (count === 0 && !deadSeqs.has(seq)) lost++
+    if (!pageReceived.has(seq) && !pageDeadSeqs.has(seq)) lost++
   }
   const accountingHolds = metrics.subscriptions.every(
     (s) => s.routed === s.delivered + s.dropped + s.coalesced + s.deadLettered,
   )
   clearInterval(heapSampler)
-  await Promise.all([storage.terminate(), analysis.terminate(), figurine.terminate()])
+  await Promise.all([storage.terminate(), analysis.terminate(), figurine.terminate(), page.client.close()])
+  await gateway.close()
   hub.close()
   await bus.shutdown({ drainTimeoutMs: 0 })
   global.gc?.()
@@ -184,6 +222,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     deadLettered: deadSeqs.size,
     lost,
     duplicates,
+    pageDelivered: [...pageReceived].filter((seq) => !refused.has(seq)).length,
+    pageDeadLettered: pageDeadSeqs.size,
     accountingHolds,
     quiet,
     peakHeapMb: peakHeap / 2 ** 20,
@@ -200,12 +240,13 @@ export function formatReport(report: ChaosReport): string {
         .map(([k, v]) => `${v} × ${k}`)
         .join(', '),
     ],
+    ['published (Reliable)', `${report.published} accepted, ${report.refused} refused (QueueFull)`],
+    ['delivered to Storage', `${report.delivered} (${report.duplicates} more than once: at-least-once)`],
+    ['dead-lettered by Storage (with reason)', String(report.deadLettered)],
     [
-      'published (Reliable to Storage)',
-      `${report.published} accepted, ${report.refused} refused (QueueFull)`,
+      'the page (WebSocket, reloaded)',
+      `${report.pageDelivered} delivered, ${report.pageDeadLettered} dead-lettered`,
     ],
-    ['delivered', `${report.delivered} (${report.duplicates} more than once: at-least-once)`],
-    ['dead-lettered (with reason)', String(report.deadLettered)],
     [
       'lost',
       report.quiet
