@@ -37,6 +37,22 @@ test.describe('Electron app', () => {
     await app.close()
   })
 
+  test('re-attaches after a reload and refuses a page publishing as another module', async () => {
+    const app = await electron.launch({ executablePath: binary, args: [join(import.meta.dirname, '../..')] })
+    const page = await app.firstWindow()
+    await expect(page.getByTestId('connection')).toHaveText('open')
+    await page.reload()
+    await expect(page.getByTestId('connection')).toHaveText('open')
+    const refused = await page.evaluate(() =>
+      window.skellyBus.publish('Shutdown', { moduleId: 'storage', timeoutMs: 0, saveState: false }).then(
+        () => 'accepted',
+        (error: { kind: string; action?: string }) => error,
+      ),
+    )
+    expect(refused).toMatchObject({ kind: 'Unauthorized', action: 'publish' })
+    await app.close()
+  })
+
   test('keeps the window hardened: isolated, sandboxed, no Node, no new windows', async () => {
     const app = await electron.launch({ executablePath: binary, args: [join(import.meta.dirname, '../..')] })
     const page = await app.firstWindow()

@@ -12,5 +12,8 @@ describe('chaos', () => {
     expect(report.lost).toBe(0)
     expect(report.delivered + report.deadLettered).toBeGreaterThanOrEqual(report.published)
     expect(report.accountingHolds).toBe(true)
+    // Memory back within bounds once the faults stop and the queues drain.
+    expect(report.finalHeapMb).toBeLessThan(Math.max(report.peakHeapMb, 150))
+    expect(report.finalHeapMb).toBeLessThan(200)
   }, 90_000)
 })
