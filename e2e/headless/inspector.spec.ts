@@ -46,6 +46,15 @@ async function openInspector(page: Page, url: string) {
   await expect(page.getByTestId('kpi-published-total')).toBeVisible()
 }
 
+/** The distinct values of one column (`type` or `source`) among the tail's visible rows. */
+async function tailColumn(page: Page, column: 'type' | 'source'): Promise<Set<string | null>> {
+  return new Set(
+    await page
+      .getByTestId('tail-row')
+      .evaluateAll((rows, name) => rows.map((r) => r.getAttribute(`data-${name}`)), column),
+  )
+}
+
 const numberIn = (text: string | null) => Number((text ?? '').replace(/[^\d]/g, ''))
 
 test('overview numbers move under load and agree with bus.metrics()', async ({
@@ -132,40 +141,13 @@ test('the message tail filters by type, source and priority, and pauses', async 
     await page.getByTestId('tab-tail').click()
     await expect.poll(() => page.getByTestId('tail-row').count()).toBeGreaterThan(20)
     await page.getByTestId('tail-type').selectOption('StateChange')
-    await expect
-      .poll(
-        async () =>
-          new Set(
-            await page
-              .getByTestId('tail-row')
-              .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))),
-          ),
-      )
-      .toEqual(new Set(['StateChange']))
+    await expect.poll(() => tailColumn(page, 'type')).toEqual(new Set(['StateChange']))
     await page.getByTestId('tail-type').selectOption('')
     await page.getByTestId('tail-source').selectOption('data-capture')
-    await expect
-      .poll(
-        async () =>
-          new Set(
-            await page
-              .getByTestId('tail-row')
-              .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-source'))),
-          ),
-      )
-      .toEqual(new Set(['data-capture']))
+    await expect.poll(() => tailColumn(page, 'source')).toEqual(new Set(['data-capture']))
     await page.getByTestId('tail-source').selectOption('')
     await page.getByTestId('tail-priority').selectOption('High')
-    await expect
-      .poll(
-        async () =>
-          new Set(
-            await page
-              .getByTestId('tail-row')
-              .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type'))),
-          ),
-      )
-      .toEqual(new Set(['StateChange']))
+    await expect.poll(() => tailColumn(page, 'type')).toEqual(new Set(['StateChange']))
     await page.getByTestId('tail-priority').selectOption('Low')
     await page.getByTestId('tail-row').first().click()
     await expect(page.getByTestId('tail-payload')).toContainText('timestamp: Date(')

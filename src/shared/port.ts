@@ -40,6 +40,33 @@ function closeOnce(): { fire(): void; set(listener: () => void): void } {
   }
 }
 
+/** What every structured-clone port has; only how listeners attach differs between them. */
+interface ClonePortLike {
+  postMessage(data: unknown): void
+  start(): void
+  close(): void
+}
+
+function clonePort(
+  port: ClonePortLike,
+  listenForData: (listener: (data: unknown) => void) => void,
+  listenForClose: (listener: () => void) => void,
+): Port {
+  const closed = closeOnce()
+  listenForClose(closed.fire)
+  return {
+    carrier: 'clone',
+    send: (data) => port.postMessage(data),
+    onMessage: listenForData,
+    onClose: closed.set,
+    start: () => port.start(),
+    close: () => {
+      port.close()
+      closed.fire()
+    },
+  }
+}
+
 /** The part of a Node `worker_threads` `MessagePort` the adapter uses. */
 export interface NodeMessagePortLike {
   on(event: 'message', listener: (data: unknown) => void): unknown
@@ -53,21 +80,11 @@ export interface NodeMessagePortLike {
 
 /** Adapts a Node `worker_threads` `MessagePort` (its 'close' fires when either side closes or dies). */
 export function fromNodePort(port: NodeMessagePortLike): Port {
-  const closed = closeOnce()
-  port.on('close', () => closed.fire())
-  return {
-    carrier: 'clone',
-    send: (data) => port.postMessage(data),
-    onMessage: (listener) => {
-      port.on('message', listener)
-    },
-    onClose: closed.set,
-    start: () => port.start(),
-    close: () => {
-      port.close()
-      closed.fire()
-    },
-  }
+  return clonePort(
+    port,
+    (listener) => port.on('message', listener),
+    (listener) => port.on('close', listener),
+  )
 }
 
 /** The part of a DOM `MessagePort` the adapter uses. */
@@ -84,19 +101,11 @@ export interface DomMessagePortLike {
  * the heartbeat does.
  */
 export function fromDomPort(port: DomMessagePortLike): Port {
-  const closed = closeOnce()
-  port.addEventListener('close', () => closed.fire())
-  return {
-    carrier: 'clone',
-    send: (data) => port.postMessage(data),
-    onMessage: (listener) => port.addEventListener('message', (event) => listener(event.data)),
-    onClose: closed.set,
-    start: () => port.start(),
-    close: () => {
-      port.close()
-      closed.fire()
-    },
-  }
+  return clonePort(
+    port,
+    (listener) => port.addEventListener('message', (event) => listener(event.data)),
+    (listener) => port.addEventListener('close', listener),
+  )
 }
 
 /**
@@ -113,21 +122,11 @@ export interface ElectronMessagePortLike {
 
 /** Adapts Electron's `MessagePortMain`. */
 export function fromElectronPort(port: ElectronMessagePortLike): Port {
-  const closed = closeOnce()
-  port.on('close', () => closed.fire())
-  return {
-    carrier: 'clone',
-    send: (data) => port.postMessage(data),
-    onMessage: (listener) => {
-      port.on('message', (event) => listener(event.data))
-    },
-    onClose: closed.set,
-    start: () => port.start(),
-    close: () => {
-      port.close()
-      closed.fire()
-    },
-  }
+  return clonePort(
+    port,
+    (listener) => port.on('message', (event) => listener(event.data)),
+    (listener) => port.on('close', listener),
+  )
 }
 
 /** The part of a WebSocket (the `ws` package's or a browser's) the adapter uses. */

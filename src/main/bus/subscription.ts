@@ -117,7 +117,10 @@ export class Subscription {
   }
   readonly latency = new LatencyHistogram()
   private readonly recentLatency = new IntervalLatency()
-  /** Attempt timeout: the mode's own (Reliable) bounded by the bus's `deliveryTimeoutMs`. */
+  /**
+   * Attempt timeout: the mode's own (Reliable) bounded by the bus's `deliveryTimeoutMs`; Infinity for
+   * remote subscriptions, whose endpoint times the handler while the hub sweeps overdue acks.
+   */
   readonly timeoutMs: number
   inFlight = 0
   /** Set while a pump is scheduled (owned by the bus's scheduler). */
