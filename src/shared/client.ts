@@ -4,17 +4,21 @@
  * nacks travel back, so the hub's accounting, latency and timeouts mean the same as in process.
  * Types, sources and minimum priority are filtered in the hub; predicates run here.
  */
-import type { BuiltinCatalog, Catalog, TypeOf } from './catalog.js'
+import { type BuiltinCatalog, builtinCatalog, type Catalog, type TypeOf } from './catalog.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
 import type { DeliveryMode } from './delivery-mode.js'
+import { DirectProducer } from './direct-producer.js'
 import { describeThrown, EventBusError } from './errors.js'
 import { type FilterInput, MessageFilter, type PlainFilter } from './filter.js'
 import { Link } from './link.js'
 import type { BusMessage, Envelope } from './message.js'
+import { type MessageValidator, messageValidator } from './message-validator.js'
 import type { BusMetrics } from './metrics-snapshot.js'
 import { type PortInput, toPort } from './port.js'
 import {
+  type DirectLimits,
   type EndpointFrame,
+  endpointFrameSchema,
   type HubFrame,
   hubFrameSchema,
   type Permissions,
@@ -27,6 +31,12 @@ export interface ConnectOptions {
   module?: string
   /** How long to wait for the hub's welcome (ms, default 10000). */
   connectTimeoutMs?: number
+  /**
+   * Extra message types this endpoint publishes or handles over direct channels, which validate
+   * messages on the endpoint as the bus does (the built-in types are always known). A routed type
+   * missing here keeps going through the hub.
+   */
+  catalog?: Catalog
 }
 
 export type ClientHandler<M> = (message: M) => unknown
@@ -91,7 +101,47 @@ interface Delivery {
   readonly id: number
   readonly message: Envelope
   readonly timeoutMs: number
+  /** Where its ack or nack goes: the hub, or the producer of a direct channel. */
+  readonly via: Acknowledger
 }
+
+/** Acks of deliveries that came over one link, batched per tick; nacks go at once. */
+class Acknowledger {
+  private ids: number[] = []
+  private flushQueued = false
+
+  constructor(private readonly link: Link<HubFrame, EndpointFrame>) {}
+
+  ack(id: number): void {
+    this.ids.push(id)
+    if (!this.flushQueued) {
+      this.flushQueued = true
+      queueMicrotask(this.flush)
+    }
+  }
+
+  nack(id: number, error: unknown, timedOut: boolean): void {
+    this.link.send({ t: 'nack', id, error: describeThrown(error).slice(0, 4096), timedOut })
+  }
+
+  readonly flush = (): void => {
+    this.flushQueued = false
+    if (this.ids.length === 0) return
+    this.link.send({ t: 'ack', ids: this.ids })
+    this.ids = []
+  }
+}
+
+/** The consumer's side of a direct channel: deliveries from one producer, checked as the hub would. */
+interface DirectConsumer {
+  readonly link: Link<HubFrame, EndpointFrame>
+  readonly acknowledger: Acknowledger
+  readonly peer: string
+  readonly types: ReadonlySet<string>
+}
+
+/** Direct deliveries to a subscription this endpoint has not heard of yet (its answer is on its way). */
+const MAX_EARLY_DELIVERIES = 65_536
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
@@ -106,22 +156,34 @@ class Client implements BusClient<Catalog> {
   private nextRequestId = 1
   private readonly subscriptions = new Map<string, LocalSubscription>()
   private workers = 1
-  private acks: number[] = []
-  private ackFlushQueued = false
+  private readonly hubAcks: Acknowledger
+  /** Direct channels this endpoint produces on, by message type. */
+  private readonly producing = new Map<string, DirectProducer>()
+  /** Open direct channels this endpoint produces on (draining ones too), by channel id. */
+  private readonly producers = new Map<string, DirectProducer>()
+  private readonly consuming = new Map<string, DirectConsumer>()
+  private validatorCache: MessageValidator | undefined
+  private pendingSubscribes = 0
+  private early = new Map<string, Delivery[]>()
+  private earlyCount = 0
   private metricsListeners = new Set<(snapshot: BusMetrics) => void>()
   private tailListeners = new Set<(entries: TailEntry[], sampled: boolean) => void>()
   private closeListeners: ((reason: string) => void)[] = []
   private closedReason: string | undefined
   private welcomed: Request | undefined
 
-  constructor(port: PortInput) {
+  constructor(
+    port: PortInput,
+    private readonly catalog: Catalog = builtinCatalog,
+  ) {
     this.link = new Link(toPort(port), hubFrameSchema, {
-      frame: (frame) => this.receive(frame),
+      frame: (frame, ports) => this.receive(frame, ports),
       invalid: () => {
         // The hub speaks the protocol; an undecodable frame from it is dropped rather than answered.
       },
       closed: (reason) => this.ended(reason),
     })
+    this.hubAcks = new Acknowledger(this.link)
     this.deadLetters = {
       list: (filter) =>
         this.request({ t: 'dlq', op: 'list', selector: filter ?? {} }) as Promise<DeadLetterEntry[]>,
@@ -166,6 +228,19 @@ class Client implements BusClient<Catalog> {
   }
 
   publish(message: Envelope): Promise<string> {
+    const direct = this.producing.get((message as Partial<Envelope> | null)?.payload?.type as string)
+    if (direct !== undefined) {
+      if (message.source !== this.module) {
+        return Promise.reject(
+          EventBusError.of('Unauthorized', {
+            module: this.module,
+            action: 'source',
+            type: message.payload.type,
+          }),
+        )
+      }
+      return direct.publish(message)
+    }
     // The hub answers accepted publishes in ranges, without echoing ids: the answer is the id here.
     return this.request({ t: 'pub', msg: message }, undefined, message.id) as Promise<string>
   }
@@ -188,14 +263,26 @@ class Client implements BusClient<Catalog> {
     const plain: PlainFilter = isBuilder ? filter.toPlain() : filter
     const predicate = isBuilder ? (filter.predicate as LocalSubscription['predicate']) : undefined
     // Registered as the answer is read: the hub may send the first deliveries in the same unit.
-    return this.request({ t: 'sub', module, filter: plain, mode }, (id) => {
+    this.pendingSubscribes++
+    const settled = () => {
+      this.pendingSubscribes--
+      if (this.pendingSubscribes === 0) this.releaseEarly()
+    }
+    const answer = this.request({ t: 'sub', module, filter: plain, mode }, (id) => {
       this.subscriptions.set(id as string, {
         handler: handler as ClientHandler<Envelope>,
         predicate,
         waiting: [],
         running: 0,
       })
+      const early = this.early.get(id as string)
+      if (early === undefined) return
+      this.early.delete(id as string)
+      this.earlyCount -= early.length
+      for (const delivery of early) this.deliver(delivery, id as string)
     }) as Promise<string>
+    answer.then(settled, settled)
+    return answer
   }
 
   unsubscribe(subscriptionId: string): Promise<void> {
@@ -223,7 +310,8 @@ class Client implements BusClient<Catalog> {
 
   close(): Promise<void> {
     if (this.closedReason === undefined) {
-      this.flushAcks()
+      for (const producer of [...this.producers.values()]) producer.close('the endpoint closed', true)
+      this.hubAcks.flush()
       this.link.send({ t: 'bye' })
       this.link.close()
     }
@@ -273,7 +361,7 @@ class Client implements BusClient<Catalog> {
     })
   }
 
-  private receive(frame: HubFrame): void {
+  private receive(frame: HubFrame, ports: readonly unknown[]): void {
     switch (frame.t) {
       case 'welcome':
         this.module = frame.module
@@ -294,7 +382,17 @@ class Client implements BusClient<Catalog> {
       case 'rej':
         return this.settle(frame.rid)?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
       case 'dlv':
-        return this.deliver({ id: frame.id, message: frame.msg, timeoutMs: frame.timeoutMs }, frame.sid)
+        return this.deliver(
+          { id: frame.id, message: frame.msg, timeoutMs: frame.timeoutMs, via: this.hubAcks },
+          frame.sid,
+        )
+      case 'route':
+        return this.openChannel(frame, ports[frame.port])
+      case 'rterms':
+        return this.channelProducer(frame.id)?.applyTerms(frame.terms)
+      case 'unroute':
+        // The producer drains and closes the channel; a consumer's side ends with it.
+        return this.channelProducer(frame.id)?.withdraw(frame.reason)
       case 'err':
         // A frame of ours the hub could not accept; requests it could answer were rejected instead.
         this.welcomed?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
@@ -321,8 +419,20 @@ class Client implements BusClient<Catalog> {
   private deliver(delivery: Delivery, subscriptionId: string): void {
     const subscription = this.subscriptions.get(subscriptionId)
     if (subscription === undefined) {
+      // A direct channel can outrun the hub's answer to a subscribe: hold it until the answer.
+      if (
+        delivery.via !== this.hubAcks &&
+        this.pendingSubscribes > 0 &&
+        this.earlyCount < MAX_EARLY_DELIVERIES
+      ) {
+        const held = this.early.get(subscriptionId) ?? []
+        held.push(delivery)
+        this.early.set(subscriptionId, held)
+        this.earlyCount++
+        return
+      }
       // Unsubscribed while this was on its way: nothing here will handle it.
-      this.acknowledge(delivery.id)
+      delivery.via.ack(delivery.id)
       return
     }
     if (subscription.running >= this.workers) subscription.waiting.push(delivery)
@@ -336,11 +446,11 @@ class Client implements BusClient<Catalog> {
       // A message the predicate declines is acknowledged: it was delivered to this endpoint.
       result = predicate === undefined || predicate(delivery.message) ? handler(delivery.message) : undefined
     } catch (error) {
-      this.reject(delivery.id, error, false)
+      delivery.via.nack(delivery.id, error, false)
       return
     }
     if (!isThenable(result)) {
-      this.acknowledge(delivery.id)
+      delivery.via.ack(delivery.id)
       return
     }
     subscription.running++
@@ -350,8 +460,8 @@ class Client implements BusClient<Catalog> {
       settled = true
       clearTimeout(timer)
       subscription.running--
-      if (error === undefined) this.acknowledge(delivery.id)
-      else this.reject(delivery.id, error, timedOut)
+      if (error === undefined) delivery.via.ack(delivery.id)
+      else delivery.via.nack(delivery.id, error, timedOut)
       const next = subscription.waiting.shift()
       if (next !== undefined) this.run(subscription, next)
     }
@@ -365,27 +475,100 @@ class Client implements BusClient<Catalog> {
     )
   }
 
-  private acknowledge(id: number): void {
-    this.acks.push(id)
-    if (!this.ackFlushQueued) {
-      this.ackFlushQueued = true
-      queueMicrotask(() => this.flushAcks())
+  /** Direct deliveries held for a subscribe answer that never named their subscription. */
+  private releaseEarly(): void {
+    for (const deliveries of this.early.values())
+      for (const delivery of deliveries) delivery.via.ack(delivery.id)
+    this.early = new Map()
+    this.earlyCount = 0
+  }
+
+  private validator(limits: DirectLimits): MessageValidator {
+    this.validatorCache ??= messageValidator(this.catalog, limits.maxMessageBytes)
+    return this.validatorCache
+  }
+
+  private channelProducer(id: string): DirectProducer | undefined {
+    return this.producers.get(id)
+  }
+
+  /** Opens our side of a direct channel the hub set up. */
+  private openChannel(frame: Extract<HubFrame, { t: 'route' }>, received: unknown): void {
+    if (received === undefined || frame.limits === undefined) return
+    const port = this.link.adopt(received)
+    const validator = this.validator(frame.limits)
+    if (frame.role === 'producer') {
+      if (frame.terms === undefined) return
+      const types = new Set(frame.types.filter(validator.knows))
+      const link = new Link<EndpointFrame, HubFrame>(port, endpointFrameSchema, {
+        frame: (inbound) => producer.receive(inbound),
+        invalid: () => {},
+        closed: (reason) => producer.close(`the direct channel closed: ${reason}`, true),
+      })
+      const producer = new DirectProducer(frame.id, types, link, frame.terms, frame.limits, validator, {
+        toHub: (outbound) => this.link.send(outbound),
+        publishCopy: (message, via, seq) =>
+          this.request({ t: 'pub', msg: message, via, seq }, undefined, message.id) as Promise<string>,
+        ended: (ended) => {
+          for (const [type, current] of this.producing) if (current === ended) this.producing.delete(type)
+          if (!ended.isOpen) this.producers.delete(ended.id)
+        },
+      })
+      for (const type of types) this.producing.set(type, producer)
+      this.producers.set(frame.id, producer)
+      // Confirms the terms it started with, like any later ones.
+      producer.applyTerms(frame.terms)
+      return
     }
+    const types = new Set(frame.types)
+    const link: Link<HubFrame, EndpointFrame> = new Link(port, hubFrameSchema, {
+      frame: (inbound) => {
+        if (inbound.t !== 'dlv') return
+        const problem = this.directProblem(inbound.msg, frame.peer, types, validator)
+        if (problem !== undefined) acknowledger.nack(inbound.id, problem, false)
+        else
+          this.deliver(
+            { id: inbound.id, message: inbound.msg, timeoutMs: inbound.timeoutMs, via: acknowledger },
+            inbound.sid,
+          )
+      },
+      invalid: () => {},
+      closed: () => this.consuming.delete(frame.id),
+    })
+    const acknowledger = new Acknowledger(link)
+    this.consuming.set(frame.id, { link, acknowledger, peer: frame.peer, types })
   }
 
-  private flushAcks(): void {
-    this.ackFlushQueued = false
-    if (this.acks.length === 0) return
-    this.link.send({ t: 'ack', ids: this.acks })
-    this.acks = []
-  }
-
-  private reject(id: number, error: unknown, timedOut: boolean): void {
-    this.link.send({ t: 'nack', id, error: describeThrown(error).slice(0, 4096), timedOut })
+  /** The consumer trusts a direct producer no more than the hub does: the same checks, here. */
+  private directProblem(
+    message: Envelope,
+    peer: string,
+    types: ReadonlySet<string>,
+    validator: MessageValidator,
+  ): EventBusError | undefined {
+    if (message.source !== peer) {
+      return EventBusError.of('Unauthorized', { module: peer, action: 'source' })
+    }
+    if (!types.has(message.payload?.type)) {
+      return EventBusError.of('Unauthorized', {
+        module: peer,
+        action: 'publish',
+        type: String(message.payload?.type),
+      })
+    }
+    try {
+      validator.validate(message)
+      return undefined
+    } catch (error) {
+      return error as EventBusError
+    }
   }
 
   private ended(reason: string): void {
     this.closedReason = reason
+    for (const producer of new Set(this.producing.values()))
+      producer.close(`the hub link ended: ${reason}`, false)
+    for (const consumer of this.consuming.values()) consumer.link.close()
     const error = EventBusError.of('Disconnected', { reason })
     this.welcomed?.reject(error)
     this.welcomed = undefined
@@ -410,7 +593,8 @@ export function connectBus<C extends Catalog = BuiltinCatalog>(
   options: ConnectOptions = {},
 ): Promise<BusClient<C>> {
   try {
-    return new Client(port).handshake(options) as unknown as Promise<BusClient<C>>
+    const catalog = options.catalog === undefined ? builtinCatalog : { ...builtinCatalog, ...options.catalog }
+    return new Client(port, catalog).handshake(options) as unknown as Promise<BusClient<C>>
   } catch (error) {
     return Promise.reject(error)
   }

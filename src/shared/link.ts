@@ -10,8 +10,8 @@ import type { Port } from './port.js'
 import type { Frame } from './wire.js'
 
 export interface LinkHandlers<In> {
-  /** A valid inbound frame. */
-  frame(frame: In): void
+  /** A valid inbound frame, with the ports transferred in its unit (usually none). */
+  frame(frame: In, ports: readonly unknown[]): void
   /** An inbound frame that failed decoding or validation; `reason` names the problem. */
   invalid(reason: string): void
   /** The channel closed (either side) or the heartbeat gave up on the peer. */
@@ -52,7 +52,7 @@ export class Link<In extends Frame, Out extends Frame> {
   ) {
     this.inbound = compiledFor(inbound)
     this.codec = codecFor(port.carrier)
-    port.onMessage((unit) => this.receive(unit))
+    port.onMessage((unit, ports) => this.receive(unit, ports))
     port.onClose(() => this.end('the port closed'))
     port.start()
   }
@@ -91,6 +91,28 @@ export class Link<In extends Frame, Out extends Frame> {
     }
   }
 
+  /** Whether ports can travel over this link (structured-clone transports). */
+  get canTransfer(): boolean {
+    return this.port.transfer !== undefined && this.port.adopt !== undefined
+  }
+
+  /**
+   * Sends `frame` with `ports` transferred in the same unit, after everything queued before it.
+   * @throws TypeError when the transport cannot carry ports (check {@link canTransfer})
+   */
+  sendWithPorts(frame: Out, ports: readonly unknown[]): void {
+    if (!this.open) return
+    if (this.port.transfer === undefined) throw new TypeError('this transport cannot carry ports')
+    this.flush()
+    this.port.transfer(this.codec.encode([frame]), ports)
+  }
+
+  /** Wraps a port received over this link as a Port of the same transport. */
+  adopt(received: unknown): Port {
+    if (this.port.adopt === undefined) throw new TypeError('this transport cannot carry ports')
+    return this.port.adopt(received)
+  }
+
   /**
    * Pings every `intervalMs` and ends the link when nothing has come from the peer for
    * HEARTBEAT_TOLERANCE intervals. 0 turns the heartbeat off.
@@ -116,7 +138,7 @@ export class Link<In extends Frame, Out extends Frame> {
     this.port.close()
   }
 
-  private receive(unit: unknown): void {
+  private receive(unit: unknown, ports: readonly unknown[]): void {
     if (!this.open) return
     this.lastInbound = Date.now()
     for (const candidate of this.codec.decode(unit)) {
@@ -135,7 +157,7 @@ export class Link<In extends Frame, Out extends Frame> {
         continue
       }
       if (parsed.data.t === 'ping') this.send({ t: 'pong' } as Out)
-      else if (parsed.data.t !== 'pong') this.handlers.frame(parsed.data)
+      else if (parsed.data.t !== 'pong') this.handlers.frame(parsed.data, ports)
     }
   }
 

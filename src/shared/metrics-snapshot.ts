@@ -53,6 +53,35 @@ export const subscriptionMetricsSchema = z.object({
   recentLatency: latencySummarySchema,
 })
 
+/** A direct route the hub brokers between two endpoints (see the hub's `route`). */
+export const routeMetricsSchema = z.object({
+  id: z.string(),
+  producer: z.string(),
+  consumer: z.string(),
+  types: z.array(z.string()),
+  /**
+   * `establishing`: a channel was handed out, its producer has not confirmed it yet; `active`: it
+   * has; `waiting`: for both sides (or refused, see `reason`); `revoked`: for good.
+   */
+  state: z.enum(['establishing', 'active', 'waiting', 'revoked']),
+  /** Why it is not active, when it is not. */
+  reason: z.string().optional(),
+  /** Times a channel was set up, and times one went down and traffic fell back to the hub. */
+  established: count,
+  fallbacks: count,
+  /** Over the direct channels so far: deliveries routed, delivered, failed, dead-lettered, handed back. */
+  routed: count,
+  delivered: count,
+  failed: count,
+  deadLettered: count,
+  handedBack: count,
+  /** Deliveries per second over the producer's latest report interval. */
+  deliveredPerSec: z.number().nonnegative(),
+  /** Copies waiting at the producer and in flight on the channel, as last reported. */
+  queued: count,
+  inFlight: count,
+})
+
 export const busMetricsSchema = z.object({
   messagesPublished: count,
   messagesDelivered: count,
@@ -77,6 +106,8 @@ export const busMetricsSchema = z.object({
   deadLetters: z.object({ size: count, capacity: count, evicted: count }),
   /** The module registry: each module's status, last health check and restarts, and the verdict. */
   registry: z.object({ overall: z.enum(OverallHealth), modules: z.array(moduleInfoSchema) }),
+  /** Direct routes brokered by the hub (empty without a hub or routes). */
+  routes: z.array(routeMetricsSchema),
   uptimeMs: z.number().nonnegative(),
   collectedAt: z.date(),
 })
@@ -85,3 +116,4 @@ export type LatencySummary = z.infer<typeof latencySummarySchema>
 export type Counters = z.infer<typeof countersSchema>
 export type SubscriptionMetrics = z.infer<typeof subscriptionMetricsSchema>
 export type BusMetrics = z.infer<typeof busMetricsSchema>
+export type RouteMetrics = z.infer<typeof routeMetricsSchema>

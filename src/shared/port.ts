@@ -13,8 +13,15 @@ export interface Port {
   readonly carrier: PortCarrier
   /** Sends one unit (a batch of frames, already encoded for the carrier). */
   send(data: unknown): void
-  /** Sets the one listener for inbound units. */
-  onMessage(listener: (data: unknown) => void): void
+  /**
+   * Sends one unit with message ports transferred alongside it (structured-clone transports only;
+   * absent where ports cannot travel, e.g. over WebSocket). The peer's listener gets them as `ports`.
+   */
+  transfer?(data: unknown, ports: readonly unknown[]): void
+  /** Wraps a port that arrived through this transport (the same kind as this one). */
+  adopt?(received: unknown): Port
+  /** Sets the one listener for inbound units (and the ports transferred with them, if any). */
+  onMessage(listener: (data: unknown, ports: readonly unknown[]) => void): void
   /** Sets the one listener called once when the channel closes (either side, or the peer dies). */
   onClose(listener: () => void): void
   /** Starts delivery of queued inbound messages. */
@@ -43,20 +50,28 @@ function closeOnce(): { fire(): void; set(listener: () => void): void } {
 /** What every structured-clone port has; only how listeners attach differs between them. */
 interface ClonePortLike {
   postMessage(data: unknown): void
+  postMessage(data: unknown, transfer: never[]): void
   start(): void
   close(): void
 }
 
+type UnitListener = (data: unknown, ports: readonly unknown[]) => void
+
+const NO_PORTS: readonly unknown[] = Object.freeze([])
+
 function clonePort(
   port: ClonePortLike,
-  listenForData: (listener: (data: unknown) => void) => void,
+  listenForData: (listener: UnitListener) => void,
   listenForClose: (listener: () => void) => void,
+  transport: { transfer(data: unknown, ports: readonly unknown[]): void; adopt(received: unknown): Port },
 ): Port {
   const closed = closeOnce()
   listenForClose(closed.fire)
   return {
     carrier: 'clone',
     send: (data) => port.postMessage(data),
+    transfer: transport.transfer,
+    adopt: transport.adopt,
     onMessage: listenForData,
     onClose: closed.set,
     start: () => port.start(),
@@ -72,26 +87,55 @@ export interface NodeMessagePortLike {
   on(event: 'message', listener: (data: unknown) => void): unknown
   on(event: 'close', listener: () => void): unknown
   postMessage(data: unknown): void
+  postMessage(data: unknown, transfer: never[]): void
   start(): void
   close(): void
   ref(): void
   unref(): void
 }
 
+/**
+ * Node delivers only the posted value (no separate `ports`), so a unit with ports travels wrapped
+ * in this marked envelope; plain units are arrays and never mistaken for it.
+ */
+interface NodeTransferUnit {
+  readonly skellyTransfer: true
+  readonly data: unknown
+  readonly ports: readonly unknown[]
+}
+
+function isNodeTransferUnit(value: unknown): value is NodeTransferUnit {
+  return !Array.isArray(value) && (value as Partial<NodeTransferUnit> | null)?.skellyTransfer === true
+}
+
 /** Adapts a Node `worker_threads` `MessagePort` (its 'close' fires when either side closes or dies). */
 export function fromNodePort(port: NodeMessagePortLike): Port {
   return clonePort(
     port,
-    (listener) => port.on('message', listener),
+    (listener) =>
+      port.on('message', (value) =>
+        isNodeTransferUnit(value) ? listener(value.data, value.ports) : listener(value, NO_PORTS),
+      ),
     (listener) => port.on('close', listener),
+    {
+      transfer: (data, ports) =>
+        port.postMessage({ skellyTransfer: true, data, ports } satisfies NodeTransferUnit, [
+          ...ports,
+        ] as never[]),
+      adopt: (received) => fromNodePort(received as NodeMessagePortLike),
+    },
   )
 }
 
 /** The part of a DOM `MessagePort` the adapter uses. */
 export interface DomMessagePortLike {
-  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void
+  addEventListener(
+    type: 'message',
+    listener: (event: { data: unknown; ports?: readonly unknown[] }) => void,
+  ): void
   addEventListener(type: 'close', listener: () => void): void
   postMessage(data: unknown): void
+  postMessage(data: unknown, transfer: never[]): void
   start(): void
   close(): void
 }
@@ -103,8 +147,12 @@ export interface DomMessagePortLike {
 export function fromDomPort(port: DomMessagePortLike): Port {
   return clonePort(
     port,
-    (listener) => port.addEventListener('message', (event) => listener(event.data)),
+    (listener) => port.addEventListener('message', (event) => listener(event.data, event.ports ?? NO_PORTS)),
     (listener) => port.addEventListener('close', listener),
+    {
+      transfer: (data, ports) => port.postMessage(data, [...ports] as never[]),
+      adopt: (received) => fromDomPort(received as DomMessagePortLike),
+    },
   )
 }
 
@@ -113,9 +161,10 @@ export function fromDomPort(port: DomMessagePortLike): Port {
  * and transfers only ports, so nothing is ever put in its transfer list here.
  */
 export interface ElectronMessagePortLike {
-  on(event: 'message', listener: (event: { data: unknown }) => void): unknown
+  on(event: 'message', listener: (event: { data: unknown; ports?: readonly unknown[] }) => void): unknown
   on(event: 'close', listener: () => void): unknown
   postMessage(message: unknown): void
+  postMessage(message: unknown, transfer: never[]): void
   start(): void
   close(): void
 }
@@ -124,8 +173,12 @@ export interface ElectronMessagePortLike {
 export function fromElectronPort(port: ElectronMessagePortLike): Port {
   return clonePort(
     port,
-    (listener) => port.on('message', (event) => listener(event.data)),
+    (listener) => port.on('message', (event) => listener(event.data, event.ports ?? NO_PORTS)),
     (listener) => port.on('close', listener),
+    {
+      transfer: (data, ports) => port.postMessage(data, [...ports] as never[]),
+      adopt: (received) => fromElectronPort(received as ElectronMessagePortLike),
+    },
   )
 }
 
@@ -158,7 +211,7 @@ export function fromWebSocket(socket: WebSocketLike): Port {
     },
     onMessage: (listener) =>
       socket.addEventListener('message', (event) =>
-        listener(typeof event.data === 'string' ? event.data : textOf(event.data)),
+        listener(typeof event.data === 'string' ? event.data : textOf(event.data), NO_PORTS),
       ),
     onClose: closed.set,
     start: () => {},

@@ -16,6 +16,9 @@ export const PROTOCOL_VERSION = 1
 const requestId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 const deliveryId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 const subscriptionId = z.string().min(1).max(128)
+const typeName = z.string().min(1).max(128)
+/** A direct channel's id: one per establishment of a route. */
+const channelId = z.string().min(1).max(128)
 
 /** A message in a frame; the bus validates it fully when it is published. */
 const message = z.custom<Envelope>((value) => typeof value === 'object' && value !== null, {
@@ -34,12 +37,107 @@ export const permissionsSchema = z
   .strict()
 export type Permissions = z.infer<typeof permissionsSchema>
 
+const count = z.number().int().nonnegative()
+
+/** Counts of one subscription and type on a direct channel, since the previous report. */
+export const directCountsSchema = z
+  .object({
+    sid: subscriptionId,
+    type: typeName,
+    routed: count,
+    delivered: count,
+    failed: count,
+    dropped: count,
+    retried: count,
+    deadLettered: count,
+    /** Unacknowledged copies handed back to the hub when the channel went down. */
+    handedBack: count,
+  })
+  .strict()
+export type DirectCounts = z.infer<typeof directCountsSchema>
+
+/** A direct channel producer's periodic report to the hub. */
+export const directReportSchema = z
+  .object({
+    /** Messages published over the channel only (copies sent to the hub are counted there). */
+    published: z.array(z.object({ type: typeName, count }).strict()).max(1024),
+    counts: z.array(directCountsSchema).max(4096),
+    /** Publish-to-ack latencies (ms) of successful deliveries, per subscription (a sample). */
+    latency: z
+      .array(z.object({ sid: subscriptionId, ms: z.array(z.number().nonnegative()).max(4096) }).strict())
+      .max(1024),
+    /** Copies waiting at the producer (over the window or in a retry backoff) and in flight. */
+    queued: count,
+    inFlight: count,
+  })
+  .strict()
+export type DirectReport = z.infer<typeof directReportSchema>
+
+/** One consumer subscription a direct channel delivers to, with the filter it needs to match. */
+export const directTargetSchema = z
+  .object({
+    sid: subscriptionId,
+    /** Types of the route this subscription takes. */
+    types: z.array(typeName).min(1).max(1024),
+    minPriority: z.number().int().min(0).max(3).optional(),
+    reliable: z.boolean(),
+    /** Attempt timeout the consumer enforces on its handler. */
+    timeoutMs: z.number().positive(),
+  })
+  .strict()
+export type DirectTarget = z.infer<typeof directTargetSchema>
+
+/** What a direct channel's producer delivers to, and which types other subscribers also want. */
+export const directTermsSchema = z
+  .object({
+    seq: z.number().int().nonnegative(),
+    targets: z.array(directTargetSchema).max(1024),
+    /** Route types other subscriptions (beyond the targets) also match: those go to the hub too. */
+    shared: z.array(typeName).max(1024),
+  })
+  .strict()
+export type DirectTerms = z.infer<typeof directTermsSchema>
+
+/** The bus's limits a producer applies to its direct channel, as the hub would. */
+export const directLimitsSchema = z
+  .object({
+    maxQueueSize: z.number().int().positive(),
+    maxMessageBytes: z.number().int().positive(),
+    maxRetryAttempts: z.number().int().nonnegative(),
+    retry: z
+      .object({
+        initialMs: count,
+        maxMs: count,
+        multiplier: z.number().min(1),
+        jitter: z.number().min(0).max(1),
+      })
+      .strict(),
+    /** Deliveries in flight on the channel at most; beyond it copies wait at the producer. */
+    window: z.number().int().positive(),
+  })
+  .strict()
+export type DirectLimits = z.infer<typeof directLimitsSchema>
+
 export const deadLetterOperationSchema = z.enum(['list', 'replay', 'purge'])
 
 /** Frames an endpoint sends to the hub. */
 export const endpointFrameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('hello'), v: z.number().int(), module: moduleIdSchema.optional() }).strict(),
-  z.object({ t: z.literal('pub'), rid: requestId, msg: message }).strict(),
+  z
+    .object({
+      t: z.literal('pub'),
+      rid: requestId,
+      msg: message,
+      /**
+       * Sent by the producer of direct channel `via`: with `seq`, a copy for the subscribers that
+       * channel (under terms `seq`) does not cover; with `to`, an unacknowledged delivery of the
+       * channel handed back to subscription `to` when the channel went down.
+       */
+      via: channelId.optional(),
+      seq: z.number().int().nonnegative().optional(),
+      to: subscriptionId.optional(),
+    })
+    .strict(),
   z
     .object({
       t: z.literal('sub'),
@@ -73,6 +171,25 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('pong') }).strict(),
   /** The endpoint closes on purpose: its subscriptions end at once. */
   z.object({ t: z.literal('bye') }).strict(),
+  /** The producer of channel `id` applied terms `seq`. */
+  z.object({ t: z.literal('rsync'), id: channelId, seq: z.number().int().nonnegative() }).strict(),
+  /** What the producer of channel `id` counted since its previous report. */
+  z.object({ t: z.literal('rstat'), id: channelId, report: directReportSchema }).strict(),
+  /** A delivery of channel `id` that failed past its retries. */
+  z
+    .object({
+      t: z.literal('rdead'),
+      id: channelId,
+      sid: subscriptionId,
+      msg: message,
+      reason: z.enum(['MaxRetriesExceeded', 'DeliveryTimeout']),
+      attempts: z.number().int().positive(),
+      error: z.string().max(4096),
+      firstFailedAt: z.number(),
+    })
+    .strict(),
+  /** The producer's side of channel `id` ended (the peer went away, or the port closed). */
+  z.object({ t: z.literal('rdown'), id: channelId, reason: z.string().max(1024) }).strict(),
 ])
 export type EndpointFrame = z.infer<typeof endpointFrameSchema>
 
@@ -121,6 +238,26 @@ export const hubFrameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('pong') }).strict(),
   /** The hub ends the attachment (detach, close, refusal). */
   z.object({ t: z.literal('bye'), reason: z.string() }).strict(),
+  /**
+   * A direct channel for `types` with endpoint `peer`; its port is transferred with this frame's
+   * unit (`ports[port]`). The producer gets the terms and limits; the consumer only listens.
+   */
+  z
+    .object({
+      t: z.literal('route'),
+      id: channelId,
+      role: z.enum(['producer', 'consumer']),
+      peer: moduleIdSchema,
+      types: z.array(typeName).min(1).max(1024),
+      port: z.number().int().nonnegative().max(15),
+      terms: directTermsSchema.optional(),
+      limits: directLimitsSchema.optional(),
+    })
+    .strict(),
+  /** New terms for the producer of channel `id` (it answers `rsync`). */
+  z.object({ t: z.literal('rterms'), id: channelId, terms: directTermsSchema }).strict(),
+  /** Channel `id` is withdrawn: stop using it (the producer hands back what is unacknowledged). */
+  z.object({ t: z.literal('unroute'), id: channelId, reason: z.string() }).strict(),
 ])
 export type HubFrame = z.infer<typeof hubFrameSchema>
 

@@ -3,9 +3,7 @@
  * metrics and lifecycle. Runtime-neutral: only `crypto.randomUUID`, `performance.now`, timers and
  * `queueMicrotask`.
  */
-import { z } from 'zod'
 import { type BuiltinCatalog, builtinCatalog, type Catalog, type TypeOf } from '../../shared/catalog.js'
-import { compiled } from '../../shared/compiled-schema.js'
 import {
   type DeadLetterEntry,
   type DeadLetterFilter,
@@ -15,11 +13,11 @@ import {
   type ReplayResult,
 } from '../../shared/dead-letter.js'
 import { type DeliveryMode, deliveryModeSchema } from '../../shared/delivery-mode.js'
-import { EventBusError, type RejectionIssue } from '../../shared/errors.js'
+import { EventBusError } from '../../shared/errors.js'
 import { compileFilter, type FilterInput, matchesSourceAndPriority } from '../../shared/filter.js'
-import { type BusMessage, type Envelope, envelopeHeaderSchema } from '../../shared/message.js'
-import type { BusMetrics, Counters } from '../../shared/metrics-snapshot.js'
-import { encodedSizeOver, NestingTooDeepError } from '../../shared/size.js'
+import type { BusMessage, Envelope } from '../../shared/message.js'
+import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
+import type { BusMetrics, Counters, RouteMetrics } from '../../shared/metrics-snapshot.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
 import { type DeadLetterPersistence, DeadLetterStore } from './dead-letters.js'
 import { type BusInternals, busInternals, type RouteTap, type WithInternals } from './internal.js'
@@ -86,30 +84,7 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
   shutdown(options?: { drainTimeoutMs?: number }): Promise<void>
 }
 
-type Schema = z.ZodType
-
 const CUSTOM_TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/
-
-function rejected(reason: string, issues: RejectionIssue[] = []): EventBusError {
-  return EventBusError.of('MessageRejected', { reason, issues })
-}
-
-function toRejectionIssues(error: z.ZodError): RejectionIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.filter((key): key is string | number => typeof key !== 'symbol'),
-    message: issue.message,
-    code: issue.code,
-  }))
-}
-
-function buildMessageSchemas(catalog: Catalog): Map<string, Schema> {
-  const schemas = new Map<string, Schema>()
-  for (const [type, data] of Object.entries(catalog)) {
-    const schema = envelopeHeaderSchema.extend({ payload: z.object({ type: z.literal(type), data }) })
-    schemas.set(type, compiled(schema))
-  }
-  return schemas
-}
 
 function resolveCatalog(extra: Catalog | undefined): Catalog {
   if (extra === undefined) return builtinCatalog
@@ -127,7 +102,7 @@ function resolveCatalog(extra: Catalog | undefined): Catalog {
         reason: `catalog: '${type}' is not a valid type name (${CUSTOM_TYPE_NAME.source})`,
       })
     }
-    if (typeof (schema as Partial<Schema> | null)?.safeParse !== 'function') {
+    if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== 'function') {
       throw EventBusError.of('Configuration', { reason: `catalog: '${type}' must map to a zod schema` })
     }
   }
@@ -142,7 +117,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   readonly deadLetters: DeadLetters
   state: BusState = 'created'
 
-  private readonly schemas: Map<string, Schema>
+  private readonly validator: MessageValidator
   private readonly store: DeadLetterStore
   private readonly subscriptions = new Map<string, Subscription>()
   /** Subscriptions by the types their filter lists; filters without types are in `anyType`. */
@@ -166,8 +141,36 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   private readonly persistent: boolean
   private starting: Promise<void> | undefined
 
+  private routesSource: () => RouteMetrics[] = () => []
+  private subscriptionsChanged: () => void = () => {}
+
   readonly [busInternals]: BusInternals = {
-    publish: (message) => this.publishNow(message),
+    publish: (message, skip) => this.publishNow(message, skip),
+    find: (subscriptionId) => this.subscriptions.get(subscriptionId),
+    subscribersOf: (type) => [...(this.byType.get(type) ?? []), ...this.anyType],
+    onSubscriptionsChanged: (listener) => {
+      this.subscriptionsChanged = listener
+    },
+    handBack: (message, subscription) => {
+      this.validator.validate(message)
+      subscription.enqueue(message, performance.now())
+    },
+    recordDirectPublished: (type, source, count) => {
+      this.totals.published += count
+      this.countersForType(type).published += count
+      this.countersForModule(source).published += count
+    },
+    recordDirect: (subscription, counts) => subscription.recordDirect(counts),
+    recordDirectLatency: (subscription, latencyMs) => subscription.recordLatency(latencyMs),
+    deadLetter: (entry) => {
+      this.validator.validate(entry.message)
+      const now = new Date()
+      const deadLetter: DeadLetterEntry = { id: crypto.randomUUID(), ...entry, lastFailedAt: now }
+      this.store.add(deadLetter)
+    },
+    setRoutes: (source) => {
+      this.routesSource = source
+    },
     subscribeRemote: (module, filter, mode, handler, limits) => {
       if (this.state === 'shuttingDown' || this.state === 'stopped')
         throw EventBusError.of('BusShuttingDown', {})
@@ -186,7 +189,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     const { catalog, deadLetterPersistence, ...config } = options
     this.config = resolveConfig(config)
     this.catalog = resolveCatalog(catalog)
-    this.schemas = buildMessageSchemas(this.catalog)
+    this.validator = messageValidator(this.catalog, this.config.maxMessageBytes)
     this.store = new DeadLetterStore(this.config.deadLetterQueueSize, deadLetterPersistence)
     this.persistent = deadLetterPersistence !== undefined
     this.rate = new WindowedRate(this.config.metricsIntervalMs, performance.now())
@@ -290,6 +293,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       types: copy(this.typeCounters),
       deadLetters: { size: this.store.size, capacity: this.store.capacity, evicted: this.store.evicted },
       registry: { overall: this.registry.summary().overall, modules: this.registry.list() },
+      routes: this.routesSource(),
       uptimeMs: this.startedAt === 0 ? 0 : now - this.startedAt,
       collectedAt: new Date(),
     })
@@ -377,10 +381,10 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     }
   }
 
-  private publishNow(message: Envelope): string {
+  private publishNow(message: Envelope, skip?: ReadonlySet<Subscription>): string {
     this.assertRunning()
-    this.validate(message)
-    this.route(message, performance.now(), true)
+    this.validator.validate(message)
+    this.route(message, performance.now(), true, skip)
     return message.id
   }
 
@@ -391,42 +395,21 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       : EventBusError.of('BusShuttingDown', {})
   }
 
-  /** @throws EventBusError `MessageRejected` */
-  private validate(message: Envelope): void {
-    if (typeof message !== 'object' || message === null) {
-      throw rejected('a message is an object { id, timestamp, source, payload, priority }')
-    }
-    const type: unknown = (message.payload as { type?: unknown } | undefined)?.type
-    const schema = typeof type === 'string' ? this.schemas.get(type) : undefined
-    if (schema === undefined) {
-      throw rejected(typeof type === 'string' ? `unknown message type '${type}'` : 'payload.type is missing')
-    }
-    let oversize: number | undefined
-    try {
-      oversize = encodedSizeOver(message, this.config.maxMessageBytes)
-    } catch (error) {
-      if (error instanceof NestingTooDeepError) throw rejected(error.message)
-      throw error
-    }
-    if (oversize !== undefined) {
-      throw rejected(
-        `the message is ${oversize} bytes, over maxMessageBytes (${this.config.maxMessageBytes})`,
-      )
-    }
-    const result = schema.safeParse(message)
-    if (!result.success) throw rejected(`${type} does not match its schema`, toRejectionIssues(result.error))
-  }
-
   /**
    * Routes a validated message to every matching subscription, or to none if a Reliable one is full.
    * `fresh` is false for replays, which are neither counted as published nor seen by the registry.
    * @throws EventBusError `QueueFull`
    */
-  private route(message: Envelope, publishedAt: number, fresh: boolean): number {
+  private route(
+    message: Envelope,
+    publishedAt: number,
+    fresh: boolean,
+    skip?: ReadonlySet<Subscription>,
+  ): number {
     const type = message.payload.type
     const matched: Subscription[] = []
-    this.collectMatches(this.byType.get(type), message, matched)
-    this.collectMatches(this.anyType, message, matched)
+    this.collectMatches(this.byType.get(type), message, matched, skip)
+    this.collectMatches(this.anyType, message, matched, skip)
     for (const subscription of matched) {
       if (subscription.refusesMore) {
         throw EventBusError.of('QueueFull', {
@@ -452,10 +435,12 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     candidates: Subscription[] | undefined,
     message: Envelope,
     into: Subscription[],
+    skip: ReadonlySet<Subscription> | undefined,
   ): void {
     if (candidates === undefined) return
     for (const subscription of candidates) {
       if (!matchesSourceAndPriority(subscription.filter, message)) continue
+      if (skip?.has(subscription)) continue
       if (subscription.acceptsByPredicate(message)) into.push(subscription)
     }
   }
@@ -482,7 +467,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
         reason: `subscribe: '${String(module)}' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)`,
       })
     }
-    const compiled = compileFilter(filter, (type) => this.schemas.has(type))
+    const compiled = compileFilter(filter, this.validator.knows)
     const parsedMode = deliveryModeSchema.safeParse(mode)
     if (!parsedMode.success) {
       throw EventBusError.of('Configuration', {
@@ -497,25 +482,23 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   private index(subscription: Subscription): void {
     const types = subscription.filter.types
-    if (types === undefined) {
-      this.anyType = [...this.anyType, subscription]
-      return
-    }
+    if (types === undefined) this.anyType = [...this.anyType, subscription]
     // Arrays are replaced, never mutated, so a publish iterating one is never disturbed.
-    for (const type of types) this.byType.set(type, [...(this.byType.get(type) ?? []), subscription])
+    else for (const type of types) this.byType.set(type, [...(this.byType.get(type) ?? []), subscription])
+    this.subscriptionsChanged()
   }
 
   private unindex(subscription: Subscription): void {
     const types = subscription.filter.types
-    if (types === undefined) {
-      this.anyType = this.anyType.filter((other) => other !== subscription)
-      return
+    if (types === undefined) this.anyType = this.anyType.filter((other) => other !== subscription)
+    else {
+      for (const type of types) {
+        const remaining = (this.byType.get(type) ?? []).filter((other) => other !== subscription)
+        if (remaining.length === 0) this.byType.delete(type)
+        else this.byType.set(type, remaining)
+      }
     }
-    for (const type of types) {
-      const remaining = (this.byType.get(type) ?? []).filter((other) => other !== subscription)
-      if (remaining.length === 0) this.byType.delete(type)
-      else this.byType.set(type, remaining)
-    }
+    this.subscriptionsChanged()
   }
 
   private end(subscription: Subscription, reason: DeadLetterReason, abandonInFlight: boolean): void {

@@ -9,6 +9,8 @@ import type { DeadLetterReason } from '../../shared/dead-letter.js'
 import type { DeliveryMode } from '../../shared/delivery-mode.js'
 import type { PlainFilter } from '../../shared/filter.js'
 import type { Envelope } from '../../shared/message.js'
+import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
+import type { DirectCounts } from '../../shared/wire.js'
 import type { MessageHandler, Subscription } from './subscription.js'
 
 export const busInternals: unique symbol = Symbol('skelly.bus.internals')
@@ -23,9 +25,49 @@ export interface RemoteSubscriptionOptions {
 /** Called for every accepted publish with the number of subscriptions it was routed to. */
 export type RouteTap = (message: Envelope, routedTo: number) => void
 
+/** A dead letter from outside the core (a direct channel's producer gave up on a delivery). */
+export interface ExternalDeadLetter {
+  message: Envelope
+  subscriptionId: string
+  module: string
+  reason: DeadLetterReason
+  attempts: number
+  lastError?: string
+  firstFailedAt: Date
+}
+
 export interface BusInternals {
-  /** `publish` without the promise: returns the id or throws the EventBusError. */
-  publish(message: Envelope): string
+  /**
+   * `publish` without the promise: returns the id or throws the EventBusError. Subscriptions in
+   * `skip` are left out (a direct channel already delivered to them).
+   */
+  publish(message: Envelope, skip?: ReadonlySet<Subscription>): string
+  /** Live subscriptions whose filter can match `type` (listing it, or listing no types). */
+  subscribersOf(type: string): readonly Subscription[]
+  /** Calls `listener` after any subscription is added or ended (in process or remote). */
+  onSubscriptionsChanged(listener: () => void): void
+  /** The live subscription with this id, if any. */
+  find(subscriptionId: string): Subscription | undefined
+  /**
+   * Validates `message` and queues it again for `subscription` (a direct channel's unacknowledged
+   * copy, already counted as published and routed).
+   * @throws EventBusError `MessageRejected`
+   */
+  handBack(message: Envelope, subscription: Subscription): void
+  /** Counts messages published over a direct channel only (the hub never saw them). */
+  recordDirectPublished(type: string, source: string, count: number): void
+  /** Counts a direct channel's outcomes for `subscription` and one message type. */
+  recordDirect(subscription: Subscription, counts: DirectCounts): void
+  /** Records latency samples (ms) of a direct channel's deliveries to `subscription`. */
+  recordDirectLatency(subscription: Subscription, latencyMs: readonly number[]): void
+  /**
+   * Adds a dead letter that arose outside the core; the message is validated first, since a replay
+   * would deliver it.
+   * @throws EventBusError `MessageRejected`
+   */
+  deadLetter(entry: ExternalDeadLetter): void
+  /** Sets where `metrics().routes` comes from (the hub's direct routes). */
+  setRoutes(source: () => RouteMetrics[]): void
   subscribeRemote(
     module: string,
     filter: PlainFilter,

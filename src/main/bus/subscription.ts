@@ -9,6 +9,7 @@ import { describeThrown, EventBusError, isEventBusError } from '../../shared/err
 import type { CompiledFilter } from '../../shared/filter.js'
 import type { Envelope } from '../../shared/message.js'
 import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
+import type { DirectCounts } from '../../shared/wire.js'
 import type { EventBusConfig } from './config.js'
 import { IntervalLatency, LatencyHistogram } from './metrics.js'
 import { LatestOnlyQueue, type PendingCopy, PriorityQueue } from './queues.js'
@@ -269,6 +270,33 @@ export class Subscription {
       }
       this.asyncAttempts.clear()
     }
+  }
+
+  /**
+   * Counts what a direct channel did for this subscription (reported by its producer): the same
+   * counters, latency and throughput as deliveries made here. Copies handed back to the hub are
+   * taken off `routed`, since queueing them here counts them again.
+   */
+  recordDirect(counts: DirectCounts): void {
+    const { type } = counts
+    const byType = this.context.countersForType(type)
+    const routed = counts.routed - counts.handedBack
+    this.stats.routed += routed
+    for (const name of ['delivered', 'failed', 'dropped', 'retried', 'deadLettered'] as const) {
+      const value = counts[name]
+      if (value === 0) continue
+      this.stats[name] += value
+      this.context.totals[name] += value
+      byType[name] += value
+      this.moduleCounters[name] += value
+    }
+    const now = performance.now()
+    for (let i = 0; i < counts.delivered; i++) this.context.delivered(now)
+  }
+
+  /** Latency samples (ms) of deliveries made over a direct channel. */
+  recordLatency(latencyMs: readonly number[]): void {
+    for (const ms of latencyMs) this.latency.record(ms)
   }
 
   snapshot(): SubscriptionMetrics {

@@ -11,6 +11,7 @@ import type { EventBus } from '../bus/index.js'
 import { type BusInternals, busInternals, type WithInternals } from '../bus/internal.js'
 import type { Subscription } from '../bus/subscription.js'
 import { checkAttachOptions } from './permissions.js'
+import { type DirectRoute, type PortPair, type RouteSpec, RouteTable } from './routes.js'
 import { Session } from './session.js'
 import type { HubCore } from './types.js'
 
@@ -21,6 +22,13 @@ export interface HubOptions {
   heartbeatMs?: number
   /** Deliveries a BestEffort subscription may have unacknowledged at its endpoint (default 256). */
   bestEffortWindow?: number
+  /** Direct routes to set up as their endpoints attach (see {@link Hub.route}). */
+  routes?: RouteSpec[]
+  /**
+   * Makes the port pair of a direct channel. Default: the runtime's `MessageChannel` (worker_threads
+   * in Node, DOM in browsers); the Electron host passes `MessageChannelMain`.
+   */
+  createChannel?: () => PortPair
 }
 
 export interface AttachOptions {
@@ -49,7 +57,17 @@ export interface Hub {
   attach(port: PortInput, options: AttachOptions): Attachment
   /** Open attachments. */
   attachments(): Attachment[]
-  /** Detaches every attachment and ends parked subscriptions. */
+  /**
+   * Declares a direct route: `producer`'s messages of `types` go straight to `consumer`'s matching
+   * subscriptions over a port pair of their own, once both are attached (and again after either
+   * comes back). Other subscribers still get those messages through the hub.
+   * @throws EventBusError `Configuration` for an invalid or overlapping spec, `Unauthorized` when an
+   * attached side lacks the permission for a type
+   */
+  route(spec: RouteSpec): DirectRoute
+  /** Declared routes with their state. */
+  routes(): DirectRoute[]
+  /** Detaches every attachment, withdraws every direct route and ends parked subscriptions. */
   close(): void
 }
 
@@ -74,6 +92,7 @@ class HubImpl implements Hub, HubCore {
   readonly heartbeatMs: number
   readonly bestEffortWindow: number
   readonly tails = new Set<Session>()
+  readonly routeTable: RouteTable
   private readonly reconnectGraceMs: number
   private readonly sessions = new Set<Session>()
   private readonly parked = new Map<string, Parked[]>()
@@ -90,6 +109,13 @@ class HubImpl implements Hub, HubCore {
     this.reconnectGraceMs = positiveInteger('reconnectGraceMs', options.reconnectGraceMs, 30_000, 0)
     this.heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs, 5_000, 0)
     this.bestEffortWindow = positiveInteger('bestEffortWindow', options.bestEffortWindow, 256, 1)
+    this.routeTable = new RouteTable(bus, this.internals, options.createChannel ?? runtimeChannel())
+    for (const spec of options.routes ?? []) this.routeTable.declare(spec)
+  }
+
+  route(spec: RouteSpec): DirectRoute {
+    if (this.closed) throw EventBusError.of('BusShuttingDown', {})
+    return this.routeTable.declare(spec)
   }
 
   attach(input: PortInput, options: AttachOptions): Attachment {
@@ -113,6 +139,10 @@ class HubImpl implements Hub, HubCore {
     })
   }
 
+  routes(): DirectRoute[] {
+    return this.routeTable.list()
+  }
+
   attachments(): Attachment[] {
     return [...this.sessions].map((session) => ({
       module: session.module,
@@ -125,6 +155,7 @@ class HubImpl implements Hub, HubCore {
   close(): void {
     if (this.closed) return
     this.closed = true
+    this.routeTable.close()
     for (const session of [...this.sessions]) session.end('hub-closed')
     for (const [, entries] of this.parked) {
       for (const entry of entries) {
@@ -167,6 +198,12 @@ class HubImpl implements Hub, HubCore {
     clearTimeout(entry.timer)
     return entry.subscription
   }
+}
+
+/** The runtime's own MessageChannel, where there is one. */
+function runtimeChannel(): (() => PortPair) | undefined {
+  const Channel = (globalThis as { MessageChannel?: new () => PortPair }).MessageChannel
+  return Channel === undefined ? undefined : () => new Channel()
 }
 
 /**

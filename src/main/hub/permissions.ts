@@ -39,6 +39,10 @@ export function mayPublish(permissions: Permissions, type: string): boolean {
   return granted(permissions.publish, type)
 }
 
+export function mayReceive(permissions: Permissions, type: string): boolean {
+  return granted(permissions.subscribe, type)
+}
+
 /**
  * The filter the hub applies for a subscription: every listed type must be granted; a filter
  * without types is narrowed to the granted ones.

@@ -22,6 +22,7 @@ import {
 import type { DeliveryMode } from '../bus/index.js'
 import type { Subscription } from '../bus/subscription.js'
 import { assertMayInspect, authorizeFilter, mayPublish } from './permissions.js'
+import type { RouteEndpoint } from './routes.js'
 import type { HubCore } from './types.js'
 
 /** Why a session ended; decides what happens to its subscriptions. */
@@ -97,7 +98,7 @@ export function subscriptionKey(module: string, filter: PlainFilter, mode: Deliv
   return JSON.stringify([module, types ?? null, sources ?? null, filter.minPriority ?? null, mode])
 }
 
-export class Session {
+export class Session implements RouteEndpoint {
   private readonly link: Link<EndpointFrame, HubFrame>
   private greeted = false
   private ended = false
@@ -135,6 +136,22 @@ export class Session {
     return !this.ended
   }
 
+  get canRoute(): boolean {
+    return this.greeted && !this.ended && this.link.canTransfer
+  }
+
+  send(frame: HubFrame): void {
+    this.link.send(frame)
+  }
+
+  sendWithPort(frame: HubFrame, port: unknown): void {
+    this.link.sendWithPorts(frame, [port])
+  }
+
+  *remoteSubscriptions(): Iterable<{ subscription: Subscription; handlerTimeoutMs: number }> {
+    for (const remote of this.subscriptions.values()) yield remote
+  }
+
   /** Ends the session for `reason`, telling the endpoint why when the port is still open. */
   end(reason: EndReason): void {
     if (this.ended) return
@@ -155,6 +172,7 @@ export class Session {
       else this.hub.internals.end(remote.subscription, leftover)
     }
     this.subscriptions.clear()
+    this.hub.routeTable.detached(this)
     if (this.link.isOpen) {
       this.link.send({ t: 'bye', reason })
       this.link.close()
@@ -190,9 +208,11 @@ export class Session {
           EventBusError.of('MessageRejected', { reason: "'hello' was already received", issues: [] }),
         )
       case 'pub':
-        return this.publish(frame.rid, frame.msg)
+        if (frame.via !== undefined && frame.to !== undefined)
+          return this.handBack(frame.via, frame.to, frame.msg)
+        return this.publish(frame.rid, frame.msg, frame.via, frame.seq)
       case 'sub':
-        return this.respond(frame.rid, () => this.subscribe(frame.module, frame.filter, frame.mode))
+        return this.subscribeRequest(frame)
       case 'unsub':
         return this.respond(frame.rid, () => this.unsubscribe(frame.sid))
       case 'ack':
@@ -218,7 +238,57 @@ export class Session {
         return this.respond(frame.rid, () => this.stream(frame.name, frame.on))
       case 'bye':
         return this.end('bye')
+      default:
+        try {
+          this.hub.routeTable.receive(this, frame)
+        } catch (error) {
+          this.sendError(
+            error instanceof EventBusError
+              ? error
+              : EventBusError.of('MessageRejected', { reason: String(error), issues: [] }),
+          )
+        }
     }
+  }
+
+  /** A copy of a direct channel's delivery, handed back because the channel went down. */
+  private handBack(via: string, subscriptionId: string, message: Envelope): void {
+    try {
+      this.hub.routeTable.handBack(this, via, subscriptionId, message)
+    } catch (error) {
+      this.sendError(
+        error instanceof EventBusError
+          ? error
+          : EventBusError.of('MessageRejected', { reason: String(error), issues: [] }),
+      )
+    }
+  }
+
+  /**
+   * Answers a subscribe. While a direct channel's producer has not yet confirmed terms that
+   * include the new subscription, it is held (parked) and unanswered: once answered, it must get
+   * everything published after, over whichever path.
+   */
+  private subscribeRequest(frame: Extract<EndpointFrame, { t: 'sub' }>): void {
+    let id: string
+    try {
+      id = this.subscribe(frame.module, frame.filter, frame.mode)
+    } catch (error) {
+      this.link.send({ t: 'rej', rid: frame.rid, error: wireError(error) })
+      return
+    }
+    const settled = this.hub.routeTable.settled()
+    const remote = this.subscriptions.get(id)
+    if (settled === undefined || remote === undefined) {
+      this.link.send({ t: 'res', rid: frame.rid, ok: id })
+      return
+    }
+    remote.subscription.park()
+    void settled.then(() => {
+      if (this.ended) return
+      this.link.send({ t: 'res', rid: frame.rid, ok: id })
+      remote.subscription.resume((message) => this.deliver(remote, message))
+    })
   }
 
   private greet(version: number): void {
@@ -241,9 +311,10 @@ export class Session {
       workers: this.hub.bus.config.workers,
       heartbeatMs: this.hub.heartbeatMs,
     })
+    this.hub.routeTable.attached(this)
   }
 
-  private publish(rid: number, message: Envelope): void {
+  private publish(rid: number, message: Envelope, via?: string, seq?: number): void {
     const type = (message.payload as { type?: unknown } | undefined)?.type
     try {
       if (typeof message.source === 'string' && message.source !== this.module) {
@@ -256,7 +327,10 @@ export class Session {
       if (typeof type === 'string' && !mayPublish(this.permissions, type)) {
         throw EventBusError.of('Unauthorized', { module: this.module, action: 'publish', type })
       }
-      this.hub.internals.publish(message)
+      this.hub.internals.publish(
+        message,
+        via === undefined ? undefined : this.hub.routeTable.skipFor(this, via, seq),
+      )
       this.acknowledgePublish(rid)
     } catch (error) {
       this.link.send({ t: 'rej', rid, error: wireError(error) })

@@ -2,6 +2,7 @@
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
 import type { Subscription } from '../bus/subscription.js'
+import type { RouteTable } from './routes.js'
 import type { Session } from './session.js'
 
 export interface HubCore {
@@ -10,6 +11,8 @@ export interface HubCore {
   readonly heartbeatMs: number
   /** Deliveries a BestEffort subscription may have unacknowledged at its endpoint. */
   readonly bestEffortWindow: number
+  /** Direct routes between endpoints. */
+  readonly routeTable: RouteTable
   /** Sessions streaming the message tail. */
   readonly tails: Set<Session>
   /** Installs the bus's route tap while any session streams the tail, removes it otherwise. */

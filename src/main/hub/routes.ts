@@ -1,0 +1,549 @@
+/**
+ * Direct routes: the hub brokers a MessagePort pair between a producer endpoint and a consumer
+ * endpoint so a hot path takes one hop instead of two, while the hub stays in charge. It checks
+ * both sides' permissions, tells the producer which of the consumer's subscriptions the channel
+ * serves (its terms) and which types other subscribers also want (those still come through the
+ * hub), counts what the producer reports, takes its dead letters and hand-backs, and withdraws the
+ * channel when a side goes away or the route is revoked, setting it up again when both are back.
+ */
+import { z } from 'zod'
+import { moduleIdSchema } from '../../shared/catalog.js'
+import { DeadLetterReason } from '../../shared/dead-letter.js'
+import { EventBusError } from '../../shared/errors.js'
+import type { Envelope } from '../../shared/message.js'
+import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
+import type {
+  DirectLimits,
+  DirectReport,
+  DirectTarget,
+  DirectTerms,
+  EndpointFrame,
+  HubFrame,
+  Permissions,
+} from '../../shared/wire.js'
+import type { EventBus } from '../bus/index.js'
+import type { BusInternals } from '../bus/internal.js'
+import type { Subscription } from '../bus/subscription.js'
+import { mayPublish, mayReceive } from './permissions.js'
+
+/** A route the main process declares: `producer`'s messages of `types` go straight to `consumer`. */
+export const routeSpecSchema = z
+  .object({
+    producer: moduleIdSchema,
+    consumer: moduleIdSchema,
+    types: z.array(z.string().min(1).max(128)).min(1).max(64),
+    /** Which of the consumer's subscriptions the route serves; both kinds when absent (never LatestOnly). */
+    mode: z.enum(['BestEffort', 'Reliable']).optional(),
+  })
+  .strict()
+export type RouteSpec = z.infer<typeof routeSpecSchema>
+
+/** A declared route, as the main process sees it. */
+export interface DirectRoute extends Readonly<RouteSpec> {
+  readonly id: string
+  readonly state: RouteMetrics['state']
+  /** Why it is not active, when it is not. */
+  readonly reason: string | undefined
+  /** Withdraws the route for good: traffic goes through the hub, nothing unacknowledged is lost. */
+  revoke(reason?: string): void
+}
+
+/** A pair of entangled ports; each end is transferred to one endpoint. */
+export interface PortPair {
+  port1: unknown
+  port2: unknown
+}
+
+/** What the route table needs from an attached endpoint's session. */
+export interface RouteEndpoint {
+  readonly module: string
+  readonly permissions: Permissions
+  /** Greeted, open, and on a transport that carries ports. */
+  readonly canRoute: boolean
+  send(frame: HubFrame): void
+  sendWithPort(frame: HubFrame, port: unknown): void
+  /** The endpoint's live hub subscriptions with the handler timeout it enforces. */
+  remoteSubscriptions(): Iterable<{ subscription: Subscription; handlerTimeoutMs: number }>
+}
+
+/** Deliveries a direct channel may have in flight (the consumer queues beyond its concurrency). */
+const DIRECT_WINDOW = 1024
+/** The least time between two set-ups of one route, so a broken side cannot make it flap. */
+const RESTART_DELAY_MS = 1000
+
+interface Channel {
+  readonly id: string
+  readonly producer: RouteEndpoint
+  readonly consumer: RouteEndpoint
+  terms: DirectTerms
+  /** Subscriptions each sent terms covered, until the producer confirmed a later one. */
+  readonly covered: Map<number, Set<Subscription>>
+  /** The latest terms the producer confirmed. */
+  confirmedSeq: number
+  /** Resolved once the producer confirms the latest terms (or the channel goes down). */
+  synced: (() => void)[]
+  lastReportAt: number
+}
+
+class Route implements DirectRoute {
+  readonly producer: string
+  readonly consumer: string
+  readonly types: string[]
+  readonly mode: RouteSpec['mode']
+  state: RouteMetrics['state'] = 'waiting'
+  reason: string | undefined = 'waiting for both endpoints'
+  channel: Channel | undefined
+  epoch = 0
+  restartTimer: ReturnType<typeof setTimeout> | undefined
+  lastDownAt = Number.NEGATIVE_INFINITY
+  readonly stats = {
+    established: 0,
+    fallbacks: 0,
+    routed: 0,
+    delivered: 0,
+    failed: 0,
+    deadLettered: 0,
+    handedBack: 0,
+    deliveredPerSec: 0,
+    queued: 0,
+    inFlight: 0,
+  }
+
+  constructor(
+    readonly id: string,
+    spec: RouteSpec,
+    private readonly table: RouteTable,
+  ) {
+    this.producer = spec.producer
+    this.consumer = spec.consumer
+    this.types = [...spec.types]
+    this.mode = spec.mode
+  }
+
+  revoke(reason = 'revoked by the main process'): void {
+    this.table.revoke(this, reason)
+  }
+
+  metrics(): RouteMetrics {
+    return {
+      id: this.id,
+      producer: this.producer,
+      consumer: this.consumer,
+      types: [...this.types],
+      state: this.state,
+      ...(this.reason === undefined ? {} : { reason: this.reason }),
+      ...this.stats,
+    }
+  }
+}
+
+export class RouteTable {
+  private readonly routes = new Map<string, Route>()
+  /** Every channel ever set up, by id, with its route (late reports and hand-backs still count). */
+  private readonly channels = new Map<string, Route>()
+  /** The subscriptions each channel ever served: reports and hand-backs may name only these. */
+  private readonly served = new Map<string, Set<string>>()
+  /** Per channel, the subscriptions each of its terms covered (copies arriving late still skip them). */
+  private readonly coverage = new Map<string, Map<number, Set<Subscription>>>()
+  private readonly endpoints = new Set<RouteEndpoint>()
+  private nextRouteNumber = 1
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly internals: BusInternals,
+    private readonly createChannel: (() => PortPair) | undefined,
+  ) {
+    internals.setRoutes(() => [...this.routes.values()].map((route) => route.metrics()))
+    internals.onSubscriptionsChanged(() => this.refresh())
+  }
+
+  /**
+   * Declares a route; it becomes active once both endpoints are attached.
+   * @throws EventBusError `Configuration` for an invalid spec or one overlapping a declared route,
+   * `Unauthorized` when an attached side lacks the permission for a type
+   */
+  declare(input: unknown): DirectRoute {
+    const parsed = routeSpecSchema.safeParse(input)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw EventBusError.of('Configuration', {
+        reason: `route: ${issue?.path.join('.') || 'spec'}: ${issue?.message ?? 'invalid'} (expected { producer, consumer, types, mode? })`,
+      })
+    }
+    const spec = parsed.data
+    if (spec.producer === spec.consumer) {
+      throw EventBusError.of('Configuration', { reason: 'route: producer and consumer must differ' })
+    }
+    const unknown = spec.types.find((type) => !Object.hasOwn(this.bus.catalog, type))
+    if (unknown !== undefined) {
+      throw EventBusError.of('Configuration', { reason: `route: '${unknown}' is not in the bus's catalog` })
+    }
+    for (const other of this.routes.values()) {
+      const overlap =
+        other.producer === spec.producer && spec.types.find((type) => other.types.includes(type))
+      if (other.state !== 'revoked' && overlap) {
+        throw EventBusError.of('Configuration', {
+          reason: `route: ${spec.producer}'s '${overlap}' already goes direct (${other.id})`,
+        })
+      }
+    }
+    for (const endpoint of this.endpoints) {
+      const refusal = this.refusal(spec, endpoint)
+      if (refusal !== undefined) throw refusal
+    }
+    const route = new Route(`${spec.producer}→${spec.consumer}#${this.nextRouteNumber++}`, spec, this)
+    this.routes.set(route.id, route)
+    this.establish(route)
+    return route
+  }
+
+  list(): DirectRoute[] {
+    return [...this.routes.values()]
+  }
+
+  /** An endpoint finished its handshake. */
+  attached(endpoint: RouteEndpoint): void {
+    this.endpoints.add(endpoint)
+    for (const route of this.routes.values()) {
+      if (route.producer === endpoint.module || route.consumer === endpoint.module) this.establish(route)
+    }
+  }
+
+  /** An endpoint's session ended. */
+  detached(endpoint: RouteEndpoint): void {
+    this.endpoints.delete(endpoint)
+    for (const route of this.routes.values()) {
+      const channel = route.channel
+      if (channel !== undefined && (channel.producer === endpoint || channel.consumer === endpoint)) {
+        this.down(route, `${endpoint.module} detached`)
+      }
+    }
+  }
+
+  /**
+   * Resolves once every producer has confirmed its channel's latest terms (undefined when all
+   * have): a subscription answered after this gets everything published after its answer.
+   */
+  settled(): Promise<void> | undefined {
+    const waits: Promise<void>[] = []
+    for (const route of this.routes.values()) {
+      const channel = route.channel
+      if (channel !== undefined && channel.confirmedSeq < channel.terms.seq) {
+        waits.push(new Promise((resolve) => channel.synced.push(resolve)))
+      }
+    }
+    return waits.length === 0 ? undefined : Promise.all(waits).then(() => undefined)
+  }
+
+  /** Re-computes every active channel's terms after subscriptions changed; sends those that did. */
+  private refresh(): void {
+    for (const route of this.routes.values()) {
+      const channel = route.channel
+      if (channel === undefined) continue
+      const next = this.termsFor(route, channel.producer, channel.consumer, channel.terms.seq + 1)
+      if (sameTerms(next.terms, channel.terms)) continue
+      channel.terms = next.terms
+      channel.covered.set(next.terms.seq, next.covered)
+      const served = this.served.get(channel.id)
+      for (const target of next.terms.targets) served?.add(target.sid)
+      channel.producer.send({ t: 'rterms', id: channel.id, terms: next.terms })
+    }
+  }
+
+  /** Frames about direct channels from the endpoint `from`; false if `frame` is not one. */
+  receive(from: RouteEndpoint, frame: EndpointFrame): boolean {
+    switch (frame.t) {
+      case 'rsync': {
+        const channel = this.ownChannel(from, frame.id)
+        if (channel === undefined || frame.seq <= channel.confirmedSeq) return true
+        channel.confirmedSeq = frame.seq
+        const route = this.channels.get(frame.id)
+        if (route !== undefined && route.state === 'establishing') route.state = 'active'
+        for (const seq of channel.covered.keys()) if (seq < frame.seq) channel.covered.delete(seq)
+        if (frame.seq === channel.terms.seq) for (const resolve of channel.synced.splice(0)) resolve()
+        return true
+      }
+      case 'rstat':
+        this.report(from, frame.id, frame.report)
+        return true
+      case 'rdead':
+        this.deadLetter(from, frame)
+        return true
+      case 'rdown': {
+        const route = this.channels.get(frame.id)
+        if (route?.channel?.id === frame.id && route.channel.producer === from)
+          this.down(route, `the channel closed: ${frame.reason}`)
+        return true
+      }
+      default:
+        return false
+    }
+  }
+
+  /**
+   * The subscriptions a copy from channel `via` (under terms `seq`) must skip, since the channel
+   * delivered to them already.
+   * @throws EventBusError `Unauthorized` when `via` is not a channel of this producer
+   */
+  skipFor(from: RouteEndpoint, via: string, seq: number | undefined): ReadonlySet<Subscription> {
+    this.routeOf(from, via)
+    return this.coverage.get(via)?.get(seq ?? -1) ?? new Set()
+  }
+
+  /**
+   * Queues an unacknowledged copy of a channel that went down again for its subscription, or
+   * dead-letters it as SubscriberUnavailable when that subscription no longer exists.
+   * @throws EventBusError `Unauthorized` (not this producer's channel or subscription),
+   * `MessageRejected` (an invalid message)
+   */
+  handBack(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope): void {
+    const route = this.routeOf(from, via)
+    if (!this.servedBy(via, subscriptionId)) {
+      throw EventBusError.of('Unauthorized', {
+        module: from.module,
+        action: 'publish',
+        type: message.payload?.type,
+      })
+    }
+    const subscription = this.internals.find(subscriptionId)
+    if (subscription !== undefined) {
+      this.internals.handBack(message, subscription)
+      return
+    }
+    this.internals.deadLetter({
+      message,
+      subscriptionId,
+      module: route.consumer,
+      reason: DeadLetterReason.SubscriberUnavailable,
+      attempts: 0,
+      firstFailedAt: new Date(),
+    })
+  }
+
+  revoke(route: Route, reason: string): void {
+    if (route.state === 'revoked') return
+    if (route.channel !== undefined) this.down(route, reason)
+    clearTimeout(route.restartTimer)
+    route.state = 'revoked'
+    route.reason = reason
+  }
+
+  /** Withdraws every channel (the hub is closing). */
+  close(): void {
+    for (const route of this.routes.values()) this.revoke(route, 'the hub closed')
+  }
+
+  private establish(route: Route): void {
+    if (route.state === 'revoked' || route.channel !== undefined || route.restartTimer !== undefined) return
+    const producer = this.endpointFor(route.producer)
+    const consumer = this.endpointFor(route.consumer)
+    if (producer === undefined || consumer === undefined) {
+      route.reason = 'waiting for both endpoints'
+      return
+    }
+    const refusal = this.refusal(route, producer) ?? this.refusal(route, consumer)
+    if (refusal !== undefined) {
+      route.reason = refusal.message
+      return
+    }
+    if (this.createChannel === undefined) {
+      route.reason = 'this hub has no way to create channels'
+      return
+    }
+    const sinceDown = performance.now() - route.lastDownAt
+    if (sinceDown < RESTART_DELAY_MS) {
+      route.restartTimer = setTimeout(() => {
+        route.restartTimer = undefined
+        this.establish(route)
+      }, RESTART_DELAY_MS - sinceDown)
+      return
+    }
+    const { port1, port2 } = this.createChannel()
+    route.epoch++
+    const id = `${route.id}.${route.epoch}`
+    const { terms, covered } = this.termsFor(route, producer, consumer, 0)
+    const channel: Channel = {
+      id,
+      producer,
+      consumer,
+      terms,
+      covered: new Map([[0, covered]]),
+      confirmedSeq: -1,
+      synced: [],
+      lastReportAt: performance.now(),
+    }
+    route.channel = channel
+    route.state = 'establishing'
+    route.reason = undefined
+    route.stats.established++
+    this.channels.set(id, route)
+    this.served.set(id, new Set(terms.targets.map((target) => target.sid)))
+    this.coverage.set(id, channel.covered)
+    const limits = this.limits()
+    consumer.sendWithPort(
+      { t: 'route', id, role: 'consumer', peer: route.producer, types: route.types, port: 0, limits },
+      port2,
+    )
+    producer.sendWithPort(
+      { t: 'route', id, role: 'producer', peer: route.consumer, types: route.types, port: 0, terms, limits },
+      port1,
+    )
+  }
+
+  /** The channel of `route` is gone: both sides are told, traffic falls back to the hub. */
+  private down(route: Route, reason: string): void {
+    const channel = route.channel
+    if (channel === undefined) return
+    route.channel = undefined
+    route.state = 'waiting'
+    route.reason = reason
+    route.stats.fallbacks++
+    route.stats.deliveredPerSec = 0
+    route.lastDownAt = performance.now()
+    for (const resolve of channel.synced.splice(0)) resolve()
+    for (const endpoint of [channel.producer, channel.consumer]) {
+      if (this.endpoints.has(endpoint)) endpoint.send({ t: 'unroute', id: channel.id, reason })
+    }
+    this.establish(route)
+  }
+
+  private limits(): DirectLimits {
+    const { maxQueueSize, maxMessageBytes, maxRetryAttempts, retry } = this.bus.config
+    return { maxQueueSize, maxMessageBytes, maxRetryAttempts, retry: { ...retry }, window: DIRECT_WINDOW }
+  }
+
+  /** Which of the consumer's subscriptions the channel serves, and which types others want too. */
+  private termsFor(
+    route: Route,
+    producer: RouteEndpoint,
+    consumer: RouteEndpoint,
+    seq: number,
+  ): { terms: DirectTerms; covered: Set<Subscription> } {
+    const targets: DirectTarget[] = []
+    const covered = new Set<Subscription>()
+    for (const { subscription, handlerTimeoutMs } of consumer.remoteSubscriptions()) {
+      const { filter, mode } = subscription
+      if (subscription.closed || mode.kind === 'LatestOnly') continue
+      if (route.mode !== undefined && mode.kind !== route.mode) continue
+      if (filter.sources !== undefined && !filter.sources.has(producer.module)) continue
+      const types = route.types.filter((type) => filter.types === undefined || filter.types.has(type))
+      if (types.length === 0) continue
+      covered.add(subscription)
+      targets.push({
+        sid: subscription.id,
+        types,
+        ...(filter.minPriority === undefined ? {} : { minPriority: filter.minPriority }),
+        reliable: mode.kind === 'Reliable',
+        timeoutMs: handlerTimeoutMs,
+      })
+    }
+    const shared = route.types.filter((type) =>
+      this.internals
+        .subscribersOf(type)
+        .some(
+          (other) =>
+            !covered.has(other) &&
+            !other.closed &&
+            (other.filter.sources === undefined || other.filter.sources.has(producer.module)),
+        ),
+    )
+    return { terms: { seq, targets, shared }, covered }
+  }
+
+  private refusal(spec: RouteSpec, endpoint: RouteEndpoint): EventBusError | undefined {
+    if (endpoint.module === spec.producer) {
+      const type = spec.types.find((candidate) => !mayPublish(endpoint.permissions, candidate))
+      if (type !== undefined)
+        return EventBusError.of('Unauthorized', { module: endpoint.module, action: 'publish', type })
+    }
+    if (endpoint.module === spec.consumer) {
+      const type = spec.types.find((candidate) => !mayReceive(endpoint.permissions, candidate))
+      if (type !== undefined)
+        return EventBusError.of('Unauthorized', { module: endpoint.module, action: 'subscribe', type })
+    }
+    return undefined
+  }
+
+  private endpointFor(module: string): RouteEndpoint | undefined {
+    let found: RouteEndpoint | undefined
+    for (const endpoint of this.endpoints)
+      if (endpoint.module === module && endpoint.canRoute) found = endpoint
+    return found
+  }
+
+  /** The current channel `id` if `from` is its producer. */
+  private ownChannel(from: RouteEndpoint, id: string): Channel | undefined {
+    const channel = this.channels.get(id)?.channel
+    return channel?.id === id && channel.producer === from ? channel : undefined
+  }
+
+  /** The route of channel `id` (current or past) if `from` is that route's producer. */
+  private routeOf(from: RouteEndpoint, id: string): Route {
+    const route = this.channels.get(id)
+    if (route === undefined || route.producer !== from.module) {
+      throw EventBusError.of('Unauthorized', { module: from.module, action: 'publish' })
+    }
+    return route
+  }
+
+  private servedBy(channelId: string, subscriptionId: string): boolean {
+    return this.served.get(channelId)?.has(subscriptionId) ?? false
+  }
+
+  /** Adds a producer's report to the bus's counters and the route's. */
+  private report(from: RouteEndpoint, channelId: string, report: DirectReport): void {
+    const route = this.routeOf(from, channelId)
+    for (const { type, count } of report.published) {
+      if (route.types.includes(type)) this.internals.recordDirectPublished(type, route.producer, count)
+    }
+    let delivered = 0
+    for (const counts of report.counts) {
+      if (!route.types.includes(counts.type) || !this.servedBy(channelId, counts.sid)) continue
+      const subscription = this.internals.find(counts.sid)
+      if (subscription !== undefined) this.internals.recordDirect(subscription, counts)
+      const { stats } = route
+      stats.routed += counts.routed
+      stats.delivered += counts.delivered
+      stats.failed += counts.failed
+      stats.deadLettered += counts.deadLettered
+      stats.handedBack += counts.handedBack
+      delivered += counts.delivered
+    }
+    for (const { sid, ms } of report.latency) {
+      const subscription = this.servedBy(channelId, sid) ? this.internals.find(sid) : undefined
+      if (subscription !== undefined) this.internals.recordDirectLatency(subscription, ms)
+    }
+    const channel = route.channel
+    if (channel?.id !== channelId) return
+    const now = performance.now()
+    route.stats.deliveredPerSec = (delivered * 1000) / Math.max(1, now - channel.lastReportAt)
+    channel.lastReportAt = now
+    route.stats.queued = report.queued
+    route.stats.inFlight = report.inFlight
+  }
+
+  /** Stores a direct delivery the producer gave up on, as the core would have. */
+  private deadLetter(from: RouteEndpoint, frame: Extract<EndpointFrame, { t: 'rdead' }>): void {
+    const route = this.routeOf(from, frame.id)
+    if (!this.servedBy(frame.id, frame.sid)) {
+      throw EventBusError.of('Unauthorized', {
+        module: from.module,
+        action: 'publish',
+        type: frame.msg.payload?.type,
+      })
+    }
+    this.internals.deadLetter({
+      message: frame.msg,
+      subscriptionId: frame.sid,
+      module: route.consumer,
+      reason: frame.reason,
+      attempts: frame.attempts,
+      lastError: frame.error,
+      firstFailedAt: new Date(frame.firstFailedAt),
+    })
+  }
+}
+
+function sameTerms(a: DirectTerms, b: DirectTerms): boolean {
+  return JSON.stringify([a.targets, a.shared]) === JSON.stringify([b.targets, b.shared])
+}

@@ -1,0 +1,317 @@
+/**
+ * The producer's side of a direct channel: it delivers its own messages of the route's types
+ * straight to the consumer's subscriptions (one hop), doing there what the hub would do for them:
+ * a credit window, Reliable retries with the bus's backoff, dead letters handed to the hub, and
+ * counters and latency samples reported to the hub so the bus's accounting stays whole. When the
+ * channel ends, every unacknowledged Reliable copy is handed back to the hub for its subscription.
+ */
+import { EventBusError } from './errors.js'
+import type { Link } from './link.js'
+import type { Envelope } from './message.js'
+import type { MessageValidator } from './message-validator.js'
+import type {
+  DirectCounts,
+  DirectLimits,
+  DirectReport,
+  DirectTarget,
+  DirectTerms,
+  EndpointFrame,
+  HubFrame,
+} from './wire.js'
+
+/** How often the producer reports its counters to the hub (ms). */
+export const DIRECT_REPORT_MS = 250
+/** How long a withdrawn channel waits for acks of what is in flight before handing it back. */
+const DRAIN_MS = 1000
+/** Latency samples per subscription per report at most (the rest are skipped, not averaged in). */
+const LATENCY_SAMPLES_PER_REPORT = 1024
+
+interface Copy {
+  readonly target: DirectTarget
+  readonly message: Envelope
+  readonly publishedAt: number
+  attempts: number
+  firstFailedAt: number
+  lastError: string
+}
+
+/** What the producer needs from the endpoint client around it. */
+export interface DirectProducerHost {
+  /** Sends a frame to the hub over the endpoint's own link. */
+  toHub(frame: EndpointFrame): void
+  /** Publishes a copy through the hub (shared types); resolves or rejects like a publish. */
+  publishCopy(message: Envelope, channelId: string, seq: number): Promise<string>
+  /** The channel takes no new messages (called again once it is closed: `isOpen` is then false). */
+  ended(producer: DirectProducer): void
+}
+
+type CountName = Exclude<keyof DirectCounts, 'sid' | 'type'>
+
+export class DirectProducer {
+  private terms: DirectTerms
+  private shared: Set<string>
+  private readonly inFlight = new Map<number, Copy>()
+  private waiting: Copy[] = []
+  private readonly retrying = new Map<ReturnType<typeof setTimeout>, Copy>()
+  private nextDeliveryId = 1
+  private open = true
+  private draining: ReturnType<typeof setTimeout> | undefined
+  private readonly reportTimer: ReturnType<typeof setInterval>
+  private published = new Map<string, number>()
+  private counts = new Map<string, DirectCounts>()
+  private latency = new Map<string, number[]>()
+
+  constructor(
+    readonly id: string,
+    readonly types: ReadonlySet<string>,
+    private readonly link: Link<EndpointFrame, HubFrame>,
+    terms: DirectTerms,
+    private readonly limits: DirectLimits,
+    private readonly validator: MessageValidator,
+    private readonly host: DirectProducerHost,
+  ) {
+    this.terms = terms
+    this.shared = new Set(terms.shared)
+    this.reportTimer = setInterval(() => this.report(), DIRECT_REPORT_MS)
+    ;(this.reportTimer as { unref?: () => void }).unref?.()
+  }
+
+  get isOpen(): boolean {
+    return this.open
+  }
+
+  /**
+   * The hub withdrew the channel while both sides live: nothing new goes over it; what is in flight
+   * may still be acknowledged for a moment (no needless redelivery), then the rest is handed back.
+   */
+  withdraw(reason: string): void {
+    if (!this.open || this.draining !== undefined) return
+    this.host.ended(this)
+    const waiting = [...this.retrying.values(), ...this.waiting]
+    for (const timer of this.retrying.keys()) clearTimeout(timer)
+    this.retrying.clear()
+    this.waiting = []
+    for (const copy of waiting) this.handBack(copy)
+    this.draining = setTimeout(() => this.close(reason, false), DRAIN_MS)
+    if (this.inFlight.size === 0) this.close(reason, false)
+  }
+
+  /** Applies new terms from the hub and confirms them. */
+  applyTerms(terms: DirectTerms): void {
+    this.terms = terms
+    this.shared = new Set(terms.shared)
+    this.host.toHub({ t: 'rsync', id: this.id, seq: terms.seq })
+  }
+
+  /**
+   * Publishes `message` (a type of this route, from this endpoint): validated as the bus would,
+   * delivered directly to every target it matches, and through the hub too when other
+   * subscriptions want its type.
+   */
+  publish(message: Envelope): Promise<string> {
+    const publishedAt = performance.now()
+    const type = message.payload.type
+    let targets: DirectTarget[]
+    try {
+      this.validator.validate(message)
+      targets = this.matching(message, type)
+      this.assertRoom(targets)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    for (const target of targets) {
+      const copy: Copy = { target, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' }
+      this.count(copy, 'routed')
+      if (this.inFlight.size < this.limits.window) this.send(copy)
+      else if (target.reliable || this.waiting.length < this.limits.maxQueueSize) this.waiting.push(copy)
+      else this.count(copy, 'dropped')
+    }
+    if (this.shared.has(type)) return this.host.publishCopy(message, this.id, this.terms.seq)
+    this.published.set(type, (this.published.get(type) ?? 0) + 1)
+    return Promise.resolve(message.id)
+  }
+
+  /** Acks and nacks from the consumer. */
+  receive(frame: EndpointFrame): void {
+    if (frame.t === 'ack') {
+      const now = performance.now()
+      for (const id of frame.ids) {
+        const copy = this.take(id)
+        if (copy === undefined) continue
+        this.count(copy, 'delivered')
+        this.sample(copy.target.sid, now - copy.publishedAt)
+      }
+      if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
+      else this.pump()
+    } else if (frame.t === 'nack') {
+      const copy = this.take(frame.id)
+      if (copy === undefined) return
+      if (this.draining !== undefined) this.handBack(copy)
+      else this.failed(copy, frame.error, frame.timedOut)
+      if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
+      else this.pump()
+    }
+  }
+
+  /**
+   * Ends the channel for `reason`: unacknowledged and waiting Reliable copies go back to the hub
+   * for their subscriptions, BestEffort ones are counted as dropped; the final report follows.
+   * `tellHub` is false when the hub withdrew the channel itself.
+   */
+  close(reason: string, tellHub: boolean): void {
+    if (!this.open) return
+    this.open = false
+    clearInterval(this.reportTimer)
+    clearTimeout(this.draining)
+    const unsettled = [...this.inFlight.values(), ...this.retrying.values(), ...this.waiting]
+    for (const timer of this.retrying.keys()) clearTimeout(timer)
+    this.inFlight.clear()
+    this.retrying.clear()
+    this.waiting = []
+    for (const copy of unsettled) this.handBack(copy)
+    this.report()
+    if (tellHub) this.host.toHub({ t: 'rdown', id: this.id, reason })
+    this.link.close()
+    this.host.ended(this)
+  }
+
+  /** A Reliable copy goes back to the hub for its subscription; a BestEffort one is dropped. */
+  private handBack(copy: Copy): void {
+    if (!copy.target.reliable) {
+      this.count(copy, 'dropped')
+      return
+    }
+    this.count(copy, 'handedBack')
+    this.host.toHub({ t: 'pub', rid: 0, msg: copy.message, via: this.id, to: copy.target.sid })
+  }
+
+  private matching(message: Envelope, type: string): DirectTarget[] {
+    const targets: DirectTarget[] = []
+    for (const target of this.terms.targets) {
+      if (!target.types.includes(type)) continue
+      if (target.minPriority !== undefined && message.priority < target.minPriority) continue
+      targets.push(target)
+    }
+    return targets
+  }
+
+  /** A Reliable target whose backlog is full refuses the publish, as the bus's QueueFull does. */
+  private assertRoom(targets: DirectTarget[]): void {
+    const backlog = this.waiting.length + this.retrying.size
+    if (backlog < this.limits.maxQueueSize || !targets.some((target) => target.reliable)) return
+    throw EventBusError.of('QueueFull', { currentSize: backlog, maxSize: this.limits.maxQueueSize })
+  }
+
+  private send(copy: Copy): void {
+    const id = this.nextDeliveryId++
+    copy.attempts++
+    this.inFlight.set(id, copy)
+    this.link.send({
+      t: 'dlv',
+      sid: copy.target.sid,
+      id,
+      msg: copy.message,
+      timeoutMs: copy.target.timeoutMs,
+    })
+  }
+
+  private take(id: number): Copy | undefined {
+    const copy = this.inFlight.get(id)
+    if (copy !== undefined) this.inFlight.delete(id)
+    return copy
+  }
+
+  /** Sends waiting copies while the window has room. */
+  private pump(): void {
+    let next = 0
+    while (next < this.waiting.length && this.inFlight.size < this.limits.window) {
+      this.send(this.waiting[next++] as Copy)
+    }
+    if (next > 0) this.waiting = this.waiting.slice(next)
+  }
+
+  private failed(copy: Copy, error: string, timedOut: boolean): void {
+    this.count(copy, 'failed')
+    copy.firstFailedAt ||= Date.now()
+    copy.lastError = error
+    if (!copy.target.reliable) {
+      this.count(copy, 'dropped')
+      return
+    }
+    if (copy.attempts <= this.limits.maxRetryAttempts) {
+      this.count(copy, 'retried')
+      const timer = setTimeout(() => {
+        this.retrying.delete(timer)
+        this.send(copy)
+      }, this.backoffMs(copy.attempts))
+      this.retrying.set(timer, copy)
+      return
+    }
+    this.count(copy, 'deadLettered')
+    this.host.toHub({
+      t: 'rdead',
+      id: this.id,
+      sid: copy.target.sid,
+      msg: copy.message,
+      reason: timedOut || error.startsWith('DeliveryTimeout') ? 'DeliveryTimeout' : 'MaxRetriesExceeded',
+      attempts: copy.attempts,
+      error,
+      firstFailedAt: copy.firstFailedAt,
+    })
+  }
+
+  /** The bus's backoff: exponential from `initialMs`, ± jitter, capped at `maxMs`. */
+  private backoffMs(failedAttempts: number): number {
+    const { initialMs, maxMs, multiplier, jitter } = this.limits.retry
+    const base = Math.min(maxMs, initialMs * multiplier ** (failedAttempts - 1))
+    return Math.min(maxMs, Math.max(0, base * (1 + jitter * (2 * Math.random() - 1))))
+  }
+
+  private count(copy: Copy, name: CountName): void {
+    const type = copy.message.payload.type
+    const key = `${copy.target.sid}\u0000${type}`
+    let counts = this.counts.get(key)
+    if (counts === undefined) {
+      counts = {
+        sid: copy.target.sid,
+        type,
+        routed: 0,
+        delivered: 0,
+        failed: 0,
+        dropped: 0,
+        retried: 0,
+        deadLettered: 0,
+        handedBack: 0,
+      }
+      this.counts.set(key, counts)
+    }
+    counts[name]++
+  }
+
+  private sample(sid: string, latencyMs: number): void {
+    let samples = this.latency.get(sid)
+    if (samples === undefined) {
+      samples = []
+      this.latency.set(sid, samples)
+    }
+    if (samples.length < LATENCY_SAMPLES_PER_REPORT) samples.push(latencyMs)
+  }
+
+  /** Sends what was counted since the previous report, if anything was. */
+  private report(): void {
+    const queued = this.waiting.length + this.retrying.size
+    if (this.counts.size === 0 && this.published.size === 0 && queued === 0 && this.inFlight.size === 0)
+      return
+    const report: DirectReport = {
+      published: [...this.published].map(([type, count]) => ({ type, count })),
+      counts: [...this.counts.values()],
+      latency: [...this.latency].map(([sid, ms]) => ({ sid, ms })),
+      queued,
+      inFlight: this.inFlight.size,
+    }
+    this.published = new Map()
+    this.counts = new Map()
+    this.latency = new Map()
+    this.host.toHub({ t: 'rstat', id: this.id, report })
+  }
+}

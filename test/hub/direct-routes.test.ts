@@ -1,0 +1,247 @@
+/**
+ * Direct routes across real threads: producer and consumer endpoints in worker_threads workers,
+ * the hub and bus in this thread. The hub's own per-message work is observed by counting calls
+ * to the bus's publish entry the hub uses, never by timing.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  createEventBus,
+  DeliveryMode,
+  type EventBusConfigInput,
+  MessageFilter,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
+import { createHub, type DirectRoute, type Hub, type HubOptions } from '../../src/main/hub/index.js'
+import type { Behaviour } from '../fixtures/endpoint-agent.js'
+import { expectAccounted, waitFor } from '../helpers.js'
+import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+const producerGrant = { publish: ['RawEvent'], subscribe: [] }
+const consumerGrant = { publish: [], subscribe: ['RawEvent'] }
+const reliable = DeliveryMode.Reliable({ timeoutMs: 5_000 })
+
+/** A bus and hub; `hubPublishes()` counts the messages the hub itself routed (per-message work). */
+async function setup(config: EventBusConfigInput = {}, hubOptions: HubOptions = {}) {
+  const bus = createEventBus({ maxRetryAttempts: 2, retry: { initialMs: 5, maxMs: 20 }, ...config })
+  await bus.start()
+  const internals = (bus as unknown as WithInternals)[busInternals]
+  let published = 0
+  const publish = internals.publish
+  internals.publish = (message, skip) => {
+    published++
+    return publish(message, skip)
+  }
+  const hub = createHub(bus, { heartbeatMs: 0, ...hubOptions })
+  cleanups.push(async () => {
+    hub.close()
+    await bus.shutdown({ drainTimeoutMs: 0 })
+  })
+  return { bus, hub, hubPublishes: () => published }
+}
+
+async function endpoint(hub: Hub, module: string, permissions: object, receipts?: Int32Array) {
+  const started = await startWorkerEndpoint(hub, { module, permissions: permissions as never }, receipts)
+  cleanups.push(() => started.terminate())
+  return started
+}
+
+async function active(route: DirectRoute) {
+  await waitFor(() => route.state === 'active', 5_000)
+}
+
+async function publishSeq(producer: WorkerEndpoint, from: number, count: number) {
+  const result = await producer.call<{ ok: number; errors: unknown[] }>({
+    op: 'publish',
+    count,
+    prefix: 's',
+    seqFrom: from,
+  })
+  expect(result.errors).toEqual([])
+  expect(result.ok).toBe(count)
+}
+
+const rawEvents = { types: ['RawEvent'] }
+
+async function pipeline(options: { hub?: HubOptions; receipts?: Int32Array; behaviour?: Behaviour } = {}) {
+  const { hub: hubOptions, receipts, behaviour = { kind: 'ok' } } = options
+  const context = await setup({}, hubOptions)
+  const route = context.hub.route({
+    producer: ModuleId.DataCapture,
+    consumer: ModuleId.Storage,
+    types: ['RawEvent'],
+  })
+  const consumer = await endpoint(context.hub, ModuleId.Storage, consumerGrant, receipts)
+  const subscriptionId = await consumer.call<string>({
+    op: 'subscribe',
+    filter: rawEvents,
+    mode: reliable,
+    behaviour,
+  })
+  const producer = await endpoint(context.hub, ModuleId.DataCapture, producerGrant)
+  await active(route)
+  return { ...context, route, consumer, producer, subscriptionId }
+}
+
+describe('direct routes', () => {
+  it('carries messages producer → consumer with no per-message work in the hub', async () => {
+    const { bus, producer, consumer, route, hubPublishes, subscriptionId } = await pipeline()
+    await publishSeq(producer, 0, 500)
+    await waitFor(() => consumer.received.length === 500)
+    expect(hubPublishes()).toBe(0)
+    expect(new Set(consumer.received.map((entry) => entry.subscriptionId))).toEqual(new Set([subscriptionId]))
+    // The producer's report brings the hub's accounting up to date.
+    await waitFor(async () => (await bus.metrics()).messagesDelivered === 500)
+    const metrics = await bus.metrics()
+    expect(metrics.messagesPublished).toBe(500)
+    expect(metrics.types.RawEvent?.published).toBe(500)
+    expect(metrics.modules['data-capture']?.published).toBe(500)
+    expect(metrics.modules.storage?.delivered).toBe(500)
+    const subscription = metrics.subscriptions.find((s) => s.id === subscriptionId)
+    expect(subscription?.routed).toBe(500)
+    expect(subscription?.latency.count).toBe(500)
+    expect(metrics.routes).toMatchObject([
+      { id: route.id, state: 'active', routed: 500, delivered: 500, established: 1, fallbacks: 0 },
+    ])
+    await expectAccounted(bus)
+  })
+
+  it('keeps Reliable semantics: retries on the direct port, then dead letters at the hub', async () => {
+    const { bus, hub, producer } = await pipeline()
+    const consumer = await endpoint(hub, 'storage-failing', consumerGrant)
+    // A second route to a consumer whose handler always fails.
+    hub.routes()[0]?.revoke()
+    const failing = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: 'storage-failing',
+      types: ['RawEvent'],
+    })
+    const subscriptionId = await consumer.call<string>({
+      op: 'subscribe',
+      filter: rawEvents,
+      mode: reliable,
+      behaviour: { kind: 'throw', message: 'disk full' },
+    })
+    await active(failing)
+    await publishSeq(producer, 0, 3)
+    await waitFor(() => bus.deadLetters.list({ subscriptionId }).length === 3, 5_000)
+    const entries = bus.deadLetters.list({ subscriptionId })
+    expect(entries.every((entry) => entry.reason === 'MaxRetriesExceeded')).toBe(true)
+    expect(
+      entries.every((entry) => entry.attempts === 3 && entry.lastError === 'RangeError: disk full'),
+    ).toBe(true)
+    expect(entries.every((entry) => entry.module === 'storage-failing')).toBe(true)
+    // Three attempts each, all seen by the consumer's handler.
+    expect(consumer.received.length).toBe(9)
+    await waitFor(async () => {
+      const sub = (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
+      return sub?.deadLettered === 3 && sub.retried === 6 && sub.failed === 9
+    })
+    await expectAccounted(bus)
+  })
+
+  it('falls back to the hub when the consumer dies mid-stream, and loses nothing', async () => {
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * 2000))
+    // Each delivery takes a little while, so many are unacknowledged when the consumer dies.
+    const { bus, hub, producer, consumer, route } = await pipeline({
+      hub: { reconnectGraceMs: 10_000 },
+      receipts,
+      behaviour: { kind: 'delay', ms: 2 },
+    })
+    const publishing = publishSeq(producer, 0, 2000)
+    await waitFor(() => consumer.received.length > 100, 5_000)
+    await consumer.terminate()
+    await publishing
+    await waitFor(() => route.state !== 'active')
+    // The same identity comes back and resubscribes: held messages flow again.
+    const back = await endpoint(hub, ModuleId.Storage, consumerGrant, receipts)
+    await back.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+    await waitFor(() => receipts.every((count) => count >= 1), 15_000)
+    await waitFor(() => route.state === 'active')
+    expect(bus.deadLetters.list()).toEqual([])
+    const metrics = await bus.metrics()
+    const [routeMetrics] = metrics.routes
+    expect(routeMetrics?.fallbacks).toBeGreaterThanOrEqual(1)
+    expect(routeMetrics?.established).toBeGreaterThanOrEqual(2)
+    expect(routeMetrics?.handedBack).toBeGreaterThan(0)
+    expect(metrics.messagesPublished).toBe(2000)
+  }, 30_000)
+
+  it('revocation sends traffic back through the hub at once', async () => {
+    const { producer, consumer, route, hubPublishes } = await pipeline()
+    await publishSeq(producer, 0, 50)
+    await waitFor(() => consumer.received.length === 50)
+    route.revoke('permission change')
+    expect(route.state).toBe('revoked')
+    expect(route.reason).toBe('permission change')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await publishSeq(producer, 50, 50)
+    await waitFor(() => consumer.received.length === 100)
+    expect(hubPublishes()).toBe(50)
+  })
+
+  it('other subscribers still get routed messages through the hub, without duplicates', async () => {
+    const { bus, producer, consumer, hubPublishes } = await pipeline()
+    const seen: string[] = []
+    await bus.subscribe(
+      ModuleId.Orchestrator,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.BestEffort,
+      (m) => {
+        seen.push(m.id)
+      },
+    )
+    // The in-process subscriber changes the producer's terms; give it the round trip to learn them.
+    await waitFor(async () => (await bus.metrics()).routes[0]?.state === 'active')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await publishSeq(producer, 0, 100)
+    await waitFor(() => consumer.received.length === 100 && seen.length === 100)
+    expect(hubPublishes()).toBe(100)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(consumer.received.length).toBe(100)
+    expect(new Set(consumer.received.map((entry) => entry.id))).toEqual(new Set(seen))
+    await waitFor(async () => (await bus.metrics()).messagesPublished === 100)
+  })
+
+  it('a subscription answered while a route is active gets everything published after', async () => {
+    const { producer, hub } = await pipeline()
+    const late = await endpoint(hub, 'analysis-engine', consumerGrant)
+    await late.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+    await publishSeq(producer, 0, 20)
+    await waitFor(() => late.received.length === 20)
+  })
+
+  it('refuses a route whose attached endpoints lack the permissions, and says why', async () => {
+    const { hub } = await setup()
+    await endpoint(hub, ModuleId.DataCapture, { publish: [], subscribe: [] })
+    expect(() =>
+      hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] }),
+    ).toThrow(expect.objectContaining({ kind: 'Unauthorized', action: 'publish' }))
+    const waiting = hub.route({ producer: 'ai-integration', consumer: ModuleId.Storage, types: ['RawEvent'] })
+    await endpoint(hub, 'ai-integration', producerGrant)
+    await endpoint(hub, ModuleId.Storage, { publish: [], subscribe: [] })
+    expect(waiting.state).toBe('waiting')
+    expect(waiting.reason).toMatch(/Unauthorized/)
+  })
+
+  it('rejects invalid and overlapping specs with Configuration', async () => {
+    const { hub } = await setup()
+    const bad = [
+      { producer: 'data-capture', consumer: 'data-capture', types: ['RawEvent'] },
+      { producer: 'data-capture', consumer: 'storage', types: [] },
+      { producer: 'data-capture', consumer: 'storage', types: ['NoSuchType'] },
+      { producer: 'Data Capture', consumer: 'storage', types: ['RawEvent'] },
+    ]
+    for (const spec of bad)
+      expect(() => hub.route(spec)).toThrow(expect.objectContaining({ kind: 'Configuration' }))
+    hub.route({ producer: 'data-capture', consumer: 'storage', types: ['RawEvent'] })
+    expect(() =>
+      hub.route({ producer: 'data-capture', consumer: 'analysis-engine', types: ['RawEvent'] }),
+    ).toThrow(/already goes direct/)
+  })
+})
