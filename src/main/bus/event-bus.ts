@@ -162,11 +162,14 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     },
     recordDirect: (subscription, counts) => subscription.recordDirect(counts),
     recordDirectLatency: (subscription, latencyMs) => subscription.recordLatency(latencyMs),
-    deadLetter: (entry) => {
+    deadLetter: ({ counted, ...entry }) => {
       this.validator.validate(entry.message)
-      const now = new Date()
-      const deadLetter: DeadLetterEntry = { id: crypto.randomUUID(), ...entry, lastFailedAt: now }
-      this.store.add(deadLetter)
+      if (!counted) {
+        this.totals.deadLettered++
+        this.countersForType(entry.message.payload.type).deadLettered++
+        this.countersForModule(entry.module).deadLettered++
+      }
+      this.store.add({ id: crypto.randomUUID(), ...entry, lastFailedAt: new Date() })
     },
     setRoutes: (source) => {
       this.routesSource = source
@@ -268,6 +271,12 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       currentQueueDepth += subscription.queueDepth
       inFlight += subscription.inFlight
     }
+    // Copies waiting at (or in flight from) a direct channel's producer are queued all the same.
+    const routes = this.routesSource()
+    for (const route of routes) {
+      currentQueueDepth += route.queued
+      inFlight += route.inFlight
+    }
     const deliveryLatency = latency.summary()
     const recentLatency = this.recentLatency.since(latency)
     latency.destroy()
@@ -293,7 +302,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       types: copy(this.typeCounters),
       deadLetters: { size: this.store.size, capacity: this.store.capacity, evicted: this.store.evicted },
       registry: { overall: this.registry.summary().overall, modules: this.registry.list() },
-      routes: this.routesSource(),
+      routes,
       uptimeMs: this.startedAt === 0 ? 0 : now - this.startedAt,
       collectedAt: new Date(),
     })

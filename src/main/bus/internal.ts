@@ -34,6 +34,8 @@ export interface ExternalDeadLetter {
   attempts: number
   lastError?: string
   firstFailedAt: Date
+  /** Whether the bus's counters already include it (a direct channel's report counted it). */
+  counted: boolean
 }
 
 export interface BusInternals {

@@ -5,8 +5,9 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { app, BrowserWindow, Menu } from 'electron'
+import { app, BrowserWindow, Menu, MessageChannelMain } from 'electron'
 import { createEventBus } from '../bus/index.js'
+import { directRoutes } from '../host/direct-routes.js'
 import { ALL_MODULES } from '../host/modules-list.js'
 import { startOrchestrator } from '../host/orchestrator.js'
 import { ModuleSupervisor } from '../host/supervisor.js'
@@ -22,7 +23,14 @@ if (!app.requestSingleInstanceLock()) {
   mkdirSync(dataDir, { recursive: true })
   const deadLetterLog = createDeadLetterLog({ path: join(dataDir, 'dead-letters.jsonl') })
   const bus = createEventBus({ deadLetterPersistence: deadLetterLog })
-  const hub = createHub(bus)
+  // Utility processes need Electron's own channel type to receive a port.
+  const hub = createHub(bus, {
+    routes: directRoutes(),
+    createChannel: () => {
+      const { port1, port2 } = new MessageChannelMain()
+      return { port1, port2 }
+    },
+  })
   let inspector: BrowserWindow | undefined
 
   const showInspector = () => {

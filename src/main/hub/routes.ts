@@ -310,13 +310,17 @@ export class RouteTable {
       this.internals.handBack(message, subscription)
       return
     }
+    // As the core does for what an ended subscription still held.
+    const shuttingDown =
+      this.bus.state !== 'running' || this.bus.registry.get(route.consumer)?.status === 'ShuttingDown'
     this.internals.deadLetter({
       message,
       subscriptionId,
       module: route.consumer,
-      reason: DeadLetterReason.SubscriberUnavailable,
+      reason: shuttingDown ? DeadLetterReason.Shutdown : DeadLetterReason.SubscriberUnavailable,
       attempts: 0,
       firstFailedAt: new Date(),
+      counted: false,
     })
   }
 
@@ -398,7 +402,10 @@ export class RouteTable {
     route.state = 'waiting'
     route.reason = reason
     route.stats.fallbacks++
+    // What the producer held is handed back or dropped as the channel closes.
     route.stats.deliveredPerSec = 0
+    route.stats.queued = 0
+    route.stats.inFlight = 0
     route.lastDownAt = performance.now()
     for (const resolve of channel.synced.splice(0)) resolve()
     for (const endpoint of [channel.producer, channel.consumer]) {
@@ -540,6 +547,7 @@ export class RouteTable {
       attempts: frame.attempts,
       lastError: frame.error,
       firstFailedAt: new Date(frame.firstFailedAt),
+      counted: true,
     })
   }
 }

@@ -6,11 +6,12 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createEventBus, type EventBus, type EventBusConfigInput } from '../bus/index.js'
+import { directRoutes } from '../host/direct-routes.js'
 import { ALL_MODULES } from '../host/modules-list.js'
 import { type Orchestrator, startOrchestrator } from '../host/orchestrator.js'
 import { ModuleSupervisor, type SupervisorOptions } from '../host/supervisor.js'
 import { type WindowName, windows } from '../host/windows.js'
-import { createHub, type Hub } from '../hub/index.js'
+import { createHub, type Hub, type RouteSpec } from '../hub/index.js'
 import { createDeadLetterLog } from './dead-letter-log.js'
 import { startPageServer } from './http-server.js'
 import { launchWorker } from './worker-launcher.js'
@@ -28,6 +29,8 @@ export interface HeadlessOptions {
   /** Modules to run (default: all). */
   modules?: readonly string[]
   moduleOptions?: SupervisorOptions['moduleOptions']
+  /** Direct routes between modules (default: the seed routes unless SKELLY_DIRECT_ROUTES=off). */
+  routes?: RouteSpec[]
 }
 
 export interface HeadlessHost {
@@ -49,7 +52,11 @@ export async function startHeadlessHost(options: HeadlessOptions): Promise<Headl
   const deadLetterLog = createDeadLetterLog({ path: join(options.dataDir, 'dead-letters.jsonl') })
   const bus = createEventBus({ ...options.bus, deadLetterPersistence: deadLetterLog })
   await bus.start()
-  const hub = createHub(bus, { reconnectGraceMs: options.reconnectGraceMs ?? 30_000 })
+  // Modules are worker threads here: the runtime's MessageChannel makes their direct channels.
+  const hub = createHub(bus, {
+    reconnectGraceMs: options.reconnectGraceMs ?? 30_000,
+    routes: options.routes ?? directRoutes(),
+  })
   let gateway: Gateway | undefined
   const endpointOf = (name: WindowName) => () => {
     const spec = windows[name]
