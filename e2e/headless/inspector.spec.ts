@@ -13,7 +13,7 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { expect, test } from '../fixtures.js'
+import { expect, modulesReady, test } from '../fixtures.js'
 
 test.use({ hostOptions: { modules: [], bus: { maxRetryAttempts: 0 } } })
 
@@ -183,7 +183,7 @@ for (const scheme of ['light', 'dark'] as const) {
     try {
       await openInspector(page, host.urls.inspector)
       await page.waitForTimeout(3000)
-      for (const view of ['overview', 'subscriptions', 'dead-letters', 'tail', 'modules']) {
+      for (const view of ['overview', 'subscriptions', 'routes', 'dead-letters', 'tail', 'modules']) {
         await page.getByTestId(`tab-${view}`).click()
         if (view === 'subscriptions')
           await page.locator('[data-testid=subscriptions] tbody tr').first().click()
@@ -197,3 +197,22 @@ for (const scheme of ['light', 'dark'] as const) {
     }
   })
 }
+
+test.describe('with the module pipeline running', () => {
+  test.use({ hostOptions: { bus: {} } })
+
+  test('the routes view shows the direct routes carrying the hot paths', async ({ page, host }, testInfo) => {
+    await modulesReady(host)
+    await openInspector(page, host.urls.inspector)
+    await page.getByTestId('tab-routes').click()
+    await expect(page.getByTestId('route-state-data-capture')).toHaveText('active')
+    const shown = page.getByTestId('route-delivered-data-capture')
+    await expect.poll(async () => numberIn(await shown.textContent()), { timeout: 10_000 }).toBeGreaterThan(20)
+    // What the view shows comes from bus.metrics(): the count there is at least as high by now.
+    const onScreen = numberIn(await shown.textContent())
+    const route = (await host.bus.metrics()).routes.find((r) => r.producer === ModuleId.DataCapture)
+    expect(route?.state).toBe('active')
+    expect(route?.delivered ?? 0).toBeGreaterThanOrEqual(onScreen)
+    await page.screenshot({ path: testInfo.outputPath('routes-active.png') })
+  })
+})

@@ -11,10 +11,11 @@ import { millis } from './format.js'
 import { verdict } from './health.js'
 import { Modules } from './Modules.js'
 import { Overview } from './Overview.js'
+import { Routes } from './Routes.js'
 import { Subscriptions } from './Subscriptions.js'
 import { Tail } from './Tail.js'
 
-const TABS = ['overview', 'subscriptions', 'dead letters', 'tail', 'modules'] as const
+const TABS = ['overview', 'subscriptions', 'routes', 'dead letters', 'tail', 'modules'] as const
 type Tab = (typeof TABS)[number]
 
 function uptime(ms: number): string {
@@ -34,6 +35,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
   const badges: Partial<Record<Tab, number>> = {
     'dead letters': latest?.deadLetters.size,
     subscriptions: latest?.subscriptions.length,
+    routes: latest?.routes.filter((route) => route.state === 'active').length,
   }
   return (
     <div class="inspector">
@@ -76,6 +78,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
       <main class="content">
         {tab === 'overview' && <Overview history={history} />}
         {tab === 'subscriptions' && <Subscriptions history={history} />}
+        {tab === 'routes' && <Routes metrics={latest} />}
         {tab === 'dead letters' && <DeadLetters bus={bus} size={latest?.deadLetters.size ?? 0} />}
         {tab === 'tail' && <Tail tail={tail} />}
         {tab === 'modules' && <Modules metrics={latest} />}
