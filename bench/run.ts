@@ -101,9 +101,9 @@ const format = (value: number, unit: string) =>
 /** The bus's first variant of a case is compared with each row of the same metric. */
 function ratioToBus(row: Row): string {
   const bus = [...rows.values()].find(
-    (r) => r.case === row.case && r.metric === row.metric && /^(bus|hub)/.test(r.variant),
+    (r) => r.case === row.case && r.metric === row.metric && /^(bus|hub|direct)/.test(r.variant),
   )
-  if (!bus || bus === row || /^(bus|hub)/.test(row.variant)) return ''
+  if (!bus || bus === row || /^(bus|hub|direct)/.test(row.variant)) return ''
   const ratio = row.better === 'higher' ? bus.median / row.median : row.median / bus.median
   return `${ratio.toFixed(2)}×`
 }

@@ -19,19 +19,37 @@ function relay(from: MessagePort, to: MessagePort) {
   from.on('message', (data) => to.postMessage(data))
 }
 
-/** Builds the producer and consumer for a variant, wired as that variant wires them. */
-async function pair(variant: string): Promise<Pair> {
-  const [kind, detail] = variant.split(' ') as [string, string | undefined]
-  const batch = detail === '×64' ? 64 : 1
+/**
+ * Builds the producer and consumer for a variant, wired as that variant wires them: `hub MODE`
+ * (two hops), `direct MODE` (a direct route, one hop), `raw [×N]`, `raw envelopes ×N` (the bus's
+ * message objects instead of bare keystrokes), `relay [×N]`, `birpc …`, `comlink …`.
+ */
+export async function pair(variant: string): Promise<Pair> {
+  const words = variant.split(' ')
+  const envelopes = words.includes('envelopes')
+  // 'via hub …' names the hub path where it is the anchor rather than the bus under test.
+  const [kind, detail] = words.filter((word) => word !== 'envelopes' && word !== 'via') as [
+    string,
+    string | undefined,
+  ]
+  const batch = detail?.startsWith('×') ? Number(detail.slice(1)) : 1
   let cleanup = async () => {}
+  /** Conditions the pair must meet before it is measured (a direct route must be active). */
+  const readiness: (() => boolean)[] = []
   let producerPort: MessagePort
   let consumerPort: MessagePort
   let roles: [string, string]
   let mode: string | undefined
-  if (kind === 'hub') {
+  if (kind === 'hub' || kind === 'direct') {
     const bus = createEventBus({ maxQueueSize: 1_000_000 })
     await bus.start()
-    const hub = createHub(bus, { heartbeatMs: 0, bestEffortWindow: Number(process.env.WINDOW ?? 256) })
+    const hub = createHub(bus, {
+      heartbeatMs: 0,
+      routes:
+        kind === 'direct'
+          ? [{ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] }]
+          : [],
+    })
     const a = new MessageChannel()
     const b = new MessageChannel()
     hub.attach(a.port1, {
@@ -43,6 +61,10 @@ async function pair(variant: string): Promise<Pair> {
     consumerPort = b.port2
     roles = ['hub-producer', 'hub-consumer']
     mode = detail
+    if (kind === 'direct') {
+      const [route] = hub.routes()
+      readiness.push(() => route?.state === 'active')
+    }
     cleanup = async () => {
       hub.close()
       await bus.shutdown({ drainTimeoutMs: 0 })
@@ -61,16 +83,18 @@ async function pair(variant: string): Promise<Pair> {
     roles = kind === 'raw' ? ['raw-producer', 'raw-consumer'] : [`${kind}-producer`, `${kind}-consumer`]
     mode = detail === 'calls' ? 'Reliable' : undefined
   }
-  const consumer = startWorker('endpoint', { role: roles[1], port: consumerPort, mode, batch }, [
-    consumerPort,
-  ])
-  const producer = startWorker('endpoint', { role: roles[0], port: producerPort, mode, batch }, [
-    producerPort,
-  ])
+  const setup = { mode, batch, envelopes }
+  const consumer = startWorker('endpoint', { role: roles[1], port: consumerPort, ...setup }, [consumerPort])
+  const producer = startWorker('endpoint', { role: roles[0], port: producerPort, ...setup }, [producerPort])
   await Promise.all([
     nextMessage(consumer, (m: { ready?: boolean }) => m.ready === true),
     nextMessage(producer, (m: { ready?: boolean }) => m.ready === true),
   ])
+  const deadline = Date.now() + 10_000
+  while (!readiness.every((check) => check())) {
+    if (Date.now() > deadline) throw new Error(`${variant}: the pair never became ready`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
   return {
     producer,
     consumer,
@@ -89,7 +113,7 @@ interface Done {
   max: number
 }
 
-async function send(p: Pair, total: number, rate?: number): Promise<{ ms: number; done: Done }> {
+export async function send(p: Pair, total: number, rate?: number): Promise<{ ms: number; done: Done }> {
   const done = nextMessage(p.consumer, (m: Partial<Done>) => m.done === true) as Promise<Done>
   const armed = nextMessage(p.consumer, (m: { armed?: boolean }) => m.armed === true)
   const start = performance.now()

@@ -1,8 +1,9 @@
 import type { CaseDefinition } from '../harness.js'
 import { crossThread, latency } from './cross-thread.js'
+import { direct } from './direct.js'
 import { inProcess } from './in-process.js'
 import { resources } from './resources.js'
 import { scale } from './scale.js'
 import { websocket } from './websocket.js'
 
-export const cases: CaseDefinition[] = [inProcess, crossThread, latency, websocket, scale, resources]
+export const cases: CaseDefinition[] = [inProcess, crossThread, latency, direct, websocket, scale, resources]

@@ -18,6 +18,8 @@ interface Setup {
   batch?: number
   /** Consumers: only messages from these sources. */
   sources?: string[]
+  /** Raw variants: send the bus's message objects (envelopes) instead of bare keystrokes. */
+  envelopes?: boolean
 }
 
 interface Go {
@@ -111,10 +113,11 @@ async function start() {
     case 'raw-producer': {
       // Per message, or `batch` messages per postMessage.
       let buffer: unknown[] = []
+      const item = setup.envelopes ? keystrokeMessage : keystroke
       parentPort?.on('message', async (go: Go) => {
         await produce(go, (n, sentAt) => {
-          if (batch === 1) return port.postMessage(keystroke(n, sentAt))
-          buffer.push(keystroke(n, sentAt))
+          if (batch === 1) return port.postMessage(item(n, sentAt))
+          buffer.push(item(n, sentAt))
           if (buffer.length === batch || n === go.total - 1) {
             port.postMessage(buffer)
             buffer = []
@@ -124,12 +127,16 @@ async function start() {
       })
       break
     }
-    case 'raw-consumer':
-      port.on('message', (data: ReturnType<typeof keystroke> | ReturnType<typeof keystroke>[]) => {
-        if (Array.isArray(data)) for (const event of data) counted(event.data.sentAt)
-        else counted(data.data.sentAt)
+    case 'raw-consumer': {
+      type Item = ReturnType<typeof keystroke> | ReturnType<typeof keystrokeMessage>
+      const sentAt = (item: Item) =>
+        'payload' in item ? (item.payload.data.data as { sentAt: number }).sentAt : item.data.sentAt
+      port.on('message', (data: Item | Item[]) => {
+        if (Array.isArray(data)) for (const item of data) counted(sentAt(item))
+        else counted(sentAt(data))
       })
       break
+    }
     case 'birpc-producer': {
       const rpc = createBirpc<{ event(e: unknown): void; call(e: unknown): number }, object>(
         {},

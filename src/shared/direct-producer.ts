@@ -9,6 +9,7 @@ import { EventBusError } from './errors.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
+import { RingBuffer } from './ring-buffer.js'
 import type {
   DirectCounts,
   DirectLimits,
@@ -33,6 +34,8 @@ interface Copy {
   attempts: number
   firstFailedAt: number
   lastError: string
+  /** Resolves the publish once this copy (its message's last one waiting) has left the producer. */
+  onLeft?: () => void
 }
 
 /** What the producer needs from the endpoint client around it. */
@@ -51,7 +54,7 @@ export class DirectProducer {
   private terms: DirectTerms
   private shared: Set<string>
   private readonly inFlight = new Map<number, Copy>()
-  private waiting: Copy[] = []
+  private readonly waiting = new RingBuffer<Copy>()
   private readonly retrying = new Map<ReturnType<typeof setTimeout>, Copy>()
   private nextDeliveryId = 1
   private open = true
@@ -87,10 +90,10 @@ export class DirectProducer {
   withdraw(reason: string): void {
     if (!this.open || this.draining !== undefined) return
     this.host.ended(this)
-    const waiting = [...this.retrying.values(), ...this.waiting]
+    const waiting = [...this.retrying.values()]
+    this.waiting.drain(waiting)
     for (const timer of this.retrying.keys()) clearTimeout(timer)
     this.retrying.clear()
-    this.waiting = []
     for (const copy of waiting) this.handBack(copy)
     this.draining = setTimeout(() => this.close(reason, false), DRAIN_MS)
     if (this.inFlight.size === 0) this.close(reason, false)
@@ -106,7 +109,9 @@ export class DirectProducer {
   /**
    * Publishes `message` (a type of this route, from this endpoint): validated as the bus would,
    * delivered directly to every target it matches, and through the hub too when other
-   * subscriptions want its type.
+   * subscriptions want its type. Resolves once its copies are on their way: while the channel's
+   * window is full that waits for acks, so a producer that awaits its publishes is paced by the
+   * consumer (credit-based flow control) instead of piling messages up in memory.
    */
   publish(message: Envelope): Promise<string> {
     const publishedAt = performance.now()
@@ -119,16 +124,23 @@ export class DirectProducer {
     } catch (error) {
       return Promise.reject(error)
     }
+    let lastWaiting: Copy | undefined
     for (const target of targets) {
       const copy: Copy = { target, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' }
       this.count(copy, 'routed')
       if (this.inFlight.size < this.limits.window) this.send(copy)
-      else if (target.reliable || this.waiting.length < this.limits.maxQueueSize) this.waiting.push(copy)
-      else this.count(copy, 'dropped')
+      else if (target.reliable || this.waiting.length < this.limits.maxQueueSize) {
+        this.waiting.push(copy)
+        lastWaiting = copy
+      } else this.count(copy, 'dropped')
     }
     if (this.shared.has(type)) return this.host.publishCopy(message, this.id, this.terms.seq)
     this.published.set(type, (this.published.get(type) ?? 0) + 1)
-    return Promise.resolve(message.id)
+    if (lastWaiting === undefined) return Promise.resolve(message.id)
+    const waiting = lastWaiting
+    return new Promise((resolve) => {
+      waiting.onLeft = () => resolve(message.id)
+    })
   }
 
   /** Acks and nacks from the consumer. */
@@ -163,11 +175,11 @@ export class DirectProducer {
     this.open = false
     clearInterval(this.reportTimer)
     clearTimeout(this.draining)
-    const unsettled = [...this.inFlight.values(), ...this.retrying.values(), ...this.waiting]
+    const unsettled = [...this.inFlight.values(), ...this.retrying.values()]
+    this.waiting.drain(unsettled)
     for (const timer of this.retrying.keys()) clearTimeout(timer)
     this.inFlight.clear()
     this.retrying.clear()
-    this.waiting = []
     for (const copy of unsettled) this.handBack(copy)
     this.report()
     if (tellHub) this.host.toHub({ t: 'rdown', id: this.id, reason })
@@ -177,6 +189,7 @@ export class DirectProducer {
 
   /** A Reliable copy goes back to the hub for its subscription; a BestEffort one is dropped. */
   private handBack(copy: Copy): void {
+    copy.onLeft?.()
     if (!copy.target.reliable) {
       this.count(copy, 'dropped')
       return
@@ -223,11 +236,11 @@ export class DirectProducer {
 
   /** Sends waiting copies while the window has room. */
   private pump(): void {
-    let next = 0
-    while (next < this.waiting.length && this.inFlight.size < this.limits.window) {
-      this.send(this.waiting[next++] as Copy)
+    while (this.waiting.length > 0 && this.inFlight.size < this.limits.window) {
+      const copy = this.waiting.shift() as Copy
+      this.send(copy)
+      copy.onLeft?.()
     }
-    if (next > 0) this.waiting = this.waiting.slice(next)
   }
 
   private failed(copy: Copy, error: string, timedOut: boolean): void {

@@ -147,6 +147,7 @@ export class RouteTable {
   private readonly coverage = new Map<string, Map<number, Set<Subscription>>>()
   private readonly endpoints = new Set<RouteEndpoint>()
   private nextRouteNumber = 1
+  private refreshQueued = false
 
   constructor(
     private readonly bus: EventBus,
@@ -154,7 +155,16 @@ export class RouteTable {
     private readonly createChannel: (() => PortPair) | undefined,
   ) {
     internals.setRoutes(() => [...this.routes.values()].map((route) => route.metrics()))
-    internals.onSubscriptionsChanged(() => this.refresh())
+    // In-process subscriptions change terms too; a remote one's session refreshes at once itself,
+    // once the subscription is registered there.
+    internals.onSubscriptionsChanged(() => {
+      if (this.refreshQueued) return
+      this.refreshQueued = true
+      queueMicrotask(() => {
+        this.refreshQueued = false
+        this.refresh()
+      })
+    })
   }
 
   /**
@@ -236,7 +246,7 @@ export class RouteTable {
   }
 
   /** Re-computes every active channel's terms after subscriptions changed; sends those that did. */
-  private refresh(): void {
+  refresh(): void {
     for (const route of this.routes.values()) {
       const channel = route.channel
       if (channel === undefined) continue

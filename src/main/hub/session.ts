@@ -277,6 +277,7 @@ export class Session implements RouteEndpoint {
       this.link.send({ t: 'rej', rid: frame.rid, error: wireError(error) })
       return
     }
+    this.hub.routeTable.refresh()
     const settled = this.hub.routeTable.settled()
     const remote = this.subscriptions.get(id)
     if (settled === undefined || remote === undefined) {
