@@ -4,6 +4,8 @@
  * nacks travel back, so the hub's accounting, latency and timeouts mean the same as in process.
  * Types, sources and minimum priority are filtered in the hub; predicates run here.
  */
+
+import { queuePublish } from './batching.js'
 import { type BuiltinCatalog, builtinCatalog, type Catalog, type TypeOf } from './catalog.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
 import type { DeliveryMode } from './delivery-mode.js'
@@ -105,12 +107,18 @@ interface Delivery {
   readonly via: Acknowledger
 }
 
-/** Acks of deliveries that came over one link, batched per tick; nacks go at once. */
+/**
+ * Acks of deliveries that came over one link, batched per tick; nacks go at once. `screen` checks
+ * each message first where the sender is not the hub (a direct channel's producer).
+ */
 class Acknowledger {
   private ids: number[] = []
   private flushQueued = false
 
-  constructor(private readonly link: Link<HubFrame, EndpointFrame>) {}
+  constructor(
+    private readonly link: Link<HubFrame, EndpointFrame>,
+    readonly screen?: (message: Envelope) => EventBusError | undefined,
+  ) {}
 
   ack(id: number): void {
     this.ids.push(id)
@@ -223,6 +231,7 @@ class Client implements BusClient<Catalog> {
         t: 'hello',
         v: PROTOCOL_VERSION,
         ...(options.module ? { module: options.module } : {}),
+        ...(this.link.carriesClones ? { batch: true } : {}),
       })
     })
   }
@@ -242,7 +251,11 @@ class Client implements BusClient<Catalog> {
       return direct.publish(message)
     }
     // The hub answers accepted publishes in ranges, without echoing ids: the answer is the id here.
-    return this.request({ t: 'pub', msg: message }, undefined, message.id) as Promise<string>
+    return this.request(
+      (rid) => queuePublish(this.link, rid, message),
+      undefined,
+      message.id,
+    ) as Promise<string>
   }
 
   subscribe(
@@ -336,9 +349,11 @@ class Client implements BusClient<Catalog> {
     )
   }
 
-  /** Sends a request frame with a fresh id; resolves with the hub's answer. */
+  /**
+   * Sends a request frame with a fresh id (or has `send` queue it); resolves with the hub's answer.
+   */
   private request(
-    frame: DistributiveOmit<Extract<EndpointFrame, { rid: number }>, 'rid'>,
+    frame: DistributiveOmit<Extract<EndpointFrame, { rid: number }>, 'rid'> | ((rid: number) => void),
     onAnswer?: OnAnswer,
     answer?: unknown,
   ): Promise<unknown> {
@@ -357,7 +372,8 @@ class Client implements BusClient<Catalog> {
         rid,
         answer === undefined ? { resolve: settle, reject } : { resolve: () => resolve(answer), reject },
       )
-      this.link.send({ ...frame, rid } as EndpointFrame)
+      if (typeof frame === 'function') frame(rid)
+      else this.link.send({ ...frame, rid } as EndpointFrame)
     })
   }
 
@@ -382,10 +398,8 @@ class Client implements BusClient<Catalog> {
       case 'rej':
         return this.settle(frame.rid)?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
       case 'dlv':
-        return this.deliver(
-          { id: frame.id, message: frame.msg, timeoutMs: frame.timeoutMs, via: this.hubAcks },
-          frame.sid,
-        )
+      case 'dlvs':
+        return this.deliverFrame(frame, this.hubAcks)
       case 'route':
         return this.openChannel(frame, ports[frame.port])
       case 'rterms':
@@ -414,6 +428,18 @@ class Client implements BusClient<Catalog> {
     const request = this.requests.get(rid)
     if (request !== undefined) this.requests.delete(rid)
     return request
+  }
+
+  /** Hands each delivery of a `dlv` or `dlvs` frame to its subscription; acks go back `via`. */
+  private deliverFrame(frame: Extract<HubFrame, { t: 'dlv' | 'dlvs' }>, via: Acknowledger): void {
+    const { sid, timeoutMs } = frame
+    const messages = frame.t === 'dlv' ? [frame.msg] : frame.msgs
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i] as Envelope
+      const problem = via.screen?.(message)
+      if (problem === undefined) this.deliver({ id: frame.id + i, message, timeoutMs, via }, sid)
+      else via.nack(frame.id + i, problem, false)
+    }
   }
 
   private deliver(delivery: Delivery, subscriptionId: string): void {
@@ -523,19 +549,15 @@ class Client implements BusClient<Catalog> {
     const types = new Set(frame.types)
     const link: Link<HubFrame, EndpointFrame> = new Link(port, hubFrameSchema, {
       frame: (inbound) => {
-        if (inbound.t !== 'dlv') return
-        const problem = this.directProblem(inbound.msg, frame.peer, types, validator)
-        if (problem !== undefined) acknowledger.nack(inbound.id, problem, false)
-        else
-          this.deliver(
-            { id: inbound.id, message: inbound.msg, timeoutMs: inbound.timeoutMs, via: acknowledger },
-            inbound.sid,
-          )
+        if (inbound.t !== 'dlv' && inbound.t !== 'dlvs') return
+        this.deliverFrame(inbound, acknowledger)
       },
       invalid: () => {},
       closed: () => this.consuming.delete(frame.id),
     })
-    const acknowledger = new Acknowledger(link)
+    const acknowledger = new Acknowledger(link, (message) =>
+      this.directProblem(message, frame.peer, types, validator),
+    )
     this.consuming.set(frame.id, { link, acknowledger, peer: frame.peer, types })
   }
 

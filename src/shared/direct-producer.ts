@@ -5,6 +5,7 @@
  * counters and latency samples reported to the hub so the bus's accounting stays whole. When the
  * channel ends, every unacknowledged Reliable copy is handed back to the hub for its subscription.
  */
+import { queueDelivery } from './batching.js'
 import { EventBusError } from './errors.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
@@ -27,9 +28,31 @@ const DRAIN_MS = 1000
 /** Latency samples per subscription per report at most (the rest are skipped, not averaged in). */
 const LATENCY_SAMPLES_PER_REPORT = 1024
 
+/** What one (subscription, type) pair counted so far, and how much of it was reported. */
+interface Tally {
+  readonly total: DirectCounts
+  readonly reported: DirectCounts
+}
+
+const COUNT_NAMES = [
+  'routed',
+  'delivered',
+  'failed',
+  'dropped',
+  'retried',
+  'deadLettered',
+  'handedBack',
+] as const
+
 interface Copy {
   readonly target: DirectTarget
-  readonly message: Envelope
+  /** Looked up once per message, so counting is one increment. */
+  readonly tally: Tally
+  /**
+   * A BestEffort copy lets go of its message once sent (it is never sent again), so in-flight
+   * copies do not keep messages alive; a Reliable one keeps it for retries and hand-backs.
+   */
+  message: Envelope | undefined
   readonly publishedAt: number
   attempts: number
   firstFailedAt: number
@@ -61,7 +84,8 @@ export class DirectProducer {
   private draining: ReturnType<typeof setTimeout> | undefined
   private readonly reportTimer: ReturnType<typeof setInterval>
   private published = new Map<string, number>()
-  private counts = new Map<string, DirectCounts>()
+  /** Cumulative tallies by subscription, then type; reports send what changed since the last. */
+  private readonly tallies = new Map<string, Map<string, Tally>>()
   private latency = new Map<string, number[]>()
 
   constructor(
@@ -126,7 +150,8 @@ export class DirectProducer {
     }
     let lastWaiting: Copy | undefined
     for (const target of targets) {
-      const copy: Copy = { target, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' }
+      const tally = this.tallyFor(target.sid, type)
+      const copy: Copy = { target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' }
       this.count(copy, 'routed')
       if (this.inFlight.size < this.limits.window) this.send(copy)
       else if (target.reliable || this.waiting.length < this.limits.maxQueueSize) {
@@ -195,7 +220,7 @@ export class DirectProducer {
       return
     }
     this.count(copy, 'handedBack')
-    this.host.toHub({ t: 'pub', rid: 0, msg: copy.message, via: this.id, to: copy.target.sid })
+    this.host.toHub({ t: 'pub', rid: 0, msg: copy.message as Envelope, via: this.id, to: copy.target.sid })
   }
 
   private matching(message: Envelope, type: string): DirectTarget[] {
@@ -219,13 +244,8 @@ export class DirectProducer {
     const id = this.nextDeliveryId++
     copy.attempts++
     this.inFlight.set(id, copy)
-    this.link.send({
-      t: 'dlv',
-      sid: copy.target.sid,
-      id,
-      msg: copy.message,
-      timeoutMs: copy.target.timeoutMs,
-    })
+    queueDelivery(this.link, true, copy.target.sid, id, copy.message as Envelope, copy.target.timeoutMs)
+    if (!copy.target.reliable) copy.message = undefined
   }
 
   private take(id: number): Copy | undefined {
@@ -265,7 +285,7 @@ export class DirectProducer {
       t: 'rdead',
       id: this.id,
       sid: copy.target.sid,
-      msg: copy.message,
+      msg: copy.message as Envelope,
       reason: timedOut || error.startsWith('DeliveryTimeout') ? 'DeliveryTimeout' : 'MaxRetriesExceeded',
       attempts: copy.attempts,
       error,
@@ -281,24 +301,40 @@ export class DirectProducer {
   }
 
   private count(copy: Copy, name: CountName): void {
-    const type = copy.message.payload.type
-    const key = `${copy.target.sid}\u0000${type}`
-    let counts = this.counts.get(key)
-    if (counts === undefined) {
-      counts = {
-        sid: copy.target.sid,
-        type,
-        routed: 0,
-        delivered: 0,
-        failed: 0,
-        dropped: 0,
-        retried: 0,
-        deadLettered: 0,
-        handedBack: 0,
-      }
-      this.counts.set(key, counts)
+    copy.tally.total[name]++
+  }
+
+  private tallyFor(sid: string, type: string): Tally {
+    let byType = this.tallies.get(sid)
+    if (byType === undefined) {
+      byType = new Map()
+      this.tallies.set(sid, byType)
     }
-    counts[name]++
+    let tally = byType.get(type)
+    if (tally === undefined) {
+      const zero = (): DirectCounts =>
+        ({ sid, type, ...Object.fromEntries(COUNT_NAMES.map((n) => [n, 0])) }) as DirectCounts
+      tally = { total: zero(), reported: zero() }
+      byType.set(type, tally)
+    }
+    return tally
+  }
+
+  /** What each tally gained since the previous report (only those that changed). */
+  private countsSinceReport(): DirectCounts[] {
+    const changes: DirectCounts[] = []
+    for (const byType of this.tallies.values()) {
+      for (const { total, reported } of byType.values()) {
+        if (COUNT_NAMES.every((name) => total[name] === reported[name])) continue
+        const change = { ...total }
+        for (const name of COUNT_NAMES) {
+          change[name] = total[name] - reported[name]
+          reported[name] = total[name]
+        }
+        changes.push(change)
+      }
+    }
+    return changes
   }
 
   private sample(sid: string, latencyMs: number): void {
@@ -313,17 +349,16 @@ export class DirectProducer {
   /** Sends what was counted since the previous report, if anything was. */
   private report(): void {
     const queued = this.waiting.length + this.retrying.size
-    if (this.counts.size === 0 && this.published.size === 0 && queued === 0 && this.inFlight.size === 0)
-      return
+    const counts = this.countsSinceReport()
+    if (counts.length === 0 && this.published.size === 0 && queued === 0 && this.inFlight.size === 0) return
     const report: DirectReport = {
       published: [...this.published].map(([type, count]) => ({ type, count })),
-      counts: [...this.counts.values()],
+      counts,
       latency: [...this.latency].map(([sid, ms]) => ({ sid, ms })),
       queued,
       inFlight: this.inFlight.size,
     }
     this.published = new Map()
-    this.counts = new Map()
     this.latency = new Map()
     this.host.toHub({ t: 'rstat', id: this.id, report })
   }

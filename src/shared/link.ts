@@ -91,6 +91,19 @@ export class Link<In extends Frame, Out extends Frame> {
     }
   }
 
+  /**
+   * The frame queued last, while it has not left yet: a sender may still add to a batched frame
+   * (`pubs`, `dlvs`) it queued in this tick instead of queueing another.
+   */
+  lastQueued(): Out | undefined {
+    return this.outbox[this.outbox.length - 1]
+  }
+
+  /** Whether batched frames are worth it here: structured clone carries them without re-encoding. */
+  get carriesClones(): boolean {
+    return this.port.carrier === 'clone'
+  }
+
   /** Whether ports can travel over this link (structured-clone transports). */
   get canTransfer(): boolean {
     return this.port.transfer !== undefined && this.port.adopt !== undefined

@@ -12,6 +12,9 @@ import type { Envelope } from './message.js'
 
 export const PROTOCOL_VERSION = 1
 
+/** Messages in one batched frame (`pubs`, `dlvs`) at most. */
+export const MAX_BATCH = 4096
+
 /** Largest request id; ids wrap around below it. */
 const requestId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 const deliveryId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
@@ -122,7 +125,15 @@ export const deadLetterOperationSchema = z.enum(['list', 'replay', 'purge'])
 
 /** Frames an endpoint sends to the hub. */
 export const endpointFrameSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('hello'), v: z.number().int(), module: moduleIdSchema.optional() }).strict(),
+  z
+    .object({
+      t: z.literal('hello'),
+      v: z.number().int(),
+      module: moduleIdSchema.optional(),
+      /** The endpoint reads batched deliveries (`dlvs`); the hub sends them over ports only. */
+      batch: z.boolean().optional(),
+    })
+    .strict(),
   z
     .object({
       t: z.literal('pub'),
@@ -138,6 +149,8 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       to: subscriptionId.optional(),
     })
     .strict(),
+  /** Publishes with request ids `rid`, `rid + 1`, …, one per message, answered like `pub`. */
+  z.object({ t: z.literal('pubs'), rid: requestId, msgs: z.array(message).min(1).max(MAX_BATCH) }).strict(),
   z
     .object({
       t: z.literal('sub'),
@@ -227,6 +240,16 @@ export const hubFrameSchema = z.discriminatedUnion('t', [
       id: deliveryId,
       msg: message,
       /** Attempt timeout the endpoint enforces on its handler. */
+      timeoutMs: z.number().positive(),
+    })
+    .strict(),
+  /** Deliveries `id`, `id + 1`, … of `msgs` to one subscription (to endpoints that said `batch`). */
+  z
+    .object({
+      t: z.literal('dlvs'),
+      sid: subscriptionId,
+      id: deliveryId,
+      msgs: z.array(message).min(1).max(MAX_BATCH),
       timeoutMs: z.number().positive(),
     })
     .strict(),

@@ -3,18 +3,22 @@
  * the hub and bus in this thread. The hub's own per-message work is observed by counting calls
  * to the bus's publish entry the hub uses, never by timing.
  */
+import { MessageChannel } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
+  BusMessage,
   createEventBus,
   DeliveryMode,
   type EventBusConfigInput,
   MessageFilter,
+  MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
 import { createHub, type DirectRoute, type Hub, type HubOptions } from '../../src/main/hub/index.js'
+import { connectBus } from '../../src/shared/index.js'
 import type { Behaviour } from '../fixtures/endpoint-agent.js'
-import { expectAccounted, waitFor } from '../helpers.js'
+import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
 
 const cleanups: (() => Promise<void> | void)[] = []
@@ -243,5 +247,158 @@ describe('direct routes', () => {
     expect(() =>
       hub.route({ producer: 'data-capture', consumer: 'analysis-engine', types: ['RawEvent'] }),
     ).toThrow(/already goes direct/)
+  })
+})
+
+describe('direct routes: bad input', () => {
+  it('answers a batch of publishes per message: the bad one is refused, the others go through', async () => {
+    const { bus, hub } = await setup()
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
+    const frames: { t: string; [key: string]: unknown }[] = []
+    port2.on('message', (unit: typeof frames) => frames.push(...unit))
+    cleanups.push(() => port2.close())
+    const good = () => BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    const bad = { ...good(), payload: { type: 'RawEvent', data: { eventType: 42 } } }
+    port2.postMessage([
+      { t: 'hello', v: 1, batch: true },
+      { t: 'pubs', rid: 1, msgs: [good(), bad, good()] },
+    ])
+    await waitFor(() => frames.filter((f) => f.t === 'okr' || f.t === 'rej').length >= 3)
+    // Each request is answered once, in whichever order the ranges leave.
+    const okr = frames.filter((f) => f.t === 'okr').map((f) => [f.from, f.to])
+    const rej = frames.filter((f) => f.t === 'rej')
+    expect(okr.sort()).toEqual([
+      [1, 1],
+      [3, 3],
+    ])
+    expect(rej).toEqual([
+      expect.objectContaining({
+        rid: 2,
+        error: expect.objectContaining({ data: expect.objectContaining({ kind: 'MessageRejected' }) }),
+      }),
+    ])
+    expect((await bus.metrics()).messagesPublished).toBe(2)
+  })
+
+  it("refuses channel frames from an endpoint that is not the channel's producer", async () => {
+    const { bus, hub, route, subscriptionId, producer, consumer } = await pipeline()
+    await publishSeq(producer, 0, 10)
+    await waitFor(() => consumer.received.length === 10)
+    await waitFor(async () => (await bus.metrics()).routes[0]?.delivered === 10)
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'ai-integration', permissions: producerGrant as never })
+    const frames: { t: string; [key: string]: unknown }[] = []
+    port2.on('message', (unit: typeof frames) => frames.push(...unit))
+    cleanups.push(() => port2.close())
+    const channel = `${route.id}.1`
+    const msg = BusMessage.create('ai-integration', MessagePayload.RawEvent(rawEvent()))
+    const counts = {
+      sid: subscriptionId,
+      type: 'RawEvent',
+      routed: 99,
+      delivered: 99,
+      failed: 0,
+      dropped: 0,
+      retried: 0,
+      deadLettered: 0,
+      handedBack: 0,
+    }
+    port2.postMessage([
+      { t: 'hello', v: 1 },
+      {
+        t: 'rstat',
+        id: channel,
+        report: {
+          published: [{ type: 'RawEvent', count: 99 }],
+          counts: [counts],
+          latency: [],
+          queued: 0,
+          inFlight: 0,
+        },
+      },
+      {
+        t: 'rdead',
+        id: channel,
+        sid: subscriptionId,
+        msg,
+        reason: 'MaxRetriesExceeded',
+        attempts: 4,
+        error: 'forged',
+        firstFailedAt: 0,
+      },
+      { t: 'pub', rid: 0, msg, via: channel, to: subscriptionId },
+      { t: 'rdown', id: channel, reason: 'forged' },
+    ])
+    await waitFor(() => frames.filter((f) => f.t === 'err').length >= 3)
+    expect(frames.filter((f) => f.t === 'err').every((f) => JSON.stringify(f).includes('Unauthorized'))).toBe(
+      true,
+    )
+    const metrics = await bus.metrics()
+    expect(metrics.messagesPublished).toBe(10)
+    expect(metrics.routes[0]).toMatchObject({ state: 'active', delivered: 10 })
+    expect(bus.deadLetters.list()).toEqual([])
+    expect(consumer.received.length).toBe(10)
+  })
+
+  it('a consumer nacks deliveries its producer could not have sent, and handles none of them', async () => {
+    // This test plays the hub and the producer around a real client.
+    const hubSide = new MessageChannel()
+    const clientReady = connectBus(hubSide.port2)
+    const toClient: unknown[] = []
+    hubSide.port1.on('message', (unit: unknown[]) => toClient.push(...unit))
+    hubSide.port1.postMessage([
+      { t: 'welcome', v: 1, module: 'storage', permissions: consumerGrant, workers: 4, heartbeatMs: 0 },
+    ])
+    const client = await clientReady
+    cleanups.push(() => client.close())
+    const handled: string[] = []
+    const subscribing = client.subscribe('storage', rawEvents, DeliveryMode.BestEffort, (m) => {
+      handled.push(m.id)
+    })
+    await waitFor(() => toClient.some((f) => (f as { t: string }).t === 'sub'))
+    hubSide.port1.postMessage([{ t: 'res', rid: 1, ok: 'sid-1' }])
+    await subscribing
+    const direct = new MessageChannel()
+    const limits = {
+      maxQueueSize: 10,
+      maxMessageBytes: 4096,
+      maxRetryAttempts: 0,
+      retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
+      window: 8,
+    }
+    const route = {
+      t: 'route',
+      id: 'r.1',
+      role: 'consumer',
+      peer: 'data-capture',
+      types: ['RawEvent'],
+      port: 0,
+      limits,
+    }
+    hubSide.port1.postMessage({ skellyTransfer: true, data: [route], ports: [direct.port2] }, [direct.port2])
+    const fromConsumer: { t: string; [key: string]: unknown }[] = []
+    direct.port1.on('message', (unit: typeof fromConsumer) => fromConsumer.push(...unit))
+    cleanups.push(() => direct.port1.close())
+    const forgedSource = BusMessage.create('gamification', MessagePayload.RawEvent(rawEvent()))
+    const wrongType = BusMessage.create(
+      'data-capture',
+      MessagePayload.StateChange({ state: 'focused', confidence: 1, timestamp: new Date() }),
+    )
+    const invalid = { ...BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent())), priority: 9 }
+    const fine = BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent()))
+    direct.port1.postMessage([
+      { t: 'dlvs', sid: 'sid-1', id: 1, msgs: [forgedSource, wrongType, invalid, fine], timeoutMs: 1000 },
+    ])
+    await waitFor(
+      () =>
+        fromConsumer.filter((f) => f.t === 'nack').length === 3 && fromConsumer.some((f) => f.t === 'ack'),
+    )
+    const nacks = fromConsumer.filter((f) => f.t === 'nack')
+    expect(nacks.map((f) => f.id)).toEqual([1, 2, 3])
+    expect(String(nacks[0]?.error)).toMatch(/Unauthorized/)
+    expect(String(nacks[2]?.error)).toMatch(/MessageRejected/)
+    expect(fromConsumer.find((f) => f.t === 'ack')).toEqual({ t: 'ack', ids: [4] })
+    expect(handled).toEqual([fine.id])
   })
 })

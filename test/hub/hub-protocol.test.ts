@@ -79,6 +79,15 @@ describe('hub protocol', () => {
       }),
       fc.record({ t: fc.constant('pub'), rid: fc.nat(), msg: fc.anything() }),
       fc.record({ t: fc.constant('ack'), ids: fc.array(fc.anything()) }),
+      // Batches and direct-channel frames, none of them for a channel the attacker owns.
+      fc.record({ t: fc.constant('pubs'), rid: fc.nat(), msgs: fc.array(fc.anything(), { maxLength: 5 }) }),
+      fc.record({
+        t: fc.constantFrom('rsync', 'rstat', 'rdead', 'rdown'),
+        id: fc.string(),
+        seq: fc.nat(),
+        report: fc.anything(),
+        reason: fc.string(),
+      }),
       fc.record({
         t: fc.constant('sub'),
         rid: fc.nat(),

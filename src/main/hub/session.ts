@@ -4,6 +4,8 @@
  * granted. Deliveries to the endpoint are acknowledged back, so the core's accounting, latency and
  * timeouts hold across the port.
  */
+
+import { queueDelivery } from '../../shared/batching.js'
 import type { DeadLetterSelector } from '../../shared/dead-letter.js'
 import { EventBusError } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
@@ -101,6 +103,8 @@ export function subscriptionKey(module: string, filter: PlainFilter, mode: Deliv
 export class Session implements RouteEndpoint {
   private readonly link: Link<EndpointFrame, HubFrame>
   private greeted = false
+  /** The endpoint reads `dlvs` frames and the transport clones (see batching). */
+  private batched = false
   private ended = false
   private readonly subscriptions = new Map<string, RemoteSubscription>()
   private readonly awaitingAck = new Map<number, PendingAck>()
@@ -199,6 +203,7 @@ export class Session implements RouteEndpoint {
         )
         return
       }
+      this.batched = frame.batch === true && this.link.carriesClones
       this.greet(frame.v)
       return
     }
@@ -207,6 +212,9 @@ export class Session implements RouteEndpoint {
         return this.sendError(
           EventBusError.of('MessageRejected', { reason: "'hello' was already received", issues: [] }),
         )
+      case 'pubs':
+        for (let i = 0; i < frame.msgs.length; i++) this.publish(frame.rid + i, frame.msgs[i] as Envelope)
+        return
       case 'pub':
         if (frame.via !== undefined && frame.to !== undefined)
           return this.handBack(frame.via, frame.to, frame.msg)
@@ -402,13 +410,7 @@ export class Session implements RouteEndpoint {
       Date.now() + remote.handlerTimeoutMs + ACK_GRACE_MS,
     )
     this.awaitingAck.set(id, pending)
-    this.link.send({
-      t: 'dlv',
-      sid: remote.subscription.id,
-      id,
-      msg: message,
-      timeoutMs: remote.handlerTimeoutMs,
-    })
+    queueDelivery(this.link, this.batched, remote.subscription.id, id, message, remote.handlerTimeoutMs)
     return pending
   }
 

@@ -1,0 +1,56 @@
+/**
+ * Batched frames: consecutive deliveries to one subscription (and consecutive publishes) that are
+ * queued in the same tick travel as one frame holding an array of messages. Structured clone then
+ * copies little more than the messages themselves, the receiver validates one frame per batch, and
+ * nothing per message is allocated for the wire.
+ */
+import type { Link } from './link.js'
+import type { Envelope } from './message.js'
+import { type EndpointFrame, type HubFrame, MAX_BATCH } from './wire.js'
+
+/**
+ * Queues delivery `id` of `message` to subscription `sid`: into the `dlvs` frame queued last when
+ * it continues that frame, else as a new one (`dlv` for endpoints that read no batches).
+ */
+export function queueDelivery(
+  link: Link<EndpointFrame, HubFrame>,
+  batched: boolean,
+  sid: string,
+  id: number,
+  message: Envelope,
+  timeoutMs: number,
+): void {
+  if (!batched) {
+    link.send({ t: 'dlv', sid, id, msg: message, timeoutMs })
+    return
+  }
+  const last = link.lastQueued()
+  if (
+    last?.t === 'dlvs' &&
+    last.sid === sid &&
+    last.timeoutMs === timeoutMs &&
+    last.id + last.msgs.length === id &&
+    last.msgs.length < MAX_BATCH
+  ) {
+    last.msgs.push(message)
+    return
+  }
+  link.send({ t: 'dlvs', sid, id, msgs: [message], timeoutMs })
+}
+
+/**
+ * Queues publish request `rid` of `message`: into the `pubs` frame queued last when it continues
+ * it, else as a new one (`pub` over text transports, whose codec encodes messages one by one).
+ */
+export function queuePublish(link: Link<HubFrame, EndpointFrame>, rid: number, message: Envelope): void {
+  if (!link.carriesClones) {
+    link.send({ t: 'pub', rid, msg: message })
+    return
+  }
+  const last = link.lastQueued()
+  if (last?.t === 'pubs' && last.rid + last.msgs.length === rid && last.msgs.length < MAX_BATCH) {
+    last.msgs.push(message)
+    return
+  }
+  link.send({ t: 'pubs', rid, msgs: [message] })
+}
