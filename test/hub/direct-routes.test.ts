@@ -3,6 +3,9 @@
  * the hub and bus in this thread. The hub's own per-message work is observed by counting calls
  * to the bus's publish entry the hub uses, never by timing.
  */
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { MessageChannel } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
@@ -15,6 +18,7 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
+import { directRoutes } from '../../src/main/host/direct-routes.js'
 import { createHub, type DirectRoute, type Hub, type HubOptions } from '../../src/main/hub/index.js'
 import { connectBus } from '../../src/shared/index.js'
 import type { Behaviour } from '../fixtures/endpoint-agent.js'
@@ -281,6 +285,30 @@ describe('direct routes: bad input', () => {
     expect((await bus.metrics()).messagesPublished).toBe(2)
   })
 
+  it('a hub that cannot create a channel says why and keeps the hub path working', async () => {
+    const { hub, hubPublishes } = await setup(
+      {},
+      {
+        createChannel: () => {
+          throw new Error('no ports here')
+        },
+      },
+    )
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent'],
+    })
+    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
+    await consumer.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+    const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
+    expect(route.state).toBe('waiting')
+    expect(route.reason).toBe('could not create a channel: no ports here')
+    await publishSeq(producer, 0, 20)
+    await waitFor(() => consumer.received.length === 20)
+    expect(hubPublishes()).toBe(20)
+  })
+
   it("refuses channel frames from an endpoint that is not the channel's producer", async () => {
     const { bus, hub, route, subscriptionId, producer, consumer } = await pipeline()
     await publishSeq(producer, 0, 10)
@@ -400,5 +428,32 @@ describe('direct routes: bad input', () => {
     expect(String(nacks[2]?.error)).toMatch(/MessageRejected/)
     expect(fromConsumer.find((f) => f.t === 'ack')).toEqual({ t: 'ack', ids: [4] })
     expect(handled).toEqual([fine.id])
+  })
+})
+
+describe('direct routes: configuration and example', () => {
+  it('the hosts declare the seed routes unless SKELLY_DIRECT_ROUTES turns them off', () => {
+    expect(directRoutes(undefined).map((r) => `${r.producer}>${r.consumer}:${r.types}`)).toEqual([
+      'data-capture>storage:RawEvent',
+      'analysis-engine>gamification:StateChange',
+      'gamification>ai-integration:InterventionRequest',
+    ])
+    for (const off of ['off', '0', 'false', ' OFF ']) expect(directRoutes(off)).toEqual([])
+    expect(directRoutes('on')).toHaveLength(3)
+  })
+
+  it('the README example runs: every message delivered over the route and counted by the hub', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'examples/direct-route.ts'],
+      {
+        cwd: join(import.meta.dirname, '../..'),
+        timeout: 30_000,
+      },
+    )
+    expect(stdout).toContain('stored: 100')
+    expect(stdout).toContain('messagesPublished: 100')
+    expect(stdout).toContain('messagesDelivered: 100')
+    expect(stdout).toContain("route: 'active'")
   })
 })

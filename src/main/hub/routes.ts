@@ -70,6 +70,8 @@ export interface RouteEndpoint {
 const DIRECT_WINDOW = 1024
 /** The least time between two set-ups of one route, so a broken side cannot make it flap. */
 const RESTART_DELAY_MS = 1000
+/** How long a closed channel's reports, hand-backs and dead letters are still accepted. */
+const CLOSED_CHANNEL_MEMORY_MS = 60_000
 
 interface Channel {
   readonly id: string
@@ -372,7 +374,14 @@ export class RouteTable {
       }, RESTART_DELAY_MS - sinceDown)
       return
     }
-    const { port1, port2 } = this.createChannel()
+    let pair: PortPair
+    try {
+      pair = this.createChannel()
+    } catch (error) {
+      route.reason = `could not create a channel: ${error instanceof Error ? error.message : String(error)}`
+      return
+    }
+    const { port1, port2 } = pair
     route.epoch++
     const id = `${route.id}.${route.epoch}`
     const { terms, covered } = this.termsFor(route, producer, consumer, 0)
@@ -418,6 +427,12 @@ export class RouteTable {
     route.stats.inFlight = 0
     route.lastDownAt = performance.now()
     for (const resolve of channel.synced.splice(0)) resolve()
+    const forget = setTimeout(() => {
+      this.channels.delete(channel.id)
+      this.served.delete(channel.id)
+      this.coverage.delete(channel.id)
+    }, CLOSED_CHANNEL_MEMORY_MS)
+    ;(forget as { unref?: () => void }).unref?.()
     for (const endpoint of [channel.producer, channel.consumer]) {
       if (this.endpoints.has(endpoint)) endpoint.send({ t: 'unroute', id: channel.id, reason })
     }
