@@ -98,12 +98,21 @@ const format = (value: number, unit: string) =>
       ? `${Math.round(value)}`
       : `${value.toFixed(1)}`
 
-/** The bus's first variant of a case is compared with each row of the same metric. */
+const isBus = (variant: string) => /^(bus|hub|direct)/.test(variant)
+/** Acknowledged traffic (Reliable, request/response calls) or fire-and-forget (everything else). */
+const mode = (variant: string) => (/Reliable|calls/.test(variant) ? 'acknowledged' : 'fire-and-forget')
+
+/**
+ * Each anchor row is compared with the bus's variant of the same case and metric in the same mode
+ * (hub Reliable against birpc and comlink calls, hub BestEffort against raw, relay and events),
+ * else with the case's first bus variant.
+ */
 function ratioToBus(row: Row): string {
-  const bus = [...rows.values()].find(
-    (r) => r.case === row.case && r.metric === row.metric && /^(bus|hub|direct)/.test(r.variant),
+  const candidates = [...rows.values()].filter(
+    (r) => r.case === row.case && r.metric === row.metric && isBus(r.variant),
   )
-  if (!bus || bus === row || /^(bus|hub|direct)/.test(row.variant)) return ''
+  const bus = candidates.find((r) => mode(r.variant) === mode(row.variant)) ?? candidates[0]
+  if (!bus || bus === row || isBus(row.variant)) return ''
   const ratio = row.better === 'higher' ? bus.median / row.median : row.median / bus.median
   return `${ratio.toFixed(2)}×`
 }
