@@ -24,7 +24,7 @@ function relay(from: MessagePort, to: MessagePort) {
  * (two hops), `direct MODE` (a direct route, one hop), `raw [×N]`, `raw envelopes ×N` (the bus's
  * message objects instead of bare keystrokes), `relay [×N]`, `birpc …`, `comlink …`.
  */
-export async function pair(variant: string): Promise<Pair> {
+async function pair(variant: string): Promise<Pair> {
   const words = variant.split(' ')
   const envelopes = words.includes('envelopes')
   // 'via hub …' names the hub path where it is the anchor rather than the bus under test.
@@ -113,7 +113,7 @@ interface Done {
   max: number
 }
 
-export async function send(p: Pair, total: number, rate?: number): Promise<{ ms: number; done: Done }> {
+async function send(p: Pair, total: number, rate?: number): Promise<{ ms: number; done: Done }> {
   const done = nextMessage(p.consumer, (m: Partial<Done>) => m.done === true) as Promise<Done>
   const armed = nextMessage(p.consumer, (m: { armed?: boolean }) => m.armed === true)
   const start = performance.now()
@@ -138,21 +138,20 @@ export const crossThread: CaseDefinition = {
     'birpc calls',
     'comlink calls',
   ],
-  async run(variant, { quick }) {
-    const p = await pair(variant)
-    try {
-      const total = quick
-        ? 20_000
-        : variant.includes('calls') || variant.includes('Reliable')
-          ? 200_000
-          : 500_000
-      await send(p, Math.min(total, 20_000)) // warm-up
-      const { ms } = await send(p, total)
-      return [throughput('messages/s', total, ms)]
-    } finally {
-      await p.close()
-    }
-  },
+  run: (variant, { quick }) =>
+    measureThroughput(variant, quick ? 20_000 : /calls|Reliable/.test(variant) ? 200_000 : 500_000),
+}
+
+/** Throughput of one variant: a warm-up, then `total` messages from worker A to worker B. */
+export async function measureThroughput(variant: string, total: number): Promise<Measurement[]> {
+  const p = await pair(variant)
+  try {
+    await send(p, Math.min(total, 20_000)) // warm-up
+    const { ms } = await send(p, total)
+    return [throughput('messages/s', total, ms)]
+  } finally {
+    await p.close()
+  }
 }
 
 const RATES = [1_000, 10_000, 100_000]
