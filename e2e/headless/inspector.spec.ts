@@ -207,7 +207,9 @@ test.describe('with the module pipeline running', () => {
     await page.getByTestId('tab-routes').click()
     await expect(page.getByTestId('route-state-data-capture')).toHaveText('active')
     const shown = page.getByTestId('route-delivered-data-capture')
-    await expect.poll(async () => numberIn(await shown.textContent()), { timeout: 10_000 }).toBeGreaterThan(20)
+    await expect
+      .poll(async () => numberIn(await shown.textContent()), { timeout: 10_000 })
+      .toBeGreaterThan(20)
     // What the view shows comes from bus.metrics(): the count there is at least as high by now.
     const onScreen = numberIn(await shown.textContent())
     const route = (await host.bus.metrics()).routes.find((r) => r.producer === ModuleId.DataCapture)

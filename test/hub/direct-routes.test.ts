@@ -224,6 +224,35 @@ describe('direct routes', () => {
     await waitFor(() => late.received.length === 20)
   })
 
+  it("serves only subscriptions of the route's mode; LatestOnly always stays on the hub path", async () => {
+    const { hub, hubPublishes } = await setup()
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent'],
+      mode: 'Reliable',
+    })
+    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
+    const modes = [reliable, DeliveryMode.BestEffort, DeliveryMode.LatestOnly]
+    const ids: string[] = []
+    for (const mode of modes) {
+      ids.push(
+        await consumer.call<string>({ op: 'subscribe', filter: rawEvents, mode, behaviour: { kind: 'ok' } }),
+      )
+    }
+    const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
+    await active(route)
+    for (let i = 0; i < 5; i++) await publishSeq(producer, i, 1) // one at a time: LatestOnly coalesces nothing
+    const count = (id: string | undefined) => consumer.received.filter((e) => e.subscriptionId === id).length
+    await waitFor(() => count(ids[0]) === 5 && count(ids[1]) === 5 && count(ids[2]) >= 1)
+    // Every message also went through the hub (for the BestEffort and LatestOnly subscriptions) ...
+    expect(hubPublishes()).toBe(5)
+    // ... yet the Reliable one, served directly, got each once.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(count(ids[0])).toBe(5)
+    expect(count(ids[1])).toBe(5)
+  })
+
   it('refuses a route whose attached endpoints lack the permissions, and says why', async () => {
     const { hub } = await setup()
     await endpoint(hub, ModuleId.DataCapture, { publish: [], subscribe: [] })
