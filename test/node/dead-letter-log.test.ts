@@ -64,6 +64,19 @@ describe('durable dead letters', () => {
     await second.log.close()
   })
 
+  it('starts quietly from a log that does not exist yet or is empty', async () => {
+    for (const prepare of [async () => {}, (path: string) => writeFile(path, '')]) {
+      const path = await logPath()
+      await prepare(path)
+      const warnings: string[] = []
+      const { bus, log } = await failingBus(path, warnings)
+      expect(bus.deadLetters.list()).toEqual([])
+      expect(warnings).toEqual([])
+      await bus.shutdown()
+      await log.close()
+    }
+  })
+
   it('recovers a truncated or corrupt log up to its last good record, with a warning', async () => {
     const path = await logPath()
     const first = await failingBus(path)

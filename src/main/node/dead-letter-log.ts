@@ -38,6 +38,8 @@ function addRecord(entry: DeadLetterEntry): string {
 /** Parses the log up to its first bad record; says what was wrong there, if anything. */
 function parse(text: string): { entries: Map<string, DeadLetterEntry>; records: number; problem?: string } {
   const entries = new Map<string, DeadLetterEntry>()
+  // A log that does not exist yet, or holds nothing, is simply empty.
+  if (text === '') return { entries, records: 0 }
   const lines = text.split('\n')
   const complete = text.endsWith('\n') ? lines.slice(0, -1) : lines
   let records = 0
