@@ -338,6 +338,26 @@ describe('direct routes: bad input', () => {
     expect(hubPublishes()).toBe(20)
   })
 
+  it('a producer that never confirms its terms loses the channel; subscribers are answered anyway', async () => {
+    const { hub } = await setup()
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent'],
+    })
+    // A producer that takes its end of the channel and then says nothing.
+    const silent = new MessageChannel()
+    hub.attach(silent.port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
+    silent.port2.on('message', () => {})
+    cleanups.push(() => silent.port2.close())
+    silent.port2.postMessage([{ t: 'hello', v: 1, batch: true }])
+    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
+    const started = Date.now()
+    await consumer.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(route.reason).toBe('the producer did not confirm new terms in time')
+  })
+
   it("refuses channel frames from an endpoint that is not the channel's producer", async () => {
     const { bus, hub, route, subscriptionId, producer, consumer } = await pipeline()
     await publishSeq(producer, 0, 10)

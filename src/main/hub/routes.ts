@@ -70,6 +70,8 @@ export interface RouteEndpoint {
 const DIRECT_WINDOW = 1024
 /** The least time between two set-ups of one route, so a broken side cannot make it flap. */
 const RESTART_DELAY_MS = 1000
+/** How long a producer may take to confirm new terms before its channel is withdrawn. */
+const TERMS_TIMEOUT_MS = 2000
 /** How long a closed channel's reports, hand-backs and dead letters are still accepted. */
 const CLOSED_CHANNEL_MEMORY_MS = 60_000
 
@@ -240,9 +242,19 @@ export class RouteTable {
     const waits: Promise<void>[] = []
     for (const route of this.routes.values()) {
       const channel = route.channel
-      if (channel !== undefined && channel.confirmedSeq < channel.terms.seq) {
-        waits.push(new Promise((resolve) => channel.synced.push(resolve)))
-      }
+      if (channel === undefined || channel.confirmedSeq >= channel.terms.seq) continue
+      waits.push(
+        new Promise((resolve) => {
+          // A producer that does not confirm in time loses its channel rather than hold the answer.
+          const timer = setTimeout(() => {
+            if (route.channel === channel) this.down(route, 'the producer did not confirm new terms in time')
+          }, TERMS_TIMEOUT_MS)
+          channel.synced.push(() => {
+            clearTimeout(timer)
+            resolve()
+          })
+        }),
+      )
     }
     return waits.length === 0 ? undefined : Promise.all(waits).then(() => undefined)
   }
