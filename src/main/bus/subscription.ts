@@ -54,6 +54,18 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   )
 }
 
+/**
+ * A handler result the subscription can settle without a promise and its two callbacks: the hub's
+ * pending acks, one per remote delivery, call the attempt back directly.
+ */
+export interface Settleable {
+  settleInto(attempt: { succeeded(): void; failed(error: unknown): void }): void
+}
+
+function isSettleable(value: unknown): value is Settleable {
+  return typeof (value as Partial<Settleable> | null)?.settleInto === 'function'
+}
+
 /** An attempt whose handler returned a promise: settles once, by result or by timeout. */
 class AsyncAttempt {
   private done = false
@@ -63,19 +75,31 @@ class AsyncAttempt {
     private readonly subscription: Subscription,
     readonly copy: PendingCopy,
     private readonly startedAt: number,
-    result: PromiseLike<unknown>,
+    result: PromiseLike<unknown> | Settleable,
   ) {
     // An infinite timeout means the handler's owner enforces one (the hub sweeps remote acks).
     if (Number.isFinite(subscription.timeoutMs))
       this.timer = setTimeout(() => this.timeOut(), subscription.timeoutMs)
+    if (isSettleable(result)) {
+      result.settleInto(this)
+      return
+    }
     try {
       result.then(
-        () => this.settle(undefined, false),
-        (error: unknown) => this.settle(error ?? new Error('rejected without a reason'), true),
+        () => this.succeeded(),
+        (error: unknown) => this.failed(error),
       )
     } catch (thrown) {
       this.settle(thrown, true)
     }
+  }
+
+  succeeded(): void {
+    this.settle(undefined, false)
+  }
+
+  failed(error: unknown): void {
+    this.settle(error ?? new Error('rejected without a reason'), true)
   }
 
   /** Stops caring about the result; the caller accounts for the copy. */
@@ -223,7 +247,8 @@ export class Subscription {
     this.asyncAttempts.delete(attempt)
     if (error === undefined) this.succeed(attempt.copy, startedAt)
     else this.fail(attempt.copy, error, startedAt, timedOut)
-    this.pump()
+    // A frame of acks settles many attempts at once: one pump after them, not one each.
+    this.context.schedule(this)
   }
 
   /**
@@ -325,7 +350,7 @@ export class Subscription {
       this.fail(copy, thrown, startedAt, false)
       return performance.now()
     }
-    if (!isThenable(result)) return this.succeed(copy, startedAt)
+    if (!isThenable(result) && !isSettleable(result)) return this.succeed(copy, startedAt)
     this.asyncAttempts.add(new AsyncAttempt(this, copy, startedAt, result))
     return performance.now()
   }

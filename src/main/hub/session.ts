@@ -22,7 +22,7 @@ import {
   type WireError,
 } from '../../shared/wire.js'
 import type { DeliveryMode } from '../bus/index.js'
-import type { Subscription } from '../bus/subscription.js'
+import type { Settleable, Subscription } from '../bus/subscription.js'
 import { assertMayInspect, authorizeFilter, mayPublish } from './permissions.js'
 import type { RouteEndpoint } from './routes.js'
 import type { HubCore } from './types.js'
@@ -30,10 +30,9 @@ import type { HubCore } from './types.js'
 /** Why a session ended; decides what happens to its subscriptions. */
 export type EndReason = 'detached' | 'bye' | 'lost' | 'superseded' | 'hub-closed' | 'protocol'
 
-/** A delivery sent to the endpoint, settled by its ack or nack (a thenable the core awaits). */
-class PendingAck {
-  private onAck: (() => void) | undefined
-  private onNack: ((error: unknown) => void) | undefined
+/** A delivery sent to the endpoint, settled by its ack or nack (the core's attempt is called back). */
+class PendingAck implements Settleable {
+  private attempt: Parameters<Settleable['settleInto']>[0] | undefined
 
   /**
    * @param handlerTimeoutMs the timeout the endpoint enforces, reported when it times out
@@ -44,18 +43,16 @@ class PendingAck {
     readonly deadline: number,
   ) {}
 
-  // biome-ignore lint/suspicious/noThenProperty: a thenable is the point: the core awaits it like a promise, without a promise's cost per delivery.
-  then(onAck: () => void, onNack: (error: unknown) => void): void {
-    this.onAck = onAck
-    this.onNack = onNack
+  settleInto(attempt: Parameters<Settleable['settleInto']>[0]): void {
+    this.attempt = attempt
   }
 
   ack(): void {
-    this.onAck?.()
+    this.attempt?.succeeded()
   }
 
   nack(error: unknown): void {
-    this.onNack?.(error)
+    this.attempt?.failed(error)
   }
 }
 
