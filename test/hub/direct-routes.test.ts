@@ -180,6 +180,22 @@ describe('direct routes', () => {
     expect(metrics.messagesPublished).toBe(2000)
   }, 30_000)
 
+  it('counts what a route delivered even for a subscription that ended before the report', async () => {
+    const { bus, producer, consumer, subscriptionId } = await pipeline({
+      behaviour: { kind: 'delay', ms: 2 },
+    })
+    const publishing = publishSeq(producer, 0, 300)
+    await waitFor(() => consumer.received.length >= 50)
+    await consumer.call({ op: 'unsubscribe', id: subscriptionId })
+    await publishing
+    // Every copy is acknowledged in the end (those after the unsubscribe by the endpoint itself),
+    // and the producer's reports bring each one into the bus's totals.
+    await waitFor(async () => (await bus.metrics()).messagesDelivered === 300, 10_000)
+    const metrics = await bus.metrics()
+    expect(metrics.types.RawEvent?.delivered).toBe(300)
+    expect(metrics.modules.storage?.delivered).toBe(300)
+  })
+
   it('revocation sends traffic back through the hub at once', async () => {
     const { producer, consumer, route, hubPublishes } = await pipeline()
     await publishSeq(producer, 0, 50)

@@ -18,13 +18,14 @@ import { compileFilter, type FilterInput, matchesSourceAndPriority } from '../..
 import type { BusMessage, Envelope } from '../../shared/message.js'
 import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
 import type { BusMetrics, Counters, RouteMetrics } from '../../shared/metrics-snapshot.js'
+import type { DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
 import { type DeadLetterPersistence, DeadLetterStore } from './dead-letters.js'
 import { type BusInternals, busInternals, type RouteTap, type WithInternals } from './internal.js'
 import { IntervalLatency, LatencyHistogram, newCounters, WindowedRate } from './metrics.js'
 import type { PendingCopy } from './queues.js'
 import { ModuleRegistry, ModuleStatus } from './registry.js'
-import { type DeliveryContext, type MessageHandler, Subscription } from './subscription.js'
+import { type DeliveryContext, DIRECT_OUTCOMES, type MessageHandler, Subscription } from './subscription.js'
 
 /** Options of {@link createEventBus}: configuration plus extra message types. */
 export interface EventBusOptions<X extends Catalog = Record<never, never>> extends EventBusConfigInput {
@@ -160,7 +161,11 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       this.countersForType(type).published += count
       this.countersForModule(source).published += count
     },
-    recordDirect: (subscription, counts) => subscription.recordDirect(counts),
+    recordDirect: (subscription, counts, subscriber) => {
+      // A subscription that ended before the report still had these outcomes: the bus counts them.
+      if (subscription === undefined) this.countDirect(counts, subscriber)
+      else subscription.recordDirect(counts)
+    },
     recordDirectLatency: (subscription, latencyMs) => subscription.recordLatency(latencyMs),
     deadLetter: ({ counted, ...entry }) => {
       this.validator.validate(entry.message)
@@ -341,6 +346,18 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   delivered(now: number): void {
     this.rate.record(now)
+  }
+
+  countDirect(counts: DirectCounts, subscriber: string): void {
+    const byType = this.countersForType(counts.type)
+    const byModule = this.countersForModule(subscriber)
+    for (const name of DIRECT_OUTCOMES) {
+      this.totals[name] += counts[name]
+      byType[name] += counts[name]
+      byModule[name] += counts[name]
+    }
+    const now = performance.now()
+    for (let i = 0; i < counts.delivered; i++) this.rate.record(now)
   }
 
   predicateFailed(): void {

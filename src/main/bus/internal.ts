@@ -58,8 +58,11 @@ export interface BusInternals {
   handBack(message: Envelope, subscription: Subscription): void
   /** Counts messages published over a direct channel only (the hub never saw them). */
   recordDirectPublished(type: string, source: string, count: number): void
-  /** Counts a direct channel's outcomes for `subscription` and one message type. */
-  recordDirect(subscription: Subscription, counts: DirectCounts): void
+  /**
+   * Counts a direct channel's outcomes for one message type: in `subscription` when it still
+   * exists, in the bus's and `subscriber` module's counters either way.
+   */
+  recordDirect(subscription: Subscription | undefined, counts: DirectCounts, subscriber: string): void
   /** Records latency samples (ms) of a direct channel's deliveries to `subscription`. */
   recordDirectLatency(subscription: Subscription, latencyMs: readonly number[]): void
   /**

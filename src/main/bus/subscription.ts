@@ -32,7 +32,12 @@ export interface DeliveryContext {
   schedule(subscription: Subscription): void
   /** The subscription has nothing queued, waiting or in flight. */
   idle(subscription: Subscription): void
+  /** Adds a direct channel's outcomes to the bus's, type's and subscriber module's counters. */
+  countDirect(counts: DirectCounts, subscriber: string): void
 }
+
+/** What a direct channel's report counts besides routing. */
+export const DIRECT_OUTCOMES = ['delivered', 'failed', 'dropped', 'retried', 'deadLettered'] as const
 
 interface SubscriptionStats {
   routed: number
@@ -303,20 +308,9 @@ export class Subscription {
    * taken off `routed`, since queueing them here counts them again.
    */
   recordDirect(counts: DirectCounts): void {
-    const { type } = counts
-    const byType = this.context.countersForType(type)
-    const routed = counts.routed - counts.handedBack
-    this.stats.routed += routed
-    for (const name of ['delivered', 'failed', 'dropped', 'retried', 'deadLettered'] as const) {
-      const value = counts[name]
-      if (value === 0) continue
-      this.stats[name] += value
-      this.context.totals[name] += value
-      byType[name] += value
-      this.moduleCounters[name] += value
-    }
-    const now = performance.now()
-    for (let i = 0; i < counts.delivered; i++) this.context.delivered(now)
+    this.stats.routed += counts.routed - counts.handedBack
+    for (const name of DIRECT_OUTCOMES) this.stats[name] += counts[name]
+    this.context.countDirect(counts, this.module)
   }
 
   /** Latency samples (ms) of deliveries made over a direct channel. */

@@ -544,7 +544,7 @@ export class RouteTable {
     for (const counts of report.counts) {
       if (!route.types.includes(counts.type) || !this.servedBy(channelId, counts.sid)) continue
       const subscription = this.internals.find(counts.sid)
-      if (subscription !== undefined) this.internals.recordDirect(subscription, counts)
+      this.internals.recordDirect(subscription, counts, route.consumer)
       const { stats } = route
       stats.routed += counts.routed
       stats.delivered += counts.delivered
