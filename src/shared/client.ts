@@ -403,10 +403,10 @@ class Client implements BusClient<Catalog> {
       case 'route':
         return this.openChannel(frame, ports[frame.port])
       case 'rterms':
-        return this.channelProducer(frame.id)?.applyTerms(frame.terms)
+        return this.producers.get(frame.id)?.applyTerms(frame.terms)
       case 'unroute':
         // The producer drains and closes the channel; a consumer's side ends with it.
-        return this.channelProducer(frame.id)?.withdraw(frame.reason)
+        return this.producers.get(frame.id)?.withdraw(frame.reason)
       case 'err':
         // A frame of ours the hub could not accept; requests it could answer were rejected instead.
         this.welcomed?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
@@ -514,10 +514,6 @@ class Client implements BusClient<Catalog> {
     return this.validatorCache
   }
 
-  private channelProducer(id: string): DirectProducer | undefined {
-    return this.producers.get(id)
-  }
-
   /** Opens our side of a direct channel the hub set up. */
   private openChannel(frame: Extract<HubFrame, { t: 'route' }>, received: unknown): void {
     if (received === undefined || frame.limits === undefined) return
@@ -542,8 +538,6 @@ class Client implements BusClient<Catalog> {
       })
       for (const type of types) this.producing.set(type, producer)
       this.producers.set(frame.id, producer)
-      // Confirms the terms it started with, like any later ones.
-      producer.applyTerms(frame.terms)
       return
     }
     const types = new Set(frame.types)

@@ -11,14 +11,15 @@ import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
 import { RingBuffer } from './ring-buffer.js'
-import type {
-  DirectCounts,
-  DirectLimits,
-  DirectReport,
-  DirectTarget,
-  DirectTerms,
-  EndpointFrame,
-  HubFrame,
+import {
+  DIRECT_COUNT_NAMES,
+  type DirectCounts,
+  type DirectLimits,
+  type DirectReport,
+  type DirectTarget,
+  type DirectTerms,
+  type EndpointFrame,
+  type HubFrame,
 } from './wire.js'
 
 /** How often the producer reports its counters to the hub (ms). */
@@ -34,15 +35,22 @@ interface Tally {
   readonly reported: DirectCounts
 }
 
-const COUNT_NAMES = [
-  'routed',
-  'delivered',
-  'failed',
-  'dropped',
-  'retried',
-  'deadLettered',
-  'handedBack',
-] as const
+/** Terms as the hot path reads them: targets looked up by type, shared types as a set. */
+interface PreparedTerms {
+  readonly seq: number
+  readonly targetsByType: ReadonlyMap<string, readonly DirectTarget[]>
+  readonly shared: ReadonlySet<string>
+}
+
+const NO_TARGETS: readonly DirectTarget[] = Object.freeze([])
+
+function prepare(terms: DirectTerms): PreparedTerms {
+  const targetsByType = new Map<string, DirectTarget[]>()
+  for (const target of terms.targets) {
+    for (const type of target.types) targetsByType.set(type, [...(targetsByType.get(type) ?? []), target])
+  }
+  return { seq: terms.seq, targetsByType, shared: new Set(terms.shared) }
+}
 
 interface Copy {
   readonly target: DirectTarget
@@ -71,11 +79,10 @@ export interface DirectProducerHost {
   ended(producer: DirectProducer): void
 }
 
-type CountName = Exclude<keyof DirectCounts, 'sid' | 'type'>
+type CountName = (typeof DIRECT_COUNT_NAMES)[number]
 
 export class DirectProducer {
-  private terms: DirectTerms
-  private shared: Set<string>
+  private terms: PreparedTerms
   private readonly inFlight = new Map<number, Copy>()
   private readonly waiting = new RingBuffer<Copy>()
   private readonly retrying = new Map<ReturnType<typeof setTimeout>, Copy>()
@@ -97,10 +104,10 @@ export class DirectProducer {
     private readonly validator: MessageValidator,
     private readonly host: DirectProducerHost,
   ) {
-    this.terms = terms
-    this.shared = new Set(terms.shared)
+    this.terms = prepare(terms)
     this.reportTimer = setInterval(() => this.report(), DIRECT_REPORT_MS)
     ;(this.reportTimer as { unref?: () => void }).unref?.()
+    this.host.toHub({ t: 'rsync', id, seq: terms.seq })
   }
 
   get isOpen(): boolean {
@@ -123,10 +130,9 @@ export class DirectProducer {
     if (this.inFlight.size === 0) this.close(reason, false)
   }
 
-  /** Applies new terms from the hub and confirms them. */
+  /** Applies new terms from the hub and confirms them (the first ones are confirmed on creation). */
   applyTerms(terms: DirectTerms): void {
-    this.terms = terms
-    this.shared = new Set(terms.shared)
+    this.terms = prepare(terms)
     this.host.toHub({ t: 'rsync', id: this.id, seq: terms.seq })
   }
 
@@ -140,7 +146,7 @@ export class DirectProducer {
   publish(message: Envelope): Promise<string> {
     const publishedAt = performance.now()
     const type = message.payload.type
-    let targets: DirectTarget[]
+    let targets: readonly DirectTarget[]
     try {
       this.validator.validate(message)
       targets = this.matching(message, type)
@@ -159,7 +165,7 @@ export class DirectProducer {
         lastWaiting = copy
       } else this.count(copy, 'dropped')
     }
-    if (this.shared.has(type)) return this.host.publishCopy(message, this.id, this.terms.seq)
+    if (this.terms.shared.has(type)) return this.host.publishCopy(message, this.id, this.terms.seq)
     this.published.set(type, (this.published.get(type) ?? 0) + 1)
     if (lastWaiting === undefined) return Promise.resolve(message.id)
     const waiting = lastWaiting
@@ -223,18 +229,16 @@ export class DirectProducer {
     this.host.toHub({ t: 'pub', rid: 0, msg: copy.message as Envelope, via: this.id, to: copy.target.sid })
   }
 
-  private matching(message: Envelope, type: string): DirectTarget[] {
-    const targets: DirectTarget[] = []
-    for (const target of this.terms.targets) {
-      if (!target.types.includes(type)) continue
-      if (target.minPriority !== undefined && message.priority < target.minPriority) continue
-      targets.push(target)
-    }
-    return targets
+  /** The targets `message` goes to; no allocation unless a minimum priority turns one away. */
+  private matching(message: Envelope, type: string): readonly DirectTarget[] {
+    const candidates = this.terms.targetsByType.get(type) ?? NO_TARGETS
+    const belowMinimum = (target: DirectTarget) =>
+      target.minPriority !== undefined && message.priority < target.minPriority
+    return candidates.some(belowMinimum) ? candidates.filter((target) => !belowMinimum(target)) : candidates
   }
 
   /** A Reliable target whose backlog is full refuses the publish, as the bus's QueueFull does. */
-  private assertRoom(targets: DirectTarget[]): void {
+  private assertRoom(targets: readonly DirectTarget[]): void {
     const backlog = this.waiting.length + this.retrying.size
     if (backlog < this.limits.maxQueueSize || !targets.some((target) => target.reliable)) return
     throw EventBusError.of('QueueFull', { currentSize: backlog, maxSize: this.limits.maxQueueSize })
@@ -313,7 +317,7 @@ export class DirectProducer {
     let tally = byType.get(type)
     if (tally === undefined) {
       const zero = (): DirectCounts =>
-        ({ sid, type, ...Object.fromEntries(COUNT_NAMES.map((n) => [n, 0])) }) as DirectCounts
+        ({ sid, type, ...Object.fromEntries(DIRECT_COUNT_NAMES.map((n) => [n, 0])) }) as DirectCounts
       tally = { total: zero(), reported: zero() }
       byType.set(type, tally)
     }
@@ -325,9 +329,9 @@ export class DirectProducer {
     const changes: DirectCounts[] = []
     for (const byType of this.tallies.values()) {
       for (const { total, reported } of byType.values()) {
-        if (COUNT_NAMES.every((name) => total[name] === reported[name])) continue
+        if (DIRECT_COUNT_NAMES.every((name) => total[name] === reported[name])) continue
         const change = { ...total }
-        for (const name of COUNT_NAMES) {
+        for (const name of DIRECT_COUNT_NAMES) {
           change[name] = total[name] - reported[name]
           reported[name] = total[name]
         }

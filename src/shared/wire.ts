@@ -42,19 +42,23 @@ export type Permissions = z.infer<typeof permissionsSchema>
 
 const count = z.number().int().nonnegative()
 
+/** What became of a direct channel's deliveries: the core's counters of the same names. */
+export const DIRECT_OUTCOMES = ['delivered', 'failed', 'dropped', 'retried', 'deadLettered'] as const
+/**
+ * Everything a direct channel counts: its outcomes, plus copies routed and copies handed back to
+ * the hub (unacknowledged when the channel went down).
+ */
+export const DIRECT_COUNT_NAMES = ['routed', ...DIRECT_OUTCOMES, 'handedBack'] as const
+
 /** Counts of one subscription and type on a direct channel, since the previous report. */
 export const directCountsSchema = z
   .object({
     sid: subscriptionId,
     type: typeName,
-    routed: count,
-    delivered: count,
-    failed: count,
-    dropped: count,
-    retried: count,
-    deadLettered: count,
-    /** Unacknowledged copies handed back to the hub when the channel went down. */
-    handedBack: count,
+    ...(Object.fromEntries(DIRECT_COUNT_NAMES.map((name) => [name, count])) as Record<
+      (typeof DIRECT_COUNT_NAMES)[number],
+      typeof count
+    >),
   })
   .strict()
 export type DirectCounts = z.infer<typeof directCountsSchema>

@@ -422,8 +422,10 @@ describe('direct routes: bad input', () => {
       },
       { t: 'pub', rid: 0, msg, via: channel, to: subscriptionId },
       { t: 'rdown', id: channel, reason: 'forged' },
+      { t: 'rsync', id: channel, seq: 99 },
     ])
-    await waitFor(() => frames.filter((f) => f.t === 'err').length >= 3)
+    // One Unauthorized answer for each forged frame.
+    await waitFor(() => frames.filter((f) => f.t === 'err').length === 5)
     expect(frames.filter((f) => f.t === 'err').every((f) => JSON.stringify(f).includes('Unauthorized'))).toBe(
       true,
     )

@@ -66,6 +66,42 @@ describe('port adapters', () => {
     expect(port.closes()).toBe(1)
   })
 
+  it('carries ports with a unit (Node wraps them, DOM passes event.ports) and adopts what arrives', async () => {
+    for (const adapter of [fromNodePort, fromDomPort] as ((port: never) => Port)[]) {
+      const outer = new MessageChannel()
+      const inner = new MessageChannel()
+      const arrived: { data: unknown; ports: readonly unknown[] }[] = []
+      const receiving = adapter(outer.port2 as never)
+      receiving.onMessage((data, ports) => arrived.push({ data, ports }))
+      receiving.start()
+      adapter(outer.port1 as never).transfer?.([{ t: 'route' }], [inner.port2])
+      await waitFor(() => arrived.length === 1)
+      expect(arrived[0]?.data).toEqual([{ t: 'route' }])
+      const adopted = collect(receiving.adopt?.(arrived[0]?.ports[0]) as Port)
+      inner.port1.postMessage(['through the adopted port'])
+      await waitFor(() => adopted.received.length === 1)
+      expect(adopted.received).toEqual([['through the adopted port']])
+      for (const port of [outer.port1, outer.port2, inner.port1]) port.close()
+    }
+  })
+
+  it('fromElectronPort transfers ports as Electron does: in the transfer list and event.ports', () => {
+    const emitter = new EventEmitter()
+    const posted: unknown[][] = []
+    const fake = Object.assign(emitter, {
+      postMessage: (...args: unknown[]) => posted.push(args),
+      start: () => {},
+      close: () => emitter.emit('close'),
+    }) as unknown as ElectronMessagePortLike
+    const port = fromElectronPort(fake)
+    const received: unknown[] = []
+    port.onMessage((data, ports) => received.push([data, ports]))
+    port.transfer?.([{ t: 'route' }], ['a port'])
+    expect(posted).toEqual([[[{ t: 'route' }], ['a port']]])
+    emitter.emit('message', { data: [{ t: 'route' }], ports: ['a port'] })
+    expect(received).toEqual([[[{ t: 'route' }], ['a port']]])
+  })
+
   it('matches the shape of Electron’s MessagePortMain', () => {
     expectTypeOf<MessagePortMain>().toMatchTypeOf<ElectronMessagePortLike>()
   })

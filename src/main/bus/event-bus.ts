@@ -18,14 +18,14 @@ import { compileFilter, type FilterInput, matchesSourceAndPriority } from '../..
 import type { BusMessage, Envelope } from '../../shared/message.js'
 import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
 import type { BusMetrics, Counters, RouteMetrics } from '../../shared/metrics-snapshot.js'
-import type { DirectCounts } from '../../shared/wire.js'
+import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
 import { type DeadLetterPersistence, DeadLetterStore } from './dead-letters.js'
 import { type BusInternals, busInternals, type RouteTap, type WithInternals } from './internal.js'
 import { IntervalLatency, LatencyHistogram, newCounters, WindowedRate } from './metrics.js'
 import type { PendingCopy } from './queues.js'
 import { ModuleRegistry, ModuleStatus } from './registry.js'
-import { type DeliveryContext, DIRECT_OUTCOMES, type MessageHandler, Subscription } from './subscription.js'
+import { type DeliveryContext, type MessageHandler, Subscription } from './subscription.js'
 
 /** Options of {@link createEventBus}: configuration plus extra message types. */
 export interface EventBusOptions<X extends Catalog = Record<never, never>> extends EventBusConfigInput {

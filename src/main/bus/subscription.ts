@@ -9,7 +9,7 @@ import { describeThrown, EventBusError, isEventBusError } from '../../shared/err
 import type { CompiledFilter } from '../../shared/filter.js'
 import type { Envelope } from '../../shared/message.js'
 import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
-import type { DirectCounts } from '../../shared/wire.js'
+import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import type { EventBusConfig } from './config.js'
 import { IntervalLatency, LatencyHistogram } from './metrics.js'
 import { LatestOnlyQueue, type PendingCopy, PriorityQueue } from './queues.js'
@@ -35,9 +35,6 @@ export interface DeliveryContext {
   /** Adds a direct channel's outcomes to the bus's, type's and subscriber module's counters. */
   countDirect(counts: DirectCounts, subscriber: string): void
 }
-
-/** What a direct channel's report counts besides routing. */
-export const DIRECT_OUTCOMES = ['delivered', 'failed', 'dropped', 'retried', 'deadLettered'] as const
 
 interface SubscriptionStats {
   routed: number

@@ -77,11 +77,17 @@ const CLOSED_CHANNEL_MEMORY_MS = 60_000
 
 interface Channel {
   readonly id: string
+  readonly route: Route
   readonly producer: RouteEndpoint
   readonly consumer: RouteEndpoint
   terms: DirectTerms
-  /** Subscriptions each sent terms covered, until the producer confirmed a later one. */
+  /**
+   * Subscriptions each sent terms covered, until the producer confirmed a later one (copies that
+   * arrive after the channel closed still skip them).
+   */
   readonly covered: Map<number, Set<Subscription>>
+  /** Every subscription the channel ever served: reports and hand-backs may name only these. */
+  readonly served: Set<string>
   /** The latest terms the producer confirmed. */
   confirmedSeq: number
   /** Resolved once the producer confirms the latest terms (or the channel goes down). */
@@ -143,12 +149,8 @@ class Route implements DirectRoute {
 
 export class RouteTable {
   private readonly routes = new Map<string, Route>()
-  /** Every channel ever set up, by id, with its route (late reports and hand-backs still count). */
-  private readonly channels = new Map<string, Route>()
-  /** The subscriptions each channel ever served: reports and hand-backs may name only these. */
-  private readonly served = new Map<string, Set<string>>()
-  /** Per channel, the subscriptions each of its terms covered (copies arriving late still skip them). */
-  private readonly coverage = new Map<string, Map<number, Set<Subscription>>>()
+  /** Open channels and those closed in the last minute (their late reports and hand-backs count). */
+  private readonly channels = new Map<string, Channel>()
   private readonly endpoints = new Set<RouteEndpoint>()
   private nextRouteNumber = 1
   private refreshQueued = false
@@ -268,8 +270,7 @@ export class RouteTable {
       if (sameTerms(next.terms, channel.terms)) continue
       channel.terms = next.terms
       channel.covered.set(next.terms.seq, next.covered)
-      const served = this.served.get(channel.id)
-      for (const target of next.terms.targets) served?.add(target.sid)
+      for (const target of next.terms.targets) channel.served.add(target.sid)
       channel.producer.send({ t: 'rterms', id: channel.id, terms: next.terms })
     }
   }
@@ -278,11 +279,11 @@ export class RouteTable {
   receive(from: RouteEndpoint, frame: EndpointFrame): boolean {
     switch (frame.t) {
       case 'rsync': {
-        const channel = this.ownChannel(from, frame.id)
-        if (channel === undefined || frame.seq <= channel.confirmedSeq) return true
+        const channel = this.channelOf(from, frame.id)
+        const { route } = channel
+        if (route.channel !== channel || frame.seq <= channel.confirmedSeq) return true
         channel.confirmedSeq = frame.seq
-        const route = this.channels.get(frame.id)
-        if (route !== undefined && route.state === 'establishing') route.state = 'active'
+        if (route.state === 'establishing') route.state = 'active'
         for (const seq of channel.covered.keys()) if (seq < frame.seq) channel.covered.delete(seq)
         if (frame.seq === channel.terms.seq) for (const resolve of channel.synced.splice(0)) resolve()
         return true
@@ -294,9 +295,8 @@ export class RouteTable {
         this.deadLetter(from, frame)
         return true
       case 'rdown': {
-        const route = this.channels.get(frame.id)
-        if (route?.channel?.id === frame.id && route.channel.producer === from)
-          this.down(route, `the channel closed: ${frame.reason}`)
+        const channel = this.channelOf(from, frame.id)
+        if (channel.route.channel === channel) this.down(channel.route, `the channel closed: ${frame.reason}`)
         return true
       }
       default:
@@ -310,8 +310,7 @@ export class RouteTable {
    * @throws EventBusError `Unauthorized` when `via` is not a channel of this producer
    */
   skipFor(from: RouteEndpoint, via: string, seq: number | undefined): ReadonlySet<Subscription> {
-    this.routeOf(from, via)
-    return this.coverage.get(via)?.get(seq ?? -1) ?? new Set()
+    return this.channelOf(from, via).covered.get(seq ?? -1) ?? new Set()
   }
 
   /**
@@ -321,14 +320,9 @@ export class RouteTable {
    * `MessageRejected` (an invalid message)
    */
   handBack(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope): void {
-    const route = this.routeOf(from, via)
-    if (!this.servedBy(via, subscriptionId)) {
-      throw EventBusError.of('Unauthorized', {
-        module: from.module,
-        action: 'publish',
-        type: message.payload?.type,
-      })
-    }
+    const channel = this.channelOf(from, via)
+    const { route } = channel
+    assertServed(channel, from, subscriptionId, message)
     const subscription = this.internals.find(subscriptionId)
     if (subscription !== undefined) {
       this.internals.handBack(message, subscription)
@@ -399,10 +393,12 @@ export class RouteTable {
     const { terms, covered } = this.termsFor(route, producer, consumer, 0)
     const channel: Channel = {
       id,
+      route,
       producer,
       consumer,
       terms,
       covered: new Map([[0, covered]]),
+      served: new Set(terms.targets.map((target) => target.sid)),
       confirmedSeq: -1,
       synced: [],
       lastReportAt: performance.now(),
@@ -411,9 +407,7 @@ export class RouteTable {
     route.state = 'establishing'
     route.reason = undefined
     route.stats.established++
-    this.channels.set(id, route)
-    this.served.set(id, new Set(terms.targets.map((target) => target.sid)))
-    this.coverage.set(id, channel.covered)
+    this.channels.set(id, channel)
     const limits = this.limits()
     consumer.sendWithPort(
       { t: 'route', id, role: 'consumer', peer: route.producer, types: route.types, port: 0, limits },
@@ -439,11 +433,7 @@ export class RouteTable {
     route.stats.inFlight = 0
     route.lastDownAt = performance.now()
     for (const resolve of channel.synced.splice(0)) resolve()
-    const forget = setTimeout(() => {
-      this.channels.delete(channel.id)
-      this.served.delete(channel.id)
-      this.coverage.delete(channel.id)
-    }, CLOSED_CHANNEL_MEMORY_MS)
+    const forget = setTimeout(() => this.channels.delete(channel.id), CLOSED_CHANNEL_MEMORY_MS)
     ;(forget as { unref?: () => void }).unref?.()
     for (const endpoint of [channel.producer, channel.consumer]) {
       if (this.endpoints.has(endpoint)) endpoint.send({ t: 'unroute', id: channel.id, reason })
@@ -515,34 +505,28 @@ export class RouteTable {
     return found
   }
 
-  /** The current channel `id` if `from` is its producer. */
-  private ownChannel(from: RouteEndpoint, id: string): Channel | undefined {
-    const channel = this.channels.get(id)?.channel
-    return channel?.id === id && channel.producer === from ? channel : undefined
-  }
-
-  /** The route of channel `id` (current or past) if `from` is that route's producer. */
-  private routeOf(from: RouteEndpoint, id: string): Route {
-    const route = this.channels.get(id)
-    if (route === undefined || route.producer !== from.module) {
+  /**
+   * Channel `id` (open or recently closed) if `from` is its route's producer.
+   * @throws EventBusError `Unauthorized` otherwise
+   */
+  private channelOf(from: RouteEndpoint, id: string): Channel {
+    const channel = this.channels.get(id)
+    if (channel === undefined || channel.route.producer !== from.module) {
       throw EventBusError.of('Unauthorized', { module: from.module, action: 'publish' })
     }
-    return route
-  }
-
-  private servedBy(channelId: string, subscriptionId: string): boolean {
-    return this.served.get(channelId)?.has(subscriptionId) ?? false
+    return channel
   }
 
   /** Adds a producer's report to the bus's counters and the route's. */
   private report(from: RouteEndpoint, channelId: string, report: DirectReport): void {
-    const route = this.routeOf(from, channelId)
+    const channel = this.channelOf(from, channelId)
+    const { route } = channel
     for (const { type, count } of report.published) {
       if (route.types.includes(type)) this.internals.recordDirectPublished(type, route.producer, count)
     }
     let delivered = 0
     for (const counts of report.counts) {
-      if (!route.types.includes(counts.type) || !this.servedBy(channelId, counts.sid)) continue
+      if (!route.types.includes(counts.type) || !channel.served.has(counts.sid)) continue
       const subscription = this.internals.find(counts.sid)
       this.internals.recordDirect(subscription, counts, route.consumer)
       const { stats } = route
@@ -554,11 +538,10 @@ export class RouteTable {
       delivered += counts.delivered
     }
     for (const { sid, ms } of report.latency) {
-      const subscription = this.servedBy(channelId, sid) ? this.internals.find(sid) : undefined
+      const subscription = channel.served.has(sid) ? this.internals.find(sid) : undefined
       if (subscription !== undefined) this.internals.recordDirectLatency(subscription, ms)
     }
-    const channel = route.channel
-    if (channel?.id !== channelId) return
+    if (route.channel !== channel) return
     const now = performance.now()
     route.stats.deliveredPerSec = (delivered * 1000) / Math.max(1, now - channel.lastReportAt)
     channel.lastReportAt = now
@@ -568,18 +551,12 @@ export class RouteTable {
 
   /** Stores a direct delivery the producer gave up on, as the core would have. */
   private deadLetter(from: RouteEndpoint, frame: Extract<EndpointFrame, { t: 'rdead' }>): void {
-    const route = this.routeOf(from, frame.id)
-    if (!this.servedBy(frame.id, frame.sid)) {
-      throw EventBusError.of('Unauthorized', {
-        module: from.module,
-        action: 'publish',
-        type: frame.msg.payload?.type,
-      })
-    }
+    const channel = this.channelOf(from, frame.id)
+    assertServed(channel, from, frame.sid, frame.msg)
     this.internals.deadLetter({
       message: frame.msg,
       subscriptionId: frame.sid,
-      module: route.consumer,
+      module: channel.route.consumer,
       reason: frame.reason,
       attempts: frame.attempts,
       lastError: frame.error,
@@ -587,6 +564,16 @@ export class RouteTable {
       counted: true,
     })
   }
+}
+
+/** @throws EventBusError `Unauthorized` unless `channel` served subscription `sid` */
+function assertServed(channel: Channel, from: RouteEndpoint, sid: string, message: Envelope): void {
+  if (channel.served.has(sid)) return
+  throw EventBusError.of('Unauthorized', {
+    module: from.module,
+    action: 'publish',
+    type: message.payload?.type,
+  })
 }
 
 function sameTerms(a: DirectTerms, b: DirectTerms): boolean {

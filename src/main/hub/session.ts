@@ -247,11 +247,7 @@ export class Session implements RouteEndpoint {
         try {
           this.hub.routeTable.receive(this, frame)
         } catch (error) {
-          this.sendError(
-            error instanceof EventBusError
-              ? error
-              : EventBusError.of('MessageRejected', { reason: String(error), issues: [] }),
-          )
+          this.sendError(error)
         }
     }
   }
@@ -261,11 +257,7 @@ export class Session implements RouteEndpoint {
     try {
       this.hub.routeTable.handBack(this, via, subscriptionId, message)
     } catch (error) {
-      this.sendError(
-        error instanceof EventBusError
-          ? error
-          : EventBusError.of('MessageRejected', { reason: String(error), issues: [] }),
-      )
+      this.sendError(error)
     }
   }
 
@@ -504,7 +496,8 @@ export class Session implements RouteEndpoint {
     )
   }
 
-  private sendError(error: EventBusError): void {
+  /** Answers a frame that could not be taken, with no request to answer (rate-limited). */
+  private sendError(error: unknown): void {
     const now = Date.now()
     if (now - this.errorWindowStart >= 1000) {
       this.errorWindowStart = now
