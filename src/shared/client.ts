@@ -140,14 +140,6 @@ class Acknowledger {
   }
 }
 
-/** The consumer's side of a direct channel: deliveries from one producer, checked as the hub would. */
-interface DirectConsumer {
-  readonly link: Link<HubFrame, EndpointFrame>
-  readonly acknowledger: Acknowledger
-  readonly peer: string
-  readonly types: ReadonlySet<string>
-}
-
 /** Direct deliveries to a subscription this endpoint has not heard of yet (its answer is on its way). */
 const MAX_EARLY_DELIVERIES = 65_536
 
@@ -169,7 +161,8 @@ class Client implements BusClient<Catalog> {
   private readonly producing = new Map<string, DirectProducer>()
   /** Open direct channels this endpoint produces on (draining ones too), by channel id. */
   private readonly producers = new Map<string, DirectProducer>()
-  private readonly consuming = new Map<string, DirectConsumer>()
+  /** The consumer's side of each direct channel this endpoint receives on, by channel id. */
+  private readonly consuming = new Map<string, Link<HubFrame, EndpointFrame>>()
   private validatorCache: MessageValidator | undefined
   private pendingSubscribes = 0
   private early = new Map<string, Delivery[]>()
@@ -527,7 +520,7 @@ class Client implements BusClient<Catalog> {
         invalid: () => {},
         closed: (reason) => producer.close(`the direct channel closed: ${reason}`, true),
       })
-      const producer = new DirectProducer(frame.id, types, link, frame.terms, frame.limits, validator, {
+      const producer = new DirectProducer(frame.id, link, frame.terms, frame.limits, validator, {
         toHub: (outbound) => this.link.send(outbound),
         publishCopy: (message, via, seq) =>
           this.request({ t: 'pub', msg: message, via, seq }, undefined, message.id) as Promise<string>,
@@ -552,7 +545,7 @@ class Client implements BusClient<Catalog> {
     const acknowledger = new Acknowledger(link, (message) =>
       this.directProblem(message, frame.peer, types, validator),
     )
-    this.consuming.set(frame.id, { link, acknowledger, peer: frame.peer, types })
+    this.consuming.set(frame.id, link)
   }
 
   /** The consumer trusts a direct producer no more than the hub does: the same checks, here. */
@@ -584,7 +577,7 @@ class Client implements BusClient<Catalog> {
     this.closedReason = reason
     for (const producer of new Set(this.producing.values()))
       producer.close(`the hub link ended: ${reason}`, false)
-    for (const consumer of this.consuming.values()) consumer.link.close()
+    for (const link of this.consuming.values()) link.close()
     const error = EventBusError.of('Disconnected', { reason })
     this.welcomed?.reject(error)
     this.welcomed = undefined

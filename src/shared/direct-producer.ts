@@ -97,7 +97,6 @@ export class DirectProducer {
 
   constructor(
     readonly id: string,
-    readonly types: ReadonlySet<string>,
     private readonly link: Link<EndpointFrame, HubFrame>,
     terms: DirectTerms,
     private readonly limits: DirectLimits,
