@@ -22,6 +22,18 @@ function collect(port: Port) {
   return { received, closes: () => closes }
 }
 
+/** An object behaving like Electron's MessagePortMain, recording what is posted on it. */
+function fakeElectronPort() {
+  const emitter = new EventEmitter()
+  const posted: unknown[][] = []
+  const fake = Object.assign(emitter, {
+    postMessage: (...args: unknown[]) => posted.push(args),
+    start: () => {},
+    close: () => emitter.emit('close'),
+  }) as unknown as ElectronMessagePortLike
+  return { emitter, posted, fake }
+}
+
 describe('port adapters', () => {
   it('fromNodePort carries clones and reports the peer closing', async () => {
     const { port1, port2 } = new MessageChannel()
@@ -50,13 +62,7 @@ describe('port adapters', () => {
   })
 
   it('fromElectronPort reads { data } events and never passes a transfer list', () => {
-    const emitter = new EventEmitter()
-    const posted: unknown[][] = []
-    const fake = Object.assign(emitter, {
-      postMessage: (...args: unknown[]) => posted.push(args),
-      start: () => {},
-      close: () => emitter.emit('close'),
-    }) as unknown as ElectronMessagePortLike
+    const { emitter, posted, fake } = fakeElectronPort()
     const port = collect(fromElectronPort(fake))
     emitter.emit('message', { data: [{ t: 'pong' }], ports: [] })
     expect(port.received).toEqual([[{ t: 'pong' }]])
@@ -86,13 +92,7 @@ describe('port adapters', () => {
   })
 
   it('fromElectronPort transfers ports as Electron does: in the transfer list and event.ports', () => {
-    const emitter = new EventEmitter()
-    const posted: unknown[][] = []
-    const fake = Object.assign(emitter, {
-      postMessage: (...args: unknown[]) => posted.push(args),
-      start: () => {},
-      close: () => emitter.emit('close'),
-    }) as unknown as ElectronMessagePortLike
+    const { emitter, posted, fake } = fakeElectronPort()
     const port = fromElectronPort(fake)
     const received: unknown[] = []
     port.onMessage((data, ports) => received.push([data, ports]))
