@@ -12,6 +12,7 @@ import type { DeliveryMode } from './delivery-mode.js'
 import { DirectProducer } from './direct-producer.js'
 import { describeThrown, EventBusError } from './errors.js'
 import { type FilterInput, MessageFilter, type PlainFilter } from './filter.js'
+import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
 import type { BusMessage, Envelope } from './message.js'
 import { type MessageValidator, messageValidator } from './message-validator.js'
@@ -152,7 +153,7 @@ class Client implements BusClient<Catalog> {
   permissions: Permissions = { publish: [], subscribe: [] }
   readonly deadLetters: RemoteDeadLetters
   private readonly link: Link<HubFrame, EndpointFrame>
-  private readonly requests = new Map<number, Request>()
+  private readonly requests = new InFlight<Request>()
   private nextRequestId = 1
   private readonly subscriptions = new Map<string, LocalSubscription>()
   private workers = 1
@@ -361,7 +362,7 @@ class Client implements BusClient<Catalog> {
             resolve(ok)
           }
         : resolve
-      this.requests.set(
+      this.requests.add(
         rid,
         answer === undefined ? { resolve: settle, reject } : { resolve: () => resolve(answer), reject },
       )
@@ -381,15 +382,17 @@ class Client implements BusClient<Catalog> {
         this.welcomed = undefined
         return
       case 'res':
-        return this.settle(frame.rid)?.resolve(frame.ok)
+        return this.requests.take(frame.rid)?.resolve(frame.ok)
       case 'okr':
         for (let rid = frame.from; rid <= frame.to; rid++) {
-          const request = this.settle(rid)
+          const request = this.requests.take(rid)
           request?.resolve(undefined)
         }
         return
       case 'rej':
-        return this.settle(frame.rid)?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
+        return this.requests
+          .take(frame.rid)
+          ?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
       case 'dlv':
       case 'dlvs':
         return this.deliverFrame(frame, this.hubAcks)
@@ -414,13 +417,6 @@ class Client implements BusClient<Catalog> {
         this.link.close()
         return
     }
-  }
-
-  /** Takes the pending request `rid` out of the table. */
-  private settle(rid: number): Request | undefined {
-    const request = this.requests.get(rid)
-    if (request !== undefined) this.requests.delete(rid)
-    return request
   }
 
   /** Hands each delivery of a `dlv` or `dlvs` frame to its subscription; acks go back `via`. */

@@ -7,6 +7,7 @@
  */
 import { queueDelivery } from './batching.js'
 import { EventBusError } from './errors.js'
+import { InFlight } from './in-flight.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
@@ -35,21 +36,26 @@ interface Tally {
   readonly reported: DirectCounts
 }
 
-/** Terms as the hot path reads them: targets looked up by type, shared types as a set. */
-interface PreparedTerms {
-  readonly seq: number
-  readonly targetsByType: ReadonlyMap<string, readonly DirectTarget[]>
-  readonly shared: ReadonlySet<string>
+/** A target of a routed type, with the tally its copies of that type count in. */
+interface TargetOfType {
+  readonly target: DirectTarget
+  readonly tally: Tally
 }
 
-const NO_TARGETS: readonly DirectTarget[] = Object.freeze([])
+/** Everything `publish` needs to know of one type, found with one lookup. */
+interface RoutedType {
+  readonly targets: readonly TargetOfType[]
+  /** Other subscribers want the type: the hub gets a copy. */
+  readonly shared: boolean
+  /** Messages of the type published over the channel only (cumulative, and how many were reported). */
+  readonly published: { total: number; reported: number }
+}
 
-function prepare(terms: DirectTerms): PreparedTerms {
-  const targetsByType = new Map<string, DirectTarget[]>()
-  for (const target of terms.targets) {
-    for (const type of target.types) targetsByType.set(type, [...(targetsByType.get(type) ?? []), target])
-  }
-  return { seq: terms.seq, targetsByType, shared: new Set(terms.shared) }
+/** Terms as the hot path reads them. */
+interface PreparedTerms {
+  readonly seq: number
+  /** Filled in as types are first published when the terms name no target for them. */
+  readonly types: Map<string, RoutedType>
 }
 
 interface Copy {
@@ -83,14 +89,15 @@ type CountName = (typeof DIRECT_COUNT_NAMES)[number]
 
 export class DirectProducer {
   private terms: PreparedTerms
-  private readonly inFlight = new Map<number, Copy>()
+  private readonly inFlight = new InFlight<Copy>()
   private readonly waiting = new RingBuffer<Copy>()
   private readonly retrying = new Map<ReturnType<typeof setTimeout>, Copy>()
   private nextDeliveryId = 1
   private open = true
   private draining: ReturnType<typeof setTimeout> | undefined
   private readonly reportTimer: ReturnType<typeof setInterval>
-  private published = new Map<string, number>()
+  /** Published-over-the-channel counters by type; they outlive terms. */
+  private readonly published = new Map<string, RoutedType['published']>()
   /** Cumulative tallies by subscription, then type; reports send what changed since the last. */
   private readonly tallies = new Map<string, Map<string, Tally>>()
   private latency = new Map<string, number[]>()
@@ -103,7 +110,7 @@ export class DirectProducer {
     private readonly validator: MessageValidator,
     private readonly host: DirectProducerHost,
   ) {
-    this.terms = prepare(terms)
+    this.terms = this.prepare(terms)
     this.reportTimer = setInterval(() => this.report(), DIRECT_REPORT_MS)
     ;(this.reportTimer as { unref?: () => void }).unref?.()
     this.host.toHub({ t: 'rsync', id, seq: terms.seq })
@@ -131,7 +138,7 @@ export class DirectProducer {
 
   /** Applies new terms from the hub and confirms them (the first ones are confirmed on creation). */
   applyTerms(terms: DirectTerms): void {
-    this.terms = prepare(terms)
+    this.terms = this.prepare(terms)
     this.host.toHub({ t: 'rsync', id: this.id, seq: terms.seq })
   }
 
@@ -144,18 +151,18 @@ export class DirectProducer {
    */
   publish(message: Envelope): Promise<string> {
     const publishedAt = performance.now()
-    const type = message.payload.type
-    let targets: readonly DirectTarget[]
+    let routed: RoutedType
     try {
       this.validator.validate(message)
-      targets = this.matching(message, type)
-      this.assertRoom(targets)
+      routed = this.routedType(message.payload.type)
+      this.assertRoom(routed.targets)
     } catch (error) {
       return Promise.reject(error)
     }
     let lastWaiting: Copy | undefined
-    for (const target of targets) {
-      const tally = this.tallyFor(target.sid, type)
+    for (const { target, tally } of routed.targets) {
+      // A target whose minimum priority the message misses does not get it (the hub's rule).
+      if (target.minPriority !== undefined && message.priority < target.minPriority) continue
       const copy: Copy = { target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' }
       this.count(copy, 'routed')
       if (this.inFlight.size < this.limits.window) this.send(copy)
@@ -164,8 +171,8 @@ export class DirectProducer {
         lastWaiting = copy
       } else this.count(copy, 'dropped')
     }
-    if (this.terms.shared.has(type)) return this.host.publishCopy(message, this.id, this.terms.seq)
-    this.published.set(type, (this.published.get(type) ?? 0) + 1)
+    if (routed.shared) return this.host.publishCopy(message, this.id, this.terms.seq)
+    routed.published.total++
     if (lastWaiting === undefined) return Promise.resolve(message.id)
     const waiting = lastWaiting
     return new Promise((resolve) => {
@@ -178,7 +185,7 @@ export class DirectProducer {
     if (frame.t === 'ack') {
       const now = performance.now()
       for (const id of frame.ids) {
-        const copy = this.take(id)
+        const copy = this.inFlight.take(id)
         if (copy === undefined) continue
         this.count(copy, 'delivered')
         this.sample(copy.target.sid, now - copy.publishedAt)
@@ -186,7 +193,7 @@ export class DirectProducer {
       if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
       else this.pump()
     } else if (frame.t === 'nack') {
-      const copy = this.take(frame.id)
+      const copy = this.inFlight.take(frame.id)
       if (copy === undefined) return
       if (this.draining !== undefined) this.handBack(copy)
       else this.failed(copy, frame.error, frame.timedOut)
@@ -228,33 +235,59 @@ export class DirectProducer {
     this.host.toHub({ t: 'pub', rid: 0, msg: copy.message as Envelope, via: this.id, to: copy.target.sid })
   }
 
-  /** The targets `message` goes to; no allocation unless a minimum priority turns one away. */
-  private matching(message: Envelope, type: string): readonly DirectTarget[] {
-    const candidates = this.terms.targetsByType.get(type) ?? NO_TARGETS
-    const belowMinimum = (target: DirectTarget) =>
-      target.minPriority !== undefined && message.priority < target.minPriority
-    return candidates.some(belowMinimum) ? candidates.filter((target) => !belowMinimum(target)) : candidates
+  /** Indexes the hub's terms by type, each target with its tally. */
+  private prepare(terms: DirectTerms): PreparedTerms {
+    const targets = new Map<string, TargetOfType[]>()
+    for (const target of terms.targets) {
+      for (const type of target.types) {
+        const ofType = targets.get(type) ?? []
+        ofType.push({ target, tally: this.tallyFor(target.sid, type) })
+        targets.set(type, ofType)
+      }
+    }
+    const types = new Map<string, RoutedType>()
+    for (const type of new Set([...targets.keys(), ...terms.shared])) {
+      types.set(type, {
+        targets: targets.get(type) ?? [],
+        shared: terms.shared.includes(type),
+        published: this.publishedCounter(type),
+      })
+    }
+    return { seq: terms.seq, types }
+  }
+
+  /** What the terms say of `type`; a type they do not name has no target and is not shared. */
+  private routedType(type: string): RoutedType {
+    let routed = this.terms.types.get(type)
+    if (routed === undefined) {
+      routed = { targets: [], shared: false, published: this.publishedCounter(type) }
+      this.terms.types.set(type, routed)
+    }
+    return routed
+  }
+
+  private publishedCounter(type: string): RoutedType['published'] {
+    let counter = this.published.get(type)
+    if (counter === undefined) {
+      counter = { total: 0, reported: 0 }
+      this.published.set(type, counter)
+    }
+    return counter
   }
 
   /** A Reliable target whose backlog is full refuses the publish, as the bus's QueueFull does. */
-  private assertRoom(targets: readonly DirectTarget[]): void {
+  private assertRoom(targets: readonly TargetOfType[]): void {
     const backlog = this.waiting.length + this.retrying.size
-    if (backlog < this.limits.maxQueueSize || !targets.some((target) => target.reliable)) return
+    if (backlog < this.limits.maxQueueSize || !targets.some(({ target }) => target.reliable)) return
     throw EventBusError.of('QueueFull', { currentSize: backlog, maxSize: this.limits.maxQueueSize })
   }
 
   private send(copy: Copy): void {
     const id = this.nextDeliveryId++
     copy.attempts++
-    this.inFlight.set(id, copy)
+    this.inFlight.add(id, copy)
     queueDelivery(this.link, true, copy.target.sid, id, copy.message as Envelope, copy.target.timeoutMs)
     if (!copy.target.reliable) copy.message = undefined
-  }
-
-  private take(id: number): Copy | undefined {
-    const copy = this.inFlight.get(id)
-    if (copy !== undefined) this.inFlight.delete(id)
-    return copy
   }
 
   /** Sends waiting copies while the window has room. */
@@ -353,15 +386,20 @@ export class DirectProducer {
   private report(): void {
     const queued = this.waiting.length + this.retrying.size
     const counts = this.countsSinceReport()
-    if (counts.length === 0 && this.published.size === 0 && queued === 0 && this.inFlight.size === 0) return
+    const published: DirectReport['published'] = []
+    for (const [type, counter] of this.published) {
+      if (counter.total === counter.reported) continue
+      published.push({ type, count: counter.total - counter.reported })
+      counter.reported = counter.total
+    }
+    if (counts.length === 0 && published.length === 0 && queued === 0 && this.inFlight.size === 0) return
     const report: DirectReport = {
-      published: [...this.published].map(([type, count]) => ({ type, count })),
+      published,
       counts,
       latency: [...this.latency].map(([sid, ms]) => ({ sid, ms })),
       queued,
       inFlight: this.inFlight.size,
     }
-    this.published = new Map()
     this.latency = new Map()
     this.host.toHub({ t: 'rstat', id: this.id, report })
   }

@@ -9,6 +9,7 @@ import { queueDelivery } from '../../shared/batching.js'
 import type { DeadLetterSelector } from '../../shared/dead-letter.js'
 import { EventBusError } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
+import { InFlight } from '../../shared/in-flight.js'
 import { Link } from '../../shared/link.js'
 import type { Envelope } from '../../shared/message.js'
 import type { Port } from '../../shared/port.js'
@@ -104,7 +105,7 @@ export class Session implements RouteEndpoint {
   private batched = false
   private ended = false
   private readonly subscriptions = new Map<string, RemoteSubscription>()
-  private readonly awaitingAck = new Map<number, PendingAck>()
+  private readonly awaitingAck = new InFlight<PendingAck>()
   private nextDeliveryId = 1
   private okFrom = -1
   private okTo = -1
@@ -221,10 +222,10 @@ export class Session implements RouteEndpoint {
       case 'unsub':
         return this.respond(frame.rid, () => this.unsubscribe(frame.sid))
       case 'ack':
-        for (const id of frame.ids) this.settle(id)?.ack()
+        for (const id of frame.ids) this.awaitingAck.take(id)?.ack()
         return
       case 'nack': {
-        const pending = this.settle(frame.id)
+        const pending = this.awaitingAck.take(frame.id)
         pending?.nack(
           frame.timedOut
             ? EventBusError.of('DeliveryTimeout', { elapsedMs: pending.handlerTimeoutMs })
@@ -398,7 +399,7 @@ export class Session implements RouteEndpoint {
       remote.handlerTimeoutMs,
       Date.now() + remote.handlerTimeoutMs + ACK_GRACE_MS,
     )
-    this.awaitingAck.set(id, pending)
+    this.awaitingAck.add(id, pending)
     queueDelivery(this.link, this.batched, remote.subscription.id, id, message, remote.handlerTimeoutMs)
     return pending
   }
@@ -406,19 +407,13 @@ export class Session implements RouteEndpoint {
   /** Counts as timed out every delivery whose ack is overdue past the grace (a hung endpoint). */
   private sweepOverdueAcks(): void {
     const now = Date.now()
-    for (const [id, pending] of this.awaitingAck) {
+    for (const [id, pending] of this.awaitingAck.entries()) {
       if (now <= pending.deadline) continue
-      this.awaitingAck.delete(id)
+      this.awaitingAck.take(id)
       pending.nack(
         EventBusError.of('DeliveryTimeout', { elapsedMs: pending.handlerTimeoutMs + ACK_GRACE_MS }),
       )
     }
-  }
-
-  private settle(id: number): PendingAck | undefined {
-    const pending = this.awaitingAck.get(id)
-    if (pending !== undefined) this.awaitingAck.delete(id)
-    return pending
   }
 
   private unsubscribe(subscriptionId: string): undefined {
