@@ -85,13 +85,32 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> {
   close(): Promise<void>
 }
 
-interface Request {
+/** Settles a promise someone waits on. */
+interface Settler {
   resolve(value: unknown): void
   reject(error: unknown): void
 }
 
 /** Runs synchronously when the hub's answer is read, before frames after it in the same unit. */
 type OnAnswer = (ok: unknown) => void
+
+/** A request waiting for the hub's answer (no closure per request: publishes make millions). */
+class Request implements Settler {
+  // Set by the promise's executor, which runs before the constructor's caller goes on.
+  resolve!: (value: unknown) => void
+  reject!: (error: unknown) => void
+
+  /** `answer`, when given, is what the request resolves with instead of the hub's `ok`. */
+  constructor(
+    private readonly onAnswer: OnAnswer | undefined,
+    private readonly answer: unknown,
+  ) {}
+
+  answered(ok: unknown): void {
+    this.onAnswer?.(ok)
+    this.resolve(this.answer === undefined ? ok : this.answer)
+  }
+}
 
 interface LocalSubscription {
   readonly handler: ClientHandler<Envelope>
@@ -172,7 +191,7 @@ class Client implements BusClient<Catalog> {
   private tailListeners = new Set<(entries: TailEntry[], sampled: boolean) => void>()
   private closeListeners: ((reason: string) => void)[] = []
   private closedReason: string | undefined
-  private welcomed: Request | undefined
+  private welcomed: Settler | undefined
 
   constructor(
     port: PortInput,
@@ -355,20 +374,20 @@ class Client implements BusClient<Catalog> {
       return Promise.reject(EventBusError.of('Disconnected', { reason: this.closedReason }))
     }
     const rid = this.nextRequestId++
-    return new Promise((resolve, reject) => {
-      const settle = onAnswer
-        ? (ok: unknown) => {
-            onAnswer(ok)
-            resolve(ok)
-          }
-        : resolve
-      this.requests.add(
-        rid,
-        answer === undefined ? { resolve: settle, reject } : { resolve: () => resolve(answer), reject },
-      )
+    const request = new Request(onAnswer, answer)
+    const promise = new Promise((resolve, reject) => {
+      request.resolve = resolve
+      request.reject = reject
+    })
+    this.requests.add(rid, request)
+    try {
       if (typeof frame === 'function') frame(rid)
       else this.link.send({ ...frame, rid } as EndpointFrame)
-    })
+    } catch (error) {
+      this.requests.take(rid)
+      return Promise.reject(error)
+    }
+    return promise
   }
 
   private receive(frame: HubFrame, ports: readonly unknown[]): void {
@@ -382,11 +401,11 @@ class Client implements BusClient<Catalog> {
         this.welcomed = undefined
         return
       case 'res':
-        return this.requests.take(frame.rid)?.resolve(frame.ok)
+        return this.requests.take(frame.rid)?.answered(frame.ok)
       case 'okr':
         for (let rid = frame.from; rid <= frame.to; rid++) {
           const request = this.requests.take(rid)
-          request?.resolve(undefined)
+          request?.answered(undefined)
         }
         return
       case 'rej':
