@@ -71,6 +71,10 @@ function publishSequence(bus: EventBus, from: number, count: number) {
   )
 }
 
+async function firstSubscription(bus: EventBus) {
+  return (await bus.metrics()).subscriptions[0]
+}
+
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
@@ -164,6 +168,44 @@ describe('hub with worker endpoints', () => {
     await waitFor(() => bus.deadLetters.list().length === 1)
     expect(bus.deadLetters.list()[0]).toMatchObject({ reason: 'DeliveryTimeout', attempts: 1 })
     expect(bus.deadLetters.list()[0]?.lastError).toMatch(/DeliveryTimeout/)
+  })
+
+  it('sends Reliable deliveries ahead of slow handlers without counting their wait as a timeout', async () => {
+    // One handler at a time, 300 ms each, a 400 ms timeout: the sixth waits 1.5 s at the endpoint,
+    // longer than a timeout plus the hub's grace second, and must still count as delivered once.
+    const { bus, hub } = await setup({ workers: 1, maxRetryAttempts: 0 })
+    const storage = await endpoint(hub, ModuleId.Storage)
+    await storage.call({
+      op: 'subscribe',
+      filter: { types: ['RawEvent'] },
+      mode: DeliveryMode.Reliable({ timeoutMs: 400 }),
+      behaviour: { kind: 'delay', ms: 300 },
+    })
+    await publishRaw(bus, 6)
+    // All six are on their way at once (the Reliable window), not one per round trip.
+    await waitFor(async () => (await firstSubscription(bus))?.inFlight === 6)
+    expect(storage.received.length).toBeLessThanOrEqual(1)
+    await waitFor(async () => (await firstSubscription(bus))?.delivered === 6, 5_000)
+    expect(new Set(storage.received.map((entry) => entry.id)).size).toBe(6)
+    expect(storage.received).toHaveLength(6)
+    expect(await firstSubscription(bus)).toMatchObject({ failed: 0, deadLettered: 0, retried: 0 })
+    expect(bus.deadLetters.list()).toEqual([])
+  })
+
+  it('keeps Reliable deliveries within reliableWindow, and refuses a window below 1', async () => {
+    const { bus, hub } = await setup({ workers: 1 }, { reliableWindow: 2 })
+    expect(() => createHub(bus, { reliableWindow: 0 })).toThrow(/reliableWindow must be an integer >= 1/)
+    const storage = await endpoint(hub, ModuleId.Storage)
+    await storage.call({
+      op: 'subscribe',
+      filter: { types: ['RawEvent'] },
+      mode: DeliveryMode.Reliable({ timeoutMs: 5_000 }),
+      behaviour: { kind: 'delay', ms: 200 },
+    })
+    await publishRaw(bus, 5)
+    await waitFor(async () => (await firstSubscription(bus))?.inFlight === 2)
+    expect((await firstSubscription(bus))?.queueDepth).toBe(3)
+    await waitFor(async () => (await firstSubscription(bus))?.delivered === 5, 5_000)
   })
 
   it('loses no Reliable message when a worker dies mid-stream and its identity re-attaches', async () => {

@@ -22,6 +22,12 @@ export interface HubOptions {
   heartbeatMs?: number
   /** Deliveries a BestEffort subscription may have unacknowledged at its endpoint (default 256). */
   bestEffortWindow?: number
+  /**
+   * Deliveries a Reliable subscription may have unacknowledged at its endpoint (default 256). The
+   * endpoint still runs at most `workers` handlers at once; the rest wait there, in order, so acks
+   * need no round trip per `workers` deliveries.
+   */
+  reliableWindow?: number
   /** Direct routes to set up as their endpoints attach (see {@link Hub.route}). */
   routes?: RouteSpec[]
   /**
@@ -91,6 +97,7 @@ class HubImpl implements Hub, HubCore {
   readonly internals: BusInternals
   readonly heartbeatMs: number
   readonly bestEffortWindow: number
+  readonly reliableWindow: number
   readonly tails = new Set<Session>()
   readonly routeTable: RouteTable
   private readonly reconnectGraceMs: number
@@ -109,6 +116,7 @@ class HubImpl implements Hub, HubCore {
     this.reconnectGraceMs = positiveInteger('reconnectGraceMs', options.reconnectGraceMs, 30_000, 0)
     this.heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs, 5_000, 0)
     this.bestEffortWindow = positiveInteger('bestEffortWindow', options.bestEffortWindow, 256, 1)
+    this.reliableWindow = positiveInteger('reliableWindow', options.reliableWindow, 256, 1)
     this.routeTable = new RouteTable(bus, this.internals, options.createChannel ?? runtimeChannel())
     for (const spec of options.routes ?? []) this.routeTable.declare(spec)
   }

@@ -35,24 +35,29 @@ export type EndReason = 'detached' | 'bye' | 'lost' | 'superseded' | 'hub-closed
 class PendingAck implements Settleable {
   private attempt: Parameters<Settleable['settleInto']>[0] | undefined
 
-  /**
-   * @param handlerTimeoutMs the timeout the endpoint enforces, reported when it times out
-   * @param deadline when the hub stops waiting for the ack itself (Date.now() based)
-   */
+  /** When the hub stops waiting for the ack itself (Date.now() based). */
+  readonly deadline: number
+
+  /** @param ackWithinMs how long the hub waits for the ack before counting a timeout itself */
   constructor(
-    readonly handlerTimeoutMs: number,
-    readonly deadline: number,
-  ) {}
+    readonly remote: RemoteSubscription,
+    readonly ackWithinMs: number,
+  ) {
+    this.deadline = Date.now() + ackWithinMs
+    remote.unacknowledged++
+  }
 
   settleInto(attempt: Parameters<Settleable['settleInto']>[0]): void {
     this.attempt = attempt
   }
 
   ack(): void {
+    this.remote.unacknowledged--
     this.attempt?.succeeded()
   }
 
   nack(error: unknown): void {
+    this.remote.unacknowledged--
     this.attempt?.failed(error)
   }
 }
@@ -63,6 +68,8 @@ interface RemoteSubscription {
   readonly key: string
   /** The timeout the endpoint enforces on its handler. */
   readonly handlerTimeoutMs: number
+  /** Deliveries sent and not yet acknowledged or nacked. */
+  unacknowledged: number
 }
 
 /** How long past the handler's own timeout the hub waits for an ack before counting a timeout itself. */
@@ -228,7 +235,7 @@ export class Session implements RouteEndpoint {
         const pending = this.awaitingAck.take(frame.id)
         pending?.nack(
           frame.timedOut
-            ? EventBusError.of('DeliveryTimeout', { elapsedMs: pending.handlerTimeoutMs })
+            ? EventBusError.of('DeliveryTimeout', { elapsedMs: pending.remote.handlerTimeoutMs })
             : remoteFailure(frame.error),
         )
         return
@@ -360,14 +367,14 @@ export class Session implements RouteEndpoint {
       throw EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' })
     const authorized = authorizeFilter(this.module, this.permissions, filter)
     const key = subscriptionKey(this.module, authorized, mode)
-    const { workers, deliveryTimeoutMs } = this.hub.bus.config
+    const { deliveryTimeoutMs } = this.hub.bus.config
     const handlerTimeoutMs = Math.min(
       deliveryTimeoutMs,
       (mode.kind === 'Reliable' && mode.timeoutMs) || Infinity,
     )
     const resumed = mode.kind === 'Reliable' ? this.hub.claimParked(this.module, key) : undefined
     if (resumed !== undefined) {
-      const remote = { subscription: resumed, key, handlerTimeoutMs }
+      const remote = { subscription: resumed, key, handlerTimeoutMs, unacknowledged: 0 }
       resumed.resume((message) => this.deliver(remote, message))
       this.subscriptions.set(resumed.id, remote)
       return resumed.id
@@ -380,25 +387,30 @@ export class Session implements RouteEndpoint {
         mode,
         (message) => this.deliver(remote, message),
         // The endpoint times its handler; the hub's own bound is the ack sweep, not a timer each.
-        {
-          maxInFlight: mode.kind === 'BestEffort' ? this.hub.bestEffortWindow : workers,
-          timeoutMs: Infinity,
-        },
+        { maxInFlight: this.window(mode), timeoutMs: Infinity },
       ),
       key,
       handlerTimeoutMs,
+      unacknowledged: 0,
     }
     this.subscriptions.set(remote.subscription.id, remote)
     return remote.subscription.id
   }
 
+  /** How many deliveries a subscription in `mode` may have unacknowledged at the endpoint. */
+  private window(mode: DeliveryMode): number {
+    if (mode.kind === 'BestEffort') return this.hub.bestEffortWindow
+    if (mode.kind === 'Reliable') return this.hub.reliableWindow
+    return 1 // LatestOnly: the newest pending message must still be replaceable.
+  }
+
   /** The handler of every remote subscription: sends the delivery; the endpoint's ack settles it. */
   private deliver(remote: RemoteSubscription, message: Envelope): PendingAck {
     const id = this.nextDeliveryId++
-    const pending = new PendingAck(
-      remote.handlerTimeoutMs,
-      Date.now() + remote.handlerTimeoutMs + ACK_GRACE_MS,
-    )
+    // The endpoint runs `workers` handlers at once, each within its timeout: a delivery with n
+    // others ahead of it starts within floor(n / workers) timeouts, then has its own.
+    const ahead = Math.floor(remote.unacknowledged / this.hub.bus.config.workers)
+    const pending = new PendingAck(remote, (ahead + 1) * remote.handlerTimeoutMs + ACK_GRACE_MS)
     this.awaitingAck.add(id, pending)
     queueDelivery(this.link, this.batched, remote.subscription.id, id, message, remote.handlerTimeoutMs)
     return pending
@@ -410,9 +422,7 @@ export class Session implements RouteEndpoint {
     for (const [id, pending] of this.awaitingAck.entries()) {
       if (now <= pending.deadline) continue
       this.awaitingAck.take(id)
-      pending.nack(
-        EventBusError.of('DeliveryTimeout', { elapsedMs: pending.handlerTimeoutMs + ACK_GRACE_MS }),
-      )
+      pending.nack(EventBusError.of('DeliveryTimeout', { elapsedMs: pending.ackWithinMs }))
     }
   }
 
