@@ -7,6 +7,7 @@ import { DeadLetterReason } from '../../shared/dead-letter.js'
 import type { DeliveryMode } from '../../shared/delivery-mode.js'
 import { describeThrown, EventBusError, isEventBusError } from '../../shared/errors.js'
 import type { CompiledFilter } from '../../shared/filter.js'
+import { InFlight } from '../../shared/in-flight.js'
 import type { Envelope } from '../../shared/message.js'
 import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
@@ -71,17 +72,21 @@ function isSettleable(value: unknown): value is Settleable {
 /** An attempt whose handler returned a promise: settles once, by result or by timeout. */
 class AsyncAttempt {
   private done = false
-  private readonly timer: ReturnType<typeof setTimeout> | undefined
+  private timer: ReturnType<typeof setTimeout> | undefined
 
+  /** @param id the subscription's sequence number for it, under which it is kept until it settles */
   constructor(
     private readonly subscription: Subscription,
+    readonly id: number,
     readonly copy: PendingCopy,
     private readonly startedAt: number,
-    result: PromiseLike<unknown> | Settleable,
-  ) {
+  ) {}
+
+  /** Waits for `result` (called once the subscription holds this attempt: it may settle at once). */
+  watch(result: PromiseLike<unknown> | Settleable): void {
     // An infinite timeout means the handler's owner enforces one (the hub sweeps remote acks).
-    if (Number.isFinite(subscription.timeoutMs))
-      this.timer = setTimeout(() => this.timeOut(), subscription.timeoutMs)
+    if (Number.isFinite(this.subscription.timeoutMs))
+      this.timer = setTimeout(() => this.timeOut(), this.subscription.timeoutMs)
     if (isSettleable(result)) {
       result.settleInto(this)
       return
@@ -160,7 +165,9 @@ export class Subscription {
   private readonly maxInFlight: number
   private readonly isReliable: boolean
   private readonly moduleCounters: Counters
-  private readonly asyncAttempts = new Set<AsyncAttempt>()
+  /** Attempts waiting for their handler's result, by sequence number. */
+  private readonly asyncAttempts = new InFlight<AsyncAttempt>()
+  private nextAttemptId = 1
   private readonly retryTimers = new Map<ReturnType<typeof setTimeout>, PendingCopy>()
   private closeReason: DeadLetterReason = DeadLetterReason.Unsubscribed
 
@@ -246,7 +253,7 @@ export class Subscription {
 
   /** Called by an async attempt once it settles or times out. */
   finishAsync(attempt: AsyncAttempt, startedAt: number, error: unknown, timedOut: boolean): void {
-    this.asyncAttempts.delete(attempt)
+    this.asyncAttempts.take(attempt.id)
     if (error === undefined) this.succeed(attempt.copy, startedAt)
     else this.fail(attempt.copy, error, startedAt, timedOut)
     // A frame of acks settles many attempts at once: one pump after them, not one each.
@@ -259,7 +266,7 @@ export class Subscription {
    */
   park(): void {
     this.parked = true
-    const unacknowledged = [...this.asyncAttempts].reverse()
+    const unacknowledged = this.asyncAttempts.values().reverse()
     this.asyncAttempts.clear()
     for (const attempt of unacknowledged) {
       attempt.abandon()
@@ -290,7 +297,7 @@ export class Subscription {
     this.retryTimers.clear()
     for (const copy of this.queue.drain()) this.giveUp(copy, reason)
     if (abandonInFlight) {
-      for (const attempt of this.asyncAttempts) {
+      for (const attempt of this.asyncAttempts.values()) {
         attempt.abandon()
         this.inFlight--
         this.giveUp(attempt.copy, reason)
@@ -342,7 +349,9 @@ export class Subscription {
       return performance.now()
     }
     if (!isThenable(result) && !isSettleable(result)) return this.succeed(copy, startedAt)
-    this.asyncAttempts.add(new AsyncAttempt(this, copy, startedAt, result))
+    const attempt = new AsyncAttempt(this, this.nextAttemptId++, copy, startedAt)
+    this.asyncAttempts.add(attempt.id, attempt)
+    attempt.watch(result)
     return performance.now()
   }
 
