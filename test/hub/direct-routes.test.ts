@@ -7,10 +7,9 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { MessageChannel } from 'node:worker_threads'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   BusMessage,
-  createEventBus,
   DeliveryMode,
   type EventBusConfigInput,
   MessageFilter,
@@ -19,16 +18,12 @@ import {
 } from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
 import { directRoutes } from '../../src/main/host/direct-routes.js'
-import { createHub, type DirectRoute, type Hub, type HubOptions } from '../../src/main/hub/index.js'
+import type { DirectRoute, Hub, HubOptions } from '../../src/main/hub/index.js'
 import { connectBus } from '../../src/shared/index.js'
 import type { Behaviour } from '../fixtures/endpoint-agent.js'
 import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
+import { afterThisTest, startHub } from './fixture.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
-
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 const producerGrant = { publish: ['RawEvent'], subscribe: [] }
 const consumerGrant = { publish: [], subscribe: ['RawEvent'] }
@@ -36,8 +31,10 @@ const reliable = DeliveryMode.Reliable({ timeoutMs: 5_000 })
 
 /** A bus and hub; `hubPublishes()` counts the messages the hub itself routed (per-message work). */
 async function setup(config: EventBusConfigInput = {}, hubOptions: HubOptions = {}) {
-  const bus = createEventBus({ maxRetryAttempts: 2, retry: { initialMs: 5, maxMs: 20 }, ...config })
-  await bus.start()
+  const { bus, hub } = await startHub(
+    { maxRetryAttempts: 2, retry: { initialMs: 5, maxMs: 20 }, ...config },
+    hubOptions,
+  )
   const internals = (bus as unknown as WithInternals)[busInternals]
   let published = 0
   const publish = internals.publish
@@ -45,17 +42,12 @@ async function setup(config: EventBusConfigInput = {}, hubOptions: HubOptions = 
     published++
     return publish(message, skip)
   }
-  const hub = createHub(bus, { heartbeatMs: 0, ...hubOptions })
-  cleanups.push(async () => {
-    hub.close()
-    await bus.shutdown({ drainTimeoutMs: 0 })
-  })
   return { bus, hub, hubPublishes: () => published }
 }
 
 async function endpoint(hub: Hub, module: string, permissions: object, receipts?: Int32Array) {
   const started = await startWorkerEndpoint(hub, { module, permissions: permissions as never }, receipts)
-  cleanups.push(() => started.terminate())
+  afterThisTest(() => started.terminate())
   return started
 }
 
@@ -306,7 +298,7 @@ describe('direct routes: bad input', () => {
     hub.attach(port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
     const frames: { t: string; [key: string]: unknown }[] = []
     port2.on('message', (unit: typeof frames) => frames.push(...unit))
-    cleanups.push(() => port2.close())
+    afterThisTest(() => port2.close())
     const good = () => BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
     const bad = { ...good(), payload: { type: 'RawEvent', data: { eventType: 42 } } }
     port2.postMessage([
@@ -365,7 +357,7 @@ describe('direct routes: bad input', () => {
     const silent = new MessageChannel()
     hub.attach(silent.port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
     silent.port2.on('message', () => {})
-    cleanups.push(() => silent.port2.close())
+    afterThisTest(() => silent.port2.close())
     silent.port2.postMessage([{ t: 'hello', v: 1, batch: true }])
     const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
     const started = Date.now()
@@ -383,7 +375,7 @@ describe('direct routes: bad input', () => {
     hub.attach(port1, { module: 'ai-integration', permissions: producerGrant as never })
     const frames: { t: string; [key: string]: unknown }[] = []
     port2.on('message', (unit: typeof frames) => frames.push(...unit))
-    cleanups.push(() => port2.close())
+    afterThisTest(() => port2.close())
     const channel = `${route.id}.1`
     const msg = BusMessage.create('ai-integration', MessagePayload.RawEvent(rawEvent()))
     const counts = {
@@ -446,7 +438,7 @@ describe('direct routes: bad input', () => {
       { t: 'welcome', v: 1, module: 'storage', permissions: consumerGrant, workers: 4, heartbeatMs: 0 },
     ])
     const client = await clientReady
-    cleanups.push(() => client.close())
+    afterThisTest(() => client.close())
     const handled: string[] = []
     const subscribing = client.subscribe('storage', rawEvents, DeliveryMode.BestEffort, (m) => {
       handled.push(m.id)
@@ -474,7 +466,7 @@ describe('direct routes: bad input', () => {
     hubSide.port1.postMessage({ skellyTransfer: true, data: [route], ports: [direct.port2] }, [direct.port2])
     const fromConsumer: { t: string; [key: string]: unknown }[] = []
     direct.port1.on('message', (unit: typeof fromConsumer) => fromConsumer.push(...unit))
-    cleanups.push(() => direct.port1.close())
+    afterThisTest(() => direct.port1.close())
     const forgedSource = BusMessage.create('gamification', MessagePayload.RawEvent(rawEvent()))
     const wrongType = BusMessage.create(
       'data-capture',

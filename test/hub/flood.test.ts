@@ -2,10 +2,9 @@
  * A publisher far faster than its subscribers: Reliable publishers get QueueFull, BestEffort drops
  * are counted, memory stays bounded, and an unflooded subscription keeps its normal latency.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   BusMessage,
-  createEventBus,
   DeliveryMode,
   isEventBusError,
   MessageFilter,
@@ -13,28 +12,17 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { createHub } from '../../src/main/hub/index.js'
 import { rawEvent } from '../helpers.js'
+import { afterThisTest, startHub } from './fixture.js'
 import { startWorkerEndpoint } from './worker-endpoint.js'
-
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
 
 describe('flood', () => {
   it('pushes back on publishers, counts drops, stays bounded, and spares other subscriptions', async () => {
-    const bus = createEventBus({ maxQueueSize: 500 })
-    await bus.start()
-    const hub = createHub(bus, { heartbeatMs: 0 })
-    cleanups.push(async () => {
-      hub.close()
-      await bus.shutdown({ drainTimeoutMs: 0 })
-    })
+    const { bus, hub } = await startHub({ maxQueueSize: 500 })
     const slow = { publish: [], subscribe: '*' as const }
     const storage = await startWorkerEndpoint(hub, { module: ModuleId.Storage, permissions: slow })
     const analysis = await startWorkerEndpoint(hub, { module: ModuleId.AnalysisEngine, permissions: slow })
-    cleanups.push(
+    afterThisTest(
       () => storage.terminate(),
       () => analysis.terminate(),
     )

@@ -2,34 +2,21 @@
  * The hub across real threads: the hub and bus in this thread, endpoints in worker_threads workers
  * speaking the protocol through the real endpoint client.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   BusMessage,
-  createEventBus,
   DeliveryMode,
   type EventBus,
-  type EventBusConfigInput,
   MessageFilter,
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { createHub, type Hub, type HubOptions } from '../../src/main/hub/index.js'
+import { createHub, type Hub } from '../../src/main/hub/index.js'
 import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
+import { afterThisTest, startHub } from './fixture.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
 
 const everything = { publish: '*', subscribe: '*' } as const
-const cleanups: (() => Promise<void> | void)[] = []
-
-async function setup(config: EventBusConfigInput = {}, hubOptions: HubOptions = {}) {
-  const bus = createEventBus(config)
-  await bus.start()
-  const hub = createHub(bus, { heartbeatMs: 0, ...hubOptions })
-  cleanups.push(async () => {
-    hub.close()
-    await bus.shutdown({ drainTimeoutMs: 0 })
-  })
-  return { bus, hub }
-}
 
 async function endpoint(
   hub: Hub,
@@ -38,7 +25,7 @@ async function endpoint(
   receipts?: Int32Array,
 ): Promise<WorkerEndpoint> {
   const started = await startWorkerEndpoint(hub, { module, permissions }, receipts)
-  cleanups.push(() => started.terminate())
+  afterThisTest(() => started.terminate())
   return started
 }
 
@@ -75,13 +62,9 @@ async function firstSubscription(bus: EventBus) {
   return (await bus.metrics()).subscriptions[0]
 }
 
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
 describe('hub with worker endpoints', () => {
   it('carries a worker’s publishes to in-process subscribers, stamped with its identity', async () => {
-    const { bus, hub } = await setup()
+    const { bus, hub } = await startHub()
     const got: string[] = []
     await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, (m) => {
       got.push(`${m.source}:${m.payload.data.eventType}`)
@@ -98,7 +81,7 @@ describe('hub with worker endpoints', () => {
     ['BestEffort', DeliveryMode.BestEffort],
     ['Reliable', DeliveryMode.Reliable({ timeoutMs: 1000 })],
   ])('delivers to a worker subscriber (%s) with acks counted as deliveries', async (_name, mode) => {
-    const { bus, hub } = await setup()
+    const { bus, hub } = await startHub()
     const storage = await endpoint(hub, ModuleId.Storage)
     await storage.call({ op: 'subscribe', filter: { types: ['RawEvent'] }, mode, behaviour: { kind: 'ok' } })
     await publishRaw(bus, 200)
@@ -117,7 +100,7 @@ describe('hub with worker endpoints', () => {
   })
 
   it('keeps only the newest for a LatestOnly worker subscriber', async () => {
-    const { bus, hub } = await setup()
+    const { bus, hub } = await startHub()
     const figurine = await endpoint(hub, ModuleId.CuteFigurine)
     await figurine.call({
       op: 'subscribe',
@@ -137,7 +120,7 @@ describe('hub with worker endpoints', () => {
   })
 
   it('retries a failing worker handler and dead-letters it with the handler’s error', async () => {
-    const { bus, hub } = await setup({ maxRetryAttempts: 2, retry: { initialMs: 5, maxMs: 10 } })
+    const { bus, hub } = await startHub({ maxRetryAttempts: 2, retry: { initialMs: 5, maxMs: 10 } })
     const storage = await endpoint(hub, ModuleId.Storage)
     await storage.call({
       op: 'subscribe',
@@ -156,7 +139,7 @@ describe('hub with worker endpoints', () => {
   })
 
   it('times out a hanging worker handler with the same meaning as in process', async () => {
-    const { bus, hub } = await setup({ maxRetryAttempts: 0 })
+    const { bus, hub } = await startHub({ maxRetryAttempts: 0 })
     const storage = await endpoint(hub, ModuleId.Storage)
     await storage.call({
       op: 'subscribe',
@@ -173,7 +156,7 @@ describe('hub with worker endpoints', () => {
   it('sends Reliable deliveries ahead of slow handlers without counting their wait as a timeout', async () => {
     // One handler at a time, 300 ms each, a 400 ms timeout: the sixth waits 1.5 s at the endpoint,
     // longer than a timeout plus the hub's grace second, and must still count as delivered once.
-    const { bus, hub } = await setup({ workers: 1, maxRetryAttempts: 0 })
+    const { bus, hub } = await startHub({ workers: 1, maxRetryAttempts: 0 })
     const storage = await endpoint(hub, ModuleId.Storage)
     await storage.call({
       op: 'subscribe',
@@ -193,7 +176,7 @@ describe('hub with worker endpoints', () => {
   })
 
   it('keeps Reliable deliveries within reliableWindow, and refuses a window below 1', async () => {
-    const { bus, hub } = await setup({ workers: 1 }, { reliableWindow: 2 })
+    const { bus, hub } = await startHub({ workers: 1 }, { reliableWindow: 2 })
     expect(() => createHub(bus, { reliableWindow: 0 })).toThrow(/reliableWindow must be an integer >= 1/)
     const storage = await endpoint(hub, ModuleId.Storage)
     await storage.call({
@@ -209,7 +192,7 @@ describe('hub with worker endpoints', () => {
   })
 
   it('loses no Reliable message when a worker dies mid-stream and its identity re-attaches', async () => {
-    const { bus, hub } = await setup({}, { reconnectGraceMs: 30_000 })
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 30_000 })
     const filter = { types: ['RawEvent'] }
     const mode = DeliveryMode.Reliable({ timeoutMs: 2000 })
     // Receipts in shared memory: a killed worker's receipts survive it, unlike its last messages.
@@ -239,7 +222,7 @@ describe('hub with worker endpoints', () => {
   })
 
   it('dead-letters held messages as SubscriberUnavailable when nobody re-attaches within the grace period', async () => {
-    const { bus, hub } = await setup({}, { reconnectGraceMs: 150 })
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 150 })
     const storage = await endpoint(hub, ModuleId.Storage)
     await storage.call({
       op: 'subscribe',
@@ -257,7 +240,7 @@ describe('hub with worker endpoints', () => {
   })
 
   it('ends BestEffort and LatestOnly subscriptions of a lost worker at once', async () => {
-    const { bus, hub } = await setup()
+    const { bus, hub } = await startHub()
     const figurine = await endpoint(hub, ModuleId.CuteFigurine)
     await figurine.call({
       op: 'subscribe',
@@ -277,7 +260,7 @@ describe('hub with worker endpoints', () => {
   })
 
   it('ends every subscription at once when the endpoint closes on purpose', async () => {
-    const { bus, hub } = await setup()
+    const { bus, hub } = await startHub()
     const storage = await endpoint(hub, ModuleId.Storage)
     await storage.call({
       op: 'subscribe',
@@ -294,7 +277,7 @@ describe('hub with worker endpoints', () => {
     const capturePermissions = { publish: ['RawEvent'], subscribe: ['ConfigUpdate'] }
 
     it('refuses a message whose source is another module', async () => {
-      const { bus, hub } = await setup()
+      const { bus, hub } = await startHub()
       const capture = await endpoint(hub, ModuleId.DataCapture, capturePermissions as never)
       const result = await capture.call<{ ok: number; errors: { kind: string; action: string }[] }>({
         op: 'publish',
@@ -312,7 +295,7 @@ describe('hub with worker endpoints', () => {
     })
 
     it('refuses ungranted publish and subscribe types, and inspection', async () => {
-      const { hub } = await setup()
+      const { hub } = await startHub()
       const capture = await endpoint(hub, ModuleId.DataCapture, capturePermissions as never)
       const published = await capture.call<{ errors: { kind: string; action: string; type: string }[] }>({
         op: 'publish',
@@ -336,7 +319,7 @@ describe('hub with worker endpoints', () => {
     })
 
     it('narrows a filter without types to the granted types', async () => {
-      const { bus, hub } = await setup()
+      const { bus, hub } = await startHub()
       const capture = await endpoint(hub, ModuleId.DataCapture, capturePermissions as never)
       await capture.call({
         op: 'subscribe',
@@ -357,7 +340,7 @@ describe('hub with worker endpoints', () => {
     })
 
     it('refuses an oversize message with MessageRejected before routing it', async () => {
-      const { bus, hub } = await setup({ maxMessageBytes: 2048 })
+      const { bus, hub } = await startHub({ maxMessageBytes: 2048 })
       const capture = await endpoint(hub, ModuleId.DataCapture)
       await expect(
         capture.call({
@@ -370,7 +353,7 @@ describe('hub with worker endpoints', () => {
     })
 
     it('carries Date fields and rejects invalid payloads with the zod issues', async () => {
-      const { bus, hub } = await setup()
+      const { bus, hub } = await startHub()
       const storage = await endpoint(hub, ModuleId.Storage)
       const at = new Date('2026-11-30T08:00:00Z')
       await storage.call({

@@ -4,25 +4,19 @@
  * error frames; the hub never throws, and a good client keeps working throughout.
  */
 import fc from 'fast-check'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import {
   BusMessage,
-  createEventBus,
   DeliveryMode,
   MessageFilter,
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { createHub } from '../../src/main/hub/index.js'
 import { startGateway } from '../../src/main/node/ws-gateway.js'
 import { connectBus, fromWebSocket } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
-
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
+import { afterThisTest, startHub } from './fixture.js'
 
 const frameLike = fc.record({
   t: fc.constantFrom(
@@ -63,9 +57,7 @@ const binaryUnit = fc
 
 describe('WebSocket fuzzing', () => {
   it('answers generated garbage with error frames while a good client keeps working', async () => {
-    const bus = createEventBus()
-    await bus.start()
-    const hub = createHub(bus, { heartbeatMs: 0 })
+    const { bus, hub } = await startHub()
     const gateway = await startGateway(hub, {
       modules: [
         { module: 'fuzzer', permissions: { publish: '*', subscribe: '*' } },
@@ -73,11 +65,7 @@ describe('WebSocket fuzzing', () => {
       ],
       maxMessagesPerSecond: 100_000,
     })
-    cleanups.push(async () => {
-      await gateway.close()
-      hub.close()
-      await bus.shutdown({ drainTimeoutMs: 0 })
-    })
+    afterThisTest(() => gateway.close())
     const seen: string[] = []
     await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, (m) => {
       seen.push(m.payload.data.eventType)
@@ -89,11 +77,11 @@ describe('WebSocket fuzzing', () => {
         }),
       ),
     )
-    cleanups.push(() => good.close())
+    afterThisTest(() => good.close())
     const fuzzer = new WebSocket(gateway.url, {
       headers: { authorization: `Bearer ${gateway.tokenFor('fuzzer')}` },
     })
-    cleanups.push(() => fuzzer.terminate())
+    afterThisTest(() => fuzzer.terminate())
     let errorFrames = 0
     fuzzer.on('message', (data) => {
       const frames = JSON.parse(data.toString()) as { t: string }[]

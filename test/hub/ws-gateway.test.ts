@@ -7,7 +7,7 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import {
@@ -22,6 +22,7 @@ import { createHub } from '../../src/main/hub/index.js'
 import { CloseCode, type Gateway, startGateway } from '../../src/main/node/ws-gateway.js'
 import { type BuiltinCatalog, type BusClient, connectBus, fromWebSocket } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
+import { afterThisTest, startHub } from './fixture.js'
 
 const catalog = {
   'native.Snapshot': z.object({
@@ -32,15 +33,8 @@ const catalog = {
   }),
 }
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
 async function setup(options: { maxPayloadBytes?: number; maxMessagesPerSecond?: number } = {}) {
-  const bus = createEventBus({ catalog })
-  await bus.start()
-  const hub = createHub(bus, { heartbeatMs: 0 })
+  const { bus, hub } = await startHub({ catalog })
   const gateway = await startGateway(hub, {
     modules: [
       { module: 'native-tracker', permissions: { publish: ['native.Snapshot', 'RawEvent'], subscribe: '*' } },
@@ -49,11 +43,7 @@ async function setup(options: { maxPayloadBytes?: number; maxMessagesPerSecond?:
     allowedOrigins: ['http://127.0.0.1:5173'],
     ...options,
   })
-  cleanups.push(async () => {
-    await gateway.close()
-    hub.close()
-    await bus.shutdown({ drainTimeoutMs: 0 })
-  })
+  afterThisTest(() => gateway.close())
   return { bus, hub, gateway }
 }
 
@@ -64,7 +54,7 @@ function open(gateway: Gateway, init: { token?: string; origin?: string; query?:
   const url =
     init.query && init.token ? `${gateway.url}/?token=${encodeURIComponent(init.token)}` : gateway.url
   const socket = new WebSocket(url, { headers })
-  cleanups.push(() => socket.terminate())
+  afterThisTest(() => socket.terminate())
   return socket
 }
 
