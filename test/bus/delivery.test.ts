@@ -364,4 +364,21 @@ describe('handler latency and slow handlers', () => {
     expect(metrics.subscriptions[0]?.slowHandlers).toBe(1)
     expect(metrics.subscriptions[0]?.latency.count).toBe(2)
   })
+
+  it('counts a thenable whose then() throws as one failed attempt, and nothing more on shutdown', async () => {
+    const bus = await startedBus({ maxRetryAttempts: 0 })
+    await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), () => ({
+      // biome-ignore lint/suspicious/noThenProperty: the point is a broken thenable
+      then() {
+        throw new RangeError('broken thenable')
+      },
+    }))
+    await bus.publish(rawMessage())
+    await flushMicrotasks()
+    expect(bus.deadLetters.list()).toHaveLength(1)
+    expect(bus.deadLetters.list()[0]?.lastError).toMatch(/broken thenable/)
+    await bus.shutdown({ drainTimeoutMs: 0 })
+    expect(bus.deadLetters.list()).toHaveLength(1)
+    await expectAccounted(bus)
+  })
 })
