@@ -28,7 +28,7 @@ export class RingBuffer<T> {
     return item
   }
 
-  drain(into: T[]): void {
+  drain(into: { push(item: T): unknown }): void {
     for (let item = this.shift(); item !== undefined; item = this.shift()) into.push(item)
   }
 

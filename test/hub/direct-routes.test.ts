@@ -68,8 +68,10 @@ async function publishSeq(producer: WorkerEndpoint, from: number, count: number)
 
 const rawEvents = { types: ['RawEvent'] }
 
-async function pipeline(options: { hub?: HubOptions; receipts?: Int32Array; behaviour?: Behaviour } = {}) {
-  const { hub: hubOptions, receipts, behaviour = { kind: 'ok' } } = options
+async function pipeline(
+  options: { hub?: HubOptions; receipts?: Int32Array; behaviour?: Behaviour; mode?: DeliveryMode } = {},
+) {
+  const { hub: hubOptions, receipts, behaviour = { kind: 'ok' }, mode = reliable } = options
   const context = await setup({}, hubOptions)
   const route = context.hub.route({
     producer: ModuleId.DataCapture,
@@ -80,7 +82,7 @@ async function pipeline(options: { hub?: HubOptions; receipts?: Int32Array; beha
   const subscriptionId = await consumer.call<string>({
     op: 'subscribe',
     filter: rawEvents,
-    mode: reliable,
+    mode,
     behaviour,
   })
   const producer = await endpoint(context.hub, ModuleId.DataCapture, producerGrant)
@@ -89,6 +91,39 @@ async function pipeline(options: { hub?: HubOptions; receipts?: Int32Array; beha
 }
 
 describe('direct routes', () => {
+  it('accounts for every BestEffort copy and samples their latency at most once a millisecond', async () => {
+    const { bus, consumer, producer, subscriptionId } = await pipeline({ mode: DeliveryMode.BestEffort })
+    const subscription = async () => (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
+    // Published one by one, further apart than the sampling interval: every copy is sampled.
+    for (let i = 0; i < 5; i++) {
+      await publishSeq(producer, i, 1)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    await waitFor(async () => (await subscription())?.delivered === 5)
+    expect((await subscription())?.latency.count).toBe(5)
+    // A burst in one tick: all delivered and counted, a few sampled.
+    await publishSeq(producer, 5, 2_000)
+    await waitFor(() => consumer.received.length === 2_005)
+    await waitFor(async () => (await subscription())?.delivered === 2_005)
+    const latencyCount = (await subscription())?.latency.count ?? 0
+    expect(latencyCount).toBeGreaterThan(5)
+    expect(latencyCount).toBeLessThan(2_005)
+    await expectAccounted(bus)
+  })
+
+  it('counts BestEffort copies a handler failed as failed and dropped, records or not', async () => {
+    const { bus, producer, subscriptionId } = await pipeline({
+      mode: DeliveryMode.BestEffort,
+      behaviour: { kind: 'throw', message: 'nope' },
+    })
+    await publishSeq(producer, 0, 300)
+    const subscription = async () => (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
+    await waitFor(async () => (await subscription())?.dropped === 300)
+    expect(await subscription()).toMatchObject({ routed: 300, delivered: 0, failed: 300, dropped: 300 })
+    expect(bus.deadLetters.list()).toEqual([])
+    await expectAccounted(bus)
+  })
+
   it('carries messages producer → consumer with no per-message work in the hub', async () => {
     const { bus, producer, consumer, route, hubPublishes, subscriptionId } = await pipeline()
     await publishSeq(producer, 0, 500)
