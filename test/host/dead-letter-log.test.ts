@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createEventBus, DeliveryMode, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
-import { createDeadLetterLog } from '../../src/main/node/dead-letter-log.js'
+import { createDeadLetterLog } from '../../src/main/host/dead-letter-log.js'
 import { flushMicrotasks, rawMessage, waitFor } from '../helpers.js'
 
 async function logPath() {
