@@ -14,6 +14,7 @@ import type { MessageValidator } from './message-validator.js'
 import { RingBuffer } from './ring-buffer.js'
 import {
   DIRECT_COUNT_NAMES,
+  DIRECT_TAIL_SAMPLE,
   type DirectCounts,
   type DirectLimits,
   type DirectReport,
@@ -116,6 +117,10 @@ export class DirectProducer {
   /** Cumulative tallies by subscription, then type; reports send what changed since the last. */
   private readonly tallies = new Map<string, Map<string, Tally>>()
   private latency = new Map<string, number[]>()
+  /** Whether the hub streams its tail; then the first messages of each report period go with it. */
+  private tailing = false
+  private tail: NonNullable<DirectReport['tail']> = []
+  private tailSampled = false
 
   constructor(
     readonly id: string,
@@ -151,6 +156,14 @@ export class DirectProducer {
     if (this.inFlight.size === 0) this.close(reason, false)
   }
 
+  /** Starts or stops sampling for the hub's tail. */
+  setTailing(on: boolean): void {
+    this.tailing = on
+    if (on) return
+    this.tail = []
+    this.tailSampled = false
+  }
+
   /** Applies new terms from the hub and confirms them (the first ones are confirmed on creation). */
   applyTerms(terms: DirectTerms): void {
     this.terms = this.prepare(terms)
@@ -175,11 +188,13 @@ export class DirectProducer {
       return Promise.reject(error)
     }
     let lastWaiting: Copy | undefined
+    let copies = 0
     for (const routedTo of routed.targets) {
       const { target, tally } = routedTo
       // A target whose minimum priority the message misses does not get it (the hub's rule).
       if (target.minPriority !== undefined && message.priority < target.minPriority) continue
       tally.total.routed++
+      copies++
       if (this.inFlight.size < this.limits.window) {
         if (target.reliable || publishedAt - this.lastSampledAt >= BEST_EFFORT_SAMPLE_MS) {
           if (!target.reliable) this.lastSampledAt = publishedAt
@@ -190,8 +205,10 @@ export class DirectProducer {
         this.waiting.push(lastWaiting)
       } else tally.total.dropped++
     }
+    // A copy through the hub shows on the hub's tail by itself.
     if (routed.shared) return this.host.publishCopy(message, this.id, this.terms.seq)
     routed.published.total++
+    if (this.tailing) this.sampleForTail(message, copies)
     if (lastWaiting === undefined) return Promise.resolve(message.id)
     const waiting = lastWaiting
     return new Promise((resolve) => {
@@ -402,6 +419,11 @@ export class DirectProducer {
     return changes
   }
 
+  private sampleForTail(message: Envelope, routedTo: number): void {
+    if (this.tail.length < DIRECT_TAIL_SAMPLE) this.tail.push({ msg: message, routedTo })
+    else this.tailSampled = true
+  }
+
   private sample(sid: string, latencyMs: number): void {
     let samples = this.latency.get(sid)
     if (samples === undefined) {
@@ -421,15 +443,19 @@ export class DirectProducer {
       published.push({ type, count: counter.total - counter.reported })
       counter.reported = counter.total
     }
-    if (counts.length === 0 && published.length === 0 && queued === 0 && this.inFlight.size === 0) return
+    const quiet = counts.length === 0 && published.length === 0 && this.tail.length === 0
+    if (quiet && queued === 0 && this.inFlight.size === 0) return
     const report: DirectReport = {
       published,
       counts,
       latency: [...this.latency].map(([sid, ms]) => ({ sid, ms })),
       queued,
       inFlight: this.inFlight.size,
+      ...(this.tail.length > 0 ? { tail: this.tail, tailSampled: this.tailSampled } : {}),
     }
     this.latency = new Map()
+    this.tail = []
+    this.tailSampled = false
     this.host.toHub({ t: 'rstat', id: this.id, report })
   }
 }

@@ -63,6 +63,9 @@ export const directCountsSchema = z
   .strict()
 export type DirectCounts = z.infer<typeof directCountsSchema>
 
+/** Messages a direct channel's producer samples for the hub's tail per report at most. */
+export const DIRECT_TAIL_SAMPLE = 50
+
 /** A direct channel producer's periodic report to the hub. */
 export const directReportSchema = z
   .object({
@@ -76,6 +79,15 @@ export const directReportSchema = z
     /** Copies waiting at the producer (over the window or in a retry backoff) and in flight. */
     queued: count,
     inFlight: count,
+    /**
+     * While the hub streams its tail: the first messages published over the channel only since the
+     * last report, with the number of subscriptions each went to, and whether more were skipped.
+     */
+    tail: z
+      .array(z.object({ msg: message, routedTo: count }).strict())
+      .max(DIRECT_TAIL_SAMPLE)
+      .optional(),
+    tailSampled: z.boolean().optional(),
   })
   .strict()
 export type DirectReport = z.infer<typeof directReportSchema>
@@ -285,6 +297,8 @@ export const hubFrameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('rterms'), id: channelId, terms: directTermsSchema }).strict(),
   /** Channel `id` is withdrawn: stop using it (the producer hands back what is unacknowledged). */
   z.object({ t: z.literal('unroute'), id: channelId, reason: z.string() }).strict(),
+  /** Whether the producer samples what it publishes for the hub's tail (someone is watching it). */
+  z.object({ t: z.literal('rtail'), id: channelId, on: z.boolean() }).strict(),
 ])
 export type HubFrame = z.infer<typeof hubFrameSchema>
 

@@ -91,6 +91,60 @@ async function pipeline(
 }
 
 describe('direct routes', () => {
+  it('shows direct traffic on the tail while someone watches it, sampled under load', async () => {
+    const { bus, hub, producer, hubPublishes } = await pipeline()
+    const internals = (bus as unknown as WithInternals)[busInternals]
+    const tapDirect = internals.tapDirect
+    let tapped = 0
+    internals.tapDirect = (message, routedTo) => {
+      tapped++
+      tapDirect(message, routedTo)
+    }
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'inspector', permissions: { publish: [], subscribe: [], inspect: true } })
+    const inspector = await connectBus(port2)
+    afterThisTest(() => inspector.close())
+    const seen: { seq: number; source: string; type: string; routedTo: number }[] = []
+    let sampled = false
+    const stopTail = await inspector.onTail((entries, wasSampled) => {
+      sampled ||= wasSampled
+      for (const { message, routedTo } of entries) {
+        const { seq } = (message.payload.data as { data: { seq: number } }).data
+        seen.push({ seq, source: message.source, type: message.payload.type, routedTo })
+      }
+    })
+    // The producer hears of the tail on its own port: publish until it samples.
+    let primer = 0
+    await waitFor(async () => {
+      await publishSeq(producer, 100_000 + primer++, 1)
+      return seen.length > 0
+    })
+    // Let the primers' reports go by: each report carries at most DIRECT_TAIL_SAMPLE messages.
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    await publishSeq(producer, 0, 10)
+    await waitFor(() => seen.filter((entry) => entry.seq < 10).length === 10)
+    expect(seen.filter((entry) => entry.seq < 10)).toEqual(
+      Array.from({ length: 10 }, (_, seq) => ({
+        seq,
+        source: 'data-capture',
+        type: 'RawEvent',
+        routedTo: 1,
+      })),
+    )
+    expect(hubPublishes()).toBe(0)
+    // A burst within one report: the tail gets a sample and says so.
+    await publishSeq(producer, 1_000, 500)
+    await waitFor(() => sampled)
+    expect(seen.filter((entry) => entry.seq >= 1_000).length).toBeLessThan(500)
+    // Nobody watching: the producer stops sampling.
+    stopTail()
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    const tappedBefore = tapped
+    await publishSeq(producer, 2_000, 50)
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    expect(tapped).toBe(tappedBefore)
+  })
+
   it('accounts for every BestEffort copy and samples their latency at most once a millisecond', async () => {
     const { bus, consumer, producer, subscriptionId } = await pipeline({ mode: DeliveryMode.BestEffort })
     const subscription = async () => (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
@@ -399,6 +453,66 @@ describe('direct routes: bad input', () => {
     await consumer.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(route.reason).toBe('the producer did not confirm new terms in time')
+  })
+
+  it("refuses a tail sample that is not its producer's own messages of the route's types", async () => {
+    const { hub } = await setup()
+    hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
+    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
+    await consumer.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+    const inspectorPorts = new MessageChannel()
+    hub.attach(inspectorPorts.port1, {
+      module: 'inspector',
+      permissions: { publish: [], subscribe: [], inspect: true },
+    })
+    const inspector = await connectBus(inspectorPorts.port2)
+    afterThisTest(() => inspector.close())
+    const tails: string[] = []
+    await inspector.onTail((entries) => {
+      for (const { message } of entries) tails.push((message.payload.data as { eventType: string }).eventType)
+    })
+    // A producer speaking raw frames: it takes the channel, then reports what it likes.
+    const raw = new MessageChannel()
+    hub.attach(raw.port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
+    const frames: { t: string; [key: string]: unknown }[] = []
+    raw.port2.on('message', (unit: typeof frames | { data: typeof frames }) =>
+      frames.push(...(Array.isArray(unit) ? unit : unit.data)),
+    )
+    afterThisTest(() => raw.port2.close())
+    raw.port2.postMessage([{ t: 'hello', v: 1, batch: true }])
+    await waitFor(() => frames.some((frame) => frame.t === 'route'))
+    const id = frames.find((frame) => frame.t === 'route')?.id
+    const reportWithTail = (source: string, eventType: string) => ({
+      t: 'rstat',
+      id,
+      report: {
+        published: [],
+        counts: [],
+        latency: [],
+        queued: 0,
+        inFlight: 0,
+        tail: [
+          { msg: BusMessage.create(source, MessagePayload.RawEvent(rawEvent({ eventType }))), routedTo: 1 },
+        ],
+      },
+    })
+    raw.port2.postMessage([reportWithTail(ModuleId.Storage, 'forged')])
+    await waitFor(() => frames.some((frame) => frame.t === 'err'))
+    expect(frames.find((frame) => frame.t === 'err')).toMatchObject({
+      error: { data: { kind: 'Unauthorized', action: 'source' } },
+    })
+    // The producer's own type, but not a valid message of it.
+    const malformed = reportWithTail(ModuleId.DataCapture, 'malformed')
+    const [entry] = malformed.report.tail
+    if (entry) entry.msg = { ...entry.msg, payload: { type: 'RawEvent', data: { eventType: 5 } } } as never
+    raw.port2.postMessage([malformed])
+    await waitFor(() => frames.filter((frame) => frame.t === 'err').length === 2)
+    expect(frames.filter((frame) => frame.t === 'err')[1]).toMatchObject({
+      error: { data: { kind: 'MessageRejected' } },
+    })
+    raw.port2.postMessage([reportWithTail(ModuleId.DataCapture, 'genuine')])
+    await waitFor(() => tails.length > 0)
+    expect(tails).toEqual(['genuine'])
   })
 
   it("refuses channel frames from an endpoint that is not the channel's producer", async () => {

@@ -191,6 +191,11 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     setRouteTap: (tap) => {
       this.routeTap = tap
     },
+    tapDirect: (message, routedTo) => {
+      if (this.routeTap === undefined) return
+      this.validator.validate(message)
+      this.routeTap(message, routedTo)
+    },
   }
 
   constructor(options: EventBusOptions<Catalog>) {

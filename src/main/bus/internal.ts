@@ -84,6 +84,12 @@ export interface BusInternals {
   end(subscription: Subscription, reason: DeadLetterReason): void
   /** Sets (or clears) the one tap on accepted publishes. */
   setRouteTap(tap: RouteTap | undefined): void
+  /**
+   * Shows on the route tap a message a direct channel carried (validated first: it comes from an
+   * endpoint); nothing without a tap.
+   * @throws EventBusError `MessageRejected`
+   */
+  tapDirect(message: Envelope, routedTo: number): void
 }
 
 export interface WithInternals {

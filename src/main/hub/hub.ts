@@ -117,7 +117,9 @@ class HubImpl implements Hub, HubCore {
     this.heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs, 5_000, 0)
     this.bestEffortWindow = positiveInteger('bestEffortWindow', options.bestEffortWindow, 256, 1)
     this.reliableWindow = positiveInteger('reliableWindow', options.reliableWindow, 256, 1)
-    this.routeTable = new RouteTable(bus, this.internals, options.createChannel ?? runtimeChannel())
+    this.routeTable = new RouteTable(bus, this.internals, options.createChannel ?? runtimeChannel(), () => {
+      for (const session of this.tails) session.markTailSampled()
+    })
     for (const spec of options.routes ?? []) this.routeTable.declare(spec)
   }
 
@@ -182,6 +184,7 @@ class HubImpl implements Hub, HubCore {
             for (const session of this.tails) session.tail(message, routedTo)
           },
     )
+    this.routeTable.setTailing(this.tails.size > 0)
   }
 
   park(module: string, key: string, subscription: Subscription): void {

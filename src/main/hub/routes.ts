@@ -154,11 +154,15 @@ export class RouteTable {
   private readonly endpoints = new Set<RouteEndpoint>()
   private nextRouteNumber = 1
   private refreshQueued = false
+  /** Whether the hub streams its tail: producers then sample what they publish for it. */
+  private tailing = false
 
   constructor(
     private readonly bus: EventBus,
     private readonly internals: BusInternals,
     private readonly createChannel: (() => PortPair) | undefined,
+    /** A producer skipped messages its tail sample had no room for. */
+    private readonly tailSampled: () => void,
   ) {
     internals.setRoutes(() => [...this.routes.values()].map((route) => route.metrics()))
     // In-process subscriptions change terms too; a remote one's session refreshes at once itself,
@@ -417,6 +421,17 @@ export class RouteTable {
       { t: 'route', id, role: 'producer', peer: route.consumer, types: route.types, port: 0, terms, limits },
       port1,
     )
+    if (this.tailing) producer.send({ t: 'rtail', id, on: true })
+  }
+
+  /** Tells every open channel's producer to sample for the tail, or to stop. */
+  setTailing(on: boolean): void {
+    if (on === this.tailing) return
+    this.tailing = on
+    for (const route of this.routes.values()) {
+      const channel = route.channel
+      if (channel !== undefined) channel.producer.send({ t: 'rtail', id: channel.id, on })
+    }
   }
 
   /** The channel of `route` is gone: both sides are told, traffic falls back to the hub. */
@@ -541,6 +556,18 @@ export class RouteTable {
       const subscription = channel.served.has(sid) ? this.internals.find(sid) : undefined
       if (subscription !== undefined) this.internals.recordDirectLatency(subscription, ms)
     }
+    for (const { msg, routedTo } of report.tail ?? []) {
+      // Only the route's types, from its producer: anything else is a forgery and stops the report.
+      if (msg.source !== route.producer || !route.types.includes(msg.payload?.type)) {
+        throw EventBusError.of('Unauthorized', {
+          module: from.module,
+          action: 'source',
+          type: msg.payload?.type,
+        })
+      }
+      this.internals.tapDirect(msg, routedTo)
+    }
+    if (report.tailSampled) this.tailSampled()
     if (route.channel !== channel) return
     const now = performance.now()
     route.stats.deliveredPerSec = (delivered * 1000) / Math.max(1, now - channel.lastReportAt)

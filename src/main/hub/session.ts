@@ -189,6 +189,11 @@ export class Session implements RouteEndpoint {
     this.onEnd(this, reason)
   }
 
+  /** Some messages were left out of the tail before it reached the hub (a direct channel's sample). */
+  markTailSampled(): void {
+    this.tailSampled = true
+  }
+
   /** Called by the hub's route tap for sessions streaming the tail. */
   tail(message: Envelope, routedTo: number): void {
     // Beyond the per-flush budget messages are skipped (and the flush says it sampled), so the
