@@ -45,9 +45,11 @@ test('the full pipeline makes the figurine react on its own', async ({ page, hos
   // InterventionRequest → AiIntegration → AnimationCommand → this window. No clicks.
   await openApp(page, host)
   await expect(page.locator('svg.figurine')).not.toHaveAttribute('data-reactions', '0', { timeout: 30_000 })
-  const metrics = await host.bus.metrics()
+  // Types on direct routes are counted when their producer reports (every 250 ms): poll.
   for (const type of ['RawEvent', 'EventBatch', 'StateChange', 'InterventionRequest', 'AnimationCommand']) {
-    expect(metrics.types[type]?.published, type).toBeGreaterThan(0)
+    await expect
+      .poll(async () => (await host.bus.metrics()).types[type]?.published ?? 0, { message: type })
+      .toBeGreaterThan(0)
   }
 })
 
