@@ -89,6 +89,10 @@ type Sent = Copy | TargetOfType
 
 const isCopy = (sent: Sent): sent is Copy => 'publishedAt' in sent
 
+function newCopy({ target, tally }: TargetOfType, message: Envelope, publishedAt: number): Copy {
+  return { target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' }
+}
+
 /** What the producer needs from the endpoint client around it. */
 export interface DirectProducerHost {
   /** Sends a frame to the hub over the endpoint's own link. */
@@ -198,10 +202,10 @@ export class DirectProducer {
       if (this.inFlight.size < this.limits.window) {
         if (target.reliable || publishedAt - this.lastSampledAt >= BEST_EFFORT_SAMPLE_MS) {
           if (!target.reliable) this.lastSampledAt = publishedAt
-          this.send({ target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' })
+          this.send(newCopy(routedTo, message, publishedAt))
         } else this.sendUntracked(routedTo, message)
       } else if (target.reliable || this.waiting.length < this.limits.maxQueueSize) {
-        lastWaiting = { target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' }
+        lastWaiting = newCopy(routedTo, message, publishedAt)
         this.waiting.push(lastWaiting)
       } else tally.total.dropped++
     }
