@@ -4,7 +4,6 @@
  * granted. Deliveries to the endpoint are acknowledged back, so the core's accounting, latency and
  * timeouts hold across the port.
  */
-
 import { queueDelivery } from '../../shared/batching.js'
 import type { DeadLetterSelector } from '../../shared/dead-letter.js'
 import { EventBusError } from '../../shared/errors.js'
@@ -38,13 +37,15 @@ class PendingAck implements Settleable {
   /** When the hub stops waiting for the ack itself (Date.now() based). */
   readonly deadline: number
 
-  /** @param ackWithinMs how long the hub waits for the ack before counting a timeout itself */
+  /**
+   * @param handlerTimeoutMs the timeout the endpoint enforces, reported when it times out
+   * @param ackWithinMs how long the hub waits for the ack before counting a timeout itself
+   */
   constructor(
-    readonly remote: RemoteSubscription,
+    readonly handlerTimeoutMs: number,
     readonly ackWithinMs: number,
   ) {
     this.deadline = Date.now() + ackWithinMs
-    remote.unacknowledged++
   }
 
   settleInto(attempt: Parameters<Settleable['settleInto']>[0]): void {
@@ -52,12 +53,10 @@ class PendingAck implements Settleable {
   }
 
   ack(): void {
-    this.remote.unacknowledged--
     this.attempt?.succeeded()
   }
 
   nack(error: unknown): void {
-    this.remote.unacknowledged--
     this.attempt?.failed(error)
   }
 }
@@ -68,8 +67,6 @@ interface RemoteSubscription {
   readonly key: string
   /** The timeout the endpoint enforces on its handler. */
   readonly handlerTimeoutMs: number
-  /** Deliveries sent and not yet acknowledged or nacked. */
-  unacknowledged: number
 }
 
 /** How long past the handler's own timeout the hub waits for an ack before counting a timeout itself. */
@@ -240,7 +237,7 @@ export class Session implements RouteEndpoint {
         const pending = this.awaitingAck.take(frame.id)
         pending?.nack(
           frame.timedOut
-            ? EventBusError.of('DeliveryTimeout', { elapsedMs: pending.remote.handlerTimeoutMs })
+            ? EventBusError.of('DeliveryTimeout', { elapsedMs: pending.handlerTimeoutMs })
             : remoteFailure(frame.error),
         )
         return
@@ -379,7 +376,7 @@ export class Session implements RouteEndpoint {
     )
     const resumed = mode.kind === 'Reliable' ? this.hub.claimParked(this.module, key) : undefined
     if (resumed !== undefined) {
-      const remote = { subscription: resumed, key, handlerTimeoutMs, unacknowledged: 0 }
+      const remote = { subscription: resumed, key, handlerTimeoutMs }
       resumed.resume((message) => this.deliver(remote, message))
       this.subscriptions.set(resumed.id, remote)
       return resumed.id
@@ -396,7 +393,6 @@ export class Session implements RouteEndpoint {
       ),
       key,
       handlerTimeoutMs,
-      unacknowledged: 0,
     }
     this.subscriptions.set(remote.subscription.id, remote)
     return remote.subscription.id
@@ -413,9 +409,11 @@ export class Session implements RouteEndpoint {
   private deliver(remote: RemoteSubscription, message: Envelope): PendingAck {
     const id = this.nextDeliveryId++
     // The endpoint runs `workers` handlers at once, each within its timeout: a delivery with n
-    // others ahead of it starts within floor(n / workers) timeouts, then has its own.
-    const ahead = Math.floor(remote.unacknowledged / this.hub.bus.config.workers)
-    const pending = new PendingAck(remote, (ahead + 1) * remote.handlerTimeoutMs + ACK_GRACE_MS)
+    // others unacknowledged ahead of it starts within floor(n / workers) timeouts, then has its own.
+    // The core counted this delivery in flight before calling this handler.
+    const { handlerTimeoutMs } = remote
+    const ahead = Math.floor((remote.subscription.inFlight - 1) / this.hub.bus.config.workers)
+    const pending = new PendingAck(handlerTimeoutMs, (ahead + 1) * handlerTimeoutMs + ACK_GRACE_MS)
     this.awaitingAck.add(id, pending)
     queueDelivery(this.link, this.batched, remote.subscription.id, id, message, remote.handlerTimeoutMs)
     return pending
