@@ -4,7 +4,6 @@
  * nacks travel back, so the hub's accounting, latency and timeouts mean the same as in process.
  * Types, sources and minimum priority are filtered in the hub; predicates run here.
  */
-
 import { queuePublish } from './batching.js'
 import { type BuiltinCatalog, builtinCatalog, type Catalog, type TypeOf } from './catalog.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
@@ -96,7 +95,7 @@ type OnAnswer = (ok: unknown) => void
 
 /** A request waiting for the hub's answer (no closure per request: publishes make millions). */
 class Request implements Settler {
-  // Set by the promise's executor, which runs before the constructor's caller goes on.
+  // Set by the executor of the promise `request` makes with it, which runs synchronously.
   resolve!: (value: unknown) => void
   reject!: (error: unknown) => void
 
@@ -404,8 +403,7 @@ class Client implements BusClient<Catalog> {
         return this.requests.take(frame.rid)?.answered(frame.ok)
       case 'okr':
         for (let rid = frame.from; rid <= frame.to; rid++) {
-          const request = this.requests.take(rid)
-          request?.answered(undefined)
+          this.requests.take(rid)?.answered(undefined)
         }
         return
       case 'rej':
