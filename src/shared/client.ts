@@ -379,13 +379,9 @@ class Client implements BusClient<Catalog> {
       request.reject = reject
     })
     this.requests.add(rid, request)
-    try {
-      if (typeof frame === 'function') frame(rid)
-      else this.link.send({ ...frame, rid } as EndpointFrame)
-    } catch (error) {
-      this.requests.take(rid)
-      return Promise.reject(error)
-    }
+    // Queueing never throws: a closed link drops the frame, and `ended` rejects every waiting request.
+    if (typeof frame === 'function') frame(rid)
+    else this.link.send({ ...frame, rid } as EndpointFrame)
     return promise
   }
 
