@@ -1,8 +1,8 @@
 /**
  * Batched frames: consecutive deliveries to one subscription (and consecutive publishes) that are
- * queued in the same tick travel as one frame holding an array of messages. Structured clone then
- * copies little more than the messages themselves, the receiver validates one frame per batch, and
- * nothing per message is allocated for the wire.
+ * queued in the same tick travel as one frame holding an array of messages, over every transport.
+ * The receiver validates and answers one frame per batch, and nothing per message is allocated for
+ * the wire (over text, each message is still encoded on its own, see codec).
  */
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
@@ -40,13 +40,9 @@ export function queueDelivery(
 
 /**
  * Queues publish request `rid` of `message`: into the `pubs` frame queued last when it continues
- * it, else as a new one (`pub` over text transports, whose codec encodes messages one by one).
+ * it, else as a new one.
  */
 export function queuePublish(link: Link<HubFrame, EndpointFrame>, rid: number, message: Envelope): void {
-  if (!link.carriesClones) {
-    link.send({ t: 'pub', rid, msg: message })
-    return
-  }
   const last = link.lastQueued()
   if (last?.t === 'pubs' && last.rid + last.msgs.length === rid && last.msgs.length < MAX_BATCH) {
     last.msgs.push(message)

@@ -243,7 +243,7 @@ class Client implements BusClient<Catalog> {
         t: 'hello',
         v: PROTOCOL_VERSION,
         ...(options.module ? { module: options.module } : {}),
-        ...(this.link.carriesClones ? { batch: true } : {}),
+        batch: true,
       })
     })
   }

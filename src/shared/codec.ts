@@ -1,8 +1,8 @@
 /**
  * Frame batches on each carrier. Over ports a batch is an array of frames, passed by structured
  * clone as is. Over text (WebSocket) it is a JSON array whose rich fields (see RICH_FIELDS) are
- * superjson-encoded, so Date, Map, Set and BigInt survive; a message is serialized once however
- * many endpoints it goes to.
+ * superjson-encoded, so Date, Map, Set and BigInt survive; a delivered message is serialized once
+ * however many endpoints it goes to.
  */
 import superjson from 'superjson'
 import type { PortCarrier } from './port.js'
@@ -37,34 +37,36 @@ export const cloneCodec: Codec = {
   },
 }
 
-/** JSON text of each message's superjson form, computed once per message object. */
-const serializedMessages = new WeakMap<object, string>()
+type SuperjsonForm = ReturnType<typeof superjson.serialize>
 
-function serializedMessage(message: object): string {
-  let text = serializedMessages.get(message)
-  if (text === undefined) {
-    text = JSON.stringify(superjson.serialize(message))
-    if (Object.isFrozen(message)) serializedMessages.set(message, text)
+/**
+ * The superjson form of each delivered message object: the hub encodes a message once however
+ * many text endpoints it goes to. Publishes are encoded once anyway, and remembering each would
+ * cost more than it saves.
+ */
+const deliveryForms = new WeakMap<object, SuperjsonForm>()
+
+function deliveryForm(message: unknown): SuperjsonForm {
+  if (typeof message !== 'object' || message === null) return superjson.serialize(message)
+  let form = deliveryForms.get(message)
+  if (form === undefined) {
+    form = superjson.serialize(message)
+    if (Object.isFrozen(message)) deliveryForms.set(message, form)
   }
-  return text
+  return form
 }
 
-function encodeTextFrame(frame: Frame): string {
-  let messageText: string | undefined
-  let rest: Record<string, unknown> | undefined
+/** The frame with its rich fields in superjson form, ready for one JSON.stringify of the unit. */
+function textForm(frame: Frame): Frame | Record<string, unknown> {
+  const formOf = frame.t === 'dlv' || frame.t === 'dlvs' ? deliveryForm : superjson.serialize
+  let form: Record<string, unknown> | undefined
   for (const field of RICH_FIELDS) {
     if (!(field in frame)) continue
-    rest ??= { ...frame }
-    const value = rest[field]
-    if (field === 'msg' && typeof value === 'object' && value !== null) {
-      messageText = serializedMessage(value)
-      delete rest.msg
-    } else {
-      rest[field] = superjson.serialize(value)
-    }
+    form ??= { ...frame }
+    const value = form[field]
+    form[field] = field === 'msgs' && Array.isArray(value) ? value.map(formOf) : formOf(value)
   }
-  const text = JSON.stringify(rest ?? frame)
-  return messageText === undefined ? text : `${text.slice(0, -1)},"msg":${messageText}}`
+  return form ?? frame
 }
 
 function isSuperjsonResult(
@@ -73,26 +75,41 @@ function isSuperjsonResult(
   return typeof value === 'object' && value !== null && 'json' in value
 }
 
+function deserialize(field: string, value: unknown): unknown {
+  if (!isSuperjsonResult(value)) {
+    return new UndecodableFrame(`${field} must be a superjson value { json, meta? }`)
+  }
+  try {
+    return superjson.deserialize(value)
+  } catch (error) {
+    return new UndecodableFrame(`${field} is not valid superjson: ${(error as Error).message}`)
+  }
+}
+
 function decodeTextFrame(candidate: unknown): unknown {
   if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return candidate
   const frame = candidate as Record<string, unknown>
   for (const field of RICH_FIELDS) {
     if (!Object.hasOwn(frame, field)) continue
     const value = frame[field]
-    if (!isSuperjsonResult(value)) {
-      return new UndecodableFrame(`${field} must be a superjson value { json, meta? }`)
+    if (field === 'msgs') {
+      if (!Array.isArray(value)) return new UndecodableFrame('msgs must be an array of superjson values')
+      for (let index = 0; index < value.length; index++) {
+        const message = deserialize(`msgs.${index}`, value[index])
+        if (message instanceof UndecodableFrame) return message
+        value[index] = message
+      }
+      continue
     }
-    try {
-      frame[field] = superjson.deserialize(value)
-    } catch (error) {
-      return new UndecodableFrame(`${field} is not valid superjson: ${(error as Error).message}`)
-    }
+    const decoded = deserialize(field, value)
+    if (decoded instanceof UndecodableFrame) return decoded
+    frame[field] = decoded
   }
   return frame
 }
 
 export const textCodec: Codec = {
-  encode: (frames) => `[${frames.map(encodeTextFrame).join(',')}]`,
+  encode: (frames) => JSON.stringify(frames.map(textForm)),
   decode(unit) {
     if (typeof unit !== 'string') return [new UndecodableFrame('a text unit must be valid UTF-8 JSON text')]
     let parsed: unknown

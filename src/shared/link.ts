@@ -99,11 +99,6 @@ export class Link<In extends Frame, Out extends Frame> {
     return this.outbox[this.outbox.length - 1]
   }
 
-  /** Whether batched frames are worth it here: structured clone carries them without re-encoding. */
-  get carriesClones(): boolean {
-    return this.port.carrier === 'clone'
-  }
-
   /** Whether ports can travel over this link (structured-clone transports). */
   get canTransfer(): boolean {
     return this.port.transfer !== undefined && this.port.adopt !== undefined

@@ -146,7 +146,7 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       t: z.literal('hello'),
       v: z.number().int(),
       module: moduleIdSchema.optional(),
-      /** The endpoint reads batched deliveries (`dlvs`); the hub sends them over ports only. */
+      /** The endpoint reads batched deliveries (`dlvs`). */
       batch: z.boolean().optional(),
     })
     .strict(),
@@ -304,5 +304,8 @@ export type HubFrame = z.infer<typeof hubFrameSchema>
 
 export type Frame = EndpointFrame | HubFrame
 
-/** Frame fields that hold rich values (Date, Map, Set, BigInt …), superjson-encoded over text. */
-export const RICH_FIELDS = ['msg', 'ok', 'snapshot', 'entries', 'selector'] as const
+/**
+ * Frame fields that hold rich values (Date, Map, Set, BigInt …), superjson-encoded over text;
+ * `msgs` holds an array of them, each encoded on its own.
+ */
+export const RICH_FIELDS = ['msg', 'msgs', 'ok', 'snapshot', 'entries', 'selector'] as const

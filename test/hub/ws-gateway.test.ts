@@ -7,6 +7,7 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import superjson from 'superjson'
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
@@ -197,6 +198,38 @@ describe('WebSocket gateway', () => {
     expect(reasons[3]).toMatch(/UTF-8/)
     socket.send(JSON.stringify([{ t: 'hello', v: 1 }]))
     await waitFor(() => frames.some((f) => f.t === 'welcome'))
+  })
+
+  it('reads batched publishes over text, and names the message in a batch that is not superjson', async () => {
+    const { bus, gateway } = await setup()
+    const received: Date[] = []
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.BestEffort,
+      (message) => {
+        received.push(message.timestamp)
+      },
+    )
+    const socket = open(gateway, { token: gateway.tokenFor('native-tracker') })
+    const frames: { t: string; from?: number; to?: number; error?: { data: { reason: string } } }[] = []
+    socket.on('message', (data) => frames.push(...JSON.parse(data.toString())))
+    await new Promise((resolve) => socket.on('open', resolve))
+    socket.send(JSON.stringify([{ t: 'hello', v: 1, batch: true }]))
+    await waitFor(() => frames.some((f) => f.t === 'welcome'))
+    const good = superjson.serialize(BusMessage.create('native-tracker', MessagePayload.RawEvent(rawEvent())))
+    socket.send(JSON.stringify([{ t: 'pubs', rid: 1, msgs: { json: [] } }]))
+    socket.send(JSON.stringify([{ t: 'pubs', rid: 2, msgs: [good, 7] }]))
+    socket.send(JSON.stringify([{ t: 'pubs', rid: 4, msgs: [good, good] }]))
+    await waitFor(() => frames.some((f) => f.t === 'okr'))
+    const reasons = frames.filter((f) => f.t === 'err').map((f) => f.error?.data.reason)
+    expect(reasons).toEqual([
+      expect.stringMatching(/msgs must be an array of superjson values/),
+      expect.stringMatching(/msgs\.1 must be a superjson value/),
+    ])
+    expect(frames.find((f) => f.t === 'okr')).toMatchObject({ from: 4, to: 5 })
+    await waitFor(() => received.length === 2)
+    expect(received.every((timestamp) => timestamp instanceof Date)).toBe(true)
   })
 })
 

@@ -105,7 +105,7 @@ export function subscriptionKey(module: string, filter: PlainFilter, mode: Deliv
 export class Session implements RouteEndpoint {
   private readonly link: Link<EndpointFrame, HubFrame>
   private greeted = false
-  /** The endpoint reads `dlvs` frames and the transport clones (see batching). */
+  /** The endpoint reads `dlvs` frames (see batching). */
   private batched = false
   private ended = false
   private readonly subscriptions = new Map<string, RemoteSubscription>()
@@ -210,7 +210,7 @@ export class Session implements RouteEndpoint {
         )
         return
       }
-      this.batched = frame.batch === true && this.link.carriesClones
+      this.batched = frame.batch === true
       this.greet(frame.v)
       return
     }
