@@ -120,6 +120,7 @@ interface LocalSubscription {
 
 interface Delivery {
   readonly id: number
+  readonly subscriptionId: string
   readonly message: Envelope
   readonly timeoutMs: number
   /** Where its ack or nack goes: the hub, or the producer of a direct channel. */
@@ -128,7 +129,8 @@ interface Delivery {
 
 /**
  * Acks of deliveries that came over one link, batched per tick; nacks go at once. `screen` checks
- * each message first where the sender is not the hub (a direct channel's producer).
+ * each message first where the sender is not the hub (a direct channel's producer); `orphaned`
+ * takes a delivery whose handler failed after that link closed, when no one is left to retry it.
  */
 class Acknowledger {
   private ids: number[] = []
@@ -137,7 +139,14 @@ class Acknowledger {
   constructor(
     private readonly link: Link<HubFrame, EndpointFrame>,
     readonly screen?: (message: Envelope) => EventBusError | undefined,
+    private readonly orphaned?: (delivery: Delivery) => void,
   ) {}
+
+  /** The handler failed (or timed out) on `delivery`. */
+  failed(delivery: Delivery, error: unknown, timedOut: boolean): void {
+    if (this.orphaned !== undefined && !this.link.isOpen) this.orphaned(delivery)
+    else this.nack(delivery.id, error, timedOut)
+  }
 
   ack(id: number): void {
     this.ids.push(id)
@@ -304,7 +313,7 @@ class Client implements BusClient<Catalog> {
       if (early === undefined) return
       this.early.delete(id as string)
       this.earlyCount -= early.length
-      for (const delivery of early) this.deliver(delivery, id as string)
+      for (const delivery of early) this.deliver(delivery)
     }) as Promise<string>
     answer.then(settled, settled)
     return answer
@@ -441,12 +450,14 @@ class Client implements BusClient<Catalog> {
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as Envelope
       const problem = via.screen?.(message)
-      if (problem === undefined) this.deliver({ id: frame.id + i, message, timeoutMs, via }, sid)
+      if (problem === undefined)
+        this.deliver({ id: frame.id + i, subscriptionId: sid, message, timeoutMs, via })
       else via.nack(frame.id + i, problem, false)
     }
   }
 
-  private deliver(delivery: Delivery, subscriptionId: string): void {
+  private deliver(delivery: Delivery): void {
+    const { subscriptionId } = delivery
     const subscription = this.subscriptions.get(subscriptionId)
     if (subscription === undefined) {
       // A direct channel can outrun the hub's answer to a subscribe: hold it until the answer.
@@ -476,7 +487,7 @@ class Client implements BusClient<Catalog> {
       // A message the predicate declines is acknowledged: it was delivered to this endpoint.
       result = predicate === undefined || predicate(delivery.message) ? handler(delivery.message) : undefined
     } catch (error) {
-      delivery.via.nack(delivery.id, error, false)
+      delivery.via.failed(delivery, error, false)
       return
     }
     if (!isThenable(result)) {
@@ -491,7 +502,7 @@ class Client implements BusClient<Catalog> {
       clearTimeout(timer)
       subscription.running--
       if (error === undefined) delivery.via.ack(delivery.id)
-      else delivery.via.nack(delivery.id, error, timedOut)
+      else delivery.via.failed(delivery, error, timedOut)
       const next = subscription.waiting.shift()
       if (next !== undefined) this.run(subscription, next)
     }
@@ -553,8 +564,12 @@ class Client implements BusClient<Catalog> {
       invalid: () => {},
       closed: () => this.consuming.delete(frame.id),
     })
-    const acknowledger = new Acknowledger(link, (message) =>
-      this.directProblem(message, frame.peer, types, validator),
+    const acknowledger = new Acknowledger(
+      link,
+      (message) => this.directProblem(message, frame.peer, types, validator),
+      // The producer is gone with the channel, or hands its copy back itself: the hub takes one.
+      ({ message, subscriptionId }) =>
+        this.link.send({ t: 'pub', rid: 0, msg: message, via: frame.id, to: subscriptionId }),
     )
     this.consuming.set(frame.id, link)
   }

@@ -158,7 +158,8 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       /**
        * Sent by the producer of direct channel `via`: with `seq`, a copy for the subscribers that
        * channel (under terms `seq`) does not cover; with `to`, an unacknowledged delivery of the
-       * channel handed back to subscription `to` when the channel went down.
+       * channel handed back to subscription `to` when the channel went down. Sent by its consumer
+       * with `to`: a delivery of the channel its handler failed after the channel closed.
        */
       via: channelId.optional(),
       seq: z.number().int().nonnegative().optional(),

@@ -261,6 +261,29 @@ describe('direct routes', () => {
     expect(metrics.messagesPublished).toBe(2000)
   }, 30_000)
 
+  it('retries through the hub what the consumer failed after its producer died', async () => {
+    const count = 6
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+    // Every first attempt fails, late: by then the producer that would retry it is gone.
+    const { bus, producer, route, subscriptionId } = await pipeline({
+      receipts,
+      behaviour: { kind: 'fail-first-late', ms: 300 },
+    })
+    await publishSeq(producer, 0, count)
+    // Its report (every 250 ms) counts them as published before it dies.
+    await waitFor(async () => (await bus.metrics()).messagesPublished === count)
+    await producer.terminate()
+    await waitFor(() => route.state !== 'active')
+    await waitFor(() => receipts.every((deliveries) => deliveries === 2), 15_000)
+    expect(bus.deadLetters.list()).toEqual([])
+    await waitFor(async () => {
+      const sub = (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
+      return sub?.delivered === count && sub.failed === count
+    })
+    await expectAccounted(bus)
+    expect((await bus.metrics()).routes[0]?.handedBack).toBe(count)
+  }, 30_000)
+
   it('counts what a route delivered even for a subscription that ended before the report', async () => {
     const { bus, producer, consumer, subscriptionId } = await pipeline({
       behaviour: { kind: 'delay', ms: 2 },
@@ -575,6 +598,61 @@ describe('direct routes: bad input', () => {
     expect(metrics.routes[0]).toMatchObject({ state: 'active', delivered: 10 })
     expect(bus.deadLetters.list()).toEqual([])
     expect(consumer.received.length).toBe(10)
+  })
+
+  it("refuses a consumer's hand-back that is not a delivery its channel could have made", async () => {
+    const { bus, hub } = await setup()
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent'],
+    })
+    // The consumer is a bare endpoint here, so the test can send what it likes.
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: ModuleId.Storage, permissions: consumerGrant as never })
+    const frames: { t: string; [key: string]: unknown }[] = []
+    // A unit carrying a port comes wrapped ({ data }), as the port adapter sends it.
+    port2.on('message', (unit: typeof frames | { data: typeof frames }) =>
+      frames.push(...(Array.isArray(unit) ? unit : unit.data)),
+    )
+    afterThisTest(() => port2.close())
+    port2.postMessage([
+      { t: 'hello', v: 1 },
+      { t: 'sub', rid: 1, module: ModuleId.Storage, filter: rawEvents, mode: reliable },
+    ])
+    await waitFor(() => frames.some((f) => f.t === 'res'))
+    const subscriptionId = frames.find((f) => f.t === 'res')?.ok as string
+    const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
+    await waitFor(() => frames.some((f) => f.t === 'route'))
+    const channel = `${route.id}.1`
+    const fromProducer = (data: object) =>
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(data as never))
+    const handBack = (msg: object, to = subscriptionId) => ({ t: 'pub', rid: 0, msg, via: channel, to })
+    port2.postMessage([
+      handBack(BusMessage.create(ModuleId.Storage, MessagePayload.RawEvent(rawEvent()))),
+      handBack(fromProducer(rawEvent()), 'sub-never-served'),
+      handBack(fromProducer({ eventType: 'keystroke' })),
+    ])
+    await waitFor(() => frames.filter((f) => f.t === 'err').length === 3)
+    const errors = frames.filter((f) => f.t === 'err').map((f) => JSON.stringify(f))
+    expect(errors[0]).toContain('Unauthorized')
+    expect(errors[1]).toContain('Unauthorized')
+    expect(errors[2]).toContain('MessageRejected')
+    // A well-formed one is held while the producer is attached (it hands its own copy back).
+    const held = fromProducer(rawEvent())
+    port2.postMessage([handBack(held), handBack(held), { t: 'ping' }])
+    await waitFor(() => frames.some((f) => f.t === 'pong'))
+    expect(frames.filter((f) => f.t === 'err')).toHaveLength(3)
+    expect((await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)?.routed).toBe(0)
+    // The producer goes without handing it back: the hub delivers it, once, on its own path.
+    await producer.terminate()
+    const delivered = () =>
+      frames.flatMap((f) =>
+        f.t === 'dlvs' ? (f.msgs as { id: string }[]) : f.t === 'dlv' ? [f.msg as { id: string }] : [],
+      )
+    await waitFor(() => delivered().length > 0)
+    expect(delivered().map((message) => message.id)).toEqual([held.id])
+    expect(bus.deadLetters.list()).toEqual([])
   })
 
   it('a consumer nacks deliveries its producer could not have sent, and handles none of them', async () => {

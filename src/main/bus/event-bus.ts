@@ -148,6 +148,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   readonly [busInternals]: BusInternals = {
     publish: (message, skip) => this.publishNow(message, skip),
     find: (subscriptionId) => this.subscriptions.get(subscriptionId),
+    validate: (message) => this.validator.validate(message),
     subscribersOf: (type) => [...(this.byType.get(type) ?? []), ...this.anyType],
     onSubscriptionsChanged: (listener) => {
       this.subscriptionsChanged = listener

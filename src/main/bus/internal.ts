@@ -51,6 +51,11 @@ export interface BusInternals {
   /** The live subscription with this id, if any. */
   find(subscriptionId: string): Subscription | undefined
   /**
+   * Checks `message` as `publish` would, without routing it.
+   * @throws EventBusError `MessageRejected`
+   */
+  validate(message: Envelope): void
+  /**
    * Validates `message` and queues it again for `subscription` (a direct channel's unacknowledged
    * copy, already counted as published and routed).
    * @throws EventBusError `MessageRejected`

@@ -12,14 +12,16 @@ import { DeadLetterReason } from '../../shared/dead-letter.js'
 import { EventBusError } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
 import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
-import type {
-  DirectLimits,
-  DirectReport,
-  DirectTarget,
-  DirectTerms,
-  EndpointFrame,
-  HubFrame,
-  Permissions,
+import {
+  DIRECT_COUNT_NAMES,
+  type DirectCounts,
+  type DirectLimits,
+  type DirectReport,
+  type DirectTarget,
+  type DirectTerms,
+  type EndpointFrame,
+  type HubFrame,
+  type Permissions,
 } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
@@ -88,6 +90,13 @@ interface Channel {
   readonly covered: Map<number, Set<Subscription>>
   /** Every subscription the channel ever served: reports and hand-backs may name only these. */
   readonly served: Set<string>
+  /** Ids of the messages the producer handed back after the channel closed. */
+  readonly handedBack: Set<string>
+  /**
+   * Deliveries the consumer failed after the channel closed, by message id, held while the
+   * producer is attached: it hands back what it had unacknowledged, these included.
+   */
+  readonly orphans: Map<string, { subscriptionId: string; message: Envelope }>
   /** The latest terms the producer confirmed. */
   confirmedSeq: number
   /** Resolved once the producer confirms the latest terms (or the channel goes down). */
@@ -238,6 +247,9 @@ export class RouteTable {
         this.down(route, `${endpoint.module} detached`)
       }
     }
+    // A producer that is gone hands nothing back: what its consumers failed since is requeued.
+    for (const channel of this.channels.values())
+      if (channel.producer === endpoint) this.adoptOrphans(channel)
   }
 
   /**
@@ -318,15 +330,75 @@ export class RouteTable {
   }
 
   /**
-   * Queues an unacknowledged copy of a channel that went down again for its subscription, or
-   * dead-letters it as SubscriberUnavailable when that subscription no longer exists.
-   * @throws EventBusError `Unauthorized` (not this producer's channel or subscription),
-   * `MessageRejected` (an invalid message)
+   * Queues a delivery of channel `via` again for its subscription on the hub path: from the
+   * producer, a copy it had unacknowledged when the channel went down; from the consumer, one its
+   * handler failed after the channel closed (the producer was no longer there to retry it). The
+   * hub takes each message once: the consumer's is held while the producer is attached, since the
+   * producer hands the same message back.
+   * @throws EventBusError `Unauthorized` (not this channel's producer or consumer, or a
+   * subscription it did not serve), `MessageRejected` (an invalid message)
    */
   handBack(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope): void {
+    const consumed = this.channels.get(via)
+    if (consumed !== undefined && consumed.consumer === from) {
+      this.orphaned(consumed, subscriptionId, message)
+      return
+    }
     const channel = this.channelOf(from, via)
-    const { route } = channel
     assertServed(channel, from, subscriptionId, message)
+    channel.handedBack.add(message.id)
+    channel.orphans.delete(message.id)
+    this.requeue(channel, subscriptionId, message)
+  }
+
+  private orphaned(channel: Channel, subscriptionId: string, message: Envelope): void {
+    assertServed(channel, channel.consumer, subscriptionId, message)
+    const { route } = channel
+    if (message.source !== route.producer || !route.types.includes(message.payload?.type)) {
+      throw EventBusError.of('Unauthorized', {
+        module: channel.consumer.module,
+        action: 'publish',
+        type: message.payload?.type,
+      })
+    }
+    this.internals.validate(message)
+    if (channel.handedBack.has(message.id) || channel.orphans.has(message.id)) return
+    if (channel.orphans.size >= DIRECT_WINDOW) {
+      // More than the channel could have had in flight: not deliveries of this channel.
+      throw EventBusError.of('MessageRejected', {
+        reason: `channel ${channel.id} had at most ${DIRECT_WINDOW} deliveries in flight`,
+        issues: [],
+      })
+    }
+    channel.orphans.set(message.id, { subscriptionId, message })
+    if (!this.endpoints.has(channel.producer)) this.adoptOrphans(channel)
+  }
+
+  /** Requeues what the consumer failed after the channel closed, as the producer would have. */
+  private adoptOrphans(channel: Channel): void {
+    for (const { subscriptionId, message } of channel.orphans.values()) {
+      channel.handedBack.add(message.id)
+      const subscription = this.internals.find(subscriptionId)
+      // The producer's last report counted this copy as routed over the channel, not handed back.
+      if (subscription !== undefined) {
+        this.internals.recordDirect(
+          subscription,
+          orphanCounts(subscriptionId, message),
+          channel.route.consumer,
+        )
+      }
+      channel.route.stats.handedBack++
+      this.requeue(channel, subscriptionId, message)
+    }
+    channel.orphans.clear()
+  }
+
+  /**
+   * Queues `message` again for its subscription, or dead-letters it as SubscriberUnavailable when
+   * that subscription no longer exists.
+   */
+  private requeue(channel: Channel, subscriptionId: string, message: Envelope): void {
+    const { route } = channel
     const subscription = this.internals.find(subscriptionId)
     if (subscription !== undefined) {
       this.internals.handBack(message, subscription)
@@ -403,6 +475,8 @@ export class RouteTable {
       terms,
       covered: new Map([[0, covered]]),
       served: new Set(terms.targets.map((target) => target.sid)),
+      handedBack: new Set(),
+      orphans: new Map(),
       confirmedSeq: -1,
       synced: [],
       lastReportAt: performance.now(),
@@ -448,7 +522,11 @@ export class RouteTable {
     route.stats.inFlight = 0
     route.lastDownAt = performance.now()
     for (const resolve of channel.synced.splice(0)) resolve()
-    const forget = setTimeout(() => this.channels.delete(channel.id), CLOSED_CHANNEL_MEMORY_MS)
+    const forget = setTimeout(() => {
+      // The producer stayed and never handed these back: better twice than never.
+      this.adoptOrphans(channel)
+      this.channels.delete(channel.id)
+    }, CLOSED_CHANNEL_MEMORY_MS)
     ;(forget as { unref?: () => void }).unref?.()
     for (const endpoint of [channel.producer, channel.consumer]) {
       if (this.endpoints.has(endpoint)) endpoint.send({ t: 'unroute', id: channel.id, reason })
@@ -591,6 +669,18 @@ export class RouteTable {
       counted: true,
     })
   }
+}
+
+/**
+ * What the producer would have reported for a delivery the consumer failed and the hub took back:
+ * one failed attempt, one copy handed back.
+ */
+function orphanCounts(sid: string, message: Envelope): DirectCounts {
+  const none = Object.fromEntries(DIRECT_COUNT_NAMES.map((name) => [name, 0])) as Record<
+    (typeof DIRECT_COUNT_NAMES)[number],
+    number
+  >
+  return { ...none, sid, type: message.payload.type, failed: 1, handedBack: 1 }
 }
 
 /** @throws EventBusError `Unauthorized` unless `channel` served subscription `sid` */

@@ -262,7 +262,7 @@ export class Session implements RouteEndpoint {
     }
   }
 
-  /** A copy of a direct channel's delivery, handed back because the channel went down. */
+  /** A direct channel's delivery handed back by its producer or consumer (see RouteTable.handBack). */
   private handBack(via: string, subscriptionId: string, message: Envelope): void {
     try {
       this.hub.routeTable.handBack(this, via, subscriptionId, message)
