@@ -22,6 +22,7 @@ import {
   type DirectTerms,
   type EndpointFrame,
   type HubFrame,
+  zeroDirectCounts,
 } from './wire.js'
 
 /** How often the producer reports its counters to the hub (ms). */
@@ -398,9 +399,7 @@ export class DirectProducer {
     }
     let tally = byType.get(type)
     if (tally === undefined) {
-      const zero = (): DirectCounts =>
-        ({ sid, type, ...Object.fromEntries(DIRECT_COUNT_NAMES.map((n) => [n, 0])) }) as DirectCounts
-      tally = { total: zero(), reported: zero() }
+      tally = { total: zeroDirectCounts(sid, type), reported: zeroDirectCounts(sid, type) }
       byType.set(type, tally)
     }
     return tally

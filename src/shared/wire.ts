@@ -63,6 +63,11 @@ export const directCountsSchema = z
   .strict()
 export type DirectCounts = z.infer<typeof directCountsSchema>
 
+/** Counts of subscription `sid` and `type`, all zero. */
+export function zeroDirectCounts(sid: string, type: string): DirectCounts {
+  return { sid, type, ...Object.fromEntries(DIRECT_COUNT_NAMES.map((name) => [name, 0])) } as DirectCounts
+}
+
 /** Messages a direct channel's producer samples for the hub's tail per report at most. */
 export const DIRECT_TAIL_SAMPLE = 50
 

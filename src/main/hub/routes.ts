@@ -13,7 +13,6 @@ import { EventBusError } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
 import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
 import {
-  DIRECT_COUNT_NAMES,
   type DirectCounts,
   type DirectLimits,
   type DirectReport,
@@ -22,6 +21,7 @@ import {
   type EndpointFrame,
   type HubFrame,
   type Permissions,
+  zeroDirectCounts,
 } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
@@ -676,11 +676,7 @@ export class RouteTable {
  * one failed attempt, one copy handed back.
  */
 function orphanCounts(sid: string, message: Envelope): DirectCounts {
-  const none = Object.fromEntries(DIRECT_COUNT_NAMES.map((name) => [name, 0])) as Record<
-    (typeof DIRECT_COUNT_NAMES)[number],
-    number
-  >
-  return { ...none, sid, type: message.payload.type, failed: 1, handedBack: 1 }
+  return { ...zeroDirectCounts(sid, message.payload.type), failed: 1, handedBack: 1 }
 }
 
 /** @throws EventBusError `Unauthorized` unless `channel` served subscription `sid` */
