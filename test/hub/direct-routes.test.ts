@@ -284,6 +284,24 @@ describe('direct routes', () => {
     expect((await bus.metrics()).routes[0]?.handedBack).toBe(count)
   }, 30_000)
 
+  it('drops a BestEffort delivery that fails after its producer died, as it would have anyway', async () => {
+    const count = 4
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+    const { bus, producer, route } = await pipeline({
+      receipts,
+      mode: DeliveryMode.BestEffort,
+      behaviour: { kind: 'fail-first-late', ms: 300 },
+    })
+    await publishSeq(producer, 0, count)
+    await waitFor(() => receipts.every((deliveries) => deliveries === 1))
+    await producer.terminate()
+    await waitFor(() => route.state !== 'active')
+    // Every handler has failed by now; none of the failures comes back.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect([...receipts]).toEqual([1, 1, 1, 1])
+    expect(bus.deadLetters.list()).toEqual([])
+  })
+
   it('counts what a route delivered even for a subscription that ended before the report', async () => {
     const { bus, producer, consumer, subscriptionId } = await pipeline({
       behaviour: { kind: 'delay', ms: 2 },

@@ -88,8 +88,11 @@ interface Channel {
    * arrive after the channel closed still skip them).
    */
   readonly covered: Map<number, Set<Subscription>>
-  /** Every subscription the channel ever served: reports and hand-backs may name only these. */
-  readonly served: Set<string>
+  /**
+   * Every subscription the channel ever served, and whether it is Reliable: reports and hand-backs
+   * may name only these.
+   */
+  readonly served: Map<string, boolean>
   /** Ids of the messages the producer handed back after the channel closed. */
   readonly handedBack: Set<string>
   /**
@@ -286,7 +289,7 @@ export class RouteTable {
       if (sameTerms(next.terms, channel.terms)) continue
       channel.terms = next.terms
       channel.covered.set(next.terms.seq, next.covered)
-      for (const target of next.terms.targets) channel.served.add(target.sid)
+      for (const target of next.terms.targets) channel.served.set(target.sid, target.reliable)
       channel.producer.send({ t: 'rterms', id: channel.id, terms: next.terms })
     }
   }
@@ -362,6 +365,8 @@ export class RouteTable {
       })
     }
     this.internals.validate(message)
+    // A BestEffort delivery that failed is dropped, as it would have been with the producer there.
+    if (channel.served.get(subscriptionId) !== true) return
     if (channel.handedBack.has(message.id) || channel.orphans.has(message.id)) return
     if (channel.orphans.size >= DIRECT_WINDOW) {
       // More than the channel could have had in flight: not deliveries of this channel.
@@ -474,7 +479,7 @@ export class RouteTable {
       consumer,
       terms,
       covered: new Map([[0, covered]]),
-      served: new Set(terms.targets.map((target) => target.sid)),
+      served: new Map(terms.targets.map((target) => [target.sid, target.reliable])),
       handedBack: new Set(),
       orphans: new Map(),
       confirmedSeq: -1,
