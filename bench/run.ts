@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --case NAME]`: runs every case's variants interleaved, each
  * repetition in a fresh process, and reports the median and min–max of each measurement with its
- * ratio to the anchors. Writes bench/results/latest.json and latest.md and prints the table.
+ * ratio to the anchors: the median of the ratios within each repetition, with their range. Writes bench/results/latest.json and latest.md and prints the table.
  * --quick runs one short repetition: it checks the suite works, never a speed threshold.
  */
 import { execFileSync } from 'node:child_process'
@@ -14,7 +14,7 @@ import type { Measurement } from './harness.js'
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const only = args.includes('--case') ? args[args.indexOf('--case') + 1] : undefined
-const repetitions = quick ? 1 : Number(process.env.BENCH_REPS ?? 3)
+const repetitions = quick ? 1 : Number(process.env.BENCH_REPS ?? 5)
 
 interface Row {
   case: string
@@ -23,6 +23,8 @@ interface Row {
   unit: string
   better: Measurement['better']
   values: number[]
+  /** The repetition each value came from (a failed run leaves its repetition out). */
+  repetitions: number[]
   median: number
   min: number
   max: number
@@ -74,11 +76,13 @@ for (const definition of cases.filter((c) => only === undefined || c.name === on
           unit: m.unit,
           better: m.better,
           values: [],
+          repetitions: [],
           median: 0,
           min: 0,
           max: 0,
         }
         row.values.push(m.value)
+        row.repetitions.push(repetition)
         rows.set(key, row)
       }
       console.error(`  ${repetition}/${repetitions} ${variant}`)
@@ -105,7 +109,9 @@ const mode = (variant: string) => (/Reliable|calls/.test(variant) ? 'acknowledge
 /**
  * Each anchor row is compared with the bus's variant of the same case and metric in the same mode
  * (hub Reliable against birpc and comlink calls, hub BestEffort against raw, relay and events),
- * else with the case's first bus variant.
+ * else with the case's first bus variant. The ratio is taken within each repetition (the variants
+ * ran minutes apart at most, so the machine's drift between repetitions cancels out); the table
+ * gives their median and range.
  */
 function ratioToBus(row: Row): string {
   const candidates = [...rows.values()].filter(
@@ -113,8 +119,17 @@ function ratioToBus(row: Row): string {
   )
   const bus = candidates.find((r) => mode(r.variant) === mode(row.variant)) ?? candidates[0]
   if (!bus || bus === row || isBus(row.variant)) return ''
-  const ratio = row.better === 'higher' ? bus.median / row.median : row.median / bus.median
-  return `${ratio.toFixed(2)}×`
+  const ratios: number[] = []
+  row.repetitions.forEach((repetition, index) => {
+    const busValue = bus.values[bus.repetitions.indexOf(repetition)]
+    const anchorValue = row.values[index] as number
+    if (busValue === undefined) return
+    ratios.push(row.better === 'higher' ? busValue / anchorValue : anchorValue / busValue)
+  })
+  if (ratios.length === 0) return ''
+  const range =
+    ratios.length > 1 ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : ''
+  return `${median(ratios).toFixed(2)}×${range}`
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
@@ -122,14 +137,14 @@ const date = new Date().toISOString().slice(0, 10)
 const lines = [
   `Machine: ${machine}. Date: ${date}. Command: \`npm run bench${quick ? ' -- --quick' : ''}\` (${repetitions} repetition${repetitions === 1 ? '' : 's'}, each in a fresh process, variants interleaved).`,
   '',
-  '| case | variant | metric | median | min – max | bus vs this anchor |',
+  '| case | variant | metric | median | min – max | bus vs this anchor (range) |',
   '|---|---|---|---:|---:|---:|',
   ...[...rows.values()].map(
     (r) =>
       `| ${r.case} | ${r.variant} | ${r.metric} (${r.unit}) | ${format(r.median, r.unit)} | ${format(r.min, r.unit)} – ${format(r.max, r.unit)} | ${ratioToBus(r)} |`,
   ),
   '',
-  'Ratios: above 1× the bus is better than that anchor (higher throughput or lower latency), below 1× it is worse.',
+  'Ratios: above 1× the bus is better than that anchor (higher throughput or lower latency), below 1× it is worse; each is the median of the ratios within a repetition, with their range.',
   ...(failures.length > 0
     ? ['', 'Runs that failed (left out of the medians):', ...failures.map((f) => `- ${f}`)]
     : []),
