@@ -11,23 +11,32 @@ export function newCounters(): Counters {
 
 const MICROS_PER_MS = 1000
 
-/** Delivery latency in an HDR histogram of microseconds (3 significant digits). */
+/**
+ * Delivery latency in an HDR histogram of microseconds (3 significant digits), with the exact sum
+ * of its samples beside it: the histogram's own `mean` walks every recorded value with an iterator,
+ * which made a metrics snapshot of ten subscriptions take ~25 ms; the sum makes the mean free.
+ */
 export class LatencyHistogram {
   private readonly histogram: Histogram = build({ numberOfSignificantValueDigits: 3 })
+  private sumMicros = 0
 
   /** Records one latency given in milliseconds. */
   record(latencyMs: number): void {
-    this.histogram.recordValue(latencyMs > 0 ? Math.round(latencyMs * MICROS_PER_MS) : 0)
+    const micros = latencyMs > 0 ? Math.round(latencyMs * MICROS_PER_MS) : 0
+    this.histogram.recordValue(micros)
+    this.sumMicros += micros
   }
 
   /** Adds every sample of `other` to this histogram. */
   add(other: LatencyHistogram): void {
     this.histogram.add(other.histogram)
+    this.sumMicros += other.sumMicros
   }
 
   /** Removes the samples of `earlier` (a previous copy of this histogram's samples). */
   subtract(earlier: LatencyHistogram): void {
     this.histogram.subtract(earlier.histogram)
+    this.sumMicros -= earlier.sumMicros
   }
 
   copy(): LatencyHistogram {
@@ -50,7 +59,7 @@ export class LatencyHistogram {
       p99Ms: ms(h.getValueAtPercentile(99)),
       p999Ms: ms(h.getValueAtPercentile(99.9)),
       maxMs: ms(h.maxValue),
-      meanMs: ms(h.mean),
+      meanMs: ms(this.sumMicros / h.totalCount),
       count: h.totalCount,
     }
   }

@@ -1,0 +1,52 @@
+/**
+ * The latency histogram's mean is kept as an exact running sum (the HDR histogram's own mean walks
+ * every recorded value); it must stay exact through copies, sums and interval readings.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { IntervalLatency, LatencyHistogram } from '../../src/main/bus/metrics.js'
+
+const latencyMs = fc.double({ min: 0, max: 60_000, noNaN: true })
+const micros = (ms: number) => (ms > 0 ? Math.round(ms * 1000) : 0)
+const meanMs = (values: number[]) => values.reduce((sum, ms) => sum + micros(ms), 0) / values.length / 1000
+
+function histogramOf(values: number[]): LatencyHistogram {
+  const histogram = new LatencyHistogram()
+  for (const ms of values) histogram.record(ms)
+  return histogram
+}
+
+describe('LatencyHistogram', () => {
+  it('gives the exact mean of what it recorded, also after copy and add', () => {
+    fc.assert(
+      fc.property(fc.array(latencyMs, { minLength: 1 }), fc.array(latencyMs), (first, second) => {
+        const histogram = histogramOf(first)
+        expect(histogram.summary().meanMs).toBeCloseTo(meanMs(first), 6)
+        const both = histogram.copy()
+        both.add(histogramOf(second))
+        expect(both.summary().meanMs).toBeCloseTo(meanMs([...first, ...second]), 6)
+        expect(both.summary().count).toBe(first.length + second.length)
+      }),
+    )
+  })
+
+  it('reads each interval’s own mean', () => {
+    fc.assert(
+      fc.property(
+        fc.array(latencyMs, { minLength: 1 }),
+        fc.array(latencyMs, { minLength: 1 }),
+        (earlier, later) => {
+          const cumulative = new LatencyHistogram()
+          const interval = new IntervalLatency()
+          for (const ms of earlier) cumulative.record(ms)
+          expect(interval.since(cumulative).meanMs).toBeCloseTo(meanMs(earlier), 6)
+          for (const ms of later) cumulative.record(ms)
+          const reading = interval.since(cumulative)
+          expect(reading.meanMs).toBeCloseTo(meanMs(later), 6)
+          expect(reading.count).toBe(later.length)
+          expect(interval.since(cumulative)).toMatchObject({ count: 0, meanMs: 0 })
+        },
+      ),
+    )
+  })
+})
