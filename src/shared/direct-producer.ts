@@ -204,7 +204,7 @@ export class DirectProducer {
         if (target.reliable || publishedAt - this.lastSampledAt >= BEST_EFFORT_SAMPLE_MS) {
           if (!target.reliable) this.lastSampledAt = publishedAt
           this.send(newCopy(routedTo, message, publishedAt))
-        } else this.sendUntracked(routedTo, message)
+        } else this.transmit(routedTo, message) // no record of its own: in flight as its target
       } else if (target.reliable || this.waiting.length < this.limits.maxQueueSize) {
         lastWaiting = newCopy(routedTo, message, publishedAt)
         this.waiting.push(lastWaiting)
@@ -325,19 +325,17 @@ export class DirectProducer {
     throw EventBusError.of('QueueFull', { currentSize: backlog, maxSize: this.limits.maxQueueSize })
   }
 
-  /** Sends a BestEffort copy with no record of its own: it is in flight as its target. */
-  private sendUntracked(routedTo: TargetOfType, message: Envelope): void {
-    const id = this.nextDeliveryId++
-    this.inFlight.add(id, routedTo)
-    queueDelivery(this.link, true, routedTo.target.sid, id, message, routedTo.target.timeoutMs)
+  private send(copy: Copy): void {
+    copy.attempts++
+    this.transmit(copy, copy.message as Envelope)
+    if (!copy.target.reliable) copy.message = undefined
   }
 
-  private send(copy: Copy): void {
+  /** Puts `message` on the channel as the next delivery, in flight as `sent` until it settles. */
+  private transmit(sent: Sent, message: Envelope): void {
     const id = this.nextDeliveryId++
-    copy.attempts++
-    this.inFlight.add(id, copy)
-    queueDelivery(this.link, true, copy.target.sid, id, copy.message as Envelope, copy.target.timeoutMs)
-    if (!copy.target.reliable) copy.message = undefined
+    this.inFlight.add(id, sent)
+    queueDelivery(this.link, true, sent.target.sid, id, message, sent.target.timeoutMs)
   }
 
   /** Sends waiting copies while the window has room. */

@@ -654,6 +654,7 @@ describe('direct routes: bad input', () => {
     await waitFor(() => frames.filter((f) => f.t === 'err').length === 3)
     const errors = frames.filter((f) => f.t === 'err').map((f) => JSON.stringify(f))
     expect(errors[0]).toContain('Unauthorized')
+    expect(errors[0]).toContain('"action":"source"')
     expect(errors[1]).toContain('Unauthorized')
     expect(errors[2]).toContain('MessageRejected')
     // A well-formed one is held while the producer is attached (it hands its own copy back).

@@ -356,14 +356,7 @@ export class RouteTable {
 
   private orphaned(channel: Channel, subscriptionId: string, message: Envelope): void {
     assertServed(channel, channel.consumer, subscriptionId, message)
-    const { route } = channel
-    if (message.source !== route.producer || !route.types.includes(message.payload?.type)) {
-      throw EventBusError.of('Unauthorized', {
-        module: channel.consumer.module,
-        action: 'publish',
-        type: message.payload?.type,
-      })
-    }
+    assertProducers(channel.route, channel.consumer, message)
     this.internals.validate(message)
     // A BestEffort delivery that failed is dropped, as it would have been with the producer there.
     if (channel.served.get(subscriptionId) !== true) return
@@ -640,14 +633,8 @@ export class RouteTable {
       if (subscription !== undefined) this.internals.recordDirectLatency(subscription, ms)
     }
     for (const { msg, routedTo } of report.tail ?? []) {
-      // Only the route's types, from its producer: anything else is a forgery and stops the report.
-      if (msg.source !== route.producer || !route.types.includes(msg.payload?.type)) {
-        throw EventBusError.of('Unauthorized', {
-          module: from.module,
-          action: 'source',
-          type: msg.payload?.type,
-        })
-      }
+      // Anything else is a forgery and stops the report.
+      assertProducers(route, from, msg)
       this.internals.tapDirect(msg, routedTo)
     }
     if (report.tailSampled) this.tailSampled()
@@ -682,6 +669,21 @@ export class RouteTable {
  */
 function orphanCounts(sid: string, message: Envelope): DirectCounts {
   return { ...zeroDirectCounts(sid, message.payload.type), failed: 1, handedBack: 1 }
+}
+
+/**
+ * Channel frames that carry messages (tail samples, a consumer's hand-backs) may carry only the
+ * route producer's own messages of the route's types.
+ * @throws EventBusError `Unauthorized` naming `from` and what was wrong: the source or the type
+ */
+function assertProducers(route: Route, from: RouteEndpoint, message: Envelope): void {
+  const type = message.payload?.type
+  if (message.source !== route.producer) {
+    throw EventBusError.of('Unauthorized', { module: from.module, action: 'source', type })
+  }
+  if (!route.types.includes(type)) {
+    throw EventBusError.of('Unauthorized', { module: from.module, action: 'publish', type })
+  }
 }
 
 /** @throws EventBusError `Unauthorized` unless `channel` served subscription `sid` */
