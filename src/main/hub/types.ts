@@ -9,8 +9,9 @@ export interface HubCore {
   readonly bus: EventBus
   readonly internals: BusInternals
   readonly heartbeatMs: number
-  /** Deliveries a BestEffort or a Reliable subscription may have unacknowledged at its endpoint. */
+  /** Deliveries a BestEffort subscription may have unacknowledged at its endpoint. */
   readonly bestEffortWindow: number
+  /** Deliveries a Reliable subscription may have unacknowledged at its endpoint. */
   readonly reliableWindow: number
   /** Direct routes between endpoints. */
   readonly routeTable: RouteTable
