@@ -45,10 +45,15 @@ export function nextMessage<T>(worker: Worker, predicate: (message: T) => boolea
     const listener = (message: T) => {
       if (!predicate(message)) return
       worker.off('message', listener)
+      worker.off('error', failed)
       resolve(message)
     }
+    const failed = (error: unknown) => {
+      worker.off('message', listener)
+      reject(error)
+    }
     worker.on('message', listener)
-    worker.once('error', reject)
+    worker.once('error', failed)
   })
 }
 
@@ -58,3 +63,12 @@ export const throughput = (metric: string, messages: number, ms: number): Measur
   value: (messages / ms) * 1000,
   better: 'higher',
 })
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { cases } from './cases/index.js'
-import type { Measurement } from './harness.js'
+import { type Measurement, median } from './harness.js'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -51,14 +51,6 @@ function runChild(caseName: string, variant: string): Measurement[] {
     failures.push(`${caseName} / ${variant}: ${reason}`)
     return []
   }
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
 const rows = new Map<string, Row>()

@@ -187,6 +187,33 @@ async function start() {
         nodeEndpoint(port),
       )
       break
+    case 'inspector': {
+      // Streams metrics and the tail as the inspector window does, from its own thread as the
+      // window runs in its own renderer process. Told to watch or not; says what it got, so a
+      // dead stream is noticed.
+      const client = await connectBus(port)
+      let snapshots = 0
+      let entries = 0
+      let stops: (() => void)[] = []
+      parentPort?.on('message', async (message: { watch?: boolean; report?: boolean }) => {
+        if (message.report) post({ inspected: true, snapshots, entries })
+        if (message.watch === undefined) return
+        for (const stop of stops) stop()
+        stops = []
+        if (message.watch) {
+          stops = await Promise.all([
+            client.onMetrics(() => {
+              snapshots++
+            }),
+            client.onTail((tail) => {
+              entries += tail.length
+            }),
+          ])
+        }
+        post({ watching: message.watch })
+      })
+      break
+    }
     default:
       throw new Error(`unknown role ${role}`)
   }
