@@ -2,8 +2,10 @@
  * The producer's side of a direct channel: it delivers its own messages of the route's types
  * straight to the consumer's subscriptions (one hop), doing there what the hub would do for them:
  * a credit window, Reliable retries with the bus's backoff, dead letters handed to the hub, and
- * counters and latency samples reported to the hub so the bus's accounting stays whole. When the
- * channel ends, every unacknowledged Reliable copy is handed back to the hub for its subscription.
+ * counters and latency samples reported to the hub so the bus's accounting stays whole. A Reliable
+ * delivery that fails is also held by the hub until it is delivered, so the producer's death does
+ * not take it along. When the channel ends, every unacknowledged Reliable copy is handed back to the
+ * hub for its subscription.
  */
 import { queueDelivery } from './batching.js'
 import { EventBusError } from './errors.js'
@@ -22,6 +24,7 @@ import {
   type DirectTerms,
   type EndpointFrame,
   type HubFrame,
+  MAX_RELEASED,
   zeroDirectCounts,
 } from './wire.js'
 
@@ -78,6 +81,11 @@ interface Copy extends TargetOfType {
   attempts: number
   firstFailedAt: number
   lastError: string
+  /**
+   * The hub holds a copy of the message for this delivery (it failed once): should the producer die
+   * before the delivery settles, the hub requeues it. Released once it is delivered.
+   */
+  held: boolean
   /** Resolves the publish once this copy (its message's last one waiting) has left the producer. */
   onLeft?: () => void
 }
@@ -91,7 +99,7 @@ type Sent = Copy | TargetOfType
 const isCopy = (sent: Sent): sent is Copy => 'publishedAt' in sent
 
 function newCopy({ target, tally }: TargetOfType, message: Envelope, publishedAt: number): Copy {
-  return { target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' }
+  return { target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '', held: false }
 }
 
 /** What the producer needs from the endpoint client around it. */
@@ -122,6 +130,8 @@ export class DirectProducer {
   /** Cumulative tallies by subscription, then type; reports send what changed since the last. */
   private readonly tallies = new Map<string, Map<string, Tally>>()
   private latency = new Map<string, number[]>()
+  /** Ids of held messages delivered since the last report. */
+  private released: string[] = []
   /** Whether the hub streams its tail; then the first messages of each report period go with it. */
   private tailing = false
   private tail: NonNullable<DirectReport['tail']> = []
@@ -229,7 +239,9 @@ export class DirectProducer {
         const sent = this.inFlight.take(id)
         if (sent === undefined) continue
         this.count(sent, 'delivered')
-        if (isCopy(sent)) this.sample(sent.target.sid, now - sent.publishedAt)
+        if (!isCopy(sent)) continue
+        this.sample(sent.target.sid, now - sent.publishedAt)
+        if (sent.held) this.released.push((sent.message as Envelope).id)
       }
       if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
       else this.pump()
@@ -357,6 +369,7 @@ export class DirectProducer {
     copy.firstFailedAt ||= Date.now()
     copy.lastError = error
     if (copy.attempts <= this.limits.maxRetryAttempts) {
+      this.hold(copy)
       this.count(copy, 'retried')
       const timer = setTimeout(() => {
         this.retrying.delete(timer)
@@ -375,6 +388,25 @@ export class DirectProducer {
       attempts: copy.attempts,
       error,
       firstFailedAt: copy.firstFailedAt,
+    })
+  }
+
+  /**
+   * Gives the hub a copy of a delivery that failed, before retrying it here: the hub path keeps a
+   * Reliable message in the main process until it is delivered, so a retry over a direct channel
+   * must not depend on the producer's process alone. Failures are rare; deliveries that never
+   * fail cost the hub nothing.
+   */
+  private hold(copy: Copy): void {
+    if (copy.held) return
+    copy.held = true
+    this.host.toHub({
+      t: 'pub',
+      rid: 0,
+      msg: copy.message as Envelope,
+      via: this.id,
+      to: copy.target.sid,
+      held: true,
     })
   }
 
@@ -444,7 +476,8 @@ export class DirectProducer {
       published.push({ type, count: counter.total - counter.reported })
       counter.reported = counter.total
     }
-    const quiet = counts.length === 0 && published.length === 0 && this.tail.length === 0
+    const quiet =
+      counts.length === 0 && published.length === 0 && this.tail.length === 0 && this.released.length === 0
     if (quiet && queued === 0 && this.inFlight.size === 0) return
     const report: DirectReport = {
       published,
@@ -453,6 +486,7 @@ export class DirectProducer {
       queued,
       inFlight: this.inFlight.size,
       ...(this.tail.length > 0 ? { tail: this.tail, tailSampled: this.tailSampled } : {}),
+      ...(this.released.length > 0 ? { released: this.released.splice(0, MAX_RELEASED) } : {}),
     }
     this.latency = new Map()
     this.tail = []

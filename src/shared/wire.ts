@@ -68,6 +68,9 @@ export function zeroDirectCounts(sid: string, type: string): DirectCounts {
   return { sid, type, ...Object.fromEntries(DIRECT_COUNT_NAMES.map((name) => [name, 0])) } as DirectCounts
 }
 
+/** Held messages a direct channel's producer releases per report at most (the rest wait). */
+export const MAX_RELEASED = 4096
+
 /** Messages a direct channel's producer samples for the hub's tail per report at most. */
 export const DIRECT_TAIL_SAMPLE = 50
 
@@ -93,6 +96,8 @@ export const directReportSchema = z
       .max(DIRECT_TAIL_SAMPLE)
       .optional(),
     tailSampled: z.boolean().optional(),
+    /** Ids of messages the hub holds for the producer (`pub` with `held`) that have since settled. */
+    released: z.array(z.string().min(1).max(128)).max(MAX_RELEASED).optional(),
   })
   .strict()
 export type DirectReport = z.infer<typeof directReportSchema>
@@ -163,12 +168,16 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       /**
        * Sent by the producer of direct channel `via`: with `seq`, a copy for the subscribers that
        * channel (under terms `seq`) does not cover; with `to`, an unacknowledged delivery of the
-       * channel handed back to subscription `to` when the channel went down. Sent by its consumer
-       * with `to`: a delivery of the channel its handler failed after the channel closed.
+       * channel handed back to subscription `to` when the channel went down; with `to` and `held`,
+       * a Reliable delivery that failed and that the producer retries itself, for the hub to keep
+       * until the producer releases it (see the report's `released`) and to requeue should the
+       * producer go first. Sent by its consumer with `to`: a delivery of the channel its handler
+       * failed after the channel closed.
        */
       via: channelId.optional(),
       seq: z.number().int().nonnegative().optional(),
       to: subscriptionId.optional(),
+      held: z.literal(true).optional(),
     })
     .strict(),
   /** Publishes with request ids `rid`, `rid + 1`, …, one per message, answered like `pub`. */

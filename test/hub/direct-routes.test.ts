@@ -69,10 +69,16 @@ async function publishSeq(producer: WorkerEndpoint, from: number, count: number)
 const rawEvents = { types: ['RawEvent'] }
 
 async function pipeline(
-  options: { hub?: HubOptions; receipts?: Int32Array; behaviour?: Behaviour; mode?: DeliveryMode } = {},
+  options: {
+    config?: EventBusConfigInput
+    hub?: HubOptions
+    receipts?: Int32Array
+    behaviour?: Behaviour
+    mode?: DeliveryMode
+  } = {},
 ) {
-  const { hub: hubOptions, receipts, behaviour = { kind: 'ok' }, mode = reliable } = options
-  const context = await setup({}, hubOptions)
+  const { config, hub: hubOptions, receipts, behaviour = { kind: 'ok' }, mode = reliable } = options
+  const context = await setup(config, hubOptions)
   const route = context.hub.route({
     producer: ModuleId.DataCapture,
     consumer: ModuleId.Storage,
@@ -282,6 +288,52 @@ describe('direct routes', () => {
     })
     await expectAccounted(bus)
     expect((await bus.metrics()).routes[0]?.handedBack).toBe(count)
+  }, 30_000)
+
+  it('requeues through the hub what its producer was retrying when it died', async () => {
+    const count = 6
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+    // Every first attempt fails at once; the producer's retries wait long enough for it to die first.
+    const { bus, producer, route, subscriptionId } = await pipeline({
+      config: { retry: { initialMs: 60_000, maxMs: 60_000 } },
+      receipts,
+      behaviour: { kind: 'fail-first-late', ms: 0 },
+    })
+    await publishSeq(producer, 0, count)
+    const subscription = async () => (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
+    // Its report (every 250 ms) counts them as published and failed before it dies.
+    await waitFor(async () => (await subscription())?.failed === count)
+    expect([...receipts]).toEqual(Array(count).fill(1))
+    await producer.terminate()
+    await waitFor(() => route.state !== 'active')
+    await waitFor(() => receipts.every((deliveries) => deliveries === 2), 15_000)
+    expect(bus.deadLetters.list()).toEqual([])
+    await waitFor(async () => (await subscription())?.delivered === count)
+    expect(await subscription()).toMatchObject({ failed: count, retried: count })
+    await expectAccounted(bus)
+    expect((await bus.metrics()).routes[0]?.handedBack).toBe(count)
+  }, 30_000)
+
+  it('delivers a retried message once: the producer releases what the hub held for it', async () => {
+    const count = 6
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+    const { bus, producer, route, subscriptionId } = await pipeline({
+      receipts,
+      behaviour: { kind: 'fail-first-late', ms: 0 },
+    })
+    await publishSeq(producer, 0, count)
+    await waitFor(() => receipts.every((deliveries) => deliveries === 2))
+    // The report counting the retries delivered also releases their held copies.
+    await waitFor(async () => {
+      const sub = (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
+      return sub?.delivered === count
+    })
+    await producer.terminate()
+    await waitFor(() => route.state !== 'active')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect([...receipts]).toEqual(Array(count).fill(2))
+    expect((await bus.metrics()).routes[0]?.handedBack).toBe(0)
+    await expectAccounted(bus)
   }, 30_000)
 
   it('drops a BestEffort delivery that fails after its producer died, as it would have anyway', async () => {
@@ -603,11 +655,12 @@ describe('direct routes: bad input', () => {
         firstFailedAt: 0,
       },
       { t: 'pub', rid: 0, msg, via: channel, to: subscriptionId },
+      { t: 'pub', rid: 0, msg, via: channel, to: subscriptionId, held: true },
       { t: 'rdown', id: channel, reason: 'forged' },
       { t: 'rsync', id: channel, seq: 99 },
     ])
     // One Unauthorized answer for each forged frame.
-    await waitFor(() => frames.filter((f) => f.t === 'err').length === 5)
+    await waitFor(() => frames.filter((f) => f.t === 'err').length === 6)
     expect(frames.filter((f) => f.t === 'err').every((f) => JSON.stringify(f).includes('Unauthorized'))).toBe(
       true,
     )
@@ -671,6 +724,69 @@ describe('direct routes: bad input', () => {
       )
     await waitFor(() => delivered().length > 0)
     expect(delivered().map((message) => message.id)).toEqual([held.id])
+    expect(bus.deadLetters.list()).toEqual([])
+  })
+
+  it("refuses a producer's hold that is not a delivery it could be retrying, and requeues the rest once", async () => {
+    const { bus, hub } = await setup({ maxQueueSize: 4 })
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent'],
+    })
+    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
+    const subscriptionId = await consumer.call<string>({
+      op: 'subscribe',
+      filter: rawEvents,
+      mode: reliable,
+      behaviour: { kind: 'ok' },
+    })
+    // The producer is a bare endpoint here, so the test can send what it likes.
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
+    const frames: { t: string; [key: string]: unknown }[] = []
+    port2.on('message', (unit: typeof frames | { data: typeof frames }) =>
+      frames.push(...(Array.isArray(unit) ? unit : unit.data)),
+    )
+    port2.postMessage([{ t: 'hello', v: 1 }])
+    await waitFor(() => frames.some((f) => f.t === 'route'))
+    const channel = `${route.id}.1`
+    const fromProducer = (data: object) =>
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(data as never))
+    const hold = (msg: object, to = subscriptionId) => ({
+      t: 'pub',
+      rid: 0,
+      msg,
+      via: channel,
+      to,
+      held: true,
+    })
+    const errors = () => frames.filter((f) => f.t === 'err').map((f) => JSON.stringify(f))
+    port2.postMessage([
+      hold(BusMessage.create(ModuleId.Storage, MessagePayload.RawEvent(rawEvent()))),
+      hold(fromProducer(rawEvent()), 'sub-never-served'),
+      hold(fromProducer({ eventType: 'keystroke' })),
+    ])
+    await waitFor(() => errors().length === 3)
+    expect(errors()[0]).toContain('"action":"source"')
+    expect(errors()[1]).toContain('Unauthorized')
+    expect(errors()[2]).toContain('MessageRejected')
+    // As many as the producer could be retrying (its backlog and window), each message once.
+    const most = 4 + 1024
+    const held = Array.from({ length: most + 1 }, () => fromProducer(rawEvent()))
+    port2.postMessage([hold(held[0] as object), ...held.map((msg) => hold(msg)), { t: 'ping' }])
+    await waitFor(() => frames.some((f) => f.t === 'pong'))
+    expect(errors()).toHaveLength(4)
+    expect(errors()[3]).toContain(`at most ${most} deliveries waiting for a retry`)
+    // Held while the producer is attached; requeued on the hub path, once each, when it goes.
+    expect(consumer.received).toHaveLength(0)
+    port2.close()
+    await waitFor(() => consumer.received.length === most, 10_000)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(new Set(consumer.received.map((entry) => entry.id))).toEqual(
+      new Set(held.slice(0, most).map((msg) => msg.id)),
+    )
+    expect(consumer.received).toHaveLength(most)
     expect(bus.deadLetters.list()).toEqual([])
   })
 

@@ -99,7 +99,12 @@ interface Channel {
    * Deliveries the consumer failed after the channel closed, by message id, held while the
    * producer is attached: it hands back what it had unacknowledged, these included.
    */
-  readonly orphans: Map<string, { subscriptionId: string; message: Envelope }>
+  readonly orphans: Map<string, Orphan>
+  /**
+   * Reliable deliveries that failed and that the producer retries itself, by message id, kept until
+   * it releases them (delivered, dead-lettered or handed back) and requeued if it goes first.
+   */
+  readonly held: Map<string, Orphan>
   /** The latest terms the producer confirmed. */
   confirmedSeq: number
   /** Resolved once the producer confirms the latest terms (or the channel goes down). */
@@ -351,7 +356,39 @@ export class RouteTable {
     assertServed(channel, from, subscriptionId, message)
     channel.handedBack.add(message.id)
     channel.orphans.delete(message.id)
+    channel.held.delete(message.id)
     this.requeue(channel, subscriptionId, message)
+  }
+
+  /**
+   * Keeps a delivery of channel `via` that failed and that its producer retries: requeued for its
+   * subscription on the hub path if the producer's session ends before it releases the message.
+   * @throws EventBusError `Unauthorized` (not this channel's producer, a subscription it did not
+   * serve Reliably, not the producer's message of a route type), `MessageRejected` (an invalid
+   * message, or more than the producer could be retrying)
+   */
+  hold(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope): void {
+    const channel = this.channelOf(from, via)
+    assertServed(channel, from, subscriptionId, message)
+    assertProducers(channel.route, from, message)
+    if (channel.served.get(subscriptionId) !== true) {
+      // Only Reliable deliveries are retried.
+      throw EventBusError.of('Unauthorized', {
+        module: from.module,
+        action: 'publish',
+        type: message.payload.type,
+      })
+    }
+    this.internals.validate(message)
+    if (channel.handedBack.has(message.id) || channel.held.has(message.id)) return
+    const most = this.bus.config.maxQueueSize + DIRECT_WINDOW
+    if (channel.held.size >= most) {
+      throw EventBusError.of('MessageRejected', {
+        reason: `channel ${channel.id} can have at most ${most} deliveries waiting for a retry`,
+        issues: [],
+      })
+    }
+    channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0 })
   }
 
   private orphaned(channel: Channel, subscriptionId: string, message: Envelope): void {
@@ -360,6 +397,12 @@ export class RouteTable {
     this.internals.validate(message)
     // A BestEffort delivery that failed is dropped, as it would have been with the producer there.
     if (channel.served.get(subscriptionId) !== true) return
+    const held = channel.held.get(message.id)
+    if (held !== undefined) {
+      // The held copy is requeued instead; this attempt's failure still counts.
+      held.failedSinceReport = 1
+      return
+    }
     if (channel.handedBack.has(message.id) || channel.orphans.has(message.id)) return
     if (channel.orphans.size >= DIRECT_WINDOW) {
       // More than the channel could have had in flight: not deliveries of this channel.
@@ -368,27 +411,33 @@ export class RouteTable {
         issues: [],
       })
     }
-    channel.orphans.set(message.id, { subscriptionId, message })
+    channel.orphans.set(message.id, { subscriptionId, message, failedSinceReport: 1 })
     if (!this.endpoints.has(channel.producer)) this.adoptOrphans(channel)
   }
 
-  /** Requeues what the consumer failed after the channel closed, as the producer would have. */
+  /**
+   * Requeues what the producer left behind: deliveries it was retrying (held) and those the
+   * consumer failed after the channel closed, each message once.
+   */
   private adoptOrphans(channel: Channel): void {
-    for (const { subscriptionId, message } of channel.orphans.values()) {
-      channel.handedBack.add(message.id)
-      const subscription = this.internals.find(subscriptionId)
-      // The producer's last report counted this copy as routed over the channel, not handed back.
-      if (subscription !== undefined) {
-        this.internals.recordDirect(
-          subscription,
-          orphanCounts(subscriptionId, message),
-          channel.route.consumer,
-        )
+    for (const orphans of [channel.held, channel.orphans]) {
+      for (const { subscriptionId, message, failedSinceReport } of orphans.values()) {
+        if (channel.handedBack.has(message.id)) continue
+        channel.handedBack.add(message.id)
+        const subscription = this.internals.find(subscriptionId)
+        // The producer's reports counted this copy as routed over the channel, not handed back.
+        if (subscription !== undefined) {
+          this.internals.recordDirect(
+            subscription,
+            adoptedCounts(subscriptionId, message, failedSinceReport),
+            channel.route.consumer,
+          )
+        }
+        channel.route.stats.handedBack++
+        this.requeue(channel, subscriptionId, message)
       }
-      channel.route.stats.handedBack++
-      this.requeue(channel, subscriptionId, message)
+      orphans.clear()
     }
-    channel.orphans.clear()
   }
 
   /**
@@ -475,6 +524,7 @@ export class RouteTable {
       served: new Map(terms.targets.map((target) => [target.sid, target.reliable])),
       handedBack: new Set(),
       orphans: new Map(),
+      held: new Map(),
       confirmedSeq: -1,
       synced: [],
       lastReportAt: performance.now(),
@@ -628,6 +678,7 @@ export class RouteTable {
       stats.handedBack += counts.handedBack
       delivered += counts.delivered
     }
+    for (const id of report.released ?? []) channel.held.delete(id)
     for (const { sid, ms } of report.latency) {
       const subscription = channel.served.has(sid) ? this.internals.find(sid) : undefined
       if (subscription !== undefined) this.internals.recordDirectLatency(subscription, ms)
@@ -650,6 +701,7 @@ export class RouteTable {
   private deadLetter(from: RouteEndpoint, frame: Extract<EndpointFrame, { t: 'rdead' }>): void {
     const channel = this.channelOf(from, frame.id)
     assertServed(channel, from, frame.sid, frame.msg)
+    channel.held.delete(frame.msg.id)
     this.internals.deadLetter({
       message: frame.msg,
       subscriptionId: frame.sid,
@@ -664,11 +716,19 @@ export class RouteTable {
 }
 
 /**
- * What the producer would have reported for a delivery the consumer failed and the hub took back:
- * one failed attempt, one copy handed back.
+ * What the producer would have reported for a delivery the hub took back: one copy handed back,
+ * and the consumer's failed attempt it never heard of, if any.
  */
-function orphanCounts(sid: string, message: Envelope): DirectCounts {
-  return { ...zeroDirectCounts(sid, message.payload.type), failed: 1, handedBack: 1 }
+function adoptedCounts(sid: string, message: Envelope, failed: number): DirectCounts {
+  return { ...zeroDirectCounts(sid, message.payload.type), failed, handedBack: 1 }
+}
+
+/** A delivery of a channel the hub may have to requeue for its producer. */
+interface Orphan {
+  readonly subscriptionId: string
+  readonly message: Envelope
+  /** Failed attempts the producer did not count (the consumer's, after the channel closed). */
+  failedSinceReport: number
 }
 
 /**

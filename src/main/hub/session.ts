@@ -224,7 +224,7 @@ export class Session implements RouteEndpoint {
         return
       case 'pub':
         if (frame.via !== undefined && frame.to !== undefined)
-          return this.handBack(frame.via, frame.to, frame.msg)
+          return this.handBack(frame.via, frame.to, frame.msg, frame.held === true)
         return this.publish(frame.rid, frame.msg, frame.via, frame.seq)
       case 'sub':
         return this.subscribeRequest(frame)
@@ -262,10 +262,14 @@ export class Session implements RouteEndpoint {
     }
   }
 
-  /** A direct channel's delivery handed back by its producer or consumer (see RouteTable.handBack). */
-  private handBack(via: string, subscriptionId: string, message: Envelope): void {
+  /**
+   * A direct channel's delivery handed back by its producer or consumer (see RouteTable.handBack),
+   * or given to the hub to hold while its producer retries it (RouteTable.hold).
+   */
+  private handBack(via: string, subscriptionId: string, message: Envelope, held: boolean): void {
     try {
-      this.hub.routeTable.handBack(this, via, subscriptionId, message)
+      if (held) this.hub.routeTable.hold(this, via, subscriptionId, message)
+      else this.hub.routeTable.handBack(this, via, subscriptionId, message)
     } catch (error) {
       this.sendError(error)
     }
