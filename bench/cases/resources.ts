@@ -144,13 +144,13 @@ async function inspectorOverhead(quick: boolean): Promise<Measurement[]> {
     { metric: 'inspector overhead (throughput lost)', unit: '%', value: median(losses), better: 'lower' },
     {
       metric: 'hub busy per message, not watching',
-      unit: 'µs',
+      unit: 'µs/msg',
       value: (busy.off / messages) * 1000,
       better: 'lower',
     },
     {
       metric: 'hub busy per message, watching',
-      unit: 'µs',
+      unit: 'µs/msg',
       value: (busy.on / messages) * 1000,
       better: 'lower',
     },
