@@ -424,6 +424,8 @@ class Client implements BusClient<Catalog> {
         return this.producers.get(frame.id)?.applyTerms(frame.terms)
       case 'rtail':
         return this.producers.get(frame.id)?.setTailing(frame.on)
+      case 'rgo':
+        return this.producers.get(frame.id)?.start()
       case 'unroute':
         // The producer drains and closes the channel; a consumer's side ends with it.
         return this.producers.get(frame.id)?.withdraw(frame.reason)

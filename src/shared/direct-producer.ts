@@ -123,6 +123,11 @@ export class DirectProducer {
   /** When a BestEffort copy last kept its record for a latency sample. */
   private lastSampledAt = Number.NEGATIVE_INFINITY
   private open = true
+  /**
+   * Until the hub says go, copies wait here: the hub first lets the consumer handle what this
+   * producer published through it before the channel, so the channel does not overtake it.
+   */
+  private started = false
   private draining: ReturnType<typeof setTimeout> | undefined
   private readonly reportTimer: ReturnType<typeof setInterval>
   /** Published-over-the-channel counters by type; they outlive terms. */
@@ -171,6 +176,12 @@ export class DirectProducer {
     if (this.inFlight.size === 0) this.close(reason, false)
   }
 
+  /** The hub says the channel may carry messages: what waited goes first. */
+  start(): void {
+    this.started = true
+    this.pump()
+  }
+
   /** Starts or stops sampling for the hub's tail. */
   setTailing(on: boolean): void {
     this.tailing = on
@@ -210,7 +221,7 @@ export class DirectProducer {
       if (target.minPriority !== undefined && message.priority < target.minPriority) continue
       tally.total.routed++
       copies++
-      if (this.inFlight.size < this.limits.window) {
+      if (this.started && this.inFlight.size < this.limits.window) {
         if (target.reliable || publishedAt - this.lastSampledAt >= BEST_EFFORT_SAMPLE_MS) {
           if (!target.reliable) this.lastSampledAt = publishedAt
           this.send(newCopy(routedTo, message, publishedAt))
@@ -352,7 +363,7 @@ export class DirectProducer {
 
   /** Sends waiting copies while the window has room. */
   private pump(): void {
-    while (this.waiting.length > 0 && this.inFlight.size < this.limits.window) {
+    while (this.started && this.waiting.length > 0 && this.inFlight.size < this.limits.window) {
       const copy = this.waiting.shift() as Copy
       this.send(copy)
       copy.onLeft?.()

@@ -314,6 +314,8 @@ export const hubFrameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('unroute'), id: channelId, reason: z.string() }).strict(),
   /** Whether the producer samples what it publishes for the hub's tail (someone is watching it). */
   z.object({ t: z.literal('rtail'), id: channelId, on: z.boolean() }).strict(),
+  /** The producer may start sending over channel `id` (until then it holds what it publishes). */
+  z.object({ t: z.literal('rgo'), id: channelId }).strict(),
 ])
 export type HubFrame = z.infer<typeof hubFrameSchema>
 

@@ -370,6 +370,36 @@ describe('direct routes', () => {
     expect(metrics.modules.storage?.delivered).toBe(300)
   })
 
+  it('keeps publish order when a route is set up while the hub path still holds the producer’s messages', async () => {
+    const { bus, hub } = await setup()
+    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
+    // A slow handler, so the hub still holds more than its window ahead of the consumer when the
+    // route comes up (what it already sent, the consumer's client has in order).
+    await consumer.call({
+      op: 'subscribe',
+      filter: rawEvents,
+      mode: reliable,
+      behaviour: { kind: 'delay', ms: 1 },
+    })
+    const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
+    const before = 400
+    await publishSeq(producer, 0, before)
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent'],
+    })
+    await waitFor(() => route.state !== 'waiting')
+    // Published at once: these wait at the producer until the backlog is handled, then go direct.
+    await publishSeq(producer, before, 100)
+    await waitFor(() => consumer.received.length === before + 100, 10_000)
+    const order = consumer.received.map((entry) => (entry.data as { data: { seq: number } }).data.seq)
+    expect(order).toEqual(Array.from({ length: before + 100 }, (_, i) => i))
+    // Those published before the producer heard of the route went through the hub, in order too.
+    await waitFor(async () => ((await bus.metrics()).routes[0]?.delivered ?? 0) > 0)
+    await expectAccounted(bus)
+  })
+
   it('revocation sends traffic back through the hub at once', async () => {
     const { producer, consumer, route, hubPublishes } = await pipeline()
     await publishSeq(producer, 0, 50)

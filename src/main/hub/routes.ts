@@ -76,6 +76,13 @@ const RESTART_DELAY_MS = 1000
 const TERMS_TIMEOUT_MS = 2000
 /** How long a closed channel's reports, hand-backs and dead letters are still accepted. */
 const CLOSED_CHANNEL_MEMORY_MS = 60_000
+/**
+ * How long a new channel waits for the subscriptions it serves to settle what the hub path still
+ * holds for them before its producer starts anyway (publish order is then not kept), and how often
+ * it looks.
+ */
+const ORDER_WAIT_MS = 2000
+const ORDER_POLL_MS = 5
 
 interface Channel {
   readonly id: string
@@ -110,6 +117,8 @@ interface Channel {
   /** Resolved once the producer confirms the latest terms (or the channel goes down). */
   synced: (() => void)[]
   lastReportAt: number
+  /** Set while the channel waits for its subscriptions to settle before the producer may send. */
+  opening: ReturnType<typeof setTimeout> | undefined
 }
 
 class Route implements DirectRoute {
@@ -307,7 +316,7 @@ export class RouteTable {
         const { route } = channel
         if (route.channel !== channel || frame.seq <= channel.confirmedSeq) return true
         channel.confirmedSeq = frame.seq
-        if (route.state === 'establishing') route.state = 'active'
+        if (route.state === 'establishing' && channel.opening === undefined) this.openWhenSettled(channel)
         for (const seq of channel.covered.keys()) if (seq < frame.seq) channel.covered.delete(seq)
         if (frame.seq === channel.terms.seq) for (const resolve of channel.synced.splice(0)) resolve()
         return true
@@ -528,6 +537,7 @@ export class RouteTable {
       confirmedSeq: -1,
       synced: [],
       lastReportAt: performance.now(),
+      opening: undefined,
     }
     route.channel = channel
     route.state = 'establishing'
@@ -544,6 +554,28 @@ export class RouteTable {
       port1,
     )
     if (this.tailing) producer.send({ t: 'rtail', id, on: true })
+  }
+
+  /**
+   * Lets the producer of `channel` (which confirmed its terms, so everything it published through
+   * the hub before has been routed) start sending once the subscriptions the channel serves are
+   * idle: what the hub path held for them has been handled, and direct deliveries cannot overtake
+   * it. After ORDER_WAIT_MS (a subscription other publishers keep busy) it starts anyway.
+   */
+  private openWhenSettled(channel: Channel): void {
+    const deadline = performance.now() + ORDER_WAIT_MS
+    const open = () => {
+      const { route } = channel
+      if (route.channel !== channel) return
+      const settled = [...channel.served.keys()].every((sid) => this.internals.find(sid)?.isIdle ?? true)
+      if (!settled && performance.now() < deadline) {
+        channel.opening = setTimeout(open, ORDER_POLL_MS)
+        return
+      }
+      route.state = 'active'
+      channel.producer.send({ t: 'rgo', id: channel.id })
+    }
+    channel.opening = setTimeout(open, 0)
   }
 
   /** Tells every open channel's producer to sample for the tail, or to stop. */
@@ -570,6 +602,7 @@ export class RouteTable {
     route.stats.inFlight = 0
     route.lastDownAt = performance.now()
     for (const resolve of channel.synced.splice(0)) resolve()
+    clearTimeout(channel.opening)
     const forget = setTimeout(() => {
       // The producer stayed and never handed these back: better twice than never.
       this.adoptOrphans(channel)
