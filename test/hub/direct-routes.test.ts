@@ -390,13 +390,14 @@ describe('direct routes', () => {
       types: ['RawEvent'],
     })
     await waitFor(() => route.state !== 'waiting')
-    // Published at once: these wait at the producer until the backlog is handled, then go direct.
+    // Once the producer has the channel (the hub's frame travels on another port than the test's
+    // call), well before the backlog is handled: these wait at the producer, then go direct.
+    await new Promise((resolve) => setTimeout(resolve, 50))
     await publishSeq(producer, before, 100)
     await waitFor(() => consumer.received.length === before + 100, 10_000)
     const order = consumer.received.map((entry) => (entry.data as { data: { seq: number } }).data.seq)
     expect(order).toEqual(Array.from({ length: before + 100 }, (_, i) => i))
-    // Those published before the producer heard of the route went through the hub, in order too.
-    await waitFor(async () => ((await bus.metrics()).routes[0]?.delivered ?? 0) > 0)
+    await waitFor(async () => (await bus.metrics()).routes[0]?.delivered === 100)
     await expectAccounted(bus)
   })
 
@@ -411,6 +412,30 @@ describe('direct routes', () => {
     await publishSeq(producer, 50, 50)
     await waitFor(() => consumer.received.length === 100)
     expect(hubPublishes()).toBe(50)
+  })
+
+  it('keeps publish order across a revocation mid-stream', async () => {
+    const { bus, producer, consumer, route, subscriptionId, hubPublishes } = await pipeline()
+    const total = 3000
+    const first = publishSeq(producer, 0, total / 2)
+    await waitFor(() => consumer.received.length > 300, 5_000)
+    route.revoke('permission change')
+    // Once the producer has heard (the hub's frame travels on another port than the test's call):
+    // published through the hub while what the channel had waiting is handed back to the hub.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await Promise.all([first, publishSeq(producer, total / 2, total / 2)])
+    await waitFor(() => consumer.received.length === total, 10_000)
+    const order = consumer.received.map((entry) => (entry.data as { data: { seq: number } }).data.seq)
+    expect(order).toEqual(Array.from({ length: total }, (_, i) => i))
+    // Both paths carried some of the stream.
+    expect(hubPublishes()).toBeGreaterThan(0)
+    expect(hubPublishes()).toBeLessThan(total)
+    // The channel's last report comes when its drain ends.
+    await waitFor(
+      async () =>
+        (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)?.delivered === total,
+    )
+    await expectAccounted(bus)
   })
 
   it('other subscribers still get routed messages through the hub, without duplicates', async () => {
