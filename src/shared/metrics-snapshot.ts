@@ -60,8 +60,10 @@ export const routeMetricsSchema = z.object({
   consumer: z.string(),
   types: z.array(z.string()),
   /**
-   * `establishing`: a channel was handed out, its producer has not confirmed it yet; `active`: it
-   * has; `waiting`: for both sides (or refused, see `reason`); `revoked`: for good.
+   * `establishing`: a channel was handed out and its producer has not confirmed it yet, or the hub
+   * waits (at most 2 s) for the subscriptions it serves to handle what the hub path still holds for
+   * them, so publish order is kept; `active`: messages take the channel; `waiting`: for both sides
+   * (or refused, see `reason`); `revoked`: for good.
    */
   state: z.enum(['establishing', 'active', 'waiting', 'revoked']),
   /** Why it is not active, when it is not. */
@@ -80,6 +82,8 @@ export const routeMetricsSchema = z.object({
   /** Copies waiting at the producer and in flight on the channel, as last reported. */
   queued: count,
   inFlight: count,
+  /** Failed deliveries the hub keeps while the producer retries them (requeued if it dies). */
+  held: count,
 })
 
 export const busMetricsSchema = z.object({

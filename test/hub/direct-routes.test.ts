@@ -304,6 +304,8 @@ describe('direct routes', () => {
     // Its report (every 250 ms) counts them as published and failed before it dies.
     await waitFor(async () => (await subscription())?.failed === count)
     expect([...receipts]).toEqual(Array(count).fill(1))
+    // The hub holds each while the producer waits to retry it, and shows it.
+    expect((await bus.metrics()).routes[0]?.held).toBe(count)
     await producer.terminate()
     await waitFor(() => route.state !== 'active')
     await waitFor(() => receipts.every((deliveries) => deliveries === 2), 15_000)
@@ -328,6 +330,7 @@ describe('direct routes', () => {
       const sub = (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
       return sub?.delivered === count
     })
+    expect((await bus.metrics()).routes[0]?.held).toBe(0)
     await producer.terminate()
     await waitFor(() => route.state !== 'active')
     await new Promise((resolve) => setTimeout(resolve, 500))

@@ -169,6 +169,7 @@ class Route implements DirectRoute {
       state: this.state,
       ...(this.reason === undefined ? {} : { reason: this.reason }),
       ...this.stats,
+      held: this.channel?.held.size ?? 0,
     }
   }
 }

@@ -37,6 +37,9 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
             <th class="num" title="unacknowledged copies handed back to the hub when a channel went down">
               to hub
             </th>
+            <th class="num" title="failed deliveries the hub keeps while the producer retries them">
+              held
+            </th>
             <th class="num" title="waiting at the producer + in flight on the channel">
               backlog
             </th>
@@ -69,6 +72,9 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
               <td class="num">{count(route.failed)}</td>
               <td class="num">{count(route.deadLettered)}</td>
               <td class="num">{count(route.handedBack)}</td>
+              <td class="num" data-testid={`route-held-${route.producer}`}>
+                {count(route.held)}
+              </td>
               <td class="num" title={`${count(route.queued)} waiting, ${count(route.inFlight)} in flight`}>
                 {count(route.queued + route.inFlight)}
               </td>
