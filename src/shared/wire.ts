@@ -294,7 +294,8 @@ export const hubFrameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('bye'), reason: z.string() }).strict(),
   /**
    * A direct channel for `types` with endpoint `peer`; its port is transferred with this frame's
-   * unit (`ports[port]`). The producer gets the terms and limits; the consumer only listens.
+   * unit (`ports[port]`). The producer gets the terms and limits, confirms them (`rsync`) and sends
+   * nothing over the channel until `rgo`; the consumer only listens.
    */
   z
     .object({
