@@ -379,8 +379,7 @@ export class RouteTable {
    */
   hold(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope): void {
     const channel = this.channelOf(from, via)
-    assertServed(channel, from, subscriptionId, message)
-    assertProducers(channel.route, from, message)
+    this.assertDeliveryOf(channel, from, subscriptionId, message)
     if (channel.served.get(subscriptionId) !== true) {
       // Only Reliable deliveries are retried.
       throw EventBusError.of('Unauthorized', {
@@ -389,7 +388,6 @@ export class RouteTable {
         type: message.payload.type,
       })
     }
-    this.internals.validate(message)
     if (channel.handedBack.has(message.id) || channel.held.has(message.id)) return
     const most = this.bus.config.maxQueueSize + DIRECT_WINDOW
     if (channel.held.size >= most) {
@@ -401,10 +399,19 @@ export class RouteTable {
     channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0 })
   }
 
-  private orphaned(channel: Channel, subscriptionId: string, message: Envelope): void {
-    assertServed(channel, channel.consumer, subscriptionId, message)
-    assertProducers(channel.route, channel.consumer, message)
+  /**
+   * A delivery `channel` could have made, sent back by one of its endpoints: for a subscription it
+   * served, the producer's own message of a route type, valid as a publish.
+   * @throws EventBusError `Unauthorized` or `MessageRejected` naming what is wrong
+   */
+  private assertDeliveryOf(channel: Channel, from: RouteEndpoint, subscriptionId: string, message: Envelope) {
+    assertServed(channel, from, subscriptionId, message)
+    assertProducers(channel.route, from, message)
     this.internals.validate(message)
+  }
+
+  private orphaned(channel: Channel, subscriptionId: string, message: Envelope): void {
+    this.assertDeliveryOf(channel, channel.consumer, subscriptionId, message)
     // A BestEffort delivery that failed is dropped, as it would have been with the producer there.
     if (channel.served.get(subscriptionId) !== true) return
     const held = channel.held.get(message.id)
@@ -576,7 +583,7 @@ export class RouteTable {
       route.state = 'active'
       channel.producer.send({ t: 'rgo', id: channel.id })
     }
-    channel.opening = setTimeout(open, 0)
+    open()
   }
 
   /** Tells every open channel's producer to sample for the tail, or to stop. */
