@@ -417,6 +417,30 @@ describe('direct routes', () => {
     expect(hubPublishes()).toBe(50)
   })
 
+  it('starts a route after 2 s even if the subscriptions it serves never settle', async () => {
+    const { hub } = await setup()
+    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
+    // A backlog that takes far longer than 2 s to handle.
+    await consumer.call({
+      op: 'subscribe',
+      filter: rawEvents,
+      mode: reliable,
+      behaviour: { kind: 'delay', ms: 10 },
+    })
+    const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
+    await publishSeq(producer, 0, 1000)
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent'],
+    })
+    const started = performance.now()
+    await waitFor(() => route.state === 'establishing')
+    await waitFor(() => route.state === 'active', 5_000)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_900)
+    expect(consumer.received.length).toBeLessThan(1000)
+  })
+
   it('keeps publish order across a revocation mid-stream', async () => {
     const { bus, producer, consumer, route, subscriptionId, hubPublishes } = await pipeline()
     const total = 3000
