@@ -1,12 +1,13 @@
 /**
  * Frame batches on each carrier. Over ports a batch is an array of frames, passed by structured
- * clone as is. Over text (WebSocket) it is a JSON array whose rich fields (see RICH_FIELDS) are
- * superjson-encoded, so Date, Map, Set and BigInt survive; a delivered message is serialized once
+ * clone, the messages of batched frames (`pubs`, `dlvs`) packed as tuples (see message-tuple).
+ * Over text (WebSocket) it is a JSON array whose rich fields (see RICH_FIELDS) are superjson-encoded, so Date, Map, Set and BigInt survive; a delivered message is serialized once
  * however many endpoints it goes to.
  */
 import superjson from 'superjson'
+import { packMessage, unpackMessage } from './message-tuple.js'
 import type { PortCarrier } from './port.js'
-import { type Frame, RICH_FIELDS } from './wire.js'
+import { type Frame, MAX_BATCH, RICH_FIELDS } from './wire.js'
 
 /** An inbound frame that could not be decoded; it is answered with an error frame. */
 export class UndecodableFrame {
@@ -28,11 +29,31 @@ function tooMany(count: number): UndecodableFrame {
   return new UndecodableFrame(`a batch holds at most ${MAX_FRAMES_PER_BATCH} frames (got ${count})`)
 }
 
+/** Whether `frame` is a batch whose messages travel packed over ports (see message-tuple). */
+function isBatch(frame: unknown): frame is { t: 'pubs' | 'dlvs'; msgs: unknown[] } {
+  if (typeof frame !== 'object' || frame === null) return false
+  const { t, msgs } = frame as { t?: unknown; msgs?: unknown }
+  return (t === 'pubs' || t === 'dlvs') && Array.isArray(msgs) && msgs.length <= MAX_BATCH
+}
+
+function packedBatch(frame: Frame): Frame {
+  if (!isBatch(frame)) return frame
+  const { msgs } = frame
+  const packed = new Array<unknown>(msgs.length)
+  for (let index = 0; index < msgs.length; index++) packed[index] = packMessage(msgs[index])
+  return { ...frame, msgs: packed } as Frame
+}
+
 export const cloneCodec: Codec = {
-  encode: (frames) => frames,
+  encode: (frames) => frames.map(packedBatch),
   decode(unit) {
     if (!Array.isArray(unit)) return [new UndecodableFrame('a unit must be an array of frames')]
     if (unit.length > MAX_FRAMES_PER_BATCH) return [tooMany(unit.length)]
+    for (const frame of unit) {
+      if (!isBatch(frame)) continue
+      const { msgs } = frame
+      for (let index = 0; index < msgs.length; index++) msgs[index] = unpackMessage(msgs[index])
+    }
     return unit
   },
 }

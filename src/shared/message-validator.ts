@@ -39,7 +39,7 @@ export function messageValidator(catalog: Catalog, maxMessageBytes: number): Mes
   return {
     knows: (type) => schemas.has(type),
     validate(message) {
-      if (typeof message !== 'object' || message === null) {
+      if (typeof message !== 'object' || message === null || Array.isArray(message)) {
         throw rejected('a message is an object { id, timestamp, source, payload, priority }')
       }
       const type: unknown = (message.payload as { type?: unknown } | undefined)?.type

@@ -567,9 +567,10 @@ describe('direct routes: bad input', () => {
     const bad = { ...good(), payload: { type: 'RawEvent', data: { eventType: 42 } } }
     port2.postMessage([
       { t: 'hello', v: 1, batch: true },
-      { t: 'pubs', rid: 1, msgs: [good(), bad, good()] },
+      // The last is neither a message nor a packed one (see message-tuple).
+      { t: 'pubs', rid: 1, msgs: [good(), bad, good(), ['not', 'a', 'message']] },
     ])
-    await waitFor(() => frames.filter((f) => f.t === 'okr' || f.t === 'rej').length >= 3)
+    await waitFor(() => frames.filter((f) => f.t === 'okr' || f.t === 'rej').length >= 4)
     // Each request is answered once, in whichever order the ranges leave.
     const okr = frames.filter((f) => f.t === 'okr').map((f) => [f.from, f.to])
     const rej = frames.filter((f) => f.t === 'rej')
@@ -581,6 +582,13 @@ describe('direct routes: bad input', () => {
       expect.objectContaining({
         rid: 2,
         error: expect.objectContaining({ data: expect.objectContaining({ kind: 'MessageRejected' }) }),
+      }),
+      expect.objectContaining({
+        rid: 4,
+        error: expect.objectContaining({
+          message: expect.stringContaining('a message is an object'),
+          data: expect.objectContaining({ kind: 'MessageRejected' }),
+        }),
       }),
     ])
     expect((await bus.metrics()).messagesPublished).toBe(2)
