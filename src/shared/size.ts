@@ -21,35 +21,47 @@ const TOKEN_MAX = 100
 const UNIT_MAX = 6
 
 /**
- * Tokens are counted in the same number as the units, scaled by 2^32 (a message can have neither
- * 2^32 units nor 2^21 tokens within any sane limit), which keeps the walk to one return value.
+ * What the walk counts: UTF-16 units of every string and key, and tokens. Kept in two small
+ * integers outside the walk rather than returned from it: a recursive function returning a sum
+ * boxes it in a fresh heap number at every return (~190 bytes of garbage per benchmark message).
  */
-const TOKEN = 2 ** 32
+let walkedUnits = 0
+let walkedTokens = 0
 
-/** UTF-16 units of every string and key in `value`, plus TOKEN per token. */
-function measure(value: unknown, depth: number): number {
-  if (typeof value === 'string') return TOKEN + value.length
-  if (typeof value !== 'object' || value === null) return TOKEN
-  if (depth >= MAX_NESTING_DEPTH) throw new NestingTooDeepError()
-  let total = TOKEN
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) total += measure(value[i], depth + 1)
-    return total
+function walk(value: unknown, depth: number): void {
+  walkedTokens++
+  if (typeof value === 'string') {
+    walkedUnits += value.length
+    return
   }
-  if (value instanceof Date) return TOKEN + 24
+  if (typeof value !== 'object' || value === null) return
+  if (depth >= MAX_NESTING_DEPTH) throw new NestingTooDeepError()
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) walk(value[i], depth + 1)
+    return
+  }
+  if (value instanceof Date) {
+    walkedUnits += 24
+    return
+  }
   if (value instanceof Map) {
-    for (const [key, item] of value) total += measure(key, depth + 1) + measure(item, depth + 1)
-    return total
+    for (const [key, item] of value) {
+      walk(key, depth + 1)
+      walk(item, depth + 1)
+    }
+    return
   }
   if (value instanceof Set) {
-    for (const item of value) total += measure(item, depth + 1)
-    return total
+    for (const item of value) walk(item, depth + 1)
+    return
   }
   // for…in is the fastest walk over plain (and frozen) objects; inherited enumerable keys, if any,
   // only make the bound looser.
-  for (const key in value)
-    total += TOKEN + key.length + measure((value as Record<string, unknown>)[key], depth + 1)
-  return total
+  for (const key in value) {
+    walkedTokens++
+    walkedUnits += key.length
+    walk((value as Record<string, unknown>)[key], depth + 1)
+  }
 }
 
 const utf8 = new TextEncoder()
@@ -60,9 +72,22 @@ const utf8 = new TextEncoder()
  * @throws NestingTooDeepError for values nested deeper than {@link MAX_NESTING_DEPTH}
  */
 export function encodedSizeOver(value: unknown, limit: number): number | undefined {
-  const measured = measure(value, 0)
-  const tokens = Math.floor(measured / TOKEN)
-  const units = measured - tokens * TOKEN
+  // The counts of a walk already under way (a Map subclass's iterator could publish, and
+  // measure, from inside one) are put back afterwards.
+  const outerUnits = walkedUnits
+  const outerTokens = walkedTokens
+  walkedUnits = 0
+  walkedTokens = 0
+  let units: number
+  let tokens: number
+  try {
+    walk(value, 0)
+    units = walkedUnits
+    tokens = walkedTokens
+  } finally {
+    walkedUnits = outerUnits
+    walkedTokens = outerTokens
+  }
   if (units * UNIT_MAX + tokens * TOKEN_MAX <= limit) return undefined
   if (units + tokens > limit) return units + tokens
   const exact = utf8.encode(superjson.stringify(value)).length

@@ -107,6 +107,35 @@ describe('filters', () => {
     expect(metrics.subscriptions.find((s) => s.module === 'orchestrator')?.predicateErrors).toBe(2)
   })
 
+  it('a predicate that publishes routes both messages to the subscriptions each matches', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    const got: string[] = []
+    let inner: Promise<string> | undefined
+    const outer = rawMessage()
+    await bus.subscribe(ModuleId.Storage, MessageFilter.all(), DeliveryMode.BestEffort, (m) => {
+      got.push(`storage:${m.payload.type}`)
+    })
+    // The predicate runs while `outer` is being routed (after storage matched it), and publishes a
+    // ModuleReady from there.
+    await bus.subscribe(
+      ModuleId.Orchestrator,
+      MessageFilter.all().withPredicate((m) => {
+        if (m.payload.type !== 'RawEvent') return false
+        inner ??= bus.publish(Message.create(ModuleId.Storage, MessagePayload.ModuleReady(ModuleId.Storage)))
+        return true
+      }),
+      DeliveryMode.BestEffort,
+      (m) => {
+        got.push(`orchestrator:${m.payload.type}`)
+      },
+    )
+    await bus.publish(outer)
+    await inner
+    await flushMicrotasks()
+    expect(got.sort()).toEqual(['orchestrator:RawEvent', 'storage:ModuleReady', 'storage:RawEvent'])
+  })
+
   it('filters are immutable builders that round-trip their plain form', () => {
     const base = MessageFilter.types(['RawEvent'])
     const narrowed = base.withMinPriority(MessagePriority.High)
