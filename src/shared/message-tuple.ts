@@ -68,22 +68,17 @@ export function unpackMessage(packed: unknown): unknown {
     case 1:
       return tuple[0]
     case PACKED:
-      return {
+    case PACKED_WITH_CORRELATION: {
+      const message: Record<string, unknown> = {
         id: tuple[0],
         timestamp: tuple[1],
         source: tuple[2],
         payload: { type: tuple[3], data: tuple[4] },
         priority: tuple[5],
       }
-    case PACKED_WITH_CORRELATION:
-      return {
-        id: tuple[0],
-        timestamp: tuple[1],
-        source: tuple[2],
-        payload: { type: tuple[3], data: tuple[4] },
-        priority: tuple[5],
-        correlationId: tuple[6],
-      }
+      if (tuple.length === PACKED_WITH_CORRELATION) message.correlationId = tuple[6]
+      return message
+    }
     default:
       return packed
   }

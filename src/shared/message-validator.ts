@@ -8,7 +8,7 @@ import type { Catalog } from './catalog.js'
 import { compiled } from './compiled-schema.js'
 import { EventBusError, type RejectionIssue } from './errors.js'
 import { type Envelope, envelopeHeaderSchema } from './message.js'
-import { encodedSizeOver, NestingTooDeepError } from './size.js'
+import { encodedSizeOver, UnencodableValueError } from './size.js'
 
 function rejected(reason: string, issues: RejectionIssue[] = []): EventBusError {
   return EventBusError.of('MessageRejected', { reason, issues })
@@ -53,7 +53,7 @@ export function messageValidator(catalog: Catalog, maxMessageBytes: number): Mes
       try {
         oversize = encodedSizeOver(message, maxMessageBytes)
       } catch (error) {
-        if (error instanceof NestingTooDeepError) throw rejected(error.message)
+        if (error instanceof UnencodableValueError) throw rejected(error.message)
         throw error
       }
       if (oversize !== undefined) {

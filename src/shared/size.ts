@@ -1,17 +1,55 @@
 /**
  * Message size limits without serializing on the hot path. A walk computes a lower and an upper
  * bound of the UTF-8 length of the value's JSON (superjson) encoding; only when the limit lies
- * between the two is the value actually encoded and measured.
+ * between the two is the value actually encoded and measured. The same walk refuses what cannot be
+ * encoded at all, so a message the bus accepts can travel to every kind of endpoint.
  */
 import superjson from 'superjson'
 
 /** Deeper values are refused outright: they are either cyclic or abusive. */
 export const MAX_NESTING_DEPTH = 128
 
-export class NestingTooDeepError extends Error {
-  constructor() {
-    super(`the value is nested deeper than ${MAX_NESTING_DEPTH} levels (or is cyclic)`)
+/**
+ * Keys superjson refuses to encode (a prototype pollution risk for whoever decodes them), so a
+ * message holding one as an own key could not reach a WebSocket endpoint: the bus refuses it
+ * everywhere. Three comparisons of internalized strings, not a set lookup: the walk runs per key.
+ */
+function isForbiddenKey(key: string): boolean {
+  return key === '__proto__' || key === 'constructor' || key === 'prototype'
+}
+
+/** A value that cannot be encoded for every transport; the message says why. */
+export class UnencodableValueError extends Error {}
+
+function nestedTooDeep(): UnencodableValueError {
+  return new UnencodableValueError(
+    `the value is nested deeper than ${MAX_NESTING_DEPTH} levels (or is cyclic)`,
+  )
+}
+
+/** Thrown inside the walk, which keeps no path; turned into an UnencodableValueError with one. */
+class ForbiddenKey {
+  constructor(readonly key: string) {}
+}
+
+/** The path to the first own key `key` in `value` (searched only once the walk found one). */
+function pathToKey(value: unknown, key: string, depth = 0): string[] | undefined {
+  if (typeof value !== 'object' || value === null || depth > MAX_NESTING_DEPTH) return undefined
+  if (!(value instanceof Map || value instanceof Set) && Object.hasOwn(value, key)) return [key]
+  const children: [string, unknown][] =
+    value instanceof Map
+      ? [...value].flatMap(([k, v], index): [string, unknown][] => [
+          [`${index}.key`, k],
+          [`${index}.value`, v],
+        ])
+      : value instanceof Set
+        ? [...value].map((item, index) => [String(index), item])
+        : Object.entries(value)
+  for (const [name, child] of children) {
+    const found = pathToKey(child, key, depth + 1)
+    if (found !== undefined) return [name, ...found]
   }
+  return undefined
 }
 
 // Bounds per token (string, key, number, literal, container): at least 1 byte each; at most the
@@ -35,7 +73,7 @@ function walk(value: unknown, depth: number): void {
     return
   }
   if (typeof value !== 'object' || value === null) return
-  if (depth >= MAX_NESTING_DEPTH) throw new NestingTooDeepError()
+  if (depth >= MAX_NESTING_DEPTH) throw nestedTooDeep()
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) walk(value[i], depth + 1)
     return
@@ -58,6 +96,7 @@ function walk(value: unknown, depth: number): void {
   // for…in is the fastest walk over plain (and frozen) objects; inherited enumerable keys, if any,
   // only make the bound looser.
   for (const key in value) {
+    if (isForbiddenKey(key) && Object.hasOwn(value, key)) throw new ForbiddenKey(key)
     walkedTokens++
     walkedUnits += key.length
     walk((value as Record<string, unknown>)[key], depth + 1)
@@ -69,7 +108,8 @@ const utf8 = new TextEncoder()
 /**
  * The UTF-8 length of the value's superjson encoding (or a lower bound of it) if that exceeds
  * `limit`, else `undefined`.
- * @throws NestingTooDeepError for values nested deeper than {@link MAX_NESTING_DEPTH}
+ * @throws UnencodableValueError for values nested deeper than {@link MAX_NESTING_DEPTH}, holding a
+ * key superjson refuses (`__proto__`, `constructor`, `prototype`), or that superjson cannot encode
  */
 export function encodedSizeOver(value: unknown, limit: number): number | undefined {
   // The counts of a walk already under way (a Map subclass's iterator could publish, and
@@ -84,12 +124,24 @@ export function encodedSizeOver(value: unknown, limit: number): number | undefin
     walk(value, 0)
     units = walkedUnits
     tokens = walkedTokens
+  } catch (error) {
+    if (!(error instanceof ForbiddenKey)) throw error
+    const path = pathToKey(value, error.key)?.join('.') ?? error.key
+    throw new UnencodableValueError(
+      `the key '${error.key}' (at ${path}) is not allowed: WebSocket endpoints could not decode it safely (a prototype pollution risk)`,
+    )
   } finally {
     walkedUnits = outerUnits
     walkedTokens = outerTokens
   }
   if (units * UNIT_MAX + tokens * TOKEN_MAX <= limit) return undefined
   if (units + tokens > limit) return units + tokens
-  const exact = utf8.encode(superjson.stringify(value)).length
+  let encoded: string
+  try {
+    encoded = superjson.stringify(value)
+  } catch (error) {
+    throw new UnencodableValueError(`superjson cannot encode the value: ${(error as Error).message}`)
+  }
+  const exact = utf8.encode(encoded).length
   return exact > limit ? exact : undefined
 }

@@ -200,6 +200,36 @@ describe('WebSocket gateway', () => {
     await waitFor(() => frames.some((f) => f.t === 'welcome'))
   })
 
+  it('refuses a message holding a key superjson will not encode, so WebSocket subscribers keep working', async () => {
+    const { bus, gateway } = await setup()
+    const subscriber = await client(gateway)
+    const got: unknown[] = []
+    await subscriber.subscribe(
+      'native-tracker',
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.BestEffort,
+      (m) => {
+        got.push(m.payload.data.data)
+      },
+    )
+    // Valid JSON with an own "__proto__" key: accepted, it used to make the hub's text encoder
+    // throw while flushing to this subscriber.
+    const polluted = JSON.parse('{"nested":{"__proto__":{"polluted":true}}}')
+    await expect(
+      bus.publish(
+        BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ data: polluted }))),
+      ),
+    ).rejects.toMatchObject({
+      kind: 'MessageRejected',
+      reason: expect.stringMatching(/the key '__proto__' \(at payload\.data\.data\.nested\.__proto__\)/),
+    })
+    await bus.publish(
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ data: { fine: 1 } }))),
+    )
+    await waitFor(() => got.length === 1)
+    expect(got).toEqual([{ fine: 1 }])
+  })
+
   it('reads batched publishes over text, and names the message in a batch that is not superjson', async () => {
     const { bus, gateway } = await setup()
     const received: Date[] = []

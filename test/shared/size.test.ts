@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import superjson from 'superjson'
 import { describe, expect, it } from 'vitest'
-import { encodedSizeOver } from '../../src/shared/size.js'
+import { encodedSizeOver, UnencodableValueError } from '../../src/shared/size.js'
 
 const exactSize = (value: unknown) => new TextEncoder().encode(superjson.stringify(value)).length
 
@@ -12,7 +12,13 @@ const richValue = fc.letrec((tie) => ({
     fc.date({ noInvalidDate: true }),
     fc.string({ unit: 'grapheme' }),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(fc.string(), tie('value'), { maxKeys: 4 }),
+    fc.dictionary(
+      fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype')),
+      tie('value'),
+      {
+        maxKeys: 4,
+      },
+    ),
     fc.array(fc.tuple(fc.string(), tie('value')), { maxLength: 3 }).map((entries) => new Map(entries)),
   ),
 })).value
@@ -21,7 +27,15 @@ describe('encodedSizeOver', () => {
   it('is undefined within the limit and a lower bound of the encoded size over it', () => {
     fc.assert(
       fc.property(richValue, fc.double({ min: 0, max: 2, noNaN: true }), (value, fraction) => {
-        const exact = exactSize(value)
+        let exact: number
+        try {
+          exact = exactSize(value)
+        } catch {
+          // What superjson refuses to encode is refused whatever the limit.
+          expect(() => encodedSizeOver(value, 0)).toThrow(UnencodableValueError)
+          expect(() => encodedSizeOver(value, 1e9)).toThrow(UnencodableValueError)
+          return
+        }
         const limit = Math.floor(exact * fraction)
         const over = encodedSizeOver(value, limit)
         if (exact <= limit) expect(over).toBeUndefined()
@@ -32,6 +46,19 @@ describe('encodedSizeOver', () => {
       }),
       { numRuns: 1000 },
     )
+  })
+
+  it('refuses keys superjson will not encode, naming the path to them', () => {
+    const data = JSON.parse('{"events":[{"ok":1},{"tags":{"__proto__":{"polluted":true}}}]}')
+    expect(() => encodedSizeOver({ payload: { data } }, 1e9)).toThrow(
+      /the key '__proto__' \(at payload\.data\.events\.1\.tags\.__proto__\) is not allowed/,
+    )
+    expect(() => encodedSizeOver({ counts: new Map([['a', { constructor: 1 }]]) }, 1e9)).toThrow(
+      /the key 'constructor' \(at counts\.0\.value\.constructor\)/,
+    )
+    // Inherited keys are not the value's own: superjson does not see them, neither does the bound.
+    const withPrototype = Object.create({ constructor: 'inherited' }) as object
+    expect(encodedSizeOver({ value: withPrototype }, 1e9)).toBeUndefined()
   })
 
   it('measures a value right when measuring runs again from inside its walk', () => {
