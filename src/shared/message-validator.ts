@@ -22,6 +22,13 @@ function toRejectionIssues(error: z.ZodError): RejectionIssue[] {
   }))
 }
 
+/** @throws EventBusError `MessageRejected` with the schema's issues when `message` fails it */
+function matchSchema(schema: z.ZodType, type: unknown, message: Envelope): void {
+  const result = schema.safeParse(message)
+  if (!result.success)
+    throw rejected(`${String(type)} does not match its schema`, toRejectionIssues(result.error))
+}
+
 export interface MessageValidator {
   /** Whether `type` is in the catalog. */
   knows(type: string): boolean
@@ -53,15 +60,17 @@ export function messageValidator(catalog: Catalog, maxMessageBytes: number): Mes
       try {
         oversize = encodedSizeOver(message, maxMessageBytes)
       } catch (error) {
-        if (error instanceof UnencodableValueError) throw rejected(error.message)
-        throw error
+        if (!(error instanceof UnencodableValueError)) throw error
+        // A key or value the schema refuses too is reported as the schema sees it (its issue
+        // names the field). A value too deep is never parsed: the schema could recurse forever.
+        if (error.path === undefined) throw rejected(error.message)
+        matchSchema(schema, type, message)
+        throw rejected(error.message, [{ path: error.path, message: error.message, code: 'custom' }])
       }
       if (oversize !== undefined) {
         throw rejected(`the message is ${oversize} bytes, over maxMessageBytes (${maxMessageBytes})`)
       }
-      const result = schema.safeParse(message)
-      if (!result.success)
-        throw rejected(`${type} does not match its schema`, toRejectionIssues(result.error))
+      matchSchema(schema, type, message)
     },
   }
 }

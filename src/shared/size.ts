@@ -18,8 +18,18 @@ function isForbiddenKey(key: string): boolean {
   return key === '__proto__' || key === 'constructor' || key === 'prototype'
 }
 
-/** A value that cannot be encoded for every transport; the message says why. */
-export class UnencodableValueError extends Error {}
+/**
+ * A value that cannot be encoded for every transport; the message says why, `path` says where
+ * when one key or value is to blame (absent for a value nested too deeply or refused by superjson).
+ */
+export class UnencodableValueError extends Error {
+  constructor(
+    message: string,
+    readonly path?: (string | number)[],
+  ) {
+    super(message)
+  }
+}
 
 function nestedTooDeep(): UnencodableValueError {
   return new UnencodableValueError(
@@ -27,29 +37,81 @@ function nestedTooDeep(): UnencodableValueError {
   )
 }
 
-/** Thrown inside the walk, which keeps no path; turned into an UnencodableValueError with one. */
-class ForbiddenKey {
-  constructor(readonly key: string) {}
+/** Tags (Symbol.toStringTag) of objects a structured clone refuses, besides functions and symbols. */
+const UNCLONEABLE_TAGS: ReadonlySet<string> = new Set([
+  'Promise',
+  'WeakMap',
+  'WeakSet',
+  'WeakRef',
+  'FinalizationRegistry',
+  'Generator',
+  'AsyncGenerator',
+  'Array Iterator',
+  'Map Iterator',
+  'Set Iterator',
+  'String Iterator',
+  'RegExp String Iterator',
+  'Iterator',
+])
+
+/**
+ * What `value` is when no other process can receive it (a structured clone throws on it), else
+ * undefined. Plain objects are settled by their prototype, so the tag is read only for others.
+ */
+function uncloneable(value: unknown): string | undefined {
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'symbol') return 'a symbol'
+  if (typeof value !== 'object' || value === null) return undefined
+  const prototype: unknown = Object.getPrototypeOf(value)
+  if (prototype === Object.prototype || prototype === null) return undefined
+  const tag = Object.prototype.toString.call(value).slice(8, -1)
+  return UNCLONEABLE_TAGS.has(tag) ? `a ${tag}` : undefined
 }
 
-/** The path to the first own key `key` in `value` (searched only once the walk found one). */
-function pathToKey(value: unknown, key: string, depth = 0): string[] | undefined {
+/** Thrown inside the walk, which keeps no path: a forbidden own key, or a value that cannot travel. */
+class Refused {
+  constructor(
+    readonly key: string | undefined,
+    readonly value: unknown,
+  ) {}
+}
+
+type PathTest = (key: string | number, child: unknown, holder: object) => boolean
+
+/** The path to the first child of `value` (at any depth) that passes `test`; run only on refusal. */
+function findPath(value: unknown, test: PathTest, depth = 0): (string | number)[] | undefined {
   if (typeof value !== 'object' || value === null || depth > MAX_NESTING_DEPTH) return undefined
-  if (!(value instanceof Map || value instanceof Set) && Object.hasOwn(value, key)) return [key]
-  const children: [string, unknown][] =
+  const children: [(string | number)[], unknown][] =
     value instanceof Map
-      ? [...value].flatMap(([k, v], index): [string, unknown][] => [
-          [`${index}.key`, k],
-          [`${index}.value`, v],
+      ? [...value].flatMap(([k, v], index): [(string | number)[], unknown][] => [
+          [[index, 'key'], k],
+          [[index, 'value'], v],
         ])
-      : value instanceof Set
-        ? [...value].map((item, index) => [String(index), item])
-        : Object.entries(value)
-  for (const [name, child] of children) {
-    const found = pathToKey(child, key, depth + 1)
-    if (found !== undefined) return [name, ...found]
+      : value instanceof Set || Array.isArray(value)
+        ? [...value].map((item, index) => [[index], item])
+        : Object.entries(value).map(([key, item]) => [[key], item])
+  for (const [steps, child] of children) {
+    if (test(steps[0] as string | number, child, value)) return steps
+    const found = findPath(child, test, depth + 1)
+    if (found !== undefined) return [...steps, ...found]
   }
   return undefined
+}
+
+function explain(root: unknown, refused: Refused): UnencodableValueError {
+  const { key, value } = refused
+  if (key !== undefined) {
+    const path = findPath(root, (name, _, holder) => name === key && Object.hasOwn(holder, name)) ?? [key]
+    return new UnencodableValueError(
+      `the key '${key}' (at ${path.join('.')}) is not allowed: WebSocket endpoints could not decode it safely (a prototype pollution risk)`,
+      path,
+    )
+  }
+  const path = findPath(root, (_, child) => child === value) ?? []
+  return new UnencodableValueError(
+    `${path.join('.') || 'the message'} is ${uncloneable(value)}, which cannot travel to another process`,
+    path,
+  )
 }
 
 // Bounds per token (string, key, number, literal, container): at least 1 byte each; at most the
@@ -72,7 +134,10 @@ function walk(value: unknown, depth: number): void {
     walkedUnits += value.length
     return
   }
-  if (typeof value !== 'object' || value === null) return
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'function' || typeof value === 'symbol') throw new Refused(undefined, value)
+    return
+  }
   if (depth >= MAX_NESTING_DEPTH) throw nestedTooDeep()
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) walk(value[i], depth + 1)
@@ -95,12 +160,17 @@ function walk(value: unknown, depth: number): void {
   }
   // for…in is the fastest walk over plain (and frozen) objects; inherited enumerable keys, if any,
   // only make the bound looser.
+  let keys = 0
   for (const key in value) {
-    if (isForbiddenKey(key) && Object.hasOwn(value, key)) throw new ForbiddenKey(key)
+    if (isForbiddenKey(key) && Object.hasOwn(value, key)) throw new Refused(key, undefined)
     walkedTokens++
     walkedUnits += key.length
     walk((value as Record<string, unknown>)[key], depth + 1)
+    keys++
   }
+  // Promises, weak collections and iterators have no keys of their own: only keyless objects
+  // are asked what they are (one that was given keys is left to the sender's own check).
+  if (keys === 0 && uncloneable(value) !== undefined) throw new Refused(undefined, value)
 }
 
 const utf8 = new TextEncoder()
@@ -109,7 +179,8 @@ const utf8 = new TextEncoder()
  * The UTF-8 length of the value's superjson encoding (or a lower bound of it) if that exceeds
  * `limit`, else `undefined`.
  * @throws UnencodableValueError for values nested deeper than {@link MAX_NESTING_DEPTH}, holding a
- * key superjson refuses (`__proto__`, `constructor`, `prototype`), or that superjson cannot encode
+ * key superjson refuses (`__proto__`, `constructor`, `prototype`) or a value a structured clone
+ * refuses (a function, a symbol, a Promise …), or that superjson cannot encode
  */
 export function encodedSizeOver(value: unknown, limit: number): number | undefined {
   // The counts of a walk already under way (a Map subclass's iterator could publish, and
@@ -125,11 +196,7 @@ export function encodedSizeOver(value: unknown, limit: number): number | undefin
     units = walkedUnits
     tokens = walkedTokens
   } catch (error) {
-    if (!(error instanceof ForbiddenKey)) throw error
-    const path = pathToKey(value, error.key)?.join('.') ?? error.key
-    throw new UnencodableValueError(
-      `the key '${error.key}' (at ${path}) is not allowed: WebSocket endpoints could not decode it safely (a prototype pollution risk)`,
-    )
+    throw error instanceof Refused ? explain(value, error) : error
   } finally {
     walkedUnits = outerUnits
     walkedTokens = outerTokens

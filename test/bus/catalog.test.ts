@@ -1,4 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest'
+import { z } from 'zod'
 import {
   BusMessage,
   builtinCatalog,
@@ -182,6 +183,22 @@ describe('schemas', () => {
     expect(badSource.issues[0].path).toEqual(['source'])
     await expect(bus.publish(null as never)).rejects.toMatchObject({ kind: 'MessageRejected' })
     await expect(bus.publish({ id: 'x' } as never)).rejects.toMatchObject({ kind: 'MessageRejected' })
+  })
+
+  it('refuses a value no other process could receive, even where its schema takes anything', async () => {
+    const bus = createEventBus({
+      catalog: { 'app.Job': z.object({ name: z.string(), context: z.unknown() }) },
+    })
+    await bus.start()
+    const job = (context: unknown) =>
+      BusMessage.create(ModuleId.Orchestrator, { type: 'app.Job', data: { name: 'sync', context } } as never)
+    const error = await bus.publish(job({ retry: { onFail: () => 1 } })).catch((e) => e)
+    expect(error).toMatchObject({
+      kind: 'MessageRejected',
+      reason: 'payload.data.context.retry.onFail is a function, which cannot travel to another process',
+      issues: [{ path: ['payload', 'data', 'context', 'retry', 'onFail'], code: 'custom' }],
+    })
+    await expect(bus.publish(job({ retry: { attempts: 3 } }))).resolves.toEqual(expect.any(String))
   })
 
   it('refuses messages over maxMessageBytes and values nested too deeply', async () => {

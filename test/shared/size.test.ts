@@ -61,6 +61,27 @@ describe('encodedSizeOver', () => {
     expect(encodedSizeOver({ value: withPrototype }, 1e9)).toBeUndefined()
   })
 
+  it('refuses what no other process can receive, naming where it is', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ data: { onClick: () => 1 } }, /^data\.onClick is a function, which cannot travel/],
+      [{ data: [1, Symbol('s')] }, /^data\.1 is a symbol/],
+      [{ data: { pending: Promise.resolve(1) } }, /^data\.pending is a Promise/],
+      [{ data: new Map([['cache', new WeakMap()]]) }, /^data\.0\.value is a WeakMap/],
+      [{ data: new Set([new Map().entries()]) }, /^data\.0 is a Map Iterator/],
+    ]
+    for (const [value, reason] of cases) expect(() => encodedSizeOver(value, 1e9)).toThrow(reason)
+    // Class instances travel as their own fields, as a structured clone copies them.
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    expect(encodedSizeOver({ data: new Point(1, 2), when: new Date() }, 1e9)).toBeUndefined()
+    expect(() => structuredClone({ data: new Point(1, 2) })).not.toThrow()
+    for (const [value] of cases) expect(() => structuredClone(value)).toThrow()
+  })
+
   it('measures a value right when measuring runs again from inside its walk', () => {
     const entries: [string, string][] = [
       ['a', 'x'.repeat(300)],
