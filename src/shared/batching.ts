@@ -6,7 +6,7 @@
  */
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
-import { type EndpointFrame, type HubFrame, MAX_BATCH } from './wire.js'
+import { type EndpointFrame, type Frame, type HubFrame, MAX_BATCH } from './wire.js'
 
 /**
  * Queues delivery `id` of `message` to subscription `sid`: into the `dlvs` frame queued last when
@@ -49,4 +49,34 @@ export function queuePublish(link: Link<HubFrame, EndpointFrame>, rid: number, m
     return
   }
   link.send({ t: 'pubs', rid, msgs: [message] })
+}
+
+/**
+ * A batched frame (`pubs`, `dlvs`) as one frame per message, with the request or delivery id
+ * each message had in the batch; any other frame as itself.
+ */
+export function splitBatch<F extends Frame>(frame: F): F[] {
+  if ((frame.t !== 'pubs' && frame.t !== 'dlvs') || frame.msgs.length === 1) return [frame]
+  return frame.msgs.map((message, index) =>
+    frame.t === 'pubs'
+      ? { ...frame, rid: frame.rid + index, msgs: [message] }
+      : { ...frame, id: frame.id + index, msgs: [message] },
+  )
+}
+
+/**
+ * The nacks that fail each delivery of a `dlv` or `dlvs` frame that could not be sent, as if its
+ * endpoint had failed them with `error`: retried, dead-lettered or dropped as its mode says.
+ */
+export function nacksFor(
+  frame: Extract<HubFrame, { t: 'dlv' | 'dlvs' }>,
+  error: string,
+): Extract<EndpointFrame, { t: 'nack' }>[] {
+  const count = frame.t === 'dlv' ? 1 : frame.msgs.length
+  return Array.from({ length: count }, (_, index) => ({
+    t: 'nack' as const,
+    id: frame.id + index,
+    error: error.slice(0, 4096),
+    timedOut: false,
+  }))
 }

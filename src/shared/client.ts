@@ -4,7 +4,7 @@
  * nacks travel back, so the hub's accounting, latency and timeouts mean the same as in process.
  * Types, sources and minimum priority are filtered in the hub; predicates run here.
  */
-import { queuePublish } from './batching.js'
+import { nacksFor, queuePublish } from './batching.js'
 import { type BuiltinCatalog, builtinCatalog, type Catalog, type TypeOf } from './catalog.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
 import type { DeliveryMode } from './delivery-mode.js'
@@ -21,6 +21,7 @@ import {
   type DirectLimits,
   type EndpointFrame,
   endpointFrameSchema,
+  type Frame,
   type HubFrame,
   hubFrameSchema,
   type Permissions,
@@ -92,6 +93,11 @@ interface Settler {
 
 /** Runs synchronously when the hub's answer is read, before frames after it in the same unit. */
 type OnAnswer = (ok: unknown) => void
+
+/** Reports a frame that could not leave and has no request to refuse (see Link's `unsendable`). */
+function unsendableReport(frame: Frame, reason: string): void {
+  console.error(`skelly-bus: a '${frame.t}' frame could not be sent and was dropped: ${reason}`)
+}
 
 /** A request waiting for the hub's answer (no closure per request: publishes make millions). */
 class Request implements Settler {
@@ -210,6 +216,7 @@ class Client implements BusClient<Catalog> {
       invalid: () => {
         // The hub speaks the protocol; an undecodable frame from it is dropped rather than answered.
       },
+      unsendable: (frame, reason) => this.unsendable(frame, reason),
       closed: (reason) => this.ended(reason),
     })
     this.hubAcks = new Acknowledger(this.link)
@@ -394,6 +401,21 @@ class Client implements BusClient<Catalog> {
     return promise
   }
 
+  /**
+   * A frame for the hub that could not leave (see Link): the requests it carries are refused with
+   * the reason (each publish of a batch on its own); anything else is reported on the console.
+   */
+  private unsendable(frame: EndpointFrame, reason: string): void {
+    const rid = 'rid' in frame ? frame.rid : 0
+    if (rid === 0) return unsendableReport(frame, reason)
+    const error = EventBusError.of('MessageRejected', {
+      reason: `the '${frame.t}' frame could not be sent to the hub: ${reason}`,
+      issues: [],
+    })
+    const count = frame.t === 'pubs' ? frame.msgs.length : 1
+    for (let index = 0; index < count; index++) this.requests.take(rid + index)?.reject(error)
+  }
+
   private receive(frame: HubFrame, ports: readonly unknown[]): void {
     switch (frame.t) {
       case 'welcome':
@@ -542,6 +564,12 @@ class Client implements BusClient<Catalog> {
       const link = new Link<EndpointFrame, HubFrame>(port, endpointFrameSchema, {
         frame: (inbound) => producer.receive(inbound),
         invalid: () => {},
+        // A delivery that cannot leave fails as the consumer would fail it; nothing else is sent.
+        unsendable: (outbound, reason) => {
+          if (outbound.t !== 'dlv' && outbound.t !== 'dlvs') return unsendableReport(outbound, reason)
+          for (const nack of nacksFor(outbound, `the delivery could not be sent: ${reason}`))
+            producer.receive(nack)
+        },
         closed: (reason) => producer.close(`the direct channel closed: ${reason}`, true),
       })
       const producer = new DirectProducer(frame.id, link, frame.terms, frame.limits, validator, {
@@ -558,12 +586,13 @@ class Client implements BusClient<Catalog> {
       return
     }
     const types = new Set(frame.types)
-    const link: Link<HubFrame, EndpointFrame> = new Link(port, hubFrameSchema, {
+    const link: Link<HubFrame, EndpointFrame> = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
       frame: (inbound) => {
         if (inbound.t !== 'dlv' && inbound.t !== 'dlvs') return
         this.deliverFrame(inbound, acknowledger)
       },
       invalid: () => {},
+      unsendable: unsendableReport,
       closed: () => this.consuming.delete(frame.id),
     })
     const acknowledger = new Acknowledger(

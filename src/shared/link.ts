@@ -4,16 +4,24 @@
  * a peer that hangs is noticed even where the transport reports no close.
  */
 import type { z } from 'zod'
+import { splitBatch } from './batching.js'
 import { type Codec, codecFor, UndecodableFrame } from './codec.js'
 import { compiled } from './compiled-schema.js'
+import { describeThrown } from './errors.js'
 import type { Port } from './port.js'
 import type { Frame } from './wire.js'
 
-export interface LinkHandlers<In> {
+export interface LinkHandlers<In, Out> {
   /** A valid inbound frame, with the ports transferred in its unit (usually none). */
   frame(frame: In, ports: readonly unknown[]): void
   /** An inbound frame that failed decoding or validation; `reason` names the problem. */
   invalid(reason: string): void
+  /**
+   * An outbound frame that could not leave: a value in it cannot be cloned or encoded for this
+   * transport (the port's error is `reason`). Everything else queued with it was sent, in order;
+   * a batch was retried message by message first, so `frame` holds only the messages that failed.
+   */
+  unsendable(frame: Out, reason: string): void
   /** The channel closed (either side) or the heartbeat gave up on the peer. */
   closed(reason: string): void
 }
@@ -48,7 +56,7 @@ export class Link<In extends Frame, Out extends Frame> {
   constructor(
     readonly port: Port,
     inbound: z.ZodType<In>,
-    private readonly handlers: LinkHandlers<In>,
+    private readonly handlers: LinkHandlers<In, Out>,
   ) {
     this.inbound = compiledFor(inbound)
     this.codec = codecFor(port.carrier)
@@ -81,13 +89,31 @@ export class Link<In extends Frame, Out extends Frame> {
     const frames = this.outbox
     this.outbox = []
     for (let start = 0; start < frames.length; start += MAX_FRAMES_PER_UNIT) {
-      this.port.send(
-        this.codec.encode(
-          start === 0 && frames.length <= MAX_FRAMES_PER_UNIT
-            ? frames
-            : frames.slice(start, start + MAX_FRAMES_PER_UNIT),
-        ),
+      this.sendUnit(
+        start === 0 && frames.length <= MAX_FRAMES_PER_UNIT
+          ? frames
+          : frames.slice(start, start + MAX_FRAMES_PER_UNIT),
       )
+    }
+  }
+
+  private sendUnit(frames: Out[]): void {
+    try {
+      this.port.send(this.codec.encode(frames))
+    } catch {
+      // Something in the unit cannot travel (the bus refuses such messages at publish, but an
+      // answer or an exotic value may still hold one). Throwing here would lose the whole unit in
+      // a microtask nobody catches: instead each frame goes alone, each message of a batch too,
+      // and only what fails is handed back to the sender.
+      for (const frame of frames) for (const part of splitBatch(frame)) this.sendAlone(part)
+    }
+  }
+
+  private sendAlone(frame: Out): void {
+    try {
+      this.port.send(this.codec.encode([frame]))
+    } catch (error) {
+      this.handlers.unsendable(frame, describeThrown(error))
     }
   }
 

@@ -4,7 +4,7 @@
  * granted. Deliveries to the endpoint are acknowledged back, so the core's accounting, latency and
  * timeouts hold across the port.
  */
-import { queueDelivery } from '../../shared/batching.js'
+import { nacksFor, queueDelivery } from '../../shared/batching.js'
 import type { DeadLetterSelector } from '../../shared/dead-letter.js'
 import { EventBusError } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
@@ -131,6 +131,7 @@ export class Session implements RouteEndpoint {
     this.link = new Link(port, endpointFrameSchema, {
       frame: (frame) => this.receive(frame),
       invalid: (reason) => this.sendError(EventBusError.of('MessageRejected', { reason, issues: [] })),
+      unsendable: (frame, reason) => this.unsendable(frame, reason),
       closed: () => this.end('lost'),
     })
     this.link.startHeartbeat(hub.heartbeatMs)
@@ -506,6 +507,26 @@ export class Session implements RouteEndpoint {
       (ok) => this.link.send({ t: 'res', rid, ok }),
       (error: unknown) => this.link.send({ t: 'rej', rid, error: wireError(error) }),
     )
+  }
+
+  /**
+   * A frame for this endpoint that could not leave (see Link): its deliveries fail as a nack would
+   * fail them (so a Reliable one is retried, then dead-lettered with this reason), an answer
+   * becomes a refusal, anything else is reported in an error frame. Error frames that cannot
+   * leave are not reported again.
+   */
+  private unsendable(frame: HubFrame, reason: string): void {
+    const why = `could not be sent to this endpoint: ${reason}`
+    if (frame.t === 'dlv' || frame.t === 'dlvs') {
+      for (const nack of nacksFor(frame, `the delivery ${why}`)) this.receive(nack)
+    } else if (frame.t === 'res') {
+      const error = EventBusError.of('MessageRejected', { reason: `the answer ${why}`, issues: [] })
+      this.link.send({ t: 'rej', rid: frame.rid, error: wireError(error) })
+    } else if (frame.t !== 'err' && frame.t !== 'rej') {
+      this.sendError(
+        EventBusError.of('MessageRejected', { reason: `a '${frame.t}' frame ${why}`, issues: [] }),
+      )
+    }
   }
 
   /** Answers a frame that could not be taken, with no request to answer (rate-limited). */
