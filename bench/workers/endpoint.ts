@@ -32,8 +32,9 @@ interface Go {
 
 /**
  * The bus's producers await their publishes in groups of this many, as a producer that wants to
- * know its messages were accepted would; smaller groups cost round trips, larger ones keep more
- * messages alive in the producer (more garbage-collector work) for no gain.
+ * know its messages were accepted would, and let their event loop turn once per group; smaller
+ * groups cost round trips, larger ones keep more messages alive in the producer (more
+ * garbage-collector work) for no gain.
  */
 const PUBLISH_GROUP = 256
 
@@ -70,7 +71,13 @@ async function produce(go: Go, send: (n: number, sentAt: number) => unknown, awa
       const result = send(n, 0)
       if (awaitEvery > 0) {
         pending.push(result)
-        if (pending.length >= awaitEvery) await Promise.all(pending.splice(0))
+        if (pending.length >= awaitEvery) {
+          await Promise.all(pending.splice(0))
+          // Publishes that resolve at once (direct BestEffort) never yield to the event loop, so
+          // the consumer's acks would wait in the port until the run ends while the channel's
+          // window fills; an app lets its loop run between batches of input, and so does this.
+          await new Promise((resolve) => setImmediate(resolve))
+        }
       }
     }
     await Promise.all(pending)
