@@ -42,19 +42,25 @@ async function setup(hubOptions: HubOptions = {}) {
   return { bus, hub, attach }
 }
 
+/** Storage attached and subscribed (Reliable) to notes; the texts it handled, in order. */
+async function storageReceiving(attach: Awaited<ReturnType<typeof setup>>['attach']): Promise<string[]> {
+  const storage = await attach(ModuleId.Storage, { publish: [], subscribe: ['app.Note'] })
+  const got: string[] = []
+  await storage.subscribe(
+    ModuleId.Storage,
+    MessageFilter.types(['app.Note']),
+    DeliveryMode.Reliable({ timeoutMs: 1_000 }),
+    (message) => {
+      got.push(message.payload.data.text)
+    },
+  )
+  return got
+}
+
 describe('a frame that cannot be cloned', () => {
   it('fails only its own delivery: the others in its unit arrive, it is retried and dead-lettered', async () => {
     const { bus, attach } = await setup()
-    const storage = await attach(ModuleId.Storage, { publish: [], subscribe: ['app.Note'] })
-    const got: string[] = []
-    await storage.subscribe(
-      ModuleId.Storage,
-      MessageFilter.types(['app.Note']),
-      DeliveryMode.Reliable({ timeoutMs: 1_000 }),
-      (message) => {
-        got.push(message.payload.data.text)
-      },
-    )
+    const got = await storageReceiving(attach)
     // Published in one tick: the three deliveries leave in one unit.
     await Promise.all([
       bus.publish(note('first') as never),
@@ -98,16 +104,7 @@ describe('a frame that cannot be cloned', () => {
     const { bus, hub, attach } = await setup({
       routes: [{ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['app.Note'] }],
     })
-    const storage = await attach(ModuleId.Storage, { publish: [], subscribe: ['app.Note'] })
-    const got: string[] = []
-    await storage.subscribe(
-      ModuleId.Storage,
-      MessageFilter.types(['app.Note']),
-      DeliveryMode.Reliable({ timeoutMs: 1_000 }),
-      (message) => {
-        got.push(message.payload.data.text)
-      },
-    )
+    const got = await storageReceiving(attach)
     const capture = await attach(ModuleId.DataCapture, { publish: ['app.Note'], subscribe: [] })
     const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
     afterThisTest(() => consoleError.mockRestore())
