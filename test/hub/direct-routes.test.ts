@@ -68,6 +68,24 @@ async function publishSeq(producer: WorkerEndpoint, from: number, count: number)
 
 const rawEvents = { types: ['RawEvent'] }
 
+/**
+ * A Reliable consumer taking `delayMs` per message, `count` messages published to it through the
+ * hub, then the route declared while that backlog is still being handled.
+ */
+async function routeOverBacklog(hub: Hub, delayMs: number, count: number) {
+  const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
+  await consumer.call({
+    op: 'subscribe',
+    filter: rawEvents,
+    mode: reliable,
+    behaviour: { kind: 'delay', ms: delayMs },
+  })
+  const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
+  await publishSeq(producer, 0, count)
+  const route = hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
+  return { consumer, producer, route }
+}
+
 async function pipeline(
   options: {
     config?: EventBusConfigInput
@@ -375,23 +393,10 @@ describe('direct routes', () => {
 
   it('keeps publish order when a route is set up while the hub path still holds the producer’s messages', async () => {
     const { bus, hub } = await setup()
-    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
     // A slow handler, so the hub still holds more than its window ahead of the consumer when the
     // route comes up (what it already sent, the consumer's client has in order).
-    await consumer.call({
-      op: 'subscribe',
-      filter: rawEvents,
-      mode: reliable,
-      behaviour: { kind: 'delay', ms: 1 },
-    })
-    const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
     const before = 400
-    await publishSeq(producer, 0, before)
-    const route = hub.route({
-      producer: ModuleId.DataCapture,
-      consumer: ModuleId.Storage,
-      types: ['RawEvent'],
-    })
+    const { consumer, producer, route } = await routeOverBacklog(hub, 1, before)
     await waitFor(() => route.state !== 'waiting')
     // Once the producer has the channel (the hub's frame travels on another port than the test's
     // call), well before the backlog is handled: these wait at the producer, then go direct.
@@ -419,21 +424,8 @@ describe('direct routes', () => {
 
   it('starts a route after 2 s even if the subscriptions it serves never settle', async () => {
     const { hub } = await setup()
-    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
     // A backlog that takes far longer than 2 s to handle.
-    await consumer.call({
-      op: 'subscribe',
-      filter: rawEvents,
-      mode: reliable,
-      behaviour: { kind: 'delay', ms: 10 },
-    })
-    const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
-    await publishSeq(producer, 0, 1000)
-    const route = hub.route({
-      producer: ModuleId.DataCapture,
-      consumer: ModuleId.Storage,
-      types: ['RawEvent'],
-    })
+    const { consumer, route } = await routeOverBacklog(hub, 10, 1000)
     const started = performance.now()
     await waitFor(() => route.state === 'establishing')
     await waitFor(() => route.state === 'active', 5_000)
