@@ -33,7 +33,10 @@ async function setup(hubOptions: HubOptions = {}) {
     { catalog, maxRetryAttempts: 1, retry: { initialMs: 5, maxMs: 10 } },
     hubOptions,
   )
-  const attach = async (module: string, permissions: { publish: string[]; subscribe: string[] }) => {
+  const attach = async (
+    module: string,
+    permissions: { publish: string[]; subscribe: string[]; inspect?: boolean },
+  ) => {
     const { port1, port2 } = new MessageChannel()
     hub.attach(port1, { module, permissions })
     afterThisTest(() => port2.close())
@@ -77,6 +80,21 @@ describe('a frame that cannot be cloned', () => {
     // The endpoint is still attached and served.
     await bus.publish(note('after') as never)
     await waitFor(() => got.length === 3)
+  })
+
+  it('refuses an answer that cannot be sent, and keeps answering the endpoint', async () => {
+    const { bus, attach } = await setup()
+    await storageReceiving(attach)
+    await bus.publish(note('bad', uncloneable()) as never)
+    await waitFor(() => bus.deadLetters.list().length === 1)
+    // The dead letter holds the message that cannot travel: listing it over a port cannot be sent.
+    const inspector = await attach(ModuleId.Orchestrator, { publish: [], subscribe: [], inspect: true })
+    await expect(inspector.deadLetters.list()).rejects.toMatchObject({
+      kind: 'MessageRejected',
+      reason: expect.stringMatching(/the answer could not be sent to this endpoint: .*could not be cloned/),
+    })
+    expect(await inspector.deadLetters.purge({})).toBe(1)
+    await expect(inspector.deadLetters.list()).resolves.toEqual([])
   })
 
   it('refuses the publish that cannot be sent to the hub, and sends the rest of its batch', async () => {
