@@ -451,10 +451,14 @@ class Client implements BusClient<Catalog> {
       case 'unroute':
         // The producer drains and closes the channel; a consumer's side ends with it.
         return this.producers.get(frame.id)?.withdraw(frame.reason)
-      case 'err':
-        // A frame of ours the hub could not accept; requests it could answer were rejected instead.
-        this.welcomed?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
+      case 'err': {
+        // A frame of ours the hub could not accept, or one of its own it could not send us
+        // (requests it could answer were rejected instead): fatal before the welcome, said after.
+        const error = EventBusError.fromData(frame.error.data, frame.error.message)
+        if (this.welcomed !== undefined) this.welcomed.reject(error)
+        else console.error(`skelly-bus: the hub reports: ${error.message}`)
         return
+      }
       case 'metrics':
         for (const listener of this.metricsListeners) listener(frame.snapshot as BusMetrics)
         return

@@ -97,6 +97,27 @@ describe('a frame that cannot be cloned', () => {
     await expect(inspector.deadLetters.list()).resolves.toEqual([])
   })
 
+  it('says on the endpoint’s console when a stream frame for it cannot be sent', async () => {
+    const { bus, attach } = await setup()
+    const inspector = await attach(ModuleId.Orchestrator, { publish: [], subscribe: [], inspect: true })
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
+    afterThisTest(() => consoleError.mockRestore())
+    const tail: string[] = []
+    await inspector.onTail((entries) => {
+      for (const entry of entries) tail.push((entry.message.payload.data as { text: string }).text)
+    })
+    await bus.publish(note('bad', uncloneable()) as never)
+    await waitFor(() => consoleError.mock.calls.length > 0)
+    expect(consoleError).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /the hub reports: .*a 'tail' frame could not be sent to this endpoint: .*could not be cloned/,
+      ),
+    )
+    // The stream goes on.
+    await bus.publish(note('fine') as never)
+    await waitFor(() => tail.includes('fine'))
+  })
+
   it('refuses the publish that cannot be sent to the hub, and sends the rest of its batch', async () => {
     const { bus, attach } = await setup()
     const got: string[] = []
