@@ -4,9 +4,9 @@
  * Over text (WebSocket) it is a JSON array whose rich fields (see RICH_FIELDS) are superjson-encoded, so Date, Map, Set and BigInt survive; a delivered message is serialized once
  * however many endpoints it goes to.
  */
-import superjson from 'superjson'
 import { packMessage, unpackMessage } from './message-tuple.js'
 import type { PortCarrier } from './port.js'
+import { fromSuperjsonForm, type SuperjsonForm, toSuperjsonForm } from './superjson-form.js'
 import { type Frame, MAX_BATCH, RICH_FIELDS } from './wire.js'
 
 /** An inbound frame that could not be decoded; it is answered with an error frame. */
@@ -58,8 +58,6 @@ export const cloneCodec: Codec = {
   },
 }
 
-type SuperjsonForm = ReturnType<typeof superjson.serialize>
-
 /**
  * The superjson form of each delivered message object: the hub encodes a message once however
  * many text endpoints it goes to. Publishes are encoded once anyway, and remembering each would
@@ -68,10 +66,10 @@ type SuperjsonForm = ReturnType<typeof superjson.serialize>
 const deliveryForms = new WeakMap<object, SuperjsonForm>()
 
 function deliveryForm(message: unknown): SuperjsonForm {
-  if (typeof message !== 'object' || message === null) return superjson.serialize(message)
+  if (typeof message !== 'object' || message === null) return toSuperjsonForm(message)
   let form = deliveryForms.get(message)
   if (form === undefined) {
-    form = superjson.serialize(message)
+    form = toSuperjsonForm(message)
     if (Object.isFrozen(message)) deliveryForms.set(message, form)
   }
   return form
@@ -79,7 +77,7 @@ function deliveryForm(message: unknown): SuperjsonForm {
 
 /** The frame with its rich fields in superjson form, ready for one JSON.stringify of the unit. */
 function textForm(frame: Frame): Frame | Record<string, unknown> {
-  const formOf = frame.t === 'dlv' || frame.t === 'dlvs' ? deliveryForm : superjson.serialize
+  const formOf = frame.t === 'dlv' || frame.t === 'dlvs' ? deliveryForm : toSuperjsonForm
   let form: Record<string, unknown> | undefined
   for (const field of RICH_FIELDS) {
     if (!(field in frame)) continue
@@ -90,9 +88,7 @@ function textForm(frame: Frame): Frame | Record<string, unknown> {
   return form ?? frame
 }
 
-function isSuperjsonResult(
-  value: unknown,
-): value is { json: Parameters<typeof superjson.deserialize>[0]['json'] } {
+function isSuperjsonResult(value: unknown): value is SuperjsonForm {
   return typeof value === 'object' && value !== null && 'json' in value
 }
 
@@ -101,7 +97,7 @@ function deserialize(field: string, value: unknown): unknown {
     return new UndecodableFrame(`${field} must be a superjson value { json, meta? }`)
   }
   try {
-    return superjson.deserialize(value)
+    return fromSuperjsonForm(value)
   } catch (error) {
     return new UndecodableFrame(`${field} is not valid superjson: ${(error as Error).message}`)
   }

@@ -1,0 +1,95 @@
+import fc from 'fast-check'
+import superjson from 'superjson'
+import { describe, expect, it } from 'vitest'
+import { fromSuperjsonForm, isoString, toSuperjsonForm } from '../../src/shared/superjson-form.js'
+
+/** The wire text a form becomes, read back as plain JSON (key order aside, what a peer sees). */
+const wire = (form: unknown): unknown => JSON.parse(JSON.stringify(form))
+
+/** Values messages hold: JSON and Dates, and now and then what only superjson can write. */
+const richValue = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.oneof(fc.string(), fc.boolean(), fc.constant(null), fc.double(), fc.integer()),
+    fc.date(),
+    fc.constantFrom(undefined, Number.NaN, -0, 10n, new Map([['k', new Date(0)]]), new Set([1])),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(
+      fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('a.b', 'c\\d', '0', '12')),
+      tie('value'),
+      {
+        maxKeys: 4,
+      },
+    ),
+  ),
+})).value
+
+describe('the superjson form of a value', () => {
+  it('is the JSON superjson writes, and reads back as superjson reads it', () => {
+    fc.assert(
+      fc.property(richValue, (value) => {
+        const text = JSON.stringify(toSuperjsonForm(value))
+        expect(JSON.parse(text)).toEqual(wire(superjson.serialize(value)))
+        expect(fromSuperjsonForm(JSON.parse(text))).toEqual(superjson.deserialize(JSON.parse(text)))
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('shares what holds no Date, copies the way to a Date, and leaves the value as it was', () => {
+    const data = { key: 'a', modifiers: ['shift'] }
+    const at = new Date('2026-12-01T06:00:00.123Z')
+    const message = { id: 'm1', payload: { data, at }, list: [1, new Date(at)] }
+    const form = toSuperjsonForm(message)
+    const json = form.json as { payload: { data: unknown; at: unknown }; list: unknown[] }
+    expect(json.payload.data).toBe(data)
+    expect(json.payload.at).toBe('2026-12-01T06:00:00.123Z')
+    expect(json.list).toEqual([1, '2026-12-01T06:00:00.123Z'])
+    expect(message.payload.at).toBe(at)
+    expect(message.list[1]).toBeInstanceOf(Date)
+    expect(form.meta?.values).toEqual({ 'payload.at': ['Date'], 'list.1': ['Date'] })
+  })
+
+  it('leaves to superjson an object met twice, so it arrives as one object', () => {
+    const shared = { n: 1 }
+    const decoded = superjson.parse<{ a: object; b: object }>(
+      JSON.stringify(toSuperjsonForm({ a: shared, b: shared })),
+    )
+    expect(decoded.a).toBe(decoded.b)
+  })
+
+  it('writes Dates of every year as Date#toISOString does', () => {
+    fc.assert(
+      fc.property(fc.date({ noInvalidDate: true }), (date) => {
+        expect(isoString(date)).toBe(date.toISOString())
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('decodes hostile annotations exactly as superjson does: refused, or never outside the value', () => {
+    const hostile: unknown[] = [
+      { json: { a: 'x' }, meta: { values: { '__proto__.polluted': ['Date'] }, v: 1 } },
+      { json: { a: 'x' }, meta: { values: { 'constructor.prototype.polluted': ['Date'] }, v: 1 } },
+      { json: { a: 1 }, meta: { values: { a: ['Date'] }, v: 1 } },
+      { json: { a: 'x' }, meta: { values: { 'a.b': ['Date'] }, v: 1 } },
+      { json: { a: 'x' }, meta: { values: { missing: ['Date'] }, v: 1 } },
+      { json: { 'a.b': '2026-01-01T00:00:00.000Z' }, meta: { values: { 'a\\.b': ['Date'] }, v: 1 } },
+      { json: '2026-01-01T00:00:00.000Z', meta: { values: ['Date'], v: 1 } },
+      { json: { a: 'x' }, meta: null },
+      { json: { a: 'x' }, meta: { values: { a: ['Date', 'extra'] }, v: 1 } },
+      { json: { a: 'not a date' }, meta: { values: { a: ['Date'] }, v: 1 } },
+    ]
+    for (const form of hostile) {
+      const attempt = (decode: (form: never) => unknown) => {
+        try {
+          return { value: decode(structuredClone(form) as never) }
+        } catch (error) {
+          return { threw: (error as Error).message }
+        }
+      }
+      expect(attempt(fromSuperjsonForm)).toEqual(attempt(superjson.deserialize))
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+})
