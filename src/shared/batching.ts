@@ -6,7 +6,7 @@
  */
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
-import { type EndpointFrame, type Frame, type HubFrame, MAX_BATCH } from './wire.js'
+import type { EndpointFrame, Frame, HubFrame } from './wire.js'
 
 /**
  * Queues delivery `id` of `message` to subscription `sid`: into the `dlvs` frame queued last when
@@ -30,7 +30,7 @@ export function queueDelivery(
     last.sid === sid &&
     last.timeoutMs === timeoutMs &&
     last.id + last.msgs.length === id &&
-    last.msgs.length < MAX_BATCH
+    last.msgs.length < link.maxBatch
   ) {
     last.msgs.push(message)
     return
@@ -44,7 +44,7 @@ export function queueDelivery(
  */
 export function queuePublish(link: Link<HubFrame, EndpointFrame>, rid: number, message: Envelope): void {
   const last = link.lastQueued()
-  if (last?.t === 'pubs' && last.rid + last.msgs.length === rid && last.msgs.length < MAX_BATCH) {
+  if (last?.t === 'pubs' && last.rid + last.msgs.length === rid && last.msgs.length < link.maxBatch) {
     last.msgs.push(message)
     return
   }

@@ -15,6 +15,13 @@ export class UndecodableFrame {
 }
 
 export interface Codec {
+  /**
+   * Messages one unit carries at most (batched frames are filled up to it, units split at it).
+   * Text units stay small enough for V8's young generation: a unit of a few thousand messages is
+   * megabytes of string, allocated and freed in the large-object space, whose fresh pages cost
+   * more to touch than the encoding itself.
+   */
+  readonly maxMessagesPerUnit: number
   encode(frames: readonly Frame[]): unknown
   /**
    * Splits one inbound unit into frame candidates (validated afterwards). A unit that is not a
@@ -45,6 +52,7 @@ function packedBatch(frame: Frame): Frame {
 }
 
 export const cloneCodec: Codec = {
+  maxMessagesPerUnit: MAX_BATCH,
   encode: (frames) => frames.map(packedBatch),
   decode(unit) {
     if (!Array.isArray(unit)) return [new UndecodableFrame('a unit must be an array of frames')]
@@ -126,6 +134,8 @@ function decodeTextFrame(candidate: unknown): unknown {
 }
 
 export const textCodec: Codec = {
+  // 64 messages of ~450 characters are ~57 KB as UTF-16, within V8's young generation.
+  maxMessagesPerUnit: 64,
   encode: (frames) => JSON.stringify(frames.map(textForm)),
   decode(unit) {
     if (typeof unit !== 'string') return [new UndecodableFrame('a text unit must be valid UTF-8 JSON text')]

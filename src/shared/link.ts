@@ -79,22 +79,35 @@ export class Link<In extends Frame, Out extends Frame> {
     }
   }
 
+  /** Messages a batched frame may hold on this link (see Codec.maxMessagesPerUnit). */
+  get maxBatch(): number {
+    return this.codec.maxMessagesPerUnit
+  }
+
   /**
-   * Sends what is queued now (used before closing), in units of at most MAX_FRAMES_PER_UNIT frames:
-   * a producer that queued a flood in one tick must not exceed what the other side accepts per unit.
+   * Sends what is queued now (used before closing), in units of at most MAX_FRAMES_PER_UNIT frames
+   * and the codec's messages per unit: a producer that queued a flood in one tick must not exceed
+   * what the other side accepts per unit.
    */
   readonly flush = (): void => {
     this.flushQueued = false
     if (this.outbox.length === 0 || !this.open) return
     const frames = this.outbox
     this.outbox = []
-    for (let start = 0; start < frames.length; start += MAX_FRAMES_PER_UNIT) {
-      this.sendUnit(
-        start === 0 && frames.length <= MAX_FRAMES_PER_UNIT
-          ? frames
-          : frames.slice(start, start + MAX_FRAMES_PER_UNIT),
-      )
+    const maxMessages = this.codec.maxMessagesPerUnit
+    let start = 0
+    let messages = 0
+    for (let index = 0; index < frames.length; index++) {
+      const frame = frames[index] as Out
+      const count = frame.t === 'pubs' || frame.t === 'dlvs' ? frame.msgs.length : 1
+      if (index > start && (messages + count > maxMessages || index - start === MAX_FRAMES_PER_UNIT)) {
+        this.sendUnit(frames.slice(start, index))
+        start = index
+        messages = 0
+      }
+      messages += count
     }
+    this.sendUnit(start === 0 ? frames : frames.slice(start))
   }
 
   private sendUnit(frames: Out[]): void {

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest'
+import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import { queuePublish } from '../../src/shared/batching.js'
+import { codecFor } from '../../src/shared/codec.js'
+import { Link } from '../../src/shared/link.js'
+import type { Port, PortCarrier } from '../../src/shared/port.js'
+import { type EndpointFrame, type HubFrame, hubFrameSchema } from '../../src/shared/wire.js'
+import { rawEvent } from '../helpers.js'
+
+/** A port that only records the units sent through it. */
+function recordingPort(carrier: PortCarrier): Port & { units: unknown[] } {
+  const units: unknown[] = []
+  return {
+    carrier,
+    units,
+    send: (unit) => units.push(unit),
+    onMessage: () => {},
+    onClose: () => {},
+    start: () => {},
+    close: () => {},
+  }
+}
+
+/** Queues `count` publishes in one tick and returns the `pubs` frames each unit carried. */
+function publishFlood(carrier: PortCarrier, count: number): { rid: number; msgs: unknown[] }[][] {
+  const port = recordingPort(carrier)
+  const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
+    frame: () => {},
+    invalid: () => {},
+    unsendable: () => {},
+    closed: () => {},
+  })
+  for (let rid = 1; rid <= count; rid++) {
+    queuePublish(link, rid, BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
+    if (rid % 100 === 0) link.send({ t: 'ping' })
+  }
+  link.flush()
+  const codec = codecFor(carrier)
+  return port.units.map((unit) =>
+    (codec.decode(unit) as EndpointFrame[]).flatMap((frame) => (frame.t === 'pubs' ? [frame] : [])),
+  )
+}
+
+describe('a link sending a flood queued in one tick', () => {
+  it('writes text units of at most 64 messages, in order and complete', () => {
+    const units = publishFlood('text', 1000)
+    expect(units.length).toBeGreaterThanOrEqual(1000 / 64)
+    for (const frames of units) {
+      expect(frames.reduce((sum, frame) => sum + frame.msgs.length, 0)).toBeLessThanOrEqual(64)
+    }
+    const rids = units.flat().flatMap((frame) => frame.msgs.map((_, index) => frame.rid + index))
+    expect(rids).toEqual(Array.from({ length: 1000 }, (_, index) => index + 1))
+  })
+
+  it('sends the same flood over a port as one unit', () => {
+    const units = publishFlood('clone', 1000)
+    expect(units).toHaveLength(1)
+    expect(units[0]?.reduce((sum, frame) => sum + frame.msgs.length, 0)).toBe(1000)
+  })
+})
