@@ -5,9 +5,10 @@
  * JSON) cost ~10 µs to encode and ~5 µs to decode that way, which made WebSocket endpoints slower
  * than the hub behind them. Here the value itself is the `json`, copied only along the way to its
  * Dates (written as ISO strings, as superjson writes them), and only the Dates' paths are
- * collected; decoding turns the strings at those paths back into Dates in place. Anything else (Map, Set, BigInt,
- * undefined, NaN, −0, a class instance, an object met twice, a key superjson would escape) is left
- * to superjson itself, so the text on the wire is superjson's, whichever path wrote or reads it.
+ * collected; decoding turns the strings at those paths back into Dates in place. Anything else
+ * (Map, Set, BigInt, undefined, NaN, −0, a class instance, an object met twice, a key superjson
+ * would escape) is left to superjson itself, so the text on the wire is superjson's, whichever path
+ * wrote or reads it.
  */
 import superjson from 'superjson'
 
@@ -20,7 +21,11 @@ const MAX_FAST_DEPTH = 128
 /** Beyond this many objects a walk remembers them in a Set rather than an array it scans. */
 const LINEAR_SEEN_LIMIT = 16
 
-/** One walk's state; module-level because walks do not nest (nothing they call runs user code). */
+/**
+ * One walk's state, module-level so a walk allocates nothing for it. A walk started from inside
+ * another (a getter that encodes) leaves it alone and takes superjson's path instead.
+ */
+let walking = false
 const keyPath: (string | number)[] = []
 const seenObjects: object[] = []
 let seenSet: Set<object> | undefined
@@ -131,11 +136,14 @@ function fastJson(value: unknown, depth: number): unknown {
  * @throws what superjson throws for values it cannot encode
  */
 export function toSuperjsonForm(value: unknown): SuperjsonForm {
+  if (walking) return superjson.serialize(value)
   let json: unknown
   let values: Record<string, DateTag> | undefined
+  walking = true
   try {
     json = fastJson(value, 0)
   } finally {
+    walking = false
     values = datePaths
     datePaths = undefined
     keyPath.length = 0

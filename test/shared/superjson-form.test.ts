@@ -58,6 +58,17 @@ describe('the superjson form of a value', () => {
     expect(decoded.a).toBe(decoded.b)
   })
 
+  it('keeps its own paths when a getter encodes another value in the middle of the walk', () => {
+    const value = {
+      at: new Date(0),
+      get inner() {
+        return toSuperjsonForm({ later: new Date(1) }).json
+      },
+      end: new Date(2),
+    }
+    expect(wire(toSuperjsonForm(value))).toEqual(wire(superjson.serialize(value)))
+  })
+
   it('writes Dates of every year as Date#toISOString does', () => {
     fc.assert(
       fc.property(fc.date({ noInvalidDate: true }), (date) => {
