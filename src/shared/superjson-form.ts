@@ -189,6 +189,8 @@ function dateSlot(json: unknown, path: string): DateSlot | undefined {
     if (typeof holder !== 'object' || holder === null) return undefined
     const dot = path.indexOf('.', start)
     const key = dot === -1 ? path.slice(start) : path.slice(start, dot)
+    // superjson refuses these keys in a path (a prototype pollution risk); its refusal is the answer.
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return undefined
     if (!Object.hasOwn(holder, key)) return undefined
     const child: unknown = (holder as Record<string, unknown>)[key]
     if (dot === -1)

@@ -90,6 +90,11 @@ describe('the superjson form of a value', () => {
       { json: { a: 'x' }, meta: null },
       { json: { a: 'x' }, meta: { values: { a: ['Date', 'extra'] }, v: 1 } },
       { json: { a: 'not a date' }, meta: { values: { a: ['Date'] }, v: 1 } },
+      ...['__proto__', 'constructor', 'prototype'].map((key) =>
+        JSON.parse(
+          `{"json":{"a":{"${key}":"2026-01-01T00:00:00.000Z"}},"meta":{"values":{"a.${key}":["Date"]},"v":1}}`,
+        ),
+      ),
     ]
     for (const form of hostile) {
       const attempt = (decode: (form: never) => unknown) => {
