@@ -50,6 +50,14 @@ describe('the superjson form of a value', () => {
     expect(form.meta?.values).toEqual({ 'payload.at': ['Date'], 'list.1': ['Date'] })
   })
 
+  it('refuses the keys superjson refuses, as superjson does', () => {
+    for (const key of ['__proto__', 'constructor', 'prototype']) {
+      const value = JSON.parse(`{"a":{"${key}":1}}`)
+      expect(() => superjson.serialize(value)).toThrow(key)
+      expect(() => toSuperjsonForm(value)).toThrow(key)
+    }
+  })
+
   it('leaves to superjson an object met twice, so it arrives as one object', () => {
     const shared = { n: 1 }
     const decoded = superjson.parse<{ a: object; b: object }>(
