@@ -53,9 +53,10 @@ export function queuePublish(link: Link<HubFrame, EndpointFrame>, rid: number, m
 
 /**
  * A batched frame (`pubs`, `dlvs`) as one frame per message, with the request or delivery id
- * each message had in the batch; any other frame as itself.
+ * each message had in the batch; a `tail` frame as one frame per entry; any other frame as itself.
  */
 export function splitBatch<F extends Frame>(frame: F): F[] {
+  if (frame.t === 'tail') return frame.entries.map((entry) => ({ ...frame, entries: [entry] }))
   if ((frame.t !== 'pubs' && frame.t !== 'dlvs') || frame.msgs.length === 1) return [frame]
   return frame.msgs.map((message, index) =>
     frame.t === 'pubs'

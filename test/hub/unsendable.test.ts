@@ -97,7 +97,7 @@ describe('a frame that cannot be cloned', () => {
     await expect(inspector.deadLetters.list()).resolves.toEqual([])
   })
 
-  it('says on the endpoint’s console when a stream frame for it cannot be sent', async () => {
+  it('says on the endpoint’s console when a tail entry for it cannot be sent, and sends the others', async () => {
     const { bus, attach } = await setup()
     const inspector = await attach(ModuleId.Orchestrator, { publish: [], subscribe: [], inspect: true })
     const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
@@ -106,13 +106,21 @@ describe('a frame that cannot be cloned', () => {
     await inspector.onTail((entries) => {
       for (const entry of entries) tail.push((entry.message.payload.data as { text: string }).text)
     })
-    await bus.publish(note('bad', uncloneable()) as never)
+    // Published in one tick, the three travel in one tail frame.
+    await Promise.all([
+      bus.publish(note('before') as never),
+      bus.publish(note('bad', uncloneable()) as never),
+      bus.publish(note('after') as never),
+    ])
     await waitFor(() => consoleError.mock.calls.length > 0)
+    expect(consoleError).toHaveBeenCalledTimes(1)
     expect(consoleError).toHaveBeenCalledWith(
       expect.stringMatching(
         /the hub reports: .*a 'tail' frame could not be sent to this endpoint: .*could not be cloned/,
       ),
     )
+    await waitFor(() => tail.includes('after'))
+    expect(tail).toEqual(['before', 'after'])
     // The stream goes on.
     await bus.publish(note('fine') as never)
     await waitFor(() => tail.includes('fine'))
