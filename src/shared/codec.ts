@@ -69,7 +69,7 @@ export const cloneCodec: Codec = {
 /**
  * The superjson form of each delivered message object: the hub encodes a message once however
  * many text endpoints it goes to. Publishes are encoded once anyway, and remembering each would
- * cost more than it saves.
+ * cost more than it saves. A form shares the message's data (handlers treat it as read-only).
  */
 const deliveryForms = new WeakMap<object, SuperjsonForm>()
 
