@@ -14,7 +14,7 @@ export const MAX_NESTING_DEPTH = 128
  * message holding one as an own key could not reach a WebSocket endpoint: the bus refuses it
  * everywhere. Three comparisons of internalized strings, not a set lookup: the walk runs per key.
  */
-function isForbiddenKey(key: string): boolean {
+export function isForbiddenKey(key: string): boolean {
   return key === '__proto__' || key === 'constructor' || key === 'prototype'
 }
 

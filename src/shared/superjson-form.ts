@@ -11,13 +11,12 @@
  * whichever path wrote or reads it.
  */
 import superjson from 'superjson'
+import { isForbiddenKey, MAX_NESTING_DEPTH } from './size.js'
 
 export type SuperjsonForm = ReturnType<typeof superjson.serialize>
 
 type DateTag = ['Date']
 
-/** Deeper values take superjson's path (which measures nothing and recurses just the same). */
-const MAX_FAST_DEPTH = 128
 /** Beyond this many objects a walk remembers them in a Set rather than an array it scans. */
 const LINEAR_SEEN_LIMIT = 16
 
@@ -106,7 +105,8 @@ function fastJson(value: unknown, depth: number): unknown {
       return NOT_FAST
   }
   if (value === null) return value
-  if (depth >= MAX_FAST_DEPTH || !firstMeeting(value)) return NOT_FAST
+  // Deeper values take superjson's path, as the bus never accepts them anyway.
+  if (depth >= MAX_NESTING_DEPTH || !firstMeeting(value)) return NOT_FAST
   const prototype: unknown = Object.getPrototypeOf(value)
   if (prototype === Date.prototype) {
     // An invalid Date is written as null by JSON.stringify and left alone by superjson.
@@ -133,7 +133,7 @@ function fastJson(value: unknown, depth: number): unknown {
   if (prototype !== Object.prototype && prototype !== null) return NOT_FAST
   let copy: Record<string, unknown> | undefined
   for (const key in value) {
-    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return NOT_FAST
+    if (isForbiddenKey(key)) return NOT_FAST
     const item = (value as Record<string, unknown>)[key]
     keyPath.push(key)
     const written = fastJson(item, depth + 1)
@@ -190,7 +190,7 @@ function dateSlot(json: unknown, path: string): DateSlot | undefined {
     const dot = path.indexOf('.', start)
     const key = dot === -1 ? path.slice(start) : path.slice(start, dot)
     // superjson refuses these keys in a path (a prototype pollution risk); its refusal is the answer.
-    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return undefined
+    if (isForbiddenKey(key)) return undefined
     if (!Object.hasOwn(holder, key)) return undefined
     const child: unknown = (holder as Record<string, unknown>)[key]
     if (dot === -1)
