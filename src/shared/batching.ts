@@ -51,12 +51,19 @@ export function queuePublish(link: Link<HubFrame, EndpointFrame>, rid: number, m
   link.send({ t: 'pubs', rid, msgs: [message] })
 }
 
+/** The messages `frame` carries: a batch's count, one for any other frame. */
+export function messagesIn(frame: Frame): number {
+  return frame.t === 'pubs' || frame.t === 'dlvs' ? frame.msgs.length : 1
+}
+
 /**
  * A batched frame (`pubs`, `dlvs`) as one frame per message, with the request or delivery id
  * each message had in the batch; a `tail` frame as one frame per entry; any other frame as itself.
  */
 export function splitBatch<F extends Frame>(frame: F): F[] {
-  if (frame.t === 'tail') return frame.entries.map((entry) => ({ ...frame, entries: [entry] }))
+  if (frame.t === 'tail' && frame.entries.length > 1) {
+    return frame.entries.map((entry) => ({ ...frame, entries: [entry] }))
+  }
   if ((frame.t !== 'pubs' && frame.t !== 'dlvs') || frame.msgs.length === 1) return [frame]
   return frame.msgs.map((message, index) =>
     frame.t === 'pubs'
@@ -73,8 +80,7 @@ export function nacksFor(
   frame: Extract<HubFrame, { t: 'dlv' | 'dlvs' }>,
   error: string,
 ): Extract<EndpointFrame, { t: 'nack' }>[] {
-  const count = frame.t === 'dlv' ? 1 : frame.msgs.length
-  return Array.from({ length: count }, (_, index) => ({
+  return Array.from({ length: messagesIn(frame) }, (_, index) => ({
     t: 'nack' as const,
     id: frame.id + index,
     error: error.slice(0, 4096),

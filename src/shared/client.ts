@@ -4,7 +4,7 @@
  * nacks travel back, so the hub's accounting, latency and timeouts mean the same as in process.
  * Types, sources and minimum priority are filtered in the hub; predicates run here.
  */
-import { nacksFor, queuePublish } from './batching.js'
+import { messagesIn, nacksFor, queuePublish } from './batching.js'
 import { type BuiltinCatalog, builtinCatalog, type Catalog, type TypeOf } from './catalog.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
 import type { DeliveryMode } from './delivery-mode.js'
@@ -412,8 +412,7 @@ class Client implements BusClient<Catalog> {
       reason: `the '${frame.t}' frame could not be sent to the hub: ${reason}`,
       issues: [],
     })
-    const count = frame.t === 'pubs' ? frame.msgs.length : 1
-    for (let index = 0; index < count; index++) this.requests.take(rid + index)?.reject(error)
+    for (let index = 0; index < messagesIn(frame); index++) this.requests.take(rid + index)?.reject(error)
   }
 
   private receive(frame: HubFrame, ports: readonly unknown[]): void {
@@ -590,7 +589,7 @@ class Client implements BusClient<Catalog> {
       return
     }
     const types = new Set(frame.types)
-    const link: Link<HubFrame, EndpointFrame> = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
+    const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
       frame: (inbound) => {
         if (inbound.t !== 'dlv' && inbound.t !== 'dlvs') return
         this.deliverFrame(inbound, acknowledger)

@@ -4,7 +4,7 @@
  * a peer that hangs is noticed even where the transport reports no close.
  */
 import type { z } from 'zod'
-import { splitBatch } from './batching.js'
+import { messagesIn, splitBatch } from './batching.js'
 import { type Codec, codecFor, UndecodableFrame } from './codec.js'
 import { compiled } from './compiled-schema.js'
 import { describeThrown } from './errors.js'
@@ -98,8 +98,7 @@ export class Link<In extends Frame, Out extends Frame> {
     let start = 0
     let messages = 0
     for (let index = 0; index < frames.length; index++) {
-      const frame = frames[index] as Out
-      const count = frame.t === 'pubs' || frame.t === 'dlvs' ? frame.msgs.length : 1
+      const count = messagesIn(frames[index] as Out)
       if (index > start && (messages + count > maxMessages || index - start === MAX_FRAMES_PER_UNIT)) {
         this.sendUnit(frames.slice(start, index))
         start = index
