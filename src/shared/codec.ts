@@ -1,8 +1,9 @@
 /**
  * Frame batches on each carrier. Over ports a batch is an array of frames, passed by structured
  * clone, the messages of batched frames (`pubs`, `dlvs`) packed as tuples (see message-tuple).
- * Over text (WebSocket) it is a JSON array whose rich fields (see RICH_FIELDS) are superjson-encoded, so Date, Map, Set and BigInt survive; a delivered message is serialized once
- * however many endpoints it goes to.
+ * Over text (WebSocket) it is a JSON array whose rich fields (see RICH_FIELDS) are in superjson's
+ * form (see superjson-form), so Date, Map, Set and BigInt survive; a delivered message is
+ * serialized once however many endpoints it goes to.
  */
 import { packMessage, unpackMessage } from './message-tuple.js'
 import type { PortCarrier } from './port.js'

@@ -66,6 +66,16 @@ describe('the superjson form of a value', () => {
     expect(decoded.a).toBe(decoded.b)
   })
 
+  it('tells an object met twice among many (past the walk’s short list) and keeps many Dates', () => {
+    const items = Array.from({ length: 40 }, (_, index) => ({ index, at: new Date(index * 1000) }))
+    const fast = toSuperjsonForm({ items })
+    expect(wire(fast)).toEqual(wire(superjson.serialize({ items })))
+    expect(Object.keys(fast.meta?.values ?? {})).toHaveLength(40)
+    const repeated = { items: [...items, items[30]] }
+    const decoded = superjson.parse<typeof repeated>(JSON.stringify(toSuperjsonForm(repeated)))
+    expect(decoded.items[40]).toBe(decoded.items[30])
+  })
+
   it('keeps its own paths when a getter encodes another value in the middle of the walk', () => {
     const value = {
       at: new Date(0),
