@@ -228,6 +228,31 @@ describe('hub protocol', () => {
 })
 
 describe('large bursts', () => {
+  it('answers a unit of publishes before it sends the deliveries they caused', async () => {
+    const { hub } = await setup()
+    const peer = rawPeer(hub, ModuleId.DataCapture)
+    peer.send([
+      { t: 'hello', v: 1, batch: true },
+      {
+        t: 'sub',
+        rid: 1,
+        module: ModuleId.DataCapture,
+        filter: { types: ['RawEvent'] },
+        mode: { kind: 'BestEffort' },
+      },
+    ])
+    await waitFor(() => peer.frames.some((f) => f.t === 'res'))
+    const messages = Array.from({ length: 3 }, (_, i) =>
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType: `e${i}` }))),
+    )
+    peer.send([{ t: 'pubs', rid: 2, msgs: messages }])
+    await waitFor(() => peer.frames.some((f) => f.t === 'dlvs' || f.t === 'dlv'))
+    const order = peer.frames.map((f) => f.t).filter((t) => t === 'okr' || t === 'dlvs' || t === 'dlv')
+    // The producer may send more as soon as it has its answer: it must not wait for the copies.
+    expect(order[0]).toBe('okr')
+    expect(peer.frames.find((f) => f.t === 'okr')).toMatchObject({ from: 2, to: 4 })
+  })
+
   it('splits a burst queued in one tick into units the other side accepts', async () => {
     const { bus, hub } = await setup()
     const { port1, port2 } = new MessageChannel()
