@@ -14,6 +14,7 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import type { Hub, HubOptions } from '../../src/main/hub/index.js'
+import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
 import { connectBus } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
@@ -228,7 +229,7 @@ describe('hub protocol', () => {
 })
 
 describe('large bursts', () => {
-  it('answers a unit of publishes before it sends the deliveries they caused', async () => {
+  it('answers a large unit of publishes before it delivers them, a small one after', async () => {
     const { hub } = await setup()
     const peer = rawPeer(hub, ModuleId.DataCapture)
     peer.send([
@@ -242,15 +243,21 @@ describe('large bursts', () => {
       },
     ])
     await waitFor(() => peer.frames.some((f) => f.t === 'res'))
-    const messages = Array.from({ length: 3 }, (_, i) =>
-      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType: `e${i}` }))),
-    )
-    peer.send([{ t: 'pubs', rid: 2, msgs: messages }])
-    await waitFor(() => peer.frames.some((f) => f.t === 'dlvs' || f.t === 'dlv'))
-    const order = peer.frames.map((f) => f.t).filter((t) => t === 'okr' || t === 'dlvs' || t === 'dlv')
-    // The producer may send more as soon as it has its answer: it must not wait for the copies.
-    expect(order[0]).toBe('okr')
-    expect(peer.frames.find((f) => f.t === 'okr')).toMatchObject({ from: 2, to: 4 })
+    /** The kinds of answer and delivery frames that a `pubs` frame of `count` messages brings, in order. */
+    const answersOf = async (rid: number, count: number) => {
+      peer.frames.length = 0
+      const msgs = Array.from({ length: count }, (_, i) =>
+        BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType: `e${i}` }))),
+      )
+      peer.send([{ t: 'pubs', rid, msgs }])
+      await waitFor(() => peer.frames.some((f) => f.t === 'okr') && peer.frames.some((f) => f.t === 'dlvs'))
+      expect(peer.frames.find((f) => f.t === 'okr')).toMatchObject({ from: rid, to: rid + count - 1 })
+      return peer.frames.map((f) => f.t).filter((t) => t === 'okr' || t === 'dlvs')
+    }
+    // A producer sending that many at once waits for its answers to send more.
+    expect((await answersOf(2, EARLY_ANSWER_BATCH))[0]).toBe('okr')
+    // A paced producer's few messages reach their subscribers first.
+    expect((await answersOf(100, 3))[0]).toBe('dlvs')
   })
 
   it('splits a burst queued in one tick into units the other side accepts', async () => {
