@@ -22,11 +22,22 @@ function toRejectionIssues(error: z.ZodError): RejectionIssue[] {
   }))
 }
 
-/** @throws EventBusError `MessageRejected` with the schema's issues when `message` fails it */
+/**
+ * @throws EventBusError `MessageRejected` with the schema's issues when `message` fails it. The
+ * compiled check that builds no output comes first: parsing copies the whole message (~200 bytes
+ * of garbage per publish, on every thread that validates) only for the copy to be dropped. Its
+ * issues are read only for a message it refuses.
+ */
 function matchSchema(schema: z.ZodType, type: unknown, message: Envelope): void {
+  if (schema.validate(message)) return
   const result = schema.safeParse(message)
   if (!result.success)
     throw rejected(`${String(type)} does not match its schema`, toRejectionIssues(result.error))
+}
+
+/** The interpreted schema a message of `type` with data `data` must match: its envelope and payload. */
+export function messageSchema(type: string, data: z.ZodType): z.ZodType {
+  return envelopeHeaderSchema.extend({ payload: z.object({ type: z.literal(type), data }) })
 }
 
 export interface MessageValidator {
@@ -40,8 +51,7 @@ export interface MessageValidator {
 export function messageValidator(catalog: Catalog, maxMessageBytes: number): MessageValidator {
   const schemas = new Map<string, z.ZodType>()
   for (const [type, data] of Object.entries(catalog)) {
-    const schema = envelopeHeaderSchema.extend({ payload: z.object({ type: z.literal(type), data }) })
-    schemas.set(type, compiled(schema))
+    schemas.set(type, compiled(messageSchema(type, data)))
   }
   return {
     knows: (type) => schemas.has(type),

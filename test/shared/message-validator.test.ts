@@ -1,0 +1,94 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { BusMessage, ModuleId } from '../../src/main/bus/index.js'
+import { builtinCatalog, type MessageType } from '../../src/shared/catalog.js'
+import { isEventBusError } from '../../src/shared/errors.js'
+import type { Envelope } from '../../src/shared/message.js'
+import { messageSchema, messageValidator } from '../../src/shared/message-validator.js'
+import { encodedSizeOver } from '../../src/shared/size.js'
+import { validData } from '../helpers.js'
+
+const LIMIT = 1 << 30
+const types = Object.keys(builtinCatalog) as MessageType[]
+const validator = messageValidator(builtinCatalog, LIMIT)
+
+/** Values of every kind a sender could put anywhere in a message. */
+const anyValue = fc.anything({
+  withDate: true,
+  withMap: true,
+  withSet: true,
+  withBigInt: true,
+  withNullPrototype: true,
+  withTypedArray: true,
+  withSparseArray: true,
+})
+
+/** A valid message of some type with one place changed: a key set to any value, or removed. */
+const changedMessage = fc
+  .record({
+    type: fc.constantFrom(...types),
+    place: fc.constantFrom('envelope', 'payload', 'data'),
+    key: fc.constantFrom('id', 'timestamp', 'source', 'priority', 'correlationId', 'type', 'data', 'extra'),
+    dataKey: fc.nat(),
+    value: anyValue,
+    remove: fc.boolean(),
+  })
+  .map(({ type, place, key, dataKey, value, remove }) => {
+    const original: Envelope = BusMessage.create(ModuleId.DataCapture, {
+      type,
+      data: validData[type](),
+    } as never)
+    const data: unknown = original.payload.data
+    const message: Record<string, unknown> = { ...original }
+    const payload: Record<string, unknown> = { ...original.payload }
+    message.payload = payload
+    let target: Record<string, unknown> = message
+    let name: string = key
+    if (place === 'payload') target = payload
+    if (place === 'data' && typeof data === 'object' && data !== null && !(data instanceof Date)) {
+      target = { ...data }
+      payload.data = target
+      const keys = [...Object.keys(data), 'extra']
+      name = keys[dataKey % keys.length] as string
+    }
+    if (remove) delete target[name]
+    else target[name] = value
+    return message
+  })
+
+function accepts(message: unknown): boolean {
+  try {
+    validator.validate(message as never)
+    return true
+  } catch (error) {
+    if (isEventBusError(error, 'MessageRejected')) return false
+    throw error
+  }
+}
+
+function encodable(message: unknown): boolean {
+  try {
+    encodedSizeOver(message, LIMIT)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe('message validation', () => {
+  it("accepts exactly what zod's interpreted parse accepts, among what can travel", () => {
+    fc.assert(
+      fc.property(changedMessage, (message) => {
+        const type = (message.payload as { type?: unknown }).type
+        const schema =
+          typeof type === 'string' && type in builtinCatalog ? builtinCatalog[type as MessageType] : undefined
+        const expected =
+          schema !== undefined &&
+          encodable(message) &&
+          messageSchema(type as string, schema).safeParse(message).success
+        expect(accepts(message)).toBe(expected)
+      }),
+      { numRuns: 3000 },
+    )
+  })
+})
