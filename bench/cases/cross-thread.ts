@@ -142,13 +142,28 @@ export const crossThread: CaseDefinition = {
     measureThroughput(variant, quick ? 20_000 : /calls|Reliable/.test(variant) ? 200_000 : 500_000),
 }
 
-/** Throughput of one variant: a warm-up, then `total` messages from worker A to worker B. */
+/**
+ * Throughput of one variant: a warm-up, then `total` messages from worker A to worker B. Also the
+ * CPU time the process spent per message, every thread together: what the variant costs, whatever
+ * the machine's scheduling did to its speed (a per-message `postMessage` is as fast as the VM
+ * wakes the receiving thread, which swings between runs far more than CPU-bound work does).
+ */
 export async function measureThroughput(variant: string, total: number): Promise<Measurement[]> {
   const p = await pair(variant)
   try {
     await send(p, Math.min(total, 20_000)) // warm-up
+    const cpuBefore = process.cpuUsage()
     const { ms } = await send(p, total)
-    return [throughput('messages/s', total, ms)]
+    const cpu = process.cpuUsage(cpuBefore)
+    return [
+      throughput('messages/s', total, ms),
+      {
+        metric: 'CPU per message, all threads',
+        unit: 'µs/msg',
+        value: (cpu.user + cpu.system) / total,
+        better: 'lower',
+      },
+    ]
   } finally {
     await p.close()
   }
