@@ -412,7 +412,8 @@ class Client implements BusClient<Catalog> {
       reason: `the '${frame.t}' frame could not be sent to the hub: ${reason}`,
       issues: [],
     })
-    for (let index = 0; index < messagesIn(frame); index++) this.requests.take(rid + index)?.reject(error)
+    const count = messagesIn(frame)
+    for (let index = 0; index < count; index++) this.requests.take(rid + index)?.reject(error)
   }
 
   private receive(frame: HubFrame, ports: readonly unknown[]): void {

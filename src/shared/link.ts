@@ -85,9 +85,10 @@ export class Link<In extends Frame, Out extends Frame> {
   }
 
   /**
-   * Sends what is queued now (used before closing), in units of at most MAX_FRAMES_PER_UNIT frames
-   * and the codec's messages per unit: a producer that queued a flood in one tick must not exceed
-   * what the other side accepts per unit.
+   * Sends what is queued now, in units of at most MAX_FRAMES_PER_UNIT frames and the codec's
+   * messages per unit: a producer that queued a flood in one tick must not exceed what the other
+   * side accepts per unit. Runs at the end of the tick by itself; called directly before closing,
+   * and by the hub to answer a large unit of publishes ahead of the deliveries it caused.
    */
   readonly flush = (): void => {
     this.flushQueued = false
