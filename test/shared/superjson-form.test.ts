@@ -87,10 +87,13 @@ describe('the superjson form of a value', () => {
     expect(wire(toSuperjsonForm(value))).toEqual(wire(superjson.serialize(value)))
   })
 
-  it('writes Dates of every year as Date#toISOString does', () => {
+  it('writes Dates of every year as Date#toISOString does, again and in turn with others', () => {
+    const date = fc.date({ noInvalidDate: true })
     fc.assert(
-      fc.property(fc.date({ noInvalidDate: true }), (date) => {
-        expect(isoString(date)).toBe(date.toISOString())
+      fc.property(date, date, (first, second) => {
+        // The same instant twice (the remembered string), another in between, then the first again.
+        for (const each of [first, new Date(first.getTime()), second, first])
+          expect(isoString(each)).toBe(each.toISOString())
       }),
       { numRuns: 2000 },
     )
