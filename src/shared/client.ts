@@ -17,6 +17,7 @@ import type { BusMessage, Envelope } from './message.js'
 import { type MessageValidator, messageValidator } from './message-validator.js'
 import type { BusMetrics } from './metrics-snapshot.js'
 import { type PortInput, toPort } from './port.js'
+import { RingBuffer } from './ring-buffer.js'
 import {
   type DirectLimits,
   type EndpointFrame,
@@ -120,7 +121,8 @@ class Request implements Settler {
 interface LocalSubscription {
   readonly handler: ClientHandler<Envelope>
   readonly predicate: ((message: Envelope) => boolean) | undefined
-  readonly waiting: Delivery[]
+  /** Deliveries past the endpoint's `workers` handlers at once (a direct channel sends a window's worth). */
+  readonly waiting: RingBuffer<Delivery>
   running: number
 }
 
@@ -313,7 +315,7 @@ class Client implements BusClient<Catalog> {
       this.subscriptions.set(id as string, {
         handler: handler as ClientHandler<Envelope>,
         predicate,
-        waiting: [],
+        waiting: new RingBuffer(),
         running: 0,
       })
       const early = this.early.get(id as string)
@@ -508,6 +510,19 @@ class Client implements BusClient<Catalog> {
     else this.run(subscription, delivery)
   }
 
+  /**
+   * Runs waiting deliveries while a handler slot is free. A handler that settles at once frees its
+   * slot again, so one freed slot may run many: taking only one would leave the rest waiting for
+   * the next slow handler to finish, for good if none comes.
+   */
+  private runWaiting(subscription: LocalSubscription): void {
+    while (subscription.running < this.workers) {
+      const next = subscription.waiting.shift()
+      if (next === undefined) return
+      this.run(subscription, next)
+    }
+  }
+
   private run(subscription: LocalSubscription, delivery: Delivery): void {
     const { predicate, handler } = subscription
     let result: unknown
@@ -531,8 +546,7 @@ class Client implements BusClient<Catalog> {
       subscription.running--
       if (error === undefined) delivery.via.ack(delivery.id)
       else delivery.via.failed(delivery, error, timedOut)
-      const next = subscription.waiting.shift()
-      if (next !== undefined) this.run(subscription, next)
+      this.runWaiting(subscription)
     }
     const timer = setTimeout(
       () => finish(EventBusError.of('DeliveryTimeout', { elapsedMs: delivery.timeoutMs }), true),

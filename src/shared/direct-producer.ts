@@ -231,14 +231,23 @@ export class DirectProducer {
         this.waiting.push(lastWaiting)
       } else tally.total.dropped++
     }
-    // A copy through the hub shows on the hub's tail by itself.
-    if (routed.shared) return this.host.publishCopy(message, this.id, this.terms.seq)
+    const left = lastWaiting === undefined ? undefined : this.leaving(lastWaiting, message.id)
+    // A copy through the hub shows on the hub's tail by itself. The publish is accepted once the
+    // hub took that copy and the direct copies have left: a copy still waiting here dies with this
+    // producer, so a publish that resolved earlier could lose a Reliable message.
+    if (routed.shared) {
+      const throughHub = this.host.publishCopy(message, this.id, this.terms.seq)
+      return left === undefined ? throughHub : Promise.all([throughHub, left]).then(() => message.id)
+    }
     routed.published.total++
     if (this.tailing) this.sampleForTail(message, copies)
-    if (lastWaiting === undefined) return Promise.resolve(message.id)
-    const waiting = lastWaiting
+    return left ?? Promise.resolve(message.id)
+  }
+
+  /** Resolves with `id` once `copy` (its message's last one waiting) has left the producer. */
+  private leaving(copy: Copy, id: string): Promise<string> {
     return new Promise((resolve) => {
-      waiting.onLeft = () => resolve(message.id)
+      copy.onLeft = () => resolve(id)
     })
   }
 

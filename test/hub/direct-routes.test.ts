@@ -21,6 +21,7 @@ import { directRoutes } from '../../src/main/host/direct-routes.js'
 import type { DirectRoute, Hub, HubOptions } from '../../src/main/hub/index.js'
 import { connectBus } from '../../src/shared/index.js'
 import type { Behaviour } from '../fixtures/endpoint-agent.js'
+import { PublishOutcome } from '../fixtures/seq-load.js'
 import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
@@ -224,6 +225,31 @@ describe('direct routes', () => {
     await expectAccounted(bus)
   })
 
+  it('a slow handler holds back only its own slot: quick ones behind it all run when it ends', async () => {
+    const count = 300
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+    // One handler at a time; seq 7 stalls it, and the channel's window brings the rest meanwhile.
+    const { bus, producer, subscriptionId } = await pipeline({
+      config: { workers: 1 },
+      receipts,
+      behaviour: { kind: 'stall-flagged', ms: 100 },
+    })
+    const result = await producer.call<{ ok: number }>({
+      op: 'publish',
+      count,
+      prefix: 's',
+      seqFrom: 0,
+      stallEvery: 1000,
+    })
+    expect(result.ok).toBe(count)
+    await waitFor(() => receipts.every((received) => received === 1), 5_000)
+    await waitFor(async () => {
+      const sub = (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
+      return sub?.delivered === count
+    })
+    await expectAccounted(bus)
+  })
+
   it('keeps Reliable semantics: retries on the direct port, then dead letters at the hub', async () => {
     const { bus, hub, producer } = await pipeline()
     const consumer = await endpoint(hub, 'storage-failing', consumerGrant)
@@ -407,6 +433,61 @@ describe('direct routes', () => {
     expect(order).toEqual(Array.from({ length: before + 100 }, (_, i) => i))
     await waitFor(async () => (await bus.metrics()).routes[0]?.delivered === 100)
     await expectAccounted(bus)
+  })
+
+  it('a producer that dies before its waiting copies leave had none of those publishes accepted', async () => {
+    const { bus, hub } = await setup({}, { reconnectGraceMs: 10_000 })
+    const before = 100
+    const during = 100
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * (before + during)))
+    const accepted = new Int32Array(new SharedArrayBuffer(4 * (before + during)))
+    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant, receipts)
+    await consumer.call({
+      op: 'subscribe',
+      filter: rawEvents,
+      mode: reliable,
+      behaviour: { kind: 'delay', ms: 5 },
+    })
+    // Another subscriber of the type: the producer also sends each message through the hub, whose
+    // answer alone once resolved the publish.
+    const watcher = await endpoint(hub, ModuleId.AnalysisEngine, consumerGrant)
+    await watcher.call({
+      op: 'subscribe',
+      filter: rawEvents,
+      mode: DeliveryMode.BestEffort,
+      behaviour: { kind: 'ok' },
+    })
+    const producer = await startWorkerEndpoint(
+      hub,
+      { module: ModuleId.DataCapture, permissions: producerGrant as never },
+      undefined,
+      accepted,
+    )
+    afterThisTest(() => producer.terminate())
+    await publishSeq(producer, 0, before)
+    // The route waits for the consumer's backlog (~0.5 s) before its producer may send.
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent'],
+    })
+    await waitFor(() => route.state === 'establishing')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    void producer.call({ op: 'publish', count: during, prefix: 's', seqFrom: before })
+    await waitFor(() => watcher.received.length === before + during)
+    expect(route.state).toBe('establishing')
+    await producer.terminate()
+    await waitFor(async () => {
+      const metrics = await bus.metrics()
+      return metrics.currentQueueDepth === 0 && metrics.inFlight === 0
+    })
+    const outcomes = [...accepted]
+    expect(outcomes.slice(0, before).every((outcome) => outcome === PublishOutcome.Accepted)).toBe(true)
+    expect(outcomes.slice(before).every((outcome) => outcome === 0)).toBe(true)
+    // Every accepted message reached the consumer.
+    expect(
+      outcomes.every((outcome, seq) => outcome !== PublishOutcome.Accepted || (receipts[seq] ?? 0) > 0),
+    ).toBe(true)
   })
 
   it('revocation sends traffic back through the hub at once', async () => {

@@ -26,16 +26,19 @@ export interface WorkerEndpoint {
 /**
  * @param receipts shared memory where the agent counts each delivery of a RawEvent whose data has a
  * numeric `seq` (index into the array); it survives the worker being killed.
+ * @param accepted shared memory where the agent marks, by `seq`, each of its publishes as it settles
+ * (see `PublishOutcome`): what a killed producer had confirmed is known afterwards.
  */
 export async function startWorkerEndpoint(
   hub: Hub,
   options: AttachOptions,
   receipts?: Int32Array,
+  accepted?: Int32Array,
 ): Promise<WorkerEndpoint> {
   const { port1, port2 } = new MessageChannel()
   const attachment = hub.attach(port1, options)
   const worker = new Worker(bootstrap, {
-    workerData: { entry: agent, port: port2, module: options.module, receipts },
+    workerData: { entry: agent, port: port2, module: options.module, receipts, accepted },
     transferList: [port2],
   })
   const received: ReceivedEntry[] = []
