@@ -4,6 +4,12 @@
  * worker killed and restarted, the other workers' ports closed abruptly, the page reloaded,
  * handlers stalled past their timeout. At the end every Reliable message published is either
  * delivered or in the dead-letter queue with a reason, for Storage and for the page.
+ *
+ * With `direct`, DataCapture is a worker of its own with a direct route to Storage (its copies for
+ * the others still go through the hub): the route falls back and comes back again and again under
+ * load. With `killProducer` that worker is killed and restarted too. A killed producer's counters
+ * since its last report (every 250 ms) die with it, so the accounting invariant is then off by the
+ * copies they counted; the report says by how many (`unaccounted`).
  */
 
 import WebSocket from 'ws'
@@ -17,6 +23,8 @@ import {
 import { createHub } from '../../src/main/hub/index.js'
 import { startGateway } from '../../src/main/node/ws-gateway.js'
 import { type BusClient, connectBus, fromWebSocket } from '../../src/shared/index.js'
+import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
+import { PublishOutcome, stallsAt } from '../fixtures/seq-load.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from '../hub/worker-endpoint.js'
 
 export interface ChaosOptions {
@@ -25,15 +33,26 @@ export interface ChaosOptions {
   rate: number
   /** Average time between faults. */
   faultEveryMs: number
+  /** DataCapture publishes from its own worker over a direct route to Storage. */
+  direct?: boolean
+  /** With `direct`: DataCapture's worker is killed and restarted among the other faults. */
+  killProducer?: boolean
   log?: (line: string) => void
 }
 
 export interface ChaosReport {
   seconds: number
   offeredRate: number
+  /** Where DataCapture's messages to Storage went: through the hub, or over a direct route. */
+  path: 'hub' | 'direct route'
   faults: Record<string, number>
   published: number
   refused: number
+  /** Publishes a killed producer never saw settle: neither accepted nor refused, so not counted. */
+  unconfirmed: number
+  /** Direct route: channels set up, and times one went down and traffic fell back to the hub. */
+  established: number
+  fallbacks: number
   delivered: number
   deadLettered: number
   lost: number
@@ -42,18 +61,25 @@ export interface ChaosReport {
   pageDelivered: number
   pageDeadLettered: number
   accountingHolds: boolean
+  /** Copies routed to a subscription whose fate no counter shows (all subscriptions together). */
+  unaccounted: number
   /** Whether the bus was quiet when counted (nothing queued or in flight); if not, `lost` is not final. */
   quiet: boolean
   peakHeapMb: number
   finalHeapMb: number
 }
 
+type Fault = 'storage killed' | 'producer killed' | 'port closed' | 'page reloaded'
+
 const STORAGE = { publish: [], subscribe: ['RawEvent'] }
+const DATA_CAPTURE = { publish: ['RawEvent'], subscribe: [] }
 const RELIABLE_TIMEOUT_MS = 150
 /** One message in this many stalls its Reliable handler past the timeout, on every attempt. */
 const STALL_EVERY = 200
 /** How long the end of a run waits for the bus to be quiet. */
 const QUIET_WAIT_MS = 120_000
+/** Longer than a direct producer's report interval: its last counters reach the hub within it. */
+const FINAL_REPORT_WAIT_MS = 600
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => {})
@@ -64,10 +90,30 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     deadLetterQueueSize: 1_000_000,
   })
   await bus.start()
-  const hub = createHub(bus, { heartbeatMs: 0, reconnectGraceMs: 10_000 })
+  const direct = options.direct === true
+  const hub = createHub(bus, {
+    heartbeatMs: 0,
+    reconnectGraceMs: 10_000,
+    routes: direct
+      ? [{ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] }]
+      : [],
+  })
   const total = Math.ceil(options.rate * options.seconds) + 1
+  // Per seq: deliveries to Storage, and how its publish settled (both outlive killed workers).
   const receipts = new Int32Array(new SharedArrayBuffer(total * 4))
-  const faults = { 'storage killed': 0, 'port closed': 0, 'page reloaded': 0, 'handler stalled': 0 }
+  const accepted = new Int32Array(new SharedArrayBuffer(total * 4))
+  // The faults come in a fixed rotation at random moments: a short run still meets every kind.
+  const rotation: Fault[] = [
+    'storage killed',
+    ...(direct && options.killProducer ? (['producer killed'] as const) : []),
+    'port closed',
+    'page reloaded',
+    'storage killed',
+    'port closed',
+  ]
+  const faults: Record<string, number> = Object.fromEntries(
+    [...new Set(rotation), 'handler stalled'].map((fault) => [fault, 0]),
+  )
   const reliableFilter = { types: ['RawEvent'] }
   const reliableMode = DeliveryMode.Reliable({ timeoutMs: RELIABLE_TIMEOUT_MS })
 
@@ -113,9 +159,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let storage = await startStorage()
   let analysis = await startWatcher(ModuleId.AnalysisEngine, DeliveryMode.BestEffort)
   let figurine = await startWatcher(ModuleId.CuteFigurine, DeliveryMode.LatestOnly)
+  const startProducer = () =>
+    startWorkerEndpoint(
+      hub,
+      { module: ModuleId.DataCapture, permissions: DATA_CAPTURE as never },
+      undefined,
+      accepted,
+    )
+  // Direct: DataCapture's worker; absent while it is being restarted (the load waits for it).
+  let producer = direct ? await startProducer() : undefined
+  /** The direct producer's publish calls still running (forgotten if it is killed). */
+  let producerCalls = new Set<Promise<unknown>>()
+  for (let waited = 0; direct && hub.routes().some((route) => route.state !== 'active'); waited += 10) {
+    if (waited > 10_000) throw new Error('the direct route never became active')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
 
   let sent = 0
-  const refused = new Set<number>()
   let peakHeap = 0
   const heapSampler = setInterval(() => {
     peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
@@ -125,39 +185,64 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const start = performance.now()
   const load = setInterval(() => {
     const owed = Math.min(total - 1, Math.floor(((performance.now() - start) * options.rate) / 1000))
+    if (sent >= owed) return
+    if (direct) {
+      if (producer === undefined) return
+      const calls = producerCalls
+      const call = producer.call({
+        op: 'publish',
+        count: owed - sent,
+        prefix: 'chaos',
+        seqFrom: sent,
+        stallEvery: STALL_EVERY,
+      })
+      calls.add(call)
+      void call.finally(() => calls.delete(call))
+      sent = owed
+      return
+    }
     for (; sent < owed; sent++) {
       const seq = sent
       const message = BusMessage.create(
         ModuleId.DataCapture,
         MessagePayload.RawEvent({
           eventType: 'chaos',
-          data: { seq, stall: seq % STALL_EVERY === 7 },
+          data: { seq, stall: stallsAt(seq, STALL_EVERY) },
           timestamp: new Date(),
         }),
       )
-      bus.publish(message).catch(() => refused.add(seq))
+      bus.publish(message).then(
+        () => Atomics.store(accepted, seq, PublishOutcome.Accepted),
+        () => Atomics.store(accepted, seq, PublishOutcome.Refused),
+      )
     }
   }, 5)
 
   // The faults.
   const deadline = Date.now() + options.seconds * 1000
-  while (Date.now() < deadline) {
+  for (let turn = 0; Date.now() < deadline; turn++) {
     await new Promise((resolve) => setTimeout(resolve, options.faultEveryMs * (0.5 + Math.random())))
-    const pick = Math.random()
-    if (pick < 0.2) {
-      faults['page reloaded']++
+    const fault = rotation[turn % rotation.length] as Fault
+    faults[fault] = (faults[fault] ?? 0) + 1
+    if (fault === 'producer killed') {
+      log('fault: data-capture (direct producer) worker killed')
+      const killed = producer
+      producer = undefined
+      producerCalls = new Set()
+      await killed?.terminate()
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 300))
+      producer = await startProducer()
+    } else if (fault === 'page reloaded') {
       log('fault: page reloaded')
       page.socket.terminate()
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 200))
       page = await openPage()
-    } else if (pick < 0.6) {
-      faults['storage killed']++
+    } else if (fault === 'storage killed') {
       log('fault: storage worker killed')
       await storage.terminate()
       await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 300))
       storage = await startStorage()
     } else {
-      faults['port closed']++
       const bestEffort = Math.random() < 0.5
       log(`fault: ${bestEffort ? 'analysis-engine' : 'cute-figurine'} port closed`)
       if (bestEffort) {
@@ -172,15 +257,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   clearInterval(load)
   // Every STALL_EVERY-th message stalls its Reliable handler past the timeout (then it is retried).
   faults['handler stalled'] = Math.floor((sent + STALL_EVERY - 8) / STALL_EVERY)
+  await Promise.all(producerCalls)
 
-  // Quiet: everything delivered, retried out or dead-lettered.
+  // Quiet: everything delivered, retried out or dead-lettered, at the hub and on the route; then
+  // once more after the direct producer's last report, for the counts.
+  const isQuiet = (m: BusMetrics) =>
+    m.currentQueueDepth === 0 &&
+    m.inFlight === 0 &&
+    m.routes.every((route) => route.queued === 0 && route.inFlight === 0 && route.held === 0)
   for (let waited = 0; waited < QUIET_WAIT_MS; waited += 50) {
-    const m = await bus.metrics()
-    if (m.currentQueueDepth === 0 && m.inFlight === 0) break
+    if (isQuiet(await bus.metrics())) break
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+  if (direct) await new Promise((resolve) => setTimeout(resolve, FINAL_REPORT_WAIT_MS))
   const metrics = await bus.metrics()
-  const quiet = metrics.currentQueueDepth === 0 && metrics.inFlight === 0
+  const quiet = isQuiet(metrics)
+  const [route] = metrics.routes
   const deadSeqsOf = (module: string) => {
     const subscriptionId = metrics.subscriptions.find((s) => s.module === module)?.id
     return new Set(
@@ -195,19 +287,33 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let delivered = 0
   let duplicates = 0
   let lost = 0
+  let published = 0
+  let refused = 0
+  let pageDelivered = 0
   for (let seq = 0; seq < sent; seq++) {
-    if (refused.has(seq)) continue
+    const outcome = accepted[seq]
+    if (outcome === PublishOutcome.Refused) refused++
+    if (outcome !== PublishOutcome.Accepted) continue
+    published++
+    if (pageReceived.has(seq)) pageDelivered++
     const count = receipts[seq] ?? 0
     if (count > 0) delivered++
     if (count > 1) duplicates++
     if (count === 0 && !deadSeqs.has(seq)) lost++
     if (!pageReceived.has(seq) && !pageDeadSeqs.has(seq)) lost++
   }
-  const accountingHolds = metrics.subscriptions.every(
-    (s) => s.routed === s.delivered + s.dropped + s.coalesced + s.deadLettered,
+  const unaccounted = metrics.subscriptions.reduce(
+    (sum, s) => sum + Math.abs(s.routed - (s.delivered + s.dropped + s.coalesced + s.deadLettered)),
+    0,
   )
   clearInterval(heapSampler)
-  await Promise.all([storage.terminate(), analysis.terminate(), figurine.terminate(), page.client.close()])
+  await Promise.all([
+    storage.terminate(),
+    analysis.terminate(),
+    figurine.terminate(),
+    producer?.terminate(),
+    page.client.close(),
+  ])
   await gateway.close()
   hub.close()
   await bus.shutdown({ drainTimeoutMs: 0 })
@@ -215,16 +321,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   return {
     seconds: options.seconds,
     offeredRate: options.rate,
+    path: direct ? 'direct route' : 'hub',
     faults,
-    published: sent - refused.size,
-    refused: refused.size,
+    published,
+    refused,
+    unconfirmed: sent - published - refused,
+    established: route?.established ?? 0,
+    fallbacks: route?.fallbacks ?? 0,
     delivered,
     deadLettered: deadSeqs.size,
     lost,
     duplicates,
-    pageDelivered: [...pageReceived].filter((seq) => !refused.has(seq)).length,
+    pageDelivered,
     pageDeadLettered: pageDeadSeqs.size,
-    accountingHolds,
+    accountingHolds: unaccounted === 0,
+    unaccounted,
     quiet,
     peakHeapMb: peakHeap / 2 ** 20,
     finalHeapMb: process.memoryUsage().heapUsed / 2 ** 20,
@@ -233,14 +344,31 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
 export function formatReport(report: ChaosReport): string {
   const rows: [string, string][] = [
-    ['load held', `${report.offeredRate} RawEvents/s for ${report.seconds} s`],
+    [
+      'load held',
+      `${report.offeredRate} RawEvents/s for ${report.seconds} s, DataCapture → Storage through ${report.path === 'hub' ? 'the hub' : 'a direct route'}`,
+    ],
     [
       'faults injected',
       Object.entries(report.faults)
         .map(([k, v]) => `${v} × ${k}`)
         .join(', '),
     ],
-    ['published (Reliable)', `${report.published} accepted, ${report.refused} refused (QueueFull)`],
+    [
+      'published (Reliable)',
+      `${report.published} accepted, ${report.refused} refused (QueueFull)` +
+        (report.unconfirmed > 0
+          ? `, ${report.unconfirmed} unconfirmed (their producer was killed first)`
+          : ''),
+    ],
+    ...(report.path === 'hub'
+      ? []
+      : [
+          ['direct route', `set up ${report.established} times, fell back ${report.fallbacks} times`] as [
+            string,
+            string,
+          ],
+        ]),
     ['delivered to Storage', `${report.delivered} (${report.duplicates} more than once: at-least-once)`],
     ['dead-lettered by Storage (with reason)', String(report.deadLettered)],
     [
@@ -253,7 +381,10 @@ export function formatReport(report: ChaosReport): string {
         ? String(report.lost)
         : `${report.lost} not yet delivered (the bus was not quiet after ${QUIET_WAIT_MS / 1000} s)`,
     ],
-    ['accounting invariant', report.accountingHolds ? 'holds' : 'BROKEN'],
+    [
+      'accounting invariant',
+      report.accountingHolds ? 'holds' : `BROKEN: ${report.unaccounted} copies routed without an outcome`,
+    ],
     ['hub heap peak / after', `${report.peakHeapMb.toFixed(1)} MB / ${report.finalHeapMb.toFixed(1)} MB`],
   ]
   return ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n')

@@ -1,8 +1,20 @@
-/** `npm run chaos [seconds] [rate]`: a longer chaos run; prints the table (lost must be 0). */
+/**
+ * `npm run chaos [-- seconds] [rate] [--direct] [--kill-producer]`: a longer chaos run; prints the
+ * table (lost must be 0). `--direct` sends DataCapture's messages to Storage over a direct route;
+ * `--kill-producer` also kills DataCapture's worker (the accounting is then off by what its last
+ * reports would have said, see the harness).
+ */
 import { formatReport, runChaos } from './harness.js'
 
-const seconds = Number(process.argv[2] ?? 30)
-const rate = Number(process.argv[3] ?? 1000)
-const report = await runChaos({ seconds, rate, faultEveryMs: 500, log: (line) => console.error(line) })
+const args = process.argv.slice(2)
+const [seconds = 30, rate = 1000] = args.filter((arg) => !arg.startsWith('--')).map(Number)
+const report = await runChaos({
+  seconds,
+  rate,
+  faultEveryMs: 500,
+  direct: args.includes('--direct'),
+  killProducer: args.includes('--kill-producer'),
+  log: (line) => console.error(line),
+})
 console.log(formatReport(report))
 process.exit(report.quiet && report.lost === 0 && report.accountingHolds ? 0 : 1)
