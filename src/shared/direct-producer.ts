@@ -98,6 +98,13 @@ type Sent = Copy | TargetOfType
 
 const isCopy = (sent: Sent): sent is Copy => 'publishedAt' in sent
 
+/** Settles the publish waiting for `copy` to leave, once: a copy sent may be handed back later. */
+function hasLeft(copy: Copy): void {
+  const onLeft = copy.onLeft
+  copy.onLeft = undefined
+  onLeft?.()
+}
+
 function newCopy({ target, tally }: TargetOfType, message: Envelope, publishedAt: number): Copy {
   return { target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '', held: false }
 }
@@ -168,7 +175,7 @@ export class DirectProducer {
     if (!this.open || this.draining !== undefined) return
     this.host.ended(this)
     const waiting = [...this.retrying.values()]
-    this.waiting.drain(waiting)
+    this.takeWaiting(waiting)
     for (const timer of this.retrying.keys()) clearTimeout(timer)
     this.retrying.clear()
     for (const copy of waiting) this.handBack(copy)
@@ -219,36 +226,61 @@ export class DirectProducer {
       const { target, tally } = routedTo
       // A target whose minimum priority the message misses does not get it (the hub's rule).
       if (target.minPriority !== undefined && message.priority < target.minPriority) continue
-      tally.total.routed++
       copies++
       if (this.started && this.inFlight.size < this.limits.window) {
+        tally.total.routed++
         if (target.reliable || publishedAt - this.lastSampledAt >= BEST_EFFORT_SAMPLE_MS) {
           if (!target.reliable) this.lastSampledAt = publishedAt
           this.send(newCopy(routedTo, message, publishedAt))
         } else this.transmit(routedTo, message) // no record of its own: in flight as its target
       } else if (target.reliable || this.waiting.length < this.limits.maxQueueSize) {
+        // Counted as routed once it leaves (or is handed back): one that dies here with this
+        // producer was never accepted, and a report must not have counted it.
         lastWaiting = newCopy(routedTo, message, publishedAt)
         this.waiting.push(lastWaiting)
-      } else tally.total.dropped++
+      } else {
+        tally.total.routed++
+        tally.total.dropped++
+      }
     }
-    const left = lastWaiting === undefined ? undefined : this.leaving(lastWaiting, message.id)
     // A copy through the hub shows on the hub's tail by itself. The publish is accepted once the
     // hub took that copy and the direct copies have left: a copy still waiting here dies with this
     // producer, so a publish that resolved earlier could lose a Reliable message.
     if (routed.shared) {
       const throughHub = this.host.publishCopy(message, this.id, this.terms.seq)
-      return left === undefined ? throughHub : Promise.all([throughHub, left]).then(() => message.id)
+      if (lastWaiting === undefined) return throughHub
+      return Promise.all([throughHub, this.leaving(lastWaiting, message.id)]).then(() => message.id)
     }
-    routed.published.total++
     if (this.tailing) this.sampleForTail(message, copies)
-    return left ?? Promise.resolve(message.id)
+    const { published } = routed
+    if (lastWaiting === undefined) {
+      published.total++
+      return Promise.resolve(message.id)
+    }
+    // Counted as published when accepted, as the bus counts a publish.
+    return this.leaving(lastWaiting, message.id, () => {
+      published.total++
+    })
   }
 
-  /** Resolves with `id` once `copy` (its message's last one waiting) has left the producer. */
-  private leaving(copy: Copy, id: string): Promise<string> {
+  /**
+   * Resolves with `id` once `copy` (its message's last one waiting) has left the producer, after
+   * calling `left` (at that moment: a report sent in between counts it).
+   */
+  private leaving(copy: Copy, id: string, left?: () => void): Promise<string> {
     return new Promise((resolve) => {
-      copy.onLeft = () => resolve(id)
+      copy.onLeft = () => {
+        left?.()
+        resolve(id)
+      }
     })
+  }
+
+  /** Takes every waiting copy into `into`, counted as routed now that its fate is settled here. */
+  private takeWaiting(into: Sent[]): void {
+    const from = into.length
+    this.waiting.drain(into)
+    for (let i = from; i < into.length; i++) (into[i] as Copy).tally.total.routed++
   }
 
   /** Acks and nacks from the consumer. */
@@ -286,7 +318,7 @@ export class DirectProducer {
     clearInterval(this.reportTimer)
     clearTimeout(this.draining)
     const unsettled: Sent[] = [...this.inFlight.values(), ...this.retrying.values()]
-    this.waiting.drain(unsettled)
+    this.takeWaiting(unsettled)
     for (const timer of this.retrying.keys()) clearTimeout(timer)
     this.inFlight.clear()
     this.retrying.clear()
@@ -299,7 +331,7 @@ export class DirectProducer {
 
   /** A Reliable copy goes back to the hub for its subscription; a BestEffort one is dropped. */
   private handBack(sent: Sent): void {
-    if (isCopy(sent)) sent.onLeft?.()
+    if (isCopy(sent)) hasLeft(sent)
     // Reliable copies always have their record.
     if (!isCopy(sent) || !sent.target.reliable) {
       this.count(sent, 'dropped')
@@ -374,8 +406,9 @@ export class DirectProducer {
   private pump(): void {
     while (this.started && this.waiting.length > 0 && this.inFlight.size < this.limits.window) {
       const copy = this.waiting.shift() as Copy
+      copy.tally.total.routed++
       this.send(copy)
-      copy.onLeft?.()
+      hasLeft(copy)
     }
   }
 

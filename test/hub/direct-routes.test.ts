@@ -435,8 +435,9 @@ describe('direct routes', () => {
     await expectAccounted(bus)
   })
 
-  it('a producer that dies before its waiting copies leave had none of those publishes accepted', async () => {
-    const { bus, hub } = await setup({}, { reconnectGraceMs: 10_000 })
+  it('a producer that dies before its waiting copies leave had none of those publishes accepted or counted', async () => {
+    // One handler at a time, so the consumer's backlog below lasts ~1 s.
+    const { bus, hub } = await setup({ workers: 1 }, { reconnectGraceMs: 10_000 })
     const before = 100
     const during = 100
     const receipts = new Int32Array(new SharedArrayBuffer(4 * (before + during)))
@@ -446,7 +447,7 @@ describe('direct routes', () => {
       op: 'subscribe',
       filter: rawEvents,
       mode: reliable,
-      behaviour: { kind: 'delay', ms: 5 },
+      behaviour: { kind: 'delay', ms: 10 },
     })
     // Another subscriber of the type: the producer also sends each message through the hub, whose
     // answer alone once resolved the publish.
@@ -465,7 +466,7 @@ describe('direct routes', () => {
     )
     afterThisTest(() => producer.terminate())
     await publishSeq(producer, 0, before)
-    // The route waits for the consumer's backlog (~0.5 s) before its producer may send.
+    // The route waits for the consumer's backlog (~1 s) before its producer may send.
     const route = hub.route({
       producer: ModuleId.DataCapture,
       consumer: ModuleId.Storage,
@@ -475,6 +476,8 @@ describe('direct routes', () => {
     await new Promise((resolve) => setTimeout(resolve, 50))
     void producer.call({ op: 'publish', count: during, prefix: 's', seqFrom: before })
     await waitFor(() => watcher.received.length === before + during)
+    // At least one report (every 250 ms) while the copies wait: it must not count them as routed.
+    await new Promise((resolve) => setTimeout(resolve, 300))
     expect(route.state).toBe('establishing')
     await producer.terminate()
     await waitFor(async () => {
@@ -488,6 +491,7 @@ describe('direct routes', () => {
     expect(
       outcomes.every((outcome, seq) => outcome !== PublishOutcome.Accepted || (receipts[seq] ?? 0) > 0),
     ).toBe(true)
+    await expectAccounted(bus)
   })
 
   it('revocation sends traffic back through the hub at once', async () => {
