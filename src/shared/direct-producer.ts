@@ -206,9 +206,11 @@ export class DirectProducer {
   /**
    * Publishes `message` (a type of this route, from this endpoint): validated as the bus would,
    * delivered directly to every target it matches, and through the hub too when other
-   * subscriptions want its type. Resolves once its copies are on their way: while the channel's
-   * window is full that waits for acks, so a producer that awaits its publishes is paced by the
-   * consumer (credit-based flow control) instead of piling messages up in memory.
+   * subscriptions want its type. Resolves once its copies are on their way (and the hub has taken
+   * its copy, if it gets one): while the channel's window is full, or the route waits for the hub
+   * path to drain before it starts, that waits too, so a producer that awaits its publishes is
+   * paced by the consumer (credit-based flow control) instead of piling messages up in memory. A
+   * copy through the hub that the hub refuses rejects the publish, though the direct copies still go.
    */
   publish(message: Envelope): Promise<string> {
     const publishedAt = performance.now()
