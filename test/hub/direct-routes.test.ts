@@ -436,7 +436,7 @@ describe('direct routes', () => {
   })
 
   it('a producer that dies before its waiting copies leave had none of those publishes accepted or counted', async () => {
-    // One handler at a time, so the consumer's backlog below lasts ~1 s.
+    // One handler at a time: the backlog below lasts ~1.5 s (a route starts anyway at 2 s).
     const { bus, hub } = await setup({ workers: 1 }, { reconnectGraceMs: 10_000 })
     const before = 100
     const during = 100
@@ -447,7 +447,7 @@ describe('direct routes', () => {
       op: 'subscribe',
       filter: rawEvents,
       mode: reliable,
-      behaviour: { kind: 'delay', ms: 10 },
+      behaviour: { kind: 'delay', ms: 15 },
     })
     // Another subscriber of the type: the producer also sends each message through the hub, whose
     // answer alone once resolved the publish.
@@ -466,7 +466,7 @@ describe('direct routes', () => {
     )
     afterThisTest(() => producer.terminate())
     await publishSeq(producer, 0, before)
-    // The route waits for the consumer's backlog (~1 s) before its producer may send.
+    // The route waits for the consumer's backlog (~1.5 s) before its producer may send.
     const route = hub.route({
       producer: ModuleId.DataCapture,
       consumer: ModuleId.Storage,
