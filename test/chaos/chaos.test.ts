@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest'
 import { type ChaosReport, formatReport, runChaos } from './harness.js'
 
 /** Every Reliable message accepted was delivered or dead-lettered, after every kind of fault. */
-function expectNothingLost(report: ChaosReport, faultKinds: string[]) {
+function expectNothingLost(report: ChaosReport, faultKinds: string[], minPublished = 1500) {
   console.log(formatReport(report))
   for (const kind of faultKinds) expect(report.faults[kind], kind).toBeGreaterThan(0)
-  expect(report.published).toBeGreaterThan(1500)
+  expect(report.published).toBeGreaterThan(minPublished)
   expect(report.quiet).toBe(true)
   expect(report.lost).toBe(0)
   expect(report.delivered + report.deadLettered).toBeGreaterThanOrEqual(report.published)
@@ -42,6 +42,8 @@ describe('chaos', () => {
     })
     // The accounting invariant is not asserted: a killed producer's counters since its last
     // report die with it (README, Direct routes); the table shows by how much it is off.
-    expectNothingLost(report, [...hubFaults, 'producer killed'])
+    // A killed producer's unconfirmed publishes are not counted: up to a second of them when it
+    // dies while the route comes back after Storage's restart.
+    expectNothingLost(report, [...hubFaults, 'producer killed'], 1000)
   }, 90_000)
 })
