@@ -494,6 +494,30 @@ describe('direct routes', () => {
     await expectAccounted(bus)
   })
 
+  it('a route revoked while copies wait for it to start hands them back, counted once', async () => {
+    // One handler at a time: the backlog below keeps the new route waiting (~1 s).
+    const { bus, hub } = await setup({ workers: 1 })
+    const before = 100
+    const during = 100
+    const { consumer, producer, route } = await routeOverBacklog(hub, 10, before)
+    await waitFor(() => route.state === 'establishing')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const publishing = publishSeq(producer, before, during)
+    // At least one report (every 250 ms) while the copies wait, then the revocation hands them back.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(route.state).toBe('establishing')
+    route.revoke('permission change')
+    await publishing
+    await waitFor(() => consumer.received.length === before + during, 10_000)
+    const order = consumer.received.map((entry) => (entry.data as { data: { seq: number } }).data.seq)
+    expect(order).toEqual(Array.from({ length: before + during }, (_, i) => i))
+    await waitFor(async () => {
+      const metrics = await bus.metrics()
+      return metrics.routes[0]?.handedBack === during && metrics.messagesDelivered === before + during
+    })
+    await expectAccounted(bus)
+  })
+
   it('revocation sends traffic back through the hub at once', async () => {
     const { producer, consumer, route, hubPublishes } = await pipeline()
     await publishSeq(producer, 0, 50)
