@@ -17,4 +17,4 @@ const report = await runChaos({
   log: (line) => console.error(line),
 })
 console.log(formatReport(report))
-process.exit(report.quiet && report.lost === 0 && report.accountingHolds ? 0 : 1)
+process.exit(report.quiet && report.lost === 0 && report.unaccounted === 0 ? 0 : 1)
