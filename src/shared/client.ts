@@ -4,12 +4,15 @@
  * nacks travel back, so the hub's accounting, latency and timeouts mean the same as in process.
  * Types, sources and minimum priority are filtered in the hub; predicates run here.
  */
+
+import { Acknowledger, type Delivery } from './acknowledger.js'
 import { messagesIn, nacksFor, queuePublish } from './batching.js'
 import { type BuiltinCatalog, builtinCatalog, type Catalog, type TypeOf } from './catalog.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
 import type { DeliveryMode } from './delivery-mode.js'
+import { DirectConsumer } from './direct-consumer.js'
 import { DirectProducer } from './direct-producer.js'
-import { describeThrown, EventBusError } from './errors.js'
+import { EventBusError } from './errors.js'
 import { type FilterInput, MessageFilter, type PlainFilter } from './filter.js'
 import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
@@ -124,56 +127,7 @@ interface LocalSubscription {
   /** Deliveries past the endpoint's `workers` handlers at once (a direct channel sends a window's worth). */
   readonly waiting: RingBuffer<Delivery>
   running: number
-}
-
-interface Delivery {
-  readonly id: number
-  readonly subscriptionId: string
-  readonly message: Envelope
-  readonly timeoutMs: number
-  /** Where its ack or nack goes: the hub, or the producer of a direct channel. */
-  readonly via: Acknowledger
-}
-
-/**
- * Acks of deliveries that came over one link, batched per tick; nacks go at once. `screen` checks
- * each message first where the sender is not the hub (a direct channel's producer); `orphaned`
- * takes a delivery whose handler failed after that link closed, when no one is left to retry it.
- */
-class Acknowledger {
-  private ids: number[] = []
-  private flushQueued = false
-
-  constructor(
-    private readonly link: Link<HubFrame, EndpointFrame>,
-    readonly screen?: (message: Envelope) => EventBusError | undefined,
-    private readonly orphaned?: (delivery: Delivery) => void,
-  ) {}
-
-  /** The handler failed (or timed out) on `delivery`. */
-  failed(delivery: Delivery, error: unknown, timedOut: boolean): void {
-    if (this.orphaned !== undefined && !this.link.isOpen) this.orphaned(delivery)
-    else this.nack(delivery.id, error, timedOut)
-  }
-
-  ack(id: number): void {
-    this.ids.push(id)
-    if (!this.flushQueued) {
-      this.flushQueued = true
-      queueMicrotask(this.flush)
-    }
-  }
-
-  nack(id: number, error: unknown, timedOut: boolean): void {
-    this.link.send({ t: 'nack', id, error: describeThrown(error).slice(0, 4096), timedOut })
-  }
-
-  readonly flush = (): void => {
-    this.flushQueued = false
-    if (this.ids.length === 0) return
-    this.link.send({ t: 'ack', ids: this.ids })
-    this.ids = []
-  }
+  readonly reliable: boolean
 }
 
 /** Direct deliveries to a subscription this endpoint has not heard of yet (its answer is on its way). */
@@ -317,6 +271,7 @@ class Client implements BusClient<Catalog> {
         predicate,
         waiting: new RingBuffer(),
         running: 0,
+        reliable: mode.kind === 'Reliable',
       })
       const early = this.early.get(id as string)
       if (early === undefined) return
@@ -477,12 +432,17 @@ class Client implements BusClient<Catalog> {
   private deliverFrame(frame: Extract<HubFrame, { t: 'dlv' | 'dlvs' }>, via: Acknowledger): void {
     const { sid, timeoutMs } = frame
     const messages = frame.t === 'dlv' ? [frame.msg] : frame.msgs
+    const again = frame.t === 'dlv' && frame.again === true
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as Envelope
-      const problem = via.screen?.(message)
-      if (problem === undefined)
-        this.deliver({ id: frame.id + i, subscriptionId: sid, message, timeoutMs, via })
-      else via.nack(frame.id + i, problem, false)
+      const problem = via.screen(message)
+      if (problem !== undefined) {
+        via.nack(frame.id + i, problem, false)
+        continue
+      }
+      const delivery: Delivery = { id: frame.id + i, subscriptionId: sid, message, timeoutMs, again, via }
+      via.arrived(delivery)
+      this.deliver(delivery)
     }
   }
 
@@ -503,7 +463,7 @@ class Client implements BusClient<Catalog> {
         return
       }
       // Unsubscribed while this was on its way: nothing here will handle it.
-      delivery.via.ack(delivery.id)
+      delivery.via.handled(delivery)
       return
     }
     if (subscription.running >= this.workers) subscription.waiting.push(delivery)
@@ -534,7 +494,7 @@ class Client implements BusClient<Catalog> {
       return
     }
     if (!isThenable(result)) {
-      delivery.via.ack(delivery.id)
+      delivery.via.handled(delivery)
       return
     }
     subscription.running++
@@ -544,7 +504,7 @@ class Client implements BusClient<Catalog> {
       settled = true
       clearTimeout(timer)
       subscription.running--
-      if (error === undefined) delivery.via.ack(delivery.id)
+      if (error === undefined) delivery.via.handled(delivery)
       else delivery.via.failed(delivery, error, timedOut)
       this.runWaiting(subscription)
     }
@@ -561,7 +521,7 @@ class Client implements BusClient<Catalog> {
   /** Direct deliveries held for a subscribe answer that never named their subscription. */
   private releaseEarly(): void {
     for (const deliveries of this.early.values())
-      for (const delivery of deliveries) delivery.via.ack(delivery.id)
+      for (const delivery of deliveries) delivery.via.handled(delivery)
     this.early = new Map()
     this.earlyCount = 0
   }
@@ -603,49 +563,23 @@ class Client implements BusClient<Catalog> {
       this.producers.set(frame.id, producer)
       return
     }
-    const types = new Set(frame.types)
     const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
       frame: (inbound) => {
         if (inbound.t !== 'dlv' && inbound.t !== 'dlvs') return
-        this.deliverFrame(inbound, acknowledger)
+        this.deliverFrame(inbound, consumer)
       },
       invalid: () => {},
       unsendable: unsendableReport,
-      closed: () => this.consuming.delete(frame.id),
+      closed: () => {
+        this.consuming.delete(frame.id)
+        consumer.close()
+      },
     })
-    const acknowledger = new Acknowledger(
-      link,
-      (message) => this.directProblem(message, frame.peer, types, validator),
-      // The producer is gone with the channel, or hands its copy back itself: the hub takes one.
-      ({ message, subscriptionId }) =>
-        this.link.send({ t: 'pub', rid: 0, msg: message, via: frame.id, to: subscriptionId }),
-    )
+    const consumer = new DirectConsumer(frame.id, link, frame.peer, new Set(frame.types), validator, {
+      toHub: (outbound) => this.link.send(outbound),
+      isReliable: (sid) => this.subscriptions.get(sid)?.reliable ?? false,
+    })
     this.consuming.set(frame.id, link)
-  }
-
-  /** The consumer trusts a direct producer no more than the hub does: the same checks, here. */
-  private directProblem(
-    message: Envelope,
-    peer: string,
-    types: ReadonlySet<string>,
-    validator: MessageValidator,
-  ): EventBusError | undefined {
-    if (message.source !== peer) {
-      return EventBusError.of('Unauthorized', { module: peer, action: 'source' })
-    }
-    if (!types.has(message.payload?.type)) {
-      return EventBusError.of('Unauthorized', {
-        module: peer,
-        action: 'publish',
-        type: String(message.payload?.type),
-      })
-    }
-    try {
-      validator.validate(message)
-      return undefined
-    } catch (error) {
-      return error as EventBusError
-    }
   }
 
   private ended(reason: string): void {

@@ -2,10 +2,10 @@
  * The producer's side of a direct channel: it delivers its own messages of the route's types
  * straight to the consumer's subscriptions (one hop), doing there what the hub would do for them:
  * a credit window, Reliable retries with the bus's backoff, dead letters handed to the hub, and
- * counters and latency samples reported to the hub so the bus's accounting stays whole. A Reliable
- * delivery that fails is also held by the hub until it is delivered, so the producer's death does
- * not take it along. When the channel ends, every unacknowledged Reliable copy is handed back to the
- * hub for its subscription.
+ * counters and latency samples reported to the hub so the bus's accounting stays whole. (The
+ * consumer has the hub hold a Reliable delivery that failed until a retry succeeds, so the
+ * producer's death does not take it along.) When the channel ends, every unacknowledged Reliable
+ * copy is handed back to the hub for its subscription.
  */
 import { queueDelivery } from './batching.js'
 import { EventBusError } from './errors.js'
@@ -24,7 +24,6 @@ import {
   type DirectTerms,
   type EndpointFrame,
   type HubFrame,
-  MAX_RELEASED,
   zeroDirectCounts,
 } from './wire.js'
 
@@ -81,11 +80,6 @@ interface Copy extends TargetOfType {
   attempts: number
   firstFailedAt: number
   lastError: string
-  /**
-   * The hub holds a copy of the message for this delivery (it failed once): should the producer die
-   * before the delivery settles, the hub requeues it. Released once it is delivered.
-   */
-  held: boolean
   /** Resolves the publish once this copy (its message's last one waiting) has left the producer. */
   onLeft?: () => void
 }
@@ -106,7 +100,7 @@ function hasLeft(copy: Copy): void {
 }
 
 function newCopy({ target, tally }: TargetOfType, message: Envelope, publishedAt: number): Copy {
-  return { target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '', held: false }
+  return { target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' }
 }
 
 /** What the producer needs from the endpoint client around it. */
@@ -142,8 +136,6 @@ export class DirectProducer {
   /** Cumulative tallies by subscription, then type; reports send what changed since the last. */
   private readonly tallies = new Map<string, Map<string, Tally>>()
   private latency = new Map<string, number[]>()
-  /** Ids of held messages delivered since the last report. */
-  private released: string[] = []
   /** Whether the hub streams its tail; then the first messages of each report period go with it. */
   private tailing = false
   private tail: NonNullable<DirectReport['tail']> = []
@@ -293,9 +285,7 @@ export class DirectProducer {
         const sent = this.inFlight.take(id)
         if (sent === undefined) continue
         this.count(sent, 'delivered')
-        if (!isCopy(sent)) continue
-        this.sample(sent.target.sid, now - sent.publishedAt)
-        if (sent.held) this.released.push((sent.message as Envelope).id)
+        if (isCopy(sent)) this.sample(sent.target.sid, now - sent.publishedAt)
       }
       if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
       else this.pump()
@@ -325,7 +315,7 @@ export class DirectProducer {
     this.inFlight.clear()
     this.retrying.clear()
     for (const copy of unsettled) this.handBack(copy)
-    this.report()
+    this.report(true)
     if (tellHub) this.host.toHub({ t: 'rdown', id: this.id, reason })
     this.link.close()
     this.host.ended(this)
@@ -336,7 +326,7 @@ export class DirectProducer {
     if (isCopy(sent)) hasLeft(sent)
     // Reliable copies always have their record.
     if (!isCopy(sent) || !sent.target.reliable) {
-      this.count(sent, 'dropped')
+      this.drop(sent)
       return
     }
     const copy = sent
@@ -393,7 +383,8 @@ export class DirectProducer {
 
   private send(copy: Copy): void {
     copy.attempts++
-    this.transmit(copy, copy.message as Envelope)
+    if (copy.attempts === 1) this.transmit(copy, copy.message as Envelope)
+    else this.retransmit(copy)
     if (!copy.target.reliable) copy.message = undefined
   }
 
@@ -401,7 +392,26 @@ export class DirectProducer {
   private transmit(sent: Sent, message: Envelope): void {
     const id = this.nextDeliveryId++
     this.inFlight.add(id, sent)
+    sent.tally.total.sent++
     queueDelivery(this.link, true, sent.target.sid, id, message, sent.target.timeoutMs)
+  }
+
+  /**
+   * Sends a Reliable copy that failed again, marked as a retry: the consumer had the hub hold its
+   * message when it first failed, and releases it once a retry succeeds. Retries are rare, so they
+   * travel on their own.
+   */
+  private retransmit(copy: Copy): void {
+    const id = this.nextDeliveryId++
+    this.inFlight.add(id, copy)
+    const { sid, timeoutMs } = copy.target
+    this.link.send({ t: 'dlv', sid, id, msg: copy.message as Envelope, timeoutMs, again: true })
+  }
+
+  /** Counts a BestEffort copy dropped, noting whether it had left over the channel first. */
+  private drop(sent: Sent): void {
+    this.count(sent, 'dropped')
+    if (!isCopy(sent) || sent.attempts > 0) this.count(sent, 'sentDropped')
   }
 
   /** Sends waiting copies while the window has room. */
@@ -417,14 +427,13 @@ export class DirectProducer {
   private failed(sent: Sent, error: string, timedOut: boolean): void {
     this.count(sent, 'failed')
     if (!isCopy(sent) || !sent.target.reliable) {
-      this.count(sent, 'dropped')
+      this.drop(sent)
       return
     }
     const copy = sent
     copy.firstFailedAt ||= Date.now()
     copy.lastError = error
     if (copy.attempts <= this.limits.maxRetryAttempts) {
-      this.hold(copy)
       this.count(copy, 'retried')
       const timer = setTimeout(() => {
         this.retrying.delete(timer)
@@ -443,25 +452,6 @@ export class DirectProducer {
       attempts: copy.attempts,
       error,
       firstFailedAt: copy.firstFailedAt,
-    })
-  }
-
-  /**
-   * Gives the hub a copy of a delivery that failed, before retrying it here: the hub path keeps a
-   * Reliable message in the main process until it is delivered, so a retry over a direct channel
-   * must not depend on the producer's process alone. Failures are rare; deliveries that never
-   * fail cost the hub nothing.
-   */
-  private hold(copy: Copy): void {
-    if (copy.held) return
-    copy.held = true
-    this.host.toHub({
-      t: 'pub',
-      rid: 0,
-      msg: copy.message as Envelope,
-      via: this.id,
-      to: copy.target.sid,
-      held: true,
     })
   }
 
@@ -521,8 +511,8 @@ export class DirectProducer {
     if (samples.length < LATENCY_SAMPLES_PER_REPORT) samples.push(latencyMs)
   }
 
-  /** Sends what was counted since the previous report, if anything was. */
-  private report(): void {
+  /** Sends what was counted since the previous report, if anything was (the final one always goes). */
+  private report(final = false): void {
     const queued = this.waiting.length + this.retrying.size
     const counts = this.countsSinceReport()
     const published: DirectReport['published'] = []
@@ -531,9 +521,8 @@ export class DirectProducer {
       published.push({ type, count: counter.total - counter.reported })
       counter.reported = counter.total
     }
-    const quiet =
-      counts.length === 0 && published.length === 0 && this.tail.length === 0 && this.released.length === 0
-    if (quiet && queued === 0 && this.inFlight.size === 0) return
+    const quiet = counts.length === 0 && published.length === 0 && this.tail.length === 0
+    if (!final && quiet && queued === 0 && this.inFlight.size === 0) return
     const report: DirectReport = {
       published,
       counts,
@@ -541,7 +530,7 @@ export class DirectProducer {
       queued,
       inFlight: this.inFlight.size,
       ...(this.tail.length > 0 ? { tail: this.tail, tailSampled: this.tailSampled } : {}),
-      ...(this.released.length > 0 ? { released: this.released.splice(0, MAX_RELEASED) } : {}),
+      ...(final ? { final } : {}),
     }
     this.latency = new Map()
     this.tail = []

@@ -45,10 +45,13 @@ const count = z.number().int().nonnegative()
 /** What became of a direct channel's deliveries: the core's counters of the same names. */
 export const DIRECT_OUTCOMES = ['delivered', 'failed', 'dropped', 'retried', 'deadLettered'] as const
 /**
- * Everything a direct channel counts: its outcomes, plus copies routed and copies handed back to
- * the hub (unacknowledged when the channel went down).
+ * Everything a direct channel's producer counts: its outcomes, copies routed, copies handed back to
+ * the hub (unacknowledged when the channel went down), and two counts the hub keeps for itself:
+ * copies that left over the channel (`sent`, first attempts only) and BestEffort copies dropped
+ * after they left (`sentDropped`). Should the producer die, the hub sets those against what its
+ * consumer saw (see `rfin`), so copies the producer had not yet reported are still accounted for.
  */
-export const DIRECT_COUNT_NAMES = ['routed', ...DIRECT_OUTCOMES, 'handedBack'] as const
+export const DIRECT_COUNT_NAMES = ['routed', ...DIRECT_OUTCOMES, 'handedBack', 'sent', 'sentDropped'] as const
 
 /** Counts of one subscription and type on a direct channel, since the previous report. */
 export const directCountsSchema = z
@@ -68,8 +71,26 @@ export function zeroDirectCounts(sid: string, type: string): DirectCounts {
   return { sid, type, ...Object.fromEntries(DIRECT_COUNT_NAMES.map((name) => [name, 0])) } as DirectCounts
 }
 
-/** Held messages a direct channel's producer releases per report at most (the rest wait). */
+/** Held messages a direct channel's consumer releases per frame at most. */
 export const MAX_RELEASED = 4096
+
+/**
+ * What a direct channel's consumer saw of one subscription and type, over the channel's whole life:
+ * copies that arrived (first attempts; retries come marked `again`), deliveries its handlers
+ * settled successfully (acks, whether or not they reached the producer), attempts that failed, and
+ * BestEffort copies dropped because their handler failed.
+ */
+export const channelOutcomesSchema = z
+  .object({
+    sid: subscriptionId,
+    type: typeName,
+    arrived: count,
+    delivered: count,
+    failed: count,
+    dropped: count,
+  })
+  .strict()
+export type ChannelOutcomes = z.infer<typeof channelOutcomesSchema>
 
 /** Messages a direct channel's producer samples for the hub's tail per report at most. */
 export const DIRECT_TAIL_SAMPLE = 50
@@ -96,8 +117,8 @@ export const directReportSchema = z
       .max(DIRECT_TAIL_SAMPLE)
       .optional(),
     tailSampled: z.boolean().optional(),
-    /** Ids of messages the hub holds for the producer (`pub` with `held`) that have since settled. */
-    released: z.array(z.string().min(1).max(128)).max(MAX_RELEASED).optional(),
+    /** The producer's last report: the channel closed and nothing more will be counted on it. */
+    final: z.literal(true).optional(),
   })
   .strict()
 export type DirectReport = z.infer<typeof directReportSchema>
@@ -168,11 +189,13 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       /**
        * Sent by the producer of direct channel `via`: with `seq`, a copy for the subscribers that
        * channel (under terms `seq`) does not cover; with `to`, an unacknowledged delivery of the
-       * channel handed back to subscription `to` when the channel went down; with `to` and `held`,
-       * a Reliable delivery that failed and that the producer retries itself, for the hub to keep
-       * until the producer releases it (see the report's `released`) and to requeue should the
-       * producer go first. Sent by its consumer with `to`: a delivery of the channel its handler
-       * failed after the channel closed.
+       * channel handed back to subscription `to` when the channel went down. Sent by its consumer
+       * with `to`: a delivery of the channel its handler failed after the channel closed; with `to`
+       * and `held`, a Reliable delivery of the channel whose first attempt failed while it was open,
+       * for the hub to keep while the producer retries it, until the consumer handles a retry
+       * (`rrel`) or the producer dead-letters it or hands it back, and to requeue should the
+       * producer go first. The consumer sends it before its nack, so no moment of the producer's
+       * death can take the message along.
        */
       via: channelId.optional(),
       seq: z.number().int().nonnegative().optional(),
@@ -234,6 +257,22 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     .strict(),
   /** The producer's side of channel `id` ended (the peer went away, or the port closed). */
   z.object({ t: z.literal('rdown'), id: channelId, reason: z.string().max(1024) }).strict(),
+  /** Messages the hub holds for channel `id` (`pub` with `held`) whose retry its consumer handled. */
+  z
+    .object({
+      t: z.literal('rrel'),
+      id: channelId,
+      ids: z.array(z.string().min(1).max(128)).min(1).max(MAX_RELEASED),
+    })
+    .strict(),
+  /**
+   * The consumer's side of channel `id` closed and every delivery it made has settled: what it saw,
+   * by subscription and type, over the channel's life. The hub uses it only if the producer went
+   * without its final report.
+   */
+  z
+    .object({ t: z.literal('rfin'), id: channelId, outcomes: z.array(channelOutcomesSchema).max(4096) })
+    .strict(),
 ])
 export type EndpointFrame = z.infer<typeof endpointFrameSchema>
 
@@ -272,6 +311,11 @@ export const hubFrameSchema = z.discriminatedUnion('t', [
       msg: message,
       /** Attempt timeout the endpoint enforces on its handler. */
       timeoutMs: z.number().positive(),
+      /**
+       * From a direct channel's producer: a retry of a delivery that failed (the hub holds the
+       * message meanwhile; the consumer releases it once its handler succeeds).
+       */
+      again: z.literal(true).optional(),
     })
     .strict(),
   /** Deliveries `id`, `id + 1`, … of `msgs` to one subscription (to endpoints that said `batch`). */

@@ -7,9 +7,9 @@
  *
  * With `direct`, DataCapture is a worker of its own with a direct route to Storage (its copies for
  * the others still go through the hub): the route falls back and comes back again and again under
- * load. With `killProducer` that worker is killed and restarted too. A killed producer's counters
- * since its last report (every 250 ms) die with it, so the accounting invariant is then off by the
- * copies they counted; the report says by how many (`unaccounted`).
+ * load. With `killProducer` that worker is killed and restarted too: its counters since its last
+ * report (every 250 ms) die with it, and the hub makes them up from what its consumer saw. The
+ * report says how many copies no counter accounts for (`unaccounted`).
  */
 
 import WebSocket from 'ws'

@@ -1,8 +1,7 @@
 /**
  * `npm run chaos [-- seconds] [rate] [--direct] [--kill-producer]`: a longer chaos run; prints the
- * table (lost must be 0). `--direct` sends DataCapture's messages to Storage over a direct route;
- * `--kill-producer` also kills DataCapture's worker (the accounting is then off by what its last
- * reports would have said, see the harness).
+ * table (lost and unaccounted must be 0). `--direct` sends DataCapture's messages to Storage over a
+ * direct route; `--kill-producer` also kills DataCapture's worker.
  */
 import { formatReport, runChaos } from './harness.js'
 

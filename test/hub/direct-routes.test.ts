@@ -20,6 +20,7 @@ import { busInternals, type WithInternals } from '../../src/main/bus/internal.js
 import { directRoutes } from '../../src/main/host/direct-routes.js'
 import type { DirectRoute, Hub, HubOptions } from '../../src/main/hub/index.js'
 import { connectBus } from '../../src/shared/index.js'
+import { zeroDirectCounts } from '../../src/shared/wire.js'
 import type { Behaviour } from '../fixtures/endpoint-agent.js'
 import { PublishOutcome } from '../fixtures/seq-load.js'
 import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
@@ -334,6 +335,45 @@ describe('direct routes', () => {
     expect((await bus.metrics()).routes[0]?.handedBack).toBe(count)
   }, 30_000)
 
+  it('retries through the hub what the consumer failed while its dying producer read nothing', async () => {
+    const count = 6
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+    // Every first attempt fails 300 ms after it arrives: the producer is busy by then, so the
+    // failures wait unread at its port until it is killed. No one else knew of them.
+    const { bus, producer, route } = await pipeline({
+      receipts,
+      behaviour: { kind: 'fail-first-late', ms: 300 },
+    })
+    await publishSeq(producer, 0, count)
+    void producer.call({ op: 'block', ms: 60_000 }).catch(() => {})
+    await waitFor(() => receipts.every((deliveries) => deliveries === 1))
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    await producer.terminate()
+    await waitFor(() => route.state !== 'active')
+    await waitFor(() => receipts.every((deliveries) => deliveries === 2), 15_000)
+    expect(bus.deadLetters.list()).toEqual([])
+  }, 30_000)
+
+  it('a producer killed mid-stream leaves nothing unaccounted: its consumer’s final counts make up the rest', async () => {
+    const count = 3000
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+    const { bus, producer, route, subscriptionId } = await pipeline({
+      receipts,
+      behaviour: { kind: 'delay', ms: 1 },
+    })
+    void producer.call({ op: 'publish', count, prefix: 's', seqFrom: 0 }).catch(() => {})
+    // Killed with a window of deliveries in flight, their acks and its last counts unreported.
+    await waitFor(() => receipts.filter((deliveries) => deliveries > 0).length >= 1000)
+    await producer.terminate()
+    await waitFor(() => route.state !== 'active')
+    const handled = () => receipts.reduce((sum, deliveries) => sum + deliveries, 0)
+    const subscription = async () => (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
+    await waitFor(async () => (await subscription())?.delivered === handled(), 10_000)
+    expect(handled()).toBeGreaterThan(1000)
+    expect(await subscription()).toMatchObject({ routed: handled(), delivered: handled(), dropped: 0 })
+    await expectAccounted(bus)
+  }, 30_000)
+
   it('requeues through the hub what its producer was retrying when it died', async () => {
     const count = 6
     const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
@@ -360,7 +400,7 @@ describe('direct routes', () => {
     expect((await bus.metrics()).routes[0]?.handedBack).toBe(count)
   }, 30_000)
 
-  it('delivers a retried message once: the producer releases what the hub held for it', async () => {
+  it('delivers a retried message once: the consumer releases what the hub held for it', async () => {
     const count = 6
     const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
     const { bus, producer, route, subscriptionId } = await pipeline({
@@ -656,6 +696,68 @@ describe('direct routes', () => {
   })
 })
 
+const fromProducer = (data: object) =>
+  BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(data as never))
+
+/**
+ * A route whose consumer is a bare endpoint with a Reliable RawEvent subscription, so the test can
+ * send what it likes as the consumer, and whose producer is a real one. `send` resolves once the
+ * hub has read what it sent; `finish` sends the consumer's final counts (none) as a real consumer
+ * does once its side of the channel closed; `delivered` lists the ids of messages delivered to it.
+ */
+async function bareConsumer(config: EventBusConfigInput = {}) {
+  const { bus, hub } = await setup(config)
+  const route = hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
+  const channel = `${route.id}.1`
+  const { port1, port2 } = new MessageChannel()
+  hub.attach(port1, { module: ModuleId.Storage, permissions: consumerGrant as never })
+  const frames: { t: string; [key: string]: unknown }[] = []
+  // A unit carrying a port comes wrapped ({ data }), as the port adapter sends it.
+  port2.on('message', (unit: typeof frames | { data: typeof frames }) => {
+    const received = Array.isArray(unit) ? unit : unit.data
+    frames.push(...received)
+    // Deliveries through the hub are acknowledged, as a real endpoint's handler would.
+    const ids = received.flatMap((f) =>
+      f.t === 'dlvs'
+        ? (f.msgs as unknown[]).map((_, index) => (f.id as number) + index)
+        : f.t === 'dlv'
+          ? [f.id as number]
+          : [],
+    )
+    if (ids.length > 0) port2.postMessage([{ t: 'ack', ids }])
+  })
+  afterThisTest(() => port2.close())
+  port2.postMessage([
+    { t: 'hello', v: 1 },
+    { t: 'sub', rid: 1, module: ModuleId.Storage, filter: rawEvents, mode: reliable },
+  ])
+  await waitFor(() => frames.some((f) => f.t === 'res'))
+  const subscriptionId = frames.find((f) => f.t === 'res')?.ok as string
+  const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
+  await waitFor(() => frames.some((f) => f.t === 'route'))
+  let pings = 0
+  const send = async (...sent: object[]) => {
+    port2.postMessage([...sent, { t: 'ping' }])
+    const pongs = ++pings
+    await waitFor(() => frames.filter((f) => f.t === 'pong').length === pongs)
+  }
+  return {
+    bus,
+    producer,
+    channel,
+    subscriptionId,
+    send,
+    errors: () => frames.filter((f) => f.t === 'err').map((f) => JSON.stringify(f)),
+    delivered: () =>
+      frames
+        .flatMap((f) =>
+          f.t === 'dlvs' ? (f.msgs as { id: string }[]) : f.t === 'dlv' ? [f.msg as { id: string }] : [],
+        )
+        .map((message) => message.id),
+    finish: () => port2.postMessage([{ t: 'rfin', id: channel, outcomes: [] }]),
+  }
+}
+
 describe('direct routes: bad input', () => {
   it('answers a batch of publishes per message: the bad one is refused, the others go through', async () => {
     const { bus, hub } = await setup()
@@ -667,7 +769,7 @@ describe('direct routes: bad input', () => {
     const good = () => BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
     const bad = { ...good(), payload: { type: 'RawEvent', data: { eventType: 42 } } }
     port2.postMessage([
-      { t: 'hello', v: 1, batch: true },
+      { t: 'hello', v: 1 },
       // The last is neither a message nor a packed one (see message-tuple).
       { t: 'pubs', rid: 1, msgs: [good(), bad, good(), ['not', 'a', 'message']] },
     ])
@@ -799,7 +901,7 @@ describe('direct routes: bad input', () => {
     expect(tails).toEqual(['genuine'])
   })
 
-  it("refuses channel frames from an endpoint that is not the channel's producer", async () => {
+  it("refuses channel frames from an endpoint that is neither the channel's producer nor its consumer", async () => {
     const { bus, hub, route, subscriptionId, producer, consumer } = await pipeline()
     await publishSeq(producer, 0, 10)
     await waitFor(() => consumer.received.length === 10)
@@ -811,16 +913,14 @@ describe('direct routes: bad input', () => {
     afterThisTest(() => port2.close())
     const channel = `${route.id}.1`
     const msg = BusMessage.create('ai-integration', MessagePayload.RawEvent(rawEvent()))
-    const counts = {
+    const counts = { ...zeroDirectCounts(subscriptionId, 'RawEvent'), routed: 99, sent: 99, delivered: 99 }
+    const outcomes = {
       sid: subscriptionId,
       type: 'RawEvent',
-      routed: 99,
+      arrived: 99,
       delivered: 99,
       failed: 0,
       dropped: 0,
-      retried: 0,
-      deadLettered: 0,
-      handedBack: 0,
     }
     port2.postMessage([
       { t: 'hello', v: 1 },
@@ -849,9 +949,11 @@ describe('direct routes: bad input', () => {
       { t: 'pub', rid: 0, msg, via: channel, to: subscriptionId, held: true },
       { t: 'rdown', id: channel, reason: 'forged' },
       { t: 'rsync', id: channel, seq: 99 },
+      { t: 'rrel', id: channel, ids: [msg.id] },
+      { t: 'rfin', id: channel, outcomes: [outcomes] },
     ])
     // One Unauthorized answer for each forged frame.
-    await waitFor(() => frames.filter((f) => f.t === 'err').length === 6)
+    await waitFor(() => frames.filter((f) => f.t === 'err').length === 8)
     expect(frames.filter((f) => f.t === 'err').every((f) => JSON.stringify(f).includes('Unauthorized'))).toBe(
       true,
     )
@@ -863,87 +965,51 @@ describe('direct routes: bad input', () => {
   })
 
   it("refuses a consumer's hand-back that is not a delivery its channel could have made", async () => {
-    const { bus, hub } = await setup()
-    const route = hub.route({
-      producer: ModuleId.DataCapture,
-      consumer: ModuleId.Storage,
-      types: ['RawEvent'],
-    })
-    // The consumer is a bare endpoint here, so the test can send what it likes.
-    const { port1, port2 } = new MessageChannel()
-    hub.attach(port1, { module: ModuleId.Storage, permissions: consumerGrant as never })
-    const frames: { t: string; [key: string]: unknown }[] = []
-    // A unit carrying a port comes wrapped ({ data }), as the port adapter sends it.
-    port2.on('message', (unit: typeof frames | { data: typeof frames }) =>
-      frames.push(...(Array.isArray(unit) ? unit : unit.data)),
-    )
-    afterThisTest(() => port2.close())
-    port2.postMessage([
-      { t: 'hello', v: 1 },
-      { t: 'sub', rid: 1, module: ModuleId.Storage, filter: rawEvents, mode: reliable },
-    ])
-    await waitFor(() => frames.some((f) => f.t === 'res'))
-    const subscriptionId = frames.find((f) => f.t === 'res')?.ok as string
-    const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
-    await waitFor(() => frames.some((f) => f.t === 'route'))
-    const channel = `${route.id}.1`
-    const fromProducer = (data: object) =>
-      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(data as never))
+    const { bus, producer, channel, subscriptionId, send, errors, delivered, finish } = await bareConsumer()
     const handBack = (msg: object, to = subscriptionId) => ({ t: 'pub', rid: 0, msg, via: channel, to })
-    port2.postMessage([
+    await send(
       handBack(BusMessage.create(ModuleId.Storage, MessagePayload.RawEvent(rawEvent()))),
       handBack(fromProducer(rawEvent()), 'sub-never-served'),
       handBack(fromProducer({ eventType: 'keystroke' })),
-    ])
-    await waitFor(() => frames.filter((f) => f.t === 'err').length === 3)
-    const errors = frames.filter((f) => f.t === 'err').map((f) => JSON.stringify(f))
-    expect(errors[0]).toContain('Unauthorized')
-    expect(errors[0]).toContain('"action":"source"')
-    expect(errors[1]).toContain('Unauthorized')
-    expect(errors[2]).toContain('MessageRejected')
+    )
+    await waitFor(() => errors().length === 3)
+    expect(errors()[0]).toContain('Unauthorized')
+    expect(errors()[0]).toContain('"action":"source"')
+    expect(errors()[1]).toContain('Unauthorized')
+    expect(errors()[2]).toContain('MessageRejected')
     // A well-formed one is held while the producer is attached (it hands its own copy back).
     const held = fromProducer(rawEvent())
-    port2.postMessage([handBack(held), handBack(held), { t: 'ping' }])
-    await waitFor(() => frames.some((f) => f.t === 'pong'))
-    expect(frames.filter((f) => f.t === 'err')).toHaveLength(3)
+    await send(handBack(held), handBack(held))
+    expect(errors()).toHaveLength(3)
     expect((await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)?.routed).toBe(0)
-    // The producer goes without handing it back: the hub delivers it, once, on its own path.
+    // The producer goes without handing it back: once the consumer's final counts are in, the hub
+    // delivers it, once, on its own path.
     await producer.terminate()
-    const delivered = () =>
-      frames.flatMap((f) =>
-        f.t === 'dlvs' ? (f.msgs as { id: string }[]) : f.t === 'dlv' ? [f.msg as { id: string }] : [],
-      )
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(delivered()).toEqual([])
+    // Final counts of a subscription the channel never served are refused, and change nothing.
+    const forged = {
+      sid: 'sub-never-served',
+      type: 'RawEvent',
+      arrived: 9,
+      delivered: 9,
+      failed: 0,
+      dropped: 0,
+    }
+    await send({ t: 'rfin', id: channel, outcomes: [forged] })
+    expect(errors()).toHaveLength(4)
+    expect(errors()[3]).toContain('Unauthorized')
+    expect(delivered()).toEqual([])
+    finish()
     await waitFor(() => delivered().length > 0)
-    expect(delivered().map((message) => message.id)).toEqual([held.id])
+    expect(delivered()).toEqual([held.id])
     expect(bus.deadLetters.list()).toEqual([])
   })
 
-  it("refuses a producer's hold that is not a delivery it could be retrying, and requeues the rest once", async () => {
-    const { bus, hub } = await setup({ maxQueueSize: 4 })
-    const route = hub.route({
-      producer: ModuleId.DataCapture,
-      consumer: ModuleId.Storage,
-      types: ['RawEvent'],
+  it("refuses a consumer's hold that is not a delivery its producer could be retrying, and requeues the rest once", async () => {
+    const { bus, producer, channel, subscriptionId, send, errors, delivered, finish } = await bareConsumer({
+      maxQueueSize: 4,
     })
-    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
-    const subscriptionId = await consumer.call<string>({
-      op: 'subscribe',
-      filter: rawEvents,
-      mode: reliable,
-      behaviour: { kind: 'ok' },
-    })
-    // The producer is a bare endpoint here, so the test can send what it likes.
-    const { port1, port2 } = new MessageChannel()
-    hub.attach(port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
-    const frames: { t: string; [key: string]: unknown }[] = []
-    port2.on('message', (unit: typeof frames | { data: typeof frames }) =>
-      frames.push(...(Array.isArray(unit) ? unit : unit.data)),
-    )
-    port2.postMessage([{ t: 'hello', v: 1 }])
-    await waitFor(() => frames.some((f) => f.t === 'route'))
-    const channel = `${route.id}.1`
-    const fromProducer = (data: object) =>
-      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(data as never))
     const hold = (msg: object, to = subscriptionId) => ({
       t: 'pub',
       rid: 0,
@@ -952,12 +1018,11 @@ describe('direct routes: bad input', () => {
       to,
       held: true,
     })
-    const errors = () => frames.filter((f) => f.t === 'err').map((f) => JSON.stringify(f))
-    port2.postMessage([
+    await send(
       hold(BusMessage.create(ModuleId.Storage, MessagePayload.RawEvent(rawEvent()))),
       hold(fromProducer(rawEvent()), 'sub-never-served'),
       hold(fromProducer({ eventType: 'keystroke' })),
-    ])
+    )
     await waitFor(() => errors().length === 3)
     expect(errors()[0]).toContain('"action":"source"')
     expect(errors()[1]).toContain('Unauthorized')
@@ -965,19 +1030,22 @@ describe('direct routes: bad input', () => {
     // As many as the producer could be retrying (its backlog and window), each message once.
     const most = 4 + 1024
     const held = Array.from({ length: most + 1 }, () => fromProducer(rawEvent()))
-    port2.postMessage([hold(held[0] as object), ...held.map((msg) => hold(msg)), { t: 'ping' }])
-    await waitFor(() => frames.some((f) => f.t === 'pong'))
+    await send(hold(held[0] as object), ...held.map((msg) => hold(msg)))
     expect(errors()).toHaveLength(4)
     expect(errors()[3]).toContain(`at most ${most} deliveries waiting for a retry`)
+    // One the consumer released (a retry of it succeeded) is no longer held.
+    const released = held[1] as { id: string }
+    await send({ t: 'rrel', id: channel, ids: [released.id] })
     // Held while the producer is attached; requeued on the hub path, once each, when it goes.
-    expect(consumer.received).toHaveLength(0)
-    port2.close()
-    await waitFor(() => consumer.received.length === most, 10_000)
+    expect(delivered()).toHaveLength(0)
+    await producer.terminate()
+    finish()
+    await waitFor(() => delivered().length === most - 1, 10_000)
     await new Promise((resolve) => setTimeout(resolve, 200))
-    expect(new Set(consumer.received.map((entry) => entry.id))).toEqual(
-      new Set(held.slice(0, most).map((msg) => msg.id)),
+    expect(new Set(delivered())).toEqual(
+      new Set(held.slice(0, most).flatMap((msg) => (msg.id === released.id ? [] : [msg.id]))),
     )
-    expect(consumer.received).toHaveLength(most)
+    expect(delivered()).toHaveLength(most - 1)
     expect(bus.deadLetters.list()).toEqual([])
   })
 

@@ -13,6 +13,7 @@ import { EventBusError } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
 import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
 import {
+  type ChannelOutcomes,
   type DirectCounts,
   type DirectLimits,
   type DirectReport,
@@ -27,6 +28,7 @@ import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
 import type { Subscription } from '../bus/subscription.js'
 import { mayPublish, mayReceive } from './permissions.js'
+import { addCounts, unreportedCounts } from './reconcile.js'
 
 /** A route the main process declares: `producer`'s messages of `types` go straight to `consumer`. */
 export const routeSpecSchema = z
@@ -100,18 +102,36 @@ interface Channel {
    * may name only these.
    */
   readonly served: Map<string, boolean>
-  /** Ids of the messages the producer handed back after the channel closed. */
-  readonly handedBack: Set<string>
+  /**
+   * Ids of the messages whose delivery over the channel ended with the hub: handed back by the
+   * producer, dead-lettered by it, or requeued from `held` and `orphans`. None is taken again.
+   */
+  readonly settled: Set<string>
   /**
    * Deliveries the consumer failed after the channel closed, by message id, held while the
    * producer is attached: it hands back what it had unacknowledged, these included.
    */
   readonly orphans: Map<string, Orphan>
   /**
-   * Reliable deliveries that failed and that the producer retries itself, by message id, kept until
-   * it releases them (delivered, dead-lettered or handed back) and requeued if it goes first.
+   * Reliable deliveries whose first attempt failed, by message id: the consumer gives them to the
+   * hub before the producer retries them, and they are kept until a retry succeeds (the consumer
+   * releases them), the producer dead-letters or hands them back, or requeued if it goes first.
    */
   readonly held: Map<string, Orphan>
+  /** What the producer reported, summed over the channel's life, by subscription and type. */
+  readonly reported: Map<string, DirectCounts>
+  /** Dead letters the producer handed the hub, by subscription and type. */
+  readonly deadLettered: Map<string, number>
+  /**
+   * Where the requeueing of `held` and `orphans` stands: not yet (the producer is attached), waiting
+   * for the consumer's final counts (the producer went without its final report), or done (what
+   * comes after is requeued at once).
+   */
+  adoption: 'not yet' | 'waiting for the consumer' | 'done'
+  /** The producer's final report arrived: its counts are complete. */
+  finalReport: boolean
+  /** The consumer's final counts (`rfin`), once they arrived. */
+  outcomes: ChannelOutcomes[] | undefined
   /** The latest terms the producer confirmed. */
   confirmedSeq: number
   /** Resolved once the producer confirms the latest terms (or the channel goes down). */
@@ -265,9 +285,40 @@ export class RouteTable {
         this.down(route, `${endpoint.module} detached`)
       }
     }
-    // A producer that is gone hands nothing back: what its consumers failed since is requeued.
-    for (const channel of this.channels.values())
-      if (channel.producer === endpoint) this.adoptOrphans(channel)
+    // A producer that is gone hands nothing back: what it held and what its consumers failed since
+    // is requeued, once the consumer's final counts make up for the producer's missing ones.
+    for (const channel of this.channels.values()) {
+      if (channel.producer === endpoint && channel.adoption === 'not yet') {
+        const waitForConsumer =
+          !channel.finalReport && channel.outcomes === undefined && this.endpoints.has(channel.consumer)
+        if (waitForConsumer) channel.adoption = 'waiting for the consumer'
+        else this.producerGone(channel)
+      } else if (channel.consumer === endpoint && channel.adoption === 'waiting for the consumer') {
+        this.producerGone(channel)
+      }
+    }
+  }
+
+  /**
+   * The producer of `channel` is gone: unless its final report came, the consumer's final counts
+   * (if any) make up what it never reported; then what the hub held for it is requeued.
+   */
+  private producerGone(channel: Channel): void {
+    if (!channel.finalReport && channel.outcomes !== undefined) this.reconcile(channel, channel.outcomes)
+    channel.adoption = 'done'
+    this.adoptOrphans(channel)
+  }
+
+  /** Counts what the producer of `channel` never reported, from what its consumer saw. */
+  private reconcile(channel: Channel, outcomes: readonly ChannelOutcomes[]): void {
+    for (const seen of outcomes) {
+      const key = countsKey(seen.sid, seen.type)
+      const reported = channel.reported.get(key) ?? zeroDirectCounts(seen.sid, seen.type)
+      this.count(channel, unreportedCounts(reported, channel.deadLettered.get(key) ?? 0, seen))
+    }
+    // The consumer's failures after the channel closed are in its counts already.
+    for (const orphans of [channel.held, channel.orphans])
+      for (const orphan of orphans.values()) orphan.failedSinceReport = 0
   }
 
   /**
@@ -333,6 +384,14 @@ export class RouteTable {
         if (channel.route.channel === channel) this.down(channel.route, `the channel closed: ${frame.reason}`)
         return true
       }
+      case 'rrel': {
+        const channel = this.consumedBy(from, frame.id)
+        for (const id of frame.ids) channel.held.delete(id)
+        return true
+      }
+      case 'rfin':
+        this.consumerFinished(from, frame.id, frame.outcomes)
+        return true
       default:
         return false
     }
@@ -364,21 +423,22 @@ export class RouteTable {
     }
     const channel = this.channelOf(from, via)
     assertServed(channel, from, subscriptionId, message)
-    channel.handedBack.add(message.id)
+    channel.settled.add(message.id)
     channel.orphans.delete(message.id)
     channel.held.delete(message.id)
     this.requeue(channel, subscriptionId, message)
   }
 
   /**
-   * Keeps a delivery of channel `via` that failed and that its producer retries: requeued for its
-   * subscription on the hub path if the producer's session ends before it releases the message.
-   * @throws EventBusError `Unauthorized` (not this channel's producer, a subscription it did not
+   * Keeps a delivery of channel `via` whose first attempt failed, sent by its consumer before the
+   * producer retries it: requeued for its subscription on the hub path if the producer's session
+   * ends before a retry succeeds (the consumer releases it), or it dead-letters or hands it back.
+   * @throws EventBusError `Unauthorized` (not this channel's consumer, a subscription it did not
    * serve Reliably, not the producer's message of a route type), `MessageRejected` (an invalid
    * message, or more than the producer could be retrying)
    */
   hold(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope): void {
-    const channel = this.channelOf(from, via)
+    const channel = this.consumedBy(from, via)
     this.assertDeliveryOf(channel, from, subscriptionId, message)
     if (channel.served.get(subscriptionId) !== true) {
       // Only Reliable deliveries are retried.
@@ -388,7 +448,7 @@ export class RouteTable {
         type: message.payload.type,
       })
     }
-    if (channel.handedBack.has(message.id) || channel.held.has(message.id)) return
+    if (channel.settled.has(message.id) || channel.held.has(message.id)) return
     const most = this.bus.config.maxQueueSize + DIRECT_WINDOW
     if (channel.held.size >= most) {
       throw EventBusError.of('MessageRejected', {
@@ -397,6 +457,37 @@ export class RouteTable {
       })
     }
     channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0 })
+    if (channel.adoption === 'done') this.adoptOrphans(channel)
+  }
+
+  /**
+   * Channel `id` (open or recently closed) if `from` is its route's consumer.
+   * @throws EventBusError `Unauthorized` otherwise
+   */
+  private consumedBy(from: RouteEndpoint, id: string): Channel {
+    const channel = this.channels.get(id)
+    if (channel === undefined || channel.consumer !== from) {
+      throw EventBusError.of('Unauthorized', { module: from.module, action: 'subscribe' })
+    }
+    return channel
+  }
+
+  /**
+   * The consumer's final counts of channel `id`: kept in case the producer goes without its final
+   * report, and used at once if it already has.
+   * @throws EventBusError `Unauthorized` (not this channel's consumer, or counts of a subscription
+   * or type the channel never served)
+   */
+  private consumerFinished(from: RouteEndpoint, id: string, outcomes: ChannelOutcomes[]): void {
+    const channel = this.consumedBy(from, id)
+    for (const { sid, type } of outcomes) {
+      if (!channel.served.has(sid) || !channel.route.types.includes(type)) {
+        throw EventBusError.of('Unauthorized', { module: from.module, action: 'subscribe', type })
+      }
+    }
+    if (channel.outcomes !== undefined) return
+    channel.outcomes = outcomes
+    if (channel.adoption === 'waiting for the consumer') this.producerGone(channel)
   }
 
   /**
@@ -420,7 +511,7 @@ export class RouteTable {
       held.failedSinceReport = 1
       return
     }
-    if (channel.handedBack.has(message.id) || channel.orphans.has(message.id)) return
+    if (channel.settled.has(message.id) || channel.orphans.has(message.id)) return
     if (channel.orphans.size >= DIRECT_WINDOW) {
       // More than the channel could have had in flight: not deliveries of this channel.
       throw EventBusError.of('MessageRejected', {
@@ -429,7 +520,7 @@ export class RouteTable {
       })
     }
     channel.orphans.set(message.id, { subscriptionId, message, failedSinceReport: 1 })
-    if (!this.endpoints.has(channel.producer)) this.adoptOrphans(channel)
+    if (channel.adoption === 'done') this.adoptOrphans(channel)
   }
 
   /**
@@ -439,8 +530,8 @@ export class RouteTable {
   private adoptOrphans(channel: Channel): void {
     for (const orphans of [channel.held, channel.orphans]) {
       for (const { subscriptionId, message, failedSinceReport } of orphans.values()) {
-        if (channel.handedBack.has(message.id)) continue
-        channel.handedBack.add(message.id)
+        if (channel.settled.has(message.id)) continue
+        channel.settled.add(message.id)
         const subscription = this.internals.find(subscriptionId)
         // The producer's reports counted this copy as routed over the channel, not handed back.
         if (subscription !== undefined) {
@@ -539,9 +630,14 @@ export class RouteTable {
       terms,
       covered: new Map([[0, covered]]),
       served: new Map(terms.targets.map((target) => [target.sid, target.reliable])),
-      handedBack: new Set(),
+      settled: new Set(),
       orphans: new Map(),
       held: new Map(),
+      reported: new Map(),
+      deadLettered: new Map(),
+      adoption: 'not yet',
+      finalReport: false,
+      outcomes: undefined,
       confirmedSeq: -1,
       synced: [],
       lastReportAt: performance.now(),
@@ -709,17 +805,14 @@ export class RouteTable {
     let delivered = 0
     for (const counts of report.counts) {
       if (!route.types.includes(counts.type) || !channel.served.has(counts.sid)) continue
-      const subscription = this.internals.find(counts.sid)
-      this.internals.recordDirect(subscription, counts, route.consumer)
-      const { stats } = route
-      stats.routed += counts.routed
-      stats.delivered += counts.delivered
-      stats.failed += counts.failed
-      stats.deadLettered += counts.deadLettered
-      stats.handedBack += counts.handedBack
+      this.count(channel, counts)
+      const key = countsKey(counts.sid, counts.type)
+      const reported = channel.reported.get(key)
+      if (reported === undefined) channel.reported.set(key, { ...counts })
+      else addCounts(reported, counts)
       delivered += counts.delivered
     }
-    for (const id of report.released ?? []) channel.held.delete(id)
+    if (report.final) channel.finalReport = true
     for (const { sid, ms } of report.latency) {
       const subscription = channel.served.has(sid) ? this.internals.find(sid) : undefined
       if (subscription !== undefined) this.internals.recordDirectLatency(subscription, ms)
@@ -738,11 +831,24 @@ export class RouteTable {
     route.stats.inFlight = report.inFlight
   }
 
+  /** Adds counts of `channel` to the bus's counters and its route's. */
+  private count(channel: Channel, counts: DirectCounts): void {
+    const { route } = channel
+    this.internals.recordDirect(this.internals.find(counts.sid), counts, route.consumer)
+    const { stats } = route
+    stats.routed += counts.routed
+    stats.delivered += counts.delivered
+    stats.failed += counts.failed
+    stats.deadLettered += counts.deadLettered
+    stats.handedBack += counts.handedBack
+  }
+
   /** Stores a direct delivery the producer gave up on, as the core would have. */
   private deadLetter(from: RouteEndpoint, frame: Extract<EndpointFrame, { t: 'rdead' }>): void {
     const channel = this.channelOf(from, frame.id)
     assertServed(channel, from, frame.sid, frame.msg)
     channel.held.delete(frame.msg.id)
+    channel.settled.add(frame.msg.id)
     this.internals.deadLetter({
       message: frame.msg,
       subscriptionId: frame.sid,
@@ -753,7 +859,13 @@ export class RouteTable {
       firstFailedAt: new Date(frame.firstFailedAt),
       counted: true,
     })
+    const key = countsKey(frame.sid, frame.msg.payload.type)
+    channel.deadLettered.set(key, (channel.deadLettered.get(key) ?? 0) + 1)
   }
+}
+
+function countsKey(sid: string, type: string): string {
+  return `${sid}\u0000${type}`
 }
 
 /**

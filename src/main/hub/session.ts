@@ -279,7 +279,7 @@ export class Session implements RouteEndpoint {
 
   /**
    * A direct channel's delivery handed back by its producer or consumer (see RouteTable.handBack),
-   * or given to the hub to hold while its producer retries it (RouteTable.hold).
+   * or given to the hub by its consumer to hold while the producer retries it (RouteTable.hold).
    */
   private handBack(via: string, subscriptionId: string, message: Envelope, held: boolean): void {
     try {

@@ -1,0 +1,64 @@
+/**
+ * Where an endpoint's handlers report each delivery's outcome: acks, batched per tick, and nacks,
+ * sent at once, over the link the delivery came by (the hub's, or a direct channel's).
+ */
+import { describeThrown, type EventBusError } from './errors.js'
+import type { Link } from './link.js'
+import type { Envelope } from './message.js'
+import type { EndpointFrame, HubFrame } from './wire.js'
+
+export interface Delivery {
+  readonly id: number
+  readonly subscriptionId: string
+  readonly message: Envelope
+  readonly timeoutMs: number
+  /** A direct channel's retry of a delivery that failed (the hub holds its message meanwhile). */
+  readonly again: boolean
+  /** Where its ack or nack goes. */
+  readonly via: Acknowledger
+}
+
+/** Acks of deliveries that came over one link, batched per tick; nacks go at once. */
+export class Acknowledger {
+  private ids: number[] = []
+  private flushQueued = false
+
+  constructor(protected readonly link: Link<HubFrame, EndpointFrame>) {}
+
+  /**
+   * Checks a message before it is handed to a handler: where the sender is not the hub (a direct
+   * channel's producer) the endpoint trusts it no more than the hub would. None here.
+   */
+  screen(_message: Envelope): EventBusError | undefined {
+    return undefined
+  }
+
+  /** `delivery` came in and goes to its subscription (or was acknowledged at once). */
+  arrived(_delivery: Delivery): void {}
+
+  /** The handler settled `delivery` successfully (or no handler here wants it). */
+  handled(delivery: Delivery): void {
+    this.ids.push(delivery.id)
+    if (!this.flushQueued) {
+      this.flushQueued = true
+      queueMicrotask(this.flush)
+    }
+  }
+
+  /** The handler failed (or timed out) on `delivery`. */
+  failed(delivery: Delivery, error: unknown, timedOut: boolean): void {
+    this.nack(delivery.id, error, timedOut)
+  }
+
+  /** Fails delivery `id` without handling it (its message did not pass `screen`). */
+  nack(id: number, error: unknown, timedOut: boolean): void {
+    this.link.send({ t: 'nack', id, error: describeThrown(error).slice(0, 4096), timedOut })
+  }
+
+  readonly flush = (): void => {
+    this.flushQueued = false
+    if (this.ids.length === 0) return
+    this.link.send({ t: 'ack', ids: this.ids })
+    this.ids = []
+  }
+}
