@@ -371,6 +371,7 @@ describe('direct routes', () => {
     await waitFor(async () => (await subscription())?.delivered === handled(), 10_000)
     expect(handled()).toBeGreaterThan(1000)
     expect(await subscription()).toMatchObject({ routed: handled(), delivered: handled(), dropped: 0 })
+    expect((await bus.metrics()).messagesPublished).toBe(handled())
     await expectAccounted(bus)
   }, 30_000)
 

@@ -311,10 +311,21 @@ export class RouteTable {
 
   /** Counts what the producer of `channel` never reported, from what its consumer saw. */
   private reconcile(channel: Channel, outcomes: readonly ChannelOutcomes[]): void {
+    const publishedByType = new Map<string, number>()
     for (const seen of outcomes) {
       const key = countsKey(seen.sid, seen.type)
       const reported = channel.reported.get(key) ?? zeroDirectCounts(seen.sid, seen.type)
-      this.count(channel, unreportedCounts(reported, channel.deadLettered.get(key) ?? 0, seen))
+      const unreported = unreportedCounts(reported, channel.deadLettered.get(key) ?? 0, seen)
+      this.count(channel, unreported)
+      publishedByType.set(seen.type, Math.max(publishedByType.get(seen.type) ?? 0, unreported.sent))
+    }
+    // A subscription that takes every message of a type gets one copy of each: for a type only the
+    // channel carried (the hub counts the others' publishes itself), its copies the producer never
+    // reported are publishes it never reported. Where every subscription filters by priority, that
+    // is a lower bound.
+    for (const [type, count] of publishedByType) {
+      if (count > 0 && !channel.terms.shared.includes(type))
+        this.internals.recordDirectPublished(type, channel.route.producer, count)
     }
     // The consumer's failures after the channel closed are in its counts already.
     for (const orphans of [channel.held, channel.orphans])
