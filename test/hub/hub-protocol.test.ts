@@ -70,11 +70,13 @@ describe('hub protocol', () => {
       // Batches and direct-channel frames, none of them for a channel the attacker owns.
       fc.record({ t: fc.constant('pubs'), rid: fc.nat(), msgs: fc.array(fc.anything(), { maxLength: 5 }) }),
       fc.record({
-        t: fc.constantFrom('rsync', 'rstat', 'rdead', 'rdown'),
+        t: fc.constantFrom('rsync', 'rstat', 'rdead', 'rdown', 'rrel', 'rfin'),
         id: fc.string(),
         seq: fc.nat(),
         report: fc.anything(),
         reason: fc.string(),
+        ids: fc.array(fc.string(), { maxLength: 3 }),
+        outcomes: fc.anything(),
       }),
       fc.record({
         t: fc.constant('sub'),
