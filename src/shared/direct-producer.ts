@@ -397,9 +397,9 @@ export class DirectProducer {
   }
 
   /**
-   * Sends a Reliable copy that failed again, marked as a retry: the consumer had the hub hold its
-   * message when it first failed, and releases it once a retry succeeds. Retries are rare, so they
-   * travel on their own.
+   * Sends a Reliable copy that failed once more, marked as a retry: the consumer had the hub hold
+   * its message when it first failed, and releases it once a retry succeeds. Retries are rare, so
+   * they travel on their own.
    */
   private retransmit(copy: Copy): void {
     const id = this.nextDeliveryId++
