@@ -10,6 +10,7 @@
  *   the producer died before reporting its last counts, the hub takes the rest from them.
  */
 import { Acknowledger, type Delivery } from './acknowledger.js'
+import { bySubscriptionAndType } from './by-subscription.js'
 import { EventBusError } from './errors.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
@@ -120,16 +121,14 @@ export class DirectConsumer extends Acknowledger {
     const type = message.payload.type
     const last = this.last
     if (last !== undefined && last.sid === sid && last.type === type) return last
-    let byType = this.outcomes.get(sid)
-    if (byType === undefined) {
-      byType = new Map()
-      this.outcomes.set(sid, byType)
-    }
-    let tally = byType.get(type)
-    if (tally === undefined) {
-      tally = { sid, type, arrived: 0, delivered: 0, failed: 0, dropped: 0 }
-      byType.set(type, tally)
-    }
+    const tally = bySubscriptionAndType(this.outcomes, sid, type, () => ({
+      sid,
+      type,
+      arrived: 0,
+      delivered: 0,
+      failed: 0,
+      dropped: 0,
+    }))
     this.last = tally
     return tally
   }

@@ -8,6 +8,7 @@
  * copy is handed back to the hub for its subscription.
  */
 import { queueDelivery } from './batching.js'
+import { bySubscriptionAndType } from './by-subscription.js'
 import { EventBusError } from './errors.js'
 import { InFlight } from './in-flight.js'
 import type { Link } from './link.js'
@@ -467,17 +468,10 @@ export class DirectProducer {
   }
 
   private tallyFor(sid: string, type: string): Tally {
-    let byType = this.tallies.get(sid)
-    if (byType === undefined) {
-      byType = new Map()
-      this.tallies.set(sid, byType)
-    }
-    let tally = byType.get(type)
-    if (tally === undefined) {
-      tally = { total: zeroDirectCounts(sid, type), reported: zeroDirectCounts(sid, type) }
-      byType.set(type, tally)
-    }
-    return tally
+    return bySubscriptionAndType(this.tallies, sid, type, () => ({
+      total: zeroDirectCounts(sid, type),
+      reported: zeroDirectCounts(sid, type),
+    }))
   }
 
   /** What each tally gained since the previous report (only those that changed). */

@@ -116,6 +116,21 @@ async function pipeline(
   return { ...context, route, consumer, producer, subscriptionId }
 }
 
+/**
+ * A route whose consumer fails each message's first attempt `ms` after it arrives (and handles it
+ * when it comes again), with `count` messages published over it; `receipts` counts deliveries.
+ */
+async function publishedFailingFirst(
+  count: number,
+  ms: number,
+  options: { config?: EventBusConfigInput; mode?: DeliveryMode } = {},
+) {
+  const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+  const context = await pipeline({ ...options, receipts, behaviour: { kind: 'fail-first-late', ms } })
+  await publishSeq(context.producer, 0, count)
+  return { ...context, receipts }
+}
+
 describe('direct routes', () => {
   it('shows direct traffic on the tail while someone watches it, sampled under load', async () => {
     const { bus, hub, producer, hubPublishes } = await pipeline()
@@ -314,13 +329,8 @@ describe('direct routes', () => {
 
   it('retries through the hub what the consumer failed after its producer died', async () => {
     const count = 6
-    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
     // Every first attempt fails, late: by then the producer that would retry it is gone.
-    const { bus, producer, route, subscriptionId } = await pipeline({
-      receipts,
-      behaviour: { kind: 'fail-first-late', ms: 300 },
-    })
-    await publishSeq(producer, 0, count)
+    const { bus, producer, route, subscriptionId, receipts } = await publishedFailingFirst(count, 300)
     // Its report (every 250 ms) counts them as published before it dies.
     await waitFor(async () => (await bus.metrics()).messagesPublished === count)
     await producer.terminate()
@@ -337,14 +347,9 @@ describe('direct routes', () => {
 
   it('retries through the hub what the consumer failed while its dying producer read nothing', async () => {
     const count = 6
-    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
     // Every first attempt fails 300 ms after it arrives: the producer is busy by then, so the
     // failures wait unread at its port until it is killed. No one else knew of them.
-    const { bus, producer, route } = await pipeline({
-      receipts,
-      behaviour: { kind: 'fail-first-late', ms: 300 },
-    })
-    await publishSeq(producer, 0, count)
+    const { bus, producer, route, receipts } = await publishedFailingFirst(count, 300)
     void producer.call({ op: 'block', ms: 60_000 }).catch(() => {})
     await waitFor(() => receipts.every((deliveries) => deliveries === 1))
     await new Promise((resolve) => setTimeout(resolve, 600))
@@ -377,14 +382,10 @@ describe('direct routes', () => {
 
   it('requeues through the hub what its producer was retrying when it died', async () => {
     const count = 6
-    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
     // Every first attempt fails at once; the producer's retries wait long enough for it to die first.
-    const { bus, producer, route, subscriptionId } = await pipeline({
+    const { bus, producer, route, subscriptionId, receipts } = await publishedFailingFirst(count, 0, {
       config: { retry: { initialMs: 60_000, maxMs: 60_000 } },
-      receipts,
-      behaviour: { kind: 'fail-first-late', ms: 0 },
     })
-    await publishSeq(producer, 0, count)
     const subscription = async () => (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
     // Its report (every 250 ms) counts them as published and failed before it dies.
     await waitFor(async () => (await subscription())?.failed === count)
@@ -403,14 +404,9 @@ describe('direct routes', () => {
 
   it('delivers a retried message once: the consumer releases what the hub held for it', async () => {
     const count = 6
-    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
-    const { bus, producer, route, subscriptionId } = await pipeline({
-      receipts,
-      behaviour: { kind: 'fail-first-late', ms: 0 },
-    })
-    await publishSeq(producer, 0, count)
+    const { bus, producer, route, subscriptionId, receipts } = await publishedFailingFirst(count, 0)
     await waitFor(() => receipts.every((deliveries) => deliveries === 2))
-    // The report counting the retries delivered also releases their held copies.
+    // The consumer released the held copies as their retries succeeded; a report counts them.
     await waitFor(async () => {
       const sub = (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
       return sub?.delivered === count
@@ -426,13 +422,9 @@ describe('direct routes', () => {
 
   it('drops a BestEffort delivery that fails after its producer died, as it would have anyway', async () => {
     const count = 4
-    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
-    const { bus, producer, route } = await pipeline({
-      receipts,
+    const { bus, producer, route, receipts } = await publishedFailingFirst(count, 300, {
       mode: DeliveryMode.BestEffort,
-      behaviour: { kind: 'fail-first-late', ms: 300 },
     })
-    await publishSeq(producer, 0, count)
     await waitFor(() => receipts.every((deliveries) => deliveries === 1))
     await producer.terminate()
     await waitFor(() => route.state !== 'active')
