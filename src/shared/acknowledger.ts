@@ -45,8 +45,8 @@ export class Acknowledger {
     }
   }
 
-  /** The handler failed (or timed out) on `delivery`. */
-  failed(delivery: Delivery, error: unknown, timedOut: boolean): void {
+  /** The handler of a subscription (`reliable` or not) failed (or timed out) on `delivery`. */
+  failed(delivery: Delivery, error: unknown, timedOut: boolean, _reliable: boolean): void {
     this.nack(delivery.id, error, timedOut)
   }
 

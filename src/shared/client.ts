@@ -490,7 +490,7 @@ class Client implements BusClient<Catalog> {
       // A message the predicate declines is acknowledged: it was delivered to this endpoint.
       result = predicate === undefined || predicate(delivery.message) ? handler(delivery.message) : undefined
     } catch (error) {
-      delivery.via.failed(delivery, error, false)
+      delivery.via.failed(delivery, error, false, subscription.reliable)
       return
     }
     if (!isThenable(result)) {
@@ -505,7 +505,7 @@ class Client implements BusClient<Catalog> {
       clearTimeout(timer)
       subscription.running--
       if (error === undefined) delivery.via.handled(delivery)
-      else delivery.via.failed(delivery, error, timedOut)
+      else delivery.via.failed(delivery, error, timedOut, subscription.reliable)
       this.runWaiting(subscription)
     }
     const timer = setTimeout(
@@ -575,10 +575,14 @@ class Client implements BusClient<Catalog> {
         consumer.close()
       },
     })
-    const consumer = new DirectConsumer(frame.id, link, frame.peer, new Set(frame.types), validator, {
-      toHub: (outbound) => this.link.send(outbound),
-      isReliable: (sid) => this.subscriptions.get(sid)?.reliable ?? false,
-    })
+    const consumer = new DirectConsumer(
+      frame.id,
+      link,
+      frame.peer,
+      new Set(frame.types),
+      validator,
+      (outbound) => this.link.send(outbound),
+    )
     this.consuming.set(frame.id, link)
   }
 

@@ -17,14 +17,6 @@ import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
 import type { ChannelOutcomes, EndpointFrame, HubFrame } from './wire.js'
 
-/** What the consumer needs from the endpoint client around it. */
-export interface DirectConsumerHost {
-  /** Sends a frame to the hub over the endpoint's own link. */
-  toHub(frame: EndpointFrame): void
-  /** Whether subscription `sid` is Reliable (false for one this endpoint no longer has). */
-  isReliable(sid: string): boolean
-}
-
 export class DirectConsumer extends Acknowledger {
   /** Outcomes by subscription, then type, over the channel's life. */
   private readonly outcomes = new Map<string, Map<string, ChannelOutcomes>>()
@@ -41,7 +33,8 @@ export class DirectConsumer extends Acknowledger {
     private readonly peer: string,
     private readonly types: ReadonlySet<string>,
     private readonly validator: MessageValidator,
-    private readonly host: DirectConsumerHost,
+    /** Sends a frame to the hub over the endpoint's own link. */
+    private readonly toHub: (frame: EndpointFrame) => void,
   ) {
     super(link)
   }
@@ -73,20 +66,19 @@ export class DirectConsumer extends Acknowledger {
   override handled(delivery: Delivery): void {
     this.tally(delivery).delivered++
     // The hub held this message since its first attempt failed.
-    if (delivery.again) this.host.toHub({ t: 'rrel', id: this.id, ids: [delivery.message.id] })
+    if (delivery.again) this.toHub({ t: 'rrel', id: this.id, ids: [delivery.message.id] })
     super.handled(delivery)
     this.settled()
   }
 
-  override failed(delivery: Delivery, error: unknown, timedOut: boolean): void {
+  override failed(delivery: Delivery, error: unknown, timedOut: boolean, reliable: boolean): void {
     const tally = this.tally(delivery)
     tally.failed++
-    const reliable = this.host.isReliable(delivery.subscriptionId)
     if (!reliable) tally.dropped++
     // After the channel closed, no one is left to retry it: the hub takes it (once, if the producer
     // hands it back too). Before, the hub holds it from its first failure on.
     if (reliable && (!this.link.isOpen || !delivery.again)) {
-      this.host.toHub({
+      this.toHub({
         t: 'pub',
         rid: 0,
         msg: delivery.message,
@@ -95,7 +87,7 @@ export class DirectConsumer extends Acknowledger {
         ...(this.link.isOpen ? { held: true as const } : {}),
       })
     }
-    if (this.link.isOpen) super.failed(delivery, error, timedOut)
+    if (this.link.isOpen) super.failed(delivery, error, timedOut, reliable)
     this.settled()
   }
 
@@ -114,7 +106,7 @@ export class DirectConsumer extends Acknowledger {
     if (!this.closed || this.unsettled > 0 || this.reported) return
     this.reported = true
     const outcomes = [...this.outcomes.values()].flatMap((byType) => [...byType.values()])
-    this.host.toHub({ t: 'rfin', id: this.id, outcomes })
+    this.toHub({ t: 'rfin', id: this.id, outcomes })
   }
 
   private tally({ subscriptionId: sid, message }: Delivery): ChannelOutcomes {
