@@ -751,6 +751,56 @@ async function bareConsumer(config: EventBusConfigInput = {}) {
   }
 }
 
+/**
+ * A real client as a route's consumer, with this test playing the hub and the producer around it:
+ * subscribed (`sid-1`) with `handler`, and given the consumer's end of channel `r.1`. `toHub` and
+ * `fromConsumer` collect what it sends each way; `answer(t)` answers its latest request of kind `t`.
+ */
+async function consumerAroundFakes(
+  mode: DeliveryMode,
+  handler: (message: BusMessage<'RawEvent'>) => unknown,
+) {
+  const hubSide = new MessageChannel()
+  const clientReady = connectBus(hubSide.port2)
+  const toHub: { t: string; [key: string]: unknown }[] = []
+  hubSide.port1.on('message', (unit: typeof toHub) => toHub.push(...unit))
+  hubSide.port1.postMessage([
+    { t: 'welcome', v: 1, module: 'storage', permissions: consumerGrant, workers: 4, heartbeatMs: 0 },
+  ])
+  const client = await clientReady
+  afterThisTest(() => client.close())
+  const answer = async (t: string, ok: unknown = null) => {
+    await waitFor(() => toHub.some((f) => f.t === t))
+    const rid = toHub.filter((f) => f.t === t).at(-1)?.rid
+    hubSide.port1.postMessage([{ t: 'res', rid, ok }])
+  }
+  const subscribing = client.subscribe('storage', rawEvents, mode, handler as never)
+  await answer('sub', 'sid-1')
+  await subscribing
+  const direct = new MessageChannel()
+  const limits = {
+    maxQueueSize: 10,
+    maxMessageBytes: 4096,
+    maxRetryAttempts: 0,
+    retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
+    window: 8,
+  }
+  const route = {
+    t: 'route',
+    id: 'r.1',
+    role: 'consumer',
+    peer: 'data-capture',
+    types: ['RawEvent'],
+    port: 0,
+    limits,
+  }
+  hubSide.port1.postMessage({ skellyTransfer: true, data: [route], ports: [direct.port2] }, [direct.port2])
+  const fromConsumer: { t: string; [key: string]: unknown }[] = []
+  direct.port1.on('message', (unit: typeof fromConsumer) => fromConsumer.push(...unit))
+  afterThisTest(() => direct.port1.close())
+  return { client, toHub, answer, direct, fromConsumer }
+}
+
 describe('direct routes: bad input', () => {
   it('answers a batch of publishes per message: the bad one is refused, the others go through', async () => {
     const { bus, hub } = await setup()
@@ -1043,44 +1093,10 @@ describe('direct routes: bad input', () => {
   })
 
   it('a consumer nacks deliveries its producer could not have sent, and handles none of them', async () => {
-    // This test plays the hub and the producer around a real client.
-    const hubSide = new MessageChannel()
-    const clientReady = connectBus(hubSide.port2)
-    const toClient: unknown[] = []
-    hubSide.port1.on('message', (unit: unknown[]) => toClient.push(...unit))
-    hubSide.port1.postMessage([
-      { t: 'welcome', v: 1, module: 'storage', permissions: consumerGrant, workers: 4, heartbeatMs: 0 },
-    ])
-    const client = await clientReady
-    afterThisTest(() => client.close())
     const handled: string[] = []
-    const subscribing = client.subscribe('storage', rawEvents, DeliveryMode.BestEffort, (m) => {
+    const { direct, fromConsumer } = await consumerAroundFakes(DeliveryMode.BestEffort, (m) => {
       handled.push(m.id)
     })
-    await waitFor(() => toClient.some((f) => (f as { t: string }).t === 'sub'))
-    hubSide.port1.postMessage([{ t: 'res', rid: 1, ok: 'sid-1' }])
-    await subscribing
-    const direct = new MessageChannel()
-    const limits = {
-      maxQueueSize: 10,
-      maxMessageBytes: 4096,
-      maxRetryAttempts: 0,
-      retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
-      window: 8,
-    }
-    const route = {
-      t: 'route',
-      id: 'r.1',
-      role: 'consumer',
-      peer: 'data-capture',
-      types: ['RawEvent'],
-      port: 0,
-      limits,
-    }
-    hubSide.port1.postMessage({ skellyTransfer: true, data: [route], ports: [direct.port2] }, [direct.port2])
-    const fromConsumer: { t: string; [key: string]: unknown }[] = []
-    direct.port1.on('message', (unit: typeof fromConsumer) => fromConsumer.push(...unit))
-    afterThisTest(() => direct.port1.close())
     const forgedSource = BusMessage.create('gamification', MessagePayload.RawEvent(rawEvent()))
     const wrongType = BusMessage.create(
       'data-capture',
@@ -1101,6 +1117,54 @@ describe('direct routes: bad input', () => {
     expect(String(nacks[2]?.error)).toMatch(/MessageRejected/)
     expect(fromConsumer.find((f) => f.t === 'ack')).toEqual({ t: 'ack', ids: [4] })
     expect(handled).toEqual([fine.id])
+  })
+
+  it('a consumer has the hub hold a failed Reliable delivery, releases it after a retry, and reports what it saw', async () => {
+    const attempts = new Map<string, number>()
+    let failLate: (error: Error) => void = () => {}
+    const { client, toHub, direct, fromConsumer, answer } = await consumerAroundFakes(
+      DeliveryMode.Reliable({ timeoutMs: 5_000 }),
+      (m) => {
+        const attempt = (attempts.get(m.id) ?? 0) + 1
+        attempts.set(m.id, attempt)
+        if (m.payload.data.eventType === 'late') return new Promise((_, reject) => (failLate = reject))
+        if (attempt === 1) throw new RangeError('first try')
+        return undefined
+      },
+    )
+    const first = BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent()))
+    const held = (message: { id: string }) =>
+      toHub.some((f) => f.t === 'pub' && f.held === true && (f.msg as { id: string }).id === message.id)
+    // Its first attempt fails: the hub gets the message to hold before the producer hears of it.
+    direct.port1.postMessage([{ t: 'dlvs', sid: 'sid-1', id: 1, msgs: [first], timeoutMs: 1000 }])
+    await waitFor(() => fromConsumer.some((f) => f.t === 'nack'))
+    expect(held(first)).toBe(true)
+    expect(toHub.find((f) => f.t === 'pub')).toMatchObject({ via: 'r.1', to: 'sid-1' })
+    // The retry succeeds: the hub lets go of its copy.
+    direct.port1.postMessage([{ t: 'dlv', sid: 'sid-1', id: 2, msg: first, timeoutMs: 1000, again: true }])
+    await waitFor(() => toHub.some((f) => f.t === 'rrel'))
+    expect(toHub.find((f) => f.t === 'rrel')).toEqual({ t: 'rrel', id: 'r.1', ids: [first.id] })
+    expect(fromConsumer.find((f) => f.t === 'ack')).toEqual({ t: 'ack', ids: [2] })
+    // A subscription unsubscribed while its handler runs is still Reliable when the handler fails.
+    const late = BusMessage.create(
+      'data-capture',
+      MessagePayload.RawEvent({ ...rawEvent(), eventType: 'late' }),
+    )
+    direct.port1.postMessage([{ t: 'dlvs', sid: 'sid-1', id: 3, msgs: [late], timeoutMs: 1000 }])
+    await waitFor(() => attempts.has(late.id))
+    const unsubscribing = client.unsubscribe('sid-1')
+    await answer('unsub')
+    await unsubscribing
+    failLate(new RangeError('late'))
+    await waitFor(() => held(late))
+    // Once the channel closed and nothing is left to settle, the hub gets the consumer's counts.
+    direct.port1.close()
+    await waitFor(() => toHub.some((f) => f.t === 'rfin'))
+    expect(toHub.find((f) => f.t === 'rfin')).toEqual({
+      t: 'rfin',
+      id: 'r.1',
+      outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 1, failed: 2, dropped: 0 }],
+    })
   })
 })
 
