@@ -271,11 +271,17 @@ export class DirectProducer {
     })
   }
 
-  /** Takes every waiting copy into `into`, counted as routed now that its fate is settled here. */
+  /**
+   * Takes every waiting copy into `into`. A BestEffort one is counted as routed, as it is dropped
+   * here; a Reliable one goes to the hub, which routes it as if it had never come this way.
+   */
   private takeWaiting(into: Sent[]): void {
     const from = into.length
     this.waiting.drain(into)
-    for (let i = from; i < into.length; i++) (into[i] as Copy).tally.total.routed++
+    for (let i = from; i < into.length; i++) {
+      const copy = into[i] as Copy
+      if (!copy.target.reliable) copy.tally.total.routed++
+    }
   }
 
   /** Acks and nacks from the consumer. */
@@ -331,8 +337,14 @@ export class DirectProducer {
       return
     }
     const copy = sent
-    this.count(copy, 'handedBack')
-    this.host.toHub({ t: 'pub', rid: 0, msg: copy.message as Envelope, via: this.id, to: copy.target.sid })
+    this.host.toHub({
+      t: 'pub',
+      rid: 0,
+      msg: copy.message as Envelope,
+      via: this.id,
+      to: copy.target.sid,
+      ...(copy.attempts === 0 ? { unsent: true as const } : {}),
+    })
   }
 
   /** Indexes the hub's terms by type, each target with its tally. */

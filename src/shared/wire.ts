@@ -45,8 +45,9 @@ const count = z.number().int().nonnegative()
 /** What became of a direct channel's deliveries: the core's counters of the same names. */
 export const DIRECT_OUTCOMES = ['delivered', 'failed', 'dropped', 'retried', 'deadLettered'] as const
 /**
- * Everything a direct channel's producer counts: its outcomes, copies routed, copies handed back to
- * the hub (unacknowledged when the channel went down), and two counts the hub keeps for itself:
+ * Everything a direct channel counts: its outcomes, copies routed, copies handed back to the hub
+ * (unacknowledged when the channel went down: the hub counts those as they arrive, so a producer's
+ * reports always say 0), and two counts the hub keeps for itself:
  * copies that left over the channel (`sent`, first attempts only) and BestEffort copies dropped
  * after they left (`sentDropped`). Should the producer die, the hub sets those against what its
  * consumer saw (see `rfin`), so copies the producer had not yet reported are still accounted for.
@@ -189,7 +190,9 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       /**
        * Sent by the producer of direct channel `via`: with `seq`, a copy for the subscribers that
        * channel (under terms `seq`) does not cover; with `to`, an unacknowledged delivery of the
-       * channel handed back to subscription `to` when the channel went down. Sent by its consumer
+       * channel handed back to subscription `to` when the channel went down (with `unsent`, a copy
+       * that never left the producer, so never counted as routed over the channel). The hub counts
+       * hand-backs as they arrive; the producer's reports do not. Sent by its consumer
        * with `to`: a delivery of the channel its handler failed after the channel closed; with `to`
        * and `held`, a Reliable delivery of the channel whose first attempt failed while it was open,
        * for the hub to keep while the producer retries it, until the consumer handles a retry
@@ -201,6 +204,7 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       seq: z.number().int().nonnegative().optional(),
       to: subscriptionId.optional(),
       held: z.literal(true).optional(),
+      unsent: z.literal(true).optional(),
     })
     .strict(),
   /** Publishes with request ids `rid`, `rid + 1`, …, one per message, answered like `pub`. */

@@ -402,6 +402,39 @@ describe('direct routes', () => {
     expect((await bus.metrics()).routes[0]?.handedBack).toBe(count)
   }, 30_000)
 
+  it('a producer killed while a withdrawn route drains leaves nothing unaccounted', async () => {
+    const count = 6
+    // Every first attempt fails at once; the producer waits a minute to retry each.
+    const { bus, consumer, producer, route, subscriptionId } = await pipeline({
+      config: { retry: { initialMs: 60_000, maxMs: 60_000 } },
+      behaviour: { kind: 'fail-first-late', ms: 0 },
+    })
+    // A second subscription whose handler takes a second: its deliveries are still in flight when
+    // the route is withdrawn, so the producer drains for a while instead of closing at once.
+    const slowId = await consumer.call<string>({
+      op: 'subscribe',
+      filter: rawEvents,
+      mode: reliable,
+      behaviour: { kind: 'delay', ms: 1_000 },
+    })
+    await publishSeq(producer, 0, count)
+    const subscription = async (id: string) => (await bus.metrics()).subscriptions.find((s) => s.id === id)
+    await waitFor(async () => (await subscription(subscriptionId))?.failed === count)
+    // Withdrawn: the producer hands back what it was retrying, and the hub delivers it. Killed at
+    // once, most likely before its next report (every 250 ms) and surely before its final one.
+    route.revoke('permission change')
+    await waitFor(async () => (await subscription(subscriptionId))?.delivered === count, 10_000)
+    await producer.terminate()
+    await waitFor(async () => (await subscription(slowId))?.delivered === count, 10_000)
+    expect(await subscription(subscriptionId)).toMatchObject({
+      routed: count,
+      delivered: count,
+      failed: count,
+    })
+    expect((await bus.metrics()).routes[0]?.handedBack).toBe(count)
+    await expectAccounted(bus)
+  }, 30_000)
+
   it('delivers a retried message once: the consumer releases what the hub held for it', async () => {
     const count = 6
     const { bus, producer, route, subscriptionId, receipts } = await publishedFailingFirst(count, 0)

@@ -2,8 +2,8 @@
  * Accounting for a direct channel whose producer went without its final report (killed, or its
  * link to the hub broke): its counts since the last report went with it, but its consumer knows
  * what arrived and how each delivery ended, and the hub knows the dead letters it was given. The
- * difference between those and what the producer did report is what it never reported. (Copies a
- * producer handed back while a withdrawn channel drained, and then died, are not made up exactly.)
+ * difference between those and what the producer did report is what it never reported. (The
+ * hub counts hand-backs itself, as they arrive.)
  */
 import {
   type ChannelOutcomes,

@@ -426,7 +426,13 @@ export class RouteTable {
    * @throws EventBusError `Unauthorized` (not this channel's producer or consumer, or a
    * subscription it did not serve), `MessageRejected` (an invalid message)
    */
-  handBack(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope): void {
+  handBack(
+    from: RouteEndpoint,
+    via: string,
+    subscriptionId: string,
+    message: Envelope,
+    unsent = false,
+  ): void {
     const consumed = this.channels.get(via)
     if (consumed !== undefined && consumed.consumer === from) {
       this.orphaned(consumed, subscriptionId, message)
@@ -434,10 +440,9 @@ export class RouteTable {
     }
     const channel = this.channelOf(from, via)
     assertServed(channel, from, subscriptionId, message)
-    channel.settled.add(message.id)
     channel.orphans.delete(message.id)
     channel.held.delete(message.id)
-    this.requeue(channel, subscriptionId, message)
+    this.takeBack(channel, subscriptionId, message, !unsent, 0)
   }
 
   /**
@@ -541,22 +546,32 @@ export class RouteTable {
   private adoptOrphans(channel: Channel): void {
     for (const orphans of [channel.held, channel.orphans]) {
       for (const { subscriptionId, message, failedSinceReport } of orphans.values()) {
-        if (channel.settled.has(message.id)) continue
-        channel.settled.add(message.id)
-        const subscription = this.internals.find(subscriptionId)
-        // The producer's reports counted this copy as routed over the channel, not handed back.
-        if (subscription !== undefined) {
-          this.internals.recordDirect(
-            subscription,
-            adoptedCounts(subscriptionId, message, failedSinceReport),
-            channel.route.consumer,
-          )
-        }
-        channel.route.stats.handedBack++
-        this.requeue(channel, subscriptionId, message)
+        if (!channel.settled.has(message.id))
+          this.takeBack(channel, subscriptionId, message, true, failedSinceReport)
       }
       orphans.clear()
     }
+  }
+
+  /**
+   * Requeues a delivery of `channel` on the hub path, counted as handed back: if it had been
+   * counted as routed over the channel (`routedOverChannel`), that is undone, since the hub path
+   * routes it again; `failed` attempts nobody counted yet are counted too.
+   */
+  private takeBack(
+    channel: Channel,
+    subscriptionId: string,
+    message: Envelope,
+    routedOverChannel: boolean,
+    failed: number,
+  ): void {
+    channel.settled.add(message.id)
+    channel.route.stats.handedBack++
+    if (routedOverChannel) {
+      const counts = { ...zeroDirectCounts(subscriptionId, message.payload.type), failed, handedBack: 1 }
+      this.internals.recordDirect(this.internals.find(subscriptionId), counts, channel.route.consumer)
+    }
+    this.requeue(channel, subscriptionId, message)
   }
 
   /**
@@ -851,7 +866,6 @@ export class RouteTable {
     stats.delivered += counts.delivered
     stats.failed += counts.failed
     stats.deadLettered += counts.deadLettered
-    stats.handedBack += counts.handedBack
   }
 
   /** Stores a direct delivery the producer gave up on, as the core would have. */
@@ -877,14 +891,6 @@ export class RouteTable {
 
 function countsKey(sid: string, type: string): string {
   return `${sid}\u0000${type}`
-}
-
-/**
- * What the producer would have reported for a delivery the hub took back: one copy handed back,
- * and the consumer's failed attempt it never heard of, if any.
- */
-function adoptedCounts(sid: string, message: Envelope, failed: number): DirectCounts {
-  return { ...zeroDirectCounts(sid, message.payload.type), failed, handedBack: 1 }
 }
 
 /** A delivery of a channel the hub may have to requeue for its producer. */

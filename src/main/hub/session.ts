@@ -239,7 +239,7 @@ export class Session implements RouteEndpoint {
         return
       case 'pub':
         if (frame.via !== undefined && frame.to !== undefined)
-          return this.handBack(frame.via, frame.to, frame.msg, frame.held === true)
+          return this.handBack(frame.via, frame.to, frame)
         return this.publish(frame.rid, frame.msg, frame.via, frame.seq)
       case 'sub':
         return this.subscribeRequest(frame)
@@ -281,10 +281,10 @@ export class Session implements RouteEndpoint {
    * A direct channel's delivery handed back by its producer or consumer (see RouteTable.handBack),
    * or given to the hub by its consumer to hold while the producer retries it (RouteTable.hold).
    */
-  private handBack(via: string, subscriptionId: string, message: Envelope, held: boolean): void {
+  private handBack(via: string, subscriptionId: string, frame: Extract<EndpointFrame, { t: 'pub' }>): void {
     try {
-      if (held) this.hub.routeTable.hold(this, via, subscriptionId, message)
-      else this.hub.routeTable.handBack(this, via, subscriptionId, message)
+      if (frame.held) this.hub.routeTable.hold(this, via, subscriptionId, frame.msg)
+      else this.hub.routeTable.handBack(this, via, subscriptionId, frame.msg, frame.unsent === true)
     } catch (error) {
       this.sendError(error)
     }
