@@ -298,6 +298,12 @@ describe('direct routes', () => {
       return sub?.deadLettered === 3 && sub.retried === 6 && sub.failed === 9
     })
     await expectAccounted(bus)
+    // Nothing of them stays on the channel, held or remembered: a route that dead-letters for days
+    // must not grow (this looks at the hub's private table).
+    expect((await bus.metrics()).routes.find((route) => route.id === failing.id)?.held).toBe(0)
+    const table = (hub as unknown as { routeTable: { channels: Map<string, { settled: Set<string> }> } })
+      .routeTable
+    expect([...table.channels.values()].map((channel) => channel.settled.size)).toEqual([0, 0])
   })
 
   it('falls back to the hub when the consumer dies mid-stream, and loses nothing', async () => {

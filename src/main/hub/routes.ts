@@ -872,8 +872,10 @@ export class RouteTable {
   private deadLetter(from: RouteEndpoint, frame: Extract<EndpointFrame, { t: 'rdead' }>): void {
     const channel = this.channelOf(from, frame.id)
     assertServed(channel, from, frame.sid, frame.msg)
-    channel.held.delete(frame.msg.id)
-    channel.settled.add(frame.msg.id)
+    // The consumer's hold of a failed delivery normally arrives long before the producer gives up
+    // on it. Only a hold still on its way is remembered against, so that it is not kept (a channel
+    // that dead-letters for days must not remember every id).
+    if (!channel.held.delete(frame.msg.id)) channel.settled.add(frame.msg.id)
     this.internals.deadLetter({
       message: frame.msg,
       subscriptionId: frame.sid,
