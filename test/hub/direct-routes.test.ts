@@ -787,6 +787,7 @@ async function bareConsumer(config: EventBusConfigInput = {}) {
         )
         .map((message) => message.id),
     finish: () => port2.postMessage([{ t: 'rfin', id: channel, outcomes: [] }]),
+    detach: () => port2.close(),
   }
 }
 
@@ -1080,11 +1081,29 @@ describe('direct routes: bad input', () => {
     }
     await send({ t: 'rfin', id: channel, outcomes: [forged] })
     expect(errors()).toHaveLength(4)
-    expect(errors()[3]).toContain('Unauthorized')
+    expect(errors()[3]).toContain(
+      `channel ${channel} never delivered 'RawEvent' to subscription sub-never-served`,
+    )
     expect(delivered()).toEqual([])
     finish()
     await waitFor(() => delivered().length > 0)
     expect(delivered()).toEqual([held.id])
+    expect(bus.deadLetters.list()).toEqual([])
+  })
+
+  it('requeues what it held for a dead producer once the consumer goes too, without its final counts', async () => {
+    const { bus, producer, channel, subscriptionId, send, detach } = await bareConsumer()
+    const held = fromProducer(rawEvent())
+    await send({ t: 'pub', rid: 0, msg: held, via: channel, to: subscriptionId, held: true })
+    const queued = async () =>
+      (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)?.queueDepth
+    // The producer dies: the hub waits for the consumer's final counts before it requeues.
+    await producer.terminate()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(await queued()).toBe(0)
+    // The consumer goes without them: the message is requeued for its (parked) subscription anyway.
+    detach()
+    await waitFor(async () => (await queued()) === 1)
     expect(bus.deadLetters.list()).toEqual([])
   })
 

@@ -104,7 +104,8 @@ interface Channel {
   readonly served: Map<string, boolean>
   /**
    * Ids of the messages whose delivery over the channel ended with the hub: handed back by the
-   * producer, dead-lettered by it, or requeued from `held` and `orphans`. None is taken again.
+   * producer or requeued from `held` and `orphans`, and those it dead-lettered before the
+   * consumer's hold of them arrived. None is taken again.
    */
   readonly settled: Set<string>
   /**
@@ -491,14 +492,17 @@ export class RouteTable {
   /**
    * The consumer's final counts of channel `id`: kept in case the producer goes without its final
    * report, and used at once if it already has.
-   * @throws EventBusError `Unauthorized` (not this channel's consumer, or counts of a subscription
-   * or type the channel never served)
+   * @throws EventBusError `Unauthorized` (not this channel's consumer), `MessageRejected` (counts
+   * of a subscription or type the channel never served)
    */
   private consumerFinished(from: RouteEndpoint, id: string, outcomes: ChannelOutcomes[]): void {
     const channel = this.consumedBy(from, id)
     for (const { sid, type } of outcomes) {
       if (!channel.served.has(sid) || !channel.route.types.includes(type)) {
-        throw EventBusError.of('Unauthorized', { module: from.module, action: 'subscribe', type })
+        throw EventBusError.of('MessageRejected', {
+          reason: `rfin: channel ${id} never delivered '${type}' to subscription ${sid}`,
+          issues: [],
+        })
       }
     }
     if (channel.outcomes !== undefined) return
