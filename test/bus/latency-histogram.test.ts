@@ -3,6 +3,7 @@
  * every recorded value); it must stay exact through copies, sums and interval readings.
  */
 import fc from 'fast-check'
+import { build } from 'hdr-histogram-js'
 import { describe, expect, it } from 'vitest'
 import { IntervalLatency, LatencyHistogram } from '../../src/main/bus/metrics.js'
 
@@ -26,6 +27,37 @@ describe('LatencyHistogram', () => {
         both.add(histogramOf(second))
         expect(both.summary().meanMs).toBeCloseTo(meanMs([...first, ...second]), 6)
         expect(both.summary().count).toBe(first.length + second.length)
+      }),
+    )
+  })
+
+  it('holds exactly what an HDR histogram fed every sample at once holds, however reads interleave', () => {
+    // Small samples are tallied and handed to the HDR histogram in bulk: no reading may tell.
+    const sample = fc.oneof(fc.double({ min: 0, max: 2.1, noNaN: true }), latencyMs)
+    fc.assert(
+      fc.property(fc.array(fc.array(sample), { minLength: 1, maxLength: 4 }), (rounds) => {
+        const histogram = new LatencyHistogram()
+        const reference = build({ numberOfSignificantValueDigits: 3 })
+        for (const round of rounds) {
+          for (const ms of round) {
+            histogram.record(ms)
+            reference.recordValue(micros(ms))
+          }
+          const summary = histogram.summary()
+          expect(summary.count).toBe(reference.totalCount)
+          if (reference.totalCount === 0) continue
+          expect(summary.maxMs).toBe(reference.maxValue / 1000)
+          for (const [percentile, key] of [
+            [50, 'p50Ms'],
+            [99, 'p99Ms'],
+            [99.9, 'p999Ms'],
+          ] as const) {
+            expect(summary[key]).toBe(reference.getValueAtPercentile(percentile) / 1000)
+          }
+        }
+        const copy = histogram.copy()
+        histogram.record(0.5)
+        expect(copy.count).toBe(reference.totalCount)
       }),
     )
   })

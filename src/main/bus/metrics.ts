@@ -12,6 +12,16 @@ export function newCounters(): Counters {
 const MICROS_PER_MS = 1000
 
 /**
+ * With 3 significant digits the HDR histogram records every value below 2048 exactly, one count
+ * slot per value, so those are tallied in a plain array first and handed to it in bulk before any
+ * reading. The histogram ends up exactly as if each value had been recorded at once, while most
+ * deliveries pay an array increment instead of its ~70 ns of logarithms per value.
+ */
+const EXACT_BELOW = 2048
+/** A tally is handed over before a Uint32 slot could overflow, whatever the readers do. */
+const FLUSH_AT = 2 ** 31
+
+/**
  * Delivery latency in an HDR histogram of microseconds (3 significant digits), with the exact sum
  * of its samples beside it: the histogram's own `mean` walks every recorded value with an iterator,
  * which made a metrics snapshot of ten subscriptions take ~25 ms; the sum makes the mean free.
@@ -19,23 +29,32 @@ const MICROS_PER_MS = 1000
 export class LatencyHistogram {
   private readonly histogram: Histogram = build({ numberOfSignificantValueDigits: 3 })
   private sumMicros = 0
+  /** Counts by value of small samples not yet in `histogram`; allocated on the first one. */
+  private tally: Uint32Array | undefined
+  private tallied = 0
 
   /** Records one latency given in milliseconds. */
   record(latencyMs: number): void {
     const micros = latencyMs > 0 ? Math.round(latencyMs * MICROS_PER_MS) : 0
-    this.histogram.recordValue(micros)
     this.sumMicros += micros
+    if (micros >= EXACT_BELOW) {
+      this.histogram.recordValue(micros)
+      return
+    }
+    this.tally ??= new Uint32Array(EXACT_BELOW)
+    this.tally[micros] = (this.tally[micros] as number) + 1
+    if (++this.tallied === FLUSH_AT) this.settled()
   }
 
   /** Adds every sample of `other` to this histogram. */
   add(other: LatencyHistogram): void {
-    this.histogram.add(other.histogram)
+    this.settled().add(other.settled())
     this.sumMicros += other.sumMicros
   }
 
   /** Removes the samples of `earlier` (a previous copy of this histogram's samples). */
   subtract(earlier: LatencyHistogram): void {
-    this.histogram.subtract(earlier.histogram)
+    this.settled().subtract(earlier.settled())
     this.sumMicros -= earlier.sumMicros
   }
 
@@ -46,11 +65,11 @@ export class LatencyHistogram {
   }
 
   get count(): number {
-    return this.histogram.totalCount
+    return this.settled().totalCount
   }
 
   summary(): LatencySummary {
-    const h = this.histogram
+    const h = this.settled()
     if (h.totalCount === 0) return { p50Ms: 0, p95Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, meanMs: 0, count: 0 }
     const ms = (micros: number) => micros / MICROS_PER_MS
     return {
@@ -67,6 +86,20 @@ export class LatencyHistogram {
   /** Frees the histogram's buffers (wasm-backed histograms need it; harmless otherwise). */
   destroy(): void {
     this.histogram.destroy()
+  }
+
+  /** The HDR histogram with every tallied sample in it. */
+  private settled(): Histogram {
+    const tally = this.tally
+    if (tally === undefined || this.tallied === 0) return this.histogram
+    for (let micros = 0; micros < EXACT_BELOW; micros++) {
+      const count = tally[micros] as number
+      if (count === 0) continue
+      this.histogram.recordValueWithCount(micros, count)
+      tally[micros] = 0
+    }
+    this.tallied = 0
+    return this.histogram
   }
 }
 
