@@ -582,6 +582,7 @@ class Client implements BusClient<Catalog> {
       new Set(frame.types),
       validator,
       (outbound) => this.link.send(outbound),
+      (sid) => this.subscriptions.get(sid)?.reliable === true,
     )
     this.consuming.set(frame.id, link)
   }

@@ -5,6 +5,10 @@
  * - A Reliable delivery whose first attempt fails is given to the hub to hold before the nack goes
  *   to the producer, and released once a retry succeeds: should the producer die at any moment,
  *   even with the nack unread, the hub still has the message and requeues it.
+ * - When the channel closes, every Reliable delivery that has arrived and not yet settled is given
+ *   to the hub to hold too, and released as it succeeds: from then on the consumer is the only one
+ *   left with it, so should the consumer die as well (its producer already gone), the hub requeues
+ *   it instead of it being lost with the consumer's backlog.
  * - It counts, by subscription and type, what arrived and how each delivery ended. Once the
  *   channel has closed and every delivery has settled, it gives the hub those counts (`rfin`): if
  *   the producer died before reporting its last counts, the hub takes the rest from them.
@@ -23,7 +27,9 @@ export class DirectConsumer extends Acknowledger {
   /** The tally counted last: consecutive deliveries are mostly of one subscription and type. */
   private last: ChannelOutcomes | undefined
   /** Deliveries that arrived and have not settled yet. */
-  private unsettled = 0
+  private readonly unsettled = new Set<Delivery>()
+  /** Unsettled deliveries the hub was given to hold when the channel closed. */
+  private readonly custody = new Set<Delivery>()
   private closed = false
   private reported = false
 
@@ -35,6 +41,8 @@ export class DirectConsumer extends Acknowledger {
     private readonly validator: MessageValidator,
     /** Sends a frame to the hub over the endpoint's own link. */
     private readonly toHub: (frame: EndpointFrame) => void,
+    /** Whether this endpoint's subscription `sid` is Reliable (false if it is unknown here). */
+    private readonly isReliable: (sid: string) => boolean,
   ) {
     super(link)
   }
@@ -59,16 +67,17 @@ export class DirectConsumer extends Acknowledger {
   }
 
   override arrived(delivery: Delivery): void {
-    this.unsettled++
+    this.unsettled.add(delivery)
     if (!delivery.again) this.tally(delivery).arrived++
   }
 
   override handled(delivery: Delivery): void {
     this.tally(delivery).delivered++
-    // The hub held this message since its first attempt failed.
-    if (delivery.again) this.toHub({ t: 'rrel', id: this.id, ids: [delivery.message.id] })
+    // The hub held this message since its first attempt failed, or since the channel closed.
+    if (delivery.again || this.custody.delete(delivery))
+      this.toHub({ t: 'rrel', id: this.id, ids: [delivery.message.id] })
     super.handled(delivery)
-    this.settled()
+    this.settled(delivery)
   }
 
   override failed(delivery: Delivery, error: unknown, timedOut: boolean, reliable: boolean): void {
@@ -76,7 +85,8 @@ export class DirectConsumer extends Acknowledger {
     tally.failed++
     if (!reliable) tally.dropped++
     // After the channel closed, no one is left to retry it: the hub takes it (once, if the producer
-    // hands it back too). Before, the hub holds it from its first failure on.
+    // hands it back too, or if it holds it already). Before, the hub holds it from its first failure on.
+    this.custody.delete(delivery)
     if (reliable && (!this.link.isOpen || !delivery.again)) {
       this.toHub({
         t: 'pub',
@@ -88,25 +98,47 @@ export class DirectConsumer extends Acknowledger {
       })
     }
     if (this.link.isOpen) super.failed(delivery, error, timedOut, reliable)
-    this.settled()
+    this.settled(delivery)
   }
 
-  /** The channel's port closed: the final counts go once every delivery has settled. */
+  /**
+   * The channel's port closed: the hub holds the Reliable deliveries not yet settled (those
+   * retried are held already); the final counts go once every delivery has settled.
+   */
   close(): void {
     this.closed = true
+    if (this.unsettled.size > 0) {
+      // Counts as if this endpoint died now, for the hub to use should it: what is unsettled is
+      // either in the hub's custody (Reliable) or lost with it (BestEffort, counted dropped).
+      const ifGoneNow = new Map<ChannelOutcomes, ChannelOutcomes>()
+      for (const tally of this.tallies()) ifGoneNow.set(tally, { ...tally })
+      for (const delivery of this.unsettled) {
+        const { message, subscriptionId: to } = delivery
+        if (!this.isReliable(to)) {
+          ;(ifGoneNow.get(this.tally(delivery)) as ChannelOutcomes).dropped++
+        } else if (!delivery.again) {
+          this.custody.add(delivery)
+          this.toHub({ t: 'pub', rid: 0, msg: message, via: this.id, to, held: true, custody: true })
+        }
+      }
+      this.toHub({ t: 'rfin', id: this.id, outcomes: [...ifGoneNow.values()], provisional: true })
+    }
     this.finish()
   }
 
-  private settled(): void {
-    this.unsettled--
+  private settled(delivery: Delivery): void {
+    this.unsettled.delete(delivery)
     this.finish()
   }
 
   private finish(): void {
-    if (!this.closed || this.unsettled > 0 || this.reported) return
+    if (!this.closed || this.unsettled.size > 0 || this.reported) return
     this.reported = true
-    const outcomes = [...this.outcomes.values()].flatMap((byType) => [...byType.values()])
-    this.toHub({ t: 'rfin', id: this.id, outcomes })
+    this.toHub({ t: 'rfin', id: this.id, outcomes: this.tallies() })
+  }
+
+  private tallies(): ChannelOutcomes[] {
+    return [...this.outcomes.values()].flatMap((byType) => [...byType.values()])
   }
 
   private tally({ subscriptionId: sid, message }: Delivery): ChannelOutcomes {

@@ -198,12 +198,16 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
        * for the hub to keep while the producer retries it, until the consumer handles a retry
        * (`rrel`) or the producer dead-letters it or hands it back, and to requeue should the
        * producer go first. The consumer sends it before its nack, so no moment of the producer's
-       * death can take the message along.
+       * death can take the message along. With `held` and `custody`, a Reliable delivery that had
+       * arrived and not settled when the channel closed: kept likewise, counted delivered when the
+       * consumer releases it (no ack of it reaches the producer), requeued should the consumer go
+       * before it settles, once the producer is gone too.
        */
       via: channelId.optional(),
       seq: z.number().int().nonnegative().optional(),
       to: subscriptionId.optional(),
       held: z.literal(true).optional(),
+      custody: z.literal(true).optional(),
       unsent: z.literal(true).optional(),
     })
     .strict(),
@@ -272,10 +276,17 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
   /**
    * The consumer's side of channel `id` closed and every delivery it made has settled: what it saw,
    * by subscription and type, over the channel's life. The hub uses it only if the producer went
-   * without its final report.
+   * without its final report. With `provisional`, sent as the side closed while deliveries were
+   * still unsettled: its counts as if the consumer died then (Reliable ones given to the hub in
+   * custody, BestEffort ones counted dropped), for the hub to use if no final counts come.
    */
   z
-    .object({ t: z.literal('rfin'), id: channelId, outcomes: z.array(channelOutcomesSchema).max(4096) })
+    .object({
+      t: z.literal('rfin'),
+      id: channelId,
+      outcomes: z.array(channelOutcomesSchema).max(4096),
+      provisional: z.literal(true).optional(),
+    })
     .strict(),
 ])
 export type EndpointFrame = z.infer<typeof endpointFrameSchema>

@@ -131,6 +131,29 @@ async function publishedFailingFirst(
   return { ...context, receipts }
 }
 
+/**
+ * A route whose consumer settles `count` published messages slowly (`behaviour`, 20 ms each), so
+ * that most still wait at it when its producer is killed; then the consumer is killed too.
+ * `triedByThen`: messages whose handler had been called by then.
+ */
+async function producerThenConsumerDie(behaviour: Behaviour, mode: DeliveryMode) {
+  const count = 200
+  const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+  const context = await pipeline({ hub: { reconnectGraceMs: 10_000 }, receipts, behaviour, mode })
+  const { bus, producer, consumer, route } = context
+  await publishSeq(producer, 0, count)
+  // Its report (every 250 ms) counts them as published before it dies.
+  await waitFor(async () => (await bus.metrics()).messagesPublished === count)
+  await producer.terminate()
+  await waitFor(() => route.state !== 'active')
+  // Only the consumer has the copies it has not settled, and it dies too.
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const triedByThen = receipts.filter((attempts) => attempts > 0).length
+  await consumer.terminate()
+  expect(triedByThen).toBeLessThan(count / 2)
+  return { ...context, count, receipts, triedByThen }
+}
+
 describe('direct routes', () => {
   it('shows direct traffic on the tail while someone watches it, sampled under load', async () => {
     const { bus, hub, producer, hubPublishes } = await pipeline()
@@ -384,6 +407,51 @@ describe('direct routes', () => {
     expect(await subscription()).toMatchObject({ routed: handled(), delivered: handled(), dropped: 0 })
     expect((await bus.metrics()).messagesPublished).toBe(handled())
     await expectAccounted(bus)
+  }, 30_000)
+
+  it.each([
+    ['handles each slowly', { kind: 'delay', ms: 20 }],
+    ['fails each first attempt, late', { kind: 'fail-first-late', ms: 20 }],
+  ] as const)(
+    'loses nothing when a consumer that %s dies after its producer, with deliveries it had not settled',
+    async (_, behaviour) => {
+      const { bus, hub, count, receipts } = await producerThenConsumerDie(behaviour, reliable)
+      const back = await endpoint(hub, ModuleId.Storage, consumerGrant, receipts)
+      await back.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+      await waitFor(() => receipts.every((attempts) => attempts >= 1), 15_000)
+      expect(bus.deadLetters.list()).toEqual([])
+      // The copies it died with were handed back and delivered again; what it settled after the
+      // channel closed, its producer gone, is counted by the hub. Each copy and attempt counts once.
+      const [subscription] = (await bus.metrics()).subscriptions
+      await waitFor(async () => (await bus.metrics()).subscriptions[0]?.delivered === count)
+      const metrics = (await bus.metrics()).subscriptions[0]
+      expect(metrics).toMatchObject({ id: subscription?.id, routed: count })
+      // Every attempt that ended is counted: all but those its handlers were in when it was killed.
+      const ended = receipts.reduce((sum, n) => sum + n, 0) - count
+      if (behaviour.kind === 'delay') expect(metrics?.failed).toBe(0)
+      else expect(metrics?.failed).toBeGreaterThanOrEqual(ended - bus.config.workers)
+      expect(metrics?.failed).toBeLessThanOrEqual(ended)
+      await expectAccounted(bus)
+      const [routeMetrics] = (await bus.metrics()).routes
+      expect(routeMetrics?.handedBack).toBeGreaterThan(count / 2)
+      expect((routeMetrics?.delivered ?? 0) + (routeMetrics?.handedBack ?? 0)).toBe(count)
+    },
+    30_000,
+  )
+
+  it('counts as dropped the BestEffort copies a consumer dies with after its producer', async () => {
+    const { bus, count, triedByThen } = await producerThenConsumerDie(
+      { kind: 'delay', ms: 20 },
+      DeliveryMode.BestEffort,
+    )
+    // Lost with it, as BestEffort allows, and counted: its subscription ended with it, and the bus
+    // has an outcome for every copy.
+    await waitFor(async () => (await bus.metrics()).subscriptions.length === 0)
+    await waitFor(async () => {
+      const { messagesDelivered, messagesDropped } = await bus.metrics()
+      return messagesDelivered + messagesDropped === count
+    })
+    expect((await bus.metrics()).messagesDropped).toBeGreaterThanOrEqual(count - triedByThen)
   }, 30_000)
 
   it('requeues through the hub what its producer was retrying when it died', async () => {

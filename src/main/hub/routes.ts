@@ -104,8 +104,8 @@ interface Channel {
   readonly served: Map<string, boolean>
   /**
    * Ids of the messages whose delivery over the channel ended with the hub: handed back by the
-   * producer or requeued from `held` and `orphans`, and those it dead-lettered before the
-   * consumer's hold of them arrived. None is taken again.
+   * producer or requeued from `held` and `orphans`, those it dead-lettered before the consumer's
+   * hold of them arrived, and those the consumer handled in the hub's custody. None is taken again.
    */
   readonly settled: Set<string>
   /**
@@ -133,6 +133,13 @@ interface Channel {
   finalReport: boolean
   /** The consumer's final counts (`rfin`), once they arrived. */
   outcomes: ChannelOutcomes[] | undefined
+  /**
+   * The consumer's counts as its side closed (`rfin` with `provisional`), used should it go before
+   * its final ones: what it held then is in the hub's custody, its BestEffort copies counted dropped.
+   */
+  provisional: ChannelOutcomes[] | undefined
+  /** Custody deliveries the consumer released (handled) since, by subscription and type. */
+  readonly deliveredInCustody: Map<string, number>
   /** The latest terms the producer confirmed. */
   confirmedSeq: number
   /** Resolved once the producer confirms the latest terms (or the channel goes down). */
@@ -305,17 +312,25 @@ export class RouteTable {
    * (if any) make up what it never reported; then what the hub held for it is requeued.
    */
   private producerGone(channel: Channel): void {
-    if (!channel.finalReport && channel.outcomes !== undefined) this.reconcile(channel, channel.outcomes)
+    if (!channel.finalReport) {
+      if (channel.outcomes !== undefined) this.reconcile(channel, channel.outcomes, true)
+      else if (channel.provisional !== undefined) this.reconcile(channel, channel.provisional, false)
+    }
     channel.adoption = 'done'
     this.adoptOrphans(channel)
   }
 
-  /** Counts what the producer of `channel` never reported, from what its consumer saw. */
-  private reconcile(channel: Channel, outcomes: readonly ChannelOutcomes[]): void {
+  /**
+   * Counts what the producer of `channel` never reported, from what its consumer saw: its `final`
+   * counts, or those from when its side closed. Final counts include what the hub counted since
+   * (deliveries released from custody, failures after the close); counts from the close do not.
+   */
+  private reconcile(channel: Channel, outcomes: readonly ChannelOutcomes[], final: boolean): void {
     const publishedByType = new Map<string, number>()
     for (const seen of outcomes) {
       const key = countsKey(seen.sid, seen.type)
-      const reported = channel.reported.get(key) ?? zeroDirectCounts(seen.sid, seen.type)
+      const reported = { ...(channel.reported.get(key) ?? zeroDirectCounts(seen.sid, seen.type)) }
+      if (final) reported.delivered += channel.deliveredInCustody.get(key) ?? 0
       const unreported = unreportedCounts(reported, channel.deadLettered.get(key) ?? 0, seen)
       this.count(channel, unreported)
       publishedByType.set(seen.type, Math.max(publishedByType.get(seen.type) ?? 0, unreported.sent))
@@ -328,9 +343,10 @@ export class RouteTable {
       if (count > 0 && !channel.terms.shared.includes(type))
         this.internals.recordDirectPublished(type, channel.route.producer, count)
     }
-    // The consumer's failures after the channel closed are in its counts already.
-    for (const orphans of [channel.held, channel.orphans])
-      for (const orphan of orphans.values()) orphan.failedSinceReport = 0
+    // The consumer's failures after the channel closed are in its final counts already.
+    if (final)
+      for (const orphans of [channel.held, channel.orphans])
+        for (const orphan of orphans.values()) orphan.failedSinceReport = 0
   }
 
   /**
@@ -398,11 +414,16 @@ export class RouteTable {
       }
       case 'rrel': {
         const channel = this.consumedBy(from, frame.id)
-        for (const id of frame.ids) channel.held.delete(id)
+        for (const id of frame.ids) {
+          const held = channel.held.get(id)
+          if (held === undefined) continue
+          channel.held.delete(id)
+          if (held.custody) this.releasedFromCustody(channel, held)
+        }
         return true
       }
       case 'rfin':
-        this.consumerFinished(from, frame.id, frame.outcomes)
+        this.consumerFinished(from, frame.id, frame.outcomes, frame.provisional === true)
         return true
       default:
         return false
@@ -441,6 +462,8 @@ export class RouteTable {
     }
     const channel = this.channelOf(from, via)
     assertServed(channel, from, subscriptionId, message)
+    // Settled at the hub already: requeued, dead-lettered, or delivered from its custody.
+    if (channel.settled.has(message.id)) return
     channel.orphans.delete(message.id)
     channel.held.delete(message.id)
     this.takeBack(channel, subscriptionId, message, !unsent, 0)
@@ -454,7 +477,7 @@ export class RouteTable {
    * serve Reliably, not the producer's message of a route type), `MessageRejected` (an invalid
    * message, or more than the producer could be retrying)
    */
-  hold(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope): void {
+  hold(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope, custody: boolean): void {
     const channel = this.consumedBy(from, via)
     this.assertDeliveryOf(channel, from, subscriptionId, message)
     if (channel.served.get(subscriptionId) !== true) {
@@ -473,8 +496,20 @@ export class RouteTable {
         issues: [],
       })
     }
-    channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0 })
+    channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0, custody })
     if (channel.adoption === 'done') this.adoptOrphans(channel)
+  }
+
+  /**
+   * The consumer handled a delivery it had given the hub as the channel closed: counted delivered
+   * here, since no ack of it reaches the producer, and settled, should the producer hand it back.
+   */
+  private releasedFromCustody(channel: Channel, { subscriptionId, message }: Orphan): void {
+    const { type } = message.payload
+    const key = countsKey(subscriptionId, type)
+    channel.settled.add(message.id)
+    channel.deliveredInCustody.set(key, (channel.deliveredInCustody.get(key) ?? 0) + 1)
+    this.count(channel, { ...zeroDirectCounts(subscriptionId, type), delivered: 1 })
   }
 
   /**
@@ -495,7 +530,12 @@ export class RouteTable {
    * @throws EventBusError `Unauthorized` (not this channel's consumer), `MessageRejected` (counts
    * of a subscription or type the channel never served)
    */
-  private consumerFinished(from: RouteEndpoint, id: string, outcomes: ChannelOutcomes[]): void {
+  private consumerFinished(
+    from: RouteEndpoint,
+    id: string,
+    outcomes: ChannelOutcomes[],
+    provisional: boolean,
+  ): void {
     const channel = this.consumedBy(from, id)
     for (const { sid, type } of outcomes) {
       if (!channel.served.has(sid) || !channel.route.types.includes(type)) {
@@ -506,6 +546,10 @@ export class RouteTable {
       }
     }
     if (channel.outcomes !== undefined) return
+    if (provisional) {
+      channel.provisional = outcomes
+      return
+    }
     channel.outcomes = outcomes
     if (channel.adoption === 'waiting for the consumer') this.producerGone(channel)
   }
@@ -668,6 +712,8 @@ export class RouteTable {
       adoption: 'not yet',
       finalReport: false,
       outcomes: undefined,
+      provisional: undefined,
+      deliveredInCustody: new Map(),
       confirmedSeq: -1,
       synced: [],
       lastReportAt: performance.now(),
@@ -905,6 +951,11 @@ interface Orphan {
   readonly message: Envelope
   /** Failed attempts the producer did not count (the consumer's, after the channel closed). */
   failedSinceReport: number
+  /**
+   * Given by the consumer as the channel closed, not yet settled: no ack of it will reach the
+   * producer, so the hub counts its delivery when the consumer releases it.
+   */
+  readonly custody?: boolean
 }
 
 /**

@@ -283,7 +283,7 @@ export class Session implements RouteEndpoint {
    */
   private handBack(via: string, subscriptionId: string, frame: Extract<EndpointFrame, { t: 'pub' }>): void {
     try {
-      if (frame.held) this.hub.routeTable.hold(this, via, subscriptionId, frame.msg)
+      if (frame.held) this.hub.routeTable.hold(this, via, subscriptionId, frame.msg, frame.custody === true)
       else this.hub.routeTable.handBack(this, via, subscriptionId, frame.msg, frame.unsent === true)
     } catch (error) {
       this.sendError(error)
