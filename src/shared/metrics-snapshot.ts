@@ -82,7 +82,11 @@ export const routeMetricsSchema = z.object({
   /** Copies waiting at the producer and in flight on the channel, as last reported. */
   queued: count,
   inFlight: count,
-  /** Failed deliveries the hub keeps while the producer retries them (requeued if it dies). */
+  /**
+   * Deliveries the hub keeps for the route's channels, open and recently closed: failed ones while
+   * the producer retries them, and those a closed channel's consumer had not settled yet (each
+   * requeued should the ends that have it die).
+   */
   held: count,
 })
 

@@ -146,8 +146,12 @@ async function producerThenConsumerDie(behaviour: Behaviour, mode: DeliveryMode)
   await waitFor(async () => (await bus.metrics()).messagesPublished === count)
   await producer.terminate()
   await waitFor(() => route.state !== 'active')
-  // Only the consumer has the copies it has not settled, and it dies too.
+  // Only the consumer has the copies it has not settled, and it dies too. Until then the hub holds
+  // its Reliable ones too, and shows them.
   await new Promise((resolve) => setTimeout(resolve, 100))
+  const held = (await bus.metrics()).routes[0]?.held ?? 0
+  if (mode.kind === 'Reliable') expect(held).toBeGreaterThan(count / 2)
+  else expect(held).toBe(0)
   const triedByThen = receipts.filter((attempts) => attempts > 0).length
   await consumer.terminate()
   expect(triedByThen).toBeLessThan(count / 2)

@@ -197,7 +197,7 @@ class Route implements DirectRoute {
       state: this.state,
       ...(this.reason === undefined ? {} : { reason: this.reason }),
       ...this.stats,
-      held: this.channel?.held.size ?? 0,
+      held: this.table.heldFor(this),
     }
   }
 }
@@ -274,6 +274,13 @@ export class RouteTable {
 
   list(): DirectRoute[] {
     return [...this.routes.values()]
+  }
+
+  /** Deliveries the hub keeps for the channels of `route`, open and recently closed. */
+  heldFor(route: Route): number {
+    let held = 0
+    for (const channel of this.channels.values()) if (channel.route === route) held += channel.held.size
+    return held
   }
 
   /** An endpoint finished its handshake. */

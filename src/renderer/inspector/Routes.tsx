@@ -37,7 +37,10 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
             <th class="num" title="unacknowledged copies handed back to the hub when a channel went down">
               to hub
             </th>
-            <th class="num" title="failed deliveries the hub keeps while the producer retries them">
+            <th
+              class="num"
+              title="deliveries the hub keeps for the route: failed ones while the producer retries them, and those a closed channel's consumer has not settled yet"
+            >
               held
             </th>
             <th class="num" title="waiting at the producer + in flight on the channel">
