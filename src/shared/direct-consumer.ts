@@ -74,7 +74,7 @@ export class DirectConsumer extends Acknowledger {
   override handled(delivery: Delivery): void {
     this.tally(delivery).delivered++
     // The hub held this message since its first attempt failed, or since the channel closed.
-    if (delivery.again || this.custody.delete(delivery))
+    if (this.custody.delete(delivery) || delivery.again)
       this.toHub({ t: 'rrel', id: this.id, ids: [delivery.message.id] })
     super.handled(delivery)
     this.settled(delivery)
@@ -102,8 +102,8 @@ export class DirectConsumer extends Acknowledger {
   }
 
   /**
-   * The channel's port closed: the hub holds the Reliable deliveries not yet settled (those
-   * retried are held already); the final counts go once every delivery has settled.
+   * The channel's port closed: the hub holds the Reliable deliveries not yet settled, in custody;
+   * the final counts go once every delivery has settled.
    */
   close(): void {
     this.closed = true
@@ -116,10 +116,11 @@ export class DirectConsumer extends Acknowledger {
         const { message, subscriptionId: to } = delivery
         if (!this.isReliable(to)) {
           ;(ifGoneNow.get(this.tally(delivery)) as ChannelOutcomes).dropped++
-        } else if (!delivery.again) {
-          this.custody.add(delivery)
-          this.toHub({ t: 'pub', rid: 0, msg: message, via: this.id, to, held: true, custody: true })
+          continue
         }
+        // A retry's message is held already: this marks it as in custody.
+        this.custody.add(delivery)
+        this.toHub({ t: 'pub', rid: 0, msg: message, via: this.id, to, held: true, custody: true })
       }
       this.toHub({ t: 'rfin', id: this.id, outcomes: [...ifGoneNow.values()], provisional: true })
     }

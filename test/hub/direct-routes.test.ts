@@ -1222,6 +1222,43 @@ describe('direct routes: bad input', () => {
     expect(bus.deadLetters.list()).toEqual([])
   })
 
+  it('counts a delivery the consumer handled in the hub’s custody once, a retry already held included', async () => {
+    const { bus, producer, channel, subscriptionId, send, errors, delivered, finish } = await bareConsumer()
+    const retried = fromProducer(rawEvent())
+    const pending = fromProducer(rawEvent())
+    const hold = (msg: object, custody: boolean) => ({
+      t: 'pub',
+      rid: 0,
+      msg,
+      via: channel,
+      to: subscriptionId,
+      held: true,
+      ...(custody ? { custody: true } : {}),
+    })
+    // A retry the hub holds since its first failure, then both given in custody as the channel closed.
+    await send(hold(retried, false), hold(retried, true), hold(pending, true))
+    const metrics = async () => {
+      const { subscriptions, routes } = await bus.metrics()
+      return { subscription: subscriptions.find((s) => s.id === subscriptionId), route: routes[0] }
+    }
+    expect((await metrics()).route?.held).toBe(2)
+    // Both handled: no ack reaches the producer, so the hub counts them, each once.
+    await send(
+      { t: 'rrel', id: channel, ids: [retried.id, pending.id] },
+      { t: 'rrel', id: channel, ids: [pending.id] },
+    )
+    const { subscription, route } = await metrics()
+    expect(subscription).toMatchObject({ delivered: 2 })
+    expect(route).toMatchObject({ delivered: 2, held: 0 })
+    // Released, they are not requeued when the producer and the consumer's counts are gone.
+    await producer.terminate()
+    finish()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(delivered()).toEqual([])
+    expect((await metrics()).subscription).toMatchObject({ delivered: 2, queueDepth: 0 })
+    expect(errors()).toEqual([])
+  })
+
   it('a consumer nacks deliveries its producer could not have sent, and handles none of them', async () => {
     const handled: string[] = []
     const { direct, fromConsumer } = await consumerAroundFakes(DeliveryMode.BestEffort, (m) => {
@@ -1294,6 +1331,54 @@ describe('direct routes: bad input', () => {
       t: 'rfin',
       id: 'r.1',
       outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 1, failed: 2, dropped: 0 }],
+    })
+  })
+})
+
+describe('direct routes: a consumer whose channel closes', () => {
+  it('gives the hub, in custody, what it has not settled, a retry included, and its counts as if it died then', async () => {
+    const gates = new Map<string, () => void>()
+    const attempts = new Map<string, number>()
+    const { toHub, direct, fromConsumer } = await consumerAroundFakes(
+      DeliveryMode.Reliable({ timeoutMs: 5_000 }),
+      (m) => {
+        const attempt = (attempts.get(m.id) ?? 0) + 1
+        attempts.set(m.id, attempt)
+        if (m.payload.data.eventType === 'fails first' && attempt === 1) throw new RangeError('first try')
+        return new Promise<void>((resolve) => gates.set(m.id, resolve))
+      },
+    )
+    const slow = BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent()))
+    const failing = BusMessage.create(
+      'data-capture',
+      MessagePayload.RawEvent({ ...rawEvent(), eventType: 'fails first' }),
+    )
+    direct.port1.postMessage([{ t: 'dlvs', sid: 'sid-1', id: 1, msgs: [slow, failing], timeoutMs: 1000 }])
+    await waitFor(() => fromConsumer.some((f) => f.t === 'nack'))
+    direct.port1.postMessage([{ t: 'dlv', sid: 'sid-1', id: 3, msg: failing, timeoutMs: 1000, again: true }])
+    await waitFor(() => gates.size === 2)
+    const custody = () =>
+      toHub.filter((f) => f.t === 'pub' && f.custody === true).map((f) => (f.msg as { id: string }).id)
+    expect(custody()).toEqual([])
+    // Its producer is gone: both unsettled deliveries go to the hub, with the counts so far.
+    direct.port1.close()
+    await waitFor(() => toHub.some((f) => f.t === 'rfin'))
+    expect(custody().sort()).toEqual([slow.id, failing.id].sort())
+    expect(toHub.find((f) => f.t === 'rfin')).toEqual({
+      t: 'rfin',
+      id: 'r.1',
+      outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 0, failed: 1, dropped: 0 }],
+      provisional: true,
+    })
+    // Each is released as it succeeds; then come the final counts.
+    for (const open of gates.values()) open()
+    await waitFor(() => toHub.filter((f) => f.t === 'rfin').length === 2)
+    const released = toHub.filter((f) => f.t === 'rrel').flatMap((f) => f.ids as string[])
+    expect(released.sort()).toEqual([slow.id, failing.id].sort())
+    expect(toHub.filter((f) => f.t === 'rfin')[1]).toEqual({
+      t: 'rfin',
+      id: 'r.1',
+      outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 2, failed: 1, dropped: 0 }],
     })
   })
 })

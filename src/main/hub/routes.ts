@@ -495,7 +495,13 @@ export class RouteTable {
         type: message.payload.type,
       })
     }
-    if (channel.settled.has(message.id) || channel.held.has(message.id)) return
+    if (channel.settled.has(message.id)) return
+    const held = channel.held.get(message.id)
+    if (held !== undefined) {
+      // A retry in progress as the channel closed: its success now reaches only the hub.
+      if (custody) held.custody = true
+      return
+    }
     const most = this.bus.config.maxQueueSize + DIRECT_WINDOW
     if (channel.held.size >= most) {
       throw EventBusError.of('MessageRejected', {
@@ -962,7 +968,7 @@ interface Orphan {
    * Given by the consumer as the channel closed, not yet settled: no ack of it will reach the
    * producer, so the hub counts its delivery when the consumer releases it.
    */
-  readonly custody?: boolean
+  custody?: boolean
 }
 
 /**
