@@ -18,7 +18,7 @@ import {
 } from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
 import { directRoutes } from '../../src/main/host/direct-routes.js'
-import type { DirectRoute, Hub, HubOptions } from '../../src/main/hub/index.js'
+import { createHub, type DirectRoute, type Hub, type HubOptions } from '../../src/main/hub/index.js'
 import { connectBus } from '../../src/shared/index.js'
 import { zeroDirectCounts } from '../../src/shared/wire.js'
 import type { Behaviour } from '../fixtures/endpoint-agent.js'
@@ -809,8 +809,8 @@ const fromProducer = (data: object) =>
  * hub has read what it sent; `finish` sends the consumer's final counts (none) as a real consumer
  * does once its side of the channel closed; `delivered` lists the ids of messages delivered to it.
  */
-async function bareConsumer(config: EventBusConfigInput = {}) {
-  const { bus, hub } = await setup(config)
+async function bareConsumer(config: EventBusConfigInput = {}, hubOptions: HubOptions = {}) {
+  const { bus, hub } = await setup(config, hubOptions)
   const route = hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
   const channel = `${route.id}.1`
   const { port1, port2 } = new MessageChannel()
@@ -1169,6 +1169,41 @@ describe('direct routes: bad input', () => {
     await waitFor(() => delivered().length > 0)
     expect(delivered()).toEqual([held.id])
     expect(bus.deadLetters.list()).toEqual([])
+  })
+
+  it('keeps a dead producer’s channel while its consumer settles what it had, past the usual memory, up to ten times it', async () => {
+    const memory = 200
+    const { bus, producer, channel, subscriptionId, send, errors, delivered } = await bareConsumer(
+      {},
+      { closedChannelMemoryMs: memory },
+    )
+    const custody = (msg: object) => ({
+      t: 'pub',
+      rid: 0,
+      msg,
+      via: channel,
+      to: subscriptionId,
+      held: true,
+      custody: true,
+    })
+    const handled = fromProducer(rawEvent())
+    const abandoned = fromProducer(rawEvent())
+    await send(custody(handled), custody(abandoned))
+    await producer.terminate()
+    // Several memory periods on, the consumer may still be handling them: nothing is requeued.
+    await new Promise((resolve) => setTimeout(resolve, 3 * memory))
+    expect(delivered()).toEqual([])
+    await send({ t: 'rrel', id: channel, ids: [handled.id] })
+    expect(errors()).toEqual([])
+    expect((await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)?.delivered).toBe(1)
+    // A consumer that never finishes is not waited for beyond ten times the memory.
+    await waitFor(() => delivered().length > 0, 10 * memory + 2_000)
+    expect(delivered()).toEqual([abandoned.id])
+    for (const closedChannelMemoryMs of [0, 1.5]) {
+      expect(() => createHub(bus, { closedChannelMemoryMs })).toThrow(
+        /closedChannelMemoryMs must be an integer >= 1/,
+      )
+    }
   })
 
   it('requeues what it held for a dead producer once the consumer goes too, without its final counts', async () => {

@@ -31,6 +31,12 @@ export interface HubOptions {
   /** Direct routes to set up as their endpoints attach (see {@link Hub.route}). */
   routes?: RouteSpec[]
   /**
+   * How long the hub keeps a closed direct channel (ms, default 60000): late reports, hand-backs and
+   * dead letters of it are accepted meanwhile, and what it still holds is then requeued. While the
+   * channel's producer is gone and its consumer is still settling what it had, up to ten times as long.
+   */
+  closedChannelMemoryMs?: number
+  /**
    * Makes the port pair of a direct channel. Default: the runtime's `MessageChannel` (worker_threads
    * in Node, DOM in browsers); the Electron host passes `MessageChannelMain`.
    */
@@ -117,9 +123,21 @@ class HubImpl implements Hub, HubCore {
     this.heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs, 5_000, 0)
     this.bestEffortWindow = positiveInteger('bestEffortWindow', options.bestEffortWindow, 256, 1)
     this.reliableWindow = positiveInteger('reliableWindow', options.reliableWindow, 256, 1)
-    this.routeTable = new RouteTable(bus, this.internals, options.createChannel ?? runtimeChannel(), () => {
-      for (const session of this.tails) session.markTailSampled()
-    })
+    const closedChannelMemoryMs = positiveInteger(
+      'closedChannelMemoryMs',
+      options.closedChannelMemoryMs,
+      60_000,
+      1,
+    )
+    this.routeTable = new RouteTable(
+      bus,
+      this.internals,
+      options.createChannel ?? runtimeChannel(),
+      () => {
+        for (const session of this.tails) session.markTailSampled()
+      },
+      closedChannelMemoryMs,
+    )
     for (const spec of options.routes ?? []) this.routeTable.declare(spec)
   }
 

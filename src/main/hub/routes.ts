@@ -76,8 +76,11 @@ const DIRECT_WINDOW = 1024
 const RESTART_DELAY_MS = 1000
 /** How long a producer may take to confirm new terms before its channel is withdrawn. */
 const TERMS_TIMEOUT_MS = 2000
-/** How long a closed channel's reports, hand-backs and dead letters are still accepted. */
-const CLOSED_CHANNEL_MEMORY_MS = 60_000
+/**
+ * How many times `closedChannelMemoryMs` a closed channel is kept at most while its producer is
+ * gone and its consumer, still attached, has not sent its final counts.
+ */
+const CONSUMER_WAIT_FACTOR = 10
 /**
  * How long a new channel waits for the subscriptions it serves to settle what the hub path still
  * holds for them before its producer starts anyway (publish order is then not kept), and how often
@@ -218,6 +221,8 @@ export class RouteTable {
     private readonly createChannel: (() => PortPair) | undefined,
     /** A producer skipped messages its tail sample had no room for. */
     private readonly tailSampled: () => void,
+    /** How long a closed channel's reports, hand-backs and dead letters are still accepted (ms). */
+    private readonly closedChannelMemoryMs: number,
   ) {
     internals.setRoutes(() => [...this.routes.values()].map((route) => route.metrics()))
     // In-process subscriptions change terms too; a remote one's session refreshes at once itself,
@@ -796,16 +801,34 @@ export class RouteTable {
     route.lastDownAt = performance.now()
     for (const resolve of channel.synced.splice(0)) resolve()
     clearTimeout(channel.opening)
-    const forget = setTimeout(() => {
-      // The producer stayed and never handed these back: better twice than never.
-      this.adoptOrphans(channel)
-      this.channels.delete(channel.id)
-    }, CLOSED_CHANNEL_MEMORY_MS)
-    ;(forget as { unref?: () => void }).unref?.()
+    this.forgetLater(channel, performance.now())
     for (const endpoint of [channel.producer, channel.consumer]) {
       if (this.endpoints.has(endpoint)) endpoint.send({ t: 'unroute', id: channel.id, reason })
     }
     this.establish(route)
+  }
+
+  /**
+   * Forgets closed `channel` after `closedChannelMemoryMs`, requeueing what it still holds. While
+   * its producer is gone and its consumer is still settling what it had (its final counts not yet
+   * in), the channel is kept, up to CONSUMER_WAIT_FACTOR times as long: requeueing those deliveries
+   * meanwhile would deliver them twice.
+   */
+  private forgetLater(channel: Channel, closedAt: number): void {
+    const forget = setTimeout(() => {
+      const consumerSettling =
+        channel.adoption === 'waiting for the consumer' && this.endpoints.has(channel.consumer)
+      const waited = performance.now() - closedAt
+      if (consumerSettling && waited < CONSUMER_WAIT_FACTOR * this.closedChannelMemoryMs) {
+        this.forgetLater(channel, closedAt)
+        return
+      }
+      // The producer stayed and never handed these back, or the consumer never finished: better
+      // twice than never.
+      this.adoptOrphans(channel)
+      this.channels.delete(channel.id)
+    }, this.closedChannelMemoryMs)
+    ;(forget as { unref?: () => void }).unref?.()
   }
 
   private limits(): DirectLimits {
