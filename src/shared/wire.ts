@@ -210,7 +210,24 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       custody: z.literal(true).optional(),
       unsent: z.literal(true).optional(),
     })
-    .strict(),
+    .strict()
+    .check((ctx) => {
+      // Each marker belongs to one kind of channel copy: refuse any other mix, never guess.
+      const { via, seq, to, held, custody, unsent } = ctx.value
+      const problem =
+        (seq !== undefined || to !== undefined) && via === undefined
+          ? '`seq` and `to` need `via`'
+          : seq !== undefined && to !== undefined
+            ? '`seq` and `to` exclude each other'
+            : (held || unsent) && to === undefined
+              ? '`held` and `unsent` need `to`'
+              : held && unsent
+                ? '`held` and `unsent` exclude each other'
+                : custody && !held
+                  ? '`custody` needs `held`'
+                  : undefined
+      if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value })
+    }),
   /** Publishes with request ids `rid`, `rid + 1`, …, one per message, answered like `pub`. */
   z.object({ t: z.literal('pubs'), rid: requestId, msgs: z.array(message).min(1).max(MAX_BATCH) }).strict(),
   z

@@ -122,6 +122,30 @@ describe('hub protocol', () => {
     expect(JSON.stringify(future.frames)).toContain('protocol version 99 is not supported')
   })
 
+  it('refuses a publish frame whose channel markers do not go together, naming the mix, and routes nothing', async () => {
+    const { bus, hub } = await setup()
+    const peer = rawPeer(hub, ModuleId.DataCapture)
+    const msg = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    const mixes: [object, string][] = [
+      [{ seq: 0 }, '`seq` and `to` need `via`'],
+      [{ via: 'r.1', seq: 0, to: 's' }, '`seq` and `to` exclude each other'],
+      [{ via: 'r.1', held: true }, '`held` and `unsent` need `to`'],
+      [{ via: 'r.1', to: 's', held: true, unsent: true }, '`held` and `unsent` exclude each other'],
+      [{ via: 'r.1', to: 's', custody: true }, '`custody` needs `held`'],
+    ]
+    peer.send([
+      { t: 'hello', v: 1 },
+      ...mixes.map(([markers], i) => ({ t: 'pub', rid: i + 1, msg, ...markers })),
+    ])
+    await waitFor(() => peer.frames.filter((f) => f.t === 'err').length === mixes.length)
+    const errors = peer.frames.filter((f) => f.t === 'err').map((f) => JSON.stringify(f))
+    mixes.forEach(([, problem], i) => {
+      expect(errors[i]).toContain('MessageRejected')
+      expect(errors[i]).toContain(problem)
+    })
+    expect((await bus.metrics()).messagesPublished).toBe(0)
+  })
+
   it('notices an endpoint that stops answering heartbeats and parks its Reliable subscriptions', async () => {
     const { bus, hub } = await setup({ heartbeatMs: 30, reconnectGraceMs: 60_000 })
     const { port1, port2 } = new MessageChannel()
