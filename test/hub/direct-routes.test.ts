@@ -860,6 +860,16 @@ async function bareConsumer(config: EventBusConfigInput = {}, hubOptions: HubOpt
         .map((message) => message.id),
     finish: () => port2.postMessage([{ t: 'rfin', id: channel, outcomes: [] }]),
     detach: () => port2.close(),
+    /** The consumer's hold of `msg` (a delivery that failed), or with `custody`, as its side closed. */
+    hold: (msg: object, custody = false) => ({
+      t: 'pub',
+      rid: 0,
+      msg,
+      via: channel,
+      to: subscriptionId,
+      held: true,
+      ...(custody ? { custody: true } : {}),
+    }),
   }
 }
 
@@ -1173,22 +1183,13 @@ describe('direct routes: bad input', () => {
 
   it('keeps a dead producer’s channel while its consumer settles what it had, past the usual memory, up to ten times it', async () => {
     const memory = 200
-    const { bus, producer, channel, subscriptionId, send, errors, delivered } = await bareConsumer(
+    const { bus, producer, channel, subscriptionId, send, errors, delivered, hold } = await bareConsumer(
       {},
       { closedChannelMemoryMs: memory },
     )
-    const custody = (msg: object) => ({
-      t: 'pub',
-      rid: 0,
-      msg,
-      via: channel,
-      to: subscriptionId,
-      held: true,
-      custody: true,
-    })
     const handled = fromProducer(rawEvent())
     const abandoned = fromProducer(rawEvent())
-    await send(custody(handled), custody(abandoned))
+    await send(hold(handled, true), hold(abandoned, true))
     await producer.terminate()
     // Several memory periods on, the consumer may still be handling them: nothing is requeued.
     await new Promise((resolve) => setTimeout(resolve, 3 * memory))
@@ -1266,18 +1267,10 @@ describe('direct routes: bad input', () => {
   })
 
   it('counts a delivery the consumer handled in the hub’s custody once, a retry already held included', async () => {
-    const { bus, producer, channel, subscriptionId, send, errors, delivered, finish } = await bareConsumer()
+    const { bus, producer, channel, subscriptionId, send, errors, delivered, finish, hold } =
+      await bareConsumer()
     const retried = fromProducer(rawEvent())
     const pending = fromProducer(rawEvent())
-    const hold = (msg: object, custody: boolean) => ({
-      t: 'pub',
-      rid: 0,
-      msg,
-      via: channel,
-      to: subscriptionId,
-      held: true,
-      ...(custody ? { custody: true } : {}),
-    })
     // A retry the hub holds since its first failure, then both given in custody as the channel closed.
     await send(hold(retried, false), hold(retried, true), hold(pending, true))
     const metrics = async () => {
