@@ -11,7 +11,9 @@
  *   it instead of it being lost with the consumer's backlog.
  * - It counts, by subscription and type, what arrived and how each delivery ended. Once the
  *   channel has closed and every delivery has settled, it gives the hub those counts (`rfin`): if
- *   the producer died before reporting its last counts, the hub takes the rest from them.
+ *   the producer died before reporting its last counts, the hub takes the rest from them. As the
+ *   channel closes it also sends its counts so far (`rfin` with `provisional`), which the hub uses
+ *   should the consumer die before it can send its final ones.
  */
 import { Acknowledger, type Delivery } from './acknowledger.js'
 import { bySubscriptionAndType } from './by-subscription.js'
@@ -107,24 +109,31 @@ export class DirectConsumer extends Acknowledger {
    */
   close(): void {
     this.closed = true
-    if (this.unsettled.size > 0) {
-      // Counts as if this endpoint died now, for the hub to use should it: what is unsettled is
-      // either in the hub's custody (Reliable) or lost with it (BestEffort, counted dropped).
-      const ifGoneNow = new Map<ChannelOutcomes, ChannelOutcomes>()
-      for (const tally of this.tallies()) ifGoneNow.set(tally, { ...tally })
-      for (const delivery of this.unsettled) {
-        const { message, subscriptionId: to } = delivery
-        if (!this.isReliable(to)) {
-          ;(ifGoneNow.get(this.tally(delivery)) as ChannelOutcomes).dropped++
-          continue
-        }
-        // A retry's message is held already: this marks it as in custody.
+    if (this.unsettled.size > 0) this.leaveUnsettledWithHub()
+    this.finish()
+  }
+
+  /**
+   * Gives the hub every unsettled Reliable delivery (a retry's message is held already: this marks
+   * it as in custody) and the counts as if this endpoint died now, its unsettled BestEffort
+   * deliveries counted dropped, for the hub to use should it.
+   */
+  private leaveUnsettledWithHub(): void {
+    const ifGoneNow = new Map<ChannelOutcomes, ChannelOutcomes>()
+    for (const delivery of this.unsettled) {
+      const { message, subscriptionId: to } = delivery
+      if (this.isReliable(to)) {
         this.custody.add(delivery)
         this.toHub({ t: 'pub', rid: 0, msg: message, via: this.id, to, held: true, custody: true })
+        continue
       }
-      this.toHub({ t: 'rfin', id: this.id, outcomes: [...ifGoneNow.values()], provisional: true })
+      const tally = this.tally(delivery)
+      const snapshot = ifGoneNow.get(tally) ?? { ...tally }
+      snapshot.dropped++
+      ifGoneNow.set(tally, snapshot)
     }
-    this.finish()
+    const outcomes = this.tallies().map((tally) => ifGoneNow.get(tally) ?? tally)
+    this.toHub({ t: 'rfin', id: this.id, outcomes, provisional: true })
   }
 
   private settled(delivery: Delivery): void {

@@ -1419,6 +1419,25 @@ describe('direct routes: a consumer whose channel closes', () => {
   })
 })
 
+describe('direct routes: a consumer whose channel closes, given odd deliveries', () => {
+  it('counts a retry its producer sent without a first attempt, to a BestEffort subscription, as dropped', async () => {
+    // A producer bug or a forged channel: `again` is meant only for Reliable retries.
+    const { toHub, direct } = await consumerAroundFakes(DeliveryMode.BestEffort, () => new Promise(() => {}))
+    const message = BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent()))
+    direct.port1.postMessage([{ t: 'dlv', sid: 'sid-1', id: 1, msg: message, timeoutMs: 1000, again: true }])
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    direct.port1.close()
+    await waitFor(() => toHub.some((f) => f.t === 'rfin'))
+    expect(toHub.find((f) => f.t === 'rfin')).toEqual({
+      t: 'rfin',
+      id: 'r.1',
+      outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 0, delivered: 0, failed: 0, dropped: 1 }],
+      provisional: true,
+    })
+    expect(toHub.some((f) => f.t === 'pub')).toBe(false)
+  })
+})
+
 describe('direct routes: configuration and example', () => {
   it('the hosts declare the seed routes unless SKELLY_DIRECT_ROUTES turns them off', () => {
     expect(directRoutes(undefined).map((r) => `${r.producer}>${r.consumer}:${r.types}`)).toEqual([
