@@ -214,18 +214,14 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     .check((ctx) => {
       // Each marker belongs to one kind of channel copy: refuse any other mix, never guess.
       const { via, seq, to, held, custody, unsent } = ctx.value
-      const problem =
-        (seq !== undefined || to !== undefined) && via === undefined
-          ? '`seq` and `to` need `via`'
-          : seq !== undefined && to !== undefined
-            ? '`seq` and `to` exclude each other'
-            : (held || unsent) && to === undefined
-              ? '`held` and `unsent` need `to`'
-              : held && unsent
-                ? '`held` and `unsent` exclude each other'
-                : custody && !held
-                  ? '`custody` needs `held`'
-                  : undefined
+      const mixes: [boolean | undefined, string][] = [
+        [(seq !== undefined || to !== undefined) && via === undefined, '`seq` and `to` need `via`'],
+        [seq !== undefined && to !== undefined, '`seq` and `to` exclude each other'],
+        [(held || unsent) && to === undefined, '`held` and `unsent` need `to`'],
+        [held && unsent, '`held` and `unsent` exclude each other'],
+        [custody && !held, '`custody` needs `held`'],
+      ]
+      const problem = mixes.find(([wrong]) => wrong)?.[1]
       if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value })
     }),
   /** Publishes with request ids `rid`, `rid + 1`, …, one per message, answered like `pub`. */
