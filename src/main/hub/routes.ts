@@ -485,6 +485,8 @@ export class RouteTable {
    * Keeps a delivery of channel `via` whose first attempt failed, sent by its consumer before the
    * producer retries it: requeued for its subscription on the hub path if the producer's session
    * ends before a retry succeeds (the consumer releases it), or it dead-letters or hands it back.
+   * With `custody`, one the consumer had not settled when the channel closed (a held retry is
+   * marked so): its release is then counted as its delivery, since no ack reaches the producer.
    * @throws EventBusError `Unauthorized` (not this channel's consumer, a subscription it did not
    * serve Reliably, not the producer's message of a route type), `MessageRejected` (an invalid
    * message, or more than the producer could be retrying)
@@ -816,10 +818,12 @@ export class RouteTable {
    */
   private forgetLater(channel: Channel, closedAt: number): void {
     const forget = setTimeout(() => {
-      const consumerSettling =
-        channel.adoption === 'waiting for the consumer' && this.endpoints.has(channel.consumer)
+      // Waiting for the consumer means it is attached: its leaving ends the wait (see `detached`).
       const waited = performance.now() - closedAt
-      if (consumerSettling && waited < CONSUMER_WAIT_FACTOR * this.closedChannelMemoryMs) {
+      if (
+        channel.adoption === 'waiting for the consumer' &&
+        waited < CONSUMER_WAIT_FACTOR * this.closedChannelMemoryMs
+      ) {
         this.forgetLater(channel, closedAt)
         return
       }
