@@ -921,7 +921,13 @@ async function consumerAroundFakes(
   const fromConsumer: { t: string; [key: string]: unknown }[] = []
   direct.port1.on('message', (unit: typeof fromConsumer) => fromConsumer.push(...unit))
   afterThisTest(() => direct.port1.close())
-  return { client, toHub, answer, direct, fromConsumer }
+  /** Closes the channel as its producer's death would; the first counts the consumer sends then. */
+  const closeChannel = async () => {
+    direct.port1.close()
+    await waitFor(() => toHub.some((f) => f.t === 'rfin'))
+    return toHub.find((f) => f.t === 'rfin')
+  }
+  return { client, toHub, answer, direct, fromConsumer, closeChannel }
 }
 
 describe('direct routes: bad input', () => {
@@ -1326,7 +1332,7 @@ describe('direct routes: bad input', () => {
   it('a consumer has the hub hold a failed Reliable delivery, releases it after a retry, and reports what it saw', async () => {
     const attempts = new Map<string, number>()
     let failLate: (error: Error) => void = () => {}
-    const { client, toHub, direct, fromConsumer, answer } = await consumerAroundFakes(
+    const { client, toHub, direct, fromConsumer, answer, closeChannel } = await consumerAroundFakes(
       DeliveryMode.Reliable({ timeoutMs: 5_000 }),
       (m) => {
         const attempt = (attempts.get(m.id) ?? 0) + 1
@@ -1362,9 +1368,7 @@ describe('direct routes: bad input', () => {
     failLate(new RangeError('late'))
     await waitFor(() => held(late))
     // Once the channel closed and nothing is left to settle, the hub gets the consumer's counts.
-    direct.port1.close()
-    await waitFor(() => toHub.some((f) => f.t === 'rfin'))
-    expect(toHub.find((f) => f.t === 'rfin')).toEqual({
+    expect(await closeChannel()).toEqual({
       t: 'rfin',
       id: 'r.1',
       outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 1, failed: 2, dropped: 0 }],
@@ -1376,7 +1380,7 @@ describe('direct routes: a consumer whose channel closes', () => {
   it('gives the hub, in custody, what it has not settled, a retry included, and its counts as if it died then', async () => {
     const gates = new Map<string, () => void>()
     const attempts = new Map<string, number>()
-    const { toHub, direct, fromConsumer } = await consumerAroundFakes(
+    const { toHub, direct, fromConsumer, closeChannel } = await consumerAroundFakes(
       DeliveryMode.Reliable({ timeoutMs: 5_000 }),
       (m) => {
         const attempt = (attempts.get(m.id) ?? 0) + 1
@@ -1398,10 +1402,9 @@ describe('direct routes: a consumer whose channel closes', () => {
       toHub.filter((f) => f.t === 'pub' && f.custody === true).map((f) => (f.msg as { id: string }).id)
     expect(custody()).toEqual([])
     // Its producer is gone: both unsettled deliveries go to the hub, with the counts so far.
-    direct.port1.close()
-    await waitFor(() => toHub.some((f) => f.t === 'rfin'))
+    const counts = await closeChannel()
     expect(custody().sort()).toEqual([slow.id, failing.id].sort())
-    expect(toHub.find((f) => f.t === 'rfin')).toEqual({
+    expect(counts).toEqual({
       t: 'rfin',
       id: 'r.1',
       outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 0, failed: 1, dropped: 0 }],
@@ -1423,13 +1426,14 @@ describe('direct routes: a consumer whose channel closes', () => {
 describe('direct routes: a consumer whose channel closes, given odd deliveries', () => {
   it('counts a retry its producer sent without a first attempt, to a BestEffort subscription, as dropped', async () => {
     // A producer bug or a forged channel: `again` is meant only for Reliable retries.
-    const { toHub, direct } = await consumerAroundFakes(DeliveryMode.BestEffort, () => new Promise(() => {}))
+    const { toHub, direct, closeChannel } = await consumerAroundFakes(
+      DeliveryMode.BestEffort,
+      () => new Promise(() => {}),
+    )
     const message = BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent()))
     direct.port1.postMessage([{ t: 'dlv', sid: 'sid-1', id: 1, msg: message, timeoutMs: 1000, again: true }])
     await new Promise((resolve) => setTimeout(resolve, 50))
-    direct.port1.close()
-    await waitFor(() => toHub.some((f) => f.t === 'rfin'))
-    expect(toHub.find((f) => f.t === 'rfin')).toEqual({
+    expect(await closeChannel()).toEqual({
       t: 'rfin',
       id: 'r.1',
       outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 0, delivered: 0, failed: 0, dropped: 1 }],
