@@ -22,7 +22,7 @@ function relay(from: MessagePort, to: MessagePort) {
 /**
  * Builds the producer and consumer for a variant, wired as that variant wires them: `hub MODE`
  * (two hops), `direct MODE` (a direct route, one hop), `raw [×N]`, `raw envelopes ×N` (the bus's
- * message objects instead of bare keystrokes), `relay [×N]`, `birpc …`, `comlink …`.
+ * message objects instead of bare keystrokes), `relay [envelopes] [×N]`, `birpc …`, `comlink …`.
  */
 async function pair(variant: string): Promise<Pair> {
   const words = variant.split(' ')
@@ -134,6 +134,9 @@ export const crossThread: CaseDefinition = {
     'raw ×64',
     'relay',
     'relay ×64',
+    // The same relay carrying the bus's message objects: how much of the gap to 'relay ×64' is the
+    // envelope (id, timestamp, source, priority) every bus message has, and how much the hub's work.
+    'relay envelopes ×64',
     'birpc events',
     'birpc calls',
     'comlink calls',
