@@ -1,7 +1,8 @@
 /** What hub tests share: cleanups run after each test, and a bus with a hub closed after it. */
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { afterEach } from 'vitest'
 import { type Catalog, createEventBus, type EventBusOptions } from '../../src/main/bus/index.js'
-import { createHub, type HubOptions } from '../../src/main/hub/index.js'
+import { createHub, type Hub, type HubOptions } from '../../src/main/hub/index.js'
 
 type Cleanup = () => Promise<void> | void
 
@@ -29,4 +30,23 @@ export async function startHub<X extends Catalog = Record<never, never>>(
     await bus.shutdown({ drainTimeoutMs: 0 })
   })
   return { bus, hub }
+}
+
+/** A frame as a raw peer sees it. */
+export type RawFrame = { t: string; [key: string]: unknown }
+
+/**
+ * A peer speaking raw frames on a real port, attached as `module`: what an endpoint sends,
+ * unfiltered. `frames` collects what the hub sends it (a unit carrying ports arrives wrapped, as
+ * the port adapter sends it; its frames are collected all the same).
+ */
+export function rawPeer(hub: Hub, module: string, permissions: object = { publish: '*', subscribe: '*' }) {
+  const { port1, port2 } = new MessageChannel()
+  hub.attach(port1, { module, permissions: permissions as never })
+  const frames: RawFrame[] = []
+  port2.on('message', (unit: RawFrame[] | { data: RawFrame[] }) =>
+    frames.push(...(Array.isArray(unit) ? unit : unit.data)),
+  )
+  afterThisTest(() => port2.close())
+  return { port: port2 as MessagePort, frames, send: (unit: unknown) => port2.postMessage(unit) }
 }

@@ -2,7 +2,7 @@
  * The hub's protocol handling over real MessagePorts in this thread: garbage frames (generated),
  * heartbeats, duplicate identities, privileged streams and dead-letter commands.
  */
-import { MessageChannel, type MessagePort } from 'node:worker_threads'
+import { MessageChannel } from 'node:worker_threads'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -13,24 +13,14 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import type { Hub, HubOptions } from '../../src/main/hub/index.js'
+import type { HubOptions } from '../../src/main/hub/index.js'
 import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
 import { connectBus } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
-import { afterThisTest, startHub } from './fixture.js'
+import { afterThisTest, rawPeer, startHub } from './fixture.js'
 
 const everything = { publish: '*', subscribe: '*' } as const
 const setup = (hubOptions: HubOptions = {}) => startHub({ maxRetryAttempts: 0 }, hubOptions)
-
-/** A peer speaking raw frames on a real port: what an endpoint sends, unfiltered. */
-function rawPeer(hub: Hub, module: string, permissions = everything as never) {
-  const { port1, port2 } = new MessageChannel()
-  hub.attach(port1, { module, permissions })
-  const frames: { t: string; [key: string]: unknown }[] = []
-  port2.on('message', (unit: typeof frames) => frames.push(...unit))
-  afterThisTest(() => port2.close())
-  return { port: port2 as MessagePort, frames, send: (unit: unknown) => port2.postMessage(unit) }
-}
 
 function publishRaw(bus: ReturnType<typeof createEventBus>, eventType: string) {
   return bus.publish(
