@@ -22,7 +22,7 @@ import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
 import { type DeadLetterPersistence, DeadLetterStore } from './dead-letters.js'
 import { type BusInternals, busInternals, type RouteTap, type WithInternals } from './internal.js'
-import { IntervalLatency, LatencyHistogram, newCounters, WindowedRate } from './metrics.js'
+import { addCount, IntervalLatency, LatencyHistogram, newCounters, WindowedRate } from './metrics.js'
 import type { PendingCopy } from './queues.js'
 import { ModuleRegistry, ModuleStatus } from './registry.js'
 import { type DeliveryContext, type MessageHandler, Subscription } from './subscription.js'
@@ -158,9 +158,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       subscription.enqueue(message, performance.now())
     },
     recordDirectPublished: (type, source, count) => {
-      this.totals.published += count
-      this.countersForType(type).published += count
-      this.countersForModule(source).published += count
+      for (const counters of [this.totals, this.countersForType(type), this.countersForModule(source)])
+        counters.published = addCount(counters.published, count)
     },
     recordDirect: (subscription, counts, subscriber) => {
       // A subscription that ended before the report still had these outcomes: the bus counts them.
@@ -192,11 +191,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     setRouteTap: (tap) => {
       this.routeTap = tap
     },
-    tapDirect: (message, routedTo) => {
-      if (this.routeTap === undefined) return
-      this.validator.validate(message)
-      this.routeTap(message, routedTo)
-    },
+    tapDirect: (message, routedTo) => this.routeTap?.(message, routedTo),
   }
 
   constructor(options: EventBusOptions<Catalog>) {
@@ -358,12 +353,10 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     const byType = this.countersForType(counts.type)
     const byModule = this.countersForModule(subscriber)
     for (const name of DIRECT_OUTCOMES) {
-      this.totals[name] += counts[name]
-      byType[name] += counts[name]
-      byModule[name] += counts[name]
+      for (const counters of [this.totals, byType, byModule])
+        counters[name] = addCount(counters[name], counts[name])
     }
-    const now = performance.now()
-    for (let i = 0; i < counts.delivered; i++) this.rate.record(now)
+    if (counts.delivered > 0) this.rate.record(performance.now(), counts.delivered)
   }
 
   predicateFailed(): void {

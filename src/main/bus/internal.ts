@@ -90,9 +90,8 @@ export interface BusInternals {
   /** Sets (or clears) the one tap on accepted publishes. */
   setRouteTap(tap: RouteTap | undefined): void
   /**
-   * Shows on the route tap a message a direct channel carried (validated first: it comes from an
-   * endpoint); nothing without a tap.
-   * @throws EventBusError `MessageRejected`
+   * Shows on the route tap a message a direct channel carried; nothing without a tap. The caller
+   * has validated it (it comes from an endpoint).
    */
   tapDirect(message: Envelope, routedTo: number): void
 }

@@ -5,6 +5,22 @@
 import { build, type Histogram } from 'hdr-histogram-js'
 import type { Counters, LatencySummary } from '../../shared/metrics-snapshot.js'
 
+/**
+ * Where counts reported by endpoints stop: half the safe integers, so that the bus's own counting
+ * (one at a time, 142 years at a million a second to the other half) never leaves them either.
+ */
+const REPORTED_COUNT_CEILING = 2 ** 52
+
+/**
+ * `total + more`, held at {@link REPORTED_COUNT_CEILING} (or at `total`, if the bus's own counting
+ * took it beyond). For counts a direct channel's endpoints report, added as they claim them: a
+ * lying endpoint may skew its own channel's numbers, but must not push a counter past the integers
+ * a metrics snapshot holds exactly.
+ */
+export function addCount(total: number, more: number): number {
+  return Math.min(total + more, Math.max(total, REPORTED_COUNT_CEILING))
+}
+
 export function newCounters(): Counters {
   return { published: 0, delivered: 0, failed: 0, dropped: 0, coalesced: 0, retried: 0, deadLettered: 0 }
 }
@@ -143,9 +159,10 @@ export class WindowedRate {
     this.windowStart = now
   }
 
-  record(now: number): void {
+  /** Counts `count` events at `now` (a direct channel reports its deliveries in bulk). */
+  record(now: number, count = 1): void {
     if (now - this.windowStart >= this.windowMs) this.roll(now)
-    this.currentCount++
+    this.currentCount = addCount(this.currentCount, count)
   }
 
   /**

@@ -12,7 +12,7 @@ import type { Envelope } from '../../shared/message.js'
 import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import type { EventBusConfig } from './config.js'
-import { IntervalLatency, LatencyHistogram } from './metrics.js'
+import { addCount, IntervalLatency, LatencyHistogram } from './metrics.js'
 import { LatestOnlyQueue, type PendingCopy, PriorityQueue } from './queues.js'
 
 /** A handler; for Reliable delivery, its returned promise settling successfully is the ack. */
@@ -312,8 +312,8 @@ export class Subscription {
    * taken off `routed`, since queueing them here counts them again.
    */
   recordDirect(counts: DirectCounts): void {
-    this.stats.routed += counts.routed - counts.handedBack
-    for (const name of DIRECT_OUTCOMES) this.stats[name] += counts[name]
+    this.stats.routed = addCount(this.stats.routed, counts.routed) - counts.handedBack
+    for (const name of DIRECT_OUTCOMES) this.stats[name] = addCount(this.stats[name], counts[name])
     this.context.countDirect(counts, this.module)
   }
 

@@ -11,10 +11,11 @@ import {
   type DirectCounts,
   zeroDirectCounts,
 } from '../../shared/wire.js'
+import { addCount } from '../bus/metrics.js'
 
 /** What a producer reported over a channel's life for one subscription and type (sums of reports). */
 export function addCounts(total: DirectCounts, counts: DirectCounts): void {
-  for (const name of DIRECT_COUNT_NAMES) total[name] += counts[name]
+  for (const name of DIRECT_COUNT_NAMES) total[name] = addCount(total[name], counts[name])
 }
 
 /**

@@ -26,6 +26,7 @@ import {
 } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
+import { addCount } from '../bus/metrics.js'
 import type { Subscription } from '../bus/subscription.js'
 import { mayPublish, mayReceive } from './permissions.js'
 import { addCounts, unreportedCounts } from './reconcile.js'
@@ -457,8 +458,9 @@ export class RouteTable {
    * handler failed after the channel closed (the producer was no longer there to retry it). The
    * hub takes each message once: the consumer's is held while the producer is attached, since the
    * producer hands the same message back.
-   * @throws EventBusError `Unauthorized` (not this channel's producer or consumer, or a
-   * subscription it did not serve), `MessageRejected` (an invalid message)
+   * @throws EventBusError `Unauthorized` (not this channel's producer or consumer, a subscription
+   * it did not serve, or not the producer's message of a route type), `MessageRejected` (an invalid
+   * message); checked before anything is counted
    */
   handBack(
     from: RouteEndpoint,
@@ -473,7 +475,7 @@ export class RouteTable {
       return
     }
     const channel = this.channelOf(from, via)
-    assertServed(channel, from, subscriptionId, message)
+    this.assertDeliveryOf(channel, from, subscriptionId, message)
     // Settled at the hub already: requeued, dead-lettered, or delivered from its custody.
     if (channel.settled.has(message.id)) return
     channel.orphans.delete(message.id)
@@ -915,6 +917,7 @@ export class RouteTable {
   private report(from: RouteEndpoint, channelId: string, report: DirectReport): void {
     const channel = this.channelOf(from, channelId)
     const { route } = channel
+    assertWhole(route, from, report, this.internals)
     for (const { type, count } of report.published) {
       if (route.types.includes(type)) this.internals.recordDirectPublished(type, route.producer, count)
     }
@@ -933,11 +936,7 @@ export class RouteTable {
       const subscription = channel.served.has(sid) ? this.internals.find(sid) : undefined
       if (subscription !== undefined) this.internals.recordDirectLatency(subscription, ms)
     }
-    for (const { msg, routedTo } of report.tail ?? []) {
-      // Anything else is a forgery and stops the report.
-      assertProducers(route, from, msg)
-      this.internals.tapDirect(msg, routedTo)
-    }
+    for (const { msg, routedTo } of report.tail ?? []) this.internals.tapDirect(msg, routedTo)
     if (report.tailSampled) this.tailSampled()
     if (route.channel !== channel) return
     const now = performance.now()
@@ -952,16 +951,19 @@ export class RouteTable {
     const { route } = channel
     this.internals.recordDirect(this.internals.find(counts.sid), counts, route.consumer)
     const { stats } = route
-    stats.routed += counts.routed
-    stats.delivered += counts.delivered
-    stats.failed += counts.failed
-    stats.deadLettered += counts.deadLettered
+    for (const name of ['routed', 'delivered', 'failed', 'deadLettered'] as const)
+      stats[name] = addCount(stats[name], counts[name])
   }
 
-  /** Stores a direct delivery the producer gave up on, as the core would have. */
+  /**
+   * Stores a direct delivery the producer gave up on, as the core would have.
+   * @throws EventBusError `Unauthorized` (not the producer's message of a route type, or a
+   * subscription the channel did not serve), `MessageRejected` (an invalid message)
+   */
   private deadLetter(from: RouteEndpoint, frame: Extract<EndpointFrame, { t: 'rdead' }>): void {
     const channel = this.channelOf(from, frame.id)
-    assertServed(channel, from, frame.sid, frame.msg)
+    // Checked before anything is remembered: a replay of the dead letter would deliver it.
+    this.assertDeliveryOf(channel, from, frame.sid, frame.msg)
     // The consumer's hold of a failed delivery normally arrives long before the producer gives up
     // on it. Only a hold still on its way is remembered against, so that it is not kept (a channel
     // that dead-letters for days must not remember every id).
@@ -978,6 +980,27 @@ export class RouteTable {
     })
     const key = countsKey(frame.sid, frame.msg.payload.type)
     channel.deadLettered.set(key, (channel.deadLettered.get(key) ?? 0) + 1)
+  }
+}
+
+/**
+ * Checks a producer's report before anything of it is counted, so that a report is taken whole or
+ * refused whole: it counts no hand-backs (the hub counts those as they arrive, and a claimed one
+ * would take copies off what was routed), and its tail samples are the producer's own valid
+ * messages of the route's types.
+ * @throws EventBusError `MessageRejected` or `Unauthorized` (a tail sample of someone else's)
+ */
+function assertWhole(route: Route, from: RouteEndpoint, report: DirectReport, internals: BusInternals): void {
+  for (const { sid, type, handedBack } of report.counts) {
+    if (handedBack === 0) continue
+    throw EventBusError.of('MessageRejected', {
+      reason: `a producer's report counts no hand-backs (the hub counts them as they arrive): it claims ${handedBack} for subscription ${sid} and ${type}`,
+      issues: [],
+    })
+  }
+  for (const { msg } of report.tail ?? []) {
+    assertProducers(route, from, msg)
+    internals.validate(msg)
   }
 }
 

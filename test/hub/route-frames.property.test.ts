@@ -1,0 +1,337 @@
+/**
+ * A direct channel's own endpoints lying: the route's producer and consumer, speaking raw frames,
+ * send generated channel frames (reports, outcomes, releases, holds, dead letters, hand-backs) that
+ * are well formed but claim anything. The hub may believe a liar about its own channel (its counts
+ * are the only ones there are), but nothing else may suffer: the hub keeps running, every metrics
+ * snapshot stays valid for the inspector, and other traffic keeps flowing, all of it accounted.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import {
+  BusMessage,
+  DeliveryMode,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
+import { DIRECT_COUNT_NAMES, zeroDirectCounts } from '../../src/shared/wire.js'
+import { rawEvent, waitFor } from '../helpers.js'
+import { type RawFrame, rawPeer, startHub } from './fixture.js'
+
+const reliable = DeliveryMode.Reliable({ timeoutMs: 5_000 })
+/** Stands for the channel's current id, filled in as a frame is sent (a route may be set up again). */
+const CHANNEL = '<channel>'
+/** Stands for the consumer's subscription id, known only once it subscribed. */
+const SUBSCRIPTION = '<subscription>'
+
+const anyCount = fc.oneof(fc.nat(10), fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }))
+const channelId = fc.oneof(
+  fc.constant(CHANNEL),
+  fc.constant(CHANNEL),
+  fc.string({ minLength: 1, maxLength: 8 }),
+)
+const subscriptionId = fc.oneof(fc.constant(SUBSCRIPTION), fc.string({ minLength: 1, maxLength: 8 }))
+const typeName = fc.constantFrom('RawEvent', 'StateChange', 'NoSuchType')
+const latencyMs = fc.double({ min: 0, max: 1e15, noNaN: true })
+
+const directCounts = fc.record({
+  sid: subscriptionId,
+  type: typeName,
+  ...Object.fromEntries(DIRECT_COUNT_NAMES.map((name) => [name, anyCount])),
+  // Mostly none, as a producer's reports say (any other number refuses the whole report).
+  handedBack: fc.oneof(fc.constant(0), fc.constant(0), fc.constant(0), anyCount),
+})
+const outcomes = fc.record({
+  sid: subscriptionId,
+  type: typeName,
+  arrived: anyCount,
+  delivered: anyCount,
+  failed: anyCount,
+  dropped: anyCount,
+})
+/** A message of the route's type from its producer, or one from someone else. */
+const message = fc
+  .tuple(fc.constantFrom(ModuleId.DataCapture, ModuleId.Storage), fc.string({ maxLength: 8 }))
+  .map(([source, eventType]) => BusMessage.create(source, MessagePayload.RawEvent(rawEvent({ eventType }))))
+
+/** Frames the producer's side sends about a channel. */
+const producerFrame: fc.Arbitrary<RawFrame> = fc.oneof(
+  fc.record({
+    t: fc.constant('rstat'),
+    id: channelId,
+    report: fc.record(
+      {
+        published: fc.array(fc.record({ type: typeName, count: anyCount }), { maxLength: 3 }),
+        counts: fc.array(directCounts, { maxLength: 3 }),
+        latency: fc.array(fc.record({ sid: subscriptionId, ms: fc.array(latencyMs, { maxLength: 5 }) }), {
+          maxLength: 2,
+        }),
+        queued: anyCount,
+        inFlight: anyCount,
+        tail: fc.array(fc.record({ msg: message, routedTo: anyCount }), { maxLength: 2 }),
+        final: fc.constant(true as const),
+      },
+      { requiredKeys: ['published', 'counts', 'latency', 'queued', 'inFlight'] },
+    ),
+  }),
+  fc.record({
+    t: fc.constant('rdead'),
+    id: channelId,
+    sid: subscriptionId,
+    msg: message,
+    reason: fc.constantFrom('MaxRetriesExceeded', 'DeliveryTimeout'),
+    attempts: fc.integer({ min: 1, max: 1_000_000 }),
+    error: fc.string({ maxLength: 20 }),
+    firstFailedAt: fc.double({ min: -1e15, max: 1e15, noNaN: true }),
+  }),
+  fc.record({ t: fc.constant('rdown'), id: channelId, reason: fc.string({ maxLength: 20 }) }),
+  fc.record({ t: fc.constant('rsync'), id: channelId, seq: anyCount }),
+  // A hand-back: a copy the channel did not deliver, for the hub to route.
+  fc.record({ t: fc.constant('pub'), rid: fc.constant(0), msg: message, via: channelId, to: subscriptionId }),
+)
+
+/** Frames the consumer's side sends about a channel. */
+const consumerFrame: fc.Arbitrary<RawFrame> = fc.oneof(
+  fc.record(
+    {
+      t: fc.constant('rfin'),
+      id: channelId,
+      outcomes: fc.array(outcomes, { maxLength: 3 }),
+      provisional: fc.constant(true as const),
+    },
+    { requiredKeys: ['t', 'id', 'outcomes'] },
+  ),
+  fc.record({
+    t: fc.constant('rrel'),
+    id: channelId,
+    ids: fc.array(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 3 }),
+  }),
+  // A hold (a failed delivery the producer retries) or, with custody, one left as the side closed.
+  fc.record(
+    {
+      t: fc.constant('pub'),
+      rid: fc.constant(0),
+      msg: message,
+      via: channelId,
+      to: subscriptionId,
+      held: fc.constant(true as const),
+      custody: fc.constant(true as const),
+    },
+    { requiredKeys: ['t', 'rid', 'msg', 'via', 'to', 'held'] },
+  ),
+)
+
+/** `value` with the placeholders replaced by the channel and subscription they stand for. */
+function filledIn<T>(value: T, channel: string, subscription: string): T {
+  if (value === CHANNEL) return channel as T
+  if (value === SUBSCRIPTION) return subscription as T
+  if (Array.isArray(value)) return value.map((item) => filledIn(item, channel, subscription)) as T
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
+    return value
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, filledIn(item, channel, subscription)]),
+  ) as T
+}
+
+/**
+ * A route DataCapture → Storage whose producer and consumer are raw peers: the consumer subscribed
+ * Reliably, the producer confirmed the channel's first terms. `send(side, …frames)` sends from
+ * either side and resolves once the hub has read them (a ping after them is answered); `post` does
+ * not wait.
+ */
+async function rawRoute() {
+  const { bus, hub } = await startHub({ maxRetryAttempts: 1, retry: { initialMs: 1, maxMs: 5 } })
+  hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
+  const consumer = rawPeer(hub, ModuleId.Storage, { publish: [], subscribe: ['RawEvent'] })
+  consumer.send([
+    { t: 'hello', v: 1, batch: true },
+    { t: 'sub', rid: 1, module: ModuleId.Storage, filter: { types: ['RawEvent'] }, mode: reliable },
+  ])
+  await waitFor(() => consumer.frames.some((frame) => frame.t === 'res'))
+  const subscription = consumer.frames.find((frame) => frame.t === 'res')?.ok as string
+  const producer = rawPeer(hub, ModuleId.DataCapture, { publish: ['RawEvent'], subscribe: [] })
+  producer.send([{ t: 'hello', v: 1, batch: true }])
+  const latestRoute = () => producer.frames.findLast((frame) => frame.t === 'route')
+  await waitFor(() => latestRoute() !== undefined)
+  const first = latestRoute() as RawFrame & { id: string; terms: { seq: number } }
+  producer.send([{ t: 'rsync', id: first.id, seq: first.terms.seq }])
+  const peers = { producer, consumer }
+  const pongs = (side: keyof typeof peers) => peers[side].frames.filter((f) => f.t === 'pong').length
+  const send = async (side: keyof typeof peers, ...frames: RawFrame[]) => {
+    const answered = pongs(side) + 1
+    peers[side].send([...frames, { t: 'ping' }])
+    await waitFor(() => pongs(side) === answered)
+  }
+  /** Sends without waiting: `send` with no frames later says when the hub has read them. */
+  const post = (side: keyof typeof peers, frame: RawFrame) => peers[side].send([frame])
+  return {
+    bus,
+    hub,
+    subscription,
+    /** The channel's current id (a route may be set up again). */
+    channel: () => (latestRoute()?.id as string | undefined) ?? first.id,
+    send,
+    post,
+    /** What the hub's error frames to `side` say: each error's data. */
+    errors: (side: keyof typeof peers) =>
+      peers[side].frames.flatMap((f) => (f.t === 'err' ? [(f.error as { data: object }).data] : [])),
+  }
+}
+
+describe('direct channel frames from its own endpoints', () => {
+  it('keep the hub running, its metrics valid and other traffic flowing, whatever they claim', async () => {
+    const { bus, hub, subscription, channel, send, post } = await rawRoute()
+    // Someone else's traffic, in process, which must not notice any of it.
+    const seen: string[] = []
+    await bus.subscribe(ModuleId.Gamification, MessageFilter.types(['StateChange']), reliable, (m) => {
+      seen.push(m.id)
+    })
+    const frameFromEither = fc.oneof(
+      producerFrame.map((frame) => ['producer', frame] as const),
+      consumerFrame.map((frame) => ['consumer', frame] as const),
+    )
+
+    let published = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(frameFromEither, { minLength: 1, maxLength: 6 }), async (frames) => {
+        const id = channel()
+        for (const [side, frame] of frames) post(side, filledIn(frame, id, subscription))
+        await Promise.all([send('producer'), send('consumer')])
+        await bus.publish(
+          BusMessage.create(
+            ModuleId.AnalysisEngine,
+            MessagePayload.StateChange({ state: `s${published++}`, confidence: 1, timestamp: new Date() }),
+          ),
+        )
+        const snapshot = await bus.metrics()
+        const checked = busMetricsSchema.safeParse(snapshot)
+        expect(checked.success ? [] : checked.error.issues).toEqual([])
+      }),
+      { numRuns: 200 },
+    )
+    await waitFor(() => seen.length === published)
+    expect(new Set(seen).size).toBe(published)
+    const metrics = await bus.metrics()
+    const bystander = metrics.subscriptions.find((s) => s.module === ModuleId.Gamification)
+    expect(bystander).toMatchObject({ routed: published, delivered: published, deadLettered: 0 })
+    expect(metrics.types.StateChange?.published).toBe(published)
+    // Both liars are still attached (a lie is refused or believed, never a reason to crash). The
+    // accounting of their own subscription is whatever they claimed; everyone else's holds.
+    expect(
+      hub
+        .attachments()
+        .map((a) => a.module)
+        .sort(),
+    ).toEqual([ModuleId.DataCapture, ModuleId.Storage])
+  })
+
+  it("refuse a producer's hand-back or dead letter that is not its own valid message, counting nothing", async () => {
+    const { bus, subscription, channel, send, errors } = await rawRoute()
+    const forged = BusMessage.create(ModuleId.Storage, MessagePayload.RawEvent(rawEvent()))
+    const own = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    const invalid = { ...own, payload: { type: 'RawEvent', data: { eventType: 5 } } }
+    const deadLetter = (msg: object) => ({
+      t: 'rdead',
+      id: channel(),
+      sid: subscription,
+      msg,
+      reason: 'MaxRetriesExceeded',
+      attempts: 2,
+      error: 'failed',
+      firstFailedAt: Date.now(),
+    })
+    await send(
+      'producer',
+      { t: 'pub', rid: 0, msg: forged, via: channel(), to: subscription },
+      deadLetter(forged),
+      { t: 'pub', rid: 0, msg: invalid, via: channel(), to: subscription },
+      deadLetter(invalid),
+    )
+    const forgery = { kind: 'Unauthorized', module: ModuleId.DataCapture, action: 'source', type: 'RawEvent' }
+    expect(errors('producer')).toMatchObject([
+      forgery,
+      forgery,
+      { kind: 'MessageRejected' },
+      { kind: 'MessageRejected' },
+    ])
+    expect(bus.deadLetters.list()).toEqual([])
+    const metrics = await bus.metrics()
+    expect(metrics.subscriptions.find((s) => s.id === subscription)).toMatchObject({
+      routed: 0,
+      queueDepth: 0,
+      inFlight: 0,
+      deadLettered: 0,
+    })
+    expect(metrics.messagesDeadLettered).toBe(0)
+  })
+
+  it('refuse a report claiming hand-backs or carrying a forged tail sample whole, counting none of it', async () => {
+    const { bus, subscription, channel, send, errors } = await rawRoute()
+    const counts = { ...zeroDirectCounts(subscription, 'RawEvent'), routed: 5, delivered: 5, sent: 5 }
+    const report = (extra: object = {}) => ({
+      t: 'rstat',
+      id: channel(),
+      report: {
+        published: [{ type: 'RawEvent', count: 5 }],
+        counts: [counts],
+        latency: [],
+        queued: 0,
+        inFlight: 0,
+        ...extra,
+      },
+    })
+    const forged = BusMessage.create(ModuleId.Storage, MessagePayload.RawEvent(rawEvent()))
+    await send(
+      'producer',
+      report({ counts: [{ ...counts, handedBack: 1 }] }),
+      report({ tail: [{ msg: forged, routedTo: 1 }] }),
+    )
+    expect(errors('producer')).toMatchObject([
+      { kind: 'MessageRejected', reason: expect.stringContaining('counts no hand-backs') },
+      { kind: 'Unauthorized', action: 'source' },
+    ])
+    const before = await bus.metrics()
+    expect(before.messagesPublished).toBe(0)
+    expect(before.subscriptions.find((s) => s.id === subscription)).toMatchObject({ routed: 0, delivered: 0 })
+    await send('producer', report())
+    const after = await bus.metrics()
+    expect(after.messagesPublished).toBe(5)
+    expect(after.subscriptions.find((s) => s.id === subscription)).toMatchObject({ routed: 5, delivered: 5 })
+  })
+
+  it('count the largest claims a report can make at once, held where metrics stay exact integers', async () => {
+    const { bus, subscription, channel, send, errors } = await rawRoute()
+    const most = Number.MAX_SAFE_INTEGER
+    const counts = {
+      ...zeroDirectCounts(subscription, 'RawEvent'),
+      routed: most,
+      delivered: most,
+      sent: most,
+    }
+    const report = {
+      t: 'rstat',
+      id: channel(),
+      report: {
+        published: [{ type: 'RawEvent', count: most }],
+        counts: [counts],
+        latency: [],
+        queued: 0,
+        inFlight: 0,
+      },
+    }
+    // Each report's deliveries count towards the delivery rate in one step, not one at a time.
+    await send('producer', report, report)
+    expect(errors('producer')).toEqual([])
+    const metrics = await bus.metrics()
+    expect(busMetricsSchema.parse(metrics)).toMatchObject({
+      messagesPublished: 2 ** 52,
+      messagesDelivered: 2 ** 52,
+    })
+    expect(metrics.subscriptions.find((s) => s.id === subscription)).toMatchObject({
+      routed: 2 ** 52,
+      delivered: 2 ** 52,
+    })
+    expect(metrics.routes[0]).toMatchObject({ routed: 2 ** 52, delivered: 2 ** 52 })
+  })
+})
