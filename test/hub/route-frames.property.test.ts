@@ -1,9 +1,11 @@
 /**
  * A direct channel's own endpoints lying: the route's producer and consumer, speaking raw frames,
  * send generated channel frames (reports, outcomes, releases, holds, dead letters, hand-backs) that
- * are well formed but claim anything. The hub may believe a liar about its own channel (its counts
- * are the only ones there are), but nothing else may suffer: the hub keeps running, every metrics
- * snapshot stays valid for the inspector, and other traffic keeps flowing, all of it accounted.
+ * are well formed but claim anything, and now and then the producer dies (its port closes) and a
+ * new one attaches. The hub may believe a liar about its own channel (its counts are the only ones
+ * there are), but nothing else may suffer: the hub keeps running, every metrics snapshot stays
+ * valid for the inspector, other traffic keeps flowing, all of it accounted, and the route still
+ * comes up afterwards.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -150,13 +152,23 @@ async function rawRoute() {
   ])
   await waitFor(() => consumer.frames.some((frame) => frame.t === 'res'))
   const subscription = consumer.frames.find((frame) => frame.t === 'res')?.ok as string
-  const producer = rawPeer(hub, ModuleId.DataCapture, { publish: ['RawEvent'], subscribe: [] })
-  producer.send([{ t: 'hello', v: 1, batch: true }])
-  const latestRoute = () => producer.frames.findLast((frame) => frame.t === 'route')
-  await waitFor(() => latestRoute() !== undefined)
-  const first = latestRoute() as RawFrame & { id: string; terms: { seq: number } }
-  producer.send([{ t: 'rsync', id: first.id, seq: first.terms.seq }])
-  const peers = { producer, consumer }
+  /** A producer attached afresh: it confirms the terms of every channel it is given, as they come. */
+  const attachProducer = () => {
+    const peer = rawPeer(hub, ModuleId.DataCapture, { publish: ['RawEvent'], subscribe: [] })
+    peer.port.on('message', (unit: RawFrame[] | { data: RawFrame[] }) => {
+      for (const frame of Array.isArray(unit) ? unit : unit.data) {
+        const { t, id, terms } = frame as RawFrame & { terms?: { seq: number } }
+        if ((t === 'route' || t === 'rterms') && terms !== undefined)
+          peer.send([{ t: 'rsync', id, seq: terms.seq }])
+      }
+    })
+    peer.send([{ t: 'hello', v: 1, batch: true }])
+    /** Its channel's id, or none yet (a route comes back a second after it went down). */
+    const channel = () => (peer.frames.findLast((frame) => frame.t === 'route')?.id as string) ?? 'none-yet'
+    return { ...peer, channel }
+  }
+  const peers = { producer: attachProducer(), consumer }
+  await waitFor(() => peers.producer.frames.some((frame) => frame.t === 'route'))
   const pongs = (side: keyof typeof peers) => peers[side].frames.filter((f) => f.t === 'pong').length
   const send = async (side: keyof typeof peers, ...frames: RawFrame[]) => {
     const answered = pongs(side) + 1
@@ -169,10 +181,16 @@ async function rawRoute() {
     bus,
     hub,
     subscription,
-    /** The channel's current id (a route may be set up again). */
-    channel: () => (latestRoute()?.id as string | undefined) ?? first.id,
+    /** The current producer's channel. */
+    channel: () => peers.producer.channel(),
     send,
     post,
+    /** The producer's port closes without a word (its process died), and a new one attaches. */
+    async replaceProducer() {
+      peers.producer.port.close()
+      await waitFor(() => hub.attachments().every((a) => a.module !== ModuleId.DataCapture))
+      peers.producer = attachProducer()
+    },
     /** What the hub's error frames to `side` say: each error's data. */
     errors: (side: keyof typeof peers) =>
       peers[side].frames.flatMap((f) => (f.t === 'err' ? [(f.error as { data: object }).data] : [])),
@@ -181,22 +199,27 @@ async function rawRoute() {
 
 describe('direct channel frames from its own endpoints', () => {
   it('keep the hub running, its metrics valid and other traffic flowing, whatever they claim', async () => {
-    const { bus, hub, subscription, channel, send, post } = await rawRoute()
+    const { bus, hub, subscription, channel, send, post, replaceProducer } = await rawRoute()
     // Someone else's traffic, in process, which must not notice any of it.
     const seen: string[] = []
     await bus.subscribe(ModuleId.Gamification, MessageFilter.types(['StateChange']), reliable, (m) => {
       seen.push(m.id)
     })
-    const frameFromEither = fc.oneof(
-      producerFrame.map((frame) => ['producer', frame] as const),
-      consumerFrame.map((frame) => ['consumer', frame] as const),
+    type Step = readonly ['producer' | 'consumer', RawFrame] | readonly ['producer dies']
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      { arbitrary: producerFrame.map((frame) => ['producer', frame] as const), weight: 10 },
+      { arbitrary: consumerFrame.map((frame) => ['consumer', frame] as const), weight: 10 },
+      // The channel goes down with whatever was claimed on it, and comes back for a new producer.
+      { arbitrary: fc.constant(['producer dies'] as const), weight: 1 },
     )
 
     let published = 0
     await fc.assert(
-      fc.asyncProperty(fc.array(frameFromEither, { minLength: 1, maxLength: 6 }), async (frames) => {
-        const id = channel()
-        for (const [side, frame] of frames) post(side, filledIn(frame, id, subscription))
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
+        for (const step of steps) {
+          if (step[0] === 'producer dies') await replaceProducer()
+          else post(step[0], filledIn(step[1], channel(), subscription))
+        }
         await Promise.all([send('producer'), send('consumer')])
         await bus.publish(
           BusMessage.create(
@@ -216,6 +239,8 @@ describe('direct channel frames from its own endpoints', () => {
     const bystander = metrics.subscriptions.find((s) => s.module === ModuleId.Gamification)
     expect(bystander).toMatchObject({ routed: published, delivered: published, deadLettered: 0 })
     expect(metrics.types.StateChange?.published).toBe(published)
+    // And the route still comes up for them (a second after its channel last went down).
+    await waitFor(() => hub.routes()[0]?.state === 'active')
     // Both liars are still attached (a lie is refused or believed, never a reason to crash). The
     // accounting of their own subscription is whatever they claimed; everyone else's holds.
     expect(
