@@ -13,9 +13,9 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import type { HubOptions } from '../../src/main/hub/index.js'
+import { createHub, type HubOptions } from '../../src/main/hub/index.js'
 import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
-import { connectBus } from '../../src/shared/index.js'
+import { connectBus, isRecoverable } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, rawPeer, startHub } from './fixture.js'
 
@@ -180,6 +180,36 @@ describe('hub protocol', () => {
     expect(() =>
       hub.attach(new MessageChannel().port1, { module: 'x', permissions: { publish: 'all' } as never }),
     ).toThrow(expect.objectContaining({ kind: 'Configuration' }))
+  })
+
+  it('refuses subscriptions past maxSubscriptionsPerAttachment with QueueFull, and takes one again after an unsubscribe', async () => {
+    const { bus, hub } = await setup({ maxSubscriptionsPerAttachment: 2 })
+    expect(() => createHub(bus, { maxSubscriptionsPerAttachment: 0 })).toThrow(
+      /maxSubscriptionsPerAttachment must be an integer >= 1/,
+    )
+    const connect = async (module: string) => {
+      const { port1, port2 } = new MessageChannel()
+      hub.attach(port1, { module, permissions: everything })
+      const client = await connectBus(port2)
+      afterThisTest(() => client.close())
+      return client
+    }
+    const storage = await connect(ModuleId.Storage)
+    const subscribe = (client: typeof storage, module: string) =>
+      client.subscribe(module, { types: ['RawEvent'] }, DeliveryMode.BestEffort, () => {})
+    const first = await subscribe(storage, ModuleId.Storage)
+    await subscribe(storage, ModuleId.Storage)
+    const refused: unknown = await subscribe(storage, ModuleId.Storage).catch((error: unknown) => error)
+    expect(refused).toMatchObject({ kind: 'QueueFull', currentSize: 2, maxSize: 2 })
+    expect((refused as Error).message).toMatch(/maxSubscriptionsPerAttachment 2\); unsubscribe one first/)
+    expect(isRecoverable(refused)).toBe(true)
+    // Each attachment has its own allowance, and a refused subscribe left nothing behind.
+    const analysis = await connect(ModuleId.AnalysisEngine)
+    await subscribe(analysis, ModuleId.AnalysisEngine)
+    expect((await bus.metrics()).subscriptions).toHaveLength(3)
+    await storage.unsubscribe(first)
+    await subscribe(storage, ModuleId.Storage)
+    expect((await bus.metrics()).subscriptions).toHaveLength(3)
   })
 
   it('rejects a client whose expected identity differs from the bound one', async () => {

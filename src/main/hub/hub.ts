@@ -28,6 +28,12 @@ export interface HubOptions {
    * need no round trip per `workers` deliveries.
    */
   reliableWindow?: number
+  /**
+   * Subscriptions one attachment may hold at once (default 1024). An endpoint is not trusted: one
+   * subscribing without end would make every matching publish cost the hub a copy per subscription.
+   * Past it, `subscribe` rejects with `QueueFull` (recoverable: unsubscribe one first).
+   */
+  maxSubscriptionsPerAttachment?: number
   /** Direct routes to set up as their endpoints attach (see {@link Hub.route}). */
   routes?: RouteSpec[]
   /**
@@ -104,6 +110,7 @@ class HubImpl implements Hub, HubCore {
   readonly heartbeatMs: number
   readonly bestEffortWindow: number
   readonly reliableWindow: number
+  readonly maxSubscriptionsPerAttachment: number
   readonly tails = new Set<Session>()
   readonly routeTable: RouteTable
   private readonly reconnectGraceMs: number
@@ -123,6 +130,12 @@ class HubImpl implements Hub, HubCore {
     this.heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs, 5_000, 0)
     this.bestEffortWindow = positiveInteger('bestEffortWindow', options.bestEffortWindow, 256, 1)
     this.reliableWindow = positiveInteger('reliableWindow', options.reliableWindow, 256, 1)
+    this.maxSubscriptionsPerAttachment = positiveInteger(
+      'maxSubscriptionsPerAttachment',
+      options.maxSubscriptionsPerAttachment,
+      1024,
+      1,
+    )
     const closedChannelMemoryMs = positiveInteger(
       'closedChannelMemoryMs',
       options.closedChannelMemoryMs,

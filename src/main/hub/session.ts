@@ -386,6 +386,13 @@ export class Session implements RouteEndpoint {
   private subscribe(module: string, filter: PlainFilter, mode: DeliveryMode): string {
     if (module !== this.module)
       throw EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' })
+    const { maxSubscriptionsPerAttachment: most } = this.hub
+    if (this.subscriptions.size >= most) {
+      throw new EventBusError(
+        { kind: 'QueueFull', currentSize: this.subscriptions.size, maxSize: most },
+        `QueueFull: module '${this.module}' holds ${this.subscriptions.size} subscriptions on this attachment, the most the hub allows (maxSubscriptionsPerAttachment ${most}); unsubscribe one first`,
+      )
+    }
     const authorized = authorizeFilter(this.module, this.permissions, filter)
     const key = subscriptionKey(this.module, authorized, mode)
     const { deliveryTimeoutMs } = this.hub.bus.config

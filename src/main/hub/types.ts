@@ -13,6 +13,8 @@ export interface HubCore {
   readonly bestEffortWindow: number
   /** Deliveries a Reliable subscription may have unacknowledged at its endpoint. */
   readonly reliableWindow: number
+  /** Subscriptions one attachment may hold at once. */
+  readonly maxSubscriptionsPerAttachment: number
   /** Direct routes between endpoints. */
   readonly routeTable: RouteTable
   /** Sessions streaming the message tail. */
