@@ -162,7 +162,7 @@ export class WindowedRate {
   /** Counts `count` events at `now` (a direct channel reports its deliveries in bulk). */
   record(now: number, count = 1): void {
     if (now - this.windowStart >= this.windowMs) this.roll(now)
-    this.currentCount = addCount(this.currentCount, count)
+    this.currentCount += count
   }
 
   /**
