@@ -24,6 +24,7 @@ import { zeroDirectCounts } from '../../src/shared/wire.js'
 import type { Behaviour } from '../fixtures/endpoint-agent.js'
 import { PublishOutcome } from '../fixtures/seq-load.js'
 import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
+import { consumerAroundFakes } from './consumer-fakes.js'
 import { afterThisTest, startHub } from './fixture.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
 
@@ -872,62 +873,6 @@ async function bareConsumer(config: EventBusConfigInput = {}, hubOptions: HubOpt
       ...(custody ? { custody: true } : {}),
     }),
   }
-}
-
-/**
- * A real client as a route's consumer, with this test playing the hub and the producer around it:
- * subscribed (`sid-1`) with `handler`, and given the consumer's end of channel `r.1`. `toHub` and
- * `fromConsumer` collect what it sends each way; `answer(t)` answers its latest request of kind `t`.
- */
-async function consumerAroundFakes(
-  mode: DeliveryMode,
-  handler: (message: BusMessage<'RawEvent'>) => unknown,
-) {
-  const hubSide = new MessageChannel()
-  const clientReady = connectBus(hubSide.port2)
-  const toHub: { t: string; [key: string]: unknown }[] = []
-  hubSide.port1.on('message', (unit: typeof toHub) => toHub.push(...unit))
-  hubSide.port1.postMessage([
-    { t: 'welcome', v: 1, module: 'storage', permissions: consumerGrant, workers: 4, heartbeatMs: 0 },
-  ])
-  const client = await clientReady
-  afterThisTest(() => client.close())
-  const answer = async (t: string, ok: unknown = null) => {
-    await waitFor(() => toHub.some((f) => f.t === t))
-    const rid = toHub.filter((f) => f.t === t).at(-1)?.rid
-    hubSide.port1.postMessage([{ t: 'res', rid, ok }])
-  }
-  const subscribing = client.subscribe('storage', rawEvents, mode, handler as never)
-  await answer('sub', 'sid-1')
-  await subscribing
-  const direct = new MessageChannel()
-  const limits = {
-    maxQueueSize: 10,
-    maxMessageBytes: 4096,
-    maxRetryAttempts: 0,
-    retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
-    window: 8,
-  }
-  const route = {
-    t: 'route',
-    id: 'r.1',
-    role: 'consumer',
-    peer: 'data-capture',
-    types: ['RawEvent'],
-    port: 0,
-    limits,
-  }
-  hubSide.port1.postMessage({ skellyTransfer: true, data: [route], ports: [direct.port2] }, [direct.port2])
-  const fromConsumer: { t: string; [key: string]: unknown }[] = []
-  direct.port1.on('message', (unit: typeof fromConsumer) => fromConsumer.push(...unit))
-  afterThisTest(() => direct.port1.close())
-  /** Closes the channel as its producer's death would; the first counts the consumer sends then. */
-  const closeChannel = async () => {
-    direct.port1.close()
-    await waitFor(() => toHub.some((f) => f.t === 'rfin'))
-    return toHub.find((f) => f.t === 'rfin')
-  }
-  return { client, toHub, answer, direct, fromConsumer, closeChannel }
 }
 
 describe('direct routes: bad input', () => {

@@ -16,9 +16,12 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
+import { builtinCatalog } from '../../src/shared/catalog.js'
+import { messageValidator } from '../../src/shared/message-validator.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
 import { DIRECT_COUNT_NAMES, zeroDirectCounts } from '../../src/shared/wire.js'
 import { rawEvent, waitFor } from '../helpers.js'
+import { consumerAroundFakes } from './consumer-fakes.js'
 import { type RawFrame, rawPeer, startHub } from './fixture.js'
 
 const reliable = DeliveryMode.Reliable({ timeoutMs: 5_000 })
@@ -358,5 +361,86 @@ describe('direct channel frames from its own endpoints', () => {
       delivered: 2 ** 52,
     })
     expect(metrics.routes[0]).toMatchObject({ routed: 2 ** 52, delivered: 2 ** 52 })
+  })
+})
+
+describe('direct channel units from a lying producer, to its consumer', () => {
+  it('are handled only where they are its valid messages, and the consumer keeps working', async () => {
+    const handled: BusMessage<'RawEvent'>[] = []
+    const { direct, fromConsumer } = await consumerAroundFakes(reliable, (m) => {
+      handled.push(m)
+    })
+    // Mostly well formed, so that the consumer's own checks are what stand between them and its
+    // handler: deliveries of messages of any source, type or shape, under any ids, retries too.
+    const deliveryId = fc.oneof(
+      { arbitrary: fc.nat(999_999), weight: 8 },
+      { arbitrary: fc.oneof(fc.integer(), fc.double(), fc.string()), weight: 1 },
+    )
+    const delivered = fc.oneof({ arbitrary: message, weight: 4 }, { arbitrary: fc.anything(), weight: 1 })
+    const sid = fc.oneof(
+      { arbitrary: fc.constant('sid-1'), weight: 4 },
+      { arbitrary: fc.string(), weight: 1 },
+    )
+    const timeoutMs = fc.oneof(
+      { arbitrary: fc.constant(1000), weight: 4 },
+      { arbitrary: fc.double(), weight: 1 },
+    )
+    const frame = fc.oneof(
+      {
+        arbitrary: fc.record({ t: fc.constant('dlv'), sid, id: deliveryId, msg: delivered, timeoutMs }),
+        weight: 4,
+      },
+      {
+        arbitrary: fc.record({
+          t: fc.constant('dlv'),
+          sid,
+          id: deliveryId,
+          msg: delivered,
+          timeoutMs,
+          again: fc.constant(true),
+        }),
+        weight: 2,
+      },
+      {
+        arbitrary: fc.record({
+          t: fc.constant('dlvs'),
+          sid,
+          id: deliveryId,
+          msgs: fc.array(delivered, { maxLength: 4 }),
+          timeoutMs,
+        }),
+        weight: 3,
+      },
+      {
+        arbitrary: fc.record({
+          t: fc.constantFrom('ack', 'nack', 'rgo', '__proto__'),
+          id: deliveryId,
+          ids: fc.array(deliveryId),
+        }),
+        weight: 1,
+      },
+      { arbitrary: fc.anything(), weight: 1 },
+    )
+    const unit = fc.oneof(
+      { arbitrary: fc.array(frame, { maxLength: 4 }), weight: 9 },
+      { arbitrary: fc.anything(), weight: 1 },
+    )
+    await fc.assert(
+      fc.asyncProperty(unit, async (sent) => {
+        direct.port1.postMessage(sent)
+        // A genuine delivery after it, with an id of its own, is still handled and acknowledged.
+        const genuine = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+        const id = 1_000_000 + handled.length
+        direct.port1.postMessage([{ t: 'dlv', sid: 'sid-1', id, msg: genuine, timeoutMs: 1000 }])
+        await waitFor(() => fromConsumer.some((f) => f.t === 'ack' && (f.ids as unknown[]).includes(id)))
+        expect(handled.at(-1)?.id).toBe(genuine.id)
+      }),
+      { numRuns: 200 },
+    )
+    const validator = messageValidator(builtinCatalog, 1 << 20)
+    for (const message of handled) {
+      expect(message).toMatchObject({ source: ModuleId.DataCapture, payload: { type: 'RawEvent' } })
+      expect(() => validator.validate(message)).not.toThrow()
+    }
   })
 })
