@@ -664,6 +664,32 @@ describe('direct routes', () => {
     await expectAccounted(bus)
   })
 
+  it('a revoked route whose producer has a full window and a full backlog hands every copy back, none refused', async () => {
+    const { bus, route, producer } = await pipeline({
+      config: { maxQueueSize: 20 },
+      behaviour: { kind: 'hang' },
+    })
+    // One publish that leaves says the producer may send over the channel (else all would wait).
+    await publishSeq(producer, 0, 1)
+    // More than the window (1,024 in flight) and the backlog (20) hold: the rest is refused.
+    const publishing = producer.call<{ ok: number; errors: { kind?: string }[] }>({
+      op: 'publish',
+      count: 1100,
+      prefix: 'f',
+    })
+    await waitFor(async () => {
+      const reported = (await bus.metrics()).routes[0]
+      return reported?.inFlight === 1024 && reported.queued === 20
+    }, 15_000)
+    route.revoke('permission change')
+    const { ok, errors } = await publishing
+    expect(ok).toBe(1023 + 20)
+    expect(errors.length).toBe(1100 - ok)
+    expect(errors.every((error) => error.kind === 'QueueFull')).toBe(true)
+    // Every accepted copy, the first one's too, came back to the hub, each once, none refused.
+    await waitFor(async () => (await bus.metrics()).routes[0]?.handedBack === ok + 1, 15_000)
+  })
+
   it('revocation sends traffic back through the hub at once', async () => {
     const { producer, consumer, route, hubPublishes } = await pipeline()
     await publishSeq(producer, 0, 50)

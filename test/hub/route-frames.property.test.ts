@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest'
 import {
   BusMessage,
   DeliveryMode,
+  type EventBusConfigInput,
   MessageFilter,
   MessagePayload,
   ModuleId,
@@ -19,7 +20,7 @@ import {
 import { builtinCatalog } from '../../src/shared/catalog.js'
 import { messageValidator } from '../../src/shared/message-validator.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
-import { DIRECT_COUNT_NAMES, zeroDirectCounts } from '../../src/shared/wire.js'
+import { DIRECT_COUNT_NAMES, type DirectLimits, zeroDirectCounts } from '../../src/shared/wire.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { consumerAroundFakes } from './consumer-fakes.js'
 import { type RawFrame, rawPeer, startHub } from './fixture.js'
@@ -145,8 +146,8 @@ function filledIn<T>(value: T, channel: string, subscription: string): T {
  * either side and resolves once the hub has read them (a ping after them is answered); `post` does
  * not wait.
  */
-async function rawRoute() {
-  const { bus, hub } = await startHub({ maxRetryAttempts: 1, retry: { initialMs: 1, maxMs: 5 } })
+async function rawRoute(config: EventBusConfigInput = {}) {
+  const { bus, hub } = await startHub({ maxRetryAttempts: 1, retry: { initialMs: 1, maxMs: 5 }, ...config })
   hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
   const consumer = rawPeer(hub, ModuleId.Storage, { publish: [], subscribe: ['RawEvent'] })
   consumer.send([
@@ -186,6 +187,8 @@ async function rawRoute() {
     subscription,
     /** The current producer's channel. */
     channel: () => peers.producer.channel(),
+    /** The limits the hub gave the current producer with its channel. */
+    limits: () => peers.producer.frames.findLast((frame) => frame.t === 'route')?.limits as DirectLimits,
     send,
     post,
     /** The producer's port closes without a word (its process died), and a new one attaches. */
@@ -292,6 +295,24 @@ describe('direct channel frames from its own endpoints', () => {
       deadLettered: 0,
     })
     expect(metrics.messagesDeadLettered).toBe(0)
+  })
+
+  it("refuse a producer's hand-backs past what its window and its queue could hold", async () => {
+    const { bus, subscription, channel, limits, send, errors } = await rawRoute({ maxQueueSize: 10 })
+    // All it can have in flight, its backlog, and one copy more for each subscription served.
+    const most = limits().window + limits().maxQueueSize + 1
+    const handBack = () => ({
+      t: 'pub',
+      rid: 0,
+      msg: BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())),
+      via: channel(),
+      to: subscription,
+    })
+    await send('producer', ...Array.from({ length: most + 3 }, handBack))
+    const refusal = { kind: 'MessageRejected', reason: expect.stringContaining(`at most ${most} copies`) }
+    expect(errors('producer')).toMatchObject([refusal, refusal, refusal])
+    const taken = (await bus.metrics()).subscriptions.find((s) => s.id === subscription)
+    expect((taken?.queueDepth ?? 0) + (taken?.inFlight ?? 0)).toBe(most)
   })
 
   it('refuse a report claiming hand-backs or carrying a forged tail sample whole, counting none of it', async () => {

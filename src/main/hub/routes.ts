@@ -29,6 +29,7 @@ import type { BusInternals } from '../bus/internal.js'
 import { addCount } from '../bus/metrics.js'
 import type { Subscription } from '../bus/subscription.js'
 import { mayPublish, mayReceive } from './permissions.js'
+import { RecentIds } from './recent-ids.js'
 import { addCounts, unreportedCounts } from './reconcile.js'
 
 /** A route the main process declares: `producer`'s messages of `types` go straight to `consumer`. */
@@ -110,8 +111,12 @@ interface Channel {
    * Ids of the messages whose delivery over the channel ended with the hub: handed back by the
    * producer or requeued from `held` and `orphans`, those it dead-lettered before the consumer's
    * hold of them arrived, and those the consumer handled in the hub's custody. None is taken again.
+   * Bounded (twice what the channel can legitimately settle: see {@link mostHandedBack}), so that a
+   * lying endpoint cannot grow it; past that the oldest are forgotten.
    */
-  readonly settled: Set<string>
+  readonly settled: RecentIds
+  /** Copies the producer handed back (at most {@link mostHandedBack}). */
+  handedBackByProducer: number
   /**
    * Deliveries the consumer failed after the channel closed, by message id, held while the
    * producer is attached: it hands back what it had unacknowledged, these included.
@@ -478,6 +483,15 @@ export class RouteTable {
     this.assertDeliveryOf(channel, from, subscriptionId, message)
     // Settled at the hub already: requeued, dead-lettered, or delivered from its custody.
     if (channel.settled.has(message.id)) return
+    const most = this.mostHandedBack(channel.served)
+    if (channel.handedBackByProducer >= most) {
+      // More than its window and its queue could hold: not copies of this channel.
+      throw EventBusError.of('MessageRejected', {
+        reason: `channel ${channel.id}'s producer could hand back at most ${most} copies (its window and its queue)`,
+        issues: [],
+      })
+    }
+    channel.handedBackByProducer++
     channel.orphans.delete(message.id)
     channel.held.delete(message.id)
     this.takeBack(channel, subscriptionId, message, !unsent, 0)
@@ -718,6 +732,7 @@ export class RouteTable {
     route.epoch++
     const id = `${route.id}.${route.epoch}`
     const { terms, covered } = this.termsFor(route, producer, consumer, 0)
+    const served = new Map(terms.targets.map((target) => [target.sid, target.reliable]))
     const channel: Channel = {
       id,
       route,
@@ -725,8 +740,9 @@ export class RouteTable {
       consumer,
       terms,
       covered: new Map([[0, covered]]),
-      served: new Map(terms.targets.map((target) => [target.sid, target.reliable])),
-      settled: new Set(),
+      served,
+      settled: new RecentIds(2 * this.mostHandedBack(served)),
+      handedBackByProducer: 0,
       orphans: new Map(),
       held: new Map(),
       reported: new Map(),
@@ -835,6 +851,15 @@ export class RouteTable {
       this.channels.delete(channel.id)
     }, this.closedChannelMemoryMs)
     ;(forget as { unref?: () => void }).unref?.()
+  }
+
+  /**
+   * The most copies a channel's producer can hand back: all it can have in flight, plus its
+   * backlog (refused with `QueueFull` at `maxQueueSize`, which one publish can pass by a copy for
+   * each subscription the channel serves).
+   */
+  private mostHandedBack(served: ReadonlyMap<string, boolean>): number {
+    return DIRECT_WINDOW + this.bus.config.maxQueueSize + served.size
   }
 
   private limits(): DirectLimits {
