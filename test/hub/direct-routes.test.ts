@@ -25,7 +25,7 @@ import type { Behaviour } from '../fixtures/endpoint-agent.js'
 import { PublishOutcome } from '../fixtures/seq-load.js'
 import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
 import { consumerAroundFakes } from './consumer-fakes.js'
-import { afterThisTest, startHub } from './fixture.js'
+import { afterThisTest, rawPeer, startHub } from './fixture.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
 
 const producerGrant = { publish: ['RawEvent'], subscribe: [] }
@@ -904,14 +904,10 @@ async function bareConsumer(config: EventBusConfigInput = {}, hubOptions: HubOpt
 describe('direct routes: bad input', () => {
   it('answers a batch of publishes per message: the bad one is refused, the others go through', async () => {
     const { bus, hub } = await setup()
-    const { port1, port2 } = new MessageChannel()
-    hub.attach(port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
-    const frames: { t: string; [key: string]: unknown }[] = []
-    port2.on('message', (unit: typeof frames) => frames.push(...unit))
-    afterThisTest(() => port2.close())
+    const { frames, send } = rawPeer(hub, ModuleId.DataCapture, producerGrant)
     const good = () => BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
     const bad = { ...good(), payload: { type: 'RawEvent', data: { eventType: 42 } } }
-    port2.postMessage([
+    send([
       { t: 'hello', v: 1 },
       // The last is neither a message nor a packed one (see message-tuple).
       { t: 'pubs', rid: 1, msgs: [good(), bad, good(), ['not', 'a', 'message']] },
@@ -1001,14 +997,9 @@ describe('direct routes: bad input', () => {
       for (const { message } of entries) tails.push((message.payload.data as { eventType: string }).eventType)
     })
     // A producer speaking raw frames: it takes the channel, then reports what it likes.
-    const raw = new MessageChannel()
-    hub.attach(raw.port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
-    const frames: { t: string; [key: string]: unknown }[] = []
-    raw.port2.on('message', (unit: typeof frames | { data: typeof frames }) =>
-      frames.push(...(Array.isArray(unit) ? unit : unit.data)),
-    )
-    afterThisTest(() => raw.port2.close())
-    raw.port2.postMessage([{ t: 'hello', v: 1, batch: true }])
+    const raw = rawPeer(hub, ModuleId.DataCapture, producerGrant)
+    const { frames } = raw
+    raw.send([{ t: 'hello', v: 1, batch: true }])
     await waitFor(() => frames.some((frame) => frame.t === 'route'))
     const id = frames.find((frame) => frame.t === 'route')?.id
     const reportWithTail = (source: string, eventType: string) => ({
@@ -1025,7 +1016,7 @@ describe('direct routes: bad input', () => {
         ],
       },
     })
-    raw.port2.postMessage([reportWithTail(ModuleId.Storage, 'forged')])
+    raw.send([reportWithTail(ModuleId.Storage, 'forged')])
     await waitFor(() => frames.some((frame) => frame.t === 'err'))
     expect(frames.find((frame) => frame.t === 'err')).toMatchObject({
       error: { data: { kind: 'Unauthorized', action: 'source' } },
@@ -1034,12 +1025,12 @@ describe('direct routes: bad input', () => {
     const malformed = reportWithTail(ModuleId.DataCapture, 'malformed')
     const [entry] = malformed.report.tail
     if (entry) entry.msg = { ...entry.msg, payload: { type: 'RawEvent', data: { eventType: 5 } } } as never
-    raw.port2.postMessage([malformed])
+    raw.send([malformed])
     await waitFor(() => frames.filter((frame) => frame.t === 'err').length === 2)
     expect(frames.filter((frame) => frame.t === 'err')[1]).toMatchObject({
       error: { data: { kind: 'MessageRejected' } },
     })
-    raw.port2.postMessage([reportWithTail(ModuleId.DataCapture, 'genuine')])
+    raw.send([reportWithTail(ModuleId.DataCapture, 'genuine')])
     await waitFor(() => tails.length > 0)
     expect(tails).toEqual(['genuine'])
   })
@@ -1049,11 +1040,7 @@ describe('direct routes: bad input', () => {
     await publishSeq(producer, 0, 10)
     await waitFor(() => consumer.received.length === 10)
     await waitFor(async () => (await bus.metrics()).routes[0]?.delivered === 10)
-    const { port1, port2 } = new MessageChannel()
-    hub.attach(port1, { module: 'ai-integration', permissions: producerGrant as never })
-    const frames: { t: string; [key: string]: unknown }[] = []
-    port2.on('message', (unit: typeof frames) => frames.push(...unit))
-    afterThisTest(() => port2.close())
+    const { frames, send } = rawPeer(hub, 'ai-integration', producerGrant)
     const channel = `${route.id}.1`
     const msg = BusMessage.create('ai-integration', MessagePayload.RawEvent(rawEvent()))
     const counts = { ...zeroDirectCounts(subscriptionId, 'RawEvent'), routed: 99, sent: 99, delivered: 99 }
@@ -1065,7 +1052,7 @@ describe('direct routes: bad input', () => {
       failed: 0,
       dropped: 0,
     }
-    port2.postMessage([
+    send([
       { t: 'hello', v: 1 },
       {
         t: 'rstat',
