@@ -16,6 +16,7 @@ import {
 import { createHub, type HubOptions } from '../../src/main/hub/index.js'
 import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
 import { connectBus, isRecoverable } from '../../src/shared/index.js'
+import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, rawPeer, startHub } from './fixture.js'
 
@@ -97,7 +98,11 @@ describe('hub protocol', () => {
         .map((a) => a.module)
         .sort(),
     ).toEqual(['intruder', 'storage'])
-    expect((await bus.metrics()).messagesPublished).toBe(sent)
+    const metrics = await bus.metrics()
+    expect(metrics.messagesPublished).toBe(sent)
+    // Whatever the attacker sent, the metrics are still what the inspector expects.
+    const checked = busMetricsSchema.safeParse(metrics)
+    expect(checked.success ? [] : checked.error.issues).toEqual([])
   })
 
   it('refuses frames before hello and a wrong protocol version', async () => {
