@@ -77,6 +77,12 @@ export const routeMetricsSchema = z.object({
   failed: count,
   deadLettered: count,
   handedBack: count,
+  /**
+   * Frames about the route's channels the hub refused from the route's own producer or consumer (a
+   * report, hand-back, hold, release or dead letter it could not accept). Above 0, one of them
+   * misbehaves; the error frames it was sent say how.
+   */
+  refused: count,
   /** Deliveries per second over the producer's latest report interval. */
   deliveredPerSec: z.number().nonnegative(),
   /** Copies waiting at the producer and in flight on the channel, as last reported. */

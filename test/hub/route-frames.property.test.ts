@@ -295,6 +295,8 @@ describe('direct channel frames from its own endpoints', () => {
       deadLettered: 0,
     })
     expect(metrics.messagesDeadLettered).toBe(0)
+    // The route shows that one of its own ends misbehaves.
+    expect(metrics.routes[0]?.refused).toBe(4)
   })
 
   it("refuse a producer's hand-backs past what its window and its queue could hold", async () => {
@@ -311,8 +313,10 @@ describe('direct channel frames from its own endpoints', () => {
     await send('producer', ...Array.from({ length: most + 3 }, handBack))
     const refusal = { kind: 'MessageRejected', reason: expect.stringContaining(`at most ${most} copies`) }
     expect(errors('producer')).toMatchObject([refusal, refusal, refusal])
-    const taken = (await bus.metrics()).subscriptions.find((s) => s.id === subscription)
+    const metrics = await bus.metrics()
+    const taken = metrics.subscriptions.find((s) => s.id === subscription)
     expect((taken?.queueDepth ?? 0) + (taken?.inFlight ?? 0)).toBe(most)
+    expect(metrics.routes[0]?.refused).toBe(3)
   })
 
   it('refuse a report claiming hand-backs or carrying a forged tail sample whole, counting none of it', async () => {
@@ -342,6 +346,7 @@ describe('direct channel frames from its own endpoints', () => {
     ])
     const before = await bus.metrics()
     expect(before.messagesPublished).toBe(0)
+    expect(before.routes[0]?.refused).toBe(2)
     expect(before.subscriptions.find((s) => s.id === subscription)).toMatchObject({ routed: 0, delivered: 0 })
     await send('producer', report())
     const after = await bus.metrics()

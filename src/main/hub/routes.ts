@@ -177,6 +177,7 @@ class Route implements DirectRoute {
     failed: 0,
     deadLettered: 0,
     handedBack: 0,
+    refused: 0,
     deliveredPerSec: 0,
     queued: 0,
     inFlight: 0,
@@ -408,6 +409,28 @@ export class RouteTable {
 
   /** Frames about direct channels from the endpoint `from`; false if `frame` is not one. */
   receive(from: RouteEndpoint, frame: EndpointFrame): boolean {
+    const id = 'id' in frame ? frame.id : undefined
+    return this.refusalsCounted(from, id, () => this.take(from, frame))
+  }
+
+  /**
+   * Runs `act` on a frame about channel `id` from `from`; if it throws (the frame is refused) and
+   * `from` is one of the channel's own ends, the refusal counts in the route's metrics, so that an
+   * endpoint that misbehaves shows.
+   */
+  private refusalsCounted<T>(from: RouteEndpoint, id: unknown, act: () => T): T {
+    try {
+      return act()
+    } catch (error) {
+      const channel = typeof id === 'string' ? this.channels.get(id) : undefined
+      if (channel !== undefined && (channel.producer === from || channel.consumer === from)) {
+        channel.route.stats.refused++
+      }
+      throw error
+    }
+  }
+
+  private take(from: RouteEndpoint, frame: EndpointFrame): boolean {
     switch (frame.t) {
       case 'rsync': {
         const channel = this.channelOf(from, frame.id)
@@ -474,27 +497,29 @@ export class RouteTable {
     message: Envelope,
     unsent = false,
   ): void {
-    const consumed = this.channels.get(via)
-    if (consumed !== undefined && consumed.consumer === from) {
-      this.orphaned(consumed, subscriptionId, message)
-      return
-    }
-    const channel = this.channelOf(from, via)
-    this.assertDeliveryOf(channel, from, subscriptionId, message)
-    // Settled at the hub already: requeued, dead-lettered, or delivered from its custody.
-    if (channel.settled.has(message.id)) return
-    const most = this.mostHandedBack(channel.served)
-    if (channel.handedBackByProducer >= most) {
-      // More than its window and its queue could hold: not copies of this channel.
-      throw EventBusError.of('MessageRejected', {
-        reason: `channel ${channel.id}'s producer could hand back at most ${most} copies (its window and its queue)`,
-        issues: [],
-      })
-    }
-    channel.handedBackByProducer++
-    channel.orphans.delete(message.id)
-    channel.held.delete(message.id)
-    this.takeBack(channel, subscriptionId, message, !unsent, 0)
+    this.refusalsCounted(from, via, () => {
+      const consumed = this.channels.get(via)
+      if (consumed !== undefined && consumed.consumer === from) {
+        this.orphaned(consumed, subscriptionId, message)
+        return
+      }
+      const channel = this.channelOf(from, via)
+      this.assertDeliveryOf(channel, from, subscriptionId, message)
+      // Settled at the hub already: requeued, dead-lettered, or delivered from its custody.
+      if (channel.settled.has(message.id)) return
+      const most = this.mostHandedBack(channel.served)
+      if (channel.handedBackByProducer >= most) {
+        // More than its window and its queue could hold: not copies of this channel.
+        throw EventBusError.of('MessageRejected', {
+          reason: `channel ${channel.id}'s producer could hand back at most ${most} copies (its window and its queue)`,
+          issues: [],
+        })
+      }
+      channel.handedBackByProducer++
+      channel.orphans.delete(message.id)
+      channel.held.delete(message.id)
+      this.takeBack(channel, subscriptionId, message, !unsent, 0)
+    })
   }
 
   /**
@@ -508,32 +533,34 @@ export class RouteTable {
    * message, or more than the producer could be retrying)
    */
   hold(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope, custody: boolean): void {
-    const channel = this.consumedBy(from, via)
-    this.assertDeliveryOf(channel, from, subscriptionId, message)
-    if (channel.served.get(subscriptionId) !== true) {
-      // Only Reliable deliveries are retried.
-      throw EventBusError.of('Unauthorized', {
-        module: from.module,
-        action: 'publish',
-        type: message.payload.type,
-      })
-    }
-    if (channel.settled.has(message.id)) return
-    const held = channel.held.get(message.id)
-    if (held !== undefined) {
-      // A retry in progress as the channel closed: its success now reaches only the hub.
-      if (custody) held.custody = true
-      return
-    }
-    const most = this.bus.config.maxQueueSize + DIRECT_WINDOW
-    if (channel.held.size >= most) {
-      throw EventBusError.of('MessageRejected', {
-        reason: `channel ${channel.id} can have at most ${most} deliveries waiting for a retry`,
-        issues: [],
-      })
-    }
-    channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0, custody })
-    if (channel.adoption === 'done') this.adoptOrphans(channel)
+    this.refusalsCounted(from, via, () => {
+      const channel = this.consumedBy(from, via)
+      this.assertDeliveryOf(channel, from, subscriptionId, message)
+      if (channel.served.get(subscriptionId) !== true) {
+        // Only Reliable deliveries are retried.
+        throw EventBusError.of('Unauthorized', {
+          module: from.module,
+          action: 'publish',
+          type: message.payload.type,
+        })
+      }
+      if (channel.settled.has(message.id)) return
+      const held = channel.held.get(message.id)
+      if (held !== undefined) {
+        // A retry in progress as the channel closed: its success now reaches only the hub.
+        if (custody) held.custody = true
+        return
+      }
+      const most = this.bus.config.maxQueueSize + DIRECT_WINDOW
+      if (channel.held.size >= most) {
+        throw EventBusError.of('MessageRejected', {
+          reason: `channel ${channel.id} can have at most ${most} deliveries waiting for a retry`,
+          issues: [],
+        })
+      }
+      channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0, custody })
+      if (channel.adoption === 'done') this.adoptOrphans(channel)
+    })
   }
 
   /**

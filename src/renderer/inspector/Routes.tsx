@@ -49,6 +49,12 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
             <th class="num" title="times the channel went down and traffic fell back to the hub">
               fallbacks
             </th>
+            <th
+              class="num"
+              title="frames about the route's channels the hub refused from its own producer or consumer: above 0, one of them misbehaves"
+            >
+              refused
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -83,6 +89,12 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
               </td>
               <td class="num" title={`set up ${route.established} times`}>
                 {count(route.fallbacks)}
+              </td>
+              <td
+                class={route.refused > 0 ? 'num warn' : 'num'}
+                data-testid={`route-refused-${route.producer}`}
+              >
+                {count(route.refused)}
               </td>
             </tr>
           ))}
