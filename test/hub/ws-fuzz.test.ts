@@ -15,6 +15,7 @@ import {
 } from '../../src/main/bus/index.js'
 import { startGateway } from '../../src/main/node/ws-gateway.js'
 import { connectBus, fromWebSocket } from '../../src/shared/index.js'
+import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
 
@@ -108,5 +109,8 @@ describe('WebSocket fuzzing', () => {
     expect(errorFrames).toBeGreaterThan(50)
     expect(fuzzer.readyState).toBe(WebSocket.OPEN)
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined()
+    // Whatever the fuzzer sent, the metrics are still what the inspector expects.
+    const checked = busMetricsSchema.safeParse(await bus.metrics())
+    expect(checked.success ? [] : checked.error.issues).toEqual([])
   }, 60_000)
 })
