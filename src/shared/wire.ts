@@ -171,6 +171,56 @@ export type DirectLimits = z.infer<typeof directLimitsSchema>
 
 export const deadLetterOperationSchema = z.enum(['list', 'replay', 'purge'])
 
+/** A publish, or a copy of a direct channel's (see the markers' notes). */
+const pubFrame = z
+  .object({
+    t: z.literal('pub'),
+    rid: requestId,
+    msg: message,
+    /**
+     * Sent by the producer of direct channel `via`: with `seq`, a copy for the subscribers that
+     * channel (under terms `seq`) does not cover; with `to`, an unacknowledged delivery of the
+     * channel handed back to subscription `to` when the channel went down (with `unsent`, a copy
+     * that never left the producer, so never counted as routed over the channel). The hub counts
+     * hand-backs as they arrive; the producer's reports do not. Sent by its consumer
+     * with `to`: a delivery of the channel its handler failed after the channel closed; with `to`
+     * and `held`, a Reliable delivery of the channel whose first attempt failed while it was open,
+     * for the hub to keep while the producer retries it, until the consumer handles a retry
+     * (`rrel`) or the producer dead-letters it or hands it back, and to requeue should the
+     * producer go first. The consumer sends it before its nack, so no moment of the producer's
+     * death can take the message along. With `held` and `custody`, a Reliable delivery that had
+     * arrived and not settled when the channel closed: kept likewise, counted delivered when the
+     * consumer releases it (no ack of it reaches the producer), requeued should the consumer go
+     * before it settles, once the producer is gone too.
+     */
+    via: channelId.optional(),
+    seq: z.number().int().nonnegative().optional(),
+    to: subscriptionId.optional(),
+    held: z.literal(true).optional(),
+    custody: z.literal(true).optional(),
+    unsent: z.literal(true).optional(),
+  })
+  .strict()
+
+/**
+ * Mixes of channel markers a `pub` frame may not carry, each with what is wrong: each marker
+ * belongs to one kind of channel copy, so any other mix is refused, never guessed at. Built once,
+ * not per frame: a `pub` is checked for each message an unbatched endpoint publishes.
+ */
+const PUB_MARKER_MIXES: readonly [(frame: z.infer<typeof pubFrame>) => boolean, string][] = [
+  [
+    ({ via, seq, to }) => (seq !== undefined || to !== undefined) && via === undefined,
+    '`seq` and `to` need `via`',
+  ],
+  [({ seq, to }) => seq !== undefined && to !== undefined, '`seq` and `to` exclude each other'],
+  [
+    ({ held, unsent, to }) => (held === true || unsent === true) && to === undefined,
+    '`held` and `unsent` need `to`',
+  ],
+  [({ held, unsent }) => held === true && unsent === true, '`held` and `unsent` exclude each other'],
+  [({ custody, held }) => custody === true && held !== true, '`custody` needs `held`'],
+]
+
 /** Frames an endpoint sends to the hub. */
 export const endpointFrameSchema = z.discriminatedUnion('t', [
   z
@@ -182,48 +232,10 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       batch: z.boolean().optional(),
     })
     .strict(),
-  z
-    .object({
-      t: z.literal('pub'),
-      rid: requestId,
-      msg: message,
-      /**
-       * Sent by the producer of direct channel `via`: with `seq`, a copy for the subscribers that
-       * channel (under terms `seq`) does not cover; with `to`, an unacknowledged delivery of the
-       * channel handed back to subscription `to` when the channel went down (with `unsent`, a copy
-       * that never left the producer, so never counted as routed over the channel). The hub counts
-       * hand-backs as they arrive; the producer's reports do not. Sent by its consumer
-       * with `to`: a delivery of the channel its handler failed after the channel closed; with `to`
-       * and `held`, a Reliable delivery of the channel whose first attempt failed while it was open,
-       * for the hub to keep while the producer retries it, until the consumer handles a retry
-       * (`rrel`) or the producer dead-letters it or hands it back, and to requeue should the
-       * producer go first. The consumer sends it before its nack, so no moment of the producer's
-       * death can take the message along. With `held` and `custody`, a Reliable delivery that had
-       * arrived and not settled when the channel closed: kept likewise, counted delivered when the
-       * consumer releases it (no ack of it reaches the producer), requeued should the consumer go
-       * before it settles, once the producer is gone too.
-       */
-      via: channelId.optional(),
-      seq: z.number().int().nonnegative().optional(),
-      to: subscriptionId.optional(),
-      held: z.literal(true).optional(),
-      custody: z.literal(true).optional(),
-      unsent: z.literal(true).optional(),
-    })
-    .strict()
-    .check((ctx) => {
-      // Each marker belongs to one kind of channel copy: refuse any other mix, never guess.
-      const { via, seq, to, held, custody, unsent } = ctx.value
-      const mixes: [boolean | undefined, string][] = [
-        [(seq !== undefined || to !== undefined) && via === undefined, '`seq` and `to` need `via`'],
-        [seq !== undefined && to !== undefined, '`seq` and `to` exclude each other'],
-        [(held || unsent) && to === undefined, '`held` and `unsent` need `to`'],
-        [held && unsent, '`held` and `unsent` exclude each other'],
-        [custody && !held, '`custody` needs `held`'],
-      ]
-      const problem = mixes.find(([wrong]) => wrong)?.[1]
-      if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value })
-    }),
+  pubFrame.check((ctx) => {
+    const problem = PUB_MARKER_MIXES.find(([wrong]) => wrong(ctx.value))?.[1]
+    if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value })
+  }),
   /** Publishes with request ids `rid`, `rid + 1`, …, one per message, answered like `pub`. */
   z.object({ t: z.literal('pubs'), rid: requestId, msgs: z.array(message).min(1).max(MAX_BATCH) }).strict(),
   z
