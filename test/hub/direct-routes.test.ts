@@ -1210,8 +1210,9 @@ describe('direct routes: bad input', () => {
     expect(errors()[0]).toContain('"action":"source"')
     expect(errors()[1]).toContain('Unauthorized')
     expect(errors()[2]).toContain('MessageRejected')
-    // As many as the producer could be retrying (its backlog and window), each message once.
-    const most = 4 + 1024
+    // As many as the producer could be retrying (its backlog and window, and a copy more for the
+    // one subscription served), each message once.
+    const most = 4 + 1024 + 1
     const held = Array.from({ length: most + 1 }, () => fromProducer(rawEvent()))
     await send(hold(held[0] as object), ...held.map((msg) => hold(msg)))
     expect(errors()).toHaveLength(4)

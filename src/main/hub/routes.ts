@@ -111,11 +111,11 @@ interface Channel {
    * Ids of the messages whose delivery over the channel ended with the hub: handed back by the
    * producer or requeued from `held` and `orphans`, those it dead-lettered before the consumer's
    * hold of them arrived, and those the consumer handled in the hub's custody. None is taken again.
-   * Bounded (twice what the channel can legitimately settle: see {@link mostHandedBack}), so that a
-   * lying endpoint cannot grow it; past that the oldest are forgotten.
+   * Bounded (twice what the channel can have unsettled: see {@link RouteTable.mostUnsettled}), so
+   * that a lying endpoint cannot grow it; past that the oldest are forgotten.
    */
   readonly settled: RecentIds
-  /** Copies the producer handed back (at most {@link mostHandedBack}). */
+  /** Copies the producer handed back (at most {@link RouteTable.mostUnsettled}). */
   handedBackByProducer: number
   /**
    * Deliveries the consumer failed after the channel closed, by message id, held while the
@@ -497,29 +497,37 @@ export class RouteTable {
     message: Envelope,
     unsent = false,
   ): void {
-    this.refusalsCounted(from, via, () => {
-      const consumed = this.channels.get(via)
-      if (consumed !== undefined && consumed.consumer === from) {
-        this.orphaned(consumed, subscriptionId, message)
-        return
-      }
-      const channel = this.channelOf(from, via)
-      this.assertDeliveryOf(channel, from, subscriptionId, message)
-      // Settled at the hub already: requeued, dead-lettered, or delivered from its custody.
-      if (channel.settled.has(message.id)) return
-      const most = this.mostHandedBack(channel.served)
-      if (channel.handedBackByProducer >= most) {
-        // More than its window and its queue could hold: not copies of this channel.
-        throw EventBusError.of('MessageRejected', {
-          reason: `channel ${channel.id}'s producer could hand back at most ${most} copies (its window and its queue)`,
-          issues: [],
-        })
-      }
-      channel.handedBackByProducer++
-      channel.orphans.delete(message.id)
-      channel.held.delete(message.id)
-      this.takeBack(channel, subscriptionId, message, !unsent, 0)
-    })
+    this.refusalsCounted(from, via, () => this.takeHandBack(from, via, subscriptionId, message, unsent))
+  }
+
+  private takeHandBack(
+    from: RouteEndpoint,
+    via: string,
+    subscriptionId: string,
+    message: Envelope,
+    unsent: boolean,
+  ): void {
+    const consumed = this.channels.get(via)
+    if (consumed !== undefined && consumed.consumer === from) {
+      this.orphaned(consumed, subscriptionId, message)
+      return
+    }
+    const channel = this.channelOf(from, via)
+    this.assertDeliveryOf(channel, from, subscriptionId, message)
+    // Settled at the hub already: requeued, dead-lettered, or delivered from its custody.
+    if (channel.settled.has(message.id)) return
+    const most = this.mostUnsettled(channel.served)
+    if (channel.handedBackByProducer >= most) {
+      // More than its window and its queue could hold: not copies of this channel.
+      throw EventBusError.of('MessageRejected', {
+        reason: `channel ${channel.id}'s producer could hand back at most ${most} copies (its window and its queue)`,
+        issues: [],
+      })
+    }
+    channel.handedBackByProducer++
+    channel.orphans.delete(message.id)
+    channel.held.delete(message.id)
+    this.takeBack(channel, subscriptionId, message, !unsent, 0)
   }
 
   /**
@@ -533,34 +541,42 @@ export class RouteTable {
    * message, or more than the producer could be retrying)
    */
   hold(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope, custody: boolean): void {
-    this.refusalsCounted(from, via, () => {
-      const channel = this.consumedBy(from, via)
-      this.assertDeliveryOf(channel, from, subscriptionId, message)
-      if (channel.served.get(subscriptionId) !== true) {
-        // Only Reliable deliveries are retried.
-        throw EventBusError.of('Unauthorized', {
-          module: from.module,
-          action: 'publish',
-          type: message.payload.type,
-        })
-      }
-      if (channel.settled.has(message.id)) return
-      const held = channel.held.get(message.id)
-      if (held !== undefined) {
-        // A retry in progress as the channel closed: its success now reaches only the hub.
-        if (custody) held.custody = true
-        return
-      }
-      const most = this.bus.config.maxQueueSize + DIRECT_WINDOW
-      if (channel.held.size >= most) {
-        throw EventBusError.of('MessageRejected', {
-          reason: `channel ${channel.id} can have at most ${most} deliveries waiting for a retry`,
-          issues: [],
-        })
-      }
-      channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0, custody })
-      if (channel.adoption === 'done') this.adoptOrphans(channel)
-    })
+    this.refusalsCounted(from, via, () => this.takeHold(from, via, subscriptionId, message, custody))
+  }
+
+  private takeHold(
+    from: RouteEndpoint,
+    via: string,
+    subscriptionId: string,
+    message: Envelope,
+    custody: boolean,
+  ): void {
+    const channel = this.consumedBy(from, via)
+    this.assertDeliveryOf(channel, from, subscriptionId, message)
+    if (channel.served.get(subscriptionId) !== true) {
+      // Only Reliable deliveries are retried.
+      throw EventBusError.of('Unauthorized', {
+        module: from.module,
+        action: 'publish',
+        type: message.payload.type,
+      })
+    }
+    if (channel.settled.has(message.id)) return
+    const held = channel.held.get(message.id)
+    if (held !== undefined) {
+      // A retry in progress as the channel closed: its success now reaches only the hub.
+      if (custody) held.custody = true
+      return
+    }
+    const most = this.mostUnsettled(channel.served)
+    if (channel.held.size >= most) {
+      throw EventBusError.of('MessageRejected', {
+        reason: `channel ${channel.id} can have at most ${most} deliveries waiting for a retry`,
+        issues: [],
+      })
+    }
+    channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0, custody })
+    if (channel.adoption === 'done') this.adoptOrphans(channel)
   }
 
   /**
@@ -768,7 +784,7 @@ export class RouteTable {
       terms,
       covered: new Map([[0, covered]]),
       served,
-      settled: new RecentIds(2 * this.mostHandedBack(served)),
+      settled: new RecentIds(2 * this.mostUnsettled(served)),
       handedBackByProducer: 0,
       orphans: new Map(),
       held: new Map(),
@@ -881,11 +897,12 @@ export class RouteTable {
   }
 
   /**
-   * The most copies a channel's producer can hand back: all it can have in flight, plus its
-   * backlog (refused with `QueueFull` at `maxQueueSize`, which one publish can pass by a copy for
-   * each subscription the channel serves).
+   * The most copies of a channel that can be unsettled at once, so the most its producer can hand
+   * back or its consumer have held: all the producer can have in flight, plus its backlog (refused
+   * with `QueueFull` at `maxQueueSize`, which one publish can pass by a copy for each subscription
+   * the channel serves).
    */
-  private mostHandedBack(served: ReadonlyMap<string, boolean>): number {
+  private mostUnsettled(served: ReadonlyMap<string, boolean>): number {
     return DIRECT_WINDOW + this.bus.config.maxQueueSize + served.size
   }
 
