@@ -350,11 +350,9 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   }
 
   countDirect(counts: DirectCounts, subscriber: string): void {
-    const byType = this.countersForType(counts.type)
-    const byModule = this.countersForModule(subscriber)
+    const counted = [this.totals, this.countersForType(counts.type), this.countersForModule(subscriber)]
     for (const name of DIRECT_OUTCOMES) {
-      for (const counters of [this.totals, byType, byModule])
-        counters[name] = addCount(counters[name], counts[name])
+      for (const counters of counted) counters[name] = addCount(counters[name], counts[name])
     }
     if (counts.delivered > 0) this.rate.record(performance.now(), counts.delivered)
   }
