@@ -20,7 +20,7 @@ import type { BusMessage, Envelope } from './message.js'
 import { type MessageValidator, messageValidator } from './message-validator.js'
 import type { BusMetrics } from './metrics-snapshot.js'
 import { type PortInput, toPort } from './port.js'
-import { RingBuffer } from './ring-buffer.js'
+import { PriorityFifo } from './priority-fifo.js'
 import {
   type DirectLimits,
   type EndpointFrame,
@@ -124,8 +124,11 @@ class Request implements Settler {
 interface LocalSubscription {
   readonly handler: ClientHandler<Envelope>
   readonly predicate: ((message: Envelope) => boolean) | undefined
-  /** Deliveries past the endpoint's `workers` handlers at once (a direct channel sends a window's worth). */
-  readonly waiting: RingBuffer<Delivery>
+  /**
+   * Deliveries past the endpoint's `workers` handlers at once (the hub and a direct channel send a
+   * window's worth), highest priority first.
+   */
+  readonly waiting: PriorityFifo<Delivery>
   running: number
   readonly reliable: boolean
 }
@@ -269,7 +272,7 @@ class Client implements BusClient<Catalog> {
       this.subscriptions.set(id as string, {
         handler: handler as ClientHandler<Envelope>,
         predicate,
-        waiting: new RingBuffer(),
+        waiting: new PriorityFifo(),
         running: 0,
         reliable: mode.kind === 'Reliable',
       })
@@ -466,7 +469,7 @@ class Client implements BusClient<Catalog> {
       delivery.via.handled(delivery)
       return
     }
-    if (subscription.running >= this.workers) subscription.waiting.push(delivery)
+    if (subscription.running >= this.workers) subscription.waiting.push(delivery, delivery.message.priority)
     else this.run(subscription, delivery)
   }
 

@@ -14,7 +14,7 @@ import { InFlight } from './in-flight.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
-import { RingBuffer } from './ring-buffer.js'
+import { PriorityFifo } from './priority-fifo.js'
 import {
   DIRECT_COUNT_NAMES,
   DIRECT_TAIL_SAMPLE,
@@ -119,7 +119,7 @@ type CountName = (typeof DIRECT_COUNT_NAMES)[number]
 export class DirectProducer {
   private terms: PreparedTerms
   private readonly inFlight = new InFlight<Sent>()
-  private readonly waiting = new RingBuffer<Copy>()
+  private readonly waiting = new PriorityFifo<Copy>()
   private readonly retrying = new Map<ReturnType<typeof setTimeout>, Copy>()
   private nextDeliveryId = 1
   /** When a BestEffort copy last kept its record for a latency sample. */
@@ -232,7 +232,7 @@ export class DirectProducer {
         // Counted as routed once it leaves (or is handed back): one that dies here with this
         // producer was never accepted, and a report must not have counted it.
         lastWaiting = newCopy(routedTo, message, publishedAt)
-        this.waiting.push(lastWaiting)
+        this.waiting.push(lastWaiting, message.priority)
       } else {
         tally.total.routed++
         tally.total.dropped++

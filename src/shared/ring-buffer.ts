@@ -1,4 +1,4 @@
-/** A FIFO for hot paths: the bus's per-priority queues, a direct channel's waiting copies. */
+/** A FIFO for hot paths: each priority level of a PriorityFifo. */
 
 /** A growable ring buffer with O(1) operations at both ends. */
 export class RingBuffer<T> {

@@ -1,11 +1,10 @@
 /**
- * Per-subscription queues. A bounded priority queue is one FIFO ring buffer per priority level, so
- * equal priorities keep publish order and every operation is O(1). The LatestOnly queue keeps at
- * most one pending copy per (type, source).
+ * Per-subscription queues. A bounded priority queue is a PriorityFifo (a FIFO per priority level), so
+ * equal priorities keep publish order and every operation is O(1). The LatestOnly queue keeps at most
+ * one pending copy per (type, source).
  */
-import { PRIORITY_LEVELS } from '../../shared/catalog.js'
 import type { Envelope } from '../../shared/message.js'
-import { RingBuffer } from '../../shared/ring-buffer.js'
+import { PriorityFifo } from '../../shared/priority-fifo.js'
 
 /** One copy of a message waiting for (or between) delivery attempts to one subscription. */
 export interface PendingCopy {
@@ -30,37 +29,29 @@ export interface SubscriptionQueue {
 
 /** FIFO per priority level; higher levels first. */
 export class PriorityQueue implements SubscriptionQueue {
-  private readonly levels = Array.from({ length: PRIORITY_LEVELS }, () => new RingBuffer<PendingCopy>())
-  size = 0
+  private readonly copies = new PriorityFifo<PendingCopy>()
+
+  get size(): number {
+    return this.copies.length
+  }
 
   push(copy: PendingCopy): undefined {
-    this.levels[copy.message.priority]!.push(copy)
-    this.size++
+    this.copies.push(copy, copy.message.priority)
     return undefined
   }
 
   /** Puts a copy back at the head of its priority level (a retry after backoff, a redelivery). */
   pushFront(copy: PendingCopy): void {
-    this.levels[copy.message.priority]!.unshift(copy)
-    this.size++
+    this.copies.unshift(copy, copy.message.priority)
   }
 
   shift(): PendingCopy | undefined {
-    if (this.size === 0) return undefined
-    for (let level = PRIORITY_LEVELS - 1; level >= 0; level--) {
-      const copy = this.levels[level]!.shift()
-      if (copy !== undefined) {
-        this.size--
-        return copy
-      }
-    }
-    return undefined
+    return this.copies.shift()
   }
 
   drain(): PendingCopy[] {
     const copies: PendingCopy[] = []
-    for (let level = PRIORITY_LEVELS - 1; level >= 0; level--) this.levels[level]!.drain(copies)
-    this.size = 0
+    this.copies.drain(copies)
     return copies
   }
 }

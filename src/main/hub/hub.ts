@@ -24,8 +24,8 @@ export interface HubOptions {
   bestEffortWindow?: number
   /**
    * Deliveries a Reliable subscription may have unacknowledged at its endpoint (default 256). The
-   * endpoint still runs at most `workers` handlers at once; the rest wait there, in order, so acks
-   * need no round trip per `workers` deliveries.
+   * endpoint still runs at most `workers` handlers at once; the rest wait there (highest priority
+   * first, in arrival order within one), so acks need no round trip per `workers` deliveries.
    */
   reliableWindow?: number
   /**

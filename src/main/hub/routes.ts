@@ -73,7 +73,7 @@ export interface RouteEndpoint {
 }
 
 /** Deliveries a direct channel may have in flight (the consumer queues beyond its concurrency). */
-const DIRECT_WINDOW = 1024
+export const DIRECT_WINDOW = 1024
 /** The least time between two set-ups of one route, so a broken side cannot make it flap. */
 const RESTART_DELAY_MS = 1000
 /** How long a producer may take to confirm new terms before its channel is withdrawn. */

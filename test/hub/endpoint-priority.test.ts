@@ -1,0 +1,147 @@
+/**
+ * Priority at an endpoint: the hub keeps a window of deliveries unacknowledged at an endpoint, which
+ * runs `workers` handlers at once and keeps the rest waiting. Among the messages waiting there,
+ * higher priority goes first, as in the hub's own queues (BUS-API: "among the messages pending at
+ * the same moment, higher priority goes first"), over the hub path and over a direct route alike.
+ */
+import { MessageChannel } from 'node:worker_threads'
+import { describe, expect, it } from 'vitest'
+import {
+  BusMessage,
+  DeliveryMode,
+  MessagePayload,
+  MessagePriority,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import type { Hub } from '../../src/main/hub/index.js'
+import { DIRECT_WINDOW } from '../../src/main/hub/routes.js'
+import { connectBus } from '../../src/shared/index.js'
+import { rawEvent, validData, waitFor } from '../helpers.js'
+import { afterThisTest, startHub } from './fixture.js'
+
+const everything = { publish: '*', subscribe: '*' } as const
+
+async function connect(hub: Hub, module: string) {
+  const { port1, port2 } = new MessageChannel()
+  hub.attach(port1, { module, permissions: everything })
+  const client = await connectBus(port2)
+  afterThisTest(() => client.close())
+  return client
+}
+
+const raw = (eventType: string, priority: MessagePriority) =>
+  BusMessage.withPriority(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType })), priority)
+
+const marker = () =>
+  BusMessage.create(ModuleId.DataCapture, MessagePayload.HealthCheck(validData.HealthCheck()))
+
+/**
+ * A Reliable RawEvent subscriber whose handler holds each message until `release()`, and a second
+ * subscription (handler slots of its own) that sees markers: a marker handled means everything sent
+ * before it on the same port has arrived.
+ */
+async function gatedStorage(hub: Hub) {
+  const storage = await connect(hub, ModuleId.Storage)
+  const started: string[] = []
+  const gates: (() => void)[] = []
+  let markers = 0
+  await storage.subscribe(ModuleId.Storage, { types: ['HealthCheck'] }, DeliveryMode.BestEffort, () => {
+    markers++
+  })
+  await storage.subscribe(
+    ModuleId.Storage,
+    { types: ['RawEvent'] },
+    DeliveryMode.Reliable({ timeoutMs: 10_000 }),
+    (message) => {
+      started.push(message.payload.data.eventType)
+      return new Promise<void>((resolve) => gates.push(resolve))
+    },
+  )
+  /** Lets the running handler finish; resolves once the next one started, if one is expected. */
+  const release = async (nextExpected: boolean) => {
+    const count = started.length
+    gates.shift()?.()
+    if (nextExpected) await waitFor(() => started.length > count)
+  }
+  /** Publishes a marker with `publish` and waits until it is handled. */
+  const arrived = async (publish: (message: ReturnType<typeof marker>) => Promise<unknown>) => {
+    const before = markers
+    await publish(marker())
+    await waitFor(() => markers > before)
+  }
+  return { started, release, arrived }
+}
+
+/** Low 'l0' first (its handler holds the only slot), then more lows, a critical and a high. */
+const BURST: [string, MessagePriority][] = [
+  ['l1', MessagePriority.Low],
+  ['l2', MessagePriority.Low],
+  ['l3', MessagePriority.Low],
+  ['c1', MessagePriority.Critical],
+  ['l4', MessagePriority.Low],
+  ['h1', MessagePriority.High],
+  ['c2', MessagePriority.Critical],
+]
+const IN_PRIORITY_ORDER = ['l0', 'c1', 'c2', 'h1', 'l1', 'l2', 'l3', 'l4']
+
+describe('priority at an endpoint', () => {
+  it('runs the deliveries waiting at an endpoint highest priority first, in publish order within one', async () => {
+    const { bus, hub } = await startHub({ workers: 1 })
+    const storage = await gatedStorage(hub)
+    await bus.publish(raw('l0', MessagePriority.Low))
+    await waitFor(() => storage.started.length === 1)
+    for (const [name, priority] of BURST) await bus.publish(raw(name, priority))
+    // Every copy has left the hub and arrived: they all wait at the endpoint.
+    await storage.arrived((message) => bus.publish(message))
+    const gated = (await bus.metrics()).subscriptions.find((subscription) => subscription.mode === 'Reliable')
+    expect(gated).toMatchObject({ queueDepth: 0, inFlight: BURST.length + 1 })
+    for (let i = 0; i < BURST.length; i++) await storage.release(true)
+    expect(storage.started).toEqual(IN_PRIORITY_ORDER)
+  })
+
+  it('does the same for copies waiting at the consumer of a direct route', async () => {
+    const { hub } = await startHub({ workers: 1 })
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent'],
+    })
+    const storage = await gatedStorage(hub)
+    const capture = await connect(hub, ModuleId.DataCapture)
+    await waitFor(() => route.state === 'active', 5_000)
+    await capture.publish(raw('l0', MessagePriority.Low))
+    await waitFor(() => storage.started.length === 1)
+    for (const [name, priority] of BURST) await capture.publish(raw(name, priority))
+    await storage.arrived((message) => capture.publish(message))
+    for (let i = 0; i < BURST.length; i++) await storage.release(true)
+    expect(storage.started).toEqual(IN_PRIORITY_ORDER)
+  })
+
+  it('sends a direct route’s producer backlog highest priority first once its window has room', async () => {
+    const { hub } = await startHub({ workers: 1 })
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent', 'HealthCheck'],
+    })
+    const storage = await gatedStorage(hub)
+    const capture = await connect(hub, ModuleId.DataCapture)
+    await waitFor(() => route.state === 'active', 5_000)
+    await capture.publish(raw('l0', MessagePriority.Low))
+    await waitFor(() => storage.started.length === 1)
+    // The channel's window fills; ten lows and then a critical wait at the producer, their publishes
+    // unresolved until they leave.
+    for (let i = 1; i < DIRECT_WINDOW + 10; i++) void capture.publish(raw(`l${i}`, MessagePriority.Low))
+    const criticalLeft = capture.publish(raw('c', MessagePriority.Critical))
+    // l0's ack frees one place in the window: the critical takes it, ahead of the ten lows.
+    await storage.release(true)
+    let left = false
+    void criticalLeft.then(() => {
+      left = true
+    })
+    await waitFor(() => left, 2_000)
+    await new Promise((resolve) => setTimeout(resolve, 50)) // for it to arrive, behind 1023 lows
+    await storage.release(true)
+    expect(storage.started).toEqual(['l0', 'l1', 'c'])
+  })
+})
