@@ -144,4 +144,35 @@ describe('priority at an endpoint', () => {
     await storage.release(true)
     expect(storage.started).toEqual(['l0', 'l1', 'c'])
   })
+
+  it('does not count a delivery timed out because higher priorities overtook it at the endpoint', async () => {
+    // One handler slot, 50 ms handler timeout: the hub waits for the low message's ack for its own
+    // timeout (one ahead of it: two) plus a second's grace. Fifty criticals taking 40 ms each
+    // overtake it at the endpoint, so it starts after 2 s and must be neither failed nor retried.
+    const { bus, hub } = await startHub({ workers: 1, maxRetryAttempts: 2 })
+    const storage = await connect(hub, ModuleId.Storage)
+    const started: string[] = []
+    await storage.subscribe(
+      ModuleId.Storage,
+      { types: ['RawEvent'] },
+      DeliveryMode.Reliable({ timeoutMs: 50 }),
+      async (message) => {
+        const name = message.payload.data.eventType
+        started.push(name)
+        if (name !== 'low') await new Promise((resolve) => setTimeout(resolve, 40))
+      },
+    )
+    await bus.publish(raw('first', MessagePriority.Critical))
+    await bus.publish(raw('low', MessagePriority.Low))
+    for (let i = 0; i < 50; i++) await bus.publish(raw('c', MessagePriority.Critical))
+    await waitFor(
+      () => started.includes('low') && started.filter((name) => name === 'c').length === 50,
+      10_000,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 300)) // a late sweep would count it now
+    expect(started.filter((name) => name === 'low')).toHaveLength(1)
+    expect(started.at(-1)).toBe('low')
+    const [subscription] = (await bus.metrics()).subscriptions
+    expect(subscription).toMatchObject({ routed: 52, delivered: 52, failed: 0, retried: 0 })
+  })
 })

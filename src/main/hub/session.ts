@@ -22,7 +22,8 @@ import {
   type WireError,
 } from '../../shared/wire.js'
 import type { DeliveryMode } from '../bus/index.js'
-import type { Settleable, Subscription } from '../bus/subscription.js'
+import type { Subscription } from '../bus/subscription.js'
+import { PendingAck, SentByPriority } from './pending-ack.js'
 import { assertMayInspect, authorizeFilter, mayPublish } from './permissions.js'
 import type { RouteEndpoint } from './routes.js'
 import type { HubCore } from './types.js'
@@ -30,48 +31,17 @@ import type { HubCore } from './types.js'
 /** Why a session ended; decides what happens to its subscriptions. */
 export type EndReason = 'detached' | 'bye' | 'lost' | 'superseded' | 'hub-closed' | 'protocol'
 
-/** A delivery sent to the endpoint, settled by its ack or nack (the core's attempt is called back). */
-class PendingAck implements Settleable {
-  private attempt: Parameters<Settleable['settleInto']>[0] | undefined
-
-  /** When the hub stops waiting for the ack itself (Date.now() based). */
-  readonly deadline: number
-
-  /**
-   * @param handlerTimeoutMs the timeout the endpoint enforces, reported when it times out
-   * @param ackWithinMs how long the hub waits for the ack before counting a timeout itself
-   */
-  constructor(
-    readonly handlerTimeoutMs: number,
-    readonly ackWithinMs: number,
-  ) {
-    this.deadline = Date.now() + ackWithinMs
-  }
-
-  settleInto(attempt: Parameters<Settleable['settleInto']>[0]): void {
-    this.attempt = attempt
-  }
-
-  ack(): void {
-    this.attempt?.succeeded()
-  }
-
-  nack(error: unknown): void {
-    this.attempt?.failed(error)
-  }
-}
-
 interface RemoteSubscription {
   readonly subscription: Subscription
   /** Same identity, filter and mode: what a re-attached endpoint must ask for to resume it. */
   readonly key: string
   /** The timeout the endpoint enforces on its handler. */
   readonly handlerTimeoutMs: number
+  /** What it was sent, per priority: how late an ack may come (see PendingAck). */
+  readonly sent: SentByPriority
 }
 
-/** How long past the handler's own timeout the hub waits for an ack before counting a timeout itself. */
-const ACK_GRACE_MS = 1000
-/** How often the hub looks for acks overdue past that grace (one timer per session, not per delivery). */
+/** How often the hub looks for overdue acks (one timer per session, not per delivery). */
 const ACK_SWEEP_MS = 250
 /** How often the tail stream is flushed, and how many entries a flush carries at most. */
 const TAIL_INTERVAL_MS = 250
@@ -402,7 +372,7 @@ export class Session implements RouteEndpoint {
     )
     const resumed = mode.kind === 'Reliable' ? this.hub.claimParked(this.module, key) : undefined
     if (resumed !== undefined) {
-      const remote = { subscription: resumed, key, handlerTimeoutMs }
+      const remote = { subscription: resumed, key, handlerTimeoutMs, sent: new SentByPriority() }
       resumed.resume((message) => this.deliver(remote, message))
       this.subscriptions.set(resumed.id, remote)
       return resumed.id
@@ -419,6 +389,7 @@ export class Session implements RouteEndpoint {
       ),
       key,
       handlerTimeoutMs,
+      sent: new SentByPriority(),
     }
     this.subscriptions.set(remote.subscription.id, remote)
     return remote.subscription.id
@@ -434,12 +405,10 @@ export class Session implements RouteEndpoint {
   /** The handler of every remote subscription: sends the delivery; the endpoint's ack settles it. */
   private deliver(remote: RemoteSubscription, message: Envelope): PendingAck {
     const id = this.nextDeliveryId++
-    // The endpoint runs `workers` handlers at once, each within its timeout: a delivery with n
-    // others unacknowledged ahead of it starts within floor(n / workers) timeouts, then has its own.
     // The core counted this delivery in flight before calling this handler.
-    const { handlerTimeoutMs } = remote
-    const ahead = Math.floor((remote.subscription.inFlight - 1) / this.hub.bus.config.workers)
-    const pending = new PendingAck(handlerTimeoutMs, (ahead + 1) * handlerTimeoutMs + ACK_GRACE_MS)
+    const { handlerTimeoutMs, sent } = remote
+    const pending = new PendingAck(handlerTimeoutMs, remote.subscription.inFlight - 1, message.priority, sent)
+    sent.count(message.priority)
     this.awaitingAck.add(id, pending)
     queueDelivery(this.link, this.batched, remote.subscription.id, id, message, remote.handlerTimeoutMs)
     return pending
@@ -448,10 +417,11 @@ export class Session implements RouteEndpoint {
   /** Counts as timed out every delivery whose ack is overdue past the grace (a hung endpoint). */
   private sweepOverdueAcks(): void {
     const now = Date.now()
+    const { workers } = this.hub.bus.config
     for (const [id, pending] of this.awaitingAck.entries()) {
-      if (now <= pending.deadline) continue
+      if (!pending.overdueAt(now, workers)) continue
       this.awaitingAck.take(id)
-      pending.nack(EventBusError.of('DeliveryTimeout', { elapsedMs: pending.ackWithinMs }))
+      pending.nack(EventBusError.of('DeliveryTimeout', { elapsedMs: now - pending.sentAt }))
     }
   }
 
