@@ -20,6 +20,7 @@ import type { BusMessage, Envelope } from './message.js'
 import { type MessageValidator, messageValidator } from './message-validator.js'
 import type { BusMetrics } from './metrics-snapshot.js'
 import { type PortInput, toPort } from './port.js'
+import { PredicateErrors } from './predicate-errors.js'
 import { PriorityFifo } from './priority-fifo.js'
 import {
   type DirectLimits,
@@ -150,6 +151,7 @@ class Client implements BusClient<Catalog> {
   private readonly subscriptions = new Map<string, LocalSubscription>()
   private workers = 1
   private readonly hubAcks: Acknowledger
+  private readonly predicateErrors: PredicateErrors
   /** Direct channels this endpoint produces on, by message type. */
   private readonly producing = new Map<string, DirectProducer>()
   /** Open direct channels this endpoint produces on (draining ones too), by channel id. */
@@ -179,6 +181,7 @@ class Client implements BusClient<Catalog> {
       closed: (reason) => this.ended(reason),
     })
     this.hubAcks = new Acknowledger(this.link)
+    this.predicateErrors = new PredicateErrors(this.link)
     this.deadLetters = {
       list: (filter) =>
         this.request({ t: 'dlq', op: 'list', selector: filter ?? {} }) as Promise<DeadLetterEntry[]>,
@@ -486,12 +489,29 @@ class Client implements BusClient<Catalog> {
     }
   }
 
+  /**
+   * Runs the subscription's predicate, if any, as the bus does: only `true` is a match, and one
+   * that throws is no match, counted (the hub is told).
+   */
+  private accepts({ predicate }: LocalSubscription, delivery: Delivery): boolean {
+    if (predicate === undefined) return true
+    try {
+      return predicate(delivery.message) === true
+    } catch {
+      this.predicateErrors.count(delivery.subscriptionId)
+      return false
+    }
+  }
+
   private run(subscription: LocalSubscription, delivery: Delivery): void {
-    const { predicate, handler } = subscription
+    if (!this.accepts(subscription, delivery)) {
+      // A message the predicate declines is acknowledged: it was delivered to this endpoint.
+      delivery.via.handled(delivery)
+      return
+    }
     let result: unknown
     try {
-      // A message the predicate declines is acknowledged: it was delivered to this endpoint.
-      result = predicate === undefined || predicate(delivery.message) ? handler(delivery.message) : undefined
+      result = subscription.handler(delivery.message)
     } catch (error) {
       delivery.via.failed(delivery, error, false, subscription.reliable)
       return

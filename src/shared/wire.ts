@@ -72,6 +72,11 @@ export function zeroDirectCounts(sid: string, type: string): DirectCounts {
   return { sid, type, ...Object.fromEntries(DIRECT_COUNT_NAMES.map((name) => [name, 0])) } as DirectCounts
 }
 
+/** Predicate errors one `perr` frame reports per subscription at most (an endpoint sends more in more frames). */
+export const MAX_PREDICATE_ERRORS = 65_536
+/** Subscriptions one `perr` frame reports at most. */
+export const MAX_SUBSCRIPTIONS_PER_PERR = 1024
+
 /** Held messages a direct channel's consumer releases per frame at most. */
 export const MAX_RELEASED = 4096
 
@@ -250,6 +255,23 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('unsub'), rid: requestId, sid: subscriptionId }).strict(),
   /** Deliveries handled successfully (including those the endpoint's predicate declined). */
   z.object({ t: z.literal('ack'), ids: z.array(deliveryId).max(65_536) }).strict(),
+  /**
+   * Predicates that threw at the endpoint, per subscription, since the previous `perr` (the hub
+   * counts them in `predicateErrors`; each such delivery was acknowledged, as no match).
+   */
+  z
+    .object({
+      t: z.literal('perr'),
+      counts: z
+        .array(
+          z
+            .object({ sid: subscriptionId, count: z.number().int().min(1).max(MAX_PREDICATE_ERRORS) })
+            .strict(),
+        )
+        .min(1)
+        .max(MAX_SUBSCRIPTIONS_PER_PERR),
+    })
+    .strict(),
   /** A delivery whose handler failed; `timedOut` when it did not settle in time. */
   z
     .object({ t: z.literal('nack'), id: deliveryId, error: z.string().max(4096), timedOut: z.boolean() })

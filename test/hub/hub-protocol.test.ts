@@ -70,6 +70,10 @@ describe('hub protocol', () => {
         outcomes: fc.anything(),
       }),
       fc.record({
+        t: fc.constant('perr'),
+        counts: fc.array(fc.record({ sid: fc.string(), count: fc.integer() }), { maxLength: 3 }),
+      }),
+      fc.record({
         t: fc.constant('sub'),
         rid: fc.nat(),
         module: fc.string(),

@@ -357,8 +357,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     if (counts.delivered > 0) this.rate.record(performance.now(), counts.delivered)
   }
 
-  predicateFailed(): void {
-    this.predicateErrors++
+  predicateFailed(count: number): void {
+    this.predicateErrors = addCount(this.predicateErrors, count)
   }
 
   deadLetter(subscription: Subscription, copy: PendingCopy, reason: DeadLetterReason): void {

@@ -26,8 +26,8 @@ export interface DeliveryContext {
   countersForModule(module: string): Counters
   /** A successful delivery happened now (for the throughput rate). */
   delivered(now: number): void
-  /** A filter predicate threw (counted as no match). */
-  predicateFailed(): void
+  /** A filter predicate threw `count` times (counted as no match). */
+  predicateFailed(count: number): void
   deadLetter(subscription: Subscription, copy: PendingCopy, reason: DeadLetterReason): void
   /** Runs `subscription.pump()` soon, never inside the caller's stack. */
   schedule(subscription: Subscription): void
@@ -211,10 +211,15 @@ export class Subscription {
     try {
       return predicate(message) === true
     } catch {
-      this.stats.predicateErrors++
-      this.context.predicateFailed()
+      this.countPredicateErrors(1)
       return false
     }
+  }
+
+  /** Counts predicate errors: this one's, or those an endpoint running the predicate reported. */
+  countPredicateErrors(count: number): void {
+    this.stats.predicateErrors = addCount(this.stats.predicateErrors, count)
+    this.context.predicateFailed(count)
   }
 
   /** Takes one routed copy. Reliable capacity was checked by the caller. */

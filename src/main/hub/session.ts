@@ -218,6 +218,11 @@ export class Session implements RouteEndpoint {
       case 'ack':
         for (const id of frame.ids) this.awaitingAck.take(id)?.ack()
         return
+      case 'perr':
+        // A subscription ended meanwhile has nothing left to count them in.
+        for (const { sid, count } of frame.counts)
+          this.subscriptions.get(sid)?.subscription.countPredicateErrors(count)
+        return
       case 'nack': {
         const pending = this.awaitingAck.take(frame.id)
         pending?.nack(
