@@ -510,13 +510,15 @@ class Client implements BusClient<Catalog> {
       return
     }
     let result: unknown
+    let thenable: boolean
     try {
       result = subscription.handler(delivery.message)
+      thenable = isThenable(result) // may run a `then` getter, which may throw
     } catch (error) {
       delivery.via.failed(delivery, error, false, subscription.reliable)
       return
     }
-    if (!isThenable(result)) {
+    if (!thenable) {
       delivery.via.handled(delivery)
       return
     }
@@ -535,10 +537,14 @@ class Client implements BusClient<Catalog> {
       () => finish(EventBusError.of('DeliveryTimeout', { elapsedMs: delivery.timeoutMs }), true),
       delivery.timeoutMs,
     )
-    result.then(
-      () => finish(undefined, false),
-      (error: unknown) => finish(error ?? new Error('rejected without a reason'), false),
-    )
+    try {
+      ;(result as PromiseLike<unknown>).then(
+        () => finish(undefined, false),
+        (error: unknown) => finish(error ?? new Error('rejected without a reason'), false),
+      )
+    } catch (error) {
+      finish(error, false) // a broken thenable: a failed attempt, as in the bus
+    }
   }
 
   /** Direct deliveries held for a subscribe answer that never named their subscription. */

@@ -381,4 +381,25 @@ describe('handler latency and slow handlers', () => {
     expect(bus.deadLetters.list()).toHaveLength(1)
     await expectAccounted(bus)
   })
+
+  it('counts a result whose `then` getter throws as one failed attempt, and keeps delivering', async () => {
+    const bus = await startedBus({ maxRetryAttempts: 0 })
+    const seen: string[] = []
+    await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), (message) => {
+      seen.push(message.payload.data.eventType)
+      if (message.payload.data.eventType !== 'broken') return undefined
+      return Object.defineProperty({}, 'then', {
+        get() {
+          throw new RangeError('then getter')
+        },
+      })
+    })
+    await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'broken' }))
+    await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'fine' }))
+    await flushMicrotasks()
+    expect(seen).toEqual(['broken', 'fine'])
+    expect(bus.deadLetters.list().map((entry) => entry.lastError)).toEqual(['RangeError: then getter'])
+    expect((await bus.metrics()).inFlight).toBe(0)
+    await expectAccounted(bus)
+  })
 })

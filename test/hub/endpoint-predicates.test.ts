@@ -3,7 +3,6 @@
  * that throws counts as 'no match' for that message, is counted in metrics, and never stops the
  * bus", over the hub path and over a direct route alike.
  */
-import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import {
   BusMessage,
@@ -14,27 +13,16 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import type { Hub } from '../../src/main/hub/index.js'
-import { connectBus } from '../../src/shared/index.js'
 import { MAX_PREDICATE_ERRORS } from '../../src/shared/wire.js'
 import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
-import { afterThisTest, rawPeer, startHub } from './fixture.js'
-
-const everything = { publish: '*', subscribe: '*' } as const
-
-async function connect(hub: Hub, module: string) {
-  const { port1, port2 } = new MessageChannel()
-  hub.attach(port1, { module, permissions: everything })
-  const client = await connectBus(port2)
-  afterThisTest(() => client.close())
-  return client
-}
+import { connectClient, rawPeer, startHub } from './fixture.js'
 
 const raw = (eventType: string) =>
   BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType })))
 
 /** Storage subscribed Reliable with a predicate that throws on 'boom', declines 'skip' and 1-valued answers. */
 async function storageWithPredicate(hub: Hub) {
-  const storage = await connect(hub, ModuleId.Storage)
+  const storage = await connectClient(hub, ModuleId.Storage)
   const handled: string[] = []
   const filter = MessageFilter.types(['RawEvent']).withPredicate((message) => {
     const name = message.payload.data.eventType
@@ -88,7 +76,7 @@ describe('predicates at an endpoint', () => {
       types: ['RawEvent'],
     })
     const handled = await storageWithPredicate(hub)
-    const capture = await connect(hub, ModuleId.DataCapture)
+    const capture = await connectClient(hub, ModuleId.DataCapture)
     await waitFor(() => route.state === 'active', 5_000)
     for (const name of NAMES) await capture.publish(raw(name))
     await expectCountedAsNoMatch(bus, handled)

@@ -4,7 +4,6 @@
  * higher priority goes first, as in the hub's own queues (BUS-API: "among the messages pending at
  * the same moment, higher priority goes first"), over the hub path and over a direct route alike.
  */
-import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import {
   BusMessage,
@@ -15,19 +14,8 @@ import {
 } from '../../src/main/bus/index.js'
 import type { Hub } from '../../src/main/hub/index.js'
 import { DIRECT_WINDOW } from '../../src/main/hub/routes.js'
-import { connectBus } from '../../src/shared/index.js'
 import { rawEvent, validData, waitFor } from '../helpers.js'
-import { afterThisTest, startHub } from './fixture.js'
-
-const everything = { publish: '*', subscribe: '*' } as const
-
-async function connect(hub: Hub, module: string) {
-  const { port1, port2 } = new MessageChannel()
-  hub.attach(port1, { module, permissions: everything })
-  const client = await connectBus(port2)
-  afterThisTest(() => client.close())
-  return client
-}
+import { connectClient, startHub } from './fixture.js'
 
 const raw = (eventType: string, priority: MessagePriority) =>
   BusMessage.withPriority(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType })), priority)
@@ -41,7 +29,7 @@ const marker = () =>
  * before it on the same port has arrived.
  */
 async function gatedStorage(hub: Hub) {
-  const storage = await connect(hub, ModuleId.Storage)
+  const storage = await connectClient(hub, ModuleId.Storage)
   const started: string[] = []
   const gates: (() => void)[] = []
   let markers = 0
@@ -107,7 +95,7 @@ describe('priority at an endpoint', () => {
       types: ['RawEvent'],
     })
     const storage = await gatedStorage(hub)
-    const capture = await connect(hub, ModuleId.DataCapture)
+    const capture = await connectClient(hub, ModuleId.DataCapture)
     await waitFor(() => route.state === 'active', 5_000)
     await capture.publish(raw('l0', MessagePriority.Low))
     await waitFor(() => storage.started.length === 1)
@@ -125,7 +113,7 @@ describe('priority at an endpoint', () => {
       types: ['RawEvent', 'HealthCheck'],
     })
     const storage = await gatedStorage(hub)
-    const capture = await connect(hub, ModuleId.DataCapture)
+    const capture = await connectClient(hub, ModuleId.DataCapture)
     await waitFor(() => route.state === 'active', 5_000)
     await capture.publish(raw('l0', MessagePriority.Low))
     await waitFor(() => storage.started.length === 1)
@@ -150,7 +138,7 @@ describe('priority at an endpoint', () => {
     // timeout (one ahead of it: two) plus a second's grace. Fifty criticals taking 40 ms each
     // overtake it at the endpoint, so it starts after 2 s and must be neither failed nor retried.
     const { bus, hub } = await startHub({ workers: 1, maxRetryAttempts: 2 })
-    const storage = await connect(hub, ModuleId.Storage)
+    const storage = await connectClient(hub, ModuleId.Storage)
     const started: string[] = []
     await storage.subscribe(
       ModuleId.Storage,

@@ -3,6 +3,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { afterEach } from 'vitest'
 import { type Catalog, createEventBus, type EventBusOptions } from '../../src/main/bus/index.js'
 import { createHub, type Hub, type HubOptions } from '../../src/main/hub/index.js'
+import { connectBus } from '../../src/shared/index.js'
 
 type Cleanup = () => Promise<void> | void
 
@@ -30,6 +31,15 @@ export async function startHub<X extends Catalog = Record<never, never>>(
     await bus.shutdown({ drainTimeoutMs: 0 })
   })
   return { bus, hub }
+}
+
+/** A real endpoint client attached as `module` (may publish and subscribe anything), closed after the test. */
+export async function connectClient(hub: Hub, module: string) {
+  const { port1, port2 } = new MessageChannel()
+  hub.attach(port1, { module, permissions: { publish: '*', subscribe: '*' } })
+  const client = await connectBus(port2)
+  afterThisTest(() => client.close())
+  return client
 }
 
 /** A frame as a raw peer sees it. */

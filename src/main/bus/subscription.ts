@@ -69,6 +69,15 @@ function isSettleable(value: unknown): value is Settleable {
   return typeof (value as Partial<Settleable> | null)?.settleInto === 'function'
 }
 
+/** What a handler returned: told apart once, as reading `then` may run a getter, which may throw. */
+type ResultKind = 'value' | 'settleable' | 'thenable'
+
+/** @throws whatever reading the result's `settleInto` or `then` throws */
+function kindOf(result: unknown): ResultKind {
+  if (isSettleable(result)) return 'settleable'
+  return isThenable(result) ? 'thenable' : 'value'
+}
+
 /** An attempt whose handler returned a promise: settles once, by result or by timeout. */
 class AsyncAttempt {
   private done = false
@@ -82,20 +91,21 @@ class AsyncAttempt {
     private readonly startedAt: number,
   ) {}
 
-  /** Waits for `result` (called once the subscription holds this attempt: it may settle at once). */
-  watch(result: PromiseLike<unknown> | Settleable): void {
+  /**
+   * Waits for `result` (called once the subscription holds this attempt: it may settle at once).
+   * A broken thenable (its `then` throws) fails the attempt.
+   */
+  watch(result: unknown, kind: Exclude<ResultKind, 'value'>): void {
     // An infinite timeout means the handler's owner enforces one (the hub sweeps remote acks).
     if (Number.isFinite(this.subscription.timeoutMs))
       this.timer = setTimeout(() => this.timeOut(), this.subscription.timeoutMs)
-    if (isSettleable(result)) {
-      result.settleInto(this)
-      return
-    }
     try {
-      result.then(
-        () => this.succeeded(),
-        (error: unknown) => this.failed(error),
-      )
+      if (kind === 'settleable') (result as Settleable).settleInto(this)
+      else
+        (result as PromiseLike<unknown>).then(
+          () => this.succeeded(),
+          (error: unknown) => this.failed(error),
+        )
     } catch (thrown) {
       this.settle(thrown, true)
     }
@@ -347,16 +357,18 @@ export class Subscription {
     this.inFlight++
     copy.attempts++
     let result: unknown
+    let kind: ResultKind
     try {
       result = this.handler(copy.message)
+      kind = kindOf(result)
     } catch (thrown) {
       this.fail(copy, thrown, startedAt, false)
       return performance.now()
     }
-    if (!isThenable(result) && !isSettleable(result)) return this.succeed(copy, startedAt)
+    if (kind === 'value') return this.succeed(copy, startedAt)
     const attempt = new AsyncAttempt(this, this.nextAttemptId++, copy, startedAt)
     this.asyncAttempts.add(attempt.id, attempt)
-    attempt.watch(result)
+    attempt.watch(result, kind)
     return performance.now()
   }
 

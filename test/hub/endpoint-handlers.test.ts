@@ -1,0 +1,59 @@
+/**
+ * What an endpoint's handler returns is settled as the bus settles it: a thrown error, a rejection
+ * or a broken thenable (its `then`, or a `then` getter, throws) is one failed attempt, told to the
+ * hub at once; the endpoint keeps running and nothing escapes as an uncaught error.
+ */
+import { describe, expect, it } from 'vitest'
+import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
+import { connectClient, startHub } from './fixture.js'
+
+const raw = (eventType: string) =>
+  BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType })))
+
+/** A result broken the way `name` says, or nothing. */
+function resultFor(name: string): unknown {
+  if (name === 'then-throws')
+    // biome-ignore lint/suspicious/noThenProperty: the point is a broken thenable
+    return {
+      then: () => {
+        throw new RangeError('then throws')
+      },
+    }
+  if (name === 'getter-throws')
+    return Object.defineProperty({}, 'then', {
+      get() {
+        throw new RangeError('then getter throws')
+      },
+    })
+  return undefined
+}
+
+describe('handler results at an endpoint', () => {
+  it('count a broken thenable as one failed attempt, at once, and keep delivering', async () => {
+    const { bus, hub } = await startHub({ maxRetryAttempts: 0 })
+    const storage = await connectClient(hub, ModuleId.Storage)
+    const seen: string[] = []
+    // A long timeout: the failures must come from the endpoint, not from the hub's ack sweep.
+    await storage.subscribe(
+      ModuleId.Storage,
+      { types: ['RawEvent'] },
+      DeliveryMode.Reliable({ timeoutMs: 30_000 }),
+      (message) => {
+        seen.push(message.payload.data.eventType)
+        return resultFor(message.payload.data.eventType) as Promise<void>
+      },
+    )
+    for (const name of ['then-throws', 'getter-throws', 'fine']) await bus.publish(raw(name))
+    await waitFor(() => bus.deadLetters.list().length === 2, 2_000)
+    expect(seen).toEqual(['then-throws', 'getter-throws', 'fine'])
+    expect(
+      bus.deadLetters
+        .list()
+        .map((entry) => entry.lastError)
+        .sort(),
+    ).toEqual(['RangeError: then getter throws', 'RangeError: then throws'])
+    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.delivered === 1)
+    await expectAccounted(bus)
+  })
+})
