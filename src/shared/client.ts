@@ -12,7 +12,7 @@ import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResul
 import type { DeliveryMode } from './delivery-mode.js'
 import { DirectConsumer } from './direct-consumer.js'
 import { DirectProducer } from './direct-producer.js'
-import { EventBusError } from './errors.js'
+import { describeThrown, EventBusError } from './errors.js'
 import { type FilterInput, MessageFilter, type PlainFilter } from './filter.js'
 import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
@@ -22,6 +22,7 @@ import type { BusMetrics } from './metrics-snapshot.js'
 import { type PortInput, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
 import { PriorityFifo } from './priority-fifo.js'
+import { checkSubscribeArguments } from './subscribe-arguments.js'
 import {
   type DirectLimits,
   type EndpointFrame,
@@ -227,7 +228,29 @@ class Client implements BusClient<Catalog> {
   }
 
   publish(message: Envelope): Promise<string> {
-    const direct = this.producing.get((message as Partial<Envelope> | null)?.payload?.type as string)
+    if (typeof message !== 'object' || message === null) {
+      return Promise.reject(
+        EventBusError.of('MessageRejected', {
+          reason: `publish takes a message (BusMessage.create(...)), not ${message === null ? 'null' : typeof message}`,
+          issues: [],
+        }),
+      )
+    }
+    try {
+      return this.publishMessage(message)
+    } catch (error) {
+      // Reading the message threw (a getter or a Proxy's trap): refused, as the bus refuses it.
+      return Promise.reject(
+        EventBusError.of('MessageRejected', {
+          reason: `the message could not be read: ${describeThrown(error)}`,
+          issues: [],
+        }),
+      )
+    }
+  }
+
+  private publishMessage(message: Envelope): Promise<string> {
+    const direct = this.producing.get(message.payload?.type)
     if (direct !== undefined) {
       if (message.source !== this.module) {
         return Promise.reject(
@@ -257,10 +280,11 @@ class Client implements BusClient<Catalog> {
     if (module !== this.module) {
       return Promise.reject(EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' }))
     }
-    if (typeof handler !== 'function') {
-      return Promise.reject(
-        EventBusError.of('Configuration', { reason: 'subscribe: the handler must be a function' }),
-      )
+    try {
+      // Types are left to the hub, whose bus may know types this endpoint's catalog does not.
+      checkSubscribeArguments(filter, mode, handler, () => true)
+    } catch (error) {
+      return Promise.reject(error)
     }
     const isBuilder = filter instanceof MessageFilter
     const plain: PlainFilter = isBuilder ? filter.toPlain() : filter
@@ -290,6 +314,12 @@ class Client implements BusClient<Catalog> {
   }
 
   unsubscribe(subscriptionId: string): Promise<void> {
+    if (typeof subscriptionId !== 'string') {
+      // No subscription has such an id, as the bus answers it.
+      return Promise.reject(
+        EventBusError.of('SubscriptionNotFound', { subscriptionId: String(subscriptionId) }),
+      )
+    }
     return (this.request({ t: 'unsub', sid: subscriptionId }) as Promise<void>).then(() => {
       this.subscriptions.delete(subscriptionId)
     })

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { type MessagePriority, type MessageType, messagePrioritySchema, moduleIdSchema } from './catalog.js'
-import { EventBusError } from './errors.js'
+import { describeThrown, EventBusError, isEventBusError } from './errors.js'
 import type { BusMessage, Envelope } from './message.js'
 
 /** The declarative part of a filter as a plain object. */
@@ -122,6 +122,17 @@ function invalid(reason: string): EventBusError {
  * @throws EventBusError `InvalidFilter`
  */
 export function compileFilter(input: unknown, isKnownType: (type: string) => boolean): CompiledFilter {
+  try {
+    return compileReadable(input, isKnownType)
+  } catch (error) {
+    if (isEventBusError(error)) throw error
+    // Reading it threw: a getter, or a Proxy's trap.
+    throw invalid(`the filter could not be read: ${describeThrown(error)}`)
+  }
+}
+
+/** @throws EventBusError `InvalidFilter`, or whatever reading `input` throws */
+function compileReadable(input: unknown, isKnownType: (type: string) => boolean): CompiledFilter {
   let predicate: unknown
   let declarative: unknown = input
   if (input instanceof MessageFilter) {

@@ -14,8 +14,11 @@ import type { Frame } from './wire.js'
 export interface LinkHandlers<In, Out> {
   /** A valid inbound frame, with the ports transferred in its unit (usually none). */
   frame(frame: In, ports: readonly unknown[]): void
-  /** An inbound frame that failed decoding or validation; `reason` names the problem. */
-  invalid(reason: string): void
+  /**
+   * An inbound frame that failed decoding or validation; `reason` names the problem, `frame` is what
+   * arrived (undefined when it could not be decoded at all).
+   */
+  invalid(reason: string, frame: unknown): void
   /**
    * An outbound frame that could not leave: a value in it cannot be cloned or encoded for this
    * transport (the port's error is `reason`). Everything else queued with it was sent, in order;
@@ -191,7 +194,7 @@ export class Link<In extends Frame, Out extends Frame> {
     for (const candidate of this.codec.decode(unit)) {
       if (!this.open) return
       if (candidate instanceof UndecodableFrame) {
-        this.handlers.invalid(candidate.reason)
+        this.handlers.invalid(candidate.reason, undefined)
         continue
       }
       const parsed = this.inbound.safeParse(candidate)
@@ -200,6 +203,7 @@ export class Link<In extends Frame, Out extends Frame> {
         const kind = (candidate as { t?: unknown } | null)?.t
         this.handlers.invalid(
           `invalid frame${typeof kind === 'string' ? ` '${kind.slice(0, 32)}'` : ''}: ${issue?.path.join('.') || 'frame'}: ${issue?.message ?? 'invalid'}`,
+          candidate,
         )
         continue
       }

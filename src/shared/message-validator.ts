@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import type { Catalog } from './catalog.js'
 import { compiled } from './compiled-schema.js'
-import { EventBusError, type RejectionIssue } from './errors.js'
+import { describeThrown, EventBusError, isEventBusError, type RejectionIssue } from './errors.js'
 import { type Envelope, envelopeHeaderSchema } from './message.js'
 import { encodedSizeOver, UnencodableValueError } from './size.js'
 
@@ -53,34 +53,42 @@ export function messageValidator(catalog: Catalog, maxMessageBytes: number): Mes
   for (const [type, data] of Object.entries(catalog)) {
     schemas.set(type, compiled(messageSchema(type, data)))
   }
+  /** @throws EventBusError `MessageRejected`, or whatever reading `message` throws */
+  const check = (message: Envelope): void => {
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      throw rejected('a message is an object { id, timestamp, source, payload, priority }')
+    }
+    const type: unknown = (message.payload as { type?: unknown } | undefined)?.type
+    const schema = typeof type === 'string' ? schemas.get(type) : undefined
+    if (schema === undefined) {
+      throw rejected(typeof type === 'string' ? `unknown message type '${type}'` : 'payload.type is missing')
+    }
+    let oversize: number | undefined
+    try {
+      oversize = encodedSizeOver(message, maxMessageBytes)
+    } catch (error) {
+      if (!(error instanceof UnencodableValueError)) throw error
+      // A key or value the schema refuses too is reported as the schema sees it (its issue
+      // names the field). A value too deep is never parsed: the schema could recurse forever.
+      if (error.path === undefined) throw rejected(error.message)
+      matchSchema(schema, type, message)
+      throw rejected(error.message, [{ path: error.path, message: error.message, code: 'custom' }])
+    }
+    if (oversize !== undefined) {
+      throw rejected(`the message is ${oversize} bytes, over maxMessageBytes (${maxMessageBytes})`)
+    }
+    matchSchema(schema, type, message)
+  }
   return {
     knows: (type) => schemas.has(type),
     validate(message) {
-      if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-        throw rejected('a message is an object { id, timestamp, source, payload, priority }')
-      }
-      const type: unknown = (message.payload as { type?: unknown } | undefined)?.type
-      const schema = typeof type === 'string' ? schemas.get(type) : undefined
-      if (schema === undefined) {
-        throw rejected(
-          typeof type === 'string' ? `unknown message type '${type}'` : 'payload.type is missing',
-        )
-      }
-      let oversize: number | undefined
       try {
-        oversize = encodedSizeOver(message, maxMessageBytes)
+        check(message)
       } catch (error) {
-        if (!(error instanceof UnencodableValueError)) throw error
-        // A key or value the schema refuses too is reported as the schema sees it (its issue
-        // names the field). A value too deep is never parsed: the schema could recurse forever.
-        if (error.path === undefined) throw rejected(error.message)
-        matchSchema(schema, type, message)
-        throw rejected(error.message, [{ path: error.path, message: error.message, code: 'custom' }])
+        if (isEventBusError(error)) throw error
+        // Reading it threw: a getter, or a Proxy's trap.
+        throw rejected(`the message could not be read: ${describeThrown(error)}`)
       }
-      if (oversize !== undefined) {
-        throw rejected(`the message is ${oversize} bytes, over maxMessageBytes (${maxMessageBytes})`)
-      }
-      matchSchema(schema, type, message)
     },
   }
 }

@@ -241,8 +241,13 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     const problem = PUB_MARKER_MIXES.find(([wrong]) => wrong(ctx.value))?.[1]
     if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value })
   }),
-  /** Publishes with request ids `rid`, `rid + 1`, …, one per message, answered like `pub`. */
-  z.object({ t: z.literal('pubs'), rid: requestId, msgs: z.array(message).min(1).max(MAX_BATCH) }).strict(),
+  /**
+   * Publishes with request ids `rid`, `rid + 1`, …, one per message, answered like `pub`. Each
+   * message is checked as its publish is, so a bad one is refused alone, not with its batch.
+   */
+  z
+    .object({ t: z.literal('pubs'), rid: requestId, msgs: z.array(z.unknown()).min(1).max(MAX_BATCH) })
+    .strict(),
   z
     .object({
       t: z.literal('sub'),

@@ -136,11 +136,12 @@ describe('hub protocol', () => {
       { t: 'hello', v: 1 },
       ...mixes.map(([markers], i) => ({ t: 'pub', rid: i + 1, msg, ...markers })),
     ])
-    await waitFor(() => peer.frames.filter((f) => f.t === 'err').length === mixes.length)
-    const errors = peer.frames.filter((f) => f.t === 'err').map((f) => JSON.stringify(f))
+    // Each names its request, so each request is rejected (its caller gets an answer).
+    await waitFor(() => peer.frames.filter((f) => f.t === 'rej').length === mixes.length)
     mixes.forEach(([, problem], i) => {
-      expect(errors[i]).toContain('MessageRejected')
-      expect(errors[i]).toContain(problem)
+      const rejection = JSON.stringify(peer.frames.find((f) => f.t === 'rej' && f.rid === i + 1))
+      expect(rejection).toContain('MessageRejected')
+      expect(rejection).toContain(problem)
     })
     expect((await bus.metrics()).messagesPublished).toBe(0)
   })

@@ -12,12 +12,13 @@ import {
   deadLetterFilterSchema,
   type ReplayResult,
 } from '../../shared/dead-letter.js'
-import { type DeliveryMode, deliveryModeSchema } from '../../shared/delivery-mode.js'
+import type { DeliveryMode } from '../../shared/delivery-mode.js'
 import { EventBusError } from '../../shared/errors.js'
-import { compileFilter, type FilterInput, matchesSourceAndPriority } from '../../shared/filter.js'
+import { type FilterInput, matchesSourceAndPriority } from '../../shared/filter.js'
 import type { BusMessage, Envelope } from '../../shared/message.js'
 import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
 import type { BusMetrics, Counters, RouteMetrics } from '../../shared/metrics-snapshot.js'
+import { checkSubscribeArguments } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
 import { type DeadLetterPersistence, DeadLetterStore } from './dead-letters.js'
@@ -316,11 +317,16 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   shutdown(options: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.shutdownPromise !== undefined) return this.shutdownPromise
-    const drainTimeoutMs = options?.drainTimeoutMs ?? this.config.deliveryTimeoutMs
+    let drainTimeoutMs: unknown
+    try {
+      drainTimeoutMs = options?.drainTimeoutMs ?? this.config.deliveryTimeoutMs
+    } catch {
+      // Reading the options threw (a getter, or a Proxy's trap): refused below like any bad value.
+    }
     if (typeof drainTimeoutMs !== 'number' || !(drainTimeoutMs >= 0) || !Number.isFinite(drainTimeoutMs)) {
       return Promise.reject(
         EventBusError.of('Configuration', {
-          reason: `drainTimeoutMs must be a finite number >= 0 (got ${drainTimeoutMs})`,
+          reason: `drainTimeoutMs must be a finite number >= 0 (got ${typeof drainTimeoutMs === 'number' ? drainTimeoutMs : typeof drainTimeoutMs})`,
         }),
       )
     }
@@ -490,17 +496,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
         reason: `subscribe: '${String(module)}' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)`,
       })
     }
-    const compiled = compileFilter(filter, this.validator.knows)
-    const parsedMode = deliveryModeSchema.safeParse(mode)
-    if (!parsedMode.success) {
-      throw EventBusError.of('Configuration', {
-        reason: `subscribe: the delivery mode must be { kind: 'BestEffort' }, { kind: 'Reliable', timeoutMs? } or { kind: 'LatestOnly' } (got ${JSON.stringify(mode)})`,
-      })
-    }
-    if (typeof handler !== 'function') {
-      throw EventBusError.of('Configuration', { reason: 'subscribe: the handler must be a function' })
-    }
-    return new Subscription(crypto.randomUUID(), module, compiled, parsedMode.data, handler, this, limits)
+    const checked = checkSubscribeArguments(filter, mode, handler, this.validator.knows)
+    return new Subscription(crypto.randomUUID(), module, checked.filter, checked.mode, handler, this, limits)
   }
 
   private index(subscription: Subscription): void {

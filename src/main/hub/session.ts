@@ -16,6 +16,7 @@ import {
   type EndpointFrame,
   endpointFrameSchema,
   type HubFrame,
+  MAX_BATCH,
   type Permissions,
   PROTOCOL_VERSION,
   type TailEntry,
@@ -27,6 +28,18 @@ import { PendingAck, SentByPriority } from './pending-ack.js'
 import { assertMayInspect, authorizeFilter, mayPublish } from './permissions.js'
 import type { RouteEndpoint } from './routes.js'
 import type { HubCore } from './types.js'
+
+/**
+ * The requests an invalid frame names, if any: its `rid`, or for a batch `rid` to `rid` + its
+ * messages − 1 (at most a batch's worth).
+ */
+function requestsOf(frame: unknown): { from: number; to: number } | undefined {
+  if (typeof frame !== 'object' || frame === null) return undefined
+  const { rid, msgs } = frame as { rid?: unknown; msgs?: unknown }
+  if (typeof rid !== 'number' || !Number.isSafeInteger(rid) || rid < 0) return undefined
+  const count = Array.isArray(msgs) ? Math.min(Math.max(msgs.length, 1), MAX_BATCH) : 1
+  return { from: rid, to: Math.min(rid + count - 1, Number.MAX_SAFE_INTEGER) }
+}
 
 /** Why a session ended; decides what happens to its subscriptions. */
 export type EndReason = 'detached' | 'bye' | 'lost' | 'superseded' | 'hub-closed' | 'protocol'
@@ -110,7 +123,7 @@ export class Session implements RouteEndpoint {
   ) {
     this.link = new Link(port, endpointFrameSchema, {
       frame: (frame) => this.receive(frame),
-      invalid: (reason) => this.sendError(EventBusError.of('MessageRejected', { reason, issues: [] })),
+      invalid: (reason, frame) => this.refuseInvalid(reason, frame),
       unsendable: (frame, reason) => this.unsendable(frame, reason),
       closed: () => this.end('lost'),
     })
@@ -201,7 +214,7 @@ export class Session implements RouteEndpoint {
           EventBusError.of('MessageRejected', { reason: "'hello' was already received", issues: [] }),
         )
       case 'pubs':
-        for (let i = 0; i < frame.msgs.length; i++) this.publish(frame.rid + i, frame.msgs[i] as Envelope)
+        for (let i = 0; i < frame.msgs.length; i++) this.publish(frame.rid + i, frame.msgs[i])
         if (frame.msgs.length >= EARLY_ANSWER_BATCH) {
           this.flushPublishAcks()
           this.link.flush()
@@ -316,10 +329,17 @@ export class Session implements RouteEndpoint {
     this.hub.routeTable.attached(this)
   }
 
-  private publish(rid: number, message: Envelope, via?: string, seq?: number): void {
-    const type = (message.payload as { type?: unknown } | undefined)?.type
+  private publish(rid: number, message: unknown, via?: string, seq?: number): void {
     try {
-      if (typeof message.source === 'string' && message.source !== this.module) {
+      if (typeof message !== 'object' || message === null) {
+        throw EventBusError.of('MessageRejected', {
+          reason: `a message must be an object (an envelope), not ${message === null ? 'null' : typeof message}`,
+          issues: [],
+        })
+      }
+      const { source, payload } = message as Partial<Envelope>
+      const type = (payload as { type?: unknown } | undefined)?.type
+      if (typeof source === 'string' && source !== this.module) {
         throw EventBusError.of('Unauthorized', {
           module: this.module,
           action: 'source',
@@ -330,7 +350,7 @@ export class Session implements RouteEndpoint {
         throw EventBusError.of('Unauthorized', { module: this.module, action: 'publish', type })
       }
       this.hub.internals.publish(
-        message,
+        message as Envelope,
         via === undefined ? undefined : this.hub.routeTable.skipFor(this, via, seq),
       )
       this.acknowledgePublish(rid)
@@ -525,15 +545,33 @@ export class Session implements RouteEndpoint {
     }
   }
 
+  /**
+   * Answers an invalid frame: each request it names (its `rid`; a batch's `rid`, `rid + 1`, …) is
+   * rejected, so whoever waits for an answer gets one; a frame naming none gets an error frame.
+   * Rate-limited like error frames, a frame counting once.
+   */
+  private refuseInvalid(reason: string, frame: unknown): void {
+    if (!this.mayAnswerError()) return
+    const error = wireError(EventBusError.of('MessageRejected', { reason, issues: [] }))
+    const requests = requestsOf(frame)
+    if (requests === undefined) this.link.send({ t: 'err', error })
+    else for (let rid = requests.from; rid <= requests.to; rid++) this.link.send({ t: 'rej', rid, error })
+  }
+
   /** Answers a frame that could not be taken, with no request to answer (rate-limited). */
   private sendError(error: unknown): void {
+    if (this.mayAnswerError()) this.link.send({ t: 'err', error: wireError(error) })
+  }
+
+  /** Whether another error answer fits this second's budget (a flood of bad frames is not amplified). */
+  private mayAnswerError(): boolean {
     const now = Date.now()
     if (now - this.errorWindowStart >= 1000) {
       this.errorWindowStart = now
       this.errorFramesSent = 0
     }
-    if (this.errorFramesSent >= MAX_ERROR_FRAMES_PER_SECOND) return
+    if (this.errorFramesSent >= MAX_ERROR_FRAMES_PER_SECOND) return false
     this.errorFramesSent++
-    this.link.send({ t: 'err', error: wireError(error) })
+    return true
   }
 }
