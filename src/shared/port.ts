@@ -4,6 +4,7 @@
  * `MessagePortMain` and a WebSocket. Adapters are typed structurally so that this runtime-neutral
  * module imports none of those runtimes.
  */
+import { EventBusError } from './errors.js'
 
 /** How a transport carries data: structured clones (ports) or text (WebSocket). */
 export type PortCarrier = 'clone' | 'text'
@@ -260,7 +261,9 @@ export type PortInput = Port | NodeMessagePortLike | DomMessagePortLike
 /** Adapts whatever `hub.attach` or `connectBus` was given. */
 export function toPort(input: PortInput): Port {
   if (isPort(input)) return input
-  const candidate = input as Partial<NodeMessagePortLike & DomMessagePortLike>
+  const candidate = (typeof input === 'object' && input !== null ? input : {}) as Partial<
+    NodeMessagePortLike & DomMessagePortLike
+  >
   // Node's MessagePort is also an EventTarget, so tell it apart by its ref/unref.
   if (typeof candidate.on === 'function' && typeof candidate.ref === 'function') {
     return fromNodePort(input as NodeMessagePortLike)
@@ -268,7 +271,7 @@ export function toPort(input: PortInput): Port {
   if (typeof candidate.addEventListener === 'function' && typeof candidate.postMessage === 'function') {
     return fromDomPort(input as DomMessagePortLike)
   }
-  throw new TypeError(
-    'expected a Port, a worker_threads MessagePort or a DOM MessagePort (use fromElectronPort / fromWebSocket for those)',
-  )
+  throw EventBusError.of('Configuration', {
+    reason: `expected a Port, a worker_threads MessagePort or a DOM MessagePort (use fromElectronPort / fromWebSocket for those), got ${input === null ? 'null' : typeof input}`,
+  })
 }

@@ -132,9 +132,20 @@ describe('lifecycle', () => {
     await expect(bus.shutdown()).resolves.toBeUndefined()
   })
 
-  it('refuses an invalid drain timeout', async () => {
+  it('refuses an invalid drain timeout, and options that are no object or cannot be read', async () => {
     const bus = createEventBus()
-    await expect(bus.shutdown({ drainTimeoutMs: -5 })).rejects.toMatchObject({ kind: 'Configuration' })
+    const unreadable = Object.defineProperty({}, 'drainTimeoutMs', {
+      get() {
+        throw new Error('getter')
+      },
+    })
+    for (const options of [{ drainTimeoutMs: -5 }, 'soon', null, unreadable]) {
+      let result: Promise<void> | undefined
+      expect(() => {
+        result = bus.shutdown(options as never)
+      }).not.toThrow()
+      await expect(result).rejects.toMatchObject({ kind: 'Configuration' })
+    }
     expect(bus.state).toBe('created')
   })
 })
@@ -168,6 +179,9 @@ describe('registry', () => {
     expect(bus.registry.get('nobody')).toBeUndefined()
     expect(() => bus.registry.setStatus(ModuleId.Storage, 'Sleepy' as never)).toThrow(/Configuration/)
     expect(() => bus.registry.register('Bad Id')).toThrow(/Configuration/)
+    expect(() => bus.registry.register(ModuleId.Storage, { version: 2 as never })).toThrow(
+      /version must be a string when given \(got number\)/,
+    )
   })
 
   it('marks a module Healthy when it publishes ModuleReady and records its own health checks', async () => {

@@ -14,8 +14,8 @@ const raw = (eventType: string) =>
 /** A result broken the way `name` says, or nothing. */
 function resultFor(name: string): unknown {
   if (name === 'then-throws')
-    // biome-ignore lint/suspicious/noThenProperty: the point is a broken thenable
     return {
+      // biome-ignore lint/suspicious/noThenProperty: the point is a broken thenable
       then: () => {
         throw new RangeError('then throws')
       },

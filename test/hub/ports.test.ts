@@ -109,6 +109,9 @@ describe('port adapters', () => {
   it('adapts raw ports given to attach or connectBus, and refuses anything else', () => {
     const { port1 } = new MessageChannel()
     expect(toPort(port1).carrier).toBe('clone')
-    expect(() => toPort({} as never)).toThrow(/expected a Port/)
+    for (const notAPort of [{}, null, undefined, 'port']) {
+      expect(() => toPort(notAPort as never)).toThrow(expect.objectContaining({ kind: 'Configuration' }))
+    }
+    expect(() => toPort(null as never)).toThrow(/expected a Port.*got null/)
   })
 })

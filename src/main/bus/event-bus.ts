@@ -317,9 +317,14 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   shutdown(options: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.shutdownPromise !== undefined) return this.shutdownPromise
+    if (typeof options !== 'object' || options === null) {
+      return Promise.reject(
+        EventBusError.of('Configuration', { reason: 'shutdown options are an object { drainTimeoutMs? }' }),
+      )
+    }
     let drainTimeoutMs: unknown
     try {
-      drainTimeoutMs = options?.drainTimeoutMs ?? this.config.deliveryTimeoutMs
+      drainTimeoutMs = options.drainTimeoutMs ?? this.config.deliveryTimeoutMs
     } catch {
       // Reading the options threw (a getter, or a Proxy's trap): refused below like any bad value.
     }

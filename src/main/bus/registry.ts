@@ -40,6 +40,12 @@ export class ModuleRegistry {
   /** Registers a module as Starting (or updates its version); returns its entry. */
   register(moduleId: string, options: { version?: string } = {}): ModuleInfo {
     const id = checkModuleId(moduleId)
+    const version: unknown = options?.version
+    if (version !== undefined && typeof version !== 'string') {
+      throw EventBusError.of('Configuration', {
+        reason: `register: version must be a string when given (got ${typeof version})`,
+      })
+    }
     const existing = this.modules.get(id)
     const info: ModuleInfo = existing
       ? { ...existing, ...(options.version === undefined ? {} : { version: options.version }) }
