@@ -110,3 +110,22 @@ export function deferred<T = void>() {
   })
   return { promise, resolve, reject }
 }
+
+/** A handler result that looks like a promise but whose `then` throws `error` (a broken thenable). */
+export function thenThatThrows(error: Error): PromiseLike<never> {
+  return {
+    // biome-ignore lint/suspicious/noThenProperty: the point is a broken thenable
+    then: () => {
+      throw error
+    },
+  }
+}
+
+/** A handler result whose `then` getter throws `error`: telling it from a value already throws. */
+export function thenGetterThatThrows(error: Error): unknown {
+  return Object.defineProperty({}, 'then', {
+    get() {
+      throw error
+    },
+  })
+}

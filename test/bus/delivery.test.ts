@@ -12,7 +12,15 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { advance, deferred, expectAccounted, flushMicrotasks, rawMessage } from '../helpers.js'
+import {
+  advance,
+  deferred,
+  expectAccounted,
+  flushMicrotasks,
+  rawMessage,
+  thenGetterThatThrows,
+  thenThatThrows,
+} from '../helpers.js'
 
 const RAW = MessageFilter.types(['RawEvent'])
 
@@ -367,12 +375,9 @@ describe('handler latency and slow handlers', () => {
 
   it('counts a thenable whose then() throws as one failed attempt, and nothing more on shutdown', async () => {
     const bus = await startedBus({ maxRetryAttempts: 0 })
-    await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), () => ({
-      // biome-ignore lint/suspicious/noThenProperty: the point is a broken thenable
-      then() {
-        throw new RangeError('broken thenable')
-      },
-    }))
+    await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), () =>
+      thenThatThrows(new RangeError('broken thenable')),
+    )
     await bus.publish(rawMessage())
     await flushMicrotasks()
     expect(bus.deadLetters.list()).toHaveLength(1)
@@ -388,11 +393,7 @@ describe('handler latency and slow handlers', () => {
     await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), (message) => {
       seen.push(message.payload.data.eventType)
       if (message.payload.data.eventType !== 'broken') return undefined
-      return Object.defineProperty({}, 'then', {
-        get() {
-          throw new RangeError('then getter')
-        },
-      })
+      return thenGetterThatThrows(new RangeError('then getter'))
     })
     await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'broken' }))
     await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'fine' }))

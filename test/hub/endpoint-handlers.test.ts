@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
-import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
+import { expectAccounted, rawEvent, thenGetterThatThrows, thenThatThrows, waitFor } from '../helpers.js'
 import { connectClient, startHub } from './fixture.js'
 
 const raw = (eventType: string) =>
@@ -13,19 +13,8 @@ const raw = (eventType: string) =>
 
 /** A result broken the way `name` says, or nothing. */
 function resultFor(name: string): unknown {
-  if (name === 'then-throws')
-    return {
-      // biome-ignore lint/suspicious/noThenProperty: the point is a broken thenable
-      then: () => {
-        throw new RangeError('then throws')
-      },
-    }
-  if (name === 'getter-throws')
-    return Object.defineProperty({}, 'then', {
-      get() {
-        throw new RangeError('then getter throws')
-      },
-    })
+  if (name === 'then-throws') return thenThatThrows(new RangeError('then throws'))
+  if (name === 'getter-throws') return thenGetterThatThrows(new RangeError('then getter throws'))
   return undefined
 }
 
