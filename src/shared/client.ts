@@ -307,7 +307,8 @@ class Client implements BusClient<Catalog> {
       if (early === undefined) return
       this.early.delete(id as string)
       this.earlyCount -= early.length
-      for (const delivery of early) this.deliver(delivery)
+      for (const delivery of early) this.admit(delivery)
+      this.runWaitingOf(id as string)
     }) as Promise<string>
     answer.then(settled, settled)
     return answer
@@ -478,11 +479,15 @@ class Client implements BusClient<Catalog> {
       }
       const delivery: Delivery = { id: frame.id + i, subscriptionId: sid, message, timeoutMs, again, via }
       via.arrived(delivery)
-      this.deliver(delivery)
+      this.admit(delivery)
     }
+    // The frame's deliveries wait together before any runs, so the highest priority among them goes
+    // first, as in the bus (the hub sends in priority order, a direct channel in publish order).
+    this.runWaitingOf(sid)
   }
 
-  private deliver(delivery: Delivery): void {
+  /** Puts `delivery` in line at its subscription (or holds it for one not answered yet, or settles it). */
+  private admit(delivery: Delivery): void {
     const { subscriptionId } = delivery
     const subscription = this.subscriptions.get(subscriptionId)
     if (subscription === undefined) {
@@ -502,8 +507,12 @@ class Client implements BusClient<Catalog> {
       delivery.via.handled(delivery)
       return
     }
-    if (subscription.running >= this.workers) subscription.waiting.push(delivery, delivery.message.priority)
-    else this.run(subscription, delivery)
+    subscription.waiting.push(delivery, delivery.message.priority)
+  }
+
+  private runWaitingOf(subscriptionId: string): void {
+    const subscription = this.subscriptions.get(subscriptionId)
+    if (subscription !== undefined) this.runWaiting(subscription)
   }
 
   /**
