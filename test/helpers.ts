@@ -129,3 +129,24 @@ export function thenGetterThatThrows(error: Error): unknown {
     },
   })
 }
+
+/** How a test handler ends: at once, by throwing, by rejecting, never, after 15 ms, or with a broken thenable. */
+export type HandlerBehaviour = 'ok' | 'throw' | 'reject' | 'hang' | 'slow' | 'broken-then'
+
+/** What a handler behaving as `behaviour` does: throws, or returns its result. */
+export function behave(behaviour: HandlerBehaviour): unknown {
+  switch (behaviour) {
+    case 'throw':
+      throw new Error('thrown')
+    case 'reject':
+      return Promise.reject(new Error('rejected'))
+    case 'hang':
+      return new Promise(() => {})
+    case 'slow':
+      return new Promise((resolve) => setTimeout(resolve, 15))
+    case 'broken-then':
+      return thenThatThrows(new Error('broken then'))
+    default:
+      return undefined
+  }
+}

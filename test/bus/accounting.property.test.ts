@@ -6,10 +6,9 @@
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createEventBus, DeliveryMode, type MessagePriority, ModuleId } from '../../src/main/bus/index.js'
-import { advance, rawMessage } from '../helpers.js'
+import { advance, behave, type HandlerBehaviour, rawMessage } from '../helpers.js'
 
-const behaviour = fc.constantFrom('ok', 'throw', 'reject', 'hang', 'slow')
-type Behaviour = 'ok' | 'throw' | 'reject' | 'hang' | 'slow'
+const behaviour = fc.constantFrom<HandlerBehaviour>('ok', 'throw', 'reject', 'hang', 'slow', 'broken-then')
 
 const subscriptionSpec = fc.record({
   mode: fc.constantFrom('BestEffort', 'Reliable', 'LatestOnly'),
@@ -33,23 +32,9 @@ const workload = fc.record({
   unsubscribeAfter: fc.option(fc.nat(40), { nil: undefined }),
 })
 
-function handlerFor(behaviours: Behaviour[]) {
+function handlerFor(behaviours: HandlerBehaviour[]) {
   let call = 0
-  return (): unknown => {
-    const what = behaviours[call++ % behaviours.length]
-    switch (what) {
-      case 'throw':
-        throw new Error('thrown')
-      case 'reject':
-        return Promise.reject(new Error('rejected'))
-      case 'hang':
-        return new Promise(() => {})
-      case 'slow':
-        return new Promise((resolve) => setTimeout(resolve, 15))
-      default:
-        return undefined
-    }
-  }
+  return (): unknown => behave(behaviours[call++ % behaviours.length] as HandlerBehaviour)
 }
 
 describe('accounting invariant', () => {

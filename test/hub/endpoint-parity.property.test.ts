@@ -17,8 +17,8 @@ import {
   type MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { rawEvent, thenThatThrows, waitFor } from '../helpers.js'
-import { connectClient, startHub } from './fixture.js'
+import { behave, rawEvent, waitFor } from '../helpers.js'
+import { captureToStorage, connectClient, startHub, untilActive } from './fixture.js'
 
 const BEHAVIOURS = ['ok', 'throw', 'reject', 'hang', 'broken-then', 'decline', 'predicate-throws'] as const
 type Behaviour = (typeof BEHAVIOURS)[number]
@@ -59,22 +59,12 @@ function filter() {
   })
 }
 
-/** Handles as `behaviour` says; records the name first. */
+/** Handles as the message's behaviour says; records the name first. */
 function handler(seen: string[]) {
   return (message: Envelope): unknown => {
     seen.push((message.payload.data as { eventType: string }).eventType)
-    switch (behaviourOf(message)) {
-      case 'throw':
-        throw new Error('thrown')
-      case 'reject':
-        return Promise.reject(new Error('rejected'))
-      case 'hang':
-        return new Promise(() => {})
-      case 'broken-then':
-        return thenThatThrows(new Error('broken then'))
-      default:
-        return undefined
-    }
+    const behaviour = behaviourOf(message)
+    return behaviour === 'decline' || behaviour === 'predicate-throws' ? undefined : behave(behaviour)
   }
 }
 
@@ -147,14 +137,12 @@ describe('an endpoint’s subscription and the same one in process', () => {
         await local.shutdown({ drainTimeoutMs: 0 })
 
         const { bus, hub } = await startHub(configFor(w))
-        const route = w.direct
-          ? hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
-          : undefined
+        const route = w.direct ? captureToStorage(hub) : undefined
         const storage = await connectClient(hub, ModuleId.Storage)
         const seenRemotely: string[] = []
         await storage.subscribe(ModuleId.Storage, filter(), mode, handler(seenRemotely) as never)
         const capture = await connectClient(hub, ModuleId.DataCapture)
-        if (route !== undefined) await waitFor(() => route.state === 'active')
+        if (route !== undefined) await untilActive(route)
         const remote = await run(capture, bus, w, w.messages.length)
 
         // Retries may reorder (BUS-API): with them, the same handler calls in any order.

@@ -15,7 +15,7 @@ import {
 import type { Hub } from '../../src/main/hub/index.js'
 import { MAX_PREDICATE_ERRORS } from '../../src/shared/wire.js'
 import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
-import { connectClient, rawPeer, startHub } from './fixture.js'
+import { captureToStorage, connectClient, rawPeer, startHub, untilActive } from './fixture.js'
 
 const raw = (eventType: string) =>
   BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType })))
@@ -70,14 +70,10 @@ describe('predicates at an endpoint', () => {
 
   it('do the same for a subscription a direct route serves', async () => {
     const { bus, hub } = await startHub({ maxRetryAttempts: 2, retry: { initialMs: 5, maxMs: 20 } })
-    const route = hub.route({
-      producer: ModuleId.DataCapture,
-      consumer: ModuleId.Storage,
-      types: ['RawEvent'],
-    })
+    const route = captureToStorage(hub)
     const handled = await storageWithPredicate(hub)
     const capture = await connectClient(hub, ModuleId.DataCapture)
-    await waitFor(() => route.state === 'active', 5_000)
+    await untilActive(route)
     for (const name of NAMES) await capture.publish(raw(name))
     await expectCountedAsNoMatch(bus, handled)
   })

@@ -15,7 +15,7 @@ import {
 import type { Hub } from '../../src/main/hub/index.js'
 import { DIRECT_WINDOW } from '../../src/main/hub/routes.js'
 import { rawEvent, validData, waitFor } from '../helpers.js'
-import { connectClient, startHub } from './fixture.js'
+import { captureToStorage, connectClient, startHub, untilActive } from './fixture.js'
 
 const raw = (eventType: string, priority: MessagePriority) =>
   BusMessage.withPriority(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType })), priority)
@@ -89,14 +89,11 @@ describe('priority at an endpoint', () => {
 
   it('does the same for copies waiting at the consumer of a direct route', async () => {
     const { hub } = await startHub({ workers: 1 })
-    const route = hub.route({
-      producer: ModuleId.DataCapture,
-      consumer: ModuleId.Storage,
-      types: ['RawEvent'],
-    })
+    // The marker goes over the channel too, behind the burst.
+    const route = captureToStorage(hub, ['RawEvent', 'HealthCheck'])
     const storage = await gatedStorage(hub)
     const capture = await connectClient(hub, ModuleId.DataCapture)
-    await waitFor(() => route.state === 'active', 5_000)
+    await untilActive(route)
     await capture.publish(raw('l0', MessagePriority.Low))
     await waitFor(() => storage.started.length === 1)
     for (const [name, priority] of BURST) await capture.publish(raw(name, priority))
@@ -107,14 +104,10 @@ describe('priority at an endpoint', () => {
 
   it('sends a direct route’s producer backlog highest priority first once its window has room', async () => {
     const { hub } = await startHub({ workers: 1 })
-    const route = hub.route({
-      producer: ModuleId.DataCapture,
-      consumer: ModuleId.Storage,
-      types: ['RawEvent', 'HealthCheck'],
-    })
+    const route = captureToStorage(hub)
     const storage = await gatedStorage(hub)
     const capture = await connectClient(hub, ModuleId.DataCapture)
-    await waitFor(() => route.state === 'active', 5_000)
+    await untilActive(route)
     await capture.publish(raw('l0', MessagePriority.Low))
     await waitFor(() => storage.started.length === 1)
     // The channel's window fills; ten lows and then a critical wait at the producer, their publishes

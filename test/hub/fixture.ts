@@ -1,9 +1,10 @@
 /** What hub tests share: cleanups run after each test, and a bus with a hub closed after it. */
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { afterEach } from 'vitest'
-import { type Catalog, createEventBus, type EventBusOptions } from '../../src/main/bus/index.js'
-import { createHub, type Hub, type HubOptions } from '../../src/main/hub/index.js'
+import { type Catalog, createEventBus, type EventBusOptions, ModuleId } from '../../src/main/bus/index.js'
+import { createHub, type DirectRoute, type Hub, type HubOptions } from '../../src/main/hub/index.js'
 import { connectBus } from '../../src/shared/index.js'
+import { waitFor } from '../helpers.js'
 
 type Cleanup = () => Promise<void> | void
 
@@ -40,6 +41,16 @@ export async function connectClient(hub: Hub, module: string) {
   const client = await connectBus(port2)
   afterThisTest(() => client.close())
   return client
+}
+
+/** Declares the seed's hot route, DataCapture → Storage, for `types`. */
+export function captureToStorage(hub: Hub, types: string[] = ['RawEvent']): DirectRoute {
+  return hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types })
+}
+
+/** Resolves once `route` carries messages: both ends attached and the order wait over. */
+export function untilActive(route: DirectRoute): Promise<void> {
+  return waitFor(() => route.state === 'active', 5_000)
 }
 
 /** A frame as a raw peer sees it. */
