@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import {
   BusMessage,
   createEventBus,
@@ -17,15 +18,21 @@ import {
   type MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
+import type { Hub } from '../../src/main/hub/index.js'
+import { startGateway } from '../../src/main/node/ws-gateway.js'
+import { connectBus, fromWebSocket } from '../../src/shared/index.js'
 import { behave, rawEvent, waitFor } from '../helpers.js'
-import { captureToStorage, connectClient, startHub, untilActive } from './fixture.js'
+import { afterThisTest, captureToStorage, connectClient, startHub, untilActive } from './fixture.js'
 
 const BEHAVIOURS = ['ok', 'throw', 'reject', 'hang', 'broken-then', 'decline', 'predicate-throws'] as const
 type Behaviour = (typeof BEHAVIOURS)[number]
 
 const workload = fc.record({
-  /** The endpoint's deliveries come through the hub, or over a direct route from the producer. */
-  direct: fc.boolean(),
+  /**
+   * How the endpoint is attached and its deliveries come: a port through the hub, a port with a
+   * direct route from the producer, or a WebSocket through the gateway.
+   */
+  path: fc.constantFrom('hub', 'direct', 'websocket'),
   mode: fc.constantFrom('BestEffort', 'Reliable', 'LatestOnly'),
   workers: fc.integer({ min: 1, max: 3 }),
   /** Retries of a failed Reliable delivery before it is dead-lettered. */
@@ -117,6 +124,22 @@ function withoutPredicateRefusals(w: Workload): Workload {
   return { ...w, messages: w.messages.map((m) => ({ ...m, behaviour: accepted(m.behaviour) })) }
 }
 
+/** Storage attached through a WebSocket gateway on `hub`, as an outside process attaches. */
+async function overWebSocket(hub: Hub) {
+  const gateway = await startGateway(hub, {
+    modules: [{ module: ModuleId.Storage, permissions: { publish: [], subscribe: '*' } }],
+  })
+  const socket = new WebSocket(gateway.url, {
+    headers: { authorization: `Bearer ${gateway.tokenFor(ModuleId.Storage)}` },
+  })
+  const client = await connectBus(fromWebSocket(socket), { module: ModuleId.Storage })
+  afterThisTest(async () => {
+    await client.close()
+    await gateway.close()
+  })
+  return client
+}
+
 describe('an endpoint’s subscription and the same one in process', () => {
   it('see the same messages in the same order and end with the same dead letters', async () => {
     await fc.assert(
@@ -137,8 +160,9 @@ describe('an endpoint’s subscription and the same one in process', () => {
         await local.shutdown({ drainTimeoutMs: 0 })
 
         const { bus, hub } = await startHub(configFor(w))
-        const route = w.direct ? captureToStorage(hub) : undefined
-        const storage = await connectClient(hub, ModuleId.Storage)
+        const route = w.path === 'direct' ? captureToStorage(hub) : undefined
+        const storage =
+          w.path === 'websocket' ? await overWebSocket(hub) : await connectClient(hub, ModuleId.Storage)
         const seenRemotely: string[] = []
         await storage.subscribe(ModuleId.Storage, filter(), mode, handler(seenRemotely) as never)
         const capture = await connectClient(hub, ModuleId.DataCapture)
