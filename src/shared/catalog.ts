@@ -27,6 +27,14 @@ export const moduleIdPattern = /^[a-z][a-z0-9-]{0,63}$/
  */
 export type ModuleId = (typeof ModuleId)[keyof typeof ModuleId] | (string & {})
 
+/**
+ * Whether a message from `module` claims another module as its source. A source that is no module
+ * id at all is not a claim: the message is malformed, and validation refuses it as in process.
+ */
+export function claimsOtherSource(source: unknown, module: string): boolean {
+  return typeof source === 'string' && moduleIdPattern.test(source) && source !== module
+}
+
 export const moduleIdSchema = z
   .string()
   .regex(moduleIdPattern, 'a module id is kebab-case: a lowercase letter, then up to 63 of [a-z0-9-]')

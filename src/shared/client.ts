@@ -7,7 +7,13 @@
 
 import { Acknowledger, type Delivery } from './acknowledger.js'
 import { messagesIn, nacksFor, queuePublish } from './batching.js'
-import { type BuiltinCatalog, builtinCatalog, type Catalog, type TypeOf } from './catalog.js'
+import {
+  type BuiltinCatalog,
+  builtinCatalog,
+  type Catalog,
+  claimsOtherSource,
+  type TypeOf,
+} from './catalog.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
 import type { DeliveryMode } from './delivery-mode.js'
 import { DirectConsumer } from './direct-consumer.js'
@@ -252,7 +258,7 @@ class Client implements BusClient<Catalog> {
   private publishMessage(message: Envelope): Promise<string> {
     const direct = this.producing.get(message.payload?.type)
     if (direct !== undefined) {
-      if (message.source !== this.module) {
+      if (claimsOtherSource(message.source, this.module)) {
         return Promise.reject(
           EventBusError.of('Unauthorized', {
             module: this.module,

@@ -148,13 +148,60 @@ function fastJson(value: unknown, depth: number): unknown {
 }
 
 /**
+ * Where `value` holds something superjson would change without a word (so a message would arrive
+ * other than it was sent, and pass checks it failed): a boxed primitive (written as the primitive),
+ * binary data (an ArrayBuffer or a view of one, written as a plain object), a hole in an array, an
+ * invalid Date. Undefined when there is none. Only values off the fast path are looked at.
+ */
+function unfaithfulPart(value: unknown, path: string, depth: number, seen: Set<object>): string | undefined {
+  if (typeof value !== 'object' || value === null || depth > MAX_NESTING_DEPTH || seen.has(value))
+    return undefined
+  seen.add(value)
+  if (value instanceof String || value instanceof Number || value instanceof Boolean)
+    return `${path || 'the value'} is a boxed ${typeof value.valueOf()}`
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer)
+    return `${path || 'the value'} is binary data (${value.constructor.name})`
+  if (value instanceof Date)
+    return Number.isNaN(value.getTime()) ? `${path || 'the value'} is an invalid Date` : undefined
+  const at = (key: unknown) => (path === '' ? String(key) : `${path}.${String(key)}`)
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      if (!(index in value)) return `${at(index)} is a hole in a sparse array`
+      const found = unfaithfulPart(value[index], at(index), depth + 1, seen)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  const entries: Iterable<[unknown, unknown]> =
+    value instanceof Map
+      ? value
+      : value instanceof Set
+        ? [...value].map((item, index) => [index, item] as [unknown, unknown])
+        : Object.entries(value)
+  for (const [key, item] of entries) {
+    const found =
+      unfaithfulPart(item, at(key), depth + 1, seen) ?? unfaithfulPart(key, at(key), depth + 1, seen)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+/** superjson's form of `value`, or a TypeError naming the part of it superjson would change. */
+function superjsonSerialized(value: unknown): SuperjsonForm {
+  const unfaithful = unfaithfulPart(value, '', 0, new Set())
+  if (unfaithful !== undefined) throw new TypeError(`${unfaithful}: it cannot travel as text unchanged`)
+  return superjson.serialize(value)
+}
+
+/**
  * The superjson form of `value`, ready for JSON.stringify: the same JSON text superjson's own
  * `serialize` gives (its `meta.values` keys may come in another order). The form may share parts
  * of `value`, so stringify it before `value` changes.
- * @throws what superjson throws for values it cannot encode
+ * @throws what superjson throws for values it cannot encode, and a TypeError for a value it would
+ * change without a word (see unfaithfulPart)
  */
 export function toSuperjsonForm(value: unknown): SuperjsonForm {
-  if (walking) return superjson.serialize(value)
+  if (walking) return superjsonSerialized(value)
   let json: unknown
   let values: Record<string, DateTag> | undefined
   walking = true
@@ -169,7 +216,7 @@ export function toSuperjsonForm(value: unknown): SuperjsonForm {
     seenSet = undefined
   }
   // A Date at the root has no path: superjson annotates it as ['Date'], not as a record.
-  if (json === NOT_FAST || (values !== undefined && '' in values)) return superjson.serialize(value)
+  if (json === NOT_FAST || (values !== undefined && '' in values)) return superjsonSerialized(value)
   if (values === undefined) return { json: json as SuperjsonForm['json'] }
   return { json: json as SuperjsonForm['json'], meta: { values, v: 1 } }
 }

@@ -50,6 +50,30 @@ describe('the superjson form of a value', () => {
     expect(form.meta?.values).toEqual({ 'payload.at': ['Date'], 'list.1': ['Date'] })
   })
 
+  it('refuses what superjson would change without a word, naming where it is', () => {
+    // JSON and superjson would write these as something else, which the receiver then takes for
+    // what was sent: a publish over a WebSocket must fail as it fails in process instead.
+    const unfaithful: [unknown, RegExp][] = [
+      [{ id: new String('a') }, /^id is a boxed string/],
+      [{ a: { b: [1, new Number(2)] } }, /^a\.b\.1 is a boxed number/],
+      [new Boolean(false), /^the value is a boxed boolean/],
+      [{ bytes: new Uint8Array([1]) }, /^bytes is binary data \(Uint8Array\)/],
+      [{ buffer: new ArrayBuffer(1) }, /^buffer is binary data \(ArrayBuffer\)/],
+      // biome-ignore lint/suspicious/noSparseArray: the point is a hole
+      [{ list: [1, , 3] }, /^list\.1 is a hole in a sparse array/],
+      [{ at: new Date(Number.NaN) }, /^at is an invalid Date/],
+      [{ m: new Map([['k', new String('v')]]) }, /^m\.k is a boxed string/],
+      [new Set([new Uint16Array(1)]), /^0 is binary data \(Uint16Array\)/],
+    ]
+    for (const [value, where] of unfaithful) {
+      expect(() => toSuperjsonForm(value)).toThrow(TypeError)
+      expect(() => toSuperjsonForm(value)).toThrow(where)
+    }
+    // What superjson writes faithfully still goes.
+    const faithful = { n: Number.NaN, z: -0, u: undefined, b: 10n, m: new Map([[1, new Set([2])]]), r: /x/g }
+    expect(superjson.deserialize(wire(toSuperjsonForm(faithful)) as never)).toEqual(faithful)
+  })
+
   it('refuses the keys superjson refuses, as superjson does', () => {
     for (const key of ['__proto__', 'constructor', 'prototype']) {
       const value = JSON.parse(`{"a":{"${key}":1}}`)

@@ -5,6 +5,7 @@
  * timeouts hold across the port.
  */
 import { nacksFor, queueDelivery } from '../../shared/batching.js'
+import { claimsOtherSource } from '../../shared/catalog.js'
 import type { DeadLetterSelector } from '../../shared/dead-letter.js'
 import { EventBusError } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
@@ -339,7 +340,7 @@ export class Session implements RouteEndpoint {
       }
       const { source, payload } = message as Partial<Envelope>
       const type = (payload as { type?: unknown } | undefined)?.type
-      if (typeof source === 'string' && source !== this.module) {
+      if (claimsOtherSource(source, this.module)) {
         throw EventBusError.of('Unauthorized', {
           module: this.module,
           action: 'source',
