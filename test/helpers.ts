@@ -1,4 +1,5 @@
 /** Shared test fixtures: one valid payload per built-in type, and ways to let the bus settle. */
+import fc from 'fast-check'
 import { vi } from 'vitest'
 import {
   BusMessage,
@@ -150,3 +151,16 @@ export function behave(behaviour: HandlerBehaviour): unknown {
       return undefined
   }
 }
+
+/** Values of every kind a sender could put anywhere in a message, odd ones included. */
+export const anyValue = fc.anything({
+  withDate: true,
+  withMap: true,
+  withSet: true,
+  withBigInt: true,
+  withNullPrototype: true,
+  withTypedArray: true,
+  withSparseArray: true,
+  withBoxedValues: true,
+  withObjectString: true,
+})

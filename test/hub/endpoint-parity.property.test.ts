@@ -6,7 +6,6 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import {
   BusMessage,
   createEventBus,
@@ -18,11 +17,9 @@ import {
   type MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import type { Hub } from '../../src/main/hub/index.js'
-import { startGateway } from '../../src/main/node/ws-gateway.js'
-import { connectBus, fromWebSocket } from '../../src/shared/index.js'
 import { behave, rawEvent, waitFor } from '../helpers.js'
-import { afterThisTest, captureToStorage, connectClient, startHub, untilActive } from './fixture.js'
+import { captureToStorage, connectClient, startHub, untilActive } from './fixture.js'
+import { overWebSocket } from './websocket-client.js'
 
 const BEHAVIOURS = ['ok', 'throw', 'reject', 'hang', 'broken-then', 'decline', 'predicate-throws'] as const
 type Behaviour = (typeof BEHAVIOURS)[number]
@@ -124,22 +121,6 @@ function withoutPredicateRefusals(w: Workload): Workload {
   return { ...w, messages: w.messages.map((m) => ({ ...m, behaviour: accepted(m.behaviour) })) }
 }
 
-/** Storage attached through a WebSocket gateway on `hub`, as an outside process attaches. */
-async function overWebSocket(hub: Hub) {
-  const gateway = await startGateway(hub, {
-    modules: [{ module: ModuleId.Storage, permissions: { publish: [], subscribe: '*' } }],
-  })
-  const socket = new WebSocket(gateway.url, {
-    headers: { authorization: `Bearer ${gateway.tokenFor(ModuleId.Storage)}` },
-  })
-  const client = await connectBus(fromWebSocket(socket), { module: ModuleId.Storage })
-  afterThisTest(async () => {
-    await client.close()
-    await gateway.close()
-  })
-  return client
-}
-
 describe('an endpoint’s subscription and the same one in process', () => {
   it('see the same messages in the same order and end with the same dead letters', async () => {
     await fc.assert(
@@ -162,7 +143,9 @@ describe('an endpoint’s subscription and the same one in process', () => {
         const { bus, hub } = await startHub(configFor(w))
         const route = w.path === 'direct' ? captureToStorage(hub) : undefined
         const storage =
-          w.path === 'websocket' ? await overWebSocket(hub) : await connectClient(hub, ModuleId.Storage)
+          w.path === 'websocket'
+            ? await overWebSocket(hub, ModuleId.Storage)
+            : await connectClient(hub, ModuleId.Storage)
         const seenRemotely: string[] = []
         await storage.subscribe(ModuleId.Storage, filter(), mode, handler(seenRemotely) as never)
         const capture = await connectClient(hub, ModuleId.DataCapture)

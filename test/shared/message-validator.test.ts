@@ -6,22 +6,11 @@ import { isEventBusError } from '../../src/shared/errors.js'
 import type { Envelope } from '../../src/shared/message.js'
 import { messageSchema, messageValidator } from '../../src/shared/message-validator.js'
 import { encodedSizeOver } from '../../src/shared/size.js'
-import { validData } from '../helpers.js'
+import { anyValue, validData } from '../helpers.js'
 
 const LIMIT = 1 << 30
 const types = Object.keys(builtinCatalog) as MessageType[]
 const validator = messageValidator(builtinCatalog, LIMIT)
-
-/** Values of every kind a sender could put anywhere in a message. */
-const anyValue = fc.anything({
-  withDate: true,
-  withMap: true,
-  withSet: true,
-  withBigInt: true,
-  withNullPrototype: true,
-  withTypedArray: true,
-  withSparseArray: true,
-})
 
 /** A valid message of some type with one place changed: a key set to any value, or removed. */
 const changedMessage = fc
