@@ -144,6 +144,15 @@ interface LocalSubscription {
 /** Direct deliveries to a subscription this endpoint has not heard of yet (its answer is on its way). */
 const MAX_EARLY_DELIVERIES = 65_536
 
+/** Whether every message of a frame has the same priority (whatever the messages are). */
+function isOnePriority(messages: readonly unknown[]): boolean {
+  const first = (messages[0] as Partial<Envelope> | null | undefined)?.priority
+  for (let index = 1; index < messages.length; index++) {
+    if ((messages[index] as Partial<Envelope> | null | undefined)?.priority !== first) return false
+  }
+  return true
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
@@ -476,6 +485,10 @@ class Client implements BusClient<Catalog> {
     const { sid, timeoutMs } = frame
     const messages = frame.t === 'dlv' ? [frame.msg] : frame.msgs
     const again = frame.t === 'dlv' && frame.again === true
+    // A frame's deliveries run highest priority first, as in the bus (the hub sends in priority
+    // order, a direct channel in publish order). All of one priority, arrival order is that order:
+    // each runs as it comes while a handler slot is free, and is settled before the next arrives.
+    const oneByOne = isOnePriority(messages)
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as Envelope
       const problem = via.screen(message)
@@ -486,10 +499,9 @@ class Client implements BusClient<Catalog> {
       const delivery: Delivery = { id: frame.id + i, subscriptionId: sid, message, timeoutMs, again, via }
       via.arrived(delivery)
       this.admit(delivery)
+      if (oneByOne) this.runWaitingOf(sid)
     }
-    // The frame's deliveries wait together before any runs, so the highest priority among them goes
-    // first, as in the bus (the hub sends in priority order, a direct channel in publish order).
-    this.runWaitingOf(sid)
+    if (!oneByOne) this.runWaitingOf(sid)
   }
 
   /** Puts `delivery` in line at its subscription (or holds it for one not answered yet, or settles it). */
