@@ -4,12 +4,12 @@
  * hub at once; the endpoint keeps running and nothing escapes as an uncaught error.
  */
 import { describe, expect, it } from 'vitest'
-import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
-import { expectAccounted, rawEvent, thenGetterThatThrows, thenThatThrows, waitFor } from '../helpers.js'
+import { DeliveryMode, MessagePriority, ModuleId } from '../../src/main/bus/index.js'
+import { expectAccounted, rawMessage, thenGetterThatThrows, thenThatThrows, waitFor } from '../helpers.js'
 import { connectClient, startHub } from './fixture.js'
 
-const raw = (eventType: string) =>
-  BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType })))
+/** A RawEvent from DataCapture named `eventType`. */
+const raw = (eventType: string) => rawMessage(MessagePriority.Normal, { eventType })
 
 /** A result broken the way `name` says, or nothing. */
 function resultFor(name: string): unknown {

@@ -5,20 +5,19 @@
  */
 import { describe, expect, it } from 'vitest'
 import {
-  BusMessage,
   DeliveryMode,
   type EventBus,
   MessageFilter,
-  MessagePayload,
+  MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
 import type { Hub } from '../../src/main/hub/index.js'
 import { MAX_PREDICATE_ERRORS } from '../../src/shared/wire.js'
-import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
+import { expectAccounted, rawMessage, waitFor } from '../helpers.js'
 import { captureToStorage, connectClient, rawPeer, startHub, untilActive } from './fixture.js'
 
-const raw = (eventType: string) =>
-  BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType })))
+/** A RawEvent from DataCapture named `eventType`. */
+const raw = (eventType: string) => rawMessage(MessagePriority.Normal, { eventType })
 
 /** Storage subscribed Reliable with a predicate that throws on 'boom', declines 'skip' and 1-valued answers. */
 async function storageWithPredicate(hub: Hub) {

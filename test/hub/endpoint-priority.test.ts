@@ -14,11 +14,10 @@ import {
 } from '../../src/main/bus/index.js'
 import type { Hub } from '../../src/main/hub/index.js'
 import { DIRECT_WINDOW } from '../../src/main/hub/routes.js'
-import { rawEvent, validData, waitFor } from '../helpers.js'
+import { rawMessage, validData, waitFor } from '../helpers.js'
 import { captureToStorage, connectClient, startHub, untilActive } from './fixture.js'
 
-const raw = (eventType: string, priority: MessagePriority) =>
-  BusMessage.withPriority(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType })), priority)
+const raw = (eventType: string, priority: MessagePriority) => rawMessage(priority, { eventType })
 
 const marker = () =>
   BusMessage.create(ModuleId.DataCapture, MessagePayload.HealthCheck(validData.HealthCheck()))

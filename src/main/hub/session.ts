@@ -332,13 +332,8 @@ export class Session implements RouteEndpoint {
 
   private publish(rid: number, message: unknown, via?: string, seq?: number): void {
     try {
-      if (typeof message !== 'object' || message === null) {
-        throw EventBusError.of('MessageRejected', {
-          reason: `a message must be an object (an envelope), not ${message === null ? 'null' : typeof message}`,
-          issues: [],
-        })
-      }
-      const { source, payload } = message as Partial<Envelope>
+      // A message that is no object at all is left to the bus's validation, which names it.
+      const { source, payload } = (message ?? {}) as Partial<Envelope>
       const type = (payload as { type?: unknown } | undefined)?.type
       if (claimsOtherSource(source, this.module)) {
         throw EventBusError.of('Unauthorized', {
