@@ -21,6 +21,8 @@ export interface Delivery {
 /** Acks of deliveries that came over one link, batched per tick; nacks go at once. */
 export class Acknowledger {
   private ids: number[] = []
+  /** Acks of deliveries whose handler ran past the bus's slow-handler threshold. */
+  private slowIds: number[] = []
   private flushQueued = false
 
   constructor(protected readonly link: Link<HubFrame, EndpointFrame>) {}
@@ -36,29 +38,38 @@ export class Acknowledger {
   /** `delivery` came in and goes to its subscription (or was acknowledged at once). */
   arrived(_delivery: Delivery): void {}
 
-  /** The handler settled `delivery` successfully (or no handler here wants it). */
-  handled(delivery: Delivery): void {
-    this.ids.push(delivery.id)
+  /**
+   * The handler settled `delivery` successfully (or no handler here wants it); `slow` when it ran
+   * past the bus's slow-handler threshold.
+   */
+  handled(delivery: Delivery, slow = false): void {
+    if (slow) this.slowIds.push(delivery.id)
+    else this.ids.push(delivery.id)
     if (!this.flushQueued) {
       this.flushQueued = true
       queueMicrotask(this.flush)
     }
   }
 
-  /** The handler of a subscription (`reliable` or not) failed (or timed out) on `delivery`. */
-  failed(delivery: Delivery, error: unknown, timedOut: boolean, _reliable: boolean): void {
-    this.nack(delivery.id, error, timedOut)
+  /**
+   * The handler of a subscription (`reliable` or not) failed (or timed out) on `delivery`; `slow`
+   * when it ran past the bus's slow-handler threshold.
+   */
+  failed(delivery: Delivery, error: unknown, timedOut: boolean, _reliable: boolean, slow = false): void {
+    this.nack(delivery.id, error, timedOut, slow)
   }
 
-  /** Fails delivery `id` without handling it (its message did not pass `screen`). */
-  nack(id: number, error: unknown, timedOut: boolean): void {
-    this.link.send({ t: 'nack', id, error: describeThrown(error).slice(0, 4096), timedOut })
+  /** Fails delivery `id` (without handling it when its message did not pass `screen`). */
+  nack(id: number, error: unknown, timedOut: boolean, slow = false): void {
+    const text = describeThrown(error).slice(0, 4096)
+    this.link.send({ t: 'nack', id, error: text, timedOut, ...(slow ? { slow } : {}) })
   }
 
   readonly flush = (): void => {
     this.flushQueued = false
-    if (this.ids.length === 0) return
-    this.link.send({ t: 'ack', ids: this.ids })
+    if (this.ids.length === 0 && this.slowIds.length === 0) return
+    this.link.send({ t: 'ack', ids: this.ids, ...(this.slowIds.length > 0 ? { slow: this.slowIds } : {}) })
     this.ids = []
+    this.slowIds = []
   }
 }

@@ -166,6 +166,14 @@ class Client implements BusClient<Catalog> {
   private nextRequestId = 1
   private readonly subscriptions = new Map<string, LocalSubscription>()
   private workers = 1
+  /** The bus's slow-handler threshold (ms), from the welcome: handlers running longer are slow. */
+  private slowMs = Number.POSITIVE_INFINITY
+  /**
+   * When the handler about to run may have started: read before a run of deliveries (a frame, a
+   * settled handler freeing its slot), then as each handler returns, so each handler is timed with
+   * one reading of the clock (as the bus does in process).
+   */
+  private clock = 0
   private readonly hubAcks: Acknowledger
   private readonly predicateErrors: PredicateErrors
   /** Direct channels this endpoint produces on, by message type. */
@@ -238,6 +246,7 @@ class Client implements BusClient<Catalog> {
         v: PROTOCOL_VERSION,
         ...(options.module ? { module: options.module } : {}),
         batch: true,
+        slow: true,
       })
     })
   }
@@ -323,6 +332,7 @@ class Client implements BusClient<Catalog> {
       this.early.delete(id as string)
       this.earlyCount -= early.length
       for (const delivery of early) this.admit(delivery)
+      this.clock = performance.now()
       this.runWaitingOf(id as string)
     }) as Promise<string>
     answer.then(settled, settled)
@@ -431,6 +441,7 @@ class Client implements BusClient<Catalog> {
         this.module = frame.module
         this.permissions = frame.permissions
         this.workers = frame.workers
+        this.slowMs = frame.slowMs ?? Number.POSITIVE_INFINITY
         this.link.startHeartbeat(frame.heartbeatMs)
         this.welcomed?.resolve(undefined)
         this.welcomed = undefined
@@ -489,6 +500,7 @@ class Client implements BusClient<Catalog> {
     // order, a direct channel in publish order). All of one priority, arrival order is that order:
     // each runs as it comes while a handler slot is free, and is settled before the next arrives.
     const oneByOne = isOnePriority(messages)
+    this.clock = performance.now()
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as Envelope
       const problem = via.screen(message)
@@ -568,17 +580,20 @@ class Client implements BusClient<Catalog> {
     }
     let result: unknown
     let thenable: boolean
+    // Timed here, where the handler runs, as the bus times it: not from when the delivery arrived.
+    const startedAt = this.clock
     try {
       result = subscription.handler(delivery.message)
       thenable = isThenable(result) // may run a `then` getter, which may throw
     } catch (error) {
-      delivery.via.failed(delivery, error, false, subscription.reliable)
+      delivery.via.failed(delivery, error, false, subscription.reliable, this.ranSlow(startedAt))
       return
     }
     if (!thenable) {
-      delivery.via.handled(delivery)
+      delivery.via.handled(delivery, this.ranSlow(startedAt))
       return
     }
+    this.clock = performance.now()
     subscription.running++
     let settled = false
     const finish = (error: unknown, timedOut: boolean) => {
@@ -586,8 +601,8 @@ class Client implements BusClient<Catalog> {
       settled = true
       clearTimeout(timer)
       subscription.running--
-      if (error === undefined) delivery.via.handled(delivery)
-      else delivery.via.failed(delivery, error, timedOut, subscription.reliable)
+      if (error === undefined) delivery.via.handled(delivery, this.ranSlow(startedAt))
+      else delivery.via.failed(delivery, error, timedOut, subscription.reliable, this.ranSlow(startedAt))
       this.runWaiting(subscription)
     }
     const timer = setTimeout(
@@ -602,6 +617,15 @@ class Client implements BusClient<Catalog> {
     } catch (error) {
       finish(error, false) // a broken thenable: a failed attempt, as in the bus
     }
+  }
+
+  /**
+   * Whether a handler started at `startedAt` has run past the bus's slow-handler threshold, now
+   * that it returned or settled (the clock read then is when the next handler starts).
+   */
+  private ranSlow(startedAt: number): boolean {
+    this.clock = performance.now()
+    return this.clock - startedAt > this.slowMs
   }
 
   /** Direct deliveries held for a subscribe answer that never named their subscription. */

@@ -73,16 +73,22 @@ export class DirectConsumer extends Acknowledger {
     if (!delivery.again) this.tally(delivery).arrived++
   }
 
-  override handled(delivery: Delivery): void {
+  override handled(delivery: Delivery, slow = false): void {
     this.tally(delivery).delivered++
     // The hub held this message since its first attempt failed, or since the channel closed.
     if (this.custody.delete(delivery) || delivery.again)
       this.toHub({ t: 'rrel', id: this.id, ids: [delivery.message.id] })
-    super.handled(delivery)
+    super.handled(delivery, slow)
     this.settled(delivery)
   }
 
-  override failed(delivery: Delivery, error: unknown, timedOut: boolean, reliable: boolean): void {
+  override failed(
+    delivery: Delivery,
+    error: unknown,
+    timedOut: boolean,
+    reliable: boolean,
+    slow = false,
+  ): void {
     const tally = this.tally(delivery)
     tally.failed++
     if (!reliable) tally.dropped++
@@ -99,7 +105,7 @@ export class DirectConsumer extends Acknowledger {
         ...(this.link.isOpen ? { held: true as const } : {}),
       })
     }
-    if (this.link.isOpen) super.failed(delivery, error, timedOut, reliable)
+    if (this.link.isOpen) super.failed(delivery, error, timedOut, reliable, slow)
     this.settled(delivery)
   }
 

@@ -2,7 +2,7 @@
  * The producer's side of a direct channel: it delivers its own messages of the route's types
  * straight to the consumer's subscriptions (one hop), doing there what the hub would do for them:
  * a credit window, Reliable retries with the bus's backoff, dead letters handed to the hub, and
- * counters and latency samples reported to the hub so the bus's accounting stays whole. (The
+ * counters and the latency of every delivery reported to the hub so the bus's accounting stays whole. (The
  * consumer has the hub hold a Reliable delivery that failed until a retry succeeds, so the
  * producer's death does not take it along.) When the channel ends, every unacknowledged Reliable
  * copy is handed back to the hub for its subscription.
@@ -11,6 +11,7 @@ import { queueDelivery } from './batching.js'
 import { bySubscriptionAndType } from './by-subscription.js'
 import { EventBusError } from './errors.js'
 import { InFlight } from './in-flight.js'
+import { LatencyTally, microsOf } from './latency-tally.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
@@ -32,21 +33,19 @@ import {
 export const DIRECT_REPORT_MS = 250
 /** How long a withdrawn channel waits for acks of what is in flight before handing it back. */
 const DRAIN_MS = 1000
-/** Latency samples per subscription per report at most (the rest are skipped, not averaged in). */
-const LATENCY_SAMPLES_PER_REPORT = 1024
 /**
- * A BestEffort copy keeps a record of its own, for a latency sample, when none did for this long
- * (ms); the others are in flight as their target alone. Records living one round trip are what the
- * young generation would otherwise promote by the thousand, and the old generation then collects
- * at length: that made runs at full speed either fast or half as fast. Below 1,000 messages a second
- * every copy is sampled.
+ * A BestEffort copy in flight has no record of its own, only its target (and its send time beside
+ * it in the in-flight list): records living one round trip are what the young generation would
+ * otherwise promote by the thousand, and the old generation then collects at length. That made
+ * runs at full speed either fast or half as fast.
  */
-const BEST_EFFORT_SAMPLE_MS = 1
 
 /** What one (subscription, type) pair counted so far, and how much of it was reported. */
 interface Tally {
   readonly total: DirectCounts
   readonly reported: DirectCounts
+  /** Latencies of the subscription's deliveries (of every type) since the last report. */
+  readonly latency: LatencyTally
 }
 
 /** A target of a routed type, with the tally its copies of that type count in. */
@@ -86,8 +85,8 @@ interface Copy extends TargetOfType {
 }
 
 /**
- * A copy in flight: its record, or for a BestEffort copy not sampled for latency only its target
- * (shared by all such copies: what it settles is counted in the target's tally, nothing more).
+ * A copy in flight: a Reliable copy's record, or for a BestEffort copy only its target (shared by all
+ * such copies: what it settles is counted in the target's tally, nothing more).
  */
 type Sent = Copy | TargetOfType
 
@@ -122,8 +121,6 @@ export class DirectProducer {
   private readonly waiting = new PriorityFifo<Copy>()
   private readonly retrying = new Map<ReturnType<typeof setTimeout>, Copy>()
   private nextDeliveryId = 1
-  /** When a BestEffort copy last kept its record for a latency sample. */
-  private lastSampledAt = Number.NEGATIVE_INFINITY
   private open = true
   /**
    * Until the hub says go, copies wait here: the hub first lets the consumer handle what this
@@ -136,7 +133,8 @@ export class DirectProducer {
   private readonly published = new Map<string, RoutedType['published']>()
   /** Cumulative tallies by subscription, then type; reports send what changed since the last. */
   private readonly tallies = new Map<string, Map<string, Tally>>()
-  private latency = new Map<string, number[]>()
+  /** Publish-to-ack latencies of the deliveries since the last report, by subscription. */
+  private readonly latency = new Map<string, LatencyTally>()
   /** Whether the hub streams its tail; then the first messages of each report period go with it. */
   private tailing = false
   private tail: NonNullable<DirectReport['tail']> = []
@@ -224,10 +222,8 @@ export class DirectProducer {
       copies++
       if (this.started && this.inFlight.size < this.limits.window) {
         tally.total.routed++
-        if (target.reliable || publishedAt - this.lastSampledAt >= BEST_EFFORT_SAMPLE_MS) {
-          if (!target.reliable) this.lastSampledAt = publishedAt
-          this.send(newCopy(routedTo, message, publishedAt))
-        } else this.transmit(routedTo, message) // no record of its own: in flight as its target
+        if (target.reliable) this.send(newCopy(routedTo, message, publishedAt))
+        else this.transmit(routedTo, message, publishedAt) // no record of its own: in flight as its target
       } else if (target.reliable || this.waiting.length < this.limits.maxQueueSize) {
         // Counted as routed once it leaves (or is handed back): one that dies here with this
         // producer was never accepted, and a report must not have counted it.
@@ -288,22 +284,27 @@ export class DirectProducer {
   receive(frame: EndpointFrame): void {
     if (frame.t === 'ack') {
       const now = performance.now()
-      for (const id of frame.ids) {
-        const sent = this.inFlight.take(id)
-        if (sent === undefined) continue
-        this.count(sent, 'delivered')
-        if (isCopy(sent)) this.sample(sent.target.sid, now - sent.publishedAt)
-      }
+      for (const id of frame.ids) this.delivered(id, now, false)
+      if (frame.slow !== undefined) for (const id of frame.slow) this.delivered(id, now, true)
       if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
       else this.pump()
     } else if (frame.t === 'nack') {
       const sent = this.inFlight.take(frame.id)
       if (sent === undefined) return
       if (this.draining !== undefined) this.handBack(sent)
-      else this.failed(sent, frame.error, frame.timedOut)
+      else this.failed(sent, frame.error, frame.timedOut, frame.slow === true)
       if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
       else this.pump()
     }
+  }
+
+  /** Counts delivery `id` acknowledged at `now` (`slow`: its handler ran past the threshold). */
+  private delivered(id: number, now: number, slow: boolean): void {
+    const sent = this.inFlight.take(id)
+    if (sent === undefined) return
+    this.count(sent, 'delivered')
+    if (slow) this.count(sent, 'slowHandlers')
+    sent.tally.latency.record(microsOf(now - this.inFlight.takenAt))
   }
 
   /**
@@ -396,15 +397,18 @@ export class DirectProducer {
 
   private send(copy: Copy): void {
     copy.attempts++
-    if (copy.attempts === 1) this.transmit(copy, copy.message as Envelope)
+    if (copy.attempts === 1) this.transmit(copy, copy.message as Envelope, copy.publishedAt)
     else this.retransmit(copy)
     if (!copy.target.reliable) copy.message = undefined
   }
 
-  /** Puts `message` on the channel as the next delivery, in flight as `sent` until it settles. */
-  private transmit(sent: Sent, message: Envelope): void {
+  /**
+   * Puts `message`, published at `publishedAt`, on the channel as the next delivery, in flight as
+   * `sent` until it settles.
+   */
+  private transmit(sent: Sent, message: Envelope, publishedAt: number): void {
     const id = this.nextDeliveryId++
-    this.inFlight.add(id, sent)
+    this.inFlight.add(id, sent, publishedAt)
     sent.tally.total.sent++
     queueDelivery(this.link, true, sent.target.sid, id, message, sent.target.timeoutMs)
   }
@@ -416,7 +420,7 @@ export class DirectProducer {
    */
   private retransmit(copy: Copy): void {
     const id = this.nextDeliveryId++
-    this.inFlight.add(id, copy)
+    this.inFlight.add(id, copy, copy.publishedAt)
     const { sid, timeoutMs } = copy.target
     this.link.send({ t: 'dlv', sid, id, msg: copy.message as Envelope, timeoutMs, again: true })
   }
@@ -437,8 +441,10 @@ export class DirectProducer {
     }
   }
 
-  private failed(sent: Sent, error: string, timedOut: boolean): void {
+  /** Counts a failed attempt of `sent` (`slow`: its handler ran past the threshold) and retries it or gives up. */
+  private failed(sent: Sent, error: string, timedOut: boolean, slow: boolean): void {
     this.count(sent, 'failed')
+    if (slow) this.count(sent, 'slowHandlers')
     if (!isCopy(sent) || !sent.target.reliable) {
       this.drop(sent)
       return
@@ -483,6 +489,7 @@ export class DirectProducer {
     return bySubscriptionAndType(this.tallies, sid, type, () => ({
       total: zeroDirectCounts(sid, type),
       reported: zeroDirectCounts(sid, type),
+      latency: this.latencyOf(sid),
     }))
   }
 
@@ -508,13 +515,28 @@ export class DirectProducer {
     else this.tailSampled = true
   }
 
-  private sample(sid: string, latencyMs: number): void {
-    let samples = this.latency.get(sid)
-    if (samples === undefined) {
-      samples = []
-      this.latency.set(sid, samples)
+  private latencyOf(sid: string): LatencyTally {
+    let tally = this.latency.get(sid)
+    if (tally === undefined) {
+      tally = new LatencyTally()
+      this.latency.set(sid, tally)
     }
-    if (samples.length < LATENCY_SAMPLES_PER_REPORT) samples.push(latencyMs)
+    return tally
+  }
+
+  /** The latencies tallied since the last report, as a report carries them; empties the tallies. */
+  private latencyReport(): DirectReport['latency'] {
+    const report: DirectReport['latency'] = []
+    for (const [sid, tally] of this.latency) {
+      if (tally.count === 0) continue
+      const entry = { sid, us: [] as number[], n: [] as number[], sumUs: tally.sumMicros }
+      tally.drain((micros, count) => {
+        entry.us.push(micros)
+        entry.n.push(count)
+      })
+      report.push(entry)
+    }
+    return report
   }
 
   /** Sends what was counted since the previous report, if anything was (the final one always goes). */
@@ -532,13 +554,12 @@ export class DirectProducer {
     const report: DirectReport = {
       published,
       counts,
-      latency: [...this.latency].map(([sid, ms]) => ({ sid, ms })),
+      latency: this.latencyReport(),
       queued,
       inFlight: this.inFlight.size,
       ...(this.tail.length > 0 ? { tail: this.tail, tailSampled: this.tailSampled } : {}),
       ...(final ? { final } : {}),
     }
-    this.latency = new Map()
     this.tail = []
     this.tailSampled = false
     this.host.toHub({ t: 'rstat', id: this.id, report })

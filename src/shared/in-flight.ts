@@ -6,18 +6,29 @@
 export class InFlight<T> {
   /** Entries from id `base` on; settled ones are holes until the front moves past them. */
   private slots: (T | undefined)[] = []
+  /** Beside each slot, the time given with its entry (numbers only: unboxed, no garbage per entry). */
+  private times: number[] = []
+  /** The time given with the entry `take` returned last. */
+  takenAt = 0
   private front = 0
   private base = 0
   private lastId = -Infinity
   size = 0
 
-  /** Adds `value` under `id`, which must be greater than every id added before. */
-  add(id: number, value: T): void {
+  /**
+   * Adds `value` under `id`, which must be greater than every id added before, with the time it
+   * was sent (`take` gives it back as `takenAt`).
+   */
+  add(id: number, value: T, at = 0): void {
     if (id <= this.lastId) throw new RangeError(`in-flight ids must increase: ${id} after ${this.lastId}`)
     if (this.size === 0) this.restartAt(id)
     // Ids skipped by the caller (none in practice) are holes like settled entries.
-    for (let next = this.base + this.slots.length; next < id; next++) this.slots.push(undefined)
+    for (let next = this.base + this.slots.length; next < id; next++) {
+      this.slots.push(undefined)
+      this.times.push(0)
+    }
     this.slots.push(value)
+    this.times.push(at)
     this.lastId = id
     this.size++
   }
@@ -29,11 +40,13 @@ export class InFlight<T> {
     const value = this.slots[index]
     if (value === undefined) return undefined
     this.slots[index] = undefined
+    this.takenAt = this.times[index] as number
     this.size--
     while (this.front < this.slots.length && this.slots[this.front] === undefined) this.front++
     // Settled entries at the front are dropped once they are most of the array (amortized O(1)).
     if (this.front > 1024 && this.front * 2 > this.slots.length) {
       this.slots = this.slots.slice(this.front)
+      this.times = this.times.slice(this.front)
       this.base += this.front
       this.front = 0
     }
@@ -61,6 +74,7 @@ export class InFlight<T> {
 
   private restartAt(id: number): void {
     this.slots = []
+    this.times = []
     this.front = 0
     this.base = id
     this.size = 0

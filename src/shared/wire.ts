@@ -8,6 +8,7 @@ import { moduleIdSchema } from './catalog.js'
 import { deliveryModeSchema } from './delivery-mode.js'
 import { eventBusErrorDataSchema } from './errors.js'
 import { plainFilterSchema } from './filter.js'
+import { MAX_LATENCY_MICROS, MAX_LATENCY_SLOTS } from './latency-tally.js'
 import type { Envelope } from './message.js'
 
 export const PROTOCOL_VERSION = 1
@@ -45,14 +46,22 @@ const count = z.number().int().nonnegative()
 /** What became of a direct channel's deliveries: the core's counters of the same names. */
 export const DIRECT_OUTCOMES = ['delivered', 'failed', 'dropped', 'retried', 'deadLettered'] as const
 /**
- * Everything a direct channel counts: its outcomes, copies routed, copies handed back to the hub
+ * Everything a direct channel counts: its outcomes, copies routed, attempts whose handler ran past
+ * the bus's `slowHandlerThresholdMs` (timed by the consumer), copies handed back to the hub
  * (unacknowledged when the channel went down: the hub counts those as they arrive, so a producer's
  * reports always say 0), and two counts the hub keeps for itself:
  * copies that left over the channel (`sent`, first attempts only) and BestEffort copies dropped
  * after they left (`sentDropped`). Should the producer die, the hub sets those against what its
  * consumer saw (see `rfin`), so copies the producer had not yet reported are still accounted for.
  */
-export const DIRECT_COUNT_NAMES = ['routed', ...DIRECT_OUTCOMES, 'handedBack', 'sent', 'sentDropped'] as const
+export const DIRECT_COUNT_NAMES = [
+  'routed',
+  ...DIRECT_OUTCOMES,
+  'slowHandlers',
+  'handedBack',
+  'sent',
+  'sentDropped',
+] as const
 
 /** Counts of one subscription and type on a direct channel, since the previous report. */
 export const directCountsSchema = z
@@ -98,6 +107,20 @@ export const channelOutcomesSchema = z
   .strict()
 export type ChannelOutcomes = z.infer<typeof channelOutcomesSchema>
 
+const latencyTallySchema = z
+  .object({
+    sid: subscriptionId,
+    us: z.array(z.number().int().nonnegative().max(MAX_LATENCY_MICROS)).max(MAX_LATENCY_SLOTS),
+    n: z.array(z.number().int().positive()).max(MAX_LATENCY_SLOTS),
+    sumUs: z.number().nonnegative(),
+  })
+  .strict()
+  .check((ctx) => {
+    if (ctx.value.us.length !== ctx.value.n.length)
+      ctx.issues.push({ code: 'custom', message: '`us` and `n` must be as long', input: ctx.value })
+  })
+export type LatencyTallyReport = z.infer<typeof latencyTallySchema>
+
 /** Messages a direct channel's producer samples for the hub's tail per report at most. */
 export const DIRECT_TAIL_SAMPLE = 50
 
@@ -107,10 +130,12 @@ export const directReportSchema = z
     /** Messages published over the channel only (copies sent to the hub are counted there). */
     published: z.array(z.object({ type: typeName, count }).strict()).max(1024),
     counts: z.array(directCountsSchema).max(4096),
-    /** Publish-to-ack latencies (ms) of successful deliveries, per subscription (a sample). */
-    latency: z
-      .array(z.object({ sid: subscriptionId, ms: z.array(z.number().nonnegative()).max(4096) }).strict())
-      .max(1024),
+    /**
+     * Publish-to-ack latencies of every successful delivery since the previous report, per
+     * subscription, tallied as the hub's histogram keeps them: `n[i]` deliveries took `us[i]` µs
+     * (from 2,048 µs on, the lowest value of the histogram slot they fall in), `sumUs` µs in all.
+     */
+    latency: z.array(latencyTallySchema).max(1024),
     /** Copies waiting at the producer (over the window or in a retry backoff) and in flight. */
     queued: count,
     inFlight: count,
@@ -235,6 +260,12 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       module: moduleIdSchema.optional(),
       /** The endpoint reads batched deliveries (`dlvs`). */
       batch: z.boolean().optional(),
+      /**
+       * The endpoint times its handlers and says which ran past the welcome's `slowMs` (`ack`'s
+       * `slow`, `nack`'s `slow`). Otherwise the hub counts a slow handler by the time from sending
+       * a delivery to its ack, which includes the time it waited at the endpoint.
+       */
+      slow: z.boolean().optional(),
     })
     .strict(),
   pubFrame.check((ctx) => {
@@ -258,8 +289,17 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     })
     .strict(),
   z.object({ t: z.literal('unsub'), rid: requestId, sid: subscriptionId }).strict(),
-  /** Deliveries handled successfully (including those the endpoint's predicate declined). */
-  z.object({ t: z.literal('ack'), ids: z.array(deliveryId).max(65_536) }).strict(),
+  /**
+   * Deliveries handled successfully (including those the endpoint's predicate declined); `slow`:
+   * more of them, whose handler ran past the welcome's `slowMs` (endpoints that said `slow`).
+   */
+  z
+    .object({
+      t: z.literal('ack'),
+      ids: z.array(deliveryId).max(65_536),
+      slow: z.array(deliveryId).max(65_536).optional(),
+    })
+    .strict(),
   /**
    * Predicates that threw at the endpoint, per subscription, since the previous `perr` (the hub
    * counts them in `predicateErrors`; each such delivery was acknowledged, as no match).
@@ -277,9 +317,18 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
         .max(MAX_SUBSCRIPTIONS_PER_PERR),
     })
     .strict(),
-  /** A delivery whose handler failed; `timedOut` when it did not settle in time. */
+  /**
+   * A delivery whose handler failed; `timedOut` when it did not settle in time, `slow` when it ran
+   * past the welcome's `slowMs` (endpoints that said `slow`).
+   */
   z
-    .object({ t: z.literal('nack'), id: deliveryId, error: z.string().max(4096), timedOut: z.boolean() })
+    .object({
+      t: z.literal('nack'),
+      id: deliveryId,
+      error: z.string().max(4096),
+      timedOut: z.boolean(),
+      slow: z.literal(true).optional(),
+    })
     .strict(),
   z.object({ t: z.literal('metrics'), rid: requestId }).strict(),
   z
@@ -364,6 +413,8 @@ export const hubFrameSchema = z.discriminatedUnion('t', [
       permissions: permissionsSchema,
       workers: z.number().int().positive(),
       heartbeatMs: z.number().int().nonnegative(),
+      /** The bus's `slowHandlerThresholdMs`: a handler running longer is slow. */
+      slowMs: z.number().nonnegative().optional(),
     })
     .strict(),
   z.object({ t: z.literal('res'), rid: requestId, ok: z.unknown() }).strict(),

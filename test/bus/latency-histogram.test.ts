@@ -6,6 +6,7 @@ import fc from 'fast-check'
 import { build } from 'hdr-histogram-js'
 import { describe, expect, it } from 'vitest'
 import { IntervalLatency, LatencyHistogram } from '../../src/main/bus/metrics.js'
+import { LatencyTally, microsOf } from '../../src/shared/latency-tally.js'
 
 const latencyMs = fc.double({ min: 0, max: 60_000, noNaN: true })
 const micros = (ms: number) => (ms > 0 ? Math.round(ms * 1000) : 0)
@@ -60,6 +61,45 @@ describe('LatencyHistogram', () => {
         expect(copy.count).toBe(reference.totalCount)
       }),
     )
+  })
+
+  it('reads a tally sent from elsewhere as the same latencies recorded one by one', () => {
+    // A direct channel's producer tallies its deliveries' latencies and reports the tally.
+    fc.assert(
+      fc.property(fc.array(fc.array(latencyMs), { minLength: 1, maxLength: 3 }), (reports) => {
+        const received = new LatencyHistogram()
+        const direct = new LatencyHistogram()
+        for (const report of reports) {
+          const tally = new LatencyTally()
+          for (const ms of report) {
+            tally.record(microsOf(ms))
+            direct.record(ms)
+          }
+          const us: number[] = []
+          const n: number[] = []
+          const sum = tally.sumMicros
+          tally.drain((value, count) => {
+            us.push(value)
+            n.push(count)
+          })
+          expect(tally.count).toBe(0)
+          received.recordCounted(us, n, sum)
+        }
+        const [got, want] = [received.summary(), direct.summary()]
+        // Slots keep their lowest value: the maximum reads within the histogram's 3 digits.
+        expect(got.maxMs).toBeLessThanOrEqual(want.maxMs)
+        expect(got.maxMs).toBeGreaterThanOrEqual(want.maxMs * 0.999)
+        expect({ ...got, maxMs: 0 }).toEqual({ ...want, maxMs: 0, meanMs: expect.closeTo(want.meanMs, 6) })
+      }),
+    )
+  })
+
+  it('records no tally that would take its count past the counters’ ceiling', () => {
+    const histogram = new LatencyHistogram()
+    histogram.recordCounted([100], [2 ** 52], 100 * 2 ** 52)
+    histogram.recordCounted([200], [1], 200)
+    histogram.record(0.3)
+    expect(histogram.summary()).toMatchObject({ count: 2 ** 52, p50Ms: 0.1, maxMs: 0.3 })
   })
 
   it('reads each interval’s own mean', () => {

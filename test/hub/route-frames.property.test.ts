@@ -19,6 +19,7 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { builtinCatalog } from '../../src/shared/catalog.js'
+import { MAX_LATENCY_MICROS, slotOf } from '../../src/shared/latency-tally.js'
 import { messageValidator } from '../../src/shared/message-validator.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
 import { DIRECT_COUNT_NAMES, type DirectLimits, zeroDirectCounts } from '../../src/shared/wire.js'
@@ -39,7 +40,19 @@ const channelId = fc.oneof(
 )
 const subscriptionId = fc.oneof(fc.constant(SUBSCRIPTION), fc.string({ minLength: 1, maxLength: 8 }))
 const typeName = fc.constantFrom('RawEvent', 'StateChange', 'NoSuchType')
-const latencyMs = fc.double({ min: 0, max: 1e15, noNaN: true })
+/** A report's latencies of one subscription: mostly a tally a producer could send, sometimes any sum. */
+const latencyTally = fc
+  .record({
+    sid: subscriptionId,
+    tallied: fc.array(fc.tuple(fc.nat(MAX_LATENCY_MICROS), fc.oneof(fc.nat(10), anyCount)), { maxLength: 5 }),
+    sumUs: fc.option(fc.double({ min: 0, max: 1e20, noNaN: true }), { freq: 3 }),
+  })
+  .map(({ sid, tallied, sumUs }) => ({
+    sid,
+    us: tallied.map(([micros]) => slotOf(micros)),
+    n: tallied.map(([, count]) => Math.max(1, count)),
+    sumUs: sumUs ?? tallied.reduce((sum, [micros, count]) => sum + slotOf(micros) * Math.max(1, count), 0),
+  }))
 
 const directCounts = fc.record({
   sid: subscriptionId,
@@ -70,7 +83,7 @@ const producerFrame: fc.Arbitrary<RawFrame> = fc.oneof(
       {
         published: fc.array(fc.record({ type: typeName, count: anyCount }), { maxLength: 3 }),
         counts: fc.array(directCounts, { maxLength: 3 }),
-        latency: fc.array(fc.record({ sid: subscriptionId, ms: fc.array(latencyMs, { maxLength: 5 }) }), {
+        latency: fc.array(latencyTally, {
           maxLength: 2,
         }),
         queued: anyCount,
@@ -319,7 +332,7 @@ describe('direct channel frames from its own endpoints', () => {
     expect(metrics.routes[0]?.refused).toBe(3)
   })
 
-  it('refuse a report claiming hand-backs or carrying a forged tail sample whole, counting none of it', async () => {
+  it('refuse a report whole that claims what no producer counts, counting none of it', async () => {
     const { bus, subscription, channel, send, errors } = await rawRoute()
     const counts = { ...zeroDirectCounts(subscription, 'RawEvent'), routed: 5, delivered: 5, sent: 5 }
     const report = (extra: object = {}) => ({
@@ -335,23 +348,43 @@ describe('direct channel frames from its own endpoints', () => {
       },
     })
     const forged = BusMessage.create(ModuleId.Storage, MessagePayload.RawEvent(rawEvent()))
+    // Five deliveries: four of 100 µs, one in the slot of 4,000–4,001 µs.
+    const latency = (n: number[], sumUs = 400 + 4_001) => ({ sid: subscription, us: [100, 4_000], n, sumUs })
     await send(
       'producer',
       report({ counts: [{ ...counts, handedBack: 1 }] }),
       report({ tail: [{ msg: forged, routedTo: 1 }] }),
+      report({ counts: [{ ...counts, failed: 1, slowHandlers: 7 }] }),
+      report({ latency: [latency([5, 1])] }),
+      report({ latency: [latency([4, 1], 4_002 + 400)] }),
+      report({ latency: [latency([4, 1], 3_999 + 400)] }),
     )
     expect(errors('producer')).toMatchObject([
       { kind: 'MessageRejected', reason: expect.stringContaining('counts no hand-backs') },
       { kind: 'Unauthorized', action: 'source' },
+      { kind: 'MessageRejected', reason: expect.stringContaining('7 slow handlers') },
+      { kind: 'MessageRejected', reason: expect.stringContaining('6 latencies') },
+      { kind: 'MessageRejected', reason: expect.stringContaining('outside the 4400–4401 µs') },
+      { kind: 'MessageRejected', reason: expect.stringContaining('outside the 4400–4401 µs') },
     ])
     const before = await bus.metrics()
     expect(before.messagesPublished).toBe(0)
-    expect(before.routes[0]?.refused).toBe(2)
-    expect(before.subscriptions.find((s) => s.id === subscription)).toMatchObject({ routed: 0, delivered: 0 })
-    await send('producer', report())
+    expect(before.routes[0]?.refused).toBe(6)
+    expect(before.subscriptions.find((s) => s.id === subscription)).toMatchObject({
+      routed: 0,
+      delivered: 0,
+      slowHandlers: 0,
+      latency: { count: 0 },
+    })
+    await send('producer', report({ counts: [{ ...counts, slowHandlers: 5 }], latency: [latency([4, 1])] }))
     const after = await bus.metrics()
     expect(after.messagesPublished).toBe(5)
-    expect(after.subscriptions.find((s) => s.id === subscription)).toMatchObject({ routed: 5, delivered: 5 })
+    expect(after.subscriptions.find((s) => s.id === subscription)).toMatchObject({
+      routed: 5,
+      delivered: 5,
+      slowHandlers: 5,
+      latency: { count: 5, p50Ms: 0.1, meanMs: expect.closeTo(0.8802, 9) },
+    })
   })
 
   it('count the largest claims a report can make at once, held where metrics stay exact integers', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { InFlight } from '../../src/shared/in-flight.js'
 
 describe('InFlight', () => {
-  it('finds, takes and lists entries as a map by id would, whatever order they settle in', () => {
+  it('finds, takes and lists entries (with their times) as a map by id would, whatever order they settle in', () => {
     // Each step adds the next id (true) or takes one id, in flight or not (a number).
     const step = fc.oneof(fc.constant<true>(true), fc.integer({ min: -5, max: 3000 }))
     fc.assert(
@@ -13,13 +13,15 @@ describe('InFlight', () => {
         let nextId = 1
         for (const s of steps) {
           if (s === true) {
-            inFlight.add(nextId, `v${nextId}`)
+            inFlight.add(nextId, `v${nextId}`, nextId / 7)
             model.set(nextId, `v${nextId}`)
             nextId += stride
           } else {
             const expected = model.get(s)
             model.delete(s)
             expect(inFlight.take(s)).toBe(expected)
+            // The time given with an entry comes back with it.
+            if (expected !== undefined) expect(inFlight.takenAt).toBe(s / 7)
           }
           expect(inFlight.size).toBe(model.size)
         }

@@ -167,7 +167,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       if (subscription === undefined) this.countDirect(counts, subscriber)
       else subscription.recordDirect(counts)
     },
-    recordDirectLatency: (subscription, latencyMs) => subscription.recordLatency(latencyMs),
+    recordDirectLatency: (subscription, latency) => subscription.recordLatency(latency),
     deadLetter: ({ counted, ...entry }) => {
       this.validator.validate(entry.message)
       if (!counted) {

@@ -10,7 +10,7 @@ import type { DeliveryMode } from '../../shared/delivery-mode.js'
 import type { PlainFilter } from '../../shared/filter.js'
 import type { Envelope } from '../../shared/message.js'
 import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
-import type { DirectCounts } from '../../shared/wire.js'
+import type { DirectCounts, LatencyTallyReport } from '../../shared/wire.js'
 import type { MessageHandler, Subscription } from './subscription.js'
 
 export const busInternals: unique symbol = Symbol('skelly.bus.internals')
@@ -68,8 +68,8 @@ export interface BusInternals {
    * exists, in the bus's and `subscriber` module's counters either way.
    */
   recordDirect(subscription: Subscription | undefined, counts: DirectCounts, subscriber: string): void
-  /** Records latency samples (ms) of a direct channel's deliveries to `subscription`. */
-  recordDirectLatency(subscription: Subscription, latencyMs: readonly number[]): void
+  /** Records the latencies of a direct channel's deliveries to `subscription`, as its producer tallied them. */
+  recordDirectLatency(subscription: Subscription, latency: LatencyTallyReport): void
   /**
    * Adds a dead letter that arose outside the core; the message is validated first, since a replay
    * would deliver it.

@@ -3,6 +3,7 @@
  * windowed delivery rate. None of them starts a timer, so the bus stays quiet under fake timers.
  */
 import { build, type Histogram } from 'hdr-histogram-js'
+import { EXACT_BELOW, LatencyTally, microsOf } from '../../shared/latency-tally.js'
 import type { Counters, LatencySummary } from '../../shared/metrics-snapshot.js'
 
 /**
@@ -27,13 +28,6 @@ export function newCounters(): Counters {
 
 const MICROS_PER_MS = 1000
 
-/**
- * With 3 significant digits the HDR histogram records every value below 2048 exactly, one count
- * slot per value, so those are tallied in a plain array first and handed to it in bulk before any
- * reading. The histogram ends up exactly as if each value had been recorded at once, while most
- * deliveries pay an array increment instead of its ~70 ns of logarithms per value.
- */
-const EXACT_BELOW = 2048
 /** A tally is handed over before a Uint32 slot could overflow, whatever the readers do. */
 const FLUSH_AT = 2 ** 31
 
@@ -41,25 +35,46 @@ const FLUSH_AT = 2 ** 31
  * Delivery latency in an HDR histogram of microseconds (3 significant digits), with the exact sum
  * of its samples beside it: the histogram's own `mean` walks every recorded value with an iterator,
  * which made a metrics snapshot of ten subscriptions take ~25 ms; the sum makes the mean free.
+ * Latencies below 2,048 µs, where the histogram has one slot per value, are tallied first and handed
+ * to it in bulk before any reading: it ends up exactly as if each had been recorded at once, while
+ * most deliveries pay an array increment instead of its ~70 ns of logarithms per value.
  */
 export class LatencyHistogram {
-  private readonly histogram: Histogram = build({ numberOfSignificantValueDigits: 3 })
+  /** Counts in doubles: exact to 2^53, where 32-bit ones would wrap (a channel reports in bulk). */
+  private readonly histogram: Histogram = build({ numberOfSignificantValueDigits: 3, bitBucketSize: 64 })
+  /** The sum of the samples in `histogram` (µs); `pending` keeps its own. */
   private sumMicros = 0
-  /** Counts by value of small samples not yet in `histogram`; allocated on the first one. */
-  private tally: Uint32Array | undefined
-  private tallied = 0
+  private readonly pending = new LatencyTally()
 
   /** Records one latency given in milliseconds. */
   record(latencyMs: number): void {
-    const micros = latencyMs > 0 ? Math.round(latencyMs * MICROS_PER_MS) : 0
-    this.sumMicros += micros
+    const micros = microsOf(latencyMs)
     if (micros >= EXACT_BELOW) {
+      this.sumMicros += micros
       this.histogram.recordValue(micros)
       return
     }
-    this.tally ??= new Uint32Array(EXACT_BELOW)
-    this.tally[micros] = (this.tally[micros] as number) + 1
-    if (++this.tallied === FLUSH_AT) this.settled()
+    this.pending.record(micros)
+    if (this.pending.count >= FLUSH_AT) this.settled()
+  }
+
+  /**
+   * Records latencies counted elsewhere (a direct channel's): `counts[i]` of `micros[i]` each (a
+   * slot's lowest value standing for any in it), whose exact sum is `sumMicros`. Latencies that
+   * would take the count past {@link REPORTED_COUNT_CEILING} are not recorded, as counters stop there.
+   */
+  recordCounted(micros: readonly number[], counts: readonly number[], sumMicros: number): void {
+    let total = 0
+    for (const count of counts) total += count
+    if (this.histogram.totalCount + this.pending.count + total > REPORTED_COUNT_CEILING) return
+    for (let i = 0; i < micros.length; i++) {
+      const value = micros[i] as number
+      const count = counts[i] as number
+      if (value >= EXACT_BELOW) this.histogram.recordValueWithCount(value, count)
+      else if (this.pending.count + count >= FLUSH_AT) this.settled().recordValueWithCount(value, count)
+      else this.pending.record(value, count, 0)
+    }
+    this.sumMicros += sumMicros
   }
 
   /** Adds every sample of `other` to this histogram. */
@@ -95,7 +110,8 @@ export class LatencyHistogram {
       p999Ms: ms(h.getValueAtPercentile(99.9)),
       maxMs: ms(h.maxValue),
       meanMs: ms(this.sumMicros / h.totalCount),
-      count: h.totalCount,
+      // Held where counters are: the bus's total adds up every subscription's.
+      count: Math.min(h.totalCount, REPORTED_COUNT_CEILING),
     }
   }
 
@@ -106,15 +122,9 @@ export class LatencyHistogram {
 
   /** The HDR histogram with every tallied sample in it. */
   private settled(): Histogram {
-    const tally = this.tally
-    if (tally === undefined || this.tallied === 0) return this.histogram
-    for (let micros = 0; micros < EXACT_BELOW; micros++) {
-      const count = tally[micros] as number
-      if (count === 0) continue
-      this.histogram.recordValueWithCount(micros, count)
-      tally[micros] = 0
-    }
-    this.tallied = 0
+    if (this.pending.count === 0) return this.histogram
+    this.sumMicros += this.pending.sumMicros
+    this.pending.drain((micros, count) => this.histogram.recordValueWithCount(micros, count))
     return this.histogram
   }
 }

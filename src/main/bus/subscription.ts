@@ -10,7 +10,7 @@ import type { CompiledFilter } from '../../shared/filter.js'
 import { InFlight } from '../../shared/in-flight.js'
 import type { Envelope } from '../../shared/message.js'
 import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
-import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
+import { DIRECT_OUTCOMES, type DirectCounts, type LatencyTallyReport } from '../../shared/wire.js'
 import type { EventBusConfig } from './config.js'
 import { addCount, IntervalLatency, LatencyHistogram } from './metrics.js'
 import { LatestOnlyQueue, type PendingCopy, PriorityQueue } from './queues.js'
@@ -61,8 +61,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * A handler result the subscription can settle without a promise and its two callbacks: the hub's
  * pending acks, one per remote delivery, call the attempt back directly.
  */
+/**
+ * A handler result that settles the attempt itself (a remote delivery). `slow`, when given, says
+ * whether the handler ran past `slowHandlerThresholdMs` (an endpoint timed it where it ran); when
+ * not, the attempt's own duration decides.
+ */
 export interface Settleable {
-  settleInto(attempt: { succeeded(): void; failed(error: unknown): void }): void
+  settleInto(attempt: { succeeded(slow?: boolean): void; failed(error: unknown, slow?: boolean): void }): void
 }
 
 function isSettleable(value: unknown): value is Settleable {
@@ -107,16 +112,16 @@ class AsyncAttempt {
           (error: unknown) => this.failed(error),
         )
     } catch (thrown) {
-      this.settle(thrown, true)
+      this.settle(thrown, true, undefined)
     }
   }
 
-  succeeded(): void {
-    this.settle(undefined, false)
+  succeeded(slow?: boolean): void {
+    this.settle(undefined, false, slow)
   }
 
-  failed(error: unknown): void {
-    this.settle(error ?? new Error('rejected without a reason'), true)
+  failed(error: unknown, slow?: boolean): void {
+    this.settle(error ?? new Error('rejected without a reason'), true, slow)
   }
 
   /** Stops caring about the result; the caller accounts for the copy. */
@@ -137,11 +142,11 @@ class AsyncAttempt {
     )
   }
 
-  private settle(error: unknown, failed: boolean): void {
+  private settle(error: unknown, failed: boolean, slow: boolean | undefined): void {
     if (this.done) return
     this.done = true
     clearTimeout(this.timer)
-    this.subscription.finishAsync(this, this.startedAt, failed ? error : undefined, false)
+    this.subscription.finishAsync(this, this.startedAt, failed ? error : undefined, false, slow)
   }
 }
 
@@ -267,10 +272,16 @@ export class Subscription {
   }
 
   /** Called by an async attempt once it settles or times out. */
-  finishAsync(attempt: AsyncAttempt, startedAt: number, error: unknown, timedOut: boolean): void {
+  finishAsync(
+    attempt: AsyncAttempt,
+    startedAt: number,
+    error: unknown,
+    timedOut: boolean,
+    slow?: boolean,
+  ): void {
     this.asyncAttempts.take(attempt.id)
-    if (error === undefined) this.succeed(attempt.copy, startedAt)
-    else this.fail(attempt.copy, error, startedAt, timedOut)
+    if (error === undefined) this.succeed(attempt.copy, startedAt, slow)
+    else this.fail(attempt.copy, error, startedAt, timedOut, slow)
     // A frame of acks settles many attempts at once: one pump after them, not one each.
     this.context.schedule(this)
   }
@@ -329,12 +340,13 @@ export class Subscription {
   recordDirect(counts: DirectCounts): void {
     this.stats.routed = addCount(this.stats.routed, counts.routed) - counts.handedBack
     for (const name of DIRECT_OUTCOMES) this.stats[name] = addCount(this.stats[name], counts[name])
+    this.stats.slowHandlers = addCount(this.stats.slowHandlers, counts.slowHandlers)
     this.context.countDirect(counts, this.module)
   }
 
-  /** Latency samples (ms) of deliveries made over a direct channel. */
-  recordLatency(latencyMs: readonly number[]): void {
-    for (const ms of latencyMs) this.latency.record(ms)
+  /** The latencies of deliveries made over a direct channel, as its producer tallied them. */
+  recordLatency({ us, n, sumUs }: LatencyTallyReport): void {
+    this.latency.recordCounted(us, n, sumUs)
   }
 
   snapshot(): SubscriptionMetrics {
@@ -372,21 +384,32 @@ export class Subscription {
     return performance.now()
   }
 
-  /** Counts a successful delivery; returns the time it was counted. */
-  private succeed(copy: PendingCopy, startedAt: number): number {
+  /**
+   * Counts a successful delivery; returns the time it was counted.
+   * @param slow whether the handler ran slow, if known; else measured from `startedAt`
+   */
+  private succeed(copy: PendingCopy, startedAt: number, slow?: boolean): number {
     this.inFlight--
     const now = performance.now()
     this.count(copy.message, 'delivered')
     this.latency.record(now - copy.publishedAt)
-    if (now - startedAt > this.context.config.slowHandlerThresholdMs) this.stats.slowHandlers++
+    if (slow ?? now - startedAt > this.context.config.slowHandlerThresholdMs) this.stats.slowHandlers++
     this.context.delivered(now)
     return now
   }
 
-  private fail(copy: PendingCopy, error: unknown, startedAt: number, timedOut: boolean): void {
+  /** @param slow as for `succeed` */
+  private fail(
+    copy: PendingCopy,
+    error: unknown,
+    startedAt: number,
+    timedOut: boolean,
+    slow?: boolean,
+  ): void {
     this.inFlight--
     this.count(copy.message, 'failed')
-    if (performance.now() - startedAt > this.context.config.slowHandlerThresholdMs) this.stats.slowHandlers++
+    if (slow ?? performance.now() - startedAt > this.context.config.slowHandlerThresholdMs)
+      this.stats.slowHandlers++
     copy.lastError = describeThrown(error)
     copy.firstFailedAt ??= Date.now()
     if (!this.isReliable) this.drop(copy.message)

@@ -65,11 +65,13 @@ export class PendingAck implements Settleable {
     this.attempt = attempt
   }
 
-  ack(): void {
-    this.attempt?.succeeded()
+  /** @param slow whether the handler ran slow, where the endpoint says; else the core measures */
+  ack(slow?: boolean): void {
+    this.attempt?.succeeded(slow)
   }
 
-  nack(error: unknown): void {
-    this.attempt?.failed(error)
+  /** @param slow as for `ack` */
+  nack(error: unknown, slow?: boolean): void {
+    this.attempt?.failed(error, slow)
   }
 }

@@ -10,6 +10,7 @@ import { z } from 'zod'
 import { moduleIdSchema } from '../../shared/catalog.js'
 import { DeadLetterReason } from '../../shared/dead-letter.js'
 import { EventBusError } from '../../shared/errors.js'
+import { slotWidth } from '../../shared/latency-tally.js'
 import type { Envelope } from '../../shared/message.js'
 import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
 import {
@@ -1001,9 +1002,9 @@ export class RouteTable {
       delivered += counts.delivered
     }
     if (report.final) channel.finalReport = true
-    for (const { sid, ms } of report.latency) {
-      const subscription = channel.served.has(sid) ? this.internals.find(sid) : undefined
-      if (subscription !== undefined) this.internals.recordDirectLatency(subscription, ms)
+    for (const latency of report.latency) {
+      const subscription = channel.served.has(latency.sid) ? this.internals.find(latency.sid) : undefined
+      if (subscription !== undefined) this.internals.recordDirectLatency(subscription, latency)
     }
     for (const { msg, routedTo } of report.tail ?? []) this.internals.tapDirect(msg, routedTo)
     if (report.tailSampled) this.tailSampled()
@@ -1055,21 +1056,60 @@ export class RouteTable {
 /**
  * Checks a producer's report before anything of it is counted, so that a report is taken whole or
  * refused whole: it counts no hand-backs (the hub counts those as they arrive, and a claimed one
- * would take copies off what was routed), and its tail samples are the producer's own valid
- * messages of the route's types.
+ * would take copies off what was routed), no more slow handlers than attempts it counts settled,
+ * a latency for each delivery it counts, and its tail samples are the producer's own valid messages of the route's types.
  * @throws EventBusError `MessageRejected` or `Unauthorized` (a tail sample of someone else's)
  */
 function assertWhole(route: Route, from: RouteEndpoint, report: DirectReport, internals: BusInternals): void {
-  for (const { sid, type, handedBack } of report.counts) {
-    if (handedBack === 0) continue
-    throw EventBusError.of('MessageRejected', {
-      reason: `a producer's report counts no hand-backs (the hub counts them as they arrive): it claims ${handedBack} for subscription ${sid} and ${type}`,
-      issues: [],
-    })
+  const refuse = (reason: string) => EventBusError.of('MessageRejected', { reason, issues: [] })
+  for (const { sid, type, handedBack, slowHandlers, delivered, failed } of report.counts) {
+    if (handedBack !== 0)
+      throw refuse(
+        `a producer's report counts no hand-backs (the hub counts them as they arrive): it claims ${handedBack} for subscription ${sid} and ${type}`,
+      )
+    // Each slow handler is an attempt that settled, counted in the same report.
+    if (slowHandlers > delivered + failed)
+      throw refuse(
+        `a producer's report counts ${slowHandlers} slow handlers for subscription ${sid} and ${type}, more than the ${delivered + failed} attempts it counts settled`,
+      )
   }
+  assertLatencyOfDelivered(report)
   for (const { msg } of report.tail ?? []) {
     assertProducers(route, from, msg)
     internals.validate(msg)
+  }
+}
+
+/**
+ * Checks a report's latencies: one per delivery it counts (none beyond), whose sum lies within the
+ * slots they were tallied in.
+ * @throws EventBusError `MessageRejected`
+ */
+function assertLatencyOfDelivered(report: DirectReport): void {
+  const delivered = new Map<string, number>()
+  for (const { sid, delivered: count } of report.counts) delivered.set(sid, (delivered.get(sid) ?? 0) + count)
+  for (const { sid, us, n, sumUs } of report.latency) {
+    let count = 0
+    let lowest = 0
+    let highest = 0
+    for (let i = 0; i < us.length; i++) {
+      const micros = us[i] as number
+      const times = n[i] as number
+      count += times
+      lowest += micros * times
+      highest += (micros + slotWidth(micros) - 1) * times
+    }
+    const problem =
+      count > (delivered.get(sid) ?? 0)
+        ? `${count} latencies for subscription ${sid}, more than the ${delivered.get(sid) ?? 0} deliveries it counts`
+        : sumUs < lowest || sumUs > highest
+          ? `a latency sum of ${sumUs} µs for subscription ${sid}, outside the ${lowest}–${highest} µs its tally allows`
+          : undefined
+    if (problem !== undefined)
+      throw EventBusError.of('MessageRejected', {
+        reason: `a producer's report counts ${problem}`,
+        issues: [],
+      })
   }
 }
 

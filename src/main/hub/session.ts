@@ -101,6 +101,8 @@ export class Session implements RouteEndpoint {
   private greeted = false
   /** The endpoint reads `dlvs` frames (see batching). */
   private batched = false
+  /** The endpoint times its handlers and says which ran slow (hello's `slow`). */
+  private timesHandlers = false
   private ended = false
   private readonly subscriptions = new Map<string, RemoteSubscription>()
   private readonly awaitingAck = new InFlight<PendingAck>()
@@ -206,6 +208,7 @@ export class Session implements RouteEndpoint {
         return
       }
       this.batched = frame.batch === true
+      this.timesHandlers = frame.slow === true
       this.greet(frame.v)
       return
     }
@@ -229,9 +232,14 @@ export class Session implements RouteEndpoint {
         return this.subscribeRequest(frame)
       case 'unsub':
         return this.respond(frame.rid, () => this.unsubscribe(frame.sid))
-      case 'ack':
-        for (const id of frame.ids) this.awaitingAck.take(id)?.ack()
+      case 'ack': {
+        // Slow or not is the endpoint's word where it times its handlers, else the hub's measure.
+        const word = this.timesHandlers
+        for (const id of frame.ids) this.awaitingAck.take(id)?.ack(word ? false : undefined)
+        if (frame.slow !== undefined)
+          for (const id of frame.slow) this.awaitingAck.take(id)?.ack(word || undefined)
         return
+      }
       case 'perr':
         // A subscription ended meanwhile has nothing left to count them in.
         for (const { sid, count } of frame.counts)
@@ -243,6 +251,7 @@ export class Session implements RouteEndpoint {
           frame.timedOut
             ? EventBusError.of('DeliveryTimeout', { elapsedMs: pending.handlerTimeoutMs })
             : remoteFailure(frame.error),
+          this.timesHandlers ? frame.slow === true : undefined,
         )
         return
       }
@@ -326,6 +335,7 @@ export class Session implements RouteEndpoint {
       permissions: this.permissions,
       workers: this.hub.bus.config.workers,
       heartbeatMs: this.hub.heartbeatMs,
+      slowMs: this.hub.bus.config.slowHandlerThresholdMs,
     })
     this.hub.routeTable.attached(this)
   }
