@@ -111,4 +111,31 @@ describe('slow handlers at an endpoint', () => {
     await answer(silent, 3)
     expect(await slowHandlersOf(ModuleId.Storage)).toBe(2)
   })
+
+  it('count a delivery once, however often an endpoint marks it, and nothing for ids never sent', async () => {
+    const { bus, hub } = await startHub(config)
+    const peer = rawPeer(hub, ModuleId.Storage)
+    peer.send([
+      { t: 'hello', v: 1, slow: true },
+      {
+        t: 'sub',
+        rid: 1,
+        module: ModuleId.Storage,
+        filter: { types: ['RawEvent'] },
+        mode: { kind: 'Reliable' },
+      },
+    ])
+    await waitFor(() => peer.frames.some((frame) => frame.t === 'res'))
+    await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'once' }))
+    await waitFor(() => peer.frames.some((frame) => frame.t === 'dlv'))
+    const id = peer.frames.find((frame) => frame.t === 'dlv')?.id as number
+    peer.send([
+      { t: 'ack', ids: [id], slow: [id, id, id + 1_000] },
+      { t: 'nack', id, error: 'late', timedOut: false, slow: true },
+    ])
+    await waitFor(async () => (await bus.metrics()).messagesDelivered === 1)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect((await bus.metrics()).subscriptions[0]).toMatchObject({ delivered: 1, failed: 0, slowHandlers: 0 })
+    await expectAccounted(bus)
+  })
 })

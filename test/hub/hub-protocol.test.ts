@@ -58,6 +58,17 @@ describe('hub protocol', () => {
       }),
       fc.record({ t: fc.constant('pub'), rid: fc.nat(), msg: fc.anything() }),
       fc.record({ t: fc.constant('ack'), ids: fc.array(fc.anything()) }),
+      fc.record(
+        { t: fc.constant('ack'), ids: fc.array(fc.nat()), slow: fc.oneof(fc.array(fc.nat()), fc.anything()) },
+        { requiredKeys: ['t', 'ids'] },
+      ),
+      fc.record({
+        t: fc.constant('nack'),
+        id: fc.nat(),
+        error: fc.string(),
+        timedOut: fc.boolean(),
+        slow: fc.anything(),
+      }),
       // Batches and direct-channel frames, none of them for a channel the attacker owns.
       fc.record({ t: fc.constant('pubs'), rid: fc.nat(), msgs: fc.array(fc.anything(), { maxLength: 5 }) }),
       fc.record({
