@@ -2,10 +2,10 @@
  * The producer's side of a direct channel: it delivers its own messages of the route's types
  * straight to the consumer's subscriptions (one hop), doing there what the hub would do for them:
  * a credit window, Reliable retries with the bus's backoff, dead letters handed to the hub, and
- * counters and the latency of every delivery reported to the hub so the bus's accounting stays whole. (The
- * consumer has the hub hold a Reliable delivery that failed until a retry succeeds, so the
- * producer's death does not take it along.) When the channel ends, every unacknowledged Reliable
- * copy is handed back to the hub for its subscription.
+ * counters and the latency of every delivery reported to the hub so the bus's accounting stays
+ * whole. (The consumer has the hub hold a Reliable delivery that failed until a retry succeeds, so
+ * the producer's death does not take it along.) When the channel ends, every unacknowledged
+ * Reliable copy is handed back to the hub for its subscription.
  */
 import { queueDelivery } from './batching.js'
 import { bySubscriptionAndType } from './by-subscription.js'
@@ -33,13 +33,6 @@ import {
 export const DIRECT_REPORT_MS = 250
 /** How long a withdrawn channel waits for acks of what is in flight before handing it back. */
 const DRAIN_MS = 1000
-/**
- * A BestEffort copy in flight has no record of its own, only its target (and its send time beside
- * it in the in-flight list): records living one round trip are what the young generation would
- * otherwise promote by the thousand, and the old generation then collects at length. That made
- * runs at full speed either fast or half as fast.
- */
-
 /** What one (subscription, type) pair counted so far, and how much of it was reported. */
 interface Tally {
   readonly total: DirectCounts
@@ -86,7 +79,10 @@ interface Copy extends TargetOfType {
 
 /**
  * A copy in flight: a Reliable copy's record, or for a BestEffort copy only its target (shared by all
- * such copies: what it settles is counted in the target's tally, nothing more).
+ * such copies: what it settles is counted in the target's tally, nothing more; its send time waits
+ * beside it in the in-flight list). Records living one round trip are what the young generation
+ * would otherwise promote by the thousand, and the old generation then collects at length: that
+ * made runs at full speed either fast or half as fast.
  */
 type Sent = Copy | TargetOfType
 

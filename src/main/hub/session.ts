@@ -234,10 +234,10 @@ export class Session implements RouteEndpoint {
         return this.respond(frame.rid, () => this.unsubscribe(frame.sid))
       case 'ack': {
         // Slow or not is the endpoint's word where it times its handlers, else the hub's measure.
-        const word = this.timesHandlers
-        for (const id of frame.ids) this.awaitingAck.take(id)?.ack(word ? false : undefined)
+        const timed = this.timesHandlers
+        for (const id of frame.ids) this.awaitingAck.take(id)?.ack(timed ? false : undefined)
         if (frame.slow !== undefined)
-          for (const id of frame.slow) this.awaitingAck.take(id)?.ack(word || undefined)
+          for (const id of frame.slow) this.awaitingAck.take(id)?.ack(timed ? true : undefined)
         return
       }
       case 'perr':
