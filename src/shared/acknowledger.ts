@@ -59,6 +59,15 @@ export class Acknowledger {
     this.nack(delivery.id, error, timedOut, slow)
   }
 
+  /**
+   * `delivery` will never run: its subscription was unsubscribed here first. Its sender ends it as
+   * a copy the subscription still held (dead-lettered `Unsubscribed`, or dropped).
+   */
+  gone(delivery: Delivery): void {
+    const error = 'Unsubscribed: the subscription ended before this delivery ran'
+    this.link.send({ t: 'nack', id: delivery.id, error, timedOut: false, gone: true })
+  }
+
   /** Fails delivery `id` (without handling it when its message did not pass `screen`). */
   nack(id: number, error: unknown, timedOut: boolean, slow = false): void {
     const text = describeThrown(error).slice(0, 4096)

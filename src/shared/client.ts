@@ -143,6 +143,8 @@ interface LocalSubscription {
 
 /** Direct deliveries to a subscription this endpoint has not heard of yet (its answer is on its way). */
 const MAX_EARLY_DELIVERIES = 65_536
+/** Unsubscribed subscriptions an endpoint remembers, to end deliveries still on their way to them. */
+const MAX_REMEMBERED_UNSUBSCRIBED = 1024
 
 /** Whether every message of a frame has the same priority (whatever the messages are). */
 function isOnePriority(messages: readonly unknown[]): boolean {
@@ -166,6 +168,11 @@ class Client implements BusClient<Catalog> {
   private nextRequestId = 1
   private readonly subscriptions = new Map<string, LocalSubscription>()
   private workers = 1
+  /**
+   * Subscriptions unsubscribed here and whether each was Reliable (the latest 1,024): deliveries
+   * for them still on their way are withdrawn as the subscription would have ended them.
+   */
+  private readonly unsubscribed = new Map<string, boolean>()
   /** The bus's slow-handler threshold (ms), from the welcome: handlers running longer are slow. */
   private slowMs = Number.POSITIVE_INFINITY
   /**
@@ -348,9 +355,18 @@ class Client implements BusClient<Catalog> {
         EventBusError.of('SubscriptionNotFound', { subscriptionId: String(subscriptionId) }),
       )
     }
-    return (this.request({ t: 'unsub', sid: subscriptionId }) as Promise<void>).then(() => {
+    // Delivery stops at once, as in process: handlers running finish, waiting deliveries never run.
+    const subscription = this.subscriptions.get(subscriptionId)
+    if (subscription !== undefined) {
       this.subscriptions.delete(subscriptionId)
-    })
+      this.unsubscribed.set(subscriptionId, subscription.reliable)
+      if (this.unsubscribed.size > MAX_REMEMBERED_UNSUBSCRIBED)
+        this.unsubscribed.delete(this.unsubscribed.keys().next().value as string)
+      const waiting: Delivery[] = []
+      subscription.waiting.drain(waiting)
+      for (const delivery of waiting) delivery.via.gone(delivery)
+    }
+    return this.request({ t: 'unsub', sid: subscriptionId }) as Promise<void>
   }
 
   metrics(): Promise<BusMetrics> {
@@ -536,7 +552,7 @@ class Client implements BusClient<Catalog> {
         return
       }
       // Unsubscribed while this was on its way: nothing here will handle it.
-      delivery.via.handled(delivery)
+      delivery.via.gone(delivery)
       return
     }
     subscription.waiting.push(delivery, delivery.message.priority)
@@ -698,7 +714,7 @@ class Client implements BusClient<Catalog> {
       new Set(frame.types),
       validator,
       (outbound) => this.link.send(outbound),
-      (sid) => this.subscriptions.get(sid)?.reliable === true,
+      (sid) => (this.subscriptions.get(sid)?.reliable ?? this.unsubscribed.get(sid)) === true,
     )
     this.consuming.set(frame.id, link)
   }

@@ -109,6 +109,18 @@ export class DirectConsumer extends Acknowledger {
     this.settled(delivery)
   }
 
+  override gone(delivery: Delivery): void {
+    const reliable = this.isReliable(delivery.subscriptionId)
+    // Counted as its producer counts it: a BestEffort copy dropped, a Reliable one dead-lettered.
+    if (!reliable) this.tally(delivery).dropped++
+    this.custody.delete(delivery)
+    if (this.link.isOpen) super.gone(delivery)
+    // No producer is left to dead-letter it: the hub takes it for a subscription that is gone.
+    else if (reliable)
+      this.toHub({ t: 'pub', rid: 0, msg: delivery.message, via: this.id, to: delivery.subscriptionId })
+    this.settled(delivery)
+  }
+
   /**
    * The channel's port closed: the hub holds the Reliable deliveries not yet settled, in custody;
    * the final counts go once every delivery has settled.

@@ -288,6 +288,7 @@ export class DirectProducer {
       const sent = this.inFlight.take(frame.id)
       if (sent === undefined) return
       if (this.draining !== undefined) this.handBack(sent)
+      else if (frame.gone === true) this.withdrawn(sent)
       else this.failed(sent, frame.error, frame.timedOut, frame.slow === true)
       if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
       else this.pump()
@@ -457,16 +458,41 @@ export class DirectProducer {
       this.retrying.set(timer, copy)
       return
     }
+    this.deadLetter(
+      copy,
+      timedOut || error.startsWith('DeliveryTimeout') ? 'DeliveryTimeout' : 'MaxRetriesExceeded',
+      copy.attempts,
+    )
+  }
+
+  /**
+   * The consumer never ran `sent`: its subscription was unsubscribed there first. As a copy the
+   * subscription still held when it closed in process: dead-lettered `Unsubscribed` (Reliable,
+   * with the attempts that did run), or dropped; no failed attempt.
+   */
+  private withdrawn(sent: Sent): void {
+    if (!isCopy(sent) || !sent.target.reliable) this.drop(sent)
+    else {
+      sent.lastError ||= 'Unsubscribed: the subscription ended before this delivery ran'
+      this.deadLetter(sent, 'Unsubscribed', sent.attempts - 1)
+    }
+  }
+
+  private deadLetter(
+    copy: Copy,
+    reason: Extract<EndpointFrame, { t: 'rdead' }>['reason'],
+    attempts: number,
+  ): void {
     this.count(copy, 'deadLettered')
     this.host.toHub({
       t: 'rdead',
       id: this.id,
       sid: copy.target.sid,
       msg: copy.message as Envelope,
-      reason: timedOut || error.startsWith('DeliveryTimeout') ? 'DeliveryTimeout' : 'MaxRetriesExceeded',
-      attempts: copy.attempts,
-      error,
-      firstFailedAt: copy.firstFailedAt,
+      reason,
+      attempts,
+      error: copy.lastError,
+      firstFailedAt: copy.firstFailedAt || Date.now(),
     })
   }
 

@@ -319,7 +319,9 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     .strict(),
   /**
    * A delivery whose handler failed; `timedOut` when it did not settle in time, `slow` when it ran
-   * past the welcome's `slowMs` (endpoints that said `slow`).
+   * past the welcome's `slowMs` (endpoints that said `slow`). With `gone`, its handler never ran:
+   * its subscription was unsubscribed at the endpoint first, and it ends as a copy the subscription
+   * still held (dead-lettered `Unsubscribed` if Reliable, else dropped), with no failed attempt.
    */
   z
     .object({
@@ -328,6 +330,7 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       error: z.string().max(4096),
       timedOut: z.boolean(),
       slow: z.literal(true).optional(),
+      gone: z.literal(true).optional(),
     })
     .strict(),
   z.object({ t: z.literal('metrics'), rid: requestId }).strict(),
@@ -358,8 +361,9 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       id: channelId,
       sid: subscriptionId,
       msg: message,
-      reason: z.enum(['MaxRetriesExceeded', 'DeliveryTimeout']),
-      attempts: z.number().int().positive(),
+      reason: z.enum(['MaxRetriesExceeded', 'DeliveryTimeout', 'Unsubscribed']),
+      /** Attempts that ran (none for a copy its consumer's subscription ended before). */
+      attempts: z.number().int().nonnegative(),
       error: z.string().max(4096),
       firstFailedAt: z.number(),
     })

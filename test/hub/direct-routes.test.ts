@@ -541,7 +541,7 @@ describe('direct routes', () => {
     expect(bus.deadLetters.list()).toEqual([])
   })
 
-  it('counts what a route delivered even for a subscription that ended before the report', async () => {
+  it('counts what a route delivered or ended even for a subscription that ended before the report', async () => {
     const { bus, producer, consumer, subscriptionId } = await pipeline({
       behaviour: { kind: 'delay', ms: 2 },
     })
@@ -549,12 +549,20 @@ describe('direct routes', () => {
     await waitFor(() => consumer.received.length >= 50)
     await consumer.call({ op: 'unsubscribe', id: subscriptionId })
     await publishing
-    // Every copy is acknowledged in the end (those after the unsubscribe by the endpoint itself),
-    // and the producer's reports bring each one into the bus's totals.
-    await waitFor(async () => (await bus.metrics()).messagesDelivered === 300, 10_000)
+    // Handled before the unsubscribe, or ended by it as in process (Reliable: dead-lettered
+    // `Unsubscribed`, never run): the producer's reports bring each one into the bus's totals.
+    const ended = (counters?: { delivered: number; deadLettered: number }) =>
+      (counters?.delivered ?? 0) + (counters?.deadLettered ?? 0)
+    await waitFor(async () => ended((await bus.metrics()).types.RawEvent) === 300, 10_000)
     const metrics = await bus.metrics()
-    expect(metrics.types.RawEvent?.delivered).toBe(300)
-    expect(metrics.modules.storage?.delivered).toBe(300)
+    const handled = new Set(
+      consumer.received.map((entry) => (entry.data as { data: { seq: number } }).data.seq),
+    )
+    expect(metrics.types.RawEvent?.delivered).toBe(handled.size)
+    expect(ended(metrics.modules.storage)).toBe(300)
+    expect(metrics.messagesDeadLettered).toBe(300 - handled.size)
+    expect(bus.deadLetters.list().every((entry) => entry.reason === 'Unsubscribed')).toBe(true)
+    await expectAccounted(bus)
   })
 
   it('keeps publish order when a route is set up while the hub path still holds the producer’s messages', async () => {

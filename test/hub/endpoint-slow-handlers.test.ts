@@ -12,12 +12,11 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { expectAccounted, rawMessage, waitFor } from '../helpers.js'
+import { expectAccounted, rawMessage, sleep, waitFor } from '../helpers.js'
 import { captureToStorage, connectClient, rawPeer, startHub, untilActive } from './fixture.js'
 
 const THRESHOLD_MS = 50
 const config = { slowHandlerThresholdMs: THRESHOLD_MS, workers: 1, maxRetryAttempts: 0 }
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Two handlers run past the threshold (one succeeds, one fails); three quick ones wait behind them. */
 const WORKLOAD = ['slow-ok', 'slow-fail', 'quick', 'quick', 'quick']

@@ -68,6 +68,7 @@ describe('hub protocol', () => {
         error: fc.string(),
         timedOut: fc.boolean(),
         slow: fc.anything(),
+        gone: fc.anything(),
       }),
       // Batches and direct-channel frames, none of them for a channel the attacker owns.
       fc.record({ t: fc.constant('pubs'), rid: fc.nat(), msgs: fc.array(fc.anything(), { maxLength: 5 }) }),

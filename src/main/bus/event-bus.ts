@@ -167,7 +167,11 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       if (subscription === undefined) this.countDirect(counts, subscriber)
       else subscription.recordDirect(counts)
     },
-    recordDirectLatency: (subscription, latency) => subscription.recordLatency(latency),
+    recordDirectLatency: (subscription, { us, n, sumUs }) => {
+      // As its counts: a subscription that ended before the report still had these deliveries.
+      if (subscription === undefined) this.retiredLatency.recordCounted(us, n, sumUs)
+      else subscription.recordLatency({ us, n, sumUs })
+    },
     deadLetter: ({ counted, ...entry }) => {
       this.validator.validate(entry.message)
       if (!counted) {
@@ -188,7 +192,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       this.index(subscription)
       return subscription
     },
-    end: (subscription, reason) => this.end(subscription, reason, true),
+    end: (subscription, reason, inFlightSettle = false) => this.end(subscription, reason, !inFlightSettle),
     setRouteTap: (tap) => {
       this.routeTap = tap
     },

@@ -69,7 +69,7 @@ export interface BusInternals {
    */
   recordDirect(subscription: Subscription | undefined, counts: DirectCounts, subscriber: string): void
   /** Records the latencies of a direct channel's deliveries to `subscription`, as its producer tallied them. */
-  recordDirectLatency(subscription: Subscription, latency: LatencyTallyReport): void
+  recordDirectLatency(subscription: Subscription | undefined, latency: LatencyTallyReport): void
   /**
    * Adds a dead letter that arose outside the core; the message is validated first, since a replay
    * would deliver it.
@@ -85,8 +85,12 @@ export interface BusInternals {
     handler: MessageHandler,
     options: RemoteSubscriptionOptions,
   ): Subscription
-  /** Ends a subscription: what it holds is dead-lettered with `reason` (Reliable) or dropped. */
-  end(subscription: Subscription, reason: DeadLetterReason): void
+  /**
+   * Ends a subscription: what it holds is dead-lettered with `reason` (Reliable) or dropped; so are
+   * its deliveries in flight, unless `inFlightSettle` (they may still settle and count, as after
+   * `unsubscribe` in process).
+   */
+  end(subscription: Subscription, reason: DeadLetterReason, inFlightSettle?: boolean): void
   /** Sets (or clears) the one tap on accepted publishes. */
   setRouteTap(tap: RouteTap | undefined): void
   /**

@@ -67,7 +67,15 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * not, the attempt's own duration decides.
  */
 export interface Settleable {
-  settleInto(attempt: { succeeded(slow?: boolean): void; failed(error: unknown, slow?: boolean): void }): void
+  settleInto(attempt: SettleableAttempt): void
+}
+
+/** How a settleable result ends its attempt. */
+export interface SettleableAttempt {
+  succeeded(slow?: boolean): void
+  failed(error: unknown, slow?: boolean): void
+  /** The handler never ran and never will (its endpoint unsubscribed first). */
+  withdrawn(): void
 }
 
 function isSettleable(value: unknown): value is Settleable {
@@ -122,6 +130,13 @@ class AsyncAttempt {
 
   failed(error: unknown, slow?: boolean): void {
     this.settle(error ?? new Error('rejected without a reason'), true, slow)
+  }
+
+  withdrawn(): void {
+    if (this.done) return
+    this.done = true
+    clearTimeout(this.timer)
+    this.subscription.withdraw(this)
   }
 
   /** Stops caring about the result; the caller accounts for the copy. */
@@ -287,6 +302,19 @@ export class Subscription {
   }
 
   /**
+   * An attempt whose handler never ran and never will: its endpoint unsubscribed first. The copy
+   * ends as one the subscription still held when it closed (dead-lettered `Unsubscribed`, or
+   * dropped), with no failed attempt counted.
+   */
+  withdraw(attempt: AsyncAttempt): void {
+    this.asyncAttempts.take(attempt.id)
+    this.inFlight--
+    attempt.copy.attempts--
+    this.giveUp(attempt.copy, DeadLetterReason.Unsubscribed)
+    this.context.schedule(this)
+  }
+
+  /**
    * Stops delivering while the endpoint behind this subscription is away. Attempts in flight are
    * abandoned and their copies put back first in line, to be delivered again on resume.
    */
@@ -345,7 +373,7 @@ export class Subscription {
   }
 
   /** The latencies of deliveries made over a direct channel, as its producer tallied them. */
-  recordLatency({ us, n, sumUs }: LatencyTallyReport): void {
+  recordLatency({ us, n, sumUs }: Pick<LatencyTallyReport, 'us' | 'n' | 'sumUs'>): void {
     this.latency.recordCounted(us, n, sumUs)
   }
 

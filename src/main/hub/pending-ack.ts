@@ -3,7 +3,7 @@
  * timed out by the hub itself once the endpoint should long have answered (a hung endpoint).
  */
 import { PRIORITY_LEVELS } from '../../shared/catalog.js'
-import type { Settleable } from '../bus/subscription.js'
+import type { Settleable, SettleableAttempt } from '../bus/subscription.js'
 
 /** How long past the handler's own timeout the hub waits for an ack before counting a timeout itself. */
 export const ACK_GRACE_MS = 1000
@@ -29,7 +29,7 @@ export class SentByPriority {
 
 /** A delivery sent to the endpoint, settled by its ack or nack (the core's attempt is called back). */
 export class PendingAck implements Settleable {
-  private attempt: Parameters<Settleable['settleInto']>[0] | undefined
+  private attempt: SettleableAttempt | undefined
   /** When it was sent (Date.now() based, as the sweep that reads it). */
   readonly sentAt = Date.now()
   private readonly aboveAtSend: number
@@ -61,7 +61,7 @@ export class PendingAck implements Settleable {
     return now > this.sentAt + ackWithinMs
   }
 
-  settleInto(attempt: Parameters<Settleable['settleInto']>[0]): void {
+  settleInto(attempt: SettleableAttempt): void {
     this.attempt = attempt
   }
 
@@ -73,5 +73,10 @@ export class PendingAck implements Settleable {
   /** @param slow as for `ack` */
   nack(error: unknown, slow?: boolean): void {
     this.attempt?.failed(error, slow)
+  }
+
+  /** The endpoint never ran it: its subscription was unsubscribed there first. */
+  withdraw(): void {
+    this.attempt?.withdrawn()
   }
 }

@@ -1003,8 +1003,8 @@ export class RouteTable {
     }
     if (report.final) channel.finalReport = true
     for (const latency of report.latency) {
-      const subscription = channel.served.has(latency.sid) ? this.internals.find(latency.sid) : undefined
-      if (subscription !== undefined) this.internals.recordDirectLatency(subscription, latency)
+      if (channel.served.has(latency.sid))
+        this.internals.recordDirectLatency(this.internals.find(latency.sid), latency)
     }
     for (const { msg, routedTo } of report.tail ?? []) this.internals.tapDirect(msg, routedTo)
     if (report.tailSampled) this.tailSampled()

@@ -164,6 +164,7 @@ export class Session implements RouteEndpoint {
     if (this.tailTimer !== undefined) clearInterval(this.tailTimer)
     this.hub.tails.delete(this)
     this.hub.updateTap()
+    const unacknowledged = this.awaitingAck.values()
     this.awaitingAck.clear()
     const unexpected = reason === 'lost' || reason === 'superseded'
     // A module leaving because it was asked to shut down leaves its Reliable backlog as Shutdown.
@@ -175,6 +176,10 @@ export class Session implements RouteEndpoint {
       else this.hub.internals.end(remote.subscription, leftover)
     }
     this.subscriptions.clear()
+    // Deliveries of subscriptions ended above were abandoned with them; those of subscriptions the
+    // endpoint had unsubscribed, still running there, are answered now: no ack will come.
+    const gone = EventBusError.of('Disconnected', { reason: `the endpoint ended (${reason})` })
+    for (const pending of unacknowledged) pending.nack(gone)
     this.hub.routeTable.detached(this)
     if (this.link.isOpen) {
       this.link.send({ t: 'bye', reason })
@@ -247,6 +252,7 @@ export class Session implements RouteEndpoint {
         return
       case 'nack': {
         const pending = this.awaitingAck.take(frame.id)
+        if (frame.gone === true) return pending?.withdraw()
         pending?.nack(
           frame.timedOut
             ? EventBusError.of('DeliveryTimeout', { elapsedMs: pending.handlerTimeoutMs })
@@ -460,7 +466,9 @@ export class Session implements RouteEndpoint {
     const remote = this.subscriptions.get(subscriptionId)
     if (remote === undefined) throw EventBusError.of('SubscriptionNotFound', { subscriptionId })
     this.subscriptions.delete(subscriptionId)
-    this.hub.internals.end(remote.subscription, 'Unsubscribed')
+    // As in process, handlers running at the endpoint finish and count; what it had not started it
+    // withdraws (`nack` with `gone`), and what it holds here is dead-lettered or dropped now.
+    this.hub.internals.end(remote.subscription, 'Unsubscribed', true)
     return undefined
   }
 

@@ -1,0 +1,127 @@
+/**
+ * `unsubscribe` at an endpoint means what it means in process: delivery stops at once. A handler
+ * already running finishes and counts; deliveries the endpoint had received but not started never
+ * run, and end as copies the subscription still held (Reliable: dead-lettered `Unsubscribed`;
+ * otherwise dropped), whether they came through the hub or over a direct route.
+ */
+import { describe, expect, it } from 'vitest'
+import {
+  createEventBus,
+  DeliveryMode,
+  type Envelope,
+  type EventBus,
+  MessagePriority,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { expectAccounted, rawMessage, sleep, waitFor } from '../helpers.js'
+import { captureToStorage, connectClient, startHub, untilActive } from './fixture.js'
+import { overWebSocket } from './websocket-client.js'
+
+const config = { maxRetryAttempts: 0, deliveryTimeoutMs: 2_000, workers: 1 }
+const HANDLER_MS = 100
+const nameOf = (message: Envelope) => (message.payload.data as { eventType: string }).eventType
+
+/** What a subscriber and the bus have to show once it is quiet. */
+async function outcome(bus: EventBus, handled: string[]) {
+  await waitFor(async () => {
+    const metrics = await bus.metrics()
+    return (
+      metrics.inFlight === 0 &&
+      metrics.messagesDelivered + metrics.messagesDeadLettered + metrics.messagesDropped === 6
+    )
+  }, 5_000)
+  await expectAccounted(bus)
+  const metrics = await bus.metrics()
+  return {
+    handled,
+    deadLetters: bus.deadLetters
+      .list()
+      .map((entry) => `${nameOf(entry.message)} ${entry.reason} after ${entry.attempts}`)
+      .sort(),
+    counters: metrics.types.RawEvent,
+    latencies: metrics.deliveryLatency.count,
+  }
+}
+
+type Subscriber = Pick<EventBus, 'subscribe' | 'unsubscribe'>
+
+/**
+ * Six messages to a subscription whose handler takes 100 ms, one at a time; it unsubscribes while
+ * the first runs, with the other five delivered to it and waiting.
+ */
+async function unsubscribeWhileBusy(
+  bus: EventBus,
+  subscriber: Subscriber,
+  publisher: Pick<EventBus, 'publish'>,
+  mode: DeliveryMode,
+  ready: () => Promise<void> = async () => {},
+) {
+  const handled: string[] = []
+  const id = await subscriber.subscribe(ModuleId.Storage, { types: ['RawEvent'] }, mode, async (message) => {
+    handled.push(nameOf(message))
+    await sleep(HANDLER_MS)
+  })
+  await ready()
+  for (let i = 0; i < 6; i++)
+    await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: `m${i}` }))
+  await waitFor(() => handled.length === 1)
+  await sleep(20) // the rest reach the endpoint meanwhile
+  await subscriber.unsubscribe(id)
+  await sleep(HANDLER_MS * 2)
+  return outcome(bus, handled)
+}
+
+describe('unsubscribe at an endpoint', () => {
+  for (const [modeName, mode] of [
+    ['Reliable', DeliveryMode.Reliable({ timeoutMs: 2_000 })],
+    ['BestEffort', DeliveryMode.BestEffort],
+  ] as const) {
+    it.each(['hub path', 'direct route', 'WebSocket'])(
+      `stops delivery at once and ends what waited as in process (${modeName}, %s)`,
+      async (path) => {
+        const local = createEventBus(config)
+        await local.start()
+        const inProcess = await unsubscribeWhileBusy(local, local, local, mode)
+        await local.shutdown({ drainTimeoutMs: 0 })
+        expect(inProcess.handled).toEqual(['m0'])
+
+        const { bus, hub } = await startHub(config)
+        const route = path === 'direct route' ? captureToStorage(hub) : undefined
+        const storage =
+          path === 'WebSocket'
+            ? await overWebSocket(hub, ModuleId.Storage)
+            : await connectClient(hub, ModuleId.Storage)
+        const capture = await connectClient(hub, ModuleId.DataCapture)
+        const remote = await unsubscribeWhileBusy(bus, storage as Subscriber, capture, mode, async () => {
+          if (route !== undefined) await untilActive(route)
+        })
+        expect(remote).toEqual(inProcess)
+      },
+    )
+  }
+
+  it('accounts for a handler still running when its endpoint, unsubscribed, goes away', async () => {
+    const { bus, hub } = await startHub(config)
+    const storage = await connectClient(hub, ModuleId.Storage)
+    let started = false
+    const id = await storage.subscribe(
+      ModuleId.Storage,
+      { types: ['RawEvent'] },
+      DeliveryMode.Reliable({ timeoutMs: 2_000 }),
+      () => {
+        started = true
+        return new Promise(() => {}) // never settles
+      },
+    )
+    await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'stuck' }))
+    await waitFor(() => started)
+    await storage.unsubscribe(id)
+    expect((await bus.metrics()).inFlight).toBe(1)
+    await storage.close()
+    await waitFor(async () => (await bus.metrics()).inFlight === 0)
+    expect(bus.deadLetters.list().map((entry) => [nameOf(entry.message), entry.reason])).toEqual([
+      ['stuck', 'Unsubscribed'],
+    ])
+    await expectAccounted(bus)
+  })
+})
