@@ -38,6 +38,8 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
   let state: ConnectionState = 'connecting'
   let nextLocalId = 1
   let current: Promise<BusClient>
+  /** The client while the connection is open (what `current` resolved to), for calls that must not wait a tick. */
+  let connected: BusClient | undefined
   let stopStreams: (() => void)[] = []
 
   /** One stream per connection fans out to every listener of this window. */
@@ -70,9 +72,11 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
       if (metricsListeners.size > 0) stopStreams.push(await openMetrics(client))
       if (tailListeners.size > 0) stopStreams.push(await openTail(client))
       client.onClose(() => {
+        connected = undefined
         setState('reconnecting')
         current = establish(0)
       })
+      connected = client
       setState('open')
       return client
     } catch (error) {
@@ -142,7 +146,10 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
         const local = subscriptions.get(subscriptionId)
         if (local === undefined) throw EventBusError.of('SubscriptionNotFound', { subscriptionId })
         subscriptions.delete(subscriptionId)
-        if (local.remoteId !== undefined) await (await current).unsubscribe(local.remoteId)
+        if (local.remoteId === undefined) return
+        // Called before any await on an open connection, so delivery stops at once, as in process:
+        // a handler settling in the meantime would otherwise start the next delivery.
+        await (connected ?? (await current)).unsubscribe(local.remoteId)
       }),
     onConnection(listener) {
       connectionListeners.add(listener)
