@@ -355,18 +355,24 @@ class Client implements BusClient<Catalog> {
         EventBusError.of('SubscriptionNotFound', { subscriptionId: String(subscriptionId) }),
       )
     }
-    // Delivery stops at once, as in process: handlers running finish, waiting deliveries never run.
-    const subscription = this.subscriptions.get(subscriptionId)
-    if (subscription !== undefined) {
-      this.subscriptions.delete(subscriptionId)
-      this.unsubscribed.set(subscriptionId, subscription.reliable)
-      if (this.unsubscribed.size > MAX_REMEMBERED_UNSUBSCRIBED)
-        this.unsubscribed.delete(this.unsubscribed.keys().next().value as string)
-      const waiting: Delivery[] = []
-      subscription.waiting.drain(waiting)
-      for (const delivery of waiting) delivery.via.gone(delivery)
-    }
+    this.dropSubscription(subscriptionId)
     return this.request({ t: 'unsub', sid: subscriptionId }) as Promise<void>
+  }
+
+  /**
+   * Stops delivery to a subscription at once, as `unsubscribe` does in process: handlers running
+   * finish, deliveries waiting never run (each answered `gone`, as are any still on their way).
+   */
+  private dropSubscription(subscriptionId: string): void {
+    const subscription = this.subscriptions.get(subscriptionId)
+    if (subscription === undefined) return
+    this.subscriptions.delete(subscriptionId)
+    this.unsubscribed.set(subscriptionId, subscription.reliable)
+    if (this.unsubscribed.size > MAX_REMEMBERED_UNSUBSCRIBED)
+      this.unsubscribed.delete(this.unsubscribed.keys().next().value as string)
+    const waiting: Delivery[] = []
+    subscription.waiting.drain(waiting)
+    for (const delivery of waiting) delivery.via.gone(delivery)
   }
 
   metrics(): Promise<BusMetrics> {
@@ -505,6 +511,9 @@ class Client implements BusClient<Catalog> {
         return
       case 'bye':
         this.link.close()
+        return
+      case 'ended':
+        this.dropSubscription(frame.sid)
         return
     }
   }

@@ -459,6 +459,11 @@ export const hubFrameSchema = z.discriminatedUnion('t', [
   /** The hub ends the attachment (detach, close, refusal). */
   z.object({ t: z.literal('bye'), reason: z.string() }).strict(),
   /**
+   * The bus ended subscription `sid` itself (it shut down): run none of its deliveries you have not
+   * started (the hub has accounted for every one it sent), as after `unsubscribe`.
+   */
+  z.object({ t: z.literal('ended'), sid: subscriptionId, reason: z.string() }).strict(),
+  /**
    * A direct channel for `types` with endpoint `peer`; its port is transferred with this frame's
    * unit (`ports[port]`). The producer gets the terms and limits, confirms them (`rsync`) and sends
    * nothing over the channel until `rgo`; the consumer only listens.

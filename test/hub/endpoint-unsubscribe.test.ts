@@ -125,3 +125,46 @@ describe('unsubscribe at an endpoint', () => {
     await expectAccounted(bus)
   })
 })
+
+describe('a bus shutting down under a busy endpoint', () => {
+  /** Six messages to a handler taking 100 ms each; the bus shuts down with 250 ms to drain. */
+  async function shutDownWhileBusy(
+    bus: EventBus,
+    subscriber: Subscriber,
+    publisher: Pick<EventBus, 'publish'>,
+  ) {
+    const handled: string[] = []
+    await subscriber.subscribe(
+      ModuleId.Storage,
+      { types: ['RawEvent'] },
+      DeliveryMode.Reliable({ timeoutMs: 2_000 }),
+      async (message) => {
+        handled.push(nameOf(message))
+        await sleep(HANDLER_MS)
+      },
+    )
+    for (let i = 0; i < 6; i++)
+      await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: `m${i}` }))
+    await waitFor(() => handled.length === 1)
+    await bus.shutdown({ drainTimeoutMs: HANDLER_MS * 2.5 })
+    await sleep(HANDLER_MS * 4)
+    // Dead letters of copies sent to an endpoint count its one attempt; in process they had none.
+    const deadLetters = bus.deadLetters.list().map((entry) => `${nameOf(entry.message)} ${entry.reason}`)
+    return { handled, deadLetters: deadLetters.sort(), inFlight: (await bus.metrics()).inFlight }
+  }
+
+  it.each(['hub path', 'WebSocket'])('runs none of the deliveries it dead-letters (%s)', async (path) => {
+    const local = createEventBus(config)
+    await local.start()
+    const inProcess = await shutDownWhileBusy(local, local, local)
+    expect(inProcess.handled).toEqual(['m0', 'm1', 'm2'])
+
+    const { bus, hub } = await startHub(config)
+    const storage =
+      path === 'WebSocket'
+        ? await overWebSocket(hub, ModuleId.Storage)
+        : await connectClient(hub, ModuleId.Storage)
+    const capture = await connectClient(hub, ModuleId.DataCapture)
+    expect(await shutDownWhileBusy(bus, storage as Subscriber, capture)).toEqual(inProcess)
+  })
+})

@@ -342,7 +342,9 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     this.state = 'shuttingDown'
     this.shutdownPromise = this.drain(drainTimeoutMs).then(() => {
       for (const subscription of [...this.subscriptions.values(), ...this.closing]) {
+        const open = !subscription.closed
         this.end(subscription, 'Shutdown', true)
+        if (open) subscription.endedByBus?.()
       }
       this.state = 'stopped'
       return this.store.flush()
@@ -498,7 +500,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     filter: unknown,
     mode: unknown,
     handler: MessageHandler,
-    limits?: { maxInFlight: number; timeoutMs: number },
+    limits?: { maxInFlight: number; timeoutMs: number; endedByBus?: () => void },
   ): Subscription {
     if (typeof module !== 'string' || !/^[a-z][a-z0-9-]{0,63}$/.test(module)) {
       throw EventBusError.of('Configuration', {

@@ -20,6 +20,8 @@ export interface RemoteSubscriptionOptions {
   maxInFlight: number
   /** The hub-side bound on an unacknowledged delivery (the endpoint enforces the handler's own). */
   timeoutMs: number
+  /** Called when the bus itself ends the subscription (its shutdown), not the hub. */
+  endedByBus?: () => void
 }
 
 /** Called for every accepted publish with the number of subscriptions it was routed to. */

@@ -208,8 +208,9 @@ export class Subscription {
     readonly mode: DeliveryMode,
     private handler: MessageHandler,
     private readonly context: DeliveryContext,
-    limits: { maxInFlight?: number; timeoutMs?: number } = {},
+    limits: { maxInFlight?: number; timeoutMs?: number; endedByBus?: () => void } = {},
   ) {
+    this.endedByBus = limits.endedByBus
     const { config } = context
     this.isReliable = mode.kind === 'Reliable'
     this.timeoutMs =
@@ -219,6 +220,9 @@ export class Subscription {
     this.queue = mode.kind === 'LatestOnly' ? new LatestOnlyQueue() : new PriorityQueue()
     this.moduleCounters = context.countersForModule(module)
   }
+
+  /** For a remote subscription: tells its hub that the bus ended it (see RemoteSubscriptionOptions). */
+  readonly endedByBus: (() => void) | undefined
 
   /** Pending copies plus copies waiting out a retry backoff (not those in flight). */
   get queueDepth(): number {

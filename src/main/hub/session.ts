@@ -422,7 +422,11 @@ export class Session implements RouteEndpoint {
         mode,
         (message) => this.deliver(remote, message),
         // The endpoint times its handler; the hub's own bound is the ack sweep, not a timer each.
-        { maxInFlight: this.window(mode), timeoutMs: Infinity },
+        {
+          maxInFlight: this.window(mode),
+          timeoutMs: Infinity,
+          endedByBus: () => this.endedByBus(remote),
+        },
       ),
       key,
       handlerTimeoutMs,
@@ -460,6 +464,14 @@ export class Session implements RouteEndpoint {
       this.awaitingAck.take(id)
       pending.nack(EventBusError.of('DeliveryTimeout', { elapsedMs: now - pending.sentAt }))
     }
+  }
+
+  /** The bus shut down and ended `remote`: the endpoint stops running what it holds of it. */
+  private endedByBus(remote: RemoteSubscription): void {
+    const sid = remote.subscription.id
+    if (this.subscriptions.get(sid) !== remote) return
+    this.subscriptions.delete(sid)
+    if (this.link.isOpen) this.link.send({ t: 'ended', sid, reason: 'the bus shut down' })
   }
 
   private unsubscribe(subscriptionId: string): undefined {
