@@ -288,7 +288,7 @@ export class DirectProducer {
       const sent = this.inFlight.take(frame.id)
       if (sent === undefined) return
       if (this.draining !== undefined) this.handBack(sent)
-      else if (frame.gone === true) this.withdrawn(sent)
+      else if (frame.gone === true) this.withdrawn(sent, frame.error)
       else this.failed(sent, frame.error, frame.timedOut, frame.slow === true)
       if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
       else this.pump()
@@ -470,10 +470,11 @@ export class DirectProducer {
    * subscription still held when it closed in process: dead-lettered `Unsubscribed` (Reliable,
    * with the attempts that did run), or dropped; no failed attempt.
    */
-  private withdrawn(sent: Sent): void {
+  private withdrawn(sent: Sent, why: string): void {
     if (!isCopy(sent) || !sent.target.reliable) this.drop(sent)
     else {
-      sent.lastError ||= 'Unsubscribed: the subscription ended before this delivery ran'
+      // An earlier attempt's error stays the last one, as in process; else the consumer's words.
+      sent.lastError ||= why
       this.deadLetter(sent, 'Unsubscribed', sent.attempts - 1)
     }
   }
