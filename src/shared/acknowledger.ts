@@ -60,11 +60,11 @@ export class Acknowledger {
   }
 
   /**
-   * `delivery` will never run: its subscription was unsubscribed here first. Its sender ends it as
-   * a copy the subscription still held (dead-lettered `Unsubscribed`, or dropped).
+   * `delivery` will never run (its subscription was unsubscribed here first), or its result will
+   * not count (the bus ended the subscription while it ran; `error` says so). Its sender ends it as
+   * a copy the subscription still held (dead-lettered, or dropped).
    */
-  gone(delivery: Delivery): void {
-    const error = 'Unsubscribed: the subscription ended before this delivery ran'
+  gone(delivery: Delivery, error = 'Unsubscribed: the subscription ended before this delivery ran'): void {
     this.link.send({ t: 'nack', id: delivery.id, error, timedOut: false, gone: true })
   }
 

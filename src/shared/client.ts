@@ -137,8 +137,14 @@ interface LocalSubscription {
    * window's worth), highest priority first.
    */
   readonly waiting: PriorityFifo<Delivery>
-  running: number
+  /** Deliveries whose handler returned a promise that has not settled yet. */
+  readonly running: Set<Delivery>
   readonly reliable: boolean
+  /**
+   * Set when the bus ended the subscription (its shutdown): what its handlers still run is dead-
+   * lettered there, as in process, so their late results are not reported as handled.
+   */
+  abandoned: boolean
 }
 
 /** Direct deliveries to a subscription this endpoint has not heard of yet (its answer is on its way). */
@@ -333,8 +339,9 @@ class Client implements BusClient<Catalog> {
         handler: handler as ClientHandler<Envelope>,
         predicate,
         waiting: new PriorityFifo(),
-        running: 0,
+        running: new Set(),
         reliable: mode.kind === 'Reliable',
+        abandoned: false,
       })
       const early = this.early.get(id as string)
       if (early === undefined) return
@@ -373,6 +380,19 @@ class Client implements BusClient<Catalog> {
     const waiting: Delivery[] = []
     subscription.waiting.drain(waiting)
     for (const delivery of waiting) delivery.via.gone(delivery)
+  }
+
+  /**
+   * The bus ended the subscription (its shutdown), as it ends one in process: nothing more runs,
+   * and what its handlers still run is given up now (answered `gone`), their results ignored.
+   */
+  private abandon(subscriptionId: string): void {
+    const subscription = this.subscriptions.get(subscriptionId)
+    if (subscription === undefined) return
+    this.dropSubscription(subscriptionId)
+    subscription.abandoned = true
+    for (const delivery of subscription.running)
+      delivery.via.gone(delivery, 'Shutdown: the bus ended the subscription')
   }
 
   metrics(): Promise<BusMetrics> {
@@ -513,7 +533,7 @@ class Client implements BusClient<Catalog> {
         this.link.close()
         return
       case 'ended':
-        this.dropSubscription(frame.sid)
+        this.abandon(frame.sid)
         return
     }
   }
@@ -578,7 +598,7 @@ class Client implements BusClient<Catalog> {
    * the next slow handler to finish, for good if none comes.
    */
   private runWaiting(subscription: LocalSubscription): void {
-    while (subscription.running < this.workers) {
+    while (subscription.running.size < this.workers) {
       const next = subscription.waiting.shift()
       if (next === undefined) return
       this.run(subscription, next)
@@ -621,13 +641,14 @@ class Client implements BusClient<Catalog> {
       return
     }
     this.readClock()
-    subscription.running++
+    subscription.running.add(delivery)
     let settled = false
     const finish = (error: unknown, timedOut: boolean) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
-      subscription.running--
+      subscription.running.delete(delivery)
+      if (subscription.abandoned) return // answered `gone` when the bus ended the subscription
       if (error === undefined) delivery.via.handled(delivery, this.ranSlow(startedAt))
       else delivery.via.failed(delivery, error, timedOut, subscription.reliable, this.ranSlow(startedAt))
       this.runWaiting(subscription)

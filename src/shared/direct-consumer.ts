@@ -95,30 +95,33 @@ export class DirectConsumer extends Acknowledger {
     // After the channel closed, no one is left to retry it: the hub takes it (once, if the producer
     // hands it back too, or if it holds it already). Before, the hub holds it from its first failure on.
     this.custody.delete(delivery)
-    if (reliable && (!this.link.isOpen || !delivery.again)) {
-      this.toHub({
-        t: 'pub',
-        rid: 0,
-        msg: delivery.message,
-        via: this.id,
-        to: delivery.subscriptionId,
-        ...(this.link.isOpen ? { held: true as const } : {}),
-      })
-    }
+    if (reliable) this.leaveWithHub(delivery)
     if (this.link.isOpen) super.failed(delivery, error, timedOut, reliable, slow)
     this.settled(delivery)
   }
 
-  override gone(delivery: Delivery): void {
+  override gone(delivery: Delivery, error?: string): void {
     const reliable = this.isReliable(delivery.subscriptionId)
     // Counted as its producer counts it: a BestEffort copy dropped, a Reliable one dead-lettered.
     if (!reliable) this.tally(delivery).dropped++
     this.custody.delete(delivery)
-    if (this.link.isOpen) super.gone(delivery)
-    // No producer is left to dead-letter it: the hub takes it for a subscription that is gone.
-    else if (reliable)
-      this.toHub({ t: 'pub', rid: 0, msg: delivery.message, via: this.id, to: delivery.subscriptionId })
+    // The producer ends it; the hub holds it meanwhile, in case the producer died before it could
+    // (its channel not yet seen closed here). With the channel closed, no producer is left to: the
+    // hub takes it for a subscription that is gone.
+    if (reliable) this.leaveWithHub(delivery)
+    if (this.link.isOpen) super.gone(delivery, error)
     this.settled(delivery)
+  }
+
+  /**
+   * Gives the hub a Reliable delivery whose end its producer may not live to report: to hold while
+   * the channel is open (unless a retry's, held already), to take once it closed.
+   */
+  private leaveWithHub({ message, subscriptionId, again }: Delivery): void {
+    const open = this.link.isOpen
+    if (open && again) return
+    const held = open ? { held: true as const } : {}
+    this.toHub({ t: 'pub', rid: 0, msg: message, via: this.id, to: subscriptionId, ...held })
   }
 
   /**

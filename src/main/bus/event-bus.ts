@@ -22,7 +22,13 @@ import { checkSubscribeArguments } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
 import { type DeadLetterPersistence, DeadLetterStore } from './dead-letters.js'
-import { type BusInternals, busInternals, type RouteTap, type WithInternals } from './internal.js'
+import {
+  type BusInternals,
+  busInternals,
+  OUTSIDE_SETTLE_MS,
+  type RouteTap,
+  type WithInternals,
+} from './internal.js'
 import { addCount, IntervalLatency, LatencyHistogram, newCounters, WindowedRate } from './metrics.js'
 import type { PendingCopy } from './queues.js'
 import { ModuleRegistry, ModuleStatus } from './registry.js'
@@ -86,6 +92,11 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
   shutdown(options?: { drainTimeoutMs?: number }): Promise<void>
 }
 
+/**
+ * Ended subscriptions whose reason the bus remembers, for copies that come back to them later (a
+ * direct channel's): enough for every subscription an endpoint may have (1,024 by default).
+ */
+const REMEMBERED_END_REASONS = 4096
 const CUSTOM_TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/
 
 function resolveCatalog(extra: Catalog | undefined): Catalog {
@@ -125,6 +136,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   /** Subscriptions by the types their filter lists; filters without types are in `anyType`. */
   private readonly byType = new Map<string, Subscription[]>()
   private anyType: Subscription[] = []
+  /** Why the most recently ended subscriptions ended (at most REMEMBERED_END_REASONS). */
+  private readonly endReasons = new Map<string, DeadLetterReason>()
   /** Ended subscriptions whose in-flight attempts have not settled yet. */
   private readonly closing = new Set<Subscription>()
   private readonly typeCounters = new Map<string, Counters>()
@@ -145,14 +158,19 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   private routesSource: () => RouteMetrics[] = () => []
   private subscriptionsChanged: () => void = () => {}
+  private stopOutside: () => Promise<void> | undefined = () => undefined
 
   readonly [busInternals]: BusInternals = {
     publish: (message, skip) => this.publishNow(message, skip),
     find: (subscriptionId) => this.subscriptions.get(subscriptionId),
+    endReason: (subscriptionId) => this.endReasons.get(subscriptionId),
     validate: (message) => this.validator.validate(message),
     subscribersOf: (type) => [...(this.byType.get(type) ?? []), ...this.anyType],
     onSubscriptionsChanged: (listener) => {
       this.subscriptionsChanged = listener
+    },
+    onShutdown: (listener) => {
+      this.stopOutside = listener
     },
     handBack: (message, subscription) => {
       this.validator.validate(message)
@@ -340,15 +358,24 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       )
     }
     this.state = 'shuttingDown'
-    this.shutdownPromise = this.drain(drainTimeoutMs).then(() => {
-      for (const subscription of [...this.subscriptions.values(), ...this.closing]) {
-        const open = !subscription.closed
-        this.end(subscription, 'Shutdown', true)
-        if (open) subscription.endedByBus?.()
-      }
-      this.state = 'stopped'
-      return this.store.flush()
-    })
+    const deadline = performance.now() + drainTimeoutMs
+    // Direct channels stop first: what they hand back joins the queues the drain empties.
+    this.shutdownPromise = within(this.stopOutside(), drainTimeoutMs)
+      .then(() => this.drain(Math.max(0, deadline - performance.now())))
+      .then(() => {
+        for (const subscription of [...this.subscriptions.values(), ...this.closing]) {
+          const open = !subscription.closed
+          this.end(subscription, 'Shutdown', true)
+          if (open) subscription.endedByBus?.()
+        }
+        // What endpoints still held for those subscriptions comes back now, to be dead-lettered
+        // before the store's last flush.
+        return within(this.stopOutside(), OUTSIDE_SETTLE_MS)
+      })
+      .then(() => {
+        this.state = 'stopped'
+        return this.store.flush()
+      })
     return this.shutdownPromise
   }
 
@@ -533,7 +560,12 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   }
 
   private end(subscription: Subscription, reason: DeadLetterReason, abandonInFlight: boolean): void {
-    if (this.subscriptions.delete(subscription.id)) this.unindex(subscription)
+    if (this.subscriptions.delete(subscription.id)) {
+      this.unindex(subscription)
+      this.endReasons.set(subscription.id, reason)
+      if (this.endReasons.size > REMEMBERED_END_REASONS)
+        this.endReasons.delete(this.endReasons.keys().next().value as string)
+    }
     subscription.close(reason, abandonInFlight)
     if (subscription.inFlight === 0) {
       this.closing.delete(subscription)
@@ -657,3 +689,13 @@ export function createEventBus<X extends Catalog = Record<never, never>>(
 
 /** The same as {@link createEventBus}. */
 export const createEventBusWithConfig = createEventBus
+
+/** Resolves when `settling` does, or after `timeoutMs`, whichever comes first; at once without it. */
+function within(settling: Promise<void> | undefined, timeoutMs: number): Promise<void> {
+  if (settling === undefined) return Promise.resolve()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs)
+  })
+  return Promise.race([settling, timeout]).finally(() => clearTimeout(timer))
+}

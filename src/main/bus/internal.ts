@@ -15,6 +15,14 @@ import type { MessageHandler, Subscription } from './subscription.js'
 
 export const busInternals: unique symbol = Symbol('skelly.bus.internals')
 
+/**
+ * How long a bus that ended its subscriptions at shutdown waits for deliveries outside its queues
+ * to be accounted for: endpoints answer at once what they hold for an ended subscription, and a
+ * withdrawn direct channel hands back what is left after one second, so this bounds only a peer
+ * that stopped answering.
+ */
+export const OUTSIDE_SETTLE_MS = 2000
+
 export interface RemoteSubscriptionOptions {
   /** Deliveries sent to the endpoint and not yet acknowledged (its credit window). */
   maxInFlight: number
@@ -50,8 +58,20 @@ export interface BusInternals {
   subscribersOf(type: string): readonly Subscription[]
   /** Calls `listener` after any subscription is added or ended (in process or remote). */
   onSubscriptionsChanged(listener: () => void): void
+  /**
+   * Calls `listener` as `shutdown` begins, and again once the bus has ended its subscriptions. Each
+   * time it returns what settles once the deliveries outside the bus's own queues (direct channels)
+   * are accounted for, or nothing when they are. The drain waits for the first (within its timeout)
+   * before it waits for the queues; the second is waited for at most {@link OUTSIDE_SETTLE_MS}.
+   */
+  onShutdown(listener: () => Promise<void> | undefined): void
   /** The live subscription with this id, if any. */
   find(subscriptionId: string): Subscription | undefined
+  /**
+   * Why the subscription with this id ended (`Unsubscribed`, `SubscriberUnavailable`, `Shutdown`),
+   * if it ended recently; undefined for a live one or one long gone.
+   */
+  endReason(subscriptionId: string): DeadLetterReason | undefined
   /**
    * Checks `message` as `publish` would, without routing it.
    * @throws EventBusError `MessageRejected`

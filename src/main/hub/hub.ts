@@ -78,9 +78,11 @@ export interface Hub {
   /**
    * Declares a direct route: `producer`'s messages of `types` go straight to `consumer`'s matching
    * subscriptions over a port pair of their own, once both are attached (and again after either
-   * comes back). Other subscribers still get those messages through the hub.
+   * comes back). Other subscribers still get those messages through the hub. When the bus begins
+   * shutting down, every route is revoked.
    * @throws EventBusError `Configuration` for an invalid or overlapping spec, `Unauthorized` when an
-   * attached side lacks the permission for a type
+   * attached side lacks the permission for a type, `BusShuttingDown` once the bus or the hub is
+   * shutting down
    */
   route(spec: RouteSpec): DirectRoute
   /** Declared routes with their state. */
@@ -152,6 +154,7 @@ class HubImpl implements Hub, HubCore {
       closedChannelMemoryMs,
     )
     for (const spec of options.routes ?? []) this.routeTable.declare(spec)
+    this.internals.onShutdown(() => this.routeTable.shutDown())
   }
 
   route(spec: RouteSpec): DirectRoute {

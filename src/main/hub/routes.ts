@@ -220,6 +220,8 @@ export class RouteTable {
   private readonly endpoints = new Set<RouteEndpoint>()
   private nextRouteNumber = 1
   private refreshQueued = false
+  /** Callers of `shutDown` waiting for every channel's counts to be complete. */
+  private readonly settledWaiters: (() => void)[] = []
   /** Whether the hub streams its tail: producers then sample what they publish for it. */
   private tailing = false
 
@@ -251,6 +253,8 @@ export class RouteTable {
    * `Unauthorized` when an attached side lacks the permission for a type
    */
   declare(input: unknown): DirectRoute {
+    if (this.bus.state === 'shuttingDown' || this.bus.state === 'stopped')
+      throw EventBusError.of('BusShuttingDown', {})
     const parsed = routeSpecSchema.safeParse(input)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
@@ -338,6 +342,7 @@ export class RouteTable {
     }
     channel.adoption = 'done'
     this.adoptOrphans(channel)
+    this.settledChannel()
   }
 
   /**
@@ -713,14 +718,17 @@ export class RouteTable {
       this.internals.handBack(message, subscription)
       return
     }
-    // As the core does for what an ended subscription still held.
+    // As the core does for what an ended subscription still held: with the reason it ended for.
     const shuttingDown =
       this.bus.state !== 'running' || this.bus.registry.get(route.consumer)?.status === 'ShuttingDown'
+    const reason =
+      this.internals.endReason(subscriptionId) ??
+      (shuttingDown ? DeadLetterReason.Shutdown : DeadLetterReason.SubscriberUnavailable)
     this.internals.deadLetter({
       message,
       subscriptionId,
       module: route.consumer,
-      reason: shuttingDown ? DeadLetterReason.Shutdown : DeadLetterReason.SubscriberUnavailable,
+      reason,
       attempts: 0,
       firstFailedAt: new Date(),
       counted: false,
@@ -738,6 +746,30 @@ export class RouteTable {
   /** Withdraws every channel (the hub is closing). */
   close(): void {
     for (const route of this.routes.values()) this.revoke(route, 'the hub closed')
+  }
+
+  /**
+   * The bus is shutting down, and accepts nothing new: every route is revoked, so a producer hands
+   * back what it still holds for the drain and publishes through the hub, which refuses it.
+   * Resolves once every channel's producer has sent its final counts (or is gone and the consumer's
+   * counts stood in): undefined when all have.
+   */
+  shutDown(): Promise<void> | undefined {
+    for (const route of this.routes.values()) this.revoke(route, 'the bus is shutting down')
+    if (this.allSettled()) return undefined
+    return new Promise((resolve) => this.settledWaiters.push(resolve))
+  }
+
+  private allSettled(): boolean {
+    for (const channel of this.channels.values())
+      if (!channel.finalReport && channel.adoption !== 'done') return false
+    return true
+  }
+
+  /** A channel's counts became complete, or it was forgotten: wakes `shutDown`'s waiters once all are. */
+  private settledChannel(): void {
+    if (this.settledWaiters.length === 0 || !this.allSettled()) return
+    for (const resolve of this.settledWaiters.splice(0)) resolve()
   }
 
   private establish(route: Route): void {
@@ -893,6 +925,7 @@ export class RouteTable {
       // twice than never.
       this.adoptOrphans(channel)
       this.channels.delete(channel.id)
+      this.settledChannel()
     }, this.closedChannelMemoryMs)
     ;(forget as { unref?: () => void }).unref?.()
   }
@@ -1001,7 +1034,10 @@ export class RouteTable {
       else addCounts(reported, counts)
       delivered += counts.delivered
     }
-    if (report.final) channel.finalReport = true
+    if (report.final) {
+      channel.finalReport = true
+      this.settledChannel()
+    }
     for (const latency of report.latency) {
       if (channel.served.has(latency.sid))
         this.internals.recordDirectLatency(this.internals.find(latency.sid), latency)
