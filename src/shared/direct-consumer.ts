@@ -74,7 +74,9 @@ export class DirectConsumer extends Acknowledger {
   }
 
   override handled(delivery: Delivery, slow = false): void {
-    this.tally(delivery).delivered++
+    const tally = this.tally(delivery)
+    tally.delivered++
+    if (slow) tally.slow++
     // The hub held this message since its first attempt failed, or since the channel closed.
     if (this.custody.delete(delivery) || delivery.again)
       this.toHub({ t: 'rrel', id: this.id, ids: [delivery.message.id] })
@@ -91,6 +93,7 @@ export class DirectConsumer extends Acknowledger {
   ): void {
     const tally = this.tally(delivery)
     tally.failed++
+    if (slow) tally.slow++
     if (!reliable) tally.dropped++
     // After the channel closed, no one is left to retry it: the hub takes it (once, if the producer
     // hands it back too, or if it holds it already). Before, the hub holds it from its first failure on.
@@ -183,6 +186,7 @@ export class DirectConsumer extends Acknowledger {
       delivered: 0,
       failed: 0,
       dropped: 0,
+      slow: 0,
     }))
     this.last = tally
     return tally

@@ -92,8 +92,9 @@ export const MAX_RELEASED = 4096
 /**
  * What a direct channel's consumer saw of one subscription and type, over the channel's whole life:
  * copies that arrived (first attempts; retries come marked `again`), deliveries its handlers
- * settled successfully (acks, whether or not they reached the producer), attempts that failed, and
- * BestEffort copies dropped because their handler failed.
+ * settled successfully (acks, whether or not they reached the producer), attempts that failed,
+ * BestEffort copies dropped because their handler failed, and settled attempts whose handler ran
+ * past the bus's slow-handler threshold (`slow`).
  */
 export const channelOutcomesSchema = z
   .object({
@@ -103,8 +104,12 @@ export const channelOutcomesSchema = z
     delivered: count,
     failed: count,
     dropped: count,
+    slow: count,
   })
   .strict()
+  .refine(({ slow, delivered, failed }) => slow <= delivered + failed, {
+    message: 'slow counts settled attempts: at most delivered + failed',
+  })
 export type ChannelOutcomes = z.infer<typeof channelOutcomesSchema>
 
 const latencyTallySchema = z

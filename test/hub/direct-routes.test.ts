@@ -392,8 +392,11 @@ describe('direct routes', () => {
     const count = 3000
     const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
     const { bus, producer, route, subscriptionId } = await pipeline({
+      // Every handler takes 2 ms or more (a timer may fire up to 1 ms early on the wall clock), so
+      // each is slow: the counts made up must say so too.
+      config: { slowHandlerThresholdMs: 0 },
       receipts,
-      behaviour: { kind: 'delay', ms: 1 },
+      behaviour: { kind: 'delay', ms: 3 },
     })
     void producer.call({ op: 'publish', count, prefix: 's', seqFrom: 0 }).catch(() => {})
     // Killed with a window of deliveries in flight, their acks and its last counts unreported.
@@ -404,7 +407,12 @@ describe('direct routes', () => {
     const subscription = async () => (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
     await waitFor(async () => (await subscription())?.delivered === handled(), 10_000)
     expect(handled()).toBeGreaterThan(1000)
-    expect(await subscription()).toMatchObject({ routed: handled(), delivered: handled(), dropped: 0 })
+    expect(await subscription()).toMatchObject({
+      routed: handled(),
+      delivered: handled(),
+      dropped: 0,
+      slowHandlers: handled(),
+    })
     expect((await bus.metrics()).messagesPublished).toBe(handled())
     await expectAccounted(bus)
   }, 30_000)
@@ -1053,6 +1061,7 @@ describe('direct routes: bad input', () => {
       delivered: 99,
       failed: 0,
       dropped: 0,
+      slow: 0,
     }
     send([
       { t: 'hello', v: 1 },
@@ -1128,6 +1137,7 @@ describe('direct routes: bad input', () => {
       delivered: 9,
       failed: 0,
       dropped: 0,
+      slow: 0,
     }
     await send(
       { t: 'rfin', id: channel, outcomes: [forged] },
@@ -1333,7 +1343,9 @@ describe('direct routes: bad input', () => {
     expect(await closeChannel()).toEqual({
       t: 'rfin',
       id: 'r.1',
-      outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 1, failed: 2, dropped: 0 }],
+      outcomes: [
+        { sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 1, failed: 2, dropped: 0, slow: 0 },
+      ],
     })
   })
 })
@@ -1369,7 +1381,9 @@ describe('direct routes: a consumer whose channel closes', () => {
     expect(counts).toEqual({
       t: 'rfin',
       id: 'r.1',
-      outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 0, failed: 1, dropped: 0 }],
+      outcomes: [
+        { sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 0, failed: 1, dropped: 0, slow: 0 },
+      ],
       provisional: true,
     })
     // Each is released as it succeeds; then come the final counts.
@@ -1380,7 +1394,9 @@ describe('direct routes: a consumer whose channel closes', () => {
     expect(toHub.filter((f) => f.t === 'rfin')[1]).toEqual({
       t: 'rfin',
       id: 'r.1',
-      outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 2, failed: 1, dropped: 0 }],
+      outcomes: [
+        { sid: 'sid-1', type: 'RawEvent', arrived: 2, delivered: 2, failed: 1, dropped: 0, slow: 0 },
+      ],
     })
   })
 })
@@ -1398,7 +1414,9 @@ describe('direct routes: a consumer whose channel closes, given odd deliveries',
     expect(await closeChannel()).toEqual({
       t: 'rfin',
       id: 'r.1',
-      outcomes: [{ sid: 'sid-1', type: 'RawEvent', arrived: 0, delivered: 0, failed: 0, dropped: 1 }],
+      outcomes: [
+        { sid: 'sid-1', type: 'RawEvent', arrived: 0, delivered: 0, failed: 0, dropped: 1, slow: 0 },
+      ],
       provisional: true,
     })
     expect(toHub.some((f) => f.t === 'pub')).toBe(false)

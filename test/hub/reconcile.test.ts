@@ -51,6 +51,7 @@ describe('reconciling a killed producer’s counts', () => {
             delivered: count('delivered'),
             failed: count('droppedAfterSending') + count('deadLettered') + count('adopted'),
             dropped: count('droppedAfterSending'),
+            slow: 0,
           }
           // The hub's books: the reports, the hand-backs it adopted, then the made-up counts.
           const books: DirectCounts = zeroDirectCounts('s1', 'RawEvent')
@@ -70,7 +71,7 @@ describe('reconciling a killed producer’s counts', () => {
 
   it('never takes back what the producer reported when its consumer says less', () => {
     const reported = { ...zeroDirectCounts('s1', 'RawEvent'), routed: 9, sent: 9, delivered: 9 }
-    const seen = { sid: 's1', type: 'RawEvent', arrived: 3, delivered: 2, failed: 0, dropped: 0 }
+    const seen = { sid: 's1', type: 'RawEvent', arrived: 3, delivered: 2, failed: 0, dropped: 0, slow: 0 }
     expect(unreportedCounts(reported, 0, seen)).toEqual(zeroDirectCounts('s1', 'RawEvent'))
   })
 })

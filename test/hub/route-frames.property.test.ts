@@ -68,6 +68,7 @@ const outcomes = fc.record({
   delivered: anyCount,
   failed: anyCount,
   dropped: anyCount,
+  slow: anyCount,
 })
 /** A message of the route's type from its producer, or one from someone else. */
 const message = fc

@@ -42,5 +42,6 @@ export function unreportedCounts(
     dropped,
     sentDropped: dropped,
     deadLettered: missing(deadLettered, reported.deadLettered),
+    slowHandlers: missing(seen.slow, reported.slowHandlers),
   }
 }
