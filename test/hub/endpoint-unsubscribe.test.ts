@@ -193,10 +193,11 @@ describe('unsubscribe at the consumer of a direct route whose producer left', ()
 
 describe('a bus shutting down under a busy endpoint', () => {
   /**
-   * Six messages to a handler taking 100 ms each; the bus shuts down with 250 ms to drain. What it
-   * shows as `shutdown` resolves is final: nothing comes in later.
+   * Six messages to a handler taking 100 ms each; the bus shuts down, with `drainTimeoutMs` to
+   * drain, while the first runs. What it shows as `shutdown` resolves is final: nothing comes later.
    */
   async function shutDownWhileBusy(
+    drainTimeoutMs: number,
     bus: EventBus,
     subscriber: Subscriber,
     publisher: Pick<EventBus, 'publish'>,
@@ -216,7 +217,7 @@ describe('a bus shutting down under a busy endpoint', () => {
     for (let i = 0; i < 6; i++)
       await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: `m${i}` }))
     await waitFor(() => handled.length === 1)
-    await bus.shutdown({ drainTimeoutMs: HANDLER_MS * 2.5 })
+    await bus.shutdown({ drainTimeoutMs })
     const atStop = await final(bus)
     const refused = await publisher.publish(rawMessage(MessagePriority.Normal)).catch((error) => error.kind)
     await sleep(HANDLER_MS * 4)
@@ -233,15 +234,24 @@ describe('a bus shutting down under a busy endpoint', () => {
     return { deadLetters: deadLetters.sort(), inFlight, messagesDelivered, messagesDeadLettered, types }
   }
 
-  it.each(['hub path', 'direct route', 'WebSocket'])(
-    'runs none of the deliveries it dead-letters, and its counts are final as it stops (%s)',
-    async (path) => {
+  /** Drain timeouts, and what the bus in process runs and dead-letters with each. */
+  const drains = [
+    { drainTimeoutMs: HANDLER_MS * 2.5, handled: ['m0', 'm1', 'm2'], ended: ['m2', 'm3', 'm4', 'm5'] },
+    { drainTimeoutMs: 0, handled: ['m0'], ended: ['m0', 'm1', 'm2', 'm3', 'm4', 'm5'] },
+  ]
+  const cases = ['hub path', 'direct route', 'WebSocket'].flatMap((path) =>
+    drains.map((drain) => ({ path, drain: `${drain.drainTimeoutMs} ms`, ...drain })),
+  )
+
+  it.each(cases)(
+    'runs none of the deliveries it dead-letters, and its counts are final as it stops ($path, drain $drain)',
+    async ({ path, drainTimeoutMs, handled, ended }) => {
       const local = createEventBus(config)
       await local.start()
-      const inProcess = await shutDownWhileBusy(local, local, local)
+      const inProcess = await shutDownWhileBusy(drainTimeoutMs, local, local, local)
       expect(inProcess).toMatchObject({
-        handled: ['m0', 'm1', 'm2'],
-        deadLetters: ['m2 Shutdown', 'm3 Shutdown', 'm4 Shutdown', 'm5 Shutdown'],
+        handled,
+        deadLetters: ended.map((name) => `${name} Shutdown`),
         inFlight: 0,
         refused: 'BusShuttingDown',
       })
@@ -253,9 +263,15 @@ describe('a bus shutting down under a busy endpoint', () => {
           ? await overWebSocket(hub, ModuleId.Storage)
           : await connectClient(hub, ModuleId.Storage)
       const capture = await connectClient(hub, ModuleId.DataCapture)
-      const remote = await shutDownWhileBusy(bus, storage as Subscriber, capture, async () => {
-        if (route !== undefined) await untilActive(route)
-      })
+      const remote = await shutDownWhileBusy(
+        drainTimeoutMs,
+        bus,
+        storage as Subscriber,
+        capture,
+        async () => {
+          if (route !== undefined) await untilActive(route)
+        },
+      )
       expect(remote).toEqual(inProcess)
       if (route !== undefined) {
         expect({ state: route.state, reason: route.reason }).toEqual({
