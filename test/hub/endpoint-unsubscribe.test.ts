@@ -48,11 +48,30 @@ async function outcome(bus: EventBus, handled: string[]) {
 type Subscriber = Pick<EventBus, 'subscribe' | 'unsubscribe'>
 
 /**
- * Six messages to a subscription whose handler takes 100 ms, one at a time; it unsubscribes while
- * the first runs, with the other five delivered to it and waiting.
+ * A hub with Storage attached by `path` (a port, a port with a direct route from DataCapture, or a
+ * WebSocket) and DataCapture by a port; `ready` resolves once the route, if any, carries messages.
  */
-async function unsubscribeWhileBusy(
-  bus: EventBus,
+async function attachedBy(path: string) {
+  const { bus, hub } = await startHub(config)
+  const route = path === 'direct route' ? captureToStorage(hub) : undefined
+  const storage =
+    path === 'WebSocket'
+      ? await overWebSocket(hub, ModuleId.Storage)
+      : await connectClient(hub, ModuleId.Storage)
+  const capture = await connectClient(hub, ModuleId.DataCapture)
+  const ready = async () => {
+    if (route !== undefined) await untilActive(route)
+  }
+  return { bus, hub, route, storage: storage as Subscriber, capture, ready }
+}
+
+const reliable = DeliveryMode.Reliable({ timeoutMs: 2_000 })
+
+/**
+ * Subscribes Storage (`mode`) with a handler taking 100 ms, one at a time, then publishes six
+ * messages, m0 to m5, once `ready`; resolves as the first runs. `handled` grows as each runs.
+ */
+async function busyWithSix(
   subscriber: Subscriber,
   publisher: Pick<EventBus, 'publish'>,
   mode: DeliveryMode,
@@ -67,6 +86,21 @@ async function unsubscribeWhileBusy(
   for (let i = 0; i < 6; i++)
     await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: `m${i}` }))
   await waitFor(() => handled.length === 1)
+  return { id, handled }
+}
+
+/**
+ * Six messages to a subscription whose handler takes 100 ms, one at a time; it unsubscribes while
+ * the first runs, with the other five delivered to it and waiting.
+ */
+async function unsubscribeWhileBusy(
+  bus: EventBus,
+  subscriber: Subscriber,
+  publisher: Pick<EventBus, 'publish'>,
+  mode: DeliveryMode,
+  ready?: () => Promise<void>,
+) {
+  const { id, handled } = await busyWithSix(subscriber, publisher, mode, ready)
   await sleep(20) // the rest reach the endpoint meanwhile
   await subscriber.unsubscribe(id)
   await sleep(HANDLER_MS * 2)
@@ -75,7 +109,7 @@ async function unsubscribeWhileBusy(
 
 describe('unsubscribe at an endpoint', () => {
   for (const [modeName, mode] of [
-    ['Reliable', DeliveryMode.Reliable({ timeoutMs: 2_000 })],
+    ['Reliable', reliable],
     ['BestEffort', DeliveryMode.BestEffort],
   ] as const) {
     it.each(['hub path', 'direct route', 'WebSocket'])(
@@ -87,17 +121,8 @@ describe('unsubscribe at an endpoint', () => {
         await local.shutdown({ drainTimeoutMs: 0 })
         expect(inProcess.handled).toEqual(['m0'])
 
-        const { bus, hub } = await startHub(config)
-        const route = path === 'direct route' ? captureToStorage(hub) : undefined
-        const storage =
-          path === 'WebSocket'
-            ? await overWebSocket(hub, ModuleId.Storage)
-            : await connectClient(hub, ModuleId.Storage)
-        const capture = await connectClient(hub, ModuleId.DataCapture)
-        const remote = await unsubscribeWhileBusy(bus, storage as Subscriber, capture, mode, async () => {
-          if (route !== undefined) await untilActive(route)
-        })
-        expect(remote).toEqual(inProcess)
+        const { bus, storage, capture, ready } = await attachedBy(path)
+        expect(await unsubscribeWhileBusy(bus, storage, capture, mode, ready)).toEqual(inProcess)
       },
     )
   }
@@ -106,15 +131,10 @@ describe('unsubscribe at an endpoint', () => {
     const { bus, hub } = await startHub(config)
     const storage = await connectClient(hub, ModuleId.Storage)
     let started = false
-    const id = await storage.subscribe(
-      ModuleId.Storage,
-      { types: ['RawEvent'] },
-      DeliveryMode.Reliable({ timeoutMs: 2_000 }),
-      () => {
-        started = true
-        return new Promise(() => {}) // never settles
-      },
-    )
+    const id = await storage.subscribe(ModuleId.Storage, { types: ['RawEvent'] }, reliable, () => {
+      started = true
+      return new Promise(() => {}) // never settles
+    })
     await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'stuck' }))
     await waitFor(() => started)
     await storage.unsubscribe(id)
@@ -138,20 +158,7 @@ describe('unsubscribe at the consumer of a direct route whose producer left', ()
     const route = captureToStorage(hub)
     const storage = await connectClient(hub, ModuleId.Storage)
     const capture = await connectClient(hub, ModuleId.DataCapture)
-    const handled: string[] = []
-    const id = await storage.subscribe(
-      ModuleId.Storage,
-      { types: ['RawEvent'] },
-      DeliveryMode.Reliable({ timeoutMs: 2_000 }),
-      async (message) => {
-        handled.push(nameOf(message))
-        await sleep(HANDLER_MS)
-      },
-    )
-    await untilActive(route)
-    for (let i = 0; i < 6; i++)
-      await capture.publish(rawMessage(MessagePriority.Normal, { eventType: `m${i}` }))
-    await waitFor(() => handled.length === 1)
+    const { id, handled } = await busyWithSix(storage, capture, reliable, () => untilActive(route))
     await leave(hub, capture)
     await waitFor(() => route.state !== 'active')
     await storage.unsubscribe(id)
@@ -201,22 +208,9 @@ describe('a bus shutting down under a busy endpoint', () => {
     bus: EventBus,
     subscriber: Subscriber,
     publisher: Pick<EventBus, 'publish'>,
-    ready: () => Promise<void> = async () => {},
+    ready?: () => Promise<void>,
   ) {
-    const handled: string[] = []
-    await subscriber.subscribe(
-      ModuleId.Storage,
-      { types: ['RawEvent'] },
-      DeliveryMode.Reliable({ timeoutMs: 2_000 }),
-      async (message) => {
-        handled.push(nameOf(message))
-        await sleep(HANDLER_MS)
-      },
-    )
-    await ready()
-    for (let i = 0; i < 6; i++)
-      await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: `m${i}` }))
-    await waitFor(() => handled.length === 1)
+    const { handled } = await busyWithSix(subscriber, publisher, reliable, ready)
     await bus.shutdown({ drainTimeoutMs })
     const atStop = await final(bus)
     const refused = await publisher.publish(rawMessage(MessagePriority.Normal)).catch((error) => error.kind)
@@ -256,22 +250,8 @@ describe('a bus shutting down under a busy endpoint', () => {
         refused: 'BusShuttingDown',
       })
 
-      const { bus, hub } = await startHub(config)
-      const route = path === 'direct route' ? captureToStorage(hub) : undefined
-      const storage =
-        path === 'WebSocket'
-          ? await overWebSocket(hub, ModuleId.Storage)
-          : await connectClient(hub, ModuleId.Storage)
-      const capture = await connectClient(hub, ModuleId.DataCapture)
-      const remote = await shutDownWhileBusy(
-        drainTimeoutMs,
-        bus,
-        storage as Subscriber,
-        capture,
-        async () => {
-          if (route !== undefined) await untilActive(route)
-        },
-      )
+      const { bus, hub, route, storage, capture, ready } = await attachedBy(path)
+      const remote = await shutDownWhileBusy(drainTimeoutMs, bus, storage, capture, ready)
       expect(remote).toEqual(inProcess)
       if (route !== undefined) {
         expect({ state: route.state, reason: route.reason }).toEqual({
