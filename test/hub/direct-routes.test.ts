@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest'
 import {
   BusMessage,
   DeliveryMode,
+  type Envelope,
   type EventBusConfigInput,
   MessageFilter,
   MessagePayload,
@@ -70,6 +71,8 @@ async function publishSeq(producer: WorkerEndpoint, from: number, count: number)
 }
 
 const rawEvents = { types: ['RawEvent'] }
+/** The `seq` a published RawEvent carries in its data. */
+const seqOf = (message: Envelope) => (message.payload.data as { data: { seq: number } }).data.seq
 
 /**
  * A Reliable consumer taking `delayMs` per message, `count` messages published to it through the
@@ -179,7 +182,7 @@ describe('direct routes', () => {
     const stopTail = await inspector.onTail((entries, wasSampled) => {
       sampled ||= wasSampled
       for (const { message, routedTo } of entries) {
-        const { seq } = (message.payload.data as { data: { seq: number } }).data
+        const seq = seqOf(message)
         seen.push({ seq, source: message.source, type: message.payload.type, routedTo })
       }
     })
@@ -548,6 +551,54 @@ describe('direct routes', () => {
     expect([...receipts]).toEqual([1, 1, 1, 1])
     expect(bus.deadLetters.list()).toEqual([])
   })
+
+  it.each([
+    ['busy consumer', 0],
+    ['consumer blocked for 1.5 s', 1500],
+  ])(
+    'a bus shutting down under a %s loses nothing, runs none of what it dead-letters but what it gave up running, and its counts are final as it stops',
+    async (_, blockMs) => {
+      const count = 400
+      const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+      const { bus, producer, consumer, route } = await pipeline({
+        receipts,
+        behaviour: { kind: 'delay', ms: 5 },
+      })
+      const published = producer.call<{ ok: number; errors: unknown[] }>({
+        op: 'publish',
+        count,
+        prefix: 's',
+        seqFrom: 0,
+      })
+      await waitFor(() => receipts.filter((deliveries) => deliveries > 0).length >= 20)
+      // A consumer that answers nothing: its producer hands back what it sent after its drain.
+      if (blockMs > 0) void consumer.call({ op: 'block', ms: blockMs }).catch(() => {})
+      await bus.shutdown({ drainTimeoutMs: 500 })
+      const atStop = await bus.metrics()
+      expect(await published).toEqual({ ok: count, errors: [] })
+      expect({ state: route.state, reason: route.reason }).toEqual({
+        state: 'revoked',
+        reason: 'the bus is shutting down',
+      })
+      await new Promise((resolve) => setTimeout(resolve, blockMs + 1_000))
+      const deadLetters = bus.deadLetters.list()
+      expect(new Set(deadLetters.map((entry) => entry.reason))).toEqual(new Set(['Shutdown']))
+      const deadLettered = new Set(deadLetters.map((entry) => seqOf(entry.message)))
+      expect(deadLetters).toHaveLength(deadLettered.size)
+      const ran = (seq: number) => (receipts[seq] ?? 0) > 0
+      const seqs = Array.from({ length: count }, (_, seq) => seq)
+      // Each message ran or was dead-lettered; once at most; both only if it ran as the drain ended
+      // (given up with the four handlers' slots), as the bus gives up its own.
+      expect(seqs.filter((seq) => !ran(seq) && !deadLettered.has(seq))).toEqual([])
+      expect(receipts.every((deliveries) => deliveries <= 1)).toBe(true)
+      expect(seqs.filter((seq) => ran(seq) && deadLettered.has(seq)).length).toBeLessThanOrEqual(4)
+      const later = await bus.metrics()
+      expect(later.types).toEqual(atStop.types)
+      expect(atStop.inFlight).toBe(0)
+      await expectAccounted(bus)
+    },
+    30_000,
+  )
 
   it('counts what a route delivered or ended even for a subscription that ended before the report', async () => {
     const { bus, producer, consumer, subscriptionId } = await pipeline({
