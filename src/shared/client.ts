@@ -395,6 +395,19 @@ class Client implements BusClient<Catalog> {
       delivery.via.gone(delivery, 'Shutdown: the bus ended the subscription')
   }
 
+  /**
+   * The connection ended: what waits of `subscription` from the hub never runs, since its outcome
+   * could no longer be reported and the hub redelivers (or dead-letters) every delivery it sent.
+   * Running it would run it twice. A direct channel's deliveries still run: should the hub be gone
+   * too, their producer could hand nothing back, and no one else would deliver them.
+   */
+  private dropHubDeliveries(subscription: LocalSubscription): void {
+    const waiting: Delivery[] = []
+    subscription.waiting.drain(waiting)
+    for (const delivery of waiting)
+      if (delivery.via !== this.hubAcks) subscription.waiting.push(delivery, delivery.message.priority)
+  }
+
   metrics(): Promise<BusMetrics> {
     return this.request({ t: 'metrics' }) as Promise<BusMetrics>
   }
@@ -759,6 +772,7 @@ class Client implements BusClient<Catalog> {
     this.welcomed = undefined
     for (const request of this.requests.values()) request.reject(error)
     this.requests.clear()
+    for (const subscription of this.subscriptions.values()) this.dropHubDeliveries(subscription)
     this.subscriptions.clear()
     for (const listener of this.closeListeners) listener(reason)
     this.closeListeners = []

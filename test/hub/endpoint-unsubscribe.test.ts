@@ -198,6 +198,25 @@ describe('unsubscribe at the consumer of a direct route whose producer left', ()
   })
 })
 
+describe('an endpoint whose connection ends', () => {
+  it('runs none of the deliveries from the hub it still held: the hub ends each', async () => {
+    const { bus, hub, storage, capture } = await attachedBy('hub path')
+    const { handled } = await busyWithSix(storage, capture, reliable)
+    await sleep(20) // the rest reach the endpoint meanwhile
+    for (const attachment of hub.attachments())
+      if (attachment.module === ModuleId.Storage) attachment.detach()
+    await sleep(HANDLER_MS * 3)
+    expect(handled).toEqual(['m0'])
+    // The hub ends what it had sent as the subscriptions of a detached endpoint end; m0 too, whose
+    // handler ran but whose ack could not come back.
+    const deadLetters = bus.deadLetters.list().map((entry) => `${nameOf(entry.message)} ${entry.reason}`)
+    expect(deadLetters.sort()).toEqual(
+      ['m0', 'm1', 'm2', 'm3', 'm4', 'm5'].map((name) => `${name} Unsubscribed`),
+    )
+    await expectAccounted(bus)
+  })
+})
+
 describe('a bus shutting down under a busy endpoint', () => {
   /**
    * Six messages to a handler taking 100 ms each; the bus shuts down, with `drainTimeoutMs` to
