@@ -239,6 +239,38 @@ describe('hub with worker endpoints', () => {
     expect((await bus.metrics()).subscriptions).toEqual([])
   })
 
+  it('a hung worker the heartbeat cut off does not run its backlog when it wakes: the hub ended it', async () => {
+    const count = 200
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+    const { bus, hub } = await startHub({ workers: 4 }, { heartbeatMs: 200, reconnectGraceMs: 300 })
+    const storage = await endpoint(hub, ModuleId.Storage, everything as never, receipts)
+    await storage.call({
+      op: 'subscribe',
+      filter: { types: ['RawEvent'] },
+      mode: DeliveryMode.Reliable({ timeoutMs: 5_000 }),
+      behaviour: { kind: 'delay', ms: 5 },
+    })
+    await publishSequence(bus, 0, count)
+    await waitFor(() => receipts.some((deliveries) => deliveries > 0))
+    // Hangs with a window of deliveries waiting at it; the hub parks its subscription, then gives up.
+    const blocked = storage.call({ op: 'block', ms: 2_500 }).catch(() => {})
+    await waitFor(() => bus.deadLetters.list().length > 0, 5_000)
+    await blocked
+    await new Promise((resolve) => setTimeout(resolve, 500)) // it woke, and reads its port closed
+    const deadLettered = new Set(
+      bus.deadLetters
+        .list()
+        .map((entry) => (entry.message.payload.data as { data: { seq: number } }).data.seq),
+    )
+    const seqs = Array.from({ length: count }, (_, seq) => seq)
+    const ran = (seq: number) => (receipts[seq] ?? 0) > 0
+    expect(seqs.filter((seq) => !ran(seq) && !deadLettered.has(seq))).toEqual([])
+    // Both: those running as it hung, and at most one more per handler slot freed on waking before
+    // it read the close. Before, it ran its whole backlog.
+    expect(seqs.filter((seq) => ran(seq) && deadLettered.has(seq)).length).toBeLessThanOrEqual(2 * 4)
+    await expectAccounted(bus)
+  })
+
   it('ends BestEffort and LatestOnly subscriptions of a lost worker at once', async () => {
     const { bus, hub } = await startHub()
     const figurine = await endpoint(hub, ModuleId.CuteFigurine)
