@@ -1200,6 +1200,10 @@ describe('direct routes: bad input', () => {
         `channel ${channel} never delivered 'RawEvent' to subscription sub-never-served`,
       )
     }
+    // Nor are counts that claim more slow handlers than attempts that settled.
+    await send({ t: 'rfin', id: channel, outcomes: [{ ...forged, sid: subscriptionId, slow: 10 }] })
+    await waitFor(() => errors().length === 6)
+    expect(errors()[5]).toContain('slow counts settled attempts: at most delivered + failed')
     // Counts sent as the consumer's side closed are not its last word: the hub still waits.
     await send({ t: 'rfin', id: channel, outcomes: [], provisional: true })
     await new Promise((resolve) => setTimeout(resolve, 200))
