@@ -287,9 +287,9 @@ export class DirectProducer {
     } else if (frame.t === 'nack') {
       const sent = this.inFlight.take(frame.id)
       if (sent === undefined) return
-      if (this.draining !== undefined) this.handBack(sent)
-      else if (frame.gone === true) this.withdrawn(sent, frame.error)
-      else this.failed(sent, frame.error, frame.timedOut, frame.slow === true)
+      if (frame.gone !== true) this.failed(sent, frame.error, frame.timedOut, frame.slow === true)
+      else if (this.draining !== undefined) this.handBack(sent)
+      else this.withdrawn(sent, frame.error)
       if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
       else this.pump()
     }
@@ -335,13 +335,16 @@ export class DirectProducer {
       return
     }
     const copy = sent
+    // One that failed goes on from its attempts on the hub path, as a retry does in the bus.
+    const { attempts, lastError, firstFailedAt } = copy
     this.host.toHub({
       t: 'pub',
       rid: 0,
       msg: copy.message as Envelope,
       via: this.id,
       to: copy.target.sid,
-      ...(copy.attempts === 0 ? { unsent: true as const } : {}),
+      ...(attempts === 0 ? { unsent: true as const } : {}),
+      ...(lastError ? { failed: { attempts, error: lastError, firstFailedAt } } : {}),
     })
   }
 
@@ -451,6 +454,11 @@ export class DirectProducer {
     copy.lastError = error
     if (copy.attempts <= this.limits.maxRetryAttempts) {
       this.count(copy, 'retried')
+      // A withdrawn channel retries nothing: the hub path does, from the attempts made so far.
+      if (this.draining !== undefined) {
+        this.handBack(copy)
+        return
+      }
       const timer = setTimeout(() => {
         this.retrying.delete(timer)
         this.send(copy)

@@ -206,6 +206,22 @@ export type DirectLimits = z.infer<typeof directLimitsSchema>
 
 export const deadLetterOperationSchema = z.enum(['list', 'replay', 'purge'])
 
+/**
+ * What failed of a delivery a direct channel's producer hands back before its retries ran out: the
+ * hub path retries it from there, as the bus retries a copy, instead of starting its attempts again.
+ */
+export const priorAttemptsSchema = z
+  .object({
+    /** Attempts sent so far, including the first (the last may have been unanswered). */
+    attempts: z.number().int().positive().max(1_000_000),
+    /** The last attempt's error, "Name: message". */
+    error: z.string().max(4096),
+    /** When the first attempt failed (epoch ms). */
+    firstFailedAt: z.number().int().nonnegative(),
+  })
+  .strict()
+export type PriorAttempts = z.infer<typeof priorAttemptsSchema>
+
 /** A publish, or a copy of a direct channel's (see the markers' notes). */
 const pubFrame = z
   .object({
@@ -234,6 +250,8 @@ const pubFrame = z
     held: z.literal(true).optional(),
     custody: z.literal(true).optional(),
     unsent: z.literal(true).optional(),
+    /** On a producer's hand-back (`to`): the attempts that failed, for the hub path to go on from. */
+    failed: priorAttemptsSchema.optional(),
   })
   .strict()
 
@@ -254,6 +272,11 @@ const PUB_MARKER_MIXES: readonly [(frame: z.infer<typeof pubFrame>) => boolean, 
   ],
   [({ held, unsent }) => held === true && unsent === true, '`held` and `unsent` exclude each other'],
   [({ custody, held }) => custody === true && held !== true, '`custody` needs `held`'],
+  [
+    ({ failed, to, held, unsent }) =>
+      failed !== undefined && (to === undefined || held === true || unsent === true),
+    '`failed` goes only with `to`, on a copy that left (not `held` or `unsent`)',
+  ],
 ]
 
 /** Frames an endpoint sends to the hub. */

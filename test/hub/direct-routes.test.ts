@@ -1204,6 +1204,11 @@ describe('direct routes: bad input', () => {
     await send({ t: 'rfin', id: channel, outcomes: [{ ...forged, sid: subscriptionId, slow: 10 }] })
     await waitFor(() => errors().length === 6)
     expect(errors()[5]).toContain('slow counts settled attempts: at most delivered + failed')
+    // Nor a hand-back of the consumer's that counts attempts: only the producer sends them.
+    const failed = { attempts: 1, error: 'Error: boom', firstFailedAt: Date.now() }
+    await send({ ...handBack(fromProducer(rawEvent())), failed })
+    await waitFor(() => errors().length === 7)
+    expect(errors()[6]).toContain(`only channel ${channel}'s producer counts attempts`)
     // Counts sent as the consumer's side closed are not its last word: the hub still waits.
     await send({ t: 'rfin', id: channel, outcomes: [], provisional: true })
     await new Promise((resolve) => setTimeout(resolve, 200))

@@ -10,6 +10,7 @@ import {
   DeliveryMode,
   type Envelope,
   type EventBus,
+  type EventBusConfigInput,
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
@@ -51,8 +52,8 @@ type Subscriber = Pick<EventBus, 'subscribe' | 'unsubscribe'>
  * A hub with Storage attached by `path` (a port, a port with a direct route from DataCapture, or a
  * WebSocket) and DataCapture by a port; `ready` resolves once the route, if any, carries messages.
  */
-async function attachedBy(path: string) {
-  const { bus, hub } = await startHub(config)
+async function attachedBy(path: string, busConfig: EventBusConfigInput = config) {
+  const { bus, hub } = await startHub(busConfig)
   const route = path === 'direct route' ? captureToStorage(hub) : undefined
   const storage =
     path === 'WebSocket'
@@ -298,6 +299,49 @@ describe('a bus shutting down under a busy endpoint', () => {
           hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] }),
         ).toThrow(expect.objectContaining({ kind: 'BusShuttingDown' }))
       }
+    },
+  )
+  it.each(['hub path', 'direct route', 'WebSocket'])(
+    'retries a delivery failing while it drains within its own budget, as in process (%s)',
+    async (path) => {
+      const retrying = {
+        ...config,
+        maxRetryAttempts: 2,
+        retry: { initialMs: 50, maxMs: 50, multiplier: 1, jitter: 0 },
+      }
+      /** One message whose handler fails every attempt after 30 ms; the bus shuts down as it runs. */
+      async function failWhileDraining(
+        bus: EventBus,
+        subscriber: Subscriber,
+        publisher: Pick<EventBus, 'publish'>,
+        ready?: () => Promise<void>,
+      ) {
+        const tries: string[] = []
+        await subscriber.subscribe(ModuleId.Storage, { types: ['RawEvent'] }, reliable, async (message) => {
+          tries.push(nameOf(message))
+          await sleep(30)
+          throw new Error('boom')
+        })
+        await ready?.()
+        await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: 'm0' }))
+        await waitFor(() => tries.length === 1)
+        await bus.shutdown({ drainTimeoutMs: 1_000 })
+        const deadLetters = bus.deadLetters
+          .list()
+          .map(
+            (entry) => `${nameOf(entry.message)} ${entry.reason} after ${entry.attempts}: ${entry.lastError}`,
+          )
+        return { tries, deadLetters, counters: (await bus.metrics()).types.RawEvent }
+      }
+      const local = createEventBus(retrying)
+      await local.start()
+      const inProcess = await failWhileDraining(local, local, local)
+      expect(inProcess.deadLetters).toEqual(['m0 MaxRetriesExceeded after 3: Error: boom'])
+
+      // Over a direct route the first attempt fails as the channel is withdrawn: the hub path
+      // goes on from it instead of starting the attempts again.
+      const { bus, storage, capture, ready } = await attachedBy(path, retrying)
+      expect(await failWhileDraining(bus, storage, capture, ready)).toEqual(inProcess)
     },
   )
 })

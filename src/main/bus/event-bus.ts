@@ -172,9 +172,9 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     onShutdown: (listener) => {
       this.stopOutside = listener
     },
-    handBack: (message, subscription) => {
+    handBack: (message, subscription, prior) => {
       this.validator.validate(message)
-      subscription.enqueue(message, performance.now())
+      subscription.enqueue(message, performance.now(), prior)
     },
     recordDirectPublished: (type, source, count) => {
       for (const counters of [this.totals, this.countersForType(type), this.countersForModule(source)])

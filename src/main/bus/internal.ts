@@ -10,7 +10,7 @@ import type { DeliveryMode } from '../../shared/delivery-mode.js'
 import type { PlainFilter } from '../../shared/filter.js'
 import type { Envelope } from '../../shared/message.js'
 import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
-import type { DirectCounts, LatencyTallyReport } from '../../shared/wire.js'
+import type { DirectCounts, LatencyTallyReport, PriorAttempts } from '../../shared/wire.js'
 import type { MessageHandler, Subscription } from './subscription.js'
 
 export const busInternals: unique symbol = Symbol('skelly.bus.internals')
@@ -79,10 +79,11 @@ export interface BusInternals {
   validate(message: Envelope): void
   /**
    * Validates `message` and queues it again for `subscription` (a direct channel's unacknowledged
-   * copy, already counted as published and routed).
+   * copy, already counted as published and routed), going on from the attempts that failed over the
+   * channel (`prior`), if any.
    * @throws EventBusError `MessageRejected`
    */
-  handBack(message: Envelope, subscription: Subscription): void
+  handBack(message: Envelope, subscription: Subscription, prior?: PriorAttempts): void
   /** Counts messages published over a direct channel only (the hub never saw them). */
   recordDirectPublished(type: string, source: string, count: number): void
   /**

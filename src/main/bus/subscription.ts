@@ -10,7 +10,12 @@ import type { CompiledFilter } from '../../shared/filter.js'
 import { InFlight } from '../../shared/in-flight.js'
 import type { Envelope } from '../../shared/message.js'
 import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
-import { DIRECT_OUTCOMES, type DirectCounts, type LatencyTallyReport } from '../../shared/wire.js'
+import {
+  DIRECT_OUTCOMES,
+  type DirectCounts,
+  type LatencyTallyReport,
+  type PriorAttempts,
+} from '../../shared/wire.js'
 import type { EventBusConfig } from './config.js'
 import { addCount, IntervalLatency, LatencyHistogram } from './metrics.js'
 import { LatestOnlyQueue, type PendingCopy, PriorityQueue } from './queues.js'
@@ -257,9 +262,22 @@ export class Subscription {
   }
 
   /** Takes one routed copy. Reliable capacity was checked by the caller. */
-  enqueue(message: Envelope, publishedAt: number): void {
+  /**
+   * Queues a copy of `message` (a hand-back from a direct channel goes on from the attempts that
+   * failed there, `prior`).
+   */
+  enqueue(message: Envelope, publishedAt: number, prior?: PriorAttempts): void {
     this.stats.routed++
-    const copy: PendingCopy = { message, publishedAt, attempts: 0 }
+    const copy: PendingCopy =
+      prior === undefined
+        ? { message, publishedAt, attempts: 0 }
+        : {
+            message,
+            publishedAt,
+            attempts: prior.attempts,
+            firstFailedAt: prior.firstFailedAt,
+            lastError: prior.error,
+          }
     const max = this.context.config.maxQueueSize
     if (this.queue instanceof LatestOnlyQueue) {
       if (this.queue.size >= max && !this.queue.holds(message)) {

@@ -23,6 +23,7 @@ import {
   type EndpointFrame,
   type HubFrame,
   type Permissions,
+  type PriorAttempts,
   zeroDirectCounts,
 } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
@@ -502,8 +503,11 @@ export class RouteTable {
     subscriptionId: string,
     message: Envelope,
     unsent = false,
+    failed?: PriorAttempts,
   ): void {
-    this.refusalsCounted(from, via, () => this.takeHandBack(from, via, subscriptionId, message, unsent))
+    this.refusalsCounted(from, via, () =>
+      this.takeHandBack(from, via, subscriptionId, message, unsent, failed),
+    )
   }
 
   private takeHandBack(
@@ -512,9 +516,16 @@ export class RouteTable {
     subscriptionId: string,
     message: Envelope,
     unsent: boolean,
+    failed: PriorAttempts | undefined,
   ): void {
     const consumed = this.channels.get(via)
     if (consumed !== undefined && consumed.consumer === from) {
+      if (failed !== undefined) {
+        throw EventBusError.of('MessageRejected', {
+          reason: `only channel ${via}'s producer counts attempts: its consumer's hand-back carries no \`failed\``,
+          issues: [],
+        })
+      }
       this.orphaned(consumed, subscriptionId, message)
       return
     }
@@ -533,7 +544,7 @@ export class RouteTable {
     channel.handedBackByProducer++
     channel.orphans.delete(message.id)
     channel.held.delete(message.id)
-    this.takeBack(channel, subscriptionId, message, !unsent, 0)
+    this.takeBack(channel, subscriptionId, message, !unsent, 0, failed)
   }
 
   /**
@@ -697,6 +708,7 @@ export class RouteTable {
     message: Envelope,
     routedOverChannel: boolean,
     failed: number,
+    prior?: PriorAttempts,
   ): void {
     channel.settled.add(message.id)
     channel.route.stats.handedBack++
@@ -704,18 +716,18 @@ export class RouteTable {
       const counts = { ...zeroDirectCounts(subscriptionId, message.payload.type), failed, handedBack: 1 }
       this.internals.recordDirect(this.internals.find(subscriptionId), counts, channel.route.consumer)
     }
-    this.requeue(channel, subscriptionId, message)
+    this.requeue(channel, subscriptionId, message, prior)
   }
 
   /**
-   * Queues `message` again for its subscription, or dead-letters it as SubscriberUnavailable when
-   * that subscription no longer exists.
+   * Queues `message` again for its subscription (going on from `prior` attempts, if any), or
+   * dead-letters it with the reason that subscription ended when it no longer exists.
    */
-  private requeue(channel: Channel, subscriptionId: string, message: Envelope): void {
+  private requeue(channel: Channel, subscriptionId: string, message: Envelope, prior?: PriorAttempts): void {
     const { route } = channel
     const subscription = this.internals.find(subscriptionId)
     if (subscription !== undefined) {
-      this.internals.handBack(message, subscription)
+      this.internals.handBack(message, subscription, prior)
       return
     }
     // As the core does for what an ended subscription still held: with the reason it ended for.
@@ -729,8 +741,9 @@ export class RouteTable {
       subscriptionId,
       module: route.consumer,
       reason,
-      attempts: 0,
-      firstFailedAt: new Date(),
+      attempts: prior?.attempts ?? 0,
+      ...(prior === undefined ? {} : { lastError: prior.error }),
+      firstFailedAt: new Date(prior?.firstFailedAt ?? Date.now()),
       counted: false,
     })
   }

@@ -288,7 +288,15 @@ export class Session implements RouteEndpoint {
   private handBack(via: string, subscriptionId: string, frame: Extract<EndpointFrame, { t: 'pub' }>): void {
     try {
       if (frame.held) this.hub.routeTable.hold(this, via, subscriptionId, frame.msg, frame.custody === true)
-      else this.hub.routeTable.handBack(this, via, subscriptionId, frame.msg, frame.unsent === true)
+      else
+        this.hub.routeTable.handBack(
+          this,
+          via,
+          subscriptionId,
+          frame.msg,
+          frame.unsent === true,
+          frame.failed,
+        )
     } catch (error) {
       this.sendError(error)
     }
