@@ -347,9 +347,11 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     .strict(),
   /**
    * A delivery whose handler failed; `timedOut` when it did not settle in time, `slow` when it ran
-   * past the welcome's `slowMs` (endpoints that said `slow`). With `gone`, its handler never ran:
-   * its subscription was unsubscribed at the endpoint first, and it ends as a copy the subscription
-   * still held (dead-lettered `Unsubscribed` if Reliable, else dropped), with no failed attempt.
+   * past the welcome's `slowMs` (endpoints that said `slow`). With `gone`, its handler never ran
+   * (its subscription was unsubscribed at the endpoint first) or its result does not count (the
+   * bus ended the subscription, `ended`, while it ran): it ends as a copy the subscription still
+   * held (dead-lettered if Reliable, with the reason the subscription ended, else dropped), with no
+   * failed attempt.
    */
   z
     .object({

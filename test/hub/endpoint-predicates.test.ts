@@ -14,7 +14,14 @@ import {
 import type { Hub } from '../../src/main/hub/index.js'
 import { MAX_PREDICATE_ERRORS } from '../../src/shared/wire.js'
 import { expectAccounted, rawMessage, waitFor } from '../helpers.js'
-import { captureToStorage, connectClient, rawPeer, startHub, untilActive } from './fixture.js'
+import {
+  captureToStorage,
+  connectClient,
+  rawPeer,
+  startHub,
+  subscribeRawEvents,
+  untilActive,
+} from './fixture.js'
 
 /** A RawEvent from DataCapture named `eventType`. */
 const raw = (eventType: string) => rawMessage(MessagePriority.Normal, { eventType })
@@ -83,18 +90,7 @@ describe('predicates at an endpoint', () => {
     expect(others).toEqual([])
     const [othersSid] = (await bus.metrics()).subscriptions.map((subscription) => subscription.id)
     const peer = rawPeer(hub, ModuleId.Gamification)
-    peer.send([
-      { t: 'hello', v: 1 },
-      {
-        t: 'sub',
-        rid: 1,
-        module: ModuleId.Gamification,
-        filter: { types: ['RawEvent'] },
-        mode: { kind: 'BestEffort' },
-      },
-    ])
-    await waitFor(() => peer.frames.some((frame) => frame.t === 'res'))
-    const ownSid = peer.frames.find((frame) => frame.t === 'res')?.ok as string
+    const ownSid = await subscribeRawEvents(peer, ModuleId.Gamification, { kind: 'BestEffort' })
     peer.send([
       { t: 'perr', counts: [{ sid: ownSid, count: 3 }] },
       { t: 'perr', counts: [{ sid: othersSid, count: 5 }] }, // not its own: ignored

@@ -13,7 +13,14 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { expectAccounted, rawMessage, sleep, waitFor } from '../helpers.js'
-import { captureToStorage, connectClient, rawPeer, startHub, untilActive } from './fixture.js'
+import {
+  captureToStorage,
+  connectClient,
+  rawPeer,
+  startHub,
+  subscribeRawEvents,
+  untilActive,
+} from './fixture.js'
 
 const THRESHOLD_MS = 50
 const config = { slowHandlerThresholdMs: THRESHOLD_MS, workers: 1, maxRetryAttempts: 0 }
@@ -66,19 +73,8 @@ describe('slow handlers at an endpoint', () => {
 
   it('take the word of an endpoint that times its handlers, and time those of one that does not', async () => {
     const { bus, hub } = await startHub(config)
-    const subscribe = (peer: ReturnType<typeof rawPeer>, hello: object) => {
-      peer.send([
-        { t: 'hello', v: 1, ...hello },
-        {
-          t: 'sub',
-          rid: 1,
-          module: ModuleId.Storage,
-          filter: { types: ['RawEvent'] },
-          mode: { kind: 'BestEffort' },
-        },
-      ])
-      return waitFor(() => peer.frames.some((frame) => frame.t === 'res'))
-    }
+    const subscribe = (peer: ReturnType<typeof rawPeer>, hello: object) =>
+      subscribeRawEvents(peer, ModuleId.Storage, { kind: 'BestEffort' }, hello)
     const deliveryIds = (peer: ReturnType<typeof rawPeer>) =>
       peer.frames.flatMap((frame) => (frame.t === 'dlv' ? [frame.id as number] : []))
     const publish = (name: string) => bus.publish(rawMessage(MessagePriority.Normal, { eventType: name }))
@@ -114,17 +110,7 @@ describe('slow handlers at an endpoint', () => {
   it('count a delivery once, however often an endpoint marks it, and nothing for ids never sent', async () => {
     const { bus, hub } = await startHub(config)
     const peer = rawPeer(hub, ModuleId.Storage)
-    peer.send([
-      { t: 'hello', v: 1, slow: true },
-      {
-        t: 'sub',
-        rid: 1,
-        module: ModuleId.Storage,
-        filter: { types: ['RawEvent'] },
-        mode: { kind: 'Reliable' },
-      },
-    ])
-    await waitFor(() => peer.frames.some((frame) => frame.t === 'res'))
+    await subscribeRawEvents(peer, ModuleId.Storage, { kind: 'Reliable' }, { slow: true })
     await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'once' }))
     await waitFor(() => peer.frames.some((frame) => frame.t === 'dlv'))
     const id = peer.frames.find((frame) => frame.t === 'dlv')?.id as number

@@ -71,3 +71,21 @@ export function rawPeer(hub: Hub, module: string, permissions: object = { publis
   afterThisTest(() => port2.close())
   return { port: port2 as MessagePort, frames, send: (unit: unknown) => port2.postMessage(unit) }
 }
+
+/**
+ * Greets the hub from raw peer `peer` (`hello` adds to the greeting) and subscribes `module` to
+ * RawEvent in `mode`; resolves with the subscription id once the hub answered.
+ */
+export async function subscribeRawEvents(
+  peer: ReturnType<typeof rawPeer>,
+  module: string,
+  mode: { kind: string },
+  hello: object = {},
+): Promise<string> {
+  peer.send([
+    { t: 'hello', v: 1, ...hello },
+    { t: 'sub', rid: 1, module, filter: { types: ['RawEvent'] }, mode },
+  ])
+  await waitFor(() => peer.frames.some((frame) => frame.t === 'res'))
+  return peer.frames.find((frame) => frame.t === 'res')?.ok as string
+}

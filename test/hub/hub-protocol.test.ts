@@ -18,7 +18,7 @@ import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
 import { connectBus, isRecoverable } from '../../src/shared/index.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
 import { rawEvent, waitFor } from '../helpers.js'
-import { afterThisTest, rawPeer, startHub } from './fixture.js'
+import { afterThisTest, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
 
 const everything = { publish: '*', subscribe: '*' } as const
 const setup = (hubOptions: HubOptions = {}) => startHub({ maxRetryAttempts: 0 }, hubOptions)
@@ -143,6 +143,12 @@ describe('hub protocol', () => {
       [{ via: 'r.1', held: true }, '`held` and `unsent` need `to`'],
       [{ via: 'r.1', to: 's', held: true, unsent: true }, '`held` and `unsent` exclude each other'],
       [{ via: 'r.1', to: 's', custody: true }, '`custody` needs `held`'],
+      ...[{ via: 'r.1' }, { via: 'r.1', to: 's', held: true }, { via: 'r.1', to: 's', unsent: true }].map(
+        (markers): [object, string] => [
+          { ...markers, failed: { attempts: 1, error: 'Error: boom', firstFailedAt: 0 } },
+          '`failed` goes only with `to`, on a copy that left (not `held` or `unsent`)',
+        ],
+      ),
     ]
     peer.send([
       { t: 'hello', v: 1 },
@@ -300,17 +306,7 @@ describe('large bursts', () => {
   it('answers a large unit of publishes before it delivers them, a small one after', async () => {
     const { hub } = await setup()
     const peer = rawPeer(hub, ModuleId.DataCapture)
-    peer.send([
-      { t: 'hello', v: 1, batch: true },
-      {
-        t: 'sub',
-        rid: 1,
-        module: ModuleId.DataCapture,
-        filter: { types: ['RawEvent'] },
-        mode: { kind: 'BestEffort' },
-      },
-    ])
-    await waitFor(() => peer.frames.some((f) => f.t === 'res'))
+    await subscribeRawEvents(peer, ModuleId.DataCapture, { kind: 'BestEffort' }, { batch: true })
     /** The kinds of answer and delivery frames that a `pubs` frame of `count` messages brings, in order. */
     const answersOf = async (rid: number, count: number) => {
       peer.frames.length = 0

@@ -261,10 +261,9 @@ export class Subscription {
     this.context.predicateFailed(count)
   }
 
-  /** Takes one routed copy. Reliable capacity was checked by the caller. */
   /**
-   * Queues a copy of `message` (a hand-back from a direct channel goes on from the attempts that
-   * failed there, `prior`).
+   * Takes one routed copy; Reliable capacity was checked by the caller. A hand-back from a direct
+   * channel goes on from the attempts that failed there (`prior`).
    */
   enqueue(message: Envelope, publishedAt: number, prior?: PriorAttempts): void {
     this.stats.routed++
