@@ -131,6 +131,85 @@ test('a failing Reliable subscriber’s messages show as dead letters; replay an
   await expect(page.getByText('Nothing has failed for good.')).toBeVisible()
 })
 
+type ListingMode = 'hold' | 'fail' | 'pass'
+
+/**
+ * Before the inspector loads, puts the page's `skellyBus.deadLetters.list` under the test's control:
+ * calls wait while the mode is `hold`, then fail or go through to the hub as `setListing` says.
+ */
+async function controlDeadLetterListing(page: Page): Promise<(mode: ListingMode) => Promise<void>> {
+  await page.addInitScript(() => {
+    type Api = { deadLetters: { list: (filter?: unknown) => Promise<unknown> } }
+    const scope = window as unknown as Record<string, unknown>
+    let mode: ListingMode = 'hold'
+    let waiting: (() => void)[] = []
+    let api: Api | undefined
+    scope.setListing = (next: ListingMode) => {
+      mode = next
+      for (const wake of waiting) wake()
+      waiting = []
+    }
+    Object.defineProperty(window, 'skellyBus', {
+      configurable: true,
+      get: () => api,
+      set(real: Api) {
+        const list = async (filter?: unknown): Promise<unknown> => {
+          while (mode === 'hold') await new Promise<void>((wake) => waiting.push(wake))
+          if (mode === 'fail') throw Object.assign(new Error('the hub is unreachable'), { code: 'Timeout' })
+          return real.deadLetters.list(filter)
+        }
+        api = { ...real, deadLetters: { ...real.deadLetters, list } }
+      },
+    })
+  })
+  return (mode) =>
+    page.evaluate((next) => (window as unknown as { setListing(m: string): void }).setListing(next), mode)
+}
+
+test('the dead-letter view never claims nothing failed before it has a list', async ({ page, host }) => {
+  await host.bus.subscribe(
+    'flaky-sink',
+    MessageFilter.types(['StateChange']),
+    DeliveryMode.Reliable({ timeoutMs: 1000 }),
+    async () => {
+      throw new Error('sink offline')
+    },
+  )
+  const stop = startLoad(host.bus)
+  await expect.poll(() => host.bus.deadLetters.list().length).toBeGreaterThan(2)
+  stop()
+  const held = host.bus.deadLetters.list().length
+  const setListing = await controlDeadLetterListing(page)
+  await openInspector(page, host.urls.inspector)
+  await page.getByTestId('tab-dead-letters').click()
+  const nothingFailed = page.getByText('Nothing has failed for good.')
+
+  // The listing is on its way.
+  await expect(page.getByTestId('dlq-count')).toHaveText('Listing dead letters…')
+  await expect(page.getByTestId('replay-all')).toBeDisabled()
+  await expect(nothingFailed).toHaveCount(0)
+
+  // It failed: the view says so, and still claims nothing.
+  await setListing('fail')
+  await expect(page.getByTestId('dlq-list-error')).toHaveText(
+    'Could not list dead letters: the hub is unreachable',
+  )
+  await expect(page.getByTestId('dlq-count')).toHaveText('Listing dead letters…')
+  await expect(nothingFailed).toHaveCount(0)
+
+  // The next refresh gets through: the list, and the error gone.
+  await setListing('pass')
+  await expect(page.getByTestId('dlq-count')).toHaveText(`${held} dead letters`)
+  await expect(page.getByTestId('dlq-list-error')).toHaveCount(0)
+
+  // A later failure keeps the rows it had, marked as possibly out of date.
+  await setListing('fail')
+  await expect(page.getByTestId('dlq-list-error')).toHaveText(
+    'Could not list dead letters: the hub is unreachable (the list below may be out of date)',
+  )
+  await expect(page.getByTestId('dead-letter')).toHaveCount(held)
+})
+
 test('the message tail filters by type, source and priority, and pauses', async ({
   page,
   host,

@@ -11,7 +11,9 @@ import { age, show } from './format.js'
 const REFRESH_MS = 2000
 
 export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) {
-  const [entries, setEntries] = useState<DeadLetterEntry[]>([])
+  // Undefined until the first listing arrives: an empty table would claim nothing failed.
+  const [entries, setEntries] = useState<DeadLetterEntry[]>()
+  const [listError, setListError] = useState<string>()
   const [selected, setSelected] = useState<Set<string>>(new Set())
   const [expanded, setExpanded] = useState<string>()
   const [outcome, setOutcome] = useState<{ text: string; bad: boolean }>()
@@ -20,9 +22,10 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
     bus.deadLetters.list().then(
       (list) => {
         setEntries(list)
+        setListError(undefined)
         setSelected((current) => new Set([...current].filter((id) => list.some((e) => e.id === id))))
       },
-      (e: SkellyBusError) => setOutcome({ text: `Could not list dead letters: ${e.message}`, bad: true }),
+      (e: SkellyBusError) => setListError(`Could not list dead letters: ${e.message}`),
     )
   }, [bus])
 
@@ -61,11 +64,14 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
       return next
     })
   const now = Date.now()
+  const listed = entries ?? []
   return (
     <div class="dead-letters">
       <div class="toolbar">
         <span data-testid="dlq-count">
-          {entries.length} dead letter{entries.length === 1 ? '' : 's'}
+          {entries === undefined
+            ? 'Listing dead letters…'
+            : `${entries.length} dead letter${entries.length === 1 ? '' : 's'}`}
         </span>
         <button
           type="button"
@@ -87,7 +93,7 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
         <span class="spacer" />
         <button
           type="button"
-          disabled={entries.length === 0}
+          disabled={listed.length === 0}
           onClick={() => act('replay', undefined)}
           data-testid="replay-all"
         >
@@ -95,7 +101,7 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
         </button>
         <button
           type="button"
-          disabled={entries.length === 0}
+          disabled={listed.length === 0}
           class="danger"
           onClick={() => act('purge', undefined)}
           data-testid="purge-all"
@@ -108,8 +114,16 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
           {outcome.text}
         </p>
       )}
-      {entries.length === 0 ? (
-        <p class="empty">Nothing has failed for good. 🎉</p>
+      {listError && (
+        <p class="outcome bad" role="alert" data-testid="dlq-list-error">
+          {listError}
+          {entries === undefined ? '' : ' (the list below may be out of date)'}
+        </p>
+      )}
+      {entries === undefined ? (
+        listError === undefined && <p class="empty">Listing dead letters…</p>
+      ) : entries.length === 0 ? (
+        <p class="empty">Nothing has failed for good.</p>
       ) : (
         <table class="grid" data-testid="dead-letters">
           <thead>
