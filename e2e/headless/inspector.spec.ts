@@ -40,6 +40,19 @@ function startLoad(bus: EventBus): () => void {
   return () => clearInterval(timer)
 }
 
+/** A Reliable StateChange subscriber that fails with 'sink offline' while `failing()` says so. */
+function subscribeSink(bus: EventBus, failing: () => boolean, handled: string[] = []) {
+  return bus.subscribe(
+    'flaky-sink',
+    MessageFilter.types(['StateChange']),
+    DeliveryMode.Reliable({ timeoutMs: 1000 }),
+    async (m) => {
+      if (failing()) throw new Error('sink offline')
+      handled.push(m.id)
+    },
+  )
+}
+
 async function openInspector(page: Page, url: string) {
   await page.goto(url)
   await expect(page.getByTestId('connection')).toHaveText('open')
@@ -94,15 +107,7 @@ test('a failing Reliable subscriber’s messages show as dead letters; replay an
 }, testInfo) => {
   let failing = true
   const handled: string[] = []
-  await host.bus.subscribe(
-    'flaky-sink',
-    MessageFilter.types(['StateChange']),
-    DeliveryMode.Reliable({ timeoutMs: 1000 }),
-    async (m) => {
-      if (failing) throw new Error('sink offline')
-      handled.push(m.id)
-    },
-  )
+  await subscribeSink(host.bus, () => failing, handled)
   const stop = startLoad(host.bus)
   await expect.poll(() => host.bus.deadLetters.list().length).toBeGreaterThan(5)
   stop()
@@ -167,14 +172,7 @@ async function controlDeadLetterListing(page: Page): Promise<(mode: ListingMode)
 }
 
 test('the dead-letter view never claims nothing failed before it has a list', async ({ page, host }) => {
-  await host.bus.subscribe(
-    'flaky-sink',
-    MessageFilter.types(['StateChange']),
-    DeliveryMode.Reliable({ timeoutMs: 1000 }),
-    async () => {
-      throw new Error('sink offline')
-    },
-  )
+  await subscribeSink(host.bus, () => true)
   const stop = startLoad(host.bus)
   await expect.poll(() => host.bus.deadLetters.list().length).toBeGreaterThan(2)
   stop()
@@ -250,14 +248,7 @@ for (const scheme of ['light', 'dark'] as const) {
       DeliveryMode.Reliable({ timeoutMs: 1000 }),
       async () => {},
     )
-    await host.bus.subscribe(
-      'flaky-sink',
-      MessageFilter.types(['StateChange']),
-      DeliveryMode.Reliable({ timeoutMs: 1000 }),
-      async () => {
-        throw new Error('sink offline')
-      },
-    )
+    await subscribeSink(host.bus, () => true)
     const stop = startLoad(host.bus)
     try {
       await openInspector(page, host.urls.inspector)
