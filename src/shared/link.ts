@@ -51,7 +51,8 @@ export class Link<In extends Frame, Out extends Frame> {
   private flushQueued = false
   private open = true
   private heartbeat: ReturnType<typeof setInterval> | undefined
-  private lastInbound = Date.now()
+  /** When the last unit came from the peer, on the monotonic clock (wall-clock jumps are no silence). */
+  private lastInbound = performance.now()
   private readonly codec: Codec
 
   private readonly inbound: z.ZodType<In>
@@ -166,11 +167,20 @@ export class Link<In extends Frame, Out extends Frame> {
   /**
    * Pings every `intervalMs` and ends the link when nothing has come from the peer for
    * HEARTBEAT_TOLERANCE intervals. 0 turns the heartbeat off.
+   *
+   * A tick more than an interval late means this side was away (its thread busy or paused, the
+   * machine asleep): what the peer sent meanwhile still waits unread behind the timer, so the
+   * peer's silence is judged at the next tick instead. Otherwise a main process that stalled, or
+   * a laptop waking up, would cut off every healthy endpoint at once.
    */
   startHeartbeat(intervalMs: number): void {
     if (intervalMs <= 0 || this.heartbeat !== undefined) return
+    let lastTick = performance.now()
     this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastInbound > intervalMs * HEARTBEAT_TOLERANCE) {
+      const now = performance.now()
+      const away = now - lastTick > 2 * intervalMs
+      lastTick = now
+      if (!away && now - this.lastInbound > intervalMs * HEARTBEAT_TOLERANCE) {
         this.end(`no heartbeat for ${intervalMs * HEARTBEAT_TOLERANCE} ms`)
         this.port.close()
         return
@@ -190,7 +200,7 @@ export class Link<In extends Frame, Out extends Frame> {
 
   private receive(unit: unknown, ports: readonly unknown[]): void {
     if (!this.open) return
-    this.lastInbound = Date.now()
+    this.lastInbound = performance.now()
     for (const candidate of this.codec.decode(unit)) {
       if (!this.open) return
       if (candidate instanceof UndecodableFrame) {

@@ -242,7 +242,7 @@ describe('hub with worker endpoints', () => {
   it('a hung worker the heartbeat cut off does not run its backlog when it wakes: the hub ended it', async () => {
     const count = 200
     const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
-    const { bus, hub } = await startHub({ workers: 4 }, { heartbeatMs: 200, reconnectGraceMs: 300 })
+    const { bus, hub } = await startHub({ workers: 4 }, { heartbeatMs: 400, reconnectGraceMs: 300 })
     const storage = await endpoint(hub, ModuleId.Storage, everything as never, receipts)
     await storage.call({
       op: 'subscribe',
@@ -253,7 +253,9 @@ describe('hub with worker endpoints', () => {
     await publishSequence(bus, 0, count)
     await waitFor(() => receipts.some((deliveries) => deliveries > 0))
     // Hangs with a window of deliveries waiting at it; the hub parks its subscription, then gives up.
-    const blocked = storage.call({ op: 'block', ms: 2_500 }).catch(() => {})
+    // (400 ms heartbeats: tight enough to notice a 4 s hang, loose enough that a loaded machine's
+    // pauses before it are not taken for one.)
+    const blocked = storage.call({ op: 'block', ms: 4_000 }).catch(() => {})
     await waitFor(() => bus.deadLetters.list().length > 0, 5_000)
     await blocked
     await new Promise((resolve) => setTimeout(resolve, 500)) // it woke, and reads its port closed

@@ -1,9 +1,12 @@
-import { describe, expect, it } from 'vitest'
+import { once } from 'node:events'
+import { setTimeout as delay } from 'node:timers/promises'
+import { MessageChannel, Worker } from 'node:worker_threads'
+import { describe, expect, it, vi } from 'vitest'
 import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import { queuePublish } from '../../src/shared/batching.js'
 import { codecFor } from '../../src/shared/codec.js'
 import { Link } from '../../src/shared/link.js'
-import type { Port, PortCarrier } from '../../src/shared/port.js'
+import { fromNodePort, type Port, type PortCarrier } from '../../src/shared/port.js'
 import { type EndpointFrame, type HubFrame, hubFrameSchema } from '../../src/shared/wire.js'
 import { rawEvent } from '../helpers.js'
 
@@ -56,5 +59,53 @@ describe('a link sending a flood queued in one tick', () => {
     const units = publishFlood('clone', 1000)
     expect(units).toHaveLength(1)
     expect(units[0]?.reduce((sum, frame) => sum + frame.msgs.length, 0)).toBe(1000)
+  })
+})
+
+describe('a link’s heartbeat', () => {
+  /**
+   * A link on one end of a channel whose other end a worker keeps talking on, every 20 ms, until
+   * it is sent anything.
+   */
+  async function linkToChattyPeer() {
+    const { port1, port2 } = new MessageChannel()
+    const peer = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads')
+       const talking = setInterval(() => workerData.port.postMessage([{ t: 'pong' }]), 20)
+       parentPort.on('message', () => clearInterval(talking)) // and stays alive, its port open`,
+      { eval: true, workerData: { port: port2 }, transferList: [port2] },
+    )
+    await once(peer, 'online')
+    let endedBecause: string | undefined
+    const link = new Link<HubFrame, EndpointFrame>(fromNodePort(port1), hubFrameSchema, {
+      frame: () => {},
+      invalid: () => {},
+      unsendable: () => {},
+      closed: (reason) => {
+        endedBecause = reason
+      },
+    })
+    link.startHeartbeat(100)
+    return { peer, link, endedBecause: () => endedBecause }
+  }
+
+  it('does not give up on a peer that kept talking while this side was stalled, and still notices one that stops', async () => {
+    const { peer, link, endedBecause } = await linkToChattyPeer()
+    try {
+      await delay(300)
+      expect(endedBecause()).toBeUndefined()
+      // This thread is away for ten heartbeats (a busy main process, a machine that slept): the
+      // peer's units wait unread behind the heartbeat's timer.
+      const until = performance.now() + 1000
+      while (performance.now() < until) {}
+      await delay(350)
+      expect(endedBecause()).toBeUndefined()
+      // The peer goes silent for real (its port still open): the link ends within a few intervals.
+      peer.postMessage('hush')
+      await vi.waitFor(() => expect(endedBecause()).toMatch(/^no heartbeat for 300 ms/), { timeout: 2000 })
+    } finally {
+      link.close()
+      await peer.terminate()
+    }
   })
 })
