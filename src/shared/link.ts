@@ -3,7 +3,9 @@
  * tick goes out as a single unit), decodes and validates inbound frames, and keeps a heartbeat so
  * a peer that hangs is noticed even where the transport reports no close.
  */
+
 import type { z } from 'zod'
+import { awakeInterval } from './awake-interval.js'
 import { messagesIn, splitBatch } from './batching.js'
 import { type Codec, codecFor, UndecodableFrame } from './codec.js'
 import { compiled } from './compiled-schema.js'
@@ -50,7 +52,7 @@ export class Link<In extends Frame, Out extends Frame> {
   private outbox: Out[] = []
   private flushQueued = false
   private open = true
-  private heartbeat: ReturnType<typeof setInterval> | undefined
+  private stopHeartbeat: (() => void) | undefined
   /** When the last unit came from the peer, on the monotonic clock (wall-clock jumps are no silence). */
   private lastInbound = performance.now()
   private readonly codec: Codec
@@ -166,28 +168,20 @@ export class Link<In extends Frame, Out extends Frame> {
 
   /**
    * Pings every `intervalMs` and ends the link when nothing has come from the peer for
-   * HEARTBEAT_TOLERANCE intervals. 0 turns the heartbeat off.
-   *
-   * A tick more than an interval late means this side was away (its thread busy or paused, the
-   * machine asleep): what the peer sent meanwhile still waits unread behind the timer, so the
-   * peer's silence is judged at the next tick instead. Otherwise a main process that stalled, or
-   * a laptop waking up, would cut off every healthy endpoint at once.
+   * HEARTBEAT_TOLERANCE intervals, judged only on ticks when this side was not away (see
+   * awakeInterval): a main process that stalled, or a laptop waking up, cuts off no healthy peer.
+   * 0 turns the heartbeat off.
    */
   startHeartbeat(intervalMs: number): void {
-    if (intervalMs <= 0 || this.heartbeat !== undefined) return
-    let lastTick = performance.now()
-    this.heartbeat = setInterval(() => {
-      const now = performance.now()
-      const away = now - lastTick > 2 * intervalMs
-      lastTick = now
+    if (intervalMs <= 0 || this.stopHeartbeat !== undefined) return
+    this.stopHeartbeat = awakeInterval(intervalMs, (now, away) => {
       if (!away && now - this.lastInbound > intervalMs * HEARTBEAT_TOLERANCE) {
         this.end(`no heartbeat for ${intervalMs * HEARTBEAT_TOLERANCE} ms`)
         this.port.close()
         return
       }
       this.send({ t: 'ping' } as Out)
-    }, intervalMs)
-    ;(this.heartbeat as { unref?: () => void }).unref?.()
+    })
   }
 
   /** Flushes what is queued, then closes the port. */
@@ -226,7 +220,7 @@ export class Link<In extends Frame, Out extends Frame> {
     if (!this.open) return
     this.open = false
     this.outbox = []
-    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
+    this.stopHeartbeat?.()
     this.handlers.closed(reason)
   }
 }

@@ -273,6 +273,30 @@ describe('hub with worker endpoints', () => {
     await expectAccounted(bus)
   })
 
+  it('counts no timeout for a delivery acknowledged while the hub’s thread was away', async () => {
+    const receipts = new Int32Array(new SharedArrayBuffer(4))
+    const { bus, hub } = await startHub()
+    const storage = await endpoint(hub, ModuleId.Storage, everything as never, receipts)
+    await storage.call({
+      op: 'subscribe',
+      filter: { types: ['RawEvent'] },
+      mode: DeliveryMode.Reliable({ timeoutMs: 200 }),
+      behaviour: { kind: 'ok' },
+    })
+    await publishSequence(bus, 0, 1)
+    await new Promise((resolve) => setImmediate(resolve)) // the delivery leaves
+    // The hub's thread is away past the ack's deadline (200 ms + the grace): a busy main process,
+    // or a machine asleep. The endpoint ran the delivery meanwhile; its ack waits in the port.
+    const until = performance.now() + 2_000
+    while (performance.now() < until) {}
+    await waitFor(async () => (await bus.metrics()).messagesDelivered === 1)
+    await new Promise((resolve) => setTimeout(resolve, 300)) // more sweeps: nothing changes
+    const metrics = await bus.metrics()
+    expect([metrics.messagesDelivered, metrics.messagesFailed, metrics.messagesRetried]).toEqual([1, 0, 0])
+    expect(receipts[0]).toBe(1)
+    await expectAccounted(bus)
+  })
+
   it('ends BestEffort and LatestOnly subscriptions of a lost worker at once', async () => {
     const { bus, hub } = await startHub()
     const figurine = await endpoint(hub, ModuleId.CuteFigurine)

@@ -30,8 +30,8 @@ export class SentByPriority {
 /** A delivery sent to the endpoint, settled by its ack or nack (the core's attempt is called back). */
 export class PendingAck implements Settleable {
   private attempt: SettleableAttempt | undefined
-  /** When it was sent (Date.now() based, as the sweep that reads it). */
-  readonly sentAt = Date.now()
+  /** When it was sent, on the monotonic clock the sweep reads (see awakeInterval). */
+  readonly sentAt = performance.now()
   private readonly aboveAtSend: number
 
   /**

@@ -4,6 +4,8 @@
  * granted. Deliveries to the endpoint are acknowledged back, so the core's accounting, latency and
  * timeouts hold across the port.
  */
+
+import { awakeInterval } from '../../shared/awake-interval.js'
 import { nacksFor, queueDelivery } from '../../shared/batching.js'
 import { claimsOtherSource } from '../../shared/catalog.js'
 import type { DeadLetterSelector } from '../../shared/dead-letter.js'
@@ -111,7 +113,7 @@ export class Session implements RouteEndpoint {
   private okTo = -1
   private errorFramesSent = 0
   private errorWindowStart = 0
-  private readonly ackSweep: ReturnType<typeof setInterval>
+  private readonly stopAckSweep: () => void
   private metricsTimer: ReturnType<typeof setInterval> | undefined
   private tailTimer: ReturnType<typeof setInterval> | undefined
   private tailBuffer: TailEntry[] = []
@@ -131,8 +133,10 @@ export class Session implements RouteEndpoint {
       closed: () => this.end('lost'),
     })
     this.link.startHeartbeat(hub.heartbeatMs)
-    this.ackSweep = setInterval(() => this.sweepOverdueAcks(), ACK_SWEEP_MS)
-    ;(this.ackSweep as { unref?: () => void }).unref?.()
+    // Not right after this thread was away: the acks that came meanwhile are still unread.
+    this.stopAckSweep = awakeInterval(ACK_SWEEP_MS, (now, away) => {
+      if (!away) this.sweepOverdueAcks(now)
+    })
   }
 
   get isOpen(): boolean {
@@ -159,7 +163,7 @@ export class Session implements RouteEndpoint {
   end(reason: EndReason): void {
     if (this.ended) return
     this.ended = true
-    clearInterval(this.ackSweep)
+    this.stopAckSweep()
     if (this.metricsTimer !== undefined) clearInterval(this.metricsTimer)
     if (this.tailTimer !== undefined) clearInterval(this.tailTimer)
     this.hub.tails.delete(this)
@@ -464,8 +468,7 @@ export class Session implements RouteEndpoint {
   }
 
   /** Counts as timed out every delivery whose ack is overdue past the grace (a hung endpoint). */
-  private sweepOverdueAcks(): void {
-    const now = Date.now()
+  private sweepOverdueAcks(now: number): void {
     const { workers } = this.hub.bus.config
     for (const [id, pending] of this.awaitingAck.entries()) {
       if (!pending.overdueAt(now, workers)) continue
