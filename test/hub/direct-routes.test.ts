@@ -560,9 +560,10 @@ describe('direct routes', () => {
     async (_, blockMs) => {
       const count = 400
       const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+      // 10 ms a handler, four at once: the 400 take ~1 s, twice the drain, so some are left.
       const { bus, producer, consumer, route } = await pipeline({
         receipts,
-        behaviour: { kind: 'delay', ms: 5 },
+        behaviour: { kind: 'delay', ms: 10 },
       })
       const published = producer.call<{ ok: number; errors: unknown[] }>({
         op: 'publish',
