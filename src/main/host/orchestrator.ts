@@ -3,6 +3,7 @@
  * answered by each module), marks silent ones Degraded, sends ConfigUpdates and asks modules to
  * shut down gracefully.
  */
+import { awakeInterval } from '../../shared/awake-interval.js'
 import { ModuleId } from '../../shared/catalog.js'
 import type { JsonValue } from '../../shared/json.js'
 import { BusMessage, MessagePayload } from '../../shared/message.js'
@@ -31,14 +32,16 @@ export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = 
   const publish = (payload: Parameters<typeof BusMessage.create>[1]) =>
     bus.publish(BusMessage.create(ModuleId.Orchestrator, payload as never)).then(() => undefined)
 
-  const timer = setInterval(() => {
+  // Registry times are wall-clock Dates. A round right after the main process was away (busy, or
+  // the machine asleep) judges no one: it asked nothing meanwhile, and answers may wait unread.
+  const stopChecks = awakeInterval(intervalMs, (_, away) => {
     const now = Date.now()
     for (const module of bus.registry.list()) {
       if (module.moduleId === ModuleId.Orchestrator) continue
       if (module.status !== ModuleStatus.Healthy && module.status !== ModuleStatus.Degraded) continue
       const lastSeen = (module.lastHealthCheck ?? module.registeredAt).getTime()
       const silent = now - lastSeen > intervalMs * MISSED_CHECKS
-      if (silent && module.status === ModuleStatus.Healthy)
+      if (!away && silent && module.status === ModuleStatus.Healthy)
         bus.registry.setStatus(module.moduleId, ModuleStatus.Degraded)
       if (!silent && module.status === ModuleStatus.Degraded)
         bus.registry.setStatus(module.moduleId, ModuleStatus.Healthy)
@@ -46,8 +49,7 @@ export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = 
         () => {},
       )
     }
-  }, intervalMs)
-  ;(timer as { unref?: () => void }).unref?.()
+  })
 
   return {
     configure: (configKey, configValue, targetModule) =>
@@ -62,6 +64,6 @@ export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = 
       bus.registry.setStatus(moduleId, ModuleStatus.ShuttingDown)
       return publish(MessagePayload.Shutdown({ moduleId, timeoutMs, saveState: true }))
     },
-    stop: () => clearInterval(timer),
+    stop: stopChecks,
   }
 }

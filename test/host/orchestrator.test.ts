@@ -1,0 +1,70 @@
+import { afterEach, expect, it } from 'vitest'
+import {
+  BusMessage,
+  createEventBus,
+  DeliveryMode,
+  type EventBus,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+  ModuleStatus,
+} from '../../src/main/bus/index.js'
+import { type Orchestrator, startOrchestrator } from '../../src/main/host/orchestrator.js'
+import { waitFor } from '../helpers.js'
+
+let running: { bus: EventBus; orchestrator: Orchestrator } | undefined
+afterEach(async () => {
+  running?.orchestrator.stop()
+  await running?.bus.shutdown({ drainTimeoutMs: 0 })
+  running = undefined
+})
+
+/** A bus, an orchestrator checking every 50 ms, and Storage answering its checks while `answering()`. */
+async function checkedStorage(answering: () => boolean) {
+  const bus = createEventBus()
+  await bus.start()
+  await bus.subscribe(
+    ModuleId.Storage,
+    MessageFilter.types(['HealthCheck']),
+    DeliveryMode.BestEffort,
+    async (m) => {
+      if (m.source !== ModuleId.Orchestrator || !answering()) return
+      await bus.publish(
+        BusMessage.create(
+          ModuleId.Storage,
+          MessagePayload.HealthCheck({ moduleId: ModuleId.Storage, timestamp: new Date() }),
+        ),
+      )
+    },
+  )
+  await bus.publish(BusMessage.create(ModuleId.Storage, MessagePayload.ModuleReady(ModuleId.Storage)))
+  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 50 })
+  running = { bus, orchestrator }
+  const status = () => bus.registry.get(ModuleId.Storage)?.status
+  return { status }
+}
+
+it('marks a module that stops answering Degraded, and Healthy again once it answers', async () => {
+  let answering = true
+  const { status } = await checkedStorage(() => answering)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  expect(status()).toBe(ModuleStatus.Healthy)
+  answering = false
+  await waitFor(() => status() === ModuleStatus.Degraded, 2_000)
+  answering = true
+  await waitFor(() => status() === ModuleStatus.Healthy, 2_000)
+})
+
+it('does not take its own absence (a stalled main process, a machine asleep) for a module’s silence', async () => {
+  const { status } = await checkedStorage(() => true)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  expect(status()).toBe(ModuleStatus.Healthy)
+  // Away for ten rounds: nothing was asked, so nothing could be answered.
+  const until = performance.now() + 500
+  while (performance.now() < until) {}
+  const seen: string[] = []
+  const watch = setInterval(() => seen.push(status() ?? 'gone'), 5)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  clearInterval(watch)
+  expect(new Set(seen)).toEqual(new Set([ModuleStatus.Healthy]))
+})
