@@ -11,6 +11,7 @@ const bus = createEventBus()
 await bus.start()
 const hub = createHub(bus)
 const route = hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
+// route.state: 'waiting' → 'establishing' → 'active'; route.revoke() withdraws it for good
 
 // Each endpoint attaches as usual (in the app, each end lives in its own worker or utility process).
 const capturePorts = new MessageChannel()
