@@ -1486,13 +1486,25 @@ describe('direct routes: a consumer whose channel closes, given odd deliveries',
 
 describe('direct routes: configuration and example', () => {
   it('the hosts declare the seed routes unless SKELLY_DIRECT_ROUTES turns them off', () => {
-    expect(directRoutes(undefined).map((r) => `${r.producer}>${r.consumer}:${r.types}`)).toEqual([
+    expect(directRoutes({}).map((r) => `${r.producer}>${r.consumer}:${r.types}`)).toEqual([
       'data-capture>storage:RawEvent',
       'analysis-engine>gamification:StateChange',
       'gamification>ai-integration:InterventionRequest',
     ])
-    for (const off of ['off', '0', 'false', ' OFF ']) expect(directRoutes(off)).toEqual([])
-    expect(directRoutes('on')).toHaveLength(3)
+    const routesWith = (value: string) => directRoutes({ SKELLY_DIRECT_ROUTES: value })
+    for (const off of ['off', '0', 'false', 'no', ' OFF ']) expect(routesWith(off)).toEqual([])
+    for (const on of ['on', '1', 'true', 'yes', '']) expect(routesWith(on)).toHaveLength(3)
+  })
+
+  it('refuses a SKELLY_DIRECT_ROUTES that is neither on nor off, naming it', () => {
+    for (const value of ['maybe', 'of', '2']) {
+      expect(() => directRoutes({ SKELLY_DIRECT_ROUTES: value })).toThrow(
+        expect.objectContaining({
+          kind: 'Configuration',
+          message: expect.stringContaining(`SKELLY_DIRECT_ROUTES must be on or off (got '${value}')`),
+        }),
+      )
+    }
   })
 
   it('the README example runs: every message delivered over the route and counted by the hub', async () => {

@@ -4,6 +4,12 @@
  * variable and the accepted range.
  */
 import { z } from 'zod'
+import {
+  currentEnvironment,
+  type Environment,
+  readIntegerVariable,
+  readPositiveVariable,
+} from '../../shared/environment.js'
 import { EventBusError } from '../../shared/errors.js'
 
 function integerIn(min: number, max: number) {
@@ -61,37 +67,8 @@ export type EventBusConfigInput = Omit<Partial<EventBusConfig>, 'retry'> & {
   retry?: Partial<EventBusConfig['retry']>
 }
 
-type Environment = Readonly<Record<string, string | undefined>>
-
-function currentEnvironment(): Environment {
-  // `process` is absent in browsers and sandboxed renderers; the bus then runs on code and defaults.
-  return (globalThis as { process?: { env?: Environment } }).process?.env ?? {}
-}
-
 function configurationError(reason: string): EventBusError {
   return EventBusError.of('Configuration', { reason })
-}
-
-function readIntegerVariable(env: Environment, name: string, min: number, max: number): number | undefined {
-  const raw = env[name]?.trim()
-  if (raw === undefined || raw === '') return undefined
-  const value = Number(raw)
-  if (!/^\d+$/.test(raw) || value < min || value > max) {
-    throw configurationError(`${name} must be an integer from ${min} to ${max} (got '${raw}')`)
-  }
-  return value
-}
-
-function readSecondsVariable(env: Environment, name: string): number | undefined {
-  const raw = env[name]?.trim()
-  if (raw === undefined || raw === '') return undefined
-  const seconds = Number(raw)
-  if (!/^\d*\.?\d+$/.test(raw) || !(seconds > 0) || seconds > DAY_MS / 1000) {
-    throw configurationError(
-      `${name} must be a number of seconds above 0 up to ${DAY_MS / 1000} (got '${raw}')`,
-    )
-  }
-  return seconds * 1000
 }
 
 /** The overrides the environment sets, read now (each call sees the current environment). */
@@ -99,7 +76,8 @@ export function configFromEnvironment(env: Environment = currentEnvironment()): 
   const overrides: EventBusConfigInput = {}
   const maxQueueSize = readIntegerVariable(env, 'SKELLY_EVENT_BUS_QUEUE_SIZE', 1, 10_000_000)
   const workers = readIntegerVariable(env, 'SKELLY_EVENT_BUS_WORKERS', 1, 1024)
-  const deliveryTimeoutMs = readSecondsVariable(env, 'SKELLY_EVENT_BUS_TIMEOUT')
+  const timeoutSeconds = readPositiveVariable(env, 'SKELLY_EVENT_BUS_TIMEOUT', DAY_MS / 1000, 'seconds')
+  const deliveryTimeoutMs = timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000
   if (maxQueueSize !== undefined) overrides.maxQueueSize = maxQueueSize
   if (workers !== undefined) overrides.workers = workers
   if (deliveryTimeoutMs !== undefined) overrides.deliveryTimeoutMs = deliveryTimeoutMs
