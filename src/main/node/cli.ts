@@ -5,18 +5,42 @@
  *
  * Environment: SKELLY_HTTP_PORT (default 4780, 0 = any), SKELLY_DATA_DIR (default ./.data),
  * SKELLY_CAPTURE_RATE (DataCapture events per second, default 10), SKELLY_OUT_DIR (the build
- * output with the pages, default the folder above this file).
+ * output with the pages, default the folder above this file). A setting it does not accept, a
+ * port already taken or a data directory another host uses: one line saying so, exit code 1.
  */
-import { join, resolve } from 'node:path'
-import { startHeadlessHost } from './headless.js'
+import { join } from 'node:path'
+import { describeThrown, isEventBusError } from '../../shared/errors.js'
+import { DataDirInUseError } from './data-dir-lock.js'
+import { type HeadlessHost, startHeadlessHost } from './headless.js'
+import { readHostSettings } from './host-environment.js'
 
-const rate = Number(process.env.SKELLY_CAPTURE_RATE ?? 10)
-const host = await startHeadlessHost({
-  outDir: resolve(process.env.SKELLY_OUT_DIR ?? join(import.meta.dirname, '..')),
-  dataDir: resolve(process.env.SKELLY_DATA_DIR ?? join(process.cwd(), '.data')),
-  httpPort: Number(process.env.SKELLY_HTTP_PORT ?? 4780),
-  moduleOptions: { 'data-capture': { rate } },
-})
+/**
+ * What went wrong, in one line a user can act on, for the failures a user causes; anything else
+ * is a defect, and keeps its stack.
+ */
+function startFailure(error: unknown, httpPort: number | undefined): string {
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+    return `127.0.0.1:${httpPort} is already in use (is Skelly-Jelly already running?): set SKELLY_HTTP_PORT to another port, or 0 for any free one`
+  if (error instanceof DataDirInUseError || (isEventBusError(error) && error.kind === 'Configuration'))
+    return error.message
+  return error instanceof Error ? (error.stack ?? error.message) : describeThrown(error)
+}
+
+let host: HeadlessHost
+let httpPort: number | undefined
+try {
+  const settings = readHostSettings(process.env, join(import.meta.dirname, '..'))
+  httpPort = settings.httpPort
+  host = await startHeadlessHost({
+    outDir: settings.outDir,
+    dataDir: settings.dataDir,
+    httpPort: settings.httpPort,
+    moduleOptions: { 'data-capture': { rate: settings.captureRate } },
+  })
+} catch (error) {
+  console.error(`Skelly-Jelly could not start: ${startFailure(error, httpPort)}`)
+  process.exit(1)
+}
 
 console.log('Skelly-Jelly is running headless (no Electron here).')
 console.log(`  app window:  ${host.urls.app}`)

@@ -13,7 +13,8 @@ import { type Orchestrator, startOrchestrator } from '../host/orchestrator.js'
 import { ModuleSupervisor, type SupervisorOptions } from '../host/supervisor.js'
 import { type WindowName, windows } from '../host/windows.js'
 import { createHub, type Hub, type RouteSpec } from '../hub/index.js'
-import { startPageServer } from './http-server.js'
+import { lockDataDir } from './data-dir-lock.js'
+import { type PageServer, startPageServer } from './http-server.js'
 import { launchWorker } from './worker-launcher.js'
 import { type Gateway, startGateway } from './ws-gateway.js'
 
@@ -47,40 +48,65 @@ export interface HeadlessHost {
   stop(): Promise<void>
 }
 
+/**
+ * @throws Error when another host holds `dataDir` or a server cannot listen (`EADDRINUSE` …), with
+ * whatever had started stopped again; EventBusError `Configuration` for invalid options
+ */
 export async function startHeadlessHost(options: HeadlessOptions): Promise<HeadlessHost> {
   await mkdir(options.dataDir, { recursive: true })
+  const unlockDataDir = await lockDataDir(options.dataDir)
+  try {
+    return await startOnLockedDataDir(options, unlockDataDir)
+  } catch (error) {
+    await unlockDataDir()
+    throw error
+  }
+}
+
+async function startOnLockedDataDir(
+  options: HeadlessOptions,
+  unlockDataDir: () => Promise<void>,
+): Promise<HeadlessHost> {
+  const routes = options.routes ?? directRoutes()
   const deadLetterLog = createDeadLetterLog({ path: join(options.dataDir, 'dead-letters.jsonl') })
   const bus = createEventBus({ ...options.bus, deadLetterPersistence: deadLetterLog })
   await bus.start()
   // Modules are worker threads here: the runtime's MessageChannel makes their direct channels.
-  const hub = createHub(bus, {
-    reconnectGraceMs: options.reconnectGraceMs ?? 30_000,
-    routes: options.routes ?? directRoutes(),
-  })
+  const hub = createHub(bus, { reconnectGraceMs: options.reconnectGraceMs ?? 30_000, routes })
   let gateway: Gateway | undefined
+  let pages: PageServer | undefined
   const endpointOf = (name: WindowName) => () => {
     const spec = windows[name]
     return `${gateway?.url}/?token=${encodeURIComponent(gateway?.tokenFor(spec.module) ?? '')}`
   }
-  const pages = await startPageServer({
-    rendererDir: join(options.outDir, 'renderer'),
-    bridgeScript: join(options.outDir, 'bridge', 'skelly-bridge.js'),
-    port: options.httpPort,
-    gatewayOrigin: () => gateway?.url ?? '',
-    pages: [
-      { path: '/', file: windows.app.page, module: windows.app.module, endpoint: endpointOf('app') },
-      {
-        path: '/inspector',
-        file: windows.inspector.page,
-        module: windows.inspector.module,
-        endpoint: endpointOf('inspector'),
-      },
-    ],
-  })
-  gateway = await startGateway(hub, {
-    modules: Object.values(windows).map(({ module, permissions }) => ({ module, permissions })),
-    allowedOrigins: [pages.origin],
-  })
+  try {
+    pages = await startPageServer({
+      rendererDir: join(options.outDir, 'renderer'),
+      bridgeScript: join(options.outDir, 'bridge', 'skelly-bridge.js'),
+      port: options.httpPort,
+      gatewayOrigin: () => gateway?.url ?? '',
+      pages: [
+        { path: '/', file: windows.app.page, module: windows.app.module, endpoint: endpointOf('app') },
+        {
+          path: '/inspector',
+          file: windows.inspector.page,
+          module: windows.inspector.module,
+          endpoint: endpointOf('inspector'),
+        },
+      ],
+    })
+    gateway = await startGateway(hub, {
+      modules: Object.values(windows).map(({ module, permissions }) => ({ module, permissions })),
+      allowedOrigins: [pages.origin],
+    })
+  } catch (error) {
+    // A server could not listen: nothing ran yet, so nothing needs draining.
+    await pages?.close()
+    await bus.shutdown({ drainTimeoutMs: 0 })
+    await deadLetterLog.close()
+    hub.close()
+    throw error
+  }
   const orchestrator = startOrchestrator(bus, { healthIntervalMs: options.healthIntervalMs ?? 5000 })
   const supervisor = new ModuleSupervisor(bus, hub, launchWorker, {
     dataDir: options.dataDir,
@@ -107,6 +133,7 @@ export async function startHeadlessHost(options: HeadlessOptions): Promise<Headl
         hub.close()
         await gateway?.close()
         await pages.close()
+        await unlockDataDir()
       })()
       return stopping
     },

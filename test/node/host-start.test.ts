@@ -1,0 +1,144 @@
+/**
+ * Starting the headless host with bad settings, a busy port or a data directory another host
+ * uses: one clear line, exit code 1, nothing left behind; the host already running is unharmed.
+ */
+import { execFile, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import { lockDataDir } from '../../src/main/node/data-dir-lock.js'
+import { startHeadlessHost } from '../../src/main/node/headless.js'
+import { readHostSettings } from '../../src/main/node/host-environment.js'
+import { rawEvent } from '../helpers.js'
+
+const cli = join(import.meta.dirname, '../../src/main/node/cli.ts')
+const freshDir = () => mkdtemp(join(tmpdir(), 'skelly-start-'))
+
+/** Runs the CLI with `env` added; resolves with its exit code and everything it printed. */
+function runCli(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ['--import', 'tsx', cli],
+      { env: { ...process.env, ...env }, timeout: 30_000 },
+      (_, stdout, stderr) => resolve({ code: child.exitCode, output: `${stdout}${stderr}` }),
+    )
+  })
+}
+
+describe('the headless host’s settings', () => {
+  it('defaults each variable that is unset or blank', () => {
+    const settings = readHostSettings({ SKELLY_HTTP_PORT: ' ', SKELLY_DATA_DIR: '' }, '/opt/out', '/home/u')
+    expect(settings).toEqual({
+      httpPort: 4780,
+      dataDir: '/home/u/.data',
+      captureRate: 10,
+      outDir: '/opt/out',
+    })
+    expect(readHostSettings({ SKELLY_HTTP_PORT: '0', SKELLY_CAPTURE_RATE: '2.5' }, '/o')).toMatchObject({
+      httpPort: 0,
+      captureRate: 2.5,
+    })
+  })
+
+  it.each([
+    ['SKELLY_HTTP_PORT', 'abc', 'must be an integer from 0 to 65535'],
+    ['SKELLY_HTTP_PORT', '70000', 'must be an integer from 0 to 65535'],
+    ['SKELLY_HTTP_PORT', '-1', 'must be an integer from 0 to 65535'],
+    ['SKELLY_HTTP_PORT', '80.5', 'must be an integer from 0 to 65535'],
+    ['SKELLY_CAPTURE_RATE', '-5', 'must be a number of events per second above 0 up to 100000'],
+    ['SKELLY_CAPTURE_RATE', 'fast', 'must be a number of events per second above 0 up to 100000'],
+    ['SKELLY_CAPTURE_RATE', '0', 'must be a number of events per second above 0 up to 100000'],
+  ])('refuses %s=%s, naming it', (name, value, rule) => {
+    expect(() => readHostSettings({ [name]: value }, '/o')).toThrow(
+      expect.objectContaining({
+        kind: 'Configuration',
+        message: expect.stringContaining(`${name} ${rule} (got '${value}')`),
+      }),
+    )
+  })
+})
+
+describe('the data directory’s lock', () => {
+  it('lets one host at a time hold a data directory, and is free again once given up', async () => {
+    const dir = await freshDir()
+    const unlock = await lockDataDir(dir)
+    await expect(lockDataDir(dir)).rejects.toThrow(
+      `${dir} is in use by another Skelly-Jelly host (pid ${process.pid})`,
+    )
+    await unlock()
+    await (await lockDataDir(dir))()
+  })
+
+  it('takes over the lock of a host that died without giving it up', async () => {
+    const dir = await freshDir()
+    const dead = spawnSync(process.execPath, ['-e', '']).pid
+    await writeFile(join(dir, 'host.lock'), String(dead))
+    const unlock = await lockDataDir(dir)
+    await unlock()
+    expect(existsSync(join(dir, 'host.lock'))).toBe(false)
+  })
+})
+
+describe('starting the headless host', () => {
+  it('refuses a second host on the same data directory; the first keeps working, and frees it as it stops', async () => {
+    const dataDir = await freshDir()
+    const options = { outDir: '/nonexistent', dataDir, httpPort: 0, modules: [] }
+    const first = await startHeadlessHost(options)
+    try {
+      await expect(startHeadlessHost(options)).rejects.toThrow('is in use by another Skelly-Jelly host')
+      await first.bus.publish(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
+      expect((await first.bus.metrics()).messagesPublished).toBe(1)
+    } finally {
+      await first.stop()
+    }
+    const again = await startHeadlessHost(options)
+    await again.stop()
+  })
+
+  it('says in one line that the port is taken, exits 1 and leaves the data directory free', async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const { port } = blocker.address() as { port: number }
+    const dataDir = await freshDir()
+    try {
+      const { code, output } = await runCli({ SKELLY_HTTP_PORT: String(port), SKELLY_DATA_DIR: dataDir })
+      expect(code).toBe(1)
+      expect(output).toContain(
+        `Skelly-Jelly could not start: 127.0.0.1:${port} is already in use (is Skelly-Jelly already running?): set SKELLY_HTTP_PORT to another port, or 0 for any free one`,
+      )
+      expect(output).not.toMatch(/^\s+at /m) // no stack trace
+      expect(existsSync(join(dataDir, 'host.lock'))).toBe(false)
+    } finally {
+      blocker.close()
+    }
+  }, 40_000)
+
+  it('says in one line that another host uses the data directory, and exits 1', async () => {
+    const dataDir = await freshDir()
+    const unlock = await lockDataDir(dataDir)
+    try {
+      const { code, output } = await runCli({ SKELLY_HTTP_PORT: '0', SKELLY_DATA_DIR: dataDir })
+      expect(code).toBe(1)
+      expect(output.trim()).toMatch(
+        new RegExp(
+          `^Skelly-Jelly could not start: \\S+ is in use by another Skelly-Jelly host \\(pid ${process.pid}\\)[^\\n]*$`,
+        ),
+      )
+    } finally {
+      await unlock()
+    }
+  }, 40_000)
+
+  it('says in one line which variable is wrong, and exits 1', async () => {
+    const { code, output } = await runCli({ SKELLY_HTTP_PORT: 'abc', SKELLY_DATA_DIR: await freshDir() })
+    expect(code).toBe(1)
+    expect(output.trim()).toBe(
+      "Skelly-Jelly could not start: Configuration: SKELLY_HTTP_PORT must be an integer from 0 to 65535 (got 'abc')",
+    )
+  }, 40_000)
+})
