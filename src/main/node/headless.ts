@@ -49,8 +49,10 @@ export interface HeadlessHost {
 }
 
 /**
- * @throws Error when another host holds `dataDir` or a server cannot listen (`EADDRINUSE` …), with
- * whatever had started stopped again; EventBusError `Configuration` for invalid options
+ * Starts the host on `dataDir`, which it holds until `stop()` (one host per data directory).
+ * @throws DataDirInUseError when another running host holds `dataDir`; the server's error when it
+ * cannot listen (`EADDRINUSE` …); EventBusError `Configuration` for invalid settings. Whatever had
+ * started is stopped again, and the data directory is free.
  */
 export async function startHeadlessHost(options: HeadlessOptions): Promise<HeadlessHost> {
   await mkdir(options.dataDir, { recursive: true })
