@@ -5,11 +5,11 @@
  */
 
 import type { z } from 'zod'
-import { awakeInterval } from './awake-interval.js'
 import { messagesIn, splitBatch } from './batching.js'
 import { type Codec, codecFor, UndecodableFrame } from './codec.js'
 import { compiled } from './compiled-schema.js'
 import { describeThrown } from './errors.js'
+import { awakeInterval } from './peer-timers.js'
 import type { Port } from './port.js'
 import type { Frame } from './wire.js'
 

@@ -186,6 +186,28 @@ describe('hub protocol', () => {
     afterThisTest(() => port2.close())
   })
 
+  it('resumes a parked subscription whose endpoint came back as its grace ran out while the hub was away', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 400 })
+    const mode = { kind: 'Reliable', timeoutMs: 1000 }
+    const first = rawPeer(hub, ModuleId.Storage)
+    const parkedId = await subscribeRawEvents(first, ModuleId.Storage, mode)
+    first.port.close()
+    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    for (let i = 0; i < 7; i++)
+      await bus.publish(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
+    // Back within the grace; its greeting waits in the port while the hub's thread is away past it.
+    const second = rawPeer(hub, ModuleId.Storage)
+    second.send([
+      { t: 'hello', v: 1 },
+      { t: 'sub', rid: 1, module: ModuleId.Storage, filter: { types: ['RawEvent'] }, mode },
+    ])
+    const until = performance.now() + 600
+    while (performance.now() < until) {}
+    await waitFor(() => second.frames.filter((frame) => frame.t === 'dlv').length === 7)
+    expect(second.frames.find((frame) => frame.t === 'res')?.ok).toBe(parkedId)
+    expect(bus.deadLetters.list()).toEqual([])
+  })
+
   it('lets a new attachment of the same identity replace the old one, or refuses it when asked', async () => {
     const { hub } = await setup()
     const first = hub.attach(new MessageChannel().port1, { module: 'renderer-main', permissions: everything })

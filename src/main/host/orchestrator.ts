@@ -3,10 +3,11 @@
  * answered by each module), marks silent ones Degraded, sends ConfigUpdates and asks modules to
  * shut down gracefully.
  */
-import { awakeInterval } from '../../shared/awake-interval.js'
+
 import { ModuleId } from '../../shared/catalog.js'
 import type { JsonValue } from '../../shared/json.js'
 import { BusMessage, MessagePayload } from '../../shared/message.js'
+import { awakeInterval } from '../../shared/peer-timers.js'
 import type { EventBus } from '../bus/index.js'
 import { ModuleStatus } from '../bus/registry.js'
 

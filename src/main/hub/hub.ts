@@ -3,8 +3,10 @@
  * permissions chosen by the main process. Reliable subscriptions of an endpoint that went away
  * unexpectedly are parked for a grace period and resume when the same identity comes back.
  */
+
 import type { Catalog } from '../../shared/catalog.js'
 import { EventBusError } from '../../shared/errors.js'
+import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import { type PortInput, toPort } from '../../shared/port.js'
 import type { Permissions } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
@@ -94,7 +96,8 @@ export interface Hub {
 interface Parked {
   readonly key: string
   readonly subscription: Subscription
-  readonly timer: ReturnType<typeof setTimeout>
+  /** Stops the grace period's timer. */
+  readonly cancel: () => void
 }
 
 function positiveInteger(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -203,7 +206,7 @@ class HubImpl implements Hub, HubCore {
     for (const session of [...this.sessions]) session.end('hub-closed')
     for (const [, entries] of this.parked) {
       for (const entry of entries) {
-        clearTimeout(entry.timer)
+        entry.cancel()
         this.internals.end(entry.subscription, 'SubscriberUnavailable')
       }
     }
@@ -223,14 +226,16 @@ class HubImpl implements Hub, HubCore {
 
   park(module: string, key: string, subscription: Subscription): void {
     subscription.park()
-    const timer = setTimeout(() => {
+    // An endpoint whose new `sub` waits unread as the grace runs out (this thread was away) is
+    // back in time: it resumes, and this never fires.
+    const cancel = timeoutAfterInput(this.reconnectGraceMs, () => {
       const entries = this.parked.get(module) ?? []
       const remaining = entries.filter((entry) => entry.subscription !== subscription)
       if (remaining.length > 0) this.parked.set(module, remaining)
       else this.parked.delete(module)
       this.internals.end(subscription, 'SubscriberUnavailable')
-    }, this.reconnectGraceMs)
-    this.parked.set(module, [...(this.parked.get(module) ?? []), { key, subscription, timer }])
+    })
+    this.parked.set(module, [...(this.parked.get(module) ?? []), { key, subscription, cancel }])
   }
 
   claimParked(module: string, key: string): Subscription | undefined {
@@ -240,7 +245,7 @@ class HubImpl implements Hub, HubCore {
     const [entry] = entries.splice(index, 1)
     if (entries.length === 0) this.parked.delete(module)
     if (entry === undefined) return undefined
-    clearTimeout(entry.timer)
+    entry.cancel()
     return entry.subscription
   }
 }

@@ -5,7 +5,6 @@
  * timeouts hold across the port.
  */
 
-import { awakeInterval } from '../../shared/awake-interval.js'
 import { nacksFor, queueDelivery } from '../../shared/batching.js'
 import { claimsOtherSource } from '../../shared/catalog.js'
 import type { DeadLetterSelector } from '../../shared/dead-letter.js'
@@ -14,6 +13,7 @@ import type { PlainFilter } from '../../shared/filter.js'
 import { InFlight } from '../../shared/in-flight.js'
 import { Link } from '../../shared/link.js'
 import type { Envelope } from '../../shared/message.js'
+import { awakeInterval } from '../../shared/peer-timers.js'
 import type { Port } from '../../shared/port.js'
 import {
   type EndpointFrame,

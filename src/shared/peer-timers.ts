@@ -1,0 +1,37 @@
+/**
+ * Timers that judge a peer by what it sent (or did not), and must not do so before reading what
+ * came. A timer runs before the port's queued messages are read, so when this thread was busy or
+ * paused, or the machine slept, whatever the peer sent meanwhile is still unread when the timer
+ * fires: judging it silent, its answers late or its return too late, then would be wrong.
+ */
+
+/**
+ * Runs `tick` every `intervalMs` with the monotonic time (`performance.now()`, which wall-clock
+ * jumps do not move) and whether this side was away since the last tick (the tick came more than
+ * an interval late). The timer keeps no process alive.
+ * @returns a function that stops it
+ */
+export function awakeInterval(intervalMs: number, tick: (now: number, away: boolean) => void): () => void {
+  let last = performance.now()
+  const timer = setInterval(() => {
+    const now = performance.now()
+    const away = now - last > 2 * intervalMs
+    last = now
+    tick(now, away)
+  }, intervalMs)
+  ;(timer as { unref?: () => void }).unref?.()
+  return () => clearInterval(timer)
+}
+
+/**
+ * Runs `fire` once, `ms` from now, after what arrived by then has been read: the verdict waits one
+ * more turn of the event loop (a zero timer, which comes after the loop reads its input), so a
+ * peer whose answer was queued in time is not judged late.
+ * @returns a function that cancels it, at either stage
+ */
+export function timeoutAfterInput(ms: number, fire: () => void): () => void {
+  let timer = setTimeout(() => {
+    timer = setTimeout(fire, 0)
+  }, ms)
+  return () => clearTimeout(timer)
+}
