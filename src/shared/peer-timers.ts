@@ -1,8 +1,10 @@
 /**
  * Timers that judge a peer by what it sent (or did not), and must not do so before reading what
- * came. A timer runs before the port's queued messages are read, so when this thread was busy or
- * paused, or the machine slept, whatever the peer sent meanwhile is still unread when the timer
- * fires: judging it silent, its answers late or its return too late, then would be wrong.
+ * came. When this thread was away (busy, paused, or the machine asleep), a timer that fell due
+ * meanwhile can run before the messages that arrived meanwhile are read: in Node, for one, right
+ * after a stall in another timer's callback, a timer due in the same list runs first. Judging the
+ * peer silent, its answers late or its return too late, then would be wrong; and a wall clock
+ * counts a sleep as time the peer kept silent.
  */
 
 /**

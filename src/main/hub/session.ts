@@ -133,7 +133,7 @@ export class Session implements RouteEndpoint {
       closed: () => this.end('lost'),
     })
     this.link.startHeartbeat(hub.heartbeatMs)
-    // Not right after this thread was away: the acks that came meanwhile are still unread.
+    // Not right after this thread was away: the acks that came meanwhile may still be unread.
     this.stopAckSweep = awakeInterval(ACK_SWEEP_MS, (now, away) => {
       if (!away) this.sweepOverdueAcks(now)
     })
