@@ -187,7 +187,7 @@ describe('hub protocol', () => {
   })
 
   it('resumes a parked subscription whose endpoint came back as its grace ran out while the hub was away', async () => {
-    const { bus, hub } = await startHub({}, { reconnectGraceMs: 400 })
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 1_000 })
     const mode = { kind: 'Reliable', timeoutMs: 1000 }
     const first = rawPeer(hub, ModuleId.Storage)
     const parkedId = await subscribeRawEvents(first, ModuleId.Storage, mode)
@@ -201,7 +201,7 @@ describe('hub protocol', () => {
       { t: 'hello', v: 1 },
       { t: 'sub', rid: 1, module: ModuleId.Storage, filter: { types: ['RawEvent'] }, mode },
     ])
-    const until = performance.now() + 600
+    const until = performance.now() + 1_500
     while (performance.now() < until) {}
     await waitFor(() => second.frames.filter((frame) => frame.t === 'dlv').length === 7)
     expect(second.frames.find((frame) => frame.t === 'res')?.ok).toBe(parkedId)
