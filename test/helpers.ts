@@ -86,6 +86,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
+/**
+ * Keeps this thread busy for `ms`, as a long synchronous task, a debugger pause or a machine
+ * asleep would keep it away: nothing else on it runs meanwhile, and what other threads send waits.
+ */
+export function stallThisThread(ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until) {}
+}
+
 /** Waits (real time) until `condition` holds, polling; fails after `timeoutMs`. */
 export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs

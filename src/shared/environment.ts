@@ -12,7 +12,8 @@ export function currentEnvironment(): Environment {
   return (globalThis as { process?: { env?: Environment } }).process?.env ?? {}
 }
 
-function configurationError(reason: string): EventBusError {
+/** The error a setting that is not accepted throws, from code or from the environment. */
+export function configurationError(reason: string): EventBusError {
   return EventBusError.of('Configuration', { reason })
 }
 

@@ -10,7 +10,7 @@ import {
   ModuleStatus,
 } from '../../src/main/bus/index.js'
 import { type Orchestrator, startOrchestrator } from '../../src/main/host/orchestrator.js'
-import { waitFor } from '../helpers.js'
+import { stallThisThread, waitFor } from '../helpers.js'
 
 let running: { bus: EventBus; orchestrator: Orchestrator } | undefined
 afterEach(async () => {
@@ -60,8 +60,7 @@ it('does not take its own absence (a stalled main process, a machine asleep) for
   await new Promise((resolve) => setTimeout(resolve, 300))
   expect(status()).toBe(ModuleStatus.Healthy)
   // Away for ten rounds: nothing was asked, so nothing could be answered.
-  const until = performance.now() + 500
-  while (performance.now() < until) {}
+  stallThisThread(500)
   const seen: string[] = []
   const watch = setInterval(() => seen.push(status() ?? 'gone'), 5)
   await new Promise((resolve) => setTimeout(resolve, 300))

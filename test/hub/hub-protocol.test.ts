@@ -17,7 +17,7 @@ import { createHub, type HubOptions } from '../../src/main/hub/index.js'
 import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
 import { connectBus, isRecoverable } from '../../src/shared/index.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
-import { rawEvent, waitFor } from '../helpers.js'
+import { rawEvent, stallThisThread, waitFor } from '../helpers.js'
 import { afterThisTest, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
 
 const everything = { publish: '*', subscribe: '*' } as const
@@ -201,8 +201,7 @@ describe('hub protocol', () => {
       { t: 'hello', v: 1 },
       { t: 'sub', rid: 1, module: ModuleId.Storage, filter: { types: ['RawEvent'] }, mode },
     ])
-    const until = performance.now() + 1_500
-    while (performance.now() < until) {}
+    stallThisThread(1_500)
     await waitFor(() => second.frames.filter((frame) => frame.t === 'dlv').length === 7)
     expect(second.frames.find((frame) => frame.t === 'res')?.ok).toBe(parkedId)
     expect(bus.deadLetters.list()).toEqual([])

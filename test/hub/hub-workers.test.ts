@@ -12,7 +12,7 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { createHub, type Hub } from '../../src/main/hub/index.js'
-import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
+import { expectAccounted, rawEvent, stallThisThread, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
 
@@ -287,8 +287,7 @@ describe('hub with worker endpoints', () => {
     await new Promise((resolve) => setImmediate(resolve)) // the delivery leaves
     // The hub's thread is away past the ack's deadline (200 ms + the grace): a busy main process,
     // or a machine asleep. The endpoint ran the delivery meanwhile; its ack waits in the port.
-    const until = performance.now() + 2_000
-    while (performance.now() < until) {}
+    stallThisThread(2_000)
     await waitFor(async () => (await bus.metrics()).messagesDelivered === 1)
     await new Promise((resolve) => setTimeout(resolve, 300)) // more sweeps: nothing changes
     const metrics = await bus.metrics()

@@ -30,6 +30,13 @@ function runCli(env: Record<string, string>): Promise<{ code: number | null; out
   })
 }
 
+/** A port on 127.0.0.1 that something else listens on, until `release()`. */
+async function takenPort(): Promise<{ port: number; release: () => void }> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { port: (server.address() as { port: number }).port, release: () => server.close() }
+}
+
 describe('the headless host’s settings', () => {
   it('defaults each variable that is unset or blank', () => {
     const settings = readHostSettings({ SKELLY_HTTP_PORT: ' ', SKELLY_DATA_DIR: '' }, '/opt/out', '/home/u')
@@ -100,10 +107,23 @@ describe('starting the headless host', () => {
     await again.stop()
   })
 
+  it('stops what it had started and frees the data directory when its page server cannot listen', async () => {
+    const { port, release } = await takenPort()
+    const dataDir = await freshDir()
+    try {
+      await expect(
+        startHeadlessHost({ outDir: '/nonexistent', dataDir, httpPort: port, modules: [] }),
+      ).rejects.toMatchObject({ code: 'EADDRINUSE' })
+      expect(existsSync(join(dataDir, 'host.lock'))).toBe(false)
+      const host = await startHeadlessHost({ outDir: '/nonexistent', dataDir, httpPort: 0, modules: [] })
+      await host.stop()
+    } finally {
+      release()
+    }
+  })
+
   it('says in one line that the port is taken, exits 1 and leaves the data directory free', async () => {
-    const blocker = createServer()
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
-    const { port } = blocker.address() as { port: number }
+    const { port, release } = await takenPort()
     const dataDir = await freshDir()
     try {
       const { code, output } = await runCli({ SKELLY_HTTP_PORT: String(port), SKELLY_DATA_DIR: dataDir })
@@ -114,7 +134,7 @@ describe('starting the headless host', () => {
       expect(output).not.toMatch(/^\s+at /m) // no stack trace
       expect(existsSync(join(dataDir, 'host.lock'))).toBe(false)
     } finally {
-      blocker.close()
+      release()
     }
   }, 40_000)
 
@@ -132,6 +152,16 @@ describe('starting the headless host', () => {
     } finally {
       await unlock()
     }
+  }, 40_000)
+
+  it('says in one line what the system refused, and exits 1', async () => {
+    const file = join(await freshDir(), 'a-file')
+    await writeFile(file, '')
+    const { code, output } = await runCli({ SKELLY_HTTP_PORT: '0', SKELLY_DATA_DIR: join(file, 'data') })
+    expect(code).toBe(1)
+    expect(output.trim()).toBe(
+      `Skelly-Jelly could not start: ENOTDIR: not a directory, mkdir '${join(file, 'data')}'`,
+    )
   }, 40_000)
 
   it('says in one line which variable is wrong, and exits 1', async () => {

@@ -8,7 +8,7 @@ import { codecFor } from '../../src/shared/codec.js'
 import { Link } from '../../src/shared/link.js'
 import { fromNodePort, type Port, type PortCarrier } from '../../src/shared/port.js'
 import { type EndpointFrame, type HubFrame, hubFrameSchema } from '../../src/shared/wire.js'
-import { rawEvent } from '../helpers.js'
+import { rawEvent, stallThisThread } from '../helpers.js'
 
 /** A port that only records the units sent through it. */
 function recordingPort(carrier: PortCarrier): Port & { units: unknown[] } {
@@ -96,8 +96,7 @@ describe('a link’s heartbeat', () => {
       expect(endedBecause()).toBeUndefined()
       // This thread is away for ten heartbeats (a busy main process, a machine that slept): the
       // peer's units wait unread behind the heartbeat's timer.
-      const until = performance.now() + 2000
-      while (performance.now() < until) {}
+      stallThisThread(2000)
       await delay(700)
       expect(endedBecause()).toBeUndefined()
       // The peer goes silent for real (its port still open): the link ends within a few intervals.

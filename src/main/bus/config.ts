@@ -5,12 +5,12 @@
  */
 import { z } from 'zod'
 import {
+  configurationError,
   currentEnvironment,
   type Environment,
   readIntegerVariable,
   readPositiveVariable,
 } from '../../shared/environment.js'
-import { EventBusError } from '../../shared/errors.js'
 
 function integerIn(min: number, max: number) {
   const accepted = `an integer from ${min} to ${max}`
@@ -65,10 +65,6 @@ export type EventBusConfig = z.output<typeof eventBusConfigSchema>
 /** What callers may pass: any subset, `retry` partially too. */
 export type EventBusConfigInput = Omit<Partial<EventBusConfig>, 'retry'> & {
   retry?: Partial<EventBusConfig['retry']>
-}
-
-function configurationError(reason: string): EventBusError {
-  return EventBusError.of('Configuration', { reason })
 }
 
 /** The overrides the environment sets, read now (each call sees the current environment). */

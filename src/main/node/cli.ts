@@ -21,7 +21,14 @@ import { readHostSettings } from './host-environment.js'
 function startFailure(error: unknown, httpPort: number | undefined): string {
   if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
     return `127.0.0.1:${httpPort} is already in use (is Skelly-Jelly already running?): set SKELLY_HTTP_PORT to another port, or 0 for any free one`
-  if (error instanceof DataDirInUseError || (isEventBusError(error) && error.kind === 'Configuration'))
+  // The system's own refusals (a data directory that cannot be made, a port not allowed) name
+  // the call and the path or port: enough for the user to act on.
+  const systemError = typeof (error as NodeJS.ErrnoException).syscall === 'string'
+  if (
+    error instanceof DataDirInUseError ||
+    (isEventBusError(error) && error.kind === 'Configuration') ||
+    (error instanceof Error && systemError)
+  )
     return error.message
   return error instanceof Error ? (error.stack ?? error.message) : describeThrown(error)
 }

@@ -4,6 +4,7 @@
  * lock is a file holding the owner's pid, created atomically; one left by a host that died is
  * taken over.
  */
+import { randomUUID } from 'node:crypto'
 import { link, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
@@ -30,8 +31,9 @@ function isRunning(pid: number): boolean {
  */
 export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK_FILE)
-  // Written whole under a name of its own, then linked into place: a reader never sees it empty.
-  const staged = `${path}.${process.pid}`
+  // Written whole under a name of its own (two hosts of one process each have theirs), then linked
+  // into place: a reader never sees it empty.
+  const staged = `${path}.${process.pid}.${randomUUID()}`
   await writeFile(staged, String(process.pid))
   try {
     for (;;) {
