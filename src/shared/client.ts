@@ -25,6 +25,7 @@ import { Link } from './link.js'
 import type { BusMessage, Envelope } from './message.js'
 import { type MessageValidator, messageValidator } from './message-validator.js'
 import type { BusMetrics } from './metrics-snapshot.js'
+import { timeoutAfterInput } from './peer-timers.js'
 import { type PortInput, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
 import { PriorityFifo } from './priority-fifo.js'
@@ -237,13 +238,13 @@ class Client implements BusClient<Catalog> {
   handshake(options: ConnectOptions): Promise<this> {
     const timeoutMs = options.connectTimeoutMs ?? 10_000
     return new Promise<this>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancelTimeout = timeoutAfterInput(timeoutMs, () => {
         reject(EventBusError.of('Disconnected', { reason: `no welcome from the hub within ${timeoutMs} ms` }))
         this.link.close()
-      }, timeoutMs)
+      })
       this.welcomed = {
         resolve: () => {
-          clearTimeout(timer)
+          cancelTimeout()
           if (options.module !== undefined && options.module !== this.module) {
             reject(EventBusError.of('Unauthorized', { module: options.module, action: 'attach' }))
             this.link.close()
@@ -252,7 +253,7 @@ class Client implements BusClient<Catalog> {
           resolve(this)
         },
         reject: (error) => {
-          clearTimeout(timer)
+          cancelTimeout()
           reject(error)
         },
       }

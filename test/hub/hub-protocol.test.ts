@@ -207,6 +207,35 @@ describe('hub protocol', () => {
     expect(bus.deadLetters.list()).toEqual([])
   })
 
+  it('takes a welcome that came before its connect timeout while its thread was away', async () => {
+    const { port1: hubSide, port2 } = new MessageChannel()
+    afterThisTest(() => hubSide.close())
+    // The hub (played here) welcomes it 0.9 s after it connects, as this thread goes away for
+    // 0.5 s, past the 1 s timeout: a long task run from setImmediate, after which Node runs the
+    // timers that fell due before it reads its ports.
+    setTimeout(
+      () =>
+        setImmediate(() => {
+          hubSide.postMessage([
+            {
+              t: 'welcome',
+              v: 1,
+              module: ModuleId.Storage,
+              permissions: everything,
+              workers: 4,
+              heartbeatMs: 0,
+            },
+          ])
+          stallThisThread(500)
+        }),
+      900,
+    )
+    const client = await connectBus(port2, { connectTimeoutMs: 1_000 })
+    afterThisTest(() => client.close())
+    expect(client.isOpen).toBe(true)
+    expect(client.module).toBe(ModuleId.Storage)
+  })
+
   it('lets a new attachment of the same identity replace the old one, or refuses it when asked', async () => {
     const { hub } = await setup()
     const first = hub.attach(new MessageChannel().port1, { module: 'renderer-main', permissions: everything })
