@@ -15,6 +15,7 @@ import { LatencyTally, microsOf } from './latency-tally.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
+import { timeoutAfterInput } from './peer-timers.js'
 import { PriorityFifo } from './priority-fifo.js'
 import {
   DIRECT_COUNT_NAMES,
@@ -123,7 +124,8 @@ export class DirectProducer {
    * producer published through it before the channel, so the channel does not overtake it.
    */
   private started = false
-  private draining: ReturnType<typeof setTimeout> | undefined
+  /** While a withdrawn channel waits for its last acks: cancels the wait. */
+  private draining: (() => void) | undefined
   private readonly reportTimer: ReturnType<typeof setInterval>
   /** Published-over-the-channel counters by type; they outlive terms. */
   private readonly published = new Map<string, RoutedType['published']>()
@@ -166,7 +168,7 @@ export class DirectProducer {
     for (const timer of this.retrying.keys()) clearTimeout(timer)
     this.retrying.clear()
     for (const copy of waiting) this.handBack(copy)
-    this.draining = setTimeout(() => this.close(reason, false), DRAIN_MS)
+    this.draining = timeoutAfterInput(DRAIN_MS, () => this.close(reason, false))
     if (this.inFlight.size === 0) this.close(reason, false)
   }
 
@@ -313,7 +315,7 @@ export class DirectProducer {
     if (!this.open) return
     this.open = false
     clearInterval(this.reportTimer)
-    clearTimeout(this.draining)
+    this.draining?.()
     const unsettled: Sent[] = [...this.inFlight.values(), ...this.retrying.values()]
     this.takeWaiting(unsettled)
     for (const timer of this.retrying.keys()) clearTimeout(timer)

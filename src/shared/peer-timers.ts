@@ -1,8 +1,10 @@
 /**
  * Timers that judge a peer by what it sent (or did not), and must not do so before reading what
  * came. When this thread was away (busy, paused, or the machine asleep), a timer that fell due
- * meanwhile can run before the messages that arrived meanwhile are read: in Node, for one, right
- * after a stall in another timer's callback, a timer due in the same list runs first. Judging the
+ * meanwhile can run before the messages that arrived meanwhile are read. In Node (measured on 20),
+ * after a long task in a `setImmediate` callback the next turn runs every timer that fell due before
+ * it reads its ports; after one in a timer's callback, the timers already due as that one ran do
+ * (a long task in a message handler lets the messages queued meanwhile be read first). Judging the
  * peer silent, its answers late or its return too late, then would be wrong; and a wall clock
  * counts a sleep as time the peer kept silent.
  */
@@ -28,12 +30,18 @@ export function awakeInterval(intervalMs: number, tick: (now: number, away: bool
 /**
  * Runs `fire` once, `ms` from now, after what arrived by then has been read: the verdict waits one
  * more turn of the event loop (a zero timer, which comes after the loop reads its input), so a
- * peer whose answer was queued in time is not judged late.
+ * peer whose answer was queued in time is not judged late. With `keepsProcessAlive` false, the
+ * timer alone keeps no process running.
  * @returns a function that cancels it, at either stage
  */
-export function timeoutAfterInput(ms: number, fire: () => void): () => void {
-  let timer = setTimeout(() => {
-    timer = setTimeout(fire, 0)
+export function timeoutAfterInput(ms: number, fire: () => void, keepsProcessAlive = true): () => void {
+  const start = (callback: () => void, delay: number) => {
+    const timer = setTimeout(callback, delay)
+    if (!keepsProcessAlive) (timer as { unref?: () => void }).unref?.()
+    return timer
+  }
+  let timer = start(() => {
+    timer = start(fire, 0)
   }, ms)
   return () => clearTimeout(timer)
 }

@@ -24,9 +24,9 @@ import { connectBus } from '../../src/shared/index.js'
 import { zeroDirectCounts } from '../../src/shared/wire.js'
 import type { Behaviour } from '../fixtures/endpoint-agent.js'
 import { PublishOutcome } from '../fixtures/seq-load.js'
-import { expectAccounted, rawEvent, waitFor } from '../helpers.js'
+import { expectAccounted, rawEvent, sleep, stallThisThread, waitFor } from '../helpers.js'
 import { consumerAroundFakes } from './consumer-fakes.js'
-import { afterThisTest, rawPeer, startHub } from './fixture.js'
+import { afterThisTest, captureToStorage, rawPeer, startHub, untilActive } from './fixture.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
 
 const producerGrant = { publish: ['RawEvent'], subscribe: [] }
@@ -520,6 +520,43 @@ describe('direct routes', () => {
     await expectAccounted(bus)
   }, 30_000)
 
+  it('a withdrawn route counts the acks that came while its producer’s thread was away, and hands back none of those', async () => {
+    const count = 3
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+    const { bus, hub } = await setup()
+    const route = captureToStorage(hub)
+    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant, receipts)
+    // Each handler takes 1.2 s, so its ack comes while the producer's thread is away (below).
+    await consumer.call({
+      op: 'subscribe',
+      filter: rawEvents,
+      mode: reliable,
+      behaviour: { kind: 'delay', ms: 1_200 },
+    })
+    // The producer runs in this thread, so this test can keep it away.
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: ModuleId.DataCapture, permissions: producerGrant })
+    const producer = await connectBus(port2)
+    afterThisTest(() => producer.close())
+    await untilActive(route)
+    for (let seq = 0; seq < count; seq++) {
+      await producer.publish(
+        BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ data: { seq } }))),
+      )
+    }
+    await waitFor(() => receipts.every((deliveries) => deliveries === 1))
+    // This thread is away from 0.9 s to 2.4 s after the withdrawal, past the drain's 1 s: a long
+    // task run from setImmediate (or a debugger pause, a machine asleep). The acks come meanwhile.
+    // After such a task Node runs the timers that fell due before it reads its ports.
+    setTimeout(() => setImmediate(() => stallThisThread(1_500)), 900)
+    route.revoke('permission change')
+    await waitFor(async () => (await bus.metrics()).messagesDelivered === count, 10_000)
+    await sleep(1_500) // a copy handed back would have run again by now
+    expect([...receipts]).toEqual(Array(count).fill(1))
+    expect((await bus.metrics()).routes[0]?.handedBack).toBe(0)
+    await expectAccounted(bus)
+  }, 20_000)
+
   it('delivers a retried message once: the consumer releases what the hub held for it', async () => {
     const count = 6
     const { bus, producer, route, subscriptionId, receipts } = await publishedFailingFirst(count, 0)
@@ -937,6 +974,7 @@ async function bareConsumer(config: EventBusConfigInput = {}, hubOptions: HubOpt
   }
   return {
     bus,
+    route,
     producer,
     channel,
     subscriptionId,
@@ -949,6 +987,8 @@ async function bareConsumer(config: EventBusConfigInput = {}, hubOptions: HubOpt
         )
         .map((message) => message.id),
     finish: () => port2.postMessage([{ t: 'rfin', id: channel, outcomes: [] }]),
+    /** The consumer's word that it handled `msg`, which it had given the hub to hold. */
+    release: (msg: { id: string }) => port2.postMessage([{ t: 'rrel', id: channel, ids: [msg.id] }]),
     detach: () => port2.close(),
     /** The consumer's hold of `msg` (a delivery that failed), or with `custody`, as its side closed. */
     hold: (msg: object, custody = false) => ({
@@ -1040,6 +1080,45 @@ describe('direct routes: bad input', () => {
     await consumer.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(route.reason).toBe('the producer did not confirm new terms in time')
+  })
+
+  it('takes new terms confirmed before their deadline while the hub’s thread was away', async () => {
+    const { hub } = await setup()
+    const route = captureToStorage(hub)
+    // A producer that confirms every term it gets, its last one late but in time.
+    const producer = rawPeer(hub, ModuleId.DataCapture, producerGrant)
+    producer.send([{ t: 'hello', v: 1, batch: true }])
+    const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
+    const terms = () => producer.frames.filter((f) => f.t === 'route' || f.t === 'rterms')
+    /** Confirms the terms of the producer's `nth` route or terms frame. */
+    const confirm = (nth: number) => {
+      const frame = terms()[nth]
+      producer.send([{ t: 'rsync', id: frame?.id, seq: (frame?.terms as { seq: number } | undefined)?.seq }])
+    }
+    await waitFor(() => terms().length === 1)
+    confirm(0)
+    await untilActive(route)
+    // A subscription changes the terms; the hub waits at most 2 s for their confirmation. It comes
+    // after 1.9 s, as the hub's thread goes away for 0.5 s: a long task run from setImmediate.
+    const subscribing = consumer.call({
+      op: 'subscribe',
+      filter: rawEvents,
+      mode: reliable,
+      behaviour: { kind: 'ok' },
+    })
+    await waitFor(() => terms().length === 2)
+    setTimeout(
+      () =>
+        setImmediate(() => {
+          confirm(1)
+          stallThisThread(500)
+        }),
+      1_900,
+    )
+    await subscribing
+    await sleep(100)
+    expect(route.reason).toBeUndefined()
+    expect(route.state).toBe('active')
   })
 
   it("refuses a tail sample that is not its producer's own messages of the route's types", async () => {
@@ -1333,6 +1412,33 @@ describe('direct routes: bad input', () => {
     expect(delivered()).toEqual([])
     expect((await metrics()).subscription).toMatchObject({ delivered: 2, queueDepth: 0 })
     expect(errors()).toEqual([])
+  })
+
+  it('takes the release of a delivery in custody that came while the hub’s thread was away as its memory ran out', async () => {
+    const memory = 1_000
+    const { bus, route, subscriptionId, send, delivered, hold, release } = await bareConsumer(
+      {},
+      { closedChannelMemoryMs: memory },
+    )
+    const pending = fromProducer(rawEvent())
+    await send(hold(pending, true))
+    route.revoke('permission change')
+    // The consumer handles it 0.9 s after the channel closed, as the hub's thread goes away for
+    // 0.5 s, past the channel's memory: a long task run from setImmediate.
+    setTimeout(
+      () =>
+        setImmediate(() => {
+          release(pending)
+          stallThisThread(500)
+        }),
+      memory - 100,
+    )
+    await sleep(memory + 1_000)
+    expect(delivered()).toEqual([]) // not requeued
+    expect((await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)).toMatchObject({
+      delivered: 1,
+      queueDepth: 0,
+    })
   })
 
   it('a consumer nacks deliveries its producer could not have sent, and handles none of them', async () => {

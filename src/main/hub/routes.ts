@@ -13,6 +13,7 @@ import { EventBusError } from '../../shared/errors.js'
 import { slotWidth } from '../../shared/latency-tally.js'
 import type { Envelope } from '../../shared/message.js'
 import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
+import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import {
   type ChannelOutcomes,
   type DirectCounts,
@@ -387,11 +388,11 @@ export class RouteTable {
       waits.push(
         new Promise((resolve) => {
           // A producer that does not confirm in time loses its channel rather than hold the answer.
-          const timer = setTimeout(() => {
+          const cancelTimeout = timeoutAfterInput(TERMS_TIMEOUT_MS, () => {
             if (route.channel === channel) this.down(route, 'the producer did not confirm new terms in time')
-          }, TERMS_TIMEOUT_MS)
+          })
           channel.synced.push(() => {
-            clearTimeout(timer)
+            cancelTimeout()
             resolve()
           })
         }),
@@ -924,23 +925,28 @@ export class RouteTable {
    * meanwhile would deliver them twice.
    */
   private forgetLater(channel: Channel, closedAt: number): void {
-    const forget = setTimeout(() => {
-      // Waiting for the consumer means it is attached: its leaving ends the wait (see `detached`).
-      const waited = performance.now() - closedAt
-      if (
-        channel.adoption === 'waiting for the consumer' &&
-        waited < CONSUMER_WAIT_FACTOR * this.closedChannelMemoryMs
-      ) {
-        this.forgetLater(channel, closedAt)
-        return
-      }
-      // The producer stayed and never handed these back, or the consumer never finished: better
-      // twice than never.
-      this.adoptOrphans(channel)
-      this.channels.delete(channel.id)
-      this.settledChannel()
-    }, this.closedChannelMemoryMs)
-    ;(forget as { unref?: () => void }).unref?.()
+    // Not before what came by then is read: a release or final counts waiting in a port would
+    // otherwise be answered by a second delivery.
+    timeoutAfterInput(
+      this.closedChannelMemoryMs,
+      () => {
+        // Waiting for the consumer means it is attached: its leaving ends the wait (see `detached`).
+        const waited = performance.now() - closedAt
+        if (
+          channel.adoption === 'waiting for the consumer' &&
+          waited < CONSUMER_WAIT_FACTOR * this.closedChannelMemoryMs
+        ) {
+          this.forgetLater(channel, closedAt)
+          return
+        }
+        // The producer stayed and never handed these back, or the consumer never finished: better
+        // twice than never.
+        this.adoptOrphans(channel)
+        this.channels.delete(channel.id)
+        this.settledChannel()
+      },
+      false,
+    )
   }
 
   /**
