@@ -5,20 +5,31 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { app, BrowserWindow, Menu, MessageChannelMain } from 'electron'
+import { app, BrowserWindow, dialog, Menu, MessageChannelMain } from 'electron'
 import { createEventBus } from '../bus/index.js'
 import { createDeadLetterLog } from '../host/dead-letter-log.js'
 import { directRoutes } from '../host/direct-routes.js'
 import { ALL_MODULES } from '../host/modules-list.js'
 import { startOrchestrator } from '../host/orchestrator.js'
+import { startFailureLine } from '../host/start-failure.js'
 import { ModuleSupervisor } from '../host/supervisor.js'
 import { createHub } from '../hub/index.js'
 import { launchUtilityProcess } from './utility-launcher.js'
 import { hardenSessions, openWindow, servePorts } from './windows.js'
 
-if (!app.requestSingleInstanceLock()) {
-  app.quit()
-} else {
+/**
+ * A start the user's own setup refused (a setting not accepted, a data directory the system
+ * refuses): said in an error box (on Linux before the app is ready, on stderr), then exit 1. A
+ * defect is thrown on, for Electron's own report with its stack.
+ */
+function refuseStart(error: unknown): void {
+  const line = startFailureLine(error)
+  if (line === undefined) throw error
+  dialog.showErrorBox('Skelly-Jelly could not start', line)
+  app.exit(1)
+}
+
+function startHost(): void {
   const dataDir = join(app.getPath('userData'), 'data')
   mkdirSync(dataDir, { recursive: true })
   const deadLetterLog = createDeadLetterLog({ path: join(dataDir, 'dead-letters.jsonl') })
@@ -39,41 +50,54 @@ if (!app.requestSingleInstanceLock()) {
   }
 
   app.on('second-instance', () => BrowserWindow.getAllWindows()[0]?.focus())
-  void app.whenReady().then(async () => {
-    hardenSessions()
-    await bus.start()
-    servePorts(hub)
-    const orchestrator = startOrchestrator(bus)
-    const supervisor = new ModuleSupervisor(bus, hub, launchUtilityProcess, { dataDir })
-    supervisor.start(ALL_MODULES)
-    Menu.setApplicationMenu(
-      Menu.buildFromTemplate([
-        { role: 'appMenu' },
-        {
-          label: 'View',
-          submenu: [
-            { label: 'Bus inspector', accelerator: 'CmdOrCtrl+Shift+B', click: showInspector },
-            { role: 'reload' },
-            { role: 'toggleDevTools' },
-          ],
-        },
-      ]),
-    )
-    openWindow('app')
-    let quitting = false
-    app.on('before-quit', (event) => {
-      if (quitting) return
-      quitting = true
-      event.preventDefault()
-      void (async () => {
-        await supervisor.stop(orchestrator, bus.config.deliveryTimeoutMs)
-        orchestrator.stop()
-        await bus.shutdown()
-        await deadLetterLog.close()
-        hub.close()
-        app.exit(0)
-      })()
+  void app
+    .whenReady()
+    .then(async () => {
+      hardenSessions()
+      await bus.start()
+      servePorts(hub)
+      const orchestrator = startOrchestrator(bus)
+      const supervisor = new ModuleSupervisor(bus, hub, launchUtilityProcess, { dataDir })
+      supervisor.start(ALL_MODULES)
+      Menu.setApplicationMenu(
+        Menu.buildFromTemplate([
+          { role: 'appMenu' },
+          {
+            label: 'View',
+            submenu: [
+              { label: 'Bus inspector', accelerator: 'CmdOrCtrl+Shift+B', click: showInspector },
+              { role: 'reload' },
+              { role: 'toggleDevTools' },
+            ],
+          },
+        ]),
+      )
+      openWindow('app')
+      let quitting = false
+      app.on('before-quit', (event) => {
+        if (quitting) return
+        quitting = true
+        event.preventDefault()
+        void (async () => {
+          await supervisor.stop(orchestrator, bus.config.deliveryTimeoutMs)
+          orchestrator.stop()
+          await bus.shutdown()
+          await deadLetterLog.close()
+          hub.close()
+          app.exit(0)
+        })()
+      })
     })
-  })
+    .catch(refuseStart)
   app.on('window-all-closed', () => app.quit())
+}
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit()
+} else {
+  try {
+    startHost()
+  } catch (error) {
+    refuseStart(error)
+  }
 }

@@ -9,8 +9,8 @@
  * port already taken or a data directory another host uses: one line saying so, exit code 1.
  */
 import { join } from 'node:path'
-import { describeThrown, isEventBusError } from '../../shared/errors.js'
-import { DataDirInUseError } from './data-dir-lock.js'
+import { describeThrown } from '../../shared/errors.js'
+import { startFailureLine } from '../host/start-failure.js'
 import { type HeadlessHost, startHeadlessHost } from './headless.js'
 import { readHostSettings } from './host-environment.js'
 
@@ -21,15 +21,8 @@ import { readHostSettings } from './host-environment.js'
 function startFailure(error: unknown, httpPort: number | undefined): string {
   if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
     return `127.0.0.1:${httpPort} is already in use (is Skelly-Jelly already running?): set SKELLY_HTTP_PORT to another port, or 0 for any free one`
-  // The system's own refusals (a data directory that cannot be made, a port not allowed) name
-  // the call and the path or port: enough for the user to act on.
-  const systemError = typeof (error as NodeJS.ErrnoException).syscall === 'string'
-  if (
-    error instanceof DataDirInUseError ||
-    (isEventBusError(error) && error.kind === 'Configuration') ||
-    (error instanceof Error && systemError)
-  )
-    return error.message
+  const line = startFailureLine(error)
+  if (line !== undefined) return line
   return error instanceof Error ? (error.stack ?? error.message) : describeThrown(error)
 }
 

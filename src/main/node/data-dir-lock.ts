@@ -7,11 +7,12 @@
 import { randomUUID } from 'node:crypto'
 import { link, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { StartRefused } from '../host/start-failure.js'
 
 const LOCK_FILE = 'host.lock'
 
 /** Another running host holds the data directory. */
-export class DataDirInUseError extends Error {
+export class DataDirInUseError extends StartRefused {
   override readonly name = 'DataDirInUseError'
 }
 
