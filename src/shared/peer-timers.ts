@@ -12,19 +12,34 @@
 /**
  * Runs `tick` every `intervalMs` with the monotonic time (`performance.now()`, which wall-clock
  * jumps do not move) and whether this side was away since the last tick (the tick came more than
- * an interval late). The timer keeps no process alive.
+ * two intervals late: a peer that slept with the machine may not have spoken yet). Each tick judges
+ * one turn of the event loop after its timer, once what came by then is read. The timers keep no
+ * process alive.
  * @returns a function that stops it
  */
 export function awakeInterval(intervalMs: number, tick: (now: number, away: boolean) => void): () => void {
   let last = performance.now()
+  let stopped = false
   const timer = setInterval(() => {
     const now = performance.now()
     const away = now - last > 2 * intervalMs
     last = now
-    tick(now, away)
+    unrefTimer(
+      setTimeout(() => {
+        if (!stopped) tick(performance.now(), away)
+      }, 0),
+    )
   }, intervalMs)
+  unrefTimer(timer)
+  return () => {
+    stopped = true
+    clearInterval(timer)
+  }
+}
+
+/** Lets the process end while `timer` waits (Node); browsers have no such thing. */
+function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
   ;(timer as { unref?: () => void }).unref?.()
-  return () => clearInterval(timer)
 }
 
 /**
@@ -37,7 +52,7 @@ export function awakeInterval(intervalMs: number, tick: (now: number, away: bool
 export function timeoutAfterInput(ms: number, fire: () => void, keepsProcessAlive = true): () => void {
   const start = (callback: () => void, delay: number) => {
     const timer = setTimeout(callback, delay)
-    if (!keepsProcessAlive) (timer as { unref?: () => void }).unref?.()
+    if (!keepsProcessAlive) unrefTimer(timer)
     return timer
   }
   let timer = start(() => {
