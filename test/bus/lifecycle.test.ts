@@ -85,7 +85,7 @@ describe('lifecycle', () => {
     const stopped = bus.shutdown({ drainTimeoutMs: 500 })
     await advance(499)
     expect(bus.state).toBe('shuttingDown')
-    await advance(1)
+    await advance(2) // the timeout, then one turn of the loop that reads what came by then
     await stopped
     const entries = bus.deadLetters.list()
     expect(entries.map((e) => e.reason)).toEqual(['Shutdown', 'Shutdown', 'Shutdown'])
@@ -111,7 +111,7 @@ describe('lifecycle', () => {
     await bus.publish(rawMessage())
     await flushMicrotasks()
     const stopped = bus.shutdown({ drainTimeoutMs: 100 })
-    await advance(100)
+    await advance(101)
     await stopped
     expect(bus.deadLetters.list()).toMatchObject([
       { reason: 'Shutdown', attempts: 1, lastError: 'Error: later' },

@@ -236,6 +236,30 @@ describe('hub protocol', () => {
     expect(client.module).toBe(ModuleId.Storage)
   })
 
+  it('counts as delivered a delivery acknowledged before the shutdown drain ran out while the main thread was away', async () => {
+    const { bus, hub } = await startHub()
+    const peer = rawPeer(hub, ModuleId.Storage)
+    const reliable = { kind: 'Reliable', timeoutMs: 5_000 }
+    await subscribeRawEvents(peer, ModuleId.Storage, reliable)
+    await bus.publish(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
+    await waitFor(() => peer.frames.some((frame) => frame.t === 'dlv'))
+    const delivery = peer.frames.find((frame) => frame.t === 'dlv')?.id
+    // The endpoint acknowledges it 150 ms into a 200 ms drain, as the main thread goes away for
+    // 300 ms: a long task run from setImmediate.
+    setTimeout(
+      () =>
+        setImmediate(() => {
+          peer.send([{ t: 'ack', ids: [delivery] }])
+          stallThisThread(300)
+        }),
+      150,
+    )
+    await bus.shutdown({ drainTimeoutMs: 200 })
+    expect(bus.deadLetters.list()).toEqual([])
+    const metrics = await bus.metrics()
+    expect([metrics.messagesDelivered, metrics.messagesDeadLettered]).toEqual([1, 0])
+  })
+
   it('lets a new attachment of the same identity replace the old one, or refuses it when asked', async () => {
     const { hub } = await setup()
     const first = hub.attach(new MessageChannel().port1, { module: 'renderer-main', permissions: everything })

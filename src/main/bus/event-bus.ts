@@ -18,6 +18,7 @@ import { type FilterInput, matchesSourceAndPriority } from '../../shared/filter.
 import type { BusMessage, Envelope } from '../../shared/message.js'
 import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
 import type { BusMetrics, Counters, RouteMetrics } from '../../shared/metrics-snapshot.js'
+import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import { checkSubscribeArguments } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
@@ -588,10 +589,12 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   private drain(timeoutMs: number): Promise<void> {
     if (this.allIdle()) return Promise.resolve()
     return new Promise((resolve) => {
-      const timer = setTimeout(finish, timeoutMs)
+      // Not before what came by then is read: an endpoint's ack waiting in a port settles its
+      // delivery, which would otherwise be dead-lettered though it ran.
+      const cancelTimeout = timeoutAfterInput(timeoutMs, finish)
       const self = this
       function finish() {
-        clearTimeout(timer)
+        cancelTimeout()
         self.drained = undefined
         resolve()
       }
