@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { BusMessage, DeliveryMode, type EventBus, MessagePayload } from '../../src/main/bus/index.js'
 import { startGateway } from '../../src/main/node/ws-gateway.js'
-import { connectBus, fromWebSocket } from '../../src/shared/index.js'
+import { type BuiltinCatalog, type BusClient, connectBus, fromWebSocket } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
 
@@ -48,6 +48,16 @@ async function heapGrowthPerCycle(
   return ((await settledHeap()) - before) / cycles
 }
 
+/** Gives `client` a Reliable subscription to `type` (its handler does nothing) and publishes a RawEvent. */
+async function subscribeReliablyAndPublish(
+  client: BusClient<BuiltinCatalog>,
+  type: 'RawEvent' | 'StateChange',
+) {
+  const reliable = DeliveryMode.Reliable({ timeoutMs: 1_000 })
+  await client.subscribe(client.module, { types: [type] }, reliable, () => {})
+  await client.publish(BusMessage.create(client.module, MessagePayload.RawEvent(rawEvent())))
+}
+
 describe('endpoint churn', () => {
   it('keeps nothing of endpoints that attached, subscribed, published and left', async () => {
     const { bus, hub } = await startHub({ deadLetterQueueSize: 50 }, { reconnectGraceMs: 50 })
@@ -75,13 +85,7 @@ describe('endpoint churn', () => {
       await client.subscribe(module, { types: ['RawEvent'] }, DeliveryMode.BestEffort, () => {
         received++
       })
-      await client.subscribe(
-        module,
-        { types: ['StateChange'] },
-        DeliveryMode.Reliable({ timeoutMs: 1_000 }),
-        () => {},
-      )
-      await client.publish(BusMessage.create(module, MessagePayload.RawEvent(rawEvent())))
+      await subscribeReliablyAndPublish(client, 'StateChange')
       // Some leave with a goodbye, others as a crash would leave them (the port just closes).
       if (n % 2 === 0) client.close()
       else port2.close()
@@ -113,13 +117,7 @@ describe('endpoint churn', () => {
       }
       const socket = connect(module)
       const client = await connectBus(fromWebSocket(socket), { module })
-      await client.subscribe(
-        module,
-        { types: ['RawEvent'] },
-        DeliveryMode.Reliable({ timeoutMs: 1_000 }),
-        () => {},
-      )
-      await client.publish(BusMessage.create(module, MessagePayload.RawEvent(rawEvent())))
+      await subscribeReliablyAndPublish(client, 'RawEvent')
       const closed = new Promise((resolve) => socket.once('close', resolve))
       // Some leave with a goodbye, others as a crash would leave them (the socket just drops).
       if (n % 2 === 0) client.close()

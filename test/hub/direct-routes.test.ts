@@ -71,6 +71,11 @@ async function publishSeq(producer: WorkerEndpoint, from: number, count: number)
 }
 
 const rawEvents = { types: ['RawEvent'] }
+/** Subscribes worker endpoint `endpoint` to RawEvent with a handler behaving as `behaviour`; resolves with the subscription id. */
+function subscribeWorker(endpoint: WorkerEndpoint, behaviour: Behaviour, mode: DeliveryMode = reliable) {
+  return endpoint.call<string>({ op: 'subscribe', filter: rawEvents, mode, behaviour })
+}
+
 /** The `seq` a published RawEvent carries in its data. */
 const seqOf = (message: Envelope) => (message.payload.data as { data: { seq: number } }).data.seq
 
@@ -80,12 +85,7 @@ const seqOf = (message: Envelope) => (message.payload.data as { data: { seq: num
  */
 async function routeOverBacklog(hub: Hub, delayMs: number, count: number) {
   const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
-  await consumer.call({
-    op: 'subscribe',
-    filter: rawEvents,
-    mode: reliable,
-    behaviour: { kind: 'delay', ms: delayMs },
-  })
+  await subscribeWorker(consumer, { kind: 'delay', ms: delayMs })
   const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
   await publishSeq(producer, 0, count)
   const route = hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
@@ -109,12 +109,7 @@ async function pipeline(
     types: ['RawEvent'],
   })
   const consumer = await endpoint(context.hub, ModuleId.Storage, consumerGrant, receipts)
-  const subscriptionId = await consumer.call<string>({
-    op: 'subscribe',
-    filter: rawEvents,
-    mode,
-    behaviour,
-  })
+  const subscriptionId = await subscribeWorker(consumer, behaviour, mode)
   const producer = await endpoint(context.hub, ModuleId.DataCapture, producerGrant)
   await active(route)
   return { ...context, route, consumer, producer, subscriptionId }
@@ -302,12 +297,7 @@ describe('direct routes', () => {
       consumer: 'storage-failing',
       types: ['RawEvent'],
     })
-    const subscriptionId = await consumer.call<string>({
-      op: 'subscribe',
-      filter: rawEvents,
-      mode: reliable,
-      behaviour: { kind: 'throw', message: 'disk full' },
-    })
+    const subscriptionId = await subscribeWorker(consumer, { kind: 'throw', message: 'disk full' })
     await active(failing)
     await publishSeq(producer, 0, 3)
     await waitFor(() => bus.deadLetters.list({ subscriptionId }).length === 3, 5_000)
@@ -347,7 +337,7 @@ describe('direct routes', () => {
     await waitFor(() => route.state !== 'active')
     // The same identity comes back and resubscribes: held messages flow again.
     const back = await endpoint(hub, ModuleId.Storage, consumerGrant, receipts)
-    await back.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+    await subscribeWorker(back, { kind: 'ok' })
     await waitFor(() => receipts.every((count) => count >= 1), 15_000)
     await waitFor(() => route.state === 'active')
     expect(bus.deadLetters.list()).toEqual([])
@@ -428,7 +418,7 @@ describe('direct routes', () => {
     async (_, behaviour) => {
       const { bus, hub, count, receipts } = await producerThenConsumerDie(behaviour, reliable)
       const back = await endpoint(hub, ModuleId.Storage, consumerGrant, receipts)
-      await back.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+      await subscribeWorker(back, { kind: 'ok' })
       await waitFor(() => receipts.every((attempts) => attempts >= 1), 15_000)
       expect(bus.deadLetters.list()).toEqual([])
       // The copies it died with were handed back and delivered again; what it settled after the
@@ -496,12 +486,7 @@ describe('direct routes', () => {
     })
     // A second subscription whose handler takes a second: its deliveries are still in flight when
     // the route is withdrawn, so the producer drains for a while instead of closing at once.
-    const slowId = await consumer.call<string>({
-      op: 'subscribe',
-      filter: rawEvents,
-      mode: reliable,
-      behaviour: { kind: 'delay', ms: 1_000 },
-    })
+    const slowId = await subscribeWorker(consumer, { kind: 'delay', ms: 1_000 })
     await publishSeq(producer, 0, count)
     const subscription = async (id: string) => (await bus.metrics()).subscriptions.find((s) => s.id === id)
     await waitFor(async () => (await subscription(subscriptionId))?.failed === count)
@@ -527,12 +512,7 @@ describe('direct routes', () => {
     const route = captureToStorage(hub)
     const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant, receipts)
     // Each handler takes 1.2 s, so its ack comes while the producer's thread is away (below).
-    await consumer.call({
-      op: 'subscribe',
-      filter: rawEvents,
-      mode: reliable,
-      behaviour: { kind: 'delay', ms: 1_200 },
-    })
+    await subscribeWorker(consumer, { kind: 'delay', ms: 1_200 })
     // The producer runs in this thread, so this test can keep it away.
     const { port1, port2 } = new MessageChannel()
     hub.attach(port1, { module: ModuleId.DataCapture, permissions: producerGrant })
@@ -688,21 +668,11 @@ describe('direct routes', () => {
     const receipts = new Int32Array(new SharedArrayBuffer(4 * (before + during)))
     const accepted = new Int32Array(new SharedArrayBuffer(4 * (before + during)))
     const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant, receipts)
-    await consumer.call({
-      op: 'subscribe',
-      filter: rawEvents,
-      mode: reliable,
-      behaviour: { kind: 'delay', ms: 15 },
-    })
+    await subscribeWorker(consumer, { kind: 'delay', ms: 15 })
     // Another subscriber of the type: the producer also sends each message through the hub, whose
     // answer alone once resolved the publish.
     const watcher = await endpoint(hub, ModuleId.AnalysisEngine, consumerGrant)
-    await watcher.call({
-      op: 'subscribe',
-      filter: rawEvents,
-      mode: DeliveryMode.BestEffort,
-      behaviour: { kind: 'ok' },
-    })
+    await subscribeWorker(watcher, { kind: 'ok' }, DeliveryMode.BestEffort)
     const producer = await startWorkerEndpoint(
       hub,
       { module: ModuleId.DataCapture, permissions: producerGrant as never },
@@ -863,7 +833,7 @@ describe('direct routes', () => {
   it('a subscription answered while a route is active gets everything published after', async () => {
     const { producer, hub } = await pipeline()
     const late = await endpoint(hub, 'analysis-engine', consumerGrant)
-    await late.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+    await subscribeWorker(late, { kind: 'ok' })
     await publishSeq(producer, 0, 20)
     await waitFor(() => late.received.length === 20)
   })
@@ -880,9 +850,7 @@ describe('direct routes', () => {
     const modes = [reliable, DeliveryMode.BestEffort, DeliveryMode.LatestOnly]
     const ids: string[] = []
     for (const mode of modes) {
-      ids.push(
-        await consumer.call<string>({ op: 'subscribe', filter: rawEvents, mode, behaviour: { kind: 'ok' } }),
-      )
+      ids.push(await subscribeWorker(consumer, { kind: 'ok' }, mode))
     }
     const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
     await active(route)
@@ -1053,7 +1021,7 @@ describe('direct routes: bad input', () => {
       types: ['RawEvent'],
     })
     const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
-    await consumer.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+    await subscribeWorker(consumer, { kind: 'ok' })
     const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
     expect(route.state).toBe('waiting')
     expect(route.reason).toBe('could not create a channel: no ports here')
@@ -1077,7 +1045,7 @@ describe('direct routes: bad input', () => {
     silent.port2.postMessage([{ t: 'hello', v: 1, batch: true }])
     const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
     const started = Date.now()
-    await consumer.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+    await subscribeWorker(consumer, { kind: 'ok' })
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(route.reason).toBe('the producer did not confirm new terms in time')
   })
@@ -1100,12 +1068,7 @@ describe('direct routes: bad input', () => {
     await untilActive(route)
     // A subscription changes the terms; the hub waits at most 2 s for their confirmation. It comes
     // after 1.9 s, as the hub's thread goes away for 0.5 s: a long task run from setImmediate.
-    const subscribing = consumer.call({
-      op: 'subscribe',
-      filter: rawEvents,
-      mode: reliable,
-      behaviour: { kind: 'ok' },
-    })
+    const subscribing = subscribeWorker(consumer, { kind: 'ok' })
     await waitFor(() => terms().length === 2)
     setTimeout(
       () =>
@@ -1125,7 +1088,7 @@ describe('direct routes: bad input', () => {
     const { hub } = await setup()
     hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
     const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
-    await consumer.call({ op: 'subscribe', filter: rawEvents, mode: reliable, behaviour: { kind: 'ok' } })
+    await subscribeWorker(consumer, { kind: 'ok' })
     const inspectorPorts = new MessageChannel()
     hub.attach(inspectorPorts.port1, {
       module: 'inspector',
