@@ -61,11 +61,22 @@ export class Acknowledger {
 
   /**
    * `delivery` will never run (its subscription was unsubscribed here first), or its result will
-   * not count (the bus ended the subscription while it ran; `error` says so). Its sender ends it as
-   * a copy the subscription still held (dead-lettered, or dropped).
+   * not count (the bus ended the subscription while it ran: `ran`, and `error` says so). Its
+   * sender ends it as a copy the subscription still held (dead-lettered, or dropped).
    */
-  gone(delivery: Delivery, error = 'Unsubscribed: the subscription ended before this delivery ran'): void {
-    this.link.send({ t: 'nack', id: delivery.id, error, timedOut: false, gone: true })
+  gone(
+    delivery: Delivery,
+    error = 'Unsubscribed: the subscription ended before this delivery ran',
+    ran = false,
+  ): void {
+    this.link.send({
+      t: 'nack',
+      id: delivery.id,
+      error,
+      timedOut: false,
+      gone: true,
+      ...(ran ? { ran } : {}),
+    })
   }
 
   /** Fails delivery `id` (without handling it when its message did not pass `screen`). */

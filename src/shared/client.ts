@@ -393,7 +393,7 @@ class Client implements BusClient<Catalog> {
     this.dropSubscription(subscriptionId)
     subscription.abandoned = true
     for (const delivery of subscription.running)
-      delivery.via.gone(delivery, 'Shutdown: the bus ended the subscription')
+      delivery.via.gone(delivery, 'Shutdown: the bus ended the subscription', true)
   }
 
   /**

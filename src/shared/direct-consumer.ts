@@ -103,7 +103,7 @@ export class DirectConsumer extends Acknowledger {
     this.settled(delivery)
   }
 
-  override gone(delivery: Delivery, error?: string): void {
+  override gone(delivery: Delivery, error?: string, ran = false): void {
     const reliable = this.isReliable(delivery.subscriptionId)
     // Counted as its producer counts it: a BestEffort copy dropped, a Reliable one dead-lettered.
     if (!reliable) this.tally(delivery).dropped++
@@ -112,7 +112,7 @@ export class DirectConsumer extends Acknowledger {
     // (its channel not yet seen closed here). With the channel closed, no producer is left to: the
     // hub takes it for a subscription that is gone.
     if (reliable) this.leaveWithHub(delivery)
-    if (this.link.isOpen) super.gone(delivery, error)
+    if (this.link.isOpen) super.gone(delivery, error, ran)
     this.settled(delivery)
   }
 

@@ -349,9 +349,9 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
    * A delivery whose handler failed; `timedOut` when it did not settle in time, `slow` when it ran
    * past the welcome's `slowMs` (endpoints that said `slow`). With `gone`, its handler never ran
    * (its subscription was unsubscribed at the endpoint first) or its result does not count (the
-   * bus ended the subscription, `ended`, while it ran): it ends as a copy the subscription still
-   * held (dead-lettered if Reliable, with the reason the subscription ended, else dropped), with no
-   * failed attempt.
+   * bus ended the subscription, `ended`, while it ran, which `ran` says): it ends as a copy the
+   * subscription still held (dead-lettered if Reliable, with the reason the subscription ended,
+   * else dropped), with no failed attempt, and counting its attempt only if it ran.
    */
   z
     .object({
@@ -361,6 +361,7 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       timedOut: z.boolean(),
       slow: z.literal(true).optional(),
       gone: z.literal(true).optional(),
+      ran: z.literal(true).optional(),
     })
     .strict(),
   z.object({ t: z.literal('metrics'), rid: requestId }).strict(),

@@ -241,10 +241,11 @@ describe('a bus shutting down under a busy endpoint', () => {
     return { handled, ...atStop, refused }
   }
 
-  /** What a stopped bus shows: dead letters (whose attempts differ, see below) and counters. */
+  /** What a stopped bus shows: dead letters (message, reason and attempts) and counters. */
   async function final(bus: EventBus) {
-    // Dead letters of copies sent to an endpoint count its one attempt; in process they had none.
-    const deadLetters = bus.deadLetters.list().map((entry) => `${nameOf(entry.message)} ${entry.reason}`)
+    const deadLetters = bus.deadLetters
+      .list()
+      .map((entry) => `${nameOf(entry.message)} ${entry.reason} ${entry.attempts}`)
     const { inFlight, messagesDelivered, messagesDeadLettered, messagesDropped, types } = await bus.metrics()
     return {
       deadLetters: deadLetters.sort(),
@@ -281,7 +282,10 @@ describe('a bus shutting down under a busy endpoint', () => {
       const reliably = deliveryMode.kind === 'Reliable'
       expect(inProcess).toMatchObject({
         handled,
-        deadLetters: reliably ? ended.map((name) => `${name} Shutdown`) : [],
+        // The one running as the drain ended counts its attempt; those that waited, none.
+        deadLetters: reliably
+          ? ended.map((name) => `${name} Shutdown ${handled.includes(name) ? 1 : 0}`)
+          : [],
         messagesDropped: reliably ? 0 : ended.length,
         inFlight: 0,
         refused: 'BusShuttingDown',
@@ -289,7 +293,15 @@ describe('a bus shutting down under a busy endpoint', () => {
 
       const { bus, hub, route, storage, capture, ready } = await attachedBy(path)
       const remote = await shutDownWhileBusy(deliveryMode, drainTimeoutMs, bus, storage, capture, ready)
-      expect(remote).toEqual(inProcess)
+      if (path === 'direct route') {
+        // Known difference: the copy running at the consumer as the drain ended is handed back to
+        // the hub by its producer, and dead-lettered there with no attempt (docs/reliability.md).
+        const withoutAttempts = (result: typeof remote) => ({
+          ...result,
+          deadLetters: result.deadLetters.map((line) => line.replace(/ \d+$/, '')),
+        })
+        expect(withoutAttempts(remote)).toEqual(withoutAttempts(inProcess))
+      } else expect(remote).toEqual(inProcess)
       if (route !== undefined) {
         expect({ state: route.state, reason: route.reason }).toEqual({
           state: 'revoked',

@@ -152,6 +152,9 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   private due: Subscription[] = []
   private flushQueued = false
   private drained: (() => void) | undefined
+  /** Subscriptions ended at shutdown whose endpoints have not yet said which of their attempts ran. */
+  private readonly awaitingWord = new Set<Subscription>()
+  private wordsIn: (() => void) | undefined
   private shutdownPromise: Promise<void> | undefined
   private routeTap: RouteTap | undefined
   private readonly persistent: boolean
@@ -364,14 +367,27 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     this.shutdownPromise = within(this.stopOutside(), drainTimeoutMs)
       .then(() => this.drain(Math.max(0, deadline - performance.now())))
       .then(() => {
-        for (const subscription of [...this.subscriptions.values(), ...this.closing]) {
+        const ended = [...this.subscriptions.values(), ...this.closing]
+        for (const subscription of ended) {
           const open = !subscription.closed
-          this.end(subscription, 'Shutdown', true)
+          this.end(subscription, 'Shutdown', true, true)
+          if (subscription.awaitsWord) this.awaitingWord.add(subscription)
           if (open) subscription.endedByBus?.()
         }
-        // What endpoints still held for those subscriptions comes back now, to be dead-lettered
-        // before the store's last flush.
-        return within(this.stopOutside(), OUTSIDE_SETTLE_MS)
+        // What endpoints still held for those subscriptions comes back now, and their word on
+        // which deliveries they had started, to be dead-lettered before the store's last flush.
+        const answered =
+          this.awaitingWord.size === 0
+            ? undefined
+            : new Promise<void>((resolve) => {
+                this.wordsIn = resolve
+              })
+        return within(
+          Promise.all([this.stopOutside(), answered]).then(() => undefined),
+          OUTSIDE_SETTLE_MS,
+        ).then(() => {
+          for (const subscription of ended) subscription.stopAwaitingWord()
+        })
       })
       .then(() => {
         this.state = 'stopped'
@@ -430,6 +446,11 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       this.flushQueued = true
       queueMicrotask(this.flush)
     }
+  }
+
+  answeredAtShutdown(subscription: Subscription): void {
+    this.awaitingWord.delete(subscription)
+    if (this.awaitingWord.size === 0) this.wordsIn?.()
   }
 
   idle(subscription: Subscription): void {
@@ -560,14 +581,19 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     this.subscriptionsChanged()
   }
 
-  private end(subscription: Subscription, reason: DeadLetterReason, abandonInFlight: boolean): void {
+  private end(
+    subscription: Subscription,
+    reason: DeadLetterReason,
+    abandonInFlight: boolean,
+    awaitEndpointWord = false,
+  ): void {
     if (this.subscriptions.delete(subscription.id)) {
       this.unindex(subscription)
       this.endReasons.set(subscription.id, reason)
       if (this.endReasons.size > REMEMBERED_END_REASONS)
         this.endReasons.delete(this.endReasons.keys().next().value as string)
     }
-    subscription.close(reason, abandonInFlight)
+    subscription.close(reason, abandonInFlight, awaitEndpointWord)
     if (subscription.inFlight === 0) {
       this.closing.delete(subscription)
       this.retire(subscription)

@@ -40,6 +40,8 @@ export interface DeliveryContext {
   idle(subscription: Subscription): void
   /** Adds a direct channel's outcomes to the bus's, type's and subscriber module's counters. */
   countDirect(counts: DirectCounts, subscriber: string): void
+  /** The subscription, ended at shutdown, has every endpoint's word on the attempts it ended. */
+  answeredAtShutdown(subscription: Subscription): void
 }
 
 interface SubscriptionStats {
@@ -79,8 +81,11 @@ export interface Settleable {
 export interface SettleableAttempt {
   succeeded(slow?: boolean): void
   failed(error: unknown, slow?: boolean): void
-  /** The handler never ran and never will (its endpoint unsubscribed first). */
-  withdrawn(): void
+  /**
+   * The handler never ran and never will (its endpoint unsubscribed first); or, for an attempt
+   * the bus ended as it shut down, whether it had run (`ran`, the endpoint's word).
+   */
+  withdrawn(ran?: boolean): void
 }
 
 function isSettleable(value: unknown): value is Settleable {
@@ -100,6 +105,10 @@ function kindOf(result: unknown): ResultKind {
 class AsyncAttempt {
   private done = false
   private timer: ReturnType<typeof setTimeout> | undefined
+  /** Its handler runs at an endpoint, which settles it (see Settleable). */
+  private remote = false
+  /** Ended at shutdown while its endpoint had it: waits for the endpoint's word on whether it ran. */
+  private awaitingWord = false
 
   /** @param id the subscription's sequence number for it, under which it is kept until it settles */
   constructor(
@@ -118,7 +127,8 @@ class AsyncAttempt {
     if (Number.isFinite(this.subscription.timeoutMs))
       this.timer = setTimeout(() => this.timeOut(), this.subscription.timeoutMs)
     try {
-      if (kind === 'settleable') (result as Settleable).settleInto(this)
+      this.remote = kind === 'settleable'
+      if (this.remote) (result as Settleable).settleInto(this)
       else
         (result as PromiseLike<unknown>).then(
           () => this.succeeded(),
@@ -130,14 +140,18 @@ class AsyncAttempt {
   }
 
   succeeded(slow?: boolean): void {
+    if (this.tookWord(true)) return
     this.settle(undefined, false, slow)
   }
 
   failed(error: unknown, slow?: boolean): void {
+    // A lost endpoint's deliveries fail too: it may have run them, as the hub counted.
+    if (this.tookWord(true)) return
     this.settle(error ?? new Error('rejected without a reason'), true, slow)
   }
 
-  withdrawn(): void {
+  withdrawn(ran = false): void {
+    if (this.tookWord(ran)) return
     if (this.done) return
     this.done = true
     clearTimeout(this.timer)
@@ -148,6 +162,25 @@ class AsyncAttempt {
   abandon(): void {
     this.done = true
     clearTimeout(this.timer)
+  }
+
+  /**
+   * Stops caring about the result, as the bus shuts down. One run at an endpoint may have waited
+   * there unstarted: it waits for the endpoint's word on whether it ran (true returned), so that
+   * its copy counts only the attempts that ran, as in process; the caller accounts for the others.
+   */
+  endAtShutdown(): boolean {
+    this.abandon()
+    this.awaitingWord = this.remote
+    return this.awaitingWord
+  }
+
+  /** The endpoint's word on an attempt ended at shutdown; false if none was awaited. */
+  private tookWord(ran: boolean): boolean {
+    if (!this.awaitingWord) return false
+    this.awaitingWord = false
+    this.subscription.endedAtShutdown(this, ran)
+    return true
   }
 
   private timeOut(): void {
@@ -205,6 +238,8 @@ export class Subscription {
   private nextAttemptId = 1
   private readonly retryTimers = new Map<ReturnType<typeof setTimeout>, PendingCopy>()
   private closeReason: DeadLetterReason = DeadLetterReason.Unsubscribed
+  /** Attempts ended at shutdown that wait for their endpoint's word on whether they ran. */
+  private readonly awaitingWord = new Set<AsyncAttempt>()
 
   constructor(
     readonly id: string,
@@ -360,9 +395,11 @@ export class Subscription {
   /**
    * Ends the subscription: nothing more is delivered; what it still holds is dead-lettered
    * (Reliable) with `reason` or counted as dropped. In-flight attempts may still settle and count,
-   * unless `abandonInFlight` (shutdown), which accounts for them now and ignores late results.
+   * unless `abandonInFlight` (shutdown, a lost endpoint), which accounts for them now and ignores
+   * late results; with `awaitEndpointWord` too (shutdown), those run at a live endpoint are
+   * accounted once it says whether they ran (see `endedAtShutdown`).
    */
-  close(reason: DeadLetterReason, abandonInFlight: boolean): void {
+  close(reason: DeadLetterReason, abandonInFlight: boolean, awaitEndpointWord = false): void {
     this.closed = true
     this.closeReason = reason
     for (const [timer, copy] of this.retryTimers) {
@@ -373,12 +410,37 @@ export class Subscription {
     for (const copy of this.queue.drain()) this.giveUp(copy, reason)
     if (abandonInFlight) {
       for (const attempt of this.asyncAttempts.values()) {
-        attempt.abandon()
         this.inFlight--
-        this.giveUp(attempt.copy, reason)
+        if (awaitEndpointWord && attempt.endAtShutdown()) this.awaitingWord.add(attempt)
+        else {
+          attempt.abandon()
+          this.giveUp(attempt.copy, reason)
+        }
       }
       this.asyncAttempts.clear()
     }
+  }
+
+  /** Whether attempts ended at shutdown still wait for their endpoint's word. */
+  get awaitsWord(): boolean {
+    return this.awaitingWord.size > 0
+  }
+
+  /**
+   * An attempt ended at shutdown, now that its endpoint said whether it ran: its copy ends as one
+   * the subscription held, counting only the attempts that ran.
+   */
+  endedAtShutdown(attempt: AsyncAttempt, ran: boolean): void {
+    if (!this.awaitingWord.delete(attempt)) return
+    if (!ran) attempt.copy.attempts--
+    this.giveUp(attempt.copy, this.closeReason)
+    if (this.awaitingWord.size === 0) this.context.answeredAtShutdown(this)
+  }
+
+  /** No word came in time: what still waits ends counting the attempt sent, which may have run. */
+  stopAwaitingWord(): void {
+    for (const attempt of this.awaitingWord) this.giveUp(attempt.copy, this.closeReason)
+    this.awaitingWord.clear()
   }
 
   /**

@@ -75,8 +75,11 @@ export class PendingAck implements Settleable {
     this.attempt?.failed(error, slow)
   }
 
-  /** The endpoint never ran it: its subscription was unsubscribed there first. */
-  withdraw(): void {
-    this.attempt?.withdrawn()
+  /**
+   * The endpoint never ran it (its subscription was unsubscribed there first), or, for one the bus
+   * ended as it shut down, says whether it had (`ran`).
+   */
+  withdraw(ran = false): void {
+    this.attempt?.withdrawn(ran)
   }
 }

@@ -256,7 +256,7 @@ export class Session implements RouteEndpoint {
         return
       case 'nack': {
         const pending = this.awaitingAck.take(frame.id)
-        if (frame.gone === true) return pending?.withdraw()
+        if (frame.gone === true) return pending?.withdraw(frame.ran === true)
         pending?.nack(
           frame.timedOut
             ? EventBusError.of('DeliveryTimeout', { elapsedMs: pending.handlerTimeoutMs })
