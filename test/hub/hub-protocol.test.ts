@@ -17,7 +17,7 @@ import { createHub, type HubOptions } from '../../src/main/hub/index.js'
 import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
 import { connectBus, isRecoverable } from '../../src/shared/index.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
-import { rawEvent, stallThisThread, waitFor } from '../helpers.js'
+import { expectAccounted, rawEvent, stallThisThread, waitFor } from '../helpers.js'
 import { afterThisTest, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
 
 const everything = { publish: '*', subscribe: '*' } as const
@@ -258,6 +258,42 @@ describe('hub protocol', () => {
     expect(bus.deadLetters.list()).toEqual([])
     const metrics = await bus.metrics()
     expect([metrics.messagesDelivered, metrics.messagesDeadLettered]).toEqual([1, 0])
+  })
+
+  it('at shutdown, counts the attempt of a delivery only if its endpoint says it ran, or says nothing', async () => {
+    const { bus, hub } = await startHub()
+    const peer = rawPeer(hub, ModuleId.Storage)
+    const reliable = { kind: 'Reliable', timeoutMs: 5_000 }
+    await subscribeRawEvents(peer, ModuleId.Storage, reliable)
+    for (const eventType of ['ran', 'waited', 'silent']) await publishRaw(bus, eventType)
+    const deliveries = () =>
+      peer.frames.flatMap((frame) =>
+        frame.t === 'dlv'
+          ? [{ id: frame.id as number, msg: frame.msg }]
+          : frame.t === 'dlvs'
+            ? (frame.msgs as unknown[]).map((msg, index) => ({ id: (frame.id as number) + index, msg }))
+            : [],
+      )
+    await waitFor(() => deliveries().length === 3)
+    const idOf = (eventType: string) =>
+      deliveries().find((d) => JSON.stringify(d.msg).includes(`"${eventType}"`))?.id
+    const stopping = bus.shutdown({ drainTimeoutMs: 0 })
+    // Told its subscription ended, the endpoint gives up one it had started and one that waited,
+    // and says nothing of the third: the bus counts that one's attempt after its 2 s wait.
+    await waitFor(() => peer.frames.some((frame) => frame.t === 'ended'))
+    const gone = { t: 'nack', error: 'Shutdown: the bus ended the subscription', timedOut: false, gone: true }
+    peer.send([
+      { ...gone, id: idOf('ran'), ran: true },
+      { ...gone, id: idOf('waited') },
+    ])
+    await stopping
+    const attempts = Object.fromEntries(
+      bus.deadLetters
+        .list()
+        .map((entry) => [(entry.message.payload.data as { eventType: string }).eventType, entry.attempts]),
+    )
+    expect(attempts).toEqual({ ran: 1, waited: 0, silent: 1 })
+    await expectAccounted(bus)
   })
 
   it('lets a new attachment of the same identity replace the old one, or refuses it when asked', async () => {

@@ -165,12 +165,11 @@ class AsyncAttempt {
   }
 
   /**
-   * Stops caring about the result, as the bus shuts down. One run at an endpoint may have waited
-   * there unstarted: it waits for the endpoint's word on whether it ran (true returned), so that
-   * its copy counts only the attempts that ran, as in process; the caller accounts for the others.
+   * After `abandon` at shutdown: one run at an endpoint may have waited there unstarted, so it
+   * waits for the endpoint's word on whether it ran (true returned) and its copy counts only the
+   * attempts that ran, as in process. The caller accounts for the others at once.
    */
-  endAtShutdown(): boolean {
-    this.abandon()
+  awaitWord(): boolean {
     this.awaitingWord = this.remote
     return this.awaitingWord
   }
@@ -410,12 +409,10 @@ export class Subscription {
     for (const copy of this.queue.drain()) this.giveUp(copy, reason)
     if (abandonInFlight) {
       for (const attempt of this.asyncAttempts.values()) {
+        attempt.abandon()
         this.inFlight--
-        if (awaitEndpointWord && attempt.endAtShutdown()) this.awaitingWord.add(attempt)
-        else {
-          attempt.abandon()
-          this.giveUp(attempt.copy, reason)
-        }
+        if (awaitEndpointWord && attempt.awaitWord()) this.awaitingWord.add(attempt)
+        else this.giveUp(attempt.copy, reason)
       }
       this.asyncAttempts.clear()
     }
