@@ -128,19 +128,24 @@ const UNIT_MAX = 6
 let walkedUnits = 0
 let walkedTokens = 0
 
-function walk(value: unknown, depth: number): void {
+/**
+ * Counts one value: a leaf at once, a container by walking it. Leaves are counted here, in the
+ * caller's loop, rather than in a call of their own: most of a message's values are strings and
+ * numbers, and a call per leaf made the walk ~20 % slower per message (measured on the benchmark's
+ * keystroke). `depth` is its container's.
+ */
+function visit(value: unknown, depth: number): void {
   walkedTokens++
-  if (typeof value === 'string') {
-    walkedUnits += value.length
-    return
-  }
-  if (typeof value !== 'object' || value === null) {
-    if (typeof value === 'function' || typeof value === 'symbol') throw new Refused(undefined, value)
-    return
-  }
+  if (typeof value === 'string') walkedUnits += value.length
+  else if (typeof value === 'object') {
+    if (value !== null) walkContainer(value, depth + 1)
+  } else if (typeof value === 'function' || typeof value === 'symbol') throw new Refused(undefined, value)
+}
+
+function walkContainer(value: object, depth: number): void {
   if (depth >= MAX_NESTING_DEPTH) throw nestedTooDeep()
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) walk(value[i], depth + 1)
+    for (let i = 0; i < value.length; i++) visit(value[i], depth)
     return
   }
   if (value instanceof Date) {
@@ -149,13 +154,13 @@ function walk(value: unknown, depth: number): void {
   }
   if (value instanceof Map) {
     for (const [key, item] of value) {
-      walk(key, depth + 1)
-      walk(item, depth + 1)
+      visit(key, depth)
+      visit(item, depth)
     }
     return
   }
   if (value instanceof Set) {
-    for (const item of value) walk(item, depth + 1)
+    for (const item of value) visit(item, depth)
     return
   }
   // for…in is the fastest walk over plain (and frozen) objects; inherited enumerable keys, if any,
@@ -165,7 +170,7 @@ function walk(value: unknown, depth: number): void {
     if (isForbiddenKey(key) && Object.hasOwn(value, key)) throw new Refused(key, undefined)
     walkedTokens++
     walkedUnits += key.length
-    walk((value as Record<string, unknown>)[key], depth + 1)
+    visit((value as Record<string, unknown>)[key], depth)
     keys++
   }
   // Promises, weak collections and iterators have no keys of their own: only keyless objects
@@ -192,7 +197,7 @@ export function encodedSizeOver(value: unknown, limit: number): number | undefin
   let units: number
   let tokens: number
   try {
-    walk(value, 0)
+    visit(value, -1)
     units = walkedUnits
     tokens = walkedTokens
   } catch (error) {
