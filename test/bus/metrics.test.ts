@@ -71,6 +71,30 @@ describe('metrics', () => {
     expect(depths).toEqual([2, 1, 0, 0])
   })
 
+  it('counts each type and each module apart when messages of several interleave', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    await bus.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, () => {})
+    const fromAnalysis = (n: number) =>
+      BusMessage.create(
+        ModuleId.AnalysisEngine,
+        MessagePayload.StateChange({ state: `s${n}`, confidence: 1, timestamp: new Date() }),
+      )
+    const published = [rawMessage(), fromAnalysis(1), fromAnalysis(2), rawMessage(), rawMessage(), fromAnalysis(3)]
+    for (const message of published) await bus.publish(message)
+    await flushMicrotasks()
+    const { types, modules } = await bus.metrics()
+    expect(types).toMatchObject({
+      RawEvent: { published: 3, delivered: 3 },
+      StateChange: { published: 3, delivered: 3 },
+    })
+    expect(modules).toMatchObject({
+      'data-capture': { published: 3, delivered: 0 },
+      'analysis-engine': { published: 3, delivered: 0 },
+      storage: { published: 0, delivered: 6 },
+    })
+  })
+
   it('keeps latency samples of ended subscriptions in the bus-wide histogram', async () => {
     const bus = createEventBus()
     await bus.start()

@@ -30,7 +30,14 @@ import {
   type RouteTap,
   type WithInternals,
 } from './internal.js'
-import { addCount, IntervalLatency, LatencyHistogram, newCounters, WindowedRate } from './metrics.js'
+import {
+  addCount,
+  CountersByKey,
+  IntervalLatency,
+  LatencyHistogram,
+  newCounters,
+  WindowedRate,
+} from './metrics.js'
 import type { PendingCopy } from './queues.js'
 import { ModuleRegistry, ModuleStatus } from './registry.js'
 import { type DeliveryContext, type MessageHandler, Subscription } from './subscription.js'
@@ -141,8 +148,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   private readonly endReasons = new Map<string, DeadLetterReason>()
   /** Ended subscriptions whose in-flight attempts have not settled yet. */
   private readonly closing = new Set<Subscription>()
-  private readonly typeCounters = new Map<string, Counters>()
-  private readonly moduleCounters = new Map<string, Counters>()
+  private readonly typeCounters = new CountersByKey()
+  private readonly moduleCounters = new CountersByKey()
   /** Latency samples of subscriptions that have ended. */
   private readonly retiredLatency = new LatencyHistogram()
   private readonly recentLatency = new IntervalLatency()
@@ -313,8 +320,6 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     const deliveryLatency = latency.summary()
     const recentLatency = this.recentLatency.since(latency)
     latency.destroy()
-    const copy = (counters: Map<string, Counters>) =>
-      Object.fromEntries([...counters].map(([key, value]) => [key, { ...value }]))
     return Promise.resolve({
       messagesPublished: this.totals.published,
       messagesDelivered: this.totals.delivered,
@@ -331,8 +336,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       recentLatency,
       throughputPerSec: this.rate.perSecond(now),
       subscriptions: [...this.subscriptions.values()].map((subscription) => subscription.snapshot()),
-      modules: copy(this.moduleCounters),
-      types: copy(this.typeCounters),
+      modules: this.moduleCounters.snapshot(),
+      types: this.typeCounters.snapshot(),
       deadLetters: { size: this.store.size, capacity: this.store.capacity, evicted: this.store.evicted },
       registry: { overall: this.registry.summary().overall, modules: this.registry.list() },
       routes,
@@ -399,11 +404,11 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   // DeliveryContext
 
   countersForType(type: string): Counters {
-    return this.countersIn(this.typeCounters, type)
+    return this.typeCounters.of(type)
   }
 
   countersForModule(module: string): Counters {
-    return this.countersIn(this.moduleCounters, module)
+    return this.moduleCounters.of(module)
   }
 
   delivered(now: number): void {
@@ -626,15 +631,6 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       }
       this.drained = finish
     })
-  }
-
-  private countersIn(map: Map<string, Counters>, key: string): Counters {
-    let counters = map.get(key)
-    if (counters === undefined) {
-      counters = newCounters()
-      map.set(key, counters)
-    }
-    return counters
   }
 
   private parseDeadLetterSelector(selector: unknown): DeadLetterSelector {
