@@ -39,13 +39,25 @@ export function queueDelivery(
 }
 
 /**
+ * A `pubs` frame leaves as soon as it holds this many messages instead of at the end of the tick:
+ * the hub validates and routes the first messages of a flood while the producer is still
+ * publishing the rest, where at the end of the tick it would have started on all of them at once
+ * (two hops: +25–30 % messages/s in an interleaved A/B). The hub answers frames of this size before
+ * their deliveries leave (its EARLY_ANSWER_BATCH), so a producer awaiting its publishes gets each
+ * answer as early as it can. Deliveries keep their frames to the end of the tick: sending them
+ * early gained nothing, and cost a direct route ~3 %.
+ */
+export const FULL_PUBS_FRAME = 64
+
+/**
  * Queues publish request `rid` of `message`: into the `pubs` frame queued last when it continues
- * it, else as a new one.
+ * it, else as a new one. A frame that is full ({@link FULL_PUBS_FRAME}) leaves at once.
  */
 export function queuePublish(link: Link<HubFrame, EndpointFrame>, rid: number, message: Envelope): void {
   const last = link.lastQueued()
   if (last?.t === 'pubs' && last.rid + last.msgs.length === rid && last.msgs.length < link.maxBatch) {
     last.msgs.push(message)
+    if (last.msgs.length >= FULL_PUBS_FRAME) link.flush()
     return
   }
   link.send({ t: 'pubs', rid, msgs: [message] })

@@ -80,7 +80,14 @@ describe('metrics', () => {
         ModuleId.AnalysisEngine,
         MessagePayload.StateChange({ state: `s${n}`, confidence: 1, timestamp: new Date() }),
       )
-    const published = [rawMessage(), fromAnalysis(1), fromAnalysis(2), rawMessage(), rawMessage(), fromAnalysis(3)]
+    const published = [
+      rawMessage(),
+      fromAnalysis(1),
+      fromAnalysis(2),
+      rawMessage(),
+      rawMessage(),
+      fromAnalysis(3),
+    ]
     for (const message of published) await bus.publish(message)
     await flushMicrotasks()
     const { types, modules } = await bus.metrics()
