@@ -103,14 +103,24 @@ async function setup(producers: number, withInspector: boolean) {
  * inspector's thread attached throughout. Segments come in pairs, not watching then watching and
  * the reverse in turn (so a drift of the machine's speed hits both alike); the overhead is the
  * median of the pairs' throughput losses. Also the hub thread's busy time per message, watching and
- * not. Watching stretches span two segments, long enough for the metrics stream's snapshots.
+ * not. Watching stretches span two segments of about a second each at full speed here, so each
+ * holds one or two of the metrics stream's snapshots (one a second): with 100,000-message segments
+ * (~0.35 s on this machine since run Y) the stream restarted with each stretch and never sent one.
+ * The warm-up is as long as a segment and watches for half of it: after a shorter one that did not
+ * watch, the first segment ran ~40 % slower than the rest and the first watching one paid for
+ * compiling the hub's code again, once.
  */
 async function inspectorOverhead(quick: boolean): Promise<Measurement[]> {
   const { run, close, inspector } = await setup(1, true)
   if (!inspector) throw new Error('no inspector')
   await watch(inspector, false)
-  const segment = quick ? 5_000 : 100_000
-  await run(quick ? 5_000 : 20_000) // warm-up
+  const segment = quick ? 5_000 : 300_000
+  // Warm-up, half of it watching: the first time the inspector watches, code that has only seen
+  // messages go by is compiled again for the tail and the metrics stream, once in the hub's life.
+  for (const on of [false, true]) {
+    await watch(inspector, on)
+    await run(segment / 2)
+  }
   const order = [false, true, true, false, false, true, true, false]
   const rates: number[] = []
   const busy = { on: 0, off: 0 }

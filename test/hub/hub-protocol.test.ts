@@ -410,6 +410,37 @@ describe('hub protocol', () => {
     stopTail()
     stopMetrics()
   })
+
+  it('tails to each inspector while it watches, and to no other', async () => {
+    const { bus, hub } = await setup()
+    const watch = async (module: string) => {
+      const { port1, port2 } = new MessageChannel()
+      hub.attach(port1, { module, permissions: { publish: [], subscribe: [], inspect: true } })
+      const inspector = await connectBus(port2)
+      afterThisTest(() => inspector.close())
+      const seen: string[] = []
+      const stop = await inspector.onTail((entries) => {
+        for (const entry of entries)
+          seen.push((entry.message.payload.data as { eventType: string }).eventType)
+      })
+      return { seen, stop }
+    }
+    const first = await watch('inspector-a')
+    const second = await watch('inspector-b')
+    await publishRaw(bus, 'both')
+    await waitFor(() => first.seen.length === 1 && second.seen.length === 1)
+    first.stop()
+    await publishRaw(bus, 'second only')
+    await waitFor(() => second.seen.length === 2)
+    second.stop()
+    await publishRaw(bus, 'nobody')
+    const third = await watch('inspector-c')
+    await publishRaw(bus, 'third')
+    await waitFor(() => third.seen.length === 1)
+    expect(first.seen).toEqual(['both'])
+    expect(second.seen).toEqual(['both', 'second only'])
+    expect(third.seen).toEqual(['third'])
+  })
 })
 
 describe('large bursts', () => {

@@ -6,6 +6,7 @@
 
 import type { Catalog } from '../../shared/catalog.js'
 import { EventBusError } from '../../shared/errors.js'
+import type { Envelope } from '../../shared/message.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import { type PortInput, toPort } from '../../shared/port.js'
 import type { Permissions } from '../../shared/wire.js'
@@ -117,6 +118,18 @@ class HubImpl implements Hub, HubCore {
   readonly reliableWindow: number
   readonly maxSubscriptionsPerAttachment: number
   readonly tails = new Set<Session>()
+  /** `tails` as an array for the tap, which runs once per published message while anyone watches. */
+  private tailing: Session[] = []
+  /**
+   * One function for the hub's life: a new one each time an inspector started watching changed the
+   * call target in the bus's routing, which V8 answered by dropping the routing's optimized code
+   * (`--trace-deopt`: "wrong call target") to compile it again under load. An array rather than the
+   * set: iterating a set made an iterator per message.
+   */
+  private readonly tap = (message: Envelope, routedTo: number): void => {
+    const tailing = this.tailing
+    for (let i = 0; i < tailing.length; i++) (tailing[i] as Session).tail(message, routedTo)
+  }
   readonly routeTable: RouteTable
   private readonly reconnectGraceMs: number
   private readonly sessions = new Set<Session>()
@@ -214,13 +227,8 @@ class HubImpl implements Hub, HubCore {
   }
 
   updateTap(): void {
-    this.internals.setRouteTap(
-      this.tails.size === 0
-        ? undefined
-        : (message, routedTo) => {
-            for (const session of this.tails) session.tail(message, routedTo)
-          },
-    )
+    this.tailing = [...this.tails]
+    this.internals.setRouteTap(this.tailing.length === 0 ? undefined : this.tap)
     this.routeTable.setTailing(this.tails.size > 0)
   }
 
