@@ -47,12 +47,31 @@ export interface MessageValidator {
   validate(message: Envelope): void
 }
 
+/**
+ * Compiled message schemas by payload schema, then type: compiled once per process, not once per
+ * bus or client. Each compilation makes new functions, which V8 optimizes from scratch and which
+ * make the calls into them polymorphic: a bus built after another ran ~5 % slower per message.
+ */
+const compiledMessageSchemas = new WeakMap<z.ZodType, Map<string, z.ZodType>>()
+
+function compiledMessageSchema(type: string, data: z.ZodType): z.ZodType {
+  let byType = compiledMessageSchemas.get(data)
+  if (byType === undefined) {
+    byType = new Map()
+    compiledMessageSchemas.set(data, byType)
+  }
+  let schema = byType.get(type)
+  if (schema === undefined) {
+    schema = compiled(messageSchema(type, data))
+    byType.set(type, schema)
+  }
+  return schema
+}
+
 /** A validator for `catalog` with messages of at most `maxMessageBytes` (superjson UTF-8 length). */
 export function messageValidator(catalog: Catalog, maxMessageBytes: number): MessageValidator {
   const schemas = new Map<string, z.ZodType>()
-  for (const [type, data] of Object.entries(catalog)) {
-    schemas.set(type, compiled(messageSchema(type, data)))
-  }
+  for (const [type, data] of Object.entries(catalog)) schemas.set(type, compiledMessageSchema(type, data))
   /** @throws EventBusError `MessageRejected`, or whatever reading `message` throws */
   const check = (message: Envelope): void => {
     if (typeof message !== 'object' || message === null || Array.isArray(message)) {

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { BusMessage, ModuleId } from '../../src/main/bus/index.js'
 import { builtinCatalog, type MessageType } from '../../src/shared/catalog.js'
 import { isEventBusError } from '../../src/shared/errors.js'
@@ -79,5 +80,19 @@ describe('message validation', () => {
       }),
       { numRuns: 3000 },
     )
+  })
+
+  it('checks each type against its own name when types share one payload schema, in every validator', () => {
+    const shared = z.object({ n: z.number() })
+    const catalog = { First: shared, Second: shared }
+    const message = (type: string) =>
+      BusMessage.create(ModuleId.DataCapture, { type, data: { n: 1 } } as never) as Envelope
+    for (const each of [messageValidator(catalog, LIMIT), messageValidator(catalog, LIMIT)]) {
+      expect(() => each.validate(message('First'))).not.toThrow()
+      expect(() => each.validate(message('Second'))).not.toThrow()
+      expect(() => each.validate(message('Third'))).toThrow(/unknown message type 'Third'/)
+    }
+    const bounded = messageValidator({ First: shared }, 10)
+    expect(() => bounded.validate(message('First'))).toThrow(/over maxMessageBytes \(10\)/)
   })
 })
