@@ -16,11 +16,11 @@
  *   should the consumer die before it can send its final ones.
  */
 import { Acknowledger, type Delivery } from './acknowledger.js'
-import { bySubscriptionAndType } from './by-subscription.js'
 import { EventBusError } from './errors.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
+import { nestedValue } from './nested-map.js'
 import type { ChannelOutcomes, EndpointFrame, HubFrame } from './wire.js'
 
 export class DirectConsumer extends Acknowledger {
@@ -179,7 +179,7 @@ export class DirectConsumer extends Acknowledger {
     const type = message.payload.type
     const last = this.last
     if (last !== undefined && last.sid === sid && last.type === type) return last
-    const tally = bySubscriptionAndType(this.outcomes, sid, type, () => ({
+    const tally = nestedValue(this.outcomes, sid, type, () => ({
       sid,
       type,
       arrived: 0,

@@ -8,13 +8,13 @@
  * Reliable copy is handed back to the hub for its subscription.
  */
 import { queueDelivery } from './batching.js'
-import { bySubscriptionAndType } from './by-subscription.js'
 import { EventBusError } from './errors.js'
 import { InFlight } from './in-flight.js'
 import { LatencyTally, microsOf } from './latency-tally.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
+import { nestedValue } from './nested-map.js'
 import { timeoutAfterInput } from './peer-timers.js'
 import { PriorityFifo } from './priority-fifo.js'
 import {
@@ -519,7 +519,7 @@ export class DirectProducer {
   }
 
   private tallyFor(sid: string, type: string): Tally {
-    return bySubscriptionAndType(this.tallies, sid, type, () => ({
+    return nestedValue(this.tallies, sid, type, () => ({
       total: zeroDirectCounts(sid, type),
       reported: zeroDirectCounts(sid, type),
       latency: this.latencyOf(sid),

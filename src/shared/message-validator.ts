@@ -8,6 +8,7 @@ import type { Catalog } from './catalog.js'
 import { compiled } from './compiled-schema.js'
 import { describeThrown, EventBusError, isEventBusError, type RejectionIssue } from './errors.js'
 import { type Envelope, envelopeHeaderSchema } from './message.js'
+import { nestedValue } from './nested-map.js'
 import { encodedSizeOver, UnencodableValueError } from './size.js'
 
 function rejected(reason: string, issues: RejectionIssue[] = []): EventBusError {
@@ -55,17 +56,7 @@ export interface MessageValidator {
 const compiledMessageSchemas = new WeakMap<z.ZodType, Map<string, z.ZodType>>()
 
 function compiledMessageSchema(type: string, data: z.ZodType): z.ZodType {
-  let byType = compiledMessageSchemas.get(data)
-  if (byType === undefined) {
-    byType = new Map()
-    compiledMessageSchemas.set(data, byType)
-  }
-  let schema = byType.get(type)
-  if (schema === undefined) {
-    schema = compiled(messageSchema(type, data))
-    byType.set(type, schema)
-  }
-  return schema
+  return nestedValue(compiledMessageSchemas, data, type, () => compiled(messageSchema(type, data)))
 }
 
 /** A validator for `catalog` with messages of at most `maxMessageBytes` (superjson UTF-8 length). */
