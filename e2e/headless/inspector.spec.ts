@@ -88,8 +88,12 @@ test('overview numbers move under load and agree with bus.metrics()', async ({
     .poll(async () => numberIn(await page.getByTestId('kpi-published-total').textContent()))
     .toBeGreaterThan(first)
   await expect(page.getByTestId('verdict')).toContainText('Healthy')
+  const p95Now = page.getByTestId('kpi-p95').locator('.value')
+  await expect(p95Now).toHaveText(/^\d+(\.\d+)? (µs|ms|s)$/)
   await page.screenshot({ path: testInfo.outputPath('overview-under-load.png') })
   stop()
+  // An interval with no delivery has no latency to show, not a latency of zero.
+  await expect(p95Now).toHaveText('–', { timeout: 10_000 })
   // Quiet now: the next snapshots must show exactly what the bus counts.
   const expected = await host.bus.metrics()
   await expect

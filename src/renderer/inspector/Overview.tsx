@@ -59,7 +59,8 @@ export function Overview({ history }: { history: Sample[] }) {
         </article>
         <article class="kpi" data-testid="kpi-p95">
           <h3>p95 now</h3>
-          <p class="value">{millis(metrics.recentLatency.count > 0 ? metrics.recentLatency.p95Ms : 0)}</p>
+          {/* No delivery in the last interval has no latency: a dash, as in the subscriptions table. */}
+          <p class="value">{metrics.recentLatency.count > 0 ? millis(metrics.recentLatency.p95Ms) : '–'}</p>
           <p class="detail">p99.9 {millis(metrics.deliveryLatency.p999Ms)} overall</p>
         </article>
       </section>
