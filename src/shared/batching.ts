@@ -1,6 +1,7 @@
 /**
  * Batched frames: consecutive deliveries to one subscription (and consecutive publishes) that are
- * queued in the same tick travel as one frame holding an array of messages, over every transport.
+ * queued in the same tick travel as one frame holding an array of messages, over every transport;
+ * a frame of publishes leaves as soon as it holds FULL_PUBS_FRAME of them, the next one starts anew.
  * The receiver validates and answers one frame per batch, and nothing per message is allocated for
  * the wire (over text, each message is still encoded on its own, see codec).
  */

@@ -75,7 +75,10 @@ export class Link<In extends Frame, Out extends Frame> {
     return this.open
   }
 
-  /** Queues a frame; all frames queued in this tick leave together. */
+  /**
+   * Queues a frame; all frames queued in this tick leave together at its end, unless a sender
+   * flushes first (a full frame of publishes leaves at once, see batching).
+   */
   send(frame: Out): void {
     if (!this.open) return
     this.outbox.push(frame)
@@ -94,7 +97,8 @@ export class Link<In extends Frame, Out extends Frame> {
    * Sends what is queued now, in units of at most MAX_FRAMES_PER_UNIT frames and the codec's
    * messages per unit: a producer that queued a flood in one tick must not exceed what the other
    * side accepts per unit. Runs at the end of the tick by itself; called directly before closing,
-   * and by the hub to answer a large unit of publishes ahead of the deliveries it caused.
+   * by an endpoint whose frame of publishes is full, and by the hub to answer a large unit of
+   * publishes ahead of the deliveries it caused.
    */
   readonly flush = (): void => {
     this.flushQueued = false

@@ -229,7 +229,7 @@ class HubImpl implements Hub, HubCore {
   updateTap(): void {
     this.tailing = [...this.tails]
     this.internals.setRouteTap(this.tailing.length === 0 ? undefined : this.tap)
-    this.routeTable.setTailing(this.tails.size > 0)
+    this.routeTable.setTailing(this.tailing.length > 0)
   }
 
   park(module: string, key: string, subscription: Subscription): void {
