@@ -12,51 +12,86 @@
 /**
  * Runs `tick` every `intervalMs` with the monotonic time (`performance.now()`, which wall-clock
  * jumps do not move) and whether this side was away since the last tick (the tick came more than
- * two intervals late: a peer that slept with the machine may not have spoken yet). Each tick judges
- * one turn of the event loop after its timer, once what came by then is read. The timers keep no
- * process alive.
+ * two intervals late, or this thread was away between the timer and the turn that judges: a peer
+ * that slept with the machine may not have spoken yet). Each tick judges once what came by then
+ * is read (see `afterInputRead`). The timers keep no process alive.
  * @returns a function that stops it
  */
 export function awakeInterval(intervalMs: number, tick: (now: number, away: boolean) => void): () => void {
   let last = performance.now()
-  let stopped = false
+  let cancelTurn: (() => void) | undefined
   const timer = setInterval(() => {
     const now = performance.now()
     const away = now - last > 2 * intervalMs
     last = now
-    unrefTimer(
-      setTimeout(() => {
-        if (!stopped) tick(performance.now(), away)
-      }, 0),
-    )
+    cancelTurn = afterInputRead((late) => tick(performance.now(), away || late), false)
   }, intervalMs)
   unrefTimer(timer)
   return () => {
-    stopped = true
     clearInterval(timer)
+    cancelTurn?.()
   }
+}
+
+/**
+ * Runs `fire` once, `ms` from now, after what arrived by then has been read (see
+ * `afterInputRead`), so a peer whose answer was queued in time is not judged late. With
+ * `keepsProcessAlive` false, the timers alone keep no process running.
+ * @returns a function that cancels it, at any stage
+ */
+export function timeoutAfterInput(ms: number, fire: () => void, keepsProcessAlive = true): () => void {
+  let cancelTurn: (() => void) | undefined
+  const timer = startTimer(
+    () => {
+      cancelTurn = afterInputRead(fire, keepsProcessAlive)
+    },
+    ms,
+    keepsProcessAlive,
+  )
+  return () => {
+    clearTimeout(timer)
+    cancelTurn?.()
+  }
+}
+
+/**
+ * A zero timer that runs this much after it was set ran after this thread was away (a long task
+ * came between them), before the loop read what came meanwhile. A prompt one takes a millisecond
+ * or two; a loaded loop's turn, a few more.
+ */
+const LATE_TURN_MS = 20
+
+/**
+ * Runs `callback` on a later turn of the event loop, once the input that came by then is read: a
+ * zero timer runs after the loop has read its ports, unless a long task came between the timer
+ * being set and its turn (then the loop runs it first). Such a late turn waits one more, and tells
+ * `callback` so (`late`).
+ * @returns a function that cancels it
+ */
+function afterInputRead(callback: (late: boolean) => void, keepsProcessAlive: boolean): () => void {
+  const setAt = performance.now()
+  let timer = startTimer(
+    () => {
+      if (performance.now() - setAt <= LATE_TURN_MS) return callback(false)
+      timer = startTimer(() => callback(true), 0, keepsProcessAlive)
+    },
+    0,
+    keepsProcessAlive,
+  )
+  return () => clearTimeout(timer)
+}
+
+function startTimer(
+  callback: () => void,
+  ms: number,
+  keepsProcessAlive: boolean,
+): ReturnType<typeof setTimeout> {
+  const timer = setTimeout(callback, ms)
+  if (!keepsProcessAlive) unrefTimer(timer)
+  return timer
 }
 
 /** Lets the process end while `timer` waits (Node); browsers have no such thing. */
 function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
   ;(timer as { unref?: () => void }).unref?.()
-}
-
-/**
- * Runs `fire` once, `ms` from now, after what arrived by then has been read: the verdict waits one
- * more turn of the event loop (a zero timer, which comes after the loop reads its input), so a
- * peer whose answer was queued in time is not judged late. With `keepsProcessAlive` false, the
- * timer alone keeps no process running.
- * @returns a function that cancels it, at either stage
- */
-export function timeoutAfterInput(ms: number, fire: () => void, keepsProcessAlive = true): () => void {
-  const start = (callback: () => void, delay: number) => {
-    const timer = setTimeout(callback, delay)
-    if (!keepsProcessAlive) unrefTimer(timer)
-    return timer
-  }
-  let timer = start(() => {
-    timer = start(fire, 0)
-  }, ms)
-  return () => clearTimeout(timer)
 }
