@@ -30,14 +30,29 @@ export type ModuleId = (typeof ModuleId)[keyof typeof ModuleId] | (string & {})
 /**
  * Whether a message from `module` claims another module as its source. A source that is no module
  * id at all is not a claim: the message is malformed, and validation refuses it as in process.
+ * The pattern is tested only for a source other than `module`, not for every honest message.
  */
 export function claimsOtherSource(source: unknown, module: string): boolean {
-  return typeof source === 'string' && moduleIdPattern.test(source) && source !== module
+  return typeof source === 'string' && source !== module && moduleIdPattern.test(source)
+}
+
+/** The module id last found valid: a message's source is nearly always its sender's last one. */
+let lastModuleId = ''
+
+/**
+ * Whether `id` matches {@link moduleIdPattern}. Comparing a string to the last valid id costs a
+ * few nanoseconds where the pattern costs tens, on every message validated.
+ */
+function isModuleId(id: string): boolean {
+  if (id === lastModuleId) return true
+  if (!moduleIdPattern.test(id)) return false
+  lastModuleId = id
+  return true
 }
 
 export const moduleIdSchema = z
   .string()
-  .regex(moduleIdPattern, 'a module id is kebab-case: a lowercase letter, then up to 63 of [a-z0-9-]')
+  .refine(isModuleId, 'a module id is kebab-case: a lowercase letter, then up to 63 of [a-z0-9-]')
 
 /** Message priorities; higher numbers are delivered first. */
 export const MessagePriority = { Low: 0, Normal: 1, High: 2, Critical: 3 } as const

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
 import {
@@ -14,6 +15,7 @@ import {
   ModuleId,
   messageType,
 } from '../../src/main/bus/index.js'
+import { moduleIdPattern, moduleIdSchema } from '../../src/shared/catalog.js'
 import { rawEvent, validData } from '../helpers.js'
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -183,6 +185,21 @@ describe('schemas', () => {
     expect(badSource.issues[0].path).toEqual(['source'])
     await expect(bus.publish(null as never)).rejects.toMatchObject({ kind: 'MessageRejected' })
     await expect(bus.publish({ id: 'x' } as never)).rejects.toMatchObject({ kind: 'MessageRejected' })
+  })
+
+  it('judges every module id by its pattern, whatever ids it judged before', () => {
+    // The schema remembers the last valid id: a run of ids, valid ones among them, must not let
+    // an invalid one through (or refuse a valid one).
+    const ids = fc.oneof(
+      fc.stringMatching(moduleIdPattern),
+      fc.string({ maxLength: 70 }),
+      fc.constantFrom(...Object.values(ModuleId), 'Storage', 'storage ', '', 'a'.repeat(65)),
+    )
+    fc.assert(
+      fc.property(fc.array(ids, { maxLength: 30 }), (run) => {
+        for (const id of run) expect(moduleIdSchema.safeParse(id).success).toBe(moduleIdPattern.test(id))
+      }),
+    )
   })
 
   it('refuses a value no other process could receive, even where its schema takes anything', async () => {
