@@ -17,23 +17,35 @@ export function isJsonValue(value: unknown, depth = 0): value is JsonValue {
       return true
     case 'number':
       return Number.isFinite(value)
-    case 'object': {
-      if (value === null) return true
-      if (depth >= MAX_NESTING_DEPTH) return false
-      if (Array.isArray(value)) {
-        for (const item of value) if (!isJsonValue(item, depth + 1)) return false
-        return true
-      }
-      const prototype = Object.getPrototypeOf(value)
-      if (prototype !== Object.prototype && prototype !== null) return false
-      for (const key in value) {
-        if (!isJsonValue((value as Record<string, unknown>)[key], depth + 1)) return false
-      }
-      return true
-    }
+    case 'object':
+      return value === null || isJsonContainer(value, depth)
     default:
       return false
   }
+}
+
+/**
+ * Whether a non-null object is a JSON array or plain object of JSON values. Strings and numbers,
+ * most of an event's values, are judged in the container's loop rather than by a call each.
+ */
+function isJsonContainer(value: object, depth: number): boolean {
+  if (depth >= MAX_NESTING_DEPTH) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isJsonItem(value[i], depth)) return false
+    return true
+  }
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) return false
+  for (const key in value) {
+    if (!isJsonItem((value as Record<string, unknown>)[key], depth)) return false
+  }
+  return true
+}
+
+function isJsonItem(item: unknown, depth: number): boolean {
+  if (typeof item === 'string') return true
+  if (typeof item === 'number') return Number.isFinite(item)
+  return isJsonValue(item, depth + 1)
 }
 
 export const jsonValueSchema = z.custom<JsonValue>((value) => isJsonValue(value), {

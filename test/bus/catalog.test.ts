@@ -261,4 +261,55 @@ describe('schemas', () => {
     expect(isJsonValue(Number.POSITIVE_INFINITY)).toBe(false)
     expect(isJsonValue(Object.create(null))).toBe(true)
   })
+
+  it('accepts any JSON value, and refuses it with anything else at any depth', () => {
+    // Trees of [value, whether it is JSON]: a leaf that is not JSON anywhere makes the whole not.
+    type Judged = [unknown, boolean]
+    const notJson = fc.constantFrom<unknown>(
+      undefined,
+      Number.NaN,
+      Number.NEGATIVE_INFINITY,
+      new Date(0),
+      new Map(),
+      () => 1,
+      Symbol('s'),
+      1n,
+      new (class Thing {})(),
+    )
+    const { tree } = fc.letrec<{ tree: Judged; leaf: Judged; array: Judged; object: Judged }>((tie) => ({
+      tree: fc.oneof({ depthSize: 'small' }, tie('leaf'), tie('array'), tie('object')),
+      leaf: fc.oneof(
+        fc
+          .oneof(
+            fc.string(),
+            fc.double({ noNaN: true, noDefaultInfinity: true }),
+            fc.boolean(),
+            fc.constant(null),
+          )
+          .map((value): Judged => [value, true]),
+        notJson.map((value): Judged => [value, false]),
+      ),
+      array: fc
+        .array(tie('tree'), { maxLength: 4 })
+        .map((items): Judged => [items.map(([value]) => value), items.every(([, json]) => json)]),
+      object: fc
+        .dictionary(fc.string({ maxLength: 4 }), tie('tree'), { maxKeys: 4 })
+        .map(
+          (members): Judged => [
+            Object.fromEntries(Object.entries(members).map(([key, [value]]) => [key, value])),
+            Object.values(members).every(([, json]) => json),
+          ],
+        ),
+    }))
+    fc.assert(
+      fc.property(tree, ([value, json]) => {
+        expect(isJsonValue(value)).toBe(json)
+      }),
+    )
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(isJsonValue(value)).toBe(true)
+      }),
+    )
+  })
 })
