@@ -145,6 +145,9 @@ export const crossThread: CaseDefinition = {
     measureThroughput(variant, quick ? 20_000 : /calls|Reliable/.test(variant) ? 200_000 : 500_000),
 }
 
+/** Messages each variant sends before it is measured. */
+const WARM_UP = 300_000
+
 /**
  * Throughput of one variant: a warm-up, then `total` messages from worker A to worker B. Also the
  * CPU time the process spent per message, every thread together: what the variant costs, whatever
@@ -154,7 +157,11 @@ export const crossThread: CaseDefinition = {
 export async function measureThroughput(variant: string, total: number): Promise<Measurement[]> {
   const p = await pair(variant)
   try {
-    await send(p, Math.min(total, 20_000)) // warm-up
+    // Warm-up, alike for every variant. The hub path takes ~300,000 messages to reach its steady
+    // state (Reliable two hops measured 218–236 k msg/s after 20,000, 224–255 k after 100,000,
+    // 260–267 k after 300,000 and no more after 600,000 or 1,000,000); the anchors ran alike after
+    // 20,000, 100,000 or 300,000.
+    await send(p, Math.min(total, WARM_UP))
     const cpuBefore = process.cpuUsage()
     const { ms } = await send(p, total)
     const cpu = process.cpuUsage(cpuBefore)
