@@ -11,20 +11,25 @@
 
 /**
  * Runs `tick` every `intervalMs` with the monotonic time (`performance.now()`, which wall-clock
- * jumps do not move) and whether this side was away since the last tick (the tick came more than
- * two intervals late, or this thread was away between the timer and the turn that judges: a peer
- * that slept with the machine may not have spoken yet). Each tick judges once what came by then
- * is read (see `afterInputRead`). The timers keep no process alive.
+ * jumps do not move) and whether this side was away since the last tick: its timer came more than
+ * two intervals after the last one, or the turn that judges came that long after its timer (a peer
+ * that slept with the machine may not have spoken yet). A busy loop's few milliseconds between
+ * them are no absence: a tick then still judges, or a hung peer would never be noticed under
+ * load. Each tick judges once what came by then is read (see `afterInputRead`). The timers keep no
+ * process alive.
  * @returns a function that stops it
  */
 export function awakeInterval(intervalMs: number, tick: (now: number, away: boolean) => void): () => void {
   let last = performance.now()
   let cancelTurn: (() => void) | undefined
   const timer = setInterval(() => {
-    const now = performance.now()
-    const away = now - last > 2 * intervalMs
-    last = now
-    cancelTurn = afterInputRead((late) => tick(performance.now(), away || late), false)
+    const firedAt = performance.now()
+    const timerLate = firedAt - last > 2 * intervalMs
+    last = firedAt
+    cancelTurn = afterInputRead(() => {
+      const now = performance.now()
+      tick(now, timerLate || now - firedAt > 2 * intervalMs)
+    }, false)
   }, intervalMs)
   unrefTimer(timer)
   return () => {
@@ -64,16 +69,15 @@ const LATE_TURN_MS = 20
 /**
  * Runs `callback` on a later turn of the event loop, once the input that came by then is read: a
  * zero timer runs after the loop has read its ports, unless a long task came between the timer
- * being set and its turn (then the loop runs it first). Such a late turn waits one more, and tells
- * `callback` so (`late`).
+ * being set and its turn (then the loop runs it first). Such a late turn waits one more.
  * @returns a function that cancels it
  */
-function afterInputRead(callback: (late: boolean) => void, keepsProcessAlive: boolean): () => void {
+function afterInputRead(callback: () => void, keepsProcessAlive: boolean): () => void {
   const setAt = performance.now()
   let timer = startTimer(
     () => {
-      if (performance.now() - setAt <= LATE_TURN_MS) return callback(false)
-      timer = startTimer(() => callback(true), 0, keepsProcessAlive)
+      if (performance.now() - setAt <= LATE_TURN_MS) return callback()
+      timer = startTimer(callback, 0, keepsProcessAlive)
     },
     0,
     keepsProcessAlive,
