@@ -36,18 +36,27 @@ export function claimsOtherSource(source: unknown, module: string): boolean {
   return typeof source === 'string' && source !== module && moduleIdPattern.test(source)
 }
 
-/** The module id last found valid: a message's source is nearly always its sender's last one. */
-let lastModuleId = ''
+/**
+ * The module id last found valid: a message's source is nearly always its sender's last one. It
+ * always holds a valid id, from the start too (an empty string there would let '' through).
+ */
+let lastModuleId: string = ModuleId.EventBus
 
 /**
- * Whether `id` matches {@link moduleIdPattern}. Comparing a string to the last valid id costs a
- * few nanoseconds where the pattern costs tens, on every message validated.
+ * Whether `id` is a string matching {@link moduleIdPattern}: the one check wherever an id enters
+ * the bus. Comparing a string to the last valid id costs a few nanoseconds where the pattern costs
+ * tens, on every message validated.
  */
-function isModuleId(id: string): boolean {
+export function isModuleId(id: unknown): id is string {
   if (id === lastModuleId) return true
-  if (!moduleIdPattern.test(id)) return false
+  if (typeof id !== 'string' || !moduleIdPattern.test(id)) return false
   lastModuleId = id
   return true
+}
+
+/** Why `id` was refused as a module id, for a `Configuration` error's reason. */
+export function notAModuleId(id: unknown): string {
+  return `'${String(id)}' is not a valid module id (kebab-case: ${moduleIdPattern})`
 }
 
 export const moduleIdSchema = z

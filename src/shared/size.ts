@@ -197,7 +197,7 @@ export function encodedSizeOver(value: unknown, limit: number): number | undefin
   let units: number
   let tokens: number
   try {
-    visit(value, -1)
+    visit(value, -1) // the root is in no container
     units = walkedUnits
     tokens = walkedTokens
   } catch (error) {

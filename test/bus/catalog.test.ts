@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { describe, expect, expectTypeOf, it } from 'vitest'
+import { describe, expect, expectTypeOf, it, vi } from 'vitest'
 import { z } from 'zod'
 import {
   BusMessage,
@@ -185,6 +185,15 @@ describe('schemas', () => {
     expect(badSource.issues[0].path).toEqual(['source'])
     await expect(bus.publish(null as never)).rejects.toMatchObject({ kind: 'MessageRejected' })
     await expect(bus.publish({ id: 'x' } as never)).rejects.toMatchObject({ kind: 'MessageRejected' })
+  })
+
+  it('refuses an empty or missing module id as the first one a process checks', async () => {
+    // The remembered id starts as a valid one: nothing judged before must make '' pass.
+    vi.resetModules()
+    const fresh = await import('../../src/shared/catalog.js')
+    expect(fresh.moduleIdSchema.safeParse('').success).toBe(false)
+    expect(fresh.isModuleId(undefined)).toBe(false)
+    expect(fresh.isModuleId('storage')).toBe(true)
   })
 
   it('judges every module id by its pattern, whatever ids it judged before', () => {

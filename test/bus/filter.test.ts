@@ -165,6 +165,9 @@ describe('filters', () => {
     const bus = createEventBus()
     await expect(bus.subscribe('Not Valid', {}, DeliveryMode.BestEffort, () => {})).rejects.toMatchObject({
       kind: 'Configuration',
+      message: expect.stringContaining(
+        "subscribe: 'Not Valid' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)",
+      ),
     })
     await expect(
       bus.subscribe('storage', {}, { kind: 'Sometimes' } as never, () => {}),

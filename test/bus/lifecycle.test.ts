@@ -178,7 +178,7 @@ describe('registry', () => {
     expect(bus.registry.summary().overall).toBe('Transitioning')
     expect(bus.registry.get('nobody')).toBeUndefined()
     expect(() => bus.registry.setStatus(ModuleId.Storage, 'Sleepy' as never)).toThrow(/Configuration/)
-    expect(() => bus.registry.register('Bad Id')).toThrow(/Configuration/)
+    expect(() => bus.registry.register('Bad Id')).toThrow("'Bad Id' is not a valid module id (kebab-case:")
     expect(() => bus.registry.register(ModuleId.Storage, { version: 2 as never })).toThrow(
       /version must be a string when given \(got number\)/,
     )

@@ -314,7 +314,7 @@ describe('hub protocol', () => {
     ).toThrow(expect.objectContaining({ kind: 'Unauthorized', action: 'attach' }))
     expect(() =>
       hub.attach(new MessageChannel().port1, { module: 'Bad Id', permissions: everything }),
-    ).toThrow(expect.objectContaining({ kind: 'Configuration' }))
+    ).toThrow("attach: 'Bad Id' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)")
     expect(() =>
       hub.attach(new MessageChannel().port1, { module: 'x', permissions: { publish: 'all' } as never }),
     ).toThrow(expect.objectContaining({ kind: 'Configuration' }))

@@ -3,7 +3,14 @@
  * metrics and lifecycle. Runtime-neutral: only `crypto.randomUUID`, `performance.now`, timers and
  * `queueMicrotask`.
  */
-import { type BuiltinCatalog, builtinCatalog, type Catalog, type TypeOf } from '../../shared/catalog.js'
+import {
+  type BuiltinCatalog,
+  builtinCatalog,
+  type Catalog,
+  isModuleId,
+  notAModuleId,
+  type TypeOf,
+} from '../../shared/catalog.js'
 import {
   type DeadLetterEntry,
   type DeadLetterFilter,
@@ -556,11 +563,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     handler: MessageHandler,
     limits?: { maxInFlight: number; timeoutMs: number; endedByBus?: () => void },
   ): Subscription {
-    if (typeof module !== 'string' || !/^[a-z][a-z0-9-]{0,63}$/.test(module)) {
-      throw EventBusError.of('Configuration', {
-        reason: `subscribe: '${String(module)}' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)`,
-      })
-    }
+    if (!isModuleId(module))
+      throw EventBusError.of('Configuration', { reason: `subscribe: ${notAModuleId(module)}` })
     const checked = checkSubscribeArguments(filter, mode, handler, this.validator.knows)
     return new Subscription(crypto.randomUUID(), module, checked.filter, checked.mode, handler, this, limits)
   }

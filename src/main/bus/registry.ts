@@ -1,7 +1,7 @@
 /**
  * The module registry: who is attached, their status and a health verdict for the whole app.
  */
-import { moduleIdSchema } from '../../shared/catalog.js'
+import { isModuleId, notAModuleId } from '../../shared/catalog.js'
 import { EventBusError } from '../../shared/errors.js'
 import {
   type ModuleInfo,
@@ -25,13 +25,8 @@ export interface HealthSummary {
 }
 
 function checkModuleId(moduleId: unknown): string {
-  const parsed = moduleIdSchema.safeParse(moduleId)
-  if (!parsed.success) {
-    throw EventBusError.of('Configuration', {
-      reason: `'${String(moduleId)}' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)`,
-    })
-  }
-  return parsed.data
+  if (!isModuleId(moduleId)) throw EventBusError.of('Configuration', { reason: notAModuleId(moduleId) })
+  return moduleId
 }
 
 export class ModuleRegistry {

@@ -2,7 +2,7 @@
  * What an attachment may do. Permissions are chosen by the main process when it attaches a port;
  * nothing an endpoint sends can widen them.
  */
-import { moduleIdSchema } from '../../shared/catalog.js'
+import { isModuleId, notAModuleId } from '../../shared/catalog.js'
 import { EventBusError } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
 import { type Permissions, permissionsSchema } from '../../shared/wire.js'
@@ -15,12 +15,8 @@ export function checkAttachOptions(
   module: unknown,
   permissions: unknown,
 ): { module: string; permissions: Permissions } {
-  const parsedModule = moduleIdSchema.safeParse(module)
-  if (!parsedModule.success) {
-    throw EventBusError.of('Configuration', {
-      reason: `attach: '${String(module)}' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)`,
-    })
-  }
+  if (!isModuleId(module))
+    throw EventBusError.of('Configuration', { reason: `attach: ${notAModuleId(module)}` })
   const parsedPermissions = permissionsSchema.safeParse(permissions)
   if (!parsedPermissions.success) {
     const issue = parsedPermissions.error.issues[0]
@@ -28,7 +24,7 @@ export function checkAttachOptions(
       reason: `attach: permissions ${issue?.path.join('.') || ''}: ${issue?.message ?? 'invalid'} (expected { publish: types | '*', subscribe: types | '*', inspect?: boolean })`,
     })
   }
-  return { module: parsedModule.data, permissions: parsedPermissions.data }
+  return { module, permissions: parsedPermissions.data }
 }
 
 function granted(list: Permissions['publish'], type: string): boolean {
