@@ -40,12 +40,8 @@ export const subscriptionMetricsSchema = z.object({
   /** Whether the endpoint behind it is gone and its messages wait for it (hub subscriptions). */
   parked: z.boolean(),
   routed: count,
-  delivered: count,
-  failed: count,
-  dropped: count,
-  coalesced: count,
-  retried: count,
-  deadLettered: count,
+  // A subscription counts what the bus counts, but publishes: it routes them.
+  ...countersSchema.omit({ published: true }).shape,
   slowHandlers: count,
   predicateErrors: count,
   latency: latencySummarySchema,
