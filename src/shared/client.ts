@@ -220,6 +220,8 @@ class Client implements BusClient<Catalog> {
       unsendable: (frame, reason) => this.unsendable(frame, reason),
       closed: (reason) => this.ended(reason),
     })
+    // The hub reads batches as rows beside templates from any endpoint (see message-shapes).
+    this.link.shapeBatches()
     this.hubAcks = new Acknowledger(this.link)
     this.predicateErrors = new PredicateErrors(this.link)
     this.deadLetters = {
@@ -263,6 +265,7 @@ class Client implements BusClient<Catalog> {
         ...(options.module ? { module: options.module } : {}),
         batch: true,
         slow: true,
+        shapes: true,
       })
     })
   }

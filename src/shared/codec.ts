@@ -1,10 +1,12 @@
 /**
  * Frame batches on each carrier. Over ports a batch is an array of frames, passed by structured
- * clone, the messages of batched frames (`pubs`, `dlvs`) packed as tuples (see message-tuple).
+ * clone, the messages of batched frames (`pubs`, `dlvs`) packed as tuples (see message-tuple), or
+ * as rows beside templates of their data's shapes where the peer reads those (see message-shapes).
  * Over text (WebSocket) it is a JSON array whose rich fields (see RICH_FIELDS) are in superjson's
  * form (see superjson-form), so Date, Map, Set and BigInt survive; a delivered message is
  * serialized once however many endpoints it goes to.
  */
+import { packBatch, unpackBatch } from './message-shapes.js'
 import { packMessage, unpackMessage } from './message-tuple.js'
 import type { PortCarrier } from './port.js'
 import { fromSuperjsonForm, type SuperjsonForm, toSuperjsonForm } from './superjson-form.js'
@@ -44,7 +46,7 @@ function isBatch(frame: unknown): frame is { t: 'pubs' | 'dlvs'; msgs: unknown[]
   return (t === 'pubs' || t === 'dlvs') && Array.isArray(msgs) && msgs.length <= MAX_BATCH
 }
 
-function packedBatch(frame: Frame): Frame {
+function tuplesBatch(frame: Frame): Frame {
   if (!isBatch(frame)) return frame
   const { msgs } = frame
   const packed = new Array<unknown>(msgs.length)
@@ -52,19 +54,48 @@ function packedBatch(frame: Frame): Frame {
   return { ...frame, msgs: packed } as Frame
 }
 
+/** A batch of two messages or more as rows and templates (see message-shapes), a lone one as a tuple. */
+function shapedBatch(frame: Frame): Frame {
+  if (!isBatch(frame) || frame.msgs.length < 2) return tuplesBatch(frame)
+  return { ...frame, ...packBatch(frame.msgs) } as Frame
+}
+
+/**
+ * Decodes a unit over ports in place: the messages of each batch back from tuples, or from rows with
+ * the batch's `shapes` (which the frame then loses); a batch whose rows or templates are malformed
+ * becomes an UndecodableFrame saying why.
+ */
+function decodeCloneUnit(unit: unknown): unknown[] {
+  if (!Array.isArray(unit)) return [new UndecodableFrame('a unit must be an array of frames')]
+  if (unit.length > MAX_FRAMES_PER_BATCH) return [tooMany(unit.length)]
+  for (let index = 0; index < unit.length; index++) {
+    const frame: unknown = unit[index]
+    if (!isBatch(frame)) continue
+    const { msgs } = frame
+    if (Object.hasOwn(frame, 'shapes')) {
+      const withShapes = frame as { shapes?: unknown }
+      const problem = unpackBatch(msgs, withShapes.shapes)
+      if (problem !== undefined) unit[index] = new UndecodableFrame(`invalid frame '${frame.t}': ${problem}`)
+      else delete withShapes.shapes
+      continue
+    }
+    for (let at = 0; at < msgs.length; at++) msgs[at] = unpackMessage(msgs[at])
+  }
+  return unit
+}
+
+/** Over ports, to a peer that reads only tuples: every message of a batch packed as one. */
 export const cloneCodec: Codec = {
   maxMessagesPerUnit: MAX_BATCH,
-  encode: (frames) => frames.map(packedBatch),
-  decode(unit) {
-    if (!Array.isArray(unit)) return [new UndecodableFrame('a unit must be an array of frames')]
-    if (unit.length > MAX_FRAMES_PER_BATCH) return [tooMany(unit.length)]
-    for (const frame of unit) {
-      if (!isBatch(frame)) continue
-      const { msgs } = frame
-      for (let index = 0; index < msgs.length; index++) msgs[index] = unpackMessage(msgs[index])
-    }
-    return unit
-  },
+  encode: (frames) => frames.map(tuplesBatch),
+  decode: decodeCloneUnit,
+}
+
+/** Over ports, to a peer that reads templates (the hub, the endpoint client): batches as rows. */
+export const shapedCloneCodec: Codec = {
+  maxMessagesPerUnit: MAX_BATCH,
+  encode: (frames) => frames.map(shapedBatch),
+  decode: decodeCloneUnit,
 }
 
 /**
@@ -152,6 +183,11 @@ export const textCodec: Codec = {
   },
 }
 
-export function codecFor(carrier: PortCarrier): Codec {
-  return carrier === 'text' ? textCodec : cloneCodec
+/**
+ * The codec for `carrier`; over ports, `shapes` says the peer reads batches as rows and templates.
+ * Every codec over ports reads both forms.
+ */
+export function codecFor(carrier: PortCarrier, shapes = false): Codec {
+  if (carrier === 'text') return textCodec
+  return shapes ? shapedCloneCodec : cloneCodec
 }

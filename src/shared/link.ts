@@ -55,7 +55,7 @@ export class Link<In extends Frame, Out extends Frame> {
   private stopHeartbeat: (() => void) | undefined
   /** When the last unit came from the peer, on the monotonic clock (wall-clock jumps are no silence). */
   private lastInbound = performance.now()
-  private readonly codec: Codec
+  private codec: Codec
 
   private readonly inbound: z.ZodType<In>
 
@@ -86,6 +86,14 @@ export class Link<In extends Frame, Out extends Frame> {
       this.flushQueued = true
       queueMicrotask(this.flush)
     }
+  }
+
+  /**
+   * From now on, sends batches of messages as rows beside templates of their shapes (see
+   * message-shapes), which the peer said it reads; only over ports. Either form is always read.
+   */
+  shapeBatches(): void {
+    this.codec = codecFor(this.port.carrier, true)
   }
 
   /** Messages a batched frame may hold on this link (see Codec.maxMessagesPerUnit). */

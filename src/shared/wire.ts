@@ -289,6 +289,11 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       /** The endpoint reads batched deliveries (`dlvs`). */
       batch: z.boolean().optional(),
       /**
+       * Over ports: the endpoint reads batches whose messages travel as rows beside templates of
+       * their shapes (see message-shapes). The hub reads them from any endpoint.
+       */
+      shapes: z.boolean().optional(),
+      /**
        * The endpoint times its handlers and says which ran past the welcome's `slowMs` (`ack`'s
        * `slow`, `nack`'s `slow`). Otherwise the hub counts a slow handler by the time from sending
        * a delivery to its ack, which includes the time it waited at the endpoint.

@@ -15,10 +15,13 @@ import {
 } from '../../src/main/bus/index.js'
 import { createHub, type HubOptions } from '../../src/main/hub/index.js'
 import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
+import { shapedCloneCodec } from '../../src/shared/codec.js'
 import { connectBus, isRecoverable } from '../../src/shared/index.js'
+import type { Envelope } from '../../src/shared/message.js'
+import { packBatch } from '../../src/shared/message-shapes.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
 import { expectAccounted, rawEvent, stallThisThread, waitFor } from '../helpers.js'
-import { afterThisTest, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
+import { afterThisTest, type RawFrame, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
 
 const everything = { publish: '*', subscribe: '*' } as const
 const setup = (hubOptions: HubOptions = {}) => startHub({ maxRetryAttempts: 0 }, hubOptions)
@@ -72,6 +75,16 @@ describe('hub protocol', () => {
       }),
       // Batches and direct-channel frames, none of them for a channel the attacker owns.
       fc.record({ t: fc.constant('pubs'), rid: fc.nat(), msgs: fc.array(fc.anything(), { maxLength: 5 }) }),
+      // Batches as rows, with templates of any form.
+      fc.record({
+        t: fc.constant('pubs'),
+        rid: fc.nat(),
+        msgs: fc.array(fc.array(fc.anything(), { maxLength: 9 }), { maxLength: 5 }),
+        shapes: fc.oneof(
+          fc.array(fc.array(fc.oneof(fc.string(), fc.constant(0), fc.anything()))),
+          fc.anything(),
+        ),
+      }),
       fc.record({
         t: fc.constantFrom('rsync', 'rstat', 'rdead', 'rdown', 'rrel', 'rfin'),
         id: fc.string(),
@@ -440,6 +453,69 @@ describe('hub protocol', () => {
     expect(first.seen).toEqual(['both'])
     expect(second.seen).toEqual(['both', 'second only'])
     expect(third.seen).toEqual(['third'])
+  })
+})
+
+describe('batches as rows beside templates of their shapes', () => {
+  /** A frame of `count` RawEvents from DataCapture, published by the bus in one tick. */
+  const burst = (bus: ReturnType<typeof createEventBus>, count: number) =>
+    Promise.all(Array.from({ length: count }, (_, i) => publishRaw(bus, `e${i}`)))
+  const dlvsOf = (peer: ReturnType<typeof rawPeer>) =>
+    peer.frames.filter((f): f is RawFrame & { msgs: unknown[] } => f.t === 'dlvs')
+
+  it('go only to endpoints that said they read them', async () => {
+    const { bus, hub } = await setup()
+    const shaped = rawPeer(hub, ModuleId.Storage)
+    const plain = rawPeer(hub, ModuleId.Gamification)
+    await subscribeRawEvents(shaped, ModuleId.Storage, { kind: 'BestEffort' }, { batch: true, shapes: true })
+    await subscribeRawEvents(plain, ModuleId.Gamification, { kind: 'BestEffort' }, { batch: true })
+    await burst(bus, 3)
+    await waitFor(() => dlvsOf(shaped).length > 0 && dlvsOf(plain).length > 0)
+    const [rows] = dlvsOf(shaped)
+    const [tuples] = dlvsOf(plain)
+    expect(rows?.shapes).toHaveLength(1)
+    expect(rows?.msgs.map((row) => (row as unknown[])[0])).toEqual([0, 0, 0])
+    expect(tuples).not.toHaveProperty('shapes')
+    expect(tuples?.msgs.map((tuple) => (tuple as unknown[]).length)).toEqual([6, 6, 6])
+    // Both read back as the same messages.
+    const [decoded] = shapedCloneCodec.decode([rows]) as { msgs: unknown[] }[]
+    const [unpacked] = shapedCloneCodec.decode([tuples]) as { msgs: unknown[] }[]
+    expect(decoded?.msgs).toEqual(unpacked?.msgs)
+    expect(decoded?.msgs.map((m) => (m as Envelope).payload.data)).toMatchObject([
+      { eventType: 'e0' },
+      { eventType: 'e1' },
+      { eventType: 'e2' },
+    ])
+  })
+
+  it('are read from any endpoint; a malformed one is refused with the reason, and the hub serves on', async () => {
+    const { bus, hub } = await setup()
+    const peer = rawPeer(hub, ModuleId.DataCapture)
+    peer.send([{ t: 'hello', v: 1 }])
+    const received: string[] = []
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, (m) => {
+      received.push(m.payload.data.eventType)
+    })
+    const msgs = ['a', 'b'].map((eventType) =>
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType }))),
+    )
+    const rows = packBatch(msgs)
+    expect(rows.shapes).toHaveLength(1)
+    peer.send([{ t: 'pubs', rid: 1, ...rows }])
+    await waitFor(() => received.length === 2)
+    expect(received).toEqual(['a', 'b'])
+    peer.send([{ t: 'pubs', rid: 3, msgs: rows.msgs, shapes: [['__proto__', 0]] }])
+    await waitFor(() => peer.frames.some((f) => f.t === 'err'))
+    expect(JSON.stringify(peer.frames.find((f) => f.t === 'err'))).toContain(
+      "invalid frame 'pubs': shapes: a template key cannot be '__proto__'",
+    )
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined()
+    peer.send([{ t: 'pubs', rid: 5, ...packBatch(msgs) }])
+    await waitFor(() => received.length === 4)
+    expect(peer.frames.filter((f) => f.t === 'okr')).toMatchObject([
+      { from: 1, to: 2 },
+      { from: 5, to: 6 },
+    ])
   })
 })
 

@@ -218,6 +218,7 @@ export class Session implements RouteEndpoint {
         return
       }
       this.batched = frame.batch === true
+      if (frame.shapes === true) this.link.shapeBatches()
       this.timesHandlers = frame.slow === true
       this.greet(frame.v)
       return
