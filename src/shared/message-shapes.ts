@@ -14,8 +14,11 @@
  * same order with the same values. Only plain objects (whose prototype is `Object.prototype`) are
  * written as templates; anything else in them (arrays, Dates, Maps, null-prototype objects, class
  * instances) is a value of its row and is cloned as it is. A message whose data fits no template
- * travels as a tuple, in a row of its own. (One difference: a Proxy of a plain object, which a
- * clone refuses, travels as a row of what its traps return; JavaScript cannot tell it apart.)
+ * travels as a tuple, in a row of its own. Two differences: a plain object met twice in a batch (in
+ * one message's data or in two) arrives as two equal objects, where a clone keeps it one (messages
+ * are data, and nothing in the bus compares their objects by identity); and a Proxy of a plain
+ * object, which a clone refuses, travels as a row of what its traps return (JavaScript cannot tell
+ * it apart).
  *
  * Wire form: the frame's `msgs` are rows and the frame gains `shapes`, a list of templates. A
  * template is a flat array `[key, child, key, child, …]` where a child is 0 (a value, taken from
