@@ -71,6 +71,34 @@ export function rawMessage(
   return BusMessage.withPriority(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent(overrides)), priority)
 }
 
+/** A DataCapture RawEvent envelope whose `payload.data` is `data`, whatever it is: what a peer may send. */
+export function envelopeWithData(data: unknown) {
+  return { ...rawMessage(), payload: { type: 'RawEvent', data } }
+}
+
+/** Envelopes a peer may send, valid or not, with `data` as their payload's data. */
+export function arbitraryEnvelope(data: fc.Arbitrary<unknown>, types: string[] = ['RawEvent', 'Nope']) {
+  return fc.record(
+    {
+      id: fc.uuid(),
+      timestamp: fc.date({ noInvalidDate: true }),
+      source: fc.constantFrom(...Object.values(ModuleId)),
+      payload: fc.record({ type: fc.constantFrom(...types), data }),
+      priority: fc.integer({ min: -1, max: 4 }),
+      correlationId: fc.option(fc.uuid(), { nil: undefined }),
+    },
+    { requiredKeys: ['id', 'timestamp', 'source', 'payload'] },
+  )
+}
+
+/** `value`'s own keys in order, down through plain objects and arrays (a clone keeps the order). */
+export function keyOrder(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(keyOrder)
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
+    return null
+  return Object.keys(value).map((key) => [key, keyOrder((value as Record<string, unknown>)[key])])
+}
+
 /** Lets queued microtasks (deliveries of sync or already-settled handlers) run. */
 export async function flushMicrotasks(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve()

@@ -4,12 +4,14 @@
  * as rows beside templates of their data's shapes where the peer reads those (see message-shapes).
  * Over text (WebSocket) it is a JSON array whose rich fields (see RICH_FIELDS) are in superjson's
  * form (see superjson-form), so Date, Map, Set and BigInt survive; a delivered message is
- * serialized once however many endpoints it goes to.
+ * serialized once however many endpoints it goes to. Batches over text may travel as rows beside
+ * templates too, standing for those forms exactly (see text-shapes).
  */
 import { packBatch, unpackBatch } from './message-shapes.js'
 import { packMessage, unpackMessage } from './message-tuple.js'
 import type { PortCarrier } from './port.js'
 import { fromSuperjsonForm, type SuperjsonForm, toSuperjsonForm } from './superjson-form.js'
+import { type FormRead, packTextBatch, unpackTextBatch } from './text-shapes.js'
 import { type Frame, MAX_BATCH, RICH_FIELDS } from './wire.js'
 
 /** An inbound frame that could not be decoded; it is answered with an error frame. */
@@ -143,11 +145,30 @@ function deserialize(field: string, value: unknown): unknown {
   }
 }
 
+/** A batch over text as rows beside templates (see text-shapes) when its messages have shapes. */
+function shapedTextForm(frame: Frame): Frame | Record<string, unknown> {
+  if (!isBatch(frame) || frame.msgs.length < 2) return textForm(frame)
+  const formOf = frame.t === 'dlvs' ? deliveryForm : toSuperjsonForm
+  const forms = frame.msgs.map(formOf)
+  return { ...frame, ...(packTextBatch(forms) ?? { msgs: forms }) }
+}
+
+function readForm(form: unknown, index: number): FormRead {
+  const message = deserialize(`msgs.${index}`, form)
+  return message instanceof UndecodableFrame ? { problem: message.reason } : { value: message }
+}
+
 function decodeTextFrame(candidate: unknown): unknown {
   if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return candidate
   const frame = candidate as Record<string, unknown>
+  const rows = isBatch(candidate) && Object.hasOwn(frame, 'shapes')
+  if (rows) {
+    const problem = unpackTextBatch(frame.msgs as unknown[], frame.shapes, readForm)
+    if (problem !== undefined) return new UndecodableFrame(`invalid frame '${String(frame.t)}': ${problem}`)
+    delete frame.shapes
+  }
   for (const field of RICH_FIELDS) {
-    if (!Object.hasOwn(frame, field)) continue
+    if (!Object.hasOwn(frame, field) || (rows && field === 'msgs')) continue
     const value = frame[field]
     if (field === 'msgs') {
       if (!Array.isArray(value)) return new UndecodableFrame('msgs must be an array of superjson values')
@@ -165,29 +186,40 @@ function decodeTextFrame(candidate: unknown): unknown {
   return frame
 }
 
+/** Reads a unit of text, batches as superjson forms or as rows beside templates alike. */
+function decodeTextUnit(unit: unknown): unknown[] {
+  if (typeof unit !== 'string') return [new UndecodableFrame('a text unit must be valid UTF-8 JSON text')]
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(unit)
+  } catch (error) {
+    return [new UndecodableFrame(`not JSON: ${(error as Error).message}`)]
+  }
+  if (!Array.isArray(parsed)) return [new UndecodableFrame('a unit must be a JSON array of frames')]
+  if (parsed.length > MAX_FRAMES_PER_BATCH) return [tooMany(parsed.length)]
+  return parsed.map(decodeTextFrame)
+}
+
+/** Over text, to a peer that reads only superjson forms: a form a message. */
 export const textCodec: Codec = {
   // 64 messages of ~450 characters are ~57 KB as UTF-16, within V8's young generation.
   maxMessagesPerUnit: 64,
   encode: (frames) => JSON.stringify(frames.map(textForm)),
-  decode(unit) {
-    if (typeof unit !== 'string') return [new UndecodableFrame('a text unit must be valid UTF-8 JSON text')]
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(unit)
-    } catch (error) {
-      return [new UndecodableFrame(`not JSON: ${(error as Error).message}`)]
-    }
-    if (!Array.isArray(parsed)) return [new UndecodableFrame('a unit must be a JSON array of frames')]
-    if (parsed.length > MAX_FRAMES_PER_BATCH) return [tooMany(parsed.length)]
-    return parsed.map(decodeTextFrame)
-  },
+  decode: decodeTextUnit,
+}
+
+/** Over text, to a peer that reads templates (the hub, the endpoint client): batches as rows. */
+export const shapedTextCodec: Codec = {
+  maxMessagesPerUnit: 64,
+  encode: (frames) => JSON.stringify(frames.map(shapedTextForm)),
+  decode: decodeTextUnit,
 }
 
 /**
- * The codec for `carrier`; over ports, `shapes` says the peer reads batches as rows and templates.
- * Every codec over ports reads both forms.
+ * The codec for `carrier`; `shapes` says the peer reads batches as rows and templates. Every codec
+ * reads both forms.
  */
 export function codecFor(carrier: PortCarrier, shapes = false): Codec {
-  if (carrier === 'text') return textCodec
+  if (carrier === 'text') return shapes ? shapedTextCodec : textCodec
   return shapes ? shapedCloneCodec : cloneCodec
 }

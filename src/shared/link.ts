@@ -90,7 +90,7 @@ export class Link<In extends Frame, Out extends Frame> {
 
   /**
    * From now on, sends batches of messages as rows beside templates of their shapes (see
-   * message-shapes), which the peer said it reads; only over ports. Either form is always read.
+   * message-shapes and text-shapes), which the peer said it reads. Either form is always read.
    */
   shapeBatches(): void {
     this.codec = codecFor(this.port.carrier, true)

@@ -78,10 +78,11 @@ function templateOf(value: Record<string, unknown>, depth: number): Template | u
 
 /**
  * Appends the values of `value` to `row` in `template`'s order if `value` has its shape; false
- * (with `row` partly filled) if not. An object that lists the template's keys in order has them as
+ * (with `row` partly filled) if not. A child that is a number stands for a value (over text, 1
+ * says it is a Date's ISO string). An object that lists the template's keys in order has them as
  * its own: it has the prototype the template's object had, which lent that one no keys.
  */
-function fill(value: unknown, template: Template, row: unknown[]): boolean {
+export function fill(value: unknown, template: Template, row: unknown[]): boolean {
   if (!isPlainObject(value)) return false
   let index = 0
   for (const key in value) {
@@ -92,7 +93,7 @@ function fill(value: unknown, template: Template, row: unknown[]): boolean {
   for (index = 0; index < template.length; index += 2) {
     const child = template[index + 1]
     const item = value[template[index] as string]
-    if (child === 0) row.push(item)
+    if (typeof child === 'number') row.push(item)
     else if (!fill(item, child as Template, row)) return false
   }
   return true
@@ -142,12 +143,14 @@ export function packBatch(messages: readonly unknown[]): PackedBatch {
 
 /**
  * Why `candidate` is no template, or undefined if it is one; its keys and values are added to
- * `counts` (a row holds as many values as its template).
+ * `counts` (a row holds as many values as its template). `leaves` are the children that stand for
+ * a value of the row (0; over text also 1, a Date).
  */
-function templateProblem(
+export function templateProblem(
   candidate: unknown,
   depth: number,
   counts: { keys: number; values: number },
+  leaves: readonly unknown[] = [0],
 ): string | undefined {
   if (!Array.isArray(candidate) || candidate.length % 2 !== 0)
     return 'a template is an array of key, child pairs'
@@ -159,9 +162,9 @@ function templateProblem(
     if (key === '__proto__') return "a template key cannot be '__proto__'"
     if (++counts.keys > MAX_TEMPLATE_KEYS) return `a template holds ${MAX_TEMPLATE_KEYS} keys at most`
     const child = candidate[index + 1]
-    if (child === 0) counts.values++
+    if (leaves.includes(child)) counts.values++
     else {
-      const problem = templateProblem(child, depth + 1, counts)
+      const problem = templateProblem(child, depth + 1, counts, leaves)
       if (problem !== undefined) return problem
     }
   }

@@ -289,8 +289,8 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       /** The endpoint reads batched deliveries (`dlvs`). */
       batch: z.boolean().optional(),
       /**
-       * Over ports: the endpoint reads batches whose messages travel as rows beside templates of
-       * their shapes (see message-shapes). The hub reads them from any endpoint.
+       * The endpoint reads batches whose messages travel as rows beside templates of their shapes
+       * (see message-shapes over ports, text-shapes over text). The hub reads them from any endpoint.
        */
       shapes: z.boolean().optional(),
       /**

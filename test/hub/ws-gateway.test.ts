@@ -21,6 +21,7 @@ import {
 } from '../../src/main/bus/index.js'
 import { createHub } from '../../src/main/hub/index.js'
 import { CloseCode, type Gateway, startGateway } from '../../src/main/node/ws-gateway.js'
+import { shapedTextCodec } from '../../src/shared/codec.js'
 import { type BuiltinCatalog, type BusClient, connectBus, fromWebSocket } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
@@ -260,6 +261,67 @@ describe('WebSocket gateway', () => {
     expect(frames.find((f) => f.t === 'okr')).toMatchObject({ from: 4, to: 5 })
     await waitFor(() => received.length === 2)
     expect(received.every((timestamp) => timestamp instanceof Date)).toBe(true)
+  })
+})
+
+describe('batches as rows beside templates over text', () => {
+  it('are read from any peer and sent only to one that asked; a malformed one is refused with the reason', async () => {
+    const { bus, gateway } = await setup()
+    const received: string[] = []
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, (m) => {
+      received.push(m.payload.data.eventType)
+    })
+    /** A raw socket as native-tracker, greeted with `hello`, collecting what the hub sends. */
+    const peer = async (hello: object) => {
+      const socket = open(gateway, { token: gateway.tokenFor('native-tracker') })
+      const frames: {
+        t: string
+        msgs?: unknown[]
+        shapes?: unknown
+        error?: { data: { reason: string } }
+      }[] = []
+      socket.on('message', (data) => frames.push(...JSON.parse(data.toString())))
+      await new Promise((resolve) => socket.on('open', resolve))
+      socket.send(JSON.stringify([{ t: 'hello', v: 1, batch: true, ...hello }]))
+      socket.send(
+        JSON.stringify([
+          {
+            t: 'sub',
+            rid: 1,
+            module: 'native-tracker',
+            filter: { types: ['RawEvent'] },
+            mode: { kind: 'BestEffort' },
+          },
+        ]),
+      )
+      await waitFor(() => frames.some((f) => f.t === 'res'))
+      return { socket, frames }
+    }
+    const plain = await peer({})
+    const msgs = ['a', 'b'].map((eventType) =>
+      BusMessage.create('native-tracker', MessagePayload.RawEvent(rawEvent({ eventType }))),
+    )
+    // Rows from a peer that never said it reads them: the hub reads them all the same, and sends
+    // that peer superjson forms only.
+    plain.socket.send(shapedTextCodec.encode([{ t: 'pubs', rid: 2, msgs }]) as string)
+    await waitFor(() => received.length === 2)
+    expect(received).toEqual(['a', 'b'])
+    const dlvs = (frames: typeof plain.frames) => frames.filter((f) => f.t === 'dlvs')
+    await waitFor(() => dlvs(plain.frames).length > 0)
+    expect(dlvs(plain.frames)[0]).not.toHaveProperty('shapes')
+    plain.socket.send(JSON.stringify([{ t: 'pubs', rid: 4, msgs: [[0, 12]], shapes: [['timestamp', 1]] }]))
+    await waitFor(() => plain.frames.some((f) => f.t === 'err'))
+    expect(plain.frames.find((f) => f.t === 'err')?.error?.data.reason).toBe(
+      "invalid frame 'pubs': msgs.0: a Date is written as an ISO string",
+    )
+    plain.socket.close()
+    // A peer that asked gets rows.
+    const asking = await peer({ shapes: true })
+    await Promise.all(msgs.map((message) => bus.publish({ ...message, id: crypto.randomUUID() })))
+    await waitFor(() => dlvs(asking.frames).length > 0)
+    expect(dlvs(asking.frames)[0]?.shapes).toHaveLength(1)
+    expect(received).toHaveLength(4)
+    asking.socket.close()
   })
 })
 

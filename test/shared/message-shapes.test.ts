@@ -1,7 +1,6 @@
 import { serialize } from 'node:v8'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import { cloneCodec, shapedCloneCodec, UndecodableFrame } from '../../src/shared/codec.js'
 import {
   MAX_SHAPES,
@@ -12,7 +11,7 @@ import {
 } from '../../src/shared/message-shapes.js'
 import { packMessage } from '../../src/shared/message-tuple.js'
 import type { Frame } from '../../src/shared/wire.js'
-import { rawEvent } from '../helpers.js'
+import { arbitraryEnvelope, envelopeWithData, keyOrder, rawEvent, rawMessage } from '../helpers.js'
 
 /** What the receiving side of a port reads from `msgs` in a `dlvs` frame sent through `codec`. */
 function throughPort(msgs: unknown[], codec = shapedCloneCodec): unknown[] {
@@ -23,18 +22,8 @@ function throughPort(msgs: unknown[], codec = shapedCloneCodec): unknown[] {
   return frame?.msgs ?? []
 }
 
-/** `value`'s own keys in order, down through plain objects and arrays (a clone keeps the order). */
-function keyOrder(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(keyOrder)
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
-    return null
-  return Object.keys(value).map((key) => [key, keyOrder((value as Record<string, unknown>)[key])])
-}
-
-const event = (overrides: Parameters<typeof rawEvent>[0] = {}) =>
-  BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent(overrides)))
-/** An envelope whose `payload.data` is `data`, whatever it is (a peer may send anything). */
-const withData = (data: unknown) => ({ ...event(), payload: { type: 'RawEvent', data } })
+const event = (overrides: Parameters<typeof rawEvent>[0] = {}) => rawMessage(undefined, overrides)
+const withData = envelopeWithData
 
 /** Data of a few recurring shapes (so batches share them), and anything else a message may hold. */
 const data = fc.oneof(
@@ -62,17 +51,7 @@ const data = fc.oneof(
     withObjectString: true,
   }),
 )
-const envelope = fc.record(
-  {
-    id: fc.uuid(),
-    timestamp: fc.date({ noInvalidDate: true }),
-    source: fc.constantFrom(...Object.values(ModuleId)),
-    payload: fc.record({ type: fc.constantFrom('RawEvent', 'StateChange', 'Nope'), data }),
-    priority: fc.integer({ min: -1, max: 4 }),
-    correlationId: fc.option(fc.uuid(), { nil: undefined }),
-  },
-  { requiredKeys: ['id', 'timestamp', 'source', 'payload'] },
-)
+const envelope = arbitraryEnvelope(data, ['RawEvent', 'StateChange', 'Nope'])
 const message = fc.oneof(
   { weight: 4, arbitrary: envelope },
   envelope.map((m) => ({ ...m, extra: 1 })),

@@ -1,0 +1,171 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { shapedTextCodec, textCodec, UndecodableFrame } from '../../src/shared/codec.js'
+import type { Frame } from '../../src/shared/wire.js'
+import { arbitraryEnvelope, envelopeWithData, keyOrder, type rawEvent, rawMessage } from '../helpers.js'
+
+type Batch = { t: string; msgs: unknown[]; shapes?: unknown[] }
+
+/** What a peer reads from `msgs` in a `dlvs` frame sent as text through `codec`. */
+function throughSocket(msgs: unknown[], codec = shapedTextCodec): unknown[] {
+  const text = codec.encode([{ t: 'dlvs', sid: 's', id: 1, msgs, timeoutMs: 1000 } as Frame]) as string
+  const [frame] = codec.decode(text) as Batch[]
+  expect(frame).not.toBeInstanceOf(UndecodableFrame)
+  expect(frame).not.toHaveProperty('shapes')
+  return frame?.msgs ?? []
+}
+
+/** The frame `msgs` make as text through the codec with templates, parsed back to JSON. */
+const wireForm = (msgs: unknown[]) =>
+  (JSON.parse(shapedTextCodec.encode([{ t: 'pubs', rid: 1, msgs } as Frame]) as string) as Batch[])[0]
+
+const event = (overrides: Parameters<typeof rawEvent>[0] = {}) => rawMessage(undefined, overrides)
+const withData = envelopeWithData
+
+const data = fc.oneof(
+  fc.record({
+    eventType: fc.string(),
+    data: fc.record({ key: fc.string(), code: fc.integer(), at: fc.date({ noInvalidDate: true }) }),
+    timestamp: fc.date({ noInvalidDate: true }),
+  }),
+  fc.record({ '1': fc.jsonValue(), 'a.b': fc.date({ noInvalidDate: true }), '0': fc.double() }),
+  fc.record({ list: fc.array(fc.date({ noInvalidDate: true }), { maxLength: 2 }), flag: fc.boolean() }),
+  fc.anything({
+    withNullPrototype: true,
+    withMap: true,
+    withSet: true,
+    withDate: true,
+    withBigInt: true,
+  }),
+)
+const message = arbitraryEnvelope(data, ['RawEvent', 'Nope'])
+
+describe('batches whose messages share a shape over text', () => {
+  it('arrive as their superjson forms would, keys in the same order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof({ weight: 4, arbitrary: message }, fc.anything()), { maxLength: 20 }),
+        (msgs) => {
+          let plain: unknown[]
+          try {
+            plain = throughSocket(msgs, textCodec)
+          } catch {
+            // What superjson cannot carry unchanged is refused alike with templates.
+            expect(() => throughSocket(msgs)).toThrow()
+            return
+          }
+          const received = throughSocket(msgs)
+          expect(received).toEqual(plain)
+          expect(received.map(keyOrder)).toEqual(plain.map(keyOrder))
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+
+  it('send the keys once, Dates as ISO strings where the template marks them', () => {
+    const msgs = Array.from({ length: 64 }, (_, n) =>
+      event({ eventType: `e${n}`, data: { key: 'a', code: n } }),
+    )
+    const frame = wireForm(msgs)
+    expect(frame?.shapes).toEqual([
+      [
+        'id',
+        0,
+        'timestamp',
+        1,
+        'source',
+        0,
+        'payload',
+        [
+          'type',
+          0,
+          'data',
+          ['eventType', 0, 'data', ['key', 0, 'code', 0], 'windowTitle', 0, 'timestamp', 1],
+        ],
+        'priority',
+        0,
+      ],
+    ])
+    const [first] = msgs
+    expect(frame?.msgs[0]).toEqual([
+      0,
+      first?.id,
+      first?.timestamp.toISOString(),
+      'data-capture',
+      'RawEvent',
+      'e0',
+      'a',
+      0,
+      'Editor',
+      first?.payload.data.timestamp.toISOString(),
+      first?.priority,
+    ])
+    const length = (codec: typeof textCodec) =>
+      (codec.encode([{ t: 'pubs', rid: 1, msgs } as Frame]) as string).length
+    expect(length(shapedTextCodec)).toBeLessThan(length(textCodec) * 0.6)
+    const received = throughSocket(msgs) as typeof msgs
+    expect(received).toEqual(msgs)
+    expect(received[0]?.payload.data.timestamp).toBeInstanceOf(Date)
+  })
+
+  it('send as superjson forms what a row could not stand for exactly', () => {
+    const shared = { same: 1 }
+    const odd = [
+      withData(new Map([['a', 1]])),
+      withData({ missing: undefined }),
+      withData({ first: shared, second: shared }),
+      withData({ list: [new Date(0)] }),
+      withData({ 'a.b': new Date(0) }),
+    ]
+    const batch = [event(), ...odd]
+    const frame = wireForm(batch)
+    expect(frame?.shapes).toHaveLength(1)
+    expect(frame?.msgs.slice(1).map((row) => (row as unknown[])[0])).toEqual(odd.map(() => -1))
+    const received = throughSocket(batch)
+    expect(received).toEqual(throughSocket(batch, textCodec))
+    const [, , , again] = received as { payload: { data: { first: unknown; second: unknown } } }[]
+    expect(again?.payload.data.first).toBe(again?.payload.data.second)
+    // A lone message, or a batch with no shape at all, is sent as forms only.
+    expect(wireForm([event()])).not.toHaveProperty('shapes')
+    expect(wireForm(odd)).not.toHaveProperty('shapes')
+  })
+
+  it('refuse a malformed template, row or Date with the reason', () => {
+    const template = ['at', 1, 'n', 0]
+    const cases: [unknown, unknown[], RegExp][] = [
+      [[template], [[0, 12, 1]], /msgs\.0: a Date is written as an ISO string/],
+      [[['at', 2]], [[0, 'x']], /shapes: a template is an array of key, child pairs/],
+      [[['__proto__', 1]], [[0, 'x']], /a template key cannot be '__proto__'/],
+      [[template], [[0, '2026-01-01T00:00:00.000Z']], /msgs\.0: a row is \[shape, …values\]/],
+      [[template], [[-1, { nope: true }]], /msgs\.0 must be a superjson value/],
+      [null, [[0, 'x', 1]], /shapes is a list of 1 to 8 templates/],
+    ]
+    for (const [shapes, msgs, reason] of cases) {
+      const [decoded] = textCodec.decode(JSON.stringify([{ t: 'pubs', rid: 1, msgs, shapes }]))
+      expect(decoded).toBeInstanceOf(UndecodableFrame)
+      expect((decoded as UndecodableFrame).reason).toMatch(/^invalid frame 'pubs': /)
+      expect((decoded as UndecodableFrame).reason).toMatch(reason)
+    }
+    const [fine] = textCodec.decode(
+      JSON.stringify([{ t: 'pubs', rid: 1, msgs: [[0, '2026-01-01T00:00:00.000Z', 3]], shapes: [template] }]),
+    ) as Batch[]
+    expect(fine?.msgs).toEqual([{ at: new Date('2026-01-01T00:00:00.000Z'), n: 3 }])
+  })
+
+  it('never throw, whatever templates and rows a peer sends', () => {
+    const template = fc.array(fc.oneof(fc.string(), fc.constantFrom(0, 1), fc.jsonValue()), { maxLength: 6 })
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.array(template, { maxLength: 3 }), fc.jsonValue()),
+        fc.array(fc.oneof(fc.array(fc.jsonValue(), { maxLength: 7 }), fc.jsonValue()), { maxLength: 4 }),
+        (shapes, msgs) => {
+          const [decoded] = textCodec.decode(JSON.stringify([{ t: 'dlvs', sid: 's', id: 1, msgs, shapes }]))
+          if (!(decoded instanceof UndecodableFrame)) expect(decoded).not.toHaveProperty('shapes')
+        },
+      ),
+      { numRuns: 1000 },
+    )
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined()
+  })
+})
