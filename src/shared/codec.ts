@@ -11,7 +11,7 @@ import { packBatch, unpackBatch } from './message-shapes.js'
 import { packMessage, unpackMessage } from './message-tuple.js'
 import type { PortCarrier } from './port.js'
 import { fromSuperjsonForm, type SuperjsonForm, toSuperjsonForm } from './superjson-form.js'
-import { type FormRead, packTextBatch, unpackTextBatch } from './text-shapes.js'
+import { packTextBatch, unpackTextBatch } from './text-shapes.js'
 import { type Frame, MAX_BATCH, RICH_FIELDS } from './wire.js'
 
 /** An inbound frame that could not be decoded; it is answered with an error frame. */
@@ -63,9 +63,24 @@ function shapedBatch(frame: Frame): Frame {
 }
 
 /**
+ * Whether `frame` is a batch of rows beside templates: then reads them with `unpack` (the frame
+ * loses its `shapes`), or says why it cannot be read. False for any other frame.
+ */
+function readRows(
+  frame: { t: string; msgs: unknown[]; shapes?: unknown },
+  unpack: (msgs: unknown[], shapes: unknown) => string | undefined,
+): boolean | UndecodableFrame {
+  if (!Object.hasOwn(frame, 'shapes')) return false
+  const problem = unpack(frame.msgs, frame.shapes)
+  if (problem !== undefined) return new UndecodableFrame(`invalid frame '${frame.t}': ${problem}`)
+  delete frame.shapes
+  return true
+}
+
+/**
  * Decodes a unit over ports in place: the messages of each batch back from tuples, or from rows with
- * the batch's `shapes` (which the frame then loses); a batch whose rows or templates are malformed
- * becomes an UndecodableFrame saying why.
+ * the batch's `shapes`; a batch whose rows or templates are malformed becomes an UndecodableFrame
+ * saying why.
  */
 function decodeCloneUnit(unit: unknown): unknown[] {
   if (!Array.isArray(unit)) return [new UndecodableFrame('a unit must be an array of frames')]
@@ -73,15 +88,10 @@ function decodeCloneUnit(unit: unknown): unknown[] {
   for (let index = 0; index < unit.length; index++) {
     const frame: unknown = unit[index]
     if (!isBatch(frame)) continue
-    const { msgs } = frame
-    if (Object.hasOwn(frame, 'shapes')) {
-      const withShapes = frame as { shapes?: unknown }
-      const problem = unpackBatch(msgs, withShapes.shapes)
-      if (problem !== undefined) unit[index] = new UndecodableFrame(`invalid frame '${frame.t}': ${problem}`)
-      else delete withShapes.shapes
-      continue
-    }
-    for (let at = 0; at < msgs.length; at++) msgs[at] = unpackMessage(msgs[at])
+    const rows = readRows(frame, unpackBatch)
+    if (rows instanceof UndecodableFrame) unit[index] = rows
+    else if (!rows)
+      for (let at = 0; at < frame.msgs.length; at++) frame.msgs[at] = unpackMessage(frame.msgs[at])
   }
   return unit
 }
@@ -153,7 +163,7 @@ function shapedTextForm(frame: Frame): Frame | Record<string, unknown> {
   return { ...frame, ...(packTextBatch(forms) ?? { msgs: forms }) }
 }
 
-function readForm(form: unknown, index: number): FormRead {
+function readForm(form: unknown, index: number): { value: unknown } | { problem: string } {
   const message = deserialize(`msgs.${index}`, form)
   return message instanceof UndecodableFrame ? { problem: message.reason } : { value: message }
 }
@@ -161,12 +171,9 @@ function readForm(form: unknown, index: number): FormRead {
 function decodeTextFrame(candidate: unknown): unknown {
   if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return candidate
   const frame = candidate as Record<string, unknown>
-  const rows = isBatch(candidate) && Object.hasOwn(frame, 'shapes')
-  if (rows) {
-    const problem = unpackTextBatch(frame.msgs as unknown[], frame.shapes, readForm)
-    if (problem !== undefined) return new UndecodableFrame(`invalid frame '${String(frame.t)}': ${problem}`)
-    delete frame.shapes
-  }
+  const rows =
+    isBatch(candidate) && readRows(candidate, (msgs, shapes) => unpackTextBatch(msgs, shapes, readForm))
+  if (rows instanceof UndecodableFrame) return rows
   for (const field of RICH_FIELDS) {
     if (!Object.hasOwn(frame, field) || (rows && field === 'msgs')) continue
     const value = frame[field]
@@ -200,17 +207,19 @@ function decodeTextUnit(unit: unknown): unknown[] {
   return parsed.map(decodeTextFrame)
 }
 
+/** 64 messages of ~450 characters are ~57 KB as UTF-16, within V8's young generation. */
+const TEXT_MESSAGES_PER_UNIT = 64
+
 /** Over text, to a peer that reads only superjson forms: a form a message. */
 export const textCodec: Codec = {
-  // 64 messages of ~450 characters are ~57 KB as UTF-16, within V8's young generation.
-  maxMessagesPerUnit: 64,
+  maxMessagesPerUnit: TEXT_MESSAGES_PER_UNIT,
   encode: (frames) => JSON.stringify(frames.map(textForm)),
   decode: decodeTextUnit,
 }
 
 /** Over text, to a peer that reads templates (the hub, the endpoint client): batches as rows. */
 export const shapedTextCodec: Codec = {
-  maxMessagesPerUnit: 64,
+  maxMessagesPerUnit: TEXT_MESSAGES_PER_UNIT,
   encode: (frames) => JSON.stringify(frames.map(shapedTextForm)),
   decode: decodeTextUnit,
 }

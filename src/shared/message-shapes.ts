@@ -27,10 +27,10 @@
  * fits template `shape`, or `[-1, tuple]` for any other message. Rows and templates come from peers
  * that are not trusted: each is checked before anything is built from it.
  */
-import { packMessage, unpackMessage } from './message-tuple.js'
+import { type PlainEnvelope, packMessage, plainEnvelope, unpackMessage } from './message-tuple.js'
 
 /** `[key, child, key, child, …]`: a child is 0 (a value of the row) or a nested object's template. */
-type Template = unknown[]
+export type Template = unknown[]
 
 /** Templates a frame carries at most: the shapes one producer mixes in a tick are few. */
 export const MAX_SHAPES = 8
@@ -41,7 +41,8 @@ export const MAX_TEMPLATE_DEPTH = 16
 
 /** A row's items before its values: shape, id, timestamp, source, type, priority, correlationId. */
 const ROW_HEAD = 7
-const UNSHAPED = -1
+/** The shape of a row that holds a message as it would travel without templates. */
+export const UNSHAPED = -1
 
 /** Rows, and the templates they refer to (absent: every message travels as a tuple). */
 export interface PackedBatch {
@@ -49,7 +50,7 @@ export interface PackedBatch {
   shapes?: Template[]
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype
 }
 
@@ -99,15 +100,11 @@ export function fill(value: unknown, template: Template, row: unknown[]): boolea
   return true
 }
 
-/** The row of `tuple` (a packed message) under template `shape`, or undefined if its data does not fit. */
-function rowOf(tuple: unknown[], shape: number, template: Template): unknown[] | undefined {
-  const row: unknown[] = [shape, tuple[0], tuple[1], tuple[2], tuple[3], tuple[5], tuple[6]]
-  return fill(tuple[4], template, row) ? row : undefined
-}
-
-/** A packed envelope: a tuple of 6 or 7 items (see message-tuple). */
-function isTuple(packed: unknown): packed is unknown[] {
-  return Array.isArray(packed) && packed.length >= 6
+/** The row of `envelope` under template `shape`, or undefined if its data does not fit. */
+function rowOf(envelope: PlainEnvelope, shape: number, template: Template): unknown[] | undefined {
+  const { id, timestamp, source, payload, priority, correlationId } = envelope
+  const row: unknown[] = [shape, id, timestamp, source, payload.type, priority, correlationId]
+  return fill(payload.data, template, row) ? row : undefined
 }
 
 /**
@@ -119,23 +116,24 @@ export function packBatch(messages: readonly unknown[]): PackedBatch {
   const rows = new Array<unknown>(messages.length)
   let shaped = 0
   for (let index = 0; index < messages.length; index++) {
-    const packed = packMessage(messages[index])
+    const message = messages[index]
+    const envelope = plainEnvelope(message)
     let row: unknown[] | undefined
-    if (isTuple(packed)) {
+    if (envelope !== undefined) {
       for (let shape = 0; shape < shapes.length && row === undefined; shape++)
-        row = rowOf(packed, shape, shapes[shape] as Template)
-      const data = packed[4]
+        row = rowOf(envelope, shape, shapes[shape] as Template)
+      const { data } = envelope.payload
       if (row === undefined && shapes.length < MAX_SHAPES && isPlainObject(data)) {
         templateKeys = 0
         const template = templateOf(data, 0)
         if (template !== undefined) {
           shapes.push(template)
-          row = rowOf(packed, shapes.length - 1, template)
+          row = rowOf(envelope, shapes.length - 1, template)
         }
       }
     }
     if (row !== undefined) shaped++
-    rows[index] = row ?? [UNSHAPED, packed]
+    rows[index] = row ?? [UNSHAPED, packMessage(message)]
   }
   if (shaped === 0) return { msgs: rows.map((row) => (row as unknown[])[1]) }
   return { msgs: rows, shapes }
@@ -146,7 +144,7 @@ export function packBatch(messages: readonly unknown[]): PackedBatch {
  * `counts` (a row holds as many values as its template). `leaves` are the children that stand for
  * a value of the row (0; over text also 1, a Date).
  */
-export function templateProblem(
+function templateProblem(
   candidate: unknown,
   depth: number,
   counts: { keys: number; values: number },
@@ -171,6 +169,56 @@ export function templateProblem(
   return undefined
 }
 
+/** How one carrier reads rows: see unpackRows. */
+export interface RowReader {
+  /** Template children that stand for a value of the row. */
+  leaves: readonly unknown[]
+  /** Items of a row before its values, its shape included. */
+  head: number
+  /** What a row is, for a refusal. */
+  form: string
+  /** The message a row under `template` stands for; throws (with the reason) on a bad value. */
+  build(template: Template, row: unknown[]): unknown
+  /** The message of a row `[-1, item]`, or why it cannot be read. */
+  unshaped(item: unknown, index: number): { value: unknown } | { problem: string }
+}
+
+/**
+ * Turns the rows of `msgs` back into messages, in place, with the templates `shapes`; returns why
+ * they cannot be read (and leaves `msgs` as it may be) if a template or a row is malformed. Each
+ * template is checked once, before any row is built from it.
+ */
+export function unpackRows(msgs: unknown[], shapes: unknown, reader: RowReader): string | undefined {
+  if (!Array.isArray(shapes) || shapes.length === 0 || shapes.length > MAX_SHAPES)
+    return `shapes is a list of 1 to ${MAX_SHAPES} templates`
+  const rowLengths: number[] = []
+  for (const template of shapes) {
+    const counts = { keys: 0, values: 0 }
+    const problem = templateProblem(template, 0, counts, reader.leaves)
+    if (problem !== undefined) return `shapes: ${problem}`
+    rowLengths.push(reader.head + counts.values)
+  }
+  for (let index = 0; index < msgs.length; index++) {
+    const row = msgs[index]
+    if (!Array.isArray(row)) return `msgs.${index}: a row is an array`
+    const shape = row[0]
+    if (shape === UNSHAPED && row.length === 2) {
+      const read = reader.unshaped(row[1], index)
+      if ('problem' in read) return read.problem
+      msgs[index] = read.value
+      continue
+    }
+    if (!Number.isInteger(shape) || shape < 0 || shape >= shapes.length || row.length !== rowLengths[shape])
+      return `msgs.${index}: a row is ${reader.form}`
+    try {
+      msgs[index] = reader.build(shapes[shape] as Template, row)
+    } catch (error) {
+      return `msgs.${index}: ${(error as Error).message}`
+    }
+  }
+  return undefined
+}
+
 /** Where the next value of the row being built is. */
 let valueAt = 0
 
@@ -183,40 +231,27 @@ function build(template: Template, row: unknown[]): Record<string, unknown> {
   return value
 }
 
-/**
- * Turns the rows of `msgs` back into messages, in place, with the templates `shapes`; returns why
- * they cannot be read (and leaves `msgs` as it may be) if a template or a row is malformed.
- */
-export function unpackBatch(msgs: unknown[], shapes: unknown): string | undefined {
-  if (!Array.isArray(shapes) || shapes.length === 0 || shapes.length > MAX_SHAPES)
-    return `shapes is a list of 1 to ${MAX_SHAPES} templates`
-  const rowLengths: number[] = []
-  for (const template of shapes) {
-    const counts = { keys: 0, values: 0 }
-    const problem = templateProblem(template, 0, counts)
-    if (problem !== undefined) return `shapes: ${problem}`
-    rowLengths.push(ROW_HEAD + counts.values)
-  }
-  for (let index = 0; index < msgs.length; index++) {
-    const row = msgs[index]
-    if (!Array.isArray(row)) return `msgs.${index}: a row is an array`
-    const shape = row[0]
-    if (shape === UNSHAPED && row.length === 2) {
-      msgs[index] = unpackMessage(row[1])
-      continue
-    }
-    if (!Number.isInteger(shape) || shape < 0 || shape >= shapes.length || row.length !== rowLengths[shape])
-      return `msgs.${index}: a row is [shape, id, timestamp, source, type, priority, correlationId, …values] or [-1, message]`
+/** Rows over ports: an envelope's fields, then its data's values. */
+const portRows: RowReader = {
+  leaves: [0],
+  head: ROW_HEAD,
+  form: '[shape, id, timestamp, source, type, priority, correlationId, …values] or [-1, message]',
+  build(template, row) {
     valueAt = ROW_HEAD
     const message: Record<string, unknown> = {
       id: row[1],
       timestamp: row[2],
       source: row[3],
-      payload: { type: row[4], data: build(shapes[shape] as Template, row) },
+      payload: { type: row[4], data: build(template, row) },
       priority: row[5],
     }
     if (row[6] !== undefined) message.correlationId = row[6]
-    msgs[index] = message
-  }
-  return undefined
+    return message
+  },
+  unshaped: (item) => ({ value: unpackMessage(item) }),
+}
+
+/** The messages of a batch over ports back from rows, in place (see unpackRows). */
+export function unpackBatch(msgs: unknown[], shapes: unknown): string | undefined {
+  return unpackRows(msgs, shapes, portRows)
 }

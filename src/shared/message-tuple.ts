@@ -44,14 +44,29 @@ function isPlainPayload(payload: unknown): payload is { type: unknown; data: unk
   return count === 2
 }
 
+/** An envelope with exactly the envelope's keys and a payload of `type` and `data`: what packs. */
+export interface PlainEnvelope {
+  id: unknown
+  timestamp: unknown
+  source: unknown
+  payload: { type: unknown; data: unknown }
+  priority: unknown
+  correlationId?: unknown
+}
+
+/** `message` when it is a plain envelope, else undefined (it travels as it is). */
+export function plainEnvelope(message: unknown): PlainEnvelope | undefined {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined
+  if (!hasExactlyEnvelopeKeys(message)) return undefined
+  return isPlainPayload((message as { payload?: unknown }).payload) ? (message as PlainEnvelope) : undefined
+}
+
 /** The form `message` travels in: a tuple when it is a plain envelope, else itself (arrays wrapped). */
 export function packMessage(message: unknown): unknown {
-  if (typeof message !== 'object' || message === null) return message
   if (Array.isArray(message)) return [message]
-  if (!hasExactlyEnvelopeKeys(message)) return message
-  const m = message as Record<string, unknown>
-  const payload = m.payload
-  if (!isPlainPayload(payload)) return message
+  const m = plainEnvelope(message)
+  if (m === undefined) return message
+  const { payload } = m
   return m.correlationId === undefined
     ? [m.id, m.timestamp, m.source, payload.type, payload.data, m.priority]
     : [m.id, m.timestamp, m.source, payload.type, payload.data, m.priority, m.correlationId]

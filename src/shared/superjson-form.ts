@@ -251,18 +251,32 @@ function isDateTag(tag: unknown): boolean {
   return Array.isArray(tag) && tag.length === 1 && tag[0] === 'Date'
 }
 
-/** The Date slots of a form whose only annotations are Dates at plain paths, else undefined. */
-function dateSlots(form: SuperjsonForm): DateSlot[] | undefined {
+/**
+ * The paths a form notes as Dates, in its order, when Dates are all it notes (none: an empty
+ * list); undefined when it notes anything else.
+ */
+export function notedDatePaths(form: SuperjsonForm): string[] | undefined {
   const meta: unknown = form.meta
   // superjson reads a null meta as none.
   if (meta === undefined || meta === null) return []
   const { values, referentialEqualities, v } = meta as Record<string, unknown>
   if (v !== 1 || referentialEqualities !== undefined) return undefined
   if (typeof values !== 'object' || values === null || Array.isArray(values)) return undefined
-  const slots: DateSlot[] = []
+  const paths: string[] = []
   for (const path in values) {
     if (!Object.hasOwn(values, path) || !isDateTag((values as Record<string, unknown>)[path]))
       return undefined
+    paths.push(path)
+  }
+  return paths
+}
+
+/** The Date slots of a form whose only annotations are Dates at plain paths, else undefined. */
+function dateSlots(form: SuperjsonForm): DateSlot[] | undefined {
+  const paths = notedDatePaths(form)
+  if (paths === undefined) return undefined
+  const slots: DateSlot[] = []
+  for (const path of paths) {
     const slot = dateSlot(form.json, path)
     if (slot === undefined) return undefined
     slots.push(slot)

@@ -18,14 +18,21 @@
  * row) or a nested plain object's template; a row is `[shape, …values]`, or `[-1, form]` for a
  * message as its superjson form. The receiver checks templates and rows before building anything.
  */
-import { fill, MAX_SHAPES, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_KEYS, templateProblem } from './message-shapes.js'
-import type { SuperjsonForm } from './superjson-form.js'
-
-type Template = unknown[]
+import {
+  fill,
+  isPlainObject,
+  MAX_SHAPES,
+  MAX_TEMPLATE_DEPTH,
+  MAX_TEMPLATE_KEYS,
+  type RowReader,
+  type Template,
+  UNSHAPED,
+  unpackRows,
+} from './message-shapes.js'
+import { notedDatePaths, type SuperjsonForm } from './superjson-form.js'
 
 const JSON_VALUE = 0
 const DATE = 1
-const UNSHAPED = -1
 
 /** A template of a form's JSON, and the paths of the Dates it marks, in the order it meets them. */
 interface TextShape {
@@ -36,29 +43,6 @@ interface TextShape {
 export interface PackedTextBatch {
   msgs: unknown[]
   shapes?: Template[]
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype
-}
-
-function isDateTag(tag: unknown): boolean {
-  return Array.isArray(tag) && tag.length === 1 && tag[0] === 'Date'
-}
-
-/** The paths the form notes as Dates, in its order, when Dates are all it notes; else undefined. */
-function notedDates(form: SuperjsonForm): string[] | undefined {
-  const meta = form.meta as Record<string, unknown> | undefined
-  if (meta === undefined) return []
-  if (meta.v !== 1 || meta.referentialEqualities !== undefined) return undefined
-  const values = meta.values as Record<string, unknown> | undefined
-  if (values === undefined) return []
-  const paths: string[] = []
-  for (const path in values) {
-    if (!Object.hasOwn(values, path) || !isDateTag(values[path])) return undefined
-    paths.push(path)
-  }
-  return paths
 }
 
 /** The walk building a template: the path to the value at hand, and the keys so far. */
@@ -129,7 +113,7 @@ export function packTextBatch(forms: readonly SuperjsonForm[]): PackedTextBatch 
   let shaped = 0
   for (let index = 0; index < forms.length; index++) {
     const form = forms[index] as SuperjsonForm
-    const dates = notedDates(form)
+    const dates = notedDatePaths(form)
     let row: unknown[] | undefined
     if (dates !== undefined) {
       for (let shape = 0; shape < shapes.length && row === undefined; shape++)
@@ -167,46 +151,24 @@ function build(template: Template, row: unknown[]): Record<string, unknown> {
   return value
 }
 
-/** A message read from its superjson form, or why it could not be. */
-export type FormRead = { value: unknown } | { problem: string }
-
 /**
  * Turns the rows of `msgs` back into messages, in place, with the templates `shapes`; a row
  * `[-1, form]` is read by `fromForm`. Returns why the rows cannot be read, if a template or a row
- * is malformed.
+ * is malformed (see unpackRows).
  */
 export function unpackTextBatch(
   msgs: unknown[],
   shapes: unknown,
-  fromForm: (form: unknown, index: number) => FormRead,
+  fromForm: RowReader['unshaped'],
 ): string | undefined {
-  if (!Array.isArray(shapes) || shapes.length === 0 || shapes.length > MAX_SHAPES)
-    return `shapes is a list of 1 to ${MAX_SHAPES} templates`
-  const rowLengths: number[] = []
-  for (const template of shapes) {
-    const counts = { keys: 0, values: 0 }
-    const problem = templateProblem(template, 0, counts, [JSON_VALUE, DATE])
-    if (problem !== undefined) return `shapes: ${problem}`
-    rowLengths.push(1 + counts.values)
-  }
-  for (let index = 0; index < msgs.length; index++) {
-    const row = msgs[index]
-    if (!Array.isArray(row)) return `msgs.${index}: a row is an array`
-    const shape = row[0]
-    if (shape === UNSHAPED && row.length === 2) {
-      const read = fromForm(row[1], index)
-      if ('problem' in read) return read.problem
-      msgs[index] = read.value
-      continue
-    }
-    if (!Number.isInteger(shape) || shape < 0 || shape >= shapes.length || row.length !== rowLengths[shape])
-      return `msgs.${index}: a row is [shape, …values] or [-1, superjson form]`
-    valueAt = 1
-    try {
-      msgs[index] = build(shapes[shape] as Template, row)
-    } catch (error) {
-      return `msgs.${index}: ${(error as Error).message}`
-    }
-  }
-  return undefined
+  return unpackRows(msgs, shapes, {
+    leaves: [JSON_VALUE, DATE],
+    head: 1,
+    form: '[shape, …values] or [-1, superjson form]',
+    build(template, row) {
+      valueAt = 1
+      return build(template, row)
+    },
+    unshaped: fromForm,
+  })
 }
