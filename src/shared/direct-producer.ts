@@ -290,7 +290,7 @@ export class DirectProducer {
       const sent = this.inFlight.take(frame.id)
       if (sent === undefined) return
       if (frame.gone !== true) this.failed(sent, frame.error, frame.timedOut, frame.slow === true)
-      else if (this.draining !== undefined) this.handBack(sent)
+      else if (this.draining !== undefined) this.handBack(sent, frame.ran === true)
       else this.withdrawn(sent, frame.error)
       if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)
       else this.pump()
@@ -328,8 +328,12 @@ export class DirectProducer {
     this.host.ended(this)
   }
 
-  /** A Reliable copy goes back to the hub for its subscription; a BestEffort one is dropped. */
-  private handBack(sent: Sent): void {
+  /**
+   * A Reliable copy goes back to the hub for its subscription; a BestEffort one is dropped.
+   * `ranBeforeGone` is set when the consumer answered the copy's last attempt `gone` (its
+   * subscription ended there): whether that attempt's handler had started, so whether it counts.
+   */
+  private handBack(sent: Sent, ranBeforeGone?: boolean): void {
     if (isCopy(sent)) hasLeft(sent)
     // Reliable copies always have their record.
     if (!isCopy(sent) || !sent.target.reliable) {
@@ -337,16 +341,19 @@ export class DirectProducer {
       return
     }
     const copy = sent
-    // One that failed goes on from its attempts on the hub path, as a retry does in the bus.
-    const { attempts, lastError, firstFailedAt } = copy
+    const { lastError, firstFailedAt } = copy
+    const attempts = ranBeforeGone === false ? copy.attempts - 1 : copy.attempts
+    // One that failed, or whose last attempt ran, goes on from its attempts on the hub path, as a
+    // retry does in the bus, and a dead letter of it counts them, as one at shutdown does in process.
+    const counts = lastError !== '' || ranBeforeGone === true
     this.host.toHub({
       t: 'pub',
       rid: 0,
       msg: copy.message as Envelope,
       via: this.id,
       to: copy.target.sid,
-      ...(attempts === 0 ? { unsent: true as const } : {}),
-      ...(lastError ? { failed: { attempts, error: lastError, firstFailedAt } } : {}),
+      ...(copy.attempts === 0 ? { unsent: true as const } : {}),
+      ...(counts ? { prior: { attempts, ...(lastError ? { error: lastError, firstFailedAt } : {}) } } : {}),
     })
   }
 

@@ -207,17 +207,21 @@ export type DirectLimits = z.infer<typeof directLimitsSchema>
 export const deadLetterOperationSchema = z.enum(['list', 'replay', 'purge'])
 
 /**
- * What failed of a delivery a direct channel's producer hands back before its retries ran out: the
- * hub path retries it from there, as the bus retries a copy, instead of starting its attempts again.
+ * The attempts of a delivery a direct channel's producer hands back before its retries ran out:
+ * the hub path retries it from there, as the bus retries a copy, instead of starting its attempts
+ * again, and a dead letter of it counts them as in process.
  */
 export const priorAttemptsSchema = z
   .object({
-    /** Attempts sent so far, including the first (the last may have been unanswered). */
+    /**
+     * Attempts that count so far: those sent, the last perhaps unanswered, less a last one the
+     * consumer answered `gone` without having run it.
+     */
     attempts: z.number().int().positive().max(1_000_000),
-    /** The last attempt's error, "Name: message". */
-    error: z.string().max(4096),
-    /** When the first attempt failed (epoch ms). */
-    firstFailedAt: z.number().int().nonnegative(),
+    /** The last failed attempt's error, "Name: message"; absent when none failed. */
+    error: z.string().max(4096).optional(),
+    /** When the first attempt failed (epoch ms); absent when none failed. */
+    firstFailedAt: z.number().int().nonnegative().optional(),
   })
   .strict()
 export type PriorAttempts = z.infer<typeof priorAttemptsSchema>
@@ -250,8 +254,11 @@ const pubFrame = z
     held: z.literal(true).optional(),
     custody: z.literal(true).optional(),
     unsent: z.literal(true).optional(),
-    /** On a producer's hand-back (`to`): the attempts that failed, for the hub path to go on from. */
-    failed: priorAttemptsSchema.optional(),
+    /**
+     * On a producer's hand-back (`to`): the attempts that count, for the hub path to go on from;
+     * absent when none failed and none ran to the consumer's `gone`.
+     */
+    prior: priorAttemptsSchema.optional(),
   })
   .strict()
 
@@ -273,9 +280,9 @@ const PUB_MARKER_MIXES: readonly [(frame: z.infer<typeof pubFrame>) => boolean, 
   [({ held, unsent }) => held === true && unsent === true, '`held` and `unsent` exclude each other'],
   [({ custody, held }) => custody === true && held !== true, '`custody` needs `held`'],
   [
-    ({ failed, to, held, unsent }) =>
-      failed !== undefined && (to === undefined || held === true || unsent === true),
-    '`failed` goes only with `to`, on a copy that left (not `held` or `unsent`)',
+    ({ prior, to, held, unsent }) =>
+      prior !== undefined && (to === undefined || held === true || unsent === true),
+    '`prior` goes only with `to`, on a copy that left (not `held` or `unsent`)',
   ],
 ]
 

@@ -1248,8 +1248,8 @@ describe('direct routes: bad input', () => {
     await waitFor(() => errors().length === 6)
     expect(errors()[5]).toContain('slow counts settled attempts: at most delivered + failed')
     // Nor a hand-back of the consumer's that counts attempts: only the producer sends them.
-    const failed = { attempts: 1, error: 'Error: boom', firstFailedAt: Date.now() }
-    await send({ ...handBack(fromProducer(rawEvent())), failed })
+    const prior = { attempts: 1, error: 'Error: boom', firstFailedAt: Date.now() }
+    await send({ ...handBack(fromProducer(rawEvent())), prior })
     await waitFor(() => errors().length === 7)
     expect(errors()[6]).toContain(`only channel ${channel}'s producer counts attempts`)
     // Counts sent as the consumer's side closed are not its last word: the hub still waits.

@@ -158,8 +158,8 @@ describe('hub protocol', () => {
       [{ via: 'r.1', to: 's', custody: true }, '`custody` needs `held`'],
       ...[{ via: 'r.1' }, { via: 'r.1', to: 's', held: true }, { via: 'r.1', to: 's', unsent: true }].map(
         (markers): [object, string] => [
-          { ...markers, failed: { attempts: 1, error: 'Error: boom', firstFailedAt: 0 } },
-          '`failed` goes only with `to`, on a copy that left (not `held` or `unsent`)',
+          { ...markers, prior: { attempts: 1, error: 'Error: boom', firstFailedAt: 0 } },
+          '`prior` goes only with `to`, on a copy that left (not `held` or `unsent`)',
         ],
       ),
     ]

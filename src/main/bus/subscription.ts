@@ -297,7 +297,7 @@ export class Subscription {
 
   /**
    * Takes one routed copy; Reliable capacity was checked by the caller. A hand-back from a direct
-   * channel goes on from the attempts that failed there (`prior`).
+   * channel goes on from the attempts that count there (`prior`).
    */
   enqueue(message: Envelope, publishedAt: number, prior?: PriorAttempts): void {
     this.stats.routed++

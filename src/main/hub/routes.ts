@@ -504,10 +504,10 @@ export class RouteTable {
     subscriptionId: string,
     message: Envelope,
     unsent = false,
-    failed?: PriorAttempts,
+    prior?: PriorAttempts,
   ): void {
     this.refusalsCounted(from, via, () =>
-      this.takeHandBack(from, via, subscriptionId, message, unsent, failed),
+      this.takeHandBack(from, via, subscriptionId, message, unsent, prior),
     )
   }
 
@@ -517,13 +517,13 @@ export class RouteTable {
     subscriptionId: string,
     message: Envelope,
     unsent: boolean,
-    failed: PriorAttempts | undefined,
+    prior: PriorAttempts | undefined,
   ): void {
     const consumed = this.channels.get(via)
     if (consumed !== undefined && consumed.consumer === from) {
-      if (failed !== undefined) {
+      if (prior !== undefined) {
         throw EventBusError.of('MessageRejected', {
-          reason: `only channel ${via}'s producer counts attempts: its consumer's hand-back carries no \`failed\``,
+          reason: `only channel ${via}'s producer counts attempts: its consumer's hand-back carries no \`prior\``,
           issues: [],
         })
       }
@@ -545,7 +545,7 @@ export class RouteTable {
     channel.handedBackByProducer++
     channel.orphans.delete(message.id)
     channel.held.delete(message.id)
-    this.takeBack(channel, subscriptionId, message, !unsent, 0, failed)
+    this.takeBack(channel, subscriptionId, message, !unsent, 0, prior)
   }
 
   /**
@@ -743,7 +743,7 @@ export class RouteTable {
       module: route.consumer,
       reason,
       attempts: prior?.attempts ?? 0,
-      ...(prior === undefined ? {} : { lastError: prior.error }),
+      ...(prior?.error === undefined ? {} : { lastError: prior.error }),
       firstFailedAt: new Date(prior?.firstFailedAt ?? Date.now()),
       counted: false,
     })

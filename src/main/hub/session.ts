@@ -295,14 +295,7 @@ export class Session implements RouteEndpoint {
     try {
       if (frame.held) this.hub.routeTable.hold(this, via, subscriptionId, frame.msg, frame.custody === true)
       else
-        this.hub.routeTable.handBack(
-          this,
-          via,
-          subscriptionId,
-          frame.msg,
-          frame.unsent === true,
-          frame.failed,
-        )
+        this.hub.routeTable.handBack(this, via, subscriptionId, frame.msg, frame.unsent === true, frame.prior)
     } catch (error) {
       this.sendError(error)
     }
