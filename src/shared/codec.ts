@@ -158,9 +158,7 @@ function deserialize(field: string, value: unknown): unknown {
 /** A batch over text as rows beside templates (see text-shapes) when its messages have shapes. */
 function shapedTextForm(frame: Frame): Frame | Record<string, unknown> {
   if (!isBatch(frame) || frame.msgs.length < 2) return textForm(frame)
-  const formOf = frame.t === 'dlvs' ? deliveryForm : toSuperjsonForm
-  const forms = frame.msgs.map(formOf)
-  return { ...frame, ...(packTextBatch(forms) ?? { msgs: forms }) }
+  return { ...frame, ...packTextBatch(frame.msgs, frame.t === 'dlvs' ? deliveryForm : toSuperjsonForm) }
 }
 
 function readForm(form: unknown, index: number): { value: unknown } | { problem: string } {

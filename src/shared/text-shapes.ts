@@ -17,6 +17,12 @@
  * `[key, child, …]` whose child is 0 (a JSON value of the row), 1 (a Date, as an ISO string in the
  * row) or a nested plain object's template; a row is `[shape, …values]`, or `[-1, form]` for a
  * message as its superjson form. The receiver checks templates and rows before building anything.
+ *
+ * A message that fits a template already made is written as its row straight from its values,
+ * without its superjson form: the walk takes only what the form would hold as it is (JSON values,
+ * and valid Dates at the template's Date leaves), so the row is the one the form would give. Any
+ * doubt (a value superjson would note, an object met twice, a key it refuses) and the message takes
+ * the path through its form.
  */
 import {
   fill,
@@ -29,7 +35,8 @@ import {
   UNSHAPED,
   unpackRows,
 } from './message-shapes.js'
-import { notedDatePaths, type SuperjsonForm } from './superjson-form.js'
+import { isForbiddenKey, MAX_NESTING_DEPTH } from './size.js'
+import { isoString, notedDatePaths, type SuperjsonForm } from './superjson-form.js'
 
 const JSON_VALUE = 0
 const DATE = 1
@@ -103,34 +110,143 @@ function rowOf(form: SuperjsonForm, dates: string[], index: number, shape: TextS
   return fill(form.json, shape.template, row) ? row : undefined
 }
 
-/**
- * Superjson forms of a batch's messages as rows and templates when at least one has a shape, else
- * undefined (the forms travel as they are).
- */
-export function packTextBatch(forms: readonly SuperjsonForm[]): PackedTextBatch | undefined {
-  const shapes: TextShape[] = []
-  const rows = new Array<unknown>(forms.length)
-  let shaped = 0
-  for (let index = 0; index < forms.length; index++) {
-    const form = forms[index] as SuperjsonForm
-    const dates = notedDatePaths(form)
-    let row: unknown[] | undefined
-    if (dates !== undefined) {
-      for (let shape = 0; shape < shapes.length && row === undefined; shape++)
-        row = rowOf(form, dates, shape, shapes[shape] as TextShape)
-      if (row === undefined && shapes.length < MAX_SHAPES) {
-        const shape = shapeOf(form, dates)
-        if (shape !== undefined) {
-          shapes.push(shape)
-          row = rowOf(form, dates, shapes.length - 1, shape)
-        }
-      }
-    }
-    if (row !== undefined) shaped++
-    rows[index] = row ?? [UNSHAPED, form]
+/** The row of `form` under a shape of `shapes`, made one if none fits and there is room. */
+function rowOfForm(form: SuperjsonForm, shapes: TextShape[]): unknown[] | undefined {
+  const dates = notedDatePaths(form)
+  if (dates === undefined) return undefined
+  for (let shape = 0; shape < shapes.length; shape++) {
+    const row = rowOf(form, dates, shape, shapes[shape] as TextShape)
+    if (row !== undefined) return row
   }
-  if (shaped === 0) return undefined
-  return { msgs: rows, shapes: shapes.map((shape) => shape.template) }
+  if (shapes.length === MAX_SHAPES) return undefined
+  const shape = shapeOf(form, dates)
+  if (shape === undefined) return undefined
+  shapes.push(shape)
+  return rowOf(form, dates, shapes.length - 1, shape)
+}
+
+/**
+ * Containers met by the walk writing a row from a message's values. A walk started from inside
+ * another (a getter that publishes a full frame) takes the path through its form instead.
+ */
+const met: object[] = []
+let writingRow = false
+/** Beyond this many containers a message takes the path through its form (the check is a scan). */
+const MAX_MET = 64
+
+/** False when `value` was met before in this walk (superjson would note it), or one too many. */
+function firstMet(value: object): boolean {
+  if (met.length === MAX_MET) return false
+  for (let index = 0; index < met.length; index++) if (met[index] === value) return false
+  met.push(value)
+  return true
+}
+
+/**
+ * Whether `value` is JSON its superjson form holds as it is: strings, booleans, finite numbers
+ * other than −0, null, and arrays without holes and plain objects of those, met once each, with no
+ * Date and no key superjson refuses (superjson-form's fast path writes exactly these unchanged).
+ */
+function plainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0)
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) return true
+  if (depth >= MAX_NESTING_DEPTH || !firstMet(value)) return false
+  const prototype: unknown = Object.getPrototypeOf(value)
+  if (prototype === Array.prototype) {
+    const array = value as unknown[]
+    // A hole reads as undefined, which is not JSON.
+    for (let index = 0; index < array.length; index++) if (!plainJson(array[index], depth + 1)) return false
+    return true
+  }
+  if (prototype !== Object.prototype && prototype !== null) return false
+  for (const key in value)
+    if (isForbiddenKey(key) || !plainJson((value as Record<string, unknown>)[key], depth + 1)) return false
+  return true
+}
+
+/**
+ * Appends the leaves of `value` to `row` in `template`'s order, a Date as its ISO string, if its
+ * superjson form would give the same row (see rowOf); false (with `row` partly filled) if not or
+ * in doubt. The template's Dates were noted at plain paths in its order, so a value with the same
+ * keys and Dates at the same leaves has its Dates noted alike; and its keys are none superjson
+ * refuses, since superjson made no form with one.
+ */
+function fillFromValue(value: unknown, template: Template, row: unknown[], depth: number): boolean {
+  if (!isPlainObject(value) || !firstMet(value)) return false
+  let index = 0
+  for (const key in value) {
+    if (template[index] !== key) return false
+    index += 2
+  }
+  if (index !== template.length) return false
+  for (index = 0; index < template.length; index += 2) {
+    const child = template[index + 1]
+    const item = value[template[index] as string]
+    if (child === JSON_VALUE) {
+      if (!plainJson(item, depth + 1)) return false
+      row.push(item)
+    } else if (child === DATE) {
+      if (!(item instanceof Date) || Object.getPrototypeOf(item) !== Date.prototype) return false
+      if (Number.isNaN(item.getTime())) return false
+      row.push(isoString(item))
+    } else if (!fillFromValue(item, child as Template, row, depth + 1)) return false
+  }
+  return true
+}
+
+/** The row of `message` under the first of `shapes` it fits, written from its values. */
+function rowOfValue(message: unknown, shapes: readonly TextShape[]): unknown[] | undefined {
+  if (writingRow) return undefined
+  writingRow = true
+  try {
+    for (let shape = 0; shape < shapes.length; shape++) {
+      const row: unknown[] = [shape]
+      const fits = fillFromValue(message, (shapes[shape] as TextShape).template, row, 0)
+      met.length = 0
+      if (fits) return row
+    }
+    return undefined
+  } finally {
+    met.length = 0
+    writingRow = false
+  }
+}
+
+/**
+ * A batch's messages as rows beside templates when at least one has a shape, else as their
+ * superjson forms (`formOf` gives a message's). A message that fits a template already made is
+ * written from its values (see fillFromValue); the others from their forms.
+ */
+export function packTextBatch(
+  messages: readonly unknown[],
+  formOf: (message: unknown) => SuperjsonForm,
+): PackedTextBatch {
+  const shapes: TextShape[] = []
+  const rows = new Array<unknown>(messages.length)
+  let shaped = 0
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]
+    let row = rowOfValue(message, shapes)
+    if (row === undefined) {
+      const form = formOf(message)
+      row = rowOfForm(form, shapes)
+      rows[index] = row ?? [UNSHAPED, form]
+    } else rows[index] = row
+    if (row !== undefined) shaped++
+  }
+  if (shaped > 0) return { msgs: rows, shapes: shapes.map((shape) => shape.template) }
+  // Every message took the path through its form, and none fits a template: the forms go as they are.
+  return { msgs: rows.map((row) => (row as unknown[])[1]) }
 }
 
 /** Where the next value of the row being built is. */

@@ -1,8 +1,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { shapedTextCodec, textCodec, UndecodableFrame } from '../../src/shared/codec.js'
+import { toSuperjsonForm } from '../../src/shared/superjson-form.js'
+import { packTextBatch } from '../../src/shared/text-shapes.js'
 import type { Frame } from '../../src/shared/wire.js'
-import { arbitraryEnvelope, envelopeWithData, keyOrder, type rawEvent, rawMessage } from '../helpers.js'
+import { arbitraryEnvelope, envelopeWithData, keyOrder, rawEvent, rawMessage } from '../helpers.js'
 
 type Batch = { t: string; msgs: unknown[]; shapes?: unknown[] }
 
@@ -22,6 +24,33 @@ const wireForm = (msgs: unknown[]) =>
 const event = (overrides: Parameters<typeof rawEvent>[0] = {}) => rawMessage(undefined, overrides)
 const withData = envelopeWithData
 
+/**
+ * `msgs` packed for text as JSON, with how many took the path through their superjson form. With
+ * `throughForms`, every message takes it (wrapped in an array, which fits no template): the
+ * reference a row written from values must equal.
+ */
+function packed(msgs: unknown[], throughForms = false): { text: string; forms: number } {
+  let forms = 0
+  const formOf = (message: unknown) => {
+    forms++
+    return toSuperjsonForm(throughForms ? (message as unknown[])[0] : message)
+  }
+  const batch = packTextBatch(throughForms ? msgs.map((message) => [message]) : msgs, formOf)
+  return { text: JSON.stringify(batch), forms }
+}
+
+/** What `packed` gives for `msgs` both ways, or that both ways throw. */
+function bothWays(msgs: unknown[]) {
+  let reference: ReturnType<typeof packed>
+  try {
+    reference = packed(msgs, true)
+  } catch {
+    expect(() => packed(msgs)).toThrow()
+    return undefined
+  }
+  return { fromValues: packed(msgs), reference }
+}
+
 const data = fc.oneof(
   fc.record({
     eventType: fc.string(),
@@ -39,6 +68,16 @@ const data = fc.oneof(
   }),
 )
 const message = arbitraryEnvelope(data, ['RawEvent', 'Nope'])
+/** Keystroke-like envelopes, all keys present: most share a shape, some put a Date or −0 elsewhere. */
+const keystrokeLike = arbitraryEnvelope(
+  fc.record({
+    eventType: fc.string(),
+    data: fc.record({ key: fc.jsonValue(), code: fc.double() }),
+    windowTitle: fc.oneof({ weight: 4, arbitrary: fc.string() }, fc.date()),
+    timestamp: fc.oneof({ weight: 4, arbitrary: fc.date() }, fc.string()),
+  }),
+  ['RawEvent'],
+).map(({ correlationId, ...envelope }) => ({ ...envelope, priority: envelope.priority ?? 1 }))
 
 describe('batches whose messages share a shape over text', () => {
   it('arrive as their superjson forms would, keys in the same order', () => {
@@ -61,6 +100,79 @@ describe('batches whose messages share a shape over text', () => {
       ),
       { numRuns: 500 },
     )
+  })
+
+  it('write a message that fits a template from its values, exactly as from its superjson form', () => {
+    let fromValues = 0
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof({ weight: 6, arbitrary: keystrokeLike }, message, fc.anything()), {
+          maxLength: 20,
+        }),
+        (msgs) => {
+          const packings = bothWays(msgs)
+          if (packings === undefined) return
+          expect(packings.fromValues.text).toBe(packings.reference.text)
+          fromValues += msgs.length - packings.fromValues.forms
+        },
+      ),
+      { numRuns: 500 },
+    )
+    // Not vacuous: many messages were written from their values.
+    expect(fromValues).toBeGreaterThan(50)
+  })
+
+  it('take the path through the form for whatever a row from values could get wrong', () => {
+    const list = ['x']
+    const pair = { key: 'a', code: 1 }
+    const base = rawEvent()
+    class Moment extends Date {}
+    const twins: [string, Record<string, unknown>][] = [
+      ['the same data again', {}],
+      ['the same array twice', { data: { key: list, code: list } }],
+      ['an object of the template met again', { data: pair, windowTitle: pair }],
+      ['−0', { data: { key: 'a', code: -0 } }],
+      ['NaN', { data: { key: 'a', code: Number.NaN } }],
+      ['an undefined value', { data: { key: undefined, code: 1 } }],
+      ['a string where the template has a Date', { timestamp: base.timestamp.toISOString() }],
+      ['a Date where the template has a JSON value', { windowTitle: new Date(0) }],
+      ['a Date inside a JSON value', { data: { key: [new Date(0)], code: 1 } }],
+      ['a boxed string', { windowTitle: new String('Editor') }],
+      ['a Map', { windowTitle: new Map([['a', 1]]) }],
+      ['a Date of a subclass', { timestamp: new Moment(0) }],
+      ['an invalid Date', { timestamp: new Date(Number.NaN) }],
+      ['a null-prototype object', { data: Object.assign(Object.create(null), { key: 'a', code: 1 }) }],
+      ['keys in another order', { data: { code: 1, key: 'a' } }],
+      ['a key more', { data: { key: 'a', code: 1, more: true } }],
+      ['a key less', { data: { key: 'a' } }],
+      ['a hole in an array', { data: { key: new Array(2).fill(1, 1), code: 1 } }],
+      ['a key superjson refuses', { data: { key: { constructor: 1 }, code: 1 } }],
+    ]
+    for (const [name, overrides] of twins) {
+      const packings = bothWays([withData(base), withData({ ...base, ...overrides })])
+      if (packings === undefined) continue
+      expect(packings.fromValues.text, name).toBe(packings.reference.text)
+      // Only the first message needs its form to make the template, when the second fits it.
+      if (name === 'the same data again') expect(packings.fromValues.forms).toBe(1)
+      else expect(packings.fromValues.forms, name).toBe(2)
+    }
+  })
+
+  it('keep their rows right when a getter packs another batch in the middle of the walk', () => {
+    const base = rawEvent()
+    const pair = { key: 'a', code: 1 }
+    const met = {
+      ...base,
+      data: pair,
+      // Met again after a walk of its own has come and gone: the same object, noted as such.
+      get windowTitle() {
+        packed([withData(base), withData(base)])
+        return pair
+      },
+    }
+    const packings = bothWays([withData(base), withData(met)])
+    expect(packings?.fromValues.text).toBe(packings?.reference.text)
+    expect(packings?.reference.text).toContain('referentialEqualities')
   })
 
   it('send the keys once, Dates as ISO strings where the template marks them', () => {
