@@ -77,6 +77,16 @@ function templateOf(value: Record<string, unknown>, depth: number): Template | u
   return template
 }
 
+/** Whether the keys of plain object `value` are `template`'s, in its order, and no more. */
+export function hasKeysOf(value: Record<string, unknown>, template: Template): boolean {
+  let index = 0
+  for (const key in value) {
+    if (template[index] !== key) return false
+    index += 2
+  }
+  return index === template.length
+}
+
 /**
  * Appends the values of `value` to `row` in `template`'s order if `value` has its shape; false
  * (with `row` partly filled) if not. A child that is a number stands for a value (over text, 1
@@ -84,14 +94,8 @@ function templateOf(value: Record<string, unknown>, depth: number): Template | u
  * its own: it has the prototype the template's object had, which lent that one no keys.
  */
 export function fill(value: unknown, template: Template, row: unknown[]): boolean {
-  if (!isPlainObject(value)) return false
-  let index = 0
-  for (const key in value) {
-    if (template[index] !== key) return false
-    index += 2
-  }
-  if (index !== template.length) return false
-  for (index = 0; index < template.length; index += 2) {
+  if (!isPlainObject(value) || !hasKeysOf(value, template)) return false
+  for (let index = 0; index < template.length; index += 2) {
     const child = template[index + 1]
     const item = value[template[index] as string]
     if (typeof child === 'number') row.push(item)

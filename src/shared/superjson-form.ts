@@ -86,24 +86,30 @@ function writeIso(date: Date): string {
 const NOT_FAST = Symbol('not fast')
 
 /**
+ * Whether a value that is no object is JSON superjson writes as it is: a string, a boolean, or a
+ * finite number other than −0 (NaN, ±Infinity and −0 carry an annotation; undefined, BigInt and
+ * the rest are more than JSON).
+ */
+export function plainScalar(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0)
+    default:
+      return false
+  }
+}
+
+/**
  * `value` with its Dates written as ISO strings (a container holding one is copied, the rest is
  * shared), noting each Date's path; NOT_FAST when `value` is more than JSON and valid Dates.
  * Dates are written here rather than by JSON.stringify: a toJSON call takes V8's stringifier off
  * its fast path, which tripled the cost of a message.
  */
 function fastJson(value: unknown, depth: number): unknown {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value
-    case 'number':
-      // NaN, ±Infinity and −0 carry a superjson annotation.
-      return Number.isFinite(value) && (value !== 0 || 1 / value > 0) ? value : NOT_FAST
-    case 'object':
-      break
-    default:
-      return NOT_FAST
-  }
+  if (typeof value !== 'object') return plainScalar(value) ? value : NOT_FAST
   if (value === null) return value
   // Deeper values take superjson's path, as the bus never accepts them anyway.
   if (depth >= MAX_NESTING_DEPTH || !firstMeeting(value)) return NOT_FAST

@@ -26,6 +26,7 @@
  */
 import {
   fill,
+  hasKeysOf,
   isPlainObject,
   MAX_SHAPES,
   MAX_TEMPLATE_DEPTH,
@@ -36,7 +37,7 @@ import {
   unpackRows,
 } from './message-shapes.js'
 import { isForbiddenKey, MAX_NESTING_DEPTH } from './size.js'
-import { isoString, notedDatePaths, type SuperjsonForm } from './superjson-form.js'
+import { isoString, notedDatePaths, plainScalar, type SuperjsonForm } from './superjson-form.js'
 
 const JSON_VALUE = 0
 const DATE = 1
@@ -148,17 +149,7 @@ function firstMet(value: object): boolean {
  * Date and no key superjson refuses (superjson-form's fast path writes exactly these unchanged).
  */
 function plainJson(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true
-    case 'number':
-      return Number.isFinite(value) && (value !== 0 || 1 / value > 0)
-    case 'object':
-      break
-    default:
-      return false
-  }
+  if (typeof value !== 'object') return plainScalar(value)
   if (value === null) return true
   if (depth >= MAX_NESTING_DEPTH || !firstMet(value)) return false
   const prototype: unknown = Object.getPrototypeOf(value)
@@ -182,14 +173,8 @@ function plainJson(value: unknown, depth: number): boolean {
  * refuses, since superjson made no form with one.
  */
 function fillFromValue(value: unknown, template: Template, row: unknown[], depth: number): boolean {
-  if (!isPlainObject(value) || !firstMet(value)) return false
-  let index = 0
-  for (const key in value) {
-    if (template[index] !== key) return false
-    index += 2
-  }
-  if (index !== template.length) return false
-  for (index = 0; index < template.length; index += 2) {
+  if (!isPlainObject(value) || !firstMet(value) || !hasKeysOf(value, template)) return false
+  for (let index = 0; index < template.length; index += 2) {
     const child = template[index + 1]
     const item = value[template[index] as string]
     if (child === JSON_VALUE) {

@@ -305,99 +305,97 @@ describe('a bus shutting down under a busy endpoint', () => {
       }
     },
   )
+  /** `config` with at most two Reliable retries, each `ms` after the failure before it. */
+  const retryingEvery = (ms: number) => ({
+    ...config,
+    maxRetryAttempts: 2,
+    retry: { initialMs: ms, maxMs: ms, multiplier: 1, jitter: 0 },
+  })
+
+  /** What the handler ran, the dead letters (with attempts and last error) and the counters. */
+  async function afterShutdown(bus: EventBus, tries: string[]) {
+    const deadLetters = bus.deadLetters
+      .list()
+      .map((entry) => `${nameOf(entry.message)} ${entry.reason} after ${entry.attempts}: ${entry.lastError}`)
+      .sort()
+    return { tries, deadLetters, counters: (await bus.metrics()).types.RawEvent }
+  }
+
+  type Scenario = (
+    bus: EventBus,
+    subscriber: Subscriber,
+    publisher: Pick<EventBus, 'publish'>,
+    ready?: () => Promise<void>,
+  ) => ReturnType<typeof afterShutdown>
+
+  /** Plays `scenario` in process, then with Storage attached by `path`: the same outcome. */
+  async function inProcessAndOver(path: string, busConfig: EventBusConfigInput, scenario: Scenario) {
+    const local = createEventBus(busConfig)
+    await local.start()
+    const inProcess = await scenario(local, local, local)
+    const { bus, storage, capture, ready } = await attachedBy(path, busConfig)
+    expect(await scenario(bus, storage, capture, ready)).toEqual(inProcess)
+    return inProcess
+  }
+
   it.each(['hub path', 'direct route', 'WebSocket'])(
     'retries a delivery failing while it drains within its own budget, as in process (%s)',
     async (path) => {
-      const retrying = {
-        ...config,
-        maxRetryAttempts: 2,
-        retry: { initialMs: 50, maxMs: 50, multiplier: 1, jitter: 0 },
-      }
-      /** One message whose handler fails every attempt after 30 ms; the bus shuts down as it runs. */
-      async function failWhileDraining(
-        bus: EventBus,
-        subscriber: Subscriber,
-        publisher: Pick<EventBus, 'publish'>,
-        ready?: () => Promise<void>,
-      ) {
-        const tries: string[] = []
-        await subscriber.subscribe(ModuleId.Storage, { types: ['RawEvent'] }, reliable, async (message) => {
-          tries.push(nameOf(message))
-          await sleep(30)
-          throw new Error('boom')
-        })
-        await ready?.()
-        await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: 'm0' }))
-        await waitFor(() => tries.length === 1)
-        await bus.shutdown({ drainTimeoutMs: 1_000 })
-        const deadLetters = bus.deadLetters
-          .list()
-          .map(
-            (entry) => `${nameOf(entry.message)} ${entry.reason} after ${entry.attempts}: ${entry.lastError}`,
-          )
-        return { tries, deadLetters, counters: (await bus.metrics()).types.RawEvent }
-      }
-      const local = createEventBus(retrying)
-      await local.start()
-      const inProcess = await failWhileDraining(local, local, local)
-      expect(inProcess.deadLetters).toEqual(['m0 MaxRetriesExceeded after 3: Error: boom'])
-
       // Over a direct route the first attempt fails as the channel is withdrawn: the hub path
       // goes on from it instead of starting the attempts again.
-      const { bus, storage, capture, ready } = await attachedBy(path, retrying)
-      expect(await failWhileDraining(bus, storage, capture, ready)).toEqual(inProcess)
+      const inProcess = await inProcessAndOver(
+        path,
+        retryingEvery(50),
+        /** One message whose handler fails every attempt after 30 ms; the bus shuts down as it runs. */
+        async (bus, subscriber, publisher, ready) => {
+          const tries: string[] = []
+          await subscriber.subscribe(ModuleId.Storage, { types: ['RawEvent'] }, reliable, async (message) => {
+            tries.push(nameOf(message))
+            await sleep(30)
+            throw new Error('boom')
+          })
+          await ready?.()
+          await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: 'm0' }))
+          await waitFor(() => tries.length === 1)
+          await bus.shutdown({ drainTimeoutMs: 1_000 })
+          return afterShutdown(bus, tries)
+        },
+      )
+      expect(inProcess.deadLetters).toEqual(['m0 MaxRetriesExceeded after 3: Error: boom'])
     },
   )
   it.each(['hub path', 'direct route', 'WebSocket'])(
     'counts the failed attempt, not the unstarted retry, of a delivery it ends as in process (%s)',
     async (path) => {
-      const retrying = {
-        ...config,
-        maxRetryAttempts: 2,
-        retry: { initialMs: 10, maxMs: 10, multiplier: 1, jitter: 0 },
-      }
-      /**
-       * m0 fails its first attempt; its retry waits behind m1, whose handler is still running when
-       * the bus shuts down with a drain too short for it.
-       */
-      async function stopBehindSlowHandler(
-        bus: EventBus,
-        subscriber: Subscriber,
-        publisher: Pick<EventBus, 'publish'>,
-        ready?: () => Promise<void>,
-      ) {
-        const tries: string[] = []
-        await subscriber.subscribe(ModuleId.Storage, { types: ['RawEvent'] }, reliable, async (message) => {
-          const name = nameOf(message)
-          tries.push(name)
-          if (name === 'm0') throw new Error('boom')
-          await sleep(HANDLER_MS * 5)
-        })
-        await ready?.()
-        await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: 'm0' }))
-        await waitFor(() => tries.length === 1)
-        await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: 'm1' }))
-        await waitFor(() => tries.length === 2)
-        await sleep(HANDLER_MS) // m0's retry is due, and waits for m1's handler
-        await bus.shutdown({ drainTimeoutMs: 0 })
-        const deadLetters = bus.deadLetters
-          .list()
-          .map(
-            (entry) => `${nameOf(entry.message)} ${entry.reason} after ${entry.attempts}: ${entry.lastError}`,
-          )
-          .sort()
-        return { tries, deadLetters, counters: (await bus.metrics()).types.RawEvent }
-      }
-      const local = createEventBus(retrying)
-      await local.start()
-      const inProcess = await stopBehindSlowHandler(local, local, local)
+      const inProcess = await inProcessAndOver(
+        path,
+        retryingEvery(10),
+        /**
+         * m0 fails its first attempt; its retry waits behind m1, whose handler is still running
+         * when the bus shuts down with a drain too short for it.
+         */
+        async (bus, subscriber, publisher, ready) => {
+          const tries: string[] = []
+          await subscriber.subscribe(ModuleId.Storage, { types: ['RawEvent'] }, reliable, async (message) => {
+            const name = nameOf(message)
+            tries.push(name)
+            if (name === 'm0') throw new Error('boom')
+            await sleep(HANDLER_MS * 5)
+          })
+          await ready?.()
+          await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: 'm0' }))
+          await waitFor(() => tries.length === 1)
+          await publisher.publish(rawMessage(MessagePriority.Normal, { eventType: 'm1' }))
+          await waitFor(() => tries.length === 2)
+          await sleep(HANDLER_MS) // m0's retry is due, and waits for m1's handler
+          await bus.shutdown({ drainTimeoutMs: 0 })
+          return afterShutdown(bus, tries)
+        },
+      )
       expect(inProcess.deadLetters).toEqual([
         'm0 Shutdown after 1: Error: boom',
         'm1 Shutdown after 1: undefined',
       ])
-
-      const { bus, storage, capture, ready } = await attachedBy(path, retrying)
-      expect(await stopBehindSlowHandler(bus, storage, capture, ready)).toEqual(inProcess)
     },
   )
 })
