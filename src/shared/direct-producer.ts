@@ -353,7 +353,9 @@ export class DirectProducer {
       via: this.id,
       to: copy.target.sid,
       ...(copy.attempts === 0 ? { unsent: true as const } : {}),
-      ...(counts ? { prior: { attempts, ...(lastError ? { error: lastError, firstFailedAt } : {}) } } : {}),
+      ...(counts
+        ? { prior: { attempts, ...(lastError !== '' ? { error: lastError, firstFailedAt } : {}) } }
+        : {}),
     })
   }
 
