@@ -100,9 +100,10 @@ async function setup(producers: number, withInspector: boolean) {
 
 /**
  * Maximum two-hop throughput with the inspector watching and not, in one process with the
- * inspector's thread attached throughout. Segments come in pairs, not watching then watching and
- * the reverse in turn (so a drift of the machine's speed hits both alike); the overhead is the
- * median of the pairs' throughput losses. Also the hub thread's busy time per message, watching and
+ * inspector's thread attached throughout. Segments come in eight pairs, not watching then watching
+ * and the reverse in turn (so a drift of the machine's speed hits both alike); the overhead is the
+ * median of the pairs' throughput losses (with four pairs, a repetition's median swung by ±3 %, as
+ * much as the bound). Also the hub thread's busy time per message, watching and
  * not. Watching stretches span two segments of about a second each at full speed here, so each
  * holds one or two of the metrics stream's snapshots (one a second): with 100,000-message segments
  * (~0.35 s on this machine since run Y) the stream restarted with each stretch and never sent one.
@@ -121,7 +122,7 @@ async function inspectorOverhead(quick: boolean): Promise<Measurement[]> {
     await watch(inspector, on)
     await run(segment / 2)
   }
-  const order = [false, true, true, false, false, true, true, false]
+  const order = [false, true, true, false, false, true, true, false, false, true, true, false, false, true, true, false]
   const rates: number[] = []
   const busy = { on: 0, off: 0 }
   for (const on of order) {
