@@ -11,14 +11,12 @@
  * whichever path wrote or reads it.
  */
 import superjson from 'superjson'
+import { Meetings } from './meetings.js'
 import { isForbiddenKey, MAX_NESTING_DEPTH } from './size.js'
 
 export type SuperjsonForm = ReturnType<typeof superjson.serialize>
 
 type DateTag = ['Date']
-
-/** Beyond this many objects a walk remembers them in a Set rather than an array it scans. */
-const LINEAR_SEEN_LIMIT = 16
 
 /**
  * One walk's state, module-level so a walk allocates nothing for it. A walk started from inside
@@ -26,22 +24,9 @@ const LINEAR_SEEN_LIMIT = 16
  */
 let walking = false
 const keyPath: (string | number)[] = []
-const seenObjects: object[] = []
-let seenSet: Set<object> | undefined
+/** An object met twice is superjson's to note (its identity). */
+const met = new Meetings()
 let datePaths: Record<string, DateTag> | undefined
-
-/** Records `value` as met; false when it was met before (superjson would note the identity). */
-function firstMeeting(value: object): boolean {
-  if (seenSet !== undefined) {
-    if (seenSet.has(value)) return false
-    seenSet.add(value)
-    return true
-  }
-  for (let index = 0; index < seenObjects.length; index++) if (seenObjects[index] === value) return false
-  seenObjects.push(value)
-  if (seenObjects.length > LINEAR_SEEN_LIMIT) seenSet = new Set(seenObjects)
-  return true
-}
 
 /** Whether a key is written into a path as it is (superjson escapes `.` and `\`). */
 function plainKey(key: string | number): boolean {
@@ -103,6 +88,16 @@ export function plainScalar(value: unknown): boolean {
 }
 
 /**
+ * Whether `value` is a valid Date of the Date class itself, which a fast walk writes as its ISO
+ * string and notes; a subclass's instance or an invalid Date is left to superjson.
+ */
+export function plainDate(value: unknown): value is Date {
+  return (
+    value instanceof Date && Object.getPrototypeOf(value) === Date.prototype && !Number.isNaN(value.getTime())
+  )
+}
+
+/**
  * `value` with its Dates written as ISO strings (a container holding one is copied, the rest is
  * shared), noting each Date's path; NOT_FAST when `value` is more than JSON and valid Dates.
  * Dates are written here rather than by JSON.stringify: a toJSON call takes V8's stringifier off
@@ -112,12 +107,12 @@ function fastJson(value: unknown, depth: number): unknown {
   if (typeof value !== 'object') return plainScalar(value) ? value : NOT_FAST
   if (value === null) return value
   // Deeper values take superjson's path, as the bus never accepts them anyway.
-  if (depth >= MAX_NESTING_DEPTH || !firstMeeting(value)) return NOT_FAST
+  if (depth >= MAX_NESTING_DEPTH || !met.first(value)) return NOT_FAST
   const prototype: unknown = Object.getPrototypeOf(value)
   if (prototype === Date.prototype) {
     // An invalid Date is written as null by JSON.stringify and left alone by superjson.
-    if (Number.isNaN((value as Date).getTime()) || !noteDate()) return NOT_FAST
-    return isoString(value as Date)
+    if (!plainDate(value) || !noteDate()) return NOT_FAST
+    return isoString(value)
   }
   if (prototype === Array.prototype) {
     const array = value as unknown[]
@@ -218,8 +213,7 @@ export function toSuperjsonForm(value: unknown): SuperjsonForm {
     values = datePaths
     datePaths = undefined
     keyPath.length = 0
-    seenObjects.length = 0
-    seenSet = undefined
+    met.clear()
   }
   // A Date at the root has no path: superjson annotates it as ['Date'], not as a record.
   if (json === NOT_FAST || (values !== undefined && '' in values)) return superjsonSerialized(value)

@@ -24,6 +24,8 @@
  * doubt (a value superjson would note, an object met twice, a key it refuses) and the message takes
  * the path through its form.
  */
+
+import { Meetings } from './meetings.js'
 import {
   fill,
   hasKeysOf,
@@ -37,7 +39,7 @@ import {
   unpackRows,
 } from './message-shapes.js'
 import { isForbiddenKey, MAX_NESTING_DEPTH } from './size.js'
-import { isoString, notedDatePaths, plainScalar, type SuperjsonForm } from './superjson-form.js'
+import { isoString, notedDatePaths, plainDate, plainScalar, type SuperjsonForm } from './superjson-form.js'
 
 const JSON_VALUE = 0
 const DATE = 1
@@ -93,20 +95,19 @@ function shapeOf(form: SuperjsonForm, dates: string[]): TextShape | undefined {
   const template = templateOf(form.json, new Set(dates), marked)
   keyPath.length = 0
   // Each noted Date at exactly one marked leaf, in the notes' order: then the row revives the same.
-  if (template === undefined || marked.length !== dates.length) return undefined
-  for (let index = 0; index < dates.length; index++) if (marked[index] !== dates[index]) return undefined
+  if (template === undefined || !samePaths(marked, dates)) return undefined
   return { template, dates }
 }
 
-function sameDates(dates: string[], shape: TextShape): boolean {
-  if (dates.length !== shape.dates.length) return false
-  for (let index = 0; index < dates.length; index++) if (dates[index] !== shape.dates[index]) return false
+function samePaths(one: readonly string[], other: readonly string[]): boolean {
+  if (one.length !== other.length) return false
+  for (let index = 0; index < one.length; index++) if (one[index] !== other[index]) return false
   return true
 }
 
 /** The row of `form` under shape number `index`, or undefined if it does not fit. */
 function rowOf(form: SuperjsonForm, dates: string[], index: number, shape: TextShape): unknown[] | undefined {
-  if (!sameDates(dates, shape)) return undefined
+  if (!samePaths(dates, shape.dates)) return undefined
   const row: unknown[] = [index]
   return fill(form.json, shape.template, row) ? row : undefined
 }
@@ -130,18 +131,8 @@ function rowOfForm(form: SuperjsonForm, shapes: TextShape[]): unknown[] | undefi
  * Containers met by the walk writing a row from a message's values. A walk started from inside
  * another (a getter that publishes a full frame) takes the path through its form instead.
  */
-const met: object[] = []
+const met = new Meetings()
 let writingRow = false
-/** Beyond this many containers a message takes the path through its form (the check is a scan). */
-const MAX_MET = 64
-
-/** False when `value` was met before in this walk (superjson would note it), or one too many. */
-function firstMet(value: object): boolean {
-  if (met.length === MAX_MET) return false
-  for (let index = 0; index < met.length; index++) if (met[index] === value) return false
-  met.push(value)
-  return true
-}
 
 /**
  * Whether `value` is JSON its superjson form holds as it is: strings, booleans, finite numbers
@@ -151,7 +142,7 @@ function firstMet(value: object): boolean {
 function plainJson(value: unknown, depth: number): boolean {
   if (typeof value !== 'object') return plainScalar(value)
   if (value === null) return true
-  if (depth >= MAX_NESTING_DEPTH || !firstMet(value)) return false
+  if (depth >= MAX_NESTING_DEPTH || !met.first(value)) return false
   const prototype: unknown = Object.getPrototypeOf(value)
   if (prototype === Array.prototype) {
     const array = value as unknown[]
@@ -173,7 +164,7 @@ function plainJson(value: unknown, depth: number): boolean {
  * refuses, since superjson made no form with one.
  */
 function fillFromValue(value: unknown, template: Template, row: unknown[], depth: number): boolean {
-  if (!isPlainObject(value) || !firstMet(value) || !hasKeysOf(value, template)) return false
+  if (!isPlainObject(value) || !met.first(value) || !hasKeysOf(value, template)) return false
   for (let index = 0; index < template.length; index += 2) {
     const child = template[index + 1]
     const item = value[template[index] as string]
@@ -181,8 +172,7 @@ function fillFromValue(value: unknown, template: Template, row: unknown[], depth
       if (!plainJson(item, depth + 1)) return false
       row.push(item)
     } else if (child === DATE) {
-      if (!(item instanceof Date) || Object.getPrototypeOf(item) !== Date.prototype) return false
-      if (Number.isNaN(item.getTime())) return false
+      if (!plainDate(item)) return false
       row.push(isoString(item))
     } else if (!fillFromValue(item, child as Template, row, depth + 1)) return false
   }
@@ -197,12 +187,12 @@ function rowOfValue(message: unknown, shapes: readonly TextShape[]): unknown[] |
     for (let shape = 0; shape < shapes.length; shape++) {
       const row: unknown[] = [shape]
       const fits = fillFromValue(message, (shapes[shape] as TextShape).template, row, 0)
-      met.length = 0
+      met.clear()
       if (fits) return row
     }
     return undefined
   } finally {
-    met.length = 0
+    met.clear()
     writingRow = false
   }
 }

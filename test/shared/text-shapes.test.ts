@@ -125,12 +125,14 @@ describe('batches whose messages share a shape over text', () => {
   it('take the path through the form for whatever a row from values could get wrong', () => {
     const list = ['x']
     const pair = { key: 'a', code: 1 }
+    const many = Array.from({ length: 20 }, (_, index) => ({ index }))
     const base = rawEvent()
     class Moment extends Date {}
     const twins: [string, Record<string, unknown>][] = [
       ['the same data again', {}],
       ['the same array twice', { data: { key: list, code: list } }],
       ['an object of the template met again', { data: pair, windowTitle: pair }],
+      ['an object met again past the short list', { data: { key: [...many, many[10]], code: 1 } }],
       ['−0', { data: { key: 'a', code: -0 } }],
       ['NaN', { data: { key: 'a', code: Number.NaN } }],
       ['an undefined value', { data: { key: undefined, code: 1 } }],
