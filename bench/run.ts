@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --case NAME]`: runs every case's variants interleaved, each
- * repetition in a fresh process, and reports the median and min–max of each measurement with its
+ * `npm run bench [-- --quick] [-- --case NAME]`: runs every case's variants interleaved (in reverse
+ * order every other repetition), each run in a fresh process, and reports the median and min–max of each measurement with its
  * ratio to the anchors: the median of the ratios within each repetition, with their range. Writes bench/results/latest.json and latest.md and prints the table.
  * --quick runs one short repetition: it checks the suite works, never a speed threshold.
  */
@@ -57,8 +57,11 @@ const rows = new Map<string, Row>()
 for (const definition of cases.filter((c) => only === undefined || c.name === only)) {
   console.error(`\n${definition.title}`)
   for (let repetition = 1; repetition <= repetitions; repetition++) {
-    // Interleaved: every variant once per repetition, so drift on the machine hits all alike.
-    for (const variant of definition.variants) {
+    // Interleaved: every variant once per repetition, so drift on the machine hits all alike; in
+    // reverse order every other repetition, so a drift within a repetition (this VM's speed moves
+    // by tens of percent within minutes) favours neither the variants run first nor those run last.
+    const variants = repetition % 2 === 1 ? definition.variants : [...definition.variants].reverse()
+    for (const variant of variants) {
       for (const m of runChild(definition.name, variant)) {
         const key = `${definition.name}|${variant}|${m.metric}`
         const row = rows.get(key) ?? {
@@ -127,7 +130,7 @@ function ratioToBus(row: Row): string {
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
 const date = new Date().toISOString().slice(0, 10)
 const lines = [
-  `Machine: ${machine}. Date: ${date}. Command: \`npm run bench${quick ? ' -- --quick' : ''}\` (${repetitions} repetition${repetitions === 1 ? '' : 's'}, each in a fresh process, variants interleaved).`,
+  `Machine: ${machine}. Date: ${date}. Command: \`npm run bench${quick ? ' -- --quick' : ''}\` (${repetitions} repetition${repetitions === 1 ? '' : 's'}, each in a fresh process, variants interleaved, in reverse order every other repetition).`,
   '',
   '| case | variant | metric | median | min – max | bus vs this anchor (range) |',
   '|---|---|---|---:|---:|---:|',
