@@ -2,6 +2,7 @@
 import { useEffect, useRef } from 'preact/hooks'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
+import { clockTime } from './format.js'
 
 export interface Series {
   label: string
@@ -45,9 +46,13 @@ export function Chart({ title, times, series, format, height = 180, minimumTop =
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.1, minimumTop)] } },
-        axes: [axis, { ...axis, size: 70, values: (_u, ticks) => ticks.map(format) }],
+        axes: [
+          // Ticks far enough apart for a whole clock time each (~55 px at the axis font).
+          { ...axis, space: 80, values: (_u, ticks) => ticks.map(clockTime) },
+          { ...axis, size: 70, values: (_u, ticks) => ticks.map(format) },
+        ],
         series: [
-          {},
+          { value: (_u: uPlot, seconds: number | null) => (seconds === null ? '–' : clockTime(seconds)) },
           ...series.map((s) => ({
             label: s.label,
             stroke: s.color,

@@ -19,6 +19,17 @@ export function millis(ms: number): string {
   return `${Math.round(ms * 1000)} µs`
 }
 
+/**
+ * A chart's time as a local 24-hour clock, `HH:MM:SS`, from seconds since the epoch (uPlot's
+ * unit). One row per tick: uPlot's default puts the date and hour on a second row under the first
+ * tick of each minute, and on a window of a few minutes those collide ("8:27pm8:28pm").
+ */
+export function clockTime(seconds: number): string {
+  const time = new Date(seconds * 1000)
+  const pad = (part: number) => String(part).padStart(2, '0')
+  return `${pad(time.getHours())}:${pad(time.getMinutes())}:${pad(time.getSeconds())}`
+}
+
 export function age(since: Date, now = Date.now()): string {
   const seconds = Math.max(0, Math.round((now - since.getTime()) / 1000))
   if (seconds < 60) return `${seconds}s ago`
