@@ -1,7 +1,9 @@
 /**
  * `npm run bench [-- --quick] [-- --case NAME]`: runs every case's variants interleaved (in reverse
- * order every other repetition), each run in a fresh process, and reports the median and min–max of each measurement with its
- * ratio to the anchors: the median of the ratios within each repetition, with their range. Writes bench/results/latest.json and latest.md and prints the table.
+ * order every other repetition), each run in a fresh process, and reports the median and min–max
+ * of each measurement with its ratio to the anchors: the median of the ratios within each
+ * repetition, with their range. Writes bench/results/latest.json and latest.md and prints the
+ * table.
  * --quick runs one short repetition: it checks the suite works, never a speed threshold.
  */
 import { execFileSync } from 'node:child_process'
