@@ -43,6 +43,8 @@ export function Chart({ title, times, series, format, height = 180, minimumTop =
       {
         width: element.clientWidth,
         height,
+        // Room on the right for half a clock time: a tick at the plot's right edge centres its label there.
+        padding: [null, 32, null, null],
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.1, minimumTop)] } },
