@@ -61,7 +61,8 @@ export function Overview({ history }: { history: Sample[] }) {
           <h3>p95 now</h3>
           {/* No delivery in the last interval has no latency: a dash, as in the subscriptions table. */}
           <p class="value">{metrics.recentLatency.count > 0 ? millis(metrics.recentLatency.p95Ms) : '–'}</p>
-          <p class="detail">p99.9 {millis(metrics.deliveryLatency.p999Ms)} overall</p>
+          {/* Wraps rather than cut: the narrowest card of the row at 1280 px holds ~17 characters. */}
+          <p class="detail wraps">p99.9 {millis(metrics.deliveryLatency.p999Ms)} overall</p>
         </article>
       </section>
       <section class="module-strip" data-testid="module-strip">
