@@ -1,16 +1,23 @@
 import { describe, expect, it } from 'vitest'
-import { clockTime } from '../../src/renderer/inspector/format.js'
+import { chartTime, clockTime } from '../../src/renderer/inspector/format.js'
 
-describe('clockTime', () => {
-  it('writes a chart time as a local 24-hour clock, one row, zero-padded', () => {
-    const evening = new Date(2026, 11, 2, 20, 7, 5).getTime() / 1000
-    expect(clockTime(evening)).toBe('20:07:05')
-    const morning = new Date(2026, 11, 2, 9, 0, 0).getTime() / 1000
-    expect(clockTime(morning)).toBe('09:00:00')
+describe('the inspector clock', () => {
+  it('writes a time as a local 24-hour clock, one row, zero-padded', () => {
+    expect(clockTime(new Date(2026, 11, 2, 20, 7, 5))).toBe('20:07:05')
+    expect(clockTime(new Date(2026, 11, 2, 9, 0, 0))).toBe('09:00:00')
   })
 
-  it('drops the fraction of a second a tick may carry', () => {
+  it('adds milliseconds for the message tail, zero-padded to three digits', () => {
+    expect(clockTime(new Date(2026, 11, 2, 20, 7, 5, 42), true)).toBe('20:07:05.042')
+  })
+
+  it('reads a chart tick in seconds since the epoch and drops its fraction of a second', () => {
     const tick = new Date(2026, 11, 2, 23, 59, 59, 750).getTime() / 1000
-    expect(clockTime(tick)).toBe('23:59:59')
+    expect(chartTime(tick)).toBe('23:59:59')
+  })
+
+  it('shows the tail and the charts on the same clock', () => {
+    const at = new Date(2026, 11, 2, 6, 30, 15, 5)
+    expect(clockTime(at, true).startsWith(chartTime(at.getTime() / 1000))).toBe(true)
   })
 })

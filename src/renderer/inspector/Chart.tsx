@@ -2,7 +2,7 @@
 import { useEffect, useRef } from 'preact/hooks'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
-import { clockTime } from './format.js'
+import { chartTime } from './format.js'
 
 export interface Series {
   label: string
@@ -24,6 +24,11 @@ export interface ChartProps {
 
 function themeColor(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
+}
+
+/** A legend's value: formatted, or a dash where the cursor's point has none. */
+function legendValue(format: (value: number) => string) {
+  return (_u: uPlot, value: number | null) => (value === null ? '–' : format(value))
 }
 
 export function Chart({ title, times, series, format, height = 180, minimumTop = 1e-3, testId }: ChartProps) {
@@ -50,17 +55,17 @@ export function Chart({ title, times, series, format, height = 180, minimumTop =
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.1, minimumTop)] } },
         axes: [
           // Ticks far enough apart for a whole clock time each (~55 px at the axis font).
-          { ...axis, space: 80, values: (_u, ticks) => ticks.map(clockTime) },
+          { ...axis, space: 80, values: (_u, ticks) => ticks.map(chartTime) },
           { ...axis, size: 70, values: (_u, ticks) => ticks.map(format) },
         ],
         series: [
-          { value: (_u: uPlot, seconds: number | null) => (seconds === null ? '–' : clockTime(seconds)) },
+          { value: legendValue(chartTime) },
           ...series.map((s) => ({
             label: s.label,
             stroke: s.color,
             width: 2,
             points: { show: false },
-            value: (_u: uPlot, v: number | null) => (v === null ? '–' : format(v)),
+            value: legendValue(format),
           })),
         ],
       },

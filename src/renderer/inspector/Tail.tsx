@@ -4,7 +4,7 @@
  */
 import { useState } from 'preact/hooks'
 import type { TailState } from './feeds.js'
-import { PRIORITY_NAMES, show } from './format.js'
+import { clockTime, PRIORITY_NAMES, show } from './format.js'
 
 export function Tail({ tail }: { tail: TailState }) {
   const [type, setType] = useState('')
@@ -92,7 +92,7 @@ export function Tail({ tail }: { tail: TailState }) {
                 data-type={entry.message.payload.type}
                 data-source={entry.message.source}
               >
-                <td class="mono">{entry.message.timestamp.toISOString().slice(11, 23)}</td>
+                <td class="mono">{clockTime(entry.message.timestamp, true)}</td>
                 <td>{entry.message.payload.type}</td>
                 <td>{entry.message.source}</td>
                 <td>{PRIORITY_NAMES[entry.message.priority]}</td>

@@ -20,14 +20,20 @@ export function millis(ms: number): string {
 }
 
 /**
- * A chart's time as a local 24-hour clock, `HH:MM:SS`, from seconds since the epoch (uPlot's
- * unit). One row per tick: uPlot's default puts the date and hour on a second row under the first
- * tick of each minute, and on a window of a few minutes those collide ("8:27pm8:28pm").
+ * `time` on the local 24-hour clock, `HH:MM:SS` (and `.mmm` with `withMillis`): the one clock the
+ * inspector shows, on its charts' axes and legends and in the message tail. One row per chart
+ * tick: uPlot's default puts the date and hour on a second row under the first tick of each
+ * minute, and on a window of a few minutes those collide ("8:27pm8:28pm").
  */
-export function clockTime(seconds: number): string {
-  const time = new Date(seconds * 1000)
-  const pad = (part: number) => String(part).padStart(2, '0')
-  return `${pad(time.getHours())}:${pad(time.getMinutes())}:${pad(time.getSeconds())}`
+export function clockTime(time: Date, withMillis = false): string {
+  const pad = (part: number, digits = 2) => String(part).padStart(digits, '0')
+  const clock = `${pad(time.getHours())}:${pad(time.getMinutes())}:${pad(time.getSeconds())}`
+  return withMillis ? `${clock}.${pad(time.getMilliseconds(), 3)}` : clock
+}
+
+/** A chart's time (seconds since the epoch, uPlot's unit) on the local clock. */
+export function chartTime(seconds: number): string {
+  return clockTime(new Date(seconds * 1000))
 }
 
 export function age(since: Date, now = Date.now()): string {
