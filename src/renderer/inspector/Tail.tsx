@@ -1,5 +1,5 @@
 /**
- * The message tail: the latest messages, newest first, filtered by type, source and priority,
+ * The message tail: the latest messages, newest publish time first (`tail-order.ts`), filtered by type, source and priority,
  * pausable, each expandable to its full payload with its types shown as they are.
  */
 import { useState } from 'preact/hooks'

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import type { ConnectionState, SkellyBusApi } from '../../preload/skelly-bus.js'
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 import type { TailEntry } from '../../shared/wire.js'
+import { withArrivals } from './tail-order.js'
 
 /** Snapshots kept for the charts (two minutes at the default one per second). */
 export const HISTORY = 120
@@ -90,7 +91,7 @@ export function useTail(bus: SkellyBusApi): TailState {
         setReceived((total) => total + batch.length)
         if (pausedRef.current) return
         const numbered = batch.map((entry) => ({ ...entry, seq: seq.current++ }))
-        setEntries((previous) => [...numbered.reverse(), ...previous].slice(0, TAIL_SIZE))
+        setEntries((previous) => withArrivals(previous, numbered, TAIL_SIZE))
       }),
     [bus],
   )
