@@ -291,4 +291,22 @@ test.describe('with the module pipeline running', () => {
     expect(route?.delivered ?? 0).toBeGreaterThanOrEqual(onScreen)
     await page.screenshot({ path: testInfo.outputPath('routes-active.png') })
   })
+
+  test('the tail lists the newest publish first, a direct route’s sample among the hub’s messages', async ({
+    page,
+    host,
+  }) => {
+    await modulesReady(host)
+    await openInspector(page, host.urls.inspector)
+    await page.getByTestId('tab-tail').click()
+    // DataCapture's keystrokes (with a window title) take its direct route: their sample reaches
+    // the inspector with the producer's report, after the health checks the hub streamed at once.
+    const rows = page.getByTestId('tail-row')
+    await expect
+      .poll(() => rows.filter({ hasText: 'windowTitle' }).count(), { timeout: 10_000 })
+      .toBeGreaterThan(20)
+    await expect.poll(() => rows.and(page.locator('[data-type=HealthCheck]')).count()).toBeGreaterThan(20)
+    const times = await rows.evaluateAll((all) => all.map((row) => Number((row as HTMLElement).dataset.time)))
+    expect(times).toEqual([...times].sort((a, b) => b - a))
+  })
 })

@@ -91,6 +91,7 @@ export function Tail({ tail }: { tail: TailState }) {
                 data-testid="tail-row"
                 data-type={entry.message.payload.type}
                 data-source={entry.message.source}
+                data-time={entry.message.timestamp.getTime()}
               >
                 <td class="mono">{clockTime(entry.message.timestamp, true)}</td>
                 <td>{entry.message.payload.type}</td>
