@@ -8,6 +8,7 @@
  * Reliable copy is handed back to the hub for its subscription.
  */
 import { queueDelivery } from './batching.js'
+import { monotonicMs } from './clock.js'
 import { EventBusError } from './errors.js'
 import { InFlight } from './in-flight.js'
 import { LatencyTally, microsOf } from './latency-tally.js'
@@ -202,7 +203,7 @@ export class DirectProducer {
    * copy through the hub that the hub refuses rejects the publish, though the direct copies still go.
    */
   publish(message: Envelope): Promise<string> {
-    const publishedAt = performance.now()
+    const publishedAt = monotonicMs()
     let routed: RoutedType
     try {
       this.validator.validate(message)
@@ -281,7 +282,7 @@ export class DirectProducer {
   /** Acks and nacks from the consumer. */
   receive(frame: EndpointFrame): void {
     if (frame.t === 'ack') {
-      const now = performance.now()
+      const now = monotonicMs()
       for (const id of frame.ids) this.delivered(id, now, false)
       if (frame.slow !== undefined) for (const id of frame.slow) this.delivered(id, now, true)
       if (this.draining !== undefined && this.inFlight.size === 0) this.close('withdrawn', false)

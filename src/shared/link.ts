@@ -6,6 +6,7 @@
 
 import type { z } from 'zod'
 import { messagesIn, splitBatch } from './batching.js'
+import { monotonicMs } from './clock.js'
 import { type Codec, codecFor, UndecodableFrame } from './codec.js'
 import { compiled } from './compiled-schema.js'
 import { describeThrown } from './errors.js'
@@ -54,7 +55,7 @@ export class Link<In extends Frame, Out extends Frame> {
   private open = true
   private stopHeartbeat: (() => void) | undefined
   /** When the last unit came from the peer, on the monotonic clock (wall-clock jumps are no silence). */
-  private lastInbound = performance.now()
+  private lastInbound = monotonicMs()
   private codec: Codec
 
   private readonly inbound: z.ZodType<In>
@@ -206,7 +207,7 @@ export class Link<In extends Frame, Out extends Frame> {
 
   private receive(unit: unknown, ports: readonly unknown[]): void {
     if (!this.open) return
-    this.lastInbound = performance.now()
+    this.lastInbound = monotonicMs()
     for (const candidate of this.codec.decode(unit)) {
       if (!this.open) return
       if (candidate instanceof UndecodableFrame) {

@@ -9,6 +9,8 @@
  * counts a sleep as time the peer kept silent.
  */
 
+import { monotonicMs } from './clock.js'
+
 /**
  * Runs `tick` every `intervalMs` with the monotonic time (`performance.now()`, which wall-clock
  * jumps do not move) and whether this side was away since the last tick: its timer came more than
@@ -20,14 +22,14 @@
  * @returns a function that stops it
  */
 export function awakeInterval(intervalMs: number, tick: (now: number, away: boolean) => void): () => void {
-  let last = performance.now()
+  let last = monotonicMs()
   let cancelTurn: (() => void) | undefined
   const timer = setInterval(() => {
-    const firedAt = performance.now()
+    const firedAt = monotonicMs()
     const timerLate = firedAt - last > 2 * intervalMs
     last = firedAt
     cancelTurn = afterInputRead(() => {
-      const now = performance.now()
+      const now = monotonicMs()
       tick(now, timerLate || now - firedAt > 2 * intervalMs)
     }, false)
   }, intervalMs)
@@ -73,10 +75,10 @@ const LATE_TURN_MS = 20
  * @returns a function that cancels it
  */
 function afterInputRead(callback: () => void, keepsProcessAlive: boolean): () => void {
-  const setAt = performance.now()
+  const setAt = monotonicMs()
   let timer = startTimer(
     () => {
-      if (performance.now() - setAt <= LATE_TURN_MS) return callback()
+      if (monotonicMs() - setAt <= LATE_TURN_MS) return callback()
       timer = startTimer(callback, 0, keepsProcessAlive)
     },
     0,

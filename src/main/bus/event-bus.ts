@@ -11,6 +11,7 @@ import {
   notAModuleId,
   type TypeOf,
 } from '../../shared/catalog.js'
+import { monotonicMs } from '../../shared/clock.js'
 import {
   type DeadLetterEntry,
   type DeadLetterFilter,
@@ -192,7 +193,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     },
     handBack: (message, subscription, prior) => {
       this.validator.validate(message)
-      subscription.enqueue(message, performance.now(), prior)
+      subscription.enqueue(message, monotonicMs(), prior)
     },
     recordDirectPublished: (type, source, count) => {
       for (const counters of [this.totals, this.countersForType(type), this.countersForModule(source)])
@@ -242,7 +243,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     this.validator = messageValidator(this.catalog, this.config.maxMessageBytes)
     this.store = new DeadLetterStore(this.config.deadLetterQueueSize, deadLetterPersistence)
     this.persistent = deadLetterPersistence !== undefined
-    this.rate = new WindowedRate(this.config.metricsIntervalMs, performance.now())
+    this.rate = new WindowedRate(this.config.metricsIntervalMs, monotonicMs())
     this.deadLetters = {
       list: (filter) => this.store.select(this.parseDeadLetterSelector(filter ?? {})),
       replay: (selector) => this.replay(selector),
@@ -257,7 +258,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     if (this.state !== 'created') return Promise.resolve()
     const run = () => {
       this.state = 'running'
-      this.startedAt = performance.now()
+      this.startedAt = monotonicMs()
     }
     // Without persistence the bus runs at once; with it, once the saved dead letters are back.
     if (!this.persistent) {
@@ -308,7 +309,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   }
 
   metrics(): Promise<BusMetrics> {
-    const now = performance.now()
+    const now = monotonicMs()
     const latency = new LatencyHistogram()
     latency.add(this.retiredLatency)
     let currentQueueDepth = 0
@@ -374,10 +375,10 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       )
     }
     this.state = 'shuttingDown'
-    const deadline = performance.now() + drainTimeoutMs
+    const deadline = monotonicMs() + drainTimeoutMs
     // Direct channels stop first: what they hand back joins the queues the drain empties.
     this.shutdownPromise = within(this.stopOutside(), drainTimeoutMs)
-      .then(() => this.drain(Math.max(0, deadline - performance.now())))
+      .then(() => this.drain(Math.max(0, deadline - monotonicMs())))
       .then(() => {
         const ended = [...this.subscriptions.values(), ...this.closing]
         for (const subscription of ended) {
@@ -427,7 +428,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     for (const name of DIRECT_OUTCOMES) {
       for (const counters of counted) counters[name] = addCount(counters[name], counts[name])
     }
-    if (counts.delivered > 0) this.rate.record(performance.now(), counts.delivered)
+    if (counts.delivered > 0) this.rate.record(monotonicMs(), counts.delivered)
   }
 
   predicateFailed(count: number): void {
@@ -485,7 +486,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   private publishNow(message: Envelope, skip?: ReadonlySet<Subscription>): string {
     this.assertRunning()
     this.validator.validate(message)
-    this.route(message, performance.now(), true, skip)
+    this.route(message, monotonicMs(), true, skip)
     return message.id
   }
 
@@ -684,10 +685,10 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
             maxSize: this.config.maxQueueSize,
           }).message
         }
-        original.enqueue(entry.message, performance.now())
+        original.enqueue(entry.message, monotonicMs())
         return undefined
       }
-      const routed = this.route(entry.message, performance.now(), false)
+      const routed = this.route(entry.message, monotonicMs(), false)
       return routed === 0 ? 'no subscription matches the message any more; it stays here' : undefined
     } catch (error) {
       return error instanceof Error ? error.message : String(error)

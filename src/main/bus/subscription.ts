@@ -3,6 +3,7 @@
  * the accounting that keeps `routed = delivered + dropped + coalesced + dead-lettered`.
  */
 
+import { monotonicMs } from '../../shared/clock.js'
 import { DeadLetterReason } from '../../shared/dead-letter.js'
 import type { DeliveryMode } from '../../shared/delivery-mode.js'
 import { describeThrown, EventBusError, isEventBusError } from '../../shared/errors.js'
@@ -185,7 +186,7 @@ class AsyncAttempt {
   private timeOut(): void {
     if (this.done) return
     this.done = true
-    const elapsedMs = Math.round(performance.now() - this.startedAt)
+    const elapsedMs = Math.round(monotonicMs() - this.startedAt)
     this.subscription.finishAsync(
       this,
       this.startedAt,
@@ -332,7 +333,7 @@ export class Subscription {
   /** Delivers while there is work and a free slot. */
   pump(): void {
     // One clock reading per delivery: each handler starts when the previous one ended.
-    let clock = performance.now()
+    let clock = monotonicMs()
     while (!this.parked && !this.closed && this.inFlight < this.maxInFlight) {
       const copy = this.queue.shift()
       if (copy === undefined) break
@@ -483,13 +484,13 @@ export class Subscription {
       kind = kindOf(result)
     } catch (thrown) {
       this.fail(copy, thrown, startedAt, false)
-      return performance.now()
+      return monotonicMs()
     }
     if (kind === 'value') return this.succeed(copy, startedAt)
     const attempt = new AsyncAttempt(this, this.nextAttemptId++, copy, startedAt)
     this.asyncAttempts.add(attempt.id, attempt)
     attempt.watch(result, kind)
-    return performance.now()
+    return monotonicMs()
   }
 
   /**
@@ -498,7 +499,7 @@ export class Subscription {
    */
   private succeed(copy: PendingCopy, startedAt: number, slow?: boolean): number {
     this.inFlight--
-    const now = performance.now()
+    const now = monotonicMs()
     this.count(copy.message, 'delivered')
     this.latency.record(now - copy.publishedAt)
     if (slow ?? now - startedAt > this.context.config.slowHandlerThresholdMs) this.stats.slowHandlers++
@@ -516,7 +517,7 @@ export class Subscription {
   ): void {
     this.inFlight--
     this.count(copy.message, 'failed')
-    if (slow ?? performance.now() - startedAt > this.context.config.slowHandlerThresholdMs)
+    if (slow ?? monotonicMs() - startedAt > this.context.config.slowHandlerThresholdMs)
       this.stats.slowHandlers++
     copy.lastError = describeThrown(error)
     copy.firstFailedAt ??= Date.now()

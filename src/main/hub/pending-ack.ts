@@ -3,6 +3,7 @@
  * timed out by the hub itself once the endpoint should long have answered (a hung endpoint).
  */
 import { PRIORITY_LEVELS } from '../../shared/catalog.js'
+import { monotonicMs } from '../../shared/clock.js'
 import type { Settleable, SettleableAttempt } from '../bus/subscription.js'
 
 /** How long past the handler's own timeout the hub waits for an ack before counting a timeout itself. */
@@ -31,7 +32,7 @@ export class SentByPriority {
 export class PendingAck implements Settleable {
   private attempt: SettleableAttempt | undefined
   /** When it was sent, on the monotonic clock the sweep reads (see awakeInterval). */
-  readonly sentAt = performance.now()
+  readonly sentAt = monotonicMs()
   private readonly aboveAtSend: number
 
   /**

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod'
 import { moduleIdSchema } from '../../shared/catalog.js'
+import { monotonicMs } from '../../shared/clock.js'
 import { DeadLetterReason } from '../../shared/dead-letter.js'
 import { EventBusError } from '../../shared/errors.js'
 import { slotWidth } from '../../shared/latency-tally.js'
@@ -803,7 +804,7 @@ export class RouteTable {
       route.reason = 'this hub has no way to create channels'
       return
     }
-    const sinceDown = performance.now() - route.lastDownAt
+    const sinceDown = monotonicMs() - route.lastDownAt
     if (sinceDown < RESTART_DELAY_MS) {
       route.restartTimer = setTimeout(() => {
         route.restartTimer = undefined
@@ -844,7 +845,7 @@ export class RouteTable {
       deliveredInCustody: new Map(),
       confirmedSeq: -1,
       synced: [],
-      lastReportAt: performance.now(),
+      lastReportAt: monotonicMs(),
       opening: undefined,
     }
     route.channel = channel
@@ -871,12 +872,12 @@ export class RouteTable {
    * it. After ORDER_WAIT_MS (a subscription other publishers keep busy) it starts anyway.
    */
   private openWhenSettled(channel: Channel): void {
-    const deadline = performance.now() + ORDER_WAIT_MS
+    const deadline = monotonicMs() + ORDER_WAIT_MS
     const open = () => {
       const { route } = channel
       if (route.channel !== channel) return
       const settled = [...channel.served.keys()].every((sid) => this.internals.find(sid)?.isIdle ?? true)
-      if (!settled && performance.now() < deadline) {
+      if (!settled && monotonicMs() < deadline) {
         channel.opening = setTimeout(open, ORDER_POLL_MS)
         return
       }
@@ -908,10 +909,10 @@ export class RouteTable {
     route.stats.deliveredPerSec = 0
     route.stats.queued = 0
     route.stats.inFlight = 0
-    route.lastDownAt = performance.now()
+    route.lastDownAt = monotonicMs()
     for (const resolve of channel.synced.splice(0)) resolve()
     clearTimeout(channel.opening)
-    this.forgetLater(channel, performance.now())
+    this.forgetLater(channel, monotonicMs())
     for (const endpoint of [channel.producer, channel.consumer]) {
       if (this.endpoints.has(endpoint)) endpoint.send({ t: 'unroute', id: channel.id, reason })
     }
@@ -931,7 +932,7 @@ export class RouteTable {
       this.closedChannelMemoryMs,
       () => {
         // Waiting for the consumer means it is attached: its leaving ends the wait (see `detached`).
-        const waited = performance.now() - closedAt
+        const waited = monotonicMs() - closedAt
         if (
           channel.adoption === 'waiting for the consumer' &&
           waited < CONSUMER_WAIT_FACTOR * this.closedChannelMemoryMs
@@ -1064,7 +1065,7 @@ export class RouteTable {
     for (const { msg, routedTo } of report.tail ?? []) this.internals.tapDirect(msg, routedTo)
     if (report.tailSampled) this.tailSampled()
     if (route.channel !== channel) return
-    const now = performance.now()
+    const now = monotonicMs()
     route.stats.deliveredPerSec = (delivered * 1000) / Math.max(1, now - channel.lastReportAt)
     channel.lastReportAt = now
     route.stats.queued = report.queued
