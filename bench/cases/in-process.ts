@@ -6,14 +6,23 @@
 import { EventEmitter } from 'node:events'
 import EventEmitter3 from 'eventemitter3'
 import mitt from 'mitt'
-import { createEventBus, DeliveryMode, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
+import * as thisBus from '../../src/main/bus/index.js'
 import { type CaseDefinition, throughput } from '../harness.js'
 import { keystroke, keystrokeMessage } from '../payload.js'
 
 const CHUNK = 1000
 const POOL = 4096
 
-async function bus(subscribers: number, total: number): Promise<number> {
+/** What the case needs of the bus's module: this checkout's, or another's (`bench/ab-in-process.ts`). */
+export type BusModule = Pick<typeof thisBus, 'createEventBus' | 'DeliveryMode' | 'MessageFilter' | 'ModuleId'>
+
+/** Milliseconds to deliver `total` publishes to each of `subscribers`, on a fresh bus of `module`. */
+export async function timeBus(
+  subscribers: number,
+  total: number,
+  module: BusModule = thisBus,
+): Promise<number> {
+  const { createEventBus, DeliveryMode, MessageFilter, ModuleId } = module
   const bus = createEventBus({ maxQueueSize: 100_000 })
   await bus.start()
   let delivered = 0
@@ -31,7 +40,9 @@ async function bus(subscribers: number, total: number): Promise<number> {
     await Promise.resolve() // let the chunk's deliveries run, as a publisher yielding would
   }
   while (delivered < total * subscribers) await new Promise((resolve) => setImmediate(resolve))
-  return performance.now() - start
+  const elapsedMs = performance.now() - start
+  await bus.shutdown() // its timers would run on beside the next measurement
+  return elapsedMs
 }
 
 function emitter(kind: string, subscribers: number, total: number): number {
@@ -79,7 +90,7 @@ export const inProcess: CaseDefinition = {
     const subscribers = Number(count)
     const total = quick ? 20_000 : kind === 'bus' ? 1_000_000 : 2_000_000
     const run = (n: number) =>
-      kind === 'bus' ? bus(subscribers, n) : Promise.resolve(emitter(kind, subscribers, n))
+      kind === 'bus' ? timeBus(subscribers, n) : Promise.resolve(emitter(kind, subscribers, n))
     await run(quick ? total : 1_000_000) // warm-up: until the optimizing compiler has run
     const ms = await run(total)
     return [throughput('deliveries/s', total * subscribers, ms)]

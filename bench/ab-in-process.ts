@@ -1,0 +1,56 @@
+/**
+ * `npm run bench:ab -- OTHER_CHECKOUT [--pairs N] [--total N]`: the in-process case (one
+ * subscriber) for this checkout's bus (B) against another checkout's (A), in one process.
+ *
+ * On a VM whose speed moves by tens of percent within minutes, two runs of one variant a minute
+ * apart differ by more than most changes gain; `npm run bench` absorbs that for ratios to anchors,
+ * not for two versions of the bus. Here both versions are imported side by side (two module
+ * graphs, each compiled on its own), warmed up, then measured in turn, `--pairs` times (16 by
+ * default), alternating which goes first, so a drift favours neither. It prints each pair and the
+ * median of the ratios B/A with their range. A control: the same commit checked out twice
+ * (`git worktree add`) should give about 1×. OTHER_CHECKOUT needs its dependencies installed (a
+ * worktree can link this checkout's `node_modules`).
+ */
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { type BusModule, timeBus } from './cases/in-process.js'
+import { median } from './harness.js'
+
+const args = process.argv.slice(2)
+const option = (name: string, fallback: number) =>
+  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback
+const other = args[0]
+const pairs = option('--pairs', 16)
+const total = option('--total', 200_000)
+if (other === undefined || other.startsWith('--') || !(pairs >= 1) || !(total >= 1000)) {
+  throw new Error('usage: npm run bench:ab -- OTHER_CHECKOUT [--pairs N ≥ 1] [--total N ≥ 1000]')
+}
+
+const a = (await import(pathToFileURL(resolve(other, 'src/main/bus/index.ts')).href)) as BusModule
+const b = (await import('../src/main/bus/index.js')) as BusModule
+const rate = async (module: BusModule) => total / ((await timeBus(1, total, module)) / 1000)
+
+// Warm-up: until the optimizing compiler has run on both.
+for (let round = 0; round < 2; round++) {
+  await rate(a)
+  await rate(b)
+}
+const ratios: number[] = []
+for (let pair = 0; pair < pairs; pair++) {
+  let rateA: number
+  let rateB: number
+  if (pair % 2 === 0) {
+    rateA = await rate(a)
+    rateB = await rate(b)
+  } else {
+    rateB = await rate(b)
+    rateA = await rate(a)
+  }
+  ratios.push(rateB / rateA)
+  console.log(
+    `A ${Math.round(rateA).toLocaleString('en-US')}  B ${Math.round(rateB).toLocaleString('en-US')} deliveries/s`,
+  )
+}
+console.log(
+  `B/A median ${median(ratios).toFixed(3)}× (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}), ${pairs} pair${pairs === 1 ? '' : 's'} of ${total.toLocaleString('en-US')} publishes`,
+)
