@@ -14,25 +14,10 @@ const newestFirst = (a: Timed, b: Timed) => b.message.timestamp.getTime() - a.me
 /**
  * `shown` (newest first) with the entries of `batch` (in arrival order) placed by their publish
  * time, keeping the `limit` newest. Entries published in the same millisecond keep arrival order,
- * the later on top, as a list by arrival would have them.
+ * the later on top, as a list by arrival would have them: the sort is stable, and the reversed
+ * batch comes before what was shown. A message whose publisher dated it ahead stays on top until
+ * newer ones pass it.
  */
 export function withArrivals<T extends Timed>(shown: readonly T[], batch: readonly T[], limit: number): T[] {
-  // A stable sort of the reversed batch keeps the later arrival first among equal times.
-  const arrivals = [...batch].reverse().sort(newestFirst)
-  const merged: T[] = []
-  let s = 0
-  let a = 0
-  while (merged.length < limit && (s < shown.length || a < arrivals.length)) {
-    const fromShown = shown[s]
-    const arrival = arrivals[a]
-    // On a tie the arrival goes first: it came later.
-    if (arrival !== undefined && (fromShown === undefined || newestFirst(arrival, fromShown) <= 0)) {
-      merged.push(arrival)
-      a++
-    } else if (fromShown !== undefined) {
-      merged.push(fromShown)
-      s++
-    }
-  }
-  return merged
+  return [...batch].reverse().concat(shown).sort(newestFirst).slice(0, limit)
 }
