@@ -79,7 +79,10 @@ export const routeMetricsSchema = z.object({
    * misbehaves; the error frames it was sent say how.
    */
   refused: count,
-  /** Deliveries per second over the producer's latest report interval. */
+  /**
+   * Deliveries over the route's channels per second in the last complete metrics interval (like
+   * `throughputPerSec`); 0 once a whole interval passed without any.
+   */
   deliveredPerSec: z.number().nonnegative(),
   /** Copies waiting at the producer and in flight on the channel, as last reported. */
   queued: count,

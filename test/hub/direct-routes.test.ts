@@ -262,6 +262,29 @@ describe('direct routes', () => {
     await expectAccounted(bus)
   })
 
+  it('gives a route’s delivery rate per metrics interval, back to 0 once its producer falls quiet', async () => {
+    const { bus, producer, route } = await pipeline({ config: { metricsIntervalMs: 200 } })
+    const routeMetrics = async () => (await bus.metrics()).routes.find((r) => r.id === route.id)
+    expect((await routeMetrics())?.deliveredPerSec).toBe(0)
+    const total = 1_000
+    let traffic = true
+    const publishing = (async () => {
+      for (let from = 0; from < total; from += 50) {
+        await publishSeq(producer, from, 50)
+        await sleep(20)
+      }
+      traffic = false
+    })()
+    // Read while messages flow (the producer reports every 250 ms, in several windows).
+    await waitFor(async () => ((await routeMetrics())?.deliveredPerSec ?? 0) > 0 || !traffic)
+    expect(traffic).toBe(true)
+    await publishing
+    await waitFor(async () => (await routeMetrics())?.delivered === total)
+    // A quiet producer sends no reports: the rate must still fall to 0 (two windows on), not
+    // keep its last report's value.
+    await waitFor(async () => (await routeMetrics())?.deliveredPerSec === 0, 2_000)
+  })
+
   it('a slow handler holds back only its own slot: quick ones behind it all run when it ends', async () => {
     const count = 300
     const receipts = new Int32Array(new SharedArrayBuffer(4 * count))

@@ -30,7 +30,7 @@ import {
 } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
-import { addCount } from '../bus/metrics.js'
+import { addCount, WindowedRate } from '../bus/metrics.js'
 import type { Subscription } from '../bus/subscription.js'
 import { mayPublish, mayReceive } from './permissions.js'
 import { RecentIds } from './recent-ids.js'
@@ -157,7 +157,6 @@ interface Channel {
   confirmedSeq: number
   /** Resolved once the producer confirms the latest terms (or the channel goes down). */
   synced: (() => void)[]
-  lastReportAt: number
   /** Set while the channel waits for its subscriptions to settle before the producer may send. */
   opening: ReturnType<typeof setTimeout> | undefined
 }
@@ -182,20 +181,28 @@ class Route implements DirectRoute {
     deadLettered: 0,
     handedBack: 0,
     refused: 0,
-    deliveredPerSec: 0,
     queued: 0,
     inFlight: 0,
   }
+  /**
+   * Deliveries over the route's channels per metrics interval, like the bus's `throughputPerSec`.
+   * Reports come every 250 ms and only while there is traffic, so a rate per report would read
+   * 8 or 12 per second for a steady 10, and would stay at its last value once the producer fell
+   * quiet.
+   */
+  readonly deliveries: WindowedRate
 
   constructor(
     readonly id: string,
     spec: RouteSpec,
     private readonly table: RouteTable,
+    rateWindowMs: number,
   ) {
     this.producer = spec.producer
     this.consumer = spec.consumer
     this.types = [...spec.types]
     this.mode = spec.mode
+    this.deliveries = new WindowedRate(rateWindowMs, monotonicMs())
   }
 
   revoke(reason = 'revoked by the main process'): void {
@@ -211,6 +218,7 @@ class Route implements DirectRoute {
       state: this.state,
       ...(this.reason === undefined ? {} : { reason: this.reason }),
       ...this.stats,
+      deliveredPerSec: this.deliveries.perSecond(monotonicMs()),
       held: this.table.heldFor(this),
     }
   }
@@ -286,7 +294,12 @@ export class RouteTable {
       const refusal = this.refusal(spec, endpoint)
       if (refusal !== undefined) throw refusal
     }
-    const route = new Route(`${spec.producer}→${spec.consumer}#${this.nextRouteNumber++}`, spec, this)
+    const route = new Route(
+      `${spec.producer}→${spec.consumer}#${this.nextRouteNumber++}`,
+      spec,
+      this,
+      this.bus.config.metricsIntervalMs,
+    )
     this.routes.set(route.id, route)
     this.establish(route)
     return route
@@ -845,7 +858,6 @@ export class RouteTable {
       deliveredInCustody: new Map(),
       confirmedSeq: -1,
       synced: [],
-      lastReportAt: monotonicMs(),
       opening: undefined,
     }
     route.channel = channel
@@ -906,7 +918,6 @@ export class RouteTable {
     route.reason = reason
     route.stats.fallbacks++
     // What the producer held is handed back or dropped as the channel closes.
-    route.stats.deliveredPerSec = 0
     route.stats.queued = 0
     route.stats.inFlight = 0
     route.lastDownAt = monotonicMs()
@@ -1044,7 +1055,6 @@ export class RouteTable {
     for (const { type, count } of report.published) {
       if (route.types.includes(type)) this.internals.recordDirectPublished(type, route.producer, count)
     }
-    let delivered = 0
     for (const counts of report.counts) {
       if (!route.types.includes(counts.type) || !channel.served.has(counts.sid)) continue
       this.count(channel, counts)
@@ -1052,7 +1062,6 @@ export class RouteTable {
       const reported = channel.reported.get(key)
       if (reported === undefined) channel.reported.set(key, { ...counts })
       else addCounts(reported, counts)
-      delivered += counts.delivered
     }
     if (report.final) {
       channel.finalReport = true
@@ -1065,9 +1074,6 @@ export class RouteTable {
     for (const { msg, routedTo } of report.tail ?? []) this.internals.tapDirect(msg, routedTo)
     if (report.tailSampled) this.tailSampled()
     if (route.channel !== channel) return
-    const now = monotonicMs()
-    route.stats.deliveredPerSec = (delivered * 1000) / Math.max(1, now - channel.lastReportAt)
-    channel.lastReportAt = now
     route.stats.queued = report.queued
     route.stats.inFlight = report.inFlight
   }
@@ -1079,6 +1085,7 @@ export class RouteTable {
     const { stats } = route
     for (const name of ['routed', 'delivered', 'failed', 'deadLettered'] as const)
       stats[name] = addCount(stats[name], counts[name])
+    if (counts.delivered > 0) route.deliveries.record(monotonicMs(), counts.delivered)
   }
 
   /**
