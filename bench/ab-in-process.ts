@@ -11,22 +11,39 @@
  * (`git worktree add`) should give about 1×. OTHER_CHECKOUT needs its dependencies installed (a
  * worktree can link this checkout's `node_modules`).
  */
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import {
+  numberArgument,
+  parseCommandLine,
+  readCommandLine,
+  UsageError,
+} from '../src/main/node/command-line.js'
 import { type BusModule, timeBus } from './cases/in-process.js'
 import { median } from './harness.js'
 
-const args = process.argv.slice(2)
-const option = (name: string, fallback: number) =>
-  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback
-const other = args[0]
-const pairs = option('--pairs', 16)
-const total = option('--total', 200_000)
-if (other === undefined || other.startsWith('--') || !(pairs >= 1) || !(total >= 1000)) {
-  throw new Error('usage: npm run bench:ab -- OTHER_CHECKOUT [--pairs N ≥ 1] [--total N ≥ 1000]')
-}
+/** The other checkout's bus, relative to it. */
+const OTHER_BUS = 'src/main/bus/index.ts'
+const USAGE = 'npm run bench:ab -- OTHER_CHECKOUT [--pairs N ≥ 1] [--total N ≥ 1000]'
+const { other, pairs, total } = readCommandLine(USAGE, () => {
+  const { values, positionals } = parseCommandLine({
+    args: process.argv.slice(2),
+    allowPositionals: true,
+    options: { pairs: { type: 'string' }, total: { type: 'string' } },
+  })
+  const [other, ...extra] = positionals
+  if (other === undefined) throw new UsageError('OTHER_CHECKOUT is missing')
+  if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`)
+  if (!existsSync(resolve(other, OTHER_BUS))) throw new UsageError(`${other} has no ${OTHER_BUS}`)
+  return {
+    other,
+    pairs: numberArgument('--pairs', values.pairs, 16, { min: 1, integer: true }),
+    total: numberArgument('--total', values.total, 200_000, { min: 1000, integer: true }),
+  }
+})
 
-const a = (await import(pathToFileURL(resolve(other, 'src/main/bus/index.ts')).href)) as BusModule
+const a = (await import(pathToFileURL(resolve(other, OTHER_BUS)).href)) as BusModule
 const b = (await import('../src/main/bus/index.js')) as BusModule
 const rate = async (module: BusModule) => total / ((await timeBus(1, total, module)) / 1000)
 

@@ -1,22 +1,45 @@
 /**
- * `npm run bench [-- --quick] [-- --case NAME]`: runs every case's variants interleaved (in reverse
+ * `npm run bench [-- [--quick] [--case NAME]]`: runs every case's variants interleaved (in reverse
  * order every other repetition), each run in a fresh process, and reports the median and min–max
  * of each measurement with its ratio to the anchors: the median of the ratios within each
- * repetition, with their range. Writes bench/results/latest.json and latest.md and prints the
- * table.
+ * repetition, with their range. Prints the table and writes it with the raw values: a full run
+ * to bench/results/latest.md and latest.json (the README's table), any other to files named after
+ * it (quick.md, NAME.md, quick-NAME.md …), so a short or partial run never replaces the full one.
  * --quick runs one short repetition: it checks the suite works, never a speed threshold.
+ * BENCH_REPS sets the repetitions of a run that is not quick (5 by default).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
+import {
+  numberArgument,
+  parseCommandLine,
+  readCommandLine,
+  UsageError,
+} from '../src/main/node/command-line.js'
 import { cases } from './cases/index.js'
 import { type Measurement, median } from './harness.js'
 
-const args = process.argv.slice(2)
-const quick = args.includes('--quick')
-const only = args.includes('--case') ? args[args.indexOf('--case') + 1] : undefined
-const repetitions = quick ? 1 : Number(process.env.BENCH_REPS ?? 5)
+const { quick, only, repetitions } = readCommandLine('npm run bench [-- [--quick] [--case NAME]]', () => {
+  const { values } = parseCommandLine({
+    args: process.argv.slice(2),
+    options: { quick: { type: 'boolean' }, case: { type: 'string' } },
+  })
+  const only = values.case
+  if (only !== undefined && !cases.some((c) => c.name === only)) {
+    throw new UsageError(`there is no case '${only}' (cases: ${cases.map((c) => c.name).join(', ')})`)
+  }
+  const quick = values.quick === true
+  const repetitions = quick
+    ? 1
+    : numberArgument('BENCH_REPS', process.env.BENCH_REPS, 5, { min: 1, integer: true })
+  return { quick, only, repetitions }
+})
+const options = [...(quick ? ['--quick'] : []), ...(only === undefined ? [] : ['--case', only])]
+const command = ['npm run bench', ...(options.length > 0 ? ['--', ...options] : [])].join(' ')
+/** The results' file name: `latest` for a full run only. */
+const resultsName = [quick ? 'quick' : undefined, only].filter(Boolean).join('-') || 'latest'
 
 interface Row {
   case: string
@@ -132,7 +155,7 @@ function ratioToBus(row: Row): string {
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
 const date = new Date().toISOString().slice(0, 10)
 const lines = [
-  `Machine: ${machine}. Date: ${date}. Command: \`npm run bench${quick ? ' -- --quick' : ''}\` (${repetitions} repetition${repetitions === 1 ? '' : 's'}, each in a fresh process, variants interleaved, in reverse order every other repetition).`,
+  `Machine: ${machine}. Date: ${date}. Command: \`${command}\` (${repetitions} repetition${repetitions === 1 ? '' : 's'}, each in a fresh process, variants interleaved, in reverse order every other repetition).`,
   '',
   '| case | variant | metric | median | min – max | bus vs this anchor (range) |',
   '|---|---|---|---:|---:|---:|',
@@ -148,10 +171,10 @@ const lines = [
 ]
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true })
 writeFileSync(
-  join(import.meta.dirname, 'results', 'latest.json'),
+  join(import.meta.dirname, 'results', `${resultsName}.json`),
   `${JSON.stringify({ machine, date, quick, repetitions, rows: [...rows.values()] }, null, 2)}\n`,
 )
-writeFileSync(join(import.meta.dirname, 'results', 'latest.md'), `${lines.join('\n')}\n`)
+writeFileSync(join(import.meta.dirname, 'results', `${resultsName}.md`), `${lines.join('\n')}\n`)
 console.log(lines.join('\n'))
 // Quick mode proves every case runs: any failure fails it.
 if (quick && failures.length > 0) process.exit(1)

@@ -3,7 +3,7 @@
  * RawEvents into a Storage subscriber that fails 2 % of its writes (retried), and the metrics printed
  * once a second. `npm start` runs it until the headless host takes over that job.
  *
- * Usage: tsx src/main/node/demo.ts [seconds=5] [ratePerSecond=500]
+ * Usage: npm run demo [-- [SECONDS] [RATE]] (defaults: 5 s, 500 RawEvents/s)
  */
 import {
   BusMessage,
@@ -14,9 +14,16 @@ import {
   MessagePriority,
   ModuleId,
 } from '../bus/index.js'
+import { durationAndRate, parseCommandLine, readCommandLine } from './command-line.js'
 
-const seconds = Number(process.argv[2] ?? 5)
-const ratePerSecond = Number(process.argv[3] ?? 500)
+const { seconds, rate: ratePerSecond } = readCommandLine(
+  'npm run demo [-- [SECONDS] [RATE]] (defaults: 5 s, 500 RawEvents/s)',
+  () =>
+    durationAndRate(parseCommandLine({ args: process.argv.slice(2), allowPositionals: true }).positionals, {
+      seconds: 5,
+      rate: 500,
+    }),
+)
 
 const bus = createEventBus({ maxRetryAttempts: 2, retry: { initialMs: 20, maxMs: 200 } })
 await bus.start()

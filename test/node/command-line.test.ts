@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import {
+  durationAndRate,
+  numberArgument,
+  parseCommandLine,
+  UsageError,
+} from '../../src/main/node/command-line.js'
+
+const root = join(import.meta.dirname, '../..')
+
+/** Runs a tool as npm would (node with tsx); resolves with its exit code and error output. */
+async function runTool(script: string, args: string[]): Promise<{ code: number; stderr: string }> {
+  try {
+    const { stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: root,
+      timeout: 30_000,
+    })
+    return { code: 0, stderr }
+  } catch (error) {
+    const failed = error as { code: number; stderr: string }
+    return { code: failed.code, stderr: failed.stderr }
+  }
+}
+
+describe('command lines of the tools', () => {
+  it('refuses unknown options and missing values, naming them', () => {
+    const options = { quick: { type: 'boolean' }, case: { type: 'string' } } as const
+    expect(parseCommandLine({ args: ['--quick', '--case', 'direct'], options }).values).toEqual({
+      quick: true,
+      case: 'direct',
+    })
+    expect(() => parseCommandLine({ args: ['--qiuck'], options })).toThrow(UsageError)
+    expect(() => parseCommandLine({ args: ['--qiuck'], options })).toThrow(/--qiuck/)
+    expect(() => parseCommandLine({ args: ['--case'], options })).toThrow(/--case/)
+    expect(() => parseCommandLine({ args: ['extra'], options })).toThrow(/extra/)
+  })
+
+  it('reads numbers within their bounds, and says what is wrong with any other', () => {
+    expect(numberArgument('rate', undefined, 500)).toBe(500)
+    expect(numberArgument('rate', '2.5', 500, { min: 1 })).toBe(2.5)
+    expect(numberArgument('--pairs', '3', 16, { min: 1, integer: true })).toBe(3)
+    for (const text of ['seconds=20', '', ' ', 'abc', 'Infinity', 'NaN', '0', '-4']) {
+      expect(() => numberArgument('seconds', text, 30, { min: 1 }), text).toThrow(UsageError)
+    }
+    expect(() => numberArgument('seconds', 'seconds=20', 30, { min: 1 })).toThrow(
+      "seconds must be a number ≥ 1, not 'seconds=20'",
+    )
+    expect(() => numberArgument('--pairs', '1.5', 16, { min: 1, integer: true })).toThrow(
+      "--pairs must be a whole number ≥ 1, not '1.5'",
+    )
+  })
+
+  it('takes a load tool’s seconds and rate, each optional, and no third argument', () => {
+    const defaults = { seconds: 30, rate: 1000 }
+    expect(durationAndRate([], defaults)).toEqual(defaults)
+    expect(durationAndRate(['4'], defaults)).toEqual({ seconds: 4, rate: 1000 })
+    expect(durationAndRate(['4', '200'], defaults)).toEqual({ seconds: 4, rate: 200 })
+    expect(() => durationAndRate(['4', '200', '9'], defaults)).toThrow("unexpected argument '9'")
+  })
+
+  it('the chaos harness stops at a bad argument with exit code 2 and its usage, running no load', async () => {
+    // It used to read `seconds=20` as NaN, run no load at all and report that nothing was lost.
+    const { code, stderr } = await runTool('test/chaos/run.ts', ['seconds=20'])
+    expect(code).toBe(2)
+    expect(stderr).toContain("seconds must be a number ≥ 1, not 'seconds=20'")
+    expect(stderr).toContain('usage: npm run chaos')
+    expect(stderr).not.toContain('fault:')
+  })
+
+  it('the benchmark stops at an unknown case or option before it writes any results', async () => {
+    const latest = join(root, 'bench/results/latest.md')
+    const before = statSync(latest).mtimeMs
+    const unknownCase = await runTool('bench/run.ts', ['--case', 'nosuch'])
+    expect(unknownCase.code).toBe(2)
+    expect(unknownCase.stderr).toContain("there is no case 'nosuch' (cases: in-process,")
+    const typo = await runTool('bench/run.ts', ['--qiuck'])
+    expect(typo.code).toBe(2)
+    expect(typo.stderr).toMatch(/--qiuck[\s\S]*usage: npm run bench/)
+    expect(statSync(latest).mtimeMs).toBe(before)
+  })
+
+  it('the A/B benchmark refuses a checkout without the bus', async () => {
+    const { code, stderr } = await runTool('bench/ab-in-process.ts', ['/nonexistent', '--pairs', '2'])
+    expect(code).toBe(2)
+    expect(stderr).toContain('/nonexistent has no src/main/bus/index.ts')
+  })
+})
