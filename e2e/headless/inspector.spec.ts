@@ -289,6 +289,12 @@ test.describe('with the module pipeline running', () => {
     const route = (await host.bus.metrics()).routes.find((r) => r.producer === ModuleId.DataCapture)
     expect(route?.state).toBe('active')
     expect(route?.delivered ?? 0).toBeGreaterThanOrEqual(onScreen)
+    // The route's rate is live: DataCapture publishes 40 a second in its active phases.
+    await expect
+      .poll(async () => numberIn(await page.getByTestId('route-rate-data-capture').textContent()), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThan(0)
     await page.screenshot({ path: testInfo.outputPath('routes-active.png') })
   })
 

@@ -74,7 +74,9 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
                 </span>
                 {route.reason && <div class="muted route-reason">{route.reason}</div>}
               </td>
-              <td class="num">{rate(route.deliveredPerSec)}</td>
+              <td class="num" data-testid={`route-rate-${route.producer}`}>
+                {rate(route.deliveredPerSec)}
+              </td>
               <td class="num" data-testid={`route-delivered-${route.producer}`}>
                 {count(route.delivered)}
               </td>
