@@ -11,6 +11,8 @@ import {
 } from '../../src/main/node/command-line.js'
 
 const root = join(import.meta.dirname, '../..')
+/** Each tool starts a Node process that compiles its TypeScript: seconds on a busy machine. */
+const SPAWNING = 60_000
 
 /** Runs a tool as npm would (node with tsx); resolves with its exit code and error output. */
 async function runTool(script: string, args: string[]): Promise<{ code: number; stderr: string }> {
@@ -62,7 +64,9 @@ describe('command lines of the tools', () => {
     expect(() => durationAndRate(['4', '200', '9'], defaults)).toThrow("unexpected argument '9'")
   })
 
-  it('the chaos harness stops at a bad argument with exit code 2 and its usage, running no load', async () => {
+  it('the chaos harness stops at a bad argument with exit code 2 and its usage, running no load', {
+    timeout: SPAWNING,
+  }, async () => {
     // It used to read `seconds=20` as NaN, run no load at all and report that nothing was lost.
     const { code, stderr } = await runTool('test/chaos/run.ts', ['seconds=20'])
     expect(code).toBe(2)
@@ -71,7 +75,9 @@ describe('command lines of the tools', () => {
     expect(stderr).not.toContain('fault:')
   })
 
-  it('the benchmark stops at an unknown case or option before it writes any results', async () => {
+  it('the benchmark stops at an unknown case or option before it writes any results', {
+    timeout: SPAWNING,
+  }, async () => {
     const latest = join(root, 'bench/results/latest.md')
     const before = statSync(latest).mtimeMs
     const unknownCase = await runTool('bench/run.ts', ['--case', 'nosuch'])
@@ -83,7 +89,7 @@ describe('command lines of the tools', () => {
     expect(statSync(latest).mtimeMs).toBe(before)
   })
 
-  it('the A/B benchmark refuses a checkout without the bus', async () => {
+  it('the A/B benchmark refuses a checkout without the bus', { timeout: SPAWNING }, async () => {
     const { code, stderr } = await runTool('bench/ab-in-process.ts', ['/nonexistent', '--pairs', '2'])
     expect(code).toBe(2)
     expect(stderr).toContain('/nonexistent has no src/main/bus/index.ts')
