@@ -1,9 +1,14 @@
 /**
- * `npm run chaos [-- [seconds] [rate] [--direct] [--kill-producer]]`: a longer chaos run; prints the
+ * `npm run chaos [-- [SECONDS] [RATE] [--direct] [--kill-producer]]`: a longer chaos run; prints the
  * table (lost and unaccounted must be 0). `--direct` sends DataCapture's messages to Storage over a
  * direct route; `--kill-producer` also kills DataCapture's worker.
  */
-import { durationAndRate, parseCommandLine, readCommandLine } from '../../src/main/node/command-line.js'
+import {
+  durationAndRate,
+  parseCommandLine,
+  readCommandLine,
+  UsageError,
+} from '../../src/main/node/command-line.js'
 import { formatReport, runChaos } from './harness.js'
 
 const USAGE =
@@ -14,6 +19,9 @@ const options = readCommandLine(USAGE, () => {
     allowPositionals: true,
     options: { direct: { type: 'boolean' }, 'kill-producer': { type: 'boolean' } },
   })
+  // The producer killed is the direct route's: without one, the option would do nothing.
+  if (values['kill-producer'] === true && values.direct !== true)
+    throw new UsageError('--kill-producer needs --direct')
   return {
     ...durationAndRate(positionals, { seconds: 30, rate: 1000 }),
     direct: values.direct === true,

@@ -73,6 +73,9 @@ describe('command lines of the tools', () => {
     expect(stderr).toContain("seconds must be a number ≥ 1, not 'seconds=20'")
     expect(stderr).toContain('usage: npm run chaos')
     expect(stderr).not.toContain('fault:')
+    const alone = await runTool('test/chaos/run.ts', ['4', '--kill-producer'])
+    expect(alone.code).toBe(2)
+    expect(alone.stderr).toContain('--kill-producer needs --direct')
   })
 
   it('the benchmark stops at an unknown case or option before it writes any results', {
