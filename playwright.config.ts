@@ -31,5 +31,7 @@ export default defineConfig({
   projects: [
     { name: 'headless-host', testMatch: /headless\/.*\.spec\.ts/ },
     { name: 'electron', testMatch: /electron\/.*\.spec\.ts/ },
+    // The README's example spec: run, not only compiled.
+    { name: 'examples', testDir: 'examples', testMatch: /\.spec\.ts$/ },
   ],
 })

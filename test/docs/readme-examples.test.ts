@@ -14,6 +14,7 @@ const root = join(import.meta.dirname, '../..')
 function normalized(code: string): string {
   return code
     .replaceAll("'./src/", "'../src/")
+    .replaceAll("'./e2e/", "'../e2e/")
     .replace(/\s+/g, '')
     .replace(/,(?=[)\]}])/g, '')
 }
