@@ -2,11 +2,15 @@
  * A fresh headless host per test (from source, with the built pages from `out/`), with a fast
  * pipeline so things happen within seconds, and a page that fails the test on console errors.
  */
+import { existsSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test as base, expect, type Page } from '@playwright/test'
 import { type HeadlessHost, type HeadlessOptions, startHeadlessHost } from '../src/main/node/headless.js'
+
+/** The build the host serves its pages from (`npm run build`). */
+const outDir = join(import.meta.dirname, '..', 'out')
 
 export const fastModules: HeadlessOptions['moduleOptions'] = {
   'data-capture': { rate: 40, phaseMs: 2500 },
@@ -24,8 +28,11 @@ interface Fixtures {
 export const test = base.extend<Fixtures>({
   hostOptions: [{}, { option: true }],
   host: async ({ hostOptions }, use) => {
+    // Without the build every page would answer 503, and a test would time out waiting for it.
+    if (!existsSync(join(outDir, 'renderer', 'index.html')))
+      throw new Error(`${outDir} holds no built pages: run npm run build before the end-to-end tests`)
     const host = await startHeadlessHost({
-      outDir: join(import.meta.dirname, '..', 'out'),
+      outDir,
       dataDir: await mkdtemp(join(tmpdir(), 'skelly-e2e-')),
       httpPort: 0,
       healthIntervalMs: 500,

@@ -67,7 +67,9 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
   }
 
   async function servePage(page: ServedPage, response: ServerResponse) {
-    const html = await readFile(join(root, page.file), 'utf8')
+    const file = join(root, page.file)
+    const html = await readFile(file, 'utf8').catch(() => undefined)
+    if (html === undefined) return notBuilt(file, response)
     const bridge =
       `<meta name="skelly-module" content="${escapeAttribute(page.module)}">` +
       `<meta name="skelly-endpoint" content="${escapeAttribute(page.endpoint())}">` +
@@ -81,13 +83,36 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     if (!file.startsWith(root + sep)) return notFound(response)
     const info = await stat(file).catch(() => undefined)
     if (!info?.isFile()) return notFound(response)
-    response.writeHead(200, headers(CONTENT_TYPES[extname(file)] ?? 'application/octet-stream'))
-    createReadStream(file).pipe(response)
+    streamFile(file, CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', response, () =>
+      notFound(response),
+    )
+  }
+
+  /**
+   * Streams `file` as `type`; one that cannot be opened is answered by `missing`. A read stream's
+   * error with no listener would be thrown, and end the host with every module on it.
+   */
+  function streamFile(file: string, type: string, response: ServerResponse, missing: () => void) {
+    const stream = createReadStream(file)
+    stream.once('error', (error) => {
+      if (response.headersSent) response.destroy(error)
+      else missing()
+    })
+    stream.once('open', () => {
+      response.writeHead(200, headers(type))
+      stream.pipe(response)
+    })
   }
 
   function notFound(response: ServerResponse) {
     response.writeHead(404, { 'content-type': 'text/plain' })
     response.end('not found')
+  }
+
+  /** A page or the bridge is not in the build: whoever opens the page is told what to do. */
+  function notBuilt(file: string, response: ServerResponse) {
+    response.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' })
+    response.end(`${file} is missing: the pages are not built (run npm run build)`)
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
@@ -104,8 +129,9 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     const page = pages.get(path)
     if (page !== undefined) return servePage(page, response)
     if (path === '/__skelly/bridge.js') {
-      response.writeHead(200, headers(CONTENT_TYPES['.js'] as string))
-      return createReadStream(options.bridgeScript).pipe(response)
+      return streamFile(options.bridgeScript, CONTENT_TYPES['.js'] as string, response, () =>
+        notBuilt(options.bridgeScript, response),
+      )
     }
     return serveFile(path, response)
   }

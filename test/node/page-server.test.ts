@@ -1,0 +1,62 @@
+/**
+ * The headless host's page server: pages with their bridge in place, and a build that is missing
+ * or partial answered with what to do, never a crash of the host (and the hub in it).
+ */
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { startPageServer } from '../../src/main/node/http-server.js'
+import { afterThisTest } from '../hub/fixture.js'
+
+async function serve(rendererDir: string, bridgeScript: string) {
+  const server = await startPageServer({
+    rendererDir,
+    bridgeScript,
+    gatewayOrigin: () => 'ws://127.0.0.1:1',
+    pages: [
+      { path: '/', file: 'index.html', module: 'cute-figurine', endpoint: () => 'ws://127.0.0.1:1/?token=t' },
+    ],
+  })
+  afterThisTest(() => server.close())
+  const get = async (path: string) => {
+    const response = await fetch(`${server.origin}${path}`)
+    return { status: response.status, text: await response.text() }
+  }
+  return get
+}
+
+describe('the page server', () => {
+  it('serves a page with its bridge in place, the bridge script and assets', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    await mkdir(join(out, 'renderer', 'assets'), { recursive: true })
+    await writeFile(join(out, 'renderer', 'index.html'), '<head><!-- skelly-bridge --></head>')
+    await writeFile(join(out, 'renderer', 'assets', 'app.js'), 'export {}')
+    await writeFile(join(out, 'bridge.js'), '/* bridge */')
+    const get = await serve(join(out, 'renderer'), join(out, 'bridge.js'))
+    const page = await get('/')
+    expect(page.status).toBe(200)
+    expect(page.text).toContain('<meta name="skelly-module" content="cute-figurine">')
+    expect(page.text).toContain('<script src="/__skelly/bridge.js"></script>')
+    expect(await get('/__skelly/bridge.js')).toEqual({ status: 200, text: '/* bridge */' })
+    expect(await get('/assets/app.js')).toEqual({ status: 200, text: 'export {}' })
+    expect((await get('/assets/none.js')).status).toBe(404)
+    expect((await get('/../bridge.js')).status).toBe(404)
+  })
+
+  it('says the pages are not built, and keeps serving, when the build is missing', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'skelly-pages-')), 'out')
+    const get = await serve(join(out, 'renderer'), join(out, 'bridge', 'skelly-bridge.js'))
+    // The bridge script used to be streamed with no error listener: its missing file ended the
+    // process, the hub and every module with it.
+    const bridge = await get('/__skelly/bridge.js')
+    expect(bridge.status).toBe(503)
+    expect(bridge.text).toBe(
+      `${join(out, 'bridge', 'skelly-bridge.js')} is missing: the pages are not built (run npm run build)`,
+    )
+    const page = await get('/')
+    expect(page.status).toBe(503)
+    expect(page.text).toContain('the pages are not built (run npm run build)')
+    expect((await get('/assets/app.js')).status).toBe(404)
+  })
+})
