@@ -59,4 +59,15 @@ describe('the page server', () => {
     expect(page.text).toContain('the pages are not built (run npm run build)')
     expect((await get('/assets/app.js')).status).toBe(404)
   })
+
+  it('answers 500 with the reason for a page that is there but cannot be read', async () => {
+    const renderer = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    await mkdir(join(renderer, 'index.html')) // a directory where the page should be
+    const get = await serve(renderer, join(renderer, 'bridge.js'))
+    expect(await get('/')).toEqual({
+      status: 500,
+      text: 'error: EISDIR: illegal operation on a directory, read',
+    })
+    expect((await get('/__skelly/bridge.js')).status).toBe(503)
+  })
 })

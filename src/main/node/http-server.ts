@@ -44,6 +44,13 @@ export interface PageServer {
   close(): Promise<void>
 }
 
+const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT'
+
+function failed(error: unknown, response: ServerResponse) {
+  if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' })
+  response.end(`error: ${(error as Error).message}`)
+}
+
 function escapeAttribute(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')
 }
@@ -68,7 +75,10 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
 
   async function servePage(page: ServedPage, response: ServerResponse) {
     const file = join(root, page.file)
-    const html = await readFile(file, 'utf8').catch(() => undefined)
+    const html = await readFile(file, 'utf8').catch((error: unknown) => {
+      if (isMissing(error)) return undefined
+      throw error // answered 500 with its message
+    })
     if (html === undefined) return notBuilt(file, response)
     const bridge =
       `<meta name="skelly-module" content="${escapeAttribute(page.module)}">` +
@@ -89,14 +99,16 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
   }
 
   /**
-   * Streams `file` as `type`; one that cannot be opened is answered by `missing`. A read stream's
-   * error with no listener would be thrown, and end the host with every module on it.
+   * Streams `file` as `type`; one that does not exist is answered by `missing`, another that
+   * cannot be read with 500. A read stream's error with no listener would be thrown, and end the
+   * host with every module on it.
    */
   function streamFile(file: string, type: string, response: ServerResponse, missing: () => void) {
     const stream = createReadStream(file)
     stream.once('error', (error) => {
       if (response.headersSent) response.destroy(error)
-      else missing()
+      else if (isMissing(error)) missing()
+      else failed(error, response)
     })
     stream.once('open', () => {
       response.writeHead(200, headers(type))
@@ -137,10 +149,7 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
   }
 
   const server: Server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' })
-      response.end(`error: ${(error as Error).message}`)
-    })
+    handle(request, response).catch((error: unknown) => failed(error, response))
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
