@@ -24,84 +24,87 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
         Messages on an active route go straight from producer to consumer (one hop); the hub counts them from
         the producer's reports and takes their dead letters. Other subscribers still get them through the hub.
       </p>
-      <table class="grid" data-testid="routes">
-        <thead>
-          <tr>
-            <th>route</th>
-            <th>types</th>
-            <th>state</th>
-            <th class="num">delivered/s</th>
-            <th class="num">delivered</th>
-            <th class="num">failed</th>
-            <th class="num">dead letters</th>
-            <th class="num" title="unacknowledged copies handed back to the hub when a channel went down">
-              to hub
-            </th>
-            <th
-              class="num"
-              title="deliveries the hub keeps for the route: failed ones while the producer retries them, and those a closed channel's consumer has not settled yet"
-            >
-              held
-            </th>
-            <th class="num" title="waiting at the producer + in flight on the channel">
-              backlog
-            </th>
-            <th class="num" title="times the channel went down and traffic fell back to the hub">
-              fallbacks
-            </th>
-            <th
-              class="num"
-              title="frames about the route's channels the hub refused from its own producer or consumer: above 0, one of them misbehaves"
-            >
-              refused
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {metrics.routes.map((route) => (
-            <tr key={route.id} data-route={route.id}>
-              <td>
-                {route.producer} → {route.consumer}
-              </td>
-              <td>{route.types.join(', ')}</td>
-              <td>
-                <span
-                  class={`pill ${STATE_CLASS[route.state]}`}
-                  title={route.reason}
-                  data-testid={`route-state-${route.producer}`}
-                >
-                  {route.state}
-                </span>
-                {route.reason && <div class="muted route-reason">{route.reason}</div>}
-              </td>
-              <td class="num" data-testid={`route-rate-${route.producer}`}>
-                {rate(route.deliveredPerSec)}
-              </td>
-              <td class="num" data-testid={`route-delivered-${route.producer}`}>
-                {count(route.delivered)}
-              </td>
-              <td class="num">{count(route.failed)}</td>
-              <td class="num">{count(route.deadLettered)}</td>
-              <td class="num">{count(route.handedBack)}</td>
-              <td class="num" data-testid={`route-held-${route.producer}`}>
-                {count(route.held)}
-              </td>
-              <td class="num" title={`${count(route.queued)} waiting, ${count(route.inFlight)} in flight`}>
-                {count(route.queued + route.inFlight)}
-              </td>
-              <td class="num" title={`set up ${route.established} times`}>
-                {count(route.fallbacks)}
-              </td>
-              <td
-                class={route.refused > 0 ? 'num warn' : 'num'}
-                data-testid={`route-refused-${route.producer}`}
+      {/* Twelve columns: on a narrow window the table scrolls, as the subscriptions' does. */}
+      <div class="table-scroll">
+        <table class="grid" data-testid="routes">
+          <thead>
+            <tr>
+              <th>route</th>
+              <th>types</th>
+              <th>state</th>
+              <th class="num">delivered/s</th>
+              <th class="num">delivered</th>
+              <th class="num">failed</th>
+              <th class="num">dead letters</th>
+              <th class="num" title="unacknowledged copies handed back to the hub when a channel went down">
+                to hub
+              </th>
+              <th
+                class="num"
+                title="deliveries the hub keeps for the route: failed ones while the producer retries them, and those a closed channel's consumer has not settled yet"
               >
-                {count(route.refused)}
-              </td>
+                held
+              </th>
+              <th class="num" title="waiting at the producer + in flight on the channel">
+                backlog
+              </th>
+              <th class="num" title="times the channel went down and traffic fell back to the hub">
+                fallbacks
+              </th>
+              <th
+                class="num"
+                title="frames about the route's channels the hub refused from its own producer or consumer: above 0, one of them misbehaves"
+              >
+                refused
+              </th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {metrics.routes.map((route) => (
+              <tr key={route.id} data-route={route.id}>
+                <td>
+                  {route.producer} → {route.consumer}
+                </td>
+                <td>{route.types.join(', ')}</td>
+                <td>
+                  <span
+                    class={`pill ${STATE_CLASS[route.state]}`}
+                    title={route.reason}
+                    data-testid={`route-state-${route.producer}`}
+                  >
+                    {route.state}
+                  </span>
+                  {route.reason && <div class="muted route-reason">{route.reason}</div>}
+                </td>
+                <td class="num" data-testid={`route-rate-${route.producer}`}>
+                  {rate(route.deliveredPerSec)}
+                </td>
+                <td class="num" data-testid={`route-delivered-${route.producer}`}>
+                  {count(route.delivered)}
+                </td>
+                <td class="num">{count(route.failed)}</td>
+                <td class="num">{count(route.deadLettered)}</td>
+                <td class="num">{count(route.handedBack)}</td>
+                <td class="num" data-testid={`route-held-${route.producer}`}>
+                  {count(route.held)}
+                </td>
+                <td class="num" title={`${count(route.queued)} waiting, ${count(route.inFlight)} in flight`}>
+                  {count(route.queued + route.inFlight)}
+                </td>
+                <td class="num" title={`set up ${route.established} times`}>
+                  {count(route.fallbacks)}
+                </td>
+                <td
+                  class={route.refused > 0 ? 'num warn' : 'num'}
+                  data-testid={`route-refused-${route.producer}`}
+                >
+                  {count(route.refused)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </div>
   )
 }
