@@ -21,21 +21,24 @@ import {
 import { cases } from './cases/index.js'
 import { type Measurement, median } from './harness.js'
 
-const { quick, only, repetitions } = readCommandLine('npm run bench [-- [--quick] [--case NAME]]', () => {
-  const { values } = parseCommandLine({
-    args: process.argv.slice(2),
-    options: { quick: { type: 'boolean' }, case: { type: 'string' } },
-  })
-  const only = values.case
-  if (only !== undefined && !cases.some((c) => c.name === only)) {
-    throw new UsageError(`there is no case '${only}' (cases: ${cases.map((c) => c.name).join(', ')})`)
-  }
-  const quick = values.quick === true
-  const repetitions = quick
-    ? 1
-    : numberArgument('BENCH_REPS', process.env.BENCH_REPS, 5, { min: 1, integer: true })
-  return { quick, only, repetitions }
-})
+const { quick, only, repetitions } = readCommandLine(
+  '[BENCH_REPS=N] npm run bench [-- [--quick] [--case NAME]] (N: 5 unless given)',
+  () => {
+    const { values } = parseCommandLine({
+      args: process.argv.slice(2),
+      options: { quick: { type: 'boolean' }, case: { type: 'string' } },
+    })
+    const only = values.case
+    if (only !== undefined && !cases.some((c) => c.name === only)) {
+      throw new UsageError(`there is no case '${only}' (cases: ${cases.map((c) => c.name).join(', ')})`)
+    }
+    const quick = values.quick === true
+    const repetitions = quick
+      ? 1
+      : numberArgument('BENCH_REPS', process.env.BENCH_REPS, 5, { min: 1, integer: true })
+    return { quick, only, repetitions }
+  },
+)
 const options = [...(quick ? ['--quick'] : []), ...(only === undefined ? [] : ['--case', only])]
 const command = ['npm run bench', ...(options.length > 0 ? ['--', ...options] : [])].join(' ')
 /** The results' file name: `latest` for a full run only. */

@@ -14,11 +14,16 @@ const root = join(import.meta.dirname, '../..')
 /** Each tool starts a Node process that compiles its TypeScript: seconds on a busy machine. */
 const SPAWNING = 60_000
 
-/** Runs a tool as npm would (node with tsx); resolves with its exit code and error output. */
-async function runTool(script: string, args: string[]): Promise<{ code: number; stderr: string }> {
+/** Runs a tool as npm would (node with tsx), `env` added; resolves with its exit code and error output. */
+async function runTool(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stderr: string }> {
   try {
     const { stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, ...args], {
       cwd: root,
+      env: { ...process.env, ...env },
       timeout: 30_000,
     })
     return { code: 0, stderr }
@@ -88,7 +93,11 @@ describe('command lines of the tools', () => {
     expect(unknownCase.stderr).toContain("there is no case 'nosuch' (cases: in-process,")
     const typo = await runTool('bench/run.ts', ['--qiuck'])
     expect(typo.code).toBe(2)
-    expect(typo.stderr).toMatch(/--qiuck[\s\S]*usage: npm run bench/)
+    expect(typo.stderr).toMatch(/--qiuck[\s\S]*usage: .*npm run bench/)
+    // One case: should the check ever go, the run stays short and writes no latest.*.
+    const noRepetitions = await runTool('bench/run.ts', ['--case', 'in-process'], { BENCH_REPS: '0' })
+    expect(noRepetitions.code).toBe(2)
+    expect(noRepetitions.stderr).toContain("BENCH_REPS must be a whole number ≥ 1, not '0'")
     expect(statSync(latest).mtimeMs).toBe(before)
   })
 
