@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import {
-  numberArgument,
+  integerArgument,
   parseCommandLine,
   readCommandLine,
   UsageError,
@@ -25,7 +25,8 @@ import { median } from './harness.js'
 
 /** The other checkout's bus, relative to it. */
 const OTHER_BUS = 'src/main/bus/index.ts'
-const USAGE = 'npm run bench:ab -- OTHER_CHECKOUT [--pairs N ≥ 1] [--total N ≥ 1000]'
+const USAGE =
+  'npm run bench:ab -- OTHER_CHECKOUT [--pairs N] [--total N] (16 pairs of 200,000 publishes unless given)'
 const { other, pairs, total } = readCommandLine(USAGE, () => {
   const { values, positionals } = parseCommandLine({
     args: process.argv.slice(2),
@@ -38,8 +39,8 @@ const { other, pairs, total } = readCommandLine(USAGE, () => {
   if (!existsSync(resolve(other, OTHER_BUS))) throw new UsageError(`${other} has no ${OTHER_BUS}`)
   return {
     other,
-    pairs: numberArgument('--pairs', values.pairs, 16, { min: 1, integer: true }),
-    total: numberArgument('--total', values.total, 200_000, { min: 1000, integer: true }),
+    pairs: integerArgument('--pairs', values.pairs, 16, 1, 1000),
+    total: integerArgument('--total', values.total, 200_000, 1000, 100_000_000),
   }
 })
 

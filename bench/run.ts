@@ -12,12 +12,8 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
-import {
-  numberArgument,
-  parseCommandLine,
-  readCommandLine,
-  UsageError,
-} from '../src/main/node/command-line.js'
+import { parseCommandLine, readCommandLine, UsageError } from '../src/main/node/command-line.js'
+import { readIntegerVariable } from '../src/shared/environment.js'
 import { cases } from './cases/index.js'
 import { type Measurement, median } from './harness.js'
 
@@ -33,9 +29,7 @@ const { quick, only, repetitions } = readCommandLine(
       throw new UsageError(`there is no case '${only}' (cases: ${cases.map((c) => c.name).join(', ')})`)
     }
     const quick = values.quick === true
-    const repetitions = quick
-      ? 1
-      : numberArgument('BENCH_REPS', process.env.BENCH_REPS, 5, { min: 1, integer: true })
+    const repetitions = quick ? 1 : (readIntegerVariable(process.env, 'BENCH_REPS', 1, 100) ?? 5)
     return { quick, only, repetitions }
   },
 )

@@ -4,6 +4,8 @@
  * messages a second or an option silently ignored.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { type Environment, readIntegerVariable, readPositiveVariable } from '../../shared/environment.js'
+import { isEventBusError } from '../../shared/errors.js'
 
 /** A command line its tool cannot run with; the message says what is wrong. */
 export class UsageError extends Error {}
@@ -22,41 +24,62 @@ export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnTy
 }
 
 /**
- * The command-line argument `name`, given as `text`, as a number of at least `min` (a whole one
- * if `integer`), or `fallback` when it was not given.
- * @throws UsageError
+ * The command-line argument `name`, given as `text` (absent: `fallback`), read by the rules and with
+ * the messages of the environment's settings (`shared/environment`): an integer from `min` to `max`.
+ * @throws EventBusError `Configuration` naming the argument, what it accepts and what it got
  */
-export function numberArgument(
+export function integerArgument(
   name: string,
   text: string | undefined,
   fallback: number,
-  { min = 0, integer = false }: { min?: number; integer?: boolean } = {},
-): number {
-  if (text === undefined) return fallback
-  const value = Number(text)
-  if (text.trim() === '' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    throw new UsageError(`${name} must be ${integer ? 'a whole number' : 'a number'} ≥ ${min}, not '${text}'`)
-  }
-  return value
+  min: number,
+  max: number,
+) {
+  return readIntegerVariable(given(name, text), name, min, max) ?? fallback
 }
 
 /**
- * What `read` makes of the command line; on a {@link UsageError} the process prints it with
- * `usage` and exits with code 2 (other errors are thrown on).
+ * As {@link integerArgument}, for a number above 0 up to `max` (`unit` names what it counts).
+ * @throws EventBusError `Configuration`
+ */
+export function positiveArgument(
+  name: string,
+  text: string | undefined,
+  fallback: number,
+  max: number,
+  unit: string,
+) {
+  return readPositiveVariable(given(name, text), name, max, unit) ?? fallback
+}
+
+function given(name: string, text: string | undefined): Environment {
+  return text === undefined ? {} : { [name]: text }
+}
+
+/**
+ * What `read` makes of the command line (and of the tool's environment variables); on a
+ * {@link UsageError} or a `Configuration` error the process prints what is wrong with `usage` and
+ * exits with code 2 (other errors are thrown on).
  */
 export function readCommandLine<T>(usage: string, read: () => T): T {
   try {
     return read()
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error
-    console.error(`${error.message}\nusage: ${usage}`)
+    const wrong =
+      error instanceof UsageError
+        ? error.message
+        : isEventBusError(error) && error.kind === 'Configuration'
+          ? error.reason
+          : undefined
+    if (wrong === undefined) throw error
+    console.error(`${wrong}\nusage: ${usage}`)
     return process.exit(2)
   }
 }
 
 /**
- * A load tool's optional `[seconds] [rate]` positionals (each a number ≥ 1), with its defaults.
- * @throws UsageError
+ * A load tool's optional `[seconds] [rate]` positionals (each a number above 0), with its defaults.
+ * @throws UsageError for a third positional, EventBusError `Configuration` for a bad number
  */
 export function durationAndRate(
   positionals: readonly string[],
@@ -64,7 +87,7 @@ export function durationAndRate(
 ): { seconds: number; rate: number } {
   if (positionals.length > 2) throw new UsageError(`unexpected argument '${positionals[2]}'`)
   return {
-    seconds: numberArgument('seconds', positionals[0], defaults.seconds, { min: 1 }),
-    rate: numberArgument('rate', positionals[1], defaults.rate, { min: 1 }),
+    seconds: positiveArgument('seconds', positionals[0], defaults.seconds, 86_400, 'seconds'),
+    rate: positiveArgument('rate', positionals[1], defaults.rate, 1_000_000, 'messages per second'),
   }
 }
