@@ -7,6 +7,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test as base, expect, type Page } from '@playwright/test'
+import { windows } from '../src/main/host/windows.js'
 import { type HeadlessHost, type HeadlessOptions, startHeadlessHost } from '../src/main/node/headless.js'
 
 /** The build the host serves its pages from (`npm run build`). */
@@ -29,7 +30,7 @@ export const test = base.extend<Fixtures>({
   hostOptions: [{}, { option: true }],
   host: async ({ hostOptions }, use) => {
     // Without the build every page would answer 503, and a test would time out waiting for it.
-    if (!existsSync(join(outDir, 'renderer', 'index.html')))
+    if (!existsSync(join(outDir, 'renderer', windows.app.page)))
       throw new Error(`${outDir} holds no built pages: run npm run build before the end-to-end tests`)
     const host = await startHeadlessHost({
       outDir,
