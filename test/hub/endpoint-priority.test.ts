@@ -13,7 +13,7 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import type { Hub } from '../../src/main/hub/index.js'
-import { DIRECT_WINDOW } from '../../src/main/hub/routes.js'
+import { DIRECT_WINDOW } from '../../src/main/hub/route.js'
 import { rawMessage, validData, waitFor } from '../helpers.js'
 import { captureToStorage, connectClient, startHub, untilActive } from './fixture.js'
 

@@ -5,79 +5,44 @@
  * serves (its terms) and which types other subscribers also want (those still come through the
  * hub), counts what the producer reports, takes its dead letters and hand-backs, and withdraws the
  * channel when a side goes away or the route is revoked, setting it up again when both are back.
+ * The route and its channels are `route.ts`'s; what the hub holds for them, `channel-custody.ts`'s.
  */
-import { z } from 'zod'
-import { moduleIdSchema } from '../../shared/catalog.js'
 import { monotonicMs } from '../../shared/clock.js'
-import { DeadLetterReason } from '../../shared/dead-letter.js'
 import { EventBusError } from '../../shared/errors.js'
-import { slotWidth } from '../../shared/latency-tally.js'
 import type { Envelope } from '../../shared/message.js'
-import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import {
   type ChannelOutcomes,
   type DirectCounts,
   type DirectLimits,
   type DirectReport,
-  type DirectTarget,
-  type DirectTerms,
   type EndpointFrame,
-  type HubFrame,
-  type Permissions,
   type PriorAttempts,
   zeroDirectCounts,
 } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
-import { addCount, WindowedRate } from '../bus/metrics.js'
+import { addCount } from '../bus/metrics.js'
 import type { Subscription } from '../bus/subscription.js'
+import { ChannelCustody } from './channel-custody.js'
 import { mayPublish, mayReceive } from './permissions.js'
 import { RecentIds } from './recent-ids.js'
 import { addCounts, unreportedCounts } from './reconcile.js'
+import {
+  type Channel,
+  countsKey,
+  DIRECT_WINDOW,
+  type DirectRoute,
+  type PortPair,
+  Route,
+  type RouteEndpoint,
+  type RouteKeeper,
+  type RouteSpec,
+  routeSpecSchema,
+} from './route.js'
+import { assertDeliveryOf, assertWhole } from './route-checks.js'
+import { sameTerms, termsFor } from './route-terms.js'
 
-/** A route the main process declares: `producer`'s messages of `types` go straight to `consumer`. */
-export const routeSpecSchema = z
-  .object({
-    producer: moduleIdSchema,
-    consumer: moduleIdSchema,
-    types: z.array(z.string().min(1).max(128)).min(1).max(64),
-    /** Which of the consumer's subscriptions the route serves; both kinds when absent (never LatestOnly). */
-    mode: z.enum(['BestEffort', 'Reliable']).optional(),
-  })
-  .strict()
-export type RouteSpec = z.infer<typeof routeSpecSchema>
-
-/** A declared route, as the main process sees it. */
-export interface DirectRoute extends Readonly<RouteSpec> {
-  readonly id: string
-  readonly state: RouteMetrics['state']
-  /** Why it is not active, when it is not. */
-  readonly reason: string | undefined
-  /** Withdraws the route for good: traffic goes through the hub, nothing unacknowledged is lost. */
-  revoke(reason?: string): void
-}
-
-/** A pair of entangled ports; each end is transferred to one endpoint. */
-export interface PortPair {
-  port1: unknown
-  port2: unknown
-}
-
-/** What the route table needs from an attached endpoint's session. */
-export interface RouteEndpoint {
-  readonly module: string
-  readonly permissions: Permissions
-  /** Greeted, open, and on a transport that carries ports. */
-  readonly canRoute: boolean
-  send(frame: HubFrame): void
-  sendWithPort(frame: HubFrame, port: unknown): void
-  /** The endpoint's live hub subscriptions with the handler timeout it enforces. */
-  remoteSubscriptions(): Iterable<{ subscription: Subscription; handlerTimeoutMs: number }>
-}
-
-/** Deliveries a direct channel may have in flight (the consumer queues beyond its concurrency). */
-export const DIRECT_WINDOW = 1024
 /** The least time between two set-ups of one route, so a broken side cannot make it flap. */
 const RESTART_DELAY_MS = 1000
 /** How long a producer may take to confirm new terms before its channel is withdrawn. */
@@ -95,136 +60,7 @@ const CONSUMER_WAIT_FACTOR = 10
 const ORDER_WAIT_MS = 2000
 const ORDER_POLL_MS = 5
 
-interface Channel {
-  readonly id: string
-  readonly route: Route
-  readonly producer: RouteEndpoint
-  readonly consumer: RouteEndpoint
-  terms: DirectTerms
-  /**
-   * Subscriptions each sent terms covered, until the producer confirmed a later one (copies that
-   * arrive after the channel closed still skip them).
-   */
-  readonly covered: Map<number, Set<Subscription>>
-  /**
-   * Every subscription the channel ever served, and whether it is Reliable: reports and hand-backs
-   * may name only these.
-   */
-  readonly served: Map<string, boolean>
-  /**
-   * Ids of the messages whose delivery over the channel ended with the hub: handed back by the
-   * producer or requeued from `held` and `orphans`, those it dead-lettered before the consumer's
-   * hold of them arrived, and those the consumer handled in the hub's custody. None is taken again.
-   * Bounded (twice what the channel can have unsettled: see {@link RouteTable.mostUnsettled}), so
-   * that a lying endpoint cannot grow it; past that the oldest are forgotten.
-   */
-  readonly settled: RecentIds
-  /** Copies the producer handed back (at most {@link RouteTable.mostUnsettled}). */
-  handedBackByProducer: number
-  /**
-   * Deliveries the consumer failed after the channel closed, by message id, held while the
-   * producer is attached: it hands back what it had unacknowledged, these included.
-   */
-  readonly orphans: Map<string, Orphan>
-  /**
-   * Reliable deliveries whose first attempt failed, by message id: the consumer gives them to the
-   * hub before the producer retries them, and they are kept until a retry succeeds (the consumer
-   * releases them), the producer dead-letters or hands them back, or requeued if it goes first.
-   */
-  readonly held: Map<string, Orphan>
-  /** What the producer reported, summed over the channel's life, by subscription and type. */
-  readonly reported: Map<string, DirectCounts>
-  /** Dead letters the producer handed the hub, by subscription and type. */
-  readonly deadLettered: Map<string, number>
-  /**
-   * Where the requeueing of `held` and `orphans` stands: not yet (the producer is attached), waiting
-   * for the consumer's final counts (the producer went without its final report), or done (what
-   * comes after is requeued at once).
-   */
-  adoption: 'not yet' | 'waiting for the consumer' | 'done'
-  /** The producer's final report arrived: its counts are complete. */
-  finalReport: boolean
-  /** The consumer's final counts (`rfin`), once they arrived. */
-  outcomes: ChannelOutcomes[] | undefined
-  /**
-   * The consumer's counts as its side closed (`rfin` with `provisional`), used should it go before
-   * its final ones: what it held then is in the hub's custody, its BestEffort copies counted dropped.
-   */
-  provisional: ChannelOutcomes[] | undefined
-  /** Custody deliveries the consumer released (handled) since, by subscription and type. */
-  readonly deliveredInCustody: Map<string, number>
-  /** The latest terms the producer confirmed. */
-  confirmedSeq: number
-  /** Resolved once the producer confirms the latest terms (or the channel goes down). */
-  synced: (() => void)[]
-  /** Set while the channel waits for its subscriptions to settle before the producer may send. */
-  opening: ReturnType<typeof setTimeout> | undefined
-}
-
-class Route implements DirectRoute {
-  readonly producer: string
-  readonly consumer: string
-  readonly types: string[]
-  readonly mode: RouteSpec['mode']
-  state: RouteMetrics['state'] = 'waiting'
-  reason: string | undefined = 'waiting for both endpoints'
-  channel: Channel | undefined
-  epoch = 0
-  restartTimer: ReturnType<typeof setTimeout> | undefined
-  lastDownAt = Number.NEGATIVE_INFINITY
-  readonly stats = {
-    established: 0,
-    fallbacks: 0,
-    routed: 0,
-    delivered: 0,
-    failed: 0,
-    deadLettered: 0,
-    handedBack: 0,
-    refused: 0,
-    queued: 0,
-    inFlight: 0,
-  }
-  /**
-   * Deliveries over the route's channels per metrics interval, like the bus's `throughputPerSec`.
-   * Reports come every 250 ms and only while there is traffic, so a rate per report would read
-   * 8 or 12 per second for a steady 10, and would stay at its last value once the producer fell
-   * quiet.
-   */
-  readonly deliveries: WindowedRate
-
-  constructor(
-    readonly id: string,
-    spec: RouteSpec,
-    private readonly table: RouteTable,
-    rateWindowMs: number,
-  ) {
-    this.producer = spec.producer
-    this.consumer = spec.consumer
-    this.types = [...spec.types]
-    this.mode = spec.mode
-    this.deliveries = new WindowedRate(rateWindowMs, monotonicMs())
-  }
-
-  revoke(reason = 'revoked by the main process'): void {
-    this.table.revoke(this, reason)
-  }
-
-  metrics(): RouteMetrics {
-    return {
-      id: this.id,
-      producer: this.producer,
-      consumer: this.consumer,
-      types: [...this.types],
-      state: this.state,
-      ...(this.reason === undefined ? {} : { reason: this.reason }),
-      ...this.stats,
-      deliveredPerSec: this.deliveries.perSecond(monotonicMs()),
-      held: this.table.heldFor(this),
-    }
-  }
-}
-
-export class RouteTable {
+export class RouteTable implements RouteKeeper {
   private readonly routes = new Map<string, Route>()
   /** Open channels and those closed in the last minute (their late reports and hand-backs count). */
   private readonly channels = new Map<string, Channel>()
@@ -235,6 +71,7 @@ export class RouteTable {
   private readonly settledWaiters: (() => void)[] = []
   /** Whether the hub streams its tail: producers then sample what they publish for it. */
   private tailing = false
+  private readonly custody: ChannelCustody
 
   constructor(
     private readonly bus: EventBus,
@@ -245,6 +82,7 @@ export class RouteTable {
     /** How long a closed channel's reports, hand-backs and dead letters are still accepted (ms). */
     private readonly closedChannelMemoryMs: number,
   ) {
+    this.custody = new ChannelCustody(bus, internals, (channel, counts) => this.count(channel, counts))
     internals.setRoutes(() => [...this.routes.values()].map((route) => route.metrics()))
     // In-process subscriptions change terms too; a remote one's session refreshes at once itself,
     // once the subscription is registered there.
@@ -357,7 +195,7 @@ export class RouteTable {
       else if (channel.provisional !== undefined) this.reconcile(channel, channel.provisional, false)
     }
     channel.adoption = 'done'
-    this.adoptOrphans(channel)
+    this.custody.adoptOrphans(channel)
     this.settledChannel()
   }
 
@@ -420,7 +258,7 @@ export class RouteTable {
     for (const route of this.routes.values()) {
       const channel = route.channel
       if (channel === undefined) continue
-      const next = this.termsFor(route, channel.producer, channel.consumer, channel.terms.seq + 1)
+      const next = termsFor(route, channel.producer, channel.consumer, channel.terms.seq + 1, this.internals)
       if (sameTerms(next.terms, channel.terms)) continue
       channel.terms = next.terms
       channel.covered.set(next.terms.seq, next.covered)
@@ -475,16 +313,9 @@ export class RouteTable {
         if (channel.route.channel === channel) this.down(channel.route, `the channel closed: ${frame.reason}`)
         return true
       }
-      case 'rrel': {
-        const channel = this.consumedBy(from, frame.id)
-        for (const id of frame.ids) {
-          const held = channel.held.get(id)
-          if (held === undefined) continue
-          channel.held.delete(id)
-          if (held.custody) this.releasedFromCustody(channel, held)
-        }
+      case 'rrel':
+        this.custody.release(this.consumedBy(from, frame.id), frame.ids)
         return true
-      }
       case 'rfin':
         this.consumerFinished(from, frame.id, frame.outcomes, frame.provisional === true)
         return true
@@ -520,107 +351,32 @@ export class RouteTable {
     unsent = false,
     prior?: PriorAttempts,
   ): void {
-    this.refusalsCounted(from, via, () =>
-      this.takeHandBack(from, via, subscriptionId, message, unsent, prior),
-    )
-  }
-
-  private takeHandBack(
-    from: RouteEndpoint,
-    via: string,
-    subscriptionId: string,
-    message: Envelope,
-    unsent: boolean,
-    prior: PriorAttempts | undefined,
-  ): void {
-    const consumed = this.channels.get(via)
-    if (consumed !== undefined && consumed.consumer === from) {
+    this.refusalsCounted(from, via, () => {
+      const consumed = this.channels.get(via)
+      if (consumed === undefined || consumed.consumer !== from) {
+        this.custody.fromProducer(this.channelOf(from, via), from, subscriptionId, message, unsent, prior)
+        return
+      }
       if (prior !== undefined) {
         throw EventBusError.of('MessageRejected', {
           reason: `only channel ${via}'s producer counts attempts: its consumer's hand-back carries no \`prior\``,
           issues: [],
         })
       }
-      this.orphaned(consumed, subscriptionId, message)
-      return
-    }
-    const channel = this.channelOf(from, via)
-    this.assertDeliveryOf(channel, from, subscriptionId, message)
-    // Settled at the hub already: requeued, dead-lettered, or delivered from its custody.
-    if (channel.settled.has(message.id)) return
-    const most = this.mostUnsettled(channel.served)
-    if (channel.handedBackByProducer >= most) {
-      // More than its window and its queue could hold: not copies of this channel.
-      throw EventBusError.of('MessageRejected', {
-        reason: `channel ${channel.id}'s producer could hand back at most ${most} copies (its window and its queue)`,
-        issues: [],
-      })
-    }
-    channel.handedBackByProducer++
-    channel.orphans.delete(message.id)
-    channel.held.delete(message.id)
-    this.takeBack(channel, subscriptionId, message, !unsent, 0, prior)
+      this.custody.fromConsumer(consumed, subscriptionId, message)
+    })
   }
 
   /**
    * Keeps a delivery of channel `via` whose first attempt failed, sent by its consumer before the
-   * producer retries it: requeued for its subscription on the hub path if the producer's session
-   * ends before a retry succeeds (the consumer releases it), or it dead-letters or hands it back.
-   * With `custody`, one the consumer had not settled when the channel closed (a held retry is
-   * marked so): its release is then counted as its delivery, since no ack reaches the producer.
-   * @throws EventBusError `Unauthorized` (not this channel's consumer, a subscription it did not
-   * serve Reliably, not the producer's message of a route type), `MessageRejected` (an invalid
-   * message, or more than the producer could be retrying)
+   * producer retries it (see {@link ChannelCustody.hold}).
+   * @throws EventBusError `Unauthorized` (not this channel's consumer, or as `ChannelCustody.hold`),
+   * `MessageRejected` (as `ChannelCustody.hold`)
    */
   hold(from: RouteEndpoint, via: string, subscriptionId: string, message: Envelope, custody: boolean): void {
-    this.refusalsCounted(from, via, () => this.takeHold(from, via, subscriptionId, message, custody))
-  }
-
-  private takeHold(
-    from: RouteEndpoint,
-    via: string,
-    subscriptionId: string,
-    message: Envelope,
-    custody: boolean,
-  ): void {
-    const channel = this.consumedBy(from, via)
-    this.assertDeliveryOf(channel, from, subscriptionId, message)
-    if (channel.served.get(subscriptionId) !== true) {
-      // Only Reliable deliveries are retried.
-      throw EventBusError.of('Unauthorized', {
-        module: from.module,
-        action: 'publish',
-        type: message.payload.type,
-      })
-    }
-    if (channel.settled.has(message.id)) return
-    const held = channel.held.get(message.id)
-    if (held !== undefined) {
-      // A retry in progress as the channel closed: its success now reaches only the hub.
-      if (custody) held.custody = true
-      return
-    }
-    const most = this.mostUnsettled(channel.served)
-    if (channel.held.size >= most) {
-      throw EventBusError.of('MessageRejected', {
-        reason: `channel ${channel.id} can have at most ${most} deliveries waiting for a retry`,
-        issues: [],
-      })
-    }
-    channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0, custody })
-    if (channel.adoption === 'done') this.adoptOrphans(channel)
-  }
-
-  /**
-   * The consumer handled a delivery it had given the hub as the channel closed: counted delivered
-   * here, since no ack of it reaches the producer, and settled, should the producer hand it back.
-   */
-  private releasedFromCustody(channel: Channel, { subscriptionId, message }: Orphan): void {
-    const { type } = message.payload
-    const key = countsKey(subscriptionId, type)
-    channel.settled.add(message.id)
-    channel.deliveredInCustody.set(key, (channel.deliveredInCustody.get(key) ?? 0) + 1)
-    this.count(channel, { ...zeroDirectCounts(subscriptionId, type), delivered: 1 })
+    this.refusalsCounted(from, via, () =>
+      this.custody.hold(this.consumedBy(from, via), from, subscriptionId, message, custody),
+    )
   }
 
   /**
@@ -663,104 +419,6 @@ export class RouteTable {
     }
     channel.outcomes = outcomes
     if (channel.adoption === 'waiting for the consumer') this.producerGone(channel)
-  }
-
-  /**
-   * A delivery `channel` could have made, sent back by one of its endpoints: for a subscription it
-   * served, the producer's own message of a route type, valid as a publish.
-   * @throws EventBusError `Unauthorized` or `MessageRejected` naming what is wrong
-   */
-  private assertDeliveryOf(channel: Channel, from: RouteEndpoint, subscriptionId: string, message: Envelope) {
-    assertServed(channel, from, subscriptionId, message)
-    assertProducers(channel.route, from, message)
-    this.internals.validate(message)
-  }
-
-  private orphaned(channel: Channel, subscriptionId: string, message: Envelope): void {
-    this.assertDeliveryOf(channel, channel.consumer, subscriptionId, message)
-    // A BestEffort delivery that failed is dropped, as it would have been with the producer there.
-    if (channel.served.get(subscriptionId) !== true) return
-    const held = channel.held.get(message.id)
-    if (held !== undefined) {
-      // The held copy is requeued instead; this attempt's failure still counts.
-      held.failedSinceReport = 1
-      return
-    }
-    if (channel.settled.has(message.id) || channel.orphans.has(message.id)) return
-    if (channel.orphans.size >= DIRECT_WINDOW) {
-      // More than the channel could have had in flight: not deliveries of this channel.
-      throw EventBusError.of('MessageRejected', {
-        reason: `channel ${channel.id} had at most ${DIRECT_WINDOW} deliveries in flight`,
-        issues: [],
-      })
-    }
-    channel.orphans.set(message.id, { subscriptionId, message, failedSinceReport: 1 })
-    if (channel.adoption === 'done') this.adoptOrphans(channel)
-  }
-
-  /**
-   * Requeues what the producer left behind: deliveries it was retrying (held) and those the
-   * consumer failed after the channel closed, each message once.
-   */
-  private adoptOrphans(channel: Channel): void {
-    for (const orphans of [channel.held, channel.orphans]) {
-      for (const { subscriptionId, message, failedSinceReport } of orphans.values()) {
-        if (!channel.settled.has(message.id))
-          this.takeBack(channel, subscriptionId, message, true, failedSinceReport)
-      }
-      orphans.clear()
-    }
-  }
-
-  /**
-   * Requeues a delivery of `channel` on the hub path, counted as handed back: if it had been
-   * counted as routed over the channel (`routedOverChannel`), that is undone, since the hub path
-   * routes it again; `failed` attempts nobody counted yet are counted too.
-   */
-  private takeBack(
-    channel: Channel,
-    subscriptionId: string,
-    message: Envelope,
-    routedOverChannel: boolean,
-    failed: number,
-    prior?: PriorAttempts,
-  ): void {
-    channel.settled.add(message.id)
-    channel.route.stats.handedBack++
-    if (routedOverChannel) {
-      const counts = { ...zeroDirectCounts(subscriptionId, message.payload.type), failed, handedBack: 1 }
-      this.internals.recordDirect(this.internals.find(subscriptionId), counts, channel.route.consumer)
-    }
-    this.requeue(channel, subscriptionId, message, prior)
-  }
-
-  /**
-   * Queues `message` again for its subscription (going on from `prior` attempts, if any), or
-   * dead-letters it with the reason that subscription ended when it no longer exists.
-   */
-  private requeue(channel: Channel, subscriptionId: string, message: Envelope, prior?: PriorAttempts): void {
-    const { route } = channel
-    const subscription = this.internals.find(subscriptionId)
-    if (subscription !== undefined) {
-      this.internals.handBack(message, subscription, prior)
-      return
-    }
-    // As the core does for what an ended subscription still held: with the reason it ended for.
-    const shuttingDown =
-      this.bus.state !== 'running' || this.bus.registry.get(route.consumer)?.status === 'ShuttingDown'
-    const reason =
-      this.internals.endReason(subscriptionId) ??
-      (shuttingDown ? DeadLetterReason.Shutdown : DeadLetterReason.SubscriberUnavailable)
-    this.internals.deadLetter({
-      message,
-      subscriptionId,
-      module: route.consumer,
-      reason,
-      attempts: prior?.attempts ?? 0,
-      ...(prior?.error === undefined ? {} : { lastError: prior.error }),
-      firstFailedAt: new Date(prior?.firstFailedAt ?? Date.now()),
-      counted: false,
-    })
   }
 
   revoke(route: Route, reason: string): void {
@@ -835,7 +493,7 @@ export class RouteTable {
     const { port1, port2 } = pair
     route.epoch++
     const id = `${route.id}.${route.epoch}`
-    const { terms, covered } = this.termsFor(route, producer, consumer, 0)
+    const { terms, covered } = termsFor(route, producer, consumer, 0, this.internals)
     const served = new Map(terms.targets.map((target) => [target.sid, target.reliable]))
     const channel: Channel = {
       id,
@@ -845,7 +503,7 @@ export class RouteTable {
       terms,
       covered: new Map([[0, covered]]),
       served,
-      settled: new RecentIds(2 * this.mostUnsettled(served)),
+      settled: new RecentIds(2 * this.custody.mostUnsettled(served)),
       handedBackByProducer: 0,
       orphans: new Map(),
       held: new Map(),
@@ -953,7 +611,7 @@ export class RouteTable {
         }
         // The producer stayed and never handed these back, or the consumer never finished: better
         // twice than never.
-        this.adoptOrphans(channel)
+        this.custody.adoptOrphans(channel)
         this.channels.delete(channel.id)
         this.settledChannel()
       },
@@ -961,57 +619,9 @@ export class RouteTable {
     )
   }
 
-  /**
-   * The most copies of a channel that can be unsettled at once, so the most its producer can hand
-   * back or its consumer have held: all the producer can have in flight, plus its backlog (refused
-   * with `QueueFull` at `maxQueueSize`, which one publish can pass by a copy for each subscription
-   * the channel serves).
-   */
-  private mostUnsettled(served: ReadonlyMap<string, boolean>): number {
-    return DIRECT_WINDOW + this.bus.config.maxQueueSize + served.size
-  }
-
   private limits(): DirectLimits {
     const { maxQueueSize, maxMessageBytes, maxRetryAttempts, retry } = this.bus.config
     return { maxQueueSize, maxMessageBytes, maxRetryAttempts, retry: { ...retry }, window: DIRECT_WINDOW }
-  }
-
-  /** Which of the consumer's subscriptions the channel serves, and which types others want too. */
-  private termsFor(
-    route: Route,
-    producer: RouteEndpoint,
-    consumer: RouteEndpoint,
-    seq: number,
-  ): { terms: DirectTerms; covered: Set<Subscription> } {
-    const targets: DirectTarget[] = []
-    const covered = new Set<Subscription>()
-    for (const { subscription, handlerTimeoutMs } of consumer.remoteSubscriptions()) {
-      const { filter, mode } = subscription
-      if (subscription.closed || mode.kind === 'LatestOnly') continue
-      if (route.mode !== undefined && mode.kind !== route.mode) continue
-      if (filter.sources !== undefined && !filter.sources.has(producer.module)) continue
-      const types = route.types.filter((type) => filter.types === undefined || filter.types.has(type))
-      if (types.length === 0) continue
-      covered.add(subscription)
-      targets.push({
-        sid: subscription.id,
-        types,
-        ...(filter.minPriority === undefined ? {} : { minPriority: filter.minPriority }),
-        reliable: mode.kind === 'Reliable',
-        timeoutMs: handlerTimeoutMs,
-      })
-    }
-    const shared = route.types.filter((type) =>
-      this.internals
-        .subscribersOf(type)
-        .some(
-          (other) =>
-            !covered.has(other) &&
-            !other.closed &&
-            (other.filter.sources === undefined || other.filter.sources.has(producer.module)),
-        ),
-    )
-    return { terms: { seq, targets, shared }, covered }
   }
 
   private refusal(spec: RouteSpec, endpoint: RouteEndpoint): EventBusError | undefined {
@@ -1096,7 +706,7 @@ export class RouteTable {
   private deadLetter(from: RouteEndpoint, frame: Extract<EndpointFrame, { t: 'rdead' }>): void {
     const channel = this.channelOf(from, frame.id)
     // Checked before anything is remembered: a replay of the dead letter would deliver it.
-    this.assertDeliveryOf(channel, from, frame.sid, frame.msg)
+    assertDeliveryOf(channel, from, frame.sid, frame.msg, this.internals)
     // The consumer's hold of a failed delivery normally arrives long before the producer gives up
     // on it. Only a hold still on its way is remembered against, so that it is not kept (a channel
     // that dead-letters for days must not remember every id).
@@ -1114,110 +724,4 @@ export class RouteTable {
     const key = countsKey(frame.sid, frame.msg.payload.type)
     channel.deadLettered.set(key, (channel.deadLettered.get(key) ?? 0) + 1)
   }
-}
-
-/**
- * Checks a producer's report before anything of it is counted, so that a report is taken whole or
- * refused whole: it counts no hand-backs (the hub counts those as they arrive, and a claimed one
- * would take copies off what was routed), no more slow handlers than attempts it counts settled,
- * a latency for each delivery it counts, and its tail samples are the producer's own valid messages of the route's types.
- * @throws EventBusError `MessageRejected` or `Unauthorized` (a tail sample of someone else's)
- */
-function assertWhole(route: Route, from: RouteEndpoint, report: DirectReport, internals: BusInternals): void {
-  const refuse = (reason: string) => EventBusError.of('MessageRejected', { reason, issues: [] })
-  for (const { sid, type, handedBack, slowHandlers, delivered, failed } of report.counts) {
-    if (handedBack !== 0)
-      throw refuse(
-        `a producer's report counts no hand-backs (the hub counts them as they arrive): it claims ${handedBack} for subscription ${sid} and ${type}`,
-      )
-    // Each slow handler is an attempt that settled, counted in the same report.
-    if (slowHandlers > delivered + failed)
-      throw refuse(
-        `a producer's report counts ${slowHandlers} slow handlers for subscription ${sid} and ${type}, more than the ${delivered + failed} attempts it counts settled`,
-      )
-  }
-  assertLatencyOfDelivered(report)
-  for (const { msg } of report.tail ?? []) {
-    assertProducers(route, from, msg)
-    internals.validate(msg)
-  }
-}
-
-/**
- * Checks a report's latencies: one per delivery it counts (none beyond), whose sum lies within the
- * slots they were tallied in.
- * @throws EventBusError `MessageRejected`
- */
-function assertLatencyOfDelivered(report: DirectReport): void {
-  const delivered = new Map<string, number>()
-  for (const { sid, delivered: count } of report.counts) delivered.set(sid, (delivered.get(sid) ?? 0) + count)
-  for (const { sid, us, n, sumUs } of report.latency) {
-    let count = 0
-    let lowest = 0
-    let highest = 0
-    for (let i = 0; i < us.length; i++) {
-      const micros = us[i] as number
-      const times = n[i] as number
-      count += times
-      lowest += micros * times
-      highest += (micros + slotWidth(micros) - 1) * times
-    }
-    const problem =
-      count > (delivered.get(sid) ?? 0)
-        ? `${count} latencies for subscription ${sid}, more than the ${delivered.get(sid) ?? 0} deliveries it counts`
-        : sumUs < lowest || sumUs > highest
-          ? `a latency sum of ${sumUs} µs for subscription ${sid}, outside the ${lowest}–${highest} µs its tally allows`
-          : undefined
-    if (problem !== undefined)
-      throw EventBusError.of('MessageRejected', {
-        reason: `a producer's report counts ${problem}`,
-        issues: [],
-      })
-  }
-}
-
-function countsKey(sid: string, type: string): string {
-  return `${sid}\u0000${type}`
-}
-
-/** A delivery of a channel the hub may have to requeue for its producer. */
-interface Orphan {
-  readonly subscriptionId: string
-  readonly message: Envelope
-  /** Failed attempts the producer did not count (the consumer's, after the channel closed). */
-  failedSinceReport: number
-  /**
-   * Given by the consumer as the channel closed, not yet settled: no ack of it will reach the
-   * producer, so the hub counts its delivery when the consumer releases it.
-   */
-  custody?: boolean
-}
-
-/**
- * Channel frames that carry messages (tail samples, a consumer's hand-backs) may carry only the
- * route producer's own messages of the route's types.
- * @throws EventBusError `Unauthorized` naming `from` and what was wrong: the source or the type
- */
-function assertProducers(route: Route, from: RouteEndpoint, message: Envelope): void {
-  const type = message.payload?.type
-  if (message.source !== route.producer) {
-    throw EventBusError.of('Unauthorized', { module: from.module, action: 'source', type })
-  }
-  if (!route.types.includes(type)) {
-    throw EventBusError.of('Unauthorized', { module: from.module, action: 'publish', type })
-  }
-}
-
-/** @throws EventBusError `Unauthorized` unless `channel` served subscription `sid` */
-function assertServed(channel: Channel, from: RouteEndpoint, sid: string, message: Envelope): void {
-  if (channel.served.has(sid)) return
-  throw EventBusError.of('Unauthorized', {
-    module: from.module,
-    action: 'publish',
-    type: message.payload?.type,
-  })
-}
-
-function sameTerms(a: DirectTerms, b: DirectTerms): boolean {
-  return JSON.stringify([a.targets, a.shared]) === JSON.stringify([b.targets, b.shared])
 }

@@ -29,7 +29,7 @@ import type { DeliveryMode } from '../bus/index.js'
 import type { Subscription } from '../bus/subscription.js'
 import { PendingAck, SentByPriority } from './pending-ack.js'
 import { assertMayInspect, authorizeFilter, mayPublish } from './permissions.js'
-import type { RouteEndpoint } from './routes.js'
+import type { RouteEndpoint } from './route.js'
 import type { HubCore } from './types.js'
 
 /**
