@@ -1053,6 +1053,42 @@ describe('direct routes: bad input', () => {
     expect(hubPublishes()).toBe(20)
   })
 
+  it.each([
+    // As a hub given Node's ports for Electron endpoints would: their transport refuses the transfer.
+    {
+      takers: 'neither endpoint',
+      refusedBy: ModuleId.Storage,
+      pair: () => ({ port1: {}, port2: {} }),
+      fallbacks: 0,
+    },
+    // The consumer takes its end; the producer's is refused, so the consumer is told to let go.
+    {
+      side: 'the producer',
+      refusedBy: ModuleId.DataCapture,
+      pair: () => ({ port1: {}, port2: new MessageChannel().port2 }),
+      fallbacks: 1,
+    },
+  ])(
+    'a channel whose ports $takers can take says why, and keeps the hub path working',
+    async ({ refusedBy, pair, fallbacks }) => {
+      const { bus, hub, hubPublishes } = await setup({}, { createChannel: pair })
+      const route = hub.route({
+        producer: ModuleId.DataCapture,
+        consumer: ModuleId.Storage,
+        types: ['RawEvent'],
+      })
+      const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
+      await subscribeWorker(consumer, { kind: 'ok' })
+      const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
+      expect(route.state).toBe('waiting')
+      expect(route.reason).toMatch(new RegExp(`^could not hand the channel to ${refusedBy}: .+`))
+      await publishSeq(producer, 0, 20)
+      await waitFor(() => consumer.received.length === 20)
+      expect(hubPublishes()).toBe(20)
+      expect((await bus.metrics()).routes[0]).toMatchObject({ state: 'waiting', fallbacks, refused: 0 })
+    },
+  )
+
   it('a producer that never confirms its terms loses the channel; subscribers are answered anyway', async () => {
     const { hub } = await setup()
     const route = hub.route({

@@ -17,6 +17,7 @@ import {
   type DirectLimits,
   type DirectReport,
   type EndpointFrame,
+  type HubFrame,
   type PriorAttempts,
   zeroDirectCounts,
 } from '../../shared/wire.js'
@@ -487,13 +488,24 @@ export class RouteTable implements RouteKeeper {
     try {
       pair = this.createChannel()
     } catch (error) {
-      route.reason = `could not create a channel: ${error instanceof Error ? error.message : String(error)}`
+      route.reason = `could not create a channel: ${reasonOf(error)}`
       return
     }
     const { port1, port2 } = pair
     route.epoch++
     const id = `${route.id}.${route.epoch}`
     const { terms, covered } = termsFor(route, producer, consumer, 0, this.internals)
+    const limits = this.limits()
+    const consumerRefused = handOver(
+      consumer,
+      { t: 'route', id, role: 'consumer', peer: route.producer, types: route.types, port: 0, limits },
+      port2,
+    )
+    if (consumerRefused !== undefined) {
+      route.reason = consumerRefused
+      for (const port of [port1, port2]) closeUnused(port)
+      return
+    }
     const served = new Map(terms.targets.map((target) => [target.sid, target.reliable]))
     const channel: Channel = {
       id,
@@ -523,15 +535,17 @@ export class RouteTable implements RouteKeeper {
     route.reason = undefined
     route.stats.established++
     this.channels.set(id, channel)
-    const limits = this.limits()
-    consumer.sendWithPort(
-      { t: 'route', id, role: 'consumer', peer: route.producer, types: route.types, port: 0, limits },
-      port2,
-    )
-    producer.sendWithPort(
+    const producerRefused = handOver(
+      producer,
       { t: 'route', id, role: 'producer', peer: route.consumer, types: route.types, port: 0, terms, limits },
       port1,
     )
+    if (producerRefused !== undefined) {
+      // The consumer has its end: it is told to let go, as of any channel that goes down.
+      closeUnused(port1)
+      this.down(route, producerRefused, false)
+      return
+    }
     if (this.tailing) producer.send({ t: 'rtail', id, on: true })
   }
 
@@ -567,8 +581,11 @@ export class RouteTable implements RouteKeeper {
     }
   }
 
-  /** The channel of `route` is gone: both sides are told, traffic falls back to the hub. */
-  private down(route: Route, reason: string): void {
+  /**
+   * The channel of `route` is gone: both sides are told, traffic falls back to the hub, and the
+   * route is set up again (unless `setUpAgain` is false: then when an endpoint attaches again).
+   */
+  private down(route: Route, reason: string, setUpAgain = true): void {
     const channel = route.channel
     if (channel === undefined) return
     route.channel = undefined
@@ -585,7 +602,7 @@ export class RouteTable implements RouteKeeper {
     for (const endpoint of [channel.producer, channel.consumer]) {
       if (this.endpoints.has(endpoint)) endpoint.send({ t: 'unroute', id: channel.id, reason })
     }
-    this.establish(route)
+    if (setUpAgain) this.establish(route)
   }
 
   /**
@@ -724,4 +741,29 @@ export class RouteTable implements RouteKeeper {
     const key = countsKey(frame.sid, frame.msg.payload.type)
     channel.deadLettered.set(key, (channel.deadLettered.get(key) ?? 0) + 1)
   }
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * Sends an endpoint its end of a channel; what went wrong, if its transport refused the port (a
+ * `createChannel` that makes ports of a kind the endpoints' transport cannot carry), else undefined.
+ * Said in the route's reason rather than thrown in the hub: the route stays on the hub path until an
+ * endpoint attaches again.
+ */
+function handOver(endpoint: RouteEndpoint, frame: HubFrame, port: unknown): string | undefined {
+  try {
+    endpoint.sendWithPort(frame, port)
+    return undefined
+  } catch (error) {
+    return `could not hand the channel to ${endpoint.module}: ${reasonOf(error)}`
+  }
+}
+
+/** Closes a port of a channel that was never handed over, if it is one that can be closed. */
+function closeUnused(port: unknown): void {
+  const close = (port as { close?: unknown } | null)?.close
+  if (typeof close === 'function') close.call(port)
 }
