@@ -1,0 +1,224 @@
+/**
+ * The Electron host's own code (src/main/electron) run whole, with Electron's message-carrying
+ * parts simulated on worker_threads (simulated-electron.ts: MessagePortMain that delivers nothing
+ * before `start()`, utility processes with `process.parentPort`) and its windows reduced to what
+ * the host asks of them. Electron's binary cannot run here; this checks what the host wires
+ * together: modules in utility processes restarted when they die, direct routes over
+ * MessageChannelMain, a window's port handed out when its preload asks, and the quit sequence.
+ * The windows' side is a `connectBus` client on the port handed out, as the preload is one.
+ */
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import {
+  type BusClient,
+  connectBus,
+  type ElectronMessagePortLike,
+  fromElectronPort,
+} from '../../src/shared/index.js'
+import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
+import type { SimulatedPortMain, SimulatedUtilityProcess } from './simulated-electron.js'
+
+/** What the host did with the simulated Electron: recorded for the test to act on. */
+const electron = vi.hoisted(() => ({
+  userData: '',
+  appHandlers: new Map<string, (event: { preventDefault(): void }) => void>(),
+  portRequests: new Map<string, (event: { sender: unknown }) => void>(),
+  menu: [] as { label?: string; submenu?: { label?: string; click?: () => void }[] }[],
+  windows: [] as { webContents: { handedOut: unknown[] } }[],
+  processes: new Map<string, SimulatedUtilityProcess>(),
+  exit: vi.fn(),
+}))
+
+vi.mock('electron', async () => {
+  const { SimulatedChannelMain, SimulatedUtilityProcess } = await import('./simulated-electron.js')
+  const { EventEmitter } = await import('node:events')
+  const { join } = await import('node:path')
+  const utilityEntry = join(import.meta.dirname, '../../src/modules/runners/utility.ts')
+  class WebContents extends EventEmitter {
+    /** The ports the host posted to the window's preload. */
+    readonly handedOut: unknown[] = []
+    setWindowOpenHandler() {}
+    postMessage(channel: string, _message: unknown, ports: unknown[]) {
+      if (channel === 'skelly-bus-port') this.handedOut.push(...ports)
+    }
+  }
+  class BrowserWindow {
+    readonly webContents = new WebContents()
+    constructor() {
+      electron.windows.push(this)
+    }
+    async loadFile() {}
+    async loadURL() {}
+    isDestroyed() {
+      return false
+    }
+    focus() {}
+  }
+  return {
+    app: {
+      requestSingleInstanceLock: () => true,
+      getPath: () => electron.userData,
+      whenReady: async () => {},
+      on: (event: string, handler: (event: { preventDefault(): void }) => void) =>
+        electron.appHandlers.set(event, handler),
+      exit: electron.exit,
+      quit: vi.fn(),
+    },
+    dialog: {
+      showErrorBox: (title: string, line: string) => {
+        throw new Error(`${title}: ${line}`)
+      },
+    },
+    BrowserWindow,
+    Menu: {
+      buildFromTemplate: (template: typeof electron.menu) => {
+        electron.menu = template
+        return template
+      },
+      setApplicationMenu: () => {},
+    },
+    MessageChannelMain: SimulatedChannelMain,
+    ipcMain: {
+      on: (channel: string, handler: (event: { sender: unknown }) => void) =>
+        electron.portRequests.set(channel, handler),
+    },
+    session: {
+      defaultSession: { setPermissionRequestHandler: () => {}, webRequest: { onHeadersReceived: () => {} } },
+    },
+    utilityProcess: {
+      fork: (modulePath: string, _args: string[], options: { serviceName: string }) => {
+        // The host forks the runner electron-vite builds; here it runs from source.
+        if (!modulePath.endsWith('module-utility.js'))
+          throw new Error(`unexpected utility entry ${modulePath}`)
+        const child = new SimulatedUtilityProcess(utilityEntry)
+        electron.processes.set(options.serviceName, child)
+        return child
+      },
+    },
+  }
+})
+
+/** Does what a window's preload does at load: asks for a port, and connects through it. */
+async function connectWindow<M extends string>(index: number, module: M): Promise<BusClient> {
+  const window = electron.windows[index]
+  if (window === undefined) throw new Error(`no window ${index}`)
+  electron.portRequests.get('skelly-bus-request-port')?.({ sender: window.webContents })
+  const port = window.webContents.handedOut.at(-1) as SimulatedPortMain | undefined
+  if (port === undefined) throw new Error(`window ${index} was handed no port`)
+  return connectBus(fromElectronPort(port as unknown as ElectronMessagePortLike), { module })
+}
+
+/** The inspector's metrics once `check` passes on them (retried until it does, for 30 s). */
+async function until(inspector: BusClient, check: (metrics: BusMetrics) => void): Promise<BusMetrics> {
+  return vi.waitFor(
+    async () => {
+      const metrics = await inspector.metrics()
+      check(metrics)
+      return metrics
+    },
+    { timeout: 30_000, interval: 200 },
+  )
+}
+
+const routeOf = (metrics: BusMetrics, producer: string) => metrics.routes.find((r) => r.producer === producer)
+
+describe('the Electron host, its Electron parts simulated', () => {
+  let app: BusClient
+  let inspector: BusClient
+
+  beforeAll(async () => {
+    electron.userData = await mkdtemp(join(tmpdir(), 'skelly-electron-host-'))
+    await import('../../src/main/electron/main.js')
+    // Once the app is ready: the bus started, the modules launched, the app window opened.
+    await vi.waitFor(() => expect(electron.windows).toHaveLength(1), { timeout: 10_000 })
+    app = await connectWindow(0, ModuleId.CuteFigurine)
+    // View → Bus inspector, as the user opens it.
+    const view = electron.menu.find((item) => item.label === 'View')
+    view?.submenu?.find((item) => item.label === 'Bus inspector')?.click?.()
+    inspector = await connectWindow(1, 'inspector')
+  }, 60_000)
+
+  afterAll(() => {
+    for (const child of electron.processes.values()) child.kill()
+  })
+
+  it('runs every module in a utility process, the hot paths over MessageChannelMain routes', async () => {
+    const metrics = await until(inspector, (m) => {
+      expect(m.routes.map((route) => `${route.producer} ${route.state}`).sort()).toEqual([
+        'analysis-engine active',
+        'data-capture active',
+        'gamification active',
+      ])
+      expect(routeOf(m, ModuleId.DataCapture)?.delivered).toBeGreaterThan(0)
+    })
+    expect([...electron.processes.keys()].sort()).toEqual(
+      ['ai-integration', 'analysis-engine', 'data-capture', 'gamification', 'storage'].map(
+        (id) => `skelly-${id}`,
+      ),
+    )
+    expect(metrics.registry.modules.map((m) => m.moduleId)).toEqual(
+      expect.arrayContaining([
+        'data-capture',
+        'storage',
+        'analysis-engine',
+        'gamification',
+        'ai-integration',
+      ]),
+    )
+  }, 60_000)
+
+  it('answers the app window: a request from the renderer reaches AiIntegration and comes back', async () => {
+    const requestId = crypto.randomUUID()
+    const answered = new Promise<string>((resolve) => {
+      void app.subscribe(
+        ModuleId.CuteFigurine,
+        { types: ['InterventionResponse'] },
+        DeliveryMode.BestEffort,
+        (message) => {
+          if (message.payload.data.requestId === requestId) resolve(message.payload.data.responseText)
+        },
+      )
+    })
+    await app.publish(
+      BusMessage.create(
+        ModuleId.CuteFigurine,
+        MessagePayload.InterventionRequest({
+          requestId,
+          interventionType: 'tip',
+          urgency: 'low',
+          context: {},
+        }),
+      ),
+    )
+    expect(await answered).not.toBe('')
+  }, 30_000)
+
+  it('restarts a utility process that died, and sets its route up again over a new channel', async () => {
+    const before = await inspector.metrics()
+    const delivered = routeOf(before, ModuleId.DataCapture)?.delivered ?? 0
+    electron.processes.get('skelly-storage')?.kill()
+    const after = await until(inspector, (m) => {
+      const route = routeOf(m, ModuleId.DataCapture)
+      expect(m.registry.modules.find((module) => module.moduleId === ModuleId.Storage)?.restarts).toBe(1)
+      expect(route).toMatchObject({ state: 'active', fallbacks: 1 })
+      expect(route?.delivered).toBeGreaterThan(delivered)
+    })
+    expect(routeOf(after, ModuleId.DataCapture)?.established).toBeGreaterThanOrEqual(2)
+  }, 60_000)
+
+  it('quits in order: modules stopped, the bus drained, every utility process gone, exit 0', async () => {
+    const exited = [...electron.processes.values()].map(
+      (child) => new Promise<number>((resolve) => child.once('exit', resolve)),
+    )
+    const closed = new Promise<void>((resolve) => inspector.onClose(() => resolve()))
+    const quitting = { preventDefault: vi.fn() }
+    electron.appHandlers.get('before-quit')?.(quitting)
+    expect(quitting.preventDefault).toHaveBeenCalled()
+    await expect.poll(() => electron.exit.mock.calls, { timeout: 30_000 }).toEqual([[0]])
+    await Promise.all(exited)
+    await closed
+  }, 60_000)
+})

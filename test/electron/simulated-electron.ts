@@ -1,0 +1,108 @@
+/**
+ * A stand-in for the two parts of Electron that carry the Electron host's messages, MessagePortMain
+ * channels and utility processes, built on worker_threads so that the host's own code can run here,
+ * where Electron's binary cannot. It keeps to Electron's documented behaviour where a mistake in the
+ * host would show: a port delivers nothing until `start()`, a message event is `{ data, ports }`,
+ * only ports of its own kind may be transferred, and 'close' fires when the other end goes (its
+ * process ended, or it was closed). It proves the host's wiring, not Electron itself:
+ * `e2e/electron` runs the real app wherever the binary exists.
+ */
+import { EventEmitter } from 'node:events'
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
+
+/** What crosses a worker_threads port: the message and the ports it transfers. */
+interface Carried {
+  readonly data: unknown
+  readonly ports: readonly MessagePort[]
+}
+
+function nodePortsOf(transfer: readonly unknown[]): MessagePort[] {
+  return transfer.map((port, index) => {
+    if (!(port instanceof SimulatedPortMain))
+      throw new TypeError(`Port at index ${index} is not a valid port`)
+    return port.port
+  })
+}
+
+function carry(
+  target: { postMessage(value: unknown, transfer: MessagePort[]): void },
+  data: unknown,
+  transfer: readonly unknown[],
+) {
+  const ports = nodePortsOf(transfer)
+  target.postMessage({ data, ports } satisfies Carried, ports)
+}
+
+/** A received `{ data, ports }`, its ports as MessagePortMain. */
+export function received({ data, ports }: Carried): { data: unknown; ports: SimulatedPortMain[] } {
+  return { data, ports: ports.map((port) => new SimulatedPortMain(port)) }
+}
+
+/** Electron's MessagePortMain, over one end of a worker_threads channel. */
+export class SimulatedPortMain extends EventEmitter {
+  private started = false
+
+  constructor(readonly port: MessagePort) {
+    super()
+    // Wired on demand: a worker_threads port with a listener reports 'close' when it is transferred.
+    let closeWired = false
+    this.on('newListener', (event: string) => {
+      if (event !== 'close' || closeWired) return
+      closeWired = true
+      port.on('close', () => this.emit('close'))
+    })
+  }
+
+  postMessage(message: unknown, transfer: readonly unknown[] = []): void {
+    carry(this.port, message, transfer)
+  }
+
+  /** Messages wait until this is called, as in Electron. */
+  start(): void {
+    if (this.started) return
+    this.started = true
+    this.port.on('message', (value: Carried) => this.emit('message', received(value)))
+  }
+
+  close(): void {
+    this.port.close()
+  }
+}
+
+/** Electron's MessageChannelMain. */
+export class SimulatedChannelMain {
+  readonly port1: SimulatedPortMain
+  readonly port2: SimulatedPortMain
+
+  constructor() {
+    const { port1, port2 } = new MessageChannel()
+    this.port1 = new SimulatedPortMain(port1)
+    this.port2 = new SimulatedPortMain(port2)
+  }
+}
+
+const BOOTSTRAP = new URL('./utility-process-bootstrap.mjs', import.meta.url)
+
+/**
+ * Electron's UtilityProcess, as a worker thread running `entry` (TypeScript) with a
+ * `process.parentPort` of its own. `exit` carries the thread's exit code.
+ */
+export class SimulatedUtilityProcess extends EventEmitter {
+  private readonly worker: Worker
+
+  constructor(entry: string) {
+    super()
+    this.worker = new Worker(BOOTSTRAP, { workerData: { entry } })
+    this.worker.on('error', (error) => console.error(`[simulated utility process] ${error.message}`))
+    this.worker.on('exit', (code) => this.emit('exit', code))
+  }
+
+  postMessage(message: unknown, transfer: readonly unknown[] = []): void {
+    carry(this.worker, message, transfer)
+  }
+
+  kill(): boolean {
+    void this.worker.terminate()
+    return true
+  }
+}
