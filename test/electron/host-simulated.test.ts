@@ -209,6 +209,14 @@ describe('the Electron host, its Electron parts simulated', () => {
     expect(routeOf(after, ModuleId.DataCapture)?.established).toBeGreaterThanOrEqual(2)
   }, 60_000)
 
+  it('logs a fatal error a utility process reports, and goes on', () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+    // Electron emits 'error' before the process exits; an event nobody hears would throw here.
+    electron.processes.get('skelly-analysis-engine')?.emit('error', 'FatalError', 'v8::Isolate', '{}')
+    expect(logged).toHaveBeenCalledWith('[analysis-engine] FatalError at v8::Isolate')
+    logged.mockRestore()
+  })
+
   it('quits in order: modules stopped, the bus drained, every utility process gone, exit 0', async () => {
     const exited = [...electron.processes.values()].map(
       (child) => new Promise<number>((resolve) => child.once('exit', resolve)),

@@ -11,6 +11,9 @@ export const launchUtilityProcess: ModuleLauncher = (moduleId, run) => {
     stdio: 'inherit',
   })
   child.postMessage({ moduleId, run }, [port2])
+  // A fatal error is followed by 'exit', which the supervisor acts on; unheard, the 'error' event
+  // would throw in the main process.
+  child.on('error', (type, location) => console.error(`[${moduleId}] ${type} at ${location}`))
   const exited = new Promise<number>((resolve) => child.once('exit', resolve))
   return {
     port: fromElectronPort(port1),
