@@ -5,21 +5,18 @@
  * the host asks of them. Electron's binary cannot run here; this checks what the host wires
  * together: modules in utility processes restarted when they die, direct routes over
  * MessageChannelMain, a window's port handed out when its preload asks, and the quit sequence.
- * The windows' side is a `connectBus` client on the port handed out, as the preload is one.
+ * The app window runs the real preload (src/preload/index.ts) on the DOM MessagePort it is handed;
+ * the inspector's side is a `connectBus` client on its port, as that preload makes.
  */
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
-import {
-  type BusClient,
-  connectBus,
-  type ElectronMessagePortLike,
-  fromElectronPort,
-} from '../../src/shared/index.js'
+import { DeliveryMode, ModuleId } from '../../src/main/bus/index.js'
+import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
+import { type BusClient, connectBus, type DomMessagePortLike, fromDomPort } from '../../src/shared/index.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
-import type { SimulatedPortMain, SimulatedUtilityProcess } from './simulated-electron.js'
+import type { SimulatedUtilityProcess, SimulatedWebContents } from './simulated-electron.js'
 
 /** What the host did with the simulated Electron: recorded for the test to act on. */
 const electron = vi.hoisted(() => ({
@@ -27,26 +24,21 @@ const electron = vi.hoisted(() => ({
   appHandlers: new Map<string, (event: { preventDefault(): void }) => void>(),
   portRequests: new Map<string, (event: { sender: unknown }) => void>(),
   menu: [] as { label?: string; submenu?: { label?: string; click?: () => void }[] }[],
-  windows: [] as { webContents: { handedOut: unknown[] } }[],
+  windows: [] as { webContents: SimulatedWebContents }[],
   processes: new Map<string, SimulatedUtilityProcess>(),
+  /** What the app window's preload exposed to its page. */
+  exposed: new Map<string, unknown>(),
   exit: vi.fn(),
 }))
 
 vi.mock('electron', async () => {
-  const { SimulatedChannelMain, SimulatedUtilityProcess } = await import('./simulated-electron.js')
-  const { EventEmitter } = await import('node:events')
+  const { SimulatedChannelMain, SimulatedUtilityProcess, SimulatedWebContents } = await import(
+    './simulated-electron.js'
+  )
   const { join } = await import('node:path')
   const utilityEntry = join(import.meta.dirname, '../../src/modules/runners/utility.ts')
-  class WebContents extends EventEmitter {
-    /** The ports the host posted to the window's preload. */
-    readonly handedOut: unknown[] = []
-    setWindowOpenHandler() {}
-    postMessage(channel: string, _message: unknown, ports: unknown[]) {
-      if (channel === 'skelly-bus-port') this.handedOut.push(...ports)
-    }
-  }
   class BrowserWindow {
-    readonly webContents = new WebContents()
+    readonly webContents = new SimulatedWebContents()
     constructor() {
       electron.windows.push(this)
     }
@@ -57,6 +49,9 @@ vi.mock('electron', async () => {
     }
     focus() {}
   }
+  /** The IPC of the app window's renderer, where its preload runs; gone once the app exited. */
+  const appRenderer = () =>
+    electron.exit.mock.calls.length > 0 ? undefined : electron.windows[0]?.webContents
   return {
     app: {
       requestSingleInstanceLock: () => true,
@@ -81,6 +76,15 @@ vi.mock('electron', async () => {
       setApplicationMenu: () => {},
     },
     MessageChannelMain: SimulatedChannelMain,
+    contextBridge: { exposeInMainWorld: (key: string, api: unknown) => electron.exposed.set(key, api) },
+    ipcRenderer: {
+      once: (channel: string, listener: (event: { ports: unknown[] }) => void) =>
+        appRenderer()?.renderer.once(channel, listener),
+      send: (channel: string) => {
+        const sender = appRenderer()
+        if (sender !== undefined) electron.portRequests.get(channel)?.({ sender })
+      },
+    },
     ipcMain: {
       on: (channel: string, handler: (event: { sender: unknown }) => void) =>
         electron.portRequests.set(channel, handler),
@@ -101,14 +105,17 @@ vi.mock('electron', async () => {
   }
 })
 
-/** Does what a window's preload does at load: asks for a port, and connects through it. */
-async function connectWindow<M extends string>(index: number, module: M): Promise<BusClient> {
-  const window = electron.windows[index]
-  if (window === undefined) throw new Error(`no window ${index}`)
-  electron.portRequests.get('skelly-bus-request-port')?.({ sender: window.webContents })
-  const port = window.webContents.handedOut.at(-1) as SimulatedPortMain | undefined
-  if (port === undefined) throw new Error(`window ${index} was handed no port`)
-  return connectBus(fromElectronPort(port as unknown as ElectronMessagePortLike), { module })
+/** Connects as a window's preload does at load: asks for a port, and connects through it. */
+async function connectWindow(index: number, module: string): Promise<BusClient> {
+  const contents = electron.windows[index]?.webContents
+  if (contents === undefined) throw new Error(`no window ${index}`)
+  const handedOut = new Promise<DomMessagePortLike>((resolve) =>
+    contents.renderer.once('skelly-bus-port', ({ ports }: { ports: DomMessagePortLike[] }) =>
+      resolve(ports[0] as DomMessagePortLike),
+    ),
+  )
+  electron.portRequests.get('skelly-bus-request-port')?.({ sender: contents })
+  return connectBus(fromDomPort(await handedOut), { module })
 }
 
 /** The inspector's metrics once `check` passes on them (retried until it does, for 30 s). */
@@ -126,7 +133,7 @@ async function until(inspector: BusClient, check: (metrics: BusMetrics) => void)
 const routeOf = (metrics: BusMetrics, producer: string) => metrics.routes.find((r) => r.producer === producer)
 
 describe('the Electron host, its Electron parts simulated', () => {
-  let app: BusClient
+  let app: SkellyBusApi
   let inspector: BusClient
 
   beforeAll(async () => {
@@ -134,7 +141,10 @@ describe('the Electron host, its Electron parts simulated', () => {
     await import('../../src/main/electron/main.js')
     // Once the app is ready: the bus started, the modules launched, the app window opened.
     await vi.waitFor(() => expect(electron.windows).toHaveLength(1), { timeout: 10_000 })
-    app = await connectWindow(0, ModuleId.CuteFigurine)
+    // The app window's preload, with the identity the host passes it as an argument.
+    process.argv.push('--skelly-module=cute-figurine')
+    await import('../../src/preload/index.js')
+    app = electron.exposed.get('skellyBus') as SkellyBusApi
     // View → Bus inspector, as the user opens it.
     const view = electron.menu.find((item) => item.label === 'View')
     view?.submenu?.find((item) => item.label === 'Bus inspector')?.click?.()
@@ -170,30 +180,21 @@ describe('the Electron host, its Electron parts simulated', () => {
     )
   }, 60_000)
 
-  it('answers the app window: a request from the renderer reaches AiIntegration and comes back', async () => {
+  it('answers the app window: a request its preload publishes reaches AiIntegration and comes back', async () => {
     const requestId = crypto.randomUUID()
     const answered = new Promise<string>((resolve) => {
-      void app.subscribe(
-        ModuleId.CuteFigurine,
-        { types: ['InterventionResponse'] },
-        DeliveryMode.BestEffort,
-        (message) => {
-          if (message.payload.data.requestId === requestId) resolve(message.payload.data.responseText)
-        },
-      )
+      void app.subscribe({ types: ['InterventionResponse'] }, DeliveryMode.BestEffort, (message) => {
+        if (message.payload.data.requestId === requestId) resolve(message.payload.data.responseText)
+      })
     })
-    await app.publish(
-      BusMessage.create(
-        ModuleId.CuteFigurine,
-        MessagePayload.InterventionRequest({
-          requestId,
-          interventionType: 'tip',
-          urgency: 'low',
-          context: {},
-        }),
-      ),
-    )
+    await app.publish('InterventionRequest', {
+      requestId,
+      interventionType: 'tip',
+      urgency: 'low',
+      context: {},
+    })
     expect(await answered).not.toBe('')
+    expect(app.module).toBe(ModuleId.CuteFigurine)
   }, 30_000)
 
   it('restarts a utility process that died, and sets its route up again over a new channel', async () => {

@@ -10,8 +10,13 @@
 import { EventEmitter } from 'node:events'
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 
-/** What crosses a worker_threads port: the message and the ports it transfers. */
+/**
+ * A message that transfers ports crosses a worker_threads port in this marked envelope, since its
+ * receiver gets no list of ports beside it; a message without ports crosses as it is, so that a
+ * DOM MessagePort at the other end (a window's) reads it as Electron's renderer would.
+ */
 interface Carried {
+  readonly simulatedTransfer: true
   readonly data: unknown
   readonly ports: readonly MessagePort[]
 }
@@ -25,17 +30,20 @@ function nodePortsOf(transfer: readonly unknown[]): MessagePort[] {
 }
 
 function carry(
-  target: { postMessage(value: unknown, transfer: MessagePort[]): void },
+  target: { postMessage(value: unknown, transfer?: MessagePort[]): void },
   data: unknown,
   transfer: readonly unknown[],
-) {
+): void {
   const ports = nodePortsOf(transfer)
-  target.postMessage({ data, ports } satisfies Carried, ports)
+  if (ports.length === 0) target.postMessage(data)
+  else target.postMessage({ simulatedTransfer: true, data, ports } satisfies Carried, ports)
 }
 
-/** A received `{ data, ports }`, its ports as MessagePortMain. */
-export function received({ data, ports }: Carried): { data: unknown; ports: SimulatedPortMain[] } {
-  return { data, ports: ports.map((port) => new SimulatedPortMain(port)) }
+/** What arrived over a worker_threads port, as Electron's `{ data, ports }`, its ports as MessagePortMain. */
+export function received(value: unknown): { data: unknown; ports: SimulatedPortMain[] } {
+  const carried = value as Partial<Carried> | null
+  if (carried?.simulatedTransfer !== true) return { data: value, ports: [] }
+  return { data: carried.data, ports: (carried.ports ?? []).map((port) => new SimulatedPortMain(port)) }
 }
 
 /** Electron's MessagePortMain, over one end of a worker_threads channel. */
@@ -61,7 +69,7 @@ export class SimulatedPortMain extends EventEmitter {
   start(): void {
     if (this.started) return
     this.started = true
-    this.port.on('message', (value: Carried) => this.emit('message', received(value)))
+    this.port.on('message', (value: unknown) => this.emit('message', received(value)))
   }
 
   close(): void {
@@ -78,6 +86,23 @@ export class SimulatedChannelMain {
     const { port1, port2 } = new MessageChannel()
     this.port1 = new SimulatedPortMain(port1)
     this.port2 = new SimulatedPortMain(port2)
+  }
+}
+
+/**
+ * A window's webContents, as the host uses it to hand the window's preload its port:
+ * `postMessage(channel, message, transfer)` takes only MessagePortMain ports, and the renderer side
+ * (`renderer`, where the preload's `ipcRenderer` listens) receives them as DOM MessagePorts.
+ */
+export class SimulatedWebContents extends EventEmitter {
+  /** The renderer's side of the IPC channel: events `{ ports }` by channel name. */
+  readonly renderer = new EventEmitter()
+
+  setWindowOpenHandler(): void {}
+
+  postMessage(channel: string, _message: unknown, transfer: readonly unknown[] = []): void {
+    // A worker_threads port is a DOM MessagePort too (addEventListener, start, close).
+    this.renderer.emit(channel, { ports: nodePortsOf(transfer) })
   }
 }
 
