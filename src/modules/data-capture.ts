@@ -27,11 +27,14 @@ function pick<T>(weights: Record<string, number>, random: number): T {
   return Object.keys(weights)[0] as T
 }
 
+/** Events per second unless the host's options say otherwise. */
+export const DEFAULT_CAPTURE_RATE = 10
+
 export default defineModule({
   id: ModuleId.DataCapture,
   permissions: { publish: ['RawEvent'], subscribe: [] },
   start(bus, { options }) {
-    let rate = numberOption(options, 'rate', 10)
+    let rate = numberOption(options, 'rate', DEFAULT_CAPTURE_RATE)
     const phaseMs = numberOption(options, 'phaseMs', 15_000)
     const startedAt = Date.now()
     let owed = 0

@@ -8,7 +8,7 @@
  * The app window runs the real preload (src/preload/index.ts) on the DOM MessagePort it is handed;
  * the inspector's side is a `connectBus` client on its port, as that preload makes.
  */
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -138,6 +138,8 @@ describe('the Electron host, its Electron parts simulated', () => {
 
   beforeAll(async () => {
     electron.userData = await mkdtemp(join(tmpdir(), 'skelly-electron-host-'))
+    // Busy enough that Storage has deliveries in flight when it is killed (see below).
+    vi.stubEnv('SKELLY_CAPTURE_RATE', '150')
     await import('../../src/main/electron/main.js')
     // Once the app is ready: the bus started, the modules launched, the app window opened.
     await vi.waitFor(() => expect(electron.windows).toHaveLength(1), { timeout: 10_000 })
@@ -153,6 +155,7 @@ describe('the Electron host, its Electron parts simulated', () => {
 
   afterAll(() => {
     for (const child of electron.processes.values()) child.kill()
+    vi.unstubAllEnvs()
   })
 
   it('runs every module in a utility process, the hot paths over MessageChannelMain routes', async () => {
@@ -197,7 +200,16 @@ describe('the Electron host, its Electron parts simulated', () => {
     expect(app.module).toBe(ModuleId.CuteFigurine)
   }, 30_000)
 
-  it('restarts a utility process that died, and sets its route up again over a new channel', async () => {
+  it('restarts a utility process that died, sets its route up again, and Storage loses no RawEvent', async () => {
+    // What DataCapture publishes, as the inspector's tail shows it (a route's producer samples up to
+    // 200 a second for it, so at 150 a second nearly all of it).
+    const published = new Set<string>()
+    const stopTail = await inspector.onTail((entries) => {
+      for (const { message } of entries)
+        if (message.source === ModuleId.DataCapture && message.payload.type === 'RawEvent')
+          published.add(message.id)
+    })
+    await vi.waitFor(() => expect(published.size).toBeGreaterThan(10), { timeout: 10_000 })
     const before = await inspector.metrics()
     const delivered = routeOf(before, ModuleId.DataCapture)?.delivered ?? 0
     electron.processes.get('skelly-storage')?.kill()
@@ -208,7 +220,20 @@ describe('the Electron host, its Electron parts simulated', () => {
       expect(route?.delivered).toBeGreaterThan(delivered)
     })
     expect(routeOf(after, ModuleId.DataCapture)?.established).toBeGreaterThanOrEqual(2)
-  }, 60_000)
+    stopTail()
+    // What was published until now, before, during and after the fallback, is in Storage's file.
+    const checked = [...published]
+    await vi.waitFor(
+      async () => {
+        const lines = (await readFile(join(electron.userData, 'data', 'events.jsonl'), 'utf8'))
+          .trim()
+          .split('\n')
+        const stored = new Set(lines.map((line) => (JSON.parse(line) as { id: string }).id))
+        expect(checked.filter((id) => !stored.has(id))).toEqual([])
+      },
+      { timeout: 30_000, interval: 250 },
+    )
+  }, 90_000)
 
   it('logs a fatal error a utility process reports, and goes on', () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {})

@@ -49,13 +49,16 @@ describe('the Electron host refusing a start', () => {
     vi.unstubAllEnvs()
   })
 
-  it('says which variable is wrong in an error box, and exits 1', async () => {
-    vi.stubEnv('SKELLY_DIRECT_ROUTES', 'maybe')
+  it.each([
+    ['SKELLY_DIRECT_ROUTES', 'maybe'],
+    ['SKELLY_CAPTURE_RATE', 'fast'],
+  ])('says which variable is wrong in an error box, and exits 1 (%s=%s)', async (variable, value) => {
+    vi.stubEnv(variable, value)
     await launch()
     expect(electron.showErrorBox).toHaveBeenCalledTimes(1)
     const [title, line] = electron.showErrorBox.mock.calls[0] as [string, string]
     expect(title).toBe('Skelly-Jelly could not start')
-    expect(line).toMatch(/^Configuration: SKELLY_DIRECT_ROUTES .*'maybe'/)
+    expect(line).toMatch(new RegExp(`^Configuration: ${variable} .*'${value}'`))
     expect(line).not.toContain('\n') // no stack
     expect(electron.exit).toHaveBeenCalledWith(1)
     expect(electron.whenReady).not.toHaveBeenCalled() // nothing more was started

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { app, BrowserWindow, dialog, Menu, MessageChannelMain } from 'electron'
 import { createEventBus } from '../bus/index.js'
+import { readCaptureRate } from '../host/capture-rate.js'
 import { createDeadLetterLog } from '../host/dead-letter-log.js'
 import { directRoutes } from '../host/direct-routes.js'
 import { ALL_MODULES } from '../host/modules-list.js'
@@ -34,6 +35,7 @@ function startHost(): void {
   mkdirSync(dataDir, { recursive: true })
   const deadLetterLog = createDeadLetterLog({ path: join(dataDir, 'dead-letters.jsonl') })
   const bus = createEventBus({ deadLetterPersistence: deadLetterLog })
+  const moduleOptions = { 'data-capture': { rate: readCaptureRate() } }
   // Utility processes need Electron's own channel type to receive a port.
   const hub = createHub(bus, {
     routes: directRoutes(),
@@ -57,7 +59,7 @@ function startHost(): void {
       await bus.start()
       servePorts(hub)
       const orchestrator = startOrchestrator(bus)
-      const supervisor = new ModuleSupervisor(bus, hub, launchUtilityProcess, { dataDir })
+      const supervisor = new ModuleSupervisor(bus, hub, launchUtilityProcess, { dataDir, moduleOptions })
       supervisor.start(ALL_MODULES)
       Menu.setApplicationMenu(
         Menu.buildFromTemplate([

@@ -3,7 +3,8 @@
  * shared/environment): SKELLY_HTTP_PORT, SKELLY_DATA_DIR, SKELLY_CAPTURE_RATE, SKELLY_OUT_DIR.
  */
 import { join, resolve } from 'node:path'
-import { type Environment, readIntegerVariable, readPositiveVariable } from '../../shared/environment.js'
+import { type Environment, readIntegerVariable } from '../../shared/environment.js'
+import { readCaptureRate } from '../host/capture-rate.js'
 
 export interface HostSettings {
   /** Where the pages are served (127.0.0.1); 0 picks a free port. */
@@ -26,7 +27,7 @@ export function readHostSettings(env: Environment, defaultOutDir: string, cwd = 
   return {
     httpPort: readIntegerVariable(env, 'SKELLY_HTTP_PORT', 0, 65_535) ?? DEFAULT_HTTP_PORT,
     dataDir: resolve(cwd, env.SKELLY_DATA_DIR?.trim() || join(cwd, '.data')),
-    captureRate: readPositiveVariable(env, 'SKELLY_CAPTURE_RATE', 100_000, 'events per second') ?? 10,
+    captureRate: readCaptureRate(env),
     outDir: resolve(cwd, env.SKELLY_OUT_DIR?.trim() || defaultOutDir),
   }
 }
