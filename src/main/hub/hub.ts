@@ -48,7 +48,9 @@ export interface HubOptions {
   closedChannelMemoryMs?: number
   /**
    * Makes the port pair of a direct channel. Default: the runtime's `MessageChannel` (worker_threads
-   * in Node, DOM in browsers); the Electron host passes `MessageChannelMain`.
+   * in Node, DOM in browsers); the Electron host passes `MessageChannelMain`. Its ports must be of a
+   * kind the endpoints' transport can transfer: if it throws, or an endpoint's transport refuses a
+   * port, the route stays `waiting` with the reason and its traffic takes the hub path.
    */
   createChannel?: () => PortPair
 }
