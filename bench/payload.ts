@@ -14,6 +14,9 @@ export function keystrokeMessage(n: number, sentAt = 0, source: string = ModuleI
   return BusMessage.create(source, MessagePayload.RawEvent(keystroke(n, sentAt)))
 }
 
+/** The identity of an outside process that asks the app's modules and waits for their answer. */
+export const OUTSIDE_MODULE = 'native-tracker'
+
 /** Wall-clock milliseconds comparable across threads of one process (µs resolution). */
 export function now(): number {
   return performance.timeOrigin + performance.now()

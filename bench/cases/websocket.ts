@@ -1,18 +1,30 @@
 /**
  * WebSocket attach from a separate process on 127.0.0.1: the bus's gateway (JSON + superjson,
  * batched per tick, validated and routed to an in-process subscriber) against a raw `ws` server
- * receiving JSON arrays of 64 and counting them.
+ * receiving JSON, one keystroke a frame or arrays of 64, and counting them. Round trips: a request
+ * published through the gateway and answered by an in-process module through the bus, against a
+ * raw `ws` server echoing one keystroke a frame; one at a time, so each is the whole path's time.
  */
 import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { WebSocketServer } from 'ws'
-import { createEventBus, DeliveryMode, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
+import {
+  BusMessage,
+  createEventBus,
+  DeliveryMode,
+  type EventBus,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
 import { createHub } from '../../src/main/hub/index.js'
-import { startGateway } from '../../src/main/node/ws-gateway.js'
-import { type CaseDefinition, throughput } from '../harness.js'
+import { type Gateway, startGateway } from '../../src/main/node/ws-gateway.js'
+import { type CaseDefinition, type Measurement, throughput } from '../harness.js'
+import { OUTSIDE_MODULE } from '../payload.js'
 
-function client(mode: string, url: string, token: string, total: number): Promise<void> {
+/** Runs the client process in `mode`; resolves with what it printed. */
+function client(mode: string, url: string, token: string, total: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -25,20 +37,55 @@ function client(mode: string, url: string, token: string, total: number): Promis
         token,
         String(total),
       ],
-      { stdio: 'inherit' },
+      { stdio: ['ignore', 'pipe', 'inherit'] },
     )
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ws client exited ${code}`))))
+    let printed = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      printed += chunk.toString()
+    })
+    child.once('exit', (code) =>
+      code === 0 ? resolve(printed) : reject(new Error(`ws client (${mode}) exited ${code}`)),
+    )
   })
 }
 
-async function bus(total: number): Promise<number> {
+/** The round-trip percentiles a client printed, as measurements (µs). */
+function roundTrips(printed: string): Measurement[] {
+  const { p50, p99 } = JSON.parse(printed.trim().split('\n').at(-1) ?? '{}') as { p50: number; p99: number }
+  return [
+    { metric: 'round trip p50', unit: 'µs', value: p50, better: 'lower' },
+    { metric: 'round trip p99', unit: 'µs', value: p99, better: 'lower' },
+  ]
+}
+
+/** A bus with its gateway: DataCapture may publish keystrokes, the outside module ask and hear. */
+async function busWithGateway(): Promise<{ bus: EventBus; gateway: Gateway; close(): Promise<void> }> {
   const bus = createEventBus({ maxQueueSize: 1_000_000 })
   await bus.start()
   const hub = createHub(bus, { heartbeatMs: 0 })
   const gateway = await startGateway(hub, {
-    modules: [{ module: ModuleId.DataCapture, permissions: { publish: ['RawEvent'], subscribe: [] } }],
+    modules: [
+      { module: ModuleId.DataCapture, permissions: { publish: ['RawEvent'], subscribe: [] } },
+      {
+        module: OUTSIDE_MODULE,
+        permissions: { publish: ['InterventionRequest'], subscribe: ['InterventionResponse'] },
+      },
+    ],
     maxMessagesPerSecond: 1_000_000,
   })
+  return {
+    bus,
+    gateway,
+    close: async () => {
+      await gateway.close()
+      hub.close()
+      await bus.shutdown()
+    },
+  }
+}
+
+async function busThroughput(total: number): Promise<Measurement[]> {
+  const { bus, gateway, close } = await busWithGateway()
   let received = 0
   let resolveDone: () => void = () => {}
   const done = new Promise<void>((resolve) => {
@@ -50,19 +97,49 @@ async function bus(total: number): Promise<number> {
   const start = performance.now()
   await Promise.all([client('bus', gateway.url, gateway.tokenFor(ModuleId.DataCapture), total), done])
   const ms = performance.now() - start
-  await gateway.close()
-  hub.close()
-  return ms
+  await close()
+  return [throughput('messages/s', total, ms)]
 }
 
-async function raw(total: number): Promise<number> {
+async function busRoundTrips(count: number): Promise<Measurement[]> {
+  const { bus, gateway, close } = await busWithGateway()
+  // AiIntegration's part: each request answered with a reply correlated to it.
+  await bus.subscribe(
+    ModuleId.AiIntegration,
+    MessageFilter.types(['InterventionRequest']),
+    DeliveryMode.BestEffort,
+    (request) =>
+      bus.publish(
+        BusMessage.replyTo(
+          request,
+          ModuleId.AiIntegration,
+          MessagePayload.InterventionResponse({
+            requestId: request.payload.data.requestId,
+            responseText: 'Take a short break.',
+            animationCues: ['wave'],
+          }),
+        ),
+      ),
+  )
+  const printed = await client('bus-rtt', gateway.url, gateway.tokenFor(OUTSIDE_MODULE), count)
+  await close()
+  return roundTrips(printed)
+}
+
+/** A raw `ws` server: counts keystrokes until `total` (one a frame or in arrays), or echoes each frame. */
+async function rawServer(
+  mode: 'raw' | 'raw64' | 'raw-rtt',
+  total: number,
+): Promise<{ printed: string; ms: number }> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   await new Promise((resolve) => server.once('listening', resolve))
   let received = 0
-  const done = new Promise<void>((resolve) => {
+  const counted = new Promise<void>((resolve) => {
     server.on('connection', (socket) =>
       socket.on('message', (data) => {
-        received += (JSON.parse(data.toString()) as unknown[]).length
+        if (mode === 'raw-rtt') return socket.send(data)
+        const parsed = JSON.parse(data.toString()) as unknown
+        received += Array.isArray(parsed) ? parsed.length : 1
         if (received === total) {
           socket.close()
           resolve()
@@ -72,19 +149,36 @@ async function raw(total: number): Promise<number> {
   })
   const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
   const start = performance.now()
-  await Promise.all([client('raw', url, 'none', total), done])
+  const printed = await client(mode, url, 'none', total)
+  if (mode !== 'raw-rtt') await counted
   const ms = performance.now() - start
   server.close()
-  return ms
+  return { printed, ms }
+}
+
+async function rawThroughput(mode: 'raw' | 'raw64', total: number): Promise<Measurement[]> {
+  const { ms } = await rawServer(mode, total)
+  return [throughput('messages/s', total, ms)]
 }
 
 export const websocket: CaseDefinition = {
   name: 'websocket',
-  title: 'WebSocket from another process (messages/s, including the client’s start-up)',
-  variants: ['bus gateway', 'raw ws ×64'],
+  title:
+    'WebSocket from another process (messages/s, including the client’s start-up; round trips one at a time, µs)',
+  variants: ['bus gateway', 'raw ws', 'raw ws ×64'],
   async run(variant, { quick }) {
     const total = quick ? 5_000 : 200_000
-    const ms = variant === 'bus gateway' ? await bus(total) : await raw(total)
-    return [throughput('messages/s', total, ms)]
+    const trips = quick ? 200 : 5_000
+    switch (variant) {
+      case 'bus gateway':
+        return [...(await busThroughput(total)), ...(await busRoundTrips(trips))]
+      case 'raw ws':
+        return [
+          ...(await rawThroughput('raw', total)),
+          ...roundTrips((await rawServer('raw-rtt', trips)).printed),
+        ]
+      default:
+        return rawThroughput('raw64', total)
+    }
   },
 }
