@@ -1041,21 +1041,21 @@ describe('direct routes: bad input', () => {
       pair: (): PortPair => {
         throw new Error('no ports here')
       },
-      reason: /^could not create a channel: no ports here$/,
+      reason: /^could not create a channel: Error: no ports here$/,
       fallbacks: 0,
     },
     // As a hub given Node's ports for Electron endpoints would: their transport refuses the transfer.
     {
       problem: 'neither endpoint can take',
       pair: (): PortPair => ({ port1: {}, port2: {} }),
-      reason: /^could not hand the channel to storage: .+/,
+      reason: /^could not hand the channel to storage: TypeError: .+/,
       fallbacks: 0,
     },
     // The consumer takes its end; the producer's is refused, so the consumer is told to let go.
     {
       problem: 'only its consumer can take',
       pair: (): PortPair => ({ port1: {}, port2: new MessageChannel().port2 }),
-      reason: /^could not hand the channel to data-capture: .+/,
+      reason: /^could not hand the channel to data-capture: TypeError: .+/,
       fallbacks: 1,
     },
   ])(

@@ -8,7 +8,7 @@
  * The route and its channels are `route.ts`'s; what the hub holds for them, `channel-custody.ts`'s.
  */
 import { monotonicMs } from '../../shared/clock.js'
-import { EventBusError } from '../../shared/errors.js'
+import { describeThrown, EventBusError } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import {
@@ -488,7 +488,7 @@ export class RouteTable implements RouteKeeper {
     try {
       pair = this.createChannel()
     } catch (error) {
-      route.reason = `could not create a channel: ${reasonOf(error)}`
+      route.reason = `could not create a channel: ${describeThrown(error)}`
       return
     }
     const { port1, port2 } = pair
@@ -743,10 +743,6 @@ export class RouteTable implements RouteKeeper {
   }
 }
 
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}
-
 /**
  * Sends an endpoint its end of a channel; what went wrong, if its transport refused the port (a
  * `createChannel` that makes ports of a kind the endpoints' transport cannot carry), else undefined.
@@ -758,7 +754,7 @@ function handOver(endpoint: RouteEndpoint, frame: HubFrame, port: unknown): stri
     endpoint.sendWithPort(frame, port)
     return undefined
   } catch (error) {
-    return `could not hand the channel to ${endpoint.module}: ${reasonOf(error)}`
+    return `could not hand the channel to ${endpoint.module}: ${describeThrown(error)}`
   }
 }
 
