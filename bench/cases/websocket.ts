@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { WebSocketServer } from 'ws'
+import { type WebSocket, WebSocketServer } from 'ws'
 import {
   BusMessage,
   createEventBus,
@@ -126,39 +126,44 @@ async function busRoundTrips(count: number): Promise<Measurement[]> {
   return roundTrips(printed)
 }
 
-/** A raw `ws` server: counts keystrokes until `total` (one a frame or in arrays), or echoes each frame. */
-async function rawServer(
-  mode: 'raw' | 'raw64' | 'raw-rtt',
-  total: number,
-): Promise<{ printed: string; ms: number }> {
+/** A raw `ws` server on loopback, each connection given to `serve`. */
+async function rawServer(serve: (socket: WebSocket) => void): Promise<{ url: string; close(): void }> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
   await new Promise((resolve) => server.once('listening', resolve))
-  let received = 0
-  const counted = new Promise<void>((resolve) => {
-    server.on('connection', (socket) =>
-      socket.on('message', (data) => {
-        if (mode === 'raw-rtt') return socket.send(data)
-        const parsed = JSON.parse(data.toString()) as unknown
-        received += Array.isArray(parsed) ? parsed.length : 1
-        if (received === total) {
-          socket.close()
-          resolve()
-        }
-      }),
-    )
-  })
-  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const start = performance.now()
-  const printed = await client(mode, url, 'none', total)
-  if (mode !== 'raw-rtt') await counted
-  const ms = performance.now() - start
-  server.close()
-  return { printed, ms }
+  server.on('connection', serve)
+  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() }
 }
 
+/** Keystrokes sent one a frame (`raw`) or in arrays of 64 (`raw64`), counted until `total`. */
 async function rawThroughput(mode: 'raw' | 'raw64', total: number): Promise<Measurement[]> {
-  const { ms } = await rawServer(mode, total)
+  let received = 0
+  let resolveCounted: () => void = () => {}
+  const counted = new Promise<void>((resolve) => {
+    resolveCounted = resolve
+  })
+  const server = await rawServer((socket) =>
+    socket.on('message', (data) => {
+      const parsed = JSON.parse(data.toString()) as unknown
+      received += Array.isArray(parsed) ? parsed.length : 1
+      if (received === total) {
+        socket.close()
+        resolveCounted()
+      }
+    }),
+  )
+  const start = performance.now()
+  await Promise.all([client(mode, server.url, 'none', total), counted])
+  const ms = performance.now() - start
+  server.close()
   return [throughput('messages/s', total, ms)]
+}
+
+/** Keystrokes a raw server echoes, one at a time. */
+async function rawRoundTrips(count: number): Promise<Measurement[]> {
+  const server = await rawServer((socket) => socket.on('message', (data) => socket.send(data)))
+  const printed = await client('raw-rtt', server.url, 'none', count)
+  server.close()
+  return roundTrips(printed)
 }
 
 export const websocket: CaseDefinition = {
@@ -173,10 +178,7 @@ export const websocket: CaseDefinition = {
       case 'bus gateway':
         return [...(await busThroughput(total)), ...(await busRoundTrips(trips))]
       case 'raw ws':
-        return [
-          ...(await rawThroughput('raw', total)),
-          ...roundTrips((await rawServer('raw-rtt', trips)).printed),
-        ]
+        return [...(await rawThroughput('raw', total)), ...(await rawRoundTrips(trips))]
       default:
         return rawThroughput('raw64', total)
     }

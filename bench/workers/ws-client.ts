@@ -33,7 +33,7 @@ function opened(): Promise<unknown> {
   return new Promise((resolve) => socket.once('open', resolve))
 }
 
-/** Sends `count` keystrokes, one or `size` a frame, without outrunning the socket's buffer. */
+/** Sends `total` keystrokes, `size` a frame (one alone, else an array), without outrunning the socket's buffer. */
 async function sendRaw(size: number): Promise<void> {
   await opened()
   for (let n = 0; n < total; n += size) {
