@@ -132,6 +132,9 @@ async function until(inspector: BusClient, check: (metrics: BusMetrics) => void)
 
 const routeOf = (metrics: BusMetrics, producer: string) => metrics.routes.find((r) => r.producer === producer)
 
+/** What Electron passes the app window's preload (`additionalArguments`): its identity. */
+const APP_ARGUMENT = '--skelly-module=cute-figurine'
+
 describe('the Electron host, its Electron parts simulated', () => {
   let app: SkellyBusApi
   let inspector: BusClient
@@ -144,7 +147,7 @@ describe('the Electron host, its Electron parts simulated', () => {
     // Once the app is ready: the bus started, the modules launched, the app window opened.
     await vi.waitFor(() => expect(electron.windows).toHaveLength(1), { timeout: 10_000 })
     // The app window's preload, with the identity the host passes it as an argument.
-    process.argv.push('--skelly-module=cute-figurine')
+    process.argv.push(APP_ARGUMENT)
     await import('../../src/preload/index.js')
     app = electron.exposed.get('skellyBus') as SkellyBusApi
     // View → Bus inspector, as the user opens it.
@@ -156,6 +159,7 @@ describe('the Electron host, its Electron parts simulated', () => {
   afterAll(() => {
     for (const child of electron.processes.values()) child.kill()
     vi.unstubAllEnvs()
+    process.argv.splice(process.argv.indexOf(APP_ARGUMENT), 1)
   })
 
   it('runs every module in a utility process, the hot paths over MessageChannelMain routes', async () => {
@@ -172,6 +176,11 @@ describe('the Electron host, its Electron parts simulated', () => {
         (id) => `skelly-${id}`,
       ),
     )
+    // SKELLY_CAPTURE_RATE reaches DataCapture, with the module's id and the data folder.
+    expect(electron.processes.get('skelly-data-capture')?.posted[0]).toEqual({
+      moduleId: 'data-capture',
+      run: { dataDir: join(electron.userData, 'data'), options: { rate: 150 } },
+    })
     expect(metrics.registry.modules.map((m) => m.moduleId)).toEqual(
       expect.arrayContaining([
         'data-capture',

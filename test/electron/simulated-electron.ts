@@ -122,7 +122,11 @@ export class SimulatedUtilityProcess extends EventEmitter {
     this.worker.on('exit', (code) => this.emit('exit', code))
   }
 
+  /** What the host posted to the process, in order (the first: the module's id and options). */
+  readonly posted: unknown[] = []
+
   postMessage(message: unknown, transfer: readonly unknown[] = []): void {
+    this.posted.push(message)
     carry(this.worker, message, transfer)
   }
 
