@@ -1035,6 +1035,9 @@ describe('direct routes: bad input', () => {
     expect((await bus.metrics()).messagesPublished).toBe(2)
   })
 
+  /** A port the endpoints' transport refuses to carry, which notes that the hub closed it. */
+  const unsendable = (name: string, closed: string[]) => ({ close: () => closed.push(name) })
+
   it.each([
     {
       problem: 'cannot be created',
@@ -1043,25 +1046,37 @@ describe('direct routes: bad input', () => {
       },
       reason: /^could not create a channel: Error: no ports here$/,
       fallbacks: 0,
+      closedByHub: [],
     },
-    // As a hub given Node's ports for Electron endpoints would: their transport refuses the transfer.
+    // As a hub given Node's ports for Electron endpoints would: their transport refuses the
+    // transfer. Neither end was handed over, so the hub closes both.
     {
       problem: 'neither endpoint can take',
-      pair: (): PortPair => ({ port1: {}, port2: {} }),
+      pair: (closed: string[]): PortPair => ({
+        port1: unsendable('port1', closed),
+        port2: unsendable('port2', closed),
+      }),
       reason: /^could not hand the channel to storage: TypeError: .+/,
       fallbacks: 0,
+      closedByHub: ['port1', 'port2'],
     },
-    // The consumer takes its end; the producer's is refused, so the consumer is told to let go.
+    // The consumer takes its end, so the hub closes only the producer's, which was refused, and
+    // the consumer is told to let go of its own.
     {
       problem: 'only its consumer can take',
-      pair: (): PortPair => ({ port1: {}, port2: new MessageChannel().port2 }),
+      pair: (closed: string[]): PortPair => ({
+        port1: unsendable('port1', closed),
+        port2: new MessageChannel().port2,
+      }),
       reason: /^could not hand the channel to data-capture: TypeError: .+/,
       fallbacks: 1,
+      closedByHub: ['port1'],
     },
   ])(
-    'a route whose channel $problem says why, and the hub path serves',
-    async ({ pair, reason, fallbacks }) => {
-      const { bus, hub, hubPublishes } = await setup({}, { createChannel: pair })
+    'a route whose channel $problem says why, closes the ends it kept, and the hub path serves',
+    async ({ pair, reason, fallbacks, closedByHub }) => {
+      const closed: string[] = []
+      const { bus, hub, hubPublishes } = await setup({}, { createChannel: () => pair(closed) })
       const route = hub.route({
         producer: ModuleId.DataCapture,
         consumer: ModuleId.Storage,
@@ -1072,6 +1087,7 @@ describe('direct routes: bad input', () => {
       const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
       expect(route.state).toBe('waiting')
       expect(route.reason).toMatch(reason)
+      expect(closed).toEqual(closedByHub)
       await publishSeq(producer, 0, 20)
       await waitFor(() => consumer.received.length === 20)
       expect(hubPublishes()).toBe(20)
