@@ -1,12 +1,14 @@
 /**
  * The endpoint client: the bus's publish / subscribe / unsubscribe / metrics over a port, for
- * renderer windows, utility modules and outside processes. Handlers run here; acks (batched) and
- * nacks travel back, so the hub's accounting, latency and timeouts mean the same as in process.
- * Types, sources and minimum priority are filtered in the hub; predicates run here.
+ * renderer windows, utility modules and outside processes. It speaks to the hub (requests and their
+ * answers, streams); handlers run here (local-subscriptions), their acks (batched) and nacks going
+ * back, so the hub's accounting, latency and timeouts mean the same as in process; direct channels
+ * carry the routed types (direct-channels). Types, sources and minimum priority are filtered in the
+ * hub; predicates run here.
  */
 
-import { Acknowledger, type Delivery } from './acknowledger.js'
-import { messagesIn, nacksFor, queuePublish } from './batching.js'
+import { Acknowledger } from './acknowledger.js'
+import { messagesIn, queuePublish } from './batching.js'
 import {
   type BuiltinCatalog,
   builtinCatalog,
@@ -16,25 +18,20 @@ import {
 } from './catalog.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
 import type { DeliveryMode } from './delivery-mode.js'
-import { DirectConsumer } from './direct-consumer.js'
-import { DirectProducer } from './direct-producer.js'
+import { DirectChannels, unsendableReport } from './direct-channels.js'
 import { describeThrown, EventBusError } from './errors.js'
 import { type FilterInput, MessageFilter, type PlainFilter } from './filter.js'
 import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
+import { type ClientHandler, LocalSubscriptions, type SubscriptionTerms } from './local-subscriptions.js'
 import type { BusMessage, Envelope } from './message.js'
-import { type MessageValidator, messageValidator } from './message-validator.js'
 import type { BusMetrics } from './metrics-snapshot.js'
 import { timeoutAfterInput } from './peer-timers.js'
 import { type PortInput, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
-import { PriorityFifo } from './priority-fifo.js'
 import { checkSubscribeArguments } from './subscribe-arguments.js'
 import {
-  type DirectLimits,
   type EndpointFrame,
-  endpointFrameSchema,
-  type Frame,
   type HubFrame,
   hubFrameSchema,
   type Permissions,
@@ -55,7 +52,7 @@ export interface ConnectOptions {
   catalog?: Catalog
 }
 
-export type ClientHandler<M> = (message: M) => unknown
+export type { ClientHandler }
 
 /** Dead-letter operations for endpoints granted `inspect`. */
 export interface RemoteDeadLetters {
@@ -107,11 +104,6 @@ interface Settler {
 /** Runs synchronously when the hub's answer is read, before frames after it in the same unit. */
 type OnAnswer = (ok: unknown) => void
 
-/** Reports a frame that could not leave and has no request to refuse (see Link's `unsendable`). */
-function unsendableReport(frame: Frame, reason: string): void {
-  console.error(`skelly-bus: a '${frame.t}' frame could not be sent and was dropped: ${reason}`)
-}
-
 /** A request waiting for the hub's answer (no closure per request: publishes make millions). */
 class Request implements Settler {
   // Set by the executor of the promise `request` makes with it, which runs synchronously.
@@ -130,42 +122,6 @@ class Request implements Settler {
   }
 }
 
-interface LocalSubscription {
-  readonly handler: ClientHandler<Envelope>
-  readonly predicate: ((message: Envelope) => boolean) | undefined
-  /**
-   * Deliveries past the endpoint's `workers` handlers at once (the hub and a direct channel send a
-   * window's worth), highest priority first.
-   */
-  readonly waiting: PriorityFifo<Delivery>
-  /** Deliveries whose handler returned a promise that has not settled yet. */
-  readonly running: Set<Delivery>
-  readonly reliable: boolean
-  /**
-   * Set when the bus ended the subscription (its shutdown): what its handlers still run is dead-
-   * lettered there, as in process, so their late results are not reported as handled.
-   */
-  abandoned: boolean
-}
-
-/** Direct deliveries to a subscription this endpoint has not heard of yet (its answer is on its way). */
-const MAX_EARLY_DELIVERIES = 65_536
-/** Unsubscribed subscriptions an endpoint remembers, to end deliveries still on their way to them. */
-const MAX_REMEMBERED_UNSUBSCRIBED = 1024
-
-/** Whether every message of a frame has the same priority (whatever the messages are). */
-function isOnePriority(messages: readonly unknown[]): boolean {
-  const first = (messages[0] as Partial<Envelope> | null | undefined)?.priority
-  for (let index = 1; index < messages.length; index++) {
-    if ((messages[index] as Partial<Envelope> | null | undefined)?.priority !== first) return false
-  }
-  return true
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
-
 class Client implements BusClient<Catalog> {
   module = ''
   permissions: Permissions = { publish: [], subscribe: [] }
@@ -173,45 +129,16 @@ class Client implements BusClient<Catalog> {
   private readonly link: Link<HubFrame, EndpointFrame>
   private readonly requests = new InFlight<Request>()
   private nextRequestId = 1
-  private readonly subscriptions = new Map<string, LocalSubscription>()
-  private workers = 1
-  /**
-   * Subscriptions unsubscribed here and whether each was Reliable (the latest 1,024): deliveries
-   * for them still on their way are withdrawn as the subscription would have ended them.
-   */
-  private readonly unsubscribed = new Map<string, boolean>()
-  /** The bus's slow-handler threshold (ms), from the welcome: handlers running longer are slow. */
-  private slowMs = Number.POSITIVE_INFINITY
-  /**
-   * When the handler about to run may have started (ms): read before a run of deliveries (a frame,
-   * a subscribe answer releasing held ones), then as each handler returns or settles, so each
-   * handler is timed with one reading, as the bus does in process. `Date.now()`: a threshold in
-   * milliseconds needs no finer clock, and reading `performance.now()` per delivery cost a direct
-   * route ~12 % more CPU per message in an interleaved A/B, about twice this one's cost.
-   */
-  private clock = 0
+  private readonly subscriptions: LocalSubscriptions
+  private readonly channels: DirectChannels
   private readonly hubAcks: Acknowledger
-  private readonly predicateErrors: PredicateErrors
-  /** Direct channels this endpoint produces on, by message type. */
-  private readonly producing = new Map<string, DirectProducer>()
-  /** Open direct channels this endpoint produces on (draining ones too), by channel id. */
-  private readonly producers = new Map<string, DirectProducer>()
-  /** The consumer's side of each direct channel this endpoint receives on, by channel id. */
-  private readonly consuming = new Map<string, Link<HubFrame, EndpointFrame>>()
-  private validatorCache: MessageValidator | undefined
-  private pendingSubscribes = 0
-  private early = new Map<string, Delivery[]>()
-  private earlyCount = 0
   private metricsListeners = new Set<(snapshot: BusMetrics) => void>()
   private tailListeners = new Set<(entries: TailEntry[], sampled: boolean) => void>()
   private closeListeners: ((reason: string) => void)[] = []
   private closedReason: string | undefined
   private welcomed: Settler | undefined
 
-  constructor(
-    port: PortInput,
-    private readonly catalog: Catalog = builtinCatalog,
-  ) {
+  constructor(port: PortInput, catalog: Catalog = builtinCatalog) {
     this.link = new Link(toPort(port), hubFrameSchema, {
       frame: (frame, ports) => this.receive(frame, ports),
       invalid: () => {
@@ -223,7 +150,18 @@ class Client implements BusClient<Catalog> {
     // The hub reads batches as rows beside templates from any endpoint (see message-shapes).
     this.link.shapeBatches()
     this.hubAcks = new Acknowledger(this.link)
-    this.predicateErrors = new PredicateErrors(this.link)
+    this.subscriptions = new LocalSubscriptions(this.hubAcks, new PredicateErrors(this.link))
+    this.channels = new DirectChannels(
+      {
+        adopt: (received) => this.link.adopt(received),
+        toHub: (outbound) => this.link.send(outbound),
+        publishCopy: (message, via, seq) =>
+          this.request({ t: 'pub', msg: message, via, seq }, undefined, message.id) as Promise<string>,
+        deliver: (frame, via) => this.subscriptions.deliverFrame(frame, via),
+        isReliable: (sid) => this.subscriptions.isReliable(sid),
+      },
+      catalog,
+    )
     this.deadLetters = {
       list: (filter) =>
         this.request({ t: 'dlq', op: 'list', selector: filter ?? {} }) as Promise<DeadLetterEntry[]>,
@@ -293,7 +231,7 @@ class Client implements BusClient<Catalog> {
   }
 
   private publishMessage(message: Envelope): Promise<string> {
-    const direct = this.producing.get(message.payload?.type)
+    const direct = this.channels.producingFor(message.payload?.type)
     if (direct !== undefined) {
       if (claimsOtherSource(message.source, this.module)) {
         return Promise.reject(
@@ -331,30 +269,16 @@ class Client implements BusClient<Catalog> {
     }
     const isBuilder = filter instanceof MessageFilter
     const plain: PlainFilter = isBuilder ? filter.toPlain() : filter
-    const predicate = isBuilder ? (filter.predicate as LocalSubscription['predicate']) : undefined
+    const predicate = isBuilder ? (filter.predicate as SubscriptionTerms['predicate']) : undefined
     // Registered as the answer is read: the hub may send the first deliveries in the same unit.
-    this.pendingSubscribes++
-    const settled = () => {
-      this.pendingSubscribes--
-      if (this.pendingSubscribes === 0) this.releaseEarly()
-    }
-    const answer = this.request({ t: 'sub', module, filter: plain, mode }, (id) => {
-      this.subscriptions.set(id as string, {
+    const settled = this.subscriptions.subscribing()
+    const answer = this.request({ t: 'sub', module, filter: plain, mode }, (id) =>
+      this.subscriptions.add(id as string, {
         handler: handler as ClientHandler<Envelope>,
         predicate,
-        waiting: new PriorityFifo(),
-        running: new Set(),
         reliable: mode.kind === 'Reliable',
-        abandoned: false,
-      })
-      const early = this.early.get(id as string)
-      if (early === undefined) return
-      this.early.delete(id as string)
-      this.earlyCount -= early.length
-      for (const delivery of early) this.admit(delivery)
-      this.readClock()
-      this.runWaitingOf(id as string)
-    }) as Promise<string>
+      }),
+    ) as Promise<string>
     answer.then(settled, settled)
     return answer
   }
@@ -366,50 +290,8 @@ class Client implements BusClient<Catalog> {
         EventBusError.of('SubscriptionNotFound', { subscriptionId: String(subscriptionId) }),
       )
     }
-    this.dropSubscription(subscriptionId)
+    this.subscriptions.drop(subscriptionId)
     return this.request({ t: 'unsub', sid: subscriptionId }) as Promise<void>
-  }
-
-  /**
-   * Stops delivery to a subscription at once, as `unsubscribe` does in process: handlers running
-   * finish, deliveries waiting never run (each answered `gone`, as are any still on their way).
-   */
-  private dropSubscription(subscriptionId: string): void {
-    const subscription = this.subscriptions.get(subscriptionId)
-    if (subscription === undefined) return
-    this.subscriptions.delete(subscriptionId)
-    this.unsubscribed.set(subscriptionId, subscription.reliable)
-    if (this.unsubscribed.size > MAX_REMEMBERED_UNSUBSCRIBED)
-      this.unsubscribed.delete(this.unsubscribed.keys().next().value as string)
-    const waiting: Delivery[] = []
-    subscription.waiting.drain(waiting)
-    for (const delivery of waiting) delivery.via.gone(delivery)
-  }
-
-  /**
-   * The bus ended the subscription (its shutdown), as it ends one in process: nothing more runs,
-   * and what its handlers still run is given up now (answered `gone`), their results ignored.
-   */
-  private abandon(subscriptionId: string): void {
-    const subscription = this.subscriptions.get(subscriptionId)
-    if (subscription === undefined) return
-    this.dropSubscription(subscriptionId)
-    subscription.abandoned = true
-    for (const delivery of subscription.running)
-      delivery.via.gone(delivery, 'Shutdown: the bus ended the subscription', true)
-  }
-
-  /**
-   * The connection ended: what waits of `subscription` from the hub never runs, since its outcome
-   * could no longer be reported and the hub redelivers (or dead-letters) every delivery it sent.
-   * Running it would run it twice. A direct channel's deliveries still run: should the hub be gone
-   * too, their producer could hand nothing back, and no one else would deliver them.
-   */
-  private dropHubDeliveries(subscription: LocalSubscription): void {
-    const waiting: Delivery[] = []
-    subscription.waiting.drain(waiting)
-    for (const delivery of waiting)
-      if (delivery.via !== this.hubAcks) subscription.waiting.push(delivery, delivery.message.priority)
   }
 
   metrics(): Promise<BusMetrics> {
@@ -431,7 +313,7 @@ class Client implements BusClient<Catalog> {
 
   close(): Promise<void> {
     if (this.closedReason === undefined) {
-      for (const producer of [...this.producers.values()]) producer.close('the endpoint closed', true)
+      this.channels.closeProducers('the endpoint closed')
       this.hubAcks.flush()
       this.link.send({ t: 'bye' })
       this.link.close()
@@ -501,8 +383,7 @@ class Client implements BusClient<Catalog> {
       case 'welcome':
         this.module = frame.module
         this.permissions = frame.permissions
-        this.workers = frame.workers
-        this.slowMs = frame.slowMs ?? Number.POSITIVE_INFINITY
+        this.subscriptions.configure(frame.workers, frame.slowMs)
         this.link.startHeartbeat(frame.heartbeatMs)
         this.welcomed?.resolve(undefined)
         this.welcomed = undefined
@@ -520,18 +401,18 @@ class Client implements BusClient<Catalog> {
           ?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
       case 'dlv':
       case 'dlvs':
-        return this.deliverFrame(frame, this.hubAcks)
+        return this.subscriptions.deliverFrame(frame, this.hubAcks)
       case 'route':
-        return this.openChannel(frame, ports[frame.port])
+        return this.channels.open(frame, ports[frame.port])
       case 'rterms':
-        return this.producers.get(frame.id)?.applyTerms(frame.terms)
+        return this.channels.producer(frame.id)?.applyTerms(frame.terms)
       case 'rtail':
-        return this.producers.get(frame.id)?.setTailing(frame.on)
+        return this.channels.producer(frame.id)?.setTailing(frame.on)
       case 'rgo':
-        return this.producers.get(frame.id)?.start()
+        return this.channels.producer(frame.id)?.start()
       case 'unroute':
         // The producer drains and closes the channel; a consumer's side ends with it.
-        return this.producers.get(frame.id)?.withdraw(frame.reason)
+        return this.channels.producer(frame.id)?.withdraw(frame.reason)
       case 'err': {
         // A frame of ours the hub could not accept, or one of its own it could not send us
         // (requests it could answer were rejected instead): fatal before the welcome, said after.
@@ -550,234 +431,20 @@ class Client implements BusClient<Catalog> {
         this.link.close()
         return
       case 'ended':
-        this.abandon(frame.sid)
+        this.subscriptions.abandon(frame.sid)
         return
     }
-  }
-
-  /** Hands each delivery of a `dlv` or `dlvs` frame to its subscription; acks go back `via`. */
-  private deliverFrame(frame: Extract<HubFrame, { t: 'dlv' | 'dlvs' }>, via: Acknowledger): void {
-    const { sid, timeoutMs } = frame
-    const messages = frame.t === 'dlv' ? [frame.msg] : frame.msgs
-    const again = frame.t === 'dlv' && frame.again === true
-    // A frame's deliveries run highest priority first, as in the bus (the hub sends in priority
-    // order, a direct channel in publish order). All of one priority, arrival order is that order:
-    // each runs as it comes while a handler slot is free, and is settled before the next arrives.
-    const oneByOne = isOnePriority(messages)
-    this.readClock()
-    for (let i = 0; i < messages.length; i++) {
-      const message = messages[i] as Envelope
-      const problem = via.screen(message)
-      if (problem !== undefined) {
-        via.nack(frame.id + i, problem, false)
-        continue
-      }
-      const delivery: Delivery = { id: frame.id + i, subscriptionId: sid, message, timeoutMs, again, via }
-      via.arrived(delivery)
-      this.admit(delivery)
-      if (oneByOne) this.runWaitingOf(sid)
-    }
-    if (!oneByOne) this.runWaitingOf(sid)
-  }
-
-  /** Puts `delivery` in line at its subscription (or holds it for one not answered yet, or settles it). */
-  private admit(delivery: Delivery): void {
-    const { subscriptionId } = delivery
-    const subscription = this.subscriptions.get(subscriptionId)
-    if (subscription === undefined) {
-      // A direct channel can outrun the hub's answer to a subscribe: hold it until the answer.
-      if (
-        delivery.via !== this.hubAcks &&
-        this.pendingSubscribes > 0 &&
-        this.earlyCount < MAX_EARLY_DELIVERIES
-      ) {
-        const held = this.early.get(subscriptionId) ?? []
-        held.push(delivery)
-        this.early.set(subscriptionId, held)
-        this.earlyCount++
-        return
-      }
-      // Unsubscribed while this was on its way: nothing here will handle it.
-      delivery.via.gone(delivery)
-      return
-    }
-    subscription.waiting.push(delivery, delivery.message.priority)
-  }
-
-  private runWaitingOf(subscriptionId: string): void {
-    const subscription = this.subscriptions.get(subscriptionId)
-    if (subscription !== undefined) this.runWaiting(subscription)
-  }
-
-  /**
-   * Runs waiting deliveries while a handler slot is free. A handler that settles at once frees its
-   * slot again, so one freed slot may run many: taking only one would leave the rest waiting for
-   * the next slow handler to finish, for good if none comes.
-   */
-  private runWaiting(subscription: LocalSubscription): void {
-    while (subscription.running.size < this.workers) {
-      const next = subscription.waiting.shift()
-      if (next === undefined) return
-      this.run(subscription, next)
-    }
-  }
-
-  /**
-   * Runs the subscription's predicate, if any, as the bus does: only `true` is a match, and one
-   * that throws is no match, counted (the hub is told).
-   */
-  private accepts({ predicate }: LocalSubscription, delivery: Delivery): boolean {
-    if (predicate === undefined) return true
-    try {
-      return predicate(delivery.message) === true
-    } catch {
-      this.predicateErrors.count(delivery.subscriptionId)
-      return false
-    }
-  }
-
-  private run(subscription: LocalSubscription, delivery: Delivery): void {
-    if (!this.accepts(subscription, delivery)) {
-      // A message the predicate declines is acknowledged: it was delivered to this endpoint.
-      delivery.via.handled(delivery)
-      return
-    }
-    let result: unknown
-    let thenable: boolean
-    // Timed here, where the handler runs, as the bus times it: not from when the delivery arrived.
-    const startedAt = this.clock
-    try {
-      result = subscription.handler(delivery.message)
-      thenable = isThenable(result) // may run a `then` getter, which may throw
-    } catch (error) {
-      delivery.via.failed(delivery, error, false, subscription.reliable, this.ranSlow(startedAt))
-      return
-    }
-    if (!thenable) {
-      delivery.via.handled(delivery, this.ranSlow(startedAt))
-      return
-    }
-    this.readClock()
-    subscription.running.add(delivery)
-    let settled = false
-    const finish = (error: unknown, timedOut: boolean) => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      subscription.running.delete(delivery)
-      if (subscription.abandoned) return // answered `gone` when the bus ended the subscription
-      if (error === undefined) delivery.via.handled(delivery, this.ranSlow(startedAt))
-      else delivery.via.failed(delivery, error, timedOut, subscription.reliable, this.ranSlow(startedAt))
-      this.runWaiting(subscription)
-    }
-    const timer = setTimeout(
-      () => finish(EventBusError.of('DeliveryTimeout', { elapsedMs: delivery.timeoutMs }), true),
-      delivery.timeoutMs,
-    )
-    try {
-      ;(result as PromiseLike<unknown>).then(
-        () => finish(undefined, false),
-        (error: unknown) => finish(error ?? new Error('rejected without a reason'), false),
-      )
-    } catch (error) {
-      finish(error, false) // a broken thenable: a failed attempt, as in the bus
-    }
-  }
-
-  /**
-   * Whether a handler started at `startedAt` has run past the bus's slow-handler threshold, now
-   * that it returned or settled (the clock read then is when the next handler starts).
-   */
-  private ranSlow(startedAt: number): boolean {
-    return this.readClock() - startedAt > this.slowMs
-  }
-
-  private readClock(): number {
-    this.clock = Date.now()
-    return this.clock
-  }
-
-  /** Direct deliveries held for a subscribe answer that never named their subscription. */
-  private releaseEarly(): void {
-    for (const deliveries of this.early.values())
-      for (const delivery of deliveries) delivery.via.handled(delivery)
-    this.early = new Map()
-    this.earlyCount = 0
-  }
-
-  private validator(limits: DirectLimits): MessageValidator {
-    this.validatorCache ??= messageValidator(this.catalog, limits.maxMessageBytes)
-    return this.validatorCache
-  }
-
-  /** Opens our side of a direct channel the hub set up. */
-  private openChannel(frame: Extract<HubFrame, { t: 'route' }>, received: unknown): void {
-    if (received === undefined || frame.limits === undefined) return
-    const port = this.link.adopt(received)
-    const validator = this.validator(frame.limits)
-    if (frame.role === 'producer') {
-      if (frame.terms === undefined) return
-      const types = new Set(frame.types.filter(validator.knows))
-      const link = new Link<EndpointFrame, HubFrame>(port, endpointFrameSchema, {
-        frame: (inbound) => producer.receive(inbound),
-        invalid: () => {},
-        // A delivery that cannot leave fails as the consumer would fail it; nothing else is sent.
-        unsendable: (outbound, reason) => {
-          if (outbound.t !== 'dlv' && outbound.t !== 'dlvs') return unsendableReport(outbound, reason)
-          for (const nack of nacksFor(outbound, `the delivery could not be sent: ${reason}`))
-            producer.receive(nack)
-        },
-        closed: (reason) => producer.close(`the direct channel closed: ${reason}`, true),
-      })
-      const producer = new DirectProducer(frame.id, link, frame.terms, frame.limits, validator, {
-        toHub: (outbound) => this.link.send(outbound),
-        publishCopy: (message, via, seq) =>
-          this.request({ t: 'pub', msg: message, via, seq }, undefined, message.id) as Promise<string>,
-        ended: (ended) => {
-          for (const [type, current] of this.producing) if (current === ended) this.producing.delete(type)
-          if (!ended.isOpen) this.producers.delete(ended.id)
-        },
-      })
-      for (const type of types) this.producing.set(type, producer)
-      this.producers.set(frame.id, producer)
-      return
-    }
-    const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
-      frame: (inbound) => {
-        if (inbound.t !== 'dlv' && inbound.t !== 'dlvs') return
-        this.deliverFrame(inbound, consumer)
-      },
-      invalid: () => {},
-      unsendable: unsendableReport,
-      closed: () => {
-        this.consuming.delete(frame.id)
-        consumer.close()
-      },
-    })
-    const consumer = new DirectConsumer(
-      frame.id,
-      link,
-      frame.peer,
-      new Set(frame.types),
-      validator,
-      (outbound) => this.link.send(outbound),
-      (sid) => (this.subscriptions.get(sid)?.reliable ?? this.unsubscribed.get(sid)) === true,
-    )
-    this.consuming.set(frame.id, link)
   }
 
   private ended(reason: string): void {
     this.closedReason = reason
-    for (const producer of new Set(this.producing.values()))
-      producer.close(`the hub link ended: ${reason}`, false)
-    for (const link of this.consuming.values()) link.close()
+    this.channels.endAll(`the hub link ended: ${reason}`)
     const error = EventBusError.of('Disconnected', { reason })
     this.welcomed?.reject(error)
     this.welcomed = undefined
     for (const request of this.requests.values()) request.reject(error)
     this.requests.clear()
-    for (const subscription of this.subscriptions.values()) this.dropHubDeliveries(subscription)
-    this.subscriptions.clear()
+    this.subscriptions.endAll()
     for (const listener of this.closeListeners) listener(reason)
     this.closeListeners = []
   }

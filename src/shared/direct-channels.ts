@@ -1,0 +1,135 @@
+/**
+ * The direct channels an endpoint holds: the port pairs the hub set up for its routes, as their
+ * producer (publishes of the routed types go there instead of to the hub) or their consumer
+ * (deliveries from there run as the hub's do).
+ */
+import type { Acknowledger } from './acknowledger.js'
+import { nacksFor } from './batching.js'
+import type { Catalog } from './catalog.js'
+import { DirectConsumer } from './direct-consumer.js'
+import { DirectProducer, type DirectProducerHost } from './direct-producer.js'
+import { Link } from './link.js'
+import { type MessageValidator, messageValidator } from './message-validator.js'
+import type { Port } from './port.js'
+import {
+  type DirectLimits,
+  type EndpointFrame,
+  endpointFrameSchema,
+  type Frame,
+  type HubFrame,
+  hubFrameSchema,
+} from './wire.js'
+
+/** Reports a frame that could not leave and has no request to refuse (see Link's `unsendable`). */
+export function unsendableReport(frame: Frame, reason: string): void {
+  console.error(`skelly-bus: a '${frame.t}' frame could not be sent and was dropped: ${reason}`)
+}
+
+/** What the endpoint gives its direct channels. */
+export interface ChannelHost extends Pick<DirectProducerHost, 'toHub' | 'publishCopy'> {
+  /** Takes a port the hub sent onto the endpoint's transport (which must carry ports). */
+  adopt(received: unknown): Port
+  /** Runs a consumer channel's deliveries as the endpoint runs the hub's; acks go back `via`. */
+  deliver(frame: Extract<HubFrame, { t: 'dlv' | 'dlvs' }>, via: Acknowledger): void
+  /** Whether this endpoint's subscription `sid` is Reliable (false if it is unknown here). */
+  isReliable(sid: string): boolean
+}
+
+export class DirectChannels {
+  /** Direct channels this endpoint produces on, by message type. */
+  private readonly producing = new Map<string, DirectProducer>()
+  /** Open direct channels this endpoint produces on (draining ones too), by channel id. */
+  private readonly producers = new Map<string, DirectProducer>()
+  /** The consumer's side of each direct channel this endpoint receives on, by channel id. */
+  private readonly consuming = new Map<string, Link<HubFrame, EndpointFrame>>()
+  private validatorCache: MessageValidator | undefined
+
+  constructor(
+    private readonly host: ChannelHost,
+    private readonly catalog: Catalog,
+  ) {}
+
+  /** The channel that carries this endpoint's publishes of `type`, if one does. */
+  producingFor(type: string): DirectProducer | undefined {
+    return this.producing.get(type)
+  }
+
+  /** The channel `id` this endpoint produces on, for the hub's frames about it. */
+  producer(id: string): DirectProducer | undefined {
+    return this.producers.get(id)
+  }
+
+  /** Opens our side of a direct channel the hub set up (`received` is its port). */
+  open(frame: Extract<HubFrame, { t: 'route' }>, received: unknown): void {
+    if (received === undefined || frame.limits === undefined) return
+    const port = this.host.adopt(received)
+    const validator = this.validator(frame.limits)
+    if (frame.role === 'producer') {
+      if (frame.terms === undefined) return
+      const types = new Set(frame.types.filter(validator.knows))
+      const link = new Link<EndpointFrame, HubFrame>(port, endpointFrameSchema, {
+        frame: (inbound) => producer.receive(inbound),
+        invalid: () => {},
+        // A delivery that cannot leave fails as the consumer would fail it; nothing else is sent.
+        unsendable: (outbound, reason) => {
+          if (outbound.t !== 'dlv' && outbound.t !== 'dlvs') return unsendableReport(outbound, reason)
+          for (const nack of nacksFor(outbound, `the delivery could not be sent: ${reason}`))
+            producer.receive(nack)
+        },
+        closed: (reason) => producer.close(`the direct channel closed: ${reason}`, true),
+      })
+      const producer = new DirectProducer(frame.id, link, frame.terms, frame.limits, validator, {
+        toHub: (outbound) => this.host.toHub(outbound),
+        publishCopy: (message, via, seq) => this.host.publishCopy(message, via, seq),
+        ended: (ended) => {
+          for (const [type, current] of this.producing) if (current === ended) this.producing.delete(type)
+          if (!ended.isOpen) this.producers.delete(ended.id)
+        },
+      })
+      for (const type of types) this.producing.set(type, producer)
+      this.producers.set(frame.id, producer)
+      return
+    }
+    const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
+      frame: (inbound) => {
+        if (inbound.t !== 'dlv' && inbound.t !== 'dlvs') return
+        this.host.deliver(inbound, consumer)
+      },
+      invalid: () => {},
+      unsendable: unsendableReport,
+      closed: () => {
+        this.consuming.delete(frame.id)
+        consumer.close()
+      },
+    })
+    const consumer = new DirectConsumer(
+      frame.id,
+      link,
+      frame.peer,
+      new Set(frame.types),
+      validator,
+      (outbound) => this.host.toHub(outbound),
+      (sid) => this.host.isReliable(sid),
+    )
+    this.consuming.set(frame.id, link)
+  }
+
+  /**
+   * The endpoint closes on purpose: each channel it produces on hands back what it holds while the
+   * hub is still there to take it.
+   */
+  closeProducers(reason: string): void {
+    for (const producer of [...this.producers.values()]) producer.close(reason, true)
+  }
+
+  /** The hub link ended: every channel closes, for good. */
+  endAll(reason: string): void {
+    for (const producer of new Set(this.producing.values())) producer.close(reason, false)
+    for (const link of this.consuming.values()) link.close()
+  }
+
+  private validator(limits: DirectLimits): MessageValidator {
+    this.validatorCache ??= messageValidator(this.catalog, limits.maxMessageBytes)
+    return this.validatorCache
+  }
+}
