@@ -5,10 +5,13 @@
  *   all of them stalls both processes for a round trip each time (the half: about +30 %), and more
  *   in flight only gives the garbage collector more survivors to copy (4,096: −12 %);
  * - `raw` and `raw64`: sends keystrokes to a raw `ws` server as JSON, one a frame or arrays of 64;
+ *   `raw64envelopes`: the bus's message objects (id, timestamp, source, priority around each
+ *   keystroke, as the `bus` mode publishes them) in arrays of 64;
  * - `bus-rtt`: publishes an InterventionRequest and waits for the InterventionResponse an
  *   in-process module answers with, one at a time (a window's request and its answer);
  * - `raw-rtt`: sends one keystroke a frame and waits for the server's echo, one at a time.
- * The round-trip modes print `{ p50, p99 }` in µs (hdr-histogram-js) as their last line.
+ * The round-trip modes print `{ p50, p99 }` in µs (hdr-histogram-js) as their last line. Every mode
+ * tells its parent (over IPC) once it is connected, and starts when the parent says go.
  */
 import { build } from 'hdr-histogram-js'
 import WebSocket from 'ws'
@@ -33,11 +36,23 @@ function opened(): Promise<unknown> {
   return new Promise((resolve) => socket.once('open', resolve))
 }
 
-/** Sends `total` keystrokes, `size` a frame (one alone, else an array), without outrunning the socket's buffer. */
-async function sendRaw(size: number): Promise<void> {
+/** Says this process is connected, and resolves when the parent says go (at once without one). */
+function ready(): Promise<unknown> {
+  if (process.send === undefined) return Promise.resolve()
+  const go = new Promise((resolve) => process.once('message', resolve))
+  process.send('ready')
+  return go
+}
+
+/**
+ * Sends `total` keystrokes made by `item`, `size` a frame (one alone, else an array), without
+ * outrunning the socket's buffer.
+ */
+async function sendRaw(size: number, item: (n: number) => unknown = keystroke): Promise<void> {
   await opened()
+  await ready()
   for (let n = 0; n < total; n += size) {
-    const events = Array.from({ length: Math.min(size, total - n) }, (_, i) => keystroke(n + i))
+    const events = Array.from({ length: Math.min(size, total - n) }, (_, i) => item(n + i))
     socket.send(JSON.stringify(size === 1 ? events[0] : events))
     if (socket.bufferedAmount > 4 * 2 ** 20) await new Promise((resolve) => setTimeout(resolve, 1))
   }
@@ -47,6 +62,7 @@ async function sendRaw(size: number): Promise<void> {
 switch (mode) {
   case 'bus': {
     const client = await connectBus(fromWebSocket(socket))
+    await ready()
     const pending: Promise<string>[] = []
     for (let n = 0; n < total; n++) {
       pending.push(client.publish(keystrokeMessage(n)))
@@ -62,6 +78,9 @@ switch (mode) {
   case 'raw64':
     await sendRaw(64)
     break
+  case 'raw64envelopes':
+    await sendRaw(64, keystrokeMessage)
+    break
   case 'bus-rtt': {
     const client = await connectBus(fromWebSocket(socket), { module: OUTSIDE_MODULE })
     let answer: (correlationId: string | undefined) => void = () => {}
@@ -71,6 +90,7 @@ switch (mode) {
       DeliveryMode.BestEffort,
       (message) => answer(message.correlationId),
     )
+    await ready()
     for (let n = 0; n < WARM_UP + total; n++) {
       const request = BusMessage.create(
         OUTSIDE_MODULE,
@@ -97,6 +117,7 @@ switch (mode) {
   }
   case 'raw-rtt': {
     await opened()
+    await ready()
     for (let n = 0; n < WARM_UP + total; n++) {
       const echoed = new Promise((resolve) => socket.once('message', resolve))
       const start = performance.now()
