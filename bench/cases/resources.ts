@@ -1,13 +1,15 @@
 /**
- * Memory and CPU of the hub (main thread): RSS and event-loop utilization at steady offered rates
- * with 8 endpoints (4 producers, 4 consumers), with and without the inspector attached; and the
- * inspector's cost as two-hop throughput with and without it.
+ * Memory and CPU of the hub (main thread): heap, RSS and event-loop utilization at steady offered
+ * rates with 8 endpoints (4 producers, 4 consumers), with and without the inspector attached, the
+ * endpoints as worker threads of the hub's process or each in a process of its own
+ * (see hub-alone); and the inspector's cost as two-hop throughput with and without it.
  */
 import { performance } from 'node:perf_hooks'
 import { MessageChannel, type Worker } from 'node:worker_threads'
 import { createEventBus, type EventBus } from '../../src/main/bus/index.js'
 import { createHub, type Hub } from '../../src/main/hub/index.js'
 import { type CaseDefinition, type Measurement, median, nextMessage, startWorker } from '../harness.js'
+import { hubAlone } from './hub-alone.js'
 
 const ready = (w: Worker) => nextMessage(w, (m: { ready?: boolean }) => m.ready === true)
 const done = (w: Worker) => nextMessage(w, (m: { done?: boolean }) => m.done === true)
@@ -172,12 +174,20 @@ async function inspectorOverhead(quick: boolean): Promise<Measurement[]> {
 export const resources: CaseDefinition = {
   name: 'resources',
   title: 'Hub memory and CPU; inspector overhead',
-  variants: ['steady 1k/s', 'steady 10k/s', 'steady 10k/s + inspector', 'max two-hop, inspector on and off'],
+  variants: [
+    'steady 1k/s',
+    'steady 10k/s',
+    'steady 10k/s + inspector',
+    'endpoints in processes, steady 1k/s + inspector',
+    'endpoints in processes, steady 10k/s + inspector',
+    'max two-hop, inspector on and off',
+  ],
   async run(variant, { quick }) {
     if (variant.startsWith('max')) return inspectorOverhead(quick)
-    const withInspector = variant.endsWith('+ inspector')
     const rate = variant.includes('10k') ? 10_000 : 1_000
     const seconds = quick ? 1 : 5
+    if (variant.startsWith('endpoints in processes')) return hubAlone(rate, seconds)
+    const withInspector = variant.endsWith('+ inspector')
     const { run, close } = await setup(4, withInspector)
     await run(Math.round(rate / 8), rate / 4) // warm-up
     let peakRss = 0

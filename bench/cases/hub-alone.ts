@@ -1,0 +1,154 @@
+/**
+ * The hub's own memory: the bus, the hub and its gateway in a process of their own, run bundled
+ * with plain Node, as the app's main process runs them; 4 producers, 4 consumers and an inspector,
+ * each in a process of its own, attach through the gateway (in the app, modules and windows attach
+ * over ports; a WebSocket endpoint costs the hub more, for its socket's buffers). The resources
+ * case's other variants keep their endpoints as worker threads of the hub's process, whose RSS then
+ * counts them and their TypeScript loaders.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { build } from 'esbuild'
+import type { Measurement } from '../harness.js'
+import type { HubAloneReport } from '../workers/hub-alone.js'
+import type { EndpointReport } from '../workers/ws-endpoint.js'
+
+const PAIRS = 4
+const workers = join(import.meta.dirname, '../workers')
+const root = join(import.meta.dirname, '../..')
+
+/** Bundles the hub's process (our TypeScript; packages stay external, plain JavaScript already). */
+async function bundleHub(): Promise<string> {
+  const outfile = join(root, 'node_modules/.cache/skelly-bench/hub-alone.mjs')
+  await build({
+    entryPoints: [join(workers, 'hub-alone.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile,
+    logLevel: 'error',
+  })
+  return outfile
+}
+
+/** A child process spoken to over IPC. */
+class Child<Report> {
+  readonly process: ChildProcess
+
+  constructor(args: string[]) {
+    this.process = spawn(process.execPath, args, {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+  }
+
+  /** Resolves with the next report matching `predicate`; rejects if the process exits first. */
+  next<T extends Report>(predicate: (report: Report) => report is T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const listener = (report: Report) => {
+        if (!predicate(report)) return
+        this.process.off('message', listener)
+        this.process.off('exit', exited)
+        resolve(report)
+      }
+      const exited = (code: number | null) => {
+        this.process.off('message', listener)
+        reject(new Error(`a process of the hub-alone case exited (${code}) before it answered`))
+      }
+      this.process.on('message', listener)
+      this.process.once('exit', exited)
+    })
+  }
+
+  /** Sends `command`, which has no answer. */
+  tell(command: object): void {
+    this.process.send(command)
+  }
+
+  /** Sends `command` and resolves with the report matching `predicate` that answers it. */
+  ask<T extends Report>(command: object, predicate: (report: Report) => report is T): Promise<T> {
+    const answer = this.next(predicate)
+    this.tell(command)
+    return answer
+  }
+}
+
+const has =
+  <K extends string>(key: K) =>
+  <R extends object>(report: R): report is Extract<R, Record<K, unknown>> =>
+    key in report
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0)
+
+/**
+ * The hub process's peak RSS and heap and its event-loop utilization while 4 producers publish
+ * `rate` keystrokes a second in all for `seconds` (after a warm-up of a second), every one
+ * delivered to its consumer and the inspector watching; fails if traffic or the streams stopped.
+ */
+export async function hubAlone(rate: number, seconds: number): Promise<Measurement[]> {
+  const hub = new Child<HubAloneReport>([await bundleHub(), String(PAIRS)])
+  const endpoints: Child<EndpointReport>[] = []
+  try {
+    const { url, tokens } = await hub.next(has('url'))
+    const endpoint = (role: string, module: string, producer = '') => {
+      const child = new Child<EndpointReport>([
+        '--import',
+        'tsx',
+        join(workers, 'ws-endpoint.ts'),
+        role,
+        url,
+        tokens[module] as string,
+        producer,
+      ])
+      endpoints.push(child)
+      return child
+    }
+    const pairs = Array.from({ length: PAIRS }, (_, i) => ({
+      producer: endpoint('producer', `producer-${i}`),
+      consumer: endpoint('consumer', `consumer-${i}`, `producer-${i}`),
+    }))
+    const inspector = endpoint('inspector', 'inspector')
+    await Promise.all(endpoints.map((child) => child.next(has('ready'))))
+    const produce = async (forSeconds: number) =>
+      sum(
+        (
+          await Promise.all(
+            pairs.map(({ producer }) =>
+              producer.ask({ go: true, rate: rate / PAIRS, seconds: forSeconds }, has('sent')),
+            ),
+          )
+        ).map((report) => report.sent),
+      )
+    let sent = await produce(1)
+    hub.tell({ measure: true })
+    sent += await produce(seconds)
+    const usage = await hub.ask({ report: true }, has('rssMb'))
+    // Everything sent is delivered before the case ends (BestEffort, but nothing fills up here).
+    const deadline = Date.now() + 10_000
+    let received = 0
+    while (received < sent && Date.now() < deadline) {
+      received = sum(
+        (await Promise.all(pairs.map(({ consumer }) => consumer.ask({ report: true }, has('received'))))).map(
+          (report) => report.received,
+        ),
+      )
+      if (received < sent) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    const watched = await inspector.ask({ report: true }, has('snapshots'))
+    if (received < sent) throw new Error(`the consumers got ${received} of ${sent} messages`)
+    if (watched.snapshots === 0 || watched.received === 0) {
+      throw new Error(`the inspector got ${watched.snapshots} snapshots and ${watched.received} tail entries`)
+    }
+    return [
+      { metric: 'hub process RSS peak', unit: 'MB', value: usage.rssMb, better: 'lower' },
+      { metric: 'hub heap peak', unit: 'MB', value: usage.heapMb, better: 'lower' },
+      { metric: 'hub event-loop utilization', unit: '%', value: usage.elu * 100, better: 'lower' },
+    ]
+  } finally {
+    for (const child of endpoints) child.process.kill()
+    // It closes the bus and the gateway and exits; one that died already has no channel left.
+    if (hub.process.connected) hub.tell({ exit: true })
+  }
+}
