@@ -58,9 +58,11 @@ function client(mode: string, url: string, token: string, total: number): Promis
       wentAt = performance.now()
       child.send('go')
     })
-    child.once('exit', (code) =>
-      code === 0 ? resolve({ wentAt, printed }) : reject(new Error(`ws client (${mode}) exited ${code}`)),
-    )
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`ws client (${mode}) exited ${code}`))
+      else if (Number.isNaN(wentAt)) reject(new Error(`ws client (${mode}) never said it was ready`))
+      else resolve({ wentAt, printed })
+    })
   })
 }
 
