@@ -1,5 +1,6 @@
-/** What every benchmark case shares: options, results, worker start-up. */
-import { join } from 'node:path'
+/** What every benchmark case shares: options, results, worker and process start-up. */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { basename, join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 
 export interface CaseOptions {
@@ -72,3 +73,58 @@ export const median = (values: number[]): number => {
     ? (sorted[middle] as number)
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
+
+/**
+ * A benchmark process of its own (Node run with `args`, from the project's root), spoken to over
+ * IPC: it sends reports, and takes commands.
+ */
+export class BenchProcess<Report> {
+  readonly process: ChildProcess
+
+  /** The script it runs, to name it in errors. */
+  private readonly script: string
+
+  constructor(args: string[]) {
+    this.script = basename(args.find((arg) => /\.[cm]?[jt]s$/.test(arg)) ?? args.join(' '))
+    this.process = spawn(process.execPath, args, {
+      cwd: join(import.meta.dirname, '..'),
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+  }
+
+  /** Resolves with the next report matching `predicate`; rejects if the process exits first. */
+  next<T extends Report>(predicate: (report: Report) => report is T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const listener = (report: Report) => {
+        if (!predicate(report)) return
+        this.process.off('message', listener)
+        this.process.off('exit', exited)
+        resolve(report)
+      }
+      const exited = (code: number | null) => {
+        this.process.off('message', listener)
+        reject(new Error(`the benchmark process ${this.script} exited (${code}) before it answered`))
+      }
+      this.process.on('message', listener)
+      this.process.once('exit', exited)
+    })
+  }
+
+  /** Sends `command`, which has no answer. */
+  tell(command: object): void {
+    this.process.send(command)
+  }
+
+  /** Sends `command` and resolves with the report matching `predicate` that answers it. */
+  ask<T extends Report>(command: object, predicate: (report: Report) => report is T): Promise<T> {
+    const answer = this.next(predicate)
+    this.tell(command)
+    return answer
+  }
+}
+
+/** A predicate for `BenchProcess` reports: those that have `key`. */
+export const has =
+  <K extends string>(key: K) =>
+  <R extends object>(report: R): report is Extract<R, Record<K, unknown>> =>
+    key in report

@@ -6,10 +6,9 @@
  * case's other variants keep their endpoints as worker threads of the hub's process, whose RSS then
  * counts them and their TypeScript loaders.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { build } from 'esbuild'
-import type { Measurement } from '../harness.js'
+import { BenchProcess, has, type Measurement } from '../harness.js'
 import type { HubAloneReport } from '../workers/hub-alone.js'
 import type { EndpointReport } from '../workers/ws-endpoint.js'
 
@@ -33,53 +32,6 @@ async function bundleHub(): Promise<string> {
   return outfile
 }
 
-/** A child process spoken to over IPC. */
-class Child<Report> {
-  readonly process: ChildProcess
-
-  constructor(args: string[]) {
-    this.process = spawn(process.execPath, args, {
-      cwd: root,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-  }
-
-  /** Resolves with the next report matching `predicate`; rejects if the process exits first. */
-  next<T extends Report>(predicate: (report: Report) => report is T): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const listener = (report: Report) => {
-        if (!predicate(report)) return
-        this.process.off('message', listener)
-        this.process.off('exit', exited)
-        resolve(report)
-      }
-      const exited = (code: number | null) => {
-        this.process.off('message', listener)
-        reject(new Error(`a process of the hub-alone case exited (${code}) before it answered`))
-      }
-      this.process.on('message', listener)
-      this.process.once('exit', exited)
-    })
-  }
-
-  /** Sends `command`, which has no answer. */
-  tell(command: object): void {
-    this.process.send(command)
-  }
-
-  /** Sends `command` and resolves with the report matching `predicate` that answers it. */
-  ask<T extends Report>(command: object, predicate: (report: Report) => report is T): Promise<T> {
-    const answer = this.next(predicate)
-    this.tell(command)
-    return answer
-  }
-}
-
-const has =
-  <K extends string>(key: K) =>
-  <R extends object>(report: R): report is Extract<R, Record<K, unknown>> =>
-    key in report
-
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0)
 
 /**
@@ -88,12 +40,12 @@ const sum = (values: number[]) => values.reduce((total, value) => total + value,
  * delivered to its consumer and the inspector watching; fails if traffic or the streams stopped.
  */
 export async function hubAlone(rate: number, seconds: number): Promise<Measurement[]> {
-  const hub = new Child<HubAloneReport>([await bundleHub(), String(PAIRS)])
-  const endpoints: Child<EndpointReport>[] = []
+  const hub = new BenchProcess<HubAloneReport>([await bundleHub(), String(PAIRS)])
+  const endpoints: BenchProcess<EndpointReport>[] = []
   try {
     const { url, tokens } = await hub.next(has('url'))
     const endpoint = (role: string, module: string, producer = '') => {
-      const child = new Child<EndpointReport>([
+      const child = new BenchProcess<EndpointReport>([
         '--import',
         'tsx',
         join(workers, 'ws-endpoint.ts'),

@@ -5,7 +5,6 @@
  * published through the gateway and answered by an in-process module through the bus, against a
  * raw `ws` server echoing one keystroke a frame; one at a time, so each is the whole path's time.
  */
-import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { type WebSocket, WebSocketServer } from 'ws'
@@ -20,13 +19,14 @@ import {
 } from '../../src/main/bus/index.js'
 import { createHub } from '../../src/main/hub/index.js'
 import { type Gateway, startGateway } from '../../src/main/node/ws-gateway.js'
-import { type CaseDefinition, type Measurement, throughput } from '../harness.js'
+import { BenchProcess, type CaseDefinition, has, type Measurement, throughput } from '../harness.js'
 import { OUTSIDE_MODULE } from '../payload.js'
+import type { ClientReport } from '../workers/ws-client.js'
 
-/** What a client process did: when it was told to go (its start-up and connection done), and what it printed. */
+/** What a client process did: when it was told to go (its start-up and connection done), and its report. */
 interface ClientRun {
   wentAt: number
-  printed: string
+  done: Extract<ClientReport, { done: true }>
 }
 
 /**
@@ -34,36 +34,19 @@ interface ClientRun {
  * so that throughput is timed from then on: its start-up (~0.6 s here, the same in every mode) is
  * no part of what the bus or an anchor carries.
  */
-function client(mode: string, url: string, token: string, total: number): Promise<ClientRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(import.meta.dirname, '../workers/ws-client.ts'),
-        mode,
-        url,
-        token,
-        String(total),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
-    )
-    let printed = ''
-    let wentAt = Number.NaN
-    child.stdout?.on('data', (chunk: Buffer) => {
-      printed += chunk.toString()
-    })
-    child.once('message', () => {
-      wentAt = performance.now()
-      child.send('go')
-    })
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`ws client (${mode}) exited ${code}`))
-      else if (Number.isNaN(wentAt)) reject(new Error(`ws client (${mode}) never said it was ready`))
-      else resolve({ wentAt, printed })
-    })
-  })
+async function client(mode: string, url: string, token: string, total: number): Promise<ClientRun> {
+  const child = new BenchProcess<ClientReport>([
+    '--import',
+    'tsx',
+    join(import.meta.dirname, '../workers/ws-client.ts'),
+    mode,
+    url,
+    token,
+    String(total),
+  ])
+  await child.next(has('ready'))
+  const wentAt = performance.now()
+  return { wentAt, done: await child.ask({ go: true }, has('done')) }
 }
 
 /**
@@ -87,9 +70,9 @@ function countTo(total: number): { count: (messages?: number) => boolean; counte
   }
 }
 
-/** The round-trip percentiles a client printed, as measurements (µs). */
-function roundTrips(printed: string): Measurement[] {
-  const { p50, p99 } = JSON.parse(printed.trim().split('\n').at(-1) ?? '{}') as { p50: number; p99: number }
+/** The round-trip percentiles a client reported, as measurements (µs). */
+function roundTrips({ done: { p50, p99 } }: ClientRun): Measurement[] {
+  if (p50 === undefined || p99 === undefined) throw new Error('the client reported no round trips')
   return [
     { metric: 'round trip p50', unit: 'µs', value: p50, better: 'lower' },
     { metric: 'round trip p99', unit: 'µs', value: p99, better: 'lower' },
@@ -156,9 +139,9 @@ async function busRoundTrips(count: number): Promise<Measurement[]> {
         ),
       ),
   )
-  const { printed } = await client('bus-rtt', gateway.url, gateway.tokenFor(OUTSIDE_MODULE), count)
+  const run = await client('bus-rtt', gateway.url, gateway.tokenFor(OUTSIDE_MODULE), count)
   await close()
-  return roundTrips(printed)
+  return roundTrips(run)
 }
 
 /** A raw `ws` server on loopback, each connection given to `serve`. */
@@ -193,9 +176,9 @@ async function rawThroughput(
 /** Keystrokes a raw server echoes, one at a time. */
 async function rawRoundTrips(count: number): Promise<Measurement[]> {
   const server = await rawServer((socket) => socket.on('message', (data) => socket.send(data)))
-  const { printed } = await client('raw-rtt', server.url, 'none', count)
+  const run = await client('raw-rtt', server.url, 'none', count)
   server.close()
-  return roundTrips(printed)
+  return roundTrips(run)
 }
 
 export const websocket: CaseDefinition = {

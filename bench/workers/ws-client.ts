@@ -10,8 +10,8 @@
  * - `bus-rtt`: publishes an InterventionRequest and waits for the InterventionResponse an
  *   in-process module answers with, one at a time (a window's request and its answer);
  * - `raw-rtt`: sends one keystroke a frame and waits for the server's echo, one at a time.
- * The round-trip modes print `{ p50, p99 }` in µs (hdr-histogram-js) as their last line. Every mode
- * tells its parent (over IPC) once it is connected, and starts when the parent says go.
+ * Every mode tells its parent (over IPC) once it is connected, starts when the parent says go, and
+ * reports when it is done: the round-trip modes with `{ p50, p99 }` in µs (hdr-histogram-js).
  */
 import { build } from 'hdr-histogram-js'
 import WebSocket from 'ws'
@@ -26,21 +26,30 @@ const roundTrips = build({ numberOfSignificantValueDigits: 3 })
 /** Round trips before the measured ones, for the JIT and the connection to settle. */
 const WARM_UP = Math.min(500, total)
 
-function printRoundTrips(): void {
-  console.log(
-    JSON.stringify({ p50: roundTrips.getValueAtPercentile(50), p99: roundTrips.getValueAtPercentile(99) }),
-  )
+/** What this process tells its parent. */
+export type ClientReport = { ready: true } | { done: true; p50?: number; p99?: number }
+
+/** Sends `report` to the parent; `then` runs once it has left. */
+function tell(report: ClientReport, then: () => void = () => {}): void {
+  if (process.send === undefined)
+    throw new Error('ws-client runs under the benchmark, which talks to it over IPC')
+  process.send(report, then)
 }
+
+const roundTripReport = (): ClientReport => ({
+  done: true,
+  p50: roundTrips.getValueAtPercentile(50),
+  p99: roundTrips.getValueAtPercentile(99),
+})
 
 function opened(): Promise<unknown> {
   return new Promise((resolve) => socket.once('open', resolve))
 }
 
-/** Says this process is connected, and resolves when the parent says go (at once without one). */
+/** Says this process is connected, and resolves when the parent says go. */
 function ready(): Promise<unknown> {
-  if (process.send === undefined) return Promise.resolve()
   const go = new Promise((resolve) => process.once('message', resolve))
-  process.send('ready')
+  tell({ ready: true })
   return go
 }
 
@@ -59,6 +68,7 @@ async function sendRaw(size: number, item: (n: number) => unknown = keystroke): 
   await new Promise((resolve) => socket.once('close', resolve))
 }
 
+let report: ClientReport = { done: true }
 switch (mode) {
   case 'bus': {
     const client = await connectBus(fromWebSocket(socket))
@@ -112,7 +122,7 @@ switch (mode) {
       if (n >= WARM_UP) roundTrips.recordValue(Math.round((performance.now() - start) * 1000))
     }
     await client.close()
-    printRoundTrips()
+    report = roundTripReport()
     break
   }
   case 'raw-rtt': {
@@ -126,10 +136,11 @@ switch (mode) {
       if (n >= WARM_UP) roundTrips.recordValue(Math.round((performance.now() - start) * 1000))
     }
     socket.close()
-    printRoundTrips()
+    report = roundTripReport()
     break
   }
   default:
     throw new Error(`unknown mode '${mode}'`)
 }
-process.exit(0)
+// Exits once the report has left: exiting at once could drop it.
+tell(report, () => process.exit(0))
