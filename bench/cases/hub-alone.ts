@@ -35,12 +35,13 @@ async function bundleHub(): Promise<string> {
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0)
 
 /**
- * The hub process's peak RSS and heap and its event-loop utilization while 4 producers publish
- * `rate` keystrokes a second in all for `seconds` (after a warm-up of a second), every one
- * delivered to its consumer and the inspector watching; fails if traffic or the streams stopped.
+ * The hub process's peak RSS, heap and young generation and its event-loop utilization while 4
+ * producers publish `rate` keystrokes a second in all for `seconds` (after a warm-up of a second),
+ * every one delivered to its consumer and the inspector watching, then its heap once collected;
+ * fails if traffic or the streams stopped.
  */
 export async function hubAlone(rate: number, seconds: number): Promise<Measurement[]> {
-  const hub = new BenchProcess<HubAloneReport>([await bundleHub(), String(PAIRS)])
+  const hub = new BenchProcess<HubAloneReport>(['--expose-gc', await bundleHub(), String(PAIRS)])
   const endpoints: BenchProcess<EndpointReport>[] = []
   try {
     const { url, tokens } = await hub.next(has('url'))
@@ -96,6 +97,8 @@ export async function hubAlone(rate: number, seconds: number): Promise<Measureme
     return [
       { metric: 'hub process RSS peak', unit: 'MB', value: usage.rssMb, better: 'lower' },
       { metric: 'hub heap peak', unit: 'MB', value: usage.heapMb, better: 'lower' },
+      { metric: 'hub young generation peak', unit: 'MB', value: usage.youngMb, better: 'lower' },
+      { metric: 'hub live heap after the run', unit: 'MB', value: usage.liveHeapMb, better: 'lower' },
       { metric: 'hub event-loop utilization', unit: '%', value: usage.elu * 100, better: 'lower' },
     ]
   } finally {
