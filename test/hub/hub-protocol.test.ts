@@ -15,9 +15,10 @@ import {
 } from '../../src/main/bus/index.js'
 import { createHub, type HubOptions } from '../../src/main/hub/index.js'
 import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
-import { shapedCloneCodec } from '../../src/shared/codec.js'
+import { shapedCloneCodec, textCodec } from '../../src/shared/codec.js'
 import { connectBus, isRecoverable } from '../../src/shared/index.js'
 import type { Envelope } from '../../src/shared/message.js'
+import type { Port } from '../../src/shared/port.js'
 import { packBatch } from '../../src/shared/message-shapes.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
 import { expectAccounted, rawEvent, stallThisThread, waitFor } from '../helpers.js'
@@ -539,6 +540,58 @@ describe('large bursts', () => {
     expect((await answersOf(2, EARLY_ANSWER_BATCH))[0]).toBe('okr')
     // A paced producer's few messages reach their subscribers first.
     expect((await answersOf(100, 3))[0]).toBe('dlvs')
+  })
+
+  it('answers the large units of publishes one socket read brought with one answer', async () => {
+    const { hub } = await setup()
+    // A text port the test reads into: several units at once, as one read of a socket hands them.
+    let read: (unit: string, ports: readonly unknown[]) => void = () => {}
+    const written: RawFrame[][] = []
+    const socket: Port = {
+      carrier: 'text',
+      send: (unit) => written.push(JSON.parse(unit as string)),
+      onMessage: (listener) => {
+        read = listener
+      },
+      onClose: () => {},
+      start: () => {},
+      close: () => {},
+    }
+    hub.attach(socket, { module: ModuleId.DataCapture, permissions: everything })
+    const readUnits = (...units: RawFrame[][]) => {
+      for (const unit of units) read(textCodec.encode(unit as never) as string, [])
+    }
+    const pubs = (rid: number): RawFrame[] => [
+      {
+        t: 'pubs',
+        rid,
+        msgs: Array.from({ length: EARLY_ANSWER_BATCH }, (_, i) =>
+          BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ eventType: `e${i}` }))),
+        ),
+      },
+    ]
+    const answers = () => written.flat().filter((frame) => frame.t === 'okr' || frame.t === 'rej')
+    readUnits([{ t: 'hello', v: 1 }])
+    await waitFor(() => written.length > 0)
+    written.length = 0
+
+    readUnits(pubs(1), pubs(1 + EARLY_ANSWER_BATCH))
+    await waitFor(() => answers().length > 0)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(answers()).toEqual([{ t: 'okr', from: 1, to: 2 * EARLY_ANSWER_BATCH }])
+    expect(written).toHaveLength(1)
+
+    // Units read one at a time are answered one at a time.
+    written.length = 0
+    const next = 1 + 2 * EARLY_ANSWER_BATCH
+    readUnits(pubs(next))
+    await waitFor(() => answers().length === 1)
+    readUnits(pubs(next + EARLY_ANSWER_BATCH))
+    await waitFor(() => answers().length === 2)
+    expect(answers()).toMatchObject([
+      { from: next, to: next + EARLY_ANSWER_BATCH - 1 },
+      { from: next + EARLY_ANSWER_BATCH, to: next + 2 * EARLY_ANSWER_BATCH - 1 },
+    ])
   })
 
   it('splits a burst queued in one tick into units the other side accepts', async () => {
