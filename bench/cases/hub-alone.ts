@@ -35,10 +35,11 @@ async function bundleHub(): Promise<string> {
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0)
 
 /**
- * The hub process's peak RSS, heap and young generation and its event-loop utilization while 4
- * producers publish `rate` keystrokes a second in all for `seconds` (after a warm-up of a second),
- * every one delivered to its consumer and the inspector watching, then its heap once collected;
- * fails if traffic or the streams stopped.
+ * The hub process's RSS once every endpoint is attached, before any traffic; then its peak RSS,
+ * heap and young generation and its event-loop utilization while 4 producers publish `rate`
+ * keystrokes a second in all for `seconds` (after a warm-up of a second), every one delivered to
+ * its consumer and the inspector watching; then its heap once collected. Fails if traffic or the
+ * streams stopped.
  */
 export async function hubAlone(rate: number, seconds: number): Promise<Measurement[]> {
   const hub = new BenchProcess<HubAloneReport>(['--expose-gc', await bundleHub(), String(PAIRS)])
@@ -64,6 +65,7 @@ export async function hubAlone(rate: number, seconds: number): Promise<Measureme
     }))
     const inspector = endpoint('inspector', 'inspector')
     await Promise.all(endpoints.map((child) => child.next(has('ready'))))
+    const { idleRssMb } = await hub.ask({ idle: true }, has('idleRssMb'))
     const produce = async (forSeconds: number) =>
       sum(
         (
@@ -96,6 +98,7 @@ export async function hubAlone(rate: number, seconds: number): Promise<Measureme
     }
     return [
       { metric: 'hub process RSS peak', unit: 'MB', value: usage.rssMb, better: 'lower' },
+      { metric: 'hub process RSS, attached, before traffic', unit: 'MB', value: idleRssMb, better: 'lower' },
       { metric: 'hub heap peak', unit: 'MB', value: usage.heapMb, better: 'lower' },
       { metric: 'hub young generation peak', unit: 'MB', value: usage.youngMb, better: 'lower' },
       { metric: 'hub live heap after the run', unit: 'MB', value: usage.liveHeapMb, better: 'lower' },

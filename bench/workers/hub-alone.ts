@@ -2,10 +2,11 @@
  * The hub alone in its process, as in the app's main process: the bus, the hub and its WebSocket
  * gateway, with every endpoint in a process of its own. Run bundled, with plain Node (no
  * TypeScript loader), so that its memory is the hub's. Talks to its parent over IPC: says where to
- * connect, then measures its own peak RSS, heap, young generation and event-loop utilization between
- * `measure` and `report`, and what its heap holds live once the report's garbage collection is done
- * (run with `--expose-gc`): the peaks count garbage not yet collected, the live heap only what the
- * bus and the hub keep.
+ * connect; says its RSS once the endpoints are attached, before any traffic (`idle`); measures its
+ * own peak RSS, heap, young generation and event-loop utilization between `measure` and `report`,
+ * and what its heap holds live once the report's garbage collection is done (run with
+ * `--expose-gc`): the peaks count garbage not yet collected, the live heap only what the bus and
+ * the hub keep.
  */
 import { performance } from 'node:perf_hooks'
 import { getHeapSpaceStatistics } from 'node:v8'
@@ -14,11 +15,12 @@ import { createHub } from '../../src/main/hub/index.js'
 import { startGateway } from '../../src/main/node/ws-gateway.js'
 
 /** What the parent says. */
-type Command = { measure: true } | { report: true } | { exit: true }
+type Command = { idle: true } | { measure: true } | { report: true } | { exit: true }
 
 /** What this process answers. */
 export type HubAloneReport =
   | { url: string; tokens: Record<string, string> }
+  | { idleRssMb: number }
   | { rssMb: number; heapMb: number; youngMb: number; liveHeapMb: number; elu: number }
 
 const pairs = Number(process.argv[2] ?? 4)
@@ -61,7 +63,9 @@ function liveHeap(): number {
 }
 
 process.on('message', async (command: Command) => {
-  if ('measure' in command) {
+  if ('idle' in command) {
+    send({ idleRssMb: process.memoryUsage().rss / 2 ** 20 })
+  } else if ('measure' in command) {
     peakRss = 0
     peakHeap = 0
     peakYoung = 0
