@@ -61,6 +61,23 @@ export function isoString(date: Date): string {
   return lastIso
 }
 
+/** The last ISO string read, and its time (NaN for one that names no time, as for ''). */
+let lastReadIso = ''
+let lastReadTime = Number.NaN
+
+/**
+ * `new Date(text)`, for an ISO string as superjson writes a Date. V8's parser takes ~0.2 µs a
+ * string here; the text read last is remembered, since a message's Dates and consecutive
+ * messages' often share their millisecond (as isoString remembers the last one written).
+ */
+export function dateFromIso(text: string): Date {
+  if (text !== lastReadIso) {
+    lastReadTime = new Date(text).getTime()
+    lastReadIso = text
+  }
+  return new Date(lastReadTime)
+}
+
 function writeIso(date: Date): string {
   const year = date.getUTCFullYear()
   if (year < 1000 || year > 9999) return date.toISOString()
@@ -292,6 +309,6 @@ function dateSlots(form: SuperjsonForm): DateSlot[] | undefined {
 export function fromSuperjsonForm(form: SuperjsonForm): unknown {
   const slots = dateSlots(form)
   if (slots === undefined) return superjson.deserialize(form)
-  for (const { holder, key } of slots) holder[key] = new Date(holder[key] as string)
+  for (const { holder, key } of slots) holder[key] = dateFromIso(holder[key] as string)
   return form.json
 }

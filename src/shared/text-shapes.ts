@@ -39,7 +39,14 @@ import {
   unpackRows,
 } from './message-shapes.js'
 import { isForbiddenKey, MAX_NESTING_DEPTH } from './size.js'
-import { isoString, notedDatePaths, plainDate, plainScalar, type SuperjsonForm } from './superjson-form.js'
+import {
+  dateFromIso,
+  isoString,
+  notedDatePaths,
+  plainDate,
+  plainScalar,
+  type SuperjsonForm,
+} from './superjson-form.js'
 
 const JSON_VALUE = 0
 const DATE = 1
@@ -236,7 +243,7 @@ function build(template: Template, row: unknown[]): Record<string, unknown> {
     else if (child === DATE) {
       const text = row[valueAt++]
       if (typeof text !== 'string') throw new TypeError('a Date is written as an ISO string')
-      value[template[index] as string] = new Date(text)
+      value[template[index] as string] = dateFromIso(text)
     } else value[template[index] as string] = build(child as Template, row)
   }
   return value

@@ -1,7 +1,12 @@
 import fc from 'fast-check'
 import superjson from 'superjson'
 import { describe, expect, it } from 'vitest'
-import { fromSuperjsonForm, isoString, toSuperjsonForm } from '../../src/shared/superjson-form.js'
+import {
+  dateFromIso,
+  fromSuperjsonForm,
+  isoString,
+  toSuperjsonForm,
+} from '../../src/shared/superjson-form.js'
 
 /** The wire text a form becomes, read back as plain JSON (key order aside, what a peer sees). */
 const wire = (form: unknown): unknown => JSON.parse(JSON.stringify(form))
@@ -119,6 +124,26 @@ describe('the superjson form of a value', () => {
         // The same instant twice (the remembered string), another in between, then the first again.
         for (const each of [first, new Date(first.getTime()), second, first])
           expect(isoString(each)).toBe(each.toISOString())
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('reads ISO strings as new Date does, again and in turn with others, a fresh Date each time', () => {
+    const text = fc.oneof(
+      fc.date().map((date) => (Number.isNaN(date.getTime()) ? 'Invalid Date' : date.toISOString())),
+      fc.constantFrom('', 'not a date', '2026-02-30T00:00:00.000Z', '2026-12-03T24:00:00.000Z'),
+      fc.string({ maxLength: 30 }),
+    )
+    fc.assert(
+      fc.property(text, text, (first, second) => {
+        // The same text twice (the remembered time), another in between, then the first again.
+        for (const each of [first, first, second, first]) {
+          const read = dateFromIso(each)
+          expect(read.getTime()).toBe(new Date(each).getTime())
+          // A handler changing its Date changes nothing the next message is read into.
+          read.setTime(0)
+        }
       }),
       { numRuns: 2000 },
     )
