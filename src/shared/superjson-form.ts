@@ -65,12 +65,17 @@ export function isoString(date: Date): string {
 let lastReadIso = ''
 let lastReadTime = Number.NaN
 
+/** The longest text remembered: an ISO string is 24 characters, 27 with a six-digit year. */
+const MAX_REMEMBERED_ISO = 27
+
 /**
  * `new Date(text)`, for an ISO string as superjson writes a Date. V8's parser takes ~0.2 µs a
  * string here; the text read last is remembered, since a message's Dates and consecutive
- * messages' often share their millisecond (as isoString remembers the last one written).
+ * messages' often share their millisecond (as isoString remembers the last one written). A longer
+ * text is no ISO string and is not kept alive after its message.
  */
 export function dateFromIso(text: string): Date {
+  if (text.length > MAX_REMEMBERED_ISO) return new Date(text)
   if (text !== lastReadIso) {
     lastReadTime = new Date(text).getTime()
     lastReadIso = text

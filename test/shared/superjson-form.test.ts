@@ -134,6 +134,7 @@ describe('the superjson form of a value', () => {
       fc.date().map((date) => (Number.isNaN(date.getTime()) ? 'Invalid Date' : date.toISOString())),
       fc.constantFrom('', 'not a date', '2026-02-30T00:00:00.000Z', '2026-12-03T24:00:00.000Z'),
       fc.string({ maxLength: 30 }),
+      fc.date().map((date) => ` ${date.toUTCString()} `.repeat(3)),
     )
     fc.assert(
       fc.property(text, text, (first, second) => {
