@@ -118,3 +118,40 @@ describe('a link’s heartbeat', () => {
     }
   })
 })
+
+describe('a link flushing after the input at hand', () => {
+  /** `calls` calls in one tick, each preparing an answer (a ping) to the input handled so far. */
+  function flushedAfterInput(carrier: PortCarrier, calls: number) {
+    const port = recordingPort(carrier)
+    const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
+      frame: () => {},
+      invalid: () => {},
+      unsendable: () => {},
+      closed: () => {},
+    })
+    const prepared: number[] = []
+    for (let call = 1; call <= calls; call++) {
+      link.flushAfterInput(() => {
+        prepared.push(call)
+        link.send({ t: 'ping' })
+      })
+    }
+    const frames = () =>
+      port.units.map((unit) => (codecFor(carrier).decode(unit) as EndpointFrame[]).map((frame) => frame.t))
+    return { prepared, frames }
+  }
+
+  it('over a port, prepares and sends at once, each time', () => {
+    const { prepared, frames } = flushedAfterInput('clone', 3)
+    expect(prepared).toEqual([1, 2, 3])
+    expect(frames()).toEqual([['ping'], ['ping'], ['ping']])
+  })
+
+  it('over a socket, prepares and sends once, after everything the tick handled', async () => {
+    const { prepared, frames } = flushedAfterInput('text', 3)
+    expect(prepared).toEqual([])
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(prepared).toEqual([3])
+    expect(frames()).toEqual([['ping']])
+  })
+})

@@ -73,6 +73,7 @@ const MAX_ERROR_FRAMES_PER_SECOND = 100
  * messages/s). Smaller frames come from paced producers, whose messages should reach their
  * subscribers first: waking the producer's thread costs the hub ~30 µs on this 2-core machine, and
  * takes the core the subscriber's thread would run on (two hops at 10 k msg/s: p50 +20–40 µs).
+ * Over a socket the answer waits for the rest of the read it came in (see Link.flushAfterInput).
  */
 export const EARLY_ANSWER_BATCH = FULL_PUBS_FRAME
 
@@ -112,8 +113,6 @@ export class Session implements RouteEndpoint {
   private nextDeliveryId = 1
   private okFrom = -1
   private okTo = -1
-  /** A socket's early answer waits for the end of the read it came in (answerPublishesEarly). */
-  private earlyAnswerQueued = false
   private errorFramesSent = 0
   private errorWindowStart = 0
   private readonly stopAckSweep: () => void
@@ -232,7 +231,7 @@ export class Session implements RouteEndpoint {
         )
       case 'pubs':
         for (let i = 0; i < frame.msgs.length; i++) this.publish(frame.rid + i, frame.msgs[i])
-        if (frame.msgs.length >= EARLY_ANSWER_BATCH) this.answerPublishesEarly()
+        if (frame.msgs.length >= EARLY_ANSWER_BATCH) this.link.flushAfterInput(this.flushPublishAcks)
         return
       case 'pub':
         if (frame.via !== undefined && frame.to !== undefined)
@@ -387,28 +386,6 @@ export class Session implements RouteEndpoint {
     this.okFrom = rid
     this.okTo = rid
     queueMicrotask(this.flushPublishAcks)
-  }
-
-  /**
-   * Answers the publishes received so far ahead of their deliveries (see EARLY_ANSWER_BATCH). Over
-   * a port each unit comes alone, and its answer leaves at once. Over a socket one read can bring
-   * several units, all handled before the tick ends: they get one answer, once the read is handled
-   * and before the copies it caused for other endpoints are serialized. Each write to a socket is
-   * a system call that wakes the peer: a WebSocket producer sending frames of 64 got ~2.6× fewer
-   * answer frames, and the hub spent ~4.5 % less CPU a message (13 interleaved pairs; answering a
-   * port's unit at the end of its tick instead was ~3 % slower, the answer leaving after routing).
-   */
-  private answerPublishesEarly(): void {
-    if (this.link.port.carrier !== 'text') return this.answerPublishesNow()
-    if (this.earlyAnswerQueued) return
-    this.earlyAnswerQueued = true
-    queueMicrotask(this.answerPublishesNow)
-  }
-
-  private readonly answerPublishesNow = (): void => {
-    this.earlyAnswerQueued = false
-    this.flushPublishAcks()
-    this.link.flush()
   }
 
   private readonly flushPublishAcks = (): void => {
