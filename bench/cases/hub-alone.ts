@@ -32,7 +32,16 @@ async function bundleHub(): Promise<string> {
   return outfile
 }
 
-const sum = (values: number[]) => values.reduce((total, value) => total + value, 0)
+/** Asks each of `children` the same, and adds up `count` of the answers `answered` picks. */
+async function askAll<T extends EndpointReport>(
+  children: BenchProcess<EndpointReport>[],
+  command: object,
+  answered: (report: EndpointReport) => report is T,
+  count: (answer: T) => number,
+): Promise<number> {
+  const answers = await Promise.all(children.map((child) => child.ask(command, answered)))
+  return answers.reduce((total, answer) => total + count(answer), 0)
+}
 
 /**
  * The hub process's RSS once every endpoint is attached, before any traffic; then its peak RSS,
@@ -59,22 +68,20 @@ export async function hubAlone(rate: number, seconds: number): Promise<Measureme
       endpoints.push(child)
       return child
     }
-    const pairs = Array.from({ length: PAIRS }, (_, i) => ({
-      producer: endpoint('producer', `producer-${i}`),
-      consumer: endpoint('consumer', `consumer-${i}`, `producer-${i}`),
-    }))
+    const producers = Array.from({ length: PAIRS }, (_, i) => endpoint('producer', `producer-${i}`))
+    // Consumer i takes producer i's keystrokes.
+    const consumers = Array.from({ length: PAIRS }, (_, i) =>
+      endpoint('consumer', `consumer-${i}`, `producer-${i}`),
+    )
     const inspector = endpoint('inspector', 'inspector')
     await Promise.all(endpoints.map((child) => child.next(has('ready'))))
     const { idleRssMb } = await hub.ask({ idle: true }, has('idleRssMb'))
-    const produce = async (forSeconds: number) =>
-      sum(
-        (
-          await Promise.all(
-            pairs.map(({ producer }) =>
-              producer.ask({ go: true, rate: rate / PAIRS, seconds: forSeconds }, has('sent')),
-            ),
-          )
-        ).map((report) => report.sent),
+    const produce = (forSeconds: number) =>
+      askAll(
+        producers,
+        { go: true, rate: rate / PAIRS, seconds: forSeconds },
+        has('sent'),
+        (answer) => answer.sent,
       )
     let sent = await produce(1)
     hub.tell({ measure: true })
@@ -84,11 +91,7 @@ export async function hubAlone(rate: number, seconds: number): Promise<Measureme
     const deadline = Date.now() + 10_000
     let received = 0
     while (received < sent && Date.now() < deadline) {
-      received = sum(
-        (await Promise.all(pairs.map(({ consumer }) => consumer.ask({ report: true }, has('received'))))).map(
-          (report) => report.received,
-        ),
-      )
+      received = await askAll(consumers, { report: true }, has('received'), (answer) => answer.received)
       if (received < sent) await new Promise((resolve) => setTimeout(resolve, 100))
     }
     const watched = await inspector.ask({ report: true }, has('snapshots'))

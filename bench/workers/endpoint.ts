@@ -9,6 +9,7 @@ import * as Comlink from 'comlink'
 import nodeEndpoint from 'comlink/dist/umd/node-adapter.js'
 import { build } from 'hdr-histogram-js'
 import { connectBus, DeliveryMode, type DeliveryModeKind, MessageFilter } from '../../src/shared/index.js'
+import { sendPaced } from '../pacing.js'
 import { keystroke, keystrokeMessage, now } from '../payload.js'
 
 interface Setup {
@@ -83,14 +84,7 @@ async function produce(go: Go, send: (n: number, sentAt: number) => unknown, awa
     await Promise.all(pending)
     return
   }
-  // Paced: every millisecond, send what the rate owes since the start.
-  const start = performance.now()
-  let n = 0
-  while (n < total) {
-    const owed = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000))
-    for (; n < owed; n++) send(n, now())
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
+  await sendPaced(total, rate, (n) => send(n, now()))
 }
 
 let total = 0

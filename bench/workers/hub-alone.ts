@@ -13,6 +13,7 @@ import { getHeapSpaceStatistics } from 'node:v8'
 import { createEventBus } from '../../src/main/bus/index.js'
 import { createHub } from '../../src/main/hub/index.js'
 import { startGateway } from '../../src/main/node/ws-gateway.js'
+import { tellParent } from './parent.js'
 
 /** What the parent says. */
 type Command = { idle: true } | { measure: true } | { report: true } | { exit: true }
@@ -24,7 +25,7 @@ export type HubAloneReport =
   | { rssMb: number; heapMb: number; youngMb: number; liveHeapMb: number; elu: number }
 
 const pairs = Number(process.argv[2] ?? 4)
-const send = (report: HubAloneReport) => process.send?.(report)
+const send: (report: HubAloneReport) => void = tellParent
 
 const bus = createEventBus({ maxQueueSize: 1_000_000 })
 await bus.start()

@@ -18,6 +18,7 @@ import WebSocket from 'ws'
 import { BusMessage, DeliveryMode, MessagePayload } from '../../src/main/bus/index.js'
 import { connectBus, fromWebSocket } from '../../src/shared/index.js'
 import { keystroke, keystrokeMessage, OUTSIDE_MODULE } from '../payload.js'
+import { tellParent } from './parent.js'
 
 const [mode, url, token, totalText] = process.argv.slice(2)
 const total = Number(totalText)
@@ -29,12 +30,7 @@ const WARM_UP = Math.min(500, total)
 /** What this process tells its parent. */
 export type ClientReport = { ready: true } | { done: true; p50?: number; p99?: number }
 
-/** Sends `report` to the parent; `then` runs once it has left. */
-function tell(report: ClientReport, then: () => void = () => {}): void {
-  if (process.send === undefined)
-    throw new Error('ws-client runs under the benchmark, which talks to it over IPC')
-  process.send(report, then)
-}
+const tell: (report: ClientReport, then?: () => void) => void = tellParent
 
 const roundTripReport = (): ClientReport => ({
   done: true,

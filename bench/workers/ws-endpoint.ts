@@ -7,7 +7,9 @@
 import WebSocket from 'ws'
 import { DeliveryMode, MessageFilter } from '../../src/main/bus/index.js'
 import { connectBus, fromWebSocket } from '../../src/shared/index.js'
+import { sendPaced } from '../pacing.js'
 import { keystrokeMessage } from '../payload.js'
+import { tellParent } from './parent.js'
 
 /** What the parent says: produce at `rate` for `seconds`, or report. */
 type Command = { go: true; rate: number; seconds: number } | { report: true }
@@ -16,7 +18,7 @@ type Command = { go: true; rate: number; seconds: number } | { report: true }
 export type EndpointReport = { ready: true } | { sent: number } | { received: number; snapshots: number }
 
 const [role, url, token, producer] = process.argv.slice(2)
-const tell = (report: EndpointReport) => process.send?.(report)
+const tell: (report: EndpointReport) => void = tellParent
 const client = await connectBus(
   fromWebSocket(new WebSocket(url as string, { headers: { authorization: `Bearer ${token}` } })),
 )
@@ -24,22 +26,16 @@ const client = await connectBus(
 let received = 0
 let snapshots = 0
 
-/** Publishes `rate` keystrokes a second for `seconds`, what each millisecond owes at once. */
+/** Publishes `rate` keystrokes a second for `seconds`; resolves with how many. */
 async function produce(rate: number, seconds: number): Promise<number> {
   const total = Math.round(rate * seconds)
-  const start = performance.now()
-  let sent = 0
-  while (sent < total) {
-    const owed = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000))
-    for (; sent < owed; sent++) {
-      client.publish(keystrokeMessage(sent, 0, client.module)).catch((error: unknown) => {
-        console.error(`${client.module}: a publish was refused: ${String(error)}`)
-        process.exit(1)
-      })
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
-  return sent
+  await sendPaced(total, rate, (n) => {
+    client.publish(keystrokeMessage(n, 0, client.module)).catch((error: unknown) => {
+      console.error(`${client.module}: a publish was refused: ${String(error)}`)
+      process.exit(1)
+    })
+  })
+  return total
 }
 
 switch (role) {
