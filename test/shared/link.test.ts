@@ -24,6 +24,18 @@ function recordingPort(carrier: PortCarrier): Port & { units: unknown[] } {
   }
 }
 
+/** An endpoint's link over a recording port, ignoring what comes in. */
+function recordingLink(carrier: PortCarrier) {
+  const port = recordingPort(carrier)
+  const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
+    frame: () => {},
+    invalid: () => {},
+    unsendable: () => {},
+    closed: () => {},
+  })
+  return { port, link }
+}
+
 /**
  * Queues `count` publishes in one tick (a ping after every 100) and returns the `pubs` frames each
  * unit carried, and how many units left before the tick's end.
@@ -32,13 +44,7 @@ function publishFlood(
   carrier: PortCarrier,
   count: number,
 ): { units: { rid: number; msgs: unknown[] }[][]; sentWithinTick: number } {
-  const port = recordingPort(carrier)
-  const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
-    frame: () => {},
-    invalid: () => {},
-    unsendable: () => {},
-    closed: () => {},
-  })
+  const { port, link } = recordingLink(carrier)
   for (let rid = 1; rid <= count; rid++) {
     queuePublish(link, rid, BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
     if (rid % 100 === 0) link.send({ t: 'ping' })
@@ -122,13 +128,7 @@ describe('a link’s heartbeat', () => {
 describe('a link flushing after the input at hand', () => {
   /** `calls` calls in one tick, each preparing an answer (a ping) to the input handled so far. */
   function flushedAfterInput(carrier: PortCarrier, calls: number) {
-    const port = recordingPort(carrier)
-    const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
-      frame: () => {},
-      invalid: () => {},
-      unsendable: () => {},
-      closed: () => {},
-    })
+    const { port, link } = recordingLink(carrier)
     const prepared: number[] = []
     for (let call = 1; call <= calls; call++) {
       link.flushAfterInput(() => {
