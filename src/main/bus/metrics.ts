@@ -2,7 +2,11 @@
  * Metric building blocks: counters, an HDR latency histogram (microsecond resolution) and a
  * windowed delivery rate. None of them starts a timer, so the bus stays quiet under fake timers.
  */
-import { build, type Histogram } from 'hdr-histogram-js'
+import type { Histogram } from 'hdr-histogram-js'
+// Not the package's index: it loads the WebAssembly build with the two libraries that unpack it
+// (pako, base64-js) whether or not it is used, ~8 MB of the hub process's RSS. The bus needs only
+// a JavaScript histogram, which this module builds as the index's `build` would.
+import { constructorFromBucketSize } from 'hdr-histogram-js/dist/JsHistogramFactory.js'
 import { EXACT_BELOW, LatencyTally, microsOf } from '../../shared/latency-tally.js'
 import type { Counters, LatencySummary } from '../../shared/metrics-snapshot.js'
 
@@ -59,6 +63,15 @@ const MICROS_PER_MS = 1000
 /** A tally is handed over before a Uint32 slot could overflow, whatever the readers do. */
 const FLUSH_AT = 2 ** 31
 
+/** Counts in doubles (64-bit buckets), from 1 µs, growing as larger values come, 3 significant digits. */
+const Float64Histogram = constructorFromBucketSize(64)
+
+function newHistogram(): Histogram {
+  const histogram = new Float64Histogram(1, 2, 3)
+  histogram.autoResize = true
+  return histogram
+}
+
 /**
  * Delivery latency in an HDR histogram of microseconds (3 significant digits), with the exact sum
  * of its samples beside it: the histogram's own `mean` walks every recorded value with an iterator,
@@ -69,7 +82,7 @@ const FLUSH_AT = 2 ** 31
  */
 export class LatencyHistogram {
   /** Counts in doubles: exact to 2^53, where 32-bit ones would wrap (a channel reports in bulk). */
-  private readonly histogram: Histogram = build({ numberOfSignificantValueDigits: 3, bitBucketSize: 64 })
+  private readonly histogram: Histogram = newHistogram()
   /** The sum of the samples in `histogram` (µs); `pending` keeps its own. */
   private sumMicros = 0
   private readonly pending = new LatencyTally()
