@@ -126,32 +126,42 @@ describe('a link’s heartbeat', () => {
 })
 
 describe('a link flushing after the input at hand', () => {
-  /** `calls` calls in one tick, each preparing an answer (a ping) to the input handled so far. */
-  function flushedAfterInput(carrier: PortCarrier, calls: number) {
+  /**
+   * `calls` calls in one tick, each preparing an answer (a ping) to the input handled so far: each
+   * with a preparation of its own, or all with the same one (as the hub gives its bound answer).
+   */
+  function flushedAfterInput(carrier: PortCarrier, calls: number, oneShared: boolean) {
     const { port, link } = recordingLink(carrier)
     const prepared: number[] = []
-    for (let call = 1; call <= calls; call++) {
-      link.flushAfterInput(() => {
-        prepared.push(call)
-        link.send({ t: 'ping' })
-      })
+    const preparation = (call: number) => () => {
+      prepared.push(call)
+      link.send({ t: 'ping' })
     }
+    const shared = preparation(0)
+    for (let call = 1; call <= calls; call++) link.flushAfterInput(oneShared ? shared : preparation(call))
     const frames = () =>
       port.units.map((unit) => (codecFor(carrier).decode(unit) as EndpointFrame[]).map((frame) => frame.t))
     return { prepared, frames }
   }
 
   it('over a port, prepares and sends at once, each time', () => {
-    const { prepared, frames } = flushedAfterInput('clone', 3)
+    const { prepared, frames } = flushedAfterInput('clone', 3, false)
     expect(prepared).toEqual([1, 2, 3])
     expect(frames()).toEqual([['ping'], ['ping'], ['ping']])
   })
 
-  it('over a socket, prepares and sends once, after everything the tick handled', async () => {
-    const { prepared, frames } = flushedAfterInput('text', 3)
+  it('over a socket, runs a preparation given for every unit once, then sends once', async () => {
+    const { prepared, frames } = flushedAfterInput('text', 3, true)
     expect(prepared).toEqual([])
     await new Promise((resolve) => setImmediate(resolve))
-    expect(prepared).toEqual([3])
+    expect(prepared).toEqual([0])
     expect(frames()).toEqual([['ping']])
+  })
+
+  it('over a socket, runs each of several preparations once, all before the one send', async () => {
+    const { prepared, frames } = flushedAfterInput('text', 3, false)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(prepared).toEqual([1, 2, 3])
+    expect(frames()).toEqual([['ping', 'ping', 'ping']])
   })
 })
