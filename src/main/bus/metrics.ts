@@ -63,9 +63,9 @@ const MICROS_PER_MS = 1000
 /** A tally is handed over before a Uint32 slot could overflow, whatever the readers do. */
 const FLUSH_AT = 2 ** 31
 
-/** Counts in doubles (64-bit buckets), from 1 µs, growing as larger values come, 3 significant digits. */
 const Float64Histogram = constructorFromBucketSize(64)
 
+/** What the index's `build` makes with 64-bit buckets: from 1 µs, growing as values come, 3 digits. */
 function newHistogram(): Histogram {
   const histogram = new Float64Histogram(1, 2, 3)
   histogram.autoResize = true
