@@ -4,8 +4,8 @@
  * as rows beside templates of their data's shapes where the peer reads those (see message-shapes).
  * Over text (WebSocket) it is a JSON array whose rich fields (see RICH_FIELDS) are in superjson's
  * form (see superjson-form), so Date, Map, Set and BigInt survive; a delivered message is
- * serialized once however many endpoints it goes to at once. Batches over text may travel as rows beside
- * templates too, standing for those forms exactly (see text-shapes).
+ * serialized once however many endpoints it goes to at once. Batches over text may travel as rows
+ * beside templates too, standing for those forms exactly (see text-shapes).
  */
 import { packBatch, unpackBatch } from './message-shapes.js'
 import { packMessage, unpackMessage } from './message-tuple.js'
@@ -120,8 +120,8 @@ export const shapedCloneCodec: Codec = {
  * keeps the young keys of a WeakMap in the old generation alive, with their values, until a full
  * collection. Every delivered message and its form survived each scavenge and most were promoted:
  * at 10 k msg/s over WebSocket the hub promoted ~370 KB a scavenge, against ~100 KB with this Map,
- * and ran twice as many full collections (23–27 against 12 a minute). The Map, dropped at the end of
- * the checkpoint, dies young with what it holds (test/shared/codec-memory.test.ts).
+ * and ran twice as many full collections (23–27 against 12 a minute). The Map, dropped at the end
+ * of the checkpoint, dies young with what it holds (test/shared/codec-memory.test.ts).
  */
 let formsThisCheckpoint: Map<object, SuperjsonForm> | undefined
 const forgetForms = (): void => {
