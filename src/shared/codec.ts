@@ -121,7 +121,7 @@ export const shapedCloneCodec: Codec = {
  * collection. Every delivered message and its form survived each scavenge and most were promoted:
  * at 10 k msg/s over WebSocket the hub promoted ~370 KB a scavenge, against ~100 KB with this Map,
  * and ran twice as many full collections (23–27 against 12 a minute). The Map, dropped at the end
- * of the checkpoint, dies young with what it holds (test/shared/codec-memory.test.ts).
+ * of the checkpoint, dies young with what it holds (test/shared/text-codec-forms.test.ts).
  */
 let formsThisCheckpoint: Map<object, SuperjsonForm> | undefined
 const forgetForms = (): void => {
