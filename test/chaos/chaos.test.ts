@@ -10,9 +10,11 @@ function expectNothingLost(report: ChaosReport, faultKinds: string[], minPublish
   expect(report.quiet).toBe(true)
   expect(report.lost).toBe(0)
   expect(report.delivered + report.deadLettered).toBeGreaterThanOrEqual(report.published)
-  // Memory back within bounds once the faults stop and the queues drain.
-  expect(report.finalHeapMb).toBeLessThan(Math.max(report.peakHeapMb, 150))
-  expect(report.finalHeapMb).toBeLessThan(200)
+  // The heap back near where it was before the load once the faults stop and the queues drain
+  // (0.4–1.4 MB more in these runs). What this catches is a gross leak (sessions, channels, frame
+  // buffers): keeping every message of a 4-s run would add ~1 MB, below its resolution; the
+  // 120-s runs in the README and the churn test measure that.
+  expect(report.finalHeapMb - report.heapBeforeMb).toBeLessThan(8)
 }
 
 const hubFaults = ['storage killed', 'port closed', 'page reloaded', 'handler stalled']

@@ -4,28 +4,15 @@
  * and by the heap after forced garbage collections, never by timing.
  */
 
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { BusMessage, DeliveryMode, type EventBus, MessagePayload } from '../../src/main/bus/index.js'
 import { startGateway } from '../../src/main/node/ws-gateway.js'
 import { type BuiltinCatalog, type BusClient, connectBus, fromWebSocket } from '../../src/shared/index.js'
+import { settledHeap } from '../fixtures/garbage.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
-
-setFlagsFromString('--expose-gc')
-const collectGarbage = runInNewContext('gc') as () => void
-
-/** The heap after collections that leave nothing collectable behind. */
-async function settledHeap(): Promise<number> {
-  for (let i = 0; i < 4; i++) {
-    collectGarbage()
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-  return process.memoryUsage().heapUsed
-}
 
 /**
  * The heap's growth per cycle over `cycles` runs of `cycle`, after `warmUp` runs, each batch
