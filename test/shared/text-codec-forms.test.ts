@@ -1,8 +1,8 @@
 /**
  * How the text codec remembers a delivered message's superjson form: for the microtask checkpoint
  * it is encoded in, so a message going to several WebSocket endpoints at once is encoded once, and
- * nothing past it. The memory check runs in a fresh Node with `--expose-gc`
- * (test/fixtures/delivery-promotion.ts), so that the heap is its alone.
+ * nothing past it. The memory check runs in a fresh Node (test/fixtures/delivery-promotion.ts), so
+ * that the heap is its alone.
  */
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
@@ -43,7 +43,7 @@ describe('the text codec’s delivery forms', () => {
   it('lets delivered messages die young: it keeps none of them past the checkpoint', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--expose-gc', '--import', 'tsx', 'test/fixtures/delivery-promotion.ts'],
+      ['--import', 'tsx', 'test/fixtures/delivery-promotion.ts'],
       { cwd: root, timeout: 30_000 },
     )
     const { grownBytes } = JSON.parse(stdout) as { grownBytes: number }
