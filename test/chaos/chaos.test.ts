@@ -11,7 +11,7 @@ function expectNothingLost(report: ChaosReport, faultKinds: string[], minPublish
   expect(report.lost).toBe(0)
   expect(report.delivered + report.deadLettered).toBeGreaterThanOrEqual(report.published)
   // The heap back near where it was before the load once the faults stop and the queues drain
-  // (0.4–1.4 MB more in these runs). What this catches is a gross leak (sessions, channels, frame
+  // (0.3–1.4 MB more in these runs). What this catches is a gross leak (sessions, channels, frame
   // buffers): keeping every message of a 4-s run would add ~1 MB, below its resolution; the
   // 120-s runs in the README and the churn test measure that.
   expect(report.finalHeapMb - report.heapBeforeMb).toBeLessThan(8)

@@ -56,7 +56,7 @@ async function setup(config: EventBusConfigInput = {}, hubOptions: HubOptions = 
 }
 
 async function endpoint(hub: Hub, module: string, permissions: object, receipts?: Int32Array) {
-  const started = await startWorkerEndpoint(hub, { module, permissions: permissions as never }, receipts)
+  const started = await startWorkerEndpoint(hub, { module, permissions: permissions as never }, { receipts })
   afterThisTest(() => started.terminate())
   return started
 }
@@ -705,8 +705,7 @@ describe('direct routes', () => {
     const producer = await startWorkerEndpoint(
       hub,
       { module: ModuleId.DataCapture, permissions: producerGrant as never },
-      undefined,
-      accepted,
+      { accepted },
     )
     afterThisTest(() => producer.terminate())
     await publishSeq(producer, 0, before)

@@ -24,7 +24,7 @@ async function endpoint(
   permissions = everything as never,
   receipts?: Int32Array,
 ): Promise<WorkerEndpoint> {
-  const started = await startWorkerEndpoint(hub, { module, permissions }, receipts)
+  const started = await startWorkerEndpoint(hub, { module, permissions }, { receipts })
   afterThisTest(() => started.terminate())
   return started
 }

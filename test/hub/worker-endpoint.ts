@@ -23,22 +23,34 @@ export interface WorkerEndpoint {
   terminate(): Promise<void>
 }
 
-/**
- * @param receipts shared memory where the agent counts each delivery of a RawEvent whose data has a
- * numeric `seq` (index into the array); it survives the worker being killed.
- * @param accepted shared memory where the agent marks, by `seq`, each of its publishes as it settles
- * (see `PublishOutcome`): what a killed producer had confirmed is known afterwards.
- */
+/** What the agent shares with the test besides its port. */
+export interface AgentRecords {
+  /**
+   * Shared memory where the agent counts each delivery of a RawEvent whose data has a numeric
+   * `seq` (index into the array); it survives the worker being killed.
+   */
+  receipts?: Int32Array
+  /**
+   * Shared memory where the agent marks, by `seq`, each of its publishes as it settles (see
+   * `PublishOutcome`): what a killed producer had confirmed is known afterwards.
+   */
+  accepted?: Int32Array
+  /**
+   * Whether the agent keeps and reports an entry for every delivery (`received`; default true).
+   * A long load that counts by `receipts` turns it off: the entries would fill the test's heap.
+   */
+  recordDeliveries?: boolean
+}
+
 export async function startWorkerEndpoint(
   hub: Hub,
   options: AttachOptions,
-  receipts?: Int32Array,
-  accepted?: Int32Array,
+  { receipts, accepted, recordDeliveries = true }: AgentRecords = {},
 ): Promise<WorkerEndpoint> {
   const { port1, port2 } = new MessageChannel()
   const attachment = hub.attach(port1, options)
   const worker = new Worker(bootstrap, {
-    workerData: { entry: agent, port: port2, module: options.module, receipts, accepted },
+    workerData: { entry: agent, port: port2, module: options.module, receipts, accepted, recordDeliveries },
     transferList: [port2],
   })
   const received: ReceivedEntry[] = []
