@@ -5,6 +5,7 @@
 import { MessageChannel } from 'node:worker_threads'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import {
   BusMessage,
   type createEventBus,
@@ -16,7 +17,7 @@ import {
 import { createHub, type HubOptions } from '../../src/main/hub/index.js'
 import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
 import { shapedCloneCodec, textCodec } from '../../src/shared/codec.js'
-import { connectBus, isRecoverable } from '../../src/shared/index.js'
+import { connectBus, isRecoverable, type Permissions } from '../../src/shared/index.js'
 import type { Envelope } from '../../src/shared/message.js'
 import { packBatch } from '../../src/shared/message-shapes.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
@@ -332,6 +333,41 @@ describe('hub protocol', () => {
     expect(() =>
       hub.attach(new MessageChannel().port1, { module: 'x', permissions: { publish: 'all' } as never }),
     ).toThrow(expect.objectContaining({ kind: 'Configuration' }))
+  })
+
+  it('refuses permissions that name a type the bus does not know, and attaches nothing', async () => {
+    const { hub } = await startHub({ catalog: { 'app.Ping': z.object({}) } })
+    const attach = (permissions: Permissions) =>
+      hub.attach(new MessageChannel().port1, { module: 'renderer-main', permissions })
+    expect(() => attach({ publish: ['RawEvent'], subscribe: ['StateChange', 'Statechange'] })).toThrow(
+      expect.objectContaining({
+        kind: 'Configuration',
+        reason: "attach: permissions.subscribe lists 'Statechange', which is not in the bus's catalog",
+      }),
+    )
+    expect(() => attach({ publish: ['app.Pong'], subscribe: '*' })).toThrow(
+      "permissions.publish lists 'app.Pong'",
+    )
+    expect(hub.attachments()).toEqual([])
+    expect(attach({ publish: ['app.Ping', 'RawEvent'], subscribe: '*' }).isOpen).toBe(true)
+  })
+
+  it('says a closed hub is closed, not the bus, when asked to attach or route', async () => {
+    const { bus, hub } = await setup()
+    hub.close()
+    const refusal = {
+      kind: 'BusShuttingDown',
+      message: expect.stringContaining('this hub is closed and attaches no endpoints'),
+    }
+    expect(() => hub.attach(new MessageChannel().port1, { module: 'x', permissions: everything })).toThrow(
+      expect.objectContaining(refusal),
+    )
+    expect(() => hub.route({ producer: 'a', consumer: 'b', types: ['RawEvent'] })).toThrow(
+      'this hub is closed and declares no routes',
+    )
+    await expect(bus.publish(BusMessage.create('x', MessagePayload.ModuleReady('x')))).resolves.toBeTypeOf(
+      'string',
+    )
   })
 
   it('refuses subscriptions past maxSubscriptionsPerAttachment with QueueFull, and takes one again after an unsubscribe', async () => {

@@ -84,6 +84,15 @@ describe('WebSocket gateway', () => {
     })
   })
 
+  it('refuses to start for a module granted a type the bus does not know', async () => {
+    const hub = createHub(createEventBus())
+    const modules = [{ module: 'tracker', permissions: { publish: ['RawEvents'], subscribe: '*' as const } }]
+    await expect(startGateway(hub, { modules })).rejects.toMatchObject({
+      kind: 'Configuration',
+      reason: "attach: permissions.publish lists 'RawEvents', which is not in the bus's catalog",
+    })
+  })
+
   it('attaches a token holder as its module, and carries Date, Map, Set and BigInt both ways', async () => {
     const { bus, gateway } = await setup()
     const tracker = await client(gateway)

@@ -77,6 +77,8 @@ export interface Attachment {
 }
 
 export interface Hub {
+  /** The bus's catalog: the message types permissions and routes may name. */
+  readonly catalog: Readonly<Catalog>
   /** Attaches a port; the endpoint completes the hello/welcome exchange on it. */
   attach(port: PortInput, options: AttachOptions): Attachment
   /** Open attachments. */
@@ -139,6 +141,10 @@ class HubImpl implements Hub, HubCore {
   private readonly parked = new Map<string, Parked[]>()
   private closed = false
 
+  get catalog(): Readonly<Catalog> {
+    return this.bus.catalog
+  }
+
   constructor(
     readonly bus: EventBus,
     options: HubOptions,
@@ -177,13 +183,13 @@ class HubImpl implements Hub, HubCore {
   }
 
   route(spec: RouteSpec): DirectRoute {
-    if (this.closed) throw EventBusError.of('BusShuttingDown', {})
+    this.assertOpen('declares no routes')
     return this.routeTable.declare(spec)
   }
 
   attach(input: PortInput, options: AttachOptions): Attachment {
-    if (this.closed) throw EventBusError.of('BusShuttingDown', {})
-    const { module, permissions } = checkAttachOptions(options?.module, options?.permissions)
+    this.assertOpen('attaches no endpoints')
+    const { module, permissions } = checkAttachOptions(options?.module, options?.permissions, this.catalog)
     const duplicates = [...this.sessions].filter((session) => session.module === module)
     if (duplicates.length > 0 && options.onDuplicate === 'refuse') {
       throw EventBusError.of('Unauthorized', { module, action: 'attach' })
@@ -213,6 +219,18 @@ class HubImpl implements Hub, HubCore {
       isOpen: session.isOpen,
       detach: () => session.end('detached'),
     }))
+  }
+
+  /**
+   * @throws EventBusError `BusShuttingDown` once the hub is closed, saying so: the bus behind it
+   * may well still run.
+   */
+  private assertOpen(refused: string): void {
+    if (!this.closed) return
+    throw new EventBusError(
+      { kind: 'BusShuttingDown' },
+      `BusShuttingDown: this hub is closed and ${refused}; create a new hub with createHub(bus)`,
+    )
   }
 
   close(): void {

@@ -2,18 +2,21 @@
  * What an attachment may do. Permissions are chosen by the main process when it attaches a port;
  * nothing an endpoint sends can widen them.
  */
-import { isModuleId, notAModuleId } from '../../shared/catalog.js'
+import { type Catalog, isModuleId, notAModuleId } from '../../shared/catalog.js'
 import { EventBusError } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
 import { type Permissions, permissionsSchema } from '../../shared/wire.js'
 
 /**
- * Validates an attachment's identity and permissions.
+ * Validates an attachment's identity and permissions. A listed type must be in `catalog`: a
+ * misspelt one would otherwise grant nothing, and the endpoint would be refused a type its
+ * attachment seems to grant.
  * @throws EventBusError `Configuration`
  */
 export function checkAttachOptions(
   module: unknown,
   permissions: unknown,
+  catalog: Catalog,
 ): { module: string; permissions: Permissions } {
   if (!isModuleId(module))
     throw EventBusError.of('Configuration', { reason: `attach: ${notAModuleId(module)}` })
@@ -24,7 +27,17 @@ export function checkAttachOptions(
       reason: `attach: permissions ${issue?.path.join('.') || ''}: ${issue?.message ?? 'invalid'} (expected { publish: types | '*', subscribe: types | '*', inspect?: boolean })`,
     })
   }
-  return { module, permissions: parsedPermissions.data }
+  const granted = parsedPermissions.data
+  for (const action of ['publish', 'subscribe'] as const) {
+    const list = granted[action]
+    const unknown = list === '*' ? undefined : list.find((type) => !Object.hasOwn(catalog, type))
+    if (unknown !== undefined) {
+      throw EventBusError.of('Configuration', {
+        reason: `attach: permissions.${action} lists '${unknown}', which is not in the bus's catalog`,
+      })
+    }
+  }
+  return { module, permissions: granted }
 }
 
 function granted(list: Permissions['publish'], type: string): boolean {

@@ -98,7 +98,7 @@ export async function startGateway(hub: Hub, options: GatewayOptions): Promise<G
     })
   }
   const entries = options.modules.map((entry) => ({
-    ...checkAttachOptions(entry.module, entry.permissions),
+    ...checkAttachOptions(entry.module, entry.permissions, hub.catalog),
     token: randomBytes(32).toString('base64url'),
   }))
   const byModule = new Map(entries.map((entry) => [entry.module, entry]))
