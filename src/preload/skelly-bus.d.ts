@@ -11,17 +11,14 @@ import type {
   DeadLetterSelector,
   DeliveryMode,
   EventBusErrorData,
-  MessagePriority,
   MessageType,
   PlainFilter,
+  PublishOptions,
   ReplayResult,
   TailEntry,
 } from '../shared/index.js'
 
-export interface PublishOptions {
-  priority?: MessagePriority
-  correlationId?: string
-}
+export type { PublishOptions }
 
 /** How a failed call rejects: the EventBusError's kind, fields and message, as a plain object. */
 export type SkellyBusError = EventBusErrorData & { message: string }

@@ -4,10 +4,10 @@
  * filter and mode, so Reliable subscriptions resume where they were (held messages first).
  */
 
-import type { DeliveryMode, Envelope, PlainFilter } from '../shared/index.js'
-import { type BusClient, EventBusError } from '../shared/index.js'
-import { BusMessage } from '../shared/message.js'
-import type { ConnectionState, PublishOptions, SkellyBusApi, SkellyBusError } from './skelly-bus.js'
+import type { DeliveryMode, Envelope, PlainFilter, PublishOptions } from '../shared/index.js'
+import { type BusClient, EventBusError, toRejectionIssues } from '../shared/index.js'
+import { BusMessage, publishOptionsSchema } from '../shared/message.js'
+import type { ConnectionState, SkellyBusApi, SkellyBusError } from './skelly-bus.js'
 
 interface LocalSubscription {
   filter: PlainFilter
@@ -28,6 +28,21 @@ function plainError(error: unknown): SkellyBusError {
 
 function plain<T>(run: () => Promise<T>): Promise<T> {
   return run().catch((error: unknown) => Promise.reject(plainError(error)))
+}
+
+/**
+ * `publish`'s options, none when absent or null. A misspelt key is refused rather than ignored:
+ * `{ prority: 3 }` would otherwise publish at Normal without a word.
+ * @throws EventBusError `MessageRejected` naming what is wrong
+ */
+function publishOptions(options: unknown): PublishOptions {
+  if (options === undefined || options === null) return {}
+  const parsed = publishOptionsSchema.safeParse(options)
+  if (parsed.success) return parsed.data
+  throw EventBusError.of('MessageRejected', {
+    reason: 'publish options are { priority?: 0 to 3, correlationId?: string }',
+    issues: toRejectionIssues(parsed.error),
+  })
 }
 
 export function createWindowApi(module: string, connect: () => Promise<BusClient>): SkellyBusApi {
@@ -112,19 +127,14 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
     }
   }
 
-  function publish(
-    typeOrMessage: string | Envelope,
-    data?: unknown,
-    options: PublishOptions = {},
-  ): Promise<string> {
+  function publish(typeOrMessage: string | Envelope, data?: unknown, options?: unknown): Promise<string> {
     return plain(async () => {
+      if (typeof typeOrMessage !== 'string') return (await current).publish(typeOrMessage as never)
+      const { priority = 1, correlationId } = publishOptions(options)
       const client = await current
-      if (typeof typeOrMessage !== 'string') return client.publish(typeOrMessage as never)
-      const message = BusMessage.withPriority(module, { type: typeOrMessage, data }, options.priority ?? 1)
+      const message = BusMessage.withPriority(module, { type: typeOrMessage, data }, priority)
       return client.publish(
-        (options.correlationId === undefined
-          ? message
-          : Object.freeze({ ...message, correlationId: options.correlationId })) as never,
+        (correlationId === undefined ? message : Object.freeze({ ...message, correlationId })) as never,
       )
     })
   }

@@ -12,6 +12,15 @@ export const rejectionIssueSchema = z.object({
 })
 export type RejectionIssue = z.infer<typeof rejectionIssueSchema>
 
+/** zod's issues as a `MessageRejected` error carries them (symbol keys left out: they cannot travel). */
+export function toRejectionIssues(error: z.ZodError): RejectionIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.filter((key): key is string | number => typeof key !== 'symbol'),
+    message: issue.message,
+    code: issue.code,
+  }))
+}
+
 const unauthorizedActionSchema = z.enum(['publish', 'subscribe', 'inspect', 'source', 'attach'])
 
 /** Every error kind with its fields; the wire codec validates inbound errors against this. */

@@ -6,21 +6,19 @@
 import { z } from 'zod'
 import type { Catalog } from './catalog.js'
 import { compiled } from './compiled-schema.js'
-import { describeThrown, EventBusError, isEventBusError, type RejectionIssue } from './errors.js'
+import {
+  describeThrown,
+  EventBusError,
+  isEventBusError,
+  type RejectionIssue,
+  toRejectionIssues,
+} from './errors.js'
 import { type Envelope, envelopeHeaderSchema } from './message.js'
 import { nestedValue } from './nested-map.js'
 import { encodedSizeOver, UnencodableValueError } from './size.js'
 
 function rejected(reason: string, issues: RejectionIssue[] = []): EventBusError {
   return EventBusError.of('MessageRejected', { reason, issues })
-}
-
-function toRejectionIssues(error: z.ZodError): RejectionIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.filter((key): key is string | number => typeof key !== 'symbol'),
-    message: issue.message,
-    code: issue.code,
-  }))
 }
 
 /**

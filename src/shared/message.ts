@@ -45,6 +45,16 @@ export const envelopeHeaderSchema = z.object({
   correlationId: z.string().min(1).max(128).optional(),
 })
 
+/**
+ * What a caller may choose of an envelope built for it (`window.skellyBus.publish(type, data,
+ * options)`); the rest (id, timestamp, source) is the builder's.
+ */
+export const publishOptionsSchema = envelopeHeaderSchema
+  .pick({ priority: true, correlationId: true })
+  .partial()
+  .strict()
+export type PublishOptions = z.infer<typeof publishOptionsSchema>
+
 /** A frozen message envelope around payload `P`. */
 export type Envelope<P extends AnyPayload = AnyPayload> = Readonly<z.infer<typeof envelopeHeaderSchema>> & {
   readonly payload: P

@@ -1,11 +1,35 @@
 /**
- * `window.skellyBus.unsubscribe` stops delivery at once, as `unsubscribe` does in process: on an
- * open connection it reaches the endpoint client before anything else can run.
+ * `window.skellyBus` as a page calls it: `unsubscribe` stops delivery at once, as in process (on
+ * an open connection it reaches the endpoint client before anything else can run), and a bad call
+ * rejects with the error's kind and message as a plain object, which crosses the context bridge.
  */
+import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
-import { DeliveryMode, ModuleId } from '../../src/main/bus/index.js'
+import {
+  BusMessage,
+  DeliveryMode,
+  type Envelope,
+  MessageFilter,
+  MessagePriority,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import type { Hub } from '../../src/main/hub/index.js'
+import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
-import { connectClient, startHub } from '../hub/fixture.js'
+import { connectBus } from '../../src/shared/index.js'
+import { rawEvent, waitFor } from '../helpers.js'
+import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
+
+/** A window API whose connections the hub attaches as `module`, publishing RawEvents only. */
+function windowOn(hub: Hub, module: string): SkellyBusApi {
+  return createWindowApi(module, async () => {
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module, permissions: { publish: ['RawEvent'], subscribe: [] } })
+    const client = await connectBus(port2)
+    afterThisTest(() => client.close())
+    return client
+  })
+}
 
 describe('the window API', () => {
   it('unsubscribes on an open connection before its promise yields a tick', async () => {
@@ -29,5 +53,47 @@ describe('the window API', () => {
     expect(unsubscribed).toHaveLength(1)
     await done
     await expect(api.unsubscribe(id)).rejects.toMatchObject({ kind: 'SubscriptionNotFound' })
+  })
+
+  it('publishes with the options given, none for null, and refuses options it cannot read', async () => {
+    const { bus, hub } = await startHub()
+    const received: Envelope[] = []
+    await bus.subscribe(ModuleId.Storage, MessageFilter.all(), DeliveryMode.BestEffort, (message) => {
+      received.push(message)
+    })
+    const page = windowOn(hub, 'app-window')
+    const data = rawEvent()
+    const correlationId = BusMessage.create('x', { type: 'RawEvent', data }).id
+    await page.publish('RawEvent', data, { priority: MessagePriority.High, correlationId })
+    await page.publish('RawEvent', data, null as never)
+    await waitFor(() => received.length === 2)
+    expect(received.map(({ priority, correlationId }) => ({ priority, correlationId }))).toEqual([
+      { priority: MessagePriority.High, correlationId },
+      { priority: MessagePriority.Normal, correlationId: undefined },
+    ])
+    const refusals = await Promise.all(
+      [5, 'high', { prority: 3 }, { priority: 9 }, { correlationId: '' }].map((options) =>
+        page.publish('RawEvent', data, options as never).catch((error: unknown) => error),
+      ),
+    )
+    for (const refusal of refusals) {
+      expect(refusal).not.toBeInstanceOf(Error)
+      expect(refusal).toMatchObject({
+        kind: 'MessageRejected',
+        reason: 'publish options are { priority?: 0 to 3, correlationId?: string }',
+        message: expect.stringContaining('MessageRejected: publish options are'),
+      })
+    }
+    expect(refusals.map((refusal) => (refusal as { issues: { path: unknown }[] }).issues[0]?.path)).toEqual([
+      [],
+      [],
+      [],
+      ['priority'],
+      ['correlationId'],
+    ])
+    expect((refusals[2] as { message: string }).message).toContain('prority')
+    await page.publish('RawEvent', data)
+    await waitFor(() => received.length === 3)
+    expect((await bus.metrics()).messagesPublished).toBe(3)
   })
 })
