@@ -64,7 +64,12 @@ describe('dead letters', () => {
     expect(bus.deadLetters.list({ reason: 'Shutdown' })).toHaveLength(0)
     expect(bus.deadLetters.list({ module: 'storage', subscriptionId, type: 'RawEvent' })).toHaveLength(2)
     expect(bus.deadLetters.list({ type: 'StateChange' })).toHaveLength(0)
-    expect(() => bus.deadLetters.list({ colour: 'red' } as never)).toThrow(/InvalidFilter/)
+    expect(() => bus.deadLetters.list({ colour: 'red' } as never)).toThrow(
+      'InvalidFilter: dead-letter filter: Unrecognized key: "colour" (fields: reason, module, subscriptionId, type)',
+    )
+    expect(() => bus.deadLetters.list({ reason: 'Lost' } as never)).toThrow(
+      'InvalidFilter: dead-letter filter.reason: Invalid option',
+    )
   })
 
   it('replays entries to their original subscription and removes them once enqueued', async () => {
@@ -106,6 +111,30 @@ describe('dead letters', () => {
     expect((await bus.deadLetters.replay(entry!.id)).replayed).toEqual([entry!.id])
     await flushMicrotasks()
     expect(got).toEqual(['a'])
+  })
+
+  it('reports each id it was asked to replay that names no entry, once, and replays the others', async () => {
+    const { bus, state } = await failingBus()
+    await publishEvents(bus, 'a', 'b')
+    const [first, second] = bus.deadLetters.list()
+    await expect(bus.deadLetters.purge([second!.id])).resolves.toBe(1)
+    state.failing = false
+    const gone = { error: 'no dead letter has this id (replayed, purged or evicted already?)' }
+    expect(await bus.deadLetters.replay([second!.id, 'never-was', first!.id, 'never-was'])).toEqual({
+      replayed: [first!.id],
+      failed: [
+        { id: second!.id, ...gone },
+        { id: 'never-was', ...gone },
+      ],
+    })
+    await flushMicrotasks()
+    expect(state.delivered).toEqual(['a'])
+    expect(await bus.deadLetters.replay(first!.id)).toEqual({
+      replayed: [],
+      failed: [{ id: first!.id, ...gone }],
+    })
+    // A filter that selects nothing is no failure: it names no entry.
+    expect(await bus.deadLetters.replay({ reason: 'Shutdown' })).toEqual({ replayed: [], failed: [] })
   })
 
   it('purges selected entries or all of them', async () => {

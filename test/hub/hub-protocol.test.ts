@@ -332,7 +332,15 @@ describe('hub protocol', () => {
     ).toThrow("attach: 'Bad Id' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)")
     expect(() =>
       hub.attach(new MessageChannel().port1, { module: 'x', permissions: { publish: 'all' } as never }),
-    ).toThrow(expect.objectContaining({ kind: 'Configuration' }))
+    ).toThrow(
+      expect.objectContaining({
+        kind: 'Configuration',
+        reason: expect.stringMatching(/^attach: permissions\.publish: /),
+      }),
+    )
+    expect(() => hub.attach(new MessageChannel().port1, { module: 'x' } as never)).toThrow(
+      "attach: permissions: Invalid input: expected object, received undefined (expected { publish: types | '*', subscribe: types | '*', inspect?: boolean })",
+    )
   })
 
   it('refuses permissions that name a type the bus does not know, and attaches nothing', async () => {

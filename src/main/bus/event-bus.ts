@@ -115,6 +115,9 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
 const REMEMBERED_END_REASONS = 4096
 const CUSTOM_TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/
 
+/** Why `replay` could not take an id: it names no entry in the dead-letter queue. */
+const NO_SUCH_DEAD_LETTER = 'no dead letter has this id (replayed, purged or evicted already?)'
+
 function resolveCatalog(extra: Catalog | undefined): Catalog {
   if (extra === undefined) return builtinCatalog
   if (extra === null || typeof extra !== 'object') {
@@ -647,8 +650,9 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     const parsed = deadLetterFilterSchema.safeParse(selector)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
+      const field = issue?.path.join('.')
       throw EventBusError.of('InvalidFilter', {
-        reason: `dead-letter filter ${issue?.path.join('.') || ''}: ${issue?.message ?? 'invalid'} (fields: reason, module, subscriptionId, type)`,
+        reason: `dead-letter filter${field ? `.${field}` : ''}: ${issue?.message ?? 'invalid'} (fields: reason, module, subscriptionId, type)`,
       })
     }
     return parsed.data
@@ -657,8 +661,17 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   private replay(selector: DeadLetterSelector | string): Promise<ReplayResult> {
     try {
       this.assertRunning()
-      const entries = this.store.select(this.parseDeadLetterSelector(selector))
+      const parsed = this.parseDeadLetterSelector(selector)
+      const entries = this.store.select(parsed)
       const result: ReplayResult = { replayed: [], failed: [] }
+      // An id asked for by name and not there is said so, not passed over: the caller may hold an
+      // id another inspector already replayed or purged, or one evicted since.
+      if (Array.isArray(parsed)) {
+        const found = new Set(entries.map((entry) => entry.id))
+        for (const id of new Set<string>(parsed)) {
+          if (!found.has(id)) result.failed.push({ id, error: NO_SUCH_DEAD_LETTER })
+        }
+      }
       for (const entry of entries) {
         const error = this.replayOne(entry)
         if (error === undefined) {

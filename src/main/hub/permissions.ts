@@ -23,8 +23,9 @@ export function checkAttachOptions(
   const parsedPermissions = permissionsSchema.safeParse(permissions)
   if (!parsedPermissions.success) {
     const issue = parsedPermissions.error.issues[0]
+    const field = issue?.path.join('.')
     throw EventBusError.of('Configuration', {
-      reason: `attach: permissions ${issue?.path.join('.') || ''}: ${issue?.message ?? 'invalid'} (expected { publish: types | '*', subscribe: types | '*', inspect?: boolean })`,
+      reason: `attach: permissions${field ? `.${field}` : ''}: ${issue?.message ?? 'invalid'} (expected { publish: types | '*', subscribe: types | '*', inspect?: boolean })`,
     })
   }
   const granted = parsedPermissions.data

@@ -43,7 +43,7 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
         const result = await bus.deadLetters.replay(ids ?? {})
         const failed = result.failed.map((f) => f.error)
         setOutcome({
-          text: `Replayed ${result.replayed.length} of ${label}.${failed.length ? ` ${failed.length} stayed: ${[...new Set(failed)].join('; ')}` : ''}`,
+          text: `Replayed ${result.replayed.length} of ${label}.${failed.length ? ` ${failed.length} not replayed: ${[...new Set(failed)].join('; ')}` : ''}`,
           bad: failed.length > 0,
         })
       } else {
