@@ -4,6 +4,7 @@
  * Runtime-neutral: no Node, DOM or Electron imports.
  */
 import { z } from 'zod'
+import { EventBusError } from './errors.js'
 import { jsonValueSchema } from './json.js'
 
 /** The well-known Skelly-Jelly modules. Other ids are allowed if they match {@link moduleIdPattern}. */
@@ -144,6 +145,38 @@ export const builtinCatalog = {
 /** A catalog maps message type names to the zod schema of their data. */
 export type Catalog = Readonly<Record<string, z.ZodType>>
 export type BuiltinCatalog = typeof builtinCatalog
+
+/** What an application's own message type may be called. */
+const CUSTOM_TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/
+
+/**
+ * The built-in catalog with `extra`'s types added (the built-in one itself when there are none), as
+ * `createEventBus({ catalog })` and `connectBus(port, { catalog })` take it.
+ * @throws EventBusError `Configuration` for a catalog that is no object, redefines a built-in type,
+ * names a type badly or maps one to something other than a zod schema
+ */
+export function extendCatalog(extra: unknown): Catalog {
+  if (extra === undefined) return builtinCatalog
+  if (extra === null || typeof extra !== 'object') {
+    throw EventBusError.of('Configuration', { reason: 'catalog must be an object of { [type]: zodSchema }' })
+  }
+  for (const [type, schema] of Object.entries(extra)) {
+    if (Object.hasOwn(builtinCatalog, type)) {
+      throw EventBusError.of('Configuration', {
+        reason: `catalog: '${type}' is a built-in type and cannot be redefined`,
+      })
+    }
+    if (!CUSTOM_TYPE_NAME.test(type)) {
+      throw EventBusError.of('Configuration', {
+        reason: `catalog: '${type}' is not a valid type name (${CUSTOM_TYPE_NAME.source})`,
+      })
+    }
+    if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== 'function') {
+      throw EventBusError.of('Configuration', { reason: `catalog: '${type}' must map to a zod schema` })
+    }
+  }
+  return Object.freeze({ ...builtinCatalog, ...(extra as Catalog) })
+}
 
 /** The built-in message types; keys equal values. */
 export const MessageType = Object.freeze(

@@ -7,13 +7,15 @@
  * hub; predicates run here.
  */
 
+import { z } from 'zod'
 import { Acknowledger } from './acknowledger.js'
 import { messagesIn, queuePublish } from './batching.js'
 import {
   type BuiltinCatalog,
-  builtinCatalog,
   type Catalog,
   claimsOtherSource,
+  extendCatalog,
+  moduleIdSchema,
   type TypeOf,
 } from './catalog.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
@@ -39,17 +41,40 @@ import {
   type TailEntry,
 } from './wire.js'
 
-export interface ConnectOptions {
-  /** The identity this endpoint expects; a different one from the hub rejects with `Unauthorized`. */
-  module?: string
-  /** How long to wait for the hub's welcome (ms, default 10000). */
-  connectTimeoutMs?: number
-  /**
-   * Extra message types this endpoint publishes or handles over direct channels, which validate
-   * messages on the endpoint as the bus does (the built-in types are always known). A routed type
-   * missing here keeps going through the hub.
-   */
-  catalog?: Catalog
+/** A day: longer than anyone waits for a welcome, and within what a timer can count. */
+const MAX_CONNECT_TIMEOUT_MS = 86_400_000
+
+const connectOptionsSchema = z
+  .object({
+    /** The identity this endpoint expects; a different one from the hub rejects with `Unauthorized`. */
+    module: moduleIdSchema.optional(),
+    /** How long to wait for the hub's welcome (ms, default 10000). */
+    connectTimeoutMs: z.number().int().min(1).max(MAX_CONNECT_TIMEOUT_MS).optional(),
+    /**
+     * Extra message types this endpoint publishes or handles over direct channels, which validate
+     * messages on the endpoint as the bus does (the built-in types are always known). A routed type
+     * missing here keeps going through the hub.
+     */
+    catalog: z.custom<Catalog>().optional(),
+  })
+  .strict()
+export type ConnectOptions = z.infer<typeof connectOptionsSchema>
+
+/**
+ * `connectBus`'s options, checked before the port is touched: a misspelt one would otherwise be
+ * ignored, and a bad identity found only when the welcome never matched it.
+ * @throws EventBusError `Configuration` naming the option
+ */
+function checkConnectOptions(options: unknown): { options: ConnectOptions; catalog: Catalog } {
+  const parsed = connectOptionsSchema.safeParse(options ?? {})
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const field = issue?.path.join('.')
+    throw EventBusError.of('Configuration', {
+      reason: `connectBus: options${field ? `.${field}` : ''}: ${issue?.message ?? 'invalid'} (expected { module?, connectTimeoutMs?: 1 to ${MAX_CONNECT_TIMEOUT_MS}, catalog? })`,
+    })
+  }
+  return { options: parsed.data, catalog: extendCatalog(parsed.data.catalog) }
 }
 
 export type { ClientHandler }
@@ -138,7 +163,7 @@ class Client implements BusClient<Catalog> {
   private closedReason: string | undefined
   private welcomed: Settler | undefined
 
-  constructor(port: PortInput, catalog: Catalog = builtinCatalog) {
+  constructor(port: PortInput, catalog: Catalog) {
     this.link = new Link(toPort(port), hubFrameSchema, {
       frame: (frame, ports) => this.receive(frame, ports),
       invalid: () => {
@@ -455,16 +480,17 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 /**
  * Connects to the hub over `port` (a Port, or a raw worker_threads / DOM MessagePort) and resolves
  * after the hello/welcome exchange.
- * @throws (rejects) EventBusError `Unauthorized` when `options.module` differs from the bound identity,
- * `Disconnected` when the hub does not answer in time or the port closes
+ * @throws (rejects) EventBusError `Configuration` for an invalid option or port, `Unauthorized` when
+ * `options.module` differs from the bound identity, `Disconnected` when the hub does not answer in
+ * time or the port closes
  */
 export function connectBus<C extends Catalog = BuiltinCatalog>(
   port: PortInput,
   options: ConnectOptions = {},
 ): Promise<BusClient<C>> {
   try {
-    const catalog = options.catalog === undefined ? builtinCatalog : { ...builtinCatalog, ...options.catalog }
-    return new Client(port, catalog).handshake(options) as unknown as Promise<BusClient<C>>
+    const checked = checkConnectOptions(options)
+    return new Client(port, checked.catalog).handshake(checked.options) as unknown as Promise<BusClient<C>>
   } catch (error) {
     return Promise.reject(error)
   }

@@ -415,6 +415,33 @@ describe('hub protocol', () => {
     await expect(connectBus(port2, { module: 'storage' })).rejects.toMatchObject({ kind: 'Unauthorized' })
   })
 
+  it('refuses options it cannot use at once, and connects with the same port after', async () => {
+    const { hub } = await setup()
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'renderer-main', permissions: everything })
+    const refusals: [unknown, string][] = [
+      [{ module: 'Renderer' }, 'connectBus: options.module: a module id is kebab-case'],
+      [{ modul: 'renderer-main' }, 'connectBus: options: Unrecognized key: "modul"'],
+      [{ connectTimeoutMs: 0 }, 'connectBus: options.connectTimeoutMs: Too small'],
+      [{ connectTimeoutMs: 2 ** 31 }, 'connectBus: options.connectTimeoutMs: Too big'],
+      [
+        { catalog: { RawEvent: z.object({}) } },
+        "catalog: 'RawEvent' is a built-in type and cannot be redefined",
+      ],
+      [{ catalog: { 'app.Ping': 'schema' } }, "catalog: 'app.Ping' must map to a zod schema"],
+      [7, 'connectBus: options: Invalid input: expected object, received number'],
+    ]
+    for (const [options, reason] of refusals) {
+      // Configuration, before any hello went out: not Unauthorized once a welcome failed to match,
+      // nor Disconnected when none came, nor a connection that ignored the option.
+      const refused: unknown = await connectBus(port2, options as never).catch((error: unknown) => error)
+      expect(refused).toMatchObject({ kind: 'Configuration', reason: expect.stringContaining(reason) })
+    }
+    const client = await connectBus(port2, { module: 'renderer-main', connectTimeoutMs: 5_000 })
+    afterThisTest(() => client.close())
+    expect(client.module).toBe('renderer-main')
+  })
+
   it('rejects calls on a closed connection with Disconnected', async () => {
     const { hub } = await setup()
     const { port1, port2 } = new MessageChannel()

@@ -7,6 +7,7 @@ import {
   type BuiltinCatalog,
   builtinCatalog,
   type Catalog,
+  extendCatalog,
   isModuleId,
   notAModuleId,
   type TypeOf,
@@ -113,33 +114,9 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
  * direct channel's): enough for every subscription an endpoint may have (1,024 by default).
  */
 const REMEMBERED_END_REASONS = 4096
-const CUSTOM_TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/
 
 /** Why `replay` could not take an id: it names no entry in the dead-letter queue. */
 const NO_SUCH_DEAD_LETTER = 'no dead letter has this id (replayed, purged or evicted already?)'
-
-function resolveCatalog(extra: Catalog | undefined): Catalog {
-  if (extra === undefined) return builtinCatalog
-  if (extra === null || typeof extra !== 'object') {
-    throw EventBusError.of('Configuration', { reason: 'catalog must be an object of { [type]: zodSchema }' })
-  }
-  for (const [type, schema] of Object.entries(extra)) {
-    if (Object.hasOwn(builtinCatalog, type)) {
-      throw EventBusError.of('Configuration', {
-        reason: `catalog: '${type}' is a built-in type and cannot be redefined`,
-      })
-    }
-    if (!CUSTOM_TYPE_NAME.test(type)) {
-      throw EventBusError.of('Configuration', {
-        reason: `catalog: '${type}' is not a valid type name (${CUSTOM_TYPE_NAME.source})`,
-      })
-    }
-    if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== 'function') {
-      throw EventBusError.of('Configuration', { reason: `catalog: '${type}' must map to a zod schema` })
-    }
-  }
-  return Object.freeze({ ...builtinCatalog, ...extra })
-}
 
 class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   readonly config: Readonly<EventBusConfig>
@@ -242,7 +219,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   constructor(options: EventBusOptions<Catalog>) {
     const { catalog, deadLetterPersistence, ...config } = options
     this.config = resolveConfig(config)
-    this.catalog = resolveCatalog(catalog)
+    this.catalog = extendCatalog(catalog)
     this.validator = messageValidator(this.catalog, this.config.maxMessageBytes)
     this.store = new DeadLetterStore(this.config.deadLetterQueueSize, deadLetterPersistence)
     this.persistent = deadLetterPersistence !== undefined
