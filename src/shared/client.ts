@@ -18,10 +18,11 @@ import {
   moduleIdSchema,
   type TypeOf,
 } from './catalog.js'
+import { LONGEST_WAIT_MS } from './clock.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
 import type { DeliveryMode } from './delivery-mode.js'
 import { DirectChannels, unsendableReport } from './direct-channels.js'
-import { describeThrown, EventBusError } from './errors.js'
+import { describeThrown, EventBusError, firstIssue } from './errors.js'
 import { type FilterInput, MessageFilter, type PlainFilter } from './filter.js'
 import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
@@ -41,15 +42,12 @@ import {
   type TailEntry,
 } from './wire.js'
 
-/** A day: longer than anyone waits for a welcome, and within what a timer can count. */
-const MAX_CONNECT_TIMEOUT_MS = 86_400_000
-
 const connectOptionsSchema = z
   .object({
     /** The identity this endpoint expects; a different one from the hub rejects with `Unauthorized`. */
     module: moduleIdSchema.optional(),
     /** How long to wait for the hub's welcome (ms, default 10000). */
-    connectTimeoutMs: z.number().int().min(1).max(MAX_CONNECT_TIMEOUT_MS).optional(),
+    connectTimeoutMs: z.number().int().min(1).max(LONGEST_WAIT_MS).optional(),
     /**
      * Extra message types this endpoint publishes or handles over direct channels, which validate
      * messages on the endpoint as the bus does (the built-in types are always known). A routed type
@@ -68,10 +66,8 @@ export type ConnectOptions = z.infer<typeof connectOptionsSchema>
 function checkConnectOptions(options: unknown): { options: ConnectOptions; catalog: Catalog } {
   const parsed = connectOptionsSchema.safeParse(options ?? {})
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    const field = issue?.path.join('.')
     throw EventBusError.of('Configuration', {
-      reason: `connectBus: options${field ? `.${field}` : ''}: ${issue?.message ?? 'invalid'} (expected { module?, connectTimeoutMs?: 1 to ${MAX_CONNECT_TIMEOUT_MS}, catalog? })`,
+      reason: `connectBus: ${firstIssue(parsed.error, 'options')} (expected { module?, connectTimeoutMs?: 1 to ${LONGEST_WAIT_MS}, catalog? })`,
     })
   }
   return { options: parsed.data, catalog: extendCatalog(parsed.data.catalog) }

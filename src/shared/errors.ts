@@ -12,6 +12,16 @@ export const rejectionIssueSchema = z.object({
 })
 export type RejectionIssue = z.infer<typeof rejectionIssueSchema>
 
+/**
+ * The first of zod's issues as `subject.path: message` (the subject alone when the whole value is
+ * wrong), for a `Configuration` or `InvalidFilter` reason.
+ */
+export function firstIssue(error: z.ZodError, subject: string): string {
+  const issue = error.issues[0]
+  const field = issue?.path.join('.')
+  return `${subject}${field ? `.${field}` : ''}: ${issue?.message ?? 'invalid'}`
+}
+
 /** zod's issues as a `MessageRejected` error carries them (symbol keys left out: they cannot travel). */
 export function toRejectionIssues(error: z.ZodError): RejectionIssue[] {
   return error.issues.map((issue) => ({

@@ -139,14 +139,26 @@ describe('lifecycle', () => {
         throw new Error('getter')
       },
     })
-    for (const options of [{ drainTimeoutMs: -5 }, 'soon', null, unreadable]) {
+    // Past a day, a timer would overflow and fire at once: the drain would not wait at all.
+    const tooLong = { drainTimeoutMs: 86_400_001 }
+    for (const options of [
+      { drainTimeoutMs: -5 },
+      tooLong,
+      { drainTimeoutMs: 2 ** 31 },
+      'soon',
+      null,
+      unreadable,
+    ]) {
       let result: Promise<void> | undefined
       expect(() => {
         result = bus.shutdown(options as never)
       }).not.toThrow()
       await expect(result).rejects.toMatchObject({ kind: 'Configuration' })
     }
+    await expect(bus.shutdown(tooLong)).rejects.toThrow('drainTimeoutMs must be a number from 0 to 86400000')
     expect(bus.state).toBe('created')
+    await bus.start()
+    await expect(bus.shutdown({ drainTimeoutMs: 86_400_000 })).resolves.toBeUndefined()
   })
 })
 

@@ -1347,7 +1347,10 @@ describe('direct routes: bad input', () => {
     expect(delivered()).toEqual([abandoned.id])
     for (const closedChannelMemoryMs of [0, 1.5]) {
       expect(() => createHub(bus, { closedChannelMemoryMs })).toThrow(
-        /closedChannelMemoryMs must be an integer >= 1/,
+        expect.objectContaining({
+          kind: 'Configuration',
+          reason: expect.stringMatching(/^createHub: options\.closedChannelMemoryMs: /),
+        }),
       )
     }
   })

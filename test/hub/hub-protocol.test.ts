@@ -343,6 +343,30 @@ describe('hub protocol', () => {
     )
   })
 
+  it('refuses hub options it cannot use, a misspelt one or a wait no timer can count included', async () => {
+    const { bus } = await setup()
+    const refusals: [unknown, string][] = [
+      [{ heartbeatMS: 1_000 }, 'createHub: options: Unrecognized key: "heartbeatMS"'],
+      [
+        { reconnectGraceMs: 2 ** 31 },
+        'createHub: options.reconnectGraceMs: Too big: expected number to be <=86400000',
+      ],
+      [{ heartbeatMs: -1 }, 'createHub: options.heartbeatMs: Too small'],
+      [{ reliableWindow: 0 }, 'createHub: options.reliableWindow: Too small'],
+      [{ bestEffortWindow: 2.5 }, 'createHub: options.bestEffortWindow: Invalid input: expected int'],
+      [{ createChannel: 'MessageChannel' }, 'createHub: options.createChannel: expected a function'],
+      [{ routes: { producer: 'a' } }, 'createHub: options.routes: Invalid input: expected array'],
+      [5, 'createHub: options: Invalid input: expected object, received number'],
+    ]
+    for (const [options, reason] of refusals) {
+      expect(() => createHub(bus, options as never)).toThrow(
+        expect.objectContaining({ kind: 'Configuration', reason: expect.stringContaining(reason) }),
+      )
+    }
+    const longest = createHub(bus, { reconnectGraceMs: 86_400_000, heartbeatMs: 0 })
+    longest.close()
+  })
+
   it('refuses permissions that name a type the bus does not know, and attaches nothing', async () => {
     const { hub } = await startHub({ catalog: { 'app.Ping': z.object({}) } })
     const attach = (permissions: Permissions) =>
@@ -381,7 +405,7 @@ describe('hub protocol', () => {
   it('refuses subscriptions past maxSubscriptionsPerAttachment with QueueFull, and takes one again after an unsubscribe', async () => {
     const { bus, hub } = await setup({ maxSubscriptionsPerAttachment: 2 })
     expect(() => createHub(bus, { maxSubscriptionsPerAttachment: 0 })).toThrow(
-      /maxSubscriptionsPerAttachment must be an integer >= 1/,
+      'createHub: options.maxSubscriptionsPerAttachment: Too small: expected number to be >=1',
     )
     const connect = async (module: string) => {
       const { port1, port2 } = new MessageChannel()

@@ -3,7 +3,9 @@
  * then environment, then defaults; every invalid value throws `Configuration` naming the field or
  * variable and the accepted range.
  */
+
 import { z } from 'zod'
+import { LONGEST_WAIT_MS } from '../../shared/clock.js'
 import {
   configurationError,
   currentEnvironment,
@@ -23,12 +25,10 @@ function numberIn(min: number, max: number, exclusiveMin = false) {
   return exclusiveMin ? base.gt(min, accepted) : base.min(min, accepted)
 }
 
-const DAY_MS = 86_400_000
-
 const retrySchema = z
   .object({
-    initialMs: numberIn(0, DAY_MS).default(100),
-    maxMs: numberIn(0, DAY_MS).default(30_000),
+    initialMs: numberIn(0, LONGEST_WAIT_MS).default(100),
+    maxMs: numberIn(0, LONGEST_WAIT_MS).default(30_000),
     multiplier: numberIn(1, 1000).default(2),
     jitter: numberIn(0, 1).default(0.1),
   })
@@ -43,7 +43,7 @@ export const eventBusConfigSchema = z
     /** Per-subscription queue bound (messages). */
     maxQueueSize: integerIn(1, 10_000_000).default(10_000),
     /** Upper bound on any handler's run time, in every mode. */
-    deliveryTimeoutMs: numberIn(0, DAY_MS, true).default(5_000),
+    deliveryTimeoutMs: numberIn(0, LONGEST_WAIT_MS, true).default(5_000),
     /** Retries after the first failed Reliable attempt, before dead-lettering. */
     maxRetryAttempts: integerIn(0, 1000).default(3),
     /** Dead-letter queue capacity; the oldest entry is evicted (and counted) beyond it. */
@@ -51,7 +51,7 @@ export const eventBusConfigSchema = z
     /** How often metrics streams are fed. */
     metricsIntervalMs: integerIn(10, 3_600_000).default(1_000),
     /** Handlers slower than this are counted per subscription. */
-    slowHandlerThresholdMs: numberIn(0, DAY_MS).default(100),
+    slowHandlerThresholdMs: numberIn(0, LONGEST_WAIT_MS).default(100),
     /** Deliveries a subscription may have in flight at once (LatestOnly always has one). */
     workers: integerIn(1, 1024).default(4),
     retry: retrySchema.default({ initialMs: 100, maxMs: 30_000, multiplier: 2, jitter: 0.1 }),
@@ -72,7 +72,12 @@ export function configFromEnvironment(env: Environment = currentEnvironment()): 
   const overrides: EventBusConfigInput = {}
   const maxQueueSize = readIntegerVariable(env, 'SKELLY_EVENT_BUS_QUEUE_SIZE', 1, 10_000_000)
   const workers = readIntegerVariable(env, 'SKELLY_EVENT_BUS_WORKERS', 1, 1024)
-  const timeoutSeconds = readPositiveVariable(env, 'SKELLY_EVENT_BUS_TIMEOUT', DAY_MS / 1000, 'seconds')
+  const timeoutSeconds = readPositiveVariable(
+    env,
+    'SKELLY_EVENT_BUS_TIMEOUT',
+    LONGEST_WAIT_MS / 1000,
+    'seconds',
+  )
   const deliveryTimeoutMs = timeoutSeconds === undefined ? undefined : timeoutSeconds * 1000
   if (maxQueueSize !== undefined) overrides.maxQueueSize = maxQueueSize
   if (workers !== undefined) overrides.workers = workers

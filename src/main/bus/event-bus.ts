@@ -12,7 +12,7 @@ import {
   notAModuleId,
   type TypeOf,
 } from '../../shared/catalog.js'
-import { monotonicMs } from '../../shared/clock.js'
+import { LONGEST_WAIT_MS, monotonicMs } from '../../shared/clock.js'
 import {
   type DeadLetterEntry,
   type DeadLetterFilter,
@@ -22,7 +22,7 @@ import {
   type ReplayResult,
 } from '../../shared/dead-letter.js'
 import type { DeliveryMode } from '../../shared/delivery-mode.js'
-import { EventBusError } from '../../shared/errors.js'
+import { EventBusError, firstIssue } from '../../shared/errors.js'
 import { type FilterInput, matchesSourceAndPriority } from '../../shared/filter.js'
 import type { BusMessage, Envelope } from '../../shared/message.js'
 import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
@@ -347,10 +347,10 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     } catch {
       // Reading the options threw (a getter, or a Proxy's trap): refused below like any bad value.
     }
-    if (typeof drainTimeoutMs !== 'number' || !(drainTimeoutMs >= 0) || !Number.isFinite(drainTimeoutMs)) {
+    if (typeof drainTimeoutMs !== 'number' || !(drainTimeoutMs >= 0 && drainTimeoutMs <= LONGEST_WAIT_MS)) {
       return Promise.reject(
         EventBusError.of('Configuration', {
-          reason: `drainTimeoutMs must be a finite number >= 0 (got ${typeof drainTimeoutMs === 'number' ? drainTimeoutMs : typeof drainTimeoutMs})`,
+          reason: `drainTimeoutMs must be a number from 0 to ${LONGEST_WAIT_MS} (got ${typeof drainTimeoutMs === 'number' ? drainTimeoutMs : typeof drainTimeoutMs})`,
         }),
       )
     }
@@ -626,10 +626,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     }
     const parsed = deadLetterFilterSchema.safeParse(selector)
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]
-      const field = issue?.path.join('.')
       throw EventBusError.of('InvalidFilter', {
-        reason: `dead-letter filter${field ? `.${field}` : ''}: ${issue?.message ?? 'invalid'} (fields: reason, module, subscriptionId, type)`,
+        reason: `${firstIssue(parsed.error, 'dead-letter filter')} (fields: reason, module, subscriptionId, type)`,
       })
     }
     return parsed.data

@@ -4,8 +4,10 @@
  * unexpectedly are parked for a grace period and resume when the same identity comes back.
  */
 
+import { z } from 'zod'
 import type { Catalog } from '../../shared/catalog.js'
-import { EventBusError } from '../../shared/errors.js'
+import { LONGEST_WAIT_MS } from '../../shared/clock.js'
+import { EventBusError, firstIssue } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import { type PortInput, toPort } from '../../shared/port.js'
@@ -19,40 +21,59 @@ import { RouteTable } from './routes.js'
 import { Session } from './session.js'
 import type { HubCore } from './types.js'
 
-export interface HubOptions {
-  /** How long Reliable subscriptions of a lost endpoint wait for it to re-attach (ms, default 30000). */
-  reconnectGraceMs?: number
-  /** Ping interval; an endpoint silent for three intervals is considered lost (ms, default 5000, 0 = off). */
-  heartbeatMs?: number
-  /** Deliveries a BestEffort subscription may have unacknowledged at its endpoint (default 256). */
-  bestEffortWindow?: number
-  /**
-   * Deliveries a Reliable subscription may have unacknowledged at its endpoint (default 256). The
-   * endpoint still runs at most `workers` handlers at once; the rest wait there (highest priority
-   * first, in arrival order within one), so acks need no round trip per `workers` deliveries.
-   */
-  reliableWindow?: number
-  /**
-   * Subscriptions one attachment may hold at once (default 1024). An endpoint is not trusted: one
-   * subscribing without end would make every matching publish cost the hub a copy per subscription.
-   * Past it, `subscribe` rejects with `QueueFull` (recoverable: unsubscribe one first).
-   */
-  maxSubscriptionsPerAttachment?: number
-  /** Direct routes to set up as their endpoints attach (see {@link Hub.route}). */
-  routes?: RouteSpec[]
-  /**
-   * How long the hub keeps a closed direct channel (ms, default 60000): late reports, hand-backs and
-   * dead letters of it are accepted meanwhile, and what it still holds is then requeued. While the
-   * channel's producer is gone and its consumer is still settling what it had, up to ten times as long.
-   */
-  closedChannelMemoryMs?: number
-  /**
-   * Makes the port pair of a direct channel. Default: the runtime's `MessageChannel` (worker_threads
-   * in Node, DOM in browsers); the Electron host passes `MessageChannelMain`. Its ports must be of a
-   * kind the endpoints' transport can transfer: if it throws, or an endpoint's transport refuses a
-   * port, the route stays `waiting` with the reason and its traffic takes the hub path.
-   */
-  createChannel?: () => PortPair
+const durationMs = (min: number) => z.number().int().min(min).max(LONGEST_WAIT_MS)
+const atLeastOne = z.number().int().min(1)
+
+const hubOptionsSchema = z
+  .object({
+    /** How long Reliable subscriptions of a lost endpoint wait for it to re-attach (ms, default 30000). */
+    reconnectGraceMs: durationMs(0).default(30_000),
+    /** Ping interval; an endpoint silent for three intervals is considered lost (ms, default 5000, 0 = off). */
+    heartbeatMs: durationMs(0).default(5_000),
+    /** Deliveries a BestEffort subscription may have unacknowledged at its endpoint (default 256). */
+    bestEffortWindow: atLeastOne.default(256),
+    /**
+     * Deliveries a Reliable subscription may have unacknowledged at its endpoint (default 256). The
+     * endpoint still runs at most `workers` handlers at once; the rest wait there (highest priority
+     * first, in arrival order within one), so acks need no round trip per `workers` deliveries.
+     */
+    reliableWindow: atLeastOne.default(256),
+    /**
+     * Subscriptions one attachment may hold at once (default 1024). An endpoint is not trusted: one
+     * subscribing without end would make every matching publish cost the hub a copy per subscription.
+     * Past it, `subscribe` rejects with `QueueFull` (recoverable: unsubscribe one first).
+     */
+    maxSubscriptionsPerAttachment: atLeastOne.default(1024),
+    /** Direct routes to set up as their endpoints attach (see {@link Hub.route}, which checks each). */
+    routes: z.array(z.custom<RouteSpec>()).optional(),
+    /**
+     * How long the hub keeps a closed direct channel (ms, default 60000): late reports, hand-backs and
+     * dead letters of it are accepted meanwhile, and what it still holds is then requeued. While the
+     * channel's producer is gone and its consumer is still settling what it had, up to ten times as long.
+     */
+    closedChannelMemoryMs: durationMs(1).default(60_000),
+    /**
+     * Makes the port pair of a direct channel. Default: the runtime's `MessageChannel` (worker_threads
+     * in Node, DOM in browsers); the Electron host passes `MessageChannelMain`. Its ports must be of a
+     * kind the endpoints' transport can transfer: if it throws, or an endpoint's transport refuses a
+     * port, the route stays `waiting` with the reason and its traffic takes the hub path.
+     */
+    createChannel: z
+      .custom<() => PortPair>((value) => typeof value === 'function', 'expected a function')
+      .optional(),
+  })
+  .strict()
+export type HubOptions = z.input<typeof hubOptionsSchema>
+
+/**
+ * `createHub`'s options with their defaults. A misspelt one is refused, not ignored: a
+ * `heartbeatMS` would otherwise leave the heartbeat at its default without a word.
+ * @throws EventBusError `Configuration` naming the option
+ */
+function parseHubOptions(options: unknown): z.output<typeof hubOptionsSchema> {
+  const parsed = hubOptionsSchema.safeParse(options ?? {})
+  if (parsed.success) return parsed.data
+  throw EventBusError.of('Configuration', { reason: `createHub: ${firstIssue(parsed.error, 'options')}` })
 }
 
 export interface AttachOptions {
@@ -106,16 +127,6 @@ interface Parked {
   readonly cancel: () => void
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value < min) {
-    throw EventBusError.of('Configuration', {
-      reason: `hub option ${name} must be an integer >= ${min} (got ${value})`,
-    })
-  }
-  return value
-}
-
 class HubImpl implements Hub, HubCore {
   readonly internals: BusInternals
   readonly heartbeatMs: number
@@ -153,32 +164,22 @@ class HubImpl implements Hub, HubCore {
     if (this.internals === undefined) {
       throw EventBusError.of('Configuration', { reason: 'createHub needs a bus made by createEventBus' })
     }
-    this.reconnectGraceMs = positiveInteger('reconnectGraceMs', options.reconnectGraceMs, 30_000, 0)
-    this.heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs, 5_000, 0)
-    this.bestEffortWindow = positiveInteger('bestEffortWindow', options.bestEffortWindow, 256, 1)
-    this.reliableWindow = positiveInteger('reliableWindow', options.reliableWindow, 256, 1)
-    this.maxSubscriptionsPerAttachment = positiveInteger(
-      'maxSubscriptionsPerAttachment',
-      options.maxSubscriptionsPerAttachment,
-      1024,
-      1,
-    )
-    const closedChannelMemoryMs = positiveInteger(
-      'closedChannelMemoryMs',
-      options.closedChannelMemoryMs,
-      60_000,
-      1,
-    )
+    const settings = parseHubOptions(options)
+    this.reconnectGraceMs = settings.reconnectGraceMs
+    this.heartbeatMs = settings.heartbeatMs
+    this.bestEffortWindow = settings.bestEffortWindow
+    this.reliableWindow = settings.reliableWindow
+    this.maxSubscriptionsPerAttachment = settings.maxSubscriptionsPerAttachment
     this.routeTable = new RouteTable(
       bus,
       this.internals,
-      options.createChannel ?? runtimeChannel(),
+      settings.createChannel ?? runtimeChannel(),
       () => {
         for (const session of this.tails) session.markTailSampled()
       },
-      closedChannelMemoryMs,
+      settings.closedChannelMemoryMs,
     )
-    for (const spec of options.routes ?? []) this.routeTable.declare(spec)
+    for (const spec of settings.routes ?? []) this.routeTable.declare(spec)
     this.internals.onShutdown(() => this.routeTable.shutDown())
   }
 

@@ -3,7 +3,7 @@
  * nothing an endpoint sends can widen them.
  */
 import { type Catalog, isModuleId, notAModuleId } from '../../shared/catalog.js'
-import { EventBusError } from '../../shared/errors.js'
+import { EventBusError, firstIssue } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
 import { type Permissions, permissionsSchema } from '../../shared/wire.js'
 
@@ -22,10 +22,8 @@ export function checkAttachOptions(
     throw EventBusError.of('Configuration', { reason: `attach: ${notAModuleId(module)}` })
   const parsedPermissions = permissionsSchema.safeParse(permissions)
   if (!parsedPermissions.success) {
-    const issue = parsedPermissions.error.issues[0]
-    const field = issue?.path.join('.')
     throw EventBusError.of('Configuration', {
-      reason: `attach: permissions${field ? `.${field}` : ''}: ${issue?.message ?? 'invalid'} (expected { publish: types | '*', subscribe: types | '*', inspect?: boolean })`,
+      reason: `attach: ${firstIssue(parsedPermissions.error, 'permissions')} (expected { publish: types | '*', subscribe: types | '*', inspect?: boolean })`,
     })
   }
   const granted = parsedPermissions.data
