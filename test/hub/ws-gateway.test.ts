@@ -84,6 +84,34 @@ describe('WebSocket gateway', () => {
     })
   })
 
+  it('refuses to start with options it cannot use, naming the option', async () => {
+    const hub = createHub(createEventBus())
+    const tracker = { module: 'tracker', permissions: { publish: '*', subscribe: '*' } }
+    const refusals: [unknown, string][] = [
+      [{ modules: [tracker], prot: 8080 }, 'startGateway: options: Unrecognized key: "prot"'],
+      [{ modules: [tracker], port: 65_536 }, 'startGateway: options.port: Too big'],
+      [{ modules: [tracker], maxPayloadBytes: -5 }, 'startGateway: options.maxPayloadBytes: Too small'],
+      [
+        { modules: [tracker], maxMessagesPerSecond: '5k' },
+        'startGateway: options.maxMessagesPerSecond: Invalid input',
+      ],
+      // A string would have become a set of its characters.
+      [
+        { modules: [tracker], allowedOrigins: 'http://127.0.0.1' },
+        'startGateway: options.allowedOrigins: Invalid input',
+      ],
+      [{ modules: [tracker, tracker] }, "startGateway: options.modules lists 'tracker' more than once"],
+      [{ modules: [null] }, 'attach: '],
+      [{}, 'startGateway: options.modules: Invalid input: expected array, received undefined'],
+    ]
+    for (const [options, reason] of refusals) {
+      await expect(startGateway(hub, options as never)).rejects.toMatchObject({
+        kind: 'Configuration',
+        reason: expect.stringContaining(reason),
+      })
+    }
+  })
+
   it('refuses to start for a module granted a type the bus does not know', async () => {
     const hub = createHub(createEventBus())
     const modules = [{ module: 'tracker', permissions: { publish: ['RawEvents'], subscribe: '*' as const } }]

@@ -9,7 +9,8 @@ import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { WebSocket, WebSocketServer } from 'ws'
-import { EventBusError } from '../../shared/errors.js'
+import { z } from 'zod'
+import { EventBusError, firstIssue } from '../../shared/errors.js'
 import { fromWebSocket } from '../../shared/port.js'
 import type { Permissions } from '../../shared/wire.js'
 import type { Hub } from '../hub/index.js'
@@ -29,19 +30,62 @@ export interface GatewayModule {
   permissions: Permissions
 }
 
-export interface GatewayOptions {
-  /** Loopback only: '127.0.0.1' (default), '::1' or 'localhost'. */
-  host?: string
-  /** 0 (default) picks a free port. */
-  port?: number
-  /** The identities outside processes may attach as; each gets its own token. */
-  modules: GatewayModule[]
-  /** Origins a browser may connect from (clients that send no Origin are not browsers). */
-  allowedOrigins?: string[]
-  /** Largest WebSocket message accepted (bytes, default 4 MiB). */
-  maxPayloadBytes?: number
-  /** Messages a connection may send per second before it is closed (default 5000). */
-  maxMessagesPerSecond?: number
+/** The largest WebSocket message a gateway may be told to accept: the bus's own largest message. */
+const MAX_PAYLOAD_BYTES = 268_435_456
+
+const gatewayOptionsSchema = z
+  .object({
+    /** Loopback only: '127.0.0.1' (default), '::1' or 'localhost'. */
+    host: z.string().default('127.0.0.1'),
+    /** 0 (default) picks a free port. */
+    port: z.number().int().min(0).max(65_535).default(0),
+    /** The identities outside processes may attach as; each gets its own token. */
+    modules: z.array(z.custom<GatewayModule>()),
+    /** Origins a browser may connect from (clients that send no Origin are not browsers). */
+    allowedOrigins: z.array(z.string()).default([]),
+    /** Largest WebSocket message accepted (bytes, default 4 MiB). */
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PAYLOAD_BYTES)
+      .default(4 * 1024 * 1024),
+    /** Messages a connection may send per second before it is closed (default 5000). */
+    maxMessagesPerSecond: z.number().int().min(1).default(5000),
+  })
+  .strict()
+export type GatewayOptions = z.input<typeof gatewayOptionsSchema>
+
+/**
+ * The gateway's options with their defaults, and its modules' identities and permissions checked
+ * as `hub.attach` checks them. A module listed twice is refused: which token would it have?
+ * @throws EventBusError `Configuration` naming the option
+ */
+function parseGatewayOptions(hub: Hub, options: unknown) {
+  const parsed = gatewayOptionsSchema.safeParse(options)
+  if (!parsed.success) {
+    throw EventBusError.of('Configuration', {
+      reason: `startGateway: ${firstIssue(parsed.error, 'options')}`,
+    })
+  }
+  const settings = parsed.data
+  if (!LOOPBACK_HOSTS.has(settings.host)) {
+    throw EventBusError.of('Configuration', {
+      reason: `the gateway binds loopback only (127.0.0.1, ::1 or localhost), not '${settings.host}'`,
+    })
+  }
+  const modules = settings.modules.map((entry) =>
+    checkAttachOptions(entry?.module, entry?.permissions, hub.catalog),
+  )
+  const twice = modules.find(
+    (entry, index) => modules.findIndex((other) => other.module === entry.module) !== index,
+  )
+  if (twice !== undefined) {
+    throw EventBusError.of('Configuration', {
+      reason: `startGateway: options.modules lists '${twice.module}' more than once`,
+    })
+  }
+  return { ...settings, modules }
 }
 
 export interface Gateway {
@@ -88,23 +132,18 @@ class RateLimit {
 
 /**
  * Starts the gateway and resolves once it listens.
- * @throws EventBusError `Configuration` for a non-loopback host or invalid module entries
+ * @throws EventBusError `Configuration` for an invalid option: a non-loopback host, a module entry
+ * `hub.attach` would refuse, a module listed twice
  */
 export async function startGateway(hub: Hub, options: GatewayOptions): Promise<Gateway> {
-  const host = options.host ?? '127.0.0.1'
-  if (!LOOPBACK_HOSTS.has(host)) {
-    throw EventBusError.of('Configuration', {
-      reason: `the gateway binds loopback only (127.0.0.1, ::1 or localhost), not '${host}'`,
-    })
-  }
-  const entries = options.modules.map((entry) => ({
-    ...checkAttachOptions(entry.module, entry.permissions, hub.catalog),
+  const { host, port, maxPayloadBytes, maxMessagesPerSecond, ...settings } = parseGatewayOptions(hub, options)
+  const entries = settings.modules.map((entry) => ({
+    ...entry,
     token: randomBytes(32).toString('base64url'),
   }))
   const byModule = new Map(entries.map((entry) => [entry.module, entry]))
   const digests = entries.map((entry) => ({ entry, digest: digest(entry.token) }))
-  const allowedOrigins = new Set(options.allowedOrigins ?? [])
-  const maxMessagesPerSecond = options.maxMessagesPerSecond ?? 5000
+  const allowedOrigins = new Set(settings.allowedOrigins)
 
   /** Compares against every token, in constant time per comparison, whatever matches. */
   function authenticate(token: string | undefined) {
@@ -118,8 +157,8 @@ export async function startGateway(hub: Hub, options: GatewayOptions): Promise<G
 
   const server = new WebSocketServer({
     host,
-    port: options.port ?? 0,
-    maxPayload: options.maxPayloadBytes ?? 4 * 1024 * 1024,
+    port,
+    maxPayload: maxPayloadBytes,
   })
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
@@ -150,8 +189,8 @@ export async function startGateway(hub: Hub, options: GatewayOptions): Promise<G
     hub.attach(fromWebSocket(socket), { module: entry.module, permissions: entry.permissions })
   })
 
-  const port = (server.address() as AddressInfo).port
-  const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const listening = (server.address() as AddressInfo).port
+  const url = `ws://${host.includes(':') ? `[${host}]` : host}:${listening}`
   function tokenFor(module: string): string {
     const entry = byModule.get(module)
     if (entry === undefined)
@@ -160,7 +199,7 @@ export async function startGateway(hub: Hub, options: GatewayOptions): Promise<G
   }
   return {
     url,
-    port,
+    port: listening,
     tokenFor,
     async writeCredentials(module, dir) {
       const path = join(dir, `${module}.token.json`)
