@@ -916,6 +916,14 @@ describe('direct routes', () => {
     ]
     for (const spec of bad)
       expect(() => hub.route(spec)).toThrow(expect.objectContaining({ kind: 'Configuration' }))
+    expect(() =>
+      hub.route({
+        producer: 'data-capture',
+        consumer: 'storage',
+        types: ['RawEvent', 'EventBatch', 'RawEvent'],
+      }),
+    ).toThrow('route: types: lists a type more than once')
+    expect(hub.routes()).toEqual([])
     hub.route({ producer: 'data-capture', consumer: 'storage', types: ['RawEvent'] })
     expect(() =>
       hub.route({ producer: 'data-capture', consumer: 'analysis-engine', types: ['RawEvent'] }),

@@ -18,7 +18,11 @@ export const routeSpecSchema = z
   .object({
     producer: moduleIdSchema,
     consumer: moduleIdSchema,
-    types: z.array(z.string().min(1).max(128)).min(1).max(64),
+    types: z
+      .array(z.string().min(1).max(128))
+      .min(1)
+      .max(64)
+      .refine((types) => new Set(types).size === types.length, 'lists a type more than once'),
     /** Which of the consumer's subscriptions the route serves; both kinds when absent (never LatestOnly). */
     mode: z.enum(['BestEffort', 'Reliable']).optional(),
   })
