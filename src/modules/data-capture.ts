@@ -7,7 +7,7 @@
 import { ModuleId } from '../shared/catalog.js'
 import type { JsonValue } from '../shared/json.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
-import { defineModule, numberOption } from './define.js'
+import { defineModule, numberOption, numberSetting } from './define.js'
 
 const TICK_MS = 100
 const PHASES = [
@@ -66,7 +66,9 @@ export default defineModule({
     return {
       stop: () => clearInterval(timer),
       configure(key, value) {
-        if (key === 'rate' && typeof value === 'number' && value > 0) rate = value
+        if (key !== 'rate') return false
+        rate = numberSetting(key, value, 'events per second, above 0', (events) => events > 0)
+        return true
       },
     }
   },

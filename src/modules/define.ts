@@ -18,8 +18,13 @@ export interface ModuleContext {
 export interface RunningModule {
   /** Stops timers and flushes state; called on Shutdown before the connection closes. */
   stop(): Promise<void> | void
-  /** Applies a ConfigUpdate addressed to this module (or to all). */
-  configure?(key: string, value: JsonValue): void
+  /**
+   * Applies a ConfigUpdate addressed to this module (or to all). Returns whether `key` is one of
+   * this module's settings; throws, saying what the setting takes, for a value it refuses. The
+   * runner answers both a refusal and an unknown key sent to this module by name with an Error
+   * message, so whoever sent the update learns it did not apply.
+   */
+  configure?(key: string, value: JsonValue): boolean
 }
 
 export interface ModuleDefinition {
@@ -55,4 +60,18 @@ export function numberOption(
 ): number {
   const value = options[key]
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback
+}
+
+/**
+ * A ConfigUpdate's value for a number setting, for `configure`.
+ * @throws Error naming the setting and what it takes, for any other value
+ */
+export function numberSetting(
+  key: string,
+  value: JsonValue,
+  expected: string,
+  accepts: (value: number) => boolean,
+): number {
+  if (typeof value === 'number' && Number.isFinite(value) && accepts(value)) return value
+  throw new Error(`'${key}' takes ${expected} (got ${JSON.stringify(value)})`)
 }

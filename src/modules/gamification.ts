@@ -6,7 +6,7 @@ import { ModuleId } from '../shared/catalog.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
 import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
-import { defineModule, numberOption } from './define.js'
+import { defineModule, numberOption, numberSetting } from './define.js'
 
 export default defineModule({
   id: ModuleId.Gamification,
@@ -55,7 +55,9 @@ export default defineModule({
     return {
       stop() {},
       configure(key, value) {
-        if (key === 'cooldownMs' && typeof value === 'number' && value >= 0) cooldownMs = value
+        if (key !== 'cooldownMs') return false
+        cooldownMs = numberSetting(key, value, 'milliseconds, 0 or more', (ms) => ms >= 0)
+        return true
       },
     }
   },

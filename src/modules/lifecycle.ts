@@ -4,13 +4,31 @@
  * stop cleanly on Shutdown.
  */
 
+import type { ConfigUpdate } from '../shared/catalog.js'
 import { connectBus } from '../shared/client.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
+import { describeThrown } from '../shared/errors.js'
 import { MessageFilter } from '../shared/filter.js'
 import type { JsonValue } from '../shared/json.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import type { Port } from '../shared/port.js'
-import type { ModuleDefinition } from './define.js'
+import type { ModuleDefinition, RunningModule } from './define.js'
+
+/**
+ * Applies a ConfigUpdate if it is for this module; returns why it did not apply, when it should
+ * have: a value the module refused, or a key it does not have in an update sent to it by name (one
+ * sent to all may carry other modules' keys).
+ */
+function configure(running: RunningModule, module: string, update: ConfigUpdate): string | undefined {
+  const { configKey, configValue, targetModule } = update
+  if (targetModule !== undefined && targetModule !== module) return undefined
+  try {
+    const known = running.configure?.(configKey, configValue) ?? false
+    return known || targetModule === undefined ? undefined : `${module} has no setting '${configKey}'`
+  } catch (error) {
+    return error instanceof Error ? error.message : describeThrown(error)
+  }
+}
 
 export interface RunOptions {
   dataDir: string
@@ -46,9 +64,23 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
             ),
           )
         } else if (payload.type === 'ConfigUpdate') {
-          const target = payload.data.targetModule
-          if (target === undefined || target === definition.id)
-            running.configure?.(payload.data.configKey, payload.data.configValue)
+          const refusal = configure(running, definition.id, payload.data)
+          if (refusal === undefined) return
+          log(`config not applied: ${refusal}`)
+          await bus.publish(
+            BusMessage.replyTo(
+              message,
+              definition.id,
+              MessagePayload.Error({
+                errorId: crypto.randomUUID(),
+                errorType: 'ConfigRejected',
+                message: refusal,
+                module: definition.id,
+                timestamp: new Date(),
+                context: { configKey: payload.data.configKey, configValue: payload.data.configValue },
+              }),
+            ),
+          )
         } else if (payload.type === 'Shutdown' && payload.data.moduleId === definition.id) {
           log('shutting down')
           await running.stop()
