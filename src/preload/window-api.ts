@@ -6,6 +6,7 @@
 
 import type { DeliveryMode, Envelope, PlainFilter, PublishOptions } from '../shared/index.js'
 import { type BusClient, EventBusError, toRejectionIssues } from '../shared/index.js'
+import { notifyAll } from '../shared/listeners.js'
 import { BusMessage, publishOptionsSchema } from '../shared/message.js'
 import type { ConnectionState, SkellyBusApi, SkellyBusError } from './skelly-bus.js'
 
@@ -59,17 +60,13 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
 
   /** One stream per connection fans out to every listener of this window. */
   const openMetrics = (client: BusClient) =>
-    client.onMetrics((snapshot) => {
-      for (const listener of metricsListeners) listener(snapshot)
-    })
+    client.onMetrics((snapshot) => notifyAll(metricsListeners, 'metrics', snapshot))
   const openTail = (client: BusClient) =>
-    client.onTail((entries, sampled) => {
-      for (const listener of tailListeners) listener(entries, sampled)
-    })
+    client.onTail((entries, sampled) => notifyAll(tailListeners, 'tail', entries, sampled))
 
   function setState(next: ConnectionState) {
     state = next
-    for (const listener of connectionListeners) listener(next)
+    notifyAll(connectionListeners, 'connection', next)
   }
 
   async function establish(attempt: number): Promise<BusClient> {

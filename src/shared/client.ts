@@ -26,6 +26,7 @@ import { describeThrown, EventBusError, firstIssue } from './errors.js'
 import { type FilterInput, MessageFilter, type PlainFilter } from './filter.js'
 import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
+import { notifyAll } from './listeners.js'
 import { type ClientHandler, LocalSubscriptions, type SubscriptionTerms } from './local-subscriptions.js'
 import type { BusMessage, Envelope } from './message.js'
 import type { BusMetrics } from './metrics-snapshot.js'
@@ -443,10 +444,10 @@ class Client implements BusClient<Catalog> {
         return
       }
       case 'metrics':
-        for (const listener of this.metricsListeners) listener(frame.snapshot as BusMetrics)
+        notifyAll(this.metricsListeners, 'metrics', frame.snapshot as BusMetrics)
         return
       case 'tail':
-        for (const listener of this.tailListeners) listener(frame.entries, frame.sampled)
+        notifyAll(this.tailListeners, 'tail', frame.entries, frame.sampled)
         return
       case 'bye':
         this.link.close()
@@ -466,7 +467,7 @@ class Client implements BusClient<Catalog> {
     for (const request of this.requests.values()) request.reject(error)
     this.requests.clear()
     this.subscriptions.endAll()
-    for (const listener of this.closeListeners) listener(reason)
+    notifyAll(this.closeListeners, 'close', reason)
     this.closeListeners = []
   }
 }

@@ -4,7 +4,7 @@
  */
 import { MessageChannel } from 'node:worker_threads'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import {
   BusMessage,
@@ -477,6 +477,37 @@ describe('hub protocol', () => {
     await expect(
       client.publish(BusMessage.create('renderer-main', MessagePayload.RawEvent(rawEvent()))),
     ).rejects.toMatchObject({ kind: 'Disconnected' })
+  })
+
+  it('keeps calling the other listeners when one throws, says so, and keeps delivering', async () => {
+    const { bus, hub } = await startHub({ metricsIntervalMs: 20 }, { heartbeatMs: 0 })
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'inspector', permissions: { publish: [], subscribe: '*', inspect: true } })
+    const inspector = await connectBus(port2)
+    const reported = vi.spyOn(console, 'error').mockImplementation(() => {})
+    afterThisTest(() => reported.mockRestore())
+    const seen = { metrics: 0, tail: 0, close: 0, delivered: 0 }
+    const fail = () => {
+      throw new Error('a bug in the page')
+    }
+    await inspector.onMetrics(fail)
+    await inspector.onMetrics(() => seen.metrics++)
+    await inspector.onTail(fail)
+    await inspector.onTail(() => seen.tail++)
+    inspector.onClose(fail)
+    inspector.onClose(() => seen.close++)
+    await inspector.subscribe('inspector', { types: ['RawEvent'] }, DeliveryMode.BestEffort, () => {
+      seen.delivered++
+    })
+    // Before, the first throw escaped into the frame handling: an uncaught exception (a worker would
+    // end), the other listeners never called, and the frames after it in the unit never read.
+    for (const name of ['one', 'two', 'three']) await publishRaw(bus, name)
+    await waitFor(() => seen.metrics >= 2 && seen.tail >= 1 && seen.delivered === 3)
+    await inspector.close()
+    expect(seen.close).toBe(1)
+    const reasons = new Set(reported.mock.calls.map(([text]) => String(text).split(' listener')[0]))
+    expect(reasons).toEqual(new Set(['skelly-bus: a metrics', 'skelly-bus: a tail', 'skelly-bus: a close']))
+    expect(String(reported.mock.calls[0]?.[0])).toContain('threw: Error: a bug in the page')
   })
 
   it('gives inspecting endpoints metrics, streams and dead-letter commands', async () => {

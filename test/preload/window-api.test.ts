@@ -4,7 +4,7 @@
  * rejects with the error's kind and message as a plain object, which crosses the context bridge.
  */
 import { MessageChannel } from 'node:worker_threads'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   BusMessage,
   DeliveryMode,
@@ -95,5 +95,20 @@ describe('the window API', () => {
     await page.publish('RawEvent', data)
     await waitFor(() => received.length === 3)
     expect((await bus.metrics()).messagesPublished).toBe(3)
+  })
+
+  it('tells every connection listener, even after one throws', async () => {
+    const { hub } = await startHub()
+    const reported = vi.spyOn(console, 'error').mockImplementation(() => {})
+    afterThisTest(() => reported.mockRestore())
+    const page = windowOn(hub, 'app-window')
+    const states: string[] = []
+    page.onConnection((state) => {
+      if (state === 'open') throw new Error('a bug in the page')
+    })
+    page.onConnection((state) => states.push(state))
+    await waitFor(() => states.includes('open'))
+    expect(states).toEqual(['connecting', 'open'])
+    expect(reported).toHaveBeenCalledWith('skelly-bus: a connection listener threw: Error: a bug in the page')
   })
 })
