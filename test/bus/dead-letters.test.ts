@@ -57,6 +57,14 @@ describe('dead letters', () => {
     expect((await bus.metrics()).deadLetters).toEqual({ size: 1, capacity: 1000, evicted: 0 })
   })
 
+  it('purges an entry named twice once, and counts it once', async () => {
+    const { bus } = await failingBus()
+    await publishEvents(bus, 'a', 'b')
+    const [first] = bus.deadLetters.list()
+    await expect(bus.deadLetters.purge([first!.id, first!.id])).resolves.toBe(1)
+    expect(bus.deadLetters.list()).toHaveLength(1)
+  })
+
   it('filters the list by reason, module, subscription and type', async () => {
     const { bus, subscriptionId } = await failingBus()
     await publishEvents(bus, 'a', 'b')
@@ -120,7 +128,10 @@ describe('dead letters', () => {
     await expect(bus.deadLetters.purge([second!.id])).resolves.toBe(1)
     state.failing = false
     const gone = { error: 'no dead letter has this id (replayed, purged or evicted already?)' }
-    expect(await bus.deadLetters.replay([second!.id, 'never-was', first!.id, 'never-was'])).toEqual({
+    // An id named twice is replayed once: the message is not enqueued again.
+    expect(
+      await bus.deadLetters.replay([second!.id, 'never-was', first!.id, 'never-was', first!.id]),
+    ).toEqual({
       replayed: [first!.id],
       failed: [
         { id: second!.id, ...gone },

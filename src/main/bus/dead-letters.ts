@@ -64,10 +64,13 @@ export class DeadLetterStore {
     }
   }
 
-  /** Entries selected by ids or filter, oldest first, without removing them. */
+  /**
+   * Entries selected by ids (each once, however often it is named: a replay must not enqueue an
+   * entry twice) or by filter, oldest first, without removing them.
+   */
   select(selector: DeadLetterSelector = {}): DeadLetterEntry[] {
     if (Array.isArray(selector)) {
-      return (selector as readonly string[]).flatMap((id) => this.entries.get(id) ?? [])
+      return [...new Set(selector as readonly string[])].flatMap((id) => this.entries.get(id) ?? [])
     }
     const filter = selector as DeadLetterFilter
     return [...this.entries.values()].filter((entry) => matches(entry, filter))
