@@ -192,8 +192,15 @@ describe('registry', () => {
     expect(() => bus.registry.setStatus(ModuleId.Storage, 'Sleepy' as never)).toThrow(/Configuration/)
     expect(() => bus.registry.register('Bad Id')).toThrow("'Bad Id' is not a valid module id (kebab-case:")
     expect(() => bus.registry.register(ModuleId.Storage, { version: 2 as never })).toThrow(
-      /version must be a string when given \(got number\)/,
+      'register: options.version: Invalid input: expected string, received number',
     )
+    expect(() => bus.registry.register(ModuleId.Storage, { verison: '2' } as never)).toThrow(
+      'register: options: Unrecognized key: "verison"',
+    )
+    expect(() => bus.registry.register(ModuleId.Storage, '2.0.0' as never)).toThrow(
+      'register: options: Invalid input: expected object, received string',
+    )
+    expect(bus.registry.get(ModuleId.Storage)?.version).toBe('1.2.0')
   })
 
   it('marks a module Healthy when it publishes ModuleReady and records its own health checks', async () => {

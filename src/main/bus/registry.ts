@@ -1,8 +1,9 @@
 /**
  * The module registry: who is attached, their status and a health verdict for the whole app.
  */
+import { z } from 'zod'
 import { isModuleId, notAModuleId } from '../../shared/catalog.js'
-import { EventBusError } from '../../shared/errors.js'
+import { EventBusError, firstIssue } from '../../shared/errors.js'
 import {
   type ModuleInfo,
   ModuleStatus,
@@ -24,6 +25,10 @@ export interface HealthSummary {
   timestamp: Date
 }
 
+/** What `register` takes besides the id; a misspelt key is refused rather than ignored. */
+const registerOptionsSchema = z.object({ version: z.string().optional() }).strict()
+export type RegisterOptions = z.infer<typeof registerOptionsSchema>
+
 function checkModuleId(moduleId: unknown): string {
   if (!isModuleId(moduleId)) throw EventBusError.of('Configuration', { reason: notAModuleId(moduleId) })
   return moduleId
@@ -33,22 +38,21 @@ export class ModuleRegistry {
   private readonly modules = new Map<string, ModuleInfo>()
 
   /** Registers a module as Starting (or updates its version); returns its entry. */
-  register(moduleId: string, options: { version?: string } = {}): ModuleInfo {
+  register(moduleId: string, options?: RegisterOptions): ModuleInfo {
     const id = checkModuleId(moduleId)
-    const version: unknown = options?.version
-    if (version !== undefined && typeof version !== 'string') {
-      throw EventBusError.of('Configuration', {
-        reason: `register: version must be a string when given (got ${typeof version})`,
-      })
+    const parsed = registerOptionsSchema.safeParse(options ?? {})
+    if (!parsed.success) {
+      throw EventBusError.of('Configuration', { reason: `register: ${firstIssue(parsed.error, 'options')}` })
     }
+    const { version } = parsed.data
     const existing = this.modules.get(id)
     const info: ModuleInfo = existing
-      ? { ...existing, ...(options.version === undefined ? {} : { version: options.version }) }
+      ? { ...existing, ...(version === undefined ? {} : { version }) }
       : {
           moduleId: id,
           status: ModuleStatus.Starting,
           registeredAt: new Date(),
-          ...(options.version === undefined ? {} : { version: options.version }),
+          ...(version === undefined ? {} : { version }),
         }
     this.modules.set(id, info)
     return { ...info }
