@@ -35,6 +35,15 @@ export type MessagePredicate<T extends string> = {
   check(message: FilterMessage<T>): boolean
 }['check']
 
+/**
+ * A builder's own copy of a list. Anything else is kept as given for `subscribe` to refuse by name:
+ * spreading a string (`MessageFilter.types('RawEvent')`) would make a list of its characters,
+ * refused as "unknown message type 'R'".
+ */
+function copied<T>(list: readonly T[]): readonly T[] {
+  return Array.isArray(list) ? [...list] : list
+}
+
 /** An immutable filter; every builder returns a new one. */
 export class MessageFilter<T extends string = string> {
   private constructor(
@@ -53,12 +62,12 @@ export class MessageFilter<T extends string = string> {
 
   /** Matches messages of these types; handlers are typed with exactly these payloads. */
   static types<T extends string>(types: readonly T[]): MessageFilter<T> {
-    return new MessageFilter([...types], undefined, undefined, undefined)
+    return new MessageFilter(copied(types), undefined, undefined, undefined)
   }
 
   /** Matches messages from these sources. */
   static sources(sources: readonly string[]): MessageFilter<string> {
-    return new MessageFilter(undefined, [...sources], undefined, undefined)
+    return new MessageFilter(undefined, copied(sources), undefined, undefined)
   }
 
   /** Matches messages of these types from these sources. */
@@ -66,14 +75,14 @@ export class MessageFilter<T extends string = string> {
     types: readonly T[],
     sources: readonly string[],
   ): MessageFilter<T> {
-    return new MessageFilter([...types], [...sources], undefined, undefined)
+    return new MessageFilter(copied(types), copied(sources), undefined, undefined)
   }
 
   /** Builds a filter from its plain form. */
   static fromPlain<T extends string>(plain: PlainFilter<T>): MessageFilter<T> {
     return new MessageFilter(
-      plain.types && [...plain.types],
-      plain.sources && [...plain.sources],
+      plain.types && copied(plain.types),
+      plain.sources && copied(plain.sources),
       plain.minPriority,
       undefined,
     )
@@ -91,9 +100,9 @@ export class MessageFilter<T extends string = string> {
 
   /** The declarative part, which crosses ports; the predicate stays behind. */
   toPlain(): PlainFilter<T> {
-    const plain: { types?: T[]; sources?: string[]; minPriority?: MessagePriority } = {}
-    if (this.types) plain.types = [...this.types]
-    if (this.sources) plain.sources = [...this.sources]
+    const plain: { types?: readonly T[]; sources?: readonly string[]; minPriority?: MessagePriority } = {}
+    if (this.types) plain.types = copied(this.types)
+    if (this.sources) plain.sources = copied(this.sources)
     if (this.minPriority !== undefined) plain.minPriority = this.minPriority
     return plain
   }

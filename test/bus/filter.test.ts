@@ -161,6 +161,26 @@ describe('filters', () => {
     expect(error.message).toContain(detail)
   })
 
+  it('refuses a string where a list belongs, naming the list, whichever way the filter is built', async () => {
+    const bus = createEventBus()
+    const filters: [FilterInput, string][] = [
+      [MessageFilter.types('RawEvent' as never), 'types'],
+      [MessageFilter.sources('data-capture' as never), 'sources'],
+      [MessageFilter.typesAndSources(['RawEvent'], 'data-capture' as never), 'sources'],
+      [MessageFilter.fromPlain({ types: 'RawEvent' as never }), 'types'],
+      [{ sources: 'data-capture' as never }, 'sources'],
+    ]
+    for (const [filter, list] of filters) {
+      // Not "unknown message type 'R'": the string is not taken apart into characters.
+      await expect(bus.subscribe('storage', filter, DeliveryMode.BestEffort, () => {})).rejects.toMatchObject(
+        {
+          kind: 'InvalidFilter',
+          reason: `${list}: Invalid input: expected array, received string`,
+        },
+      )
+    }
+  })
+
   it('refuses a bad module id, delivery mode or handler', async () => {
     const bus = createEventBus()
     await expect(bus.subscribe('Not Valid', {}, DeliveryMode.BestEffort, () => {})).rejects.toMatchObject({
