@@ -70,7 +70,7 @@ export class Link<In extends Frame, Out extends Frame> {
     this.inbound = compiledFor(inbound)
     this.codec = codecFor(port.carrier)
     port.onMessage((unit, ports) => this.receive(unit, ports))
-    port.onClose(() => this.end('the port closed'))
+    port.onClose((reason) => this.end(reason ?? 'the port closed'))
     port.start()
   }
 

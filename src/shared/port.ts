@@ -23,8 +23,11 @@ export interface Port {
   adopt?(received: unknown): Port
   /** Sets the one listener for inbound units (and the ports transferred with them, if any). */
   onMessage(listener: (data: unknown, ports: readonly unknown[]) => void): void
-  /** Sets the one listener called once when the channel closes (either side, or the peer dies). */
-  onClose(listener: () => void): void
+  /**
+   * Sets the one listener called once when the channel closes (either side, or the peer dies), with
+   * why when the transport says (a WebSocket's close code and reason).
+   */
+  onClose(listener: (reason?: string) => void): void
   /** Starts delivery of queued inbound messages. */
   start(): void
   /** Closes the channel; the close listener runs once. */
@@ -32,18 +35,22 @@ export interface Port {
 }
 
 /** Makes sure the close listener runs once, whoever notices the close first. */
-function closeOnce(): { fire(): void; set(listener: () => void): void } {
-  let listener: (() => void) | undefined
+type CloseListener = (reason?: string) => void
+
+function closeOnce(): { fire: CloseListener; set(listener: CloseListener): void } {
+  let listener: CloseListener | undefined
   let fired = false
+  let firedWith: string | undefined
   return {
-    fire() {
+    fire(reason) {
       if (fired) return
       fired = true
-      listener?.()
+      firedWith = reason
+      listener?.(reason)
     },
     set(next) {
       listener = next
-      if (fired) next()
+      if (fired) next(firedWith)
     },
   }
 }
@@ -189,7 +196,8 @@ export interface WebSocketLike {
   send(data: string): void
   close(code?: number, reason?: string): void
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void
-  addEventListener(type: 'open' | 'close', listener: () => void): void
+  addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void
+  addEventListener(type: 'open', listener: () => void): void
 }
 
 const WEBSOCKET_CONNECTING = 0
@@ -203,7 +211,11 @@ export function fromWebSocket(socket: WebSocketLike): Port {
     for (const unit of held) socket.send(unit)
     held = []
   })
-  socket.addEventListener('close', () => closed.fire())
+  // The code and reason say why (the gateway's 4401 for a wrong token, 4403 for an origin, 4429
+  // for a flood), which a client would otherwise report as a closed port and nothing more.
+  socket.addEventListener('close', ({ code, reason }) =>
+    closed.fire(`the WebSocket closed with code ${code}${reason ? `, "${reason}"` : ''}`),
+  )
   return {
     carrier: 'text',
     send: (data) => {

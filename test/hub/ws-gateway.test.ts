@@ -183,6 +183,23 @@ describe('WebSocket gateway', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o600)
   })
 
+  it('tells a refused client why: the close code and reason reach its Disconnected error', async () => {
+    const { gateway } = await setup()
+    const refusals: [WebSocket, string][] = [
+      [open(gateway, { token: 'not-the-token' }), 'code 4401, "missing or invalid token"'],
+      [
+        open(gateway, { token: gateway.tokenFor('native-tracker'), origin: 'https://evil.example' }),
+        'code 4403, "origin https://evil.example is not allowed"',
+      ],
+    ]
+    for (const [socket, why] of refusals) {
+      await expect(connectBus(fromWebSocket(socket))).rejects.toMatchObject({
+        kind: 'Disconnected',
+        reason: `the WebSocket closed with ${why}`,
+      })
+    }
+  })
+
   it('refuses each bad connection with its close code while a good client keeps working', async () => {
     const { bus, gateway } = await setup({ maxPayloadBytes: 64 * 1024, maxMessagesPerSecond: 50 })
     const good = await client(gateway)
