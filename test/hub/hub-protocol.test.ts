@@ -367,6 +367,19 @@ describe('hub protocol', () => {
     longest.close()
   })
 
+  it('lists the attachments attach returned, whose isOpen stays live', async () => {
+    const { hub } = await setup()
+    const first = hub.attach(new MessageChannel().port1, { module: 'renderer-main', permissions: everything })
+    const second = hub.attach(new MessageChannel().port1, { module: 'inspector', permissions: everything })
+    const listed = hub.attachments()
+    expect(listed).toEqual([first, second])
+    expect(listed[0]).toBe(first)
+    first.detach()
+    // Before, the list held copies of the moment: this one still said open.
+    expect(listed[0]?.isOpen).toBe(false)
+    expect(hub.attachments()).toEqual([second])
+  })
+
   it('refuses permissions that name a type the bus does not know, and attaches nothing', async () => {
     const { hub } = await startHub({ catalog: { 'app.Ping': z.object({}) } })
     const attach = (permissions: Permissions) =>

@@ -148,7 +148,8 @@ class HubImpl implements Hub, HubCore {
   }
   readonly routeTable: RouteTable
   private readonly reconnectGraceMs: number
-  private readonly sessions = new Set<Session>()
+  /** Open sessions, each with the attachment `attach` returned for it. */
+  private readonly sessions = new Map<Session, Attachment>()
   private readonly parked = new Map<string, Parked[]>()
   private closed = false
 
@@ -191,15 +192,14 @@ class HubImpl implements Hub, HubCore {
   attach(input: PortInput, options: AttachOptions): Attachment {
     this.assertOpen('attaches no endpoints')
     const { module, permissions } = checkAttachOptions(options?.module, options?.permissions, this.catalog)
-    const duplicates = [...this.sessions].filter((session) => session.module === module)
+    const duplicates = [...this.sessions.keys()].filter((session) => session.module === module)
     if (duplicates.length > 0 && options.onDuplicate === 'refuse') {
       throw EventBusError.of('Unauthorized', { module, action: 'attach' })
     }
     if (options.onDuplicate !== 'allow') for (const session of duplicates) session.end('superseded')
     const port = toPort(input)
     const session = new Session(this, port, module, permissions, (ended) => this.sessions.delete(ended))
-    this.sessions.add(session)
-    return Object.freeze({
+    const attachment: Attachment = Object.freeze({
       module,
       permissions,
       get isOpen() {
@@ -207,6 +207,8 @@ class HubImpl implements Hub, HubCore {
       },
       detach: () => session.end('detached'),
     })
+    this.sessions.set(session, attachment)
+    return attachment
   }
 
   routes(): DirectRoute[] {
@@ -214,12 +216,8 @@ class HubImpl implements Hub, HubCore {
   }
 
   attachments(): Attachment[] {
-    return [...this.sessions].map((session) => ({
-      module: session.module,
-      permissions: session.permissions,
-      isOpen: session.isOpen,
-      detach: () => session.end('detached'),
-    }))
+    // The objects attach returned: their isOpen stays live, not a copy of the moment.
+    return [...this.sessions.values()]
   }
 
   /**
@@ -238,7 +236,7 @@ class HubImpl implements Hub, HubCore {
     if (this.closed) return
     this.closed = true
     this.routeTable.close()
-    for (const session of [...this.sessions]) session.end('hub-closed')
+    for (const session of [...this.sessions.keys()]) session.end('hub-closed')
     for (const [, entries] of this.parked) {
       for (const entry of entries) {
         entry.cancel()
