@@ -9,11 +9,19 @@ import {
   type ConfigUpdate,
   DeliveryMode,
   type Envelope,
-  MessageFilter,
+  type EventBus,
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { defineModule, lifecyclePermissions, numberSetting } from '../../src/modules/define.js'
+import type { Hub } from '../../src/main/hub/index.js'
+import dataCapture from '../../src/modules/data-capture.js'
+import {
+  defineModule,
+  lifecyclePermissions,
+  type ModuleDefinition,
+  numberSetting,
+} from '../../src/modules/define.js'
+import gamification from '../../src/modules/gamification.js'
 import { runModule } from '../../src/modules/lifecycle.js'
 import { fromNodePort } from '../../src/shared/index.js'
 import { waitFor } from '../helpers.js'
@@ -35,21 +43,7 @@ describe('a module’s lifecycle', () => {
         },
       }),
     })
-    const { port1, port2 } = new MessageChannel()
-    hub.attach(port1, { module: ticker.id, permissions: lifecyclePermissions(ticker) })
-    const running = runModule(ticker, fromNodePort(port2), { dataDir: '.', options: {} })
-    await waitFor(() => bus.registry.get(ticker.id)?.status === 'Healthy')
-    const errors: Envelope[] = []
-    await bus.subscribe(
-      ModuleId.Orchestrator,
-      MessageFilter.types(['Error']),
-      DeliveryMode.BestEffort,
-      (m) => {
-        errors.push(m)
-      },
-    )
-    const update = (data: ConfigUpdate) =>
-      bus.publish(BusMessage.create(ModuleId.Orchestrator, MessagePayload.ConfigUpdate(data)))
+    const { running, errors, update, stop } = await runInThread(bus, hub, ticker)
 
     await update({ configKey: 'intervalMs', configValue: 250, targetModule: ticker.id })
     await update({ configKey: 'intervalMs', configValue: 500 }) // to every module
@@ -89,12 +83,72 @@ describe('a module’s lifecycle', () => {
         }),
       },
     ])
-    await bus.publish(
-      BusMessage.create(
-        ModuleId.Orchestrator,
-        MessagePayload.Shutdown({ moduleId: ticker.id, timeoutMs: 1_000, saveState: false }),
-      ),
-    )
+    await stop()
     await running
   })
+
+  it('DataCapture and Gamification apply the settings they take and refuse the values they cannot', async () => {
+    const { bus, hub } = await startHub()
+    const cases = [
+      {
+        module: dataCapture,
+        key: 'rate',
+        good: 50,
+        bad: 'fast',
+        why: `'rate' takes events per second, above 0 (got "fast")`,
+      },
+      {
+        module: gamification,
+        key: 'cooldownMs',
+        good: 0,
+        bad: -1,
+        why: "'cooldownMs' takes milliseconds, 0 or more (got -1)",
+      },
+    ]
+    for (const { module, key, good, bad, why } of cases) {
+      const { running, errors, update, stop } = await runInThread(bus, hub, module)
+      await update({ configKey: key, configValue: good, targetModule: module.id })
+      const refused = await update({ configKey: key, configValue: bad, targetModule: module.id })
+      await waitFor(() => errors.length > 0)
+      // Updates are handled in order: the good one, answered by no Error, came first.
+      expect(errors.map(({ correlationId, payload }) => ({ correlationId, data: payload.data }))).toEqual([
+        {
+          correlationId: refused,
+          data: expect.objectContaining({ errorType: 'ConfigRejected', message: why }),
+        },
+      ])
+      await stop()
+      await running
+    }
+  })
 })
+
+/**
+ * Runs `definition` in this thread as its runner would, attached to `hub` with the lifecycle's
+ * permissions, once it is Healthy; collects the Error messages it publishes.
+ */
+async function runInThread(bus: EventBus, hub: Hub, definition: ModuleDefinition) {
+  const { port1, port2 } = new MessageChannel()
+  hub.attach(port1, { module: definition.id, permissions: lifecyclePermissions(definition) })
+  const running = runModule(definition, fromNodePort(port2), { dataDir: '.', options: {} })
+  await waitFor(() => bus.registry.get(definition.id)?.status === 'Healthy')
+  const errors: Envelope[] = []
+  await bus.subscribe(
+    ModuleId.Orchestrator,
+    { types: ['Error'], sources: [definition.id] },
+    DeliveryMode.BestEffort,
+    (m) => {
+      errors.push(m)
+    },
+  )
+  const update = (data: ConfigUpdate) =>
+    bus.publish(BusMessage.create(ModuleId.Orchestrator, MessagePayload.ConfigUpdate(data)))
+  const stop = () =>
+    bus.publish(
+      BusMessage.create(
+        ModuleId.Orchestrator,
+        MessagePayload.Shutdown({ moduleId: definition.id, timeoutMs: 1_000, saveState: false }),
+      ),
+    )
+  return { running, errors, update, stop }
+}
