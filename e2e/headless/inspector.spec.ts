@@ -272,6 +272,28 @@ for (const scheme of ['light', 'dark'] as const) {
   })
 }
 
+test('a narrowed inspector keeps every overview figure whole', async ({ page, host }) => {
+  await subscribeSink(host.bus, () => true)
+  const stop = startLoad(host.bus)
+  try {
+    await page.setViewportSize({ width: 760, height: 900 })
+    await openInspector(page, host.urls.inspector)
+    await expect(page.locator('.kpi')).toHaveCount(8)
+    await page.waitForTimeout(1500)
+    // A figure cut off ends in an ellipsis: its text is wider than the box that shows it.
+    const cut = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('.kpi .value, .kpi .detail')]
+        .filter((figure) => figure.scrollWidth > figure.clientWidth)
+        .map((figure) => figure.textContent),
+    )
+    expect(cut, 'figures cut off at 760 px').toEqual([])
+    const width = await page.evaluate(() => document.documentElement.scrollWidth)
+    expect(width, 'the overview fits 760 px without horizontal scrolling').toBeLessThanOrEqual(760)
+  } finally {
+    stop()
+  }
+})
+
 test.describe('with the module pipeline running', () => {
   test.use({ hostOptions: { bus: {} } })
 
