@@ -294,6 +294,29 @@ test('a narrowed inspector keeps every overview figure whole', async ({ page, ho
   }
 })
 
+test('the views are a tab list the keyboard can walk', async ({ page, host }) => {
+  await openInspector(page, host.urls.inspector)
+  const tabs = page.getByRole('tablist', { name: 'Inspector views' }).getByRole('tab')
+  await expect(tabs).toHaveCount(6)
+  const overview = page.getByRole('tab', { name: 'overview' })
+  await overview.focus()
+  // Only the selected tab is a tab stop; the arrows select their neighbour and wrap around.
+  await expect(page.locator('[role=tab][tabindex="0"]')).toHaveCount(1)
+  await page.keyboard.press('ArrowRight')
+  const subscriptions = page.getByRole('tab', { name: 'subscriptions' })
+  await expect(subscriptions).toBeFocused()
+  await expect(subscriptions).toHaveAttribute('aria-selected', 'true')
+  await expect(page.getByRole('tabpanel', { name: 'subscriptions' })).toBeVisible()
+  await page.keyboard.press('ArrowLeft')
+  await page.keyboard.press('ArrowLeft')
+  await expect(page.getByRole('tab', { name: 'modules' })).toBeFocused()
+  await page.keyboard.press('Home')
+  await expect(overview).toHaveAttribute('aria-selected', 'true')
+  await page.keyboard.press('End')
+  await expect(page.getByRole('tabpanel', { name: 'modules' })).toBeVisible()
+  await expect(page.locator('[role=tab][aria-selected=true]')).toHaveCount(1)
+})
+
 test.describe('with the module pipeline running', () => {
   test.use({ hostOptions: { bus: {} } })
 

@@ -17,6 +17,28 @@ import { Tail } from './Tail.js'
 
 const TABS = ['overview', 'subscriptions', 'routes', 'dead letters', 'tail', 'modules'] as const
 type Tab = (typeof TABS)[number]
+const PANEL_ID = 'inspector-view'
+
+function tabId(name: Tab): string {
+  return `tab-${name.replace(' ', '-')}`
+}
+
+/** The keys of a tab list: arrows to the previous or next tab (wrapping), Home and End to the ends. */
+const TAB_KEYS: Record<string, (index: number) => number> = {
+  ArrowLeft: (index) => (index + TABS.length - 1) % TABS.length,
+  ArrowRight: (index) => (index + 1) % TABS.length,
+  Home: () => 0,
+  End: () => TABS.length - 1,
+}
+
+function moveBetweenTabs(event: KeyboardEvent, current: Tab, select: (tab: Tab) => void): void {
+  const move = TAB_KEYS[event.key]
+  if (move === undefined) return
+  event.preventDefault()
+  const next = TABS[move(TABS.indexOf(current))] as Tab
+  select(next)
+  document.getElementById(tabId(next))?.focus()
+}
 
 function uptime(ms: number): string {
   const seconds = Math.floor(ms / 1000)
@@ -59,16 +81,25 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
           </span>
         )}
       </header>
-      <div class="tabs" role="tablist">
+      <div
+        class="tabs"
+        role="tablist"
+        aria-label="Inspector views"
+        onKeyDown={(event) => moveBetweenTabs(event, tab, setTab)}
+      >
         {TABS.map((name) => (
           <button
             type="button"
             role="tab"
             key={name}
+            id={tabId(name)}
             aria-selected={tab === name}
+            aria-controls={PANEL_ID}
+            // One tab stop for the whole list; the arrow keys move between tabs (WAI-ARIA tabs).
+            tabIndex={tab === name ? 0 : -1}
             class={tab === name ? 'active' : ''}
             onClick={() => setTab(name)}
-            data-testid={`tab-${name.replace(' ', '-')}`}
+            data-testid={tabId(name)}
           >
             {name}
             {badges[name] ? <span class="badge">{badges[name]}</span> : null}
@@ -76,12 +107,14 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
         ))}
       </div>
       <main class="content">
-        {tab === 'overview' && <Overview history={history} />}
-        {tab === 'subscriptions' && <Subscriptions history={history} />}
-        {tab === 'routes' && <Routes metrics={latest} />}
-        {tab === 'dead letters' && <DeadLetters bus={bus} size={latest?.deadLetters.size ?? 0} />}
-        {tab === 'tail' && <Tail tail={tail} />}
-        {tab === 'modules' && <Modules metrics={latest} />}
+        <div id={PANEL_ID} role="tabpanel" aria-labelledby={tabId(tab)}>
+          {tab === 'overview' && <Overview history={history} />}
+          {tab === 'subscriptions' && <Subscriptions history={history} />}
+          {tab === 'routes' && <Routes metrics={latest} />}
+          {tab === 'dead letters' && <DeadLetters bus={bus} size={latest?.deadLetters.size ?? 0} />}
+          {tab === 'tail' && <Tail tail={tail} />}
+          {tab === 'modules' && <Modules metrics={latest} />}
+        </div>
       </main>
     </div>
   )
