@@ -272,23 +272,36 @@ for (const scheme of ['light', 'dark'] as const) {
   })
 }
 
-test('a narrowed inspector keeps every overview figure whole', async ({ page, host }) => {
+test('a narrowed inspector keeps every figure whole and scrolls only its wide tables', async ({
+  page,
+  host,
+}) => {
   await subscribeSink(host.bus, () => true)
   const stop = startLoad(host.bus)
   try {
-    await page.setViewportSize({ width: 760, height: 900 })
     await openInspector(page, host.urls.inspector)
     await expect(page.locator('.kpi')).toHaveCount(8)
-    await page.waitForTimeout(1500)
-    // A figure cut off ends in an ellipsis: its text is wider than the box that shows it.
-    const cut = await page.evaluate(() =>
-      [...document.querySelectorAll<HTMLElement>('.kpi .value, .kpi .detail')]
-        .filter((figure) => figure.scrollWidth > figure.clientWidth)
-        .map((figure) => figure.textContent),
-    )
-    expect(cut, 'figures cut off at 760 px').toEqual([])
-    const width = await page.evaluate(() => document.documentElement.scrollWidth)
-    expect(width, 'the overview fits 760 px without horizontal scrolling').toBeLessThanOrEqual(760)
+    for (const width of [760, 480]) {
+      await page.setViewportSize({ width, height: 900 })
+      await page.getByTestId('tab-overview').click()
+      await page.waitForTimeout(1200)
+      // A figure cut off ends in an ellipsis: its text is wider than the box that shows it.
+      const cut = await page.evaluate(() =>
+        [...document.querySelectorAll<HTMLElement>('.kpi .value, .kpi .detail')]
+          .filter((figure) => figure.scrollWidth > figure.clientWidth)
+          .map((figure) => figure.textContent),
+      )
+      expect(cut, `figures cut off at ${width} px`).toEqual([])
+      for (const view of ['overview', 'subscriptions', 'routes', 'dead-letters', 'tail', 'modules']) {
+        await page.getByTestId(`tab-${view}`).click()
+        await page.waitForTimeout(300)
+        const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth)
+        expect(
+          pageWidth,
+          `${view} at ${width} px scrolls within its table, not the page`,
+        ).toBeLessThanOrEqual(width)
+      }
+    }
   } finally {
     stop()
   }

@@ -125,75 +125,81 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
       ) : entries.length === 0 ? (
         <p class="empty">Nothing has failed for good.</p>
       ) : (
-        <table class="grid" data-testid="dead-letters">
-          <thead>
-            <tr>
-              <th />
-              <th>type</th>
-              <th>subscriber</th>
-              <th>reason</th>
-              <th class="num">attempts</th>
-              <th>last error</th>
-              <th>age</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {entries.map((entry) => (
-              <>
-                <tr key={entry.id} class={selected.has(entry.id) ? 'selected' : ''} data-testid="dead-letter">
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label="select"
-                      checked={selected.has(entry.id)}
-                      onChange={() => toggle(entry.id)}
-                    />
-                  </td>
-                  <td>{entry.message.payload.type}</td>
-                  <td>{entry.module}</td>
-                  <td>
-                    <span class="pill bad" data-testid="dlq-reason">
-                      {entry.reason}
-                    </span>
-                  </td>
-                  <td class="num">{entry.attempts}</td>
-                  <td class="mono error-text" title={entry.lastError}>
-                    {entry.lastError ?? '–'}
-                  </td>
-                  <td>{age(entry.lastFailedAt, now)}</td>
-                  <td class="actions">
-                    <button
-                      type="button"
-                      class="link"
-                      onClick={() => setExpanded(expanded === entry.id ? undefined : entry.id)}
-                    >
-                      {expanded === entry.id ? 'hide' : 'payload'}
-                    </button>
-                    <button
-                      type="button"
-                      class="link"
-                      onClick={() => act('replay', [entry.id])}
-                      data-testid="replay-one"
-                    >
-                      replay
-                    </button>
-                    <button type="button" class="link danger" onClick={() => act('purge', [entry.id])}>
-                      purge
-                    </button>
-                  </td>
-                </tr>
-                {expanded === entry.id && (
-                  <tr key={`${entry.id}-payload`} class="payload-row">
-                    <td colSpan={8}>
-                      <pre class="payload">{show(entry.message)}</pre>
+        <div class="table-scroll">
+          <table class="grid" data-testid="dead-letters">
+            <thead>
+              <tr>
+                <th />
+                <th>type</th>
+                <th>subscriber</th>
+                <th>reason</th>
+                <th class="num">attempts</th>
+                <th>last error</th>
+                <th>age</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {entries.map((entry) => (
+                <>
+                  <tr
+                    key={entry.id}
+                    class={selected.has(entry.id) ? 'selected' : ''}
+                    data-testid="dead-letter"
+                  >
+                    <td>
+                      <input
+                        type="checkbox"
+                        aria-label="select"
+                        checked={selected.has(entry.id)}
+                        onChange={() => toggle(entry.id)}
+                      />
+                    </td>
+                    <td>{entry.message.payload.type}</td>
+                    <td>{entry.module}</td>
+                    <td>
+                      <span class="pill bad" data-testid="dlq-reason">
+                        {entry.reason}
+                      </span>
+                    </td>
+                    <td class="num">{entry.attempts}</td>
+                    <td class="mono error-text" title={entry.lastError}>
+                      {entry.lastError ?? '–'}
+                    </td>
+                    <td>{age(entry.lastFailedAt, now)}</td>
+                    <td class="actions">
+                      <button
+                        type="button"
+                        class="link"
+                        onClick={() => setExpanded(expanded === entry.id ? undefined : entry.id)}
+                      >
+                        {expanded === entry.id ? 'hide' : 'payload'}
+                      </button>
+                      <button
+                        type="button"
+                        class="link"
+                        onClick={() => act('replay', [entry.id])}
+                        data-testid="replay-one"
+                      >
+                        replay
+                      </button>
+                      <button type="button" class="link danger" onClick={() => act('purge', [entry.id])}>
+                        purge
+                      </button>
                     </td>
                   </tr>
-                )}
-              </>
-            ))}
-          </tbody>
-        </table>
+                  {expanded === entry.id && (
+                    <tr key={`${entry.id}-payload`} class="payload-row">
+                      <td colSpan={8}>
+                        <pre class="payload">{show(entry.message)}</pre>
+                      </td>
+                    </tr>
+                  )}
+                </>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </div>
   )

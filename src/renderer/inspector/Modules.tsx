@@ -10,43 +10,45 @@ export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
       <p class={`overall overall-${metrics.registry.overall}`} data-testid="overall-health">
         Overall: <strong>{metrics.registry.overall}</strong>
       </p>
-      <table class="grid" data-testid="modules">
-        <thead>
-          <tr>
-            <th>module</th>
-            <th>status</th>
-            <th>last health check</th>
-            <th class="num">restarts</th>
-            <th class="num">published</th>
-            <th class="num">delivered to it</th>
-            <th class="num">failed</th>
-            <th>registered</th>
-          </tr>
-        </thead>
-        <tbody>
-          {metrics.registry.modules.map((module) => {
-            const traffic = metrics.modules[module.moduleId]
-            return (
-              <tr key={module.moduleId} data-module={module.moduleId}>
-                <td>{module.moduleId}</td>
-                <td>
-                  <span class={`pill status-${module.status}`} data-testid={`status-${module.moduleId}`}>
-                    {module.status}
-                  </span>
-                </td>
-                <td>{module.lastHealthCheck ? age(module.lastHealthCheck, now) : '–'}</td>
-                <td class="num" data-testid={`restarts-${module.moduleId}`}>
-                  {module.restarts ?? 0}
-                </td>
-                <td class="num">{count(traffic?.published ?? 0)}</td>
-                <td class="num">{count(traffic?.delivered ?? 0)}</td>
-                <td class="num">{count(traffic?.failed ?? 0)}</td>
-                <td>{age(module.registeredAt, now)}</td>
-              </tr>
-            )
-          })}
-        </tbody>
-      </table>
+      <div class="table-scroll">
+        <table class="grid" data-testid="modules">
+          <thead>
+            <tr>
+              <th>module</th>
+              <th>status</th>
+              <th>last health check</th>
+              <th class="num">restarts</th>
+              <th class="num">published</th>
+              <th class="num">delivered to it</th>
+              <th class="num">failed</th>
+              <th>registered</th>
+            </tr>
+          </thead>
+          <tbody>
+            {metrics.registry.modules.map((module) => {
+              const traffic = metrics.modules[module.moduleId]
+              return (
+                <tr key={module.moduleId} data-module={module.moduleId}>
+                  <td>{module.moduleId}</td>
+                  <td>
+                    <span class={`pill status-${module.status}`} data-testid={`status-${module.moduleId}`}>
+                      {module.status}
+                    </span>
+                  </td>
+                  <td>{module.lastHealthCheck ? age(module.lastHealthCheck, now) : '–'}</td>
+                  <td class="num" data-testid={`restarts-${module.moduleId}`}>
+                    {module.restarts ?? 0}
+                  </td>
+                  <td class="num">{count(traffic?.published ?? 0)}</td>
+                  <td class="num">{count(traffic?.delivered ?? 0)}</td>
+                  <td class="num">{count(traffic?.failed ?? 0)}</td>
+                  <td>{age(module.registeredAt, now)}</td>
+                </tr>
+              )
+            })}
+          </tbody>
+        </table>
+      </div>
     </div>
   )
 }

@@ -71,48 +71,50 @@ export function Tail({ tail }: { tail: TailState }) {
           {shown.length} shown · {tail.received} seen{tail.paused ? ' · paused' : ''}
         </span>
       </div>
-      <table class="grid tail-table" data-testid="tail">
-        <thead>
-          <tr>
-            <th>time</th>
-            <th>type</th>
-            <th>source</th>
-            <th>priority</th>
-            <th class="num">routed to</th>
-            <th>summary</th>
-          </tr>
-        </thead>
-        <tbody>
-          {shown.slice(0, 200).map((entry) => (
-            <>
-              <tr
-                key={entry.seq}
-                onClick={() => setExpanded(expanded === entry.seq ? undefined : entry.seq)}
-                data-testid="tail-row"
-                data-type={entry.message.payload.type}
-                data-source={entry.message.source}
-                data-time={entry.message.timestamp.getTime()}
-              >
-                <td class="mono">{clockTime(entry.message.timestamp, true)}</td>
-                <td>{entry.message.payload.type}</td>
-                <td>{entry.message.source}</td>
-                <td>{PRIORITY_NAMES[entry.message.priority]}</td>
-                <td class="num">{entry.routedTo}</td>
-                <td class="mono summary">{JSON.stringify(entry.message.payload.data)?.slice(0, 120)}</td>
-              </tr>
-              {expanded === entry.seq && (
-                <tr key={`${entry.seq}-payload`} class="payload-row">
-                  <td colSpan={6}>
-                    <pre class="payload" data-testid="tail-payload">
-                      {show(entry.message)}
-                    </pre>
-                  </td>
+      <div class="table-scroll">
+        <table class="grid tail-table" data-testid="tail">
+          <thead>
+            <tr>
+              <th>time</th>
+              <th>type</th>
+              <th>source</th>
+              <th>priority</th>
+              <th class="num">routed to</th>
+              <th>summary</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.slice(0, 200).map((entry) => (
+              <>
+                <tr
+                  key={entry.seq}
+                  onClick={() => setExpanded(expanded === entry.seq ? undefined : entry.seq)}
+                  data-testid="tail-row"
+                  data-type={entry.message.payload.type}
+                  data-source={entry.message.source}
+                  data-time={entry.message.timestamp.getTime()}
+                >
+                  <td class="mono">{clockTime(entry.message.timestamp, true)}</td>
+                  <td>{entry.message.payload.type}</td>
+                  <td>{entry.message.source}</td>
+                  <td>{PRIORITY_NAMES[entry.message.priority]}</td>
+                  <td class="num">{entry.routedTo}</td>
+                  <td class="mono summary">{JSON.stringify(entry.message.payload.data)?.slice(0, 120)}</td>
                 </tr>
-              )}
-            </>
-          ))}
-        </tbody>
-      </table>
+                {expanded === entry.seq && (
+                  <tr key={`${entry.seq}-payload`} class="payload-row">
+                    <td colSpan={6}>
+                      <pre class="payload" data-testid="tail-payload">
+                        {show(entry.message)}
+                      </pre>
+                    </td>
+                  </tr>
+                )}
+              </>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </div>
   )
 }
