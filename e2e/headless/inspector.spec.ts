@@ -140,6 +140,38 @@ test('a failing Reliable subscriber’s messages show as dead letters; replay an
   await expect(page.getByText('Nothing has failed for good.')).toBeVisible()
 })
 
+test('a dead letter that was never tried says why it is there', async ({ page, host }) => {
+  // A subscriber whose handler never settles: the rest of its queue waits, never tried, until the
+  // subscription ends and hands it to the dead-letter queue as Unsubscribed.
+  const id = await host.bus.subscribe(
+    'stuck-sink',
+    MessageFilter.types(['StateChange']),
+    DeliveryMode.Reliable({ timeoutMs: 1000 }),
+    () => new Promise<void>(() => {}),
+  )
+  // More than the subscription runs at once (the bus's workers), so some are never tried.
+  for (let i = 0; i < 3 * host.bus.config.workers; i++) {
+    await host.bus.publish(
+      BusMessage.create(
+        ModuleId.AnalysisEngine,
+        MessagePayload.StateChange({ state: 'focused', confidence: 0.5, timestamp: new Date() }),
+      ),
+    )
+  }
+  await host.bus.unsubscribe(id)
+  await expect
+    .poll(() => host.bus.deadLetters.list({ reason: 'Unsubscribed' }).filter((e) => e.attempts === 0).length)
+    .toBeGreaterThan(0)
+  await openInspector(page, host.urls.inspector)
+  await page.getByTestId('tab-dead-letters').click()
+  const neverTried = page.getByTestId('dead-letter').filter({ hasText: 'Unsubscribed' }).first()
+  await expect(neverTried.getByTestId('dlq-why')).toHaveText('its subscription ended while it waited')
+  await expect(neverTried.getByTestId('dlq-reason')).toHaveAttribute(
+    'title',
+    'its subscription ended while it waited',
+  )
+})
+
 type ListingMode = 'hold' | 'fail' | 'pass'
 
 /**

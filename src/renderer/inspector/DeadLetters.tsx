@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import type { SkellyBusApi, SkellyBusError } from '../../preload/skelly-bus.js'
 import type { DeadLetterEntry } from '../../shared/dead-letter.js'
+import { REASON_MEANING } from './dead-letter-reasons.js'
 import { age, show } from './format.js'
 
 /** Re-reads the list this often, and whenever the count in the metrics changes. */
@@ -158,14 +159,21 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
                     <td>{entry.message.payload.type}</td>
                     <td>{entry.module}</td>
                     <td>
-                      <span class="pill bad" data-testid="dlq-reason">
+                      <span class="pill bad" data-testid="dlq-reason" title={REASON_MEANING[entry.reason]}>
                         {entry.reason}
                       </span>
                     </td>
                     <td class="num">{entry.attempts}</td>
-                    <td class="mono error-text" title={entry.lastError}>
-                      {entry.lastError ?? '–'}
-                    </td>
+                    {entry.lastError === undefined ? (
+                      // Never tried, or no error to show: say why it is here instead.
+                      <td class="error-text muted" data-testid="dlq-why" title={REASON_MEANING[entry.reason]}>
+                        {REASON_MEANING[entry.reason]}
+                      </td>
+                    ) : (
+                      <td class="mono error-text" data-testid="dlq-why" title={entry.lastError}>
+                        {entry.lastError}
+                      </td>
+                    )}
                     <td>{age(entry.lastFailedAt, now)}</td>
                     <td class="actions">
                       <button
