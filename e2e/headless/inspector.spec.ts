@@ -275,6 +275,52 @@ test('the message tail filters by type, source and priority, and pauses', async 
   }
 })
 
+test('the tail’s search finds a request and its reply by the request’s id, among the load', async ({
+  page,
+  host,
+}) => {
+  const stop = startLoad(host.bus)
+  try {
+    await openInspector(page, host.urls.inspector)
+    await page.getByTestId('tab-tail').click()
+    await expect.poll(() => page.getByTestId('tail-row').count()).toBeGreaterThan(20)
+    const request = BusMessage.create(
+      ModuleId.Gamification,
+      MessagePayload.InterventionRequest({
+        requestId: crypto.randomUUID(),
+        interventionType: 'tip',
+        urgency: 'low',
+        context: { note: 'searched for' },
+      }),
+    )
+    const reply = BusMessage.replyTo(
+      request,
+      ModuleId.AiIntegration,
+      MessagePayload.InterventionResponse({
+        requestId: request.payload.data.requestId,
+        responseText: 'Take a short break.',
+        animationCues: ['wave'],
+      }),
+    )
+    await host.bus.publish(request)
+    await host.bus.publish(reply)
+    // The id in upper case: the search ignores case, and finds the reply by its correlation id.
+    await page.getByTestId('tail-search').fill(request.id.toUpperCase())
+    await expect
+      .poll(() => tailColumn(page, 'type'))
+      .toEqual(new Set(['InterventionRequest', 'InterventionResponse']))
+    await expect(page.getByTestId('tail-row')).toHaveCount(2)
+    // The data as the summary writes it: the reply's text.
+    await page.getByTestId('tail-search').fill('short break')
+    await expect(page.getByTestId('tail-row')).toHaveCount(1)
+    await expect(page.getByTestId('tail-row')).toContainText('responseText: "Take a short break."')
+    await page.getByTestId('tail-search').fill('')
+    await expect.poll(() => page.getByTestId('tail-row').count()).toBeGreaterThan(20)
+  } finally {
+    stop()
+  }
+})
+
 for (const scheme of ['light', 'dark'] as const) {
   test(`every view renders at 1280×800 in ${scheme} (screenshots kept)`, async ({ page, host }, testInfo) => {
     await page.emulateMedia({ colorScheme: scheme })

@@ -1,15 +1,18 @@
 /**
- * The message tail: the latest messages, newest publish time first (`tail-order.ts`), filtered by type, source and priority,
- * pausable, each expandable to its full payload with its types shown as they are.
+ * The message tail: the latest messages, newest publish time first (`tail-order.ts`), filtered by
+ * type, source and priority, searched by id, correlation id or data (`tail-search.ts`), pausable,
+ * each expandable to its full payload with its types shown as they are.
  */
 import { useState } from 'preact/hooks'
 import type { TailState } from './feeds.js'
-import { clockTime, PRIORITY_NAMES, show } from './format.js'
+import { clockTime, oneLine, PRIORITY_NAMES, show } from './format.js'
+import { matchesSearch } from './tail-search.js'
 
 export function Tail({ tail }: { tail: TailState }) {
   const [type, setType] = useState('')
   const [source, setSource] = useState('')
   const [minPriority, setMinPriority] = useState(0)
+  const [query, setQuery] = useState('')
   const [expanded, setExpanded] = useState<number>()
   const types = [...new Set(tail.entries.map((e) => e.message.payload.type))].sort()
   const sources = [...new Set(tail.entries.map((e) => e.message.source))].sort()
@@ -17,7 +20,8 @@ export function Tail({ tail }: { tail: TailState }) {
     (e) =>
       (type === '' || e.message.payload.type === type) &&
       (source === '' || e.message.source === source) &&
-      e.message.priority >= minPriority,
+      e.message.priority >= minPriority &&
+      matchesSearch(e.message, query),
   )
   return (
     <div class="tail">
@@ -54,6 +58,14 @@ export function Tail({ tail }: { tail: TailState }) {
             ))}
           </select>
         </label>
+        <input
+          type="search"
+          placeholder="search id, correlation id, data"
+          aria-label="search the tail"
+          value={query}
+          onInput={(e) => setQuery(e.currentTarget.value)}
+          data-testid="tail-search"
+        />
         <button type="button" onClick={() => tail.setPaused(!tail.paused)} data-testid="tail-pause">
           {tail.paused ? 'Resume' : 'Pause'}
         </button>
@@ -99,7 +111,7 @@ export function Tail({ tail }: { tail: TailState }) {
                   <td>{entry.message.source}</td>
                   <td>{PRIORITY_NAMES[entry.message.priority]}</td>
                   <td class="num">{entry.routedTo}</td>
-                  <td class="mono summary">{JSON.stringify(entry.message.payload.data)?.slice(0, 120)}</td>
+                  <td class="mono summary">{oneLine(entry.message.payload.data).slice(0, 120)}</td>
                 </tr>
                 {expanded === entry.seq && (
                   <tr key={`${entry.seq}-payload`} class="payload-row">

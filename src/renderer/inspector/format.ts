@@ -47,29 +47,56 @@ export const PRIORITY_NAMES = ['Low', 'Normal', 'High', 'Critical'] as const
 
 /**
  * Pretty-prints a payload the way it arrived: Date, Map, Set and BigInt keep their type
- * (superjson carried them), instead of collapsing into JSON strings.
+ * (superjson carried them), instead of collapsing into JSON strings (which would throw on a
+ * BigInt). `indent` is the current line's; `null` lays the value out on one line.
  */
-export function show(value: unknown, indent = ''): string {
-  const next = `${indent}  `
-  if (value instanceof Date) return `Date(${value.toISOString()})`
+export function show(value: unknown, indent: string | null = ''): string {
+  const next = indent === null ? null : `${indent}  `
+  /** `open`, the items and `close`: one per line, indented, or all on one line. */
+  const block = (open: string, items: string[], close: string) =>
+    next === null
+      ? `${open} ${items.join(', ')} ${close}`
+      : `${open}\n${items.map((item) => `${next}${item}`).join(',\n')}\n${indent}${close}`
+  if (value instanceof Date)
+    return Number.isNaN(value.getTime()) ? 'Date(invalid)' : `Date(${value.toISOString()})`
   if (typeof value === 'bigint') return `${value}n`
   if (typeof value === 'string') return JSON.stringify(value)
   if (value === undefined) return 'undefined'
   if (value === null || typeof value !== 'object') return String(value)
   if (value instanceof Map) {
     if (value.size === 0) return 'Map {}'
-    const entries = [...value].map(([k, v]) => `${next}${show(k, next)} => ${show(v, next)}`)
-    return `Map {\n${entries.join(',\n')}\n${indent}}`
+    return block(
+      'Map {',
+      [...value].map(([k, v]) => `${show(k, next)} => ${show(v, next)}`),
+      '}',
+    )
   }
   if (value instanceof Set) {
     if (value.size === 0) return 'Set {}'
-    return `Set {\n${[...value].map((v) => `${next}${show(v, next)}`).join(',\n')}\n${indent}}`
+    return block(
+      'Set {',
+      [...value].map((v) => show(v, next)),
+      '}',
+    )
   }
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]'
-    return `[\n${value.map((v) => `${next}${show(v, next)}`).join(',\n')}\n${indent}]`
+    return block(
+      '[',
+      value.map((v) => show(v, next)),
+      ']',
+    )
   }
   const entries = Object.entries(value)
   if (entries.length === 0) return '{}'
-  return `{\n${entries.map(([k, v]) => `${next}${k}: ${show(v, next)}`).join(',\n')}\n${indent}}`
+  return block(
+    '{',
+    entries.map(([k, v]) => `${k}: ${show(v, next)}`),
+    '}',
+  )
+}
+
+/** {@link show} on one line: the message tail's summary column and what its search reads. */
+export function oneLine(value: unknown): string {
+  return show(value, null)
 }
