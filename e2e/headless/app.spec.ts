@@ -31,8 +31,9 @@ test('the app window loads with no console errors and shows the live pipeline', 
 test('a publish from the page reaches a worker module and its reply comes back', async ({ page, host }) => {
   await openApp(page, host)
   const before = await page.getByTestId('speech').textContent()
-  await page.getByTestId('ask').click()
-  await expect(page.getByTestId('speech')).not.toHaveText(before ?? '')
+  await page.getByRole('button', { name: 'Ask Skelly for a tip' }).click()
+  // The answer lands in a status region, which screen readers announce.
+  await expect(page.getByRole('status')).not.toHaveText(before ?? '')
   await expect(page.getByTestId('ask')).toBeEnabled()
   const metrics = await host.bus.metrics()
   expect(metrics.types.InterventionRequest?.published).toBeGreaterThanOrEqual(1)

@@ -119,7 +119,8 @@ export function App({ bus }: { bus: SkellyBusApi }) {
       </header>
       <section class="stage">
         <Figurine animation={animation} reactions={reactions} mood={mood} />
-        <p class="speech" data-testid="speech">
+        {/* A status region: screen readers announce what Skelly says without moving focus. */}
+        <p class="speech" role="status" data-testid="speech">
           {speech}
         </p>
       </section>
