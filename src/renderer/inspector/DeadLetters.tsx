@@ -6,7 +6,8 @@ import { useCallback, useEffect, useState } from 'preact/hooks'
 import type { SkellyBusApi, SkellyBusError } from '../../preload/skelly-bus.js'
 import type { DeadLetterEntry } from '../../shared/dead-letter.js'
 import { REASON_MEANING } from './dead-letter-reasons.js'
-import { age, show } from './format.js'
+import { age } from './format.js'
+import { PayloadRow } from './PayloadRow.js'
 
 /** Re-reads the list this often, and whenever the count in the metrics changes. */
 const REFRESH_MS = 2000
@@ -197,11 +198,7 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
                     </td>
                   </tr>
                   {expanded === entry.id && (
-                    <tr key={`${entry.id}-payload`} class="payload-row">
-                      <td colSpan={8}>
-                        <pre class="payload">{show(entry.message)}</pre>
-                      </td>
-                    </tr>
+                    <PayloadRow key={`${entry.id}-payload`} message={entry.message} columns={8} />
                   )}
                 </>
               ))}

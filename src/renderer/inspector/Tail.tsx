@@ -5,7 +5,8 @@
  */
 import { useState } from 'preact/hooks'
 import type { TailState } from './feeds.js'
-import { clockTime, oneLine, PRIORITY_NAMES, show } from './format.js'
+import { clockTime, oneLine, PRIORITY_NAMES } from './format.js'
+import { PayloadRow } from './PayloadRow.js'
 import { matchesSearch } from './tail-search.js'
 
 export function Tail({ tail }: { tail: TailState }) {
@@ -114,13 +115,12 @@ export function Tail({ tail }: { tail: TailState }) {
                   <td class="mono summary">{oneLine(entry.message.payload.data).slice(0, 120)}</td>
                 </tr>
                 {expanded === entry.seq && (
-                  <tr key={`${entry.seq}-payload`} class="payload-row">
-                    <td colSpan={6}>
-                      <pre class="payload" data-testid="tail-payload">
-                        {show(entry.message)}
-                      </pre>
-                    </td>
-                  </tr>
+                  <PayloadRow
+                    key={`${entry.seq}-payload`}
+                    message={entry.message}
+                    columns={6}
+                    testId="tail-payload"
+                  />
                 )}
               </>
             ))}
