@@ -5,7 +5,6 @@
  */
 import {
   type BuiltinCatalog,
-  builtinCatalog,
   type Catalog,
   extendCatalog,
   isModuleId,
