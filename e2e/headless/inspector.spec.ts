@@ -408,6 +408,31 @@ test('the views are a tab list the keyboard can walk', async ({ page, host }) =>
   await expect(page.locator('[role=tab][aria-selected=true]')).toHaveCount(1)
 })
 
+test('the keyboard expands a tail row and selects a subscription', async ({ page, host }) => {
+  await subscribeSink(host.bus, () => false)
+  const stop = startLoad(host.bus)
+  try {
+    await openInspector(page, host.urls.inspector)
+    await page.getByTestId('tab-tail').click()
+    await page.getByTestId('tail-pause').click() // rows stay put while the keyboard walks them
+    const row = page.getByTestId('tail-row').first()
+    await row.focus()
+    await page.keyboard.press('Enter')
+    await expect(row).toHaveAttribute('aria-expanded', 'true')
+    await expect(page.getByTestId('tail-payload')).toContainText('timestamp: Date(')
+    await page.keyboard.press(' ')
+    await expect(page.getByTestId('tail-payload')).toHaveCount(0)
+
+    await page.getByTestId('tab-subscriptions').click()
+    await page.locator('[data-testid=subscriptions] tbody tr').first().focus()
+    await page.keyboard.press('Enter')
+    await expect(page.locator('[data-testid=subscriptions] tbody tr.selected')).toHaveCount(1)
+    await expect(page.getByText('Select a subscription to chart')).toHaveCount(0)
+  } finally {
+    stop()
+  }
+})
+
 test.describe('with the module pipeline running', () => {
   test.use({ hostOptions: { bus: {} } })
 

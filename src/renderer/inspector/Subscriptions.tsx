@@ -4,6 +4,7 @@
  */
 import { useState } from 'preact/hooks'
 import type { SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
+import { activatableRow } from './activatable-row.js'
 import { Chart } from './Chart.js'
 import type { Sample } from './feeds.js'
 import { count, millis } from './format.js'
@@ -84,7 +85,7 @@ export function Subscriptions({ history }: { history: Sample[] }) {
                 <tr
                   key={s.id}
                   class={`${issue ? 'trouble' : ''} ${selected === s.id ? 'selected' : ''}`}
-                  onClick={() => setSelected(selected === s.id ? undefined : s.id)}
+                  {...activatableRow(() => setSelected(selected === s.id ? undefined : s.id))}
                   title="Select to chart this subscription"
                 >
                   <td>{s.module}</td>

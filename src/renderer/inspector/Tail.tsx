@@ -4,6 +4,7 @@
  * each expandable to its full payload with its types shown as they are.
  */
 import { useState } from 'preact/hooks'
+import { activatableRow } from './activatable-row.js'
 import type { TailState } from './feeds.js'
 import { clockTime, oneLine, PRIORITY_NAMES } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
@@ -101,7 +102,8 @@ export function Tail({ tail }: { tail: TailState }) {
               <>
                 <tr
                   key={entry.seq}
-                  onClick={() => setExpanded(expanded === entry.seq ? undefined : entry.seq)}
+                  {...activatableRow(() => setExpanded(expanded === entry.seq ? undefined : entry.seq))}
+                  aria-expanded={expanded === entry.seq}
                   data-testid="tail-row"
                   data-type={entry.message.payload.type}
                   data-source={entry.message.source}
