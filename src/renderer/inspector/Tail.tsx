@@ -10,6 +10,13 @@ import { clockTime, oneLine, PRIORITY_NAMES } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
 import { matchesSearch } from './tail-search.js'
 
+/**
+ * Rows drawn at most: the tail keeps more (TAIL_SIZE), so a filter or a search finds older
+ * matches, but redrawing hundreds of rows several times a second costs the page more than anyone
+ * reads. The count says when it draws fewer than match.
+ */
+const ROWS_DRAWN = 200
+
 export function Tail({ tail }: { tail: TailState }) {
   const [type, setType] = useState('')
   const [source, setSource] = useState('')
@@ -25,6 +32,7 @@ export function Tail({ tail }: { tail: TailState }) {
       e.message.priority >= minPriority &&
       matchesSearch(e.message, query),
   )
+  const drawn = shown.slice(0, ROWS_DRAWN)
   return (
     <div class="tail">
       <div class="toolbar">
@@ -62,8 +70,8 @@ export function Tail({ tail }: { tail: TailState }) {
         </label>
         <input
           type="search"
-          placeholder="search id, correlation id, data"
-          aria-label="search the tail"
+          placeholder="search ids and data"
+          aria-label="search the tail by id, correlation id or data"
           value={query}
           onInput={(e) => setQuery(e.currentTarget.value)}
           data-testid="tail-search"
@@ -82,7 +90,8 @@ export function Tail({ tail }: { tail: TailState }) {
           </span>
         )}
         <span class="muted" data-testid="tail-shown">
-          {shown.length} shown · {tail.received} seen{tail.paused ? ' · paused' : ''}
+          {drawn.length} shown{drawn.length < shown.length ? ` (newest of ${shown.length} matching)` : ''} ·{' '}
+          {tail.received} seen{tail.paused ? ' · paused' : ''}
         </span>
       </div>
       <div class="table-scroll">
@@ -98,7 +107,7 @@ export function Tail({ tail }: { tail: TailState }) {
             </tr>
           </thead>
           <tbody>
-            {shown.slice(0, 200).map((entry) => (
+            {drawn.map((entry) => (
               <>
                 <tr
                   key={entry.seq}
