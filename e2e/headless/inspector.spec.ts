@@ -116,6 +116,11 @@ test('a failing Reliable subscriber’s messages show as dead letters; replay an
   await expect.poll(() => host.bus.deadLetters.list().length).toBeGreaterThan(5)
   stop()
   await openInspector(page, host.urls.inspector)
+  // The verdict keeps the bus's rule (queues, p95) and names the failing subscriber beside it.
+  await expect(page.getByTestId('verdict')).toContainText('Healthy')
+  await expect(page.getByTestId('verdict-trouble')).toHaveText(
+    '1 subscription in trouble: flaky-sink (failing)',
+  )
   await page.getByTestId('tab-dead-letters').click()
   const held = host.bus.deadLetters.list().length
   await expect(page.getByTestId('dlq-count')).toHaveText(`${held} dead letters`)

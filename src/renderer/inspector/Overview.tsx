@@ -3,7 +3,10 @@
 import { Chart } from './Chart.js'
 import type { Sample } from './feeds.js'
 import { count, millis, rate } from './format.js'
-import { verdict } from './health.js'
+import { trouble, verdict } from './health.js'
+
+/** Subscriptions in trouble named in the verdict line; the Subscriptions view lists them all. */
+const MAX_NAMED = 3
 
 const COLORS = {
   p50: '#3b82f6',
@@ -19,6 +22,12 @@ export function Overview({ history }: { history: Sample[] }) {
   if (!latest) return <p class="empty">Waiting for the first metrics snapshot…</p>
   const { metrics, rates } = latest
   const health = verdict(metrics)
+  // The verdict is the bus's rule (queues and p95); a subscription in trouble is named beside it,
+  // so a failing subscriber does not hide behind "Healthy".
+  const troubled = metrics.subscriptions.flatMap((s) => {
+    const issue = trouble(s, metrics.maxQueueSize)
+    return issue === undefined ? [] : [`${s.module} (${issue})`]
+  })
   const fullest = Math.max(0, ...metrics.subscriptions.map((s) => s.queueDepth))
   const times = history.map((s) => s.time)
   const latency = (pick: (s: Sample) => number) =>
@@ -36,6 +45,15 @@ export function Overview({ history }: { history: Sample[] }) {
       <section class={`verdict ${health.healthy ? 'ok' : 'bad'}`} data-testid="verdict">
         <strong>{health.healthy ? 'Healthy' : 'Degraded'}</strong>
         <span>{health.reasons.join(' · ')}</span>
+        {troubled.length > 0 && (
+          <span class="trouble-note" data-testid="verdict-trouble">
+            {troubled.length === 1 ? '1 subscription' : `${troubled.length} subscriptions`} in trouble:{' '}
+            {troubled.slice(0, MAX_NAMED).join(', ')}
+            {troubled.length > MAX_NAMED
+              ? ` and ${troubled.length - MAX_NAMED} more (Subscriptions view)`
+              : ''}
+          </span>
+        )}
       </section>
       <section class="kpis">
         {kpis.map(([label, value, detail, testId]) => (
