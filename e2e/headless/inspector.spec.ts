@@ -102,6 +102,14 @@ test('overview numbers move under load and agree with bus.metrics()', async ({
   await expect
     .poll(async () => numberIn(await page.getByTestId('kpi-delivered-total').textContent()))
     .toBe((await host.bus.metrics()).messagesDelivered)
+  // By type too: the busiest type first, with the counts the bus keeps for it.
+  const byType = page.getByTestId('type-traffic').locator('tbody tr')
+  await expect(byType.first()).toHaveAttribute('data-type', 'RawEvent')
+  for (const type of ['RawEvent', 'StateChange'] as const) {
+    await expect
+      .poll(async () => numberIn(await page.getByTestId(`type-published-${type}`).textContent()))
+      .toBe((await host.bus.metrics()).types[type]?.published)
+  }
   expect(consoleErrors).toEqual([])
 })
 

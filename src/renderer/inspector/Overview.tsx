@@ -4,6 +4,7 @@ import { Chart } from './Chart.js'
 import type { Sample } from './feeds.js'
 import { count, millis, rate } from './format.js'
 import { trouble, verdict } from './health.js'
+import { TypeTraffic } from './TypeTraffic.js'
 
 /** Subscriptions in trouble named in the verdict line; the Subscriptions view lists them all. */
 const MAX_NAMED = 3
@@ -130,6 +131,7 @@ export function Overview({ history }: { history: Sample[] }) {
           ]}
         />
       </section>
+      <TypeTraffic current={metrics} previous={history.at(-2)?.metrics} />
     </div>
   )
 }
