@@ -425,6 +425,21 @@ test('the views are a tab list the keyboard can walk', async ({ page, host }) =>
   await expect(page.locator('[role=tab][aria-selected=true]')).toHaveCount(1)
 })
 
+test('with the hub gone, the last snapshot stays on screen marked as such, with no health badge', async ({
+  page,
+  host,
+}) => {
+  await openInspector(page, host.urls.inspector)
+  await expect(page.getByText('healthy', { exact: true })).toBeVisible()
+  await expect(page.getByTestId('stale')).toHaveCount(0)
+  await host.stop() // the fixture's own stop at the end finds it stopped
+  await expect(page.getByTestId('connection')).not.toHaveText('open')
+  await expect(page.getByTestId('stale')).toContainText('the last snapshot, taken at')
+  await expect(page.getByText('healthy', { exact: true })).toHaveCount(0)
+  // The figures stay readable: what the bus counted last is still there.
+  await expect(page.getByTestId('kpi-published-total')).toBeVisible()
+})
+
 test('the keyboard expands a tail row and selects a subscription', async ({ page, host }) => {
   await subscribeSink(host.bus, () => false)
   const stop = startLoad(host.bus)

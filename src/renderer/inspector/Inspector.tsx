@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks'
 import type { SkellyBusApi } from '../../preload/skelly-bus.js'
 import { DeadLetters } from './DeadLetters.js'
 import { useConnection, useMetricsHistory, useTail } from './feeds.js'
-import { millis } from './format.js'
+import { clockTime, millis } from './format.js'
 import { verdict } from './health.js'
 import { Modules } from './Modules.js'
 import { Overview } from './Overview.js'
@@ -54,6 +54,9 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
   const tail = useTail(bus)
   const latest = history.at(-1)?.metrics
   const health = latest && verdict(latest)
+  // Away from the hub, the last snapshot stays on screen, marked as such: live-looking rates and a
+  // "healthy" badge would claim what nobody can see now.
+  const live = connection === 'open'
   const badges: Partial<Record<Tab, number>> = {
     'dead letters': latest?.deadLetters.size,
     subscriptions: latest?.subscriptions.length,
@@ -66,7 +69,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
         <span class={`pill connection-${connection}`} data-testid="connection">
           {connection}
         </span>
-        {health && (
+        {health && live && (
           <span class={`pill ${health.healthy ? 'ok' : 'bad'}`} title={health.reasons.join('\n')}>
             {health.healthy ? 'healthy' : 'degraded'}
           </span>
@@ -106,7 +109,13 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
           </button>
         ))}
       </div>
-      <main class="content">
+      {!live && latest && (
+        <p class="stale-note" role="status" data-testid="stale">
+          {connection === 'closed' ? 'Disconnected from the hub.' : 'Reconnecting to the hub…'} What follows
+          is the last snapshot, taken at {clockTime(latest.collectedAt)}.
+        </p>
+      )}
+      <main class={live ? 'content' : 'content stale'}>
         <div id={PANEL_ID} role="tabpanel" aria-labelledby={tabId(tab)}>
           {tab === 'overview' && <Overview history={history} />}
           {tab === 'subscriptions' && <Subscriptions history={history} />}
