@@ -4,10 +4,12 @@
  * the snapshot's `types`; the rate is the difference between the last two snapshots.
  */
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
+import { perSecond } from './feeds.js'
 import { count, rate } from './format.js'
 
 const COUNTERS = ['delivered', 'failed', 'retried', 'dropped', 'coalesced', 'deadLettered'] as const
-const HEADINGS: Record<(typeof COUNTERS)[number], string> = {
+type Counter = (typeof COUNTERS)[number]
+const HEADINGS: Record<Counter, string> = {
   delivered: 'delivered',
   failed: 'failed',
   retried: 'retried',
@@ -15,6 +17,8 @@ const HEADINGS: Record<(typeof COUNTERS)[number], string> = {
   coalesced: 'coalesced',
   deadLettered: 'dead-lettered',
 }
+/** Counts that stand out when above 0: copies that failed or were lost (coalescing is LatestOnly's job). */
+const WARNS: ReadonlySet<Counter> = new Set(['failed', 'retried', 'dropped', 'deadLettered'])
 
 export function TypeTraffic({
   current,
@@ -23,15 +27,13 @@ export function TypeTraffic({
   current: BusMetrics
   previous: BusMetrics | undefined
 }) {
-  const seconds = previous ? (current.collectedAt.getTime() - previous.collectedAt.getTime()) / 1000 : 0
-  const publishedPerSecond = (type: string) => {
-    const before = previous?.types[type]?.published
-    if (before === undefined || seconds <= 0) return 0
-    return Math.max(0, ((current.types[type]?.published ?? 0) - before) / seconds)
-  }
-  const rows = Object.entries(current.types).sort(
-    ([a, x], [b, y]) => publishedPerSecond(b) - publishedPerSecond(a) || y.published - x.published,
-  )
+  const rows = Object.entries(current.types)
+    .map(([type, counters]) => ({
+      type,
+      counters,
+      rate: perSecond(previous, current, (metrics) => metrics.types[type]?.published),
+    }))
+    .sort((a, b) => b.rate - a.rate || b.counters.published - a.counters.published)
   if (rows.length === 0) return null
   return (
     <section class="type-traffic">
@@ -51,17 +53,17 @@ export function TypeTraffic({
             </tr>
           </thead>
           <tbody>
-            {rows.map(([type, counters]) => (
+            {rows.map(({ type, counters, rate: published }) => (
               <tr key={type} data-type={type}>
                 <td>{type}</td>
-                <td class="num">{rate(publishedPerSecond(type))}</td>
+                <td class="num">{rate(published)}</td>
                 <td class="num" data-testid={`type-published-${type}`}>
                   {count(counters.published)}
                 </td>
                 {COUNTERS.map((counter) => (
                   <td
                     key={counter}
-                    class={`num${counters[counter] > 0 && counter !== 'delivered' ? ' warn' : ''}`}
+                    class={`num${counters[counter] > 0 && WARNS.has(counter) ? ' warn' : ''}`}
                   >
                     {count(counters[counter])}
                   </td>

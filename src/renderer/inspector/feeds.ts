@@ -36,14 +36,25 @@ const RATE_FIELDS = {
   deadLettered: 'messagesDeadLettered',
 } as const satisfies Record<keyof Rates, keyof BusMetrics>
 
-function ratesBetween(previous: BusMetrics | undefined, current: BusMetrics): Rates {
+/**
+ * A counter's rate between two snapshots, per second: 0 without an earlier snapshot or an earlier
+ * count (a type first seen now), never negative (a counter the bus restarted).
+ */
+export function perSecond(
+  previous: BusMetrics | undefined,
+  current: BusMetrics,
+  counter: (metrics: BusMetrics) => number | undefined,
+): number {
+  const before = previous && counter(previous)
   const seconds = previous ? (current.collectedAt.getTime() - previous.collectedAt.getTime()) / 1000 : 0
+  if (before === undefined || seconds <= 0) return 0
+  return Math.max(0, ((counter(current) ?? 0) - before) / seconds)
+}
+
+function ratesBetween(previous: BusMetrics | undefined, current: BusMetrics): Rates {
   const rates = {} as Rates
   for (const [key, field] of Object.entries(RATE_FIELDS) as [keyof Rates, keyof BusMetrics][]) {
-    rates[key] =
-      previous && seconds > 0
-        ? Math.max(0, ((current[field] as number) - (previous[field] as number)) / seconds)
-        : 0
+    rates[key] = perSecond(previous, current, (metrics) => metrics[field] as number)
   }
   return rates
 }
