@@ -1,14 +1,14 @@
 /**
  * The message tail: the latest messages, newest publish time first (`tail-order.ts`), filtered by
- * type, source and priority, searched by id, correlation id or data (`tail-search.ts`), pausable,
+ * type, source and priority, searched by id, correlation id or data (`tail-text.ts`), pausable,
  * each expandable to its full payload with its types shown as they are.
  */
 import { useState } from 'preact/hooks'
 import { activatableRow } from './activatable-row.js'
 import type { TailState } from './feeds.js'
-import { clockTime, oneLine, PRIORITY_NAMES } from './format.js'
+import { clockTime, PRIORITY_NAMES } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
-import { matchesSearch } from './tail-search.js'
+import { dataLine, matchesSearch } from './tail-text.js'
 
 /**
  * Rows drawn at most: the tail keeps more (TAIL_SIZE), so a filter or a search finds older
@@ -123,7 +123,7 @@ export function Tail({ tail }: { tail: TailState }) {
                   <td>{entry.message.source}</td>
                   <td>{PRIORITY_NAMES[entry.message.priority]}</td>
                   <td class="num">{entry.routedTo}</td>
-                  <td class="mono summary">{oneLine(entry.message.payload.data).slice(0, 120)}</td>
+                  <td class="mono summary">{dataLine(entry.message).slice(0, 120)}</td>
                 </tr>
                 {expanded === entry.seq && (
                   <PayloadRow

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { oneLine, show } from '../../src/renderer/inspector/format.js'
-import { matchesSearch } from '../../src/renderer/inspector/tail-search.js'
+import { dataLine, matchesSearch } from '../../src/renderer/inspector/tail-text.js'
 
 const data = {
   requestId: 'Req-7',
@@ -43,6 +43,7 @@ describe('the message tail’s search', () => {
   })
 
   it('reads the data as the summary column writes it, types included', () => {
+    expect(dataLine(request)).toBe(oneLine(data))
     expect(found('req-7')).toEqual(['AB12-request'])
     expect(found('Set { "focus" }')).toEqual(['AB12-request'])
     expect(found('12345678901234567890n')).toEqual(['AB12-request'])
