@@ -27,10 +27,13 @@ export interface RunningModule {
   configure?(key: string, value: JsonValue): boolean
 }
 
+/** A module, written once and run unchanged as a worker thread or an Electron utility process. */
 export interface ModuleDefinition {
+  /** The module's identity on the bus (a `ModuleId`). */
   readonly id: string
   /** What the module needs; the host grants exactly this (plus the lifecycle messages). */
   readonly permissions: Permissions
+  /** Starts the module on its bus connection; the host publishes its `ModuleReady` once this settles. */
   start(bus: BusClient, context: ModuleContext): Promise<RunningModule> | RunningModule
 }
 

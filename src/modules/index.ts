@@ -6,6 +6,7 @@ import type { ModuleDefinition } from './define.js'
 import gamification from './gamification.js'
 import storage from './storage.js'
 
+/** Every module a host launches, by id: DataCapture, Storage, AnalysisEngine, Gamification, AiIntegration. */
 export const moduleDefinitions: Readonly<Record<string, ModuleDefinition>> = Object.freeze(
   Object.fromEntries(
     [dataCapture, storage, analysisEngine, gamification, aiIntegration].map((m) => [m.id, m]),

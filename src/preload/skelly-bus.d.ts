@@ -23,8 +23,13 @@ export type { PublishOptions }
 /** How a failed call rejects: the EventBusError's kind, fields and message, as a plain object. */
 export type SkellyBusError = EventBusErrorData & { message: string }
 
+/**
+ * The window's connection to the hub. A lost connection is `reconnecting` until it is `open` again
+ * (the bridge retries by itself); `closed` means the hub refused this window and no retry follows.
+ */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
+/** `window.skellyBus`: the bus as a renderer window sees it, bound to the window's identity. */
 export interface SkellyBusApi {
   /** This window's identity, bound by the main process. */
   readonly module: string
@@ -38,6 +43,7 @@ export interface SkellyBusApi {
     mode: DeliveryMode,
     handler: (message: BusMessage<T>) => unknown,
   ): Promise<string>
+  /** Ends one of this window's subscriptions at once. */
   unsubscribe(subscriptionId: string): Promise<void>
   /** Connection state changes (the bridge reconnects by itself); returns a function that stops listening. */
   onConnection(listener: (state: ConnectionState) => void): () => void
@@ -49,8 +55,11 @@ export interface SkellyBusApi {
   onTail(listener: (entries: TailEntry[], sampled: boolean) => void): () => void
   /** Requires `inspect`. */
   readonly deadLetters: {
+    /** The bus's dead letters, oldest first, optionally filtered. */
     list(filter?: DeadLetterFilter): Promise<DeadLetterEntry[]>
+    /** Enqueues the selected entries again for their subscription (or routes them afresh). */
     replay(selector: DeadLetterSelector | string): Promise<ReplayResult>
+    /** Removes the selected entries (all without a selector); resolves with how many. */
     purge(selector?: DeadLetterSelector | string): Promise<number>
   }
 }

@@ -60,6 +60,7 @@ export function notAModuleId(id: unknown): string {
   return `'${String(id)}' is not a valid module id (kebab-case: ${moduleIdPattern})`
 }
 
+/** A module id: kebab-case, a lowercase letter then up to 63 of `[a-z0-9-]`. */
 export const moduleIdSchema = z
   .string()
   .refine(isModuleId, 'a module id is kebab-case: a lowercase letter, then up to 63 of [a-z0-9-]')
@@ -67,6 +68,7 @@ export const moduleIdSchema = z
 /** Message priorities; higher numbers are delivered first. */
 export const MessagePriority = { Low: 0, Normal: 1, High: 2, Critical: 3 } as const
 export type MessagePriority = (typeof MessagePriority)[keyof typeof MessagePriority]
+/** One of the four `MessagePriority` levels, 0 to 3. */
 export const messagePrioritySchema = z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)])
 /** Number of priority levels (priorities are 0 … PRIORITY_LEVELS - 1). */
 export const PRIORITY_LEVELS = 4
@@ -144,6 +146,7 @@ export const builtinCatalog = {
 
 /** A catalog maps message type names to the zod schema of their data. */
 export type Catalog = Readonly<Record<string, z.ZodType>>
+/** The built-in catalog's type: the fourteen message types of BUS-API.md and their schemas. */
 export type BuiltinCatalog = typeof builtinCatalog
 
 /** What an application's own message type may be called. */
@@ -192,16 +195,29 @@ export type TypeOf<C extends Catalog> = keyof C & string
 /** The data carried by messages of type `T` in catalog `C` (the built-in one by default). */
 export type DataOf<T extends TypeOf<C>, C extends Catalog = BuiltinCatalog> = z.output<C[T]>
 
+/** A captured user action (keystroke, mouse move, window switch): DataCapture's output. */
 export type RawEvent = DataOf<'RawEvent'>
+/** The raw events of one time window, as Storage hands them to AnalysisEngine. */
 export type EventBatch = DataOf<'EventBatch'>
+/** Storage's running totals: events kept, bytes on disk, the last batch's time. */
 export type StorageStatus = DataOf<'StorageStatus'>
+/** AnalysisEngine's verdict on one window of events. */
 export type AnalysisComplete = DataOf<'AnalysisComplete'>
+/** The user's state (focused, distracted, idle…) as it changes. */
 export type StateChange = DataOf<'StateChange'>
+/** A request for help or encouragement, answered by an `InterventionResponse` with the same `requestId`. */
 export type InterventionRequest = DataOf<'InterventionRequest'>
+/** Points awarded by Gamification. */
 export type RewardEvent = DataOf<'RewardEvent'>
+/** AiIntegration's answer to an `InterventionRequest`, with cues for the figure. */
 export type InterventionResponse = DataOf<'InterventionResponse'>
+/** An animation for the CuteFigurine window to play. */
 export type AnimationCommand = DataOf<'AnimationCommand'>
+/** A health probe; the module named by `moduleId` answers with one of its own as `source`. */
 export type HealthCheck = DataOf<'HealthCheck'>
+/** A configuration change, for every module or for `targetModule` alone. */
 export type ConfigUpdate = DataOf<'ConfigUpdate'>
+/** Asks `moduleId` to stop within `timeoutMs`, saving its state if `saveState`. */
 export type Shutdown = DataOf<'Shutdown'>
+/** The data of an `Error` message: a failure a module reports on the bus. */
 export type ErrorReport = DataOf<'Error'>

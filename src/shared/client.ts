@@ -57,6 +57,7 @@ const connectOptionsSchema = z
     catalog: z.custom<Catalog>().optional(),
   })
   .strict()
+/** `connectBus`'s options: the identity expected, the connect timeout and extra message types. */
 export type ConnectOptions = z.infer<typeof connectOptionsSchema>
 
 /**
@@ -78,8 +79,11 @@ export type { ClientHandler }
 
 /** Dead-letter operations for endpoints granted `inspect`. */
 export interface RemoteDeadLetters {
+  /** The bus's dead letters, oldest first, optionally filtered. */
   list(filter?: DeadLetterFilter): Promise<DeadLetterEntry[]>
+  /** Enqueues the selected entries again for their subscription (or routes them afresh), as the bus's `replay`. */
   replay(selector: DeadLetterSelector | string): Promise<ReplayResult>
+  /** Removes the selected entries (all without a selector); resolves with how many. */
   purge(selector?: DeadLetterSelector | string): Promise<number>
 }
 
@@ -87,9 +91,20 @@ export interface RemoteDeadLetters {
 export interface BusClient<C extends Catalog = BuiltinCatalog> {
   /** The identity the hub bound to this endpoint. */
   readonly module: string
+  /** What the hub granted this endpoint. */
   readonly permissions: Permissions
+  /** Whether the connection is still open; calls on a closed one reject with `Disconnected`. */
   readonly isOpen: boolean
+  /**
+   * Publishes as the bus does: validated, routed, resolved with the message id once the hub (or a
+   * direct route) has taken it. Its `source` must be this endpoint's identity and its type granted,
+   * or it rejects with `Unauthorized`.
+   */
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
+  /**
+   * Subscribes as the bus does; `module` must be this endpoint's identity, and a filter may list only
+   * granted types (one listing none is narrowed to them). Live once it resolves.
+   */
   subscribe<T extends TypeOf<C>>(
     module: string,
     filter: FilterInput<T>,
@@ -102,6 +117,7 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> {
     mode: DeliveryMode,
     handler: ClientHandler<BusMessage<TypeOf<C>, C>>,
   ): Promise<string>
+  /** Ends one of this endpoint's subscriptions at once, as the bus's `unsubscribe`. */
   unsubscribe(subscriptionId: string): Promise<void>
   /** Requires `inspect`. */
   metrics(): Promise<BusMetrics>

@@ -5,6 +5,10 @@
 import { z } from 'zod'
 import type { Envelope } from './message.js'
 
+/**
+ * Why a copy was dead-lettered: its retries ran out, its last attempt timed out, its subscriber
+ * stayed away past the reconnect grace, the bus shut down, or its subscription ended.
+ */
 export const DeadLetterReason = {
   MaxRetriesExceeded: 'MaxRetriesExceeded',
   DeliveryTimeout: 'DeliveryTimeout',
@@ -12,9 +16,11 @@ export const DeadLetterReason = {
   Shutdown: 'Shutdown',
   Unsubscribed: 'Unsubscribed',
 } as const
+/** One of the `DeadLetterReason` values. */
 export const deadLetterReasonSchema = z.enum(DeadLetterReason)
 export type DeadLetterReason = z.infer<typeof deadLetterReasonSchema>
 
+/** One entry of the dead-letter queue (`bus.deadLetters.list()`). */
 export const deadLetterEntrySchema = z.object({
   /** The entry's own id (one message can be dead-lettered for several subscriptions). */
   id: z.string(),
@@ -29,6 +35,7 @@ export const deadLetterEntrySchema = z.object({
   firstFailedAt: z.date(),
   lastFailedAt: z.date(),
 })
+/** One entry of the dead-letter queue: the message, whose copy it was, why, and its attempts. */
 export type DeadLetterEntry = z.infer<typeof deadLetterEntrySchema>
 
 /** Selects entries; every present field must match. */
@@ -40,6 +47,7 @@ export const deadLetterFilterSchema = z
     type: z.string().optional(),
   })
   .strict()
+/** Selects dead-letter entries by reason, module, subscription or message type; every present field must match. */
 export type DeadLetterFilter = z.infer<typeof deadLetterFilterSchema>
 
 /** Entry ids, or a filter; nothing at all selects every entry. */

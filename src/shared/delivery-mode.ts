@@ -3,6 +3,7 @@
  */
 import { z } from 'zod'
 
+/** A delivery mode in its plain form, as every API and the wire accept it. */
 export const deliveryModeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('BestEffort') }).strict(),
   z
@@ -17,6 +18,7 @@ export const deliveryModeSchema = z.discriminatedUnion('kind', [
 
 /** How a subscription receives messages: `{ kind: 'BestEffort' }`, `{ kind: 'Reliable', timeoutMs }` or `{ kind: 'LatestOnly' }`. */
 export type DeliveryMode = z.infer<typeof deliveryModeSchema>
+/** `'BestEffort'`, `'Reliable'` or `'LatestOnly'`. */
 export type DeliveryModeKind = DeliveryMode['kind']
 
 /** Builders for the three delivery modes. */

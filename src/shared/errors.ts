@@ -10,6 +10,7 @@ export const rejectionIssueSchema = z.object({
   message: z.string(),
   code: z.string().optional(),
 })
+/** One issue of a rejected message: where (`path`) and what (`message`, zod's `code`). */
 export type RejectionIssue = z.infer<typeof rejectionIssueSchema>
 
 /**
@@ -52,7 +53,9 @@ export const eventBusErrorDataSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('Disconnected'), reason: z.string().optional() }),
   z.object({ kind: z.literal('Configuration'), reason: z.string() }),
 ])
+/** An error's `kind` and typed fields, plain, so it crosses ports, sockets and the context bridge. */
 export type EventBusErrorData = z.infer<typeof eventBusErrorDataSchema>
+/** Every kind of `EventBusError`, from `QueueFull` to `Configuration`. */
 export type EventBusErrorKind = EventBusErrorData['kind']
 type DataOfKind<K extends EventBusErrorKind> = Omit<Extract<EventBusErrorData, { kind: K }>, 'kind'>
 

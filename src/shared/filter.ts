@@ -113,9 +113,13 @@ export type FilterInput<T extends string = string> = MessageFilter<T> | PlainFil
 
 /** A filter validated and prepared for routing. */
 export interface CompiledFilter {
+  /** The message types it matches; undefined matches any, an empty set none. */
   readonly types: ReadonlySet<string> | undefined
+  /** The sources it matches; undefined matches any, an empty set none. */
   readonly sources: ReadonlySet<string> | undefined
+  /** The lowest priority it matches; undefined matches any. */
   readonly minPriority: MessagePriority | undefined
+  /** Runs last, only on messages the rest matched; a throw counts as no match. */
   readonly predicate: ((message: Envelope) => boolean) | undefined
   /** A short human-readable description for metrics and the inspector. */
   readonly summary: string

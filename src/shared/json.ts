@@ -48,6 +48,7 @@ function isJsonItem(item: unknown, depth: number): boolean {
   return isJsonValue(item, depth + 1)
 }
 
+/** Accepts `JsonValue`s only: null, booleans, finite numbers, strings, and arrays and plain objects of them. */
 export const jsonValueSchema = z.custom<JsonValue>((value) => isJsonValue(value), {
   error:
     'expected a JSON value (null, boolean, finite number, string, or an array or plain object of JSON values)',

@@ -23,7 +23,9 @@ export type MessagePayload<T extends TypeOf<C> = MessageType, C extends Catalog 
 
 /** A payload of any catalog, before its type is known. */
 export interface AnyPayload {
+  /** The message type: a key of the catalog. */
   readonly type: string
+  /** The data, checked against the type's schema when published. */
   readonly data: unknown
 }
 
@@ -53,6 +55,7 @@ export const publishOptionsSchema = envelopeHeaderSchema
   .pick({ priority: true, correlationId: true })
   .partial()
   .strict()
+/** `{ priority?, correlationId? }`: what a caller may set of an envelope the bridge builds for it. */
 export type PublishOptions = z.infer<typeof publishOptionsSchema>
 
 /** A frozen message envelope around payload `P`. */

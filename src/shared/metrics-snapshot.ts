@@ -7,6 +7,7 @@ import { moduleInfoSchema, OverallHealth } from './registry-types.js'
 
 const count = z.number().int().nonnegative()
 
+/** Delivery latency percentiles in milliseconds (microsecond resolution), from an HDR histogram. */
 export const latencySummarySchema = z.object({
   p50Ms: z.number(),
   p95Ms: z.number(),
@@ -18,6 +19,7 @@ export const latencySummarySchema = z.object({
   count,
 })
 
+/** What became of messages: published, and of their copies delivered, failed, dropped, coalesced, retried, dead-lettered. */
 export const countersSchema = z.object({
   published: count,
   delivered: count,
@@ -28,6 +30,7 @@ export const countersSchema = z.object({
   deadLettered: count,
 })
 
+/** One subscription's entry in `metrics().subscriptions`: its filter, mode, queue, counters and latency. */
 export const subscriptionMetricsSchema = z.object({
   id: z.string(),
   module: z.string(),
@@ -95,6 +98,7 @@ export const routeMetricsSchema = z.object({
   held: count,
 })
 
+/** The whole `bus.metrics()` snapshot, which the hub streams to inspecting endpoints as well. */
 export const busMetricsSchema = z.object({
   messagesPublished: count,
   messagesDelivered: count,
@@ -125,8 +129,13 @@ export const busMetricsSchema = z.object({
   collectedAt: z.date(),
 })
 
+/** `{ p50Ms, p95Ms, p99Ms, p999Ms, maxMs, meanMs, count }`; `count` is the successful deliveries measured. */
 export type LatencySummary = z.infer<typeof latencySummarySchema>
+/** Message counters, for the bus, one module or one message type. */
 export type Counters = z.infer<typeof countersSchema>
+/** One subscription's metrics; once quiet, `routed = delivered + dropped + coalesced + deadLettered`. */
 export type SubscriptionMetrics = z.infer<typeof subscriptionMetricsSchema>
+/** What `bus.metrics()` resolves to (BUS-API.md, *Metrics*). */
 export type BusMetrics = z.infer<typeof busMetricsSchema>
+/** One direct route's entry in `metrics().routes`: its ends, state, channel counters and refusals. */
 export type RouteMetrics = z.infer<typeof routeMetricsSchema>

@@ -11,6 +11,7 @@ export type PortCarrier = 'clone' | 'text'
 
 /** A bidirectional, message-oriented channel. */
 export interface Port {
+  /** What the transport carries: structured clones or text. */
   readonly carrier: PortCarrier
   /** Sends one unit (a batch of frames, already encoded for the carrier). */
   send(data: unknown): void
@@ -92,13 +93,19 @@ function clonePort(
 
 /** The part of a Node `worker_threads` `MessagePort` the adapter uses. */
 export interface NodeMessagePortLike {
+  /** Listens for the peer's messages, and for the channel closing. */
   on(event: 'message', listener: (data: unknown) => void): unknown
   on(event: 'close', listener: () => void): unknown
+  /** Sends a structured clone, with message ports transferred when `transfer` lists them. */
   postMessage(data: unknown): void
   postMessage(data: unknown, transfer: never[]): void
+  /** Starts delivering queued messages. */
   start(): void
+  /** Closes the channel; the peer sees `close`. */
   close(): void
+  /** Keeps the thread alive while the port is open. */
   ref(): void
+  /** Lets the thread exit though the port is open. */
   unref(): void
 }
 
@@ -137,14 +144,18 @@ export function fromNodePort(port: NodeMessagePortLike): Port {
 
 /** The part of a DOM `MessagePort` the adapter uses. */
 export interface DomMessagePortLike {
+  /** Listens for the peer's messages (with any ports transferred), and for the channel closing. */
   addEventListener(
     type: 'message',
     listener: (event: { data: unknown; ports?: readonly unknown[] }) => void,
   ): void
   addEventListener(type: 'close', listener: () => void): void
+  /** Sends a structured clone, with message ports transferred when `transfer` lists them. */
   postMessage(data: unknown): void
   postMessage(data: unknown, transfer: never[]): void
+  /** Starts delivering queued messages. */
   start(): void
+  /** Closes the channel. */
   close(): void
 }
 
@@ -169,11 +180,15 @@ export function fromDomPort(port: DomMessagePortLike): Port {
  * and transfers only ports, so nothing is ever put in its transfer list here.
  */
 export interface ElectronMessagePortLike {
+  /** Listens for the peer's messages (with any ports transferred), and for the channel closing. */
   on(event: 'message', listener: (event: { data: unknown; ports?: readonly unknown[] }) => void): unknown
   on(event: 'close', listener: () => void): unknown
+  /** Sends a structured clone, with `MessagePortMain`s transferred when `transfer` lists them. */
   postMessage(message: unknown): void
   postMessage(message: unknown, transfer: never[]): void
+  /** Starts delivering queued messages. */
   start(): void
+  /** Closes the channel; the peer sees `close`. */
   close(): void
 }
 
@@ -192,9 +207,13 @@ export function fromElectronPort(port: ElectronMessagePortLike): Port {
 
 /** The part of a WebSocket (the `ws` package's or a browser's) the adapter uses. */
 export interface WebSocketLike {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number
+  /** Sends one text frame. */
   send(data: string): void
+  /** Closes the connection with an optional code and reason. */
   close(code?: number, reason?: string): void
+  /** Listens for frames, for the close (with its code and reason) and for the connection opening. */
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void
   addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void
   addEventListener(type: 'open', listener: () => void): void

@@ -11,6 +11,7 @@ import { plainFilterSchema } from './filter.js'
 import { MAX_LATENCY_MICROS, MAX_LATENCY_SLOTS } from './latency-tally.js'
 import type { Envelope } from './message.js'
 
+/** The hub–endpoint protocol's version, exchanged in hello/welcome: a mismatch ends the connection. */
 export const PROTOCOL_VERSION = 1
 
 /** Messages in one batched frame (`pubs`, `dlvs`) at most. */
@@ -39,6 +40,7 @@ export const permissionsSchema = z
     inspect: z.boolean().optional(),
   })
   .strict()
+/** `{ publish, subscribe, inspect? }`: the message types (or `'*'`) an endpoint may publish and subscribe to, and whether it may inspect. */
 export type Permissions = z.infer<typeof permissionsSchema>
 
 const count = z.number().int().nonnegative()
@@ -445,6 +447,7 @@ export type WireError = z.infer<typeof wireErrorSchema>
 
 /** One entry of the message tail (inspector stream). */
 export interface TailEntry {
+  /** The message as published. */
   message: Envelope
   /** Subscriptions it was routed to. */
   routedTo: number

@@ -38,6 +38,10 @@ const retrySchema = z
     path: ['maxMs'],
   })
 
+/**
+ * The bus's configuration with its defaults and accepted ranges (BUS-API.md, *Configuration*): what
+ * `createEventBus(config)` checks, and what `bus.config` holds once resolved.
+ */
 export const eventBusConfigSchema = z
   .object({
     /** Per-subscription queue bound (messages). */

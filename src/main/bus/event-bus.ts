@@ -61,6 +61,10 @@ export interface EventBusOptions<X extends Catalog = Record<never, never>> exten
   deadLetterPersistence?: DeadLetterPersistence
 }
 
+/**
+ * Where a bus is in its life: `created` (subscribe allowed, publish refused with `NotStarted`),
+ * `running`, `shuttingDown` (everything refused with `BusShuttingDown` while the drain runs), `stopped`.
+ */
 export type BusState = 'created' | 'running' | 'shuttingDown' | 'stopped'
 
 /** Dead-letter queue operations. */
@@ -82,8 +86,11 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
   readonly config: Readonly<EventBusConfig>
   /** The catalog the bus validates against. */
   readonly catalog: Readonly<C>
+  /** Where the bus is in its life: `created`, `running`, `shuttingDown` or `stopped`. */
   readonly state: BusState
+  /** The dead-letter queue: list, replay and purge what Reliable subscriptions could not deliver. */
   readonly deadLetters: DeadLetters
+  /** Module status: `ModuleReady` and a module's own `HealthCheck` answers update it. */
   readonly registry: ModuleRegistry
   /** Starts accepting publishes. Idempotent. */
   start(): Promise<void>
@@ -102,7 +109,14 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
     mode: DeliveryMode,
     handler: MessageHandler<BusMessage<TypeOf<C>, C>>,
   ): Promise<string>
+  /**
+   * Ends a subscription at once: nothing more is delivered to it. Copies a Reliable subscription
+   * still holds are dead-lettered as `Unsubscribed`, the others counted as dropped; handlers already
+   * running finish and count.
+   * @throws EventBusError `SubscriptionNotFound` (by rejecting) for an id that names no live subscription
+   */
   unsubscribe(subscriptionId: string): Promise<void>
+  /** A snapshot of every counter, queue depth and latency percentile, per subscription, module and type. */
   metrics(): Promise<BusMetrics>
   /** Stops accepting, drains up to `drainTimeoutMs`, dead-letters what Reliable subscriptions still hold. Idempotent. */
   shutdown(options?: { drainTimeoutMs?: number }): Promise<void>

@@ -19,9 +19,16 @@ export {
   OverallHealth,
 } from '../../shared/registry-types.js'
 
+/** `registry.summary()`: the verdict over every registered module. */
 export interface HealthSummary {
+  /**
+   * `Critical` if any module is Unhealthy, else `Degraded` if any is, else `Transitioning` while any
+   * is Starting or ShuttingDown, else `Healthy` when all are; `Unknown` otherwise (and when empty).
+   */
   overall: OverallHealth
+  /** How many modules are in each status (every status present, 0 included). */
   counts: Record<ModuleStatus, number>
+  /** When the summary was taken. */
   timestamp: Date
 }
 
@@ -34,6 +41,10 @@ function checkModuleId(moduleId: unknown): string {
   return moduleId
 }
 
+/**
+ * The bus's module registry (`bus.registry`): each module's status, registration time, last health
+ * check, version and restarts. Every read returns copies; changing them changes nothing here.
+ */
 export class ModuleRegistry {
   private readonly modules = new Map<string, ModuleInfo>()
 
@@ -84,15 +95,18 @@ export class ModuleRegistry {
     if (info) this.modules.set(moduleId, { ...info, lastHealthCheck: at })
   }
 
+  /** The module's entry (a copy), or undefined if it never registered. */
   get(moduleId: string): ModuleInfo | undefined {
     const info = this.modules.get(moduleId)
     return info && { ...info }
   }
 
+  /** Every registered module's entry (copies), in registration order. */
   list(): ModuleInfo[] {
     return [...this.modules.values()].map((info) => ({ ...info }))
   }
 
+  /** The overall verdict and the count of modules per status. */
   summary(): HealthSummary {
     const counts = Object.fromEntries(Object.keys(ModuleStatus).map((status) => [status, 0])) as Record<
       ModuleStatus,

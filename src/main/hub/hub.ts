@@ -63,6 +63,10 @@ const hubOptionsSchema = z
       .optional(),
   })
   .strict()
+/**
+ * `createHub`'s options (all optional): the reconnect grace, the heartbeat, the delivery windows,
+ * the attachments' limits and how direct channels are made. A misspelt one is refused.
+ */
 export type HubOptions = z.input<typeof hubOptionsSchema>
 
 /**
@@ -76,9 +80,11 @@ function parseHubOptions(options: unknown): z.output<typeof hubOptionsSchema> {
   throw EventBusError.of('Configuration', { reason: `createHub: ${firstIssue(parsed.error, 'options')}` })
 }
 
+/** What the main process grants a port as it attaches it. */
 export interface AttachOptions {
   /** The identity the endpoint gets; every message it publishes must carry it as `source`. */
   module: string
+  /** What the endpoint may publish, subscribe to and inspect; it can do nothing else. */
   permissions: Permissions
   /**
    * When an attachment with the same identity is still open: `'replace'` (default) ends the old one
@@ -88,8 +94,11 @@ export interface AttachOptions {
   onDuplicate?: 'replace' | 'refuse' | 'allow'
 }
 
+/** An attached endpoint, as the main process holds it. */
 export interface Attachment {
+  /** The identity bound to the endpoint. */
   readonly module: string
+  /** What it was granted. */
   readonly permissions: Permissions
   /** Whether the attachment is still open. */
   readonly isOpen: boolean
@@ -97,6 +106,10 @@ export interface Attachment {
   detach(): void
 }
 
+/**
+ * The cross-process hub (`createHub(bus)`): it attaches endpoints' ports, checks every frame they
+ * send against their identity and grants, and carries the bus to them and back.
+ */
 export interface Hub {
   /** The bus's catalog: the message types permissions and routes may name. */
   readonly catalog: Readonly<Catalog>

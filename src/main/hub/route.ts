@@ -27,11 +27,17 @@ export const routeSpecSchema = z
     mode: z.enum(['BestEffort', 'Reliable']).optional(),
   })
   .strict()
+/**
+ * A direct route's declaration (`hub.route(spec)`): `producer`'s messages of `types` go to
+ * `consumer`'s subscriptions of `mode` (both when absent) over a channel of their own.
+ */
 export type RouteSpec = z.infer<typeof routeSpecSchema>
 
 /** A declared route, as the main process sees it. */
 export interface DirectRoute extends Readonly<RouteSpec> {
+  /** The route's id, as `metrics().routes` and the inspector name it. */
   readonly id: string
+  /** `establishing`, `active`, `waiting` (an end is away: its traffic takes the hub path) or `revoked`. */
   readonly state: RouteMetrics['state']
   /** Why it is not active, when it is not. */
   readonly reason: string | undefined
@@ -41,7 +47,9 @@ export interface DirectRoute extends Readonly<RouteSpec> {
 
 /** A pair of entangled ports; each end is transferred to one endpoint. */
 export interface PortPair {
+  /** The end transferred to the producer. */
   port1: unknown
+  /** The end transferred to the consumer. */
   port2: unknown
 }
 
