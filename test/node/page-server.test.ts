@@ -3,6 +3,7 @@
  * or partial answered with what to do, never a crash of the host (and the hub in it).
  */
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -23,7 +24,22 @@ async function serve(rendererDir: string, bridgeScript: string) {
     const response = await fetch(`${server.origin}${path}`)
     return { status: response.status, text: await response.text() }
   }
-  return get
+  /** A GET as written, with the `Host` header given: fetch normalizes paths and sets its own host. */
+  const send = (path: string, host = new URL(server.origin).host) =>
+    new Promise<{ status: number | undefined; text: string }>((resolve, reject) => {
+      const { port } = new URL(server.origin)
+      const outgoing = request({ host: '127.0.0.1', port, path, headers: { host } }, (response) => {
+        let text = ''
+        response.setEncoding('utf8')
+        response.on('data', (chunk: string) => {
+          text += chunk
+        })
+        response.on('end', () => resolve({ status: response.statusCode, text }))
+      })
+      outgoing.on('error', reject)
+      outgoing.end()
+    })
+  return { get, send, origin: server.origin }
 }
 
 describe('the page server', () => {
@@ -33,7 +49,7 @@ describe('the page server', () => {
     await writeFile(join(out, 'renderer', 'index.html'), '<head><!-- skelly-bridge --></head>')
     await writeFile(join(out, 'renderer', 'assets', 'app.js'), 'export {}')
     await writeFile(join(out, 'bridge.js'), '/* bridge */')
-    const get = await serve(join(out, 'renderer'), join(out, 'bridge.js'))
+    const { get } = await serve(join(out, 'renderer'), join(out, 'bridge.js'))
     const page = await get('/')
     expect(page.status).toBe(200)
     expect(page.text).toContain('<meta name="skelly-module" content="cute-figurine">')
@@ -46,7 +62,7 @@ describe('the page server', () => {
 
   it('says the pages are not built, and keeps serving, when the build is missing', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'skelly-pages-')), 'out')
-    const get = await serve(join(out, 'renderer'), join(out, 'bridge', 'skelly-bridge.js'))
+    const { get } = await serve(join(out, 'renderer'), join(out, 'bridge', 'skelly-bridge.js'))
     // The bridge script used to be streamed with no error listener: its missing file ended the
     // process, the hub and every module with it.
     const bridge = await get('/__skelly/bridge.js')
@@ -63,11 +79,39 @@ describe('the page server', () => {
   it('answers 500 with the reason for a page that is there but cannot be read', async () => {
     const renderer = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
     await mkdir(join(renderer, 'index.html')) // a directory where the page should be
-    const get = await serve(renderer, join(renderer, 'bridge.js'))
+    const { get } = await serve(renderer, join(renderer, 'bridge.js'))
     expect(await get('/')).toEqual({
       status: 500,
       text: 'error: EISDIR: illegal operation on a directory, read',
     })
     expect((await get('/__skelly/bridge.js')).status).toBe(503)
+  })
+
+  it('answers only under its own address, so a rebound host name cannot read the pages', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
+    const { send, origin } = await serve(out, join(out, 'bridge.js'))
+    const { port } = new URL(origin)
+    // A remote page whose own name resolves to 127.0.0.1 (DNS rebinding) sends that name as Host.
+    const rebound = await send('/', `attacker.example:${port}`)
+    expect(rebound).toEqual({
+      status: 421,
+      text: `this server answers only as 127.0.0.1:${port} or localhost:${port}, not 'attacker.example:${port}'`,
+    })
+    expect(rebound.text).not.toContain('token')
+    expect((await send('/', `localhost:${port}`)).status).toBe(200)
+    expect((await send('/')).text).toContain('ws://127.0.0.1:1/?token=t')
+  })
+
+  it('answers a malformed escape with 400, and serves on', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
+    const { send } = await serve(out, join(out, 'bridge.js'))
+    // decodeURIComponent throws on it: the answer was a 500 with the URIError's text.
+    expect(await send('/assets/%E0%A4%A.js')).toEqual({
+      status: 400,
+      text: 'malformed URL: a % escape is not valid UTF-8',
+    })
+    expect((await send('/')).status).toBe(200)
   })
 })

@@ -51,6 +51,12 @@ function failed(error: unknown, response: ServerResponse) {
   response.end(`error: ${(error as Error).message}`)
 }
 
+/** A plain-text answer: an error, or what to do about it. */
+function answer(response: ServerResponse, status: number, text: string) {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' })
+  response.end(text)
+}
+
 function escapeAttribute(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')
 }
@@ -117,22 +123,44 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
   }
 
   function notFound(response: ServerResponse) {
-    response.writeHead(404, { 'content-type': 'text/plain' })
-    response.end('not found')
+    answer(response, 404, 'not found')
   }
 
   /** A page or the bridge is not in the build: whoever opens the page is told what to do. */
   function notBuilt(file: string, response: ServerResponse) {
-    response.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' })
-    response.end(`${file} is missing: the pages are not built (run npm run build)`)
+    answer(response, 503, `${file} is missing: the pages are not built (run npm run build)`)
+  }
+
+  /**
+   * The `Host` headers this server answers: its own loopback address and port. A page reached under
+   * any other name could be a DNS-rebinding attack, a remote site that made its own name point at
+   * 127.0.0.1 to read the pages (and the WebSocket tokens in them) as same-origin content.
+   */
+  let ownHosts: ReadonlySet<string> = new Set()
+
+  /** The request's path, decoded; undefined for a malformed escape such as `%E0%A4`. */
+  function pathOf(request: IncomingMessage): string | undefined {
+    try {
+      return decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname)
+    } catch {
+      return undefined
+    }
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse) {
+    if (!ownHosts.has(request.headers.host ?? '')) {
+      return answer(
+        response,
+        421,
+        `this server answers only as ${[...ownHosts].join(' or ')}, not '${(request.headers.host ?? '').slice(0, 80)}'`,
+      )
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' })
       return response.end()
     }
-    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname)
+    const path = pathOf(request)
+    if (path === undefined) return answer(response, 400, 'malformed URL: a % escape is not valid UTF-8')
     if (path.length > 1 && path.endsWith('/') && pages.has(path.slice(0, -1))) {
       // Pages use relative asset paths, which resolve correctly only without the trailing slash.
       response.writeHead(301, { location: path.slice(0, -1) })
@@ -156,6 +184,7 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     server.listen(options.port ?? 0, '127.0.0.1', resolve)
   })
   const { port } = server.address() as AddressInfo
+  ownHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`])
   return {
     origin: `http://127.0.0.1:${port}`,
     close: () =>
