@@ -3,7 +3,7 @@
 import { Chart } from './Chart.js'
 import type { Sample } from './feeds.js'
 import { count, millis, rate } from './format.js'
-import { trouble, verdict } from './health.js'
+import { troubleFinder, verdict } from './health.js'
 import { TypeTraffic } from './TypeTraffic.js'
 
 /** Subscriptions in trouble named in the verdict line; the Subscriptions view lists them all. */
@@ -25,8 +25,9 @@ export function Overview({ history }: { history: Sample[] }) {
   const health = verdict(metrics)
   // The verdict is the bus's rule (queues and p95); a subscription in trouble is named beside it,
   // so a failing subscriber does not hide behind "Healthy".
+  const trouble = troubleFinder(history)
   const troubled = metrics.subscriptions.flatMap((s) => {
-    const issue = trouble(s, metrics.maxQueueSize)
+    const issue = trouble(s)
     return issue === undefined ? [] : [`${s.module} (${issue})`]
   })
   const fullest = Math.max(0, ...metrics.subscriptions.map((s) => s.queueDepth))

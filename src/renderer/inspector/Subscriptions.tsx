@@ -8,7 +8,7 @@ import { activatableRow } from './activatable-row.js'
 import { Chart } from './Chart.js'
 import type { Sample } from './feeds.js'
 import { count, millis } from './format.js'
-import { trouble } from './health.js'
+import { troubleFinder } from './health.js'
 
 type Column = {
   key: string
@@ -46,6 +46,7 @@ export function Subscriptions({ history }: { history: Sample[] }) {
     return sort.descending ? -order : order
   })
   const chosen = latest.subscriptions.find((s) => s.id === selected)
+  const trouble = troubleFinder(history)
   const own = (pick: (s: SubscriptionMetrics) => number, onlyIfDelivered = false) =>
     history.map((sample) => {
       const sub = sample.metrics.subscriptions.find((s) => s.id === selected)
@@ -80,7 +81,7 @@ export function Subscriptions({ history }: { history: Sample[] }) {
           </thead>
           <tbody>
             {rows.map((s) => {
-              const issue = trouble(s, latest.maxQueueSize)
+              const issue = trouble(s)
               return (
                 <tr
                   key={s.id}

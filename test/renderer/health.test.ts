@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest'
+import { TROUBLE_WINDOW_SECONDS, troubleFinder } from '../../src/renderer/inspector/health.js'
+import type { BusMetrics, SubscriptionMetrics } from '../../src/shared/metrics-snapshot.js'
+
+type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered'>
+
+/** One subscription, quiet and idle but for the outcomes given. */
+const subscription = (id: string, outcomes: Partial<Outcomes>) =>
+  ({
+    id,
+    parked: false,
+    queueDepth: 0,
+    inFlight: 0,
+    slowHandlers: 0,
+    recentLatency: { count: 0, p95Ms: 0 },
+    delivered: 0,
+    failed: 0,
+    deadLettered: 0,
+    ...outcomes,
+  }) as SubscriptionMetrics
+
+/** A history entry at `time` seconds holding `subscriptions`: just what the judgement reads. */
+const sample = (time: number, ...subscriptions: SubscriptionMetrics[]) => ({
+  time,
+  metrics: { maxQueueSize: 100, subscriptions } as unknown as BusMetrics,
+})
+
+describe('which subscriptions the inspector calls in trouble', () => {
+  it('judges failures and dead letters over its whole life until the history reaches back far enough', () => {
+    const trouble = troubleFinder([
+      sample(100, subscription('s', { failed: 3 })),
+      sample(101, subscription('s', { failed: 3 })),
+    ])
+    expect(trouble(subscription('s', { failed: 3 }))).toBe('failing')
+    expect(trouble(subscription('t', { delivered: 9, deadLettered: 1 }))).toBe('dead-lettering')
+    expect(trouble(subscription('u', { delivered: 9, failed: 2 }))).toBeUndefined()
+  })
+
+  it('forgets a dead letter older than the window once it has watched that long', () => {
+    const old = subscription('s', { delivered: 50, deadLettered: 1 })
+    const now = 200
+    const trouble = troubleFinder([
+      sample(now - TROUBLE_WINDOW_SECONDS - 5, old),
+      sample(now - TROUBLE_WINDOW_SECONDS, old),
+      sample(now, subscription('s', { delivered: 80, deadLettered: 1 })),
+    ])
+    expect(trouble(subscription('s', { delivered: 80, deadLettered: 1 }))).toBeUndefined()
+    expect(trouble(subscription('s', { delivered: 80, deadLettered: 2 }))).toBe('dead-lettering')
+  })
+
+  it('calls a subscriber that worked for long and now fails every message failing', () => {
+    const now = 4_000
+    const trouble = troubleFinder([
+      sample(now - TROUBLE_WINDOW_SECONDS - 1, subscription('s', { delivered: 1_000, failed: 4 })),
+      sample(now, subscription('s', { delivered: 1_000, failed: 60 })),
+    ])
+    expect(trouble(subscription('s', { delivered: 1_000, failed: 60 }))).toBe('failing')
+    // One delivery in the window: it is flaky, not failing.
+    expect(trouble(subscription('s', { delivered: 1_001, failed: 60 }))).toBeUndefined()
+  })
+
+  it('counts all of a subscription younger than the window as recent', () => {
+    const now = 500
+    const trouble = troubleFinder([
+      sample(now - TROUBLE_WINDOW_SECONDS - 1, subscription('old', { delivered: 5 })),
+      sample(now, subscription('new', { failed: 2 })),
+    ])
+    expect(trouble(subscription('new', { failed: 2 }))).toBe('failing')
+  })
+
+  it('judges the state now whatever the window: parked, a queue nearly full', () => {
+    const trouble = troubleFinder([sample(1)])
+    expect(trouble({ ...subscription('s', {}), parked: true })).toBe('endpoint away (parked)')
+    expect(trouble({ ...subscription('s', {}), queueDepth: 80 })).toBe('queue nearly full')
+    expect(trouble({ ...subscription('s', {}), queueDepth: 79 })).toBeUndefined()
+  })
+})
