@@ -1,18 +1,18 @@
 /**
  * What every module does besides its own job, run in this thread against a real hub: applying a
- * ConfigUpdate, and answering one it could not apply with an Error that names why.
+ * ConfigUpdate (sent by the main process's Orchestrator), and answering one it could not apply with
+ * an Error that names why, correlated to the update's id that `configure` resolved with.
  */
 import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import {
-  BusMessage,
   type ConfigUpdate,
   DeliveryMode,
   type Envelope,
   type EventBus,
-  MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
+import { startOrchestrator } from '../../src/main/host/orchestrator.js'
 import type { Hub } from '../../src/main/hub/index.js'
 import dataCapture from '../../src/modules/data-capture.js'
 import {
@@ -141,14 +141,13 @@ async function runInThread(bus: EventBus, hub: Hub, definition: ModuleDefinition
       errors.push(m)
     },
   )
+  // The host's own sender of updates and shutdowns; no health round within a test.
+  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
   const update = (data: ConfigUpdate) =>
-    bus.publish(BusMessage.create(ModuleId.Orchestrator, MessagePayload.ConfigUpdate(data)))
-  const stop = () =>
-    bus.publish(
-      BusMessage.create(
-        ModuleId.Orchestrator,
-        MessagePayload.Shutdown({ moduleId: definition.id, timeoutMs: 1_000, saveState: false }),
-      ),
-    )
+    orchestrator.configure(data.configKey, data.configValue, data.targetModule)
+  const stop = () => {
+    orchestrator.stop()
+    return orchestrator.requestShutdown(definition.id, 1_000)
+  }
   return { running, errors, update, stop }
 }

@@ -17,8 +17,12 @@ export interface OrchestratorOptions {
 }
 
 export interface Orchestrator {
-  /** Publishes a ConfigUpdate, to one module or to all. */
-  configure(configKey: string, configValue: JsonValue, targetModule?: string): Promise<void>
+  /**
+   * Publishes a ConfigUpdate, to one module or to all; resolves with its message id. A module that
+   * cannot apply it (a value it refuses, or a key it lacks in an update sent to it by name) answers
+   * with an `Error` message (`errorType: 'ConfigRejected'`) whose `correlationId` is that id.
+   */
+  configure(configKey: string, configValue: JsonValue, targetModule?: string): Promise<string>
   /** Asks a module to stop (Shutdown); the host waits for its process to end. */
   requestShutdown(moduleId: string, timeoutMs: number): Promise<void>
   stop(): void
@@ -31,7 +35,7 @@ export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = 
   const intervalMs = options.healthIntervalMs ?? 5000
   bus.registry.setStatus(ModuleId.Orchestrator, ModuleStatus.Healthy)
   const publish = (payload: Parameters<typeof BusMessage.create>[1]) =>
-    bus.publish(BusMessage.create(ModuleId.Orchestrator, payload as never)).then(() => undefined)
+    bus.publish(BusMessage.create(ModuleId.Orchestrator, payload as never))
 
   // Registry times are wall-clock Dates. A round right after the main process was away (busy, or
   // the machine asleep) judges no one: it asked nothing meanwhile, and answers may wait unread.
@@ -63,7 +67,7 @@ export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = 
       ),
     requestShutdown: (moduleId, timeoutMs) => {
       bus.registry.setStatus(moduleId, ModuleStatus.ShuttingDown)
-      return publish(MessagePayload.Shutdown({ moduleId, timeoutMs, saveState: true }))
+      return publish(MessagePayload.Shutdown({ moduleId, timeoutMs, saveState: true })).then(() => undefined)
     },
     stop: stopChecks,
   }
