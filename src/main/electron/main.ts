@@ -15,6 +15,7 @@ import { startOrchestrator } from '../host/orchestrator.js'
 import { startFailureLine } from '../host/start-failure.js'
 import { ModuleSupervisor } from '../host/supervisor.js'
 import { createHub } from '../hub/index.js'
+import { appMenuTemplate } from './app-menu.js'
 import { launchUtilityProcess } from './utility-launcher.js'
 import { hardenSessions, openWindow, servePorts } from './windows.js'
 
@@ -61,19 +62,7 @@ function startHost(): void {
       const orchestrator = startOrchestrator(bus)
       const supervisor = new ModuleSupervisor(bus, hub, launchUtilityProcess, { dataDir, moduleOptions })
       supervisor.start(ALL_MODULES)
-      Menu.setApplicationMenu(
-        Menu.buildFromTemplate([
-          { role: 'appMenu' },
-          {
-            label: 'View',
-            submenu: [
-              { label: 'Bus inspector', accelerator: 'CmdOrCtrl+Shift+B', click: showInspector },
-              { role: 'reload' },
-              { role: 'toggleDevTools' },
-            ],
-          },
-        ]),
-      )
+      Menu.setApplicationMenu(Menu.buildFromTemplate(appMenuTemplate(process.platform, showInspector)))
       openWindow('app')
       let quitting = false
       app.on('before-quit', (event) => {
