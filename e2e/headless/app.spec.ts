@@ -28,6 +28,32 @@ test('the app window loads with no console errors and shows the live pipeline', 
   expect(consoleErrors).toEqual([])
 })
 
+test('a narrowed app window keeps every card inside it', async ({ page, host }) => {
+  await openApp(page, host)
+  await expect(page.getByTestId('stored')).toHaveText(/^\d+$/)
+  for (const width of [600, 420]) {
+    await page.setViewportSize({ width, height: 800 })
+    // The header spans the page's column; a card wider than its share runs past it, into the
+    // margin and, narrower still, off the window.
+    const outside = await page.evaluate(() => {
+      // The widest figures the cards show (measured before the next render can change them).
+      const show = (testId: string, text: string) => {
+        const element = document.querySelector(`[data-testid=${testId}]`)
+        if (element) element.textContent = text
+      }
+      show('state', 'distracted')
+      show('points', '123,456')
+      show('stored', '12,345,678')
+      const right = document.querySelector('header')?.getBoundingClientRect().right ?? 0
+      return [...document.querySelectorAll<HTMLElement>('.card, .speech, .controls button')]
+        .filter((element) => element.getBoundingClientRect().right > right + 0.5)
+        .map((element) => element.textContent)
+    })
+    expect(outside, `parts past the page's column at ${width} px`).toEqual([])
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width)
+  }
+})
+
 test('a publish from the page reaches a worker module and its reply comes back', async ({ page, host }) => {
   await openApp(page, host)
   const before = await page.getByTestId('speech').textContent()
