@@ -54,6 +54,14 @@ test('a narrowed app window keeps every card inside it', async ({ page, host }) 
   }
 })
 
+test('the app window opened as localhost, not 127.0.0.1, connects as well', async ({ page, host }) => {
+  // The host prints 127.0.0.1; a user may type localhost. The gateway refused that page's
+  // socket by its Origin, and the window stayed on 'reconnecting'.
+  await page.goto(host.urls.app.replace('127.0.0.1', 'localhost'))
+  await expect(page.getByTestId('connection')).toHaveText('open')
+  await expect(page.getByTestId('stored')).toHaveText(/^\d+$/)
+})
+
 test('a publish from the page reaches a worker module and its reply comes back', async ({ page, host }) => {
   await openApp(page, host)
   const before = await page.getByTestId('speech').textContent()

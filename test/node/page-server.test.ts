@@ -39,7 +39,7 @@ async function serve(rendererDir: string, bridgeScript: string) {
       outgoing.on('error', reject)
       outgoing.end()
     })
-  return { get, send, origin: server.origin }
+  return { get, send, origin: server.origin, origins: server.origins }
 }
 
 describe('the page server', () => {
@@ -90,8 +90,9 @@ describe('the page server', () => {
   it('answers only under its own address, so a rebound host name cannot read the pages', async () => {
     const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
     await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
-    const { send, origin } = await serve(out, join(out, 'bridge.js'))
+    const { send, origin, origins } = await serve(out, join(out, 'bridge.js'))
     const { port } = new URL(origin)
+    expect(origins).toEqual([`http://127.0.0.1:${port}`, `http://localhost:${port}`])
     // A remote page whose own name resolves to 127.0.0.1 (DNS rebinding) sends that name as Host.
     const rebound = await send('/', `attacker.example:${port}`)
     expect(rebound).toEqual({

@@ -99,7 +99,8 @@ async function startOnLockedDataDir(
     })
     gateway = await startGateway(hub, {
       modules: Object.values(windows).map(({ module, permissions }) => ({ module, permissions })),
-      allowedOrigins: [pages.origin],
+      // A page opened as localhost is the same page: its socket is welcome too.
+      allowedOrigins: [...pages.origins],
     })
   } catch (error) {
     // A server could not listen: nothing ran yet, so nothing needs draining.

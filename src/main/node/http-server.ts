@@ -40,7 +40,10 @@ export interface PageServerOptions {
 }
 
 export interface PageServer {
+  /** Where its pages are, as the host prints them: `http://127.0.0.1:PORT`. */
   readonly origin: string
+  /** Every origin its pages can have: the same port as 127.0.0.1 and as localhost. */
+  readonly origins: readonly string[]
   close(): Promise<void>
 }
 
@@ -187,6 +190,7 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
   ownHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`])
   return {
     origin: `http://127.0.0.1:${port}`,
+    origins: [...ownHosts].map((host) => `http://${host}`),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
