@@ -62,6 +62,19 @@ test('the app window opened as localhost, not 127.0.0.1, connects as well', asyn
   await expect(page.getByTestId('stored')).toHaveText(/^\d+$/)
 })
 
+test('with the hub gone, the buttons wait for the connection and say so', async ({ page, host }) => {
+  await openApp(page, host)
+  await expect(page.getByTestId('ask')).toBeEnabled()
+  await expect(page.getByTestId('offline')).toHaveCount(0)
+  await host.stop() // the fixture's own stop at the end finds it stopped
+  await expect(page.getByTestId('connection')).toHaveText('reconnecting')
+  // A click would otherwise wait unanswered, then blame the AI module 8 s later.
+  await expect(page.getByTestId('ask')).toBeDisabled()
+  await expect(page.getByTestId('poke')).toBeDisabled()
+  await expect(page.getByTestId('ask')).toHaveAttribute('title', 'Waiting for the connection to the bus')
+  await expect(page.getByTestId('offline')).toHaveText('The connection to the bus dropped; reconnecting…')
+})
+
 test('a publish from the page reaches a worker module and its reply comes back', async ({ page, host }) => {
   await openApp(page, host)
   const before = await page.getByTestId('speech').textContent()

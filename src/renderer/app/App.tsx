@@ -22,6 +22,9 @@ function describeError(error: unknown): string {
 
 export function App({ bus }: { bus: SkellyBusApi }) {
   const [connection, setConnection] = useState<ConnectionState>('connecting')
+  /** The connection now, for a timer that fires after the render that set it up. */
+  const connectionNow = useRef(connection)
+  connectionNow.current = connection
   const [animation, setAnimation] = useState<string>()
   const [reactions, setReactions] = useState(0)
   const [activity, setActivity] = useState<Activity>()
@@ -73,11 +76,16 @@ export function App({ bus }: { bus: SkellyBusApi }) {
     const requestId = crypto.randomUUID()
     setWaitingFor(requestId)
     setError(undefined)
-    // Nobody may be listening yet (modules still starting): stop waiting after a while and say so.
+    // Nobody may be listening yet (modules still starting), or the connection dropped meanwhile:
+    // stop waiting after a while and say which.
     setTimeout(() => {
       setWaitingFor((pending) => {
         if (pending !== requestId) return pending
-        setError('No answer from Skelly yet — the AI module may still be starting. Try again in a moment.')
+        setError(
+          connectionNow.current === 'open'
+            ? 'No answer from Skelly yet — the AI module may still be starting. Try again in a moment.'
+            : 'No answer from Skelly: the connection to the bus dropped. The window is reconnecting.',
+        )
         return undefined
       })
     }, ANSWER_TIMEOUT_MS)
@@ -109,6 +117,9 @@ export function App({ bus }: { bus: SkellyBusApi }) {
 
   const points = rewards.reduce((sum, reward) => sum + reward.points, 0)
   const mood = activity?.state ?? 'unknown'
+  // Without a connection a click would wait, unanswered, and go out late: the buttons wait instead.
+  const offline = connection !== 'open'
+  const offlineHint = offline ? 'Waiting for the connection to the bus' : undefined
   return (
     <main class="app">
       <header>
@@ -155,14 +166,27 @@ export function App({ bus }: { bus: SkellyBusApi }) {
         <button
           type="button"
           onClick={askForTip}
-          disabled={!ready || waitingFor !== undefined}
+          disabled={!ready || waitingFor !== undefined || offline}
+          title={offlineHint}
           data-testid="ask"
         >
           {waitingFor ? 'Skelly is thinking…' : 'Ask Skelly for a tip'}
         </button>
-        <button type="button" class="secondary" onClick={poke} data-testid="poke">
+        <button
+          type="button"
+          class="secondary"
+          onClick={poke}
+          disabled={offline}
+          title={offlineHint}
+          data-testid="poke"
+        >
           Poke
         </button>
+        {connection === 'reconnecting' && (
+          <span class="muted" data-testid="offline">
+            The connection to the bus dropped; reconnecting…
+          </span>
+        )}
       </section>
       {error && (
         <p class="error" role="alert" data-testid="error">
