@@ -49,15 +49,16 @@ export interface PageServer {
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT'
 
-function failed(error: unknown, response: ServerResponse) {
-  if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' })
-  response.end(`error: ${(error as Error).message}`)
-}
-
 /** A plain-text answer: an error, or what to do about it. */
 function answer(response: ServerResponse, status: number, text: string) {
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' })
   response.end(text)
+}
+
+function failed(error: unknown, response: ServerResponse) {
+  const text = `error: ${(error as Error).message}`
+  if (response.headersSent) response.end(text)
+  else answer(response, 500, text)
 }
 
 function escapeAttribute(text: string): string {
