@@ -69,4 +69,11 @@ export async function openApp(page: Page, host: HeadlessHost): Promise<void> {
   await expect(page.getByTestId('connection')).toHaveText('open')
 }
 
+/** Opens the bus inspector, and waits until its bus connection is open and its first snapshot shown. */
+export async function openInspector(page: Page, host: HeadlessHost): Promise<void> {
+  await page.goto(host.urls.inspector)
+  await expect(page.getByTestId('connection')).toHaveText('open')
+  await expect(page.getByTestId('kpi-published-total')).toBeVisible()
+}
+
 export { expect }

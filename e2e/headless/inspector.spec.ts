@@ -13,7 +13,7 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { expect, modulesReady, test } from '../fixtures.js'
+import { expect, modulesReady, openInspector, test } from '../fixtures.js'
 
 test.use({ hostOptions: { modules: [], bus: { maxRetryAttempts: 0 } } })
 
@@ -53,12 +53,6 @@ function subscribeSink(bus: EventBus, failing: () => boolean, handled: string[] 
   )
 }
 
-async function openInspector(page: Page, url: string) {
-  await page.goto(url)
-  await expect(page.getByTestId('connection')).toHaveText('open')
-  await expect(page.getByTestId('kpi-published-total')).toBeVisible()
-}
-
 /** The distinct values of one column (`type` or `source`) among the tail's visible rows. */
 async function tailColumn(page: Page, column: 'type' | 'source'): Promise<Set<string | null>> {
   return new Set(
@@ -82,7 +76,7 @@ test('overview numbers move under load and agree with bus.metrics()', async ({
     () => {},
   )
   const stop = startLoad(host.bus)
-  await openInspector(page, host.urls.inspector)
+  await openInspector(page, host)
   const first = numberIn(await page.getByTestId('kpi-published-total').textContent())
   await expect
     .poll(async () => numberIn(await page.getByTestId('kpi-published-total').textContent()))
@@ -123,7 +117,7 @@ test('a failing Reliable subscriber’s messages show as dead letters; replay an
   const stop = startLoad(host.bus)
   await expect.poll(() => host.bus.deadLetters.list().length).toBeGreaterThan(5)
   stop()
-  await openInspector(page, host.urls.inspector)
+  await openInspector(page, host)
   // The verdict keeps the bus's rule (queues, p95) and names the failing subscriber beside it.
   await expect(page.getByTestId('verdict')).toContainText('Healthy')
   await expect(page.getByTestId('verdict-trouble')).toHaveText(
@@ -175,7 +169,7 @@ test('a dead letter that was never tried says why it is there', async ({ page, h
   await expect
     .poll(() => host.bus.deadLetters.list({ reason: 'Unsubscribed' }).filter((e) => e.attempts === 0).length)
     .toBeGreaterThan(0)
-  await openInspector(page, host.urls.inspector)
+  await openInspector(page, host)
   await page.getByTestId('tab-dead-letters').click()
   const neverTried = page.getByTestId('dead-letter').filter({ hasText: 'Unsubscribed' }).first()
   await expect(neverTried.getByTestId('dlq-why')).toHaveText('its subscription ended while it waited')
@@ -227,7 +221,7 @@ test('the dead-letter view never claims nothing failed before it has a list', as
   stop()
   const held = host.bus.deadLetters.list().length
   const setListing = await controlDeadLetterListing(page)
-  await openInspector(page, host.urls.inspector)
+  await openInspector(page, host)
   await page.getByTestId('tab-dead-letters').click()
   const nothingFailed = page.getByText('Nothing has failed for good.')
 
@@ -263,7 +257,7 @@ test('the message tail filters by type, source and priority, and pauses', async 
 }, testInfo) => {
   const stop = startLoad(host.bus)
   try {
-    await openInspector(page, host.urls.inspector)
+    await openInspector(page, host)
     await page.getByTestId('tab-tail').click()
     await expect.poll(() => page.getByTestId('tail-row').count()).toBeGreaterThan(20)
     await page.getByTestId('tail-type').selectOption('StateChange')
@@ -294,7 +288,7 @@ test('the tail’s search finds a request and its reply by the request’s id; t
 }) => {
   const stop = startLoad(host.bus)
   try {
-    await openInspector(page, host.urls.inspector)
+    await openInspector(page, host)
     await page.getByTestId('tab-tail').click()
     await expect.poll(() => page.getByTestId('tail-row').count()).toBeGreaterThan(20)
     const request = BusMessage.create(
@@ -350,7 +344,7 @@ for (const scheme of ['light', 'dark'] as const) {
     await subscribeSink(host.bus, () => true)
     const stop = startLoad(host.bus)
     try {
-      await openInspector(page, host.urls.inspector)
+      await openInspector(page, host)
       await page.waitForTimeout(3000)
       for (const view of ['overview', 'subscriptions', 'routes', 'dead-letters', 'tail', 'modules']) {
         await page.getByTestId(`tab-${view}`).click()
@@ -374,7 +368,7 @@ test('a narrowed inspector keeps every figure whole and scrolls only its wide ta
   await subscribeSink(host.bus, () => true)
   const stop = startLoad(host.bus)
   try {
-    await openInspector(page, host.urls.inspector)
+    await openInspector(page, host)
     await expect(page.locator('.kpi')).toHaveCount(8)
     for (const width of [760, 480]) {
       await page.setViewportSize({ width, height: 900 })
@@ -403,7 +397,7 @@ test('a narrowed inspector keeps every figure whole and scrolls only its wide ta
 })
 
 test('the views are a tab list the keyboard can walk', async ({ page, host }) => {
-  await openInspector(page, host.urls.inspector)
+  await openInspector(page, host)
   const tabs = page.getByRole('tablist', { name: 'Inspector views' }).getByRole('tab')
   await expect(tabs).toHaveCount(6)
   const overview = page.getByRole('tab', { name: 'overview' })
@@ -429,7 +423,7 @@ test('with the hub gone, the last snapshot stays on screen marked as such, with 
   page,
   host,
 }) => {
-  await openInspector(page, host.urls.inspector)
+  await openInspector(page, host)
   await expect(page.getByText('healthy', { exact: true })).toBeVisible()
   await expect(page.getByTestId('stale')).toHaveCount(0)
   await host.stop() // the fixture's own stop at the end finds it stopped
@@ -444,7 +438,7 @@ test('the keyboard expands a tail row and selects a subscription', async ({ page
   await subscribeSink(host.bus, () => false)
   const stop = startLoad(host.bus)
   try {
-    await openInspector(page, host.urls.inspector)
+    await openInspector(page, host)
     await page.getByTestId('tab-tail').click()
     await page.getByTestId('tail-pause').click() // rows stay put while the keyboard walks them
     const row = page.getByTestId('tail-row').first()
@@ -470,7 +464,7 @@ test.describe('with the module pipeline running', () => {
 
   test('the routes view shows the direct routes carrying the hot paths', async ({ page, host }, testInfo) => {
     await modulesReady(host)
-    await openInspector(page, host.urls.inspector)
+    await openInspector(page, host)
     await page.getByTestId('tab-routes').click()
     await expect(page.getByTestId('route-state-data-capture')).toHaveText('active')
     const shown = page.getByTestId('route-delivered-data-capture')
@@ -496,7 +490,7 @@ test.describe('with the module pipeline running', () => {
     host,
   }) => {
     await modulesReady(host)
-    await openInspector(page, host.urls.inspector)
+    await openInspector(page, host)
     await page.getByTestId('tab-tail').click()
     // DataCapture's keystrokes (with a window title) take its direct route: their sample reaches
     // the inspector with the producer's report, after the health checks the hub streamed at once.
