@@ -23,6 +23,15 @@ export function firstIssue(error: z.ZodError, subject: string): string {
   return `${subject}${field ? `.${field}` : ''}: ${issue?.message ?? 'invalid'}`
 }
 
+/**
+ * The first of zod's issues as `path: message`, with `whole` for the path when the whole value is
+ * wrong: for a reason whose subject is already said around it.
+ */
+export function issueAt(error: z.ZodError, whole: string): string {
+  const issue = error.issues[0]
+  return `${issue?.path.join('.') || whole}: ${issue?.message ?? 'invalid'}`
+}
+
 /** zod's issues as a `MessageRejected` error carries them (symbol keys left out: they cannot travel). */
 export function toRejectionIssues(error: z.ZodError): RejectionIssue[] {
   return error.issues.map((issue) => ({

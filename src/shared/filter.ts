@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { type MessagePriority, type MessageType, messagePrioritySchema, moduleIdSchema } from './catalog.js'
-import { describeThrown, EventBusError, isEventBusError } from './errors.js'
+import { describeThrown, EventBusError, isEventBusError, issueAt } from './errors.js'
 import type { BusMessage, Envelope } from './message.js'
 
 /** The declarative part of a filter as a plain object. */
@@ -158,8 +158,7 @@ function compileReadable(input: unknown, isKnownType: (type: string) => boolean)
     throw invalid('the predicate is not a function')
   const parsed = plainFilterSchema.safeParse(declarative)
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw invalid(`${issue?.path.join('.') || 'filter'}: ${issue?.message ?? 'invalid'}`)
+    throw invalid(issueAt(parsed.error, 'filter'))
   }
   const { types, sources, minPriority } = parsed.data
   const unknownType = types?.find((type) => !isKnownType(type))

@@ -9,7 +9,7 @@ import { messagesIn, splitBatch } from './batching.js'
 import { monotonicMs } from './clock.js'
 import { type Codec, codecFor, UndecodableFrame } from './codec.js'
 import { compiled } from './compiled-schema.js'
-import { describeThrown } from './errors.js'
+import { describeThrown, issueAt } from './errors.js'
 import { awakeInterval } from './peer-timers.js'
 import type { Port } from './port.js'
 import type { Frame } from './wire.js'
@@ -244,10 +244,9 @@ export class Link<In extends Frame, Out extends Frame> {
       }
       const parsed = this.inbound.safeParse(candidate)
       if (!parsed.success) {
-        const issue = parsed.error.issues[0]
         const kind = (candidate as { t?: unknown } | null)?.t
         this.handlers.invalid(
-          `invalid frame${typeof kind === 'string' ? ` '${kind.slice(0, 32)}'` : ''}: ${issue?.path.join('.') || 'frame'}: ${issue?.message ?? 'invalid'}`,
+          `invalid frame${typeof kind === 'string' ? ` '${kind.slice(0, 32)}'` : ''}: ${issueAt(parsed.error, 'frame')}`,
           candidate,
         )
         continue

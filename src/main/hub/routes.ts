@@ -8,7 +8,7 @@
  * The route and its channels are `route.ts`'s; what the hub holds for them, `channel-custody.ts`'s.
  */
 import { monotonicMs } from '../../shared/clock.js'
-import { describeThrown, EventBusError } from '../../shared/errors.js'
+import { describeThrown, EventBusError, issueAt } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import {
@@ -107,9 +107,8 @@ export class RouteTable implements RouteKeeper {
       throw EventBusError.of('BusShuttingDown', {})
     const parsed = routeSpecSchema.safeParse(input)
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]
       throw EventBusError.of('Configuration', {
-        reason: `route: ${issue?.path.join('.') || 'spec'}: ${issue?.message ?? 'invalid'} (expected { producer, consumer, types, mode? })`,
+        reason: `route: ${issueAt(parsed.error, 'spec')} (expected { producer, consumer, types, mode? })`,
       })
     }
     const spec = parsed.data
