@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { TROUBLE_WINDOW_SECONDS, troubleFinder } from '../../src/renderer/inspector/health.js'
-import type { BusMetrics, SubscriptionMetrics } from '../../src/shared/metrics-snapshot.js'
+import { TROUBLE_WINDOW_SECONDS, troubleFinder, verdict } from '../../src/renderer/inspector/health.js'
+import type { BusMetrics, RouteMetrics, SubscriptionMetrics } from '../../src/shared/metrics-snapshot.js'
 
 type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered'>
 
@@ -73,5 +73,35 @@ describe('which subscriptions the inspector calls in trouble', () => {
     expect(trouble({ ...subscription('s', {}), parked: true })).toBe('endpoint away (parked)')
     expect(trouble({ ...subscription('s', {}), queueDepth: 80 })).toBe('queue nearly full')
     expect(trouble({ ...subscription('s', {}), queueDepth: 79 })).toBeUndefined()
+  })
+})
+
+describe('the health verdict', () => {
+  const quietLatency = { count: 0, p95Ms: 0 }
+  const metrics = (subscriptions: SubscriptionMetrics[], routes: Partial<RouteMetrics>[] = []) =>
+    ({
+      maxQueueSize: 10_000,
+      subscriptions,
+      routes,
+      recentLatency: quietLatency,
+      deliveryLatency: quietLatency,
+    }) as unknown as BusMetrics
+
+  it('counts a direct route’s backlog as the queue it is', () => {
+    // A consumer falling behind a direct route: its subscription holds nothing, the producer holds it all.
+    const behind = metrics(
+      [{ ...subscription('s', {}), module: 'storage' }],
+      [{ producer: 'data-capture', consumer: 'storage', queued: 9_944 }],
+    )
+    expect(verdict(behind)).toEqual({
+      healthy: false,
+      reasons: ["the data-capture → storage route's backlog holds 9944 of 10000"],
+    })
+  })
+
+  it('names the fullest subscription queue, and is healthy under 80 %', () => {
+    const storage = { ...subscription('s', {}), module: 'storage', queueDepth: 8_000 }
+    expect(verdict(metrics([storage])).reasons).toEqual(["storage's queue holds 8000 of 10000"])
+    expect(verdict(metrics([{ ...storage, queueDepth: 7_999 }], [{ queued: 7_999 }])).healthy).toBe(true)
   })
 })

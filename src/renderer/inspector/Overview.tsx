@@ -3,7 +3,7 @@
 import { Chart } from './Chart.js'
 import type { Sample } from './feeds.js'
 import { count, millis, rate } from './format.js'
-import { troubleFinder, verdict } from './health.js'
+import { fullestQueue, troubleFinder, verdict } from './health.js'
 import { TypeTraffic } from './TypeTraffic.js'
 
 /** Subscriptions in trouble named in the verdict line; the Subscriptions view lists them all. */
@@ -30,7 +30,7 @@ export function Overview({ history }: { history: Sample[] }) {
     const issue = trouble(s)
     return issue === undefined ? [] : [`${s.module} (${issue})`]
   })
-  const fullest = Math.max(0, ...metrics.subscriptions.map((s) => s.queueDepth))
+  const fullest = fullestQueue(metrics)
   const times = history.map((s) => s.time)
   const latency = (pick: (s: Sample) => number) =>
     history.map((s) => (s.metrics.recentLatency.count > 0 ? pick(s) : null))
@@ -70,11 +70,11 @@ export function Overview({ history }: { history: Sample[] }) {
         <article class="kpi queue" data-testid="kpi-queue">
           <h3>queue depth</h3>
           <p class="value">{count(metrics.currentQueueDepth)}</p>
-          <div class="bar" title={`fullest queue ${fullest} of ${metrics.maxQueueSize}`}>
-            <div style={{ width: `${Math.min(100, (fullest / metrics.maxQueueSize) * 100)}%` }} />
+          <div class="bar" title={`fullest: ${fullest.owner}, ${fullest.depth} of ${metrics.maxQueueSize}`}>
+            <div style={{ width: `${Math.min(100, (fullest.depth / metrics.maxQueueSize) * 100)}%` }} />
           </div>
           <p class="detail">
-            fullest {count(fullest)} / {count(metrics.maxQueueSize)}
+            fullest {count(fullest.depth)} / {count(metrics.maxQueueSize)}
           </p>
         </article>
         <article class="kpi" data-testid="kpi-p95">

@@ -5,6 +5,7 @@
  */
 import type { BusMetrics, RouteMetrics } from '../../shared/metrics-snapshot.js'
 import { count, rate } from './format.js'
+import { nearlyFull } from './health.js'
 
 const STATE_CLASS: Record<RouteMetrics['state'], string> = {
   active: 'ok',
@@ -88,7 +89,11 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
                 <td class="num" data-testid={`route-held-${route.producer}`}>
                   {count(route.held)}
                 </td>
-                <td class="num" title={`${count(route.queued)} waiting, ${count(route.inFlight)} in flight`}>
+                <td
+                  class={nearlyFull(route.queued, metrics.maxQueueSize) ? 'num warn' : 'num'}
+                  title={`${count(route.queued)} waiting (of at most ${count(metrics.maxQueueSize)}: past that the producer's publishes are refused with QueueFull), ${count(route.inFlight)} in flight`}
+                  data-testid={`route-backlog-${route.producer}`}
+                >
                   {count(route.queued + route.inFlight)}
                 </td>
                 <td class="num" title={`set up ${route.established} times`}>

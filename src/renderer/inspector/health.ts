@@ -1,7 +1,7 @@
 /** The bus's health rule, as the inspector applies it to a snapshot. */
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 
-export const QUEUE_LIMIT_SHARE = 0.8
+const QUEUE_LIMIT_SHARE = 0.8
 export const P95_LIMIT_MS = 100
 
 export interface Verdict {
@@ -10,15 +10,41 @@ export interface Verdict {
   reasons: string[]
 }
 
+/** A queue bounded by `maxQueueSize`, and whose it is. */
+export interface Queue {
+  /** e.g. "storage's queue", "the data-capture → storage route's backlog" */
+  owner: string
+  depth: number
+}
+
+/**
+ * The fullest queue: a subscription's, or the copies waiting at a direct route's producer, which
+ * are that route's consumer's queue in all but place (the producer refuses past `maxQueueSize`
+ * with QueueFull, as the bus does).
+ */
+export function fullestQueue(metrics: BusMetrics): Queue {
+  let fullest: Queue = { owner: 'no queue', depth: 0 }
+  for (const s of metrics.subscriptions) {
+    if (s.queueDepth > fullest.depth) fullest = { owner: `${s.module}'s queue`, depth: s.queueDepth }
+  }
+  for (const route of metrics.routes) {
+    if (route.queued > fullest.depth)
+      fullest = { owner: `the ${route.producer} → ${route.consumer} route's backlog`, depth: route.queued }
+  }
+  return fullest
+}
+
+/** Whether `depth` is past the share of `maxQueueSize` the health rule allows. */
+export function nearlyFull(depth: number, maxQueueSize: number): boolean {
+  return depth >= QUEUE_LIMIT_SHARE * maxQueueSize
+}
+
 /** Healthy while every queue is under 80 % of `maxQueueSize` and delivery p95 is under 100 ms. */
 export function verdict(metrics: BusMetrics): Verdict {
   const reasons: string[] = []
-  const fullest = metrics.subscriptions.reduce((worst, s) => (s.queueDepth > worst.queueDepth ? s : worst), {
-    queueDepth: 0,
-    module: '',
-  })
-  if (fullest.queueDepth >= QUEUE_LIMIT_SHARE * metrics.maxQueueSize) {
-    reasons.push(`${fullest.module}'s queue holds ${fullest.queueDepth} of ${metrics.maxQueueSize}`)
+  const fullest = fullestQueue(metrics)
+  if (nearlyFull(fullest.depth, metrics.maxQueueSize)) {
+    reasons.push(`${fullest.owner} holds ${fullest.depth} of ${metrics.maxQueueSize}`)
   }
   const p95 = metrics.recentLatency.count > 0 ? metrics.recentLatency.p95Ms : metrics.deliveryLatency.p95Ms
   if (p95 >= P95_LIMIT_MS) reasons.push(`delivery p95 is ${p95.toFixed(1)} ms`)
@@ -55,7 +81,7 @@ export function troubleFinder(
   const maxQueueSize = latest?.metrics.maxQueueSize ?? Number.POSITIVE_INFINITY
   return (subscription) => {
     if (subscription.parked) return 'endpoint away (parked)'
-    if (subscription.queueDepth >= QUEUE_LIMIT_SHARE * maxQueueSize) return 'queue nearly full'
+    if (nearlyFull(subscription.queueDepth, maxQueueSize)) return 'queue nearly full'
     if (subscription.queueDepth > 0 && subscription.inFlight > 0 && subscription.recentLatency.count === 0)
       return 'stuck'
     if (subscription.slowHandlers > 0 && subscription.recentLatency.p95Ms >= P95_LIMIT_MS)
