@@ -8,6 +8,7 @@ import { ModuleId } from '../shared/catalog.js'
 import type { JsonValue } from '../shared/json.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import { defineModule, numberOption, numberSetting } from './define.js'
+import { skippedPublishes } from './skipped-publishes.js'
 
 const TICK_MS = 100
 const PHASES = [
@@ -33,7 +34,8 @@ export const DEFAULT_CAPTURE_RATE = 10
 export default defineModule({
   id: ModuleId.DataCapture,
   permissions: { publish: ['RawEvent'], subscribe: [] },
-  start(bus, { options }) {
+  start(bus, { options, log }) {
+    const skipped = skippedPublishes(bus, log)
     let rate = numberOption(options, 'rate', DEFAULT_CAPTURE_RATE)
     const phaseMs = numberOption(options, 'phaseMs', 15_000)
     const startedAt = Date.now()
@@ -59,12 +61,16 @@ export default defineModule({
               MessagePayload.RawEvent({ eventType, data, windowTitle, timestamp: new Date() }),
             ),
           )
-          // A full Storage queue refuses (QueueFull): this event is skipped, the next ones follow.
-          .catch(() => {})
+          // A full Storage queue refuses (QueueFull): this event is skipped, the next ones follow,
+          // and the skips are said.
+          .catch((error: unknown) => skipped.skip('RawEvent', error))
       }
     }, TICK_MS)
     return {
-      stop: () => clearInterval(timer),
+      stop: () => {
+        clearInterval(timer)
+        skipped.stop()
+      },
       configure(key, value) {
         if (key !== 'rate') return false
         rate = numberSetting(key, value, 'events per second, above 0', (events) => events > 0)

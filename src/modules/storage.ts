@@ -11,6 +11,7 @@ import { DeliveryMode } from '../shared/delivery-mode.js'
 import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import { defineModule, numberOption } from './define.js'
+import { skippedPublishes } from './skipped-publishes.js'
 
 const GROUP_MS = 5
 const MAX_BATCH_EVENTS = 500
@@ -18,7 +19,8 @@ const MAX_BATCH_EVENTS = 500
 export default defineModule({
   id: ModuleId.Storage,
   permissions: { publish: ['StorageStatus', 'EventBatch'], subscribe: ['RawEvent'] },
-  async start(bus, { dataDir, options }) {
+  async start(bus, { dataDir, options, log }) {
+    const skipped = skippedPublishes(bus, log)
     const batchMs = numberOption(options, 'batchMs', 3000)
     const fsyncMs = numberOption(options, 'fsyncMs', 250)
     const file = await open(join(dataDir, 'events.jsonl'), 'a')
@@ -59,7 +61,7 @@ export default defineModule({
             MessagePayload.StorageStatus({ totalEvents, storageSizeBytes: size, lastBatchTime }),
           ),
         )
-        .catch(() => {})
+        .catch((error: unknown) => skipped.skip('StorageStatus', error))
     }, 1000)
     let windowStart = new Date()
     const batchTimer = setInterval(() => {
@@ -74,7 +76,7 @@ export default defineModule({
             MessagePayload.EventBatch({ windowStart, windowEnd, events, sessionId }),
           ),
         )
-        .catch(() => {})
+        .catch((error: unknown) => skipped.skip('EventBatch', error))
       windowStart = windowEnd
     }, batchMs)
 
@@ -97,6 +99,7 @@ export default defineModule({
         clearInterval(fsyncTimer)
         clearInterval(statusTimer)
         clearInterval(batchTimer)
+        skipped.stop()
         await group?.written
         await file.sync()
         await file.close()

@@ -23,6 +23,7 @@ import {
 } from '../../src/modules/define.js'
 import gamification from '../../src/modules/gamification.js'
 import { runModule } from '../../src/modules/lifecycle.js'
+import { SKIPPED_REPORT_MS } from '../../src/modules/skipped-publishes.js'
 import { fromNodePort } from '../../src/shared/index.js'
 import { waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
@@ -86,6 +87,27 @@ describe('a module’s lifecycle', () => {
     await stop()
     await running
   })
+
+  it('DataCapture says, on the bus, how many events a full queue made it skip', async () => {
+    // A Storage that never acknowledges, behind a queue of 5: DataCapture's events are soon refused.
+    const { bus, hub } = await startHub({ maxQueueSize: 5 })
+    await bus.subscribe(
+      ModuleId.Storage,
+      { types: ['RawEvent'] },
+      DeliveryMode.Reliable(),
+      () => new Promise(() => {}),
+    )
+    const { running, errors, stop } = await runInThread(bus, hub, dataCapture)
+    await waitFor(() => errors.length > 0, SKIPPED_REPORT_MS + 3_000)
+    const [report] = errors
+    expect(report?.payload.data).toMatchObject({
+      errorType: 'PublishesSkipped',
+      module: ModuleId.DataCapture,
+      message: expect.stringMatching(/^skipped \d+ publishes? in the last 5 s: \d+ RawEvent \(QueueFull: /),
+    })
+    await stop()
+    await running
+  }, 15_000)
 
   it('DataCapture and Gamification apply the settings they take and refuse the values they cannot', async () => {
     const { bus, hub } = await startHub()

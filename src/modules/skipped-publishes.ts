@@ -1,0 +1,79 @@
+/**
+ * Publishes a module gives up on. A module that produces on a clock (DataCapture's events,
+ * Storage's status and batches) does not wait for a refused publish: the next one follows. But a
+ * refusal says something a user must see (a `QueueFull` means a subscriber is not keeping up, a
+ * `Disconnected` that the hub is gone), so none is dropped without a word: they are counted, and
+ * every interval that had any is said once, in the module's log and as an `Error` message on the
+ * bus (`errorType: 'PublishesSkipped'`), which the inspector's tail shows.
+ */
+import type { BusClient } from '../shared/client.js'
+import { isEventBusError } from '../shared/errors.js'
+import { BusMessage, MessagePayload } from '../shared/message.js'
+
+/** How often skipped publishes are said, at most. */
+export const SKIPPED_REPORT_MS = 5_000
+
+export interface SkippedPublishes {
+  /** Counts a publish of `type` given up after `error`. */
+  skip(type: string, error: unknown): void
+  /** Says what is still uncounted, and stops. */
+  stop(): void
+}
+
+/** What a refusal's kind means for the module, to say beside it. */
+function meaning(kind: string): string {
+  if (kind === 'QueueFull') return 'a subscriber’s queue is full: it is not keeping up'
+  if (kind === 'Disconnected') return 'the connection to the hub is down'
+  return 'refused'
+}
+
+export function skippedPublishes(
+  bus: BusClient,
+  log: (message: string) => void,
+  intervalMs = SKIPPED_REPORT_MS,
+): SkippedPublishes {
+  /** Counts by type and refusal kind, since the last report. */
+  let counts = new Map<string, { type: string; kind: string; count: number }>()
+
+  function report() {
+    if (counts.size === 0) return
+    const skipped = [...counts.values()]
+    counts = new Map()
+    const total = skipped.reduce((sum, entry) => sum + entry.count, 0)
+    const message = `skipped ${total} publish${total === 1 ? '' : 'es'} in the last ${intervalMs / 1000} s: ${skipped
+      .map(({ type, kind, count }) => `${count} ${type} (${kind}: ${meaning(kind)})`)
+      .join(', ')}`
+    log(message)
+    bus
+      .publish(
+        BusMessage.create(
+          bus.module,
+          MessagePayload.Error({
+            errorId: crypto.randomUUID(),
+            errorType: 'PublishesSkipped',
+            message,
+            module: bus.module,
+            timestamp: new Date(),
+            context: { intervalMs, skipped },
+          }),
+        ),
+      )
+      // Said in the log already; this one cannot be reported on the bus it failed to reach.
+      .catch((error: unknown) => log(`could not report the skipped publishes on the bus: ${String(error)}`))
+  }
+
+  const timer = setInterval(report, intervalMs)
+  return {
+    skip(type, error) {
+      const kind = isEventBusError(error) ? error.kind : 'Error'
+      const key = `${type}\u0000${kind}`
+      const entry = counts.get(key)
+      if (entry) entry.count++
+      else counts.set(key, { type, kind, count: 1 })
+    },
+    stop() {
+      clearInterval(timer)
+      report()
+    },
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * A module's publishes given up on are counted and said, never dropped without a word: one log
+ * line and one `Error` message per interval that had any.
+ */
+import { describe, expect, it, vi } from 'vitest'
+import { builtinCatalog, type Envelope, EventBusError, ModuleId } from '../../src/main/bus/index.js'
+import { skippedPublishes } from '../../src/modules/skipped-publishes.js'
+import type { BusClient } from '../../src/shared/index.js'
+import { waitFor } from '../helpers.js'
+
+/** Just what the counter uses of a client: its identity and `publish`. */
+function fakeBus(publish: (message: Envelope) => Promise<string>) {
+  const published: Envelope[] = []
+  const bus = {
+    module: ModuleId.DataCapture,
+    publish: (message: Envelope) => {
+      published.push(message)
+      return publish(message)
+    },
+  } as unknown as BusClient
+  return { bus, published }
+}
+
+const queueFull = () => EventBusError.of('QueueFull', { currentSize: 10, maxSize: 10 })
+
+describe('skipped publishes', () => {
+  it('are said once per interval, in the log and as an Error message on the bus', async () => {
+    const { bus, published } = fakeBus(async (message) => message.id)
+    const log: string[] = []
+    const skipped = skippedPublishes(bus, (line) => log.push(line), 50)
+    for (let i = 0; i < 3; i++) skipped.skip('RawEvent', queueFull())
+    skipped.skip('RawEvent', EventBusError.of('Disconnected', {}))
+    skipped.skip('StorageStatus', new Error('anything else'))
+    await waitFor(() => log.length === 1)
+    const said =
+      'skipped 5 publishes in the last 0.05 s: 3 RawEvent (QueueFull: a subscriber’s queue is full: it is not keeping up), ' +
+      '1 RawEvent (Disconnected: the connection to the hub is down), 1 StorageStatus (Error: refused)'
+    expect(log).toEqual([said])
+    expect(published).toHaveLength(1)
+    const [report] = published
+    expect(report?.source).toBe(ModuleId.DataCapture)
+    expect(report?.payload.type).toBe('Error')
+    // A valid Error message, as the bus will check it.
+    const data = builtinCatalog.Error.parse(report?.payload.data)
+    expect(data).toMatchObject({ errorType: 'PublishesSkipped', message: said, module: ModuleId.DataCapture })
+    expect(data.context).toEqual({
+      intervalMs: 50,
+      skipped: [
+        { type: 'RawEvent', kind: 'QueueFull', count: 3 },
+        { type: 'RawEvent', kind: 'Disconnected', count: 1 },
+        { type: 'StorageStatus', kind: 'Error', count: 1 },
+      ],
+    })
+    // Each interval says only its own; a quiet one says nothing.
+    await new Promise((resolve) => setTimeout(resolve, 120))
+    expect(log).toHaveLength(1)
+    skipped.skip('RawEvent', queueFull())
+    skipped.stop()
+    expect(log[1]).toMatch(/^skipped 1 publish in the last 0.05 s: 1 RawEvent \(QueueFull/)
+    expect(published).toHaveLength(2)
+  })
+
+  it('logs a report it could not publish, and nothing else breaks', async () => {
+    const { bus } = fakeBus(() => Promise.reject(EventBusError.of('Disconnected', {})))
+    const log: string[] = []
+    const skipped = skippedPublishes(bus, (line) => log.push(line), 60_000)
+    skipped.skip('EventBatch', queueFull())
+    skipped.stop()
+    await waitFor(() => log.length === 2)
+    expect(log[1]).toMatch(/^could not report the skipped publishes on the bus: .*Disconnected/)
+  })
+
+  it('says nothing when nothing was skipped', () => {
+    const publish = vi.fn()
+    const log: string[] = []
+    skippedPublishes({ module: 'x', publish } as unknown as BusClient, (line) => log.push(line)).stop()
+    expect(log).toEqual([])
+    expect(publish).not.toHaveBeenCalled()
+  })
+})
