@@ -27,6 +27,7 @@ function meaning(kind: string): string {
   return 'refused'
 }
 
+/** Counts `bus`'s skipped publishes and says them in `log` and on the bus every `intervalMs` that had any. */
 export function skippedPublishes(
   bus: BusClient,
   log: (message: string) => void,
@@ -34,15 +35,19 @@ export function skippedPublishes(
 ): SkippedPublishes {
   /** Counts by type and refusal kind, since the last report. */
   let counts = new Map<string, { type: string; kind: string; count: number }>()
+  let countingSince = Date.now()
 
   function report() {
+    // The last report, as the module stops, covers less than an interval: it says how much.
+    const elapsedMs = Date.now() - countingSince
+    countingSince = Date.now()
     if (counts.size === 0) return
     const skipped = [...counts.values()]
     counts = new Map()
     const total = skipped.reduce((sum, entry) => sum + entry.count, 0)
-    const message = `skipped ${total} publish${total === 1 ? '' : 'es'} in the last ${intervalMs / 1000} s: ${skipped
-      .map(({ type, kind, count }) => `${count} ${type} (${kind}: ${meaning(kind)})`)
-      .join(', ')}`
+    const span = elapsedMs < 1000 ? `${elapsedMs} ms` : `${Math.round(elapsedMs / 100) / 10} s`
+    const what = skipped.map(({ type, kind, count }) => `${count} ${type} (${kind}: ${meaning(kind)})`)
+    const message = `skipped ${total} publish${total === 1 ? '' : 'es'} in the last ${span}: ${what.join(', ')}`
     log(message)
     bus
       .publish(
@@ -54,7 +59,7 @@ export function skippedPublishes(
             message,
             module: bus.module,
             timestamp: new Date(),
-            context: { intervalMs, skipped },
+            context: { elapsedMs, skipped },
           }),
         ),
       )

@@ -103,7 +103,9 @@ describe('a module’s lifecycle', () => {
     expect(report?.payload.data).toMatchObject({
       errorType: 'PublishesSkipped',
       module: ModuleId.DataCapture,
-      message: expect.stringMatching(/^skipped \d+ publishes? in the last 5 s: \d+ RawEvent \(QueueFull: /),
+      message: expect.stringMatching(
+        /^skipped \d+ publishes? in the last 5(\.\d)? s: \d+ RawEvent \(QueueFull: /,
+      ),
     })
     await stop()
     await running

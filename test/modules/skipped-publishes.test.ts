@@ -33,18 +33,24 @@ describe('skipped publishes', () => {
     skipped.skip('StorageStatus', new Error('anything else'))
     await waitFor(() => log.length === 1)
     const said =
-      'skipped 5 publishes in the last 0.05 s: 3 RawEvent (QueueFull: a subscriber’s queue is full: it is not keeping up), ' +
+      '3 RawEvent (QueueFull: a subscriber’s queue is full: it is not keeping up), ' +
       '1 RawEvent (Disconnected: the connection to the hub is down), 1 StorageStatus (Error: refused)'
-    expect(log).toEqual([said])
+    expect(log).toHaveLength(1)
+    expect(log[0]).toMatch(/^skipped 5 publishes in the last \d+ ms: /)
+    expect(log[0]?.endsWith(said)).toBe(true)
     expect(published).toHaveLength(1)
     const [report] = published
     expect(report?.source).toBe(ModuleId.DataCapture)
     expect(report?.payload.type).toBe('Error')
     // A valid Error message, as the bus will check it.
     const data = builtinCatalog.Error.parse(report?.payload.data)
-    expect(data).toMatchObject({ errorType: 'PublishesSkipped', message: said, module: ModuleId.DataCapture })
+    expect(data).toMatchObject({
+      errorType: 'PublishesSkipped',
+      message: log[0],
+      module: ModuleId.DataCapture,
+    })
     expect(data.context).toEqual({
-      intervalMs: 50,
+      elapsedMs: expect.any(Number),
       skipped: [
         { type: 'RawEvent', kind: 'QueueFull', count: 3 },
         { type: 'RawEvent', kind: 'Disconnected', count: 1 },
@@ -56,7 +62,7 @@ describe('skipped publishes', () => {
     expect(log).toHaveLength(1)
     skipped.skip('RawEvent', queueFull())
     skipped.stop()
-    expect(log[1]).toMatch(/^skipped 1 publish in the last 0.05 s: 1 RawEvent \(QueueFull/)
+    expect(log[1]).toMatch(/^skipped 1 publish in the last \d+ ms: 1 RawEvent \(QueueFull/)
     expect(published).toHaveLength(2)
   })
 
