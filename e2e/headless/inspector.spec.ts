@@ -6,6 +6,7 @@
 import type { Page } from '@playwright/test'
 import {
   BusMessage,
+  type DeadLetterReason,
   DeliveryMode,
   type EventBus,
   MessageFilter,
@@ -141,10 +142,62 @@ test('a failing Reliable subscriber’s messages show as dead letters; replay an
   expect(host.bus.deadLetters.list()).toHaveLength(held - 2)
   await expect(page.getByTestId('dlq-count')).toHaveText(`${held - 2} dead letters`)
 
+  // Purging all takes a second click: the first only asks.
+  await page.getByTestId('purge-all').click()
+  await expect(page.getByTestId('purge-all')).toHaveText(`Purge all ${held - 2}? Click again`)
+  expect(host.bus.deadLetters.list()).toHaveLength(held - 2)
   await page.getByTestId('purge-all').click()
   await expect(page.getByTestId('dlq-outcome')).toHaveText(`Purged ${held - 2} of all.`)
   expect(host.bus.deadLetters.list()).toEqual([])
   await expect(page.getByText('Nothing has failed for good.')).toBeVisible()
+})
+
+test('dead letters filter by reason and subscriber, and "all" means all shown', async ({ page, host }) => {
+  // Two subscribers of StateChange: one fails every message (MaxRetriesExceeded), one never
+  // settles and is then unsubscribed (Unsubscribed).
+  await subscribeSink(host.bus, () => true)
+  const stuck = await host.bus.subscribe(
+    'stuck-sink',
+    MessageFilter.types(['StateChange']),
+    DeliveryMode.Reliable({ timeoutMs: 60_000 }),
+    () => new Promise<void>(() => {}),
+  )
+  const published = 3 * host.bus.config.workers
+  for (let i = 0; i < published; i++) {
+    await host.bus.publish(
+      BusMessage.create(
+        ModuleId.AnalysisEngine,
+        MessagePayload.StateChange({ state: 'idle', confidence: 0.5, timestamp: new Date() }),
+      ),
+    )
+  }
+  await host.bus.unsubscribe(stuck)
+  const count = (reason: DeadLetterReason) => host.bus.deadLetters.list({ reason }).length
+  await expect.poll(() => count('MaxRetriesExceeded'), { timeout: 20_000 }).toBe(published)
+  const unsubscribed = count('Unsubscribed')
+  expect(unsubscribed).toBeGreaterThan(0)
+  const total = published + unsubscribed
+
+  await openInspector(page, host)
+  await page.getByTestId('tab-dead-letters').click()
+  await expect(page.getByTestId('dlq-count')).toHaveText(`${total} dead letters`)
+  await page.getByTestId('dlq-filter-reason').selectOption('Unsubscribed')
+  await expect(page.getByTestId('dlq-count')).toHaveText(`${total} dead letters, ${unsubscribed} shown`)
+  await expect(page.getByTestId('dead-letter')).toHaveCount(unsubscribed)
+  await expect(page.getByTestId('dead-letter').getByText('stuck-sink')).toHaveCount(unsubscribed)
+
+  // "Purge all" purges what the filter shows, after the confirming click, and nothing else.
+  await page.getByTestId('purge-all').click()
+  await expect(page.getByTestId('purge-all')).toHaveText(`Purge ${unsubscribed} shown? Click again`)
+  await page.getByTestId('purge-all').click()
+  await expect(page.getByTestId('dlq-outcome')).toHaveText(`Purged ${unsubscribed} of all shown.`)
+  expect(count('Unsubscribed')).toBe(0)
+  expect(count('MaxRetriesExceeded')).toBe(published)
+  await expect(page.getByText('No dead letter has this reason and subscriber.')).toBeVisible()
+
+  await page.getByTestId('dlq-filter-reason').selectOption('')
+  await page.getByTestId('dlq-filter-subscriber').selectOption('flaky-sink')
+  await expect(page.getByTestId('replay-all')).toHaveText(`Replay all shown (${published})`)
 })
 
 test('a dead letter that was never tried says why it is there', async ({ page, host }) => {

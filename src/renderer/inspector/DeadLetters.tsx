@@ -1,16 +1,20 @@
 /**
  * Dead letters: what failed for good, why, how often, the last error, and the message itself;
- * replay or purge one, the selected ones, or all, with the outcome shown.
+ * filtered by reason and subscriber; replay or purge one, the selected ones, or all those shown,
+ * with the outcome shown. Purging all asks for a second click.
  */
-import { useCallback, useEffect, useState } from 'preact/hooks'
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import type { SkellyBusApi, SkellyBusError } from '../../preload/skelly-bus.js'
-import type { DeadLetterEntry } from '../../shared/dead-letter.js'
+import type { DeadLetterEntry, DeadLetterFilter, DeadLetterReason } from '../../shared/dead-letter.js'
 import { REASON_MEANING } from './dead-letter-reasons.js'
+import { FilterSelect } from './FilterSelect.js'
 import { age } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
 
 /** Re-reads the list this often, and whenever the count in the metrics changes. */
 const REFRESH_MS = 2000
+/** How long "Purge all" waits for the second click that confirms it. */
+const CONFIRM_MS = 4000
 
 export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) {
   // Undefined until the first listing arrives: an empty table would claim nothing failed.
@@ -19,6 +23,11 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
   const [selected, setSelected] = useState<Set<string>>(new Set())
   const [expanded, setExpanded] = useState<string>()
   const [outcome, setOutcome] = useState<{ text: string; bad: boolean }>()
+  const [reason, setReason] = useState('')
+  const [subscriber, setSubscriber] = useState('')
+  const [confirmingPurge, setConfirmingPurge] = useState(false)
+  const confirmTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+  useEffect(() => () => clearTimeout(confirmTimer.current), [])
 
   const refresh = useCallback(() => {
     bus.deadLetters.list().then(
@@ -38,18 +47,33 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
   }, [refresh])
   useEffect(refresh, [size])
 
+  // What the filters leave, and the same as a selector the bus applies (to entries listed since too).
+  const listed = (entries ?? []).filter(
+    (e) => (reason === '' || e.reason === reason) && (subscriber === '' || e.module === subscriber),
+  )
+  const filter: DeadLetterFilter | undefined =
+    reason === '' && subscriber === ''
+      ? undefined
+      : {
+          ...(reason === '' ? {} : { reason: reason as DeadLetterReason }),
+          ...(subscriber === '' ? {} : { module: subscriber }),
+        }
+  // A selected row the filters hide is not acted on.
+  const chosen = listed.filter((e) => selected.has(e.id)).map((e) => e.id)
+
   async function act(action: 'replay' | 'purge', ids: string[] | undefined) {
-    const label = ids ? `${ids.length} selected` : 'all'
+    const label = ids ? `${ids.length} selected` : filter ? 'all shown' : 'all'
+    const selector = ids ?? filter
     try {
       if (action === 'replay') {
-        const result = await bus.deadLetters.replay(ids ?? {})
+        const result = await bus.deadLetters.replay(selector ?? {})
         const failed = result.failed.map((f) => f.error)
         setOutcome({
           text: `Replayed ${result.replayed.length} of ${label}.${failed.length ? ` ${failed.length} not replayed: ${[...new Set(failed)].join('; ')}` : ''}`,
           bad: failed.length > 0,
         })
       } else {
-        const purged = await bus.deadLetters.purge(ids)
+        const purged = await bus.deadLetters.purge(selector)
         setOutcome({ text: `Purged ${purged} of ${label}.`, bad: false })
       }
     } catch (e) {
@@ -65,29 +89,53 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
       if (!next.delete(id)) next.add(id)
       return next
     })
+  function purgeAll() {
+    clearTimeout(confirmTimer.current)
+    if (!confirmingPurge) {
+      setConfirmingPurge(true)
+      confirmTimer.current = setTimeout(() => setConfirmingPurge(false), CONFIRM_MS)
+      return
+    }
+    setConfirmingPurge(false)
+    void act('purge', undefined)
+  }
+
   const now = Date.now()
-  const listed = entries ?? []
   return (
     <div class="dead-letters">
       <div class="toolbar">
         <span data-testid="dlq-count">
           {entries === undefined
             ? 'Listing dead letters…'
-            : `${entries.length} dead letter${entries.length === 1 ? '' : 's'}`}
+            : `${entries.length} dead letter${entries.length === 1 ? '' : 's'}${filter ? `, ${listed.length} shown` : ''}`}
         </span>
+        <FilterSelect
+          label="reason"
+          values={(entries ?? []).map((e) => e.reason)}
+          value={reason}
+          onChange={setReason}
+          testId="dlq-filter-reason"
+        />
+        <FilterSelect
+          label="subscriber"
+          values={(entries ?? []).map((e) => e.module)}
+          value={subscriber}
+          onChange={setSubscriber}
+          testId="dlq-filter-subscriber"
+        />
         <button
           type="button"
-          disabled={selected.size === 0}
-          onClick={() => act('replay', [...selected])}
+          disabled={chosen.length === 0}
+          onClick={() => act('replay', chosen)}
           data-testid="replay-selected"
         >
-          Replay selected ({selected.size})
+          Replay selected ({chosen.length})
         </button>
         <button
           type="button"
-          disabled={selected.size === 0}
+          disabled={chosen.length === 0}
           class="danger"
-          onClick={() => act('purge', [...selected])}
+          onClick={() => act('purge', chosen)}
           data-testid="purge-selected"
         >
           Purge selected
@@ -99,16 +147,20 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
           onClick={() => act('replay', undefined)}
           data-testid="replay-all"
         >
-          Replay all
+          {filter ? `Replay all shown (${listed.length})` : 'Replay all'}
         </button>
         <button
           type="button"
           disabled={listed.length === 0}
           class="danger"
-          onClick={() => act('purge', undefined)}
+          onClick={purgeAll}
           data-testid="purge-all"
         >
-          Purge all
+          {confirmingPurge
+            ? `Purge ${filter ? `${listed.length} shown` : `all ${listed.length}`}? Click again`
+            : filter
+              ? `Purge all shown (${listed.length})`
+              : 'Purge all'}
         </button>
       </div>
       {outcome && (
@@ -126,6 +178,8 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
         listError === undefined && <p class="empty">Listing dead letters…</p>
       ) : entries.length === 0 ? (
         <p class="empty">Nothing has failed for good.</p>
+      ) : listed.length === 0 ? (
+        <p class="empty">No dead letter has this reason and subscriber.</p>
       ) : (
         <div class="table-scroll">
           <table class="grid" data-testid="dead-letters">
@@ -142,7 +196,7 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
               </tr>
             </thead>
             <tbody>
-              {entries.map((entry) => (
+              {listed.map((entry) => (
                 <>
                   <tr
                     key={entry.id}

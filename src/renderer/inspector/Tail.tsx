@@ -5,6 +5,7 @@
  */
 import { useState } from 'preact/hooks'
 import { activatableRow } from './activatable-row.js'
+import { FilterSelect } from './FilterSelect.js'
 import type { TailState } from './feeds.js'
 import { clockTime, PRIORITY_NAMES } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
@@ -23,8 +24,6 @@ export function Tail({ tail }: { tail: TailState }) {
   const [minPriority, setMinPriority] = useState(0)
   const [query, setQuery] = useState('')
   const [expanded, setExpanded] = useState<number>()
-  const types = [...new Set(tail.entries.map((e) => e.message.payload.type))].sort()
-  const sources = [...new Set(tail.entries.map((e) => e.message.source))].sort()
   const shown = tail.entries.filter(
     (e) =>
       (type === '' || e.message.payload.type === type) &&
@@ -36,24 +35,20 @@ export function Tail({ tail }: { tail: TailState }) {
   return (
     <div class="tail">
       <div class="toolbar">
-        <label>
-          type
-          <select value={type} onChange={(e) => setType(e.currentTarget.value)} data-testid="tail-type">
-            <option value="">all</option>
-            {[...new Set([...types, type].filter(Boolean))].map((t) => (
-              <option key={t}>{t}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          source
-          <select value={source} onChange={(e) => setSource(e.currentTarget.value)} data-testid="tail-source">
-            <option value="">all</option>
-            {[...new Set([...sources, source].filter(Boolean))].map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="type"
+          values={tail.entries.map((e) => e.message.payload.type)}
+          value={type}
+          onChange={setType}
+          testId="tail-type"
+        />
+        <FilterSelect
+          label="source"
+          values={tail.entries.map((e) => e.message.source)}
+          value={source}
+          onChange={setSource}
+          testId="tail-source"
+        />
         <label>
           priority ≥
           <select
