@@ -50,6 +50,8 @@ export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = 
         bus.registry.setStatus(module.moduleId, ModuleStatus.Degraded)
       if (!silent && module.status === ModuleStatus.Degraded)
         bus.registry.setStatus(module.moduleId, ModuleStatus.Healthy)
+      // A check the bus refuses (a full queue, the bus shutting down) goes unanswered, and the
+      // module's silence is what the next rounds judge: nothing is lost by not saying it here.
       publish(MessagePayload.HealthCheck({ moduleId: module.moduleId, timestamp: new Date() })).catch(
         () => {},
       )

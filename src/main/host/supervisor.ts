@@ -98,6 +98,8 @@ export class ModuleSupervisor {
     await Promise.all(
       running.map(async (supervised) => {
         const process = supervised.process as ModuleProcess
+        // A Shutdown the bus refuses (it is shutting down itself) changes nothing here: the wait
+        // below ends the process either way, by its own exit or by kill.
         await orchestrator.requestShutdown(supervised.state.moduleId, timeoutMs).catch(() => {})
         const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs))
         if ((await Promise.race([process.exited, timer])) === 'timeout') await process.kill()
