@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { TROUBLE_WINDOW_SECONDS, troubleFinder, verdict } from '../../src/renderer/inspector/health.js'
+import {
+  routeBacklogNote,
+  TROUBLE_WINDOW_SECONDS,
+  troubleFinder,
+  verdict,
+} from '../../src/renderer/inspector/health.js'
 import type { BusMetrics, RouteMetrics, SubscriptionMetrics } from '../../src/shared/metrics-snapshot.js'
 
 type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered'>
@@ -103,5 +108,22 @@ describe('the health verdict', () => {
     const storage = { ...subscription('s', {}), module: 'storage', queueDepth: 8_000 }
     expect(verdict(metrics([storage])).reasons).toEqual(["storage's queue holds 8000 of 10000"])
     expect(verdict(metrics([{ ...storage, queueDepth: 7_999 }], [{ queued: 7_999 }])).healthy).toBe(true)
+  })
+
+  it('notes, for the subscriptions view, copies waiting at a direct route’s producer', () => {
+    expect(routeBacklogNote(metrics([], [{ producer: 'a', consumer: 'b', queued: 0 }]))).toBeUndefined()
+    expect(
+      routeBacklogNote(
+        metrics(
+          [],
+          [
+            { producer: 'data-capture', consumer: 'storage', queued: 9_944 },
+            { producer: 'analysis-engine', consumer: 'gamification', queued: 1 },
+          ],
+        ),
+      ),
+    ).toBe(
+      "9,945 copies wait at direct routes' producers (data-capture → storage, analysis-engine → gamification), outside these queues: see Routes.",
+    )
   })
 })

@@ -8,7 +8,7 @@ import { activatableRow } from './activatable-row.js'
 import { Chart } from './Chart.js'
 import type { Sample } from './feeds.js'
 import { count, millis } from './format.js'
-import { troubleFinder } from './health.js'
+import { routeBacklogNote, troubleFinder } from './health.js'
 
 type Column = {
   key: string
@@ -47,6 +47,7 @@ export function Subscriptions({ history }: { history: Sample[] }) {
   })
   const chosen = latest.subscriptions.find((s) => s.id === selected)
   const trouble = troubleFinder(history)
+  const backlog = routeBacklogNote(latest)
   const own = (pick: (s: SubscriptionMetrics) => number, onlyIfDelivered = false) =>
     history.map((sample) => {
       const sub = sample.metrics.subscriptions.find((s) => s.id === selected)
@@ -54,6 +55,11 @@ export function Subscriptions({ history }: { history: Sample[] }) {
     })
   return (
     <div class="subscriptions">
+      {backlog && (
+        <p class="hint" data-testid="route-backlog-note">
+          {backlog}
+        </p>
+      )}
       <div class="table-scroll">
         <table class="grid" data-testid="subscriptions">
           <thead>

@@ -1,5 +1,6 @@
 /** The bus's health rule, as the inspector applies it to a snapshot. */
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
+import { count } from './format.js'
 
 const QUEUE_LIMIT_SHARE = 0.8
 export const P95_LIMIT_MS = 100
@@ -32,6 +33,18 @@ export function fullestQueue(metrics: BusMetrics): Queue {
       fullest = { owner: `the ${route.producer} → ${route.consumer} route's backlog`, depth: route.queued }
   }
   return fullest
+}
+
+/**
+ * What the subscriptions' queue column cannot show: copies for a direct route's consumer wait at the
+ * route's producer, not in the consumer's queue. Undefined while none wait.
+ */
+export function routeBacklogNote(metrics: BusMetrics): string | undefined {
+  const waiting = metrics.routes.filter((route) => route.queued > 0)
+  if (waiting.length === 0) return undefined
+  const total = waiting.reduce((sum, route) => sum + route.queued, 0)
+  const where = waiting.map((route) => `${route.producer} → ${route.consumer}`).join(', ')
+  return `${count(total)} cop${total === 1 ? 'y waits' : 'ies wait'} at direct routes' producers (${where}), outside these queues: see Routes.`
 }
 
 /** Whether `depth` is past the share of `maxQueueSize` the health rule allows. */
