@@ -5,7 +5,7 @@
  */
 import type { BusMetrics, RouteMetrics } from '../../shared/metrics-snapshot.js'
 import { count, rate } from './format.js'
-import { nearlyFull } from './health.js'
+import { nearlyFull, routeName } from './health.js'
 
 const STATE_CLASS: Record<RouteMetrics['state'], string> = {
   active: 'ok',
@@ -63,9 +63,7 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
           <tbody>
             {metrics.routes.map((route) => (
               <tr key={route.id} data-route={route.id}>
-                <td>
-                  {route.producer} → {route.consumer}
-                </td>
+                <td>{routeName(route)}</td>
                 <td>{route.types.join(', ')}</td>
                 <td>
                   <span

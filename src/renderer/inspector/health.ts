@@ -1,14 +1,19 @@
 /** The bus's health rule, as the inspector applies it to a snapshot. */
-import type { BusMetrics } from '../../shared/metrics-snapshot.js'
+import type { BusMetrics, RouteMetrics, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import { count } from './format.js'
 
 const QUEUE_LIMIT_SHARE = 0.8
-export const P95_LIMIT_MS = 100
+const P95_LIMIT_MS = 100
 
 export interface Verdict {
   healthy: boolean
   /** What breaks the rule, or what holds. */
   reasons: string[]
+}
+
+/** A direct route as the inspector names it: "producer → consumer". */
+export function routeName(route: Pick<RouteMetrics, 'producer' | 'consumer'>): string {
+  return `${route.producer} → ${route.consumer}`
 }
 
 /** A queue bounded by `maxQueueSize`, and whose it is. */
@@ -30,7 +35,7 @@ export function fullestQueue(metrics: BusMetrics): Queue {
   }
   for (const route of metrics.routes) {
     if (route.queued > fullest.depth)
-      fullest = { owner: `the ${route.producer} → ${route.consumer} route's backlog`, depth: route.queued }
+      fullest = { owner: `the ${routeName(route)} route's backlog`, depth: route.queued }
   }
   return fullest
 }
@@ -43,7 +48,7 @@ export function routeBacklogNote(metrics: BusMetrics): string | undefined {
   const waiting = metrics.routes.filter((route) => route.queued > 0)
   if (waiting.length === 0) return undefined
   const total = waiting.reduce((sum, route) => sum + route.queued, 0)
-  const where = waiting.map((route) => `${route.producer} → ${route.consumer}`).join(', ')
+  const where = waiting.map(routeName).join(', ')
   return `${count(total)} cop${total === 1 ? 'y waits' : 'ies wait'} at direct routes' producers (${where}), outside these queues: see Routes.`
 }
 
@@ -69,8 +74,6 @@ export function verdict(metrics: BusMetrics): Verdict {
 
 /** How far back failures and dead letters count as trouble, once the inspector has watched that long. */
 export const TROUBLE_WINDOW_SECONDS = 30
-
-type SubscriptionMetrics = BusMetrics['subscriptions'][number]
 
 /** The counters `trouble` judges by what happened lately rather than by the state now. */
 type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered'>
