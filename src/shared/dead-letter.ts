@@ -50,6 +50,19 @@ export const deadLetterFilterSchema = z
 /** Selects dead-letter entries by reason, module, subscription or message type; every present field must match. */
 export type DeadLetterFilter = z.infer<typeof deadLetterFilterSchema>
 
+/**
+ * Whether `entry` passes `filter`: the rule the bus selects by, so a view that filters entries
+ * shows what a replay or purge by the same filter will take.
+ */
+export function matchesDeadLetterFilter(entry: DeadLetterEntry, filter: DeadLetterFilter): boolean {
+  return (
+    (filter.reason === undefined || entry.reason === filter.reason) &&
+    (filter.module === undefined || entry.module === filter.module) &&
+    (filter.subscriptionId === undefined || entry.subscriptionId === filter.subscriptionId) &&
+    (filter.type === undefined || entry.message.payload.type === filter.type)
+  )
+}
+
 /** Entry ids, or a filter; nothing at all selects every entry. */
 export type DeadLetterSelector = readonly string[] | DeadLetterFilter
 

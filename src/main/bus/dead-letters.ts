@@ -2,16 +2,12 @@
  * The dead-letter queue: bounded, oldest evicted first (and counted). Replay needs the router, so
  * the bus implements it on top of `select` and `remove`.
  */
-import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector } from '../../shared/dead-letter.js'
-
-function matches(entry: DeadLetterEntry, filter: DeadLetterFilter): boolean {
-  return (
-    (filter.reason === undefined || entry.reason === filter.reason) &&
-    (filter.module === undefined || entry.module === filter.module) &&
-    (filter.subscriptionId === undefined || entry.subscriptionId === filter.subscriptionId) &&
-    (filter.type === undefined || entry.message.payload.type === filter.type)
-  )
-}
+import {
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type DeadLetterSelector,
+  matchesDeadLetterFilter,
+} from '../../shared/dead-letter.js'
 
 /**
  * Where dead letters outlive the process (a file in the app's data folder, in the hosts). The bus
@@ -73,7 +69,7 @@ export class DeadLetterStore {
       return [...new Set(selector as readonly string[])].flatMap((id) => this.entries.get(id) ?? [])
     }
     const filter = selector as DeadLetterFilter
-    return [...this.entries.values()].filter((entry) => matches(entry, filter))
+    return [...this.entries.values()].filter((entry) => matchesDeadLetterFilter(entry, filter))
   }
 
   /** Removes one entry; whether it was there. */

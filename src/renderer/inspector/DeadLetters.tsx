@@ -5,7 +5,12 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import type { SkellyBusApi, SkellyBusError } from '../../preload/skelly-bus.js'
-import type { DeadLetterEntry, DeadLetterFilter, DeadLetterReason } from '../../shared/dead-letter.js'
+import {
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type DeadLetterReason,
+  matchesDeadLetterFilter,
+} from '../../shared/dead-letter.js'
 import { REASON_MEANING } from './dead-letter-reasons.js'
 import { FilterSelect } from './FilterSelect.js'
 import { age } from './format.js'
@@ -47,10 +52,7 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
   }, [refresh])
   useEffect(refresh, [size])
 
-  // What the filters leave, and the same as a selector the bus applies (to entries listed since too).
-  const listed = (entries ?? []).filter(
-    (e) => (reason === '' || e.reason === reason) && (subscriber === '' || e.module === subscriber),
-  )
+  // The filters as the selector the bus applies (to entries listed since, too), and what it shows.
   const filter: DeadLetterFilter | undefined =
     reason === '' && subscriber === ''
       ? undefined
@@ -58,6 +60,7 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
           ...(reason === '' ? {} : { reason: reason as DeadLetterReason }),
           ...(subscriber === '' ? {} : { module: subscriber }),
         }
+  const listed = filter ? (entries ?? []).filter((e) => matchesDeadLetterFilter(e, filter)) : (entries ?? [])
   // A selected row the filters hide is not acted on.
   const chosen = listed.filter((e) => selected.has(e.id)).map((e) => e.id)
 
