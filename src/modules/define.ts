@@ -5,6 +5,7 @@
  */
 import type { BusClient } from '../shared/client.js'
 import type { JsonValue } from '../shared/json.js'
+import { MessagePayload } from '../shared/message.js'
 import type { Permissions } from '../shared/wire.js'
 
 export interface ModuleContext {
@@ -77,4 +78,19 @@ export function numberSetting(
 ): number {
   if (typeof value === 'number' && Number.isFinite(value) && accepts(value)) return value
   throw new Error(`'${key}' takes ${expected} (got ${JSON.stringify(value)})`)
+}
+
+/**
+ * The payload of an `Error` message a module publishes about itself (a refused setting, skipped
+ * publishes): a fresh id, the module, now, and what the reader needs in `context`.
+ */
+export function moduleError(module: string, errorType: string, message: string, context: JsonValue) {
+  return MessagePayload.Error({
+    errorId: crypto.randomUUID(),
+    errorType,
+    message,
+    module,
+    timestamp: new Date(),
+    context,
+  })
 }

@@ -12,7 +12,7 @@ import { MessageFilter } from '../shared/filter.js'
 import type { JsonValue } from '../shared/json.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import type { Port } from '../shared/port.js'
-import type { ModuleDefinition, RunningModule } from './define.js'
+import { type ModuleDefinition, moduleError, type RunningModule } from './define.js'
 
 /**
  * Applies a ConfigUpdate if it is for this module; returns why it did not apply, when it should
@@ -71,13 +71,9 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
             BusMessage.replyTo(
               message,
               definition.id,
-              MessagePayload.Error({
-                errorId: crypto.randomUUID(),
-                errorType: 'ConfigRejected',
-                message: refusal,
-                module: definition.id,
-                timestamp: new Date(),
-                context: { configKey: payload.data.configKey, configValue: payload.data.configValue },
+              moduleError(definition.id, 'ConfigRejected', refusal, {
+                configKey: payload.data.configKey,
+                configValue: payload.data.configValue,
               }),
             ),
           )

@@ -8,7 +8,8 @@
  */
 import type { BusClient } from '../shared/client.js'
 import { isEventBusError } from '../shared/errors.js'
-import { BusMessage, MessagePayload } from '../shared/message.js'
+import { BusMessage } from '../shared/message.js'
+import { moduleError } from './define.js'
 
 /** How often skipped publishes are said, at most. */
 export const SKIPPED_REPORT_MS = 5_000
@@ -53,14 +54,7 @@ export function skippedPublishes(
       .publish(
         BusMessage.create(
           bus.module,
-          MessagePayload.Error({
-            errorId: crypto.randomUUID(),
-            errorType: 'PublishesSkipped',
-            message,
-            module: bus.module,
-            timestamp: new Date(),
-            context: { elapsedMs, skipped },
-          }),
+          moduleError(bus.module, 'PublishesSkipped', message, { elapsedMs, skipped }),
         ),
       )
       // Said in the log already; this one cannot be reported on the bus it failed to reach.
