@@ -2,16 +2,18 @@
  * Storage: receives RawEvents (Reliable) and appends them to `events.jsonl` in the data folder.
  * Writes are grouped (the events that arrive while one append runs go out in the next, with no
  * timer): a handler's promise (its ack) settles once its event is written, so an
- * acknowledged event is on disk (fsync'd in batches, every `fsyncMs`). It publishes StorageStatus
- * every second and, every `batchMs`, an EventBatch of what arrived since the last one.
+ * acknowledged event is on disk (fsync'd in batches, every `fsyncMs`). The file rotates at
+ * `maxFileBytes` (default 64 MiB) into `events.1.jsonl` …, keeping `keepFiles` (default 3) of
+ * those, so a log the app writes all day stays bounded. It publishes StorageStatus every second
+ * and, every `batchMs`, an EventBatch of what arrived since the last one.
  */
-import { open } from 'node:fs/promises'
-import { join } from 'node:path'
 import { ModuleId, type RawEvent } from '../shared/catalog.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
+import { describeThrown } from '../shared/errors.js'
 import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import { defineModule, numberOption } from './define.js'
+import { openEventLog } from './event-log.js'
 import { skippedPublishes } from './skipped-publishes.js'
 
 const MAX_BATCH_EVENTS = 500
@@ -23,10 +25,15 @@ export default defineModule({
     const skipped = skippedPublishes(bus, log)
     const batchMs = numberOption(options, 'batchMs', 3000)
     const fsyncMs = numberOption(options, 'fsyncMs', 250)
-    const file = await open(join(dataDir, 'events.jsonl'), 'a')
+    const eventLog = await openEventLog({
+      dir: dataDir,
+      name: 'events.jsonl',
+      maxFileBytes: numberOption(options, 'maxFileBytes', 64 * 1024 * 1024),
+      keepFiles: Math.max(1, Math.floor(numberOption(options, 'keepFiles', 3))),
+      warn: log,
+    })
     const sessionId = crypto.randomUUID()
     let totalEvents = 0
-    let size = (await file.stat()).size
     let lastBatchTime = new Date()
     let pending: RawEvent[] = []
     /** The lines waiting for the write under way to finish; they go out together after it. */
@@ -46,9 +53,7 @@ export default defineModule({
         const lines: string[] = []
         const written = lastWrite.then(async () => {
           group = undefined
-          const text = lines.join('')
-          await file.appendFile(text)
-          size += Buffer.byteLength(text)
+          await eventLog.append(lines.join(''))
           dirty = true
         })
         lastWrite = written.catch(() => {}) // a failed append fails its own handlers, not the next group's
@@ -58,17 +63,25 @@ export default defineModule({
       return group.written
     }
 
+    // The flush waits its turn behind the writes, as a rotation closes the file it would flush.
+    // One that fails is only reported: the events were acknowledged as written, not as flushed.
     const fsyncTimer = setInterval(() => {
       if (!dirty) return
       dirty = false
-      void file.sync()
+      lastWrite = lastWrite
+        .then(() => eventLog.sync())
+        .catch((error: unknown) => log(`could not flush events.jsonl: ${describeThrown(error)}`))
     }, fsyncMs)
     const statusTimer = setInterval(() => {
       void bus
         .publish(
           BusMessage.create(
             ModuleId.Storage,
-            MessagePayload.StorageStatus({ totalEvents, storageSizeBytes: size, lastBatchTime }),
+            MessagePayload.StorageStatus({
+              totalEvents,
+              storageSizeBytes: eventLog.sizeBytes,
+              lastBatchTime,
+            }),
           ),
         )
         .catch((error: unknown) => skipped.skip('StorageStatus', error))
@@ -110,9 +123,8 @@ export default defineModule({
         clearInterval(statusTimer)
         clearInterval(batchTimer)
         skipped.stop()
-        await group?.written
-        await file.sync()
-        await file.close()
+        await lastWrite
+        await eventLog.close()
       },
     }
   },

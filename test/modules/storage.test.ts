@@ -1,8 +1,8 @@
 /**
- * Storage's writes: an event is acknowledged once it is in `events.jsonl`, and the file keeps the
- * order events were delivered in, however the appends are grouped.
+ * Storage's writes: an event is acknowledged once it is in `events.jsonl` (or a file it rotated
+ * into), and the files keep the order events were delivered in, however the appends are grouped.
  */
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MessageChannel } from 'node:worker_threads'
@@ -16,12 +16,44 @@ import { fromNodePort } from '../../src/shared/index.js'
 import { rawMessage, waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
 
-it('acknowledges an event once it is written, and writes events in the order they came', async () => {
+const isEventFile = (name: string): boolean => /^events(\.\d+)?\.jsonl$/.test(name)
+/** 0 for `events.jsonl`, N for `events.N.jsonl`: the higher, the older. */
+const age = (name: string): number => Number(/\.(\d+)\./.exec(name)?.[1] ?? 0)
+
+/**
+ * The ids in Storage's files, oldest first. An append may be under way as a file is read: its
+ * last line may be cut short, and is left out (every acknowledged line was whole before the read
+ * began). A rotation during the read moves the files under it, so the read starts again.
+ */
+async function storedIds(dataDir: string): Promise<string[]> {
+  for (;;) {
+    const ids = await readStoredIds(dataDir)
+    if (ids !== undefined) return ids
+  }
+}
+
+/** The ids, or undefined if a rotation moved a file away mid-read or added one (none is deleted here). */
+async function readStoredIds(dataDir: string): Promise<string[] | undefined> {
+  const names = (await readdir(dataDir)).filter(isEventFile).sort((a, b) => age(b) - age(a))
+  const ids: string[] = []
+  for (const name of names) {
+    const text = await readFile(join(dataDir, name), 'utf8').catch(() => undefined)
+    if (text === undefined) return undefined
+    const lines = text.split('\n').slice(0, -1)
+    ids.push(...lines.map((line) => (JSON.parse(line) as { id: string }).id))
+  }
+  const after = (await readdir(dataDir)).filter(isEventFile)
+  return after.length === names.length ? ids : undefined
+}
+
+it('acknowledges an event once it is written, and writes events in the order they came, across rotations', async () => {
   const { bus, hub } = await startHub()
   const dataDir = await mkdtemp(join(tmpdir(), 'skelly-storage-'))
   const { port1, port2 } = new MessageChannel()
   hub.attach(port1, { module: storage.id, permissions: lifecyclePermissions(storage) })
-  const running = runModule(storage, fromNodePort(port2), { dataDir, options: { batchMs: 60_000 } })
+  // ~190 bytes an event: 2,000 of them fill seven or eight files of 50,000 bytes, all kept.
+  const options = { batchMs: 60_000, maxFileBytes: 50_000, keepFiles: 20 }
+  const running = runModule(storage, fromNodePort(port2), { dataDir, options })
   await waitFor(() => bus.registry.get(storage.id)?.status === 'Healthy')
   await waitFor(async () => (await bus.metrics()).subscriptions.some((s) => s.module === ModuleId.Storage))
 
@@ -34,14 +66,12 @@ it('acknowledges an event once it is written, and writes events in the order the
   let checked = 0
   while (checked < ids.length) {
     const acknowledged = await delivered()
-    // An append may be under way as the file is read: its last line may be cut short. Every
-    // acknowledged line was whole before this read began.
-    const lines = (await readFile(join(dataDir, 'events.jsonl'), 'utf8')).split('\n').slice(0, -1)
-    const written = lines.map((line) => (JSON.parse(line) as { id: string }).id)
+    const written = await storedIds(dataDir)
     expect(written.length).toBeGreaterThanOrEqual(acknowledged)
     expect(written).toEqual(ids.slice(0, written.length))
     checked = acknowledged
   }
+  expect((await readdir(dataDir)).filter(isEventFile).length).toBeGreaterThan(5)
   const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
   orchestrator.stop()
   await orchestrator.requestShutdown(storage.id, 1_000)

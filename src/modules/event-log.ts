@@ -1,0 +1,107 @@
+/**
+ * An append-only file that rotates at a size, so a log written all day, every day, keeps a bounded
+ * footprint: once the current file reaches `maxFileBytes`, it becomes `<name>.1<ext>` (the older
+ * ones move up a number), a fresh file takes its place, and files past `keepFiles` are deleted.
+ * Its caller serializes the calls (one at a time); the log itself keeps no queue.
+ */
+import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises'
+import { join, parse } from 'node:path'
+import { describeThrown } from '../shared/errors.js'
+
+export interface EventLogOptions {
+  /** The folder that holds the log. */
+  readonly dir: string
+  /** The current file's name, e.g. `events.jsonl`. */
+  readonly name: string
+  /** The size at which the current file is rotated (the append that crosses it stays in it). */
+  readonly maxFileBytes: number
+  /** Rotated files kept besides the current one; older ones are deleted. */
+  readonly keepFiles: number
+  /** Told when a rotation fails (once, until one succeeds again); the log goes on in the current file. */
+  readonly warn: (message: string) => void
+}
+
+export interface EventLog {
+  /**
+   * Appends `text` to the current file, then rotates it if it reached `maxFileBytes`. Resolves once
+   * `text` is written; a rotation that fails is only reported (the text is written all the same,
+   * and the next append tries again).
+   */
+  append(text: string): Promise<void>
+  /** Flushes the current file to disk. */
+  sync(): Promise<void>
+  /** The bytes the log holds on disk, the current file and the rotated ones kept. */
+  readonly sizeBytes: number
+  /** Flushes and closes the current file. */
+  close(): Promise<void>
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    const found = await stat(path)
+    return found.isFile() ? found.size : 0
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0
+    throw error
+  }
+}
+
+/** Opens (creating if need be) the log in `options.dir`, counting the rotated files already there. */
+export async function openEventLog(options: EventLogOptions): Promise<EventLog> {
+  const { dir, name, maxFileBytes, keepFiles, warn } = options
+  const { name: stem, ext } = parse(name)
+  /** The path of rotated file `n` (0 is the current file). */
+  const pathOf = (n: number): string => join(dir, n === 0 ? name : `${stem}.${n}${ext}`)
+  /** Sizes of the files on disk, index n for `pathOf(n)`. */
+  let sizes: number[] = []
+  const countSizes = async (): Promise<void> => {
+    sizes = []
+    for (let n = 0; n <= keepFiles; n++) sizes.push(await sizeOf(pathOf(n)))
+  }
+  await countSizes()
+  let file: FileHandle = await open(pathOf(0), 'a')
+
+  /**
+   * Moves every file up a number, dropping the oldest, and starts a fresh current file. Whatever
+   * fails on the way, a current file is open again afterwards and the sizes are read from disk.
+   */
+  async function rotate(): Promise<void> {
+    await file.sync()
+    await file.close()
+    try {
+      await rm(pathOf(keepFiles), { force: true })
+      for (let n = keepFiles - 1; n >= 0; n--) {
+        await rename(pathOf(n), pathOf(n + 1)).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error // a rotated file not there yet
+        })
+      }
+    } finally {
+      file = await open(pathOf(0), 'a')
+      await countSizes()
+    }
+  }
+
+  let rotationFailing = false
+  return {
+    async append(text) {
+      await file.appendFile(text)
+      sizes[0] = (sizes[0] ?? 0) + Buffer.byteLength(text)
+      if ((sizes[0] ?? 0) < maxFileBytes) return
+      try {
+        await rotate()
+        rotationFailing = false
+      } catch (error) {
+        if (!rotationFailing) warn(`could not rotate ${name}, writing on in it: ${describeThrown(error)}`)
+        rotationFailing = true
+      }
+    },
+    sync: () => file.sync(),
+    get sizeBytes() {
+      return sizes.reduce((sum, size) => sum + size, 0)
+    },
+    async close() {
+      await file.sync()
+      await file.close()
+    },
+  }
+}

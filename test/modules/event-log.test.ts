@@ -1,0 +1,120 @@
+/**
+ * The rotating event log: bounded on disk, nothing lost among the files it keeps, and a failed
+ * rotation costs one append its error, not the log.
+ */
+import { mkdir, mkdtemp, readdir, readFile, rmdir, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { type EventLogOptions, openEventLog } from '../../src/modules/event-log.js'
+
+const freshDir = () => mkdtemp(join(tmpdir(), 'skelly-event-log-'))
+
+function options(dir: string, maxFileBytes: number, keepFiles: number): EventLogOptions {
+  return {
+    dir,
+    name: 'events.jsonl',
+    maxFileBytes,
+    keepFiles,
+    warn: (message) => expect.unreachable(`no rotation should fail here: ${message}`),
+  }
+}
+
+/** The kept files' texts, oldest first, and their total size on disk. */
+async function kept(
+  dir: string,
+  keepFiles: number,
+): Promise<{ text: string; bytes: number; files: string[] }> {
+  const files = (await readdir(dir)).sort()
+  let text = ''
+  let bytes = 0
+  for (let n = keepFiles; n >= 0; n--) {
+    const path = join(dir, n === 0 ? 'events.jsonl' : `events.${n}.jsonl`)
+    if (!files.includes(path.slice(dir.length + 1))) continue
+    text += await readFile(path, 'utf8')
+    bytes += (await stat(path)).size
+  }
+  return { text, bytes, files }
+}
+
+describe('openEventLog', () => {
+  it('rotates the current file once it reaches maxFileBytes, keeping keepFiles rotated files', async () => {
+    const dir = await freshDir()
+    const log = await openEventLog(options(dir, 10, 2))
+    for (const line of ['aaaa\n', 'bbbb\n', 'cccc\n', 'dddd\n', 'eeee\n', 'ffff\n', 'gggg\n'])
+      await log.append(line)
+    await log.close()
+    expect((await readdir(dir)).sort()).toEqual(['events.1.jsonl', 'events.2.jsonl', 'events.jsonl'])
+    expect(await readFile(join(dir, 'events.2.jsonl'), 'utf8')).toBe('cccc\ndddd\n')
+    expect(await readFile(join(dir, 'events.1.jsonl'), 'utf8')).toBe('eeee\nffff\n')
+    expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('gggg\n')
+    expect(log.sizeBytes).toBe(25)
+  })
+
+  it('counts the files a previous run left, and goes on rotating them', async () => {
+    const dir = await freshDir()
+    const first = await openEventLog(options(dir, 10, 3))
+    for (const line of ['aaaa\n', 'bbbb\n', 'cccc\n']) await first.append(line)
+    await first.close()
+    const second = await openEventLog(options(dir, 10, 3))
+    expect(second.sizeBytes).toBe(15)
+    await second.append('dddd\n')
+    await second.close()
+    expect(await readFile(join(dir, 'events.2.jsonl'), 'utf8')).toBe('aaaa\nbbbb\n')
+    expect(await readFile(join(dir, 'events.1.jsonl'), 'utf8')).toBe('cccc\ndddd\n')
+    expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('')
+  })
+
+  it('keeps what it holds bounded, whole and in order, whatever is appended', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }), { maxLength: 60 }),
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (appends, maxFileBytes, keepFiles) => {
+          const dir = await freshDir()
+          const log = await openEventLog(options(dir, maxFileBytes, keepFiles))
+          for (const text of appends) await log.append(text)
+          const { text, bytes, files } = await kept(dir, keepFiles)
+          await log.close()
+          expect(files.length).toBeLessThanOrEqual(keepFiles + 1)
+          expect(log.sizeBytes).toBe(bytes)
+          // What is kept is the end of everything appended, starting at an append's beginning.
+          const fromEachAppend = appends.map((_, i) => appends.slice(i).join(''))
+          expect(text === '' || fromEachAppend.includes(text)).toBe(true)
+          // Every rotated file reached the bound; the current one is below it.
+          expect(Buffer.byteLength(await readFile(join(dir, 'events.jsonl'), 'utf8'))).toBeLessThan(
+            maxFileBytes,
+          )
+          for (let n = 1; n <= keepFiles; n++) {
+            const name = `events.${n}.jsonl`
+            if (files.includes(name))
+              expect((await stat(join(dir, name))).size).toBeGreaterThanOrEqual(maxFileBytes)
+          }
+        },
+      ),
+      { numRuns: 40 },
+    )
+  })
+
+  it('says once that it cannot rotate, goes on in the current file, and rotates once it can', async () => {
+    const dir = await freshDir()
+    const blocker = join(dir, 'events.1.jsonl')
+    await mkdir(blocker) // a folder where the rotated file should go
+    const warnings: string[] = []
+    const log = await openEventLog({ ...options(dir, 10, 1), warn: (message) => warnings.push(message) })
+    for (const line of ['aaaa\n', 'bbbb\n', 'cccc\n']) await log.append(line)
+    expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('aaaa\nbbbb\ncccc\n')
+    expect(log.sizeBytes).toBe(15)
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/^could not rotate events\.jsonl, writing on in it: .*EISDIR/)
+
+    await rmdir(blocker)
+    await log.append('dddd\n')
+    await log.close()
+    expect(await readFile(blocker, 'utf8')).toBe('aaaa\nbbbb\ncccc\ndddd\n')
+    expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('')
+    expect(warnings).toHaveLength(1)
+  })
+})
