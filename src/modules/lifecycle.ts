@@ -43,8 +43,10 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
   const bus = await connectBus(port, { module: definition.id })
   const log = (message: string) => console.log(`[${definition.id}] ${message}`)
   const running = await definition.start(bus, { dataDir: run.dataDir, options: run.options, log })
+  /** Set once the module's own Shutdown has been handled: the close that follows is its own. */
+  let shuttingDown = false
   const stopped = new Promise<void>((resolve, reject) => {
-    bus.onClose((reason) => reject(new Error(`lost the hub: ${reason}`)))
+    bus.onClose((reason) => (shuttingDown ? resolve() : reject(new Error(`lost the hub: ${reason}`))))
     void bus.subscribe(
       definition.id,
       MessageFilter.types(['HealthCheck', 'ConfigUpdate', 'Shutdown']),
@@ -80,8 +82,10 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
         } else if (payload.type === 'Shutdown' && payload.data.moduleId === definition.id) {
           log('shutting down')
           await running.stop()
-          resolve() // before closing: the close would otherwise count as a lost hub
-          await bus.close()
+          // Closed once this handler has returned, so its ack goes out with the close, as do those
+          // of the other modules' Shutdowns delivered beside it: a clean stop drops no copy.
+          shuttingDown = true
+          setImmediate(() => void bus.close())
         }
       },
     )

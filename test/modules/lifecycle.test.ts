@@ -145,6 +145,22 @@ describe('a module’s lifecycle', () => {
       await running
     }
   })
+
+  it('stops modules told to shut down at once without dropping a copy of any Shutdown', async () => {
+    const { bus, hub } = await startHub()
+    const idle = (id: string) =>
+      defineModule({ id, permissions: { publish: [], subscribe: [] }, start: () => ({ stop() {} }) })
+    const modules = ['first', 'second', 'third'].map(idle)
+    const runs = await Promise.all(modules.map((module) => runInThread(bus, hub, module)))
+    // As the host stops: every module's Shutdown at once, so each module's copy of the others'
+    // arrives beside its own. Each must be handled and acknowledged before its module closes.
+    await Promise.all(runs.map(({ stop }) => stop()))
+    await Promise.all(runs.map(({ running }) => running))
+    await waitFor(async () => (await bus.metrics()).types.Shutdown?.delivered === 9)
+    const metrics = await bus.metrics()
+    expect(metrics.types.Shutdown).toMatchObject({ published: 3, delivered: 9, dropped: 0 })
+    expect(metrics.messagesDropped).toBe(0)
+  })
 })
 
 /**
