@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { chartTime, clockTime } from '../../src/renderer/inspector/format.js'
+import { chartTime, clockTime, count } from '../../src/renderer/inspector/format.js'
 
 describe('the inspector clock', () => {
   it('writes a time as a local 24-hour clock, one row, zero-padded', () => {
@@ -19,5 +19,21 @@ describe('the inspector clock', () => {
   it('shows the tail and the charts on the same clock', () => {
     const at = new Date(2026, 11, 2, 6, 30, 15, 5)
     expect(clockTime(at, true).startsWith(chartTime(at.getTime() / 1000))).toBe(true)
+  })
+})
+
+describe('counts', () => {
+  it('groups thousands and rounds to whole numbers', () => {
+    expect(count(0)).toBe('0')
+    expect(count(999)).toBe('999')
+    expect(count(12_345_678)).toBe('12,345,678')
+    expect(count(1_234.6)).toBe('1,235')
+    expect(count(-4_200)).toBe('-4,200')
+  })
+
+  it('keeps one decimal between small integers, as an axis tick may fall there', () => {
+    expect(count(0.5)).toBe('0.5')
+    expect(count(9.25)).toBe('9.3')
+    expect(count(10.4)).toBe('10')
   })
 })
