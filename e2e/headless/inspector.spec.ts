@@ -512,6 +512,41 @@ test('the keyboard expands a tail row and selects a subscription', async ({ page
   }
 })
 
+test('the subscriptions view narrows to one module and one mode, and says how many it shows', async ({
+  page,
+  host,
+}) => {
+  // An app may hold hundreds of subscriptions: 40 of one module's among a few of others'.
+  for (let i = 0; i < 40; i++) {
+    const mode = i % 2 === 0 ? DeliveryMode.Reliable() : DeliveryMode.BestEffort
+    await host.bus.subscribe('busy-window', MessageFilter.types(['StateChange']), mode, () => {})
+  }
+  await host.bus.subscribe(
+    'quiet-module',
+    MessageFilter.types(['RawEvent']),
+    DeliveryMode.LatestOnly,
+    () => {},
+  )
+  await openInspector(page, host)
+  await page.getByTestId('tab-subscriptions').click()
+  const rows = page.locator('[data-testid=subscriptions] tbody tr')
+  await expect(page.getByTestId('subscriptions-count')).toHaveText('41 subscriptions')
+  await expect(rows).toHaveCount(41)
+
+  await page.getByTestId('subscriptions-filter-module').selectOption('busy-window')
+  await expect(page.getByTestId('subscriptions-count')).toHaveText('41 subscriptions, 40 shown')
+  await expect(rows).toHaveCount(40)
+  await page.getByTestId('subscriptions-filter-mode').selectOption('Reliable')
+  await expect(page.getByTestId('subscriptions-count')).toHaveText('41 subscriptions, 20 shown')
+  expect(new Set(await rows.locator('td:nth-child(3)').allTextContents())).toEqual(new Set(['Reliable']))
+  expect(new Set(await rows.locator('td:nth-child(1)').allTextContents())).toEqual(new Set(['busy-window']))
+
+  await page.getByTestId('subscriptions-filter-module').selectOption('quiet-module')
+  await expect(page.getByTestId('subscriptions-count')).toHaveText('41 subscriptions, 0 shown')
+  await page.getByTestId('subscriptions-filter-mode').selectOption('')
+  await expect(rows).toHaveCount(1)
+})
+
 test.describe('with the module pipeline running', () => {
   test.use({ hostOptions: { bus: {} } })
 

@@ -1,11 +1,13 @@
 /**
- * Subscriptions: every subscription with its queue, flow and latency; sortable; the ones in trouble
- * stand out. Selecting one charts its own latency and queue depth.
+ * Subscriptions: every subscription with its queue, flow and latency; sortable, filtered by module
+ * and mode (an app may hold hundreds); the ones in trouble stand out. Selecting one charts its own
+ * latency and queue depth.
  */
 import { useState } from 'preact/hooks'
 import type { SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import { activatableRow } from './activatable-row.js'
 import { Chart } from './Chart.js'
+import { FilterSelect } from './FilterSelect.js'
 import type { Sample } from './feeds.js'
 import { count, millis } from './format.js'
 import { routeBacklogNote, troubleFinder } from './health.js'
@@ -37,15 +39,19 @@ export function Subscriptions({ history }: { history: Sample[] }) {
     descending: true,
   })
   const [selected, setSelected] = useState<string>()
+  const [module, setModule] = useState('')
+  const [mode, setMode] = useState('')
   const latest = history.at(-1)?.metrics
   if (!latest) return <p class="empty">Waiting for the first metrics snapshot…</p>
   const column = COLUMNS.find((c) => c.key === sort.key) ?? COLUMNS[0]!
-  const rows = [...latest.subscriptions].sort((a, b) => {
+  const all = latest.subscriptions
+  const shown = all.filter((s) => (module === '' || s.module === module) && (mode === '' || s.mode === mode))
+  const rows = shown.sort((a, b) => {
     const [x, y] = [column.value(a), column.value(b)]
     const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y))
     return sort.descending ? -order : order
   })
-  const chosen = latest.subscriptions.find((s) => s.id === selected)
+  const chosen = all.find((s) => s.id === selected)
   const trouble = troubleFinder(history)
   const backlog = routeBacklogNote(latest)
   const own = (pick: (s: SubscriptionMetrics) => number, onlyIfDelivered = false) =>
@@ -55,6 +61,25 @@ export function Subscriptions({ history }: { history: Sample[] }) {
     })
   return (
     <div class="subscriptions">
+      <div class="toolbar">
+        <span data-testid="subscriptions-count">
+          {`${all.length} subscription${all.length === 1 ? '' : 's'}${module || mode ? `, ${shown.length} shown` : ''}`}
+        </span>
+        <FilterSelect
+          label="module"
+          values={all.map((s) => s.module)}
+          value={module}
+          onChange={setModule}
+          testId="subscriptions-filter-module"
+        />
+        <FilterSelect
+          label="mode"
+          values={all.map((s) => s.mode)}
+          value={mode}
+          onChange={setMode}
+          testId="subscriptions-filter-mode"
+        />
+      </div>
       {backlog && (
         <p class="hint" data-testid="route-backlog-note">
           {backlog}
