@@ -7,6 +7,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test as base, expect, type Page } from '@playwright/test'
+import { type BusMessage, DeliveryMode, type FilterInput, type MessageType } from '../src/main/bus/index.js'
 import { windows } from '../src/main/host/windows.js'
 import { type HeadlessHost, type HeadlessOptions, startHeadlessHost } from '../src/main/node/headless.js'
 
@@ -74,6 +75,59 @@ export async function openInspector(page: Page, host: HeadlessHost): Promise<voi
   await page.goto(host.urls.inspector)
   await expect(page.getByTestId('connection')).toHaveText('open')
   await expect(page.getByTestId('kpi-published-total')).toBeVisible()
+}
+
+/** What the host's bus delivered of the observed messages, as a subscriber in the main process. */
+export interface Observed<T extends MessageType> {
+  /** Every message seen so far, in the order they were delivered. */
+  readonly messages: readonly BusMessage<T>[]
+  /**
+   * The first message, seen already or still to come, that `matches` (the first of all without it).
+   * Rejects after `timeoutMs` (default 10 s), saying how many messages it saw and none matched.
+   */
+  next(matches?: (message: BusMessage<T>) => boolean, timeoutMs?: number): Promise<BusMessage<T>>
+}
+
+/**
+ * Subscribes, in the main process, to what `filter` selects (Reliable, as `e2e-observer`), from
+ * now on: a test can publish from a page, then wait for the module's answer by what it says.
+ * The subscription lasts as long as the test's host.
+ */
+export async function observe<T extends MessageType>(
+  host: HeadlessHost,
+  filter: FilterInput<T>,
+): Promise<Observed<T>> {
+  const messages: BusMessage<T>[] = []
+  const waiters = new Set<{
+    matches: (message: BusMessage<T>) => boolean
+    found: (message: BusMessage<T>) => void
+  }>()
+  await host.bus.subscribe('e2e-observer', filter, DeliveryMode.Reliable({ timeoutMs: 5000 }), (message) => {
+    messages.push(message)
+    for (const waiter of waiters) if (waiter.matches(message)) waiter.found(message)
+  })
+  return {
+    messages,
+    next(matches = () => true, timeoutMs = 10_000) {
+      const seen = messages.find(matches)
+      if (seen !== undefined) return Promise.resolve(seen)
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(waiter)
+          reject(new Error(`no matching message within ${timeoutMs} ms (${messages.length} observed)`))
+        }, timeoutMs)
+        const waiter = {
+          matches,
+          found(message: BusMessage<T>) {
+            clearTimeout(timer)
+            waiters.delete(waiter)
+            resolve(message)
+          },
+        }
+        waiters.add(waiter)
+      })
+    },
+  }
 }
 
 export { expect }
