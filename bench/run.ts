@@ -18,7 +18,7 @@ import { cases } from './cases/index.js'
 import { type Measurement, median } from './harness.js'
 
 const { quick, only, repetitions } = readCommandLine(
-  '[BENCH_REPS=N] npm run bench [-- [--quick] [--case NAME]] (N: 5 unless given)',
+  `[BENCH_REPS=N] npm run bench [-- [--quick] [--case NAME]] (N: 5 unless given; NAME: ${cases.map((c) => c.name).join(', ')})`,
   () => {
     const { values } = parseCommandLine({
       args: process.argv.slice(2),

@@ -32,17 +32,17 @@ async function runTool(
   script: string,
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ code: number; stderr: string }> {
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, ...args], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      timeout: 30_000,
-    })
-    return { code: 0, stderr }
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', script, ...args],
+      { cwd: root, env: { ...process.env, ...env }, timeout: 30_000 },
+    )
+    return { code: 0, stdout, stderr }
   } catch (error) {
-    const failed = error as { code: number; stderr: string }
-    return { code: failed.code, stderr: failed.stderr }
+    const failed = error as { code: number; stdout: string; stderr: string }
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr }
   }
 }
 
@@ -113,6 +113,21 @@ describe('command lines of the tools', () => {
     expect(noRepetitions.code).toBe(2)
     expect(noRepetitions.stderr).toContain("BENCH_REPS must be an integer from 1 to 100 (got '0')")
     expect(statSync(latest).mtimeMs).toBe(before)
+  })
+
+  it('each tool answers --help with its usage and exit code 0, running nothing', {
+    timeout: SPAWNING,
+  }, async () => {
+    const latest = join(root, 'bench/results/latest.md')
+    const before = statSync(latest).mtimeMs
+    const bench = await runTool('bench/run.ts', ['--help'])
+    expect(bench).toMatchObject({ code: 0, stderr: '' })
+    expect(bench.stdout).toMatch(/^usage: .*npm run bench .*NAME: in-process, /)
+    expect(statSync(latest).mtimeMs).toBe(before)
+    const chaos = await runTool('test/chaos/run.ts', ['-h'])
+    expect(chaos).toMatchObject({ code: 0, stderr: '' })
+    expect(chaos.stdout).toMatch(/^usage: npm run chaos/)
+    expect(chaos.stdout).not.toContain('fault:')
   })
 
   it('the A/B benchmark refuses a checkout without the bus', { timeout: SPAWNING }, async () => {

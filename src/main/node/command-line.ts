@@ -59,9 +59,14 @@ function given(name: string, text: string | undefined): Environment {
 /**
  * What `read` makes of the command line (and of the tool's environment variables); on a
  * {@link UsageError} or a `Configuration` error the process prints what is wrong with `usage` and
- * exits with code 2 (other errors are thrown on).
+ * exits with code 2 (other errors are thrown on). Asking for help (`--help` or `-h`) prints
+ * `usage` and exits 0, reading nothing else.
  */
 export function readCommandLine<T>(usage: string, read: () => T): T {
+  if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {
+    console.log(`usage: ${usage}`)
+    return process.exit(0)
+  }
   try {
     return read()
   } catch (error) {
