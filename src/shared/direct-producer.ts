@@ -400,10 +400,17 @@ export class DirectProducer {
     return counter
   }
 
-  /** A Reliable target whose backlog is full refuses the publish, as the bus's QueueFull does. */
+  /**
+   * A Reliable target whose backlog is full refuses the publish, as the bus's QueueFull does, and
+   * counts it (the bus counts the refusal against the first full subscription; here, the first
+   * Reliable target).
+   */
   private assertRoom(targets: readonly TargetOfType[]): void {
     const backlog = this.waiting.length + this.retrying.size
-    if (backlog < this.limits.maxQueueSize || !targets.some(({ target }) => target.reliable)) return
+    if (backlog < this.limits.maxQueueSize) return
+    const refusing = targets.find(({ target }) => target.reliable)
+    if (refusing === undefined) return
+    refusing.tally.total.queueFull++
     throw EventBusError.of('QueueFull', { currentSize: backlog, maxSize: this.limits.maxQueueSize })
   }
 

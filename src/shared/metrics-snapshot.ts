@@ -19,7 +19,10 @@ export const latencySummarySchema = z.object({
   count,
 })
 
-/** What became of messages: published, and of their copies delivered, failed, dropped, coalesced, retried, dead-lettered. */
+/**
+ * What became of messages: published, and of their copies delivered, failed, dropped, coalesced,
+ * retried, dead-lettered; and the publishes refused because a queue was full.
+ */
 export const countersSchema = z.object({
   published: count,
   delivered: count,
@@ -28,6 +31,12 @@ export const countersSchema = z.object({
   coalesced: count,
   retried: count,
   deadLettered: count,
+  /**
+   * Publishes refused with `QueueFull`: a matching subscription's queue (or a direct route's
+   * backlog at its producer) was full, so the message went nowhere. For a module, those it
+   * published; for a subscription, those its full queue refused. Not part of any copy's accounting.
+   */
+  queueFull: count,
 })
 
 /** One subscription's entry in `metrics().subscriptions`: its filter, mode, queue, counters and latency. */
@@ -107,6 +116,8 @@ export const busMetricsSchema = z.object({
   messagesCoalesced: count,
   messagesRetried: count,
   messagesDeadLettered: count,
+  /** Publishes refused because a queue was full (see the counters' `queueFull`). */
+  messagesQueueFull: count,
   predicateErrors: count,
   currentQueueDepth: count,
   maxQueueSize: count,

@@ -49,7 +49,8 @@ const count = z.number().int().nonnegative()
 export const DIRECT_OUTCOMES = ['delivered', 'failed', 'dropped', 'retried', 'deadLettered'] as const
 /**
  * Everything a direct channel counts: its outcomes, copies routed, attempts whose handler ran past
- * the bus's `slowHandlerThresholdMs` (timed by the consumer), copies handed back to the hub
+ * the bus's `slowHandlerThresholdMs` (timed by the consumer), publishes the producer refused
+ * because its backlog was full (`queueFull`, the bus's counter), copies handed back to the hub
  * (unacknowledged when the channel went down: the hub counts those as they arrive, so a producer's
  * reports always say 0), and two counts the hub keeps for itself:
  * copies that left over the channel (`sent`, first attempts only) and BestEffort copies dropped
@@ -60,6 +61,7 @@ export const DIRECT_COUNT_NAMES = [
   'routed',
   ...DIRECT_OUTCOMES,
   'slowHandlers',
+  'queueFull',
   'handedBack',
   'sent',
   'sentDropped',

@@ -88,6 +88,7 @@ describe('accounting invariant', () => {
         await advance(10_000) // quiet: every retry, timeout and slow handler is over
         const metrics = await bus.metrics()
         expect(metrics.messagesPublished).toBe(accepted)
+        expect(metrics.messagesQueueFull).toBe(refused)
         expect(metrics.currentQueueDepth).toBe(0)
         expect(metrics.inFlight).toBe(0)
         expect(accepted + refused).toBe(w.publishes.length)

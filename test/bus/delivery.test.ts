@@ -289,6 +289,13 @@ describe('delivery', () => {
       const metrics = await bus.metrics()
       expect(metrics.messagesPublished).toBe(3)
       expect(others).toHaveLength(3) // the refused message reached nobody
+      // Counted as refused: by the bus, its type, its publisher, and the subscription that was full.
+      expect(metrics.messagesQueueFull).toBe(1)
+      expect(metrics.types.RawEvent?.queueFull).toBe(1)
+      expect(metrics.modules[ModuleId.DataCapture]?.queueFull).toBe(1)
+      expect(metrics.modules[ModuleId.Storage]?.queueFull).toBe(0)
+      const queueFull = Object.fromEntries(metrics.subscriptions.map((s) => [s.module, s.queueFull]))
+      expect(queueFull).toEqual({ [ModuleId.Storage]: 1, [ModuleId.AnalysisEngine]: 0 })
       gate.resolve()
     })
   })

@@ -785,6 +785,13 @@ describe('direct routes', () => {
     expect(errors.every((error) => error.kind === 'QueueFull')).toBe(true)
     // Every accepted copy, the first one's too, came back to the hub, each once, none refused.
     await waitFor(async () => (await bus.metrics()).routes[0]?.handedBack === ok + 1, 15_000)
+    // The producer's refusals reached the hub in its report: counted as the bus counts its own.
+    await waitFor(async () => (await bus.metrics()).messagesQueueFull === errors.length, 15_000)
+    const metrics = await bus.metrics()
+    const [served] = metrics.subscriptions.filter((s) => s.module === metrics.routes[0]?.consumer)
+    expect(served?.queueFull).toBe(errors.length)
+    expect(metrics.types.RawEvent?.queueFull).toBe(errors.length)
+    expect(metrics.modules[metrics.routes[0]?.producer ?? '']?.queueFull).toBe(errors.length)
   })
 
   it('revocation sends traffic back through the hub at once', async () => {

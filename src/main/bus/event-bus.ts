@@ -192,6 +192,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       for (const counters of [this.totals, this.countersForType(type), this.countersForModule(source)])
         counters.published = addCount(counters.published, count)
     },
+    recordDirectQueueFull: (type, source, subscription, count) =>
+      this.countQueueFull(type, source, subscription, count),
     recordDirect: (subscription, counts, subscriber) => {
       // A subscription that ended before the report still had these outcomes: the bus counts them.
       if (subscription === undefined) this.countDirect(counts, subscriber)
@@ -329,6 +331,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       messagesCoalesced: this.totals.coalesced,
       messagesRetried: this.totals.retried,
       messagesDeadLettered: this.totals.deadLettered,
+      messagesQueueFull: this.totals.queueFull,
       predicateErrors: this.predicateErrors,
       currentQueueDepth,
       maxQueueSize: this.config.maxQueueSize,
@@ -424,6 +427,18 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     if (counts.delivered > 0) this.rate.record(monotonicMs(), counts.delivered)
   }
 
+  /**
+   * Counts `count` publishes of `type` by `source` refused because `subscription`'s queue (or,
+   * reported by a direct channel's producer, its backlog there) was full; the subscription may
+   * have ended since.
+   */
+  countQueueFull(type: string, source: string, subscription: Subscription | undefined, count: number): void {
+    for (const counters of [this.totals, this.countersForType(type), this.countersForModule(source)])
+      counters.queueFull = addCount(counters.queueFull, count)
+    if (subscription !== undefined)
+      subscription.stats.queueFull = addCount(subscription.stats.queueFull, count)
+  }
+
   predicateFailed(count: number): void {
     this.predicateErrors = addCount(this.predicateErrors, count)
   }
@@ -507,6 +522,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     this.collectMatches(this.anyType, message, matched, skip)
     for (const subscription of matched) {
       if (subscription.refusesMore) {
+        if (fresh) this.countQueueFull(type, message.source, subscription, 1)
         throw EventBusError.of('QueueFull', {
           currentSize: subscription.queueDepth,
           maxSize: this.config.maxQueueSize,

@@ -87,6 +87,16 @@ export interface BusInternals {
   /** Counts messages published over a direct channel only (the hub never saw them). */
   recordDirectPublished(type: string, source: string, count: number): void
   /**
+   * Counts publishes of `type` by `source` a direct channel's producer refused because its backlog
+   * for `subscription` (which may have ended since) was full.
+   */
+  recordDirectQueueFull(
+    type: string,
+    source: string,
+    subscription: Subscription | undefined,
+    count: number,
+  ): void
+  /**
    * Counts a direct channel's outcomes for one message type: in `subscription` when it still
    * exists, in the bus's and `subscriber` module's counters either way.
    */

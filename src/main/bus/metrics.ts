@@ -27,7 +27,16 @@ export function addCount(total: number, more: number): number {
 }
 
 export function newCounters(): Counters {
-  return { published: 0, delivered: 0, failed: 0, dropped: 0, coalesced: 0, retried: 0, deadLettered: 0 }
+  return {
+    published: 0,
+    delivered: 0,
+    failed: 0,
+    dropped: 0,
+    coalesced: 0,
+    retried: 0,
+    deadLettered: 0,
+    queueFull: 0,
+  }
 }
 
 /**

@@ -53,6 +53,7 @@ interface SubscriptionStats {
   coalesced: number
   retried: number
   deadLettered: number
+  queueFull: number
   slowHandlers: number
   predicateErrors: number
 }
@@ -212,6 +213,7 @@ export class Subscription {
     coalesced: 0,
     retried: 0,
     deadLettered: 0,
+    queueFull: 0,
     slowHandlers: 0,
     predicateErrors: 0,
   }

@@ -707,7 +707,10 @@ export class RouteTable implements RouteKeeper {
   /** Adds counts of `channel` to the bus's counters and its route's. */
   private count(channel: Channel, counts: DirectCounts): void {
     const { route } = channel
-    this.internals.recordDirect(this.internals.find(counts.sid), counts, route.consumer)
+    const subscription = this.internals.find(counts.sid)
+    this.internals.recordDirect(subscription, counts, route.consumer)
+    if (counts.queueFull > 0)
+      this.internals.recordDirectQueueFull(counts.type, route.producer, subscription, counts.queueFull)
     const { stats } = route
     for (const name of ['routed', 'delivered', 'failed', 'deadLettered'] as const)
       stats[name] = addCount(stats[name], counts[name])
