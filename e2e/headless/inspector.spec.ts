@@ -547,6 +547,50 @@ test('the subscriptions view narrows to one module and one mode, and says how ma
   await expect(rows).toHaveCount(1)
 })
 
+test.describe('with a subscriber that stopped taking messages', () => {
+  test.use({ hostOptions: { modules: [], bus: { maxQueueSize: 100 } } })
+
+  test('the verdict and the type table say publishes are refused, and whose full queue refuses them', async ({
+    page,
+    host,
+  }) => {
+    await host.bus.subscribe(
+      'stalled-sink',
+      MessageFilter.types(['StateChange']),
+      DeliveryMode.Reliable({ timeoutMs: 60_000 }),
+      () => new Promise<void>(() => {}),
+    )
+    let refused = 0
+    const publishing = setInterval(() => {
+      for (let i = 0; i < 20; i++) {
+        const change = MessagePayload.StateChange({
+          state: 'focused',
+          confidence: 0.9,
+          timestamp: new Date(),
+        })
+        host.bus.publish(BusMessage.create(ModuleId.AnalysisEngine, change)).catch(() => refused++)
+      }
+    }, 50)
+    try {
+      await openInspector(page, host)
+      // Its queue reads full too; the refusals are named on their own, with the queue that refuses.
+      await expect(page.getByTestId('verdict')).toContainText(
+        /Degraded.*publishes\/s refused: a queue is full \(stalled-sink's\)/,
+      )
+      await expect(page.getByTestId('verdict-trouble')).toContainText('stalled-sink (')
+      const refusedCell = page.locator('[data-testid=type-traffic] tr[data-type=StateChange] td').last()
+      await expect
+        .poll(async () => Number((await refusedCell.textContent())?.replaceAll(',', '')))
+        .toBeGreaterThan(0)
+      await expect(refusedCell).toHaveClass(/warn/)
+    } finally {
+      clearInterval(publishing)
+    }
+    await expect.poll(async () => (await host.bus.metrics()).messagesQueueFull).toBe(refused)
+    expect(refused).toBeGreaterThan(0)
+  })
+})
+
 test.describe('with the module pipeline running', () => {
   test.use({ hostOptions: { bus: {} } })
 

@@ -7,7 +7,7 @@ import {
 } from '../../src/renderer/inspector/health.js'
 import type { BusMetrics, RouteMetrics, SubscriptionMetrics } from '../../src/shared/metrics-snapshot.js'
 
-type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered'>
+type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered' | 'queueFull'>
 
 /** One subscription, quiet and idle but for the outcomes given. */
 const subscription = (id: string, outcomes: Partial<Outcomes>) =>
@@ -21,6 +21,7 @@ const subscription = (id: string, outcomes: Partial<Outcomes>) =>
     delivered: 0,
     failed: 0,
     deadLettered: 0,
+    queueFull: 0,
     ...outcomes,
   }) as SubscriptionMetrics
 
@@ -64,6 +65,16 @@ describe('which subscriptions the inspector calls in trouble', () => {
     expect(trouble(subscription('s', { delivered: 1_001, failed: 60 }))).toBeUndefined()
   })
 
+  it('calls a subscription whose full queue refused publishes within the window full', () => {
+    const now = 900
+    const trouble = troubleFinder([
+      sample(now - TROUBLE_WINDOW_SECONDS - 1, subscription('s', { delivered: 10, queueFull: 7 })),
+      sample(now, subscription('s', { delivered: 90, queueFull: 7 })),
+    ])
+    expect(trouble(subscription('s', { delivered: 90, queueFull: 7 }))).toBeUndefined() // long ago
+    expect(trouble(subscription('s', { delivered: 90, queueFull: 8 }))).toBe('full, refusing publishes')
+  })
+
   it('counts all of a subscription younger than the window as recent', () => {
     const now = 500
     const trouble = troubleFinder([
@@ -83,13 +94,19 @@ describe('which subscriptions the inspector calls in trouble', () => {
 
 describe('the health verdict', () => {
   const quietLatency = { count: 0, p95Ms: 0 }
-  const metrics = (subscriptions: SubscriptionMetrics[], routes: Partial<RouteMetrics>[] = []) =>
+  const metrics = (
+    subscriptions: SubscriptionMetrics[],
+    routes: Partial<RouteMetrics>[] = [],
+    at = { seconds: 0, queueFull: 0 },
+  ) =>
     ({
       maxQueueSize: 10_000,
       subscriptions,
       routes,
       recentLatency: quietLatency,
       deliveryLatency: quietLatency,
+      messagesQueueFull: at.queueFull,
+      collectedAt: new Date(at.seconds * 1000),
     }) as unknown as BusMetrics
 
   it('counts a direct route’s backlog as the queue it is', () => {
@@ -108,6 +125,23 @@ describe('the health verdict', () => {
     const storage = { ...subscription('s', {}), module: 'storage', queueDepth: 8_000 }
     expect(verdict(metrics([storage])).reasons).toEqual(["storage's queue holds 8000 of 10000"])
     expect(verdict(metrics([{ ...storage, queueDepth: 7_999 }], [{ queued: 7_999 }])).healthy).toBe(true)
+  })
+
+  it('is degraded while publishes are refused for a full queue, which it names, whatever the depth now', () => {
+    // A direct route's backlog refuses publishes, and its consumer drains it between snapshots.
+    const storage = (queueFull: number) => ({ ...subscription('s', { queueFull }), module: 'storage' })
+    const before = metrics([storage(100), subscription('t', {})], [], { seconds: 10, queueFull: 100 })
+    const now = metrics([storage(6_100), subscription('t', {})], [{ queued: 12 }], {
+      seconds: 12,
+      queueFull: 6_100,
+    })
+    expect(verdict(now, before)).toEqual({
+      healthy: false,
+      reasons: ["3,000 publishes/s refused: a queue is full (storage's)"],
+    })
+    // Nothing refused since the snapshot before (or none before it): healthy.
+    expect(verdict(now, now).healthy).toBe(true)
+    expect(verdict(now).reasons).toEqual(['queues under 80 %, nothing refused, p95 under 100 ms'])
   })
 
   it('notes, for the subscriptions view, copies waiting at a direct route’s producer', () => {

@@ -53,7 +53,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
   const history = useMetricsHistory(bus)
   const tail = useTail(bus)
   const latest = history.at(-1)?.metrics
-  const health = latest && verdict(latest)
+  const health = latest && verdict(latest, history.at(-2)?.metrics)
   // Away from the hub, the last snapshot stays on screen, marked as such: live-looking rates and a
   // "healthy" badge would claim what nobody can see now.
   const live = connection === 'open'

@@ -1,13 +1,22 @@
 /**
- * Traffic by message type: which types flow, how fast, and what became of their copies
- * (delivered, failed, retried, dropped, coalesced, dead-lettered), busiest first. The totals are
+ * Traffic by message type: which types flow, how fast, what became of their copies (delivered,
+ * failed, retried, dropped, coalesced, dead-lettered) and how many publishes a full queue refused,
+ * busiest first. The totals are
  * the snapshot's `types`; the rate is the difference between the last two snapshots.
  */
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 import { perSecond } from './feeds.js'
 import { count, rate } from './format.js'
 
-const COUNTERS = ['delivered', 'failed', 'retried', 'dropped', 'coalesced', 'deadLettered'] as const
+const COUNTERS = [
+  'delivered',
+  'failed',
+  'retried',
+  'dropped',
+  'coalesced',
+  'deadLettered',
+  'queueFull',
+] as const
 type Counter = (typeof COUNTERS)[number]
 const HEADINGS: Record<Counter, string> = {
   delivered: 'delivered',
@@ -16,9 +25,13 @@ const HEADINGS: Record<Counter, string> = {
   dropped: 'dropped',
   coalesced: 'coalesced',
   deadLettered: 'dead-lettered',
+  queueFull: 'refused (full)',
 }
-/** Counts that stand out when above 0: copies that failed or were lost (coalescing is LatestOnly's job). */
-const WARNS: ReadonlySet<Counter> = new Set(['failed', 'retried', 'dropped', 'deadLettered'])
+/**
+ * Counts that stand out when above 0: copies that failed or were lost, and publishes refused
+ * (coalescing is LatestOnly's job).
+ */
+const WARNS: ReadonlySet<Counter> = new Set(['failed', 'retried', 'dropped', 'deadLettered', 'queueFull'])
 
 export function TypeTraffic({
   current,

@@ -57,18 +57,42 @@ export function nearlyFull(depth: number, maxQueueSize: number): boolean {
   return depth >= QUEUE_LIMIT_SHARE * maxQueueSize
 }
 
-/** Healthy while every queue is under 80 % of `maxQueueSize` and delivery p95 is under 100 ms. */
-export function verdict(metrics: BusMetrics): Verdict {
+/**
+ * Publishes refused with QueueFull between `previous` and `metrics`, per second, and whose full
+ * queue refused them; undefined when none were (or there is no earlier snapshot).
+ */
+function refusals(metrics: BusMetrics, previous: BusMetrics | undefined): string | undefined {
+  if (previous === undefined) return undefined
+  const refused = metrics.messagesQueueFull - previous.messagesQueueFull
+  const seconds = (metrics.collectedAt.getTime() - previous.collectedAt.getTime()) / 1000
+  if (refused <= 0 || seconds <= 0) return undefined
+  const before = new Map(previous.subscriptions.map((s) => [s.id, s.queueFull]))
+  const owners = metrics.subscriptions
+    .filter((s) => s.queueFull > (before.get(s.id) ?? 0))
+    .map((s) => `${s.module}'s`)
+  const whose = owners.length > 0 ? ` (${[...new Set(owners)].join(', ')})` : ''
+  return `${count(refused / seconds)} publishes/s refused: a queue is full${whose}`
+}
+
+/**
+ * Healthy while every queue is under 80 % of `maxQueueSize`, no publish is being refused for a full
+ * queue (judged against `previous`, the snapshot before) and delivery p95 is under 100 ms. A
+ * direct route's backlog can refuse publishes while it reads well under its bound at each
+ * snapshot (its consumer drains it between refusals), so the refusals count on their own.
+ */
+export function verdict(metrics: BusMetrics, previous?: BusMetrics): Verdict {
   const reasons: string[] = []
   const fullest = fullestQueue(metrics)
   if (nearlyFull(fullest.depth, metrics.maxQueueSize)) {
     reasons.push(`${fullest.owner} holds ${fullest.depth} of ${metrics.maxQueueSize}`)
   }
+  const refused = refusals(metrics, previous)
+  if (refused !== undefined) reasons.push(refused)
   const p95 = metrics.recentLatency.count > 0 ? metrics.recentLatency.p95Ms : metrics.deliveryLatency.p95Ms
   if (p95 >= P95_LIMIT_MS) reasons.push(`delivery p95 is ${p95.toFixed(1)} ms`)
   return {
     healthy: reasons.length === 0,
-    reasons: reasons.length > 0 ? reasons : ['queues under 80 %, p95 under 100 ms'],
+    reasons: reasons.length > 0 ? reasons : ['queues under 80 %, nothing refused, p95 under 100 ms'],
   }
 }
 
@@ -76,14 +100,14 @@ export function verdict(metrics: BusMetrics): Verdict {
 export const TROUBLE_WINDOW_SECONDS = 30
 
 /** The counters `trouble` judges by what happened lately rather than by the state now. */
-type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered'>
+type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered' | 'queueFull'>
 
-const NOTHING_YET: Outcomes = { delivered: 0, failed: 0, deadLettered: 0 }
+const NOTHING_YET: Outcomes = { delivered: 0, failed: 0, deadLettered: 0, queueFull: 0 }
 
 /**
  * What makes a subscription stand out, or undefined: its endpoint is away, its queue is filling,
- * nothing gets through, handlers are slow, or, over the last TROUBLE_WINDOW_SECONDS, it failed
- * without a single delivery or dead-lettered. A dead letter from an hour ago is no trouble now,
+ * nothing gets through, handlers are slow, or, over the last TROUBLE_WINDOW_SECONDS, its full queue
+ * refused publishes, it failed without a single delivery, or it dead-lettered. A dead letter from an hour ago is no trouble now,
  * and a subscriber that worked for an hour and now fails every message is. Until the history
  * reaches that far back (the inspector just opened), a subscription's whole life counts.
  */
@@ -104,6 +128,7 @@ export function troubleFinder(
       return 'slow handler'
     // A subscription the baseline does not know is younger than the window: all of it is recent.
     const earlier = before.get(subscription.id) ?? NOTHING_YET
+    if (subscription.queueFull > earlier.queueFull) return 'full, refusing publishes'
     if (subscription.failed > earlier.failed && subscription.delivered === earlier.delivered) return 'failing'
     if (subscription.deadLettered > earlier.deadLettered) return 'dead-lettering'
     return undefined
