@@ -26,17 +26,13 @@ export function addCount(total: number, more: number): number {
   return Math.min(total + more, Math.max(total, REPORTED_COUNT_CEILING))
 }
 
+/** What a subscription counts of the counters, all 0: it routes messages, it does not publish them. */
+export function newCopyCounters(): Omit<Counters, 'published'> {
+  return { delivered: 0, failed: 0, dropped: 0, coalesced: 0, retried: 0, deadLettered: 0, queueFull: 0 }
+}
+
 export function newCounters(): Counters {
-  return {
-    published: 0,
-    delivered: 0,
-    failed: 0,
-    dropped: 0,
-    coalesced: 0,
-    retried: 0,
-    deadLettered: 0,
-    queueFull: 0,
-  }
+  return { published: 0, ...newCopyCounters() }
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   type PriorAttempts,
 } from '../../shared/wire.js'
 import type { EventBusConfig } from './config.js'
-import { addCount, IntervalLatency, LatencyHistogram } from './metrics.js'
+import { addCount, IntervalLatency, LatencyHistogram, newCopyCounters } from './metrics.js'
 import { LatestOnlyQueue, type PendingCopy, PriorityQueue } from './queues.js'
 
 /** A handler; for Reliable delivery, its returned promise settling successfully is the ack. */
@@ -45,15 +45,8 @@ export interface DeliveryContext {
   answeredAtShutdown(subscription: Subscription): void
 }
 
-interface SubscriptionStats {
+type SubscriptionStats = Omit<Counters, 'published'> & {
   routed: number
-  delivered: number
-  failed: number
-  dropped: number
-  coalesced: number
-  retried: number
-  deadLettered: number
-  queueFull: number
   slowHandlers: number
   predicateErrors: number
 }
@@ -205,18 +198,7 @@ class AsyncAttempt {
 }
 
 export class Subscription {
-  readonly stats: SubscriptionStats = {
-    routed: 0,
-    delivered: 0,
-    failed: 0,
-    dropped: 0,
-    coalesced: 0,
-    retried: 0,
-    deadLettered: 0,
-    queueFull: 0,
-    slowHandlers: 0,
-    predicateErrors: 0,
-  }
+  readonly stats: SubscriptionStats = { routed: 0, ...newCopyCounters(), slowHandlers: 0, predicateErrors: 0 }
   readonly latency = new LatencyHistogram()
   private readonly recentLatency = new IntervalLatency()
   /**
