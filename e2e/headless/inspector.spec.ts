@@ -131,6 +131,12 @@ test('a failing Reliable subscriber’s messages show as dead letters; replay an
   await expect(page.getByTestId('dead-letter').first()).toContainText('Error: sink offline')
   await page.getByRole('button', { name: 'payload' }).first().click()
   await expect(page.locator('pre.payload')).toContainText('timestamp: Date(')
+  // Newest failure first (the bus lists them oldest first): the first row's message failed last.
+  const entries = host.bus.deadLetters.list()
+  const lastFailure = Math.max(...entries.map((entry) => entry.lastFailedAt.getTime()))
+  const failedLast = entries.filter((entry) => entry.lastFailedAt.getTime() === lastFailure)
+  const firstShown = await page.locator('pre.payload').textContent()
+  expect(failedLast.some((entry) => firstShown?.includes(entry.message.id))).toBe(true)
   await page.screenshot({ path: testInfo.outputPath('dead-letters.png') })
 
   failing = false
@@ -224,7 +230,11 @@ test('a dead letter that was never tried says why it is there', async ({ page, h
     .toBeGreaterThan(0)
   await openInspector(page, host)
   await page.getByTestId('tab-dead-letters').click()
-  const neverTried = page.getByTestId('dead-letter').filter({ hasText: 'Unsubscribed' }).first()
+  // Those tried before the end (in flight then) show their error; the others say why they are here.
+  const neverTried = page
+    .getByTestId('dead-letter')
+    .filter({ hasText: 'Unsubscribed', hasNotText: 'Error' })
+    .first()
   await expect(neverTried.getByTestId('dlq-why')).toHaveText('its subscription ended while it waited')
   await expect(neverTried.getByTestId('dlq-reason')).toHaveAttribute(
     'title',

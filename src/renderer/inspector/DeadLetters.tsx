@@ -60,7 +60,11 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
           ...(reason === '' ? {} : { reason: reason as DeadLetterReason }),
           ...(subscriber === '' ? {} : { module: subscriber }),
         }
-  const listed = filter ? (entries ?? []).filter((e) => matchesDeadLetterFilter(e, filter)) : (entries ?? [])
+  // Newest failure first: the bus lists them oldest first, and with hundreds held, what just
+  // failed would sit at the bottom of the page.
+  const listed = (
+    filter ? (entries ?? []).filter((e) => matchesDeadLetterFilter(e, filter)) : [...(entries ?? [])]
+  ).sort((a, b) => b.lastFailedAt.getTime() - a.lastFailedAt.getTime())
   // A selected row the filters hide is not acted on.
   const chosen = listed.filter((e) => selected.has(e.id)).map((e) => e.id)
 
