@@ -96,6 +96,8 @@ export const routeMetricsSchema = z.object({
    * `throughputPerSec`); 0 once a whole interval passed without any.
    */
   deliveredPerSec: z.number().nonnegative(),
+  /** Publishes the producer refused with `QueueFull`: its backlog was full (see `queued`). */
+  queueFull: count,
   /** Copies waiting at the producer and in flight on the channel, as last reported. */
   queued: count,
   inFlight: count,

@@ -790,6 +790,7 @@ describe('direct routes', () => {
     const metrics = await bus.metrics()
     const [served] = metrics.subscriptions.filter((s) => s.module === metrics.routes[0]?.consumer)
     expect(served?.queueFull).toBe(errors.length)
+    expect(metrics.routes[0]?.queueFull).toBe(errors.length)
     expect(metrics.types.RawEvent?.queueFull).toBe(errors.length)
     expect(metrics.modules[metrics.routes[0]?.producer ?? '']?.queueFull).toBe(errors.length)
   })

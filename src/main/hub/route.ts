@@ -161,6 +161,7 @@ export class Route implements DirectRoute {
     deadLettered: 0,
     handedBack: 0,
     refused: 0,
+    queueFull: 0,
     queued: 0,
     inFlight: 0,
   }

@@ -712,7 +712,7 @@ export class RouteTable implements RouteKeeper {
     if (counts.queueFull > 0)
       this.internals.recordDirectQueueFull(counts.type, route.producer, subscription, counts.queueFull)
     const { stats } = route
-    for (const name of ['routed', 'delivered', 'failed', 'deadLettered'] as const)
+    for (const name of ['routed', 'delivered', 'failed', 'deadLettered', 'queueFull'] as const)
       stats[name] = addCount(stats[name], counts[name])
     if (counts.delivered > 0) route.deliveries.record(monotonicMs(), counts.delivered)
   }

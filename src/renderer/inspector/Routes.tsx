@@ -56,7 +56,7 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
                 class="num"
                 title="frames about the route's channels the hub refused from its own producer or consumer: above 0, one of them misbehaves"
               >
-                refused
+                bad frames
               </th>
             </tr>
           </thead>
@@ -93,6 +93,15 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
                   data-testid={`route-backlog-${route.producer}`}
                 >
                   {count(route.queued + route.inFlight)}
+                  {route.queueFull > 0 && (
+                    <div
+                      class="warn route-refused-full"
+                      title="publishes the producer refused with QueueFull, its backlog full"
+                      data-testid={`route-queue-full-${route.producer}`}
+                    >
+                      {count(route.queueFull)} refused
+                    </div>
+                  )}
                 </td>
                 <td class="num" title={`set up ${route.established} times`}>
                   {count(route.fallbacks)}
