@@ -432,7 +432,12 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
    * reported by a direct channel's producer, its backlog there) was full; the subscription may
    * have ended since.
    */
-  countQueueFull(type: string, source: string, subscription: Subscription | undefined, count: number): void {
+  private countQueueFull(
+    type: string,
+    source: string,
+    subscription: Subscription | undefined,
+    count: number,
+  ): void {
     for (const counters of [this.totals, this.countersForType(type), this.countersForModule(source)])
       counters.queueFull = addCount(counters.queueFull, count)
     if (subscription !== undefined)

@@ -23,7 +23,7 @@ export function Overview({ history }: { history: Sample[] }) {
   if (!latest) return <p class="empty">Waiting for the first metrics snapshot…</p>
   const { metrics, rates } = latest
   const health = verdict(metrics, history.at(-2)?.metrics)
-  // The verdict is the bus's rule (queues and p95); a subscription in trouble is named beside it,
+  // The verdict is the bus's rule (queues, refusals, p95); a subscription in trouble is named beside it,
   // so a failing subscriber does not hide behind "Healthy".
   const trouble = troubleFinder(history)
   const troubled = metrics.subscriptions.flatMap((s) => {

@@ -1,8 +1,8 @@
 /**
  * Traffic by message type: which types flow, how fast, what became of their copies (delivered,
  * failed, retried, dropped, coalesced, dead-lettered) and how many publishes a full queue refused,
- * busiest first. The totals are
- * the snapshot's `types`; the rate is the difference between the last two snapshots.
+ * busiest first. The totals are the snapshot's `types`; the rate is the difference between the
+ * last two snapshots.
  */
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 import { perSecond } from './feeds.js'

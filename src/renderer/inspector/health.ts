@@ -107,9 +107,10 @@ const NOTHING_YET: Outcomes = { delivered: 0, failed: 0, deadLettered: 0, queueF
 /**
  * What makes a subscription stand out, or undefined: its endpoint is away, its queue is filling,
  * nothing gets through, handlers are slow, or, over the last TROUBLE_WINDOW_SECONDS, its full queue
- * refused publishes, it failed without a single delivery, or it dead-lettered. A dead letter from an hour ago is no trouble now,
- * and a subscriber that worked for an hour and now fails every message is. Until the history
- * reaches that far back (the inspector just opened), a subscription's whole life counts.
+ * refused publishes, it failed without a single delivery, or it dead-lettered. A dead letter from
+ * an hour ago is no trouble now, and a subscriber that worked for an hour and now fails every
+ * message is. Until the history reaches that far back (the inspector just opened), a
+ * subscription's whole life counts.
  */
 export function troubleFinder(
   history: readonly { time: number; metrics: BusMetrics }[],
