@@ -482,6 +482,22 @@ test('the views are a tab list the keyboard can walk', async ({ page, host }) =>
   await expect(page.locator('[role=tab][aria-selected=true]')).toHaveCount(1)
 })
 
+test('a module the registry holds Unhealthy makes the bus Degraded and is named in the verdict', async ({
+  page,
+  host,
+}) => {
+  await openInspector(page, host)
+  await expect(page.getByText('healthy', { exact: true })).toBeVisible()
+  // As the host's supervisor marks a module whose process died (it moves no message, so no queue
+  // or latency would show it).
+  host.bus.registry.setStatus('native-tracker', 'Unhealthy')
+  await expect(page.getByTestId('verdict')).toContainText('Degraded')
+  await expect(page.getByTestId('verdict')).toContainText('native-tracker is Unhealthy')
+  await expect(page.getByText('degraded', { exact: true })).toBeVisible()
+  host.bus.registry.setStatus('native-tracker', 'Healthy')
+  await expect(page.getByTestId('verdict')).toContainText('Healthy')
+})
+
 test('with the hub gone, the last snapshot stays on screen marked as such, with no health badge', async ({
   page,
   host,

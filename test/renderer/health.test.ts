@@ -6,6 +6,7 @@ import {
   verdict,
 } from '../../src/renderer/inspector/health.js'
 import type { BusMetrics, RouteMetrics, SubscriptionMetrics } from '../../src/shared/metrics-snapshot.js'
+import type { ModuleInfo } from '../../src/shared/registry-types.js'
 
 type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered' | 'queueFull'>
 
@@ -98,8 +99,10 @@ describe('the health verdict', () => {
     subscriptions: SubscriptionMetrics[],
     routes: Partial<RouteMetrics>[] = [],
     at = { seconds: 0, queueFull: 0 },
+    modules: Partial<ModuleInfo>[] = [],
   ) =>
     ({
+      registry: { modules },
       maxQueueSize: 10_000,
       subscriptions,
       routes,
@@ -141,7 +144,24 @@ describe('the health verdict', () => {
     })
     // Nothing refused since the snapshot before (or none before it): healthy.
     expect(verdict(now, now).healthy).toBe(true)
-    expect(verdict(now).reasons).toEqual(['queues under 80 %, nothing refused, p95 under 100 ms'])
+    expect(verdict(now).reasons).toEqual([
+      'queues under 80 %, nothing refused, modules well, p95 under 100 ms',
+    ])
+  })
+
+  it('is degraded while a module is Unhealthy or Degraded, and says which and how often it restarted', () => {
+    const quiet = { seconds: 0, queueFull: 0 }
+    const modules = [
+      { moduleId: 'storage', status: 'Unhealthy', restarts: 7 },
+      { moduleId: 'gamification', status: 'Degraded' },
+      { moduleId: 'ai-integration', status: 'Starting', restarts: 1 },
+      { moduleId: 'data-capture', status: 'Stopped' },
+      { moduleId: 'analysis-engine', status: 'Healthy', restarts: 1 },
+    ] as Partial<ModuleInfo>[]
+    expect(verdict(metrics([], [], quiet, modules))).toEqual({
+      healthy: false,
+      reasons: ['storage is Unhealthy (restarted 7 times)', 'gamification is Degraded'],
+    })
   })
 
   it('notes, for the subscriptions view, copies waiting at a direct route’s producer', () => {

@@ -75,10 +75,25 @@ function refusals(metrics: BusMetrics, previous: BusMetrics | undefined): string
 }
 
 /**
+ * The modules the registry holds Unhealthy (their process keeps dying) or Degraded (silent to
+ * health checks), e.g. "storage is Unhealthy (restarted 7 times)". Starting and stopping are no
+ * trouble: every module passes through them.
+ */
+function modulesInTrouble(metrics: BusMetrics): string[] {
+  return metrics.registry.modules
+    .filter((module) => module.status === 'Unhealthy' || module.status === 'Degraded')
+    .map(({ moduleId, status, restarts = 0 }) => {
+      const restarted = restarts > 0 ? ` (restarted ${restarts} time${restarts === 1 ? '' : 's'})` : ''
+      return `${moduleId} is ${status}${restarted}`
+    })
+}
+
+/**
  * Healthy while every queue is under 80 % of `maxQueueSize`, no publish is being refused for a full
- * queue (judged against `previous`, the snapshot before) and delivery p95 is under 100 ms. A
- * direct route's backlog can refuse publishes while it reads well under its bound at each
- * snapshot (its consumer drains it between refusals), so the refusals count on their own.
+ * queue (judged against `previous`, the snapshot before), every module is well and delivery p95 is
+ * under 100 ms. A direct route's backlog can refuse publishes while it reads well under its bound
+ * at each snapshot (its consumer drains it between refusals), so the refusals count on their own;
+ * and a module whose process keeps dying moves no message, so no queue or latency shows it.
  */
 export function verdict(metrics: BusMetrics, previous?: BusMetrics): Verdict {
   const reasons: string[] = []
@@ -88,11 +103,13 @@ export function verdict(metrics: BusMetrics, previous?: BusMetrics): Verdict {
   }
   const refused = refusals(metrics, previous)
   if (refused !== undefined) reasons.push(refused)
+  reasons.push(...modulesInTrouble(metrics))
   const p95 = metrics.recentLatency.count > 0 ? metrics.recentLatency.p95Ms : metrics.deliveryLatency.p95Ms
   if (p95 >= P95_LIMIT_MS) reasons.push(`delivery p95 is ${p95.toFixed(1)} ms`)
   return {
     healthy: reasons.length === 0,
-    reasons: reasons.length > 0 ? reasons : ['queues under 80 %, nothing refused, p95 under 100 ms'],
+    reasons:
+      reasons.length > 0 ? reasons : ['queues under 80 %, nothing refused, modules well, p95 under 100 ms'],
   }
 }
 
