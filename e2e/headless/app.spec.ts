@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BusMessage, MessageFilter, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
-import { expect, observe, openApp, test } from '../fixtures.js'
+import { expect, observe, openApp, openInspector, test } from '../fixtures.js'
 
 test.afterEach(async ({ page }, testInfo) => {
   await page.screenshot({ path: testInfo.outputPath('app-window.png') })
@@ -155,6 +155,12 @@ test('a killed module worker is restarted, shows in the registry, and Storage lo
     })
     .toBe(0)
   await expect(page.getByTestId('stored')).toHaveText(/^\d+$/)
+  // The inspector's Modules view says how its process ended: killed, exit code 1, no error.
+  const inspector = await page.context().newPage()
+  await openInspector(inspector, host)
+  await inspector.getByTestId('tab-modules').click()
+  await expect(inspector.getByTestId('restarts-storage')).toHaveText('1')
+  await expect(inspector.getByTestId('last-exit-storage')).toHaveText(/^\d+s ago · exit 1$/)
 })
 
 test('a page cannot publish as another module or a forbidden type', async ({ page, host }) => {

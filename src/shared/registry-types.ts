@@ -36,6 +36,13 @@ export const moduleInfoSchema = z.object({
   version: z.string().optional(),
   /** How often the host has restarted the module's process after it died. */
   restarts: z.number().int().nonnegative().optional(),
+  /**
+   * How the module's process last ended, as its host saw it: the exit code and, when it died of
+   * an uncaught error the host could read, that error's text.
+   */
+  lastExit: z.object({ code: z.number().int(), error: z.string().optional(), at: z.date() }).optional(),
 })
-/** One module's registry entry: status, when it registered, its last health check, version and restarts. */
+/** How a module's process last ended: its exit code, the error it died of if known, and when. */
+export type ModuleExit = NonNullable<z.infer<typeof moduleInfoSchema>['lastExit']>
+/** One module's registry entry: status, when it registered, its last health check, version, restarts and last exit. */
 export type ModuleInfo = z.infer<typeof moduleInfoSchema>

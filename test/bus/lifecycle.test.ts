@@ -203,6 +203,19 @@ describe('registry', () => {
     expect(bus.registry.get(ModuleId.Storage)?.version).toBe('1.2.0')
   })
 
+  it('keeps how a module’s process last ended, which no reader can change', () => {
+    const bus = createEventBus()
+    const at = new Date('2026-12-03T23:30:00Z')
+    bus.registry.recordExit(ModuleId.Storage, { code: 1, error: 'Error: EISDIR', at })
+    bus.registry.recordExit(ModuleId.Storage, { code: 0, at })
+    const { lastExit } = bus.registry.get(ModuleId.Storage) ?? {}
+    expect(lastExit).toEqual({ code: 0, at }) // the last one, with no error of an earlier exit
+    expect(() => {
+      ;(lastExit as { code: number }).code = 7
+    }).toThrow(TypeError)
+    expect(bus.registry.list()[0]?.lastExit?.code).toBe(0)
+  })
+
   it('marks a module Healthy when it publishes ModuleReady and records its own health checks', async () => {
     const bus = createEventBus()
     await bus.start()

@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { isModuleId, notAModuleId } from '../../shared/catalog.js'
 import { EventBusError, firstIssue } from '../../shared/errors.js'
 import {
+  type ModuleExit,
   type ModuleInfo,
   ModuleStatus,
   moduleStatusSchema,
@@ -87,6 +88,12 @@ export class ModuleRegistry {
   recordRestart(moduleId: string): void {
     const info = this.modules.get(moduleId) ?? this.register(moduleId)
     this.modules.set(info.moduleId, { ...info, restarts: (info.restarts ?? 0) + 1 })
+  }
+
+  /** Records how the module's process ended (by the host's supervisor). Frozen: reads share it. */
+  recordExit(moduleId: string, exit: ModuleExit): void {
+    const info = this.modules.get(moduleId) ?? this.register(moduleId)
+    this.modules.set(info.moduleId, { ...info, lastExit: Object.freeze({ ...exit }) })
   }
 
   /** Records a module's own answer to a health check. */

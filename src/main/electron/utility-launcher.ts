@@ -2,7 +2,7 @@
 import { join } from 'node:path'
 import { MessageChannelMain, utilityProcess } from 'electron'
 import { fromElectronPort } from '../../shared/port.js'
-import type { ModuleLauncher } from '../host/supervisor.js'
+import type { ModuleLauncher, ProcessExit } from '../host/supervisor.js'
 
 export const launchUtilityProcess: ModuleLauncher = (moduleId, run) => {
   const { port1, port2 } = new MessageChannelMain()
@@ -13,8 +13,14 @@ export const launchUtilityProcess: ModuleLauncher = (moduleId, run) => {
   child.postMessage({ moduleId, run }, [port2])
   // A fatal error is followed by 'exit', which the supervisor acts on; unheard, the 'error' event
   // would throw in the main process.
-  child.on('error', (type, location) => console.error(`[${moduleId}] ${type} at ${location}`))
-  const exited = new Promise<number>((resolve) => child.once('exit', resolve))
+  let error: string | undefined
+  child.on('error', (type, location) => {
+    error = `${type} at ${location}`
+    console.error(`[${moduleId}] ${error}`)
+  })
+  const exited = new Promise<ProcessExit>((resolve) =>
+    child.once('exit', (code) => resolve(error === undefined ? { code } : { code, error })),
+  )
   return {
     port: fromElectronPort(port1),
     exited,

@@ -18,10 +18,19 @@ import type { Orchestrator } from './orchestrator.js'
 export interface ModuleProcess {
   /** The hub's end of the module's channel. */
   readonly port: PortInput
-  /** Resolves with the exit code once the process has ended, however it ended. */
-  readonly exited: Promise<number>
+  /**
+   * Resolves once the process has ended, however it ended: its exit code and, when it died of an
+   * uncaught error the launcher could read, that error's text.
+   */
+  readonly exited: Promise<ProcessExit>
   /** Ends the process at once (a crash, as far as the module can tell). */
   kill(): Promise<void>
+}
+
+/** How a module's process ended: its exit code, and the uncaught error it died of, if known. */
+export interface ProcessExit {
+  readonly code: number
+  readonly error?: string
 }
 
 export type ModuleLauncher = (moduleId: string, run: RunOptions) => ModuleProcess
@@ -121,14 +130,19 @@ export class ModuleSupervisor {
     supervised.startedAt = Date.now()
     supervised.state.running = true
     this.hub.attach(process.port, { module: moduleId, permissions: lifecyclePermissions(definition) })
-    void process.exited.then((code) => this.exited(supervised, code))
+    void process.exited.then((exit) => this.exited(supervised, exit))
   }
 
-  private exited(supervised: Supervised, code: number): void {
+  private exited(supervised: Supervised, { code, error }: ProcessExit): void {
     supervised.process = undefined
     supervised.state.running = false
     supervised.state.lastExitCode = code
     const { moduleId } = supervised.state
+    this.bus.registry.recordExit(moduleId, {
+      code,
+      ...(error === undefined ? {} : { error }),
+      at: new Date(),
+    })
     if (this.stopping) {
       this.bus.registry.setStatus(moduleId, ModuleStatus.Stopped)
       return

@@ -5,7 +5,8 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MessageChannel, Worker } from 'node:worker_threads'
-import type { ModuleLauncher } from '../host/supervisor.js'
+import { describeThrown } from '../../shared/errors.js'
+import type { ModuleLauncher, ProcessExit } from '../host/supervisor.js'
 
 const here = import.meta.dirname ?? fileURLToPath(new URL('.', import.meta.url))
 const fromSource = import.meta.url.endsWith('.ts')
@@ -22,9 +23,16 @@ function workerFor(workerData: Record<string, unknown>, transferList: MessageCha
 export const launchWorker: ModuleLauncher = (moduleId, run) => {
   const { port1, port2 } = new MessageChannel()
   const worker = workerFor({ moduleId, port: port2, run }, [port2])
-  const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
-  // A module's uncaught error ends its worker; the exit is what the supervisor acts on.
-  worker.on('error', (error) => console.error(`[${moduleId}] ${error.message}`))
+  // A module's uncaught error ends its worker; the exit, with that error, is what the supervisor
+  // acts on (and the registry shows).
+  let error: string | undefined
+  worker.on('error', (thrown) => {
+    error = describeThrown(thrown)
+    console.error(`[${moduleId}] ${thrown.message}`)
+  })
+  const exited = new Promise<ProcessExit>((resolve) =>
+    worker.once('exit', (code) => resolve(error === undefined ? { code } : { code, error })),
+  )
   return {
     port: port1,
     exited,

@@ -1,6 +1,15 @@
-/** Modules: the registry with status, last health check, restarts, and each module's traffic. */
+/**
+ * Modules: the registry with status, last health check, restarts, how each module's process last
+ * ended (so a module that keeps dying says why), and each module's traffic.
+ */
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
+import type { ModuleExit } from '../../shared/registry-types.js'
 import { age, count } from './format.js'
+
+/** e.g. "3s ago · exit 1: Error: EISDIR: illegal operation on a directory …" (the age first: a long error is cut) */
+function exitText({ code, error, at }: ModuleExit, now: number): string {
+  return `${age(at, now)} · exit ${code}${error === undefined ? '' : `: ${error}`}`
+}
 
 export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
   if (!metrics) return <p class="empty">Waiting for the first metrics snapshot…</p>
@@ -18,6 +27,7 @@ export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
               <th>status</th>
               <th>last health check</th>
               <th class="num">restarts</th>
+              <th>last exit</th>
               <th class="num">published</th>
               <th class="num">delivered to it</th>
               <th class="num">failed</th>
@@ -39,6 +49,17 @@ export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
                   <td class="num" data-testid={`restarts-${module.moduleId}`}>
                     {module.restarts ?? 0}
                   </td>
+                  {module.lastExit === undefined ? (
+                    <td class="muted">–</td>
+                  ) : (
+                    <td
+                      class="mono error-text"
+                      title={exitText(module.lastExit, now)}
+                      data-testid={`last-exit-${module.moduleId}`}
+                    >
+                      {exitText(module.lastExit, now)}
+                    </td>
+                  )}
                   <td class="num">{count(traffic?.published ?? 0)}</td>
                   <td class="num">{count(traffic?.delivered ?? 0)}</td>
                   <td class="num">{count(traffic?.failed ?? 0)}</td>
