@@ -2,7 +2,7 @@
 import { join } from 'node:path'
 import { MessageChannelMain, utilityProcess } from 'electron'
 import { fromElectronPort } from '../../shared/port.js'
-import type { ModuleLauncher, ProcessExit } from '../host/supervisor.js'
+import { type ModuleLauncher, type ProcessExit, processExit } from '../host/supervisor.js'
 
 export const launchUtilityProcess: ModuleLauncher = (moduleId, run) => {
   const { port1, port2 } = new MessageChannelMain()
@@ -19,7 +19,7 @@ export const launchUtilityProcess: ModuleLauncher = (moduleId, run) => {
     console.error(`[${moduleId}] ${error}`)
   })
   const exited = new Promise<ProcessExit>((resolve) =>
-    child.once('exit', (code) => resolve(error === undefined ? { code } : { code, error })),
+    child.once('exit', (code) => resolve(processExit(code, error))),
   )
   return {
     port: fromElectronPort(port1),

@@ -9,6 +9,7 @@ import { lifecyclePermissions, moduleDefinitions } from '../../modules/index.js'
 import type { RunOptions } from '../../modules/lifecycle.js'
 import type { JsonValue } from '../../shared/json.js'
 import type { PortInput } from '../../shared/port.js'
+import type { ModuleExit } from '../../shared/registry-types.js'
 import type { EventBus } from '../bus/index.js'
 import { ModuleStatus } from '../bus/registry.js'
 import type { Hub } from '../hub/index.js'
@@ -27,10 +28,12 @@ export interface ModuleProcess {
   kill(): Promise<void>
 }
 
-/** How a module's process ended: its exit code, and the uncaught error it died of, if known. */
-export interface ProcessExit {
-  readonly code: number
-  readonly error?: string
+/** How a module's process ended: the registry's `lastExit` but for when. */
+export type ProcessExit = Omit<ModuleExit, 'at'>
+
+/** A process's exit code, with the uncaught error it died of if its launcher heard one. */
+export function processExit(code: number, error: string | undefined): ProcessExit {
+  return error === undefined ? { code } : { code, error }
 }
 
 export type ModuleLauncher = (moduleId: string, run: RunOptions) => ModuleProcess
@@ -133,16 +136,12 @@ export class ModuleSupervisor {
     void process.exited.then((exit) => this.exited(supervised, exit))
   }
 
-  private exited(supervised: Supervised, { code, error }: ProcessExit): void {
+  private exited(supervised: Supervised, exit: ProcessExit): void {
     supervised.process = undefined
     supervised.state.running = false
-    supervised.state.lastExitCode = code
+    supervised.state.lastExitCode = exit.code
     const { moduleId } = supervised.state
-    this.bus.registry.recordExit(moduleId, {
-      code,
-      ...(error === undefined ? {} : { error }),
-      at: new Date(),
-    })
+    this.bus.registry.recordExit(moduleId, { ...exit, at: new Date() })
     if (this.stopping) {
       this.bus.registry.setStatus(moduleId, ModuleStatus.Stopped)
       return

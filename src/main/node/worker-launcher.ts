@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import { describeThrown } from '../../shared/errors.js'
-import type { ModuleLauncher, ProcessExit } from '../host/supervisor.js'
+import { type ModuleLauncher, type ProcessExit, processExit } from '../host/supervisor.js'
 
 const here = import.meta.dirname ?? fileURLToPath(new URL('.', import.meta.url))
 const fromSource = import.meta.url.endsWith('.ts')
@@ -31,7 +31,7 @@ export const launchWorker: ModuleLauncher = (moduleId, run) => {
     console.error(`[${moduleId}] ${thrown.message}`)
   })
   const exited = new Promise<ProcessExit>((resolve) =>
-    worker.once('exit', (code) => resolve(error === undefined ? { code } : { code, error })),
+    worker.once('exit', (code) => resolve(processExit(code, error))),
   )
   return {
     port: port1,
