@@ -69,7 +69,7 @@ export default defineModule({
     return {
       stop: () => {
         clearInterval(timer)
-        skipped.stop()
+        return skipped.stop()
       },
       configure(key, value) {
         if (key !== 'rate') return false

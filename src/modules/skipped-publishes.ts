@@ -17,8 +17,12 @@ export const SKIPPED_REPORT_MS = 5_000
 export interface SkippedPublishes {
   /** Counts a publish of `type` given up after `error`. */
   skip(type: string, error: unknown): void
-  /** Says what is still uncounted, and stops. */
-  stop(): void
+  /**
+   * Says what is still uncounted, and stops. Resolves once the hub has answered that last report
+   * (or it failed, which is logged): a module that closes its connection sooner would lose the
+   * answer, and log a report the hub most likely had as one it could not make.
+   */
+  stop(): Promise<void>
 }
 
 /** What a refusal's kind means for the module, to say beside it. */
@@ -38,11 +42,12 @@ export function skippedPublishes(
   let counts = new Map<string, { type: string; kind: string; count: number }>()
   let countingSince = Date.now()
 
-  function report() {
+  /** Logs and publishes what was counted, if anything; resolves once the publish has settled. */
+  function report(): Promise<void> {
     // The last report, as the module stops, covers less than an interval: it says how much.
     const elapsedMs = Date.now() - countingSince
     countingSince = Date.now()
-    if (counts.size === 0) return
+    if (counts.size === 0) return Promise.resolve()
     const skipped = [...counts.values()]
     counts = new Map()
     const total = skipped.reduce((sum, entry) => sum + entry.count, 0)
@@ -50,18 +55,23 @@ export function skippedPublishes(
     const what = skipped.map(({ type, kind, count }) => `${count} ${type} (${kind}: ${meaning(kind)})`)
     const message = `skipped ${total} publish${total === 1 ? '' : 'es'} in the last ${span}: ${what.join(', ')}`
     log(message)
-    bus
-      .publish(
-        BusMessage.create(
-          bus.module,
-          moduleError(bus.module, 'PublishesSkipped', message, { elapsedMs, skipped }),
-        ),
-      )
-      // Said in the log already; this one cannot be reported on the bus it failed to reach.
-      .catch((error: unknown) => log(`could not report the skipped publishes on the bus: ${String(error)}`))
+    return (
+      bus
+        .publish(
+          BusMessage.create(
+            bus.module,
+            moduleError(bus.module, 'PublishesSkipped', message, { elapsedMs, skipped }),
+          ),
+        )
+        // Said in the log already; this one cannot be reported on the bus it failed to reach.
+        .then(
+          () => undefined,
+          (error: unknown) => log(`could not report the skipped publishes on the bus: ${String(error)}`),
+        )
+    )
   }
 
-  const timer = setInterval(report, intervalMs)
+  const timer = setInterval(() => void report(), intervalMs)
   return {
     skip(type, error) {
       const kind = isEventBusError(error) ? error.kind : 'Error'
@@ -72,7 +82,7 @@ export function skippedPublishes(
     },
     stop() {
       clearInterval(timer)
-      report()
+      return report()
     },
   }
 }

@@ -122,7 +122,7 @@ export default defineModule({
         clearInterval(fsyncTimer)
         clearInterval(statusTimer)
         clearInterval(batchTimer)
-        skipped.stop()
+        await skipped.stop()
         await lastWrite
         await eventLog.close()
       },

@@ -76,10 +76,27 @@ describe('skipped publishes', () => {
     expect(log[1]).toMatch(/^could not report the skipped publishes on the bus: .*Disconnected/)
   })
 
+  it('stops once the hub has answered its last report, so the module closes only then', async () => {
+    let answer: (id: string) => void = () => {}
+    const { bus } = fakeBus((message) => new Promise((resolve) => (answer = () => resolve(message.id))))
+    const log: string[] = []
+    const skipped = skippedPublishes(bus, (line) => log.push(line), 60_000)
+    skipped.skip('RawEvent', queueFull())
+    let stopped = false
+    const stopping = skipped.stop().then(() => {
+      stopped = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(stopped).toBe(false)
+    answer('')
+    await stopping
+    expect(log).toHaveLength(1) // the report itself; no "could not report"
+  })
+
   it('says nothing when nothing was skipped', () => {
     const publish = vi.fn()
     const log: string[] = []
-    skippedPublishes({ module: 'x', publish } as unknown as BusClient, (line) => log.push(line)).stop()
+    void skippedPublishes({ module: 'x', publish } as unknown as BusClient, (line) => log.push(line)).stop()
     expect(log).toEqual([])
     expect(publish).not.toHaveBeenCalled()
   })
