@@ -617,6 +617,36 @@ test.describe('with a subscriber that stopped taking messages', () => {
   })
 })
 
+test.describe('with DataCapture publishing faster than Storage can write', () => {
+  // 20,000 events a second against a backlog of 50 at the route's producer: Storage writes about
+  // half that here, so the producer refuses the rest (the slower the machine, the more).
+  test.use({
+    hostOptions: {
+      modules: ['data-capture', 'storage'],
+      bus: { maxQueueSize: 50 },
+      moduleOptions: { 'data-capture': { rate: 20_000 } },
+    },
+  })
+
+  test('the routes view writes under the backlog how many publishes its producer refused', async ({
+    page,
+    host,
+  }) => {
+    await modulesReady(host)
+    await openInspector(page, host)
+    await page.getByTestId('tab-routes').click()
+    const refused = page.getByTestId('route-queue-full-data-capture')
+    await expect(refused).toHaveText(/^[\d,]+ refused$/)
+    await expect.poll(async () => numberIn(await refused.textContent())).toBeGreaterThan(0)
+    const route = (await host.bus.metrics()).routes.find((r) => r.producer === ModuleId.DataCapture)
+    expect(route?.queueFull ?? 0).toBeGreaterThanOrEqual(numberIn(await refused.textContent()))
+    await page.getByTestId('tab-overview').click()
+    await expect(page.getByTestId('verdict')).toContainText(
+      "publishes/s refused: a queue is full (storage's)",
+    )
+  })
+})
+
 test.describe('with the module pipeline running', () => {
   test.use({ hostOptions: { bus: {} } })
 
