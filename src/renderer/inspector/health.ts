@@ -1,5 +1,6 @@
 /** The bus's health rule, as the inspector applies it to a snapshot. */
 import type { BusMetrics, RouteMetrics, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
+import { perSecond } from './feeds.js'
 import { count } from './format.js'
 
 const QUEUE_LIMIT_SHARE = 0.8
@@ -62,16 +63,14 @@ export function nearlyFull(depth: number, maxQueueSize: number): boolean {
  * queue refused them; undefined when none were (or there is no earlier snapshot).
  */
 function refusals(metrics: BusMetrics, previous: BusMetrics | undefined): string | undefined {
-  if (previous === undefined) return undefined
-  const refused = metrics.messagesQueueFull - previous.messagesQueueFull
-  const seconds = (metrics.collectedAt.getTime() - previous.collectedAt.getTime()) / 1000
-  if (refused <= 0 || seconds <= 0) return undefined
+  const refusedPerSecond = perSecond(previous, metrics, (snapshot) => snapshot.messagesQueueFull)
+  if (previous === undefined || refusedPerSecond === 0) return undefined
   const before = new Map(previous.subscriptions.map((s) => [s.id, s.queueFull]))
   const owners = metrics.subscriptions
     .filter((s) => s.queueFull > (before.get(s.id) ?? 0))
     .map((s) => `${s.module}'s`)
   const whose = owners.length > 0 ? ` (${[...new Set(owners)].join(', ')})` : ''
-  return `${count(refused / seconds)} publishes/s refused: a queue is full${whose}`
+  return `${count(refusedPerSecond)} publishes/s refused: a queue is full${whose}`
 }
 
 /**
