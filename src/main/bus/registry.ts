@@ -78,22 +78,25 @@ export class ModuleRegistry {
         reason: `'${String(status)}' is not a module status (${Object.keys(ModuleStatus).join(', ')})`,
       })
     }
-    const info = this.modules.get(checkModuleId(moduleId)) ?? this.register(moduleId)
-    const updated = { ...info, status: parsedStatus.data }
-    this.modules.set(updated.moduleId, updated)
-    return { ...updated }
+    return this.update(checkModuleId(moduleId), () => ({ status: parsedStatus.data }))
   }
 
   /** Counts a restart of the module's process (by the host's supervisor). */
   recordRestart(moduleId: string): void {
-    const info = this.modules.get(moduleId) ?? this.register(moduleId)
-    this.modules.set(info.moduleId, { ...info, restarts: (info.restarts ?? 0) + 1 })
+    this.update(moduleId, (info) => ({ restarts: (info.restarts ?? 0) + 1 }))
   }
 
   /** Records how the module's process ended (by the host's supervisor). Frozen: reads share it. */
   recordExit(moduleId: string, exit: ModuleExit): void {
+    this.update(moduleId, () => ({ lastExit: Object.freeze({ ...exit }) }))
+  }
+
+  /** Changes a module's entry as `change` says, registering the module first if it is unknown. */
+  private update(moduleId: string, change: (info: ModuleInfo) => Partial<ModuleInfo>): ModuleInfo {
     const info = this.modules.get(moduleId) ?? this.register(moduleId)
-    this.modules.set(info.moduleId, { ...info, lastExit: Object.freeze({ ...exit }) })
+    const updated = { ...info, ...change(info) }
+    this.modules.set(updated.moduleId, updated)
+    return { ...updated }
   }
 
   /** Records a module's own answer to a health check. */
