@@ -3,6 +3,10 @@
  * footprint: once the current file reaches `maxFileBytes`, it becomes `<name>.1<ext>` (the older
  * ones move up a number), a fresh file takes its place, and files past `keepFiles` are deleted.
  * Its caller serializes the calls (one at a time); the log itself keeps no queue.
+ *
+ * The log holds lines, and each append starts on a line of its own: a file that ends mid-line (the
+ * process died in the middle of a write, or a write failed part-way) gets a line break before the
+ * next text, so the cut-off line costs itself only, not the whole line appended after it.
  */
 import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises'
 import { join, parse } from 'node:path'
@@ -17,17 +21,20 @@ export interface EventLogOptions {
   readonly maxFileBytes: number
   /** Rotated files kept besides the current one; older ones are deleted. */
   readonly keepFiles: number
-  /** Told when a rotation fails (once, until one succeeds again); the log goes on in the current file. */
+  /**
+   * Told when a rotation fails (once, until one succeeds again; the log goes on in the current
+   * file) and when the current file ends in a cut-off line.
+   */
   readonly warn: (message: string) => void
 }
 
 export interface EventLog {
   /**
-   * Appends `text` to the current file, then rotates it if it reached `maxFileBytes`. Resolves once
-   * `text` is written; a rotation that fails is only reported (the text is written all the same,
+   * Appends `text` (whole lines) to the current file, on a line of its own, then rotates the file
+   * if it reached `maxFileBytes`. Resolves once `text` is written; a rotation that fails is only reported (the text is written all the same,
    * and the next append tries again).
    */
-  append(text: string): Promise<void>
+  append(lines: string): Promise<void>
   /** Flushes the current file to disk. */
   sync(): Promise<void>
   /** The bytes the log holds on disk, the current file and the rotated ones kept. */
@@ -46,6 +53,13 @@ async function sizeOf(path: string): Promise<number> {
   }
 }
 
+/** Whether the `size` bytes of `file` end in something other than a line break. */
+async function endsMidLine(file: FileHandle, size: number): Promise<boolean> {
+  if (size === 0) return false
+  const { buffer } = await file.read(Buffer.alloc(1), 0, 1, size - 1)
+  return buffer[0] !== 0x0a
+}
+
 /** Opens (creating if need be) the log in `options.dir`, counting the rotated files already there. */
 export async function openEventLog(options: EventLogOptions): Promise<EventLog> {
   const { dir, name, maxFileBytes, keepFiles, warn } = options
@@ -59,7 +73,19 @@ export async function openEventLog(options: EventLogOptions): Promise<EventLog> 
     for (let n = 0; n <= keepFiles; n++) sizes.push(await sizeOf(pathOf(n)))
   }
   await countSizes()
-  let file: FileHandle = await open(pathOf(0), 'a')
+  // 'a+': appends, and reads the current file's last byte.
+  let file: FileHandle = await open(pathOf(0), 'a+')
+  /** Whether the current file ends in a cut-off line, so the next append must start a new one. */
+  let midLine = false
+  /** Reads the current file's size and whether it ends mid-line from the disk. */
+  const readCurrentFile = async (): Promise<void> => {
+    const { size } = await file.stat()
+    sizes[0] = size
+    midLine = await endsMidLine(file, size)
+  }
+  await readCurrentFile()
+  if (midLine)
+    warn(`${name} ends in a cut-off line (a write was interrupted); the next one starts a new line`)
 
   /**
    * Moves every file up a number, dropping the oldest, and starts a fresh current file. Whatever
@@ -76,15 +102,26 @@ export async function openEventLog(options: EventLogOptions): Promise<EventLog> 
         })
       }
     } finally {
-      file = await open(pathOf(0), 'a')
+      file = await open(pathOf(0), 'a+')
       await countSizes()
+      await readCurrentFile() // still the old file if it could not move
     }
   }
 
   let rotationFailing = false
   return {
-    async append(text) {
-      await file.appendFile(text)
+    async append(lines) {
+      const text = midLine ? `\n${lines}` : lines
+      try {
+        await file.appendFile(text)
+      } catch (error) {
+        // Part of the text may be on disk: learn how much, and whether it ends mid-line. If even
+        // that fails, the next append starts a new line: at worst the log gets one empty line.
+        midLine = true
+        await readCurrentFile().catch(() => {})
+        throw error
+      }
+      midLine = false
       sizes[0] = (sizes[0] ?? 0) + Buffer.byteLength(text)
       if ((sizes[0] ?? 0) < maxFileBytes) return
       try {

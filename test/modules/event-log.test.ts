@@ -1,13 +1,16 @@
 /**
- * The rotating event log: bounded on disk, nothing lost among the files it keeps, and a failed
- * rotation costs one append its error, not the log.
+ * The rotating event log: bounded on disk, nothing lost among the files it keeps, a failed
+ * rotation costs one append its error, not the log, and a line cut off costs itself only.
  */
+import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, readFile, rmdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { type EventLogOptions, openEventLog } from '../../src/modules/event-log.js'
+import { paddedLine } from '../fixtures/event-log-file-limit.js'
 
 const freshDir = () => mkdtemp(join(tmpdir(), 'skelly-event-log-'))
 
@@ -69,7 +72,13 @@ describe('openEventLog', () => {
   it('keeps what it holds bounded, whole and in order, whatever is appended', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }), { maxLength: 60 }),
+        // Each append is whole lines, as the log takes them.
+        fc.array(
+          fc
+            .array(fc.string({ maxLength: 20, unit: 'grapheme' }), { minLength: 1, maxLength: 3 })
+            .map((lines) => lines.map((line) => `${line.replaceAll('\n', ' ')}\n`).join('')),
+          { maxLength: 60 },
+        ),
         fc.integer({ min: 1, max: 200 }),
         fc.integer({ min: 1, max: 4 }),
         async (appends, maxFileBytes, keepFiles) => {
@@ -116,5 +125,34 @@ describe('openEventLog', () => {
     expect(await readFile(blocker, 'utf8')).toBe('aaaa\nbbbb\ncccc\ndddd\n')
     expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('')
     expect(warnings).toHaveLength(1)
+  })
+
+  it('counts what a write cut short left on disk, and the next run starts a new line after it', async () => {
+    const dir = await freshDir()
+    const fixture = join(import.meta.dirname, '../fixtures/event-log-file-limit.ts')
+    // The child may write at most 1 KiB to a file: its second 600-byte line stops part-way.
+    const { stdout } = await promisify(execFile)('bash', [
+      '-c',
+      'ulimit -f 1 && exec "$@"',
+      'bash',
+      process.execPath,
+      '--import',
+      'tsx',
+      fixture,
+      dir,
+    ])
+    expect(JSON.parse(stdout)).toEqual({ outcomes: ['written', 'EFBIG'], sizeBytes: 1024 })
+
+    const warnings: string[] = []
+    const log = await openEventLog({ ...options(dir, 1 << 20, 1), warn: (message) => warnings.push(message) })
+    expect(warnings).toEqual([
+      'events.jsonl ends in a cut-off line (a write was interrupted); the next one starts a new line',
+    ])
+    expect(log.sizeBytes).toBe(1024)
+    await log.append(paddedLine(3))
+    await log.close()
+    const lines = (await readFile(join(dir, 'events.jsonl'), 'utf8')).split('\n')
+    expect(lines).toEqual([paddedLine(1).trimEnd(), paddedLine(2).slice(0, 424), paddedLine(3).trimEnd(), ''])
+    expect(JSON.parse(lines[2] ?? '')).toMatchObject({ n: 3 })
   })
 })
