@@ -1,5 +1,8 @@
-/** Durable dead letters: they survive a restart, and a damaged log is recovered, never fatal. */
-import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+/**
+ * Durable dead letters: they survive a restart, a damaged log is recovered, never fatal, and a
+ * failed write is made good by the next one.
+ */
+import { appendFile, mkdir, mkdtemp, readFile, rmdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -128,5 +131,33 @@ describe('durable dead letters', () => {
     ).toEqual(['kept'])
     await again.bus.shutdown()
     await again.log.close()
+  })
+
+  it('rewrites the log after a failed write, so the entries it missed survive a restart', async () => {
+    const path = await logPath()
+    const warnings: string[] = []
+    const first = await failingBus(path, warnings)
+    const eventTypes = (bus: typeof first.bus) =>
+      bus.deadLetters.list().map((e) => (e.message.payload.data as { eventType: string }).eventType)
+    await mkdir(path) // a folder where the log should be: its writes fail
+    await first.bus.publish(rawMessage(1, { eventType: 'missed' }))
+    await waitFor(() => first.bus.deadLetters.list().length === 1)
+    await first.log.flush()
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/write failed: .*EISDIR.*; the next write rewrites it from the entries held$/)
+
+    await rmdir(path)
+    await first.bus.publish(rawMessage(1, { eventType: 'after' }))
+    await waitFor(() => first.bus.deadLetters.list().length === 2)
+    await first.log.flush()
+    expect(warnings[1]).toMatch(/rewritten with the 2 entries held after a failed write$/)
+    await first.bus.shutdown()
+    await first.log.close()
+
+    const second = await failingBus(path, warnings)
+    expect(eventTypes(second.bus)).toEqual(['missed', 'after'])
+    expect(warnings).toHaveLength(2) // nothing to recover
+    await second.bus.shutdown()
+    await second.log.close()
   })
 })

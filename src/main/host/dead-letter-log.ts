@@ -2,7 +2,9 @@
  * Durable dead letters: an append-only log of JSON lines (superjson, so Dates and Maps survive)
  * in the app's data folder, fsync'd per batch, compacted atomically (write a temporary file, fsync,
  * rename) once it holds far more records than live entries. A corrupt or truncated file is
- * recovered up to its last good record, with a warning, never a crash.
+ * recovered up to its last good record, with a warning, never a crash. A write that fails (a full
+ * disk) may leave a cut-off record, which would hide every record after it at the next load, and
+ * misses its own records: the next write, or the close, rewrites the log from the entries held.
  */
 import { type FileHandle, open, readFile, rename } from 'node:fs/promises'
 import superjson from 'superjson'
@@ -75,6 +77,8 @@ export function createDeadLetterLog(options: DeadLetterLogOptions): DeadLetterLo
   let handle: FileHandle | undefined
   let queued: string[] = []
   let writing: Promise<void> = Promise.resolve()
+  /** A write failed: the file may not hold what `live` does until it is rewritten. */
+  let damaged = false
 
   async function rewrite(): Promise<void> {
     const temporary = `${options.path}.tmp`
@@ -83,6 +87,7 @@ export function createDeadLetterLog(options: DeadLetterLogOptions): DeadLetterLo
     await file.sync()
     await file.close()
     await handle?.close()
+    handle = undefined
     await rename(temporary, options.path)
     handle = await open(options.path, 'a', 0o600)
     records = live.size
@@ -95,6 +100,7 @@ export function createDeadLetterLog(options: DeadLetterLogOptions): DeadLetterLo
       .then(async () => {
         const batch = queued
         queued = []
+        if (damaged) return await heal() // the rewrite holds this batch's changes too
         handle ??= await open(options.path, 'a', 0o600)
         await handle.appendFile(batch.join(''))
         await handle.sync()
@@ -102,9 +108,21 @@ export function createDeadLetterLog(options: DeadLetterLogOptions): DeadLetterLo
         if (records > Math.max(compactAfter, live.size * 2)) await rewrite()
       })
       // A failed write is reported and the chain goes on, so later records are still written.
-      .catch((error: unknown) =>
-        warn(`dead-letter log ${options.path}: write failed: ${(error as Error).message}`),
+      .catch(reportFailure)
+  }
+
+  function reportFailure(error: unknown): void {
+    if (!damaged)
+      warn(
+        `dead-letter log ${options.path}: write failed: ${(error as Error).message}; the next write rewrites it from the entries held`,
       )
+    damaged = true
+  }
+
+  async function heal(): Promise<void> {
+    await rewrite()
+    damaged = false
+    warn(`dead-letter log ${options.path}: rewritten with the ${live.size} entries held after a failed write`)
   }
 
   return {
@@ -137,6 +155,7 @@ export function createDeadLetterLog(options: DeadLetterLogOptions): DeadLetterLo
     },
     async close() {
       await writing
+      if (damaged) await heal().catch(reportFailure)
       await handle?.close()
       handle = undefined
     },
