@@ -30,9 +30,10 @@ export interface EventLogOptions {
 
 export interface EventLog {
   /**
-   * Appends `text` (whole lines) to the current file, on a line of its own, then rotates the file
-   * if it reached `maxFileBytes`. Resolves once `text` is written; a rotation that fails is only reported (the text is written all the same,
-   * and the next append tries again).
+   * Appends `lines` (whole lines, each ending in a line break) to the current file, starting on a
+   * line of its own, then rotates the file if it reached `maxFileBytes`. Resolves once `lines` are
+   * written; a rotation that fails is only reported (the lines are written all the same, and the
+   * next append tries again).
    */
   append(lines: string): Promise<void>
   /** Flushes the current file to disk. */
