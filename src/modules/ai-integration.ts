@@ -8,6 +8,7 @@ import { DeliveryMode } from '../shared/delivery-mode.js'
 import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import { defineModule } from './define.js'
+import { moduleOptionSchemas } from './options.js'
 
 const RESPONSES: Record<string, { lines: string[]; animation: string; cues: string[] }> = {
   refocus: {
@@ -34,6 +35,7 @@ const RESPONSES: Record<string, { lines: string[]; animation: string; cues: stri
 export default defineModule({
   id: ModuleId.AiIntegration,
   permissions: { publish: ['InterventionResponse', 'AnimationCommand'], subscribe: ['InterventionRequest'] },
+  options: moduleOptionSchemas['ai-integration'],
   async start(bus) {
     let said = 0
     await bus.subscribe(

@@ -8,6 +8,7 @@ import { DeliveryMode } from '../shared/delivery-mode.js'
 import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import { defineModule } from './define.js'
+import { moduleOptionSchemas } from './options.js'
 
 export type ActivityState = 'focused' | 'distracted' | 'idle'
 
@@ -29,6 +30,7 @@ export function classify(batch: EventBatch): { state: ActivityState; confidence:
 export default defineModule({
   id: ModuleId.AnalysisEngine,
   permissions: { publish: ['AnalysisComplete', 'StateChange'], subscribe: ['EventBatch'] },
+  options: moduleOptionSchemas['analysis-engine'],
   async start(bus) {
     let current: ActivityState | undefined
     await bus.subscribe(

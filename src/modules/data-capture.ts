@@ -7,7 +7,8 @@
 import { ModuleId } from '../shared/catalog.js'
 import type { JsonValue } from '../shared/json.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
-import { defineModule, numberOption, numberSetting } from './define.js'
+import { defineModule } from './define.js'
+import { moduleOptionSchemas, settingValue } from './options.js'
 import { skippedPublishes } from './skipped-publishes.js'
 
 const TICK_MS = 100
@@ -28,16 +29,14 @@ function pick<T>(weights: Record<string, number>, random: number): T {
   return Object.keys(weights)[0] as T
 }
 
-/** Events per second unless the host's options say otherwise. */
-export const DEFAULT_CAPTURE_RATE = 10
-
 export default defineModule({
   id: ModuleId.DataCapture,
   permissions: { publish: ['RawEvent'], subscribe: [] },
+  options: moduleOptionSchemas['data-capture'],
   start(bus, { options, log }) {
     const skipped = skippedPublishes(bus, log)
-    let rate = numberOption(options, 'rate', DEFAULT_CAPTURE_RATE)
-    const phaseMs = numberOption(options, 'phaseMs', 15_000)
+    let { rate } = options
+    const { phaseMs } = options
     const startedAt = Date.now()
     let owed = 0
     let sent = 0
@@ -73,7 +72,7 @@ export default defineModule({
       },
       configure(key, value) {
         if (key !== 'rate') return false
-        rate = numberSetting(key, value, 'events per second, above 0', (events) => events > 0)
+        rate = settingValue(moduleOptionSchemas['data-capture'], key, value)
         return true
       },
     }

@@ -3,16 +3,21 @@
  * and a `start` that gets the bus (an endpoint client) and returns something to stop. The same
  * definition runs unchanged as an Electron utility process or a worker thread.
  */
+import type { z } from 'zod'
 import type { BusClient } from '../shared/client.js'
 import type { JsonValue } from '../shared/json.js'
 import { MessagePayload } from '../shared/message.js'
 import type { Permissions } from '../shared/wire.js'
+import type { ModuleOptionsSchema } from './options.js'
 
-export interface ModuleContext {
+export interface ModuleContext<Options> {
   /** A folder the module may write to (the app's data folder). */
   readonly dataDir: string
-  /** Start-up options from the host (rates, intervals …); ConfigUpdate messages change them later. */
-  readonly options: Readonly<Record<string, JsonValue>>
+  /**
+   * Start-up options from the host (rates, intervals …), parsed by the module's `options` schema,
+   * defaults filled in; ConfigUpdate messages change some of them later.
+   */
+  readonly options: Readonly<Options>
   readonly log: (message: string) => void
 }
 
@@ -29,17 +34,21 @@ export interface RunningModule {
 }
 
 /** A module, written once and run unchanged as a worker thread or an Electron utility process. */
-export interface ModuleDefinition {
+export interface ModuleDefinition<Options extends ModuleOptionsSchema = ModuleOptionsSchema> {
   /** The module's identity on the bus (a `ModuleId`). */
   readonly id: string
   /** What the module needs; the host grants exactly this (plus the lifecycle messages). */
   readonly permissions: Permissions
+  /** The start-up options it takes (see `moduleOptionSchemas`); without it, none. */
+  readonly options?: Options
   /** Starts the module on its bus connection; the host publishes its `ModuleReady` once this settles. */
-  start(bus: BusClient, context: ModuleContext): Promise<RunningModule> | RunningModule
+  start(bus: BusClient, context: ModuleContext<z.output<Options>>): Promise<RunningModule> | RunningModule
 }
 
 /** Declares a module (an identity function that keeps the definition's types). */
-export function defineModule(definition: ModuleDefinition): ModuleDefinition {
+export function defineModule<Options extends ModuleOptionsSchema>(
+  definition: ModuleDefinition<Options>,
+): ModuleDefinition<Options> {
   return definition
 }
 
@@ -54,30 +63,6 @@ export function lifecyclePermissions(definition: ModuleDefinition): Permissions 
     publish: withTypes(definition.permissions.publish, ['ModuleReady', 'HealthCheck', 'Error']),
     subscribe: withTypes(definition.permissions.subscribe, ['HealthCheck', 'ConfigUpdate', 'Shutdown']),
   }
-}
-
-/** Reads a positive number option, falling back to `fallback`. */
-export function numberOption(
-  options: Readonly<Record<string, JsonValue>>,
-  key: string,
-  fallback: number,
-): number {
-  const value = options[key]
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback
-}
-
-/**
- * A ConfigUpdate's value for a number setting, for `configure`.
- * @throws Error naming the setting and what it takes, for any other value
- */
-export function numberSetting(
-  key: string,
-  value: JsonValue,
-  expected: string,
-  accepts: (value: number) => boolean,
-): number {
-  if (typeof value === 'number' && Number.isFinite(value) && accepts(value)) return value
-  throw new Error(`'${key}' takes ${expected} (got ${JSON.stringify(value)})`)
 }
 
 /**

@@ -6,13 +6,15 @@ import { ModuleId } from '../shared/catalog.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
 import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
-import { defineModule, numberOption, numberSetting } from './define.js'
+import { defineModule } from './define.js'
+import { moduleOptionSchemas, settingValue } from './options.js'
 
 export default defineModule({
   id: ModuleId.Gamification,
   permissions: { publish: ['RewardEvent', 'InterventionRequest'], subscribe: ['StateChange'] },
+  options: moduleOptionSchemas.gamification,
   async start(bus, { options }) {
-    let cooldownMs = numberOption(options, 'cooldownMs', 20_000)
+    let { cooldownMs } = options
     let lastIntervention = 0
     let streak = 0
     await bus.subscribe(
@@ -56,7 +58,7 @@ export default defineModule({
       stop() {},
       configure(key, value) {
         if (key !== 'cooldownMs') return false
-        cooldownMs = numberSetting(key, value, 'milliseconds, 0 or more', (ms) => ms >= 0)
+        cooldownMs = settingValue(moduleOptionSchemas.gamification, key, value)
         return true
       },
     }

@@ -7,12 +7,13 @@
 import type { ConfigUpdate } from '../shared/catalog.js'
 import { connectBus } from '../shared/client.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
-import { describeThrown } from '../shared/errors.js'
+import { describeThrown, EventBusError, firstIssue } from '../shared/errors.js'
 import { MessageFilter } from '../shared/filter.js'
 import type { JsonValue } from '../shared/json.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import type { Port } from '../shared/port.js'
 import { type ModuleDefinition, moduleError, type RunningModule } from './define.js'
+import { noOptions } from './options.js'
 
 /**
  * Applies a ConfigUpdate if it is for this module; returns why it did not apply, when it should
@@ -32,17 +33,27 @@ function configure(running: RunningModule, module: string, update: ConfigUpdate)
 
 export interface RunOptions {
   dataDir: string
-  options: Record<string, JsonValue>
+  /** The module's start-up options, checked against its `options` schema. */
+  options: Readonly<Record<string, JsonValue>>
 }
 
 /**
  * Connects `definition` to the hub over `port` and runs it until Shutdown (resolves then) or until
  * the connection is lost (rejects).
+ * @throws EventBusError `Configuration` (by rejecting, before it connects) for an option the module
+ * does not take or a value it refuses
  */
 export async function runModule(definition: ModuleDefinition, port: Port, run: RunOptions): Promise<void> {
+  const schema = definition.options ?? noOptions
+  const parsed = schema.safeParse(run.options)
+  if (!parsed.success) {
+    throw EventBusError.of('Configuration', {
+      reason: firstIssue(parsed.error, `${definition.id}'s options`),
+    })
+  }
   const bus = await connectBus(port, { module: definition.id })
   const log = (message: string) => console.log(`[${definition.id}] ${message}`)
-  const running = await definition.start(bus, { dataDir: run.dataDir, options: run.options, log })
+  const running = await definition.start(bus, { dataDir: run.dataDir, options: parsed.data, log })
   /** Set once the module's own Shutdown has been handled: the close that follows is its own. */
   let shuttingDown = false
   const stopped = new Promise<void>((resolve, reject) => {

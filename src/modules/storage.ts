@@ -12,8 +12,9 @@ import { DeliveryMode } from '../shared/delivery-mode.js'
 import { describeThrown } from '../shared/errors.js'
 import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
-import { defineModule, numberOption } from './define.js'
+import { defineModule } from './define.js'
 import { openEventLog } from './event-log.js'
+import { moduleOptionSchemas } from './options.js'
 import { skippedPublishes } from './skipped-publishes.js'
 
 const MAX_BATCH_EVENTS = 500
@@ -21,15 +22,15 @@ const MAX_BATCH_EVENTS = 500
 export default defineModule({
   id: ModuleId.Storage,
   permissions: { publish: ['StorageStatus', 'EventBatch'], subscribe: ['RawEvent'] },
+  options: moduleOptionSchemas.storage,
   async start(bus, { dataDir, options, log }) {
     const skipped = skippedPublishes(bus, log)
-    const batchMs = numberOption(options, 'batchMs', 3000)
-    const fsyncMs = numberOption(options, 'fsyncMs', 250)
+    const { batchMs, fsyncMs, maxFileBytes, keepFiles } = options
     const eventLog = await openEventLog({
       dir: dataDir,
       name: 'events.jsonl',
-      maxFileBytes: numberOption(options, 'maxFileBytes', 64 * 1024 * 1024),
-      keepFiles: Math.max(1, Math.floor(numberOption(options, 'keepFiles', 3))),
+      maxFileBytes,
+      keepFiles,
       warn: log,
     })
     const sessionId = crypto.randomUUID()

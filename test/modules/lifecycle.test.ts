@@ -5,6 +5,7 @@
  */
 import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import {
   type ConfigUpdate,
   DeliveryMode,
@@ -15,14 +16,10 @@ import {
 import { startOrchestrator } from '../../src/main/host/orchestrator.js'
 import type { Hub } from '../../src/main/hub/index.js'
 import dataCapture from '../../src/modules/data-capture.js'
-import {
-  defineModule,
-  lifecyclePermissions,
-  type ModuleDefinition,
-  numberSetting,
-} from '../../src/modules/define.js'
+import { defineModule, lifecyclePermissions, type ModuleDefinition } from '../../src/modules/define.js'
 import gamification from '../../src/modules/gamification.js'
 import { runModule } from '../../src/modules/lifecycle.js'
+import { settingValue } from '../../src/modules/options.js'
 import { SKIPPED_REPORT_MS } from '../../src/modules/skipped-publishes.js'
 import { fromNodePort } from '../../src/shared/index.js'
 import { waitFor } from '../helpers.js'
@@ -32,14 +29,18 @@ describe('a module’s lifecycle', () => {
   it('applies a ConfigUpdate for it, and answers one it cannot apply with an Error saying why', async () => {
     const { bus, hub } = await startHub()
     const applied: number[] = []
+    const options = z.strictObject({
+      intervalMs: z.number().positive().default(1000).describe('milliseconds, above 0'),
+    })
     const ticker = defineModule({
       id: 'ticker',
       permissions: { publish: [], subscribe: [] },
+      options,
       start: () => ({
         stop() {},
         configure(key, value) {
           if (key !== 'intervalMs') return false
-          applied.push(numberSetting(key, value, 'milliseconds, above 0', (ms) => ms > 0))
+          applied.push(settingValue(options, key, value))
           return true
         },
       }),
@@ -86,6 +87,17 @@ describe('a module’s lifecycle', () => {
     ])
     await stop()
     await running
+  })
+
+  it('refuses to start on options its module does not take, before it connects', async () => {
+    const { port2 } = new MessageChannel()
+    await expect(
+      runModule(gamification, fromNodePort(port2), { dataDir: '.', options: { cooldownMs: 'soon' } }),
+    ).rejects.toMatchObject({
+      kind: 'Configuration',
+      reason: "gamification's options.cooldownMs: Invalid input: expected number, received string",
+    })
+    port2.close()
   })
 
   it('DataCapture says, on the bus, how many events a full queue made it skip', async () => {

@@ -107,6 +107,22 @@ describe('starting the headless host', () => {
     await again.stop()
   })
 
+  it('refuses a module option that is not one before it starts anything', async () => {
+    const dataDir = await freshDir()
+    await expect(
+      startHeadlessHost({
+        outDir: '/nonexistent',
+        dataDir,
+        httpPort: 0,
+        moduleOptions: { storage: { batchMS: 600 } },
+      }),
+    ).rejects.toMatchObject({
+      kind: 'Configuration',
+      reason: 'moduleOptions.storage: Unrecognized key: "batchMS"',
+    })
+    expect(existsSync(join(dataDir, 'host.lock'))).toBe(false)
+  })
+
   it('stops what it had started and frees the data directory when its page server cannot listen', async () => {
     const { port, release } = await takenPort()
     const dataDir = await freshDir()

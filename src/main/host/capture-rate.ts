@@ -2,7 +2,7 @@
  * DataCapture's pace in both hosts: `SKELLY_CAPTURE_RATE` synthetic events per second (10 unless
  * set), read once as a host starts.
  */
-import { DEFAULT_CAPTURE_RATE } from '../../modules/data-capture.js'
+import { DEFAULT_CAPTURE_RATE } from '../../modules/options.js'
 import { currentEnvironment, type Environment, readPositiveVariable } from '../../shared/environment.js'
 
 /**

@@ -7,7 +7,7 @@
 
 import { lifecyclePermissions, moduleDefinitions } from '../../modules/index.js'
 import type { RunOptions } from '../../modules/lifecycle.js'
-import type { JsonValue } from '../../shared/json.js'
+import type { ModuleOptionsInput } from '../../modules/options.js'
 import type { PortInput } from '../../shared/port.js'
 import type { ModuleExit } from '../../shared/registry-types.js'
 import type { EventBus } from '../bus/index.js'
@@ -40,8 +40,8 @@ export type ModuleLauncher = (moduleId: string, run: RunOptions) => ModuleProces
 
 export interface SupervisorOptions {
   dataDir: string
-  /** Start-up options per module id. */
-  moduleOptions?: Record<string, Record<string, JsonValue>>
+  /** Start-up options per module id (checked by the host with `checkModuleSettings`). */
+  moduleOptions?: ModuleOptionsInput
   restartInitialMs?: number
   restartMaxMs?: number
 }

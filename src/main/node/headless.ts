@@ -5,12 +5,13 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { checkModuleSettings, type ModuleOptionsInput } from '../../modules/options.js'
 import { createEventBus, type EventBus, type EventBusConfigInput } from '../bus/index.js'
 import { createDeadLetterLog } from '../host/dead-letter-log.js'
 import { directRoutes } from '../host/direct-routes.js'
 import { ALL_MODULES } from '../host/modules-list.js'
 import { type Orchestrator, startOrchestrator } from '../host/orchestrator.js'
-import { ModuleSupervisor, type SupervisorOptions } from '../host/supervisor.js'
+import { ModuleSupervisor } from '../host/supervisor.js'
 import { type WindowName, windows } from '../host/windows.js'
 import { createHub, type Hub, type RouteSpec } from '../hub/index.js'
 import { lockDataDir } from './data-dir-lock.js'
@@ -29,7 +30,8 @@ export interface HeadlessOptions {
   healthIntervalMs?: number
   /** Modules to run (default: all). */
   modules?: readonly string[]
-  moduleOptions?: SupervisorOptions['moduleOptions']
+  /** Start-up options by module id, e.g. `{ storage: { batchMs: 600 } }` (see `moduleOptionSchemas`). */
+  moduleOptions?: ModuleOptionsInput
   /** Direct routes between modules (default: the seed routes unless SKELLY_DIRECT_ROUTES=off). */
   routes?: RouteSpec[]
 }
@@ -51,10 +53,12 @@ export interface HeadlessHost {
 /**
  * Starts the host on `dataDir`, which it holds until `stop()` (one host per data directory).
  * @throws DataDirInUseError when another running host holds `dataDir`; the server's error when it
- * cannot listen (`EADDRINUSE` …); EventBusError `Configuration` for invalid settings. Whatever had
- * started is stopped again, and the data directory is free.
+ * cannot listen (`EADDRINUSE` …); EventBusError `Configuration` for invalid settings (a module or
+ * module option that is not one, checked before anything starts). Whatever had started is stopped
+ * again, and the data directory is free.
  */
 export async function startHeadlessHost(options: HeadlessOptions): Promise<HeadlessHost> {
+  checkModuleSettings(options.modules ?? ALL_MODULES, options.moduleOptions)
   await mkdir(options.dataDir, { recursive: true })
   const unlockDataDir = await lockDataDir(options.dataDir)
   try {
