@@ -21,7 +21,10 @@ const milliseconds = (fallback: number) =>
 /** DataCapture's events per second unless the host's options say otherwise. */
 export const DEFAULT_CAPTURE_RATE = 10
 
-/** Each module's options by module id; a module not listed takes none. */
+/**
+ * Each module's options by module id: every module a host can run, with an empty object for those
+ * that take none.
+ */
 export const moduleOptionSchemas = {
   'data-capture': z.strictObject({
     /** RawEvents published per second. */
@@ -53,7 +56,7 @@ export type ModuleOptionsSchema = z.ZodObject<Record<string, z.ZodType>, z.core.
 /** Options as a host passes them, per module id. */
 export type ModuleOptionsInput = Readonly<Record<string, Readonly<Record<string, JsonValue>>>>
 
-/** The modules with options of their own, and those that take none. */
+/** Every module a host can run. */
 const MODULE_IDS = Object.keys(moduleOptionSchemas)
 
 function configuration(reason: string): EventBusError {
@@ -88,7 +91,7 @@ export function checkModuleSettings(
 /** The options of a module that takes none. */
 export const noOptions: ModuleOptionsSchema = z.strictObject({})
 
-/** The options schema of module `id` (`noOptions` for a module not listed). */
+/** The options schema of module `id`. */
 function optionsSchemaOf(id: string): ModuleOptionsSchema {
   return (moduleOptionSchemas as Record<string, ModuleOptionsSchema>)[id] ?? noOptions
 }
