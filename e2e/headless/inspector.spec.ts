@@ -673,6 +673,31 @@ test.describe('with the module pipeline running', () => {
     await page.screenshot({ path: testInfo.outputPath('routes-active.png') })
   })
 
+  test('the modules view shows the errors each module reported: the settings it refused', async ({
+    page,
+    host,
+  }, testInfo) => {
+    await modulesReady(host)
+    await openInspector(page, host)
+    await page.getByTestId('tab-modules').click()
+    // The inspector takes every Error modules publish: its subscription is live before they come.
+    await expect
+      .poll(async () => (await host.bus.metrics()).subscriptions.some((s) => s.module === 'inspector'))
+      .toBe(true)
+    await expect(page.getByTestId('errors-data-capture')).toHaveCount(0)
+    await host.orchestrator.configure('rate', 'fast', ModuleId.DataCapture)
+    await host.orchestrator.configure('cooldownMs', -1, ModuleId.Gamification)
+    await host.orchestrator.configure('rate', 0, ModuleId.DataCapture)
+    await expect(page.getByTestId('errors-data-capture')).toHaveText(
+      /^2 · \d+s ago · ConfigRejected: 'rate' takes events per second, above 0 \(got 0\)$/,
+    )
+    await expect(page.getByTestId('errors-gamification')).toHaveText(
+      /^1 · \d+s ago · ConfigRejected: 'cooldownMs' takes milliseconds, 0 or more \(got -1\)$/,
+    )
+    await expect(page.getByTestId('errors-storage')).toHaveCount(0)
+    await page.screenshot({ path: testInfo.outputPath('modules-errors.png') })
+  })
+
   test('the tail lists the newest publish first, a direct route’s sample among the hub’s messages', async ({
     page,
     host,

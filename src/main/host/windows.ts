@@ -27,7 +27,8 @@ export const windows = {
     page: 'inspector.html',
     module: 'inspector',
     title: 'Skelly-Jelly — Bus inspector',
-    permissions: { publish: [], subscribe: [], inspect: true },
+    // Error: every report modules make about themselves, which the tail may sample away.
+    permissions: { publish: [], subscribe: ['Error'], inspect: true },
   },
 } as const satisfies Record<string, WindowSpec>
 

@@ -1,9 +1,10 @@
 /**
  * Modules: the registry with status, last health check, restarts, how each module's process last
- * ended (so a module that keeps dying says why), and each module's traffic.
+ * ended (so a module that keeps dying says why), the errors each reported, and each module's traffic.
  */
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 import type { ModuleExit } from '../../shared/registry-types.js'
+import type { ModuleErrorsState, ReportedErrors } from './feeds.js'
 import { age, count } from './format.js'
 
 /** e.g. "3s ago · exit 1: Error: EISDIR: illegal operation on a directory …" (the age first: a long error is cut) */
@@ -11,7 +12,12 @@ function exitText({ code, error, at }: ModuleExit, now: number): string {
   return `${age(at, now)} · exit ${code}${error === undefined ? '' : `: ${error}`}`
 }
 
-export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
+/** e.g. "2 · 4s ago · ConfigRejected: 'rate' takes events per second, above 0 (got "fast")" */
+function errorsText({ latest, count: reported }: ReportedErrors, now: number): string {
+  return `${count(reported)} · ${age(latest.timestamp, now)} · ${latest.errorType}: ${latest.message}`
+}
+
+export function Modules({ metrics, errors }: { metrics: BusMetrics | undefined; errors: ModuleErrorsState }) {
   if (!metrics) return <p class="empty">Waiting for the first metrics snapshot…</p>
   const now = metrics.collectedAt.getTime()
   return (
@@ -19,6 +25,11 @@ export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
       <p class={`overall overall-${metrics.registry.overall}`} data-testid="overall-health">
         Overall: <strong>{metrics.registry.overall}</strong>
       </p>
+      {errors.failure !== undefined && (
+        <p class="hint" data-testid="errors-unavailable">
+          The errors modules report are not shown: {errors.failure}
+        </p>
+      )}
       <div class="table-scroll">
         <table class="grid" data-testid="modules">
           <thead>
@@ -28,6 +39,9 @@ export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
               <th>last health check</th>
               <th class="num">restarts</th>
               <th>last exit</th>
+              <th title="Error messages the module published about itself since this window opened: how many, and the latest">
+                errors reported
+              </th>
               <th class="num">published</th>
               <th class="num">delivered to it</th>
               <th class="num">failed</th>
@@ -37,6 +51,7 @@ export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
           <tbody>
             {metrics.registry.modules.map((module) => {
               const traffic = metrics.modules[module.moduleId]
+              const reported = errors.byModule.get(module.moduleId)
               return (
                 <tr key={module.moduleId} data-module={module.moduleId}>
                   <td>{module.moduleId}</td>
@@ -58,6 +73,17 @@ export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
                       data-testid={`last-exit-${module.moduleId}`}
                     >
                       {exitText(module.lastExit, now)}
+                    </td>
+                  )}
+                  {reported === undefined ? (
+                    <td class="muted">–</td>
+                  ) : (
+                    <td
+                      class="mono error-text"
+                      title={errorsText(reported, now)}
+                      data-testid={`errors-${module.moduleId}`}
+                    >
+                      {errorsText(reported, now)}
                     </td>
                   )}
                   <td class="num">{count(traffic?.published ?? 0)}</td>
