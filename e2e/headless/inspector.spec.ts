@@ -556,21 +556,25 @@ test('the subscriptions view narrows to one module and one mode, and says how ma
   await openInspector(page, host)
   await page.getByTestId('tab-subscriptions').click()
   const rows = page.locator('[data-testid=subscriptions] tbody tr')
-  await expect(page.getByTestId('subscriptions-count')).toHaveText('41 subscriptions')
-  await expect(rows).toHaveCount(41)
+  // 42: the inspector's own, to the Error messages modules publish, is one of them.
+  await expect(page.getByTestId('subscriptions-count')).toHaveText('42 subscriptions')
+  await expect(rows).toHaveCount(42)
 
   await page.getByTestId('subscriptions-filter-module').selectOption('busy-window')
-  await expect(page.getByTestId('subscriptions-count')).toHaveText('41 subscriptions, 40 shown')
+  await expect(page.getByTestId('subscriptions-count')).toHaveText('42 subscriptions, 40 shown')
   await expect(rows).toHaveCount(40)
   await page.getByTestId('subscriptions-filter-mode').selectOption('Reliable')
-  await expect(page.getByTestId('subscriptions-count')).toHaveText('41 subscriptions, 20 shown')
+  await expect(page.getByTestId('subscriptions-count')).toHaveText('42 subscriptions, 20 shown')
   expect(new Set(await rows.locator('td:nth-child(3)').allTextContents())).toEqual(new Set(['Reliable']))
   expect(new Set(await rows.locator('td:nth-child(1)').allTextContents())).toEqual(new Set(['busy-window']))
 
   await page.getByTestId('subscriptions-filter-module').selectOption('quiet-module')
-  await expect(page.getByTestId('subscriptions-count')).toHaveText('41 subscriptions, 0 shown')
+  await expect(page.getByTestId('subscriptions-count')).toHaveText('42 subscriptions, 0 shown')
   await page.getByTestId('subscriptions-filter-mode').selectOption('')
   await expect(rows).toHaveCount(1)
+  await page.getByTestId('subscriptions-filter-module').selectOption('inspector')
+  await expect(rows).toHaveCount(1)
+  await expect(rows.locator('td:nth-child(2)')).toHaveText('types=[Error] sources=*')
 })
 
 test.describe('with a subscriber that stopped taking messages', () => {

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { app, BrowserWindow, dialog, Menu, MessageChannelMain } from 'electron'
+import { checkModuleSettings } from '../../modules/options.js'
 import { createEventBus } from '../bus/index.js'
 import { readCaptureRate } from '../host/capture-rate.js'
 import { createDeadLetterLog } from '../host/dead-letter-log.js'
@@ -37,6 +38,7 @@ function startHost(): void {
   const deadLetterLog = createDeadLetterLog({ path: join(dataDir, 'dead-letters.jsonl') })
   const bus = createEventBus({ deadLetterPersistence: deadLetterLog })
   const moduleOptions = { 'data-capture': { rate: readCaptureRate() } }
+  checkModuleSettings(ALL_MODULES, moduleOptions)
   // Utility processes need Electron's own channel type to receive a port.
   const hub = createHub(bus, {
     routes: directRoutes(),

@@ -132,7 +132,9 @@ export interface ModuleErrorsState {
 
 /**
  * The `Error` messages modules publish about themselves (a ConfigUpdate refused, publishes
- * skipped), all of them: the tail samples under load, and would miss some.
+ * skipped), by a subscription of the inspector's own: the tail samples under load and keeps 500
+ * messages, so it would miss some. (Only a flood of them could fill this subscription's queue; the
+ * Subscriptions view would count what it dropped.)
  */
 export function useModuleErrors(bus: SkellyBusApi): ModuleErrorsState {
   const [byModule, setByModule] = useState<ReadonlyMap<string, ReportedErrors>>(new Map())
