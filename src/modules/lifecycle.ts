@@ -9,7 +9,6 @@ import { connectBus } from '../shared/client.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
 import { describeThrown, EventBusError, firstIssue } from '../shared/errors.js'
 import { MessageFilter } from '../shared/filter.js'
-import type { JsonValue } from '../shared/json.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import type { Port } from '../shared/port.js'
 import { type ModuleDefinition, moduleError, type RunningModule } from './define.js'
@@ -34,7 +33,7 @@ function configure(running: RunningModule, module: string, update: ConfigUpdate)
 export interface RunOptions {
   dataDir: string
   /** The module's start-up options, checked against its `options` schema. */
-  options: Readonly<Record<string, JsonValue>>
+  options: Readonly<Record<string, unknown>>
 }
 
 /**

@@ -53,8 +53,15 @@ export const moduleOptionSchemas = {
 /** A module's options schema: a strict object of settings with their defaults. */
 export type ModuleOptionsSchema = z.ZodObject<Record<string, z.ZodType>, z.core.$strict>
 
-/** Options as a host passes them, per module id. */
-export type ModuleOptionsInput = Readonly<Record<string, Readonly<Record<string, JsonValue>>>>
+/**
+ * Options as a host passes them, per module id, typed by the schemas: a misspelt key or a string
+ * rate fails to compile where the caller is typed, and is refused at run time where it is not.
+ */
+export type ModuleOptionsInput = {
+  readonly [Module in keyof typeof moduleOptionSchemas]?: Readonly<
+    z.input<(typeof moduleOptionSchemas)[Module]>
+  >
+}
 
 /** Every module a host can run. */
 const MODULE_IDS = Object.keys(moduleOptionSchemas)

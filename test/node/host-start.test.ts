@@ -114,7 +114,8 @@ describe('starting the headless host', () => {
         outDir: '/nonexistent',
         dataDir,
         httpPort: 0,
-        moduleOptions: { storage: { batchMS: 600 } },
+        // As a caller without the types would: typed, the misspelt key does not compile.
+        moduleOptions: { storage: { batchMS: 600 } } as never,
       }),
     ).rejects.toMatchObject({
       kind: 'Configuration',

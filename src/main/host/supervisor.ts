@@ -127,7 +127,7 @@ export class ModuleSupervisor {
     this.bus.registry.setStatus(moduleId, ModuleStatus.Starting)
     const process = this.launch(moduleId, {
       dataDir: this.options.dataDir,
-      options: this.options.moduleOptions?.[moduleId] ?? {},
+      options: this.options.moduleOptions?.[moduleId as keyof ModuleOptionsInput] ?? {},
     })
     supervised.process = process
     supervised.startedAt = Date.now()
