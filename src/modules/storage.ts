@@ -5,14 +5,16 @@
  * acknowledged event is on disk (fsync'd in batches, every `fsyncMs`). The file rotates at
  * `maxFileBytes` (default 64 MiB) into `events.1.jsonl` …, keeping `keepFiles` (default 3) of
  * those, so a log the app writes all day stays bounded. It publishes StorageStatus every second
- * and, every `batchMs`, an EventBatch of what arrived since the last one.
+ * and, every `batchMs`, an EventBatch of what arrived since the last one. Trouble with its files (a
+ * rotation or a flush that failed, a log found ending in a cut-off line) is said in its log and as
+ * an `Error` message (`errorType: 'EventLog'`), which the inspector's Modules view shows.
  */
 import { ModuleId, type RawEvent } from '../shared/catalog.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
 import { describeThrown } from '../shared/errors.js'
 import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
-import { defineModule } from './define.js'
+import { defineModule, moduleError } from './define.js'
 import { openEventLog } from './event-log.js'
 import { moduleOptionSchemas } from './options.js'
 import { skippedPublishes } from './skipped-publishes.js'
@@ -25,13 +27,25 @@ export default defineModule({
   options: moduleOptionSchemas.storage,
   async start(bus, { dataDir, options, log }) {
     const skipped = skippedPublishes(bus, log)
+    /** Says a trouble with the files in the log and on the bus, where the inspector shows it. */
+    const trouble = (message: string): void => {
+      log(message)
+      bus
+        .publish(
+          BusMessage.create(
+            ModuleId.Storage,
+            moduleError(ModuleId.Storage, 'EventLog', message, { dataDir }),
+          ),
+        )
+        .catch((error: unknown) => skipped.skip('Error', error))
+    }
     const { batchMs, fsyncMs, maxFileBytes, keepFiles } = options
     const eventLog = await openEventLog({
       dir: dataDir,
       name: 'events.jsonl',
       maxFileBytes,
       keepFiles,
-      warn: log,
+      warn: trouble,
     })
     const sessionId = crypto.randomUUID()
     let totalEvents = 0
@@ -71,7 +85,7 @@ export default defineModule({
       dirty = false
       lastWrite = lastWrite
         .then(() => eventLog.sync())
-        .catch((error: unknown) => log(`could not flush events.jsonl: ${describeThrown(error)}`))
+        .catch((error: unknown) => trouble(`could not flush events.jsonl: ${describeThrown(error)}`))
     }, fsyncMs)
     const statusTimer = setInterval(() => {
       void bus

@@ -1,13 +1,14 @@
 /**
  * Storage's writes: an event is acknowledged once it is in `events.jsonl` (or a file it rotated
- * into), and the files keep the order events were delivered in, however the appends are grouped.
+ * into), and the files keep the order events were delivered in, however the appends are grouped;
+ * trouble with its files is said on the bus.
  */
-import { mkdtemp, readdir, readFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MessageChannel } from 'node:worker_threads'
 import { expect, it } from 'vitest'
-import { ModuleId } from '../../src/main/bus/index.js'
+import { DeliveryMode, type Envelope, ModuleId } from '../../src/main/bus/index.js'
 import { startOrchestrator } from '../../src/main/host/orchestrator.js'
 import { lifecyclePermissions } from '../../src/modules/define.js'
 import { runModule } from '../../src/modules/lifecycle.js'
@@ -77,3 +78,28 @@ it('acknowledges an event once it is written, and writes events in the order the
   await orchestrator.requestShutdown(storage.id, 1_000)
   await running
 }, 30_000)
+
+it('says on the bus, as an Error the inspector shows, that its log ended in a cut-off line', async () => {
+  const { bus, hub } = await startHub()
+  const reports: Envelope[] = []
+  await bus.subscribe('watcher', { types: ['Error'] }, DeliveryMode.BestEffort, (message) => {
+    reports.push(message)
+  })
+  const dataDir = await mkdtemp(join(tmpdir(), 'skelly-storage-'))
+  await writeFile(join(dataDir, 'events.jsonl'), '{"id":"a"}\n{"id":"b","even') // killed mid-write
+  const { port1, port2 } = new MessageChannel()
+  hub.attach(port1, { module: storage.id, permissions: lifecyclePermissions(storage) })
+  const running = runModule(storage, fromNodePort(port2), { dataDir, options: {} })
+  await waitFor(() => reports.length > 0)
+  expect(reports[0]?.source).toBe(ModuleId.Storage)
+  expect(reports[0]?.payload.data).toMatchObject({
+    errorType: 'EventLog',
+    module: ModuleId.Storage,
+    message: 'events.jsonl ends in a cut-off line (a write was interrupted); the next one starts a new line',
+    context: { dataDir },
+  })
+  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
+  orchestrator.stop()
+  await orchestrator.requestShutdown(storage.id, 1_000)
+  await running
+})
