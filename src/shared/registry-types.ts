@@ -41,8 +41,17 @@ export const moduleInfoSchema = z.object({
    * an uncaught error the host could read, that error's text.
    */
   lastExit: z.object({ code: z.number().int(), error: z.string().optional(), at: z.date() }).optional(),
+  /** How many `Error` messages the module published about itself since it registered. */
+  errorsReported: z.number().int().nonnegative().optional(),
+  /** The latest of them: its `errorType`, its `message`, and the report's own timestamp. */
+  lastError: z.object({ errorType: z.string(), message: z.string(), at: z.date() }).optional(),
 })
 /** How a module's process last ended: its exit code, the error it died of if known, and when. */
 export type ModuleExit = NonNullable<z.infer<typeof moduleInfoSchema>['lastExit']>
-/** One module's registry entry: status, when it registered, its last health check, version, restarts and last exit. */
+/** The latest error a module reported about itself. */
+export type ReportedError = NonNullable<z.infer<typeof moduleInfoSchema>['lastError']>
+/**
+ * One module's registry entry: status, when it registered, its last health check, version,
+ * restarts, last exit and the errors it reported.
+ */
 export type ModuleInfo = z.infer<typeof moduleInfoSchema>

@@ -238,4 +238,36 @@ describe('registry', () => {
     )
     expect(bus.registry.get(ModuleId.Storage)?.lastHealthCheck).toEqual(at)
   })
+
+  it('counts the errors a registered module reports about itself, and keeps the latest', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    const report = (source: string, module: string, errorType: string, at: Date) =>
+      bus.publish(
+        BusMessage.create(
+          source,
+          MessagePayload.Error({
+            ...validData.Error(),
+            module,
+            errorType,
+            message: `${errorType} here`,
+            timestamp: at,
+          }),
+        ),
+      )
+    const [first, second] = [new Date('2026-12-04T10:00:00Z'), new Date('2026-12-04T10:00:05Z')]
+    await report(ModuleId.Storage, ModuleId.Storage, 'EventLog', first) // not registered yet: not kept
+    expect(bus.registry.get(ModuleId.Storage)).toBeUndefined()
+    bus.registry.register(ModuleId.Storage)
+    await report(ModuleId.Storage, ModuleId.Storage, 'EventLog', first)
+    await report(ModuleId.Gamification, ModuleId.Storage, 'Hearsay', second) // about storage, not by it
+    await report(ModuleId.Storage, ModuleId.Storage, 'PublishesSkipped', second)
+    const entry = bus.registry.get(ModuleId.Storage)
+    expect(entry).toMatchObject({
+      errorsReported: 2,
+      lastError: { errorType: 'PublishesSkipped', message: 'PublishesSkipped here', at: second },
+    })
+    expect(Object.isFrozen(entry?.lastError)).toBe(true)
+    expect((await bus.metrics()).registry.modules[0]?.lastError?.errorType).toBe('PublishesSkipped')
+  })
 })

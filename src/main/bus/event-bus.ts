@@ -6,6 +6,7 @@
 import {
   type BuiltinCatalog,
   type Catalog,
+  type ErrorReport,
   extendCatalog,
   isModuleId,
   notAModuleId,
@@ -90,7 +91,10 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
   readonly state: BusState
   /** The dead-letter queue: list, replay and purge what Reliable subscriptions could not deliver. */
   readonly deadLetters: DeadLetters
-  /** Module status: `ModuleReady` and a module's own `HealthCheck` answers update it. */
+  /**
+   * Module status: `ModuleReady` and a module's own `HealthCheck` answers update it; a module's
+   * own `Error` reports count in it, the latest kept.
+   */
   readonly registry: ModuleRegistry
   /** Starts accepting publishes. Idempotent. */
   start(): Promise<void>
@@ -568,6 +572,15 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     } else if (type === 'HealthCheck') {
       const check = data as { moduleId: string; timestamp: Date }
       if (check.moduleId === message.source) this.registry.recordHealthCheck(check.moduleId, check.timestamp)
+    } else if (type === 'Error') {
+      const report = data as ErrorReport
+      if (report.module === message.source) {
+        this.registry.recordError(report.module, {
+          errorType: report.errorType,
+          message: report.message,
+          at: report.timestamp,
+        })
+      }
     }
   }
 

@@ -10,6 +10,7 @@ import {
   ModuleStatus,
   moduleStatusSchema,
   OverallHealth,
+  type ReportedError,
 } from '../../shared/registry-types.js'
 
 export {
@@ -97,6 +98,15 @@ export class ModuleRegistry {
     const updated = { ...info, ...change(info) }
     this.modules.set(updated.moduleId, updated)
     return { ...updated }
+  }
+
+  /** Records an error a registered module reported about itself (an `Error` it published). Frozen: reads share it. */
+  recordError(moduleId: string, error: ReportedError): void {
+    if (!this.modules.has(moduleId)) return
+    this.update(moduleId, (info) => ({
+      errorsReported: (info.errorsReported ?? 0) + 1,
+      lastError: Object.freeze({ ...error }),
+    }))
   }
 
   /** Records a module's own answer to a health check. */

@@ -27,8 +27,7 @@ export const windows = {
     page: 'inspector.html',
     module: 'inspector',
     title: 'Skelly-Jelly — Bus inspector',
-    // Error: every report modules make about themselves, which the tail may sample away.
-    permissions: { publish: [], subscribe: ['Error'], inspect: true },
+    permissions: { publish: [], subscribe: [], inspect: true },
   },
 } as const satisfies Record<string, WindowSpec>
 

@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks'
 import type { SkellyBusApi } from '../../preload/skelly-bus.js'
 import { DeadLetters } from './DeadLetters.js'
-import { useConnection, useMetricsHistory, useModuleErrors, useTail } from './feeds.js'
+import { useConnection, useMetricsHistory, useTail } from './feeds.js'
 import { clockTime, millis } from './format.js'
 import { verdict } from './health.js'
 import { Modules } from './Modules.js'
@@ -52,7 +52,6 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
   const connection = useConnection(bus)
   const history = useMetricsHistory(bus)
   const tail = useTail(bus)
-  const moduleErrors = useModuleErrors(bus)
   const latest = history.at(-1)?.metrics
   const health = latest && verdict(latest, history.at(-2)?.metrics)
   // Away from the hub, the last snapshot stays on screen, marked as such: live-looking rates and a
@@ -123,7 +122,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
           {tab === 'routes' && <Routes metrics={latest} />}
           {tab === 'dead letters' && <DeadLetters bus={bus} size={latest?.deadLetters.size ?? 0} />}
           {tab === 'tail' && <Tail tail={tail} />}
-          {tab === 'modules' && <Modules metrics={latest} errors={moduleErrors} />}
+          {tab === 'modules' && <Modules metrics={latest} />}
         </div>
       </main>
     </div>

@@ -1,10 +1,10 @@
 /**
  * Modules: the registry with status, last health check, restarts, how each module's process last
- * ended (so a module that keeps dying says why), the errors each reported, and each module's traffic.
+ * ended (so a module that keeps dying says why), the errors each reported about itself, and each
+ * module's traffic.
  */
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
-import type { ModuleExit } from '../../shared/registry-types.js'
-import type { ModuleErrorsState, ReportedErrors } from './feeds.js'
+import type { ModuleExit, ModuleInfo } from '../../shared/registry-types.js'
 import { age, count } from './format.js'
 
 /** e.g. "3s ago · exit 1: Error: EISDIR: illegal operation on a directory …" (the age first: a long error is cut) */
@@ -13,11 +13,12 @@ function exitText({ code, error, at }: ModuleExit, now: number): string {
 }
 
 /** e.g. "2 · 4s ago · ConfigRejected: 'rate' takes events per second, above 0 (got "fast")" */
-function errorsText({ latest, count: reported }: ReportedErrors, now: number): string {
-  return `${count(reported)} · ${age(latest.timestamp, now)} · ${latest.errorType}: ${latest.message}`
+function errorsText({ errorsReported, lastError }: ModuleInfo, now: number): string | undefined {
+  if (lastError === undefined) return undefined
+  return `${count(errorsReported ?? 1)} · ${age(lastError.at, now)} · ${lastError.errorType}: ${lastError.message}`
 }
 
-export function Modules({ metrics, errors }: { metrics: BusMetrics | undefined; errors: ModuleErrorsState }) {
+export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
   if (!metrics) return <p class="empty">Waiting for the first metrics snapshot…</p>
   const now = metrics.collectedAt.getTime()
   return (
@@ -25,11 +26,6 @@ export function Modules({ metrics, errors }: { metrics: BusMetrics | undefined; 
       <p class={`overall overall-${metrics.registry.overall}`} data-testid="overall-health">
         Overall: <strong>{metrics.registry.overall}</strong>
       </p>
-      {errors.failure !== undefined && (
-        <p class="hint" data-testid="errors-unavailable">
-          The errors modules report are not shown: {errors.failure}
-        </p>
-      )}
       <div class="table-scroll">
         <table class="grid" data-testid="modules">
           <thead>
@@ -39,7 +35,7 @@ export function Modules({ metrics, errors }: { metrics: BusMetrics | undefined; 
               <th>last health check</th>
               <th class="num">restarts</th>
               <th>last exit</th>
-              <th title="Error messages the module published about itself since this window opened: how many, and the latest">
+              <th title="Error messages the module published about itself since it registered: how many, and the latest">
                 errors reported
               </th>
               <th class="num">published</th>
@@ -51,7 +47,7 @@ export function Modules({ metrics, errors }: { metrics: BusMetrics | undefined; 
           <tbody>
             {metrics.registry.modules.map((module) => {
               const traffic = metrics.modules[module.moduleId]
-              const reported = errors.byModule.get(module.moduleId)
+              const reported = errorsText(module, now)
               return (
                 <tr key={module.moduleId} data-module={module.moduleId}>
                   <td>{module.moduleId}</td>
@@ -78,12 +74,8 @@ export function Modules({ metrics, errors }: { metrics: BusMetrics | undefined; 
                   {reported === undefined ? (
                     <td class="muted">–</td>
                   ) : (
-                    <td
-                      class="mono error-text"
-                      title={errorsText(reported, now)}
-                      data-testid={`errors-${module.moduleId}`}
-                    >
-                      {errorsText(reported, now)}
+                    <td class="mono error-text" title={reported} data-testid={`errors-${module.moduleId}`}>
+                      {reported}
                     </td>
                   )}
                   <td class="num">{count(traffic?.published ?? 0)}</td>

@@ -1,11 +1,9 @@
 /**
  * The inspector's live data: the metrics stream turned into a rolling history (rates come from
- * the difference between consecutive snapshots), the message tail, and the errors modules report.
+ * the difference between consecutive snapshots), and the message tail.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { ConnectionState, SkellyBusApi } from '../../preload/skelly-bus.js'
-import type { ErrorReport } from '../../shared/catalog.js'
-import { describeThrown } from '../../shared/errors.js'
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 import type { TailEntry } from '../../shared/wire.js'
 import { withArrivals } from './tail-order.js'
@@ -115,44 +113,4 @@ export function useConnection(bus: SkellyBusApi): ConnectionState {
   const [state, setState] = useState<ConnectionState>('connecting')
   useEffect(() => bus.onConnection(setState), [bus])
   return state
-}
-
-/** What one module reported about itself with `Error` messages since the inspector subscribed. */
-export interface ReportedErrors {
-  latest: ErrorReport
-  count: number
-}
-
-export interface ModuleErrorsState {
-  /** By the module each report names. */
-  byModule: ReadonlyMap<string, ReportedErrors>
-  /** Why the inspector could not subscribe to `Error` messages, if it could not. */
-  failure?: string
-}
-
-/**
- * The `Error` messages modules publish about themselves (a ConfigUpdate refused, publishes
- * skipped), by a subscription of the inspector's own: the tail samples under load and keeps 500
- * messages, so it would miss some. (Only a flood of them could fill this subscription's queue; the
- * Subscriptions view would count what it dropped.)
- */
-export function useModuleErrors(bus: SkellyBusApi): ModuleErrorsState {
-  const [byModule, setByModule] = useState<ReadonlyMap<string, ReportedErrors>>(new Map())
-  const [failure, setFailure] = useState<string>()
-  useEffect(() => {
-    const subscription = bus.subscribe({ types: ['Error'] }, { kind: 'BestEffort' }, (message) => {
-      const report = message.payload.data
-      setByModule((previous) =>
-        new Map(previous).set(report.module, {
-          latest: report,
-          count: (previous.get(report.module)?.count ?? 0) + 1,
-        }),
-      )
-    })
-    subscription.catch((error: unknown) => setFailure(describeThrown(error)))
-    return () => {
-      void subscription.then((id) => bus.unsubscribe(id)).catch(() => {})
-    }
-  }, [bus])
-  return { byModule, failure }
 }
