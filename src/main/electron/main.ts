@@ -7,10 +7,9 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { app, BrowserWindow, dialog, Menu, MessageChannelMain } from 'electron'
 import { checkModuleSettings } from '../../modules/options.js'
-import { createEventBus } from '../bus/index.js'
 import { readCaptureRate } from '../host/capture-rate.js'
-import { createDeadLetterLog } from '../host/dead-letter-log.js'
 import { directRoutes } from '../host/direct-routes.js'
+import { createHostBus } from '../host/host-bus.js'
 import { ALL_MODULES } from '../host/modules-list.js'
 import { startOrchestrator } from '../host/orchestrator.js'
 import { startFailureLine } from '../host/start-failure.js'
@@ -35,8 +34,7 @@ function refuseStart(error: unknown): void {
 function startHost(): void {
   const dataDir = join(app.getPath('userData'), 'data')
   mkdirSync(dataDir, { recursive: true })
-  const deadLetterLog = createDeadLetterLog({ path: join(dataDir, 'dead-letters.jsonl') })
-  const bus = createEventBus({ deadLetterPersistence: deadLetterLog })
+  const { bus, deadLetterLog } = createHostBus(dataDir)
   const moduleOptions = { 'data-capture': { rate: readCaptureRate() } }
   checkModuleSettings(ALL_MODULES, moduleOptions)
   // Utility processes need Electron's own channel type to receive a port.

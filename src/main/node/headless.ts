@@ -6,9 +6,9 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { checkModuleSettings, type ModuleOptionsInput } from '../../modules/options.js'
-import { createEventBus, type EventBus, type EventBusConfigInput } from '../bus/index.js'
-import { createDeadLetterLog } from '../host/dead-letter-log.js'
+import type { EventBus, EventBusConfigInput } from '../bus/index.js'
 import { directRoutes } from '../host/direct-routes.js'
+import { createHostBus } from '../host/host-bus.js'
 import { ALL_MODULES } from '../host/modules-list.js'
 import { type Orchestrator, startOrchestrator } from '../host/orchestrator.js'
 import { ModuleSupervisor } from '../host/supervisor.js'
@@ -74,8 +74,7 @@ async function startOnLockedDataDir(
   unlockDataDir: () => Promise<void>,
 ): Promise<HeadlessHost> {
   const routes = options.routes ?? directRoutes()
-  const deadLetterLog = createDeadLetterLog({ path: join(options.dataDir, 'dead-letters.jsonl') })
-  const bus = createEventBus({ ...options.bus, deadLetterPersistence: deadLetterLog })
+  const { bus, deadLetterLog } = createHostBus(options.dataDir, options.bus)
   await bus.start()
   // Modules are worker threads here: the runtime's MessageChannel makes their direct channels.
   const hub = createHub(bus, { reconnectGraceMs: options.reconnectGraceMs ?? 30_000, routes })
