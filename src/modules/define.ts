@@ -6,7 +6,7 @@
 import type { z } from 'zod'
 import type { BusClient } from '../shared/client.js'
 import type { JsonValue } from '../shared/json.js'
-import { MessagePayload } from '../shared/message.js'
+import { BusMessage, MessagePayload } from '../shared/message.js'
 import type { Permissions } from '../shared/wire.js'
 import type { ModuleOptionsSchema } from './options.js'
 
@@ -78,4 +78,9 @@ export function moduleError(module: string, errorType: string, message: string, 
     timestamp: new Date(),
     context,
   })
+}
+
+/** An `Error` message a module (or the main process, as the Orchestrator) publishes about itself, from itself. */
+export function errorReport(module: string, errorType: string, message: string, context: JsonValue) {
+  return BusMessage.create(module, moduleError(module, errorType, message, context))
 }

@@ -8,8 +8,7 @@
  */
 import type { BusClient } from '../shared/client.js'
 import { isEventBusError } from '../shared/errors.js'
-import { BusMessage } from '../shared/message.js'
-import { moduleError } from './define.js'
+import { errorReport } from './define.js'
 
 /** How often skipped publishes are said, at most. */
 export const SKIPPED_REPORT_MS = 5_000
@@ -57,12 +56,7 @@ export function skippedPublishes(
     log(message)
     return (
       bus
-        .publish(
-          BusMessage.create(
-            bus.module,
-            moduleError(bus.module, 'PublishesSkipped', message, { elapsedMs, skipped }),
-          ),
-        )
+        .publish(errorReport(bus.module, 'PublishesSkipped', message, { elapsedMs, skipped }))
         // Said in the log already; this one cannot be reported on the bus it failed to reach.
         .then(
           () => undefined,

@@ -14,7 +14,7 @@ import { DeliveryMode } from '../shared/delivery-mode.js'
 import { describeThrown } from '../shared/errors.js'
 import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
-import { defineModule, moduleError } from './define.js'
+import { defineModule, errorReport } from './define.js'
 import { openEventLog } from './event-log.js'
 import { moduleOptionSchemas } from './options.js'
 import { skippedPublishes } from './skipped-publishes.js'
@@ -31,12 +31,7 @@ export default defineModule({
     const trouble = (message: string): void => {
       log(message)
       bus
-        .publish(
-          BusMessage.create(
-            ModuleId.Storage,
-            moduleError(ModuleId.Storage, 'EventLog', message, { dataDir }),
-          ),
-        )
+        .publish(errorReport(ModuleId.Storage, 'EventLog', message, { dataDir }))
         .catch((error: unknown) => skipped.skip('Error', error))
     }
     const { batchMs, fsyncMs, maxFileBytes, keepFiles } = options

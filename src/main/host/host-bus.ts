@@ -6,9 +6,8 @@
  * the bus starts is said in the console alone: the bus cannot publish yet.
  */
 import { join } from 'node:path'
-import { moduleError } from '../../modules/define.js'
+import { errorReport } from '../../modules/define.js'
 import { ModuleId } from '../../shared/catalog.js'
-import { BusMessage } from '../../shared/message.js'
 import { createEventBus, type EventBus, type EventBusConfigInput } from '../bus/index.js'
 import { createDeadLetterLog, type DeadLetterLog } from './dead-letter-log.js'
 
@@ -26,9 +25,8 @@ export function createHostBus(dataDir: string, config: EventBusConfigInput = {})
     warn: (message) => {
       console.warn(message)
       if (bus?.state !== 'running') return
-      const report = moduleError(ModuleId.Orchestrator, 'DeadLetterLog', message, { dataDir })
       // Said in the console already; a bus that stops meanwhile cannot take it, and need not.
-      bus.publish(BusMessage.create(ModuleId.Orchestrator, report)).catch(() => {})
+      bus.publish(errorReport(ModuleId.Orchestrator, 'DeadLetterLog', message, { dataDir })).catch(() => {})
     },
   })
   bus = createEventBus({ ...config, deadLetterPersistence: deadLetterLog })
