@@ -105,9 +105,17 @@ describe('durable dead letters', () => {
     const garbled: string[] = []
     const third = await failingBus(path, garbled)
     expect(third.bus.deadLetters.list()).toEqual([])
-    expect(garbled[0]).toMatch(/record 1 is corrupt/)
+    expect(garbled[0]).toMatch(/record 1 is corrupt \(Unexpected token/)
     await third.bus.shutdown()
     await third.log.close()
+
+    // JSON, but not a record: zod's issue is said, not the first line of its JSON dump.
+    await writeFile(path, '{"op":"add","entry":{"id":"a"}}\n')
+    const misshapen: string[] = []
+    const fourth = await failingBus(path, misshapen)
+    expect(misshapen[0]).toMatch(/record 1 is corrupt \(entry\.json: Invalid input/)
+    await fourth.bus.shutdown()
+    await fourth.log.close()
   })
 
   it('compacts the log atomically once it holds far more records than entries', async () => {

@@ -8,12 +8,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import { lockDataDir } from '../../src/main/node/data-dir-lock.js'
 import { startHeadlessHost } from '../../src/main/node/headless.js'
 import { readHostSettings } from '../../src/main/node/host-environment.js'
-import { rawEvent } from '../helpers.js'
+import { rawEvent, waitFor } from '../helpers.js'
 
 const cli = join(import.meta.dirname, '../../src/main/node/cli.ts')
 const freshDir = () => mkdtemp(join(tmpdir(), 'skelly-start-'))
@@ -105,6 +105,23 @@ describe('starting the headless host', () => {
     }
     const again = await startHeadlessHost(options)
     await again.stop()
+  })
+
+  it('starts on a corrupt dead-letter log and says so as an error of the orchestrator', async () => {
+    const dataDir = await freshDir()
+    await writeFile(join(dataDir, 'dead-letters.jsonl'), '{"op":"add"\n')
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const host = await startHeadlessHost({ outDir: '/nonexistent', dataDir, httpPort: 0, modules: [] })
+    try {
+      await waitFor(() => host.bus.registry.get(ModuleId.Orchestrator)?.errorsReported === 1)
+      expect(host.bus.registry.get(ModuleId.Orchestrator)?.lastError).toMatchObject({
+        errorType: 'DeadLetterLog',
+        message: expect.stringMatching(/record 1 is (truncated|corrupt)/),
+      })
+    } finally {
+      await host.stop()
+      warn.mockRestore()
+    }
   })
 
   it('refuses a module option that is not one before it starts anything', async () => {

@@ -34,7 +34,7 @@ function refuseStart(error: unknown): void {
 function startHost(): void {
   const dataDir = join(app.getPath('userData'), 'data')
   mkdirSync(dataDir, { recursive: true })
-  const { bus, deadLetterLog } = createHostBus(dataDir)
+  const { bus, deadLetterLog, reportHeldWarnings } = createHostBus(dataDir)
   const moduleOptions = { 'data-capture': { rate: readCaptureRate() } }
   checkModuleSettings(ALL_MODULES, moduleOptions)
   // Utility processes need Electron's own channel type to receive a port.
@@ -60,6 +60,7 @@ function startHost(): void {
       await bus.start()
       servePorts(hub)
       const orchestrator = startOrchestrator(bus)
+      reportHeldWarnings()
       const supervisor = new ModuleSupervisor(bus, hub, launchUtilityProcess, { dataDir, moduleOptions })
       supervisor.start(ALL_MODULES)
       Menu.setApplicationMenu(Menu.buildFromTemplate(appMenuTemplate(process.platform, showInspector)))

@@ -9,6 +9,7 @@
 import { type FileHandle, open, readFile, rename } from 'node:fs/promises'
 import superjson from 'superjson'
 import { z } from 'zod'
+import { issueAt } from '../../shared/errors.js'
 import type { DeadLetterPersistence } from '../bus/dead-letters.js'
 import { type DeadLetterEntry, deadLetterEntrySchema } from '../bus/index.js'
 
@@ -37,6 +38,13 @@ function addRecord(entry: DeadLetterEntry): string {
   return line({ op: 'add', entry: superjson.serialize(entry) })
 }
 
+/** Why a record could not be read, in one short line: zod's first issue, or the parser's words. */
+function whatIsWrong(error: unknown): string {
+  // A ZodError's message is its issues as pretty-printed JSON: its first line says nothing.
+  if (error instanceof z.ZodError) return issueAt(error, 'the record')
+  return (error as Error).message.split('\n')[0]?.slice(0, 120) ?? 'unreadable'
+}
+
 /** Parses the log up to its first bad record; says what was wrong there, if anything. */
 function parse(text: string): { entries: Map<string, DeadLetterEntry>; records: number; problem?: string } {
   const entries = new Map<string, DeadLetterEntry>()
@@ -61,7 +69,7 @@ function parse(text: string): { entries: Map<string, DeadLetterEntry>; records: 
       return {
         entries,
         records,
-        problem: `${where} is corrupt (${(error as Error).message.split('\n')[0]?.slice(0, 120)})`,
+        problem: `${where} is corrupt (${whatIsWrong(error)})`,
       }
     }
   }

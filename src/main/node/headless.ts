@@ -74,7 +74,7 @@ async function startOnLockedDataDir(
   unlockDataDir: () => Promise<void>,
 ): Promise<HeadlessHost> {
   const routes = options.routes ?? directRoutes()
-  const { bus, deadLetterLog } = createHostBus(options.dataDir, options.bus)
+  const { bus, deadLetterLog, reportHeldWarnings } = createHostBus(options.dataDir, options.bus)
   await bus.start()
   // Modules are worker threads here: the runtime's MessageChannel makes their direct channels.
   const hub = createHub(bus, { reconnectGraceMs: options.reconnectGraceMs ?? 30_000, routes })
@@ -114,6 +114,7 @@ async function startOnLockedDataDir(
     throw error
   }
   const orchestrator = startOrchestrator(bus, { healthIntervalMs: options.healthIntervalMs ?? 5000 })
+  reportHeldWarnings()
   const supervisor = new ModuleSupervisor(bus, hub, launchWorker, {
     dataDir: options.dataDir,
     moduleOptions: options.moduleOptions,
