@@ -57,7 +57,7 @@ export const subscriptionMetricsSchema = z.object({
   slowHandlers: count,
   predicateErrors: count,
   latency: latencySummarySchema,
-  /** Latency of the deliveries since the previous `metrics()` call. */
+  /** Latency of the deliveries in the latest metrics interval, as the bus's own `recentLatency`. */
   recentLatency: latencySummarySchema,
 })
 
@@ -125,7 +125,11 @@ export const busMetricsSchema = z.object({
   maxQueueSize: count,
   inFlight: count,
   deliveryLatency: latencySummarySchema,
-  /** Latency of the deliveries since the previous `metrics()` call (what latency-over-time charts plot). */
+  /**
+   * Latency of the deliveries in the latest complete metrics interval (`metricsIntervalMs`; since
+   * the start until one has passed): what latency-over-time charts plot. Every reader in an
+   * interval gets the same, so a second inspector or a polling test does not split it.
+   */
   recentLatency: latencySummarySchema,
   /** Successful deliveries per second over the last complete metrics interval. */
   throughputPerSec: z.number().nonnegative(),

@@ -109,16 +109,35 @@ describe('LatencyHistogram', () => {
         fc.array(latencyMs, { minLength: 1 }),
         (earlier, later) => {
           const cumulative = new LatencyHistogram()
-          const interval = new IntervalLatency()
+          const interval = new IntervalLatency(1000, 0)
           for (const ms of earlier) cumulative.record(ms)
-          expect(interval.since(cumulative).meanMs).toBeCloseTo(meanMs(earlier), 6)
+          expect(interval.since(cumulative, 1000).meanMs).toBeCloseTo(meanMs(earlier), 6)
           for (const ms of later) cumulative.record(ms)
-          const reading = interval.since(cumulative)
+          const reading = interval.since(cumulative, 2000)
           expect(reading.meanMs).toBeCloseTo(meanMs(later), 6)
           expect(reading.count).toBe(later.length)
-          expect(interval.since(cumulative)).toMatchObject({ count: 0, meanMs: 0 })
+          expect(interval.since(cumulative, 3000)).toMatchObject({ count: 0, meanMs: 0 })
         },
       ),
     )
+  })
+
+  it('gives every reader within an interval the same, last complete interval', () => {
+    const cumulative = new LatencyHistogram()
+    const interval = new IntervalLatency(1000, 0)
+    cumulative.record(5)
+    // Before an interval has completed: what came since the start, read afresh each time.
+    expect(interval.since(cumulative, 300).count).toBe(1)
+    cumulative.record(7)
+    expect(interval.since(cumulative, 600)).toMatchObject({ count: 2, maxMs: 7 })
+    expect(interval.since(cumulative, 1000)).toMatchObject({ count: 2, maxMs: 7 }) // the first ends
+    cumulative.record(1)
+    // A second reader half an interval later, or a poller, gets that interval again, not a sliver.
+    expect(interval.since(cumulative, 1500)).toMatchObject({ count: 2, maxMs: 7 })
+    expect(interval.since(cumulative, 1550)).toMatchObject({ count: 2, maxMs: 7 })
+    cumulative.record(2)
+    // A reader on a one-interval timer that comes slightly early still ends the interval.
+    expect(interval.since(cumulative, 1950)).toMatchObject({ count: 2, maxMs: 2 })
+    expect(interval.since(cumulative, 2500)).toMatchObject({ count: 2, maxMs: 2 })
   })
 })

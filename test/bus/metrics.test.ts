@@ -102,6 +102,22 @@ describe('metrics', () => {
     })
   })
 
+  it('gives a second reader in the same interval the same recent latency, not an empty sliver', async () => {
+    const bus = createEventBus({ metricsIntervalMs: 500 })
+    await bus.start()
+    await bus.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, () => {})
+    for (let n = 0; n < 5; n++) await bus.publish(rawMessage())
+    await flushMicrotasks()
+    await new Promise((resolve) => setTimeout(resolve, 500)) // an interval has passed
+    const inspector = await bus.metrics() // ends the interval
+    const another = await bus.metrics() // a second inspector, or a test polling, right after
+    for (const reading of [inspector, another]) {
+      expect(reading.recentLatency.count).toBe(5)
+      expect(reading.subscriptions[0]?.recentLatency.count).toBe(5)
+    }
+    await bus.shutdown()
+  })
+
   it('keeps latency samples of ended subscriptions in the bus-wide histogram', async () => {
     const bus = createEventBus()
     await bus.start()

@@ -157,7 +157,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   private readonly moduleCounters = new CountersByKey()
   /** Latency samples of subscriptions that have ended. */
   private readonly retiredLatency = new LatencyHistogram()
-  private readonly recentLatency = new IntervalLatency()
+  private readonly recentLatency: IntervalLatency
   private predicateErrors = 0
   private readonly rate: WindowedRate
   private startedAt = 0
@@ -243,6 +243,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     this.store = new DeadLetterStore(this.config.deadLetterQueueSize, deadLetterPersistence)
     this.persistent = deadLetterPersistence !== undefined
     this.rate = new WindowedRate(this.config.metricsIntervalMs, monotonicMs())
+    this.recentLatency = new IntervalLatency(this.config.metricsIntervalMs, monotonicMs())
     this.deadLetters = {
       list: (filter) => this.store.select(this.parseDeadLetterSelector(filter ?? {})),
       replay: (selector) => this.replay(selector),
@@ -325,7 +326,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       inFlight += route.inFlight
     }
     const deliveryLatency = latency.summary()
-    const recentLatency = this.recentLatency.since(latency)
+    const recentLatency = this.recentLatency.since(latency, now)
     latency.destroy()
     return Promise.resolve({
       messagesPublished: this.totals.published,
@@ -343,7 +344,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       deliveryLatency,
       recentLatency,
       throughputPerSec: this.rate.perSecond(now),
-      subscriptions: [...this.subscriptions.values()].map((subscription) => subscription.snapshot()),
+      subscriptions: [...this.subscriptions.values()].map((subscription) => subscription.snapshot(now)),
       modules: this.moduleCounters.snapshot(),
       types: this.typeCounters.snapshot(),
       deadLetters: { size: this.store.size, capacity: this.store.capacity, evicted: this.store.evicted },

@@ -176,20 +176,40 @@ export class LatencyHistogram {
 }
 
 /**
- * Percentiles of the samples recorded since the previous reading: the cumulative histogram minus
- * the copy taken at that reading. This is what "latency over time" plots.
+ * Percentiles of the samples recorded in the latest metrics interval: the cumulative histogram
+ * minus the copy taken when that interval began. This is what "latency over time" plots. An
+ * interval ends at the first reading at least (nearly) `intervalMs` after it began, and readings
+ * before that get the last complete interval again: so every reader sees the same intervals, and a
+ * second inspector, or a test polling `metrics()`, does not cut another's into slivers. Until an
+ * interval has completed, a reading covers the samples since the start.
  */
 export class IntervalLatency {
   private previous = new LatencyHistogram()
+  private intervalStart: number
+  private lastInterval: LatencySummary | undefined
 
-  /** The summary of what `cumulative` gained since the last call; remembers `cumulative` for the next. */
-  since(cumulative: LatencyHistogram): LatencySummary {
+  constructor(
+    private readonly intervalMs: number,
+    now: number,
+  ) {
+    this.intervalStart = now
+  }
+
+  /** The latest complete interval's summary, ending it first if it has lasted long enough at `now`. */
+  since(cumulative: LatencyHistogram, now: number): LatencySummary {
+    // A reader on a timer of `intervalMs` may come a little early: a tenth of it is slack enough.
+    const ended = now - this.intervalStart >= this.intervalMs * 0.9
+    if (!ended && this.lastInterval !== undefined) return this.lastInterval
     const interval = cumulative.copy()
     interval.subtract(this.previous)
     const summary = interval.summary()
     interval.destroy()
-    this.previous.destroy()
-    this.previous = cumulative.copy()
+    if (ended) {
+      this.previous.destroy()
+      this.previous = cumulative.copy()
+      this.intervalStart = now
+      this.lastInterval = summary
+    }
     return summary
   }
 

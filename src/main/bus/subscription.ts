@@ -200,7 +200,7 @@ class AsyncAttempt {
 export class Subscription {
   readonly stats: SubscriptionStats = { routed: 0, ...newCopyCounters(), slowHandlers: 0, predicateErrors: 0 }
   readonly latency = new LatencyHistogram()
-  private readonly recentLatency = new IntervalLatency()
+  private readonly recentLatency: IntervalLatency
   /**
    * Attempt timeout: the mode's own (Reliable) bounded by the bus's `deliveryTimeoutMs`; Infinity for
    * remote subscriptions, whose endpoint times the handler while the hub sweeps overdue acks.
@@ -243,6 +243,7 @@ export class Subscription {
     this.maxInFlight = mode.kind === 'LatestOnly' ? 1 : (limits.maxInFlight ?? config.workers)
     this.queue = mode.kind === 'LatestOnly' ? new LatestOnlyQueue() : new PriorityQueue()
     this.moduleCounters = context.countersForModule(module)
+    this.recentLatency = new IntervalLatency(config.metricsIntervalMs, monotonicMs())
   }
 
   /** For a remote subscription: tells its hub that the bus ended it (see RemoteSubscriptionOptions). */
@@ -442,7 +443,8 @@ export class Subscription {
     this.latency.recordCounted(us, n, sumUs)
   }
 
-  snapshot(): SubscriptionMetrics {
+  /** The subscription's metrics read at `now` (monotonic ms), for `bus.metrics()`. */
+  snapshot(now: number): SubscriptionMetrics {
     return {
       id: this.id,
       module: this.module,
@@ -453,7 +455,7 @@ export class Subscription {
       parked: this.parked,
       ...this.stats,
       latency: this.latency.summary(),
-      recentLatency: this.recentLatency.since(this.latency),
+      recentLatency: this.recentLatency.since(this.latency, now),
     }
   }
 
