@@ -62,6 +62,8 @@ export class LatencyTally {
   private bySlot: Uint32Array | undefined
   /** Counts by slot of longer latencies (rare: a Map is fine). */
   private readonly longer = new Map<number, number>()
+  /** The highest slot of `bySlot` counted in since the last drain: a drain walks no further. */
+  private topIndex = -1
   /** Latencies counted since the last drain. */
   count = 0
   /** Their exact sum (µs), for the mean, which slots would round. */
@@ -79,6 +81,7 @@ export class LatencyTally {
       const bySlot = this.bySlot
       const index = indexOf(micros)
       bySlot[index] = (bySlot[index] as number) + times
+      if (index > this.topIndex) this.topIndex = index
     } else {
       const slot = slotOf(micros)
       this.longer.set(slot, (this.longer.get(slot) ?? 0) + times)
@@ -89,13 +92,14 @@ export class LatencyTally {
   drain(take: (micros: number, count: number) => void): void {
     const bySlot = this.bySlot
     if (bySlot !== undefined && this.count > 0) {
-      for (let index = 0; index < INDEXED_SLOTS; index++) {
+      for (let index = 0; index <= this.topIndex; index++) {
         const count = bySlot[index] as number
         if (count === 0) continue
         take(lowestAt(index), count)
         bySlot[index] = 0
       }
     }
+    this.topIndex = -1
     for (const [slot, count] of this.longer) take(slot, count)
     this.longer.clear()
     this.count = 0

@@ -1,6 +1,7 @@
 /**
  * The latency histogram's mean is kept as an exact running sum (the HDR histogram's own mean walks
- * every recorded value); it must stay exact through copies, sums and interval readings.
+ * every recorded value); it must stay exact through copies, sums and interval readings, and its
+ * percentiles, read in one walk, must be the library's own.
  */
 import fc from 'fast-check'
 import { build } from 'hdr-histogram-js'
@@ -24,7 +25,8 @@ describe('LatencyHistogram', () => {
       fc.property(fc.array(latencyMs, { minLength: 1 }), fc.array(latencyMs), (first, second) => {
         const histogram = histogramOf(first)
         expect(histogram.summary().meanMs).toBeCloseTo(meanMs(first), 6)
-        const both = histogram.copy()
+        const both = new LatencyHistogram()
+        both.copyFrom(histogram)
         both.add(histogramOf(second))
         expect(both.summary().meanMs).toBeCloseTo(meanMs([...first, ...second]), 6)
         expect(both.summary().count).toBe(first.length + second.length)
@@ -50,15 +52,20 @@ describe('LatencyHistogram', () => {
           expect(summary.maxMs).toBe(reference.maxValue / 1000)
           for (const [percentile, key] of [
             [50, 'p50Ms'],
+            [95, 'p95Ms'],
             [99, 'p99Ms'],
             [99.9, 'p999Ms'],
           ] as const) {
             expect(summary[key]).toBe(reference.getValueAtPercentile(percentile) / 1000)
           }
         }
-        const copy = histogram.copy()
+        const copy = new LatencyHistogram()
+        copy.record(40) // gone once it copies
+        copy.summary()
+        copy.copyFrom(histogram)
         histogram.record(0.5)
         expect(copy.count).toBe(reference.totalCount)
+        if (reference.totalCount > 0) expect(copy.summary().maxMs).toBe(reference.maxValue / 1000)
       }),
     )
   })
@@ -119,6 +126,26 @@ describe('LatencyHistogram', () => {
           expect(interval.since(cumulative, 3000)).toMatchObject({ count: 0, meanMs: 0 })
         },
       ),
+    )
+  })
+
+  it('reads an interval as the histogram of its samples alone would, without building it', () => {
+    const sample = fc.oneof(fc.double({ min: 0, max: 2.1, noNaN: true }), latencyMs)
+    fc.assert(
+      fc.property(fc.array(sample), fc.array(sample, { minLength: 1 }), (earlier, later) => {
+        const cumulative = histogramOf(earlier)
+        const start = new LatencyHistogram()
+        start.copyFrom(cumulative)
+        for (const ms of later) cumulative.record(ms)
+        const reading = cumulative.summarySince(start)
+        const alone = histogramOf(later).summary()
+        const { maxMs, meanMs: mean, ...exact } = alone
+        expect(reading).toMatchObject(exact) // count and every percentile
+        expect(reading.meanMs).toBeCloseTo(mean, 6)
+        // The top of the max's slot, unless the interval holds the histogram's own max.
+        expect(reading.maxMs).toBeGreaterThanOrEqual(maxMs)
+        expect(reading.maxMs).toBeLessThanOrEqual(maxMs * 1.001 + 0.001)
+      }),
     )
   })
 

@@ -2,10 +2,11 @@
  * Metric building blocks: counters, an HDR latency histogram (microsecond resolution) and a
  * windowed delivery rate. None of them starts a timer, so the bus stays quiet under fake timers.
  */
-import type { Histogram } from 'hdr-histogram-js'
 // Not the package's index: it loads the WebAssembly build with the two libraries that unpack it
 // (pako, base64-js) whether or not it is used, ~8 MB of the hub process's RSS. The bus needs only
 // a JavaScript histogram, which this module builds as the index's `build` would.
+
+import type JsHistogram from 'hdr-histogram-js/dist/JsHistogram.js'
 import { constructorFromBucketSize } from 'hdr-histogram-js/dist/JsHistogramFactory.js'
 import { EXACT_BELOW, LatencyTally, microsOf } from '../../shared/latency-tally.js'
 import type { Counters, LatencySummary } from '../../shared/metrics-snapshot.js'
@@ -71,10 +72,72 @@ const FLUSH_AT = 2 ** 31
 const Float64Histogram = constructorFromBucketSize(64)
 
 /** What the index's `build` makes with 64-bit buckets: from 1 µs, growing as values come, 3 digits. */
-function newHistogram(): Histogram {
+function newHistogram(): JsHistogram {
   const histogram = new Float64Histogram(1, 2, 3)
   histogram.autoResize = true
   return histogram
+}
+
+const EMPTY_SUMMARY: LatencySummary = Object.freeze({
+  p50Ms: 0,
+  p95Ms: 0,
+  p99Ms: 0,
+  p999Ms: 0,
+  maxMs: 0,
+  meanMs: 0,
+  count: 0,
+})
+
+/** The percentiles a summary reports, ascending. */
+const SUMMARY_PERCENTILES = [50, 95, 99, 99.9] as const
+
+/** The library's `ulp`, written out: its module's default export does not survive every loader. */
+const ulp = (x: number) => 2 ** (Math.floor(Math.log2(x)) - 52)
+
+/** The highest value of slot `index`: what the library reports for a percentile that falls in it. */
+const slotTop = (h: JsHistogram, index: number) => h.highestEquivalentValue(h.valueFromIndex(index))
+
+/**
+ * The summary of `total` samples summing to `sumMicros`, counted by slot in `h`'s layout as
+ * `countAt(0 … length − 1)`, in one walk. Each percentile is the library's `getValueAtPercentile`
+ * (its count rounded up as there), which walks the counts from the start for each: four walks a
+ * summary made most of the time of a thousand subscriptions' snapshot. The max is `h`'s own where
+ * the highest slot holding samples holds it, else that slot's top.
+ */
+function summarize(
+  h: JsHistogram,
+  length: number,
+  before: JsHistogram | undefined,
+  { total, sumMicros }: { total: number; sumMicros: number },
+): LatencySummary {
+  const beforeLength = before?.countsArrayLength ?? 0
+  const needed = SUMMARY_PERCENTILES.map((percentile) => {
+    const fpCount = (percentile / 100) * total
+    return Math.max(Math.ceil(fpCount - ulp(fpCount)), 1)
+  })
+  const values: number[] = []
+  let seen = 0
+  let topIndex = 0
+  for (let index = 0; index < length; index++) {
+    const count =
+      h.getCountAtIndex(index) - (index < beforeLength ? (before as JsHistogram).getCountAtIndex(index) : 0)
+    if (count === 0) continue
+    seen += count
+    topIndex = index
+    while (values.length < needed.length && seen >= (needed[values.length] as number))
+      values.push(slotTop(h, index))
+  }
+  const ms = (micros: number | undefined) => (micros ?? 0) / MICROS_PER_MS
+  return {
+    p50Ms: ms(values[0]),
+    p95Ms: ms(values[1]),
+    p99Ms: ms(values[2]),
+    p999Ms: ms(values[3]),
+    maxMs: ms(topIndex === h.countsArrayIndex(h.maxValue) ? h.maxValue : slotTop(h, topIndex)),
+    meanMs: ms(sumMicros / total),
+    // Held where counters are: the bus's total adds up every subscription's.
+    count: Math.min(total, REPORTED_COUNT_CEILING),
+  }
 }
 
 /**
@@ -87,10 +150,12 @@ function newHistogram(): Histogram {
  */
 export class LatencyHistogram {
   /** Counts in doubles: exact to 2^53, where 32-bit ones would wrap (a channel reports in bulk). */
-  private readonly histogram: Histogram = newHistogram()
+  private histogram: JsHistogram = newHistogram()
   /** The sum of the samples in `histogram` (µs); `pending` keeps its own. */
   private sumMicros = 0
   private readonly pending = new LatencyTally()
+  /** The last summary, true while the count it was made at holds: every change but `copyFrom` adds samples. */
+  private cached: { count: number; summary: LatencySummary } | undefined
 
   /** Records one latency given in milliseconds. */
   record(latencyMs: number): void {
@@ -125,40 +190,59 @@ export class LatencyHistogram {
 
   /** Adds every sample of `other` to this histogram. */
   add(other: LatencyHistogram): void {
+    // Most of a thousand subscriptions see nothing: their histograms are not walked for it.
+    if (other.count === 0) return
     this.settled().add(other.settled())
     this.sumMicros += other.sumMicros
   }
 
-  /** Removes the samples of `earlier` (a previous copy of this histogram's samples). */
-  subtract(earlier: LatencyHistogram): void {
-    this.settled().subtract(earlier.settled())
-    this.sumMicros -= earlier.sumMicros
-  }
-
-  copy(): LatencyHistogram {
-    const copy = new LatencyHistogram()
-    copy.add(this)
-    return copy
+  /** Makes this histogram hold exactly the samples of `other`, in the buffers it has. */
+  copyFrom(other: LatencyHistogram): void {
+    // Into another layout the library adds slot by slot, which rounds the max down: start afresh.
+    if (this.histogram.bucketCount === other.settled().bucketCount) this.histogram.reset()
+    else this.histogram = newHistogram()
+    this.sumMicros = 0
+    this.pending.drain(() => {})
+    this.cached = undefined // the one change that does not only add samples
+    this.add(other)
   }
 
   get count(): number {
     return this.settled().totalCount
   }
 
+  /**
+   * p50, p95, p99, p99.9, max, mean and count. Kept until a sample comes: a quiet subscription's
+   * summary costs nothing the next time.
+   */
   summary(): LatencySummary {
     const h = this.settled()
-    if (h.totalCount === 0) return { p50Ms: 0, p95Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, meanMs: 0, count: 0 }
-    const ms = (micros: number) => micros / MICROS_PER_MS
-    return {
-      p50Ms: ms(h.getValueAtPercentile(50)),
-      p95Ms: ms(h.getValueAtPercentile(95)),
-      p99Ms: ms(h.getValueAtPercentile(99)),
-      p999Ms: ms(h.getValueAtPercentile(99.9)),
-      maxMs: ms(h.maxValue),
-      meanMs: ms(this.sumMicros / h.totalCount),
-      // Held where counters are: the bus's total adds up every subscription's.
-      count: Math.min(h.totalCount, REPORTED_COUNT_CEILING),
-    }
+    const { totalCount: total } = h
+    if (this.cached?.count === total) return this.cached.summary
+    const summary =
+      total === 0
+        ? EMPTY_SUMMARY
+        : // No slot above the max's holds a sample: the walk ends there.
+          summarize(h, h.countsArrayIndex(h.maxValue) + 1, undefined, {
+            total,
+            sumMicros: this.sumMicros,
+          })
+    this.cached = { count: total, summary }
+    return summary
+  }
+
+  /**
+   * The summary of the samples gained since `earlier`, a copy of this histogram taken before, read
+   * from the difference of the two without building its histogram. Its max is exact where the new
+   * samples hold the histogram's max, else the top of the highest slot they reach (exact below
+   * 2,048 µs, within 0.1 % above).
+   */
+  summarySince(earlier: LatencyHistogram): LatencySummary {
+    const h = this.settled()
+    const before = earlier.settled()
+    const total = h.totalCount - before.totalCount
+    if (total <= 0) return EMPTY_SUMMARY
+    return summarize(h, h.countsArrayLength, before, { total, sumMicros: this.sumMicros - earlier.sumMicros })
   }
 
   /** Frees the histogram's buffers (wasm-backed histograms need it; harmless otherwise). */
@@ -167,7 +251,7 @@ export class LatencyHistogram {
   }
 
   /** The HDR histogram with every tallied sample in it. */
-  private settled(): Histogram {
+  private settled(): JsHistogram {
     if (this.pending.count === 0) return this.histogram
     this.sumMicros += this.pending.sumMicros
     this.pending.drain((micros, count) => this.histogram.recordValueWithCount(micros, count))
@@ -200,13 +284,11 @@ export class IntervalLatency {
     // A reader on a timer of `intervalMs` may come a little early: a tenth of it is slack enough.
     const ended = now - this.intervalStart >= this.intervalMs * 0.9
     if (!ended && this.lastInterval !== undefined) return this.lastInterval
-    const interval = cumulative.copy()
-    interval.subtract(this.previous)
-    const summary = interval.summary()
-    interval.destroy()
+    // A cumulative histogram only grows: the same count means no sample came in the interval.
+    const quiet = cumulative.count === this.previous.count
+    const summary = quiet ? EMPTY_SUMMARY : cumulative.summarySince(this.previous)
     if (ended) {
-      this.previous.destroy()
-      this.previous = cumulative.copy()
+      if (!quiet) this.previous.copyFrom(cumulative)
       this.intervalStart = now
       this.lastInterval = summary
     }
