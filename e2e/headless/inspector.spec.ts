@@ -108,6 +108,34 @@ test('overview numbers move under load and agree with bus.metrics()', async ({
   expect(consoleErrors).toEqual([])
 })
 
+test('an inspector opened late starts its charts and rates with what the hub saw before it opened', async ({
+  page,
+  host,
+  consoleErrors,
+}, testInfo) => {
+  await host.bus.subscribe(
+    ModuleId.Storage,
+    MessageFilter.types(['RawEvent']),
+    DeliveryMode.BestEffort,
+    () => {},
+  )
+  const stop = startLoad(host.bus)
+  // The hub takes a snapshot a second whether or not a window watches: let it take a few.
+  await page.waitForTimeout(3500)
+  const openedAt = Date.now() / 1000
+  await openInspector(page, host)
+  // Read at once, before a second snapshot could come: without the hub's points the charts would
+  // start now and the first rates would be zeros.
+  const publishedRate = await page.getByTestId('kpi-published').locator('.value').textContent()
+  for (const chart of ['chart-latency', 'chart-throughput', 'chart-queue']) {
+    expect(Number(await page.getByTestId(chart).getAttribute('data-from'))).toBeLessThan(openedAt - 2)
+  }
+  expect(publishedRate).not.toBe('0.0/s')
+  await page.screenshot({ path: testInfo.outputPath('overview-opened-late.png') })
+  stop()
+  expect(consoleErrors).toEqual([])
+})
+
 test('a failing Reliable subscriber’s messages show as dead letters; replay and purge work from the UI', async ({
   page,
   host,

@@ -12,6 +12,7 @@ import type {
   DeliveryMode,
   EventBusErrorData,
   MessageType,
+  MetricsPoint,
   PlainFilter,
   PublishOptions,
   ReplayResult,
@@ -49,6 +50,8 @@ export interface SkellyBusApi {
   onConnection(listener: (state: ConnectionState) => void): () => void
   /** Requires `inspect`. */
   metrics(): Promise<BusMetrics>
+  /** Requires `inspect`: the charted fields of the last two minutes of snapshots, oldest first. */
+  metricsHistory(): Promise<MetricsPoint[]>
   /** Requires `inspect`: a snapshot every metrics interval. Returns a function that stops it. */
   onMetrics(listener: (snapshot: BusMetrics) => void): () => void
   /** Requires `inspect`: published messages in batches, `sampled` when some were skipped. */

@@ -164,6 +164,7 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
       return () => connectionListeners.delete(listener)
     },
     metrics: () => plain(async () => (await current).metrics()),
+    metricsHistory: () => plain(async () => (await current).metricsHistory()),
     onMetrics: (listener) => stream(metricsListeners, listener, openMetrics),
     onTail: (listener) => stream(tailListeners, listener, openTail),
     deadLetters: {

@@ -29,7 +29,7 @@ import { Link } from './link.js'
 import { notifyAll } from './listeners.js'
 import { type ClientHandler, LocalSubscriptions, type SubscriptionTerms } from './local-subscriptions.js'
 import type { BusMessage, Envelope } from './message.js'
-import type { BusMetrics } from './metrics-snapshot.js'
+import type { BusMetrics, MetricsPoint } from './metrics-snapshot.js'
 import { timeoutAfterInput } from './peer-timers.js'
 import { type PortInput, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
@@ -121,6 +121,11 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> {
   unsubscribe(subscriptionId: string): Promise<void>
   /** Requires `inspect`. */
   metrics(): Promise<BusMetrics>
+  /**
+   * Requires `inspect`: the charted fields of the hub's snapshots over the last two minutes (one
+   * per metrics interval, oldest first), so a chart opened now starts with what came before.
+   */
+  metricsHistory(): Promise<MetricsPoint[]>
   /** Requires `inspect`. */
   readonly deadLetters: RemoteDeadLetters
   /** Requires `inspect`: a metrics snapshot every `metricsIntervalMs`. Returns a function that stops it. */
@@ -334,6 +339,10 @@ class Client implements BusClient<Catalog> {
 
   metrics(): Promise<BusMetrics> {
     return this.request({ t: 'metrics' }) as Promise<BusMetrics>
+  }
+
+  metricsHistory(): Promise<MetricsPoint[]> {
+    return this.request({ t: 'history' }) as Promise<MetricsPoint[]>
   }
 
   onMetrics(listener: (snapshot: BusMetrics) => void): Promise<() => void> {

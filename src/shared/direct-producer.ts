@@ -16,7 +16,7 @@ import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
 import { nestedValue } from './nested-map.js'
-import { timeoutAfterInput } from './peer-timers.js'
+import { timeoutAfterInput, unrefTimer } from './peer-timers.js'
 import { PriorityFifo } from './priority-fifo.js'
 import {
   DIRECT_COUNT_NAMES,
@@ -149,7 +149,7 @@ export class DirectProducer {
   ) {
     this.terms = this.prepare(terms)
     this.reportTimer = setInterval(() => this.report(), DIRECT_REPORT_MS)
-    ;(this.reportTimer as { unref?: () => void }).unref?.()
+    unrefTimer(this.reportTimer)
     this.host.toHub({ t: 'rsync', id, seq: terms.seq })
   }
 

@@ -146,6 +146,22 @@ export const busMetricsSchema = z.object({
   collectedAt: z.date(),
 })
 
+/**
+ * What the hub keeps of each metrics snapshot for two minutes, so an inspector opened now charts
+ * what came before it (`metricsHistory()`): the fields the charts plot over time.
+ */
+export const metricsPointSchema = busMetricsSchema.pick({
+  collectedAt: true,
+  messagesPublished: true,
+  messagesDelivered: true,
+  messagesFailed: true,
+  messagesDropped: true,
+  messagesDeadLettered: true,
+  currentQueueDepth: true,
+  inFlight: true,
+  recentLatency: true,
+})
+
 /** `{ p50Ms, p95Ms, p99Ms, p999Ms, maxMs, meanMs, count }`; `count` is the successful deliveries measured. */
 export type LatencySummary = z.infer<typeof latencySummarySchema>
 /** Message counters, for the bus, one module or one message type. */
@@ -154,5 +170,7 @@ export type Counters = z.infer<typeof countersSchema>
 export type SubscriptionMetrics = z.infer<typeof subscriptionMetricsSchema>
 /** What `bus.metrics()` resolves to (BUS-API.md, *Metrics*). */
 export type BusMetrics = z.infer<typeof busMetricsSchema>
+/** One snapshot's charted fields, as `metricsHistory()` gives them; a `BusMetrics` is one too. */
+export type MetricsPoint = z.infer<typeof metricsPointSchema>
 /** One direct route's entry in `metrics().routes`: its ends, state, channel counters and refusals. */
 export type RouteMetrics = z.infer<typeof routeMetricsSchema>

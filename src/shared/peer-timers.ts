@@ -98,6 +98,6 @@ function startTimer(
 }
 
 /** Lets the process end while `timer` waits (Node); browsers have no such thing. */
-function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+export function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
   ;(timer as { unref?: () => void }).unref?.()
 }

@@ -381,6 +381,8 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     })
     .strict(),
   z.object({ t: z.literal('metrics'), rid: requestId }).strict(),
+  /** The metrics points the hub kept (`metricsHistory()`). */
+  z.object({ t: z.literal('history'), rid: requestId }).strict(),
   z
     .object({
       t: z.literal('dlq'),

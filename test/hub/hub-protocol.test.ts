@@ -20,7 +20,7 @@ import { shapedCloneCodec, textCodec } from '../../src/shared/codec.js'
 import { connectBus, isRecoverable, type Permissions } from '../../src/shared/index.js'
 import type { Envelope } from '../../src/shared/message.js'
 import { packBatch } from '../../src/shared/message-shapes.js'
-import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
+import { busMetricsSchema, metricsPointSchema } from '../../src/shared/metrics-snapshot.js'
 import type { Port } from '../../src/shared/port.js'
 import { expectAccounted, rawEvent, stallThisThread, waitFor } from '../helpers.js'
 import { afterThisTest, type RawFrame, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
@@ -562,6 +562,43 @@ describe('hub protocol', () => {
     expect(await inspector.deadLetters.purge()).toBeGreaterThanOrEqual(1)
     stopTail()
     stopMetrics()
+  })
+
+  it('keeps past snapshots’ charted fields for an inspector opened later, and takes one snapshot a tick for all', async () => {
+    const { bus, hub } = await startHub({ metricsIntervalMs: 20 }, { heartbeatMs: 0 })
+    const inspectorAs = async (module: string, permissions: Permissions) => {
+      const { port1, port2 } = new MessageChannel()
+      hub.attach(port1, { module, permissions })
+      const client = await connectBus(port2)
+      afterThisTest(() => client.close())
+      return client
+    }
+    const inspect: Permissions = { publish: [], subscribe: [], inspect: true }
+    await publishRaw(bus, 'before anyone watched')
+    await new Promise((resolve) => setTimeout(resolve, 120)) // several snapshots, nobody watching
+    const first = await inspectorAs('inspector', inspect)
+    const points = await first.metricsHistory()
+    expect(points.length).toBeGreaterThanOrEqual(3)
+    expect(Object.keys(points[0] ?? {}).sort()).toEqual(Object.keys(metricsPointSchema.shape).sort())
+    expect(points.at(-1)).toMatchObject({ messagesPublished: 1, collectedAt: expect.any(Date) })
+    const times = points.map((point) => point.collectedAt.getTime())
+    expect(times).toEqual([...times].sort((a, b) => a - b))
+
+    // Two inspectors watching: each tick's one snapshot goes to both (each took its own before).
+    const second = await inspectorAs('inspector-2', inspect)
+    const taken = vi.spyOn(bus, 'metrics')
+    const seenBy = { first: [] as number[], second: [] as number[] }
+    await first.onMetrics((snapshot) => seenBy.first.push(snapshot.collectedAt.getTime()))
+    await second.onMetrics((snapshot) => seenBy.second.push(snapshot.collectedAt.getTime()))
+    await waitFor(() => seenBy.second.length >= 4)
+    expect(seenBy.second.every((time) => seenBy.first.includes(time))).toBe(true)
+    expect(taken.mock.calls.length).toBeLessThanOrEqual(seenBy.first.length + 1)
+
+    const uninspecting = await inspectorAs('renderer-main', everything)
+    await expect(uninspecting.metricsHistory()).rejects.toMatchObject({
+      kind: 'Unauthorized',
+      action: 'inspect',
+    })
   })
 
   it('tails to each inspector while it watches, and to no other', async () => {

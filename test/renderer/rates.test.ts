@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { perSecond } from '../../src/renderer/inspector/feeds.js'
+import { chartPoints, HISTORY, perSecond, type Sample } from '../../src/renderer/inspector/feeds.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
 
 /** Just what a rate reads of a snapshot: when it was taken and the counters. */
@@ -29,5 +29,31 @@ describe('a counter’s rate between two snapshots', () => {
   it('is never negative, nor a division by no time', () => {
     expect(perSecond(snapshot(1_000, 500), snapshot(2_000, 10), total)).toBe(0)
     expect(perSecond(snapshot(1_000, 0), snapshot(1_000, 10), total)).toBe(0)
+  })
+})
+
+describe('the charts’ points', () => {
+  const received = (ms: number, published: number): Sample => ({
+    time: ms / 1000,
+    metrics: snapshot(ms, published),
+  })
+
+  it('start with the hub’s points from before the first snapshot received, which gives its rates', () => {
+    const past = [snapshot(1_000, 0), snapshot(2_000, 100), snapshot(3_000, 300)]
+    // The hub's last point and the first snapshot received may be one snapshot: it is charted once.
+    const points = chartPoints(past, [received(3_000, 300), received(4_000, 600)])
+    expect(points.map((point) => point.time)).toEqual([1, 2, 3, 4])
+    expect(points.map((point) => point.rates.published)).toEqual([0, 100, 200, 300])
+  })
+
+  it('are the snapshots received alone without the hub’s, and the last two minutes of all', () => {
+    expect(chartPoints([], [received(1_000, 5), received(2_000, 15)]).map((p) => p.rates.published)).toEqual([
+      0, 10,
+    ])
+    const past = Array.from({ length: HISTORY }, (_, n) => snapshot(n * 1_000, n))
+    const points = chartPoints(past, [received(HISTORY * 1_000, HISTORY)])
+    expect(points).toHaveLength(HISTORY)
+    expect(points.at(-1)?.rates.published).toBe(1)
+    expect(points[0]?.time).toBe(1)
   })
 })

@@ -15,6 +15,7 @@ import type { Permissions } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import { type BusInternals, busInternals, type WithInternals } from '../bus/internal.js'
 import type { Subscription } from '../bus/subscription.js'
+import { MetricsFeed } from './metrics-feed.js'
 import { checkAttachOptions } from './permissions.js'
 import type { DirectRoute, PortPair, RouteSpec } from './route.js'
 import { RouteTable } from './routes.js'
@@ -160,6 +161,7 @@ class HubImpl implements Hub, HubCore {
     for (let i = 0; i < tailing.length; i++) (tailing[i] as Session).tail(message, routedTo)
   }
   readonly routeTable: RouteTable
+  readonly metricsFeed: MetricsFeed
   private readonly reconnectGraceMs: number
   /** Open sessions, each with the attachment `attach` returned for it. */
   private readonly sessions = new Map<Session, Attachment>()
@@ -194,6 +196,7 @@ class HubImpl implements Hub, HubCore {
       settings.closedChannelMemoryMs,
     )
     for (const spec of settings.routes ?? []) this.routeTable.declare(spec)
+    this.metricsFeed = new MetricsFeed(bus)
     this.internals.onShutdown(() => this.routeTable.shutDown())
   }
 
@@ -248,6 +251,7 @@ class HubImpl implements Hub, HubCore {
   close(): void {
     if (this.closed) return
     this.closed = true
+    this.metricsFeed.close()
     this.routeTable.close()
     for (const session of [...this.sessions.keys()]) session.end('hub-closed')
     for (const [, entries] of this.parked) {

@@ -116,7 +116,8 @@ export class Session implements RouteEndpoint {
   private errorFramesSent = 0
   private errorWindowStart = 0
   private readonly stopAckSweep: () => void
-  private metricsTimer: ReturnType<typeof setInterval> | undefined
+  /** Stops the metrics stream to this endpoint, while it is on. */
+  private stopMetrics: (() => void) | undefined
   private tailTimer: ReturnType<typeof setInterval> | undefined
   private tailBuffer: TailEntry[] = []
   private tailSampled = false
@@ -166,7 +167,7 @@ export class Session implements RouteEndpoint {
     if (this.ended) return
     this.ended = true
     this.stopAckSweep()
-    if (this.metricsTimer !== undefined) clearInterval(this.metricsTimer)
+    this.stopMetrics?.()
     if (this.tailTimer !== undefined) clearInterval(this.tailTimer)
     this.hub.tails.delete(this)
     this.hub.updateTap()
@@ -269,6 +270,11 @@ export class Session implements RouteEndpoint {
         return this.respond(frame.rid, () => {
           assertMayInspect(this.module, this.permissions)
           return this.hub.bus.metrics()
+        })
+      case 'history':
+        return this.respond(frame.rid, () => {
+          assertMayInspect(this.module, this.permissions)
+          return this.hub.metricsFeed.history()
         })
       case 'dlq':
         return this.respond(frame.rid, () => this.deadLetters(frame.op, frame.selector))
@@ -504,13 +510,10 @@ export class Session implements RouteEndpoint {
   private stream(name: 'metrics' | 'tail', on: boolean): undefined {
     assertMayInspect(this.module, this.permissions)
     if (name === 'metrics') {
-      if (this.metricsTimer !== undefined) clearInterval(this.metricsTimer)
-      this.metricsTimer = undefined
-      if (on) {
-        this.metricsTimer = setInterval(() => {
-          void this.hub.bus.metrics().then((snapshot) => this.link.send({ t: 'metrics', snapshot }))
-        }, this.hub.bus.config.metricsIntervalMs)
-      }
+      this.stopMetrics?.()
+      this.stopMetrics = on
+        ? this.hub.metricsFeed.watch((snapshot) => this.link.send({ t: 'metrics', snapshot }))
+        : undefined
       return undefined
     }
     if (this.tailTimer !== undefined) clearInterval(this.tailTimer)

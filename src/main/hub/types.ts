@@ -2,6 +2,7 @@
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
 import type { Subscription } from '../bus/subscription.js'
+import type { MetricsFeed } from './metrics-feed.js'
 import type { RouteTable } from './routes.js'
 import type { Session } from './session.js'
 
@@ -17,6 +18,8 @@ export interface HubCore {
   readonly maxSubscriptionsPerAttachment: number
   /** Direct routes between endpoints. */
   readonly routeTable: RouteTable
+  /** The metrics snapshots streamed to inspecting endpoints, and the last two minutes of them. */
+  readonly metricsFeed: MetricsFeed
   /** Sessions streaming the message tail. */
   readonly tails: Set<Session>
   /** Installs the bus's route tap while any session streams the tail, removes it otherwise. */

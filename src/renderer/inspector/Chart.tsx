@@ -56,7 +56,12 @@ export function Chart({ title, times, series, format, height = 180, minimumTop =
         axes: [
           // Ticks far enough apart for a whole clock time each (~55 px at the axis font).
           { ...axis, space: 80, values: (_u, ticks) => ticks.map(chartTime) },
-          { ...axis, size: 70, values: (_u, ticks) => ticks.map(format) },
+          // Zero has no unit: "0", not "0 µs" under "10.0 ms".
+          {
+            ...axis,
+            size: 70,
+            values: (_u, ticks) => ticks.map((tick) => (tick === 0 ? '0' : format(tick))),
+          },
         ],
         series: [
           { value: legendValue(chartTime) },
@@ -87,7 +92,8 @@ export function Chart({ title, times, series, format, height = 180, minimumTop =
   })
 
   return (
-    <figure class="chart" data-testid={testId}>
+    // `data-from`: the first point's time (seconds since the epoch), for tests and tools to read.
+    <figure class="chart" data-testid={testId} data-from={times[0]}>
       <figcaption>{title}</figcaption>
       <div ref={container} />
     </figure>

@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks'
 import type { SkellyBusApi } from '../../preload/skelly-bus.js'
 import { DeadLetters } from './DeadLetters.js'
-import { useConnection, useMetricsHistory, useTail } from './feeds.js'
+import { useConnection, useMetricsHistory, usePastMetrics, useTail } from './feeds.js'
 import { clockTime, millis } from './format.js'
 import { verdict } from './health.js'
 import { Modules } from './Modules.js'
@@ -51,6 +51,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
   const [tab, setTab] = useState<Tab>('overview')
   const connection = useConnection(bus)
   const history = useMetricsHistory(bus)
+  const past = usePastMetrics(bus)
   const tail = useTail(bus)
   const latest = history.at(-1)?.metrics
   const health = latest && verdict(latest, history.at(-2)?.metrics)
@@ -117,7 +118,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
       )}
       <main class={live ? 'content' : 'content stale'}>
         <div id={PANEL_ID} role="tabpanel" aria-labelledby={tabId(tab)}>
-          {tab === 'overview' && <Overview history={history} />}
+          {tab === 'overview' && <Overview history={history} past={past} />}
           {tab === 'subscriptions' && <Subscriptions history={history} />}
           {tab === 'routes' && <Routes metrics={latest} />}
           {tab === 'dead letters' && <DeadLetters bus={bus} size={latest?.deadLetters.size ?? 0} />}

@@ -1,8 +1,9 @@
 /** Overview: rates, queue depth against its bound, in-flight, health, and the charts over time. */
 
+import type { MetricsPoint } from '../../shared/metrics-snapshot.js'
 import { Chart } from './Chart.js'
-import type { Sample } from './feeds.js'
-import { count, millis, rate } from './format.js'
+import { type ChartPoint, chartPoints, type Sample } from './feeds.js'
+import { count, counted, millis, rate } from './format.js'
 import { fullestQueue, troubleFinder, verdict } from './health.js'
 import { TypeTraffic } from './TypeTraffic.js'
 
@@ -18,10 +19,18 @@ const COLORS = {
   flight: '#64748b',
 }
 
-export function Overview({ history }: { history: Sample[] }) {
+/**
+ * `history`: the snapshots this window received; `past`: the hub's points from before it opened,
+ * which the charts start with.
+ */
+export function Overview({ history, past }: { history: Sample[]; past: MetricsPoint[] }) {
   const latest = history.at(-1)
   if (!latest) return <p class="empty">Waiting for the first metrics snapshot…</p>
-  const { metrics, rates } = latest
+  const { metrics } = latest
+  const points = chartPoints(past, history)
+  // The latest snapshot is the last point: its rates are since the point before, the hub's own if
+  // this is the first snapshot received.
+  const { rates } = points.at(-1) as ChartPoint
   const health = verdict(metrics, history.at(-2)?.metrics)
   // The verdict is the bus's rule (queues, refusals, p95); a subscription in trouble is named beside it,
   // so a failing subscriber does not hide behind "Healthy".
@@ -31,16 +40,21 @@ export function Overview({ history }: { history: Sample[] }) {
     return issue === undefined ? [] : [`${s.module} (${issue})`]
   })
   const fullest = fullestQueue(metrics)
-  const times = history.map((s) => s.time)
-  const latency = (pick: (s: Sample) => number) =>
-    history.map((s) => (s.metrics.recentLatency.count > 0 ? pick(s) : null))
+  const times = points.map((p) => p.time)
+  const latency = (pick: (p: ChartPoint) => number) =>
+    points.map((p) => (p.metrics.recentLatency.count > 0 ? pick(p) : null))
   const kpis: [string, string, string, string][] = [
     ['published', rate(rates.published), `${count(metrics.messagesPublished)} total`, 'kpi-published'],
     ['delivered', rate(rates.delivered), `${count(metrics.messagesDelivered)} total`, 'kpi-delivered'],
     ['failed', rate(rates.failed), `${count(metrics.messagesFailed)} total`, 'kpi-failed'],
     ['dropped', rate(rates.dropped), `${count(metrics.messagesDropped)} total`, 'kpi-dropped'],
     ['dead-lettered', rate(rates.deadLettered), `${count(metrics.deadLetters.size)} held`, 'kpi-dead'],
-    ['in flight', count(metrics.inFlight), `${metrics.subscriptions.length} subscriptions`, 'kpi-inflight'],
+    [
+      'in flight',
+      count(metrics.inFlight),
+      counted(metrics.subscriptions.length, 'subscription'),
+      'kpi-inflight',
+    ],
   ]
   return (
     <div class="overview">
@@ -49,8 +63,7 @@ export function Overview({ history }: { history: Sample[] }) {
         <span>{health.reasons.join(' · ')}</span>
         {troubled.length > 0 && (
           <span class="trouble-note" data-testid="verdict-trouble">
-            {troubled.length === 1 ? '1 subscription' : `${troubled.length} subscriptions`} in trouble:{' '}
-            {troubled.slice(0, MAX_NAMED).join(', ')}
+            {counted(troubled.length, 'subscription')} in trouble: {troubled.slice(0, MAX_NAMED).join(', ')}
             {troubled.length > MAX_NAMED
               ? ` and ${troubled.length - MAX_NAMED} more (Subscriptions view)`
               : ''}
@@ -102,10 +115,10 @@ export function Overview({ history }: { history: Sample[] }) {
           format={millis}
           minimumTop={1}
           series={[
-            { label: 'p50', color: COLORS.p50, values: latency((s) => s.metrics.recentLatency.p50Ms) },
-            { label: 'p95', color: COLORS.p95, values: latency((s) => s.metrics.recentLatency.p95Ms) },
-            { label: 'p99', color: COLORS.p99, values: latency((s) => s.metrics.recentLatency.p99Ms) },
-            { label: 'p99.9', color: COLORS.p999, values: latency((s) => s.metrics.recentLatency.p999Ms) },
+            { label: 'p50', color: COLORS.p50, values: latency((p) => p.metrics.recentLatency.p50Ms) },
+            { label: 'p95', color: COLORS.p95, values: latency((p) => p.metrics.recentLatency.p95Ms) },
+            { label: 'p99', color: COLORS.p99, values: latency((p) => p.metrics.recentLatency.p99Ms) },
+            { label: 'p99.9', color: COLORS.p999, values: latency((p) => p.metrics.recentLatency.p999Ms) },
           ]}
         />
         <Chart
@@ -115,9 +128,9 @@ export function Overview({ history }: { history: Sample[] }) {
           format={rate}
           minimumTop={1}
           series={[
-            { label: 'published', color: COLORS.p50, values: history.map((s) => s.rates.published) },
-            { label: 'delivered', color: COLORS.queue, values: history.map((s) => s.rates.delivered) },
-            { label: 'failed', color: COLORS.p99, values: history.map((s) => s.rates.failed) },
+            { label: 'published', color: COLORS.p50, values: points.map((p) => p.rates.published) },
+            { label: 'delivered', color: COLORS.queue, values: points.map((p) => p.rates.delivered) },
+            { label: 'failed', color: COLORS.p99, values: points.map((p) => p.rates.failed) },
           ]}
         />
         <Chart
@@ -127,8 +140,8 @@ export function Overview({ history }: { history: Sample[] }) {
           format={count}
           minimumTop={4}
           series={[
-            { label: 'queued', color: COLORS.queue, values: history.map((s) => s.metrics.currentQueueDepth) },
-            { label: 'in flight', color: COLORS.flight, values: history.map((s) => s.metrics.inFlight) },
+            { label: 'queued', color: COLORS.queue, values: points.map((p) => p.metrics.currentQueueDepth) },
+            { label: 'in flight', color: COLORS.flight, values: points.map((p) => p.metrics.inFlight) },
           ]}
         />
       </section>

@@ -1,10 +1,11 @@
 /**
- * The inspector's live data: the metrics stream turned into a rolling history (rates come from
- * the difference between consecutive snapshots), and the message tail.
+ * The inspector's live data: the metrics stream turned into a rolling history, joined for the
+ * charts to the points the hub kept from before the window opened (rates come from the difference
+ * between consecutive points), and the message tail.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { ConnectionState, SkellyBusApi } from '../../preload/skelly-bus.js'
-import type { BusMetrics } from '../../shared/metrics-snapshot.js'
+import type { BusMetrics, MetricsPoint } from '../../shared/metrics-snapshot.js'
 import type { TailEntry } from '../../shared/wire.js'
 import { withArrivals } from './tail-order.js'
 
@@ -21,10 +22,18 @@ export interface Rates {
   deadLettered: number
 }
 
+/** A snapshot the window received, whole. */
 export interface Sample {
   /** Seconds since the epoch, as uPlot wants its x values. */
   time: number
   metrics: BusMetrics
+}
+
+/** A point of the charts over time: a snapshot's charted fields and the rates since the point before. */
+export interface ChartPoint {
+  /** Seconds since the epoch, as uPlot wants its x values. */
+  time: number
+  metrics: MetricsPoint
   rates: Rates
 }
 
@@ -34,16 +43,16 @@ const RATE_FIELDS = {
   failed: 'messagesFailed',
   dropped: 'messagesDropped',
   deadLettered: 'messagesDeadLettered',
-} as const satisfies Record<keyof Rates, keyof BusMetrics>
+} as const satisfies Record<keyof Rates, keyof MetricsPoint>
 
 /**
  * A counter's rate between two snapshots, per second: 0 without an earlier snapshot or an earlier
  * count (a type first seen now), never negative (a counter the bus restarted).
  */
-export function perSecond(
-  previous: BusMetrics | undefined,
-  current: BusMetrics,
-  counter: (metrics: BusMetrics) => number | undefined,
+export function perSecond<M extends MetricsPoint>(
+  previous: M | undefined,
+  current: M,
+  counter: (metrics: M) => number | undefined,
 ): number {
   const before = previous && counter(previous)
   const seconds = previous ? (current.collectedAt.getTime() - previous.collectedAt.getTime()) / 1000 : 0
@@ -51,12 +60,35 @@ export function perSecond(
   return Math.max(0, ((counter(current) ?? 0) - before) / seconds)
 }
 
-function ratesBetween(previous: BusMetrics | undefined, current: BusMetrics): Rates {
+function ratesBetween(previous: MetricsPoint | undefined, current: MetricsPoint): Rates {
   const rates = {} as Rates
-  for (const [key, field] of Object.entries(RATE_FIELDS) as [keyof Rates, keyof BusMetrics][]) {
-    rates[key] = perSecond(previous, current, (metrics) => metrics[field] as number)
+  for (const key of Object.keys(RATE_FIELDS) as (keyof Rates)[]) {
+    rates[key] = perSecond(previous, current, (metrics) => metrics[RATE_FIELDS[key]])
   }
   return rates
+}
+
+/**
+ * The charts' points: the hub's points from before the first snapshot received, then the
+ * snapshots, the last {@link HISTORY} of them. The first snapshot's rates come from the hub's last
+ * point, so the rates shown on opening are not zeros.
+ */
+export function chartPoints(past: readonly MetricsPoint[], samples: readonly Sample[]): ChartPoint[] {
+  const firstReceived = samples[0]?.metrics.collectedAt.getTime() ?? Number.POSITIVE_INFINITY
+  const points: ChartPoint[] = []
+  let previous: MetricsPoint | undefined
+  for (const metrics of [
+    ...past.filter((point) => point.collectedAt.getTime() < firstReceived),
+    ...samples.map((sample) => sample.metrics),
+  ]) {
+    points.push({
+      time: metrics.collectedAt.getTime() / 1000,
+      metrics,
+      rates: ratesBetween(previous, metrics),
+    })
+    previous = metrics
+  }
+  return points.slice(-HISTORY)
 }
 
 export function useMetricsHistory(bus: SkellyBusApi): Sample[] {
@@ -64,18 +96,33 @@ export function useMetricsHistory(bus: SkellyBusApi): Sample[] {
   useEffect(
     () =>
       bus.onMetrics((metrics) => {
-        setHistory((previous) => {
-          const sample = {
-            time: metrics.collectedAt.getTime() / 1000,
-            metrics,
-            rates: ratesBetween(previous.at(-1)?.metrics, metrics),
-          }
-          return [...previous.slice(-(HISTORY - 1)), sample]
-        })
+        setHistory((previous) => [
+          ...previous.slice(-(HISTORY - 1)),
+          { time: metrics.collectedAt.getTime() / 1000, metrics },
+        ])
       }),
     [bus],
   )
   return history
+}
+
+/**
+ * The points the hub kept from before this window opened (none until they come, or if asking
+ * failed: the charts then start with the window, as they would without them).
+ */
+export function usePastMetrics(bus: SkellyBusApi): MetricsPoint[] {
+  const [past, setPast] = useState<MetricsPoint[]>([])
+  useEffect(() => {
+    let current = true
+    bus.metricsHistory().then(
+      (points) => current && setPast(points),
+      () => {},
+    )
+    return () => {
+      current = false
+    }
+  }, [bus])
+  return past
 }
 
 export interface TailState {

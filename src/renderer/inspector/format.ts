@@ -13,6 +13,11 @@ export function count(value: number): string {
   return thousands.format(Math.round(value))
 }
 
+/** `n` and its noun, singular or not: "1 subscription", "2 subscriptions", "3 copies wait". */
+export function counted(n: number, singular: string, plural = `${singular}s`): string {
+  return `${count(n)} ${n === 1 ? singular : plural}`
+}
+
 export function rate(perSecond: number): string {
   if (perSecond >= 10_000) return `${(perSecond / 1000).toFixed(1)}k/s`
   if (perSecond >= 100) return `${Math.round(perSecond)}/s`
