@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { chartTime, clockTime, count } from '../../src/renderer/inspector/format.js'
+import { chartTime, clockTime, count, counted } from '../../src/renderer/inspector/format.js'
 
 describe('the inspector clock', () => {
   it('writes a time as a local 24-hour clock, one row, zero-padded', () => {
@@ -35,5 +35,14 @@ describe('counts', () => {
     expect(count(0.5)).toBe('0.5')
     expect(count(9.25)).toBe('9.3')
     expect(count(10.4)).toBe('10')
+  })
+})
+
+describe('counted nouns', () => {
+  it('takes the singular for one only, and an irregular plural when given', () => {
+    expect(counted(1, 'subscription')).toBe('1 subscription')
+    expect(counted(0, 'subscription')).toBe('0 subscriptions')
+    expect(counted(1_200, 'dead letter')).toBe('1,200 dead letters')
+    expect(counted(3, 'copy waits', 'copies wait')).toBe('3 copies wait')
   })
 })

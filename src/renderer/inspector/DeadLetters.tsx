@@ -13,7 +13,7 @@ import {
 } from '../../shared/dead-letter.js'
 import { REASON_MEANING } from './dead-letter-reasons.js'
 import { FilterSelect } from './FilterSelect.js'
-import { age } from './format.js'
+import { age, counted } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
 
 /** Re-reads the list this often, and whenever the count in the metrics changes. */
@@ -114,7 +114,7 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
         <span data-testid="dlq-count">
           {entries === undefined
             ? 'Listing dead letters…'
-            : `${entries.length} dead letter${entries.length === 1 ? '' : 's'}${filter ? `, ${listed.length} shown` : ''}`}
+            : `${counted(entries.length, 'dead letter')}${filter ? `, ${listed.length} shown` : ''}`}
         </span>
         <FilterSelect
           label="reason"

@@ -9,7 +9,7 @@ import { activatableRow } from './activatable-row.js'
 import { Chart } from './Chart.js'
 import { FilterSelect } from './FilterSelect.js'
 import type { Sample } from './feeds.js'
-import { count, millis } from './format.js'
+import { count, counted, millis } from './format.js'
 import { routeBacklogNote, troubleFinder } from './health.js'
 
 type Column = {
@@ -63,7 +63,7 @@ export function Subscriptions({ history }: { history: Sample[] }) {
     <div class="subscriptions">
       <div class="toolbar">
         <span data-testid="subscriptions-count">
-          {`${all.length} subscription${all.length === 1 ? '' : 's'}${module || mode ? `, ${shown.length} shown` : ''}`}
+          {`${counted(all.length, 'subscription')}${module || mode ? `, ${shown.length} shown` : ''}`}
         </span>
         <FilterSelect
           label="module"

@@ -69,7 +69,8 @@ export function TypeTraffic({
             {rows.map(({ type, counters, rate: published }) => (
               <tr key={type} data-type={type}>
                 <td>{type}</td>
-                <td class="num">{rate(published)}</td>
+                {/* No rate before a second snapshot: a dash, not a claim of no traffic. */}
+                <td class="num">{previous === undefined ? '–' : rate(published)}</td>
                 <td class="num" data-testid={`type-published-${type}`}>
                   {count(counters.published)}
                 </td>

@@ -1,7 +1,7 @@
 /** The bus's health rule, as the inspector applies it to a snapshot. */
 import type { BusMetrics, RouteMetrics, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import { perSecond } from './feeds.js'
-import { count } from './format.js'
+import { count, counted } from './format.js'
 
 const QUEUE_LIMIT_SHARE = 0.8
 const P95_LIMIT_MS = 100
@@ -50,7 +50,7 @@ export function routeBacklogNote(metrics: BusMetrics): string | undefined {
   if (waiting.length === 0) return undefined
   const total = waiting.reduce((sum, route) => sum + route.queued, 0)
   const where = waiting.map(routeName).join(', ')
-  return `${count(total)} cop${total === 1 ? 'y waits' : 'ies wait'} at direct routes' producers (${where}), outside these queues: see Routes.`
+  return `${counted(total, 'copy waits', 'copies wait')} at direct routes' producers (${where}), outside these queues: see Routes.`
 }
 
 /** Whether `depth` is past the share of `maxQueueSize` the health rule allows. */
@@ -82,7 +82,7 @@ function modulesInTrouble(metrics: BusMetrics): string[] {
   return metrics.registry.modules
     .filter((module) => module.status === 'Unhealthy' || module.status === 'Degraded')
     .map(({ moduleId, status, restarts = 0 }) => {
-      const restarted = restarts > 0 ? ` (restarted ${restarts} time${restarts === 1 ? '' : 's'})` : ''
+      const restarted = restarts > 0 ? ` (restarted ${counted(restarts, 'time')})` : ''
       return `${moduleId} is ${status}${restarted}`
     })
 }
