@@ -5,7 +5,6 @@
 // Not the package's index: it loads the WebAssembly build with the two libraries that unpack it
 // (pako, base64-js) whether or not it is used, ~8 MB of the hub process's RSS. The bus needs only
 // a JavaScript histogram, which this module builds as the index's `build` would.
-
 import type JsHistogram from 'hdr-histogram-js/dist/JsHistogram.js'
 import { constructorFromBucketSize } from 'hdr-histogram-js/dist/JsHistogramFactory.js'
 import { EXACT_BELOW, LatencyTally, microsOf } from '../../shared/latency-tally.js'
@@ -98,11 +97,12 @@ const ulp = (x: number) => 2 ** (Math.floor(Math.log2(x)) - 52)
 const slotTop = (h: JsHistogram, index: number) => h.highestEquivalentValue(h.valueFromIndex(index))
 
 /**
- * The summary of `total` samples summing to `sumMicros`, counted by slot in `h`'s layout as
- * `countAt(0 … length − 1)`, in one walk. Each percentile is the library's `getValueAtPercentile`
- * (its count rounded up as there), which walks the counts from the start for each: four walks a
- * summary made most of the time of a thousand subscriptions' snapshot. The max is `h`'s own where
- * the highest slot holding samples holds it, else that slot's top.
+ * The summary of `total` samples summing to `sumMicros`: `h`'s counts in slots 0 … length − 1,
+ * less those of `before` (an earlier copy of `h`) when given, in one walk. Each percentile is the
+ * library's `getValueAtPercentile` (its count rounded up as there), which walks the counts from
+ * the start for each: four walks a summary made most of the time of a thousand subscriptions'
+ * snapshot. The max is `h`'s own where the highest slot holding samples holds it, else that slot's
+ * top. Frozen: a summary is kept and handed out again while nothing changes.
  */
 function summarize(
   h: JsHistogram,
@@ -128,7 +128,7 @@ function summarize(
       values.push(slotTop(h, index))
   }
   const ms = (micros: number | undefined) => (micros ?? 0) / MICROS_PER_MS
-  return {
+  return Object.freeze({
     p50Ms: ms(values[0]),
     p95Ms: ms(values[1]),
     p99Ms: ms(values[2]),
@@ -137,7 +137,7 @@ function summarize(
     meanMs: ms(sumMicros / total),
     // Held where counters are: the bus's total adds up every subscription's.
     count: Math.min(total, REPORTED_COUNT_CEILING),
-  }
+  })
 }
 
 /**
