@@ -4,7 +4,7 @@
  * stop cleanly on Shutdown.
  */
 
-import type { ConfigUpdate } from '../shared/catalog.js'
+import { type ConfigUpdate, ModuleId } from '../shared/catalog.js'
 import { connectBus } from '../shared/client.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
 import { describeThrown, EventBusError, firstIssue } from '../shared/errors.js'
@@ -59,15 +59,13 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
     bus.onClose((reason) => (shuttingDown ? resolve() : reject(new Error(`lost the hub: ${reason}`))))
     void bus.subscribe(
       definition.id,
-      MessageFilter.types(['HealthCheck', 'ConfigUpdate', 'Shutdown']),
+      // The main process's orchestrator alone asks: every module answers HealthChecks on the bus,
+      // and each module would otherwise be sent every other one's answers (N² copies a round).
+      MessageFilter.typesAndSources(['HealthCheck', 'ConfigUpdate', 'Shutdown'], [ModuleId.Orchestrator]),
       DeliveryMode.BestEffort,
       async (message) => {
         const { payload } = message
-        if (
-          payload.type === 'HealthCheck' &&
-          payload.data.moduleId === definition.id &&
-          message.source !== definition.id
-        ) {
+        if (payload.type === 'HealthCheck' && payload.data.moduleId === definition.id) {
           await bus.publish(
             BusMessage.replyTo(
               message,

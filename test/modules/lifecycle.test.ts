@@ -7,10 +7,12 @@ import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import {
+  BusMessage,
   type ConfigUpdate,
   DeliveryMode,
   type Envelope,
   type EventBus,
+  MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { startOrchestrator } from '../../src/main/host/orchestrator.js'
@@ -87,6 +89,25 @@ describe('a module’s lifecycle', () => {
     ])
     await stop()
     await running
+  })
+
+  it('hears the orchestrator alone: another module’s HealthCheck answer is not sent to it', async () => {
+    const { bus, hub } = await startHub()
+    const quiet = defineModule({
+      id: 'quiet',
+      permissions: { publish: [], subscribe: [] },
+      start: () => ({ stop() {} }),
+    })
+    const { stop } = await runInThread(bus, hub, quiet)
+    const before = bus.registry.get(quiet.id)?.lastHealthCheck
+    const healthCheck = (source: string, moduleId: string) =>
+      bus.publish(BusMessage.create(source, MessagePayload.HealthCheck({ moduleId, timestamp: new Date() })))
+    await healthCheck(ModuleId.Storage, ModuleId.Storage) // Storage's answer to its own check
+    await healthCheck(ModuleId.Orchestrator, quiet.id) // the check this module answers
+    await waitFor(() => bus.registry.get(quiet.id)?.lastHealthCheck !== before)
+    const lifecycle = (await bus.metrics()).subscriptions.find((s) => s.module === quiet.id)
+    expect(lifecycle?.routed).toBe(1)
+    await stop()
   })
 
   it('refuses to start on options its module does not take, before it connects', async () => {
