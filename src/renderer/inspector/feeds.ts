@@ -108,7 +108,7 @@ export function useMetricsHistory(bus: SkellyBusApi): Sample[] {
 
 /**
  * The points the hub kept from before this window opened (none until they come, or if asking
- * failed: the charts then start with the window, as they would without them).
+ * failed, which the console says: the charts then start with the window).
  */
 export function usePastMetrics(bus: SkellyBusApi): MetricsPoint[] {
   const [past, setPast] = useState<MetricsPoint[]>([])
@@ -116,7 +116,7 @@ export function usePastMetrics(bus: SkellyBusApi): MetricsPoint[] {
     let current = true
     bus.metricsHistory().then(
       (points) => current && setPast(points),
-      () => {},
+      (error: { message?: string }) => console.warn(`inspector: no metrics from before: ${error.message}`),
     )
     return () => {
       current = false
