@@ -1,9 +1,10 @@
 /**
  * The hub's metrics feed keeps a bounded history of charted points whether or not anyone watches,
- * and stops with the hub.
+ * without taking whole snapshots for it, and stops with the hub.
  */
-import { expect, it } from 'vitest'
+import { expect, it, vi } from 'vitest'
 import { createEventBus } from '../../src/main/bus/index.js'
+import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
 import { MetricsFeed } from '../../src/main/hub/metrics-feed.js'
 import { waitFor } from '../helpers.js'
 import { afterThisTest } from './fixture.js'
@@ -12,8 +13,10 @@ it('keeps the latest points only, unwatched, and takes none once closed', async 
   const bus = createEventBus({ metricsIntervalMs: 10 })
   await bus.start()
   afterThisTest(() => bus.shutdown())
-  const feed = new MetricsFeed(bus, 3)
+  const snapshots = vi.spyOn(bus, 'metrics')
+  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals], 3)
   await waitFor(() => feed.history().length === 3)
+  expect(snapshots).not.toHaveBeenCalled() // nobody watches: points only
   const first = feed.history()[0]?.collectedAt.getTime() ?? 0
   await waitFor(() => (feed.history()[0]?.collectedAt.getTime() ?? 0) > first) // the oldest went
   expect(feed.history()).toHaveLength(3)

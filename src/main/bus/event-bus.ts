@@ -26,7 +26,7 @@ import { EventBusError, firstIssue } from '../../shared/errors.js'
 import { type FilterInput, matchesSourceAndPriority } from '../../shared/filter.js'
 import type { BusMessage, Envelope } from '../../shared/message.js'
 import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
-import type { BusMetrics, Counters, RouteMetrics } from '../../shared/metrics-snapshot.js'
+import type { BusMetrics, Counters, MetricsPoint, RouteMetrics } from '../../shared/metrics-snapshot.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import { checkSubscribeArguments } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
@@ -155,8 +155,11 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   private readonly closing = new Set<Subscription>()
   private readonly typeCounters = new CountersByKey()
   private readonly moduleCounters = new CountersByKey()
-  /** Latency samples of subscriptions that have ended. */
-  private readonly retiredLatency = new LatencyHistogram()
+  /**
+   * Every delivery's latency, recorded as it is counted: a snapshot reads it as it is, where it
+   * used to add up every subscription's histogram (and the ended ones') each time.
+   */
+  private readonly latency = new LatencyHistogram()
   private readonly recentLatency: IntervalLatency
   private predicateErrors = 0
   private readonly rate: WindowedRate
@@ -178,6 +181,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   readonly [busInternals]: BusInternals = {
     publish: (message, skip) => this.publishNow(message, skip),
+    metricsPoint: () => this.metricsPoint(monotonicMs(), this.routesSource()),
     find: (subscriptionId) => this.subscriptions.get(subscriptionId),
     endReason: (subscriptionId) => this.endReasons.get(subscriptionId),
     validate: (message) => this.validator.validate(message),
@@ -205,8 +209,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     },
     recordDirectLatency: (subscription, { us, n, sumUs }) => {
       // As its counts: a subscription that ended before the report still had these deliveries.
-      if (subscription === undefined) this.retiredLatency.recordCounted(us, n, sumUs)
-      else subscription.recordLatency({ us, n, sumUs })
+      this.latency.recordCounted(us, n, sumUs)
+      subscription?.recordLatency({ us, n, sumUs })
     },
     deadLetter: ({ counted, ...entry }) => {
       this.validator.validate(entry.message)
@@ -310,39 +314,15 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   metrics(): Promise<BusMetrics> {
     const now = monotonicMs()
-    const latency = new LatencyHistogram()
-    latency.add(this.retiredLatency)
-    let currentQueueDepth = 0
-    let inFlight = 0
-    for (const subscription of [...this.subscriptions.values(), ...this.closing]) {
-      latency.add(subscription.latency)
-      currentQueueDepth += subscription.queueDepth
-      inFlight += subscription.inFlight
-    }
-    // Copies waiting at (or in flight from) a direct channel's producer are queued all the same.
     const routes = this.routesSource()
-    for (const route of routes) {
-      currentQueueDepth += route.queued
-      inFlight += route.inFlight
-    }
-    const deliveryLatency = latency.summary()
-    const recentLatency = this.recentLatency.since(latency, now)
-    latency.destroy()
     return Promise.resolve({
-      messagesPublished: this.totals.published,
-      messagesDelivered: this.totals.delivered,
-      messagesFailed: this.totals.failed,
-      messagesDropped: this.totals.dropped,
+      ...this.metricsPoint(now, routes),
       messagesCoalesced: this.totals.coalesced,
       messagesRetried: this.totals.retried,
-      messagesDeadLettered: this.totals.deadLettered,
       messagesQueueFull: this.totals.queueFull,
       predicateErrors: this.predicateErrors,
-      currentQueueDepth,
       maxQueueSize: this.config.maxQueueSize,
-      inFlight,
-      deliveryLatency,
-      recentLatency,
+      deliveryLatency: this.latency.summary(),
       throughputPerSec: this.rate.perSecond(now),
       subscriptions: [...this.subscriptions.values()].map((subscription) => subscription.snapshot(now)),
       modules: this.moduleCounters.snapshot(),
@@ -351,8 +331,36 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       registry: { overall: this.registry.summary().overall, modules: this.registry.list() },
       routes,
       uptimeMs: this.startedAt === 0 ? 0 : now - this.startedAt,
-      collectedAt: new Date(),
     })
+  }
+
+  /**
+   * The fields of a snapshot that charts plot over time, at `now`: no walk of any subscription's
+   * latency, so the hub takes one every interval for its history whether or not anyone watches.
+   */
+  private metricsPoint(now: number, routes: readonly RouteMetrics[]): MetricsPoint {
+    let currentQueueDepth = 0
+    let inFlight = 0
+    for (const subscription of [...this.subscriptions.values(), ...this.closing]) {
+      currentQueueDepth += subscription.queueDepth
+      inFlight += subscription.inFlight
+    }
+    // Copies waiting at (or in flight from) a direct channel's producer are queued all the same.
+    for (const route of routes) {
+      currentQueueDepth += route.queued
+      inFlight += route.inFlight
+    }
+    return {
+      messagesPublished: this.totals.published,
+      messagesDelivered: this.totals.delivered,
+      messagesFailed: this.totals.failed,
+      messagesDropped: this.totals.dropped,
+      messagesDeadLettered: this.totals.deadLettered,
+      currentQueueDepth,
+      inFlight,
+      recentLatency: this.recentLatency.since(this.latency, now),
+      collectedAt: new Date(),
+    }
   }
 
   shutdown(options: { drainTimeoutMs?: number } = {}): Promise<void> {
@@ -420,8 +428,9 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     return this.moduleCounters.of(module)
   }
 
-  delivered(now: number): void {
+  delivered(now: number, latencyMs: number): void {
     this.rate.record(now)
+    this.latency.record(latencyMs)
   }
 
   countDirect(counts: DirectCounts, subscriber: string): void {
@@ -641,7 +650,6 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   }
 
   private retire(subscription: Subscription): void {
-    this.retiredLatency.add(subscription.latency)
     subscription.latency.destroy()
   }
 

@@ -9,7 +9,7 @@ import type { DeadLetterReason } from '../../shared/dead-letter.js'
 import type { DeliveryMode } from '../../shared/delivery-mode.js'
 import type { PlainFilter } from '../../shared/filter.js'
 import type { Envelope } from '../../shared/message.js'
-import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
+import type { MetricsPoint, RouteMetrics } from '../../shared/metrics-snapshot.js'
 import type { DirectCounts, LatencyTallyReport, PriorAttempts } from '../../shared/wire.js'
 import type { MessageHandler, Subscription } from './subscription.js'
 
@@ -65,6 +65,8 @@ export interface BusInternals {
    * before it waits for the queues; the second is waited for at most {@link OUTSIDE_SETTLE_MS}.
    */
   onShutdown(listener: () => Promise<void> | undefined): void
+  /** The charted fields of a snapshot, now, without reading any subscription's latency (cheap). */
+  metricsPoint(): MetricsPoint
   /** The live subscription with this id, if any. */
   find(subscriptionId: string): Subscription | undefined
   /**

@@ -30,8 +30,8 @@ export interface DeliveryContext {
   readonly totals: Counters
   countersForType(type: string): Counters
   countersForModule(module: string): Counters
-  /** A successful delivery happened now (for the throughput rate). */
-  delivered(now: number): void
+  /** A successful delivery happened now, `latencyMs` after its publish (the bus's rate and latency). */
+  delivered(now: number, latencyMs: number): void
   /** A filter predicate threw `count` times (counted as no match). */
   predicateFailed(count: number): void
   deadLetter(subscription: Subscription, copy: PendingCopy, reason: DeadLetterReason): void
@@ -487,9 +487,10 @@ export class Subscription {
     this.inFlight--
     const now = monotonicMs()
     this.count(copy.message, 'delivered')
-    this.latency.record(now - copy.publishedAt)
+    const latencyMs = now - copy.publishedAt
+    this.latency.record(latencyMs)
     if (slow ?? now - startedAt > this.context.config.slowHandlerThresholdMs) this.stats.slowHandlers++
-    this.context.delivered(now)
+    this.context.delivered(now, latencyMs)
     return now
   }
 

@@ -196,7 +196,7 @@ class HubImpl implements Hub, HubCore {
       settings.closedChannelMemoryMs,
     )
     for (const spec of settings.routes ?? []) this.routeTable.declare(spec)
-    this.metricsFeed = new MetricsFeed(bus)
+    this.metricsFeed = new MetricsFeed(bus, this.internals)
     this.internals.onShutdown(() => this.routeTable.shutDown())
   }
 
