@@ -41,6 +41,12 @@ function startLoad(bus: EventBus): () => void {
   return () => clearInterval(timer)
 }
 
+/** {@link startLoad}, with Storage taking the RawEvents (a sink in this process). */
+async function startDeliveredLoad(bus: EventBus): Promise<() => void> {
+  await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, () => {})
+  return startLoad(bus)
+}
+
 /** A Reliable StateChange subscriber that fails with 'sink offline' while `failing()` says so. */
 function subscribeSink(bus: EventBus, failing: () => boolean, handled: string[] = []) {
   return bus.subscribe(
@@ -70,13 +76,7 @@ test('overview numbers move under load and agree with bus.metrics()', async ({
   host,
   consoleErrors,
 }, testInfo) => {
-  await host.bus.subscribe(
-    ModuleId.Storage,
-    MessageFilter.types(['RawEvent']),
-    DeliveryMode.BestEffort,
-    () => {},
-  )
-  const stop = startLoad(host.bus)
+  const stop = await startDeliveredLoad(host.bus)
   await openInspector(page, host)
   const first = numberIn(await page.getByTestId('kpi-published-total').textContent())
   await expect
@@ -113,13 +113,7 @@ test('an inspector opened late starts its charts and rates with what the hub saw
   host,
   consoleErrors,
 }, testInfo) => {
-  await host.bus.subscribe(
-    ModuleId.Storage,
-    MessageFilter.types(['RawEvent']),
-    DeliveryMode.BestEffort,
-    () => {},
-  )
-  const stop = startLoad(host.bus)
+  const stop = await startDeliveredLoad(host.bus)
   // The hub takes a snapshot a second whether or not a window watches: let it take a few.
   await page.waitForTimeout(3500)
   const openedAt = Date.now() / 1000
