@@ -50,7 +50,7 @@ export interface SkellyBusApi {
   onConnection(listener: (state: ConnectionState) => void): () => void
   /** Requires `inspect`. */
   metrics(): Promise<BusMetrics>
-  /** Requires `inspect`: the charted fields of the last two minutes of snapshots, oldest first. */
+  /** Requires `inspect`: the charted fields of the bus's state each interval for two minutes, oldest first. */
   metricsHistory(): Promise<MetricsPoint[]>
   /** Requires `inspect`: a snapshot every metrics interval. Returns a function that stops it. */
   onMetrics(listener: (snapshot: BusMetrics) => void): () => void

@@ -122,8 +122,8 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> {
   /** Requires `inspect`. */
   metrics(): Promise<BusMetrics>
   /**
-   * Requires `inspect`: the charted fields of the hub's snapshots over the last two minutes (one
-   * per metrics interval, oldest first), so a chart opened now starts with what came before.
+   * Requires `inspect`: the charted fields of the bus's state, which the hub keeps each metrics
+   * interval for two minutes (oldest first), so a chart opened now starts with what came before.
    */
   metricsHistory(): Promise<MetricsPoint[]>
   /** Requires `inspect`. */

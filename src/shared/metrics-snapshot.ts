@@ -147,8 +147,9 @@ export const busMetricsSchema = z.object({
 })
 
 /**
- * What the hub keeps of each metrics snapshot for two minutes, so an inspector opened now charts
- * what came before it (`metricsHistory()`): the fields the charts plot over time.
+ * The fields of a metrics snapshot that charts plot over time. The hub keeps one each metrics
+ * interval for two minutes, so an inspector opened now charts what came before it
+ * (`metricsHistory()`).
  */
 export const metricsPointSchema = busMetricsSchema.pick({
   collectedAt: true,
