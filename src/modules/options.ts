@@ -22,8 +22,8 @@ const milliseconds = (fallback: number) =>
 export const DEFAULT_CAPTURE_RATE = 10
 
 /**
- * Each module's options by module id: every module a host can run, with an empty object for those
- * that take none.
+ * Each module's options by module id: every module a host can run, in the order hosts start them
+ * (`ALL_MODULES` is these keys), with an empty object for those that take none.
  */
 export const moduleOptionSchemas = {
   'data-capture': z.strictObject({

@@ -5,9 +5,15 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ALL_MODULES } from '../../src/main/host/modules-list.js'
+import { moduleDefinitions } from '../../src/modules/index.js'
 import { checkModuleSettings, moduleOptionSchemas, settingValue } from '../../src/modules/options.js'
 
 describe('module options', () => {
+  it('lists every module the runners have, in their start order, as the modules the hosts run', () => {
+    // The schemas are the main process's list of ids; the runners' is the modules' code.
+    expect(ALL_MODULES).toEqual(Object.keys(moduleDefinitions))
+  })
+
   it('accepts every module the hosts run, and options each takes', () => {
     expect(() =>
       checkModuleSettings(ALL_MODULES, {

@@ -1,8 +1,7 @@
-/** The modules both hosts run by default. */
-export const ALL_MODULES = [
-  'data-capture',
-  'storage',
-  'analysis-engine',
-  'gamification',
-  'ai-integration',
-] as const
+import { moduleOptionSchemas } from '../../modules/options.js'
+
+/**
+ * The modules both hosts run by default, in the order they start: every module there is, as the
+ * option schemas list them (one list of ids, which `checkModuleSettings` checks names against).
+ */
+export const ALL_MODULES = Object.keys(moduleOptionSchemas) as readonly (keyof typeof moduleOptionSchemas)[]
