@@ -15,6 +15,12 @@ import { REASON_MEANING } from './dead-letter-reasons.js'
 import { FilterSelect } from './FilterSelect.js'
 import { age, counted } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
+import { ColumnWidths, SpacerRow, useWindowedRows } from './windowed-rows.js'
+
+/** Each column's share of the table's width (%): select, type, subscriber, reason, attempts, last error, age, actions. */
+const COLUMN_WIDTHS = [4, 13, 11, 14, 7, 25, 9, 17]
+/** An entry's height before it is measured: one row of text, without its payload. */
+const ENTRY_PX = 37
 
 /** Re-reads the list this often, and whenever the count in the metrics changes. */
 const REFRESH_MS = 2000
@@ -67,6 +73,11 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
   ).sort((a, b) => b.lastFailedAt.getTime() - a.lastFailedAt.getTime())
   // A selected row the filters hide is not acted on.
   const chosen = listed.filter((e) => selected.has(e.id)).map((e) => e.id)
+  // A thousand held, each re-listed every REFRESH_MS: only those in view are drawn.
+  const drawn = useWindowedRows(listed.length, ENTRY_PX, (index) => listed[index]?.id ?? String(index))
+  const expandedIndex = listed.findIndex((e) => e.id === expanded)
+  /** The ARIA index of entry `index`'s row: the header is row 1, an expanded payload a row of its own. */
+  const rowIndex = (index: number) => index + 2 + (expandedIndex >= 0 && index > expandedIndex ? 1 : 0)
 
   async function act(action: 'replay' | 'purge', ids: string[] | undefined) {
     const label = ids ? `${ids.length} selected` : filter ? 'all shown' : 'all'
@@ -188,10 +199,15 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
       ) : listed.length === 0 ? (
         <p class="empty">No dead letter has this reason and subscriber.</p>
       ) : (
-        <div class="table-scroll">
-          <table class="grid" data-testid="dead-letters">
+        <div class="table-scroll table-window" ref={drawn.scrollRef}>
+          <table
+            class="grid"
+            data-testid="dead-letters"
+            aria-rowcount={listed.length + 1 + (expandedIndex >= 0 ? 1 : 0)}
+          >
+            <ColumnWidths widths={COLUMN_WIDTHS} />
             <thead>
-              <tr>
+              <tr aria-rowindex={1}>
                 <th />
                 <th>type</th>
                 <th>subscriber</th>
@@ -203,12 +219,18 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
               </tr>
             </thead>
             <tbody>
-              {listed.map((entry) => (
-                <>
+              <SpacerRow height={drawn.above} columns={COLUMN_WIDTHS.length} />
+            </tbody>
+            {drawn.rows.map(({ index }) => {
+              const entry = listed[index]
+              if (entry === undefined) return null
+              // An entry is a body of its own, measured whole: its row, and its payload when expanded.
+              return (
+                <tbody key={entry.id} ref={drawn.measure} data-index={index}>
                   <tr
-                    key={entry.id}
                     class={selected.has(entry.id) ? 'selected' : ''}
                     data-testid="dead-letter"
+                    aria-rowindex={rowIndex(index)}
                   >
                     <td>
                       <input
@@ -259,10 +281,13 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
                     </td>
                   </tr>
                   {expanded === entry.id && (
-                    <PayloadRow key={`${entry.id}-payload`} message={entry.message} columns={8} />
+                    <PayloadRow message={entry.message} columns={COLUMN_WIDTHS.length} />
                   )}
-                </>
-              ))}
+                </tbody>
+              )
+            })}
+            <tbody>
+              <SpacerRow height={drawn.below} columns={COLUMN_WIDTHS.length} />
             </tbody>
           </table>
         </div>

@@ -11,26 +11,34 @@ import { FilterSelect } from './FilterSelect.js'
 import type { Sample } from './feeds.js'
 import { count, counted, millis } from './format.js'
 import { routeBacklogNote, troubleFinder } from './health.js'
+import { ColumnWidths, SpacerRow, useWindowedRows } from './windowed-rows.js'
+
+/** A row's height before it is measured: one line of text and its padding. */
+const ROW_PX = 33
+/** The status column's share of the width (%), beside the sortable ones'. */
+const STATUS_WIDTH = 9
 
 type Column = {
   key: string
   label: string
   value: (s: SubscriptionMetrics) => number | string
   numeric: boolean
+  /** Share of the table's width (%): rows drawn a window at a time must not set the columns' widths. */
+  width: number
 }
 
 const COLUMNS: Column[] = [
-  { key: 'module', label: 'module', value: (s) => s.module, numeric: false },
-  { key: 'filter', label: 'filter', value: (s) => s.filter, numeric: false },
-  { key: 'mode', label: 'mode', value: (s) => s.mode, numeric: false },
-  { key: 'queueDepth', label: 'queue', value: (s) => s.queueDepth, numeric: true },
-  { key: 'inFlight', label: 'in flight', value: (s) => s.inFlight, numeric: true },
-  { key: 'delivered', label: 'delivered', value: (s) => s.delivered, numeric: true },
-  { key: 'failed', label: 'failed', value: (s) => s.failed, numeric: true },
-  { key: 'dropped', label: 'dropped', value: (s) => s.dropped + s.coalesced, numeric: true },
-  { key: 'deadLettered', label: 'dead', value: (s) => s.deadLettered, numeric: true },
-  { key: 'slowHandlers', label: 'slow', value: (s) => s.slowHandlers, numeric: true },
-  { key: 'p95', label: 'p95 now', value: (s) => s.recentLatency.p95Ms, numeric: true },
+  { key: 'module', label: 'module', value: (s) => s.module, numeric: false, width: 11 },
+  { key: 'filter', label: 'filter', value: (s) => s.filter, numeric: false, width: 23 },
+  { key: 'mode', label: 'mode', value: (s) => s.mode, numeric: false, width: 9 },
+  { key: 'queueDepth', label: 'queue', value: (s) => s.queueDepth, numeric: true, width: 6 },
+  { key: 'inFlight', label: 'in flight', value: (s) => s.inFlight, numeric: true, width: 6 },
+  { key: 'delivered', label: 'delivered', value: (s) => s.delivered, numeric: true, width: 7 },
+  { key: 'failed', label: 'failed', value: (s) => s.failed, numeric: true, width: 5 },
+  { key: 'dropped', label: 'dropped', value: (s) => s.dropped + s.coalesced, numeric: true, width: 6 },
+  { key: 'deadLettered', label: 'dead', value: (s) => s.deadLettered, numeric: true, width: 5 },
+  { key: 'slowHandlers', label: 'slow', value: (s) => s.slowHandlers, numeric: true, width: 5 },
+  { key: 'p95', label: 'p95 now', value: (s) => s.recentLatency.p95Ms, numeric: true, width: 8 },
 ]
 
 export function Subscriptions({ history }: { history: Sample[] }) {
@@ -42,15 +50,16 @@ export function Subscriptions({ history }: { history: Sample[] }) {
   const [module, setModule] = useState('')
   const [mode, setMode] = useState('')
   const latest = history.at(-1)?.metrics
-  if (!latest) return <p class="empty">Waiting for the first metrics snapshot…</p>
   const column = COLUMNS.find((c) => c.key === sort.key) ?? COLUMNS[0]!
-  const all = latest.subscriptions
+  const all = latest?.subscriptions ?? []
   const shown = all.filter((s) => (module === '' || s.module === module) && (mode === '' || s.mode === mode))
   const rows = shown.sort((a, b) => {
     const [x, y] = [column.value(a), column.value(b)]
     const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y))
     return sort.descending ? -order : order
   })
+  const drawn = useWindowedRows(rows.length, ROW_PX, (index) => rows[index]?.id ?? String(index))
+  if (!latest) return <p class="empty">Waiting for the first metrics snapshot…</p>
   const chosen = all.find((s) => s.id === selected)
   const trouble = troubleFinder(history)
   const backlog = routeBacklogNote(latest)
@@ -85,10 +94,12 @@ export function Subscriptions({ history }: { history: Sample[] }) {
           {backlog}
         </p>
       )}
-      <div class="table-scroll">
-        <table class="grid" data-testid="subscriptions">
+      <div class="table-scroll table-window" ref={drawn.scrollRef}>
+        {/* Only the rows in view are drawn: the ARIA counts and indexes say where they are. */}
+        <table class="grid" data-testid="subscriptions" aria-rowcount={rows.length + 1}>
+          <ColumnWidths widths={[...COLUMNS.map((c) => c.width), STATUS_WIDTH]} />
           <thead>
-            <tr>
+            <tr aria-rowindex={1}>
               {COLUMNS.map((c) => (
                 <th
                   key={c.key}
@@ -111,11 +122,17 @@ export function Subscriptions({ history }: { history: Sample[] }) {
             </tr>
           </thead>
           <tbody>
-            {rows.map((s) => {
+            <SpacerRow height={drawn.above} columns={COLUMNS.length + 1} />
+            {drawn.rows.map(({ index }) => {
+              const s = rows[index]
+              if (s === undefined) return null
               const issue = trouble(s)
               return (
                 <tr
                   key={s.id}
+                  ref={drawn.measure}
+                  data-index={index}
+                  aria-rowindex={index + 2}
                   class={`${issue ? 'trouble' : ''} ${selected === s.id ? 'selected' : ''}`}
                   {...activatableRow(() => setSelected(selected === s.id ? undefined : s.id))}
                   title="Select to chart this subscription"
@@ -137,6 +154,7 @@ export function Subscriptions({ history }: { history: Sample[] }) {
                 </tr>
               )
             })}
+            <SpacerRow height={drawn.below} columns={COLUMNS.length + 1} />
           </tbody>
         </table>
       </div>
