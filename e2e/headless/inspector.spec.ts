@@ -3,7 +3,7 @@
  * Reliable subscriber's messages appear as dead letters that can be replayed and purged from the
  * UI, the tail filters, and every view is kept as a screenshot in light and dark.
  */
-import type { Page } from '@playwright/test'
+import type { Page, WebSocketRoute } from '@playwright/test'
 import {
   BusMessage,
   type DeadLetterReason,
@@ -128,6 +128,49 @@ test('an inspector opened late starts its charts and rates with what the hub saw
   await page.screenshot({ path: testInfo.outputPath('overview-opened-late.png') })
   stop()
   expect(consoleErrors).toEqual([])
+})
+
+test('a window back from a dropped connection fills its charts with what the hub kept meanwhile', async ({
+  page,
+  host,
+}) => {
+  // The page's socket runs through the test, which can drop it and refuse new ones for a while.
+  let socket: WebSocketRoute | undefined
+  let refusing = false
+  await page.routeWebSocket(/.*/, (route) => {
+    if (refusing) return void route.close()
+    socket = route
+    route.connectToServer()
+  })
+  const stop = await startDeliveredLoad(host.bus)
+  try {
+    await openInspector(page, host)
+    const chart = page.getByTestId('chart-throughput')
+    await expect(chart).not.toHaveAttribute('data-points', /^[01]$/)
+    refusing = true
+    await socket?.close()
+    await expect(page.getByTestId('connection')).not.toHaveText('open')
+    await page.waitForTimeout(4000) // away: the hub keeps a point a second all the same
+    refusing = false
+    await expect(page.getByTestId('connection')).toHaveText('open', { timeout: 20_000 })
+    // A point a second from first to last, the time away included: without the hub's points the
+    // line would skip the four seconds or more the window was away.
+    await expect
+      .poll(async () => {
+        const [from, to, points] = await Promise.all(
+          ['data-from', 'data-to', 'data-points'].map(async (name) => Number(await chart.getAttribute(name))),
+        )
+        return {
+          spanSeconds: Math.round((to ?? 0) - (from ?? 0)) > 8,
+          pointsCoverIt: (points ?? 0) >= (to ?? 0) - (from ?? 0),
+        }
+      })
+      .toEqual({ spanSeconds: true, pointsCoverIt: true })
+    // The interval is the snapshots' usual spacing, not the time away.
+    await expect(page.locator('.topbar')).toContainText('snapshot every 1s')
+  } finally {
+    stop()
+  }
 })
 
 test('a failing Reliable subscriber’s messages show as dead letters; replay and purge work from the UI', async ({

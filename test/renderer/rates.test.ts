@@ -46,6 +46,23 @@ describe('the charts’ points', () => {
     expect(points.map((point) => point.rates.published)).toEqual([0, 100, 200, 300])
   })
 
+  it('fill the time a window was away from the hub with the hub’s points, each charted once', () => {
+    // The hub kept a point a second; the window received snapshots at 1–3 s and, reconnected, at
+    // 8–9 s, each a few ms after the point of its tick.
+    const past = Array.from({ length: 9 }, (_, n) => snapshot((n + 1) * 1_000, (n + 1) * 10))
+    const samples = [1, 2, 3, 8, 9].map((second) => received(second * 1_000 + 4, second * 10))
+    const points = chartPoints(past, samples)
+    expect(points.map((point) => Math.round(point.time))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
+    // Rates from one point to the next: 10/s throughout, not 50 over five seconds read as one.
+    expect(points.slice(1).map((point) => Math.round(point.rates.published))).toEqual([
+      10, 10, 10, 10, 10, 10, 10, 10,
+    ])
+    // The snapshots themselves are kept where they came: the whole ones, not the hub's points.
+    expect(points.filter((point) => point.time % 1 !== 0).map((point) => Math.round(point.time))).toEqual([
+      1, 2, 3, 8, 9,
+    ])
+  })
+
   it('are the snapshots received alone without the hub’s, and the last two minutes of all', () => {
     expect(chartPoints([], [received(1_000, 5), received(2_000, 15)]).map((p) => p.rates.published)).toEqual([
       0, 10,

@@ -92,8 +92,15 @@ export function Chart({ title, times, series, format, height = 180, minimumTop =
   })
 
   return (
-    // `data-from`: the first point's time (seconds since the epoch), for tests and tools to read.
-    <figure class="chart" data-testid={testId} data-from={times[0]}>
+    // For tests and tools to read: the first and last points' times (seconds since the epoch) and
+    // how many points lie between, so a gap in the line can be seen without reading the canvas.
+    <figure
+      class="chart"
+      data-testid={testId}
+      data-from={times[0]}
+      data-to={times.at(-1)}
+      data-points={times.length}
+    >
       <figcaption>{title}</figcaption>
       <div ref={container} />
     </figure>

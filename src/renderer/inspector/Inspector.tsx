@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks'
 import type { SkellyBusApi } from '../../preload/skelly-bus.js'
 import { DeadLetters } from './DeadLetters.js'
-import { useConnection, useMetricsHistory, usePastMetrics, useTail } from './feeds.js'
+import { medianSpacing, useConnection, useMetricsHistory, usePastMetrics, useTail } from './feeds.js'
 import { clockTime, millis } from './format.js'
 import { verdict } from './health.js'
 import { Modules } from './Modules.js'
@@ -51,13 +51,14 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
   const [tab, setTab] = useState<Tab>('overview')
   const connection = useConnection(bus)
   const history = useMetricsHistory(bus)
-  const past = usePastMetrics(bus)
+  const past = usePastMetrics(bus, connection)
   const tail = useTail(bus)
   const latest = history.at(-1)?.metrics
   const health = latest && verdict(latest, history.at(-2)?.metrics)
   // Away from the hub, the last snapshot stays on screen, marked as such: live-looking rates and a
   // "healthy" badge would claim what nobody can see now.
   const live = connection === 'open'
+  const interval = medianSpacing(history.map((sample) => sample.metrics))
   const badges: Partial<Record<Tab, number>> = {
     'dead letters': latest?.deadLetters.size,
     subscriptions: latest?.subscriptions.length,
@@ -79,9 +80,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
         {latest && (
           <span class="muted">
             up {uptime(latest.uptimeMs)} · p99 {millis(latest.deliveryLatency.p99Ms)} · snapshot every{' '}
-            {history.length > 1
-              ? `${Math.round(((history.at(-1)?.time ?? 0) - (history.at(-2)?.time ?? 0)) * 10) / 10}s`
-              : '…'}
+            {interval === undefined ? '…' : `${Math.round(interval / 100) / 10}s`}
           </span>
         )}
       </header>

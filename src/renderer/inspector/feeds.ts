@@ -69,18 +69,52 @@ function ratesBetween(previous: MetricsPoint | undefined, current: MetricsPoint)
 }
 
 /**
- * The charts' points: the hub's points from before the first snapshot received, then the
- * snapshots, the last {@link HISTORY} of them. The first snapshot's rates come from the hub's last
- * point, so the rates shown on opening are not zeros.
+ * The median time between consecutive points (ms), or undefined for fewer than two: the interval
+ * they were taken at, which a gap (a window away from the hub) does not change.
+ */
+export function medianSpacing(points: readonly MetricsPoint[]): number | undefined {
+  const gaps = points
+    .slice(1)
+    .map((point, i) => point.collectedAt.getTime() - (points[i]?.collectedAt.getTime() ?? 0))
+    .sort((a, b) => a - b)
+  return gaps[Math.floor(gaps.length / 2)]
+}
+
+/**
+ * The hub's points this window did not receive as snapshots: those from before its first one,
+ * and those from while it was away from the hub. A point is received when a snapshot was taken
+ * within half an interval of it (the hub takes both at the same tick).
+ */
+function pointsMissed(past: readonly MetricsPoint[], samples: readonly Sample[]): MetricsPoint[] {
+  const received = samples.map((sample) => sample.metrics.collectedAt.getTime())
+  const firstReceived = received[0] ?? Number.POSITIVE_INFINITY
+  const spacing = medianSpacing(past)
+  if (spacing === undefined) return past.filter((point) => point.collectedAt.getTime() < firstReceived)
+  let next = 0 // the first snapshot not before the point (both are in time order)
+  return past.filter((point) => {
+    const at = point.collectedAt.getTime()
+    while (next < received.length && (received[next] ?? 0) < at) next++
+    const nearest = Math.min(
+      at - (received[next - 1] ?? Number.NEGATIVE_INFINITY),
+      (received[next] ?? Number.POSITIVE_INFINITY) - at,
+    )
+    return nearest >= spacing / 2
+  })
+}
+
+/**
+ * The charts' points: the snapshots received, with the hub's points filling in before the first
+ * (so an inspector opened late draws what came before it) and where the window was away from the
+ * hub, the last {@link HISTORY} of them. Each point's rates come from the point before it, so the
+ * rates shown on opening are not zeros, nor a reconnected window's an average over its absence.
  */
 export function chartPoints(past: readonly MetricsPoint[], samples: readonly Sample[]): ChartPoint[] {
-  const firstReceived = samples[0]?.metrics.collectedAt.getTime() ?? Number.POSITIVE_INFINITY
+  const all = [...pointsMissed(past, samples), ...samples.map((sample) => sample.metrics)].sort(
+    (a, b) => a.collectedAt.getTime() - b.collectedAt.getTime(),
+  )
   const points: ChartPoint[] = []
   let previous: MetricsPoint | undefined
-  for (const metrics of [
-    ...past.filter((point) => point.collectedAt.getTime() < firstReceived),
-    ...samples.map((sample) => sample.metrics),
-  ]) {
+  for (const metrics of all) {
     points.push({
       time: metrics.collectedAt.getTime() / 1000,
       metrics,
@@ -107,21 +141,24 @@ export function useMetricsHistory(bus: SkellyBusApi): Sample[] {
 }
 
 /**
- * The points the hub kept from before this window opened (none until they come, or if asking
- * failed, which the console says: the charts then start with the window).
+ * The points the hub kept, asked for each time the connection opens: at first, for what came
+ * before this window, and after a reconnection, for what it missed while away. None until they
+ * come; if asking failed, the console says so, and the charts keep a gap.
  */
-export function usePastMetrics(bus: SkellyBusApi): MetricsPoint[] {
+export function usePastMetrics(bus: SkellyBusApi, connection: ConnectionState): MetricsPoint[] {
   const [past, setPast] = useState<MetricsPoint[]>([])
   useEffect(() => {
+    if (connection !== 'open') return
     let current = true
     bus.metricsHistory().then(
       (points) => current && setPast(points),
-      (error: { message?: string }) => console.warn(`inspector: no metrics from before: ${error.message}`),
+      (error: { message?: string }) =>
+        console.warn(`inspector: no metrics from the hub's history: ${error.message}`),
     )
     return () => {
       current = false
     }
-  }, [bus])
+  }, [bus, connection])
   return past
 }
 
