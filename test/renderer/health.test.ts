@@ -87,7 +87,7 @@ describe('which subscriptions the inspector calls in trouble', () => {
 
   it('judges the state now whatever the window: parked, a queue nearly full', () => {
     const trouble = troubleFinder([sample(1)])
-    expect(trouble({ ...subscription('s', {}), parked: true })).toBe('endpoint away (parked)')
+    expect(trouble({ ...subscription('s', {}), parked: true })).toBe('parked, endpoint away')
     expect(trouble({ ...subscription('s', {}), queueDepth: 80 })).toBe('queue nearly full')
     expect(trouble({ ...subscription('s', {}), queueDepth: 79 })).toBeUndefined()
   })

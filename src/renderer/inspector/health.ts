@@ -137,7 +137,7 @@ export function troubleFinder(
   const before = new Map<string, Outcomes>(baseline?.subscriptions.map((s) => [s.id, s]))
   const maxQueueSize = latest?.metrics.maxQueueSize ?? Number.POSITIVE_INFINITY
   return (subscription) => {
-    if (subscription.parked) return 'endpoint away (parked)'
+    if (subscription.parked) return 'parked, endpoint away'
     if (nearlyFull(subscription.queueDepth, maxQueueSize)) return 'queue nearly full'
     if (subscription.queueDepth > 0 && subscription.inFlight > 0 && subscription.recentLatency.count === 0)
       return 'stuck'
