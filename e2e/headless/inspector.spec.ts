@@ -70,6 +70,10 @@ async function tailColumn(page: Page, column: 'type' | 'source'): Promise<Set<st
 }
 
 const numberIn = (text: string | null) => Number((text ?? '').replace(/[^\d]/g, ''))
+/** The tail's count of the entries it lists, from "N shown · M seen". */
+const listedIn = (text: string | null) => Number(/^(\d+) shown/.exec(text ?? '')?.[1])
+/** The tail's count of the messages it received, from "N shown · M seen". */
+const seenIn = (text: string | null) => Number(/(\d+) seen/.exec(text ?? '')?.[1])
 
 test('overview numbers move under load and agree with bus.metrics()', async ({
   page,
@@ -440,8 +444,18 @@ test('the message tail filters by type, source and priority, and pauses', async 
     await page.getByTestId('tail-priority').selectOption('High')
     await expect.poll(() => tailColumn(page, 'type')).toEqual(new Set(['StateChange']))
     await page.getByTestId('tail-priority').selectOption('Low')
+    // A row opened to read stays in view while newer messages arrive above it.
+    const opened = page.locator('[data-testid=tail-row][aria-expanded=true]')
     await page.getByTestId('tail-row').first().click()
     await expect(page.getByTestId('tail-payload')).toContainText('timestamp: Date(')
+    const openedText = await opened.textContent()
+    const seenThen = seenIn(await page.getByTestId('tail-shown').textContent())
+    await expect
+      .poll(async () => seenIn(await page.getByTestId('tail-shown').textContent()))
+      .toBeGreaterThan(seenThen + 50)
+    await expect(opened).toHaveText(openedText ?? '')
+    await expect(opened).toBeInViewport()
+    await expect(page.getByTestId('tail-payload')).toBeInViewport()
     await page.getByTestId('tail-pause').click()
     const frozen = await page.getByTestId('tail-row').first().textContent()
     await page.waitForTimeout(800)
@@ -453,7 +467,7 @@ test('the message tail filters by type, source and priority, and pauses', async 
   }
 })
 
-test('the tail’s search finds a request and its reply by the request’s id; the count is of rows drawn', async ({
+test('the tail’s search finds a request and its reply by the request’s id; every match kept is listed', async ({
   page,
   host,
 }) => {
@@ -493,11 +507,34 @@ test('the tail’s search finds a request and its reply by the request’s id; t
     await expect(page.getByTestId('tail-row')).toHaveCount(1)
     await expect(page.getByTestId('tail-row')).toContainText('responseText: "Take a short break."')
     await page.getByTestId('tail-search').fill('')
-    // Past 200 matches the tail draws the newest 200 and says so: the count is the rows drawn.
-    await expect(page.getByTestId('tail-shown')).toHaveText(/^200 shown \(newest of \d+ matching\)/, {
-      timeout: 20_000,
-    })
-    await expect(page.getByTestId('tail-row')).toHaveCount(200)
+    // Every match the tail keeps is listed, and the rows in view are drawn: past a screenful, the
+    // count and the table's row count say how many there are, and a window of them is drawn.
+    await expect
+      .poll(async () => listedIn(await page.getByTestId('tail-shown').textContent()), { timeout: 20_000 })
+      .toBeGreaterThan(200)
+    // Scrolled down, the rows in view stay put while newer ones arrive above them.
+    const box = page.getByTestId('tail').locator('xpath=..')
+    await box.evaluate((element) => element.scrollTo({ top: 600 }))
+    const rowInView = () =>
+      box.evaluate((element) => {
+        const { left, top } = element.getBoundingClientRect()
+        return document.elementFromPoint(left + 40, top + 80)?.closest('tr')?.textContent
+      })
+    const inViewBefore = await rowInView()
+    const seenThen = seenIn(await page.getByTestId('tail-shown').textContent())
+    await expect
+      .poll(async () => seenIn(await page.getByTestId('tail-shown').textContent()))
+      .toBeGreaterThan(seenThen + 50)
+    expect(await rowInView()).toBe(inViewBefore)
+    await page.getByTestId('tail-pause').click()
+    const listed = listedIn(await page.getByTestId('tail-shown').textContent())
+    await expect(page.getByTestId('tail')).toHaveAttribute('aria-rowcount', String(listed + 1))
+    expect(await page.getByTestId('tail-row').count()).toBeLessThan(60)
+    await page
+      .getByTestId('tail')
+      .locator('xpath=..')
+      .evaluate((box) => box.scrollTo({ top: box.scrollHeight }))
+    await expect(page.getByTestId('tail-row').last()).toHaveAttribute('aria-rowindex', String(listed + 1))
   } finally {
     stop()
   }
@@ -613,6 +650,8 @@ test('with the hub gone, the last snapshot stays on screen marked as such, with 
   await openInspector(page, host)
   await expect(page.getByText('healthy', { exact: true })).toBeVisible()
   await expect(page.getByTestId('stale')).toHaveCount(0)
+  // Nothing delivered yet: no latency to give, rather than a p99 of 0 µs.
+  await expect(page.locator('.topbar')).toContainText('p99 – ·')
   await host.stop() // the fixture's own stop at the end finds it stopped
   await expect(page.getByTestId('connection')).not.toHaveText('open')
   await expect(page.getByTestId('stale')).toContainText('the last snapshot, taken at')
@@ -857,9 +896,12 @@ test.describe('with the module pipeline running', () => {
     // the inspector with the producer's report, after the health checks the hub streamed at once.
     const rows = page.getByTestId('tail-row')
     await expect
-      .poll(() => rows.filter({ hasText: 'windowTitle' }).count(), { timeout: 10_000 })
-      .toBeGreaterThan(20)
-    await expect.poll(() => rows.and(page.locator('[data-type=HealthCheck]')).count()).toBeGreaterThan(20)
+      .poll(async () => listedIn(await page.getByTestId('tail-shown').textContent()), { timeout: 10_000 })
+      .toBeGreaterThan(40)
+    // Both among the rows in view (the newest ones): the samples are not left below the others.
+    await page.getByTestId('tail-pause').click()
+    expect(await rows.filter({ hasText: 'windowTitle' }).count()).toBeGreaterThan(2)
+    expect(await rows.and(page.locator('[data-type=HealthCheck]')).count()).toBeGreaterThan(2)
     const times = await rows.evaluateAll((all) => all.map((row) => Number((row as HTMLElement).dataset.time)))
     expect(times).toEqual([...times].sort((a, b) => b - a))
   })

@@ -15,7 +15,7 @@ import { REASON_MEANING } from './dead-letter-reasons.js'
 import { FilterSelect } from './FilterSelect.js'
 import { age, counted } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
-import { ColumnWidths, SpacerRow, useWindowedRows } from './windowed-rows.js'
+import { ColumnWidths, entryRows, useWindowedRows, WindowedEntries } from './windowed-rows.js'
 
 /** Each column's share of the table's width (%): select, type, subscriber, reason, attempts, last error, age, actions. */
 const COLUMN_WIDTHS = [4, 13, 11, 14, 7, 25, 9, 17]
@@ -75,9 +75,10 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
   const chosen = listed.filter((e) => selected.has(e.id)).map((e) => e.id)
   // A thousand held, each re-listed every REFRESH_MS: only those in view are drawn.
   const drawn = useWindowedRows(listed.length, ENTRY_PX, (index) => listed[index]?.id ?? String(index))
-  const expandedIndex = listed.findIndex((e) => e.id === expanded)
-  /** The ARIA index of entry `index`'s row: the header is row 1, an expanded payload a row of its own. */
-  const rowIndex = (index: number) => index + 2 + (expandedIndex >= 0 && index > expandedIndex ? 1 : 0)
+  const { rowCount, rowIndex } = entryRows(
+    listed.length,
+    listed.findIndex((e) => e.id === expanded),
+  )
 
   async function act(action: 'replay' | 'purge', ids: string[] | undefined) {
     const label = ids ? `${ids.length} selected` : filter ? 'all shown' : 'all'
@@ -199,12 +200,8 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
       ) : listed.length === 0 ? (
         <p class="empty">No dead letter has this reason and subscriber.</p>
       ) : (
-        <div class="table-scroll table-window" ref={drawn.scrollRef}>
-          <table
-            class="grid"
-            data-testid="dead-letters"
-            aria-rowcount={listed.length + 1 + (expandedIndex >= 0 ? 1 : 0)}
-          >
+        <div class="table-scroll table-window to-bottom" ref={drawn.scrollRef}>
+          <table class="grid" data-testid="dead-letters" aria-rowcount={rowCount}>
             <ColumnWidths widths={COLUMN_WIDTHS} />
             <thead>
               <tr aria-rowindex={1}>
@@ -218,15 +215,14 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
                 <th />
               </tr>
             </thead>
-            <tbody>
-              <SpacerRow height={drawn.above} columns={COLUMN_WIDTHS.length} />
-            </tbody>
-            {drawn.rows.map(({ index }) => {
-              const entry = listed[index]
-              if (entry === undefined) return null
-              // An entry is a body of its own, measured whole: its row, and its payload when expanded.
-              return (
-                <tbody key={entry.id} ref={drawn.measure} data-index={index}>
+            <WindowedEntries
+              drawn={drawn}
+              entries={listed}
+              columns={COLUMN_WIDTHS.length}
+              keyOf={(e) => e.id}
+            >
+              {(entry, index) => (
+                <>
                   <tr
                     class={selected.has(entry.id) ? 'selected' : ''}
                     data-testid="dead-letter"
@@ -283,12 +279,9 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
                   {expanded === entry.id && (
                     <PayloadRow message={entry.message} columns={COLUMN_WIDTHS.length} />
                   )}
-                </tbody>
-              )
-            })}
-            <tbody>
-              <SpacerRow height={drawn.below} columns={COLUMN_WIDTHS.length} />
-            </tbody>
+                </>
+              )}
+            </WindowedEntries>
           </table>
         </div>
       )}

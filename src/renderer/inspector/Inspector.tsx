@@ -79,7 +79,8 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
         <span class="spacer" />
         {latest && (
           <span class="muted">
-            up {uptime(latest.uptimeMs)} · p99 {millis(latest.deliveryLatency.p99Ms)} · snapshot every{' '}
+            up {uptime(latest.uptimeMs)} · p99{' '}
+            {latest.deliveryLatency.count > 0 ? millis(latest.deliveryLatency.p99Ms) : '–'} · snapshot every{' '}
             {interval === undefined ? '…' : `${Math.round(interval / 100) / 10}s`}
           </span>
         )}

@@ -1,7 +1,8 @@
 /**
  * The message tail: the latest messages, newest publish time first (`tail-order.ts`), filtered by
  * type, source and priority, searched by id, correlation id or data (`tail-text.ts`), pausable,
- * each expandable to its full payload with its types shown as they are.
+ * each expandable to its full payload with its types shown as they are. Every match the tail keeps
+ * (TAIL_SIZE) is listed, in a box that draws the rows in view.
  */
 import { useState } from 'preact/hooks'
 import { activatableRow } from './activatable-row.js'
@@ -10,13 +11,12 @@ import type { TailState } from './feeds.js'
 import { clockTime, PRIORITY_NAMES } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
 import { dataLine, matchesSearch } from './tail-text.js'
+import { ColumnWidths, entryRows, useWindowedRows, WindowedEntries } from './windowed-rows.js'
 
-/**
- * Rows drawn at most: the tail keeps more (TAIL_SIZE), so a filter or a search finds older
- * matches, but redrawing hundreds of rows several times a second costs the page more than anyone
- * reads. The count says when it draws fewer than match.
- */
-const ROWS_DRAWN = 200
+/** Each column's share of the table's width (%): time, type, source, priority, routed to, summary. */
+const COLUMN_WIDTHS = [11, 15, 12, 8, 8, 46]
+/** An entry's height before it is measured: one row of text, without its payload. */
+const ENTRY_PX = 29
 
 export function Tail({ tail }: { tail: TailState }) {
   const [type, setType] = useState('')
@@ -31,7 +31,16 @@ export function Tail({ tail }: { tail: TailState }) {
       e.message.priority >= minPriority &&
       matchesSearch(e.message, query),
   )
-  const drawn = shown.slice(0, ROWS_DRAWN)
+  // Every match kept is listed; the rows in view are drawn. Drawing 200 rows at each batch (several
+  // a second) cost the page ~200 ms a second at 200 messages/s, most of it layout.
+  // A row opened to read stays where it is while newer ones arrive above it.
+  const drawn = useWindowedRows(shown.length, ENTRY_PX, (index) => String(shown[index]?.seq ?? index), {
+    hold: expanded !== undefined,
+  })
+  const { rowCount, rowIndex } = entryRows(
+    shown.length,
+    shown.findIndex((e) => e.seq === expanded),
+  )
   return (
     <div class="tail">
       <div class="toolbar">
@@ -85,14 +94,14 @@ export function Tail({ tail }: { tail: TailState }) {
           </span>
         )}
         <span class="muted" data-testid="tail-shown">
-          {drawn.length} shown{drawn.length < shown.length ? ` (newest of ${shown.length} matching)` : ''} ·{' '}
-          {tail.received} seen{tail.paused ? ' · paused' : ''}
+          {shown.length} shown · {tail.received} seen{tail.paused ? ' · paused' : ''}
         </span>
       </div>
-      <div class="table-scroll">
-        <table class="grid tail-table" data-testid="tail">
+      <div class="table-scroll table-window to-bottom" ref={drawn.scrollRef}>
+        <table class="grid tail-table" data-testid="tail" aria-rowcount={rowCount}>
+          <ColumnWidths widths={COLUMN_WIDTHS} />
           <thead>
-            <tr>
+            <tr aria-rowindex={1}>
               <th>time</th>
               <th>type</th>
               <th>source</th>
@@ -101,11 +110,11 @@ export function Tail({ tail }: { tail: TailState }) {
               <th>summary</th>
             </tr>
           </thead>
-          <tbody>
-            {drawn.map((entry) => (
+          <WindowedEntries drawn={drawn} entries={shown} columns={COLUMN_WIDTHS.length} keyOf={(e) => e.seq}>
+            {(entry, index) => (
               <>
                 <tr
-                  key={entry.seq}
+                  aria-rowindex={rowIndex(index)}
                   {...activatableRow(() => setExpanded(expanded === entry.seq ? undefined : entry.seq))}
                   aria-expanded={expanded === entry.seq}
                   data-testid="tail-row"
@@ -121,16 +130,11 @@ export function Tail({ tail }: { tail: TailState }) {
                   <td class="mono summary">{dataLine(entry.message).slice(0, 120)}</td>
                 </tr>
                 {expanded === entry.seq && (
-                  <PayloadRow
-                    key={`${entry.seq}-payload`}
-                    message={entry.message}
-                    columns={6}
-                    testId="tail-payload"
-                  />
+                  <PayloadRow message={entry.message} columns={COLUMN_WIDTHS.length} testId="tail-payload" />
                 )}
               </>
-            ))}
-          </tbody>
+            )}
+          </WindowedEntries>
         </table>
       </div>
     </div>

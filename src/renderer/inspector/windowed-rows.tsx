@@ -13,7 +13,7 @@ import {
   Virtualizer,
   type VirtualizerOptions,
 } from '@tanstack/virtual-core'
-import type { RefObject } from 'preact'
+import type { ComponentChildren, RefObject } from 'preact'
 import { useLayoutEffect, useReducer, useRef, useState } from 'preact/hooks'
 
 /** Rows drawn past each edge of the view, so a quick scroll shows no blank before they come. */
@@ -35,6 +35,15 @@ export interface WindowedRows {
 }
 
 /**
+ * For a list whose new rows come first (the tail): whether to keep the rows in view where they are
+ * as new ones arrive above them. They are kept whenever the box is scrolled down, and while `hold`
+ * (a row is open to read); at the top, and not held, the newest rows come into view.
+ */
+export interface NewestFirst {
+  hold: boolean
+}
+
+/**
  * The window of `count` rows to draw, each about `estimatedRowPx` high until measured and known by
  * `keyOf(index)`, so a measurement follows its row when the order changes.
  */
@@ -42,22 +51,15 @@ export function useWindowedRows(
   count: number,
   estimatedRowPx: number,
   keyOf: (index: number) => string,
+  newestFirst?: NewestFirst,
 ): WindowedRows {
   const scrollRef = useRef<HTMLDivElement>(null)
   const [, redraw] = useReducer((n: number) => n + 1, 0)
-  const options: VirtualizerOptions<HTMLDivElement, Element> = {
-    count,
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => estimatedRowPx,
-    getItemKey: keyOf,
-    overscan: OVERSCAN_ROWS,
-    observeElementRect,
-    observeElementOffset,
-    scrollToFn: elementScroll,
-    onChange: () => redraw(0),
-  }
-  const [virtualizer] = useState(() => new Virtualizer(options))
-  virtualizer.setOptions(options)
+  const [virtualizer] = useState(() => new Virtualizer(options()))
+  // Anchored to 'end', the virtualizer keeps the row at the top of the view in place when rows
+  // are added before it; anchored to 'start', the rows' offsets stay and new ones push them down.
+  const holdPlace = newestFirst !== undefined && (newestFirst.hold || (virtualizer.scrollOffset ?? 0) > 0)
+  virtualizer.setOptions({ ...options(), anchorTo: holdPlace ? 'end' : 'start' })
   useLayoutEffect(() => virtualizer._didMount(), [virtualizer])
   useLayoutEffect(() => virtualizer._willUpdate())
   const rows = virtualizer.getVirtualItems()
@@ -67,6 +69,20 @@ export function useWindowedRows(
     above: rows[0]?.start ?? 0,
     below: rows.length === 0 ? 0 : virtualizer.getTotalSize() - (rows.at(-1)?.end ?? 0),
     measure: virtualizer.measureElement,
+  }
+
+  function options(): VirtualizerOptions<HTMLDivElement, Element> {
+    return {
+      count,
+      getScrollElement: () => scrollRef.current,
+      estimateSize: () => estimatedRowPx,
+      getItemKey: keyOf,
+      overscan: OVERSCAN_ROWS,
+      observeElementRect,
+      observeElementOffset,
+      scrollToFn: elementScroll,
+      onChange: () => redraw(0),
+    }
   }
 }
 
@@ -92,5 +108,56 @@ export function ColumnWidths({ widths }: { widths: number[] }) {
         <col key={column} style={{ width: `${width}%` }} />
       ))}
     </colgroup>
+  )
+}
+
+/**
+ * The ARIA row count of a table of `count` entries, each one row but the expanded one (at
+ * `expandedIndex`, −1 for none), which has its payload's row under it; and each entry's row index
+ * (the header is row 1).
+ */
+export function entryRows(count: number, expandedIndex: number) {
+  const expanded = expandedIndex >= 0
+  return {
+    rowCount: count + 1 + (expanded ? 1 : 0),
+    rowIndex: (index: number) => index + 2 + (expanded && index > expandedIndex ? 1 : 0),
+  }
+}
+
+/**
+ * The drawn window of `entries` as table bodies: each entry a body of its own, measured whole (its
+ * row, and its payload's when expanded), between spacers for the entries not drawn.
+ */
+export function WindowedEntries<Entry>({
+  drawn,
+  entries,
+  columns,
+  keyOf,
+  children,
+}: {
+  drawn: WindowedRows
+  entries: readonly Entry[]
+  columns: number
+  keyOf: (entry: Entry) => string | number
+  children: (entry: Entry, index: number) => ComponentChildren
+}) {
+  return (
+    <>
+      <tbody>
+        <SpacerRow height={drawn.above} columns={columns} />
+      </tbody>
+      {drawn.rows.map(({ index }) => {
+        const entry = entries[index]
+        if (entry === undefined) return null
+        return (
+          <tbody key={keyOf(entry)} ref={drawn.measure} data-index={index}>
+            {children(entry, index)}
+          </tbody>
+        )
+      })}
+      <tbody>
+        <SpacerRow height={drawn.below} columns={columns} />
+      </tbody>
+    </>
   )
 }
