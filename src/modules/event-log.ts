@@ -38,6 +38,12 @@ export interface EventLog {
   append(lines: string): Promise<void>
   /** Flushes the current file to disk. */
   sync(): Promise<void>
+  /**
+   * Takes new limits: the current file rotates at the next append that finds it at
+   * `maxFileBytes` or more, and rotated files past `keepFiles` are deleted now. Called in turn with
+   * the appends, as they are.
+   */
+  setLimits(limits: Pick<EventLogOptions, 'maxFileBytes' | 'keepFiles'>): Promise<void>
   /** The bytes the log holds on disk, the current file and the rotated ones kept. */
   readonly sizeBytes: number
   /** Flushes and closes the current file. */
@@ -63,7 +69,8 @@ async function endsMidLine(file: FileHandle, size: number): Promise<boolean> {
 
 /** Opens (creating if need be) the log in `options.dir`, counting the rotated files already there. */
 export async function openEventLog(options: EventLogOptions): Promise<EventLog> {
-  const { dir, name, maxFileBytes, keepFiles, warn } = options
+  const { dir, name, warn } = options
+  let { maxFileBytes, keepFiles } = options
   const { name: stem, ext } = parse(name)
   /** The path of rotated file `n` (0 is the current file). */
   const pathOf = (n: number): string => join(dir, n === 0 ? name : `${stem}.${n}${ext}`)
@@ -134,6 +141,13 @@ export async function openEventLog(options: EventLogOptions): Promise<EventLog> 
       }
     },
     sync: () => file.sync(),
+    async setLimits(limits) {
+      const kept = keepFiles
+      maxFileBytes = limits.maxFileBytes
+      keepFiles = limits.keepFiles
+      for (let n = keepFiles + 1; n <= kept; n++) await rm(pathOf(n), { force: true })
+      await countSizes()
+    },
     get sizeBytes() {
       return sizes.reduce((sum, size) => sum + size, 0)
     },

@@ -7,7 +7,8 @@
  * those, so a log the app writes all day stays bounded. It publishes StorageStatus every second
  * and, every `batchMs`, an EventBatch of what arrived since the last one. Trouble with its files (a
  * rotation or a flush that failed, a log found ending in a cut-off line) is said in its log and as
- * an `Error` message (`errorType: 'EventLog'`), which the inspector's Modules view shows.
+ * an `Error` message (`errorType: 'EventLog'`), which the inspector's Modules view shows. Each
+ * of its options can be changed by a ConfigUpdate while it runs.
  */
 import { ModuleId, type RawEvent } from '../shared/catalog.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
@@ -16,7 +17,7 @@ import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import { defineModule, errorReport } from './define.js'
 import { openEventLog } from './event-log.js'
-import { moduleOptionSchemas } from './options.js'
+import { moduleOptionSchemas, settingValue } from './options.js'
 import { skippedPublishes } from './skipped-publishes.js'
 
 const MAX_BATCH_EVENTS = 500
@@ -34,12 +35,12 @@ export default defineModule({
         .publish(errorReport(ModuleId.Storage, 'EventLog', message, { dataDir }))
         .catch((error: unknown) => skipped.skip('Error', error))
     }
-    const { batchMs, fsyncMs, maxFileBytes, keepFiles } = options
+    const settings = { ...options }
     const eventLog = await openEventLog({
       dir: dataDir,
       name: 'events.jsonl',
-      maxFileBytes,
-      keepFiles,
+      maxFileBytes: settings.maxFileBytes,
+      keepFiles: settings.keepFiles,
       warn: trouble,
     })
     const sessionId = crypto.randomUUID()
@@ -73,15 +74,21 @@ export default defineModule({
       return group.written
     }
 
+    /** Runs `step` after the writes under way: the log takes one call at a time. */
+    function afterWrites(step: () => Promise<void>, failure: string): void {
+      lastWrite = lastWrite
+        .then(step)
+        .catch((error: unknown) => trouble(`${failure}: ${describeThrown(error)}`))
+    }
+
     // The flush waits its turn behind the writes, as a rotation closes the file it would flush.
     // One that fails is only reported: the events were acknowledged as written, not as flushed.
-    const fsyncTimer = setInterval(() => {
+    const flush = () => {
       if (!dirty) return
       dirty = false
-      lastWrite = lastWrite
-        .then(() => eventLog.sync())
-        .catch((error: unknown) => trouble(`could not flush events.jsonl: ${describeThrown(error)}`))
-    }, fsyncMs)
+      afterWrites(() => eventLog.sync(), 'could not flush events.jsonl')
+    }
+    let fsyncTimer = setInterval(flush, settings.fsyncMs)
     const statusTimer = setInterval(() => {
       void bus
         .publish(
@@ -97,7 +104,7 @@ export default defineModule({
         .catch((error: unknown) => skipped.skip('StorageStatus', error))
     }, 1000)
     let windowStart = new Date()
-    const batchTimer = setInterval(() => {
+    const publishBatch = () => {
       const windowEnd = new Date()
       const events = pending.slice(-MAX_BATCH_EVENTS)
       pending = []
@@ -111,7 +118,8 @@ export default defineModule({
         )
         .catch((error: unknown) => skipped.skip('EventBatch', error))
       windowStart = windowEnd
-    }, batchMs)
+    }
+    let batchTimer = setInterval(publishBatch, settings.batchMs)
 
     await bus.subscribe(
       ModuleId.Storage,
@@ -128,6 +136,24 @@ export default defineModule({
     )
 
     return {
+      // Every option can change while Storage runs: the timers restart at their new pace, and the
+      // log takes its new limits after the writes under way.
+      configure(key, value) {
+        if (key === 'batchMs') {
+          settings.batchMs = settingValue(moduleOptionSchemas.storage, key, value)
+          clearInterval(batchTimer)
+          batchTimer = setInterval(publishBatch, settings.batchMs)
+        } else if (key === 'fsyncMs') {
+          settings.fsyncMs = settingValue(moduleOptionSchemas.storage, key, value)
+          clearInterval(fsyncTimer)
+          fsyncTimer = setInterval(flush, settings.fsyncMs)
+        } else if (key === 'maxFileBytes' || key === 'keepFiles') {
+          settings[key] = settingValue(moduleOptionSchemas.storage, key, value)
+          const limits = { maxFileBytes: settings.maxFileBytes, keepFiles: settings.keepFiles }
+          afterWrites(() => eventLog.setLimits(limits), `could not apply ${key}`)
+        } else return false
+        return true
+      },
       async stop() {
         clearInterval(fsyncTimer)
         clearInterval(statusTimer)

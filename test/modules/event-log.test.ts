@@ -55,6 +55,31 @@ describe('openEventLog', () => {
     expect(log.sizeBytes).toBe(25)
   })
 
+  it('takes new limits while it runs: fewer files kept at once, a smaller file at the next append', async () => {
+    const dir = await freshDir()
+    const log = await openEventLog(options(dir, 10, 3))
+    for (const line of ['aaaa\n', 'bbbb\n', 'cccc\n', 'dddd\n', 'eeee\n', 'ffff\n', 'gggg\n'])
+      await log.append(line)
+    expect((await readdir(dir)).sort()).toEqual([
+      'events.1.jsonl',
+      'events.2.jsonl',
+      'events.3.jsonl',
+      'events.jsonl',
+    ])
+
+    await log.setLimits({ maxFileBytes: 10, keepFiles: 1 })
+    expect((await readdir(dir)).sort()).toEqual(['events.1.jsonl', 'events.jsonl'])
+    expect(log.sizeBytes).toBe(15) // 'eeee ffff' and 'gggg', no longer the files deleted
+
+    // The current file, 5 bytes, is at a new limit of 4: the next append rotates it.
+    await log.setLimits({ maxFileBytes: 4, keepFiles: 2 })
+    await log.append('hhhh\n')
+    await log.close()
+    expect(await readFile(join(dir, 'events.1.jsonl'), 'utf8')).toBe('gggg\nhhhh\n')
+    expect(await readFile(join(dir, 'events.2.jsonl'), 'utf8')).toBe('eeee\nffff\n')
+    expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('')
+  })
+
   it('counts the files a previous run left, and goes on rotating them', async () => {
     const dir = await freshDir()
     const first = await openEventLog(options(dir, 10, 3))

@@ -103,3 +103,42 @@ it('says on the bus, as an Error the inspector shows, that its log ended in a cu
   await orchestrator.requestShutdown(storage.id, 1_000)
   await running
 })
+
+it('takes every option by ConfigUpdate while it runs, and refuses a value its schema refuses', async () => {
+  const { bus, hub } = await startHub()
+  const seen: Envelope[] = []
+  await bus.subscribe('watcher', { types: ['EventBatch', 'Error'] }, DeliveryMode.BestEffort, (message) => {
+    seen.push(message)
+  })
+  const dataDir = await mkdtemp(join(tmpdir(), 'skelly-storage-'))
+  const { port1, port2 } = new MessageChannel()
+  hub.attach(port1, { module: storage.id, permissions: lifecyclePermissions(storage) })
+  const options = { batchMs: 60_000, maxFileBytes: 20_000, keepFiles: 5 }
+  const running = runModule(storage, fromNodePort(port2), { dataDir, options })
+  await waitFor(() => bus.registry.get(storage.id)?.status === 'Healthy')
+  await waitFor(async () => (await bus.metrics()).subscriptions.some((s) => s.module === ModuleId.Storage))
+  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
+  const eventFiles = async () => (await readdir(dataDir)).filter(isEventFile).length
+
+  // ~190 bytes an event: 1,000 of them fill more files of 20,000 bytes than the five kept.
+  for (let i = 0; i < 1_000; i++) await bus.publish(rawMessage())
+  await waitFor(async () => (await eventFiles()) === 6)
+  await orchestrator.configure('keepFiles', 1, storage.id)
+  await waitFor(async () => (await eventFiles()) === 2)
+
+  // A batch a minute until told otherwise; then one within a fifth of a second.
+  expect(seen.filter((m) => m.payload.type === 'EventBatch')).toEqual([])
+  await orchestrator.configure('batchMs', 200, storage.id)
+  await waitFor(() => seen.some((m) => m.payload.type === 'EventBatch'))
+
+  const refused = await orchestrator.configure('keepFiles', 0, storage.id)
+  await waitFor(() => seen.some((m) => m.correlationId === refused))
+  expect(seen.find((m) => m.correlationId === refused)?.payload.data).toMatchObject({
+    errorType: 'ConfigRejected',
+    message: "'keepFiles' takes files, a whole number of 1 or more (got 0)",
+  })
+  expect(await eventFiles()).toBe(2)
+  orchestrator.stop()
+  await orchestrator.requestShutdown(storage.id, 1_000)
+  await running
+}, 30_000)
