@@ -41,7 +41,8 @@ export interface EventLog {
   /**
    * Takes new limits: the current file rotates at the next append that finds it at
    * `maxFileBytes` or more, and rotated files past `keepFiles` are deleted now. Called in turn with
-   * the appends, as they are.
+   * the appends, as they are. Rejects with the error of a file it could not delete; the new
+   * limits hold all the same, and the size counts the files kept.
    */
   setLimits(limits: Pick<EventLogOptions, 'maxFileBytes' | 'keepFiles'>): Promise<void>
   /** The bytes the log holds on disk, the current file and the rotated ones kept. */
@@ -145,8 +146,11 @@ export async function openEventLog(options: EventLogOptions): Promise<EventLog> 
       const kept = keepFiles
       maxFileBytes = limits.maxFileBytes
       keepFiles = limits.keepFiles
-      for (let n = keepFiles + 1; n <= kept; n++) await rm(pathOf(n), { force: true })
-      await countSizes()
+      try {
+        for (let n = keepFiles + 1; n <= kept; n++) await rm(pathOf(n), { force: true })
+      } finally {
+        await countSizes() // of the files kept now, whatever could not be deleted
+      }
     },
     get sizeBytes() {
       return sizes.reduce((sum, size) => sum + size, 0)

@@ -80,6 +80,19 @@ describe('openEventLog', () => {
     expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('')
   })
 
+  it('says which file it could not delete for new limits, and goes on under them', async () => {
+    const dir = await freshDir()
+    const log = await openEventLog(options(dir, 5, 3))
+    for (const line of ['aaaa\n', 'bbbb\n']) await log.append(line)
+    await mkdir(join(dir, 'events.3.jsonl')) // a folder where a rotated file would be
+    await expect(log.setLimits({ maxFileBytes: 5, keepFiles: 1 })).rejects.toThrow(/events\.3\.jsonl/)
+    expect(log.sizeBytes).toBe(5) // the files kept: 'bbbb' rotated, and the current one, empty
+    await log.append('cccc\n')
+    await log.close()
+    expect((await readdir(dir)).sort()).toEqual(['events.1.jsonl', 'events.3.jsonl', 'events.jsonl'])
+    expect(await readFile(join(dir, 'events.1.jsonl'), 'utf8')).toBe('cccc\n')
+  })
+
   it('counts the files a previous run left, and goes on rotating them', async () => {
     const dir = await freshDir()
     const first = await openEventLog(options(dir, 10, 3))
