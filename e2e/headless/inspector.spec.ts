@@ -3,7 +3,7 @@
  * Reliable subscriber's messages appear as dead letters that can be replayed and purged from the
  * UI, the tail filters, and every view is kept as a screenshot in light and dark.
  */
-import type { Page, WebSocketRoute } from '@playwright/test'
+import type { Locator, Page, WebSocketRoute } from '@playwright/test'
 import {
   BusMessage,
   type DeadLetterReason,
@@ -14,6 +14,7 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
+import type { HeadlessHost } from '../../src/main/node/headless.js'
 import { expect, modulesReady, openInspector, test } from '../fixtures.js'
 
 test.use({ hostOptions: { modules: [], bus: { maxRetryAttempts: 0 } } })
@@ -74,6 +75,21 @@ const numberIn = (text: string | null) => Number((text ?? '').replace(/[^\d]/g, 
 const listedIn = (text: string | null) => Number(/^(\d+) shown/.exec(text ?? '')?.[1])
 /** The tail's count of the messages it received, from "N shown · M seen". */
 const seenIn = (text: string | null) => Number(/(\d+) seen/.exec(text ?? '')?.[1])
+
+/** The box a table drawn a window of rows at a time scrolls in. */
+const scrollBox = (table: Locator) => table.locator('xpath=..')
+
+/** Scrolls `table`'s box to its last rows. */
+const scrollToBottom = (table: Locator) =>
+  scrollBox(table).evaluate((box) => box.scrollTo({ top: box.scrollHeight }))
+
+/** Opens the inspector's Subscriptions view: its table, and the subscriptions' rows drawn. */
+async function openSubscriptions(page: Page, host: HeadlessHost) {
+  await openInspector(page, host)
+  await page.getByTestId('tab-subscriptions').click()
+  const table = page.getByTestId('subscriptions')
+  return { table, rows: table.locator('tbody tr[aria-rowindex]') }
+}
 
 test('overview numbers move under load and agree with bus.metrics()', async ({
   page,
@@ -306,7 +322,7 @@ test('with hundreds of dead letters the view draws those in view, and replays al
   await page.getByRole('button', { name: 'payload' }).first().click()
   await expect(table).toHaveAttribute('aria-rowcount', String(held + 2))
   await expect(rows.nth(1)).toHaveAttribute('aria-rowindex', '4')
-  await table.locator('xpath=..').evaluate((box) => box.scrollTo({ top: box.scrollHeight }))
+  await scrollToBottom(table)
   await expect(rows.last()).toHaveAttribute('aria-rowindex', String(held + 2))
   await expect(rows.last()).toBeInViewport()
 
@@ -513,7 +529,7 @@ test('the tail’s search finds a request and its reply by the request’s id; e
       .poll(async () => listedIn(await page.getByTestId('tail-shown').textContent()), { timeout: 20_000 })
       .toBeGreaterThan(200)
     // Scrolled down, the rows in view stay put while newer ones arrive above them.
-    const box = page.getByTestId('tail').locator('xpath=..')
+    const box = scrollBox(page.getByTestId('tail'))
     await box.evaluate((element) => element.scrollTo({ top: 600 }))
     const rowInView = () =>
       box.evaluate((element) => {
@@ -530,10 +546,7 @@ test('the tail’s search finds a request and its reply by the request’s id; e
     const listed = listedIn(await page.getByTestId('tail-shown').textContent())
     await expect(page.getByTestId('tail')).toHaveAttribute('aria-rowcount', String(listed + 1))
     expect(await page.getByTestId('tail-row').count()).toBeLessThan(60)
-    await page
-      .getByTestId('tail')
-      .locator('xpath=..')
-      .evaluate((box) => box.scrollTo({ top: box.scrollHeight }))
+    await scrollToBottom(page.getByTestId('tail'))
     await expect(page.getByTestId('tail-row').last()).toHaveAttribute('aria-rowindex', String(listed + 1))
   } finally {
     stop()
@@ -700,10 +713,7 @@ test('the subscriptions view narrows to one module and one mode, and says how ma
     DeliveryMode.LatestOnly,
     () => {},
   )
-  await openInspector(page, host)
-  await page.getByTestId('tab-subscriptions').click()
-  const table = page.getByTestId('subscriptions')
-  const rows = table.locator('tbody tr[aria-rowindex]')
+  const { table, rows } = await openSubscriptions(page, host)
   await expect(page.getByTestId('subscriptions-count')).toHaveText('41 subscriptions')
   await expect(table).toHaveAttribute('aria-rowcount', String(41 + 1)) // and the header row
 
@@ -735,10 +745,7 @@ test('with a thousand subscriptions the view draws the rows in view, scrolls to 
       DeliveryMode.BestEffort,
       () => {},
     )
-  await openInspector(page, host)
-  await page.getByTestId('tab-subscriptions').click()
-  const table = page.getByTestId('subscriptions')
-  const rows = table.locator('tbody tr[aria-rowindex]')
+  const { table, rows } = await openSubscriptions(page, host)
   await expect(table).toHaveAttribute('aria-rowcount', String(many + 1))
   // Drawing all of them at every snapshot took the page's thread 70–90 ms a second: a window is drawn.
   const drawn = await rows.count()
@@ -747,7 +754,7 @@ test('with a thousand subscriptions the view draws the rows in view, scrolls to 
 
   // Sorted by module, the last row is the last window's; scrolled to the bottom, it is drawn.
   await page.getByRole('button', { name: 'module' }).click()
-  await table.locator('xpath=..').evaluate((box) => box.scrollTo({ top: box.scrollHeight }))
+  await scrollToBottom(table)
   const last = rows.last()
   await expect(last).toHaveAttribute('aria-rowindex', String(many + 1))
   await expect(last.locator('td').first()).toHaveText(windowName(many - 1))

@@ -41,6 +41,14 @@ async function kept(
   return { text, bytes, files }
 }
 
+/** The text of each file in `dir` by name (folders left out). */
+async function fileTexts(dir: string): Promise<Record<string, string>> {
+  const texts: Record<string, string> = {}
+  for (const entry of await readdir(dir, { withFileTypes: true }))
+    if (entry.isFile()) texts[entry.name] = await readFile(join(dir, entry.name), 'utf8')
+  return texts
+}
+
 describe('openEventLog', () => {
   it('rotates the current file once it reaches maxFileBytes, keeping keepFiles rotated files', async () => {
     const dir = await freshDir()
@@ -48,10 +56,11 @@ describe('openEventLog', () => {
     for (const line of ['aaaa\n', 'bbbb\n', 'cccc\n', 'dddd\n', 'eeee\n', 'ffff\n', 'gggg\n'])
       await log.append(line)
     await log.close()
-    expect((await readdir(dir)).sort()).toEqual(['events.1.jsonl', 'events.2.jsonl', 'events.jsonl'])
-    expect(await readFile(join(dir, 'events.2.jsonl'), 'utf8')).toBe('cccc\ndddd\n')
-    expect(await readFile(join(dir, 'events.1.jsonl'), 'utf8')).toBe('eeee\nffff\n')
-    expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('gggg\n')
+    expect(await fileTexts(dir)).toEqual({
+      'events.2.jsonl': 'cccc\ndddd\n',
+      'events.1.jsonl': 'eeee\nffff\n',
+      'events.jsonl': 'gggg\n',
+    })
     expect(log.sizeBytes).toBe(25)
   })
 
@@ -75,9 +84,11 @@ describe('openEventLog', () => {
     await log.setLimits({ maxFileBytes: 4, keepFiles: 2 })
     await log.append('hhhh\n')
     await log.close()
-    expect(await readFile(join(dir, 'events.1.jsonl'), 'utf8')).toBe('gggg\nhhhh\n')
-    expect(await readFile(join(dir, 'events.2.jsonl'), 'utf8')).toBe('eeee\nffff\n')
-    expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('')
+    expect(await fileTexts(dir)).toEqual({
+      'events.2.jsonl': 'eeee\nffff\n',
+      'events.1.jsonl': 'gggg\nhhhh\n',
+      'events.jsonl': '',
+    })
   })
 
   it('says which file it could not delete for new limits, and goes on under them', async () => {
@@ -89,8 +100,8 @@ describe('openEventLog', () => {
     expect(log.sizeBytes).toBe(5) // the files kept: 'bbbb' rotated, and the current one, empty
     await log.append('cccc\n')
     await log.close()
-    expect((await readdir(dir)).sort()).toEqual(['events.1.jsonl', 'events.3.jsonl', 'events.jsonl'])
-    expect(await readFile(join(dir, 'events.1.jsonl'), 'utf8')).toBe('cccc\n')
+    expect(await fileTexts(dir)).toEqual({ 'events.1.jsonl': 'cccc\n', 'events.jsonl': '' })
+    expect((await stat(join(dir, 'events.3.jsonl'))).isDirectory()).toBe(true) // left as it was
   })
 
   it('counts the files a previous run left, and goes on rotating them', async () => {
@@ -102,9 +113,11 @@ describe('openEventLog', () => {
     expect(second.sizeBytes).toBe(15)
     await second.append('dddd\n')
     await second.close()
-    expect(await readFile(join(dir, 'events.2.jsonl'), 'utf8')).toBe('aaaa\nbbbb\n')
-    expect(await readFile(join(dir, 'events.1.jsonl'), 'utf8')).toBe('cccc\ndddd\n')
-    expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('')
+    expect(await fileTexts(dir)).toEqual({
+      'events.2.jsonl': 'aaaa\nbbbb\n',
+      'events.1.jsonl': 'cccc\ndddd\n',
+      'events.jsonl': '',
+    })
   })
 
   it('keeps what it holds bounded, whole and in order, whatever is appended', async () => {

@@ -47,16 +47,44 @@ async function readStoredIds(dataDir: string): Promise<string[] | undefined> {
   return after.length === names.length ? ids : undefined
 }
 
-it('acknowledges an event once it is written, and writes events in the order they came, across rotations', async () => {
-  const { bus, hub } = await startHub()
-  const dataDir = await mkdtemp(join(tmpdir(), 'skelly-storage-'))
+/**
+ * Storage attached to `hub` on `dataDir` with `options`, once it is Healthy and subscribed, with an
+ * orchestrator (health checks stopped) to speak to it, and `stop()`, which shuts it down as the
+ * host does and waits for it to end.
+ */
+async function startStorage(
+  { bus, hub }: Awaited<ReturnType<typeof startHub>>,
+  dataDir: string,
+  options: Record<string, unknown>,
+) {
   const { port1, port2 } = new MessageChannel()
   hub.attach(port1, { module: storage.id, permissions: lifecyclePermissions(storage) })
-  // ~190 bytes an event: 2,000 of them fill seven or eight files of 50,000 bytes, all kept.
-  const options = { batchMs: 60_000, maxFileBytes: 50_000, keepFiles: 20 }
   const running = runModule(storage, fromNodePort(port2), { dataDir, options })
   await waitFor(() => bus.registry.get(storage.id)?.status === 'Healthy')
   await waitFor(async () => (await bus.metrics()).subscriptions.some((s) => s.module === ModuleId.Storage))
+  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
+  orchestrator.stop()
+  return {
+    orchestrator,
+    async stop() {
+      await orchestrator.requestShutdown(storage.id, 1_000)
+      await running
+    },
+  }
+}
+
+const freshDataDir = () => mkdtemp(join(tmpdir(), 'skelly-storage-'))
+
+it('acknowledges an event once it is written, and writes events in the order they came, across rotations', async () => {
+  const started = await startHub()
+  const { bus } = started
+  const dataDir = await freshDataDir()
+  // ~190 bytes an event: 2,000 of them fill seven or eight files of 50,000 bytes, all kept.
+  const running = await startStorage(started, dataDir, {
+    batchMs: 60_000,
+    maxFileBytes: 50_000,
+    keepFiles: 20,
+  })
 
   const ids: string[] = []
   for (let i = 0; i < 2_000; i++) ids.push(await bus.publish(rawMessage()))
@@ -73,23 +101,18 @@ it('acknowledges an event once it is written, and writes events in the order the
     checked = acknowledged
   }
   expect((await readdir(dataDir)).filter(isEventFile).length).toBeGreaterThan(5)
-  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
-  orchestrator.stop()
-  await orchestrator.requestShutdown(storage.id, 1_000)
-  await running
+  await running.stop()
 }, 30_000)
 
 it('says on the bus, as an Error the inspector shows, that its log ended in a cut-off line', async () => {
-  const { bus, hub } = await startHub()
+  const started = await startHub()
   const reports: Envelope[] = []
-  await bus.subscribe('watcher', { types: ['Error'] }, DeliveryMode.BestEffort, (message) => {
+  await started.bus.subscribe('watcher', { types: ['Error'] }, DeliveryMode.BestEffort, (message) => {
     reports.push(message)
   })
-  const dataDir = await mkdtemp(join(tmpdir(), 'skelly-storage-'))
+  const dataDir = await freshDataDir()
   await writeFile(join(dataDir, 'events.jsonl'), '{"id":"a"}\n{"id":"b","even') // killed mid-write
-  const { port1, port2 } = new MessageChannel()
-  hub.attach(port1, { module: storage.id, permissions: lifecyclePermissions(storage) })
-  const running = runModule(storage, fromNodePort(port2), { dataDir, options: {} })
+  const running = await startStorage(started, dataDir, {})
   await waitFor(() => reports.length > 0)
   expect(reports[0]?.source).toBe(ModuleId.Storage)
   expect(reports[0]?.payload.data).toMatchObject({
@@ -98,26 +121,23 @@ it('says on the bus, as an Error the inspector shows, that its log ended in a cu
     message: 'events.jsonl ends in a cut-off line (a write was interrupted); the next one starts a new line',
     context: { dataDir },
   })
-  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
-  orchestrator.stop()
-  await orchestrator.requestShutdown(storage.id, 1_000)
-  await running
+  await running.stop()
 })
 
 it('takes every option by ConfigUpdate while it runs, and refuses a value its schema refuses', async () => {
-  const { bus, hub } = await startHub()
+  const started = await startHub()
+  const { bus } = started
   const seen: Envelope[] = []
   await bus.subscribe('watcher', { types: ['EventBatch', 'Error'] }, DeliveryMode.BestEffort, (message) => {
     seen.push(message)
   })
-  const dataDir = await mkdtemp(join(tmpdir(), 'skelly-storage-'))
-  const { port1, port2 } = new MessageChannel()
-  hub.attach(port1, { module: storage.id, permissions: lifecyclePermissions(storage) })
-  const options = { batchMs: 60_000, maxFileBytes: 20_000, keepFiles: 5 }
-  const running = runModule(storage, fromNodePort(port2), { dataDir, options })
-  await waitFor(() => bus.registry.get(storage.id)?.status === 'Healthy')
-  await waitFor(async () => (await bus.metrics()).subscriptions.some((s) => s.module === ModuleId.Storage))
-  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
+  const dataDir = await freshDataDir()
+  const running = await startStorage(started, dataDir, {
+    batchMs: 60_000,
+    maxFileBytes: 20_000,
+    keepFiles: 5,
+  })
+  const { orchestrator } = running
   const eventFiles = async () => (await readdir(dataDir)).filter(isEventFile).length
 
   // ~190 bytes an event: 1,000 of them fill more files of 20,000 bytes than the five kept.
@@ -138,7 +158,5 @@ it('takes every option by ConfigUpdate while it runs, and refuses a value its sc
     message: "'keepFiles' takes files, a whole number of 1 or more (got 0)",
   })
   expect(await eventFiles()).toBe(2)
-  orchestrator.stop()
-  await orchestrator.requestShutdown(storage.id, 1_000)
-  await running
+  await running.stop()
 }, 30_000)
