@@ -1,7 +1,7 @@
 /**
  * DataCapture: synthetic user activity (keystrokes, mouse moves, window focus changes) published as
- * RawEvents at a configurable rate (option `rate`, events per second, default 10; ConfigUpdate
- * `rate` changes it). Activity moves through phases (focused typing, distracted switching, idle) so
+ * RawEvents at a configurable rate (option `rate`, events per second, default 10; a ConfigUpdate
+ * changes it, or `phaseMs`, while it runs). Activity moves through phases (focused typing, distracted switching, idle) so
  * the pipeline downstream has something to notice.
  */
 import { ModuleId } from '../shared/catalog.js'
@@ -35,8 +35,7 @@ export default defineModule({
   options: moduleOptionSchemas['data-capture'],
   start(bus, { options, log }) {
     const skipped = skippedPublishes(bus, log)
-    let { rate } = options
-    const { phaseMs } = options
+    let { rate, phaseMs } = options
     const startedAt = Date.now()
     let owed = 0
     let sent = 0
@@ -70,9 +69,11 @@ export default defineModule({
         clearInterval(timer)
         return skipped.stop()
       },
+      // Both options apply from the next tick; a new phaseMs may move the activity to another phase.
       configure(key, value) {
-        if (key !== 'rate') return false
-        rate = settingValue(moduleOptionSchemas['data-capture'], key, value)
+        if (key === 'rate') rate = settingValue(moduleOptionSchemas['data-capture'], key, value)
+        else if (key === 'phaseMs') phaseMs = settingValue(moduleOptionSchemas['data-capture'], key, value)
+        else return false
         return true
       },
     }

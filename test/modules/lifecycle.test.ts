@@ -144,7 +144,7 @@ describe('a module’s lifecycle', () => {
     await running
   }, 15_000)
 
-  it('DataCapture and Gamification apply the settings they take and refuse the values they cannot', async () => {
+  it('DataCapture and Gamification apply each setting they take and refuse the values they cannot', async () => {
     const { bus, hub } = await startHub()
     const cases = [
       {
@@ -153,6 +153,13 @@ describe('a module’s lifecycle', () => {
         good: 50,
         bad: 'fast',
         why: `'rate' takes events per second, above 0 (got "fast")`,
+      },
+      {
+        module: dataCapture,
+        key: 'phaseMs',
+        good: 1_000,
+        bad: 0,
+        why: "'phaseMs' takes milliseconds, above 0 (got 0)",
       },
       {
         module: gamification,
