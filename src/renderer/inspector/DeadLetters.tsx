@@ -17,8 +17,8 @@ import { age, counted } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
 import { ColumnWidths, entryRows, useWindowedRows, WindowedEntries } from './windowed-rows.js'
 
-/** Each column's share of the table's width (%): select, type, subscriber, reason, attempts, last error, age, actions. */
-const COLUMN_WIDTHS = [4, 13, 11, 14, 7, 25, 9, 17]
+/** The columns' widths: select, type, subscriber, reason, attempts, last error (what is left), age, actions. */
+const COLUMN_WIDTHS = ['44px', '150px', '130px', '170px', '86px', 'auto', '90px', '200px']
 /** An entry's height before it is measured: one row of text, without its payload. */
 const ENTRY_PX = 37
 
@@ -201,7 +201,7 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
         <p class="empty">No dead letter has this reason and subscriber.</p>
       ) : (
         <div class="table-scroll table-window to-bottom" ref={drawn.scrollRef}>
-          <table class="grid" data-testid="dead-letters" aria-rowcount={rowCount}>
+          <table class="grid dead-letters-table" data-testid="dead-letters" aria-rowcount={rowCount}>
             <ColumnWidths widths={COLUMN_WIDTHS} />
             <thead>
               <tr aria-rowindex={1}>

@@ -15,30 +15,30 @@ import { ColumnWidths, SpacerRow, useWindowedRows } from './windowed-rows.js'
 
 /** A row's height before it is measured: one line of text and its padding. */
 const ROW_PX = 33
-/** The status column's share of the width (%), beside the sortable ones'. */
-const STATUS_WIDTH = 9
+/** The status column's width, beside the sortable ones'. */
+const STATUS_WIDTH = '160px'
 
 type Column = {
   key: string
   label: string
   value: (s: SubscriptionMetrics) => number | string
   numeric: boolean
-  /** Share of the table's width (%): rows drawn a window at a time must not set the columns' widths. */
-  width: number
+  /** Its width (CSS): rows drawn a window at a time must not set the columns' widths. */
+  width: string
 }
 
 const COLUMNS: Column[] = [
-  { key: 'module', label: 'module', value: (s) => s.module, numeric: false, width: 11 },
-  { key: 'filter', label: 'filter', value: (s) => s.filter, numeric: false, width: 23 },
-  { key: 'mode', label: 'mode', value: (s) => s.mode, numeric: false, width: 9 },
-  { key: 'queueDepth', label: 'queue', value: (s) => s.queueDepth, numeric: true, width: 6 },
-  { key: 'inFlight', label: 'in flight', value: (s) => s.inFlight, numeric: true, width: 6 },
-  { key: 'delivered', label: 'delivered', value: (s) => s.delivered, numeric: true, width: 7 },
-  { key: 'failed', label: 'failed', value: (s) => s.failed, numeric: true, width: 5 },
-  { key: 'dropped', label: 'dropped', value: (s) => s.dropped + s.coalesced, numeric: true, width: 6 },
-  { key: 'deadLettered', label: 'dead', value: (s) => s.deadLettered, numeric: true, width: 5 },
-  { key: 'slowHandlers', label: 'slow', value: (s) => s.slowHandlers, numeric: true, width: 5 },
-  { key: 'p95', label: 'p95 now', value: (s) => s.recentLatency.p95Ms, numeric: true, width: 8 },
+  { key: 'module', label: 'module', value: (s) => s.module, numeric: false, width: '140px' },
+  { key: 'filter', label: 'filter', value: (s) => s.filter, numeric: false, width: 'auto' },
+  { key: 'mode', label: 'mode', value: (s) => s.mode, numeric: false, width: '95px' },
+  { key: 'queueDepth', label: 'queue', value: (s) => s.queueDepth, numeric: true, width: '64px' },
+  { key: 'inFlight', label: 'in flight', value: (s) => s.inFlight, numeric: true, width: '76px' },
+  { key: 'delivered', label: 'delivered', value: (s) => s.delivered, numeric: true, width: '84px' },
+  { key: 'failed', label: 'failed', value: (s) => s.failed, numeric: true, width: '60px' },
+  { key: 'dropped', label: 'dropped', value: (s) => s.dropped + s.coalesced, numeric: true, width: '72px' },
+  { key: 'deadLettered', label: 'dead', value: (s) => s.deadLettered, numeric: true, width: '56px' },
+  { key: 'slowHandlers', label: 'slow', value: (s) => s.slowHandlers, numeric: true, width: '52px' },
+  { key: 'p95', label: 'p95 now', value: (s) => s.recentLatency.p95Ms, numeric: true, width: '84px' },
 ]
 
 export function Subscriptions({ history }: { history: Sample[] }) {
@@ -96,7 +96,7 @@ export function Subscriptions({ history }: { history: Sample[] }) {
       )}
       <div class="table-scroll table-window" ref={drawn.scrollRef}>
         {/* Only the rows in view are drawn: the ARIA counts and indexes say where they are. */}
-        <table class="grid" data-testid="subscriptions" aria-rowcount={rows.length + 1}>
+        <table class="grid subscriptions-table" data-testid="subscriptions" aria-rowcount={rows.length + 1}>
           <ColumnWidths widths={[...COLUMNS.map((c) => c.width), STATUS_WIDTH]} />
           <thead>
             <tr aria-rowindex={1}>

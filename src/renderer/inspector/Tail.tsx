@@ -13,8 +13,8 @@ import { PayloadRow } from './PayloadRow.js'
 import { dataLine, matchesSearch } from './tail-text.js'
 import { ColumnWidths, entryRows, useWindowedRows, WindowedEntries } from './windowed-rows.js'
 
-/** Each column's share of the table's width (%): time, type, source, priority, routed to, summary. */
-const COLUMN_WIDTHS = [11, 15, 12, 8, 8, 46]
+/** The columns' widths: time, type, source, priority, routed to, summary (what is left). */
+const COLUMN_WIDTHS = ['115px', '165px', '140px', '85px', '90px', 'auto']
 /** An entry's height before it is measured: one row of text, without its payload. */
 const ENTRY_PX = 29
 

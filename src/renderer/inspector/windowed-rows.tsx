@@ -98,14 +98,15 @@ export function SpacerRow({ height, columns }: { height: number; columns: number
 }
 
 /**
- * The columns' shares of the table's width (%), in order. A table drawn a window at a time is laid
- * out fixed (`.table-window`): sized by the rows in view, its columns would jump as it scrolls.
+ * The columns' widths (CSS lengths), in order; `auto` for the one that takes what is left. A table
+ * drawn a window at a time is laid out fixed (`.table-window`): sized by the rows in view, its
+ * columns would jump as it scrolls. Its `min-width` (CSS, per table) leaves the `auto` column room.
  */
-export function ColumnWidths({ widths }: { widths: number[] }) {
+export function ColumnWidths({ widths }: { widths: readonly string[] }) {
   return (
     <colgroup>
       {widths.map((width, column) => (
-        <col key={column} style={{ width: `${width}%` }} />
+        <col key={column} style={{ width }} />
       ))}
     </colgroup>
   )
