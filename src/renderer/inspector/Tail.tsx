@@ -33,14 +33,13 @@ export function Tail({ tail }: { tail: TailState }) {
   )
   // Every match kept is listed; the rows in view are drawn. Drawing 200 rows at each batch (several
   // a second) cost the page ~200 ms a second at 200 messages/s, most of it layout.
-  // A row opened to read stays where it is while newer ones arrive above it.
+  // A row opened to read stays where it is while newer ones arrive above it, until it is closed,
+  // filtered out or dropped from the kept messages.
+  const expandedIndex = shown.findIndex((e) => e.seq === expanded)
   const drawn = useWindowedRows(shown.length, ENTRY_PX, (index) => String(shown[index]?.seq ?? index), {
-    hold: expanded !== undefined,
+    hold: expandedIndex >= 0,
   })
-  const { rowCount, rowIndex } = entryRows(
-    shown.length,
-    shown.findIndex((e) => e.seq === expanded),
-  )
+  const { rowCount, rowIndex } = entryRows(shown.length, expandedIndex)
   return (
     <div class="tail">
       <div class="toolbar">
