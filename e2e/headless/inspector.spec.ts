@@ -153,6 +153,7 @@ test('an inspector opened late starts its charts and rates with what the hub saw
 test('a window back from a dropped connection fills its charts with what the hub kept meanwhile', async ({
   page,
   host,
+  consoleErrors,
 }) => {
   // The page's socket runs through the test, which can drop it and refuse new ones for a while.
   let socket: WebSocketRoute | undefined
@@ -188,6 +189,7 @@ test('a window back from a dropped connection fills its charts with what the hub
       .toEqual({ spanSeconds: true, pointsCoverIt: true })
     // The interval is the snapshots' usual spacing, not the time away.
     await expect(page.locator('.topbar')).toContainText('snapshot every 1s')
+    expect(consoleErrors).toEqual([])
   } finally {
     stop()
   }
@@ -297,6 +299,7 @@ test('dead letters filter by reason and subscriber, and "all" means all shown', 
 test('with hundreds of dead letters the view draws those in view, and replays all of them, drawn or not', async ({
   page,
   host,
+  consoleErrors,
 }) => {
   let failing = true
   const handled: string[] = []
@@ -331,6 +334,7 @@ test('with hundreds of dead letters the view draws those in view, and replays al
   await expect(page.getByTestId('dlq-outcome')).toHaveText(`Replayed ${held} of all.`)
   await expect.poll(() => handled.length).toBe(held)
   await expect(page.getByText('Nothing has failed for good.')).toBeVisible()
+  expect(consoleErrors).toEqual([])
 })
 
 test('a dead letter that was never tried says why it is there', async ({ page, host }) => {
@@ -735,6 +739,7 @@ test('the subscriptions view narrows to one module and one mode, and says how ma
 test('with a thousand subscriptions the view draws the rows in view, scrolls to the last, and charts the one selected beside them', async ({
   page,
   host,
+  consoleErrors,
 }, testInfo) => {
   const many = 1000
   const windowName = (i: number) => `window-${String(i).padStart(4, '0')}`
@@ -765,6 +770,7 @@ test('with a thousand subscriptions the view draws the rows in view, scrolls to 
   await expect(last).toHaveClass(/selected/)
   await expect(page.getByTestId('chart-subscription-latency')).toBeInViewport()
   await page.screenshot({ path: testInfo.outputPath('subscriptions-thousand.png') })
+  expect(consoleErrors).toEqual([])
 })
 
 test.describe('with a subscriber that stopped taking messages', () => {
