@@ -83,6 +83,17 @@ const scrollBox = (table: Locator) => table.locator('xpath=..')
 const scrollToBottom = (table: Locator) =>
   scrollBox(table).evaluate((box) => box.scrollTo({ top: box.scrollHeight }))
 
+/** The inspector's views, by the names their tabs' test ids carry. */
+const VIEWS = ['overview', 'subscriptions', 'routes', 'dead-letters', 'tail', 'modules'] as const
+
+/** Switches the open inspector to `view` and waits until it is drawn (dead letters: listed). */
+async function showView(page: Page, view: (typeof VIEWS)[number]): Promise<void> {
+  await page.getByTestId(`tab-${view}`).click()
+  await expect(page.getByRole('tabpanel')).toHaveAttribute('aria-labelledby', `tab-${view}`)
+  if (view === 'dead-letters')
+    await expect(page.getByTestId('dlq-count')).not.toHaveText('Listing dead letters…')
+}
+
 /** Opens the inspector's Subscriptions view: its table, and the subscriptions' rows drawn. */
 async function openSubscriptions(page: Page, host: HeadlessHost) {
   await openInspector(page, host)
@@ -571,11 +582,10 @@ for (const scheme of ['light', 'dark'] as const) {
     try {
       await openInspector(page, host)
       await page.waitForTimeout(3000)
-      for (const view of ['overview', 'subscriptions', 'routes', 'dead-letters', 'tail', 'modules']) {
-        await page.getByTestId(`tab-${view}`).click()
+      for (const view of VIEWS) {
+        await showView(page, view)
         if (view === 'subscriptions')
           await page.locator('[data-testid=subscriptions] tbody tr').first().click()
-        await page.waitForTimeout(600)
         const width = await page.evaluate(() => document.documentElement.scrollWidth)
         expect(width, `${view} fits 1280 px without horizontal scrolling`).toBeLessThanOrEqual(1280)
         await page.screenshot({ path: testInfo.outputPath(`${view}-${scheme}.png`) })
@@ -606,9 +616,8 @@ test('a narrowed inspector keeps every figure whole and scrolls only its wide ta
           .map((figure) => figure.textContent),
       )
       expect(cut, `figures cut off at ${width} px`).toEqual([])
-      for (const view of ['overview', 'subscriptions', 'routes', 'dead-letters', 'tail', 'modules']) {
-        await page.getByTestId(`tab-${view}`).click()
-        await page.waitForTimeout(300)
+      for (const view of VIEWS) {
+        await showView(page, view)
         const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth)
         expect(
           pageWidth,
