@@ -116,6 +116,24 @@ test('overview numbers move under load and agree with bus.metrics()', async ({
   await expect(page.getByTestId('verdict')).toContainText('Healthy')
   const p95Now = page.getByTestId('kpi-p95').locator('.value')
   await expect(p95Now).toHaveText(/^\d+(\.\d+)? (µs|ms|s)$/)
+  // With no cursor on it, a chart's legend gives its latest figures: the latency chart's p95 is
+  // the one above it. Read together, as both change at each snapshot.
+  const p95Figures = () =>
+    page.evaluate(() => ({
+      kpi: document.querySelector('[data-testid=kpi-p95] .value')?.textContent,
+      legend: [...document.querySelectorAll('[data-testid=chart-latency] .u-series')]
+        .find((series) => series.querySelector('.u-label')?.textContent === 'p95')
+        ?.querySelector('.u-value')?.textContent,
+    }))
+  await expect
+    .poll(
+      async () => {
+        const { kpi, legend } = await p95Figures()
+        return /\d/.test(kpi ?? '') && legend === kpi
+      },
+      { message: 'the latency legend’s p95 is the p95 now above it' },
+    )
+    .toBe(true)
   await page.screenshot({ path: testInfo.outputPath('overview-under-load.png') })
   stop()
   // An interval with no delivery has no latency to show, not a latency of zero.

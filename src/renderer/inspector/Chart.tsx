@@ -26,9 +26,24 @@ function themeColor(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
 }
 
-/** A legend's value: formatted, or a dash where the cursor's point has none. */
+/** The last value a series has. */
+function latest(values: ArrayLike<number | null | undefined> | undefined): number | undefined {
+  for (let i = (values?.length ?? 0) - 1; i >= 0; i--) {
+    const value = values?.[i]
+    if (value != null) return value
+  }
+  return undefined
+}
+
+/**
+ * A legend's value: the cursor's point's, or with the cursor off the chart the latest, so the
+ * legend reads the current figures without a hover; a dash where there is none.
+ */
 function legendValue(format: (value: number) => string) {
-  return (_u: uPlot, value: number | null) => (value === null ? '–' : format(value))
+  return (u: uPlot, value: number | null, seriesIndex: number, pointIndex: number | null) => {
+    const shown = pointIndex === null ? latest(u.data[seriesIndex]) : value
+    return shown == null ? '–' : format(shown)
+  }
 }
 
 export function Chart({ title, times, series, format, height = 180, minimumTop = 1e-3, testId }: ChartProps) {
