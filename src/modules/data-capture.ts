@@ -1,8 +1,8 @@
 /**
  * DataCapture: synthetic user activity (keystrokes, mouse moves, window focus changes) published as
- * RawEvents at a configurable rate (option `rate`, events per second, default 10; a ConfigUpdate
- * changes it, or `phaseMs`, while it runs). Activity moves through phases (focused typing, distracted switching, idle) so
- * the pipeline downstream has something to notice.
+ * RawEvents at a configurable rate (option `rate`, events per second, default 10). Activity moves
+ * through phases (focused typing, distracted switching, idle, each `phaseMs` long) so the pipeline
+ * downstream has something to notice. A ConfigUpdate changes either option while it runs.
  */
 import { ModuleId } from '../shared/catalog.js'
 import type { JsonValue } from '../shared/json.js'

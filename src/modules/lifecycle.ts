@@ -55,6 +55,11 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
   const running = await definition.start(bus, { dataDir: run.dataDir, options: parsed.data, log })
   /** Set once the module's own Shutdown has been handled: the close that follows is its own. */
   let shuttingDown = false
+  /**
+   * Set as its own Shutdown is taken: a ConfigUpdate handled beside it (the subscription runs
+   * several handlers at once) would restart what `stop()` is ending, a timer that kept it alive.
+   */
+  let stopping = false
   const stopped = new Promise<void>((resolve, reject) => {
     bus.onClose((reason) => (shuttingDown ? resolve() : reject(new Error(`lost the hub: ${reason}`))))
     void bus.subscribe(
@@ -74,7 +79,9 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
             ),
           )
         } else if (payload.type === 'ConfigUpdate') {
-          const refusal = configure(running, definition.id, payload.data)
+          const refusal = stopping
+            ? `${definition.id} is shutting down`
+            : configure(running, definition.id, payload.data)
           if (refusal === undefined) return
           log(`config not applied: ${refusal}`)
           await bus.publish(
@@ -88,6 +95,7 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
             ),
           )
         } else if (payload.type === 'Shutdown' && payload.data.moduleId === definition.id) {
+          stopping = true
           log('shutting down')
           await running.stop()
           // Closed once this handler has returned, so its ack goes out with the close, as do those

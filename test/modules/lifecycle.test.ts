@@ -186,6 +186,39 @@ describe('a module’s lifecycle', () => {
     }
   })
 
+  it('applies no ConfigUpdate once its Shutdown is under way, and says why', async () => {
+    const { bus, hub } = await startHub()
+    let finishStopping = () => {}
+    const configured: string[] = []
+    const slowToStop = defineModule({
+      id: 'slow-to-stop',
+      permissions: { publish: [], subscribe: [] },
+      start: () => ({
+        stop: () => new Promise<void>((resolve) => (finishStopping = resolve)),
+        configure(key) {
+          configured.push(key)
+          return true
+        },
+      }),
+    })
+    const { running, errors, update, stop } = await runInThread(bus, hub, slowToStop)
+    await stop() // its Shutdown is published; the module's stop() is still under way
+    const refused = await update({ configKey: 'pace', configValue: 1, targetModule: slowToStop.id })
+    await waitFor(() => errors.length > 0)
+    expect(configured).toEqual([])
+    expect(errors.map(({ correlationId, payload }) => ({ correlationId, data: payload.data }))).toEqual([
+      {
+        correlationId: refused,
+        data: expect.objectContaining({
+          errorType: 'ConfigRejected',
+          message: 'slow-to-stop is shutting down',
+        }),
+      },
+    ])
+    finishStopping()
+    await running
+  })
+
   it('stops modules told to shut down at once without dropping a copy of any Shutdown', async () => {
     const { bus, hub } = await startHub()
     const idle = (id: string) =>
