@@ -215,12 +215,7 @@ export function DeadLetters({ bus, size }: { bus: SkellyBusApi; size: number }) 
                 <th />
               </tr>
             </thead>
-            <WindowedEntries
-              drawn={drawn}
-              entries={listed}
-              columns={COLUMN_WIDTHS.length}
-              keyOf={(e) => e.id}
-            >
+            <WindowedEntries drawn={drawn} entries={listed} columns={COLUMN_WIDTHS.length}>
               {(entry, index) => (
                 <>
                   <tr

@@ -109,7 +109,7 @@ export function Tail({ tail }: { tail: TailState }) {
               <th>summary</th>
             </tr>
           </thead>
-          <WindowedEntries drawn={drawn} entries={shown} columns={COLUMN_WIDTHS.length} keyOf={(e) => e.seq}>
+          <WindowedEntries drawn={drawn} entries={shown} columns={COLUMN_WIDTHS.length}>
             {(entry, index) => (
               <>
                 <tr

@@ -133,13 +133,11 @@ export function WindowedEntries<Entry>({
   drawn,
   entries,
   columns,
-  keyOf,
   children,
 }: {
   drawn: WindowedRows
   entries: readonly Entry[]
   columns: number
-  keyOf: (entry: Entry) => string | number
   children: (entry: Entry, index: number) => ComponentChildren
 }) {
   return (
@@ -147,11 +145,12 @@ export function WindowedEntries<Entry>({
       <tbody>
         <SpacerRow height={drawn.above} columns={columns} />
       </tbody>
-      {drawn.rows.map(({ index }) => {
+      {drawn.rows.map(({ index, key }) => {
         const entry = entries[index]
         if (entry === undefined) return null
+        // The key the window knows the entry by (`useWindowedRows`' `keyOf`), so Preact's follows it.
         return (
-          <tbody key={keyOf(entry)} ref={drawn.measure} data-index={index}>
+          <tbody key={String(key)} ref={drawn.measure} data-index={index}>
             {children(entry, index)}
           </tbody>
         )
