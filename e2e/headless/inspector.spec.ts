@@ -404,15 +404,32 @@ test('a dead letter that was never tried says why it is there', async ({ page, h
 
 type ListingMode = 'hold' | 'fail' | 'pass'
 
+/** Publishes one StateChange to a failing sink (see {@link subscribeSink}) and waits until it is a dead letter. */
+async function addDeadLetter(bus: EventBus): Promise<void> {
+  const held = bus.deadLetters.list().length
+  await bus.publish(
+    BusMessage.create(
+      ModuleId.AnalysisEngine,
+      MessagePayload.StateChange({ state: 'focused', confidence: 0.9, timestamp: new Date() }),
+    ),
+  )
+  await expect.poll(() => bus.deadLetters.list().length, { timeout: 10_000 }).toBe(held + 1)
+}
+
 /**
  * Before the inspector loads, puts the page's `skellyBus.deadLetters.list` under the test's control:
- * calls wait while the mode is `hold`, then fail or go through to the hub as `setListing` says.
+ * calls wait while the mode is `hold` (the first mode unless given), then fail or go through to the
+ * hub as `setListing` says; `listings` says how many calls the page made.
  */
-async function controlDeadLetterListing(page: Page): Promise<(mode: ListingMode) => Promise<void>> {
-  await page.addInitScript(() => {
+async function controlDeadLetterListing(
+  page: Page,
+  first: ListingMode = 'hold',
+): Promise<{ setListing(mode: ListingMode): Promise<void>; listings(): Promise<number> }> {
+  await page.addInitScript((initial: ListingMode) => {
     type Api = { deadLetters: { list: (filter?: unknown) => Promise<unknown> } }
     const scope = window as unknown as Record<string, unknown>
-    let mode: ListingMode = 'hold'
+    let mode = initial
+    scope.listings = 0
     let waiting: (() => void)[] = []
     let api: Api | undefined
     scope.setListing = (next: ListingMode) => {
@@ -425,6 +442,7 @@ async function controlDeadLetterListing(page: Page): Promise<(mode: ListingMode)
       get: () => api,
       set(real: Api) {
         const list = async (filter?: unknown): Promise<unknown> => {
+          scope.listings = (scope.listings as number) + 1
           while (mode === 'hold') await new Promise<void>((wake) => waiting.push(wake))
           if (mode === 'fail') throw Object.assign(new Error('the hub is unreachable'), { code: 'Timeout' })
           return real.deadLetters.list(filter)
@@ -432,9 +450,12 @@ async function controlDeadLetterListing(page: Page): Promise<(mode: ListingMode)
         api = { ...real, deadLetters: { ...real.deadLetters, list } }
       },
     })
-  })
-  return (mode) =>
-    page.evaluate((next) => (window as unknown as { setListing(m: string): void }).setListing(next), mode)
+  }, first)
+  return {
+    setListing: (mode) =>
+      page.evaluate((next) => (window as unknown as { setListing(m: string): void }).setListing(next), mode),
+    listings: () => page.evaluate(() => (window as unknown as { listings: number }).listings),
+  }
 }
 
 test('the dead-letter view never claims nothing failed before it has a list', async ({ page, host }) => {
@@ -443,7 +464,7 @@ test('the dead-letter view never claims nothing failed before it has a list', as
   await expect.poll(() => host.bus.deadLetters.list().length).toBeGreaterThan(2)
   stop()
   const held = host.bus.deadLetters.list().length
-  const setListing = await controlDeadLetterListing(page)
+  const { setListing } = await controlDeadLetterListing(page)
   await openInspector(page, host)
   await page.getByTestId('tab-dead-letters').click()
   const nothingFailed = page.getByText('Nothing has failed for good.')
@@ -466,13 +487,38 @@ test('the dead-letter view never claims nothing failed before it has a list', as
   await expect(page.getByTestId('dlq-count')).toHaveText(`${held} dead letters`)
   await expect(page.getByTestId('dlq-list-error')).toHaveCount(0)
 
-  // A later failure keeps the rows it had, marked as possibly out of date.
+  // A later failure keeps the rows it had, marked as possibly out of date. The view lists again
+  // when the queue changes: a new dead letter.
   await setListing('fail')
+  await addDeadLetter(host.bus)
   await expect(page.getByTestId('dlq-list-error')).toHaveText(
     'Could not list dead letters: the hub is unreachable (the list below may be out of date)',
   )
   await expect(page.getByTestId('dead-letters')).toHaveAttribute('aria-rowcount', String(held + 1))
   await expect(page.getByTestId('dead-letter').first()).toBeVisible()
+})
+
+test('the dead-letter view lists the queue again when it changes, not on a timer', async ({
+  page,
+  host,
+  consoleErrors,
+}) => {
+  await subscribeSink(host.bus, () => true)
+  for (let n = 0; n < 3; n++) await addDeadLetter(host.bus)
+  const { listings } = await controlDeadLetterListing(page, 'pass')
+  await openInspector(page, host)
+  await showView(page, 'dead-letters')
+  await expect(page.getByTestId('dlq-count')).toHaveText('3 dead letters')
+  // Nothing changes for five snapshots: nothing is listed (a 2-s timer listed twice or three times).
+  await page.waitForTimeout(1500)
+  const settled = await listings()
+  await page.waitForTimeout(5000)
+  expect(await listings()).toBe(settled)
+  // One more dead letter: listed once more, and shown.
+  await addDeadLetter(host.bus)
+  await expect(page.getByTestId('dlq-count')).toHaveText('4 dead letters')
+  expect(await listings()).toBe(settled + 1)
+  expect(consoleErrors).toEqual([])
 })
 
 test('the message tail filters by type, source and priority, and pauses', async ({

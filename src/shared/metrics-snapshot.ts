@@ -137,7 +137,11 @@ export const busMetricsSchema = z.object({
   /** Per module: `published` counts it as source, the rest as subscriber. */
   modules: z.record(z.string(), countersSchema),
   types: z.record(z.string(), countersSchema),
-  deadLetters: z.object({ size: count, capacity: count, evicted: count }),
+  /**
+   * The dead-letter queue: entries held, its bound, those pushed out by newer ones, and `changes`,
+   * the entries added and removed since the bus started (the list is unchanged while it is).
+   */
+  deadLetters: z.object({ size: count, capacity: count, evicted: count, changes: count }),
   /** The module registry: each module's status, last health check and restarts, and the verdict. */
   registry: z.object({ overall: z.enum(OverallHealth), modules: z.array(moduleInfoSchema) }),
   /** Direct routes brokered by the hub (empty without a hub or routes). */

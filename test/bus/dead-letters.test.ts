@@ -54,7 +54,7 @@ describe('dead letters', () => {
       firstFailedAt: expect.any(Date),
       lastFailedAt: expect.any(Date),
     })
-    expect((await bus.metrics()).deadLetters).toEqual({ size: 1, capacity: 1000, evicted: 0 })
+    expect((await bus.metrics()).deadLetters).toEqual({ size: 1, capacity: 1000, evicted: 0, changes: 1 })
   })
 
   it('purges an entry named twice once, and counts it once', async () => {
@@ -164,7 +164,22 @@ describe('dead letters', () => {
     expect(
       bus.deadLetters.list().map((e) => (e.message.payload.data as { eventType: string }).eventType),
     ).toEqual(['b', 'c'])
-    expect((await bus.metrics()).deadLetters).toEqual({ size: 2, capacity: 2, evicted: 1 })
+    // Three added, one pushed out.
+    expect((await bus.metrics()).deadLetters).toEqual({ size: 2, capacity: 2, evicted: 1, changes: 4 })
+  })
+
+  it('counts each entry added and removed as a change, and nothing that leaves the list as it was', async () => {
+    const { bus } = await failingBus()
+    const changes = async () => (await bus.metrics()).deadLetters.changes
+    await publishEvents(bus, 'a', 'b')
+    expect(await changes()).toBe(2)
+    bus.deadLetters.list()
+    expect(await bus.deadLetters.purge(['no-such-id'])).toBe(0)
+    expect(await bus.deadLetters.purge({ reason: 'Shutdown' })).toBe(0)
+    expect(await changes()).toBe(2)
+    const [first] = bus.deadLetters.list()
+    expect(await bus.deadLetters.purge([first!.id, first!.id])).toBe(1)
+    expect(await changes()).toBe(3)
   })
 
   it('dead-letters what a Reliable subscription still holds when it is unsubscribed', async () => {

@@ -33,7 +33,7 @@ describe('metrics', () => {
       messagesDelivered: 1,
       maxQueueSize: 10_000,
       deliveryLatency: { count: 1 },
-      deadLetters: { size: 0, capacity: 1000, evicted: 0 },
+      deadLetters: { size: 0, capacity: 1000, evicted: 0, changes: 0 },
       modules: { 'data-capture': { published: 1 }, storage: { delivered: 1 } },
       types: { RawEvent: { published: 1, delivered: 1 } },
     })

@@ -28,6 +28,11 @@ export class DeadLetterStore {
   private readonly entries = new Map<string, DeadLetterEntry>()
   /** Entries pushed out by newer ones since the bus started. */
   evicted = 0
+  /**
+   * Entries added and removed since the bus started. Entries never change in place, so the list is
+   * the same as long as this is: a reader need list it again only when this moved.
+   */
+  changes = 0
 
   constructor(
     readonly capacity: number,
@@ -52,6 +57,7 @@ export class DeadLetterStore {
 
   add(entry: DeadLetterEntry, persist = true): void {
     this.entries.set(entry.id, Object.freeze(entry))
+    this.changes++
     if (persist) this.persistence?.added(entry)
     while (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next().value as string
@@ -75,7 +81,10 @@ export class DeadLetterStore {
   /** Removes one entry; whether it was there. */
   remove(id: string): boolean {
     const removed = this.entries.delete(id)
-    if (removed) this.persistence?.removed(id)
+    if (removed) {
+      this.changes++
+      this.persistence?.removed(id)
+    }
     return removed
   }
 }

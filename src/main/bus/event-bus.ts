@@ -327,7 +327,12 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       subscriptions: [...this.subscriptions.values()].map((subscription) => subscription.snapshot(now)),
       modules: this.moduleCounters.snapshot(),
       types: this.typeCounters.snapshot(),
-      deadLetters: { size: this.store.size, capacity: this.store.capacity, evicted: this.store.evicted },
+      deadLetters: {
+        size: this.store.size,
+        capacity: this.store.capacity,
+        evicted: this.store.evicted,
+        changes: this.store.changes,
+      },
       registry: { overall: this.registry.summary().overall, modules: this.registry.list() },
       routes,
       uptimeMs: this.startedAt === 0 ? 0 : now - this.startedAt,

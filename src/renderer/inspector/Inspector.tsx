@@ -121,7 +121,9 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
           {tab === 'overview' && <Overview history={history} past={past} />}
           {tab === 'subscriptions' && <Subscriptions history={history} />}
           {tab === 'routes' && <Routes metrics={latest} />}
-          {tab === 'dead letters' && <DeadLetters bus={bus} size={latest?.deadLetters.size ?? 0} />}
+          {tab === 'dead letters' && (
+            <DeadLetters bus={bus} changes={latest?.deadLetters.changes} connection={connection} />
+          )}
           {tab === 'tail' && <Tail tail={tail} />}
           {tab === 'modules' && <Modules metrics={latest} />}
         </div>
