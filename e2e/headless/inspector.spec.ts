@@ -498,7 +498,7 @@ test('the dead-letter view never claims nothing failed before it has a list', as
   await expect(page.getByTestId('dead-letter').first()).toBeVisible()
 })
 
-test('the dead-letter view lists the queue again when it changes, not on a timer', async ({
+test('the dead-letter view lists the queue again when it changes or reconnects, not on a timer', async ({
   page,
   host,
   consoleErrors,
@@ -506,6 +506,11 @@ test('the dead-letter view lists the queue again when it changes, not on a timer
   await subscribeSink(host.bus, () => true)
   for (let n = 0; n < 3; n++) await addDeadLetter(host.bus)
   const { listings } = await controlDeadLetterListing(page, 'pass')
+  let socket: WebSocketRoute | undefined
+  await page.routeWebSocket(/.*/, (route) => {
+    socket = route
+    route.connectToServer()
+  })
   await openInspector(page, host)
   await showView(page, 'dead-letters')
   await expect(page.getByTestId('dlq-count')).toHaveText('3 dead letters')
@@ -518,6 +523,11 @@ test('the dead-letter view lists the queue again when it changes, not on a timer
   await addDeadLetter(host.bus)
   await expect(page.getByTestId('dlq-count')).toHaveText('4 dead letters')
   expect(await listings()).toBe(settled + 1)
+  // A new connection may be to a hub that restarted: listed again, though nothing changed here.
+  await socket?.close()
+  await expect(page.getByTestId('connection')).not.toHaveText('open')
+  await expect(page.getByTestId('connection')).toHaveText('open', { timeout: 20_000 })
+  await expect.poll(listings).toBe(settled + 2)
   expect(consoleErrors).toEqual([])
 })
 

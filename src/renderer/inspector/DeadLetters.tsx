@@ -69,11 +69,12 @@ export function DeadLetters({
   useEffect(() => {
     if (connection === 'open') refresh()
   }, [refresh, changes, connection])
+  // While the connection is down, the reconnection lists instead.
   useEffect(() => {
-    if (listError === undefined) return
+    if (listError === undefined || connection !== 'open') return
     const timer = setTimeout(refresh, RETRY_MS)
     return () => clearTimeout(timer)
-  }, [refresh, listError])
+  }, [refresh, listError, connection])
 
   // The filters as the selector the bus applies (to entries listed since, too), and what it shows.
   const filter: DeadLetterFilter | undefined =
