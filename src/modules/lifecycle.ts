@@ -53,15 +53,14 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
   const bus = await connectBus(port, { module: definition.id })
   const log = (message: string) => console.log(`[${definition.id}] ${message}`)
   const running = await definition.start(bus, { dataDir: run.dataDir, options: parsed.data, log })
-  /** Set once the module's own Shutdown has been handled: the close that follows is its own. */
-  let shuttingDown = false
   /**
-   * Set as its own Shutdown is taken: a ConfigUpdate handled beside it (the subscription runs
-   * several handlers at once) would restart what `stop()` is ending, a timer that kept it alive.
+   * `stopping` from the moment its own Shutdown is taken: a ConfigUpdate handled beside it (the
+   * subscription runs several handlers at once) would restart what `stop()` is ending, a timer that
+   * kept it alive. `stopped` once that Shutdown has been handled: the close that follows is its own.
    */
-  let stopping = false
+  let phase: 'running' | 'stopping' | 'stopped' = 'running'
   const stopped = new Promise<void>((resolve, reject) => {
-    bus.onClose((reason) => (shuttingDown ? resolve() : reject(new Error(`lost the hub: ${reason}`))))
+    bus.onClose((reason) => (phase === 'stopped' ? resolve() : reject(new Error(`lost the hub: ${reason}`))))
     void bus.subscribe(
       definition.id,
       // The main process's orchestrator alone asks: every module answers HealthChecks on the bus,
@@ -79,9 +78,10 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
             ),
           )
         } else if (payload.type === 'ConfigUpdate') {
-          const refusal = stopping
-            ? `${definition.id} is shutting down`
-            : configure(running, definition.id, payload.data)
+          const refusal =
+            phase !== 'running'
+              ? `${definition.id} is shutting down`
+              : configure(running, definition.id, payload.data)
           if (refusal === undefined) return
           log(`config not applied: ${refusal}`)
           await bus.publish(
@@ -95,12 +95,12 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
             ),
           )
         } else if (payload.type === 'Shutdown' && payload.data.moduleId === definition.id) {
-          stopping = true
+          phase = 'stopping'
           log('shutting down')
           await running.stop()
           // Closed once this handler has returned, so its ack goes out with the close, as do those
           // of the other modules' Shutdowns delivered beside it: a clean stop drops no copy.
-          shuttingDown = true
+          phase = 'stopped'
           setImmediate(() => void bus.close())
         }
       },
