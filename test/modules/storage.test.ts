@@ -3,7 +3,7 @@
  * into), and the files keep the order events were delivered in, however the appends are grouped;
  * trouble with its files is said on the bus.
  */
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MessageChannel } from 'node:worker_threads'
@@ -151,6 +151,18 @@ it('takes every option by ConfigUpdate while it runs, and refuses a value its sc
   await orchestrator.configure('batchMs', 200, storage.id)
   await waitFor(() => seen.some((m) => m.payload.type === 'EventBatch'))
 
+  // Files of at most ~2,000 bytes from the next rotation on, where they held 20,000.
+  await orchestrator.configure('maxFileBytes', 2_000, storage.id)
+  for (let i = 0; i < 100; i++) await bus.publish(rawMessage())
+  // Every event written (each is acknowledged once it is), so no rotation is under way below.
+  const written = async () =>
+    (await bus.metrics()).subscriptions.find((s) => s.module === ModuleId.Storage)?.delivered ?? 0
+  await waitFor(async () => (await written()) === 1_100)
+  expect((await stat(join(dataDir, 'events.1.jsonl'))).size).toBeLessThan(5_000)
+
+  // The flush's pace is taken (the flush itself is not seen from outside the module).
+  const fsyncPace = await orchestrator.configure('fsyncMs', 50, storage.id)
+
   const refused = await orchestrator.configure('keepFiles', 0, storage.id)
   await waitFor(() => seen.some((m) => m.correlationId === refused))
   expect(seen.find((m) => m.correlationId === refused)?.payload.data).toMatchObject({
@@ -158,5 +170,7 @@ it('takes every option by ConfigUpdate while it runs, and refuses a value its sc
     message: "'keepFiles' takes files, a whole number of 1 or more (got 0)",
   })
   expect(await eventFiles()).toBe(2)
+  expect(seen.filter((m) => m.payload.type === 'Error' && m.correlationId !== refused)).toEqual([])
+  expect(seen.some((m) => m.correlationId === fsyncPace)).toBe(false)
   await running.stop()
 }, 30_000)
