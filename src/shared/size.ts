@@ -119,6 +119,8 @@ function explain(root: unknown, refused: Refused): UnencodableValueError {
 const TOKEN_MAX = 100
 // A UTF-16 unit takes 1 to 3 UTF-8 bytes, or 6 as a JSON escape (\uXXXX); a surrogate pair 4.
 const UNIT_MAX = 6
+/** What the walk counts for a Date: the length of its ISO string. */
+const DATE_UNITS = 24
 
 /**
  * What the walk counts: UTF-16 units of every string and key, and tokens. Kept in two small
@@ -149,7 +151,7 @@ function walkContainer(value: object, depth: number): void {
     return
   }
   if (value instanceof Date) {
-    walkedUnits += 24
+    walkedUnits += DATE_UNITS
     return
   }
   if (value instanceof Map) {
@@ -178,6 +180,76 @@ function walkContainer(value: object, depth: number): void {
   if (keys === 0 && uncloneable(value) !== undefined) throw new Refused(undefined, value)
 }
 
+/** Whether the walk counts `value` by its keys: an object, and none of the containers it treats apart. */
+function isWalkedByKeys(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Date) &&
+    !(value instanceof Map) &&
+    !(value instanceof Set)
+  )
+}
+
+/**
+ * Counts `value` exactly as the walk would, walking only its data, when it is a message envelope
+ * whose enumerable keys are the envelope's with the values its schema asks for (strings, a Date, a
+ * number) around a payload of `type` and `data`; else counts nothing and returns false. Nearly every
+ * message is one, and the walk's generic steps over its header took a third of its time (~70 of
+ * ~210 ns on the benchmark's keystroke).
+ */
+function countedAsEnvelope(value: unknown): boolean {
+  if (!isWalkedByKeys(value)) return false
+  let units = 0
+  let keys = 0
+  let payload: unknown
+  for (const key in value) {
+    const item = value[key]
+    switch (key) {
+      case 'id':
+      case 'source':
+      case 'correlationId':
+        if (typeof item !== 'string') return false
+        units += item.length
+        break
+      case 'timestamp':
+        if (!(item instanceof Date)) return false
+        units += DATE_UNITS
+        break
+      case 'priority':
+        if (typeof item !== 'number') return false
+        break
+      case 'payload':
+        payload = item
+        break
+      default:
+        return false
+    }
+    units += key.length
+    keys++
+  }
+  if (!isWalkedByKeys(payload)) return false
+  let data: unknown
+  let payloadKeys = 0
+  for (const key in payload) {
+    const item = payload[key]
+    if (key === 'type') {
+      if (typeof item !== 'string') return false
+      units += item.length
+    } else if (key === 'data') data = item
+    else return false
+    units += key.length
+    payloadKeys++
+  }
+  if (payloadKeys !== 2) return false
+  // The root, and each key and value but the data, whose visit counts itself.
+  walkedTokens += 1 + 2 * keys + 2 * payloadKeys - 1
+  walkedUnits += units
+  visit(data, 1) // in the payload, in the root
+  return true
+}
+
 const utf8 = new TextEncoder()
 
 /**
@@ -197,7 +269,7 @@ export function encodedSizeOver(value: unknown, limit: number): number | undefin
   let units: number
   let tokens: number
   try {
-    visit(value, -1) // the root is in no container
+    if (!countedAsEnvelope(value)) visit(value, -1) // the root is in no container
     units = walkedUnits
     tokens = walkedTokens
   } catch (error) {

@@ -48,6 +48,43 @@ describe('encodedSizeOver', () => {
     )
   })
 
+  it('counts a message envelope as the generic walk counts it', () => {
+    // Header values mostly as the schema asks, sometimes anything; keys sometimes missing or extra.
+    const headerValue = (usual: fc.Arbitrary<unknown>) =>
+      fc.oneof({ weight: 4, arbitrary: usual }, { weight: 1, arbitrary: richValue })
+    const envelope = fc.record(
+      {
+        id: headerValue(fc.string()),
+        timestamp: headerValue(fc.date()),
+        source: headerValue(fc.string()),
+        priority: headerValue(fc.integer()),
+        correlationId: headerValue(fc.string()),
+        payload: fc.oneof(
+          { weight: 4, arbitrary: fc.record({ type: headerValue(fc.string()), data: richValue }) },
+          { weight: 1, arbitrary: richValue },
+        ),
+        extra: richValue,
+      },
+      { requiredKeys: [] },
+    )
+    fc.assert(
+      fc.property(envelope, (message) => {
+        let lowerBound: number | undefined
+        try {
+          // Over a limit of 0, the result is the walk's lower bound: its units plus its tokens.
+          lowerBound = encodedSizeOver(message, 0)
+        } catch (error) {
+          expect(error).toBeInstanceOf(UnencodableValueError)
+          expect(() => encodedSizeOver([message], 0)).toThrow(UnencodableValueError)
+          return
+        }
+        // Inside an array the message is walked generically, and the array adds one token.
+        expect(encodedSizeOver([message], 0)).toBe((lowerBound ?? 0) + 1)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
   it('refuses keys superjson will not encode, naming the path to them', () => {
     const data = JSON.parse('{"events":[{"ok":1},{"tags":{"__proto__":{"polluted":true}}}]}')
     expect(() => encodedSizeOver({ payload: { data } }, 1e9)).toThrow(
