@@ -78,8 +78,9 @@ describe('encodedSizeOver', () => {
           expect(() => encodedSizeOver([message], 0)).toThrow(UnencodableValueError)
           return
         }
+        if (lowerBound === undefined) throw new Error('every value is over a limit of 0')
         // Inside an array the message is walked generically, and the array adds one token.
-        expect(encodedSizeOver([message], 0)).toBe((lowerBound ?? 0) + 1)
+        expect(encodedSizeOver([message], 0)).toBe(lowerBound + 1)
       }),
       { numRuns: 2000 },
     )
