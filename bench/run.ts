@@ -8,13 +8,13 @@
  * --quick runs one short repetition: it checks the suite works, never a speed threshold.
  * BENCH_REPS sets the repetitions of a run that is not quick (5 by default).
  */
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseCommandLine, readCommandLine, UsageError } from '../src/main/node/command-line.js'
 import { readIntegerVariable } from '../src/shared/environment.js'
 import { cases } from './cases/index.js'
+import { runVariant } from './child-run.js'
 import { type Measurement, median } from './harness.js'
 
 const { quick, only, repetitions } = readCommandLine(
@@ -57,20 +57,9 @@ const failures: string[] = []
 /** One variant in a fresh process; a run that fails or hangs is reported, and the suite goes on. */
 function runChild(caseName: string, variant: string): Measurement[] {
   try {
-    const output = execFileSync(
-      process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'child.ts'), caseName, variant, quick ? 'quick' : 'full'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 120_000 },
-    )
-    const line = output.split('\n').find((l) => l.startsWith('RESULT '))
-    if (!line) throw new Error('printed no result')
-    return JSON.parse(line.slice('RESULT '.length)) as Measurement[]
+    return runVariant(join(import.meta.dirname, '..'), caseName, variant, quick)
   } catch (error) {
-    const reason =
-      (error as { code?: string }).code === 'ETIMEDOUT'
-        ? 'timed out after 120 s'
-        : (error as Error).message.split('\n')[0]
-    failures.push(`${caseName} / ${variant}: ${reason}`)
+    failures.push(`${caseName} / ${variant}: ${(error as Error).message}`)
     return []
   }
 }
