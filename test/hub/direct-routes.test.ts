@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { MessageChannel } from 'node:worker_threads'
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import {
   BusMessage,
@@ -32,7 +32,7 @@ import type { Behaviour } from '../fixtures/endpoint-agent.js'
 import { PublishOutcome } from '../fixtures/seq-load.js'
 import { expectAccounted, rawEvent, sleep, stallThisThread, waitFor } from '../helpers.js'
 import { consumerAroundFakes } from './consumer-fakes.js'
-import { afterThisTest, captureToStorage, rawPeer, startHub, untilActive } from './fixture.js'
+import { afterThisTest, captureToStorage, type RawFrame, rawPeer, startHub, untilActive } from './fixture.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
 
 const producerGrant = { publish: ['RawEvent'], subscribe: [] }
@@ -266,6 +266,49 @@ describe('direct routes', () => {
       { id: route.id, state: 'active', routed: 500, delivered: 500, established: 1, fallbacks: 0 },
     ])
     await expectAccounted(bus)
+  })
+
+  it('sends its deliveries as rows beside templates of their data, as the hub sends its own', async () => {
+    const { hub } = await setup()
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Storage,
+      types: ['RawEvent'],
+    })
+    // The consumer: a raw peer that keeps what arrives on its end of the channel.
+    const toConsumer = new MessageChannel()
+    hub.attach(toConsumer.port1, { module: ModuleId.Storage, permissions: consumerGrant as never })
+    const overChannel: RawFrame[] = []
+    toConsumer.port2.on('message', (unit: RawFrame[] | { data: RawFrame[]; ports: MessagePort[] }) => {
+      if (Array.isArray(unit)) return
+      const opened = unit.data.find((frame) => frame.t === 'route')
+      unit.ports[opened?.port as number]?.on('message', (frames: RawFrame[]) => overChannel.push(...frames))
+    })
+    afterThisTest(() => toConsumer.port2.close())
+    toConsumer.port2.postMessage([
+      { t: 'hello', v: 1, batch: true, shapes: true },
+      { t: 'sub', rid: 1, module: ModuleId.Storage, filter: rawEvents, mode: DeliveryMode.BestEffort },
+    ])
+    const toProducer = new MessageChannel()
+    hub.attach(toProducer.port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
+    const producer = await connectBus(toProducer.port2)
+    afterThisTest(() => producer.close())
+    await untilActive(route)
+    const sent = Array.from({ length: 5 }, (_, n) =>
+      BusMessage.create(
+        ModuleId.DataCapture,
+        MessagePayload.RawEvent(rawEvent({ data: { key: 'a', code: 65, n } })),
+      ),
+    )
+    await Promise.all(sent.map((message) => producer.publish(message)))
+    await waitFor(() => overChannel.some((frame) => frame.t === 'dlvs'))
+    type RowsBatch = RawFrame & { msgs: unknown[][]; shapes?: unknown[] }
+    const batch = overChannel.find((frame) => frame.t === 'dlvs') as RowsBatch | undefined
+    expect(batch?.shapes).toHaveLength(1)
+    // A row: its template, the envelope's fields, then the data's values.
+    expect(batch?.msgs.map((row) => row.slice(0, 4))).toEqual(
+      sent.map((message) => [0, message.id, message.timestamp, ModuleId.DataCapture]),
+    )
   })
 
   it('gives a route’s delivery rate per metrics interval, back to 0 once its producer falls quiet', async () => {
