@@ -1,7 +1,8 @@
 /**
- * `npm run bench:ab-case -- OTHER_CHECKOUT CASE VARIANT [--pairs N] [--quick]`: one variant of any case for
- * this checkout (B) against another checkout (A), each run in a fresh process as `npm run bench`
- * runs it, `--pairs` times (8 by default), alternating which goes first. It prints each pair and,
+ * `npm run bench:ab-case -- OTHER_CHECKOUT CASE VARIANT [--pairs N] [--quick]`: one variant of
+ * any case for this checkout (B) against another checkout (A), each run in a fresh process as
+ * `npm run bench` runs it, `--pairs` times (8 by default), alternating which goes first. A run that
+ * fails ends the comparison, saying which checkout's and why. It prints each pair and,
  * for every measurement, the median of the ratios within the pairs with their range, oriented so
  * that above 1× B is better. `bench:ab` does the same for the in-process case within one process;
  * this one is for the cases whose work spans threads and processes, where a change of a few
@@ -55,7 +56,14 @@ const shown = (value: number | undefined) =>
   value === undefined ? '–' : value >= 1000 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2)
 
 for (let pair = 0; pair < pairs; pair++) {
-  const run = (checkout: string) => runVariant(checkout, caseName, variant, quick)
+  const run = (checkout: string) => {
+    try {
+      return runVariant(checkout, caseName, variant, quick)
+    } catch (error) {
+      console.error(`pair ${pair + 1}: ${caseName} / ${variant} in ${checkout}: ${(error as Error).message}`)
+      process.exit(1)
+    }
+  }
   let a: Measurement[]
   let b: Measurement[]
   if (pair % 2 === 0) {

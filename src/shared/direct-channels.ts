@@ -79,7 +79,7 @@ export class DirectChannels {
         closed: (reason) => producer.close(`the direct channel closed: ${reason}`, true),
       })
       // Deliveries leave as rows beside templates (see message-shapes), which every consumer reads:
-      // the route's CPU a message fell by 14-26 % in paired runs against tuples.
+      // the route's CPU a message fell by 8-26 % in paired runs against tuples (docs/performance.md).
       link.shapeBatches()
       const producer = new DirectProducer(frame.id, link, frame.terms, frame.limits, validator, {
         toHub: (outbound) => this.host.toHub(outbound),
