@@ -77,6 +77,8 @@ async function publishSeq(producer: WorkerEndpoint, from: number, count: number)
 }
 
 const rawEvents = { types: ['RawEvent'] }
+/** The route most tests declare: DataCapture's RawEvents to Storage. */
+const HOT_PATH = { producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] }
 /** Subscribes worker endpoint `endpoint` to RawEvent with a handler behaving as `behaviour`; resolves with the subscription id. */
 function subscribeWorker(endpoint: WorkerEndpoint, behaviour: Behaviour, mode: DeliveryMode = reliable) {
   return endpoint.call<string>({ op: 'subscribe', filter: rawEvents, mode, behaviour })
@@ -94,7 +96,7 @@ async function routeOverBacklog(hub: Hub, delayMs: number, count: number) {
   await subscribeWorker(consumer, { kind: 'delay', ms: delayMs })
   const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
   await publishSeq(producer, 0, count)
-  const route = hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
+  const route = hub.route(HOT_PATH)
   return { consumer, producer, route }
 }
 
@@ -109,11 +111,7 @@ async function pipeline(
 ) {
   const { config, hub: hubOptions, receipts, behaviour = { kind: 'ok' }, mode = reliable } = options
   const context = await setup(config, hubOptions)
-  const route = context.hub.route({
-    producer: ModuleId.DataCapture,
-    consumer: ModuleId.Storage,
-    types: ['RawEvent'],
-  })
+  const route = context.hub.route(HOT_PATH)
   const consumer = await endpoint(context.hub, ModuleId.Storage, consumerGrant, receipts)
   const subscriptionId = await subscribeWorker(consumer, behaviour, mode)
   const producer = await endpoint(context.hub, ModuleId.DataCapture, producerGrant)
@@ -269,46 +267,16 @@ describe('direct routes', () => {
   })
 
   it('sends its deliveries as rows beside templates of their data, as the hub sends its own', async () => {
-    const { hub } = await setup()
-    const route = hub.route({
-      producer: ModuleId.DataCapture,
-      consumer: ModuleId.Storage,
-      types: ['RawEvent'],
-    })
-    // The consumer: a raw peer that keeps what arrives on its end of the channel.
-    const toConsumer = new MessageChannel()
-    hub.attach(toConsumer.port1, { module: ModuleId.Storage, permissions: consumerGrant as never })
-    const overChannel: RawFrame[] = []
-    toConsumer.port2.on('message', (unit: RawFrame[] | { data: RawFrame[]; ports: MessagePort[] }) => {
-      if (Array.isArray(unit)) return
-      const opened = unit.data.find((frame) => frame.t === 'route')
-      unit.ports[opened?.port as number]?.on('message', (frames: RawFrame[]) => overChannel.push(...frames))
-    })
-    afterThisTest(() => toConsumer.port2.close())
-    toConsumer.port2.postMessage([
-      { t: 'hello', v: 1, batch: true, shapes: true },
-      { t: 'sub', rid: 1, module: ModuleId.Storage, filter: rawEvents, mode: DeliveryMode.BestEffort },
-    ])
-    const toProducer = new MessageChannel()
-    hub.attach(toProducer.port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
-    const producer = await connectBus(toProducer.port2)
-    afterThisTest(() => producer.close())
+    const { route, producer, overChannel } = await bareConsumer()
     await untilActive(route)
-    const sent = Array.from({ length: 5 }, (_, n) =>
-      BusMessage.create(
-        ModuleId.DataCapture,
-        MessagePayload.RawEvent(rawEvent({ data: { key: 'a', code: 65, n } })),
-      ),
-    )
-    await Promise.all(sent.map((message) => producer.publish(message)))
+    await publishSeq(producer, 0, 5)
     await waitFor(() => overChannel.some((frame) => frame.t === 'dlvs'))
     type RowsBatch = RawFrame & { msgs: unknown[][]; shapes?: unknown[] }
     const batch = overChannel.find((frame) => frame.t === 'dlvs') as RowsBatch | undefined
     expect(batch?.shapes).toHaveLength(1)
-    // A row: its template, the envelope's fields, then the data's values.
-    expect(batch?.msgs.map((row) => row.slice(0, 4))).toEqual(
-      sent.map((message) => [0, message.id, message.timestamp, ModuleId.DataCapture]),
-    )
+    // A row: its template, the envelope's fields (id, timestamp, source …), then the data's values.
+    expect(batch?.msgs).toHaveLength(5)
+    expect(batch?.msgs.map((row) => [row[0], row[3]])).toEqual(Array(5).fill([0, ModuleId.DataCapture]))
   })
 
   it('gives a route’s delivery rate per metrics interval, back to 0 once its producer falls quiet', async () => {
@@ -753,11 +721,7 @@ describe('direct routes', () => {
     afterThisTest(() => producer.terminate())
     await publishSeq(producer, 0, before)
     // The route waits for the consumer's backlog (~1.5 s) before its producer may send.
-    const route = hub.route({
-      producer: ModuleId.DataCapture,
-      consumer: ModuleId.Storage,
-      types: ['RawEvent'],
-    })
+    const route = hub.route(HOT_PATH)
     await waitFor(() => route.state === 'establishing')
     await new Promise((resolve) => setTimeout(resolve, 50))
     void producer.call({ op: 'publish', count: during, prefix: 's', seqFrom: before })
@@ -947,9 +911,9 @@ describe('direct routes', () => {
   it('refuses a route whose attached endpoints lack the permissions, and says why', async () => {
     const { hub } = await setup()
     await endpoint(hub, ModuleId.DataCapture, { publish: [], subscribe: [] })
-    expect(() =>
-      hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] }),
-    ).toThrow(expect.objectContaining({ kind: 'Unauthorized', action: 'publish' }))
+    expect(() => hub.route(HOT_PATH)).toThrow(
+      expect.objectContaining({ kind: 'Unauthorized', action: 'publish' }),
+    )
     const waiting = hub.route({ producer: 'ai-integration', consumer: ModuleId.Storage, types: ['RawEvent'] })
     await endpoint(hub, 'ai-integration', producerGrant)
     await endpoint(hub, ModuleId.Storage, { publish: [], subscribe: [] })
@@ -993,15 +957,20 @@ const fromProducer = (data: object) =>
  */
 async function bareConsumer(config: EventBusConfigInput = {}, hubOptions: HubOptions = {}) {
   const { bus, hub } = await setup(config, hubOptions)
-  const route = hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
+  const route = hub.route(HOT_PATH)
   const channel = `${route.id}.1`
   const { port1, port2 } = new MessageChannel()
   hub.attach(port1, { module: ModuleId.Storage, permissions: consumerGrant as never })
   const frames: { t: string; [key: string]: unknown }[] = []
-  // A unit carrying a port comes wrapped ({ data }), as the port adapter sends it.
-  port2.on('message', (unit: typeof frames | { data: typeof frames }) => {
+  /** What the producer sends over the channel, as it is on the wire. */
+  const overChannel: RawFrame[] = []
+  // A unit carrying a port comes wrapped ({ data, ports }), as the port adapter sends it.
+  port2.on('message', (unit: typeof frames | { data: typeof frames; ports: MessagePort[] }) => {
     const received = Array.isArray(unit) ? unit : unit.data
     frames.push(...received)
+    const opened = received.find((f) => f.t === 'route')
+    if (opened !== undefined && !Array.isArray(unit))
+      unit.ports[opened.port as number]?.on('message', (sent: RawFrame[]) => overChannel.push(...sent))
     // Deliveries through the hub are acknowledged, as a real endpoint's handler would.
     const ids = received.flatMap((f) =>
       f.t === 'dlvs'
@@ -1041,6 +1010,7 @@ async function bareConsumer(config: EventBusConfigInput = {}, hubOptions: HubOpt
           f.t === 'dlvs' ? (f.msgs as { id: string }[]) : f.t === 'dlv' ? [f.msg as { id: string }] : [],
         )
         .map((message) => message.id),
+    overChannel,
     finish: () => port2.postMessage([{ t: 'rfin', id: channel, outcomes: [] }]),
     /** The consumer's word that it handled `msg`, which it had given the hub to hold. */
     release: (msg: { id: string }) => port2.postMessage([{ t: 'rrel', id: channel, ids: [msg.id] }]),
@@ -1135,11 +1105,7 @@ describe('direct routes: bad input', () => {
     async ({ pair, reason, fallbacks, closedByHub }) => {
       const closed: string[] = []
       const { bus, hub, hubPublishes } = await setup({}, { createChannel: () => pair(closed) })
-      const route = hub.route({
-        producer: ModuleId.DataCapture,
-        consumer: ModuleId.Storage,
-        types: ['RawEvent'],
-      })
+      const route = hub.route(HOT_PATH)
       const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
       await subscribeWorker(consumer, { kind: 'ok' })
       const producer = await endpoint(hub, ModuleId.DataCapture, producerGrant)
@@ -1155,11 +1121,7 @@ describe('direct routes: bad input', () => {
 
   it('a producer that never confirms its terms loses the channel; subscribers are answered anyway', async () => {
     const { hub } = await setup()
-    const route = hub.route({
-      producer: ModuleId.DataCapture,
-      consumer: ModuleId.Storage,
-      types: ['RawEvent'],
-    })
+    const route = hub.route(HOT_PATH)
     // A producer that takes its end of the channel and then says nothing.
     const silent = new MessageChannel()
     hub.attach(silent.port1, { module: ModuleId.DataCapture, permissions: producerGrant as never })
@@ -1209,7 +1171,7 @@ describe('direct routes: bad input', () => {
 
   it("refuses a tail sample that is not its producer's own messages of the route's types", async () => {
     const { hub } = await setup()
-    hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
+    hub.route(HOT_PATH)
     const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
     await subscribeWorker(consumer, { kind: 'ok' })
     const inspectorPorts = new MessageChannel()
