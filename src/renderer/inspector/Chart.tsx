@@ -22,6 +22,9 @@ export interface ChartProps {
   testId?: string
 }
 
+/** The time axis's tick spacings (seconds), finest first. */
+const TIME_TICK_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600]
+
 function themeColor(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
 }
@@ -69,8 +72,9 @@ export function Chart({ title, times, series, format, height = 180, minimumTop =
         legend: { live: true },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max * 1.1, minimumTop)] } },
         axes: [
-          // Ticks far enough apart for a whole clock time each (~55 px at the axis font).
-          { ...axis, space: 80, values: (_u, ticks) => ticks.map(chartTime) },
+          // Ticks far enough apart for a whole clock time each (~55 px at the axis font), and
+          // whole seconds apart: the labels show seconds, so a finer tick would repeat its label.
+          { ...axis, space: 80, incrs: TIME_TICK_SECONDS, values: (_u, ticks) => ticks.map(chartTime) },
           // Zero has no unit: "0", not "0 µs" under "10.0 ms".
           {
             ...axis,
