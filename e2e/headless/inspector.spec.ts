@@ -900,6 +900,45 @@ test.describe('with a subscriber that stopped taking messages', () => {
   })
 })
 
+test.describe('with a subscriber that stalled before the window opened', () => {
+  test.use({ hostOptions: { modules: [] } })
+
+  test('its queue chart starts with what the hub saw before the window opened', async ({
+    page,
+    host,
+    consoleErrors,
+  }, testInfo) => {
+    await host.bus.subscribe(
+      'stalled-sink',
+      MessageFilter.types(['StateChange']),
+      DeliveryMode.Reliable({ timeoutMs: 60_000 }),
+      () => new Promise<void>(() => {}),
+    )
+    for (let i = 0; i < 30; i++) {
+      const change = MessagePayload.StateChange({ state: 'focused', confidence: 0.9, timestamp: new Date() })
+      await host.bus.publish(BusMessage.create(ModuleId.AnalysisEngine, change))
+    }
+    // The hub keeps a point a second whether or not a window watches: let it keep a few.
+    await page.waitForTimeout(3500)
+    const openedAt = Date.now() / 1000
+    const { rows } = await openSubscriptions(page, host)
+    const row = rows.filter({ hasText: 'stalled-sink' })
+    await row.click()
+    await expect(row).toHaveClass(/selected/)
+    const queue = page.getByTestId('chart-subscription-queue')
+    // Without the hub's points the chart would start with the window's first snapshot.
+    expect(Number(await queue.getAttribute('data-from'))).toBeLessThan(openedAt - 2)
+    expect(Number(await queue.getAttribute('data-points'))).toBeGreaterThanOrEqual(3)
+    // The latency chart shares its time axis (its line starts with the window: the hub keeps none).
+    await expect(page.getByTestId('chart-subscription-latency')).toHaveAttribute(
+      'data-from',
+      (await queue.getAttribute('data-from')) ?? '',
+    )
+    await page.screenshot({ path: testInfo.outputPath('subscription-opened-late.png') })
+    expect(consoleErrors).toEqual([])
+  })
+})
+
 test.describe('with DataCapture publishing faster than Storage can write', () => {
   // 20,000 events a second against a backlog of 50 at the route's producer: Storage writes about
   // half that here, so the producer refuses the rest (the slower the machine, the more).

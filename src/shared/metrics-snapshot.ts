@@ -155,17 +155,29 @@ export const busMetricsSchema = z.object({
  * interval for two minutes, so an inspector opened now charts what came before it
  * (`metricsHistory()`).
  */
-export const metricsPointSchema = busMetricsSchema.pick({
-  collectedAt: true,
-  messagesPublished: true,
-  messagesDelivered: true,
-  messagesFailed: true,
-  messagesDropped: true,
-  messagesDeadLettered: true,
-  currentQueueDepth: true,
-  inFlight: true,
-  recentLatency: true,
-})
+export const metricsPointSchema = busMetricsSchema
+  .pick({
+    collectedAt: true,
+    messagesPublished: true,
+    messagesDelivered: true,
+    messagesFailed: true,
+    messagesDropped: true,
+    messagesDeadLettered: true,
+    currentQueueDepth: true,
+    inFlight: true,
+    recentLatency: true,
+  })
+  .extend({
+    /**
+     * The subscriptions with copies queued or in flight, and how many; any other had none. So a
+     * subscription's queue can be charted from before a window opened at the cost of the busy ones
+     * alone. Every point the hub keeps has it; a whole snapshot (whose `subscriptions` say as much
+     * for all) does not.
+     */
+    busySubscriptions: z
+      .array(subscriptionMetricsSchema.pick({ id: true, queueDepth: true, inFlight: true }))
+      .optional(),
+  })
 
 /** `{ p50Ms, p95Ms, p99Ms, p999Ms, maxMs, meanMs, count }`; `count` is the successful deliveries measured. */
 export type LatencySummary = z.infer<typeof latencySummarySchema>

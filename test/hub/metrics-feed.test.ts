@@ -3,10 +3,10 @@
  * without taking whole snapshots for it, and stops with the hub.
  */
 import { expect, it, vi } from 'vitest'
-import { createEventBus } from '../../src/main/bus/index.js'
+import { createEventBus, DeliveryMode, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
 import { MetricsFeed } from '../../src/main/hub/metrics-feed.js'
-import { waitFor } from '../helpers.js'
+import { rawMessage, waitFor } from '../helpers.js'
 import { afterThisTest } from './fixture.js'
 
 it('keeps the latest points only, unwatched, and takes none once closed', async () => {
@@ -27,4 +27,36 @@ it('keeps the latest points only, unwatched, and takes none once closed', async 
   await new Promise((resolve) => setTimeout(resolve, 50))
   expect(feed.history()).toEqual(kept)
   expect(watched).toBeLessThanOrEqual(1) // a snapshot already under way when it closed, at most
+})
+
+it('lists in each point the subscriptions with copies queued or in flight, and no other', async () => {
+  const bus = createEventBus({ metricsIntervalMs: 10 })
+  await bus.start()
+  afterThisTest(() => bus.shutdown({ drainTimeoutMs: 0 }))
+  const stuck = await bus.subscribe(
+    ModuleId.Storage,
+    MessageFilter.types(['RawEvent']),
+    DeliveryMode.Reliable({ timeoutMs: 60_000 }),
+    () => new Promise<void>(() => {}), // settles no copy: each stays in flight or queued
+  )
+  await bus.subscribe(
+    ModuleId.AnalysisEngine,
+    MessageFilter.types(['RawEvent']),
+    DeliveryMode.BestEffort,
+    () => {},
+  )
+  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals])
+  afterThisTest(() => feed.close())
+  for (let i = 0; i < 3; i++) await bus.publish(rawMessage())
+  const copiesHeld = () =>
+    feed
+      .history()
+      .at(-1)
+      ?.busySubscriptions?.reduce((sum, busy) => sum + busy.queueDepth + busy.inFlight, 0)
+  await waitFor(() => copiesHeld() === 3) // a point taken after the three publishes
+  const { queueDepth, inFlight } = (await bus.metrics()).subscriptions.find((s) => s.id === stuck) ?? {}
+  expect(feed.history().at(-1)?.busySubscriptions).toEqual([{ id: stuck, queueDepth, inFlight }])
+  expect((queueDepth ?? 0) + (inFlight ?? 0)).toBe(3)
+  // A whole snapshot says as much for every subscription, and carries no such list.
+  expect(await bus.metrics()).not.toHaveProperty('busySubscriptions')
 })

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { chartPoints, HISTORY, perSecond, type Sample } from '../../src/renderer/inspector/feeds.js'
-import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
+import {
+  chartPoints,
+  HISTORY,
+  perSecond,
+  type Sample,
+  subscriptionAt,
+} from '../../src/renderer/inspector/feeds.js'
+import type { BusMetrics, MetricsPoint } from '../../src/shared/metrics-snapshot.js'
 
 /** Just what a rate reads of a snapshot: when it was taken and the counters. */
 const snapshot = (ms: number, published: number, types: Record<string, number> = {}) =>
@@ -72,5 +78,36 @@ describe('the charts’ points', () => {
     expect(points).toHaveLength(HISTORY)
     expect(points.at(-1)?.rates.published).toBe(1)
     expect(points[0]?.time).toBe(1)
+  })
+})
+
+describe('one subscription at the charts’ points', () => {
+  const latency = { p50Ms: 1, p95Ms: 2, p99Ms: 3, p999Ms: 3, maxMs: 3, meanMs: 1, count: 4 }
+  const hubPoint = (ms: number, busySubscriptions?: MetricsPoint['busySubscriptions']) =>
+    ({ ...snapshot(ms, 0), busySubscriptions }) as MetricsPoint
+  const received = (ms: number, queueDepth: number): Sample => {
+    const metrics = {
+      ...snapshot(ms, 0),
+      subscriptions: [{ id: 'sub', queueDepth, inFlight: 1, recentLatency: latency }],
+    } as unknown as BusMetrics
+    return { time: ms / 1000, metrics }
+  }
+
+  it('is its queue at the hub’s points, none where it was not busy, and all of it at each snapshot', () => {
+    const past = [
+      hubPoint(1_000, [{ id: 'sub', queueDepth: 7, inFlight: 2 }]),
+      hubPoint(2_000, [{ id: 'other', queueDepth: 5, inFlight: 0 }]),
+    ]
+    const points = chartPoints(past, [received(3_000, 4)])
+    expect(points.map((point) => subscriptionAt(point, 'sub'))).toEqual([
+      { id: 'sub', queueDepth: 7, inFlight: 2 },
+      { queueDepth: 0, inFlight: 0 },
+      { id: 'sub', queueDepth: 4, inFlight: 1, recentLatency: latency },
+    ])
+  })
+
+  it('is unknown at a snapshot without it, and at a point from a hub that lists no busy subscriptions', () => {
+    const points = chartPoints([hubPoint(1_000)], [received(2_000, 0)])
+    expect(points.map((point) => subscriptionAt(point, 'gone'))).toEqual([undefined, undefined])
   })
 })

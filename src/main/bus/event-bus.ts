@@ -181,7 +181,10 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   readonly [busInternals]: BusInternals = {
     publish: (message, skip) => this.publishNow(message, skip),
-    metricsPoint: () => this.metricsPoint(monotonicMs(), this.routesSource()),
+    metricsPoint: () => ({
+      ...this.metricsPoint(monotonicMs(), this.routesSource()),
+      busySubscriptions: this.busySubscriptions(),
+    }),
     find: (subscriptionId) => this.subscriptions.get(subscriptionId),
     endReason: (subscriptionId) => this.endReasons.get(subscriptionId),
     validate: (message) => this.validator.validate(message),
@@ -366,6 +369,14 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       recentLatency: this.recentLatency.since(this.latency, now),
       collectedAt: new Date(),
     }
+  }
+
+  /** The subscriptions with copies queued or in flight: all a point needs to chart any one's queue. */
+  private busySubscriptions(): NonNullable<MetricsPoint['busySubscriptions']> {
+    const busy: NonNullable<MetricsPoint['busySubscriptions']> = []
+    for (const { id, queueDepth, inFlight } of this.subscriptions.values())
+      if (queueDepth > 0 || inFlight > 0) busy.push({ id, queueDepth, inFlight })
+    return busy
   }
 
   shutdown(options: { drainTimeoutMs?: number } = {}): Promise<void> {

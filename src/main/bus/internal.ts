@@ -65,7 +65,10 @@ export interface BusInternals {
    * before it waits for the queues; the second is waited for at most {@link OUTSIDE_SETTLE_MS}.
    */
   onShutdown(listener: () => Promise<void> | undefined): void
-  /** The charted fields of a snapshot, now, without reading any subscription's latency (cheap). */
+  /**
+   * The charted fields of a snapshot, now, with the busy subscriptions' queues, without reading any
+   * subscription's latency (cheap).
+   */
   metricsPoint(): MetricsPoint
   /** The live subscription with this id, if any. */
   find(subscriptionId: string): Subscription | undefined

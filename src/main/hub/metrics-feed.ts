@@ -1,7 +1,8 @@
 /**
  * The hub's metrics feed. Once per metrics interval, for the hub's whole life, it keeps the
  * charted fields of the bus's state (a point: counters, queue depth, in flight, the interval's
- * latency), the last two minutes of them, so an inspector opened now draws what came before it;
+ * latency, and the queue of each subscription with copies queued or in flight), the last two
+ * minutes of them, so an inspector opened now draws what came before it;
  * a point reads no subscription's latency, so it costs next to nothing whatever the bus holds. While
  * inspecting endpoints stream metrics, it also takes one whole `bus.metrics()` snapshot for all of
  * them (each used to take its own, on its own timer).

@@ -119,7 +119,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
       <main class={live ? 'content' : 'content stale'}>
         <div id={PANEL_ID} role="tabpanel" aria-labelledby={tabId(tab)}>
           {tab === 'overview' && <Overview history={history} past={past} />}
-          {tab === 'subscriptions' && <Subscriptions history={history} />}
+          {tab === 'subscriptions' && <Subscriptions history={history} past={past} />}
           {tab === 'routes' && <Routes metrics={latest} />}
           {tab === 'dead letters' && (
             <DeadLetters bus={bus} changes={latest?.deadLetters.changes} connection={connection} />

@@ -1,14 +1,15 @@
 /**
  * Subscriptions: every subscription with its queue, flow and latency; sortable, filtered by module
  * and mode (an app may hold hundreds); the ones in trouble stand out. Selecting one charts its own
- * latency and queue depth.
+ * latency and queue depth: the queue from before the window opened too (the hub's points), the
+ * latency from the snapshots this window received.
  */
 import { useState } from 'preact/hooks'
-import type { SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
+import type { MetricsPoint, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import { activatableRow } from './activatable-row.js'
 import { Chart } from './Chart.js'
 import { FilterSelect } from './FilterSelect.js'
-import type { Sample } from './feeds.js'
+import { chartPoints, type Sample, type SubscriptionAtPoint, subscriptionAt } from './feeds.js'
 import { count, counted, millis } from './format.js'
 import { routeBacklogNote, troubleFinder } from './health.js'
 import { ColumnWidths, SpacerRow, useWindowedRows } from './windowed-rows.js'
@@ -41,7 +42,8 @@ const COLUMNS: Column[] = [
   { key: 'p95', label: 'p95 now', value: (s) => s.recentLatency.p95Ms, numeric: true, width: '84px' },
 ]
 
-export function Subscriptions({ history }: { history: Sample[] }) {
+/** `history`: the snapshots this window received; `past`: the hub's points, which chart queues from before it. */
+export function Subscriptions({ history, past }: { history: Sample[]; past: MetricsPoint[] }) {
   const [sort, setSort] = useState<{ key: string; descending: boolean }>({
     key: 'queueDepth',
     descending: true,
@@ -63,11 +65,14 @@ export function Subscriptions({ history }: { history: Sample[] }) {
   const chosen = all.find((s) => s.id === selected)
   const trouble = troubleFinder(history)
   const backlog = routeBacklogNote(latest)
-  const own = (pick: (s: SubscriptionMetrics) => number, onlyIfDelivered = false) =>
-    history.map((sample) => {
-      const sub = sample.metrics.subscriptions.find((s) => s.id === selected)
-      return sub && (!onlyIfDelivered || sub.recentLatency.count > 0) ? pick(sub) : null
-    })
+  const points = chosen ? chartPoints(past, history) : []
+  const atPoints = points.map((point) => subscriptionAt(point, chosen?.id ?? ''))
+  const times = points.map((point) => point.time)
+  const queue = (pick: (s: SubscriptionAtPoint) => number) => atPoints.map((sub) => (sub ? pick(sub) : null))
+  const latency = (pick: (latency: SubscriptionMetrics['recentLatency']) => number) =>
+    atPoints.map((sub) =>
+      sub?.recentLatency && sub.recentLatency.count > 0 ? pick(sub.recentLatency) : null,
+    )
   return (
     <div class="subscriptions">
       <div class="toolbar">
@@ -161,25 +166,26 @@ export function Subscriptions({ history }: { history: Sample[] }) {
       {chosen ? (
         <section class="charts two">
           <Chart
-            title={`${chosen.module} · latency (per interval)`}
-            times={history.map((s) => s.time)}
+            title={`${chosen.module} · latency (per interval, since this window opened)`}
+            times={times}
             format={millis}
             minimumTop={1}
             testId="chart-subscription-latency"
             series={[
-              { label: 'p50', color: '#3b82f6', values: own((s) => s.recentLatency.p50Ms, true) },
-              { label: 'p95', color: '#f59e0b', values: own((s) => s.recentLatency.p95Ms, true) },
-              { label: 'p99', color: '#ef4444', values: own((s) => s.recentLatency.p99Ms, true) },
+              { label: 'p50', color: '#3b82f6', values: latency((l) => l.p50Ms) },
+              { label: 'p95', color: '#f59e0b', values: latency((l) => l.p95Ms) },
+              { label: 'p99', color: '#ef4444', values: latency((l) => l.p99Ms) },
             ]}
           />
           <Chart
             title={`${chosen.module} · queue depth`}
-            times={history.map((s) => s.time)}
+            times={times}
             format={count}
             minimumTop={4}
+            testId="chart-subscription-queue"
             series={[
-              { label: 'queued', color: '#14b8a6', values: own((s) => s.queueDepth) },
-              { label: 'in flight', color: '#64748b', values: own((s) => s.inFlight) },
+              { label: 'queued', color: '#14b8a6', values: queue((s) => s.queueDepth) },
+              { label: 'in flight', color: '#64748b', values: queue((s) => s.inFlight) },
             ]}
           />
         </section>

@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { ConnectionState, SkellyBusApi } from '../../preload/skelly-bus.js'
-import type { BusMetrics, MetricsPoint } from '../../shared/metrics-snapshot.js'
+import type { BusMetrics, MetricsPoint, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import type { TailEntry } from '../../shared/wire.js'
 import { withArrivals } from './tail-order.js'
 
@@ -35,7 +35,13 @@ export interface ChartPoint {
   time: number
   metrics: MetricsPoint
   rates: Rates
+  /** The whole snapshot, where the window received one; absent at the hub's points. */
+  snapshot?: BusMetrics
 }
+
+/** What a chart point says of one subscription: its queue, and its latency if the point is a snapshot. */
+export type SubscriptionAtPoint = Pick<SubscriptionMetrics, 'queueDepth' | 'inFlight'> &
+  Partial<Pick<SubscriptionMetrics, 'recentLatency'>>
 
 const RATE_FIELDS = {
   published: 'messagesPublished',
@@ -109,20 +115,34 @@ function pointsMissed(past: readonly MetricsPoint[], samples: readonly Sample[])
  * rates shown on opening are not zeros, nor a reconnected window's an average over its absence.
  */
 export function chartPoints(past: readonly MetricsPoint[], samples: readonly Sample[]): ChartPoint[] {
-  const all = [...pointsMissed(past, samples), ...samples.map((sample) => sample.metrics)].sort(
-    (a, b) => a.collectedAt.getTime() - b.collectedAt.getTime(),
-  )
+  const all: { metrics: MetricsPoint; snapshot?: BusMetrics }[] = [
+    ...pointsMissed(past, samples).map((metrics) => ({ metrics })),
+    ...samples.map(({ metrics }) => ({ metrics, snapshot: metrics })),
+  ].sort((a, b) => a.metrics.collectedAt.getTime() - b.metrics.collectedAt.getTime())
   const points: ChartPoint[] = []
   let previous: MetricsPoint | undefined
-  for (const metrics of all) {
+  for (const { metrics, snapshot } of all) {
     points.push({
       time: metrics.collectedAt.getTime() / 1000,
       metrics,
       rates: ratesBetween(previous, metrics),
+      ...(snapshot && { snapshot }),
     })
     previous = metrics
   }
   return points.slice(-HISTORY)
+}
+
+/**
+ * Subscription `id` at chart point `point`: all of it at a snapshot the window received (nothing
+ * if it was not there); its queue alone at a hub's point, which lists the subscriptions with
+ * copies queued or in flight, so any other had none (or did not exist yet). Nothing at a point
+ * from a hub that lists none.
+ */
+export function subscriptionAt(point: ChartPoint, id: string): SubscriptionAtPoint | undefined {
+  if (point.snapshot) return point.snapshot.subscriptions.find((s) => s.id === id)
+  const busy = point.metrics.busySubscriptions
+  return busy && (busy.find((s) => s.id === id) ?? { queueDepth: 0, inFlight: 0 })
 }
 
 export function useMetricsHistory(bus: SkellyBusApi): Sample[] {
