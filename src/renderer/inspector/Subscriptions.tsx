@@ -1,8 +1,7 @@
 /**
  * Subscriptions: every subscription with its queue, flow and latency; sortable, filtered by module
  * and mode (an app may hold hundreds); the ones in trouble stand out. Selecting one charts its own
- * latency and queue depth: the queue from before the window opened too (the hub's points), the
- * latency from the snapshots this window received.
+ * latency and queue depth (see SubscriptionCharts).
  */
 import { useState } from 'preact/hooks'
 import type { MetricsPoint, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
@@ -65,14 +64,6 @@ export function Subscriptions({ history, past }: { history: Sample[]; past: Metr
   const chosen = all.find((s) => s.id === selected)
   const trouble = troubleFinder(history)
   const backlog = routeBacklogNote(latest)
-  const points = chosen ? chartPoints(past, history) : []
-  const atPoints = points.map((point) => subscriptionAt(point, chosen?.id ?? ''))
-  const times = points.map((point) => point.time)
-  const queue = (pick: (s: SubscriptionAtPoint) => number) => atPoints.map((sub) => (sub ? pick(sub) : null))
-  const latency = (pick: (latency: SubscriptionMetrics['recentLatency']) => number) =>
-    atPoints.map((sub) =>
-      sub?.recentLatency && sub.recentLatency.count > 0 ? pick(sub.recentLatency) : null,
-    )
   return (
     <div class="subscriptions">
       <div class="toolbar">
@@ -164,34 +155,60 @@ export function Subscriptions({ history, past }: { history: Sample[]; past: Metr
         </table>
       </div>
       {chosen ? (
-        <section class="charts two">
-          <Chart
-            title={`${chosen.module} · latency (per interval, since this window opened)`}
-            times={times}
-            format={millis}
-            minimumTop={1}
-            testId="chart-subscription-latency"
-            series={[
-              { label: 'p50', color: '#3b82f6', values: latency((l) => l.p50Ms) },
-              { label: 'p95', color: '#f59e0b', values: latency((l) => l.p95Ms) },
-              { label: 'p99', color: '#ef4444', values: latency((l) => l.p99Ms) },
-            ]}
-          />
-          <Chart
-            title={`${chosen.module} · queue depth`}
-            times={times}
-            format={count}
-            minimumTop={4}
-            testId="chart-subscription-queue"
-            series={[
-              { label: 'queued', color: '#14b8a6', values: queue((s) => s.queueDepth) },
-              { label: 'in flight', color: '#64748b', values: queue((s) => s.inFlight) },
-            ]}
-          />
-        </section>
+        <SubscriptionCharts subscription={chosen} history={history} past={past} />
       ) : (
         <p class="hint">Select a subscription to chart its latency and queue depth.</p>
       )}
     </div>
+  )
+}
+
+/**
+ * One subscription's charts over time: its queue and in flight from the hub's points as well (from
+ * before the window opened), its latency from the snapshots this window received.
+ */
+function SubscriptionCharts({
+  subscription,
+  history,
+  past,
+}: {
+  subscription: SubscriptionMetrics
+  history: Sample[]
+  past: MetricsPoint[]
+}) {
+  const points = chartPoints(past, history)
+  const atPoints = points.map((point) => subscriptionAt(point, subscription.id))
+  const times = points.map((point) => point.time)
+  const queue = (pick: (s: SubscriptionAtPoint) => number) => atPoints.map((sub) => (sub ? pick(sub) : null))
+  const latency = (pick: (latency: SubscriptionMetrics['recentLatency']) => number) =>
+    atPoints.map((sub) =>
+      sub?.recentLatency && sub.recentLatency.count > 0 ? pick(sub.recentLatency) : null,
+    )
+  return (
+    <section class="charts two">
+      <Chart
+        title={`${subscription.module} · latency (per interval, since this window opened)`}
+        times={times}
+        format={millis}
+        minimumTop={1}
+        testId="chart-subscription-latency"
+        series={[
+          { label: 'p50', color: '#3b82f6', values: latency((l) => l.p50Ms) },
+          { label: 'p95', color: '#f59e0b', values: latency((l) => l.p95Ms) },
+          { label: 'p99', color: '#ef4444', values: latency((l) => l.p99Ms) },
+        ]}
+      />
+      <Chart
+        title={`${subscription.module} · queue depth`}
+        times={times}
+        format={count}
+        minimumTop={4}
+        testId="chart-subscription-queue"
+        series={[
+          { label: 'queued', color: '#14b8a6', values: queue((s) => s.queueDepth) },
+          { label: 'in flight', color: '#64748b', values: queue((s) => s.inFlight) },
+        ]}
+      />
+    </section>
   )
 }
