@@ -8,6 +8,9 @@ import type { ConnectionState, SkellyBusApi, SkellyBusError } from '../../preloa
 import { Figurine } from './Figurine.js'
 import { addReward, loadRewards, type StoredReward } from './rewards-store.js'
 
+/** Counts as the inspector writes them: 12,345, not 12345. */
+const thousands = new Intl.NumberFormat('en-US')
+
 interface Activity {
   state: string
   confidence: number
@@ -148,7 +151,7 @@ export function App({ bus }: { bus: SkellyBusApi }) {
         <article class="card">
           <h2>Rewards</h2>
           <p class="big" data-testid="points">
-            {points}
+            {thousands.format(points)}
           </p>
           <p class="muted" data-testid="reward-count" data-count={rewards.length}>
             {rewards.at(-1)?.description ?? 'no rewards yet'}
@@ -157,7 +160,7 @@ export function App({ bus }: { bus: SkellyBusApi }) {
         <article class="card">
           <h2>Stored events</h2>
           <p class="big" data-testid="stored">
-            {stored ?? '…'}
+            {stored === undefined ? '…' : thousands.format(stored)}
           </p>
           <p class="muted">written by the Storage module</p>
         </article>
