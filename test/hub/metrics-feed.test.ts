@@ -60,3 +60,28 @@ it('lists in each point the subscriptions with copies queued or in flight, and n
   // A whole snapshot says as much for every subscription, and carries no such list.
   expect(await bus.metrics()).not.toHaveProperty('busySubscriptions')
 })
+
+it('spaces whole snapshots out when each takes more than its share of the hub’s thread, not points', async () => {
+  const bus = createEventBus({ metricsIntervalMs: 10 })
+  await bus.start()
+  afterThisTest(() => bus.shutdown())
+  const metrics = bus.metrics.bind(bus)
+  // Each snapshot takes 5 ms of the thread: at a 10 % share, the next may come 50 ms later at
+  // the soonest (less a tenth of an interval), where the interval would take one every 10 ms.
+  const snapshots = vi.spyOn(bus, 'metrics').mockImplementation(() => {
+    const until = performance.now() + 5
+    while (performance.now() < until);
+    return metrics()
+  })
+  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals], 1_000, 0.1)
+  afterThisTest(() => feed.close())
+  const seen: number[] = []
+  feed.watch((snapshot) => seen.push(snapshot.collectedAt.getTime()))
+  await waitFor(() => feed.history().length >= 30)
+  feed.close()
+  const taken = snapshots.mock.calls.length
+  expect(taken).toBeGreaterThanOrEqual(1)
+  expect(taken).toBeLessThanOrEqual(Math.ceil(feed.history().length / 4))
+  const gaps = seen.slice(1).map((time, i) => time - (seen[i] ?? 0))
+  expect(gaps.every((gap) => gap >= 45)).toBe(true) // 49 ms apart at least, on a clock of whole ms
+})

@@ -8,6 +8,8 @@
  * inspecting endpoints stream metrics, it also takes one whole `bus.metrics()` snapshot for all of
  * them (each used to take its own, on its own timer).
  */
+
+import { monotonicMs } from '../../shared/clock.js'
 import type { BusMetrics, MetricsPoint } from '../../shared/metrics-snapshot.js'
 import { unrefTimer } from '../../shared/peer-timers.js'
 import type { EventBus } from '../bus/index.js'
@@ -16,15 +18,27 @@ import type { BusInternals } from '../bus/internal.js'
 /** Points kept: two minutes at the default interval of one second. */
 export const METRICS_HISTORY = 120
 
+/**
+ * The share of the hub's thread that whole snapshots for watching inspectors may take. A snapshot
+ * reads every subscription's latency: ~1 ms with a few dozen, ~75 ms with 1,000 all delivered to
+ * (docs/performance.md, *A metrics snapshot with many subscriptions*). One that took longer than
+ * this share of the intervals since the last one delays the next, so an inspector slows a bus with
+ * many busy subscriptions by this much at most; its header shows how often snapshots come.
+ */
+export const SNAPSHOT_SHARE = 0.02
+
 export class MetricsFeed {
   private readonly points: MetricsPoint[] = []
   private readonly listeners = new Set<(snapshot: BusMetrics) => void>()
   private readonly timer: ReturnType<typeof setInterval>
+  /** When (monotonic ms) the next whole snapshot may be taken, by what the last one cost. */
+  private nextSnapshotAt = 0
 
   constructor(
     private readonly bus: EventBus,
     private readonly internals: Pick<BusInternals, 'metricsPoint'>,
     private readonly historySize = METRICS_HISTORY,
+    private readonly snapshotShare = SNAPSHOT_SHARE,
   ) {
     this.timer = setInterval(() => this.take(), bus.config.metricsIntervalMs)
     unrefTimer(this.timer)
@@ -50,8 +64,15 @@ export class MetricsFeed {
     this.points.push(this.internals.metricsPoint())
     if (this.points.length > this.historySize) this.points.shift()
     if (this.listeners.size === 0) return
-    // The snapshot's own latency interval is the point's: a reading within it gets the same.
-    void this.bus.metrics().then((snapshot) => {
+    const startedAt = monotonicMs()
+    if (startedAt < this.nextSnapshotAt) return
+    // The snapshot's own latency interval is the point's: a reading within it gets the same. The
+    // bus builds it before it returns (the promise is only its API's shape): timed here.
+    const pending = this.bus.metrics()
+    // A timer may come a little early: a tenth of an interval is slack enough.
+    const slack = this.bus.config.metricsIntervalMs / 10
+    this.nextSnapshotAt = startedAt + (monotonicMs() - startedAt) / this.snapshotShare - slack
+    void pending.then((snapshot) => {
       for (const listener of this.listeners) listener(snapshot)
     })
   }
