@@ -22,6 +22,16 @@ export interface ChartProps {
   testId?: string
 }
 
+/** Each charted figure's color, the same in every view: latency percentiles, queued, in flight. */
+export const SERIES_COLORS = {
+  p50: '#3b82f6',
+  p95: '#f59e0b',
+  p99: '#ef4444',
+  p999: '#a855f7',
+  queue: '#14b8a6',
+  flight: '#64748b',
+}
+
 /** The time axis's tick spacings (seconds), finest first. */
 const TIME_TICK_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600]
 

@@ -1,7 +1,7 @@
 /** Overview: rates, queue depth against its bound, in-flight, health, and the charts over time. */
 
 import type { MetricsPoint } from '../../shared/metrics-snapshot.js'
-import { Chart } from './Chart.js'
+import { Chart, SERIES_COLORS } from './Chart.js'
 import { type ChartPoint, chartPoints, type Sample } from './feeds.js'
 import { count, counted, millis, rate } from './format.js'
 import { fullestQueue, troubleFinder, verdict } from './health.js'
@@ -9,15 +9,6 @@ import { TypeTraffic } from './TypeTraffic.js'
 
 /** Subscriptions in trouble named in the verdict line; the Subscriptions view lists them all. */
 const MAX_NAMED = 3
-
-const COLORS = {
-  p50: '#3b82f6',
-  p95: '#f59e0b',
-  p99: '#ef4444',
-  p999: '#a855f7',
-  queue: '#14b8a6',
-  flight: '#64748b',
-}
 
 /**
  * `history`: the snapshots this window received; `past`: the hub's points from before it opened,
@@ -115,10 +106,14 @@ export function Overview({ history, past }: { history: Sample[]; past: MetricsPo
           format={millis}
           minimumTop={1}
           series={[
-            { label: 'p50', color: COLORS.p50, values: latency((p) => p.metrics.recentLatency.p50Ms) },
-            { label: 'p95', color: COLORS.p95, values: latency((p) => p.metrics.recentLatency.p95Ms) },
-            { label: 'p99', color: COLORS.p99, values: latency((p) => p.metrics.recentLatency.p99Ms) },
-            { label: 'p99.9', color: COLORS.p999, values: latency((p) => p.metrics.recentLatency.p999Ms) },
+            { label: 'p50', color: SERIES_COLORS.p50, values: latency((p) => p.metrics.recentLatency.p50Ms) },
+            { label: 'p95', color: SERIES_COLORS.p95, values: latency((p) => p.metrics.recentLatency.p95Ms) },
+            { label: 'p99', color: SERIES_COLORS.p99, values: latency((p) => p.metrics.recentLatency.p99Ms) },
+            {
+              label: 'p99.9',
+              color: SERIES_COLORS.p999,
+              values: latency((p) => p.metrics.recentLatency.p999Ms),
+            },
           ]}
         />
         <Chart
@@ -128,9 +123,9 @@ export function Overview({ history, past }: { history: Sample[]; past: MetricsPo
           format={rate}
           minimumTop={1}
           series={[
-            { label: 'published', color: COLORS.p50, values: points.map((p) => p.rates.published) },
-            { label: 'delivered', color: COLORS.queue, values: points.map((p) => p.rates.delivered) },
-            { label: 'failed', color: COLORS.p99, values: points.map((p) => p.rates.failed) },
+            { label: 'published', color: SERIES_COLORS.p50, values: points.map((p) => p.rates.published) },
+            { label: 'delivered', color: SERIES_COLORS.queue, values: points.map((p) => p.rates.delivered) },
+            { label: 'failed', color: SERIES_COLORS.p99, values: points.map((p) => p.rates.failed) },
           ]}
         />
         <Chart
@@ -140,8 +135,16 @@ export function Overview({ history, past }: { history: Sample[]; past: MetricsPo
           format={count}
           minimumTop={4}
           series={[
-            { label: 'queued', color: COLORS.queue, values: points.map((p) => p.metrics.currentQueueDepth) },
-            { label: 'in flight', color: COLORS.flight, values: points.map((p) => p.metrics.inFlight) },
+            {
+              label: 'queued',
+              color: SERIES_COLORS.queue,
+              values: points.map((p) => p.metrics.currentQueueDepth),
+            },
+            {
+              label: 'in flight',
+              color: SERIES_COLORS.flight,
+              values: points.map((p) => p.metrics.inFlight),
+            },
           ]}
         />
       </section>

@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks'
 import type { MetricsPoint, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import { activatableRow } from './activatable-row.js'
-import { Chart } from './Chart.js'
+import { Chart, SERIES_COLORS } from './Chart.js'
 import { FilterSelect } from './FilterSelect.js'
 import { chartPoints, type Sample, type SubscriptionAtPoint, subscriptionAt } from './feeds.js'
 import { count, counted, millis } from './format.js'
@@ -193,9 +193,9 @@ function SubscriptionCharts({
         minimumTop={1}
         testId="chart-subscription-latency"
         series={[
-          { label: 'p50', color: '#3b82f6', values: latency((l) => l.p50Ms) },
-          { label: 'p95', color: '#f59e0b', values: latency((l) => l.p95Ms) },
-          { label: 'p99', color: '#ef4444', values: latency((l) => l.p99Ms) },
+          { label: 'p50', color: SERIES_COLORS.p50, values: latency((l) => l.p50Ms) },
+          { label: 'p95', color: SERIES_COLORS.p95, values: latency((l) => l.p95Ms) },
+          { label: 'p99', color: SERIES_COLORS.p99, values: latency((l) => l.p99Ms) },
         ]}
       />
       <Chart
@@ -205,8 +205,8 @@ function SubscriptionCharts({
         minimumTop={4}
         testId="chart-subscription-queue"
         series={[
-          { label: 'queued', color: '#14b8a6', values: queue((s) => s.queueDepth) },
-          { label: 'in flight', color: '#64748b', values: queue((s) => s.inFlight) },
+          { label: 'queued', color: SERIES_COLORS.queue, values: queue((s) => s.queueDepth) },
+          { label: 'in flight', color: SERIES_COLORS.flight, values: queue((s) => s.inFlight) },
         ]}
       />
     </section>
