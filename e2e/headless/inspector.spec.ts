@@ -114,6 +114,9 @@ test('overview numbers move under load and agree with bus.metrics()', async ({
     .poll(async () => numberIn(await page.getByTestId('kpi-published-total').textContent()))
     .toBeGreaterThan(first)
   await expect(page.getByTestId('verdict')).toContainText('Healthy')
+  // The header says how busy the hub's thread was in the latest interval: under load, not idle.
+  await expect(page.getByTestId('hub-busy')).toHaveText(/^ · hub \d+ % busy$/)
+  await expect.poll(async () => numberIn(await page.getByTestId('hub-busy').textContent())).toBeGreaterThan(0)
   const p95Now = page.getByTestId('kpi-p95').locator('.value')
   await expect(p95Now).toHaveText(/^\d+(\.\d+)? (µs|ms|s)$/)
   // With no cursor on it, a chart's legend gives its latest figures: the latency chart's p95 is

@@ -146,6 +146,12 @@ export const busMetricsSchema = z.object({
   registry: z.object({ overall: z.enum(OverallHealth), modules: z.array(moduleInfoSchema) }),
   /** Direct routes brokered by the hub (empty without a hub or routes). */
   routes: z.array(routeMetricsSchema),
+  /**
+   * The share of the latest metrics interval the hub's thread was busy (its event loop's
+   * utilization, 0 to 1): in the snapshots the hub streams to inspectors and in its points. Absent
+   * from `bus.metrics()`, which knows no hub, and where the runtime does not measure it.
+   */
+  hubBusy: z.number().min(0).max(1).optional(),
   uptimeMs: z.number().nonnegative(),
   collectedAt: z.date(),
 })
@@ -166,6 +172,7 @@ export const metricsPointSchema = busMetricsSchema
     currentQueueDepth: true,
     inFlight: true,
     recentLatency: true,
+    hubBusy: true,
   })
   .extend({
     /**

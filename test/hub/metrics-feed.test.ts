@@ -85,3 +85,25 @@ it('spaces whole snapshots out when each takes more than its share of the hub’
   const gaps = seen.slice(1).map((time, i) => time - (seen[i] ?? 0))
   expect(gaps.every((gap) => gap >= 45)).toBe(true) // 49 ms apart at least, on a clock of whole ms
 })
+
+it('says in its points and the snapshots it streams how busy the hub’s thread was, and bus.metrics() does not', async () => {
+  const bus = createEventBus({ metricsIntervalMs: 20 })
+  await bus.start()
+  afterThisTest(() => bus.shutdown())
+  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals])
+  afterThisTest(() => feed.close())
+  const streamed: (number | undefined)[] = []
+  feed.watch((snapshot) => streamed.push(snapshot.hubBusy))
+  await waitFor(() => feed.history().length >= 2)
+  const pointsBefore = feed.history().length
+  const until = performance.now() + 60
+  while (performance.now() < until); // the thread busy for three intervals' time
+  await waitFor(() => feed.history().length > pointsBefore)
+  const busy = feed.history()[pointsBefore]?.hubBusy ?? 0
+  expect(busy).toBeGreaterThan(0.5)
+  expect(busy).toBeLessThanOrEqual(1)
+  expect(feed.history().every((point) => point.hubBusy !== undefined && point.hubBusy >= 0)).toBe(true)
+  await waitFor(() => streamed.length >= 2)
+  expect(streamed.every((share) => share !== undefined && share >= 0 && share <= 1)).toBe(true)
+  expect(await bus.metrics()).not.toHaveProperty('hubBusy')
+})

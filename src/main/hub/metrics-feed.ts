@@ -9,11 +9,20 @@
  * them (each used to take its own, on its own timer).
  */
 
+import type { EventLoopUtilityFunction } from 'node:perf_hooks'
 import { monotonicMs } from '../../shared/clock.js'
 import type { BusMetrics, MetricsPoint } from '../../shared/metrics-snapshot.js'
 import { unrefTimer } from '../../shared/peer-timers.js'
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
+
+/**
+ * The event loop's utilization (Node's `performance.eventLoopUtilization`, in Node and Electron's
+ * main process alike); undefined where the runtime has none.
+ */
+const loopUtilization = (
+  globalThis.performance as { eventLoopUtilization?: EventLoopUtilityFunction }
+).eventLoopUtilization?.bind(globalThis.performance)
 
 /** Points kept: two minutes at the default interval of one second. */
 export const METRICS_HISTORY = 120
@@ -33,6 +42,8 @@ export class MetricsFeed {
   private readonly timer: ReturnType<typeof setInterval>
   /** When (monotonic ms) the next whole snapshot may be taken, by what the last one cost. */
   private nextSnapshotAt = 0
+  /** The event loop's utilization at the last point, where the runtime measures it (Node does). */
+  private loopAtLastPoint = loopUtilization?.()
 
   constructor(
     private readonly bus: EventBus,
@@ -61,7 +72,8 @@ export class MetricsFeed {
   }
 
   private take(): void {
-    this.points.push(this.internals.metricsPoint())
+    const hubBusy = this.hubBusySinceLastPoint()
+    this.points.push({ ...this.internals.metricsPoint(), ...(hubBusy !== undefined && { hubBusy }) })
     if (this.points.length > this.historySize) this.points.shift()
     if (this.listeners.size === 0) return
     const startedAt = monotonicMs()
@@ -72,8 +84,17 @@ export class MetricsFeed {
     // A timer may come a little early: a tenth of an interval is slack enough.
     const slack = this.bus.config.metricsIntervalMs / 10
     this.nextSnapshotAt = startedAt + (monotonicMs() - startedAt) / this.snapshotShare - slack
-    void pending.then((snapshot) => {
+    void pending.then((bare) => {
+      const snapshot = hubBusy === undefined ? bare : { ...bare, hubBusy }
       for (const listener of this.listeners) listener(snapshot)
     })
+  }
+
+  /** The share of the time since the last point the hub's thread was busy, if the runtime says. */
+  private hubBusySinceLastPoint(): number | undefined {
+    const before = this.loopAtLastPoint
+    const now = loopUtilization?.()
+    this.loopAtLastPoint = now
+    return before && now && loopUtilization?.(now, before).utilization
   }
 }

@@ -80,8 +80,17 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
         {latest && (
           <span class="muted">
             up {uptime(latest.uptimeMs)} · p99{' '}
-            {latest.deliveryLatency.count > 0 ? millis(latest.deliveryLatency.p99Ms) : '–'} · snapshot every{' '}
-            {interval === undefined ? '…' : `${Math.round(interval / 100) / 10}s`}
+            {latest.deliveryLatency.count > 0 ? millis(latest.deliveryLatency.p99Ms) : '–'}
+            {latest.hubBusy !== undefined && (
+              <span
+                data-testid="hub-busy"
+                title="The share of the latest interval the hub's thread (the main process's) was busy. Near 100 %, the hub sets the pace of every message through it."
+              >
+                {' '}
+                · hub {Math.round(latest.hubBusy * 100)} % busy
+              </span>
+            )}{' '}
+            · snapshot every {interval === undefined ? '…' : `${Math.round(interval / 100) / 10}s`}
           </span>
         )}
       </header>
