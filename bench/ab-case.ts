@@ -4,7 +4,8 @@
  * `npm run bench` runs it, `--pairs` times (8 by default), alternating which goes first. A run that
  * fails ends the comparison, saying which checkout's and why. It prints each pair and,
  * for every measurement, the median of the ratios within the pairs with their range, oriented so
- * that above 1× B is better. `bench:ab` does the same for the in-process case within one process;
+ * that above 1× B is better (for a figure that can be 0 or below, such as an overhead in %, the
+ * median of the differences: above 0 B is better). `bench:ab` does the same for the in-process case within one process;
  * this one is for the cases whose work spans threads and processes, where a change of a few
  * per cent is smaller than this VM's drift between two runs minutes apart (docs/performance.md).
  * OTHER_CHECKOUT needs its dependencies installed (a worktree can link this one's `node_modules`).
@@ -51,7 +52,10 @@ const { other, caseName, variant, pairs, quick } = readCommandLine(USAGE, () => 
 
 const here = join(import.meta.dirname, '..')
 /** Each measurement's values, A's and B's, pair by pair. */
-const series = new Map<string, { better: Measurement['better']; a: number[]; b: number[] }>()
+const series = new Map<
+  string,
+  { better: Measurement['better']; unit: Measurement['unit']; a: number[]; b: number[] }
+>()
 const shown = (value: number | undefined) =>
   value === undefined ? '–' : value >= 1000 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2)
 
@@ -76,7 +80,12 @@ for (let pair = 0; pair < pairs; pair++) {
   for (const measured of b) {
     const before = a.find((m) => m.metric === measured.metric)
     if (before === undefined) continue
-    const entry = series.get(measured.metric) ?? { better: measured.better, a: [], b: [] }
+    const entry = series.get(measured.metric) ?? {
+      better: measured.better,
+      unit: measured.unit,
+      a: [],
+      b: [],
+    }
     entry.a.push(before.value)
     entry.b.push(measured.value)
     series.set(measured.metric, entry)
@@ -87,12 +96,26 @@ for (let pair = 0; pair < pairs; pair++) {
   )
   console.log(line.join('; '))
 }
-for (const [metric, { better, a, b }] of series) {
+const pairsRun = `${pairs} pair${pairs === 1 ? '' : 's'}`
+for (const [metric, { better, unit, a, b }] of series) {
+  // A ratio says nothing of a figure that can be 0 or below (an overhead in %, which hovers
+  // around 0): such a figure is compared by its difference within each pair instead.
+  if ([...a, ...b].some((value) => value <= 0)) {
+    const gains = a.map((before, index) => {
+      const after = b[index] as number
+      return better === 'higher' ? after - before : before - after
+    })
+    const signed = (value: number) => `${value > 0 ? '+' : ''}${value.toFixed(2)}`
+    console.log(
+      `${metric}: B against A ${signed(median(gains))} ${unit} (${signed(Math.min(...gains))} to ${signed(Math.max(...gains))}), ${pairsRun}; above 0 B is better`,
+    )
+    continue
+  }
   const ratios = a.map((before, index) => {
     const after = b[index] as number
     return better === 'higher' ? after / before : before / after
   })
   console.log(
-    `${metric}: B against A ${median(ratios).toFixed(3)}× (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}), ${pairs} pair${pairs === 1 ? '' : 's'}; above 1× B is better`,
+    `${metric}: B against A ${median(ratios).toFixed(3)}× (${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}), ${pairsRun}; above 1× B is better`,
   )
 }
