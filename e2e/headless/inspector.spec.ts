@@ -173,10 +173,17 @@ test('an inspector opened late starts its charts and rates with what the hub saw
   // Read at once, before a second snapshot could come: without the hub's points the charts would
   // start now and the first rates would be zeros.
   const publishedRate = await page.getByTestId('kpi-published').locator('.value').textContent()
+  const rawEventRate = await page
+    .locator('[data-testid=type-traffic] tr[data-type=RawEvent] td')
+    .nth(1)
+    .textContent()
   for (const chart of ['chart-latency', 'chart-throughput', 'chart-queue']) {
     expect(Number(await page.getByTestId(chart).getAttribute('data-from'))).toBeLessThan(openedAt - 2)
   }
   expect(publishedRate).not.toBe('0.0/s')
+  // The type table's rate too, against the hub's last point: not a dash until a second snapshot.
+  expect(rawEventRate).toMatch(/^[\d,.]+\/s$/)
+  expect(rawEventRate).not.toBe('0.0/s')
   await page.screenshot({ path: testInfo.outputPath('overview-opened-late.png') })
   stop()
   expect(consoleErrors).toEqual([])

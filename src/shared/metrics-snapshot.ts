@@ -184,6 +184,11 @@ export const metricsPointSchema = busMetricsSchema
     busySubscriptions: z
       .array(subscriptionMetricsSchema.pick({ id: true, queueDepth: true, inFlight: true }))
       .optional(),
+    /**
+     * Publishes of each message type so far (a whole snapshot's `types[type].published`), so a
+     * type's publish rate can be read against a point. Every point the hub keeps has it.
+     */
+    publishedByType: z.record(z.string(), count).optional(),
   })
 
 /** `{ p50Ms, p95Ms, p99Ms, p999Ms, maxMs, meanMs, count }`; `count` is the successful deliveries measured. */

@@ -57,6 +57,8 @@ it('lists in each point the subscriptions with copies queued or in flight, and n
   const { queueDepth, inFlight } = (await bus.metrics()).subscriptions.find((s) => s.id === stuck) ?? {}
   expect(feed.history().at(-1)?.busySubscriptions).toEqual([{ id: stuck, queueDepth, inFlight }])
   expect((queueDepth ?? 0) + (inFlight ?? 0)).toBe(3)
+  // Each point also counts the publishes of each type, as a snapshot's type counters do.
+  expect(feed.history().at(-1)?.publishedByType).toEqual({ RawEvent: 3 })
   // A whole snapshot says as much for every subscription, and carries no such list.
   expect(await bus.metrics()).not.toHaveProperty('busySubscriptions')
 })

@@ -3,6 +3,7 @@ import {
   chartPoints,
   HISTORY,
   perSecond,
+  publishedOf,
   type Sample,
   subscriptionAt,
 } from '../../src/renderer/inspector/feeds.js'
@@ -35,6 +36,20 @@ describe('a counter’s rate between two snapshots', () => {
   it('is never negative, nor a division by no time', () => {
     expect(perSecond(snapshot(1_000, 500), snapshot(2_000, 10), total)).toBe(0)
     expect(perSecond(snapshot(1_000, 0), snapshot(1_000, 10), total)).toBe(0)
+  })
+})
+
+describe('a type’s publishes at a chart point', () => {
+  it('are a snapshot’s type counter, or the hub’s point’s count, and unknown where neither has it', () => {
+    expect(publishedOf(snapshot(1_000, 9, { RawEvent: 7 }), 'RawEvent')).toBe(7)
+    // A hub's point has no `types`: its counts are by type already.
+    const point = {
+      collectedAt: new Date(1_000),
+      publishedByType: { RawEvent: 5 },
+    } as unknown as MetricsPoint
+    expect(publishedOf(point, 'RawEvent')).toBe(5)
+    expect(publishedOf(point, 'StateChange')).toBeUndefined()
+    expect(publishedOf(snapshot(1_000, 9), 'RawEvent')).toBeUndefined()
   })
 })
 

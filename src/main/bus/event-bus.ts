@@ -184,6 +184,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     metricsPoint: () => ({
       ...this.metricsPoint(monotonicMs(), this.routesSource()),
       busySubscriptions: this.busySubscriptions(),
+      publishedByType: this.typeCounters.published(),
     }),
     find: (subscriptionId) => this.subscriptions.get(subscriptionId),
     endReason: (subscriptionId) => this.endReasons.get(subscriptionId),

@@ -66,8 +66,8 @@ export interface BusInternals {
    */
   onShutdown(listener: () => Promise<void> | undefined): void
   /**
-   * The charted fields of a snapshot, now, with the busy subscriptions' queues, without reading any
-   * subscription's latency (cheap).
+   * The charted fields of a snapshot, now, with the busy subscriptions' queues and the publishes
+   * of each type, without reading any subscription's latency (cheap).
    */
   metricsPoint(): MetricsPoint
   /** The live subscription with this id, if any. */

@@ -61,6 +61,11 @@ export class CountersByKey {
   snapshot(): Record<string, Counters> {
     return Object.fromEntries([...this.byKey].map(([key, counters]) => [key, { ...counters }]))
   }
+
+  /** Every key's `published` count alone. */
+  published(): Record<string, number> {
+    return Object.fromEntries([...this.byKey].map(([key, counters]) => [key, counters.published]))
+  }
 }
 
 const MICROS_PER_MS = 1000

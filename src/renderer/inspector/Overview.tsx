@@ -148,7 +148,7 @@ export function Overview({ history, past }: { history: Sample[]; past: MetricsPo
           ]}
         />
       </section>
-      <TypeTraffic current={metrics} previous={history.at(-2)?.metrics} />
+      <TypeTraffic current={metrics} previous={points.at(-2)?.metrics} />
     </div>
   )
 }

@@ -1,11 +1,12 @@
 /**
  * Traffic by message type: which types flow, how fast, what became of their copies (delivered,
  * failed, retried, dropped, coalesced, dead-lettered) and how many publishes a full queue refused,
- * busiest first. The totals are the snapshot's `types`; the rate is the difference between the
- * last two snapshots.
+ * busiest first. The totals are the snapshot's `types`; the rate is the difference from the
+ * chart point before it: the snapshot before, or the hub's point where the window received none (on
+ * opening, and after time away).
  */
-import type { BusMetrics } from '../../shared/metrics-snapshot.js'
-import { perSecond } from './feeds.js'
+import type { BusMetrics, MetricsPoint } from '../../shared/metrics-snapshot.js'
+import { perSecond, publishedOf } from './feeds.js'
 import { count, rate } from './format.js'
 
 const COUNTERS = [
@@ -38,13 +39,13 @@ export function TypeTraffic({
   previous,
 }: {
   current: BusMetrics
-  previous: BusMetrics | undefined
+  previous: MetricsPoint | BusMetrics | undefined
 }) {
   const rows = Object.entries(current.types)
     .map(([type, counters]) => ({
       type,
       counters,
-      rate: perSecond(previous, current, (metrics) => metrics.types[type]?.published),
+      rate: perSecond<MetricsPoint | BusMetrics>(previous, current, (metrics) => publishedOf(metrics, type)),
     }))
     .sort((a, b) => b.rate - a.rate || b.counters.published - a.counters.published)
   if (rows.length === 0) return null

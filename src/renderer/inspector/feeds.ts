@@ -133,6 +133,11 @@ export function chartPoints(past: readonly MetricsPoint[], samples: readonly Sam
   return points.slice(-HISTORY)
 }
 
+/** Publishes of `type` so far: a whole snapshot's type counters say, or a hub's point's. */
+export function publishedOf(metrics: MetricsPoint | BusMetrics, type: string): number | undefined {
+  return 'types' in metrics ? metrics.types[type]?.published : metrics.publishedByType?.[type]
+}
+
 /**
  * Subscription `id` at chart point `point`: all of it at a snapshot the window received (nothing
  * if it was not there); its queue alone at a hub's point, which lists the subscriptions with
