@@ -160,6 +160,32 @@ test('overview numbers move under load and agree with bus.metrics()', async ({
   expect(consoleErrors).toEqual([])
 })
 
+test('the verdict line says when the hub’s thread sets the pace, and stops saying it once it does not', async ({
+  page,
+  host,
+  consoleErrors,
+}, testInfo) => {
+  await openInspector(page, host)
+  await expect(page.getByTestId('verdict-hub-busy')).toHaveCount(0)
+  // The host runs in this process: holding its thread 90 ms of every 100 is the hub at 90 %
+  // and more, with room left between for its timers and sockets.
+  const hold = setInterval(() => {
+    const until = performance.now() + 90
+    while (performance.now() < until);
+  }, 100)
+  try {
+    await expect(page.getByTestId('verdict-hub-busy')).toContainText(
+      /the hub's thread was \d+ % busy: it sets the pace/,
+      { timeout: 15_000 },
+    )
+    await page.screenshot({ path: testInfo.outputPath('overview-hub-busy.png') })
+  } finally {
+    clearInterval(hold)
+  }
+  await expect(page.getByTestId('verdict-hub-busy')).toHaveCount(0)
+  expect(consoleErrors).toEqual([])
+})
+
 test('an inspector opened late starts its charts and rates with what the hub saw before it opened', async ({
   page,
   host,

@@ -9,6 +9,11 @@ import { TypeTraffic } from './TypeTraffic.js'
 
 /** Subscriptions in trouble named in the verdict line; the Subscriptions view lists them all. */
 const MAX_NAMED = 3
+/**
+ * From this share of an interval busy, the hub's thread is said to set the pace: messages through
+ * it wait for it, whatever the bus's own rule says.
+ */
+const HUB_SATURATED = 0.9
 
 /**
  * `history`: the snapshots this window received; `past`: the hub's points from before it opened,
@@ -58,6 +63,12 @@ export function Overview({ history, past }: { history: Sample[]; past: MetricsPo
             {troubled.length > MAX_NAMED
               ? ` and ${troubled.length - MAX_NAMED} more (Subscriptions view)`
               : ''}
+          </span>
+        )}
+        {metrics.hubBusy !== undefined && metrics.hubBusy >= HUB_SATURATED && (
+          <span class="trouble-note" data-testid="verdict-hub-busy">
+            the hub's thread was {Math.round(metrics.hubBusy * 100)} % busy: it sets the pace of every message
+            through it
           </span>
         )}
       </section>
