@@ -29,7 +29,7 @@ export const METRICS_HISTORY = 120
 
 /**
  * The share of the hub's thread that whole snapshots for watching inspectors may take. A snapshot
- * reads every subscription's latency: ~1 ms with a few dozen, 75–93 ms with 1,000 all delivered to
+ * reads every subscription's latency: ~1 ms with a few dozen, 75–270 ms with 1,000 all delivered to
  * (docs/performance.md, *A metrics snapshot with many subscriptions*). One that took longer than
  * this share of the intervals since the last one delays the next, so an inspector slows a bus with
  * many busy subscriptions by this much at most; its header shows how often snapshots come.
