@@ -109,3 +109,29 @@ it('says in its points and the snapshots it streams how busy the hub’s thread 
   expect(streamed.every((share) => share !== undefined && share >= 0 && share <= 1)).toBe(true)
   expect(await bus.metrics()).not.toHaveProperty('hubBusy')
 })
+
+it('gives a window that starts watching its first snapshot at the next interval, however spaced they are', async () => {
+  const bus = createEventBus({ metricsIntervalMs: 10 })
+  await bus.start()
+  afterThisTest(() => bus.shutdown())
+  const metrics = bus.metrics.bind(bus)
+  // 20 ms a snapshot at a 10 % share: the next may come ~200 ms after one begins.
+  vi.spyOn(bus, 'metrics').mockImplementation(() => {
+    const until = performance.now() + 20
+    while (performance.now() < until);
+    return metrics()
+  })
+  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals], 1_000, 0.1)
+  afterThisTest(() => feed.close())
+  let firstWatcher = 0
+  feed.watch(() => firstWatcher++)
+  await waitFor(() => firstWatcher === 1)
+  const watchedAt = performance.now()
+  let firstSnapshotAfter: number | undefined
+  feed.watch(() => {
+    firstSnapshotAfter ??= performance.now() - watchedAt
+  })
+  await waitFor(() => firstSnapshotAfter !== undefined)
+  expect(firstSnapshotAfter).toBeLessThan(150) // the spacing alone would have held it ~180 ms
+  expect(firstWatcher).toBeGreaterThanOrEqual(2) // that snapshot went to every watcher
+})

@@ -42,6 +42,8 @@ export class MetricsFeed {
   private readonly timer: ReturnType<typeof setInterval>
   /** When (monotonic ms) the next whole snapshot may be taken, by what the last one cost. */
   private nextSnapshotAt = 0
+  /** A watcher came since the last snapshot: it gets one at the next interval, whatever the share. */
+  private newWatcher = false
   /** The event loop's utilization at the last point, where the runtime measures it (Node does). */
   private loopAtLastPoint = loopUtilization?.()
 
@@ -58,6 +60,7 @@ export class MetricsFeed {
   /** Calls `listener` with each snapshot from the next one on. @returns a function that stops it */
   watch(listener: (snapshot: BusMetrics) => void): () => void {
     this.listeners.add(listener)
+    this.newWatcher = true
     return () => this.listeners.delete(listener)
   }
 
@@ -77,7 +80,10 @@ export class MetricsFeed {
     if (this.points.length > this.historySize) this.points.shift()
     if (this.listeners.size === 0) return
     const startedAt = monotonicMs()
-    if (startedAt < this.nextSnapshotAt) return
+    // A window just opened waits one interval for its first snapshot, not the share's spacing
+    // (up to 14 s with 1,000 busy subscriptions); the spacing then counts from that snapshot.
+    if (startedAt < this.nextSnapshotAt && !this.newWatcher) return
+    this.newWatcher = false
     // The snapshot's own latency interval is the point's: a reading within it gets the same. The
     // bus builds it before it returns (the promise is only its API's shape): timed here.
     const pending = this.bus.metrics()
