@@ -3,18 +3,57 @@
  * without taking whole snapshots for it, and stops with the hub.
  */
 import { expect, it, vi } from 'vitest'
-import { createEventBus, DeliveryMode, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
+import {
+  createEventBus,
+  DeliveryMode,
+  type EventBus,
+  MessageFilter,
+  ModuleId,
+} from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
 import { MetricsFeed } from '../../src/main/hub/metrics-feed.js'
 import { rawMessage, waitFor } from '../helpers.js'
 import { afterThisTest } from './fixture.js'
 
-it('keeps the latest points only, unwatched, and takes none once closed', async () => {
-  const bus = createEventBus({ metricsIntervalMs: 10 })
+/** A started bus taking a point every `intervalMs`, shut down after the test. */
+async function startedBus(intervalMs: number): Promise<EventBus> {
+  const bus = createEventBus({ metricsIntervalMs: intervalMs })
   await bus.start()
-  afterThisTest(() => bus.shutdown())
+  afterThisTest(() => bus.shutdown({ drainTimeoutMs: 0 }))
+  return bus
+}
+
+/** The hub's feed over `bus`, closed after the test. */
+function feedOver(bus: EventBus, historySize?: number, snapshotShare?: number): MetricsFeed {
+  const feed = new MetricsFeed(
+    bus,
+    (bus as unknown as WithInternals)[busInternals],
+    historySize,
+    snapshotShare,
+  )
+  afterThisTest(() => feed.close())
+  return feed
+}
+
+/** Keeps this thread busy for `ms`, as a long task would. */
+function holdThread(ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until);
+}
+
+/** Makes each of `bus`'s snapshots take `ms` of the thread. @returns the spy that counts them */
+function slowSnapshots(bus: EventBus, ms: number) {
+  const metrics = bus.metrics.bind(bus)
+  return vi.spyOn(bus, 'metrics').mockImplementation(() => {
+    holdThread(ms)
+    return metrics()
+  })
+}
+
+it('keeps the latest points only, unwatched, and takes none once closed', async () => {
+  const bus = await startedBus(10)
   const snapshots = vi.spyOn(bus, 'metrics')
-  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals], 3)
+  const feed = feedOver(bus, 3)
   await waitFor(() => feed.history().length === 3)
   expect(snapshots).not.toHaveBeenCalled() // nobody watches: points only
   const first = feed.history()[0]?.collectedAt.getTime() ?? 0
@@ -30,9 +69,7 @@ it('keeps the latest points only, unwatched, and takes none once closed', async 
 })
 
 it('lists in each point the subscriptions with copies queued or in flight, and no other', async () => {
-  const bus = createEventBus({ metricsIntervalMs: 10 })
-  await bus.start()
-  afterThisTest(() => bus.shutdown({ drainTimeoutMs: 0 }))
+  const bus = await startedBus(10)
   const stuck = await bus.subscribe(
     ModuleId.Storage,
     MessageFilter.types(['RawEvent']),
@@ -45,8 +82,7 @@ it('lists in each point the subscriptions with copies queued or in flight, and n
     DeliveryMode.BestEffort,
     () => {},
   )
-  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals])
-  afterThisTest(() => feed.close())
+  const feed = feedOver(bus)
   for (let i = 0; i < 3; i++) await bus.publish(rawMessage())
   const copiesHeld = () =>
     feed
@@ -64,19 +100,11 @@ it('lists in each point the subscriptions with copies queued or in flight, and n
 })
 
 it('spaces whole snapshots out when each takes more than its share of the hub’s thread, not points', async () => {
-  const bus = createEventBus({ metricsIntervalMs: 10 })
-  await bus.start()
-  afterThisTest(() => bus.shutdown())
-  const metrics = bus.metrics.bind(bus)
+  const bus = await startedBus(10)
   // Each snapshot takes 5 ms of the thread: at a 10 % share, the next may come 50 ms later at
   // the soonest (less a tenth of an interval), where the interval would take one every 10 ms.
-  const snapshots = vi.spyOn(bus, 'metrics').mockImplementation(() => {
-    const until = performance.now() + 5
-    while (performance.now() < until);
-    return metrics()
-  })
-  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals], 1_000, 0.1)
-  afterThisTest(() => feed.close())
+  const snapshots = slowSnapshots(bus, 5)
+  const feed = feedOver(bus, 1_000, 0.1)
   const seen: number[] = []
   feed.watch((snapshot) => seen.push(snapshot.collectedAt.getTime()))
   await waitFor(() => feed.history().length >= 30)
@@ -89,17 +117,13 @@ it('spaces whole snapshots out when each takes more than its share of the hub’
 })
 
 it('says in its points and the snapshots it streams how busy the hub’s thread was, and bus.metrics() does not', async () => {
-  const bus = createEventBus({ metricsIntervalMs: 20 })
-  await bus.start()
-  afterThisTest(() => bus.shutdown())
-  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals])
-  afterThisTest(() => feed.close())
+  const bus = await startedBus(20)
+  const feed = feedOver(bus)
   const streamed: (number | undefined)[] = []
   feed.watch((snapshot) => streamed.push(snapshot.hubBusy))
   await waitFor(() => feed.history().length >= 2)
   const pointsBefore = feed.history().length
-  const until = performance.now() + 60
-  while (performance.now() < until); // the thread busy for three intervals' time
+  holdThread(60) // three intervals' time
   await waitFor(() => feed.history().length > pointsBefore)
   const busy = feed.history()[pointsBefore]?.hubBusy ?? 0
   expect(busy).toBeGreaterThan(0.5)
@@ -111,18 +135,10 @@ it('says in its points and the snapshots it streams how busy the hub’s thread 
 })
 
 it('gives a window that starts watching its first snapshot at the next interval, however spaced they are', async () => {
-  const bus = createEventBus({ metricsIntervalMs: 10 })
-  await bus.start()
-  afterThisTest(() => bus.shutdown())
-  const metrics = bus.metrics.bind(bus)
+  const bus = await startedBus(10)
   // 20 ms a snapshot at a 10 % share: the next may come ~200 ms after one begins.
-  vi.spyOn(bus, 'metrics').mockImplementation(() => {
-    const until = performance.now() + 20
-    while (performance.now() < until);
-    return metrics()
-  })
-  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals], 1_000, 0.1)
-  afterThisTest(() => feed.close())
+  slowSnapshots(bus, 20)
+  const feed = feedOver(bus, 1_000, 0.1)
   let firstWatcher = 0
   feed.watch(() => firstWatcher++)
   await waitFor(() => firstWatcher === 1)
