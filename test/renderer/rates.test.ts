@@ -114,7 +114,7 @@ describe('one subscription at the charts’ points', () => {
       hubPoint(2_000, [{ id: 'other', queueDepth: 5, inFlight: 0 }]),
     ]
     const points = chartPoints(past, [received(3_000, 4)])
-    expect(points.map((point) => subscriptionAt(point, 'sub'))).toEqual([
+    expect(points.map((point) => subscriptionAt(point.metrics, 'sub'))).toEqual([
       { id: 'sub', queueDepth: 7, inFlight: 2 },
       { queueDepth: 0, inFlight: 0 },
       { id: 'sub', queueDepth: 4, inFlight: 1, recentLatency: latency },
@@ -123,6 +123,6 @@ describe('one subscription at the charts’ points', () => {
 
   it('is unknown at a snapshot without it, and at a point from a hub that lists no busy subscriptions', () => {
     const points = chartPoints([hubPoint(1_000)], [received(2_000, 0)])
-    expect(points.map((point) => subscriptionAt(point, 'gone'))).toEqual([undefined, undefined])
+    expect(points.map((point) => subscriptionAt(point.metrics, 'gone'))).toEqual([undefined, undefined])
   })
 })

@@ -6,7 +6,8 @@
  * a point reads no subscription's latency, so it costs little whatever the bus holds (measured with
  * 1,000 subscriptions all holding copies: ~0.1 ms a point, ~7 MB for two minutes of them). While
  * inspecting endpoints stream metrics, it also takes one whole `bus.metrics()` snapshot for all of
- * them (each used to take its own, on its own timer).
+ * them (each used to take its own, on its own timer), each interval or less often, as
+ * {@link SNAPSHOT_SHARE} allows, and gives each point and streamed snapshot `hubBusy`.
  */
 
 import type { EventLoopUtilityFunction } from 'node:perf_hooks'

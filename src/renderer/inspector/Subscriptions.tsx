@@ -177,7 +177,7 @@ function SubscriptionCharts({
   past: MetricsPoint[]
 }) {
   const points = chartPoints(past, history)
-  const atPoints = points.map((point) => subscriptionAt(point, subscription.id))
+  const atPoints = points.map((point) => subscriptionAt(point.metrics, subscription.id))
   const times = points.map((point) => point.time)
   const queue = (pick: (s: SubscriptionAtPoint) => number) => atPoints.map((sub) => (sub ? pick(sub) : null))
   const latency = (pick: (latency: SubscriptionMetrics['recentLatency']) => number) =>

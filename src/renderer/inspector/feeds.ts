@@ -33,10 +33,9 @@ export interface Sample {
 export interface ChartPoint {
   /** Seconds since the epoch, as uPlot wants its x values. */
   time: number
-  metrics: MetricsPoint
+  /** A whole snapshot where the window received one, else the hub's point. */
+  metrics: MetricsPoint | BusMetrics
   rates: Rates
-  /** The whole snapshot, where the window received one; absent at the hub's points. */
-  snapshot?: BusMetrics
 }
 
 /** What a chart point says of one subscription: its queue, and its latency if the point is a snapshot. */
@@ -115,18 +114,16 @@ function pointsMissed(past: readonly MetricsPoint[], samples: readonly Sample[])
  * rates shown on opening are not zeros, nor a reconnected window's an average over its absence.
  */
 export function chartPoints(past: readonly MetricsPoint[], samples: readonly Sample[]): ChartPoint[] {
-  const all: { metrics: MetricsPoint; snapshot?: BusMetrics }[] = [
-    ...pointsMissed(past, samples).map((metrics) => ({ metrics })),
-    ...samples.map(({ metrics }) => ({ metrics, snapshot: metrics })),
-  ].sort((a, b) => a.metrics.collectedAt.getTime() - b.metrics.collectedAt.getTime())
+  const all = [...pointsMissed(past, samples), ...samples.map((sample) => sample.metrics)].sort(
+    (a, b) => a.collectedAt.getTime() - b.collectedAt.getTime(),
+  )
   const points: ChartPoint[] = []
   let previous: MetricsPoint | undefined
-  for (const { metrics, snapshot } of all) {
+  for (const metrics of all) {
     points.push({
       time: metrics.collectedAt.getTime() / 1000,
       metrics,
       rates: ratesBetween(previous, metrics),
-      ...(snapshot && { snapshot }),
     })
     previous = metrics
   }
@@ -139,14 +136,17 @@ export function publishedOf(metrics: MetricsPoint | BusMetrics, type: string): n
 }
 
 /**
- * Subscription `id` at chart point `point`: all of it at a snapshot the window received (nothing
+ * Subscription `id` at a chart point's `metrics`: all of it at a snapshot the window received (nothing
  * if it was not there); its queue alone at a hub's point, which lists the subscriptions with
  * copies queued or in flight, so any other had none (or did not exist yet). Nothing at a point
  * from a hub that lists none.
  */
-export function subscriptionAt(point: ChartPoint, id: string): SubscriptionAtPoint | undefined {
-  if (point.snapshot) return point.snapshot.subscriptions.find((s) => s.id === id)
-  const busy = point.metrics.busySubscriptions
+export function subscriptionAt(
+  metrics: MetricsPoint | BusMetrics,
+  id: string,
+): SubscriptionAtPoint | undefined {
+  if ('subscriptions' in metrics) return metrics.subscriptions.find((s) => s.id === id)
+  const busy = metrics.busySubscriptions
   return busy && (busy.find((s) => s.id === id) ?? { queueDepth: 0, inFlight: 0 })
 }
 
