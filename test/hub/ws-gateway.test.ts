@@ -20,11 +20,12 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { createHub } from '../../src/main/hub/index.js'
-import { CloseCode, type Gateway, startGateway } from '../../src/main/node/ws-gateway.js'
+import { CLOSE_HANDSHAKE_MS, CloseCode, type Gateway, startGateway } from '../../src/main/node/ws-gateway.js'
 import { shapedTextCodec } from '../../src/shared/codec.js'
 import { type BuiltinCatalog, type BusClient, connectBus, fromWebSocket } from '../../src/shared/index.js'
-import { rawEvent, waitFor } from '../helpers.js'
+import { rawEvent, sleep, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
+import { rawWebSocket } from './raw-websocket.js'
 
 const catalog = {
   'native.Snapshot': z.object({
@@ -234,6 +235,34 @@ describe('WebSocket gateway', () => {
     )
     await waitFor(() => seen.includes('still-here'))
   })
+
+  it('lets a flood that ignores its close reach the hub with nothing over its budget, and cuts it off', async () => {
+    const { bus, gateway } = await setup({ maxMessagesPerSecond: 50 })
+    let seen = 0
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, () => {
+      seen++
+    })
+    const flood = await rawWebSocket(gateway.port, gateway.tokenFor('second-tracker'))
+    const opened = Date.now()
+    const publishes = (from: number, count: number) =>
+      Array.from({ length: count }, (_, n) => {
+        const msg = BusMessage.create(
+          'second-tracker',
+          MessagePayload.RawEvent(rawEvent({ eventType: `flood-${from + n}` })),
+        )
+        return JSON.stringify([{ t: 'pub', rid: from + n, msg: superjson.serialize(msg) }])
+      })
+    // The hello and 49 publishes are the second's budget; the next message is told to go (4429).
+    flood.send([JSON.stringify([{ t: 'hello', v: 1 }]), ...publishes(0, 200)])
+    // It goes on sending, into the budget's next second too, and never answers the close.
+    for (let round = 1; round <= 12; round++) {
+      await sleep(100)
+      flood.send(publishes(round * 1000, 50))
+    }
+    await flood.cut
+    expect(Date.now() - opened).toBeLessThan(CLOSE_HANDSHAKE_MS + 5000) // not ws's 30 s
+    expect(seen).toBe(49)
+  }, 20_000)
 
   it('answers garbage text with error frames and keeps the connection', async () => {
     const { gateway } = await setup()

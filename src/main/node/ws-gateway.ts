@@ -8,10 +8,10 @@ import { chmod, writeFile } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { WebSocket, WebSocketServer } from 'ws'
+import { type ServerOptions, WebSocket, WebSocketServer } from 'ws'
 import { z } from 'zod'
 import { EventBusError, firstIssue } from '../../shared/errors.js'
-import { fromWebSocket } from '../../shared/port.js'
+import { fromWebSocket, type WebSocketLike } from '../../shared/port.js'
 import type { Permissions } from '../../shared/wire.js'
 import type { Hub } from '../hub/index.js'
 import { checkAttachOptions } from '../hub/permissions.js'
@@ -101,6 +101,13 @@ export interface Gateway {
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost'])
 
+/**
+ * How long a refused or closed connection may take to answer the close before its TCP connection
+ * is cut (ws waits 30 s by default). A peer on loopback answers in milliseconds; one that ignores
+ * the close, as a flood's sender may, would otherwise hold the connection that long.
+ */
+export const CLOSE_HANDSHAKE_MS = 2000
+
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest()
 }
@@ -130,6 +137,34 @@ class RateLimit {
   }
 }
 
+type Listener<Event> = (event: Event) => void
+
+/** `socket` as the hub reads it: its messages only as far as `admit` lets each through. */
+function admitting(socket: WebSocket, admit: () => boolean): WebSocketLike {
+  function addEventListener(type: 'message', listener: Listener<{ data: unknown }>): void
+  function addEventListener(type: 'close', listener: Listener<{ code: number; reason: string }>): void
+  function addEventListener(type: 'open', listener: () => void): void
+  // The overloads above say which listener comes with which type.
+  function addEventListener(type: 'message' | 'close' | 'open', listener: Listener<never>): void {
+    if (type === 'message') {
+      const read = listener as Listener<{ data: unknown }>
+      socket.addEventListener('message', (event) => {
+        if (admit()) read(event)
+      })
+    } else if (type === 'close')
+      socket.addEventListener('close', listener as Listener<{ code: number; reason: string }>)
+    else socket.addEventListener('open', listener as () => void)
+  }
+  return {
+    get readyState() {
+      return socket.readyState
+    },
+    send: (data) => socket.send(data),
+    close: (code, reason) => socket.close(code, reason),
+    addEventListener,
+  }
+}
+
 /**
  * Starts the gateway and resolves once it listens.
  * @throws EventBusError `Configuration` for an invalid option: a non-loopback host, a module entry
@@ -155,11 +190,14 @@ export async function startGateway(hub: Hub, options: GatewayOptions): Promise<G
     return found
   }
 
-  const server = new WebSocketServer({
+  // `closeTimeout`: ws reads it (8.23) though @types/ws (8.18) does not list it.
+  const serverOptions: ServerOptions & { closeTimeout: number } = {
     host,
     port,
     maxPayload: maxPayloadBytes,
-  })
+    closeTimeout: CLOSE_HANDSHAKE_MS,
+  }
+  const server = new WebSocketServer(serverOptions)
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
@@ -180,13 +218,21 @@ export async function startGateway(hub: Hub, options: GatewayOptions): Promise<G
       return
     }
     const limit = new RateLimit(maxMessagesPerSecond)
-    // Registered before the hub's listener, so a flood is cut off before it reaches the hub.
-    socket.on('message', () => {
-      if (!limit.allow() && socket.readyState === WebSocket.OPEN) {
-        socket.close(CloseCode.RateLimited, `more than ${maxMessagesPerSecond} messages per second`)
-      }
+    /**
+     * Whether a message goes on to the hub: only while the socket is open and within its budget.
+     * The first over the budget closes it (4429), and neither it nor any the sender goes on
+     * sending, ignoring the close, reaches the hub.
+     */
+    const admit = (): boolean => {
+      if (socket.readyState !== WebSocket.OPEN) return false
+      if (limit.allow()) return true
+      socket.close(CloseCode.RateLimited, `more than ${maxMessagesPerSecond} messages per second`)
+      return false
+    }
+    hub.attach(fromWebSocket(admitting(socket, admit)), {
+      module: entry.module,
+      permissions: entry.permissions,
     })
-    hub.attach(fromWebSocket(socket), { module: entry.module, permissions: entry.permissions })
   })
 
   const listening = (server.address() as AddressInfo).port
