@@ -33,6 +33,11 @@ export interface Port {
   start(): void
   /** Closes the channel; the close listener runs once. */
   close(): void
+  /**
+   * Bytes sent that have not yet left for the peer, where the transport tells (a WebSocket's
+   * `bufferedAmount`: a peer that stops reading makes it grow); absent where it does not.
+   */
+  bufferedBytes?(): number
 }
 
 /** Makes sure the close listener runs once, whoever notices the close first. */
@@ -209,6 +214,8 @@ export function fromElectronPort(port: ElectronMessagePortLike): Port {
 export interface WebSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number
+  /** Bytes queued by `send` that have not yet left (browsers' and `ws`'s WebSockets have it). */
+  readonly bufferedAmount?: number
   /** Sends one text frame. */
   send(data: string): void
   /** Closes the connection with an optional code and reason. */
@@ -251,6 +258,7 @@ export function fromWebSocket(socket: WebSocketLike): Port {
       socket.close(1000, 'closed')
       closed.fire()
     },
+    bufferedBytes: () => socket.bufferedAmount ?? 0,
   }
 }
 

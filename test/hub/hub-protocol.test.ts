@@ -15,14 +15,14 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { createHub, type HubOptions } from '../../src/main/hub/index.js'
-import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
+import { EARLY_ANSWER_BATCH, STREAM_BUFFER_LIMIT_BYTES } from '../../src/main/hub/session.js'
 import { shapedCloneCodec, textCodec } from '../../src/shared/codec.js'
 import { connectBus, isRecoverable, type Permissions } from '../../src/shared/index.js'
 import type { Envelope } from '../../src/shared/message.js'
 import { packBatch } from '../../src/shared/message-shapes.js'
 import { busMetricsSchema, metricsPointSchema } from '../../src/shared/metrics-snapshot.js'
-import type { Port } from '../../src/shared/port.js'
-import { expectAccounted, rawEvent, stallThisThread, waitFor } from '../helpers.js'
+import { fromNodePort, type Port } from '../../src/shared/port.js'
+import { expectAccounted, rawEvent, sleep, stallThisThread, waitFor } from '../helpers.js'
 import { afterThisTest, type RawFrame, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
 
 const everything = { publish: '*', subscribe: '*' } as const
@@ -630,6 +630,42 @@ describe('hub protocol', () => {
     expect(first.seen).toEqual(['both'])
     expect(second.seen).toEqual(['both', 'second only'])
     expect(third.seen).toEqual(['third'])
+  })
+
+  it('skips its streams to an inspector that leaves over a megabyte unread, and says the tail sampled', async () => {
+    const { bus, hub } = await startHub({ maxRetryAttempts: 0, metricsIntervalMs: 50 })
+    let unread = 0
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(
+      { ...fromNodePort(port1), bufferedBytes: () => unread },
+      { module: 'inspector', permissions: { publish: [], subscribe: [], inspect: true } },
+    )
+    const inspector = await connectBus(port2)
+    afterThisTest(() => inspector.close())
+    let snapshots = 0
+    const tails: { sampled: boolean; types: unknown[] }[] = []
+    await inspector.onMetrics(() => snapshots++)
+    await inspector.onTail((entries, sampled) =>
+      tails.push({ sampled, types: entries.map((entry) => entry.message.payload.data) }),
+    )
+    await publishRaw(bus, 'read')
+    await waitFor(() => tails.length === 1 && snapshots > 0)
+
+    unread = STREAM_BUFFER_LIMIT_BYTES + 1 // as a WebSocket whose reader stopped would say
+    await sleep(60) // a snapshot sent before lands
+    const snapshotsBefore = snapshots
+    await publishRaw(bus, 'left out')
+    await sleep(600) // two flushes of the tail and twelve metrics intervals
+    expect(snapshots).toBe(snapshotsBefore)
+    expect(tails).toHaveLength(1)
+
+    unread = 0
+    await publishRaw(bus, 'read again')
+    await waitFor(() => tails.length === 2 && snapshots > snapshotsBefore)
+    expect(tails[1]).toMatchObject({
+      sampled: true,
+      types: [expect.objectContaining({ eventType: 'read again' })],
+    })
   })
 })
 

@@ -61,6 +61,12 @@ interface RemoteSubscription {
 const ACK_SWEEP_MS = 250
 /** How often the tail stream is flushed, and how many entries a flush carries at most. */
 const TAIL_INTERVAL_MS = 250
+/**
+ * Bytes an endpoint may leave unread on its port (where the port tells: a WebSocket) before the
+ * metrics and tail streams skip it. Deliveries wait for acks and answers for requests, but the
+ * streams come unasked: a reader stopped at a breakpoint would have the hub hold all of them.
+ */
+export const STREAM_BUFFER_LIMIT_BYTES = 1024 * 1024
 const TAIL_MAX_ENTRIES = 200
 /** Error frames answered per second at most, so a flood of bad frames is not amplified. */
 const MAX_ERROR_FRAMES_PER_SECOND = 100
@@ -512,7 +518,10 @@ export class Session implements RouteEndpoint {
     if (name === 'metrics') {
       this.stopMetrics?.()
       this.stopMetrics = on
-        ? this.hub.metricsFeed.watch((snapshot) => this.link.send({ t: 'metrics', snapshot }))
+        ? this.hub.metricsFeed.watch((snapshot) => {
+            // A snapshot skipped is superseded by the next; the window's header shows the spacing.
+            if (!this.readsTooSlowly()) this.link.send({ t: 'metrics', snapshot })
+          })
         : undefined
       return undefined
     }
@@ -530,9 +539,20 @@ export class Session implements RouteEndpoint {
 
   private flushTail(): void {
     if (this.tailBuffer.length === 0) return
+    if (this.readsTooSlowly()) {
+      // Left out, as a flood's excess is: the next flush that goes says it sampled.
+      this.tailBuffer = []
+      this.tailSampled = true
+      return
+    }
     this.link.send({ t: 'tail', entries: this.tailBuffer, sampled: this.tailSampled })
     this.tailBuffer = []
     this.tailSampled = false
+  }
+
+  /** Whether the endpoint has left more than the streams' bound unread on its port. */
+  private readsTooSlowly(): boolean {
+    return (this.link.port.bufferedBytes?.() ?? 0) > STREAM_BUFFER_LIMIT_BYTES
   }
 
   /**

@@ -159,6 +159,9 @@ function admitting(socket: WebSocket, admit: () => boolean): WebSocketLike {
     get readyState() {
       return socket.readyState
     },
+    get bufferedAmount() {
+      return socket.bufferedAmount
+    },
     send: (data) => socket.send(data),
     close: (code, reason) => socket.close(code, reason),
     addEventListener,
