@@ -1,7 +1,7 @@
 /**
- * A WebSocket client that speaks only the opening handshake and masked text frames, and never
- * answers a close: what a misbehaving outside process may do, which the `ws` client cannot be made
- * to do.
+ * A WebSocket client that speaks only the opening handshake and masked text frames, never answers
+ * a close and reads only when told, dropping what it reads: what a misbehaving outside process may
+ * do, which the `ws` client cannot be made to do.
  */
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
@@ -24,6 +24,8 @@ function textFrame(text: string): Buffer {
 export interface RawWebSocket {
   /** Sends each text as a frame of its own, in one write. */
   send(texts: string[]): void
+  /** Stops reading what the server sends (it waits in TCP), or reads (and drops) it again. */
+  reading(on: boolean): void
   /** Resolves once the server has cut the TCP connection. */
   readonly cut: Promise<void>
 }
@@ -57,6 +59,7 @@ export async function rawWebSocket(port: number, token: string): Promise<RawWebS
   socket.on('error', () => {}) // the server cuts it: that is what the tests wait for
   return {
     send: (texts) => void socket.write(Buffer.concat(texts.map(textFrame))),
+    reading: (on) => void (on ? socket.resume() : socket.pause()),
     cut,
   }
 }

@@ -264,6 +264,68 @@ describe('WebSocket gateway', () => {
     expect(seen).toBe(49)
   }, 20_000)
 
+  it('stops reading a client that leaves its answers unread, and reads it again once it reads', async () => {
+    const { bus, hub } = await startHub({ maxRetryAttempts: 0 })
+    const gateway = await startGateway(hub, {
+      modules: [
+        { module: 'native-tracker', permissions: { publish: ['RawEvent'], subscribe: [], inspect: true } },
+      ],
+    })
+    afterThisTest(() => gateway.close())
+    // Fifty dead letters of 20 kB: each answer to a `dlq list` is a megabyte.
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.typesAndSources(['RawEvent'], [ModuleId.DataCapture]),
+      DeliveryMode.Reliable(),
+      () => {
+        throw new Error('refused')
+      },
+    )
+    for (let i = 0; i < 50; i++) {
+      await bus.publish(
+        BusMessage.create(
+          ModuleId.DataCapture,
+          MessagePayload.RawEvent(rawEvent({ eventType: 'x'.repeat(20_000) })),
+        ),
+      )
+    }
+    await waitFor(async () => (await bus.deadLetters.list()).length === 50)
+    let seen = 0
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.typesAndSources(['RawEvent'], ['native-tracker']),
+      DeliveryMode.BestEffort,
+      () => {
+        seen++
+      },
+    )
+
+    const client = await rawWebSocket(gateway.port, gateway.tokenFor('native-tracker'))
+    client.reading(false)
+    client.send([JSON.stringify([{ t: 'hello', v: 1 }])])
+    // Each unit asks for a megabyte and publishes once, in a write of its own: 60 MB asked for.
+    const units = 60
+    for (let n = 0; n < units; n++) {
+      const msg = BusMessage.create(
+        'native-tracker',
+        MessagePayload.RawEvent(rawEvent({ eventType: `asked-${n}` })),
+      )
+      client.send([
+        JSON.stringify([
+          { t: 'dlq', rid: 2 * n + 1, op: 'list' },
+          { t: 'pub', rid: 2 * n + 2, msg: superjson.serialize(msg) },
+        ]),
+      ])
+      await sleep(10)
+    }
+    await sleep(500)
+    // The hub read until it held UNREAD_PAUSE_BYTES unsent (beside what TCP holds), then waited.
+    expect(seen).toBeGreaterThan(0)
+    expect(seen).toBeLessThan(units)
+    client.reading(true)
+    await waitFor(() => seen === units)
+  })
+
   it('answers garbage text with error frames and keeps the connection', async () => {
     const { gateway } = await setup()
     const socket = open(gateway, { token: gateway.tokenFor('native-tracker') })

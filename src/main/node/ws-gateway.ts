@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { type ServerOptions, WebSocket, WebSocketServer } from 'ws'
 import { z } from 'zod'
 import { EventBusError, firstIssue } from '../../shared/errors.js'
+import { unrefTimer } from '../../shared/peer-timers.js'
 import { fromWebSocket, type WebSocketLike } from '../../shared/port.js'
 import type { Permissions } from '../../shared/wire.js'
 import type { Hub } from '../hub/index.js'
@@ -137,6 +138,37 @@ class RateLimit {
   }
 }
 
+/**
+ * Bytes a connection may leave unread before the hub stops reading its requests, until half of
+ * them have left: a peer that sends requests and never reads the answers would otherwise have the
+ * hub hold every answer. (The metrics and tail streams, which come unasked, skip it earlier.)
+ */
+export const UNREAD_PAUSE_BYTES = 4 * 1024 * 1024
+/** How often a connection whose reading is paused is looked at again. */
+const UNREAD_POLL_MS = 20
+
+/**
+ * Pauses reading `socket` while it has over {@link UNREAD_PAUSE_BYTES} unsent, so the peer's sends
+ * wait in TCP, and resumes once half have left (or the socket closed). Call it on each message.
+ */
+function pauserOf(socket: WebSocket): () => void {
+  let poll: ReturnType<typeof setInterval> | undefined
+  const resume = () => {
+    clearInterval(poll)
+    poll = undefined
+    socket.resume()
+  }
+  socket.once('close', resume)
+  return () => {
+    if (poll !== undefined || socket.bufferedAmount <= UNREAD_PAUSE_BYTES) return
+    socket.pause()
+    poll = setInterval(() => {
+      if (socket.readyState !== WebSocket.OPEN || socket.bufferedAmount <= UNREAD_PAUSE_BYTES / 2) resume()
+    }, UNREAD_POLL_MS)
+    unrefTimer(poll)
+  }
+}
+
 type Listener<Event> = (event: Event) => void
 
 /** `socket` as the hub reads it: its messages only as far as `admit` lets each through. */
@@ -221,14 +253,18 @@ export async function startGateway(hub: Hub, options: GatewayOptions): Promise<G
       return
     }
     const limit = new RateLimit(maxMessagesPerSecond)
+    const pauseIfUnread = pauserOf(socket)
     /**
      * Whether a message goes on to the hub: only while the socket is open and within its budget.
      * The first over the budget closes it (4429), and neither it nor any the sender goes on
-     * sending, ignoring the close, reaches the hub.
+     * sending, ignoring the close, reaches the hub. One within it may pause the reading.
      */
     const admit = (): boolean => {
       if (socket.readyState !== WebSocket.OPEN) return false
-      if (limit.allow()) return true
+      if (limit.allow()) {
+        pauseIfUnread()
+        return true
+      }
       socket.close(CloseCode.RateLimited, `more than ${maxMessagesPerSecond} messages per second`)
       return false
     }
