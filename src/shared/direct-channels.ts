@@ -113,6 +113,7 @@ export class DirectChannels {
       validator,
       (outbound) => this.host.toHub(outbound),
       (sid) => this.host.isReliable(sid),
+      frame.limits.window,
     )
     this.consuming.set(frame.id, link)
   }

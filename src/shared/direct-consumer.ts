@@ -45,11 +45,20 @@ export class DirectConsumer extends Acknowledger {
     private readonly toHub: (frame: EndpointFrame) => void,
     /** Whether this endpoint's subscription `sid` is Reliable (false if it is unknown here). */
     private readonly isReliable: (sid: string) => boolean,
+    /** Deliveries the producer may have unsettled here at once: the channel's window. */
+    private readonly window: number,
   ) {
     super(link)
   }
 
+  /**
+   * Refuses a delivery past the channel's window (a producer that ignores it would have this
+   * endpoint queue without bound, where the hub path's queues are bounded), then checks the message.
+   */
   override screen(message: Envelope): EventBusError | undefined {
+    if (this.unsettled.size >= this.window) {
+      return EventBusError.of('QueueFull', { currentSize: this.unsettled.size, maxSize: this.window })
+    }
     if (message.source !== this.peer) {
       return EventBusError.of('Unauthorized', { module: this.peer, action: 'source' })
     }

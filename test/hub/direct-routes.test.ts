@@ -1519,6 +1519,45 @@ describe('direct routes: bad input', () => {
     expect(handled).toEqual([fine.id])
   })
 
+  it("a consumer refuses deliveries past its channel's window, and takes them again once some settle", async () => {
+    const settle: (() => void)[] = []
+    const { direct, fromConsumer } = await consumerAroundFakes(
+      DeliveryMode.BestEffort,
+      () => new Promise<void>((resolve) => settle.push(resolve)),
+    )
+    // The fakes' window is 8; a producer ignoring it sends 20 at once, then one more.
+    const window = 8
+    const msgs = Array.from({ length: 20 }, () =>
+      BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent())),
+    )
+    direct.port1.postMessage([{ t: 'dlvs', sid: 'sid-1', id: 1, msgs, timeoutMs: 5000 }])
+    await waitFor(() => fromConsumer.filter((f) => f.t === 'nack').length === 20 - window)
+    const nacks = fromConsumer.filter((f) => f.t === 'nack')
+    expect(nacks.map((f) => f.id)).toEqual(Array.from({ length: 20 - window }, (_, i) => window + 1 + i))
+    expect(String(nacks[0]?.error)).toMatch(/QueueFull: .* 8 of 8/)
+    // The first four run (four workers), the next four wait: none of the refused ever runs.
+    await waitFor(() => settle.length === 4)
+    for (const done of settle.splice(0)) done()
+    await waitFor(() => fromConsumer.some((f) => f.t === 'ack'))
+    direct.port1.postMessage([
+      {
+        t: 'dlv',
+        sid: 'sid-1',
+        id: 21,
+        msg: BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent())),
+        timeoutMs: 5000,
+      },
+    ])
+    await waitFor(() => settle.length === 4)
+    for (const done of settle.splice(0)) done()
+    await waitFor(() => settle.length === 1)
+    settle[0]?.()
+    await waitFor(
+      () => fromConsumer.filter((f) => f.t === 'ack').flatMap((f) => f.ids as number[]).length === window + 1,
+    )
+    expect(fromConsumer.filter((f) => f.t === 'nack')).toHaveLength(20 - window)
+  })
+
   it('a consumer has the hub hold a failed Reliable delivery, releases it after a retry, and reports what it saw', async () => {
     const attempts = new Map<string, number>()
     let failLate: (error: Error) => void = () => {}
