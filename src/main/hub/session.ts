@@ -61,13 +61,13 @@ interface RemoteSubscription {
 const ACK_SWEEP_MS = 250
 /** How often the tail stream is flushed, and how many entries a flush carries at most. */
 const TAIL_INTERVAL_MS = 250
+const TAIL_MAX_ENTRIES = 200
 /**
  * Bytes an endpoint may leave unread on its port (where the port tells: a WebSocket) before the
  * metrics and tail streams skip it. Deliveries wait for acks and answers for requests, but the
  * streams come unasked: a reader stopped at a breakpoint would have the hub hold all of them.
  */
 export const STREAM_BUFFER_LIMIT_BYTES = 1024 * 1024
-const TAIL_MAX_ENTRIES = 200
 /** Error frames answered per second at most, so a flood of bad frames is not amplified. */
 const MAX_ERROR_FRAMES_PER_SECOND = 100
 
