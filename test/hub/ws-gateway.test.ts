@@ -19,7 +19,7 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { createHub } from '../../src/main/hub/index.js'
+import { createHub, type HubOptions } from '../../src/main/hub/index.js'
 import { CLOSE_HANDSHAKE_MS, CloseCode, type Gateway, startGateway } from '../../src/main/node/ws-gateway.js'
 import { shapedTextCodec } from '../../src/shared/codec.js'
 import { type BuiltinCatalog, type BusClient, connectBus, fromWebSocket } from '../../src/shared/index.js'
@@ -73,6 +73,38 @@ async function client(
 ): Promise<BusClient<BuiltinCatalog & typeof catalog>> {
   const socket = open(gateway, { token: gateway.tokenFor(module) })
   return connectBus(fromWebSocket(socket), { module })
+}
+
+/**
+ * A gateway whose module `native-tracker` may inspect and publish RawEvents, on a bus holding fifty
+ * dead letters of 20 kB: each answer to a `dlq list` is a megabyte.
+ */
+async function withMegabyteAnswers(hubOptions: HubOptions = {}) {
+  const { bus, hub } = await startHub({ maxRetryAttempts: 0 }, hubOptions)
+  const gateway = await startGateway(hub, {
+    modules: [
+      { module: 'native-tracker', permissions: { publish: ['RawEvent'], subscribe: [], inspect: true } },
+    ],
+  })
+  afterThisTest(() => gateway.close())
+  await bus.subscribe(
+    ModuleId.Storage,
+    MessageFilter.typesAndSources(['RawEvent'], [ModuleId.DataCapture]),
+    DeliveryMode.Reliable(),
+    () => {
+      throw new Error('refused')
+    },
+  )
+  for (let i = 0; i < 50; i++) {
+    await bus.publish(
+      BusMessage.create(
+        ModuleId.DataCapture,
+        MessagePayload.RawEvent(rawEvent({ eventType: 'x'.repeat(20_000) })),
+      ),
+    )
+  }
+  await waitFor(async () => (await bus.deadLetters.list()).length === 50)
+  return { bus, gateway }
 }
 
 describe('WebSocket gateway', () => {
@@ -265,31 +297,7 @@ describe('WebSocket gateway', () => {
   }, 20_000)
 
   it('stops reading a client that leaves its answers unread, and reads it again once it reads', async () => {
-    const { bus, hub } = await startHub({ maxRetryAttempts: 0 })
-    const gateway = await startGateway(hub, {
-      modules: [
-        { module: 'native-tracker', permissions: { publish: ['RawEvent'], subscribe: [], inspect: true } },
-      ],
-    })
-    afterThisTest(() => gateway.close())
-    // Fifty dead letters of 20 kB: each answer to a `dlq list` is a megabyte.
-    await bus.subscribe(
-      ModuleId.Storage,
-      MessageFilter.typesAndSources(['RawEvent'], [ModuleId.DataCapture]),
-      DeliveryMode.Reliable(),
-      () => {
-        throw new Error('refused')
-      },
-    )
-    for (let i = 0; i < 50; i++) {
-      await bus.publish(
-        BusMessage.create(
-          ModuleId.DataCapture,
-          MessagePayload.RawEvent(rawEvent({ eventType: 'x'.repeat(20_000) })),
-        ),
-      )
-    }
-    await waitFor(async () => (await bus.deadLetters.list()).length === 50)
+    const { bus, gateway } = await withMegabyteAnswers()
     let seen = 0
     await bus.subscribe(
       ModuleId.Storage,
@@ -324,6 +332,23 @@ describe('WebSocket gateway', () => {
     expect(seen).toBeLessThan(units)
     client.reading(true)
     await waitFor(() => seen === units)
+  })
+
+  it('takes a client whose reading stayed paused past three heartbeats for gone, and cuts it', async () => {
+    const { gateway } = await withMegabyteAnswers({ heartbeatMs: 300 })
+    const client = await rawWebSocket(gateway.port, gateway.tokenFor('native-tracker'))
+    client.reading(false)
+    client.send([JSON.stringify([{ t: 'hello', v: 1 }])])
+    for (let n = 0; n < 30; n++) {
+      client.send([JSON.stringify([{ t: 'dlq', rid: n + 1, op: 'list' }])])
+      await sleep(10)
+    }
+    // Its pongs, sent blindly, wait unread with the rest: to the hub it stopped answering.
+    const paused = Date.now()
+    const pongs = setInterval(() => client.send([JSON.stringify([{ t: 'pong' }])]), 100)
+    afterThisTest(() => clearInterval(pongs))
+    await client.cut
+    expect(Date.now() - paused).toBeLessThan(3 * 300 + CLOSE_HANDSHAKE_MS + 3000)
   })
 
   it('answers garbage text with error frames and keeps the connection', async () => {
