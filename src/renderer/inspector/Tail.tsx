@@ -87,7 +87,7 @@ export function Tail({ tail }: { tail: TailState }) {
           <span
             class="pill warn"
             data-testid="tail-sampled"
-            title="The hub forwards the tail a bounded number of messages at a time, and a direct route's producer a smaller sample of what it carries, so the inspector never slows the bus: some messages are not shown."
+            title="The hub forwards the tail a bounded number of messages at a time, a direct route's producer a smaller sample of what it carries, and none while this window has fallen over a megabyte behind in reading, so the inspector never slows the bus or fills the hub's memory: some messages are not shown."
           >
             sampling under load
           </span>

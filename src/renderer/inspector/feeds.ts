@@ -189,7 +189,7 @@ export function usePastMetrics(bus: SkellyBusApi, connection: ConnectionState): 
 
 export interface TailState {
   entries: (TailEntry & { seq: number })[]
-  /** Whether the hub skipped messages in the latest batches (heavy load). */
+  /** Whether the hub skipped messages in the latest batches (heavy load, or this window read too slowly). */
   sampled: boolean
   paused: boolean
   setPaused(paused: boolean): void
