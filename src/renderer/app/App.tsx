@@ -5,11 +5,10 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { ConnectionState, SkellyBusApi, SkellyBusError } from '../../preload/skelly-bus.js'
+// Counts as the inspector writes them: 12,345, not 12345.
+import { count } from '../inspector/format.js'
 import { Figurine } from './Figurine.js'
 import { addReward, loadRewards, type StoredReward } from './rewards-store.js'
-
-/** Counts as the inspector writes them: 12,345, not 12345. */
-const thousands = new Intl.NumberFormat('en-US')
 
 interface Activity {
   state: string
@@ -151,7 +150,7 @@ export function App({ bus }: { bus: SkellyBusApi }) {
         <article class="card">
           <h2>Rewards</h2>
           <p class="big" data-testid="points">
-            {thousands.format(points)}
+            {count(points)}
           </p>
           <p class="muted" data-testid="reward-count" data-count={rewards.length}>
             {rewards.at(-1)?.description ?? 'no rewards yet'}
@@ -160,7 +159,7 @@ export function App({ bus }: { bus: SkellyBusApi }) {
         <article class="card">
           <h2>Stored events</h2>
           <p class="big" data-testid="stored">
-            {stored === undefined ? '…' : thousands.format(stored)}
+            {stored === undefined ? '…' : count(stored)}
           </p>
           <p class="muted">written by the Storage module</p>
         </article>
