@@ -4,9 +4,12 @@
  * skipped, with the reason, and a warning is printed. They never pass without running.
  */
 import { existsSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { _electron as electron, expect, test } from '@playwright/test'
+import { INSPECTOR_MENU_ID } from '../../src/main/electron/app-menu.js'
+import { numberIn } from '../page-text.js'
 
 function electronBinary(): string | undefined {
   try {
@@ -21,6 +24,18 @@ const binary = electronBinary()
 const SKIP_REASON =
   'SKIPPED: Electron’s binary is not installed (ELECTRON_SKIP_BINARY_DOWNLOAD); the Electron specs did not run'
 if (binary === undefined) console.warn(`\n⚠️  ${SKIP_REASON}\n`)
+
+/** The ids of every event Storage wrote into `dataDir`'s event log, rotated files included. */
+async function storedEventIds(dataDir: string): Promise<Set<string>> {
+  const ids = new Set<string>()
+  for (const file of await readdir(dataDir)) {
+    if (!/^events(\.\d+)?\.jsonl$/.test(file)) continue
+    for (const line of (await readFile(join(dataDir, file), 'utf8')).split('\n')) {
+      if (line.trim() !== '') ids.add((JSON.parse(line) as { id: string }).id)
+    }
+  }
+  return ids
+}
 
 test.describe('Electron app', () => {
   test.skip(binary === undefined, SKIP_REASON)
@@ -66,6 +81,66 @@ test.describe('Electron app', () => {
     expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false })
     await page.evaluate(() => window.open('https://example.com'))
     expect(app.windows()).toHaveLength(1)
+    await app.close()
+  })
+
+  test('the inspector opened from the View menu shows the direct routes between utility processes; a killed Storage process falls back and loses no RawEvent', async () => {
+    const app = await electron.launch({
+      executablePath: binary,
+      args: [join(import.meta.dirname, '../..')],
+      env: { ...process.env, SKELLY_CAPTURE_RATE: '40' },
+    })
+    const page = await app.firstWindow()
+    await expect(page.getByTestId('connection')).toHaveText('open')
+    const opened = app.waitForEvent('window')
+    await app.evaluate(
+      ({ Menu }, id) => Menu.getApplicationMenu()?.getMenuItemById(id)?.click(),
+      INSPECTOR_MENU_ID,
+    )
+    const inspector = await opened
+    await expect(inspector.getByTestId('connection')).toHaveText('open')
+    await inspector.getByTestId('tab-routes').click()
+    // The seed routes run on MessageChannelMain pairs between utility processes: DataCapture's
+    // RawEvents reach Storage without the main process carrying them.
+    for (const producer of ['data-capture', 'analysis-engine', 'gamification'])
+      await expect(inspector.getByTestId(`route-state-${producer}`)).toHaveText('active', { timeout: 30_000 })
+    await expect
+      .poll(async () => numberIn(await inspector.getByTestId('route-delivered-data-capture').textContent()))
+      .toBeGreaterThan(20)
+
+    // RawEvents published from here on, as the tail shows them (the route's samples, then the hub's).
+    await inspector.evaluate(() => {
+      const seen: string[] = []
+      ;(globalThis as { rawEventIds?: string[] }).rawEventIds = seen
+      window.skellyBus.onTail((entries) => {
+        for (const { message } of entries) if (message.payload.type === 'RawEvent') seen.push(message.id)
+      })
+    })
+    const killed = await app.evaluate(({ app }) => {
+      const storage = app.getAppMetrics().find((metric) => metric.name === 'skelly-storage')
+      if (storage !== undefined) process.kill(storage.pid, 'SIGKILL')
+      return storage?.pid
+    })
+    expect(killed, 'Storage’s utility process (serviceName skelly-storage)').toBeDefined()
+    await expect(inspector.getByTestId('route-fallbacks-data-capture')).toHaveText('1', { timeout: 30_000 })
+    await expect(inspector.getByTestId('route-state-data-capture')).toHaveText('active', { timeout: 30_000 })
+    await inspector.getByTestId('tab-modules').click()
+    await expect(inspector.getByTestId('restarts-storage')).toHaveText('1')
+
+    const dataDir = join(await app.evaluate(({ app }) => app.getPath('userData')), 'data')
+    const published = async () =>
+      inspector.evaluate(() => [...((globalThis as { rawEventIds?: string[] }).rawEventIds ?? [])])
+    await expect.poll(async () => (await published()).length, { timeout: 15_000 }).toBeGreaterThan(20)
+    const checked = await published()
+    await expect
+      .poll(
+        async () => {
+          const stored = await storedEventIds(dataDir)
+          return checked.filter((id) => !stored.has(id))
+        },
+        { timeout: 30_000 },
+      )
+      .toEqual([])
     await app.close()
   })
 })

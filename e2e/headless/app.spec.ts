@@ -164,6 +164,10 @@ test('a killed module worker is restarted, shows in the registry, and Storage lo
   await inspector.getByTestId('tab-modules').click()
   await expect(inspector.getByTestId('restarts-storage')).toHaveText('1')
   await expect(inspector.getByTestId('last-exit-storage')).toHaveText(/^\d+s ago · exit 1$/)
+  // Its direct route from DataCapture fell back to the hub once, and was set up again.
+  await inspector.getByTestId('tab-routes').click()
+  await expect(inspector.getByTestId('route-fallbacks-data-capture')).toHaveText('1')
+  await expect(inspector.getByTestId('route-state-data-capture')).toHaveText('active')
 })
 
 test('a page cannot publish as another module or a forbidden type', async ({ page, host }) => {

@@ -16,6 +16,7 @@ import {
 } from '../../src/main/bus/index.js'
 import type { HeadlessHost } from '../../src/main/node/headless.js'
 import { expect, modulesReady, openInspector, test } from '../fixtures.js'
+import { numberIn } from '../page-text.js'
 
 test.use({ hostOptions: { modules: [], bus: { maxRetryAttempts: 0 } } })
 
@@ -70,7 +71,6 @@ async function tailColumn(page: Page, column: 'type' | 'source'): Promise<Set<st
   )
 }
 
-const numberIn = (text: string | null) => Number((text ?? '').replace(/[^\d]/g, ''))
 /** The tail's count of the entries it lists, from "N shown · M seen". */
 const listedIn = (text: string | null) => Number(/^(\d+) shown/.exec(text ?? '')?.[1])
 /** The tail's count of the messages it received, from "N shown · M seen". */

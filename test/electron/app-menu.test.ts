@@ -3,7 +3,7 @@
  * in a window's fields, and View → Bus inspector on its accelerator.
  */
 import { describe, expect, it, vi } from 'vitest'
-import { appMenuTemplate } from '../../src/main/electron/app-menu.js'
+import { appMenuTemplate, INSPECTOR_MENU_ID } from '../../src/main/electron/app-menu.js'
 
 const roles = (platform: NodeJS.Platform) => appMenuTemplate(platform, () => {}).map((item) => item.role)
 
@@ -25,6 +25,8 @@ describe('the app menu', () => {
     const submenu = Array.isArray(view?.submenu) ? view.submenu : []
     const item = submenu.find((entry) => entry.label === 'Bus inspector')
     expect(item?.accelerator).toBe('CmdOrCtrl+Shift+B')
+    // The Electron end-to-end specs find it by this id (Menu.getMenuItemById).
+    expect(item?.id).toBe(INSPECTOR_MENU_ID)
     item?.click?.({} as never, undefined, {} as never)
     expect(showInspector).toHaveBeenCalledOnce()
   })

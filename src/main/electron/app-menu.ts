@@ -5,6 +5,9 @@
  */
 import type { MenuItemConstructorOptions } from 'electron'
 
+/** View → Bus inspector's id: the Electron end-to-end specs open the inspector through it. */
+export const INSPECTOR_MENU_ID = 'bus-inspector'
+
 /** The application menu's template for `platform`; `showInspector` opens or focuses the inspector. */
 export function appMenuTemplate(
   platform: NodeJS.Platform,
@@ -17,7 +20,12 @@ export function appMenuTemplate(
     {
       label: 'View',
       submenu: [
-        { label: 'Bus inspector', accelerator: 'CmdOrCtrl+Shift+B', click: showInspector },
+        {
+          id: INSPECTOR_MENU_ID,
+          label: 'Bus inspector',
+          accelerator: 'CmdOrCtrl+Shift+B',
+          click: showInspector,
+        },
         { role: 'reload' },
         { role: 'toggleDevTools' },
       ],

@@ -103,7 +103,11 @@ export function Routes({ metrics }: { metrics: BusMetrics | undefined }) {
                     </div>
                   )}
                 </td>
-                <td class="num" title={`set up ${route.established} times`}>
+                <td
+                  class="num"
+                  title={`set up ${route.established} times`}
+                  data-testid={`route-fallbacks-${route.producer}`}
+                >
                   {count(route.fallbacks)}
                 </td>
                 <td
