@@ -23,7 +23,7 @@ import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResul
 import type { DeliveryMode } from './delivery-mode.js'
 import { DirectChannels, unsendableReport } from './direct-channels.js'
 import { describeThrown, EventBusError, firstIssue } from './errors.js'
-import { type FilterInput, MessageFilter, type PlainFilter } from './filter.js'
+import { type FilterInput, MessageFilter, type PlainFilter, type TypesKnownOnlyAtRunTime } from './filter.js'
 import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
 import { notifyAll } from './listeners.js'
@@ -111,9 +111,13 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> {
     mode: DeliveryMode,
     handler: ClientHandler<BusMessage<T, C>>,
   ): Promise<string>
-  subscribe(
+  /**
+   * The same for a filter that names no types, or names them only at run time (`string[]`): its
+   * handler sees every type. A filter naming a type the catalog lacks fails to compile.
+   */
+  subscribe<T extends string>(
     module: string,
-    filter: FilterInput<string>,
+    filter: FilterInput<T> & TypesKnownOnlyAtRunTime<T>,
     mode: DeliveryMode,
     handler: ClientHandler<BusMessage<TypeOf<C>, C>>,
   ): Promise<string>

@@ -111,6 +111,17 @@ export class MessageFilter<T extends string = string> {
 /** What every API that takes a filter accepts. */
 export type FilterInput<T extends string = string> = MessageFilter<T> | PlainFilter<T>
 
+/**
+ * What `subscribe`'s untyped form asks of a filter on types `T`: nothing when `T` is `string` (a
+ * filter that names no types, or names them only at run time, where a type the catalog lacks is
+ * refused with `InvalidFilter`); otherwise its types are literals the catalog lacks (the typed form
+ * took every filter on catalog types), and this names them, so a misspelt type fails to compile
+ * instead of at run time.
+ */
+export type TypesKnownOnlyAtRunTime<T extends string> = string extends T
+  ? unknown
+  : { readonly 'types the bus catalog does not have': T }
+
 /** A filter validated and prepared for routing. */
 export interface CompiledFilter {
   /** The message types it matches; undefined matches any, an empty set none. */

@@ -23,7 +23,11 @@ import {
 } from '../../shared/dead-letter.js'
 import type { DeliveryMode } from '../../shared/delivery-mode.js'
 import { EventBusError, firstIssue } from '../../shared/errors.js'
-import { type FilterInput, matchesSourceAndPriority } from '../../shared/filter.js'
+import {
+  type FilterInput,
+  matchesSourceAndPriority,
+  type TypesKnownOnlyAtRunTime,
+} from '../../shared/filter.js'
 import type { BusMessage, Envelope } from '../../shared/message.js'
 import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
 import type { BusMetrics, Counters, MetricsPoint, RouteMetrics } from '../../shared/metrics-snapshot.js'
@@ -107,9 +111,13 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
     mode: DeliveryMode,
     handler: MessageHandler<BusMessage<T, C>>,
   ): Promise<string>
-  subscribe(
+  /**
+   * The same for a filter that names no types, or names them only at run time (`string[]`): its
+   * handler sees every type. A filter naming a type the catalog lacks fails to compile.
+   */
+  subscribe<T extends string>(
     module: string,
-    filter: FilterInput<string>,
+    filter: FilterInput<T> & TypesKnownOnlyAtRunTime<T>,
     mode: DeliveryMode,
     handler: MessageHandler<BusMessage<TypeOf<C>, C>>,
   ): Promise<string>

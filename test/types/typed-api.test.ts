@@ -1,0 +1,130 @@
+/**
+ * "Typed end to end": what the compiler refuses, checked by the compiler. Each `@ts-expect-error`
+ * below fails `npm run typecheck` if its line compiles; each `expectTypeOf` fails it if the type
+ * differs. Where the call also runs, the test checks the bus refuses it at run time as well, as
+ * code that casts its way past the types or builds filters from data would meet it. The window
+ * API's part is in window-api-types.ts: that object exists only in a page.
+ */
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import { z } from 'zod'
+import {
+  type BusMessage,
+  createEventBus,
+  DeliveryMode,
+  type EventBusError,
+  isEventBusError,
+  BusMessage as Message,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { connectClient, startHub } from '../hub/fixture.js'
+
+const mode = DeliveryMode.BestEffort
+const ignore = () => {}
+
+describe('the bus refuses, when it compiles and when it runs, a filter on types its catalog lacks', () => {
+  it('built with MessageFilter.types, misspelt', async () => {
+    const bus = createEventBus()
+    // @ts-expect-error 'RawEvnt' is not in the catalog ("Did you mean 'RawEvent'?")
+    const subscribed = bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvnt']), mode, ignore)
+    await expect(subscribed).rejects.toMatchObject({ kind: 'InvalidFilter' })
+  })
+
+  it('as a plain filter, misspelt', async () => {
+    const bus = createEventBus()
+    // @ts-expect-error 'RawEvnt' is not in the catalog
+    const subscribed = bus.subscribe(ModuleId.Storage, { types: ['RawEvnt'] }, mode, ignore)
+    await expect(subscribed).rejects.toMatchObject({ kind: 'InvalidFilter' })
+  })
+
+  it('one wrong type among right ones, with sources', async () => {
+    const bus = createEventBus()
+    const filter = MessageFilter.typesAndSources(['RawEvent', 'Oops'], [ModuleId.DataCapture])
+    // @ts-expect-error 'Oops' is not in the catalog
+    const subscribed = bus.subscribe(ModuleId.Storage, filter, mode, ignore)
+    await expect(subscribed).rejects.toMatchObject({ kind: 'InvalidFilter' })
+  })
+
+  it('a type of another bus’s catalog', async () => {
+    const bus = createEventBus()
+    // @ts-expect-error 'Ping' is in no catalog of this bus
+    const subscribed = bus.subscribe(ModuleId.Storage, { types: ['Ping'] }, mode, ignore)
+    await expect(subscribed).rejects.toMatchObject({ kind: 'InvalidFilter' })
+  })
+})
+
+describe('the bus types what it accepts', () => {
+  it('narrows a handler to the filter’s types, built or plain', async () => {
+    const bus = createEventBus()
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent', 'StateChange']), mode, (m) => {
+      expectTypeOf(m).toEqualTypeOf<BusMessage<'RawEvent' | 'StateChange'>>()
+    })
+    await bus.subscribe(ModuleId.Storage, { types: ['StorageStatus'] }, mode, (m) => {
+      expectTypeOf(m.payload.data.totalEvents).toBeNumber()
+      // @ts-expect-error a StorageStatus has no eventType
+      void m.payload.data.eventType
+    })
+  })
+
+  it('gives a filter that names no types, or names them only at run time, every type', async () => {
+    const bus = createEventBus()
+    const everyType = (m: BusMessage) => expectTypeOf(m).toEqualTypeOf<BusMessage>()
+    await bus.subscribe(ModuleId.Storage, MessageFilter.all(), mode, everyType)
+    await bus.subscribe(ModuleId.Storage, MessageFilter.sources([ModuleId.DataCapture]), mode, everyType)
+    await bus.subscribe(ModuleId.Storage, { minPriority: 2 }, mode, everyType)
+    const fromSettings: string[] = ['RawEvent']
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(fromSettings), mode, everyType)
+    await bus.subscribe(ModuleId.Storage, { types: fromSettings }, mode, everyType)
+    // Checked when it runs instead: a list from data may still name a type the catalog lacks.
+    await expect(
+      bus.subscribe(ModuleId.Storage, { types: [...fromSettings, 'RawEvnt'] }, mode, everyType),
+    ).rejects.toMatchObject({ kind: 'InvalidFilter' })
+  })
+
+  it('types an application’s own catalog entries, and refuses those it lacks', async () => {
+    const bus = createEventBus({ catalog: { Ping: z.object({ sequence: z.number().int() }) } })
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['Ping']), mode, (m) => {
+      expectTypeOf(m.payload.data.sequence).toBeNumber()
+    })
+    // @ts-expect-error 'Pong' is not in this bus's catalog
+    const subscribed = bus.subscribe(ModuleId.Storage, MessageFilter.types(['Pong']), mode, ignore)
+    await expect(subscribed).rejects.toMatchObject({ kind: 'InvalidFilter' })
+  })
+
+  it('refuses a payload of the wrong shape', () => {
+    // @ts-expect-error eventType is a string
+    const payload = MessagePayload.RawEvent({ eventType: 1, data: null, timestamp: new Date() })
+    expectTypeOf(
+      Message.create(ModuleId.DataCapture, MessagePayload.ModuleReady(ModuleId.Storage)),
+    ).toEqualTypeOf<BusMessage<'ModuleReady'>>()
+    void payload
+  })
+
+  it('narrows an error by its kind', () => {
+    const error: unknown = undefined
+    if (isEventBusError(error, 'QueueFull')) expectTypeOf(error.currentSize).toBeNumber()
+    expectTypeOf<Extract<EventBusError, { kind: 'Unauthorized' }>['action']>().toEqualTypeOf<
+      'publish' | 'subscribe' | 'inspect' | 'source' | 'attach'
+    >()
+  })
+})
+
+describe('an endpoint client is typed as the bus is', () => {
+  it('refuses a misspelt type when it compiles and when it runs, and narrows handlers', async () => {
+    const { hub } = await startHub()
+    const client = await connectClient(hub, ModuleId.Storage)
+    // @ts-expect-error 'RawEvnt' is not in the catalog
+    const built = client.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvnt']), mode, ignore)
+    await expect(built).rejects.toMatchObject({ kind: 'InvalidFilter' })
+    // @ts-expect-error 'RawEvnt' is not in the catalog
+    const plain = client.subscribe(ModuleId.Storage, { types: ['RawEvnt'] }, mode, ignore)
+    await expect(plain).rejects.toMatchObject({ kind: 'InvalidFilter' })
+    await client.subscribe(ModuleId.Storage, { types: ['RewardEvent'] }, mode, (m) => {
+      expectTypeOf(m.payload.data.points).toBeNumber()
+    })
+    await client.subscribe(ModuleId.Storage, MessageFilter.all(), mode, (m) => {
+      expectTypeOf(m).toEqualTypeOf<BusMessage>()
+    })
+  })
+})

@@ -1,0 +1,27 @@
+/**
+ * What a window's code may write to `window.skellyBus`, checked by the compiler alone (`npm run
+ * typecheck`; typed-api.test.ts says how): the object exists only in a page, where e2e/ and
+ * examples/ run it. Nothing calls this function.
+ */
+import { expectTypeOf } from 'vitest'
+import { DeliveryMode } from '../../src/main/bus/index.js'
+import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
+
+export function windowApiTypes(skellyBus: SkellyBusApi): void {
+  const mode = DeliveryMode.BestEffort
+  // @ts-expect-error 'RawEvnt' is not in the catalog
+  void skellyBus.publish('RawEvnt', {})
+  // @ts-expect-error a RawEvent needs data and a timestamp
+  void skellyBus.publish('RawEvent', { eventType: 'keystroke' })
+  void skellyBus.publish('RewardEvent', {
+    rewardId: crypto.randomUUID(),
+    rewardType: 'streak',
+    points: 3,
+    description: 'three in a row',
+  })
+  // @ts-expect-error 'RawEvnt' is not in the catalog
+  void skellyBus.subscribe({ types: ['RawEvnt'] }, mode, () => {})
+  void skellyBus.subscribe({ types: ['AnimationCommand'] }, mode, (m) => {
+    expectTypeOf(m.payload.data.durationMs).toBeNumber()
+  })
+}
