@@ -3,6 +3,7 @@
  * the inspector.
  */
 import { z } from 'zod'
+import { moduleIdSchema } from './catalog.js'
 import type { Envelope } from './message.js'
 
 /**
@@ -42,7 +43,9 @@ export type DeadLetterEntry = z.infer<typeof deadLetterEntrySchema>
 export const deadLetterFilterSchema = z
   .object({
     reason: deadLetterReasonSchema.optional(),
-    module: z.string().optional(),
+    // Not any string: one no dead letter can have (a ModuleId key such as 'Storage' for
+    // 'storage', a type the catalog lacks, which the bus checks) would select nothing, silently.
+    module: moduleIdSchema.optional(),
     subscriptionId: z.string().optional(),
     type: z.string().optional(),
   })

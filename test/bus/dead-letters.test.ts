@@ -80,6 +80,23 @@ describe('dead letters', () => {
     )
   })
 
+  it('refuses a filter on a type or module no dead letter can have, instead of selecting nothing', async () => {
+    const { bus } = await failingBus()
+    await publishEvents(bus, 'a', 'b')
+    expect(() => bus.deadLetters.list({ type: 'RawEvnt' })).toThrow(
+      "InvalidFilter: dead-letter filter.type: unknown message type 'RawEvnt'",
+    )
+    expect(() => bus.deadLetters.list({ module: 'Storage' })).toThrow(
+      /^InvalidFilter: dead-letter filter\.module: /,
+    )
+    await expect(bus.deadLetters.replay({ type: 'RawEvnt' })).rejects.toMatchObject({ kind: 'InvalidFilter' })
+    await expect(bus.deadLetters.purge({ module: 'Storage' })).rejects.toMatchObject({
+      kind: 'InvalidFilter',
+    })
+    // Nothing was taken: both entries are still there for the filter meant.
+    expect(bus.deadLetters.list({ type: 'RawEvent', module: 'storage' })).toHaveLength(2)
+  })
+
   it('replays entries to their original subscription and removes them once enqueued', async () => {
     const { bus, state } = await failingBus()
     await publishEvents(bus, 'a', 'b', 'c')

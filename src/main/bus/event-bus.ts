@@ -711,6 +711,11 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
         reason: `${firstIssue(parsed.error, 'dead-letter filter')} (fields: reason, module, subscriptionId, type)`,
       })
     }
+    const { type } = parsed.data
+    if (type !== undefined && !this.validator.knows(type))
+      throw EventBusError.of('InvalidFilter', {
+        reason: `dead-letter filter.type: unknown message type '${type}'`,
+      })
     return parsed.data
   }
 
