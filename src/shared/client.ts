@@ -233,7 +233,12 @@ class Client implements BusClient<Catalog> {
         resolve: () => {
           cancelTimeout()
           if (options.module !== undefined && options.module !== this.module) {
-            reject(EventBusError.of('Unauthorized', { module: options.module, action: 'attach' }))
+            reject(
+              new EventBusError(
+                { kind: 'Unauthorized', module: options.module, action: 'attach' },
+                `Unauthorized: the hub attached this port as '${this.module}', not as '${options.module}' (connectBus's options.module); the main process chooses the identity`,
+              ),
+            )
             this.link.close()
             return
           }

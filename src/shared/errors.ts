@@ -92,11 +92,24 @@ function explain(data: EventBusErrorData): string {
     case 'InvalidFilter':
       return `InvalidFilter: ${data.reason}`
     case 'Unauthorized':
-      return `Unauthorized: module '${data.module}' may not ${data.action}${data.type ? ` '${data.type}'` : ''}; grant it in the attachment's permissions`
+      return explainUnauthorized(data)
     case 'Disconnected':
       return `Disconnected: the connection to the hub is closed${data.reason ? ` (${data.reason})` : ''}`
     case 'Configuration':
       return `Configuration: ${data.reason}`
+  }
+}
+
+/** Only publish, subscribe and inspect are grants; the advice differs for the rest. */
+function explainUnauthorized(data: DataOfKind<'Unauthorized'>): string {
+  const { module, action, type } = data
+  switch (action) {
+    case 'source':
+      return `Unauthorized: module '${module}' may publish only as itself: a message's source must be '${module}'${type ? ` (a '${type}' claimed another)` : ''}`
+    case 'attach':
+      return `Unauthorized: the attachment as '${module}' was refused`
+    default:
+      return `Unauthorized: module '${module}' may not ${action}${type ? ` '${type}'` : ''}; grant it in the attachment's permissions`
   }
 }
 

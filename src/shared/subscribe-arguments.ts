@@ -1,5 +1,6 @@
+import type { z } from 'zod'
 import { type DeliveryMode, deliveryModeSchema } from './delivery-mode.js'
-import { EventBusError } from './errors.js'
+import { EventBusError, firstIssue } from './errors.js'
 import { type CompiledFilter, compileFilter } from './filter.js'
 
 /** `value` for an error message; JSON where it can be, never throwing. */
@@ -9,6 +10,22 @@ function describeValue(value: unknown): string {
   } catch {
     return 'a value that could not be read'
   }
+}
+
+/**
+ * What is wrong in a mode whose kind was understood (`timeoutMs: 0`, or a `timeoutMs` given to
+ * BestEffort), as `mode.timeoutMs: …`; undefined when the kind itself is wrong or missing, which
+ * the list of the three forms says well enough.
+ */
+function wrongField(error: z.ZodError): string | undefined {
+  const issue = error.issues[0]
+  if (
+    issue === undefined ||
+    issue.path[0] === 'kind' ||
+    (issue.path.length === 0 && issue.code === 'invalid_type')
+  )
+    return undefined
+  return firstIssue(error, 'mode')
 }
 
 /**
@@ -30,8 +47,9 @@ export function checkSubscribeArguments(
     // Reading it threw (a getter, or a Proxy's trap): as wrong as any other mode.
   }
   if (!parsedMode?.success) {
+    const detail = parsedMode && wrongField(parsedMode.error)
     throw EventBusError.of('Configuration', {
-      reason: `subscribe: the delivery mode must be { kind: 'BestEffort' }, { kind: 'Reliable', timeoutMs? } or { kind: 'LatestOnly' } (got ${describeValue(mode)})`,
+      reason: `subscribe: ${detail ? `${detail}; ` : ''}the delivery mode must be { kind: 'BestEffort' }, { kind: 'Reliable', timeoutMs? } or { kind: 'LatestOnly' } (got ${describeValue(mode)})`,
     })
   }
   if (typeof handler !== 'function') {

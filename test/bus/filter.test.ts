@@ -189,16 +189,28 @@ describe('filters', () => {
         "subscribe: 'Not Valid' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)",
       ),
     })
+    const forms =
+      "the delivery mode must be { kind: 'BestEffort' }, { kind: 'Reliable', timeoutMs? } or { kind: 'LatestOnly' }"
     await expect(
       bus.subscribe('storage', {}, { kind: 'Sometimes' } as never, () => {}),
     ).rejects.toMatchObject({
       kind: 'Configuration',
-      reason: expect.stringContaining('delivery mode'),
+      reason: `subscribe: ${forms} (got {"kind":"Sometimes"})`,
     })
+    // A mode whose kind is right names its wrong field first.
     await expect(
       bus.subscribe('storage', {}, DeliveryMode.Reliable({ timeoutMs: -1 }), () => {}),
     ).rejects.toMatchObject({
       kind: 'Configuration',
+      reason: `subscribe: mode.timeoutMs: Too small: expected number to be >0; ${forms} (got {"kind":"Reliable","timeoutMs":-1})`,
+    })
+    await expect(
+      bus.subscribe('storage', {}, { kind: 'BestEffort', timeoutMs: 500 } as never, () => {}),
+    ).rejects.toMatchObject({
+      kind: 'Configuration',
+      reason: expect.stringMatching(
+        /^subscribe: mode: Unrecognized key: "timeoutMs"; the delivery mode must be/,
+      ),
     })
     await expect(
       bus.subscribe('storage', {}, DeliveryMode.BestEffort, 'nope' as never),

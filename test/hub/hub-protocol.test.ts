@@ -22,7 +22,7 @@ import type { Envelope } from '../../src/shared/message.js'
 import { packBatch } from '../../src/shared/message-shapes.js'
 import { busMetricsSchema, metricsPointSchema } from '../../src/shared/metrics-snapshot.js'
 import { fromNodePort, type Port } from '../../src/shared/port.js'
-import { expectAccounted, rawEvent, sleep, stallThisThread, waitFor } from '../helpers.js'
+import { expectAccounted, rawEvent, rawMessage, sleep, stallThisThread, waitFor } from '../helpers.js'
 import { afterThisTest, type RawFrame, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
 
 const everything = { publish: '*', subscribe: '*' } as const
@@ -326,7 +326,13 @@ describe('hub protocol', () => {
         permissions: everything,
         onDuplicate: 'refuse',
       }),
-    ).toThrow(expect.objectContaining({ kind: 'Unauthorized', action: 'attach' }))
+    ).toThrow(
+      expect.objectContaining({
+        kind: 'Unauthorized',
+        action: 'attach',
+        message: expect.stringContaining("'renderer-main' is attached already"),
+      }),
+    )
     expect(() =>
       hub.attach(new MessageChannel().port1, { module: 'Bad Id', permissions: everything }),
     ).toThrow("attach: 'Bad Id' is not a valid module id (kebab-case: /^[a-z][a-z0-9-]{0,63}$/)")
@@ -445,11 +451,31 @@ describe('hub protocol', () => {
     expect((await bus.metrics()).subscriptions).toHaveLength(3)
   })
 
+  it('refuses a publish under another module’s name, saying the source must be its own', async () => {
+    const { hub } = await setup()
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'storage', permissions: everything })
+    const client = await connectBus(port2)
+    afterThisTest(() => client.close())
+    await expect(client.publish(rawMessage())).rejects.toMatchObject({
+      kind: 'Unauthorized',
+      action: 'source',
+      module: 'storage',
+      message:
+        "Unauthorized: module 'storage' may publish only as itself: a message's source must be 'storage' (a 'RawEvent' claimed another)",
+    })
+  })
+
   it('rejects a client whose expected identity differs from the bound one', async () => {
     const { hub } = await setup()
     const { port1, port2 } = new MessageChannel()
     hub.attach(port1, { module: 'renderer-main', permissions: everything })
-    await expect(connectBus(port2, { module: 'storage' })).rejects.toMatchObject({ kind: 'Unauthorized' })
+    await expect(connectBus(port2, { module: 'storage' })).rejects.toMatchObject({
+      kind: 'Unauthorized',
+      action: 'attach',
+      module: 'storage',
+      message: expect.stringContaining("the hub attached this port as 'renderer-main', not as 'storage'"),
+    })
   })
 
   it('refuses options it cannot use at once, and connects with the same port after', async () => {

@@ -210,7 +210,10 @@ class HubImpl implements Hub, HubCore {
     const { module, permissions } = checkAttachOptions(options?.module, options?.permissions, this.catalog)
     const duplicates = [...this.sessions.keys()].filter((session) => session.module === module)
     if (duplicates.length > 0 && options.onDuplicate === 'refuse') {
-      throw EventBusError.of('Unauthorized', { module, action: 'attach' })
+      throw new EventBusError(
+        { kind: 'Unauthorized', module, action: 'attach' },
+        `Unauthorized: '${module}' is attached already, and this attachment refuses a second (onDuplicate: 'refuse'); detach the first, or use 'replace' or 'allow'`,
+      )
     }
     if (options.onDuplicate !== 'allow') for (const session of duplicates) session.end('superseded')
     const port = toPort(input)
