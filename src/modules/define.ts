@@ -4,10 +4,11 @@
  * definition runs unchanged as an Electron utility process or a worker thread.
  */
 import type { z } from 'zod'
+import type { MessageType } from '../shared/catalog.js'
 import type { BusClient } from '../shared/client.js'
 import type { JsonValue } from '../shared/json.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
-import type { Permissions } from '../shared/wire.js'
+import type { Permissions, PermissionsOf } from '../shared/wire.js'
 import type { ModuleOptionsSchema } from './options.js'
 
 export interface ModuleContext<Options> {
@@ -38,7 +39,7 @@ export interface ModuleDefinition<Options extends ModuleOptionsSchema = ModuleOp
   /** The module's identity on the bus (a `ModuleId`). */
   readonly id: string
   /** What the module needs; the host grants exactly this (plus the lifecycle messages). */
-  readonly permissions: Permissions
+  readonly permissions: PermissionsOf<MessageType>
   /** The start-up options it takes (see `moduleOptionSchemas`); without it, none. */
   readonly options?: Options
   /** Starts the module on its bus connection; the host publishes its `ModuleReady` once this settles. */

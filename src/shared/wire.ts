@@ -43,6 +43,15 @@ export const permissionsSchema = z
 /** `{ publish, subscribe, inspect? }`: the message types (or `'*'`) an endpoint may publish and subscribe to, and whether it may inspect. */
 export type Permissions = z.infer<typeof permissionsSchema>
 
+/**
+ * Permissions whose lists name only types `T` (a catalog's): what the app's own modules and
+ * windows declare, so a misspelt type fails to compile rather than refusing the attachment when
+ * the app starts.
+ */
+export type PermissionsOf<T extends string> = {
+  readonly [K in keyof Permissions]: K extends 'publish' | 'subscribe' ? '*' | T[] : Permissions[K]
+}
+
 const count = z.number().int().nonnegative()
 
 /** What became of a direct channel's deliveries: the core's counters of the same names. */

@@ -9,6 +9,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
 import {
   type BusMessage,
+  builtinCatalog,
   createEventBus,
   DeliveryMode,
   type EventBusError,
@@ -18,6 +19,10 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
+import type { WindowSpec } from '../../src/main/host/windows.js'
+import { checkAttachOptions } from '../../src/main/hub/permissions.js'
+import { defineModule } from '../../src/modules/define.js'
+import type { Permissions } from '../../src/shared/wire.js'
 import { connectClient, startHub } from '../hub/fixture.js'
 
 const mode = DeliveryMode.BestEffort
@@ -126,5 +131,29 @@ describe('an endpoint client is typed as the bus is', () => {
     await client.subscribe(ModuleId.Storage, MessageFilter.all(), mode, (m) => {
       expectTypeOf(m).toEqualTypeOf<BusMessage>()
     })
+  })
+})
+
+describe('the app’s modules and windows declare grants of catalog types only', () => {
+  it('refuses a misspelt type in a module’s or a window’s permissions when it compiles', () => {
+    const module = defineModule({
+      id: 'spelling-test',
+      // @ts-expect-error 'RawEvnt' is not in the catalog
+      permissions: { publish: ['RawEvnt'], subscribe: [] },
+      start: () => ({ stop: () => {} }),
+    })
+    const window = {
+      page: 'spelling.html',
+      module: 'spelling-test',
+      title: 'Spelling',
+      // @ts-expect-error 'StateChang' is not in the catalog
+      permissions: { publish: [], subscribe: ['StateChang'] },
+    } satisfies WindowSpec
+    // What slips past the compiler (a cast) is still refused when the host attaches it.
+    for (const permissions of [module.permissions, window.permissions] as Permissions[]) {
+      expect(() => checkAttachOptions('spelling-test', permissions, builtinCatalog)).toThrow(
+        /^Configuration: attach: permissions\.(publish|subscribe) lists '(RawEvnt|StateChang)', which is not in the bus's catalog/,
+      )
+    }
   })
 })

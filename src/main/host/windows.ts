@@ -2,14 +2,14 @@
  * The app's windows: the identity and permissions the main process binds to each, whichever host
  * opens it (an Electron BrowserWindow or a page served by the headless host).
  */
-import { ModuleId } from '../../shared/catalog.js'
-import type { Permissions } from '../../shared/wire.js'
+import { type MessageType, ModuleId } from '../../shared/catalog.js'
+import type { PermissionsOf } from '../../shared/wire.js'
 
 export interface WindowSpec {
   /** The page (relative to the renderer build) and the identity bound to it. */
   readonly page: string
   readonly module: string
-  readonly permissions: Permissions
+  readonly permissions: PermissionsOf<MessageType>
   readonly title: string
 }
 
