@@ -53,7 +53,7 @@ export function defineModule<Options extends ModuleOptionsSchema>(
   return definition
 }
 
-function withTypes(list: Permissions['publish'], types: string[]): Permissions['publish'] {
+function withTypes(list: PermissionsOf<string>['publish'], types: string[]): Permissions['publish'] {
   return list === '*' ? '*' : [...new Set([...list, ...types])]
 }
 

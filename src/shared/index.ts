@@ -31,4 +31,10 @@ export {
   type WebSocketLike,
 } from './port.js'
 export * from './registry-types.js'
-export { type Permissions, PROTOCOL_VERSION, permissionsSchema, type TailEntry } from './wire.js'
+export {
+  type Permissions,
+  type PermissionsOf,
+  PROTOCOL_VERSION,
+  permissionsSchema,
+  type TailEntry,
+} from './wire.js'

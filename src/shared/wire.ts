@@ -49,7 +49,7 @@ export type Permissions = z.infer<typeof permissionsSchema>
  * the app starts.
  */
 export type PermissionsOf<T extends string> = {
-  readonly [K in keyof Permissions]: K extends 'publish' | 'subscribe' ? '*' | T[] : Permissions[K]
+  readonly [K in keyof Permissions]: K extends 'publish' | 'subscribe' ? '*' | readonly T[] : Permissions[K]
 }
 
 const count = z.number().int().nonnegative()

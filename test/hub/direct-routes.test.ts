@@ -15,6 +15,7 @@ import {
   type EventBusConfigInput,
   MessageFilter,
   MessagePayload,
+  type MessageType,
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
@@ -25,9 +26,10 @@ import {
   type Hub,
   type HubOptions,
   type PortPair,
+  type RouteSpecOf,
 } from '../../src/main/hub/index.js'
 import { connectBus } from '../../src/shared/index.js'
-import { zeroDirectCounts } from '../../src/shared/wire.js'
+import { type PermissionsOf, zeroDirectCounts } from '../../src/shared/wire.js'
 import type { Behaviour } from '../fixtures/endpoint-agent.js'
 import { PublishOutcome } from '../fixtures/seq-load.js'
 import { expectAccounted, rawEvent, sleep, stallThisThread, waitFor } from '../helpers.js'
@@ -35,8 +37,8 @@ import { consumerAroundFakes } from './consumer-fakes.js'
 import { afterThisTest, captureToStorage, type RawFrame, rawPeer, startHub, untilActive } from './fixture.js'
 import { startWorkerEndpoint, type WorkerEndpoint } from './worker-endpoint.js'
 
-const producerGrant = { publish: ['RawEvent'], subscribe: [] }
-const consumerGrant = { publish: [], subscribe: ['RawEvent'] }
+const producerGrant: PermissionsOf<MessageType> = { publish: ['RawEvent'], subscribe: [] }
+const consumerGrant: PermissionsOf<MessageType> = { publish: [], subscribe: ['RawEvent'] }
 const reliable = DeliveryMode.Reliable({ timeoutMs: 5_000 })
 
 /** A bus and hub; `hubPublishes()` counts the messages the hub itself routed (per-message work). */
@@ -78,7 +80,11 @@ async function publishSeq(producer: WorkerEndpoint, from: number, count: number)
 
 const rawEvents = { types: ['RawEvent'] }
 /** The route most tests declare: DataCapture's RawEvents to Storage. */
-const HOT_PATH = { producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] }
+const HOT_PATH: RouteSpecOf<MessageType> = {
+  producer: ModuleId.DataCapture,
+  consumer: ModuleId.Storage,
+  types: ['RawEvent'],
+}
 /** Subscribes worker endpoint `endpoint` to RawEvent with a handler behaving as `behaviour`; resolves with the subscription id. */
 function subscribeWorker(endpoint: WorkerEndpoint, behaviour: Behaviour, mode: DeliveryMode = reliable) {
   return endpoint.call<string>({ op: 'subscribe', filter: rawEvents, mode, behaviour })
@@ -929,8 +935,10 @@ describe('direct routes', () => {
       { producer: 'data-capture', consumer: 'storage', types: ['NoSuchType'] },
       { producer: 'Data Capture', consumer: 'storage', types: ['RawEvent'] },
     ]
+    // Routes the compiler would refuse too, as they reach a hub typed with no particular catalog.
+    const untyped: Hub = hub
     for (const spec of bad)
-      expect(() => hub.route(spec)).toThrow(expect.objectContaining({ kind: 'Configuration' }))
+      expect(() => untyped.route(spec)).toThrow(expect.objectContaining({ kind: 'Configuration' }))
     expect(() =>
       hub.route({
         producer: 'data-capture',

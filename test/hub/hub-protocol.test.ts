@@ -14,10 +14,16 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { createHub, type HubOptions } from '../../src/main/hub/index.js'
+import { createHub, type Hub, type HubOptions } from '../../src/main/hub/index.js'
 import { EARLY_ANSWER_BATCH, STREAM_BUFFER_LIMIT_BYTES } from '../../src/main/hub/session.js'
 import { shapedCloneCodec, textCodec } from '../../src/shared/codec.js'
-import { connectBus, isRecoverable, type Permissions } from '../../src/shared/index.js'
+import {
+  connectBus,
+  isRecoverable,
+  type MessageType,
+  type Permissions,
+  type PermissionsOf,
+} from '../../src/shared/index.js'
 import type { Envelope } from '../../src/shared/message.js'
 import { packBatch } from '../../src/shared/message-shapes.js'
 import { busMetricsSchema, metricsPointSchema } from '../../src/shared/metrics-snapshot.js'
@@ -388,8 +394,10 @@ describe('hub protocol', () => {
 
   it('refuses permissions that name a type the bus does not know, and attaches nothing', async () => {
     const { hub } = await startHub({ catalog: { 'app.Ping': z.object({}) } })
+    // Through a hub typed with no particular catalog: these would not compile against this one's.
+    const untyped: Hub = hub
     const attach = (permissions: Permissions) =>
-      hub.attach(new MessageChannel().port1, { module: 'renderer-main', permissions })
+      untyped.attach(new MessageChannel().port1, { module: 'renderer-main', permissions })
     expect(() => attach({ publish: ['RawEvent'], subscribe: ['StateChange', 'Statechange'] })).toThrow(
       expect.objectContaining({
         kind: 'Configuration',
@@ -592,14 +600,14 @@ describe('hub protocol', () => {
 
   it('keeps past snapshots’ charted fields for an inspector opened later, and takes one snapshot a tick for all', async () => {
     const { bus, hub } = await startHub({ metricsIntervalMs: 20 }, { heartbeatMs: 0 })
-    const inspectorAs = async (module: string, permissions: Permissions) => {
+    const inspectorAs = async (module: string, permissions: PermissionsOf<MessageType>) => {
       const { port1, port2 } = new MessageChannel()
       hub.attach(port1, { module, permissions })
       const client = await connectBus(port2)
       afterThisTest(() => client.close())
       return client
     }
-    const inspect: Permissions = { publish: [], subscribe: [], inspect: true }
+    const inspect: PermissionsOf<MessageType> = { publish: [], subscribe: [], inspect: true }
     await publishRaw(bus, 'before anyone watched')
     await new Promise((resolve) => setTimeout(resolve, 120)) // several snapshots, nobody watching
     const first = await inspectorAs('inspector', inspect)

@@ -9,7 +9,13 @@ import { describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { DeliveryMode, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
 import type { HubOptions } from '../../src/main/hub/index.js'
-import { type BuiltinCatalog, connectBus, fromNodePort } from '../../src/shared/index.js'
+import {
+  type BuiltinCatalog,
+  connectBus,
+  fromNodePort,
+  type PermissionsOf,
+  type TypeOf,
+} from '../../src/shared/index.js'
 import { waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
 
@@ -35,7 +41,7 @@ async function setup(hubOptions: HubOptions = {}) {
   )
   const attach = async (
     module: string,
-    permissions: { publish: string[]; subscribe: string[]; inspect?: boolean },
+    permissions: PermissionsOf<TypeOf<BuiltinCatalog & typeof catalog>>,
   ) => {
     const { port1, port2 } = new MessageChannel()
     hub.attach(port1, { module, permissions })

@@ -5,6 +5,7 @@
  * code that casts its way past the types or builds filters from data would meet it. The window
  * API's part is in window-api-types.ts: that object exists only in a page.
  */
+import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
 import {
@@ -155,5 +156,31 @@ describe('the app’s modules and windows declare grants of catalog types only',
         /^Configuration: attach: permissions\.(publish|subscribe) lists '(RawEvnt|StateChang)', which is not in the bus's catalog/,
       )
     }
+  })
+})
+
+describe('the hub types grants and routes by its bus’s catalog', () => {
+  it('refuses a misspelt type in an attachment’s permissions or a route when it compiles and when it runs', async () => {
+    const { hub } = await startHub()
+    const port = new MessageChannel().port1
+    const attach = () =>
+      // @ts-expect-error 'RawEvnt' is not in the catalog
+      hub.attach(port, { module: 'spelling-test', permissions: { publish: ['RawEvnt'], subscribe: [] } })
+    expect(attach).toThrow(/^Configuration: attach: permissions\.publish lists 'RawEvnt'/)
+    const route = () =>
+      // @ts-expect-error 'RawEvnt' is not in the catalog
+      hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvnt'] })
+    expect(route).toThrow("Configuration: route: 'RawEvnt' is not in the bus's catalog")
+  })
+
+  it('takes grants and routes declared apart (as const), and an application’s own types', async () => {
+    const { hub } = await startHub({ catalog: { 'app.Ping': z.object({}) } })
+    const pinger = {
+      module: 'pinger',
+      permissions: { publish: ['app.Ping'], subscribe: ['RawEvent'] },
+    } as const
+    hub.attach(new MessageChannel().port1, pinger)
+    const route = { producer: 'pinger', consumer: ModuleId.Storage, types: ['app.Ping'] } as const
+    expect(hub.route(route).types).toEqual(['app.Ping'])
   })
 })

@@ -5,19 +5,19 @@
  */
 
 import { z } from 'zod'
-import type { Catalog } from '../../shared/catalog.js'
+import type { Catalog, TypeOf } from '../../shared/catalog.js'
 import { LONGEST_WAIT_MS } from '../../shared/clock.js'
 import { EventBusError, firstIssue } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import { type PortInput, toPort } from '../../shared/port.js'
-import type { Permissions } from '../../shared/wire.js'
+import type { Permissions, PermissionsOf } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import { type BusInternals, busInternals, type WithInternals } from '../bus/internal.js'
 import type { Subscription } from '../bus/subscription.js'
 import { MetricsFeed } from './metrics-feed.js'
 import { checkAttachOptions } from './permissions.js'
-import type { DirectRoute, PortPair, RouteSpec } from './route.js'
+import type { DirectRoute, PortPair, RouteSpec, RouteSpecOf } from './route.js'
 import { RouteTable } from './routes.js'
 import { Session } from './session.js'
 import type { HubCore } from './types.js'
@@ -81,12 +81,15 @@ function parseHubOptions(options: unknown): z.output<typeof hubOptionsSchema> {
   throw EventBusError.of('Configuration', { reason: `createHub: ${firstIssue(parsed.error, 'options')}` })
 }
 
-/** What the main process grants a port as it attaches it. */
-export interface AttachOptions {
+/**
+ * What the main process grants a port as it attaches it; `T` is the types the bus's catalog has
+ * (any string for a hub typed with no particular catalog).
+ */
+export interface AttachOptions<T extends string = string> {
   /** The identity the endpoint gets; every message it publishes must carry it as `source`. */
   module: string
   /** What the endpoint may publish, subscribe to and inspect; it can do nothing else. */
-  permissions: Permissions
+  permissions: PermissionsOf<T>
   /**
    * When an attachment with the same identity is still open: `'replace'` (default) ends the old one
    * as if its port had closed, so its Reliable subscriptions carry over; `'refuse'` throws
@@ -111,11 +114,14 @@ export interface Attachment {
  * The cross-process hub (`createHub(bus)`): it attaches endpoints' ports, checks every frame they
  * send against their identity and grants, and carries the bus to them and back.
  */
-export interface Hub {
+export interface Hub<C extends Catalog = Catalog> {
   /** The bus's catalog: the message types permissions and routes may name. */
   readonly catalog: Readonly<Catalog>
-  /** Attaches a port; the endpoint completes the hello/welcome exchange on it. */
-  attach(port: PortInput, options: AttachOptions): Attachment
+  /**
+   * Attaches a port; the endpoint completes the hello/welcome exchange on it. Permissions naming a
+   * type the catalog lacks fail to compile, and throw `Configuration` when they reach here untyped.
+   */
+  attach(port: PortInput, options: AttachOptions<TypeOf<C>>): Attachment
   /** Open attachments. */
   attachments(): Attachment[]
   /**
@@ -127,7 +133,7 @@ export interface Hub {
    * attached side lacks the permission for a type, `BusShuttingDown` once the bus or the hub is
    * shutting down
    */
-  route(spec: RouteSpec): DirectRoute
+  route(spec: RouteSpecOf<TypeOf<C>>): DirectRoute
   /** Declared routes with their state. */
   routes(): DirectRoute[]
   /** Detaches every attachment, withdraws every direct route and ends parked subscriptions. */
@@ -308,7 +314,7 @@ function runtimeChannel(): (() => PortPair) | undefined {
  * Creates a hub for `bus`. Limits such as `maxMessageBytes` and `workers` come from `bus.config`.
  * @throws EventBusError `Configuration` for an invalid option
  */
-export function createHub<C extends Catalog>(bus: EventBus<C>, options: HubOptions = {}): Hub {
+export function createHub<C extends Catalog>(bus: EventBus<C>, options: HubOptions = {}): Hub<C> {
   // The hub routes messages of any catalog without looking into their types.
   return new HubImpl(bus as unknown as EventBus, options)
 }

@@ -33,6 +33,9 @@ export const routeSpecSchema = z
  */
 export type RouteSpec = z.infer<typeof routeSpecSchema>
 
+/** A route's declaration whose types are a catalog's (`T`): a misspelt type fails to compile. */
+export type RouteSpecOf<T extends string> = Omit<RouteSpec, 'types'> & { types: readonly T[] }
+
 /** A declared route, as the main process sees it. */
 export interface DirectRoute extends Readonly<RouteSpec> {
   /** The route's id, as `metrics().routes` and the inspector name it. */

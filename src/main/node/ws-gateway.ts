@@ -12,16 +12,17 @@ import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws'
 import { z } from 'zod'
 import { EventBusError, firstIssue } from '../../shared/errors.js'
 import { fromWebSocket } from '../../shared/port.js'
-import type { Permissions } from '../../shared/wire.js'
+import type { PermissionsOf } from '../../shared/wire.js'
 import type { Hub } from '../hub/index.js'
 import { checkAttachOptions } from '../hub/permissions.js'
 import { admitted, CloseCode } from './ws-admission.js'
 
 export { CloseCode } from './ws-admission.js'
 
+/** An outside process the gateway admits: its identity and what it is granted (checked at start). */
 export interface GatewayModule {
   module: string
-  permissions: Permissions
+  permissions: PermissionsOf<string>
 }
 
 /** The largest WebSocket message a gateway may be told to accept: the bus's own largest message. */
