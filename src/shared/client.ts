@@ -510,18 +510,22 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 
 /**
  * Connects to the hub over `port` (a Port, or a raw worker_threads / DOM MessagePort) and resolves
- * after the hello/welcome exchange.
+ * after the hello/welcome exchange. The client is typed by the built-in catalog and
+ * `options.catalog`'s entries, as `createEventBus` is (`X` names them for a client that leaves
+ * their validation to the hub and passes none).
  * @throws (rejects) EventBusError `Configuration` for an invalid option or port, `Unauthorized` when
  * `options.module` differs from the bound identity, `Disconnected` when the hub does not answer in
  * time or the port closes
  */
-export function connectBus<C extends Catalog = BuiltinCatalog>(
+export function connectBus<X extends Catalog = Record<never, never>>(
   port: PortInput,
-  options: ConnectOptions = {},
-): Promise<BusClient<C>> {
+  options: ConnectOptions & { catalog?: X } = {},
+): Promise<BusClient<BuiltinCatalog & X>> {
   try {
     const checked = checkConnectOptions(options)
-    return new Client(port, checked.catalog).handshake(checked.options) as unknown as Promise<BusClient<C>>
+    return new Client(port, checked.catalog).handshake(checked.options) as unknown as Promise<
+      BusClient<BuiltinCatalog & X>
+    >
   } catch (error) {
     return Promise.reject(error)
   }

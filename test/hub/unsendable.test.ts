@@ -46,7 +46,7 @@ async function setup(hubOptions: HubOptions = {}) {
     const { port1, port2 } = new MessageChannel()
     hub.attach(port1, { module, permissions })
     afterThisTest(() => port2.close())
-    return connectBus<BuiltinCatalog & typeof catalog>(fromNodePort(port2), { module, catalog })
+    return connectBus(fromNodePort(port2), { module, catalog })
   }
   return { bus, hub, attach }
 }

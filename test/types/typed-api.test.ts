@@ -23,8 +23,9 @@ import {
 import type { WindowSpec } from '../../src/main/host/windows.js'
 import { checkAttachOptions } from '../../src/main/hub/permissions.js'
 import { defineModule } from '../../src/modules/define.js'
+import { connectBus } from '../../src/shared/index.js'
 import type { Permissions } from '../../src/shared/wire.js'
-import { connectClient, startHub } from '../hub/fixture.js'
+import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
 
 const mode = DeliveryMode.BestEffort
 const ignore = () => {}
@@ -117,6 +118,27 @@ describe('the bus types what it accepts', () => {
 })
 
 describe('an endpoint client is typed as the bus is', () => {
+  it('by the catalog its options give, as createEventBus is', async () => {
+    const catalog = { 'app.Ping': z.object({ sequence: z.number().int() }) }
+    const { hub } = await startHub({ catalog })
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'pinger', permissions: { publish: ['app.Ping'], subscribe: ['app.Ping'] } })
+    const client = await connectBus(port2, { catalog })
+    afterThisTest(() => client.close())
+    const got = new Promise((resolve) =>
+      client.subscribe('pinger', MessageFilter.types(['app.Ping']), mode, (m) => {
+        expectTypeOf(m.payload.data.sequence).toBeNumber()
+        resolve(m.payload.data.sequence)
+      }),
+    )
+    await client.publish(Message.create('pinger', { type: 'app.Ping', data: { sequence: 7 } }))
+    await expect(got).resolves.toBe(7)
+    // @ts-expect-error 'app.Pong' is in neither catalog
+    const misspelt = client.subscribe('pinger', MessageFilter.types(['app.Pong']), mode, ignore)
+    // The hub answers first that it was never granted.
+    await expect(misspelt).rejects.toMatchObject({ kind: 'Unauthorized', action: 'subscribe' })
+  })
+
   it('refuses a misspelt type when it compiles and when it runs, and narrows handlers', async () => {
     const { hub } = await startHub()
     const client = await connectClient(hub, ModuleId.Storage)
