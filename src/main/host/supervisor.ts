@@ -8,6 +8,7 @@
 import { lifecyclePermissions, moduleDefinitions } from '../../modules/index.js'
 import type { RunOptions } from '../../modules/lifecycle.js'
 import type { ModuleOptionsInput } from '../../modules/options.js'
+import { describeThrown } from '../../shared/errors.js'
 import type { PortInput } from '../../shared/port.js'
 import type { ModuleExit } from '../../shared/registry-types.js'
 import type { EventBus } from '../bus/index.js'
@@ -59,10 +60,15 @@ interface Supervised {
   backoffMs: number
   startedAt: number
   restartTimer?: ReturnType<typeof setTimeout>
+  /** Why the hub refused the current process's port, said as its exit's error. */
+  attachError?: string
 }
 
 /** A module that stayed up this long has its restart backoff reset. */
 const STABLE_MS = 30_000
+
+/** The exit code recorded for a module whose process could not be started at all. */
+export const NEVER_STARTED = -1
 
 export class ModuleSupervisor {
   private readonly modules = new Map<string, Supervised>()
@@ -106,7 +112,12 @@ export class ModuleSupervisor {
   async stop(orchestrator: Orchestrator, timeoutMs: number): Promise<void> {
     this.stopping = true
     const running = [...this.modules.values()].filter((supervised) => supervised.process !== undefined)
-    for (const supervised of this.modules.values()) clearTimeout(supervised.restartTimer)
+    for (const supervised of this.modules.values()) {
+      clearTimeout(supervised.restartTimer)
+      // One waiting out its backoff is not started again: stopped as well.
+      if (supervised.process === undefined)
+        this.bus.registry.setStatus(supervised.state.moduleId, ModuleStatus.Stopped)
+    }
     await Promise.all(
       running.map(async (supervised) => {
         const process = supervised.process as ModuleProcess
@@ -125,15 +136,33 @@ export class ModuleSupervisor {
     const definition = moduleDefinitions[moduleId]
     if (definition === undefined) return
     this.bus.registry.setStatus(moduleId, ModuleStatus.Starting)
-    const process = this.launch(moduleId, {
-      dataDir: this.options.dataDir,
-      options: this.options.moduleOptions?.[moduleId as keyof ModuleOptionsInput] ?? {},
-    })
-    supervised.process = process
     supervised.startedAt = Date.now()
+    let process: ModuleProcess
+    try {
+      process = this.launch(moduleId, {
+        dataDir: this.options.dataDir,
+        options: this.options.moduleOptions?.[moduleId as keyof ModuleOptionsInput] ?? {},
+      })
+    } catch (error) {
+      // A thread or process the system refused (too many threads, a missing bootstrap file): as a
+      // death at once, so the backoff paces the retries; thrown from a restart's timer, it would
+      // have ended the host, and the module would never have been tried again.
+      this.exited(supervised, { code: NEVER_STARTED, error: `could not start: ${describeThrown(error)}` })
+      return
+    }
+    supervised.process = process
     supervised.state.running = true
-    this.hub.attach(process.port, { module: moduleId, permissions: lifecyclePermissions(definition) })
-    void process.exited.then((exit) => this.exited(supervised, exit))
+    void process.exited.then((exit) =>
+      this.exited(supervised, supervised.attachError ? { ...exit, error: supervised.attachError } : exit),
+    )
+    try {
+      this.hub.attach(process.port, { module: moduleId, permissions: lifecyclePermissions(definition) })
+      supervised.attachError = undefined
+    } catch (error) {
+      // Unreachable without a hub (closed under it): the process is ended, and says why.
+      supervised.attachError = `could not attach: ${describeThrown(error)}`
+      void process.kill()
+    }
   }
 
   private exited(supervised: Supervised, exit: ProcessExit): void {

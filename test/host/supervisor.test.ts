@@ -1,0 +1,136 @@
+/**
+ * The module supervisor with a launcher whose processes the test ends: restarts with capped,
+ * doubling backoff, a backoff that starts over after a stable run, and none once it stops.
+ */
+import { MessageChannel } from 'node:worker_threads'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ModuleId } from '../../src/main/bus/index.js'
+import type { Orchestrator } from '../../src/main/host/orchestrator.js'
+import {
+  type ModuleLauncher,
+  ModuleSupervisor,
+  NEVER_STARTED,
+  type ProcessExit,
+} from '../../src/main/host/supervisor.js'
+import { waitFor } from '../helpers.js'
+import { startHub } from '../hub/fixture.js'
+
+/** A launcher whose processes run until the test ends them; it says when each was launched. */
+function fakeLauncher() {
+  const launched: { at: number; exit(result: ProcessExit): void }[] = []
+  const launch: ModuleLauncher = () => {
+    let exit: (result: ProcessExit) => void = () => {}
+    const exited = new Promise<ProcessExit>((resolve) => {
+      exit = resolve
+    })
+    launched.push({ at: performance.now(), exit })
+    return { port: new MessageChannel().port1, exited, kill: async () => exit({ code: 1 }) }
+  }
+  return { launch, launched }
+}
+
+const ending = { requestShutdown: () => Promise.resolve() } as unknown as Orchestrator
+
+async function supervising(launch: ModuleLauncher) {
+  const { bus, hub } = await startHub()
+  const supervisor = new ModuleSupervisor(bus, hub, launch, {
+    dataDir: '/nonexistent',
+    restartInitialMs: 40,
+    restartMaxMs: 160,
+  })
+  supervisor.start([ModuleId.Storage])
+  return { bus, hub, supervisor, stop: () => supervisor.stop(ending, 100) }
+}
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('the module supervisor', () => {
+  it('restarts a module that keeps dying after 40, 80, 160 and 160 ms, and says so in the registry', async () => {
+    const { launch, launched } = fakeLauncher()
+    const { bus, supervisor, stop } = await supervising(launch)
+    for (let death = 0; death < 4; death++) {
+      launched[death]?.exit({ code: 3, error: 'Error: boom' })
+      await waitFor(() => launched.length === death + 2, 2_000)
+    }
+    const gaps = launched.slice(1).map((launch, index) => launch.at - (launched[index]?.at ?? 0))
+    // Each gap is the backoff, plus the moment between the exit and the test seeing it.
+    expect(gaps.map((gap, index) => gap >= [40, 80, 160, 160][index]!)).toEqual([true, true, true, true])
+    expect(gaps.every((gap) => gap < 1_000)).toBe(true)
+    expect(supervisor.states()).toEqual([
+      { moduleId: ModuleId.Storage, running: true, restarts: 4, lastExitCode: 3 },
+    ])
+    expect(bus.registry.get(ModuleId.Storage)).toMatchObject({
+      status: 'Starting',
+      restarts: 4,
+      lastExit: { code: 3, error: 'Error: boom' },
+    })
+    await stop()
+  })
+
+  it('starts the backoff over for a module that ran 30 s before it died', async () => {
+    const { launch, launched } = fakeLauncher()
+    const { stop } = await supervising(launch)
+    for (let death = 0; death < 3; death++) {
+      launched[death]?.exit({ code: 1 })
+      await waitFor(() => launched.length === death + 2, 2_000)
+    }
+    // The fourth run lasts half a minute, by the supervisor's clock; then it dies.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 31_000)
+    const before = performance.now()
+    launched[3]?.exit({ code: 1 })
+    await waitFor(() => launched.length === 5, 2_000)
+    // 40 ms again, not the 160 it had reached.
+    expect((launched[4]?.at ?? 0) - before).toBeLessThan(150)
+    await stop()
+  })
+
+  it('restarts nothing once it stops, and marks what it stopped Stopped', async () => {
+    const { launch, launched } = fakeLauncher()
+    const { bus, supervisor, stop } = await supervising(launch)
+    launched[0]?.exit({ code: 1 }) // dies, and waits out its backoff …
+    await waitFor(() => supervisor.states()[0]?.running === false, 1_000)
+    await stop() // … which the stop cancels
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(launched).toHaveLength(1)
+    expect(supervisor.states()[0]).toMatchObject({ running: false, restarts: 0 })
+    expect(bus.registry.get(ModuleId.Storage)?.status).toBe('Stopped')
+  })
+
+  it('retries a module whose process the system would not start, with backoff, instead of throwing from a timer', async () => {
+    const { launch, launched } = fakeLauncher()
+    let attempts = 0
+    const refusingTwice: ModuleLauncher = (moduleId, run) => {
+      attempts++
+      if (attempts === 2 || attempts === 3) throw new Error('spawn EAGAIN')
+      return launch(moduleId, run)
+    }
+    const { bus, supervisor, stop } = await supervising(refusingTwice)
+    launched[0]?.exit({ code: 1 })
+    await waitFor(() => bus.registry.get(ModuleId.Storage)?.lastExit?.code === NEVER_STARTED, 2_000)
+    expect(bus.registry.get(ModuleId.Storage)).toMatchObject({
+      status: 'Unhealthy',
+      lastExit: { code: NEVER_STARTED, error: 'could not start: Error: spawn EAGAIN' },
+    })
+    // The fourth attempt starts it.
+    await waitFor(() => launched.length === 2, 2_000)
+    expect(attempts).toBe(4)
+    expect(supervisor.states()[0]).toMatchObject({ running: true, restarts: 3 })
+    await stop()
+  })
+
+  it('ends a restarted process the hub will not take, and says why', async () => {
+    const { launch, launched } = fakeLauncher()
+    const { bus, hub, stop } = await supervising(launch)
+    hub.close()
+    launched[0]?.exit({ code: 1 })
+    await waitFor(
+      () => /^could not attach: /.test(bus.registry.get(ModuleId.Storage)?.lastExit?.error ?? ''),
+      2_000,
+    )
+    expect(bus.registry.get(ModuleId.Storage)?.lastExit?.error).toContain('BusShuttingDown')
+    await stop()
+  })
+})
