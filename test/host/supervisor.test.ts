@@ -15,21 +15,35 @@ import {
 import { waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
 
-/** A launcher whose processes run until the test ends them; it says when each was launched. */
+/** A launcher whose processes run until the test ends them. */
 function fakeLauncher() {
-  const launched: { at: number; exit(result: ProcessExit): void }[] = []
+  const launched: { exit(result: ProcessExit): void }[] = []
   const launch: ModuleLauncher = () => {
     let exit: (result: ProcessExit) => void = () => {}
     const exited = new Promise<ProcessExit>((resolve) => {
       exit = resolve
     })
-    launched.push({ at: performance.now(), exit })
+    launched.push({ exit })
     return { port: new MessageChannel().port1, exited, kill: async () => exit({ code: 1 }) }
   }
   return { launch, launched }
 }
 
 const ending = { requestShutdown: () => Promise.resolve() } as unknown as Orchestrator
+
+/** Ends process `index` and checks (on fake timers) that the next starts `backoffMs` later, not sooner. */
+async function expectRestartAfter(
+  launched: { exit(result: ProcessExit): void }[],
+  index: number,
+  backoffMs: number,
+  exit: ProcessExit = { code: 1 },
+): Promise<void> {
+  launched[index]?.exit(exit)
+  await vi.advanceTimersByTimeAsync(backoffMs - 1)
+  expect(launched, `restarted sooner than ${backoffMs} ms`).toHaveLength(index + 1)
+  await vi.advanceTimersByTimeAsync(1)
+  expect(launched, `not restarted after ${backoffMs} ms`).toHaveLength(index + 2)
+}
 
 async function supervising(launch: ModuleLauncher) {
   const { bus, hub } = await startHub()
@@ -50,14 +64,9 @@ describe('the module supervisor', () => {
   it('restarts a module that keeps dying after 40, 80, 160 and 160 ms, and says so in the registry', async () => {
     const { launch, launched } = fakeLauncher()
     const { bus, supervisor, stop } = await supervising(launch)
-    for (let death = 0; death < 4; death++) {
-      launched[death]?.exit({ code: 3, error: 'Error: boom' })
-      await waitFor(() => launched.length === death + 2, 2_000)
-    }
-    const gaps = launched.slice(1).map((launch, index) => launch.at - (launched[index]?.at ?? 0))
-    // Each gap is the backoff, plus the moment between the exit and the test seeing it.
-    expect(gaps.map((gap, index) => gap >= [40, 80, 160, 160][index]!)).toEqual([true, true, true, true])
-    expect(gaps.every((gap) => gap < 1_000)).toBe(true)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    for (const [death, backoffMs] of [40, 80, 160, 160].entries())
+      await expectRestartAfter(launched, death, backoffMs, { code: 3, error: 'Error: boom' })
     expect(supervisor.states()).toEqual([
       { moduleId: ModuleId.Storage, running: true, restarts: 4, lastExitCode: 3 },
     ])
@@ -66,24 +75,20 @@ describe('the module supervisor', () => {
       restarts: 4,
       lastExit: { code: 3, error: 'Error: boom' },
     })
+    vi.useRealTimers()
     await stop()
   })
 
   it('starts the backoff over for a module that ran 30 s before it died', async () => {
     const { launch, launched } = fakeLauncher()
     const { stop } = await supervising(launch)
-    for (let death = 0; death < 3; death++) {
-      launched[death]?.exit({ code: 1 })
-      await waitFor(() => launched.length === death + 2, 2_000)
-    }
-    // The fourth run lasts half a minute, by the supervisor's clock; then it dies.
-    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    for (const [death, backoffMs] of [40, 80, 160].entries())
+      await expectRestartAfter(launched, death, backoffMs)
+    // The fourth run lasts half a minute; then it dies, and waits 40 ms again, not the 160 it had reached.
     vi.setSystemTime(Date.now() + 31_000)
-    const before = performance.now()
-    launched[3]?.exit({ code: 1 })
-    await waitFor(() => launched.length === 5, 2_000)
-    // 40 ms again, not the 160 it had reached.
-    expect((launched[4]?.at ?? 0) - before).toBeLessThan(150)
+    await expectRestartAfter(launched, 3, 40)
+    vi.useRealTimers()
     await stop()
   })
 
