@@ -25,13 +25,20 @@ const SKIP_REASON =
   'SKIPPED: Electron’s binary is not installed (ELECTRON_SKIP_BINARY_DOWNLOAD); the Electron specs did not run'
 if (binary === undefined) console.warn(`\n⚠️  ${SKIP_REASON}\n`)
 
-/** The ids of every event Storage wrote into `dataDir`'s event log, rotated files included. */
+/**
+ * The ids of every event Storage wrote into `dataDir`'s event log, rotated files included. A line
+ * a killed Storage cut off is left as it is (docs/reliability.md) and read as no event.
+ */
 async function storedEventIds(dataDir: string): Promise<Set<string>> {
   const ids = new Set<string>()
   for (const file of await readdir(dataDir)) {
     if (!/^events(\.\d+)?\.jsonl$/.test(file)) continue
     for (const line of (await readFile(join(dataDir, file), 'utf8')).split('\n')) {
-      if (line.trim() !== '') ids.add((JSON.parse(line) as { id: string }).id)
+      try {
+        ids.add((JSON.parse(line) as { id: string }).id)
+      } catch {
+        // An empty line, or one cut off.
+      }
     }
   }
   return ids

@@ -105,7 +105,7 @@ function explainUnauthorized(data: DataOfKind<'Unauthorized'>): string {
   const { module, action, type } = data
   switch (action) {
     case 'source':
-      return `Unauthorized: module '${module}' may publish only as itself: a message's source must be '${module}'${type ? ` (a '${type}' claimed another)` : ''}`
+      return `Unauthorized: module '${module}' may publish only as itself: a message's source must be '${module}'${type ? ` (this '${type}' named another module)` : ''}`
     case 'attach':
       return `Unauthorized: the attachment as '${module}' was refused`
     default:

@@ -470,7 +470,7 @@ describe('hub protocol', () => {
       action: 'source',
       module: 'storage',
       message:
-        "Unauthorized: module 'storage' may publish only as itself: a message's source must be 'storage' (a 'RawEvent' claimed another)",
+        "Unauthorized: module 'storage' may publish only as itself: a message's source must be 'storage' (this 'RawEvent' named another module)",
     })
   })
 
