@@ -41,15 +41,22 @@ describe('the text codec’s delivery forms', () => {
   })
 
   it('lets delivered messages die young: it keeps none of them past the checkpoint', async () => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', 'test/fixtures/delivery-promotion.ts'],
-      { cwd: root, timeout: 30_000 },
-    )
-    const { grownBytes } = JSON.parse(stdout) as { grownBytes: number }
+    const grownBytes = async () => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', 'test/fixtures/delivery-promotion.ts'],
+        { cwd: root, timeout: 30_000 },
+      )
+      return (JSON.parse(stdout) as { grownBytes: number }).grownBytes
+    }
     // 20,000 deliveries of the benchmark's keystroke. Remembered in a WeakMap for the process's
     // life, they grew the heap by 2.9–10 MB in four runs of four (an old WeakMap's young keys
-    // survive scavenges on Node 20); their forms remembered for the checkpoint only, by 0.14–0.17 MB.
-    expect(grownBytes).toBeLessThan(1024 * 1024)
-  }, 60_000)
+    // survive scavenges on Node 20); their forms remembered for the checkpoint only, by 0.04–0.22 MB
+    // in twelve runs, and once, in a CI run of the whole suite, by 12 MB: V8 had left something
+    // of its own uncollected. A leak shows in every run, so up to three are taken, and the
+    // smallest growth must be under a megabyte.
+    const runs: number[] = []
+    while (runs.length < 3 && !runs.some((bytes) => bytes < 1024 * 1024)) runs.push(await grownBytes())
+    expect(Math.min(...runs), `heap growth in each run: ${runs.join(', ')} bytes`).toBeLessThan(1024 * 1024)
+  }, 100_000)
 })
