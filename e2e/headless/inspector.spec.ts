@@ -3,6 +3,7 @@
  * Reliable subscriber's messages appear as dead letters that can be replayed and purged from the
  * UI, the tail filters, and every view is kept as a screenshot in light and dark.
  */
+import { MessageChannel } from 'node:worker_threads'
 import type { Locator, Page, WebSocketRoute } from '@playwright/test'
 import {
   BusMessage,
@@ -84,7 +85,15 @@ const scrollToBottom = (table: Locator) =>
   scrollBox(table).evaluate((box) => box.scrollTo({ top: box.scrollHeight }))
 
 /** The inspector's views, by the names their tabs' test ids carry. */
-const VIEWS = ['overview', 'subscriptions', 'routes', 'dead-letters', 'tail', 'modules'] as const
+const VIEWS = [
+  'overview',
+  'subscriptions',
+  'routes',
+  'dead-letters',
+  'tail',
+  'modules',
+  'connections',
+] as const
 
 /** Switches the open inspector to `view` and waits until it is drawn (dead letters: listed). */
 async function showView(page: Page, view: (typeof VIEWS)[number]): Promise<void> {
@@ -743,7 +752,7 @@ test('a narrowed inspector keeps every figure whole and scrolls only its wide ta
 test('the views are a tab list the keyboard can walk', async ({ page, host }) => {
   await openInspector(page, host)
   const tabs = page.getByRole('tablist', { name: 'Inspector views' }).getByRole('tab')
-  await expect(tabs).toHaveCount(6)
+  await expect(tabs).toHaveCount(7)
   const overview = page.getByRole('tab', { name: 'overview' })
   await overview.focus()
   // Only the selected tab is a tab stop; the arrows select their neighbour and wrap around.
@@ -755,11 +764,11 @@ test('the views are a tab list the keyboard can walk', async ({ page, host }) =>
   await expect(page.getByRole('tabpanel', { name: 'subscriptions' })).toBeVisible()
   await page.keyboard.press('ArrowLeft')
   await page.keyboard.press('ArrowLeft')
-  await expect(page.getByRole('tab', { name: 'modules' })).toBeFocused()
+  await expect(page.getByRole('tab', { name: 'connections' })).toBeFocused()
   await page.keyboard.press('Home')
   await expect(overview).toHaveAttribute('aria-selected', 'true')
   await page.keyboard.press('End')
-  await expect(page.getByRole('tabpanel', { name: 'modules' })).toBeVisible()
+  await expect(page.getByRole('tabpanel', { name: 'connections' })).toBeVisible()
   await expect(page.locator('[role=tab][aria-selected=true]')).toHaveCount(1)
 })
 
@@ -1029,6 +1038,39 @@ test.describe('with the module pipeline running', () => {
       })
       .toBeGreaterThan(0)
     await page.screenshot({ path: testInfo.outputPath('routes-active.png') })
+  })
+
+  test('the connections view lists every endpoint attached, over what, and one that misbehaves', async ({
+    page,
+    host,
+  }, testInfo) => {
+    await modulesReady(host)
+    const app = await page.context().newPage()
+    await app.goto(host.urls.app)
+    await expect(app.getByTestId('connection')).toHaveText('open')
+    // An endpoint that sends the hub a frame it should not, and never says hello.
+    const { port1, port2 } = new MessageChannel()
+    host.hub.attach(port1, { module: 'misbehaving', permissions: { publish: [], subscribe: [] } })
+    port2.postMessage([{ t: 'nonsense' }])
+    await openInspector(page, host)
+    await page.getByTestId('tab-connections').click()
+    const row = (module: string) => page.locator(`[data-testid="connection-row"][data-module="${module}"]`)
+    for (const module of ['ai-integration', 'analysis-engine', 'data-capture', 'gamification', 'storage'])
+      await expect(row(module).getByTestId('connection-transport')).toHaveText('MessagePort')
+    // Windows attach through the browser bridge's WebSocket here (a MessagePort in Electron).
+    await expect(row('cute-figurine').getByTestId('connection-transport')).toHaveText('WebSocket')
+    await expect(row('inspector').getByTestId('connection-transport')).toHaveText('WebSocket')
+    await expect(row('inspector')).toContainText('metrics, tail')
+    expect(
+      numberIn(await row('storage').getByTestId('connection-subscriptions').textContent()),
+    ).toBeGreaterThan(0)
+    await expect(row('misbehaving').getByTestId('connection-bad-frames')).toHaveText('1')
+    await expect(row('misbehaving')).toContainText('greeting')
+    await page.screenshot({ path: testInfo.outputPath('connections.png') })
+    // One that leaves is no longer listed.
+    await app.close()
+    await expect(row('cute-figurine')).toHaveCount(0)
+    port2.close()
   })
 
   test('the modules view shows the errors each module reported since it started: the settings it refused', async ({

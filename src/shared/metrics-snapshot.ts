@@ -109,6 +109,30 @@ export const routeMetricsSchema = z.object({
   held: count,
 })
 
+/**
+ * An endpoint attached to the hub, as the hub sees it: who, over what, since when, and how it
+ * fares. Windows, module processes and WebSocket clients alike.
+ */
+export const connectionMetricsSchema = z.object({
+  /** The identity the main process bound to it. */
+  module: z.string(),
+  /** A MessagePort of any kind (Electron's, a worker's, a window's) or a WebSocket. */
+  transport: z.enum(['port', 'websocket']),
+  attachedAt: z.date(),
+  /** Whether its hello came: until then it can do nothing. */
+  greeted: z.boolean(),
+  /** Its live subscriptions through the hub. */
+  subscriptions: count,
+  /** Deliveries the hub sent it that it has not yet acknowledged. */
+  awaitingAck: count,
+  /** Bytes the hub sent that have not yet left for it, where the transport tells (a WebSocket). */
+  unsentBytes: count.optional(),
+  /** Frames the hub refused from it (malformed, out of order, not its own to send): above 0, it misbehaves. */
+  badFrames: count,
+  /** The streams it is watching. */
+  watching: z.array(z.enum(['metrics', 'tail'])),
+})
+
 /** The whole `bus.metrics()` snapshot, which the hub streams to inspecting endpoints as well. */
 export const busMetricsSchema = z.object({
   messagesPublished: count,
@@ -152,6 +176,11 @@ export const busMetricsSchema = z.object({
    * from `bus.metrics()`, which knows no hub, and where the runtime does not measure it.
    */
   hubBusy: z.number().min(0).max(1).optional(),
+  /**
+   * The endpoints attached to the hub, in the order they attached: in the snapshots the hub streams
+   * and answers to inspectors. Absent from `bus.metrics()`, which knows no hub.
+   */
+  connections: z.array(connectionMetricsSchema).optional(),
   uptimeMs: z.number().nonnegative(),
   collectedAt: z.date(),
 })
@@ -201,5 +230,7 @@ export type SubscriptionMetrics = z.infer<typeof subscriptionMetricsSchema>
 export type BusMetrics = z.infer<typeof busMetricsSchema>
 /** One snapshot's charted fields, as `metricsHistory()` gives them; a `BusMetrics` is one too. */
 export type MetricsPoint = z.infer<typeof metricsPointSchema>
+/** One endpoint attached to the hub, as an inspector's snapshot lists it (`connections`). */
+export type ConnectionMetrics = z.infer<typeof connectionMetricsSchema>
 /** One direct route's entry in `metrics().routes`: its ends, state, channel counters and refusals. */
 export type RouteMetrics = z.infer<typeof routeMetricsSchema>

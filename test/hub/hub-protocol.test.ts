@@ -26,7 +26,7 @@ import {
 } from '../../src/shared/index.js'
 import type { Envelope } from '../../src/shared/message.js'
 import { packBatch } from '../../src/shared/message-shapes.js'
-import { busMetricsSchema, metricsPointSchema } from '../../src/shared/metrics-snapshot.js'
+import { type BusMetrics, busMetricsSchema, metricsPointSchema } from '../../src/shared/metrics-snapshot.js'
 import { fromNodePort, type Port } from '../../src/shared/port.js'
 import { expectAccounted, rawEvent, rawMessage, sleep, stallThisThread, waitFor } from '../helpers.js'
 import { afterThisTest, type RawFrame, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
@@ -633,6 +633,46 @@ describe('hub protocol', () => {
       kind: 'Unauthorized',
       action: 'inspect',
     })
+  })
+
+  it('lists the endpoints attached to it, how each fares, and forgets one that left', async () => {
+    const { bus, hub } = await startHub({ metricsIntervalMs: 20 }, { heartbeatMs: 0 })
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'inspector', permissions: { publish: [], subscribe: [], inspect: true } })
+    const inspector = await connectBus(port2)
+    afterThisTest(() => inspector.close())
+    const storage = rawPeer(hub, ModuleId.Storage)
+    await subscribeRawEvents(storage, ModuleId.Storage, DeliveryMode.Reliable({ timeoutMs: 5_000 }))
+    storage.send([{ t: 'nonsense' }, { t: 'hello', v: 1 }]) // two frames it should not send
+    const silent = rawPeer(hub, 'silent-window') // attached, never says hello
+    await waitFor(() => storage.frames.filter((frame) => frame.t === 'err').length === 2)
+
+    const asked = await inspector.metrics()
+    const streamed: BusMetrics[] = []
+    await inspector.onMetrics((snapshot) => streamed.push(snapshot))
+    await waitFor(() => streamed.length > 0)
+    for (const snapshot of [asked, streamed[0]]) {
+      expect(snapshot?.connections).toEqual([
+        {
+          module: 'inspector',
+          transport: 'port',
+          attachedAt: expect.any(Date),
+          greeted: true,
+          subscriptions: 0,
+          awaitingAck: 0,
+          badFrames: 0,
+          watching: snapshot === asked ? [] : ['metrics'],
+        },
+        expect.objectContaining({ module: 'storage', greeted: true, subscriptions: 1, badFrames: 2 }),
+        expect.objectContaining({ module: 'silent-window', greeted: false, subscriptions: 0, badFrames: 0 }),
+      ])
+    }
+    silent.port.close()
+    await waitFor(async () =>
+      (await inspector.metrics()).connections!.every((connection) => connection.module !== 'silent-window'),
+    )
+    // What only the hub knows is the hub's: the bus's own snapshot has no connections.
+    expect((await bus.metrics()).connections).toBeUndefined()
   })
 
   it('tails to each inspector while it watches, and to no other', async () => {

@@ -25,12 +25,10 @@ async function startedBus(intervalMs: number): Promise<EventBus> {
 
 /** The hub's feed over `bus`, closed after the test. */
 function feedOver(bus: EventBus, historySize?: number, snapshotShare?: number): MetricsFeed {
-  const feed = new MetricsFeed(
-    bus,
-    (bus as unknown as WithInternals)[busInternals],
+  const feed = new MetricsFeed(bus, (bus as unknown as WithInternals)[busInternals], {
     historySize,
     snapshotShare,
-  )
+  })
   afterThisTest(() => feed.close())
   return feed
 }

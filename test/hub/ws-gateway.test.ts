@@ -7,6 +7,7 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { MessageChannel } from 'node:worker_threads'
 import superjson from 'superjson'
 import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -352,7 +353,7 @@ describe('WebSocket gateway', () => {
   })
 
   it('answers garbage text with error frames and keeps the connection', async () => {
-    const { gateway } = await setup()
+    const { gateway, hub } = await setup()
     const socket = open(gateway, { token: gateway.tokenFor('native-tracker') })
     const frames: { t: string; error?: { data: { reason: string } } }[] = []
     socket.on('message', (data) => frames.push(...JSON.parse(data.toString())))
@@ -369,6 +370,23 @@ describe('WebSocket gateway', () => {
     expect(reasons[3]).toMatch(/UTF-8/)
     socket.send(JSON.stringify([{ t: 'hello', v: 1 }]))
     await waitFor(() => frames.some((f) => f.t === 'welcome'))
+    // An inspector sees the connection, over a WebSocket, and the four frames it sent wrong.
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'inspector', permissions: { publish: [], subscribe: [], inspect: true } })
+    const inspector = await connectBus(port2)
+    afterThisTest(() => inspector.close())
+    const { connections } = await inspector.metrics()
+    expect(connections?.find((connection) => connection.module === 'native-tracker')).toEqual({
+      module: 'native-tracker',
+      transport: 'websocket',
+      attachedAt: expect.any(Date),
+      greeted: true,
+      subscriptions: 0,
+      awaitingAck: 0,
+      unsentBytes: expect.any(Number),
+      badFrames: 4,
+      watching: [],
+    })
   })
 
   it('refuses a message holding a key superjson will not encode, so WebSocket subscribers keep working', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { chartTime, clockTime, count, counted } from '../../src/renderer/inspector/format.js'
+import { bytes, chartTime, clockTime, count, counted } from '../../src/renderer/inspector/format.js'
 
 describe('the inspector clock', () => {
   it('writes a time as a local 24-hour clock, one row, zero-padded', () => {
@@ -44,5 +44,20 @@ describe('counted nouns', () => {
     expect(counted(0, 'subscription')).toBe('0 subscriptions')
     expect(counted(1_200, 'dead letter')).toBe('1,200 dead letters')
     expect(counted(3, 'copy waits', 'copies wait')).toBe('3 copies wait')
+  })
+})
+
+describe('sizes', () => {
+  it('writes bytes in the largest unit under which they stay above 1, decimal as network tools do', () => {
+    expect([0, 999, 999.7, 12_345, 999_949, 999_999, 4_000_000, 52_428_800].map(bytes)).toEqual([
+      '0 B',
+      '999 B',
+      '1.0 kB',
+      '12.3 kB',
+      '999.9 kB',
+      '1.0 MB',
+      '4.0 MB',
+      '52.4 MB',
+    ])
   })
 })

@@ -9,6 +9,7 @@ import type { Catalog, TypeOf } from '../../shared/catalog.js'
 import { LONGEST_WAIT_MS } from '../../shared/clock.js'
 import { EventBusError, firstIssue } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
+import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import { type PortInput, toPort } from '../../shared/port.js'
 import type { Permissions, PermissionsOf } from '../../shared/wire.js'
@@ -202,7 +203,7 @@ class HubImpl implements Hub, HubCore {
       settings.closedChannelMemoryMs,
     )
     for (const spec of settings.routes ?? []) this.routeTable.declare(spec)
-    this.metricsFeed = new MetricsFeed(bus, this.internals)
+    this.metricsFeed = new MetricsFeed(bus, this.internals, { snapshot: () => this.metrics() })
     this.internals.onShutdown(() => this.routeTable.shutDown())
   }
 
@@ -238,6 +239,14 @@ class HubImpl implements Hub, HubCore {
 
   routes(): DirectRoute[] {
     return this.routeTable.list()
+  }
+
+  /** The bus's snapshot with what only the hub knows: the endpoints attached to it. */
+  metrics(): Promise<BusMetrics> {
+    return this.bus.metrics().then((snapshot) => ({
+      ...snapshot,
+      connections: [...this.sessions.keys()].map((session) => session.connection()),
+    }))
   }
 
   attachments(): Attachment[] {

@@ -48,12 +48,22 @@ export class MetricsFeed {
   /** The event loop's utilization at the last point, where the runtime measures it (Node does). */
   private loopAtLastPoint = loopUtilization?.()
 
+  private readonly snapshot: () => Promise<BusMetrics>
+  private readonly historySize: number
+  private readonly snapshotShare: number
+
+  /**
+   * @param options.snapshot what a whole snapshot is (the hub's adds its connections to the bus's);
+   * `historySize` and `snapshotShare` default to {@link METRICS_HISTORY} and {@link SNAPSHOT_SHARE}
+   */
   constructor(
     private readonly bus: EventBus,
     private readonly internals: Pick<BusInternals, 'metricsPoint'>,
-    private readonly historySize = METRICS_HISTORY,
-    private readonly snapshotShare = SNAPSHOT_SHARE,
+    options: { snapshot?: () => Promise<BusMetrics>; historySize?: number; snapshotShare?: number } = {},
   ) {
+    this.snapshot = options.snapshot ?? (() => bus.metrics())
+    this.historySize = options.historySize ?? METRICS_HISTORY
+    this.snapshotShare = options.snapshotShare ?? SNAPSHOT_SHARE
     this.timer = setInterval(() => this.take(), bus.config.metricsIntervalMs)
     unrefTimer(this.timer)
   }
@@ -87,7 +97,7 @@ export class MetricsFeed {
     this.newWatcher = false
     // The snapshot's own latency interval is the point's: a reading within it gets the same. The
     // bus builds it before it returns (the promise is only its API's shape): timed here.
-    const pending = this.bus.metrics()
+    const pending = this.snapshot()
     // A timer may come a little early: a tenth of an interval is slack enough.
     const slack = this.bus.config.metricsIntervalMs / 10
     this.nextSnapshotAt = startedAt + (monotonicMs() - startedAt) / this.snapshotShare - slack

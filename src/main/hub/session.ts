@@ -13,6 +13,7 @@ import type { PlainFilter } from '../../shared/filter.js'
 import { InFlight } from '../../shared/in-flight.js'
 import { Link } from '../../shared/link.js'
 import type { Envelope } from '../../shared/message.js'
+import type { ConnectionMetrics } from '../../shared/metrics-snapshot.js'
 import { awakeInterval } from '../../shared/peer-timers.js'
 import type { Port } from '../../shared/port.js'
 import {
@@ -127,6 +128,9 @@ export class Session implements RouteEndpoint {
   private tailTimer: ReturnType<typeof setInterval> | undefined
   private tailBuffer: TailEntry[] = []
   private tailSampled = false
+  private readonly attachedAt = new Date()
+  /** Frames refused as malformed, out of order or not this endpoint's to send. */
+  private badFrames = 0
 
   constructor(
     private readonly hub: HubCore,
@@ -154,6 +158,26 @@ export class Session implements RouteEndpoint {
 
   get canRoute(): boolean {
     return this.greeted && !this.ended && this.link.canTransfer
+  }
+
+  /** This endpoint as an inspector's snapshot lists it. */
+  connection(): ConnectionMetrics {
+    const { port } = this.link
+    const unsentBytes = port.bufferedBytes?.()
+    return {
+      module: this.module,
+      transport: port.carrier === 'text' ? 'websocket' : 'port',
+      attachedAt: this.attachedAt,
+      greeted: this.greeted,
+      subscriptions: this.subscriptions.size,
+      awaitingAck: this.awaitingAck.size,
+      ...(unsentBytes !== undefined && { unsentBytes }),
+      badFrames: this.badFrames,
+      watching: [
+        ...(this.stopMetrics ? (['metrics'] as const) : []),
+        ...(this.tailTimer ? (['tail'] as const) : []),
+      ],
+    }
   }
 
   send(frame: HubFrame): void {
@@ -217,7 +241,7 @@ export class Session implements RouteEndpoint {
   private receive(frame: EndpointFrame): void {
     if (!this.greeted) {
       if (frame.t !== 'hello') {
-        this.sendError(
+        this.refuse(
           EventBusError.of('MessageRejected', {
             reason: `send 'hello' first (got '${frame.t}')`,
             issues: [],
@@ -233,7 +257,7 @@ export class Session implements RouteEndpoint {
     }
     switch (frame.t) {
       case 'hello':
-        return this.sendError(
+        return this.refuse(
           EventBusError.of('MessageRejected', { reason: "'hello' was already received", issues: [] }),
         )
       case 'pubs':
@@ -275,7 +299,7 @@ export class Session implements RouteEndpoint {
       case 'metrics':
         return this.respond(frame.rid, () => {
           assertMayInspect(this.module, this.permissions)
-          return this.hub.bus.metrics()
+          return this.hub.metrics()
         })
       case 'history':
         return this.respond(frame.rid, () => {
@@ -292,7 +316,7 @@ export class Session implements RouteEndpoint {
         try {
           this.hub.routeTable.receive(this, frame)
         } catch (error) {
-          this.sendError(error)
+          this.refuse(error)
         }
     }
   }
@@ -604,11 +628,18 @@ export class Session implements RouteEndpoint {
    * Rate-limited like error frames, a frame counting once.
    */
   private refuseInvalid(reason: string, frame: unknown): void {
+    this.badFrames++
     if (!this.mayAnswerError()) return
     const error = wireError(EventBusError.of('MessageRejected', { reason, issues: [] }))
     const requests = requestsOf(frame)
     if (requests === undefined) this.link.send({ t: 'err', error })
     else for (let rid = requests.from; rid <= requests.to; rid++) this.link.send({ t: 'rej', rid, error })
+  }
+
+  /** Refuses a frame the endpoint should not have sent, and counts it against the endpoint. */
+  private refuse(error: unknown): void {
+    this.badFrames++
+    this.sendError(error)
   }
 
   /** Answers a frame that could not be taken, with no request to answer (rate-limited). */

@@ -1,4 +1,5 @@
 /** What a session needs from its hub. */
+import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
 import type { Subscription } from '../bus/subscription.js'
@@ -20,6 +21,8 @@ export interface HubCore {
   readonly routeTable: RouteTable
   /** The metrics snapshots streamed to inspecting endpoints, and the last two minutes of them. */
   readonly metricsFeed: MetricsFeed
+  /** The bus's metrics snapshot with the hub's connections, as an inspector asks for it. */
+  metrics(): Promise<BusMetrics>
   /** Sessions streaming the message tail. */
   readonly tails: Set<Session>
   /** Installs the bus's route tap while any session streams the tail, removes it otherwise. */

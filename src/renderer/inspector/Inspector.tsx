@@ -1,10 +1,11 @@
 /**
  * The bus inspector: one window tying together what a broker's management UI and an IPC monitor
  * show separately — rates and latency over time, queues per subscription, dead letters with
- * replay, the live message tail, and the modules behind it all.
+ * replay, the live message tail, the modules behind it all, and every endpoint attached.
  */
 import { useState } from 'preact/hooks'
 import type { SkellyBusApi } from '../../preload/skelly-bus.js'
+import { Connections } from './Connections.js'
 import { DeadLetters } from './DeadLetters.js'
 import { medianSpacing, useConnection, useMetricsHistory, usePastMetrics, useTail } from './feeds.js'
 import { clockTime, millis } from './format.js'
@@ -15,7 +16,15 @@ import { Routes } from './Routes.js'
 import { Subscriptions } from './Subscriptions.js'
 import { Tail } from './Tail.js'
 
-const TABS = ['overview', 'subscriptions', 'routes', 'dead letters', 'tail', 'modules'] as const
+const TABS = [
+  'overview',
+  'subscriptions',
+  'routes',
+  'dead letters',
+  'tail',
+  'modules',
+  'connections',
+] as const
 type Tab = (typeof TABS)[number]
 const PANEL_ID = 'inspector-view'
 
@@ -63,6 +72,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
     'dead letters': latest?.deadLetters.size,
     subscriptions: latest?.subscriptions.length,
     routes: latest?.routes.filter((route) => route.state === 'active').length,
+    connections: latest?.connections?.length,
   }
   return (
     <div class="inspector">
@@ -135,6 +145,7 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
           )}
           {tab === 'tail' && <Tail tail={tail} />}
           {tab === 'modules' && <Modules metrics={latest} />}
+          {tab === 'connections' && <Connections metrics={latest} />}
         </div>
       </main>
     </div>

@@ -24,6 +24,14 @@ export function rate(perSecond: number): string {
   return `${perSecond.toFixed(1)}/s`
 }
 
+/** A size in bytes, in the largest unit under which it stays above 1: "512 B", "12.3 kB", "4.0 MB". */
+export function bytes(value: number): string {
+  if (value < 999.5) return `${Math.round(value)} B`
+  // Not "1000.0 kB": a value that rounds up to the next unit is written in it.
+  if (value < 999_950) return `${(value / 1000).toFixed(1)} kB`
+  return `${(value / 1_000_000).toFixed(1)} MB`
+}
+
 export function millis(ms: number): string {
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`
   if (ms >= 10) return `${ms.toFixed(1)} ms`
