@@ -91,7 +91,7 @@ test.describe('Electron app', () => {
     await app.close()
   })
 
-  test('the inspector opened from the View menu shows the direct routes between utility processes; a killed Storage process falls back and loses no RawEvent', async () => {
+  test('the inspector opened from the View menu shows every endpoint on a MessagePort and the direct routes between utility processes; a killed Storage process falls back and loses no RawEvent', async () => {
     const app = await electron.launch({
       executablePath: binary,
       args: [join(import.meta.dirname, '../..')],
@@ -106,6 +106,14 @@ test.describe('Electron app', () => {
     )
     const inspector = await opened
     await expect(inspector.getByTestId('connection')).toHaveText('open')
+    // In Electron every endpoint, windows included, is attached over a MessagePort.
+    await inspector.getByTestId('tab-connections').click()
+    for (const module of ['cute-figurine', 'inspector', 'data-capture', 'storage'])
+      await expect(
+        inspector.locator(
+          `[data-testid="connection-row"][data-module="${module}"] [data-testid="connection-transport"]`,
+        ),
+      ).toHaveText('MessagePort', { timeout: 30_000 })
     await inspector.getByTestId('tab-routes').click()
     // The seed routes run on MessageChannelMain pairs between utility processes: DataCapture's
     // RawEvents reach Storage without the main process carrying them.
