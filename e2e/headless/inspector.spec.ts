@@ -1071,6 +1071,18 @@ test.describe('with the module pipeline running', () => {
     await app.close()
     await expect(row('cute-figurine')).toHaveCount(0)
     port2.close()
+    // A connection's subscriptions open the Subscriptions view narrowed to its module.
+    await row('storage').getByTestId('connection-subscriptions').getByRole('button').click()
+    await expect(page.getByRole('tab', { name: 'subscriptions' })).toHaveAttribute('aria-selected', 'true')
+    await expect(page.getByTestId('subscriptions-filter-module')).toHaveValue('storage')
+    const modulesShown = await page
+      .locator('[data-testid=subscriptions] tbody tr[aria-rowindex] td:first-child')
+      .allTextContents()
+    expect(new Set(modulesShown)).toEqual(new Set(['storage']))
+    // Chosen from the tab list, the view shows every module again.
+    await page.getByTestId('tab-overview').click()
+    await page.getByTestId('tab-subscriptions').click()
+    await expect(page.getByTestId('subscriptions-filter-module')).toHaveValue('')
   })
 
   test('the modules view shows the errors each module reported since it started: the settings it refused', async ({

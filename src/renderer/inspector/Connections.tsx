@@ -12,7 +12,14 @@ function byModule(a: ConnectionMetrics, b: ConnectionMetrics): number {
   return a.module.localeCompare(b.module) || a.attachedAt.getTime() - b.attachedAt.getTime()
 }
 
-export function Connections({ metrics }: { metrics: BusMetrics | undefined }) {
+/** `showSubscriptions(module)` opens the Subscriptions view narrowed to that module. */
+export function Connections({
+  metrics,
+  showSubscriptions,
+}: {
+  metrics: BusMetrics | undefined
+  showSubscriptions: (module: string) => void
+}) {
   if (!metrics) return <p class="empty">Waiting for the first metrics snapshot…</p>
   if (metrics.connections === undefined) {
     return <p class="empty">This snapshot lists no connections: it did not come through a hub.</p>
@@ -70,7 +77,18 @@ export function Connections({ metrics }: { metrics: BusMetrics | undefined }) {
                 </td>
                 <td title={connection.attachedAt.toLocaleString()}>{age(connection.attachedAt, now)}</td>
                 <td class="num" data-testid="connection-subscriptions">
-                  {count(connection.subscriptions)}
+                  {connection.subscriptions > 0 ? (
+                    <button
+                      type="button"
+                      class="link"
+                      title={`show ${connection.module}'s subscriptions`}
+                      onClick={() => showSubscriptions(connection.module)}
+                    >
+                      {count(connection.subscriptions)}
+                    </button>
+                  ) : (
+                    count(connection.subscriptions)
+                  )}
                 </td>
                 <td class="num">{count(connection.awaitingAck)}</td>
                 <td class="num">

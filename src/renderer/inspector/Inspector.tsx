@@ -57,7 +57,13 @@ function uptime(ms: number): string {
 }
 
 export function Inspector({ bus }: { bus: SkellyBusApi }) {
-  const [tab, setTab] = useState<Tab>('overview')
+  const [tab, showTab] = useState<Tab>('overview')
+  // The module the Subscriptions view shows first, when the Connections view asked for one.
+  const [subscriptionsOf, setSubscriptionsOf] = useState('')
+  const setTab = (next: Tab) => {
+    setSubscriptionsOf('')
+    showTab(next)
+  }
   const connection = useConnection(bus)
   const history = useMetricsHistory(bus)
   const past = usePastMetrics(bus, connection)
@@ -138,14 +144,24 @@ export function Inspector({ bus }: { bus: SkellyBusApi }) {
       <main class={live ? 'content' : 'content stale'}>
         <div id={PANEL_ID} role="tabpanel" aria-labelledby={tabId(tab)}>
           {tab === 'overview' && <Overview history={history} past={past} />}
-          {tab === 'subscriptions' && <Subscriptions history={history} past={past} />}
+          {tab === 'subscriptions' && (
+            <Subscriptions history={history} past={past} module={subscriptionsOf} />
+          )}
           {tab === 'routes' && <Routes metrics={latest} />}
           {tab === 'dead letters' && (
             <DeadLetters bus={bus} changes={latest?.deadLetters.changes} connection={connection} />
           )}
           {tab === 'tail' && <Tail tail={tail} />}
           {tab === 'modules' && <Modules metrics={latest} />}
-          {tab === 'connections' && <Connections metrics={latest} />}
+          {tab === 'connections' && (
+            <Connections
+              metrics={latest}
+              showSubscriptions={(module) => {
+                showTab('subscriptions')
+                setSubscriptionsOf(module)
+              }}
+            />
+          )}
         </div>
       </main>
     </div>

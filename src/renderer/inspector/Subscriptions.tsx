@@ -41,14 +41,25 @@ const COLUMNS: Column[] = [
   { key: 'p95', label: 'p95 now', value: (s) => s.recentLatency.p95Ms, numeric: true, width: '84px' },
 ]
 
-/** `history`: the snapshots this window received; `past`: the hub's points, which chart queues from before it. */
-export function Subscriptions({ history, past }: { history: Sample[]; past: MetricsPoint[] }) {
+/**
+ * `history`: the snapshots this window received; `past`: the hub's points, which chart queues from
+ * before it; `module`: the module to show first (the Connections view's choice), all when empty.
+ */
+export function Subscriptions({
+  history,
+  past,
+  module: shownFirst = '',
+}: {
+  history: Sample[]
+  past: MetricsPoint[]
+  module?: string
+}) {
   const [sort, setSort] = useState<{ key: string; descending: boolean }>({
     key: 'queueDepth',
     descending: true,
   })
   const [selected, setSelected] = useState<string>()
-  const [module, setModule] = useState('')
+  const [module, setModule] = useState(shownFirst)
   const [mode, setMode] = useState('')
   const latest = history.at(-1)?.metrics
   const column = COLUMNS.find((c) => c.key === sort.key) ?? COLUMNS[0]!
