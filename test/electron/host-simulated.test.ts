@@ -190,6 +190,20 @@ describe('the Electron host, its Electron parts simulated', () => {
         'ai-integration',
       ]),
     )
+    // Every endpoint, the two windows too, is attached over a MessagePort, as the inspector shows.
+    expect(
+      metrics.connections?.map((connection) => `${connection.module} ${connection.transport}`).sort(),
+    ).toEqual(
+      [
+        'ai-integration',
+        'analysis-engine',
+        'cute-figurine',
+        'data-capture',
+        'gamification',
+        'inspector',
+        'storage',
+      ].map((module) => `${module} port`),
+    )
   }, 60_000)
 
   it('answers the app window: a request its preload publishes reaches AiIntegration and comes back', async () => {
