@@ -1066,6 +1066,12 @@ test.describe('with the module pipeline running', () => {
     ).toBeGreaterThan(0)
     await expect(row('misbehaving').getByTestId('connection-bad-frames')).toHaveText('1')
     await expect(row('misbehaving')).toContainText('greeting')
+    // The overview names it beside the verdict, which is the bus's health and stays as it was.
+    await page.getByTestId('tab-overview').click()
+    await expect(page.getByTestId('verdict-bad-frames')).toHaveText(
+      '1 connection sending frames the hub refuses: misbehaving (1 bad frame) (Connections view)',
+    )
+    await page.getByTestId('tab-connections').click()
     await page.screenshot({ path: testInfo.outputPath('connections.png') })
     // One that leaves is no longer listed.
     await app.close()

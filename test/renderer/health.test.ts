@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import {
+  misbehavingConnections,
   routeBacklogNote,
   TROUBLE_WINDOW_SECONDS,
   troubleFinder,
   verdict,
 } from '../../src/renderer/inspector/health.js'
-import type { BusMetrics, RouteMetrics, SubscriptionMetrics } from '../../src/shared/metrics-snapshot.js'
+import type {
+  BusMetrics,
+  ConnectionMetrics,
+  RouteMetrics,
+  SubscriptionMetrics,
+} from '../../src/shared/metrics-snapshot.js'
 import type { ModuleInfo } from '../../src/shared/registry-types.js'
 
 type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered' | 'queueFull'>
@@ -179,5 +185,43 @@ describe('the health verdict', () => {
     ).toBe(
       "9,945 copies wait at direct routes' producers (data-capture → storage, analysis-engine → gamification), outside these queues: see Routes.",
     )
+  })
+})
+
+describe('which connections the inspector calls misbehaving', () => {
+  const since = new Date(1_000)
+  const connection = (module: string, badFrames: number, attachedAt = since) =>
+    ({ module, attachedAt, badFrames }) as ConnectionMetrics
+  const at = (time: number, ...connections: ConnectionMetrics[]) => ({
+    time,
+    metrics: { connections } as unknown as BusMetrics,
+  })
+
+  it('names those whose bad frames grew over the window, with how many, and no other', () => {
+    const now = 500
+    const history = [
+      at(now - TROUBLE_WINDOW_SECONDS, connection('old-offender', 7), connection('tracker', 1)),
+      at(
+        now,
+        connection('old-offender', 7),
+        connection('tracker', 5),
+        connection('fresh', 1),
+        connection('quiet', 0),
+      ),
+    ]
+    expect(misbehavingConnections(history)).toEqual(['tracker (4 bad frames)', 'fresh (1 bad frame)'])
+  })
+
+  it('counts all of a connection attached again since the baseline, as a new one', () => {
+    const history = [
+      at(100, connection('tracker', 3)),
+      at(100 + TROUBLE_WINDOW_SECONDS, connection('tracker', 2, new Date(90_000))),
+    ]
+    expect(misbehavingConnections(history)).toEqual(['tracker (2 bad frames)'])
+  })
+
+  it('says nothing of a snapshot without connections (one that did not come through a hub)', () => {
+    expect(misbehavingConnections([at(1)])).toEqual([])
+    expect(misbehavingConnections([{ time: 1, metrics: {} as BusMetrics }])).toEqual([])
   })
 })

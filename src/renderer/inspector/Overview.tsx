@@ -4,10 +4,10 @@ import type { MetricsPoint } from '../../shared/metrics-snapshot.js'
 import { Chart, SERIES_COLORS } from './Chart.js'
 import { type ChartPoint, chartPoints, type Sample } from './feeds.js'
 import { count, counted, millis, rate } from './format.js'
-import { fullestQueue, troubleFinder, verdict } from './health.js'
+import { fullestQueue, misbehavingConnections, troubleFinder, verdict } from './health.js'
 import { TypeTraffic } from './TypeTraffic.js'
 
-/** Subscriptions in trouble named in the verdict line; the Subscriptions view lists them all. */
+/** Subscriptions (or connections) in trouble named in the verdict line; their views list them all. */
 const MAX_NAMED = 3
 /**
  * From this share of an interval busy, the hub's thread is said to set the pace: messages through
@@ -35,6 +35,7 @@ export function Overview({ history, past }: { history: Sample[]; past: MetricsPo
     const issue = trouble(s)
     return issue === undefined ? [] : [`${s.module} (${issue})`]
   })
+  const misbehaving = misbehavingConnections(history)
   const fullest = fullestQueue(metrics)
   const times = points.map((p) => p.time)
   const latency = (pick: (p: ChartPoint) => number) =>
@@ -63,6 +64,14 @@ export function Overview({ history, past }: { history: Sample[]; past: MetricsPo
             {troubled.length > MAX_NAMED
               ? ` and ${troubled.length - MAX_NAMED} more (Subscriptions view)`
               : ''}
+          </span>
+        )}
+        {misbehaving.length > 0 && (
+          <span class="trouble-note" data-testid="verdict-bad-frames">
+            {counted(misbehaving.length, 'connection')} sending frames the hub refuses:{' '}
+            {misbehaving.slice(0, MAX_NAMED).join(', ')}
+            {misbehaving.length > MAX_NAMED ? ` and ${misbehaving.length - MAX_NAMED} more` : ''} (Connections
+            view)
           </span>
         )}
         {metrics.hubBusy !== undefined && metrics.hubBusy >= HUB_SATURATED && (

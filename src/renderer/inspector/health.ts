@@ -1,5 +1,10 @@
 /** The bus's health rule, as the inspector applies it to a snapshot. */
-import type { BusMetrics, RouteMetrics, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
+import type {
+  BusMetrics,
+  ConnectionMetrics,
+  RouteMetrics,
+  SubscriptionMetrics,
+} from '../../shared/metrics-snapshot.js'
 import { perSecond } from './feeds.js'
 import { count, counted } from './format.js'
 
@@ -115,6 +120,30 @@ export function verdict(metrics: BusMetrics, previous?: BusMetrics): Verdict {
 /** How far back failures and dead letters count as trouble, once the inspector has watched that long. */
 export const TROUBLE_WINDOW_SECONDS = 30
 
+/** The snapshot the recent-trouble judgements count from: the latest one TROUBLE_WINDOW_SECONDS old. */
+function troubleBaseline(history: readonly { time: number; metrics: BusMetrics }[]): BusMetrics | undefined {
+  const latest = history.at(-1)
+  return latest && history.findLast((sample) => sample.time <= latest.time - TROUBLE_WINDOW_SECONDS)?.metrics
+}
+
+/** One attachment of an endpoint: a module attached again is another connection. */
+const connectionKey = (connection: ConnectionMetrics) =>
+  `${connection.module}@${connection.attachedAt.getTime()}`
+
+/**
+ * The connections that sent the hub frames it refused over the last TROUBLE_WINDOW_SECONDS (their
+ * whole attachment until the inspector has watched that long), as "native-tracker (4 bad frames)":
+ * an endpoint speaking the protocol wrong, which no queue or latency shows.
+ */
+export function misbehavingConnections(history: readonly { time: number; metrics: BusMetrics }[]): string[] {
+  const connections = history.at(-1)?.metrics.connections ?? []
+  const before = new Map(troubleBaseline(history)?.connections?.map((c) => [connectionKey(c), c.badFrames]))
+  return connections.flatMap((connection) => {
+    const recent = connection.badFrames - (before.get(connectionKey(connection)) ?? 0)
+    return recent > 0 ? [`${connection.module} (${counted(recent, 'bad frame')})`] : []
+  })
+}
+
 /** The counters `trouble` judges by what happened lately rather than by the state now. */
 type Outcomes = Pick<SubscriptionMetrics, 'delivered' | 'failed' | 'deadLettered' | 'queueFull'>
 
@@ -132,9 +161,7 @@ export function troubleFinder(
   history: readonly { time: number; metrics: BusMetrics }[],
 ): (subscription: SubscriptionMetrics) => string | undefined {
   const latest = history.at(-1)
-  const baseline =
-    latest && history.findLast((sample) => sample.time <= latest.time - TROUBLE_WINDOW_SECONDS)?.metrics
-  const before = new Map<string, Outcomes>(baseline?.subscriptions.map((s) => [s.id, s]))
+  const before = new Map<string, Outcomes>(troubleBaseline(history)?.subscriptions.map((s) => [s.id, s]))
   const maxQueueSize = latest?.metrics.maxQueueSize ?? Number.POSITIVE_INFINITY
   return (subscription) => {
     if (subscription.parked) return 'parked, endpoint away'
