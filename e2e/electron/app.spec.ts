@@ -4,11 +4,11 @@
  * skipped, with the reason, and a warning is printed. They never pass without running.
  */
 import { existsSync } from 'node:fs'
-import { readdir, readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { _electron as electron, expect, test } from '@playwright/test'
 import { INSPECTOR_MENU_ID } from '../../src/main/electron/app-menu.js'
+import { storedEventIds } from '../event-log.js'
 import { numberIn } from '../page-text.js'
 
 function electronBinary(): string | undefined {
@@ -24,25 +24,6 @@ const binary = electronBinary()
 const SKIP_REASON =
   'SKIPPED: Electron’s binary is not installed (ELECTRON_SKIP_BINARY_DOWNLOAD); the Electron specs did not run'
 if (binary === undefined) console.warn(`\n⚠️  ${SKIP_REASON}\n`)
-
-/**
- * The ids of every event Storage wrote into `dataDir`'s event log, rotated files included. A line
- * a killed Storage cut off is left as it is (docs/reliability.md) and read as no event.
- */
-async function storedEventIds(dataDir: string): Promise<Set<string>> {
-  const ids = new Set<string>()
-  for (const file of await readdir(dataDir)) {
-    if (!/^events(\.\d+)?\.jsonl$/.test(file)) continue
-    for (const line of (await readFile(join(dataDir, file), 'utf8')).split('\n')) {
-      try {
-        ids.add((JSON.parse(line) as { id: string }).id)
-      } catch {
-        // An empty line, or one cut off.
-      }
-    }
-  }
-  return ids
-}
 
 test.describe('Electron app', () => {
   test.skip(binary === undefined, SKIP_REASON)

@@ -2,9 +2,8 @@
  * The app window end to end, in Debian's Chromium against the headless host: real worker-thread
  * modules, the real hub, the browser bridge over a loopback WebSocket.
  */
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { BusMessage, MessageFilter, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import { storedEventIds } from '../event-log.js'
 import { expect, observe, openApp, openInspector, test } from '../fixtures.js'
 
 /** A count as the app window writes it: digits in groups of three. */
@@ -152,8 +151,7 @@ test('a killed module worker is restarted, shows in the registry, and Storage lo
   const checked = captured.messages.map((message) => message.id) // all must end up in the file
   await expect
     .poll(async () => {
-      const lines = (await readFile(join(host.dataDir, 'events.jsonl'), 'utf8')).trim().split('\n')
-      const stored = new Set(lines.map((line) => (JSON.parse(line) as { id: string }).id))
+      const stored = await storedEventIds(host.dataDir)
       return checked.filter((id) => !stored.has(id)).length
     })
     .toBe(0)
