@@ -16,10 +16,11 @@ import type {
   PlainFilter,
   PublishOptions,
   ReplayResult,
+  RequestOptions,
   TailEntry,
 } from '../shared/index.js'
 
-export type { PublishOptions }
+export type { PublishOptions, RequestOptions }
 
 /** How a failed call rejects: the EventBusError's kind, fields and message, as a plain object. */
 export type SkellyBusError = EventBusErrorData & { message: string }
@@ -38,6 +39,20 @@ export interface SkellyBusApi {
   publish<T extends MessageType>(type: T, data: DataOf<T>, options?: PublishOptions): Promise<string>
   /** Publishes a whole message; its source must be this window's identity. */
   publish(message: BusMessage): Promise<string>
+  /**
+   * Builds the envelope as `publish` does, publishes it, and resolves with the first reply of
+   * `options.replyType` whose `correlationId` is its id (as `BusMessage.replyTo` sets it). The
+   * window must be granted to subscribe to the reply type: its first request for the type
+   * subscribes it, and that subscription stays (across reconnects too) for the next requests.
+   * Rejects with `DeliveryTimeout` when no reply came within `timeoutMs` (default 5000).
+   */
+  request<T extends MessageType, R extends MessageType>(
+    type: T,
+    data: DataOf<T>,
+    options: RequestOptions<R> & PublishOptions,
+  ): Promise<BusMessage<R>>
+  /** The same for a whole message; its source must be this window's identity. */
+  request<R extends MessageType>(message: BusMessage, options: RequestOptions<R>): Promise<BusMessage<R>>
   /** Subscribes this window; resolves with an id that stays valid across reconnects. */
   subscribe<T extends MessageType>(
     filter: PlainFilter<T>,

@@ -8,6 +8,7 @@ import type { DeliveryMode, Envelope, PlainFilter, PublishOptions } from '../sha
 import { type BusClient, EventBusError, toRejectionIssues } from '../shared/index.js'
 import { notifyAll } from '../shared/listeners.js'
 import { BusMessage, publishOptionsSchema } from '../shared/message.js'
+import { Requests } from '../shared/requests.js'
 import type { ConnectionState, SkellyBusApi, SkellyBusError } from './skelly-bus.js'
 
 interface LocalSubscription {
@@ -44,6 +45,20 @@ function publishOptions(options: unknown): PublishOptions {
     reason: 'publish options are { priority?: 0 to 3, correlationId?: string }',
     issues: toRejectionIssues(parsed.error),
   })
+}
+
+/** The keys of `request`'s options that shape its envelope, as `publish`'s options do. */
+const ENVELOPE_OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(publishOptionsSchema.shape))
+
+/** `request(type, data, options)`'s options, parted into the envelope's and the request's own. */
+function partRequestOptions(options: unknown): { envelope: unknown; request: unknown } {
+  // Anything but an object is the request's options to refuse.
+  if (typeof options !== 'object' || options === null) return { envelope: undefined, request: options }
+  const envelope: Record<string, unknown> = {}
+  const request: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(options))
+    (ENVELOPE_OPTION_KEYS.has(key) ? envelope : request)[key] = value
+  return { envelope, request }
 }
 
 export function createWindowApi(module: string, connect: () => Promise<BusClient>): SkellyBusApi {
@@ -124,30 +139,62 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
     }
   }
 
+  /** Subscribes this window, its errors thrown as they are (the API's methods make them plain). */
+  async function subscribeWindow(
+    filter: PlainFilter,
+    mode: DeliveryMode,
+    handler: LocalSubscription['handler'],
+  ): Promise<string> {
+    const client = await current
+    const local: LocalSubscription = { filter, mode, handler }
+    local.remoteId = await client.subscribe(module, filter, mode, local.handler)
+    const id = `${module}-sub-${nextLocalId++}`
+    subscriptions.set(id, local)
+    return id
+  }
+
+  async function publishMessage(message: Envelope): Promise<string> {
+    return (await current).publish(message as never)
+  }
+
+  /** The envelope the bridge builds for `publish(type, data, options)` and `request`. */
+  function envelopeFor(type: string, data: unknown, options: unknown): Envelope {
+    const { priority = 1, correlationId } = publishOptions(options)
+    const message = BusMessage.withPriority(module, { type, data }, priority)
+    return correlationId === undefined ? message : Object.freeze({ ...message, correlationId })
+  }
+
+  // Its subscriptions are the window's own, so they come back after a reconnect like the others.
+  const requests = new Requests(
+    {
+      subscribe: (_module, filter, mode, handler) => subscribeWindow(filter, mode, handler),
+      publish: publishMessage,
+    },
+    () => module,
+  )
+
   function publish(typeOrMessage: string | Envelope, data?: unknown, options?: unknown): Promise<string> {
+    return plain(async () =>
+      publishMessage(
+        typeof typeOrMessage === 'string' ? envelopeFor(typeOrMessage, data, options) : typeOrMessage,
+      ),
+    )
+  }
+
+  function request(typeOrMessage: string | Envelope, dataOrOptions: unknown, options?: unknown) {
     return plain(async () => {
-      if (typeof typeOrMessage !== 'string') return (await current).publish(typeOrMessage as never)
-      const { priority = 1, correlationId } = publishOptions(options)
-      const client = await current
-      const message = BusMessage.withPriority(module, { type: typeOrMessage, data }, priority)
-      return client.publish(
-        (correlationId === undefined ? message : Object.freeze({ ...message, correlationId })) as never,
-      )
+      if (typeof typeOrMessage !== 'string') return requests.request(typeOrMessage, dataOrOptions)
+      const parted = partRequestOptions(options)
+      return requests.request(envelopeFor(typeOrMessage, dataOrOptions, parted.envelope), parted.request)
     })
   }
 
   return {
     module,
     publish: publish as SkellyBusApi['publish'],
+    request: request as SkellyBusApi['request'],
     subscribe: (filter, mode, handler) =>
-      plain(async () => {
-        const client = await current
-        const local: LocalSubscription = { filter, mode, handler: handler as LocalSubscription['handler'] }
-        local.remoteId = await client.subscribe(module, filter, mode, local.handler)
-        const id = `${module}-sub-${nextLocalId++}`
-        subscriptions.set(id, local)
-        return id
-      }),
+      plain(() => subscribeWindow(filter, mode, handler as LocalSubscription['handler'])),
     unsubscribe: (subscriptionId) =>
       plain(async () => {
         const local = subscriptions.get(subscriptionId)

@@ -33,6 +33,7 @@ import type { BusMetrics, MetricsPoint } from './metrics-snapshot.js'
 import { timeoutAfterInput } from './peer-timers.js'
 import { type PortInput, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
+import { type RequestOptions, Requests } from './requests.js'
 import { checkSubscribeArguments } from './subscribe-arguments.js'
 import {
   type EndpointFrame,
@@ -101,6 +102,19 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> {
    * or it rejects with `Unauthorized`.
    */
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
+  /**
+   * Requests as the bus does: publishes `message` and resolves with the first reply of
+   * `options.replyType` that names it (`correlationId` = its id, as `BusMessage.replyTo` sets it).
+   * This endpoint must be granted to subscribe to the reply type: its first request for that type
+   * subscribes it (BestEffort), and the subscription stays for the next ones.
+   * @throws (rejects) EventBusError `DeliveryTimeout` when no reply came within `timeoutMs` (default
+   * 5000), `Disconnected` once the connection ends, `Configuration` for invalid options, or the
+   * publish's or the subscription's own error (`Unauthorized` for an ungranted type)
+   */
+  request<R extends TypeOf<C>>(
+    message: BusMessage<TypeOf<C>, C>,
+    options: RequestOptions<R>,
+  ): Promise<BusMessage<R, C>>
   /**
    * Subscribes as the bus does; `module` must be this endpoint's identity, and a filter may list only
    * granted types (one listing none is narrowed to them). Live once it resolves.
@@ -175,6 +189,7 @@ class Client implements BusClient<Catalog> {
   readonly deadLetters: RemoteDeadLetters
   private readonly link: Link<HubFrame, EndpointFrame>
   private readonly requests = new InFlight<Request>()
+  private readonly awaitingReplies = new Requests(this, () => this.module)
   private nextRequestId = 1
   private readonly subscriptions: LocalSubscriptions
   private readonly channels: DirectChannels
@@ -203,7 +218,7 @@ class Client implements BusClient<Catalog> {
         adopt: (received) => this.link.adopt(received),
         toHub: (outbound) => this.link.send(outbound),
         publishCopy: (message, via, seq) =>
-          this.request({ t: 'pub', msg: message, via, seq }, undefined, message.id) as Promise<string>,
+          this.askHub({ t: 'pub', msg: message, via, seq }, undefined, message.id) as Promise<string>,
         deliver: (frame, via) => this.subscriptions.deliverFrame(frame, via),
         isReliable: (sid) => this.subscriptions.isReliable(sid),
       },
@@ -211,9 +226,9 @@ class Client implements BusClient<Catalog> {
     )
     this.deadLetters = {
       list: (filter) =>
-        this.request({ t: 'dlq', op: 'list', selector: filter ?? {} }) as Promise<DeadLetterEntry[]>,
-      replay: (selector) => this.request({ t: 'dlq', op: 'replay', selector }) as Promise<ReplayResult>,
-      purge: (selector) => this.request({ t: 'dlq', op: 'purge', selector }) as Promise<number>,
+        this.askHub({ t: 'dlq', op: 'list', selector: filter ?? {} }) as Promise<DeadLetterEntry[]>,
+      replay: (selector) => this.askHub({ t: 'dlq', op: 'replay', selector }) as Promise<ReplayResult>,
+      purge: (selector) => this.askHub({ t: 'dlq', op: 'purge', selector }) as Promise<number>,
     }
   }
 
@@ -297,11 +312,16 @@ class Client implements BusClient<Catalog> {
       return direct.publish(message)
     }
     // The hub answers accepted publishes in ranges, without echoing ids: the answer is the id here.
-    return this.request(
+    return this.askHub(
       (rid) => queuePublish(this.link, rid, message),
       undefined,
       message.id,
     ) as Promise<string>
+  }
+
+  // The reply's type is the one the interface promises: `Requests` takes only `replyType`'s.
+  request(message: Envelope, options: RequestOptions): Promise<never> {
+    return this.awaitingReplies.request(message, options) as Promise<never>
   }
 
   subscribe(
@@ -324,7 +344,7 @@ class Client implements BusClient<Catalog> {
     const predicate = isBuilder ? (filter.predicate as SubscriptionTerms['predicate']) : undefined
     // Registered as the answer is read: the hub may send the first deliveries in the same unit.
     const settled = this.subscriptions.subscribing()
-    const answer = this.request({ t: 'sub', module, filter: plain, mode }, (id) =>
+    const answer = this.askHub({ t: 'sub', module, filter: plain, mode }, (id) =>
       this.subscriptions.add(id as string, {
         handler: handler as ClientHandler<Envelope>,
         predicate,
@@ -343,15 +363,15 @@ class Client implements BusClient<Catalog> {
       )
     }
     this.subscriptions.drop(subscriptionId)
-    return this.request({ t: 'unsub', sid: subscriptionId }) as Promise<void>
+    return this.askHub({ t: 'unsub', sid: subscriptionId }) as Promise<void>
   }
 
   metrics(): Promise<BusMetrics> {
-    return this.request({ t: 'metrics' }) as Promise<BusMetrics>
+    return this.askHub({ t: 'metrics' }) as Promise<BusMetrics>
   }
 
   metricsHistory(): Promise<MetricsPoint[]> {
-    return this.request({ t: 'history' }) as Promise<MetricsPoint[]>
+    return this.askHub({ t: 'history' }) as Promise<MetricsPoint[]>
   }
 
   onMetrics(listener: (snapshot: BusMetrics) => void): Promise<() => void> {
@@ -382,11 +402,11 @@ class Client implements BusClient<Catalog> {
     listeners.add(listener)
     const stop = () => {
       if (listeners.delete(listener) && listeners.size === 0 && this.isOpen) {
-        void this.request({ t: 'stream', name, on: false }).catch(() => {})
+        void this.askHub({ t: 'stream', name, on: false }).catch(() => {})
       }
     }
     if (!first) return Promise.resolve(stop)
-    return this.request({ t: 'stream', name, on: true }).then(
+    return this.askHub({ t: 'stream', name, on: true }).then(
       () => stop,
       (error: unknown) => {
         listeners.delete(listener)
@@ -398,7 +418,7 @@ class Client implements BusClient<Catalog> {
   /**
    * Sends a request frame with a fresh id (or has `send` queue it); resolves with the hub's answer.
    */
-  private request(
+  private askHub(
     frame: DistributiveOmit<Extract<EndpointFrame, { rid: number }>, 'rid'> | ((rid: number) => void),
     onAnswer?: OnAnswer,
     answer?: unknown,
@@ -500,6 +520,7 @@ class Client implements BusClient<Catalog> {
     this.welcomed = undefined
     for (const request of this.requests.values()) request.reject(error)
     this.requests.clear()
+    this.awaitingReplies.end(error)
     this.subscriptions.endAll()
     notifyAll(this.closeListeners, 'close', reason)
     this.closeListeners = []

@@ -157,6 +157,50 @@ describe('an endpoint client is typed as the bus is', () => {
   })
 })
 
+describe('a request is typed by its reply type', () => {
+  it('in process, an application’s own types too, and refuses a reply type the catalog lacks', async () => {
+    const catalog = {
+      'app.Ping': z.object({ sequence: z.number().int() }),
+      'app.Pong': z.object({ echoed: z.number().int() }),
+    }
+    const bus = createEventBus({ catalog })
+    await bus.start()
+    afterThisTest(() => bus.shutdown({ drainTimeoutMs: 0 }))
+    await bus.subscribe('ponger', MessageFilter.types(['app.Ping']), mode, async (ping) => {
+      await bus.publish(
+        Message.replyTo(ping, 'ponger', { type: 'app.Pong', data: { echoed: ping.payload.data.sequence } }),
+      )
+    })
+    const ping = Message.create('pinger', { type: 'app.Ping', data: { sequence: 3 } })
+    const pong = await bus.request(ping, { replyType: 'app.Pong' })
+    expectTypeOf(pong.payload.data.echoed).toBeNumber()
+    expect(pong.payload.data.echoed).toBe(3)
+    // @ts-expect-error 'app.Pnog' is not in this bus's catalog
+    const misspelt = bus.request(ping, { replyType: 'app.Pnog' })
+    await expect(misspelt).rejects.toMatchObject({ kind: 'InvalidFilter' })
+  })
+
+  it('over a port, as in process', async () => {
+    const { hub } = await startHub()
+    const client = await connectClient(hub, ModuleId.CuteFigurine)
+    const request = Message.create(
+      ModuleId.CuteFigurine,
+      MessagePayload.AnimationCommand({
+        commandId: crypto.randomUUID(),
+        animationType: 'wave',
+        parameters: {},
+        durationMs: 10,
+      }),
+    )
+    // @ts-expect-error 'ModuleReddy' is not in the catalog
+    const misspelt = client.request(request, { replyType: 'ModuleReddy' })
+    await expect(misspelt).rejects.toMatchObject({ kind: 'InvalidFilter' })
+    // Typed, not sent: nothing would answer it.
+    const ready = () => client.request(request, { replyType: 'ModuleReady' })
+    expectTypeOf(ready).returns.resolves.toEqualTypeOf<BusMessage<'ModuleReady'>>()
+  })
+})
+
 describe('the app’s modules and windows declare grants of catalog types only', () => {
   it('refuses a misspelt type in a module’s or a window’s permissions when it compiles', () => {
     const module = defineModule({

@@ -24,4 +24,18 @@ export function windowApiTypes(skellyBus: SkellyBusApi): void {
   void skellyBus.subscribe({ types: ['AnimationCommand'] }, mode, (m) => {
     expectTypeOf(m.payload.data.durationMs).toBeNumber()
   })
+  const tip = {
+    requestId: crypto.randomUUID(),
+    interventionType: 'tip',
+    urgency: 'low',
+    context: null,
+  }
+  // @ts-expect-error 'InterventionRespons' is not in the catalog
+  void skellyBus.request('InterventionRequest', tip, { replyType: 'InterventionRespons' })
+  const noUrgency = { ...tip, urgency: undefined }
+  // @ts-expect-error an InterventionRequest needs its urgency
+  void skellyBus.request('InterventionRequest', noUrgency, { replyType: 'InterventionResponse' })
+  void skellyBus
+    .request('InterventionRequest', tip, { replyType: 'InterventionResponse', priority: 2, timeoutMs: 1000 })
+    .then((reply) => expectTypeOf(reply.payload.data.responseText).toBeString())
 }

@@ -32,6 +32,7 @@ import type { BusMessage, Envelope } from '../../shared/message.js'
 import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
 import type { BusMetrics, Counters, MetricsPoint, RouteMetrics } from '../../shared/metrics-snapshot.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
+import { type RequestOptions, Requests } from '../../shared/requests.js'
 import { checkSubscribeArguments } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
@@ -104,6 +105,18 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
   start(): Promise<void>
   /** Validates and routes a message; resolves with its id once it is enqueued everywhere it goes. */
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
+  /**
+   * Publishes `message` and resolves with the first reply of `options.replyType` that names it
+   * (its `correlationId` is the request's id, as `BusMessage.replyTo` sets it). The request's
+   * source is subscribed to that type (BestEffort) by its first request for it, and stays so.
+   * @throws (rejects) EventBusError `DeliveryTimeout` when no reply came within `timeoutMs` (default
+   * 5000), `BusShuttingDown` when the bus shut down first, `Configuration` for invalid options, or
+   * the publish's or the subscription's own error
+   */
+  request<R extends TypeOf<C>>(
+    message: BusMessage<TypeOf<C>, C>,
+    options: RequestOptions<R>,
+  ): Promise<BusMessage<R, C>>
   /** Subscribes `module`; the handler is typed by the filter's types. Resolves with the subscription id. */
   subscribe<T extends TypeOf<C>>(
     module: string,
@@ -153,6 +166,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   private readonly validator: MessageValidator
   private readonly store: DeadLetterStore
+  private readonly awaitingReplies = new Requests(this)
   private readonly subscriptions = new Map<string, Subscription>()
   /** Subscriptions by the types their filter lists; filters without types are in `anyType`. */
   private readonly byType = new Map<string, Subscription[]>()
@@ -293,6 +307,11 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  // The reply's type is the one the interface promises: `arrived` takes only `replyType`'s.
+  request(message: Envelope, options: RequestOptions): Promise<never> {
+    return this.awaitingReplies.request(message, options) as Promise<never>
   }
 
   subscribe(
@@ -438,6 +457,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       })
       .then(() => {
         this.state = 'stopped'
+        // Replies queued before the shutdown were delivered in the drain; no other can come now.
+        this.awaitingReplies.end(EventBusError.of('BusShuttingDown', {}))
         return this.store.flush()
       })
     return this.shutdownPromise

@@ -1,0 +1,175 @@
+/**
+ * Request and reply over the bus, for the bus, an endpoint client and a window alike: publish a
+ * message and wait for the first reply of a given type that names it (its `correlationId` is the
+ * request's id, as `BusMessage.replyTo` sets it). Without it every caller writes the same
+ * bookkeeping by hand: a subscription that is live before the request goes out, a table of what
+ * waits, a timeout, and what happens to the waiting when the connection ends.
+ */
+import { z } from 'zod'
+import { LONGEST_WAIT_MS } from './clock.js'
+import { DeliveryMode } from './delivery-mode.js'
+import { EventBusError, issueAt } from './errors.js'
+import type { Envelope } from './message.js'
+import { timeoutAfterInput } from './peer-timers.js'
+
+/** How long a request waits for its reply unless told otherwise (the bus's default delivery timeout). */
+export const DEFAULT_REPLY_TIMEOUT_MS = 5000
+
+/** `request`'s own options: the reply's message type, and how long to wait for it. */
+export const requestOptionsSchema = z.strictObject({
+  replyType: z.string().min(1),
+  timeoutMs: z.number().int().positive().max(LONGEST_WAIT_MS).optional(),
+})
+
+/** `{ replyType, timeoutMs? }`: the type the reply has (`R`), and how long to wait for it (default 5 s). */
+export type RequestOptions<R extends string = string> = Omit<
+  z.infer<typeof requestOptionsSchema>,
+  'replyType'
+> & { replyType: R }
+
+/** What requests need of a bus, an endpoint client or a window: to subscribe as a module, and to publish. */
+export interface RequestCarrier {
+  subscribe(
+    module: string,
+    filter: { types: string[] },
+    mode: DeliveryMode,
+    handler: (reply: Envelope) => unknown,
+  ): Promise<unknown>
+  publish(message: Envelope): Promise<unknown>
+}
+
+/** A request waiting for its reply. */
+interface Waiting {
+  readonly replyType: string
+  resolve(reply: Envelope): void
+  reject(error: unknown): void
+  cancelTimeout(): void
+}
+
+/**
+ * `request`'s options, checked: a misspelt key or a timeout that is no whole number of
+ * milliseconds is refused rather than ignored.
+ * @throws EventBusError `Configuration` naming what is wrong
+ */
+export function checkRequestOptions(options: unknown): RequestOptions {
+  const parsed = requestOptionsSchema.safeParse(options)
+  if (parsed.success) return parsed.data
+  // A misspelt key is what to say first: the key it misses (`replyTyp` for `replyType`) follows from it.
+  parsed.error.issues.sort(
+    (a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'),
+  )
+  throw EventBusError.of('Configuration', {
+    reason: `request options are { replyType: a message type, timeoutMs?: 1 to ${LONGEST_WAIT_MS} ms }; ${issueAt(parsed.error, 'options')}`,
+  })
+}
+
+function noReply(request: Envelope, replyType: string, timeoutMs: number): EventBusError {
+  return new EventBusError(
+    { kind: 'DeliveryTimeout', elapsedMs: timeoutMs },
+    `DeliveryTimeout: no ${replyType} replied to ${request.payload.type} ${request.id} within ${timeoutMs} ms; ` +
+      `does a module subscribe to ${request.payload.type} and answer with BusMessage.replyTo? (or raise timeoutMs)`,
+  )
+}
+
+/**
+ * The requests of one bus, client or window. A module's first request for a reply type subscribes
+ * it to that type (BestEffort, which the inspector shows); the subscription stays for the next
+ * requests, so a request costs one publish and one delivery. Replies that name no waiting request
+ * (late, or another's) are delivered to it and ignored.
+ */
+export class Requests {
+  /** The subscription of each (module, reply type), made by the first request that needed it. */
+  private readonly listening = new Map<string, Promise<unknown>>()
+  /** By request id. */
+  private readonly waiting = new Map<string, Waiting>()
+  private endedWith: EventBusError | undefined
+
+  /**
+   * @param identity the module an endpoint or a window is bound to (read when a request is made:
+   * a client learns it from the hub's welcome): its subscriptions for replies are its own whatever
+   * a request's source says, a wrong source being the publish's to refuse. The bus, which serves
+   * every module, has none and subscribes each request's source.
+   */
+  constructor(
+    private readonly carrier: RequestCarrier,
+    private readonly identity?: () => string,
+  ) {}
+
+  /**
+   * Publishes `message` and resolves with the first `replyType` message whose `correlationId` is
+   * its id. Rejects with the publish's or the subscription's error, `DeliveryTimeout` when no reply
+   * came within `timeoutMs`, or the error that ended the carrier (`end`).
+   */
+  async request(message: Envelope, options: unknown): Promise<Envelope> {
+    if (this.endedWith !== undefined) throw this.endedWith
+    const { replyType, timeoutMs = DEFAULT_REPLY_TIMEOUT_MS } = checkRequestOptions(options)
+    if (
+      typeof message !== 'object' ||
+      message === null ||
+      typeof message.id !== 'string' ||
+      typeof message.source !== 'string'
+    ) {
+      throw EventBusError.of('MessageRejected', {
+        reason: 'request takes a message (BusMessage.create(...)) with a string id and source',
+        issues: [],
+      })
+    }
+    await this.listen(this.identity?.() ?? message.source, replyType)
+    // Checked once listening: two requests with one id could both have passed a check before it.
+    if (this.waiting.has(message.id)) {
+      throw EventBusError.of('MessageRejected', {
+        reason: `a request with id '${message.id}' is waiting for its reply already; each request needs a message of its own`,
+        issues: [],
+      })
+    }
+    const reply = new Promise<Envelope>((resolve, reject) => {
+      const cancelTimeout = timeoutAfterInput(timeoutMs, () => {
+        this.waiting.delete(message.id)
+        reject(noReply(message, replyType, timeoutMs))
+      })
+      this.waiting.set(message.id, { replyType, resolve, reject, cancelTimeout })
+    })
+    try {
+      await this.carrier.publish(message)
+    } catch (error) {
+      this.settle(message.id)?.reject(error)
+    }
+    return reply
+  }
+
+  /** Rejects every waiting request with `error`, and every later one. */
+  end(error: EventBusError): void {
+    this.endedWith = error
+    for (const id of [...this.waiting.keys()]) this.settle(id)?.reject(error)
+    this.listening.clear()
+  }
+
+  private listen(module: string, replyType: string): Promise<unknown> {
+    const key = `${module}\u0000${replyType}`
+    let listening = this.listening.get(key)
+    if (listening === undefined) {
+      listening = this.carrier.subscribe(module, { types: [replyType] }, DeliveryMode.BestEffort, (reply) =>
+        this.arrived(reply),
+      )
+      // A refused subscription (an ungranted or unknown type) is tried again by the next request.
+      listening.catch(() => this.listening.delete(key))
+      this.listening.set(key, listening)
+    }
+    return listening
+  }
+
+  private arrived(reply: Envelope): void {
+    const id = reply.correlationId
+    if (id === undefined || this.waiting.get(id)?.replyType !== reply.payload.type) return
+    this.settle(id)?.resolve(reply)
+  }
+
+  /** Takes a request out of the waiting, its timeout cancelled. */
+  private settle(id: string): Waiting | undefined {
+    const waiting = this.waiting.get(id)
+    if (waiting === undefined) return undefined
+    this.waiting.delete(id)
+    waiting.cancelTimeout()
+    return waiting
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * `bus.request`: publish a message and wait for the reply that names it. The reply wanted is the
+ * first of the asked type whose correlationId is the request's id; everything else of that type is
+ * ignored. Bad options and messages are refused before anything is published, and nothing waits
+ * past its timeout or the bus's shutdown.
+ */
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
+import {
+  BusMessage,
+  createEventBus,
+  DeliveryMode,
+  type EventBus,
+  isRecoverable,
+  MessageFilter,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { validData } from '../helpers.js'
+
+const buses: EventBus[] = []
+
+afterEach(async () => {
+  vi.useRealTimers()
+  for (const bus of buses.splice(0)) await bus.shutdown({ drainTimeoutMs: 0 })
+})
+
+async function startedBus(): Promise<EventBus> {
+  const bus = createEventBus()
+  buses.push(bus)
+  await bus.start()
+  return bus
+}
+
+function tipRequest() {
+  return BusMessage.create(
+    ModuleId.CuteFigurine,
+    MessagePayload.InterventionRequest(validData.InterventionRequest()),
+  )
+}
+
+/** AiIntegration answers every InterventionRequest; `before` runs first (to publish decoys). */
+async function answerRequests(
+  bus: EventBus,
+  before: (request: BusMessage<'InterventionRequest'>) => Promise<void> = async () => {},
+) {
+  await bus.subscribe(
+    ModuleId.AiIntegration,
+    MessageFilter.types(['InterventionRequest']),
+    DeliveryMode.Reliable({ timeoutMs: 1000 }),
+    async (request) => {
+      await before(request)
+      await bus.publish(
+        BusMessage.replyTo(
+          request,
+          ModuleId.AiIntegration,
+          MessagePayload.InterventionResponse({
+            requestId: request.payload.data.requestId,
+            responseText: `answer to ${request.id}`,
+            animationCues: [],
+          }),
+        ),
+      )
+    },
+  )
+}
+
+/** The subscriptions `module` has on `bus`. */
+async function subscriptionsOf(bus: EventBus, module: string) {
+  return (await bus.metrics()).subscriptions.filter((subscription) => subscription.module === module)
+}
+
+describe('bus.request', () => {
+  it('resolves with the reply that names the request and has its type, typed so, past every other', async () => {
+    const bus = await startedBus()
+    const response = (correlationId?: string) =>
+      MessagePayload.InterventionResponse({
+        ...validData.InterventionResponse(),
+        responseText: `decoy ${correlationId}`,
+      })
+    await answerRequests(bus, async (request) => {
+      // Decoys first: no correlation, another request's, and the right id on another type.
+      await bus.publish(BusMessage.create(ModuleId.AiIntegration, response()))
+      await bus.publish(BusMessage.replyTo(tipRequest(), ModuleId.AiIntegration, response('other')))
+      await bus.publish(
+        BusMessage.replyTo(
+          request,
+          ModuleId.AiIntegration,
+          MessagePayload.AnimationCommand(validData.AnimationCommand()),
+        ),
+      )
+    })
+    // The requester now listens to AnimationCommands too: a request answered by one.
+    const cue = await bus.request(tipRequest(), { replyType: 'AnimationCommand' })
+    expect(cue.payload.type).toBe('AnimationCommand')
+    const request = tipRequest()
+    const reply = await bus.request(request, { replyType: 'InterventionResponse' })
+    expectTypeOf(reply).toEqualTypeOf<BusMessage<'InterventionResponse'>>()
+    expect(reply.correlationId).toBe(request.id)
+    expect(reply.payload.data.responseText).toBe(`answer to ${request.id}`)
+    expect(reply.source).toBe(ModuleId.AiIntegration)
+  })
+
+  it('subscribes the requester once per reply type, for every request after the first too', async () => {
+    const bus = await startedBus()
+    await answerRequests(bus)
+    const requests = [tipRequest(), tipRequest(), tipRequest()]
+    const replies = await Promise.all(
+      requests.map((r) => bus.request(r, { replyType: 'InterventionResponse' })),
+    )
+    expect(replies.map((reply) => reply.correlationId)).toEqual(requests.map((r) => r.id))
+    await bus.request(tipRequest(), { replyType: 'InterventionResponse' })
+    const subscriptions = await subscriptionsOf(bus, ModuleId.CuteFigurine)
+    expect(subscriptions).toHaveLength(1)
+    expect(subscriptions[0]).toMatchObject({ mode: 'BestEffort', delivered: 4 })
+  })
+
+  it('rejects with a recoverable DeliveryTimeout naming the request when no reply comes, and ignores a late one', async () => {
+    const bus = await startedBus()
+    const request = tipRequest()
+    const error = await bus
+      .request(request, { replyType: 'InterventionResponse', timeoutMs: 20 })
+      .catch((e) => e)
+    expect(error).toMatchObject({ kind: 'DeliveryTimeout', elapsedMs: 20 })
+    expect(isRecoverable(error)).toBe(true)
+    expect(error.message).toBe(
+      `DeliveryTimeout: no InterventionResponse replied to InterventionRequest ${request.id} within 20 ms; ` +
+        'does a module subscribe to InterventionRequest and answer with BusMessage.replyTo? (or raise timeoutMs)',
+    )
+    // The late reply is delivered to the requester's subscription and goes nowhere else.
+    await bus.publish(
+      BusMessage.replyTo(
+        request,
+        ModuleId.AiIntegration,
+        MessagePayload.InterventionResponse(validData.InterventionResponse()),
+      ),
+    )
+    await vi.waitFor(async () =>
+      expect((await subscriptionsOf(bus, ModuleId.CuteFigurine))[0]?.delivered).toBe(1),
+    )
+  })
+
+  it('refuses bad options before publishing anything, saying what they take', async () => {
+    const bus = await startedBus()
+    const refusals = [
+      [undefined, 'options: Invalid input: expected object, received undefined'],
+      [{}, 'replyType: Invalid input: expected string, received undefined'],
+      [{ replyType: 'InterventionResponse', timeoutMs: 0 }, 'timeoutMs: Too small: expected number to be >0'],
+      [
+        { replyType: 'InterventionResponse', timeoutMs: 1.5 },
+        'timeoutMs: Invalid input: expected int, received number',
+      ],
+      [{ replyType: 'InterventionResponse', timout: 100 }, 'options: Unrecognized key: "timout"'],
+      [{ replyTyp: 'InterventionResponse' }, 'options: Unrecognized key: "replyTyp"'],
+    ] as const
+    for (const [options, detail] of refusals) {
+      const error = await bus.request(tipRequest(), options as never).catch((e) => e)
+      expect(error).toMatchObject({ kind: 'Configuration' })
+      expect(error.message).toBe(
+        `Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms }; ${detail}`,
+      )
+    }
+    expect((await bus.metrics()).messagesPublished).toBe(0)
+    expect(await subscriptionsOf(bus, ModuleId.CuteFigurine)).toEqual([])
+  })
+
+  it('refuses a reply type the catalog lacks with the subscription’s error, and takes a right one next', async () => {
+    const bus = await startedBus()
+    await answerRequests(bus)
+    const refused = await bus
+      .request(tipRequest(), { replyType: 'InterventionRespons' } as never)
+      .catch((e) => e)
+    expect(refused).toMatchObject({ kind: 'InvalidFilter' })
+    expect(refused.message).toContain("'InterventionRespons'")
+    expect((await bus.metrics()).messagesPublished).toBe(0)
+    const reply = await bus.request(tipRequest(), { replyType: 'InterventionResponse' })
+    expect(reply.payload.type).toBe('InterventionResponse')
+  })
+
+  it('refuses what is no message, and a message the bus rejects, leaving no timer behind', async () => {
+    const bus = await startedBus()
+    for (const notAMessage of [null, 'hello', { payload: {} }]) {
+      const error = await bus
+        .request(notAMessage as never, { replyType: 'InterventionResponse' })
+        .catch((e) => e)
+      expect(error).toMatchObject({ kind: 'MessageRejected' })
+      expect(error.message).toContain(
+        'request takes a message (BusMessage.create(...)) with a string id and source',
+      )
+    }
+    vi.useFakeTimers()
+    const invalid = BusMessage.create(
+      ModuleId.CuteFigurine,
+      MessagePayload.InterventionRequest({ requestId: 'no uuid' } as never),
+    )
+    const error = await bus
+      .request(invalid, { replyType: 'InterventionResponse', timeoutMs: 60_000 })
+      .catch((e) => e)
+    expect(error).toMatchObject({ kind: 'MessageRejected' })
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('refuses a second request with the id of one still waiting, and still answers the first', async () => {
+    const bus = await startedBus()
+    let answer: (() => void) | undefined
+    await answerRequests(bus, () => new Promise<void>((resolve) => (answer = resolve)))
+    const request = tipRequest()
+    const first = bus.request(request, { replyType: 'InterventionResponse' })
+    await vi.waitFor(() => expect(answer).toBeDefined())
+    const second = await bus.request(request, { replyType: 'InterventionResponse' }).catch((e) => e)
+    expect(second).toMatchObject({ kind: 'MessageRejected' })
+    expect(second.message).toContain(`a request with id '${request.id}' is waiting for its reply already`)
+    answer?.()
+    expect((await first).correlationId).toBe(request.id)
+  })
+
+  it('rejects what still waits when the bus shuts down, and every later request', async () => {
+    const bus = await startedBus()
+    const waiting = bus
+      .request(tipRequest(), { replyType: 'InterventionResponse', timeoutMs: 60_000 })
+      .catch((e) => e)
+    await vi.waitFor(async () => expect((await bus.metrics()).messagesPublished).toBe(1))
+    await bus.shutdown({ drainTimeoutMs: 0 })
+    expect(await waiting).toMatchObject({ kind: 'BusShuttingDown' })
+    await expect(bus.request(tipRequest(), { replyType: 'InterventionResponse' })).rejects.toMatchObject({
+      kind: 'BusShuttingDown',
+    })
+  })
+})

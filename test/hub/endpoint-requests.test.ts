@@ -1,0 +1,199 @@
+/**
+ * `client.request` across a port, and `window.skellyBus.request` on top of it: the request goes
+ * through the hub, the reply that names it comes back, typed; the grants decide (the requester must
+ * be allowed to subscribe to the reply type), a wrong source is refused as publish refuses it, a
+ * connection that ends rejects what waits, and a window's requests survive its reconnects.
+ */
+import { MessageChannel } from 'node:worker_threads'
+import { describe, expect, expectTypeOf, it, vi } from 'vitest'
+import {
+  BusMessage,
+  type BusMessage as BusMessageOf,
+  DeliveryMode,
+  type EventBus,
+  MessageFilter,
+  MessagePayload,
+  MessagePriority,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import type { Attachment, Hub } from '../../src/main/hub/index.js'
+import { createWindowApi } from '../../src/preload/window-api.js'
+import { connectBus, type Permissions } from '../../src/shared/index.js'
+import { validData } from '../helpers.js'
+import { afterThisTest, startHub } from './fixture.js'
+
+const REQUESTER: Permissions = { publish: ['InterventionRequest'], subscribe: ['InterventionResponse'] }
+
+/** A client attached as `module` with `permissions`, closed after the test. */
+async function attached(hub: Hub, module: string, permissions: Permissions) {
+  const { port1, port2 } = new MessageChannel()
+  const attachment = hub.attach(port1, { module, permissions })
+  const client = await connectBus(port2)
+  afterThisTest(() => client.close())
+  return { client, attachment }
+}
+
+/** AiIntegration, on a port of its own, answers every InterventionRequest with its priority kept. */
+async function aiIntegration(hub: Hub) {
+  const { client } = await attached(hub, ModuleId.AiIntegration, {
+    publish: ['InterventionResponse'],
+    subscribe: ['InterventionRequest'],
+  })
+  await client.subscribe(
+    ModuleId.AiIntegration,
+    MessageFilter.types(['InterventionRequest']),
+    DeliveryMode.Reliable({ timeoutMs: 1000 }),
+    async (request) => {
+      await client.publish(
+        BusMessage.replyTo(
+          request,
+          ModuleId.AiIntegration,
+          MessagePayload.InterventionResponse({
+            requestId: request.payload.data.requestId,
+            responseText: `for ${request.source}`,
+            animationCues: [],
+          }),
+        ),
+      )
+    },
+  )
+}
+
+function tipFrom(source: string) {
+  return BusMessage.create(source, MessagePayload.InterventionRequest(validData.InterventionRequest()))
+}
+
+async function published(bus: EventBus) {
+  return (await bus.metrics()).messagesPublished
+}
+
+describe('client.request', () => {
+  it('goes through the hub and resolves with the reply that names it', async () => {
+    const { hub } = await startHub()
+    await aiIntegration(hub)
+    const { client } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
+    const request = tipFrom(ModuleId.CuteFigurine)
+    const reply = await client.request(request, { replyType: 'InterventionResponse' })
+    expectTypeOf(reply).toEqualTypeOf<BusMessageOf<'InterventionResponse'>>()
+    expect(reply).toMatchObject({ correlationId: request.id, source: ModuleId.AiIntegration })
+    expect(reply.payload.data.responseText).toBe(`for ${ModuleId.CuteFigurine}`)
+  })
+
+  it('needs the grant to subscribe to the reply type, and publishes nothing without it', async () => {
+    const { bus, hub } = await startHub()
+    await aiIntegration(hub)
+    const { client } = await attached(hub, ModuleId.CuteFigurine, {
+      publish: ['InterventionRequest'],
+      subscribe: [],
+    })
+    const refused = await client
+      .request(tipFrom(ModuleId.CuteFigurine), { replyType: 'InterventionResponse' })
+      .catch((e) => e)
+    expect(refused).toMatchObject({ kind: 'Unauthorized', action: 'subscribe', type: 'InterventionResponse' })
+    expect(await published(bus)).toBe(0)
+  })
+
+  it('refuses a request under another module’s name as publish does', async () => {
+    const { bus, hub } = await startHub()
+    await aiIntegration(hub)
+    const { client } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
+    const refused = await client
+      .request(tipFrom(ModuleId.Storage), { replyType: 'InterventionResponse', timeoutMs: 60_000 })
+      .catch((e) => e)
+    expect(refused).toMatchObject({ kind: 'Unauthorized', action: 'source', module: ModuleId.CuteFigurine })
+    expect(await published(bus)).toBe(0)
+    // Its own requests go on, on the one subscription for replies it has.
+    await client.request(tipFrom(ModuleId.CuteFigurine), { replyType: 'InterventionResponse' })
+    const subscriptions = (await bus.metrics()).subscriptions.filter(
+      (s) => s.module === ModuleId.CuteFigurine,
+    )
+    expect(subscriptions).toHaveLength(1)
+  })
+
+  it('rejects what waits with Disconnected when the connection ends, and every later request', async () => {
+    const { hub } = await startHub()
+    const { client, attachment } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
+    // Nobody answers: only the connection's end can settle it before a minute.
+    const waiting = client
+      .request(tipFrom(ModuleId.CuteFigurine), { replyType: 'InterventionResponse', timeoutMs: 60_000 })
+      .catch((e) => e)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    attachment.detach()
+    expect(await waiting).toMatchObject({ kind: 'Disconnected' })
+    await expect(
+      client.request(tipFrom(ModuleId.CuteFigurine), { replyType: 'InterventionResponse' }),
+    ).rejects.toMatchObject({ kind: 'Disconnected' })
+  })
+})
+
+describe('window.skellyBus.request', () => {
+  /** A window whose connections the hub attaches as a requester; `attachments` are its connections. */
+  function windowOn(hub: Hub, attachments: Attachment[]) {
+    return createWindowApi(ModuleId.CuteFigurine, async () => {
+      const { client, attachment } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
+      attachments.push(attachment)
+      return client
+    })
+  }
+
+  it('builds the envelope with the options given and resolves with the reply, across a reconnect too', async () => {
+    const { bus, hub } = await startHub()
+    await aiIntegration(hub)
+    const attachments: Attachment[] = []
+    const page = windowOn(hub, attachments)
+    const data = validData.InterventionRequest()
+    const reply = await page.request('InterventionRequest', data, {
+      replyType: 'InterventionResponse',
+      priority: MessagePriority.High,
+      timeoutMs: 5000,
+    })
+    expectTypeOf(reply).toEqualTypeOf<BusMessageOf<'InterventionResponse'>>()
+    expect(reply.payload.data.requestId).toBe(data.requestId)
+    // replyTo keeps the request's priority: the envelope had the one asked for.
+    expect(reply.priority).toBe(MessagePriority.High)
+    // The connection drops; the window reconnects and subscribes again, its replies' one included.
+    const states: string[] = []
+    page.onConnection((state) => states.push(state))
+    attachments[0]?.detach()
+    await vi.waitFor(() => expect(states.slice(-2)).toEqual(['reconnecting', 'open']))
+    const again = await page.request('InterventionRequest', validData.InterventionRequest(), {
+      replyType: 'InterventionResponse',
+    })
+    expect(again.payload.type).toBe('InterventionResponse')
+    expect(attachments).toHaveLength(2)
+    const subscriptions = (await bus.metrics()).subscriptions.filter(
+      (s) => s.module === ModuleId.CuteFigurine,
+    )
+    expect(subscriptions).toHaveLength(1)
+  })
+
+  it('takes a whole message too, and refuses options it cannot read as plain errors', async () => {
+    const { bus, hub } = await startHub()
+    await aiIntegration(hub)
+    const page = windowOn(hub, [])
+    const request = tipFrom(ModuleId.CuteFigurine)
+    expect((await page.request(request, { replyType: 'InterventionResponse' })).correlationId).toBe(
+      request.id,
+    )
+    const before = await published(bus)
+    const data = validData.InterventionRequest()
+    const refusals = await Promise.all(
+      [
+        undefined,
+        { replyType: 'InterventionResponse', prority: 2 },
+        { replyType: 'InterventionResponse', priority: 9 },
+      ].map((options) =>
+        page.request('InterventionRequest', data, options as never).catch((e: unknown) => e),
+      ),
+    )
+    for (const refusal of refusals) expect(refusal).not.toBeInstanceOf(Error)
+    expect(refusals.map((r) => (r as { message: string }).message)).toEqual([
+      'Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms }; options: Invalid input: expected object, received undefined',
+      'Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms }; options: Unrecognized key: "prority"',
+      expect.stringMatching(
+        /^MessageRejected: publish options are \{ priority\?: 0 to 3, correlationId\?: string \} \(priority: /,
+      ),
+    ])
+    expect(await published(bus)).toBe(before)
+  })
+})
