@@ -8,21 +8,14 @@ import { MessageFilter, ModuleId } from '../src/main/bus/index.js'
 
 test('a request published from the app window is answered by AiIntegration', async ({ page, host }) => {
   await openApp(page, host) // modules up, the window's bus connection open
-  // In the page, as the window's own code would: subscribe to answers, publish, await the answer.
+  // In the page, as the window's own code would: a request, and the reply that names it.
   const answer = await page.evaluate(async () => {
-    const requestId = crypto.randomUUID()
-    const answered = new Promise<string>((resolve) => {
-      void window.skellyBus.subscribe({ types: ['InterventionResponse'] }, { kind: 'BestEffort' }, (msg) => {
-        if (msg.payload.data.requestId === requestId) resolve(msg.payload.data.responseText)
-      })
-    })
-    await window.skellyBus.publish('InterventionRequest', {
-      requestId,
-      interventionType: 'tip',
-      urgency: 'low',
-      context: {},
-    })
-    return answered
+    const reply = await window.skellyBus.request(
+      'InterventionRequest',
+      { requestId: crypto.randomUUID(), interventionType: 'tip', urgency: 'low', context: {} },
+      { replyType: 'InterventionResponse' },
+    )
+    return reply.payload.data.responseText
   })
   expect(answer).not.toBe('')
   // In the main process: the hub's bus counted the window's request and the module's answer.

@@ -5,6 +5,7 @@
 import type { AnimationCommand } from '../src/shared/catalog.js'
 
 declare function play(command: AnimationCommand): void
+declare function say(text: string): void
 const requestId = crypto.randomUUID()
 
 const id = await window.skellyBus.publish('InterventionRequest', {
@@ -17,6 +18,12 @@ const sub = await window.skellyBus.subscribe({ types: ['AnimationCommand'] }, { 
   play(msg.payload.data),
 )
 await window.skellyBus.unsubscribe(sub)
+const reply = await window.skellyBus.request(
+  'InterventionRequest',
+  { requestId: crypto.randomUUID(), interventionType: 'tip', urgency: 'low', context: {} },
+  { replyType: 'InterventionResponse', timeoutMs: 8000 }, // priority and correlationId may be set too
+)
+say(reply.payload.data.responseText) // typed by replyType
 window.skellyBus.module // this window's identity, bound by the main process
 
 export { id }

@@ -198,3 +198,57 @@ test('a page cannot publish as another module or a forbidden type', async ({ pag
   expect((forbidden as { message: string }).message).toMatch(/may not publish 'Shutdown'/)
   expect(host.bus.registry.get('storage')?.status).not.toBe('ShuttingDown')
 })
+
+test('a page’s request gets its reply, and an unanswered or malformed one a plain error it can read', async ({
+  page,
+  host,
+}) => {
+  await openApp(page, host)
+  const outcomes = await page.evaluate(async () => {
+    const tip = () => ({
+      requestId: crypto.randomUUID(),
+      interventionType: 'tip',
+      urgency: 'low',
+      context: {},
+    })
+    const settle = (request: Promise<{ payload: { type: string } }>) =>
+      request.then(
+        (reply) => ({ replied: reply.payload.type }),
+        (error: { kind: string; message: string }) => ({ kind: error.kind, message: error.message }),
+      )
+    return {
+      answered: await settle(
+        window.skellyBus.request('InterventionRequest', tip(), { replyType: 'InterventionResponse' }),
+      ),
+      // Storage says its StorageStatus every few seconds, never as a reply to this.
+      unanswered: await settle(
+        window.skellyBus.request('InterventionRequest', tip(), {
+          replyType: 'StorageStatus',
+          timeoutMs: 300,
+        }),
+      ),
+      misspelt: await settle(
+        window.skellyBus.request('InterventionRequest', tip(), { replyTyp: 'InterventionResponse' } as never),
+      ),
+      ungranted: await settle(
+        window.skellyBus.request('InterventionRequest', tip(), { replyType: 'Shutdown' }),
+      ),
+    }
+  })
+  expect(outcomes.answered).toEqual({ replied: 'InterventionResponse' })
+  expect(outcomes.unanswered).toMatchObject({
+    kind: 'DeliveryTimeout',
+    message: expect.stringMatching(
+      /^DeliveryTimeout: no StorageStatus replied to InterventionRequest .+ within 300 ms/,
+    ),
+  })
+  expect(outcomes.misspelt).toMatchObject({
+    kind: 'Configuration',
+    message: expect.stringContaining('"replyTyp"'),
+  })
+  expect(outcomes.ungranted).toMatchObject({
+    kind: 'Unauthorized',
+    message:
+      "Unauthorized: module 'cute-figurine' may not subscribe 'Shutdown'; grant it in the attachment's permissions",
+  })
+})

@@ -17,14 +17,16 @@ interface Activity {
 
 const ANSWER_TIMEOUT_MS = 8000
 
+/** An error as the window says it: a bus error's message names its kind already. */
 function describeError(error: unknown): string {
   const e = error as Partial<SkellyBusError>
-  return e.kind ? `${e.kind}: ${e.message}` : String(error)
+  if (e.kind === undefined) return String(error)
+  return e.message?.startsWith(`${e.kind}:`) ? e.message : `${e.kind}: ${e.message}`
 }
 
 export function App({ bus }: { bus: SkellyBusApi }) {
   const [connection, setConnection] = useState<ConnectionState>('connecting')
-  /** The connection now, for a timer that fires after the render that set it up. */
+  /** The connection now, for a request that settles after the render that sent it. */
   const connectionNow = useRef(connection)
   connectionNow.current = connection
   const [animation, setAnimation] = useState<string>()
@@ -34,7 +36,7 @@ export function App({ bus }: { bus: SkellyBusApi }) {
   const [speech, setSpeech] = useState('Hi! I’m Skelly. I’ll keep you company.')
   const [stored, setStored] = useState<number>()
   const [error, setError] = useState<string>()
-  const [waitingFor, setWaitingFor] = useState<string>()
+  const [thinking, setThinking] = useState(false)
   /** Subscribed to everything the window shows: only then can a reply not slip past. */
   const [ready, setReady] = useState(false)
   const animationTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
@@ -55,9 +57,9 @@ export function App({ bus }: { bus: SkellyBusApi }) {
       bus.subscribe({ types: ['RewardEvent'] }, { kind: 'Reliable', timeoutMs: 5000 }, (message) => {
         setRewards((current) => addReward(current, message.payload.data))
       }),
+      // Every answer Skelly gives, to this window's requests and to the interventions of the pipeline.
       bus.subscribe({ types: ['InterventionResponse'] }, { kind: 'BestEffort' }, (message) => {
         setSpeech(message.payload.data.responseText)
-        setWaitingFor((pending) => (pending === message.payload.data.requestId ? undefined : pending))
       }),
       bus.subscribe({ types: ['StorageStatus'] }, { kind: 'LatestOnly' }, (message) => {
         setStored(message.payload.data.totalEvents)
@@ -75,32 +77,32 @@ export function App({ bus }: { bus: SkellyBusApi }) {
   }, [bus])
 
   async function askForTip() {
-    const requestId = crypto.randomUUID()
-    setWaitingFor(requestId)
+    setThinking(true)
     setError(undefined)
-    // Nobody may be listening yet (modules still starting), or the connection dropped meanwhile:
-    // stop waiting after a while and say which.
-    setTimeout(() => {
-      setWaitingFor((pending) => {
-        if (pending !== requestId) return pending
-        setError(
-          connectionNow.current === 'open'
+    try {
+      // The answer itself is said by the InterventionResponse subscription above.
+      await bus.request(
+        'InterventionRequest',
+        {
+          requestId: crypto.randomUUID(),
+          interventionType: 'tip',
+          urgency: 'low',
+          context: { from: 'app-window' },
+        },
+        { replyType: 'InterventionResponse', timeoutMs: ANSWER_TIMEOUT_MS },
+      )
+    } catch (e) {
+      // Nobody may be listening yet (modules still starting), or the connection dropped meanwhile.
+      const unanswered = (e as Partial<SkellyBusError>).kind === 'DeliveryTimeout'
+      setError(
+        !unanswered
+          ? describeError(e)
+          : connectionNow.current === 'open'
             ? 'No answer from Skelly yet — the AI module may still be starting. Try again in a moment.'
             : 'No answer from Skelly: the connection to the bus dropped. The window is reconnecting.',
-        )
-        return undefined
-      })
-    }, ANSWER_TIMEOUT_MS)
-    try {
-      await bus.publish('InterventionRequest', {
-        requestId,
-        interventionType: 'tip',
-        urgency: 'low',
-        context: { from: 'app-window' },
-      })
-    } catch (e) {
-      setWaitingFor(undefined)
-      setError(describeError(e))
+      )
+    } finally {
+      setThinking(false)
     }
   }
 
@@ -168,11 +170,11 @@ export function App({ bus }: { bus: SkellyBusApi }) {
         <button
           type="button"
           onClick={askForTip}
-          disabled={!ready || waitingFor !== undefined || offline}
+          disabled={!ready || thinking || offline}
           title={offlineHint}
           data-testid="ask"
         >
-          {waitingFor ? 'Skelly is thinking…' : 'Ask Skelly for a tip'}
+          {thinking ? 'Skelly is thinking…' : 'Ask Skelly for a tip'}
         </button>
         <button
           type="button"
