@@ -3,21 +3,23 @@
  * bridge (headless host) both provide exactly this object; renderer code imports this type only.
  */
 import type {
+  BuiltinCatalog,
   BusMessage,
   BusMetrics,
+  Catalog,
   DataOf,
   DeadLetterEntry,
   DeadLetterFilter,
   DeadLetterSelector,
   DeliveryMode,
   EventBusErrorData,
-  MessageType,
   MetricsPoint,
   PlainFilter,
   PublishOptions,
   ReplayResult,
   RequestOptions,
   TailEntry,
+  TypeOf,
 } from '../shared/index.js'
 
 export type { PublishOptions, RequestOptions }
@@ -31,14 +33,19 @@ export type SkellyBusError = EventBusErrorData & { message: string }
  */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
-/** `window.skellyBus`: the bus as a renderer window sees it, bound to the window's identity. */
-export interface SkellyBusApi {
+/**
+ * `window.skellyBus`: the bus as a renderer window sees it, bound to the window's identity. `C` is
+ * the catalog its types come from: the built-in one for `window.skellyBus`; a window of an
+ * application with types of its own reads it as `SkellyBusApi<BuiltinCatalog & typeof appCatalog>`
+ * (the hub validates them, as it does an endpoint's; see the README's *`window.skellyBus`*).
+ */
+export interface SkellyBusApi<C extends Catalog = BuiltinCatalog> {
   /** This window's identity, bound by the main process. */
   readonly module: string
   /** Builds the envelope (id, timestamp, source = this window) and publishes it. */
-  publish<T extends MessageType>(type: T, data: DataOf<T>, options?: PublishOptions): Promise<string>
+  publish<T extends TypeOf<C>>(type: T, data: DataOf<T, C>, options?: PublishOptions): Promise<string>
   /** Publishes a whole message; its source must be this window's identity. */
-  publish(message: BusMessage): Promise<string>
+  publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
   /**
    * Builds the envelope as `publish` does, publishes it, and resolves with the first reply of
    * `options.replyType` whose `correlationId` is its id (as `BusMessage.replyTo` sets it). The
@@ -46,18 +53,21 @@ export interface SkellyBusApi {
    * subscribes it, and that subscription stays (across reconnects too) for the next requests.
    * Rejects with `DeliveryTimeout` when no reply came within `timeoutMs` (default 5000).
    */
-  request<T extends MessageType, R extends MessageType>(
+  request<T extends TypeOf<C>, R extends TypeOf<C>>(
     type: T,
-    data: DataOf<T>,
+    data: DataOf<T, C>,
     options: RequestOptions<R> & PublishOptions,
-  ): Promise<BusMessage<R>>
+  ): Promise<BusMessage<R, C>>
   /** The same for a whole message; its source must be this window's identity. */
-  request<R extends MessageType>(message: BusMessage, options: RequestOptions<R>): Promise<BusMessage<R>>
+  request<R extends TypeOf<C>>(
+    message: BusMessage<TypeOf<C>, C>,
+    options: RequestOptions<R>,
+  ): Promise<BusMessage<R, C>>
   /** Subscribes this window; resolves with an id that stays valid across reconnects. */
-  subscribe<T extends MessageType>(
+  subscribe<T extends TypeOf<C>>(
     filter: PlainFilter<T>,
     mode: DeliveryMode,
-    handler: (message: BusMessage<T>) => unknown,
+    handler: (message: BusMessage<T, C>) => unknown,
   ): Promise<string>
   /** Ends one of this window's subscriptions at once. */
   unsubscribe(subscriptionId: string): Promise<void>

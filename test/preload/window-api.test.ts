@@ -5,6 +5,7 @@
  */
 import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it, vi } from 'vitest'
+import { z } from 'zod'
 import {
   BusMessage,
   DeliveryMode,
@@ -16,6 +17,7 @@ import {
 import type { Hub } from '../../src/main/hub/index.js'
 import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
+import { skellyBusWith } from '../../src/renderer/skelly-bus.js'
 import { connectBus } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
@@ -110,5 +112,53 @@ describe('the window API', () => {
     await waitFor(() => states.includes('open'))
     expect(states).toEqual(['connecting', 'open'])
     expect(reported).toHaveBeenCalledWith('skelly-bus: a connection listener threw: Error: a bug in the page')
+  })
+})
+
+describe('a window of an application with types of its own', () => {
+  const catalog = {
+    'app.Ping': z.object({ sequence: z.number().int() }),
+    'app.Pong': z.object({ echoed: z.number().int() }),
+  }
+
+  it('publishes, subscribes and requests them as the hub’s catalog has them, which validates them', async () => {
+    const { bus, hub } = await startHub({ catalog })
+    await bus.subscribe(
+      'ponger',
+      MessageFilter.types(['app.Ping']),
+      DeliveryMode.BestEffort,
+      async (ping) => {
+        await bus.publish(
+          BusMessage.replyTo(ping, 'ponger', {
+            type: 'app.Pong',
+            data: { echoed: ping.payload.data.sequence },
+          }),
+        )
+      },
+    )
+    const api = createWindowApi('app-window', async () => {
+      const { port1, port2 } = new MessageChannel()
+      hub.attach(port1, {
+        module: 'app-window',
+        permissions: { publish: ['app.Ping'], subscribe: ['app.Pong'] },
+      })
+      const client = await connectBus(port2)
+      afterThisTest(() => client.close())
+      return client
+    })
+    // What the page gets from skellyBusWith(catalog): the same object, typed by both catalogs.
+    vi.stubGlobal('window', { skellyBus: api })
+    afterThisTest(() => {
+      vi.unstubAllGlobals()
+    })
+    const page = skellyBusWith(catalog)
+    expect(page).toBe(api)
+    const pong = await page.request('app.Ping', { sequence: 4 }, { replyType: 'app.Pong' })
+    expect(pong.payload.data.echoed).toBe(4)
+    // The window does not know the schemas; the hub refuses what they refuse.
+    await expect(page.publish('app.Ping', { sequence: 'four' } as never)).rejects.toMatchObject({
+      kind: 'MessageRejected',
+      issues: [expect.objectContaining({ path: ['payload', 'data', 'sequence'] })],
+    })
   })
 })

@@ -4,8 +4,10 @@
  * examples/ run it. Nothing calls this function.
  */
 import { expectTypeOf } from 'vitest'
-import { DeliveryMode } from '../../src/main/bus/index.js'
+import { z } from 'zod'
+import { type BuiltinCatalog, DeliveryMode } from '../../src/main/bus/index.js'
 import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
+import { skellyBusWith } from '../../src/renderer/skelly-bus.js'
 
 export function windowApiTypes(skellyBus: SkellyBusApi): void {
   const mode = DeliveryMode.BestEffort
@@ -38,4 +40,31 @@ export function windowApiTypes(skellyBus: SkellyBusApi): void {
   void skellyBus
     .request('InterventionRequest', tip, { replyType: 'InterventionResponse', priority: 2, timeoutMs: 1000 })
     .then((reply) => expectTypeOf(reply.payload.data.responseText).toBeString())
+}
+
+const appCatalog = {
+  'app.Ping': z.object({ sequence: z.number().int() }),
+  'app.Pong': z.object({ echoed: z.number().int() }),
+}
+
+/** A window of an application with types of its own reads the bus by its catalog. */
+export function appWindowApiTypes(skellyBus: SkellyBusApi): void {
+  const mode = DeliveryMode.BestEffort
+  // @ts-expect-error the built-in catalog has no 'app.Ping'
+  void skellyBus.publish('app.Ping', { sequence: 1 })
+  const appBus = skellyBusWith(appCatalog)
+  expectTypeOf(appBus).toEqualTypeOf<SkellyBusApi<BuiltinCatalog & typeof appCatalog>>()
+  expectTypeOf(skellyBusWith<typeof appCatalog>()).toEqualTypeOf(appBus)
+  void appBus.publish('app.Ping', { sequence: 1 })
+  // @ts-expect-error sequence is a number
+  void appBus.publish('app.Ping', { sequence: 'one' })
+  // @ts-expect-error 'app.Pnig' is in neither catalog
+  void appBus.subscribe({ types: ['app.Pnig'] }, mode, () => {})
+  void appBus.subscribe({ types: ['app.Ping', 'RawEvent'] }, mode, (m) => {
+    if (m.payload.type === 'app.Ping') expectTypeOf(m.payload.data.sequence).toBeNumber()
+    else expectTypeOf(m.payload.data.eventType).toBeString()
+  })
+  void appBus
+    .request('app.Ping', { sequence: 2 }, { replyType: 'app.Pong' })
+    .then((reply) => expectTypeOf(reply.payload.data.echoed).toBeNumber())
 }
