@@ -248,5 +248,8 @@ describe('the hub types grants and routes by its bus’s catalog', () => {
     hub.attach(new MessageChannel().port1, pinger)
     const route = { producer: 'pinger', consumer: ModuleId.Storage, types: ['app.Ping'] } as const
     expect(hub.route(route).types).toEqual(['app.Ping'])
+    // Its catalog is its bus's, typed so: the application's entry is there, and at run time too.
+    expectTypeOf(hub.catalog['app.Ping']).toEqualTypeOf<z.ZodObject<{}, z.core.$strip>>()
+    expect(Object.keys(hub.catalog)).toContain('app.Ping')
   })
 })

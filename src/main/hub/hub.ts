@@ -117,7 +117,7 @@ export interface Attachment {
  */
 export interface Hub<C extends Catalog = Catalog> {
   /** The bus's catalog: the message types permissions and routes may name. */
-  readonly catalog: Readonly<Catalog>
+  readonly catalog: Readonly<C>
   /**
    * Attaches a port; the endpoint completes the hello/welcome exchange on it. Permissions naming a
    * type the catalog lacks fail to compile, and throw `Configuration` when they reach here untyped.
@@ -324,6 +324,6 @@ function runtimeChannel(): (() => PortPair) | undefined {
  * @throws EventBusError `Configuration` for an invalid option
  */
 export function createHub<C extends Catalog>(bus: EventBus<C>, options: HubOptions = {}): Hub<C> {
-  // The hub routes messages of any catalog without looking into their types.
-  return new HubImpl(bus as unknown as EventBus, options)
+  // The hub routes messages of any catalog without looking into their types; its catalog is the bus's.
+  return new HubImpl(bus as unknown as EventBus, options) as unknown as Hub<C>
 }
