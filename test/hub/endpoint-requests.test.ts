@@ -20,7 +20,7 @@ import type { Attachment, Hub } from '../../src/main/hub/index.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
 import { connectBus, type Permissions } from '../../src/shared/index.js'
 import { validData } from '../helpers.js'
-import { afterThisTest, startHub } from './fixture.js'
+import { afterThisTest, startHub, untilActive } from './fixture.js'
 
 const REQUESTER: Permissions = { publish: ['InterventionRequest'], subscribe: ['InterventionResponse'] }
 
@@ -108,6 +108,38 @@ describe('client.request', () => {
       (s) => s.module === ModuleId.CuteFigurine,
     )
     expect(subscriptions).toHaveLength(1)
+  })
+
+  it('asks and is answered over direct routes both ways, the correlation kept', async () => {
+    const { bus, hub } = await startHub()
+    const asking = hub.route({
+      producer: ModuleId.CuteFigurine,
+      consumer: ModuleId.AiIntegration,
+      types: ['InterventionRequest'],
+    })
+    const answering = hub.route({
+      producer: ModuleId.AiIntegration,
+      consumer: ModuleId.CuteFigurine,
+      types: ['InterventionResponse'],
+    })
+    await aiIntegration(hub)
+    const { client } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
+    // The requester's subscription for replies is what the answering route delivers to.
+    await client.request(tipFrom(ModuleId.CuteFigurine), {
+      replyType: 'InterventionResponse',
+      timeoutMs: 60_000,
+    })
+    await Promise.all([untilActive(asking), untilActive(answering)])
+    const requests = [tipFrom(ModuleId.CuteFigurine), tipFrom(ModuleId.CuteFigurine)]
+    const replies = await Promise.all(
+      requests.map((request) => client.request(request, { replyType: 'InterventionResponse' })),
+    )
+    expect(replies.map((reply) => reply.correlationId)).toEqual(requests.map((request) => request.id))
+    await vi.waitFor(async () => {
+      const routes = (await bus.metrics()).routes ?? []
+      for (const route of routes) expect(route.delivered).toBeGreaterThanOrEqual(2)
+      expect(routes).toHaveLength(2)
+    })
   })
 
   it('rejects what waits with Disconnected when the connection ends, and every later request', async () => {
