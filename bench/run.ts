@@ -110,11 +110,13 @@ const format = (value: number, unit: string) =>
 
 const isBus = (variant: string) => /^(bus|hub|direct)/.test(variant)
 /** Acknowledged traffic (Reliable, request/response calls) or fire-and-forget (everything else). */
-const mode = (variant: string) => (/Reliable|calls/.test(variant) ? 'acknowledged' : 'fire-and-forget')
+const mode = (variant: string) =>
+  /Reliable|calls|requests/.test(variant) ? 'acknowledged' : 'fire-and-forget'
 
 /**
  * Each anchor row is compared with the bus's variant of the same case and metric in the same mode
- * (hub Reliable against birpc and comlink calls, hub BestEffort against raw, relay and events),
+ * (hub Reliable against birpc and comlink calls, hub BestEffort against raw, relay and events,
+ * hub requests against the calls of the requests case),
  * else with the case's first bus variant. The ratio is taken within each repetition (the variants
  * ran minutes apart at most, so the machine's drift between repetitions cancels out); the table
  * gives their median and range.

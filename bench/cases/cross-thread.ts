@@ -19,9 +19,17 @@ function relay(from: MessagePort, to: MessagePort) {
   from.on('message', (data) => to.postMessage(data))
 }
 
+/** A direct variant's routes: DataCapture → Storage, and for requests the replies' way back too. */
+function directRoutes(detail: string | undefined) {
+  const asking = { producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] }
+  const answering = { producer: ModuleId.Storage, consumer: ModuleId.DataCapture, types: ['StorageStatus'] }
+  return detail === 'requests' ? [asking, answering] : [asking]
+}
+
 /**
  * Builds the producer and consumer for a variant, wired as that variant wires them: `hub MODE`
- * (two hops), `direct MODE` (a direct route, one hop), `raw [×N]`, `raw envelopes ×N` (the bus's
+ * (two hops), `direct MODE` (a direct route, one hop), `hub requests` / `direct requests` (A asks
+ * with `client.request`, B answers each with a reply), `raw [×N]`, `raw envelopes ×N` (the bus's
  * message objects instead of bare keystrokes), `relay [envelopes] [×N]`, `birpc …`, `comlink …`.
  */
 async function pair(variant: string): Promise<Pair> {
@@ -45,26 +53,25 @@ async function pair(variant: string): Promise<Pair> {
     await bus.start()
     const hub = createHub(bus, {
       heartbeatMs: 0,
-      routes:
-        kind === 'direct'
-          ? [{ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] }]
-          : [],
+      routes: kind === 'direct' ? directRoutes(detail) : [],
     })
     const a = new MessageChannel()
     const b = new MessageChannel()
+    // Requests: DataCapture asks with RawEvents, Storage answers each with a StorageStatus.
+    const requests = detail === 'requests'
     hub.attach(a.port1, {
       module: ModuleId.DataCapture,
-      permissions: { publish: ['RawEvent'], subscribe: [] },
+      permissions: { publish: ['RawEvent'], subscribe: requests ? ['StorageStatus'] : [] },
     })
-    hub.attach(b.port1, { module: ModuleId.Storage, permissions: { publish: [], subscribe: ['RawEvent'] } })
+    hub.attach(b.port1, {
+      module: ModuleId.Storage,
+      permissions: { publish: requests ? ['StorageStatus'] : [], subscribe: ['RawEvent'] },
+    })
     producerPort = a.port2
     consumerPort = b.port2
-    roles = ['hub-producer', 'hub-consumer']
+    roles = requests ? ['hub-requester', 'hub-responder'] : ['hub-producer', 'hub-consumer']
     mode = detail
-    if (kind === 'direct') {
-      const [route] = hub.routes()
-      readiness.push(() => route?.state === 'active')
-    }
+    if (kind === 'direct') for (const route of hub.routes()) readiness.push(() => route.state === 'active')
     cleanup = async () => {
       hub.close()
       await bus.shutdown({ drainTimeoutMs: 0 })

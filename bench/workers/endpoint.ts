@@ -8,7 +8,14 @@ import { createBirpc } from 'birpc'
 import * as Comlink from 'comlink'
 import nodeEndpoint from 'comlink/dist/umd/node-adapter.js'
 import { build } from 'hdr-histogram-js'
-import { connectBus, DeliveryMode, type DeliveryModeKind, MessageFilter } from '../../src/shared/index.js'
+import {
+  BusMessage,
+  connectBus,
+  DeliveryMode,
+  type DeliveryModeKind,
+  MessageFilter,
+  MessagePayload,
+} from '../../src/shared/index.js'
 import { sendPaced } from '../pacing.js'
 import { keystroke, keystrokeMessage, now } from '../payload.js'
 
@@ -38,6 +45,9 @@ interface Go {
  * garbage-collector work) for no gain.
  */
 const PUBLISH_GROUP = 256
+
+/** Calls and requests waiting for their answer at once, at most: birpc's, comlink's and the bus's. */
+const REQUEST_WINDOW = 64
 
 const setup = workerData as Setup
 const post = (message: unknown) => parentPort?.postMessage(message)
@@ -118,6 +128,43 @@ async function start() {
       })
       break
     }
+    case 'hub-requester': {
+      // As birpc's and comlink's callers: up to REQUEST_WINDOW requests waiting for their reply.
+      const client = await connectBus(port)
+      parentPort?.on('message', async (go: Go) => {
+        await produce(
+          go,
+          (n) =>
+            client.request(keystrokeMessage(n, 0, client.module), {
+              replyType: 'StorageStatus',
+              timeoutMs: 60_000,
+            }),
+          REQUEST_WINDOW,
+        )
+        post({ sent: true })
+      })
+      break
+    }
+    case 'hub-responder': {
+      const client = await connectBus(port)
+      await client.subscribe(
+        client.module,
+        MessageFilter.types(['RawEvent']),
+        DeliveryMode.BestEffort,
+        (request) => {
+          counted(0)
+          const status = { totalEvents: received, storageSizeBytes: 0, lastBatchTime: request.timestamp }
+          // Sent, not awaited: a handler that awaits its reply's publish holds one of the
+          // subscription's `workers` slots for a round trip to the hub, which caps it at four
+          // replies a round trip (README, *Requests and replies*). A refused reply rejects
+          // unhandled and ends this worker: the run fails loudly.
+          void client.publish(
+            BusMessage.replyTo(request, client.module, MessagePayload.StorageStatus(status)),
+          )
+        },
+      )
+      break
+    }
     case 'raw-producer': {
       // Per message, or `batch` messages per postMessage.
       let buffer: unknown[] = []
@@ -151,7 +198,7 @@ async function start() {
         { post: (data) => port.postMessage(data), on: (fn) => port.on('message', fn), eventNames: ['event'] },
       )
       parentPort?.on('message', async (go: Go) => {
-        if (setup.mode === 'Reliable') await produce(go, (n) => rpc.call(keystroke(n)), 64)
+        if (setup.mode === 'Reliable') await produce(go, (n) => rpc.call(keystroke(n)), REQUEST_WINDOW)
         else await produce(go, (n) => rpc.event(keystroke(n)))
         post({ sent: true })
       })
@@ -172,7 +219,7 @@ async function start() {
     case 'comlink-producer': {
       const remote = Comlink.wrap<{ call(e: unknown): number }>(nodeEndpoint(port))
       parentPort?.on('message', async (go: Go) => {
-        await produce(go, (n) => remote.call(keystroke(n)), 64)
+        await produce(go, (n) => remote.call(keystroke(n)), REQUEST_WINDOW)
         post({ sent: true })
       })
       break
