@@ -188,7 +188,9 @@ class Client implements BusClient<Catalog> {
   permissions: Permissions = { publish: [], subscribe: [] }
   readonly deadLetters: RemoteDeadLetters
   private readonly link: Link<HubFrame, EndpointFrame>
-  private readonly requests = new InFlight<Request>()
+  /** What was asked of the hub (`askHub`), by request id, until its answer comes. */
+  private readonly awaitingHub = new InFlight<Request>()
+  /** What `request` published, until its reply comes. */
   private readonly awaitingReplies = new Requests(this, () => this.module)
   private nextRequestId = 1
   private readonly subscriptions: LocalSubscriptions
@@ -432,7 +434,7 @@ class Client implements BusClient<Catalog> {
       request.resolve = resolve
       request.reject = reject
     })
-    this.requests.add(rid, request)
+    this.awaitingHub.add(rid, request)
     // Queueing never throws: a closed link drops the frame, and `ended` rejects every waiting request.
     if (typeof frame === 'function') frame(rid)
     else this.link.send({ ...frame, rid } as EndpointFrame)
@@ -451,7 +453,7 @@ class Client implements BusClient<Catalog> {
       issues: [],
     })
     const count = messagesIn(frame)
-    for (let index = 0; index < count; index++) this.requests.take(rid + index)?.reject(error)
+    for (let index = 0; index < count; index++) this.awaitingHub.take(rid + index)?.reject(error)
   }
 
   private receive(frame: HubFrame, ports: readonly unknown[]): void {
@@ -465,14 +467,14 @@ class Client implements BusClient<Catalog> {
         this.welcomed = undefined
         return
       case 'res':
-        return this.requests.take(frame.rid)?.answered(frame.ok)
+        return this.awaitingHub.take(frame.rid)?.answered(frame.ok)
       case 'okr':
         for (let rid = frame.from; rid <= frame.to; rid++) {
-          this.requests.take(rid)?.answered(undefined)
+          this.awaitingHub.take(rid)?.answered(undefined)
         }
         return
       case 'rej':
-        return this.requests
+        return this.awaitingHub
           .take(frame.rid)
           ?.reject(EventBusError.fromData(frame.error.data, frame.error.message))
       case 'dlv':
@@ -518,8 +520,8 @@ class Client implements BusClient<Catalog> {
     const error = EventBusError.of('Disconnected', { reason })
     this.welcomed?.reject(error)
     this.welcomed = undefined
-    for (const request of this.requests.values()) request.reject(error)
-    this.requests.clear()
+    for (const request of this.awaitingHub.values()) request.reject(error)
+    this.awaitingHub.clear()
     this.awaitingReplies.end(error)
     this.subscriptions.endAll()
     notifyAll(this.closeListeners, 'close', reason)
