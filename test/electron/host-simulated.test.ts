@@ -258,6 +258,18 @@ describe('the Electron host, its Electron parts simulated', () => {
     )
   }, 90_000)
 
+  it('says in the registry which error a utility process died of, and starts it again', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+    electron.processes.get('skelly-gamification')?.crash('a defect in Gamification')
+    await until(inspector, (m) => {
+      const gamification = m.registry.modules.find((module) => module.moduleId === ModuleId.Gamification)
+      expect(gamification?.lastExit).toMatchObject({ code: 1, error: 'Error: a defect in Gamification' })
+      expect(gamification?.restarts).toBe(1)
+      expect(gamification?.status).toBe('Healthy')
+    })
+    logged.mockRestore()
+  }, 60_000)
+
   it('logs a fatal error a utility process reports, and goes on', () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
     // Electron emits 'error' before the process exits; an event nobody hears would throw here.

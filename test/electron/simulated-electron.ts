@@ -110,7 +110,8 @@ const BOOTSTRAP = new URL('./utility-process-bootstrap.mjs', import.meta.url)
 
 /**
  * Electron's UtilityProcess, as a worker thread running `entry` (TypeScript) with a
- * `process.parentPort` of its own. `exit` carries the thread's exit code.
+ * `process.parentPort` of its own (what its `postMessage` sends is this object's 'message'
+ * event). `exit` carries the thread's exit code.
  */
 export class SimulatedUtilityProcess extends EventEmitter {
   private readonly worker: Worker
@@ -120,6 +121,12 @@ export class SimulatedUtilityProcess extends EventEmitter {
     this.worker = new Worker(BOOTSTRAP, { workerData: { entry } })
     this.worker.on('error', (error) => console.error(`[simulated utility process] ${error.message}`))
     this.worker.on('exit', (code) => this.emit('exit', code))
+    this.worker.on('message', (message) => this.emit('message', message))
+  }
+
+  /** Makes the module's code throw an error nothing catches, as a defect in it would. */
+  crash(message: string): void {
+    this.worker.postMessage({ simulatedCrash: message })
   }
 
   /** What the host posted to the process, in order (the first: the module's id and options). */

@@ -8,6 +8,17 @@ const { register } = await import('tsx/esm/api')
 register()
 const { received } = await import('./simulated-electron.ts')
 process.parentPort = new EventEmitter()
+// What the entry sends the main process arrives as the UtilityProcess's 'message' event.
+process.parentPort.postMessage = (message) => parentPort.postMessage(message)
 await import(workerData.entry)
 // Only now that the entry listens: what the host posted meanwhile waited in the worker's port.
-parentPort.on('message', (value) => process.parentPort.emit('message', received(value)))
+parentPort.on('message', (value) => {
+  // The test's stand-in for a defect in the module: an error nothing catches.
+  if (value?.simulatedCrash !== undefined) {
+    setTimeout(() => {
+      throw new Error(value.simulatedCrash)
+    })
+    return
+  }
+  process.parentPort.emit('message', received(value))
+})

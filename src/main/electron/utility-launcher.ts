@@ -1,6 +1,7 @@
 /** Launches modules as Electron utility processes, each with a MessagePortMain to the hub. */
 import { join } from 'node:path'
 import { MessageChannelMain, utilityProcess } from 'electron'
+import { reportedFatal } from '../../modules/runners/fatal-report.js'
 import { fromElectronPort } from '../../shared/port.js'
 import { type ModuleLauncher, type ProcessExit, processExit } from '../host/supervisor.js'
 
@@ -17,6 +18,10 @@ export const launchUtilityProcess: ModuleLauncher = (moduleId, run) => {
   child.on('error', (type, location) => {
     error = `${type} at ${location}`
     console.error(`[${moduleId}] ${error}`)
+  })
+  // A module that throws says which error before it exits (modules/runners/utility.ts).
+  child.on('message', (message) => {
+    error = reportedFatal(message) ?? error
   })
   const exited = new Promise<ProcessExit>((resolve) =>
     child.once('exit', (code) => resolve(processExit(code, error))),
