@@ -252,3 +252,27 @@ test('a page’s request gets its reply, and an unanswered or malformed one a pl
       "Unauthorized: module 'cute-figurine' may not subscribe 'Shutdown'; grant it in the attachment's permissions",
   })
 })
+
+test('a tip nobody answers in time says so, and the button comes back', async ({ page, host }) => {
+  // Before the bridge defines it: the window's requests ask for a reply no module sends, and wait
+  // half a second for it, so the window meets a real DeliveryTimeout from its bus.
+  await page.addInitScript(() => {
+    let bus: typeof window.skellyBus | undefined
+    Object.defineProperty(window, 'skellyBus', {
+      configurable: true,
+      get: () => bus,
+      set: (real: typeof window.skellyBus) => {
+        const unanswered = (type: never, data: never, options: object) =>
+          real.request(type, data, { ...options, replyType: 'StorageStatus', timeoutMs: 500 })
+        bus = { ...real, request: unanswered as typeof real.request }
+      },
+    })
+  })
+  await openApp(page, host)
+  await page.getByTestId('ask').click()
+  await expect(page.getByTestId('error')).toHaveText(
+    'No answer from Skelly yet — the AI module may still be starting. Try again in a moment.',
+  )
+  await expect(page.getByTestId('ask')).toBeEnabled()
+  await expect(page.getByTestId('ask')).toHaveText('Ask Skelly for a tip')
+})

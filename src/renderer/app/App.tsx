@@ -24,6 +24,15 @@ function describeError(error: unknown): string {
   return e.message?.startsWith(`${e.kind}:`) ? e.message : `${e.kind}: ${e.message}`
 }
 
+/** What the window says when its request for a tip failed, and for no answer in time, why that may be. */
+function describeFailedAsk(error: unknown, connection: ConnectionState): string {
+  if ((error as Partial<SkellyBusError>).kind !== 'DeliveryTimeout') return describeError(error)
+  // Nobody may be listening yet (modules still starting), or the connection dropped meanwhile.
+  return connection === 'open'
+    ? 'No answer from Skelly yet — the AI module may still be starting. Try again in a moment.'
+    : 'No answer from Skelly: the connection to the bus dropped. The window is reconnecting.'
+}
+
 export function App({ bus }: { bus: SkellyBusApi }) {
   const [connection, setConnection] = useState<ConnectionState>('connecting')
   /** The connection now, for a request that settles after the render that sent it. */
@@ -92,15 +101,7 @@ export function App({ bus }: { bus: SkellyBusApi }) {
         { replyType: 'InterventionResponse', timeoutMs: ANSWER_TIMEOUT_MS },
       )
     } catch (e) {
-      // Nobody may be listening yet (modules still starting), or the connection dropped meanwhile.
-      const unanswered = (e as Partial<SkellyBusError>).kind === 'DeliveryTimeout'
-      setError(
-        !unanswered
-          ? describeError(e)
-          : connectionNow.current === 'open'
-            ? 'No answer from Skelly yet — the AI module may still be starting. Try again in a moment.'
-            : 'No answer from Skelly: the connection to the bus dropped. The window is reconnecting.',
-      )
+      setError(describeFailedAsk(e, connectionNow.current))
     } finally {
       setThinking(false)
     }
