@@ -656,6 +656,18 @@ test('the tail’s search finds a request and its reply by the request’s id; e
     await page.getByTestId('tail-search').fill('short break')
     await expect(page.getByTestId('tail-row')).toHaveCount(1)
     await expect(page.getByTestId('tail-row')).toContainText('responseText: "Take a short break."')
+    // The reply is marked as one; opened, it leads to its conversation: the request and its reply.
+    await expect(page.getByTestId('tail-reply-mark')).toHaveAttribute('title', new RegExp(request.id))
+    await page.getByTestId('tail-row').click()
+    await page.getByTestId('tail-conversation').click()
+    await expect(page.getByTestId('tail-search')).toHaveValue(request.id)
+    await expect
+      .poll(() => tailColumn(page, 'type'))
+      .toEqual(new Set(['InterventionRequest', 'InterventionResponse']))
+    await expect(page.getByTestId('tail-reply-mark')).toHaveCount(1)
+    await page.screenshot({ path: test.info().outputPath('tail-conversation.png') })
+    await page.getByTestId('tail-row').filter({ hasText: 'short break' }).click()
+    await expect(page.getByTestId('tail-payload')).toHaveCount(0)
     await page.getByTestId('tail-search').fill('')
     // Every match the tail keeps is listed, and the rows in view are drawn: past a screenful, the
     // count and the table's row count say how many there are, and a window of them is drawn.

@@ -1,7 +1,8 @@
 /**
  * The message tail: the latest messages, newest publish time first (`tail-order.ts`), filtered by
  * type, source and priority, searched by id, correlation id or data (`tail-text.ts`), pausable,
- * each expandable to its full payload with its types shown as they are. Every match the tail keeps
+ * each expandable to its full payload with its types shown as they are, and from there to the
+ * conversation it is part of (a request and the replies naming it; a reply is marked ↩). Every match the tail keeps
  * (TAIL_SIZE) is listed, in a box that draws the rows in view.
  */
 import { useState } from 'preact/hooks'
@@ -14,7 +15,7 @@ import { dataLine, matchesSearch } from './tail-text.js'
 import { ColumnWidths, entryRows, useWindowedRows, WindowedEntries } from './windowed-rows.js'
 
 /** The columns' widths: time, type, source, priority, routed to, summary (what is left). */
-const COLUMN_WIDTHS = ['115px', '165px', '140px', '85px', '90px', 'auto']
+const COLUMN_WIDTHS = ['115px', '190px', '140px', '85px', '90px', 'auto']
 /** An entry's height before it is measured: one row of text, without its payload. */
 const ENTRY_PX = 29
 
@@ -122,14 +123,41 @@ export function Tail({ tail }: { tail: TailState }) {
                   data-time={entry.message.timestamp.getTime()}
                 >
                   <td class="mono">{clockTime(entry.message.timestamp, true)}</td>
-                  <td>{entry.message.payload.type}</td>
+                  <td>
+                    {entry.message.correlationId !== undefined && (
+                      <span
+                        class="reply-mark"
+                        title={`names message ${entry.message.correlationId} (its correlationId: a reply to it)`}
+                        data-testid="tail-reply-mark"
+                      >
+                        ↩{' '}
+                      </span>
+                    )}
+                    {entry.message.payload.type}
+                  </td>
                   <td>{entry.message.source}</td>
                   <td>{PRIORITY_NAMES[entry.message.priority]}</td>
                   <td class="num">{entry.routedTo}</td>
                   <td class="mono summary">{dataLine(entry.message).slice(0, 120)}</td>
                 </tr>
                 {expanded === entry.seq && (
-                  <PayloadRow message={entry.message} columns={COLUMN_WIDTHS.length} testId="tail-payload" />
+                  <PayloadRow
+                    message={entry.message}
+                    columns={COLUMN_WIDTHS.length}
+                    testId="tail-payload"
+                    actions={
+                      <button
+                        type="button"
+                        class="link"
+                        // A request and every reply naming it: its id, or the id its reply names.
+                        onClick={() => setQuery(entry.message.correlationId ?? entry.message.id)}
+                        title="the request and every message naming it by its correlationId, found by the search"
+                        data-testid="tail-conversation"
+                      >
+                        Show its conversation
+                      </button>
+                    }
+                  />
                 )}
               </>
             )}
