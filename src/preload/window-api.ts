@@ -21,11 +21,17 @@ interface LocalSubscription {
 const RECONNECT_INITIAL_MS = 250
 const RECONNECT_MAX_MS = 5000
 
-/** Every rejection is a plain object with the error's kind and message (it crosses the context bridge). */
+/**
+ * Every rejection is a plain object with the error's kind, fields and message (it crosses the
+ * context bridge); a failure that is no bus error (the connection could not be made) is reported
+ * as `Disconnected`, its message written as every bus error's is, starting with its kind.
+ */
 function plainError(error: unknown): SkellyBusError {
-  if (error instanceof EventBusError) return { ...error.toData(), message: error.message }
-  const message = error instanceof Error ? error.message : String(error)
-  return { kind: 'Disconnected', reason: message, message }
+  const busError =
+    error instanceof EventBusError
+      ? error
+      : EventBusError.of('Disconnected', { reason: error instanceof Error ? error.message : String(error) })
+  return { ...busError.toData(), message: busError.message }
 }
 
 function plain<T>(run: () => Promise<T>): Promise<T> {

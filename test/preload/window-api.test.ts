@@ -18,7 +18,7 @@ import type { Hub } from '../../src/main/hub/index.js'
 import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
 import { skellyBusWith } from '../../src/renderer/skelly-bus.js'
-import { connectBus } from '../../src/shared/index.js'
+import { type BusClient, connectBus } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
 
@@ -159,6 +159,25 @@ describe('a window of an application with types of its own', () => {
     await expect(page.publish('app.Ping', { sequence: 'four' } as never)).rejects.toMatchObject({
       kind: 'MessageRejected',
       issues: [expect.objectContaining({ path: ['payload', 'data', 'sequence'] })],
+    })
+  })
+})
+
+describe('a window call that fails with no bus error', () => {
+  it('rejects as Disconnected, its message written as a bus error’s is', async () => {
+    // A client whose calls fail as a broken transport's might: with a plain Error.
+    const broken = {
+      module: 'app-window',
+      onClose: () => {},
+      publish: () => Promise.reject(new Error('socket hang up')),
+    } as unknown as BusClient
+    const page = createWindowApi('app-window', async () => broken)
+    const refused = await page.publish('RawEvent', rawEvent()).catch((error: unknown) => error)
+    expect(refused).not.toBeInstanceOf(Error)
+    expect(refused).toEqual({
+      kind: 'Disconnected',
+      reason: 'socket hang up',
+      message: 'Disconnected: the connection to the hub is closed (socket hang up)',
     })
   })
 })

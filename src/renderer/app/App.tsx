@@ -17,11 +17,10 @@ interface Activity {
 
 const ANSWER_TIMEOUT_MS = 8000
 
-/** An error as the window says it: a bus error's message names its kind already. */
+/** An error as the window says it: a bus error's message starts with its kind already. */
 function describeError(error: unknown): string {
   const e = error as Partial<SkellyBusError>
-  if (e.kind === undefined) return String(error)
-  return e.message?.startsWith(`${e.kind}:`) ? e.message : `${e.kind}: ${e.message}`
+  return e.kind !== undefined && e.message !== undefined ? e.message : String(error)
 }
 
 /** What the window says when its request for a tip failed, and for no answer in time, why that may be. */
