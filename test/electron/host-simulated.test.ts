@@ -258,9 +258,12 @@ describe('the Electron host, its Electron parts simulated', () => {
     )
   }, 90_000)
 
-  it('says in the registry which error a utility process died of, and starts it again', async () => {
+  it('says in the registry which error a utility process died of (the first), and starts it again', async () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
-    electron.processes.get('skelly-gamification')?.crash('a defect in Gamification')
+    const gamification = electron.processes.get('skelly-gamification')
+    // The cause, then an error that follows from it while the process ends: the cause is reported.
+    gamification?.crash('a defect in Gamification')
+    gamification?.crash('what followed from it')
     await until(inspector, (m) => {
       const gamification = m.registry.modules.find((module) => module.moduleId === ModuleId.Gamification)
       expect(gamification?.lastExit).toMatchObject({ code: 1, error: 'Error: a defect in Gamification' })

@@ -7,9 +7,14 @@ import { moduleDefinitions } from '../index.js'
 import { type RunOptions, runModule } from '../lifecycle.js'
 import { fatalReport, REPORT_GRACE_MS } from './fatal-report.js'
 
+/** Whether the process is ending already: only the first error, the cause, is reported. */
+let failing = false
+
 /** Ends the process on `error`, after telling the main process what it was (see fatal-report). */
 function fail(code: number, error: unknown): void {
   console.error(error)
+  if (failing) return
+  failing = true
   process.parentPort.postMessage(fatalReport(error))
   setTimeout(() => process.exit(code), REPORT_GRACE_MS)
 }
