@@ -8,8 +8,9 @@
 import { z } from 'zod'
 import { LONGEST_WAIT_MS } from './clock.js'
 import { DeliveryMode } from './delivery-mode.js'
-import { EventBusError, issueAt } from './errors.js'
+import { EventBusError } from './errors.js'
 import type { Envelope } from './message.js'
+import { checkOptions } from './options-check.js'
 import { timeoutAfterInput } from './peer-timers.js'
 
 /** How long a request waits for its reply unless told otherwise (the bus's default delivery timeout). */
@@ -52,15 +53,11 @@ interface Waiting {
  * @throws EventBusError `Configuration` naming what is wrong
  */
 export function checkRequestOptions(options: unknown): RequestOptions {
-  const parsed = requestOptionsSchema.safeParse(options)
-  if (parsed.success) return parsed.data
-  // A misspelt key is what to say first: the key it misses (`replyTyp` for `replyType`) follows from it.
-  parsed.error.issues.sort(
-    (a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'),
+  return checkOptions(
+    requestOptionsSchema,
+    options,
+    `request options are { replyType: a message type, timeoutMs?: 1 to ${LONGEST_WAIT_MS} ms }`,
   )
-  throw EventBusError.of('Configuration', {
-    reason: `request options are { replyType: a message type, timeoutMs?: 1 to ${LONGEST_WAIT_MS} ms }; ${issueAt(parsed.error, 'options')}`,
-  })
 }
 
 function noReply(request: Envelope, replyType: string, timeoutMs: number): EventBusError {

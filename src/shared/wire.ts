@@ -43,6 +43,21 @@ export const permissionsSchema = z
 /** `{ publish, subscribe, inspect? }`: the message types (or `'*'`) an endpoint may publish and subscribe to, and whether it may inspect. */
 export type Permissions = z.infer<typeof permissionsSchema>
 
+/** Whether `list` (a permission's types, or `'*'`) grants `type`. */
+export function granted(list: Permissions['publish'], type: string): boolean {
+  return list === '*' || list.includes(type)
+}
+
+/** Whether an attachment with `permissions` may publish `type`. */
+export function mayPublish(permissions: Permissions, type: string): boolean {
+  return granted(permissions.publish, type)
+}
+
+/** Whether an attachment with `permissions` may receive `type`. */
+export function mayReceive(permissions: Permissions, type: string): boolean {
+  return granted(permissions.subscribe, type)
+}
+
 /**
  * Permissions whose lists name only types `T` (a catalog's): what the app's own modules and
  * windows declare, so a misspelt type fails to compile rather than refusing the attachment when

@@ -5,7 +5,7 @@
 import { type Catalog, isModuleId, notAModuleId } from '../../shared/catalog.js'
 import { EventBusError, firstIssue } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
-import { type Permissions, permissionsSchema } from '../../shared/wire.js'
+import { granted, type Permissions, permissionsSchema } from '../../shared/wire.js'
 
 /**
  * Validates an attachment's identity and permissions. A listed type must be in `catalog`: a
@@ -37,18 +37,6 @@ export function checkAttachOptions(
     }
   }
   return { module, permissions: granted }
-}
-
-function granted(list: Permissions['publish'], type: string): boolean {
-  return list === '*' || list.includes(type)
-}
-
-export function mayPublish(permissions: Permissions, type: string): boolean {
-  return granted(permissions.publish, type)
-}
-
-export function mayReceive(permissions: Permissions, type: string): boolean {
-  return granted(permissions.subscribe, type)
 }
 
 /**

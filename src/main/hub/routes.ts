@@ -18,6 +18,8 @@ import {
   type DirectReport,
   type EndpointFrame,
   type HubFrame,
+  mayPublish,
+  mayReceive,
   type PriorAttempts,
   zeroDirectCounts,
 } from '../../shared/wire.js'
@@ -26,7 +28,6 @@ import type { BusInternals } from '../bus/internal.js'
 import { addCount } from '../bus/metrics.js'
 import type { Subscription } from '../bus/subscription.js'
 import { ChannelCustody } from './channel-custody.js'
-import { mayPublish, mayReceive } from './permissions.js'
 import { RecentIds } from './recent-ids.js'
 import { addCounts, unreportedCounts } from './reconcile.js'
 import {

@@ -21,6 +21,7 @@ import {
   endpointFrameSchema,
   type HubFrame,
   MAX_BATCH,
+  mayPublish,
   type Permissions,
   PROTOCOL_VERSION,
   type TailEntry,
@@ -29,7 +30,7 @@ import {
 import type { DeliveryMode } from '../bus/index.js'
 import type { Subscription } from '../bus/subscription.js'
 import { PendingAck, SentByPriority } from './pending-ack.js'
-import { assertMayInspect, authorizeFilter, mayPublish } from './permissions.js'
+import { assertMayInspect, authorizeFilter } from './permissions.js'
 import type { RouteEndpoint } from './route.js'
 import type { HubCore } from './types.js'
 
