@@ -111,7 +111,7 @@ const format = (value: number, unit: string) =>
 const isBus = (variant: string) => /^(bus|hub|direct)/.test(variant)
 /** Acknowledged traffic (Reliable, request/response calls) or fire-and-forget (everything else). */
 const mode = (variant: string) =>
-  /Reliable|calls|requests/.test(variant) ? 'acknowledged' : 'fire-and-forget'
+  /Reliable|calls|requests|respond/.test(variant) ? 'acknowledged' : 'fire-and-forget'
 
 /**
  * Each anchor row is compared with the bus's variant of the same case and metric in the same mode

@@ -1,32 +1,17 @@
 /**
  * The README's request and reply example, type-checked; run it with `npx tsx examples/requests.ts`.
  */
-import {
-  BusMessage,
-  createEventBus,
-  DeliveryMode,
-  MessageFilter,
-  MessagePayload,
-  ModuleId,
-} from '../src/main/bus/index.js'
+import { BusMessage, createEventBus, DeliveryMode, MessagePayload, ModuleId } from '../src/main/bus/index.js'
 
 const bus = createEventBus()
 await bus.start()
 
-// The answering side: a reply is a message whose correlationId is the request's id.
-await bus.subscribe(
+// The answering side: respond returns the reply's data; the reply is published for it, naming the request.
+await bus.respond(
   ModuleId.AiIntegration,
-  MessageFilter.types(['InterventionRequest']),
-  DeliveryMode.Reliable({ timeoutMs: 2000 }),
-  async (request) => {
-    const { requestId } = request.payload.data
-    const answer = MessagePayload.InterventionResponse({
-      requestId,
-      responseText: 'Stretch!',
-      animationCues: [],
-    })
-    await bus.publish(BusMessage.replyTo(request, ModuleId.AiIntegration, answer))
-  },
+  'InterventionRequest',
+  { replyType: 'InterventionResponse', mode: DeliveryMode.Reliable({ timeoutMs: 2000 }) },
+  (request) => ({ requestId: request.payload.data.requestId, responseText: 'Stretch!', animationCues: [] }),
 )
 
 // The asking side: publish, then wait for the reply that names this request (typed by replyType).

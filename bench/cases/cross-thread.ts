@@ -29,7 +29,8 @@ function directRoutes(detail: string | undefined) {
 /**
  * Builds the producer and consumer for a variant, wired as that variant wires them: `hub MODE`
  * (two hops), `direct MODE` (a direct route, one hop), `hub requests` / `direct requests` (A asks
- * with `client.request`, B answers each with a reply), `raw [×N]`, `raw envelopes ×N` (the bus's
+ * with `client.request`, B answers each with a reply sent unawaited), `hub respond` (B answers with
+ * `client.respond`), `raw [×N]`, `raw envelopes ×N` (the bus's
  * message objects instead of bare keystrokes), `relay [envelopes] [×N]`, `birpc …`, `comlink …`.
  */
 async function pair(variant: string): Promise<Pair> {
@@ -58,7 +59,7 @@ async function pair(variant: string): Promise<Pair> {
     const a = new MessageChannel()
     const b = new MessageChannel()
     // Requests: DataCapture asks with RawEvents, Storage answers each with a StorageStatus.
-    const requests = detail === 'requests'
+    const requests = detail === 'requests' || detail === 'respond'
     hub.attach(a.port1, {
       module: ModuleId.DataCapture,
       permissions: { publish: ['RawEvent'], subscribe: requests ? ['StorageStatus'] : [] },
@@ -90,7 +91,7 @@ async function pair(variant: string): Promise<Pair> {
     roles = kind === 'raw' ? ['raw-producer', 'raw-consumer'] : [`${kind}-producer`, `${kind}-consumer`]
     mode = detail === 'calls' ? 'Reliable' : undefined
   }
-  const setup = { mode, batch, envelopes }
+  const setup = { mode, batch, envelopes, respond: detail === 'respond' }
   const consumer = startWorker('endpoint', { role: roles[1], port: consumerPort, ...setup }, [consumerPort])
   const producer = startWorker('endpoint', { role: roles[0], port: producerPort, ...setup }, [producerPort])
   await Promise.all([

@@ -28,6 +28,8 @@ interface Setup {
   sources?: string[]
   /** Raw variants: send the bus's message objects (envelopes) instead of bare keystrokes. */
   envelopes?: boolean
+  /** The hub responder: answer with `client.respond` rather than send each reply unawaited. */
+  respond?: boolean
 }
 
 interface Go {
@@ -147,19 +149,31 @@ async function start() {
     }
     case 'hub-responder': {
       const client = await connectBus(port)
+      const status = (request: BusMessage<'RawEvent'>) => {
+        counted(0)
+        return { totalEvents: received, storageSizeBytes: 0, lastBatchTime: request.timestamp }
+      }
+      if (setup.respond) {
+        // Each delivery lasts until the hub has taken its reply (README, *Answering fast*).
+        await client.respond(
+          client.module,
+          'RawEvent',
+          { replyType: 'StorageStatus', mode: DeliveryMode.BestEffort },
+          status,
+        )
+        break
+      }
       await client.subscribe(
         client.module,
         MessageFilter.types(['RawEvent']),
         DeliveryMode.BestEffort,
         (request) => {
-          counted(0)
-          const status = { totalEvents: received, storageSizeBytes: 0, lastBatchTime: request.timestamp }
           // Sent, not awaited: a handler that awaits its reply's publish holds one of the
           // subscription's `workers` slots for a round trip to the hub, which caps it at four
           // replies a round trip (README, *Requests and replies*). A refused reply rejects
           // unhandled and ends this worker: the run fails loudly.
           void client.publish(
-            BusMessage.replyTo(request, client.module, MessagePayload.StorageStatus(status)),
+            BusMessage.replyTo(request, client.module, MessagePayload.StorageStatus(status(request))),
           )
         },
       )

@@ -14,6 +14,7 @@ import {
   type BuiltinCatalog,
   type Catalog,
   claimsOtherSource,
+  type DataOf,
   extendCatalog,
   moduleIdSchema,
   type TypeOf,
@@ -27,18 +28,25 @@ import { type FilterInput, MessageFilter, type PlainFilter, type TypesKnownOnlyA
 import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
 import { notifyAll } from './listeners.js'
-import { type ClientHandler, LocalSubscriptions, type SubscriptionTerms } from './local-subscriptions.js'
+import {
+  type ClientHandler,
+  LocalSubscriptions,
+  SettledBy,
+  type SubscriptionTerms,
+} from './local-subscriptions.js'
 import type { BusMessage, Envelope } from './message.js'
 import type { BusMetrics, MetricsPoint } from './metrics-snapshot.js'
 import { timeoutAfterInput } from './peer-timers.js'
 import { type PortInput, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
 import { type RequestOptions, Requests } from './requests.js'
+import { type Answer, type RespondOptions, subscribeResponder } from './responder.js'
 import { checkSubscribeArguments } from './subscribe-arguments.js'
 import {
   type EndpointFrame,
   type HubFrame,
   hubFrameSchema,
+  mayPublish,
   type Permissions,
   PROTOCOL_VERSION,
   type TailEntry,
@@ -115,6 +123,21 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> {
     message: BusMessage<TypeOf<C>, C>,
     options: RequestOptions<R>,
   ): Promise<BusMessage<R, C>>
+  /**
+   * Answers requests as the bus does: subscribes `module` (this endpoint's identity) to
+   * `requestType` and publishes what `answer` returns as each request's reply, of
+   * `options.replyType`. A delivery lasts until the hub has taken the reply, so a refused reply
+   * fails it (Reliable: retried, then dead-lettered with the reason); its handler slot is free for
+   * the next request's `answer` as soon as the reply is sent (README, *Answering fast*).
+   * @throws (rejects) EventBusError `Unauthorized` for a reply type this endpoint may not publish
+   * (or a request type it may not subscribe to), `Configuration` for invalid options
+   */
+  respond<Q extends TypeOf<C>, R extends TypeOf<C>>(
+    module: string,
+    requestType: Q,
+    options: RespondOptions<R>,
+    answer: Answer<BusMessage<Q, C>, DataOf<R, C>>,
+  ): Promise<string>
   /**
    * Subscribes as the bus does; `module` must be this endpoint's identity, and a filter may list only
    * granted types (one listing none is narrowed to them). Live once it resolves.
@@ -324,6 +347,17 @@ class Client implements BusClient<Catalog> {
   // The reply's type is the one the interface promises: `Requests` takes only `replyType`'s.
   request(message: Envelope, options: RequestOptions): Promise<never> {
     return this.awaitingReplies.request(message, options) as Promise<never>
+  }
+
+  respond(module: string, requestType: string, options: RespondOptions, answer: unknown): Promise<string> {
+    const answering = {
+      refuseReplyType: (replyType: string) =>
+        mayPublish(this.permissions, replyType)
+          ? undefined
+          : EventBusError.of('Unauthorized', { module: this.module, action: 'publish', type: replyType }),
+      handBack: (taken: Promise<unknown>) => new SettledBy(taken),
+    }
+    return subscribeResponder(this, answering, module, requestType, options, answer)
   }
 
   subscribe(

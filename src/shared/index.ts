@@ -32,6 +32,7 @@ export {
 } from './port.js'
 export * from './registry-types.js'
 export { DEFAULT_REPLY_TIMEOUT_MS, type RequestOptions, requestOptionsSchema } from './requests.js'
+export { type Answer, type RespondOptions, respondOptionsSchema } from './responder.js'
 export {
   type Permissions,
   type PermissionsOf,

@@ -9,10 +9,22 @@ import { EventBusError } from './errors.js'
 import type { Envelope } from './message.js'
 import type { PredicateErrors } from './predicate-errors.js'
 import { PriorityFifo } from './priority-fifo.js'
+import { isThenable } from './thenable.js'
 import type { HubFrame } from './wire.js'
 
 /** A subscription's handler, as the endpoint's user gave it. */
 export type ClientHandler<M> = (message: M) => unknown
+
+/**
+ * What a handler may resolve with to give up its handler slot before its outcome is known: the
+ * delivery settles as `outcome` settles (within its timeout), and the next delivery runs meanwhile.
+ * `respond` resolves with one once its answer is computed, for the reply's way to the hub: that
+ * wait runs none of the endpoint's code, and holding a slot for it capped a responder at `workers`
+ * replies a round trip.
+ */
+export class SettledBy {
+  constructor(readonly outcome: PromiseLike<unknown>) {}
+}
 
 /** What a subscription is, as the hub's answer to `subscribe` made it live. */
 export interface SubscriptionTerms {
@@ -29,6 +41,8 @@ interface LocalSubscription extends SubscriptionTerms {
   readonly waiting: PriorityFifo<Delivery>
   /** Deliveries whose handler returned a promise that has not settled yet. */
   readonly running: Set<Delivery>
+  /** How many of `running` have handed their slot back ({@link SettledBy}). */
+  handedBack: number
   /**
    * Set when the bus ended the subscription (its shutdown): what its handlers still run is dead-
    * lettered there, as in process, so their late results are not reported as handled.
@@ -48,10 +62,6 @@ function isOnePriority(messages: readonly unknown[]): boolean {
     if ((messages[index] as Partial<Envelope> | null | undefined)?.priority !== first) return false
   }
   return true
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 
 export class LocalSubscriptions {
@@ -107,6 +117,7 @@ export class LocalSubscriptions {
       ...terms,
       waiting: new PriorityFifo(),
       running: new Set(),
+      handedBack: 0,
       abandoned: false,
     })
     const early = this.early.get(id)
@@ -229,7 +240,7 @@ export class LocalSubscriptions {
    * the next slow handler to finish, for good if none comes.
    */
   private runWaiting(subscription: LocalSubscription): void {
-    while (subscription.running.size < this.workers) {
+    while (subscription.running.size - subscription.handedBack < this.workers) {
       const next = subscription.waiting.shift()
       if (next === undefined) return
       this.run(subscription, next)
@@ -267,32 +278,62 @@ export class LocalSubscriptions {
       delivery.via.failed(delivery, error, false, subscription.reliable, this.ranSlow(startedAt))
       return
     }
+    if (result instanceof SettledBy) {
+      this.settleLater(subscription, delivery, startedAt, result.outcome, true)
+      return
+    }
     if (!thenable) {
       delivery.via.handled(delivery, this.ranSlow(startedAt))
       return
     }
+    this.settleLater(subscription, delivery, startedAt, result as PromiseLike<unknown>, false)
+  }
+
+  /**
+   * Settles `delivery` as `pending` settles, or as `DeliveryTimeout` once its timeout passes. Until
+   * then it holds one of the subscription's handler slots, unless it was handed back at once or
+   * `pending` resolves with a {@link SettledBy}.
+   */
+  private settleLater(
+    subscription: LocalSubscription,
+    delivery: Delivery,
+    startedAt: number,
+    pending: PromiseLike<unknown>,
+    handedBackAtOnce: boolean,
+  ): void {
     this.readClock()
     subscription.running.add(delivery)
     let settled = false
+    let handedBack = false
     const finish = (error: unknown, timedOut: boolean) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
       subscription.running.delete(delivery)
+      if (handedBack) subscription.handedBack--
       if (subscription.abandoned) return // answered `gone` when the bus ended the subscription
       if (error === undefined) delivery.via.handled(delivery, this.ranSlow(startedAt))
       else delivery.via.failed(delivery, error, timedOut, subscription.reliable, this.ranSlow(startedAt))
       this.runWaiting(subscription)
     }
+    const failed = (error: unknown) => finish(error ?? new Error('rejected without a reason'), false)
     const timer = setTimeout(
       () => finish(EventBusError.of('DeliveryTimeout', { elapsedMs: delivery.timeoutMs }), true),
       delivery.timeoutMs,
     )
+    const handBack = () => {
+      handedBack = true
+      subscription.handedBack++
+    }
+    const resolved = (value: unknown) => {
+      if (!(value instanceof SettledBy) || settled) return finish(undefined, false)
+      handBack()
+      this.runWaiting(subscription)
+      value.outcome.then(() => finish(undefined, false), failed)
+    }
+    if (handedBackAtOnce) handBack()
     try {
-      ;(result as PromiseLike<unknown>).then(
-        () => finish(undefined, false),
-        (error: unknown) => finish(error ?? new Error('rejected without a reason'), false),
-      )
+      pending.then(handedBackAtOnce ? () => finish(undefined, false) : resolved, failed)
     } catch (error) {
       finish(error, false) // a broken thenable: a failed attempt, as in the bus
     }

@@ -11,7 +11,6 @@ import {
   type BusMessage as BusMessageOf,
   DeliveryMode,
   type EventBus,
-  MessageFilter,
   MessagePayload,
   MessagePriority,
   ModuleId,
@@ -33,29 +32,21 @@ async function attached(hub: Hub, module: string, permissions: Permissions) {
   return { client, attachment }
 }
 
-/** AiIntegration, on a port of its own, answers every InterventionRequest with its priority kept. */
+/** AiIntegration, on a port of its own, answers every InterventionRequest (`respond` keeps its priority). */
 async function aiIntegration(hub: Hub) {
   const { client } = await attached(hub, ModuleId.AiIntegration, {
     publish: ['InterventionResponse'],
     subscribe: ['InterventionRequest'],
   })
-  await client.subscribe(
+  await client.respond(
     ModuleId.AiIntegration,
-    MessageFilter.types(['InterventionRequest']),
-    DeliveryMode.Reliable({ timeoutMs: 1000 }),
-    async (request) => {
-      await client.publish(
-        BusMessage.replyTo(
-          request,
-          ModuleId.AiIntegration,
-          MessagePayload.InterventionResponse({
-            requestId: request.payload.data.requestId,
-            responseText: `for ${request.source}`,
-            animationCues: [],
-          }),
-        ),
-      )
-    },
+    'InterventionRequest',
+    { replyType: 'InterventionResponse', mode: DeliveryMode.Reliable({ timeoutMs: 1000 }) },
+    (request) => ({
+      requestId: request.payload.data.requestId,
+      responseText: `for ${request.source}`,
+      animationCues: [],
+    }),
   )
 }
 

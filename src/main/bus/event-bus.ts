@@ -6,6 +6,7 @@
 import {
   type BuiltinCatalog,
   type Catalog,
+  type DataOf,
   type ErrorReport,
   extendCatalog,
   isModuleId,
@@ -33,6 +34,7 @@ import { type MessageValidator, messageValidator } from '../../shared/message-va
 import type { BusMetrics, Counters, MetricsPoint, RouteMetrics } from '../../shared/metrics-snapshot.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import { type RequestOptions, Requests } from '../../shared/requests.js'
+import { type Answer, type RespondOptions, subscribeResponder } from '../../shared/responder.js'
 import { checkSubscribeArguments } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
@@ -117,6 +119,21 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
     message: BusMessage<TypeOf<C>, C>,
     options: RequestOptions<R>,
   ): Promise<BusMessage<R, C>>
+  /**
+   * Answers requests: subscribes `module` to `requestType` (delivered in `options.mode`, Reliable by
+   * default) and publishes what `answer` returns as each request's reply, of `options.replyType`,
+   * from `module` (`BusMessage.replyTo`). A delivery lasts until the reply is taken: a throwing
+   * `answer` or a refused reply fails it (Reliable: retried, then dead-lettered with the reason).
+   * Resolves with the subscription id, for `unsubscribe`.
+   * @throws (rejects) EventBusError `Configuration` for invalid options, a reply type the catalog
+   * lacks or an answer that is no function; `InvalidFilter` for a request type it lacks
+   */
+  respond<Q extends TypeOf<C>, R extends TypeOf<C>>(
+    module: string,
+    requestType: Q,
+    options: RespondOptions<R>,
+    answer: Answer<BusMessage<Q, C>, DataOf<R, C>>,
+  ): Promise<string>
   /** Subscribes `module`; the handler is typed by the filter's types. Resolves with the subscription id. */
   subscribe<T extends TypeOf<C>>(
     module: string,
@@ -312,6 +329,16 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   // The reply's type is the one the interface promises: `arrived` takes only `replyType`'s.
   request(message: Envelope, options: RequestOptions): Promise<never> {
     return this.awaitingReplies.request(message, options) as Promise<never>
+  }
+
+  respond(module: string, requestType: string, options: RespondOptions, answer: unknown): Promise<string> {
+    const refuseReplyType = (replyType: string) =>
+      Object.hasOwn(this.catalog, replyType)
+        ? undefined
+        : EventBusError.of('Configuration', {
+            reason: `respond: the reply type '${replyType}' is not in the bus's catalog`,
+          })
+    return subscribeResponder(this, { refuseReplyType }, module, requestType, options, answer)
   }
 
   subscribe(

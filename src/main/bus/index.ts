@@ -12,6 +12,7 @@ export * from '../../shared/message.js'
 export * from '../../shared/metrics-snapshot.js'
 export * from '../../shared/registry-types.js'
 export { DEFAULT_REPLY_TIMEOUT_MS, type RequestOptions, requestOptionsSchema } from '../../shared/requests.js'
+export { type Answer, type RespondOptions, respondOptionsSchema } from '../../shared/responder.js'
 export {
   configFromEnvironment,
   type EventBusConfig,

@@ -11,6 +11,7 @@ import type { CompiledFilter } from '../../shared/filter.js'
 import { InFlight } from '../../shared/in-flight.js'
 import type { Envelope } from '../../shared/message.js'
 import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
+import { isThenable } from '../../shared/thenable.js'
 import {
   DIRECT_OUTCOMES,
   type DirectCounts,
@@ -49,14 +50,6 @@ type SubscriptionStats = Omit<Counters, 'published'> & {
   routed: number
   slowHandlers: number
   predicateErrors: number
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
 }
 
 /**

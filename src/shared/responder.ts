@@ -1,0 +1,108 @@
+/**
+ * Answering requests, for the bus and an endpoint client alike: a module subscribes to a request
+ * type with a function that returns the reply's data, and each request's reply is published for it
+ * (`BusMessage.replyTo`: its `correlationId` is the request's id, its priority the request's), as
+ * `request` on the other side waits for it. Without it every answering module writes the same
+ * subscribe, build and publish by hand, and the reply's refusal is easily lost.
+ */
+import { z } from 'zod'
+import { DeliveryMode, deliveryModeSchema } from './delivery-mode.js'
+import { EventBusError } from './errors.js'
+import { BusMessage, type Envelope } from './message.js'
+import { checkOptions } from './options-check.js'
+import type { RequestCarrier } from './requests.js'
+import { isThenable } from './thenable.js'
+
+/** `respond`'s own options: the reply's message type, and the delivery mode of the requests. */
+export const respondOptionsSchema = z.strictObject({
+  replyType: z.string().min(1),
+  mode: deliveryModeSchema.optional(),
+})
+
+/** `{ replyType, mode? }`: the type the reply has (`R`), and how requests are delivered (default Reliable). */
+export type RespondOptions<R extends string = string> = Omit<
+  z.infer<typeof respondOptionsSchema>,
+  'replyType'
+> & { replyType: R }
+
+/** Computes the data of a request's reply; a throw (or a rejection) fails the request's delivery. */
+export type Answer<Request, ReplyData> = (request: Request) => ReplyData | Promise<ReplyData>
+
+/** What answering needs of a bus or an endpoint client: to subscribe a module (by id), and to publish. */
+export interface RespondCarrier extends RequestCarrier {
+  subscribe(
+    module: string,
+    filter: { types: string[] },
+    mode: DeliveryMode,
+    handler: (request: Envelope) => unknown,
+  ): Promise<string>
+}
+
+const EXPECTED_OPTIONS =
+  "respond options are { replyType: a message type, mode?: { kind: 'BestEffort' }, { kind: 'Reliable', timeoutMs? } or { kind: 'LatestOnly' } }"
+
+/** What differs between the bus and an endpoint client when they answer. */
+export interface Answering {
+  /**
+   * What the carrier has against publishing `replyType` (a type its catalog lacks, or one not
+   * granted), found before anything is subscribed.
+   */
+  refuseReplyType(replyType: string): EventBusError | undefined
+  /**
+   * What the handler resolves with once the reply is sent, `taken` being the publish: by default
+   * the handler waits for it. An endpoint settles the delivery as `taken` settles without holding
+   * a handler slot meanwhile (`SettledBy`).
+   */
+  handBack?(taken: Promise<unknown>): unknown
+}
+
+/**
+ * Subscribes `module` to `requestType` (in `options.mode`, Reliable by default) with a handler that
+ * publishes `answer`'s data as the reply, of `options.replyType`, from `module`. A delivery lasts
+ * until the reply is taken, so a reply refused (its data wrong for its type, a full queue) fails the
+ * delivery with the refusal, as a throwing `answer` does: a Reliable request is retried, then
+ * dead-lettered with that reason.
+ * @returns (resolves with) the subscription's id, for `unsubscribe`
+ */
+export function subscribeResponder(
+  carrier: RespondCarrier,
+  answering: Answering,
+  module: string,
+  requestType: string,
+  options: unknown,
+  answer: unknown,
+): Promise<string> {
+  try {
+    const { replyType, mode = DeliveryMode.Reliable() } = checkOptions(
+      respondOptionsSchema,
+      options,
+      EXPECTED_OPTIONS,
+    )
+    if (typeof answer !== 'function') {
+      throw EventBusError.of('Configuration', {
+        reason: "respond: the answer must be a function that returns the reply's data",
+      })
+    }
+    const refused = answering.refuseReplyType(replyType)
+    if (refused !== undefined) throw refused
+    const reply = (request: Envelope, data: unknown) => {
+      if (data === undefined) {
+        throw EventBusError.of('MessageRejected', {
+          reason: `the answer to ${request.payload.type} ${request.id} returned nothing: it must return the ${replyType} reply's data`,
+          issues: [],
+        })
+      }
+      const taken = carrier.publish(BusMessage.replyTo(request, module, { type: replyType, data }))
+      return answering.handBack === undefined ? taken : answering.handBack(taken)
+    }
+    // No `async`: an answer that returns its data at once has its reply sent in the same turn.
+    return carrier.subscribe(module, { types: [requestType] }, mode, (request) => {
+      const data: unknown = answer(request)
+      return isThenable(data)
+        ? Promise.resolve(data).then((resolved) => reply(request, resolved))
+        : reply(request, data)
+    })
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
