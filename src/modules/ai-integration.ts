@@ -1,11 +1,10 @@
 /**
- * AiIntegration: answers each InterventionRequest with an InterventionResponse (a reply, correlated
- * to the request) and an AnimationCommand for the figurine. The "AI" is a small table of friendly
- * lines: the point is the message flow, not the model.
+ * AiIntegration: answers each InterventionRequest with an InterventionResponse (its reply, by
+ * `respond`) and an AnimationCommand for the figurine, correlated to the request too. The "AI" is
+ * a small table of friendly lines: the point is the message flow, not the model.
  */
 import { ModuleId } from '../shared/catalog.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
-import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import { defineModule } from './define.js'
 import { moduleOptionSchemas } from './options.js'
@@ -38,24 +37,15 @@ export default defineModule({
   options: moduleOptionSchemas['ai-integration'],
   async start(bus) {
     let said = 0
-    await bus.subscribe(
+    // Each request's answer is its InterventionResponse (respond publishes it as the reply); the
+    // figurine's AnimationCommand goes out first, naming the request too. A refused publish of
+    // either fails the request, which is retried.
+    await bus.respond(
       ModuleId.AiIntegration,
-      MessageFilter.types(['InterventionRequest']),
-      DeliveryMode.Reliable({ timeoutMs: 2000 }),
+      'InterventionRequest',
+      { replyType: 'InterventionResponse', mode: DeliveryMode.Reliable({ timeoutMs: 2000 }) },
       async (request) => {
         const kind = RESPONSES[request.payload.data.interventionType] ?? RESPONSES.tip!
-        const responseText = kind.lines[said++ % kind.lines.length] ?? ''
-        await bus.publish(
-          BusMessage.replyTo(
-            request,
-            ModuleId.AiIntegration,
-            MessagePayload.InterventionResponse({
-              requestId: request.payload.data.requestId,
-              responseText,
-              animationCues: kind.cues,
-            }),
-          ),
-        )
         await bus.publish(
           BusMessage.replyTo(
             request,
@@ -68,6 +58,11 @@ export default defineModule({
             }),
           ),
         )
+        return {
+          requestId: request.payload.data.requestId,
+          responseText: kind.lines[said++ % kind.lines.length] ?? '',
+          animationCues: kind.cues,
+        }
       },
     )
     return { stop() {} }
