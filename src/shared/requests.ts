@@ -28,14 +28,17 @@ export type RequestOptions<R extends string = string> = Omit<
   'replyType'
 > & { replyType: R }
 
-/** What requests need of a bus, an endpoint client or a window: to subscribe as a module, and to publish. */
+/**
+ * What requests (and `respond`'s answers) need of a bus, an endpoint client or a window: to
+ * subscribe as a module, resolving with the subscription's id, and to publish.
+ */
 export interface RequestCarrier {
   subscribe(
     module: string,
     filter: { types: string[] },
     mode: DeliveryMode,
-    handler: (reply: Envelope) => unknown,
-  ): Promise<unknown>
+    handler: (message: Envelope) => unknown,
+  ): Promise<string>
   publish(message: Envelope): Promise<unknown>
 }
 

@@ -28,16 +28,6 @@ export type RespondOptions<R extends string = string> = Omit<
 /** Computes the data of a request's reply; a throw (or a rejection) fails the request's delivery. */
 export type Answer<Request, ReplyData> = (request: Request) => ReplyData | Promise<ReplyData>
 
-/** What answering needs of a bus or an endpoint client: to subscribe a module (by id), and to publish. */
-export interface RespondCarrier extends RequestCarrier {
-  subscribe(
-    module: string,
-    filter: { types: string[] },
-    mode: DeliveryMode,
-    handler: (request: Envelope) => unknown,
-  ): Promise<string>
-}
-
 const EXPECTED_OPTIONS =
   "respond options are { replyType: a message type, mode?: { kind: 'BestEffort' }, { kind: 'Reliable', timeoutMs? } or { kind: 'LatestOnly' } }"
 
@@ -65,7 +55,7 @@ export interface Answering {
  * @returns (resolves with) the subscription's id, for `unsubscribe`
  */
 export function subscribeResponder(
-  carrier: RespondCarrier,
+  carrier: RequestCarrier,
   answering: Answering,
   module: string,
   requestType: string,

@@ -123,7 +123,8 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
    * Answers requests: subscribes `module` to `requestType` (delivered in `options.mode`, Reliable by
    * default) and publishes what `answer` returns as each request's reply, of `options.replyType`,
    * from `module` (`BusMessage.replyTo`). A delivery lasts until the reply is taken: a throwing
-   * `answer` or a refused reply fails it (Reliable: retried, then dead-lettered with the reason).
+   * `answer`, one that returns nothing, or a refused reply fails it (Reliable: retried, then
+   * dead-lettered with the reason).
    * Resolves with the subscription id, for `unsubscribe`.
    * @throws (rejects) EventBusError `Configuration` for invalid options, a reply type the catalog
    * lacks or an answer that is no function; `InvalidFilter` for a request type it lacks
