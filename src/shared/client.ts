@@ -14,7 +14,6 @@ import {
   type BuiltinCatalog,
   type Catalog,
   claimsOtherSource,
-  type DataOf,
   extendCatalog,
   moduleIdSchema,
   type TypeOf,
@@ -39,8 +38,9 @@ import type { BusMetrics, MetricsPoint } from './metrics-snapshot.js'
 import { timeoutAfterInput } from './peer-timers.js'
 import { type PortInput, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
+import type { RequestReply } from './request-reply.js'
 import { type RequestOptions, Requests } from './requests.js'
-import { type Answer, type RespondOptions, subscribeResponder } from './responder.js'
+import { type RespondOptions, subscribeResponder } from './responder.js'
 import { checkSubscribeArguments } from './subscribe-arguments.js'
 import {
   type EndpointFrame,
@@ -97,7 +97,7 @@ export interface RemoteDeadLetters {
 }
 
 /** The bus, as an endpoint sees it. `C` is the catalog it publishes and handles. */
-export interface BusClient<C extends Catalog = BuiltinCatalog> {
+export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestReply<C> {
   /** The identity the hub bound to this endpoint. */
   readonly module: string
   /** What the hub granted this endpoint. */
@@ -110,34 +110,6 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> {
    * or it rejects with `Unauthorized`.
    */
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
-  /**
-   * Requests as the bus does: publishes `message` and resolves with the first reply of
-   * `options.replyType` that names it (`correlationId` = its id, as `BusMessage.replyTo` sets it).
-   * This endpoint must be granted to subscribe to the reply type: its first request for that type
-   * subscribes it (BestEffort), and the subscription stays for the next ones.
-   * @throws (rejects) EventBusError `DeliveryTimeout` when no reply came within `timeoutMs` (default
-   * 5000), `Disconnected` once the connection ends, `Configuration` for invalid options, or the
-   * publish's or the subscription's own error (`Unauthorized` for an ungranted type)
-   */
-  request<R extends TypeOf<C>>(
-    message: BusMessage<TypeOf<C>, C>,
-    options: RequestOptions<R>,
-  ): Promise<BusMessage<R, C>>
-  /**
-   * Answers requests as the bus does: subscribes `module` (this endpoint's identity) to
-   * `requestType` and publishes what `answer` returns as each request's reply, of
-   * `options.replyType`. A delivery lasts until the hub has taken the reply, so a refused reply
-   * fails it (Reliable: retried, then dead-lettered with the reason); its handler slot is free for
-   * the next request's `answer` as soon as the reply is sent (README, *Answering fast*).
-   * @throws (rejects) EventBusError `Unauthorized` for a reply type this endpoint may not publish
-   * (or a request type it may not subscribe to), `Configuration` for invalid options
-   */
-  respond<Q extends TypeOf<C>, R extends TypeOf<C>>(
-    module: string,
-    requestType: Q,
-    options: RespondOptions<R>,
-    answer: Answer<BusMessage<Q, C>, DataOf<R, C>>,
-  ): Promise<string>
   /**
    * Subscribes as the bus does; `module` must be this endpoint's identity, and a filter may list only
    * granted types (one listing none is narrowed to them). Live once it resolves.

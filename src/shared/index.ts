@@ -31,6 +31,7 @@ export {
   type WebSocketLike,
 } from './port.js'
 export * from './registry-types.js'
+export type { RequestReply } from './request-reply.js'
 export { DEFAULT_REPLY_TIMEOUT_MS, type RequestOptions, requestOptionsSchema } from './requests.js'
 export { type Answer, type RespondOptions, respondOptionsSchema } from './responder.js'
 export {

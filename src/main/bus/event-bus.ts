@@ -6,7 +6,6 @@
 import {
   type BuiltinCatalog,
   type Catalog,
-  type DataOf,
   type ErrorReport,
   extendCatalog,
   isModuleId,
@@ -33,8 +32,9 @@ import type { BusMessage, Envelope } from '../../shared/message.js'
 import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
 import type { BusMetrics, Counters, MetricsPoint, RouteMetrics } from '../../shared/metrics-snapshot.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
+import type { RequestReply } from '../../shared/request-reply.js'
 import { type RequestOptions, Requests } from '../../shared/requests.js'
-import { type Answer, type RespondOptions, subscribeResponder } from '../../shared/responder.js'
+import { type RespondOptions, subscribeResponder } from '../../shared/responder.js'
 import { checkSubscribeArguments } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
@@ -89,7 +89,7 @@ export interface DeadLetters {
 }
 
 /** The in-process broker. `C` is its catalog: the built-in types plus any added at creation. */
-export interface EventBus<C extends Catalog = BuiltinCatalog> {
+export interface EventBus<C extends Catalog = BuiltinCatalog> extends RequestReply<C> {
   /** The resolved, read-only configuration. */
   readonly config: Readonly<EventBusConfig>
   /** The catalog the bus validates against. */
@@ -107,34 +107,6 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> {
   start(): Promise<void>
   /** Validates and routes a message; resolves with its id once it is enqueued everywhere it goes. */
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
-  /**
-   * Publishes `message` and resolves with the first reply of `options.replyType` that names it
-   * (its `correlationId` is the request's id, as `BusMessage.replyTo` sets it). The request's
-   * source is subscribed to that type (BestEffort) by its first request for it, and stays so.
-   * @throws (rejects) EventBusError `DeliveryTimeout` when no reply came within `timeoutMs` (default
-   * 5000), `BusShuttingDown` when the bus shut down first, `Configuration` for invalid options, or
-   * the publish's or the subscription's own error
-   */
-  request<R extends TypeOf<C>>(
-    message: BusMessage<TypeOf<C>, C>,
-    options: RequestOptions<R>,
-  ): Promise<BusMessage<R, C>>
-  /**
-   * Answers requests: subscribes `module` to `requestType` (delivered in `options.mode`, Reliable by
-   * default) and publishes what `answer` returns as each request's reply, of `options.replyType`,
-   * from `module` (`BusMessage.replyTo`). A delivery lasts until the reply is taken: a throwing
-   * `answer`, one that returns nothing, or a refused reply fails it (Reliable: retried, then
-   * dead-lettered with the reason).
-   * Resolves with the subscription id, for `unsubscribe`.
-   * @throws (rejects) EventBusError `Configuration` for invalid options, a reply type the catalog
-   * lacks or an answer that is no function; `InvalidFilter` for a request type it lacks
-   */
-  respond<Q extends TypeOf<C>, R extends TypeOf<C>>(
-    module: string,
-    requestType: Q,
-    options: RespondOptions<R>,
-    answer: Answer<BusMessage<Q, C>, DataOf<R, C>>,
-  ): Promise<string>
   /** Subscribes `module`; the handler is typed by the filter's types. Resolves with the subscription id. */
   subscribe<T extends TypeOf<C>>(
     module: string,

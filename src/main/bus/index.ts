@@ -11,6 +11,7 @@ export * from '../../shared/json.js'
 export * from '../../shared/message.js'
 export * from '../../shared/metrics-snapshot.js'
 export * from '../../shared/registry-types.js'
+export type { RequestReply } from '../../shared/request-reply.js'
 export { DEFAULT_REPLY_TIMEOUT_MS, type RequestOptions, requestOptionsSchema } from '../../shared/requests.js'
 export { type Answer, type RespondOptions, respondOptionsSchema } from '../../shared/responder.js'
 export {
