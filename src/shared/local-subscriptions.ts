@@ -321,19 +321,19 @@ export class LocalSubscriptions {
       () => finish(EventBusError.of('DeliveryTimeout', { elapsedMs: delivery.timeoutMs }), true),
       delivery.timeoutMs,
     )
-    const handBack = () => {
+    const resolved = (value: unknown) => {
+      if (handedBack || !(value instanceof SettledBy) || settled) return finish(undefined, false)
+      handedBack = true
+      subscription.handedBack++
+      this.runWaiting(subscription)
+      value.outcome.then(resolved, failed)
+    }
+    if (handedBackAtOnce) {
       handedBack = true
       subscription.handedBack++
     }
-    const resolved = (value: unknown) => {
-      if (!(value instanceof SettledBy) || settled) return finish(undefined, false)
-      handBack()
-      this.runWaiting(subscription)
-      value.outcome.then(() => finish(undefined, false), failed)
-    }
-    if (handedBackAtOnce) handBack()
     try {
-      pending.then(handedBackAtOnce ? () => finish(undefined, false) : resolved, failed)
+      pending.then(resolved, failed)
     } catch (error) {
       finish(error, false) // a broken thenable: a failed attempt, as in the bus
     }
