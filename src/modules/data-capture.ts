@@ -5,6 +5,7 @@
  * downstream has something to notice. A ConfigUpdate changes either option while it runs.
  */
 import { ModuleId } from '../shared/catalog.js'
+import { monotonicMs } from '../shared/clock.js'
 import type { JsonValue } from '../shared/json.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import { defineModule } from './define.js'
@@ -36,11 +37,11 @@ export default defineModule({
   start(bus, { options, log }) {
     const skipped = skippedPublishes(bus, log)
     let { rate, phaseMs } = options
-    const startedAt = Date.now()
+    const startedAt = monotonicMs()
     let owed = 0
     let sent = 0
     const timer = setInterval(() => {
-      const phase = PHASES[Math.floor((Date.now() - startedAt) / phaseMs) % PHASES.length] ?? PHASES[0]
+      const phase = PHASES[Math.floor((monotonicMs() - startedAt) / phaseMs) % PHASES.length] ?? PHASES[0]
       owed += (rate * phase.activity * TICK_MS) / 1000
       for (; owed >= 1; owed--) {
         const eventType = pick<keyof typeof phase.weight>(phase.weight, Math.random())

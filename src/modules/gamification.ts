@@ -3,6 +3,7 @@
  * an intervention when the user drifts into distraction or idleness (InterventionRequest).
  */
 import { ModuleId } from '../shared/catalog.js'
+import { monotonicMs } from '../shared/clock.js'
 import { DeliveryMode } from '../shared/delivery-mode.js'
 import { MessageFilter } from '../shared/filter.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
@@ -15,7 +16,7 @@ export default defineModule({
   options: moduleOptionSchemas.gamification,
   async start(bus, { options }) {
     let { cooldownMs } = options
-    let lastIntervention = 0
+    let lastIntervention = Number.NEGATIVE_INFINITY
     let streak = 0
     await bus.subscribe(
       ModuleId.Gamification,
@@ -39,8 +40,8 @@ export default defineModule({
           return
         }
         streak = 0
-        if (Date.now() - lastIntervention < cooldownMs) return
-        lastIntervention = Date.now()
+        if (monotonicMs() - lastIntervention < cooldownMs) return
+        lastIntervention = monotonicMs()
         await bus.publish(
           BusMessage.create(
             ModuleId.Gamification,

@@ -7,6 +7,7 @@
  * bus (`errorType: 'PublishesSkipped'`), which the inspector's tail shows.
  */
 import type { BusClient } from '../shared/client.js'
+import { monotonicMs } from '../shared/clock.js'
 import { isEventBusError } from '../shared/errors.js'
 import { errorReport } from './define.js'
 
@@ -39,13 +40,14 @@ export function skippedPublishes(
 ): SkippedPublishes {
   /** Counts by type and refusal kind, since the last report. */
   let counts = new Map<string, { type: string; kind: string; count: number }>()
-  let countingSince = Date.now()
+  let countingSince = monotonicMs()
 
   /** Logs and publishes what was counted, if anything; resolves once the publish has settled. */
   function report(): Promise<void> {
     // The last report, as the module stops, covers less than an interval: it says how much.
-    const elapsedMs = Date.now() - countingSince
-    countingSince = Date.now()
+    const now = monotonicMs()
+    const elapsedMs = Math.round(now - countingSince)
+    countingSince = now
     if (counts.size === 0) return Promise.resolve()
     const skipped = [...counts.values()]
     counts = new Map()

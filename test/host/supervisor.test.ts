@@ -58,6 +58,7 @@ async function supervising(launch: ModuleLauncher) {
 
 afterEach(() => {
   vi.useRealTimers()
+  vi.restoreAllMocks()
 })
 
 describe('the module supervisor', () => {
@@ -85,9 +86,24 @@ describe('the module supervisor', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
     for (const [death, backoffMs] of [40, 80, 160].entries())
       await expectRestartAfter(launched, death, backoffMs)
-    // The fourth run lasts half a minute; then it dies, and waits 40 ms again, not the 160 it had reached.
-    vi.setSystemTime(Date.now() + 31_000)
+    // The fourth run lasts half a minute (on the monotonic clock the supervisor reads); then it
+    // dies, and waits 40 ms again, not the 160 it had reached.
+    const now = performance.now.bind(performance)
+    vi.spyOn(performance, 'now').mockImplementation(() => now() + 31_000)
     await expectRestartAfter(launched, 3, 40)
+    vi.useRealTimers()
+    await stop()
+  })
+
+  it('keeps the backoff across a step of the wall clock: the run did not last', async () => {
+    const { launch, launched } = fakeLauncher()
+    const { stop } = await supervising(launch)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    for (const [death, backoffMs] of [40, 80, 160].entries())
+      await expectRestartAfter(launched, death, backoffMs)
+    // The system clock is set a minute ahead (a time sync, a user's change) while the fourth run lasts an instant.
+    vi.setSystemTime(Date.now() + 60_000)
+    await expectRestartAfter(launched, 3, 160)
     vi.useRealTimers()
     await stop()
   })

@@ -1137,9 +1137,9 @@ describe('direct routes: bad input', () => {
     afterThisTest(() => silent.port2.close())
     silent.port2.postMessage([{ t: 'hello', v: 1, batch: true }])
     const consumer = await endpoint(hub, ModuleId.Storage, consumerGrant)
-    const started = Date.now()
+    const started = performance.now()
     await subscribeWorker(consumer, { kind: 'ok' })
-    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(performance.now() - started).toBeLessThan(5_000)
     expect(route.reason).toBe('the producer did not confirm new terms in time')
   })
 

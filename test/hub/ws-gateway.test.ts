@@ -276,7 +276,7 @@ describe('WebSocket gateway', () => {
       seen++
     })
     const flood = await rawWebSocket(gateway.port, gateway.tokenFor('second-tracker'))
-    const opened = Date.now()
+    const opened = performance.now()
     const publishes = (from: number, count: number) =>
       Array.from({ length: count }, (_, n) => {
         const msg = BusMessage.create(
@@ -293,7 +293,7 @@ describe('WebSocket gateway', () => {
       flood.send(publishes(round * 1000, 50))
     }
     await flood.cut
-    expect(Date.now() - opened).toBeLessThan(CLOSE_HANDSHAKE_MS + 5000) // not ws's 30 s
+    expect(performance.now() - opened).toBeLessThan(CLOSE_HANDSHAKE_MS + 5000) // not ws's 30 s
     expect(seen).toBe(49)
   }, 20_000)
 
@@ -345,11 +345,11 @@ describe('WebSocket gateway', () => {
       await sleep(10)
     }
     // Its pongs, sent blindly, wait unread with the rest: to the hub it stopped answering.
-    const paused = Date.now()
+    const paused = performance.now()
     const pongs = setInterval(() => client.send([JSON.stringify([{ t: 'pong' }])]), 100)
     afterThisTest(() => clearInterval(pongs))
     await client.cut
-    expect(Date.now() - paused).toBeLessThan(3 * 300 + CLOSE_HANDSHAKE_MS + 3000)
+    expect(performance.now() - paused).toBeLessThan(3 * 300 + CLOSE_HANDSHAKE_MS + 3000)
   })
 
   it('answers garbage text with error frames and keeps the connection', async () => {

@@ -8,6 +8,7 @@
 import { lifecyclePermissions, moduleDefinitions } from '../../modules/index.js'
 import type { RunOptions } from '../../modules/lifecycle.js'
 import type { ModuleOptionsInput } from '../../modules/options.js'
+import { monotonicMs } from '../../shared/clock.js'
 import { describeThrown } from '../../shared/errors.js'
 import type { PortInput } from '../../shared/port.js'
 import type { ModuleExit } from '../../shared/registry-types.js'
@@ -58,6 +59,7 @@ interface Supervised {
   state: ModuleState
   process?: ModuleProcess
   backoffMs: number
+  /** When its current process started, on the monotonic clock (ms): a wall-clock step must not reset its backoff. */
   startedAt: number
   restartTimer?: ReturnType<typeof setTimeout>
   /** Why the hub refused the current process's port, said as its exit's error. */
@@ -136,7 +138,7 @@ export class ModuleSupervisor {
     const definition = moduleDefinitions[moduleId]
     if (definition === undefined) return
     this.bus.registry.setStatus(moduleId, ModuleStatus.Starting)
-    supervised.startedAt = Date.now()
+    supervised.startedAt = monotonicMs()
     let process: ModuleProcess
     try {
       process = this.launch(moduleId, {
@@ -176,7 +178,7 @@ export class ModuleSupervisor {
       return
     }
     this.bus.registry.setStatus(moduleId, ModuleStatus.Unhealthy)
-    if (Date.now() - supervised.startedAt > STABLE_MS) supervised.backoffMs = this.initialMs
+    if (monotonicMs() - supervised.startedAt > STABLE_MS) supervised.backoffMs = this.initialMs
     const delay = supervised.backoffMs
     supervised.backoffMs = Math.min(this.maxMs, supervised.backoffMs * 2)
     supervised.restartTimer = setTimeout(() => {

@@ -7,6 +7,7 @@
 
 import { FULL_PUBS_FRAME, nacksFor, queueDelivery } from '../../shared/batching.js'
 import { claimsOtherSource } from '../../shared/catalog.js'
+import { monotonicMs } from '../../shared/clock.js'
 import type { DeadLetterSelector } from '../../shared/dead-letter.js'
 import { EventBusError } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
@@ -122,7 +123,7 @@ export class Session implements RouteEndpoint {
   private okFrom = -1
   private okTo = -1
   private errorFramesSent = 0
-  private errorWindowStart = 0
+  private errorWindowStart = Number.NEGATIVE_INFINITY
   private readonly stopAckSweep: () => void
   /** Stops the metrics stream to this endpoint, while it is on. */
   private stopMetrics: (() => void) | undefined
@@ -650,7 +651,7 @@ export class Session implements RouteEndpoint {
 
   /** Whether another error answer fits this second's budget (a flood of bad frames is not amplified). */
   private mayAnswerError(): boolean {
-    const now = Date.now()
+    const now = monotonicMs()
     if (now - this.errorWindowStart >= 1000) {
       this.errorWindowStart = now
       this.errorFramesSent = 0

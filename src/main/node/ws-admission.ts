@@ -4,6 +4,7 @@
  * close codes of the gateway's refusals live here too, the flood's among them.
  */
 import { WebSocket } from 'ws'
+import { monotonicMs } from '../../shared/clock.js'
 import { unrefTimer } from '../../shared/peer-timers.js'
 import type { WebSocketLike } from '../../shared/port.js'
 
@@ -18,14 +19,14 @@ export const CloseCode = {
 
 /** A per-second budget of inbound messages. */
 class RateLimit {
-  private windowStart = Date.now()
+  private windowStart = monotonicMs()
   private count = 0
 
   constructor(private readonly perSecond: number) {}
 
   /** Counts one message; false once the budget of the current second is spent. */
   allow(): boolean {
-    const now = Date.now()
+    const now = monotonicMs()
     if (now - this.windowStart >= 1000) {
       this.windowStart = now
       this.count = 0
