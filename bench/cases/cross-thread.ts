@@ -98,9 +98,9 @@ async function pair(variant: string): Promise<Pair> {
     nextMessage(consumer, (m: { ready?: boolean }) => m.ready === true),
     nextMessage(producer, (m: { ready?: boolean }) => m.ready === true),
   ])
-  const deadline = Date.now() + 10_000
+  const deadline = performance.now() + 10_000
   while (!readiness.every((check) => check())) {
-    if (Date.now() > deadline) throw new Error(`${variant}: the pair never became ready`)
+    if (performance.now() > deadline) throw new Error(`${variant}: the pair never became ready`)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
   return {

@@ -53,13 +53,13 @@ async function watch(inspector: Worker, on: boolean) {
 
 /** Waits until the inspector has had a metrics snapshot and tail entries: a dead stream fails the case. */
 async function assertInspected(inspector: Worker) {
-  const deadline = Date.now() + 5_000
+  const deadline = performance.now() + 5_000
   for (;;) {
     const report = nextMessage<Inspected>(inspector, (m) => m.inspected === true)
     inspector.postMessage({ report: true })
     const { snapshots, entries } = await report
     if (snapshots > 0 && entries > 0) return
-    if (Date.now() > deadline) {
+    if (performance.now() > deadline) {
       throw new Error(`the inspector got ${snapshots} metrics snapshots and ${entries} tail entries`)
     }
     await new Promise((resolve) => setTimeout(resolve, 100))
