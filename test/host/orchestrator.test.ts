@@ -1,4 +1,4 @@
-import { afterEach, expect, it } from 'vitest'
+import { afterEach, expect, it, vi } from 'vitest'
 import {
   BusMessage,
   createEventBus,
@@ -14,6 +14,7 @@ import { stallThisThread, waitFor } from '../helpers.js'
 
 let running: { bus: EventBus; orchestrator: Orchestrator } | undefined
 afterEach(async () => {
+  vi.useRealTimers()
   running?.orchestrator.stop()
   await running?.bus.shutdown({ drainTimeoutMs: 0 })
   running = undefined
@@ -67,3 +68,26 @@ it('does not take its own absence (a stalled main process, a machine asleep) for
   clearInterval(watch)
   expect(new Set(seen)).toEqual(new Set([ModuleStatus.Healthy]))
 })
+
+it.each([
+  ['ahead', 3_600_000],
+  ['back', -3_600_000],
+])(
+  'takes a step of the wall clock (%s an hour) for no one’s silence, and still sees one that follows',
+  async (_, stepMs) => {
+    let answering = true
+    const { status } = await checkedStorage(() => answering)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(status()).toBe(ModuleStatus.Healthy)
+    // The system clock is set an hour ahead or back (a time sync, a user's change), and keeps running.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true })
+    vi.setSystemTime(Date.now() + stepMs)
+    const seen: string[] = []
+    const watch = setInterval(() => seen.push(status() ?? 'gone'), 5)
+    await new Promise((resolve) => setTimeout(resolve, 400)) // eight rounds
+    clearInterval(watch)
+    expect(new Set(seen)).toEqual(new Set([ModuleStatus.Healthy]))
+    answering = false
+    await waitFor(() => status() === ModuleStatus.Degraded, 2_000)
+  },
+)

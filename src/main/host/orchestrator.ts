@@ -37,15 +37,24 @@ export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = 
   const publish = (payload: Parameters<typeof BusMessage.create>[1]) =>
     bus.publish(BusMessage.create(ModuleId.Orchestrator, payload as never))
 
-  // Registry times are wall-clock Dates. A round right after the main process was away (busy, or
-  // the machine asleep) judges no one: it asked nothing meanwhile, and answers may wait unread.
-  const stopChecks = awakeInterval(intervalMs, (_, away) => {
-    const now = Date.now()
+  // Registry times are wall-clock Dates, stamped by each module, and the wall clock may step (a
+  // time sync, a user's change): a module's silence is how long, on the monotonic clock, its last
+  // answer has stayed the same. A round right after the main process was away (busy, or the
+  // machine asleep) judges no one: it asked nothing meanwhile, and answers may wait unread.
+  const lastAnswers = new Map<string, { answeredAt: number | undefined; seenAt: number }>()
+  const stopChecks = awakeInterval(intervalMs, (now, away) => {
+    const listed = new Set<string>()
     for (const module of bus.registry.list()) {
       if (module.moduleId === ModuleId.Orchestrator) continue
       if (module.status !== ModuleStatus.Healthy && module.status !== ModuleStatus.Degraded) continue
-      const lastSeen = (module.lastHealthCheck ?? module.registeredAt).getTime()
-      const silent = now - lastSeen > intervalMs * MISSED_CHECKS
+      listed.add(module.moduleId)
+      const answeredAt = module.lastHealthCheck?.getTime()
+      let last = lastAnswers.get(module.moduleId)
+      if (last === undefined || last.answeredAt !== answeredAt) {
+        last = { answeredAt, seenAt: now }
+        lastAnswers.set(module.moduleId, last)
+      }
+      const silent = now - last.seenAt > intervalMs * MISSED_CHECKS
       if (!away && silent && module.status === ModuleStatus.Healthy)
         bus.registry.setStatus(module.moduleId, ModuleStatus.Degraded)
       if (!silent && module.status === ModuleStatus.Degraded)
@@ -56,6 +65,8 @@ export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = 
         () => {},
       )
     }
+    // A module that stopped, or is starting again, is judged afresh once it is back.
+    for (const moduleId of lastAnswers.keys()) if (!listed.has(moduleId)) lastAnswers.delete(moduleId)
   })
 
   return {
