@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { MessageChannel } from 'node:worker_threads'
 import superjson from 'superjson'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import WebSocket from 'ws'
 import { z } from 'zod'
 import {
@@ -106,6 +106,17 @@ async function withMegabyteAnswers(hubOptions: HubOptions = {}) {
   }
   await waitFor(async () => (await bus.deadLetters.list()).length === 50)
   return { bus, gateway }
+}
+
+/** `count` publish frames of RawEvents from second-tracker, as text, request ids from `from` on. */
+function publishes(from: number, count: number): string[] {
+  return Array.from({ length: count }, (_, n) => {
+    const msg = BusMessage.create(
+      'second-tracker',
+      MessagePayload.RawEvent(rawEvent({ eventType: `e-${from + n}` })),
+    )
+    return JSON.stringify([{ t: 'pub', rid: from + n, msg: superjson.serialize(msg) }])
+  })
 }
 
 describe('WebSocket gateway', () => {
@@ -277,14 +288,6 @@ describe('WebSocket gateway', () => {
     })
     const flood = await rawWebSocket(gateway.port, gateway.tokenFor('second-tracker'))
     const opened = performance.now()
-    const publishes = (from: number, count: number) =>
-      Array.from({ length: count }, (_, n) => {
-        const msg = BusMessage.create(
-          'second-tracker',
-          MessagePayload.RawEvent(rawEvent({ eventType: `flood-${from + n}` })),
-        )
-        return JSON.stringify([{ t: 'pub', rid: from + n, msg: superjson.serialize(msg) }])
-      })
     // The hello and 49 publishes are the second's budget; the next message is told to go (4429).
     flood.send([JSON.stringify([{ t: 'hello', v: 1 }]), ...publishes(0, 200)])
     // It goes on sending, into the budget's next second too, and never answers the close.
@@ -296,6 +299,34 @@ describe('WebSocket gateway', () => {
     expect(performance.now() - opened).toBeLessThan(CLOSE_HANDSHAKE_MS + 5000) // not ws's 30 s
     expect(seen).toBe(49)
   }, 20_000)
+
+  it('keeps a client within its budget across a step of the wall clock back: its seconds still end', async () => {
+    const { bus, gateway } = await setup({ maxMessagesPerSecond: 20 })
+    let seen = 0
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, () => {
+      seen++
+    })
+    const client = await rawWebSocket(gateway.port, gateway.tokenFor('second-tracker'))
+    let cut = false
+    void client.cut.then(() => {
+      cut = true
+    })
+    client.send([JSON.stringify([{ t: 'hello', v: 1 }]), ...publishes(0, 9)])
+    // The system clock is set an hour back (a time sync, a user's change), and keeps running.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true })
+    afterThisTest(() => {
+      vi.useRealTimers()
+    })
+    vi.setSystemTime(Date.now() - 3_600_000)
+    // Ten a half second: half the budget of each second, 50 in all.
+    for (let round = 1; round <= 5; round++) {
+      await sleep(500)
+      client.send(publishes(round * 100, 10))
+    }
+    await waitFor(() => seen === 59 || cut)
+    expect(cut).toBe(false)
+    expect(seen).toBe(59)
+  })
 
   it('stops reading a client that leaves its answers unread, and reads it again once it reads', async () => {
     const { bus, gateway } = await withMegabyteAnswers()
