@@ -56,6 +56,16 @@ async function supervising(launch: ModuleLauncher) {
   return { bus, hub, supervisor, stop: () => supervisor.stop(ending, 100) }
 }
 
+/** A supervised module whose process died three times, restarted after 40, 80 and 160 ms (on fake timers). */
+async function diedThrice() {
+  const { launch, launched } = fakeLauncher()
+  const { stop } = await supervising(launch)
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+  for (const [death, backoffMs] of [40, 80, 160].entries())
+    await expectRestartAfter(launched, death, backoffMs)
+  return { launched, stop }
+}
+
 afterEach(() => {
   vi.useRealTimers()
   vi.restoreAllMocks()
@@ -81,11 +91,7 @@ describe('the module supervisor', () => {
   })
 
   it('starts the backoff over for a module that ran 30 s before it died', async () => {
-    const { launch, launched } = fakeLauncher()
-    const { stop } = await supervising(launch)
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
-    for (const [death, backoffMs] of [40, 80, 160].entries())
-      await expectRestartAfter(launched, death, backoffMs)
+    const { launched, stop } = await diedThrice()
     // The fourth run lasts half a minute (on the monotonic clock the supervisor reads); then it
     // dies, and waits 40 ms again, not the 160 it had reached.
     const now = performance.now.bind(performance)
@@ -96,11 +102,7 @@ describe('the module supervisor', () => {
   })
 
   it('keeps the backoff across a step of the wall clock: the run did not last', async () => {
-    const { launch, launched } = fakeLauncher()
-    const { stop } = await supervising(launch)
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
-    for (const [death, backoffMs] of [40, 80, 160].entries())
-      await expectRestartAfter(launched, death, backoffMs)
+    const { launched, stop } = await diedThrice()
     // The system clock is set a minute ahead (a time sync, a user's change) while the fourth run lasts an instant.
     vi.setSystemTime(Date.now() + 60_000)
     await expectRestartAfter(launched, 3, 160)
