@@ -957,10 +957,10 @@ test.describe('with a subscriber that stopped taking messages', () => {
   })
 })
 
-test.describe('with a subscriber that stalled before the window opened', () => {
+test.describe('with a subscriber that stalled and one that delivered before the window opened', () => {
   test.use({ hostOptions: { modules: [] } })
 
-  test('its queue chart starts with what the hub saw before the window opened', async ({
+  test('their charts start with what the hub saw before the window opened: the queue of one, the latency of the other', async ({
     page,
     host,
     consoleErrors,
@@ -971,27 +971,41 @@ test.describe('with a subscriber that stalled before the window opened', () => {
       DeliveryMode.Reliable({ timeoutMs: 60_000 }),
       () => new Promise<void>(() => {}),
     )
+    await host.bus.subscribe(
+      'quick-sink',
+      MessageFilter.types(['StateChange']),
+      DeliveryMode.BestEffort,
+      () => {},
+    )
+    // A few a second, while the hub keeps a point a second whether or not a window watches.
     for (let i = 0; i < 30; i++) {
       const change = MessagePayload.StateChange({ state: 'focused', confidence: 0.9, timestamp: new Date() })
       await host.bus.publish(BusMessage.create(ModuleId.AnalysisEngine, change))
+      await page.waitForTimeout(120)
     }
-    // The hub keeps a point a second whether or not a window watches: let it keep a few.
-    await page.waitForTimeout(3500)
     const openedAt = Date.now() / 1000
     const { rows } = await openSubscriptions(page, host)
-    const row = rows.filter({ hasText: 'stalled-sink' })
-    await row.click()
-    await expect(row).toHaveClass(/selected/)
+    const stalled = rows.filter({ hasText: 'stalled-sink' })
+    await stalled.click()
+    await expect(stalled).toHaveClass(/selected/)
     const queue = page.getByTestId('chart-subscription-queue')
+    const latency = page.getByTestId('chart-subscription-latency')
     // Without the hub's points the chart would start with the window's first snapshot.
     expect(Number(await queue.getAttribute('data-from'))).toBeLessThan(openedAt - 2)
     expect(Number(await queue.getAttribute('data-points'))).toBeGreaterThanOrEqual(3)
-    // The latency chart shares its time axis (its line starts with the window: the hub keeps none).
-    await expect(page.getByTestId('chart-subscription-latency')).toHaveAttribute(
-      'data-from',
-      (await queue.getAttribute('data-from')) ?? '',
-    )
+    expect(Number(await queue.getAttribute('data-valued-from'))).toBeLessThan(openedAt - 2)
+    // It delivered nothing: no latency at any point.
+    await expect(latency).toHaveAttribute('data-from', (await queue.getAttribute('data-from')) ?? '')
+    expect(await latency.getAttribute('data-valued-from')).toBeNull()
     await page.screenshot({ path: testInfo.outputPath('subscription-opened-late.png') })
+    const quick = rows.filter({ hasText: 'quick-sink' })
+    await quick.click()
+    await expect(quick).toHaveClass(/selected/)
+    // Its latency from the hub's points, in the intervals it delivered in, before the window opened.
+    await expect
+      .poll(async () => Number((await latency.getAttribute('data-valued-from')) ?? Number.NaN))
+      .toBeLessThan(openedAt - 2)
+    await page.screenshot({ path: testInfo.outputPath('latency-opened-late.png') })
     expect(consoleErrors).toEqual([])
   })
 })

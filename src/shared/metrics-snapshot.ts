@@ -205,13 +205,19 @@ export const metricsPointSchema = busMetricsSchema
   })
   .extend({
     /**
-     * The subscriptions with copies queued or in flight, and how many; any other had none. So a
-     * subscription's queue can be charted from before a window opened at the cost of the busy ones
-     * alone. Every point the hub keeps has it; a whole snapshot (whose `subscriptions` say as much
-     * for all) does not.
+     * The subscriptions with copies queued or in flight, and how many, and those with deliveries
+     * measured in the point's metrics interval, with their `recentLatency`; any other had none. So
+     * a subscription's queue and latency can be charted from before a window opened at the cost
+     * of the busy ones alone (a point carries the latency of `LATENCIES_PER_POINT` subscriptions at
+     * most, the oldest first). Every point the hub keeps has it; a whole snapshot (whose
+     * `subscriptions` say as much for all) does not.
      */
     busySubscriptions: z
-      .array(subscriptionMetricsSchema.pick({ id: true, queueDepth: true, inFlight: true }))
+      .array(
+        subscriptionMetricsSchema
+          .pick({ id: true, queueDepth: true, inFlight: true, recentLatency: true })
+          .partial({ recentLatency: true }),
+      )
       .optional(),
     /**
      * Publishes of each message type so far (a whole snapshot's `types[type].published`), so a

@@ -3,6 +3,7 @@
  * without taking whole snapshots for it, and stops with the hub.
  */
 import { expect, it, vi } from 'vitest'
+import { LATENCIES_PER_POINT } from '../../src/main/bus/event-bus.js'
 import {
   createEventBus,
   DeliveryMode,
@@ -66,7 +67,7 @@ it('keeps the latest points only, unwatched, and takes none once closed', async 
   expect(watched).toBeLessThanOrEqual(1) // a snapshot already under way when it closed, at most
 })
 
-it('lists in each point the subscriptions with copies queued or in flight, and no other', async () => {
+it('lists in each point the subscriptions with copies queued or in flight, and those that delivered with their latency, and no other', async () => {
   const bus = await startedBus(10)
   const stuck = await bus.subscribe(
     ModuleId.Storage,
@@ -74,27 +75,65 @@ it('lists in each point the subscriptions with copies queued or in flight, and n
     DeliveryMode.Reliable({ timeoutMs: 60_000 }),
     () => new Promise<void>(() => {}), // settles no copy: each stays in flight or queued
   )
-  await bus.subscribe(
+  const quick = await bus.subscribe(
     ModuleId.AnalysisEngine,
     MessageFilter.types(['RawEvent']),
     DeliveryMode.BestEffort,
     () => {},
   )
+  // Never matched: it delivers nothing and holds nothing.
+  await bus.subscribe(
+    ModuleId.Gamification,
+    MessageFilter.types(['StateChange']),
+    DeliveryMode.BestEffort,
+    () => {},
+  )
   const feed = feedOver(bus)
+  const pointListing = (id: string) =>
+    feed
+      .history()
+      .flatMap((point) => point.busySubscriptions ?? [])
+      .find((busy) => busy.id === id)
   for (let i = 0; i < 3; i++) await bus.publish(rawMessage())
+  // The point whose interval measured the three deliveries lists the quick one with their latency,
+  // nothing queued: the latency a snapshot gave for that interval.
+  await waitFor(() => pointListing(quick) !== undefined)
+  expect(pointListing(quick)).toMatchObject({ queueDepth: 0, inFlight: 0, recentLatency: { count: 3 } })
   const copiesHeld = () =>
     feed
       .history()
       .at(-1)
       ?.busySubscriptions?.reduce((sum, busy) => sum + busy.queueDepth + busy.inFlight, 0)
-  await waitFor(() => copiesHeld() === 3) // a point taken after the three publishes
+  await waitFor(() => copiesHeld() === 3)
   const { queueDepth, inFlight } = (await bus.metrics()).subscriptions.find((s) => s.id === stuck) ?? {}
+  // Later points list the stuck one alone: the quick one delivered nothing in their intervals.
+  await waitFor(() => feed.history().at(-1)?.busySubscriptions?.length === 1)
   expect(feed.history().at(-1)?.busySubscriptions).toEqual([{ id: stuck, queueDepth, inFlight }])
   expect((queueDepth ?? 0) + (inFlight ?? 0)).toBe(3)
   // Each point also counts the publishes of each type, as a snapshot's type counters do.
   expect(feed.history().at(-1)?.publishedByType).toEqual({ RawEvent: 3 })
   // A whole snapshot says as much for every subscription, and carries no such list.
   expect(await bus.metrics()).not.toHaveProperty('busySubscriptions')
+})
+
+it('carries the latency of LATENCIES_PER_POINT subscriptions at most in a point, the oldest first', async () => {
+  const bus = await startedBus(100)
+  const ids: string[] = []
+  for (let i = 0; i <= LATENCIES_PER_POINT; i++)
+    ids.push(
+      await bus.subscribe(
+        ModuleId.Storage,
+        MessageFilter.types(['RawEvent']),
+        DeliveryMode.BestEffort,
+        () => {},
+      ),
+    )
+  const feed = feedOver(bus)
+  await bus.publish(rawMessage())
+  await waitFor(() => feed.history().some((point) => (point.busySubscriptions?.length ?? 0) > 0), 2_000)
+  const listed = feed.history().find((point) => (point.busySubscriptions?.length ?? 0) > 0)?.busySubscriptions
+  expect(listed?.map((busy) => busy.id)).toEqual(ids.slice(0, LATENCIES_PER_POINT))
+  expect(listed?.every((busy) => busy.recentLatency?.count === 1)).toBe(true)
 })
 
 it('spaces whole snapshots out when each takes more than its share of the hub’s thread, not points', async () => {

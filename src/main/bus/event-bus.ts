@@ -143,6 +143,12 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> extends RequestRep
  */
 const REMEMBERED_END_REASONS = 4096
 
+/**
+ * Subscriptions whose latency one of the hub's points carries at most: ~20 ms of its thread a
+ * metrics interval, were each to have delivered in it (none does in the app's usual dozen).
+ */
+export const LATENCIES_PER_POINT = 256
+
 /** Why `replay` could not take an id: it names no entry in the dead-letter queue. */
 const NO_SUCH_DEAD_LETTER = 'no dead letter has this id (replayed, purged or evicted already?)'
 
@@ -193,11 +199,14 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   readonly [busInternals]: BusInternals = {
     publish: (message, skip) => this.publishNow(message, skip),
-    metricsPoint: () => ({
-      ...this.metricsPoint(monotonicMs(), this.routesSource()),
-      busySubscriptions: this.busySubscriptions(),
-      publishedByType: this.typeCounters.published(),
-    }),
+    metricsPoint: () => {
+      const now = monotonicMs()
+      return {
+        ...this.metricsPoint(now, this.routesSource()),
+        busySubscriptions: this.busySubscriptions(now),
+        publishedByType: this.typeCounters.published(),
+      }
+    },
     find: (subscriptionId) => this.subscriptions.get(subscriptionId),
     endReason: (subscriptionId) => this.endReasons.get(subscriptionId),
     validate: (message) => this.validator.validate(message),
@@ -399,11 +408,23 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     }
   }
 
-  /** The subscriptions with copies queued or in flight: all a point needs to chart any one's queue. */
-  private busySubscriptions(): NonNullable<MetricsPoint['busySubscriptions']> {
+  /**
+   * The subscriptions with copies queued or in flight, or deliveries measured in the latest metrics
+   * interval (with their latency): all a point needs to chart any one's queue and latency. A
+   * summary costs ~75 µs of the thread (docs/performance.md, *Subscription latency in the hub's
+   * points*): a point carries at most {@link LATENCIES_PER_POINT}, the oldest subscriptions' first.
+   */
+  private busySubscriptions(now: number): NonNullable<MetricsPoint['busySubscriptions']> {
     const busy: NonNullable<MetricsPoint['busySubscriptions']> = []
-    for (const { id, queueDepth, inFlight } of this.subscriptions.values())
-      if (queueDepth > 0 || inFlight > 0) busy.push({ id, queueDepth, inFlight })
+    let latencies = 0
+    for (const subscription of this.subscriptions.values()) {
+      const { id, queueDepth, inFlight } = subscription
+      const recentLatency = latencies < LATENCIES_PER_POINT ? subscription.recentLatencyAt(now) : undefined
+      if (recentLatency !== undefined) {
+        latencies++
+        busy.push({ id, queueDepth, inFlight, recentLatency })
+      } else if (queueDepth > 0 || inFlight > 0) busy.push({ id, queueDepth, inFlight })
+    }
     return busy
   }
 

@@ -10,7 +10,7 @@ import { describeThrown, EventBusError, isEventBusError } from '../../shared/err
 import type { CompiledFilter } from '../../shared/filter.js'
 import { InFlight } from '../../shared/in-flight.js'
 import type { Envelope } from '../../shared/message.js'
-import type { Counters, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
+import type { Counters, LatencySummary, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
 import { isThenable } from '../../shared/thenable.js'
 import {
   DIRECT_OUTCOMES,
@@ -450,6 +450,15 @@ export class Subscription {
       latency: this.latency.summary(),
       recentLatency: this.recentLatency.since(this.latency, now),
     }
+  }
+
+  /**
+   * The latency of the latest metrics interval at `now` (as `snapshot` gives it), or undefined if
+   * no delivery was measured in it: the hub's points keep it for the subscriptions that delivered.
+   */
+  recentLatencyAt(now: number): LatencySummary | undefined {
+    const summary = this.recentLatency.since(this.latency, now)
+    return summary.count > 0 ? summary : undefined
   }
 
   /** Runs the handler once; returns the time the synchronous part ended. */

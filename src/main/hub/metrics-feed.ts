@@ -1,10 +1,12 @@
 /**
  * The hub's metrics feed. Once per metrics interval, for the hub's whole life, it keeps the
  * charted fields of the bus's state (a point: counters, queue depth, in flight, the interval's
- * latency, and the queue of each subscription with copies queued or in flight), the last two
- * minutes of them, so an inspector opened now draws what came before it;
- * a point reads no subscription's latency, so it costs little whatever the bus holds (measured with
- * 1,000 subscriptions all holding copies: ~0.1 ms a point, ~7 MB for two minutes of them). While
+ * latency, the queue of each subscription with copies queued or in flight, and the interval's
+ * latency of each that delivered), the last two minutes of them, so an inspector opened now draws
+ * what came before it. A point walks only the subscriptions' counts, and reads the latency of those
+ * that delivered in its interval, up to `LATENCIES_PER_POINT` of them (~75 µs each), so it costs
+ * little whatever the bus holds (measured with 1,000 subscriptions all holding copies: ~0.1 ms a
+ * point, ~7 MB for two minutes of them). While
  * inspecting endpoints stream metrics, it also takes one whole `bus.metrics()` snapshot for all of
  * them (each used to take its own, on its own timer), each interval or less often, as
  * {@link SNAPSHOT_SHARE} allows, and gives each point and streamed snapshot `hubBusy`.

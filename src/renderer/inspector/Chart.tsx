@@ -121,14 +121,16 @@ export function Chart({ title, times, series, format, height = 180, minimumTop =
   })
 
   return (
-    // For tests and tools to read: the first and last points' times (seconds since the epoch) and
-    // how many points lie between, so a gap in the line can be seen without reading the canvas.
+    // For tests and tools to read: the first and last points' times (seconds since the epoch), how
+    // many points lie between, and the first point any line has a value at, so a gap in the lines
+    // can be seen without reading the canvas.
     <figure
       class="chart"
       data-testid={testId}
       data-from={times[0]}
       data-to={times.at(-1)}
       data-points={times.length}
+      data-valued-from={times.find((_, i) => series.some((s) => s.values[i] != null))}
     >
       <figcaption>{title}</figcaption>
       <div ref={container} />

@@ -175,8 +175,9 @@ export function Subscriptions({
 }
 
 /**
- * One subscription's charts over time: its queue and in flight from the hub's points as well (from
- * before the window opened), its latency from the snapshots this window received.
+ * One subscription's charts over time, from the hub's points (from before the window opened) and
+ * the snapshots this window received: its queue and in flight, and its latency in each interval it
+ * delivered in.
  */
 function SubscriptionCharts({
   subscription,
@@ -198,7 +199,7 @@ function SubscriptionCharts({
   return (
     <section class="charts two">
       <Chart
-        title={`${subscription.module} · latency (per interval, since this window opened)`}
+        title={`${subscription.module} · latency (per interval)`}
         times={times}
         format={millis}
         minimumTop={1}

@@ -137,9 +137,10 @@ export function publishedOf(metrics: MetricsPoint | BusMetrics, type: string): n
 
 /**
  * Subscription `id` at a chart point's `metrics`: all of it at a snapshot the window received (nothing
- * if it was not there); its queue alone at a hub's point, which lists the subscriptions with
- * copies queued or in flight, so any other had none (or did not exist yet). Nothing at a point
- * from a hub that lists none.
+ * if it was not there); its queue, and its latency if it delivered in the point's interval, at a
+ * hub's point, which lists the subscriptions with copies queued or in flight or deliveries in the
+ * interval, so any other had none (or did not exist yet). Nothing at a point from a hub that lists
+ * none.
  */
 export function subscriptionAt(
   metrics: MetricsPoint | BusMetrics,
