@@ -142,6 +142,27 @@ describe('hub protocol', () => {
     expect(checked.success ? [] : checked.error.issues).toEqual([])
   })
 
+  it('answers at most 100 bad frames a second, and as many again each second, the wall clock set back or not', async () => {
+    const { hub } = await setup()
+    const noisy = rawPeer(hub, 'noisy')
+    const errors = () => noisy.frames.filter((frame) => frame.t === 'err').length
+    const bogus = (count: number) => Array.from({ length: count }, () => ({ t: 'bogus' }))
+    noisy.send([{ t: 'hello', v: 1 }, ...bogus(150)])
+    await waitFor(() => errors() === 100)
+    // The system clock is set an hour back (a time sync, a user's change), and keeps running.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true })
+    afterThisTest(() => {
+      vi.useRealTimers()
+    })
+    vi.setSystemTime(Date.now() - 3_600_000)
+    await sleep(1100)
+    noisy.send(bogus(150))
+    await waitFor(() => errors() === 200)
+    await sleep(100)
+    expect(errors()).toBe(200) // the second's budget, no more
+    expect(hub.attachments().map((a) => a.module)).toContain('noisy')
+  })
+
   it('refuses frames before hello and a wrong protocol version', async () => {
     const { hub } = await setup()
     const early = rawPeer(hub, 'early')
