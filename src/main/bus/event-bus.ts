@@ -412,7 +412,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
    * The subscriptions with copies queued or in flight, or deliveries measured in the latest metrics
    * interval (with their latency): all a point needs to chart any one's queue and latency. A
    * summary costs ~75 µs of the thread (docs/performance.md, *Subscription latency in the hub's
-   * points*): a point carries at most {@link LATENCIES_PER_POINT}, the oldest subscriptions' first.
+   * points*): a point carries at most {@link LATENCIES_PER_POINT}, the oldest subscriptions first.
    */
   private busySubscriptions(now: number): NonNullable<MetricsPoint['busySubscriptions']> {
     const busy: NonNullable<MetricsPoint['busySubscriptions']> = []
