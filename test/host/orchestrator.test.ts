@@ -42,7 +42,7 @@ async function checkedStorage(answering: () => boolean) {
   const orchestrator = startOrchestrator(bus, { healthIntervalMs: 50 })
   running = { bus, orchestrator }
   const status = () => bus.registry.get(ModuleId.Storage)?.status
-  return { status }
+  return { status, bus }
 }
 
 it('marks a module that stops answering Degraded, and Healthy again once it answers', async () => {
@@ -91,3 +91,23 @@ it.each([
     await waitFor(() => status() === ModuleStatus.Degraded, 2_000)
   },
 )
+
+it('gives a module back from a restart its three rounds to answer before it is called silent', async () => {
+  let answering = true
+  const { status, bus } = await checkedStorage(() => answering)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  expect(status()).toBe(ModuleStatus.Healthy)
+  // It dies (its last answer seen by a round), then restarts for longer than three rounds: silent,
+  // but not judged while it starts.
+  answering = false
+  await new Promise((resolve) => setTimeout(resolve, 110))
+  bus.registry.setStatus(ModuleId.Storage, ModuleStatus.Starting)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  await bus.publish(BusMessage.create(ModuleId.Storage, MessagePayload.ModuleReady(ModuleId.Storage)))
+  const seen: string[] = []
+  const watch = setInterval(() => seen.push(status() ?? 'gone'), 5)
+  await new Promise((resolve) => setTimeout(resolve, 120)) // two rounds, not yet three
+  clearInterval(watch)
+  expect(new Set(seen)).toEqual(new Set([ModuleStatus.Healthy]))
+  await waitFor(() => status() === ModuleStatus.Degraded, 2_000) // it never answers: silent after all
+})

@@ -43,11 +43,13 @@ export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = 
   // machine asleep) judges no one: it asked nothing meanwhile, and answers may wait unread.
   const lastAnswers = new Map<string, { answeredAt: number | undefined; seenAt: number }>()
   const stopChecks = awakeInterval(intervalMs, (now, away) => {
-    const listed = new Set<string>()
     for (const module of bus.registry.list()) {
       if (module.moduleId === ModuleId.Orchestrator) continue
-      if (module.status !== ModuleStatus.Healthy && module.status !== ModuleStatus.Degraded) continue
-      listed.add(module.moduleId)
+      if (module.status !== ModuleStatus.Healthy && module.status !== ModuleStatus.Degraded) {
+        // Stopped, or starting again: judged afresh once it is back (the registry forgets no one).
+        lastAnswers.delete(module.moduleId)
+        continue
+      }
       const answeredAt = module.lastHealthCheck?.getTime()
       let last = lastAnswers.get(module.moduleId)
       if (last === undefined || last.answeredAt !== answeredAt) {
@@ -65,8 +67,6 @@ export function startOrchestrator(bus: EventBus, options: OrchestratorOptions = 
         () => {},
       )
     }
-    // A module that stopped, or is starting again, is judged afresh once it is back.
-    for (const moduleId of lastAnswers.keys()) if (!listed.has(moduleId)) lastAnswers.delete(moduleId)
   })
 
   return {
