@@ -327,7 +327,7 @@ class Client implements BusClient<Catalog> {
         mayPublish(this.permissions, replyType)
           ? undefined
           : EventBusError.of('Unauthorized', { module: this.module, action: 'publish', type: replyType }),
-      handBack: (taken: Promise<unknown>) => new SettledBy(taken),
+      sendReply: (reply: Envelope) => new SettledBy(this.publish(reply as never)),
     }
     return subscribeResponder(this, answering, module, requestType, options, answer)
   }

@@ -39,11 +39,12 @@ export interface Answering {
    */
   refuseReplyType(replyType: string): EventBusError | undefined
   /**
-   * What the handler resolves with once the reply is sent, `taken` being the publish: by default
-   * the handler waits for it. An endpoint settles the delivery as `taken` settles without holding
-   * a handler slot meanwhile (`SettledBy`).
+   * Sends `reply` and returns what the request's handler returns, so its delivery settles as the
+   * reply is taken: the bus publishes it at once and throws a refusal (a handler that returns
+   * holds no slot and needs no timer); an endpoint settles the delivery as the hub's answer
+   * settles, without holding a handler slot meanwhile (`SettledBy`).
    */
-  handBack?(taken: Promise<unknown>): unknown
+  sendReply(reply: Envelope): unknown
 }
 
 /**
@@ -55,7 +56,7 @@ export interface Answering {
  * @returns (resolves with) the subscription's id, for `unsubscribe`
  */
 export function subscribeResponder(
-  carrier: RequestCarrier,
+  carrier: Pick<RequestCarrier, 'subscribe'>,
   answering: Answering,
   module: string,
   requestType: string,
@@ -82,8 +83,7 @@ export function subscribeResponder(
           issues: [],
         })
       }
-      const taken = carrier.publish(BusMessage.replyTo(request, module, { type: replyType, data }))
-      return answering.handBack === undefined ? taken : answering.handBack(taken)
+      return answering.sendReply(BusMessage.replyTo(request, module, { type: replyType, data }))
     }
     // No `async`: an answer that returns its data at once has its reply sent in the same turn.
     return carrier.subscribe(module, { types: [requestType] }, mode, (request) => {

@@ -320,7 +320,11 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
         : EventBusError.of('Configuration', {
             reason: `respond: the reply type '${replyType}' is not in the bus's catalog`,
           })
-    return subscribeResponder(this, { refuseReplyType }, module, requestType, options, answer)
+    // Published in the handler's own turn: a refused reply throws there, and fails the request.
+    const sendReply = (reply: Envelope) => {
+      this.publishNow(reply)
+    }
+    return subscribeResponder(this, { refuseReplyType, sendReply }, module, requestType, options, answer)
   }
 
   subscribe(
