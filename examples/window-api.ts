@@ -6,6 +6,7 @@ import type { AnimationCommand } from '../src/shared/catalog.js'
 
 declare function play(command: AnimationCommand): void
 declare function say(text: string): void
+declare function askUser(question: string): Promise<string>
 const requestId = crypto.randomUUID()
 
 const id = await window.skellyBus.publish('InterventionRequest', {
@@ -24,6 +25,17 @@ const reply = await window.skellyBus.request(
   { replyType: 'InterventionResponse', timeoutMs: 8000 }, // priority and correlationId may be set too
 )
 say(reply.payload.data.responseText) // typed by replyType
+// Answers requests sent to this window (its grants permitting) with what the function returns:
+const answering = await window.skellyBus.respond(
+  'InterventionRequest',
+  { replyType: 'InterventionResponse' }, // Reliable unless a mode is given
+  async (request) => ({
+    requestId: request.payload.data.requestId,
+    responseText: await askUser(request.payload.data.interventionType),
+    animationCues: [], // typed by replyType too
+  }),
+)
+await window.skellyBus.unsubscribe(answering)
 window.skellyBus.module // this window's identity, bound by the main process
 
 export { id }

@@ -3,6 +3,7 @@
  * bridge (headless host) both provide exactly this object; renderer code imports this type only.
  */
 import type {
+  Answer,
   BuiltinCatalog,
   BusMessage,
   BusMetrics,
@@ -18,11 +19,12 @@ import type {
   PublishOptions,
   ReplayResult,
   RequestOptions,
+  RespondOptions,
   TailEntry,
   TypeOf,
 } from '../shared/index.js'
 
-export type { PublishOptions, RequestOptions }
+export type { PublishOptions, RequestOptions, RespondOptions }
 
 /** How a failed call rejects: the EventBusError's kind, fields and message, as a plain object. */
 export type SkellyBusError = EventBusErrorData & { message: string }
@@ -63,6 +65,22 @@ export interface SkellyBusApi<C extends Catalog = BuiltinCatalog> {
     message: BusMessage<TypeOf<C>, C>,
     options: RequestOptions<R>,
   ): Promise<BusMessage<R, C>>
+  /**
+   * Answers requests, as `respond` does in the main process and in a module: subscribes this window
+   * to `requestType` (Reliable unless `options.mode` says otherwise) and publishes what `answer`
+   * returns (or resolves with) as each request's reply, of `options.replyType`, from this window. A
+   * delivery lasts until the hub has taken the reply, so an `answer` that throws or returns
+   * nothing, or a reply the hub refuses, fails the request's delivery (Reliable: retried, then
+   * dead-lettered with the reason). The window needs the grants to subscribe to `requestType` and
+   * to publish `replyType`; its answering comes back after a reconnect as its subscriptions do.
+   * Resolves with an id for `unsubscribe`. Rejects with `Configuration` for invalid options or an
+   * answer that is no function, `Unauthorized` for a type the window is not granted.
+   */
+  respond<Q extends TypeOf<C>, R extends TypeOf<C>>(
+    requestType: Q,
+    options: RespondOptions<R>,
+    answer: Answer<BusMessage<Q, C>, DataOf<R, C>>,
+  ): Promise<string>
   /** Subscribes this window; resolves with an id that stays valid across reconnects. */
   subscribe<T extends TypeOf<C>>(
     filter: PlainFilter<T>,

@@ -1,7 +1,8 @@
 /**
  * Builds `window.skellyBus` on top of an endpoint client, for the preload and the browser bridge
  * alike. It reconnects by itself when the connection drops and subscribes again with the same
- * filter and mode, so Reliable subscriptions resume where they were (held messages first).
+ * filter and mode (and answers again as it did), so Reliable subscriptions resume where they were
+ * (held messages first).
  */
 
 import type { DeliveryMode, Envelope, PlainFilter, PublishOptions } from '../shared/index.js'
@@ -11,10 +12,10 @@ import { BusMessage, publishOptionsSchema } from '../shared/message.js'
 import { Requests } from '../shared/requests.js'
 import type { ConnectionState, SkellyBusApi, SkellyBusError } from './skelly-bus.js'
 
+/** A subscription of this window (a plain one, or one that answers requests), kept across connections. */
 interface LocalSubscription {
-  filter: PlainFilter
-  mode: DeliveryMode
-  handler: (message: Envelope) => unknown
+  /** Makes it on `client` (the first connection, then each one after a reconnect): the remote id. */
+  attach(client: BusClient): Promise<string>
   remoteId?: string
 }
 
@@ -93,14 +94,8 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
   async function establish(attempt: number): Promise<BusClient> {
     try {
       const client = await connect()
-      for (const subscription of subscriptions.values()) {
-        subscription.remoteId = await client.subscribe(
-          module,
-          subscription.filter,
-          subscription.mode,
-          subscription.handler,
-        )
-      }
+      for (const subscription of subscriptions.values())
+        subscription.remoteId = await subscription.attach(client)
       stopStreams = []
       if (metricsListeners.size > 0) stopStreams.push(await openMetrics(client))
       if (tailListeners.size > 0) stopStreams.push(await openTail(client))
@@ -145,18 +140,20 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
     }
   }
 
-  /** Subscribes this window, its errors thrown as they are (the API's methods make them plain). */
-  async function subscribeWindow(
-    filter: PlainFilter,
-    mode: DeliveryMode,
-    handler: LocalSubscription['handler'],
-  ): Promise<string> {
-    const client = await current
-    const local: LocalSubscription = { filter, mode, handler }
-    local.remoteId = await client.subscribe(module, filter, mode, local.handler)
+  /**
+   * Keeps a subscription of this window made by `attach`, made now on the open connection; its
+   * errors are thrown as they are (the API's methods make them plain).
+   */
+  async function addSubscription(attach: LocalSubscription['attach']): Promise<string> {
+    const local: LocalSubscription = { attach }
+    local.remoteId = await attach(await current)
     const id = `${module}-sub-${nextLocalId++}`
     subscriptions.set(id, local)
     return id
+  }
+
+  function subscribeWindow(filter: PlainFilter, mode: DeliveryMode, handler: (message: Envelope) => unknown) {
+    return addSubscription((client) => client.subscribe(module, filter, mode, handler))
   }
 
   async function publishMessage(message: Envelope): Promise<string> {
@@ -199,8 +196,11 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
     module,
     publish: publish as SkellyBusApi['publish'],
     request: request as SkellyBusApi['request'],
+    // The endpoint client checks the options, the answer and the grants before subscribing.
+    respond: (requestType, options, answer) =>
+      plain(() => addSubscription((client) => client.respond(module, requestType, options, answer as never))),
     subscribe: (filter, mode, handler) =>
-      plain(() => subscribeWindow(filter, mode, handler as LocalSubscription['handler'])),
+      plain(() => subscribeWindow(filter, mode, handler as (message: Envelope) => unknown)),
     unsubscribe: (subscriptionId) =>
       plain(async () => {
         const local = subscriptions.get(subscriptionId)

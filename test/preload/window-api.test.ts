@@ -11,6 +11,7 @@ import {
   DeliveryMode,
   type Envelope,
   MessageFilter,
+  MessagePayload,
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
@@ -19,7 +20,7 @@ import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
 import { skellyBusWith } from '../../src/renderer/skelly-bus.js'
 import { type BusClient, connectBus } from '../../src/shared/index.js'
-import { rawEvent, waitFor } from '../helpers.js'
+import { rawEvent, validData, waitFor } from '../helpers.js'
 import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
 
 /** A window API whose connections the hub attaches as `module`, publishing RawEvents only. */
@@ -112,6 +113,119 @@ describe('the window API', () => {
     await waitFor(() => states.includes('open'))
     expect(states).toEqual(['connecting', 'open'])
     expect(reported).toHaveBeenCalledWith('skelly-bus: a connection listener threw: Error: a bug in the page')
+  })
+})
+
+describe('a window that answers requests', () => {
+  /**
+   * A window granted to answer InterventionRequests with InterventionResponses; `connections` holds
+   * its clients, the last one open, so a test can drop the connection.
+   */
+  function answeringWindow(hub: Hub) {
+    const connections: BusClient[] = []
+    const page = createWindowApi('figurine', async () => {
+      const { port1, port2 } = new MessageChannel()
+      hub.attach(port1, {
+        module: 'figurine',
+        permissions: { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] },
+      })
+      const client = await connectBus(port2)
+      connections.push(client)
+      afterThisTest(() => client.close())
+      return client
+    })
+    return { page, connections }
+  }
+
+  const tip = () =>
+    BusMessage.create(
+      ModuleId.AiIntegration,
+      MessagePayload.InterventionRequest(validData.InterventionRequest()),
+    )
+  const REPLY = { replyType: 'InterventionResponse' } as const
+  const answer = (request: BusMessage<'InterventionRequest'>) => ({
+    requestId: request.payload.data.requestId,
+    responseText: 'Take a breath.',
+    animationCues: ['wave'],
+  })
+
+  it('answers the main process’s requests, again after a reconnect, and a request sent while it was away', async () => {
+    const { bus, hub } = await startHub()
+    const { page, connections } = answeringWindow(hub)
+    const id = await page.respond('InterventionRequest', REPLY, answer)
+    const request = tip()
+    const reply = await bus.request(request, REPLY)
+    expect(reply).toMatchObject({
+      source: 'figurine',
+      correlationId: request.id,
+      payload: { type: 'InterventionResponse', data: answer(request) },
+    })
+    // The connection drops; a request sent meanwhile waits for the window (Reliable) and is
+    // answered once it is back.
+    connections[0]?.close()
+    const whileAway = tip()
+    const late = bus.request(whileAway, { ...REPLY, timeoutMs: 10_000 })
+    expect((await late).correlationId).toBe(whileAway.id)
+    expect(connections).toHaveLength(2)
+    // Still one subscription of the window, which unsubscribe ends.
+    const answering = (await bus.metrics()).subscriptions.filter((s) => s.module === 'figurine')
+    expect(answering).toHaveLength(1)
+    await page.unsubscribe(id)
+    await expect(bus.request(tip(), { ...REPLY, timeoutMs: 200 })).rejects.toMatchObject({
+      kind: 'DeliveryTimeout',
+    })
+  })
+
+  it('fails a request its answer cannot reply to, with the reason, as respond does anywhere', async () => {
+    const { bus, hub } = await startHub({
+      maxRetryAttempts: 1,
+      retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
+    })
+    const { page } = answeringWindow(hub)
+    await page.respond('InterventionRequest', REPLY, (request) =>
+      request.payload.data.urgency === 'high'
+        ? { ...answer(request), animationCues: 'wave' as never } // the hub refuses this reply
+        : Promise.reject(new Error('the page could not answer')),
+    )
+    const urgent = BusMessage.create(
+      ModuleId.AiIntegration,
+      MessagePayload.InterventionRequest({ ...validData.InterventionRequest(), urgency: 'high' }),
+    )
+    for (const request of [urgent, tip()])
+      await expect(bus.request(request, { ...REPLY, timeoutMs: 300 })).rejects.toMatchObject({
+        kind: 'DeliveryTimeout',
+      })
+    await expect.poll(async () => (await bus.deadLetters.list()).length).toBe(2)
+    const reasons = (await bus.deadLetters.list()).map((entry) => entry.lastError)
+    expect(reasons).toEqual([
+      expect.stringContaining('MessageRejected: InterventionResponse does not match its schema'),
+      expect.stringContaining('the page could not answer'),
+    ])
+    expect((await bus.metrics()).types.InterventionResponse?.published ?? 0).toBe(0)
+  })
+
+  it('refuses options, an answer or types it cannot use, as plain errors, before subscribing anything', async () => {
+    const { bus, hub } = await startHub()
+    const { page } = answeringWindow(hub)
+    const refusals = await Promise.all(
+      [
+        page.respond('InterventionRequest', { replyTyp: 'InterventionResponse' } as never, answer),
+        page.respond('InterventionRequest', REPLY, 'answer' as never),
+        page.respond('InterventionRequest', { replyType: 'RewardEvent' }, () => validData.RewardEvent()),
+        page.respond('StateChange', REPLY, () => answer(tip())),
+      ].map((refused) => refused.catch((error: unknown) => error)),
+    )
+    for (const refusal of refusals) expect(refusal).not.toBeInstanceOf(Error)
+    expect(refusals).toEqual([
+      expect.objectContaining({ kind: 'Configuration', message: expect.stringContaining('"replyTyp"') }),
+      expect.objectContaining({
+        kind: 'Configuration',
+        message: expect.stringContaining('the answer must be a function'),
+      }),
+      expect.objectContaining({ kind: 'Unauthorized', action: 'publish', type: 'RewardEvent' }),
+      expect.objectContaining({ kind: 'Unauthorized', action: 'subscribe' }),
+    ])
+    expect((await bus.metrics()).subscriptions.filter((s) => s.module === 'figurine')).toEqual([])
   })
 })
 

@@ -40,6 +40,24 @@ export function windowApiTypes(skellyBus: SkellyBusApi): void {
   void skellyBus
     .request('InterventionRequest', tip, { replyType: 'InterventionResponse', priority: 2, timeoutMs: 1000 })
     .then((reply) => expectTypeOf(reply.payload.data.responseText).toBeString())
+  // The answer gets the request, typed by its type, and returns the reply's data, typed by replyType.
+  void skellyBus.respond('InterventionRequest', { replyType: 'InterventionResponse' }, (request) => ({
+    requestId: request.payload.data.requestId,
+    responseText: 'Take a breath.',
+    animationCues: [],
+  }))
+  void skellyBus.respond('StateChange', { replyType: 'AnimationCommand', mode }, async (request) => {
+    expectTypeOf(request.payload.data.confidence).toBeNumber()
+    return { commandId: crypto.randomUUID(), animationType: 'nod', parameters: null, durationMs: 300 }
+  })
+  // @ts-expect-error the answer returns a StorageStatus's data, not an InterventionResponse's
+  void skellyBus.respond('InterventionRequest', { replyType: 'InterventionResponse' }, () => ({
+    totalEvents: 1,
+    storageSizeBytes: 0,
+    lastBatchTime: new Date(),
+  }))
+  // @ts-expect-error 'InterventionRespons' is not in the catalog
+  void skellyBus.respond('InterventionRequest', { replyType: 'InterventionRespons' }, () => ({}))
 }
 
 const appCatalog = {
