@@ -3,7 +3,8 @@
  * type must be granted to publish, the request type to subscribe), and a reply the hub refuses
  * fails the request's delivery there, so the hub retries it and dead-letters it with the reason.
  * Answers through the hub and over direct routes are in endpoint-requests.test.ts, whose
- * AiIntegration answers with `respond`.
+ * AiIntegration answers with `respond`. A responder in a worker killed mid-stream loses no Reliable
+ * request: its identity back, it answers what it had not.
  */
 import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it, vi } from 'vitest'
@@ -17,8 +18,10 @@ import {
 } from '../../src/main/bus/index.js'
 import type { Hub } from '../../src/main/hub/index.js'
 import { connectBus, type Permissions } from '../../src/shared/index.js'
-import { validData } from '../helpers.js'
+import type { AgentRequest, Behaviour } from '../fixtures/endpoint-agent.js'
+import { expectAccounted, rawEvent, validData, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
+import { startWorkerEndpoint } from './worker-endpoint.js'
 
 const ANSWERER: Permissions = { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] }
 const REPLY = { replyType: 'InterventionResponse' } as const
@@ -122,5 +125,56 @@ describe('client.respond', () => {
     await vi.waitFor(() => expect(order.filter((event) => event === 'reply')).toHaveLength(8))
     // Holding its one slot until the hub took each reply, it would answer, reply, answer, reply….
     expect(order.slice(0, 8)).toEqual(Array(8).fill('answer'))
+  })
+})
+
+describe('a responder in a worker killed mid-stream', () => {
+  it('answers every Reliable request once its identity is back: none lost, each resolved with its own reply', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 30_000 })
+    const total = 300
+    // Receipts in shared memory: a killed worker's receipts survive it, unlike its last messages.
+    const receipts = new Int32Array(new SharedArrayBuffer(total * 4))
+    const storage = {
+      module: ModuleId.Storage,
+      permissions: { publish: ['StorageStatus'], subscribe: ['RawEvent'] },
+    }
+    const answering = (behaviour: Behaviour): AgentRequest => ({
+      op: 'respond',
+      mode: DeliveryMode.Reliable({ timeoutMs: 2000 }),
+      behaviour,
+    })
+    const first = await startWorkerEndpoint(hub, storage, { receipts })
+    afterThisTest(() => first.terminate())
+    await first.call(answering({ kind: 'delay', ms: 2 }))
+    const requests = Array.from({ length: total }, (_, seq) =>
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ data: { seq } }))),
+    )
+    let answered = 0
+    const replies = requests.map((request) =>
+      // A lost request rejects with DeliveryTimeout naming it, within the test's time.
+      bus.request(request, { replyType: 'StorageStatus', timeoutMs: 15_000 }).then((reply) => {
+        answered++
+        return reply
+      }),
+    )
+    await waitFor(() => answered > 50)
+    await first.terminate() // killed mid-stream: the deliveries it was answering are never acknowledged
+    const responder = async () => (await subscriptionsOf(bus, ModuleId.Storage))[0]
+    await waitFor(async () => (await responder())?.parked === true)
+    expect(answered).toBeLessThan(total)
+    const second = await startWorkerEndpoint(hub, storage, { receipts })
+    afterThisTest(() => second.terminate())
+    const resumed = await second.call<string>(answering({ kind: 'ok' }))
+    expect(resumed).toBe((await responder())?.id) // the same subscription, resumed
+    const settled = await Promise.all(replies)
+    settled.forEach((reply, seq) => {
+      expect(reply.correlationId).toBe(requests[seq]?.id)
+      expect(reply.payload.data.totalEvents).toBe(seq)
+    })
+    // Every request reached an answer (some possibly twice, a reply then ignored: at least once).
+    expect(receipts.indexOf(0)).toBe(-1)
+    expect(await bus.deadLetters.list()).toEqual([])
+    await waitFor(async () => (await bus.metrics()).inFlight === 0)
+    await expectAccounted(bus)
   })
 })
