@@ -19,19 +19,30 @@ import type { Hub } from '../../src/main/hub/index.js'
 import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
 import { skellyBusWith } from '../../src/renderer/skelly-bus.js'
-import { type BusClient, connectBus } from '../../src/shared/index.js'
+import { type BusClient, connectBus, type Permissions } from '../../src/shared/index.js'
 import { rawEvent, validData, waitFor } from '../helpers.js'
 import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
 
-/** A window API whose connections the hub attaches as `module`, publishing RawEvents only. */
-function windowOn(hub: Hub, module: string): SkellyBusApi {
-  return createWindowApi(module, async () => {
+/**
+ * A window API whose connections the hub attaches as `module` with `permissions` (publishing
+ * RawEvents only unless given); `connections` holds its clients, the last one open, so a test can
+ * drop the connection.
+ */
+function windowOn(
+  hub: Hub,
+  module: string,
+  permissions: Permissions = { publish: ['RawEvent'], subscribe: [] },
+): { page: SkellyBusApi; connections: BusClient[] } {
+  const connections: BusClient[] = []
+  const page = createWindowApi(module, async () => {
     const { port1, port2 } = new MessageChannel()
-    hub.attach(port1, { module, permissions: { publish: ['RawEvent'], subscribe: [] } })
+    hub.attach(port1, { module, permissions })
     const client = await connectBus(port2)
+    connections.push(client)
     afterThisTest(() => client.close())
     return client
   })
+  return { page, connections }
 }
 
 describe('the window API', () => {
@@ -64,7 +75,7 @@ describe('the window API', () => {
     await bus.subscribe(ModuleId.Storage, MessageFilter.all(), DeliveryMode.BestEffort, (message) => {
       received.push(message)
     })
-    const page = windowOn(hub, 'app-window')
+    const { page } = windowOn(hub, 'app-window')
     const data = rawEvent()
     const correlationId = BusMessage.create('x', { type: 'RawEvent', data }).id
     await page.publish('RawEvent', data, { priority: MessagePriority.High, correlationId })
@@ -104,7 +115,7 @@ describe('the window API', () => {
     const { hub } = await startHub()
     const reported = vi.spyOn(console, 'error').mockImplementation(() => {})
     afterThisTest(() => reported.mockRestore())
-    const page = windowOn(hub, 'app-window')
+    const { page } = windowOn(hub, 'app-window')
     const states: string[] = []
     page.onConnection((state) => {
       if (state === 'open') throw new Error('a bug in the page')
@@ -117,25 +128,9 @@ describe('the window API', () => {
 })
 
 describe('a window that answers requests', () => {
-  /**
-   * A window granted to answer InterventionRequests with InterventionResponses; `connections` holds
-   * its clients, the last one open, so a test can drop the connection.
-   */
-  function answeringWindow(hub: Hub) {
-    const connections: BusClient[] = []
-    const page = createWindowApi('figurine', async () => {
-      const { port1, port2 } = new MessageChannel()
-      hub.attach(port1, {
-        module: 'figurine',
-        permissions: { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] },
-      })
-      const client = await connectBus(port2)
-      connections.push(client)
-      afterThisTest(() => client.close())
-      return client
-    })
-    return { page, connections }
-  }
+  /** A window granted to answer InterventionRequests with InterventionResponses. */
+  const answeringWindow = (hub: Hub) =>
+    windowOn(hub, 'figurine', { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] })
 
   const tip = () =>
     BusMessage.create(
@@ -250,16 +245,7 @@ describe('a window of an application with types of its own', () => {
         )
       },
     )
-    const api = createWindowApi('app-window', async () => {
-      const { port1, port2 } = new MessageChannel()
-      hub.attach(port1, {
-        module: 'app-window',
-        permissions: { publish: ['app.Ping'], subscribe: ['app.Pong'] },
-      })
-      const client = await connectBus(port2)
-      afterThisTest(() => client.close())
-      return client
-    })
+    const { page: api } = windowOn(hub, 'app-window', { publish: ['app.Ping'], subscribe: ['app.Pong'] })
     // What the page gets from skellyBusWith(catalog): the same object, typed by both catalogs.
     vi.stubGlobal('window', { skellyBus: api })
     afterThisTest(() => {
