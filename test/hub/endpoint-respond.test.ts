@@ -145,7 +145,7 @@ describe('a responder in a worker killed mid-stream', () => {
     })
     const first = await startWorkerEndpoint(hub, storage, { receipts })
     afterThisTest(() => first.terminate())
-    await first.call(answering({ kind: 'delay', ms: 2 }))
+    await first.call(answering({ kind: 'delay', ms: 5 }))
     const requests = Array.from({ length: total }, (_, seq) =>
       BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent({ data: { seq } }))),
     )
