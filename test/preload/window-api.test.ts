@@ -3,7 +3,7 @@
  * an open connection it reaches the endpoint client before anything else can run), and a bad call
  * rejects with the error's kind and message as a plain object, which crosses the context bridge.
  */
-import { MessageChannel } from 'node:worker_threads'
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import {
@@ -20,25 +20,29 @@ import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
 import { skellyBusWith } from '../../src/renderer/skelly-bus.js'
 import { type BusClient, connectBus, type Permissions } from '../../src/shared/index.js'
-import { rawEvent, validData, waitFor } from '../helpers.js'
+import { deferred, rawEvent, validData, waitFor } from '../helpers.js'
 import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
 
 /**
  * A window API whose connections the hub attaches as `module` with `permissions` (publishing
- * RawEvents only unless given); `connections` holds its clients, the last one open, so a test can
- * drop the connection.
+ * RawEvents only unless given); `connections` holds the hub's side of each, the last one open, so
+ * a test can drop the connection as a lost transport does (closing the hub's port: the hub parks
+ * the window's Reliable subscriptions, the window reconnects).
  */
 function windowOn(
   hub: Hub,
   module: string,
   permissions: Permissions = { publish: ['RawEvent'], subscribe: [] },
-): { page: SkellyBusApi; connections: BusClient[] } {
-  const connections: BusClient[] = []
+  /** Awaited before each connection is made, told how many were made before it. */
+  beforeConnecting: (made: number) => Promise<void> = async () => {},
+): { page: SkellyBusApi; connections: MessagePort[] } {
+  const connections: MessagePort[] = []
   const page = createWindowApi(module, async () => {
+    await beforeConnecting(connections.length)
     const { port1, port2 } = new MessageChannel()
     hub.attach(port1, { module, permissions })
+    connections.push(port1)
     const client = await connectBus(port2)
-    connections.push(client)
     afterThisTest(() => client.close())
     return client
   })
@@ -129,8 +133,13 @@ describe('the window API', () => {
 
 describe('a window that answers requests', () => {
   /** A window granted to answer InterventionRequests with InterventionResponses. */
-  const answeringWindow = (hub: Hub) =>
-    windowOn(hub, 'figurine', { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] })
+  const answeringWindow = (hub: Hub, beforeConnecting?: (made: number) => Promise<void>) =>
+    windowOn(
+      hub,
+      'figurine',
+      { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] },
+      beforeConnecting,
+    )
 
   const tip = () =>
     BusMessage.create(
@@ -146,7 +155,11 @@ describe('a window that answers requests', () => {
 
   it('answers the main process’s requests, again after a reconnect, and a request sent while it was away', async () => {
     const { bus, hub } = await startHub()
-    const { page, connections } = answeringWindow(hub)
+    // The window's reconnect waits until the test lets it.
+    const comeBack = deferred()
+    const { page, connections } = answeringWindow(hub, (made) =>
+      made === 1 ? comeBack.promise : Promise.resolve(),
+    )
     const id = await page.respond('InterventionRequest', REPLY, answer)
     const request = tip()
     const reply = await bus.request(request, REPLY)
@@ -155,16 +168,23 @@ describe('a window that answers requests', () => {
       correlationId: request.id,
       payload: { type: 'InterventionResponse', data: answer(request) },
     })
-    // The connection drops; a request sent meanwhile waits for the window (Reliable) and is
-    // answered once it is back.
+    const answering = async () =>
+      (await bus.metrics()).subscriptions.filter((subscription) => subscription.module === 'figurine')
+    const [before] = await answering()
+    // The connection drops; once the hub has parked the window's subscription, a request is sent:
+    // it waits for the window (Reliable) and is answered once the window is back.
     connections[0]?.close()
+    await waitFor(async () => (await answering())[0]?.parked === true)
     const whileAway = tip()
     const late = bus.request(whileAway, { ...REPLY, timeoutMs: 10_000 })
+    await waitFor(async () => (await answering())[0]?.queueDepth === 1)
+    comeBack.resolve()
     expect((await late).correlationId).toBe(whileAway.id)
     expect(connections).toHaveLength(2)
-    // Still one subscription of the window, which unsubscribe ends.
-    const answering = (await bus.metrics()).subscriptions.filter((s) => s.module === 'figurine')
-    expect(answering).toHaveLength(1)
+    // The same subscription, resumed, which unsubscribe ends.
+    expect((await answering()).map(({ id, parked }) => ({ id, parked }))).toEqual([
+      { id: before?.id, parked: false },
+    ])
     await page.unsubscribe(id)
     await expect(bus.request(tip(), { ...REPLY, timeoutMs: 200 })).rejects.toMatchObject({
       kind: 'DeliveryTimeout',
