@@ -3,6 +3,7 @@
  * modules, the real hub, the browser bridge over a loopback WebSocket.
  */
 import { BusMessage, MessageFilter, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import { windows } from '../../src/main/host/windows.js'
 import { storedEventIds } from '../event-log.js'
 import { expect, observe, openApp, openInspector, test } from '../fixtures.js'
 
@@ -275,4 +276,52 @@ test('a tip nobody answers in time says so, and the button comes back', async ({
   )
   await expect(page.getByTestId('ask')).toBeEnabled()
   await expect(page.getByTestId('ask')).toHaveText('Ask Skelly for a tip')
+})
+
+test.describe('a window that answers requests', () => {
+  // No modules, so the window is the only one that answers; its grants widened to do so.
+  test.use({
+    hostOptions: {
+      modules: [],
+      windowPermissions: {
+        app: {
+          publish: [...windows.app.permissions.publish, 'InterventionResponse'],
+          subscribe: [...windows.app.permissions.subscribe, 'InterventionRequest'],
+        },
+      },
+    },
+  })
+
+  test('answers the main process’s request with what the page’s answer returns', async ({ page, host }) => {
+    await openApp(page, host)
+    // In the page, as a window's own code would answer: the reply's data, from the request's.
+    await page.evaluate(() =>
+      window.skellyBus.respond('InterventionRequest', { replyType: 'InterventionResponse' }, (request) => ({
+        requestId: request.payload.data.requestId,
+        responseText: `${document.title} saw a ${request.payload.data.interventionType}`,
+        animationCues: ['wave'],
+      })),
+    )
+    const request = BusMessage.create(
+      ModuleId.Gamification,
+      MessagePayload.InterventionRequest({
+        requestId: crypto.randomUUID(),
+        interventionType: 'tip',
+        urgency: 'low',
+        context: {},
+      }),
+    )
+    const reply = await host.bus.request(request, { replyType: 'InterventionResponse' })
+    expect(reply).toMatchObject({
+      source: ModuleId.CuteFigurine,
+      correlationId: request.id,
+      payload: {
+        data: {
+          requestId: request.payload.data.requestId,
+          responseText: 'Skelly-Jelly saw a tip',
+          animationCues: ['wave'],
+        },
+      },
+    })
+  })
 })

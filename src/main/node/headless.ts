@@ -12,7 +12,7 @@ import { createHostBus } from '../host/host-bus.js'
 import { ALL_MODULES } from '../host/modules-list.js'
 import { type Orchestrator, startOrchestrator } from '../host/orchestrator.js'
 import { ModuleSupervisor } from '../host/supervisor.js'
-import { type WindowName, windows } from '../host/windows.js'
+import { type WindowName, type WindowSpec, windows } from '../host/windows.js'
 import { createHub, type Hub, type RouteSpec } from '../hub/index.js'
 import { lockDataDir } from './data-dir-lock.js'
 import { type PageServer, startPageServer } from './http-server.js'
@@ -34,6 +34,11 @@ export interface HeadlessOptions {
   moduleOptions?: ModuleOptionsInput
   /** Direct routes between modules (default: the seed routes unless SKELLY_DIRECT_ROUTES=off). */
   routes?: RouteSpec[]
+  /**
+   * Grants of the app's windows by window name, in place of those `windows` gives them: a test of
+   * a window feature the app's own grants do not use (a window answering requests) grants it here.
+   */
+  windowPermissions?: Partial<Record<WindowName, WindowSpec['permissions']>>
 }
 
 export interface HeadlessHost {
@@ -101,7 +106,10 @@ async function startOnLockedDataDir(
       ],
     })
     gateway = await startGateway(hub, {
-      modules: Object.values(windows).map(({ module, permissions }) => ({ module, permissions })),
+      modules: Object.entries(windows).map(([name, { module, permissions }]) => ({
+        module,
+        permissions: options.windowPermissions?.[name as WindowName] ?? permissions,
+      })),
       // A page opened as localhost is the same page: its socket is welcome too.
       allowedOrigins: [...pages.origins],
     })
