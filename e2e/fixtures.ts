@@ -7,7 +7,15 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test as base, expect, type Page } from '@playwright/test'
-import { type BusMessage, DeliveryMode, type FilterInput, type MessageType } from '../src/main/bus/index.js'
+import {
+  BusMessage,
+  DeliveryMode,
+  type FilterInput,
+  type JsonValue,
+  MessagePayload,
+  type MessageType,
+  ModuleId,
+} from '../src/main/bus/index.js'
 import { windows } from '../src/main/host/windows.js'
 import { type HeadlessHost, type HeadlessOptions, startHeadlessHost } from '../src/main/node/headless.js'
 
@@ -75,6 +83,22 @@ export async function openInspector(page: Page, host: HeadlessHost): Promise<voi
   await page.goto(host.urls.inspector)
   await expect(page.getByTestId('connection')).toHaveText('open')
   await expect(page.getByTestId('kpi-published-total')).toBeVisible()
+}
+
+/**
+ * A tip request from Gamification, as the main process would publish it for a module (or a window)
+ * to answer; `context` tells it apart from others.
+ */
+export function gamificationTip(context: JsonValue = {}): BusMessage<'InterventionRequest'> {
+  return BusMessage.create(
+    ModuleId.Gamification,
+    MessagePayload.InterventionRequest({
+      requestId: crypto.randomUUID(),
+      interventionType: 'tip',
+      urgency: 'low',
+      context,
+    }),
+  )
 }
 
 /** What the host's bus delivered of the observed messages, as a subscriber in the main process. */

@@ -5,7 +5,7 @@
 import { BusMessage, MessageFilter, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import { windows } from '../../src/main/host/windows.js'
 import { storedEventIds } from '../event-log.js'
-import { expect, observe, openApp, openInspector, test } from '../fixtures.js'
+import { expect, gamificationTip, observe, openApp, openInspector, test } from '../fixtures.js'
 
 /** A count as the app window writes it: digits in groups of three. */
 const COUNT = /^\d{1,3}(,\d{3})*$/
@@ -302,15 +302,7 @@ test.describe('a window that answers requests', () => {
         animationCues: ['wave'],
       })),
     )
-    const request = BusMessage.create(
-      ModuleId.Gamification,
-      MessagePayload.InterventionRequest({
-        requestId: crypto.randomUUID(),
-        interventionType: 'tip',
-        urgency: 'low',
-        context: {},
-      }),
-    )
+    const request = gamificationTip()
     const reply = await host.bus.request(request, { replyType: 'InterventionResponse' })
     expect(reply).toMatchObject({
       source: ModuleId.CuteFigurine,

@@ -16,7 +16,7 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import type { HeadlessHost } from '../../src/main/node/headless.js'
-import { expect, modulesReady, openInspector, test } from '../fixtures.js'
+import { expect, gamificationTip, modulesReady, openInspector, test } from '../fixtures.js'
 import { numberIn } from '../page-text.js'
 
 test.use({ hostOptions: { modules: [], bus: { maxRetryAttempts: 0 } } })
@@ -626,15 +626,7 @@ test('the tail’s search finds a request and its reply by the request’s id; e
     await openInspector(page, host)
     await page.getByTestId('tab-tail').click()
     await expect.poll(() => page.getByTestId('tail-row').count()).toBeGreaterThan(20)
-    const request = BusMessage.create(
-      ModuleId.Gamification,
-      MessagePayload.InterventionRequest({
-        requestId: crypto.randomUUID(),
-        interventionType: 'tip',
-        urgency: 'low',
-        context: { note: 'searched for' },
-      }),
-    )
+    const request = gamificationTip({ note: 'searched for' })
     const reply = BusMessage.replyTo(
       request,
       ModuleId.AiIntegration,
