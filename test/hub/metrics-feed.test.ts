@@ -9,6 +9,7 @@ import {
   DeliveryMode,
   type EventBus,
   MessageFilter,
+  type MessageType,
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
@@ -35,6 +36,11 @@ function feedOver(bus: EventBus, historySize?: number, snapshotShare?: number): 
 }
 
 /** Keeps this thread busy for `ms`, as a long task would. */
+/** Subscribes `module` to `type` with a handler that settles at once; resolves with its id. */
+function quickSubscriber(bus: EventBus, module: string, type: MessageType): Promise<string> {
+  return bus.subscribe(module, MessageFilter.types([type]), DeliveryMode.BestEffort, () => {})
+}
+
 function holdThread(ms: number): void {
   const until = performance.now() + ms
   while (performance.now() < until);
@@ -75,19 +81,9 @@ it('lists in each point the subscriptions with copies queued or in flight, and t
     DeliveryMode.Reliable({ timeoutMs: 60_000 }),
     () => new Promise<void>(() => {}), // settles no copy: each stays in flight or queued
   )
-  const quick = await bus.subscribe(
-    ModuleId.AnalysisEngine,
-    MessageFilter.types(['RawEvent']),
-    DeliveryMode.BestEffort,
-    () => {},
-  )
+  const quick = await quickSubscriber(bus, ModuleId.AnalysisEngine, 'RawEvent')
   // Never matched: it delivers nothing and holds nothing.
-  await bus.subscribe(
-    ModuleId.Gamification,
-    MessageFilter.types(['StateChange']),
-    DeliveryMode.BestEffort,
-    () => {},
-  )
+  await quickSubscriber(bus, ModuleId.Gamification, 'StateChange')
   const feed = feedOver(bus)
   const pointListing = (id: string) =>
     feed
@@ -120,14 +116,7 @@ it('carries the latency of LATENCIES_PER_POINT subscriptions at most in a point,
   const bus = await startedBus(100)
   const ids: string[] = []
   for (let i = 0; i <= LATENCIES_PER_POINT; i++)
-    ids.push(
-      await bus.subscribe(
-        ModuleId.Storage,
-        MessageFilter.types(['RawEvent']),
-        DeliveryMode.BestEffort,
-        () => {},
-      ),
-    )
+    ids.push(await quickSubscriber(bus, ModuleId.Storage, 'RawEvent'))
   const feed = feedOver(bus)
   await bus.publish(rawMessage())
   await waitFor(() => feed.history().some((point) => (point.busySubscriptions?.length ?? 0) > 0), 2_000)
