@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bytes, chartTime, clockTime, count, counted } from '../../src/renderer/inspector/format.js'
+import { age, bytes, chartTime, clockTime, count, counted } from '../../src/renderer/inspector/format.js'
 
 describe('the inspector clock', () => {
   it('writes a time as a local 24-hour clock, one row, zero-padded', () => {
@@ -19,6 +19,26 @@ describe('the inspector clock', () => {
   it('shows the tail and the charts on the same clock', () => {
     const at = new Date(2026, 11, 2, 6, 30, 15, 5)
     expect(clockTime(at, true).startsWith(chartTime(at.getTime() / 1000))).toBe(true)
+  })
+})
+
+describe('ages', () => {
+  const now = new Date(2026, 11, 5, 12, 0, 0).getTime()
+  const ago = (seconds: number) => age(new Date(now - seconds * 1000), now)
+
+  it('says how long ago in its two largest units, from seconds to days', () => {
+    expect(ago(0)).toBe('0s ago')
+    expect(ago(59)).toBe('59s ago')
+    expect(ago(60)).toBe('1m 0s ago')
+    expect(ago(3_599)).toBe('59m 59s ago')
+    expect(ago(3_600)).toBe('1h 0m ago')
+    expect(ago(86_399)).toBe('23h 59m ago')
+    expect(ago(86_400)).toBe('1d 0h ago')
+    expect(ago(11 * 86_400 + 23 * 3_600 + 59 * 60)).toBe('11d 23h ago')
+  })
+
+  it('says 0s for a time ahead of the clock (another process stamped it)', () => {
+    expect(ago(-5)).toBe('0s ago')
   })
 })
 

@@ -56,11 +56,18 @@ export function chartTime(seconds: number): string {
   return clockTime(new Date(seconds * 1000))
 }
 
+/**
+ * How long ago `since` was, in its two largest units: "42s ago", "3m 5s ago", "2h 7m ago", and
+ * "4d 1h ago" for what a durable dead letter may have waited since an earlier run.
+ */
 export function age(since: Date, now = Date.now()): string {
   const seconds = Math.max(0, Math.round((now - since.getTime()) / 1000))
   if (seconds < 60) return `${seconds}s ago`
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s ago`
-  return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m ago`
+  const minutes = Math.floor(seconds / 60)
+  if (minutes < 60) return `${minutes}m ${seconds % 60}s ago`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 24) return `${hours}h ${minutes % 60}m ago`
+  return `${Math.floor(hours / 24)}d ${hours % 24}h ago`
 }
 
 export const PRIORITY_NAMES = ['Low', 'Normal', 'High', 'Critical'] as const
