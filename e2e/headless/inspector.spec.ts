@@ -3,11 +3,14 @@
  * Reliable subscriber's messages appear as dead letters that can be replayed and purged from the
  * UI, the tail filters, and every view is kept as a screenshot in light and dark.
  */
+import { mkdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { MessageChannel } from 'node:worker_threads'
 import type { Locator, Page, WebSocketRoute } from '@playwright/test'
 import {
   BusMessage,
-  type DeadLetterReason,
+  DeadLetterReason,
   DeliveryMode,
   type EventBus,
   MessageFilter,
@@ -15,6 +18,7 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
+import { createDeadLetterLog } from '../../src/main/host/dead-letter-log.js'
 import type { HeadlessHost } from '../../src/main/node/headless.js'
 import { expect, gamificationTip, modulesReady, openInspector, test } from '../fixtures.js'
 import { numberIn } from '../page-text.js'
@@ -445,6 +449,56 @@ test('a dead letter that was never tried says why it is there', async ({ page, h
     'title',
     'its subscription ended while it waited',
   )
+})
+
+test.describe('dead letters of every reason, held from an earlier run', () => {
+  // The host loads them from its data folder's log, written before it starts: the widest reason,
+  // module, type (InterventionResponse) and age a dead letter can show, without making each happen.
+  const dataDir = join(tmpdir(), `skelly-e2e-every-reason-${process.pid}`)
+  test.use({ hostOptions: { modules: [], dataDir } })
+  test.beforeAll(async () => {
+    await rm(dataDir, { recursive: true, force: true })
+    await mkdir(dataDir)
+    const log = createDeadLetterLog({ path: join(dataDir, 'dead-letters.jsonl') })
+    // Eleven days and 23 hours ago, for the next hour: as wide as an age gets in practice.
+    const failedAt = new Date(Date.now() - (11 * 24 + 23) * 3_600_000)
+    for (const reason of Object.values(DeadLetterReason)) {
+      log.added({
+        id: `held-${reason}`,
+        message: BusMessage.create(
+          ModuleId.AiIntegration,
+          MessagePayload.InterventionResponse({ requestId: reason, responseText: reason, animationCues: [] }),
+        ),
+        subscriptionId: `sub-${reason}`,
+        module: ModuleId.AnalysisEngine,
+        reason,
+        attempts: 0,
+        firstFailedAt: failedAt,
+        lastFailedAt: failedAt,
+      })
+    }
+    await log.close()
+  })
+
+  test('each shows its reason, subscriber, type and age whole (screenshot kept)', async ({
+    page,
+    host,
+  }, testInfo) => {
+    await openInspector(page, host)
+    await page.getByTestId('tab-dead-letters').click()
+    await expect(page.getByTestId('dead-letter')).toHaveCount(Object.values(DeadLetterReason).length)
+    await expect(page.getByTestId('dead-letter').first()).toContainText('InterventionResponse')
+    await expect(page.getByTestId('dead-letter').first()).toContainText('11d 23h ago')
+    // Only the last error may end in an ellipsis (its whole text is its title); a cell whose text
+    // is wider than its column shows part of a reason or an age, and nothing says what is missing.
+    const cut = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('[data-testid=dead-letter] td:not([data-testid=dlq-why])')]
+        .filter((cell) => cell.scrollWidth > cell.clientWidth)
+        .map((cell) => cell.textContent),
+    )
+    expect(cut, 'cells cut off at 1280 px').toEqual([])
+    await page.screenshot({ path: testInfo.outputPath('dead-letters-every-reason.png') })
+  })
 })
 
 type ListingMode = 'hold' | 'fail' | 'pass'

@@ -17,8 +17,12 @@ import { age, counted } from './format.js'
 import { PayloadRow } from './PayloadRow.js'
 import { ColumnWidths, entryRows, useWindowedRows, WindowedEntries } from './windowed-rows.js'
 
-/** The columns' widths: select, type, subscriber, reason, attempts, last error (what is left), age, actions. */
-const COLUMN_WIDTHS = ['44px', '150px', '130px', '170px', '86px', 'auto', '90px', '200px']
+/**
+ * The columns' widths: select, type, subscriber, reason, attempts, last error (what is left, its
+ * whole text in its title), age, actions. Each fixed one fits its widest value whole (the catalog's
+ * longest type, SubscriberUnavailable, "11d 23h ago"): a cut reason or age would say nothing.
+ */
+const COLUMN_WIDTHS = ['44px', '180px', '130px', '195px', '86px', 'auto', '115px', '200px']
 /** An entry's height before it is measured: one row of text, without its payload. */
 const ENTRY_PX = 37
 
@@ -267,7 +271,7 @@ export function DeadLetters({
                         {entry.lastError}
                       </td>
                     )}
-                    <td>{age(entry.lastFailedAt, now)}</td>
+                    <td title={entry.lastFailedAt.toLocaleString()}>{age(entry.lastFailedAt, now)}</td>
                     <td class="actions">
                       <button
                         type="button"
