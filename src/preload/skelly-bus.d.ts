@@ -20,6 +20,7 @@ import type {
   ReplayResult,
   RequestOptions,
   RespondOptions,
+  SubscribeOptions,
   TailEntry,
   TypeOf,
 } from '../shared/index.js'
@@ -81,11 +82,15 @@ export interface SkellyBusApi<C extends Catalog = BuiltinCatalog> {
     options: RespondOptions<R>,
     answer: Answer<BusMessage<Q, C>, DataOf<R, C>>,
   ): Promise<string>
-  /** Subscribes this window; resolves with an id that stays valid across reconnects. */
+  /**
+   * Subscribes this window; resolves with an id that stays valid across reconnects. `options.label`
+   * says what the subscription is for (1 to 80 characters), shown by the inspector.
+   */
   subscribe<T extends TypeOf<C>>(
     filter: PlainFilter<T>,
     mode: DeliveryMode,
     handler: (message: BusMessage<T, C>) => unknown,
+    options?: SubscribeOptions,
   ): Promise<string>
   /** Ends one of this window's subscriptions at once. */
   unsubscribe(subscriptionId: string): Promise<void>

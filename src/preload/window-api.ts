@@ -5,7 +5,13 @@
  * (held messages first).
  */
 
-import type { DeliveryMode, Envelope, PlainFilter, PublishOptions } from '../shared/index.js'
+import type {
+  DeliveryMode,
+  Envelope,
+  PlainFilter,
+  PublishOptions,
+  SubscribeOptions,
+} from '../shared/index.js'
 import { type BusClient, EventBusError, toRejectionIssues } from '../shared/index.js'
 import { notifyAll } from '../shared/listeners.js'
 import { BusMessage, publishOptionsSchema } from '../shared/message.js'
@@ -152,8 +158,13 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
     return id
   }
 
-  function subscribeWindow(filter: PlainFilter, mode: DeliveryMode, handler: (message: Envelope) => unknown) {
-    return addSubscription((client) => client.subscribe(module, filter, mode, handler))
+  function subscribeWindow(
+    filter: PlainFilter,
+    mode: DeliveryMode,
+    handler: (message: Envelope) => unknown,
+    options: SubscribeOptions | undefined,
+  ) {
+    return addSubscription((client) => client.subscribe(module, filter, mode, handler, options))
   }
 
   async function publishMessage(message: Envelope): Promise<string> {
@@ -170,7 +181,7 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
   // Its subscriptions are the window's own, so they come back after a reconnect like the others.
   const requests = new Requests(
     {
-      subscribe: (_module, filter, mode, handler) => subscribeWindow(filter, mode, handler),
+      subscribe: (_module, filter, mode, handler, options) => subscribeWindow(filter, mode, handler, options),
       publish: publishMessage,
     },
     () => module,
@@ -199,8 +210,8 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
     // The endpoint client checks the options, the answer and the grants before subscribing.
     respond: (requestType, options, answer) =>
       plain(() => addSubscription((client) => client.respond(module, requestType, options, answer as never))),
-    subscribe: (filter, mode, handler) =>
-      plain(() => subscribeWindow(filter, mode, handler as (message: Envelope) => unknown)),
+    subscribe: (filter, mode, handler, options) =>
+      plain(() => subscribeWindow(filter, mode, handler as (message: Envelope) => unknown, options)),
     unsubscribe: (subscriptionId) =>
       plain(async () => {
         const local = subscriptions.get(subscriptionId)

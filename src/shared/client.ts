@@ -41,7 +41,7 @@ import { PredicateErrors } from './predicate-errors.js'
 import type { RequestReply } from './request-reply.js'
 import { type RequestOptions, Requests } from './requests.js'
 import { type RespondOptions, subscribeResponder } from './responder.js'
-import { checkSubscribeArguments } from './subscribe-arguments.js'
+import { checkSubscribeArguments, type SubscribeOptions } from './subscribe-arguments.js'
 import {
   type EndpointFrame,
   type HubFrame,
@@ -112,13 +112,15 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
   /**
    * Subscribes as the bus does; `module` must be this endpoint's identity, and a filter may list only
-   * granted types (one listing none is narrowed to them). Live once it resolves.
+   * granted types (one listing none is narrowed to them). `options.label` says what the
+   * subscription is for, shown by the inspector. Live once it resolves.
    */
   subscribe<T extends TypeOf<C>>(
     module: string,
     filter: FilterInput<T>,
     mode: DeliveryMode,
     handler: ClientHandler<BusMessage<T, C>>,
+    options?: SubscribeOptions,
   ): Promise<string>
   /**
    * The same for a filter that names no types, or names them only at run time (`string[]`): its
@@ -129,6 +131,7 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
     filter: FilterInput<T> & TypesKnownOnlyAtRunTime<T>,
     mode: DeliveryMode,
     handler: ClientHandler<BusMessage<TypeOf<C>, C>>,
+    options?: SubscribeOptions,
   ): Promise<string>
   /** Ends one of this endpoint's subscriptions at once, as the bus's `unsubscribe`. */
   unsubscribe(subscriptionId: string): Promise<void>
@@ -337,13 +340,15 @@ class Client implements BusClient<Catalog> {
     filter: FilterInput<string>,
     mode: DeliveryMode,
     handler: ClientHandler<never>,
+    options?: SubscribeOptions,
   ): Promise<string> {
     if (module !== this.module) {
       return Promise.reject(EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' }))
     }
+    let label: string | undefined
     try {
       // Types are left to the hub, whose bus may know types this endpoint's catalog does not.
-      checkSubscribeArguments(filter, mode, handler, () => true)
+      label = checkSubscribeArguments(filter, mode, handler, options, () => true).label
     } catch (error) {
       return Promise.reject(error)
     }
@@ -352,7 +357,14 @@ class Client implements BusClient<Catalog> {
     const predicate = isBuilder ? (filter.predicate as SubscriptionTerms['predicate']) : undefined
     // Registered as the answer is read: the hub may send the first deliveries in the same unit.
     const settled = this.subscriptions.subscribing()
-    const answer = this.askHub({ t: 'sub', module, filter: plain, mode }, (id) =>
+    const frame = {
+      t: 'sub',
+      module,
+      filter: plain,
+      mode,
+      ...(label === undefined ? {} : { label }),
+    } as const
+    const answer = this.askHub(frame, (id) =>
       this.subscriptions.add(id as string, {
         handler: handler as ClientHandler<Envelope>,
         predicate,

@@ -34,6 +34,7 @@ export * from './registry-types.js'
 export type { RequestReply } from './request-reply.js'
 export { DEFAULT_REPLY_TIMEOUT_MS, type RequestOptions, requestOptionsSchema } from './requests.js'
 export { type Answer, type RespondOptions, respondOptionsSchema } from './responder.js'
+export { MAX_LABEL_LENGTH, type SubscribeOptions, subscribeOptionsSchema } from './subscribe-arguments.js'
 export {
   type Permissions,
   type PermissionsOf,

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { moduleInfoSchema, OverallHealth } from './registry-types.js'
+import { subscriptionLabelSchema } from './subscribe-arguments.js'
 
 const count = z.number().int().nonnegative()
 
@@ -46,6 +47,8 @@ export const subscriptionMetricsSchema = z.object({
   mode: z.enum(['BestEffort', 'Reliable', 'LatestOnly']),
   /** e.g. `types=[RawEvent] sources=* minPriority>=2 predicate` */
   filter: z.string(),
+  /** What the subscription is for, when its subscriber said (`subscribe`'s `options.label`). */
+  label: subscriptionLabelSchema.optional(),
   /** Pending copies plus copies waiting out a retry backoff. */
   queueDepth: count,
   inFlight: count,

@@ -12,9 +12,13 @@ import { EventBusError } from './errors.js'
 import type { Envelope } from './message.js'
 import { checkOptions } from './options-check.js'
 import { timeoutAfterInput } from './peer-timers.js'
+import type { SubscribeOptions } from './subscribe-arguments.js'
 
 /** How long a request waits for its reply unless told otherwise (the bus's default delivery timeout). */
 export const DEFAULT_REPLY_TIMEOUT_MS = 5000
+
+/** How the inspector tells a module's subscription for its requests' replies from its others. */
+export const REPLIES_LABEL: SubscribeOptions = { label: 'replies to its requests' }
 
 /** `request`'s own options: the reply's message type, and how long to wait for it. */
 export const requestOptionsSchema = z.strictObject({
@@ -38,6 +42,7 @@ export interface RequestCarrier {
     filter: { types: string[] },
     mode: DeliveryMode,
     handler: (message: Envelope) => unknown,
+    options: SubscribeOptions,
   ): Promise<string>
   publish(message: Envelope): Promise<unknown>
 }
@@ -148,8 +153,12 @@ export class Requests {
     const key = `${module}\u0000${replyType}`
     let listening = this.listening.get(key)
     if (listening === undefined) {
-      listening = this.carrier.subscribe(module, { types: [replyType] }, DeliveryMode.BestEffort, (reply) =>
-        this.arrived(reply),
+      listening = this.carrier.subscribe(
+        module,
+        { types: [replyType] },
+        DeliveryMode.BestEffort,
+        (reply) => this.arrived(reply),
+        REPLIES_LABEL,
       )
       // A refused subscription (an ungranted or unknown type) is tried again by the next request.
       listening.catch(() => this.listening.delete(key))

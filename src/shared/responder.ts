@@ -11,6 +11,7 @@ import { EventBusError } from './errors.js'
 import { BusMessage, type Envelope } from './message.js'
 import { checkOptions } from './options-check.js'
 import type { RequestCarrier } from './requests.js'
+import { MAX_LABEL_LENGTH } from './subscribe-arguments.js'
 import { isThenable } from './thenable.js'
 
 /** `respond`'s own options: the reply's message type, and the delivery mode of the requests. */
@@ -86,12 +87,18 @@ export function subscribeResponder(
       return answering.sendReply(BusMessage.replyTo(request, module, { type: replyType, data }))
     }
     // No `async`: an answer that returns its data at once has its reply sent in the same turn.
-    return carrier.subscribe(module, { types: [requestType] }, mode, (request) => {
-      const data: unknown = answer(request)
-      return isThenable(data)
-        ? Promise.resolve(data).then((resolved) => reply(request, resolved))
-        : reply(request, data)
-    })
+    return carrier.subscribe(
+      module,
+      { types: [requestType] },
+      mode,
+      (request) => {
+        const data: unknown = answer(request)
+        return isThenable(data)
+          ? Promise.resolve(data).then((resolved) => reply(request, resolved))
+          : reply(request, data)
+      },
+      { label: `answers with ${replyType}`.slice(0, MAX_LABEL_LENGTH) },
+    )
   } catch (error) {
     return Promise.reject(error)
   }

@@ -1,7 +1,23 @@
-import type { z } from 'zod'
+import { z } from 'zod'
 import { type DeliveryMode, deliveryModeSchema } from './delivery-mode.js'
 import { EventBusError, firstIssue } from './errors.js'
 import { type CompiledFilter, compileFilter } from './filter.js'
+import { checkOptions } from './options-check.js'
+
+/** The most characters a subscription's label may have: it is one line of the inspector's table. */
+export const MAX_LABEL_LENGTH = 80
+
+/** What a subscription is for, in a few words, shown beside it by the inspector. */
+export const subscriptionLabelSchema = z.string().min(1).max(MAX_LABEL_LENGTH)
+
+/**
+ * `subscribe`'s optional last argument. `label` says what the subscription is for (as a broker's
+ * consumer tag does); the inspector shows it beside the filter. `request` and `respond` label the
+ * subscriptions they make.
+ */
+export const subscribeOptionsSchema = z.strictObject({ label: subscriptionLabelSchema.optional() })
+/** `{ label? }`: what a subscription is for (see `subscribeOptionsSchema`). */
+export type SubscribeOptions = z.infer<typeof subscribeOptionsSchema>
 
 /** `value` for an error message; JSON where it can be, never throwing. */
 function describeValue(value: unknown): string {
@@ -31,14 +47,16 @@ function wrongField(error: z.ZodError): string | undefined {
 /**
  * Checks what `subscribe` was given besides the module, as the bus and an endpoint both do before
  * anything else, so a bad call gets the same answer in process and across a port.
- * @throws EventBusError `InvalidFilter` for the filter, `Configuration` for the mode or the handler
+ * @throws EventBusError `InvalidFilter` for the filter, `Configuration` for the mode, the handler or
+ * the options
  */
 export function checkSubscribeArguments(
   filter: unknown,
   mode: unknown,
   handler: unknown,
+  options: unknown,
   isKnownType: (type: string) => boolean,
-): { filter: CompiledFilter; mode: DeliveryMode } {
+): { filter: CompiledFilter; mode: DeliveryMode; label: string | undefined } {
   const compiled = compileFilter(filter, isKnownType)
   let parsedMode: ReturnType<typeof deliveryModeSchema.safeParse> | undefined
   try {
@@ -55,5 +73,13 @@ export function checkSubscribeArguments(
   if (typeof handler !== 'function') {
     throw EventBusError.of('Configuration', { reason: 'subscribe: the handler must be a function' })
   }
-  return { filter: compiled, mode: parsedMode.data }
+  const { label } =
+    options === undefined
+      ? {}
+      : checkOptions(
+          subscribeOptionsSchema,
+          options,
+          `subscribe options are { label?: 1 to ${MAX_LABEL_LENGTH} characters }`,
+        )
+  return { filter: compiled, mode: parsedMode.data, label }
 }

@@ -10,6 +10,7 @@ import { eventBusErrorDataSchema } from './errors.js'
 import { plainFilterSchema } from './filter.js'
 import { MAX_LATENCY_MICROS, MAX_LATENCY_SLOTS } from './latency-tally.js'
 import type { Envelope } from './message.js'
+import { subscriptionLabelSchema } from './subscribe-arguments.js'
 
 /** The hub–endpoint protocol's version, exchanged in hello/welcome: a mismatch ends the connection. */
 export const PROTOCOL_VERSION = 1
@@ -354,6 +355,7 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       module: z.string().max(128),
       filter: plainFilterSchema,
       mode: deliveryModeSchema,
+      label: subscriptionLabelSchema.optional(),
     })
     .strict(),
   z.object({ t: z.literal('unsub'), rid: requestId, sid: subscriptionId }).strict(),

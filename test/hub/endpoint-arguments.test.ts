@@ -62,6 +62,16 @@ const calls: [string, (api: Caller) => Promise<unknown>, string][] = [
     (api) => api.subscribe(module, {}, DeliveryMode.BestEffort, null as never),
     'Configuration',
   ],
+  ...[
+    ['an empty label', { label: '' }],
+    ['a label of 81 characters', { label: 'x'.repeat(81) }],
+    ['a misspelt option', { lable: 'writes RawEvents' }],
+    ['options that are no object', 'writes RawEvents'],
+  ].map(([what, options]): (typeof calls)[number] => [
+    `subscribe with ${what}`,
+    (api) => api.subscribe(module, {}, DeliveryMode.BestEffort, () => {}, options as never),
+    'Configuration',
+  ]),
   ['unsubscribe(null)', (api) => api.unsubscribe(null as never), 'SubscriptionNotFound'],
 ]
 
@@ -111,6 +121,14 @@ describe('bad arguments at an endpoint', () => {
       { t: 'hello', v: 1 },
       { t: 'pubs', rid: 1, msgs: [good(), null, 'x', good()] },
       { t: 'sub', rid: 10, module: ModuleId.DataCapture, filter: null, mode: DeliveryMode.BestEffort },
+      {
+        t: 'sub',
+        rid: 12,
+        module: ModuleId.DataCapture,
+        filter: {},
+        mode: DeliveryMode.BestEffort,
+        label: 'x'.repeat(81),
+      },
       { t: 'unsub', rid: 11, sid: 5 },
       { t: 'pubs', rid: 20, msgs: 'not a batch' },
       { t: 'pubs', rid: -1, msgs: [good()] }, // names no request: an error frame
@@ -122,11 +140,12 @@ describe('bad arguments at an endpoint', () => {
         frame.t === 'okr' ? (frame.from as number) <= rid && rid <= (frame.to as number) : frame.rid === rid,
       )
     expect([1, 4].map((rid) => answered(rid)?.t)).toEqual(['okr', 'okr'])
-    for (const rid of [2, 3, 10, 11, 20]) {
+    for (const rid of [2, 3, 10, 11, 12, 20]) {
       expect(answered(rid)).toMatchObject({ t: 'rej', error: { data: { kind: 'MessageRejected' } } })
     }
     expect(JSON.stringify(answered(2))).toContain('a message is an object')
     expect(JSON.stringify(answered(10))).toContain("invalid frame 'sub': filter")
+    expect(JSON.stringify(answered(12))).toContain("invalid frame 'sub': label")
     expect(peer.frames.filter((frame) => frame.t === 'err')).toHaveLength(1)
   })
 })

@@ -115,6 +115,37 @@ describe('the window API', () => {
     expect((await bus.metrics()).messagesPublished).toBe(3)
   })
 
+  it('labels its subscriptions as the page says, and those of its requests and answers, at the hub', async () => {
+    const { bus, hub } = await startHub()
+    const { page } = windowOn(hub, 'app-window', {
+      publish: ['InterventionRequest', 'InterventionResponse'],
+      subscribe: ['RewardEvent', 'InterventionRequest', 'InterventionResponse'],
+    })
+    await page.subscribe({ types: ['RewardEvent'] }, DeliveryMode.BestEffort, () => {}, {
+      label: 'counts rewards',
+    })
+    await page.respond('InterventionRequest', { replyType: 'InterventionResponse' }, (request) => ({
+      requestId: request.payload.data.requestId,
+      responseText: 'Stretch!',
+      animationCues: [],
+    }))
+    await page.request('InterventionRequest', validData.InterventionRequest(), {
+      replyType: 'InterventionResponse',
+    })
+    const labels = (await bus.metrics()).subscriptions.map(({ filter, label }) => [filter, label])
+    expect(labels).toEqual([
+      ['types=[RewardEvent] sources=*', 'counts rewards'],
+      ['types=[InterventionRequest] sources=*', 'answers with InterventionResponse'],
+      ['types=[InterventionResponse] sources=*', 'replies to its requests'],
+    ])
+    const refused = await page
+      .subscribe({ types: ['RewardEvent'] }, DeliveryMode.BestEffort, () => {}, { label: '' })
+      .catch((error: unknown) => error)
+    expect(refused).not.toBeInstanceOf(Error)
+    expect(refused).toMatchObject({ kind: 'Configuration', message: expect.stringContaining('label') })
+    expect((await bus.metrics()).subscriptions).toHaveLength(3)
+  })
+
   it('tells every connection listener, even after one throws', async () => {
     const { hub } = await startHub()
     const reported = vi.spyOn(console, 'error').mockImplementation(() => {})

@@ -26,6 +26,9 @@ export function windowApiTypes(skellyBus: SkellyBusApi): void {
   void skellyBus.subscribe({ types: ['AnimationCommand'] }, mode, (m) => {
     expectTypeOf(m.payload.data.durationMs).toBeNumber()
   })
+  void skellyBus.subscribe({ types: ['RawEvent'] }, mode, () => {}, { label: 'counts keystrokes' })
+  // @ts-expect-error subscribe's options take a label, not a lable
+  void skellyBus.subscribe({ types: ['RawEvent'] }, mode, () => {}, { lable: 'counts keystrokes' })
   const tip = {
     requestId: crypto.randomUUID(),
     interventionType: 'tip',

@@ -35,7 +35,7 @@ import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import type { RequestReply } from '../../shared/request-reply.js'
 import { type RequestOptions, Requests } from '../../shared/requests.js'
 import { type RespondOptions, subscribeResponder } from '../../shared/responder.js'
-import { checkSubscribeArguments } from '../../shared/subscribe-arguments.js'
+import { checkSubscribeArguments, type SubscribeOptions } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
 import { type DeadLetterPersistence, DeadLetterStore } from './dead-letters.js'
@@ -107,12 +107,17 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> extends RequestRep
   start(): Promise<void>
   /** Validates and routes a message; resolves with its id once it is enqueued everywhere it goes. */
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
-  /** Subscribes `module`; the handler is typed by the filter's types. Resolves with the subscription id. */
+  /**
+   * Subscribes `module`; the handler is typed by the filter's types. `options.label` says what the
+   * subscription is for, shown by the inspector (1 to 80 characters). Resolves with the
+   * subscription id.
+   */
   subscribe<T extends TypeOf<C>>(
     module: string,
     filter: FilterInput<T>,
     mode: DeliveryMode,
     handler: MessageHandler<BusMessage<T, C>>,
+    options?: SubscribeOptions,
   ): Promise<string>
   /**
    * The same for a filter that names no types, or names them only at run time (`string[]`): its
@@ -123,6 +128,7 @@ export interface EventBus<C extends Catalog = BuiltinCatalog> extends RequestRep
     filter: FilterInput<T> & TypesKnownOnlyAtRunTime<T>,
     mode: DeliveryMode,
     handler: MessageHandler<BusMessage<TypeOf<C>, C>>,
+    options?: SubscribeOptions,
   ): Promise<string>
   /**
    * Ends a subscription at once: nothing more is delivered to it. Copies a Reliable subscription
@@ -249,10 +255,11 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     setRoutes: (source) => {
       this.routesSource = source
     },
-    subscribeRemote: (module, filter, mode, handler, limits) => {
+    subscribeRemote: (module, filter, mode, handler, { label, ...limits }) => {
       if (this.state === 'shuttingDown' || this.state === 'stopped')
         throw EventBusError.of('BusShuttingDown', {})
-      const subscription = this.createSubscription(module, filter, mode, handler, limits)
+      const options = label === undefined ? undefined : { label }
+      const subscription = this.createSubscription(module, filter, mode, handler, options, limits)
       this.subscriptions.set(subscription.id, subscription)
       this.index(subscription)
       return subscription
@@ -332,11 +339,12 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     filter: FilterInput<string>,
     mode: DeliveryMode,
     handler: MessageHandler<never>,
+    options?: SubscribeOptions,
   ): Promise<string> {
     try {
       if (this.state === 'shuttingDown' || this.state === 'stopped')
         throw EventBusError.of('BusShuttingDown', {})
-      const subscription = this.createSubscription(module, filter, mode, handler as MessageHandler)
+      const subscription = this.createSubscription(module, filter, mode, handler as MessageHandler, options)
       this.subscriptions.set(subscription.id, subscription)
       this.index(subscription)
       return Promise.resolve(subscription.id)
@@ -670,12 +678,22 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     filter: unknown,
     mode: unknown,
     handler: MessageHandler,
+    options: unknown,
     limits?: { maxInFlight: number; timeoutMs: number; endedByBus?: () => void },
   ): Subscription {
     if (!isModuleId(module))
       throw EventBusError.of('Configuration', { reason: `subscribe: ${notAModuleId(module)}` })
-    const checked = checkSubscribeArguments(filter, mode, handler, this.validator.knows)
-    return new Subscription(crypto.randomUUID(), module, checked.filter, checked.mode, handler, this, limits)
+    const checked = checkSubscribeArguments(filter, mode, handler, options, this.validator.knows)
+    return new Subscription(
+      crypto.randomUUID(),
+      module,
+      checked.filter,
+      checked.mode,
+      handler,
+      this,
+      limits,
+      checked.label,
+    )
   }
 
   private index(subscription: Subscription): void {

@@ -30,6 +30,8 @@ export interface RemoteSubscriptionOptions {
   timeoutMs: number
   /** Called when the bus itself ends the subscription (its shutdown), not the hub. */
   endedByBus?: () => void
+  /** What the endpoint says the subscription is for (`subscribe`'s `options.label`). */
+  label?: string
 }
 
 /** Called for every accepted publish with the number of subscriptions it was routed to. */

@@ -226,6 +226,8 @@ export class Subscription {
     private handler: MessageHandler,
     private readonly context: DeliveryContext,
     limits: { maxInFlight?: number; timeoutMs?: number; endedByBus?: () => void } = {},
+    /** What the subscription is for, in its subscriber's words (`subscribe`'s `options.label`). */
+    readonly label?: string,
   ) {
     this.endedByBus = limits.endedByBus
     const { config } = context
@@ -443,6 +445,7 @@ export class Subscription {
       module: this.module,
       mode: this.mode.kind,
       filter: this.filter.summary,
+      ...(this.label === undefined ? {} : { label: this.label }),
       queueDepth: this.queueDepth,
       inFlight: this.inFlight,
       parked: this.parked,

@@ -345,7 +345,7 @@ export class Session implements RouteEndpoint {
   private subscribeRequest(frame: Extract<EndpointFrame, { t: 'sub' }>): void {
     let id: string
     try {
-      id = this.subscribe(frame.module, frame.filter, frame.mode)
+      id = this.subscribe(frame.module, frame.filter, frame.mode, frame.label)
     } catch (error) {
       this.link.send({ t: 'rej', rid: frame.rid, error: wireError(error) })
       return
@@ -433,7 +433,7 @@ export class Session implements RouteEndpoint {
     this.okTo = -1
   }
 
-  private subscribe(module: string, filter: PlainFilter, mode: DeliveryMode): string {
+  private subscribe(module: string, filter: PlainFilter, mode: DeliveryMode, label?: string): string {
     if (module !== this.module)
       throw EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' })
     const { maxSubscriptionsPerAttachment: most } = this.hub
@@ -469,6 +469,7 @@ export class Session implements RouteEndpoint {
           maxInFlight: this.window(mode),
           timeoutMs: Infinity,
           endedByBus: () => this.endedByBus(remote),
+          label,
         },
       ),
       key,
