@@ -922,6 +922,45 @@ test('the subscriptions view narrows to one module and one mode, and says how ma
   await expect(rows).toHaveCount(1)
 })
 
+test('each subscription shows what it is for, as its subscriber labelled it (screenshot kept)', async ({
+  page,
+  host,
+}, testInfo) => {
+  await host.bus.subscribe(
+    ModuleId.Storage,
+    MessageFilter.types(['RawEvent']),
+    DeliveryMode.Reliable(),
+    async () => {},
+    { label: 'writes RawEvents to the event log' },
+  )
+  await host.bus.respond(
+    ModuleId.AiIntegration,
+    'InterventionRequest',
+    { replyType: 'InterventionResponse' },
+    (request) => ({ requestId: request.payload.data.requestId, responseText: 'Stretch!', animationCues: [] }),
+  )
+  await host.bus.request(gamificationTip(), { replyType: 'InterventionResponse' })
+  await host.bus.subscribe(
+    ModuleId.Orchestrator,
+    MessageFilter.types(['StateChange']),
+    DeliveryMode.BestEffort,
+    () => {},
+  )
+  const { rows } = await openSubscriptions(page, host)
+  await expect(rows).toHaveCount(4)
+  const labelOf = (module: string) => rows.filter({ hasText: module }).getByTestId('subscription-label')
+  await expect(labelOf('storage')).toHaveText('writes RawEvents to the event log')
+  await expect(labelOf('ai-integration')).toHaveText('answers with InterventionResponse')
+  await expect(labelOf('gamification')).toHaveText('replies to its requests')
+  // Unlabelled: the filter alone, as before labels.
+  await expect(labelOf('orchestrator')).toHaveCount(0)
+  await expect(rows.filter({ hasText: 'ai-integration' }).locator('.filter-cell')).toHaveAttribute(
+    'title',
+    'answers with InterventionResponse: types=[InterventionRequest] sources=*',
+  )
+  await page.screenshot({ path: testInfo.outputPath('subscription-labels.png') })
+})
+
 test('with a thousand subscriptions the view draws the rows in view, scrolls to the last, and charts the one selected beside them', async ({
   page,
   host,

@@ -145,8 +145,16 @@ export function Subscriptions({
                   title="Select to chart this subscription"
                 >
                   <td>{s.module}</td>
-                  <td class="mono filter-cell" title={s.filter}>
-                    {s.filter}
+                  <td
+                    class="filter-cell"
+                    title={s.label === undefined ? s.filter : `${s.label}: ${s.filter}`}
+                  >
+                    {s.label !== undefined && (
+                      <div class="subscription-label" data-testid="subscription-label">
+                        {s.label}
+                      </div>
+                    )}
+                    <div class="mono">{s.filter}</div>
                   </td>
                   <td>{s.mode}</td>
                   <td class="num">{count(s.queueDepth)}</td>
