@@ -21,6 +21,7 @@ await bus.subscribe(
   async (msg) => {
     console.log('storing', msg.payload.data.eventType, 'from', msg.source) // typed: RawEvent only
   },
+  { label: 'writes RawEvents to the event log' }, // optional: what it is for, shown by the inspector
 )
 
 const id = await bus.publish(

@@ -68,6 +68,7 @@ export default defineModule({
         )
         current = state
       },
+      { label: 'classifies batches into StateChange' },
     )
     return { stop() {} }
   },

@@ -54,6 +54,7 @@ export default defineModule({
           ),
         )
       },
+      { label: 'rewards focus, asks for interventions' },
     )
     return {
       stop() {},

@@ -133,6 +133,7 @@ export default defineModule({
         pending.push(message.payload.data)
         if (pending.length > MAX_BATCH_EVENTS * 2) pending = pending.slice(-MAX_BATCH_EVENTS)
       },
+      { label: 'writes RawEvents to the event log' },
     )
 
     return {

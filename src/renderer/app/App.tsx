@@ -52,26 +52,51 @@ export function App({ bus }: { bus: SkellyBusApi }) {
   useEffect(() => {
     const stopConnection = bus.onConnection(setConnection)
     const subscriptions = [
-      bus.subscribe({ types: ['AnimationCommand'] }, { kind: 'LatestOnly' }, (message) => {
-        const { animationType, durationMs } = message.payload.data
-        setAnimation(animationType)
-        setReactions((count) => count + 1)
-        clearTimeout(animationTimer.current)
-        animationTimer.current = setTimeout(() => setAnimation(undefined), durationMs)
-      }),
-      bus.subscribe({ types: ['StateChange'] }, { kind: 'LatestOnly' }, (message) => {
-        setActivity({ state: message.payload.data.state, confidence: message.payload.data.confidence })
-      }),
-      bus.subscribe({ types: ['RewardEvent'] }, { kind: 'Reliable', timeoutMs: 5000 }, (message) => {
-        setRewards((current) => addReward(current, message.payload.data))
-      }),
+      bus.subscribe(
+        { types: ['AnimationCommand'] },
+        { kind: 'LatestOnly' },
+        (message) => {
+          const { animationType, durationMs } = message.payload.data
+          setAnimation(animationType)
+          setReactions((count) => count + 1)
+          clearTimeout(animationTimer.current)
+          animationTimer.current = setTimeout(() => setAnimation(undefined), durationMs)
+        },
+        { label: 'animates the figurine' },
+      ),
+      bus.subscribe(
+        { types: ['StateChange'] },
+        { kind: 'LatestOnly' },
+        (message) => {
+          setActivity({ state: message.payload.data.state, confidence: message.payload.data.confidence })
+        },
+        { label: 'shows the activity' },
+      ),
+      bus.subscribe(
+        { types: ['RewardEvent'] },
+        { kind: 'Reliable', timeoutMs: 5000 },
+        (message) => {
+          setRewards((current) => addReward(current, message.payload.data))
+        },
+        { label: 'counts rewards' },
+      ),
       // Every answer Skelly gives, to this window's requests and to the interventions of the pipeline.
-      bus.subscribe({ types: ['InterventionResponse'] }, { kind: 'BestEffort' }, (message) => {
-        setSpeech(message.payload.data.responseText)
-      }),
-      bus.subscribe({ types: ['StorageStatus'] }, { kind: 'LatestOnly' }, (message) => {
-        setStored(message.payload.data.totalEvents)
-      }),
+      bus.subscribe(
+        { types: ['InterventionResponse'] },
+        { kind: 'BestEffort' },
+        (message) => {
+          setSpeech(message.payload.data.responseText)
+        },
+        { label: "shows Skelly's answers" },
+      ),
+      bus.subscribe(
+        { types: ['StorageStatus'] },
+        { kind: 'LatestOnly' },
+        (message) => {
+          setStored(message.payload.data.totalEvents)
+        },
+        { label: 'shows the stored events' },
+      ),
     ]
     Promise.all(subscriptions).then(
       () => setReady(true),
