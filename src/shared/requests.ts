@@ -18,7 +18,7 @@ import type { SubscribeOptions } from './subscribe-arguments.js'
 export const DEFAULT_REPLY_TIMEOUT_MS = 5000
 
 /** How the inspector tells a module's subscription for its requests' replies from its others. */
-export const REPLIES_LABEL: SubscribeOptions = { label: 'replies to its requests' }
+const REPLIES_LABEL: SubscribeOptions = { label: 'replies to its requests' }
 
 /** `request`'s own options: the reply's message type, and how long to wait for it. */
 export const requestOptionsSchema = z.strictObject({
