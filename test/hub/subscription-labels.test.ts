@@ -20,7 +20,7 @@ import { connectClient, startHub } from './fixture.js'
 
 type Subscriber = Pick<EventBus, 'subscribe' | 'request' | 'respond'> | BusClient
 
-/** Subscribes `module` through `api` as a module would: one labelled, one not, and asks and answers. */
+/** Subscribes `module` through `api` as a module would: one subscription labelled, one not, one answering. */
 async function subscribeEveryWay(api: Subscriber, module: string): Promise<void> {
   await api.subscribe(module, MessageFilter.types(['RawEvent']), DeliveryMode.Reliable(), async () => {}, {
     label: 'writes RawEvents to the event log',
@@ -34,7 +34,7 @@ async function subscribeEveryWay(api: Subscriber, module: string): Promise<void>
 }
 
 /** A request of the figurine's that nothing answers (it times out at once): its reply subscription stays. */
-async function askUnanswered(api: Pick<EventBus, 'request'> | BusClient): Promise<void> {
+async function askUnanswered(api: Subscriber): Promise<void> {
   const request = BusMessage.create(ModuleId.CuteFigurine, MessagePayload.RawEvent(rawEvent()))
   await expect(api.request(request, { replyType: 'RewardEvent', timeoutMs: 1 })).rejects.toThrow(
     /^DeliveryTimeout/,
@@ -57,27 +57,32 @@ const EXPECTED = {
 }
 
 describe('subscription labels', () => {
-  it('reach the metrics in process as given; respond and request label theirs', async () => {
-    const bus = createEventBus()
-    await bus.start()
-    await subscribeEveryWay(bus, ModuleId.Storage)
-    expect(labelsOf((await bus.metrics()).subscriptions, ModuleId.Storage)).toEqual(EXPECTED)
-    await askUnanswered(bus)
-    expect(labelsOf((await bus.metrics()).subscriptions, ModuleId.CuteFigurine)).toEqual({
-      'types=[RewardEvent]': 'replies to its requests',
-    })
-  })
+  const setUps: [string, () => Promise<{ bus: EventBus; storage: Subscriber; figurine: Subscriber }>][] = [
+    [
+      'in process',
+      async () => {
+        const bus = createEventBus()
+        await bus.start()
+        return { bus, storage: bus, figurine: bus }
+      },
+    ],
+    [
+      'from endpoints to the hub’s bus',
+      async () => {
+        const { bus, hub } = await startHub()
+        const storage = await connectClient(hub, ModuleId.Storage)
+        return { bus, storage, figurine: await connectClient(hub, ModuleId.CuteFigurine) }
+      },
+    ],
+  ]
 
-  it('travel from an endpoint to the hub’s bus; request and respond label theirs there too', async () => {
-    const { bus, hub } = await startHub()
-    const storage = await connectClient(hub, ModuleId.Storage)
+  it.each(setUps)('reach the metrics as given, %s; respond and request label theirs', async (_, setUp) => {
+    const { bus, storage, figurine } = await setUp()
+    const labels = async (module: string) => labelsOf((await bus.metrics()).subscriptions, module)
     await subscribeEveryWay(storage, ModuleId.Storage)
-    expect(labelsOf((await bus.metrics()).subscriptions, ModuleId.Storage)).toEqual(EXPECTED)
-    const figurine = await connectClient(hub, ModuleId.CuteFigurine)
+    expect(await labels(ModuleId.Storage)).toEqual(EXPECTED)
     await askUnanswered(figurine)
-    expect(labelsOf((await bus.metrics()).subscriptions, ModuleId.CuteFigurine)).toEqual({
-      'types=[RewardEvent]': 'replies to its requests',
-    })
+    expect(await labels(ModuleId.CuteFigurine)).toEqual({ 'types=[RewardEvent]': 'replies to its requests' })
   })
 
   it('are refused before anything is subscribed when they do not fit, saying what they take', async () => {
