@@ -104,7 +104,7 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
           setImmediate(() => void bus.close())
         }
       },
-      { label: 'health checks, config and shutdown from the orchestrator' },
+      { label: 'health checks, config, shutdown' },
     )
   })
   await bus.publish(BusMessage.create(definition.id, MessagePayload.ModuleReady(definition.id)))
