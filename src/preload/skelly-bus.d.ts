@@ -51,7 +51,8 @@ export interface SkellyBusApi<C extends Catalog = BuiltinCatalog> {
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
   /**
    * Builds the envelope as `publish` does, publishes it, and resolves with the first reply of
-   * `options.replyType` whose `correlationId` is its id (as `BusMessage.replyTo` sets it). The
+   * `options.replyType` whose `correlationId` is its id (as `BusMessage.replyTo` sets it), from
+   * `options.from` only when given. The
    * window must be granted to subscribe to the reply type: its first request for the type
    * subscribes it, and that subscription stays (across reconnects too) for the next requests.
    * Rejects with `DeliveryTimeout` when no reply came within `timeoutMs` (default 5000).

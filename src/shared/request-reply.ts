@@ -11,7 +11,8 @@ import type { Answer, RespondOptions } from './responder.js'
 export interface RequestReply<C extends Catalog> {
   /**
    * Publishes `message` and resolves with the first reply of `options.replyType` that names it
-   * (its `correlationId` is the request's id, as `BusMessage.replyTo` sets it). The request's
+   * (its `correlationId` is the request's id, as `BusMessage.replyTo` sets it), and, with
+   * `options.from`, whose source is that module (another's reply is ignored). The request's
    * module (an endpoint's identity) is subscribed to the reply type (BestEffort) by its first
    * request for it, and stays so; an endpoint must be granted to subscribe to it.
    * @throws (rejects) EventBusError `DeliveryTimeout` when no reply came within `timeoutMs` (default

@@ -6,6 +6,7 @@
  * waits, a timeout, and what happens to the waiting when the connection ends.
  */
 import { z } from 'zod'
+import { moduleIdSchema } from './catalog.js'
 import { LONGEST_WAIT_MS } from './clock.js'
 import { DeliveryMode } from './delivery-mode.js'
 import { EventBusError } from './errors.js'
@@ -20,13 +21,22 @@ export const DEFAULT_REPLY_TIMEOUT_MS = 5000
 /** How the inspector tells a module's subscription for its requests' replies from its others. */
 const REPLIES_LABEL: SubscribeOptions = { label: 'replies to its requests' }
 
-/** `request`'s own options: the reply's message type, and how long to wait for it. */
+/**
+ * `request`'s own options: the reply's message type, how long to wait for it, and the module it
+ * must come from (`from`: a reply of another source naming the request is ignored, as one of
+ * another type is). A source is the publisher's attached identity, which the hub and a direct
+ * route's consumer check, so `from` says who answered, not who claims to.
+ */
 export const requestOptionsSchema = z.strictObject({
   replyType: z.string().min(1),
   timeoutMs: z.number().int().positive().max(LONGEST_WAIT_MS).optional(),
+  from: moduleIdSchema.optional(),
 })
 
-/** `{ replyType, timeoutMs? }`: the type the reply has (`R`), and how long to wait for it (default 5 s). */
+/**
+ * `{ replyType, timeoutMs?, from? }`: the type the reply has (`R`), how long to wait for it
+ * (default 5 s), and the only module whose reply counts (any, unless given).
+ */
 export type RequestOptions<R extends string = string> = Omit<
   z.infer<typeof requestOptionsSchema>,
   'replyType'
@@ -50,6 +60,8 @@ export interface RequestCarrier {
 /** A request waiting for its reply. */
 interface Waiting {
   readonly replyType: string
+  /** The only source whose reply counts; any when undefined. */
+  readonly from: string | undefined
   resolve(reply: Envelope): void
   reject(error: unknown): void
   cancelTimeout(): void
@@ -64,15 +76,21 @@ export function checkRequestOptions(options: unknown): RequestOptions {
   return checkOptions(
     requestOptionsSchema,
     options,
-    `request options are { replyType: a message type, timeoutMs?: 1 to ${LONGEST_WAIT_MS} ms }`,
+    `request options are { replyType: a message type, timeoutMs?: 1 to ${LONGEST_WAIT_MS} ms, from?: a module id }`,
   )
 }
 
-function noReply(request: Envelope, replyType: string, timeoutMs: number): EventBusError {
+function noReply(
+  request: Envelope,
+  replyType: string,
+  from: string | undefined,
+  timeoutMs: number,
+): EventBusError {
+  const answerer = from === undefined ? 'a module' : `'${from}'`
   return new EventBusError(
     { kind: 'DeliveryTimeout', elapsedMs: timeoutMs },
-    `DeliveryTimeout: no ${replyType} replied to ${request.payload.type} ${request.id} within ${timeoutMs} ms; ` +
-      `does a module subscribe to ${request.payload.type} and answer with BusMessage.replyTo? (or raise timeoutMs)`,
+    `DeliveryTimeout: no ${replyType}${from === undefined ? '' : ` from '${from}'`} replied to ${request.payload.type} ${request.id} within ${timeoutMs} ms; ` +
+      `does ${answerer} subscribe to ${request.payload.type} and answer with BusMessage.replyTo? (or raise timeoutMs)`,
   )
 }
 
@@ -107,7 +125,7 @@ export class Requests {
    */
   async request(message: Envelope, options: unknown): Promise<Envelope> {
     if (this.endedWith !== undefined) throw this.endedWith
-    const { replyType, timeoutMs = DEFAULT_REPLY_TIMEOUT_MS } = checkRequestOptions(options)
+    const { replyType, timeoutMs = DEFAULT_REPLY_TIMEOUT_MS, from } = checkRequestOptions(options)
     if (
       typeof message !== 'object' ||
       message === null ||
@@ -130,9 +148,9 @@ export class Requests {
     const reply = new Promise<Envelope>((resolve, reject) => {
       const cancelTimeout = timeoutAfterInput(timeoutMs, () => {
         this.waiting.delete(message.id)
-        reject(noReply(message, replyType, timeoutMs))
+        reject(noReply(message, replyType, from, timeoutMs))
       })
-      this.waiting.set(message.id, { replyType, resolve, reject, cancelTimeout })
+      this.waiting.set(message.id, { replyType, from, resolve, reject, cancelTimeout })
     })
     try {
       await this.carrier.publish(message)
@@ -169,7 +187,10 @@ export class Requests {
 
   private arrived(reply: Envelope): void {
     const id = reply.correlationId
-    if (id === undefined || this.waiting.get(id)?.replyType !== reply.payload.type) return
+    if (id === undefined) return
+    const waiting = this.waiting.get(id)
+    if (waiting === undefined || waiting.replyType !== reply.payload.type) return
+    if (waiting.from !== undefined && waiting.from !== reply.source) return
     this.settle(id)?.resolve(reply)
   }
 

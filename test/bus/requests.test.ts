@@ -139,6 +139,40 @@ describe('bus.request', () => {
     )
   })
 
+  it('with `from`, takes the reply of that module only, past one from another naming the request', async () => {
+    const bus = await startedBus()
+    // Gamification answers first, naming the request; AiIntegration a moment later.
+    await bus.respond(
+      ModuleId.Gamification,
+      'InterventionRequest',
+      { replyType: 'InterventionResponse' },
+      (request) => ({
+        requestId: request.payload.data.requestId,
+        responseText: 'from an impostor',
+        animationCues: [],
+      }),
+    )
+    await answerRequests(bus, () => new Promise((resolve) => setTimeout(resolve, 20)))
+    const reply = await bus.request(tipRequest(), {
+      replyType: 'InterventionResponse',
+      from: ModuleId.AiIntegration,
+    })
+    expect(reply.source).toBe(ModuleId.AiIntegration)
+    // Without `from`, the first reply wins: the impostor's.
+    expect((await bus.request(tipRequest(), { replyType: 'InterventionResponse' })).source).toBe(
+      ModuleId.Gamification,
+    )
+    // Only the impostor answers: the request times out, saying whose reply it waited for.
+    const unanswered = tipRequest()
+    const error = await bus
+      .request(unanswered, { replyType: 'InterventionResponse', from: ModuleId.Storage, timeoutMs: 100 })
+      .catch((e) => e)
+    expect(error).toMatchObject({ kind: 'DeliveryTimeout' })
+    expect(error.message).toContain(
+      `no InterventionResponse from 'storage' replied to InterventionRequest ${unanswered.id} within 100 ms; does 'storage' subscribe`,
+    )
+  })
+
   it('refuses bad options before publishing anything, saying what they take', async () => {
     const bus = await startedBus()
     const refusals = [
@@ -151,12 +185,16 @@ describe('bus.request', () => {
       ],
       [{ replyType: 'InterventionResponse', timout: 100 }, 'options: Unrecognized key: "timout"'],
       [{ replyTyp: 'InterventionResponse' }, 'options: Unrecognized key: "replyTyp"'],
+      [
+        { replyType: 'InterventionResponse', from: 'AiIntegration' },
+        'from: a module id is kebab-case: a lowercase letter, then up to 63 of [a-z0-9-]',
+      ],
     ] as const
     for (const [options, detail] of refusals) {
       const error = await bus.request(tipRequest(), options as never).catch((e) => e)
       expect(error).toMatchObject({ kind: 'Configuration' })
       expect(error.message).toBe(
-        `Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms }; ${detail}`,
+        `Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms, from?: a module id }; ${detail}`,
       )
     }
     expect((await bus.metrics()).messagesPublished).toBe(0)

@@ -101,6 +101,43 @@ describe('client.request', () => {
     expect(subscriptions).toHaveLength(1)
   })
 
+  it('with `from`, takes only that module’s reply, whose source the hub vouches for', async () => {
+    const { hub } = await startHub()
+    const answerer = { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] } as const
+    // Gamification may answer too, and does at once; AiIntegration 20 ms later.
+    for (const [module, delayMs] of [
+      [ModuleId.Gamification, 0],
+      [ModuleId.AiIntegration, 20],
+    ] as const) {
+      const { client } = await attached(hub, module, {
+        publish: [...answerer.publish],
+        subscribe: [...answerer.subscribe],
+      })
+      await client.respond(
+        module,
+        'InterventionRequest',
+        { replyType: 'InterventionResponse' },
+        async (request) => {
+          await new Promise((resolve) => setTimeout(resolve, delayMs))
+          return {
+            requestId: request.payload.data.requestId,
+            responseText: `from ${module}`,
+            animationCues: [],
+          }
+        },
+      )
+    }
+    const { client } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
+    const asked = tipFrom(ModuleId.CuteFigurine)
+    const reply = await client.request(asked, {
+      replyType: 'InterventionResponse',
+      from: ModuleId.AiIntegration,
+    })
+    expect(reply).toMatchObject({ correlationId: asked.id, source: ModuleId.AiIntegration })
+    const first = await client.request(tipFrom(ModuleId.CuteFigurine), { replyType: 'InterventionResponse' })
+    expect(first.source).toBe(ModuleId.Gamification)
+  })
+
   it('asks and is answered over direct routes both ways, the correlation kept', async () => {
     const { bus, hub } = await startHub()
     const asking = hub.route({
@@ -211,8 +248,8 @@ describe('window.skellyBus.request', () => {
     )
     for (const refusal of refusals) expect(refusal).not.toBeInstanceOf(Error)
     expect(refusals.map((r) => (r as { message: string }).message)).toEqual([
-      'Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms }; options: Invalid input: expected object, received undefined',
-      'Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms }; options: Unrecognized key: "prority"',
+      'Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms, from?: a module id }; options: Invalid input: expected object, received undefined',
+      'Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms, from?: a module id }; options: Unrecognized key: "prority"',
       expect.stringMatching(
         /^MessageRejected: publish options are \{ priority\?: 0 to 3, correlationId\?: string \} \(priority: /,
       ),
