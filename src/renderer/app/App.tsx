@@ -122,7 +122,8 @@ export function App({ bus }: { bus: SkellyBusApi }) {
           urgency: 'low',
           context: { from: 'app-window' },
         },
-        { replyType: 'InterventionResponse', timeoutMs: ANSWER_TIMEOUT_MS },
+        // AiIntegration gives tips: a reply of any other module's does not answer this request.
+        { replyType: 'InterventionResponse', timeoutMs: ANSWER_TIMEOUT_MS, from: 'ai-integration' },
       )
     } catch (e) {
       setError(describeFailedAsk(e, connectionNow.current))
