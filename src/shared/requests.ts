@@ -24,8 +24,8 @@ const REPLIES_LABEL: SubscribeOptions = { label: 'replies to its requests' }
 /**
  * `request`'s own options: the reply's message type, how long to wait for it, and the module it
  * must come from (`from`: a reply of another source naming the request is ignored, as one of
- * another type is). A source is the publisher's attached identity, which the hub and a direct
- * route's consumer check, so `from` says who answered, not who claims to.
+ * another type is). Across a port a source is the publisher's attached identity, which the hub
+ * and a direct route's consumer check, so `from` says who answered, not who claims to.
  */
 export const requestOptionsSchema = z.strictObject({
   replyType: z.string().min(1),
