@@ -103,16 +103,13 @@ describe('client.request', () => {
 
   it('with `from`, takes only that module’s reply, whose source the hub vouches for', async () => {
     const { hub } = await startHub()
-    const answerer = { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] } as const
+    const answerer: Permissions = { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] }
     // Gamification may answer too, and does at once; AiIntegration 20 ms later.
     for (const [module, delayMs] of [
       [ModuleId.Gamification, 0],
       [ModuleId.AiIntegration, 20],
     ] as const) {
-      const { client } = await attached(hub, module, {
-        publish: [...answerer.publish],
-        subscribe: [...answerer.subscribe],
-      })
+      const { client } = await attached(hub, module, answerer)
       await client.respond(
         module,
         'InterventionRequest',
