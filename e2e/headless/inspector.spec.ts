@@ -979,6 +979,15 @@ test('each subscription shows what it is for, as its subscriber labelled it (scr
   )
   // Only the filter may be cut (its title holds it whole): a mode or a number cut off says nothing.
   expect(await cutOff(page, '[data-testid=subscriptions] tbody td:not(.filter-cell)')).toEqual([])
+  // Its charts say which of the module's subscriptions they show: by label, or by filter.
+  await rows.filter({ hasText: 'storage' }).click()
+  await expect(page.getByTestId('chart-subscription-latency').locator('figcaption')).toHaveText(
+    'storage · writes RawEvents to the event log · latency (per interval)',
+  )
+  await rows.filter({ hasText: 'orchestrator' }).click()
+  await expect(page.getByTestId('chart-subscription-queue').locator('figcaption')).toHaveText(
+    'orchestrator · types=[StateChange] sources=* · queue depth',
+  )
   await page.screenshot({ path: testInfo.outputPath('subscription-labels.png') })
 })
 

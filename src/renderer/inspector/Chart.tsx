@@ -132,7 +132,7 @@ export function Chart({ title, times, series, format, height = 180, minimumTop =
       data-points={times.length}
       data-valued-from={times.find((_, i) => series.some((s) => s.values[i] != null))}
     >
-      <figcaption>{title}</figcaption>
+      <figcaption title={title}>{title}</figcaption>
       <div ref={container} />
     </figure>
   )

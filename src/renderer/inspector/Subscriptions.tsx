@@ -204,10 +204,12 @@ function SubscriptionCharts({
     atPoints.map((sub) =>
       sub?.recentLatency && sub.recentLatency.count > 0 ? pick(sub.recentLatency) : null,
     )
+  // A module may hold several subscriptions: its label (or its filter) says which one is charted.
+  const which = `${subscription.module} · ${subscription.label ?? subscription.filter}`
   return (
     <section class="charts two">
       <Chart
-        title={`${subscription.module} · latency (per interval)`}
+        title={`${which} · latency (per interval)`}
         times={times}
         format={millis}
         minimumTop={1}
@@ -219,7 +221,7 @@ function SubscriptionCharts({
         ]}
       />
       <Chart
-        title={`${subscription.module} · queue depth`}
+        title={`${which} · queue depth`}
         times={times}
         format={count}
         minimumTop={4}
