@@ -186,6 +186,17 @@ describe('bus.request', () => {
       [{ replyType: 'InterventionResponse', timout: 100 }, 'options: Unrecognized key: "timout"'],
       [{ replyTyp: 'InterventionResponse' }, 'options: Unrecognized key: "replyTyp"'],
       [
+        new Proxy(
+          {},
+          {
+            get() {
+              throw new Error('trap')
+            },
+          },
+        ),
+        'the options could not be read: Error: trap',
+      ],
+      [
         { replyType: 'InterventionResponse', from: 'AiIntegration' },
         'from: a module id is kebab-case: a lowercase letter, then up to 63 of [a-z0-9-]',
       ],

@@ -67,6 +67,7 @@ const calls: [string, (api: Caller) => Promise<unknown>, string][] = [
     ['a label of 81 characters', { label: 'x'.repeat(81) }],
     ['a misspelt option', { lable: 'writes RawEvents' }],
     ['options that are no object', 'writes RawEvents'],
+    ['unreadable options', unreadable()],
   ].map(([what, options]): (typeof calls)[number] => [
     `subscribe with ${what}`,
     (api) => api.subscribe(module, {}, DeliveryMode.BestEffort, () => {}, options as never),
@@ -90,7 +91,7 @@ async function rejectionOf(call: () => Promise<unknown>): Promise<string> {
 }
 
 describe('bad arguments at an endpoint', () => {
-  it.each(calls)('%s rejects with %s, as in the bus, and harms nothing', async (_, call, kind) => {
+  it.each(calls)('%s rejects as the bus does, and harms nothing', async (_, call, kind) => {
     const { bus, hub } = await startHub()
     expect(await rejectionOf(() => call(bus))).toBe(kind)
     const storage = await connectClient(hub, module)
