@@ -7,12 +7,12 @@ import { checkOptions } from './options-check.js'
 /** The most characters a subscription's label may have: it is one line of the inspector's table. */
 export const MAX_LABEL_LENGTH = 80
 
-/** What a subscription is for, in a few words, shown beside it by the inspector. */
+/** What a subscription is for, in a few words, shown above its filter by the inspector. */
 export const subscriptionLabelSchema = z.string().min(1).max(MAX_LABEL_LENGTH)
 
 /**
  * `subscribe`'s optional last argument. `label` says what the subscription is for (as a broker's
- * consumer tag does); the inspector shows it beside the filter. `request` and `respond` label the
+ * consumer tag does); the inspector shows it above the filter. `request` and `respond` label the
  * subscriptions they make.
  */
 export const subscribeOptionsSchema = z.strictObject({ label: subscriptionLabelSchema.optional() })
