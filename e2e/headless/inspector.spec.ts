@@ -26,7 +26,7 @@ import { numberIn } from '../page-text.js'
 test.use({ hostOptions: { modules: [], bus: { maxRetryAttempts: 0 } } })
 
 /**
- * The text of each cell `selector` finds whose content is wider than the room its column gives it
+ * The text of each element `selector` finds whose content is wider than the room its box gives it
  * (ending in an ellipsis). Measured to the fraction of a pixel: a cell's scrollWidth is rounded,
  * and "LatestOnly" cut by half a pixel showed as "LatestO…" with equal scroll and client widths.
  */
@@ -806,12 +806,7 @@ test('a narrowed inspector keeps every figure whole and scrolls only its wide ta
       await page.getByTestId('tab-overview').click()
       await page.waitForTimeout(1200)
       // A figure cut off ends in an ellipsis: its text is wider than the box that shows it.
-      const cut = await page.evaluate(() =>
-        [...document.querySelectorAll<HTMLElement>('.kpi .value, .kpi .detail')]
-          .filter((figure) => figure.scrollWidth > figure.clientWidth)
-          .map((figure) => figure.textContent),
-      )
-      expect(cut, `figures cut off at ${width} px`).toEqual([])
+      expect(await cutOff(page, '.kpi .value, .kpi .detail'), `figures cut off at ${width} px`).toEqual([])
       for (const view of VIEWS) {
         await showView(page, view)
         const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth)
