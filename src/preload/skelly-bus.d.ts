@@ -52,10 +52,11 @@ export interface SkellyBusApi<C extends Catalog = BuiltinCatalog> {
   /**
    * Builds the envelope as `publish` does, publishes it, and resolves with the first reply of
    * `options.replyType` whose `correlationId` is its id (as `BusMessage.replyTo` sets it), from
-   * `options.from` only when given. The
-   * window must be granted to subscribe to the reply type: its first request for the type
-   * subscribes it, and that subscription stays (across reconnects too) for the next requests.
-   * Rejects with `DeliveryTimeout` when no reply came within `timeoutMs` (default 5000).
+   * `options.from` only when given. The window must be granted to subscribe to the reply type: its
+   * first request for the type subscribes it, and that subscription stays (across reconnects too)
+   * for the next requests. Rejects at once with `SubscriberUnavailable` when no subscription (of
+   * `options.from`, when given) took the request, and with `DeliveryTimeout` when no reply came
+   * within `timeoutMs` (default 5000).
    */
   request<T extends TypeOf<C>, R extends TypeOf<C>>(
     type: T,

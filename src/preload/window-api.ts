@@ -15,7 +15,7 @@ import type {
 import { type BusClient, EventBusError, toRejectionIssues } from '../shared/index.js'
 import { notifyAll } from '../shared/listeners.js'
 import { BusMessage, publishOptionsSchema } from '../shared/message.js'
-import { Requests } from '../shared/requests.js'
+import { publishRequest, Requests } from '../shared/requests.js'
 import type { ConnectionState, SkellyBusApi, SkellyBusError } from './skelly-bus.js'
 
 /** A subscription of this window (a plain one, or one that answers requests), kept across connections. */
@@ -182,7 +182,7 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
   const requests = new Requests(
     {
       subscribe: (_module, filter, mode, handler, options) => subscribeWindow(filter, mode, handler, options),
-      publish: publishMessage,
+      [publishRequest]: async (message, from) => (await current)[publishRequest](message, from),
     },
     () => module,
   )

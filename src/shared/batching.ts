@@ -7,7 +7,7 @@
  */
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
-import type { EndpointFrame, Frame, HubFrame } from './wire.js'
+import type { BatchedPublishCount, EndpointFrame, Frame, HubFrame, PublishCount } from './wire.js'
 
 /**
  * Queues delivery `id` of `message` to subscription `sid`: into the `dlvs` frame queued last when
@@ -52,16 +52,37 @@ export const FULL_PUBS_FRAME = 64
 
 /**
  * Queues publish request `rid` of `message`: into the `pubs` frame queued last when it continues
- * it, else as a new one. A frame that is full ({@link FULL_PUBS_FRAME}) leaves at once.
+ * it, else as a new one. A frame that is full ({@link FULL_PUBS_FRAME}) leaves at once. `count`
+ * marks a request's publish, which the hub answers with 0 when no subscription (of `count.module`
+ * alone, when given) took it.
  */
-export function queuePublish(link: Link<HubFrame, EndpointFrame>, rid: number, message: Envelope): void {
+export function queuePublish(
+  link: Link<HubFrame, EndpointFrame>,
+  rid: number,
+  message: Envelope,
+  count?: PublishCount,
+): void {
   const last = link.lastQueued()
   if (last?.t === 'pubs' && last.rid + last.msgs.length === rid && last.msgs.length < link.maxBatch) {
+    if (count !== undefined) {
+      const mark = markAt(last.msgs.length, count)
+      if (last.count === undefined) last.count = [mark]
+      else last.count.push(mark)
+    }
     last.msgs.push(message)
     if (last.msgs.length >= FULL_PUBS_FRAME) link.flush()
     return
   }
-  link.send({ t: 'pubs', rid, msgs: [message] })
+  link.send(
+    count === undefined
+      ? { t: 'pubs', rid, msgs: [message] }
+      : { t: 'pubs', rid, msgs: [message], count: [markAt(0, count)] },
+  )
+}
+
+/** A request's mark at index `at` of a `pubs` frame. */
+function markAt(at: number, { module }: PublishCount): BatchedPublishCount {
+  return module === undefined ? { at } : { at, module }
 }
 
 /** The messages `frame` carries: a batch's count, one for any other frame. */
@@ -78,11 +99,15 @@ export function splitBatch<F extends Frame>(frame: F): F[] {
     return frame.entries.map((entry) => ({ ...frame, entries: [entry] }))
   }
   if ((frame.t !== 'pubs' && frame.t !== 'dlvs') || frame.msgs.length === 1) return [frame]
-  return frame.msgs.map((message, index) =>
-    frame.t === 'pubs'
-      ? { ...frame, rid: frame.rid + index, msgs: [message] }
-      : { ...frame, id: frame.id + index, msgs: [message] },
-  )
+  if (frame.t === 'dlvs')
+    return frame.msgs.map((message, index) => ({ ...frame, id: frame.id + index, msgs: [message] }))
+  // A request's mark goes with its message, to the index it has alone.
+  const { count, ...publishes } = frame as Extract<EndpointFrame, { t: 'pubs' }>
+  return frame.msgs.map((message, index) => {
+    const request = count?.find(({ at }) => at === index)
+    const alone = { ...publishes, rid: frame.rid + index, msgs: [message] }
+    return (request === undefined ? alone : { ...alone, count: [markAt(0, request)] }) as unknown as F
+  })
 }
 
 /**

@@ -39,7 +39,7 @@ import { timeoutAfterInput } from './peer-timers.js'
 import { type PortInput, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
 import type { RequestReply } from './request-reply.js'
-import { type RequestOptions, Requests } from './requests.js'
+import { publishRequest, type RequestOptions, Requests } from './requests.js'
 import { type RespondOptions, subscribeResponder } from './responder.js'
 import { checkSubscribeArguments, type SubscribeOptions } from './subscribe-arguments.js'
 import {
@@ -110,6 +110,8 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
    * or it rejects with `Unauthorized`.
    */
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
+  /** How `request` publishes, here and for a window on this connection: see {@link publishRequest}. */
+  [publishRequest](message: Envelope, from: string | undefined): Promise<number | undefined>
   /**
    * Subscribes as the bus does; `module` must be this endpoint's identity, and a filter may list only
    * granted types (one listing none is narrowed to them). `options.label` says what the
@@ -276,6 +278,21 @@ class Client implements BusClient<Catalog> {
   }
 
   publish(message: Envelope): Promise<string> {
+    return this.readMessage(message, () => this.publishMessage(message))
+  }
+
+  [publishRequest](message: Envelope, from: string | undefined): Promise<number | undefined> {
+    return this.readMessage(message, () => {
+      // Over a direct route the request goes past the hub, which cannot say who took it.
+      if (this.channels.producingFor(message.payload?.type) !== undefined)
+        return this.publishMessage(message).then(() => undefined)
+      const count = from === undefined ? {} : { module: from }
+      return this.askHub((rid) => queuePublish(this.link, rid, message, count)) as Promise<number | undefined>
+    })
+  }
+
+  /** Runs `send` with `message`, refusing what is no message or cannot be read as the bus does. */
+  private readMessage<T>(message: Envelope, send: () => Promise<T>): Promise<T> {
     if (typeof message !== 'object' || message === null) {
       return Promise.reject(
         EventBusError.of('MessageRejected', {
@@ -285,7 +302,7 @@ class Client implements BusClient<Catalog> {
       )
     }
     try {
-      return this.publishMessage(message)
+      return send()
     } catch (error) {
       // Reading the message threw (a getter or a Proxy's trap): refused, as the bus refuses it.
       return Promise.reject(

@@ -15,10 +15,13 @@ export interface RequestReply<C extends Catalog> {
    * `options.from`, whose source is that module (another's reply is ignored). The request's
    * module (an endpoint's identity) is subscribed to the reply type (BestEffort) by its first
    * request for it, and stays so; an endpoint must be granted to subscribe to it.
-   * @throws (rejects) EventBusError `DeliveryTimeout` when no reply came within `timeoutMs` (default
-   * 5000); `BusShuttingDown` when the bus shut down first, `Disconnected` once an endpoint's
-   * connection ends; `Configuration` for invalid options; or the publish's or the subscription's
-   * own error (`Unauthorized` for a type an endpoint is not granted)
+   * @throws (rejects) EventBusError `SubscriberUnavailable` at once when no subscription (of
+   * `options.from`, when given) took the request, so nothing could answer it (over an endpoint's
+   * direct route, which the hub does not see, it waits instead); `DeliveryTimeout` when no reply
+   * came within `timeoutMs` (default 5000); `BusShuttingDown` when the bus shut down first,
+   * `Disconnected` once an endpoint's connection ends; `Configuration` for invalid options; or the
+   * publish's or the subscription's own error (`Unauthorized` for a type an endpoint is not
+   * granted)
    */
   request<R extends TypeOf<C>>(
     message: BusMessage<TypeOf<C>, C>,

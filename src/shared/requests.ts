@@ -18,6 +18,22 @@ import type { SubscribeOptions } from './subscribe-arguments.js'
 /** How long a request waits for its reply unless told otherwise (the bus's default delivery timeout). */
 export const DEFAULT_REPLY_TIMEOUT_MS = 5000
 
+/**
+ * How long a request refused for want of any subscription that could answer it suggests waiting
+ * before asking again (`SubscriberUnavailable`'s `retryAfterMs`): about what a module takes to
+ * start and subscribe.
+ */
+export const NO_ANSWERER_RETRY_AFTER_MS = 1000
+
+/**
+ * How `request` publishes, on a bus, an endpoint client or a window's connection: as `publish`
+ * does, resolving with 0 when no subscription took the message (none of module `from`'s, when
+ * given), else with how many did or `undefined` (the hub says only when none did; a direct route's
+ * producer sends it past the hub, which cannot say). A symbol, not a method name: it is the
+ * requests' own, not part of the public API.
+ */
+export const publishRequest: unique symbol = Symbol('skelly.publishRequest')
+
 /** How the inspector tells a module's subscription for its requests' replies from its others. */
 const REPLIES_LABEL: SubscribeOptions = { label: 'replies to its requests' }
 
@@ -44,7 +60,8 @@ export type RequestOptions<R extends string = string> = Omit<
 
 /**
  * What requests (and `respond`'s answers) need of a bus, an endpoint client or a window: to
- * subscribe as a module, resolving with the subscription's id, and to publish.
+ * subscribe as a module, resolving with the subscription's id, and to publish a request, telling
+ * how many subscriptions took it ({@link publishRequest}).
  */
 export interface RequestCarrier {
   subscribe(
@@ -54,7 +71,7 @@ export interface RequestCarrier {
     handler: (message: Envelope) => unknown,
     options: SubscribeOptions,
   ): Promise<string>
-  publish(message: Envelope): Promise<unknown>
+  [publishRequest](message: Envelope, from: string | undefined): Promise<number | undefined>
 }
 
 /** A request waiting for its reply. */
@@ -94,6 +111,16 @@ function noReply(
   )
 }
 
+function noAnswerer(request: Envelope, replyType: string, from: string | undefined): EventBusError {
+  const type = request.payload.type
+  const taker = from === undefined ? 'no subscription' : `no subscription of '${from}'`
+  return new EventBusError(
+    { kind: 'SubscriberUnavailable', subscriber: from ?? '*', retryAfterMs: NO_ANSWERER_RETRY_AFTER_MS },
+    `SubscriberUnavailable: ${taker} takes ${type}, so no ${replyType} can answer request ${request.id}; ` +
+      `retry once ${from === undefined ? 'a module' : `'${from}'`} subscribes to ${type} (in ${NO_ANSWERER_RETRY_AFTER_MS} ms, say)`,
+  )
+}
+
 /**
  * The requests of one bus, client or window. A module's first request for a reply type subscribes
  * it to that type (BestEffort, which the inspector shows); the subscription stays for the next
@@ -120,7 +147,8 @@ export class Requests {
 
   /**
    * Publishes `message` and resolves with the first `replyType` message whose `correlationId` is
-   * its id. Rejects with the publish's or the subscription's error, `DeliveryTimeout` when no reply
+   * its id. Rejects with the publish's or the subscription's error, `SubscriberUnavailable` at once
+   * when no subscription (of `from`, when given) took the request, `DeliveryTimeout` when no reply
    * came within `timeoutMs`, or the error that ended the carrier (`end`).
    */
   async request(message: Envelope, options: unknown): Promise<Envelope> {
@@ -153,7 +181,9 @@ export class Requests {
       this.waiting.set(message.id, { replyType, from, resolve, reject, cancelTimeout })
     })
     try {
-      await this.carrier.publish(message)
+      // Nothing took the request, so no reply can come: said now rather than at the timeout.
+      if ((await this.carrier[publishRequest](message, from)) === 0)
+        this.settle(message.id)?.reject(noAnswerer(message, replyType, from))
     } catch (error) {
       this.settle(message.id)?.reject(error)
     }

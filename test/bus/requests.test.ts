@@ -64,6 +64,20 @@ async function answerRequests(
   )
 }
 
+/** `module` takes every InterventionRequest and never answers; resolves with what it was given. */
+async function takeRequestsSilently(bus: EventBus, module: string = ModuleId.AiIntegration) {
+  const taken: string[] = []
+  await bus.subscribe(
+    module,
+    MessageFilter.types(['InterventionRequest']),
+    DeliveryMode.BestEffort,
+    (request) => {
+      taken.push(request.id)
+    },
+  )
+  return taken
+}
+
 /** The subscriptions `module` has on `bus`. */
 async function subscriptionsOf(bus: EventBus, module: string) {
   return (await bus.metrics()).subscriptions.filter((subscription) => subscription.module === module)
@@ -116,6 +130,7 @@ describe('bus.request', () => {
 
   it('rejects with a recoverable DeliveryTimeout naming the request when no reply comes, and ignores a late one', async () => {
     const bus = await startedBus()
+    await takeRequestsSilently(bus)
     const request = tipRequest()
     const error = await bus
       .request(request, { replyType: 'InterventionResponse', timeoutMs: 20 })
@@ -162,7 +177,9 @@ describe('bus.request', () => {
     expect((await bus.request(tipRequest(), { replyType: 'InterventionResponse' })).source).toBe(
       ModuleId.Gamification,
     )
-    // Only the impostor answers: the request times out, saying whose reply it waited for.
+    // Storage takes the request and does not answer; only the impostor does: the request times
+    // out, saying whose reply it waited for.
+    await takeRequestsSilently(bus, ModuleId.Storage)
     const unanswered = tipRequest()
     const error = await bus
       .request(unanswered, { replyType: 'InterventionResponse', from: ModuleId.Storage, timeoutMs: 100 })
@@ -171,6 +188,37 @@ describe('bus.request', () => {
     expect(error.message).toContain(
       `no InterventionResponse from 'storage' replied to InterventionRequest ${unanswered.id} within 100 ms; does 'storage' subscribe`,
     )
+  })
+
+  it('rejects at once with a recoverable SubscriberUnavailable when nothing (of `from`) takes the request', async () => {
+    const bus = await startedBus()
+    vi.useFakeTimers()
+    const unheard = tipRequest()
+    const error = await bus
+      .request(unheard, { replyType: 'InterventionResponse', timeoutMs: 60_000 })
+      .catch((e) => e)
+    expect(error).toMatchObject({ kind: 'SubscriberUnavailable', subscriber: '*', retryAfterMs: 1000 })
+    expect(isRecoverable(error)).toBe(true)
+    expect(error.message).toBe(
+      `SubscriberUnavailable: no subscription takes InterventionRequest, so no InterventionResponse can answer request ${unheard.id}; ` +
+        'retry once a module subscribes to InterventionRequest (in 1000 ms, say)',
+    )
+    // Only Gamification takes it, and the request wants AiIntegration's reply.
+    const taken = await takeRequestsSilently(bus, ModuleId.Gamification)
+    const unanswerable = tipRequest()
+    const fromAi = await bus
+      .request(unanswerable, { replyType: 'InterventionResponse', from: ModuleId.AiIntegration })
+      .catch((e) => e)
+    expect(fromAi).toMatchObject({ kind: 'SubscriberUnavailable', subscriber: ModuleId.AiIntegration })
+    expect(fromAi.message).toContain(
+      "SubscriberUnavailable: no subscription of 'ai-integration' takes InterventionRequest, so no InterventionResponse can answer request",
+    )
+    expect(fromAi.message).toContain("retry once 'ai-integration' subscribes to InterventionRequest")
+    // Both were published (the tail and the counters show them); neither left a timer behind.
+    expect(vi.getTimerCount()).toBe(0)
+    vi.useRealTimers()
+    await vi.waitFor(() => expect(taken).toEqual([unanswerable.id]))
+    expect((await bus.metrics()).types.InterventionRequest).toMatchObject({ published: 2 })
   })
 
   it('refuses bad options before publishing anything, saying what they take', async () => {
@@ -264,6 +312,7 @@ describe('bus.request', () => {
 
   it('rejects what still waits when the bus shuts down, and every later request', async () => {
     const bus = await startedBus()
+    await takeRequestsSilently(bus)
     const waiting = bus
       .request(tipRequest(), { replyType: 'InterventionResponse', timeoutMs: 60_000 })
       .catch((e) => e)

@@ -11,17 +11,20 @@ import {
   type BusMessage as BusMessageOf,
   DeliveryMode,
   type EventBus,
+  EventBusError,
   MessagePayload,
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
 import type { Attachment, Hub } from '../../src/main/hub/index.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
-import { connectBus, type Permissions } from '../../src/shared/index.js'
+import { type BusClient, connectBus, type Permissions } from '../../src/shared/index.js'
 import { validData } from '../helpers.js'
 import { afterThisTest, startHub, untilActive } from './fixture.js'
+import { overWebSocket } from './websocket-client.js'
 
 const REQUESTER: Permissions = { publish: ['InterventionRequest'], subscribe: ['InterventionResponse'] }
+const ANSWERER: Permissions = { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] }
 
 /** A client attached as `module` with `permissions`, closed after the test. */
 async function attached(hub: Hub, module: string, permissions: Permissions) {
@@ -29,15 +32,17 @@ async function attached(hub: Hub, module: string, permissions: Permissions) {
   const attachment = hub.attach(port1, { module, permissions })
   const client = await connectBus(port2)
   afterThisTest(() => client.close())
-  return { client, attachment }
+  return { client, attachment, port: port2 }
 }
 
 /** AiIntegration, on a port of its own, answers every InterventionRequest (`respond` keeps its priority). */
 async function aiIntegration(hub: Hub) {
-  const { client } = await attached(hub, ModuleId.AiIntegration, {
-    publish: ['InterventionResponse'],
-    subscribe: ['InterventionRequest'],
-  })
+  const { client } = await attached(hub, ModuleId.AiIntegration, ANSWERER)
+  await answerAsAi(client)
+  return client
+}
+
+async function answerAsAi(client: BusClient) {
   await client.respond(
     ModuleId.AiIntegration,
     'InterventionRequest',
@@ -103,13 +108,12 @@ describe('client.request', () => {
 
   it('with `from`, takes only that module’s reply, whose source the hub vouches for', async () => {
     const { hub } = await startHub()
-    const answerer: Permissions = { publish: ['InterventionResponse'], subscribe: ['InterventionRequest'] }
     // Gamification may answer too, and does at once; AiIntegration 20 ms later.
     for (const [module, delayMs] of [
       [ModuleId.Gamification, 0],
       [ModuleId.AiIntegration, 20],
     ] as const) {
-      const { client } = await attached(hub, module, answerer)
+      const { client } = await attached(hub, module, ANSWERER)
       await client.respond(
         module,
         'InterventionRequest',
@@ -167,10 +171,85 @@ describe('client.request', () => {
     })
   })
 
-  it('rejects what waits with Disconnected when the connection ends, and every later request', async () => {
+  it('rejects at once with SubscriberUnavailable when no subscription (of `from`) took it, as the hub counts', async () => {
+    const { bus, hub } = await startHub()
+    const { client } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
+    const unheard = await client
+      .request(tipFrom(ModuleId.CuteFigurine), { replyType: 'InterventionResponse', timeoutMs: 60_000 })
+      .catch((e) => e)
+    expect(unheard).toBeInstanceOf(EventBusError)
+    expect(unheard).toMatchObject({ kind: 'SubscriberUnavailable', subscriber: '*' })
+    // Gamification, on a port of its own, takes requests; the request wants AiIntegration's reply.
+    const gamification = (await attached(hub, ModuleId.Gamification, ANSWERER)).client
+    const taken: string[] = []
+    await gamification.subscribe(
+      ModuleId.Gamification,
+      { types: ['InterventionRequest'] },
+      DeliveryMode.BestEffort,
+      (request) => {
+        taken.push(request.id)
+      },
+    )
+    const asked = tipFrom(ModuleId.CuteFigurine)
+    const notFromAi = await client
+      .request(asked, { replyType: 'InterventionResponse', from: ModuleId.AiIntegration, timeoutMs: 60_000 })
+      .catch((e) => e)
+    expect(notFromAi).toMatchObject({ kind: 'SubscriberUnavailable', subscriber: ModuleId.AiIntegration })
+    expect(notFromAi.message).toContain(`no subscription of 'ai-integration' takes InterventionRequest`)
+    await vi.waitFor(() => expect(taken).toEqual([asked.id]))
+    expect(await published(bus)).toBe(2)
+  })
+
+  it('over WebSocket too: refused at once while nothing takes it, answered once something does', async () => {
     const { hub } = await startHub()
+    const client = await overWebSocket(hub, ModuleId.CuteFigurine)
+    await expect(
+      client.request(tipFrom(ModuleId.CuteFigurine), {
+        replyType: 'InterventionResponse',
+        timeoutMs: 60_000,
+      }),
+    ).rejects.toMatchObject({ kind: 'SubscriberUnavailable', subscriber: '*' })
+    await aiIntegration(hub)
+    const asked = tipFrom(ModuleId.CuteFigurine)
+    const reply = await client.request(asked, {
+      replyType: 'InterventionResponse',
+      from: ModuleId.AiIntegration,
+    })
+    expect(reply.correlationId).toBe(asked.id)
+  })
+
+  it('waits for a Reliable responder whose connection dropped, and is answered once it is back', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 30_000 })
+    const first = await attached(hub, ModuleId.AiIntegration, ANSWERER)
+    await answerAsAi(first.client)
+    first.port.close() // no bye: the hub parks the Reliable subscription for its grace period
+    await vi.waitFor(async () =>
+      expect((await bus.metrics()).subscriptions).toMatchObject([
+        { module: ModuleId.AiIntegration, parked: true },
+      ]),
+    )
+    const { client } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
+    const asked = tipFrom(ModuleId.CuteFigurine)
+    const reply = client.request(asked, {
+      replyType: 'InterventionResponse',
+      from: ModuleId.AiIntegration,
+      timeoutMs: 10_000,
+    })
+    await aiIntegration(hub) // back: the parked subscription resumes with the request it held
+    expect(await reply).toMatchObject({ correlationId: asked.id, source: ModuleId.AiIntegration })
+  })
+
+  it('rejects what waits with Disconnected when the connection ends, and every later request', async () => {
+    const { bus, hub } = await startHub()
     const { client, attachment } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
-    // Nobody answers: only the connection's end can settle it before a minute.
+    // AiIntegration takes requests and never answers: only the connection's end can settle one
+    // before a minute.
+    await bus.subscribe(
+      ModuleId.AiIntegration,
+      { types: ['InterventionRequest'] },
+      DeliveryMode.BestEffort,
+      () => {},
+    )
     const waiting = client
       .request(tipFrom(ModuleId.CuteFigurine), { replyType: 'InterventionResponse', timeoutMs: 60_000 })
       .catch((e) => e)
@@ -222,6 +301,24 @@ describe('window.skellyBus.request', () => {
       (s) => s.module === ModuleId.CuteFigurine,
     )
     expect(subscriptions).toHaveLength(1)
+  })
+
+  it('is refused at once, with a plain error, when nothing of `from` takes the request', async () => {
+    const { hub } = await startHub()
+    await aiIntegration(hub)
+    const page = windowOn(hub, [])
+    const refusal = await page
+      .request('InterventionRequest', validData.InterventionRequest(), {
+        replyType: 'InterventionResponse',
+        from: ModuleId.Storage,
+        timeoutMs: 60_000,
+      })
+      .catch((e: unknown) => e)
+    expect(refusal).not.toBeInstanceOf(Error)
+    expect(refusal).toMatchObject({ kind: 'SubscriberUnavailable', subscriber: ModuleId.Storage })
+    expect((refusal as { message: string }).message).toMatch(
+      /^SubscriberUnavailable: no subscription of 'storage' takes InterventionRequest, so no InterventionResponse can answer request /,
+    )
   })
 
   it('takes a whole message too, and refuses options it cannot read as plain errors', async () => {

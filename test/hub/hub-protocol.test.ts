@@ -185,6 +185,7 @@ describe('hub protocol', () => {
       [{ via: 'r.1', held: true }, '`held` and `unsent` need `to`'],
       [{ via: 'r.1', to: 's', held: true, unsent: true }, '`held` and `unsent` exclude each other'],
       [{ via: 'r.1', to: 's', custody: true }, '`custody` needs `held`'],
+      [{ via: 'r.1', seq: 0, count: {} }, '`count` goes only on a publish without `via`'],
       ...[{ via: 'r.1' }, { via: 'r.1', to: 's', held: true }, { via: 'r.1', to: 's', unsent: true }].map(
         (markers): [object, string] => [
           { ...markers, prior: { attempts: 1, error: 'Error: boom', firstFailedAt: 0 } },
@@ -204,6 +205,68 @@ describe('hub protocol', () => {
       expect(rejection).toContain(problem)
     })
     expect((await bus.metrics()).messagesPublished).toBe(0)
+  })
+
+  it('answers a request’s publish (`count`) that nothing (of its module) took with `res` 0, others as any publish', async () => {
+    const { bus, hub } = await setup()
+    await bus.subscribe(
+      ModuleId.AnalysisEngine,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.BestEffort,
+      () => {},
+    )
+    const storage = rawPeer(hub, ModuleId.Storage)
+    await subscribeRawEvents(storage, ModuleId.Storage, { kind: 'BestEffort' })
+    const peer = rawPeer(hub, ModuleId.DataCapture)
+    const msg = () => BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    peer.send([
+      { t: 'hello', v: 1 },
+      { t: 'pub', rid: 1, msg: msg(), count: {} },
+      { t: 'pub', rid: 2, msg: msg(), count: { module: ModuleId.Storage } },
+      { t: 'pub', rid: 3, msg: msg(), count: { module: ModuleId.Gamification } },
+      // In a batch: rid 4 a plain publish, 5 a request only Storage's subscription counts for, 6 one
+      // for Gamification's.
+      {
+        t: 'pubs',
+        rid: 4,
+        msgs: [msg(), msg(), msg()],
+        count: [
+          { at: 1, module: ModuleId.Storage },
+          { at: 2, module: ModuleId.Gamification },
+        ],
+      },
+      // Malformed marks (of two messages): the whole frame is refused, each of its publishes answered.
+      ...[
+        [{ at: 2 }],
+        [{ at: 0 }, { at: 0 }],
+        [{ at: 1 }, { at: 0 }],
+        [{ at: -1 }],
+        [{ at: 0, module: 'Storage' }],
+        [{ at: 0, modul: 'storage' }],
+        ['0'],
+      ].map((count, i) => ({ t: 'pubs', rid: 10 + 2 * i, msgs: [msg(), msg()], count })),
+      { t: 'pub', rid: 30, msg: msg(), count: { module: 'Storage' } },
+    ])
+    await waitFor(() => peer.frames.filter((f) => f.t === 'rej').length === 15)
+    const answers = peer.frames.filter((f) => f.t === 'res' || f.t === 'okr')
+    expect(answers).toEqual(
+      expect.arrayContaining([
+        { t: 'res', rid: 3, ok: 0 },
+        { t: 'res', rid: 6, ok: 0 },
+      ]),
+    )
+    expect(answers.filter((f) => f.t === 'res')).toHaveLength(2)
+    const covered = peer.frames
+      .filter((f): f is RawFrame & { from: number; to: number } => f.t === 'okr')
+      .flatMap(({ from, to }) => Array.from({ length: to - from + 1 }, (_, i) => from + i))
+    expect(covered.sort((a, b) => a - b)).toEqual([1, 2, 4, 5])
+    const refusals = peer.frames.filter((f) => f.t === 'rej').map((f) => JSON.stringify(f))
+    for (const refusal of refusals.slice(0, 14))
+      expect(refusal).toContain(
+        '`count` marks requests among `msgs` as { at: an index into msgs, module?: a module id }, in increasing order of `at`',
+      )
+    expect(refusals[14]).toContain('"rid":30')
+    expect((await bus.metrics()).messagesPublished).toBe(6)
   })
 
   it('notices an endpoint that stops answering heartbeats and parks its Reliable subscriptions', async () => {

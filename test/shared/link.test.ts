@@ -78,6 +78,35 @@ describe('a link sending a flood queued in one tick', () => {
   )
 })
 
+describe('a unit that cannot be sent whole', () => {
+  it('goes frame by frame and message by message, each request’s mark with its own message', () => {
+    const { port, link } = recordingLink('clone')
+    const send = port.send
+    // The whole unit fails (as one holding something no clone takes would); single frames pass.
+    port.send = (unit) => {
+      if (
+        (codecFor('clone').decode(unit) as EndpointFrame[]).some((f) => f.t === 'pubs' && f.msgs.length > 1)
+      )
+        throw new Error('could not be cloned')
+      send(unit)
+    }
+    const message = () => BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    queuePublish(link, 7, message(), {})
+    queuePublish(link, 8, message())
+    queuePublish(link, 9, message(), { module: ModuleId.Storage })
+    link.flush()
+    const frames = port.units.flatMap((unit) => codecFor('clone').decode(unit) as EndpointFrame[])
+    expect(
+      frames.map((frame) => (frame.t === 'pubs' ? { rid: frame.rid, count: frame.count } : frame)),
+    ).toEqual([
+      { rid: 7, count: [{ at: 0 }] },
+      { rid: 8, count: undefined },
+      { rid: 9, count: [{ at: 0, module: ModuleId.Storage }] },
+    ])
+    expect(frames.filter((frame) => 'count' in frame)).toHaveLength(2)
+  })
+})
+
 describe('a link’s heartbeat', () => {
   /**
    * A link on one end of a channel whose other end a worker keeps talking on, every 20 ms, until

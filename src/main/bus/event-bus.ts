@@ -33,7 +33,7 @@ import { type MessageValidator, messageValidator } from '../../shared/message-va
 import type { BusMetrics, Counters, MetricsPoint, RouteMetrics } from '../../shared/metrics-snapshot.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import type { RequestReply } from '../../shared/request-reply.js'
-import { type RequestOptions, Requests } from '../../shared/requests.js'
+import { publishRequest, type RequestOptions, Requests } from '../../shared/requests.js'
 import { type RespondOptions, subscribeResponder } from '../../shared/responder.js'
 import { checkSubscribeArguments, type SubscribeOptions } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
@@ -205,6 +205,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   readonly [busInternals]: BusInternals = {
     publish: (message, skip) => this.publishNow(message, skip),
+    publishRequest: (message, from) => this.publishRequestNow(message, from),
     metricsPoint: () => {
       const now = monotonicMs()
       return {
@@ -318,6 +319,14 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   // The reply's type is the one the interface promises: `arrived` takes only `replyType`'s.
   request(message: Envelope, options: RequestOptions): Promise<never> {
     return this.awaitingReplies.request(message, options) as Promise<never>
+  }
+
+  [publishRequest](message: Envelope, from: string | undefined): Promise<number> {
+    try {
+      return Promise.resolve(this.publishRequestNow(message, from))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   respond(module: string, requestType: string, options: RespondOptions, answer: unknown): Promise<string> {
@@ -596,6 +605,17 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     return message.id
   }
 
+  /** `publishNow`, answering how many subscriptions (of module `from` alone, when given) took it. */
+  private publishRequestNow(message: Envelope, from: string | undefined): number {
+    this.assertRunning()
+    this.validator.validate(message)
+    const takers = this.route(message, monotonicMs(), true)
+    if (from === undefined) return takers.length
+    let fromTakers = 0
+    for (const subscription of takers) if (subscription.module === from) fromTakers++
+    return fromTakers
+  }
+
   private assertRunning(): void {
     if (this.state === 'running') return
     throw this.state === 'created'
@@ -604,8 +624,9 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   }
 
   /**
-   * Routes a validated message to every matching subscription, or to none if a Reliable one is full.
-   * `fresh` is false for replays, which are neither counted as published nor seen by the registry.
+   * Routes a validated message to every matching subscription, or to none if a Reliable one is
+   * full, and returns those it was routed to. `fresh` is false for replays, which are neither
+   * counted as published nor seen by the registry.
    * @throws EventBusError `QueueFull`
    */
   private route(
@@ -613,7 +634,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     publishedAt: number,
     fresh: boolean,
     skip?: ReadonlySet<Subscription>,
-  ): number {
+  ): readonly Subscription[] {
     const type = message.payload.type
     const matched: Subscription[] = []
     this.collectMatches(this.byType.get(type), message, matched, skip)
@@ -637,7 +658,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     }
     for (const subscription of matched) subscription.enqueue(message, publishedAt)
     if (fresh && this.routeTap !== undefined) this.routeTap(message, matched.length)
-    return matched.length
+    return matched
   }
 
   private collectMatches(
@@ -827,7 +848,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
         return undefined
       }
       const routed = this.route(entry.message, monotonicMs(), false)
-      return routed === 0 ? 'no subscription matches the message any more; it stays here' : undefined
+      return routed.length === 0 ? 'no subscription matches the message any more; it stays here' : undefined
     } catch (error) {
       return error instanceof Error ? error.message : String(error)
     }

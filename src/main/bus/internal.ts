@@ -56,6 +56,11 @@ export interface BusInternals {
    * `skip` are left out (a direct channel already delivered to them).
    */
   publish(message: Envelope, skip?: ReadonlySet<Subscription>): string
+  /**
+   * `publish` for a request: returns how many subscriptions took the message (those of module
+   * `from` alone, when given), so that a request nothing could answer is refused at once.
+   */
+  publishRequest(message: Envelope, from: string | undefined): number
   /** Live subscriptions whose filter can match `type` (listing it, or listing no types). */
   subscribersOf(type: string): readonly Subscription[]
   /** Calls `listener` after any subscription is added or ended (in process or remote). */

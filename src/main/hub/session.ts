@@ -18,6 +18,7 @@ import type { ConnectionMetrics } from '../../shared/metrics-snapshot.js'
 import { awakeInterval } from '../../shared/peer-timers.js'
 import type { Port } from '../../shared/port.js'
 import {
+  type BatchedPublishCount,
   type EndpointFrame,
   endpointFrameSchema,
   type HubFrame,
@@ -263,12 +264,15 @@ export class Session implements RouteEndpoint {
           EventBusError.of('MessageRejected', { reason: "'hello' was already received", issues: [] }),
         )
       case 'pubs':
-        for (let i = 0; i < frame.msgs.length; i++) this.publish(frame.rid + i, frame.msgs[i])
+        if (frame.count === undefined)
+          for (let i = 0; i < frame.msgs.length; i++) this.publish(frame.rid + i, frame.msgs[i])
+        else this.publishWithRequests(frame.rid, frame.msgs, frame.count)
         if (frame.msgs.length >= EARLY_ANSWER_BATCH) this.link.flushAfterInput(this.flushPublishAcks)
         return
       case 'pub':
         if (frame.via !== undefined && frame.to !== undefined)
           return this.handBack(frame.via, frame.to, frame)
+        if (frame.count !== undefined) return this.publishRequest(frame.rid, frame.msg, frame.count.module)
         return this.publish(frame.rid, frame.msg, frame.via, frame.seq)
       case 'sub':
         return this.subscribeRequest(frame)
@@ -391,27 +395,62 @@ export class Session implements RouteEndpoint {
 
   private publish(rid: number, message: unknown, via?: string, seq?: number): void {
     try {
-      // A message that is no object at all is left to the bus's validation, which names it.
-      const { source, payload } = (message ?? {}) as Partial<Envelope>
-      const type = (payload as { type?: unknown } | undefined)?.type
-      if (claimsOtherSource(source, this.module)) {
-        throw EventBusError.of('Unauthorized', {
-          module: this.module,
-          action: 'source',
-          ...(typeof type === 'string' ? { type } : {}),
-        })
-      }
-      if (typeof type === 'string' && !mayPublish(this.permissions, type)) {
-        throw EventBusError.of('Unauthorized', { module: this.module, action: 'publish', type })
-      }
       this.hub.internals.publish(
-        message as Envelope,
+        this.permitted(message),
         via === undefined ? undefined : this.hub.routeTable.skipFor(this, via, seq),
       )
       this.acknowledgePublish(rid)
     } catch (error) {
       this.link.send({ t: 'rej', rid, error: wireError(error) })
     }
+  }
+
+  /** A `pubs` frame with requests among its messages (`count`: in order, checked by the frame's schema). */
+  private publishWithRequests(rid: number, messages: unknown[], count: BatchedPublishCount[]): void {
+    let next = 0
+    for (let i = 0; i < messages.length; i++) {
+      const mark = count[next]
+      if (mark?.at !== i) {
+        this.publish(rid + i, messages[i])
+        continue
+      }
+      this.publishRequest(rid + i, messages[i], mark.module)
+      next++
+    }
+  }
+
+  /**
+   * A request's publish: answered as any publish when a subscription (of `from` alone) took it,
+   * else with `res` 0, so that the requester fails at once rather than wait for a reply none could send.
+   */
+  private publishRequest(rid: number, message: unknown, from: string | undefined): void {
+    try {
+      if (this.hub.internals.publishRequest(this.permitted(message), from) > 0) this.acknowledgePublish(rid)
+      else this.link.send({ t: 'res', rid, ok: 0 })
+    } catch (error) {
+      this.link.send({ t: 'rej', rid, error: wireError(error) })
+    }
+  }
+
+  /**
+   * `message`, once its source is this endpoint's identity and its type granted to it.
+   * @throws EventBusError `Unauthorized`
+   */
+  private permitted(message: unknown): Envelope {
+    // A message that is no object at all is left to the bus's validation, which names it.
+    const { source, payload } = (message ?? {}) as Partial<Envelope>
+    const type = (payload as { type?: unknown } | undefined)?.type
+    if (claimsOtherSource(source, this.module)) {
+      throw EventBusError.of('Unauthorized', {
+        module: this.module,
+        action: 'source',
+        ...(typeof type === 'string' ? { type } : {}),
+      })
+    }
+    if (typeof type === 'string' && !mayPublish(this.permissions, type)) {
+      throw EventBusError.of('Unauthorized', { module: this.module, action: 'publish', type })
+    }
+    return message as Envelope
   }
 
   /** Successful publishes with consecutive request ids are answered by one range frame. */
