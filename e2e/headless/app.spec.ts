@@ -272,10 +272,26 @@ test('a tip nobody answers in time says so, and the button comes back', async ({
   await openApp(page, host)
   await page.getByTestId('ask').click()
   await expect(page.getByTestId('error')).toHaveText(
-    'No answer from Skelly yet — the AI module may still be starting. Try again in a moment.',
+    'No answer from Skelly in time — the AI module may be busy. Try again in a moment.',
   )
   await expect(page.getByTestId('ask')).toBeEnabled()
   await expect(page.getByTestId('ask')).toHaveText('Ask Skelly for a tip')
+})
+
+test.describe('without the AI module', () => {
+  test.use({ hostOptions: { modules: [] } })
+
+  test('a tip is refused at once, saying the AI module is not running', async ({ page, host }) => {
+    await openApp(page, host)
+    await page.getByTestId('ask').click()
+    // Long before the request's own timeout (the app's ANSWER_TIMEOUT_MS, 8 s) would have said it.
+    await expect(page.getByTestId('error')).toHaveText(
+      'Skelly’s AI module is not running — try again once it has started.',
+      { timeout: 4000 },
+    )
+    await expect(page.getByTestId('ask')).toBeEnabled()
+    await page.screenshot({ path: test.info().outputPath('no-ai-module.png') })
+  })
 })
 
 test.describe('a window that answers requests', () => {

@@ -25,10 +25,14 @@ function describeError(error: unknown): string {
 
 /** What the window says when its request for a tip failed, and for no answer in time, why that may be. */
 function describeFailedAsk(error: unknown, connection: ConnectionState): string {
-  if ((error as Partial<SkellyBusError>).kind !== 'DeliveryTimeout') return describeError(error)
-  // Nobody may be listening yet (modules still starting), or the connection dropped meanwhile.
+  const { kind } = error as Partial<SkellyBusError>
+  // The hub saw no subscription of AiIntegration's take the request: it is not running (yet).
+  if (kind === 'SubscriberUnavailable')
+    return 'Skelly’s AI module is not running — try again once it has started.'
+  if (kind !== 'DeliveryTimeout') return describeError(error)
+  // AiIntegration took the request and did not answer in time, or the connection dropped meanwhile.
   return connection === 'open'
-    ? 'No answer from Skelly yet — the AI module may still be starting. Try again in a moment.'
+    ? 'No answer from Skelly in time — the AI module may be busy. Try again in a moment.'
     : 'No answer from Skelly: the connection to the bus dropped. The window is reconnecting.'
 }
 
