@@ -21,11 +21,10 @@ export const latencySummarySchema = z.object({
 })
 
 /**
- * What became of messages: published, and of their copies delivered, failed, dropped, coalesced,
- * retried, dead-lettered; and the publishes refused because a queue was full.
+ * What became of a message's copies: delivered, failed, dropped, coalesced, retried,
+ * dead-lettered; and the publishes refused because a queue was full.
  */
-export const countersSchema = z.object({
-  published: count,
+export const copyCountersSchema = z.object({
   delivered: count,
   failed: count,
   dropped: count,
@@ -38,6 +37,19 @@ export const countersSchema = z.object({
    * published; for a subscription, those its full queue refused. Not part of any copy's accounting.
    */
   queueFull: count,
+})
+
+/** What became of messages: published, routed to no one, and their copies' counters. */
+export const countersSchema = copyCountersSchema.extend({
+  published: count,
+  /**
+   * Publishes accepted that no subscription took: counted as published, delivered to no one (a
+   * type nobody subscribes to, or not yet: its module is not running). For a module, those it
+   * published. Not counted: a copy a direct route's producer sends the hub for the route's other
+   * subscribers (the route delivered the message), and a module's own ModuleReady, HealthCheck or
+   * Error, which the bus's registry takes.
+   */
+  unrouted: count,
 })
 
 /** One subscription's entry in `metrics().subscriptions`: its filter, mode, queue, counters and latency. */
@@ -55,8 +67,8 @@ export const subscriptionMetricsSchema = z.object({
   /** Whether the endpoint behind it is gone and its messages wait for it (hub subscriptions). */
   parked: z.boolean(),
   routed: count,
-  // A subscription counts what the bus counts, but publishes: it routes them.
-  ...countersSchema.omit({ published: true }).shape,
+  // A subscription counts what becomes of its copies; publishes are the bus's, types' and modules'.
+  ...copyCountersSchema.shape,
   slowHandlers: count,
   predicateErrors: count,
   latency: latencySummarySchema,
@@ -147,6 +159,8 @@ export const busMetricsSchema = z.object({
   messagesDeadLettered: count,
   /** Publishes refused because a queue was full (see the counters' `queueFull`). */
   messagesQueueFull: count,
+  /** Publishes accepted that no subscription took (see the counters' `unrouted`). */
+  messagesUnrouted: count,
   predicateErrors: count,
   currentQueueDepth: count,
   maxQueueSize: count,
@@ -233,6 +247,8 @@ export const metricsPointSchema = busMetricsSchema
 export type LatencySummary = z.infer<typeof latencySummarySchema>
 /** Message counters, for the bus, one module or one message type. */
 export type Counters = z.infer<typeof countersSchema>
+/** What a subscription counts of the counters: what became of its copies. */
+export type CopyCounters = z.infer<typeof copyCountersSchema>
 /** One subscription's metrics; once quiet, `routed = delivered + dropped + coalesced + deadLettered`. */
 export type SubscriptionMetrics = z.infer<typeof subscriptionMetricsSchema>
 /** What `bus.metrics()` resolves to (BUS-API.md, *Metrics*). */

@@ -10,6 +10,7 @@ import {
   isRecoverable,
   MessageFilter,
   MessagePayload,
+  MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { deferred, flushMicrotasks, rawMessage } from '../helpers.js'
@@ -100,6 +101,50 @@ describe('metrics', () => {
       'analysis-engine': { published: 3, delivered: 0 },
       storage: { published: 0, delivered: 6 },
     })
+  })
+
+  it('counts publishes no subscription took, by type and module, but not what the registry takes', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    // Storage takes RawEvents from its first subscription on, and only those with a predicate's yes.
+    const stateChange = () =>
+      BusMessage.create(
+        ModuleId.AnalysisEngine,
+        MessagePayload.StateChange({ state: 'focused', confidence: 1, timestamp: new Date() }),
+      )
+    await bus.publish(rawMessage())
+    await bus.publish(stateChange())
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent']).withPredicate((m) => m.payload.data.eventType !== 'ignored'),
+      DeliveryMode.BestEffort,
+      () => {},
+    )
+    await bus.publish(rawMessage())
+    await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'ignored' }))
+    // The registry takes a module's own ModuleReady and HealthCheck; another's HealthCheck it does not.
+    await bus.publish(BusMessage.create(ModuleId.Storage, MessagePayload.ModuleReady(ModuleId.Storage)))
+    const check = (moduleId: string) =>
+      BusMessage.create(ModuleId.Storage, MessagePayload.HealthCheck({ moduleId, timestamp: new Date() }))
+    await bus.publish(check(ModuleId.Storage))
+    await bus.publish(check(ModuleId.Gamification))
+    await flushMicrotasks()
+    const metrics = await bus.metrics()
+    expect(metrics.messagesPublished).toBe(7)
+    expect(metrics.messagesUnrouted).toBe(4)
+    expect(metrics.types).toMatchObject({
+      RawEvent: { published: 3, unrouted: 2 },
+      StateChange: { published: 1, unrouted: 1 },
+      ModuleReady: { published: 1, unrouted: 0 },
+      HealthCheck: { published: 2, unrouted: 1 },
+    })
+    expect(metrics.modules).toMatchObject({
+      'data-capture': { published: 3, unrouted: 2 },
+      'analysis-engine': { published: 1, unrouted: 1 },
+      storage: { published: 3, unrouted: 1 },
+    })
+    // A subscription counts its copies, not publishes.
+    expect(metrics.subscriptions[0]).not.toHaveProperty('unrouted')
   })
 
   it('gives a second reader in the same interval the same recent latency, not an empty sliver', async () => {

@@ -260,6 +260,7 @@ describe('direct routes', () => {
     await waitFor(async () => (await bus.metrics()).messagesDelivered === 500)
     const metrics = await bus.metrics()
     expect(metrics.messagesPublished).toBe(500)
+    expect(metrics.messagesUnrouted).toBe(0) // the route took them, though no hub subscription did
     expect(metrics.types.RawEvent?.published).toBe(500)
     expect(metrics.modules['data-capture']?.published).toBe(500)
     expect(metrics.modules.storage?.delivered).toBe(500)
@@ -877,6 +878,7 @@ describe('direct routes', () => {
     expect(consumer.received.length).toBe(100)
     expect(new Set(consumer.received.map((entry) => entry.id))).toEqual(new Set(seen))
     await waitFor(async () => (await bus.metrics()).messagesPublished === 100)
+    expect((await bus.metrics()).messagesUnrouted).toBe(0)
   })
 
   it('a subscription answered while a route is active gets everything published after', async () => {

@@ -113,21 +113,28 @@ async function run(publisher: Pick<EventBus, 'publish'>, bus: EventBus, w: Workl
 
 /**
  * `counts` as an endpoint reports them: a copy its predicate declines is acknowledged there and
- * counted as delivered (BUS-API), where in process it is never routed.
+ * counted as delivered (BUS-API), where in process it is never routed, so its publish, the only
+ * subscription's, went to no one (`unrouted`).
  */
 function withDeclinedDelivered(counts: ReturnType<typeof countsOf>, declined: number) {
   const plus = <C extends { delivered: number }>(c: C) => ({ ...c, delivered: c.delivered + declined })
+  const routed = <C extends { unrouted: number }>(c: C) => ({ ...c, unrouted: c.unrouted - declined })
   const storage = counts.modules[ModuleId.Storage]
+  const capture = counts.modules[ModuleId.DataCapture]
   const rawEvents = counts.types.RawEvent
   return {
     ...counts,
-    total: { ...plus(counts.total), latencyCount: counts.total.latencyCount + declined },
+    total: { ...routed(plus(counts.total)), latencyCount: counts.total.latencyCount + declined },
     subscription: counts.subscription && {
       ...plus(counts.subscription),
       latencyCount: counts.subscription.latencyCount + declined,
     },
-    modules: { ...counts.modules, ...(storage && { [ModuleId.Storage]: plus(storage) }) },
-    types: { ...counts.types, ...(rawEvents && { RawEvent: plus(rawEvents) }) },
+    modules: {
+      ...counts.modules,
+      ...(storage && { [ModuleId.Storage]: plus(storage) }),
+      ...(capture && { [ModuleId.DataCapture]: routed(capture) }),
+    },
+    types: { ...counts.types, ...(rawEvents && { RawEvent: routed(plus(rawEvents)) }) },
   }
 }
 
@@ -143,6 +150,7 @@ function countsOf(m: Metrics) {
       coalesced: m.messagesCoalesced,
       retried: m.messagesRetried,
       deadLettered: m.messagesDeadLettered,
+      unrouted: m.messagesUnrouted,
       latencyCount: m.deliveryLatency.count,
       queue: m.currentQueueDepth,
       inFlight: m.inFlight,

@@ -381,6 +381,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       messagesCoalesced: this.totals.coalesced,
       messagesRetried: this.totals.retried,
       messagesQueueFull: this.totals.queueFull,
+      messagesUnrouted: this.totals.unrouted,
       predicateErrors: this.predicateErrors,
       maxQueueSize: this.config.maxQueueSize,
       deliveryLatency: this.latency.summary(),
@@ -651,10 +652,19 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     if (fresh) {
       if (!Object.isFrozen(message)) Object.freeze(message)
       if (!Object.isFrozen(message.payload)) Object.freeze(message.payload)
+      const forType = this.countersForType(type)
+      const forModule = this.countersForModule(message.source)
       this.totals.published++
-      this.countersForType(type).published++
-      this.countersForModule(message.source).published++
-      this.observeRegistryMessage(message)
+      forType.published++
+      forModule.published++
+      const registered = this.observeRegistryMessage(message)
+      // A direct route's copy for its other subscribers (`skip`) reached its consumer already, and
+      // a message the registry acts on was taken by the bus itself.
+      if (matched.length === 0 && skip === undefined && !registered) {
+        this.totals.unrouted++
+        forType.unrouted++
+        forModule.unrouted++
+      }
     }
     for (const subscription of matched) subscription.enqueue(message, publishedAt)
     if (fresh && this.routeTap !== undefined) this.routeTap(message, matched.length)
@@ -675,23 +685,30 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     }
   }
 
-  private observeRegistryMessage(message: Envelope): void {
+  /** Updates the registry from a module's own ModuleReady, HealthCheck or Error; true when it did. */
+  private observeRegistryMessage(message: Envelope): boolean {
     const { type, data } = message.payload as { type: string; data: unknown }
     if (type === 'ModuleReady') {
       this.registry.setStatus(data as string, ModuleStatus.Healthy)
-    } else if (type === 'HealthCheck') {
-      const check = data as { moduleId: string; timestamp: Date }
-      if (check.moduleId === message.source) this.registry.recordHealthCheck(check.moduleId, check.timestamp)
-    } else if (type === 'Error') {
-      const report = data as ErrorReport
-      if (report.module === message.source) {
-        this.registry.recordError(report.module, {
-          errorType: report.errorType,
-          message: report.message,
-          at: report.timestamp,
-        })
-      }
+      return true
     }
+    if (type === 'HealthCheck') {
+      const check = data as { moduleId: string; timestamp: Date }
+      if (check.moduleId !== message.source) return false
+      this.registry.recordHealthCheck(check.moduleId, check.timestamp)
+      return true
+    }
+    if (type === 'Error') {
+      const report = data as ErrorReport
+      if (report.module !== message.source) return false
+      this.registry.recordError(report.module, {
+        errorType: report.errorType,
+        message: report.message,
+        at: report.timestamp,
+      })
+      return true
+    }
+    return false
   }
 
   private createSubscription(

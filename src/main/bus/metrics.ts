@@ -8,7 +8,7 @@
 import type JsHistogram from 'hdr-histogram-js/dist/JsHistogram.js'
 import { constructorFromBucketSize } from 'hdr-histogram-js/dist/JsHistogramFactory.js'
 import { EXACT_BELOW, LatencyTally, microsOf } from '../../shared/latency-tally.js'
-import type { Counters, LatencySummary } from '../../shared/metrics-snapshot.js'
+import type { CopyCounters, Counters, LatencySummary } from '../../shared/metrics-snapshot.js'
 
 /**
  * Where counts reported by endpoints stop: half the safe integers, so that the bus's own counting
@@ -27,12 +27,12 @@ export function addCount(total: number, more: number): number {
 }
 
 /** What a subscription counts of the counters, all 0: it routes messages, it does not publish them. */
-export function newCopyCounters(): Omit<Counters, 'published'> {
+export function newCopyCounters(): CopyCounters {
   return { delivered: 0, failed: 0, dropped: 0, coalesced: 0, retried: 0, deadLettered: 0, queueFull: 0 }
 }
 
 export function newCounters(): Counters {
-  return { published: 0, ...newCopyCounters() }
+  return { published: 0, unrouted: 0, ...newCopyCounters() }
 }
 
 /**

@@ -10,7 +10,12 @@ import { describeThrown, EventBusError, isEventBusError } from '../../shared/err
 import type { CompiledFilter } from '../../shared/filter.js'
 import { InFlight } from '../../shared/in-flight.js'
 import type { Envelope } from '../../shared/message.js'
-import type { Counters, LatencySummary, SubscriptionMetrics } from '../../shared/metrics-snapshot.js'
+import type {
+  CopyCounters,
+  Counters,
+  LatencySummary,
+  SubscriptionMetrics,
+} from '../../shared/metrics-snapshot.js'
 import { isThenable } from '../../shared/thenable.js'
 import {
   DIRECT_OUTCOMES,
@@ -46,7 +51,7 @@ export interface DeliveryContext {
   answeredAtShutdown(subscription: Subscription): void
 }
 
-type SubscriptionStats = Omit<Counters, 'published'> & {
+type SubscriptionStats = CopyCounters & {
   routed: number
   slowHandlers: number
   predicateErrors: number
@@ -561,7 +566,7 @@ export class Subscription {
   }
 
   /** Adds one to a counter of this subscription, its module, the message's type and the bus. */
-  private count(message: Envelope, counter: Exclude<keyof Counters, 'published'>): void {
+  private count(message: Envelope, counter: keyof CopyCounters): void {
     this.stats[counter]++
     this.context.totals[counter]++
     this.context.countersForType(message.payload.type)[counter]++
