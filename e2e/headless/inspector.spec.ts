@@ -194,6 +194,31 @@ test('overview numbers move under load and agree with bus.metrics()', async ({
       .poll(async () => numberIn(await page.getByTestId(`type-published-${type}`).textContent()))
       .toBe((await host.bus.metrics()).types[type]?.published)
   }
+  // A type nobody subscribes to: the table says how many of its publishes went to no one.
+  const at = new Date()
+  for (const state of ['focused', 'idle', 'away']) {
+    await host.bus.publish(
+      BusMessage.create(
+        ModuleId.AnalysisEngine,
+        MessagePayload.AnalysisComplete({
+          windowId: crypto.randomUUID(),
+          state,
+          confidence: 1,
+          startTime: at,
+          endTime: at,
+        }),
+      ),
+    )
+  }
+  // The demo's analysis engine may publish more of them meanwhile: at least these three.
+  const unrouted = (await host.bus.metrics()).types.AnalysisComplete?.unrouted ?? 0
+  expect(unrouted).toBeGreaterThanOrEqual(3)
+  await expect
+    .poll(async () => numberIn(await page.getByTestId('type-unrouted-AnalysisComplete').textContent()))
+    .toBeGreaterThanOrEqual(unrouted)
+  await page
+    .getByTestId('type-traffic')
+    .screenshot({ path: testInfo.outputPath('type-traffic-unrouted.png') })
   expect(consoleErrors).toEqual([])
 })
 

@@ -1,7 +1,7 @@
 /**
- * Traffic by message type: which types flow, how fast, what became of their copies (delivered,
- * failed, retried, dropped, coalesced, dead-lettered) and how many publishes a full queue refused,
- * busiest first. The totals are the snapshot's `types`; the rate is the difference from the
+ * Traffic by message type: which types flow, how fast, how many publishes no subscription took,
+ * what became of their copies (delivered, failed, retried, dropped, coalesced, dead-lettered) and
+ * how many publishes a full queue refused, busiest first. The totals are the snapshot's `types`; the rate is the difference from the
  * chart point before it: the snapshot before, or the hub's point where the window received none (on
  * opening, and after time away).
  */
@@ -10,6 +10,7 @@ import { perSecond, publishedOf } from './feeds.js'
 import { count, rate } from './format.js'
 
 const COUNTERS = [
+  'unrouted',
   'delivered',
   'failed',
   'retried',
@@ -20,6 +21,7 @@ const COUNTERS = [
 ] as const
 type Counter = (typeof COUNTERS)[number]
 const HEADINGS: Record<Counter, string> = {
+  unrouted: 'to no one',
   delivered: 'delivered',
   failed: 'failed',
   retried: 'retried',
@@ -30,7 +32,8 @@ const HEADINGS: Record<Counter, string> = {
 }
 /**
  * Counts that stand out when above 0: copies that failed or were lost, and publishes refused
- * (coalescing is LatestOnly's job).
+ * (coalescing is LatestOnly's job; a publish nobody subscribes to is the publisher's choice, and
+ * the column says so plainly for whoever looks for a missing subscriber).
  */
 const WARNS: ReadonlySet<Counter> = new Set(['failed', 'retried', 'dropped', 'deadLettered', 'queueFull'])
 
@@ -78,6 +81,7 @@ export function TypeTraffic({
                 {COUNTERS.map((counter) => (
                   <td
                     key={counter}
+                    data-testid={`type-${counter}-${type}`}
                     class={`num${counters[counter] > 0 && WARNS.has(counter) ? ' warn' : ''}`}
                   >
                     {count(counters[counter])}
