@@ -1,7 +1,14 @@
 /**
  * The README's request and reply example, type-checked; run it with `npx tsx examples/requests.ts`.
  */
-import { BusMessage, createEventBus, DeliveryMode, MessagePayload, ModuleId } from '../src/main/bus/index.js'
+import {
+  BusMessage,
+  createEventBus,
+  DeliveryMode,
+  isEventBusError,
+  MessagePayload,
+  ModuleId,
+} from '../src/main/bus/index.js'
 
 const bus = createEventBus()
 await bus.start()
@@ -26,5 +33,14 @@ const reply = await bus.request(BusMessage.create(ModuleId.CuteFigurine, tip), {
   timeoutMs: 2000, // then DeliveryTimeout; the default is 5000
 })
 console.log(reply.payload.data.responseText)
+
+// Nothing of Storage's takes InterventionRequests: refused at once, not after the timeout.
+const refused = await bus
+  .request(BusMessage.create(ModuleId.CuteFigurine, tip), {
+    replyType: 'InterventionResponse',
+    from: ModuleId.Storage,
+  })
+  .catch((error: unknown) => error)
+console.log(isEventBusError(refused) && refused.kind) // 'SubscriberUnavailable'
 
 await bus.shutdown()
