@@ -54,16 +54,23 @@ export const FULL_PUBS_FRAME = 64
  * Queues publish request `rid` of `message`: into the `pubs` frame queued last when it continues
  * it, else as a new one. A frame that is full ({@link FULL_PUBS_FRAME}) leaves at once. `count`
  * marks a request's publish, which the hub answers with 0 when no subscription (of `count.module`
- * alone, when given) took it.
+ * alone, when given) took it; `again`, a publish sent again after a dropped connection, which the
+ * hub takes only if the connection before did not (such publishes travel in frames of their own).
  */
 export function queuePublish(
   link: Link<HubFrame, EndpointFrame>,
   rid: number,
   message: Envelope,
   count?: PublishCount,
+  again = false,
 ): void {
   const last = link.lastQueued()
-  if (last?.t === 'pubs' && last.rid + last.msgs.length === rid && last.msgs.length < link.maxBatch) {
+  if (
+    last?.t === 'pubs' &&
+    last.rid + last.msgs.length === rid &&
+    last.msgs.length < link.maxBatch &&
+    (last.again === true) === again
+  ) {
     if (count !== undefined) {
       const mark = markAt(last.msgs.length, count)
       if (last.count === undefined) last.count = [mark]
@@ -73,11 +80,13 @@ export function queuePublish(
     if (last.msgs.length >= FULL_PUBS_FRAME) link.flush()
     return
   }
-  link.send(
-    count === undefined
-      ? { t: 'pubs', rid, msgs: [message] }
-      : { t: 'pubs', rid, msgs: [message], count: [markAt(0, count)] },
-  )
+  link.send({
+    t: 'pubs',
+    rid,
+    msgs: [message],
+    ...(count === undefined ? {} : { count: [markAt(0, count)] }),
+    ...(again ? { again: true } : {}),
+  })
 }
 
 /** A request's mark at index `at` of a `pubs` frame. */

@@ -96,6 +96,14 @@ export interface RemoteDeadLetters {
   purge(selector?: DeadLetterSelector | string): Promise<number>
 }
 
+/**
+ * How a window publishes again, on its new connection, a publish its dropped connection left
+ * unanswered: the hub may have taken it before the drop, so it goes marked `again` and the hub
+ * takes it only if no connection of the module took it before. A symbol, not a method name: the
+ * window's own, not part of the public API.
+ */
+export const publishAgain: unique symbol = Symbol('skelly.publishAgain')
+
 /** The bus, as an endpoint sees it. `C` is the catalog it publishes and handles. */
 export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestReply<C> {
   /** The identity the hub bound to this endpoint. */
@@ -112,6 +120,8 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>
   /** How `request` publishes, here and for a window on this connection: see {@link publishRequest}. */
   [publishRequest](message: Envelope, from: string | undefined): Promise<number | undefined>
+  /** How a window publishes again what a dropped connection left unanswered: see {@link publishAgain}. */
+  [publishAgain](message: Envelope): Promise<string>
   /**
    * Subscribes as the bus does; `module` must be this endpoint's identity, and a filter may list only
    * granted types (one listing none is narrowed to them). `options.label` says what the
@@ -289,6 +299,20 @@ class Client implements BusClient<Catalog> {
       const count = from === undefined ? {} : { module: from }
       return this.askHub((rid) => queuePublish(this.link, rid, message, count)) as Promise<number | undefined>
     })
+  }
+
+  // Through the hub even for a type this endpoint sends over a direct route: only the hub knows
+  // what the connection before took, and its path reaches every subscriber.
+  [publishAgain](message: Envelope): Promise<string> {
+    return this.readMessage(
+      message,
+      () =>
+        this.askHub(
+          (rid) => queuePublish(this.link, rid, message, undefined, true),
+          undefined,
+          message.id,
+        ) as Promise<string>,
+    )
   }
 
   /** Runs `send` with `message`, refusing what is no message or cannot be read as the bus does. */

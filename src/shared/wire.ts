@@ -395,10 +395,24 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
           error: '`count` is a list of marks',
         })
         .optional(),
+      /**
+       * Publishes sent again after the endpoint's connection dropped before their answers came:
+       * the hub answers those a connection of the same module that ended took (among its last
+       * 4,096) as taken, without publishing them twice, and publishes the others. Not with `count`.
+       */
+      again: z.literal(true).optional(),
     })
     .strict()
     .check((ctx) => {
-      const { count, msgs } = ctx.value
+      const { count, msgs, again } = ctx.value
+      if (again === true && count !== undefined) {
+        ctx.issues.push({
+          code: 'custom',
+          message: '`again` and `count` exclude each other',
+          input: ctx.value,
+        })
+        return
+      }
       if (count === undefined || countMarksRequests(count, msgs.length)) return
       ctx.issues.push({
         code: 'custom',

@@ -269,6 +269,44 @@ describe('hub protocol', () => {
     expect((await bus.metrics()).messagesPublished).toBe(6)
   })
 
+  it('takes a publish sent `again` after a dropped connection only if the module’s connection before had not', async () => {
+    const { bus, hub } = await setup()
+    const msg = (source: string = ModuleId.DataCapture) =>
+      BusMessage.create(source, MessagePayload.RawEvent(rawEvent()))
+    const taken = msg()
+    const first = rawPeer(hub, ModuleId.DataCapture)
+    first.send([
+      { t: 'hello', v: 1 },
+      { t: 'pubs', rid: 1, msgs: [taken] },
+    ])
+    await waitFor(() => first.frames.some((f) => f.t === 'okr'))
+    first.port.close() // its answer may as well have been lost: the endpoint cannot tell
+    await waitFor(() => hub.attachments().length === 0)
+    const second = rawPeer(hub, ModuleId.DataCapture)
+    const unsent = msg()
+    second.send([
+      { t: 'hello', v: 1 },
+      { t: 'pubs', rid: 1, msgs: [taken, unsent], again: true },
+      { t: 'pubs', rid: 3, msgs: [msg()], count: [{ at: 0 }], again: true },
+    ])
+    await waitFor(() => second.frames.some((f) => f.t === 'rej'))
+    expect(second.frames.find((f) => f.t === 'okr')).toMatchObject({ from: 1, to: 2 })
+    expect(JSON.stringify(second.frames.find((f) => f.t === 'rej'))).toContain(
+      '`again` and `count` exclude each other',
+    )
+    // The message the first connection took is not published twice; the one it never got is.
+    const metrics = await bus.metrics()
+    expect(metrics.messagesPublished).toBe(2)
+    // Another module's connection knows nothing of DataCapture's: its message with that id is published.
+    const other = rawPeer(hub, ModuleId.Storage)
+    other.send([
+      { t: 'hello', v: 1 },
+      { t: 'pubs', rid: 1, msgs: [{ ...msg(ModuleId.Storage), id: taken.id }], again: true },
+    ])
+    await waitFor(() => other.frames.some((f) => f.t === 'okr'))
+    expect((await bus.metrics()).messagesPublished).toBe(3)
+  })
+
   it('notices an endpoint that stops answering heartbeats and parks its Reliable subscriptions', async () => {
     const { bus, hub } = await setup({ heartbeatMs: 30, reconnectGraceMs: 60_000 })
     const { port1, port2 } = new MessageChannel()

@@ -21,6 +21,7 @@ import { checkAttachOptions } from './permissions.js'
 import type { DirectRoute, PortPair, RouteSpec, RouteSpecOf } from './route.js'
 import { RouteTable } from './routes.js'
 import { Session } from './session.js'
+import { ENDED_CONNECTIONS_REMEMBERED, type TakenIds } from './taken-ids.js'
 import type { HubCore } from './types.js'
 
 const durationMs = (min: number) => z.number().int().min(min).max(LONGEST_WAIT_MS)
@@ -173,6 +174,8 @@ class HubImpl implements Hub, HubCore {
   /** Open sessions, each with the attachment `attach` returned for it. */
   private readonly sessions = new Map<Session, Attachment>()
   private readonly parked = new Map<string, Parked[]>()
+  /** What each module's last ended connections took, newest first (see `tookBefore`). */
+  private readonly takenBefore = new Map<string, TakenIds[]>()
   private closed = false
 
   get catalog(): Readonly<Catalog> {
@@ -224,7 +227,10 @@ class HubImpl implements Hub, HubCore {
     }
     if (options.onDuplicate !== 'allow') for (const session of duplicates) session.end('superseded')
     const port = toPort(input)
-    const session = new Session(this, port, module, permissions, (ended) => this.sessions.delete(ended))
+    const session = new Session(this, port, module, permissions, (ended) => {
+      this.sessions.delete(ended)
+      this.rememberTaken(ended)
+    })
     const attachment: Attachment = Object.freeze({
       module,
       permissions,
@@ -299,6 +305,15 @@ class HubImpl implements Hub, HubCore {
       this.internals.end(subscription, 'SubscriberUnavailable')
     })
     this.parked.set(module, [...(this.parked.get(module) ?? []), { key, subscription, cancel }])
+  }
+
+  tookBefore(module: string, id: string): boolean {
+    return this.takenBefore.get(module)?.some((taken) => taken.has(id)) ?? false
+  }
+
+  private rememberTaken(ended: Session): void {
+    const kept = [ended.taken, ...(this.takenBefore.get(ended.module) ?? [])]
+    this.takenBefore.set(ended.module, kept.slice(0, ENDED_CONNECTIONS_REMEMBERED))
   }
 
   claimParked(module: string, key: string): Subscription | undefined {

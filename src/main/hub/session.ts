@@ -34,6 +34,7 @@ import type { Subscription } from '../bus/subscription.js'
 import { PendingAck, SentByPriority } from './pending-ack.js'
 import { assertMayInspect, authorizeFilter } from './permissions.js'
 import type { RouteEndpoint } from './route.js'
+import { TakenIds } from './taken-ids.js'
 import type { HubCore } from './types.js'
 
 /**
@@ -118,6 +119,8 @@ export class Session implements RouteEndpoint {
   /** The endpoint times its handlers and says which ran slow (hello's `slow`). */
   private timesHandlers = false
   private ended = false
+  /** The ids of the last publishes this connection took, kept by the hub once it ends. */
+  readonly taken = new TakenIds()
   private readonly subscriptions = new Map<string, RemoteSubscription>()
   private readonly awaitingAck = new InFlight<PendingAck>()
   private nextDeliveryId = 1
@@ -264,7 +267,8 @@ export class Session implements RouteEndpoint {
           EventBusError.of('MessageRejected', { reason: "'hello' was already received", issues: [] }),
         )
       case 'pubs':
-        if (frame.count === undefined)
+        if (frame.again === true) this.publishAgain(frame.rid, frame.msgs)
+        else if (frame.count === undefined)
           for (let i = 0; i < frame.msgs.length; i++) this.publish(frame.rid + i, frame.msgs[i])
         else this.publishWithRequests(frame.rid, frame.msgs, frame.count)
         if (frame.msgs.length >= EARLY_ANSWER_BATCH) this.link.flushAfterInput(this.flushPublishAcks)
@@ -395,13 +399,30 @@ export class Session implements RouteEndpoint {
 
   private publish(rid: number, message: unknown, via?: string, seq?: number): void {
     try {
+      const permitted = this.permitted(message)
       this.hub.internals.publish(
-        this.permitted(message),
+        permitted,
         via === undefined ? undefined : this.hub.routeTable.skipFor(this, via, seq),
       )
+      this.taken.add(permitted.id)
       this.acknowledgePublish(rid)
     } catch (error) {
       this.link.send({ t: 'rej', rid, error: wireError(error) })
+    }
+  }
+
+  /**
+   * Publishes the endpoint sends again after its connection dropped, not knowing whether the hub
+   * took them before: those a connection of its module that ended took are answered as taken and
+   * not published twice; the others are published.
+   */
+  private publishAgain(rid: number, messages: unknown[]): void {
+    for (let i = 0; i < messages.length; i++) {
+      const id = (messages[i] as Partial<Envelope> | null)?.id
+      if (typeof id === 'string' && this.hub.tookBefore(this.module, id)) {
+        this.taken.add(id)
+        this.acknowledgePublish(rid + i)
+      } else this.publish(rid + i, messages[i])
     }
   }
 
@@ -425,7 +446,10 @@ export class Session implements RouteEndpoint {
    */
   private publishRequest(rid: number, message: unknown, from: string | undefined): void {
     try {
-      if (this.hub.internals.publishRequest(this.permitted(message), from) > 0) this.acknowledgePublish(rid)
+      const permitted = this.permitted(message)
+      const takers = this.hub.internals.publishRequest(permitted, from)
+      this.taken.add(permitted.id)
+      if (takers > 0) this.acknowledgePublish(rid)
       else this.link.send({ t: 'res', rid, ok: 0 })
     } catch (error) {
       this.link.send({ t: 'rej', rid, error: wireError(error) })

@@ -31,4 +31,9 @@ export interface HubCore {
   park(module: string, key: string, subscription: Subscription): void
   /** Takes back a parked subscription with this identity, filter and mode, if there is one. */
   claimParked(module: string, key: string): Subscription | undefined
+  /**
+   * Whether a connection of `module` that ended took the publish with message id `id` (among the
+   * last publishes each of its last few connections took: see taken-ids).
+   */
+  tookBefore(module: string, id: string): boolean
 }
