@@ -45,7 +45,11 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 export interface SkellyBusApi<C extends Catalog = BuiltinCatalog> {
   /** This window's identity, bound by the main process. */
   readonly module: string
-  /** Builds the envelope (id, timestamp, source = this window) and publishes it. */
+  /**
+   * Builds the envelope (id, timestamp, source = this window) and publishes it; resolves with its
+   * id once the hub took it. While the window reconnects it waits for the connection; one that
+   * dropped before the hub's answer came is sent again on the next, and the hub takes it once.
+   */
   publish<T extends TypeOf<C>>(type: T, data: DataOf<T, C>, options?: PublishOptions): Promise<string>
   /** Publishes a whole message; its source must be this window's identity. */
   publish(message: BusMessage<TypeOf<C>, C>): Promise<string>

@@ -5,6 +5,7 @@
  * (held messages first).
  */
 
+import { publishAgain } from '../shared/client.js'
 import type {
   DeliveryMode,
   Envelope,
@@ -12,7 +13,7 @@ import type {
   PublishOptions,
   SubscribeOptions,
 } from '../shared/index.js'
-import { type BusClient, EventBusError, toRejectionIssues } from '../shared/index.js'
+import { type BusClient, EventBusError, isEventBusError, toRejectionIssues } from '../shared/index.js'
 import { notifyAll } from '../shared/listeners.js'
 import { BusMessage, publishOptionsSchema } from '../shared/message.js'
 import { publishRequest, Requests } from '../shared/requests.js'
@@ -167,8 +168,23 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
     return addSubscription((client) => client.subscribe(module, filter, mode, handler, options))
   }
 
+  /**
+   * Publishes on the open connection (waiting for one while the window reconnects). Should the
+   * connection drop before the hub's answer came, whether the hub took the message is unknown: it
+   * goes again on the next connection, marked so that the hub takes it only if it had not.
+   */
   async function publishMessage(message: Envelope): Promise<string> {
-    return (await current).publish(message as never)
+    let client = await current
+    let send = () => client.publish(message as never)
+    for (;;) {
+      try {
+        return await send()
+      } catch (error) {
+        if (!isEventBusError(error, 'Disconnected') || client.isOpen) throw error
+        client = await current
+        send = () => client[publishAgain](message)
+      }
+    }
   }
 
   /** The envelope the bridge builds for `publish(type, data, options)` and `request`. */

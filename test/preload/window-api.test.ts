@@ -19,7 +19,7 @@ import type { Hub } from '../../src/main/hub/index.js'
 import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
 import { skellyBusWith } from '../../src/renderer/skelly-bus.js'
-import { type BusClient, connectBus, type Permissions } from '../../src/shared/index.js'
+import { type BusClient, connectBus, fromNodePort, type Permissions } from '../../src/shared/index.js'
 import { deferred, rawEvent, validData, waitFor } from '../helpers.js'
 import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
 
@@ -49,6 +49,33 @@ function windowOn(
   return { page, connections }
 }
 
+/**
+ * A window API (publishing RawEvents) whose first connection drops as the hub sends its first
+ * answer to a publish: the hub took the publish, the window never learns it did.
+ */
+function windowLosingItsFirstAnswer(hub: Hub) {
+  let made = 0
+  return createWindowApi(ModuleId.DataCapture, async () => {
+    const { port1, port2 } = new MessageChannel()
+    const hubSide = fromNodePort(port1)
+    const first = made++ === 0
+    hub.attach(
+      {
+        ...hubSide,
+        send: (unit) => {
+          const answers = Array.isArray(unit) && unit.some((frame) => (frame as { t?: string }).t === 'okr')
+          if (first && answers) hubSide.close()
+          else hubSide.send(unit)
+        },
+      },
+      { module: ModuleId.DataCapture, permissions: { publish: ['RawEvent'], subscribe: [] } },
+    )
+    const client = await connectBus(port2)
+    afterThisTest(() => client.close())
+    return client
+  })
+}
+
 describe('the window API', () => {
   it('unsubscribes on an open connection before its promise yields a tick', async () => {
     const { hub } = await startHub()
@@ -71,6 +98,41 @@ describe('the window API', () => {
     expect(unsubscribed).toHaveLength(1)
     await done
     await expect(api.unsubscribe(id)).rejects.toMatchObject({ kind: 'SubscriptionNotFound' })
+  })
+
+  it('publishes again what a dropped connection left unanswered, and the hub takes it once', async () => {
+    const { bus, hub } = await startHub()
+    const received: string[] = []
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, (m) => {
+      received.push(m.id)
+    })
+    const page = windowLosingItsFirstAnswer(hub)
+    const states: string[] = []
+    page.onConnection((state) => states.push(state))
+    const taken = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    // The hub took it; the answer was lost with the connection. Sent again once the window is back.
+    expect(await page.publish(taken)).toBe(taken.id)
+    expect(states).toContain('reconnecting')
+    const after = await page.publish('RawEvent', rawEvent())
+    await waitFor(() => received.includes(after))
+    expect(received).toEqual([taken.id, after])
+    expect((await bus.metrics()).messagesPublished).toBe(2)
+  })
+
+  it('publishes on the next connection what never reached the hub before its connection dropped', async () => {
+    const { bus, hub } = await startHub()
+    const received: string[] = []
+    await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, (m) => {
+      received.push(m.id)
+    })
+    const { page, connections } = windowOn(hub, ModuleId.DataCapture)
+    await new Promise<void>((resolve) => page.onConnection((state) => state === 'open' && resolve()))
+    const publishing = page.publish('RawEvent', rawEvent())
+    connections[0]?.close() // before the window's unit leaves, at the end of this tick
+    const id = await publishing
+    await waitFor(() => received.length === 1)
+    expect(received).toEqual([id])
+    expect(connections).toHaveLength(2)
   })
 
   it('publishes with the options given, none for null, and refuses options it cannot read', async () => {
