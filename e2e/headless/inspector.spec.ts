@@ -1274,6 +1274,16 @@ test.describe('with the module pipeline running', () => {
       /^1 · \d+s ago · ConfigRejected: 'cooldownMs' takes milliseconds, 0 or more \(got -1\)$/,
     )
     await expect(page.getByTestId('errors-storage')).toHaveCount(0)
+    // The demo's AnalysisComplete has no subscriber: its publisher's row says they went to no one.
+    await expect
+      .poll(async () => numberIn(await page.getByTestId('unrouted-analysis-engine').textContent()))
+      .toBeGreaterThan(0)
+    expect(await cutOff(page, '[data-testid=modules] td.num, [data-testid=modules] th')).toEqual([])
+    // Every column in view at the window's 1280 px: nothing to scroll sideways for.
+    const sideways = await page
+      .locator('.modules .table-scroll')
+      .evaluate((scroller) => scroller.scrollWidth - scroller.clientWidth)
+    expect(sideways).toBeLessThanOrEqual(0)
     await page.screenshot({ path: testInfo.outputPath('modules-errors.png') })
   })
 

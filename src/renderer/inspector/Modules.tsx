@@ -39,6 +39,9 @@ export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
                 errors reported
               </th>
               <th class="num">published</th>
+              <th class="num" title="Its publishes that no subscription took">
+                to no one
+              </th>
               <th class="num">delivered to it</th>
               <th class="num">failed</th>
               <th>registered</th>
@@ -79,6 +82,9 @@ export function Modules({ metrics }: { metrics: BusMetrics | undefined }) {
                     </td>
                   )}
                   <td class="num">{count(traffic?.published ?? 0)}</td>
+                  <td class="num" data-testid={`unrouted-${module.moduleId}`}>
+                    {count(traffic?.unrouted ?? 0)}
+                  </td>
                   <td class="num">{count(traffic?.delivered ?? 0)}</td>
                   <td class="num">{count(traffic?.failed ?? 0)}</td>
                   <td>{age(module.registeredAt, now)}</td>
