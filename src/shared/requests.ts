@@ -111,6 +111,7 @@ function noReply(
   )
 }
 
+/** The refusal of a request no subscription (of `from`, when given) took: nothing could answer it. */
 function noAnswerer(request: Envelope, replyType: string, from: string | undefined): EventBusError {
   const type = request.payload.type
   const taker = from === undefined ? 'no subscription' : `no subscription of '${from}'`

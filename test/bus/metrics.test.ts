@@ -13,6 +13,7 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
+import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
 import { deferred, flushMicrotasks, rawMessage } from '../helpers.js'
 
 describe('metrics', () => {
@@ -145,6 +146,24 @@ describe('metrics', () => {
     })
     // A subscription counts its copies, not publishes.
     expect(metrics.subscriptions[0]).not.toHaveProperty('unrouted')
+  })
+
+  it('does not count as unrouted a direct route’s copy that reached no subscription besides the route’s', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.BestEffort,
+      () => {},
+    )
+    // As the hub routes a route's copy: the subscriptions the route served are skipped.
+    const internals = (bus as unknown as WithInternals)[busInternals]
+    internals.publish(rawMessage(), new Set(internals.subscribersOf('RawEvent')))
+    const metrics = await bus.metrics()
+    expect(metrics.messagesPublished).toBe(1)
+    expect(metrics.messagesUnrouted).toBe(0)
+    expect(metrics.types.RawEvent?.unrouted).toBe(0)
   })
 
   it('gives a second reader in the same interval the same recent latency, not an empty sliver', async () => {

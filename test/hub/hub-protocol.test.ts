@@ -307,6 +307,36 @@ describe('hub protocol', () => {
     expect((await bus.metrics()).messagesPublished).toBe(3)
   })
 
+  it('remembers what a module’s last four ended connections took, and no older one’s', async () => {
+    const { bus, hub } = await setup()
+    const ids: string[] = []
+    for (let connection = 0; connection < 5; connection++) {
+      const peer = rawPeer(hub, ModuleId.DataCapture)
+      const msg = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+      ids.push(msg.id)
+      peer.send([
+        { t: 'hello', v: 1 },
+        { t: 'pubs', rid: 1, msgs: [msg] },
+      ])
+      await waitFor(() => peer.frames.some((f) => f.t === 'okr'))
+      peer.port.close()
+      await waitFor(() => hub.attachments().length === 0)
+    }
+    // Each sent again: the oldest connection's is forgotten and published again, the others not.
+    const last = rawPeer(hub, ModuleId.DataCapture)
+    const messages = ids.map((id) => ({
+      ...BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())),
+      id,
+    }))
+    last.send([
+      { t: 'hello', v: 1 },
+      { t: 'pubs', rid: 1, msgs: messages, again: true },
+    ])
+    await waitFor(() => last.frames.some((f) => f.t === 'okr'))
+    expect(last.frames.find((f) => f.t === 'okr')).toMatchObject({ from: 1, to: 5 })
+    expect((await bus.metrics()).messagesPublished).toBe(6)
+  })
+
   it('notices an endpoint that stops answering heartbeats and parks its Reliable subscriptions', async () => {
     const { bus, hub } = await setup({ heartbeatMs: 30, reconnectGraceMs: 60_000 })
     const { port1, port2 } = new MessageChannel()
