@@ -3,7 +3,7 @@
  * reads the identity and the WebSocket endpoint the host put in the page's meta tags and provides
  * the same `window.skellyBus`. Loaded as a classic script, so the API exists before page scripts.
  */
-import { connectBus } from '../shared/client.js'
+import { connectWindowBus } from '../shared/client.js'
 import { fromWebSocket } from '../shared/port.js'
 import { createWindowApi } from './window-api.js'
 
@@ -20,5 +20,5 @@ const module = meta('skelly-module')
 const endpoint = meta('skelly-endpoint')
 
 window.skellyBus = createWindowApi(module, () =>
-  connectBus(fromWebSocket(new WebSocket(endpoint)), { module }),
+  connectWindowBus(fromWebSocket(new WebSocket(endpoint)), { module }),
 )

@@ -4,7 +4,7 @@
  * window's identity is bound by the main process (passed as an argument, not chosen here).
  */
 import { contextBridge, ipcRenderer } from 'electron'
-import { connectBus } from '../shared/client.js'
+import { connectWindowBus } from '../shared/client.js'
 import { fromDomPort } from '../shared/port.js'
 import { createWindowApi } from './window-api.js'
 
@@ -26,5 +26,5 @@ function requestPort(): Promise<MessagePort> {
 
 contextBridge.exposeInMainWorld(
   'skellyBus',
-  createWindowApi(module, async () => connectBus(fromDomPort(await requestPort()), { module })),
+  createWindowApi(module, async () => connectWindowBus(fromDomPort(await requestPort()), { module })),
 )

@@ -248,8 +248,11 @@ class Client implements BusClient<Catalog> {
     return this.closedReason === undefined
   }
 
-  /** Sends hello and resolves once the hub's welcome arrives. */
-  handshake(options: ConnectOptions): Promise<this> {
+  /**
+   * Sends hello and resolves once the hub's welcome arrives. `resends`: this connection's owner
+   * sends again, on its next connection, what a drop left unanswered (a window: {@link publishAgain}).
+   */
+  handshake(options: ConnectOptions, resends: boolean): Promise<this> {
     const timeoutMs = options.connectTimeoutMs ?? 10_000
     return new Promise<this>((resolve, reject) => {
       const cancelTimeout = timeoutAfterInput(timeoutMs, () => {
@@ -283,6 +286,7 @@ class Client implements BusClient<Catalog> {
         batch: true,
         slow: true,
         shapes: true,
+        ...(resends ? { again: true } : {}),
       })
     })
   }
@@ -603,9 +607,26 @@ export function connectBus<X extends Catalog = Record<never, never>>(
   port: PortInput,
   options: ConnectOptions & { catalog?: X } = {},
 ): Promise<BusClient<BuiltinCatalog & X>> {
+  return connect(port, options, false)
+}
+
+/**
+ * `connectBus` for a window's connection: its API sends again, on the next connection, what a drop
+ * left unanswered ({@link publishAgain}), so the hub is asked to remember the ids this connection
+ * takes, which it keeps for no other endpoint. The preload's and the browser bridge's, not public.
+ */
+export function connectWindowBus(port: PortInput, options: ConnectOptions = {}): Promise<BusClient> {
+  return connect(port, options, true)
+}
+
+function connect<X extends Catalog>(
+  port: PortInput,
+  options: ConnectOptions & { catalog?: X },
+  resends: boolean,
+): Promise<BusClient<BuiltinCatalog & X>> {
   try {
     const checked = checkConnectOptions(options)
-    return new Client(port, checked.catalog).handshake(checked.options) as unknown as Promise<
+    return new Client(port, checked.catalog).handshake(checked.options, resends) as unknown as Promise<
       BusClient<BuiltinCatalog & X>
     >
   } catch (error) {

@@ -373,6 +373,11 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
        * a delivery to its ack, which includes the time it waited at the endpoint.
        */
       slow: z.boolean().optional(),
+      /**
+       * The endpoint sends publishes again after its connection drops (`pubs` with `again`): the hub
+       * remembers the ids of what this connection takes. Others' it does not keep.
+       */
+      again: z.boolean().optional(),
     })
     .strict(),
   pubFrame.check((ctx) => {

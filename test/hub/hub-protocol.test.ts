@@ -276,7 +276,7 @@ describe('hub protocol', () => {
     const taken = msg()
     const first = rawPeer(hub, ModuleId.DataCapture)
     first.send([
-      { t: 'hello', v: 1 },
+      { t: 'hello', v: 1, again: true },
       { t: 'pubs', rid: 1, msgs: [taken] },
     ])
     await waitFor(() => first.frames.some((f) => f.t === 'okr'))
@@ -307,6 +307,33 @@ describe('hub protocol', () => {
     expect((await bus.metrics()).messagesPublished).toBe(3)
   })
 
+  it('remembers nothing of a connection whose hello did not say it sends again', async () => {
+    const { bus, hub } = await setup()
+    const msg = () => BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    const remembered = msg()
+    const forgotten = msg()
+    for (const [hello, message] of [
+      [{ t: 'hello', v: 1, again: true }, remembered],
+      [{ t: 'hello', v: 1 }, forgotten],
+    ] as const) {
+      const peer = rawPeer(hub, ModuleId.DataCapture)
+      peer.send([hello, { t: 'pubs', rid: 1, msgs: [message] }])
+      await waitFor(() => peer.frames.some((f) => f.t === 'okr'))
+      peer.port.close()
+      await waitFor(() => hub.attachments().length === 0)
+    }
+    // The connection that did not say so is not remembered (a module's, which never sends again):
+    // its message sent again is published twice; the remembering connection's before it is still known.
+    const last = rawPeer(hub, ModuleId.DataCapture)
+    last.send([
+      { t: 'hello', v: 1, again: true },
+      { t: 'pubs', rid: 1, msgs: [remembered, forgotten], again: true },
+    ])
+    await waitFor(() => last.frames.some((f) => f.t === 'okr'))
+    expect(last.frames.find((f) => f.t === 'okr')).toMatchObject({ from: 1, to: 2 })
+    expect((await bus.metrics()).messagesPublished).toBe(3)
+  })
+
   it('remembers what a module’s last four ended connections took, and no older one’s', async () => {
     const { bus, hub } = await setup()
     const ids: string[] = []
@@ -315,7 +342,7 @@ describe('hub protocol', () => {
       const msg = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
       ids.push(msg.id)
       peer.send([
-        { t: 'hello', v: 1 },
+        { t: 'hello', v: 1, again: true },
         { t: 'pubs', rid: 1, msgs: [msg] },
       ])
       await waitFor(() => peer.frames.some((f) => f.t === 'okr'))

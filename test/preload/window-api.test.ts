@@ -19,7 +19,8 @@ import type { Hub } from '../../src/main/hub/index.js'
 import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
 import { skellyBusWith } from '../../src/renderer/skelly-bus.js'
-import { type BusClient, connectBus, fromNodePort, type Permissions } from '../../src/shared/index.js'
+import { connectWindowBus } from '../../src/shared/client.js'
+import { type BusClient, fromNodePort, type Permissions } from '../../src/shared/index.js'
 import { deferred, rawEvent, validData, waitFor } from '../helpers.js'
 import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
 
@@ -42,7 +43,7 @@ function windowOn(
     const { port1, port2 } = new MessageChannel()
     hub.attach(port1, { module, permissions })
     connections.push(port1)
-    const client = await connectBus(port2)
+    const client = await connectWindowBus(port2)
     afterThisTest(() => client.close())
     return client
   })
@@ -70,7 +71,7 @@ function windowLosingItsFirstAnswer(hub: Hub) {
       },
       { module: ModuleId.DataCapture, permissions: { publish: ['RawEvent'], subscribe: [] } },
     )
-    const client = await connectBus(port2)
+    const client = await connectWindowBus(port2)
     afterThisTest(() => client.close())
     return client
   })

@@ -312,6 +312,7 @@ class HubImpl implements Hub, HubCore {
   }
 
   private rememberTaken(ended: Session): void {
+    if (ended.taken === undefined) return
     const kept = [ended.taken, ...(this.takenBefore.get(ended.module) ?? [])]
     this.takenBefore.set(ended.module, kept.slice(0, ENDED_CONNECTIONS_REMEMBERED))
   }

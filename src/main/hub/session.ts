@@ -119,8 +119,13 @@ export class Session implements RouteEndpoint {
   /** The endpoint times its handlers and says which ran slow (hello's `slow`). */
   private timesHandlers = false
   private ended = false
-  /** The ids of the last publishes this connection took, kept by the hub once it ends. */
-  readonly taken = new TakenIds()
+  /**
+   * The ids of the last publishes this connection took, kept by the hub once it ends; only for an
+   * endpoint that sends publishes again after a drop (hello's `again`: a window). Every other
+   * endpoint's would keep 4,096 ids alive past the young generation for nothing: +1.2 MB of live
+   * heap and 3–8 MB of RSS in the hub at 10 k msg/s (docs/performance.md, *Run FFF*).
+   */
+  private takenIds: TakenIds | undefined
   private readonly subscriptions = new Map<string, RemoteSubscription>()
   private readonly awaitingAck = new InFlight<PendingAck>()
   private nextDeliveryId = 1
@@ -156,6 +161,11 @@ export class Session implements RouteEndpoint {
     this.stopAckSweep = awakeInterval(ACK_SWEEP_MS, (now, away) => {
       if (!away) this.sweepOverdueAcks(now)
     })
+  }
+
+  /** What this connection took, when it remembers it (see `takenIds`). */
+  get taken(): TakenIds | undefined {
+    return this.takenIds
   }
 
   get isOpen(): boolean {
@@ -258,6 +268,7 @@ export class Session implements RouteEndpoint {
       this.batched = frame.batch === true
       if (frame.shapes === true) this.link.shapeBatches()
       this.timesHandlers = frame.slow === true
+      if (frame.again === true) this.takenIds = new TakenIds()
       this.greet(frame.v)
       return
     }
@@ -404,7 +415,7 @@ export class Session implements RouteEndpoint {
         permitted,
         via === undefined ? undefined : this.hub.routeTable.skipFor(this, via, seq),
       )
-      this.taken.add(permitted.id)
+      this.takenIds?.add(permitted.id)
       this.acknowledgePublish(rid)
     } catch (error) {
       this.link.send({ t: 'rej', rid, error: wireError(error) })
@@ -420,7 +431,7 @@ export class Session implements RouteEndpoint {
     for (let i = 0; i < messages.length; i++) {
       const id = (messages[i] as Partial<Envelope> | null)?.id
       if (typeof id === 'string' && this.hub.tookBefore(this.module, id)) {
-        this.taken.add(id)
+        this.takenIds?.add(id)
         this.acknowledgePublish(rid + i)
       } else this.publish(rid + i, messages[i])
     }
@@ -448,7 +459,7 @@ export class Session implements RouteEndpoint {
     try {
       const permitted = this.permitted(message)
       const takers = this.hub.internals.publishRequest(permitted, from)
-      this.taken.add(permitted.id)
+      this.takenIds?.add(permitted.id)
       if (takers > 0) this.acknowledgePublish(rid)
       else this.link.send({ t: 'res', rid, ok: 0 })
     } catch (error) {
