@@ -297,9 +297,12 @@ class Client implements BusClient<Catalog> {
 
   [publishRequest](message: Envelope, from: string | undefined): Promise<number | undefined> {
     return this.readMessage(message, () => {
-      // Over a direct route the request goes past the hub, which cannot say who took it.
-      if (this.channels.producingFor(message.payload?.type) !== undefined)
-        return this.publishMessage(message).then(() => undefined)
+      // Over a direct route the request goes past the hub: the route's terms say who takes it.
+      const direct = this.channels.producingFor(message.payload?.type)
+      if (direct !== undefined) {
+        const takers = direct.takers(message, from)
+        return this.publishMessage(message).then(() => takers)
+      }
       const count = from === undefined ? {} : { module: from }
       return this.askHub((rid) => queuePublish(this.link, rid, message, count)) as Promise<number | undefined>
     })

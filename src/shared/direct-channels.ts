@@ -81,7 +81,7 @@ export class DirectChannels {
       // Deliveries leave as rows beside templates (see message-shapes), which every consumer reads:
       // the route's CPU a message fell by 8-26 % in paired runs against tuples (docs/performance.md).
       link.shapeBatches()
-      const producer = new DirectProducer(frame.id, link, frame.terms, frame.limits, validator, {
+      const producer = new DirectProducer(frame.id, frame.peer, link, frame.terms, frame.limits, validator, {
         toHub: (outbound) => this.host.toHub(outbound),
         publishCopy: (message, via, seq) => this.host.publishCopy(message, via, seq),
         ended: (ended) => {

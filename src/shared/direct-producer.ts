@@ -141,6 +141,8 @@ export class DirectProducer {
 
   constructor(
     readonly id: string,
+    /** The consumer's module: whose subscriptions the targets are. */
+    private readonly peer: string,
     private readonly link: Link<EndpointFrame, HubFrame>,
     terms: DirectTerms,
     private readonly limits: DirectLimits,
@@ -251,6 +253,21 @@ export class DirectProducer {
     return this.leaving(lastWaiting, message.id, () => {
       published.total++
     })
+  }
+
+  /**
+   * How many targets a publish of `message` would reach now (only the consumer's, so none unless
+   * `from` is the consumer or not given), or `undefined` when none would but the hub gets a copy,
+   * whose takers it does not count. A request asks before it is published: with 0 nothing could
+   * answer it, as the terms it is published under say.
+   */
+  takers(message: Envelope, from: string | undefined): number | undefined {
+    const routed = this.routedType(message.payload.type)
+    let takers = 0
+    if (from === undefined || from === this.peer)
+      for (const { target } of routed.targets)
+        if (target.minPriority === undefined || message.priority >= target.minPriority) takers++
+    return takers === 0 && routed.shared ? undefined : takers
   }
 
   /**

@@ -28,8 +28,9 @@ export const NO_ANSWERER_RETRY_AFTER_MS = 1000
 /**
  * How `request` publishes, on a bus, an endpoint client or a window's connection: as `publish`
  * does, resolving with 0 when no subscription took the message (none of module `from`'s, when
- * given), else with how many did or `undefined` (the hub says only when none did; a direct route's
- * producer sends it past the hub, which cannot say). A symbol, not a method name: it is the
+ * given), else with how many did or `undefined` (the hub says only when none did; over a direct
+ * route the route's terms say, unless none of the consumer's subscriptions takes it and the hub's
+ * copy may reach others). A symbol, not a method name: it is the
  * requests' own, not part of the public API.
  */
 export const publishRequest: unique symbol = Symbol('skelly.publishRequest')

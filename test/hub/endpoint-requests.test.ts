@@ -171,6 +171,68 @@ describe('client.request', () => {
     })
   })
 
+  it('over a direct route, rejects at once when its terms name no subscription that takes it, and waits when the hub’s copy may reach one', async () => {
+    const { hub } = await startHub()
+    const route = hub.route({
+      producer: ModuleId.CuteFigurine,
+      consumer: ModuleId.AiIntegration,
+      types: ['InterventionRequest'],
+    })
+    // AiIntegration takes urgent requests alone.
+    const ai = (await attached(hub, ModuleId.AiIntegration, ANSWERER)).client
+    await ai.subscribe(
+      ModuleId.AiIntegration,
+      { types: ['InterventionRequest'], minPriority: MessagePriority.High },
+      DeliveryMode.BestEffort,
+      (request) => {
+        void ai.publish(
+          BusMessage.replyTo(
+            request,
+            ModuleId.AiIntegration,
+            MessagePayload.InterventionResponse({
+              requestId: request.payload.data.requestId,
+              responseText: 'urgent',
+              animationCues: [],
+            }),
+          ),
+        )
+      },
+    )
+    const { client } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
+    await untilActive(route)
+    const ask = (priority: MessagePriority, options: { from?: string; timeoutMs?: number } = {}) =>
+      client
+        .request(
+          BusMessage.withPriority(
+            ModuleId.CuteFigurine,
+            MessagePayload.InterventionRequest(validData.InterventionRequest()),
+            priority,
+          ),
+          { replyType: 'InterventionResponse', timeoutMs: 60_000, ...options },
+        )
+        .catch((error: unknown) => error)
+    expect(await ask(MessagePriority.High)).toMatchObject({ source: ModuleId.AiIntegration })
+    expect(await ask(MessagePriority.Normal)).toMatchObject({
+      kind: 'SubscriberUnavailable',
+      subscriber: '*',
+    })
+    expect(await ask(MessagePriority.High, { from: ModuleId.Gamification })).toMatchObject({
+      kind: 'SubscriberUnavailable',
+      subscriber: ModuleId.Gamification,
+    })
+    // Gamification takes every request through the hub: the producer sends the hub a copy, whose
+    // takers it cannot count, so a request only Gamification takes waits for its reply.
+    const gamification = (await attached(hub, ModuleId.Gamification, ANSWERER)).client
+    await gamification.subscribe(
+      ModuleId.Gamification,
+      { types: ['InterventionRequest'] },
+      DeliveryMode.BestEffort,
+      () => {},
+    )
+    expect(route.state).toBe('active')
+    expect(await ask(MessagePriority.Normal, { timeoutMs: 50 })).toMatchObject({ kind: 'DeliveryTimeout' })
+  })
+
   it('rejects at once with SubscriberUnavailable when no subscription (of `from`) took it, as the hub counts', async () => {
     const { bus, hub } = await startHub()
     const { client } = await attached(hub, ModuleId.CuteFigurine, REQUESTER)
