@@ -123,7 +123,7 @@ export class Session implements RouteEndpoint {
    * The ids of the last publishes this connection took, kept by the hub once it ends; only for an
    * endpoint that sends publishes again after a drop (hello's `again`: a window). Every other
    * endpoint's would keep 4,096 ids alive past the young generation for nothing: +1.2 MB of live
-   * heap and 3–8 MB of RSS in the hub at 10 k msg/s (docs/performance.md, *Run FFF*).
+   * heap and 3–8 MB of RSS in the hub at 10 k msg/s (docs/performance.md, *Runs FFF and GGG*).
    */
   private takenIds: TakenIds | undefined
   private readonly subscriptions = new Map<string, RemoteSubscription>()
