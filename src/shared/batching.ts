@@ -80,13 +80,10 @@ export function queuePublish(
     if (last.msgs.length >= FULL_PUBS_FRAME) link.flush()
     return
   }
-  link.send({
-    t: 'pubs',
-    rid,
-    msgs: [message],
-    ...(count === undefined ? {} : { count: [markAt(0, count)] }),
-    ...(again ? { again: true } : {}),
-  })
+  // Literals, not spreads: a frame starts here for every publish at low rates.
+  if (again) link.send({ t: 'pubs', rid, msgs: [message], again })
+  else if (count === undefined) link.send({ t: 'pubs', rid, msgs: [message] })
+  else link.send({ t: 'pubs', rid, msgs: [message], count: [markAt(0, count)] })
 }
 
 /** A request's mark at index `at` of a `pubs` frame. */

@@ -402,8 +402,9 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
         .optional(),
       /**
        * Publishes sent again after the endpoint's connection dropped before their answers came:
-       * the hub answers those a connection of the same module that ended took (among its last
-       * 4,096) as taken, without publishing them twice, and publishes the others. Not with `count`.
+       * the hub answers those a connection of the same module that ended, and said `again` in its
+       * hello, took (among its last 4,096) as taken, without publishing them twice, and publishes
+       * the others. Not with `count`.
        */
       again: z.literal(true).optional(),
     })

@@ -1,6 +1,7 @@
 /**
- * The ids of the last publishes a connection's endpoint had accepted, so that what it sends again
- * after the connection dropped (not knowing whether the hub took it before the drop) is taken once.
+ * The ids of the last publishes a window's connection had accepted (one whose hello said `again`),
+ * so that what it sends again after the connection dropped (not knowing whether the hub took it
+ * before the drop) is taken once.
  */
 
 /**

@@ -33,7 +33,8 @@ export interface HubCore {
   claimParked(module: string, key: string): Subscription | undefined
   /**
    * Whether a connection of `module` that ended took the publish with message id `id` (among the
-   * last publishes each of its last few connections took: see taken-ids).
+   * last publishes each of its last few connections that said `again` in their hello took: see
+   * taken-ids).
    */
   tookBefore(module: string, id: string): boolean
 }
