@@ -231,6 +231,8 @@ class Client implements BusClient<Catalog> {
         toHub: (outbound) => this.link.send(outbound),
         publishCopy: (message, via, seq) =>
           this.askHub({ t: 'pub', msg: message, via, seq }, undefined, message.id) as Promise<string>,
+        requestCopy: (message, via, seq, count) =>
+          this.askHub({ t: 'pub', msg: message, via, seq, count }) as Promise<number | undefined>,
         deliver: (frame, via) => this.subscriptions.deliverFrame(frame, via),
         isReliable: (sid) => this.subscriptions.isReliable(sid),
       },
@@ -297,12 +299,10 @@ class Client implements BusClient<Catalog> {
 
   [publishRequest](message: Envelope, from: string | undefined): Promise<number | undefined> {
     return this.readMessage(message, () => {
-      // Over a direct route the request goes past the hub: the route's terms say who takes it.
+      // Over a direct route the request goes past the hub: the route's terms say who takes it, or
+      // the hub does for its copy to the subscriptions the route does not serve.
       const direct = this.channels.producingFor(message.payload?.type)
-      if (direct !== undefined) {
-        const takers = direct.takers(message, from)
-        return this.publishMessage(message).then(() => takers)
-      }
+      if (direct !== undefined) return this.refusedSource(message) ?? direct.publishRequest(message, from)
       const count = from === undefined ? {} : { module: from }
       return this.askHub((rid) => queuePublish(this.link, rid, message, count)) as Promise<number | undefined>
     })
@@ -345,20 +345,20 @@ class Client implements BusClient<Catalog> {
     }
   }
 
+  /**
+   * The refusal of a message that claims another module's source, for the paths that go past the
+   * hub (a direct route), which would otherwise check it; `undefined` when the source is ours.
+   */
+  private refusedSource(message: Envelope): Promise<never> | undefined {
+    if (!claimsOtherSource(message.source, this.module)) return undefined
+    return Promise.reject(
+      EventBusError.of('Unauthorized', { module: this.module, action: 'source', type: message.payload.type }),
+    )
+  }
+
   private publishMessage(message: Envelope): Promise<string> {
     const direct = this.channels.producingFor(message.payload?.type)
-    if (direct !== undefined) {
-      if (claimsOtherSource(message.source, this.module)) {
-        return Promise.reject(
-          EventBusError.of('Unauthorized', {
-            module: this.module,
-            action: 'source',
-            type: message.payload.type,
-          }),
-        )
-      }
-      return direct.publish(message)
-    }
+    if (direct !== undefined) return this.refusedSource(message) ?? direct.publish(message)
     // The hub answers accepted publishes in ranges, without echoing ids: the answer is the id here.
     return this.askHub(
       (rid) => queuePublish(this.link, rid, message),

@@ -26,7 +26,7 @@ export function unsendableReport(frame: Frame, reason: string): void {
 }
 
 /** What the endpoint gives its direct channels. */
-export interface ChannelHost extends Pick<DirectProducerHost, 'toHub' | 'publishCopy'> {
+export interface ChannelHost extends Pick<DirectProducerHost, 'toHub' | 'publishCopy' | 'requestCopy'> {
   /** Takes a port the hub sent onto the endpoint's transport (which must carry ports). */
   adopt(received: unknown): Port
   /** Runs a consumer channel's deliveries as the endpoint runs the hub's; acks go back `via`. */
@@ -84,6 +84,7 @@ export class DirectChannels {
       const producer = new DirectProducer(frame.id, frame.peer, link, frame.terms, frame.limits, validator, {
         toHub: (outbound) => this.host.toHub(outbound),
         publishCopy: (message, via, seq) => this.host.publishCopy(message, via, seq),
+        requestCopy: (message, via, seq, count) => this.host.requestCopy(message, via, seq, count),
         ended: (ended) => {
           for (const [type, current] of this.producing) if (current === ended) this.producing.delete(type)
           if (!ended.isOpen) this.producers.delete(ended.id)

@@ -28,6 +28,7 @@ import {
   type DirectTerms,
   type EndpointFrame,
   type HubFrame,
+  type PublishCount,
   zeroDirectCounts,
 } from './wire.js'
 
@@ -107,6 +108,17 @@ export interface DirectProducerHost {
   toHub(frame: EndpointFrame): void
   /** Publishes a copy through the hub (shared types); resolves or rejects like a publish. */
   publishCopy(message: Envelope, channelId: string, seq: number): Promise<string>
+  /**
+   * `publishCopy` for a request's message, which the hub counts (see the `pub` frame's `count`):
+   * resolves with 0 when none of the subscriptions it reaches (of `count.module` alone, when given)
+   * took it, else with `undefined`.
+   */
+  requestCopy(
+    message: Envelope,
+    channelId: string,
+    seq: number,
+    count: PublishCount,
+  ): Promise<number | undefined>
   /** The channel takes no new messages (called again once it is closed: `isOpen` is then false). */
   ended(producer: DirectProducer): void
 }
@@ -205,6 +217,25 @@ export class DirectProducer {
    * copy through the hub that the hub refuses rejects the publish, though the direct copies still go.
    */
   publish(message: Envelope): Promise<string> {
+    return this.publishCounting(message, undefined)
+  }
+
+  /**
+   * `publish` for a request, resolving with how many subscriptions take it (those of `from` alone,
+   * when given), so that a request nothing could answer is refused at once: counted here from the
+   * route's terms when the consumer takes it or the hub gets no copy, else by the hub as it routes
+   * its copy (`undefined` once some subscription took that).
+   */
+  publishRequest(message: Envelope, from: string | undefined): Promise<number | undefined> {
+    const takers = this.takers(message, from)
+    if (takers !== undefined) return this.publish(message).then(() => takers)
+    return this.publishCounting(message, from === undefined ? {} : { module: from })
+  }
+
+  /** `publish`, the hub's copy counted when `count` is given (see `publishRequest`). */
+  private publishCounting(message: Envelope, count: undefined): Promise<string>
+  private publishCounting(message: Envelope, count: PublishCount): Promise<number | undefined>
+  private publishCounting(message: Envelope, count: PublishCount | undefined): Promise<unknown> {
     const publishedAt = monotonicMs()
     let routed: RoutedType
     try {
@@ -239,9 +270,13 @@ export class DirectProducer {
     // hub took that copy and the direct copies have left: a copy still waiting here dies with this
     // producer, so a publish that resolved earlier could lose a Reliable message.
     if (routed.shared) {
-      const throughHub = this.host.publishCopy(message, this.id, this.terms.seq)
+      const throughHub: Promise<unknown> =
+        count === undefined
+          ? this.host.publishCopy(message, this.id, this.terms.seq)
+          : this.host.requestCopy(message, this.id, this.terms.seq, count)
       if (lastWaiting === undefined) return throughHub
-      return Promise.all([throughHub, this.leaving(lastWaiting, message.id)]).then(() => message.id)
+      // Answered as the hub answered its copy: the message's id, or what the hub counted.
+      return Promise.all([throughHub, this.leaving(lastWaiting, message.id)]).then(([answer]) => answer)
     }
     if (this.tailing) this.sampleForTail(message, copies)
     const { published } = routed
@@ -258,10 +293,9 @@ export class DirectProducer {
   /**
    * How many targets a publish of `message` would reach now (only the consumer's, so none unless
    * `from` is the consumer or not given), or `undefined` when none would but the hub gets a copy,
-   * whose takers it does not count. A request asks before it is published: with 0 nothing could
-   * answer it, as the terms it is published under say.
+   * whose takers the hub counts.
    */
-  takers(message: Envelope, from: string | undefined): number | undefined {
+  private takers(message: Envelope, from: string | undefined): number | undefined {
     const routed = this.routedType(message.payload.type)
     let takers = 0
     if (from === undefined || from === this.peer)

@@ -29,8 +29,8 @@ export const NO_ANSWERER_RETRY_AFTER_MS = 1000
  * How `request` publishes, on a bus, an endpoint client or a window's connection: as `publish`
  * does, resolving with 0 when no subscription took the message (none of module `from`'s, when
  * given), else with how many did or `undefined` (the hub says only when none did; over a direct
- * route the route's terms say, unless none of the consumer's subscriptions takes it and the hub's
- * copy may reach others). A symbol, not a method name: it is the
+ * route the route's terms say, or the hub for its copy to the type's other subscribers when none of
+ * the consumer's subscriptions takes it). A symbol, not a method name: it is the
  * requests' own, not part of the public API.
  */
 export const publishRequest: unique symbol = Symbol('skelly.publishRequest')

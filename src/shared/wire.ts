@@ -319,7 +319,8 @@ const pubFrame = z
     /**
      * A request's publish: answered as any publish (`okr`) when a subscription (of `module` alone,
      * when given) took it, else with `res` whose `ok` is 0, so that a request nothing could answer
-     * fails at once. Only on a plain publish (no `via`).
+     * fails at once. On a publish, or on a direct channel's copy for the subscribers it does not
+     * serve (`via`, `seq`: then the channel's own subscriptions are not counted), never on a hand-back.
      */
     count: publishCountSchema.optional(),
   })
@@ -348,8 +349,8 @@ const PUB_MARKER_MIXES: readonly [(frame: z.infer<typeof pubFrame>) => boolean, 
     '`prior` goes only with `to`, on a copy that left (not `held` or `unsent`)',
   ],
   [
-    ({ count, via }) => count !== undefined && via !== undefined,
-    '`count` goes only on a publish without `via`',
+    ({ count, to }) => count !== undefined && to !== undefined,
+    '`count` goes only on a publish, not on a hand-back (`to`)',
   ],
 ]
 

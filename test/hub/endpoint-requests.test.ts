@@ -171,7 +171,7 @@ describe('client.request', () => {
     })
   })
 
-  it('over a direct route, rejects at once when its terms name no subscription that takes it, and waits when the hub’s copy may reach one', async () => {
+  it('over a direct route, rejects at once when neither the route’s terms nor the hub’s copy reach a subscription that takes it', async () => {
     const { hub } = await startHub()
     const route = hub.route({
       producer: ModuleId.CuteFigurine,
@@ -180,11 +180,13 @@ describe('client.request', () => {
     })
     // AiIntegration takes urgent requests alone.
     const ai = (await attached(hub, ModuleId.AiIntegration, ANSWERER)).client
+    let aiTook = 0
     await ai.subscribe(
       ModuleId.AiIntegration,
       { types: ['InterventionRequest'], minPriority: MessagePriority.High },
       DeliveryMode.BestEffort,
       (request) => {
+        aiTook++
         void ai.publish(
           BusMessage.replyTo(
             request,
@@ -220,17 +222,48 @@ describe('client.request', () => {
       kind: 'SubscriberUnavailable',
       subscriber: ModuleId.Gamification,
     })
-    // Gamification takes every request through the hub: the producer sends the hub a copy, whose
-    // takers it cannot count, so a request only Gamification takes waits for its reply.
+    // Gamification takes critical requests through the hub: the producer now sends the hub a copy
+    // of each request, and the hub counts who took it when the route's consumer did not.
     const gamification = (await attached(hub, ModuleId.Gamification, ANSWERER)).client
-    await gamification.subscribe(
-      ModuleId.Gamification,
-      { types: ['InterventionRequest'] },
-      DeliveryMode.BestEffort,
-      () => {},
-    )
+    let gamificationTook = 0
+    const gamificationTakes = (minPriority?: MessagePriority) =>
+      gamification.subscribe(
+        ModuleId.Gamification,
+        { types: ['InterventionRequest'], ...(minPriority === undefined ? {} : { minPriority }) },
+        DeliveryMode.BestEffort,
+        () => {
+          gamificationTook++
+        },
+      )
+    const critical = await gamificationTakes(MessagePriority.Critical)
     expect(route.state).toBe('active')
+    aiTook = 0
+    expect(await ask(MessagePriority.Normal)).toMatchObject({
+      kind: 'SubscriberUnavailable',
+      subscriber: '*',
+    })
+    expect(await ask(MessagePriority.High, { from: ModuleId.Gamification })).toMatchObject({
+      kind: 'SubscriberUnavailable',
+      subscriber: ModuleId.Gamification,
+    })
+    expect(await ask(MessagePriority.Critical, { from: ModuleId.Gamification, timeoutMs: 50 })).toMatchObject(
+      {
+        kind: 'DeliveryTimeout',
+      },
+    )
+    // Both counted requests were published all the same; the route's consumer got its copies over
+    // the route alone (the hub's copy skipped its subscription), the others' through the hub.
+    expect(aiTook).toBe(2)
+    expect(gamificationTook).toBe(1)
+    // Once Gamification takes every request, a request only it takes waits for its reply.
+    await gamification.unsubscribe(critical)
+    await gamificationTakes()
     expect(await ask(MessagePriority.Normal, { timeoutMs: 50 })).toMatchObject({ kind: 'DeliveryTimeout' })
+    expect(await ask(MessagePriority.Normal, { from: ModuleId.AiIntegration })).toMatchObject({
+      kind: 'SubscriberUnavailable',
+      subscriber: ModuleId.AiIntegration,
+    })
+    expect(route.state).toBe('active')
   })
 
   it('rejects at once with SubscriberUnavailable when no subscription (of `from`) took it, as the hub counts', async () => {

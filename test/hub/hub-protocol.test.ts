@@ -185,7 +185,7 @@ describe('hub protocol', () => {
       [{ via: 'r.1', held: true }, '`held` and `unsent` need `to`'],
       [{ via: 'r.1', to: 's', held: true, unsent: true }, '`held` and `unsent` exclude each other'],
       [{ via: 'r.1', to: 's', custody: true }, '`custody` needs `held`'],
-      [{ via: 'r.1', seq: 0, count: {} }, '`count` goes only on a publish without `via`'],
+      [{ via: 'r.1', to: 's', count: {} }, '`count` goes only on a publish, not on a hand-back (`to`)'],
       ...[{ via: 'r.1' }, { via: 'r.1', to: 's', held: true }, { via: 'r.1', to: 's', unsent: true }].map(
         (markers): [object, string] => [
           { ...markers, prior: { attempts: 1, error: 'Error: boom', firstFailedAt: 0 } },

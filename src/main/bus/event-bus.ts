@@ -205,7 +205,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
 
   readonly [busInternals]: BusInternals = {
     publish: (message, skip) => this.publishNow(message, skip),
-    publishRequest: (message, from) => this.publishRequestNow(message, from),
+    publishRequest: (message, from, skip) => this.publishRequestNow(message, from, skip),
     metricsPoint: () => {
       const now = monotonicMs()
       return {
@@ -607,10 +607,14 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   }
 
   /** `publishNow`, answering how many subscriptions (of module `from` alone, when given) took it. */
-  private publishRequestNow(message: Envelope, from: string | undefined): number {
+  private publishRequestNow(
+    message: Envelope,
+    from: string | undefined,
+    skip?: ReadonlySet<Subscription>,
+  ): number {
     this.assertRunning()
     this.validator.validate(message)
-    const takers = this.route(message, monotonicMs(), true)
+    const takers = this.route(message, monotonicMs(), true, skip)
     if (from === undefined) return takers.length
     let fromTakers = 0
     for (const subscription of takers) if (subscription.module === from) fromTakers++

@@ -58,9 +58,10 @@ export interface BusInternals {
   publish(message: Envelope, skip?: ReadonlySet<Subscription>): string
   /**
    * `publish` for a request: returns how many subscriptions took the message (those of module
-   * `from` alone, when given), so that a request nothing could answer is refused at once.
+   * `from` alone, when given), so that a request nothing could answer is refused at once. `skip`
+   * as for `publish`: those a direct channel serves are neither delivered to nor counted.
    */
-  publishRequest(message: Envelope, from: string | undefined): number
+  publishRequest(message: Envelope, from: string | undefined, skip?: ReadonlySet<Subscription>): number
   /** Live subscriptions whose filter can match `type` (listing it, or listing no types). */
   subscribersOf(type: string): readonly Subscription[]
   /** Calls `listener` after any subscription is added or ended (in process or remote). */

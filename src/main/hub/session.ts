@@ -287,7 +287,8 @@ export class Session implements RouteEndpoint {
       case 'pub':
         if (frame.via !== undefined && frame.to !== undefined)
           return this.handBack(frame.via, frame.to, frame)
-        if (frame.count !== undefined) return this.publishRequest(frame.rid, frame.msg, frame.count.module)
+        if (frame.count !== undefined)
+          return this.publishRequest(frame.rid, frame.msg, frame.count.module, frame.via, frame.seq)
         return this.publish(frame.rid, frame.msg, frame.via, frame.seq)
       case 'sub':
         return this.subscribeRequest(frame)
@@ -454,11 +455,22 @@ export class Session implements RouteEndpoint {
   /**
    * A request's publish: answered as any publish when a subscription (of `from` alone) took it,
    * else with `res` 0, so that the requester fails at once rather than wait for a reply none could send.
+   * With `via`, the copy of a direct channel's producer for the subscribers the channel does not serve.
    */
-  private publishRequest(rid: number, message: unknown, from: string | undefined): void {
+  private publishRequest(
+    rid: number,
+    message: unknown,
+    from: string | undefined,
+    via?: string,
+    seq?: number,
+  ): void {
     try {
       const permitted = this.permitted(message)
-      const takers = this.hub.internals.publishRequest(permitted, from)
+      const takers = this.hub.internals.publishRequest(
+        permitted,
+        from,
+        via === undefined ? undefined : this.hub.routeTable.skipFor(this, via, seq),
+      )
       this.takenIds?.add(permitted.id)
       if (takers > 0) this.acknowledgePublish(rid)
       else this.link.send({ t: 'res', rid, ok: 0 })
