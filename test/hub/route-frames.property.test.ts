@@ -109,6 +109,18 @@ const producerFrame: fc.Arbitrary<RawFrame> = fc.oneof(
   fc.record({ t: fc.constant('rsync'), id: channelId, seq: anyCount }),
   // A hand-back: a copy the channel did not deliver, for the hub to route.
   fc.record({ t: fc.constant('pub'), rid: fc.constant(0), msg: message, via: channelId, to: subscriptionId }),
+  // A request's copy for the subscribers the channel does not serve, whose takers the hub counts.
+  fc.record({
+    t: fc.constant('pub'),
+    rid: fc.constant(0),
+    msg: message,
+    via: channelId,
+    seq: anyCount,
+    count: fc.record(
+      { module: fc.constantFrom(ModuleId.Storage, ModuleId.Gamification) },
+      { requiredKeys: [] },
+    ),
+  }),
 )
 
 /** Frames the consumer's side sends about a channel. */
@@ -211,6 +223,8 @@ async function rawRoute(config: EventBusConfigInput = {}) {
       await waitFor(() => hub.attachments().every((a) => a.module !== ModuleId.DataCapture))
       peers.producer = attachProducer()
     },
+    /** Every frame the hub sent to `side`. */
+    frames: (side: keyof typeof peers) => peers[side].frames,
     /** What the hub's error frames to `side` say: each error's data. */
     errors: (side: keyof typeof peers) =>
       peers[side].frames.flatMap((f) => (f.t === 'err' ? [(f.error as { data: object }).data] : [])),
@@ -311,6 +325,57 @@ describe('direct channel frames from its own endpoints', () => {
     expect(metrics.messagesDeadLettered).toBe(0)
     // The route shows that one of its own ends misbehaves.
     expect(metrics.routes[0]?.refused).toBe(4)
+  })
+
+  it("count a request's copy without the channel's own subscriptions, and refuse one from its consumer", async () => {
+    const { bus, subscription, channel, send, errors, frames } = await rawRoute()
+    const request = () => BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    const copy = (rid: number, count: object, msg: object = request()) => ({
+      t: 'pub',
+      rid,
+      msg,
+      via: channel(),
+      seq: 0,
+      count,
+    })
+    // Only the channel's consumer subscribes, and the channel serves it: none of the hub's takes it.
+    await send('producer', copy(1, {}), copy(2, { module: ModuleId.Storage }))
+    const gamification: string[] = []
+    await bus.subscribe(ModuleId.Gamification, MessageFilter.types(['RawEvent']), reliable, (m) => {
+      gamification.push(m.id)
+    })
+    const taken = request()
+    await send(
+      'producer',
+      copy(3, {}, taken),
+      copy(4, { module: ModuleId.Storage }),
+      copy(5, {}, { bogus: 1 }),
+    )
+    // The consumer's side is no producer of the channel (nor of its messages).
+    await send('consumer', copy(6, {}))
+    // Accepted publishes are answered in ranges (`okr`), which may leave after later answers.
+    const answerTo = (rid: number) =>
+      frames('producer').filter(
+        (f) => f.rid === rid || (f.t === 'okr' && (f.from as number) <= rid && rid <= (f.to as number)),
+      )
+    expect([1, 2, 3, 4, 5].map(answerTo)).toMatchObject([
+      [{ t: 'res', ok: 0 }],
+      [{ t: 'res', ok: 0 }],
+      [{ t: 'okr' }],
+      [{ t: 'res', ok: 0 }],
+      [{ t: 'rej', error: { data: { kind: 'MessageRejected' } } }],
+    ])
+    expect(frames('consumer').find((f) => f.rid === 6)).toMatchObject({
+      t: 'rej',
+      error: { data: { kind: 'Unauthorized', module: ModuleId.Storage } },
+    })
+    expect(errors('producer')).toEqual([])
+    // Published all the same, each once: the hub's copies reached Gamification, never the consumer.
+    await waitFor(() => gamification.length === 2)
+    expect(gamification).toContain(taken.id)
+    const metrics = await bus.metrics()
+    expect(metrics.types.RawEvent?.published).toBe(4)
+    expect(metrics.subscriptions.find((s) => s.id === subscription)).toMatchObject({ routed: 0 })
   })
 
   it("refuse a producer's hand-backs past what its window and its queue could hold", async () => {
