@@ -30,9 +30,8 @@ export class Acknowledger {
   /**
    * Checks a message before it is handed to a handler: where the sender is not the hub (a direct
    * channel's producer) the endpoint trusts it no more than the hub would. None here.
-   * @param _id the delivery's id
    */
-  screen(_message: Envelope, _id: number): EventBusError | undefined {
+  screen(_message: Envelope): EventBusError | undefined {
     return undefined
   }
 

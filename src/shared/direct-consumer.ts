@@ -28,14 +28,10 @@ export class DirectConsumer extends Acknowledger {
   private readonly outcomes = new Map<string, Map<string, ChannelOutcomes>>()
   /** The tally counted last: consecutive deliveries are mostly of one subscription and type. */
   private last: ChannelOutcomes | undefined
-  /**
-   * Deliveries that arrived and have not settled yet, by delivery id. Keyed by number, not held in
-   * a Set of the deliveries: each delivery object would need an identity hash, made by a runtime
-   * call, which cost the consumer's thread ~10 % of its time in the direct case's profile.
-   */
-  private readonly unsettled = new Map<number, Delivery>()
-  /** Unsettled deliveries the hub was given to hold when the channel closed, by delivery id. */
-  private readonly custody = new Map<number, Delivery>()
+  /** Deliveries that arrived and have not settled yet. */
+  private readonly unsettled = new Set<Delivery>()
+  /** Unsettled deliveries the hub was given to hold when the channel closed. */
+  private readonly custody = new Set<Delivery>()
   private closed = false
   private reported = false
 
@@ -57,18 +53,11 @@ export class DirectConsumer extends Acknowledger {
 
   /**
    * Refuses a delivery past the channel's window (a producer that ignores it would have this
-   * endpoint queue without bound, where the hub path's queues are bounded) or under the id of one
-   * not yet settled (each attempt has an id of its own), then checks the message.
+   * endpoint queue without bound, where the hub path's queues are bounded), then checks the message.
    */
-  override screen(message: Envelope, id: number): EventBusError | undefined {
+  override screen(message: Envelope): EventBusError | undefined {
     if (this.unsettled.size >= this.window) {
       return EventBusError.of('QueueFull', { currentSize: this.unsettled.size, maxSize: this.window })
-    }
-    if (this.unsettled.has(id)) {
-      return EventBusError.of('MessageRejected', {
-        reason: `delivery ${id} is still unsettled here: each attempt comes under an id of its own`,
-        issues: [],
-      })
     }
     if (message.source !== this.peer) {
       return EventBusError.of('Unauthorized', { module: this.peer, action: 'source' })
@@ -89,7 +78,7 @@ export class DirectConsumer extends Acknowledger {
   }
 
   override arrived(delivery: Delivery): void {
-    this.unsettled.set(delivery.id, delivery)
+    this.unsettled.add(delivery)
     if (!delivery.again) this.tally(delivery).arrived++
   }
 
@@ -98,7 +87,7 @@ export class DirectConsumer extends Acknowledger {
     tally.delivered++
     if (slow) tally.slow++
     // The hub held this message since its first attempt failed, or since the channel closed.
-    if (this.custody.delete(delivery.id) || delivery.again)
+    if (this.custody.delete(delivery) || delivery.again)
       this.toHub({ t: 'rrel', id: this.id, ids: [delivery.message.id] })
     super.handled(delivery, slow)
     this.settled(delivery)
@@ -117,7 +106,7 @@ export class DirectConsumer extends Acknowledger {
     if (!reliable) tally.dropped++
     // After the channel closed, no one is left to retry it: the hub takes it (once, if the producer
     // hands it back too, or if it holds it already). Before, the hub holds it from its first failure on.
-    this.custody.delete(delivery.id)
+    this.custody.delete(delivery)
     if (reliable) this.leaveWithHub(delivery)
     if (this.link.isOpen) super.failed(delivery, error, timedOut, reliable, slow)
     this.settled(delivery)
@@ -127,7 +116,7 @@ export class DirectConsumer extends Acknowledger {
     const reliable = this.isReliable(delivery.subscriptionId)
     // Counted as its producer counts it: a BestEffort copy dropped, a Reliable one dead-lettered.
     if (!reliable) this.tally(delivery).dropped++
-    this.custody.delete(delivery.id)
+    this.custody.delete(delivery)
     // The producer ends it; the hub holds it meanwhile, in case the producer died before it could
     // (its channel not yet seen closed here). With the channel closed, no producer is left to: the
     // hub takes it for a subscription that is gone.
@@ -164,10 +153,10 @@ export class DirectConsumer extends Acknowledger {
    */
   private leaveUnsettledWithHub(): void {
     const ifGoneNow = new Map<ChannelOutcomes, ChannelOutcomes>()
-    for (const delivery of this.unsettled.values()) {
+    for (const delivery of this.unsettled) {
       const { message, subscriptionId: to } = delivery
       if (this.isReliable(to)) {
-        this.custody.set(delivery.id, delivery)
+        this.custody.add(delivery)
         this.toHub({ t: 'pub', rid: 0, msg: message, via: this.id, to, held: true, custody: true })
         continue
       }
@@ -181,7 +170,7 @@ export class DirectConsumer extends Acknowledger {
   }
 
   private settled(delivery: Delivery): void {
-    this.unsettled.delete(delivery.id)
+    this.unsettled.delete(delivery)
     this.finish()
   }
 

@@ -194,7 +194,7 @@ export class LocalSubscriptions {
     this.readClock()
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as Envelope
-      const problem = via.screen(message, frame.id + i)
+      const problem = via.screen(message)
       if (problem !== undefined) {
         via.nack(frame.id + i, problem, false)
         continue

@@ -1568,35 +1568,6 @@ describe('direct routes: bad input', () => {
     expect(fromConsumer.filter((f) => f.t === 'nack')).toHaveLength(20 - window)
   })
 
-  it('a consumer refuses a delivery under the id of one it has not settled, and still settles and hands over the first', async () => {
-    const settle: (() => void)[] = []
-    const handled: string[] = []
-    const { toHub, direct, fromConsumer, closeChannel } = await consumerAroundFakes(
-      DeliveryMode.Reliable({ timeoutMs: 5000 }),
-      (m) => {
-        handled.push(m.id)
-        return new Promise<void>((resolve) => settle.push(resolve))
-      },
-    )
-    const first = BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent()))
-    const reused = BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent()))
-    const later = BusMessage.create('data-capture', MessagePayload.RawEvent(rawEvent()))
-    const dlv = (id: number, msg: object) => ({ t: 'dlv', sid: 'sid-1', id, msg, timeoutMs: 5000 })
-    direct.port1.postMessage([dlv(7, first), dlv(7, reused), dlv(8, later)])
-    await waitFor(() => fromConsumer.some((f) => f.t === 'nack') && settle.length === 2)
-    expect(fromConsumer.filter((f) => f.t === 'nack')).toMatchObject([
-      { id: 7, error: expect.stringMatching(/MessageRejected: .*delivery 7 is still unsettled/) },
-    ])
-    expect(handled).toEqual([first.id, later.id])
-    // Delivery 8 settles; 7, still running as the channel closes, is the one the hub is given.
-    settle[1]?.()
-    await waitFor(() => fromConsumer.some((f) => f.t === 'ack'))
-    expect(fromConsumer.find((f) => f.t === 'ack')).toEqual({ t: 'ack', ids: [8] })
-    await closeChannel()
-    const custody = toHub.filter((f) => f.t === 'pub' && f.custody === true)
-    expect(custody.map((f) => (f.msg as { id: string }).id)).toEqual([first.id])
-  })
-
   it('a consumer has the hub hold a failed Reliable delivery, releases it after a retry, and reports what it saw', async () => {
     const attempts = new Map<string, number>()
     let failLate: (error: Error) => void = () => {}
