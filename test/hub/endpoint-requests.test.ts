@@ -213,15 +213,15 @@ describe('client.request', () => {
           { replyType: 'InterventionResponse', timeoutMs: 60_000, ...options },
         )
         .catch((error: unknown) => error)
+    /** A request refused at once: nothing (of `from`) would take it. */
+    const refusedAtOnce = async (priority: MessagePriority, from?: string) =>
+      expect(await ask(priority, from === undefined ? {} : { from })).toMatchObject({
+        kind: 'SubscriberUnavailable',
+        subscriber: from ?? '*',
+      })
     expect(await ask(MessagePriority.High)).toMatchObject({ source: ModuleId.AiIntegration })
-    expect(await ask(MessagePriority.Normal)).toMatchObject({
-      kind: 'SubscriberUnavailable',
-      subscriber: '*',
-    })
-    expect(await ask(MessagePriority.High, { from: ModuleId.Gamification })).toMatchObject({
-      kind: 'SubscriberUnavailable',
-      subscriber: ModuleId.Gamification,
-    })
+    await refusedAtOnce(MessagePriority.Normal)
+    await refusedAtOnce(MessagePriority.High, ModuleId.Gamification)
     // Gamification takes critical requests through the hub: the producer now sends the hub a copy
     // of each request, and the hub counts who took it when the route's consumer did not.
     const gamification = (await attached(hub, ModuleId.Gamification, ANSWERER)).client
@@ -238,14 +238,8 @@ describe('client.request', () => {
     const critical = await gamificationTakes(MessagePriority.Critical)
     expect(route.state).toBe('active')
     aiTook = 0
-    expect(await ask(MessagePriority.Normal)).toMatchObject({
-      kind: 'SubscriberUnavailable',
-      subscriber: '*',
-    })
-    expect(await ask(MessagePriority.High, { from: ModuleId.Gamification })).toMatchObject({
-      kind: 'SubscriberUnavailable',
-      subscriber: ModuleId.Gamification,
-    })
+    await refusedAtOnce(MessagePriority.Normal)
+    await refusedAtOnce(MessagePriority.High, ModuleId.Gamification)
     expect(await ask(MessagePriority.Critical, { from: ModuleId.Gamification, timeoutMs: 50 })).toMatchObject(
       {
         kind: 'DeliveryTimeout',
@@ -259,10 +253,7 @@ describe('client.request', () => {
     await gamification.unsubscribe(critical)
     await gamificationTakes()
     expect(await ask(MessagePriority.Normal, { timeoutMs: 50 })).toMatchObject({ kind: 'DeliveryTimeout' })
-    expect(await ask(MessagePriority.Normal, { from: ModuleId.AiIntegration })).toMatchObject({
-      kind: 'SubscriberUnavailable',
-      subscriber: ModuleId.AiIntegration,
-    })
+    await refusedAtOnce(MessagePriority.Normal, ModuleId.AiIntegration)
     expect(route.state).toBe('active')
   })
 
