@@ -98,6 +98,11 @@ function hasLeft(copy: Copy): void {
   onLeft?.()
 }
 
+/** Whether `target` takes `message`: one whose minimum priority the message misses does not (the hub's rule). */
+function takes(target: DirectTarget, message: Envelope): boolean {
+  return target.minPriority === undefined || message.priority >= target.minPriority
+}
+
 function newCopy({ target, tally }: TargetOfType, message: Envelope, publishedAt: number): Copy {
   return { target, tally, message, publishedAt, attempts: 0, firstFailedAt: 0, lastError: '' }
 }
@@ -249,8 +254,7 @@ export class DirectProducer {
     let copies = 0
     for (const routedTo of routed.targets) {
       const { target, tally } = routedTo
-      // A target whose minimum priority the message misses does not get it (the hub's rule).
-      if (target.minPriority !== undefined && message.priority < target.minPriority) continue
+      if (!takes(target, message)) continue
       copies++
       if (this.started && this.inFlight.size < this.limits.window) {
         tally.total.routed++
@@ -299,8 +303,7 @@ export class DirectProducer {
     const routed = this.routedType(message.payload.type)
     let takers = 0
     if (from === undefined || from === this.peer)
-      for (const { target } of routed.targets)
-        if (target.minPriority === undefined || message.priority >= target.minPriority) takers++
+      for (const { target } of routed.targets) if (takes(target, message)) takers++
     return takers === 0 && routed.shared ? undefined : takers
   }
 

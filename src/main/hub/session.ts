@@ -412,10 +412,7 @@ export class Session implements RouteEndpoint {
   private publish(rid: number, message: unknown, via?: string, seq?: number): void {
     try {
       const permitted = this.permitted(message)
-      this.hub.internals.publish(
-        permitted,
-        via === undefined ? undefined : this.hub.routeTable.skipFor(this, via, seq),
-      )
+      this.hub.internals.publish(permitted, this.servedBy(via, seq))
       this.takenIds?.add(permitted.id)
       this.acknowledgePublish(rid)
     } catch (error) {
@@ -466,17 +463,22 @@ export class Session implements RouteEndpoint {
   ): void {
     try {
       const permitted = this.permitted(message)
-      const takers = this.hub.internals.publishRequest(
-        permitted,
-        from,
-        via === undefined ? undefined : this.hub.routeTable.skipFor(this, via, seq),
-      )
+      const takers = this.hub.internals.publishRequest(permitted, from, this.servedBy(via, seq))
       this.takenIds?.add(permitted.id)
       if (takers > 0) this.acknowledgePublish(rid)
       else this.link.send({ t: 'res', rid, ok: 0 })
     } catch (error) {
       this.link.send({ t: 'rej', rid, error: wireError(error) })
     }
+  }
+
+  /**
+   * For a direct channel's copy (`via`, under terms `seq`), the subscriptions the channel serves,
+   * which the hub's copy must neither reach nor count; none for a plain publish.
+   * @throws EventBusError `Unauthorized` when this endpoint is not channel `via`'s producer
+   */
+  private servedBy(via: string | undefined, seq: number | undefined): ReadonlySet<Subscription> | undefined {
+    return via === undefined ? undefined : this.hub.routeTable.skipFor(this, via, seq)
   }
 
   /**
