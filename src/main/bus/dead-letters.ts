@@ -1,6 +1,6 @@
 /**
- * The dead-letter queue: bounded, oldest evicted first (and counted). Replay needs the router, so
- * the bus implements it on top of `select` and `remove`.
+ * The dead-letter queue: bounded, oldest evicted first (and counted). Listing, replay and purge
+ * are built on its `select` and `remove` (dead-letter-commands.ts), replay with the bus's router.
  */
 import {
   type DeadLetterEntry,

@@ -13,16 +13,9 @@ import {
   type TypeOf,
 } from '../../shared/catalog.js'
 import { LONGEST_WAIT_MS, monotonicMs } from '../../shared/clock.js'
-import {
-  type DeadLetterEntry,
-  type DeadLetterFilter,
-  type DeadLetterReason,
-  type DeadLetterSelector,
-  deadLetterFilterSchema,
-  type ReplayResult,
-} from '../../shared/dead-letter.js'
+import type { DeadLetterEntry, DeadLetterReason } from '../../shared/dead-letter.js'
 import type { DeliveryMode } from '../../shared/delivery-mode.js'
-import { EventBusError, firstIssue } from '../../shared/errors.js'
+import { EventBusError } from '../../shared/errors.js'
 import {
   type FilterInput,
   matchesSourceAndPriority,
@@ -38,6 +31,7 @@ import { type RespondOptions, subscribeResponder } from '../../shared/responder.
 import { checkSubscribeArguments, type SubscribeOptions } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
 import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
+import { type DeadLetters, deadLetterCommands } from './dead-letter-commands.js'
 import { type DeadLetterPersistence, DeadLetterStore } from './dead-letters.js'
 import {
   type BusInternals,
@@ -74,19 +68,6 @@ export interface EventBusOptions<X extends Catalog = Record<never, never>> exten
  * `running`, `shuttingDown` (everything refused with `BusShuttingDown` while the drain runs), `stopped`.
  */
 export type BusState = 'created' | 'running' | 'shuttingDown' | 'stopped'
-
-/** Dead-letter queue operations. */
-export interface DeadLetters {
-  /** Entries, oldest first, optionally filtered by reason, module, subscription or message type. */
-  list(filter?: DeadLetterFilter): DeadLetterEntry[]
-  /**
-   * Enqueues the selected entries again for their original subscription (or routes them afresh if it
-   * is gone) and removes each once it is enqueued.
-   */
-  replay(selector: DeadLetterSelector | string): Promise<ReplayResult>
-  /** Removes the selected entries (all of them without a selector); resolves with how many. */
-  purge(selector?: DeadLetterSelector | string): Promise<number>
-}
 
 /** The in-process broker. `C` is its catalog: the built-in types plus any added at creation. */
 export interface EventBus<C extends Catalog = BuiltinCatalog> extends RequestReply<C> {
@@ -156,7 +137,6 @@ const REMEMBERED_END_REASONS = 4096
 export const LATENCIES_PER_POINT = 256
 
 /** Why `replay` could not take an id: it names no entry in the dead-letter queue. */
-const NO_SUCH_DEAD_LETTER = 'no dead letter has this id (replayed, purged or evicted already?)'
 
 class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   readonly config: Readonly<EventBusConfig>
@@ -281,11 +261,12 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     this.persistent = deadLetterPersistence !== undefined
     this.rate = new WindowedRate(this.config.metricsIntervalMs, monotonicMs())
     this.recentLatency = new IntervalLatency(this.config.metricsIntervalMs, monotonicMs())
-    this.deadLetters = {
-      list: (filter) => this.store.select(this.parseDeadLetterSelector(filter ?? {})),
-      replay: (selector) => this.replay(selector),
-      purge: (selector) => this.purge(selector),
-    }
+    this.deadLetters = deadLetterCommands({
+      store: this.store,
+      knows: (type) => this.validator.knows(type),
+      assertRunning: () => this.assertRunning(),
+      requeue: (entry) => this.requeue(entry),
+    })
   }
 
   start(): Promise<void> {
@@ -805,57 +786,8 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
     })
   }
 
-  private parseDeadLetterSelector(selector: unknown): DeadLetterSelector {
-    if (typeof selector === 'string') return [selector]
-    if (Array.isArray(selector)) {
-      if (selector.every((id) => typeof id === 'string')) return selector
-      throw EventBusError.of('InvalidFilter', { reason: 'dead-letter ids must be strings' })
-    }
-    const parsed = deadLetterFilterSchema.safeParse(selector)
-    if (!parsed.success) {
-      throw EventBusError.of('InvalidFilter', {
-        reason: `${firstIssue(parsed.error, 'dead-letter filter')} (fields: reason, module, subscriptionId, type)`,
-      })
-    }
-    const { type } = parsed.data
-    if (type !== undefined && !this.validator.knows(type))
-      throw EventBusError.of('InvalidFilter', {
-        reason: `dead-letter filter.type: unknown message type '${type}'`,
-      })
-    return parsed.data
-  }
-
-  private replay(selector: DeadLetterSelector | string): Promise<ReplayResult> {
-    try {
-      this.assertRunning()
-      const parsed = this.parseDeadLetterSelector(selector)
-      const entries = this.store.select(parsed)
-      const result: ReplayResult = { replayed: [], failed: [] }
-      // An id asked for by name and not there is said so, not passed over: the caller may hold an
-      // id another inspector already replayed or purged, or one evicted since.
-      if (Array.isArray(parsed)) {
-        const found = new Set(entries.map((entry) => entry.id))
-        for (const id of new Set<string>(parsed)) {
-          if (!found.has(id)) result.failed.push({ id, error: NO_SUCH_DEAD_LETTER })
-        }
-      }
-      for (const entry of entries) {
-        const error = this.replayOne(entry)
-        if (error === undefined) {
-          this.store.remove(entry.id)
-          result.replayed.push(entry.id)
-        } else {
-          result.failed.push({ id: entry.id, error })
-        }
-      }
-      return Promise.resolve(result)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-  }
-
-  /** Enqueues one dead letter again; returns why it could not be, if so. */
-  private replayOne(entry: DeadLetterEntry): string | undefined {
+  /** Enqueues one dead letter again (see `deadLetterCommands`); returns why it could not be, if so. */
+  private requeue(entry: DeadLetterEntry): string | undefined {
     const original = this.subscriptions.get(entry.subscriptionId)
     try {
       if (original !== undefined) {
@@ -872,16 +804,6 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       return routed.length === 0 ? 'no subscription matches the message any more; it stays here' : undefined
     } catch (error) {
       return error instanceof Error ? error.message : String(error)
-    }
-  }
-
-  private purge(selector?: DeadLetterSelector | string): Promise<number> {
-    try {
-      const entries = this.store.select(this.parseDeadLetterSelector(selector ?? {}))
-      for (const entry of entries) this.store.remove(entry.id)
-      return Promise.resolve(entries.length)
-    } catch (error) {
-      return Promise.reject(error)
     }
   }
 }

@@ -21,12 +21,12 @@ export {
   eventBusConfigSchema,
   resolveConfig,
 } from './config.js'
+export type { DeadLetters } from './dead-letter-commands.js'
 export type { DeadLetterPersistence } from './dead-letters.js'
 export {
   type BusState,
   createEventBus,
   createEventBusWithConfig,
-  type DeadLetters,
   type EventBus,
   type EventBusOptions,
 } from './event-bus.js'
