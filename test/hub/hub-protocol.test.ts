@@ -15,7 +15,9 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { createHub, type Hub, type HubOptions } from '../../src/main/hub/index.js'
-import { EARLY_ANSWER_BATCH, STREAM_BUFFER_LIMIT_BYTES } from '../../src/main/hub/session.js'
+import { STREAM_BUFFER_LIMIT_BYTES } from '../../src/main/hub/inspector-streams.js'
+import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
+import type { HubCore } from '../../src/main/hub/types.js'
 import { shapedCloneCodec, textCodec } from '../../src/shared/codec.js'
 import {
   connectBus,
@@ -883,6 +885,40 @@ describe('hub protocol', () => {
     expect(first.seen).toEqual(['both'])
     expect(second.seen).toEqual(['both', 'second only'])
     expect(third.seen).toEqual(['third'])
+  })
+
+  it('stops an inspector’s streams when its connection is lost', async () => {
+    const { bus, hub } = await startHub({ metricsIntervalMs: 50 })
+    // The hub's own side: what it holds for each watcher is otherwise invisible to an endpoint.
+    const core = hub as unknown as HubCore
+    const watch = core.metricsFeed.watch.bind(core.metricsFeed)
+    let metricsWatchers = 0
+    vi.spyOn(core.metricsFeed, 'watch').mockImplementation((listener) => {
+      metricsWatchers++
+      const stop = watch(listener)
+      return () => {
+        metricsWatchers--
+        stop()
+      }
+    })
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: 'inspector', permissions: { publish: [], subscribe: [], inspect: true } })
+    const inspector = await connectBus(port2)
+    afterThisTest(() => inspector.close())
+    const tails: unknown[] = []
+    await inspector.onMetrics(() => {})
+    await inspector.onTail((entries) => tails.push(...entries))
+    await publishRaw(bus, 'watched')
+    await waitFor(() => tails.length === 1)
+    expect(metricsWatchers).toBe(1)
+    expect(core.tails.size).toBe(1)
+
+    port2.close() // lost, not closed by the client: no word first
+    await waitFor(() => hub.attachments().length === 0)
+    expect(metricsWatchers).toBe(0)
+    expect(core.tails.size).toBe(0)
+    await publishRaw(bus, 'after')
+    expect((await core.metrics()).connections).toEqual([])
   })
 
   it('skips its streams to an inspector that leaves over a megabyte unread, and says the tail sampled', async () => {

@@ -16,6 +16,7 @@ import type { Permissions, PermissionsOf } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import { type BusInternals, busInternals, type WithInternals } from '../bus/internal.js'
 import type { Subscription } from '../bus/subscription.js'
+import type { InspectorStreams } from './inspector-streams.js'
 import { MetricsFeed } from './metrics-feed.js'
 import { checkAttachOptions } from './permissions.js'
 import type { DirectRoute, PortPair, RouteSpec, RouteSpecOf } from './route.js'
@@ -155,9 +156,9 @@ class HubImpl implements Hub, HubCore {
   readonly bestEffortWindow: number
   readonly reliableWindow: number
   readonly maxSubscriptionsPerAttachment: number
-  readonly tails = new Set<Session>()
+  readonly tails = new Set<InspectorStreams>()
   /** `tails` as an array for the tap, which runs once per published message while anyone watches. */
-  private tailing: Session[] = []
+  private tailing: InspectorStreams[] = []
   /**
    * One function for the hub's life: a new one each time an inspector started watching changed the
    * call target in the bus's routing, which V8 answered by dropping the routing's optimized code
@@ -166,7 +167,7 @@ class HubImpl implements Hub, HubCore {
    */
   private readonly tap = (message: Envelope, routedTo: number): void => {
     const tailing = this.tailing
-    for (let i = 0; i < tailing.length; i++) (tailing[i] as Session).tail(message, routedTo)
+    for (let i = 0; i < tailing.length; i++) (tailing[i] as InspectorStreams).tail(message, routedTo)
   }
   readonly routeTable: RouteTable
   readonly metricsFeed: MetricsFeed
@@ -201,7 +202,7 @@ class HubImpl implements Hub, HubCore {
       this.internals,
       settings.createChannel ?? runtimeChannel(),
       () => {
-        for (const session of this.tails) session.markTailSampled()
+        for (const streams of this.tails) streams.markTailSampled()
       },
       settings.closedChannelMemoryMs,
     )

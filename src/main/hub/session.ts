@@ -26,11 +26,11 @@ import {
   mayPublish,
   type Permissions,
   PROTOCOL_VERSION,
-  type TailEntry,
   type WireError,
 } from '../../shared/wire.js'
 import type { DeliveryMode } from '../bus/index.js'
 import type { Subscription } from '../bus/subscription.js'
+import { InspectorStreams, type StreamName } from './inspector-streams.js'
 import { PendingAck, SentByPriority } from './pending-ack.js'
 import { assertMayInspect, authorizeFilter } from './permissions.js'
 import type { RouteEndpoint } from './route.js'
@@ -64,15 +64,6 @@ interface RemoteSubscription {
 
 /** How often the hub looks for overdue acks (one timer per session, not per delivery). */
 const ACK_SWEEP_MS = 250
-/** How often the tail stream is flushed, and how many entries a flush carries at most. */
-const TAIL_INTERVAL_MS = 250
-const TAIL_MAX_ENTRIES = 200
-/**
- * Bytes an endpoint may leave unread on its port (where the port tells: a WebSocket) before the
- * metrics and tail streams skip it. Deliveries wait for acks and answers for requests, but the
- * streams come unasked: a reader stopped at a breakpoint would have the hub hold all of them.
- */
-export const STREAM_BUFFER_LIMIT_BYTES = 1024 * 1024
 /** Error frames answered per second at most, so a flood of bad frames is not amplified. */
 const MAX_ERROR_FRAMES_PER_SECOND = 100
 
@@ -134,11 +125,8 @@ export class Session implements RouteEndpoint {
   private errorFramesSent = 0
   private errorWindowStart = Number.NEGATIVE_INFINITY
   private readonly stopAckSweep: () => void
-  /** Stops the metrics stream to this endpoint, while it is on. */
-  private stopMetrics: (() => void) | undefined
-  private tailTimer: ReturnType<typeof setInterval> | undefined
-  private tailBuffer: TailEntry[] = []
-  private tailSampled = false
+  /** The metrics and tail streams this endpoint watches, if it inspects. */
+  private readonly streams: InspectorStreams
   private readonly attachedAt = new Date()
   /** Frames refused as malformed, out of order or not this endpoint's to send. */
   private badFrames = 0
@@ -156,6 +144,7 @@ export class Session implements RouteEndpoint {
       unsendable: (frame, reason) => this.unsendable(frame, reason),
       closed: () => this.end('lost'),
     })
+    this.streams = new InspectorStreams(hub, this.link)
     this.link.startHeartbeat(hub.heartbeatMs)
     // Not right after this thread was away: the acks that came meanwhile may still be unread.
     this.stopAckSweep = awakeInterval(ACK_SWEEP_MS, (now, away) => {
@@ -189,10 +178,7 @@ export class Session implements RouteEndpoint {
       awaitingAck: this.awaitingAck.size,
       ...(unsentBytes !== undefined && { unsentBytes }),
       badFrames: this.badFrames,
-      watching: [
-        ...(this.stopMetrics ? (['metrics'] as const) : []),
-        ...(this.tailTimer ? (['tail'] as const) : []),
-      ],
+      watching: this.streams.watching(),
     }
   }
 
@@ -213,10 +199,7 @@ export class Session implements RouteEndpoint {
     if (this.ended) return
     this.ended = true
     this.stopAckSweep()
-    this.stopMetrics?.()
-    if (this.tailTimer !== undefined) clearInterval(this.tailTimer)
-    this.hub.tails.delete(this)
-    this.hub.updateTap()
+    this.streams.stop()
     const unacknowledged = this.awaitingAck.values()
     this.awaitingAck.clear()
     const unexpected = reason === 'lost' || reason === 'superseded'
@@ -239,19 +222,6 @@ export class Session implements RouteEndpoint {
       this.link.close()
     }
     this.onEnd(this, reason)
-  }
-
-  /** Some messages were left out of the tail before it reached the hub (a direct channel's sample). */
-  markTailSampled(): void {
-    this.tailSampled = true
-  }
-
-  /** Called by the hub's route tap for sessions streaming the tail. */
-  tail(message: Envelope, routedTo: number): void {
-    // Beyond the per-flush budget messages are skipped (and the flush says it sampled), so the
-    // tail costs the bus one comparison per message under any load.
-    if (this.tailBuffer.length >= TAIL_MAX_ENTRIES) this.tailSampled = true
-    else this.tailBuffer.push({ message, routedTo })
   }
 
   private receive(frame: EndpointFrame): void {
@@ -628,46 +598,10 @@ export class Session implements RouteEndpoint {
     }
   }
 
-  private stream(name: 'metrics' | 'tail', on: boolean): undefined {
+  private stream(name: StreamName, on: boolean): undefined {
     assertMayInspect(this.module, this.permissions)
-    if (name === 'metrics') {
-      this.stopMetrics?.()
-      this.stopMetrics = on
-        ? this.hub.metricsFeed.watch((snapshot) => {
-            // A snapshot skipped is superseded by the next; the window's header shows the spacing.
-            if (!this.readsTooSlowly()) this.link.send({ t: 'metrics', snapshot })
-          })
-        : undefined
-      return undefined
-    }
-    if (this.tailTimer !== undefined) clearInterval(this.tailTimer)
-    this.tailTimer = undefined
-    if (on) {
-      this.hub.tails.add(this)
-      this.tailTimer = setInterval(() => this.flushTail(), TAIL_INTERVAL_MS)
-    } else {
-      this.hub.tails.delete(this)
-    }
-    this.hub.updateTap()
+    this.streams.set(name, on)
     return undefined
-  }
-
-  private flushTail(): void {
-    if (this.tailBuffer.length === 0) return
-    if (this.readsTooSlowly()) {
-      // Left out, as a flood's excess is: the next flush that goes says it sampled.
-      this.tailBuffer = []
-      this.tailSampled = true
-      return
-    }
-    this.link.send({ t: 'tail', entries: this.tailBuffer, sampled: this.tailSampled })
-    this.tailBuffer = []
-    this.tailSampled = false
-  }
-
-  /** Whether the endpoint has left more than the streams' bound unread on its port. */
-  private readsTooSlowly(): boolean {
-    return (this.link.port.bufferedBytes?.() ?? 0) > STREAM_BUFFER_LIMIT_BYTES
   }
 
   /**

@@ -3,9 +3,9 @@ import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
 import type { Subscription } from '../bus/subscription.js'
+import type { InspectorStreams } from './inspector-streams.js'
 import type { MetricsFeed } from './metrics-feed.js'
 import type { RouteTable } from './routes.js'
-import type { Session } from './session.js'
 
 export interface HubCore {
   readonly bus: EventBus
@@ -23,8 +23,8 @@ export interface HubCore {
   readonly metricsFeed: MetricsFeed
   /** The bus's metrics snapshot with the hub's connections, as an inspector asks for it. */
   metrics(): Promise<BusMetrics>
-  /** Sessions streaming the message tail. */
-  readonly tails: Set<Session>
+  /** The streams of the sessions watching the message tail. */
+  readonly tails: Set<InspectorStreams>
   /** Installs the bus's route tap while any session streams the tail, removes it otherwise. */
   updateTap(): void
   /** Holds a Reliable subscription of a lost endpoint for the grace period. */
