@@ -809,6 +809,29 @@ describe('direct routes', () => {
     expect(metrics.modules[metrics.routes[0]?.producer ?? '']?.queueFull).toBe(errors.length)
   })
 
+  it('a revoked route counts the BestEffort copies still waiting at its producer as routed and dropped', async () => {
+    // Four handlers at 2 ms each: most of a burst waits at the producer behind the window.
+    const { bus, route, producer, subscriptionId } = await pipeline({
+      mode: DeliveryMode.BestEffort,
+      behaviour: { kind: 'delay', ms: 2 },
+    })
+    const count = 3000
+    const publishing = publishSeq(producer, 0, count)
+    await waitFor(async () => ((await bus.metrics()).routes[0]?.queued ?? 0) > 0, 10_000)
+    route.revoke('permission change')
+    await publishing
+    const served = async () =>
+      (await bus.metrics()).subscriptions.find((subscription) => subscription.id === subscriptionId)
+    await waitFor(async () => {
+      const subscription = await served()
+      return subscription !== undefined && subscription.delivered + subscription.dropped === count
+    }, 15_000)
+    const subscription = await served()
+    expect(subscription?.dropped).toBeGreaterThan(0)
+    expect(subscription?.routed).toBe(count)
+    await expectAccounted(bus)
+  })
+
   it('revocation sends traffic back through the hub at once', async () => {
     const { producer, consumer, route, hubPublishes } = await pipeline()
     await publishSeq(producer, 0, 50)
