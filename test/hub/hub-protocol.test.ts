@@ -366,6 +366,27 @@ describe('hub protocol', () => {
     expect((await bus.metrics()).messagesPublished).toBe(6)
   })
 
+  it('remembers a publish sent again as taken by the connection that sent it, however many drops follow', async () => {
+    const { bus, hub } = await setup()
+    const message = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    // Taken once, then sent again by each of five connections in turn, each dropping before it
+    // reads the answer: the first connection is forgotten by the last, the ones that sent it
+    // again are not.
+    for (let connection = 0; connection < 6; connection++) {
+      const peer = rawPeer(hub, ModuleId.DataCapture)
+      peer.send([
+        { t: 'hello', v: 1, again: true },
+        connection === 0
+          ? { t: 'pubs', rid: 1, msgs: [message] }
+          : { t: 'pubs', rid: 1, msgs: [message], again: true },
+      ])
+      await waitFor(() => peer.frames.some((f) => f.t === 'okr'))
+      peer.port.close()
+      await waitFor(() => hub.attachments().length === 0)
+    }
+    expect((await bus.metrics()).messagesPublished).toBe(1)
+  })
+
   it('notices an endpoint that stops answering heartbeats and parks its Reliable subscriptions', async () => {
     const { bus, hub } = await setup({ heartbeatMs: 30, reconnectGraceMs: 60_000 })
     const { port1, port2 } = new MessageChannel()
