@@ -378,6 +378,54 @@ describe('direct channel frames from its own endpoints', () => {
     expect(metrics.subscriptions.find((s) => s.id === subscription)).toMatchObject({ routed: 0 })
   })
 
+  it('take a delivery back once, whichever of the channel’s ends gives it back first', async () => {
+    const { bus, subscription, channel, send, frames } = await rawRoute()
+    const own = () => BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    const custody = (msg: object) => ({
+      t: 'pub',
+      rid: 0,
+      msg,
+      via: channel(),
+      to: subscription,
+      held: true,
+      custody: true,
+    })
+    const handBack = (msg: object) => ({ t: 'pub', rid: 0, msg, via: channel(), to: subscription })
+    /** Deliveries over the hub path: their messages travel as tuples, the id first (message-tuple). */
+    const overHubPath = () =>
+      frames('consumer').flatMap((f) =>
+        f.t === 'dlvs'
+          ? (f.msgs as [string][]).map(([id], i) => ({ id, delivery: (f.id as number) + i }))
+          : [],
+      )
+    // Handled by the consumer in the hub's custody first: the producer's hand-back comes too late.
+    const handledFirst = own()
+    await send('consumer', custody(handledFirst), { t: 'rrel', id: channel(), ids: [handledFirst.id] })
+    await send('producer', handBack(handledFirst))
+    // Handed back by the producer first: the consumer's release of its custody comes too late.
+    const handedBackFirst = own()
+    await send('consumer', custody(handedBackFirst))
+    await send('producer', handBack(handedBackFirst))
+    await waitFor(() => overHubPath().length === 1)
+    const [requeued] = overHubPath()
+    expect(requeued?.id).toBe(handedBackFirst.id)
+    await send(
+      'consumer',
+      { t: 'ack', ids: [requeued?.delivery] },
+      { t: 'rrel', id: channel(), ids: [handedBackFirst.id] },
+    )
+    const metrics = await bus.metrics()
+    expect(metrics.routes[0]?.handedBack).toBe(1)
+    // Each delivered once: one from custody, one over the hub path. (This raw producer reports no
+    // copies routed over the channel, so `routed` says nothing here.)
+    expect(metrics.subscriptions.find((s) => s.id === subscription)).toMatchObject({
+      delivered: 2,
+      queueDepth: 0,
+      inFlight: 0,
+    })
+    expect(overHubPath()).toHaveLength(1)
+  })
+
   it("refuse a producer's hand-backs past what its window and its queue could hold", async () => {
     const { bus, subscription, channel, limits, send, errors } = await rawRoute({ maxQueueSize: 10 })
     // All it can have in flight, its backlog, and one copy more for each subscription served.
