@@ -172,13 +172,13 @@ function filledIn<T>(value: T, channel: string, subscription: string): T {
  * either side and resolves once the hub has read them (a ping after them is answered); `post` does
  * not wait.
  */
-async function rawRoute(config: EventBusConfigInput = {}) {
+async function rawRoute(config: EventBusConfigInput = {}, mode: DeliveryMode = reliable) {
   const { bus, hub } = await startHub({ maxRetryAttempts: 1, retry: { initialMs: 1, maxMs: 5 }, ...config })
   hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
   const consumer = rawPeer(hub, ModuleId.Storage, { publish: [], subscribe: ['RawEvent'] })
   consumer.send([
     { t: 'hello', v: 1, batch: true },
-    { t: 'sub', rid: 1, module: ModuleId.Storage, filter: { types: ['RawEvent'] }, mode: reliable },
+    { t: 'sub', rid: 1, module: ModuleId.Storage, filter: { types: ['RawEvent'] }, mode },
   ])
   await waitFor(() => consumer.frames.some((frame) => frame.t === 'res'))
   const subscription = consumer.frames.find((frame) => frame.t === 'res')?.ok as string
@@ -424,6 +424,24 @@ describe('direct channel frames from its own endpoints', () => {
       inFlight: 0,
     })
     expect(overHubPath()).toHaveLength(1)
+  })
+
+  it('drop what a consumer hands back of a BestEffort subscription, as a failed BestEffort delivery is', async () => {
+    const { bus, subscription, channel, send, frames, replaceProducer } = await rawRoute(
+      {},
+      DeliveryMode.BestEffort,
+    )
+    const failed = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    const closed = channel()
+    await send('consumer', { t: 'pub', rid: 0, msg: failed, via: closed, to: subscription })
+    // What the hub would requeue is requeued once the producer is gone and the consumer has
+    // settled the channel: nothing, here.
+    await replaceProducer()
+    await send('consumer', { t: 'rfin', id: closed, outcomes: [] })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(frames('consumer').filter((f) => f.t === 'dlvs' || f.t === 'dlv')).toEqual([])
+    expect(frames('consumer').filter((f) => f.t === 'err')).toEqual([])
+    expect((await bus.metrics()).routes[0]?.handedBack).toBe(0)
   })
 
   it("refuse a producer's hand-backs past what its window and its queue could hold", async () => {
