@@ -18,9 +18,10 @@ const TAIL_MAX_ENTRIES = 200
  */
 export const STREAM_BUFFER_LIMIT_BYTES = 1024 * 1024
 
-/** The names of the streams an endpoint may watch. */
-export type StreamName = 'metrics' | 'tail'
+/** The names of the streams an endpoint may watch, as its `stream` frame names them. */
+export type StreamName = Extract<EndpointFrame, { t: 'stream' }>['name']
 
+/** The streams of one session (see above); the hub's route tap calls `tail` while the tail is on. */
 export class InspectorStreams {
   /** Stops the metrics stream, while it is on. */
   private stopMetrics: (() => void) | undefined
