@@ -604,7 +604,7 @@ describe('direct routes', () => {
 
   it('drops a BestEffort delivery that fails after its producer died, as it would have anyway', async () => {
     const count = 4
-    const { bus, producer, route, receipts } = await publishedFailingFirst(count, 300, {
+    const { bus, producer, route, receipts, subscriptionId } = await publishedFailingFirst(count, 300, {
       mode: DeliveryMode.BestEffort,
     })
     await waitFor(() => receipts.every((deliveries) => deliveries === 1))
@@ -614,6 +614,10 @@ describe('direct routes', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     expect([...receipts]).toEqual([1, 1, 1, 1])
     expect(bus.deadLetters.list()).toEqual([])
+    // Counted by the consumer alone (its producer never reported them): failed, and dropped.
+    const served = (await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)
+    expect(served).toMatchObject({ failed: count, dropped: count, delivered: 0 })
+    await expectAccounted(bus)
   })
 
   it.each([
