@@ -502,6 +502,29 @@ describe('direct routes', () => {
     expect((await bus.metrics()).messagesDropped).toBeGreaterThanOrEqual(count - triedByThen)
   }, 30_000)
 
+  it('counts as dropped the BestEffort copies its consumer unsubscribes from after its producer died', async () => {
+    // Handled at ~200 a second (four handlers): most still wait at the consumer when it unsubscribes.
+    const count = 600
+    const { bus, producer, consumer, route, subscriptionId } = await pipeline({
+      hub: { reconnectGraceMs: 10_000 },
+      behaviour: { kind: 'delay', ms: 20 },
+      mode: DeliveryMode.BestEffort,
+    })
+    await publishSeq(producer, 0, count)
+    await waitFor(async () => (await bus.metrics()).messagesPublished === count)
+    await producer.terminate()
+    await waitFor(() => route.state !== 'active')
+    // Only the consumer's counts are left of these copies: those it never ran are dropped.
+    await consumer.call({ op: 'unsubscribe', id: subscriptionId })
+    await waitFor(async () => {
+      const { messagesDelivered, messagesDropped } = await bus.metrics()
+      return messagesDelivered + messagesDropped === count
+    }, 10_000)
+    const { messagesDelivered, messagesDropped } = await bus.metrics()
+    expect(messagesDropped).toBeGreaterThan(count / 2)
+    expect(messagesDelivered + messagesDropped).toBe(count)
+  })
+
   it('requeues through the hub what its producer was retrying when it died', async () => {
     const count = 6
     // Every first attempt fails at once; the producer's retries wait long enough for it to die first.
