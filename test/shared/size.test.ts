@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import superjson from 'superjson'
 import { describe, expect, it } from 'vitest'
-import { encodedSizeOver, UnencodableValueError } from '../../src/shared/size.js'
+import { encodedSizeOver, MAX_NESTING_DEPTH, UnencodableValueError } from '../../src/shared/size.js'
 
 const exactSize = (value: unknown) => new TextEncoder().encode(superjson.stringify(value)).length
 
@@ -48,6 +48,57 @@ describe('encodedSizeOver', () => {
     )
   })
 
+  it('takes a value of exactly the limit, and refuses it a byte under', () => {
+    fc.assert(
+      fc.property(richValue, (value) => {
+        let exact: number
+        try {
+          exact = exactSize(value)
+        } catch {
+          return
+        }
+        expect(encodedSizeOver(value, exact)).toBeUndefined()
+        expect(encodedSizeOver(value, exact - 1)).toBeGreaterThan(exact - 1)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('counts a long string wherever it is: a key or a value, in an object, array, Map or Set', () => {
+    const long = 'k'.repeat(2000)
+    const places: unknown[] = [
+      long,
+      { [long]: 1 },
+      { data: long },
+      [long],
+      new Map([[long, 1]]),
+      new Map([[1, long]]),
+      new Set([long]),
+      { id: 'a', payload: { type: long, data: 1 } },
+      { id: long, payload: { type: 't', data: 1 } },
+    ]
+    for (const value of places) expect(encodedSizeOver(value, 1000), String(value)).toBeGreaterThan(1000)
+  })
+
+  it('refuses containers nested deeper than MAX_NESTING_DEPTH, counted from the root, envelope or not', () => {
+    const nested = (levels: number): unknown => {
+      let value: unknown = 1
+      for (let i = 0; i < levels; i++) value = [value]
+      return value
+    }
+    expect(encodedSizeOver(nested(MAX_NESTING_DEPTH), 1e9)).toBeUndefined()
+    expect(() => encodedSizeOver(nested(MAX_NESTING_DEPTH + 1), 1e9)).toThrow(
+      `nested deeper than ${MAX_NESTING_DEPTH} levels`,
+    )
+    // The root and the payload are two of the levels; the generic walk counts them as the envelope's does.
+    const envelope = (levels: number) => ({ id: 'a', payload: { type: 't', data: nested(levels) } })
+    const notEnvelope = (levels: number) => ({ ...envelope(levels), extra: 1 })
+    for (const message of [envelope, notEnvelope]) {
+      expect(encodedSizeOver(message(MAX_NESTING_DEPTH - 2), 1e9)).toBeUndefined()
+      expect(() => encodedSizeOver(message(MAX_NESTING_DEPTH - 1), 1e9)).toThrow(/nested deeper/)
+    }
+  })
+
   it('counts a message envelope as the generic walk counts it', () => {
     // Header values mostly as the schema asks, sometimes anything; keys sometimes missing or extra.
     const headerValue = (usual: fc.Arbitrary<unknown>) =>
@@ -60,7 +111,13 @@ describe('encodedSizeOver', () => {
         priority: headerValue(fc.integer()),
         correlationId: headerValue(fc.string()),
         payload: fc.oneof(
-          { weight: 4, arbitrary: fc.record({ type: headerValue(fc.string()), data: richValue }) },
+          {
+            weight: 4,
+            arbitrary: fc.record(
+              { type: headerValue(fc.string()), data: richValue },
+              { requiredKeys: ['type'] },
+            ),
+          },
           { weight: 1, arbitrary: richValue },
         ),
         extra: richValue,
@@ -106,6 +163,7 @@ describe('encodedSizeOver', () => {
       [{ data: { pending: Promise.resolve(1) } }, /^data\.pending is a Promise/],
       [{ data: new Map([['cache', new WeakMap()]]) }, /^data\.0\.value is a WeakMap/],
       [{ data: new Set([new Map().entries()]) }, /^data\.0 is a Map Iterator/],
+      [{ id: 'a', payload: Promise.resolve() }, /^payload is a Promise/],
     ]
     for (const [value, reason] of cases) expect(() => encodedSizeOver(value, 1e9)).toThrow(reason)
     // Class instances travel as their own fields, as a structured clone copies them.
