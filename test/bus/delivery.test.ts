@@ -183,13 +183,52 @@ describe('delivery', () => {
         attempts: 4,
         lastError: 'TypeError: disk unplugged',
       })
-      expect(entry?.lastFailedAt.getTime()).toBeGreaterThanOrEqual(entry?.firstFailedAt.getTime() ?? Infinity)
+      // The entry keeps when the first attempt failed, not when a later one did.
+      expect(entry?.firstFailedAt.getTime()).toBe(start)
+      expect(entry?.lastFailedAt.getTime()).toBe(start + 700)
       expect(await bus.metrics()).toMatchObject({
         messagesFailed: 4,
         messagesRetried: 3,
         messagesDeadLettered: 1,
         currentQueueDepth: 0,
       })
+      await expectAccounted(bus)
+    })
+
+    it.each([
+      // Math.random() 0 takes the jitter's whole −50 %; 0.75 adds 25 %, past `maxMs` at the third.
+      { random: 0, delays: [50, 100, 125] },
+      { random: 0.75, delays: [125, 250, 250] },
+    ])('spreads its backoff by the jitter, capped at maxMs (random $random)', async ({ random, delays }) => {
+      vi.spyOn(Math, 'random').mockReturnValue(random)
+      const bus = await startedBus({
+        maxRetryAttempts: 3,
+        retry: { initialMs: 100, maxMs: 250, multiplier: 2, jitter: 0.5 },
+      })
+      const attemptTimes: number[] = []
+      await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), async () => {
+        attemptTimes.push(Date.now())
+        throw new Error('still down')
+      })
+      await bus.publish(rawMessage())
+      await advance(2000)
+      vi.mocked(Math.random).mockRestore()
+      expect(attemptTimes.slice(1).map((t, i) => t - (attemptTimes[i] ?? 0))).toEqual(delays)
+    })
+
+    it('fails an attempt whose promise rejects without a reason', async () => {
+      const bus = await startedBus({ maxRetryAttempts: 0 })
+      await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), () =>
+        Promise.reject(undefined),
+      )
+      await bus.publish(rawMessage())
+      await flushMicrotasks()
+      expect(await bus.metrics()).toMatchObject({
+        messagesDelivered: 0,
+        messagesFailed: 1,
+        messagesDeadLettered: 1,
+      })
+      expect(bus.deadLetters.list()[0]?.lastError).toBe('Error: rejected without a reason')
       await expectAccounted(bus)
     })
 
@@ -378,6 +417,21 @@ describe('handler latency and slow handlers', () => {
     expect(metrics.deliveryLatency.p50Ms).toBeLessThanOrEqual(metrics.deliveryLatency.maxMs)
     expect(metrics.subscriptions[0]?.slowHandlers).toBe(1)
     expect(metrics.subscriptions[0]?.latency.count).toBe(2)
+  })
+
+  it('counts a slow handler as slow whether it succeeds or fails', async () => {
+    const bus = createEventBus({ slowHandlerThresholdMs: 20, maxRetryAttempts: 0 })
+    await bus.start()
+    await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), async (m) => {
+      await new Promise((resolve) => setTimeout(resolve, 40))
+      if (m.payload.data.eventType === 'failing') throw new Error('slow and failing')
+    })
+    await bus.publish(rawMessage(1, { eventType: 'failing' }))
+    await bus.publish(rawMessage(1, { eventType: 'succeeding' }))
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const metrics = await bus.metrics()
+    expect(metrics).toMatchObject({ messagesDelivered: 1, messagesFailed: 1 })
+    expect(metrics.subscriptions[0]?.slowHandlers).toBe(2)
   })
 
   it('counts a thenable whose then() throws as one failed attempt, and nothing more on shutdown', async () => {

@@ -107,6 +107,25 @@ describe('filters', () => {
     expect(metrics.subscriptions.find((s) => s.module === 'orchestrator')?.predicateErrors).toBe(2)
   })
 
+  it('only `true` from a predicate is a match: a truthy 1 or a promise is not, and is no error', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    const got: string[] = []
+    const answers: Record<string, unknown> = { yes: true, one: 1, promise: Promise.resolve(true), no: false }
+    await bus.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent']).withPredicate((m) => answers[m.payload.data.eventType] as boolean),
+      DeliveryMode.BestEffort,
+      (m) => {
+        got.push(m.payload.data.eventType)
+      },
+    )
+    for (const eventType of Object.keys(answers)) await bus.publish(rawMessage(1, { eventType }))
+    await flushMicrotasks()
+    expect(got).toEqual(['yes'])
+    expect((await bus.metrics()).predicateErrors).toBe(0)
+  })
+
   it('a predicate that publishes routes both messages to the subscriptions each matches', async () => {
     const bus = createEventBus()
     await bus.start()
