@@ -136,8 +136,6 @@ const REMEMBERED_END_REASONS = 4096
  */
 export const LATENCIES_PER_POINT = 256
 
-/** Why `replay` could not take an id: it names no entry in the dead-letter queue. */
-
 class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   readonly config: Readonly<EventBusConfig>
   readonly catalog: Readonly<Catalog>

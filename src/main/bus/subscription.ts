@@ -58,13 +58,10 @@ type SubscriptionStats = CopyCounters & {
 }
 
 /**
- * A handler result the subscription can settle without a promise and its two callbacks: the hub's
- * pending acks, one per remote delivery, call the attempt back directly.
- */
-/**
- * A handler result that settles the attempt itself (a remote delivery). `slow`, when given, says
- * whether the handler ran past `slowHandlerThresholdMs` (an endpoint timed it where it ran); when
- * not, the attempt's own duration decides.
+ * A handler result that settles the attempt itself, without a promise and its two callbacks: the
+ * hub's pending acks, one per remote delivery, call the attempt back directly. `slow`, when given,
+ * says whether the handler ran past `slowHandlerThresholdMs` (an endpoint timed it where it ran);
+ * when not, the attempt's own duration decides.
  */
 export interface Settleable {
   settleInto(attempt: SettleableAttempt): void
