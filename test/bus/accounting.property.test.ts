@@ -27,7 +27,7 @@ const workload = fc.record({
       variant: fc.integer({ min: 0, max: 2 }),
       gapMs: fc.nat(30),
     }),
-    { minLength: 1, maxLength: 40 },
+    { minLength: 1, maxLength: 40, size: 'max' },
   ),
   unsubscribeAfter: fc.option(fc.nat(40), { nil: undefined }),
 })

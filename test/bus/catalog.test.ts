@@ -224,7 +224,7 @@ describe('schemas', () => {
       fc.constantFrom(...Object.values(ModuleId), 'Storage', 'storage ', '', 'a'.repeat(65)),
     )
     fc.assert(
-      fc.property(fc.array(ids, { maxLength: 30 }), (run) => {
+      fc.property(fc.array(ids, { maxLength: 30, size: 'max' }), (run) => {
         for (const id of run) expect(moduleIdSchema.safeParse(id).success).toBe(moduleIdPattern.test(id))
       }),
     )

@@ -39,7 +39,7 @@ describe('reconciling a killed producer’s counts', () => {
   it('makes up exactly what the producer never reported: the accounting holds, deliveries and dead letters are exact', () => {
     fc.assert(
       fc.property(
-        fc.array(copy, { maxLength: 60 }),
+        fc.array(copy, { maxLength: 60, size: 'max' }),
         fc.integer({ min: -1, max: 200 }),
         (copies, reportedUntil) => {
           const count = (fate: Fate) => copies.filter((c) => c.fate === fate).length

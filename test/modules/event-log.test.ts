@@ -128,7 +128,7 @@ describe('openEventLog', () => {
           fc
             .array(fc.string({ maxLength: 20, unit: 'grapheme' }), { minLength: 1, maxLength: 3 })
             .map((lines) => lines.map((line) => `${line.replaceAll('\n', ' ')}\n`).join('')),
-          { maxLength: 60 },
+          { maxLength: 60, size: 'max' },
         ),
         fc.integer({ min: 1, max: 200 }),
         fc.integer({ min: 1, max: 4 }),

@@ -32,7 +32,10 @@ describe('the message tail’s order', () => {
   })
 
   it('is, for any batches, the newest `limit` of everything seen, newest first', () => {
-    const batches = fc.array(fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 20 }), { maxLength: 10 })
+    const batches = fc.array(fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 20, size: 'max' }), {
+      maxLength: 10,
+      size: 'max',
+    })
     fc.assert(
       fc.property(batches, fc.integer({ min: 1, max: 40 }), (times, limit) => {
         let shown: ReturnType<typeof entry>[] = []

@@ -28,9 +28,12 @@ const oddMessage = fc.oneof(
 describe('messages packed as tuples over ports', () => {
   it('arrive as a structured clone of what was sent, whatever was sent', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(envelope, oddMessage), { minLength: 1, maxLength: 20 }), (msgs) => {
-        expect(throughPort(msgs)).toEqual(structuredClone(msgs))
-      }),
+      fc.property(
+        fc.array(fc.oneof(envelope, oddMessage), { minLength: 1, maxLength: 20, size: 'max' }),
+        (msgs) => {
+          expect(throughPort(msgs)).toEqual(structuredClone(msgs))
+        },
+      ),
       { numRuns: 500 },
     )
   })

@@ -83,7 +83,7 @@ describe('batches whose messages share a shape over text', () => {
   it('arrive as their superjson forms would, keys in the same order', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof({ weight: 4, arbitrary: message }, fc.anything()), { maxLength: 20 }),
+        fc.array(fc.oneof({ weight: 4, arbitrary: message }, fc.anything()), { maxLength: 20, size: 'max' }),
         (msgs) => {
           let plain: unknown[]
           try {
@@ -108,6 +108,7 @@ describe('batches whose messages share a shape over text', () => {
       fc.property(
         fc.array(fc.oneof({ weight: 6, arbitrary: keystrokeLike }, message, fc.anything()), {
           maxLength: 20,
+          size: 'max',
         }),
         (msgs) => {
           const packings = bothWays(msgs)
