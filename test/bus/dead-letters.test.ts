@@ -7,7 +7,7 @@ import {
   MessageFilter,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { advance, expectAccounted, flushMicrotasks, rawMessage } from '../helpers.js'
+import { advance, deferred, expectAccounted, flushMicrotasks, rawMessage } from '../helpers.js'
 
 /** A bus whose Storage subscriber fails while `failing` is true; no retries, no waiting. */
 async function failingBus(config: EventBusConfigInput = {}) {
@@ -55,6 +55,8 @@ describe('dead letters', () => {
       lastFailedAt: expect.any(Date),
     })
     expect((await bus.metrics()).deadLetters).toEqual({ size: 1, capacity: 1000, evicted: 0, changes: 1 })
+    // What a reader lists cannot change what the queue holds.
+    expect(Object.isFrozen(entries[0])).toBe(true)
   })
 
   it('purges an entry named twice once, and counts it once', async () => {
@@ -136,6 +138,32 @@ describe('dead letters', () => {
     expect((await bus.deadLetters.replay(entry!.id)).replayed).toEqual([entry!.id])
     await flushMicrotasks()
     expect(got).toEqual(['a'])
+  })
+
+  it('keeps an entry no subscription has room for, and counts its replay as no refused publish', async () => {
+    const bus = createEventBus({ maxRetryAttempts: 0, maxQueueSize: 1, workers: 1 })
+    await bus.start()
+    const gate = deferred()
+    const raw = MessageFilter.types(['RawEvent'])
+    let calls = 0
+    const original = await bus.subscribe(ModuleId.Storage, raw, DeliveryMode.Reliable(), async () => {
+      calls++
+      if (calls === 1) throw new Error('down')
+      await gate.promise
+    })
+    await publishEvents(bus, 'a')
+    const [entry] = bus.deadLetters.list()
+    await bus.subscribe(ModuleId.AnalysisEngine, raw, DeliveryMode.Reliable(), () => gate.promise)
+    // Each subscription has 'b' in flight and 'c' queued: full.
+    await publishEvents(bus, 'b', 'c')
+    const refused = { replayed: [], failed: [{ id: entry!.id, error: expect.stringMatching(/^QueueFull/) }] }
+    expect(await bus.deadLetters.replay([entry!.id])).toEqual(refused)
+    // Routed afresh once its subscription is gone: the other one is full too.
+    await bus.unsubscribe(original)
+    expect(await bus.deadLetters.replay([entry!.id])).toEqual(refused)
+    expect(bus.deadLetters.list().map((e) => e.id)).toContain(entry!.id)
+    expect((await bus.metrics()).messagesQueueFull).toBe(0)
+    gate.resolve()
   })
 
   it('reports each id it was asked to replay that names no entry, once, and replays the others', async () => {

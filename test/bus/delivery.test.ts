@@ -51,6 +51,21 @@ describe('delivery', () => {
     expect(seen).toEqual(['after publish', 'handler'])
   })
 
+  it('hands handlers the published object itself, its envelope and payload frozen by the publish', async () => {
+    const bus = await startedBus()
+    const seen: unknown[] = []
+    await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.BestEffort, (m) => {
+      seen.push(m)
+    })
+    const built = rawMessage()
+    const unfrozen = { ...built, payload: { ...built.payload } }
+    await bus.publish(unfrozen)
+    await flushMicrotasks()
+    expect(seen).toEqual([unfrozen])
+    expect(seen[0]).toBe(unfrozen)
+    expect([Object.isFrozen(unfrozen), Object.isFrozen(unfrozen.payload)]).toEqual([true, true])
+  })
+
   it('delivers equal priorities in publish order and higher priorities first', async () => {
     const bus = await startedBus({ workers: 1 })
     const order: string[] = []

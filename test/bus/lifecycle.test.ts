@@ -8,7 +8,20 @@ import {
   ModuleId,
   ModuleStatus,
 } from '../../src/main/bus/index.js'
+import type { DeadLetterEntry } from '../../src/shared/dead-letter.js'
 import { advance, deferred, expectAccounted, flushMicrotasks, rawMessage, validData } from '../helpers.js'
+
+/** Dead letters of RawEvents named `eventTypes`, as a bus whose one subscriber fails leaves them. */
+async function deadLettersOf(eventTypes: string[]): Promise<DeadLetterEntry[]> {
+  const bus = createEventBus({ maxRetryAttempts: 0 })
+  await bus.start()
+  await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.Reliable(), () =>
+    Promise.reject(new Error('down')),
+  )
+  for (const eventType of eventTypes) await bus.publish(rawMessage(1, { eventType }))
+  await flushMicrotasks()
+  return bus.deadLetters.list()
+}
 
 describe('lifecycle', () => {
   beforeEach(() => {
@@ -67,6 +80,56 @@ describe('lifecycle', () => {
     expect(done).toEqual(['a', 'b', 'c'])
     expect(bus.deadLetters.list()).toEqual([])
     expect(bus.state).toBe('stopped')
+  })
+
+  it('drains every subscription before it ends any, and the running handler of one unsubscribed', async () => {
+    const bus = createEventBus()
+    await bus.start()
+    const done: string[] = []
+    const handler = (ms: number) => async (m: { payload: { data: { eventType: string } } }) => {
+      await new Promise((resolve) => setTimeout(resolve, ms))
+      done.push(m.payload.data.eventType)
+    }
+    const reliable = DeliveryMode.Reliable({ timeoutMs: 1000 })
+    const raw = MessageFilter.types(['RawEvent'])
+    await bus.subscribe(ModuleId.Storage, raw, reliable, handler(10))
+    await bus.subscribe(ModuleId.AnalysisEngine, raw, reliable, handler(200))
+    const leaving = await bus.subscribe(ModuleId.Gamification, raw, reliable, handler(300))
+    await bus.publish(rawMessage(1, { eventType: 'e' }))
+    await flushMicrotasks()
+    // Unsubscribed while its handler runs: it still counts in flight, and the drain waits for it.
+    await bus.unsubscribe(leaving)
+    expect((await bus.metrics()).inFlight).toBe(3)
+    const stopped = bus.shutdown({ drainTimeoutMs: 1000 })
+    await advance(400)
+    await stopped
+    expect(done).toHaveLength(3)
+    expect(bus.deadLetters.list()).toEqual([])
+    expect(await bus.metrics()).toMatchObject({ messagesDelivered: 3, inFlight: 0 })
+    await expectAccounted(bus)
+  })
+
+  it('stays stopped when shut down while its saved dead letters still load, and does not save them again', async () => {
+    const saved = await deadLettersOf(['a', 'b'])
+    let loaded!: (entries: DeadLetterEntry[]) => void
+    const persistence = {
+      load: () => new Promise<DeadLetterEntry[]>((resolve) => (loaded = resolve)),
+      added: vi.fn(),
+      removed: vi.fn(),
+      flush: () => Promise.resolve(),
+    }
+    const bus = createEventBus({ deadLetterPersistence: persistence })
+    const starting = bus.start()
+    await bus.shutdown()
+    loaded(saved)
+    await starting
+    expect(bus.state).toBe('stopped')
+    await expect(bus.publish(rawMessage())).rejects.toMatchObject({ kind: 'BusShuttingDown' })
+
+    const restarted = createEventBus({ deadLetterPersistence: { ...persistence, load: async () => saved } })
+    await restarted.start()
+    expect(restarted.deadLetters.list().map((entry) => entry.id)).toEqual(saved.map((entry) => entry.id))
+    expect(persistence.added).not.toHaveBeenCalled()
   })
 
   it('dead-letters what Reliable subscriptions still hold after the drain timeout, drops the rest, ignores late results', async () => {

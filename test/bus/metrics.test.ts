@@ -51,6 +51,14 @@ describe('metrics', () => {
     expect(metrics.throughputPerSec).toBeGreaterThan(0)
   })
 
+  it('counts its uptime from start, and none before', async () => {
+    const bus = createEventBus()
+    expect((await bus.metrics()).uptimeMs).toBe(0)
+    await bus.start()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect((await bus.metrics()).uptimeMs).toBeGreaterThanOrEqual(15)
+  })
+
   it('keeps the queue depth live: it goes down as messages are delivered', async () => {
     const bus = createEventBus({ workers: 1 })
     await bus.start()
