@@ -819,6 +819,10 @@ describe('direct routes', () => {
       const reported = (await bus.metrics()).routes[0]
       return reported?.inFlight === 1024 && reported.queued === 20
     }, 15_000)
+    // The bus's own queue depth and in-flight count take in what waits at the producer.
+    const waiting = await bus.metrics()
+    expect(waiting.currentQueueDepth).toBeGreaterThanOrEqual(20)
+    expect(waiting.inFlight).toBeGreaterThanOrEqual(1024)
     route.revoke('permission change')
     const { ok, errors } = await publishing
     expect(ok).toBe(1023 + 20)

@@ -11,6 +11,7 @@ import {
   type Envelope,
   type EventBus,
   type EventBusConfigInput,
+  MessageFilter,
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
@@ -232,13 +233,21 @@ describe('a bus shutting down under a busy endpoint', () => {
     ready?: () => Promise<void>,
   ) {
     const { handled } = await busyWithSix(subscriber, publisher, mode, ready)
-    await bus.shutdown({ drainTimeoutMs })
+    const stopping = bus.shutdown({ drainTimeoutMs })
+    // A subscription asked for while the bus drains is refused, as a publish is.
+    const subscribing = subscriber
+      .subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.BestEffort, () => {})
+      .then(
+        () => 'subscribed',
+        (error) => error.kind,
+      )
+    await stopping
     const atStop = await final(bus)
     const refused = await publisher.publish(rawMessage(MessagePriority.Normal)).catch((error) => error.kind)
     await sleep(HANDLER_MS * 4)
     await expectAccounted(bus)
     expect(await final(bus)).toEqual(atStop)
-    return { handled, ...atStop, refused }
+    return { handled, ...atStop, refused, subscribing: await subscribing }
   }
 
   /** What a stopped bus shows: dead letters (message, reason and attempts) and counters. */
@@ -289,6 +298,7 @@ describe('a bus shutting down under a busy endpoint', () => {
         messagesDropped: reliably ? 0 : ended.length,
         inFlight: 0,
         refused: 'BusShuttingDown',
+        subscribing: 'BusShuttingDown',
       })
 
       const { bus, hub, route, storage, capture, ready } = await attachedBy(path)
