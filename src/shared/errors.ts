@@ -155,6 +155,17 @@ Object.assign(EventBusError, {
     new EventBusError({ kind, ...fields } as EventBusErrorData),
 })
 
+/**
+ * `Unauthorized` for a subscription asked under another module's name: an endpoint subscribes
+ * only as itself, which no permission changes (so the message does not send the reader to them).
+ */
+export function subscribesOnlyAsItself(module: string, asked: string): EventBusError {
+  return new EventBusError(
+    { kind: 'Unauthorized', module, action: 'subscribe' },
+    `Unauthorized: module '${module}' may subscribe only as itself (this subscription named '${asked}')`,
+  )
+}
+
 /** Whether `err` is an {@link EventBusError}, optionally of the given kind. */
 export function isEventBusError<K extends EventBusErrorKind>(
   err: unknown,

@@ -75,6 +75,8 @@ describe('client.respond', () => {
     ).rejects.toMatchObject({
       kind: 'Unauthorized',
       action: 'subscribe',
+      message:
+        "Unauthorized: module 'ai-integration' may subscribe only as itself (this subscription named 'storage')",
     })
     expect(await subscriptionsOf(bus, ModuleId.AiIntegration)).toEqual([])
   })

@@ -720,6 +720,22 @@ describe('hub protocol', () => {
     })
   })
 
+  it('refuses a subscription under another module’s name, and subscribes nothing', async () => {
+    const { bus, hub } = await setup()
+    const peer = rawPeer(hub, ModuleId.Storage)
+    peer.send([
+      { t: 'hello', v: 1 },
+      { t: 'sub', rid: 1, module: ModuleId.Gamification, filter: {}, mode: { kind: 'BestEffort' } },
+    ])
+    await waitFor(() => peer.frames.some((frame) => frame.t === 'rej'))
+    expect(peer.frames.find((frame) => frame.t === 'rej')?.error).toEqual({
+      data: { kind: 'Unauthorized', module: ModuleId.Storage, action: 'subscribe' },
+      message:
+        "Unauthorized: module 'storage' may subscribe only as itself (this subscription named 'gamification')",
+    })
+    expect((await bus.metrics()).subscriptions).toEqual([])
+  })
+
   it('rejects a client whose expected identity differs from the bound one', async () => {
     const { hub } = await setup()
     const { port1, port2 } = new MessageChannel()
