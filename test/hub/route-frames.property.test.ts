@@ -23,7 +23,7 @@ import { MAX_LATENCY_MICROS, slotOf } from '../../src/shared/latency-tally.js'
 import { messageValidator } from '../../src/shared/message-validator.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
 import { DIRECT_COUNT_NAMES, type DirectLimits, zeroDirectCounts } from '../../src/shared/wire.js'
-import { rawEvent, waitFor } from '../helpers.js'
+import { rawEvent, validData, waitFor } from '../helpers.js'
 import { consumerAroundFakes } from './consumer-fakes.js'
 import { type RawFrame, rawPeer, startHub } from './fixture.js'
 
@@ -480,12 +480,18 @@ describe('direct channel frames from its own endpoints', () => {
       },
     })
     const forged = BusMessage.create(ModuleId.Storage, MessagePayload.RawEvent(rawEvent()))
+    // The producer's own, but of a type the route does not carry.
+    const unrouted = BusMessage.create(
+      ModuleId.DataCapture,
+      MessagePayload.StateChange(validData.StateChange()),
+    )
     // Five deliveries: four of 100 µs, one in the slot of 4,000–4,001 µs.
     const latency = (n: number[], sumUs = 400 + 4_001) => ({ sid: subscription, us: [100, 4_000], n, sumUs })
     await send(
       'producer',
       report({ counts: [{ ...counts, handedBack: 1 }] }),
       report({ tail: [{ msg: forged, routedTo: 1 }] }),
+      report({ tail: [{ msg: unrouted, routedTo: 1 }] }),
       report({ counts: [{ ...counts, failed: 1, slowHandlers: 7 }] }),
       report({ latency: [latency([5, 1])] }),
       report({ latency: [latency([4, 1], 4_002 + 400)] }),
@@ -494,6 +500,7 @@ describe('direct channel frames from its own endpoints', () => {
     expect(errors('producer')).toMatchObject([
       { kind: 'MessageRejected', reason: expect.stringContaining('counts no hand-backs') },
       { kind: 'Unauthorized', action: 'source' },
+      { kind: 'Unauthorized', action: 'publish', type: 'StateChange' },
       { kind: 'MessageRejected', reason: expect.stringContaining('7 slow handlers') },
       { kind: 'MessageRejected', reason: expect.stringContaining('6 latencies') },
       { kind: 'MessageRejected', reason: expect.stringContaining('outside the 4400–4401 µs') },
@@ -501,7 +508,7 @@ describe('direct channel frames from its own endpoints', () => {
     ])
     const before = await bus.metrics()
     expect(before.messagesPublished).toBe(0)
-    expect(before.routes[0]?.refused).toBe(6)
+    expect(before.routes[0]?.refused).toBe(7)
     expect(before.subscriptions.find((s) => s.id === subscription)).toMatchObject({
       routed: 0,
       delivered: 0,
