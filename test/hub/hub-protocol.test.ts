@@ -530,7 +530,8 @@ describe('hub protocol', () => {
         deliveries().find((d) => JSON.stringify(d.msg).includes(`"${eventType}"`))?.id
       const stopping = bus.shutdown({ drainTimeoutMs: 0 })
       // Told its subscription ended, the endpoint gives up one it had started and one that waited,
-      // and says nothing of the third: the bus counts that one's attempt after its 2 s wait.
+      // and says nothing of a third if there is one: the bus counts that one's attempt after its 2 s
+      // wait.
       await waitFor(() => peer.frames.some((frame) => frame.t === 'ended'))
       const gone = {
         t: 'nack',
