@@ -22,7 +22,7 @@ import { LONGEST_WAIT_MS } from './clock.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
 import type { DeliveryMode } from './delivery-mode.js'
 import { DirectChannels, unsendableReport } from './direct-channels.js'
-import { describeThrown, EventBusError, firstIssue, subscribesOnlyAsItself } from './errors.js'
+import { describeThrown, EventBusError, firstIssue } from './errors.js'
 import { type FilterInput, MessageFilter, type PlainFilter, type TypesKnownOnlyAtRunTime } from './filter.js'
 import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
@@ -390,7 +390,9 @@ class Client implements BusClient<Catalog> {
     handler: ClientHandler<never>,
     options?: SubscribeOptions,
   ): Promise<string> {
-    if (module !== this.module) return Promise.reject(subscribesOnlyAsItself(this.module, String(module)))
+    if (module !== this.module) {
+      return Promise.reject(EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' }))
+    }
     let label: string | undefined
     try {
       // Types are left to the hub, whose bus may know types this endpoint's catalog does not.

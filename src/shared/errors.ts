@@ -100,7 +100,12 @@ function explain(data: EventBusErrorData): string {
   }
 }
 
-/** Only publish, subscribe and inspect are grants; the advice differs for the rest. */
+/**
+ * Only `inspect` and a publish or subscribe of a named type are grants; the advice differs for the
+ * rest. A publish or subscribe refused without a type was asked as someone else (a subscription
+ * under another module's name, a frame on a channel the endpoint is not that end of), which no
+ * grant mends.
+ */
 function explainUnauthorized(data: DataOfKind<'Unauthorized'>): string {
   const { module, action, type } = data
   switch (action) {
@@ -108,8 +113,12 @@ function explainUnauthorized(data: DataOfKind<'Unauthorized'>): string {
       return `Unauthorized: module '${module}' may publish only as itself: a message's source must be '${module}'${type ? ` (this '${type}' named another module)` : ''}`
     case 'attach':
       return `Unauthorized: the attachment as '${module}' was refused`
+    case 'inspect':
+      return `Unauthorized: module '${module}' may not inspect the bus; grant it in the attachment's permissions`
     default:
-      return `Unauthorized: module '${module}' may not ${action}${type ? ` '${type}'` : ''}; grant it in the attachment's permissions`
+      return type === undefined
+        ? `Unauthorized: module '${module}' may ${action} only as itself, not as another module nor on a channel it is not that end of`
+        : `Unauthorized: module '${module}' may not ${action} '${type}'; grant it in the attachment's permissions`
   }
 }
 
@@ -154,17 +163,6 @@ Object.assign(EventBusError, {
   of: (kind: EventBusErrorKind, fields: object) =>
     new EventBusError({ kind, ...fields } as EventBusErrorData),
 })
-
-/**
- * `Unauthorized` for a subscription asked under another module's name: an endpoint subscribes
- * only as itself, which no permission changes (so the message does not send the reader to them).
- */
-export function subscribesOnlyAsItself(module: string, asked: string): EventBusError {
-  return new EventBusError(
-    { kind: 'Unauthorized', module, action: 'subscribe' },
-    `Unauthorized: module '${module}' may subscribe only as itself (this subscription named '${asked}')`,
-  )
-}
 
 /** Whether `err` is an {@link EventBusError}, optionally of the given kind. */
 export function isEventBusError<K extends EventBusErrorKind>(

@@ -216,6 +216,23 @@ describe('errors', () => {
     expect(rebuilt).toMatchObject({ kind: 'QueueFull', currentSize: 10, message: error.message })
   })
 
+  it('sends an Unauthorized reader to the permissions only where a grant mends it', () => {
+    const messageOf = (action: 'publish' | 'subscribe' | 'inspect', type?: string) =>
+      EventBusError.of('Unauthorized', { module: 'storage', action, ...(type ? { type } : {}) }).message
+    expect(messageOf('subscribe', 'RawEvent')).toBe(
+      "Unauthorized: module 'storage' may not subscribe 'RawEvent'; grant it in the attachment's permissions",
+    )
+    expect(messageOf('inspect')).toBe(
+      "Unauthorized: module 'storage' may not inspect the bus; grant it in the attachment's permissions",
+    )
+    // Refused without a type, it asked as someone else: no grant mends that.
+    for (const action of ['publish', 'subscribe'] as const) {
+      expect(messageOf(action)).toBe(
+        `Unauthorized: module 'storage' may ${action} only as itself, not as another module nor on a channel it is not that end of`,
+      )
+    }
+  })
+
   it('classifies recoverable errors', () => {
     expect(isRecoverable(EventBusError.of('QueueFull', { currentSize: 1, maxSize: 1 }))).toBe(true)
     expect(

@@ -76,7 +76,7 @@ describe('client.respond', () => {
       kind: 'Unauthorized',
       action: 'subscribe',
       message:
-        "Unauthorized: module 'ai-integration' may subscribe only as itself (this subscription named 'storage')",
+        "Unauthorized: module 'ai-integration' may subscribe only as itself, not as another module nor on a channel it is not that end of",
     })
     expect(await subscriptionsOf(bus, ModuleId.AiIntegration)).toEqual([])
   })

@@ -732,7 +732,7 @@ describe('hub protocol', () => {
     expect(peer.frames.find((frame) => frame.t === 'rej')?.error).toEqual({
       data: { kind: 'Unauthorized', module: ModuleId.Storage, action: 'subscribe' },
       message:
-        "Unauthorized: module 'storage' may subscribe only as itself (this subscription named 'gamification')",
+        "Unauthorized: module 'storage' may subscribe only as itself, not as another module nor on a channel it is not that end of",
     })
     expect((await bus.metrics()).subscriptions).toEqual([])
   })

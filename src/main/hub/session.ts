@@ -9,7 +9,7 @@ import { FULL_PUBS_FRAME, nacksFor, queueDelivery } from '../../shared/batching.
 import { claimsOtherSource } from '../../shared/catalog.js'
 import { monotonicMs } from '../../shared/clock.js'
 import type { DeadLetterSelector } from '../../shared/dead-letter.js'
-import { EventBusError, subscribesOnlyAsItself } from '../../shared/errors.js'
+import { EventBusError } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
 import { InFlight } from '../../shared/in-flight.js'
 import { Link } from '../../shared/link.js'
@@ -492,7 +492,8 @@ export class Session implements RouteEndpoint {
   }
 
   private subscribe(module: string, filter: PlainFilter, mode: DeliveryMode, label?: string): string {
-    if (module !== this.module) throw subscribesOnlyAsItself(this.module, module)
+    if (module !== this.module)
+      throw EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' })
     const { maxSubscriptionsPerAttachment: most } = this.hub
     if (this.subscriptions.size >= most) {
       throw new EventBusError(
