@@ -34,7 +34,7 @@ import {
   type SubscriptionTerms,
 } from './local-subscriptions.js'
 import type { BusMessage, Envelope } from './message.js'
-import type { BusMetrics, MetricsPoint } from './metrics-snapshot.js'
+import type { BusMetrics, InspectorStreamName, MetricsPoint } from './metrics-snapshot.js'
 import { timeoutAfterInput } from './peer-timers.js'
 import { type PortInput, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
@@ -465,7 +465,7 @@ class Client implements BusClient<Catalog> {
     return Promise.resolve()
   }
 
-  private startStream<L>(name: 'metrics' | 'tail', listeners: Set<L>, listener: L): Promise<() => void> {
+  private startStream<L>(name: InspectorStreamName, listeners: Set<L>, listener: L): Promise<() => void> {
     const first = listeners.size === 0
     listeners.add(listener)
     const stop = () => {

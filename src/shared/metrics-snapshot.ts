@@ -8,6 +8,10 @@ import { subscriptionLabelSchema } from './subscribe-arguments.js'
 
 const count = z.number().int().nonnegative()
 
+/** The streams an inspecting endpoint may watch: metrics snapshots, and the tail of published messages. */
+export const inspectorStreamNameSchema = z.enum(['metrics', 'tail'])
+export type InspectorStreamName = z.infer<typeof inspectorStreamNameSchema>
+
 /** Delivery latency percentiles in milliseconds (microsecond resolution), from an HDR histogram. */
 export const latencySummarySchema = z.object({
   p50Ms: z.number(),
@@ -145,7 +149,7 @@ export const connectionMetricsSchema = z.object({
   /** Frames the hub refused from it (malformed, out of order, not its own to send): above 0, it misbehaves. */
   badFrames: count,
   /** The streams it is watching. */
-  watching: z.array(z.enum(['metrics', 'tail'])),
+  watching: z.array(inspectorStreamNameSchema),
 })
 
 /** The whole `bus.metrics()` snapshot, which the hub streams to inspecting endpoints as well. */

@@ -10,6 +10,7 @@ import { eventBusErrorDataSchema } from './errors.js'
 import { plainFilterSchema } from './filter.js'
 import { MAX_LATENCY_MICROS, MAX_LATENCY_SLOTS } from './latency-tally.js'
 import type { Envelope } from './message.js'
+import { inspectorStreamNameSchema } from './metrics-snapshot.js'
 import { subscriptionLabelSchema } from './subscribe-arguments.js'
 
 /** The hub–endpoint protocol's version, exchanged in hello/welcome: a mismatch ends the connection. */
@@ -499,7 +500,7 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     .strict(),
   /** Turns a privileged stream on or off. */
   z
-    .object({ t: z.literal('stream'), rid: requestId, name: z.enum(['metrics', 'tail']), on: z.boolean() })
+    .object({ t: z.literal('stream'), rid: requestId, name: inspectorStreamNameSchema, on: z.boolean() })
     .strict(),
   z.object({ t: z.literal('ping') }).strict(),
   z.object({ t: z.literal('pong') }).strict(),

@@ -5,6 +5,7 @@
  */
 import type { Link } from '../../shared/link.js'
 import type { Envelope } from '../../shared/message.js'
+import type { InspectorStreamName } from '../../shared/metrics-snapshot.js'
 import type { EndpointFrame, HubFrame, TailEntry } from '../../shared/wire.js'
 import type { HubCore } from './types.js'
 
@@ -17,9 +18,6 @@ const TAIL_MAX_ENTRIES = 200
  * streams come unasked: a reader stopped at a breakpoint would have the hub hold all of them.
  */
 export const STREAM_BUFFER_LIMIT_BYTES = 1024 * 1024
-
-/** The names of the streams an endpoint may watch, as its `stream` frame names them. */
-export type StreamName = Extract<EndpointFrame, { t: 'stream' }>['name']
 
 /** The streams of one session (see above); the hub's route tap calls `tail` while the tail is on. */
 export class InspectorStreams {
@@ -35,7 +33,7 @@ export class InspectorStreams {
   ) {}
 
   /** The streams on now. */
-  watching(): StreamName[] {
+  watching(): InspectorStreamName[] {
     return [
       ...(this.stopMetrics ? (['metrics'] as const) : []),
       ...(this.tailTimer ? (['tail'] as const) : []),
@@ -43,7 +41,7 @@ export class InspectorStreams {
   }
 
   /** Turns stream `name` on or off (on again: from now, as if it had just been asked for). */
-  set(name: StreamName, on: boolean): void {
+  set(name: InspectorStreamName, on: boolean): void {
     if (name === 'metrics') {
       this.stopMetrics?.()
       this.stopMetrics = on

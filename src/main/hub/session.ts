@@ -14,7 +14,7 @@ import type { PlainFilter } from '../../shared/filter.js'
 import { InFlight } from '../../shared/in-flight.js'
 import { Link } from '../../shared/link.js'
 import type { Envelope } from '../../shared/message.js'
-import type { ConnectionMetrics } from '../../shared/metrics-snapshot.js'
+import type { ConnectionMetrics, InspectorStreamName } from '../../shared/metrics-snapshot.js'
 import { awakeInterval } from '../../shared/peer-timers.js'
 import type { Port } from '../../shared/port.js'
 import {
@@ -30,7 +30,7 @@ import {
 } from '../../shared/wire.js'
 import type { DeliveryMode } from '../bus/index.js'
 import type { Subscription } from '../bus/subscription.js'
-import { InspectorStreams, type StreamName } from './inspector-streams.js'
+import { InspectorStreams } from './inspector-streams.js'
 import { PendingAck, SentByPriority } from './pending-ack.js'
 import { assertMayInspect, authorizeFilter } from './permissions.js'
 import type { RouteEndpoint } from './route.js'
@@ -598,7 +598,7 @@ export class Session implements RouteEndpoint {
     }
   }
 
-  private stream(name: StreamName, on: boolean): undefined {
+  private stream(name: InspectorStreamName, on: boolean): undefined {
     assertMayInspect(this.module, this.permissions)
     this.streams.set(name, on)
     return undefined
