@@ -10,8 +10,6 @@ const count = z.number().int().nonnegative()
 
 /** The streams an inspecting endpoint may watch: metrics snapshots, and the tail of published messages. */
 export const inspectorStreamNameSchema = z.enum(['metrics', 'tail'])
-export type InspectorStreamName = z.infer<typeof inspectorStreamNameSchema>
-
 /** Delivery latency percentiles in milliseconds (microsecond resolution), from an HDR histogram. */
 export const latencySummarySchema = z.object({
   p50Ms: z.number(),
@@ -259,6 +257,8 @@ export type SubscriptionMetrics = z.infer<typeof subscriptionMetricsSchema>
 export type BusMetrics = z.infer<typeof busMetricsSchema>
 /** One snapshot's charted fields, as `metricsHistory()` gives them; a `BusMetrics` is one too. */
 export type MetricsPoint = z.infer<typeof metricsPointSchema>
+/** `'metrics'` or `'tail'`: a stream an inspecting endpoint turns on with its `stream` frame. */
+export type InspectorStreamName = z.infer<typeof inspectorStreamNameSchema>
 /** One endpoint attached to the hub, as an inspector's snapshot lists it (`connections`). */
 export type ConnectionMetrics = z.infer<typeof connectionMetricsSchema>
 /** One direct route's entry in `metrics().routes`: its ends, state, channel counters and refusals. */
