@@ -6,18 +6,31 @@
 import type { Link } from '../../shared/link.js'
 import type { Envelope } from '../../shared/message.js'
 import type { InspectorStreamName } from '../../shared/metrics-snapshot.js'
+import type { Port } from '../../shared/port.js'
 import type { EndpointFrame, HubFrame, TailEntry } from '../../shared/wire.js'
+import type { MetricsFeed } from './metrics-feed.js'
 import type { HubCore } from './types.js'
 
-/** How often the tail stream is flushed, and how many entries a flush carries at most. */
-const TAIL_INTERVAL_MS = 250
-const TAIL_MAX_ENTRIES = 200
+/** How often the tail stream is flushed. */
+export const TAIL_INTERVAL_MS = 250
+/** How many entries a flush of the tail carries at most; beyond them it says it sampled. */
+export const TAIL_MAX_ENTRIES = 200
 /**
  * Bytes an endpoint may leave unread on its port (where the port tells: a WebSocket) before the
  * metrics and tail streams skip it. Deliveries wait for acks and answers for requests, but the
  * streams come unasked: a reader stopped at a breakpoint would have the hub hold all of them.
  */
 export const STREAM_BUFFER_LIMIT_BYTES = 1024 * 1024
+
+/** What the streams use of the hub: its metrics feed to watch, and the tap that feeds the tails. */
+export type StreamsHub = { readonly metricsFeed: Pick<MetricsFeed, 'watch'> } & Pick<
+  HubCore,
+  'tails' | 'updateTap'
+>
+/** What the streams use of an endpoint's link: sending, and asking how much it left unread. */
+export type StreamsLink = Pick<Link<EndpointFrame, HubFrame>, 'send'> & {
+  readonly port: Pick<Port, 'bufferedBytes'>
+}
 
 /** The streams of one session (see above); the hub's route tap calls `tail` while the tail is on. */
 export class InspectorStreams {
@@ -28,8 +41,8 @@ export class InspectorStreams {
   private tailSampled = false
 
   constructor(
-    private readonly hub: Pick<HubCore, 'metricsFeed' | 'tails' | 'updateTap'>,
-    private readonly link: Link<EndpointFrame, HubFrame>,
+    private readonly hub: StreamsHub,
+    private readonly link: StreamsLink,
   ) {}
 
   /** The streams on now. */
