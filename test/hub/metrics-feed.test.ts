@@ -14,7 +14,7 @@ import {
 } from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
 import { MetricsFeed } from '../../src/main/hub/metrics-feed.js'
-import { rawMessage, waitFor } from '../helpers.js'
+import { rawMessage, stallThisThread, waitFor } from '../helpers.js'
 import { afterThisTest } from './fixture.js'
 
 /** A started bus taking a point every `intervalMs`, shut down after the test. */
@@ -35,22 +35,16 @@ function feedOver(bus: EventBus, historySize?: number, snapshotShare?: number): 
   return feed
 }
 
-/** Keeps this thread busy for `ms`, as a long task would. */
 /** Subscribes `module` to `type` with a handler that settles at once; resolves with its id. */
 function quickSubscriber(bus: EventBus, module: string, type: MessageType): Promise<string> {
   return bus.subscribe(module, MessageFilter.types([type]), DeliveryMode.BestEffort, () => {})
-}
-
-function holdThread(ms: number): void {
-  const until = performance.now() + ms
-  while (performance.now() < until);
 }
 
 /** Makes each of `bus`'s snapshots take `ms` of the thread. @returns the spy that counts them */
 function slowSnapshots(bus: EventBus, ms: number) {
   const metrics = bus.metrics.bind(bus)
   return vi.spyOn(bus, 'metrics').mockImplementation(() => {
-    holdThread(ms)
+    stallThisThread(ms)
     return metrics()
   })
 }
@@ -68,8 +62,10 @@ it('keeps the latest points only, unwatched, and takes none once closed', async 
   feed.watch(() => watched++)
   feed.close()
   const kept = feed.history()
+  kept.pop() // a copy: what the caller does with it changes nothing kept
   await new Promise((resolve) => setTimeout(resolve, 50))
-  expect(feed.history()).toEqual(kept)
+  expect(feed.history()).toHaveLength(3)
+  expect(feed.history().slice(0, 2)).toEqual(kept)
   expect(watched).toBeLessThanOrEqual(1) // a snapshot already under way when it closed, at most
 })
 
@@ -148,9 +144,11 @@ it('says in its points and the snapshots it streams how busy the hub’s thread 
   const feed = feedOver(bus)
   const streamed: (number | undefined)[] = []
   feed.watch((snapshot) => streamed.push(snapshot.hubBusy))
-  await waitFor(() => feed.history().length >= 2)
+  // Ten idle intervals first: a point measuring from the feed's start, not from the point before,
+  // would give the stall below a quarter of its time.
+  await waitFor(() => feed.history().length >= 10)
   const pointsBefore = feed.history().length
-  holdThread(60) // three intervals' time
+  stallThisThread(60) // three intervals' time
   await waitFor(() => feed.history().length > pointsBefore)
   const busy = feed.history()[pointsBefore]?.hubBusy ?? 0
   expect(busy).toBeGreaterThan(0.5)
