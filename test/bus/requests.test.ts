@@ -8,8 +8,10 @@ import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
 import {
   BusMessage,
   createEventBus,
+  DEFAULT_REPLY_TIMEOUT_MS,
   DeliveryMode,
   type EventBus,
+  EventBusError,
   isRecoverable,
   MessageFilter,
   MessagePayload,
@@ -126,6 +128,52 @@ describe('bus.request', () => {
     const subscriptions = await subscriptionsOf(bus, ModuleId.CuteFigurine)
     expect(subscriptions).toHaveLength(1)
     expect(subscriptions[0]).toMatchObject({ mode: 'BestEffort', delivered: 4 })
+    // Another module's request for the same reply type is its own subscription's to take.
+    const gamificationAsks = BusMessage.create(
+      ModuleId.Gamification,
+      MessagePayload.InterventionRequest(validData.InterventionRequest()),
+    )
+    await bus.request(gamificationAsks, { replyType: 'InterventionResponse' })
+    expect(await subscriptionsOf(bus, ModuleId.Gamification)).toMatchObject([
+      { mode: 'BestEffort', delivered: 1 },
+    ])
+  })
+
+  it('asks again for a replies subscription refused once (a hub’s subscription limit, say)', async () => {
+    const bus = await startedBus()
+    await answerRequests(bus)
+    vi.spyOn(bus, 'subscribe').mockRejectedValueOnce(EventBusError.of('Configuration', { reason: 'not now' }))
+    const options = { replyType: 'InterventionResponse' } as const
+    await expect(bus.request(tipRequest(), options)).rejects.toMatchObject({ kind: 'Configuration' })
+    expect((await bus.request(tipRequest(), options)).payload.type).toBe('InterventionResponse')
+  })
+
+  it('leaves nothing of a request waiting once it is over, answered or timed out: its message may ask again', async () => {
+    const bus = await startedBus()
+    const taken = await takeRequestsSilently(bus)
+    const request = tipRequest()
+    const options = { replyType: 'InterventionResponse', timeoutMs: 20 } as const
+    await expect(bus.request(request, options)).rejects.toMatchObject({ kind: 'DeliveryTimeout' })
+    await expect(bus.request(request, options)).rejects.toMatchObject({ kind: 'DeliveryTimeout' })
+    expect(taken).toEqual([request.id, request.id])
+    await answerRequests(bus)
+    const answered = tipRequest()
+    expect((await bus.request(answered, options)).correlationId).toBe(answered.id)
+    expect((await bus.request(answered, options)).correlationId).toBe(answered.id)
+  })
+
+  it('waits DEFAULT_REPLY_TIMEOUT_MS for a reply unless told otherwise', async () => {
+    const bus = await startedBus()
+    await takeRequestsSilently(bus)
+    vi.useFakeTimers()
+    let outcome: unknown
+    void bus.request(tipRequest(), { replyType: 'InterventionResponse' }).catch((e) => {
+      outcome = e
+    })
+    await vi.advanceTimersByTimeAsync(DEFAULT_REPLY_TIMEOUT_MS - 1)
+    expect(outcome).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(10) // the timeout, then a turn for what came meanwhile to be read
+    expect(outcome).toMatchObject({ kind: 'DeliveryTimeout', elapsedMs: DEFAULT_REPLY_TIMEOUT_MS })
   })
 
   it('rejects with a recoverable DeliveryTimeout naming the request when no reply comes, and ignores a late one', async () => {
@@ -275,7 +323,9 @@ describe('bus.request', () => {
 
   it('refuses what is no message, and a message the bus rejects, leaving no timer behind', async () => {
     const bus = await startedBus()
-    for (const notAMessage of [null, 'hello', { payload: {} }]) {
+    const noId = { source: ModuleId.CuteFigurine, payload: {} }
+    const noSource = { id: 'a-request', payload: {} }
+    for (const notAMessage of [null, 'hello', { payload: {} }, noId, noSource]) {
       const error = await bus
         .request(notAMessage as never, { replyType: 'InterventionResponse' })
         .catch((e) => e)
