@@ -142,9 +142,11 @@ describe('bus.request', () => {
   it('asks again for a replies subscription refused once (a hub’s subscription limit, say)', async () => {
     const bus = await startedBus()
     await answerRequests(bus)
-    vi.spyOn(bus, 'subscribe').mockRejectedValueOnce(EventBusError.of('Configuration', { reason: 'not now' }))
+    vi.spyOn(bus, 'subscribe').mockRejectedValueOnce(
+      EventBusError.of('QueueFull', { currentSize: 1024, maxSize: 1024 }),
+    )
     const options = { replyType: 'InterventionResponse' } as const
-    await expect(bus.request(tipRequest(), options)).rejects.toMatchObject({ kind: 'Configuration' })
+    await expect(bus.request(tipRequest(), options)).rejects.toMatchObject({ kind: 'QueueFull' })
     expect((await bus.request(tipRequest(), options)).payload.type).toBe('InterventionResponse')
   })
 
