@@ -20,7 +20,9 @@ async function deadLettersOf(eventTypes: string[]): Promise<DeadLetterEntry[]> {
   )
   for (const eventType of eventTypes) await bus.publish(rawMessage(1, { eventType }))
   await flushMicrotasks()
-  return bus.deadLetters.list()
+  const entries = bus.deadLetters.list()
+  await bus.shutdown({ drainTimeoutMs: 0 })
+  return entries
 }
 
 describe('lifecycle', () => {
@@ -130,6 +132,7 @@ describe('lifecycle', () => {
     await restarted.start()
     expect(restarted.deadLetters.list().map((entry) => entry.id)).toEqual(saved.map((entry) => entry.id))
     expect(persistence.added).not.toHaveBeenCalled()
+    await restarted.shutdown({ drainTimeoutMs: 0 })
   })
 
   it('dead-letters what Reliable subscriptions still hold after the drain timeout, drops the rest, ignores late results', async () => {
