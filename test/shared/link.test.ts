@@ -6,35 +6,10 @@ import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.j
 import { queuePublish } from '../../src/shared/batching.js'
 import { codecFor } from '../../src/shared/codec.js'
 import { Link } from '../../src/shared/link.js'
-import { fromNodePort, type Port, type PortCarrier } from '../../src/shared/port.js'
+import { fromNodePort, type PortCarrier } from '../../src/shared/port.js'
 import { type EndpointFrame, type HubFrame, hubFrameSchema } from '../../src/shared/wire.js'
 import { rawEvent, stallThisThread } from '../helpers.js'
-
-/** A port that only records the units sent through it. */
-function recordingPort(carrier: PortCarrier): Port & { units: unknown[] } {
-  const units: unknown[] = []
-  return {
-    carrier,
-    units,
-    send: (unit) => units.push(unit),
-    onMessage: () => {},
-    onClose: () => {},
-    start: () => {},
-    close: () => {},
-  }
-}
-
-/** An endpoint's link over a recording port, ignoring what comes in. */
-function recordingLink(carrier: PortCarrier) {
-  const port = recordingPort(carrier)
-  const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
-    frame: () => {},
-    invalid: () => {},
-    unsendable: () => {},
-    closed: () => {},
-  })
-  return { port, link }
-}
+import { recordingLink } from './recording-link.js'
 
 /**
  * Queues `count` publishes in one tick (a ping after every 100) and returns the `pubs` frames each
