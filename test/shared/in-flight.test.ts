@@ -36,16 +36,37 @@ describe('InFlight', () => {
     )
   })
 
-  it('keeps entries right as settled slots are dropped from the front (100k settled in order)', () => {
+  it('keeps entries and their times right as settled slots are dropped from the front (100k settled in order)', () => {
     const inFlight = new InFlight<number>()
     for (let id = 1; id <= 100_000; id++) {
-      inFlight.add(id, id)
-      if (id > 10) expect(inFlight.take(id - 10)).toBe(id - 10)
+      inFlight.add(id, id, id * 2)
+      if (id > 10) {
+        expect(inFlight.take(id - 10)).toBe(id - 10)
+        expect(inFlight.takenAt).toBe((id - 10) * 2)
+      }
     }
     expect(inFlight.size).toBe(10)
     expect(inFlight.values()).toEqual([
       99_991, 99_992, 99_993, 99_994, 99_995, 99_996, 99_997, 99_998, 99_999, 100_000,
     ])
+  })
+
+  it('holds no slot long for what has settled, nor for the ids skipped while nothing was in flight', () => {
+    // Settled slots are not visible through the class's API, only in memory: read its array.
+    const inFlight = new InFlight<number>()
+    const slotsHeld = () => (inFlight as unknown as { slots: unknown[] }).slots.length
+    let most = 0
+    for (let id = 1; id <= 100_000; id++) {
+      inFlight.add(id, id)
+      if (id > 10) inFlight.take(id - 10)
+      most = Math.max(most, slotsHeld())
+    }
+    // Dropped once they are most of the array and more than 1,024.
+    expect(most).toBeLessThanOrEqual(2 * 1024 + 10)
+    for (let id = 99_991; id <= 100_000; id++) inFlight.take(id)
+    inFlight.add(5_000_000, 5)
+    expect(slotsHeld()).toBe(1)
+    expect(inFlight.entries()).toEqual([[5_000_000, 5]])
   })
 
   it('refuses an id that does not increase, and keeps what it holds', () => {
