@@ -6,15 +6,19 @@ import fc from 'fast-check'
 import { build } from 'hdr-histogram-js'
 import { describe, expect, it } from 'vitest'
 import {
+  EXACT_BELOW,
   LatencyTally,
   MAX_LATENCY_MICROS,
   MAX_LATENCY_SLOTS,
+  microsOf,
   slotOf,
+  slotWidth,
 } from '../../src/shared/latency-tally.js'
 
 /** The hub's kind of histogram (its type leaves out the slot arithmetic this test compares with). */
 const reference = build({ numberOfSignificantValueDigits: 3 }) as unknown as {
   lowestEquivalentValue(value: number): number
+  sizeOfEquivalentValueRange(value: number): number
 }
 /** Microseconds spread over every order of magnitude a tally keeps. */
 const micros = fc
@@ -40,6 +44,7 @@ describe('LatencyTally', () => {
             tally.record(value, times)
             const slot = reference.lowestEquivalentValue(value)
             expect(slotOf(value)).toBe(slot)
+            expect(slotWidth(value)).toBe(reference.sizeOfEquivalentValueRange(value))
             expected.set(slot, (expected.get(slot) ?? 0) + times)
             sum += value * times
           }
@@ -58,5 +63,25 @@ describe('LatencyTally', () => {
       tally.record(value)
     tally.record(MAX_LATENCY_MICROS)
     expect(drained(tally).size).toBeLessThanOrEqual(MAX_LATENCY_SLOTS)
+  })
+
+  it('counts values at each edge of its exact, indexed and mapped ranges under their HDR slots', () => {
+    // Random values almost never land on an edge itself: 2,048 (the first slot two wide) and 2^31
+    // (the first counted in the Map rather than the array).
+    const edges = [0, 1, EXACT_BELOW - 1, EXACT_BELOW, EXACT_BELOW + 1, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1]
+    for (const value of [...edges, MAX_LATENCY_MICROS]) {
+      const tally = new LatencyTally()
+      tally.record(value, 3)
+      expect(slotWidth(value)).toBe(reference.sizeOfEquivalentValueRange(value))
+      expect(drained(tally)).toEqual(new Map([[reference.lowestEquivalentValue(value), 3]]))
+    }
+  })
+
+  it('takes milliseconds as whole microseconds, rounded, never below 0 nor above the longest it keeps', () => {
+    expect([0.2, 0.0004, 0.0005, 1.2345].map(microsOf)).toEqual([200, 0, 1, 1235])
+    // A clock that stepped back, or no reading at all, counts as no wait.
+    expect([0, -0.2, -5, Number.NaN].map(microsOf)).toEqual([0, 0, 0, 0])
+    expect(microsOf(MAX_LATENCY_MICROS)).toBe(MAX_LATENCY_MICROS) // 2^37 ms: far past the cap
+    expect(microsOf(Number.POSITIVE_INFINITY)).toBe(MAX_LATENCY_MICROS)
   })
 })
