@@ -164,6 +164,33 @@ describe('filters', () => {
     expect(Object.isFrozen(narrowed)).toBe(true)
   })
 
+  it('keep their own copies of the lists they are given and give, and the lowest minimum priority', () => {
+    const types = ['RawEvent']
+    const sources = ['data-capture']
+    const filter = MessageFilter.typesAndSources(types, sources)
+    types.push('StateChange')
+    sources.push('storage')
+    const plain = filter.toPlain()
+    expect(plain).toEqual({ types: ['RawEvent'], sources: ['data-capture'] })
+    ;(plain.types as string[]).push('StateChange')
+    expect(filter.types).toEqual(['RawEvent'])
+    expect(MessageFilter.all().withMinPriority(MessagePriority.Low).toPlain()).toEqual({ minPriority: 0 })
+  })
+
+  it('are summed up in metrics with every condition they hold', async () => {
+    const bus = createEventBus()
+    const filter = MessageFilter.typesAndSources(['RawEvent'], ['data-capture'])
+      .withMinPriority(MessagePriority.Low)
+      .withPredicate(() => true)
+    await bus.subscribe(ModuleId.Storage, filter, DeliveryMode.BestEffort, () => {})
+    await bus.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, () => {})
+    expect((await bus.metrics()).subscriptions.map((subscription) => subscription.filter)).toEqual([
+      'types=[RawEvent] sources=[data-capture] minPriority>=0 predicate',
+      'types=* sources=*',
+    ])
+    await bus.shutdown()
+  })
+
   it.each([
     [{ types: ['NoSuchType'] }, "unknown message type 'NoSuchType'"],
     [{ types: 'RawEvent' }, 'types'],
@@ -171,6 +198,8 @@ describe('filters', () => {
     [{ minPriority: 7 }, 'minPriority'],
     [{ typo: true }, 'typo'],
     [null, 'plain object'],
+    [{ types: Array(1025).fill('RawEvent') }, 'types: Too big: expected array to have <=1024 items'],
+    [MessageFilter.types(['RawEvent']).withPredicate('yes' as never), 'the predicate is not a function'],
   ])('refuses the filter %j with InvalidFilter', async (filter, detail) => {
     const bus = createEventBus()
     const error = await bus
