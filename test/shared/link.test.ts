@@ -8,7 +8,7 @@ import { codecFor } from '../../src/shared/codec.js'
 import { Link } from '../../src/shared/link.js'
 import { fromNodePort, type PortCarrier } from '../../src/shared/port.js'
 import { type EndpointFrame, type HubFrame, hubFrameSchema } from '../../src/shared/wire.js'
-import { rawEvent, stallThisThread } from '../helpers.js'
+import { flushMicrotasks, rawEvent, rawMessage, stallThisThread } from '../helpers.js'
 import { recordingLink } from './recording-link.js'
 
 /**
@@ -19,17 +19,14 @@ function publishFlood(
   carrier: PortCarrier,
   count: number,
 ): { units: { rid: number; msgs: unknown[] }[][]; sentWithinTick: number } {
-  const { port, link } = recordingLink(carrier)
+  const { peer, link, sent } = recordingLink(carrier)
   for (let rid = 1; rid <= count; rid++) {
     queuePublish(link, rid, BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
     if (rid % 100 === 0) link.send({ t: 'ping' })
   }
-  const sentWithinTick = port.units.length
+  const sentWithinTick = peer.units.length
   link.flush()
-  const codec = codecFor(carrier)
-  const units = port.units.map((unit) =>
-    (codec.decode(unit) as EndpointFrame[]).flatMap((frame) => (frame.t === 'pubs' ? [frame] : [])),
-  )
+  const units = sent().map((frames) => frames.flatMap((frame) => (frame.t === 'pubs' ? [frame] : [])))
   return { units, sentWithinTick }
 }
 
@@ -55,10 +52,10 @@ describe('a link sending a flood queued in one tick', () => {
 
 describe('a unit that cannot be sent whole', () => {
   it('goes frame by frame and message by message, each request’s mark with its own message', () => {
-    const { port, link } = recordingLink('clone')
-    const send = port.send
+    const { peer, link, sent } = recordingLink('clone')
+    const send = peer.port.send
     // The whole unit fails (as one holding something no clone takes would); single frames pass.
-    port.send = (unit) => {
+    peer.port.send = (unit) => {
       if (
         (codecFor('clone').decode(unit) as EndpointFrame[]).some((f) => f.t === 'pubs' && f.msgs.length > 1)
       )
@@ -70,7 +67,7 @@ describe('a unit that cannot be sent whole', () => {
     queuePublish(link, 8, message())
     queuePublish(link, 9, message(), { module: ModuleId.Storage })
     link.flush()
-    const frames = port.units.flatMap((unit) => codecFor('clone').decode(unit) as EndpointFrame[])
+    const frames = sent().flat()
     expect(
       frames.map((frame) => (frame.t === 'pubs' ? { rid: frame.rid, count: frame.count } : frame)),
     ).toEqual([
@@ -127,6 +124,156 @@ describe('a link’s heartbeat', () => {
       await peer.terminate()
     }
   })
+
+  it('ends the link to a silent peer after three intervals, not before, and closes the port', async () => {
+    const { peer, link, endedBecause } = recordingLink()
+    link.startHeartbeat(200)
+    // Timers run in the order they fall due: this check comes before any tick due after 300 ms.
+    await delay(300)
+    expect(endedBecause()).toBeUndefined()
+    await vi.waitFor(() => expect(endedBecause()).toBe('no heartbeat for 600 ms'), { timeout: 3000 })
+    expect(peer.isClosed()).toBe(true)
+  })
+
+  it('does not judge a silent peer on the tick after this side was away', async () => {
+    const { link, endedBecause } = recordingLink()
+    link.startHeartbeat(100)
+    // The machine slept: the peer may not have spoken yet, and gets one more interval.
+    stallThisThread(1000)
+    await delay(50)
+    expect(endedBecause()).toBeUndefined()
+    await vi.waitFor(() => expect(endedBecause()).toBe('no heartbeat for 300 ms'), { timeout: 3000 })
+  })
+
+  it('stops when the link ends, whichever side ended it', () => {
+    vi.useFakeTimers()
+    try {
+      for (const end of ['closed here', 'closed by the peer'] as const) {
+        const { peer, link } = recordingLink()
+        link.startHeartbeat(100)
+        expect(vi.getTimerCount()).toBe(1)
+        if (end === 'closed here') link.close()
+        else peer.closeFromPeer('gone')
+        expect(vi.getTimerCount()).toBe(0)
+      }
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('started twice, pings once an interval', async () => {
+    const { peer, link, sent } = recordingLink()
+    const talking = setInterval(() => peer.arrive([{ t: 'pong' }]), 10) // a peer alive all along
+    link.startHeartbeat(40)
+    link.startHeartbeat(40)
+    await delay(430)
+    clearInterval(talking)
+    link.close()
+    // At most one ping a tick, however late the timers came (two heartbeats would send about 20).
+    const pings = sent()
+      .flat()
+      .filter((frame) => frame.t === 'ping')
+    expect(pings.length).toBeGreaterThan(0)
+    expect(pings.length).toBeLessThanOrEqual(10)
+  })
+})
+
+describe('a link receiving', () => {
+  /** A valid frame from the hub (publishes 1 to 2 answered). */
+  const answered = { t: 'okr', from: 1, to: 2 } as const
+
+  it('answers a ping, takes a pong as a sign of life only, and hands on every other valid frame', async () => {
+    const { peer, link, sent, received } = recordingLink()
+    peer.arrive([{ t: 'ping' }, { t: 'pong' }, { t: 'ping' }, answered])
+    await flushMicrotasks()
+    expect(sent()).toEqual([[{ t: 'pong' }, { t: 'pong' }]])
+    expect(received).toEqual([answered])
+    link.close()
+  })
+
+  it('names an invalid frame by its kind, cut to 32 characters, and goes on with the unit', () => {
+    const { peer, link, received, invalid } = recordingLink()
+    peer.arrive([{ t: 'x'.repeat(1000) }, answered])
+    expect(invalid).toHaveLength(1)
+    expect(invalid[0]).toMatch(new RegExp(`^invalid frame '${'x'.repeat(32)}': `))
+    expect(received).toEqual([answered])
+    link.close()
+  })
+
+  it('hands on nothing of a unit after a frame that closed the link, nor of a later unit', () => {
+    const { peer, link, received } = recordingLink()
+    const receivedBefore = received.push.bind(received)
+    received.push = (...frames) => {
+      const length = receivedBefore(...frames)
+      link.close() // as a handler that ends the connection on the first frame
+      return length
+    }
+    peer.arrive([answered, answered])
+    peer.arrive([answered])
+    expect(received).toHaveLength(1)
+  })
+})
+
+describe('a closed link', () => {
+  it('when its peer closed, drops what was queued and holds nothing for a sender to add to', async () => {
+    const { peer, link, sent, endedBecause } = recordingLink()
+    link.send({ t: 'ping' })
+    peer.closeFromPeer('the peer went away')
+    expect(endedBecause()).toBe('the peer went away')
+    expect(link.lastQueued()).toBeUndefined()
+    await flushMicrotasks()
+    expect(sent()).toEqual([])
+  })
+
+  it('sends nothing more and holds nothing for a sender to add to', async () => {
+    const { link, sent, endedBecause } = recordingLink()
+    link.send({ t: 'ping' })
+    link.close()
+    expect(endedBecause()).toBe('closed by this side')
+    link.send({ t: 'ping' })
+    expect(link.lastQueued()).toBeUndefined()
+    link.sendWithPorts({ t: 'pong' }, [])
+    link.flush()
+    await flushMicrotasks()
+    // What was queued before the close left with it.
+    expect(sent()).toEqual([[{ t: 'ping' }]])
+  })
+})
+
+describe('a link’s units', () => {
+  /**
+   * Sends frames of publishes holding `sizes` messages (none continuing the one before) in one
+   * tick, and returns the units they went in, each as its frames' message counts.
+   */
+  function unitsOf(carrier: PortCarrier, sizes: number[]) {
+    const { link, sent } = recordingLink(carrier)
+    let rid = 1
+    for (const size of sizes) {
+      link.send({ t: 'pubs', rid, msgs: Array.from({ length: size }, () => rawMessage()) })
+      rid += size + 1 // not continuing the frame before
+    }
+    link.flush()
+    return sent().map((frames) => frames.map((frame) => (frame.t === 'pubs' ? frame.msgs.length : 0)))
+  }
+
+  it('hold as many messages as the codec allows, a next unit starting from none', () => {
+    expect(unitsOf('text', [32, 32])).toEqual([[32, 32]])
+    expect(unitsOf('text', [40, 40, 10, 14, 1])).toEqual([[40], [40, 10, 14], [1]])
+  })
+
+  it('hold at most 4,096 frames, each counted as one message at least', () => {
+    const { link, sent } = recordingLink()
+    for (let n = 0; n <= 4096; n++) link.send({ t: 'ping' })
+    link.flush()
+    expect(sent().map((frames) => frames.length)).toEqual([4096, 1])
+  })
+
+  it('send a frame with ports after what was queued before it', () => {
+    const { link, sent } = recordingLink()
+    link.send({ t: 'ping' })
+    link.sendWithPorts({ t: 'pong' }, [])
+    expect(sent()).toEqual([[{ t: 'ping' }], [{ t: 'pong' }]])
+  })
 })
 
 describe('a link flushing after the input at hand', () => {
@@ -135,7 +282,7 @@ describe('a link flushing after the input at hand', () => {
    * with a preparation of its own, or all with the same one (as the hub gives its bound answer).
    */
   function flushedAfterInput(carrier: PortCarrier, calls: number, oneShared: boolean) {
-    const { port, link } = recordingLink(carrier)
+    const { link, sent } = recordingLink(carrier)
     const prepared: number[] = []
     const preparation = (call: number) => () => {
       prepared.push(call)
@@ -143,8 +290,7 @@ describe('a link flushing after the input at hand', () => {
     }
     const shared = preparation(0)
     for (let call = 1; call <= calls; call++) link.flushAfterInput(oneShared ? shared : preparation(call))
-    const frames = () =>
-      port.units.map((unit) => (codecFor(carrier).decode(unit) as EndpointFrame[]).map((frame) => frame.t))
+    const frames = () => sent().map((unit) => unit.map((frame) => frame.t))
     return { prepared, frames }
   }
 
@@ -167,5 +313,20 @@ describe('a link flushing after the input at hand', () => {
     await new Promise((resolve) => setImmediate(resolve))
     expect(prepared).toEqual([1, 2, 3])
     expect(frames()).toEqual([['ping', 'ping', 'ping']])
+  })
+
+  it('over a socket, runs the preparations of one input’s turn in that turn only', async () => {
+    const { link, sent } = recordingLink('text')
+    const answers: string[] = []
+    const answer = (to: string) => () => {
+      answers.push(to)
+      link.send({ t: 'ping' })
+    }
+    link.flushAfterInput(answer('first'))
+    await flushMicrotasks()
+    link.flushAfterInput(answer('second'))
+    await flushMicrotasks()
+    expect(answers).toEqual(['first', 'second'])
+    expect(sent()).toEqual([[{ t: 'ping' }], [{ t: 'ping' }]])
   })
 })

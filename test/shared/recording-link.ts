@@ -14,38 +14,64 @@ import {
   hubFrameSchema,
 } from '../../src/shared/wire.js'
 
-/** A port that only records the units sent through it. */
-function recordingPort(carrier: PortCarrier): Port & { units: unknown[] } {
+/**
+ * A port that records the units sent through it (with ports or without) and whether it was closed,
+ * and through which a test plays the peer: `arrive` hands the link a unit, `closeFromPeer` ends it.
+ */
+function recordingPort(carrier: PortCarrier) {
   const units: unknown[] = []
-  return {
+  const state = { closed: false }
+  let deliver: (unit: unknown, ports: readonly unknown[]) => void = () => {}
+  let closed: (reason?: string) => void = () => {}
+  const port: Port = {
     carrier,
-    units,
     send: (unit) => units.push(unit),
-    onMessage: () => {},
-    onClose: () => {},
+    transfer: (unit) => units.push(unit),
+    onMessage: (listener) => {
+      deliver = listener
+    },
+    onClose: (listener) => {
+      closed = listener
+    },
     start: () => {},
-    close: () => {},
+    close: () => {
+      state.closed = true
+    },
+  }
+  return {
+    port,
+    units,
+    /** Whether the link closed its port. */
+    isClosed: () => state.closed,
+    arrive: (unit: unknown) => deliver(unit, []),
+    closeFromPeer: (reason: string) => closed(reason),
   }
 }
 
 /**
- * A link over a recording port reading `inbound` frames (and ignoring them); `sent()` decodes each
- * unit the port took so far into its frames (one list per unit).
+ * A link over a recording port reading `inbound` frames: `sent()` decodes each unit the port took
+ * so far into its frames (one list per unit), `received` and `invalid` collect what the link handed
+ * on of what arrived, and `endedBecause()` is the reason the link ended, once it has.
  */
 function recordingLinkReading<In extends Frame, Out extends Frame>(
   carrier: PortCarrier,
   inbound: z.ZodType<In>,
 ) {
-  const port = recordingPort(carrier)
-  const link = new Link<In, Out>(port, inbound, {
-    frame: () => {},
-    invalid: () => {},
+  const peer = recordingPort(carrier)
+  let endedBecause: string | undefined
+  const received: In[] = []
+  const invalid: string[] = []
+  const link = new Link<In, Out>(peer.port, inbound, {
+    frame: (frame) => received.push(frame),
+    invalid: (reason) => invalid.push(reason),
     unsendable: () => {},
-    closed: () => {},
+    closed: (reason) => {
+      endedBecause = reason
+    },
   })
   const codec = codecFor(carrier)
-  const sent = () => port.units.map((unit) => codec.decode(unit) as Out[])
-  return { port, link, sent }
+  const sent = () => peer.units.map((unit) => codec.decode(unit) as Out[])
+  return { peer, link, sent, received, invalid, endedBecause: () => endedBecause }
 }
 
 /** An endpoint's link over a recording port (see {@link recordingLinkReading}). */
