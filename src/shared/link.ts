@@ -43,9 +43,6 @@ function compiledFor<T>(schema: z.ZodType<T>): z.ZodType<T> {
   return fast as z.ZodType<T>
 }
 
-/** Frames per outgoing unit at most (the codec accepts up to 65,536). */
-const MAX_FRAMES_PER_UNIT = 4096
-
 /** Missed heartbeats after which the peer is considered gone. */
 const HEARTBEAT_TOLERANCE = 3
 
@@ -105,8 +102,9 @@ export class Link<In extends Frame, Out extends Frame> {
   }
 
   /**
-   * Sends what is queued now, in units of at most MAX_FRAMES_PER_UNIT frames and the codec's
-   * messages per unit: a producer that queued a flood in one tick must not exceed what the other
+   * Sends what is queued now, in units of at most the codec's messages per unit (every frame counts
+   * as one message at least, so that bounds a unit's frames as well, to far fewer than the 65,536
+   * the codec reads): a producer that queued a flood in one tick must not exceed what the other
    * side accepts per unit. Runs at the end of the tick by itself; called directly before closing,
    * by an endpoint whose frame of publishes is full, and by the hub to answer a large unit of
    * publishes ahead of the deliveries it caused.
@@ -121,7 +119,7 @@ export class Link<In extends Frame, Out extends Frame> {
     let messages = 0
     for (let index = 0; index < frames.length; index++) {
       const count = messagesIn(frames[index] as Out)
-      if (index > start && (messages + count > maxMessages || index - start === MAX_FRAMES_PER_UNIT)) {
+      if (index > start && messages + count > maxMessages) {
         this.sendUnit(frames.slice(start, index))
         start = index
         messages = 0
