@@ -51,9 +51,9 @@ interface LocalSubscription extends SubscriptionTerms {
 }
 
 /** Direct deliveries to a subscription this endpoint has not heard of yet (its answer is on its way). */
-const MAX_EARLY_DELIVERIES = 65_536
+export const MAX_EARLY_DELIVERIES = 65_536
 /** Unsubscribed subscriptions an endpoint remembers, to end deliveries still on their way to them. */
-const MAX_REMEMBERED_UNSUBSCRIBED = 1024
+export const MAX_REMEMBERED_UNSUBSCRIBED = 1024
 
 /** Whether every message of a frame has the same priority (whatever the messages are). */
 function isOnePriority(messages: readonly unknown[]): boolean {
