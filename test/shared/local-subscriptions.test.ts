@@ -13,7 +13,7 @@ import {
   SettledBy,
 } from '../../src/shared/local-subscriptions.js'
 import type { PredicateErrors } from '../../src/shared/predicate-errors.js'
-import { rawEvent, rawMessage, stallThisThread, validData } from '../helpers.js'
+import { rawEvent, rawMessage, stallThisThread } from '../helpers.js'
 
 /** Where outcomes go: the events, in order. */
 function recordingVia() {
@@ -31,26 +31,74 @@ function recordingVia() {
   return { via, events }
 }
 
-/** A subscription `sid` on an endpoint running one handler at once, and a frame of `count` deliveries for it. */
-function oneWorker(handler: (message: BusMessage<'RawEvent'>) => unknown) {
-  const { via, events } = recordingVia()
-  const subscriptions = new LocalSubscriptions(via, {} as PredicateErrors)
-  subscriptions.configure(1, undefined)
-  subscriptions.add('sid', { handler: handler as never, predicate: undefined, reliable: true })
-  const deliver = (count: number, timeoutMs = 1000) =>
+/**
+ * An endpoint's subscriptions over two recording links: `hub`, where the hub's own deliveries are
+ * answered, and `direct`, a direct channel's. `subscribe` adds a Reliable subscription whose
+ * handler gets each message's id (in its data) and is recorded in `ran`; `deliver` sends a frame
+ * for `sid` of messages with `ids`, under the first id.
+ */
+function endpoint(workers = 1, slowMs?: number) {
+  const hub = recordingVia()
+  const direct = recordingVia()
+  const subscriptions = new LocalSubscriptions(hub.via, {} as PredicateErrors)
+  subscriptions.configure(workers, slowMs)
+  const ran: number[] = []
+  const subscribe = (sid: string, handler: (id: number) => unknown = () => {}) =>
+    subscriptions.add(sid, {
+      handler: (message) => {
+        const id = (message.payload.data as { data: { id: number } }).data.id
+        ran.push(id)
+        return handler(id)
+      },
+      predicate: undefined,
+      reliable: true,
+    })
+  const deliver = (
+    sid: string,
+    ids: number[],
+    {
+      via = hub.via,
+      priorities = ids.map(() => MessagePriority.Normal),
+      timeoutMs = 1000,
+    }: { via?: Acknowledger; priorities?: MessagePriority[]; timeoutMs?: number } = {},
+  ) =>
     subscriptions.deliverFrame(
       {
         t: 'dlvs',
-        sid: 'sid',
-        id: 1,
+        sid,
+        id: ids[0] as number,
         timeoutMs,
-        msgs: Array.from({ length: count }, () =>
-          BusMessage.create('data-capture', MessagePayload.RawEvent(validData.RawEvent())),
-        ),
+        msgs: ids.map((id, index) => rawMessage(priorities[index], { data: { id } })),
       },
       via,
     )
-  return { deliver, events }
+  return {
+    subscriptions,
+    subscribe,
+    deliver,
+    ran,
+    hub: hub.events,
+    direct: direct.events,
+    directVia: direct.via,
+  }
+}
+
+/**
+ * A subscription `sid` on an endpoint running one handler at once, and a frame of `count`
+ * deliveries for it (ids from 1).
+ */
+function oneWorker(handler: () => unknown) {
+  const { subscribe, deliver, hub } = endpoint()
+  subscribe('sid', handler)
+  return {
+    deliver: (count: number, timeoutMs?: number) =>
+      deliver(
+        'sid',
+        Array.from({ length: count }, (_, index) => index + 1),
+        { timeoutMs },
+      ),
+    events: hub,
+  }
 }
 
 /** An outcome to settle by hand. */
@@ -153,64 +201,12 @@ describe('SettledBy', () => {
   })
 })
 
-/**
- * An endpoint's subscriptions over two recording links: `hub`, where the hub's own deliveries are
- * answered, and `direct`, a direct channel's. Handlers record the deliveries they ran by id.
- */
-function endpoint(workers = 1, slowMs?: number) {
-  const hub = recordingVia()
-  const direct = recordingVia()
-  const predicateErrors: string[] = []
-  const subscriptions = new LocalSubscriptions(hub.via, {
-    count: (sid: string) => predicateErrors.push(sid),
-  } as unknown as PredicateErrors)
-  subscriptions.configure(workers, slowMs)
-  const ran: number[] = []
-  const subscribe = (sid: string, handler: (id: number) => unknown = () => {}, reliable = true) =>
-    subscriptions.add(sid, {
-      handler: (message) => {
-        const id = (message.payload.data as { data: { id: number } }).data.id
-        ran.push(id)
-        return handler(id)
-      },
-      predicate: undefined,
-      reliable,
-    })
-  /** A frame for `sid` whose messages' data carry `ids`, delivered with the first id as its own. */
-  const deliver = (
-    sid: string,
-    ids: number[],
-    via: Acknowledger = hub.via,
-    priorities: MessagePriority[] = ids.map(() => MessagePriority.Normal),
-  ) =>
-    subscriptions.deliverFrame(
-      {
-        t: 'dlvs',
-        sid,
-        id: ids[0] as number,
-        timeoutMs: 1000,
-        msgs: ids.map((id, index) => rawMessage(priorities[index], { data: { id } })),
-      },
-      via,
-    )
-  return {
-    subscriptions,
-    subscribe,
-    deliver,
-    ran,
-    hub: hub.events,
-    direct: direct.events,
-    directVia: direct.via,
-    predicateErrors,
-  }
-}
-
 describe('an endpoint’s subscriptions', () => {
   it('run a frame’s deliveries highest priority first, and arrival order within one priority', () => {
     const { subscribe, deliver, ran } = endpoint()
     subscribe('sid')
     const { Low, Normal, High } = MessagePriority
-    deliver('sid', [1, 2, 3, 4], undefined, [Low, High, Normal, High])
+    deliver('sid', [1, 2, 3, 4], { priorities: [Low, High, Normal, High] })
     expect(ran).toEqual([2, 4, 3, 1])
   })
 
@@ -224,9 +220,9 @@ describe('an endpoint’s subscriptions', () => {
   it('hold a direct channel’s deliveries for a subscription whose answer is on its way, and run them once it comes', () => {
     const { subscriptions, subscribe, deliver, ran, hub, direct, directVia } = endpoint()
     const answered = subscriptions.subscribing()
-    deliver('sid', [1, 2], directVia)
+    deliver('sid', [1, 2], { via: directVia })
     // The hub's own never outrun its answer: one for an unknown subscription ended before.
-    deliver('sid', [3], undefined)
+    deliver('sid', [3])
     expect([ran, direct, hub]).toEqual([[], [], ['gone 3']])
     subscribe('sid')
     answered()
@@ -238,12 +234,12 @@ describe('an endpoint’s subscriptions', () => {
     const { subscriptions, deliver, direct, directVia } = endpoint()
     const first = subscriptions.subscribing()
     const second = subscriptions.subscribing()
-    deliver('other', [1], directVia)
+    deliver('other', [1], { via: directVia })
     first()
     expect(direct).toEqual([])
     second()
     expect(direct).toEqual(['handled 1'])
-    deliver('other', [2], directVia) // no subscribe on its way: ended
+    deliver('other', [2], { via: directVia }) // no subscribe on its way: ended
     expect(direct).toEqual(['handled 1', 'gone 2'])
   })
 
@@ -251,18 +247,18 @@ describe('an endpoint’s subscriptions', () => {
     const { subscriptions, subscribe, deliver, direct, directVia } = endpoint()
     const ids = (from: number) => Array.from({ length: MAX_EARLY_DELIVERIES }, (_, index) => from + index)
     const [first, second] = [subscriptions.subscribing(), subscriptions.subscribing()]
-    deliver('sid', ids(1), directVia)
-    deliver('sid', [0], directVia)
+    deliver('sid', ids(1), { via: directVia })
+    deliver('sid', [0], { via: directVia })
     expect(direct).toEqual(['gone 0'])
     subscribe('sid') // runs what was held for it
     first()
-    deliver('other', [-1], directVia) // the second subscribe is still on its way: held
+    deliver('other', [-1], { via: directVia }) // the second subscribe is still on its way: held
     second() // its answer did not name it: let go, acknowledged
     const third = subscriptions.subscribing()
-    deliver('another', ids(1e6), directVia)
+    deliver('another', ids(1e6), { via: directVia })
     third()
     subscriptions.subscribing()
-    deliver('later', [-2], directVia) // held
+    deliver('later', [-2], { via: directVia }) // held
     expect(direct).toHaveLength(2 + 2 * MAX_EARLY_DELIVERIES)
     expect(direct.filter((event) => !event.startsWith('handled'))).toEqual(['gone 0'])
   })
@@ -295,9 +291,9 @@ describe('an endpoint’s subscriptions', () => {
     const running = outcome()
     subscribe('sid', (id) => (id === 1 ? running.promise : undefined))
     deliver('sid', [1, 2])
-    deliver('sid', [3, 4], directVia)
+    deliver('sid', [3, 4], { via: directVia })
     subscriptions.endAll()
-    deliver('sid', [5], directVia)
+    deliver('sid', [5], { via: directVia })
     expect(direct).toEqual(['gone 5'])
     running.resolve()
     await turn()
