@@ -201,13 +201,8 @@ describe('a link receiving', () => {
   })
 
   it('hands on nothing of a unit after a frame that closed the link, nor of a later unit', () => {
-    const { peer, link, received } = recordingLink()
-    const receivedBefore = received.push.bind(received)
-    received.push = (...frames) => {
-      const length = receivedBefore(...frames)
-      link.close() // as a handler that ends the connection on the first frame
-      return length
-    }
+    // As a handler that ends the connection on the first frame it reads.
+    const { peer, link, received } = recordingLink('clone', () => link.close())
     peer.arrive([answered, answered])
     peer.arrive([answered])
     expect(received).toHaveLength(1)

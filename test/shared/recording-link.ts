@@ -56,13 +56,17 @@ function recordingPort(carrier: PortCarrier) {
 function recordingLinkReading<In extends Frame, Out extends Frame>(
   carrier: PortCarrier,
   inbound: z.ZodType<In>,
+  onFrame: (frame: In) => void,
 ) {
   const peer = recordingPort(carrier)
   let endedBecause: string | undefined
   const received: In[] = []
   const invalid: string[] = []
   const link = new Link<In, Out>(peer.port, inbound, {
-    frame: (frame) => received.push(frame),
+    frame: (frame) => {
+      received.push(frame)
+      onFrame(frame)
+    },
     invalid: (reason) => invalid.push(reason),
     unsendable: () => {},
     closed: (reason) => {
@@ -74,12 +78,15 @@ function recordingLinkReading<In extends Frame, Out extends Frame>(
   return { peer, link, sent, received, invalid, endedBecause: () => endedBecause }
 }
 
-/** An endpoint's link over a recording port (see {@link recordingLinkReading}). */
-export function recordingLink(carrier: PortCarrier = 'clone') {
-  return recordingLinkReading<HubFrame, EndpointFrame>(carrier, hubFrameSchema)
+/**
+ * An endpoint's link over a recording port (see {@link recordingLinkReading}); `onFrame` runs on
+ * each frame handed on, after it is recorded.
+ */
+export function recordingLink(carrier: PortCarrier = 'clone', onFrame: (frame: HubFrame) => void = () => {}) {
+  return recordingLinkReading<HubFrame, EndpointFrame>(carrier, hubFrameSchema, onFrame)
 }
 
 /** The hub's link to an endpoint over a recording port (see {@link recordingLinkReading}). */
 export function recordingHubLink(carrier: PortCarrier = 'clone') {
-  return recordingLinkReading<EndpointFrame, HubFrame>(carrier, endpointFrameSchema)
+  return recordingLinkReading<EndpointFrame, HubFrame>(carrier, endpointFrameSchema, () => {})
 }
