@@ -145,7 +145,7 @@ describe('a link’s heartbeat', () => {
     await vi.waitFor(() => expect(endedBecause()).toBe('no heartbeat for 300 ms'), { timeout: 3000 })
   })
 
-  it('stops when the link ends, whichever side ended it', () => {
+  it('stops when the link ends, whichever side ended it, and never starts at 0', () => {
     vi.useFakeTimers()
     try {
       for (const end of ['closed here', 'closed by the peer'] as const) {
@@ -156,6 +156,8 @@ describe('a link’s heartbeat', () => {
         else peer.closeFromPeer('gone')
         expect(vi.getTimerCount()).toBe(0)
       }
+      recordingLink().link.startHeartbeat(0) // off
+      expect(vi.getTimerCount()).toBe(0)
     } finally {
       vi.useRealTimers()
     }
@@ -221,10 +223,11 @@ describe('a closed link', () => {
   })
 
   it('sends nothing more and holds nothing for a sender to add to', async () => {
-    const { link, sent, endedBecause } = recordingLink()
+    const { peer, link, sent, endedBecause } = recordingLink()
     link.send({ t: 'ping' })
     link.close()
     expect(endedBecause()).toBe('closed by this side')
+    expect(peer.isClosed()).toBe(true)
     link.send({ t: 'ping' })
     expect(link.lastQueued()).toBeUndefined()
     link.sendWithPorts({ t: 'pong' }, [])
