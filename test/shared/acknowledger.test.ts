@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { Acknowledger, type Delivery } from '../../src/shared/acknowledger.js'
+import type { EndpointFrame } from '../../src/shared/wire.js'
 import { flushMicrotasks, rawMessage } from '../helpers.js'
 import { recordingLink } from './recording-link.js'
 
@@ -58,7 +59,7 @@ describe('an acknowledger', () => {
     await flushMicrotasks()
     const [frames] = sent()
     expect(frames?.map((frame) => frame.t)).toEqual(['nack', 'nack', 'nack', 'nack', 'ack'])
-    const [tooLong, timedOut, gone, ran] = frames as Extract<(typeof frames & {})[number], { t: 'nack' }>[]
+    const [tooLong, timedOut, gone, ran] = frames as Extract<EndpointFrame, { t: 'nack' }>[]
     expect(tooLong).toMatchObject({ id: 2, timedOut: false })
     expect(tooLong?.error).toHaveLength(4096)
     expect(tooLong).not.toHaveProperty('slow')
