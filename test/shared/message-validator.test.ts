@@ -96,3 +96,47 @@ describe('message validation', () => {
     expect(() => bounded.validate(message('First'))).toThrow(/over maxMessageBytes \(10\)/)
   })
 })
+
+describe('a message that throws when read', () => {
+  const raw = () => BusMessage.create(ModuleId.DataCapture, { type: 'RawEvent', data: validData.RawEvent() })
+
+  it.each([
+    [
+      'a getter deep in its data',
+      () => {
+        const message = raw()
+        const data = { ...message.payload.data }
+        Object.defineProperty(data, 'windowTitle', {
+          enumerable: true,
+          get() {
+            throw new Error('getter')
+          },
+        })
+        return { ...message, payload: { ...message.payload, data } }
+      },
+      /the message could not be read: Error: getter/,
+    ],
+    [
+      "a Proxy's trap behind its payload",
+      () => {
+        const message = raw()
+        const payload = new Proxy(message.payload, {
+          ownKeys() {
+            throw new Error('trap')
+          },
+        })
+        return { ...message, payload }
+      },
+      /the message could not be read: Error: trap/,
+    ],
+  ])('%s is refused as unreadable, not taken', (_, build, reason) => {
+    let thrown: unknown
+    try {
+      validator.validate(build() as never)
+    } catch (error) {
+      thrown = error
+    }
+    expect(isEventBusError(thrown, 'MessageRejected')).toBe(true)
+    expect((thrown as Error).message).toMatch(reason)
+  })
+})
