@@ -80,7 +80,8 @@ function clonePort(
   transport: { transfer(data: unknown, ports: readonly unknown[]): void; adopt(received: unknown): Port },
 ): Port {
   const closed = closeOnce()
-  listenForClose(closed.fire)
+  // These transports say nothing of why; their listener gets a close event, which is no reason.
+  listenForClose(() => closed.fire())
   return {
     carrier: 'clone',
     send: (data) => port.postMessage(data),

@@ -15,11 +15,11 @@ import { waitFor } from '../helpers.js'
 
 function collect(port: Port) {
   const received: unknown[] = []
-  let closes = 0
+  const closeReasons: unknown[] = []
   port.onMessage((data) => received.push(data))
-  port.onClose(() => closes++)
+  port.onClose((reason) => closeReasons.push(reason))
   port.start()
-  return { received, closes: () => closes }
+  return { received, closes: () => closeReasons.length, closeReasons }
 }
 
 /** An object behaving like Electron's MessagePortMain, recording what is posted on it. */
@@ -44,6 +44,8 @@ describe('port adapters', () => {
     expect(b.received[0]).toEqual([{ t: 'ping', at: new Date(0), tags: new Set(['x']) }])
     a.close()
     await waitFor(() => b.closes() === 1)
+    // Node's listener gets a close event: no reason, so the link says 'the port closed'.
+    expect(b.closeReasons).toEqual([undefined])
   })
 
   it('fromDomPort uses the EventTarget interface (message events carry .data)', async () => {
@@ -59,6 +61,8 @@ describe('port adapters', () => {
     })
     a.close() // closing this side reports the close here at once, whatever the browser does
     expect(closed).toBe(true)
+    await waitFor(() => b.closes() === 1) // and the peer sees it where its 'close' fires
+    expect(b.closeReasons).toEqual([undefined])
   })
 
   it('fromElectronPort reads { data } events and never passes a transfer list', () => {
@@ -68,8 +72,8 @@ describe('port adapters', () => {
     expect(port.received).toEqual([[{ t: 'pong' }]])
     fromElectronPort(fake).send([{ t: 'ping' }])
     expect(posted).toEqual([[[{ t: 'ping' }]]])
-    emitter.emit('close')
-    expect(port.closes()).toBe(1)
+    emitter.emit('close', { type: 'close' })
+    expect(port.closeReasons).toEqual([undefined])
   })
 
   it('carries ports with a unit (Node wraps them, DOM passes event.ports) and adopts what arrives', async () => {
