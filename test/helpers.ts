@@ -1,6 +1,6 @@
 /** Shared test fixtures: one valid payload per built-in type, and ways to let the bus settle. */
 import fc from 'fast-check'
-import { vi } from 'vitest'
+import { afterEach, vi } from 'vitest'
 import {
   BusMessage,
   type DataOf,
@@ -102,6 +102,22 @@ export function keyOrder(value: unknown): unknown {
 /** Lets queued microtasks (deliveries of sync or already-settled handlers) run. */
 export async function flushMicrotasks(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve()
+}
+
+/**
+ * Registers a hook that shuts down, after each test, every bus handed to the function it returns
+ * (which gives the bus back): a test that ends, or fails, midway leaves no bus running into the
+ * next. Call it at a file's top level; a `describe`'s own `afterEach` (real timers again) runs first.
+ */
+export function shutDownAfterEach(): <B extends Pick<EventBus, 'shutdown'>>(bus: B) => B {
+  const buses: Pick<EventBus, 'shutdown'>[] = []
+  afterEach(async () => {
+    for (const bus of buses.splice(0)) await bus.shutdown({ drainTimeoutMs: 0 })
+  })
+  return (bus) => {
+    buses.push(bus)
+    return bus
+  }
 }
 
 /** With fake timers: lets time pass and everything it triggers run. */

@@ -16,7 +16,9 @@ import {
   messageType,
 } from '../../src/main/bus/index.js'
 import { moduleIdPattern, moduleIdSchema } from '../../src/shared/catalog.js'
-import { rawEvent, validData } from '../helpers.js'
+import { rawEvent, shutDownAfterEach, validData } from '../helpers.js'
+
+const shutDown = shutDownAfterEach()
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -103,7 +105,7 @@ describe('payload constructors and message factories', () => {
 
 describe('schemas', () => {
   it('accepts a valid payload of every type', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     for (const type of Object.values(MessageType)) {
       const payload = { type, data: validData[type]() } as ReturnType<typeof MessagePayload.RawEvent>
@@ -157,7 +159,7 @@ describe('schemas', () => {
     ],
   ]
   it.each(invalid)('refuses %s with MessageRejected naming the field', async (_name, payload, path) => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     const error = await bus
       .publish(BusMessage.create(ModuleId.Orchestrator, payload as never))
@@ -170,7 +172,7 @@ describe('schemas', () => {
   })
 
   it('refuses an unknown type and a malformed envelope', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     const unknown = await bus
       .publish(BusMessage.create('x', { type: 'Nope', data: 1 } as never))
@@ -190,7 +192,7 @@ describe('schemas', () => {
   it('takes any message id of 1 to 128 characters, and refuses an empty, longer or missing one', async () => {
     // The factories make UUIDs; an id made elsewhere (a replayed log's, another broker's) is kept
     // as it came. The README says why the UUID form is not checked.
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     const ready = BusMessage.create('x', MessagePayload.ModuleReady('x'))
     for (const id of ['order-42', 'a'.repeat(128)])
@@ -231,9 +233,11 @@ describe('schemas', () => {
   })
 
   it('refuses a value no other process could receive, even where its schema takes anything', async () => {
-    const bus = createEventBus({
-      catalog: { 'app.Job': z.object({ name: z.string(), context: z.unknown() }) },
-    })
+    const bus = shutDown(
+      createEventBus({
+        catalog: { 'app.Job': z.object({ name: z.string(), context: z.unknown() }) },
+      }),
+    )
     await bus.start()
     const job = (context: unknown) =>
       BusMessage.create(ModuleId.Orchestrator, { type: 'app.Job', data: { name: 'sync', context } } as never)
@@ -247,7 +251,7 @@ describe('schemas', () => {
   })
 
   it('refuses messages over maxMessageBytes and values nested too deeply', async () => {
-    const bus = createEventBus({ maxMessageBytes: 4096 })
+    const bus = shutDown(createEventBus({ maxMessageBytes: 4096 }))
     await bus.start()
     const big = BusMessage.create(
       ModuleId.DataCapture,

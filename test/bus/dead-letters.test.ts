@@ -7,11 +7,20 @@ import {
   MessageFilter,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { advance, deferred, expectAccounted, flushMicrotasks, rawMessage } from '../helpers.js'
+import {
+  advance,
+  deferred,
+  expectAccounted,
+  flushMicrotasks,
+  rawMessage,
+  shutDownAfterEach,
+} from '../helpers.js'
+
+const shutDown = shutDownAfterEach()
 
 /** A bus whose Storage subscriber fails while `failing` is true; no retries, no waiting. */
 async function failingBus(config: EventBusConfigInput = {}) {
-  const bus = createEventBus({ maxRetryAttempts: 0, ...config })
+  const bus = shutDown(createEventBus({ maxRetryAttempts: 0, ...config }))
   await bus.start()
   const state = { failing: true, delivered: [] as string[] }
   const subscriptionId = await bus.subscribe(
@@ -141,7 +150,7 @@ describe('dead letters', () => {
   })
 
   it('keeps an entry no subscription has room for, and counts its replay as no refused publish', async () => {
-    const bus = createEventBus({ maxRetryAttempts: 0, maxQueueSize: 1, workers: 1 })
+    const bus = shutDown(createEventBus({ maxRetryAttempts: 0, maxQueueSize: 1, workers: 1 }))
     await bus.start()
     const gate = deferred()
     const raw = MessageFilter.types(['RawEvent'])
@@ -228,7 +237,7 @@ describe('dead letters', () => {
   })
 
   it('dead-letters what a Reliable subscription still holds when it is unsubscribed', async () => {
-    const bus = createEventBus({ workers: 1 })
+    const bus = shutDown(createEventBus({ workers: 1 }))
     await bus.start()
     const id = await bus.subscribe(
       ModuleId.Storage,
@@ -257,7 +266,7 @@ describe('dead letters', () => {
   })
 
   it('refuses replay before start and after shutdown', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await expect(bus.deadLetters.replay([])).rejects.toMatchObject({ kind: 'NotStarted' })
     await bus.start()
     await bus.shutdown()

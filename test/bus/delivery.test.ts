@@ -18,14 +18,19 @@ import {
   expectAccounted,
   flushMicrotasks,
   rawMessage,
+  shutDownAfterEach,
   thenGetterThatThrows,
   thenThatThrows,
 } from '../helpers.js'
 
+const shutDown = shutDownAfterEach()
+
 const RAW = MessageFilter.types(['RawEvent'])
 
 async function startedBus(config: EventBusConfigInput = {}): Promise<EventBus> {
-  const bus = createEventBus({ retry: { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 }, ...config })
+  const bus = shutDown(
+    createEventBus({ retry: { initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 }, ...config }),
+  )
   await bus.start()
   return bus
 }
@@ -418,7 +423,7 @@ describe('delivery', () => {
 
 describe('handler latency and slow handlers', () => {
   it('measures latency from publish to settlement and counts slow handlers', async () => {
-    const bus = createEventBus({ slowHandlerThresholdMs: 20 })
+    const bus = shutDown(createEventBus({ slowHandlerThresholdMs: 20 }))
     await bus.start()
     await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), async (m) => {
       if (m.payload.data.eventType === 'slow') await new Promise((resolve) => setTimeout(resolve, 40))
@@ -435,7 +440,7 @@ describe('handler latency and slow handlers', () => {
   })
 
   it('counts a slow handler as slow whether it succeeds or fails', async () => {
-    const bus = createEventBus({ slowHandlerThresholdMs: 20, maxRetryAttempts: 0 })
+    const bus = shutDown(createEventBus({ slowHandlerThresholdMs: 20, maxRetryAttempts: 0 }))
     await bus.start()
     await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), async (m) => {
       await new Promise((resolve) => setTimeout(resolve, 40))

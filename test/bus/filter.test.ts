@@ -10,7 +10,9 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { flushMicrotasks, rawMessage, validData } from '../helpers.js'
+import { flushMicrotasks, rawMessage, shutDownAfterEach, validData } from '../helpers.js'
+
+const shutDown = shutDownAfterEach()
 
 const fromStorage = () =>
   Message.create(ModuleId.Storage, MessagePayload.StorageStatus(validData.StorageStatus()))
@@ -19,7 +21,7 @@ const readyFrom = (source: string, priority: 0 | 1 | 2 | 3 = MessagePriority.Nor
 
 /** Publishes a fixed mix and returns which of them `filter` let through. */
 async function matchedBy(filter: FilterInput<string>): Promise<string[]> {
-  const bus = createEventBus()
+  const bus = shutDown(createEventBus())
   await bus.start()
   const got: string[] = []
   await bus.subscribe(ModuleId.Orchestrator, filter, DeliveryMode.BestEffort, (m) => {
@@ -82,7 +84,7 @@ describe('filters', () => {
   })
 
   it('a throwing predicate is no match, is counted, and never stops the bus', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     const got: string[] = []
     await bus.subscribe(
@@ -108,7 +110,7 @@ describe('filters', () => {
   })
 
   it('only `true` from a predicate is a match: a truthy 1 or a promise is not, and is no error', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     const got: string[] = []
     const answers: Record<string, unknown> = { yes: true, one: 1, promise: Promise.resolve(true), no: false }
@@ -127,7 +129,7 @@ describe('filters', () => {
   })
 
   it('a predicate that publishes routes both messages to the subscriptions each matches', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     const got: string[] = []
     let inner: Promise<string> | undefined
@@ -178,7 +180,7 @@ describe('filters', () => {
   })
 
   it('are summed up in metrics with every condition they hold', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     const filter = MessageFilter.typesAndSources(['RawEvent'], ['data-capture'])
       .withMinPriority(MessagePriority.Low)
       .withPredicate(() => true)
@@ -201,7 +203,7 @@ describe('filters', () => {
     [{ types: Array(1025).fill('RawEvent') }, 'types: Too big: expected array to have <=1024 items'],
     [MessageFilter.types(['RawEvent']).withPredicate('yes' as never), 'the predicate is not a function'],
   ])('refuses the filter %j with InvalidFilter', async (filter, detail) => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     const error = await bus
       .subscribe(ModuleId.Storage, filter as never, DeliveryMode.BestEffort, () => {})
       .catch((e) => e)
@@ -210,7 +212,7 @@ describe('filters', () => {
   })
 
   it('refuses a string where a list belongs, naming the list, whichever way the filter is built', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     const filters: [FilterInput, string][] = [
       [MessageFilter.types('RawEvent' as never), 'types'],
       [MessageFilter.sources('data-capture' as never), 'sources'],
@@ -230,7 +232,7 @@ describe('filters', () => {
   })
 
   it('refuses a bad module id, delivery mode or handler', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await expect(bus.subscribe('Not Valid', {}, DeliveryMode.BestEffort, () => {})).rejects.toMatchObject({
       kind: 'Configuration',
       message: expect.stringContaining(
@@ -268,7 +270,7 @@ describe('filters', () => {
   })
 
   it('types handlers with exactly the filtered payloads', () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     void bus.subscribe(
       ModuleId.Storage,
       MessageFilter.types(['RawEvent', 'StateChange']),

@@ -14,11 +14,13 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
-import { deferred, flushMicrotasks, rawMessage } from '../helpers.js'
+import { deferred, flushMicrotasks, rawMessage, shutDownAfterEach } from '../helpers.js'
+
+const shutDown = shutDownAfterEach()
 
 describe('metrics', () => {
   it('returns a snapshot matching the documented shape', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     await bus.subscribe(
       ModuleId.Storage,
@@ -52,7 +54,7 @@ describe('metrics', () => {
   })
 
   it('counts its uptime from start, and none before', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     expect((await bus.metrics()).uptimeMs).toBe(0)
     await bus.start()
     await new Promise((resolve) => setTimeout(resolve, 20))
@@ -60,7 +62,7 @@ describe('metrics', () => {
   })
 
   it('keeps the queue depth live: it goes down as messages are delivered', async () => {
-    const bus = createEventBus({ workers: 1 })
+    const bus = shutDown(createEventBus({ workers: 1 }))
     await bus.start()
     const gates = [deferred(), deferred(), deferred()]
     let call = 0
@@ -82,7 +84,7 @@ describe('metrics', () => {
   })
 
   it('counts each type and each module apart when messages of several interleave', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     await bus.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, () => {})
     const fromAnalysis = (n: number) =>
@@ -113,7 +115,7 @@ describe('metrics', () => {
   })
 
   it('counts publishes no subscription took, by type and module, but not what the registry takes', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     // Storage takes RawEvents from its first subscription on, and only those with a predicate's yes.
     const stateChange = () =>
@@ -157,7 +159,7 @@ describe('metrics', () => {
   })
 
   it('does not count as unrouted a direct route’s copy that reached no subscription besides the route’s', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     await bus.subscribe(
       ModuleId.Storage,
@@ -175,7 +177,7 @@ describe('metrics', () => {
   })
 
   it('gives a second reader in the same interval the same recent latency, not an empty sliver', async () => {
-    const bus = createEventBus({ metricsIntervalMs: 500 })
+    const bus = shutDown(createEventBus({ metricsIntervalMs: 500 }))
     await bus.start()
     await bus.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, () => {})
     for (let n = 0; n < 5; n++) await bus.publish(rawMessage())
@@ -191,7 +193,7 @@ describe('metrics', () => {
   })
 
   it('keeps latency samples of ended subscriptions in the bus-wide histogram', async () => {
-    const bus = createEventBus()
+    const bus = shutDown(createEventBus())
     await bus.start()
     const id = await bus.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, () => {})
     await bus.publish(rawMessage())
@@ -259,9 +261,11 @@ describe('errors', () => {
 
 describe('custom catalog', () => {
   it('validates, routes and types application message types', async () => {
-    const bus = createEventBus({
-      catalog: { 'figurine.Pose': z.object({ pose: z.enum(['sit', 'wave']), at: z.date() }) },
-    })
+    const bus = shutDown(
+      createEventBus({
+        catalog: { 'figurine.Pose': z.object({ pose: z.enum(['sit', 'wave']), at: z.date() }) },
+      }),
+    )
     await bus.start()
     const got: string[] = []
     await bus.subscribe(

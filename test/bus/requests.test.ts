@@ -17,18 +17,17 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { validData } from '../helpers.js'
+import { shutDownAfterEach, validData } from '../helpers.js'
 
-const buses: EventBus[] = []
+const shutDown = shutDownAfterEach()
 
-afterEach(async () => {
+// Runs before the buses are shut down: hooks after a test run last registered first.
+afterEach(() => {
   vi.useRealTimers()
-  for (const bus of buses.splice(0)) await bus.shutdown({ drainTimeoutMs: 0 })
 })
 
 async function startedBus(): Promise<EventBus> {
-  const bus = createEventBus()
-  buses.push(bus)
+  const bus = shutDown(createEventBus())
   await bus.start()
   return bus
 }

@@ -4,7 +4,7 @@
  * (Reliable: retried, then dead-lettered with the reason), and bad arguments are refused before
  * anything is subscribed.
  */
-import { afterEach, describe, expect, expectTypeOf, it } from 'vitest'
+import { describe, expect, expectTypeOf, it } from 'vitest'
 import {
   BusMessage,
   createEventBus,
@@ -16,22 +16,19 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { validData } from '../helpers.js'
+import { shutDownAfterEach, validData } from '../helpers.js'
 
-const buses: EventBus[] = []
-
-afterEach(async () => {
-  for (const bus of buses.splice(0)) await bus.shutdown({ drainTimeoutMs: 0 })
-})
+const shutDown = shutDownAfterEach()
 
 /** A started bus that gives up on a failing delivery at once (one retry, 1 ms later). */
 async function startedBus(options: EventBusOptions = {}): Promise<EventBus> {
-  const bus = createEventBus({
-    maxRetryAttempts: 1,
-    retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
-    ...options,
-  })
-  buses.push(bus)
+  const bus = shutDown(
+    createEventBus({
+      maxRetryAttempts: 1,
+      retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
+      ...options,
+    }),
+  )
   await bus.start()
   return bus
 }
