@@ -3,13 +3,14 @@
  * by frame, so each rule of the client holds on its own and in milliseconds (the hub tests hold the
  * whole exchange, with a real hub, where a client that asks the wrong way is often still served).
  */
-import { MessageChannel } from 'node:worker_threads'
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import { connectBus, connectWindowBus, publishAgain } from '../../src/shared/client.js'
 import { codecFor } from '../../src/shared/codec.js'
 import type { EventBusError } from '../../src/shared/errors.js'
 import { MessageFilter } from '../../src/shared/filter.js'
+import { publishRequest } from '../../src/shared/requests.js'
 import { PROTOCOL_VERSION } from '../../src/shared/wire.js'
 import { deferred, flushMicrotasks, rawMessage, validData, waitFor } from '../helpers.js'
 
@@ -45,6 +46,9 @@ function fakeHub() {
   })
   cleanups.push(() => hub.close())
   const send = (...frames: object[]) => hub.postMessage(frames)
+  /** Sends `frame` with `port` transferred, as the hub sends a route's end. */
+  const sendWithPort = (frame: object, port: MessagePort) =>
+    hub.postMessage({ skellyTransfer: true, data: [frame], ports: [port] }, [port])
   /** The frames of kind `t` the client sent so far. */
   const sent = (t: string) => received.filter((frame) => frame.t === t)
   /** Waits for the client's `n`th frame of kind `t` (1 by default) and returns its request id. */
@@ -57,7 +61,17 @@ function fakeHub() {
     const rid = await ridOf(t, sent(t).length || 1)
     send({ t: 'res', rid, ok })
   }
-  return { port, received, sent, send, ridOf, answer, isClosed: () => state.closed, close: () => hub.close() }
+  return {
+    port,
+    received,
+    sent,
+    send,
+    sendWithPort,
+    ridOf,
+    answer,
+    isClosed: () => state.closed,
+    close: () => hub.close(),
+  }
 }
 
 /** A client connected to a fake hub that welcomed it as DataCapture. */
@@ -534,5 +548,160 @@ describe('the end of the connection', () => {
     expect(client.isOpen).toBe(true)
     hub.send({ t: 'bye', reason: 'detached' })
     await waitFor(() => !client.isOpen)
+  })
+})
+
+const limits = {
+  maxQueueSize: 10,
+  maxMessageBytes: 4096,
+  maxRetryAttempts: 0,
+  retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
+  window: 8,
+}
+
+/**
+ * A client the fake hub gave one end of direct channel `r.1` for RawEvent, as its producer (to
+ * Storage's Reliable `sid-s`) or as its consumer (from DataCapture): `fromChannel` is what the client
+ * sent on it, `channel` the other end, which this test plays.
+ */
+async function withChannel(
+  role: 'producer' | 'consumer',
+  connection?: Awaited<ReturnType<typeof connected>>,
+) {
+  const { hub, client } = connection ?? (await connected())
+  const { port1: channel, port2: given } = new MessageChannel()
+  const fromChannel: RawFrame[] = []
+  const state = { closed: false }
+  channel.on('message', (unit: unknown) => fromChannel.push(...(decode(unit) as RawFrame[])))
+  channel.on('close', () => {
+    state.closed = true
+  })
+  cleanups.push(() => channel.close())
+  const terms = {
+    seq: 1,
+    targets: [{ sid: 'sid-s', types: ['RawEvent'], reliable: true, timeoutMs: 1_000 }],
+    shared: [],
+  }
+  hub.sendWithPort(
+    {
+      t: 'route',
+      id: 'r.1',
+      role,
+      peer: role === 'producer' ? ModuleId.Storage : MODULE,
+      types: ['RawEvent'],
+      port: 0,
+      limits,
+      ...(role === 'producer' ? { terms } : {}),
+    },
+    given,
+  )
+  if (role === 'producer') await waitFor(() => hub.sent('rsync').length === 1)
+  else await new Promise((resolve) => setTimeout(resolve, 10))
+  const deliveries = () => fromChannel.filter(({ t }) => t === 'dlvs' || t === 'dlv')
+  return { hub, client, channel, fromChannel, deliveries, channelClosed: () => state.closed }
+}
+
+describe('direct channels', () => {
+  it('publishes a routed type over its channel once the hub says go, not through the hub', async () => {
+    const { hub, client, deliveries } = await withChannel('producer')
+    expect(hub.sent('rsync')).toEqual([{ t: 'rsync', id: 'r.1', seq: 1 }])
+    const message = rawMessage()
+    const publishing = client.publish(message)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(deliveries()).toEqual([])
+    hub.send({ t: 'rgo', id: 'r.1' })
+    expect(await publishing).toBe(message.id)
+    await waitFor(() => deliveries().length === 1)
+    expect(deliveries()[0]).toMatchObject({ sid: 'sid-s', id: 1 })
+    // A request too: its takers counted from the route's terms.
+    expect(await client[publishRequest](rawMessage(), undefined)).toBe(1)
+    await waitFor(() => deliveries().length === 2)
+    expect(hub.sent('pubs')).toEqual([])
+  })
+
+  it('refuses a routed publish or request in another module’s name, which the hub is not there to check', async () => {
+    const { hub, client, deliveries } = await withChannel('producer')
+    hub.send({ t: 'rgo', id: 'r.1' })
+    const foreign = { ...rawMessage(), source: ModuleId.Storage }
+    for (const attempt of [client.publish(foreign as never), client[publishRequest](foreign, undefined)])
+      expect(await rejectionOf(attempt)).toMatchObject({
+        kind: 'Unauthorized',
+        action: 'source',
+        type: 'RawEvent',
+      })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(deliveries()).toEqual([])
+    expect(hub.sent('pubs')).toEqual([])
+  })
+
+  it('confirms new terms, and samples for the hub’s tail once asked', async () => {
+    const { hub, client } = await withChannel('producer')
+    hub.send({ t: 'rgo', id: 'r.1' })
+    hub.send({ t: 'rterms', id: 'r.1', terms: { seq: 2, targets: [], shared: [] } })
+    await waitFor(() => hub.sent('rsync').length === 2)
+    expect(hub.sent('rsync')[1]).toEqual({ t: 'rsync', id: 'r.1', seq: 2 })
+    hub.send({ t: 'rtail', id: 'r.1', on: true })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    const message = rawMessage()
+    await client.publish(message)
+    await waitFor(() => hub.sent('rstat').length > 0, 2_000)
+    expect(hub.sent('rstat')[0]?.report).toMatchObject({ tail: [{ msg: message, routedTo: 0 }] })
+  })
+
+  it('on close, hands the hub back what its channel has not settled before saying bye', async () => {
+    const { hub, client, deliveries } = await withChannel('producer')
+    hub.send({ t: 'rgo', id: 'r.1' })
+    const message = rawMessage()
+    await client.publish(message)
+    await waitFor(() => deliveries().length === 1)
+    const before = hub.received.length
+    await client.close()
+    await waitFor(() => hub.isClosed())
+    const after = hub.received.slice(before)
+    expect(after.filter(({ t }) => t === 'pub')).toEqual([
+      { t: 'pub', rid: 0, msg: message, via: 'r.1', to: 'sid-s' },
+    ])
+    expect(after.at(-1)).toEqual({ t: 'bye' })
+  })
+
+  it('closes its channels when the hub goes', async () => {
+    const { hub, channelClosed } = await withChannel('producer')
+    hub.close()
+    await waitFor(channelClosed)
+  })
+
+  it('as a consumer, has the hub hold a Reliable delivery whose handler failed', async () => {
+    const connection = await connected()
+    const { hub, client } = connection
+    const subscribing = client.subscribe(MODULE, {}, DeliveryMode.Reliable({ timeoutMs: 500 }), () => {
+      throw new Error('not now')
+    })
+    await hub.answer('sub', 'sid-1')
+    await subscribing
+    const { channel } = await withChannel('consumer', connection)
+    const message = rawMessage()
+    channel.postMessage([{ t: 'dlv', sid: 'sid-1', id: 1, msg: message, timeoutMs: 500 }])
+    await waitFor(() => hub.sent('pub').length === 1)
+    expect(hub.sent('pub')).toEqual([{ t: 'pub', rid: 0, msg: message, via: 'r.1', to: 'sid-1', held: true }])
+  })
+
+  it('as a consumer, holds what came early while a subscribe is pending, and lets it go once the hub refused it', async () => {
+    const connection = await connected()
+    const { hub, client } = connection
+    const { channel, fromChannel } = await withChannel('consumer', connection)
+    const subscribing = rejectionOf(client.subscribe(MODULE, {}, DeliveryMode.BestEffort, () => {}))
+    const rid = await hub.ridOf('sub')
+    channel.postMessage([{ t: 'dlv', sid: 'sid-1', id: 1, msg: rawMessage(), timeoutMs: 500 }])
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(fromChannel).toEqual([]) // held: it may be for the subscription being answered
+    hub.send({
+      t: 'rej',
+      rid,
+      error: { data: { kind: 'QueueFull', currentSize: 1, maxSize: 1 }, message: 'QueueFull' },
+    })
+    await subscribing
+    await waitFor(() => fromChannel.length === 1)
+    // No subscription here wants it: acknowledged, as a delivery no handler here wants is.
+    expect(fromChannel).toEqual([{ t: 'ack', ids: [1] }])
   })
 })
