@@ -35,16 +35,22 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup()
 })
 
+/** Records the frames that arrive on `port`, decoded, and whether it closed; closes it after the test. */
+function recordFrames(port: MessagePort) {
+  const received: RawFrame[] = []
+  const state = { closed: false }
+  port.on('message', (unit: unknown) => received.push(...(decode(unit) as RawFrame[])))
+  port.on('close', () => {
+    state.closed = true
+  })
+  cleanups.push(() => port.close())
+  return { received, isClosed: () => state.closed }
+}
+
 /** The hub's end of a fresh channel: what the client sent, how to answer, whether it closed. */
 function fakeHub() {
   const { port1: hub, port2: port } = new MessageChannel()
-  const received: RawFrame[] = []
-  const state = { closed: false }
-  hub.on('message', (unit: unknown) => received.push(...(decode(unit) as RawFrame[])))
-  hub.on('close', () => {
-    state.closed = true
-  })
-  cleanups.push(() => hub.close())
+  const { received, isClosed } = recordFrames(hub)
   const send = (...frames: object[]) => hub.postMessage(frames)
   /** Sends `frame` with `port` transferred, as the hub sends a route's end. */
   const sendWithPort = (frame: object, port: MessagePort) =>
@@ -69,7 +75,7 @@ function fakeHub() {
     sendWithPort,
     ridOf,
     answer,
-    isClosed: () => state.closed,
+    isClosed,
     close: () => hub.close(),
   }
 }
@@ -570,13 +576,7 @@ async function withChannel(
 ) {
   const { hub, client } = connection ?? (await connected())
   const { port1: channel, port2: given } = new MessageChannel()
-  const fromChannel: RawFrame[] = []
-  const state = { closed: false }
-  channel.on('message', (unit: unknown) => fromChannel.push(...(decode(unit) as RawFrame[])))
-  channel.on('close', () => {
-    state.closed = true
-  })
-  cleanups.push(() => channel.close())
+  const { received: fromChannel, isClosed: channelClosed } = recordFrames(channel)
   const terms = {
     seq: 1,
     targets: [{ sid: 'sid-s', types: ['RawEvent'], reliable: true, timeoutMs: 1_000 }],
@@ -598,7 +598,7 @@ async function withChannel(
   if (role === 'producer') await waitFor(() => hub.sent('rsync').length === 1)
   else await new Promise((resolve) => setTimeout(resolve, 10))
   const deliveries = () => fromChannel.filter(({ t }) => t === 'dlvs' || t === 'dlv')
-  return { hub, client, channel, fromChannel, deliveries, channelClosed: () => state.closed }
+  return { hub, client, channel, fromChannel, deliveries, channelClosed }
 }
 
 describe('direct channels', () => {
