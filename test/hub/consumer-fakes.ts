@@ -8,6 +8,15 @@ import { afterThisTest, type RawFrame } from './fixture.js'
 const consumerGrant = { publish: [], subscribe: ['RawEvent'] }
 const rawEvents = { types: ['RawEvent'] }
 
+/** The limits a fake hub gives a direct channel: small, and no retries. */
+export const fakeChannelLimits = {
+  maxQueueSize: 10,
+  maxMessageBytes: 4096,
+  maxRetryAttempts: 0,
+  retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
+  window: 8,
+}
+
 /**
  * A real client as a route's consumer, with this test playing the hub and the producer around it:
  * subscribed (`sid-1`) with `handler`, and given the consumer's end of channel `r.1`. `toHub` and
@@ -35,13 +44,6 @@ export async function consumerAroundFakes(
   await answer('sub', 'sid-1')
   await subscribing
   const direct = new MessageChannel()
-  const limits = {
-    maxQueueSize: 10,
-    maxMessageBytes: 4096,
-    maxRetryAttempts: 0,
-    retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
-    window: 8,
-  }
   const route = {
     t: 'route',
     id: 'r.1',
@@ -49,7 +51,7 @@ export async function consumerAroundFakes(
     peer: 'data-capture',
     types: ['RawEvent'],
     port: 0,
-    limits,
+    limits: fakeChannelLimits,
   }
   hubSide.port1.postMessage({ skellyTransfer: true, data: [route], ports: [direct.port2] }, [direct.port2])
   const fromConsumer: RawFrame[] = []

@@ -13,6 +13,7 @@ import { MessageFilter } from '../../src/shared/filter.js'
 import { publishRequest } from '../../src/shared/requests.js'
 import { PROTOCOL_VERSION } from '../../src/shared/wire.js'
 import { deferred, flushMicrotasks, rawMessage, validData, waitFor } from '../helpers.js'
+import { fakeChannelLimits } from '../hub/consumer-fakes.js'
 
 type RawFrame = { t: string; [key: string]: unknown }
 
@@ -81,13 +82,29 @@ function fakeHub() {
 }
 
 /** A client connected to a fake hub that welcomed it as DataCapture. */
-async function connected() {
+async function connected(welcomeChanges: object = {}) {
   const hub = fakeHub()
   const connecting = connectBus(hub.port)
-  hub.send(welcome)
+  hub.send({ ...welcome, ...welcomeChanges })
   const client = await connecting
   cleanups.push(() => void client.close())
   return { hub, client }
+}
+
+/**
+ * Subscribes (BestEffort, answered `sid-1`) with a handler that records each message's id in
+ * `started` and settles when `gate` does.
+ */
+async function gatedSubscription({ hub, client }: Awaited<ReturnType<typeof connected>>) {
+  const gate = deferred()
+  const started: string[] = []
+  const subscribing = client.subscribe(MODULE, {}, DeliveryMode.BestEffort, (message) => {
+    started.push(message.id)
+    return gate.promise
+  })
+  await hub.answer('sub', 'sid-1')
+  await subscribing
+  return { gate, started }
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<EventBusError> {
@@ -161,20 +178,10 @@ describe('the handshake', () => {
   })
 
   it('runs handlers with the welcome’s workers and slow threshold, and keeps the heartbeat it asks for', async () => {
-    const hub = fakeHub()
-    const connecting = connectBus(hub.port)
-    hub.send({ ...welcome, workers: 2, heartbeatMs: 20, slowMs: 10 })
-    const client = await connecting
-    cleanups.push(() => void client.close())
+    const connection = await connected({ workers: 2, heartbeatMs: 20, slowMs: 10 })
+    const { hub } = connection
     await waitFor(() => hub.sent('ping').length > 0)
-    const gate = deferred()
-    const started: string[] = []
-    const subscribing = client.subscribe(MODULE, {}, DeliveryMode.BestEffort, (message) => {
-      started.push(message.id)
-      return gate.promise
-    })
-    await hub.answer('sub', 'sid-1')
-    await subscribing
+    const { gate, started } = await gatedSubscription(connection)
     hub.send({
       t: 'dlvs',
       sid: 'sid-1',
@@ -354,13 +361,9 @@ describe('subscriptions', () => {
   })
 
   it('ends a subscription here at once on unsubscribe, before the hub answers', async () => {
-    const { hub, client } = await connected()
-    const ran: string[] = []
-    const subscribing = client.subscribe(MODULE, {}, DeliveryMode.BestEffort, (message) => {
-      ran.push(message.id)
-    })
-    await hub.answer('sub', 'sid-1')
-    await subscribing
+    const connection = await connected()
+    const { hub, client } = connection
+    const { started: ran } = await gatedSubscription(connection)
     const unsubscribing = client.unsubscribe('sid-1')
     hub.send({ t: 'dlv', sid: 'sid-1', id: 1, msg: rawMessage(), timeoutMs: 500 })
     await waitFor(() => hub.sent('nack').length > 0)
@@ -372,13 +375,9 @@ describe('subscriptions', () => {
   })
 
   it('runs none of a subscription’s deliveries once the hub says the bus ended it', async () => {
-    const { hub, client } = await connected()
-    const ran: string[] = []
-    const subscribing = client.subscribe(MODULE, {}, DeliveryMode.BestEffort, (message) => {
-      ran.push(message.id)
-    })
-    await hub.answer('sub', 'sid-1')
-    await subscribing
+    const connection = await connected()
+    const { hub } = connection
+    const { started: ran } = await gatedSubscription(connection)
     hub.send({ t: 'ended', sid: 'sid-1', reason: 'the bus shut down' })
     hub.send({ t: 'dlv', sid: 'sid-1', id: 1, msg: rawMessage(), timeoutMs: 500 })
     await waitFor(() => hub.sent('nack').length > 0)
@@ -457,19 +456,13 @@ describe('inspector streams', () => {
 
 describe('the end of the connection', () => {
   it('on close: an ack still due goes first, then bye, then the port closes; later calls fail without asking', async () => {
-    const { hub, client } = await connected()
-    const gate = deferred()
-    let started = false
-    const subscribing = client.subscribe(MODULE, {}, DeliveryMode.BestEffort, () => {
-      started = true
-      return gate.promise
-    })
-    await hub.answer('sub', 'sid-1')
-    await subscribing
+    const connection = await connected()
+    const { hub, client } = connection
+    const { gate, started } = await gatedSubscription(connection)
     const reasons: string[] = []
     client.onClose((reason) => reasons.push(reason))
     hub.send({ t: 'dlv', sid: 'sid-1', id: 1, msg: rawMessage(), timeoutMs: 500 })
-    await waitFor(() => started)
+    await waitFor(() => started.length === 1)
     const before = hub.received.length
     // Runs right after the handler settles: its ack is due, not yet sent with the tick's acks.
     const closing = gate.promise.then(() => client.close())
@@ -503,18 +496,9 @@ describe('the end of the connection', () => {
   })
 
   it('when the hub goes: a request awaiting its reply fails, and deliveries from the hub not yet run never run', async () => {
-    const hub = fakeHub()
-    const connecting = connectBus(hub.port)
-    hub.send({ ...welcome, workers: 1, permissions: { publish: '*', subscribe: '*' } })
-    const client = await connecting
-    const gate = deferred()
-    const ran: string[] = []
-    const subscribing = client.subscribe(MODULE, {}, DeliveryMode.BestEffort, (message) => {
-      ran.push(message.id)
-      return gate.promise
-    })
-    await hub.answer('sub', 'sid-1')
-    await subscribing
+    const connection = await connected({ workers: 1, permissions: { publish: '*', subscribe: '*' } })
+    const { hub, client } = connection
+    const { gate, started: ran } = await gatedSubscription(connection)
     const [first, second] = [rawMessage(), rawMessage()]
     hub.send({ t: 'dlvs', sid: 'sid-1', id: 1, msgs: [first, second], timeoutMs: 5_000 })
     await waitFor(() => ran.length === 1)
@@ -557,14 +541,6 @@ describe('the end of the connection', () => {
   })
 })
 
-const limits = {
-  maxQueueSize: 10,
-  maxMessageBytes: 4096,
-  maxRetryAttempts: 0,
-  retry: { initialMs: 1, maxMs: 1, multiplier: 1, jitter: 0 },
-  window: 8,
-}
-
 /**
  * A client the fake hub gave one end of direct channel `r.1` for RawEvent, as its producer (to
  * Storage's Reliable `sid-s`) or as its consumer (from DataCapture): `fromChannel` is what the client
@@ -590,7 +566,7 @@ async function withChannel(
       peer: role === 'producer' ? ModuleId.Storage : MODULE,
       types: ['RawEvent'],
       port: 0,
-      limits,
+      limits: fakeChannelLimits,
       ...(role === 'producer' ? { terms } : {}),
     },
     given,
