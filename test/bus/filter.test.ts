@@ -1,4 +1,4 @@
-import { describe, expect, expectTypeOf, it } from 'vitest'
+import { describe, expect, expectTypeOf, it, vi } from 'vitest'
 import {
   type BusMessage,
   createEventBus,
@@ -262,11 +262,34 @@ describe('filters', () => {
         /^subscribe: mode: Unrecognized key: "timeoutMs"; the delivery mode must be/,
       ),
     })
+    // A mode that is no object at all: the forms say it, with no field to name.
+    await expect(bus.subscribe('storage', {}, 'Reliable' as never, () => {})).rejects.toMatchObject({
+      kind: 'Configuration',
+      reason: `subscribe: ${forms} (got "Reliable")`,
+    })
     await expect(
       bus.subscribe('storage', {}, DeliveryMode.BestEffort, 'nope' as never),
     ).rejects.toMatchObject({
       kind: 'Configuration',
     })
+  })
+
+  it('keeps the delivery mode it was given: changing the caller’s object later changes nothing', async () => {
+    vi.useFakeTimers()
+    try {
+      const bus = shutDown(createEventBus({ maxRetryAttempts: 0 }))
+      await bus.start()
+      const mode: { kind: string; timeoutMs: number } = { kind: 'Reliable', timeoutMs: 50 }
+      await bus.subscribe(ModuleId.Storage, {}, mode as DeliveryMode, () => new Promise(() => {}))
+      mode.kind = 'BestEffort'
+      mode.timeoutMs = 60_000
+      await bus.publish(rawMessage())
+      await vi.advanceTimersByTimeAsync(60)
+      expect(bus.deadLetters.list().map(({ reason }) => reason)).toEqual(['DeliveryTimeout'])
+      expect((await bus.metrics()).subscriptions.map(({ mode }) => mode)).toEqual(['Reliable'])
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('types handlers with exactly the filtered payloads', () => {
