@@ -7,6 +7,7 @@ import {
   MessageFilter,
   ModuleId,
 } from '../../src/main/bus/index.js'
+import type { DeadLetterFilter } from '../../src/shared/dead-letter.js'
 import {
   advance,
   deferred,
@@ -78,10 +79,27 @@ describe('dead letters', () => {
 
   it('filters the list by reason, module, subscription and type', async () => {
     const { bus, subscriptionId } = await failingBus()
+    // Another module's subscription, failing too: each filter must tell the two apart.
+    const other = await bus.subscribe(
+      ModuleId.Gamification,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      () => {
+        throw new Error('no points for that')
+      },
+    )
     await publishEvents(bus, 'a', 'b')
-    expect(bus.deadLetters.list({ reason: 'MaxRetriesExceeded' })).toHaveLength(2)
+    expect(bus.deadLetters.list({ reason: 'MaxRetriesExceeded' })).toHaveLength(4)
     expect(bus.deadLetters.list({ reason: 'Shutdown' })).toHaveLength(0)
-    expect(bus.deadLetters.list({ module: 'storage', subscriptionId, type: 'RawEvent' })).toHaveLength(2)
+    const subscriptionsOf = (filter: DeadLetterFilter) =>
+      bus.deadLetters.list(filter).map((entry) => entry.subscriptionId)
+    expect(subscriptionsOf({ module: 'storage', subscriptionId, type: 'RawEvent' })).toEqual([
+      subscriptionId,
+      subscriptionId,
+    ])
+    expect(subscriptionsOf({ module: ModuleId.Gamification })).toEqual([other, other])
+    expect(subscriptionsOf({ subscriptionId: other })).toEqual([other, other])
+    expect(subscriptionsOf({ module: ModuleId.Gamification, subscriptionId })).toEqual([])
     expect(bus.deadLetters.list({ type: 'StateChange' })).toHaveLength(0)
     expect(() => bus.deadLetters.list({ colour: 'red' } as never)).toThrow(
       'InvalidFilter: dead-letter filter: Unrecognized key: "colour" (fields: reason, module, subscriptionId, type)',
