@@ -40,11 +40,10 @@ export class DeadLetterStore {
   ) {}
 
   /** Loads what earlier runs left (oldest evicted beyond capacity). */
-  async restore(): Promise<number> {
-    if (this.persistence === undefined) return 0
+  async restore(): Promise<void> {
+    if (this.persistence === undefined) return
     const saved = await this.persistence.load()
     for (const entry of saved) this.add(entry, false)
-    return saved.length
   }
 
   flush(): Promise<void> {
