@@ -135,6 +135,33 @@ describe('lifecycle', () => {
     await restarted.shutdown({ drainTimeoutMs: 0 })
   })
 
+  it('flushes its dead-letter persistence as the shutdown ends, after the dead letters the shutdown wrote', async () => {
+    const calls: string[] = []
+    const bus = createEventBus({
+      deadLetterPersistence: {
+        load: async () => [],
+        added: (entry) => calls.push(`added ${entry.reason}`),
+        removed: () => calls.push('removed'),
+        flush: async () => {
+          calls.push('flush')
+        },
+      },
+    })
+    await bus.start()
+    await bus.subscribe(
+      ModuleId.Storage,
+      {},
+      DeliveryMode.Reliable({ timeoutMs: 60_000 }),
+      () => new Promise(() => {}),
+    )
+    await bus.publish(rawMessage())
+    await flushMicrotasks()
+    const stopped = bus.shutdown({ drainTimeoutMs: 0 })
+    await advance(10)
+    await stopped
+    expect(calls).toEqual(['added Shutdown', 'flush'])
+  })
+
   it('dead-letters what Reliable subscriptions still hold after the drain timeout, drops the rest, ignores late results', async () => {
     const bus = createEventBus({ workers: 1 })
     await bus.start()
