@@ -87,6 +87,27 @@ describe('configuration', () => {
     expect(error.reason).toContain(range)
   })
 
+  it('says what a field must be and what it got, in full', () => {
+    expect(configurationError(() => createEventBus({ maxQueueSize: 0 })).reason).toBe(
+      'maxQueueSize must be an integer from 1 to 10000000 (got 0)',
+    )
+    expect(configurationError(() => createEventBus({ queueSize: 3 } as never)).reason).toBe(
+      'Unrecognized key: "queueSize" (got {"queueSize":3})',
+    )
+  })
+
+  it('refuses a configuration that is no object, and takes a retry whose longest wait is its first', () => {
+    for (const config of [null, 5, 'fast'])
+      expect(configurationError(() => createEventBus(config as never)).reason).toBe(
+        'the configuration must be an object',
+      )
+    const bus = createEventBus({ retry: { initialMs: 250, maxMs: 250 } })
+    expect(bus.config.retry).toMatchObject({ initialMs: 250, maxMs: 250 })
+    // Resolved once, for good: neither the configuration nor its retry can be changed afterwards.
+    expect(Object.isFrozen(bus.config)).toBe(true)
+    expect(Object.isFrozen(bus.config.retry)).toBe(true)
+  })
+
   it('refuses unknown fields and bad catalogs', () => {
     expect(configurationError(() => createEventBus({ queueSize: 3 } as never)).reason).toContain('queueSize')
     expect(configurationError(() => createEventBus({ catalog: { RawEvent: {} } } as never)).reason).toContain(

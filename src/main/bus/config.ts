@@ -94,12 +94,21 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
 }
 
 /**
+ * Checks that what `createEventBus` was given is an object before anything takes it apart (taking
+ * `null` apart throws a TypeError that says nothing of the configuration).
+ * @throws EventBusError `Configuration`
+ */
+export function assertConfigObject<T>(options: T): asserts options is T & object {
+  if (options === null || typeof options !== 'object')
+    throw configurationError('the configuration must be an object')
+}
+
+/**
  * Resolves the configuration: code over environment over defaults, validated, frozen.
  * @throws EventBusError `Configuration`
  */
 export function resolveConfig(code: EventBusConfigInput = {}, env?: Environment): Readonly<EventBusConfig> {
-  if (code === null || typeof code !== 'object')
-    throw configurationError('the configuration must be an object')
+  assertConfigObject(code)
   const fromEnv = configFromEnvironment(env)
   const merged: Record<string, unknown> = { ...fromEnv, ...withoutUndefined(code) }
   if (code.retry !== undefined) {

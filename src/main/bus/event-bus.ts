@@ -30,7 +30,7 @@ import { publishRequest, type RequestOptions, Requests } from '../../shared/requ
 import { type RespondOptions, subscribeResponder } from '../../shared/responder.js'
 import { checkSubscribeArguments, type SubscribeOptions } from '../../shared/subscribe-arguments.js'
 import { DIRECT_OUTCOMES, type DirectCounts } from '../../shared/wire.js'
-import { type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
+import { assertConfigObject, type EventBusConfig, type EventBusConfigInput, resolveConfig } from './config.js'
 import { type DeadLetters, deadLetterCommands } from './dead-letter-commands.js'
 import { type DeadLetterPersistence, DeadLetterStore } from './dead-letters.js'
 import {
@@ -251,6 +251,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
   }
 
   constructor(options: EventBusOptions<Catalog>) {
+    assertConfigObject(options)
     const { catalog, deadLetterPersistence, ...config } = options
     this.config = resolveConfig(config)
     this.catalog = extendCatalog(catalog)
