@@ -88,7 +88,7 @@ export class DirectConsumer extends Acknowledger {
     if (slow) tally.slow++
     // The hub held this message since its first attempt failed, or since the channel closed.
     if (this.custody.delete(delivery) || delivery.again)
-      this.toHub({ t: 'rrel', id: this.id, ids: [delivery.message.id] })
+      this.toHub({ t: 'rrel', id: this.id, to: delivery.subscriptionId, ids: [delivery.message.id] })
     super.handled(delivery, slow)
     this.settled(delivery)
   }

@@ -526,11 +526,15 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     .strict(),
   /** The producer's side of channel `id` ended (the peer went away, or the port closed). */
   z.object({ t: z.literal('rdown'), id: channelId, reason: z.string().max(1024) }).strict(),
-  /** Messages the hub holds for channel `id` (`pub` with `held`) whose retry its consumer handled. */
+  /**
+   * Messages the hub holds for subscription `to` of channel `id` (`pub` with `held`) whose retry
+   * its consumer handled.
+   */
   z
     .object({
       t: z.literal('rrel'),
       id: channelId,
+      to: subscriptionId,
       ids: z.array(z.string().min(1).max(128)).min(1).max(MAX_RELEASED),
     })
     .strict(),

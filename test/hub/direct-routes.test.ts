@@ -128,16 +128,19 @@ async function pipeline(
 /**
  * A route whose consumer fails each message's first attempt `ms` after it arrives (and handles it
  * when it comes again), with `count` messages published over it; `receipts` counts deliveries.
+ * With `also`, the consumer has a second such subscription (`alsoId`), which the channel serves too.
  */
 async function publishedFailingFirst(
   count: number,
   ms: number,
-  options: { config?: EventBusConfigInput; mode?: DeliveryMode } = {},
+  options: { config?: EventBusConfigInput; mode?: DeliveryMode; also?: boolean } = {},
 ) {
   const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
-  const context = await pipeline({ ...options, receipts, behaviour: { kind: 'fail-first-late', ms } })
+  const behaviour: Behaviour = { kind: 'fail-first-late', ms }
+  const context = await pipeline({ ...options, receipts, behaviour })
+  const alsoId = options.also ? await subscribeWorker(context.consumer, behaviour, options.mode) : undefined
   await publishSeq(context.producer, 0, count)
-  return { ...context, receipts }
+  return { ...context, receipts, alsoId }
 }
 
 /**
@@ -545,6 +548,27 @@ describe('direct routes', () => {
     expect(await subscription()).toMatchObject({ failed: count, retried: count })
     await expectAccounted(bus)
     expect((await bus.metrics()).routes[0]?.handedBack).toBe(count)
+  }, 30_000)
+
+  it('requeues each subscription’s copy its producer was retrying when it died, when the channel serves two', async () => {
+    const count = 6
+    // Each message goes over the channel once for each subscription; every first attempt fails.
+    const { bus, producer, route, subscriptionId, alsoId, receipts } = await publishedFailingFirst(count, 0, {
+      config: { retry: { initialMs: 60_000, maxMs: 60_000 } },
+      also: true,
+    })
+    const subscriptions = async () =>
+      (await bus.metrics()).subscriptions.filter((s) => s.id === subscriptionId || s.id === alsoId)
+    await waitFor(async () => (await subscriptions()).every((s) => s.failed === count))
+    // The hub holds both copies of each message while the producer waits to retry them.
+    expect((await bus.metrics()).routes[0]?.held).toBe(2 * count)
+    await producer.terminate()
+    await waitFor(() => route.state !== 'active')
+    await waitFor(() => receipts.every((deliveries) => deliveries === 4), 15_000)
+    await waitFor(async () => (await subscriptions()).every((s) => s.delivered === count))
+    expect(bus.deadLetters.list()).toEqual([])
+    await expectAccounted(bus)
+    expect((await bus.metrics()).routes[0]?.handedBack).toBe(2 * count)
   }, 30_000)
 
   it('a producer killed while a withdrawn route drains leaves nothing unaccounted', async () => {
@@ -1077,7 +1101,8 @@ async function bareConsumer(config: EventBusConfigInput = {}, hubOptions: HubOpt
     overChannel,
     finish: () => port2.postMessage([{ t: 'rfin', id: channel, outcomes: [] }]),
     /** The consumer's word that it handled `msg`, which it had given the hub to hold. */
-    release: (msg: { id: string }) => port2.postMessage([{ t: 'rrel', id: channel, ids: [msg.id] }]),
+    release: (msg: { id: string }) =>
+      port2.postMessage([{ t: 'rrel', id: channel, to: subscriptionId, ids: [msg.id] }]),
     detach: () => port2.close(),
     /** The consumer's hold of `msg` (a delivery that failed), or with `custody`, as its side closed. */
     hold: (msg: object, custody = false) => ({
@@ -1333,7 +1358,7 @@ describe('direct routes: bad input', () => {
       { t: 'pub', rid: 0, msg, via: channel, to: subscriptionId, held: true },
       { t: 'rdown', id: channel, reason: 'forged' },
       { t: 'rsync', id: channel, seq: 99 },
-      { t: 'rrel', id: channel, ids: [msg.id] },
+      { t: 'rrel', id: channel, to: subscriptionId, ids: [msg.id] },
       { t: 'rfin', id: channel, outcomes: [outcomes] },
     ])
     // One Unauthorized answer for each forged frame.
@@ -1424,7 +1449,7 @@ describe('direct routes: bad input', () => {
     // Several memory periods on, the consumer may still be handling them: nothing is requeued.
     await new Promise((resolve) => setTimeout(resolve, 3 * memory))
     expect(delivered()).toEqual([])
-    await send({ t: 'rrel', id: channel, ids: [handled.id] })
+    await send({ t: 'rrel', id: channel, to: subscriptionId, ids: [handled.id] })
     expect(errors()).toEqual([])
     expect((await bus.metrics()).subscriptions.find((s) => s.id === subscriptionId)?.delivered).toBe(1)
     // A consumer that never finishes is not waited for beyond ten times the memory.
@@ -1486,7 +1511,7 @@ describe('direct routes: bad input', () => {
     expect(errors()[3]).toContain(`at most ${most} deliveries waiting for a retry`)
     // One the consumer released (a retry of it succeeded) is no longer held.
     const released = held[1] as { id: string }
-    await send({ t: 'rrel', id: channel, ids: [released.id] })
+    await send({ t: 'rrel', id: channel, to: subscriptionId, ids: [released.id] })
     // Held while the producer is attached; requeued on the hub path, once each, when it goes.
     expect(delivered()).toHaveLength(0)
     await producer.terminate()
@@ -1514,8 +1539,8 @@ describe('direct routes: bad input', () => {
     expect((await metrics()).route?.held).toBe(2)
     // Both handled: no ack reaches the producer, so the hub counts them, each once.
     await send(
-      { t: 'rrel', id: channel, ids: [retried.id, pending.id] },
-      { t: 'rrel', id: channel, ids: [pending.id] },
+      { t: 'rrel', id: channel, to: subscriptionId, ids: [retried.id, pending.id] },
+      { t: 'rrel', id: channel, to: subscriptionId, ids: [pending.id] },
     )
     const { subscription, route } = await metrics()
     expect(subscription).toMatchObject({ delivered: 2 })
@@ -1646,7 +1671,7 @@ describe('direct routes: bad input', () => {
     // The retry succeeds: the hub lets go of its copy.
     direct.port1.postMessage([{ t: 'dlv', sid: 'sid-1', id: 2, msg: first, timeoutMs: 1000, again: true }])
     await waitFor(() => toHub.some((f) => f.t === 'rrel'))
-    expect(toHub.find((f) => f.t === 'rrel')).toEqual({ t: 'rrel', id: 'r.1', ids: [first.id] })
+    expect(toHub.find((f) => f.t === 'rrel')).toEqual({ t: 'rrel', id: 'r.1', to: 'sid-1', ids: [first.id] })
     expect(fromConsumer.find((f) => f.t === 'ack')).toEqual({ t: 'ack', ids: [2] })
     // A subscription unsubscribed while its handler runs is still Reliable when the handler fails.
     const late = BusMessage.create(

@@ -137,6 +137,7 @@ const consumerFrame: fc.Arbitrary<RawFrame> = fc.oneof(
   fc.record({
     t: fc.constant('rrel'),
     id: channelId,
+    to: subscriptionId,
     ids: fc.array(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 3 }),
   }),
   // A hold (a failed delivery the producer retries) or, with custody, one left as the side closed.
@@ -400,7 +401,12 @@ describe('direct channel frames from its own endpoints', () => {
       )
     // Handled by the consumer in the hub's custody first: the producer's hand-back comes too late.
     const handledFirst = own()
-    await send('consumer', custody(handledFirst), { t: 'rrel', id: channel(), ids: [handledFirst.id] })
+    await send('consumer', custody(handledFirst), {
+      t: 'rrel',
+      id: channel(),
+      to: subscription,
+      ids: [handledFirst.id],
+    })
     await send('producer', handBack(handledFirst))
     // Handed back by the producer first: the consumer's release of its custody comes too late.
     const handedBackFirst = own()
@@ -412,7 +418,7 @@ describe('direct channel frames from its own endpoints', () => {
     await send(
       'consumer',
       { t: 'ack', ids: [requeued?.delivery] },
-      { t: 'rrel', id: channel(), ids: [handedBackFirst.id] },
+      { t: 'rrel', id: channel(), to: subscription, ids: [handedBackFirst.id] },
     )
     const metrics = await bus.metrics()
     expect(metrics.routes[0]?.handedBack).toBe(1)

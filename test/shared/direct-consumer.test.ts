@@ -185,7 +185,7 @@ describe('a direct channel’s consumer leaves with the hub what it alone holds'
     consumer.failed(retry, new Error('again'), false, true)
     const last = arrive(RELIABLE, true, first.message)
     consumer.handled(last)
-    expect(toHub.slice(1)).toEqual([{ t: 'rrel', id: CHANNEL, ids: [first.message.id] }])
+    expect(toHub.slice(1)).toEqual([{ t: 'rrel', id: CHANNEL, to: RELIABLE, ids: [first.message.id] }])
   })
 
   it('a BestEffort failure, a first-time success and a retry’s gone tell the hub nothing', () => {
@@ -257,7 +257,7 @@ describe('a direct channel’s consumer leaves with the hub what it alone holds'
       to: RELIABLE,
     })
     expect(toHub).toEqual([
-      { t: 'rrel', id: CHANNEL, ids: [released.message.id] },
+      { t: 'rrel', id: CHANNEL, to: RELIABLE, ids: [released.message.id] },
       take(failed),
       take(gone),
       {

@@ -1,8 +1,9 @@
 /**
  * What the hub holds for direct channels, so that no Reliable delivery is lost when a side goes:
  * copies the producer hands back, deliveries the consumer failed or had not settled as the channel
- * closed, and those waiting for a retry. Each message is taken once and requeued on the hub path
- * (or dead-lettered, when its subscription is gone) once the producer can no longer settle it.
+ * closed, and those waiting for a retry. Each delivery (a subscription's copy of a message) is taken
+ * once and requeued on the hub path (or dead-lettered, when its subscription is gone) once the
+ * producer can no longer settle it.
  * What an endpoint can make the hub hold is bounded by what its channel could have unsettled.
  */
 import { DeadLetterReason } from '../../shared/dead-letter.js'
@@ -11,7 +12,14 @@ import type { Envelope } from '../../shared/message.js'
 import { type DirectCounts, type PriorAttempts, zeroDirectCounts } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import type { BusInternals } from '../bus/internal.js'
-import { type Channel, countsKey, DIRECT_WINDOW, type Orphan, type RouteEndpoint } from './route.js'
+import {
+  type Channel,
+  countsKey,
+  DIRECT_WINDOW,
+  deliveryKey,
+  type Orphan,
+  type RouteEndpoint,
+} from './route.js'
 import { assertDeliveryOf } from './route-checks.js'
 
 export class ChannelCustody {
@@ -47,8 +55,9 @@ export class ChannelCustody {
     prior: PriorAttempts | undefined,
   ): void {
     assertDeliveryOf(channel, from, subscriptionId, message, this.internals)
+    const key = deliveryKey(subscriptionId, message.id)
     // Settled at the hub already: requeued, dead-lettered, or delivered from its custody.
-    if (channel.settled.has(message.id)) return
+    if (channel.settled.has(key)) return
     const most = this.mostUnsettled(channel.served)
     if (channel.handedBackByProducer >= most) {
       // More than its window and its queue could hold: not copies of this channel.
@@ -58,8 +67,8 @@ export class ChannelCustody {
       })
     }
     channel.handedBackByProducer++
-    channel.orphans.delete(message.id)
-    channel.held.delete(message.id)
+    channel.orphans.delete(key)
+    channel.held.delete(key)
     this.takeBack(channel, subscriptionId, message, !unsent, 0, prior)
   }
 
@@ -73,13 +82,14 @@ export class ChannelCustody {
     assertDeliveryOf(channel, channel.consumer, subscriptionId, message, this.internals)
     // A BestEffort delivery that failed is dropped, as it would have been with the producer there.
     if (channel.served.get(subscriptionId) !== true) return
-    const held = channel.held.get(message.id)
+    const key = deliveryKey(subscriptionId, message.id)
+    const held = channel.held.get(key)
     if (held !== undefined) {
       // The held copy is requeued instead; this attempt's failure still counts.
       held.failedSinceReport = 1
       return
     }
-    if (channel.settled.has(message.id) || channel.orphans.has(message.id)) return
+    if (channel.settled.has(key) || channel.orphans.has(key)) return
     if (channel.orphans.size >= DIRECT_WINDOW) {
       // More than the channel could have had in flight: not deliveries of this channel.
       throw EventBusError.of('MessageRejected', {
@@ -87,7 +97,7 @@ export class ChannelCustody {
         issues: [],
       })
     }
-    channel.orphans.set(message.id, { subscriptionId, message, failedSinceReport: 1 })
+    channel.orphans.set(key, { subscriptionId, message, failedSinceReport: 1 })
     if (channel.adoption === 'done') this.adoptOrphans(channel)
   }
 
@@ -117,8 +127,9 @@ export class ChannelCustody {
         type: message.payload.type,
       })
     }
-    if (channel.settled.has(message.id)) return
-    const held = channel.held.get(message.id)
+    const key = deliveryKey(subscriptionId, message.id)
+    if (channel.settled.has(key)) return
+    const held = channel.held.get(key)
     if (held !== undefined) {
       // A retry in progress as the channel closed: its success now reaches only the hub.
       if (custody) held.custody = true
@@ -131,28 +142,32 @@ export class ChannelCustody {
         issues: [],
       })
     }
-    channel.held.set(message.id, { subscriptionId, message, failedSinceReport: 0, custody })
+    channel.held.set(key, { subscriptionId, message, failedSinceReport: 0, custody })
     if (channel.adoption === 'done') this.adoptOrphans(channel)
   }
 
-  /** The consumer of `channel` settled the held deliveries `ids` (ids it never gave are ignored). */
-  release(channel: Channel, ids: readonly string[]): void {
+  /**
+   * The consumer of `channel` settled the held deliveries of messages `ids` to subscription
+   * `subscriptionId` (deliveries it never gave are ignored).
+   */
+  release(channel: Channel, subscriptionId: string, ids: readonly string[]): void {
     for (const id of ids) {
-      const held = channel.held.get(id)
+      const key = deliveryKey(subscriptionId, id)
+      const held = channel.held.get(key)
       if (held === undefined) continue
-      channel.held.delete(id)
+      channel.held.delete(key)
       if (held.custody) this.releasedFromCustody(channel, held)
     }
   }
 
   /**
    * Requeues what the producer left behind: deliveries it was retrying (held) and those the
-   * consumer failed after the channel closed, each message once.
+   * consumer failed after the channel closed, each delivery once.
    */
   adoptOrphans(channel: Channel): void {
     for (const orphans of [channel.held, channel.orphans]) {
       for (const { subscriptionId, message, failedSinceReport } of orphans.values()) {
-        if (!channel.settled.has(message.id))
+        if (!channel.settled.has(deliveryKey(subscriptionId, message.id)))
           this.takeBack(channel, subscriptionId, message, true, failedSinceReport)
       }
       orphans.clear()
@@ -166,7 +181,7 @@ export class ChannelCustody {
   private releasedFromCustody(channel: Channel, { subscriptionId, message }: Orphan): void {
     const { type } = message.payload
     const key = countsKey(subscriptionId, type)
-    channel.settled.add(message.id)
+    channel.settled.add(deliveryKey(subscriptionId, message.id))
     channel.deliveredInCustody.set(key, (channel.deliveredInCustody.get(key) ?? 0) + 1)
     this.count(channel, { ...zeroDirectCounts(subscriptionId, type), delivered: 1 })
   }
@@ -184,7 +199,7 @@ export class ChannelCustody {
     failed: number,
     prior?: PriorAttempts,
   ): void {
-    channel.settled.add(message.id)
+    channel.settled.add(deliveryKey(subscriptionId, message.id))
     channel.route.stats.handedBack++
     if (routedOverChannel) {
       const counts = { ...zeroDirectCounts(subscriptionId, message.payload.type), failed, handedBack: 1 }

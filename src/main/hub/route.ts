@@ -95,22 +95,22 @@ export interface Channel {
    */
   readonly served: Map<string, boolean>
   /**
-   * Ids of the messages whose delivery over the channel ended with the hub: handed back by the
-   * producer or requeued from `held` and `orphans`, those it dead-lettered before the consumer's
-   * hold of them arrived, and those the consumer handled in the hub's custody. None is taken again.
-   * Bounded (twice what the channel can have unsettled: see {@link ChannelCustody.mostUnsettled}), so
+   * Deliveries (by {@link deliveryKey}) whose delivery over the channel ended with the hub: handed
+   * back by the producer or requeued from `held` and `orphans`, those it dead-lettered before the
+   * consumer's hold of them arrived, and those the consumer handled in the hub's custody. None is
+   * taken again. Bounded (twice what the channel can have unsettled: see {@link ChannelCustody.mostUnsettled}), so
    * that a lying endpoint cannot grow it; past that the oldest are forgotten.
    */
   readonly settled: RecentIds
   /** Copies the producer handed back (at most {@link ChannelCustody.mostUnsettled}). */
   handedBackByProducer: number
   /**
-   * Deliveries the consumer failed after the channel closed, by message id, held while the
+   * Deliveries the consumer failed after the channel closed, by {@link deliveryKey}, held while the
    * producer is attached: it hands back what it had unacknowledged, these included.
    */
   readonly orphans: Map<string, Orphan>
   /**
-   * Reliable deliveries whose first attempt failed, by message id: the consumer gives them to the
+   * Reliable deliveries whose first attempt failed, by {@link deliveryKey}: the consumer gives them to the
    * hub before the producer retries them, and they are kept until a retry succeeds (the consumer
    * releases them), the producer dead-letters or hands them back, or requeued if it goes first.
    */
@@ -211,6 +211,15 @@ export class Route implements DirectRoute {
 /** The key of a subscription's counts of one type. */
 export function countsKey(sid: string, type: string): string {
   return `${sid}\u0000${type}`
+}
+
+/**
+ * The key of one delivery of a channel: its subscription and its message. A channel serving several
+ * of its consumer's subscriptions carries a copy of a message to each, and each copy is settled,
+ * held or requeued on its own: keyed by the message alone, the first would stand for them all.
+ */
+export function deliveryKey(sid: string, messageId: string): string {
+  return `${sid}\u0000${messageId}`
 }
 
 /** A delivery of a channel the hub may have to requeue for its producer. */

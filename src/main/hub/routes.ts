@@ -35,6 +35,7 @@ import {
   countsKey,
   DIRECT_WINDOW,
   type DirectRoute,
+  deliveryKey,
   type PortPair,
   Route,
   type RouteEndpoint,
@@ -315,7 +316,7 @@ export class RouteTable implements RouteKeeper {
         return true
       }
       case 'rrel':
-        this.custody.release(this.consumedBy(from, frame.id), frame.ids)
+        this.custody.release(this.consumedBy(from, frame.id), frame.to, frame.ids)
         return true
       case 'rfin':
         this.consumerFinished(from, frame.id, frame.outcomes, frame.provisional === true)
@@ -338,8 +339,8 @@ export class RouteTable implements RouteKeeper {
    * Queues a delivery of channel `via` again for its subscription on the hub path: from the
    * producer, a copy it had unacknowledged when the channel went down; from the consumer, one its
    * handler failed after the channel closed (the producer was no longer there to retry it). The
-   * hub takes each message once: the consumer's is held while the producer is attached, since the
-   * producer hands the same message back.
+   * hub takes each delivery once: the consumer's is held while the producer is attached, since the
+   * producer hands the same copy back.
    * @throws EventBusError `Unauthorized` (not this channel's producer or consumer, a subscription
    * it did not serve, or not the producer's message of a route type), `MessageRejected` (an invalid
    * message); checked before anything is counted
@@ -730,7 +731,8 @@ export class RouteTable implements RouteKeeper {
     // The consumer's hold of a failed delivery normally arrives long before the producer gives up
     // on it. Only a hold still on its way is remembered against, so that it is not kept (a channel
     // that dead-letters for days must not remember every id).
-    if (!channel.held.delete(frame.msg.id)) channel.settled.add(frame.msg.id)
+    const delivery = deliveryKey(frame.sid, frame.msg.id)
+    if (!channel.held.delete(delivery)) channel.settled.add(delivery)
     this.internals.deadLetter({
       message: frame.msg,
       subscriptionId: frame.sid,
