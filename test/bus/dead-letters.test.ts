@@ -126,6 +126,21 @@ describe('dead letters', () => {
     expect(bus.deadLetters.list({ type: 'RawEvent', module: 'storage' })).toHaveLength(2)
   })
 
+  it('refuses ids that are not strings, taking none of them', async () => {
+    const { bus } = await failingBus()
+    await publishEvents(bus, 'a')
+    const [entry] = bus.deadLetters.list()
+    for (const ids of [[entry?.id, 7], [{ id: entry?.id }]]) {
+      await expect(bus.deadLetters.replay(ids as never)).rejects.toThrow(
+        'InvalidFilter: dead-letter ids must be strings',
+      )
+      await expect(bus.deadLetters.purge(ids as never)).rejects.toThrow(
+        'InvalidFilter: dead-letter ids must be strings',
+      )
+    }
+    expect(bus.deadLetters.list()).toEqual([entry])
+  })
+
   it('replays entries to their original subscription and removes them once enqueued', async () => {
     const { bus, state } = await failingBus()
     await publishEvents(bus, 'a', 'b', 'c')

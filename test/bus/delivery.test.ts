@@ -236,6 +236,25 @@ describe('delivery', () => {
       expect(attemptTimes.slice(1).map((t, i) => t - (attemptTimes[i] ?? 0))).toEqual(delays)
     })
 
+    it('puts a retry ahead of the copies of its priority that came while it waited', async () => {
+      const bus = await startedBus({ workers: 1 })
+      const gate = deferred()
+      const got: string[] = []
+      await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 10_000 }), async (m) => {
+        const { eventType } = m.payload.data
+        got.push(eventType)
+        if (eventType === 'retried' && got.length === 1) throw new Error('not yet')
+        if (eventType === 'slow') await gate.promise
+      })
+      for (const eventType of ['retried', 'slow', 'later'])
+        await bus.publish(rawMessage(MessagePriority.Normal, { eventType }))
+      // The retry's backoff (100 ms) ends while 'slow' runs, with 'later' queued.
+      await advance(200)
+      gate.resolve()
+      await advance(0)
+      expect(got).toEqual(['retried', 'slow', 'retried', 'later'])
+    })
+
     it('fails an attempt whose promise rejects without a reason', async () => {
       const bus = await startedBus({ maxRetryAttempts: 0 })
       await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), () =>
@@ -397,6 +416,36 @@ describe('delivery', () => {
       const metrics = await bus.metrics()
       expect(metrics.messagesCoalesced).toBe(2)
       await expectAccounted(bus)
+    })
+
+    it('delivers the highest priority first; a newer copy keeps its key’s place in line', async () => {
+      const bus = await startedBus()
+      const gate = deferred()
+      const got: string[] = []
+      await bus.subscribe(ModuleId.CuteFigurine, MessageFilter.all(), DeliveryMode.LatestOnly, async (m) => {
+        got.push(m.payload.type === 'RawEvent' ? m.payload.data.eventType : m.payload.type)
+        await gate.promise
+      })
+      const fromStorage = (eventType: string) =>
+        BusMessage.create(
+          ModuleId.Storage,
+          MessagePayload.RawEvent({ ...rawMessage().payload.data, eventType }),
+        )
+      await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'in flight' }))
+      await flushMicrotasks()
+      await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'a1' }))
+      await bus.publish(fromStorage('b1'))
+      await bus.publish(
+        BusMessage.withPriority(
+          ModuleId.Storage,
+          MessagePayload.ModuleReady('storage'),
+          MessagePriority.High,
+        ),
+      )
+      await bus.publish(rawMessage(MessagePriority.Normal, { eventType: 'a2' }))
+      gate.resolve()
+      await flushMicrotasks(50)
+      expect(got).toEqual(['in flight', 'ModuleReady', 'a2', 'b1'])
     })
 
     it('delivers the newest even when a full queue refuses new keys', async () => {

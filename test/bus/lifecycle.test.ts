@@ -296,6 +296,31 @@ describe('registry', () => {
     expect(bus.registry.get(ModuleId.Storage)?.version).toBe('1.2.0')
   })
 
+  it('takes a new version when a module registers again, and keeps the old one when none is given', () => {
+    const bus = createEventBus()
+    const registeredAt = bus.registry.register(ModuleId.Storage, { version: '1.2.0' }).registeredAt
+    bus.registry.setStatus(ModuleId.Storage, ModuleStatus.Healthy)
+    expect(bus.registry.register(ModuleId.Storage, { version: '1.3.0' })).toMatchObject({
+      version: '1.3.0',
+      status: 'Healthy',
+      registeredAt,
+    })
+    bus.registry.register(ModuleId.Storage)
+    expect(bus.registry.get(ModuleId.Storage)?.version).toBe('1.3.0')
+  })
+
+  it('answers every read with a copy: changing one changes nothing in the registry', () => {
+    const bus = createEventBus()
+    const forge = (read: object | undefined) =>
+      Object.assign(read ?? {}, { status: 'Unhealthy', version: 'forged' })
+    forge(bus.registry.register(ModuleId.Storage, { version: '1.0.0' }))
+    forge(bus.registry.setStatus(ModuleId.Storage, ModuleStatus.Healthy))
+    forge(bus.registry.get(ModuleId.Storage))
+    forge(bus.registry.list()[0])
+    expect(bus.registry.get(ModuleId.Storage)).toMatchObject({ status: 'Healthy', version: '1.0.0' })
+    expect(bus.registry.summary().overall).toBe('Healthy')
+  })
+
   it('keeps how a module’s process last ended, which no reader can change', () => {
     const bus = createEventBus()
     const at = new Date('2026-12-03T23:30:00Z')
@@ -330,6 +355,15 @@ describe('registry', () => {
       ),
     )
     expect(bus.registry.get(ModuleId.Storage)?.lastHealthCheck).toEqual(at)
+    // A module that never registered is not registered by its own check either.
+    await bus.publish(
+      BusMessage.create(
+        ModuleId.Gamification,
+        MessagePayload.HealthCheck({ moduleId: ModuleId.Gamification, timestamp: at }),
+      ),
+    )
+    expect(bus.registry.get(ModuleId.Gamification)).toBeUndefined()
+    expect(bus.registry.list().map(({ moduleId }) => moduleId)).toEqual([ModuleId.Storage])
   })
 
   it('counts the errors a registered module reports about itself, and keeps the latest', async () => {
