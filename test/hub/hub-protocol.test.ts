@@ -654,6 +654,10 @@ describe('hub protocol', () => {
     expect(() => attach({ publish: ['app.Pong'], subscribe: '*' })).toThrow(
       "permissions.publish lists 'app.Pong'",
     )
+    // A name every object has (inherited from Object.prototype) is no type of the catalog either.
+    expect(() => attach({ publish: [], subscribe: ['toString'] })).toThrow(
+      "permissions.subscribe lists 'toString'",
+    )
     expect(hub.attachments()).toEqual([])
     expect(attach({ publish: ['app.Ping', 'RawEvent'], subscribe: '*' }).isOpen).toBe(true)
   })
