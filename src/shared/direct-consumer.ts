@@ -21,7 +21,7 @@ import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { MessageValidator } from './message-validator.js'
 import { nestedValue } from './nested-map.js'
-import type { ChannelOutcomes, EndpointFrame, HubFrame } from './wire.js'
+import { type ChannelOutcomes, type EndpointFrame, type HubFrame, zeroChannelOutcomes } from './wire.js'
 
 export class DirectConsumer extends Acknowledger {
   /** Outcomes by subscription, then type, over the channel's life. */
@@ -188,15 +188,7 @@ export class DirectConsumer extends Acknowledger {
     const type = message.payload.type
     const last = this.last
     if (last !== undefined && last.sid === sid && last.type === type) return last
-    const tally = nestedValue(this.outcomes, sid, type, () => ({
-      sid,
-      type,
-      arrived: 0,
-      delivered: 0,
-      failed: 0,
-      dropped: 0,
-      slow: 0,
-    }))
+    const tally = nestedValue(this.outcomes, sid, type, () => zeroChannelOutcomes(sid, type))
     this.last = tally
     return tally
   }

@@ -142,6 +142,11 @@ export const channelOutcomesSchema = z
   })
 export type ChannelOutcomes = z.infer<typeof channelOutcomesSchema>
 
+/** What a consumer saw of subscription `sid` and `type` before anything arrived: all zero. */
+export function zeroChannelOutcomes(sid: string, type: string): ChannelOutcomes {
+  return { sid, type, arrived: 0, delivered: 0, failed: 0, dropped: 0, slow: 0 }
+}
+
 const latencyTallySchema = z
   .object({
     sid: subscriptionId,

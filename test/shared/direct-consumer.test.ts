@@ -11,7 +11,12 @@ import { builtinCatalog } from '../../src/shared/catalog.js'
 import { DirectConsumer } from '../../src/shared/direct-consumer.js'
 import type { Envelope } from '../../src/shared/message.js'
 import { messageValidator } from '../../src/shared/message-validator.js'
-import { type ChannelOutcomes, type EndpointFrame, endpointFrameSchema } from '../../src/shared/wire.js'
+import {
+  type ChannelOutcomes,
+  type EndpointFrame,
+  endpointFrameSchema,
+  zeroChannelOutcomes,
+} from '../../src/shared/wire.js'
 import { flushMicrotasks, rawMessage, validData } from '../helpers.js'
 import { recordingLink } from './recording-link.js'
 
@@ -64,13 +69,7 @@ const stateChange = () =>
   BusMessage.create(ModuleId.DataCapture, MessagePayload.StateChange(validData.StateChange())) as Envelope
 
 const outcomes = (sid: string, type: string, counts: Partial<ChannelOutcomes>): ChannelOutcomes => ({
-  sid,
-  type,
-  arrived: 0,
-  delivered: 0,
-  failed: 0,
-  dropped: 0,
-  slow: 0,
+  ...zeroChannelOutcomes(sid, type),
   ...counts,
 })
 
