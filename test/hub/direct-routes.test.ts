@@ -490,6 +490,36 @@ describe('direct routes', () => {
     30_000,
   )
 
+  it('loses nothing of either subscription when a consumer the channel serves twice dies after its producer', async () => {
+    // Before custody was kept by delivery, the second subscription got 92 of 600: the rest was lost
+    // with no dead letter.
+    const count = 600
+    const receipts = new Int32Array(new SharedArrayBuffer(4 * count))
+    const slowly: Behaviour = { kind: 'delay', ms: 20 }
+    const { bus, hub, producer, consumer, route } = await pipeline({
+      hub: { reconnectGraceMs: 10_000 },
+      receipts,
+      behaviour: slowly,
+    })
+    await subscribeWorker(consumer, slowly)
+    await publishSeq(producer, 0, count)
+    await waitFor(async () => (await bus.metrics()).messagesPublished === count)
+    await producer.terminate()
+    await waitFor(() => route.state !== 'active')
+    // The consumer gives the hub, in custody, both subscriptions' copies it has not settled.
+    await waitFor(async () => ((await bus.metrics()).routes[0]?.held ?? 0) > count)
+    await consumer.terminate()
+    const back = await endpoint(hub, ModuleId.Storage, consumerGrant, receipts)
+    await subscribeWorker(back, { kind: 'ok' })
+    await subscribeWorker(back, { kind: 'ok' })
+    await waitFor(async () => {
+      const { subscriptions } = await bus.metrics()
+      return subscriptions.length === 2 && subscriptions.every((s) => s.delivered === count)
+    }, 15_000)
+    expect(bus.deadLetters.list()).toEqual([])
+    await expectAccounted(bus)
+  }, 30_000)
+
   it('counts as dropped the BestEffort copies a consumer dies with after its producer', async () => {
     const { bus, count, triedByThen } = await producerThenConsumerDie(
       { kind: 'delay', ms: 20 },
