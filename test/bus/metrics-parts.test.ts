@@ -80,15 +80,8 @@ describe('LatencyHistogram at its edges', () => {
     histogram.record(1)
     const earlier = new LatencyHistogram()
     earlier.copyFrom(histogram)
-    expect(histogram.summarySince(earlier)).toEqual({
-      p50Ms: 0,
-      p95Ms: 0,
-      p99Ms: 0,
-      p999Ms: 0,
-      maxMs: 0,
-      meanMs: 0,
-      count: 0,
-    })
+    expect(histogram.summarySince(earlier)).toEqual(new LatencyHistogram().summary())
+    expect(histogram.summarySince(earlier)).toMatchObject({ count: 0, meanMs: 0 })
   })
 
   it('takes tallies larger than a tally slot holds without wrapping', () => {

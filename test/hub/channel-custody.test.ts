@@ -16,14 +16,7 @@ import {
 } from '../../src/main/bus/index.js'
 import { busInternals, type WithInternals } from '../../src/main/bus/internal.js'
 import { ChannelCustody } from '../../src/main/hub/channel-custody.js'
-import { RecentIds } from '../../src/main/hub/recent-ids.js'
-import {
-  type Channel,
-  countsKey,
-  DIRECT_WINDOW,
-  Route,
-  type RouteEndpoint,
-} from '../../src/main/hub/route.js'
+import { countsKey, DIRECT_WINDOW, newChannel, Route, type RouteEndpoint } from '../../src/main/hub/route.js'
 import type { Envelope } from '../../src/shared/message.js'
 import { BusMessage, MessagePayload } from '../../src/shared/message.js'
 import { type DirectCounts, zeroDirectCounts } from '../../src/shared/wire.js'
@@ -75,30 +68,16 @@ async function custodyAround(
     { revoke: () => {}, heldFor: () => 0 },
     1000,
   )
-  const served = new Map([[sid, mode === 'Reliable']])
-  const channel: Channel = {
+  const target = { sid, types: ['RawEvent'], reliable: mode === 'Reliable', timeoutMs: 1000 }
+  const channel = newChannel({
     id: `${route.id}.1`,
     route,
     producer,
     consumer,
-    terms: { seq: 0, targets: [], shared: [] },
-    covered: new Map(),
-    served,
-    settled: new RecentIds(2 * custody.mostUnsettled(served)),
-    handedBackByProducer: 0,
-    orphans: new Map(),
-    held: new Map(),
-    reported: new Map(),
-    deadLettered: new Map(),
-    adoption: 'not yet',
-    finalReport: false,
-    outcomes: undefined,
-    provisional: undefined,
-    deliveredInCustody: new Map(),
-    confirmedSeq: -1,
-    synced: [],
-    opening: undefined,
-  }
+    terms: { seq: 0, targets: [target], shared: [] },
+    covered: new Set(),
+    settledCapacity: (served) => 2 * custody.mostUnsettled(served),
+  })
   /** What the subscription's metrics say, once what was queued has run. */
   const stats = async () => {
     await flushMicrotasks()

@@ -11,7 +11,7 @@ import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
 import type { ChannelOutcomes, DirectCounts, DirectTerms, HubFrame, Permissions } from '../../shared/wire.js'
 import { WindowedRate } from '../bus/metrics.js'
 import type { Subscription } from '../bus/subscription.js'
-import type { RecentIds } from './recent-ids.js'
+import { RecentIds } from './recent-ids.js'
 
 /** A route the main process declares: `producer`'s messages of `types` go straight to `consumer`. */
 export const routeSpecSchema = z
@@ -205,6 +205,45 @@ export class Route implements DirectRoute {
       deliveredPerSec: this.deliveries.perSecond(monotonicMs()),
       held: this.keeper.heldFor(this),
     }
+  }
+}
+
+/** What a new channel starts from: its ends and its first terms, covering `covered`. */
+export interface ChannelOpening {
+  readonly id: string
+  readonly route: Route
+  readonly producer: RouteEndpoint
+  readonly consumer: RouteEndpoint
+  readonly terms: DirectTerms
+  readonly covered: Set<Subscription>
+  /** How many settled deliveries the channel remembers, given the subscriptions it serves. */
+  readonly settledCapacity: (served: ReadonlyMap<string, boolean>) => number
+}
+
+/**
+ * A channel as its route table opens it: serving its first terms' targets, with nothing held,
+ * reported, settled or confirmed yet.
+ */
+export function newChannel({ settledCapacity, covered, ...opening }: ChannelOpening): Channel {
+  const served = new Map(opening.terms.targets.map((target) => [target.sid, target.reliable]))
+  return {
+    ...opening,
+    covered: new Map([[opening.terms.seq, covered]]),
+    served,
+    settled: new RecentIds(settledCapacity(served)),
+    handedBackByProducer: 0,
+    orphans: new Map(),
+    held: new Map(),
+    reported: new Map(),
+    deadLettered: new Map(),
+    adoption: 'not yet',
+    finalReport: false,
+    outcomes: undefined,
+    provisional: undefined,
+    deliveredInCustody: new Map(),
+    confirmedSeq: -1,
+    synced: [],
+    opening: undefined,
   }
 }
 

@@ -28,7 +28,6 @@ import type { BusInternals } from '../bus/internal.js'
 import { addCount } from '../bus/metrics.js'
 import type { Subscription } from '../bus/subscription.js'
 import { ChannelCustody } from './channel-custody.js'
-import { RecentIds } from './recent-ids.js'
 import { addCounts, unreportedCounts } from './reconcile.js'
 import {
   type Channel,
@@ -36,6 +35,7 @@ import {
   DIRECT_WINDOW,
   type DirectRoute,
   deliveryKey,
+  newChannel,
   type PortPair,
   Route,
   type RouteEndpoint,
@@ -507,30 +507,15 @@ export class RouteTable implements RouteKeeper {
       for (const port of [port1, port2]) closeUnused(port)
       return
     }
-    const served = new Map(terms.targets.map((target) => [target.sid, target.reliable]))
-    const channel: Channel = {
+    const channel = newChannel({
       id,
       route,
       producer,
       consumer,
       terms,
-      covered: new Map([[0, covered]]),
-      served,
-      settled: new RecentIds(2 * this.custody.mostUnsettled(served)),
-      handedBackByProducer: 0,
-      orphans: new Map(),
-      held: new Map(),
-      reported: new Map(),
-      deadLettered: new Map(),
-      adoption: 'not yet',
-      finalReport: false,
-      outcomes: undefined,
-      provisional: undefined,
-      deliveredInCustody: new Map(),
-      confirmedSeq: -1,
-      synced: [],
-      opening: undefined,
-    }
+      covered,
+      settledCapacity: (served) => 2 * this.custody.mostUnsettled(served),
+    })
     route.channel = channel
     route.state = 'establishing'
     route.reason = undefined
