@@ -98,8 +98,9 @@ export interface Channel {
    * Deliveries (by {@link deliveryKey}) whose delivery over the channel ended with the hub: handed
    * back by the producer or requeued from `held` and `orphans`, those it dead-lettered before the
    * consumer's hold of them arrived, and those the consumer handled in the hub's custody. None is
-   * taken again. Bounded (twice what the channel can have unsettled: see {@link ChannelCustody.mostUnsettled}), so
-   * that a lying endpoint cannot grow it; past that the oldest are forgotten.
+   * taken again. Bounded (twice what the channel can have unsettled: see
+   * {@link ChannelCustody.mostUnsettled}), so that a lying endpoint cannot grow it; past that the
+   * oldest are forgotten.
    */
   readonly settled: RecentIds
   /** Copies the producer handed back (at most {@link ChannelCustody.mostUnsettled}). */
@@ -110,9 +111,10 @@ export interface Channel {
    */
   readonly orphans: Map<string, Orphan>
   /**
-   * Reliable deliveries whose first attempt failed, by {@link deliveryKey}: the consumer gives them to the
-   * hub before the producer retries them, and they are kept until a retry succeeds (the consumer
-   * releases them), the producer dead-letters or hands them back, or requeued if it goes first.
+   * Reliable deliveries whose first attempt failed, by {@link deliveryKey}: the consumer gives them
+   * to the hub before the producer retries them, and they are kept until a retry succeeds (the
+   * consumer releases them), the producer dead-letters or hands them back, or requeued if it goes
+   * first.
    */
   readonly held: Map<string, Orphan>
   /** What the producer reported, summed over the channel's life, by subscription and type. */
