@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   InspectorStreams,
+  STREAM_BUFFER_LIMIT_BYTES,
   type StreamsHub,
   type StreamsLink,
   TAIL_INTERVAL_MS,
@@ -22,8 +23,13 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-/** A session's streams over a fake hub and link; `sent` collects what the link was given. */
+/**
+ * A session's streams over a fake hub and link; `sent` collects what the link was given, `taps`
+ * counts the hub's tap updates, and `leaveUnread(bytes)` sets what the port says is left unread.
+ */
 function streams() {
+  let taps = 0
+  let unread = 0
   const watchers = new Set<(snapshot: BusMetrics) => void>()
   const hub: StreamsHub = {
     metricsFeed: {
@@ -33,13 +39,18 @@ function streams() {
       },
     },
     tails: new Set(),
-    updateTap: () => {},
+    updateTap: () => {
+      taps++
+    },
   }
   const sent: HubFrame[] = []
-  const link: StreamsLink = { send: (frame) => sent.push(frame), port: { bufferedBytes: () => 0 } }
+  const link: StreamsLink = { send: (frame) => sent.push(frame), port: { bufferedBytes: () => unread } }
   const session = new InspectorStreams(hub, link)
   const tailFrames = () => sent.flatMap((frame) => (frame.t === 'tail' ? [frame] : []))
-  return { session, hub, watchers, sent, tailFrames }
+  const leaveUnread = (bytes: number) => {
+    unread = bytes
+  }
+  return { session, hub, watchers, sent, tailFrames, taps: () => taps, leaveUnread }
 }
 
 describe("an inspecting session's streams", () => {
@@ -95,5 +106,54 @@ describe("an inspecting session's streams", () => {
     expect(flushOf(TAIL_MAX_ENTRIES + 1)).toEqual({ entries: TAIL_MAX_ENTRIES, sampled: true })
     expect(flushOf(1)).toEqual({ entries: 1, sampled: false })
     expect(tailFrames()).toHaveLength(3)
+  })
+
+  it('is fed by the hub’s tap only while its tail is on, the tap updated at each change', () => {
+    const { session, hub, taps } = streams()
+    session.set('tail', true)
+    expect([hub.tails.has(session), taps()]).toEqual([true, 1])
+    session.set('tail', false)
+    expect([hub.tails.has(session), taps()]).toEqual([false, 2])
+    session.set('tail', true)
+    session.stop()
+    expect([hub.tails.has(session), taps()]).toEqual([false, 4])
+  })
+
+  it('sends no tail while nothing came, and says it sampled once a direct channel’s sample left some out', () => {
+    const { session, tailFrames } = streams()
+    session.set('tail', true)
+    vi.advanceTimersByTime(3 * TAIL_INTERVAL_MS)
+    expect(tailFrames()).toEqual([])
+    session.markTailSampled()
+    session.tail(rawMessage(), 1)
+    vi.advanceTimersByTime(TAIL_INTERVAL_MS)
+    expect(tailFrames().map(({ entries, sampled }) => [entries.length, sampled])).toEqual([[1, true]])
+  })
+
+  it('skips a reader that left more than its bound unread, and says so once it reads again', () => {
+    const { session, watchers, sent, tailFrames, leaveUnread } = streams()
+    session.set('metrics', true)
+    session.set('tail', true)
+    const snapshot = () => {
+      for (const watcher of watchers) watcher({} as BusMetrics)
+    }
+    const flushOne = () => {
+      session.tail(rawMessage(), 1)
+      vi.advanceTimersByTime(TAIL_INTERVAL_MS)
+    }
+    leaveUnread(STREAM_BUFFER_LIMIT_BYTES) // at the bound, not past it
+    snapshot()
+    flushOne()
+    leaveUnread(STREAM_BUFFER_LIMIT_BYTES + 1)
+    snapshot()
+    flushOne()
+    leaveUnread(0)
+    snapshot()
+    flushOne()
+    expect(sent.filter((frame) => frame.t === 'metrics')).toHaveLength(2)
+    expect(tailFrames().map(({ entries, sampled }) => [entries.length, sampled])).toEqual([
+      [1, false],
+      [1, true], // the entry skipped is not carried over; the flag says some were left out
+    ])
   })
 })
