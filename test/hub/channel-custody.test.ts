@@ -95,6 +95,11 @@ async function custodyAround(
   return { bus, sid, received, counted, custody, channel, producer, consumer, route, stats, reportRouted }
 }
 
+/** The refusal of a RawEvent delivery a channel never made for that subscription, naming who sent it. */
+function refusedDelivery(module: string) {
+  return { kind: 'Unauthorized', module, action: 'publish', type: 'RawEvent' }
+}
+
 /** What `act` threw, for assertions on its kind and details. */
 function thrownBy(act: () => void): unknown {
   try {
@@ -281,12 +286,7 @@ describe('a direct channel’s custody at the hub', () => {
       const { custody, channel, producer, route } = await custodyAround()
       expect(
         thrownBy(() => custody.fromProducer(channel, producer, 'other', rawMessage(), false, undefined)),
-      ).toMatchObject({
-        kind: 'Unauthorized',
-        module: ModuleId.DataCapture,
-        action: 'publish',
-        type: 'RawEvent',
-      })
+      ).toMatchObject(refusedDelivery(ModuleId.DataCapture))
       expect(route.stats.handedBack).toBe(0)
     })
 
@@ -398,11 +398,9 @@ describe('a direct channel’s custody at the hub', () => {
 
     it('refuses one for a subscription the channel never served, naming the consumer', async () => {
       const { custody, channel } = await custodyAround()
-      expect(thrownBy(() => custody.fromConsumer(channel, 'other', rawMessage()))).toMatchObject({
-        kind: 'Unauthorized',
-        module: ModuleId.Storage,
-        action: 'publish',
-      })
+      expect(thrownBy(() => custody.fromConsumer(channel, 'other', rawMessage()))).toMatchObject(
+        refusedDelivery(ModuleId.Storage),
+      )
     })
   })
 
@@ -473,12 +471,9 @@ describe('a direct channel’s custody at the hub', () => {
 
     it('of a BestEffort subscription is refused: only Reliable deliveries are retried', async () => {
       const { custody, channel, consumer, sid } = await custodyAround('BestEffort')
-      expect(thrownBy(() => custody.hold(channel, consumer, sid, rawMessage(), false))).toMatchObject({
-        kind: 'Unauthorized',
-        module: ModuleId.Storage,
-        action: 'publish',
-        type: 'RawEvent',
-      })
+      expect(thrownBy(() => custody.hold(channel, consumer, sid, rawMessage(), false))).toMatchObject(
+        refusedDelivery(ModuleId.Storage),
+      )
       expect(channel.held.size).toBe(0)
     })
 
