@@ -20,7 +20,7 @@ import { countsKey, DIRECT_WINDOW, newChannel, Route, type RouteEndpoint } from 
 import type { Envelope } from '../../src/shared/message.js'
 import { BusMessage, MessagePayload } from '../../src/shared/message.js'
 import { type DirectCounts, zeroDirectCounts } from '../../src/shared/wire.js'
-import { flushMicrotasks, rawMessage, shutDownAfterEach, validData, waitFor } from '../helpers.js'
+import { flushMicrotasks, rawMessage, shutDownAfterEach, thrownBy, validData, waitFor } from '../helpers.js'
 
 const track = shutDownAfterEach()
 const MAX_QUEUE = 4
@@ -98,16 +98,6 @@ async function custodyAround(
 /** The refusal of a RawEvent delivery a channel never made for that subscription, naming who sent it. */
 function refusedDelivery(module: string) {
   return { kind: 'Unauthorized', module, action: 'publish', type: 'RawEvent' }
-}
-
-/** What `act` threw, for assertions on its kind and details. */
-function thrownBy(act: () => void): unknown {
-  try {
-    act()
-  } catch (error) {
-    return error
-  }
-  throw new Error('nothing was thrown')
 }
 
 /** Messages a channel can never have carried for the route, each with the refusal it earns. */
