@@ -107,6 +107,33 @@ describe('slow handlers at an endpoint', () => {
     expect(await slowHandlersOf(ModuleId.Storage)).toBe(2)
   })
 
+  it('take the word of an endpoint that times its handlers on failures too, and time those of one that does not', async () => {
+    const { bus, hub } = await startHub(config)
+    /** Fails three deliveries: two at once, marked slow; one late, unmarked. Resolves with the slow count. */
+    const fail = async (hello: object) => {
+      const peer = rawPeer(hub, ModuleId.Storage)
+      await subscribeRawEvents(peer, ModuleId.Storage, { kind: 'BestEffort' }, hello)
+      for (const name of ['marked', 'marked', 'late'])
+        await bus.publish(rawMessage(MessagePriority.Normal, { eventType: name }))
+      await waitFor(() => peer.frames.filter((frame) => frame.t === 'dlv').length === 3)
+      const ids = peer.frames.flatMap((frame) => (frame.t === 'dlv' ? [frame.id as number] : []))
+      const nack = (id: number | undefined, marks: object) =>
+        peer.send([{ t: 'nack', id, error: 'Error: no', timedOut: false, ...marks }])
+      nack(ids[0], { slow: true })
+      nack(ids[1], { slow: true })
+      await sleep(THRESHOLD_MS * 2)
+      nack(ids[2], {})
+      await waitFor(async () => (await bus.metrics()).subscriptions[0]?.failed === 3)
+      const slow = (await bus.metrics()).subscriptions[0]?.slowHandlers
+      peer.send([{ t: 'bye' }])
+      await waitFor(async () => (await bus.metrics()).subscriptions.length === 0)
+      return slow
+    }
+    expect(await fail({ slow: true })).toBe(2)
+    // One that did not say `slow`: the hub times it from send to nack, whatever it marks.
+    expect(await fail({})).toBe(1)
+  })
+
   it('count a delivery once, however often an endpoint marks it, and nothing for ids never sent', async () => {
     const { bus, hub } = await startHub(config)
     const peer = rawPeer(hub, ModuleId.Storage)

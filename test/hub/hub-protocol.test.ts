@@ -31,6 +31,7 @@ import type { Envelope } from '../../src/shared/message.js'
 import { packBatch } from '../../src/shared/message-shapes.js'
 import { type BusMetrics, busMetricsSchema, metricsPointSchema } from '../../src/shared/metrics-snapshot.js'
 import { fromNodePort, type Port } from '../../src/shared/port.js'
+import { MAX_BATCH } from '../../src/shared/wire.js'
 import { expectAccounted, rawEvent, rawMessage, sleep, stallThisThread, waitFor } from '../helpers.js'
 import { afterThisTest, type RawFrame, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
 
@@ -176,6 +177,54 @@ describe('hub protocol', () => {
     future.send([{ t: 'hello', v: 99 }])
     await waitFor(() => future.frames.some((f) => f.t === 'bye'))
     expect(JSON.stringify(future.frames)).toContain('protocol version 99 is not supported')
+  })
+
+  it('takes a nack that says the handler timed out as a timeout of the subscription’s handler, another as its error', async () => {
+    const { bus, hub } = await setup()
+    const peer = rawPeer(hub, ModuleId.Storage)
+    await subscribeRawEvents(peer, ModuleId.Storage, DeliveryMode.Reliable({ timeoutMs: 700 }))
+    for (const eventType of ['timed out', 'failed']) await publishRaw(bus, eventType)
+    await waitFor(() => peer.frames.filter((f) => f.t === 'dlv').length === 2)
+    const [timedOut, failed] = peer.frames.filter((f) => f.t === 'dlv').map((f) => f.id)
+    peer.send([
+      { t: 'nack', id: timedOut, error: 'Thrown: too slow', timedOut: true },
+      { t: 'nack', id: failed, error: 'RangeError: out of disk', timedOut: false },
+    ])
+    await waitFor(() => bus.deadLetters.list().length === 2)
+    const byEvent = (eventType: string) =>
+      bus.deadLetters
+        .list()
+        .find((entry) => (entry.message.payload.data as { eventType: string }).eventType === eventType)
+    expect(byEvent('timed out')).toMatchObject({
+      reason: 'DeliveryTimeout',
+      lastError: expect.stringContaining('700'),
+    })
+    expect(byEvent('failed')).toMatchObject({
+      reason: 'MaxRetriesExceeded',
+      lastError: 'RangeError: out of disk',
+    })
+  })
+
+  it('rejects each request an invalid batch of publishes names, a batch’s worth at most, and routes nothing', async () => {
+    const { bus, hub } = await setup()
+    const peer = rawPeer(hub, ModuleId.DataCapture)
+    const msg = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    peer.send([
+      { t: 'hello', v: 1 },
+      // Three requests in a frame the hub cannot read (an unknown field): each is answered.
+      { t: 'pubs', rid: 10, msgs: [msg, msg, msg], bogus: 1 },
+      // An empty batch still names its first request.
+      { t: 'pubs', rid: 20, msgs: [] },
+      // One past the largest batch: no more answers than a batch can have requests.
+      { t: 'pubs', rid: 100_000, msgs: new Array(MAX_BATCH + 1).fill(msg) },
+    ])
+    await waitFor(() => peer.frames.filter((f) => f.t === 'rej').length >= 4 + MAX_BATCH)
+    await sleep(20)
+    const rejected = peer.frames.filter((f) => f.t === 'rej').map((f) => f.rid as number)
+    expect(rejected.slice(0, 4)).toEqual([10, 11, 12, 20])
+    expect(rejected.slice(4)).toEqual(Array.from({ length: MAX_BATCH }, (_, i) => 100_000 + i))
+    expect(JSON.stringify(peer.frames.find((f) => f.t === 'rej'))).toContain("invalid frame 'pubs'")
+    expect((await bus.metrics()).messagesPublished).toBe(0)
   })
 
   it('refuses a publish frame whose channel markers do not go together, naming the mix, and routes nothing', async () => {
@@ -896,10 +945,8 @@ describe('hub protocol', () => {
     expect(taken.mock.calls.length).toBeLessThanOrEqual(seenBy.first.length + 1)
 
     const uninspecting = await inspectorAs('renderer-main', everything)
-    await expect(uninspecting.metricsHistory()).rejects.toMatchObject({
-      kind: 'Unauthorized',
-      action: 'inspect',
-    })
+    for (const asked of [uninspecting.metricsHistory(), uninspecting.metrics()])
+      await expect(asked).rejects.toMatchObject({ kind: 'Unauthorized', action: 'inspect' })
   })
 
   it('lists the endpoints attached to it, how each fares, and forgets one that left', async () => {
@@ -910,9 +957,10 @@ describe('hub protocol', () => {
     afterThisTest(() => inspector.close())
     const storage = rawPeer(hub, ModuleId.Storage)
     await subscribeRawEvents(storage, ModuleId.Storage, DeliveryMode.Reliable({ timeoutMs: 5_000 }))
-    storage.send([{ t: 'nonsense' }, { t: 'hello', v: 1 }]) // two frames it should not send
+    // Three frames it should not send: unreadable, a second hello, a channel's frame not its own.
+    storage.send([{ t: 'nonsense' }, { t: 'hello', v: 1 }, { t: 'rsync', id: 'nope.1', seq: 0 }])
     const silent = rawPeer(hub, 'silent-window') // attached, never says hello
-    await waitFor(() => storage.frames.filter((frame) => frame.t === 'err').length === 2)
+    await waitFor(() => storage.frames.filter((frame) => frame.t === 'err').length === 3)
 
     const asked = await inspector.metrics()
     const streamed: BusMetrics[] = []
@@ -930,7 +978,7 @@ describe('hub protocol', () => {
           badFrames: 0,
           watching: snapshot === asked ? [] : ['metrics'],
         },
-        expect.objectContaining({ module: 'storage', greeted: true, subscriptions: 1, badFrames: 2 }),
+        expect.objectContaining({ module: 'storage', greeted: true, subscriptions: 1, badFrames: 3 }),
         expect.objectContaining({ module: 'silent-window', greeted: false, subscriptions: 0, badFrames: 0 }),
       ])
     }

@@ -79,7 +79,11 @@ const MAX_ERROR_FRAMES_PER_SECOND = 100
  */
 export const EARLY_ANSWER_BATCH = FULL_PUBS_FRAME
 
-function wireError(error: unknown): WireError {
+/**
+ * An error as an answer carries it: a bus error as it is, anything else thrown as `MessageRejected`
+ * whose reason is its message (so an endpoint always gets an error it can read by kind).
+ */
+export function wireError(error: unknown): WireError {
   if (error instanceof EventBusError) return { data: error.toData(), message: error.message }
   const message = error instanceof Error ? error.message : String(error)
   return {

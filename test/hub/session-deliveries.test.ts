@@ -1,0 +1,120 @@
+/**
+ * How the hub's side of an endpoint sends it deliveries and takes its publishes: how many of each
+ * mode it may have unacknowledged, the handler timeout each delivery carries, and the types a
+ * publish may have. Raw endpoints over real ports in this thread.
+ */
+import { describe, expect, it } from 'vitest'
+import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import { wireError } from '../../src/main/hub/session.js'
+import { EventBusError } from '../../src/shared/errors.js'
+import { rawEvent, sleep, validData, waitFor } from '../helpers.js'
+import { rawPeer, startHub, subscribeRawEvents } from './fixture.js'
+
+async function publishRawEvents(bus: Awaited<ReturnType<typeof startHub>>['bus'], count: number) {
+  for (let i = 0; i < count; i++)
+    await bus.publish(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
+}
+
+describe('deliveries to an endpoint', () => {
+  it.each([
+    ['BestEffort', { kind: 'BestEffort' }, 2],
+    ['Reliable', { kind: 'Reliable' }, 3],
+    ['LatestOnly', { kind: 'LatestOnly' }, 1],
+  ])(
+    'a %s subscription has at most its window unacknowledged, and gets more as it acknowledges',
+    async (_, mode, window) => {
+      const { bus, hub } = await startHub({}, { bestEffortWindow: 2, reliableWindow: 3 })
+      const peer = rawPeer(hub, ModuleId.Storage)
+      await subscribeRawEvents(peer, ModuleId.Storage, mode)
+      await publishRawEvents(bus, 6)
+      const sent = () => peer.frames.filter((frame) => frame.t === 'dlv')
+      await waitFor(() => sent().length === window)
+      await sleep(30)
+      expect(sent()).toHaveLength(window)
+      peer.send([{ t: 'ack', ids: [sent()[0]?.id] }])
+      await waitFor(() => sent().length === window + 1)
+    },
+  )
+
+  it('gives each delivery the shorter of the bus’s delivery timeout and the subscription’s own', async () => {
+    const { bus, hub } = await startHub({ deliveryTimeoutMs: 1_500 })
+    const timeoutsOf = async (mode: DeliveryMode) => {
+      const peer = rawPeer(hub, ModuleId.Storage)
+      const sid = await subscribeRawEvents(peer, ModuleId.Storage, mode)
+      await publishRawEvents(bus, 1)
+      await waitFor(() => peer.frames.some((frame) => frame.t === 'dlv' && frame.sid === sid))
+      const timeout = peer.frames.find((frame) => frame.t === 'dlv')?.timeoutMs
+      peer.send([{ t: 'bye' }])
+      await waitFor(() => hub.attachments().length === 0)
+      return timeout
+    }
+    expect(await timeoutsOf(DeliveryMode.Reliable({ timeoutMs: 60_000 }))).toBe(1_500)
+    expect(await timeoutsOf(DeliveryMode.Reliable({ timeoutMs: 400 }))).toBe(400)
+    expect(await timeoutsOf(DeliveryMode.BestEffort)).toBe(1_500)
+  })
+})
+
+describe('publishes from an endpoint', () => {
+  it('refuses a type its permissions do not grant, naming it, and routes nothing', async () => {
+    const { bus, hub } = await startHub()
+    const peer = rawPeer(hub, ModuleId.DataCapture, { publish: ['StateChange'], subscribe: [] })
+    const refused = BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))
+    const granted = BusMessage.create(
+      ModuleId.DataCapture,
+      MessagePayload.StateChange(validData.StateChange()),
+    )
+    peer.send([
+      { t: 'hello', v: 1 },
+      { t: 'pub', rid: 1, msg: refused },
+      { t: 'pub', rid: 2, msg: granted },
+    ])
+    await waitFor(() => peer.frames.some((frame) => frame.t === 'okr'))
+    expect(peer.frames.find((frame) => frame.t === 'rej')).toMatchObject({
+      rid: 1,
+      error: {
+        data: { kind: 'Unauthorized', module: ModuleId.DataCapture, action: 'publish', type: 'RawEvent' },
+      },
+    })
+    expect(peer.frames.find((frame) => frame.t === 'okr')).toMatchObject({ from: 2, to: 2 })
+    const { types } = await bus.metrics()
+    expect(types.RawEvent?.published ?? 0).toBe(0)
+    expect(types.StateChange?.published).toBe(1)
+  })
+})
+
+describe('requests from an endpoint', () => {
+  it('refuses to end a subscription it does not hold, and dead-letter commands and streams to one that may not inspect', async () => {
+    const { hub } = await startHub()
+    const peer = rawPeer(hub, ModuleId.Storage)
+    peer.send([
+      { t: 'hello', v: 1 },
+      { t: 'unsub', rid: 1, sid: 'sub-never' },
+      { t: 'dlq', rid: 2, op: 'list' },
+      { t: 'dlq', rid: 3, op: 'purge' },
+      { t: 'stream', rid: 4, name: 'tail', on: true },
+    ])
+    await waitFor(() => peer.frames.filter((frame) => frame.t === 'rej').length === 4)
+    const refusal = (rid: number) =>
+      peer.frames.find((frame) => frame.t === 'rej' && frame.rid === rid)?.error
+    expect(refusal(1)).toMatchObject({ data: { kind: 'SubscriptionNotFound', subscriptionId: 'sub-never' } })
+    for (const rid of [2, 3, 4])
+      expect(refusal(rid)).toMatchObject({
+        data: { kind: 'Unauthorized', module: ModuleId.Storage, action: 'inspect' },
+      })
+  })
+})
+
+describe('an error as an answer carries it', () => {
+  it('is a bus error’s data and message, or MessageRejected with the message of anything else thrown', () => {
+    const busError = EventBusError.of('SubscriptionNotFound', { subscriptionId: 'sub-1' })
+    expect(wireError(busError)).toEqual({ data: busError.toData(), message: busError.message })
+    expect(wireError(new TypeError('not a function'))).toEqual({
+      data: { kind: 'MessageRejected', reason: 'not a function', issues: [] },
+      message: 'MessageRejected: not a function',
+    })
+    expect(wireError('thrown text')).toEqual({
+      data: { kind: 'MessageRejected', reason: 'thrown text', issues: [] },
+      message: 'MessageRejected: thrown text',
+    })
+  })
+})

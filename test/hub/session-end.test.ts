@@ -1,0 +1,162 @@
+/**
+ * What an endpoint's session leaves behind when it ends, by why it ended: a lost or replaced
+ * endpoint's Reliable subscriptions wait (parked) for the module to attach again and take them
+ * back by identity, filter and mode; an endpoint that leaves on purpose ends them, and its backlog
+ * is dead-lettered as its module's state says. Raw endpoints over real ports in this thread.
+ */
+import { MessageChannel } from 'node:worker_threads'
+import { describe, expect, it } from 'vitest'
+import { BusMessage, MessagePayload, ModuleId, ModuleStatus } from '../../src/main/bus/index.js'
+import { subscriptionKey } from '../../src/main/hub/session.js'
+import { DeliveryMode } from '../../src/shared/delivery-mode.js'
+import { rawEvent, sleep, waitFor } from '../helpers.js'
+import { type RawFrame, rawPeer, startHub } from './fixture.js'
+
+const reliable = { kind: 'Reliable', timeoutMs: 1_000 }
+const bestEffort = { kind: 'BestEffort' }
+const rawEvents = { types: ['RawEvent'] }
+
+type Peer = ReturnType<typeof rawPeer>
+
+/** Subscribes raw peer `peer` (greeted already) as Storage; resolves with the subscription id. */
+async function subscribe(peer: Peer, rid: number, mode: object, filter: object = rawEvents): Promise<string> {
+  peer.send([{ t: 'sub', rid, module: ModuleId.Storage, filter, mode }])
+  await waitFor(() => peer.frames.some((frame) => frame.t === 'res' && frame.rid === rid))
+  return peer.frames.find((frame) => frame.t === 'res' && frame.rid === rid)?.ok as string
+}
+
+/** A raw Storage endpoint, greeted. */
+function storage(hub: Parameters<typeof rawPeer>[0]): Peer {
+  const peer = rawPeer(hub, ModuleId.Storage)
+  peer.send([{ t: 'hello', v: 1 }])
+  return peer
+}
+
+const deliveries = (peer: Peer) => peer.frames.filter((frame: RawFrame) => frame.t === 'dlv')
+
+function publishRawEvents(bus: Awaited<ReturnType<typeof startHub>>['bus'], count: number) {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      bus.publish(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))),
+    ),
+  )
+}
+
+describe('a session that ends', () => {
+  it('parks a lost endpoint’s Reliable subscriptions, and ends the others at once', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+    const peer = storage(hub)
+    const kept = await subscribe(peer, 1, reliable)
+    const ended = await subscribe(peer, 2, bestEffort)
+    peer.port.close()
+    await waitFor(() => hub.attachments().length === 0)
+    const { subscriptions } = await bus.metrics()
+    expect(subscriptions.map(({ id, parked }) => ({ id, parked }))).toEqual([{ id: kept, parked: true }])
+    expect(subscriptions.some(({ id }) => id === ended)).toBe(false)
+  })
+
+  it('gives a parked subscription back to its module attached again, with the same filter and mode, its types in any order', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+    const first = storage(hub)
+    const types = { types: ['RawEvent', 'StateChange'] }
+    const parked = await subscribe(first, 1, reliable, types)
+    first.port.close()
+    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    await publishRawEvents(bus, 3)
+    const second = storage(hub)
+    // Another timeout is another mode: a subscription of its own.
+    const other = await subscribe(second, 1, { ...reliable, timeoutMs: 2_000 }, types)
+    expect(other).not.toBe(parked)
+    expect(await subscribe(second, 2, reliable, { types: ['StateChange', 'RawEvent'] })).toBe(parked)
+    await waitFor(() => deliveries(second).filter((frame) => frame.sid === parked).length === 3)
+    expect(bus.deadLetters.list()).toEqual([])
+  })
+
+  it('parks the Reliable subscriptions of an attachment its identity’s next one replaced, for that one to take back', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+    const first = storage(hub)
+    const parked = await subscribe(first, 1, reliable)
+    const second = storage(hub)
+    await waitFor(() => first.frames.some((frame) => frame.t === 'bye'))
+    expect(first.frames.find((frame) => frame.t === 'bye')).toMatchObject({ reason: 'superseded' })
+    await publishRawEvents(bus, 2)
+    expect(await subscribe(second, 1, reliable)).toBe(parked)
+    await waitFor(() => deliveries(second).length === 2)
+    expect(bus.deadLetters.list()).toEqual([])
+  })
+
+  it('ends the subscriptions of an endpoint that says bye: what waited for it is dead-lettered as Unsubscribed', async () => {
+    const { bus, hub } = await startHub({}, { reliableWindow: 1 })
+    const peer = storage(hub)
+    const sid = await subscribe(peer, 1, reliable)
+    await publishRawEvents(bus, 3)
+    await waitFor(() => deliveries(peer).length === 1)
+    peer.send([{ t: 'bye' }])
+    await waitFor(() => bus.deadLetters.list().length >= 2)
+    expect(new Set(bus.deadLetters.list().map(({ reason }) => reason))).toEqual(new Set(['Unsubscribed']))
+    expect((await bus.metrics()).subscriptions.some(({ id }) => id === sid)).toBe(false)
+  })
+
+  it('dead-letters as Shutdown what waited for an endpoint that says bye while its module shuts down', async () => {
+    const { bus, hub } = await startHub({}, { reliableWindow: 1 })
+    const peer = storage(hub)
+    await subscribe(peer, 1, reliable)
+    await publishRawEvents(bus, 3)
+    await waitFor(() => deliveries(peer).length === 1)
+    bus.registry.setStatus(ModuleId.Storage, ModuleStatus.ShuttingDown)
+    peer.send([{ t: 'bye' }])
+    await waitFor(() => bus.deadLetters.list().length >= 2)
+    expect(new Set(bus.deadLetters.list().map(({ reason }) => reason))).toEqual(new Set(['Shutdown']))
+  })
+
+  it('ends once: detaching an ended attachment again leaves what its module’s earlier connections took remembered', async () => {
+    const { bus, hub } = await startHub()
+    const messages = [1, 2].map(() =>
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())),
+    )
+    // Two connections that send again each take one publish, and end.
+    for (const message of messages) {
+      const { port1, port2 } = new MessageChannel()
+      const attachment = hub.attach(port1, {
+        module: ModuleId.DataCapture,
+        permissions: { publish: '*', subscribe: [] },
+      })
+      const frames: RawFrame[] = []
+      port2.on('message', (unit: RawFrame[]) => frames.push(...unit))
+      port2.postMessage([
+        { t: 'hello', v: 1, again: true },
+        { t: 'pubs', rid: 1, msgs: [message] },
+      ])
+      await waitFor(() => frames.some((frame) => frame.t === 'okr'))
+      attachment.detach()
+      // The hub remembers the last four ended connections: an end counted again would push the first out.
+      for (let again = 0; again < 4; again++) attachment.detach()
+      port2.close()
+    }
+    const last = rawPeer(hub, ModuleId.DataCapture)
+    last.send([
+      { t: 'hello', v: 1, again: true },
+      { t: 'pubs', rid: 1, msgs: messages, again: true },
+    ])
+    await waitFor(() => last.frames.some((frame) => frame.t === 'okr'))
+    await sleep(20)
+    expect((await bus.metrics()).messagesPublished).toBe(2)
+  })
+})
+
+describe('the key a parked subscription is taken back by', () => {
+  it('is the module, the filter (its lists in any order) and the whole mode', () => {
+    const mode = DeliveryMode.Reliable({ timeoutMs: 1_000 })
+    const key = subscriptionKey('storage', { types: ['a', 'b'], sources: ['x', 'y'] }, mode)
+    expect(subscriptionKey('storage', { types: ['b', 'a'], sources: ['y', 'x'] }, mode)).toBe(key)
+    for (const [module, filter, other] of [
+      ['gamification', { types: ['a', 'b'], sources: ['x', 'y'] }, mode],
+      ['storage', { types: ['a'], sources: ['x', 'y'] }, mode],
+      ['storage', { types: ['a', 'b'] }, mode],
+      ['storage', { types: ['a', 'b'], sources: ['x', 'y'], minPriority: 2 }, mode],
+      ['storage', { types: ['a', 'b'], sources: ['x', 'y'] }, DeliveryMode.Reliable({ timeoutMs: 2_000 })],
+    ] as const) {
+      expect(subscriptionKey(module, filter, other)).not.toBe(key)
+    }
+  })
+})
