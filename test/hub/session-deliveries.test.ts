@@ -118,3 +118,68 @@ describe('an error as an answer carries it', () => {
     })
   })
 })
+
+/**
+ * A route DataCapture → Storage, active, between two raw endpoints; `subscribe()` has the consumer
+ * subscribe to RawEvent (Reliable) and resolves once the producer has been sent terms serving it,
+ * which it has not confirmed.
+ */
+async function activeRouteOfRawPeers() {
+  const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+  const route = hub.route({ producer: ModuleId.DataCapture, consumer: ModuleId.Storage, types: ['RawEvent'] })
+  const producer = rawPeer(hub, ModuleId.DataCapture)
+  const consumer = rawPeer(hub, ModuleId.Storage)
+  producer.send([{ t: 'hello', v: 1 }])
+  consumer.send([{ t: 'hello', v: 1 }])
+  await waitFor(() => producer.frames.some((frame) => frame.t === 'route'))
+  const channel = producer.frames.find((frame) => frame.t === 'route')?.id
+  producer.send([{ t: 'rsync', id: channel, seq: 0 }])
+  await waitFor(() => route.state === 'active')
+  const subscribe = async (peer: typeof consumer) => {
+    peer.send([
+      {
+        t: 'sub',
+        rid: 1,
+        module: ModuleId.Storage,
+        filter: { types: ['RawEvent'] },
+        mode: { kind: 'Reliable' },
+      },
+    ])
+    await waitFor(() => producer.frames.some((frame) => frame.t === 'rterms'))
+  }
+  const publishElsewhere = () =>
+    bus.publish(BusMessage.create(ModuleId.AnalysisEngine, MessagePayload.RawEvent(rawEvent())))
+  return { bus, hub, producer, consumer, channel, subscribe, publishElsewhere }
+}
+
+/** The answers and deliveries `peer` was sent, by kind, in order. */
+const answersAndDeliveries = (peer: ReturnType<typeof rawPeer>) =>
+  peer.frames.filter((frame) => frame.t === 'res' || frame.t === 'dlv').map((frame) => frame.t)
+
+describe('a subscribe while a direct route is active', () => {
+  it('is answered once the channel’s producer confirms terms that serve it, and nothing reaches it before its answer', async () => {
+    const { producer, consumer, channel, subscribe, publishElsewhere } = await activeRouteOfRawPeers()
+    await subscribe(consumer)
+    // Published through the hub by another while the producer has not confirmed: it waits.
+    await publishElsewhere()
+    await sleep(30)
+    expect(answersAndDeliveries(consumer)).toEqual([])
+    producer.send([{ t: 'rsync', id: channel, seq: 1 }])
+    await waitFor(() => consumer.frames.some((frame) => frame.t === 'dlv'))
+    expect(answersAndDeliveries(consumer)).toEqual(['res', 'dlv'])
+  })
+
+  it('whose endpoint is lost before its answer keeps what came for it, for the endpoint attached again', async () => {
+    const { bus, hub, consumer, subscribe, publishElsewhere } = await activeRouteOfRawPeers()
+    await subscribe(consumer)
+    consumer.port.close()
+    await waitFor(() => hub.attachments().length === 1)
+    await publishElsewhere()
+    const again = rawPeer(hub, ModuleId.Storage)
+    again.send([{ t: 'hello', v: 1 }])
+    await subscribe(again)
+    await waitFor(() => again.frames.some((frame) => frame.t === 'dlv'))
+    expect(answersAndDeliveries(again)).toEqual(['res', 'dlv'])
+    expect(bus.deadLetters.list()).toEqual([])
+  })
+})
