@@ -146,6 +146,16 @@ async function table(options: { createChannel?: (() => PortPair) | null; memoryM
     await flushMicrotasks()
     return { sid, subscription }
   }
+  /** Subscribes Gamification to RawEvent in process: a subscriber no channel serves. */
+  const subscribeElsewhere = async () => {
+    await bus.subscribe(
+      ModuleId.Gamification,
+      MessageFilter.types(['RawEvent']),
+      DeliveryMode.BestEffort,
+      () => {},
+    )
+    await flushMicrotasks()
+  }
   const declare = (spec: object = HOT_PATH) => routes.declare(spec) as Route
   const attachBoth = () => {
     routes.attached(producer)
@@ -189,6 +199,7 @@ async function table(options: { createChannel?: (() => PortPair) | null; memoryM
     consumer,
     pairs,
     subscribe,
+    subscribeElsewhere,
     declare,
     attachBoth,
     framesTo,
@@ -526,14 +537,8 @@ describe('the route table: terms', () => {
   })
 
   it('tells the producer which types other subscribers want, as soon as one subscribes in process', async () => {
-    const { bus, producer, framesTo, id } = await activeRoute()
-    await bus.subscribe(
-      ModuleId.Gamification,
-      MessageFilter.types(['RawEvent']),
-      DeliveryMode.BestEffort,
-      () => {},
-    )
-    await flushMicrotasks()
+    const { producer, framesTo, id, subscribeElsewhere } = await activeRoute()
+    await subscribeElsewhere()
     expect(framesTo(producer, 'rterms')).toEqual([
       { t: 'rterms', id, terms: expect.objectContaining({ seq: 1, shared: ['RawEvent'] }) },
     ])
@@ -1090,14 +1095,9 @@ describe('the route table: a producer that goes without its final counts, more',
   })
 
   it('counts no publishes of a type other subscribers took through the hub (the hub counted those)', async () => {
-    const { bus, routes, producer, consumer, sid, id, subscriptionMetrics } = await activeRoute()
-    await bus.subscribe(
-      ModuleId.Gamification,
-      MessageFilter.types(['RawEvent']),
-      DeliveryMode.BestEffort,
-      () => {},
-    )
-    await flushMicrotasks()
+    const { bus, routes, producer, consumer, sid, id, subscriptionMetrics, subscribeElsewhere } =
+      await activeRoute()
+    await subscribeElsewhere()
     routes.receive(consumer, {
       t: 'rfin',
       id,

@@ -1,7 +1,8 @@
 /**
- * How the hub's side of an endpoint sends it deliveries and takes its publishes: how many of each
- * mode it may have unacknowledged, the handler timeout each delivery carries, and the types a
- * publish may have. Raw endpoints over real ports in this thread.
+ * How the hub's side of an endpoint serves it: how many deliveries of each mode it may have
+ * unacknowledged, the handler timeout each carries, the types a publish may have, the requests
+ * refused to it, how an error is carried, and a subscribe answered while a direct route's producer
+ * learns of it. Raw endpoints over real ports in this thread.
  */
 import { describe, expect, it } from 'vitest'
 import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
