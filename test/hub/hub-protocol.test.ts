@@ -622,6 +622,14 @@ describe('hub protocol', () => {
     })
     expect(first.isOpen).toBe(false)
     expect(second.isOpen).toBe(true)
+    const third = hub.attach(new MessageChannel().port1, {
+      module: 'renderer-main',
+      permissions: everything,
+      onDuplicate: 'allow',
+    })
+    expect([second.isOpen, third.isOpen]).toEqual([true, true])
+    expect(hub.attachments()).toEqual([second, third])
+    third.detach()
     expect(() =>
       hub.attach(new MessageChannel().port1, {
         module: 'renderer-main',

@@ -8,6 +8,7 @@ import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { BusMessage, MessagePayload, ModuleId, ModuleStatus } from '../../src/main/bus/index.js'
 import { subscriptionKey } from '../../src/main/hub/session.js'
+import type { HubCore } from '../../src/main/hub/types.js'
 import { DeliveryMode } from '../../src/shared/delivery-mode.js'
 import { rawEvent, sleep, waitFor } from '../helpers.js'
 import { type RawFrame, rawPeer, startHub } from './fixture.js'
@@ -55,6 +56,21 @@ describe('a session that ends', () => {
     expect(subscriptions.some(({ id }) => id === ended)).toBe(false)
   })
 
+  it('with no grace, ends a lost endpoint’s Reliable subscriptions as soon as it is lost, as unavailable', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 0, reliableWindow: 1 })
+    const peer = storage(hub)
+    const sid = await subscribe(peer, 1, reliable)
+    await publishRawEvents(bus, 3)
+    await waitFor(() => deliveries(peer).length === 1)
+    peer.port.close()
+    await waitFor(async () => !(await bus.metrics()).subscriptions.some(({ id }) => id === sid))
+    expect(bus.deadLetters.list().map(({ reason }) => reason)).toEqual([
+      'SubscriberUnavailable',
+      'SubscriberUnavailable',
+      'SubscriberUnavailable',
+    ])
+  })
+
   it('gives a parked subscription back to its module attached again, with the same filter and mode, its types in any order', async () => {
     const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
     const first = storage(hub)
@@ -70,6 +86,29 @@ describe('a session that ends', () => {
     expect(await subscribe(second, 2, reliable, { types: ['StateChange', 'RawEvent'] })).toBe(parked)
     await waitFor(() => deliveries(second).filter((frame) => frame.sid === parked).length === 3)
     expect(bus.deadLetters.list()).toEqual([])
+  })
+
+  it('keeps each parked subscription for its own grace, whatever becomes of its module’s others', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 2_000 })
+    const [first, second, third] = [
+      { types: ['RawEvent'] },
+      { types: ['StateChange'] },
+      { types: ['InterventionRequest'] },
+    ]
+    const early = storage(hub)
+    const taken = await subscribe(early, 1, reliable, first)
+    const expiring = await subscribe(early, 2, reliable, second)
+    early.port.close()
+    await sleep(1_000)
+    const late = storage(hub)
+    const kept = await subscribe(late, 1, reliable, third)
+    late.port.close()
+    await waitFor(async () => (await bus.metrics()).subscriptions.filter(({ parked }) => parked).length === 3)
+    const back = storage(hub)
+    expect(await subscribe(back, 1, reliable, first)).toBe(taken)
+    // The first two's grace ends; the third's, a second later, has not.
+    await waitFor(async () => !(await bus.metrics()).subscriptions.some(({ id }) => id === expiring), 3_000)
+    expect(await subscribe(back, 2, reliable, third)).toBe(kept)
   })
 
   it('parks the Reliable subscriptions of an attachment its identity’s next one replaced, for that one to take back', async () => {
@@ -158,5 +197,39 @@ describe('the key a parked subscription is taken back by', () => {
     ] as const) {
       expect(subscriptionKey(module, filter, other)).not.toBe(key)
     }
+  })
+})
+
+describe('a hub that closes', () => {
+  it('ends every attachment, revokes every route, ends what was parked, and stops taking metrics', async () => {
+    const { bus, hub } = await startHub({ metricsIntervalMs: 20 }, { reconnectGraceMs: 60_000 })
+    const route = hub.route({
+      producer: ModuleId.DataCapture,
+      consumer: ModuleId.Gamification,
+      types: ['RawEvent'],
+    })
+    const lost = storage(hub)
+    const parked = await subscribe(lost, 1, reliable)
+    lost.port.close()
+    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    await publishRawEvents(bus, 2)
+    const live = rawPeer(hub, ModuleId.DataCapture)
+    live.send([{ t: 'hello', v: 1 }])
+    await waitFor(() => live.frames.some((frame) => frame.t === 'welcome'))
+    const feed = (hub as unknown as HubCore).metricsFeed
+    await waitFor(() => feed.history().length > 0)
+    hub.close()
+    expect(hub.attachments()).toEqual([])
+    await waitFor(() => live.frames.some((frame) => frame.t === 'bye'))
+    expect(live.frames.find((frame) => frame.t === 'bye')).toMatchObject({ reason: 'hub-closed' })
+    expect(route).toMatchObject({ state: 'revoked', reason: 'the hub closed' })
+    expect((await bus.metrics()).subscriptions.some(({ id }) => id === parked)).toBe(false)
+    expect(bus.deadLetters.list().map(({ reason }) => reason)).toEqual([
+      'SubscriberUnavailable',
+      'SubscriberUnavailable',
+    ])
+    const lastPoint = feed.history().at(-1)
+    await sleep(100)
+    expect(feed.history().at(-1)).toBe(lastPoint)
   })
 })
