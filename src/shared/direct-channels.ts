@@ -127,9 +127,12 @@ export class DirectChannels {
     for (const producer of [...this.producers.values()]) producer.close(reason, true)
   }
 
-  /** The hub link ended: every channel closes, for good. */
+  /**
+   * The hub link ended: every channel closes, for good, one draining after its withdrawal too (what
+   * its drain would hand back has no hub to go to, and its consumer learns at once).
+   */
   endAll(reason: string): void {
-    for (const producer of new Set(this.producing.values())) producer.close(reason, false)
+    for (const producer of [...this.producers.values()]) producer.close(reason, false)
     for (const link of this.consuming.values()) link.close()
   }
 

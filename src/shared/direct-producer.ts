@@ -35,7 +35,7 @@ import {
 /** How often the producer reports its counters to the hub (ms). */
 export const DIRECT_REPORT_MS = 250
 /** How long a withdrawn channel waits for acks of what is in flight before handing it back. */
-const DRAIN_MS = 1000
+export const DRAIN_MS = 1000
 /** What one (subscription, type) pair counted so far, and how much of it was reported. */
 interface Tally {
   readonly total: DirectCounts

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import { connectBus, connectWindowBus, publishAgain } from '../../src/shared/client.js'
 import { codecFor } from '../../src/shared/codec.js'
+import { DRAIN_MS } from '../../src/shared/direct-producer.js'
 import type { EventBusError } from '../../src/shared/errors.js'
 import { MessageFilter } from '../../src/shared/filter.js'
 import { publishRequest } from '../../src/shared/requests.js'
@@ -622,6 +623,20 @@ describe('direct channels', () => {
     await client.publish(message)
     await waitFor(() => hub.sent('rstat').length > 0, 2_000)
     expect(hub.sent('rstat')[0]?.report).toMatchObject({ tail: [{ msg: message, routedTo: 0 }] })
+  })
+
+  it('closes a channel still draining after its withdrawal as soon as the hub link ends', async () => {
+    const { hub, client, deliveries, channelClosed } = await withChannel('producer')
+    hub.send({ t: 'rgo', id: 'r.1' })
+    await client.publish(rawMessage())
+    await waitFor(() => deliveries().length === 1)
+    // Withdrawn with a delivery unacknowledged: the channel waits up to DRAIN_MS for its ack.
+    hub.send({ t: 'unroute', id: 'r.1', reason: 'revoked' })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(channelClosed()).toBe(false)
+    hub.send({ t: 'bye', reason: 'hub-closed' })
+    await waitFor(() => !client.isOpen)
+    await waitFor(() => channelClosed(), DRAIN_MS / 2)
   })
 
   it('on close, hands the hub back what its channel has not settled before saying bye', async () => {
