@@ -5,6 +5,7 @@
  * anything is subscribed.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest'
+import { z } from 'zod'
 import {
   BusMessage,
   createEventBus,
@@ -16,6 +17,7 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
+import { MAX_LABEL_LENGTH } from '../../src/shared/subscribe-arguments.js'
 import { shutDownAfterEach, validData } from '../helpers.js'
 
 const shutDown = shutDownAfterEach()
@@ -190,6 +192,29 @@ describe('bus.respond', () => {
     })
     await expect(respond('InterventionAsk', REPLY)).rejects.toMatchObject({ kind: 'InvalidFilter' })
     expect((await traces(bus, ModuleId.AiIntegration)).subscriptions).toEqual([])
+  })
+
+  it('answers with a reply type of any length its catalog allows, its subscription labelled within the bound', async () => {
+    const replyType =
+      'app.ReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReplyReply'
+    const bus = shutDown(
+      createEventBus({
+        catalog: { 'app.Ask': z.object({ n: z.number() }), [replyType]: z.object({ n: z.number() }) },
+      }),
+    )
+    await bus.start()
+    const sid = await bus.respond(ModuleId.Storage, 'app.Ask', { replyType }, (request) => ({
+      n: request.payload.data.n + 1,
+    }))
+    const reply = await bus.request(
+      BusMessage.create(ModuleId.Gamification, { type: 'app.Ask', data: { n: 1 } }),
+      {
+        replyType,
+      },
+    )
+    expect(reply.payload).toEqual({ type: replyType, data: { n: 2 } })
+    const label = (await bus.metrics()).subscriptions.find(({ id }) => id === sid)?.label
+    expect(label).toBe(`answers with ${replyType}`.slice(0, MAX_LABEL_LENGTH))
   })
 
   it('ends with unsubscribe: later requests find nothing to answer them', async () => {
