@@ -177,3 +177,16 @@ it('gives a window that starts watching its first snapshot at the next interval,
   expect(firstSnapshotAfter).toBeLessThan(150) // the spacing alone would have held it ~180 ms
   expect(firstWatcher).toBeGreaterThanOrEqual(2) // that snapshot went to every watcher
 })
+
+it('stops giving snapshots to a watcher that stopped, and gives them to the others still', async () => {
+  const bus = await startedBus(10)
+  const feed = feedOver(bus)
+  const seen = { stopped: 0, staying: 0 }
+  const stop = feed.watch(() => seen.stopped++)
+  feed.watch(() => seen.staying++)
+  await waitFor(() => seen.stopped > 0)
+  stop()
+  const [stoppedAt, stayingAt] = [seen.stopped, seen.staying]
+  await waitFor(() => seen.staying >= stayingAt + 3)
+  expect(seen.stopped).toBe(stoppedAt)
+})
