@@ -236,6 +236,11 @@ function reportOf(
   } satisfies DirectReport
 }
 
+/** The producer's report frame of channel `id`, counting `counts` (see {@link reportOf}). */
+function rstat(id: string, ...report: Parameters<typeof reportOf>): EndpointFrame {
+  return { t: 'rstat', id, report: reportOf(...report) }
+}
+
 function rawEventFrom(source: string = ModuleId.DataCapture) {
   return BusMessage.create(source as ModuleId, MessagePayload.RawEvent(validData.RawEvent()))
 }
@@ -609,14 +614,14 @@ describe('the route table: terms', () => {
 describe('the route table: a producer’s reports', () => {
   it('counts a served subscription’s copies in the bus’s metrics and the route’s, and what it published', async () => {
     const { bus, routes, producer, route, sid, id, subscriptionMetrics } = await activeRoute()
-    routes.receive(producer, {
-      t: 'rstat',
-      id,
-      report: reportOf(
+    routes.receive(
+      producer,
+      rstat(
+        id,
         { sid, routed: 5, delivered: 3, failed: 1, deadLettered: 1, queueFull: 1 },
         { published: [{ type: 'RawEvent', count: 5 }], queued: 2, inFlight: 1 },
       ),
-    })
+    )
     expect(await subscriptionMetrics(sid)).toMatchObject({
       routed: 5,
       delivered: 3,
@@ -670,53 +675,47 @@ describe('the route table: a producer’s reports', () => {
 
   it('records the latency of a served subscription’s deliveries, and of no other', async () => {
     const { bus, routes, producer, sid, id, subscriptionMetrics } = await activeRoute()
-    routes.receive(producer, {
-      t: 'rstat',
-      id,
-      report: reportOf(
+    routes.receive(
+      producer,
+      rstat(
+        id,
         { sid, routed: 2, delivered: 2 },
         { latency: [{ sid, us: [150, 250], n: [1, 1], sumUs: 400 }] },
       ),
-    })
+    )
     expect((await subscriptionMetrics(sid)).latency).toMatchObject({ count: 2 })
     expect((await bus.metrics()).deliveryLatency.count).toBe(2)
-    routes.receive(producer, {
-      t: 'rstat',
-      id,
-      report: reportOf(
+    routes.receive(
+      producer,
+      rstat(
+        id,
         { sid: 'sub-elsewhere', routed: 1, delivered: 1 },
         { latency: [{ sid: 'sub-elsewhere', us: [150], n: [1], sumUs: 150 }] },
       ),
-    })
+    )
     expect((await bus.metrics()).deliveryLatency.count).toBe(2)
   })
 
   it('takes a closed channel’s late report into the counts, not into the route’s queue and flight', async () => {
     const { routes, producer, route, sid, id, subscriptionMetrics } = await activeRoute()
     routes.receive(producer, { t: 'rdown', id, reason: 'port closed' })
-    routes.receive(producer, {
-      t: 'rstat',
-      id,
-      report: reportOf({ sid, routed: 1, delivered: 1 }, { queued: 9, inFlight: 9 }),
-    })
+    routes.receive(producer, rstat(id, { sid, routed: 1, delivered: 1 }, { queued: 9, inFlight: 9 }))
     expect(await subscriptionMetrics(sid)).toMatchObject({ routed: 1, delivered: 1 })
     expect(route.metrics()).toMatchObject({ delivered: 1, queued: 0, inFlight: 0 })
   })
 
   it('says a producer left messages out of its tail sample', async () => {
     const { routes, producer, sid, id, tailSampled } = await activeRoute()
-    routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid }) })
+    routes.receive(producer, rstat(id, { sid }))
     expect(tailSampled()).toBe(0)
-    routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid }, { tailSampled: true }) })
+    routes.receive(producer, rstat(id, { sid }, { tailSampled: true }))
     expect(tailSampled()).toBe(1)
   })
 
   it('refuses a report that claims hand-backs, and counts the refusal against the route', async () => {
     const { routes, producer, route, sid, id, subscriptionMetrics } = await activeRoute()
     expect(
-      thrownBy(() =>
-        routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid, routed: 2, handedBack: 1 }) }),
-      ),
+      thrownBy(() => routes.receive(producer, rstat(id, { sid, routed: 2, handedBack: 1 }))),
     ).toMatchObject({ kind: 'MessageRejected', message: expect.stringContaining('no hand-backs') })
     expect(route.metrics().refused).toBe(1)
     expect(await subscriptionMetrics(sid)).toMatchObject({ routed: 0 })
@@ -729,7 +728,7 @@ describe('the route table: frames from whom', () => {
     const stranger = fakeEndpoint(ModuleId.Gamification, CONSUMER_GRANT)
     const frames: EndpointFrame[] = [
       { t: 'rsync', id, seq: 0 },
-      { t: 'rstat', id, report: reportOf({ sid, routed: 1 }) },
+      rstat(id, { sid, routed: 1 }),
       { t: 'rdown', id, reason: 'no' },
     ]
     for (const frame of frames) {
@@ -772,11 +771,9 @@ describe('the route table: frames from whom', () => {
   it('forgets a closed channel after its memory: its frames are refused then', async () => {
     const { routes, producer, sid, id } = await activeRoute({ memoryMs: 30 })
     routes.receive(producer, { t: 'rdown', id, reason: 'port closed' })
-    expect(routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid }) })).toBe(true)
+    expect(routes.receive(producer, rstat(id, { sid }))).toBe(true)
     await sleep(100)
-    expect(
-      thrownBy(() => routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid }) })),
-    ).toMatchObject({
+    expect(thrownBy(() => routes.receive(producer, rstat(id, { sid })))).toMatchObject({
       kind: 'Unauthorized',
     })
   })
@@ -788,7 +785,7 @@ describe('the route table: withdrawing a channel', () => {
     const { routes, producer, consumer, route, framesTo, pairs, sid, id } = await activeRoute({
       memoryMs: 5_000,
     })
-    routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid }, { queued: 3, inFlight: 2 }) })
+    routes.receive(producer, rstat(id, { sid }, { queued: 3, inFlight: 2 }))
     expect(route.metrics()).toMatchObject({ queued: 3, inFlight: 2 })
     routes.receive(producer, { t: 'rdown', id, reason: 'the peer went away' })
     const reason = 'the channel closed: the peer went away'
@@ -879,10 +876,10 @@ describe('the route table: shutting down', () => {
     void waiting?.then(() => {
       settled = true
     })
-    routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid, routed: 1, delivered: 1 }) })
+    routes.receive(producer, rstat(id, { sid, routed: 1, delivered: 1 }))
     await flushMicrotasks()
     expect(settled).toBe(false)
-    routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid }, { final: true }) })
+    routes.receive(producer, rstat(id, { sid }, { final: true }))
     await flushMicrotasks()
     expect(settled).toBe(true)
   })
@@ -946,14 +943,10 @@ describe('the route table: dead letters from the producer', () => {
 describe('the route table: a producer that goes without its final counts', () => {
   it('counts what its consumer saw and it never reported, once the consumer’s final counts come', async () => {
     const { bus, routes, producer, consumer, sid, id, subscriptionMetrics } = await activeRoute()
-    routes.receive(producer, {
-      t: 'rstat',
-      id,
-      report: reportOf(
-        { sid, routed: 2, sent: 2, delivered: 1 },
-        { published: [{ type: 'RawEvent', count: 2 }] },
-      ),
-    })
+    routes.receive(
+      producer,
+      rstat(id, { sid, routed: 2, sent: 2, delivered: 1 }, { published: [{ type: 'RawEvent', count: 2 }] }),
+    )
     routes.detached(producer)
     expect(await subscriptionMetrics(sid)).toMatchObject({ routed: 2, delivered: 1 })
     routes.receive(consumer, {
@@ -998,11 +991,7 @@ describe('the route table: a producer that goes without its final counts', () =>
       provisional: true,
       outcomes: [{ ...zeroChannelOutcomes(sid, 'RawEvent'), arrived: 7, delivered: 7 }],
     })
-    routes.receive(producer, {
-      t: 'rstat',
-      id,
-      report: reportOf({ sid, routed: 2, delivered: 2 }, { final: true }),
-    })
+    routes.receive(producer, rstat(id, { sid, routed: 2, delivered: 2 }, { final: true }))
     routes.detached(producer)
     routes.receive(consumer, {
       t: 'rfin',
@@ -1057,7 +1046,7 @@ describe('the route table: hand-backs and holds', () => {
 
   it('queues a producer’s hand-back again on the hub path, counted against the route', async () => {
     const { routes, producer, route, sid, id, subscriptionMetrics } = await activeRoute()
-    routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid, routed: 1 }) })
+    routes.receive(producer, rstat(id, { sid, routed: 1 }))
     routes.handBack(producer, id, sid, rawEventFrom())
     await waitFor(async () => (await subscriptionMetrics(sid)).delivered === 1)
     expect(route.metrics().handedBack).toBe(1)
@@ -1118,9 +1107,9 @@ describe('the route table: a producer that goes without its final counts, more',
     const { routes, producer, consumer } = context
     const id = context.channelId(route)
     const msg = rawEventFrom()
-    routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid, routed: 1, sent: 1, failed: 1 }) })
+    routes.receive(producer, rstat(id, { sid, routed: 1, sent: 1, failed: 1 }))
     routes.hold(consumer, id, sid, msg, false)
-    routes.receive(producer, { t: 'rstat', id, report: reportOf({ sid }, { final: true }) })
+    routes.receive(producer, rstat(id, { sid }, { final: true }))
     routes.detached(producer)
     await waitFor(() => received.length === 1, 1_000)
     expect(received).toEqual([msg.id])
