@@ -1,10 +1,18 @@
 /** What hub tests share: cleanups run after each test, and a bus with a hub closed after it. */
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { afterEach } from 'vitest'
-import { type Catalog, createEventBus, type EventBusOptions, ModuleId } from '../../src/main/bus/index.js'
+import {
+  BusMessage,
+  type Catalog,
+  createEventBus,
+  type EventBus,
+  type EventBusOptions,
+  MessagePayload,
+  ModuleId,
+} from '../../src/main/bus/index.js'
 import { createHub, type DirectRoute, type Hub, type HubOptions } from '../../src/main/hub/index.js'
 import { connectBus } from '../../src/shared/index.js'
-import { waitFor } from '../helpers.js'
+import { rawEvent, waitFor } from '../helpers.js'
 
 type Cleanup = () => Promise<void> | void
 
@@ -88,4 +96,10 @@ export async function subscribeRawEvents(
   ])
   await waitFor(() => peer.frames.some((frame) => frame.t === 'res'))
   return peer.frames.find((frame) => frame.t === 'res')?.ok as string
+}
+
+/** Publishes `count` RawEvents from DataCapture in process, one after another. */
+export async function publishRawEvents(bus: Pick<EventBus, 'publish'>, count: number): Promise<void> {
+  for (let i = 0; i < count; i++)
+    await bus.publish(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
 }

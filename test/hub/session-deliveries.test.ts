@@ -9,12 +9,7 @@ import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/ma
 import { wireError } from '../../src/main/hub/session.js'
 import { EventBusError } from '../../src/shared/errors.js'
 import { rawEvent, sleep, validData, waitFor } from '../helpers.js'
-import { rawPeer, startHub, subscribeRawEvents } from './fixture.js'
-
-async function publishRawEvents(bus: Awaited<ReturnType<typeof startHub>>['bus'], count: number) {
-  for (let i = 0; i < count; i++)
-    await bus.publish(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
-}
+import { publishRawEvents, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
 
 describe('deliveries to an endpoint', () => {
   it.each([

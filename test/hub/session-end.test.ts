@@ -11,7 +11,7 @@ import { subscriptionKey } from '../../src/main/hub/session.js'
 import type { HubCore } from '../../src/main/hub/types.js'
 import { DeliveryMode } from '../../src/shared/delivery-mode.js'
 import { rawEvent, sleep, waitFor } from '../helpers.js'
-import { type RawFrame, rawPeer, startHub } from './fixture.js'
+import { publishRawEvents, type RawFrame, rawPeer, startHub } from './fixture.js'
 
 const reliable = { kind: 'Reliable', timeoutMs: 1_000 }
 const bestEffort = { kind: 'BestEffort' }
@@ -34,14 +34,6 @@ function storage(hub: Parameters<typeof rawPeer>[0]): Peer {
 }
 
 const deliveries = (peer: Peer) => peer.frames.filter((frame: RawFrame) => frame.t === 'dlv')
-
-function publishRawEvents(bus: Awaited<ReturnType<typeof startHub>>['bus'], count: number) {
-  return Promise.all(
-    Array.from({ length: count }, () =>
-      bus.publish(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent()))),
-    ),
-  )
-}
 
 describe('a session that ends', () => {
   it('parks a lost endpoint’s Reliable subscriptions, and ends the others at once', async () => {
