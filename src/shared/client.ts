@@ -42,6 +42,7 @@ import type { RequestReply } from './request-reply.js'
 import { publishRequest, type RequestOptions, Requests } from './requests.js'
 import { type RespondOptions, subscribeResponder } from './responder.js'
 import { checkSubscribeArguments, type SubscribeOptions } from './subscribe-arguments.js'
+import { framesCounted, UnreadableFrames } from './unreadable-frames.js'
 import {
   type EndpointFrame,
   type HubFrame,
@@ -211,13 +212,18 @@ class Client implements BusClient<Catalog> {
   private closeListeners: ((reason: string) => void)[] = []
   private closedReason: string | undefined
   private welcomed: Settler | undefined
+  private readonly unreadableFromHub = new UnreadableFrames((count, reason) =>
+    console.error(
+      `skelly-bus: ${framesCounted(count)} from the hub could not be read, dropped (is the hub of another version?): ${reason}`,
+    ),
+  )
 
   constructor(port: PortInput, catalog: Catalog) {
     this.link = new Link(toPort(port), hubFrameSchema, {
       frame: (frame, ports) => this.receive(frame, ports),
-      invalid: () => {
-        // The hub speaks the protocol; an undecodable frame from it is dropped rather than answered.
-      },
+      // The hub speaks the protocol: an unreadable frame from it (a mismatched version) is dropped
+      // rather than answered, and said in the console.
+      invalid: (reason) => this.unreadableFromHub.add(reason),
       unsendable: (frame, reason) => this.unsendable(frame, reason),
       closed: (reason) => this.ended(reason),
     })
@@ -582,6 +588,7 @@ class Client implements BusClient<Catalog> {
 
   private ended(reason: string): void {
     this.closedReason = reason
+    this.unreadableFromHub.close()
     this.channels.endAll(`the hub link ended: ${reason}`)
     const error = EventBusError.of('Disconnected', { reason })
     this.welcomed?.reject(error)

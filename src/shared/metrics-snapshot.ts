@@ -104,8 +104,9 @@ export const routeMetricsSchema = z.object({
   handedBack: count,
   /**
    * Frames about the route's channels the hub refused from the route's own producer or consumer (a
-   * report, hand-back, hold, release or dead letter it could not accept). Above 0, one of them
-   * misbehaves; the error frames it was sent say how.
+   * report, hand-back, hold, release or dead letter it could not accept), and frames one of them
+   * sent on a channel that the other could not read. Above 0, one of them misbehaves; the error
+   * frames it was sent say how.
    */
   refused: count,
   /**
@@ -144,7 +145,10 @@ export const connectionMetricsSchema = z.object({
   awaitingAck: count,
   /** Bytes the hub sent that have not yet left for it, where the transport tells (a WebSocket). */
   unsentBytes: count.optional(),
-  /** Frames the hub refused from it (malformed, out of order, not its own to send): above 0, it misbehaves. */
+  /**
+   * Frames the hub refused from it (malformed, out of order, not its own to send), and frames it
+   * sent on a direct channel that the channel's other end could not read: above 0, it misbehaves.
+   */
   badFrames: count,
   /** The streams it is watching. */
   watching: z.array(inspectorStreamNameSchema),

@@ -26,6 +26,8 @@ const subscriptionId = z.string().min(1).max(128)
 const typeName = z.string().min(1).max(128)
 /** A direct channel's id: one per establishment of a route. */
 const channelId = z.string().min(1).max(128)
+/** The longest reason an endpoint's report about a direct channel may give. */
+export const MAX_REASON_LENGTH = 1024
 
 /** A message in a frame; the bus validates it fully when it is published. */
 const message = z.custom<Envelope>((value) => typeof value === 'object' && value !== null, {
@@ -531,6 +533,18 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     .strict(),
   /** The producer's side of channel `id` ended (the peer went away, or the port closed). */
   z.object({ t: z.literal('rdown'), id: channelId, reason: z.string().max(1024) }).strict(),
+  /**
+   * Either end of channel `id`: `count` frames from the other end since the last such report could
+   * not be read (undecodable, or not a frame of the protocol) and were dropped; `reason` the first's.
+   */
+  z
+    .object({
+      t: z.literal('rbad'),
+      id: channelId,
+      count: z.number().int().positive(),
+      reason: z.string().max(MAX_REASON_LENGTH),
+    })
+    .strict(),
   /**
    * Messages the hub holds for subscription `to` of channel `id` (`pub` with `held`) whose retry
    * its consumer handled.

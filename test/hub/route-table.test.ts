@@ -56,6 +56,8 @@ interface FakeEndpoint extends RouteEndpoint {
   readonly handed: { frame: HubFrame; port: unknown }[]
   /** Makes its transport refuse ports, as one that cannot carry them does. */
   refusePorts: boolean
+  /** Frames it sent on a channel that the other end could not read, as the table told it. */
+  readonly unreadable: { count: number; message: string }[]
 }
 
 function fakeEndpoint(
@@ -65,6 +67,7 @@ function fakeEndpoint(
 ): FakeEndpoint {
   const sent: HubFrame[] = []
   const handed: { frame: HubFrame; port: unknown }[] = []
+  const unreadable: { count: number; message: string }[] = []
   const endpoint: FakeEndpoint = {
     module,
     permissions,
@@ -72,6 +75,7 @@ function fakeEndpoint(
     refusePorts: false,
     sent,
     handed,
+    unreadable,
     send: (frame) => sent.push(frame),
     sendWithPort: (frame, port) => {
       if (endpoint.refusePorts) throw new Error('this transport carries no ports')
@@ -79,6 +83,7 @@ function fakeEndpoint(
     },
     remoteSubscriptions: () =>
       subscriptions().map((subscription) => ({ subscription, handlerTimeoutMs: 1_000 })),
+    sentUnreadable: (count, error) => unreadable.push({ count, message: error.message }),
   }
   return endpoint
 }
@@ -765,6 +770,39 @@ describe('the route table: frames from whom', () => {
       kind: 'Unauthorized',
     })
     expect(routes.receive(producer, { t: 'ping' })).toBe(false)
+    expect(route.metrics().refused).toBe(0)
+  })
+
+  it('counts frames one end could not read against the other, and tells that one why', async () => {
+    const { routes, producer, consumer, route, id } = await activeRoute()
+    expect(
+      routes.receive(consumer, { t: 'rbad', id, count: 3, reason: "invalid frame 'dlv': frame.sid" }),
+    ).toBe(true)
+    expect(producer.unreadable).toEqual([
+      {
+        count: 3,
+        message: expect.stringContaining(
+          `3 frames you sent on direct channel ${id} could not be read by ${ModuleId.Storage}, dropped: invalid frame 'dlv': frame.sid`,
+        ),
+      },
+    ])
+    routes.receive(producer, { t: 'rbad', id, count: 1, reason: 'undecodable' })
+    expect(consumer.unreadable).toEqual([
+      { count: 1, message: expect.stringContaining('a frame you sent on direct channel') },
+    ])
+    expect(route.metrics().refused).toBe(4)
+    expect(route.state).toBe('active')
+  })
+
+  it('refuses a report of unreadable frames from anyone but the channel’s ends, counting nothing', async () => {
+    const { routes, producer, consumer, route, id } = await activeRoute()
+    const stranger = fakeEndpoint(ModuleId.Gamification, CONSUMER_GRANT)
+    const frame: EndpointFrame = { t: 'rbad', id, count: 2, reason: 'no' }
+    expect(thrownBy(() => routes.receive(stranger, frame))).toMatchObject({ kind: 'Unauthorized' })
+    expect(thrownBy(() => routes.receive(consumer, { ...frame, id: 'nope.1' }))).toMatchObject({
+      kind: 'Unauthorized',
+    })
+    expect([...producer.unreadable, ...consumer.unreadable]).toEqual([])
     expect(route.metrics().refused).toBe(0)
   })
 

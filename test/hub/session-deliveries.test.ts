@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import { wireError } from '../../src/main/hub/session.js'
+import type { HubCore } from '../../src/main/hub/types.js'
 import { EventBusError } from '../../src/shared/errors.js'
 import { rawEvent, sleep, validData, waitFor } from '../helpers.js'
 import { publishRawEvents, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
@@ -147,6 +148,26 @@ async function activeRouteOfRawPeers() {
     bus.publish(BusMessage.create(ModuleId.AnalysisEngine, MessagePayload.RawEvent(rawEvent())))
   return { bus, hub, producer, consumer, channel, subscribe, publishElsewhere }
 }
+
+describe('frames on a direct channel that its other end could not read', () => {
+  it('count among their sender’s bad frames and the route’s, and the sender is told why', async () => {
+    const { hub, producer, consumer, channel } = await activeRouteOfRawPeers()
+    consumer.send([{ t: 'rbad', id: channel, count: 2, reason: "invalid frame 'dlvs': frame.rows" }])
+    await waitFor(() => producer.frames.some((frame) => frame.t === 'err'))
+    expect(producer.frames.find((frame) => frame.t === 'err')?.error).toMatchObject({
+      data: { kind: 'MessageRejected' },
+      message: expect.stringContaining(
+        `2 frames you sent on direct channel ${channel} could not be read by ${ModuleId.Storage}, dropped: invalid frame 'dlvs': frame.rows`,
+      ),
+    })
+    const { connections, routes } = await (hub as unknown as HubCore).metrics()
+    expect(connections?.map(({ module, badFrames }) => ({ module, badFrames }))).toEqual([
+      { module: ModuleId.DataCapture, badFrames: 2 },
+      { module: ModuleId.Storage, badFrames: 0 },
+    ])
+    expect(routes?.[0]).toMatchObject({ state: 'active', refused: 2 })
+  })
+})
 
 /** The answers and deliveries `peer` was sent, by kind, in order. */
 const answersAndDeliveries = (peer: ReturnType<typeof rawPeer>) =>

@@ -540,6 +540,23 @@ describe('the end of the connection', () => {
     hub.send({ t: 'bye', reason: 'detached' })
     await waitFor(() => !client.isOpen)
   })
+
+  it('says in the console that frames from the hub could not be read, and stays open', async () => {
+    const { hub, client } = await connected()
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {})
+    hub.send({ t: 'welcome-again' }, { t: 'res' }, { t: 'nonsense' })
+    await waitFor(() => error.mock.calls.length > 0)
+    expect(error).toHaveBeenCalledWith(
+      expect.stringMatching(/^skelly-bus: a frame from the hub could not be read, dropped .*'welcome-again'/),
+    )
+    expect(client.isOpen).toBe(true)
+    // The two after the first come together, once the hub link ends if not before.
+    hub.close()
+    await waitFor(() => error.mock.calls.length === 2)
+    expect(error.mock.calls[1]?.[0]).toMatch(
+      /^skelly-bus: 2 frames from the hub could not be read, dropped .*'res'/,
+    )
+  })
 })
 
 /**
@@ -654,6 +671,26 @@ describe('direct channels', () => {
     ])
     expect(after.at(-1)).toEqual({ t: 'bye' })
   })
+
+  it.each(['producer', 'consumer'] as const)(
+    'as a %s, tells the hub of frames on its channel it could not read: the first at once, the rest as the channel closes',
+    async (role) => {
+      const { hub, channel } = await withChannel(role)
+      channel.postMessage([{ t: 'nonsense' }, { t: 'ack', ids: 'none' }, 'not a frame'])
+      await waitFor(() => hub.sent('rbad').length === 1)
+      expect(hub.sent('rbad')).toEqual([
+        { t: 'rbad', id: 'r.1', count: 1, reason: expect.stringContaining("invalid frame 'nonsense'") },
+      ])
+      channel.close()
+      await waitFor(() => hub.sent('rbad').length === 2)
+      expect(hub.sent('rbad')[1]).toEqual({
+        t: 'rbad',
+        id: 'r.1',
+        count: 2,
+        reason: expect.stringContaining("invalid frame 'ack'"),
+      })
+    },
+  )
 
   it('closes its channels when the hub goes', async () => {
     const { hub, channelClosed } = await withChannel('producer')

@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { moduleIdSchema } from '../../shared/catalog.js'
 import { monotonicMs } from '../../shared/clock.js'
+import type { EventBusError } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
 import type { RouteMetrics } from '../../shared/metrics-snapshot.js'
 import type { ChannelOutcomes, DirectCounts, DirectTerms, HubFrame, Permissions } from '../../shared/wire.js'
@@ -64,6 +65,11 @@ export interface RouteEndpoint {
   readonly canRoute: boolean
   send(frame: HubFrame): void
   sendWithPort(frame: HubFrame, port: unknown): void
+  /**
+   * Frames this endpoint sent on a direct channel that the channel's other end could not read:
+   * they count among its bad frames, and `error` tells it why.
+   */
+  sentUnreadable(count: number, error: EventBusError): void
   /** The endpoint's live hub subscriptions with the handler timeout it enforces. */
   remoteSubscriptions(): Iterable<{ subscription: Subscription; handlerTimeoutMs: number }>
 }

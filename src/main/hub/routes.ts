@@ -11,6 +11,7 @@ import { monotonicMs } from '../../shared/clock.js'
 import { describeThrown, EventBusError, issueAt } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
+import { framesCounted } from '../../shared/unreadable-frames.js'
 import {
   type ChannelOutcomes,
   type DirectCounts,
@@ -320,6 +321,9 @@ export class RouteTable implements RouteKeeper {
         return true
       case 'rfin':
         this.consumerFinished(from, frame.id, frame.outcomes, frame.provisional === true)
+        return true
+      case 'rbad':
+        this.unreadable(from, frame.id, frame.count, frame.reason)
         return true
       default:
         return false
@@ -658,6 +662,22 @@ export class RouteTable implements RouteKeeper {
       throw EventBusError.of('Unauthorized', { module: from.module, action: 'publish' })
     }
     return channel
+  }
+
+  /**
+   * Frames on channel `id` that `from`, one of its ends, could not read: they count against the
+   * other end, as its connection's bad frames and the route's refused frames, and it is told why.
+   * @throws EventBusError `Unauthorized` when `from` is neither end of the channel
+   */
+  private unreadable(from: RouteEndpoint, id: string, count: number, reason: string): void {
+    const channel = this.channels.get(id)
+    if (channel === undefined || (channel.producer !== from && channel.consumer !== from)) {
+      throw EventBusError.of('Unauthorized', { module: from.module, action: 'subscribe' })
+    }
+    const sender = channel.producer === from ? channel.consumer : channel.producer
+    channel.route.stats.refused += count
+    const reasonGiven = `${framesCounted(count)} you sent on direct channel ${id} could not be read by ${from.module}, dropped: ${reason}`
+    sender.sentUnreadable(count, EventBusError.of('MessageRejected', { reason: reasonGiven, issues: [] }))
   }
 
   /** Adds a producer's report to the bus's counters and the route's. */

@@ -132,7 +132,10 @@ export class Session implements RouteEndpoint {
   /** The metrics and tail streams this endpoint watches, if it inspects. */
   private readonly streams: InspectorStreams
   private readonly attachedAt = new Date()
-  /** Frames refused as malformed, out of order or not this endpoint's to send. */
+  /**
+   * Frames refused as malformed, out of order or not this endpoint's to send, and those it sent on
+   * a direct channel that the other end could not read.
+   */
   private badFrames = 0
 
   constructor(
@@ -192,6 +195,11 @@ export class Session implements RouteEndpoint {
 
   sendWithPort(frame: HubFrame, port: unknown): void {
     this.link.sendWithPorts(frame, [port])
+  }
+
+  sentUnreadable(count: number, error: EventBusError): void {
+    this.badFrames += count
+    this.sendError(error)
   }
 
   *remoteSubscriptions(): Iterable<{ subscription: Subscription; handlerTimeoutMs: number }> {
