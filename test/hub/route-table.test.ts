@@ -258,7 +258,10 @@ describe('the route table: declaring a route', () => {
     expect(first.id).toBe('data-capture→storage#1')
     expect(second.id).toBe('data-capture→storage#2')
     expect(routes.list()).toEqual([first, second])
-    expect(first).toMatchObject({ state: 'waiting', reason: 'waiting for both endpoints' })
+    expect(first).toMatchObject({
+      state: 'waiting',
+      reason: 'waiting for data-capture and storage to attach over ports',
+    })
   })
 
   it('refuses an invalid spec, naming the field', async () => {
@@ -346,7 +349,7 @@ describe('the route table: setting a channel up', () => {
     const { sid } = await subscribe()
     const route = declare()
     routes.attached(producer)
-    expect(route).toMatchObject({ state: 'waiting', reason: 'waiting for both endpoints' })
+    expect(route).toMatchObject({ state: 'waiting', reason: 'waiting for storage to attach over ports' })
     expect(pairs).toHaveLength(0)
     routes.attached(consumer)
     expect(route).toMatchObject({ state: 'establishing', reason: undefined })
@@ -844,7 +847,7 @@ describe('the route table: withdrawing a channel', () => {
   it('falls back when an end detaches, telling the other, and waits for it to attach again', async () => {
     const { routes, producer, consumer, route, framesTo, pairs, id } = await activeRoute()
     routes.detached(consumer)
-    expect(route).toMatchObject({ state: 'waiting', reason: 'waiting for both endpoints' })
+    expect(route).toMatchObject({ state: 'waiting', reason: 'waiting for storage to attach over ports' })
     expect(route.metrics().fallbacks).toBe(1)
     expect(framesTo(producer, 'unroute')).toEqual([{ t: 'unroute', id, reason: 'storage detached' }])
     expect(framesTo(consumer, 'unroute')).toEqual([])

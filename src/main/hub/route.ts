@@ -158,7 +158,8 @@ export class Route implements DirectRoute {
   readonly types: string[]
   readonly mode: RouteSpec['mode']
   state: RouteMetrics['state'] = 'waiting'
-  reason: string | undefined = 'waiting for both endpoints'
+  /** Set as the route is declared (see RouteTable.establish). */
+  reason: string | undefined
   channel: Channel | undefined
   epoch = 0
   restartTimer: ReturnType<typeof setTimeout> | undefined

@@ -469,7 +469,8 @@ export class RouteTable implements RouteKeeper {
     const producer = this.endpointFor(route.producer)
     const consumer = this.endpointFor(route.consumer)
     if (producer === undefined || consumer === undefined) {
-      route.reason = 'waiting for both endpoints'
+      const absent = [producer === undefined && route.producer, consumer === undefined && route.consumer]
+      route.reason = `waiting for ${absent.filter(Boolean).join(' and ')} to attach over ports`
       return
     }
     const refusal = this.refusal(route, producer) ?? this.refusal(route, consumer)
