@@ -212,10 +212,12 @@ export class LocalSubscriptions {
     const { subscriptionId } = delivery
     const subscription = this.subscriptions.get(subscriptionId)
     if (subscription === undefined) {
-      // A direct channel can outrun the hub's answer to a subscribe: hold it until the answer.
+      // A direct channel can outrun the hub's answer to a subscribe: hold it until the answer
+      // (unless it is for a subscription dropped here, which no answer will name).
       if (
         delivery.via !== this.hubAcks &&
         this.pendingSubscribes > 0 &&
+        !this.unsubscribed.has(subscriptionId) &&
         this.earlyCount < MAX_EARLY_DELIVERIES
       ) {
         const held = this.early.get(subscriptionId) ?? []
@@ -354,10 +356,14 @@ export class LocalSubscriptions {
     return this.clock
   }
 
-  /** Direct deliveries held for a subscribe answer that never named their subscription. */
+  /**
+   * Direct deliveries held for a subscribe answer that never named their subscription: nothing
+   * here will handle them, so they are answered `gone`, as one that comes when no subscribe is
+   * pending is (acknowledging them would count them delivered).
+   */
   private releaseEarly(): void {
     for (const deliveries of this.early.values())
-      for (const delivery of deliveries) delivery.via.handled(delivery)
+      for (const delivery of deliveries) delivery.via.gone(delivery)
     this.early = new Map()
     this.earlyCount = 0
   }

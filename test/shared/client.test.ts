@@ -713,6 +713,24 @@ describe('direct channels', () => {
     expect(hub.sent('pub')).toEqual([{ t: 'pub', rid: 0, msg: message, via: 'r.1', to: 'sid-1', held: true }])
   })
 
+  it('as a consumer, answers gone at once, a subscribe pending or not, what comes for a subscription it dropped', async () => {
+    const connection = await connected()
+    const { hub, client } = connection
+    const subscribing = client.subscribe(MODULE, {}, DeliveryMode.BestEffort, () => {})
+    await hub.answer('sub', 'sid-1')
+    const sid = await subscribing
+    const unsubscribing = client.unsubscribe(sid)
+    await hub.answer('unsub')
+    await unsubscribing
+    const { channel, fromChannel } = await withChannel('consumer', connection)
+    // Never answered: the client's close after the test rejects it.
+    client.subscribe(MODULE, {}, DeliveryMode.BestEffort, () => {}).catch(() => {})
+    await hub.ridOf('sub', 2)
+    channel.postMessage([{ t: 'dlv', sid, id: 1, msg: rawMessage(), timeoutMs: 500 }])
+    await waitFor(() => fromChannel.length === 1)
+    expect(fromChannel[0]).toMatchObject({ t: 'nack', id: 1, gone: true })
+  })
+
   it('as a consumer, holds what came early while a subscribe is pending, and lets it go once the hub refused it', async () => {
     const connection = await connected()
     const { hub, client } = connection
@@ -729,7 +747,15 @@ describe('direct channels', () => {
     })
     await subscribing
     await waitFor(() => fromChannel.length === 1)
-    // No subscription here wants it: acknowledged, as a delivery no handler here wants is.
-    expect(fromChannel).toEqual([{ t: 'ack', ids: [1] }])
+    // No subscription here will handle it: answered gone, as it would be with no subscribe pending.
+    expect(fromChannel).toEqual([
+      {
+        t: 'nack',
+        id: 1,
+        error: 'Unsubscribed: the subscription ended before this delivery ran',
+        gone: true,
+        timedOut: false,
+      },
+    ])
   })
 })

@@ -230,7 +230,7 @@ describe('an endpoint’s subscriptions', () => {
     expect(direct).toEqual(['handled 1', 'handled 2'])
   })
 
-  it('acknowledge the held deliveries no answer named once every subscribe is answered, and hold again later', () => {
+  it('end the held deliveries no answer named once every subscribe is answered, as with none on its way', () => {
     const { subscriptions, deliver, direct, directVia } = endpoint()
     const first = subscriptions.subscribing()
     const second = subscriptions.subscribing()
@@ -238,12 +238,21 @@ describe('an endpoint’s subscriptions', () => {
     first()
     expect(direct).toEqual([])
     second()
-    expect(direct).toEqual(['handled 1'])
+    expect(direct).toEqual(['gone 1'])
     deliver('other', [2], { via: directVia }) // no subscribe on its way: ended
-    expect(direct).toEqual(['handled 1', 'gone 2'])
+    expect(direct).toEqual(['gone 1', 'gone 2'])
   })
 
-  it(`hold at most ${MAX_EARLY_DELIVERIES} deliveries (the next is ended), counting none that ran or were let go`, () => {
+  it('hold nothing for a subscription dropped here, a subscribe on its way or not', () => {
+    const { subscriptions, subscribe, deliver, direct, directVia } = endpoint()
+    subscribe('dropped')
+    subscriptions.drop('dropped')
+    subscriptions.subscribing()
+    deliver('dropped', [1], { via: directVia })
+    expect(direct).toEqual(['gone 1'])
+  })
+
+  it(`hold at most ${MAX_EARLY_DELIVERIES} deliveries (the next is ended), counting none that ran or were ended`, () => {
     const { subscriptions, subscribe, deliver, direct, directVia } = endpoint()
     const ids = (from: number) => Array.from({ length: MAX_EARLY_DELIVERIES }, (_, index) => from + index)
     const [first, second] = [subscriptions.subscribing(), subscriptions.subscribing()]
@@ -253,14 +262,18 @@ describe('an endpoint’s subscriptions', () => {
     subscribe('sid') // runs what was held for it
     first()
     deliver('other', [-1], { via: directVia }) // the second subscribe is still on its way: held
-    second() // its answer did not name it: let go, acknowledged
+    second() // its answer did not name it: ended
     const third = subscriptions.subscribing()
     deliver('another', ids(1e6), { via: directVia })
     third()
     subscriptions.subscribing()
     deliver('later', [-2], { via: directVia }) // held
-    expect(direct).toHaveLength(2 + 2 * MAX_EARLY_DELIVERIES)
-    expect(direct.filter((event) => !event.startsWith('handled'))).toEqual(['gone 0'])
+    expect(direct.filter((event) => event.startsWith('handled'))).toHaveLength(MAX_EARLY_DELIVERIES)
+    expect(direct.filter((event) => !event.startsWith('handled'))).toEqual([
+      'gone 0',
+      'gone -1',
+      ...ids(1e6).map((id) => `gone ${id}`),
+    ])
   })
 
   it(`remember the latest ${MAX_REMEMBERED_UNSUBSCRIBED} subscriptions dropped, and whether each was Reliable`, () => {
