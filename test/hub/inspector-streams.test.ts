@@ -130,6 +130,22 @@ describe("an inspecting session's streams", () => {
     expect(tailFrames().map(({ entries, sampled }) => [entries.length, sampled])).toEqual([[1, true]])
   })
 
+  it('says it sampled when entries were left out and none follow, once', () => {
+    const { session, tailFrames, leaveUnread } = streams()
+    session.set('tail', true)
+    session.markTailSampled()
+    vi.advanceTimersByTime(TAIL_INTERVAL_MS)
+    leaveUnread(STREAM_BUFFER_LIMIT_BYTES + 1)
+    session.tail(rawMessage(), 1) // left out: the reader is behind
+    vi.advanceTimersByTime(3 * TAIL_INTERVAL_MS)
+    leaveUnread(0)
+    vi.advanceTimersByTime(3 * TAIL_INTERVAL_MS)
+    expect(tailFrames().map(({ entries, sampled }) => [entries.length, sampled])).toEqual([
+      [0, true],
+      [0, true],
+    ])
+  })
+
   it('skips a reader that left more than its bound unread, and says so once it reads again', () => {
     const { session, watchers, sent, tailFrames, leaveUnread } = streams()
     session.set('metrics', true)

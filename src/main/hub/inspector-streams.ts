@@ -100,7 +100,9 @@ export class InspectorStreams {
   }
 
   private flushTail(): void {
-    if (this.tailBuffer.length === 0) return
+    // Entries left out are said even when nothing follows them, or the window would show the
+    // tail as whole after a burst it could not carry.
+    if (this.tailBuffer.length === 0 && !this.tailSampled) return
     if (this.readsTooSlowly()) {
       // Left out, as a flood's excess is: the next flush that goes says it sampled.
       this.tailBuffer = []
