@@ -57,8 +57,11 @@ describe('durable dead letters', () => {
     await waitFor(() => first.bus.deadLetters.list().length === 3)
     const [a] = first.bus.deadLetters.list()
     await first.bus.deadLetters.purge([a!.id])
+    // An id the queue does not hold leaves the log as it was.
+    await first.bus.deadLetters.purge(['no-such-entry'])
     await first.bus.shutdown()
     await first.log.close()
+    expect((await readFile(path, 'utf8')).trim().split('\n')).toHaveLength(3 + 1)
     const second = await failingBus(path)
     expect(
       second.bus.deadLetters.list().map((e) => (e.message.payload.data as { eventType: string }).eventType),
