@@ -14,6 +14,7 @@ import type { Port } from './port.js'
 import { UnreadableFrames } from './unreadable-frames.js'
 import {
   type DirectLimits,
+  type DirectTerms,
   type EndpointFrame,
   endpointFrameSchema,
   type Frame,
@@ -21,6 +22,8 @@ import {
   hubFrameSchema,
   MAX_REASON_LENGTH,
 } from './wire.js'
+
+type RouteFrame = Extract<HubFrame, { t: 'route' }>
 
 /** Reports a frame that could not leave and has no request to refuse (see Link's `unsendable`). */
 export function unsendableReport(frame: Frame, reason: string): void {
@@ -61,45 +64,60 @@ export class DirectChannels {
     return this.producers.get(id)
   }
 
-  /** Opens our side of a direct channel the hub set up (`received` is its port). */
-  open(frame: Extract<HubFrame, { t: 'route' }>, received: unknown): void {
-    if (received === undefined || frame.limits === undefined) return
-    const port = this.host.adopt(received)
-    const validator = this.validator(frame.limits)
-    const unreadable = this.unreadableOn(frame.id)
-    if (frame.role === 'producer') {
-      if (frame.terms === undefined) return
-      const types = new Set(frame.types.filter(validator.knows))
-      const link = new Link<EndpointFrame, HubFrame>(port, endpointFrameSchema, {
-        frame: (inbound) => producer.receive(inbound),
-        invalid: (reason) => unreadable.add(reason),
-        // A delivery that cannot leave fails as the consumer would fail it; nothing else is sent.
-        unsendable: (outbound, reason) => {
-          if (outbound.t !== 'dlv' && outbound.t !== 'dlvs') return unsendableReport(outbound, reason)
-          for (const nack of nacksFor(outbound, `the delivery could not be sent: ${reason}`))
-            producer.receive(nack)
-        },
-        closed: (reason) => {
-          unreadable.close()
-          producer.close(`the direct channel closed: ${reason}`, true)
-        },
-      })
-      // Deliveries leave as rows beside templates (see message-shapes), which every consumer reads:
-      // the route's CPU a message fell by 8-26 % in paired runs against tuples (docs/performance.md).
-      link.shapeBatches()
-      const producer = new DirectProducer(frame.id, frame.peer, link, frame.terms, frame.limits, validator, {
-        toHub: (outbound) => this.host.toHub(outbound),
-        publishCopy: (message, via, seq) => this.host.publishCopy(message, via, seq),
-        requestCopy: (message, via, seq, count) => this.host.requestCopy(message, via, seq, count),
-        ended: (ended) => {
-          for (const [type, current] of this.producing) if (current === ended) this.producing.delete(type)
-          if (!ended.isOpen) this.producers.delete(ended.id)
-        },
-      })
-      for (const type of types) this.producing.set(type, producer)
-      this.producers.set(frame.id, producer)
-      return
+  /**
+   * Opens our side of a direct channel the hub set up (`received` is its port). A frame that lacks
+   * its port, its limits or (to a producer) its terms, which the hub always sends, is from a hub of
+   * another version: said in the console, and its port closed, so the hub falls back at once.
+   */
+  open(frame: RouteFrame, received: unknown): void {
+    const { limits, terms } = frame
+    if (received !== undefined && limits !== undefined) {
+      if (frame.role === 'consumer') return this.openConsumer(frame, this.host.adopt(received), limits)
+      if (terms !== undefined) return this.openProducer(frame, this.host.adopt(received), limits, terms)
     }
+    if (received !== undefined) this.host.adopt(received).close()
+    const lacking = received === undefined ? 'port' : limits === undefined ? 'limits' : 'terms'
+    console.error(
+      `skelly-bus: the hub's route frame for channel ${frame.id} came without its ${lacking}; the channel stays closed (is the hub of another version?)`,
+    )
+  }
+
+  private openProducer(frame: RouteFrame, port: Port, limits: DirectLimits, terms: DirectTerms): void {
+    const validator = this.validator(limits)
+    const unreadable = this.unreadableOn(frame.id)
+    const types = new Set(frame.types.filter(validator.knows))
+    const link = new Link<EndpointFrame, HubFrame>(port, endpointFrameSchema, {
+      frame: (inbound) => producer.receive(inbound),
+      invalid: (reason) => unreadable.add(reason),
+      // A delivery that cannot leave fails as the consumer would fail it; nothing else is sent.
+      unsendable: (outbound, reason) => {
+        if (outbound.t !== 'dlv' && outbound.t !== 'dlvs') return unsendableReport(outbound, reason)
+        for (const nack of nacksFor(outbound, `the delivery could not be sent: ${reason}`))
+          producer.receive(nack)
+      },
+      closed: (reason) => {
+        unreadable.close()
+        producer.close(`the direct channel closed: ${reason}`, true)
+      },
+    })
+    // Deliveries leave as rows beside templates (see message-shapes), which every consumer reads:
+    // the route's CPU a message fell by 8-26 % in paired runs against tuples (docs/performance.md).
+    link.shapeBatches()
+    const producer = new DirectProducer(frame.id, frame.peer, link, terms, limits, validator, {
+      toHub: (outbound) => this.host.toHub(outbound),
+      publishCopy: (message, via, seq) => this.host.publishCopy(message, via, seq),
+      requestCopy: (message, via, seq, count) => this.host.requestCopy(message, via, seq, count),
+      ended: (ended) => {
+        for (const [type, current] of this.producing) if (current === ended) this.producing.delete(type)
+        if (!ended.isOpen) this.producers.delete(ended.id)
+      },
+    })
+    for (const type of types) this.producing.set(type, producer)
+    this.producers.set(frame.id, producer)
+  }
+
+  private openConsumer(frame: RouteFrame, port: Port, limits: DirectLimits): void {
+    const unreadable = this.unreadableOn(frame.id)
     const link = new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
       frame: (inbound) => {
         if (inbound.t !== 'dlv' && inbound.t !== 'dlvs') return
@@ -118,10 +136,10 @@ export class DirectChannels {
       link,
       frame.peer,
       new Set(frame.types),
-      validator,
+      this.validator(limits),
       (outbound) => this.host.toHub(outbound),
       (sid) => this.host.isReliable(sid),
-      frame.limits.window,
+      limits.window,
     )
     this.consuming.set(frame.id, link)
   }

@@ -692,6 +692,49 @@ describe('direct channels', () => {
     },
   )
 
+  it.each([
+    ['limits', 'consumer', {}],
+    ['terms', 'producer', { limits: fakeChannelLimits }],
+  ] as const)(
+    'says so and closes the port of a route frame that lacks its %s',
+    async (lacking, role, given) => {
+      const { hub } = await connected()
+      const error = vi.spyOn(console, 'error').mockImplementation(() => {})
+      const { port1: channel, port2: sent } = new MessageChannel()
+      const { isClosed } = recordFrames(channel)
+      const route = {
+        t: 'route',
+        id: 'r.1',
+        role,
+        peer: ModuleId.Storage,
+        types: ['RawEvent'],
+        port: 0,
+        ...given,
+      }
+      hub.sendWithPort(route, sent)
+      await waitFor(isClosed)
+      expect(error).toHaveBeenCalledWith(
+        `skelly-bus: the hub's route frame for channel r.1 came without its ${lacking}; the channel stays closed (is the hub of another version?)`,
+      )
+      expect(hub.sent('rsync')).toEqual([])
+    },
+  )
+
+  it('says so when a route frame comes without its port', async () => {
+    const { hub } = await connected()
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {})
+    hub.send({
+      t: 'route',
+      id: 'r.1',
+      role: 'consumer',
+      peer: ModuleId.Storage,
+      types: ['RawEvent'],
+      port: 0,
+    })
+    await waitFor(() => error.mock.calls.length > 0)
+    expect(error.mock.calls[0]?.[0]).toContain('came without its port')
+  })
+
   it('closes its channels when the hub goes', async () => {
     const { hub, channelClosed } = await withChannel('producer')
     hub.close()
