@@ -40,6 +40,11 @@ export default defineModule({
       async (message) => {
         const batch = message.payload.data
         const { state, confidence } = classify(batch)
+        // Taken before any await: handlers of this subscription run side by side, and one that read
+        // the state after its first publish would compare it with a batch not yet done, or none.
+        const previous = current
+        current = state
+        const transition = previous !== undefined && previous !== state
         const rounded = Math.round(confidence * 100) / 100
         await bus.publish(
           BusMessage.create(
@@ -53,7 +58,6 @@ export default defineModule({
             }),
           ),
         )
-        const transition = current !== undefined && current !== state
         await bus.publish(
           BusMessage.withPriority(
             ModuleId.AnalysisEngine,
@@ -61,12 +65,11 @@ export default defineModule({
               state,
               confidence: rounded,
               timestamp: new Date(),
-              ...(transition && current ? { transitionFrom: current } : {}),
+              ...(transition ? { transitionFrom: previous } : {}),
             }),
             transition ? MessagePriority.High : MessagePriority.Normal,
           ),
         )
-        current = state
       },
       { label: 'classifies batches into StateChange' },
     )

@@ -1,0 +1,230 @@
+/**
+ * The demo pipeline's modules, each run as a host runs it (over a port to a hub, its lifecycle
+ * included) and fed by the test: AnalysisEngine's rule and what it publishes, Gamification's
+ * rewards, streaks and cooldown, AiIntegration's answers.
+ */
+import { tmpdir } from 'node:os'
+import { MessageChannel } from 'node:worker_threads'
+import { describe, expect, it } from 'vitest'
+import {
+  BusMessage,
+  DeliveryMode,
+  type Envelope,
+  type EventBus,
+  MessageFilter,
+  MessagePayload,
+  MessagePriority,
+  ModuleId,
+} from '../../src/main/bus/index.js'
+import { startOrchestrator } from '../../src/main/host/orchestrator.js'
+import type { Hub } from '../../src/main/hub/index.js'
+import aiIntegration from '../../src/modules/ai-integration.js'
+import analysisEngine, { classify } from '../../src/modules/analysis-engine.js'
+import { lifecyclePermissions, type ModuleDefinition } from '../../src/modules/define.js'
+import gamification from '../../src/modules/gamification.js'
+import { runModule } from '../../src/modules/lifecycle.js'
+import type { DataOf, MessageType } from '../../src/shared/catalog.js'
+import { fromNodePort } from '../../src/shared/index.js'
+import { rawEvent, waitFor } from '../helpers.js'
+import { afterThisTest, startHub } from '../hub/fixture.js'
+
+/**
+ * `definition` attached to a fresh hub and running, with `options`; `seen(type)` lists what it
+ * published of `type`, in order. Shut down as the host does after the test.
+ */
+async function running(
+  definition: ModuleDefinition,
+  published: MessageType[],
+  options: Record<string, unknown> = {},
+) {
+  const { bus, hub }: { bus: EventBus; hub: Hub } = await startHub()
+  const seen: Envelope[] = []
+  await bus.subscribe(
+    ModuleId.CuteFigurine,
+    MessageFilter.types(published),
+    DeliveryMode.BestEffort,
+    (message) => {
+      seen.push(message)
+    },
+  )
+  const { port1, port2 } = new MessageChannel()
+  hub.attach(port1, { module: definition.id, permissions: lifecyclePermissions(definition) })
+  const run = runModule(definition, fromNodePort(port2), { dataDir: tmpdir(), options })
+  await waitFor(() => bus.registry.get(definition.id)?.status === 'Healthy')
+  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
+  orchestrator.stop()
+  afterThisTest(async () => {
+    await orchestrator.requestShutdown(definition.id, 1_000)
+    await run
+  })
+  const ofType = <T extends MessageType>(type: T) =>
+    seen.filter((message): message is BusMessage<T> => message.payload.type === type)
+  return { bus, seen, ofType }
+}
+
+/** A batch of `seconds` with `counts` events of each type. */
+function batch(seconds: number, counts: Partial<Record<string, number>>): DataOf<'EventBatch'> {
+  const windowStart = new Date('2026-12-06T10:00:00Z')
+  return {
+    windowStart,
+    windowEnd: new Date(windowStart.getTime() + seconds * 1000),
+    events: Object.entries(counts).flatMap(([eventType, count]) =>
+      Array.from({ length: count ?? 0 }, () => rawEvent({ eventType })),
+    ),
+    sessionId: crypto.randomUUID(),
+  }
+}
+
+describe("AnalysisEngine's rule", () => {
+  it('calls fewer than one event every two seconds idle, more sure the fewer', () => {
+    expect(classify(batch(10, {}))).toEqual({ state: 'idle', confidence: 1 })
+    expect(classify(batch(10, { keystroke: 4 }))).toEqual({ state: 'idle', confidence: 0.6 })
+    expect(classify(batch(10, { keystroke: 5 })).state).toBe('focused')
+  })
+
+  it('calls over 15 % window switches or over 45 % mouse moves distracted', () => {
+    expect(classify(batch(1, { keystroke: 84, window_focus: 16 }))).toMatchObject({ state: 'distracted' })
+    expect(classify(batch(1, { keystroke: 85, window_focus: 15 })).state).toBe('focused')
+    expect(classify(batch(1, { keystroke: 54, mouse_move: 46 }))).toMatchObject({ state: 'distracted' })
+    expect(classify(batch(1, { keystroke: 55, mouse_move: 45 })).state).toBe('focused')
+    // Sure in proportion to the stronger sign: 30 % switches or 60 % mouse is certain.
+    expect(classify(batch(1, { keystroke: 80, window_focus: 20 })).confidence).toBeCloseTo(2 / 3)
+    expect(classify(batch(1, { keystroke: 40, mouse_move: 60 })).confidence).toBe(1)
+  })
+
+  it('calls the rest focused, sure in proportion to its keystrokes (80 % is certain)', () => {
+    expect(classify(batch(1, { keystroke: 40, mouse_move: 40, scroll: 20 }))).toEqual({
+      state: 'focused',
+      confidence: 0.5,
+    })
+    expect(classify(batch(1, { keystroke: 100 })).confidence).toBe(1)
+  })
+
+  it('takes a batch of no length as a very short one, not a division by zero', () => {
+    expect(classify(batch(0, { keystroke: 1 })).state).toBe('focused')
+  })
+})
+
+describe('AnalysisEngine', () => {
+  it('publishes each batch’s verdict and its state, at High priority and with the state before when it changed', async () => {
+    const { bus, ofType } = await running(analysisEngine, ['AnalysisComplete', 'StateChange'])
+    const send = (data: DataOf<'EventBatch'>) =>
+      bus.publish(BusMessage.create(ModuleId.Storage, MessagePayload.EventBatch(data)))
+    const focused = batch(1, { keystroke: 10 })
+    await send(focused)
+    await send(batch(1, { keystroke: 10 }))
+    await send(batch(10, {}))
+    await waitFor(() => ofType('StateChange').length === 3)
+    expect(ofType('AnalysisComplete')[0]?.payload.data).toMatchObject({
+      state: 'focused',
+      confidence: 1,
+      startTime: focused.windowStart,
+      endTime: focused.windowEnd,
+    })
+    expect(
+      ofType('StateChange').map(({ priority, payload: { data } }) => [
+        data.state,
+        data.transitionFrom,
+        priority,
+      ]),
+    ).toEqual([
+      ['focused', undefined, MessagePriority.Normal],
+      ['focused', undefined, MessagePriority.Normal],
+      ['idle', 'focused', MessagePriority.High],
+    ])
+  })
+})
+
+describe('Gamification', () => {
+  const stateChange = (state: string, confidence = 0.9) =>
+    BusMessage.create(
+      ModuleId.AnalysisEngine,
+      MessagePayload.StateChange({ state, confidence, timestamp: new Date() }),
+    )
+
+  it('rewards each focused stretch, every fifth as a streak worth three times as much', async () => {
+    const { bus, ofType } = await running(gamification, ['RewardEvent'])
+    for (let n = 0; n < 6; n++) await bus.publish(stateChange('focused', 0.5))
+    await waitFor(() => ofType('RewardEvent').length === 6)
+    expect(ofType('RewardEvent').map(({ payload: { data } }) => [data.rewardType, data.points])).toEqual([
+      ['focus', 3],
+      ['focus', 3],
+      ['focus', 3],
+      ['focus', 3],
+      ['streak', 9],
+      ['focus', 3],
+    ])
+  })
+
+  it('asks for an intervention on drifting, then not again within its cooldown; a stretch lost starts the streak over', async () => {
+    const { bus, ofType } = await running(gamification, ['RewardEvent', 'InterventionRequest'], {
+      cooldownMs: 60_000,
+    })
+    for (let n = 0; n < 4; n++) await bus.publish(stateChange('focused'))
+    await bus.publish(stateChange('distracted', 0.9))
+    await bus.publish(stateChange('idle', 0.5))
+    await bus.publish(stateChange('focused'))
+    await waitFor(() => ofType('RewardEvent').length === 5)
+    expect(ofType('InterventionRequest').map(({ payload: { data } }) => data)).toEqual([
+      {
+        requestId: expect.any(String),
+        interventionType: 'refocus',
+        urgency: 'high',
+        context: { state: 'distracted', confidence: 0.9 },
+      },
+    ])
+    expect(ofType('RewardEvent').at(-1)?.payload.data.rewardType).toBe('focus')
+  })
+
+  it('asks each time with no cooldown: idle for a wake-up, low urgency when unsure', async () => {
+    const { bus, ofType } = await running(gamification, ['InterventionRequest'], { cooldownMs: 0 })
+    await bus.publish(stateChange('idle', 0.5))
+    await bus.publish(stateChange('distracted', 0.71))
+    await waitFor(() => ofType('InterventionRequest').length === 2)
+    expect(
+      ofType('InterventionRequest').map(({ payload: { data } }) => [data.interventionType, data.urgency]),
+    ).toEqual([
+      ['wake-up', 'low'],
+      ['refocus', 'high'],
+    ])
+  })
+})
+
+describe('AiIntegration', () => {
+  it('answers a request with its reply and, before it, an animation for the figurine, both correlated', async () => {
+    const { bus, ofType } = await running(aiIntegration, ['AnimationCommand', 'InterventionResponse'])
+    const ask = (interventionType: string, urgency: string) =>
+      bus.publish(
+        BusMessage.create(
+          ModuleId.Gamification,
+          MessagePayload.InterventionRequest({
+            requestId: crypto.randomUUID(),
+            interventionType,
+            urgency,
+            context: {},
+          }),
+        ),
+      )
+    const requests = [await ask('wake-up', 'high'), await ask('no-such-kind', 'low')]
+    await waitFor(() => ofType('InterventionResponse').length === 2)
+    expect(
+      ofType('AnimationCommand').map(({ correlationId, payload: { data } }) => [
+        correlationId,
+        data.animationType,
+        data.parameters,
+      ]),
+    ).toEqual([
+      [requests[0], 'bounce', { intensity: 2 }],
+      [requests[1], 'spin', { intensity: 1 }], // an unknown kind gets a tip
+    ])
+    expect(
+      ofType('InterventionResponse').map(({ correlationId, payload: { data } }) => [
+        correlationId,
+        data.animationCues,
+      ]),
+    ).toEqual([
+      [requests[0], ['bounce', 'yawn']],
+      [requests[1], ['spin', 'sparkle']],
+    ])
+  })
+})
