@@ -735,6 +735,20 @@ describe('direct channels', () => {
     expect(error.mock.calls[0]?.[0]).toContain('came without its port')
   })
 
+  it('as a producer whose channel’s port closes, hands back what is unacknowledged and tells the hub', async () => {
+    const { hub, client, channel, deliveries } = await withChannel('producer')
+    hub.send({ t: 'rgo', id: 'r.1' })
+    const message = rawMessage()
+    await client.publish(message)
+    await waitFor(() => deliveries().length === 1)
+    channel.close()
+    await waitFor(() => hub.sent('rdown').length === 1)
+    expect(hub.sent('rdown')).toEqual([
+      { t: 'rdown', id: 'r.1', reason: expect.stringMatching(/^the direct channel closed: /) },
+    ])
+    expect(hub.sent('pub')).toEqual([{ t: 'pub', rid: 0, msg: message, via: 'r.1', to: 'sid-s' }])
+  })
+
   it('closes its channels when the hub goes', async () => {
     const { hub, channelClosed } = await withChannel('producer')
     hub.close()
