@@ -681,8 +681,11 @@ describe('direct channels', () => {
       expect(hub.sent('rbad')).toEqual([
         { t: 'rbad', id: 'r.1', count: 1, reason: expect.stringContaining("invalid frame 'nonsense'") },
       ])
+      const before = hub.received.length
       channel.close()
       await waitFor(() => hub.sent('rbad').length === 2)
+      // Sent as the channel closes, ahead of what its closing sends, not a second later.
+      expect(hub.received[before]?.t).toBe('rbad')
       expect(hub.sent('rbad')[1]).toEqual({
         t: 'rbad',
         id: 'r.1',
@@ -749,11 +752,14 @@ describe('direct channels', () => {
     expect(hub.sent('pub')).toEqual([{ t: 'pub', rid: 0, msg: message, via: 'r.1', to: 'sid-s' }])
   })
 
-  it('closes its channels when the hub goes', async () => {
-    const { hub, channelClosed } = await withChannel('producer')
-    hub.close()
-    await waitFor(channelClosed)
-  })
+  it.each(['producer', 'consumer'] as const)(
+    'closes a channel it is the %s of when the hub goes',
+    async (role) => {
+      const { hub, channelClosed } = await withChannel(role)
+      hub.close()
+      await waitFor(channelClosed)
+    },
+  )
 
   it('as a consumer, has the hub hold a Reliable delivery whose handler failed', async () => {
     const connection = await connected()
