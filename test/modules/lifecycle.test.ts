@@ -15,10 +15,9 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { startOrchestrator } from '../../src/main/host/orchestrator.js'
 import type { Hub } from '../../src/main/hub/index.js'
 import dataCapture from '../../src/modules/data-capture.js'
-import { defineModule, lifecyclePermissions, type ModuleDefinition } from '../../src/modules/define.js'
+import { defineModule, type ModuleDefinition } from '../../src/modules/define.js'
 import gamification from '../../src/modules/gamification.js'
 import { runModule } from '../../src/modules/lifecycle.js'
 import { settingValue } from '../../src/modules/options.js'
@@ -26,6 +25,7 @@ import { SKIPPED_REPORT_MS } from '../../src/modules/skipped-publishes.js'
 import { fromNodePort } from '../../src/shared/index.js'
 import { waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
+import { attachedModule } from './attached-module.js'
 
 describe('a module’s lifecycle', () => {
   it('applies a ConfigUpdate for it, and answers one it cannot apply with an Error saying why', async () => {
@@ -241,10 +241,7 @@ describe('a module’s lifecycle', () => {
  * permissions, once it is Healthy; collects the Error messages it publishes.
  */
 async function runInThread(bus: EventBus, hub: Hub, definition: ModuleDefinition) {
-  const { port1, port2 } = new MessageChannel()
-  hub.attach(port1, { module: definition.id, permissions: lifecyclePermissions(definition) })
-  const running = runModule(definition, fromNodePort(port2), { dataDir: '.', options: {} })
-  await waitFor(() => bus.registry.get(definition.id)?.status === 'Healthy')
+  const { running, orchestrator } = await attachedModule(bus, hub, definition, { dataDir: '.', options: {} })
   const errors: Envelope[] = []
   await bus.subscribe(
     ModuleId.Orchestrator,
@@ -254,13 +251,8 @@ async function runInThread(bus: EventBus, hub: Hub, definition: ModuleDefinition
       errors.push(m)
     },
   )
-  // The host's own sender of updates and shutdowns; no health round within a test.
-  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
   const update = (data: ConfigUpdate) =>
     orchestrator.configure(data.configKey, data.configValue, data.targetModule)
-  const stop = () => {
-    orchestrator.stop()
-    return orchestrator.requestShutdown(definition.id, 1_000)
-  }
+  const stop = () => orchestrator.requestShutdown(definition.id, 1_000)
   return { running, errors, update, stop }
 }

@@ -4,7 +4,6 @@
  * rewards, streaks and cooldown, AiIntegration's answers.
  */
 import { tmpdir } from 'node:os'
-import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import {
   BusMessage,
@@ -16,17 +15,15 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { startOrchestrator } from '../../src/main/host/orchestrator.js'
 import type { Hub } from '../../src/main/hub/index.js'
 import aiIntegration from '../../src/modules/ai-integration.js'
 import analysisEngine, { classify } from '../../src/modules/analysis-engine.js'
-import { lifecyclePermissions, type ModuleDefinition } from '../../src/modules/define.js'
+import type { ModuleDefinition } from '../../src/modules/define.js'
 import gamification from '../../src/modules/gamification.js'
-import { runModule } from '../../src/modules/lifecycle.js'
 import type { DataOf, MessageType } from '../../src/shared/catalog.js'
-import { fromNodePort } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from '../hub/fixture.js'
+import { attachedModule } from './attached-module.js'
 
 /**
  * `definition` attached to a fresh hub and running, with `options`; `seen(type)` lists what it
@@ -47,15 +44,10 @@ async function running(
       seen.push(message)
     },
   )
-  const { port1, port2 } = new MessageChannel()
-  hub.attach(port1, { module: definition.id, permissions: lifecyclePermissions(definition) })
-  const run = runModule(definition, fromNodePort(port2), { dataDir: tmpdir(), options })
-  await waitFor(() => bus.registry.get(definition.id)?.status === 'Healthy')
-  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
-  orchestrator.stop()
+  const { running, orchestrator } = await attachedModule(bus, hub, definition, { dataDir: tmpdir(), options })
   afterThisTest(async () => {
     await orchestrator.requestShutdown(definition.id, 1_000)
-    await run
+    await running
   })
   const ofType = <T extends MessageType>(type: T) =>
     seen.filter((message): message is BusMessage<T> => message.payload.type === type)

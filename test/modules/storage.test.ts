@@ -6,16 +6,12 @@
 import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { MessageChannel } from 'node:worker_threads'
 import { expect, it } from 'vitest'
 import { DeliveryMode, type Envelope, ModuleId } from '../../src/main/bus/index.js'
-import { startOrchestrator } from '../../src/main/host/orchestrator.js'
-import { lifecyclePermissions } from '../../src/modules/define.js'
-import { runModule } from '../../src/modules/lifecycle.js'
 import storage from '../../src/modules/storage.js'
-import { fromNodePort } from '../../src/shared/index.js'
 import { rawMessage, waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
+import { attachedModule } from './attached-module.js'
 
 const isEventFile = (name: string): boolean => /^events(\.\d+)?\.jsonl$/.test(name)
 /** 0 for `events.jsonl`, N for `events.N.jsonl`: the higher, the older. */
@@ -57,13 +53,8 @@ async function startStorage(
   dataDir: string,
   options: Record<string, unknown>,
 ) {
-  const { port1, port2 } = new MessageChannel()
-  hub.attach(port1, { module: storage.id, permissions: lifecyclePermissions(storage) })
-  const running = runModule(storage, fromNodePort(port2), { dataDir, options })
-  await waitFor(() => bus.registry.get(storage.id)?.status === 'Healthy')
+  const { running, orchestrator } = await attachedModule(bus, hub, storage, { dataDir, options })
   await waitFor(async () => (await bus.metrics()).subscriptions.some((s) => s.module === ModuleId.Storage))
-  const orchestrator = startOrchestrator(bus, { healthIntervalMs: 60_000 })
-  orchestrator.stop()
   return {
     orchestrator,
     async stop() {
