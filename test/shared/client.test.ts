@@ -752,6 +752,15 @@ describe('direct channels', () => {
     expect(hub.sent('pub')).toEqual([{ t: 'pub', rid: 0, msg: message, via: 'r.1', to: 'sid-s' }])
   })
 
+  it('forgets a channel it produced on once it closed: the hub’s late frames about it get no answer', async () => {
+    const { hub, channel } = await withChannel('producer')
+    channel.close()
+    await waitFor(() => hub.sent('rdown').length === 1)
+    hub.send({ t: 'rterms', id: 'r.1', terms: { seq: 2, targets: [], shared: [] } })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(hub.sent('rsync')).toEqual([{ t: 'rsync', id: 'r.1', seq: 1 }])
+  })
+
   it.each(['producer', 'consumer'] as const)(
     'closes a channel it is the %s of when the hub goes',
     async (role) => {
