@@ -532,7 +532,7 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     })
     .strict(),
   /** The producer's side of channel `id` ended (the peer went away, or the port closed). */
-  z.object({ t: z.literal('rdown'), id: channelId, reason: z.string().max(1024) }).strict(),
+  z.object({ t: z.literal('rdown'), id: channelId, reason: z.string().max(MAX_REASON_LENGTH) }).strict(),
   /**
    * Either end of channel `id`: `count` frames from the other end since the last such report could
    * not be read (undecodable, or not a frame of the protocol) and were dropped; `reason` the first's.
