@@ -1,7 +1,7 @@
 /**
  * The demo pipeline's modules, each run as a host runs it (over a port to a hub, its lifecycle
- * included) and fed by the test: AnalysisEngine's rule and what it publishes, Gamification's
- * rewards, streaks and cooldown, AiIntegration's answers.
+ * included) and fed by the test: DataCapture's activity phases, AnalysisEngine's rule and what it
+ * publishes, Gamification's rewards, streaks and cooldown, AiIntegration's answers.
  */
 import { tmpdir } from 'node:os'
 import { describe, expect, it } from 'vitest'
@@ -18,6 +18,7 @@ import {
 import type { Hub } from '../../src/main/hub/index.js'
 import aiIntegration from '../../src/modules/ai-integration.js'
 import analysisEngine, { classify } from '../../src/modules/analysis-engine.js'
+import dataCapture from '../../src/modules/data-capture.js'
 import type { ModuleDefinition } from '../../src/modules/define.js'
 import gamification from '../../src/modules/gamification.js'
 import type { DataOf, MessageType } from '../../src/shared/catalog.js'
@@ -51,7 +52,7 @@ async function running(
   })
   const ofType = <T extends MessageType>(type: T) =>
     seen.filter((message): message is BusMessage<T> => message.payload.type === type)
-  return { bus, seen, ofType }
+  return { bus, orchestrator, seen, ofType }
 }
 
 /** A batch of `seconds` with `counts` events of each type. */
@@ -66,6 +67,19 @@ function batch(seconds: number, counts: Partial<Record<string, number>>): DataOf
     sessionId: crypto.randomUUID(),
   }
 }
+
+describe('DataCapture', () => {
+  it('types in the editor while focused, and switches between windows once its phases move on', async () => {
+    const { orchestrator, ofType } = await running(dataCapture, ['RawEvent'], { rate: 200, phaseMs: 60_000 })
+    await waitFor(() => ofType('RawEvent').length >= 20)
+    const titles = () => new Set(ofType('RawEvent').map(({ payload: { data } }) => data.windowTitle))
+    expect(titles()).toEqual(new Set(['main.ts — Editor']))
+    // A phase a millisecond long: the next ticks fall in the distracted phase too.
+    await orchestrator.configure('phaseMs', 1, ModuleId.DataCapture)
+    await waitFor(() => titles().size > 1)
+    expect(ofType('RawEvent').every(({ source }) => source === ModuleId.DataCapture)).toBe(true)
+  })
+})
 
 describe("AnalysisEngine's rule", () => {
   it('calls fewer than one event every two seconds idle, more sure the fewer', () => {
