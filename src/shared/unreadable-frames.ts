@@ -35,7 +35,6 @@ export class UnreadableFrames {
 
   /** The link ended: what is counted and not yet reported is reported now, and nothing after. */
   close(): void {
-    if (this.closed) return
     this.closed = true
     clearTimeout(this.quiet)
     this.quiet = undefined

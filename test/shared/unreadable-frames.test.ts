@@ -70,10 +70,11 @@ describe('unreadable frames', () => {
       [1, 'a'],
       [1, 'b'],
     ])
+    expect(vi.getTimerCount()).toBe(0)
     frames.add('c')
+    frames.close()
     vi.advanceTimersByTime(10 * UNREADABLE_REPORT_INTERVAL_MS)
     expect(reports).toHaveLength(2)
-    expect(vi.getTimerCount()).toBe(0)
   })
 
   it('closed with nothing counted, reports nothing', () => {
