@@ -108,6 +108,7 @@ describe("AnalysisEngine's rule", () => {
 
   it('takes a batch of no length as a very short one, not a division by zero', () => {
     expect(classify(batch(0, { keystroke: 1 })).state).toBe('focused')
+    expect(classify(batch(0, {}))).toEqual({ state: 'idle', confidence: 1 })
   })
 })
 
@@ -120,7 +121,8 @@ describe('AnalysisEngine', () => {
     await send(focused)
     await send(batch(1, { keystroke: 10 }))
     await send(batch(10, {}))
-    await waitFor(() => ofType('StateChange').length === 3)
+    await send(batch(1, { keystroke: 80, window_focus: 20 }))
+    await waitFor(() => ofType('StateChange').length === 4)
     expect(ofType('AnalysisComplete')[0]?.payload.data).toMatchObject({
       state: 'focused',
       confidence: 1,
@@ -137,7 +139,11 @@ describe('AnalysisEngine', () => {
       ['focused', undefined, MessagePriority.Normal],
       ['focused', undefined, MessagePriority.Normal],
       ['idle', 'focused', MessagePriority.High],
+      ['distracted', 'idle', MessagePriority.High],
     ])
+    // Confidence to two decimals, in both messages.
+    expect(ofType('AnalysisComplete')[3]?.payload.data.confidence).toBe(0.67)
+    expect(ofType('StateChange')[3]?.payload.data.confidence).toBe(0.67)
   })
 })
 
@@ -151,7 +157,8 @@ describe('Gamification', () => {
   it('rewards each focused stretch, every fifth as a streak worth three times as much', async () => {
     const { bus, ofType } = await running(gamification, ['RewardEvent'])
     for (let n = 0; n < 6; n++) await bus.publish(stateChange('focused', 0.5))
-    await waitFor(() => ofType('RewardEvent').length === 6)
+    await bus.publish(stateChange('focused', 0.05))
+    await waitFor(() => ofType('RewardEvent').length === 7)
     expect(ofType('RewardEvent').map(({ payload: { data } }) => [data.rewardType, data.points])).toEqual([
       ['focus', 3],
       ['focus', 3],
@@ -159,6 +166,7 @@ describe('Gamification', () => {
       ['focus', 3],
       ['streak', 9],
       ['focus', 3],
+      ['focus', 1], // never nothing, however unsure
     ])
   })
 
@@ -232,5 +240,12 @@ describe('AiIntegration', () => {
       [requests[0], ['bounce', 'yawn']],
       [requests[1], ['spin', 'sparkle']],
     ])
+    await ask('refocus', 'low')
+    await ask('refocus', 'low')
+    await waitFor(() => ofType('InterventionResponse').length === 4)
+    const refocusLines = ofType('InterventionResponse')
+      .slice(2)
+      .map(({ payload: { data } }) => data.responseText)
+    expect(new Set(refocusLines).size).toBe(2) // not the same line twice in a row
   })
 })
