@@ -110,6 +110,49 @@ describe('a module’s lifecycle', () => {
     await stop()
   })
 
+  it('answers only the HealthChecks and Shutdowns addressed to it, each check’s answer a reply to it', async () => {
+    const { bus, hub } = await startHub()
+    const quiet = defineModule({
+      id: 'quiet',
+      permissions: { publish: [], subscribe: [] },
+      start: () => ({ stop() {} }),
+    })
+    const { running, stop } = await runInThread(bus, hub, quiet)
+    const answers: Envelope[] = []
+    await bus.subscribe(
+      ModuleId.CuteFigurine,
+      { types: ['HealthCheck'], sources: [quiet.id] },
+      DeliveryMode.BestEffort,
+      (message) => {
+        answers.push(message)
+      },
+    )
+    const check = (moduleId: string) =>
+      bus.publish(
+        BusMessage.create(
+          ModuleId.Orchestrator,
+          MessagePayload.HealthCheck({ moduleId, timestamp: new Date() }),
+        ),
+      )
+    await check(ModuleId.Storage)
+    await bus.publish(
+      BusMessage.create(
+        ModuleId.Orchestrator,
+        MessagePayload.Shutdown({ moduleId: ModuleId.Storage, timeoutMs: 1_000, saveState: false }),
+      ),
+    )
+    const ownCheck = await check(quiet.id)
+    await waitFor(() => answers.length === 1)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(answers.map(({ correlationId, payload }) => [correlationId, payload.data])).toEqual([
+      [ownCheck, { moduleId: quiet.id, timestamp: expect.any(Date) }],
+    ])
+    // Storage's Shutdown did not stop it.
+    expect(hub.attachments().map(({ module, isOpen }) => [module, isOpen])).toEqual([[quiet.id, true]])
+    await stop()
+    await running
+  })
+
   it('refuses to start on options its module does not take, before it connects', async () => {
     const { port2 } = new MessageChannel()
     await expect(
