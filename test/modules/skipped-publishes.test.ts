@@ -2,7 +2,7 @@
  * A module's publishes given up on are counted and said, never dropped without a word: one log
  * line and one `Error` message per interval that had any.
  */
-import { describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { builtinCatalog, type Envelope, EventBusError, ModuleId } from '../../src/main/bus/index.js'
 import { skippedPublishes } from '../../src/modules/skipped-publishes.js'
 import type { BusClient } from '../../src/shared/index.js'
@@ -22,6 +22,10 @@ function fakeBus(publish: (message: Envelope) => Promise<string>) {
 }
 
 const queueFull = () => EventBusError.of('QueueFull', { currentSize: 10, maxSize: 10 })
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
 
 describe('skipped publishes', () => {
   it('are said once per interval, in the log and as an Error message on the bus', async () => {
@@ -91,6 +95,31 @@ describe('skipped publishes', () => {
     answer('')
     await stopping
     expect(log).toHaveLength(1) // the report itself; no "could not report"
+  })
+
+  it('says how long each interval since the last report was, in ms under a second, in tenths of a second from one', async () => {
+    let now = 1_000
+    vi.spyOn(performance, 'now').mockImplementation(() => now)
+    const { bus } = fakeBus(async (message) => message.id)
+    const log: string[] = []
+    const skipped = skippedPublishes(bus, (line) => log.push(line), 50)
+    skipped.skip('RawEvent', queueFull())
+    now = 3_345
+    await waitFor(() => log.length === 1)
+    skipped.skip('RawEvent', queueFull())
+    now = 3_845
+    await skipped.stop()
+    expect(log.map((line) => /in the last ([^:]+):/.exec(line)?.[1])).toEqual(['2.3 s', '500 ms'])
+  })
+
+  it('says nothing more once stopped', async () => {
+    const { bus } = fakeBus(async (message) => message.id)
+    const log: string[] = []
+    const skipped = skippedPublishes(bus, (line) => log.push(line), 20)
+    await skipped.stop()
+    skipped.skip('RawEvent', queueFull())
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(log).toEqual([])
   })
 
   it('says nothing when nothing was skipped', () => {
