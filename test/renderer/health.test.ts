@@ -32,6 +32,9 @@ const subscription = (id: string, outcomes: Partial<Outcomes>) =>
     ...outcomes,
   }) as SubscriptionMetrics
 
+/** Latency percentiles with just what the judgements read: how many, and the p95. */
+const latency = (count: number, p95Ms: number) => ({ count, p95Ms }) as SubscriptionMetrics['recentLatency']
+
 /** A history entry at `time` seconds holding `subscriptions`: just what the judgement reads. */
 const sample = (time: number, ...subscriptions: SubscriptionMetrics[]) => ({
   time,
@@ -97,6 +100,17 @@ describe('which subscriptions the inspector calls in trouble', () => {
     expect(trouble({ ...subscription('s', {}), queueDepth: 80 })).toBe('queue nearly full')
     expect(trouble({ ...subscription('s', {}), queueDepth: 79 })).toBeUndefined()
   })
+
+  it('calls a handler slow only while the recent p95 is 100 ms or more, whatever it counted before', () => {
+    const trouble = troubleFinder([sample(1)])
+    const slowOnce = { ...subscription('s', {}), slowHandlers: 3 }
+    expect(trouble({ ...slowOnce, recentLatency: latency(5, 99.9) })).toBeUndefined()
+    expect(trouble({ ...slowOnce, recentLatency: latency(5, 100) })).toBe('slow handler')
+  })
+
+  it('with no snapshot yet, calls nothing in trouble for its queue', () => {
+    expect(troubleFinder([])(subscription('s', {}))).toBeUndefined()
+  })
 })
 
 describe('the health verdict', () => {
@@ -153,6 +167,27 @@ describe('the health verdict', () => {
     expect(verdict(now).reasons).toEqual([
       'queues under 80 %, nothing refused, modules well, p95 under 100 ms',
     ])
+  })
+
+  it('judges the p95 of recent deliveries while there are any, else of every delivery; 100 ms is too slow', () => {
+    const withLatency = (recentP95: number, recentCount: number, lifetimeP95: number): BusMetrics => ({
+      ...metrics([]),
+      recentLatency: latency(recentCount, recentP95),
+      deliveryLatency: latency(100, lifetimeP95),
+    })
+    expect(verdict(withLatency(5, 10, 900)).healthy).toBe(true) // slow long ago, quick now
+    expect(verdict(withLatency(0, 0, 100)).reasons).toEqual(['delivery p95 is 100.0 ms'])
+    expect(verdict(withLatency(99.9, 10, 0)).healthy).toBe(true)
+  })
+
+  it('names a module whose full queues refused publishes once, however many of its subscriptions did', () => {
+    const storage = (id: string, queueFull: number) => ({
+      ...subscription(id, { queueFull }),
+      module: 'storage',
+    })
+    const before = metrics([storage('s', 0), storage('t', 0)], [], { seconds: 10, queueFull: 0 })
+    const now = metrics([storage('s', 5), storage('t', 5)], [], { seconds: 11, queueFull: 10 })
+    expect(verdict(now, before).reasons).toEqual(["10 publishes/s refused: a queue is full (storage's)"])
   })
 
   it('is degraded while a module is Unhealthy or Degraded, and says which and how often it restarted', () => {
