@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { age, bytes, chartTime, clockTime, count, counted } from '../../src/renderer/inspector/format.js'
+import {
+  age,
+  bytes,
+  chartTime,
+  clockTime,
+  count,
+  counted,
+  millis,
+  rate,
+  show,
+} from '../../src/renderer/inspector/format.js'
 
 describe('the inspector clock', () => {
   it('writes a time as a local 24-hour clock, one row, zero-padded', () => {
@@ -51,6 +61,10 @@ describe('counts', () => {
     expect(count(-4_200)).toBe('-4,200')
   })
 
+  it('rounds a negative fraction as any other count, below -10 whole', () => {
+    expect(count(-12.5)).toBe('-12')
+  })
+
   it('keeps one decimal between small integers, as an axis tick may fall there', () => {
     expect(count(0.5)).toBe('0.5')
     expect(count(9.25)).toBe('9.3')
@@ -79,5 +93,40 @@ describe('sizes', () => {
       '4.0 MB',
       '52.4 MB',
     ])
+  })
+})
+
+describe('rates and durations', () => {
+  it('writes a rate to a tenth under 100/s, whole to 10k/s, in thousands from there', () => {
+    expect([99.94, 100, 9_999.4, 10_000, 123_456].map(rate)).toEqual([
+      '99.9/s',
+      '100/s',
+      '9999/s',
+      '10.0k/s',
+      '123.5k/s',
+    ])
+  })
+
+  it('writes a duration in µs under a millisecond, in ms to hundredths then tenths, in s from one', () => {
+    expect([0.25, 1, 9.994, 10, 999.94, 1_000].map(millis)).toEqual([
+      '250 µs',
+      '1.00 ms',
+      '9.99 ms',
+      '10.0 ms',
+      '999.9 ms',
+      '1.00 s',
+    ])
+  })
+})
+
+describe('payloads shown by type', () => {
+  it('writes empty collections on one line, however indented', () => {
+    expect([new Map(), new Set(), [], {}].map((value) => show(value, '  '))).toEqual([
+      'Map {}',
+      'Set {}',
+      '[]',
+      '{}',
+    ])
+    expect(show({ a: new Map(), b: undefined })).toBe('{\n  a: Map {},\n  b: undefined\n}')
   })
 })

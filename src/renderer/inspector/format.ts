@@ -88,7 +88,6 @@ export function show(value: unknown, indent: string | null = ''): string {
     return Number.isNaN(value.getTime()) ? 'Date(invalid)' : `Date(${value.toISOString()})`
   if (typeof value === 'bigint') return `${value}n`
   if (typeof value === 'string') return JSON.stringify(value)
-  if (value === undefined) return 'undefined'
   if (value === null || typeof value !== 'object') return String(value)
   if (value instanceof Map) {
     if (value.size === 0) return 'Map {}'
