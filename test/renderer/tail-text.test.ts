@@ -54,4 +54,9 @@ describe('the message tail’s search', () => {
     expect(found('')).toHaveLength(3)
     expect(found('nowhere')).toEqual([])
   })
+
+  it('matches within one of the id, the correlation id and the data, not across where they meet', () => {
+    expect(found('replyab12')).toEqual([]) // the reply's id, then its correlation id
+    expect(found('ef56{')).toEqual([]) // an id, then the data of a message with no correlation id
+  })
 })
