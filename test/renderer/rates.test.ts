@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   chartPoints,
   HISTORY,
+  medianSpacing,
   perSecond,
   publishedOf,
   type Sample,
@@ -93,6 +94,23 @@ describe('the charts’ points', () => {
     expect(points).toHaveLength(HISTORY)
     expect(points.at(-1)?.rates.published).toBe(1)
     expect(points[0]?.time).toBe(1)
+  })
+
+  it('take the hub’s interval as the median spacing of its points, which a gap does not move', () => {
+    expect(medianSpacing([0, 1_000, 2_000, 7_000, 8_000].map((ms) => snapshot(ms, 0)))).toBe(1_000)
+    expect(medianSpacing([snapshot(0, 0)])).toBeUndefined()
+  })
+
+  it('count a hub’s point as received when a snapshot came less than half an interval from it', () => {
+    const past = [1_000, 2_000, 3_000, 4_000].map((ms) => snapshot(ms, 0))
+    // A snapshot 499 ms after the 3 s point is that point's; one 500 ms after it is neither's.
+    const times = (at: number) => chartPoints(past, [received(at, 0)]).map((point) => point.time)
+    expect(times(3_499)).toEqual([1, 2, 3.499, 4])
+    expect(times(3_500)).toEqual([1, 2, 3, 3.5, 4])
+  })
+
+  it('with one hub point alone, chart it once, the snapshot taken at its time', () => {
+    expect(chartPoints([snapshot(3_000, 30)], [received(3_000, 30)]).map((point) => point.time)).toEqual([3])
   })
 })
 
