@@ -22,6 +22,7 @@ import gamification from '../../src/modules/gamification.js'
 import { runModule } from '../../src/modules/lifecycle.js'
 import { settingValue } from '../../src/modules/options.js'
 import { SKIPPED_REPORT_MS } from '../../src/modules/skipped-publishes.js'
+import type { MessageType } from '../../src/shared/catalog.js'
 import { fromNodePort } from '../../src/shared/index.js'
 import { waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
@@ -93,11 +94,7 @@ describe('a module’s lifecycle', () => {
 
   it('hears the orchestrator alone: another module’s HealthCheck answer is not sent to it', async () => {
     const { bus, hub } = await startHub()
-    const quiet = defineModule({
-      id: 'quiet',
-      permissions: { publish: [], subscribe: [] },
-      start: () => ({ stop() {} }),
-    })
+    const quiet = idle('quiet')
     const { stop } = await runInThread(bus, hub, quiet)
     const before = bus.registry.get(quiet.id)?.lastHealthCheck
     const healthCheck = (source: string, moduleId: string) =>
@@ -112,21 +109,9 @@ describe('a module’s lifecycle', () => {
 
   it('answers only the HealthChecks and Shutdowns addressed to it, each check’s answer a reply to it', async () => {
     const { bus, hub } = await startHub()
-    const quiet = defineModule({
-      id: 'quiet',
-      permissions: { publish: [], subscribe: [] },
-      start: () => ({ stop() {} }),
-    })
+    const quiet = idle('quiet')
     const { running, stop } = await runInThread(bus, hub, quiet)
-    const answers: Envelope[] = []
-    await bus.subscribe(
-      ModuleId.CuteFigurine,
-      { types: ['HealthCheck'], sources: [quiet.id] },
-      DeliveryMode.BestEffort,
-      (message) => {
-        answers.push(message)
-      },
-    )
+    const answers = await collected(bus, 'HealthCheck', quiet.id)
     const check = (moduleId: string) =>
       bus.publish(
         BusMessage.create(
@@ -264,8 +249,6 @@ describe('a module’s lifecycle', () => {
 
   it('stops modules told to shut down at once without dropping a copy of any Shutdown', async () => {
     const { bus, hub } = await startHub()
-    const idle = (id: string) =>
-      defineModule({ id, permissions: { publish: [], subscribe: [] }, start: () => ({ stop() {} }) })
     const modules = ['first', 'second', 'third'].map(idle)
     const runs = await Promise.all(modules.map((module) => runInThread(bus, hub, module)))
     // As the host stops: every module's Shutdown at once, so each module's copy of the others'
@@ -279,21 +262,32 @@ describe('a module’s lifecycle', () => {
   })
 })
 
+/** A module that does nothing but take part in the lifecycle. */
+function idle(id: string): ModuleDefinition {
+  return defineModule({ id, permissions: { publish: [], subscribe: [] }, start: () => ({ stop() {} }) })
+}
+
+/** The messages of `type` from `source` published on `bus` from now on, as they come. */
+async function collected(bus: EventBus, type: MessageType, source: string): Promise<Envelope[]> {
+  const seen: Envelope[] = []
+  await bus.subscribe(
+    ModuleId.CuteFigurine,
+    { types: [type], sources: [source] },
+    DeliveryMode.BestEffort,
+    (m) => {
+      seen.push(m)
+    },
+  )
+  return seen
+}
+
 /**
  * Runs `definition` in this thread as its runner would, attached to `hub` with the lifecycle's
  * permissions, once it is Healthy; collects the Error messages it publishes.
  */
 async function runInThread(bus: EventBus, hub: Hub, definition: ModuleDefinition) {
   const { running, orchestrator } = await attachedModule(bus, hub, definition, { dataDir: '.', options: {} })
-  const errors: Envelope[] = []
-  await bus.subscribe(
-    ModuleId.Orchestrator,
-    { types: ['Error'], sources: [definition.id] },
-    DeliveryMode.BestEffort,
-    (m) => {
-      errors.push(m)
-    },
-  )
+  const errors = await collected(bus, 'Error', definition.id)
   const update = (data: ConfigUpdate) =>
     orchestrator.configure(data.configKey, data.configValue, data.targetModule)
   const stop = () => orchestrator.requestShutdown(definition.id, 1_000)
