@@ -10,7 +10,6 @@ import {
   BusMessage,
   type ConfigUpdate,
   DeliveryMode,
-  type Envelope,
   type EventBus,
   MessagePayload,
   ModuleId,
@@ -22,11 +21,10 @@ import gamification from '../../src/modules/gamification.js'
 import { runModule } from '../../src/modules/lifecycle.js'
 import { settingValue } from '../../src/modules/options.js'
 import { SKIPPED_REPORT_MS } from '../../src/modules/skipped-publishes.js'
-import type { MessageType } from '../../src/shared/catalog.js'
 import { fromNodePort } from '../../src/shared/index.js'
 import { waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
-import { attachedModule } from './attached-module.js'
+import { attachedModule, collected } from './attached-module.js'
 
 describe('a module’s lifecycle', () => {
   it('applies a ConfigUpdate for it, and answers one it cannot apply with an Error saying why', async () => {
@@ -111,7 +109,7 @@ describe('a module’s lifecycle', () => {
     const { bus, hub } = await startHub()
     const quiet = idle('quiet')
     const { running, stop } = await runInThread(bus, hub, quiet)
-    const answers = await collected(bus, 'HealthCheck', quiet.id)
+    const answers = await collected(bus, ['HealthCheck'], [quiet.id])
     const check = (moduleId: string) =>
       bus.publish(
         BusMessage.create(
@@ -267,27 +265,13 @@ function idle(id: string): ModuleDefinition {
   return defineModule({ id, permissions: { publish: [], subscribe: [] }, start: () => ({ stop() {} }) })
 }
 
-/** The messages of `type` from `source` published on `bus` from now on, as they come. */
-async function collected(bus: EventBus, type: MessageType, source: string): Promise<Envelope[]> {
-  const seen: Envelope[] = []
-  await bus.subscribe(
-    ModuleId.CuteFigurine,
-    { types: [type], sources: [source] },
-    DeliveryMode.BestEffort,
-    (m) => {
-      seen.push(m)
-    },
-  )
-  return seen
-}
-
 /**
  * Runs `definition` in this thread as its runner would, attached to `hub` with the lifecycle's
  * permissions, once it is Healthy; collects the Error messages it publishes.
  */
 async function runInThread(bus: EventBus, hub: Hub, definition: ModuleDefinition) {
   const { running, orchestrator } = await attachedModule(bus, hub, definition, { dataDir: '.', options: {} })
-  const errors = await collected(bus, 'Error', definition.id)
+  const errors = await collected(bus, ['Error'], [definition.id])
   const update = (data: ConfigUpdate) =>
     orchestrator.configure(data.configKey, data.configValue, data.targetModule)
   const stop = () => orchestrator.requestShutdown(definition.id, 1_000)

@@ -7,10 +7,7 @@ import { tmpdir } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import {
   BusMessage,
-  DeliveryMode,
-  type Envelope,
   type EventBus,
-  MessageFilter,
   MessagePayload,
   MessagePriority,
   ModuleId,
@@ -24,11 +21,11 @@ import gamification from '../../src/modules/gamification.js'
 import type { DataOf, MessageType } from '../../src/shared/catalog.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from '../hub/fixture.js'
-import { attachedModule } from './attached-module.js'
+import { attachedModule, collected } from './attached-module.js'
 
 /**
- * `definition` attached to a fresh hub and running, with `options`; `seen(type)` lists what it
- * published of `type`, in order. Shut down as the host does after the test.
+ * `definition` attached to a fresh hub and running, with `options`; `ofType(type)` lists what was
+ * published of `type` (of `published`), in order. Shut down as the host does after the test.
  */
 async function running(
   definition: ModuleDefinition,
@@ -36,15 +33,7 @@ async function running(
   options: Record<string, unknown> = {},
 ) {
   const { bus, hub }: { bus: EventBus; hub: Hub } = await startHub()
-  const seen: Envelope[] = []
-  await bus.subscribe(
-    ModuleId.CuteFigurine,
-    MessageFilter.types(published),
-    DeliveryMode.BestEffort,
-    (message) => {
-      seen.push(message)
-    },
-  )
+  const seen = await collected(bus, published)
   const { running, orchestrator } = await attachedModule(bus, hub, definition, { dataDir: tmpdir(), options })
   afterThisTest(async () => {
     await orchestrator.requestShutdown(definition.id, 1_000)

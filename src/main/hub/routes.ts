@@ -56,6 +56,11 @@ const TERMS_TIMEOUT_MS = 2000
  * gone and its consumer, still attached, has not sent its final counts.
  */
 const CONSUMER_WAIT_FACTOR = 10
+/** Whether `endpoint` is `channel`'s producer or its consumer. */
+function isEndOf(channel: Channel, endpoint: RouteEndpoint): boolean {
+  return channel.producer === endpoint || channel.consumer === endpoint
+}
+
 /**
  * How long a new channel waits for the subscriptions it serves to settle what the hub path still
  * holds for them before its producer starts anyway (publish order is then not kept), and how often
@@ -286,7 +291,7 @@ export class RouteTable implements RouteKeeper {
       return act()
     } catch (error) {
       const channel = typeof id === 'string' ? this.channels.get(id) : undefined
-      if (channel !== undefined && (channel.producer === from || channel.consumer === from)) {
+      if (channel !== undefined && isEndOf(channel, from)) {
         channel.route.stats.refused++
       }
       throw error
@@ -672,7 +677,7 @@ export class RouteTable implements RouteKeeper {
    */
   private unreadable(from: RouteEndpoint, id: string, count: number, reason: string): void {
     const channel = this.channels.get(id)
-    if (channel === undefined || (channel.producer !== from && channel.consumer !== from)) {
+    if (channel === undefined || !isEndOf(channel, from)) {
       throw EventBusError.of('Unauthorized', { module: from.module, action: 'subscribe' })
     }
     const sender = channel.producer === from ? channel.consumer : channel.producer
