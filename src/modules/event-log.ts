@@ -111,9 +111,10 @@ export async function openEventLog(options: EventLogOptions): Promise<EventLog> 
         })
       }
     } finally {
+      // Still the old file if it could not move; it ends in a line break either way, since the
+      // append that led here wrote whole lines.
       file = await open(pathOf(0), 'a+')
       await countSizes()
-      await readCurrentFile() // still the old file if it could not move
     }
   }
 

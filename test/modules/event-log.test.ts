@@ -3,7 +3,7 @@
  * rotation costs one append its error, not the log, and a line cut off costs itself only.
  */
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rmdir, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -172,10 +172,17 @@ describe('openEventLog', () => {
 
     await rmdir(blocker)
     await log.append('dddd\n')
-    await log.close()
     expect(await readFile(blocker, 'utf8')).toBe('aaaa\nbbbb\ncccc\ndddd\n')
     expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('')
     expect(warnings).toHaveLength(1)
+
+    // Failing again after it could, it says so again.
+    await rm(blocker)
+    await mkdir(blocker)
+    for (const line of ['eeee\n', 'ffff\n']) await log.append(line)
+    await log.close()
+    expect(await readFile(join(dir, 'events.jsonl'), 'utf8')).toBe('eeee\nffff\n')
+    expect(warnings).toHaveLength(2)
   })
 
   it('counts what a write cut short left on disk, and the next run starts a new line after it', async () => {
@@ -201,9 +208,16 @@ describe('openEventLog', () => {
     ])
     expect(log.sizeBytes).toBe(1024)
     await log.append(paddedLine(3))
+    await log.append(paddedLine(4)) // one new line only: the next append starts where it ended
     await log.close()
     const lines = (await readFile(join(dir, 'events.jsonl'), 'utf8')).split('\n')
-    expect(lines).toEqual([paddedLine(1).trimEnd(), paddedLine(2).slice(0, 424), paddedLine(3).trimEnd(), ''])
+    expect(lines).toEqual([
+      paddedLine(1).trimEnd(),
+      paddedLine(2).slice(0, 424),
+      paddedLine(3).trimEnd(),
+      paddedLine(4).trimEnd(),
+      '',
+    ])
     expect(JSON.parse(lines[2] ?? '')).toMatchObject({ n: 3 })
   })
 })
