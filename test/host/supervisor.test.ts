@@ -1,6 +1,7 @@
 /**
  * The module supervisor with a launcher whose processes the test ends: restarts with capped,
- * doubling backoff, a backoff that starts over after a stable run, and none once it stops.
+ * doubling backoff, a backoff that starts over after a stable run, and none once it stops; a stop
+ * that waits for every process to end; what it says of each module, in its states and the registry.
  */
 import { MessageChannel } from 'node:worker_threads'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -11,6 +12,7 @@ import {
   ModuleSupervisor,
   NEVER_STARTED,
   type ProcessExit,
+  processExit,
 } from '../../src/main/host/supervisor.js'
 import { waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
@@ -155,5 +157,64 @@ describe('the module supervisor', () => {
     )
     expect(bus.registry.get(ModuleId.Storage)?.lastExit?.error).toContain('BusShuttingDown')
     await stop()
+  })
+
+  it('refuses a module it does not know, and hands out copies of its states', async () => {
+    const { launch } = fakeLauncher()
+    const { supervisor, stop } = await supervising(launch)
+    expect(() => supervisor.start(['Nope'])).toThrow("no module 'Nope'")
+    const [state] = supervisor.states()
+    if (state !== undefined) state.restarts = 99
+    expect(supervisor.states()).toEqual([{ moduleId: ModuleId.Storage, running: true, restarts: 0 }])
+    await stop()
+  })
+
+  it('kills a module as a crash would when asked, and restarts it', async () => {
+    const { launch, launched } = fakeLauncher()
+    const { bus, supervisor, stop } = await supervising(launch)
+    await supervisor.kill(ModuleId.Storage)
+    await waitFor(() => launched.length === 2, 2_000)
+    expect(supervisor.states()[0]).toMatchObject({ running: true, restarts: 1, lastExitCode: 1 })
+    expect(bus.registry.get(ModuleId.Storage)?.lastExit).toStrictEqual({ code: 1, at: expect.any(Date) })
+    await stop()
+  })
+
+  it('stops once every process has ended: one that did not shut down is killed, and waited for', async () => {
+    const { launch, launched } = fakeLauncher()
+    // Its kill returns at once; the process ends 50 ms later, as a signalled process does.
+    const slowToDie: ModuleLauncher = (moduleId, run) => {
+      const process = launch(moduleId, run)
+      return { ...process, kill: async () => void setTimeout(() => void process.kill(), 50) }
+    }
+    const { bus, supervisor, stop } = await supervising(slowToDie)
+    await stop() // waits 100 ms for a shutdown that never comes
+    expect(launched).toHaveLength(1)
+    expect(supervisor.states()[0]).toMatchObject({ running: false, lastExitCode: 1 })
+    expect(bus.registry.get(ModuleId.Storage)?.status).toBe('Stopped')
+  })
+
+  it('says why the hub refused a process only of that process', async () => {
+    const { launch, launched } = fakeLauncher()
+    const { bus, hub, stop } = await supervising(launch)
+    const attach = hub.attach.bind(hub)
+    vi.spyOn(hub, 'attach')
+      .mockImplementationOnce(() => {
+        throw new Error('refused once')
+      })
+      .mockImplementation(attach)
+    launched[0]?.exit({ code: 1 })
+    // The restart's process is refused and ended; the next is taken.
+    await waitFor(() => launched.length === 3, 2_000)
+    launched[2]?.exit({ code: 2 })
+    await waitFor(() => bus.registry.get(ModuleId.Storage)?.lastExit?.code === 2, 2_000)
+    expect(bus.registry.get(ModuleId.Storage)?.lastExit).toStrictEqual({ code: 2, at: expect.any(Date) })
+    await stop()
+  })
+})
+
+describe('processExit', () => {
+  it('is the exit code, with the error the process died of only when one was heard', () => {
+    expect(processExit(0, undefined)).toStrictEqual({ code: 0 })
+    expect(processExit(1, 'Error: boom')).toStrictEqual({ code: 1, error: 'Error: boom' })
   })
 })
