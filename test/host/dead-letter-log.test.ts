@@ -1,12 +1,20 @@
 /**
  * Durable dead letters: they survive a restart, a damaged log is recovered, never fatal, and a
- * failed write is made good by the next one.
+ * failed write is made good by the next one, or the close; the log is compacted when its records
+ * outgrow its entries, and only readable by its owner.
  */
-import { appendFile, mkdir, mkdtemp, readFile, rmdir, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, mkdtemp, readFile, rmdir, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createEventBus, DeliveryMode, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
+import {
+  createEventBus,
+  type DeadLetterEntry,
+  DeadLetterReason,
+  DeliveryMode,
+  MessageFilter,
+  ModuleId,
+} from '../../src/main/bus/index.js'
 import { createDeadLetterLog } from '../../src/main/host/dead-letter-log.js'
 import { flushMicrotasks, rawMessage, waitFor } from '../helpers.js'
 
@@ -170,5 +178,132 @@ describe('durable dead letters', () => {
     expect(warnings).toHaveLength(2) // nothing to recover
     await second.bus.shutdown()
     await second.log.close()
+  })
+})
+
+/** A dead-letter entry named `id`, as the bus would record one. */
+function entry(id: string): DeadLetterEntry {
+  return {
+    id,
+    message: rawMessage(),
+    subscriptionId: 'sub-1',
+    module: ModuleId.Storage,
+    reason: DeadLetterReason.MaxRetriesExceeded,
+    attempts: 1,
+    firstFailedAt: new Date(),
+    lastFailedAt: new Date(),
+  }
+}
+
+/** The number of records (lines) in the log at `path`. */
+async function recordsIn(path: string): Promise<number> {
+  return (await readFile(path, 'utf8')).split('\n').length - 1
+}
+
+describe('the dead-letter log', () => {
+  it('compacts once its records pass both compactAfter and twice its entries, counting those an earlier run left', async () => {
+    const path = await logPath()
+    const first = createDeadLetterLog({ path, compactAfter: 6 })
+    await first.load()
+    for (const id of ['a', 'b', 'c', 'd']) first.added(entry(id))
+    for (const id of ['a', 'b']) first.removed(id)
+    await first.close()
+    expect(await recordsIn(path)).toBe(6)
+
+    const second = createDeadLetterLog({ path, compactAfter: 6 })
+    expect((await second.load()).map((e) => e.id)).toEqual(['c', 'd'])
+    second.added(entry('e')) // 7 records, over 6 and over twice the 3 entries: compacted
+    await second.flush()
+    expect(await recordsIn(path)).toBe(3)
+    for (const id of ['f', 'g', 'h', 'i']) {
+      second.added(entry(id))
+      await second.flush()
+    }
+    // 7 records for 7 entries: under twice the entries, so kept as they are.
+    expect(await recordsIn(path)).toBe(7)
+    for (const id of ['c', 'd', 'e', 'f', 'g', 'h']) {
+      second.removed(id)
+      await second.flush()
+    }
+    // The 13th record (over 6, and over twice the one entry left) compacts it again.
+    expect(await recordsIn(path)).toBe(1)
+    await second.close()
+  })
+
+  it('compacts nothing under 1,000 records unless told otherwise', async () => {
+    const path = await logPath()
+    const log = createDeadLetterLog({ path })
+    await log.load()
+    for (let i = 0; i < 50; i++) log.removed(`gone-${i}`)
+    await log.close()
+    expect(await recordsIn(path)).toBe(50)
+  })
+
+  it('has written what it was given once flush or close resolves', async () => {
+    const path = await logPath()
+    const log = createDeadLetterLog({ path })
+    await log.load()
+    log.added(entry('a'))
+    await log.flush()
+    expect(await recordsIn(path)).toBe(1)
+    log.added(entry('b'))
+    await log.close()
+    const again = createDeadLetterLog({ path })
+    expect((await again.load()).map((e) => e.id)).toEqual(['a', 'b'])
+    await again.close()
+  })
+
+  it('keeps its file readable by its owner alone, after a compaction too', async () => {
+    const path = await logPath()
+    const log = createDeadLetterLog({ path, compactAfter: 2 })
+    await log.load()
+    log.added(entry('a'))
+    await log.flush()
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    for (const id of ['b', 'c']) log.removed(id)
+    await log.close()
+    expect(await recordsIn(path)).toBe(1) // compacted: the file was written anew
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+  })
+
+  it('takes a record whose entry is not a dead letter for corrupt, and recovers the records before it', async () => {
+    const path = await logPath()
+    const first = createDeadLetterLog({ path })
+    await first.load()
+    first.added(entry('a'))
+    await first.close()
+    await appendFile(path, '{"op":"add","entry":{"json":{"id":"b"}}}\n{"op":"remove","id":"a"}\n')
+    const warnings: string[] = []
+    const second = createDeadLetterLog({ path, warn: (warning) => warnings.push(warning) })
+    expect((await second.load()).map((e) => e.id)).toEqual(['a'])
+    expect(warnings).toEqual([
+      expect.stringMatching(/record 2 is corrupt \(message: Invalid input\); recovered 1 entries/),
+    ])
+    await second.close()
+  })
+
+  it('refuses to load a log it cannot read, rather than start over it', async () => {
+    const path = await logPath()
+    await mkdir(path)
+    await expect(createDeadLetterLog({ path }).load()).rejects.toThrow(/EISDIR/)
+  })
+
+  it('says a failed write once until it is made good, and the close makes it good', async () => {
+    const path = await logPath()
+    const warnings: string[] = []
+    const log = createDeadLetterLog({ path, warn: (warning) => warnings.push(warning) })
+    await log.load()
+    await mkdir(path) // a folder where the log should be: its writes fail
+    log.added(entry('a'))
+    await log.flush()
+    log.added(entry('b')) // a rewrite, which fails as well
+    await log.flush()
+    expect(warnings).toEqual([expect.stringMatching(/write failed: .*EISDIR/)])
+    await rmdir(path)
+    await log.close()
+    expect(warnings[1]).toMatch(/rewritten with the 2 entries held after a failed write$/)
+    const again = createDeadLetterLog({ path })
+    expect((await again.load()).map((e) => e.id)).toEqual(['a', 'b'])
+    await again.close()
   })
 })
