@@ -15,6 +15,7 @@ import { stallThisThread, waitFor } from '../helpers.js'
 let running: { bus: EventBus; orchestrator: Orchestrator } | undefined
 afterEach(async () => {
   vi.useRealTimers()
+  vi.restoreAllMocks()
   running?.orchestrator.stop()
   await running?.bus.shutdown({ drainTimeoutMs: 0 })
   running = undefined
@@ -110,4 +111,53 @@ it('gives a module back from a restart its three rounds to answer before it is c
   clearInterval(watch)
   expect(new Set(seen)).toEqual(new Set([ModuleStatus.Healthy]))
   await waitFor(() => status() === ModuleStatus.Degraded, 2_000) // it never answers: silent after all
+})
+
+/**
+ * An orchestrator over a registry alone (its publishes recorded, not routed), on fake timers and
+ * the monotonic clock they drive: each round, and what it asks, can be stepped through. A round
+ * judges in a turn of its own, a millisecond after its timer: the steps below end between rounds.
+ */
+function steppedOrchestrator(healthIntervalMs?: number) {
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] })
+  vi.spyOn(performance, 'now').mockImplementation(() => Date.now())
+  const { registry } = createEventBus()
+  const checked: string[] = []
+  const bus = {
+    registry,
+    publish: async (message: BusMessage) => {
+      if (message.payload.type === 'HealthCheck') checked.push(message.payload.data.moduleId)
+      return message.id
+    },
+  } as unknown as EventBus
+  const orchestrator = startOrchestrator(bus, healthIntervalMs === undefined ? {} : { healthIntervalMs })
+  return { registry, checked, orchestrator }
+}
+
+it('registers itself Healthy, and asks only the modules that run, every interval (5 s unless told), until it stops', async () => {
+  const { registry, checked, orchestrator } = steppedOrchestrator()
+  expect(registry.get(ModuleId.Orchestrator)?.status).toBe(ModuleStatus.Healthy)
+  registry.setStatus(ModuleId.Storage, ModuleStatus.Healthy)
+  registry.setStatus(ModuleId.Gamification, ModuleStatus.Degraded)
+  registry.setStatus(ModuleId.AiIntegration, ModuleStatus.Starting)
+  registry.setStatus(ModuleId.DataCapture, ModuleStatus.Stopped)
+  await vi.advanceTimersByTimeAsync(4_999)
+  expect(checked).toEqual([])
+  await vi.advanceTimersByTimeAsync(50)
+  expect(checked.sort()).toEqual([ModuleId.Gamification, ModuleId.Storage])
+  orchestrator.stop()
+  await vi.advanceTimersByTimeAsync(20_000)
+  expect(checked).toHaveLength(2)
+})
+
+it('calls a module silent at the first round more than three intervals after its last answer was seen, not sooner', async () => {
+  const { registry, orchestrator } = steppedOrchestrator(100)
+  registry.setStatus(ModuleId.Storage, ModuleStatus.Healthy)
+  registry.recordHealthCheck(ModuleId.Storage, new Date())
+  await vi.advanceTimersByTimeAsync(150) // the round at 100 ms sees its answer
+  await vi.advanceTimersByTimeAsync(300) // the round at 400 ms: three intervals since, not more
+  expect(registry.get(ModuleId.Storage)?.status).toBe(ModuleStatus.Healthy)
+  await vi.advanceTimersByTimeAsync(100) // the round at 500 ms
+  expect(registry.get(ModuleId.Storage)?.status).toBe(ModuleStatus.Degraded)
+  orchestrator.stop()
 })
