@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rmdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect, it, vi } from 'vitest'
-import { DeliveryMode, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
+import { DeliveryMode, type Envelope, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
 import { createHostBus } from '../../src/main/host/host-bus.js'
 import { rawMessage, waitFor } from '../helpers.js'
 
@@ -16,6 +16,10 @@ it('reports a dead-letter log write that failed, and its rewrite, as errors of t
   const { bus, deadLetterLog, reportHeldWarnings } = createHostBus(dataDir, { maxRetryAttempts: 0 })
   await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.Reliable(), () => {
     throw new Error('disk full')
+  })
+  const reports: Envelope[] = []
+  await bus.subscribe(ModuleId.CuteFigurine, MessageFilter.types(['Error']), DeliveryMode.BestEffort, (m) => {
+    reports.push(m)
   })
   await bus.start()
   bus.registry.register(ModuleId.Orchestrator) // as the host's orchestrator does
@@ -28,6 +32,10 @@ it('reports a dead-letter log write that failed, and its rewrite, as errors of t
     errorType: 'DeadLetterLog',
     message: expect.stringMatching(/write failed: .*EISDIR/),
   })
+  await waitFor(() => reports.length === 1)
+  expect(reports[0]?.payload.data).toMatchObject({ module: ModuleId.Orchestrator, context: { dataDir } })
+  // The bus took the host's configuration: no retry before the dead letter.
+  expect(bus.deadLetters.list()[0]?.attempts).toBe(1)
   await rmdir(path)
   await bus.publish(rawMessage())
   await waitFor(() => bus.registry.get(ModuleId.Orchestrator)?.errorsReported === 2)
