@@ -4,13 +4,13 @@
  */
 import { execFile, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
-import { lockDataDir } from '../../src/main/node/data-dir-lock.js'
+import { DataDirInUseError, lockDataDir } from '../../src/main/node/data-dir-lock.js'
 import { startHeadlessHost } from '../../src/main/node/headless.js'
 import { readHostSettings } from '../../src/main/node/host-environment.js'
 import { rawEvent, waitFor } from '../helpers.js'
@@ -88,6 +88,39 @@ describe('the data directory’s lock', () => {
     const unlock = await lockDataDir(dir)
     await unlock()
     expect(existsSync(join(dir, 'host.lock'))).toBe(false)
+  })
+
+  it('takes over a lock that names no process', async () => {
+    for (const text of ['', 'garbage', '0', '-1']) {
+      const dir = await freshDir()
+      await writeFile(join(dir, 'host.lock'), text)
+      const unlock = await lockDataDir(dir)
+      expect(await readFile(join(dir, 'host.lock'), 'utf8')).toBe(String(process.pid))
+      await unlock()
+    }
+  })
+
+  it('lets one of several takers in one process have it, and leaves nothing else in the folder', async () => {
+    const dir = await freshDir()
+    const takers = await Promise.allSettled(Array.from({ length: 5 }, () => lockDataDir(dir)))
+    const taken = takers.filter((taker) => taker.status === 'fulfilled')
+    expect(taken).toHaveLength(1)
+    for (const taker of takers)
+      if (taker.status === 'rejected') expect(taker.reason).toBeInstanceOf(DataDirInUseError)
+    expect(await readdir(dir)).toEqual(['host.lock'])
+    await taken[0]?.value()
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('refuses a lock held by a running process of another user', async () => {
+    const dir = await freshDir()
+    await writeFile(join(dir, 'host.lock'), '4242')
+    // Signalling another user's process is refused with EPERM: it is alive all the same.
+    vi.spyOn(process, 'kill').mockImplementation(() => {
+      throw Object.assign(new Error('kill EPERM'), { code: 'EPERM' })
+    })
+    await expect(lockDataDir(dir)).rejects.toThrow('in use by another Skelly-Jelly host (pid 4242)')
+    vi.restoreAllMocks()
   })
 })
 
