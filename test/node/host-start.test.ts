@@ -7,12 +7,14 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { describe, expect, it, vi } from 'vitest'
 import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import { DataDirInUseError, lockDataDir } from '../../src/main/node/data-dir-lock.js'
 import { startHeadlessHost } from '../../src/main/node/headless.js'
 import { readHostSettings } from '../../src/main/node/host-environment.js'
+import type { TakerCommand } from '../fixtures/lock-taker.js'
 import { rawEvent, waitFor } from '../helpers.js'
 
 const cli = join(import.meta.dirname, '../../src/main/node/cli.ts')
@@ -111,6 +113,47 @@ describe('the data directory’s lock', () => {
     await taken[0]?.value()
     expect(await readdir(dir)).toEqual([])
   })
+
+  it('takes over the lock of a host that died, and what a taker that died taking it over left', async () => {
+    const dir = await freshDir()
+    const dead = spawnSync(process.execPath, ['-e', '']).pid
+    await writeFile(join(dir, 'host.lock'), String(dead))
+    await writeFile(join(dir, 'host.lock.takeover'), String(dead))
+    const unlock = await lockDataDir(dir)
+    expect(await readdir(dir)).toEqual(['host.lock'])
+    await unlock()
+  })
+
+  it('lets one of several takers starting together have the lock a dead host left', async () => {
+    // Worker threads, so the takers run at once; one pid, so each sees the others' locks as alive.
+    const takers = 3
+    const arrived = new Int32Array(new SharedArrayBuffer(4))
+    const workers = Array.from(
+      { length: takers },
+      () =>
+        new Worker(resolve(import.meta.dirname, '../../src/main/node/ts-worker-bootstrap.mjs'), {
+          workerData: { entry: resolve(import.meta.dirname, '../fixtures/lock-taker.ts'), arrived, takers },
+        }),
+    )
+    const told = (worker: Worker, command: TakerCommand) =>
+      new Promise<string>((answered) => {
+        worker.once('message', answered)
+        worker.postMessage(command)
+      })
+    const dead = spawnSync(process.execPath, ['-e', '']).pid
+    try {
+      for (let round = 1; round <= 20; round++) {
+        const dir = await freshDir()
+        await writeFile(join(dir, 'host.lock'), String(dead))
+        const answers = await Promise.all(workers.map((worker) => told(worker, { take: dir, round })))
+        expect(answers.sort()).toEqual(['DataDirInUseError', 'DataDirInUseError', 'got'])
+        await Promise.all(workers.map((worker) => told(worker, { release: true })))
+        expect(await readdir(dir)).toEqual([])
+      }
+    } finally {
+      await Promise.all(workers.map((worker) => worker.terminate()))
+    }
+  }, 30_000)
 
   it('refuses a lock held by a running process of another user', async () => {
     const dir = await freshDir()

@@ -2,11 +2,14 @@
  * One headless host per data directory, as the Electron host is one instance per user: two hosts
  * writing the same `events.jsonl` and `dead-letters.jsonl` would interleave and lose records. The
  * lock is a file holding the owner's pid, created atomically; one left by a host that died is
- * taken over.
+ * taken over, one taker at a time: two hosts starting together after a crash both found the dead
+ * host's lock, and the later one's removal of it removed the lock the earlier one had just taken
+ * (both ran on the same folder).
  */
 import { randomUUID } from 'node:crypto'
 import { link, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import { StartRefused } from '../host/start-failure.js'
 
 const LOCK_FILE = 'host.lock'
@@ -16,12 +19,50 @@ export class DataDirInUseError extends StartRefused {
   override readonly name = 'DataDirInUseError'
 }
 
+/** Whether `pid` (read from a lock file: anything at all) names a running process. */
 function isRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false // 0 and below name process groups
   try {
     process.kill(pid, 0)
     return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM' // alive, owned by someone else
+  }
+}
+
+/** The pid written in the lock file at `path`: NaN if there is none, or none to read. */
+async function holderOf(path: string): Promise<number> {
+  return Number((await readFile(path, 'utf8').catch(() => '')).trim())
+}
+
+/** Links `staged` into place at `path`; false if something is there already. */
+async function linked(staged: string, path: string): Promise<boolean> {
+  try {
+    await link(staged, path)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw error
+  }
+}
+
+/**
+ * Removes the lock at `path` if its holder is dead, holding the lock `takeover` meanwhile: a lock
+ * is removed only by the one taker that holds it, after reading again, under it, that its host is
+ * dead. Without it, a taker that had read the dead host's pid removed the lock another taker had
+ * put in its place since. If another taker holds `takeover`, this one waits a moment and tries
+ * again, as it would if that taker died holding it (which it then removes).
+ */
+async function removeDeadLock(path: string, takeover: string, staged: string): Promise<void> {
+  if (!(await linked(staged, takeover))) {
+    if (isRunning(await holderOf(takeover))) await delay(10)
+    else await rm(takeover, { force: true })
+    return
+  }
+  try {
+    if (!isRunning(await holderOf(path))) await rm(path, { force: true })
+  } finally {
+    await rm(takeover, { force: true })
   }
 }
 
@@ -38,20 +79,15 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   await writeFile(staged, String(process.pid))
   try {
     for (;;) {
-      try {
-        await link(staged, path)
-        return () => rm(path, { force: true })
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      }
-      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-      if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
+      if (await linked(staged, path)) return () => rm(path, { force: true })
+      const holder = await holderOf(path)
+      if (isRunning(holder)) {
         throw new DataDirInUseError(
           `${dir} is in use by another Skelly-Jelly host (pid ${holder}): stop it, or set SKELLY_DATA_DIR ` +
             `to another folder (if no such host runs, remove ${path})`,
         )
       }
-      await rm(path, { force: true }) // its host died without giving it up
+      await removeDeadLock(path, `${path}.takeover`, staged) // its host died without giving it up
     }
   } finally {
     await rm(staged, { force: true })
