@@ -1,6 +1,7 @@
 /**
  * The headless host's page server: pages with their bridge in place, and a build that is missing
- * or partial answered with what to do, never a crash of the host (and the hub in it).
+ * or partial answered with what to do, never a crash of the host (and the hub in it); its headers,
+ * escaping, paths and methods, and nothing served from outside the build.
  */
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
@@ -10,13 +11,19 @@ import { describe, expect, it } from 'vitest'
 import { startPageServer } from '../../src/main/node/http-server.js'
 import { afterThisTest } from '../hub/fixture.js'
 
-async function serve(rendererDir: string, bridgeScript: string) {
+async function serve(
+  rendererDir: string,
+  bridgeScript: string,
+  endpoint = 'ws://127.0.0.1:1/?token=t',
+  module = 'cute-figurine',
+) {
   const server = await startPageServer({
     rendererDir,
     bridgeScript,
     gatewayOrigin: () => 'ws://127.0.0.1:1',
     pages: [
-      { path: '/', file: 'index.html', module: 'cute-figurine', endpoint: () => 'ws://127.0.0.1:1/?token=t' },
+      { path: '/', file: 'index.html', module, endpoint: () => endpoint },
+      { path: '/inspector', file: 'inspector.html', module: 'inspector', endpoint: () => endpoint },
     ],
   })
   afterThisTest(() => server.close())
@@ -39,7 +46,8 @@ async function serve(rendererDir: string, bridgeScript: string) {
       outgoing.on('error', reject)
       outgoing.end()
     })
-  return { get, send, origin: server.origin, origins: server.origins }
+  const fetched = (path: string, init?: RequestInit) => fetch(`${server.origin}${path}`, init)
+  return { get, send, fetched, origin: server.origin, origins: server.origins }
 }
 
 describe('the page server', () => {
@@ -114,5 +122,72 @@ describe('the page server', () => {
       text: 'malformed URL: a % escape is not valid UTF-8',
     })
     expect((await send('/')).status).toBe(200)
+  })
+
+  it('sends each page and file with a type, no caching, no sniffing, and a policy that lets the page reach only itself and the gateway', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    await mkdir(join(out, 'assets'))
+    await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
+    await writeFile(join(out, 'assets', 'app.js'), 'export {}')
+    await writeFile(join(out, 'assets', 'data.bin'), 'bytes')
+    const { fetched } = await serve(out, join(out, 'bridge.js'))
+    for (const [path, type] of [
+      ['/', 'text/html; charset=utf-8'],
+      ['/assets/app.js', 'text/javascript; charset=utf-8'],
+      ['/assets/data.bin', 'application/octet-stream'],
+    ] as const) {
+      const { headers } = await fetched(path)
+      expect(Object.fromEntries(headers), path).toMatchObject({
+        'content-type': type,
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'no-store',
+        'content-security-policy': expect.stringContaining("connect-src 'self' ws://127.0.0.1:1"),
+      })
+    }
+  })
+
+  it('escapes what it writes into a page’s attributes', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
+    const { get } = await serve(out, join(out, 'bridge.js'), 'ws://127.0.0.1:1/?token=a&b"<c', 'm"<&')
+    const { text } = await get('/')
+    expect(text).toContain('<meta name="skelly-module" content="m&quot;&lt;&amp;">')
+    expect(text).toContain(
+      '<meta name="skelly-endpoint" content="ws://127.0.0.1:1/?token=a&amp;b&quot;&lt;c">',
+    )
+  })
+
+  it('serves nothing outside the build, nor a folder, however the path is written', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    await mkdir(join(out, 'renderer', 'assets'), { recursive: true })
+    await writeFile(join(out, 'secret.txt'), 'secret')
+    const { send } = await serve(join(out, 'renderer'), join(out, 'bridge.js'))
+    // fetch would resolve these dot segments itself; an encoded slash keeps them for the server.
+    for (const path of ['/..%2fsecret.txt', '/assets/..%2f..%2fsecret.txt', '/%2e%2e%2fsecret.txt'])
+      expect(await send(path), path).toEqual({ status: 404, text: 'not found' })
+    expect(await send('/assets')).toEqual({ status: 404, text: 'not found' })
+  })
+
+  it('serves a page under its file’s name too, sends a path with a trailing slash to the page, and takes only GET and HEAD', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
+    await writeFile(join(out, 'inspector.html'), '<head><!-- skelly-bridge --></head>')
+    const { fetched } = await serve(out, join(out, 'bridge.js'))
+    expect(await (await fetched('/index.html')).text()).toContain(
+      '<meta name="skelly-module" content="cute-figurine">',
+    )
+    const slashed = await fetched('/inspector/', { redirect: 'manual' })
+    expect([slashed.status, slashed.headers.get('location')]).toEqual([301, '/inspector'])
+    const head = await fetched('/inspector', { method: 'HEAD' })
+    expect([head.status, await head.text()]).toEqual([200, ''])
+    const post = await fetched('/', { method: 'POST', body: 'x' })
+    expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD'])
+  })
+
+  it('quotes at most 80 characters of a Host it refuses', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    const { send } = await serve(out, join(out, 'bridge.js'))
+    const { text } = await send('/', `${'a'.repeat(200)}.example`)
+    expect(text).toMatch(new RegExp(`, not '${'a'.repeat(80)}'$`))
   })
 })
