@@ -3,7 +3,7 @@
  * refusals with their close codes, while a good client keeps working; rich types survive JSON.
  */
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, stat } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -226,6 +226,49 @@ describe('WebSocket gateway', () => {
       token: gateway.tokenFor('native-tracker'),
     })
     expect((await stat(path)).mode & 0o777).toBe(0o600)
+    // A file left there before, readable by others, is made this user's only as well.
+    await chmod(path, 0o644)
+    await gateway.writeCredentials('native-tracker', dir)
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+  })
+
+  it('gives each module a token of 32 random bytes, and none for a module it does not have', async () => {
+    const { gateway } = await setup()
+    const tokens = ['native-tracker', 'second-tracker'].map((module) => gateway.tokenFor(module))
+    for (const token of tokens) expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(new Set(tokens).size).toBe(2)
+    expect(() => gateway.tokenFor('storage')).toThrow("the gateway has no module 'storage'")
+  })
+
+  it('takes a bearer token with spaces around it', async () => {
+    const { gateway } = await setup()
+    const socket = new WebSocket(gateway.url, {
+      headers: { authorization: `Bearer  ${gateway.tokenFor('second-tracker')} ` },
+    })
+    afterThisTest(() => socket.terminate())
+    expect((await connectBus(fromWebSocket(socket))).module).toBe('second-tracker')
+  })
+
+  it('refuses an origin of any length with a close reason WebSocket can carry (123 bytes at most)', async () => {
+    const { gateway } = await setup()
+    const origin = `https://${'a'.repeat(300)}.example`
+    const socket = open(gateway, { token: gateway.tokenFor('native-tracker'), origin })
+    expect(await closeCode(socket)).toEqual({
+      code: CloseCode.OriginNotAllowed,
+      reason: `origin ${origin.slice(0, 80)} is not allowed`,
+    })
+  })
+
+  it('ends its clients’ connections as it closes', async () => {
+    const { hub } = await startHub()
+    const gateway = await startGateway(hub, {
+      modules: [{ module: 'second-tracker', permissions: { publish: ['RawEvent'], subscribe: [] } }],
+    })
+    const socket = open(gateway, { token: gateway.tokenFor('second-tracker') })
+    await connectBus(fromWebSocket(socket))
+    const closed = closeCode(socket)
+    await gateway.close()
+    expect((await closed).code).toBe(1006)
   })
 
   it('tells a refused client why: the close code and reason reach its Disconnected error', async () => {
