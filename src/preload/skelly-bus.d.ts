@@ -106,9 +106,12 @@ export interface SkellyBusApi<C extends Catalog = BuiltinCatalog> {
   metrics(): Promise<BusMetrics>
   /** Requires `inspect`: the charted fields of the bus's state each interval for two minutes, oldest first. */
   metricsHistory(): Promise<MetricsPoint[]>
-  /** Requires `inspect`: a snapshot every metrics interval. Returns a function that stops it. */
+  /**
+   * Requires `inspect` (else the listener is let go and the console says why): a snapshot every
+   * metrics interval, across reconnects. Returns a function that stops it.
+   */
   onMetrics(listener: (snapshot: BusMetrics) => void): () => void
-  /** Requires `inspect`: published messages in batches, `sampled` when some were skipped. */
+  /** Requires `inspect`, as `onMetrics`: published messages in batches, `sampled` when some were skipped. */
   onTail(listener: (entries: TailEntry[], sampled: boolean) => void): () => void
   /** Requires `inspect`. */
   readonly deadLetters: {

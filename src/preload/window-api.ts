@@ -17,6 +17,7 @@ import { type BusClient, EventBusError, isEventBusError, toRejectionIssues } fro
 import { notifyAll } from '../shared/listeners.js'
 import { BusMessage, publishOptionsSchema } from '../shared/message.js'
 import { publishRequest, Requests } from '../shared/requests.js'
+import { FanOutStream } from './fan-out-stream.js'
 import type { ConnectionState, SkellyBusApi, SkellyBusError } from './skelly-bus.js'
 
 /** A subscription of this window (a plain one, or one that answers requests), kept across connections. */
@@ -77,21 +78,21 @@ function partRequestOptions(options: unknown): { envelope: unknown; request: unk
 
 export function createWindowApi(module: string, connect: () => Promise<BusClient>): SkellyBusApi {
   const subscriptions = new Map<string, LocalSubscription>()
-  const metricsListeners = new Set<Parameters<SkellyBusApi['onMetrics']>[0]>()
-  const tailListeners = new Set<Parameters<SkellyBusApi['onTail']>[0]>()
+  // One stream per connection fans out to every listener of this window.
+  const metrics: FanOutStream<BusClient, Parameters<SkellyBusApi['onMetrics']>[0]> = new FanOutStream(
+    'metrics',
+    (client) => client.onMetrics((snapshot) => notifyAll(metrics.listeners, 'metrics', snapshot)),
+  )
+  const tail: FanOutStream<BusClient, Parameters<SkellyBusApi['onTail']>[0]> = new FanOutStream(
+    'tail',
+    (client) => client.onTail((entries, sampled) => notifyAll(tail.listeners, 'tail', entries, sampled)),
+  )
   const connectionListeners = new Set<(state: ConnectionState) => void>()
   let state: ConnectionState = 'connecting'
   let nextLocalId = 1
   let current: Promise<BusClient>
   /** The client while the connection is open (what `current` resolved to), for calls that must not wait a tick. */
   let connected: BusClient | undefined
-  let stopStreams: (() => void)[] = []
-
-  /** One stream per connection fans out to every listener of this window. */
-  const openMetrics = (client: BusClient) =>
-    client.onMetrics((snapshot) => notifyAll(metricsListeners, 'metrics', snapshot))
-  const openTail = (client: BusClient) =>
-    client.onTail((entries, sampled) => notifyAll(tailListeners, 'tail', entries, sampled))
 
   function setState(next: ConnectionState) {
     state = next
@@ -103,11 +104,11 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
       const client = await connect()
       for (const subscription of subscriptions.values())
         subscription.remoteId = await subscription.attach(client)
-      stopStreams = []
-      if (metricsListeners.size > 0) stopStreams.push(await openMetrics(client))
-      if (tailListeners.size > 0) stopStreams.push(await openTail(client))
+      await Promise.all([metrics.connectedTo(client), tail.connectedTo(client)])
       client.onClose(() => {
         connected = undefined
+        void metrics.connectedTo(undefined)
+        void tail.connectedTo(undefined)
         setState('reconnecting')
         current = establish(0)
       })
@@ -125,27 +126,6 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
     }
   }
   current = establish(0)
-
-  async function startStream<L>(
-    listeners: Set<L>,
-    listener: L,
-    open: (client: BusClient) => Promise<() => void>,
-  ) {
-    listeners.add(listener)
-    if (listeners.size === 1) stopStreams.push(await open(await current))
-  }
-
-  function stream<L>(
-    listeners: Set<L>,
-    listener: L,
-    open: (client: BusClient) => Promise<() => void>,
-  ): () => void {
-    startStream(listeners, listener, open).catch(() => listeners.delete(listener))
-    return () => {
-      listeners.delete(listener)
-      if (listeners.size === 0) for (const stop of stopStreams.splice(0)) stop()
-    }
-  }
 
   /**
    * Keeps a subscription of this window made by `attach`, made now on the open connection; its
@@ -245,8 +225,8 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
     },
     metrics: () => plain(async () => (await current).metrics()),
     metricsHistory: () => plain(async () => (await current).metricsHistory()),
-    onMetrics: (listener) => stream(metricsListeners, listener, openMetrics),
-    onTail: (listener) => stream(tailListeners, listener, openTail),
+    onMetrics: (listener) => metrics.add(listener),
+    onTail: (listener) => tail.add(listener),
     deadLetters: {
       list: (filter) => plain(async () => (await current).deadLetters.list(filter)),
       replay: (selector) => plain(async () => (await current).deadLetters.replay(selector)),

@@ -225,6 +225,60 @@ describe('the window API', () => {
   })
 })
 
+describe('a window’s streams', () => {
+  it('tells each listener each snapshot and entry once, and stops only the stream whose last listener went', async () => {
+    const { bus, hub } = await startHub({ metricsIntervalMs: 20 })
+    const { page } = windowOn(hub, 'inspector', { publish: [], subscribe: [], inspect: true })
+    const seen = { snapshots: [] as number[], entries: [] as string[] }
+    /** Whether the tail shows what is published now (published again while it does not). */
+    const tailFlows = async () => {
+      const before = seen.entries.length
+      await bus.publish(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      return seen.entries.length > before
+    }
+    const metricsFlow = async () => {
+      const before = seen.snapshots.length
+      await new Promise((resolve) => setTimeout(resolve, 100)) // five metrics intervals
+      return seen.snapshots.length > before
+    }
+    const onSnapshot = (snapshot: { collectedAt: Date }) =>
+      seen.snapshots.push(snapshot.collectedAt.getTime())
+    // Both listeners come as the page loads, before the connection is open: each stream was opened
+    // twice, once as the connection opened and once for the first listener, and told everything twice.
+    const stopMetrics = page.onMetrics(onSnapshot)
+    const stopTail = page.onTail((entries) => {
+      for (const entry of entries) seen.entries.push(entry.message.id)
+    })
+    await waitFor(tailFlows)
+    await waitFor(metricsFlow)
+
+    // Its last listener gone, the metrics stream stops, and the tail flows on: the one list of
+    // stops both streams shared stopped them both.
+    stopMetrics()
+    await waitFor(tailFlows)
+
+    page.onMetrics(onSnapshot) // a listener again: its stream again
+    await waitFor(metricsFlow)
+    stopTail()
+    await waitFor(metricsFlow)
+    expect(new Set(seen.entries).size).toBe(seen.entries.length)
+    expect(new Set(seen.snapshots).size).toBe(seen.snapshots.length)
+  })
+
+  it('lets a window that may not inspect go of its listeners, and says why', async () => {
+    const { hub } = await startHub()
+    const reported = vi.spyOn(console, 'error').mockImplementation(() => {})
+    afterThisTest(() => reported.mockRestore())
+    const { page } = windowOn(hub, 'app-window')
+    page.onMetrics(() => {})
+    await waitFor(() => reported.mock.calls.length > 0)
+    expect(reported).toHaveBeenCalledWith(
+      expect.stringMatching(/^skelly-bus: the metrics stream was refused: .*Unauthorized/),
+    )
+  })
+})
+
 describe('a window that answers requests', () => {
   /** A window granted to answer InterventionRequests with InterventionResponses. */
   const answeringWindow = (hub: Hub, beforeConnecting?: (made: number) => Promise<void>) =>
