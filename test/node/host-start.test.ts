@@ -124,6 +124,19 @@ describe('the data directory’s lock', () => {
     await unlock()
   })
 
+  it('waits for another host taking over a dead host’s lock, and gives up after 2 s naming it', async () => {
+    const dir = await freshDir()
+    const dead = spawnSync(process.execPath, ['-e', '']).pid
+    await writeFile(join(dir, 'host.lock'), String(dead))
+    await writeFile(join(dir, 'host.lock.takeover'), String(process.pid)) // a taker that hangs
+    const started = performance.now()
+    await expect(lockDataDir(dir)).rejects.toThrow(
+      `${dir} is being taken over by another Skelly-Jelly host (pid ${process.pid}) for over 2 s (if no such host runs, remove ${join(dir, 'host.lock.takeover')})`,
+    )
+    expect(performance.now() - started).toBeGreaterThanOrEqual(2_000)
+    expect((await readdir(dir)).sort()).toEqual(['host.lock', 'host.lock.takeover'])
+  })
+
   it('lets one of several takers starting together have the lock a dead host left', async () => {
     // Worker threads, so the takers run at once; one pid, so each sees the others' locks as alive.
     const takers = 3

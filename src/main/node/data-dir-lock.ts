@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto'
 import { link, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
+import { monotonicMs } from '../../shared/clock.js'
 import { StartRefused } from '../host/start-failure.js'
 
 const LOCK_FILE = 'host.lock'
@@ -46,30 +47,36 @@ async function linked(staged: string, path: string): Promise<boolean> {
   }
 }
 
+/** How long a host waits for another to finish taking over a dead host's lock. */
+const TAKEOVER_WAIT_MS = 2000
+
 /**
  * Removes the lock at `path` if its holder is dead, holding the lock `takeover` meanwhile: a lock
  * is removed only by the one taker that holds it, after reading again, under it, that its host is
  * dead. Without it, a taker that had read the dead host's pid removed the lock another taker had
- * put in its place since. If another taker holds `takeover`, this one waits a moment and tries
- * again, as it would if that taker died holding it (which it then removes).
+ * put in its place since. A takeover lock left by a taker that died is removed.
+ * @returns the pid of the running taker that holds `takeover`, if one does: wait, and try again
  */
-async function removeDeadLock(path: string, takeover: string, staged: string): Promise<void> {
+async function removeDeadLock(path: string, takeover: string, staged: string): Promise<number | undefined> {
   if (!(await linked(staged, takeover))) {
-    if (isRunning(await holderOf(takeover))) await delay(10)
-    else await rm(takeover, { force: true })
-    return
+    const taker = await holderOf(takeover)
+    if (isRunning(taker)) return taker
+    await rm(takeover, { force: true })
+    return undefined
   }
   try {
     if (!isRunning(await holderOf(path))) await rm(path, { force: true })
   } finally {
     await rm(takeover, { force: true })
   }
+  return undefined
 }
 
 /**
  * Takes `dir`'s lock for this process.
  * @returns a function that gives it up
- * @throws DataDirInUseError naming the pid of the running host that holds it
+ * @throws DataDirInUseError naming the pid of the running host that holds it, or of one that has
+ * been taking over a dead host's lock for over 2 s
  */
 export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK_FILE)
@@ -77,6 +84,8 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   // into place: a reader never sees it empty.
   const staged = `${path}.${process.pid}.${randomUUID()}`
   await writeFile(staged, String(process.pid))
+  const takeover = `${path}.takeover`
+  const waitUntil = monotonicMs() + TAKEOVER_WAIT_MS
   try {
     for (;;) {
       if (await linked(staged, path)) return () => rm(path, { force: true })
@@ -87,7 +96,16 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
             `to another folder (if no such host runs, remove ${path})`,
         )
       }
-      await removeDeadLock(path, `${path}.takeover`, staged) // its host died without giving it up
+      // Its host died without giving it up.
+      const taker = await removeDeadLock(path, takeover, staged)
+      if (taker === undefined) continue
+      if (monotonicMs() > waitUntil) {
+        throw new DataDirInUseError(
+          `${dir} is being taken over by another Skelly-Jelly host (pid ${taker}) for over ` +
+            `${TAKEOVER_WAIT_MS / 1000} s (if no such host runs, remove ${takeover})`,
+        )
+      }
+      await delay(10)
     }
   } finally {
     await rm(staged, { force: true })
