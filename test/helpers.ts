@@ -120,6 +120,20 @@ export function shutDownAfterEach(): <B extends Pick<EventBus, 'shutdown'>>(bus:
   }
 }
 
+/** The runtime's own `performance`, which `src/shared/clock.ts` reads: fake timers replace the global. */
+const runtimePerformance = globalThis.performance
+
+/**
+ * Fake timers, and the monotonic clock the code reads (`monotonicMs`) following them. With fake
+ * timers alone that clock runs in real time: a deadline taken from it (a drain's) then shrinks by
+ * however long a loaded machine takes between two steps of a test, and fires before its timer.
+ */
+export function useFakeClock(): void {
+  vi.useFakeTimers()
+  const fakePerformance = globalThis.performance
+  vi.spyOn(runtimePerformance, 'now').mockImplementation(() => fakePerformance.now())
+}
+
 /** With fake timers: lets time pass and everything it triggers run. */
 export async function advance(ms: number): Promise<void> {
   await vi.advanceTimersByTimeAsync(ms)

@@ -9,7 +9,15 @@ import {
   ModuleStatus,
 } from '../../src/main/bus/index.js'
 import type { DeadLetterEntry } from '../../src/shared/dead-letter.js'
-import { advance, deferred, expectAccounted, flushMicrotasks, rawMessage, validData } from '../helpers.js'
+import {
+  advance,
+  deferred,
+  expectAccounted,
+  flushMicrotasks,
+  rawMessage,
+  useFakeClock,
+  validData,
+} from '../helpers.js'
 
 /** Dead letters of RawEvents named `eventTypes`, as a bus whose one subscriber fails leaves them. */
 async function deadLettersOf(eventTypes: string[]): Promise<DeadLetterEntry[]> {
@@ -27,10 +35,11 @@ async function deadLettersOf(eventTypes: string[]): Promise<DeadLetterEntry[]> {
 
 describe('lifecycle', () => {
   beforeEach(() => {
-    vi.useFakeTimers()
+    useFakeClock()
   })
   afterEach(() => {
     vi.useRealTimers()
+    vi.restoreAllMocks()
   })
 
   it('rejects publish before start with NotStarted, but accepts subscribe', async () => {
