@@ -149,22 +149,52 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
   }
 
   /**
+   * Runs `first` on `client`; should its connection drop before the hub's answer came, runs
+   * `again` on the next connection (waiting for it), and so on.
+   */
+  async function acrossDrops<T>(
+    client: BusClient,
+    first: (client: BusClient) => Promise<T>,
+    again: (client: BusClient) => Promise<T>,
+  ): Promise<T> {
+    let call = first
+    for (;;) {
+      try {
+        return await call(client)
+      } catch (error) {
+        if (!isEventBusError(error, 'Disconnected') || client.isOpen) throw error
+        client = await current
+        call = again
+      }
+    }
+  }
+
+  /**
    * Publishes on the open connection (waiting for one while the window reconnects). Should the
    * connection drop before the hub's answer came, whether the hub took the message is unknown: it
    * goes again on the next connection, marked so that the hub takes it only if it had not.
    */
   async function publishMessage(message: Envelope): Promise<string> {
-    let client = await current
-    let send = () => client.publish(message as never)
-    for (;;) {
-      try {
-        return await send()
-      } catch (error) {
-        if (!isEventBusError(error, 'Disconnected') || client.isOpen) throw error
-        client = await current
-        send = () => client[publishAgain](message)
-      }
-    }
+    return acrossDrops(
+      await current,
+      (client) => client.publish(message as never),
+      (client) => client[publishAgain](message),
+    )
+  }
+
+  /**
+   * Unsubscribes `remoteId` on the open connection, before any await if there is one. With the
+   * connection down, or should it drop first, it asks on the next: the hub ends the subscription
+   * it parked (a Reliable one) as unsubscribed, or has none (it ended with the connection).
+   */
+  function unsubscribeRemote(remoteId: string): Promise<void> {
+    const unsubscribe = (client: BusClient) => client.unsubscribe(remoteId)
+    const again = (client: BusClient) =>
+      unsubscribe(client).catch((error: unknown) => {
+        if (!isEventBusError(error, 'SubscriptionNotFound')) throw error
+      })
+    if (connected !== undefined) return acrossDrops(connected, unsubscribe, again)
+    return current.then((client) => acrossDrops(client, again, again))
   }
 
   /** The envelope the bridge builds for `publish(type, data, options)` and `request`. */
@@ -216,7 +246,7 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
         if (local.remoteId === undefined) return
         // Called before any await on an open connection, so delivery stops at once, as in process:
         // a handler settling in the meantime would otherwise start the next delivery.
-        await (connected ?? (await current)).unsubscribe(local.remoteId)
+        await unsubscribeRemote(local.remoteId)
       }),
     onConnection(listener) {
       connectionListeners.add(listener)

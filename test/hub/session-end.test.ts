@@ -116,6 +116,38 @@ describe('a session that ends', () => {
     expect(bus.deadLetters.list()).toEqual([])
   })
 
+  it('lets its module’s next connection unsubscribe what it parked, by id, and no other module', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+    const peer = storage(hub)
+    const sid = await subscribe(peer, 1, reliable)
+    peer.port.close()
+    await waitFor(() => hub.attachments().length === 0)
+    await publishRawEvents(bus, 2)
+
+    /** The answer `peer` got to its request 1: `res` or `rej`. */
+    const answer = async (peer: Peer) => {
+      const isAnswer = (frame: RawFrame) => (frame.t === 'res' || frame.t === 'rej') && frame.rid === 1
+      await waitFor(() => peer.frames.some(isAnswer))
+      return peer.frames.find(isAnswer)
+    }
+    const stranger = rawPeer(hub, ModuleId.Gamification)
+    stranger.send([
+      { t: 'hello', v: 1 },
+      { t: 'unsub', rid: 1, sid },
+    ])
+    expect(await answer(stranger)).toMatchObject({
+      t: 'rej',
+      error: { data: { kind: 'SubscriptionNotFound' } },
+    })
+    expect((await bus.metrics()).subscriptions.map(({ id }) => id)).toEqual([sid])
+
+    const next = storage(hub)
+    next.send([{ t: 'unsub', rid: 1, sid }])
+    expect(await answer(next)).toMatchObject({ t: 'res' })
+    expect((await bus.metrics()).subscriptions).toEqual([])
+    expect(bus.deadLetters.list().map(({ reason }) => reason)).toEqual(['Unsubscribed', 'Unsubscribed'])
+  })
+
   it('ends the subscriptions of an endpoint that says bye: what waited for it is dead-lettered as Unsubscribed', async () => {
     const { bus, hub } = await startHub({}, { reliableWindow: 1 })
     const peer = storage(hub)

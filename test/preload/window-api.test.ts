@@ -101,6 +101,38 @@ describe('the window API', () => {
     await expect(api.unsubscribe(id)).rejects.toMatchObject({ kind: 'SubscriptionNotFound' })
   })
 
+  it('unsubscribes while its connection is down: on the next, the hub ends what it parked as unsubscribed', async () => {
+    const { bus, hub } = await startHub({ maxRetryAttempts: 0 }, { reconnectGraceMs: 60_000 })
+    let reconnect = () => {}
+    const { page, connections } = windowOn(
+      hub,
+      'figurine',
+      { publish: [], subscribe: ['RawEvent'] },
+      (made) => (made === 0 ? Promise.resolve() : new Promise<void>((resolve) => (reconnect = resolve))),
+    )
+    const handled: string[] = []
+    const reliable = await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.Reliable(), (m) => {
+      handled.push(m.id)
+    })
+    const bestEffort = await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.BestEffort, () => {})
+    const states: string[] = []
+    page.onConnection((state) => states.push(state))
+    connections[0]?.close()
+    await waitFor(() => states.includes('reconnecting'))
+    const held = await bus.publish(
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())),
+    )
+    const unsubscribed = Promise.all([page.unsubscribe(reliable), page.unsubscribe(bestEffort)])
+    reconnect()
+    await unsubscribed
+    // Ended at once, as in process: what it held is dead-lettered as unsubscribed, not 60 s later
+    // as a subscriber that never came back.
+    await waitFor(() => bus.deadLetters.list().length === 1)
+    expect(bus.deadLetters.list()[0]).toMatchObject({ reason: 'Unsubscribed', message: { id: held } })
+    expect((await bus.metrics()).subscriptions.filter((s) => s.module === 'figurine')).toEqual([])
+    expect(handled).toEqual([])
+  })
+
   it('publishes again what a dropped connection left unanswered, and the hub takes it once', async () => {
     const { bus, hub } = await startHub()
     const received: string[] = []

@@ -319,8 +319,20 @@ class HubImpl implements Hub, HubCore {
   }
 
   claimParked(module: string, key: string): Subscription | undefined {
+    return this.takeParked(module, (entry) => entry.key === key)
+  }
+
+  endParked(module: string, subscriptionId: string): boolean {
+    const subscription = this.takeParked(module, (entry) => entry.subscription.id === subscriptionId)
+    if (subscription === undefined) return false
+    this.internals.end(subscription, 'Unsubscribed')
+    return true
+  }
+
+  /** Takes `module`'s first parked subscription that `matches` out of the park, its grace ended. */
+  private takeParked(module: string, matches: (entry: Parked) => boolean): Subscription | undefined {
     const entries = this.parked.get(module)
-    const index = entries?.findIndex((entry) => entry.key === key) ?? -1
+    const index = entries?.findIndex(matches) ?? -1
     if (entries === undefined || index < 0) return undefined
     const [entry] = entries.splice(index, 1)
     if (entries.length === 0) this.parked.delete(module)

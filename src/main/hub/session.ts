@@ -589,7 +589,11 @@ export class Session implements RouteEndpoint {
 
   private unsubscribe(subscriptionId: string): undefined {
     const remote = this.subscriptions.get(subscriptionId)
-    if (remote === undefined) throw EventBusError.of('SubscriptionNotFound', { subscriptionId })
+    if (remote === undefined) {
+      // One this module's dropped connection left parked: asked again on this connection.
+      if (this.hub.endParked(this.module, subscriptionId)) return undefined
+      throw EventBusError.of('SubscriptionNotFound', { subscriptionId })
+    }
     this.subscriptions.delete(subscriptionId)
     // As in process, handlers running at the endpoint finish and count; what it had not started it
     // withdraws (`nack` with `gone`), and what it holds here is dead-lettered or dropped now.

@@ -32,6 +32,11 @@ export interface HubCore {
   /** Takes back a parked subscription with this identity, filter and mode, if there is one. */
   claimParked(module: string, key: string): Subscription | undefined
   /**
+   * Ends `module`'s parked subscription `subscriptionId` as unsubscribed (an endpoint whose
+   * connection dropped as it unsubscribed asks again on its next one); false if none is parked.
+   */
+  endParked(module: string, subscriptionId: string): boolean
+  /**
    * Whether a connection of `module` that ended took the publish with message id `id` (among the
    * last publishes each of its last few connections that said `again` in their hello took: see
    * taken-ids).
