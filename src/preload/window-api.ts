@@ -185,14 +185,19 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
   /**
    * Unsubscribes `remoteId` on the open connection, before any await if there is one. With the
    * connection down, or should it drop first, it asks on the next: the hub ends the subscription
-   * it parked (a Reliable one) as unsubscribed, or has none (it ended with the connection).
+   * it parked (a Reliable one) as unsubscribed, or has none (it ended with the connection). Unless
+   * another subscription of this window took it back there: the hub gives a parked subscription
+   * back by filter and mode, so one of the same filter and mode may have; that one is left alone
+   * (and the one it did not take back ends when the hub's grace does).
    */
   function unsubscribeRemote(remoteId: string): Promise<void> {
     const unsubscribe = (client: BusClient) => client.unsubscribe(remoteId)
-    const again = (client: BusClient) =>
-      unsubscribe(client).catch((error: unknown) => {
+    const again = async (client: BusClient) => {
+      if ([...subscriptions.values()].some((local) => local.remoteId === remoteId)) return
+      await unsubscribe(client).catch((error: unknown) => {
         if (!isEventBusError(error, 'SubscriptionNotFound')) throw error
       })
+    }
     if (connected !== undefined) return acrossDrops(connected, unsubscribe, again)
     return current.then((client) => acrossDrops(client, again, again))
   }

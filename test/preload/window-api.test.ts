@@ -133,6 +133,33 @@ describe('the window API', () => {
     expect(handled).toEqual([])
   })
 
+  it('leaves alone, unsubscribing across a drop, a subscription of the same filter and mode that took its place', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+    let reconnect = () => {}
+    const { page, connections } = windowOn(
+      hub,
+      'figurine',
+      { publish: [], subscribe: ['RawEvent'] },
+      (made) => (made === 0 ? Promise.resolve() : new Promise<void>((resolve) => (reconnect = resolve))),
+    )
+    const handled: string[] = []
+    const first = await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.Reliable(), () => {})
+    await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.Reliable(), (m) => {
+      handled.push(m.id)
+    })
+    const states: string[] = []
+    page.onConnection((state) => states.push(state))
+    connections[0]?.close()
+    await waitFor(() => states.includes('reconnecting'))
+    const unsubscribed = page.unsubscribe(first)
+    reconnect()
+    await unsubscribed
+    const sent = await bus.publish(
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())),
+    )
+    await waitFor(() => handled.includes(sent))
+  })
+
   it('publishes again what a dropped connection left unanswered, and the hub takes it once', async () => {
     const { bus, hub } = await startHub()
     const received: string[] = []
