@@ -77,6 +77,27 @@ function windowLosingItsFirstAnswer(hub: Hub) {
   })
 }
 
+/**
+ * A window of module `figurine` (subscribing to RawEvents) whose connection the test drops with
+ * `drop()` (resolving once the window knows), and which reconnects only on `reconnect()`.
+ */
+function windowReconnectingWhenTold(hub: Hub) {
+  let reconnect = () => {}
+  const { page, connections } = windowOn(hub, 'figurine', { publish: [], subscribe: ['RawEvent'] }, (made) =>
+    made === 0 ? Promise.resolve() : new Promise<void>((resolve) => (reconnect = resolve)),
+  )
+  const states: string[] = []
+  page.onConnection((state) => states.push(state))
+  return {
+    page,
+    async drop() {
+      connections[0]?.close()
+      await waitFor(() => states.includes('reconnecting'))
+    },
+    reconnect: () => reconnect(),
+  }
+}
+
 describe('the window API', () => {
   it('unsubscribes on an open connection before its promise yields a tick', async () => {
     const { hub } = await startHub()
@@ -103,22 +124,13 @@ describe('the window API', () => {
 
   it('unsubscribes while its connection is down: on the next, the hub ends what it parked as unsubscribed', async () => {
     const { bus, hub } = await startHub({ maxRetryAttempts: 0 }, { reconnectGraceMs: 60_000 })
-    let reconnect = () => {}
-    const { page, connections } = windowOn(
-      hub,
-      'figurine',
-      { publish: [], subscribe: ['RawEvent'] },
-      (made) => (made === 0 ? Promise.resolve() : new Promise<void>((resolve) => (reconnect = resolve))),
-    )
+    const { page, drop, reconnect } = windowReconnectingWhenTold(hub)
     const handled: string[] = []
     const reliable = await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.Reliable(), (m) => {
       handled.push(m.id)
     })
     const bestEffort = await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.BestEffort, () => {})
-    const states: string[] = []
-    page.onConnection((state) => states.push(state))
-    connections[0]?.close()
-    await waitFor(() => states.includes('reconnecting'))
+    await drop()
     const held = await bus.publish(
       BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())),
     )
@@ -135,22 +147,13 @@ describe('the window API', () => {
 
   it('leaves alone, unsubscribing across a drop, a subscription of the same filter and mode that took its place', async () => {
     const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
-    let reconnect = () => {}
-    const { page, connections } = windowOn(
-      hub,
-      'figurine',
-      { publish: [], subscribe: ['RawEvent'] },
-      (made) => (made === 0 ? Promise.resolve() : new Promise<void>((resolve) => (reconnect = resolve))),
-    )
+    const { page, drop, reconnect } = windowReconnectingWhenTold(hub)
     const handled: string[] = []
     const first = await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.Reliable(), () => {})
     await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.Reliable(), (m) => {
       handled.push(m.id)
     })
-    const states: string[] = []
-    page.onConnection((state) => states.push(state))
-    connections[0]?.close()
-    await waitFor(() => states.includes('reconnecting'))
+    await drop()
     const unsubscribed = page.unsubscribe(first)
     reconnect()
     await unsubscribed
