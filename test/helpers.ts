@@ -1,6 +1,6 @@
 /** Shared test fixtures: one valid payload per built-in type, and ways to let the bus settle. */
 import fc from 'fast-check'
-import { afterEach, vi } from 'vitest'
+import { afterEach, onTestFinished, vi } from 'vitest'
 import {
   BusMessage,
   type DataOf,
@@ -131,7 +131,8 @@ const runtimePerformance = globalThis.performance
 export function useFakeClock(): void {
   vi.useFakeTimers()
   const fakePerformance = globalThis.performance
-  vi.spyOn(runtimePerformance, 'now').mockImplementation(() => fakePerformance.now())
+  const clock = vi.spyOn(runtimePerformance, 'now').mockImplementation(() => fakePerformance.now())
+  onTestFinished(() => clock.mockRestore())
 }
 
 /** With fake timers: lets time pass and everything it triggers run. */

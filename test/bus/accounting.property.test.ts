@@ -6,7 +6,7 @@
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createEventBus, DeliveryMode, type MessagePriority, ModuleId } from '../../src/main/bus/index.js'
-import { advance, behave, type HandlerBehaviour, rawMessage } from '../helpers.js'
+import { advance, behave, type HandlerBehaviour, rawMessage, useFakeClock } from '../helpers.js'
 
 const behaviour = fc.constantFrom<HandlerBehaviour>('ok', 'throw', 'reject', 'hang', 'slow', 'broken-then')
 
@@ -39,7 +39,7 @@ function handlerFor(behaviours: HandlerBehaviour[]) {
 
 describe('accounting invariant', () => {
   beforeEach(() => {
-    vi.useFakeTimers()
+    useFakeClock()
   })
   afterEach(() => {
     vi.useRealTimers()

@@ -15,6 +15,7 @@ import {
   flushMicrotasks,
   rawMessage,
   shutDownAfterEach,
+  useFakeClock,
 } from '../helpers.js'
 
 const shutDown = shutDownAfterEach()
@@ -43,7 +44,7 @@ async function publishEvents(bus: EventBus, ...names: string[]) {
 
 describe('dead letters', () => {
   beforeEach(() => {
-    vi.useFakeTimers()
+    useFakeClock()
   })
   afterEach(() => {
     vi.useRealTimers()

@@ -21,6 +21,7 @@ import {
   shutDownAfterEach,
   thenGetterThatThrows,
   thenThatThrows,
+  useFakeClock,
 } from '../helpers.js'
 
 const shutDown = shutDownAfterEach()
@@ -37,7 +38,7 @@ async function startedBus(config: EventBusConfigInput = {}): Promise<EventBus> {
 
 describe('delivery', () => {
   beforeEach(() => {
-    vi.useFakeTimers()
+    useFakeClock()
   })
   afterEach(() => {
     vi.useRealTimers()

@@ -10,7 +10,7 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { flushMicrotasks, rawMessage, shutDownAfterEach, validData } from '../helpers.js'
+import { flushMicrotasks, rawMessage, shutDownAfterEach, useFakeClock, validData } from '../helpers.js'
 
 const shutDown = shutDownAfterEach()
 
@@ -275,7 +275,7 @@ describe('filters', () => {
   })
 
   it('keeps the delivery mode it was given: changing the caller’s object later changes nothing', async () => {
-    vi.useFakeTimers()
+    useFakeClock()
     try {
       const bus = shutDown(createEventBus({ maxRetryAttempts: 0 }))
       await bus.start()

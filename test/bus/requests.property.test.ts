@@ -15,7 +15,7 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { advance, validData } from '../helpers.js'
+import { advance, useFakeClock, validData } from '../helpers.js'
 
 /** What the responder does with one request: reply once or twice, with another type, or not at all. */
 const answer = fc.constantFrom('reply', 'twice', 'wrongType', 'none')
@@ -30,7 +30,7 @@ const requestSpec = fc.record({
 
 describe('bus.request, many at once', () => {
   beforeEach(() => {
-    vi.useFakeTimers()
+    useFakeClock()
   })
   afterEach(() => {
     vi.useRealTimers()

@@ -17,7 +17,7 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { shutDownAfterEach, validData } from '../helpers.js'
+import { shutDownAfterEach, useFakeClock, validData } from '../helpers.js'
 
 const shutDown = shutDownAfterEach()
 
@@ -166,7 +166,7 @@ describe('bus.request', () => {
   it('waits DEFAULT_REPLY_TIMEOUT_MS for a reply unless told otherwise', async () => {
     const bus = await startedBus()
     await takeRequestsSilently(bus)
-    vi.useFakeTimers()
+    useFakeClock()
     let outcome: unknown
     void bus.request(tipRequest(), { replyType: 'InterventionResponse' }).catch((e) => {
       outcome = e
@@ -241,7 +241,7 @@ describe('bus.request', () => {
 
   it('rejects at once with a recoverable SubscriberUnavailable when nothing (of `from`) takes the request', async () => {
     const bus = await startedBus()
-    vi.useFakeTimers()
+    useFakeClock()
     const unheard = tipRequest()
     const error = await bus
       .request(unheard, { replyType: 'InterventionResponse', timeoutMs: 60_000 })
@@ -335,7 +335,7 @@ describe('bus.request', () => {
         'request takes a message (BusMessage.create(...)) with a string id and source',
       )
     }
-    vi.useFakeTimers()
+    useFakeClock()
     const invalid = BusMessage.create(
       ModuleId.CuteFigurine,
       MessagePayload.InterventionRequest({ requestId: 'no uuid' } as never),

@@ -14,10 +14,10 @@ import {
 } from '../../src/main/hub/inspector-streams.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
 import type { HubFrame } from '../../src/shared/wire.js'
-import { rawMessage } from '../helpers.js'
+import { rawMessage, useFakeClock } from '../helpers.js'
 
 beforeEach(() => {
-  vi.useFakeTimers()
+  useFakeClock()
 })
 afterEach(() => {
   vi.useRealTimers()

@@ -13,7 +13,7 @@ import type { EventBusError } from '../../src/shared/errors.js'
 import { MessageFilter } from '../../src/shared/filter.js'
 import { publishRequest } from '../../src/shared/requests.js'
 import { PROTOCOL_VERSION } from '../../src/shared/wire.js'
-import { deferred, flushMicrotasks, rawMessage, validData, waitFor } from '../helpers.js'
+import { deferred, flushMicrotasks, rawMessage, useFakeClock, validData, waitFor } from '../helpers.js'
 import { fakeChannelLimits } from '../hub/consumer-fakes.js'
 
 type RawFrame = { t: string; [key: string]: unknown }
@@ -146,7 +146,7 @@ describe('the handshake', () => {
   })
 
   it('gives up after 10 s without a welcome by default, and closes the port', async () => {
-    vi.useFakeTimers()
+    useFakeClock()
     const hub = fakeHub()
     const connecting = rejectionOf(connectBus(hub.port))
     await vi.advanceTimersByTimeAsync(9_999)
@@ -161,7 +161,7 @@ describe('the handshake', () => {
   })
 
   it('waits as long as connectTimeoutMs says', async () => {
-    vi.useFakeTimers()
+    useFakeClock()
     const connecting = rejectionOf(connectBus(fakeHub().port, { connectTimeoutMs: 50 }))
     await vi.advanceTimersByTimeAsync(52)
     expect(await connecting).toMatchObject({

@@ -27,7 +27,7 @@ import {
   type PublishCount,
   zeroDirectCounts,
 } from '../../src/shared/wire.js'
-import { advance, flushMicrotasks, rawMessage } from '../helpers.js'
+import { advance, flushMicrotasks, rawMessage, useFakeClock } from '../helpers.js'
 import { recordingHubLink } from './recording-link.js'
 
 const CHANNEL = 'c1'
@@ -175,7 +175,7 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
 }
 
 beforeEach(() => {
-  vi.useFakeTimers()
+  useFakeClock()
 })
 
 afterEach(() => {

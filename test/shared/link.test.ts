@@ -8,7 +8,7 @@ import { codecFor } from '../../src/shared/codec.js'
 import { Link } from '../../src/shared/link.js'
 import { fromNodePort, type PortCarrier } from '../../src/shared/port.js'
 import { type EndpointFrame, type HubFrame, hubFrameSchema } from '../../src/shared/wire.js'
-import { flushMicrotasks, rawEvent, rawMessage, stallThisThread } from '../helpers.js'
+import { flushMicrotasks, rawEvent, rawMessage, stallThisThread, useFakeClock } from '../helpers.js'
 import { recordingLink } from './recording-link.js'
 
 /**
@@ -146,7 +146,7 @@ describe('a link’s heartbeat', () => {
   })
 
   it('stops when the link ends, whichever side ended it, and never starts at 0', () => {
-    vi.useFakeTimers()
+    useFakeClock()
     try {
       for (const end of ['closed here', 'closed by the peer'] as const) {
         const { peer, link } = recordingLink()

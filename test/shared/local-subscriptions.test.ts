@@ -13,7 +13,7 @@ import {
   SettledBy,
 } from '../../src/shared/local-subscriptions.js'
 import type { PredicateErrors } from '../../src/shared/predicate-errors.js'
-import { rawEvent, rawMessage, stallThisThread } from '../helpers.js'
+import { rawEvent, rawMessage, stallThisThread, useFakeClock } from '../helpers.js'
 
 /** Where outcomes go: the events, in order. */
 function recordingVia() {
@@ -167,7 +167,7 @@ describe('SettledBy', () => {
   })
 
   it('leaves no timer behind once a delivery settles', async () => {
-    vi.useFakeTimers()
+    useFakeClock()
     const settled = outcome()
     const { deliver } = oneWorker(() => new SettledBy(settled.promise))
     deliver(1)
@@ -178,7 +178,7 @@ describe('SettledBy', () => {
   })
 
   it('still times out: an outcome that never settles fails its delivery with DeliveryTimeout', async () => {
-    vi.useFakeTimers()
+    useFakeClock()
     const { deliver, events } = oneWorker(() => new SettledBy(new Promise(() => {})))
     deliver(2, 50)
     await vi.advanceTimersByTimeAsync(49)

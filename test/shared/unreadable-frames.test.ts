@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { UNREADABLE_REPORT_INTERVAL_MS, UnreadableFrames } from '../../src/shared/unreadable-frames.js'
+import { useFakeClock } from '../helpers.js'
 
 function recorded() {
   const reports: [count: number, reason: string][] = []
@@ -12,7 +13,7 @@ function recorded() {
 }
 
 beforeEach(() => {
-  vi.useFakeTimers()
+  useFakeClock()
 })
 
 afterEach(() => {
