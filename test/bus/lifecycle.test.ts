@@ -39,7 +39,6 @@ describe('lifecycle', () => {
   })
   afterEach(() => {
     vi.useRealTimers()
-    vi.restoreAllMocks()
   })
 
   it('rejects publish before start with NotStarted, but accepts subscribe', async () => {

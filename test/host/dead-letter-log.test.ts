@@ -15,7 +15,7 @@ import {
   MessageFilter,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { createDeadLetterLog } from '../../src/main/host/dead-letter-log.js'
+import { createDeadLetterLog, type DeadLetterLogOptions } from '../../src/main/host/dead-letter-log.js'
 import { flushMicrotasks, rawMessage, waitFor } from '../helpers.js'
 
 async function logPath() {
@@ -200,11 +200,25 @@ async function recordsIn(path: string): Promise<number> {
   return (await readFile(path, 'utf8')).split('\n').length - 1
 }
 
+/** A fresh log at `path` with `options`, loaded. */
+async function loadedLog(path: string, options: Omit<DeadLetterLogOptions, 'path'> = {}) {
+  const log = createDeadLetterLog({ path, ...options })
+  await log.load()
+  return log
+}
+
+/** The ids of the entries a log at `path` loads now. */
+async function idsLoadedFrom(path: string): Promise<string[]> {
+  const log = createDeadLetterLog({ path })
+  const ids = (await log.load()).map((e) => e.id)
+  await log.close()
+  return ids
+}
+
 describe('the dead-letter log', () => {
   it('compacts once its records pass both compactAfter and twice its entries, counting those an earlier run left', async () => {
     const path = await logPath()
-    const first = createDeadLetterLog({ path, compactAfter: 6 })
-    await first.load()
+    const first = await loadedLog(path, { compactAfter: 6 })
     for (const id of ['a', 'b', 'c', 'd']) first.added(entry(id))
     for (const id of ['a', 'b']) first.removed(id)
     await first.close()
@@ -232,8 +246,7 @@ describe('the dead-letter log', () => {
 
   it('compacts nothing under 1,000 records unless told otherwise', async () => {
     const path = await logPath()
-    const log = createDeadLetterLog({ path })
-    await log.load()
+    const log = await loadedLog(path)
     for (let i = 0; i < 50; i++) log.removed(`gone-${i}`)
     await log.close()
     expect(await recordsIn(path)).toBe(50)
@@ -241,22 +254,18 @@ describe('the dead-letter log', () => {
 
   it('has written what it was given once flush or close resolves', async () => {
     const path = await logPath()
-    const log = createDeadLetterLog({ path })
-    await log.load()
+    const log = await loadedLog(path)
     log.added(entry('a'))
     await log.flush()
     expect(await recordsIn(path)).toBe(1)
     log.added(entry('b'))
     await log.close()
-    const again = createDeadLetterLog({ path })
-    expect((await again.load()).map((e) => e.id)).toEqual(['a', 'b'])
-    await again.close()
+    expect(await idsLoadedFrom(path)).toEqual(['a', 'b'])
   })
 
   it('keeps its file readable by its owner alone, after a compaction too', async () => {
     const path = await logPath()
-    const log = createDeadLetterLog({ path, compactAfter: 2 })
-    await log.load()
+    const log = await loadedLog(path, { compactAfter: 2 })
     log.added(entry('a'))
     await log.flush()
     expect((await stat(path)).mode & 0o777).toBe(0o600)
@@ -268,8 +277,7 @@ describe('the dead-letter log', () => {
 
   it('takes a record whose entry is not a dead letter for corrupt, and recovers the records before it', async () => {
     const path = await logPath()
-    const first = createDeadLetterLog({ path })
-    await first.load()
+    const first = await loadedLog(path)
     first.added(entry('a'))
     await first.close()
     await appendFile(path, '{"op":"add","entry":{"json":{"id":"b"}}}\n{"op":"remove","id":"a"}\n')
@@ -291,8 +299,7 @@ describe('the dead-letter log', () => {
   it('says a failed write once until it is made good, and the close makes it good', async () => {
     const path = await logPath()
     const warnings: string[] = []
-    const log = createDeadLetterLog({ path, warn: (warning) => warnings.push(warning) })
-    await log.load()
+    const log = await loadedLog(path, { warn: (warning) => warnings.push(warning) })
     await mkdir(path) // a folder where the log should be: its writes fail
     log.added(entry('a'))
     await log.flush()
@@ -302,8 +309,6 @@ describe('the dead-letter log', () => {
     await rmdir(path)
     await log.close()
     expect(warnings[1]).toMatch(/rewritten with the 2 entries held after a failed write$/)
-    const again = createDeadLetterLog({ path })
-    expect((await again.load()).map((e) => e.id)).toEqual(['a', 'b'])
-    await again.close()
+    expect(await idsLoadedFrom(path)).toEqual(['a', 'b'])
   })
 })
