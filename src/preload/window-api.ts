@@ -1,11 +1,11 @@
 /**
  * Builds `window.skellyBus` on top of an endpoint client, for the preload and the browser bridge
  * alike. It reconnects by itself when the connection drops and subscribes again with the same
- * filter and mode (and answers again as it did), so Reliable subscriptions resume where they were
- * (held messages first).
+ * filter and mode (and answers again as it did), asking for each subscription it had by its id, so
+ * Reliable subscriptions resume where they were (held messages first).
  */
 
-import { publishAgain } from '../shared/client.js'
+import { publishAgain, resuming, type Subscriber } from '../shared/client.js'
 import type {
   DeliveryMode,
   Envelope,
@@ -22,8 +22,11 @@ import type { ConnectionState, SkellyBusApi, SkellyBusError } from './skelly-bus
 
 /** A subscription of this window (a plain one, or one that answers requests), kept across connections. */
 interface LocalSubscription {
-  /** Makes it on `client` (the first connection, then each one after a reconnect): the remote id. */
-  attach(client: BusClient): Promise<string>
+  /**
+   * Makes it with `subscriber` (the first connection's client, then each one's after a reconnect,
+   * resuming the remote subscription it had): the remote id.
+   */
+  attach(subscriber: Subscriber): Promise<string>
   remoteId?: string
 }
 
@@ -103,7 +106,7 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
     try {
       const client = await connect()
       for (const subscription of subscriptions.values())
-        subscription.remoteId = await subscription.attach(client)
+        subscription.remoteId = await subscription.attach(client[resuming](subscription.remoteId))
       await Promise.all([metrics.connectedTo(client), tail.connectedTo(client)])
       client.onClose(() => {
         connected = undefined
@@ -185,15 +188,12 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
   /**
    * Unsubscribes `remoteId` on the open connection, before any await if there is one. With the
    * connection down, or should it drop first, it asks on the next: the hub ends the subscription
-   * it parked (a Reliable one) as unsubscribed, or has none (it ended with the connection). Unless
-   * another subscription of this window took it back there: the hub gives a parked subscription
-   * back by filter and mode, so one of the same filter and mode may have; that one is left alone
-   * (and the one it did not take back ends when the hub's grace does).
+   * it parked (a Reliable one) as unsubscribed, or has none (it ended with the connection). No
+   * other subscription of this window took it back there: each asks for its own.
    */
   function unsubscribeRemote(remoteId: string): Promise<void> {
     const unsubscribe = (client: BusClient) => client.unsubscribe(remoteId)
     const again = async (client: BusClient) => {
-      if ([...subscriptions.values()].some((local) => local.remoteId === remoteId)) return
       await unsubscribe(client).catch((error: unknown) => {
         if (!isEventBusError(error, 'SubscriptionNotFound')) throw error
       })

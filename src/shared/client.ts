@@ -39,7 +39,7 @@ import { timeoutAfterInput } from './peer-timers.js'
 import { type PortInput, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
 import type { RequestReply } from './request-reply.js'
-import { publishRequest, type RequestOptions, Requests } from './requests.js'
+import { publishRequest, type RequestCarrier, type RequestOptions, Requests } from './requests.js'
 import { type RespondOptions, subscribeResponder } from './responder.js'
 import { checkSubscribeArguments, type SubscribeOptions } from './subscribe-arguments.js'
 import { framesCounted, UnreadableFrames } from './unreadable-frames.js'
@@ -105,6 +105,18 @@ export interface RemoteDeadLetters {
  */
 export const publishAgain: unique symbol = Symbol('skelly.publishAgain')
 
+/**
+ * How a window subscribes again, on its new connection, what it held on its dropped one:
+ * `client[resuming](previousId)` subscribes (or responds) as the client does, asking the hub for
+ * the subscription `previousId` back should it have parked it (a Reliable one, with the same filter
+ * and mode), and for no other. A symbol, not a method name: the window's own, not part of the
+ * public API.
+ */
+export const resuming: unique symbol = Symbol('skelly.resuming')
+
+/** What a window subscribes with, on a connection or to resume a subscription: see {@link resuming}. */
+export type Subscriber = Pick<BusClient, 'subscribe' | 'respond'>
+
 /** The bus, as an endpoint sees it. `C` is the catalog it publishes and handles. */
 export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestReply<C> {
   /** The identity the hub bound to this endpoint. */
@@ -123,6 +135,8 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
   [publishRequest](message: Envelope, from: string | undefined): Promise<number | undefined>
   /** How a window publishes again what a dropped connection left unanswered: see {@link publishAgain}. */
   [publishAgain](message: Envelope): Promise<string>
+  /** How a window subscribes again what a dropped connection held: see {@link resuming}. */
+  [resuming](previousId: string | undefined): Pick<BusClient<C>, 'subscribe' | 'respond'>
   /**
    * Subscribes as the bus does; `module` must be this endpoint's identity, and a filter may list only
    * granted types (one listing none is narrowed to them). `options.label` says what the
@@ -379,6 +393,41 @@ class Client implements BusClient<Catalog> {
   }
 
   respond(module: string, requestType: string, options: RespondOptions, answer: unknown): Promise<string> {
+    return this.respondResuming(undefined, module, requestType, options, answer)
+  }
+
+  subscribe(
+    module: string,
+    filter: FilterInput<string>,
+    mode: DeliveryMode,
+    handler: ClientHandler<never>,
+    options?: SubscribeOptions,
+  ): Promise<string> {
+    return this.subscribeResuming(undefined, module, filter, mode, handler, options)
+  }
+
+  [resuming](previousId: string | undefined): Pick<BusClient<Catalog>, 'subscribe' | 'respond'> {
+    return {
+      subscribe: (
+        module: string,
+        filter: FilterInput<string>,
+        mode: DeliveryMode,
+        handler: ClientHandler<never>,
+        options?: SubscribeOptions,
+      ) => this.subscribeResuming(previousId, module, filter, mode, handler, options),
+      respond: (module: string, requestType: string, options: RespondOptions, answer: unknown) =>
+        this.respondResuming(previousId, module, requestType, options, answer),
+    }
+  }
+
+  /** `respond`, asking the hub for `previousId` back (see {@link resuming}) when it is given. */
+  private respondResuming(
+    previousId: string | undefined,
+    module: string,
+    requestType: string,
+    options: RespondOptions,
+    answer: unknown,
+  ): Promise<string> {
     const answering = {
       refuseReplyType: (replyType: string) =>
         mayPublish(this.permissions, replyType)
@@ -386,10 +435,16 @@ class Client implements BusClient<Catalog> {
           : EventBusError.of('Unauthorized', { module: this.module, action: 'publish', type: replyType }),
       sendReply: (reply: Envelope) => new SettledBy(this.publish(reply as never)),
     }
-    return subscribeResponder(this, answering, module, requestType, options, answer)
+    const carrier = {
+      subscribe: (...args: Parameters<RequestCarrier['subscribe']>) =>
+        this.subscribeResuming(previousId, ...args),
+    }
+    return subscribeResponder(carrier, answering, module, requestType, options, answer)
   }
 
-  subscribe(
+  /** `subscribe`, asking the hub for `previousId` back (see {@link resuming}) when it is given. */
+  private subscribeResuming(
+    previousId: string | undefined,
     module: string,
     filter: FilterInput<string>,
     mode: DeliveryMode,
@@ -417,6 +472,7 @@ class Client implements BusClient<Catalog> {
       filter: plain,
       mode,
       ...(label === undefined ? {} : { label }),
+      ...(previousId === undefined ? {} : { resumes: previousId }),
     } as const
     const answer = this.askHub(frame, (id) =>
       this.subscriptions.add(id as string, {

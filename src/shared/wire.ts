@@ -444,6 +444,12 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       filter: plainFilterSchema,
       mode: deliveryModeSchema,
       label: subscriptionLabelSchema.optional(),
+      /**
+       * The subscription this endpoint held on a connection that dropped: the hub gives back that
+       * one if it parked it with the same filter and mode, and no other; without it, the first it
+       * parked for this identity, filter and mode.
+       */
+      resumes: subscriptionId.optional(),
     })
     .strict(),
   z.object({ t: z.literal('unsub'), rid: requestId, sid: subscriptionId }).strict(),

@@ -20,8 +20,14 @@ const rawEvents = { types: ['RawEvent'] }
 type Peer = ReturnType<typeof rawPeer>
 
 /** Subscribes raw peer `peer` (greeted already) as Storage; resolves with the subscription id. */
-async function subscribe(peer: Peer, rid: number, mode: object, filter: object = rawEvents): Promise<string> {
-  peer.send([{ t: 'sub', rid, module: ModuleId.Storage, filter, mode }])
+async function subscribe(
+  peer: Peer,
+  rid: number,
+  mode: object,
+  filter: object = rawEvents,
+  resumes?: string,
+): Promise<string> {
+  peer.send([{ t: 'sub', rid, module: ModuleId.Storage, filter, mode, ...(resumes && { resumes }) }])
   await waitFor(() => peer.frames.some((frame) => frame.t === 'res' && frame.rid === rid))
   return peer.frames.find((frame) => frame.t === 'res' && frame.rid === rid)?.ok as string
 }
@@ -78,6 +84,26 @@ describe('a session that ends', () => {
     expect(await subscribe(second, 2, reliable, { types: ['StateChange', 'RawEvent'] })).toBe(parked)
     await waitFor(() => deliveries(second).filter((frame) => frame.sid === parked).length === 3)
     expect(bus.deadLetters.list()).toEqual([])
+  })
+
+  it('gives back the parked subscription a subscribe names, and no other of the same filter and mode', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+    const first = storage(hub)
+    const older = await subscribe(first, 1, reliable)
+    const newer = await subscribe(first, 2, reliable)
+    first.port.close()
+    await waitFor(async () => (await bus.metrics()).subscriptions.every(({ parked }) => parked))
+    const second = storage(hub)
+    expect(await subscribe(second, 1, reliable, rawEvents, newer)).toBe(newer)
+    // One not parked (ended, or never this module's) is none to take back: a new one, the older
+    // left parked; and one of another mode is not given back by its id.
+    const fresh = await subscribe(second, 2, reliable, rawEvents, 'sub-that-ended')
+    expect([older, newer]).not.toContain(fresh)
+    const otherMode = await subscribe(second, 3, { ...reliable, timeoutMs: 2_000 }, rawEvents, older)
+    expect(otherMode).not.toBe(older)
+    const { subscriptions } = await bus.metrics()
+    expect(subscriptions.filter(({ parked }) => parked).map(({ id }) => id)).toEqual([older])
+    expect(await subscribe(second, 4, reliable)).toBe(older)
   })
 
   it('keeps each parked subscription for its own grace, whatever becomes of its module’s others', async () => {

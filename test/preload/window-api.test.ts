@@ -145,7 +145,7 @@ describe('the window API', () => {
     expect(handled).toEqual([])
   })
 
-  it('leaves alone, unsubscribing across a drop, a subscription of the same filter and mode that took its place', async () => {
+  it('takes back, reconnecting, each Reliable subscription it had: one of the same filter and mode unsubscribed meanwhile ends at once', async () => {
     const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
     const { page, drop, reconnect } = windowReconnectingWhenTold(hub)
     const handled: string[] = []
@@ -153,14 +153,21 @@ describe('the window API', () => {
     await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.Reliable(), (m) => {
       handled.push(m.id)
     })
+    const [kept] = (await bus.metrics()).subscriptions.filter((s) => s.module === 'figurine').slice(1)
     await drop()
+    const held = await bus.publish(
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())),
+    )
     const unsubscribed = page.unsubscribe(first)
     reconnect()
     await unsubscribed
-    const sent = await bus.publish(
-      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())),
-    )
-    await waitFor(() => handled.includes(sent))
+    // The second has its own back, with what it held; the first's copy is dead-lettered as
+    // unsubscribed now, not as a subscriber that never came back when the grace ends.
+    await waitFor(() => handled.includes(held))
+    await waitFor(() => bus.deadLetters.list().length === 1)
+    expect(bus.deadLetters.list()[0]).toMatchObject({ reason: 'Unsubscribed', message: { id: held } })
+    const left = (await bus.metrics()).subscriptions.filter((s) => s.module === 'figurine')
+    expect(left.map(({ id, parked }) => ({ id, parked }))).toEqual([{ id: kept?.id, parked: false }])
   })
 
   it('publishes again what a dropped connection left unanswered, and the hub takes it once', async () => {

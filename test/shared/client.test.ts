@@ -6,7 +6,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BusMessage, DeliveryMode, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
-import { connectBus, connectWindowBus, publishAgain } from '../../src/shared/client.js'
+import { connectBus, connectWindowBus, publishAgain, resuming } from '../../src/shared/client.js'
 import { codecFor } from '../../src/shared/codec.js'
 import { DRAIN_MS } from '../../src/shared/direct-producer.js'
 import type { EventBusError } from '../../src/shared/errors.js'
@@ -307,6 +307,31 @@ describe('requests to the hub', () => {
 })
 
 describe('subscriptions', () => {
+  it('asks the hub, resuming, for the subscription it had back: a subscribe and a respond alike', async () => {
+    const { hub, client } = await connected()
+    const subscribing = client[resuming]('sid-7').subscribe(MODULE, {}, DeliveryMode.Reliable(), () => {})
+    await hub.answer('sub', 'sid-7')
+    expect(await subscribing).toBe('sid-7')
+    const answering = client[resuming]('sid-8').respond(
+      MODULE,
+      'RawEvent',
+      { replyType: 'RawEvent' },
+      (request) => request.payload.data,
+    )
+    await hub.ridOf('sub', 2)
+    await hub.answer('sub', 'sid-8')
+    expect(await answering).toBe('sid-8')
+    // With nothing to resume, or as the client subscribes of its own, it names none.
+    void client[resuming](undefined).subscribe(MODULE, {}, DeliveryMode.Reliable(), () => {})
+    void client.subscribe(MODULE, {}, DeliveryMode.Reliable(), () => {})
+    await hub.ridOf('sub', 4)
+    expect(hub.sent('sub').map((frame) => frame.resumes)).toEqual(['sid-7', 'sid-8', undefined, undefined])
+    expect(hub.sent('sub')[1]).toMatchObject({
+      filter: { types: ['RawEvent'] },
+      label: 'answers with RawEvent',
+    })
+  })
+
   it('asks the hub with the plain filter, mode and label, and runs the predicate here', async () => {
     const { hub, client } = await connected()
     const ran: string[] = []

@@ -318,8 +318,12 @@ class HubImpl implements Hub, HubCore {
     this.takenBefore.set(ended.module, kept.slice(0, ENDED_CONNECTIONS_REMEMBERED))
   }
 
-  claimParked(module: string, key: string): Subscription | undefined {
-    return this.takeParked(module, (entry) => entry.key === key)
+  claimParked(module: string, key: string, subscriptionId?: string): Subscription | undefined {
+    return this.takeParked(
+      module,
+      (entry) =>
+        entry.key === key && (subscriptionId === undefined || entry.subscription.id === subscriptionId),
+    )
   }
 
   endParked(module: string, subscriptionId: string): boolean {

@@ -347,7 +347,7 @@ export class Session implements RouteEndpoint {
   private subscribeRequest(frame: Extract<EndpointFrame, { t: 'sub' }>): void {
     let id: string
     try {
-      id = this.subscribe(frame.module, frame.filter, frame.mode, frame.label)
+      id = this.subscribe(frame.module, frame.filter, frame.mode, frame.label, frame.resumes)
     } catch (error) {
       this.link.send({ t: 'rej', rid: frame.rid, error: wireError(error) })
       return
@@ -503,7 +503,13 @@ export class Session implements RouteEndpoint {
     this.okTo = -1
   }
 
-  private subscribe(module: string, filter: PlainFilter, mode: DeliveryMode, label?: string): string {
+  private subscribe(
+    module: string,
+    filter: PlainFilter,
+    mode: DeliveryMode,
+    label?: string,
+    resumes?: string,
+  ): string {
     if (module !== this.module)
       throw EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' })
     const { maxSubscriptionsPerAttachment: most } = this.hub
@@ -520,7 +526,7 @@ export class Session implements RouteEndpoint {
       deliveryTimeoutMs,
       (mode.kind === 'Reliable' && mode.timeoutMs) || Infinity,
     )
-    const resumed = mode.kind === 'Reliable' ? this.hub.claimParked(this.module, key) : undefined
+    const resumed = mode.kind === 'Reliable' ? this.hub.claimParked(this.module, key, resumes) : undefined
     if (resumed !== undefined) {
       const remote = { subscription: resumed, key, handlerTimeoutMs, sent: new SentByPriority() }
       resumed.resume((message) => this.deliver(remote, message))

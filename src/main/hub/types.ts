@@ -29,8 +29,11 @@ export interface HubCore {
   updateTap(): void
   /** Holds a Reliable subscription of a lost endpoint for the grace period. */
   park(module: string, key: string, subscription: Subscription): void
-  /** Takes back a parked subscription with this identity, filter and mode, if there is one. */
-  claimParked(module: string, key: string): Subscription | undefined
+  /**
+   * Takes back a parked subscription with this identity, filter and mode, if there is one: the
+   * one with id `subscriptionId` when given (and no other), else the first parked.
+   */
+  claimParked(module: string, key: string, subscriptionId?: string): Subscription | undefined
   /**
    * Ends `module`'s parked subscription `subscriptionId` as unsubscribed (an endpoint whose
    * connection dropped as it unsubscribed asks again on its next one); false if none is parked.
