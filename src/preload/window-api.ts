@@ -27,7 +27,8 @@ interface LocalSubscription {
    * resuming the remote subscription it had): the remote id.
    */
   attach(subscriber: Subscriber): Promise<string>
-  remoteId?: string
+  /** Its id at the hub, on the open connection (or the one that dropped, until it is made again). */
+  remoteId: string
 }
 
 const RECONNECT_INITIAL_MS = 250
@@ -135,8 +136,7 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
    * errors are thrown as they are (the API's methods make them plain).
    */
   async function addSubscription(attach: LocalSubscription['attach']): Promise<string> {
-    const local: LocalSubscription = { attach }
-    local.remoteId = await attach(await current)
+    const local: LocalSubscription = { attach, remoteId: await attach(await current) }
     const id = `${module}-sub-${nextLocalId++}`
     subscriptions.set(id, local)
     return id
@@ -186,13 +186,14 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
   }
 
   /**
-   * Unsubscribes `remoteId` on the open connection, before any await if there is one. With the
-   * connection down, or should it drop first, it asks on the next: the hub ends the subscription
-   * it parked (a Reliable one) as unsubscribed, or has none (it ended with the connection). No
-   * other subscription of this window took it back there: each asks for its own.
+   * Unsubscribes what `local` (taken out of `subscriptions`) holds on the open connection, before
+   * any await if there is one. With the connection down, or should it drop first, it asks on the
+   * next, for the id `local` holds by then: the one it had, which the hub ends as unsubscribed if
+   * it parked it (a Reliable one) or knows no more (it ended with the connection); or, if `local`
+   * was being made again as it was unsubscribed, the id it was made with.
    */
-  function unsubscribeRemote(remoteId: string): Promise<void> {
-    const unsubscribe = (client: BusClient) => client.unsubscribe(remoteId)
+  function unsubscribeRemote(local: LocalSubscription): Promise<void> {
+    const unsubscribe = (client: BusClient) => client.unsubscribe(local.remoteId)
     const again = async (client: BusClient) => {
       await unsubscribe(client).catch((error: unknown) => {
         if (!isEventBusError(error, 'SubscriptionNotFound')) throw error
@@ -248,10 +249,9 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
         const local = subscriptions.get(subscriptionId)
         if (local === undefined) throw EventBusError.of('SubscriptionNotFound', { subscriptionId })
         subscriptions.delete(subscriptionId)
-        if (local.remoteId === undefined) return
         // Called before any await on an open connection, so delivery stops at once, as in process:
         // a handler settling in the meantime would otherwise start the next delivery.
-        await unsubscribeRemote(local.remoteId)
+        await unsubscribeRemote(local)
       }),
     onConnection(listener) {
       connectionListeners.add(listener)

@@ -115,7 +115,7 @@ export const publishAgain: unique symbol = Symbol('skelly.publishAgain')
 export const resuming: unique symbol = Symbol('skelly.resuming')
 
 /** What a window subscribes with, on a connection or to resume a subscription: see {@link resuming}. */
-export type Subscriber = Pick<BusClient, 'subscribe' | 'respond'>
+export type Subscriber<C extends Catalog = BuiltinCatalog> = Pick<BusClient<C>, 'subscribe' | 'respond'>
 
 /** The bus, as an endpoint sees it. `C` is the catalog it publishes and handles. */
 export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestReply<C> {
@@ -136,7 +136,7 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
   /** How a window publishes again what a dropped connection left unanswered: see {@link publishAgain}. */
   [publishAgain](message: Envelope): Promise<string>
   /** How a window subscribes again what a dropped connection held: see {@link resuming}. */
-  [resuming](previousId: string | undefined): Pick<BusClient<C>, 'subscribe' | 'respond'>
+  [resuming](previousId: string | undefined): Subscriber<C>
   /**
    * Subscribes as the bus does; `module` must be this endpoint's identity, and a filter may list only
    * granted types (one listing none is narrowed to them). `options.label` says what the
@@ -406,7 +406,7 @@ class Client implements BusClient<Catalog> {
     return this.subscribeResuming(undefined, module, filter, mode, handler, options)
   }
 
-  [resuming](previousId: string | undefined): Pick<BusClient<Catalog>, 'subscribe' | 'respond'> {
+  [resuming](previousId: string | undefined): Subscriber<Catalog> {
     return {
       subscribe: (
         module: string,

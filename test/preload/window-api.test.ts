@@ -19,7 +19,7 @@ import type { Hub } from '../../src/main/hub/index.js'
 import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
 import { skellyBusWith } from '../../src/renderer/skelly-bus.js'
-import { connectWindowBus } from '../../src/shared/client.js'
+import { connectWindowBus, resuming } from '../../src/shared/client.js'
 import { type BusClient, fromNodePort, type Permissions } from '../../src/shared/index.js'
 import { deferred, rawEvent, validData, waitFor } from '../helpers.js'
 import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
@@ -168,6 +168,46 @@ describe('the window API', () => {
     expect(bus.deadLetters.list()[0]).toMatchObject({ reason: 'Unsubscribed', message: { id: held } })
     const left = (await bus.metrics()).subscriptions.filter((s) => s.module === 'figurine')
     expect(left.map(({ id, parked }) => ({ id, parked }))).toEqual([{ id: kept?.id, parked: false }])
+  })
+
+  it('unsubscribes what it was making again on a new connection as it was unsubscribed, by the id it was made with', async () => {
+    // No grace: the hub ended the subscription with the connection, so the next one makes a new one.
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 0 })
+    const module = 'figurine'
+    const connections: MessagePort[] = []
+    let unsubscribeNow = () => {}
+    const page = createWindowApi(module, async () => {
+      const { port1, port2 } = new MessageChannel()
+      hub.attach(port1, { module, permissions: { publish: [], subscribe: ['RawEvent'] } })
+      connections.push(port1)
+      const client = await connectWindowBus(port2)
+      afterThisTest(() => client.close())
+      if (connections.length === 1) return client
+      // The page unsubscribes as the window has just asked the hub for its subscription again.
+      const resume = client[resuming].bind(client)
+      client[resuming] = (previousId) => {
+        const subscriber = resume(previousId)
+        return {
+          ...subscriber,
+          subscribe: (...args: Parameters<BusClient['subscribe']>) => {
+            const made = subscriber.subscribe(...args)
+            unsubscribeNow()
+            return made
+          },
+        }
+      }
+      return client
+    })
+    const id = await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.Reliable(), () => {})
+    let unsubscribed: Promise<void> | undefined
+    unsubscribeNow = () => {
+      unsubscribed = page.unsubscribe(id)
+    }
+    connections[0]?.close()
+    await waitFor(() => unsubscribed !== undefined)
+    await unsubscribed
+    // The one made on the new connection, not only the one the hub had ended already.
+    expect((await bus.metrics()).subscriptions.filter((s) => s.module === module)).toEqual([])
   })
 
   it('publishes again what a dropped connection left unanswered, and the hub takes it once', async () => {
