@@ -136,7 +136,7 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
   /** How a window publishes again what a dropped connection left unanswered: see {@link publishAgain}. */
   [publishAgain](message: Envelope): Promise<string>
   /** How a window subscribes again what a dropped connection held: see {@link resuming}. */
-  [resuming](previousId: string | undefined): Subscriber<C>
+  [resuming](previousId: string): Subscriber<C>
   /**
    * Subscribes as the bus does; `module` must be this endpoint's identity, and a filter may list only
    * granted types (one listing none is narrowed to them). `options.label` says what the
@@ -406,7 +406,7 @@ class Client implements BusClient<Catalog> {
     return this.subscribeResuming(undefined, module, filter, mode, handler, options)
   }
 
-  [resuming](previousId: string | undefined): Subscriber<Catalog> {
+  [resuming](previousId: string): Subscriber<Catalog> {
     return {
       subscribe: (
         module: string,

@@ -36,6 +36,8 @@ function windowOn(
   permissions: Permissions = { publish: ['RawEvent'], subscribe: [] },
   /** Awaited before each connection is made, told how many were made before it. */
   beforeConnecting: (made: number) => Promise<void> = async () => {},
+  /** Given each connection's client as it is made (the first is number 1), before the window has it. */
+  onConnected: (client: BusClient, made: number) => void = () => {},
 ): { page: SkellyBusApi; connections: MessagePort[] } {
   const connections: MessagePort[] = []
   const page = createWindowApi(module, async () => {
@@ -45,6 +47,7 @@ function windowOn(
     connections.push(port1)
     const client = await connectWindowBus(port2)
     afterThisTest(() => client.close())
+    onConnected(client, connections.length)
     return client
   })
   return { page, connections }
@@ -174,16 +177,11 @@ describe('the window API', () => {
     // No grace: the hub ended the subscription with the connection, so the next one makes a new one.
     const { bus, hub } = await startHub({}, { reconnectGraceMs: 0 })
     const module = 'figurine'
-    const connections: MessagePort[] = []
     let unsubscribeNow = () => {}
-    const page = createWindowApi(module, async () => {
-      const { port1, port2 } = new MessageChannel()
-      hub.attach(port1, { module, permissions: { publish: [], subscribe: ['RawEvent'] } })
-      connections.push(port1)
-      const client = await connectWindowBus(port2)
-      afterThisTest(() => client.close())
-      if (connections.length === 1) return client
-      // The page unsubscribes as the window has just asked the hub for its subscription again.
+    // The page unsubscribes as the window has just asked the hub, on its second connection, for
+    // its subscription again.
+    const askingAgain = (client: BusClient, made: number) => {
+      if (made === 1) return
       const resume = client[resuming].bind(client)
       client[resuming] = (previousId) => {
         const subscriber = resume(previousId)
@@ -196,8 +194,9 @@ describe('the window API', () => {
           },
         }
       }
-      return client
-    })
+    }
+    const permissions = { publish: [], subscribe: ['RawEvent'] }
+    const { page, connections } = windowOn(hub, module, permissions, async () => {}, askingAgain)
     const id = await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.Reliable(), () => {})
     let unsubscribed: Promise<void> | undefined
     unsubscribeNow = () => {
