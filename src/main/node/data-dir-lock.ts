@@ -31,9 +31,17 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** The pid written in the lock file at `path`: NaN if there is none, or none to read. */
-async function holderOf(path: string): Promise<number> {
-  return Number((await readFile(path, 'utf8').catch(() => '')).trim())
+/**
+ * The pid written in the lock file at `path` (NaN if it names none, or cannot be read); undefined
+ * if there is no such file, as when its holder gave it up or a taker removed it since it was found:
+ * nothing to take for dead.
+ */
+async function holderOf(path: string): Promise<number | undefined> {
+  try {
+    return Number((await readFile(path, 'utf8')).trim())
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Number.NaN
+  }
 }
 
 /** Links `staged` into place at `path`; false if something is there already. */
@@ -54,18 +62,22 @@ const TAKEOVER_WAIT_MS = 2000
  * Removes the lock at `path` if its holder is dead, holding the lock `takeover` meanwhile: a lock
  * is removed only by the one taker that holds it, after reading again, under it, that its host is
  * dead. Without it, a taker that had read the dead host's pid removed the lock another taker had
- * put in its place since. A takeover lock left by a taker that died is removed.
+ * put in its place since. A lock found gone is not removed: another taker, not holding `takeover`,
+ * may link its own there at any moment (removing "whatever is there" once let two hosts in). A
+ * takeover lock left by a taker that died is removed; one found gone is tried again.
  * @returns the pid of the running taker that holds `takeover`, if one does: wait, and try again
  */
 async function removeDeadLock(path: string, takeover: string, staged: string): Promise<number | undefined> {
   if (!(await linked(staged, takeover))) {
     const taker = await holderOf(takeover)
+    if (taker === undefined) return undefined
     if (isRunning(taker)) return taker
     await rm(takeover, { force: true })
     return undefined
   }
   try {
-    if (!isRunning(await holderOf(path))) await rm(path, { force: true })
+    const holder = await holderOf(path)
+    if (holder !== undefined && !isRunning(holder)) await rm(path, { force: true })
   } finally {
     await rm(takeover, { force: true })
   }
@@ -90,6 +102,7 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
     for (;;) {
       if (await linked(staged, path)) return () => rm(path, { force: true })
       const holder = await holderOf(path)
+      if (holder === undefined) continue // given up or removed since: link again
       if (isRunning(holder)) {
         throw new DataDirInUseError(
           `${dir} is in use by another Skelly-Jelly host (pid ${holder}): stop it, or set SKELLY_DATA_DIR ` +
