@@ -20,8 +20,8 @@ import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { createWindowApi } from '../../src/preload/window-api.js'
 import { skellyBusWith } from '../../src/renderer/skelly-bus.js'
 import { connectWindowBus, resuming } from '../../src/shared/client.js'
-import { type BusClient, fromNodePort, type Permissions } from '../../src/shared/index.js'
-import { deferred, rawEvent, validData, waitFor } from '../helpers.js'
+import { type BusClient, EventBusError, fromNodePort, type Permissions } from '../../src/shared/index.js'
+import { advance, deferred, rawEvent, useFakeClock, validData, waitFor } from '../helpers.js'
 import { afterThisTest, connectClient, startHub } from '../hub/fixture.js'
 
 /**
@@ -541,6 +541,40 @@ describe('a window of an application with types of its own', () => {
 })
 
 describe('a window call that fails with no bus error', () => {
+  it('tries to connect again, waiting twice as long each time up to 5 s, until it connects', async () => {
+    useFakeClock()
+    const attempts: number[] = []
+    const start = Date.now()
+    const client = { module: 'app-window', onClose: () => {}, isOpen: true } as unknown as BusClient
+    const page = createWindowApi('app-window', async () => {
+      attempts.push(Date.now() - start)
+      if (attempts.length < 8) throw new Error('connect ECONNREFUSED 127.0.0.1:4780')
+      return client
+    })
+    const states: string[] = []
+    page.onConnection((state) => states.push(state))
+    await advance(30_000)
+    expect(attempts).toEqual([0, 250, 750, 1750, 3750, 7750, 12_750, 17_750])
+    expect(states).toEqual(['connecting', 'open'])
+  })
+
+  it('gives up at once, closed, when the hub refuses who it is: every call rejects with the refusal', async () => {
+    useFakeClock()
+    let attempts = 0
+    const refusal = EventBusError.of('Unauthorized', { module: 'app-window', action: 'attach' })
+    const page = createWindowApi('app-window', async () => {
+      attempts++
+      throw refusal
+    })
+    const states: string[] = []
+    page.onConnection((state) => states.push(state))
+    const published = page.publish('RawEvent', rawEvent()).catch((error: unknown) => error)
+    await advance(30_000)
+    expect(attempts).toBe(1)
+    expect(states).toEqual(['connecting', 'closed'])
+    expect(await published).toEqual({ ...refusal.toData(), message: refusal.message })
+  })
+
   it('rejects as Disconnected, its message written as a bus error’s is', async () => {
     // A client whose calls fail as a broken transport's might: with a plain Error.
     const broken = {
