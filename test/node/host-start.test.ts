@@ -4,7 +4,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -135,6 +135,15 @@ describe('the data directory’s lock', () => {
     )
     expect(performance.now() - started).toBeGreaterThanOrEqual(2_000)
     expect((await readdir(dir)).sort()).toEqual(['host.lock', 'host.lock.takeover'])
+  })
+
+  it('refuses a lock it cannot read, naming it, and removes nothing', async () => {
+    const dir = await freshDir()
+    await mkdir(join(dir, 'host.lock'))
+    await expect(lockDataDir(dir)).rejects.toThrow(
+      `the lock ${join(dir, 'host.lock')} cannot be read (EISDIR: illegal operation on a directory, read): if no Skelly-Jelly host runs, remove it`,
+    )
+    expect(await readdir(dir)).toEqual(['host.lock'])
   })
 
   it('lets one of several takers starting together have the lock a dead host left', async () => {

@@ -32,15 +32,20 @@ function isRunning(pid: number): boolean {
 }
 
 /**
- * The pid written in the lock file at `path` (NaN if it names none, or cannot be read); undefined
- * if there is no such file, as when its holder gave it up or a taker removed it since it was found:
- * nothing to take for dead.
+ * The pid written in the lock file at `path` (NaN if it names none); undefined if there is no such
+ * file, as when its holder gave it up or a taker removed it since it was found: nothing to take for
+ * dead.
+ * @throws StartRefused for a lock that cannot be read (not a file, not this user's to read): taking
+ * it for a dead host's would remove what may be a running one's
  */
 async function holderOf(path: string): Promise<number | undefined> {
   try {
     return Number((await readFile(path, 'utf8')).trim())
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Number.NaN
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new StartRefused(
+      `the lock ${path} cannot be read (${(error as Error).message}): if no Skelly-Jelly host runs, remove it`,
+    )
   }
 }
 
