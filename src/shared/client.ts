@@ -181,6 +181,17 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
   close(): Promise<void>
 }
 
+/** What the client's `subscribe` takes, resuming or not. */
+type SubscribeArguments = [
+  module: string,
+  filter: FilterInput<string>,
+  mode: DeliveryMode,
+  handler: ClientHandler<never>,
+  options?: SubscribeOptions,
+]
+/** What the client's `respond` takes, resuming or not. */
+type RespondArguments = [module: string, requestType: string, options: RespondOptions, answer: unknown]
+
 /** Settles a promise someone waits on. */
 interface Settler {
   resolve(value: unknown): void
@@ -392,41 +403,25 @@ class Client implements BusClient<Catalog> {
     return this.awaitingReplies.request(message, options) as Promise<never>
   }
 
-  respond(module: string, requestType: string, options: RespondOptions, answer: unknown): Promise<string> {
-    return this.respondResuming(undefined, module, requestType, options, answer)
+  respond(...args: RespondArguments): Promise<string> {
+    return this.respondResuming(undefined, ...args)
   }
 
-  subscribe(
-    module: string,
-    filter: FilterInput<string>,
-    mode: DeliveryMode,
-    handler: ClientHandler<never>,
-    options?: SubscribeOptions,
-  ): Promise<string> {
-    return this.subscribeResuming(undefined, module, filter, mode, handler, options)
+  subscribe(...args: SubscribeArguments): Promise<string> {
+    return this.subscribeResuming(undefined, ...args)
   }
 
   [resuming](previousId: string): Subscriber<Catalog> {
     return {
-      subscribe: (
-        module: string,
-        filter: FilterInput<string>,
-        mode: DeliveryMode,
-        handler: ClientHandler<never>,
-        options?: SubscribeOptions,
-      ) => this.subscribeResuming(previousId, module, filter, mode, handler, options),
-      respond: (module: string, requestType: string, options: RespondOptions, answer: unknown) =>
-        this.respondResuming(previousId, module, requestType, options, answer),
+      subscribe: (...args: SubscribeArguments) => this.subscribeResuming(previousId, ...args),
+      respond: (...args: RespondArguments) => this.respondResuming(previousId, ...args),
     }
   }
 
   /** `respond`, asking the hub for `previousId` back (see {@link resuming}) when it is given. */
   private respondResuming(
     previousId: string | undefined,
-    module: string,
-    requestType: string,
-    options: RespondOptions,
-    answer: unknown,
+    ...[module, requestType, options, answer]: RespondArguments
   ): Promise<string> {
     const answering = {
       refuseReplyType: (replyType: string) =>
@@ -445,11 +440,7 @@ class Client implements BusClient<Catalog> {
   /** `subscribe`, asking the hub for `previousId` back (see {@link resuming}) when it is given. */
   private subscribeResuming(
     previousId: string | undefined,
-    module: string,
-    filter: FilterInput<string>,
-    mode: DeliveryMode,
-    handler: ClientHandler<never>,
-    options?: SubscribeOptions,
+    ...[module, filter, mode, handler, options]: SubscribeArguments
   ): Promise<string> {
     if (module !== this.module) {
       return Promise.reject(EventBusError.of('Unauthorized', { module: this.module, action: 'subscribe' }))
