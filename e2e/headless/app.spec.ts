@@ -2,8 +2,11 @@
  * The app window end to end, in Debian's Chromium against the headless host: real worker-thread
  * modules, the real hub, the browser bridge over a loopback WebSocket.
  */
+
+import type { Page, WebSocketRoute } from '@playwright/test'
 import { BusMessage, MessageFilter, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import { windows } from '../../src/main/host/windows.js'
+import type { HeadlessHost } from '../../src/main/node/headless.js'
 import { storedEventIds } from '../event-log.js'
 import { expect, gamificationTip, observe, openApp, openInspector, test } from '../fixtures.js'
 
@@ -88,52 +91,91 @@ test('the full pipeline makes the figurine react on its own', async ({ page, hos
 test.describe('reload', () => {
   test.use({ hostOptions: { modules: [] } })
 
+  /** Publishes `count` RewardEvents as Gamification; resolves with their reward ids. */
+  async function publishRewards(host: HeadlessHost, count: number) {
+    const ids: string[] = []
+    for (let i = 0; i < count; i++) {
+      const rewardId = crypto.randomUUID()
+      ids.push(rewardId)
+      const reward = MessagePayload.RewardEvent({
+        rewardId,
+        rewardType: 'test',
+        points: 1,
+        description: `reward ${i}`,
+      })
+      await host.bus.publish(BusMessage.create(ModuleId.Gamification, reward))
+    }
+    return ids
+  }
+
+  /** The id of the window's Reliable subscription at the hub, once it has one. */
+  async function reliableSubscriptionOf(host: HeadlessHost) {
+    let id: string | undefined
+    await expect
+      .poll(async () => {
+        const { subscriptions } = await host.bus.metrics()
+        id = subscriptions.find((s) => s.module === 'cute-figurine' && s.mode === 'Reliable')?.id
+        return id
+      })
+      .toBeDefined()
+    return id
+  }
+
+  /** The reward ids the page kept. */
+  const receivedBy = (page: Page) =>
+    page.evaluate(() =>
+      (JSON.parse(sessionStorage.getItem('skelly.rewards') ?? '[]') as { rewardId: string }[]).map(
+        (r) => r.rewardId,
+      ),
+    )
+
   test('re-attaches, and its Reliable subscription loses nothing across the reload', async ({
     page,
     host,
   }) => {
     await openApp(page, host)
-    await expect
-      .poll(async () =>
-        (await host.bus.metrics()).subscriptions.some(
-          (s) => s.module === 'cute-figurine' && s.mode === 'Reliable',
-        ),
-      )
-      .toBe(true)
-    const publishRewards = async (count: number) => {
-      const ids: string[] = []
-      for (let i = 0; i < count; i++) {
-        const rewardId = crypto.randomUUID()
-        ids.push(rewardId)
-        await host.bus.publish(
-          BusMessage.create(
-            ModuleId.Gamification,
-            MessagePayload.RewardEvent({
-              rewardId,
-              rewardType: 'test',
-              points: 1,
-              description: `reward ${i}`,
-            }),
-          ),
-        )
-      }
-      return ids
-    }
-    const sent = await publishRewards(10)
+    await reliableSubscriptionOf(host)
+    const sent = await publishRewards(host, 10)
     await expect(page.getByTestId('reward-count')).toHaveAttribute('data-count', '10')
     const reload = page.reload()
-    sent.push(...(await publishRewards(10))) // while the page is gone: held for it
+    sent.push(...(await publishRewards(host, 10))) // while the page is gone: held for it
     await reload
     await expect(page.getByTestId('connection')).toHaveText('open')
-    sent.push(...(await publishRewards(5)))
+    sent.push(...(await publishRewards(host, 5)))
     await expect(page.getByTestId('reward-count')).toHaveAttribute('data-count', '25')
-    const received = await page.evaluate(() =>
-      (JSON.parse(sessionStorage.getItem('skelly.rewards') ?? '[]') as { rewardId: string }[]).map(
-        (r) => r.rewardId,
-      ),
-    )
-    expect(new Set(received)).toEqual(new Set(sent))
+    expect(new Set(await receivedBy(page))).toEqual(new Set(sent))
     expect(host.bus.deadLetters.list()).toEqual([])
+  })
+
+  test('takes back its own Reliable subscription when its socket drops, with what came meanwhile', async ({
+    page,
+    host,
+    consoleErrors,
+  }) => {
+    // The page's socket runs through the test, which drops it and refuses new ones for a while.
+    let socket: WebSocketRoute | undefined
+    let refusing = false
+    await page.routeWebSocket(/.*/, (route) => {
+      if (refusing) return void route.close()
+      socket = route
+      route.connectToServer()
+    })
+    await openApp(page, host)
+    const before = await reliableSubscriptionOf(host)
+    const sent = await publishRewards(host, 5)
+    await expect(page.getByTestId('reward-count')).toHaveAttribute('data-count', '5')
+    refusing = true
+    await socket?.close()
+    await expect(page.getByTestId('connection')).toHaveText('reconnecting')
+    sent.push(...(await publishRewards(host, 10))) // held for it at the hub
+    refusing = false
+    await expect(page.getByTestId('connection')).toHaveText('open', { timeout: 20_000 })
+    await expect(page.getByTestId('reward-count')).toHaveAttribute('data-count', '15')
+    // The same subscription, asked for by its id over the WebSocket, not a new one.
+    expect(await reliableSubscriptionOf(host)).toBe(before)
+    expect(new Set(await receivedBy(page))).toEqual(new Set(sent))
+    expect(host.bus.deadLetters.list()).toEqual([])
+    expect(consoleErrors).toEqual([])
   })
 })
 
