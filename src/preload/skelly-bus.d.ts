@@ -90,7 +90,9 @@ export interface SkellyBusApi<C extends Catalog = BuiltinCatalog> {
   ): Promise<string>
   /**
    * Subscribes this window; resolves with an id that stays valid across reconnects. `options.label`
-   * says what the subscription is for (1 to 80 characters), shown by the inspector.
+   * says what the subscription is for (1 to 80 characters), shown by the inspector. While the window
+   * reconnects it waits for the connection; one that dropped before the hub's answer came subscribes
+   * again on the next (taking back the Reliable subscription the hub made and parked, if it did).
    */
   subscribe<T extends TypeOf<C>>(
     filter: PlainFilter<T>,

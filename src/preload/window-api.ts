@@ -133,10 +133,13 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
 
   /**
    * Keeps a subscription of this window made by `attach`, made now on the open connection; its
-   * errors are thrown as they are (the API's methods make them plain).
+   * errors are thrown as they are (the API's methods make them plain). Should the connection drop
+   * before the hub's answer came, it is made on the next: a Reliable one the hub made and parked
+   * is taken back then (by filter and mode: the window never learnt its id), not left to end with
+   * the grace, its backlog dead-lettered.
    */
   async function addSubscription(attach: LocalSubscription['attach']): Promise<string> {
-    const local: LocalSubscription = { attach, remoteId: await attach(await current) }
+    const local: LocalSubscription = { attach, remoteId: await acrossDrops(await current, attach, attach) }
     const id = `${module}-sub-${nextLocalId++}`
     subscriptions.set(id, local)
     return id

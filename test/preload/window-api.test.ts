@@ -54,12 +54,18 @@ function windowOn(
 }
 
 /**
- * A window API (publishing RawEvents) whose first connection drops as the hub sends its first
- * answer to a publish: the hub took the publish, the window never learns it did.
+ * A window API of `module` (publishing RawEvents unless told) whose first connection drops as the
+ * hub sends its first answer of kind `answer` (`okr` to a publish, `res` to a subscribe): the hub
+ * did what was asked, the window never learns it did.
  */
-function windowLosingItsFirstAnswer(hub: Hub) {
+function windowLosingItsFirstAnswer(
+  hub: Hub,
+  answer: 'okr' | 'res' = 'okr',
+  module: string = ModuleId.DataCapture,
+  permissions: Permissions = { publish: ['RawEvent'], subscribe: [] },
+) {
   let made = 0
-  return createWindowApi(ModuleId.DataCapture, async () => {
+  return createWindowApi(module, async () => {
     const { port1, port2 } = new MessageChannel()
     const hubSide = fromNodePort(port1)
     const first = made++ === 0
@@ -67,12 +73,12 @@ function windowLosingItsFirstAnswer(hub: Hub) {
       {
         ...hubSide,
         send: (unit) => {
-          const answers = Array.isArray(unit) && unit.some((frame) => (frame as { t?: string }).t === 'okr')
+          const answers = Array.isArray(unit) && unit.some((frame) => (frame as { t?: string }).t === answer)
           if (first && answers) hubSide.close()
           else hubSide.send(unit)
         },
       },
-      { module: ModuleId.DataCapture, permissions: { publish: ['RawEvent'], subscribe: [] } },
+      { module, permissions },
     )
     const client = await connectWindowBus(port2)
     afterThisTest(() => client.close())
@@ -207,6 +213,23 @@ describe('the window API', () => {
     await unsubscribed
     // The one made on the new connection, not only the one the hub had ended already.
     expect((await bus.metrics()).subscriptions.filter((s) => s.module === module)).toEqual([])
+  })
+
+  it('subscribes on the next connection when its connection drops before the answer, taking back what the hub parked', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+    const page = windowLosingItsFirstAnswer(hub, 'res', 'figurine', { publish: [], subscribe: ['RawEvent'] })
+    const handled: string[] = []
+    // The hub made it and parked it with the connection; the window never had its id.
+    await page.subscribe({ types: ['RawEvent'] }, DeliveryMode.Reliable(), (m) => {
+      handled.push(m.id)
+    })
+    const sent = await bus.publish(
+      BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())),
+    )
+    await waitFor(() => handled.includes(sent))
+    // One subscription, live: none left parked to end with the grace, its backlog dead-lettered.
+    const made = (await bus.metrics()).subscriptions.filter((s) => s.module === 'figurine')
+    expect(made.map(({ parked }) => parked)).toEqual([false])
   })
 
   it('publishes again what a dropped connection left unanswered, and the hub takes it once', async () => {
