@@ -106,6 +106,34 @@ describe('a session that ends', () => {
     expect(await subscribe(second, 4, reliable)).toBe(older)
   })
 
+  it('refuses a subscribe whose `resumes` is no subscription id, naming it, and gives nothing back', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+    const first = storage(hub)
+    const parked = await subscribe(first, 1, reliable)
+    first.port.close()
+    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    const second = storage(hub)
+    const bad = [5, '', 'x'.repeat(129)]
+    second.send(
+      bad.map((resumes, i) => ({
+        t: 'sub',
+        rid: i + 1,
+        module: ModuleId.Storage,
+        filter: rawEvents,
+        mode: reliable,
+        resumes,
+      })),
+    )
+    await waitFor(() => second.frames.filter((frame) => frame.t === 'rej').length === bad.length)
+    for (const refusal of second.frames.filter((frame) => frame.t === 'rej')) {
+      expect(JSON.stringify(refusal)).toContain("invalid frame 'sub'")
+      expect(JSON.stringify(refusal)).toContain('resumes')
+    }
+    const { subscriptions } = await bus.metrics()
+    expect(subscriptions.map(({ id, parked }) => ({ id, parked }))).toEqual([{ id: parked, parked: true }])
+    expect(await subscribe(second, 9, reliable, rawEvents, parked)).toBe(parked)
+  })
+
   it('keeps each parked subscription for its own grace, whatever becomes of its module’s others', async () => {
     const { bus, hub } = await startHub({}, { reconnectGraceMs: 2_000 })
     const [first, second, third] = [
