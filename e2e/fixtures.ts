@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { test as base, expect, type Page } from '@playwright/test'
+import { test as base, expect, type Page, type WebSocketRoute } from '@playwright/test'
 import {
   BusMessage,
   DeliveryMode,
@@ -76,6 +76,31 @@ export async function openApp(page: Page, host: HeadlessHost): Promise<void> {
   await modulesReady(host)
   await page.goto(host.urls.app)
   await expect(page.getByTestId('connection')).toHaveText('open')
+}
+
+/**
+ * Routes the page's WebSockets through the test (call it before the page opens), which can drop
+ * the open one and refuse new ones for a while, as a lost network does.
+ */
+export async function droppableSockets(page: Page) {
+  let socket: WebSocketRoute | undefined
+  let refusing = false
+  await page.routeWebSocket(/.*/, (route) => {
+    if (refusing) return void route.close()
+    socket = route
+    route.connectToServer()
+  })
+  return {
+    /** Drops the open socket, and refuses new ones until `reconnect()`. */
+    async drop() {
+      refusing = true
+      await socket?.close()
+    },
+    /** Lets the page's next socket through. */
+    reconnect() {
+      refusing = false
+    },
+  }
 }
 
 /** Opens the bus inspector, and waits until its bus connection is open and its first snapshot shown. */

@@ -3,12 +3,20 @@
  * modules, the real hub, the browser bridge over a loopback WebSocket.
  */
 
-import type { Page, WebSocketRoute } from '@playwright/test'
+import type { Page } from '@playwright/test'
 import { BusMessage, MessageFilter, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import { windows } from '../../src/main/host/windows.js'
 import type { HeadlessHost } from '../../src/main/node/headless.js'
 import { storedEventIds } from '../event-log.js'
-import { expect, gamificationTip, observe, openApp, openInspector, test } from '../fixtures.js'
+import {
+  droppableSockets,
+  expect,
+  gamificationTip,
+  observe,
+  openApp,
+  openInspector,
+  test,
+} from '../fixtures.js'
 
 /** A count as the app window writes it: digits in groups of three. */
 const COUNT = /^\d{1,3}(,\d{3})*$/
@@ -152,23 +160,15 @@ test.describe('reload', () => {
     host,
     consoleErrors,
   }) => {
-    // The page's socket runs through the test, which drops it and refuses new ones for a while.
-    let socket: WebSocketRoute | undefined
-    let refusing = false
-    await page.routeWebSocket(/.*/, (route) => {
-      if (refusing) return void route.close()
-      socket = route
-      route.connectToServer()
-    })
+    const network = await droppableSockets(page)
     await openApp(page, host)
     const before = await reliableSubscriptionOf(host)
     const sent = await publishRewards(host, 5)
     await expect(page.getByTestId('reward-count')).toHaveAttribute('data-count', '5')
-    refusing = true
-    await socket?.close()
+    await network.drop()
     await expect(page.getByTestId('connection')).toHaveText('reconnecting')
     sent.push(...(await publishRewards(host, 10))) // held for it at the hub
-    refusing = false
+    network.reconnect()
     await expect(page.getByTestId('connection')).toHaveText('open', { timeout: 20_000 })
     await expect(page.getByTestId('reward-count')).toHaveAttribute('data-count', '15')
     // The same subscription, asked for by its id over the WebSocket, not a new one.

@@ -7,7 +7,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MessageChannel } from 'node:worker_threads'
-import type { Locator, Page, WebSocketRoute } from '@playwright/test'
+import type { Locator, Page } from '@playwright/test'
 import {
   BusMessage,
   DeadLetterReason,
@@ -20,7 +20,7 @@ import {
 } from '../../src/main/bus/index.js'
 import { createDeadLetterLog } from '../../src/main/host/dead-letter-log.js'
 import type { HeadlessHost } from '../../src/main/node/headless.js'
-import { expect, gamificationTip, modulesReady, openInspector, test } from '../fixtures.js'
+import { droppableSockets, expect, gamificationTip, modulesReady, openInspector, test } from '../fixtures.js'
 import { numberIn } from '../page-text.js'
 
 test.use({ hostOptions: { modules: [], bus: { maxRetryAttempts: 0 } } })
@@ -282,24 +282,16 @@ test('a window back from a dropped connection fills its charts with what the hub
   host,
   consoleErrors,
 }) => {
-  // The page's socket runs through the test, which can drop it and refuse new ones for a while.
-  let socket: WebSocketRoute | undefined
-  let refusing = false
-  await page.routeWebSocket(/.*/, (route) => {
-    if (refusing) return void route.close()
-    socket = route
-    route.connectToServer()
-  })
+  const network = await droppableSockets(page)
   const stop = await startDeliveredLoad(host.bus)
   try {
     await openInspector(page, host)
     const chart = page.getByTestId('chart-throughput')
     await expect(chart).not.toHaveAttribute('data-points', /^[01]$/)
-    refusing = true
-    await socket?.close()
+    await network.drop()
     await expect(page.getByTestId('connection')).not.toHaveText('open')
     await page.waitForTimeout(4000) // away: the hub keeps a point a second all the same
-    refusing = false
+    network.reconnect()
     await expect(page.getByTestId('connection')).toHaveText('open', { timeout: 20_000 })
     // A point a second from first to last, the time away included: without the hub's points the
     // line would skip the four seconds or more the window was away.
@@ -649,11 +641,7 @@ test('the dead-letter view lists the queue again when it changes or reconnects, 
   await subscribeSink(host.bus, () => true)
   for (let n = 0; n < 3; n++) await addDeadLetter(host.bus)
   const { listings } = await controlDeadLetterListing(page, 'pass')
-  let socket: WebSocketRoute | undefined
-  await page.routeWebSocket(/.*/, (route) => {
-    socket = route
-    route.connectToServer()
-  })
+  const network = await droppableSockets(page)
   await openInspector(page, host)
   await showView(page, 'dead-letters')
   await expect(page.getByTestId('dlq-count')).toHaveText('3 dead letters')
@@ -667,8 +655,9 @@ test('the dead-letter view lists the queue again when it changes or reconnects, 
   await expect(page.getByTestId('dlq-count')).toHaveText('4 dead letters')
   expect(await listings()).toBe(settled + 1)
   // A new connection may be to a hub that restarted: listed again, though nothing changed here.
-  await socket?.close()
+  await network.drop()
   await expect(page.getByTestId('connection')).not.toHaveText('open')
+  network.reconnect()
   await expect(page.getByTestId('connection')).toHaveText('open', { timeout: 20_000 })
   await expect.poll(listings).toBe(settled + 2)
   expect(consoleErrors).toEqual([])
