@@ -7,7 +7,6 @@ import { spawnSync } from 'node:child_process'
 import { link, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as delay } from 'node:timers/promises'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DataDirInUseError, lockDataDir } from '../../src/main/node/data-dir-lock.js'
 
@@ -90,27 +89,37 @@ describe('the data folder’s lock, another taker acting between two steps', () 
     await writeFile(path, String(deadPid()))
     await writeFile(takeover, String(process.pid)) // a taker at work, which gives up as it is read
     const held = `${takeover}.held`
-    let finished: Promise<void> | undefined
-    arounds.push({
-      name: 'host.lock.takeover',
-      n: 1,
-      before: () => rm(takeover),
-      // Just after, another taker links the takeover lock, and 200 ms later takes the dead lock over.
-      after: async () => {
-        await writeFile(held, String(process.pid))
-        await link(held, takeover)
-        await rm(held)
-        finished = delay(200).then(async () => {
+    arounds.push(
+      {
+        name: 'host.lock.takeover',
+        n: 1,
+        before: () => rm(takeover),
+        // Just after, another taker links the takeover lock…
+        after: async () => {
+          await writeFile(held, String(process.pid))
+          await link(held, takeover)
+          await rm(held)
+        },
+      },
+      {
+        // …and, as this taker looks again (having found it held, and waited), has taken the dead
+        // lock over. Done while this taker waits on its read, not on a timer: a taker linking
+        // between the other's removal of the dead lock and its link would win, rightly, and the
+        // test would depend on which came first.
+        name: 'host.lock.takeover',
+        n: 3,
+        before: async () => {
           await rm(path)
           await anotherHostLinks(path)
           await rm(takeover)
-        })
+        },
       },
-    })
+    )
     // Had it taken the takeover lock it found gone for a dead taker's, it would have removed the
-    // other's, taken the dead lock over under its own, and had it removed by the other: two hosts.
+    // other's and taken the lock, which the other, still taking over as it believes, would then
+    // remove as the dead host's: two hosts.
     await expect(lockDataDir(dir)).rejects.toThrow(/in use by another Skelly-Jelly host/)
-    await finished
+    expect(readsOf.get('host.lock.takeover')).toBe(3)
     expect(await readdir(dir)).toEqual(['host.lock'])
   })
 })
