@@ -11,9 +11,8 @@ import { readCaptureRate } from '../host/capture-rate.js'
 import { directRoutes } from '../host/direct-routes.js'
 import { createHostBus } from '../host/host-bus.js'
 import { ALL_MODULES } from '../host/modules-list.js'
-import { startOrchestrator } from '../host/orchestrator.js'
+import { runModules } from '../host/run-modules.js'
 import { startFailureLine } from '../host/start-failure.js'
-import { ModuleSupervisor } from '../host/supervisor.js'
 import { createHub } from '../hub/index.js'
 import { appMenuTemplate } from './app-menu.js'
 import { launchUtilityProcess } from './utility-launcher.js'
@@ -34,11 +33,11 @@ function refuseStart(error: unknown): void {
 function startHost(): void {
   const dataDir = join(app.getPath('userData'), 'data')
   mkdirSync(dataDir, { recursive: true })
-  const { bus, deadLetterLog, reportHeldWarnings } = createHostBus(dataDir)
+  const host = createHostBus(dataDir)
   const moduleOptions = { 'data-capture': { rate: readCaptureRate() } }
   checkModuleSettings(ALL_MODULES, moduleOptions)
   // Utility processes need Electron's own channel type to receive a port.
-  const hub = createHub(bus, {
+  const hub = createHub(host.bus, {
     routes: directRoutes(),
     createChannel: () => {
       const { port1, port2 } = new MessageChannelMain()
@@ -57,27 +56,23 @@ function startHost(): void {
     .whenReady()
     .then(async () => {
       hardenSessions()
-      await bus.start()
+      await host.bus.start()
       servePorts(hub)
-      const orchestrator = startOrchestrator(bus)
-      reportHeldWarnings()
-      const supervisor = new ModuleSupervisor(bus, hub, launchUtilityProcess, { dataDir, moduleOptions })
-      supervisor.start(ALL_MODULES)
+      const running = runModules(host, hub, launchUtilityProcess, {
+        dataDir,
+        modules: ALL_MODULES,
+        moduleOptions,
+      })
       Menu.setApplicationMenu(Menu.buildFromTemplate(appMenuTemplate(process.platform, showInspector)))
       openWindow('app')
+      // Every quit waits for the one stop of the modules and the bus (a second Cmd+Q too, rather
+      // than cutting their drain short); app.exit emits no before-quit.
       let quitting = false
       app.on('before-quit', (event) => {
+        event.preventDefault()
         if (quitting) return
         quitting = true
-        event.preventDefault()
-        void (async () => {
-          await supervisor.stop(orchestrator, bus.config.deliveryTimeoutMs)
-          orchestrator.stop()
-          await bus.shutdown()
-          await deadLetterLog.close()
-          hub.close()
-          app.exit(0)
-        })()
+        void running.stop().then(() => app.exit(0))
       })
     })
     .catch(refuseStart)

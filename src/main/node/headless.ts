@@ -10,8 +10,9 @@ import type { EventBus, EventBusConfigInput } from '../bus/index.js'
 import { directRoutes } from '../host/direct-routes.js'
 import { createHostBus } from '../host/host-bus.js'
 import { ALL_MODULES } from '../host/modules-list.js'
-import { type Orchestrator, startOrchestrator } from '../host/orchestrator.js'
-import { ModuleSupervisor } from '../host/supervisor.js'
+import type { Orchestrator } from '../host/orchestrator.js'
+import { runModules } from '../host/run-modules.js'
+import type { ModuleSupervisor } from '../host/supervisor.js'
 import { type WindowName, type WindowSpec, windows } from '../host/windows.js'
 import { createHub, type Hub, type RouteSpec } from '../hub/index.js'
 import { lockDataDir } from './data-dir-lock.js'
@@ -79,7 +80,8 @@ async function startOnLockedDataDir(
   unlockDataDir: () => Promise<void>,
 ): Promise<HeadlessHost> {
   const routes = options.routes ?? directRoutes()
-  const { bus, deadLetterLog, reportHeldWarnings } = createHostBus(options.dataDir, options.bus)
+  const host = createHostBus(options.dataDir, options.bus)
+  const { bus } = host
   await bus.start()
   // Modules are worker threads here: the runtime's MessageChannel makes their direct channels.
   const hub = createHub(bus, { reconnectGraceMs: options.reconnectGraceMs ?? 30_000, routes })
@@ -117,35 +119,29 @@ async function startOnLockedDataDir(
     // A server could not listen: nothing ran yet, so nothing needs draining.
     await pages?.close()
     await bus.shutdown({ drainTimeoutMs: 0 })
-    await deadLetterLog.close()
+    await host.deadLetterLog.close()
     hub.close()
     throw error
   }
-  const orchestrator = startOrchestrator(bus, { healthIntervalMs: options.healthIntervalMs ?? 5000 })
-  reportHeldWarnings()
-  const supervisor = new ModuleSupervisor(bus, hub, launchWorker, {
+  const running = runModules(host, hub, launchWorker, {
     dataDir: options.dataDir,
+    modules: options.modules ?? ALL_MODULES,
     moduleOptions: options.moduleOptions,
+    healthIntervalMs: options.healthIntervalMs,
   })
-  supervisor.start(options.modules ?? ALL_MODULES)
 
   let stopping: Promise<void> | undefined
   return {
     bus,
     hub,
     gateway,
-    orchestrator,
-    supervisor,
+    orchestrator: running.orchestrator,
+    supervisor: running.supervisor,
     dataDir: options.dataDir,
     urls: { app: `${pages.origin}/`, inspector: `${pages.origin}/inspector` },
     stop() {
       stopping ??= (async () => {
-        const timeoutMs = bus.config.deliveryTimeoutMs
-        await supervisor.stop(orchestrator, timeoutMs)
-        orchestrator.stop()
-        await bus.shutdown({ drainTimeoutMs: timeoutMs })
-        await deadLetterLog.close()
-        hub.close()
+        await running.stop()
         await gateway?.close()
         await pages.close()
         await unlockDataDir()
