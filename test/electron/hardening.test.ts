@@ -5,7 +5,13 @@
 import { EventEmitter } from 'node:events'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 
-const created: { options: Record<string, unknown>; contents: FakeContents }[] = []
+interface Created {
+  options: Record<string, unknown>
+  contents: FakeContents
+  loadFile: ReturnType<typeof vi.fn>
+  loadURL: ReturnType<typeof vi.fn>
+}
+const created: Created[] = []
 const handlers: Record<string, unknown> = {}
 
 class FakeContents extends EventEmitter {
@@ -19,17 +25,17 @@ class FakeContents extends EventEmitter {
 vi.mock('electron', () => {
   class BrowserWindow {
     webContents = new FakeContents()
-    constructor(options: Record<string, unknown>) {
-      created.push({ options, contents: this.webContents })
-    }
     loadFile = vi.fn(async () => {})
     loadURL = vi.fn(async () => {})
+    constructor(options: Record<string, unknown>) {
+      created.push({ options, contents: this.webContents, loadFile: this.loadFile, loadURL: this.loadURL })
+    }
   }
   return {
     BrowserWindow,
     MessageChannelMain: class {
       port1 = { on: vi.fn(), postMessage: vi.fn(), start: vi.fn(), close: vi.fn() }
-      port2 = {}
+      port2 = { handedOut: true }
     },
     ipcMain: { on: (channel: string, handler: unknown) => (handlers[channel] = handler) },
     session: {
@@ -41,7 +47,8 @@ vi.mock('electron', () => {
   }
 })
 
-const { hardenSessions, openWindow } = await import('../../src/main/electron/windows.js')
+const { hardenSessions, openWindow, servePorts } = await import('../../src/main/electron/windows.js')
+const { windows } = await import('../../src/main/host/windows.js')
 
 describe('Electron hardening', () => {
   beforeEach(() => {
@@ -79,5 +86,47 @@ describe('Electron hardening', () => {
     expect(csp).toContain("default-src 'self'")
     expect(csp).toContain("script-src 'self'")
     expect(csp).not.toContain('unsafe-eval')
+    // The page's other headers go through as they came.
+    respond.mockClear()
+    ;(handlers.headers as (d: unknown, cb: (r: unknown) => void) => void)(
+      { responseHeaders: { 'Content-Type': ['text/html'] } },
+      respond,
+    )
+    expect(respond.mock.calls[0]?.[0]).toMatchObject({ responseHeaders: { 'Content-Type': ['text/html'] } })
+  })
+
+  it('loads the built page, or the dev server’s while electron-vite serves one', () => {
+    openWindow('inspector')
+    expect(created[0]?.loadFile).toHaveBeenCalledWith(expect.stringMatching(/\/renderer\/inspector\.html$/))
+    expect(created[0]?.loadURL).not.toHaveBeenCalled()
+    vi.stubEnv('ELECTRON_RENDERER_URL', 'http://localhost:5173')
+    try {
+      openWindow('app')
+      expect(created[1]?.loadURL).toHaveBeenCalledWith('http://localhost:5173/index.html')
+      expect(created[1]?.loadFile).not.toHaveBeenCalled()
+    } finally {
+      vi.unstubAllEnvs()
+    }
+  })
+
+  it('hands a port bound to its identity to each window that asks, and to nothing else', () => {
+    const hub = { attach: vi.fn() }
+    servePorts(hub as never)
+    const requestPort = handlers['skelly-bus-request-port'] as (event: { sender: unknown }) => void
+    openWindow('inspector')
+    const [{ contents }] = created as [Created]
+    requestPort({ sender: contents })
+    expect(hub.attach).toHaveBeenCalledTimes(1)
+    expect(hub.attach.mock.calls[0]?.[1]).toEqual({
+      module: 'inspector',
+      permissions: windows.inspector.permissions,
+    })
+    expect(contents.postMessage).toHaveBeenCalledWith('skelly-bus-port', null, [{ handedOut: true }])
+    // Contents the host did not open (a devtools window, say), and a window once it is gone.
+    requestPort({ sender: new FakeContents() })
+    contents.emit('destroyed')
+    requestPort({ sender: contents })
+    expect(hub.attach).toHaveBeenCalledTimes(1)
+    expect(contents.postMessage).toHaveBeenCalledTimes(1)
   })
 })

@@ -24,11 +24,14 @@ const electron = vi.hoisted(() => ({
   appHandlers: new Map<string, (event: { preventDefault(): void }) => void>(),
   portRequests: new Map<string, (event: { sender: unknown }) => void>(),
   menu: [] as { label?: string; submenu?: { label?: string; click?: () => void }[] }[],
-  windows: [] as { webContents: SimulatedWebContents }[],
+  windows: [] as { webContents: SimulatedWebContents; focused: number; destroyed: boolean }[],
+  /** The hardening and the windows, in the order the host made them. */
+  made: [] as string[],
   processes: new Map<string, SimulatedUtilityProcess>(),
   /** What the app window's preload exposed to its page. */
   exposed: new Map<string, unknown>(),
   exit: vi.fn(),
+  quit: vi.fn(),
 }))
 
 vi.mock('electron', async () => {
@@ -39,15 +42,23 @@ vi.mock('electron', async () => {
   const utilityEntry = join(import.meta.dirname, '../../src/modules/runners/utility.ts')
   class BrowserWindow {
     readonly webContents = new SimulatedWebContents()
+    focused = 0
+    destroyed = false
     constructor() {
       electron.windows.push(this)
+      electron.made.push('window')
+    }
+    static getAllWindows() {
+      return electron.windows.filter((window) => !window.destroyed)
     }
     async loadFile() {}
     async loadURL() {}
     isDestroyed() {
-      return false
+      return this.destroyed
     }
-    focus() {}
+    focus() {
+      this.focused += 1
+    }
   }
   /** The IPC of the app window's renderer, where its preload runs; gone once the app exited. */
   const appRenderer = () =>
@@ -60,7 +71,7 @@ vi.mock('electron', async () => {
       on: (event: string, handler: (event: { preventDefault(): void }) => void) =>
         electron.appHandlers.set(event, handler),
       exit: electron.exit,
-      quit: vi.fn(),
+      quit: electron.quit,
     },
     dialog: {
       showErrorBox: (title: string, line: string) => {
@@ -90,7 +101,10 @@ vi.mock('electron', async () => {
         electron.portRequests.set(channel, handler),
     },
     session: {
-      defaultSession: { setPermissionRequestHandler: () => {}, webRequest: { onHeadersReceived: () => {} } },
+      defaultSession: {
+        setPermissionRequestHandler: () => electron.made.push('permissions denied'),
+        webRequest: { onHeadersReceived: () => electron.made.push('CSP') },
+      },
     },
     utilityProcess: {
       fork: (modulePath: string, _args: string[], options: { serviceName: string }) => {
@@ -132,6 +146,12 @@ async function until(inspector: BusClient, check: (metrics: BusMetrics) => void)
 
 const routeOf = (metrics: BusMetrics, producer: string) => metrics.routes.find((r) => r.producer === producer)
 
+/** View → Bus inspector, as the user opens it. */
+function chooseBusInspector(): void {
+  const view = electron.menu.find((item) => item.label === 'View')
+  view?.submenu?.find((item) => item.label === 'Bus inspector')?.click?.()
+}
+
 /** What Electron passes the app window's preload (`additionalArguments`): its identity. */
 const APP_ARGUMENT = '--skelly-module=cute-figurine'
 
@@ -150,9 +170,7 @@ describe('the Electron host, its Electron parts simulated', () => {
     process.argv.push(APP_ARGUMENT)
     await import('../../src/preload/index.js')
     app = electron.exposed.get('skellyBus') as SkellyBusApi
-    // View → Bus inspector, as the user opens it.
-    const view = electron.menu.find((item) => item.label === 'View')
-    view?.submenu?.find((item) => item.label === 'Bus inspector')?.click?.()
+    chooseBusInspector()
     inspector = await connectWindow(1, 'inspector')
   }, 60_000)
 
@@ -281,6 +299,29 @@ describe('the Electron host, its Electron parts simulated', () => {
     logged.mockRestore()
   })
 
+  it('hardens the session before it opens a window', () => {
+    expect(electron.made.slice(0, 3)).toEqual(['permissions denied', 'CSP', 'window'])
+  })
+
+  it('opens one inspector: choosing it again brings it forward, and opens another once it is closed', () => {
+    const [, opened] = electron.windows
+    chooseBusInspector()
+    expect(electron.windows).toHaveLength(2)
+    expect(opened?.focused).toBe(1)
+    if (opened) opened.destroyed = true
+    chooseBusInspector()
+    expect(electron.windows).toHaveLength(3)
+    expect(opened?.focused).toBe(1)
+  })
+
+  it('brings its window forward when launched again, and quits once every window is closed', () => {
+    electron.appHandlers.get('second-instance')?.({ preventDefault() {} })
+    expect(electron.windows[0]?.focused).toBe(1)
+    expect(electron.quit).not.toHaveBeenCalled()
+    electron.appHandlers.get('window-all-closed')?.({ preventDefault() {} })
+    expect(electron.quit).toHaveBeenCalledTimes(1)
+  })
+
   it('quits in order: modules stopped, the bus drained, every utility process gone, exit 0', async () => {
     const exited = [...electron.processes.values()].map(
       (child) => new Promise<number>((resolve) => child.once('exit', resolve)),
@@ -288,7 +329,9 @@ describe('the Electron host, its Electron parts simulated', () => {
     const closed = new Promise<void>((resolve) => inspector.onClose(() => resolve()))
     const quitting = { preventDefault: vi.fn() }
     electron.appHandlers.get('before-quit')?.(quitting)
-    expect(quitting.preventDefault).toHaveBeenCalled()
+    // Quit again (a second Cmd+Q) while the modules stop: that waits for the same stop.
+    electron.appHandlers.get('before-quit')?.(quitting)
+    expect(quitting.preventDefault).toHaveBeenCalledTimes(2)
     await expect.poll(() => electron.exit.mock.calls, { timeout: 30_000 }).toEqual([[0]])
     await Promise.all(exited)
     await closed

@@ -3,7 +3,7 @@
  * is not available here): one line in an error box and exit 1, as the headless host prints one
  * line and exits 1, instead of Electron's report of an uncaught error with its stack.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -14,22 +14,29 @@ const electron = vi.hoisted(() => ({
   userData: '',
   showErrorBox: vi.fn(),
   exit: vi.fn(),
+  quit: vi.fn(),
+  /** Never ready, unless a test says otherwise: what it checks happens before. */
   whenReady: vi.fn(() => new Promise<void>(() => {})),
+  singleInstance: vi.fn(() => true),
+  getPath: vi.fn(() => electron.userData),
 }))
 
 vi.mock('electron', () => ({
   app: {
-    requestSingleInstanceLock: () => true,
-    getPath: () => electron.userData,
+    requestSingleInstanceLock: electron.singleInstance,
+    getPath: electron.getPath,
     whenReady: electron.whenReady,
     on: vi.fn(),
     exit: electron.exit,
-    quit: vi.fn(),
+    quit: electron.quit,
   },
   dialog: { showErrorBox: electron.showErrorBox },
   BrowserWindow: class {},
   Menu: {},
   MessageChannelMain: class {},
+  session: {
+    defaultSession: { setPermissionRequestHandler: () => {}, webRequest: { onHeadersReceived: () => {} } },
+  },
 }))
 
 /** Runs the Electron host's main module afresh, as Electron does at launch. */
@@ -41,9 +48,7 @@ async function launch(): Promise<void> {
 describe('the Electron host refusing a start', () => {
   beforeEach(async () => {
     electron.userData = await mkdtemp(join(tmpdir(), 'skelly-electron-'))
-    electron.showErrorBox.mockClear()
-    electron.exit.mockClear()
-    electron.whenReady.mockClear()
+    vi.clearAllMocks()
   })
   afterEach(() => {
     vi.unstubAllEnvs()
@@ -74,6 +79,36 @@ describe('the Electron host refusing a start', () => {
       `ENOTDIR: not a directory, mkdir '${join(file, 'data')}'`,
     )
     expect(electron.exit).toHaveBeenCalledWith(1)
+  })
+
+  it('says what the system refused once the app was ready in an error box, and exits 1', async () => {
+    // The saved dead letters are read as the bus starts, after Electron is ready.
+    await mkdir(join(electron.userData, 'data', 'dead-letters.jsonl'), { recursive: true })
+    electron.whenReady.mockResolvedValueOnce(undefined)
+    await launch()
+    await vi.waitFor(() => expect(electron.exit).toHaveBeenCalledWith(1))
+    expect(electron.showErrorBox).toHaveBeenCalledWith(
+      'Skelly-Jelly could not start',
+      expect.stringMatching(/^EISDIR: illegal operation on a directory, read/),
+    )
+  })
+
+  it('throws a defect on, for Electron’s report with its stack, rather than a line in a box', async () => {
+    const defect = new TypeError('a defect in the host')
+    electron.getPath.mockImplementationOnce(() => {
+      throw defect
+    })
+    await expect(launch()).rejects.toBe(defect)
+    expect(electron.showErrorBox).not.toHaveBeenCalled()
+    expect(electron.exit).not.toHaveBeenCalled()
+  })
+
+  it('quits at once, starting nothing, when the app already runs (its window is brought forward there)', async () => {
+    electron.singleInstance.mockReturnValueOnce(false)
+    await launch()
+    expect(electron.quit).toHaveBeenCalledTimes(1)
+    expect(electron.getPath).not.toHaveBeenCalled() // no data directory, no bus
+    expect(electron.whenReady).not.toHaveBeenCalled()
   })
 })
 
