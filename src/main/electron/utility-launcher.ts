@@ -13,15 +13,17 @@ export const launchUtilityProcess: ModuleLauncher = (moduleId, run) => {
   })
   child.postMessage({ moduleId, run }, [port2])
   // A fatal error is followed by 'exit', which the supervisor acts on; unheard, the 'error' event
-  // would throw in the main process.
+  // would throw in the main process. The first error heard is what the process died of: what
+  // follows comes of it.
   let error: string | undefined
   child.on('error', (type, location) => {
-    error = `${type} at ${location}`
-    console.error(`[${moduleId}] ${error}`)
+    const fatal = `${type} at ${location}`
+    console.error(`[${moduleId}] ${fatal}`)
+    error ??= fatal
   })
   // A module that throws says which error before it exits (modules/runners/utility.ts).
   child.on('message', (message) => {
-    error = reportedFatal(message) ?? error
+    error ??= reportedFatal(message)
   })
   const exited = new Promise<ProcessExit>((resolve) =>
     child.once('exit', (code) => resolve(processExit(code, error))),
