@@ -24,7 +24,7 @@ export interface RunningModules {
    * Stops the modules (each asked to shut down, ended if it has not within the delivery timeout),
    * then the Orchestrator, drains the bus, closes its dead-letter log once the last dead letter is
    * in it, and closes the hub's ports last, so that what the modules publish while they stop is
-   * still taken. The same promise however often it is called.
+   * still taken. Once: each host calls it once, however often it is asked to stop.
    */
   stop(): Promise<void>
 }
@@ -45,20 +45,16 @@ export function runModules(
     moduleOptions: options.moduleOptions,
   })
   supervisor.start(options.modules)
-  let stopping: Promise<void> | undefined
   return {
     orchestrator,
     supervisor,
-    stop() {
-      stopping ??= (async () => {
-        const timeoutMs = bus.config.deliveryTimeoutMs
-        await supervisor.stop(orchestrator, timeoutMs)
-        orchestrator.stop()
-        await bus.shutdown({ drainTimeoutMs: timeoutMs })
-        await host.deadLetterLog.close()
-        hub.close()
-      })()
-      return stopping
+    async stop() {
+      const timeoutMs = bus.config.deliveryTimeoutMs
+      await supervisor.stop(orchestrator, timeoutMs)
+      orchestrator.stop()
+      await bus.shutdown({ drainTimeoutMs: timeoutMs })
+      await host.deadLetterLog.close()
+      hub.close()
     },
   }
 }
