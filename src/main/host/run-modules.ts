@@ -1,7 +1,7 @@
 /**
  * What both hosts run once their bus has started: the Orchestrator, the modules under their
- * supervisor, and the one order they stop in. Each host wrote this sequence out itself before, and
- * only the headless one's was tested for real (the Electron host's runs here only simulated).
+ * supervisor, and the one order they stop in. One copy for both, so that the Electron host, which
+ * runs here only simulated, starts and stops as the headless host its tests run for real.
  */
 import type { ModuleOptionsInput } from '../../modules/options.js'
 import type { Hub } from '../hub/index.js'
