@@ -1,6 +1,6 @@
 /**
- * SIGTERM while the pipeline runs under load: the headless host drains within its timeout, stops
- * every module, leaves nothing unaccounted, and exits 0.
+ * Ctrl+C, and SIGTERM while the pipeline runs under load: the headless host drains within its
+ * timeout, stops every module, leaves nothing unaccounted, and exits 0.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile } from 'node:fs/promises'
@@ -11,27 +11,42 @@ import { waitFor } from '../helpers.js'
 
 const cli = join(import.meta.dirname, '../../src/main/node/cli.ts')
 
+/** The CLI, started on a fresh data directory, once its five modules say they are ready. */
+async function startedCli(env: Record<string, string> = {}) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'skelly-sigterm-'))
+  const child = spawn(process.execPath, ['--import', 'tsx', cli], {
+    env: { ...process.env, SKELLY_HTTP_PORT: '0', SKELLY_DATA_DIR: dataDir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (chunk) => {
+    output += chunk
+  })
+  child.stderr.on('data', (chunk) => {
+    output += chunk
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  await waitFor(() => (output.match(/\] ready/g) ?? []).length === 5, 30_000)
+  return { dataDir, child, exited, output: () => output }
+}
+
 describe('headless host shutdown', () => {
+  it('stops on Ctrl+C (SIGINT) as on SIGTERM: drained, accounted for, exit 0', async () => {
+    const { child, exited, output } = await startedCli()
+    child.kill('SIGINT')
+    expect(await exited).toBe(0)
+    expect(output()).toMatch(/SIGINT: draining the bus and stopping modules/)
+    expect(output()).toMatch(/stopped: published \d+, .*still queued 0, in flight 0/)
+  }, 60_000)
+
   it('drains on SIGTERM under load and exits 0 with everything accounted for', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'skelly-sigterm-'))
-    const child = spawn(process.execPath, ['--import', 'tsx', cli], {
-      env: { ...process.env, SKELLY_HTTP_PORT: '0', SKELLY_DATA_DIR: dataDir, SKELLY_CAPTURE_RATE: '2000' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    child.stdout.on('data', (chunk) => {
-      output += chunk
-    })
-    child.stderr.on('data', (chunk) => {
-      output += chunk
-    })
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
-    await waitFor(() => (output.match(/\] ready/g) ?? []).length === 5, 30_000)
+    const { dataDir, child, exited, output: printed } = await startedCli({ SKELLY_CAPTURE_RATE: '2000' })
     await new Promise((resolve) => setTimeout(resolve, 1500)) // load flowing
     const signalledAt = performance.now()
     child.kill('SIGTERM')
     expect(await exited).toBe(0)
     expect(performance.now() - signalledAt).toBeLessThan(20_000) // drain timeout 5 s per stage, with margin
+    const output = printed()
     const summary = output.match(
       /stopped: published (\d+), delivered (\d+), dropped (\d+), coalesced (\d+), dead-lettered (\d+) .*accounted (\d+), still queued (\d+), in flight (\d+)/,
     )
