@@ -37,4 +37,8 @@ const child = electron
   ? spawn(electron, [root], { stdio: 'inherit' })
   : spawn(process.execPath, [built], { cwd: root, stdio: 'inherit' })
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
-child.on('exit', (code) => process.exit(code ?? 0))
+// No code: the child was ended by a signal it did not handle (a crash, a kill), not a clean stop.
+child.on('exit', (code, signal) => {
+  if (signal !== null) console.error(`The host was ended by ${signal}.`)
+  process.exit(code ?? 1)
+})
