@@ -1,6 +1,7 @@
 /**
- * The Electron host's hardening, checked against its code with Electron's API mocked (the binary
- * is not available here; e2e/electron checks the same in a real app where it is).
+ * The Electron host's windows, checked against its code with Electron's API mocked (the binary
+ * is not available here; e2e/electron checks the same in a real app where it is): their hardening,
+ * the page each loads, and the port each is handed, to no one else.
  */
 import { EventEmitter } from 'node:events'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
