@@ -3,7 +3,7 @@
  * pipeline so things happen within seconds, and a page that fails the test on console errors.
  */
 import { existsSync } from 'node:fs'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test as base, expect, type Page, type WebSocketRoute } from '@playwright/test'
@@ -41,17 +41,23 @@ export const test = base.extend<Fixtures>({
     // Without the build every page would answer 503, and a test would time out waiting for it.
     if (!existsSync(join(outDir, 'renderer', windows.app.page)))
       throw new Error(`${outDir} holds no built pages: run npm run build before the end-to-end tests`)
-    const host = await startHeadlessHost({
-      outDir,
-      dataDir: await mkdtemp(join(tmpdir(), 'skelly-e2e-')),
-      httpPort: 0,
-      healthIntervalMs: 500,
-      reconnectGraceMs: 10_000,
-      moduleOptions: fastModules,
-      ...hostOptions,
-    })
-    await use(host)
-    await host.stop()
+    // A data folder of its own, removed after the host stops, unless the test brings one.
+    const dataDir = hostOptions.dataDir ?? (await mkdtemp(join(tmpdir(), 'skelly-e2e-')))
+    try {
+      const host = await startHeadlessHost({
+        outDir,
+        httpPort: 0,
+        healthIntervalMs: 500,
+        reconnectGraceMs: 10_000,
+        moduleOptions: fastModules,
+        ...hostOptions,
+        dataDir,
+      })
+      await use(host)
+      await host.stop()
+    } finally {
+      if (hostOptions.dataDir === undefined) await rm(dataDir, { recursive: true, force: true })
+    }
   },
   consoleErrors: async ({ page }, use) => {
     const errors: string[] = []

@@ -1,6 +1,9 @@
 /** Shared test fixtures: one valid payload per built-in type, and ways to let the bus settle. */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterEach, onTestFinished, vi } from 'vitest'
+import { afterAll, afterEach, onTestFinished, vi } from 'vitest'
 import {
   BusMessage,
   type DataOf,
@@ -117,6 +120,24 @@ export function shutDownAfterEach(): <B extends Pick<EventBus, 'shutdown'>>(bus:
   return (bus) => {
     buses.push(bus)
     return bus
+  }
+}
+
+/**
+ * Registers a hook that removes, once the file's tests have run, every folder the function it
+ * returns made: each fresh under the system's temporary folder, named `skelly-<name>-…`. A test
+ * run then leaves nothing behind there, however its tests ended (left, they pile up by the
+ * hundred a run). Call it at a file's top level.
+ */
+export function tempDirsRemovedAfterAll(name: string): () => Promise<string> {
+  const made: string[] = []
+  afterAll(async () => {
+    await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
+  })
+  return async () => {
+    const dir = await mkdtemp(join(tmpdir(), `skelly-${name}-`))
+    made.push(dir)
+    return dir
   }
 }
 

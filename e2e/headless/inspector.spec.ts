@@ -520,6 +520,7 @@ test.describe('dead letters of every reason, held from an earlier run', () => {
     }
     await log.close()
   })
+  test.afterAll(() => rm(dataDir, { recursive: true, force: true }))
 
   test('each shows its reason, subscriber, type and age whole (screenshot kept)', async ({
     page,

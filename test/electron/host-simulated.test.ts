@@ -8,15 +8,17 @@
  * The app window runs the real preload (src/preload/index.ts) on the DOM MessagePort it is handed;
  * the inspector's side is a `connectBus` client on its port, as that preload makes.
  */
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { DeliveryMode, ModuleId } from '../../src/main/bus/index.js'
 import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { type BusClient, connectBus, type DomMessagePortLike, fromDomPort } from '../../src/shared/index.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
+import { tempDirsRemovedAfterAll } from '../helpers.js'
 import type { SimulatedUtilityProcess, SimulatedWebContents } from './simulated-electron.js'
+
+const freshDir = tempDirsRemovedAfterAll('electron-host')
 
 /** What the host did with the simulated Electron: recorded for the test to act on. */
 const electron = vi.hoisted(() => ({
@@ -160,7 +162,7 @@ describe('the Electron host, its Electron parts simulated', () => {
   let inspector: BusClient
 
   beforeAll(async () => {
-    electron.userData = await mkdtemp(join(tmpdir(), 'skelly-electron-host-'))
+    electron.userData = await freshDir()
     // Busy enough that Storage has deliveries in flight when it is killed (see below).
     vi.stubEnv('SKELLY_CAPTURE_RATE', '150')
     await import('../../src/main/electron/main.js')

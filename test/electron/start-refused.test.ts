@@ -3,12 +3,14 @@
  * is not available here): one line in an error box and exit 1, as the headless host prints one
  * line and exits 1, instead of Electron's report of an uncaught error with its stack.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { EventBusError } from '../../src/main/bus/index.js'
 import { StartRefused, startFailureLine } from '../../src/main/host/start-failure.js'
+import { tempDirsRemovedAfterAll } from '../helpers.js'
+
+const freshDir = tempDirsRemovedAfterAll('electron')
 
 const electron = vi.hoisted(() => ({
   userData: '',
@@ -47,7 +49,7 @@ async function launch(): Promise<void> {
 
 describe('the Electron host refusing a start', () => {
   beforeEach(async () => {
-    electron.userData = await mkdtemp(join(tmpdir(), 'skelly-electron-'))
+    electron.userData = await freshDir()
     vi.clearAllMocks()
   })
   afterEach(() => {

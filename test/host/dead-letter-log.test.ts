@@ -3,8 +3,7 @@
  * failed write is made good by the next one, or the close; the log is compacted when its records
  * outgrow its entries, and only readable by its owner.
  */
-import { appendFile, mkdir, mkdtemp, readFile, rmdir, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { appendFile, mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import {
@@ -16,10 +15,12 @@ import {
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { createDeadLetterLog, type DeadLetterLogOptions } from '../../src/main/host/dead-letter-log.js'
-import { flushMicrotasks, rawMessage, waitFor } from '../helpers.js'
+import { flushMicrotasks, rawMessage, tempDirsRemovedAfterAll, waitFor } from '../helpers.js'
+
+const freshDir = tempDirsRemovedAfterAll('dlq')
 
 async function logPath() {
-  return join(await mkdtemp(join(tmpdir(), 'skelly-dlq-')), 'dead-letters.jsonl')
+  return join(await freshDir(), 'dead-letters.jsonl')
 }
 
 /** A bus whose only subscriber always fails, so every RawEvent is dead-lettered at once. */

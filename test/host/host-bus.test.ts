@@ -2,17 +2,18 @@
  * The hosts' bus: its dead-letter log's troubles reach the inspector as the main process's own
  * reported errors, not only the console, including those found while the bus started.
  */
-import { mkdir, mkdtemp, rmdir, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect, it, vi } from 'vitest'
 import { DeliveryMode, type Envelope, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
 import { createHostBus } from '../../src/main/host/host-bus.js'
-import { rawMessage, waitFor } from '../helpers.js'
+import { rawMessage, tempDirsRemovedAfterAll, waitFor } from '../helpers.js'
+
+const freshDir = tempDirsRemovedAfterAll('host-bus')
 
 it('reports a dead-letter log write that failed, and its rewrite, as errors of the orchestrator', async () => {
   const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
-  const dataDir = await mkdtemp(join(tmpdir(), 'skelly-host-bus-'))
+  const dataDir = await freshDir()
   const { bus, deadLetterLog, reportHeldWarnings } = createHostBus(dataDir, { maxRetryAttempts: 0 })
   await bus.subscribe(ModuleId.Storage, MessageFilter.types(['RawEvent']), DeliveryMode.Reliable(), () => {
     throw new Error('disk full')
@@ -48,7 +49,7 @@ it('reports a dead-letter log write that failed, and its rewrite, as errors of t
 
 it('holds a recovery made while the bus starts, and reports it once the orchestrator is registered', async () => {
   const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
-  const dataDir = await mkdtemp(join(tmpdir(), 'skelly-host-bus-'))
+  const dataDir = await freshDir()
   await writeFile(join(dataDir, 'dead-letters.jsonl'), 'not json at all\n')
   const { bus, deadLetterLog, reportHeldWarnings } = createHostBus(dataDir)
   await bus.start() // loads the log: the recovery is warned of here

@@ -3,9 +3,7 @@
  * what its stop does to the bus, the dead-letter log and the Orchestrator. The hosts' own tests
  * run it with modules (test/node, test/electron).
  */
-import { mkdtemp, readdir, readlink } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readdir, readlink } from 'node:fs/promises'
 import { setTimeout as delay } from 'node:timers/promises'
 import { expect, it, vi } from 'vitest'
 import { DeliveryMode, type EventBusConfigInput, MessageFilter, ModuleId } from '../../src/main/bus/index.js'
@@ -13,10 +11,12 @@ import { ModuleStatus } from '../../src/main/bus/registry.js'
 import { createHostBus } from '../../src/main/host/host-bus.js'
 import { runModules } from '../../src/main/host/run-modules.js'
 import { createHub } from '../../src/main/hub/index.js'
-import { rawMessage, waitFor } from '../helpers.js'
+import { rawMessage, tempDirsRemovedAfterAll, waitFor } from '../helpers.js'
+
+const freshDir = tempDirsRemovedAfterAll('run-modules')
 
 async function running(config: EventBusConfigInput = {}) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'skelly-run-modules-'))
+  const dataDir = await freshDir()
   const host = createHostBus(dataDir, config)
   await host.bus.start()
   const launch = vi.fn()

@@ -3,9 +3,7 @@
  * refusals with their close codes, while a good client keeps working; rich types survive JSON.
  */
 import { execFile } from 'node:child_process'
-import { chmod, mkdtemp, readFile, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { chmod, readFile, stat } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { MessageChannel } from 'node:worker_threads'
 import superjson from 'superjson'
@@ -24,9 +22,11 @@ import { createHub, type HubOptions } from '../../src/main/hub/index.js'
 import { CLOSE_HANDSHAKE_MS, CloseCode, type Gateway, startGateway } from '../../src/main/node/ws-gateway.js'
 import { shapedTextCodec } from '../../src/shared/codec.js'
 import { type BuiltinCatalog, type BusClient, connectBus, fromWebSocket } from '../../src/shared/index.js'
-import { rawEvent, sleep, waitFor } from '../helpers.js'
+import { rawEvent, sleep, tempDirsRemovedAfterAll, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from './fixture.js'
 import { rawWebSocket } from './raw-websocket.js'
+
+const freshDir = tempDirsRemovedAfterAll('gateway')
 
 const catalog = {
   'native.Snapshot': z.object({
@@ -218,7 +218,7 @@ describe('WebSocket gateway', () => {
 
   it('writes credentials readable by this user only', async () => {
     const { gateway } = await setup()
-    const dir = await mkdtemp(join(tmpdir(), 'skelly-gateway-'))
+    const dir = await freshDir()
     const path = await gateway.writeCredentials('native-tracker', dir)
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({
       url: gateway.url,

@@ -3,16 +3,16 @@
  * rotation costs one append its error, not the log, and a line cut off costs itself only.
  */
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { type EventLogOptions, openEventLog } from '../../src/modules/event-log.js'
 import { paddedLine } from '../fixtures/event-log-file-limit.js'
+import { tempDirsRemovedAfterAll } from '../helpers.js'
 
-const freshDir = () => mkdtemp(join(tmpdir(), 'skelly-event-log-'))
+const freshDir = tempDirsRemovedAfterAll('event-log')
 
 function options(dir: string, maxFileBytes: number, keepFiles: number): EventLogOptions {
   return {

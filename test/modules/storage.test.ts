@@ -4,8 +4,7 @@
  * trouble with its files is said on the bus; what it says of itself (its status, its batches); and
  * how it meets a write or a flush that fails, and its stop.
  */
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { beforeEach, expect, it, vi } from 'vitest'
 import {
@@ -16,7 +15,7 @@ import {
   type StorageStatus,
 } from '../../src/main/bus/index.js'
 import storage from '../../src/modules/storage.js'
-import { rawMessage, waitFor } from '../helpers.js'
+import { rawMessage, tempDirsRemovedAfterAll, waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
 import { attachedModule, collected } from './attached-module.js'
 
@@ -115,7 +114,7 @@ async function startStorage(
   }
 }
 
-const freshDataDir = () => mkdtemp(join(tmpdir(), 'skelly-storage-'))
+const freshDataDir = tempDirsRemovedAfterAll('storage')
 
 it('acknowledges an event once it is written, and writes events in the order they came, across rotations', async () => {
   const started = await startHub()

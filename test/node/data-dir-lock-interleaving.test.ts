@@ -4,11 +4,11 @@
  * taker's reads (the three-thread race in host-start.test.ts finds these by chance, seldom).
  */
 import { spawnSync } from 'node:child_process'
-import { link, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { link, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DataDirInUseError, lockDataDir } from '../../src/main/node/data-dir-lock.js'
+import { tempDirsRemovedAfterAll } from '../helpers.js'
 
 /** Run around the `n`th read (from 1) of a file named `name`, then forgotten. */
 interface AroundRead {
@@ -42,7 +42,7 @@ afterEach(() => {
   readsOf.clear()
 })
 
-const freshDir = () => mkdtemp(join(tmpdir(), 'skelly-lock-'))
+const freshDir = tempDirsRemovedAfterAll('lock')
 const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid
 
 /** Another host (this process, so running) linking its lock into place at `path`, as a taker does. */

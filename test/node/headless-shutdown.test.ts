@@ -3,17 +3,18 @@
  * timeout, stops every module, leaves nothing unaccounted, and exits 0.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { waitFor } from '../helpers.js'
+import { tempDirsRemovedAfterAll, waitFor } from '../helpers.js'
+
+const freshDir = tempDirsRemovedAfterAll('sigterm')
 
 const cli = join(import.meta.dirname, '../../src/main/node/cli.ts')
 
 /** The CLI, started on a fresh data directory, once its five modules say they are ready. */
 async function startedCli(env: Record<string, string> = {}) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'skelly-sigterm-'))
+  const dataDir = await freshDir()
   const child = spawn(process.execPath, ['--import', 'tsx', cli], {
     env: { ...process.env, SKELLY_HTTP_PORT: '0', SKELLY_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

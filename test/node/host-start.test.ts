@@ -4,9 +4,8 @@
  */
 import { execFile, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it, vi } from 'vitest'
@@ -15,10 +14,10 @@ import { DataDirInUseError, lockDataDir } from '../../src/main/node/data-dir-loc
 import { startHeadlessHost } from '../../src/main/node/headless.js'
 import { readHostSettings } from '../../src/main/node/host-environment.js'
 import type { TakerCommand } from '../fixtures/lock-taker.js'
-import { rawEvent, waitFor } from '../helpers.js'
+import { rawEvent, tempDirsRemovedAfterAll, waitFor } from '../helpers.js'
 
 const cli = join(import.meta.dirname, '../../src/main/node/cli.ts')
-const freshDir = () => mkdtemp(join(tmpdir(), 'skelly-start-'))
+const freshDir = tempDirsRemovedAfterAll('start')
 
 /** Runs the CLI with `env` added; resolves with its exit code and everything it printed. */
 function runCli(env: Record<string, string>): Promise<{ code: number | null; output: string }> {

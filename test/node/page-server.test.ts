@@ -3,13 +3,15 @@
  * or partial answered with what to do, never a crash of the host (and the hub in it); its headers,
  * escaping, paths and methods, and nothing served from outside the build.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { startPageServer } from '../../src/main/node/http-server.js'
+import { tempDirsRemovedAfterAll } from '../helpers.js'
 import { afterThisTest } from '../hub/fixture.js'
+
+const freshDir = tempDirsRemovedAfterAll('pages')
 
 async function serve(
   rendererDir: string,
@@ -52,7 +54,7 @@ async function serve(
 
 describe('the page server', () => {
   it('serves a page with its bridge in place, the bridge script and assets', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    const out = await freshDir()
     await mkdir(join(out, 'renderer', 'assets'), { recursive: true })
     await writeFile(join(out, 'renderer', 'index.html'), '<head><!-- skelly-bridge --></head>')
     await writeFile(join(out, 'renderer', 'assets', 'app.js'), 'export {}')
@@ -69,7 +71,7 @@ describe('the page server', () => {
   })
 
   it('says the pages are not built, and keeps serving, when the build is missing', async () => {
-    const out = join(await mkdtemp(join(tmpdir(), 'skelly-pages-')), 'out')
+    const out = join(await freshDir(), 'out')
     const { get } = await serve(join(out, 'renderer'), join(out, 'bridge', 'skelly-bridge.js'))
     // The bridge script used to be streamed with no error listener: its missing file ended the
     // process, the hub and every module with it.
@@ -85,7 +87,7 @@ describe('the page server', () => {
   })
 
   it('answers 500 with the reason for a page that is there but cannot be read', async () => {
-    const renderer = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    const renderer = await freshDir()
     await mkdir(join(renderer, 'index.html')) // a directory where the page should be
     const { get } = await serve(renderer, join(renderer, 'bridge.js'))
     expect(await get('/')).toEqual({
@@ -96,7 +98,7 @@ describe('the page server', () => {
   })
 
   it('answers only under its own address, so a rebound host name cannot read the pages', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    const out = await freshDir()
     await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
     const { send, origin, origins } = await serve(out, join(out, 'bridge.js'))
     const { port } = new URL(origin)
@@ -113,7 +115,7 @@ describe('the page server', () => {
   })
 
   it('answers a malformed escape with 400, and serves on', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    const out = await freshDir()
     await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
     const { send } = await serve(out, join(out, 'bridge.js'))
     // decodeURIComponent throws on it: the answer was a 500 with the URIError's text.
@@ -125,7 +127,7 @@ describe('the page server', () => {
   })
 
   it('sends each page and file with a type, no caching, no sniffing, and a policy that lets the page reach only itself and the gateway', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    const out = await freshDir()
     await mkdir(join(out, 'assets'))
     await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
     await writeFile(join(out, 'assets', 'app.js'), 'export {}')
@@ -147,7 +149,7 @@ describe('the page server', () => {
   })
 
   it('escapes what it writes into a page’s attributes', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    const out = await freshDir()
     await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
     const { get } = await serve(out, join(out, 'bridge.js'), 'ws://127.0.0.1:1/?token=a&b"<c', 'm"<&')
     const { text } = await get('/')
@@ -158,7 +160,7 @@ describe('the page server', () => {
   })
 
   it('serves nothing outside the build, nor a folder, however the path is written', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    const out = await freshDir()
     await mkdir(join(out, 'renderer', 'assets'), { recursive: true })
     await writeFile(join(out, 'secret.txt'), 'secret')
     const { send } = await serve(join(out, 'renderer'), join(out, 'bridge.js'))
@@ -169,7 +171,7 @@ describe('the page server', () => {
   })
 
   it('serves a page under its file’s name too, sends a path with a trailing slash to the page, and takes only GET and HEAD', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    const out = await freshDir()
     await writeFile(join(out, 'index.html'), '<head><!-- skelly-bridge --></head>')
     await writeFile(join(out, 'inspector.html'), '<head><!-- skelly-bridge --></head>')
     const { fetched } = await serve(out, join(out, 'bridge.js'))
@@ -185,7 +187,7 @@ describe('the page server', () => {
   })
 
   it('quotes at most 80 characters of a Host it refuses', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'skelly-pages-'))
+    const out = await freshDir()
     const { send } = await serve(out, join(out, 'bridge.js'))
     const { text } = await send('/', `${'a'.repeat(200)}.example`)
     expect(text).toMatch(new RegExp(`, not '${'a'.repeat(80)}'$`))
