@@ -37,6 +37,15 @@ const child = electron
   ? spawn(electron, [root], { stdio: 'inherit' })
   : spawn(process.execPath, [built], { cwd: root, stdio: 'inherit' })
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
+// npm passes no signal on, and the shell it runs this in dies of one without passing it on: left
+// behind by its parent, this stops the host as a SIGTERM would, rather than leave it running with
+// the port and the data folder taken.
+const parent = process.ppid
+const orphaned = setInterval(() => {
+  if (process.ppid === parent) return
+  clearInterval(orphaned)
+  child.kill('SIGTERM')
+}, 500).unref()
 // No code: the child was ended by a signal it did not handle (a crash, a kill), not a clean stop.
 child.on('exit', (code, signal) => {
   if (signal !== null) console.error(`The host was ended by ${signal}.`)

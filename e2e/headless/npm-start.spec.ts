@@ -83,6 +83,18 @@ function descendants(parent: ChildProcess): { pid: number; args: string }[] {
   return found
 }
 
+/** Which of `pids` still run. */
+function running(pids: number[]): number[] {
+  return pids.filter((pid) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
 test('says Electron is missing, serves both pages at the URLs it prints, and drains on Ctrl+C', async ({
   page,
   consoleErrors,
@@ -121,6 +133,23 @@ test('passes a SIGTERM sent to the script alone (as a supervisor may) on to the 
     expect(await started.exited).toEqual({ code: 0, signal: null })
     expect(started.output()).toContain('SIGTERM: draining the bus and stopping modules')
     expect(started.output()).toMatch(/stopped: published \d+, .*still queued 0, in flight 0/)
+  } finally {
+    await started.cleanUp()
+  }
+})
+
+test('stops the host when npm alone is ended by SIGTERM, though npm and its shell pass nothing on', async () => {
+  const started = await npmStart()
+  try {
+    const left = descendants(started.child)
+    started.child.kill('SIGTERM')
+    expect(await started.exited).toEqual({ code: null, signal: 'SIGTERM' })
+    // The script, left behind, stops the host: drained, and nothing npm started still running.
+    await expect
+      .poll(() => started.output(), { timeout: 20_000 })
+      .toMatch(/stopped: published \d+, .*in flight 0/)
+    expect(started.output()).toContain('SIGTERM: draining the bus and stopping modules')
+    await expect.poll(() => running(left.map((p) => p.pid)), { timeout: 10_000 }).toEqual([])
   } finally {
     await started.cleanUp()
   }
