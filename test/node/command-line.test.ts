@@ -130,6 +130,18 @@ describe('command lines of the tools', () => {
     expect(chaos.stdout).not.toContain('fault:')
   })
 
+  it('the demo runs the core for the seconds given: every RawEvent published is stored or dead-lettered', {
+    timeout: SPAWNING,
+  }, async () => {
+    const { code, stdout } = await runTool('src/main/node/demo.ts', ['1', '400'])
+    expect(code).toBe(0)
+    const [, stored, deadLetters] = stdout.match(/stored (\d+) events; (\d+) dead letters/) ?? []
+    // Its table's row for DataCapture, which publishes the RawEvents: module, then published.
+    const [, published] = stdout.match(/'data-capture'\s*│\s*(\d+)/) ?? []
+    expect(Number(published), stdout).toBeGreaterThan(100)
+    expect(Number(stored) + Number(deadLetters)).toBe(Number(published))
+  })
+
   it('the A/B benchmark refuses a checkout without the bus', { timeout: SPAWNING }, async () => {
     const { code, stderr } = await runTool('bench/ab-in-process.ts', ['/nonexistent', '--pairs', '2'])
     expect(code).toBe(2)

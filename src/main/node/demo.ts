@@ -1,7 +1,7 @@
 /**
  * A console demo of the core bus: a few subscribers of each delivery mode, a steady stream of
  * RawEvents into a Storage subscriber that fails 2 % of its writes (retried), and the metrics printed
- * once a second. `npm start` runs it until the headless host takes over that job.
+ * once a second.
  *
  * Usage: npm run demo [-- [SECONDS] [RATE]] (defaults: 5 s, 500 RawEvents/s)
  */
