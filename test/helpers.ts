@@ -148,12 +148,16 @@ const runtimePerformance = globalThis.performance
  * Fake timers, and the monotonic clock the code reads (`monotonicMs`) following them. With fake
  * timers alone that clock runs in real time: a deadline taken from it (a drain's) then shrinks by
  * however long a loaded machine takes between two steps of a test, and fires before its timer.
+ * Both are real again once the test has finished, its `afterEach` hooks run.
  */
 export function useFakeClock(): void {
   vi.useFakeTimers()
   const fakePerformance = globalThis.performance
   const clock = vi.spyOn(runtimePerformance, 'now').mockImplementation(() => fakePerformance.now())
-  onTestFinished(() => clock.mockRestore())
+  onTestFinished(() => {
+    clock.mockRestore()
+    vi.useRealTimers()
+  })
 }
 
 /** With fake timers: lets time pass and everything it triggers run. */

@@ -6,7 +6,7 @@
  * confirmation, the producer's reports and dead letters, the consumer's final counts, and which
  * frames are refused from whom.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   createEventBus,
   DeliveryMode,
@@ -29,11 +29,13 @@ import {
   zeroDirectCounts,
 } from '../../src/shared/wire.js'
 import {
+  advance,
   deferred,
   flushMicrotasks,
   shutDownAfterEach,
   sleep,
   thrownBy,
+  useFakeClock,
   validData,
   waitFor,
 } from '../helpers.js'
@@ -890,13 +892,29 @@ describe('the route table: withdrawing a channel', () => {
     expect(producer.handed).toEqual([])
   })
 
-  it('a route revoked while it waits to be set up again stays down', async () => {
+  it('a route revoked while it waits to be set up again stays down, its restart timer cleared', async () => {
     const { routes, producer, route, pairs, id } = await activeRoute()
+    useFakeClock()
     routes.receive(producer, { t: 'rdown', id, reason: 'gone' })
+    const pending = vi.getTimerCount() // the restart's among them
     route.revoke()
     expect(route).toMatchObject({ state: 'revoked', reason: 'revoked by the main process' })
-    await sleep(PAST_RESTART_DELAY_MS)
+    expect(vi.getTimerCount()).toBe(pending - 1)
+    await advance(PAST_RESTART_DELAY_MS)
     expect(pairs).toHaveLength(1)
+  })
+
+  it('sets a route up again once after its pause, however often its ends attach meanwhile', async () => {
+    const { routes, producer, consumer, route, pairs, id } = await activeRoute()
+    useFakeClock()
+    routes.receive(producer, { t: 'rdown', id, reason: 'gone' })
+    const pending = vi.getTimerCount()
+    routes.attached(consumer)
+    routes.attached(producer)
+    expect(vi.getTimerCount()).toBe(pending)
+    await advance(PAST_RESTART_DELAY_MS)
+    expect(pairs).toHaveLength(2)
+    expect(route.state).toBe('establishing')
   })
 
   it('revokes every route when the hub closes, those not yet set up included', async () => {
