@@ -1,6 +1,7 @@
 /**
  * `npm start`, the README's first command, as a user runs it where Electron's binary is missing:
- * the line saying so, the headless host at the URLs it prints, Ctrl+C, and a host that dies.
+ * the line saying so, the headless host at the URLs it prints, Ctrl+C, a SIGTERM to the script or
+ * to npm alone (as a supervisor may send), and a host that dies.
  * Electron's own `ELECTRON_OVERRIDE_DIST_PATH` points at an empty folder, so the binary is missing
  * here even on a machine that has it. Runs after the build (`npm test` builds first), so nothing
  * is built in the test's time.
@@ -12,6 +13,7 @@ import { join } from 'node:path'
 import { expect, test } from '../fixtures.js'
 
 const root = join(import.meta.dirname, '..', '..')
+test.describe.configure({ timeout: 120_000 })
 
 /** `npm start` with a fresh data folder and any free port, once the host says it is running. */
 async function npmStart() {
@@ -39,7 +41,24 @@ async function npmStart() {
     child.once('exit', (code, signal) => resolve({ code, signal })),
   )
   const group = -(child.pid ?? 0)
-  await expect.poll(() => output, { timeout: 30_000 }).toContain('Press Ctrl+C to stop.')
+  /** Ends what is left running, removes the data folder, and keeps the output in the report. */
+  const cleanUp = async () => {
+    await test.info().attach('npm start output', { body: output, contentType: 'text/plain' })
+    // The whole group at once: nothing outlives the test, whatever state a failure left it in.
+    try {
+      process.kill(group, 'SIGKILL')
+    } catch {
+      // Nothing of it left.
+    }
+    await rm(scratch, { recursive: true, force: true })
+  }
+  try {
+    // Building first, should the sources be newer than the build, takes a minute at most.
+    await expect.poll(() => output, { timeout: 90_000 }).toContain('Press Ctrl+C to stop.')
+  } catch (error) {
+    await cleanUp()
+    throw error
+  }
   const url = (name: string) => output.match(new RegExp(`${name}:\\s+(http\\S+)`))?.[1] ?? ''
   return {
     child,
@@ -48,19 +67,19 @@ async function npmStart() {
     signalGroup: (signal: NodeJS.Signals) => process.kill(group, signal),
     output: () => output,
     urls: { app: url('app window'), inspector: url('inspector') },
-    /** Ends what is left running, removes the data folder, and keeps the output in the report. */
-    cleanUp: async () => {
-      await test.info().attach('npm start output', { body: output, contentType: 'text/plain' })
-      // The whole group: npm ended alone would leave the script and the host running.
-      try {
-        process.kill(group, 'SIGKILL')
-      } catch {
-        // Nothing of it left.
-      }
-      await rm(scratch, { recursive: true, force: true })
-    },
+    cleanUp,
   }
 }
+
+/** `npm start` for each test that asks for it, and whatever it started ended after the test. */
+const withNpmStart = test.extend<{ started: Awaited<ReturnType<typeof npmStart>> }>({
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern.
+  started: async ({}, use) => {
+    const started = await npmStart()
+    await use(started)
+    await started.cleanUp()
+  },
+})
 
 /** The processes started, directly or not, by `parent` (`ps` is POSIX: Linux and macOS alike). */
 function descendants(parent: ChildProcess): { pid: number; args: string }[] {
@@ -95,12 +114,9 @@ function running(pids: number[]): number[] {
   })
 }
 
-test('says Electron is missing, serves both pages at the URLs it prints, and drains on Ctrl+C', async ({
-  page,
-  consoleErrors,
-}) => {
-  const started = await npmStart()
-  try {
+withNpmStart(
+  'says Electron is missing, serves both pages at the URLs it prints, and drains on Ctrl+C',
+  async ({ started, page, consoleErrors }) => {
     expect(started.output()).toContain(
       'Electron’s binary is not installed here: starting the headless host instead.',
     )
@@ -118,14 +134,12 @@ test('says Electron is missing, serves both pages at the URLs it prints, and dra
     expect(await started.exited).toEqual({ code: null, signal: 'SIGINT' })
     expect(started.output().match(/SIGINT: draining the bus and stopping modules/g)).toHaveLength(1)
     expect(started.output()).toMatch(/stopped: published \d+, .*still queued 0, in flight 0/)
-  } finally {
-    await started.cleanUp()
-  }
-})
+  },
+)
 
-test('passes a SIGTERM sent to the script alone (as a supervisor may) on to the host, which drains and exits 0', async () => {
-  const started = await npmStart()
-  try {
+withNpmStart(
+  'passes a SIGTERM sent to the script alone (as a supervisor may) on to the host, which drains and exits 0',
+  async ({ started }) => {
     // The script's node, not the shell npm runs it in (which passes signals on to nothing).
     const scripts = descendants(started.child).filter((p) => p.args.startsWith('node scripts/start.mjs'))
     expect(scripts).toHaveLength(1)
@@ -133,14 +147,12 @@ test('passes a SIGTERM sent to the script alone (as a supervisor may) on to the 
     expect(await started.exited).toEqual({ code: 0, signal: null })
     expect(started.output()).toContain('SIGTERM: draining the bus and stopping modules')
     expect(started.output()).toMatch(/stopped: published \d+, .*still queued 0, in flight 0/)
-  } finally {
-    await started.cleanUp()
-  }
-})
+  },
+)
 
-test('stops the host when npm alone is ended by SIGTERM, though npm and its shell pass nothing on', async () => {
-  const started = await npmStart()
-  try {
+withNpmStart(
+  'stops the host when npm alone is ended by SIGTERM, though npm and its shell pass nothing on',
+  async ({ started }) => {
     const left = descendants(started.child)
     started.child.kill('SIGTERM')
     expect(await started.exited).toEqual({ code: null, signal: 'SIGTERM' })
@@ -150,14 +162,12 @@ test('stops the host when npm alone is ended by SIGTERM, though npm and its shel
       .toMatch(/stopped: published \d+, .*in flight 0/)
     expect(started.output()).toContain('SIGTERM: draining the bus and stopping modules')
     await expect.poll(() => running(left.map((p) => p.pid)), { timeout: 10_000 }).toEqual([])
-  } finally {
-    await started.cleanUp()
-  }
-})
+  },
+)
 
-test('says by which signal a host was ended that it could not handle, and exits 1', async () => {
-  const started = await npmStart()
-  try {
+withNpmStart(
+  'says by which signal a host was ended that it could not handle, and exits 1',
+  async ({ started }) => {
     const hosts = descendants(started.child).filter((p) =>
       p.args.includes(join('out', 'main', 'headless.js')),
     )
@@ -165,7 +175,5 @@ test('says by which signal a host was ended that it could not handle, and exits 
     process.kill(hosts[0]?.pid ?? 0, 'SIGKILL')
     expect(await started.exited).toEqual({ code: 1, signal: null })
     expect(started.output()).toContain('The host was ended by SIGKILL.')
-  } finally {
-    await started.cleanUp()
-  }
-})
+  },
+)
