@@ -10,6 +10,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { outputOf } from '../../test/process-output.js'
 import { expect, test } from '../fixtures.js'
 
 const root = join(import.meta.dirname, '..', '..')
@@ -30,20 +31,11 @@ async function npmStart() {
     // Its own process group, as a terminal gives a command: Ctrl+C reaches the whole group.
     detached: true,
   })
-  let output = ''
-  child.stdout.on('data', (chunk) => {
-    output += chunk
-  })
-  child.stderr.on('data', (chunk) => {
-    output += chunk
-  })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  )
+  const { output, exited } = outputOf(child)
   const group = -(child.pid ?? 0)
   /** Ends what is left running, removes the data folder, and keeps the output in the report. */
   const cleanUp = async () => {
-    await test.info().attach('npm start output', { body: output, contentType: 'text/plain' })
+    await test.info().attach('npm start output', { body: output(), contentType: 'text/plain' })
     // The whole group at once: nothing outlives the test, whatever state a failure left it in.
     try {
       process.kill(group, 'SIGKILL')
@@ -54,18 +46,18 @@ async function npmStart() {
   }
   try {
     // Building first, should the sources be newer than the build, takes a minute at most.
-    await expect.poll(() => output, { timeout: 90_000 }).toContain('Press Ctrl+C to stop.')
+    await expect.poll(output, { timeout: 90_000 }).toContain('Press Ctrl+C to stop.')
   } catch (error) {
     await cleanUp()
     throw error
   }
-  const url = (name: string) => output.match(new RegExp(`${name}:\\s+(http\\S+)`))?.[1] ?? ''
+  const url = (name: string) => output().match(new RegExp(`${name}:\\s+(http\\S+)`))?.[1] ?? ''
   return {
     child,
     exited,
     /** Sends `signal` to every process `npm start` started, as a terminal's Ctrl+C does. */
     signalGroup: (signal: NodeJS.Signals) => process.kill(group, signal),
-    output: () => output,
+    output,
     urls: { app: url('app window'), inspector: url('inspector') },
     cleanUp,
   }

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { tempDirsRemovedAfterAll, waitFor } from '../helpers.js'
+import { outputOf } from '../process-output.js'
 
 const freshDir = tempDirsRemovedAfterAll('sigterm')
 
@@ -19,27 +20,20 @@ async function startedCli(env: Record<string, string> = {}) {
     env: { ...process.env, SKELLY_HTTP_PORT: '0', SKELLY_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let output = ''
-  child.stdout.on('data', (chunk) => {
-    output += chunk
-  })
-  child.stderr.on('data', (chunk) => {
-    output += chunk
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
-  await waitFor(() => (output.match(/\] ready/g) ?? []).length === 5, 30_000)
-  return { dataDir, child, exited, output: () => output }
+  const { output, exited } = outputOf(child)
+  await waitFor(() => (output().match(/\] ready/g) ?? []).length === 5, 30_000)
+  return { dataDir, child, exited, output }
 }
 
 describe('headless host shutdown', () => {
   it('stops once on Ctrl+C (SIGINT), as on SIGTERM: drained, accounted for, exit 0', async () => {
     const { child, exited, output } = await startedCli()
-    // A terminal's Ctrl+C reaches every process of its group, and `npm start` passes it on too: the
-    // host gets it twice, the second while it drains.
+    // A terminal's Ctrl+C reaches every process of its group, and the script `npm start` runs passes
+    // it on too: the host gets it twice, the second while it drains.
     child.kill('SIGINT')
     await waitFor(() => output().includes('SIGINT: draining'))
     child.kill('SIGINT')
-    expect(await exited).toBe(0)
+    expect(await exited).toEqual({ code: 0, signal: null })
     expect(output().match(/SIGINT: draining the bus and stopping modules/g)).toHaveLength(1)
     expect(output()).toMatch(/stopped: published \d+, .*still queued 0, in flight 0/)
   }, 60_000)
@@ -49,7 +43,7 @@ describe('headless host shutdown', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500)) // load flowing
     const signalledAt = performance.now()
     child.kill('SIGTERM')
-    expect(await exited).toBe(0)
+    expect(await exited).toEqual({ code: 0, signal: null })
     expect(performance.now() - signalledAt).toBeLessThan(20_000) // drain timeout 5 s per stage, with margin
     const output = printed()
     const summary = output.match(
