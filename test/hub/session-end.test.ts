@@ -310,4 +310,17 @@ describe('a hub that closes', () => {
     await sleep(100)
     expect(feed.history().at(-1)).toBe(lastPoint)
   })
+
+  it('leaves no timer of its own behind: what was parked keeps no process alive for the rest of its grace', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+    const before = timers()
+    const lost = storage(hub)
+    await subscribe(lost, 1, reliable)
+    lost.port.close()
+    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    expect(timers()).toBe(before + 1) // the grace
+    hub.close()
+    expect(timers()).toBe(before)
+  })
 })
