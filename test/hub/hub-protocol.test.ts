@@ -326,29 +326,31 @@ describe('hub protocol', () => {
     const msg = (source: string = ModuleId.DataCapture) =>
       BusMessage.create(source, MessagePayload.RawEvent(rawEvent()))
     const taken = msg()
+    const request = msg() // a request is a publish too, though none answers this one
     const first = rawPeer(hub, ModuleId.DataCapture)
     first.send([
       { t: 'hello', v: 1, again: true },
       { t: 'pubs', rid: 1, msgs: [taken] },
+      { t: 'pub', rid: 2, msg: request, count: {} },
     ])
-    await waitFor(() => first.frames.some((f) => f.t === 'okr'))
-    first.port.close() // its answer may as well have been lost: the endpoint cannot tell
+    await waitFor(() => first.frames.some((f) => f.t === 'okr') && first.frames.some((f) => f.t === 'res'))
+    first.port.close() // its answers may as well have been lost: the endpoint cannot tell
     await waitFor(() => hub.attachments().length === 0)
     const second = rawPeer(hub, ModuleId.DataCapture)
     const unsent = msg()
     second.send([
       { t: 'hello', v: 1 },
-      { t: 'pubs', rid: 1, msgs: [taken, unsent], again: true },
-      { t: 'pubs', rid: 3, msgs: [msg()], count: [{ at: 0 }], again: true },
+      { t: 'pubs', rid: 1, msgs: [taken, request, unsent], again: true },
+      { t: 'pubs', rid: 4, msgs: [msg()], count: [{ at: 0 }], again: true },
     ])
     await waitFor(() => second.frames.some((f) => f.t === 'rej'))
-    expect(second.frames.find((f) => f.t === 'okr')).toMatchObject({ from: 1, to: 2 })
+    expect(second.frames.find((f) => f.t === 'okr')).toMatchObject({ from: 1, to: 3 })
     expect(JSON.stringify(second.frames.find((f) => f.t === 'rej'))).toContain(
       '`again` and `count` exclude each other',
     )
-    // The message the first connection took is not published twice; the one it never got is.
+    // What the first connection took is not published twice; the one it never got is.
     const metrics = await bus.metrics()
-    expect(metrics.messagesPublished).toBe(2)
+    expect(metrics.messagesPublished).toBe(3)
     // Another module's connection knows nothing of DataCapture's: its message with that id is published.
     const other = rawPeer(hub, ModuleId.Storage)
     other.send([
@@ -356,7 +358,7 @@ describe('hub protocol', () => {
       { t: 'pubs', rid: 1, msgs: [{ ...msg(ModuleId.Storage), id: taken.id }], again: true },
     ])
     await waitFor(() => other.frames.some((f) => f.t === 'okr'))
-    expect((await bus.metrics()).messagesPublished).toBe(3)
+    expect((await bus.metrics()).messagesPublished).toBe(4)
   })
 
   it('remembers nothing of a connection whose hello did not say it sends again', async () => {
