@@ -86,6 +86,21 @@ describe('a session that ends', () => {
     expect(bus.deadLetters.list()).toEqual([])
   })
 
+  it('tells the connection that took a parked subscription back when the bus ends it at shutdown', async () => {
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
+    const first = storage(hub)
+    const parked = await subscribe(first, 1, reliable)
+    first.port.close()
+    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    const second = storage(hub)
+    expect(await subscribe(second, 1, reliable)).toBe(parked)
+    await bus.shutdown({ drainTimeoutMs: 0 })
+    await waitFor(() => second.frames.some((frame) => frame.t === 'ended'))
+    expect(second.frames.filter((frame) => frame.t === 'ended')).toEqual([
+      { t: 'ended', sid: parked, reason: 'the bus shut down' },
+    ])
+  })
+
   it('gives back the parked subscription a subscribe names, and no other of the same filter and mode', async () => {
     const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
     const first = storage(hub)

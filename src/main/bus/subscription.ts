@@ -231,7 +231,7 @@ export class Subscription {
     /** What the subscription is for, in its subscriber's words (`subscribe`'s `options.label`). */
     readonly label?: string,
   ) {
-    this.endedByBus = limits.endedByBus
+    this.endedByBusHandler = limits.endedByBus
     const { config } = context
     this.isReliable = mode.kind === 'Reliable'
     this.timeoutMs =
@@ -243,8 +243,15 @@ export class Subscription {
     this.recentLatency = new IntervalLatency(config.metricsIntervalMs, monotonicMs())
   }
 
-  /** For a remote subscription: tells its hub that the bus ended it (see RemoteSubscriptionOptions). */
-  readonly endedByBus: (() => void) | undefined
+  /**
+   * For a remote subscription: tells the hub's attachment holding it that the bus ended it (see
+   * RemoteSubscriptionOptions).
+   */
+  get endedByBus(): (() => void) | undefined {
+    return this.endedByBusHandler
+  }
+
+  private endedByBusHandler: (() => void) | undefined
 
   /** Pending copies plus copies waiting out a retry backoff (not those in flight). */
   get queueDepth(): number {
@@ -367,9 +374,13 @@ export class Subscription {
     }
   }
 
-  /** Delivers again, now through `handler` (the endpoint's new attachment). */
-  resume(handler: MessageHandler): void {
+  /**
+   * Delivers again, now through `handler`; an endpoint's new attachment that takes the
+   * subscription back gives its own `endedByBus` too, as it is the one to tell.
+   */
+  resume(handler: MessageHandler, endedByBus = this.endedByBusHandler): void {
     this.handler = handler
+    this.endedByBusHandler = endedByBus
     this.parked = false
     this.context.schedule(this)
   }

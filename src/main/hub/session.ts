@@ -529,7 +529,10 @@ export class Session implements RouteEndpoint {
     const resumed = mode.kind === 'Reliable' ? this.hub.claimParked(this.module, key, resumes) : undefined
     if (resumed !== undefined) {
       const remote = { subscription: resumed, key, handlerTimeoutMs, sent: new SentByPriority() }
-      resumed.resume((message) => this.deliver(remote, message))
+      resumed.resume(
+        (message) => this.deliver(remote, message),
+        () => this.endedByBus(remote),
+      )
       this.subscriptions.set(resumed.id, remote)
       return resumed.id
     }
