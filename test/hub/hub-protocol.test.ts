@@ -167,6 +167,33 @@ describe('hub protocol', () => {
     expect(hub.attachments().map((a) => a.module)).toContain('noisy')
   })
 
+  it('keeps a second’s budget of error answers spent until that second ends', async () => {
+    let now = 0
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now)
+    afterThisTest(() => clock.mockRestore())
+    const { hub } = await setup()
+    const noisy = rawPeer(hub, 'noisy')
+    const errors = () => noisy.frames.filter((frame) => frame.t === 'err').length
+    // Each burst ends with a request refused as a request (never rate-limited): once its answer is
+    // in, every answer the burst got is in.
+    const burst = (rid: number) => [
+      ...Array.from({ length: 150 }, () => ({ t: 'bogus' })),
+      { t: 'unsub', rid, sid: 'none' },
+    ]
+    const answered = (rid: number) => waitFor(() => noisy.frames.some((frame) => frame.rid === rid))
+    noisy.send([{ t: 'hello', v: 1 }, ...burst(1)])
+    await answered(1)
+    expect(errors()).toBe(100)
+    now = 999
+    noisy.send(burst(2))
+    await answered(2)
+    expect(errors()).toBe(100)
+    now = 1000
+    noisy.send(burst(3))
+    await answered(3)
+    expect(errors()).toBe(200)
+  })
+
   it('refuses frames before hello and a wrong protocol version', async () => {
     const { hub } = await setup()
     const early = rawPeer(hub, 'early')
