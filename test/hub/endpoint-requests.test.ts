@@ -420,6 +420,7 @@ describe('window.skellyBus.request', () => {
     const refusals = await Promise.all(
       [
         undefined,
+        5,
         { replyType: 'InterventionResponse', prority: 2 },
         { replyType: 'InterventionResponse', priority: 9 },
       ].map((options) =>
@@ -429,6 +430,7 @@ describe('window.skellyBus.request', () => {
     for (const refusal of refusals) expect(refusal).not.toBeInstanceOf(Error)
     expect(refusals.map((r) => (r as { message: string }).message)).toEqual([
       'Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms, from?: a module id }; options: Invalid input: expected object, received undefined',
+      'Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms, from?: a module id }; options: Invalid input: expected object, received number',
       'Configuration: request options are { replyType: a message type, timeoutMs?: 1 to 86400000 ms, from?: a module id }; options: Unrecognized key: "prority"',
       expect.stringMatching(
         /^MessageRejected: publish options are \{ priority\?: 0 to 3, correlationId\?: string \} \(priority: /,

@@ -354,6 +354,21 @@ describe('the window API', () => {
     expect(states).toEqual(['connecting', 'open'])
     expect(reported).toHaveBeenCalledWith('skelly-bus: a connection listener threw: Error: a bug in the page')
   })
+
+  it('tells a listener nothing more once it is removed', async () => {
+    const { hub } = await startHub()
+    const { page, connections } = windowOn(hub, 'app-window')
+    const kept: string[] = []
+    const removed: string[] = []
+    page.onConnection((state) => kept.push(state))
+    const off = page.onConnection((state) => removed.push(state))
+    await waitFor(() => kept.includes('open'))
+    off()
+    connections[0]?.close()
+    await waitFor(() => kept.filter((state) => state === 'open').length === 2)
+    expect(kept).toEqual(['connecting', 'open', 'reconnecting', 'open'])
+    expect(removed).toEqual(['connecting', 'open'])
+  })
 })
 
 describe('a window’s streams', () => {
