@@ -39,6 +39,19 @@ function storage(hub: Parameters<typeof rawPeer>[0]): Peer {
   return peer
 }
 
+/** Subscribes a Storage endpoint Reliable to `filter`, then loses it: resolves with the parked subscription's id. */
+async function parkedSubscription(
+  bus: Awaited<ReturnType<typeof startHub>>['bus'],
+  hub: Parameters<typeof rawPeer>[0],
+  filter: object = rawEvents,
+): Promise<string> {
+  const lost = storage(hub)
+  const parked = await subscribe(lost, 1, reliable, filter)
+  lost.port.close()
+  await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+  return parked
+}
+
 const deliveries = (peer: Peer) => peer.frames.filter((frame: RawFrame) => frame.t === 'dlv')
 
 describe('a session that ends', () => {
@@ -71,11 +84,8 @@ describe('a session that ends', () => {
 
   it('gives a parked subscription back to its module attached again, with the same filter and mode, its types in any order', async () => {
     const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
-    const first = storage(hub)
     const types = { types: ['RawEvent', 'StateChange'] }
-    const parked = await subscribe(first, 1, reliable, types)
-    first.port.close()
-    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    const parked = await parkedSubscription(bus, hub, types)
     await publishRawEvents(bus, 3)
     const second = storage(hub)
     // Another timeout is another mode: a subscription of its own.
@@ -88,10 +98,7 @@ describe('a session that ends', () => {
 
   it('tells the connection that took a parked subscription back when the bus ends it at shutdown', async () => {
     const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
-    const first = storage(hub)
-    const parked = await subscribe(first, 1, reliable)
-    first.port.close()
-    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    const parked = await parkedSubscription(bus, hub)
     const second = storage(hub)
     expect(await subscribe(second, 1, reliable)).toBe(parked)
     await bus.shutdown({ drainTimeoutMs: 0 })
@@ -123,10 +130,7 @@ describe('a session that ends', () => {
 
   it('refuses a subscribe whose `resumes` is no subscription id, naming it, and gives nothing back', async () => {
     const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
-    const first = storage(hub)
-    const parked = await subscribe(first, 1, reliable)
-    first.port.close()
-    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    const parked = await parkedSubscription(bus, hub)
     const second = storage(hub)
     const bad = [5, '', 'x'.repeat(129)]
     second.send(
@@ -301,10 +305,7 @@ describe('a hub that closes', () => {
       consumer: ModuleId.Gamification,
       types: ['RawEvent'],
     })
-    const lost = storage(hub)
-    const parked = await subscribe(lost, 1, reliable)
-    lost.port.close()
-    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    const parked = await parkedSubscription(bus, hub)
     await publishRawEvents(bus, 2)
     const live = rawPeer(hub, ModuleId.DataCapture)
     live.send([{ t: 'hello', v: 1 }])
@@ -330,10 +331,7 @@ describe('a hub that closes', () => {
     const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
     const { bus, hub } = await startHub({}, { reconnectGraceMs: 60_000 })
     const before = timers()
-    const lost = storage(hub)
-    await subscribe(lost, 1, reliable)
-    lost.port.close()
-    await waitFor(async () => (await bus.metrics()).subscriptions[0]?.parked === true)
+    await parkedSubscription(bus, hub)
     expect(timers()).toBe(before + 1) // the grace
     hub.close()
     expect(timers()).toBe(before)
