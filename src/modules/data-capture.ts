@@ -33,6 +33,8 @@ function pick<T>(weights: Record<string, number>, random: number): T {
 export default defineModule({
   id: ModuleId.DataCapture,
   permissions: { publish: ['RawEvent'], subscribe: [] },
+  // Its RawEvents from the first tick on are Storage's to write.
+  startsAfter: [ModuleId.Storage],
   options: moduleOptionSchemas['data-capture'],
   start(bus, { options, log }) {
     const skipped = skippedPublishes(bus, log)

@@ -42,6 +42,11 @@ export interface ModuleDefinition<Options extends ModuleOptionsSchema = ModuleOp
   readonly permissions: PermissionsOf<MessageType>
   /** The start-up options it takes (see `moduleOptionSchemas`); without it, none. */
   readonly options?: Options
+  /**
+   * The modules a host starts it after, once each that runs has said `ModuleReady` (its
+   * subscriptions made): what it publishes from its start then reaches them rather than no one.
+   */
+  readonly startsAfter?: readonly string[]
   /** Starts the module on its bus connection; the host publishes its `ModuleReady` once this settles. */
   start(bus: BusClient, context: ModuleContext<z.output<Options>>): Promise<RunningModule> | RunningModule
 }

@@ -5,7 +5,8 @@
  */
 import { MessageChannel } from 'node:worker_threads'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ModuleId } from '../../src/main/bus/index.js'
+import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import { ModuleStatus } from '../../src/main/bus/registry.js'
 import type { Orchestrator } from '../../src/main/host/orchestrator.js'
 import {
   type ModuleLauncher,
@@ -14,18 +15,18 @@ import {
   type ProcessExit,
   processExit,
 } from '../../src/main/host/supervisor.js'
-import { waitFor } from '../helpers.js'
+import { sleep, waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
 
 /** A launcher whose processes run until the test ends them. */
 function fakeLauncher() {
-  const launched: { exit(result: ProcessExit): void }[] = []
-  const launch: ModuleLauncher = () => {
+  const launched: { moduleId: string; exit(result: ProcessExit): void }[] = []
+  const launch: ModuleLauncher = (moduleId) => {
     let exit: (result: ProcessExit) => void = () => {}
     const exited = new Promise<ProcessExit>((resolve) => {
       exit = resolve
     })
-    launched.push({ exit })
+    launched.push({ moduleId, exit })
     return { port: new MessageChannel().port1, exited, kill: async () => exit({ code: 1 }) }
   }
   return { launch, launched }
@@ -213,6 +214,21 @@ describe('the module supervisor', () => {
 })
 
 describe('processExit', () => {
+  it('starts DataCapture once Storage is ready, and never once it stopped before then', async () => {
+    const { launch, launched } = fakeLauncher()
+    const { bus, hub } = await startHub()
+    const supervisor = new ModuleSupervisor(bus, hub, launch, { dataDir: '/nonexistent' })
+    supervisor.start([ModuleId.DataCapture, ModuleId.Storage])
+    expect(launched.map(({ moduleId }) => moduleId)).toEqual([ModuleId.Storage])
+    expect(bus.registry.get(ModuleId.DataCapture)?.status).toBe(ModuleStatus.Starting)
+    await supervisor.stop(ending, 10)
+    await bus.publish(BusMessage.create(ModuleId.Storage, MessagePayload.ModuleReady(ModuleId.Storage)))
+    await sleep(50)
+    expect(launched.map(({ moduleId }) => moduleId)).toEqual([ModuleId.Storage])
+    expect(bus.registry.get(ModuleId.DataCapture)?.status).toBe(ModuleStatus.Stopped)
+    expect(supervisor.states().find(({ moduleId }) => moduleId === ModuleId.DataCapture)?.running).toBe(false)
+  })
+
   it('is the exit code, with the error the process died of only when one was heard', () => {
     expect(processExit(0, undefined)).toStrictEqual({ code: 0 })
     expect(processExit(1, 'Error: boom')).toStrictEqual({ code: 1, error: 'Error: boom' })

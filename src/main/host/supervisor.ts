@@ -16,6 +16,7 @@ import type { EventBus } from '../bus/index.js'
 import { ModuleStatus } from '../bus/registry.js'
 import type { Hub } from '../hub/index.js'
 import type { Orchestrator } from './orchestrator.js'
+import { startInOrder } from './start-order.js'
 
 /** A running module process, as a launcher reports it. */
 export interface ModuleProcess {
@@ -75,6 +76,8 @@ export const NEVER_STARTED = -1
 export class ModuleSupervisor {
   private readonly modules = new Map<string, Supervised>()
   private stopping = false
+  /** Stops waiting to start the modules that wait for others (see `startInOrder`). */
+  private stopWaiting = () => {}
   private readonly initialMs: number
   private readonly maxMs: number
 
@@ -88,17 +91,22 @@ export class ModuleSupervisor {
     this.maxMs = options.restartMaxMs ?? 10_000
   }
 
+  /** Starts `moduleIds`, each once those it starts after are ready (see `startInOrder`). */
   start(moduleIds: readonly string[]): void {
-    for (const moduleId of moduleIds) {
+    for (const moduleId of moduleIds)
       if (moduleDefinitions[moduleId] === undefined) throw new Error(`no module '${moduleId}'`)
-      const supervised: Supervised = {
+    for (const moduleId of moduleIds) {
+      this.modules.set(moduleId, {
         state: { moduleId, running: false, restarts: 0 },
         backoffMs: this.initialMs,
         startedAt: 0,
-      }
-      this.modules.set(moduleId, supervised)
-      this.spawn(supervised)
+      })
+      this.bus.registry.setStatus(moduleId, ModuleStatus.Starting)
     }
+    this.stopWaiting = startInOrder(this.bus, moduleIds, (moduleId) => {
+      const supervised = this.modules.get(moduleId)
+      if (supervised !== undefined) this.spawn(supervised)
+    })
   }
 
   states(): ModuleState[] {
@@ -113,6 +121,7 @@ export class ModuleSupervisor {
   /** Asks every module to shut down, waits up to `timeoutMs`, then ends what is left. */
   async stop(orchestrator: Orchestrator, timeoutMs: number): Promise<void> {
     this.stopping = true
+    this.stopWaiting()
     const running = [...this.modules.values()].filter((supervised) => supervised.process !== undefined)
     for (const supervised of this.modules.values()) {
       clearTimeout(supervised.restartTimer)

@@ -1,0 +1,71 @@
+/**
+ * The order the hosts start modules in: DataCapture, whose RawEvents are Storage's to write, waits
+ * for Storage's `ModuleReady` (at most START_AFTER_WAIT_MS); a module with nothing to wait for, or
+ * whose awaited module does not run, starts at once.
+ */
+import { describe, expect, it } from 'vitest'
+import { BusMessage, type EventBus, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import { START_AFTER_WAIT_MS, startInOrder } from '../../src/main/host/start-order.js'
+import { advance, useFakeClock, waitFor } from '../helpers.js'
+import { startHub } from '../hub/fixture.js'
+
+/** Publishes `module`'s ModuleReady as its runner does. */
+function ready(bus: EventBus, module: string): Promise<string> {
+  return bus.publish(BusMessage.create(module, MessagePayload.ModuleReady(module)))
+}
+
+/** The subscriptions the wait holds on the bus (labelled "start order"). */
+async function waits(bus: EventBus): Promise<number> {
+  return (await bus.metrics()).subscriptions.filter(({ label }) => label === 'start order').length
+}
+
+describe('the modules’ start order', () => {
+  it('starts DataCapture once Storage said it is ready, and no sooner; the others at once', async () => {
+    const { bus } = await startHub()
+    const started: string[] = []
+    startInOrder(bus, [ModuleId.DataCapture, ModuleId.Storage, ModuleId.AnalysisEngine], (id) =>
+      started.push(id),
+    )
+    expect(started).toEqual([ModuleId.Storage, ModuleId.AnalysisEngine])
+    expect(await waits(bus)).toBe(1)
+    await ready(bus, ModuleId.AnalysisEngine)
+    await ready(bus, ModuleId.Storage)
+    await waitFor(() => started.length === 3)
+    expect(started).toEqual([ModuleId.Storage, ModuleId.AnalysisEngine, ModuleId.DataCapture])
+    await waitFor(async () => (await waits(bus)) === 0)
+    await ready(bus, ModuleId.Storage) // a restart's: nothing starts twice
+    expect(started).toHaveLength(3)
+  })
+
+  it('starts DataCapture at once where Storage does not run, and waits for nothing', async () => {
+    const { bus } = await startHub()
+    const started: string[] = []
+    startInOrder(bus, [ModuleId.DataCapture, ModuleId.Gamification], (id) => started.push(id))
+    expect(started).toEqual([ModuleId.DataCapture, ModuleId.Gamification])
+    expect(await waits(bus)).toBe(0)
+  })
+
+  it(`starts DataCapture anyway once Storage has not been ready for ${START_AFTER_WAIT_MS / 1000} s`, async () => {
+    const { bus } = await startHub()
+    useFakeClock()
+    const started: string[] = []
+    startInOrder(bus, [ModuleId.Storage, ModuleId.DataCapture], (id) => started.push(id))
+    await advance(START_AFTER_WAIT_MS - 1)
+    expect(started).toEqual([ModuleId.Storage])
+    await advance(1)
+    expect(started).toEqual([ModuleId.Storage, ModuleId.DataCapture])
+    expect(await waits(bus)).toBe(0)
+  })
+
+  it('starts nothing more once told to stop waiting', async () => {
+    const { bus } = await startHub()
+    useFakeClock()
+    const started: string[] = []
+    const stopWaiting = startInOrder(bus, [ModuleId.Storage, ModuleId.DataCapture], (id) => started.push(id))
+    stopWaiting()
+    await ready(bus, ModuleId.Storage)
+    await advance(START_AFTER_WAIT_MS)
+    expect(started).toEqual([ModuleId.Storage])
+    expect(await waits(bus)).toBe(0)
+  })
+})
