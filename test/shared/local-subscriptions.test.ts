@@ -3,7 +3,7 @@
  * once its reply is sent) gives its slot to the next delivery at once, and its delivery settles as
  * the outcome settles, or times out, as any delivery does.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest'
 import type { Acknowledger, Delivery } from '../../src/shared/acknowledger.js'
 import { BusMessage, MessagePayload, MessagePriority } from '../../src/shared/index.js'
 import {
@@ -262,7 +262,9 @@ describe('an endpoint’s subscriptions', () => {
     subscribe('sid') // runs what was held for it
     first()
     deliver('other', [-1], { via: directVia }) // the second subscribe is still on its way: held
+    expect(direct).not.toContain('gone -1')
     second() // its answer did not name it: ended
+    expect(direct).toContain('gone -1')
     const third = subscriptions.subscribing()
     deliver('another', ids(1e6), { via: directVia })
     third()
@@ -334,6 +336,18 @@ describe('an endpoint’s subscriptions', () => {
       'failed 3: Error: late and wrong (slow)',
       'handled 4 (slow)',
     ])
+  })
+
+  it('count a handler slow only once it ran longer than the threshold, as the bus does', () => {
+    let now = 0
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => now)
+    onTestFinished(() => clock.mockRestore())
+    const { subscribe, deliver, hub } = endpoint(1, 50)
+    subscribe('sid', (id) => {
+      now += id === 1 ? 50 : 51
+    })
+    deliver('sid', [1, 2])
+    expect(hub).toEqual(['handled 1', 'handled 2 (slow)'])
   })
 
   it('fail a delivery whose handler rejected with nothing, saying so', async () => {
