@@ -10,7 +10,7 @@ import {
   ModuleStatus,
 } from '../../src/main/bus/index.js'
 import { type Orchestrator, startOrchestrator } from '../../src/main/host/orchestrator.js'
-import { stallThisThread, waitFor } from '../helpers.js'
+import { publishModuleReady, stallThisThread, waitFor } from '../helpers.js'
 
 let running: { bus: EventBus; orchestrator: Orchestrator } | undefined
 afterEach(async () => {
@@ -39,7 +39,7 @@ async function checkedStorage(answering: () => boolean) {
       )
     },
   )
-  await bus.publish(BusMessage.create(ModuleId.Storage, MessagePayload.ModuleReady(ModuleId.Storage)))
+  await publishModuleReady(bus, ModuleId.Storage)
   const orchestrator = startOrchestrator(bus, { healthIntervalMs: 50 })
   running = { bus, orchestrator }
   const status = () => bus.registry.get(ModuleId.Storage)?.status
@@ -104,7 +104,7 @@ it('gives a module back from a restart its three rounds to answer before it is c
   await new Promise((resolve) => setTimeout(resolve, 110))
   bus.registry.setStatus(ModuleId.Storage, ModuleStatus.Starting)
   await new Promise((resolve) => setTimeout(resolve, 300))
-  await bus.publish(BusMessage.create(ModuleId.Storage, MessagePayload.ModuleReady(ModuleId.Storage)))
+  await publishModuleReady(bus, ModuleId.Storage)
   const seen: string[] = []
   const watch = setInterval(() => seen.push(status() ?? 'gone'), 5)
   await new Promise((resolve) => setTimeout(resolve, 120)) // two rounds, not yet three

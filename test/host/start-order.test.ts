@@ -4,15 +4,10 @@
  * whose awaited module does not run, starts at once.
  */
 import { describe, expect, it } from 'vitest'
-import { BusMessage, type EventBus, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import { type EventBus, ModuleId } from '../../src/main/bus/index.js'
 import { START_AFTER_WAIT_MS, startInOrder } from '../../src/main/host/start-order.js'
-import { advance, useFakeClock, waitFor } from '../helpers.js'
+import { advance, publishModuleReady, useFakeClock, waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
-
-/** Publishes `module`'s ModuleReady as its runner does. */
-function ready(bus: EventBus, module: string): Promise<string> {
-  return bus.publish(BusMessage.create(module, MessagePayload.ModuleReady(module)))
-}
 
 /** The subscriptions the wait holds on the bus (labelled "start order"). */
 async function waits(bus: EventBus): Promise<number> {
@@ -28,12 +23,12 @@ describe('the modules’ start order', () => {
     )
     expect(started).toEqual([ModuleId.Storage, ModuleId.AnalysisEngine])
     expect(await waits(bus)).toBe(1)
-    await ready(bus, ModuleId.AnalysisEngine)
-    await ready(bus, ModuleId.Storage)
+    await publishModuleReady(bus, ModuleId.AnalysisEngine)
+    await publishModuleReady(bus, ModuleId.Storage)
     await waitFor(() => started.length === 3)
     expect(started).toEqual([ModuleId.Storage, ModuleId.AnalysisEngine, ModuleId.DataCapture])
     await waitFor(async () => (await waits(bus)) === 0)
-    await ready(bus, ModuleId.Storage) // a restart's: nothing starts twice
+    await publishModuleReady(bus, ModuleId.Storage) // a restart's: nothing starts twice
     expect(started).toHaveLength(3)
   })
 
@@ -63,7 +58,7 @@ describe('the modules’ start order', () => {
     const started: string[] = []
     const stopWaiting = startInOrder(bus, [ModuleId.Storage, ModuleId.DataCapture], (id) => started.push(id))
     stopWaiting()
-    await ready(bus, ModuleId.Storage)
+    await publishModuleReady(bus, ModuleId.Storage)
     await advance(START_AFTER_WAIT_MS)
     expect(started).toEqual([ModuleId.Storage])
     expect(await waits(bus)).toBe(0)

@@ -5,7 +5,7 @@
  */
 import { MessageChannel } from 'node:worker_threads'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
+import { ModuleId } from '../../src/main/bus/index.js'
 import { ModuleStatus } from '../../src/main/bus/registry.js'
 import type { Orchestrator } from '../../src/main/host/orchestrator.js'
 import {
@@ -15,7 +15,7 @@ import {
   type ProcessExit,
   processExit,
 } from '../../src/main/host/supervisor.js'
-import { sleep, waitFor } from '../helpers.js'
+import { publishModuleReady, sleep, waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
 
 /** A launcher whose processes run until the test ends them. */
@@ -222,7 +222,7 @@ describe('processExit', () => {
     expect(launched.map(({ moduleId }) => moduleId)).toEqual([ModuleId.Storage])
     expect(bus.registry.get(ModuleId.DataCapture)?.status).toBe(ModuleStatus.Starting)
     await supervisor.stop(ending, 10)
-    await bus.publish(BusMessage.create(ModuleId.Storage, MessagePayload.ModuleReady(ModuleId.Storage)))
+    await publishModuleReady(bus, ModuleId.Storage)
     await sleep(50)
     expect(launched.map(({ moduleId }) => moduleId)).toEqual([ModuleId.Storage])
     expect(bus.registry.get(ModuleId.DataCapture)?.status).toBe(ModuleStatus.Stopped)
