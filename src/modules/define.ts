@@ -9,7 +9,7 @@ import type { BusClient } from '../shared/client.js'
 import type { JsonValue } from '../shared/json.js'
 import { BusMessage, MessagePayload } from '../shared/message.js'
 import type { Permissions, PermissionsOf } from '../shared/wire.js'
-import type { ModuleOptionsSchema } from './options.js'
+import type { ModuleOptionsSchema, moduleOptionSchemas } from './options.js'
 
 export interface ModuleContext<Options> {
   /** A folder the module may write to (the app's data folder). */
@@ -45,8 +45,9 @@ export interface ModuleDefinition<Options extends ModuleOptionsSchema = ModuleOp
   /**
    * The modules a host starts it after, once each that runs has said `ModuleReady` (its
    * subscriptions made): what it publishes from its start then reaches them rather than no one.
+   * Their ids are the hosts' modules', so a misspelt one does not compile.
    */
-  readonly startsAfter?: readonly string[]
+  readonly startsAfter?: readonly (keyof typeof moduleOptionSchemas)[]
   /** Starts the module on its bus connection; the host publishes its `ModuleReady` once this settles. */
   start(bus: BusClient, context: ModuleContext<z.output<Options>>): Promise<RunningModule> | RunningModule
 }
