@@ -3,7 +3,7 @@
  * for Storage's `ModuleReady` (at most START_AFTER_WAIT_MS); a module with nothing to wait for, or
  * whose awaited module does not run, starts at once.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { type EventBus, ModuleId } from '../../src/main/bus/index.js'
 import { START_AFTER_WAIT_MS, startInOrder } from '../../src/main/host/start-order.js'
 import { advance, publishModuleReady, useFakeClock, waitFor } from '../helpers.js'
@@ -43,12 +43,19 @@ describe('the modules’ start order', () => {
   it(`starts DataCapture anyway once Storage has not been ready for ${START_AFTER_WAIT_MS / 1000} s`, async () => {
     const { bus } = await startHub()
     useFakeClock()
+    const warned = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    onTestFinished(() => warned.mockRestore())
     const started: string[] = []
     startInOrder(bus, [ModuleId.Storage, ModuleId.DataCapture], (id) => started.push(id))
     await advance(START_AFTER_WAIT_MS - 1)
     expect(started).toEqual([ModuleId.Storage])
     await advance(1)
     expect(started).toEqual([ModuleId.Storage, ModuleId.DataCapture])
+    expect(warned.mock.calls).toEqual([
+      [
+        'data-capture starts without storage, not ready after 10 s: what it publishes before they subscribe goes to no one',
+      ],
+    ])
     expect(await waits(bus)).toBe(0)
   })
 

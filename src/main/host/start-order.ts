@@ -49,9 +49,15 @@ export function startInOrder(
     { label: 'start order' },
   )
   const timer = setTimeout(() => {
-    const late = [...waiting.keys()]
+    const late = [...waiting.entries()].map(([moduleId, before]) => ({ moduleId, before: [...before] }))
     stopWaiting()
-    for (const moduleId of late) start(moduleId)
+    for (const { moduleId, before } of late) {
+      console.warn(
+        `${moduleId} starts without ${before.join(', ')}, not ready after ${START_AFTER_WAIT_MS / 1000} s: ` +
+          'what it publishes before they subscribe goes to no one',
+      )
+      start(moduleId)
+    }
   }, START_AFTER_WAIT_MS)
 
   function stopWaiting(): void {
