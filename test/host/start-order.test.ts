@@ -70,4 +70,17 @@ describe('the modules’ start order', () => {
     expect(started).toEqual([ModuleId.Storage])
     expect(await waits(bus)).toBe(0)
   })
+
+  it('starts nothing that waits, and keeps no timer, where a shut bus refuses its subscription', async () => {
+    const { bus } = await startHub()
+    await bus.shutdown({ drainTimeoutMs: 0 })
+    useFakeClock()
+    const started: string[] = []
+    startInOrder(bus, [ModuleId.Storage, ModuleId.DataCapture], (id) => started.push(id))
+    // The refusal is handled (an unhandled one fails the run) and ends the wait at once.
+    await advance(0)
+    expect(vi.getTimerCount()).toBe(0)
+    await advance(START_AFTER_WAIT_MS)
+    expect(started).toEqual([ModuleId.Storage])
+  })
 })

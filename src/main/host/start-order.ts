@@ -33,21 +33,27 @@ export function startInOrder(
   }
   if (waiting.size === 0) return () => {}
 
-  const subscription = bus.subscribe(
-    ModuleId.Orchestrator,
-    MessageFilter.types(['ModuleReady']),
-    DeliveryMode.BestEffort,
-    (message) => {
-      for (const [moduleId, before] of waiting) {
-        before.delete(message.source)
-        if (before.size > 0) continue
-        waiting.delete(moduleId)
-        start(moduleId)
-      }
-      if (waiting.size === 0) stopWaiting()
-    },
-    { label: 'start order' },
-  )
+  // Refused, the bus is shutting down: what waits is never started, and no timer outlives the bus.
+  const subscribed = bus
+    .subscribe(
+      ModuleId.Orchestrator,
+      MessageFilter.types(['ModuleReady']),
+      DeliveryMode.BestEffort,
+      (message) => {
+        for (const [moduleId, before] of waiting) {
+          before.delete(message.source)
+          if (before.size > 0) continue
+          waiting.delete(moduleId)
+          start(moduleId)
+        }
+        if (waiting.size === 0) stopWaiting()
+      },
+      { label: 'start order' },
+    )
+    .catch(() => {
+      stopWaiting()
+      return undefined
+    })
   const timer = setTimeout(() => {
     const late = [...waiting.entries()].map(([moduleId, before]) => ({ moduleId, before: [...before] }))
     stopWaiting()
@@ -64,8 +70,8 @@ export function startInOrder(
     clearTimeout(timer)
     // A ModuleReady delivered before the subscription has ended then starts nothing either.
     waiting.clear()
-    // Refused (the bus is shutting down): the timer starts what waits, unless stopped first.
-    subscription.then((id) => bus.unsubscribe(id)).catch(() => {})
+    // An unsubscribe a shutting-down bus refuses is moot: the subscription ends with the bus.
+    subscribed.then((id) => (id === undefined ? undefined : bus.unsubscribe(id))).catch(() => {})
   }
   return stopWaiting
 }
