@@ -147,6 +147,44 @@ describe('a module’s lifecycle', () => {
     port2.close()
   })
 
+  it('fails to start, saying why, where the hub refuses its lifecycle subscription', async () => {
+    const { bus, hub } = await startHub()
+    const definition = idle('unheard')
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: definition.id, permissions: { publish: ['ModuleReady'], subscribe: [] } })
+    const run = runModule(definition, fromNodePort(port2), { dataDir: '.', options: {} })
+    await expect(run).rejects.toMatchObject({
+      kind: 'Unauthorized',
+      message: expect.stringContaining('HealthCheck'),
+    })
+    // It never said it was ready: it could hear no HealthCheck or Shutdown.
+    expect(bus.registry.get(definition.id)?.status).not.toBe('Healthy')
+    port2.close()
+  })
+
+  it('fails to start, saying why, where the hub is lost before the module is ready', async () => {
+    const { hub } = await startHub()
+    const { port1, port2 } = new MessageChannel()
+    const lostAtStart = defineModule({
+      id: 'lost-at-start',
+      permissions: { publish: [], subscribe: [] },
+      start: () => {
+        port1.close()
+        return { stop() {} }
+      },
+    })
+    hub.attach(port1, {
+      module: lostAtStart.id,
+      permissions: { publish: ['ModuleReady'], subscribe: ['HealthCheck', 'ConfigUpdate', 'Shutdown'] },
+    })
+    // One error, from the run itself: the loss is not reported a second time, unhandled.
+    await expect(
+      runModule(lostAtStart, fromNodePort(port2), { dataDir: '.', options: {} }),
+    ).rejects.toMatchObject({
+      kind: 'Disconnected',
+    })
+  })
+
   it('DataCapture says, on the bus, how many events a full queue made it skip', async () => {
     // A Storage that never acknowledges, behind a queue of 5: DataCapture's events are soon refused.
     const { bus, hub } = await startHub({ maxQueueSize: 5 })
