@@ -72,7 +72,14 @@ function startHost(): void {
         event.preventDefault()
         if (quitting) return
         quitting = true
-        void running.stop().then(() => app.exit(0))
+        running.stop().then(
+          () => app.exit(0),
+          (error: unknown) => {
+            // Still quits (a quit refused would leave the app unable to close), and says why it is not clean.
+            console.error('Skelly-Jelly did not stop cleanly:', error)
+            app.exit(1)
+          },
+        )
       })
     })
     .catch(refuseStart)
