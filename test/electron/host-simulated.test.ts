@@ -37,7 +37,7 @@ const electron = vi.hoisted(() => ({
 }))
 
 vi.mock('electron', async () => {
-  const { SimulatedChannelMain, SimulatedUtilityProcess, SimulatedWebContents } = await import(
+  const { SimulatedChannelMain, SimulatedUtilityProcess, SimulatedWebContents, simulatedApp } = await import(
     './simulated-electron.js'
   )
   const { join } = await import('node:path')
@@ -66,15 +66,7 @@ vi.mock('electron', async () => {
   const appRenderer = () =>
     electron.exit.mock.calls.length > 0 ? undefined : electron.windows[0]?.webContents
   return {
-    app: {
-      requestSingleInstanceLock: () => true,
-      getPath: () => electron.userData,
-      whenReady: async () => {},
-      on: (event: string, handler: (event: { preventDefault(): void }) => void) =>
-        electron.appHandlers.set(event, handler),
-      exit: electron.exit,
-      quit: electron.quit,
-    },
+    app: simulatedApp(electron),
     dialog: {
       showErrorBox: (title: string, line: string) => {
         throw new Error(`${title}: ${line}`)

@@ -13,19 +13,12 @@ const electron = vi.hoisted(() => ({
   userData: '',
   appHandlers: new Map<string, (event: { preventDefault(): void }) => void>(),
   exit: vi.fn(),
+  quit: vi.fn(),
   host: undefined as HostBus | undefined,
 }))
 
-vi.mock('electron', () => ({
-  app: {
-    requestSingleInstanceLock: () => true,
-    getPath: () => electron.userData,
-    whenReady: async () => {},
-    on: (event: string, handler: (event: { preventDefault(): void }) => void) =>
-      electron.appHandlers.set(event, handler),
-    exit: electron.exit,
-    quit: vi.fn(),
-  },
+vi.mock('electron', async () => ({
+  app: (await import('./simulated-electron.js')).simulatedApp(electron),
   dialog: { showErrorBox: vi.fn() },
   BrowserWindow: class {},
   Menu: { buildFromTemplate: vi.fn(), setApplicationMenu: vi.fn() },

@@ -142,3 +142,24 @@ export class SimulatedUtilityProcess extends EventEmitter {
     return true
   }
 }
+
+/** What an Electron host's test records of `app`: the handlers it set, and its exits and quits. */
+export interface AppRecord {
+  userData: string
+  readonly appHandlers: Map<string, (event: { preventDefault(): void }) => void>
+  readonly exit: (code?: number) => void
+  readonly quit: () => void
+}
+
+/** Electron's `app` as the host uses it: one instance, ready at once, its calls recorded in `record`. */
+export function simulatedApp(record: AppRecord) {
+  return {
+    requestSingleInstanceLock: () => true,
+    getPath: () => record.userData,
+    whenReady: async () => {},
+    on: (event: string, handler: (event: { preventDefault(): void }) => void) =>
+      record.appHandlers.set(event, handler),
+    exit: record.exit,
+    quit: record.quit,
+  }
+}
