@@ -185,6 +185,26 @@ describe('a module’s lifecycle', () => {
     })
   })
 
+  it('refuses a setting sent by name to a module that takes none, saying so', async () => {
+    const { bus, hub } = await startHub()
+    const { running, errors, update, stop } = await runInThread(bus, hub, idle('plain'))
+    const refused = await update({ configKey: 'rate', configValue: 5, targetModule: 'plain' })
+    await waitFor(() => errors.length === 1)
+    expect(errors[0]).toMatchObject({
+      correlationId: refused,
+      payload: { data: { errorType: 'ConfigRejected', message: "plain has no setting 'rate'" } },
+    })
+    await stop()
+    await running
+  })
+
+  it('ends, saying why, when the hub is lost while it runs', async () => {
+    const { bus, hub } = await startHub()
+    const { running } = await attachedModule(bus, hub, idle('abandoned'), { dataDir: '.', options: {} })
+    hub.close()
+    await expect(running).rejects.toThrow(/^lost the hub: /)
+  })
+
   it('DataCapture says, on the bus, how many events a full queue made it skip', async () => {
     // A Storage that never acknowledges, behind a queue of 5: DataCapture's events are soon refused.
     const { bus, hub } = await startHub({ maxQueueSize: 5 })
