@@ -107,9 +107,12 @@ describe('skipped publishes', () => {
     now = 3_345
     await waitFor(() => log.length === 1)
     skipped.skip('RawEvent', queueFull())
-    now = 3_845
+    now = 4_345 // a second exactly
+    await waitFor(() => log.length === 2)
+    skipped.skip('RawEvent', queueFull())
+    now = 5_344
     await skipped.stop()
-    expect(log.map((line) => /in the last ([^:]+):/.exec(line)?.[1])).toEqual(['2.3 s', '500 ms'])
+    expect(log.map((line) => /in the last ([^:]+):/.exec(line)?.[1])).toEqual(['2.3 s', '1 s', '999 ms'])
   })
 
   it('says nothing more once stopped', async () => {
