@@ -234,6 +234,7 @@ describe('a module’s lifecycle', () => {
       {
         module: dataCapture,
         key: 'rate',
+        othersKey: 'cooldownMs',
         good: 50,
         bad: 'fast',
         why: `'rate' takes events per second, above 0 (got "fast")`,
@@ -241,6 +242,7 @@ describe('a module’s lifecycle', () => {
       {
         module: dataCapture,
         key: 'phaseMs',
+        othersKey: 'cooldownMs',
         good: 1_000,
         bad: 0,
         why: "'phaseMs' takes milliseconds, above 0 (got 0)",
@@ -248,17 +250,19 @@ describe('a module’s lifecycle', () => {
       {
         module: gamification,
         key: 'cooldownMs',
+        othersKey: 'rate',
         good: 0,
         bad: -1,
         why: "'cooldownMs' takes milliseconds, 0 or more (got -1)",
       },
     ]
-    for (const { module, key, good, bad, why } of cases) {
+    for (const { module, key, othersKey, good, bad, why } of cases) {
       const { running, errors, update, stop } = await runInThread(bus, hub, module)
       await update({ configKey: key, configValue: good, targetModule: module.id })
+      await update({ configKey: othersKey, configValue: 1 }) // to every module: another's key, no refusal
       const refused = await update({ configKey: key, configValue: bad, targetModule: module.id })
       await waitFor(() => errors.length > 0)
-      // Updates are handled in order: the good one, answered by no Error, came first.
+      // Updates are handled in order: the good one and the other's, answered by no Error, came first.
       expect(errors.map(({ correlationId, payload }) => ({ correlationId, data: payload.data }))).toEqual([
         {
           correlationId: refused,

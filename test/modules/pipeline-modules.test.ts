@@ -4,7 +4,7 @@
  * publishes, Gamification's rewards, streaks and cooldown, AiIntegration's answers.
  */
 import { tmpdir } from 'node:os'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import {
   BusMessage,
   type EventBus,
@@ -179,9 +179,9 @@ describe('Gamification', () => {
     expect(ofType('RewardEvent').at(-1)?.payload.data.rewardType).toBe('focus')
   })
 
-  it('asks each time with no cooldown: idle for a wake-up, low urgency when unsure', async () => {
+  it('asks each time with no cooldown: idle for a wake-up, low urgency when unsure (0.7 or less)', async () => {
     const { bus, ofType } = await running(gamification, ['InterventionRequest'], { cooldownMs: 0 })
-    await bus.publish(stateChange('idle', 0.5))
+    await bus.publish(stateChange('idle', 0.7))
     await bus.publish(stateChange('distracted', 0.71))
     await waitFor(() => ofType('InterventionRequest').length === 2)
     expect(
@@ -189,6 +189,26 @@ describe('Gamification', () => {
     ).toEqual([
       ['wake-up', 'low'],
       ['refocus', 'high'],
+    ])
+  })
+  it('asks again once its cooldown has passed, to the millisecond', async () => {
+    const { bus, ofType } = await running(gamification, ['InterventionRequest'], { cooldownMs: 1_000 })
+    let now = performance.now()
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now)
+    onTestFinished(() => clock.mockRestore())
+    const handled = async (count: number) =>
+      waitFor(async () => (await bus.metrics()).types.StateChange?.delivered === count)
+    await bus.publish(stateChange('distracted', 0.8))
+    await handled(1)
+    now += 999
+    await bus.publish(stateChange('distracted', 0.81)) // within the cooldown: not asked
+    await handled(2)
+    now += 1
+    await bus.publish(stateChange('distracted', 0.82))
+    await handled(3)
+    expect(ofType('InterventionRequest').map(({ payload: { data } }) => data.context)).toEqual([
+      { state: 'distracted', confidence: 0.8 },
+      { state: 'distracted', confidence: 0.82 },
     ])
   })
 })
