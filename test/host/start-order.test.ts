@@ -1,7 +1,8 @@
 /**
  * The order the hosts start modules in: DataCapture, whose RawEvents are Storage's to write, waits
  * for Storage's `ModuleReady` (at most START_AFTER_WAIT_MS); a module with nothing to wait for, or
- * whose awaited module does not run, starts at once.
+ * whose awaited module does not run, starts at once. No module of the app starts after two others:
+ * Gamification is made to here (after Storage and AnalysisEngine), to check a wait for several.
  */
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { type EventBus, ModuleId } from '../../src/main/bus/index.js'
@@ -9,9 +10,30 @@ import { START_AFTER_WAIT_MS, startInOrder } from '../../src/main/host/start-ord
 import { advance, publishModuleReady, useFakeClock, waitFor } from '../helpers.js'
 import { startHub } from '../hub/fixture.js'
 
+vi.mock('../../src/modules/index.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/modules/index.js')>()
+  const gamification = actual.moduleDefinitions[ModuleId.Gamification]
+  return {
+    ...actual,
+    moduleDefinitions: {
+      ...actual.moduleDefinitions,
+      [ModuleId.Gamification]: { ...gamification, startsAfter: [ModuleId.Storage, ModuleId.AnalysisEngine] },
+    },
+  }
+})
+
 /** The subscriptions the wait holds on the bus (labelled "start order"). */
 async function waits(bus: EventBus): Promise<number> {
   return (await bus.metrics()).subscriptions.filter(({ label }) => label === 'start order').length
+}
+
+/** Publishes `module`'s ModuleReady and waits until the wait has handled it. */
+async function ready(bus: EventBus, module: ModuleId): Promise<void> {
+  const handled = async () =>
+    (await bus.metrics()).subscriptions.find(({ label }) => label === 'start order')?.delivered ?? 0
+  const before = await handled()
+  await publishModuleReady(bus, module)
+  await waitFor(async () => (await handled()) > before)
 }
 
 describe('the modules’ start order', () => {
@@ -30,6 +52,19 @@ describe('the modules’ start order', () => {
     await waitFor(async () => (await waits(bus)) === 0)
     await publishModuleReady(bus, ModuleId.Storage) // a restart's: nothing starts twice
     expect(started).toHaveLength(3)
+  })
+
+  it('starts a module once every module it starts after is ready, not on another’s word', async () => {
+    const { bus } = await startHub()
+    const started: string[] = []
+    const modules = [ModuleId.Gamification, ModuleId.Storage, ModuleId.AnalysisEngine, ModuleId.AiIntegration]
+    startInOrder(bus, modules, (id) => started.push(id))
+    expect(started).toEqual([ModuleId.Storage, ModuleId.AnalysisEngine, ModuleId.AiIntegration])
+    await ready(bus, ModuleId.AiIntegration) // not one it waits for
+    await ready(bus, ModuleId.Storage) // one of the two
+    expect(started).toHaveLength(3)
+    await ready(bus, ModuleId.AnalysisEngine)
+    expect(started.at(-1)).toBe(ModuleId.Gamification)
   })
 
   it('starts DataCapture at once where Storage does not run, and waits for nothing', async () => {
