@@ -147,11 +147,19 @@ describe('a module’s lifecycle', () => {
     port2.close()
   })
 
-  it('fails to start, saying why, where the hub refuses its lifecycle subscription', async () => {
+  it('fails to start, saying why, where the hub refuses its lifecycle subscription, and stops what it began', async () => {
     const { bus, hub } = await startHub()
-    const definition = idle('unheard')
+    let stops = 0
+    const definition = defineModule({
+      id: 'unheard',
+      permissions: { publish: [], subscribe: [] },
+      start: () => ({ stop: () => void stops++ }),
+    })
     const { port1, port2 } = new MessageChannel()
-    hub.attach(port1, { module: definition.id, permissions: { publish: ['ModuleReady'], subscribe: [] } })
+    const attached = hub.attach(port1, {
+      module: definition.id,
+      permissions: { publish: ['ModuleReady'], subscribe: [] },
+    })
     const run = runModule(definition, fromNodePort(port2), { dataDir: '.', options: {} })
     await expect(run).rejects.toMatchObject({
       kind: 'Unauthorized',
@@ -159,7 +167,8 @@ describe('a module’s lifecycle', () => {
     })
     // It never said it was ready: it could hear no HealthCheck or Shutdown.
     expect(bus.registry.get(definition.id)?.status).not.toBe('Healthy')
-    port2.close()
+    expect(stops).toBe(1)
+    await waitFor(() => !attached.isOpen) // its connection closed
   })
 
   it('fails to start, saying why, where the hub is lost before the module is ready', async () => {
