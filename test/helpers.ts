@@ -66,12 +66,12 @@ export const validData: { [K in MessageType]: () => DataOf<K> } = {
   }),
 }
 
-/** A RawEvent from DataCapture, at the given priority. */
 /** Publishes `module`'s ModuleReady on `bus`, as its runner does once the module has started. */
 export function publishModuleReady(bus: EventBus, module: string): Promise<string> {
   return bus.publish(BusMessage.create(module, MessagePayload.ModuleReady(module)))
 }
 
+/** A RawEvent from DataCapture, at the given priority. */
 export function rawMessage(
   priority: MessagePriority = MessagePriority.Normal,
   overrides: Partial<DataOf<'RawEvent'>> = {},

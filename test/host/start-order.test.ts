@@ -23,14 +23,17 @@ vi.mock('../../src/modules/index.js', async (importOriginal) => {
 })
 
 /** The subscriptions the wait holds on the bus (labelled "start order"). */
+async function waitSubscriptions(bus: EventBus) {
+  return (await bus.metrics()).subscriptions.filter(({ label }) => label === 'start order')
+}
+
 async function waits(bus: EventBus): Promise<number> {
-  return (await bus.metrics()).subscriptions.filter(({ label }) => label === 'start order').length
+  return (await waitSubscriptions(bus)).length
 }
 
 /** Publishes `module`'s ModuleReady and waits until the wait has handled it. */
 async function ready(bus: EventBus, module: ModuleId): Promise<void> {
-  const handled = async () =>
-    (await bus.metrics()).subscriptions.find(({ label }) => label === 'start order')?.delivered ?? 0
+  const handled = async () => (await waitSubscriptions(bus))[0]?.delivered ?? 0
   const before = await handled()
   await publishModuleReady(bus, module)
   await waitFor(async () => (await handled()) > before)

@@ -211,9 +211,7 @@ describe('the module supervisor', () => {
     expect(bus.registry.get(ModuleId.Storage)?.lastExit).toStrictEqual({ code: 2, at: expect.any(Date) })
     await stop()
   })
-})
 
-describe('processExit', () => {
   it('starts DataCapture once Storage is ready, and never once it stopped before then', async () => {
     const { launch, launched } = fakeLauncher()
     const { bus, hub } = await startHub()
@@ -228,7 +226,9 @@ describe('processExit', () => {
     expect(bus.registry.get(ModuleId.DataCapture)?.status).toBe(ModuleStatus.Stopped)
     expect(supervisor.states().find(({ moduleId }) => moduleId === ModuleId.DataCapture)?.running).toBe(false)
   })
+})
 
+describe('processExit', () => {
   it('is the exit code, with the error the process died of only when one was heard', () => {
     expect(processExit(0, undefined)).toStrictEqual({ code: 0 })
     expect(processExit(1, 'Error: boom')).toStrictEqual({ code: 1, error: 'Error: boom' })
