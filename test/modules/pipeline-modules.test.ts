@@ -193,7 +193,8 @@ describe('Gamification', () => {
   })
   it('asks again once its cooldown has passed, to the millisecond', async () => {
     const { bus, ofType } = await running(gamification, ['InterventionRequest'], { cooldownMs: 1_000 })
-    let now = performance.now()
+    // A whole number, so that 999 + 1 added to it make exactly 1,000 (a fraction would not).
+    let now = Math.ceil(performance.now())
     const clock = vi.spyOn(performance, 'now').mockImplementation(() => now)
     onTestFinished(() => clock.mockRestore())
     const handled = async (count: number) =>
@@ -206,6 +207,8 @@ describe('Gamification', () => {
     now += 1
     await bus.publish(stateChange('distracted', 0.82))
     await handled(3)
+    // Handling a StateChange publishes the request: wait for it to reach the observer too.
+    await waitFor(() => ofType('InterventionRequest').length >= 2)
     expect(ofType('InterventionRequest').map(({ payload: { data } }) => data.context)).toEqual([
       { state: 'distracted', confidence: 0.8 },
       { state: 'distracted', confidence: 0.82 },
