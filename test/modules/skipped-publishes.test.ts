@@ -3,23 +3,11 @@
  * line and one `Error` message per interval that had any.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { builtinCatalog, type Envelope, EventBusError, ModuleId } from '../../src/main/bus/index.js'
+import { builtinCatalog, EventBusError, ModuleId } from '../../src/main/bus/index.js'
 import { skippedPublishes } from '../../src/modules/skipped-publishes.js'
 import type { BusClient } from '../../src/shared/index.js'
 import { waitFor } from '../helpers.js'
-
-/** Just what the counter uses of a client: its identity and `publish`. */
-function fakeBus(publish: (message: Envelope) => Promise<string>) {
-  const published: Envelope[] = []
-  const bus = {
-    module: ModuleId.DataCapture,
-    publish: (message: Envelope) => {
-      published.push(message)
-      return publish(message)
-    },
-  } as unknown as BusClient
-  return { bus, published }
-}
+import { fakeBus } from './fake-bus.js'
 
 const queueFull = () => EventBusError.of('QueueFull', { currentSize: 10, maxSize: 10 })
 
