@@ -8,6 +8,7 @@ import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import {
   BusMessage,
   type EventBus,
+  EventBusError,
   MessagePayload,
   MessagePriority,
   ModuleId,
@@ -19,6 +20,7 @@ import dataCapture from '../../src/modules/data-capture.js'
 import type { ModuleDefinition } from '../../src/modules/define.js'
 import gamification from '../../src/modules/gamification.js'
 import type { DataOf, MessageType } from '../../src/shared/catalog.js'
+import type { BusClient } from '../../src/shared/index.js'
 import { rawEvent, waitFor } from '../helpers.js'
 import { afterThisTest, startHub } from '../hub/fixture.js'
 import { attachedModule, collected } from './attached-module.js'
@@ -217,40 +219,65 @@ describe('Gamification', () => {
 })
 
 describe('AiIntegration', () => {
+  it('fails a request whose animation was refused, so that it is retried rather than answered without one', async () => {
+    let answer: ((request: BusMessage<'InterventionRequest'>) => Promise<unknown>) | undefined
+    const refused = EventBusError.of('QueueFull', { currentSize: 10, maxSize: 10 })
+    const bus = {
+      respond: async (_module: string, _type: string, _options: unknown, handler: typeof answer) => {
+        answer = handler
+        return 'responder'
+      },
+      publish: () => Promise.reject(refused),
+    } as unknown as BusClient
+    await aiIntegration.start(bus, { dataDir: '.', options: {}, log: () => {} })
+    const request = BusMessage.create(
+      ModuleId.Gamification,
+      MessagePayload.InterventionRequest({
+        requestId: crypto.randomUUID(),
+        interventionType: 'tip',
+        urgency: 'low',
+        context: {},
+      }),
+    )
+    await expect(answer?.(request)).rejects.toBe(refused)
+  })
+
   it('answers a request with its reply and, before it, an animation for the figurine, both correlated', async () => {
     const { bus, ofType } = await running(aiIntegration, ['AnimationCommand', 'InterventionResponse'])
-    const ask = (interventionType: string, urgency: string) =>
-      bus.publish(
+    /** The request's message id (what answers correlate to) and its own `requestId`. */
+    const ask = async (interventionType: string, urgency: string) => {
+      const requestId = crypto.randomUUID()
+      const id = await bus.publish(
         BusMessage.create(
           ModuleId.Gamification,
-          MessagePayload.InterventionRequest({
-            requestId: crypto.randomUUID(),
-            interventionType,
-            urgency,
-            context: {},
-          }),
+          MessagePayload.InterventionRequest({ requestId, interventionType, urgency, context: {} }),
         ),
       )
-    const requests = [await ask('wake-up', 'high'), await ask('no-such-kind', 'low')]
+      return { id, requestId }
+    }
+    const wakeUp = await ask('wake-up', 'high')
+    const unknownKind = await ask('no-such-kind', 'low')
     await waitFor(() => ofType('InterventionResponse').length === 2)
     expect(
       ofType('AnimationCommand').map(({ correlationId, payload: { data } }) => [
         correlationId,
         data.animationType,
         data.parameters,
+        data.durationMs,
       ]),
     ).toEqual([
-      [requests[0], 'bounce', { intensity: 2 }],
-      [requests[1], 'spin', { intensity: 1 }], // an unknown kind gets a tip
+      [wakeUp.id, 'bounce', { intensity: 2 }, 1500],
+      [unknownKind.id, 'spin', { intensity: 1 }, 1500], // an unknown kind gets a tip
     ])
     expect(
       ofType('InterventionResponse').map(({ correlationId, payload: { data } }) => [
         correlationId,
+        data.requestId,
         data.animationCues,
       ]),
     ).toEqual([
-      [requests[0], ['bounce', 'yawn']],
-      [requests[1], ['spin', 'sparkle']],
+      [wakeUp.id, wakeUp.requestId, ['bounce', 'yawn']],
+      [unknownKind.id, unknownKind.requestId, ['spin', 'sparkle']],
     ])
     await ask('refocus', 'low')
     await ask('refocus', 'low')
