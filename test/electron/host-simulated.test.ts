@@ -327,7 +327,8 @@ describe('the Electron host, its Electron parts simulated', () => {
     electron.appHandlers.get('before-quit')?.(quitting)
     expect(quitting.preventDefault).toHaveBeenCalledTimes(2)
     await expect.poll(() => electron.exit.mock.calls, { timeout: 30_000 }).toEqual([[0]])
-    await Promise.all(exited)
+    // Each module's run ended at its Shutdown, and its process with it, cleanly.
+    expect(await Promise.all(exited)).toEqual(exited.map(() => 0))
     await closed
   }, 60_000)
 })
