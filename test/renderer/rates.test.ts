@@ -7,6 +7,7 @@ import {
   publishedOf,
   type Sample,
   subscriptionAt,
+  withSample,
 } from '../../src/renderer/inspector/feeds.js'
 import type { BusMetrics, MetricsPoint } from '../../src/shared/metrics-snapshot.js'
 
@@ -142,5 +143,19 @@ describe('one subscription at the charts’ points', () => {
   it('is unknown at a snapshot without it, and at a point from a hub that lists no busy subscriptions', () => {
     const points = chartPoints([hubPoint(1_000)], [received(2_000, 0)])
     expect(points.map((point) => subscriptionAt(point.metrics, 'gone'))).toEqual([undefined, undefined])
+  })
+})
+
+describe('the snapshots a window keeps', () => {
+  it('add each one received last, in seconds, and keep the last two minutes of them', () => {
+    let history: Sample[] = []
+    for (let second = 1; second <= HISTORY + 5; second++)
+      history = withSample(history, snapshot(second * 1_000, second))
+    expect(history).toHaveLength(HISTORY)
+    expect(history[0]?.time).toBe(6)
+    expect(history.at(-1)).toEqual({
+      time: HISTORY + 5,
+      metrics: snapshot((HISTORY + 5) * 1_000, HISTORY + 5),
+    })
   })
 })

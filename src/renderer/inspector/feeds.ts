@@ -151,18 +151,14 @@ export function subscriptionAt(
   return busy && (busy.find((s) => s.id === id) ?? { queueDepth: 0, inFlight: 0 })
 }
 
+/** `history` with the snapshot `metrics` last, the oldest dropped past {@link HISTORY}. */
+export function withSample(history: readonly Sample[], metrics: BusMetrics): Sample[] {
+  return [...history.slice(-(HISTORY - 1)), { time: metrics.collectedAt.getTime() / 1000, metrics }]
+}
+
 export function useMetricsHistory(bus: SkellyBusApi): Sample[] {
   const [history, setHistory] = useState<Sample[]>([])
-  useEffect(
-    () =>
-      bus.onMetrics((metrics) => {
-        setHistory((previous) => [
-          ...previous.slice(-(HISTORY - 1)),
-          { time: metrics.collectedAt.getTime() / 1000, metrics },
-        ])
-      }),
-    [bus],
-  )
+  useEffect(() => bus.onMetrics((metrics) => setHistory((previous) => withSample(previous, metrics))), [bus])
   return history
 }
 
