@@ -354,7 +354,11 @@ test('a failing Reliable subscriber’s messages show as dead letters; replay an
   expect(host.bus.deadLetters.list()).toHaveLength(held - 2)
   await expect(page.getByTestId('dlq-count')).toHaveText(`${held - 2} dead letters`)
 
-  // Purging all takes a second click: the first only asks.
+  // Purging all takes a second click: the first only asks, and the asking lapses after 4 s.
+  await page.getByTestId('purge-all').click()
+  await expect(page.getByTestId('purge-all')).toHaveText(`Purge all ${held - 2}? Click again`)
+  await expect(page.getByTestId('purge-all')).toHaveText('Purge all', { timeout: 6_000 })
+  expect(host.bus.deadLetters.list()).toHaveLength(held - 2)
   await page.getByTestId('purge-all').click()
   await expect(page.getByTestId('purge-all')).toHaveText(`Purge all ${held - 2}? Click again`)
   expect(host.bus.deadLetters.list()).toHaveLength(held - 2)
@@ -400,6 +404,14 @@ test('dead letters filter by reason and subscriber, and "all" means all shown', 
   expect(new Set(await page.getByTestId('dead-letter').locator('td:nth-child(3)').allTextContents())).toEqual(
     new Set(['stuck-sink']),
   )
+  // A selected row the filters hide is not acted on, and is selected again once shown.
+  await page.getByTestId('dead-letter').first().getByRole('checkbox').check()
+  await expect(page.getByTestId('replay-selected')).toHaveText('Replay selected (1)')
+  await page.getByTestId('dlq-filter-reason').selectOption('MaxRetriesExceeded')
+  await expect(page.getByTestId('replay-selected')).toHaveText('Replay selected (0)')
+  await expect(page.getByTestId('replay-selected')).toBeDisabled()
+  await page.getByTestId('dlq-filter-reason').selectOption('Unsubscribed')
+  await expect(page.getByTestId('replay-selected')).toHaveText('Replay selected (1)')
 
   // "Purge all" purges what the filter shows, after the confirming click, and nothing else.
   await page.getByTestId('purge-all').click()
@@ -454,6 +466,62 @@ test('with hundreds of dead letters the view draws those in view, and replays al
   await expect.poll(() => handled.length).toBe(held)
   await expect(page.getByText('Nothing has failed for good.')).toBeVisible()
   expect(consoleErrors).toEqual([])
+})
+
+test('a replay that fails says why, in red, and what it could not replay stays listed; away from the hub, no action is offered', async ({
+  page,
+  host,
+}) => {
+  // A dead letter whose subscriber is gone, of a type no one else takes: replaying it cannot route it.
+  const sink = await host.bus.subscribe(
+    'figurine-sink',
+    MessageFilter.types(['AnimationCommand']),
+    DeliveryMode.Reliable({ timeoutMs: 1000 }),
+    async () => {
+      throw new Error('no figurine')
+    },
+  )
+  await host.bus.publish(
+    BusMessage.create(
+      ModuleId.AiIntegration,
+      MessagePayload.AnimationCommand({
+        commandId: crypto.randomUUID(),
+        animationType: 'wave',
+        parameters: {},
+        durationMs: 100,
+      }),
+    ),
+  )
+  await expect.poll(() => host.bus.deadLetters.list().length, { timeout: 20_000 }).toBe(1)
+  await host.bus.unsubscribe(sink)
+  await openInspector(page, host)
+  await page.getByTestId('tab-dead-letters').click()
+  const row = page.getByTestId('dead-letter')
+  const outcome = page.getByTestId('dlq-outcome')
+  await row.getByRole('checkbox').check()
+  await page.getByTestId('replay-selected').click()
+  await expect(outcome).toHaveText(
+    'Replayed 0 of 1 selected. 1 not replayed: no subscription matches the message any more; it stays here',
+  )
+  await expect(outcome).toHaveClass(/\bbad\b/)
+  await expect(row).toHaveCount(1)
+  await expect(page.getByTestId('replay-selected')).toHaveText('Replay selected (0)') // acted on: unselected
+
+  // With the hub gone, an action would wait for it and then apply to whatever the list held by then.
+  await host.stop() // the fixture's own stop at the end finds it stopped
+  await expect(page.getByTestId('connection')).not.toHaveText('open')
+  await row.getByRole('checkbox').check()
+  for (const action of [
+    row.getByRole('button', { name: 'replay' }),
+    row.getByRole('button', { name: 'purge' }),
+    page.getByTestId('replay-selected'),
+    page.getByTestId('purge-selected'),
+    page.getByTestId('replay-all'),
+    page.getByTestId('purge-all'),
+  ]) {
+    await expect(action).toBeDisabled()
+    await expect(action).toHaveAttribute('title', 'Not connected to the hub')
+  }
 })
 
 test('a dead letter that was never tried says why it is there', async ({ page, host }) => {

@@ -141,6 +141,10 @@ export function DeadLetters({
     void act('purge', undefined)
   }
 
+  // Away from the hub, an action would wait for the next connection and then apply to a list that
+  // may have changed since (purge all shown, minutes later): none is offered until it is back.
+  const offline = connection !== 'open'
+  const offlineTitle = offline ? 'Not connected to the hub' : undefined
   const now = Date.now()
   return (
     <div class="dead-letters">
@@ -166,7 +170,8 @@ export function DeadLetters({
         />
         <button
           type="button"
-          disabled={chosen.length === 0}
+          disabled={offline || chosen.length === 0}
+          title={offlineTitle}
           onClick={() => act('replay', chosen)}
           data-testid="replay-selected"
         >
@@ -174,7 +179,8 @@ export function DeadLetters({
         </button>
         <button
           type="button"
-          disabled={chosen.length === 0}
+          disabled={offline || chosen.length === 0}
+          title={offlineTitle}
           class="danger"
           onClick={() => act('purge', chosen)}
           data-testid="purge-selected"
@@ -184,7 +190,8 @@ export function DeadLetters({
         <span class="spacer" />
         <button
           type="button"
-          disabled={listed.length === 0}
+          disabled={offline || listed.length === 0}
+          title={offlineTitle}
           onClick={() => act('replay', undefined)}
           data-testid="replay-all"
         >
@@ -192,7 +199,8 @@ export function DeadLetters({
         </button>
         <button
           type="button"
-          disabled={listed.length === 0}
+          disabled={offline || listed.length === 0}
+          title={offlineTitle}
           class="danger"
           onClick={purgeAll}
           data-testid="purge-all"
@@ -283,12 +291,20 @@ export function DeadLetters({
                       <button
                         type="button"
                         class="link"
+                        disabled={offline}
+                        title={offlineTitle}
                         onClick={() => act('replay', [entry.id])}
                         data-testid="replay-one"
                       >
                         replay
                       </button>
-                      <button type="button" class="link danger" onClick={() => act('purge', [entry.id])}>
+                      <button
+                        type="button"
+                        class="link danger"
+                        disabled={offline}
+                        title={offlineTitle}
+                        onClick={() => act('purge', [entry.id])}
+                      >
                         purge
                       </button>
                     </td>
