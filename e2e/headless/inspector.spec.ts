@@ -20,6 +20,7 @@ import {
 } from '../../src/main/bus/index.js'
 import { createDeadLetterLog } from '../../src/main/host/dead-letter-log.js'
 import type { HeadlessHost } from '../../src/main/node/headless.js'
+import { clockTime } from '../../src/renderer/inspector/format.js'
 import { droppableSockets, expect, gamificationTip, modulesReady, openInspector, test } from '../fixtures.js'
 import { numberIn } from '../page-text.js'
 
@@ -779,6 +780,42 @@ test('the message tail filters by type, source and priority, and pauses', async 
   }
 })
 
+test('the tail says it samples while more comes than it carries, and stops saying so after', async ({
+  page,
+  host,
+}) => {
+  await host.bus.subscribe(
+    ModuleId.Storage,
+    MessageFilter.types(['RawEvent']),
+    DeliveryMode.BestEffort,
+    () => {},
+  )
+  await openInspector(page, host)
+  await page.getByTestId('tab-tail').click()
+  const sampled = page.getByTestId('tail-sampled')
+  await expect(sampled).toHaveCount(0)
+  // Bursts of 400 a flush, for two seconds: more than the 200 a flush of the tail carries.
+  const bursts = (async () => {
+    for (let burst = 0; burst < 8; burst++) {
+      for (let i = 0; i < 400; i++) {
+        void host.bus.publish(
+          BusMessage.create(
+            ModuleId.DataCapture,
+            MessagePayload.RawEvent({ eventType: 'keystroke', data: { burst, i }, timestamp: new Date() }),
+          ),
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  })()
+  await expect(sampled).toHaveText('sampling under load')
+  await bursts
+  // Each routed to the one subscription, Storage's.
+  await expect(page.getByTestId('tail-row').first().locator('td').nth(4)).toHaveText('1')
+  // The burst over, the warning goes, though nothing more is published.
+  await expect(sampled).toHaveCount(0)
+})
+
 test('the tail’s search finds a request and its reply by the request’s id; every match kept is listed', async ({
   page,
   host,
@@ -806,6 +843,17 @@ test('the tail’s search finds a request and its reply by the request’s id; e
       .poll(() => tailColumn(page, 'type'))
       .toEqual(new Set(['InterventionRequest', 'InterventionResponse']))
     await expect(page.getByTestId('tail-row')).toHaveCount(2)
+    // The reply's row: publish time to the millisecond, type (marked a reply), source, priority,
+    // how many subscriptions it was routed to (none: no app window is open), and its data.
+    const replyRow = page.getByTestId('tail-row').filter({ hasText: '↩' })
+    expect(await replyRow.locator('td').allTextContents()).toEqual([
+      clockTime(reply.timestamp, true),
+      '↩ InterventionResponse',
+      'ai-integration',
+      'Normal',
+      '0',
+      expect.stringContaining('responseText: "Take a short break."'),
+    ])
     // The data as the summary writes it: the reply's text.
     await page.getByTestId('tail-search').fill('short break')
     await expect(page.getByTestId('tail-row')).toHaveCount(1)

@@ -173,7 +173,10 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
   readonly deadLetters: RemoteDeadLetters
   /** Requires `inspect`: a metrics snapshot every `metricsIntervalMs`. Returns a function that stops it. */
   onMetrics(listener: (snapshot: BusMetrics) => void): Promise<() => void>
-  /** Requires `inspect`: published messages, in batches (`sampled` when some were skipped under load). */
+  /**
+   * Requires `inspect`: published messages, in batches (`sampled` when some were skipped under load;
+   * a batch with no entries says only that, or, after one that said so, that the skipping is over).
+   */
   onTail(listener: (entries: TailEntry[], sampled: boolean) => void): Promise<() => void>
   /** Called once when the connection ends, whoever ended it. */
   onClose(listener: (reason: string) => void): void

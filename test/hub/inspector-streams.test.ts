@@ -106,6 +106,11 @@ describe("an inspecting session's streams", () => {
     expect(flushOf(TAIL_MAX_ENTRIES + 1)).toEqual({ entries: TAIL_MAX_ENTRIES, sampled: true })
     expect(flushOf(1)).toEqual({ entries: 1, sampled: false })
     expect(tailFrames()).toHaveLength(3)
+    // A burst, then quiet: one empty tail says the sampling is over, and nothing follows it.
+    expect(flushOf(TAIL_MAX_ENTRIES + 1)).toEqual({ entries: TAIL_MAX_ENTRIES, sampled: true })
+    expect(flushOf(0)).toEqual({ entries: 0, sampled: false })
+    vi.advanceTimersByTime(3 * TAIL_INTERVAL_MS)
+    expect(tailFrames()).toHaveLength(5)
   })
 
   it('is fed by the hub’s tap only while its tail is on, the tap updated at each change', () => {
@@ -130,7 +135,7 @@ describe("an inspecting session's streams", () => {
     expect(tailFrames().map(({ entries, sampled }) => [entries.length, sampled])).toEqual([[1, true]])
   })
 
-  it('says it sampled when entries were left out and none follow, once', () => {
+  it('says it sampled when entries were left out and none follow, once, and then once that it no longer does', () => {
     const { session, tailFrames, leaveUnread } = streams()
     session.set('tail', true)
     session.markTailSampled()
@@ -143,6 +148,7 @@ describe("an inspecting session's streams", () => {
     expect(tailFrames().map(({ entries, sampled }) => [entries.length, sampled])).toEqual([
       [0, true],
       [0, true],
+      [0, false], // the burst is over: the window stops warning of it
     ])
   })
 

@@ -39,6 +39,8 @@ export class InspectorStreams {
   private tailTimer: ReturnType<typeof setInterval> | undefined
   private tailBuffer: TailEntry[] = []
   private tailSampled = false
+  /** Whether the last tail sent said it sampled: the window shows so until a tail says otherwise. */
+  private saidSampled = false
 
   constructor(
     private readonly hub: StreamsHub,
@@ -101,8 +103,9 @@ export class InspectorStreams {
 
   private flushTail(): void {
     // Entries left out are said even when nothing follows them, or the window would show the
-    // tail as whole after a burst it could not carry.
-    if (this.tailBuffer.length === 0 && !this.tailSampled) return
+    // tail as whole after a burst it could not carry; and an empty tail follows the last that said
+    // so once the burst is over, or the window would warn of sampling until the next message.
+    if (this.tailBuffer.length === 0 && !this.tailSampled && !this.saidSampled) return
     if (this.readsTooSlowly()) {
       // Left out, as a flood's excess is: the next flush that goes says it sampled.
       this.tailBuffer = []
@@ -110,6 +113,7 @@ export class InspectorStreams {
       return
     }
     this.link.send({ t: 'tail', entries: this.tailBuffer, sampled: this.tailSampled })
+    this.saidSampled = this.tailSampled
     this.tailBuffer = []
     this.tailSampled = false
   }
