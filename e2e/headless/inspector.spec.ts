@@ -16,6 +16,7 @@ import {
   MessageFilter,
   MessagePayload,
   MessagePriority,
+  type MessageType,
   ModuleId,
 } from '../../src/main/bus/index.js'
 import { createDeadLetterLog } from '../../src/main/host/dead-letter-log.js'
@@ -1037,6 +1038,79 @@ test('the keyboard expands a tail row and selects a subscription', async ({ page
   } finally {
     stop()
   }
+})
+
+test('the subscriptions view sorts by any column both ways, says which, and marks the ones in trouble', async ({
+  page,
+  host,
+}) => {
+  const sink = (
+    module: string,
+    mode: DeliveryMode,
+    handler: () => Promise<void>,
+    types: MessageType[] = ['RawEvent'],
+  ) => host.bus.subscribe(module, MessageFilter.types(types), mode, handler)
+  await sink('alpha-sink', DeliveryMode.BestEffort, async () => {})
+  await sink('beta-sink', DeliveryMode.Reliable({ timeoutMs: 1000 }), async () => {
+    throw new Error('beta is down')
+  })
+  // Slow, and keeping the latest alone: what comes meanwhile is coalesced.
+  const gamma = await sink(
+    'gamma-sink',
+    DeliveryMode.LatestOnly,
+    () => new Promise((r) => setTimeout(r, 100)),
+  )
+  await sink('delta-sink', DeliveryMode.BestEffort, async () => {}, ['StateChange'])
+  const { rows } = await openSubscriptions(page, host)
+  await expect(rows).toHaveCount(4)
+  for (let i = 0; i < 20; i++) {
+    await host.bus.publish(
+      BusMessage.create(
+        ModuleId.DataCapture,
+        MessagePayload.RawEvent({ eventType: 'keystroke', data: { i }, timestamp: new Date() }),
+      ),
+    )
+  }
+  const gammaNow = async () => (await host.bus.metrics()).subscriptions.find((s) => s.id === gamma)
+  await expect
+    .poll(async () => ((await gammaNow())?.delivered ?? 0) + ((await gammaNow())?.coalesced ?? 0))
+    .toBe(20)
+  const header = (label: string) => page.getByTestId('subscriptions').locator('th', { hasText: label })
+  const column = (n: number) => rows.locator(`td:nth-child(${n})`).allTextContents()
+  const rowOf = (module: string) => rows.filter({ hasText: module })
+
+  // Queue depth, deepest first, until told otherwise.
+  await expect(header('queue')).toHaveAttribute('aria-sort', 'descending')
+  await expect(header('queue')).toContainText('queue ▼')
+  // A text column sorts A to Z first, then Z to A; the header says which.
+  await header('module').getByRole('button').click()
+  await expect(header('module')).toHaveAttribute('aria-sort', 'ascending')
+  await expect(header('module')).toContainText('module ▲')
+  await expect(header('queue')).toHaveAttribute('aria-sort', 'none')
+  expect(await column(1)).toEqual(['alpha-sink', 'beta-sink', 'delta-sink', 'gamma-sink'])
+  await header('module').getByRole('button').click()
+  await expect(header('module')).toHaveAttribute('aria-sort', 'descending')
+  expect(await column(1)).toEqual(['gamma-sink', 'delta-sink', 'beta-sink', 'alpha-sink'])
+  // A number column sorts the most first.
+  await header('delivered').getByRole('button').click()
+  await expect(header('delivered')).toHaveAttribute('aria-sort', 'descending')
+  await expect.poll(() => column(1).then((modules) => modules[0])).toBe('alpha-sink')
+  const delivered = (await column(6)).map(Number)
+  expect(delivered).toEqual([...delivered].sort((a, b) => b - a))
+
+  // Coalesced copies count as dropped; no latency where nothing was delivered; the failing one stands out.
+  const { coalesced = 0, dropped = 0 } = (await gammaNow()) ?? {}
+  expect(coalesced).toBeGreaterThan(0)
+  await expect(rowOf('gamma-sink').locator('td:nth-child(8)')).toHaveText(String(dropped + coalesced))
+  await expect(rowOf('delta-sink').locator('td:nth-child(11)')).toHaveText('–')
+  await expect(rowOf('beta-sink').locator('td:nth-child(12)')).toHaveText('failing')
+  await expect(rowOf('alpha-sink').locator('td:nth-child(12)')).toHaveText('ok')
+
+  // Selected, a row is charted; selected again, it is let go.
+  await rowOf('alpha-sink').click()
+  await expect(page.getByText('Select a subscription to chart')).toHaveCount(0)
+  await rowOf('alpha-sink').click()
+  await expect(page.getByText('Select a subscription to chart')).toBeVisible()
 })
 
 test('the subscriptions view narrows to one module and one mode, and says how many it shows', async ({
