@@ -982,6 +982,41 @@ test('the views are a tab list the keyboard can walk', async ({ page, host }) =>
   await expect(page.locator('[role=tab][aria-selected=true]')).toHaveCount(1)
 })
 
+test('the overview names three subscriptions in trouble and counts the rest, and totals failures and dead letters', async ({
+  page,
+  host,
+}) => {
+  for (const module of ['sink-a', 'sink-b', 'sink-c', 'sink-d']) {
+    await host.bus.subscribe(
+      module,
+      MessageFilter.types(['StateChange']),
+      DeliveryMode.Reliable({ timeoutMs: 1000 }),
+      async () => {
+        throw new Error(`${module} is down`)
+      },
+    )
+  }
+  await openInspector(page, host)
+  await expect(page.getByTestId('kpi-inflight-total')).toHaveText('4 subscriptions')
+  for (let i = 0; i < 5; i++) {
+    await host.bus.publish(
+      BusMessage.create(
+        ModuleId.AnalysisEngine,
+        MessagePayload.StateChange({ state: 'idle', confidence: 0.5, timestamp: new Date() }),
+      ),
+    )
+  }
+  // Each of the four fails each of the five, and with no retry here, dead-letters it at once.
+  await expect(page.getByTestId('kpi-failed-total')).toHaveText('20 total')
+  await expect(page.getByTestId('kpi-dead-total')).toHaveText('20 held')
+  await expect(page.getByTestId('verdict-trouble')).toHaveText(
+    /^4 subscriptions in trouble: (sink-[a-d] \(failing\), ){2}sink-[a-d] \(failing\) and 1 more \(Subscriptions view\)$/,
+  )
+  // Held, not ever dead-lettered: purged, none is held.
+  await host.bus.deadLetters.purge()
+  await expect(page.getByTestId('kpi-dead-total')).toHaveText('0 held')
+})
+
 test('a module the registry holds Unhealthy makes the bus Degraded and is named in the verdict', async ({
   page,
   host,
