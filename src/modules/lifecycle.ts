@@ -67,6 +67,44 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
   })
   // A hub lost before the module is ready ends the run by the refusal awaited below instead.
   stopped.catch(() => {})
+  // HealthChecks answered, ConfigUpdates applied or refused, and its own Shutdown taken.
+  const answerOrchestrator = async (message: BusMessage<'HealthCheck' | 'ConfigUpdate' | 'Shutdown'>) => {
+    const { payload } = message
+    if (payload.type === 'HealthCheck' && payload.data.moduleId === definition.id) {
+      await bus.publish(
+        BusMessage.replyTo(
+          message,
+          definition.id,
+          MessagePayload.HealthCheck({ moduleId: definition.id, timestamp: new Date() }),
+        ),
+      )
+    } else if (payload.type === 'ConfigUpdate') {
+      const refusal =
+        phase !== 'running'
+          ? `${definition.id} is shutting down`
+          : configure(running, definition.id, payload.data)
+      if (refusal === undefined) return
+      log(`config not applied: ${refusal}`)
+      await bus.publish(
+        BusMessage.replyTo(
+          message,
+          definition.id,
+          moduleError(definition.id, 'ConfigRejected', refusal, {
+            configKey: payload.data.configKey,
+            configValue: payload.data.configValue,
+          }),
+        ),
+      )
+    } else if (payload.type === 'Shutdown' && payload.data.moduleId === definition.id) {
+      phase = 'stopping'
+      log('shutting down')
+      await running.stop()
+      // Closed once this handler has returned, so its ack goes out with the close, as do those
+      // of the other modules' Shutdowns delivered beside it: a clean stop drops no copy.
+      phase = 'stopped'
+      setImmediate(() => void bus.close())
+    }
+  }
   // Awaited: a module the hub will not let hear its HealthChecks and Shutdown fails to start (its
   // runner ends with the refusal, which the supervisor records), rather than run unable to stop;
   // what its start began is stopped and its connection closed, whatever the runner does next.
@@ -77,43 +115,7 @@ export async function runModule(definition: ModuleDefinition, port: Port, run: R
       // and each module would otherwise be sent every other one's answers (N² copies a round).
       MessageFilter.typesAndSources(['HealthCheck', 'ConfigUpdate', 'Shutdown'], [ModuleId.Orchestrator]),
       DeliveryMode.BestEffort,
-      async (message) => {
-        const { payload } = message
-        if (payload.type === 'HealthCheck' && payload.data.moduleId === definition.id) {
-          await bus.publish(
-            BusMessage.replyTo(
-              message,
-              definition.id,
-              MessagePayload.HealthCheck({ moduleId: definition.id, timestamp: new Date() }),
-            ),
-          )
-        } else if (payload.type === 'ConfigUpdate') {
-          const refusal =
-            phase !== 'running'
-              ? `${definition.id} is shutting down`
-              : configure(running, definition.id, payload.data)
-          if (refusal === undefined) return
-          log(`config not applied: ${refusal}`)
-          await bus.publish(
-            BusMessage.replyTo(
-              message,
-              definition.id,
-              moduleError(definition.id, 'ConfigRejected', refusal, {
-                configKey: payload.data.configKey,
-                configValue: payload.data.configValue,
-              }),
-            ),
-          )
-        } else if (payload.type === 'Shutdown' && payload.data.moduleId === definition.id) {
-          phase = 'stopping'
-          log('shutting down')
-          await running.stop()
-          // Closed once this handler has returned, so its ack goes out with the close, as do those
-          // of the other modules' Shutdowns delivered beside it: a clean stop drops no copy.
-          phase = 'stopped'
-          setImmediate(() => void bus.close())
-        }
-      },
+      answerOrchestrator,
       { label: 'health checks, config, shutdown' },
     )
     .catch(async (refusal: unknown) => {
