@@ -144,7 +144,11 @@ export function DeadLetters({
   // Away from the hub, an action would wait for the next connection and then apply to a list that
   // may have changed since (purge all shown, minutes later): none is offered until it is back.
   const offline = connection !== 'open'
-  const offlineTitle = offline ? 'Not connected to the hub' : undefined
+  /** An action button's state: off while away from the hub, saying why, or while it has nothing to act on. */
+  const actionable = (nothingToActOn = false) => ({
+    disabled: offline || nothingToActOn,
+    title: offline ? 'Not connected to the hub' : undefined,
+  })
   const now = Date.now()
   return (
     <div class="dead-letters">
@@ -170,8 +174,7 @@ export function DeadLetters({
         />
         <button
           type="button"
-          disabled={offline || chosen.length === 0}
-          title={offlineTitle}
+          {...actionable(chosen.length === 0)}
           onClick={() => act('replay', chosen)}
           data-testid="replay-selected"
         >
@@ -179,8 +182,7 @@ export function DeadLetters({
         </button>
         <button
           type="button"
-          disabled={offline || chosen.length === 0}
-          title={offlineTitle}
+          {...actionable(chosen.length === 0)}
           class="danger"
           onClick={() => act('purge', chosen)}
           data-testid="purge-selected"
@@ -190,8 +192,7 @@ export function DeadLetters({
         <span class="spacer" />
         <button
           type="button"
-          disabled={offline || listed.length === 0}
-          title={offlineTitle}
+          {...actionable(listed.length === 0)}
           onClick={() => act('replay', undefined)}
           data-testid="replay-all"
         >
@@ -199,8 +200,7 @@ export function DeadLetters({
         </button>
         <button
           type="button"
-          disabled={offline || listed.length === 0}
-          title={offlineTitle}
+          {...actionable(listed.length === 0)}
           class="danger"
           onClick={purgeAll}
           data-testid="purge-all"
@@ -291,8 +291,7 @@ export function DeadLetters({
                       <button
                         type="button"
                         class="link"
-                        disabled={offline}
-                        title={offlineTitle}
+                        {...actionable()}
                         onClick={() => act('replay', [entry.id])}
                         data-testid="replay-one"
                       >
@@ -301,8 +300,7 @@ export function DeadLetters({
                       <button
                         type="button"
                         class="link danger"
-                        disabled={offline}
-                        title={offlineTitle}
+                        {...actionable()}
                         onClick={() => act('purge', [entry.id])}
                       >
                         purge
