@@ -9,6 +9,7 @@ import type {
   RouteMetrics,
   SubscriptionMetrics,
 } from '../../src/shared/metrics-snapshot.js'
+import type { ModuleInfo } from '../../src/shared/registry-types.js'
 
 /** Latency percentiles of nothing measured. */
 const noLatency: BusMetrics['deliveryLatency'] = {
@@ -115,6 +116,35 @@ export function subscriptionEntry(overrides: Partial<SubscriptionMetrics> = {}):
     predicateErrors: 0,
     latency: noLatency,
     recentLatency: noLatency,
+    ...overrides,
+  }
+}
+
+/** What a module published and what became of the copies delivered to it, every count differing. */
+export function countersEntry(
+  overrides: Partial<BusMetrics['modules'][string]> = {},
+): BusMetrics['modules'][string] {
+  return {
+    published: 500,
+    unrouted: 40,
+    delivered: 300,
+    failed: 6,
+    dropped: 7,
+    coalesced: 8,
+    retried: 9,
+    deadLettered: 10,
+    queueFull: 11,
+    ...overrides,
+  }
+}
+
+/** `moduleId`'s registry entry: Healthy, registered at 11:55, checked at 11:59:50. */
+export function moduleEntry(moduleId: string, overrides: Partial<ModuleInfo> = {}): ModuleInfo {
+  return {
+    moduleId,
+    status: 'Healthy',
+    registeredAt: new Date('2026-12-07T11:55:00Z'),
+    lastHealthCheck: new Date('2026-12-07T11:59:50Z'),
     ...overrides,
   }
 }
