@@ -42,7 +42,7 @@ describe('a counter’s rate between two snapshots', () => {
 })
 
 describe('a type’s publishes at a chart point', () => {
-  it('are a snapshot’s type counter, or the hub’s point’s count, and unknown where neither has it', () => {
+  it('are a snapshot’s type counter, or the hub’s point’s count; 0 for a type either lacks, unknown at a point without counts by type', () => {
     expect(publishedOf(snapshot(1_000, 9, { RawEvent: 7 }), 'RawEvent')).toBe(7)
     // A hub's point has no `types`: its counts are by type already.
     const point = {
@@ -50,8 +50,11 @@ describe('a type’s publishes at a chart point', () => {
       publishedByType: { RawEvent: 5 },
     } as unknown as MetricsPoint
     expect(publishedOf(point, 'RawEvent')).toBe(5)
-    expect(publishedOf(point, 'StateChange')).toBeUndefined()
-    expect(publishedOf(snapshot(1_000, 9), 'RawEvent')).toBeUndefined()
+    // Both list every type counted so far: one not listed had no publishes yet.
+    expect(publishedOf(point, 'StateChange')).toBe(0)
+    expect(publishedOf(snapshot(1_000, 9), 'RawEvent')).toBe(0)
+    const pointWithoutTypes = { collectedAt: new Date(1_000) } as unknown as MetricsPoint
+    expect(publishedOf(pointWithoutTypes, 'RawEvent')).toBeUndefined()
   })
 })
 

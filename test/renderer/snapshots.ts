@@ -6,6 +6,7 @@
 import type {
   BusMetrics,
   ConnectionMetrics,
+  MetricsPoint,
   RouteMetrics,
   SubscriptionMetrics,
 } from '../../src/shared/metrics-snapshot.js'
@@ -146,5 +147,24 @@ export function moduleEntry(moduleId: string, overrides: Partial<ModuleInfo> = {
     registeredAt: new Date('2026-12-07T11:55:00Z'),
     lastHealthCheck: new Date('2026-12-07T11:59:50Z'),
     ...overrides,
+  }
+}
+
+/** A point the hub kept at `collectedAt` (no subscription busy), with each type's publishes so far. */
+export function hubPoint(collectedAt: Date, publishedByType: Record<string, number>): MetricsPoint {
+  const { messagesPublished, messagesDelivered, messagesFailed, messagesDropped, messagesDeadLettered } =
+    quietSnapshot()
+  return {
+    collectedAt,
+    messagesPublished,
+    messagesDelivered,
+    messagesFailed,
+    messagesDropped,
+    messagesDeadLettered,
+    currentQueueDepth: 0,
+    inFlight: 0,
+    recentLatency: noLatency,
+    busySubscriptions: [],
+    publishedByType,
   }
 }

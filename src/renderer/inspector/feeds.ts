@@ -130,9 +130,14 @@ export function chartPoints(past: readonly MetricsPoint[], samples: readonly Sam
   return points.slice(-HISTORY)
 }
 
-/** Publishes of `type` so far: a whole snapshot's type counters say, or a hub's point's. */
+/**
+ * Publishes of `type` so far: a whole snapshot's type counters say, or a hub's point's. Both list
+ * every type counted so far, so a type they lack had none yet (a type that appears is rated from
+ * 0, not left without a rate); unknown only at a point from a hub that counts no types.
+ */
 export function publishedOf(metrics: MetricsPoint | BusMetrics, type: string): number | undefined {
-  return 'types' in metrics ? metrics.types[type]?.published : metrics.publishedByType?.[type]
+  if ('types' in metrics) return metrics.types[type]?.published ?? 0
+  return metrics.publishedByType === undefined ? undefined : (metrics.publishedByType[type] ?? 0)
 }
 
 /**
