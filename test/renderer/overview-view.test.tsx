@@ -5,7 +5,6 @@
  */
 import { render } from 'preact'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { ChartProps } from '../../src/renderer/inspector/Chart.js'
 import type { Sample } from '../../src/renderer/inspector/feeds.js'
 import { Overview } from '../../src/renderer/inspector/Overview.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
@@ -17,18 +16,15 @@ import {
   routeEntry,
   subscriptionEntry,
 } from './snapshots.js'
+import { chartsHanded } from './view-stubs.js'
 
-const charts = vi.hoisted(() => new Map<string, ChartProps>())
 vi.mock('../../src/renderer/inspector/Chart.js', async (original) => ({
   ...(await original<typeof import('../../src/renderer/inspector/Chart.js')>()),
-  Chart: (props: ChartProps) => {
-    charts.set(props.testId ?? props.title, props)
-    return null
-  },
+  Chart: (await import('./view-stubs.js')).StubChart,
 }))
 
 const root = document.createElement('div')
-beforeEach(() => charts.clear())
+beforeEach(() => chartsHanded.clear())
 afterEach(() => render(null, root))
 
 /** A sample `seconds` after 12:00, its snapshot collected then. */
@@ -132,7 +128,7 @@ describe('the overview', () => {
     )
     expect(byTestId('kpi-p95')?.querySelector('.value')?.textContent).toBe('–')
     expect(byTestId('kpi-p95')?.querySelector('.detail')?.textContent).toBe('p99.9 12.0 ms overall')
-    const latency = charts.get('chart-latency')
+    const latency = chartsHanded.get('chart-latency')
     expect(latency?.series.map((series) => [series.label, series.values])).toEqual([
       ['p50', [1, null]],
       ['p95', [2.5, null]],

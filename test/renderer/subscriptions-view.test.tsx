@@ -13,38 +13,22 @@ import type { Sample } from '../../src/renderer/inspector/feeds.js'
 import { Subscriptions } from '../../src/renderer/inspector/Subscriptions.js'
 import type { BusMetrics, MetricsPoint } from '../../src/shared/metrics-snapshot.js'
 import { hubPoint, quietSnapshot, subscriptionEntry } from './snapshots.js'
+import { chartsHanded } from './view-stubs.js'
 
-const charts = vi.hoisted(() => new Map<string, ChartProps>())
 vi.mock('../../src/renderer/inspector/Chart.js', async (original) => ({
   ...(await original<typeof import('../../src/renderer/inspector/Chart.js')>()),
-  Chart: (props: ChartProps) => {
-    charts.set(props.testId ?? props.title, props)
-    return null
-  },
+  Chart: (await import('./view-stubs.js')).StubChart,
 }))
 vi.mock('../../src/renderer/inspector/windowed-rows.js', async (original) => ({
   ...(await original<typeof import('../../src/renderer/inspector/windowed-rows.js')>()),
-  useWindowedRows: (count: number, rowPx: number, keyOf: (index: number) => string) => ({
-    scrollRef: { current: null },
-    rows: Array.from({ length: count }, (_, index) => ({
-      index,
-      key: keyOf(index),
-      start: index * rowPx,
-      end: (index + 1) * rowPx,
-      size: rowPx,
-      lane: 0,
-    })),
-    above: 0,
-    below: 0,
-    measure: () => {},
-  }),
+  useWindowedRows: (await import('./view-stubs.js')).everyRowDrawn,
 }))
 
 const root = document.createElement('div')
 document.body.append(root)
 afterEach(() => {
   render(null, root)
-  charts.clear()
+  chartsHanded.clear()
 })
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 11, 7, 12, 0, seconds))
@@ -68,7 +52,10 @@ async function showAndSelect(history: Sample[], past: MetricsPoint[], module: st
     (tr) => tr.querySelector('td')?.textContent === module,
   )
   await act(() => row?.click())
-  return { latency: charts.get('chart-subscription-latency'), queue: charts.get('chart-subscription-queue') }
+  return {
+    latency: chartsHanded.get('chart-subscription-latency'),
+    queue: chartsHanded.get('chart-subscription-queue'),
+  }
 }
 
 /** Each series' label and values. */

@@ -1,0 +1,34 @@
+/**
+ * Stand-ins for what happy-dom cannot do, for a view test to mock in (`vi.mock`, its factory
+ * importing these): uPlot's canvas, and a window of rows measured against a layout. Playwright's
+ * tests see both for real.
+ */
+import type { ChartProps } from '../../src/renderer/inspector/Chart.js'
+import type { WindowedRows } from '../../src/renderer/inspector/windowed-rows.js'
+
+/** What the view handed each chart it drew last, by test id (or title). */
+export const chartsHanded = new Map<string, ChartProps>()
+
+/** A chart that draws nothing and keeps what it was handed. */
+export function StubChart(props: ChartProps): null {
+  chartsHanded.set(props.testId ?? props.title, props)
+  return null
+}
+
+/** Every row drawn, in order: without a layout, no row would be in view. */
+export function everyRowDrawn(count: number, rowPx: number, keyOf: (index: number) => string): WindowedRows {
+  return {
+    scrollRef: { current: null },
+    rows: Array.from({ length: count }, (_, index) => ({
+      index,
+      key: keyOf(index),
+      start: index * rowPx,
+      end: (index + 1) * rowPx,
+      size: rowPx,
+      lane: 0,
+    })),
+    above: 0,
+    below: 0,
+    measure: () => {},
+  }
+}
