@@ -6,18 +6,32 @@ import type { RewardEvent } from '../../shared/catalog.js'
 
 const KEY = 'skelly.rewards'
 
-export interface StoredReward {
-  rewardId: string
-  points: number
-  description: string
+/** What the window keeps of each reward: enough to total the points and tell redeliveries apart. */
+export type StoredReward = Pick<RewardEvent, 'rewardId' | 'points' | 'description'>
+
+/**
+ * Whether `value` is a reward as {@link addReward} stores it. Checked by hand, not with the
+ * catalog's zod schema, which would bring zod and the catalog into a window whose script is 12 kB.
+ */
+function isStoredReward(value: unknown): value is StoredReward {
+  if (typeof value !== 'object' || value === null) return false
+  const { rewardId, points, description } = value as Record<string, unknown>
+  return typeof rewardId === 'string' && Number.isFinite(points) && typeof description === 'string'
 }
 
+/**
+ * The rewards kept so far in this tab. What is not a list of rewards (edited by hand, or left by
+ * another version) is left out rather than breaking the window: a list that is no list reads as
+ * none, an entry that is no reward is skipped.
+ */
 export function loadRewards(): StoredReward[] {
+  let stored: unknown
   try {
-    return JSON.parse(sessionStorage.getItem(KEY) ?? '[]') as StoredReward[]
+    stored = JSON.parse(sessionStorage.getItem(KEY) ?? '[]')
   } catch {
     return []
   }
+  return Array.isArray(stored) ? stored.filter(isStoredReward) : []
 }
 
 /** Adds a reward unless it is already there (a Reliable redelivery); returns the new list. */
