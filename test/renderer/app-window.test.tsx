@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import type { ConnectionState, SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { App } from '../../src/renderer/app/App.js'
+import { stream } from './view-stubs.js'
 
 /** A handler as the window subscribes it: handed the whole message. */
 type Handler = (message: BusMessage) => void
@@ -18,7 +19,7 @@ type Handler = (message: BusMessage) => void
 /** A bus that records what the window subscribes and lets the test deliver, connect and fail. */
 function fakeBus() {
   const handlers = new Map<string, Handler>()
-  const connectionListeners = new Set<(state: ConnectionState) => void>()
+  const connection = stream<ConnectionState>()
   const unsubscribed: string[] = []
   const bus = {
     subscribe: vi.fn(async (filter: { types: string[] }, _mode: unknown, handler: Handler) => {
@@ -29,21 +30,17 @@ function fakeBus() {
     unsubscribe: vi.fn(async (id: string) => {
       unsubscribed.push(id)
     }),
-    onConnection: (listener: (state: ConnectionState) => void) => {
-      connectionListeners.add(listener)
-      return () => connectionListeners.delete(listener)
-    },
+    onConnection: connection.listen,
     request: vi.fn(),
     publish: vi.fn(async () => 'published-id'),
   }
   return {
     bus,
     unsubscribed,
-    connectionListeners,
+    connection,
     /** Delivers `message` to the window's subscription of its type. */
     deliver: (message: BusMessage) => act(() => handlers.get(message.payload.type)?.(message)),
-    connect: (state: ConnectionState) =>
-      act(() => connectionListeners.forEach((listener) => listener(state))),
+    connect: connection.send,
   }
 }
 
@@ -235,6 +232,6 @@ describe('the app window', () => {
         (t) => `sub-${t}`,
       ),
     )
-    expect(fake.connectionListeners.size).toBe(0)
+    expect(fake.connection.listening).toBe(0)
   })
 })

@@ -12,6 +12,7 @@ import { clockTime } from '../../src/renderer/inspector/format.js'
 import { Inspector } from '../../src/renderer/inspector/Inspector.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
 import { connectionEntry, quietSnapshot, routeEntry, subscriptionEntry } from './snapshots.js'
+import { stream } from './view-stubs.js'
 
 vi.mock('../../src/renderer/inspector/Chart.js', async (original) => ({
   ...(await original<typeof import('../../src/renderer/inspector/Chart.js')>()),
@@ -20,17 +21,11 @@ vi.mock('../../src/renderer/inspector/Chart.js', async (original) => ({
 
 /** A hub's bus as an inspector sees it, the test sending what it streams. */
 function fakeBus() {
-  const metricsListeners = new Set<(snapshot: BusMetrics) => void>()
-  const connectionListeners = new Set<(state: ConnectionState) => void>()
+  const metrics = stream<BusMetrics>()
+  const connection = stream<ConnectionState>()
   const bus = {
-    onMetrics: (listener: (snapshot: BusMetrics) => void) => {
-      metricsListeners.add(listener)
-      return () => metricsListeners.delete(listener)
-    },
-    onConnection: (listener: (state: ConnectionState) => void) => {
-      connectionListeners.add(listener)
-      return () => connectionListeners.delete(listener)
-    },
+    onMetrics: metrics.listen,
+    onConnection: connection.listen,
     onTail: () => () => {},
     metricsHistory: async () => [],
     deadLetters: {
@@ -41,9 +36,8 @@ function fakeBus() {
   }
   return {
     bus: bus as unknown as SkellyBusApi,
-    send: (snapshot: BusMetrics) => act(() => metricsListeners.forEach((listener) => listener(snapshot))),
-    connect: (state: ConnectionState) =>
-      act(() => connectionListeners.forEach((listener) => listener(state))),
+    send: metrics.send,
+    connect: connection.send,
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * Stand-ins for what happy-dom cannot do, for a view test to mock in (`vi.mock`, its factory
- * importing these): uPlot's canvas, and a window of rows measured against a layout. Playwright's
- * tests see both for real.
+ * importing these): uPlot's canvas, and a window of rows measured against a layout (Playwright's
+ * tests see both for real); and a bus's streams, for a fake bus to serve a window.
  */
+import { act } from 'preact/test-utils'
 import type { ChartProps } from '../../src/renderer/inspector/Chart.js'
 import type { WindowedRows } from '../../src/renderer/inspector/windowed-rows.js'
 
@@ -30,5 +31,29 @@ export function everyRowDrawn(count: number, rowPx: number, keyOf: (index: numbe
     above: 0,
     below: 0,
     measure: () => {},
+  }
+}
+
+/**
+ * One of a bus's streams (`onConnection`, `onMetrics`) as a fake bus gives it to a window: `listen`
+ * is the bus's method; `send` hands a value to every listener, the window's renders flushed.
+ */
+export function stream<T>() {
+  const listeners = new Set<(value: T) => void>()
+  return {
+    listen: (listener: (value: T) => void) => {
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+      }
+    },
+    send: (value: T) =>
+      act(() => {
+        for (const listener of listeners) listener(value)
+      }),
+    /** How many listen now. */
+    get listening() {
+      return listeners.size
+    },
   }
 }
