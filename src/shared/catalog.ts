@@ -160,7 +160,8 @@ const CUSTOM_TYPE_NAME = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/
  */
 export function extendCatalog(extra: unknown): Catalog {
   if (extra === undefined) return builtinCatalog
-  if (extra === null || typeof extra !== 'object') {
+  // A list is an object too: its indexes would be refused as type names, which says nothing of the mistake.
+  if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
     throw EventBusError.of('Configuration', { reason: 'catalog must be an object of { [type]: zodSchema }' })
   }
   for (const [type, schema] of Object.entries(extra)) {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { z } from 'zod'
 import { createEventBus, EventBusError, resolveConfig } from '../../src/main/bus/index.js'
 
 function configurationError(run: () => unknown): EventBusError & { kind: 'Configuration' } {
@@ -116,5 +117,15 @@ describe('configuration', () => {
     expect(configurationError(() => createEventBus({ catalog: { Custom: 42 } } as never)).reason).toContain(
       'zod schema',
     )
+    for (const catalog of [null, 5, 'app.Ping', [], [z.object({})]])
+      expect(configurationError(() => createEventBus({ catalog } as never)).reason).toBe(
+        'catalog must be an object of { [type]: zodSchema }',
+      )
+    // A letter first, then up to 127 of letters, digits and _ . : - (the longest name allowed passes).
+    expect(() => createEventBus({ catalog: { [`A${'b'.repeat(127)}`]: z.object({}) } })).not.toThrow()
+    for (const name of ['', '9lives', 'has space', 'app/Ping', `A${'b'.repeat(128)}`])
+      expect(configurationError(() => createEventBus({ catalog: { [name]: z.object({}) } })).reason).toBe(
+        `catalog: '${name}' is not a valid type name (^[A-Za-z][A-Za-z0-9_.:-]{0,127}$)`,
+      )
   })
 })
