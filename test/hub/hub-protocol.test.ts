@@ -17,6 +17,7 @@ import {
 import { OUTSIDE_SETTLE_MS } from '../../src/main/bus/internal.js'
 import { createHub, type Hub, type HubOptions } from '../../src/main/hub/index.js'
 import { STREAM_BUFFER_LIMIT_BYTES } from '../../src/main/hub/inspector-streams.js'
+import { ACK_GRACE_MS } from '../../src/main/hub/pending-ack.js'
 import { EARLY_ANSWER_BATCH } from '../../src/main/hub/session.js'
 import type { HubCore } from '../../src/main/hub/types.js'
 import { shapedCloneCodec, textCodec } from '../../src/shared/codec.js'
@@ -229,6 +230,36 @@ describe('hub protocol', () => {
     expect(byEvent('failed')).toMatchObject({
       reason: 'MaxRetriesExceeded',
       lastError: 'RangeError: out of disk',
+    })
+  })
+
+  it('times out what an endpoint still connected never settles: past its handler timeout and a grace second, the retry goes out, then the dead letter', async () => {
+    const { bus, hub } = await startHub({ maxRetryAttempts: 1, retry: { initialMs: 1, maxMs: 1 } })
+    const peer = rawPeer(hub, ModuleId.Storage)
+    await subscribeRawEvents(peer, ModuleId.Storage, DeliveryMode.Reliable({ timeoutMs: 200 }))
+    const sentAt = performance.now()
+    await publishRaw(bus, 'never settled')
+    const deliveries = () => peer.frames.filter((frame) => frame.t === 'dlv')
+    await waitFor(() => deliveries().length === 2, 5_000)
+    // The hub waited out the timeout and its grace before counting the first attempt as failed.
+    expect(performance.now() - sentAt).toBeGreaterThanOrEqual(200 + ACK_GRACE_MS)
+    expect((await bus.metrics()).subscriptions[0]).toMatchObject({ failed: 1, retried: 1, inFlight: 1 })
+    await waitFor(() => bus.deadLetters.list().length === 1, 5_000)
+    expect(bus.deadLetters.list()[0]).toMatchObject({
+      reason: 'DeliveryTimeout',
+      attempts: 2,
+      lastError: expect.stringContaining('DeliveryTimeout'),
+    })
+    // Given up on, neither is still awaited; an ack after that settles nothing twice.
+    const [connection] = (await (hub as unknown as HubCore).metrics()).connections ?? []
+    expect(connection?.awaitingAck).toBe(0)
+    peer.send([{ t: 'ack', ids: deliveries().map((frame) => frame.id) }])
+    await sleep(50)
+    expect((await bus.metrics()).subscriptions[0]).toMatchObject({
+      delivered: 0,
+      failed: 2,
+      deadLettered: 1,
+      inFlight: 0,
     })
   })
 
