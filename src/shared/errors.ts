@@ -180,12 +180,25 @@ export function isRecoverable(err: unknown): boolean {
   )
 }
 
-/** "Name: message" for anything thrown, as dead letters and nacks record it. */
+/**
+ * "Name: message" for anything thrown, as dead letters and nacks record it. Never throws itself: it
+ * runs where a handler, a predicate or a getter failed, and a value whose `toJSON` and `toString`
+ * both throw (or an Error whose `name` getter does) must still be recorded, not end the bus's pump
+ * with an uncaught error and leave the message neither delivered nor dead-lettered.
+ */
 export function describeThrown(thrown: unknown): string {
-  if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`
   try {
-    return `Thrown: ${typeof thrown === 'string' ? thrown : JSON.stringify(thrown)}`
+    if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`
+    if (typeof thrown === 'string') return `Thrown: ${thrown}`
+    // undefined for what JSON has no text for (a symbol, a function, undefined): said by String below.
+    const json = JSON.stringify(thrown)
+    if (json !== undefined) return `Thrown: ${json}`
   } catch {
+    // A circular value, a BigInt inside one, a throwing toJSON or getter: String may still say it.
+  }
+  try {
     return `Thrown: ${String(thrown)}`
+  } catch {
+    return 'Thrown: a value that cannot be described (reading it as text threw)'
   }
 }

@@ -518,6 +518,40 @@ describe('handler latency and slow handlers', () => {
     await expectAccounted(bus)
   })
 
+  it('dead-letters what a handler threw even when nothing can describe it, and keeps delivering', async () => {
+    const bus = await startedBus({ maxRetryAttempts: 0 })
+    const throwing = (what: string) => () => {
+      throw new Error(what)
+    }
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    const thrown: Record<string, unknown> = {
+      indescribable: { toJSON: throwing('toJSON'), toString: throwing('toString') },
+      'unnamed error': Object.defineProperty(new Error('no name'), 'name', { get: throwing('name') }),
+      symbol: Symbol('lost'),
+      circular,
+      bigint: 10n,
+    }
+    const seen: string[] = []
+    await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), (message) => {
+      const { eventType } = message.payload.data
+      seen.push(eventType)
+      if (eventType in thrown) throw thrown[eventType]
+    })
+    for (const eventType of [...Object.keys(thrown), 'fine'])
+      await bus.publish(rawMessage(MessagePriority.Normal, { eventType }))
+    await flushMicrotasks()
+    expect(seen).toEqual([...Object.keys(thrown), 'fine'])
+    expect(bus.deadLetters.list().map((entry) => entry.lastError)).toEqual([
+      'Thrown: a value that cannot be described (reading it as text threw)',
+      'Thrown: a value that cannot be described (reading it as text threw)',
+      'Thrown: Symbol(lost)',
+      'Thrown: [object Object]',
+      'Thrown: 10',
+    ])
+    await expectAccounted(bus)
+  })
+
   it('counts a result whose `then` getter throws as one failed attempt, and keeps delivering', async () => {
     const bus = await startedBus({ maxRetryAttempts: 0 })
     const seen: string[] = []
