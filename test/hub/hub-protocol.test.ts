@@ -741,6 +741,15 @@ describe('hub protocol', () => {
     }
     const longest = createHub(bus, { reconnectGraceMs: 86_400_000, heartbeatMs: 0 })
     longest.close()
+    // A hub needs the bus's internals: anything else, a look-alike included, is no bus for it.
+    const lookAlike = { publish: bus.publish, subscribe: bus.subscribe, metrics: bus.metrics }
+    for (const notABus of [lookAlike, undefined, null, 'bus'])
+      expect(() => createHub(notABus as never)).toThrow(
+        expect.objectContaining({
+          kind: 'Configuration',
+          reason: 'createHub needs a bus made by createEventBus',
+        }),
+      )
   })
 
   it('lists the attachments attach returned, whose isOpen stays live', async () => {

@@ -187,10 +187,12 @@ class HubImpl implements Hub, HubCore {
     readonly bus: EventBus,
     options: HubOptions,
   ) {
-    this.internals = (bus as unknown as WithInternals)[busInternals]
-    if (this.internals === undefined) {
+    // Optional: JavaScript callers can pass anything, null included, and must hear why it is refused.
+    const internals = (bus as unknown as WithInternals | null | undefined)?.[busInternals]
+    if (internals === undefined) {
       throw EventBusError.of('Configuration', { reason: 'createHub needs a bus made by createEventBus' })
     }
+    this.internals = internals
     const settings = parseHubOptions(options)
     this.reconnectGraceMs = settings.reconnectGraceMs
     this.heartbeatMs = settings.heartbeatMs
