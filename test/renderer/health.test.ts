@@ -101,6 +101,16 @@ describe('which subscriptions the inspector calls in trouble', () => {
     expect(trouble({ ...subscription('s', {}), queueDepth: 79 })).toBeUndefined()
   })
 
+  it('calls a subscription stuck while it holds copies, runs some and finished none in the last interval', () => {
+    const trouble = troubleFinder([sample(1)])
+    const holding = { ...subscription('s', {}), queueDepth: 3, inFlight: 1 }
+    expect(trouble(holding)).toBe('stuck')
+    // One delivery in the interval, nothing running, or nothing waiting: it moves, or has nothing to move.
+    expect(trouble({ ...holding, recentLatency: latency(1, 5) })).toBeUndefined()
+    expect(trouble({ ...holding, inFlight: 0 })).toBeUndefined()
+    expect(trouble({ ...holding, queueDepth: 0 })).toBeUndefined()
+  })
+
   it('calls a handler slow only while the recent p95 is 100 ms or more, whatever it counted before', () => {
     const trouble = troubleFinder([sample(1)])
     const slowOnce = { ...subscription('s', {}), slowHandlers: 3 }
