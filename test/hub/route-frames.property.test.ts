@@ -530,6 +530,13 @@ describe('direct channel frames from its own endpoints', () => {
       slowHandlers: 5,
       latency: { count: 5, p50Ms: 0.1, meanMs: expect.closeTo(0.8802, 9) },
     })
+    // A tally whose latencies and their counts do not pair up is no tally: refused as malformed.
+    await send('producer', report({ latency: [{ sid: subscription, us: [100, 4_000], n: [5], sumUs: 500 }] }))
+    expect(errors('producer').at(-1)).toMatchObject({
+      kind: 'MessageRejected',
+      reason: expect.stringContaining('`us` and `n` must be as long'),
+    })
+    expect((await bus.metrics()).messagesPublished).toBe(5)
   })
 
   it('count the largest claims a report can make at once, held where metrics stay exact integers', async () => {
