@@ -14,8 +14,7 @@ afterEach(() => render(null, root))
 function show(metrics: BusMetrics | undefined) {
   const asked: string[] = []
   render(<Connections metrics={metrics} showSubscriptions={(module) => asked.push(module)} />, root)
-  const table = root.querySelector('[data-testid=connections]')
-  return { rows: table ? rowsByHeading(table) : [], asked }
+  return { rows: rowsByHeading(root, 'connections'), asked }
 }
 
 describe('the connections view', () => {

@@ -12,8 +12,7 @@ afterEach(() => render(null, root))
 
 function show(metrics: BusMetrics | undefined) {
   render(<Modules metrics={metrics} />, root)
-  const table = root.querySelector('[data-testid=modules]')
-  return table ? rowsByHeading(table) : []
+  return rowsByHeading(root, 'modules')
 }
 
 describe('the modules view', () => {

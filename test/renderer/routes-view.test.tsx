@@ -12,8 +12,7 @@ afterEach(() => render(null, root))
 
 function show(metrics: BusMetrics | undefined) {
   render(<Routes metrics={metrics} />, root)
-  const table = root.querySelector('[data-testid=routes]')
-  return table ? rowsByHeading(table) : []
+  return rowsByHeading(root, 'routes')
 }
 
 describe('the routes view', () => {

@@ -3,6 +3,7 @@
  * quiet bus, and entries in which every figure differs, so a figure shown in another's column
  * shows.
  */
+import { EMPTY_SUMMARY } from '../../src/main/bus/metrics.js'
 import type {
   BusMetrics,
   ConnectionMetrics,
@@ -11,17 +12,6 @@ import type {
   SubscriptionMetrics,
 } from '../../src/shared/metrics-snapshot.js'
 import type { ModuleInfo } from '../../src/shared/registry-types.js'
-
-/** Latency percentiles of nothing measured. */
-const noLatency: BusMetrics['deliveryLatency'] = {
-  p50Ms: 0,
-  p95Ms: 0,
-  p99Ms: 0,
-  p999Ms: 0,
-  maxMs: 0,
-  meanMs: 0,
-  count: 0,
-}
 
 /** A started bus that nothing used yet, collected at `collectedAt`, with `overrides` over it. */
 export function quietSnapshot(overrides: Partial<BusMetrics> = {}): BusMetrics {
@@ -39,8 +29,8 @@ export function quietSnapshot(overrides: Partial<BusMetrics> = {}): BusMetrics {
     currentQueueDepth: 0,
     maxQueueSize: 1000,
     inFlight: 0,
-    deliveryLatency: noLatency,
-    recentLatency: noLatency,
+    deliveryLatency: EMPTY_SUMMARY,
+    recentLatency: EMPTY_SUMMARY,
     throughputPerSec: 0,
     subscriptions: [],
     modules: {},
@@ -115,8 +105,8 @@ export function subscriptionEntry(overrides: Partial<SubscriptionMetrics> = {}):
     queueFull: 0,
     slowHandlers: 0,
     predicateErrors: 0,
-    latency: noLatency,
-    recentLatency: noLatency,
+    latency: EMPTY_SUMMARY,
+    recentLatency: EMPTY_SUMMARY,
     ...overrides,
   }
 }
@@ -163,7 +153,7 @@ export function hubPoint(collectedAt: Date, publishedByType: Record<string, numb
     messagesDeadLettered,
     currentQueueDepth: 0,
     inFlight: 0,
-    recentLatency: noLatency,
+    recentLatency: EMPTY_SUMMARY,
     busySubscriptions: [],
     publishedByType,
   }

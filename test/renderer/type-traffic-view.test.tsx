@@ -14,8 +14,7 @@ const at = (seconds: number) => new Date(Date.UTC(2026, 11, 7, 12, 0, seconds))
 
 function show(current: BusMetrics, previous?: MetricsPoint | BusMetrics) {
   render(<TypeTraffic current={current} previous={previous} />, root)
-  const table = root.querySelector('[data-testid=type-traffic]')
-  return table ? rowsByHeading(table) : []
+  return rowsByHeading(root, 'type-traffic')
 }
 
 describe('the message types table', () => {

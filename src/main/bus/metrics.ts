@@ -82,7 +82,8 @@ function newHistogram(): JsHistogram {
   return histogram
 }
 
-const EMPTY_SUMMARY: LatencySummary = Object.freeze({
+/** The latency summary of no deliveries measured: every figure 0. */
+export const EMPTY_SUMMARY: LatencySummary = Object.freeze({
   p50Ms: 0,
   p95Ms: 0,
   p99Ms: 0,
