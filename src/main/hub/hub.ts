@@ -187,7 +187,7 @@ class HubImpl implements Hub, HubCore {
     readonly bus: EventBus,
     options: HubOptions,
   ) {
-    // Optional: JavaScript callers can pass anything, null included, and must hear why it is refused.
+    // Read with ?.: a JavaScript caller may pass anything, null included, and must hear why it is refused.
     const internals = (bus as unknown as WithInternals | null | undefined)?.[busInternals]
     if (internals === undefined) {
       throw EventBusError.of('Configuration', { reason: 'createHub needs a bus made by createEventBus' })
