@@ -673,6 +673,35 @@ describe('hub protocol', () => {
     },
   )
 
+  it('at shutdown, takes an ack or a nack sent as the subscription ended for word that the attempt ran, and waits no longer', async () => {
+    const { bus, hub } = await startHub()
+    const peer = rawPeer(hub, ModuleId.Storage)
+    await subscribeRawEvents(peer, ModuleId.Storage, DeliveryMode.Reliable({ timeoutMs: 5_000 }))
+    for (const eventType of ['handled', 'failed']) await publishRaw(bus, eventType)
+    await waitFor(() => peer.frames.filter((frame) => frame.t === 'dlv' || frame.t === 'dlvs').length > 0)
+    const [first] = peer.frames.filter((frame) => frame.t === 'dlv' || frame.t === 'dlvs')
+    const firstId = first?.id as number
+    const stopping = bus.shutdown({ drainTimeoutMs: 0 })
+    // Both handlers ended as the bus shut down: their results cross the word that it did, and come
+    // after the hub gave up waiting for results.
+    await waitFor(() => peer.frames.some((frame) => frame.t === 'ended'))
+    peer.send([
+      { t: 'ack', ids: [firstId] },
+      { t: 'nack', id: firstId + 1, error: 'Error: disk full', timedOut: false },
+    ])
+    const answeredAt = performance.now()
+    await stopping
+    // Not the 2 s the bus gives an endpoint that says nothing.
+    expect(performance.now() - answeredAt).toBeLessThan(OUTSIDE_SETTLE_MS / 2)
+    // Late results are not counted as outcomes; the attempts they ended count as run.
+    expect(bus.deadLetters.list().map((entry) => [entry.reason, entry.attempts])).toEqual([
+      ['Shutdown', 1],
+      ['Shutdown', 1],
+    ])
+    expect((await bus.metrics()).messagesDelivered).toBe(0)
+    await expectAccounted(bus)
+  })
+
   it('lets a new attachment of the same identity replace the old one, or refuses it when asked', async () => {
     const { hub } = await setup()
     const first = hub.attach(new MessageChannel().port1, { module: 'renderer-main', permissions: everything })
