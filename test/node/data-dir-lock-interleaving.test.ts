@@ -85,13 +85,15 @@ describe('the data folder’s lock, another taker acting between two steps', () 
   it('does not take for dead a takeover lock found gone: another taker may hold it by the time it would be removed', async () => {
     const dir = await freshDir()
     const path = join(dir, 'host.lock')
-    const takeover = `${path}.takeover`
-    await writeFile(path, String(deadPid()))
+    const dead = deadPid()
+    const takeoverName = `host.lock.takeover.${dead}`
+    const takeover = join(dir, takeoverName)
+    await writeFile(path, String(dead))
     await writeFile(takeover, String(process.pid)) // a taker at work, which gives up as it is read
-    const held = `${takeover}.held`
+    const held = `${path}.held`
     arounds.push(
       {
-        name: 'host.lock.takeover',
+        name: takeoverName,
         n: 1,
         before: () => rm(takeover),
         // Just after, another taker links the takeover lock…
@@ -106,7 +108,7 @@ describe('the data folder’s lock, another taker acting between two steps', () 
         // lock over. Done while this taker waits on its read, not on a timer: a taker linking
         // between the other's removal of the dead lock and its link would win, rightly, and the
         // test would depend on which came first.
-        name: 'host.lock.takeover',
+        name: takeoverName,
         n: 3,
         before: async () => {
           await rm(path)
@@ -119,7 +121,43 @@ describe('the data folder’s lock, another taker acting between two steps', () 
     // other's and taken the lock, which the other, still taking over as it believes, would then
     // remove as the dead host's: two hosts.
     await expect(lockDataDir(dir)).rejects.toThrow(/in use by another Skelly-Jelly host/)
-    expect(readsOf.get('host.lock.takeover')).toBe(3)
+    expect(readsOf.get(takeoverName)).toBe(3)
     expect(await readdir(dir)).toEqual(['host.lock'])
+  })
+
+  it('never removes a dead taker’s takeover lock another taker may have replaced: the next taker goes a level deeper', async () => {
+    const dir = await freshDir()
+    const path = join(dir, 'host.lock')
+    const dead = deadPid()
+    const deadTaker = deadPid()
+    // A host died holding the lock, and a taker died taking it over.
+    const firstLevel = `host.lock.takeover.${dead}`
+    const secondLevel = `${firstLevel}.${deadTaker}`
+    await writeFile(path, String(dead))
+    await writeFile(join(dir, firstLevel), String(deadTaker))
+    arounds.push(
+      {
+        // As this taker reads the dead taker's pid, another taker (alive) has taken the next level.
+        name: firstLevel,
+        n: 1,
+        after: () => writeFile(join(dir, secondLevel), String(process.pid)),
+      },
+      {
+        // Found held, as this taker reads who holds it: the other has taken the dead host's lock
+        // over by then and gives the takeover lock up.
+        name: secondLevel,
+        n: 1,
+        before: async () => {
+          await rm(path)
+          await anotherHostLinks(path)
+          await rm(join(dir, secondLevel))
+        },
+      },
+    )
+    // Removing the dead taker's takeover lock could remove one another taker had just put in its
+    // place: two takers at once, the later removing the earlier's new lock as the dead host's.
+    await expect(lockDataDir(dir)).rejects.toThrow(/in use by another Skelly-Jelly host/)
+    expect(await readFile(path, 'utf8')).toBe(String(process.pid))
+    expect((await readdir(dir)).sort()).toEqual(['host.lock', firstLevel])
   })
 })

@@ -92,7 +92,8 @@ describe('the data directory’s lock', () => {
   })
 
   it('takes over a lock that names no process', async () => {
-    for (const text of ['', 'garbage', '0', '-1']) {
+    // Its text names its takeover lock: one that could not be a file name's part is taken over too.
+    for (const text of ['', 'garbage', '0', '-1', '../elsewhere', 'x'.repeat(300)]) {
       const dir = await freshDir()
       await writeFile(join(dir, 'host.lock'), text)
       const unlock = await lockDataDir(dir)
@@ -113,13 +114,18 @@ describe('the data directory’s lock', () => {
     expect(await readdir(dir)).toEqual([])
   })
 
-  it('takes over the lock of a host that died, and what a taker that died taking it over left', async () => {
+  it('takes over the lock of a host that died, and what takers that died taking it over left', async () => {
     const dir = await freshDir()
     const dead = spawnSync(process.execPath, ['-e', '']).pid
     await writeFile(join(dir, 'host.lock'), String(dead))
-    await writeFile(join(dir, 'host.lock.takeover'), String(dead))
+    // A taker died taking it over, and the one that took over from it died too.
+    await writeFile(join(dir, `host.lock.takeover.${dead}`), String(dead))
+    await writeFile(join(dir, `host.lock.takeover.${dead}.${dead}`), String(dead))
+    // A takeover lock for another dead host's lock, left from before.
+    await writeFile(join(dir, 'host.lock.takeover.1'), String(dead))
     const unlock = await lockDataDir(dir)
     expect(await readdir(dir)).toEqual(['host.lock'])
+    expect(await readFile(join(dir, 'host.lock'), 'utf8')).toBe(String(process.pid))
     await unlock()
   })
 
@@ -127,13 +133,16 @@ describe('the data directory’s lock', () => {
     const dir = await freshDir()
     const dead = spawnSync(process.execPath, ['-e', '']).pid
     await writeFile(join(dir, 'host.lock'), String(dead))
-    await writeFile(join(dir, 'host.lock.takeover'), String(process.pid)) // a taker that hangs
+    // A taker that died taking it over, and one that took over from it and hangs.
+    const hanging = `host.lock.takeover.${dead}.${dead}`
+    await writeFile(join(dir, `host.lock.takeover.${dead}`), String(dead))
+    await writeFile(join(dir, hanging), String(process.pid))
     const started = performance.now()
     await expect(lockDataDir(dir)).rejects.toThrow(
-      `${dir} is being taken over by another Skelly-Jelly host (pid ${process.pid}) for over 2 s (if no such host runs, remove ${join(dir, 'host.lock.takeover')})`,
+      `${dir} is being taken over by another Skelly-Jelly host (pid ${process.pid}) for over 2 s (if no such host runs, remove ${join(dir, hanging)})`,
     )
     expect(performance.now() - started).toBeGreaterThanOrEqual(2_000)
-    expect((await readdir(dir)).sort()).toEqual(['host.lock', 'host.lock.takeover'])
+    expect((await readdir(dir)).sort()).toEqual(['host.lock', `host.lock.takeover.${dead}`, hanging])
   })
 
   it('refuses a lock it cannot read, naming it, and removes nothing', async () => {

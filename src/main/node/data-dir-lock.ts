@@ -5,9 +5,16 @@
  * taken over, one taker at a time: two hosts starting together after a crash both found the dead
  * host's lock, and the later one's removal of it removed the lock the earlier one had just taken
  * (both ran on the same folder).
+ *
+ * Takers take turns under a takeover lock named after the dead lock's content, and a takeover lock
+ * left by a taker that died is never removed while takers may act on it: the next taker takes a
+ * takeover lock one level deeper, named after the dead taker too. Removing a dead taker's takeover
+ * lock (as this once did) raced with a taker that had just put its own in its place; the file
+ * system has no compare-and-delete to remove "the dead one's" only. What is left behind is removed
+ * by the host that gets the lock, when no taker can act on it any more.
  */
-import { randomUUID } from 'node:crypto'
-import { link, readFile, rm, writeFile } from 'node:fs/promises'
+import { createHash, randomUUID } from 'node:crypto'
+import { link, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { monotonicMs } from '../../shared/clock.js'
@@ -32,21 +39,27 @@ function isRunning(pid: number): boolean {
 }
 
 /**
- * The pid written in the lock file at `path` (NaN if it names none); undefined if there is no such
- * file, as when its holder gave it up or a taker removed it since it was found: nothing to take for
- * dead.
+ * The text of the lock file at `path`, trimmed; undefined if there is no such file, as when its
+ * holder gave it up or a taker removed it since it was found: nothing to take for dead.
  * @throws StartRefused for a lock that cannot be read (not a file, not this user's to read): taking
  * it for a dead host's would remove what may be a running one's
  */
-async function holderOf(path: string): Promise<number | undefined> {
+async function lockText(path: string): Promise<string | undefined> {
   try {
-    return Number((await readFile(path, 'utf8')).trim())
+    return (await readFile(path, 'utf8')).trim()
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new StartRefused(
       `the lock ${path} cannot be read (${(error as Error).message}): if no Skelly-Jelly host runs, remove it`,
     )
   }
+}
+
+/** A lock's content as part of a file name: a pid as it is, anything else as a short digest. */
+function nameOf(text: string): string {
+  return /^[0-9]{1,10}$/.test(text)
+    ? text
+    : `x${createHash('sha256').update(text).digest('hex').slice(0, 12)}`
 }
 
 /** Links `staged` into place at `path`; false if something is there already. */
@@ -64,29 +77,47 @@ async function linked(staged: string, path: string): Promise<boolean> {
 const TAKEOVER_WAIT_MS = 2000
 
 /**
- * Removes the lock at `path` if its holder is dead, holding the lock `takeover` meanwhile: a lock
- * is removed only by the one taker that holds it, after reading again, under it, that its host is
- * dead. Without it, a taker that had read the dead host's pid removed the lock another taker had
- * put in its place since. A lock found gone is not removed: another taker, not holding `takeover`,
- * may link its own there at any moment (removing "whatever is there" once let two hosts in). A
- * takeover lock left by a taker that died is removed; one found gone is tried again.
- * @returns the pid of the running taker that holds `takeover`, if one does: wait, and try again
+ * Removes the lock at `path` if it still holds `dead` (the text of a lock whose host is dead),
+ * holding a takeover lock meanwhile: `path.takeover.<dead>`, or, where a taker died holding that,
+ * the one a level deeper named after it too. A lock is removed only by the one live taker of its
+ * chain, after reading again, under it, that it still holds `dead`: nothing else can have replaced
+ * it since (only a taker of its chain removes it, and nothing is linked over a file that is there).
+ * A takeover lock found gone is not taken for a dead taker's; this taker looks at `path` again.
+ * @returns the pid of the running taker that holds the takeover lock, and its file, if one does:
+ * wait, and try again
  */
-async function removeDeadLock(path: string, takeover: string, staged: string): Promise<number | undefined> {
-  if (!(await linked(staged, takeover))) {
-    const taker = await holderOf(takeover)
-    if (taker === undefined) return undefined
-    if (isRunning(taker)) return taker
-    await rm(takeover, { force: true })
-    return undefined
+async function removeDeadLock(
+  path: string,
+  dead: string,
+  staged: string,
+): Promise<{ taker: number; takeover: string } | undefined> {
+  let takeover = `${path}.takeover.${nameOf(dead)}`
+  for (;;) {
+    if (await linked(staged, takeover)) {
+      try {
+        if ((await lockText(path)) === dead) await rm(path, { force: true })
+      } finally {
+        await rm(takeover, { force: true })
+      }
+      return undefined
+    }
+    const text = await lockText(takeover)
+    if (text === undefined) return undefined
+    const taker = Number(text)
+    if (isRunning(taker)) return { taker, takeover }
+    takeover = `${takeover}.${nameOf(text)}`
   }
-  try {
-    const holder = await holderOf(path)
-    if (holder !== undefined && !isRunning(holder)) await rm(path, { force: true })
-  } finally {
-    await rm(takeover, { force: true })
-  }
-  return undefined
+}
+
+/**
+ * Removes the takeover locks left in `dir` by takers that died. Run by the host holding the lock:
+ * a taker still at work reads the lock again under its takeover lock, finds this host's and
+ * removes nothing, whether its takeover lock is there or not.
+ */
+async function removeTakeoverLocks(dir: string): Promise<void> {
+  const prefix = `${LOCK_FILE}.takeover.`
+  const left = (await readdir(dir)).filter((name) => name.startsWith(prefix))
+  await Promise.all(left.map((name) => rm(join(dir, name), { force: true })))
 }
 
 /**
@@ -101,13 +132,16 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   // into place: a reader never sees it empty.
   const staged = `${path}.${process.pid}.${randomUUID()}`
   await writeFile(staged, String(process.pid))
-  const takeover = `${path}.takeover`
   const waitUntil = monotonicMs() + TAKEOVER_WAIT_MS
   try {
     for (;;) {
-      if (await linked(staged, path)) return () => rm(path, { force: true })
-      const holder = await holderOf(path)
-      if (holder === undefined) continue // given up or removed since: link again
+      if (await linked(staged, path)) {
+        await removeTakeoverLocks(dir)
+        return () => rm(path, { force: true })
+      }
+      const text = await lockText(path)
+      if (text === undefined) continue // given up or removed since: link again
+      const holder = Number(text)
       if (isRunning(holder)) {
         throw new DataDirInUseError(
           `${dir} is in use by another Skelly-Jelly host (pid ${holder}): stop it, or set SKELLY_DATA_DIR ` +
@@ -115,12 +149,12 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
         )
       }
       // Its host died without giving it up.
-      const taker = await removeDeadLock(path, takeover, staged)
-      if (taker === undefined) continue
+      const busy = await removeDeadLock(path, text, staged)
+      if (busy === undefined) continue
       if (monotonicMs() > waitUntil) {
         throw new DataDirInUseError(
-          `${dir} is being taken over by another Skelly-Jelly host (pid ${taker}) for over ` +
-            `${TAKEOVER_WAIT_MS / 1000} s (if no such host runs, remove ${takeover})`,
+          `${dir} is being taken over by another Skelly-Jelly host (pid ${busy.taker}) for over ` +
+            `${TAKEOVER_WAIT_MS / 1000} s (if no such host runs, remove ${busy.takeover})`,
         )
       }
       await delay(10)
