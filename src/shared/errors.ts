@@ -180,6 +180,29 @@ export function isRecoverable(err: unknown): boolean {
   )
 }
 
+/** What {@link describeValue} says of a value that throws when read as text. */
+const CANNOT_DESCRIBE = 'a value that cannot be described (reading it as text threw)'
+
+/**
+ * `value` as an error message quotes it: its JSON where it has one, else what `String` makes of it
+ * (a BigInt, a symbol, a circular object). Never throws: it describes what was refused, and a
+ * value whose `toJSON` and `toString` both throw gets a fixed text rather than an error of its own.
+ */
+export function describeValue(value: unknown): string {
+  try {
+    // undefined for what JSON has no text for (a symbol, a function, undefined): said by String below.
+    const json = JSON.stringify(value)
+    if (json !== undefined) return json
+  } catch {
+    // Circular, a BigInt inside, a throwing toJSON or getter: String may still say it.
+  }
+  try {
+    return String(value)
+  } catch {
+    return CANNOT_DESCRIBE
+  }
+}
+
 /**
  * "Name: message" for anything thrown, as dead letters and nacks record it. Never throws itself: it
  * runs where a handler, a predicate or a getter failed, and a value whose `toJSON` and `toString`
@@ -189,16 +212,9 @@ export function isRecoverable(err: unknown): boolean {
 export function describeThrown(thrown: unknown): string {
   try {
     if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`
-    if (typeof thrown === 'string') return `Thrown: ${thrown}`
-    // undefined for what JSON has no text for (a symbol, a function, undefined): said by String below.
-    const json = JSON.stringify(thrown)
-    if (json !== undefined) return `Thrown: ${json}`
   } catch {
-    // A circular value, a BigInt inside one, a throwing toJSON or getter: String may still say it.
+    // An Error whose name or message cannot be read: its JSON would be a bare {}.
+    return `Thrown: ${CANNOT_DESCRIBE}`
   }
-  try {
-    return `Thrown: ${String(thrown)}`
-  } catch {
-    return 'Thrown: a value that cannot be described (reading it as text threw)'
-  }
+  return `Thrown: ${typeof thrown === 'string' ? thrown : describeValue(thrown)}`
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { type DeliveryMode, deliveryModeSchema } from './delivery-mode.js'
-import { EventBusError, firstIssue } from './errors.js'
+import { describeValue, EventBusError, firstIssue } from './errors.js'
 import { type CompiledFilter, compileFilter } from './filter.js'
 import { checkOptions } from './options-check.js'
 
@@ -18,15 +18,6 @@ export const subscriptionLabelSchema = z.string().min(1).max(MAX_LABEL_LENGTH)
 export const subscribeOptionsSchema = z.strictObject({ label: subscriptionLabelSchema.optional() })
 /** `{ label? }`: what a subscription is for (see `subscribeOptionsSchema`). */
 export type SubscribeOptions = z.infer<typeof subscribeOptionsSchema>
-
-/** `value` for an error message; JSON where it can be, never throwing. */
-function describeValue(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return 'a value that could not be read'
-  }
-}
 
 /**
  * What is wrong in a mode whose kind was understood (`timeoutMs: 0`, or a `timeoutMs` given to

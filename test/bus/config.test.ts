@@ -95,6 +95,18 @@ describe('configuration', () => {
     expect(configurationError(() => createEventBus({ queueSize: 3 } as never)).reason).toBe(
       'Unrecognized key: "queueSize" (got {"queueSize":3})',
     )
+    // What JSON cannot write is said all the same, never a TypeError of its own.
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    const indescribable = { toJSON: () => 1n, toString: () => Symbol() }
+    const said = (config: unknown) => configurationError(() => createEventBus(config as never)).reason
+    const mustBe = 'maxQueueSize must be an integer from 1 to 10000000'
+    expect(said({ maxQueueSize: 10n })).toBe(`${mustBe} (got 10)`)
+    expect(said({ maxQueueSize: Symbol('size') })).toBe(`${mustBe} (got Symbol(size))`)
+    expect(said({ maxQueueSize: circular })).toBe(`${mustBe} (got [object Object])`)
+    expect(said({ maxQueueSize: indescribable })).toBe(
+      `${mustBe} (got a value that cannot be described (reading it as text threw))`,
+    )
   })
 
   it('refuses a configuration that is no object, and takes a retry whose longest wait is its first', () => {

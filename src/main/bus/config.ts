@@ -13,6 +13,7 @@ import {
   readIntegerVariable,
   readPositiveVariable,
 } from '../../shared/environment.js'
+import { describeValue } from '../../shared/errors.js'
 
 function integerIn(min: number, max: number) {
   const accepted = `an integer from ${min} to ${max}`
@@ -124,7 +125,7 @@ export function resolveConfig(code: EventBusConfigInput = {}, env?: Environment)
       merged,
     )
     const detail = issue?.code === 'unrecognized_keys' ? issue.message : `${path} must be ${issue?.message}`
-    throw configurationError(`${detail}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`)
+    throw configurationError(`${detail}${got === undefined ? '' : ` (got ${describeValue(got)})`}`)
   }
   const config = parsed.data
   Object.freeze(config.retry)
