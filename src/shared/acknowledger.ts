@@ -2,7 +2,8 @@
  * Where an endpoint's handlers report each delivery's outcome: acks, batched per tick, and nacks,
  * sent at once, over the link the delivery came by (the hub's, or a direct channel's).
  */
-import { describeThrown, type EventBusError } from './errors.js'
+import type { EventBusError } from './errors.js'
+import { failureText } from './failure-text.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { EndpointFrame, HubFrame } from './wire.js'
@@ -81,7 +82,7 @@ export class Acknowledger {
 
   /** Fails delivery `id` (without handling it when its message did not pass `screen`). */
   nack(id: number, error: unknown, timedOut: boolean, slow = false): void {
-    const text = describeThrown(error).slice(0, 4096)
+    const text = failureText(error)
     this.link.send({ t: 'nack', id, error: text, timedOut, ...(slow ? { slow } : {}) })
   }
 

@@ -5,6 +5,7 @@
  * The receiver validates and answers one frame per batch, and nothing per message is allocated for
  * the wire (over text, each message is still encoded on its own, see codec).
  */
+import { MAX_FAILURE_TEXT } from './failure-text.js'
 import type { Link } from './link.js'
 import type { Envelope } from './message.js'
 import type { BatchedPublishCount, EndpointFrame, Frame, HubFrame, PublishCount } from './wire.js'
@@ -127,7 +128,7 @@ export function nacksFor(
   return Array.from({ length: messagesIn(frame) }, (_, index) => ({
     t: 'nack' as const,
     id: frame.id + index,
-    error: error.slice(0, 4096),
+    error: error.slice(0, MAX_FAILURE_TEXT),
     timedOut: false,
   }))
 }

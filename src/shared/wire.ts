@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { isModuleId, moduleIdSchema } from './catalog.js'
 import { deliveryModeSchema } from './delivery-mode.js'
 import { eventBusErrorDataSchema } from './errors.js'
+import { MAX_FAILURE_TEXT } from './failure-text.js'
 import { plainFilterSchema } from './filter.js'
 import { MAX_LATENCY_MICROS, MAX_LATENCY_SLOTS } from './latency-tally.js'
 import type { Envelope } from './message.js'
@@ -256,7 +257,7 @@ export const priorAttemptsSchema = z
      */
     attempts: z.number().int().positive().max(1_000_000),
     /** The last failed attempt's error, "Name: message"; absent when none failed. */
-    error: z.string().max(4096).optional(),
+    error: z.string().max(MAX_FAILURE_TEXT).optional(),
     /** When the first attempt failed (epoch ms); absent when none failed. */
     firstFailedAt: z.number().int().nonnegative().optional(),
   })
@@ -493,7 +494,7 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
     .object({
       t: z.literal('nack'),
       id: deliveryId,
-      error: z.string().max(4096),
+      error: z.string().max(MAX_FAILURE_TEXT),
       timedOut: z.boolean(),
       slow: z.literal(true).optional(),
       gone: z.literal(true).optional(),
@@ -533,7 +534,7 @@ export const endpointFrameSchema = z.discriminatedUnion('t', [
       reason: z.enum(['MaxRetriesExceeded', 'DeliveryTimeout', 'Unsubscribed']),
       /** Attempts that ran (none for a copy its consumer's subscription ended before). */
       attempts: z.number().int().nonnegative(),
-      error: z.string().max(4096),
+      error: z.string().max(MAX_FAILURE_TEXT),
       firstFailedAt: z.number(),
     })
     .strict(),

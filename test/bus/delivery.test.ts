@@ -12,6 +12,7 @@ import {
   MessagePriority,
   ModuleId,
 } from '../../src/main/bus/index.js'
+import { MAX_FAILURE_TEXT } from '../../src/shared/failure-text.js'
 import {
   advance,
   deferred,
@@ -550,6 +551,19 @@ describe('handler latency and slow handlers', () => {
       'Thrown: 10',
     ])
     await expectAccounted(bus)
+  })
+
+  it('keeps a failure’s text to MAX_FAILURE_TEXT characters, as an endpoint’s nack carries it', async () => {
+    const bus = await startedBus({ maxRetryAttempts: 0 })
+    const long = 'x'.repeat(MAX_FAILURE_TEXT * 3)
+    await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), () => {
+      throw new RangeError(long)
+    })
+    await bus.publish(rawMessage(MessagePriority.Normal))
+    await flushMicrotasks()
+    const [entry] = bus.deadLetters.list()
+    expect(entry?.lastError).toBe(`RangeError: ${long}`.slice(0, MAX_FAILURE_TEXT))
+    expect(entry?.lastError).toHaveLength(MAX_FAILURE_TEXT)
   })
 
   it('counts a result whose `then` getter throws as one failed attempt, and keeps delivering', async () => {

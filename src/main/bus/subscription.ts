@@ -6,7 +6,8 @@
 import { monotonicMs } from '../../shared/clock.js'
 import { DeadLetterReason } from '../../shared/dead-letter.js'
 import type { DeliveryMode } from '../../shared/delivery-mode.js'
-import { describeThrown, EventBusError, isEventBusError } from '../../shared/errors.js'
+import { EventBusError, isEventBusError } from '../../shared/errors.js'
+import { failureText } from '../../shared/failure-text.js'
 import type { CompiledFilter } from '../../shared/filter.js'
 import { InFlight } from '../../shared/in-flight.js'
 import type { Envelope } from '../../shared/message.js'
@@ -524,7 +525,7 @@ export class Subscription {
     this.count(copy.message, 'failed')
     if (slow ?? monotonicMs() - startedAt > this.context.config.slowHandlerThresholdMs)
       this.stats.slowHandlers++
-    copy.lastError = describeThrown(error)
+    copy.lastError = failureText(error)
     copy.firstFailedAt ??= Date.now()
     if (!this.isReliable) this.drop(copy.message)
     else if (this.closed) this.giveUp(copy, this.closeReason)
