@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import type { ConnectionState, SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { App } from '../../src/renderer/app/App.js'
-import { stream } from './view-stubs.js'
+import { stream, windowRoot } from './view-stubs.js'
 
 /** A handler as the window subscribes it: handed the whole message. */
 type Handler = (message: BusMessage) => void
@@ -44,11 +44,9 @@ function fakeBus() {
   }
 }
 
-const root = document.createElement('div')
-document.body.append(root)
+const root = windowRoot()
 beforeEach(() => sessionStorage.clear())
 afterEach(() => {
-  render(null, root)
   vi.useRealTimers()
 })
 

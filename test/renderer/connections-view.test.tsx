@@ -1,14 +1,14 @@
 // @vitest-environment happy-dom
 /** The inspector's Connections view, given snapshots made to order: each figure in its column, in order. */
 import { render } from 'preact'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Connections } from '../../src/renderer/inspector/Connections.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
 import { connectionEntry, quietSnapshot } from './snapshots.js'
 import { rowsByHeading, textsOf } from './table.js'
+import { windowRoot } from './view-stubs.js'
 
-const root = document.createElement('div')
-afterEach(() => render(null, root))
+const root = windowRoot()
 
 /** Renders the view; returns its rows by heading and the modules whose subscriptions were asked for. */
 function show(metrics: BusMetrics | undefined) {

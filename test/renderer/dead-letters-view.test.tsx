@@ -5,21 +5,20 @@
  */
 import { render } from 'preact'
 import { act } from 'preact/test-utils'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.js'
 import type { SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { DeadLetters } from '../../src/renderer/inspector/DeadLetters.js'
 import type { DeadLetterEntry } from '../../src/shared/dead-letter.js'
 import { rawEvent } from '../helpers.js'
+import { windowRoot } from './view-stubs.js'
 
 vi.mock('../../src/renderer/inspector/windowed-rows.js', async (original) => ({
   ...(await original<typeof import('../../src/renderer/inspector/windowed-rows.js')>()),
   useWindowedRows: (await import('./view-stubs.js')).everyRowDrawn,
 }))
 
-const root = document.createElement('div')
-document.body.append(root)
-afterEach(() => render(null, root))
+const root = windowRoot()
 
 /** A RawEvent Storage's subscription gave up on, `minutesAgo` minutes ago. */
 function entry(id: string, minutesAgo: number): DeadLetterEntry {

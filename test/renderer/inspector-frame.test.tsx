@@ -6,13 +6,13 @@
  */
 import { render } from 'preact'
 import { act } from 'preact/test-utils'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { ConnectionState, SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { clockTime } from '../../src/renderer/inspector/format.js'
 import { Inspector } from '../../src/renderer/inspector/Inspector.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
 import { connectionEntry, quietSnapshot, routeEntry, subscriptionEntry } from './snapshots.js'
-import { stream } from './view-stubs.js'
+import { stream, windowRoot } from './view-stubs.js'
 
 vi.mock('../../src/renderer/inspector/Chart.js', async (original) => ({
   ...(await original<typeof import('../../src/renderer/inspector/Chart.js')>()),
@@ -41,9 +41,7 @@ function fakeBus() {
   }
 }
 
-const root = document.createElement('div')
-document.body.append(root)
-afterEach(() => render(null, root))
+const root = windowRoot()
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 11, 7, 12, 0, 0) + seconds * 1000)
 const topBar = () => root.querySelector('.topbar .muted')?.textContent

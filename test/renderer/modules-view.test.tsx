@@ -1,14 +1,14 @@
 // @vitest-environment happy-dom
 /** The inspector's Modules view, given snapshots made to order: each module's figures in their columns. */
 import { render } from 'preact'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Modules } from '../../src/renderer/inspector/Modules.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
 import { countersEntry, moduleEntry, quietSnapshot } from './snapshots.js'
 import { rowsByHeading, textsOf } from './table.js'
+import { windowRoot } from './view-stubs.js'
 
-const root = document.createElement('div')
-afterEach(() => render(null, root))
+const root = windowRoot()
 
 function show(metrics: BusMetrics | undefined) {
   render(<Modules metrics={metrics} />, root)

@@ -4,7 +4,7 @@
  * the cards, the module strip, and what it hands its charts (uPlot's canvas is not drawn here).
  */
 import { render } from 'preact'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Sample } from '../../src/renderer/inspector/feeds.js'
 import { Overview } from '../../src/renderer/inspector/Overview.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
@@ -16,16 +16,15 @@ import {
   routeEntry,
   subscriptionEntry,
 } from './snapshots.js'
-import { chartsHanded } from './view-stubs.js'
+import { chartsHanded, windowRoot } from './view-stubs.js'
 
 vi.mock('../../src/renderer/inspector/Chart.js', async (original) => ({
   ...(await original<typeof import('../../src/renderer/inspector/Chart.js')>()),
   Chart: (await import('./view-stubs.js')).StubChart,
 }))
 
-const root = document.createElement('div')
+const root = windowRoot()
 beforeEach(() => chartsHanded.clear())
-afterEach(() => render(null, root))
 
 /** A sample `seconds` after 12:00, its snapshot collected then. */
 const sampleAt = (seconds: number, overrides: Partial<BusMetrics> = {}): Sample => {

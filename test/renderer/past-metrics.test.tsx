@@ -2,14 +2,14 @@
 /** The hub's points an inspector window asks for at each connection, in a window rendered without a hub. */
 import { render } from 'preact'
 import { act } from 'preact/test-utils'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { ConnectionState, SkellyBusApi } from '../../src/preload/skelly-bus.js'
 import { usePastMetrics } from '../../src/renderer/inspector/feeds.js'
 import type { MetricsPoint } from '../../src/shared/metrics-snapshot.js'
 import { hubPoint } from './snapshots.js'
+import { windowRoot } from './view-stubs.js'
 
-const root = document.createElement('div')
-afterEach(() => render(null, root))
+const root = windowRoot()
 
 /** A bus whose every `metricsHistory()` waits until the test answers it, in any order. */
 function busAnsweringLater() {

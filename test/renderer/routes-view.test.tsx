@@ -1,14 +1,14 @@
 // @vitest-environment happy-dom
 /** The inspector's Routes view, given snapshots made to order: each figure in its column, each state told. */
 import { render } from 'preact'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Routes } from '../../src/renderer/inspector/Routes.js'
 import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
 import { quietSnapshot, routeEntry } from './snapshots.js'
 import { rowsByHeading, textsOf } from './table.js'
+import { windowRoot } from './view-stubs.js'
 
-const root = document.createElement('div')
-afterEach(() => render(null, root))
+const root = windowRoot()
 
 function show(metrics: BusMetrics | undefined) {
   render(<Routes metrics={metrics} />, root)

@@ -13,7 +13,7 @@ import type { Sample } from '../../src/renderer/inspector/feeds.js'
 import { Subscriptions } from '../../src/renderer/inspector/Subscriptions.js'
 import type { BusMetrics, MetricsPoint } from '../../src/shared/metrics-snapshot.js'
 import { hubPoint, quietSnapshot, subscriptionEntry } from './snapshots.js'
-import { chartsHanded } from './view-stubs.js'
+import { chartsHanded, windowRoot } from './view-stubs.js'
 
 vi.mock('../../src/renderer/inspector/Chart.js', async (original) => ({
   ...(await original<typeof import('../../src/renderer/inspector/Chart.js')>()),
@@ -24,10 +24,8 @@ vi.mock('../../src/renderer/inspector/windowed-rows.js', async (original) => ({
   useWindowedRows: (await import('./view-stubs.js')).everyRowDrawn,
 }))
 
-const root = document.createElement('div')
-document.body.append(root)
+const root = windowRoot()
 afterEach(() => {
-  render(null, root)
   chartsHanded.clear()
 })
 

@@ -1,14 +1,14 @@
 // @vitest-environment happy-dom
 /** The inspector's table of message types, given snapshots made to order: counts, rates, order, warnings. */
 import { render } from 'preact'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { TypeTraffic } from '../../src/renderer/inspector/TypeTraffic.js'
 import type { BusMetrics, MetricsPoint } from '../../src/shared/metrics-snapshot.js'
 import { countersEntry, hubPoint, quietSnapshot } from './snapshots.js'
 import { rowsByHeading, textsOf } from './table.js'
+import { windowRoot } from './view-stubs.js'
 
-const root = document.createElement('div')
-afterEach(() => render(null, root))
+const root = windowRoot()
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 11, 7, 12, 0, seconds))
 

@@ -1,9 +1,12 @@
 /**
  * Stand-ins for what happy-dom cannot do, for a view test to mock in (`vi.mock`, its factory
  * importing these): uPlot's canvas, and a window of rows measured against a layout (Playwright's
- * tests see both for real); and a bus's streams, for a fake bus to serve a window.
+ * tests see both for real); the element a test renders its window into; and a bus's streams, for a
+ * fake bus to serve a window.
  */
+import { render } from 'preact'
 import { act } from 'preact/test-utils'
+import { afterEach } from 'vitest'
 import type { ChartProps } from '../../src/renderer/inspector/Chart.js'
 import type { WindowedRows } from '../../src/renderer/inspector/windowed-rows.js'
 
@@ -56,4 +59,12 @@ export function stream<T>() {
       return listeners.size
     },
   }
+}
+
+/** An element in the page to render a view into, emptied after each test (its effects cleaned up). */
+export function windowRoot(): HTMLElement {
+  const root = document.createElement('div')
+  document.body.append(root)
+  afterEach(() => render(null, root))
+  return root
 }
