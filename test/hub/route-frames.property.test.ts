@@ -23,7 +23,7 @@ import { MAX_LATENCY_MICROS, slotOf } from '../../src/shared/latency-tally.js'
 import { messageValidator } from '../../src/shared/message-validator.js'
 import { busMetricsSchema } from '../../src/shared/metrics-snapshot.js'
 import { DIRECT_COUNT_NAMES, type DirectLimits, zeroDirectCounts } from '../../src/shared/wire.js'
-import { rawEvent, validData, waitFor } from '../helpers.js'
+import { envelopeWithData, rawEvent, validData, waitFor } from '../helpers.js'
 import { consumerAroundFakes } from './consumer-fakes.js'
 import { type RawFrame, rawPeer, startHub } from './fixture.js'
 
@@ -498,6 +498,8 @@ describe('direct channel frames from its own endpoints', () => {
       report({ counts: [{ ...counts, handedBack: 1 }] }),
       report({ tail: [{ msg: forged, routedTo: 1 }] }),
       report({ tail: [{ msg: unrouted, routedTo: 1 }] }),
+      // The producer's own, of the route's type, but no valid RawEvent.
+      report({ tail: [{ msg: envelopeWithData({ ...rawEvent(), eventType: 42 }), routedTo: 1 }] }),
       report({ counts: [{ ...counts, failed: 1, slowHandlers: 7 }] }),
       report({ latency: [latency([5, 1])] }),
       report({ latency: [latency([4, 1], 4_002 + 400)] }),
@@ -507,6 +509,10 @@ describe('direct channel frames from its own endpoints', () => {
       { kind: 'MessageRejected', reason: expect.stringContaining('counts no hand-backs') },
       { kind: 'Unauthorized', action: 'source' },
       { kind: 'Unauthorized', action: 'publish', type: 'StateChange' },
+      {
+        kind: 'MessageRejected',
+        issues: [expect.objectContaining({ path: ['payload', 'data', 'eventType'] })],
+      },
       { kind: 'MessageRejected', reason: expect.stringContaining('7 slow handlers') },
       { kind: 'MessageRejected', reason: expect.stringContaining('6 latencies') },
       { kind: 'MessageRejected', reason: expect.stringContaining('outside the 4400–4401 µs') },
@@ -514,20 +520,35 @@ describe('direct channel frames from its own endpoints', () => {
     ])
     const before = await bus.metrics()
     expect(before.messagesPublished).toBe(0)
-    expect(before.routes[0]?.refused).toBe(7)
+    expect(before.routes[0]?.refused).toBe(8)
     expect(before.subscriptions.find((s) => s.id === subscription)).toMatchObject({
       routed: 0,
       delivered: 0,
       slowHandlers: 0,
       latency: { count: 0 },
     })
-    await send('producer', report({ counts: [{ ...counts, slowHandlers: 5 }], latency: [latency([4, 1])] }))
+    // One subscription's counts in two parts: its five latencies are set against both parts'
+    // deliveries; a slow attempt may have failed (here the first of one copy, retried).
+    const part = (copies: number) => ({ ...counts, routed: copies, delivered: copies, sent: copies })
+    await send(
+      'producer',
+      report({
+        counts: [
+          { ...part(2), slowHandlers: 2 },
+          { ...part(3), failed: 1, retried: 1, slowHandlers: 4 },
+        ],
+        latency: [latency([4, 1])],
+      }),
+    )
+    expect(errors('producer')).toHaveLength(8)
     const after = await bus.metrics()
     expect(after.messagesPublished).toBe(5)
     expect(after.subscriptions.find((s) => s.id === subscription)).toMatchObject({
       routed: 5,
       delivered: 5,
-      slowHandlers: 5,
+      failed: 1,
+      retried: 1,
+      slowHandlers: 6,
       latency: { count: 5, p50Ms: 0.1, meanMs: expect.closeTo(0.8802, 9) },
     })
     // A tally whose latencies and their counts do not pair up is no tally: refused as malformed.
