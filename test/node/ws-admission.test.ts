@@ -86,7 +86,7 @@ describe('admitted', () => {
     expect(done).toHaveLength(1)
   })
 
-  it('pauses reading while over 4 MiB are unsent, once, and resumes when half have gone', async () => {
+  it('pauses reading while over 4 MiB are unsent, once, and resumes when half have gone, as often as it comes', async () => {
     const { socket, send, done } = admittedFake(1_000)
     socket.bufferedAmount = UNREAD_PAUSE_BYTES
     send(1)
@@ -102,6 +102,13 @@ describe('admitted', () => {
     expect(done).toEqual(['pause', 'resume'])
     await vi.advanceTimersByTimeAsync(100) // it stops looking
     expect(done).toEqual(['pause', 'resume'])
+    // The peer falls behind again: it is paused again, and resumed again.
+    socket.bufferedAmount = UNREAD_PAUSE_BYTES + 1
+    send(4)
+    expect(done).toEqual(['pause', 'resume', 'pause'])
+    socket.bufferedAmount = 0
+    await vi.advanceTimersByTimeAsync(20)
+    expect(done).toEqual(['pause', 'resume', 'pause', 'resume'])
   })
 
   it('resumes a paused socket that closed, whatever is left unsent', async () => {
