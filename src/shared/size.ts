@@ -76,7 +76,7 @@ class Refused {
   ) {}
 }
 
-type PathTest = (key: string | number, child: unknown, holder: object) => boolean
+type PathTest = (key: string | number, child: unknown) => boolean
 
 /** The path to the first child of `value` (at any depth) that passes `test`; run only on refusal. */
 function findPath(value: unknown, test: PathTest, depth = 0): (string | number)[] | undefined {
@@ -91,7 +91,7 @@ function findPath(value: unknown, test: PathTest, depth = 0): (string | number)[
         ? [...value].map((item, index) => [[index], item])
         : Object.entries(value).map(([key, item]) => [[key], item])
   for (const [steps, child] of children) {
-    if (test(steps[0] as string | number, child, value)) return steps
+    if (test(steps[0] as string | number, child)) return steps
     const found = findPath(child, test, depth + 1)
     if (found !== undefined) return [...steps, ...found]
   }
@@ -101,7 +101,8 @@ function findPath(value: unknown, test: PathTest, depth = 0): (string | number)[
 function explain(root: unknown, refused: Refused): UnencodableValueError {
   const { key, value } = refused
   if (key !== undefined) {
-    const path = findPath(root, (name, _, holder) => name === key && Object.hasOwn(holder, name)) ?? [key]
+    // Own keys only, as the walk refused: the path lists an object's own entries, no inherited ones.
+    const path = findPath(root, (name) => name === key) ?? [key]
     return new UnencodableValueError(
       `the key '${key}' (at ${path.join('.')}) is not allowed: WebSocket endpoints could not decode it safely (a prototype pollution risk)`,
       path,

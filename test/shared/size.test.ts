@@ -80,6 +80,20 @@ describe('encodedSizeOver', () => {
     for (const value of places) expect(encodedSizeOver(value, 1000), String(value)).toBeGreaterThan(1000)
   })
 
+  it('counts what JSON escapes at six bytes a character, and a surrogate pair at four', () => {
+    // Each text is 1,000 characters: control characters JSON writes as \u0001, emoji of two units.
+    for (const [text, bytesEach] of [
+      ['\u0001', 6],
+      ['😀', 4],
+    ] as const) {
+      const value = { data: text.repeat(1000) }
+      const exact = exactSize(value)
+      expect(exact).toBeGreaterThan(1000 * bytesEach)
+      expect(encodedSizeOver(value, exact - 1), text).toBeGreaterThan(exact - 1)
+      expect(encodedSizeOver(value, exact)).toBeUndefined()
+    }
+  })
+
   it('refuses containers nested deeper than MAX_NESTING_DEPTH, counted from the root, envelope or not', () => {
     const nested = (levels: number): unknown => {
       let value: unknown = 1
@@ -162,6 +176,7 @@ describe('encodedSizeOver', () => {
       [{ data: [1, Symbol('s')] }, /^data\.1 is a symbol/],
       [{ data: { pending: Promise.resolve(1) } }, /^data\.pending is a Promise/],
       [{ data: new Map([['cache', new WeakMap()]]) }, /^data\.0\.value is a WeakMap/],
+      [{ data: new Map([[() => 1, 'handler']]) }, /^data\.0\.key is a function/],
       [{ data: new Set([new Map().entries()]) }, /^data\.0 is a Map Iterator/],
       [{ id: 'a', payload: Promise.resolve() }, /^payload is a Promise/],
     ]
@@ -175,6 +190,10 @@ describe('encodedSizeOver', () => {
     }
     expect(encodedSizeOver({ data: new Point(1, 2), when: new Date() }, 1e9)).toBeUndefined()
     expect(() => structuredClone({ data: new Point(1, 2) })).not.toThrow()
+    // An object without a prototype is plain whatever tag it claims.
+    const bare = Object.assign(Object.create(null) as object, { [Symbol.toStringTag]: 'Promise' })
+    expect(encodedSizeOver({ data: bare }, 1e9)).toBeUndefined()
+    expect(() => structuredClone({ data: bare })).not.toThrow()
     for (const [value] of cases) expect(() => structuredClone(value)).toThrow()
   })
 
