@@ -69,6 +69,7 @@ describe('the superjson form of a value', () => {
       [{ list: [1, , 3] }, /^list\.1 is a hole in a sparse array/],
       [{ at: new Date(Number.NaN) }, /^at is an invalid Date/],
       [{ m: new Map([['k', new String('v')]]) }, /^m\.k is a boxed string/],
+      [{ m: new Map([[new Number(1), 'v']]) }, /^m\.1 is a boxed number/],
       [new Set([new Uint16Array(1)]), /^0 is binary data \(Uint16Array\)/],
     ]
     for (const [value, where] of unfaithful) {
@@ -94,6 +95,14 @@ describe('the superjson form of a value', () => {
       JSON.stringify(toSuperjsonForm({ a: shared, b: shared })),
     )
     expect(decoded.a).toBe(decoded.b)
+    // Read back by this module too, Dates and all.
+    const dated = { at: new Date(0) }
+    const read = fromSuperjsonForm(wire(toSuperjsonForm({ a: dated, b: dated })) as never) as {
+      a: object
+      b: object
+    }
+    expect(read.a).toBe(read.b)
+    expect(read.a).toEqual(dated)
   })
 
   it('tells an object met twice among many (past the walk’s short list) and keeps many Dates', () => {
@@ -158,6 +167,8 @@ describe('the superjson form of a value', () => {
       { json: { a: 'x' }, meta: { values: { 'a.b': ['Date'] }, v: 1 } },
       { json: { a: 'x' }, meta: { values: { missing: ['Date'] }, v: 1 } },
       { json: { 'a.b': '2026-01-01T00:00:00.000Z' }, meta: { values: { 'a\\.b': ['Date'] }, v: 1 } },
+      // A path naming a key of one backslash, beside a key of the path's two.
+      { json: { 'a\\\\b': '2026-01-01T00:00:00.000Z' }, meta: { values: { 'a\\\\b': ['Date'] }, v: 1 } },
       { json: '2026-01-01T00:00:00.000Z', meta: { values: ['Date'], v: 1 } },
       { json: { a: 'x' }, meta: null },
       { json: { a: 'x' }, meta: { values: { a: ['Date', 'extra'] }, v: 1 } },
