@@ -17,21 +17,27 @@ type MessageTuple = unknown[]
 const PACKED = 6
 const PACKED_WITH_CORRELATION = 7
 
+/**
+ * Whether `message`'s keys are the envelope's five, and a correlation id only with a value: a tuple
+ * has a place for each, so a key missing (or a correlation id's key holding undefined) would arrive
+ * as a key holding undefined (or none).
+ */
 function hasExactlyEnvelopeKeys(message: object): boolean {
   let count = 0
   for (const key in message) {
-    if (
+    if (key === 'correlationId') {
+      if ((message as { correlationId?: unknown }).correlationId === undefined) return false
+    } else if (
       key !== 'id' &&
       key !== 'timestamp' &&
       key !== 'source' &&
       key !== 'payload' &&
-      key !== 'priority' &&
-      key !== 'correlationId'
+      key !== 'priority'
     )
       return false
-    count++
+    else count++
   }
-  return count >= PACKED - 1
+  return count === PACKED - 1
 }
 
 function isPlainPayload(payload: unknown): payload is { type: unknown; data: unknown } {
