@@ -94,7 +94,7 @@ describe('batches whose messages share a shape over text', () => {
             return
           }
           const received = throughSocket(msgs)
-          expect(received).toEqual(plain)
+          expect(received).toStrictEqual(plain)
           expect(received.map(keyOrder)).toEqual(plain.map(keyOrder))
         },
       ),
@@ -220,7 +220,7 @@ describe('batches whose messages share a shape over text', () => {
       (codec.encode([{ t: 'pubs', rid: 1, msgs } as Frame]) as string).length
     expect(length(shapedTextCodec)).toBeLessThan(length(textCodec) * 0.6)
     const received = throughSocket(msgs) as typeof msgs
-    expect(received).toEqual(msgs)
+    expect(received).toStrictEqual(msgs)
     expect(received[0]?.payload.data.timestamp).toBeInstanceOf(Date)
   })
 
@@ -238,7 +238,7 @@ describe('batches whose messages share a shape over text', () => {
     expect(frame?.shapes).toHaveLength(1)
     expect(frame?.msgs.slice(1).map((row) => (row as unknown[])[0])).toEqual(odd.map(() => -1))
     const received = throughSocket(batch)
-    expect(received).toEqual(throughSocket(batch, textCodec))
+    expect(received).toStrictEqual(throughSocket(batch, textCodec))
     const [, , , again] = received as { payload: { data: { first: unknown; second: unknown } } }[]
     expect(again?.payload.data.first).toBe(again?.payload.data.second)
     // A lone message, or a batch with no shape at all, is sent as forms only.
