@@ -1,10 +1,12 @@
 /**
  * The timers that judge a peer read what it sent before they judge, whatever kept this thread
  * away: the cases here are the ones Node gets wrong by itself (measured on Node 20), a long task
- * run from setImmediate, after which the loop runs its due timers before it reads its ports.
+ * run from setImmediate, after which the loop runs its due timers before it reads its ports. On a
+ * clock made to jump, the rules themselves: when this side counts as away, a late turn's extra wait,
+ * cancelling at each stage, and which timers keep the process alive.
  */
 import { MessageChannel } from 'node:worker_threads'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { awakeInterval, timeoutAfterInput } from '../../src/shared/peer-timers.js'
 import { stallThisThread } from '../helpers.js'
 
@@ -114,5 +116,132 @@ describe('peer timers', () => {
     cancel()
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(fired).toBe(false)
+  })
+})
+
+/**
+ * Fake timers, and a monotonic clock that follows them and can jump as a machine's sleep or a long
+ * task makes it: `goAway(ms)` moves the clock on without running any timer. The timers set are kept.
+ */
+function fakeClockThatJumps() {
+  const runtimePerformance = globalThis.performance
+  vi.useFakeTimers()
+  const fakePerformance = globalThis.performance
+  let away = 0
+  vi.spyOn(runtimePerformance, 'now').mockImplementation(() => fakePerformance.now() + away)
+  const made: NodeJS.Timeout[] = []
+  for (const name of ['setTimeout', 'setInterval'] as const) {
+    const fake = globalThis[name] as (...args: unknown[]) => NodeJS.Timeout
+    vi.spyOn(globalThis, name).mockImplementation(((...args: unknown[]) => {
+      const timer = fake(...args)
+      made.push(timer)
+      return timer
+    }) as never)
+  }
+  return {
+    /** Whether each timer set so far keeps the process alive, in the order they were set. */
+    refs: () => made.map((timer) => timer.hasRef()),
+    goAway: (ms: number) => {
+      away += ms
+    },
+    /** The next timer due runs, and no other. */
+    nextTimer: () => vi.advanceTimersToNextTimer(),
+  }
+}
+
+describe('peer timers, on a clock made to jump', () => {
+  afterEach(() => {
+    vi.restoreAllMocks()
+    vi.useRealTimers()
+  })
+
+  it('awakeInterval counts this side away when its timer comes more than two intervals after the last', () => {
+    const { goAway } = fakeClockThatJumps()
+    const ticks: boolean[] = []
+    const stop = awakeInterval(100, (_, away) => ticks.push(away))
+    // Each tick judges on the turn after its timer, a millisecond later (a zero timer's delay).
+    vi.advanceTimersByTime(101)
+    goAway(100) // the timer comes two intervals after the last: no absence yet
+    vi.advanceTimersByTime(100)
+    goAway(101)
+    vi.advanceTimersByTime(100)
+    vi.advanceTimersByTime(100) // counted from the late one: on time
+    expect(ticks).toEqual([false, false, true, false])
+    stop()
+  })
+
+  it('awakeInterval counts this side away when its judging turn comes over two intervals after its timer', () => {
+    const { goAway, nextTimer } = fakeClockThatJumps()
+    const ticks: boolean[] = []
+    const stop = awakeInterval(100, (_, away) => ticks.push(away))
+    nextTimer() // the interval's timer; its judging turn waits
+    goAway(201)
+    vi.advanceTimersByTime(2) // the late turn waits one more, then judges
+    expect(ticks).toEqual([true])
+    stop()
+  })
+
+  it('awakeInterval stopped between its timer and its judging turn judges no more', () => {
+    const { nextTimer } = fakeClockThatJumps()
+    const ticks: boolean[] = []
+    const stop = awakeInterval(100, (_, away) => ticks.push(away))
+    nextTimer()
+    stop()
+    vi.advanceTimersByTime(1_000)
+    expect(ticks).toEqual([])
+  })
+
+  it('timeoutAfterInput fires on the turn after its time, one turn later when that turn came over 20 ms after its time', () => {
+    const { goAway, nextTimer } = fakeClockThatJumps()
+    const fired: string[] = []
+    // The turn comes a millisecond after its time (a zero timer's delay), and this side was away for `awayMs`.
+    for (const [name, awayMs] of [
+      ['prompt', 19],
+      ['late', 20],
+    ] as const) {
+      timeoutAfterInput(100, () => fired.push(name))
+      nextTimer() // its time
+      expect(fired).toEqual(name === 'prompt' ? [] : ['prompt'])
+      goAway(awayMs)
+      nextTimer() // the turn after it
+      if (name === 'late') {
+        expect(fired).toEqual(['prompt'])
+        nextTimer()
+      }
+      expect(fired.at(-1)).toBe(name)
+    }
+  })
+
+  it('timeoutAfterInput cancelled after its time, before its turn, never fires', () => {
+    const { goAway, nextTimer } = fakeClockThatJumps()
+    let fired = 0
+    for (const lateMs of [0, 21]) {
+      const cancel = timeoutAfterInput(100, () => fired++)
+      nextTimer()
+      goAway(lateMs)
+      if (lateMs > 0) nextTimer() // the late turn, which waits one more
+      cancel()
+      vi.advanceTimersByTime(1_000)
+    }
+    expect(fired).toBe(0)
+  })
+
+  it('keep no process alive, but a timeout asked to, through each of its timers', () => {
+    const { refs, goAway, nextTimer } = fakeClockThatJumps()
+    const stop = awakeInterval(100, () => {})
+    nextTimer()
+    goAway(21) // its turn comes late and waits once more: three timers
+    nextTimer()
+    expect(refs()).toEqual([false, false, false])
+    stop()
+    for (const keepsProcessAlive of [false, true]) {
+      const before = refs().length
+      timeoutAfterInput(100, () => {}, keepsProcessAlive)
+      nextTimer()
+      goAway(21)
+      nextTimer()
+      nextTimer() // it fires
+      expect(refs().slice(before)).toEqual([keepsProcessAlive, keepsProcessAlive, keepsProcessAlive])
+    }
   })
 })
