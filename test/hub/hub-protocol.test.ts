@@ -748,6 +748,36 @@ describe('hub protocol', () => {
     )
   })
 
+  it('refuses a port attached before, open or closed, whatever identity it is given, touching nothing attached', async () => {
+    const { bus, hub } = await setup()
+    const { port1, port2 } = new MessageChannel()
+    const first = hub.attach(port1, { module: ModuleId.DataCapture, permissions: everything })
+    const client = await connectBus(port2)
+    afterThisTest(() => client.close())
+    const attachedBefore = expect.objectContaining({
+      kind: 'Configuration',
+      reason: expect.stringContaining('attach: this port was attached before'),
+    })
+    for (const module of [ModuleId.DataCapture, ModuleId.Storage])
+      expect(() => hub.attach(port1, { module, permissions: everything })).toThrow(attachedBefore)
+    expect(hub.attachments()).toEqual([first])
+    expect(first.isOpen).toBe(true)
+    // Its endpoint got one welcome, and its publishes are taken once.
+    await client.publish(rawMessage())
+    expect((await bus.metrics()).messagesPublished).toBe(1)
+    first.detach()
+    expect(() => hub.attach(port1, { module: ModuleId.Storage, permissions: everything })).toThrow(
+      attachedBefore,
+    )
+    // A port given as an adapter is known by the adapter.
+    const adapted = fromNodePort(new MessageChannel().port1)
+    hub.attach(adapted, { module: ModuleId.Storage, permissions: everything })
+    expect(() => hub.attach(adapted, { module: ModuleId.Gamification, permissions: everything })).toThrow(
+      attachedBefore,
+    )
+    expect(hub.attachments().map((a) => a.module)).toEqual([ModuleId.Storage])
+  })
+
   it('refuses hub options it cannot use, a misspelt one or a wait no timer can count included', async () => {
     const { bus } = await setup()
     const refusals: [unknown, string][] = [

@@ -123,6 +123,8 @@ export interface Hub<C extends Catalog = Catalog> {
   /**
    * Attaches a port; the endpoint completes the hello/welcome exchange on it. Permissions naming a
    * type the catalog lacks fail to compile, and throw `Configuration` when they reach here untyped.
+   * Each port is attached once: a port attached before (open, or closed when its attachment ended)
+   * throws `Configuration`, and nothing already attached is touched.
    */
   attach(port: PortInput, options: AttachOptions<TypeOf<C>>): Attachment
   /** Open attachments. */
@@ -174,6 +176,11 @@ class HubImpl implements Hub, HubCore {
   private readonly reconnectGraceMs: number
   /** Open sessions, each with the attachment `attach` returned for it. */
   private readonly sessions = new Map<Session, Attachment>()
+  /**
+   * Every port given to `attach`, as given: two sessions reading one port would both answer each
+   * frame its endpoint sends (two welcomes, each publish taken twice or refused by one of them).
+   */
+  private readonly attachedPorts = new WeakSet<object>()
   private readonly parked = new Map<string, Parked[]>()
   /** What each module's last ended connections took, newest first (see `tookBefore`). */
   private readonly takenBefore = new Map<string, TakenIds[]>()
@@ -221,6 +228,11 @@ class HubImpl implements Hub, HubCore {
   attach(input: PortInput, options: AttachOptions): Attachment {
     this.assertOpen('attaches no endpoints')
     const { module, permissions } = checkAttachOptions(options?.module, options?.permissions, this.catalog)
+    if (typeof input === 'object' && input !== null && this.attachedPorts.has(input)) {
+      throw EventBusError.of('Configuration', {
+        reason: `attach: this port was attached before (an endpoint's port is attached once, and closed when its attachment ends); attach '${module}' with a port of its own`,
+      })
+    }
     const duplicates = [...this.sessions.keys()].filter((session) => session.module === module)
     if (duplicates.length > 0 && options.onDuplicate === 'refuse') {
       throw new EventBusError(
@@ -230,6 +242,7 @@ class HubImpl implements Hub, HubCore {
     }
     if (options.onDuplicate !== 'allow') for (const session of duplicates) session.end('superseded')
     const port = toPort(input)
+    this.attachedPorts.add(input as object)
     const session = new Session(this, port, module, permissions, (ended) => {
       this.sessions.delete(ended)
       this.rememberTaken(ended)
