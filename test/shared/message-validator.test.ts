@@ -71,7 +71,10 @@ describe('message validation', () => {
       fc.property(changedMessage, (message) => {
         const type = (message.payload as { type?: unknown }).type
         const schema =
-          typeof type === 'string' && type in builtinCatalog ? builtinCatalog[type as MessageType] : undefined
+          // Its own keys: a type named 'valueOf' is no type of the catalog's.
+          typeof type === 'string' && Object.hasOwn(builtinCatalog, type)
+            ? builtinCatalog[type as MessageType]
+            : undefined
         const expected =
           schema !== undefined &&
           encodable(message) &&
