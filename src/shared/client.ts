@@ -36,7 +36,7 @@ import {
 import type { BusMessage, Envelope } from './message.js'
 import type { BusMetrics, InspectorStreamName, MetricsPoint } from './metrics-snapshot.js'
 import { timeoutAfterInput } from './peer-timers.js'
-import { type PortInput, toPort } from './port.js'
+import { type PortInput, PortsGiven, toPort } from './port.js'
 import { PredicateErrors } from './predicate-errors.js'
 import type { RequestReply } from './request-reply.js'
 import { publishRequest, type RequestCarrier, type RequestOptions, Requests } from './requests.js'
@@ -659,7 +659,8 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  * after the hello/welcome exchange. The client is typed by the built-in catalog and
  * `options.catalog`'s entries, as `createEventBus` is (`X` names them for a client that leaves
  * their validation to the hub and passes none).
- * @throws (rejects) EventBusError `Configuration` for an invalid option or port, `Unauthorized` when
+ * @throws (rejects) EventBusError `Configuration` for an invalid option or port, or a port given to
+ * `connectBus` before (a port carries one connection, and is closed when it ends), `Unauthorized` when
  * `options.module` differs from the bound identity, `Disconnected` when the hub does not answer in
  * time or the port closes
  */
@@ -679,6 +680,9 @@ export function connectWindowBus(port: PortInput, options: ConnectOptions = {}):
   return connect(port, options, true)
 }
 
+/** Every port a connection was made on in this realm: two clients reading one would take each other's answers. */
+const connectedPorts = new PortsGiven()
+
 function connect<X extends Catalog>(
   port: PortInput,
   options: ConnectOptions & { catalog?: X },
@@ -686,9 +690,10 @@ function connect<X extends Catalog>(
 ): Promise<BusClient<BuiltinCatalog & X>> {
   try {
     const checked = checkConnectOptions(options)
-    return new Client(port, checked.catalog).handshake(checked.options, resends) as unknown as Promise<
-      BusClient<BuiltinCatalog & X>
-    >
+    connectedPorts.assertNew(port, 'connectBus', 'connect with a port of its own, from the main process')
+    const client = new Client(port, checked.catalog)
+    connectedPorts.add(port)
+    return client.handshake(checked.options, resends) as unknown as Promise<BusClient<BuiltinCatalog & X>>
   } catch (error) {
     return Promise.reject(error)
   }

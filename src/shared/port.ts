@@ -315,3 +315,28 @@ export function toPort(input: PortInput): Port {
     reason: `expected a Port, a worker_threads MessagePort or a DOM MessagePort (use fromElectronPort / fromWebSocket for those), got ${input === null ? 'null' : typeof input}`,
   })
 }
+
+/**
+ * The ports one side was given, known by identity (a port wrapped in two adapters is two). A port
+ * carries one connection and is closed when it ends; two readers of one port would both answer
+ * every frame that comes on it.
+ */
+export class PortsGiven {
+  private readonly given = new WeakSet<object>()
+
+  /**
+   * @throws EventBusError `Configuration` when `input` was given before, saying `to` what (`attach`,
+   * `connectBus`) and what to do `instead`
+   */
+  assertNew(input: unknown, to: string, instead: string): void {
+    if (typeof input !== 'object' || input === null || !this.given.has(input)) return
+    throw EventBusError.of('Configuration', {
+      reason: `${to}: this port was given before (a port carries one connection, and is closed when it ends); ${instead}`,
+    })
+  }
+
+  /** Remembers `input` as given. */
+  add(input: PortInput): void {
+    this.given.add(input)
+  }
+}

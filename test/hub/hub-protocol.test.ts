@@ -756,7 +756,7 @@ describe('hub protocol', () => {
     afterThisTest(() => client.close())
     const attachedBefore = expect.objectContaining({
       kind: 'Configuration',
-      reason: expect.stringContaining('attach: this port was attached before'),
+      reason: expect.stringContaining('attach: this port was given before'),
     })
     for (const module of [ModuleId.DataCapture, ModuleId.Storage])
       expect(() => hub.attach(port1, { module, permissions: everything })).toThrow(attachedBefore)
@@ -963,6 +963,27 @@ describe('hub protocol', () => {
     const client = await connectBus(port2, { module: 'renderer-main', connectTimeoutMs: 5_000 })
     afterThisTest(() => client.close())
     expect(client.module).toBe('renderer-main')
+  })
+
+  it('refuses a port a connection was made on before, leaving that connection as it was', async () => {
+    const { bus, hub } = await setup()
+    const { port1, port2 } = new MessageChannel()
+    hub.attach(port1, { module: ModuleId.DataCapture, permissions: everything })
+    const client = await connectBus(port2)
+    afterThisTest(() => client.close())
+    const again = connectBus(port2)
+    await expect(again).rejects.toMatchObject({
+      kind: 'Configuration',
+      reason: expect.stringContaining('connectBus: this port was given before'),
+    })
+    // The first connection's answers are still its own alone.
+    const messages = [rawMessage(), rawMessage()]
+    expect(await Promise.all(messages.map((message) => client.publish(message)))).toEqual(
+      messages.map((message) => message.id),
+    )
+    client.close()
+    await expect(connectBus(port2)).rejects.toMatchObject({ kind: 'Configuration' })
+    expect((await bus.metrics()).messagesPublished).toBe(2)
   })
 
   it('rejects calls on a closed connection with Disconnected', async () => {

@@ -11,7 +11,7 @@ import { EventBusError, firstIssue } from '../../shared/errors.js'
 import type { Envelope } from '../../shared/message.js'
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
-import { type PortInput, toPort } from '../../shared/port.js'
+import { type PortInput, PortsGiven, toPort } from '../../shared/port.js'
 import type { Permissions, PermissionsOf } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import { type BusInternals, busInternals, type WithInternals } from '../bus/internal.js'
@@ -176,11 +176,8 @@ class HubImpl implements Hub, HubCore {
   private readonly reconnectGraceMs: number
   /** Open sessions, each with the attachment `attach` returned for it. */
   private readonly sessions = new Map<Session, Attachment>()
-  /**
-   * Every port given to `attach`, as given: two sessions reading one port would both answer each
-   * frame its endpoint sends (two welcomes, each publish taken twice or refused by one of them).
-   */
-  private readonly attachedPorts = new WeakSet<object>()
+  /** Every port `attach` took: two sessions reading one would both welcome it and take each frame. */
+  private readonly attachedPorts = new PortsGiven()
   private readonly parked = new Map<string, Parked[]>()
   /** What each module's last ended connections took, newest first (see `tookBefore`). */
   private readonly takenBefore = new Map<string, TakenIds[]>()
@@ -228,11 +225,7 @@ class HubImpl implements Hub, HubCore {
   attach(input: PortInput, options: AttachOptions): Attachment {
     this.assertOpen('attaches no endpoints')
     const { module, permissions } = checkAttachOptions(options?.module, options?.permissions, this.catalog)
-    if (typeof input === 'object' && input !== null && this.attachedPorts.has(input)) {
-      throw EventBusError.of('Configuration', {
-        reason: `attach: this port was attached before (an endpoint's port is attached once, and closed when its attachment ends); attach '${module}' with a port of its own`,
-      })
-    }
+    this.attachedPorts.assertNew(input, 'attach', `attach '${module}' with a port of its own`)
     const duplicates = [...this.sessions.keys()].filter((session) => session.module === module)
     if (duplicates.length > 0 && options.onDuplicate === 'refuse') {
       throw new EventBusError(
@@ -242,7 +235,7 @@ class HubImpl implements Hub, HubCore {
     }
     if (options.onDuplicate !== 'allow') for (const session of duplicates) session.end('superseded')
     const port = toPort(input)
-    this.attachedPorts.add(input as object)
+    this.attachedPorts.add(input)
     const session = new Session(this, port, module, permissions, (ended) => {
       this.sessions.delete(ended)
       this.rememberTaken(ended)
