@@ -68,7 +68,7 @@ const props = (overrides: Partial<ChartProps> = {}): ChartProps => ({
   ...overrides,
 })
 const show = (chartProps: ChartProps) => act(() => render(<Chart {...chartProps} />, root))
-const only = () => {
+const thePlot = () => {
   expect(plots).toHaveLength(1)
   return plots[0] as RecordedPlot
 }
@@ -76,7 +76,7 @@ const only = () => {
 describe('a chart', () => {
   it('hands uPlot its times and each series’ values, labels and colors, at its height', async () => {
     await show(props({ height: 120 }))
-    const plot = only()
+    const plot = thePlot()
     expect(plot.data).toEqual([times, [null, 2, 3], [null, 20, null]])
     expect(plot.options.height).toBe(120)
     expect(plot.options.series.slice(1).map(({ label, stroke }) => [label, stroke])).toEqual([
@@ -107,7 +107,7 @@ describe('a chart', () => {
 
   it('scales its y axis from 0 to a tenth above the highest value, or at least to its minimum top', async () => {
     await show(props({ minimumTop: 5 }))
-    const range = only().options.scales.y.range
+    const range = thePlot().options.scales.y.range
     const [low, high] = range(undefined, 0, 100)
     expect(low).toBe(0)
     expect(high).toBeCloseTo(110, 9)
@@ -116,14 +116,14 @@ describe('a chart', () => {
 
   it('labels the time axis with clock times and the value axis in its format, but for a bare 0', async () => {
     await show(props())
-    const [timeAxis, valueAxis] = only().options.axes
+    const [timeAxis, valueAxis] = thePlot().options.axes
     expect(timeAxis?.values(undefined, [times[0] as number])).toEqual([chartTime(times[0] as number)])
     expect(valueAxis?.values(undefined, [0, 2.5])).toEqual(['0', '2.5 ms'])
   })
 
   it('shows in its legend the point under the cursor, else each line’s latest value, else a dash', async () => {
     await show(props())
-    const plot = only()
+    const plot = thePlot()
     const legend = (series: number, value: number | null, point: number | null) =>
       plot.options.series[series]?.value(plot, value, series, point)
     expect(legend(1, 2, 1)).toBe('2 ms')
@@ -147,7 +147,7 @@ describe('a chart', () => {
         ],
       }),
     )
-    expect(only().data).toEqual([later, [null, 2, 3, 4], [null, 20, null, 40]])
+    expect(thePlot().data).toEqual([later, [null, 2, 3, 4], [null, 20, null, 40]])
 
     await show(props({ series: [{ label: 'queued', color: '#333', values: [1, 2, 3] }] }))
     expect(plots).toHaveLength(2)
@@ -187,7 +187,7 @@ describe('a chart', () => {
     )
     try {
       await show(props({ height: 150 }))
-      const plot = only()
+      const plot = thePlot()
       expect(observers.map((o) => o.observed)).toEqual([[plot.element]])
       Object.defineProperty(plot.element, 'clientWidth', { value: 640, configurable: true })
       observers[0]?.callback()
