@@ -702,7 +702,7 @@ describe('hub protocol', () => {
     await expectAccounted(bus)
   })
 
-  it('lets a new attachment of the same identity replace the old one, or refuses it when asked', async () => {
+  it('lets a new attachment of the same identity replace the old one, or refuses it when asked; an unusable port replaces nothing', async () => {
     const { hub } = await setup()
     const first = hub.attach(new MessageChannel().port1, { module: 'renderer-main', permissions: everything })
     const second = hub.attach(new MessageChannel().port1, {
@@ -710,6 +710,17 @@ describe('hub protocol', () => {
       permissions: everything,
     })
     expect(first.isOpen).toBe(false)
+    expect(second.isOpen).toBe(true)
+    // A port it cannot use replaces nothing.
+    for (const unusable of [{}, null, 'port'])
+      expect(() =>
+        hub.attach(unusable as never, { module: 'renderer-main', permissions: everything }),
+      ).toThrow(
+        expect.objectContaining({
+          kind: 'Configuration',
+          reason: expect.stringContaining('expected a Port'),
+        }),
+      )
     expect(second.isOpen).toBe(true)
     const third = hub.attach(new MessageChannel().port1, {
       module: 'renderer-main',

@@ -226,6 +226,8 @@ class HubImpl implements Hub, HubCore {
     this.assertOpen('attaches no endpoints')
     const { module, permissions } = checkAttachOptions(options?.module, options?.permissions, this.catalog)
     this.attachedPorts.assertNew(input, 'attach', `attach '${module}' with a port of its own`)
+    // Adapted before anything is superseded: a port it cannot use must leave the attachment it would replace.
+    const port = toPort(input)
     const duplicates = [...this.sessions.keys()].filter((session) => session.module === module)
     if (duplicates.length > 0 && options.onDuplicate === 'refuse') {
       throw new EventBusError(
@@ -234,7 +236,6 @@ class HubImpl implements Hub, HubCore {
       )
     }
     if (options.onDuplicate !== 'allow') for (const session of duplicates) session.end('superseded')
-    const port = toPort(input)
     this.attachedPorts.add(input)
     const session = new Session(this, port, module, permissions, (ended) => {
       this.sessions.delete(ended)
