@@ -702,7 +702,7 @@ describe('hub protocol', () => {
     await expectAccounted(bus)
   })
 
-  it('lets a new attachment of the same identity replace the old one, or refuses it when asked; an unusable port replaces nothing', async () => {
+  it('lets a new attachment of the same identity replace the old one, or refuses it when asked; an unusable port or option replaces nothing', async () => {
     const { hub } = await setup()
     const first = hub.attach(new MessageChannel().port1, { module: 'renderer-main', permissions: everything })
     const second = hub.attach(new MessageChannel().port1, {
@@ -721,6 +721,22 @@ describe('hub protocol', () => {
           reason: expect.stringContaining('expected a Port'),
         }),
       )
+    expect(second.isOpen).toBe(true)
+    // A misspelt choice, or a key attach does not take, is refused: not read as the default, 'replace'.
+    for (const [extra, reason] of [
+      [{ onDuplicate: 'refuses' }, 'attach: options.onDuplicate: Invalid option: expected one of'],
+      [{ onDuplicte: 'allow' }, 'attach: options: Unrecognized key: "onDuplicte"'],
+    ] as const)
+      expect(() =>
+        hub.attach(new MessageChannel().port1, {
+          module: 'renderer-main',
+          permissions: everything,
+          ...extra,
+        } as never),
+      ).toThrow(expect.objectContaining({ kind: 'Configuration', reason: expect.stringContaining(reason) }))
+    expect(() => hub.attach(new MessageChannel().port1, null as never)).toThrow(
+      'attach: options: Invalid input: expected object, received null',
+    )
     expect(second.isOpen).toBe(true)
     const third = hub.attach(new MessageChannel().port1, {
       module: 'renderer-main',

@@ -18,7 +18,7 @@ import { type BusInternals, busInternals, type WithInternals } from '../bus/inte
 import type { Subscription } from '../bus/subscription.js'
 import type { InspectorStreams } from './inspector-streams.js'
 import { MetricsFeed } from './metrics-feed.js'
-import { checkAttachOptions } from './permissions.js'
+import { checkAttachArguments, type onDuplicateSchema } from './permissions.js'
 import type { DirectRoute, PortPair, RouteSpec, RouteSpecOf } from './route.js'
 import { RouteTable } from './routes.js'
 import { Session } from './session.js'
@@ -98,7 +98,7 @@ export interface AttachOptions<T extends string = string> {
    * as if its port had closed, so its Reliable subscriptions carry over; `'refuse'` throws
    * `Unauthorized`; `'allow'` keeps both.
    */
-  onDuplicate?: 'replace' | 'refuse' | 'allow'
+  onDuplicate?: z.infer<typeof onDuplicateSchema>
 }
 
 /** An attached endpoint, as the main process holds it. */
@@ -224,18 +224,18 @@ class HubImpl implements Hub, HubCore {
 
   attach(input: PortInput, options: AttachOptions): Attachment {
     this.assertOpen('attaches no endpoints')
-    const { module, permissions } = checkAttachOptions(options?.module, options?.permissions, this.catalog)
+    const { module, permissions, onDuplicate } = checkAttachArguments(options, this.catalog)
     this.attachedPorts.assertNew(input, 'attach', `attach '${module}' with a port of its own`)
     // Adapted before anything is superseded: a port it cannot use must leave the attachment it would replace.
     const port = toPort(input)
     const duplicates = [...this.sessions.keys()].filter((session) => session.module === module)
-    if (duplicates.length > 0 && options.onDuplicate === 'refuse') {
+    if (duplicates.length > 0 && onDuplicate === 'refuse') {
       throw new EventBusError(
         { kind: 'Unauthorized', module, action: 'attach' },
         `Unauthorized: '${module}' is attached already, and this attachment refuses a second (onDuplicate: 'refuse'); detach the first, or use 'replace' or 'allow'`,
       )
     }
-    if (options.onDuplicate !== 'allow') for (const session of duplicates) session.end('superseded')
+    if (onDuplicate === 'replace') for (const session of duplicates) session.end('superseded')
     this.attachedPorts.add(input)
     const session = new Session(this, port, module, permissions, (ended) => {
       this.sessions.delete(ended)

@@ -2,6 +2,7 @@
  * What an attachment may do. Permissions are chosen by the main process when it attaches a port;
  * nothing an endpoint sends can widen them.
  */
+import { z } from 'zod'
 import { type Catalog, isModuleId, notAModuleId } from '../../shared/catalog.js'
 import { EventBusError, firstIssue } from '../../shared/errors.js'
 import type { PlainFilter } from '../../shared/filter.js'
@@ -37,6 +38,35 @@ export function checkAttachOptions(
     }
   }
   return { module, permissions: granted }
+}
+
+/** What `attach` does when the identity is attached already (see `AttachOptions.onDuplicate`). */
+export const onDuplicateSchema = z.enum(['replace', 'refuse', 'allow'])
+
+const attachOptionsSchema = z
+  // The identity and permissions are checked by checkAttachOptions, whose errors say what they take.
+  .object({
+    module: z.unknown().optional(),
+    permissions: z.unknown().optional(),
+    onDuplicate: onDuplicateSchema.optional(),
+  })
+  .strict()
+
+/**
+ * Validates `attach`'s options whole: its identity and permissions (`checkAttachOptions`), and
+ * `onDuplicate`, with no other key. A misspelt one is refused, not ignored: `onDuplicate: 'refuses'`
+ * read as the default would end the very attachment it was meant to keep.
+ * @throws EventBusError `Configuration`
+ */
+export function checkAttachArguments(
+  options: unknown,
+  catalog: Catalog,
+): { module: string; permissions: Permissions; onDuplicate: z.infer<typeof onDuplicateSchema> } {
+  const parsed = attachOptionsSchema.safeParse(options)
+  if (!parsed.success)
+    throw EventBusError.of('Configuration', { reason: `attach: ${firstIssue(parsed.error, 'options')}` })
+  const { module, permissions, onDuplicate = 'replace' } = parsed.data
+  return { ...checkAttachOptions(module, permissions, catalog), onDuplicate }
 }
 
 /**
