@@ -43,8 +43,8 @@ export function checkAttachOptions(
 /** What `attach` does when the identity is attached already (see `AttachOptions.onDuplicate`). */
 export const onDuplicateSchema = z.enum(['replace', 'refuse', 'allow'])
 
+/** `attach`'s options' keys; the identity and permissions are checked by checkAttachOptions, whose errors say what they take. */
 const attachOptionsSchema = z
-  // The identity and permissions are checked by checkAttachOptions, whose errors say what they take.
   .object({
     module: z.unknown().optional(),
     permissions: z.unknown().optional(),
