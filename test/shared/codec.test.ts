@@ -1,7 +1,8 @@
 /**
- * The codecs' edges: a unit past the frames a codec reads is refused whole, encoding leaves the
- * frames it was given as they were, and only a message that cannot change is remembered for the
- * checkpoint.
+ * The codecs' edges: a unit past the frames a codec reads is refused whole, as is one that is no
+ * list of frames (a batch whose messages are no list, alone), templates are written only by the
+ * codecs asked to write them, encoding leaves the frames it was given as they were, and only a
+ * message that cannot change is remembered for the checkpoint.
  */
 import { describe, expect, it } from 'vitest'
 import { codecFor, UndecodableFrame } from '../../src/shared/codec.js'
@@ -19,6 +20,32 @@ describe('a codec', () => {
     expect(codec.decode(encoded(65_536))).toHaveLength(65_536)
     const refused = codec.decode(encoded(65_537))
     expect(refused).toEqual([new UndecodableFrame('a batch holds at most 65536 frames (got 65537)')])
+  })
+
+  it('refuses a unit that is no list of frames, or a batch whose messages are no list, saying which', () => {
+    for (const shapes of [false, true]) {
+      expect(codecFor('clone', shapes).decode({ t: 'ping' })).toEqual([
+        new UndecodableFrame('a unit must be an array of frames'),
+      ])
+      const text = codecFor('text', shapes)
+      expect(text.decode(42)).toEqual([new UndecodableFrame('a text unit must be valid UTF-8 JSON text')])
+      expect(text.decode('{"t":"ping"}')).toEqual([
+        new UndecodableFrame('a unit must be a JSON array of frames'),
+      ])
+      expect(text.decode('[{"t":"pubs","rid":1,"msgs":{"json":1}}]')).toEqual([
+        new UndecodableFrame('msgs must be an array of superjson values'),
+      ])
+    }
+  })
+
+  it.each(carriers)('over %s, writes templates only when asked to', (carrier) => {
+    const frames = [{ t: 'pubs', rid: 1, msgs: [rawMessage(), rawMessage()] } as Frame]
+    const withTemplates = (shapes: boolean) => {
+      const unit = codecFor(carrier, shapes).encode(frames)
+      const [frame] = (carrier === 'text' ? JSON.parse(unit as string) : unit) as { shapes?: unknown }[]
+      return frame?.shapes !== undefined
+    }
+    expect([withTemplates(false), withTemplates(true)]).toEqual([false, true])
   })
 
   it.each([false, true])('over text, leaves the frames it encodes as they were (templates: %s)', (shapes) => {
