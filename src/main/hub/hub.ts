@@ -226,8 +226,6 @@ class HubImpl implements Hub, HubCore {
     this.assertOpen('attaches no endpoints')
     const { module, permissions, onDuplicate } = checkAttachArguments(options, this.catalog)
     this.attachedPorts.assertNew(input, 'attach', `attach '${module}' with a port of its own`)
-    // Adapted before anything is superseded: a port it cannot use must leave the attachment it would replace.
-    const port = toPort(input)
     const duplicates = [...this.sessions.keys()].filter((session) => session.module === module)
     if (duplicates.length > 0 && onDuplicate === 'refuse') {
       throw new EventBusError(
@@ -235,6 +233,9 @@ class HubImpl implements Hub, HubCore {
         `Unauthorized: '${module}' is attached already, and this attachment refuses a second (onDuplicate: 'refuse'); detach the first, or use 'replace' or 'allow'`,
       )
     }
+    // Adapted (which listens on it) only once it is taken, and before anything is superseded: a
+    // port it cannot use must leave the attachment it would replace.
+    const port = toPort(input)
     if (onDuplicate === 'replace') for (const session of duplicates) session.end('superseded')
     this.attachedPorts.add(input)
     const session = new Session(this, port, module, permissions, (ended) => {
