@@ -329,7 +329,8 @@ export class PortsGiven {
    * `connectBus`) and what to do `instead`
    */
   assertNew(input: unknown, to: string, instead: string): void {
-    if (typeof input !== 'object' || input === null || !this.given.has(input)) return
+    // A WeakSet answers false for anything that is no object, which cannot have been given.
+    if (!this.given.has(input as object)) return
     throw EventBusError.of('Configuration', {
       reason: `${to}: this port was given before (a port carries one connection, and is closed when it ends); ${instead}`,
     })

@@ -8,6 +8,7 @@ import {
   fromDomPort,
   fromElectronPort,
   fromNodePort,
+  fromWebSocket,
   type Port,
 } from '../../src/shared/index.js'
 import { toPort } from '../../src/shared/port.js'
@@ -117,5 +118,146 @@ describe('port adapters', () => {
       expect(() => toPort(notAPort as never)).toThrow(expect.objectContaining({ kind: 'Configuration' }))
     }
     expect(() => toPort(null as never)).toThrow(/expected a Port.*got null/)
+  })
+
+  it('refuses an object with only part of a port’s methods, whichever part', () => {
+    const method = () => {}
+    const partial = [
+      { onMessage: method }, // a Port without send
+      { send: method }, // a Port without onMessage
+      { ref: method, postMessage: method }, // a Node port without on
+      { addEventListener: method }, // a DOM port without postMessage
+      { postMessage: method }, // a DOM port without addEventListener
+    ]
+    for (const notAPort of partial) {
+      expect(() => toPort(notAPort as never), Object.keys(notAPort).join()).toThrow(/expected a Port/)
+    }
+  })
+
+  it('takes a DOM-like port that also has on() for a DOM port, as it has no ref()', () => {
+    const used: string[] = []
+    const record = (name: string) => () => {
+      used.push(name)
+    }
+    const domLike = {
+      on: record('on'),
+      addEventListener: record('addEventListener'),
+      postMessage: record('postMessage'),
+      start: record('start'),
+      close: record('close'),
+    }
+    const port = toPort(domLike as never)
+    port.onMessage(() => {})
+    port.start()
+    expect(used).toEqual(['addEventListener', 'addEventListener', 'start'])
+  })
+
+  it('reports a port closed once, though both this side’s close() and the port’s event say so', () => {
+    const { fake } = fakeElectronPort() // its close() emits 'close' at once, as a peer's would
+    const port = fromElectronPort(fake)
+    const { closeReasons } = collect(port)
+    port.close()
+    fake.close()
+    expect(closeReasons).toEqual([undefined])
+  })
+
+  it('tells a close listener set after the close at once, with the reason it closed with', () => {
+    const socket = fakeWebSocket(1)
+    const port = fromWebSocket(socket)
+    socket.emit('close', { code: 4401, reason: 'wrong token' })
+    const reasons: unknown[] = []
+    port.onClose((reason) => reasons.push(reason))
+    expect(reasons).toEqual(['the WebSocket closed with code 4401, "wrong token"'])
+  })
+})
+
+/**
+ * An object behaving like a WebSocket in `readyState`, recording what is sent and closed on it;
+ * `emit` plays its events.
+ */
+function fakeWebSocket(readyState: number) {
+  const listeners = new Map<string, ((event: never) => void)[]>()
+  const socket = {
+    readyState,
+    bufferedAmount: 0,
+    sent: [] as string[],
+    closedWith: [] as unknown[][],
+    send(data: string) {
+      socket.sent.push(data)
+    },
+    close(...args: unknown[]) {
+      socket.closedWith.push(args)
+    },
+    addEventListener(type: string, listener: (event: never) => void) {
+      listeners.set(type, [...(listeners.get(type) ?? []), listener])
+    },
+    emit(type: string, event?: unknown) {
+      for (const listener of listeners.get(type) ?? []) listener(event as never)
+    },
+  }
+  return socket
+}
+
+describe('fromWebSocket', () => {
+  it('holds units while connecting, sends them in order on open, and drops units once closing', () => {
+    const socket = fakeWebSocket(0)
+    const port = fromWebSocket(socket)
+    port.send('[1]')
+    port.send('[2]')
+    expect(socket.sent).toEqual([])
+    socket.readyState = 1
+    socket.emit('open')
+    port.send('[3]')
+    expect(socket.sent).toEqual(['[1]', '[2]', '[3]'])
+    socket.readyState = 2 // closing: a browser's send would throw away the unit, ws's would fail
+    port.send('[4]')
+    expect(socket.sent).toEqual(['[1]', '[2]', '[3]'])
+  })
+
+  it('says why the socket closed: its code, and its reason where there is one', () => {
+    for (const [reason, said] of [
+      ['too many units', 'the WebSocket closed with code 4429, "too many units"'],
+      ['', 'the WebSocket closed with code 4429'],
+    ]) {
+      const socket = fakeWebSocket(1)
+      const port = collect(fromWebSocket(socket))
+      socket.emit('close', { code: 4429, reason })
+      socket.emit('close', { code: 1006, reason: 'a second event' })
+      expect(port.closeReasons).toEqual([said])
+    }
+  })
+
+  it('closes with code 1000 and reports the close at once, once', () => {
+    const socket = fakeWebSocket(1)
+    const port = fromWebSocket(socket)
+    const { closeReasons } = collect(port)
+    port.close()
+    expect(socket.closedWith).toEqual([[1000, 'closed']])
+    expect(closeReasons).toEqual([undefined])
+    socket.emit('close', { code: 1000, reason: 'closed' })
+    expect(closeReasons).toEqual([undefined])
+  })
+
+  it('reads binary frames as UTF-8 text, whole or in fragments, and invalid UTF-8 as nothing', () => {
+    const socket = fakeWebSocket(1)
+    const port = collect(fromWebSocket(socket))
+    const bytes = (text: string) => new TextEncoder().encode(text)
+    const frames = [
+      '["text"]',
+      bytes('["a view"]'),
+      bytes('["a buffer"]').buffer,
+      [bytes('["frag'), bytes('ments"]')],
+      new Uint8Array([0x5b, 0xff, 0x5d]), // not UTF-8
+      42, // nothing a socket sends: handed on for the codec to refuse
+    ]
+    for (const data of frames) socket.emit('message', { data })
+    expect(port.received).toEqual(['["text"]', '["a view"]', '["a buffer"]', '["fragments"]', undefined, 42])
+  })
+
+  it('tells the bytes sent that have not left yet', () => {
+    const socket = fakeWebSocket(1)
+    const port = fromWebSocket(socket)
+    socket.bufferedAmount = 12_345
+    expect(port.bufferedBytes?.()).toBe(12_345)
   })
 })
