@@ -111,7 +111,8 @@ export class Link<In extends Frame, Out extends Frame> {
    */
   readonly flush = (): void => {
     this.flushQueued = false
-    if (this.outbox.length === 0 || !this.open) return
+    // A closed link's outbox is empty: ending clears it, and send() queues nothing after.
+    if (this.outbox.length === 0) return
     const frames = this.outbox
     this.outbox = []
     const maxMessages = this.codec.maxMessagesPerUnit

@@ -6,9 +6,9 @@ import { BusMessage, MessagePayload, ModuleId } from '../../src/main/bus/index.j
 import { queuePublish } from '../../src/shared/batching.js'
 import { codecFor } from '../../src/shared/codec.js'
 import { Link } from '../../src/shared/link.js'
-import { fromNodePort, type PortCarrier } from '../../src/shared/port.js'
+import { fromNodePort, type Port, type PortCarrier } from '../../src/shared/port.js'
 import { type EndpointFrame, type HubFrame, hubFrameSchema } from '../../src/shared/wire.js'
-import { flushMicrotasks, rawEvent, rawMessage, stallThisThread, useFakeClock } from '../helpers.js'
+import { advance, flushMicrotasks, rawEvent, rawMessage, stallThisThread, useFakeClock } from '../helpers.js'
 import { recordingLink } from './recording-link.js'
 
 /**
@@ -125,13 +125,14 @@ describe('a link’s heartbeat', () => {
     }
   })
 
-  it('ends the link to a silent peer after three intervals, not before, and closes the port', async () => {
+  it('ends the link to a silent peer once three intervals have passed, not before, and closes the port', async () => {
+    useFakeClock()
     const { peer, link, endedBecause } = recordingLink()
     link.startHeartbeat(200)
-    // Timers run in the order they fall due: this check comes before any tick due after 300 ms.
-    await delay(300)
+    await advance(600)
     expect(endedBecause()).toBeUndefined()
-    await vi.waitFor(() => expect(endedBecause()).toBe('no heartbeat for 600 ms'), { timeout: 3000 })
+    await advance(200)
+    expect(endedBecause()).toBe('no heartbeat for 600 ms')
     expect(peer.isClosed()).toBe(true)
   })
 
@@ -202,6 +203,15 @@ describe('a link receiving', () => {
     link.close()
   })
 
+  it('names a batch it cannot decode and goes on with the unit', () => {
+    const { peer, link, received, invalid } = recordingLink()
+    peer.arrive([{ t: 'dlvs', sid: 1, msgs: [rawMessage(), rawMessage()], shapes: 'no templates' }, answered])
+    expect(invalid).toHaveLength(1)
+    expect(invalid[0]).toMatch(/^invalid frame 'dlvs': /)
+    expect(received).toEqual([answered])
+    link.close()
+  })
+
   it('hands on nothing of a unit after a frame that closed the link, nor of a later unit', () => {
     // As a handler that ends the connection on the first frame it reads.
     const { peer, link, received } = recordingLink('clone', () => link.close())
@@ -259,6 +269,10 @@ describe('a link’s units', () => {
     expect(unitsOf('text', [40, 40, 10, 14, 1])).toEqual([[40], [40, 10, 14], [1]])
   })
 
+  it('hold a frame of more messages than a unit allows alone, and no empty unit before it', () => {
+    expect(unitsOf('text', [65, 1])).toEqual([[65], [1]])
+  })
+
   it('hold at most 4,096 frames, each counted as one message at least', () => {
     const { link, sent } = recordingLink()
     for (let n = 0; n <= 4096; n++) link.send({ t: 'ping' })
@@ -271,6 +285,22 @@ describe('a link’s units', () => {
     link.send({ t: 'ping' })
     link.sendWithPorts({ t: 'pong' }, [])
     expect(sent()).toEqual([[{ t: 'ping' }], [{ t: 'pong' }]])
+  })
+
+  it('carry ports only where the port both sends and adopts them', () => {
+    const linkOver = (port: Port) =>
+      new Link<HubFrame, EndpointFrame>(port, hubFrameSchema, {
+        frame: () => {},
+        invalid: () => {},
+        unsendable: () => {},
+        closed: () => {},
+      })
+    const { port1, port2 } = new MessageChannel()
+    const both = linkOver(fromNodePort(port1))
+    const sendsOnly = linkOver({ ...fromNodePort(port2), adopt: undefined })
+    expect([both.canTransfer, sendsOnly.canTransfer]).toEqual([true, false])
+    both.close()
+    sendsOnly.close()
   })
 })
 
@@ -311,6 +341,17 @@ describe('a link flushing after the input at hand', () => {
     await new Promise((resolve) => setImmediate(resolve))
     expect(prepared).toEqual([1, 2, 3])
     expect(frames()).toEqual([['ping', 'ping', 'ping']])
+  })
+
+  it('over a socket, sends in the turn that prepares, ahead of what the input queued after it', async () => {
+    const { link, sent } = recordingLink('text')
+    link.flushAfterInput(() => link.send({ t: 'ping' }))
+    let unitsSentByThen = -1
+    queueMicrotask(() => {
+      unitsSentByThen = sent().length
+    })
+    await flushMicrotasks()
+    expect(unitsSentByThen).toBe(1)
   })
 
   it('over a socket, runs the preparations of one input’s turn in that turn only', async () => {
