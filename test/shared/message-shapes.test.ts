@@ -121,6 +121,7 @@ describe('batches whose messages share a shape over ports', () => {
       withData(new Point()),
       withData(Object.assign(Object.create(null), { key: 'a' })),
       withData(JSON.parse('{"__proto__": {"polluted": true}, "key": "a"}')),
+      withData({ key: 'a', inner: JSON.parse('{"__proto__": {"polluted": true}}') }),
       withData(Object.fromEntries(Array.from({ length: MAX_TEMPLATE_KEYS + 1 }, (_, i) => [`k${i}`, i]))),
       withData('text'),
       withData(null),
@@ -134,6 +135,33 @@ describe('batches whose messages share a shape over ports', () => {
     const mixed = packBatch([event(), withArray, event()])
     expect(mixed.shapes).toHaveLength(1)
     expect(mixed.msgs[1]).toEqual([-1, packMessage(withArray)])
+  })
+
+  it('template no data that inherits a key from a polluted Object.prototype, which a clone leaves out', () => {
+    // Envelopes without a prototype still pack under the pollution; their plain data inherits the key.
+    const withoutPrototype = ({ payload, ...envelope }: ReturnType<typeof event>) =>
+      Object.assign(Object.create(null), envelope, { payload: Object.assign(Object.create(null), payload) })
+    const msgs = [withoutPrototype(event()), withoutPrototype(event())]
+    Object.defineProperty(Object.prototype, 'polluted', { value: 1, enumerable: true, configurable: true })
+    let packed: ReturnType<typeof packBatch>
+    let tuples: unknown[]
+    try {
+      packed = packBatch(msgs)
+      tuples = msgs.map(packMessage)
+    } finally {
+      delete (Object.prototype as { polluted?: unknown }).polluted
+    }
+    expect(packed.shapes).toBeUndefined()
+    expect(packed.msgs).toEqual(tuples)
+    expect(tuples.every(Array.isArray)).toBe(true)
+  })
+
+  it('write each shape once, however its messages alternate with another', () => {
+    const keystroke = event()
+    const other = withData({ state: 'focused', score: 1 })
+    const msgs = [keystroke, other, keystroke, other]
+    expect(packBatch(msgs).shapes).toHaveLength(2)
+    expect(throughPort(msgs)).toEqual(msgs)
   })
 
   it(`template at most ${MAX_SHAPES} shapes a batch and ${MAX_TEMPLATE_DEPTH} levels, sending the rest as values`, () => {
@@ -172,6 +200,7 @@ describe('batches whose messages share a shape over ports', () => {
       [[['k', 0]], [[1, ...row.slice(1)]], /msgs\.0: a row is \[shape/],
       [[['k', 0]], [[...row, 'one too many']], /msgs\.0: a row is \[shape/],
       [[['k', 0]], [[0.5, ...row.slice(1)]], /msgs\.0: a row is \[shape/],
+      [[['k', 0]], [['0', ...row.slice(1)]], /msgs\.0: a row is \[shape/],
       [[['k', 0]], [[-1, 'message', 'more']], /msgs\.0: a row is \[shape/],
     ]
     let nested: unknown[] = ['k', 0]
