@@ -66,12 +66,17 @@ export interface PackedTextBatch {
 const keyPath: string[] = []
 let templateKeys = 0
 
+/**
+ * The template of a form's `json`, its Date leaves marked (their paths added to `marked`), or
+ * undefined when no row could stand for it: a key it inherits or `__proto__`, too many keys, a noted
+ * Date that is no string. Objects MAX_TEMPLATE_DEPTH deep are values. Returning undefined, it may
+ * leave `keyPath` long: shapeOf empties it before each walk.
+ */
 function templateOf(
   json: Record<string, unknown>,
   dates: ReadonlySet<string>,
   marked: string[],
 ): Template | undefined {
-  if (keyPath.length >= MAX_TEMPLATE_DEPTH) return undefined
   const template: Template = []
   for (const key in json) {
     if (!Object.hasOwn(json, key) || key === '__proto__' || ++templateKeys > MAX_TEMPLATE_KEYS)
@@ -100,7 +105,6 @@ function shapeOf(form: SuperjsonForm, dates: string[]): TextShape | undefined {
   templateKeys = 0
   const marked: string[] = []
   const template = templateOf(form.json, new Set(dates), marked)
-  keyPath.length = 0
   // Each noted Date at exactly one marked leaf, in the notes' order: then the row revives the same.
   if (template === undefined || !samePaths(marked, dates)) return undefined
   return { template, dates }

@@ -1,7 +1,14 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { shapedTextCodec, textCodec, UndecodableFrame } from '../../src/shared/codec.js'
-import { toSuperjsonForm } from '../../src/shared/superjson-form.js'
+import {
+  MAX_SHAPES,
+  MAX_TEMPLATE_DEPTH,
+  MAX_TEMPLATE_KEYS,
+  type Template,
+} from '../../src/shared/message-shapes.js'
+import { MAX_NESTING_DEPTH } from '../../src/shared/size.js'
+import { type SuperjsonForm, toSuperjsonForm } from '../../src/shared/superjson-form.js'
 import { packTextBatch } from '../../src/shared/text-shapes.js'
 import type { Frame } from '../../src/shared/wire.js'
 import { arbitraryEnvelope, envelopeWithData, keyOrder, rawEvent, rawMessage } from '../helpers.js'
@@ -20,6 +27,13 @@ function throughSocket(msgs: unknown[], codec = shapedTextCodec): unknown[] {
 /** The frame `msgs` make as text through the codec with templates, parsed back to JSON. */
 const wireForm = (msgs: unknown[]) =>
   (JSON.parse(shapedTextCodec.encode([{ t: 'pubs', rid: 1, msgs } as Frame]) as string) as Batch[])[0]
+
+/** An array holding an array … `depth` deep, holding 0. */
+function nestedArrays(depth: number): unknown {
+  let value: unknown = 0
+  for (let level = 0; level < depth; level++) value = [value]
+  return value
+}
 
 const event = (overrides: Parameters<typeof rawEvent>[0] = {}) => rawMessage(undefined, overrides)
 const withData = envelopeWithData
@@ -150,6 +164,7 @@ describe('batches whose messages share a shape over text', () => {
       ['a key less', { data: { key: 'a' } }],
       ['a hole in an array', { data: { key: new Array(2).fill(1, 1), code: 1 } }],
       ['a key superjson refuses', { data: { key: { constructor: 1 }, code: 1 } }],
+      ['a value nested deeper than a form may be', { windowTitle: nestedArrays(MAX_NESTING_DEPTH) }],
     ]
     for (const [name, overrides] of twins) {
       const packings = bothWays([withData(base), withData({ ...base, ...overrides })])
@@ -159,6 +174,22 @@ describe('batches whose messages share a shape over text', () => {
       if (name === 'the same data again') expect(packings.fromValues.forms).toBe(1)
       else expect(packings.fromValues.forms, name).toBe(2)
     }
+  })
+
+  it('write from its values a message that fits any template made, and what a form holds as it is', () => {
+    const keystroke = withData(rawEvent())
+    const state = withData({ state: 'focused', score: 1 })
+    const alternating = packed([keystroke, state, keystroke, state])
+    expect(alternating.forms).toBe(2)
+    expect(alternating.text).toBe(packed([keystroke, state, keystroke, state], true).text)
+    // A null-prototype object inside a JSON value is JSON as it is, to superjson too.
+    const withBareObject = withData({
+      ...rawEvent(),
+      windowTitle: Object.assign(Object.create(null), { a: 1 }),
+    })
+    const bare = packed([keystroke, withBareObject])
+    expect(bare.forms).toBe(1)
+    expect(bare.text).toBe(packed([keystroke, withBareObject], true).text)
   })
 
   it('keep their rows right when a getter packs another batch in the middle of the walk', () => {
@@ -222,6 +253,47 @@ describe('batches whose messages share a shape over text', () => {
     const received = throughSocket(msgs) as typeof msgs
     expect(received).toStrictEqual(msgs)
     expect(received[0]?.payload.data.timestamp).toBeInstanceOf(Date)
+  })
+
+  it(`template at most ${MAX_SHAPES} shapes a batch and ${MAX_TEMPLATE_DEPTH} levels, sending the rest as forms or values`, () => {
+    const shapes = Array.from({ length: MAX_SHAPES + 2 }, (_, n) => withData({ [`only${n}`]: n }))
+    const frame = wireForm(shapes)
+    expect(frame?.shapes).toHaveLength(MAX_SHAPES)
+    expect(frame?.msgs.slice(MAX_SHAPES).map((row) => (row as unknown[])[0])).toEqual([-1, -1])
+    expect(throughSocket(shapes)).toStrictEqual(throughSocket(shapes, textCodec))
+    let deep: Record<string, unknown> = { bottom: true }
+    for (let level = 0; level < MAX_TEMPLATE_DEPTH + 4; level++) deep = { level, inner: deep }
+    const deepBatch = [withData(deep), withData(deep)]
+    const levels = (template: unknown): number =>
+      Array.isArray(template) ? 1 + Math.max(0, ...template.map(levels)) : 0
+    expect(levels(wireForm(deepBatch)?.shapes?.[0])).toBe(MAX_TEMPLATE_DEPTH)
+    expect(throughSocket(deepBatch)).toStrictEqual(throughSocket(deepBatch, textCodec))
+  })
+
+  it('template no form whose JSON a row could not give back exactly, whatever form it is given', () => {
+    /** The templates of a batch of two messages whose forms are `form` (numbers fit no template). */
+    const shapesOf = (form: SuperjsonForm) => packTextBatch([1, 2], () => form).shapes
+    const keys = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, i]))
+    expect(shapesOf({ json: keys(MAX_TEMPLATE_KEYS) })).toHaveLength(1)
+    expect(shapesOf({ json: keys(MAX_TEMPLATE_KEYS + 1) })).toBeUndefined()
+    expect(shapesOf({ json: JSON.parse('{"a": 1, "__proto__": 2}') })).toBeUndefined()
+    expect(shapesOf({ json: { a: JSON.parse('{"__proto__": 2}') } })).toBeUndefined()
+    expect(shapesOf({ json: { at: 5 }, meta: { values: { at: ['Date'] }, v: 1 } })).toBeUndefined()
+    // A key Object.prototype lends every object: JSON.stringify would leave it out.
+    const form = { json: { a: 1 } }
+    Object.defineProperty(Object.prototype, 'polluted', { value: 1, enumerable: true, configurable: true })
+    let inheriting: Template[] | undefined
+    try {
+      inheriting = shapesOf(form)
+    } finally {
+      delete (Object.prototype as { polluted?: unknown }).polluted
+    }
+    expect(inheriting).toBeUndefined()
+    // A form whose JSON is no object makes no template, and takes no place of one.
+    const forms = [{ json: ['a'] }, { json: { a: 1 } }, { json: { a: 2 } }]
+    expect(packTextBatch([0, 1, 2], (index) => forms[index as number] as SuperjsonForm).shapes).toEqual([
+      ['a', 0],
+    ])
   })
 
   it('send as superjson forms what a row could not stand for exactly', () => {
