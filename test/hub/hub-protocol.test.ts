@@ -520,7 +520,9 @@ describe('hub protocol', () => {
   })
 
   it('resumes a parked subscription whose endpoint came back as its grace ran out while the hub was away', async () => {
-    const { bus, hub } = await startHub({}, { reconnectGraceMs: 1_000 })
+    // A grace long enough that a loaded machine still greets within it (1 s was missed once under
+    // two test runs at once), and a stall past it.
+    const { bus, hub } = await startHub({}, { reconnectGraceMs: 2_000 })
     const mode = { kind: 'Reliable', timeoutMs: 1000 }
     const first = rawPeer(hub, ModuleId.Storage)
     const parkedId = await subscribeRawEvents(first, ModuleId.Storage, mode)
@@ -534,7 +536,7 @@ describe('hub protocol', () => {
       { t: 'hello', v: 1 },
       { t: 'sub', rid: 1, module: ModuleId.Storage, filter: { types: ['RawEvent'] }, mode },
     ])
-    stallThisThread(1_500)
+    stallThisThread(2_500)
     await waitFor(() => second.frames.filter((frame) => frame.t === 'dlv').length === 7)
     expect(second.frames.find((frame) => frame.t === 'res')?.ok).toBe(parkedId)
     expect(bus.deadLetters.list()).toEqual([])
