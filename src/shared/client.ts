@@ -660,9 +660,9 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  * `options.catalog`'s entries, as `createEventBus` is (`X` names them for a client that leaves
  * their validation to the hub and passes none).
  * @throws (rejects) EventBusError `Configuration` for an invalid option or port, or a port given to
- * `connectBus` before (a port carries one connection, and is closed when it ends), `Unauthorized` when
- * `options.module` differs from the bound identity, `Disconnected` when the hub does not answer in
- * time or the port closes
+ * `connectBus` before, raw or in any `from…` adapter (a port carries one connection, and is closed
+ * when it ends), `Unauthorized` when `options.module` differs from the bound identity,
+ * `Disconnected` when the hub does not answer in time or the port closes
  */
 export function connectBus<X extends Catalog = Record<never, never>>(
   port: PortInput,

@@ -40,6 +40,15 @@ export interface Port {
   bufferedBytes?(): number
 }
 
+/** The transport's own port (or socket) each adapter made here wraps. */
+const wrapped = new WeakMap<Port, object>()
+
+/** `port`, remembered as the adapter of `transport` (see PortsGiven). */
+function adapterOf(transport: object, port: Port): Port {
+  wrapped.set(port, transport)
+  return port
+}
+
 /** Makes sure the close listener runs once, whoever notices the close first. */
 type CloseListener = (reason?: string) => void
 
@@ -82,7 +91,7 @@ function clonePort(
   const closed = closeOnce()
   // These transports say nothing of why; their listener gets a close event, which is no reason.
   listenForClose(() => closed.fire())
-  return {
+  return adapterOf(port, {
     carrier: 'clone',
     send: (data) => port.postMessage(data),
     transfer: transport.transfer,
@@ -94,7 +103,7 @@ function clonePort(
       port.close()
       closed.fire()
     },
-  }
+  })
 }
 
 /** The part of a Node `worker_threads` `MessagePort` the adapter uses. */
@@ -243,7 +252,7 @@ export function fromWebSocket(socket: WebSocketLike): Port {
   socket.addEventListener('close', ({ code, reason }) =>
     closed.fire(`the WebSocket closed with code ${code}${reason ? `, "${reason}"` : ''}`),
   )
-  return {
+  return adapterOf(socket, {
     carrier: 'text',
     send: (data) => {
       if (socket.readyState === WEBSOCKET_OPEN) socket.send(data as string)
@@ -260,7 +269,7 @@ export function fromWebSocket(socket: WebSocketLike): Port {
       closed.fire()
     },
     bufferedBytes: () => socket.bufferedAmount ?? 0,
-  }
+  })
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -317,9 +326,18 @@ export function toPort(input: PortInput): Port {
 }
 
 /**
- * The ports one side was given, known by identity (a port wrapped in two adapters is two). A port
- * carries one connection and is closed when it ends; two readers of one port would both answer
- * every frame that comes on it.
+ * What `input` is known by among ports given: the transport's own port (or socket) when it is an
+ * adapter made here, else itself.
+ */
+function transportOf(input: unknown): unknown {
+  return wrapped.get(input as Port) ?? input
+}
+
+/**
+ * The ports one side was given, known by the transport's port: given raw or in an adapter made
+ * here, once or in two, it is one (a Port of another making is known by itself). A port carries
+ * one connection and is closed when it ends; two readers of one port would both answer every frame
+ * that comes on it.
  */
 export class PortsGiven {
   private readonly given = new WeakSet<object>()
@@ -330,7 +348,7 @@ export class PortsGiven {
    */
   assertNew(input: unknown, to: string, instead: string): void {
     // A WeakSet answers false for anything that is no object, which cannot have been given.
-    if (!this.given.has(input as object)) return
+    if (!this.given.has(transportOf(input) as object)) return
     throw EventBusError.of('Configuration', {
       reason: `${to}: this port was given before (a port carries one connection, and is closed when it ends); ${instead}`,
     })
@@ -338,6 +356,6 @@ export class PortsGiven {
 
   /** Remembers `input` as given. */
   add(input: PortInput): void {
-    this.given.add(input)
+    this.given.add(transportOf(input) as object)
   }
 }

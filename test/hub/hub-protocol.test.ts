@@ -31,7 +31,7 @@ import {
 import type { Envelope } from '../../src/shared/message.js'
 import { packBatch } from '../../src/shared/message-shapes.js'
 import { type BusMetrics, busMetricsSchema, metricsPointSchema } from '../../src/shared/metrics-snapshot.js'
-import { fromNodePort, type Port } from '../../src/shared/port.js'
+import { fromDomPort, fromNodePort, type Port } from '../../src/shared/port.js'
 import { MAX_BATCH } from '../../src/shared/wire.js'
 import { expectAccounted, rawEvent, rawMessage, sleep, stallThisThread, waitFor } from '../helpers.js'
 import { afterThisTest, type RawFrame, rawPeer, startHub, subscribeRawEvents } from './fixture.js'
@@ -798,12 +798,15 @@ describe('hub protocol', () => {
     expect(() => hub.attach(port1, { module: ModuleId.Storage, permissions: everything })).toThrow(
       attachedBefore,
     )
-    // A port given as an adapter is known by the adapter.
-    const adapted = fromNodePort(new MessageChannel().port1)
+    // A port given in an adapter is known by the port under it: in that adapter, in another, or raw.
+    const raw = new MessageChannel().port1
+    const adapted = fromNodePort(raw)
     hub.attach(adapted, { module: ModuleId.Storage, permissions: everything })
-    expect(() => hub.attach(adapted, { module: ModuleId.Gamification, permissions: everything })).toThrow(
-      attachedBefore,
-    )
+    for (const again of [adapted, fromNodePort(raw), raw, fromDomPort(raw as never)]) {
+      expect(() => hub.attach(again, { module: ModuleId.Gamification, permissions: everything })).toThrow(
+        attachedBefore,
+      )
+    }
     expect(hub.attachments().map((a) => a.module)).toEqual([ModuleId.Storage])
   })
 
@@ -1012,6 +1015,8 @@ describe('hub protocol', () => {
     )
     client.close()
     await expect(connectBus(port2)).rejects.toMatchObject({ kind: 'Configuration' })
+    // Nor in an adapter: it is the same port under it.
+    await expect(connectBus(fromNodePort(port2))).rejects.toMatchObject({ kind: 'Configuration' })
     expect((await bus.metrics()).messagesPublished).toBe(2)
   })
 

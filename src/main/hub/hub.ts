@@ -123,8 +123,8 @@ export interface Hub<C extends Catalog = Catalog> {
   /**
    * Attaches a port; the endpoint completes the hello/welcome exchange on it. Permissions naming a
    * type the catalog lacks fail to compile, and throw `Configuration` when they reach here untyped.
-   * Each port is attached once: a port attached before (open, or closed when its attachment ended)
-   * throws `Configuration`, and nothing already attached is touched.
+   * Each port is attached once: a port attached before (open, or closed when its attachment ended;
+   * raw or in any `from…` adapter) throws `Configuration`, and nothing already attached is touched.
    */
   attach(port: PortInput, options: AttachOptions<TypeOf<C>>): Attachment
   /** Open attachments. */
