@@ -125,11 +125,15 @@ describe('batches whose messages share a shape over ports', () => {
       withData(Object.fromEntries(Array.from({ length: MAX_TEMPLATE_KEYS + 1 }, (_, i) => [`k${i}`, i]))),
       withData('text'),
       withData(null),
+      // Short of a key, or with an envelope's keys on an array: a tuple or a row would change them.
+      { ...event(), payload: { type: 'RawEvent' } },
+      { ...event(), payload: Object.assign([], { type: 'RawEvent', data: rawEvent() }) },
+      Object.assign([], event()),
     ]
     const packed = packBatch(noShape)
     expect(packed.shapes).toBeUndefined()
     expect(packed.msgs).toEqual(noShape.map(packMessage))
-    expect(throughPort(noShape)).toEqual(structuredClone(noShape))
+    expect(throughPort(noShape)).toStrictEqual(structuredClone(noShape))
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined()
     // Mixed with shaped ones, each travels as a row of its own tuple.
     const mixed = packBatch([event(), withArray, event()])
