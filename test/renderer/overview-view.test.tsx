@@ -63,6 +63,45 @@ describe('the overview', () => {
     expect(byTestId('verdict')?.className).toBe('verdict ok')
   })
 
+  it('names three subscriptions in trouble beside the verdict, and counts the rest', () => {
+    const subscriptions = ['a', 'b', 'c', 'd'].map((module, i) =>
+      subscriptionEntry({ id: `sub-${module}`, module, parked: true, routed: i }),
+    )
+    const { text } = show(sampleAt(0, { subscriptions }))
+    expect(text('verdict-trouble')).toBe(
+      '4 subscriptions in trouble: a (parked, endpoint away), b (parked, endpoint away), c (parked, endpoint away) and 1 more (Subscriptions view)',
+    )
+    show(sampleAt(0, { subscriptions: subscriptions.slice(0, 3) }))
+    expect(text('verdict-trouble')).toMatch(/^3 subscriptions in trouble: .*c \(parked, endpoint away\)$/)
+  })
+
+  it('counts the subscriptions in flight, and charts throughput and the queue beside what is in flight', () => {
+    const { text } = show(
+      sampleAt(0, { messagesPublished: 0, messagesFailed: 0, currentQueueDepth: 4, inFlight: 1 }),
+      sampleAt(1, {
+        messagesPublished: 50,
+        messagesDelivered: 40,
+        messagesFailed: 7,
+        messagesDropped: 3,
+        currentQueueDepth: 9,
+        inFlight: 6,
+        subscriptions: [subscriptionEntry(), subscriptionEntry({ id: 'sub-2' })],
+      }),
+    )
+    expect(text('kpi-inflight-total')).toBe('2 subscriptions')
+    const handed = (id: string) =>
+      chartsHanded.get(id)?.series.map((series) => [series.label, series.values.at(-1)])
+    expect(handed('chart-throughput')).toEqual([
+      ['published', 50],
+      ['delivered', 40],
+      ['failed', 7],
+    ])
+    expect(handed('chart-queue')).toEqual([
+      ['queued', 9],
+      ['in flight', 6],
+    ])
+  })
+
   it('judges refusals against the snapshot before, and rates the types against it', () => {
     const before = sampleAt(0, { types: { RawEvent: countersEntry({ published: 100 }) } })
     const now = sampleAt(2, {
