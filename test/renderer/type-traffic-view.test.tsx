@@ -40,6 +40,20 @@ describe('the message types table', () => {
         'refused (full)': '11',
       },
     ])
+    // And in this order, headings and cells alike.
+    expect(Object.keys(rows[0] ?? {})).toEqual([
+      'type',
+      'published/s',
+      'published',
+      'to no one',
+      'delivered',
+      'failed',
+      'retried',
+      'dropped',
+      'coalesced',
+      'dead-lettered',
+      'refused (full)',
+    ])
     // Losses and refusals stand out; deliveries, coalescing and publishes no one took do not.
     const warned = Object.entries(rows[0] ?? {})
       .filter(([, cell]) => cell.classList.contains('warn'))
