@@ -39,6 +39,13 @@ export function messageSchema(type: string, data: z.ZodType): z.ZodType {
   return envelopeHeaderSchema.extend({ payload: z.object({ type: z.literal(type), data }) })
 }
 
+/** Why a message whose `payload.type` is `type` has no schema to match. */
+function unknownTypeReason(type: unknown): string {
+  if (typeof type === 'string') return `unknown message type '${type}'`
+  if (type === undefined) return 'payload.type is missing'
+  return `payload.type must be a string naming a message type, got ${type === null ? 'null' : typeof type}`
+}
+
 export interface MessageValidator {
   /** Whether `type` is in the catalog. */
   knows(type: string): boolean
@@ -68,9 +75,7 @@ export function messageValidator(catalog: Catalog, maxMessageBytes: number): Mes
     }
     const type: unknown = (message.payload as { type?: unknown } | undefined)?.type
     const schema = typeof type === 'string' ? schemas.get(type) : undefined
-    if (schema === undefined) {
-      throw rejected(typeof type === 'string' ? `unknown message type '${type}'` : 'payload.type is missing')
-    }
+    if (schema === undefined) throw rejected(unknownTypeReason(type))
     let oversize: number | undefined
     try {
       oversize = encodedSizeOver(message, maxMessageBytes)

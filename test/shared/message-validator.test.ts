@@ -98,6 +98,28 @@ describe('message validation', () => {
     const bounded = messageValidator({ First: shared }, 10)
     expect(() => bounded.validate(message('First'))).toThrow(/over maxMessageBytes \(10\)/)
   })
+
+  it('says which types it knows, and what is wrong with something no message', () => {
+    expect(['RawEvent', 'Nope', 'toString'].map((type) => validator.knows(type))).toEqual([
+      true,
+      false,
+      false,
+    ])
+    const refusals: [unknown, RegExp][] = [
+      [null, /^a message is an object \{ id, timestamp, source, payload, priority \}$/],
+      [[], /^a message is an object/],
+      ['RawEvent', /^a message is an object/],
+      [{ payload: { data: {} } }, /^payload\.type is missing$/],
+      [{ payload: { type: 7 } }, /^payload\.type must be a string naming a message type, got number$/],
+      [{ payload: { type: null } }, /^payload\.type must be a string naming a message type, got null$/],
+      [{}, /^payload\.type is missing$/],
+    ]
+    for (const [message, reason] of refusals) {
+      expect(() => validator.validate(message as never), JSON.stringify(message)).toThrow(
+        expect.objectContaining({ kind: 'MessageRejected', reason: expect.stringMatching(reason) }),
+      )
+    }
+  })
 })
 
 describe('a message that throws when read', () => {
