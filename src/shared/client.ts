@@ -22,7 +22,7 @@ import { LONGEST_WAIT_MS } from './clock.js'
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterSelector, ReplayResult } from './dead-letter.js'
 import type { DeliveryMode } from './delivery-mode.js'
 import { DirectChannels, unsendableReport } from './direct-channels.js'
-import { describeThrown, EventBusError, firstIssue } from './errors.js'
+import { describeThrown, EventBusError, firstIssue, kindOf } from './errors.js'
 import { type FilterInput, MessageFilter, type PlainFilter, type TypesKnownOnlyAtRunTime } from './filter.js'
 import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
@@ -361,7 +361,7 @@ class Client implements BusClient<Catalog> {
     if (typeof message !== 'object' || message === null) {
       return Promise.reject(
         EventBusError.of('MessageRejected', {
-          reason: `publish takes a message (BusMessage.create(...)), not ${message === null ? 'null' : typeof message}`,
+          reason: `publish takes a message (BusMessage.create(...)), not ${kindOf(message)}`,
           issues: [],
         }),
       )

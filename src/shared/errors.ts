@@ -180,6 +180,11 @@ export function isRecoverable(err: unknown): boolean {
   )
 }
 
+/** What kind of value `value` is, as an error names what it got: its `typeof`, with null as null. */
+export function kindOf(value: unknown): string {
+  return value === null ? 'null' : typeof value
+}
+
 /** What {@link describeValue} says of a value that throws when read as text. */
 const CANNOT_DESCRIBE = 'a value that cannot be described (reading it as text threw)'
 

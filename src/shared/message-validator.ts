@@ -10,6 +10,7 @@ import {
   describeThrown,
   EventBusError,
   isEventBusError,
+  kindOf,
   type RejectionIssue,
   toRejectionIssues,
 } from './errors.js'
@@ -43,7 +44,7 @@ export function messageSchema(type: string, data: z.ZodType): z.ZodType {
 function unknownTypeReason(type: unknown): string {
   if (typeof type === 'string') return `unknown message type '${type}'`
   if (type === undefined) return 'payload.type is missing'
-  return `payload.type must be a string naming a message type, got ${type === null ? 'null' : typeof type}`
+  return `payload.type must be a string naming a message type, got ${kindOf(type)}`
 }
 
 export interface MessageValidator {

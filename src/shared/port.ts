@@ -4,7 +4,7 @@
  * `MessagePortMain` and a WebSocket. Adapters are typed structurally so that this runtime-neutral
  * module imports none of those runtimes.
  */
-import { EventBusError } from './errors.js'
+import { EventBusError, kindOf } from './errors.js'
 
 /** How a transport carries data: structured clones (ports) or text (WebSocket). */
 export type PortCarrier = 'clone' | 'text'
@@ -321,7 +321,7 @@ export function toPort(input: PortInput): Port {
     return fromDomPort(input as DomMessagePortLike)
   }
   throw EventBusError.of('Configuration', {
-    reason: `expected a Port, a worker_threads MessagePort or a DOM MessagePort (use fromElectronPort / fromWebSocket for those), got ${input === null ? 'null' : typeof input}`,
+    reason: `expected a Port, a worker_threads MessagePort or a DOM MessagePort (use fromElectronPort / fromWebSocket for those), got ${kindOf(input)}`,
   })
 }
 
