@@ -11,7 +11,7 @@ import {
   fromWebSocket,
   type Port,
 } from '../../src/shared/index.js'
-import { toPort } from '../../src/shared/port.js'
+import { PortsGiven, toPort } from '../../src/shared/port.js'
 import { waitFor } from '../helpers.js'
 
 function collect(port: Port) {
@@ -118,6 +118,34 @@ describe('port adapters', () => {
       expect(() => toPort(notAPort as never)).toThrow(expect.objectContaining({ kind: 'Configuration' }))
     }
     expect(() => toPort(null as never)).toThrow(/expected a Port.*got null/)
+  })
+
+  it('knows a port given before by the port under its adapter, over every transport', () => {
+    const node = new MessageChannel().port1
+    const electron = fakeElectronPort().fake
+    const socket = fakeWebSocket(1)
+    const given = new PortsGiven()
+    const alreadyGiven = /^Configuration: give: this port was given before/
+    const refuse = (input: unknown) =>
+      expect(() => given.assertNew(input, 'give', 'give another')).toThrow(alreadyGiven)
+    given.add(fromNodePort(node))
+    given.add(fromElectronPort(electron))
+    given.add(fromWebSocket(socket))
+    for (const again of [node, fromNodePort(node), fromDomPort(node as never), fromElectronPort(electron)])
+      refuse(again)
+    refuse(fromWebSocket(socket))
+    // The other way round: raw first, then in an adapter.
+    const raw = new MessageChannel().port1
+    given.add(raw)
+    refuse(fromNodePort(raw))
+    // A Port made elsewhere is known by itself; other ports, and what is no port, are new.
+    const custom: Port = { ...fromNodePort(new MessageChannel().port1) }
+    given.add(custom)
+    refuse(custom)
+    expect(() => given.assertNew({ ...custom }, 'give', '')).not.toThrow()
+    expect(() => given.assertNew(new MessageChannel().port1, 'give', '')).not.toThrow()
+    expect(() => given.assertNew('a port', 'give', '')).not.toThrow()
+    for (const port of [node, raw]) port.close()
   })
 
   it('refuses an object with only part of a port’s methods, whichever part', () => {

@@ -15,7 +15,7 @@ import {
   WindowedEntries,
   type WindowedRows,
 } from '../../src/renderer/inspector/windowed-rows.js'
-import { windowRoot } from './view-stubs.js'
+import { everyRowDrawn, windowRoot } from './view-stubs.js'
 
 const root = windowRoot()
 
@@ -27,12 +27,10 @@ function windowOf(
   below: number,
   measured: Element[],
 ): WindowedRows {
+  const drawnFromTop = everyRowDrawn(last + 1, 20, (index) => `key-${index}`)
   return {
-    scrollRef: { current: null },
-    rows: Array.from({ length: last - first + 1 }, (_, offset) => {
-      const index = first + offset
-      return { index, key: `key-${index}`, start: index * 20, end: index * 20 + 20, size: 20, lane: 0 }
-    }),
+    ...drawnFromTop,
+    rows: drawnFromTop.rows.slice(first),
     above,
     below,
     measure: (element) => {
