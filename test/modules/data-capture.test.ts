@@ -48,6 +48,8 @@ describe('DataCapture', () => {
     expect(events()).toHaveLength(5)
     // A new rate applies from the next tick on.
     expect(running.configure?.('rate', 50)).toBe(true)
+    // Another module's key is not one of its own (a ConfigUpdate sent to it by name is refused then).
+    expect(running.configure?.('cooldownMs', 50)).toBe(false)
     await advance(TICK_MS)
     expect(events()).toHaveLength(10)
     await running.stop()

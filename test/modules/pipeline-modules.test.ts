@@ -87,6 +87,8 @@ describe("AnalysisEngine's rule", () => {
     // Sure in proportion to the stronger sign: 30 % switches or 60 % mouse is certain.
     expect(classify(batch(1, { keystroke: 80, window_focus: 20 })).confidence).toBeCloseTo(2 / 3)
     expect(classify(batch(1, { keystroke: 40, mouse_move: 60 })).confidence).toBe(1)
+    // Never past certain, which StateChange's schema would refuse: every event a window switch.
+    expect(classify(batch(1, { window_focus: 100 }))).toEqual({ state: 'distracted', confidence: 1 })
   })
 
   it('calls the rest focused, sure in proportion to its keystrokes (80 % is certain)', () => {
@@ -159,6 +161,11 @@ describe('Gamification', () => {
       ['focus', 3],
       ['focus', 1], // never nothing, however unsure
     ])
+    expect(
+      ofType('RewardEvent')
+        .map(({ payload: { data } }) => data.description)
+        .slice(3, 6),
+    ).toEqual(['Nice focus', '5 focused stretches in a row!', 'Nice focus'])
   })
 
   it('asks for an intervention on drifting, then not again within its cooldown; a stretch lost starts the streak over', async () => {
