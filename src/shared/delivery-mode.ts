@@ -10,7 +10,7 @@ export const deliveryModeSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('Reliable'),
       /** Attempt timeout; the bus's `deliveryTimeoutMs` applies when absent and bounds it when present. */
-      timeoutMs: z.number().positive().finite().optional(),
+      timeoutMs: z.number().positive().optional(),
     })
     .strict(),
   z.object({ kind: z.literal('LatestOnly') }).strict(),

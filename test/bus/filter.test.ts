@@ -254,6 +254,15 @@ describe('filters', () => {
       kind: 'Configuration',
       reason: `subscribe: mode.timeoutMs: Too small: expected number to be >0; ${forms} (got {"kind":"Reliable","timeoutMs":-1})`,
     })
+    // No endless attempt: the bus's own bound would apply, but a JSON text port would carry null.
+    await expect(
+      bus.subscribe('storage', {}, DeliveryMode.Reliable({ timeoutMs: Infinity }), () => {}),
+    ).rejects.toMatchObject({
+      kind: 'Configuration',
+      reason: expect.stringMatching(
+        /^subscribe: mode\.timeoutMs: Invalid input: expected number, received Infinity; /,
+      ),
+    })
     await expect(
       bus.subscribe('storage', {}, { kind: 'BestEffort', timeoutMs: 500 } as never, () => {}),
     ).rejects.toMatchObject({
@@ -290,6 +299,16 @@ describe('filters', () => {
     } finally {
       vi.useRealTimers()
     }
+  })
+
+  it('builds the plain modes BUS-API names, with no key left holding undefined', () => {
+    expect(DeliveryMode.Reliable()).toStrictEqual({ kind: 'Reliable' })
+    expect(DeliveryMode.Reliable({})).toStrictEqual({ kind: 'Reliable' })
+    expect(DeliveryMode.Reliable({ timeoutMs: 250 })).toStrictEqual({ kind: 'Reliable', timeoutMs: 250 })
+    expect(DeliveryMode.BestEffort).toStrictEqual({ kind: 'BestEffort' })
+    expect(DeliveryMode.LatestOnly).toStrictEqual({ kind: 'LatestOnly' })
+    // The shared ones cannot be changed under every subscription that was given them.
+    expect(Object.isFrozen(DeliveryMode.BestEffort) && Object.isFrozen(DeliveryMode.LatestOnly)).toBe(true)
   })
 
   it('types handlers with exactly the filtered payloads', () => {
