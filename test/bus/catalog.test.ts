@@ -55,6 +55,8 @@ describe('payload constructors and message factories', () => {
       expect(payload).toEqual({ type, data })
       expect(Object.isFrozen(payload)).toBe(true)
     }
+    // One table for every caller in the process: none can swap a constructor under the others.
+    expect(Object.isFrozen(MessagePayload) && Object.isFrozen(BusMessage)).toBe(true)
   })
 
   it('creates frozen messages with a UUID v4 id, a timestamp and Normal priority', () => {
@@ -204,6 +206,20 @@ describe('schemas', () => {
         reason: 'ModuleReady does not match its schema',
       })
       expect(refused.issues.map((issue: { path: unknown }) => issue.path)).toEqual([['id']])
+    }
+    await bus.shutdown()
+  })
+
+  it('takes a correlation id of 1 to 128 characters, and refuses an empty or longer one', async () => {
+    const bus = shutDown(createEventBus())
+    await bus.start()
+    const ready = BusMessage.create('x', MessagePayload.ModuleReady('x'))
+    for (const correlationId of ['c', 'a'.repeat(128)])
+      await expect(bus.publish({ ...ready, correlationId })).resolves.toBe(ready.id)
+    for (const correlationId of ['', 'a'.repeat(129), 42]) {
+      const refused = await bus.publish({ ...ready, correlationId } as never).catch((e) => e)
+      expect(refused).toMatchObject({ kind: 'MessageRejected' })
+      expect(refused.issues.map((issue: { path: unknown }) => issue.path)).toEqual([['correlationId']])
     }
     await bus.shutdown()
   })
