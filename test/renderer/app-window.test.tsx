@@ -89,6 +89,8 @@ describe('the app window', () => {
     )
     expect(text('state')).toBe('focused')
     expect(root.querySelector('.card.state')?.className).toBe('card state state-focused')
+    // The figurine wears the mood too (app.css colours its jelly by it).
+    expect(figurine()?.classList.contains('mood-focused')).toBe(true)
     expect(root.querySelector('.card.state .muted')?.textContent).toBe('88 % sure')
     const first = reward(1200, 'deep focus')
     await fake.deliver(first)
@@ -122,8 +124,12 @@ describe('the app window', () => {
     const fake = fakeBus()
     await openWindow(fake)
     expect(figurine()?.getAttribute('data-animation')).toBe('rest')
+    expect(figurine()?.getAttribute('aria-label')).toBe('Skelly the jelly skeleton, resting')
     await fake.deliver(animation('wave', 1000))
     expect(figurine()?.getAttribute('data-animation')).toBe('wave')
+    // The class is what plays it: app.css animates `.figurine.anim-wave`.
+    expect(figurine()?.classList.contains('anim-wave')).toBe(true)
+    expect(figurine()?.getAttribute('aria-label')).toBe('Skelly the jelly skeleton, doing a wave')
     await act(() => {
       vi.advanceTimersByTime(600)
     })
@@ -138,6 +144,7 @@ describe('the app window', () => {
       vi.advanceTimersByTime(1)
     })
     expect(figurine()?.getAttribute('data-animation')).toBe('rest')
+    expect([...(figurine()?.classList ?? [])].filter((name) => name.startsWith('anim-'))).toEqual([])
   })
 
   it.each([
