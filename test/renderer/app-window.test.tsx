@@ -22,11 +22,13 @@ function fakeBus() {
   const connection = stream<ConnectionState>()
   const unsubscribed: string[] = []
   const bus = {
-    subscribe: vi.fn(async (filter: { types: string[] }, _mode: unknown, handler: Handler) => {
-      const [type = ''] = filter.types
-      handlers.set(type, handler)
-      return `sub-${type}`
-    }),
+    subscribe: vi.fn(
+      async (filter: { types: string[] }, _mode: unknown, handler: Handler, _options?: unknown) => {
+        const [type = ''] = filter.types
+        handlers.set(type, handler)
+        return `sub-${type}`
+      },
+    ),
     unsubscribe: vi.fn(async (id: string) => {
       unsubscribed.push(id)
     }),
@@ -81,6 +83,7 @@ describe('the app window', () => {
     const fake = fakeBus()
     await openWindow(fake)
     expect(text('state')).toBe('…')
+    expect(root.querySelector('.card.state .muted')?.textContent).toBe('waiting for the first analysis')
     await fake.deliver(
       BusMessage.create(
         ModuleId.AnalysisEngine,
@@ -177,6 +180,10 @@ describe('the app window', () => {
       await fake.connect('open')
       expect(button('ask')?.textContent).toBe('Ask Skelly for a tip')
       expect(button('ask')?.disabled).toBe(false)
+      // Asking again clears what the last one said.
+      fake.bus.request.mockReturnValue(new Promise(() => {}))
+      await act(() => button('ask')?.click())
+      expect(text('error')).toBeUndefined()
     },
   )
 
@@ -204,6 +211,10 @@ describe('the app window', () => {
       'RawEvent',
       expect.objectContaining({ eventType: 'poke' }),
     )
+    // A failure that is no bus error is said with its name.
+    fake.bus.publish.mockRejectedValueOnce(new TypeError('cannot clone'))
+    await act(async () => button('poke')?.click())
+    expect(text('error')).toBe('TypeError: cannot clone')
   })
 
   it('says a subscription was refused, and never offers a tip it could not hear the answer to', async () => {
@@ -225,6 +236,43 @@ describe('the app window', () => {
     expect(button('poke')?.title).toBe('Waiting for the connection to the bus')
     expect(text('offline')).toBe('The connection to the bus dropped; reconnecting…')
     expect(text('connection')).toBe('reconnecting')
+    // app.css colours the state by its class.
+    expect(root.querySelector('[data-testid=connection]')?.className).toBe(
+      'connection connection-reconnecting',
+    )
+  })
+
+  it('says nothing dropped while it first connects', async () => {
+    const fake = fakeBus()
+    await openWindow(fake, 'connecting')
+    expect([button('ask')?.disabled, button('poke')?.disabled]).toEqual([true, true])
+    expect(text('connection')).toBe('connecting')
+    expect(text('offline')).toBeUndefined()
+  })
+
+  it('subscribes Reliable to rewards, which must not be lost, and to the newest only of what it shows as it is now', async () => {
+    const fake = fakeBus()
+    await openWindow(fake)
+    expect(
+      fake.bus.subscribe.mock.calls.map(([filter, mode, , options]) => [filter.types[0], mode, options]),
+    ).toEqual([
+      ['AnimationCommand', { kind: 'LatestOnly' }, { label: 'animates the figurine' }],
+      ['StateChange', { kind: 'LatestOnly' }, { label: 'shows the activity' }],
+      ['RewardEvent', { kind: 'Reliable', timeoutMs: 5000 }, { label: 'counts rewards' }],
+      ['InterventionResponse', { kind: 'BestEffort' }, { label: "shows Skelly's answers" }],
+      ['StorageStatus', { kind: 'LatestOnly' }, { label: 'shows the stored events' }],
+    ])
+  })
+
+  it('shows the rewards this tab kept before a reload', async () => {
+    sessionStorage.setItem(
+      'skelly.rewards',
+      JSON.stringify([{ rewardId: 'r-1', points: 1500, description: 'kept across the reload' }]),
+    )
+    const fake = fakeBus()
+    await openWindow(fake)
+    expect(text('points')).toBe('1,500')
+    expect(text('reward-count')).toBe('kept across the reload')
   })
 
   it('ends its subscriptions and stops listening to the connection when it closes', async () => {
