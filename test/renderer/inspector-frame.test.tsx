@@ -68,6 +68,13 @@ describe('the inspector’s frame', () => {
     expect(topBar()).toMatch(/^up 1h 0m · /)
   })
 
+  it('gives the snapshots’ spacing to a tenth of a second', async () => {
+    const fake = await openInspector()
+    await fake.send(quietSnapshot({ collectedAt: at(0) }))
+    await fake.send(quietSnapshot({ collectedAt: at(1.234) }))
+    expect(topBar()).toMatch(/ · snapshot every 1\.2s$/)
+  })
+
   it('counts on each tab what it holds: dead letters, subscriptions, active routes, connections', async () => {
     const fake = await openInspector()
     const badges = () =>
@@ -115,6 +122,64 @@ describe('the inspector’s frame', () => {
     expect(root.querySelector('[data-testid=stale]')?.textContent).toMatch(
       /^Disconnected from the hub\. What follows/,
     )
+  })
+
+  it('is a tab list the keyboard walks: one tab stop, the arrows wrapping, Home and End', async () => {
+    await openInspector()
+    const tabs = () => [...root.querySelectorAll<HTMLButtonElement>('[role=tab]')]
+    const selected = () => tabs().filter((tab) => tab.getAttribute('aria-selected') === 'true')
+    const press = (key: string) => {
+      const event = new KeyboardEvent('keydown', { key, bubbles: true, cancelable: true })
+      return act(() => {
+        root.querySelector('[role=tablist]')?.dispatchEvent(event)
+      }).then(() => event)
+    }
+    const state = () => ({
+      selected: selected().map((tab) => tab.id),
+      focused: document.activeElement?.id,
+      stops: tabs()
+        .filter((tab) => tab.tabIndex === 0)
+        .map((tab) => tab.id),
+      active: tabs()
+        .filter((tab) => tab.className === 'active')
+        .map((tab) => tab.id),
+      panel: root.querySelector('[role=tabpanel]')?.getAttribute('aria-labelledby'),
+    })
+    const on = (id: string) => ({ selected: [id], focused: id, stops: [id], active: [id], panel: id })
+    expect(tabs().every((tab) => tab.getAttribute('aria-controls') === 'inspector-view')).toBe(true)
+    expect((await press('ArrowLeft')).defaultPrevented).toBe(true)
+    expect(state()).toEqual(on('tab-connections'))
+    await press('ArrowRight')
+    expect(state()).toEqual(on('tab-overview'))
+    await press('ArrowRight')
+    expect(state()).toEqual(on('tab-subscriptions'))
+    await press('End')
+    expect(state()).toEqual(on('tab-connections'))
+    await press('Home')
+    expect(state()).toEqual(on('tab-overview'))
+    // Other keys are the page's: nothing moves, nothing is held back.
+    expect((await press('a')).defaultPrevented).toBe(false)
+    expect(state()).toEqual(on('tab-overview'))
+  })
+
+  it('opens a connection’s subscriptions narrowed to its module; chosen from the tabs, the view shows all again', async () => {
+    const fake = await openInspector()
+    await fake.send(
+      quietSnapshot({
+        subscriptions: [subscriptionEntry(), subscriptionEntry({ id: 's2', module: 'analysis-engine' })],
+        connections: [connectionEntry()],
+      }),
+    )
+    const click = (selector: string) => act(() => root.querySelector<HTMLElement>(selector)?.click())
+    const moduleFilter = () =>
+      root.querySelector<HTMLSelectElement>('[data-testid=subscriptions-filter-module]')?.value
+    await click('[data-testid=tab-connections]')
+    await click('[data-testid=connection-subscriptions] button')
+    expect(root.querySelector('[role=tab][aria-selected=true]')?.id).toBe('tab-subscriptions')
+    expect(moduleFilter()).toBe('storage')
+    await click('[data-testid=tab-overview]')
+    await click('[data-testid=tab-subscriptions]')
+    expect(moduleFilter()).toBe('')
   })
 
   it('calls the bus degraded in its badge, the reasons in its title, refusals judged against the snapshot before', async () => {
