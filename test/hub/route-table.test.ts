@@ -277,7 +277,31 @@ describe('the route table: declaring a route', () => {
       kind: 'Configuration',
       reason: expect.stringContaining('types: lists a type more than once'),
     })
+    // A misspelt key would otherwise leave the route serving both kinds unasked.
+    expect(thrownBy(() => declare({ ...HOT_PATH, modes: 'Reliable' }))).toMatchObject({
+      kind: 'Configuration',
+      reason: expect.stringMatching(/^route: spec: Unrecognized key: "modes" /),
+    })
+    // LatestOnly keeps the newest per source in the hub's queue: no channel can serve it.
+    expect(thrownBy(() => declare({ ...HOT_PATH, mode: 'LatestOnly' }))).toMatchObject({
+      kind: 'Configuration',
+      reason: expect.stringMatching(
+        /^route: mode: Invalid option: expected one of "BestEffort"\|"Reliable" /,
+      ),
+    })
     expect(routes.list()).toEqual([])
+  })
+
+  it('keeps its own list of types, frozen: neither the caller’s array, nor the one its metrics give, nor the route’s holder can change it', async () => {
+    const { declare } = await table()
+    const types = ['RawEvent']
+    const route = declare({ ...HOT_PATH, types })
+    types.push('StateChange')
+    route.metrics().types.push('EventBatch')
+    // Nor anyone holding the route: the hub matches reports and copies against these.
+    expect(() => (route.types as string[]).push('EventBatch')).toThrow(TypeError)
+    expect(route.types).toEqual(['RawEvent'])
+    expect(route.metrics().types).toEqual(['RawEvent'])
   })
 
   it('refuses a route from a module to itself', async () => {
@@ -380,6 +404,8 @@ describe('the route table: setting a channel up', () => {
       limits: { maxRetryAttempts: 2, retry: { initialMs: 1, maxMs: 1 }, window: 1024 },
     })
     expect(route.metrics()).toMatchObject({ established: 1, fallbacks: 0 })
+    // A route with nothing wrong gives no reason, not one that is undefined.
+    expect(Object.hasOwn(route.metrics(), 'reason')).toBe(false)
   })
 
   it('takes the latest attached endpoint of a module that can carry ports, and none that cannot', async () => {

@@ -134,6 +134,8 @@ export interface Hub<C extends Catalog = Catalog> {
    * subscriptions over a port pair of their own, once both are attached (and again after either
    * comes back). Other subscribers still get those messages through the hub. When the bus begins
    * shutting down, every route is revoked.
+   * The spec is checked whole (a key it does not have is refused, `mode` is `BestEffort` or
+   * `Reliable`); the route keeps its own frozen copy of `types`.
    * @throws EventBusError `Configuration` for an invalid or overlapping spec, `Unauthorized` when an
    * attached side lacks the permission for a type, `BusShuttingDown` once the bus or the hub is
    * shutting down

@@ -38,7 +38,9 @@ export type RouteSpec = z.infer<typeof routeSpecSchema>
 export type RouteSpecOf<T extends string> = Omit<RouteSpec, 'types'> & { types: readonly T[] }
 
 /** A declared route, as the main process sees it. */
-export interface DirectRoute extends Readonly<RouteSpec> {
+export interface DirectRoute extends Readonly<Omit<RouteSpec, 'types'>> {
+  /** The routed types, frozen: the hub matches reports and copies against them. */
+  readonly types: readonly string[]
   /** The route's id, as `metrics().routes` and the inspector name it. */
   readonly id: string
   /** `establishing`, `active`, `waiting` (an end is away: its traffic takes the hub path) or `revoked`. */
@@ -155,7 +157,7 @@ export interface Channel {
 export class Route implements DirectRoute {
   readonly producer: string
   readonly consumer: string
-  readonly types: string[]
+  readonly types: readonly string[]
   readonly mode: RouteSpec['mode']
   state: RouteMetrics['state'] = 'waiting'
   /** Set as the route is declared (see RouteTable.establish). */
@@ -193,7 +195,7 @@ export class Route implements DirectRoute {
   ) {
     this.producer = spec.producer
     this.consumer = spec.consumer
-    this.types = [...spec.types]
+    this.types = Object.freeze([...spec.types])
     this.mode = spec.mode
     this.deliveries = new WindowedRate(rateWindowMs, monotonicMs())
   }

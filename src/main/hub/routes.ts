@@ -41,7 +41,6 @@ import {
   Route,
   type RouteEndpoint,
   type RouteKeeper,
-  type RouteSpec,
   routeSpecSchema,
 } from './route.js'
 import { assertDeliveryOf, assertWhole } from './route-checks.js'
@@ -509,7 +508,7 @@ export class RouteTable implements RouteKeeper {
     const limits = this.limits()
     const consumerRefused = handOver(
       consumer,
-      { t: 'route', id, role: 'consumer', peer: route.producer, types: route.types, port: 0, limits },
+      { t: 'route', id, role: 'consumer', peer: route.producer, types: [...route.types], port: 0, limits },
       port2,
     )
     if (consumerRefused !== undefined) {
@@ -533,7 +532,16 @@ export class RouteTable implements RouteKeeper {
     this.channels.set(id, channel)
     const producerRefused = handOver(
       producer,
-      { t: 'route', id, role: 'producer', peer: route.consumer, types: route.types, port: 0, terms, limits },
+      {
+        t: 'route',
+        id,
+        role: 'producer',
+        peer: route.consumer,
+        types: [...route.types],
+        port: 0,
+        terms,
+        limits,
+      },
       port1,
     )
     if (producerRefused !== undefined) {
@@ -637,7 +645,10 @@ export class RouteTable implements RouteKeeper {
     return { maxQueueSize, maxMessageBytes, maxRetryAttempts, retry: { ...retry }, window: DIRECT_WINDOW }
   }
 
-  private refusal(spec: RouteSpec, endpoint: RouteEndpoint): EventBusError | undefined {
+  private refusal(
+    spec: Pick<DirectRoute, 'producer' | 'consumer' | 'types'>,
+    endpoint: RouteEndpoint,
+  ): EventBusError | undefined {
     if (endpoint.module === spec.producer) {
       const type = spec.types.find((candidate) => !mayPublish(endpoint.permissions, candidate))
       if (type !== undefined)
