@@ -879,6 +879,27 @@ describe('hub protocol', () => {
     expect(attach({ publish: ['app.Ping', 'RawEvent'], subscribe: '*' }).isOpen).toBe(true)
   })
 
+  it('hands out its own copy of the permissions, frozen: no holder can widen what frames are checked against', async () => {
+    const { hub } = await startHub()
+    const { port1, port2 } = new MessageChannel()
+    const given: { publish: MessageType[]; subscribe: MessageType[] } = {
+      publish: ['RawEvent'],
+      subscribe: [],
+    }
+    const attachment = hub.attach(port1, { module: ModuleId.DataCapture, permissions: given })
+    given.publish.push('StateChange')
+    expect(attachment.permissions).toEqual({ publish: ['RawEvent'], subscribe: [] })
+    expect(Object.isFrozen(attachment.permissions)).toBe(true)
+    expect(() => (attachment.permissions.publish as string[]).push('StateChange')).toThrow(TypeError)
+    expect(() => (attachment.permissions.subscribe as string[]).push('StateChange')).toThrow(TypeError)
+    const client = await connectBus(port2, { module: ModuleId.DataCapture })
+    afterThisTest(() => client.close())
+    const stateChange = MessagePayload.StateChange({ state: 'focused', confidence: 1, timestamp: new Date() })
+    await expect(client.publish(BusMessage.create(ModuleId.DataCapture, stateChange))).rejects.toMatchObject({
+      kind: 'Unauthorized',
+    })
+  })
+
   it('says a closed hub is closed, not the bus, when asked to attach or route', async () => {
     const { bus, hub } = await setup()
     hub.close()

@@ -105,7 +105,7 @@ export interface AttachOptions<T extends string = string> {
 export interface Attachment {
   /** The identity bound to the endpoint. */
   readonly module: string
-  /** What it was granted. */
+  /** What it was granted: the hub's own copy, frozen (the hub checks every frame against it). */
   readonly permissions: Permissions
   /** Whether the attachment is still open. */
   readonly isOpen: boolean

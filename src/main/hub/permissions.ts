@@ -9,9 +9,9 @@ import type { PlainFilter } from '../../shared/filter.js'
 import { granted, type Permissions, permissionsSchema } from '../../shared/wire.js'
 
 /**
- * Validates an attachment's identity and permissions. A listed type must be in `catalog`: a
- * misspelt one would otherwise grant nothing, and the endpoint would be refused a type its
- * attachment seems to grant.
+ * Validates an attachment's identity and permissions, and gives the permissions back as a frozen
+ * copy. A listed type must be in `catalog`: a misspelt one would otherwise grant nothing, and the
+ * endpoint would be refused a type its attachment seems to grant.
  * @throws EventBusError `Configuration`
  */
 export function checkAttachOptions(
@@ -30,14 +30,18 @@ export function checkAttachOptions(
   const granted = parsedPermissions.data
   for (const action of ['publish', 'subscribe'] as const) {
     const list = granted[action]
-    const unknown = list === '*' ? undefined : list.find((type) => !Object.hasOwn(catalog, type))
+    if (list === '*') continue
+    const unknown = list.find((type) => !Object.hasOwn(catalog, type))
     if (unknown !== undefined) {
       throw EventBusError.of('Configuration', {
         reason: `attach: permissions.${action} lists '${unknown}', which is not in the bus's catalog`,
       })
     }
+    // The session checks every frame against these very lists, and the attachment hands them out:
+    // a holder's push would grant a type unchecked.
+    Object.freeze(list)
   }
-  return { module, permissions: granted }
+  return { module, permissions: Object.freeze(granted) }
 }
 
 /** What `attach` does when the identity is attached already (see `AttachOptions.onDuplicate`). */
