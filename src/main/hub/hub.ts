@@ -12,7 +12,7 @@ import type { Envelope } from '../../shared/message.js'
 import type { BusMetrics } from '../../shared/metrics-snapshot.js'
 import { timeoutAfterInput } from '../../shared/peer-timers.js'
 import { type PortInput, PortsGiven, toPort } from '../../shared/port.js'
-import type { Permissions, PermissionsOf } from '../../shared/wire.js'
+import type { PermissionsOf } from '../../shared/wire.js'
 import type { EventBus } from '../bus/index.js'
 import { type BusInternals, busInternals, type WithInternals } from '../bus/internal.js'
 import type { Subscription } from '../bus/subscription.js'
@@ -106,7 +106,7 @@ export interface Attachment {
   /** The identity bound to the endpoint. */
   readonly module: string
   /** What it was granted: the hub's own copy, frozen (the hub checks every frame against it). */
-  readonly permissions: Permissions
+  readonly permissions: PermissionsOf<string>
   /** Whether the attachment is still open. */
   readonly isOpen: boolean
   /** Ends the attachment: its subscriptions end at once and its port is closed. */
