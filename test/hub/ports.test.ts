@@ -12,6 +12,7 @@ import {
   type Port,
 } from '../../src/shared/index.js'
 import { PortsGiven, toPort } from '../../src/shared/port.js'
+import { fakeWebSocket } from '../fixtures/fake-websocket.js'
 import { waitFor } from '../helpers.js'
 
 function collect(port: Port) {
@@ -198,33 +199,6 @@ describe('port adapters', () => {
     expect(reasons).toEqual(['the WebSocket closed with code 4401, "wrong token"'])
   })
 })
-
-/**
- * An object behaving like a WebSocket in `readyState`, recording what is sent and closed on it;
- * `emit` plays its events.
- */
-function fakeWebSocket(readyState: number) {
-  const listeners = new Map<string, ((event: never) => void)[]>()
-  const socket = {
-    readyState,
-    bufferedAmount: 0,
-    sent: [] as string[],
-    closedWith: [] as unknown[][],
-    send(data: string) {
-      socket.sent.push(data)
-    },
-    close(...args: unknown[]) {
-      socket.closedWith.push(args)
-    },
-    addEventListener(type: string, listener: (event: never) => void) {
-      listeners.set(type, [...(listeners.get(type) ?? []), listener])
-    },
-    emit(type: string, event?: unknown) {
-      for (const listener of listeners.get(type) ?? []) listener(event as never)
-    },
-  }
-  return socket
-}
 
 describe('fromWebSocket', () => {
   it('holds units while connecting, sends them in order on open, and drops units once closing', () => {

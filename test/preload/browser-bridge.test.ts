@@ -5,28 +5,17 @@
  * host did not serve. Its connection to a real hub is Playwright's (every headless page uses it).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { fakeWebSocket } from '../fixtures/fake-websocket.js'
 import { flushMicrotasks } from '../helpers.js'
 
-/** A WebSocket that records what the bridge opens and sends, and opens when the test says. */
-class RecordingSocket {
-  static opened: RecordingSocket[] = []
-  readyState = 0
-  readonly sent: unknown[] = []
-  private readonly onOpen: (() => void)[] = []
-  constructor(readonly url: string) {
-    RecordingSocket.opened.push(this)
-  }
-  addEventListener(type: string, listener: () => void): void {
-    if (type === 'open') this.onOpen.push(listener)
-  }
-  send(data: unknown): void {
-    this.sent.push(data)
-  }
-  close(): void {}
-  open(): void {
-    this.readyState = 1
-    for (const listener of this.onOpen) listener()
-  }
+/** The sockets the bridge opened, each with its URL; none connects until the test opens it. */
+let opened: { url: string; socket: ReturnType<typeof fakeWebSocket> }[] = []
+
+/** `new WebSocket(url)` as the bridge calls it: a constructor returning a recording socket. */
+function RecordingWebSocket(url: string) {
+  const socket = fakeWebSocket(0)
+  opened.push({ url, socket })
+  return socket
 }
 
 function setMeta(tags: Record<string, string>): void {
@@ -44,8 +33,8 @@ async function loadBridge(): Promise<void> {
 beforeEach(() => {
   // The first attempt's connect timeout and its retries wait on this clock: none runs here.
   vi.useFakeTimers()
-  RecordingSocket.opened = []
-  vi.stubGlobal('WebSocket', RecordingSocket)
+  opened = []
+  vi.stubGlobal('WebSocket', RecordingWebSocket)
   Reflect.deleteProperty(window, 'skellyBus')
 })
 afterEach(() => {
@@ -60,11 +49,14 @@ describe('the browser bridge', () => {
     await loadBridge()
     expect(window.skellyBus?.module).toBe('cute-figurine')
     await flushMicrotasks()
-    expect(RecordingSocket.opened.map(({ url }) => url)).toEqual(['ws://127.0.0.1:4780/bus'])
+    expect(opened.map(({ url }) => url)).toEqual(['ws://127.0.0.1:4780/bus'])
     // The hello, held until the socket opens, names the module.
-    RecordingSocket.opened[0]?.open()
-    expect(RecordingSocket.opened[0]?.sent).toHaveLength(1)
-    expect(String(RecordingSocket.opened[0]?.sent[0])).toContain('cute-figurine')
+    const socket = opened[0]?.socket
+    expect(socket?.sent).toEqual([])
+    if (socket !== undefined) socket.readyState = 1
+    socket?.emit('open')
+    expect(socket?.sent).toHaveLength(1)
+    expect(socket?.sent[0]).toContain('cute-figurine')
   })
 
   it.each([
@@ -79,7 +71,7 @@ describe('the browser bridge', () => {
         `skelly bridge: the page has no <meta name="${name}"> (is it served by the headless host?)`,
       )
       expect(window.skellyBus).toBeUndefined()
-      expect(RecordingSocket.opened).toEqual([])
+      expect(opened).toEqual([])
     },
   )
 })
