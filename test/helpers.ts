@@ -244,6 +244,25 @@ export function thenGetterThatThrows(error: Error): unknown {
   })
 }
 
+/** A function that is also a thenable, whose `then` rejects with `error`: a promise-like all the same. */
+export function callableThenRejecting(error: Error): PromiseLike<never> {
+  return Object.assign(() => undefined, {
+    // biome-ignore lint/suspicious/noThenProperty: the point is a thenable that is a function
+    then: (_resolve: unknown, reject: (reason: unknown) => void) => reject(error),
+  }) as unknown as PromiseLike<never>
+}
+
+/** Handler results that are no promise, however they look: each settles its delivery at once. */
+export const PLAIN_RESULTS: Readonly<Record<string, unknown>> = {
+  null: null,
+  zero: 0,
+  'empty string': '',
+  'object without then': { done: true },
+  // biome-ignore lint/suspicious/noThenProperty: a `then` that is no function makes no thenable
+  'then that is no function': { then: 'later' },
+  'function without then': () => undefined,
+}
+
 /** How a test handler ends: at once, by throwing, by rejecting, never, after 15 ms, or with a broken thenable. */
 export type HandlerBehaviour = 'ok' | 'throw' | 'reject' | 'hang' | 'slow' | 'broken-then'
 

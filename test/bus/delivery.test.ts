@@ -15,9 +15,11 @@ import {
 import { MAX_FAILURE_TEXT } from '../../src/shared/failure-text.js'
 import {
   advance,
+  callableThenRejecting,
   deferred,
   expectAccounted,
   flushMicrotasks,
+  PLAIN_RESULTS,
   rawMessage,
   shutDownAfterEach,
   thenGetterThatThrows,
@@ -580,6 +582,27 @@ describe('handler latency and slow handlers', () => {
     expect(seen).toEqual(['broken', 'fine'])
     expect(bus.deadLetters.list().map((entry) => entry.lastError)).toEqual(['RangeError: then getter'])
     expect((await bus.metrics()).inFlight).toBe(0)
+    await expectAccounted(bus)
+  })
+
+  it('settles a result that is no promise (null, 0, a `then` that is no function…) as delivered, and awaits a thenable function', async () => {
+    const bus = await startedBus({ maxRetryAttempts: 0 })
+    const names = Object.keys(PLAIN_RESULTS)
+    await bus.subscribe(ModuleId.Storage, RAW, DeliveryMode.Reliable({ timeoutMs: 1000 }), (message) => {
+      const name = message.payload.data.eventType
+      return (
+        name === 'callable' ? callableThenRejecting(new RangeError('callable then')) : PLAIN_RESULTS[name]
+      ) as Promise<void>
+    })
+    for (const name of [...names, 'callable'])
+      await bus.publish(rawMessage(MessagePriority.Normal, { eventType: name }))
+    await flushMicrotasks()
+    const [subscription] = (await bus.metrics()).subscriptions
+    expect({ delivered: subscription?.delivered, failed: subscription?.failed }).toEqual({
+      delivered: names.length,
+      failed: 1,
+    })
+    expect(bus.deadLetters.list().map((entry) => entry.lastError)).toEqual(['RangeError: callable then'])
     await expectAccounted(bus)
   })
 })

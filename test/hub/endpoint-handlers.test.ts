@@ -5,7 +5,15 @@
  */
 import { describe, expect, it } from 'vitest'
 import { DeliveryMode, MessagePriority, ModuleId } from '../../src/main/bus/index.js'
-import { expectAccounted, rawMessage, thenGetterThatThrows, thenThatThrows, waitFor } from '../helpers.js'
+import {
+  callableThenRejecting,
+  expectAccounted,
+  PLAIN_RESULTS,
+  rawMessage,
+  thenGetterThatThrows,
+  thenThatThrows,
+  waitFor,
+} from '../helpers.js'
 import { connectClient, startHub } from './fixture.js'
 
 /** A RawEvent from DataCapture named `eventType`. */
@@ -15,7 +23,8 @@ const raw = (eventType: string) => rawMessage(MessagePriority.Normal, { eventTyp
 function resultFor(name: string): unknown {
   if (name === 'then-throws') return thenThatThrows(new RangeError('then throws'))
   if (name === 'getter-throws') return thenGetterThatThrows(new RangeError('then getter throws'))
-  return undefined
+  if (name === 'callable') return callableThenRejecting(new RangeError('callable then'))
+  return PLAIN_RESULTS[name]
 }
 
 describe('handler results at an endpoint', () => {
@@ -43,6 +52,30 @@ describe('handler results at an endpoint', () => {
         .sort(),
     ).toEqual(['RangeError: then getter throws', 'RangeError: then throws'])
     await waitFor(async () => (await bus.metrics()).subscriptions[0]?.delivered === 1)
+    await expectAccounted(bus)
+  })
+
+  it('count a result that is no promise (null, 0, a `then` that is no function…) as delivered, and await a thenable function', async () => {
+    const { bus, hub } = await startHub({ maxRetryAttempts: 0 })
+    const storage = await connectClient(hub, ModuleId.Storage)
+    const names = Object.keys(PLAIN_RESULTS)
+    await storage.subscribe(
+      ModuleId.Storage,
+      { types: ['RawEvent'] },
+      DeliveryMode.Reliable({ timeoutMs: 30_000 }),
+      (message) => resultFor(message.payload.data.eventType) as Promise<void>,
+    )
+    for (const name of [...names, 'callable']) await bus.publish(raw(name))
+    await waitFor(async () => {
+      const [subscription] = (await bus.metrics()).subscriptions
+      return (subscription?.delivered ?? 0) + (subscription?.failed ?? 0) === names.length + 1
+    }, 2_000)
+    const [subscription] = (await bus.metrics()).subscriptions
+    expect({ delivered: subscription?.delivered, failed: subscription?.failed }).toEqual({
+      delivered: names.length,
+      failed: 1,
+    })
+    expect(bus.deadLetters.list().map((entry) => entry.lastError)).toEqual(['RangeError: callable then'])
     await expectAccounted(bus)
   })
 })
