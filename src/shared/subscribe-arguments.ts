@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { type DeliveryMode, deliveryModeSchema } from './delivery-mode.js'
-import { describeValue, EventBusError, firstIssue } from './errors.js'
+import { describeThrown, describeValue, EventBusError, firstIssue } from './errors.js'
 import { type CompiledFilter, compileFilter } from './filter.js'
 import { checkOptions } from './options-check.js'
 
@@ -50,13 +50,15 @@ export function checkSubscribeArguments(
 ): { filter: CompiledFilter; mode: DeliveryMode; label: string | undefined } {
   const compiled = compileFilter(filter, isKnownType)
   let parsedMode: ReturnType<typeof deliveryModeSchema.safeParse> | undefined
+  let detail: string | undefined
   try {
     parsedMode = deliveryModeSchema.safeParse(mode)
-  } catch {
-    // Reading it threw (a getter, or a Proxy's trap): as wrong as any other mode.
+  } catch (error) {
+    // Reading it threw (a getter, or a Proxy's trap): as wrong as any other mode, and said so.
+    detail = `the mode could not be read: ${describeThrown(error)}`
   }
   if (!parsedMode?.success) {
-    const detail = parsedMode && wrongField(parsedMode.error)
+    detail ??= parsedMode && wrongField(parsedMode.error)
     throw EventBusError.of('Configuration', {
       reason: `subscribe: ${detail ? `${detail}; ` : ''}the delivery mode must be { kind: 'BestEffort' }, { kind: 'Reliable', timeoutMs? } or { kind: 'LatestOnly' } (got ${describeValue(mode)})`,
     })

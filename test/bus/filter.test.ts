@@ -281,6 +281,20 @@ describe('filters', () => {
     ).rejects.toMatchObject({
       kind: 'Configuration',
     })
+    // A mode that throws as it is read is refused as a mode, not thrown as found.
+    const unreadable = Object.defineProperty({}, 'kind', {
+      enumerable: true,
+      get() {
+        throw new RangeError('no kind today')
+      },
+    })
+    await expect(bus.subscribe('storage', {}, unreadable as never, () => {})).rejects.toMatchObject({
+      kind: 'Configuration',
+      reason: expect.stringMatching(
+        /^subscribe: the mode could not be read: RangeError: no kind today; the delivery mode must be .* \(got /,
+      ),
+    })
+    expect((await bus.metrics()).subscriptions).toEqual([])
   })
 
   it('keeps the delivery mode it was given: changing the caller’s object later changes nothing', async () => {

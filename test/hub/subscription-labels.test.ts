@@ -94,6 +94,13 @@ describe('subscription labels', () => {
       ).rejects.toThrow(
         /^Configuration: subscribe options are \{ label\?: 1 to 80 characters \}; label: Too big: .*<=80 characters$/,
       )
+      // An empty label says nothing, and a misspelt key would otherwise be dropped without a word.
+      await expect(
+        api.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, () => {}, { label: '' }),
+      ).rejects.toThrow(/^Configuration: subscribe options are .*; label: Too small: .*>=1 characters$/)
+      await expect(
+        api.subscribe(ModuleId.Storage, {}, DeliveryMode.BestEffort, () => {}, { lable: 'x' } as never),
+      ).rejects.toThrow(/^Configuration: subscribe options are .*; options: Unrecognized key: "lable"$/)
     }
     expect((await bus.metrics()).subscriptions).toEqual([])
   })
