@@ -117,6 +117,23 @@ describe('schemas', () => {
     }
   })
 
+  it('accepts a payload without its optional fields', async () => {
+    const bus = shutDown(createEventBus())
+    await bus.start()
+    const { windowTitle: _, ...untitled } = rawEvent()
+    const { targetModule: __, ...forEveryModule } = validData.ConfigUpdate()
+    const { transitionFrom: ___, ...fromNowhere } = { ...validData.StateChange(), transitionFrom: 'idle' }
+    for (const payload of [
+      MessagePayload.RawEvent(untitled),
+      MessagePayload.ConfigUpdate(forEveryModule),
+      MessagePayload.StateChange(fromNowhere),
+    ]) {
+      await expect(bus.publish(BusMessage.create(ModuleId.Orchestrator, payload))).resolves.toEqual(
+        expect.any(String),
+      )
+    }
+  })
+
   const invalid: [string, { type: string; data: unknown }, string][] = [
     [
       'a string timestamp',
@@ -142,6 +159,21 @@ describe('schemas', () => {
       'confidence above 1',
       { type: 'StateChange', data: { ...validData.StateChange(), confidence: 1.5 } },
       'payload.data.confidence',
+    ],
+    [
+      'confidence below 0',
+      { type: 'StateChange', data: { ...validData.StateChange(), confidence: -0.1 } },
+      'payload.data.confidence',
+    ],
+    [
+      'a health check for no module',
+      { type: 'HealthCheck', data: { ...validData.HealthCheck(), moduleId: 'Storage Module' } },
+      'payload.data.moduleId',
+    ],
+    [
+      'a configuration update for no module',
+      { type: 'ConfigUpdate', data: { ...validData.ConfigUpdate(), targetModule: 'Data Capture' } },
+      'payload.data.targetModule',
     ],
     [
       'negative points',

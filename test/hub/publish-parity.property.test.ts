@@ -14,7 +14,7 @@ import {
   MessagePayload,
   ModuleId,
 } from '../../src/main/bus/index.js'
-import { claimsOtherSource } from '../../src/shared/catalog.js'
+import { moduleIdPattern } from '../../src/shared/catalog.js'
 import { anyValue, rawEvent, waitFor } from '../helpers.js'
 import { captureToStorage, connectClient, startHub, untilActive } from './fixture.js'
 import { overWebSocket } from './websocket-client.js'
@@ -112,13 +112,24 @@ describe('publishing at an endpoint and in process', () => {
         const valid = validMessage()
         const expected = await inProcess(valid, c)
         const actual = await fromEndpoint(valid, c, path)
-        // The one intended difference: an endpoint may publish only as itself.
+        // The one intended difference: an endpoint may publish only as itself. A source that is no
+        // module id at all claims no one: it is refused as in process, as a malformed message.
         const { source } = messageWith(valid, c) as { source?: unknown }
-        if (claimsOtherSource(source, ModuleId.DataCapture))
-          expect(actual).toEqual({ accepted: false, kind: 'Unauthorized' })
+        const claimsAnother =
+          typeof source === 'string' && source !== ModuleId.DataCapture && moduleIdPattern.test(source)
+        if (claimsAnother) expect(actual).toEqual({ accepted: false, kind: 'Unauthorized' })
         else expect(actual).toEqual(expected)
       }),
-      { numRuns: 100 },
+      {
+        numRuns: 100,
+        // Every path sees a source that is another module's, one that is no module id and one that is no string.
+        examples: (['hub', 'direct', 'websocket'] as const).flatMap((path) =>
+          ['storage', 'Not A Module', 42].map((value): [Change, typeof path] => [
+            { field: 'source', to: { value }, extraKey: undefined },
+            path,
+          ]),
+        ),
+      },
     )
   }, 120_000)
 })
