@@ -85,8 +85,11 @@ const rawEventSchema = z.object({
   timestamp: z.date(),
 })
 
-/** The zod schema of every built-in payload type, keyed by message type. */
-export const builtinCatalog = {
+/**
+ * The zod schema of every built-in payload type, keyed by message type. Frozen: every bus and
+ * endpoint in the process starts from this one object, and hands it out as its `catalog`.
+ */
+export const builtinCatalog = Object.freeze({
   RawEvent: rawEventSchema,
   EventBatch: z.object({
     windowStart: z.date(),
@@ -142,7 +145,7 @@ export const builtinCatalog = {
     timestamp: z.date(),
     context: json.optional(),
   }),
-} as const
+} as const)
 
 /** A catalog maps message type names to the zod schema of their data. */
 export type Catalog = Readonly<Record<string, z.ZodType>>

@@ -140,4 +140,18 @@ describe('configuration', () => {
         `catalog: '${name}' is not a valid type name (^[A-Za-z][A-Za-z0-9_.:-]{0,127}$)`,
       )
   })
+
+  it('hands out its catalog frozen, with or without types of the app’s: a type added later would be checked by nothing', () => {
+    for (const bus of [createEventBus(), createEventBus({ catalog: { 'app.Ping': z.object({}) } })]) {
+      expect(Object.isFrozen(bus.catalog)).toBe(true)
+      expect(() => {
+        ;(bus.catalog as Record<string, unknown>)['app.Sneaked'] = z.any()
+      }).toThrow(TypeError)
+      expect(() => {
+        ;(bus.catalog as Record<string, unknown>).RawEvent = z.any()
+      }).toThrow(TypeError)
+    }
+    // The built-in catalog every bus starts from is as it was.
+    expect(Object.keys(createEventBus().catalog)).toHaveLength(14)
+  })
 })

@@ -73,7 +73,7 @@ export type BusState = 'created' | 'running' | 'shuttingDown' | 'stopped'
 export interface EventBus<C extends Catalog = BuiltinCatalog> extends RequestReply<C> {
   /** The resolved, read-only configuration. */
   readonly config: Readonly<EventBusConfig>
-  /** The catalog the bus validates against. */
+  /** The catalog the bus validates against, frozen: its types are fixed when the bus is created. */
   readonly catalog: Readonly<C>
   /** Where the bus is in its life: `created`, `running`, `shuttingDown` or `stopped`. */
   readonly state: BusState
