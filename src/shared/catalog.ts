@@ -8,7 +8,7 @@ import { EventBusError } from './errors.js'
 import { jsonValueSchema } from './json.js'
 
 /** The well-known Skelly-Jelly modules. Other ids are allowed if they match {@link moduleIdPattern}. */
-export const ModuleId = {
+export const ModuleId = Object.freeze({
   DataCapture: 'data-capture',
   Storage: 'storage',
   AnalysisEngine: 'analysis-engine',
@@ -17,7 +17,7 @@ export const ModuleId = {
   CuteFigurine: 'cute-figurine',
   Orchestrator: 'orchestrator',
   EventBus: 'event-bus',
-} as const
+} as const)
 
 /** Kebab-case identity of a module, window or outside process. */
 export const moduleIdPattern = /^[a-z][a-z0-9-]{0,63}$/
@@ -66,7 +66,7 @@ export const moduleIdSchema = z
   .refine(isModuleId, 'a module id is kebab-case: a lowercase letter, then up to 63 of [a-z0-9-]')
 
 /** Message priorities; higher numbers are delivered first. */
-export const MessagePriority = { Low: 0, Normal: 1, High: 2, Critical: 3 } as const
+export const MessagePriority = Object.freeze({ Low: 0, Normal: 1, High: 2, Critical: 3 } as const)
 export type MessagePriority = (typeof MessagePriority)[keyof typeof MessagePriority]
 /** One of the four `MessagePriority` levels, 0 to 3. */
 export const messagePrioritySchema = z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)])

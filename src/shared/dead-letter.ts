@@ -10,13 +10,13 @@ import type { Envelope } from './message.js'
  * Why a copy was dead-lettered: its retries ran out, its last attempt timed out, its subscriber
  * stayed away past the reconnect grace, the bus shut down, or its subscription ended.
  */
-export const DeadLetterReason = {
+export const DeadLetterReason = Object.freeze({
   MaxRetriesExceeded: 'MaxRetriesExceeded',
   DeliveryTimeout: 'DeliveryTimeout',
   SubscriberUnavailable: 'SubscriberUnavailable',
   Shutdown: 'Shutdown',
   Unsubscribed: 'Unsubscribed',
-} as const
+} as const)
 /** One of the `DeadLetterReason` values. */
 export const deadLetterReasonSchema = z.enum(DeadLetterReason)
 export type DeadLetterReason = z.infer<typeof deadLetterReasonSchema>

@@ -5,26 +5,26 @@ import { z } from 'zod'
 import { moduleIdSchema } from './catalog.js'
 
 /** A module's status in the registry; a new module starts as `Starting`. */
-export const ModuleStatus = {
+export const ModuleStatus = Object.freeze({
   Starting: 'Starting',
   Healthy: 'Healthy',
   Degraded: 'Degraded',
   Unhealthy: 'Unhealthy',
   ShuttingDown: 'ShuttingDown',
   Stopped: 'Stopped',
-} as const
+} as const)
 /** One of the `ModuleStatus` values. */
 export const moduleStatusSchema = z.enum(ModuleStatus)
 export type ModuleStatus = z.infer<typeof moduleStatusSchema>
 
 /** The registry's verdict over every module (`registry.summary().overall`). */
-export const OverallHealth = {
+export const OverallHealth = Object.freeze({
   Healthy: 'Healthy',
   Degraded: 'Degraded',
   Critical: 'Critical',
   Transitioning: 'Transitioning',
   Unknown: 'Unknown',
-} as const
+} as const)
 export type OverallHealth = (typeof OverallHealth)[keyof typeof OverallHealth]
 
 /** One module's registry entry. */

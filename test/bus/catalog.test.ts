@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, expectTypeOf, it, vi } from 'vitest'
 import { z } from 'zod'
+import * as busModule from '../../src/main/bus/index.js'
 import {
   BusMessage,
   builtinCatalog,
@@ -40,6 +41,20 @@ describe('identities and types', () => {
     expect(Object.keys(MessageType)).toHaveLength(14)
     for (const [key, value] of Object.entries(MessageType)) expect(key).toBe(value)
     expect(Object.keys(builtinCatalog).sort()).toEqual(Object.keys(MessageType).sort())
+  })
+
+  it('hands out every table it exports frozen (ids, priorities, types, statuses, reasons, factories)', () => {
+    // Each is one object every bus and endpoint of the process shares: a write to it would change them all.
+    const tables = Object.entries(busModule).filter(
+      ([, value]) =>
+        typeof value === 'object' &&
+        value !== null &&
+        !(value instanceof z.ZodType) &&
+        !(value instanceof RegExp),
+    )
+    expect(tables.map(([name]) => name)).toEqual(expect.arrayContaining(['ModuleId', 'DeadLetterReason']))
+    for (const [name, table] of tables)
+      expect({ name, frozen: Object.isFrozen(table) }).toEqual({ name, frozen: true })
   })
 
   it('orders priorities as numbers', () => {
