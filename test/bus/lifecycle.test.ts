@@ -336,10 +336,32 @@ describe('registry', () => {
     bus.registry.recordExit(ModuleId.Storage, { code: 0, at })
     const { lastExit } = bus.registry.get(ModuleId.Storage) ?? {}
     expect(lastExit).toEqual({ code: 0, at }) // the last one, with no error of an earlier exit
-    expect(() => {
-      ;(lastExit as { code: number }).code = 7
-    }).toThrow(TypeError)
-    expect(bus.registry.list()[0]?.lastExit?.code).toBe(0)
+    Object.assign(lastExit ?? {}, { code: 7 })
+    lastExit?.at.setTime(0)
+    at.setTime(1) // the caller's own Date, changed after it was given
+    expect(bus.registry.list()[0]?.lastExit).toEqual({ code: 0, at: new Date('2026-12-03T23:30:00Z') })
+  })
+
+  it('hands out and keeps Dates of its own: setTime on one, which no freeze stops, changes nothing here', () => {
+    const bus = createEventBus()
+    const at = new Date('2026-12-03T23:30:00Z')
+    const registeredAt = bus.registry.register(ModuleId.Storage).registeredAt
+    const registered = registeredAt.getTime()
+    bus.registry.recordHealthCheck(ModuleId.Storage, at)
+    bus.registry.recordError(ModuleId.Storage, { errorType: 'Io', message: 'disk full', at })
+    bus.registry.recordExit(ModuleId.Storage, { code: 1, at })
+    at.setTime(0)
+    for (const read of [bus.registry.get(ModuleId.Storage), bus.registry.list()[0]]) {
+      registeredAt.setTime(0)
+      for (const date of [read?.registeredAt, read?.lastHealthCheck, read?.lastError?.at, read?.lastExit?.at])
+        date?.setTime(0)
+    }
+    expect(bus.registry.get(ModuleId.Storage)).toMatchObject({
+      registeredAt: new Date(registered),
+      lastHealthCheck: new Date('2026-12-03T23:30:00Z'),
+      lastError: { at: new Date('2026-12-03T23:30:00Z') },
+      lastExit: { at: new Date('2026-12-03T23:30:00Z') },
+    })
   })
 
   it('marks a module Healthy when it publishes ModuleReady and records its own health checks', async () => {
@@ -402,7 +424,7 @@ describe('registry', () => {
       errorsReported: 2,
       lastError: { errorType: 'PublishesSkipped', message: 'PublishesSkipped here', at: second },
     })
-    expect(Object.isFrozen(entry?.lastError)).toBe(true)
+    Object.assign(entry?.lastError ?? {}, { errorType: 'Forged' }) // a read is a copy
     expect((await bus.metrics()).registry.modules[0]?.lastError?.errorType).toBe('PublishesSkipped')
   })
 })

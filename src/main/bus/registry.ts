@@ -44,8 +44,24 @@ function checkModuleId(moduleId: unknown): string {
 }
 
 /**
+ * An entry as a read hands it out: a copy down to its Dates, which no freeze protects (`setTime`
+ * changes a frozen Date). The entries kept are never handed out.
+ */
+function copyOf(info: ModuleInfo): ModuleInfo {
+  const { registeredAt, lastHealthCheck, lastExit, lastError } = info
+  return {
+    ...info,
+    registeredAt: new Date(registeredAt),
+    ...(lastHealthCheck === undefined ? {} : { lastHealthCheck: new Date(lastHealthCheck) }),
+    ...(lastExit === undefined ? {} : { lastExit: { ...lastExit, at: new Date(lastExit.at) } }),
+    ...(lastError === undefined ? {} : { lastError: { ...lastError, at: new Date(lastError.at) } }),
+  }
+}
+
+/**
  * The bus's module registry (`bus.registry`): each module's status, registration time, last health
- * check, version and restarts. Every read returns copies; changing them changes nothing here.
+ * check, version and restarts. Every read returns copies, Dates too; changing them changes nothing
+ * here, nor does changing a Date given to it afterwards.
  */
 export class ModuleRegistry {
   private readonly modules = new Map<string, ModuleInfo>()
@@ -68,7 +84,7 @@ export class ModuleRegistry {
           ...(version === undefined ? {} : { version }),
         }
     this.modules.set(id, info)
-    return { ...info }
+    return copyOf(info)
   }
 
   /** Sets a module's status, registering it first if it is unknown. */
@@ -87,9 +103,9 @@ export class ModuleRegistry {
     this.update(moduleId, (info) => ({ restarts: (info.restarts ?? 0) + 1 }))
   }
 
-  /** Records how the module's process ended (by the host's supervisor). Frozen: reads share it. */
+  /** Records how the module's process ended (by the host's supervisor). */
   recordExit(moduleId: string, exit: ModuleExit): void {
-    this.update(moduleId, () => ({ lastExit: Object.freeze({ ...exit }) }))
+    this.update(moduleId, () => ({ lastExit: { ...exit, at: new Date(exit.at) } }))
   }
 
   /** Changes a module's entry as `change` says, registering the module first if it is unknown. */
@@ -97,33 +113,33 @@ export class ModuleRegistry {
     const info = this.modules.get(moduleId) ?? this.register(moduleId)
     const updated = { ...info, ...change(info) }
     this.modules.set(updated.moduleId, updated)
-    return { ...updated }
+    return copyOf(updated)
   }
 
-  /** Records an error a registered module reported about itself (an `Error` it published). Frozen: reads share it. */
+  /** Records an error a registered module reported about itself (an `Error` it published). */
   recordError(moduleId: string, error: ReportedError): void {
     if (!this.modules.has(moduleId)) return
     this.update(moduleId, (info) => ({
       errorsReported: (info.errorsReported ?? 0) + 1,
-      lastError: Object.freeze({ ...error }),
+      lastError: { ...error, at: new Date(error.at) },
     }))
   }
 
   /** Records a module's own answer to a health check. */
   recordHealthCheck(moduleId: string, at: Date): void {
     const info = this.modules.get(moduleId)
-    if (info) this.modules.set(moduleId, { ...info, lastHealthCheck: at })
+    if (info) this.modules.set(moduleId, { ...info, lastHealthCheck: new Date(at) })
   }
 
   /** The module's entry (a copy), or undefined if it never registered. */
   get(moduleId: string): ModuleInfo | undefined {
     const info = this.modules.get(moduleId)
-    return info && { ...info }
+    return info && copyOf(info)
   }
 
   /** Every registered module's entry (copies), in registration order. */
   list(): ModuleInfo[] {
-    return [...this.modules.values()].map((info) => ({ ...info }))
+    return [...this.modules.values()].map(copyOf)
   }
 
   /** The overall verdict and the count of modules per status. */
