@@ -66,8 +66,14 @@ describe('dead letters', () => {
       lastFailedAt: expect.any(Date),
     })
     expect((await bus.metrics()).deadLetters).toEqual({ size: 1, capacity: 1000, evicted: 0, changes: 1 })
-    // What a reader lists cannot change what the queue holds.
+    // What a reader lists cannot change what the queue holds, nor can its Dates, which no freeze keeps.
     expect(Object.isFrozen(entries[0])).toBe(true)
+    const failedAt = entries[0]?.firstFailedAt.getTime()
+    entries[0]?.firstFailedAt.setTime(0)
+    entries[0]?.lastFailedAt.setTime(0)
+    expect(bus.deadLetters.list().map((entry) => [entry.firstFailedAt, entry.lastFailedAt])).toEqual([
+      [new Date(failedAt ?? Number.NaN), new Date(failedAt ?? Number.NaN)],
+    ])
   })
 
   it('purges an entry named twice once, and counts it once', async () => {

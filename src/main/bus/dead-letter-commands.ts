@@ -39,11 +39,23 @@ export interface DeadLetterBus {
 
 const NO_SUCH_DEAD_LETTER = 'no dead letter has this id (replayed, purged or evicted already?)'
 
+/**
+ * An entry as `list` hands it out: frozen, with Dates of its own (`setTime` changes even a frozen
+ * Date). Its message is the one that was published, as handlers get it: treat its data as read-only.
+ */
+function readOnlyCopy(entry: DeadLetterEntry): DeadLetterEntry {
+  return Object.freeze({
+    ...entry,
+    firstFailedAt: new Date(entry.firstFailedAt),
+    lastFailedAt: new Date(entry.lastFailedAt),
+  })
+}
+
 /** The dead-letter commands of `bus`. */
 export function deadLetterCommands(bus: DeadLetterBus): DeadLetters {
   const select = (selector: unknown) => bus.store.select(parseSelector(selector, bus.knows))
   return {
-    list: (filter) => select(filter ?? {}),
+    list: (filter) => select(filter ?? {}).map(readOnlyCopy),
     replay(selector) {
       try {
         bus.assertRunning()
