@@ -220,6 +220,25 @@ describe('schemas', () => {
     expect(error.message).toContain(path)
   })
 
+  it('names where an app schema refused a symbol key’s value, leaving out the symbol, which cannot travel', async () => {
+    const bus = shutDown(createEventBus({ catalog: { 'app.Counts': z.record(z.symbol(), z.number()) } }))
+    await bus.start()
+    const error = await bus
+      .publish(BusMessage.create('x', { type: 'app.Counts', data: { [Symbol('k')]: 'many' } }) as never)
+      .catch((e) => e)
+    expect(isEventBusError(error, 'MessageRejected')).toBe(true)
+    expect(error.issues).toEqual([
+      {
+        path: ['payload', 'data'],
+        message: 'Invalid input: expected number, received string',
+        code: 'invalid_type',
+      },
+    ])
+    expect(error.message).toBe(
+      'MessageRejected: app.Counts does not match its schema (payload.data: Invalid input: expected number, received string)',
+    )
+  })
+
   it('refuses an unknown type and a malformed envelope', async () => {
     const bus = shutDown(createEventBus())
     await bus.start()

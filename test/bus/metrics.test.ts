@@ -255,7 +255,33 @@ describe('errors', () => {
       expect(isRecoverable(error)).toBe(false)
     }
     expect(isEventBusError(EventBusError.of('NotStarted', {}), 'NotStarted')).toBe(true)
+    expect(isEventBusError(EventBusError.of('NotStarted', {}), 'QueueFull')).toBe(false)
     expect(isEventBusError(new Error('x'))).toBe(false)
+  })
+
+  it('says a rejected message’s first five issues, the whole value as (root), and nothing more without any', () => {
+    const issue = (path: (string | number)[], message: string) => ({ path, message, code: 'custom' })
+    const rejected = (issues: ReturnType<typeof issue>[]) =>
+      EventBusError.of('MessageRejected', { reason: 'it is wrong', issues }).message
+    expect(rejected([])).toBe('MessageRejected: it is wrong')
+    expect(rejected([issue([], 'not an object')])).toBe(
+      'MessageRejected: it is wrong ((root): not an object)',
+    )
+    const seven = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((key, i) =>
+      issue(['payload', 'data', key, i], 'bad'),
+    )
+    expect(rejected(seven)).toBe(
+      'MessageRejected: it is wrong (payload.data.a.0: bad; payload.data.b.1: bad; payload.data.c.2: bad; payload.data.d.3: bad; payload.data.e.4: bad)',
+    )
+  })
+
+  it('says why a connection closed when it knows', () => {
+    expect(EventBusError.of('Disconnected', {}).message).toBe(
+      'Disconnected: the connection to the hub is closed',
+    )
+    expect(EventBusError.of('Disconnected', { reason: 'the hub shut down' }).message).toBe(
+      'Disconnected: the connection to the hub is closed (the hub shut down)',
+    )
   })
 })
 
