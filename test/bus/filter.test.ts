@@ -176,6 +176,12 @@ describe('filters', () => {
     expect(plain).toEqual({ types: ['RawEvent'], sources: ['data-capture'] })
     ;(plain.types as string[]).push('StateChange')
     expect(filter.types).toEqual(['RawEvent'])
+    // fromPlain too: a plain form changed after it was built from changes nothing.
+    const given = { types: ['RawEvent'], sources: ['data-capture'] }
+    const fromPlain = MessageFilter.fromPlain(given)
+    given.types.push('StateChange')
+    given.sources.push('storage')
+    expect(fromPlain.toPlain()).toEqual({ types: ['RawEvent'], sources: ['data-capture'] })
     expect(MessageFilter.all().withMinPriority(MessagePriority.Low).toPlain()).toEqual({ minPriority: 0 })
   })
 
@@ -201,6 +207,10 @@ describe('filters', () => {
     [{ typo: true }, 'typo'],
     [null, 'plain object'],
     [{ types: Array(1025).fill('RawEvent') }, 'types: Too big: expected array to have <=1024 items'],
+    [{ sources: Array(1025).fill('storage') }, 'sources: Too big: expected array to have <=1024 items'],
+    // A type name is 1 to 128 characters, said so before the catalog is asked.
+    [{ types: [''] }, 'types.0: Too small: expected string to have >=1 characters'],
+    [{ types: ['T'.repeat(129)] }, 'types.0: Too big: expected string to have <=128 characters'],
     [MessageFilter.types(['RawEvent']).withPredicate('yes' as never), 'the predicate is not a function'],
   ])('refuses the filter %j with InvalidFilter', async (filter, detail) => {
     const bus = shutDown(createEventBus())
