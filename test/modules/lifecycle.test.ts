@@ -16,7 +16,7 @@ import {
 } from '../../src/main/bus/index.js'
 import type { Hub } from '../../src/main/hub/index.js'
 import dataCapture from '../../src/modules/data-capture.js'
-import { defineModule, type ModuleDefinition } from '../../src/modules/define.js'
+import { defineModule, lifecyclePermissions, type ModuleDefinition } from '../../src/modules/define.js'
 import gamification from '../../src/modules/gamification.js'
 import { runModule } from '../../src/modules/lifecycle.js'
 import { settingValue } from '../../src/modules/options.js'
@@ -27,6 +27,23 @@ import { startHub } from '../hub/fixture.js'
 import { attachedModule, collected } from './attached-module.js'
 
 describe('a module’s lifecycle', () => {
+  it('is granted the lifecycle messages beside its own permissions, each once, and keeps the rest', () => {
+    const definition = (permissions: ModuleDefinition['permissions']) =>
+      defineModule({ id: 'probe', permissions, start: () => ({ stop() {} }) })
+    expect(
+      lifecyclePermissions(definition({ publish: ['RawEvent', 'Error'], subscribe: ['HealthCheck'] })),
+    ).toEqual({
+      publish: ['RawEvent', 'Error', 'ModuleReady', 'HealthCheck'],
+      subscribe: ['HealthCheck', 'ConfigUpdate', 'Shutdown'],
+    })
+    // Everything stays everything, and a grant besides the lists (inspect) is kept.
+    expect(lifecyclePermissions(definition({ publish: '*', subscribe: '*', inspect: true }))).toEqual({
+      publish: '*',
+      subscribe: '*',
+      inspect: true,
+    })
+  })
+
   it('applies a ConfigUpdate for it, and answers one it cannot apply with an Error saying why', async () => {
     const { bus, hub } = await startHub()
     const applied: number[] = []
