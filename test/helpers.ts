@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, afterEach, onTestFinished, vi } from 'vitest'
+import { afterAll, afterEach, expect, onTestFinished, vi } from 'vitest'
 import {
   BusMessage,
   type DataOf,
@@ -245,7 +245,7 @@ export function thenGetterThatThrows(error: Error): unknown {
 }
 
 /** A function that is also a thenable, whose `then` rejects with `error`: a promise-like all the same. */
-export function callableThenRejecting(error: Error): PromiseLike<never> {
+function callableThenRejecting(error: Error): PromiseLike<never> {
   return Object.assign(() => undefined, {
     // biome-ignore lint/suspicious/noThenProperty: the point is a thenable that is a function
     then: (_resolve: unknown, reject: (reason: unknown) => void) => reject(error),
@@ -253,7 +253,7 @@ export function callableThenRejecting(error: Error): PromiseLike<never> {
 }
 
 /** Handler results that are no promise, however they look: each settles its delivery at once. */
-export const PLAIN_RESULTS: Readonly<Record<string, unknown>> = {
+const PLAIN_RESULTS: Readonly<Record<string, unknown>> = {
   null: null,
   zero: 0,
   'empty string': '',
@@ -261,6 +261,30 @@ export const PLAIN_RESULTS: Readonly<Record<string, unknown>> = {
   // biome-ignore lint/suspicious/noThenProperty: a `then` that is no function makes no thenable
   'then that is no function': { then: 'later' },
   'function without then': () => undefined,
+}
+
+/** One message's name for each plain result, and `callable` for a function with a `then` that rejects. */
+export const RESULT_NAMES = [...Object.keys(PLAIN_RESULTS), 'callable']
+
+/** What a handler returns for the message named `name` (one of {@link RESULT_NAMES}). */
+export function resultNamed(name: string): Promise<void> {
+  return (
+    name === 'callable' ? callableThenRejecting(new RangeError('callable then')) : PLAIN_RESULTS[name]
+  ) as Promise<void>
+}
+
+/**
+ * Expects what a Reliable subscription (no retries) handed {@link RESULT_NAMES} made of them: every
+ * plain result delivered, the callable thenable awaited and its rejection dead-lettered.
+ */
+export async function expectResultsSettled(bus: EventBus): Promise<void> {
+  const [subscription] = (await bus.metrics()).subscriptions
+  expect({ delivered: subscription?.delivered, failed: subscription?.failed }).toEqual({
+    delivered: RESULT_NAMES.length - 1,
+    failed: 1,
+  })
+  expect(bus.deadLetters.list().map((entry) => entry.lastError)).toEqual(['RangeError: callable then'])
+  await expectAccounted(bus)
 }
 
 /** How a test handler ends: at once, by throwing, by rejecting, never, after 15 ms, or with a broken thenable. */
