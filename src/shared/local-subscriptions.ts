@@ -6,6 +6,7 @@
  */
 import type { Acknowledger, Delivery } from './acknowledger.js'
 import { EventBusError } from './errors.js'
+import { freezeEnvelope } from './frozen-envelope.js'
 import type { Envelope } from './message.js'
 import type { PredicateErrors } from './predicate-errors.js'
 import { PriorityFifo } from './priority-fifo.js'
@@ -199,6 +200,7 @@ export class LocalSubscriptions {
         via.nack(frame.id + i, problem, false)
         continue
       }
+      freezeEnvelope(message)
       const delivery: Delivery = { id: frame.id + i, subscriptionId: sid, message, timeoutMs, again, via }
       via.arrived(delivery)
       this.admit(delivery)

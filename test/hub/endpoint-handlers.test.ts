@@ -4,7 +4,7 @@
  * hub at once; the endpoint keeps running and nothing escapes as an uncaught error.
  */
 import { describe, expect, it } from 'vitest'
-import { DeliveryMode, MessagePriority, ModuleId } from '../../src/main/bus/index.js'
+import { DeliveryMode, MessageFilter, MessagePriority, ModuleId } from '../../src/main/bus/index.js'
 import {
   expectAccounted,
   expectResultsSettled,
@@ -70,5 +70,50 @@ describe('handler results at an endpoint', () => {
       return (subscription?.delivered ?? 0) + (subscription?.failed ?? 0) === RESULT_NAMES.length
     }, 2_000)
     await expectResultsSettled(bus)
+  })
+
+  it('hand every handler and predicate the envelope and payload frozen, as the bus does in process', async () => {
+    const { bus, hub } = await startHub()
+    const storage = await connectClient(hub, ModuleId.Storage)
+    const seen: unknown[] = []
+    const frozen = (message: { payload: unknown }) => [
+      Object.isFrozen(message),
+      Object.isFrozen(message.payload),
+    ]
+    // Two subscriptions at one endpoint may get the one decoded message: neither can change it for the other.
+    await storage.subscribe(
+      ModuleId.Storage,
+      MessageFilter.types(['RawEvent']).withPredicate((message) => {
+        seen.push(['predicate', ...frozen(message)])
+        return true
+      }),
+      DeliveryMode.BestEffort,
+      (message) => {
+        const changes = [
+          () => Object.assign(message, { priority: MessagePriority.Critical }),
+          () => Object.assign(message.payload, { type: 'StateChange' }),
+        ].map((change) => {
+          try {
+            change()
+            return 'changed'
+          } catch (error) {
+            return (error as Error).name
+          }
+        })
+        seen.push(['first', ...frozen(message), ...changes])
+      },
+    )
+    await storage.subscribe(ModuleId.Storage, { types: ['RawEvent'] }, DeliveryMode.BestEffort, (message) => {
+      seen.push(['second', message.priority, message.payload.type])
+    })
+    await bus.publish(raw('frozen'))
+    await waitFor(() => seen.length === 3)
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        ['predicate', true, true],
+        ['first', true, true, 'TypeError', 'TypeError'],
+        ['second', MessagePriority.Normal, 'RawEvent'],
+      ]),
+    )
   })
 })

@@ -21,6 +21,7 @@ import {
   matchesSourceAndPriority,
   type TypesKnownOnlyAtRunTime,
 } from '../../shared/filter.js'
+import { freezeEnvelope } from '../../shared/frozen-envelope.js'
 import type { BusMessage, Envelope } from '../../shared/message.js'
 import { type MessageValidator, messageValidator } from '../../shared/message-validator.js'
 import type { BusMetrics, Counters, MetricsPoint, RouteMetrics } from '../../shared/metrics-snapshot.js'
@@ -634,8 +635,7 @@ class Bus implements EventBus<Catalog>, DeliveryContext, WithInternals {
       }
     }
     if (fresh) {
-      if (!Object.isFrozen(message)) Object.freeze(message)
-      if (!Object.isFrozen(message.payload)) Object.freeze(message.payload)
+      freezeEnvelope(message)
       const forType = this.countersForType(type)
       const forModule = this.countersForModule(message.source)
       this.totals.published++
