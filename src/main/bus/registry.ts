@@ -95,7 +95,7 @@ export class ModuleRegistry {
         reason: `'${String(status)}' is not a module status (${Object.keys(ModuleStatus).join(', ')})`,
       })
     }
-    return this.update(checkModuleId(moduleId), () => ({ status: parsedStatus.data }))
+    return copyOf(this.update(checkModuleId(moduleId), () => ({ status: parsedStatus.data })))
   }
 
   /** Counts a restart of the module's process (by the host's supervisor). */
@@ -108,12 +108,15 @@ export class ModuleRegistry {
     this.update(moduleId, () => ({ lastExit: { ...exit, at: new Date(exit.at) } }))
   }
 
-  /** Changes a module's entry as `change` says, registering the module first if it is unknown. */
+  /**
+   * Changes a module's entry as `change` says, registering the module first if it is unknown.
+   * @returns the entry kept (not for handing out: a read copies it)
+   */
   private update(moduleId: string, change: (info: ModuleInfo) => Partial<ModuleInfo>): ModuleInfo {
     const info = this.modules.get(moduleId) ?? this.register(moduleId)
     const updated = { ...info, ...change(info) }
     this.modules.set(updated.moduleId, updated)
-    return copyOf(updated)
+    return updated
   }
 
   /** Records an error a registered module reported about itself (an `Error` it published). */

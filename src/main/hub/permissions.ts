@@ -27,9 +27,10 @@ export function checkAttachOptions(
       reason: `attach: ${firstIssue(parsedPermissions.error, 'permissions')} (expected { publish: types | '*', subscribe: types | '*', inspect?: boolean })`,
     })
   }
-  const granted = parsedPermissions.data
+  // The hub's own copy (zod's output), not the caller's object.
+  const checked = parsedPermissions.data
   for (const action of ['publish', 'subscribe'] as const) {
-    const list = granted[action]
+    const list = checked[action]
     if (list === '*') continue
     const unknown = list.find((type) => !Object.hasOwn(catalog, type))
     if (unknown !== undefined) {
@@ -41,7 +42,7 @@ export function checkAttachOptions(
     // a holder's push would grant a type unchecked.
     Object.freeze(list)
   }
-  return { module, permissions: Object.freeze(granted) }
+  return { module, permissions: Object.freeze(checked) }
 }
 
 /** What `attach` does when the identity is attached already (see `AttachOptions.onDuplicate`). */
