@@ -110,10 +110,13 @@ export interface SkellyBusApi<C extends Catalog = BuiltinCatalog> {
   metricsHistory(): Promise<MetricsPoint[]>
   /**
    * Requires `inspect` (else the listener is let go and the console says why): a snapshot every
-   * metrics interval, across reconnects. Returns a function that stops it.
+   * metrics interval, across reconnects, each listener its own copy. Returns a function that stops it.
    */
   onMetrics(listener: (snapshot: BusMetrics) => void): () => void
-  /** Requires `inspect`, as `onMetrics`: published messages in batches, `sampled` when some were skipped. */
+  /**
+   * Requires `inspect`, as `onMetrics`: published messages in batches, `sampled` when some were
+   * skipped, each listener a copy of its own.
+   */
   onTail(listener: (entries: TailEntry[], sampled: boolean) => void): () => void
   /** Requires `inspect`. */
   readonly deadLetters: {

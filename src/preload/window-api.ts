@@ -14,7 +14,7 @@ import type {
   SubscribeOptions,
 } from '../shared/index.js'
 import { type BusClient, EventBusError, isEventBusError, toRejectionIssues } from '../shared/index.js'
-import { notifyAll } from '../shared/listeners.js'
+import { notifyAll, notifyEachOwnCopy } from '../shared/listeners.js'
 import { BusMessage, publishOptionsSchema } from '../shared/message.js'
 import { publishRequest, Requests } from '../shared/requests.js'
 import { FanOutStream } from './fan-out-stream.js'
@@ -85,11 +85,12 @@ export function createWindowApi(module: string, connect: () => Promise<BusClient
   // One stream per connection fans out to every listener of this window.
   const metrics: FanOutStream<BusClient, Parameters<SkellyBusApi['onMetrics']>[0]> = new FanOutStream(
     'metrics',
-    (client) => client.onMetrics((snapshot) => notifyAll(metrics.listeners, 'metrics', snapshot)),
+    (client) => client.onMetrics((snapshot) => notifyEachOwnCopy(metrics.listeners, 'metrics', snapshot)),
   )
   const tail: FanOutStream<BusClient, Parameters<SkellyBusApi['onTail']>[0]> = new FanOutStream(
     'tail',
-    (client) => client.onTail((entries, sampled) => notifyAll(tail.listeners, 'tail', entries, sampled)),
+    (client) =>
+      client.onTail((entries, sampled) => notifyEachOwnCopy(tail.listeners, 'tail', entries, sampled)),
   )
   const connectionListeners = new Set<(state: ConnectionState) => void>()
   let state: ConnectionState = 'connecting'

@@ -26,7 +26,7 @@ import { describeThrown, EventBusError, firstIssue, kindOf } from './errors.js'
 import { type FilterInput, MessageFilter, type PlainFilter, type TypesKnownOnlyAtRunTime } from './filter.js'
 import { InFlight } from './in-flight.js'
 import { Link } from './link.js'
-import { notifyAll } from './listeners.js'
+import { notifyAll, notifyEachOwnCopy } from './listeners.js'
 import {
   type ClientHandler,
   LocalSubscriptions,
@@ -171,11 +171,15 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
   metricsHistory(): Promise<MetricsPoint[]>
   /** Requires `inspect`. */
   readonly deadLetters: RemoteDeadLetters
-  /** Requires `inspect`: a metrics snapshot every `metricsIntervalMs`. Returns a function that stops it. */
+  /**
+   * Requires `inspect`: a metrics snapshot every `metricsIntervalMs`, each listener its own copy.
+   * Returns a function that stops it.
+   */
   onMetrics(listener: (snapshot: BusMetrics) => void): Promise<() => void>
   /**
    * Requires `inspect`: published messages, in batches (`sampled` when some were skipped under load;
-   * a batch with no entries says only that, or, after one that said so, that the skipping is over).
+   * a batch with no entries says only that, or, after one that said so, that the skipping is over),
+   * each listener a copy of its own.
    */
   onTail(listener: (entries: TailEntry[], sampled: boolean) => void): Promise<() => void>
   /** Called once when the connection ends, whoever ended it. */
@@ -622,10 +626,10 @@ class Client implements BusClient<Catalog> {
         return
       }
       case 'metrics':
-        notifyAll(this.metricsListeners, 'metrics', frame.snapshot as BusMetrics)
+        notifyEachOwnCopy(this.metricsListeners, 'metrics', frame.snapshot as BusMetrics)
         return
       case 'tail':
-        notifyAll(this.tailListeners, 'tail', frame.entries, frame.sampled)
+        notifyEachOwnCopy(this.tailListeners, 'tail', frame.entries, frame.sampled)
         return
       case 'bye':
         this.link.close()

@@ -15,11 +15,33 @@ export function notifyAll<A extends unknown[]>(
   what: string,
   ...args: A
 ): void {
-  for (const listener of listeners) {
-    try {
-      listener(...args)
-    } catch (error) {
-      console.error(`skelly-bus: a ${what} listener threw: ${describeThrown(error)}`)
-    }
+  for (const listener of listeners) call(listener, what, args)
+}
+
+/**
+ * As {@link notifyAll}, each listener getting `args` of its own: the first the originals, the others
+ * structured clones, all made before any listener runs. A metrics snapshot or a batch of the tail
+ * is its listener's to keep or change, as each call across Electron's context bridge gets a copy:
+ * what one listener changes (a Date's `setTime` too, which no freeze stops) is not what the next
+ * reads. Snapshots and tail batches come a few times a second, so copies cost little. A listener
+ * stopped by one called before it is not called, as with {@link notifyAll}.
+ */
+export function notifyEachOwnCopy<A extends unknown[]>(
+  listeners: ReadonlySet<(...args: A) => void>,
+  what: string,
+  ...args: A
+): void {
+  const each = [...listeners]
+  const argsOf = each.map((_, index) => (index === 0 ? args : structuredClone(args)))
+  each.forEach((listener, index) => {
+    if (listeners.has(listener)) call(listener, what, argsOf[index] as A)
+  })
+}
+
+function call<A extends unknown[]>(listener: (...args: A) => void, what: string, args: A): void {
+  try {
+    listener(...args)
+  } catch (error) {
+    console.error(`skelly-bus: a ${what} listener threw: ${describeThrown(error)}`)
   }
 }

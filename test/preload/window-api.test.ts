@@ -412,6 +412,28 @@ describe('a window’s streams', () => {
     expect(new Set(seen.snapshots).size).toBe(seen.snapshots.length)
   })
 
+  it('gives each of a window’s listeners a snapshot and a tail batch of its own, as the context bridge does', async () => {
+    const { bus, hub } = await startHub({ metricsIntervalMs: 20 })
+    const { page } = windowOn(hub, 'inspector', { publish: [], subscribe: [], inspect: true })
+    const seen = { published: [] as number[], eventTypes: [] as string[] }
+    page.onMetrics((snapshot) => {
+      snapshot.messagesPublished = -1
+    })
+    page.onMetrics((snapshot) => seen.published.push(snapshot.messagesPublished))
+    page.onTail((entries) => {
+      for (const entry of entries) (entry.message.payload.data as { eventType: string }).eventType = 'changed'
+    })
+    page.onTail((entries) => {
+      for (const entry of entries)
+        seen.eventTypes.push((entry.message.payload.data as { eventType: string }).eventType)
+    })
+    await waitFor(() => seen.published.length > 0) // both streams are open
+    await bus.publish(BusMessage.create(ModuleId.DataCapture, MessagePayload.RawEvent(rawEvent())))
+    await waitFor(() => seen.eventTypes.length === 1)
+    expect(seen.eventTypes).toEqual(['keystroke'])
+    expect(seen.published.every((published) => published >= 0)).toBe(true)
+  })
+
   it('lets a window that may not inspect go of its listeners, and says why', async () => {
     const { hub } = await startHub()
     const reported = vi.spyOn(console, 'error').mockImplementation(() => {})

@@ -11,8 +11,9 @@ import { codecFor } from '../../src/shared/codec.js'
 import { DRAIN_MS } from '../../src/shared/direct-producer.js'
 import type { EventBusError } from '../../src/shared/errors.js'
 import { MessageFilter } from '../../src/shared/filter.js'
+import type { BusMetrics } from '../../src/shared/metrics-snapshot.js'
 import { publishRequest } from '../../src/shared/requests.js'
-import { PROTOCOL_VERSION } from '../../src/shared/wire.js'
+import { PROTOCOL_VERSION, type TailEntry } from '../../src/shared/wire.js'
 import { deferred, flushMicrotasks, rawMessage, useFakeClock, validData, waitFor } from '../helpers.js'
 import { fakeChannelLimits } from '../hub/consumer-fakes.js'
 
@@ -452,6 +453,41 @@ describe('inspector streams', () => {
       ['metrics', true],
       ['metrics', false],
     ])
+  })
+
+  it('gives each listener a snapshot and a tail batch of its own: what one changes, the next does not see', async () => {
+    const { hub, client } = await connected()
+    const changeIt = {
+      metrics: (snapshot: BusMetrics) => {
+        snapshot.messagesPublished = -1
+        snapshot.collectedAt.setTime(0)
+      },
+      tail: (entries: TailEntry[]) => {
+        ;(entries[0]?.message.payload.data as { eventType: string }).eventType = 'changed'
+        entries.pop()
+      },
+    }
+    const seen = { published: [] as number[], collectedAt: [] as number[], eventTypes: [] as string[][] }
+    const startingMetrics = client.onMetrics(changeIt.metrics)
+    await hub.answer('stream')
+    await startingMetrics
+    await client.onMetrics((snapshot) => {
+      seen.published.push(snapshot.messagesPublished)
+      seen.collectedAt.push(snapshot.collectedAt.getTime())
+    })
+    const startingTail = client.onTail(changeIt.tail)
+    await hub.ridOf('stream', 2)
+    await hub.answer('stream')
+    await startingTail
+    await client.onTail((entries) =>
+      seen.eventTypes.push(
+        entries.map((entry) => (entry.message.payload.data as { eventType: string }).eventType),
+      ),
+    )
+    hub.send({ t: 'metrics', snapshot: { messagesPublished: 5, collectedAt: new Date(1000) } })
+    hub.send({ t: 'tail', entries: [{ message: rawMessage(), routedTo: 1 }], sampled: false })
+    await waitFor(() => seen.published.length === 1 && seen.eventTypes.length === 1)
+    expect(seen).toEqual({ published: [5], collectedAt: [1000], eventTypes: [['keystroke']] })
   })
 
   it('forgets a listener whose stream the hub refused, and hands the tail on with whether it was sampled', async () => {
