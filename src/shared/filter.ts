@@ -36,12 +36,18 @@ export type MessagePredicate<T extends string> = {
 }['check']
 
 /**
- * A builder's own copy of a list. Anything else is kept as given for `subscribe` to refuse by name:
+ * An own copy of a list. Anything else is kept as given for `subscribe` to refuse by name:
  * spreading a string (`MessageFilter.types('RawEvent')`) would make a list of its characters,
  * refused as "unknown message type 'R'".
  */
 function copied<T>(list: readonly T[]): readonly T[] {
   return Array.isArray(list) ? [...list] : list
+}
+
+/** A builder's own copy of a list, frozen as the filter holding it is (filters derived from it share it). */
+function frozenCopy<T>(list: readonly T[]): readonly T[] {
+  const copy = copied(list)
+  return copy === list ? list : Object.freeze(copy)
 }
 
 /** An immutable filter; every builder returns a new one. */
@@ -62,12 +68,12 @@ export class MessageFilter<T extends string = string> {
 
   /** Matches messages of these types; handlers are typed with exactly these payloads. */
   static types<T extends string>(types: readonly T[]): MessageFilter<T> {
-    return new MessageFilter(copied(types), undefined, undefined, undefined)
+    return new MessageFilter(frozenCopy(types), undefined, undefined, undefined)
   }
 
   /** Matches messages from these sources. */
   static sources(sources: readonly string[]): MessageFilter<string> {
-    return new MessageFilter(undefined, copied(sources), undefined, undefined)
+    return new MessageFilter(undefined, frozenCopy(sources), undefined, undefined)
   }
 
   /** Matches messages of these types from these sources. */
@@ -75,14 +81,14 @@ export class MessageFilter<T extends string = string> {
     types: readonly T[],
     sources: readonly string[],
   ): MessageFilter<T> {
-    return new MessageFilter(copied(types), copied(sources), undefined, undefined)
+    return new MessageFilter(frozenCopy(types), frozenCopy(sources), undefined, undefined)
   }
 
   /** Builds a filter from its plain form. */
   static fromPlain<T extends string>(plain: PlainFilter<T>): MessageFilter<T> {
     return new MessageFilter(
-      plain.types && copied(plain.types),
-      plain.sources && copied(plain.sources),
+      plain.types && frozenCopy(plain.types),
+      plain.sources && frozenCopy(plain.sources),
       plain.minPriority,
       undefined,
     )

@@ -166,6 +166,24 @@ describe('filters', () => {
     expect(Object.isFrozen(narrowed)).toBe(true)
   })
 
+  it('hold their lists frozen, from every builder, so that a filter and those derived from it stay as built', () => {
+    const filters = [
+      MessageFilter.types(['RawEvent']),
+      MessageFilter.sources(['data-capture']),
+      MessageFilter.typesAndSources(['RawEvent'], ['data-capture']),
+      MessageFilter.fromPlain({ types: ['RawEvent'], sources: ['data-capture'] }),
+    ]
+    for (const filter of filters) {
+      for (const list of [filter.types, filter.sources]) {
+        if (list !== undefined) expect(() => (list as string[]).push('StateChange')).toThrow(TypeError)
+      }
+    }
+    const derived = filters[2]?.withMinPriority(MessagePriority.High).withPredicate(() => true)
+    expect(derived?.toPlain()).toEqual({ types: ['RawEvent'], sources: ['data-capture'], minPriority: 2 })
+    // The plain form is the caller's own, as before: not frozen.
+    expect(Object.isFrozen(derived?.toPlain().types)).toBe(false)
+  })
+
   it('keep their own copies of the lists they are given and give, and the lowest minimum priority', () => {
     const types = ['RawEvent']
     const sources = ['data-capture']
