@@ -173,13 +173,14 @@ export interface BusClient<C extends Catalog = BuiltinCatalog> extends RequestRe
   readonly deadLetters: RemoteDeadLetters
   /**
    * Requires `inspect`: a metrics snapshot every `metricsIntervalMs`, each listener its own copy.
-   * Returns a function that stops it.
+   * Resolves with a function that stops it once the hub has the stream on; rejects when the hub
+   * refuses it, as does every listener that came while the hub was being asked.
    */
   onMetrics(listener: (snapshot: BusMetrics) => void): Promise<() => void>
   /**
    * Requires `inspect`: published messages, in batches (`sampled` when some were skipped under load;
    * a batch with no entries says only that, or, after one that said so, that the skipping is over),
-   * each listener a copy of its own.
+   * each listener a copy of its own. Resolves and rejects as `onMetrics` does.
    */
   onTail(listener: (entries: TailEntry[], sampled: boolean) => void): Promise<() => void>
   /** Called once when the connection ends, whoever ended it. */
@@ -241,6 +242,8 @@ class Client implements BusClient<Catalog> {
   private readonly hubAcks: Acknowledger
   private metricsListeners = new Set<(snapshot: BusMetrics) => void>()
   private tailListeners = new Set<(entries: TailEntry[], sampled: boolean) => void>()
+  /** The hub's answer to turning each stream on, asked for its first listener, until its last stops. */
+  private readonly streamsAsked = new Map<InspectorStreamName, Promise<unknown>>()
   private closeListeners: ((reason: string) => void)[] = []
   private closedReason: string | undefined
   private welcomed: Settler | undefined
@@ -526,15 +529,24 @@ class Client implements BusClient<Catalog> {
   }
 
   private startStream<L>(name: InspectorStreamName, listeners: Set<L>, listener: L): Promise<() => void> {
-    const first = listeners.size === 0
     listeners.add(listener)
     const stop = () => {
-      if (listeners.delete(listener) && listeners.size === 0 && this.isOpen) {
-        void this.askHub({ t: 'stream', name, on: false }).catch(() => {})
+      if (listeners.delete(listener) && listeners.size === 0) {
+        this.streamsAsked.delete(name)
+        if (this.isOpen) void this.askHub({ t: 'stream', name, on: false }).catch(() => {})
       }
     }
-    if (!first) return Promise.resolve(stop)
-    return this.askHub({ t: 'stream', name, on: true }).then(
+    // One ask a stream while it has listeners: those that come while it is pending share its answer,
+    // so a refusal reaches each of them (and the next listener asks again).
+    let asked = this.streamsAsked.get(name)
+    if (asked === undefined) {
+      const asking = this.askHub({ t: 'stream', name, on: true })
+      asked = asking
+      this.streamsAsked.set(name, asking)
+      // Only a pending ask can be refused: no stop, and so no later ask, has come since.
+      asking.catch(() => this.streamsAsked.delete(name))
+    }
+    return asked.then(
       () => stop,
       (error: unknown) => {
         listeners.delete(listener)
@@ -649,6 +661,7 @@ class Client implements BusClient<Catalog> {
     this.welcomed = undefined
     for (const request of this.awaitingHub.values()) request.reject(error)
     this.awaitingHub.clear()
+    this.streamsAsked.clear() // the streams ended with the connection: a listener now is refused
     this.awaitingReplies.end(error)
     this.subscriptions.endAll()
     notifyAll(this.closeListeners, 'close', reason)

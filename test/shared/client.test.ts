@@ -455,6 +455,52 @@ describe('inspector streams', () => {
     ])
   })
 
+  it('refuses every listener that came while the hub was asked, and asks again for the next one', async () => {
+    const { hub, client } = await connected()
+    const first = client.onMetrics(() => {})
+    const second = client.onMetrics(() => {})
+    const rid = await hub.ridOf('stream')
+    hub.send({
+      t: 'rej',
+      rid,
+      error: { data: { kind: 'Unauthorized', module: MODULE, action: 'inspect' }, message: 'Unauthorized' },
+    })
+    // Before, the second resolved at once, as if the stream were on, and stayed a listener of
+    // nothing; every later listener then took the stream for on too and was never asked for.
+    expect(await rejectionOf(first)).toMatchObject({ kind: 'Unauthorized' })
+    expect(await rejectionOf(second)).toMatchObject({ kind: 'Unauthorized' })
+    const third = client.onMetrics(() => {})
+    await hub.ridOf('stream', 2)
+    await hub.answer('stream')
+    await expect(third).resolves.toBeTypeOf('function')
+  })
+
+  it('asks for a stream again once its last listener stopped, and tells the new listener', async () => {
+    const { hub, client } = await connected()
+    const seen: number[] = []
+    const starting = client.onMetrics(() => {})
+    await hub.answer('stream')
+    const stop = await starting
+    stop()
+    await waitFor(() => hub.sent('stream').length === 2) // off
+    const again = client.onMetrics((snapshot) => seen.push(snapshot.messagesPublished))
+    await hub.ridOf('stream', 3)
+    await hub.answer('stream')
+    await again
+    hub.send({ t: 'metrics', snapshot: { messagesPublished: 1 } })
+    await waitFor(() => seen.length === 1)
+    expect(hub.sent('stream').map(({ on }) => on)).toEqual([true, false, true])
+  })
+
+  it('refuses a listener that comes after the connection ended, with Disconnected, though one listened before', async () => {
+    const { hub, client } = await connected()
+    const starting = client.onMetrics(() => {})
+    await hub.answer('stream')
+    await starting
+    await client.close()
+    expect(await rejectionOf(client.onMetrics(() => {}))).toMatchObject({ kind: 'Disconnected' })
+  })
+
   it('gives each listener a snapshot and a tail batch of its own: what one changes, the next does not see', async () => {
     const { hub, client } = await connected()
     const changeIt = {
