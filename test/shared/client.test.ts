@@ -431,6 +431,16 @@ describe('answering requests', () => {
   })
 })
 
+/** The hub refuses the client's first stream request: this endpoint may not inspect. */
+async function refuseStream(hub: ReturnType<typeof fakeHub>) {
+  const rid = await hub.ridOf('stream')
+  hub.send({
+    t: 'rej',
+    rid,
+    error: { data: { kind: 'Unauthorized', module: MODULE, action: 'inspect' }, message: 'Unauthorized' },
+  })
+}
+
 describe('inspector streams', () => {
   it('asks the hub once for a stream however many listen, and stops it when the last one stops', async () => {
     const { hub, client } = await connected()
@@ -459,12 +469,7 @@ describe('inspector streams', () => {
     const { hub, client } = await connected()
     const first = client.onMetrics(() => {})
     const second = client.onMetrics(() => {})
-    const rid = await hub.ridOf('stream')
-    hub.send({
-      t: 'rej',
-      rid,
-      error: { data: { kind: 'Unauthorized', module: MODULE, action: 'inspect' }, message: 'Unauthorized' },
-    })
+    await refuseStream(hub)
     // Before, the second resolved at once, as if the stream were on, and stayed a listener of
     // nothing; every later listener then took the stream for on too and was never asked for.
     expect(await rejectionOf(first)).toMatchObject({ kind: 'Unauthorized' })
@@ -539,12 +544,7 @@ describe('inspector streams', () => {
   it('forgets a listener whose stream the hub refused, and hands the tail on with whether it was sampled', async () => {
     const { hub, client } = await connected()
     const refused = client.onTail(() => {})
-    const rid = await hub.ridOf('stream')
-    hub.send({
-      t: 'rej',
-      rid,
-      error: { data: { kind: 'Unauthorized', module: MODULE, action: 'inspect' }, message: 'Unauthorized' },
-    })
+    await refuseStream(hub)
     expect(await rejectionOf(refused)).toMatchObject({ kind: 'Unauthorized' })
     const batches: [number, boolean][] = []
     const starting = client.onTail((entries, sampled) => batches.push([entries.length, sampled]))
