@@ -32,10 +32,26 @@ export function notifyEachOwnCopy<A extends unknown[]>(
   ...args: A
 ): void {
   const each = [...listeners]
-  const argsOf = each.map((_, index) => (index === 0 ? args : structuredClone(args)))
+  const argsOf = each.map((_, index) => (index === 0 ? args : copyOf(args, what)))
   each.forEach((listener, index) => {
     if (listeners.has(listener)) call(listener, what, argsOf[index] as A)
   })
+}
+
+/**
+ * A structured clone of `args`, or, for a value that cannot be cloned (one a decoder made that this
+ * runtime refuses to clone), `args` themselves, shared, with the console saying so: the listener
+ * still gets what came, and the frame handling that called goes on.
+ */
+function copyOf<A extends unknown[]>(args: A, what: string): A {
+  try {
+    return structuredClone(args)
+  } catch (error) {
+    console.error(
+      `skelly-bus: a ${what} listener shares the ${what} it gets, which could not be copied: ${describeThrown(error)}`,
+    )
+    return args
+  }
 }
 
 function call<A extends unknown[]>(listener: (...args: A) => void, what: string, args: A): void {

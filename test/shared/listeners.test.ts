@@ -61,4 +61,22 @@ describe('notifyEachOwnCopy', () => {
     expect(published).toEqual([5])
     expect(reported).toHaveBeenCalledWith('skelly-bus: a tail listener threw: Error: a bug in the page')
   })
+
+  it('shares what cannot be copied, says so, and still calls every listener', () => {
+    const reported = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const uncloneable = { published: 5, at: new Date(1000), modules: [], format: () => 'a function' }
+    const got: unknown[] = []
+    const listeners = new Set<(value: typeof uncloneable) => void>([
+      (value) => got.push(value),
+      (value) => got.push(value),
+    ])
+    notifyEachOwnCopy(listeners, 'tail', uncloneable)
+    expect(got).toEqual([uncloneable, uncloneable])
+    expect(got[1]).toBe(uncloneable)
+    expect(reported).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /^skelly-bus: a tail listener shares the tail it gets, which could not be copied: DataCloneError/,
+      ),
+    )
+  })
 })
