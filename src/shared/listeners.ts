@@ -23,8 +23,9 @@ export function notifyAll<A extends unknown[]>(
  * structured clones, all made before any listener runs. A metrics snapshot or a batch of the tail
  * is its listener's to keep or change, as each call across Electron's context bridge gets a copy:
  * what one listener changes (a Date's `setTime` too, which no freeze stops) is not what the next
- * reads. Snapshots and tail batches come a few times a second, so copies cost little. A listener
- * stopped by one called before it is not called, as with {@link notifyAll}.
+ * reads. Snapshots and tail batches come a few times a second, so copies cost little. A value that
+ * cannot be cloned is shared instead ({@link copyOf}). A listener stopped by one called before it is
+ * not called, as with {@link notifyAll}.
  */
 export function notifyEachOwnCopy<A extends unknown[]>(
   listeners: ReadonlySet<(...args: A) => void>,
